@@ -1,0 +1,50 @@
+"""Typed configuration for ingest: target rates, beat windows and validation thresholds."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+
+# Sampling rates seen in public ECG databases; anything else is more likely a typo in a header.
+KNOWN_FS = (100.0, 125.0, 128.0, 200.0, 250.0, 257.0, 256.0, 360.0, 400.0, 500.0, 1000.0)
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    record_fs: float = 100.0  # Hz; record tasks (PTB-XL style): 100 Hz is as good as 500 Hz
+    beat_fs: float = 360.0  # Hz; beat tasks keep MIT-BIH's native rate by default
+    beat_before_s: float = 0.25  # s of the 0.7 s beat window before the R peak
+    beat_after_s: float = 0.45  # s of the beat window after the R peak
+    context_s: float = 2.0  # s; context window centred on the R peak (holds the beat window)
+    flat_mv: float = 0.01  # a lead whose peak-to-peak amplitude is below this (mV) is flat
+    known_fs: tuple[float, ...] = field(default=KNOWN_FS)
+    paced_records: tuple[str, ...] = ("102", "104", "107", "217")  # AAMI excludes paced records
+    # The Challenge writes PTB-XL's NORM as sinus rhythm (426783006); no SNOMED code means "normal
+    # ECG". With this on, sinus rhythm and no code of a diagnostic superclass is labelled NORM.
+    norm_from_sinus_rhythm: bool = True
+
+    def __post_init__(self) -> None:
+        if self.record_fs <= 0 or self.beat_fs <= 0:
+            raise ValueError(f"target rates must be positive, got record_fs={self.record_fs}, "
+                             f"beat_fs={self.beat_fs}")
+        if self.beat_before_s + self.beat_after_s <= 0:
+            raise ValueError("the beat window (beat_before_s + beat_after_s) must be longer than 0 s")
+        half = self.context_s / 2
+        if self.beat_before_s > half or self.beat_after_s > half:
+            raise ValueError(f"the beat window ({self.beat_before_s} s before, {self.beat_after_s} s "
+                             f"after the R peak) must fit in the {self.context_s} s context window; "
+                             "raise context_s or shorten the beat window")
+
+    @property
+    def context_samples(self) -> int:
+        return int(round(self.context_s * self.beat_fs))
+
+    def beat_span(self) -> tuple[int, int]:
+        """(start, stop) of the beat window inside the stored context window, in samples."""
+        centre = self.context_samples // 2
+        return (centre - int(round(self.beat_before_s * self.beat_fs)),
+                centre + int(round(self.beat_after_s * self.beat_fs)))
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]

@@ -1,0 +1,45 @@
+"""Pictures of records for people: a few seconds of each lead, beat labels where there are any."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on servers and CI
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import polars as pl  # noqa: E402
+
+
+def records_png(records: pl.DataFrame, *, seconds: float = 5.0, max_leads: int = 3,
+                beats: pl.DataFrame | None = None) -> bytes:
+    """PNG of the first `seconds` of up to `max_leads` leads of each row of `records`.
+
+    `records` has record_id, fs, lead_names, signal; `beats` (optional) has record_id, r_peak, label.
+    """
+    fig, axes = plt.subplots(len(records), 1, figsize=(10, 2.2 * len(records)), squeeze=False)
+    for ax, row in zip(axes[:, 0], records.iter_rows(named=True)):
+        fs, n = row["fs"], int(seconds * row["fs"])
+        t = np.arange(n) / fs
+        for lead, values in list(zip(row["lead_names"], row["signal"]))[:max_leads]:
+            ax.plot(t[:len(values[:n])], values[:n], lw=0.7, label=lead)
+        if beats is not None:
+            _mark_beats(ax, beats.filter(pl.col("record_id") == row["record_id"]), fs, seconds)
+        ax.set_title(f"record {row['record_id']} ({fs:g} Hz)", fontsize=9, loc="left")
+        ax.set_ylabel("mV")
+        ax.legend(loc="upper right", fontsize=7)
+    axes[-1, 0].set_xlabel("s")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _mark_beats(ax, beats: pl.DataFrame, fs: float, seconds: float) -> None:
+    shown = beats.filter(pl.col("r_peak") < seconds * fs)
+    for r_peak, label in shown.select("r_peak", "label").iter_rows():
+        ax.axvline(r_peak / fs, color="grey", lw=0.5, ls=":")
+        ax.annotate(label, (r_peak / fs, 1.0), xycoords=("data", "axes fraction"), fontsize=7,
+                    ha="center", va="bottom")

@@ -1,0 +1,192 @@
+"""The raw store: validated records and beats as Parquet, plus a quarantine table.
+
+Layout under `<home>/store/`:
+    raw/records/<kind>/<record_id>.parquet   one row per record (signal: leads x samples, mV)
+    raw/beats/<kind>/<record_id>.parquet     one row per beat (signal: leads x context window)
+    raw/_manifest/<kind>.json                record path -> fingerprint, for incremental ingest
+    quarantine/<kind>/<key>.parquet          one row per record that failed, with the reason
+One file per record keeps ingest incremental and every write atomic (temp file, then rename).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .sources.base import BeatBatch
+from .sources.canonical import RecordRow
+
+SCHEMA_VERSION = "1"
+SIGNAL = pa.list_(pa.list_(pa.float32()))  # leads x samples
+_STRINGS = pa.list_(pa.string())
+
+RECORD_SCHEMA = pa.schema([
+    ("record_id", pa.string()), ("patient_id", pa.string()), ("source", pa.string()),
+    ("dataset", pa.string()), ("path", pa.string()), ("fs", pa.float32()),
+    ("lead_names", _STRINGS), ("n_samples", pa.int32()), ("signal", SIGNAL),
+    ("labels", _STRINGS), ("label_codes", _STRINGS), ("unmapped_codes", _STRINGS),
+    ("split", pa.string()), ("recorded_at", pa.timestamp("us")), ("age", pa.float32()),
+    ("sex", pa.string()), ("n_beats", pa.int32()), ("edge_beat_labels", _STRINGS),
+    ("ingested_at", pa.timestamp("us", tz="UTC")),
+], metadata={"ecgnet.table": "records", "ecgnet.schema_version": SCHEMA_VERSION})
+
+BEAT_SCHEMA = pa.schema([
+    ("beat_id", pa.string()), ("record_id", pa.string()), ("patient_id", pa.string()),
+    ("source", pa.string()), ("fs", pa.float32()), ("lead_names", _STRINGS),
+    ("r_peak", pa.int64()), ("symbol", pa.string()), ("label", pa.string()),
+    ("rr_prev_s", pa.float32()), ("rr_next_s", pa.float32()), ("split", pa.string()),
+    ("beat_start", pa.int32()), ("beat_stop", pa.int32()), ("signal", SIGNAL),
+], metadata={"ecgnet.table": "beats", "ecgnet.schema_version": SCHEMA_VERSION})
+
+QUARANTINE_SCHEMA = pa.schema([
+    ("record_id", pa.string()), ("source", pa.string()), ("path", pa.string()),
+    ("reason_code", pa.string()), ("reason", pa.string()),
+    ("detected_at", pa.timestamp("us", tz="UTC")),
+], metadata={"ecgnet.table": "quarantine", "ecgnet.schema_version": SCHEMA_VERSION})
+
+
+def signal_column(signals: np.ndarray) -> pa.ListArray:
+    """(rows, leads, samples) float32 -> list<list<float32>> without copying through Python."""
+    rows, leads, samples = signals.shape
+    values = pa.array(np.ascontiguousarray(signals, dtype=np.float32).reshape(-1))
+    inner = pa.ListArray.from_arrays(pa.array(np.arange(0, rows * leads * samples + 1, samples,
+                                                        dtype=np.int32)), values)
+    return pa.ListArray.from_arrays(pa.array(np.arange(0, rows * leads + 1, leads, dtype=np.int32)),
+                                    inner)
+
+
+def signals_of(table: pa.Table) -> np.ndarray:
+    """The `signal` column back as (rows, leads, samples) float32; rows must share one shape."""
+    column = table.column("signal").combine_chunks()
+    leads = column.value_lengths().unique().to_pylist()
+    samples = column.flatten().value_lengths().unique().to_pylist()
+    if len(leads) > 1 or len(samples) > 1:
+        raise ValueError(f"rows have different shapes (leads {leads}, samples {samples}); "
+                         "read them one record at a time")
+    return column.flatten().flatten().to_numpy().reshape(len(table), leads[0], samples[0])
+
+
+def record_table(row: RecordRow) -> pa.Table:
+    now = dt.datetime.now(dt.timezone.utc)
+    columns = {name: [getattr(row, name)] for name in RECORD_SCHEMA.names
+               if name not in ("signal", "n_samples", "ingested_at")}
+    columns.update(n_samples=[row.n_samples], ingested_at=[now], signal=signal_column(row.signal[None]))
+    return pa.table({name: columns[name] for name in RECORD_SCHEMA.names}, schema=RECORD_SCHEMA)
+
+
+def beat_table(row: RecordRow, beats: BeatBatch) -> pa.Table:
+    n = len(beats.r_peak)
+    repeat = lambda value: [value] * n  # noqa: E731 - per-record constants on every beat row
+    return pa.table({
+        "beat_id": [f"{row.record_id}:{r}" for r in beats.r_peak.tolist()],
+        "record_id": repeat(row.record_id), "patient_id": repeat(row.patient_id),
+        "source": repeat(row.source), "fs": repeat(row.fs), "lead_names": repeat(row.lead_names),
+        "r_peak": beats.r_peak, "symbol": beats.symbol, "label": beats.label,
+        "rr_prev_s": pa.array(beats.rr_prev_s, from_pandas=True),  # NaN -> null at the ends
+        "rr_next_s": pa.array(beats.rr_next_s, from_pandas=True), "split": repeat(row.split),
+        "beat_start": repeat(beats.beat_span[0]), "beat_stop": repeat(beats.beat_span[1]),
+        "signal": signal_column(beats.windows.reshape(n, len(row.lead_names), -1)),
+    }, schema=BEAT_SCHEMA)
+
+
+def write_atomic(table: pa.Table, path: Path) -> None:
+    """Write Parquet next to `path`, then rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    pq.write_table(table, tmp, compression="zstd", compression_level=1, use_byte_stream_split=True)
+    os.replace(tmp, path)
+
+
+def write_json_atomic(obj: object, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True, default=str))
+    os.replace(tmp, path)
+
+
+def file_key(name: str) -> str:
+    """A file name for a record id: ids may hold '/' (sub-folders) or other odd characters."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    return safe if safe == name else f"{safe}-{hashlib.blake2b(name.encode(), digest_size=4).hexdigest()}"
+
+
+@dataclass(frozen=True)
+class RawStore:
+    root: Path  # <home>/store
+
+    def records_file(self, kind: str, record_id: str) -> Path:
+        return self.root / "raw" / "records" / kind / f"{file_key(record_id)}.parquet"
+
+    def beats_file(self, kind: str, record_id: str) -> Path:
+        return self.root / "raw" / "beats" / kind / f"{file_key(record_id)}.parquet"
+
+    def quarantine_file(self, kind: str, path: str) -> Path:
+        key = hashlib.blake2b(path.encode(), digest_size=6).hexdigest()
+        return self.root / "quarantine" / kind / f"{file_key(Path(path).name)}-{key}.parquet"
+
+    def manifest_file(self, kind: str) -> Path:
+        return self.root / "raw" / "_manifest" / f"{kind}.json"
+
+    def load_manifest(self, kind: str) -> dict[str, dict]:
+        path = self.manifest_file(kind)
+        return json.loads(path.read_text()) if path.is_file() else {}
+
+    def save_manifest(self, kind: str, manifest: dict[str, dict]) -> None:
+        write_json_atomic(manifest, self.manifest_file(kind))
+
+    def _scan(self, table: str, kinds: tuple[str, ...] | None, schema: pa.Schema) -> pl.LazyFrame:
+        base = self.root / table
+        files = sorted(f for kind in (kinds or _dirs(base)) for f in (base / kind).glob("*.parquet"))
+        if not files:
+            return pl.LazyFrame(schema=pl.from_arrow(schema.empty_table()).schema)
+        return pl.scan_parquet(files)
+
+    def scan_records(self, kinds: tuple[str, ...] | None = None) -> pl.LazyFrame:
+        return self._scan("raw/records", kinds, RECORD_SCHEMA)
+
+    def scan_beats(self, kinds: tuple[str, ...] | None = None) -> pl.LazyFrame:
+        return self._scan("raw/beats", kinds, BEAT_SCHEMA)
+
+    def scan_quarantine(self, kinds: tuple[str, ...] | None = None) -> pl.LazyFrame:
+        return self._scan("quarantine", kinds, QUARANTINE_SCHEMA)
+
+
+def _dirs(base: Path) -> list[str]:
+    return sorted(p.name for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
+
+
+def quarantine_table(record_id: str, kind: str, path: str, code: str, reason: str) -> pa.Table:
+    now = dt.datetime.now(dt.timezone.utc)
+    return pa.table({"record_id": [record_id], "source": [kind], "path": [path],
+                     "reason_code": [code], "reason": [reason], "detected_at": [now]},
+                    schema=QUARANTINE_SCHEMA)
+
+
+@dataclass(frozen=True)
+class RawSnapshot:
+    """What an ingest asset hands downstream: which records of a kind, at which fingerprint."""
+
+    kind: str
+    store_root: str
+    fingerprint: str  # changes whenever any landed record of this kind changes
+    record_ids: tuple[str, ...]
+
+    def store(self) -> RawStore:
+        return RawStore(Path(self.store_root))
+
+    def scan_records(self) -> pl.LazyFrame:
+        return self.store().scan_records((self.kind,)).filter(
+            pl.col("record_id").is_in(list(self.record_ids)))
+
+    def scan_beats(self) -> pl.LazyFrame:
+        return self.store().scan_beats((self.kind,)).filter(
+            pl.col("record_id").is_in(list(self.record_ids)))

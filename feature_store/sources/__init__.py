@@ -1,0 +1,1 @@
+"""Sources: readers that turn folders of WFDB records into canonical rows."""

@@ -1,0 +1,77 @@
+"""Beat-annotated databases (MIT-BIH style `.atr`): one row per annotated beat.
+
+Each beat keeps a context window centred on its R peak; beats whose window would cross a record
+edge are counted on the record row (`edge_beat_labels`), so every annotated beat is accounted for.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import wfdb
+
+from ..config import IngestConfig
+from ..transforms.resample import rescale_samples
+from .base import BeatBatch, Landed, RecordRef
+from .canonical import base_row
+from .errors import RecordError
+from .splits import hash_split, mitdb_table
+from .wfdb_record import read_wfdb
+
+# AAMI EC57 classes from MIT-BIH beat symbols (de Chazal et al. 2004).
+AAMI = {"N": "N", "L": "N", "R": "N", "e": "N", "j": "N",
+        "A": "S", "a": "S", "J": "S", "S": "S",
+        "V": "V", "E": "V",
+        "F": "F",
+        "/": "Q", "f": "Q", "Q": "Q"}
+AAMI_CLASSES = ("N", "S", "V", "F", "Q")
+
+
+def read_beats(path, record: str) -> tuple[np.ndarray, list[str]]:
+    """R-peak samples and AAMI-mappable symbols of the `.atr` file; non-beat annotations are skipped."""
+    try:
+        ann = wfdb.rdann(str(path), "atr")
+    except (ValueError, OSError, IndexError) as err:
+        raise RecordError("annotation_unreadable", f"{path}.atr: annotations cannot be read ({err}); "
+                          "fix: restore the .atr file") from err
+    keep = [i for i, s in enumerate(ann.symbol) if s in AAMI]
+    return np.asarray(ann.sample, dtype=np.int64)[keep], [ann.symbol[i] for i in keep]
+
+
+def beat_windows(signal: np.ndarray, r_peak: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Context windows (B, leads, width) centred on each R peak, and the mask of beats that fit."""
+    start = r_peak - width // 2
+    fits = (start >= 0) & (start + width <= signal.shape[-1])
+    idx = start[fits, None] + np.arange(width)  # (B, width)
+    return np.ascontiguousarray(signal[:, idx].transpose(1, 0, 2)), fits  # (B, leads, width)
+
+
+def rr_intervals(r_peak: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
+    rr = np.diff(r_peak).astype(np.float32) / np.float32(fs)
+    nan = np.array([np.nan], dtype=np.float32)
+    return np.concatenate([nan, rr]), np.concatenate([rr, nan])
+
+
+class AnnotatedBeatSource:
+    kind = "annotated"
+
+    def load(self, ref: RecordRef, cfg: IngestConfig) -> Landed:
+        record = ref.path.name
+        if record in cfg.paced_records:
+            raise RecordError("excluded_paced", f"{ref.path}: paced record, excluded by the AAMI "
+                              "convention; fix: none needed (set IngestConfig.paced_records to keep it)")
+        sig = read_wfdb(ref.path, cfg)
+        patient_id, split = mitdb_table().get(record, (record, hash_split(record)))
+        row = base_row(sig, source=self.kind, folder=ref.folder, target_fs=cfg.beat_fs, split=split,
+                       patient_id=patient_id)
+        samples, symbols = read_beats(ref.path, record)
+        r_peak = rescale_samples(samples, fs=sig.fs, target_fs=row.fs)
+        labels = np.array([AAMI[s] for s in symbols])
+        windows, fits = beat_windows(row.signal, r_peak, cfg.context_samples)
+        rr_prev, rr_next = rr_intervals(r_peak, row.fs)
+        row.labels = sorted(set(labels[fits].tolist()))
+        row.n_beats = int(fits.sum())
+        row.edge_beat_labels = labels[~fits].tolist()
+        beats = BeatBatch(r_peak=r_peak[fits], symbol=np.asarray(symbols)[fits].tolist(),
+                          label=labels[fits].tolist(), rr_prev_s=rr_prev[fits],
+                          rr_next_s=rr_next[fits], windows=windows, beat_span=cfg.beat_span())
+        return Landed(row, beats)

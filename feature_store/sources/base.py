@@ -1,0 +1,51 @@
+"""What a source kind is: a reference to a record, and the rows that loading it gives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from ..config import IngestConfig
+from .canonical import RecordRow
+
+
+@dataclass(frozen=True)
+class RecordRef:
+    kind: str
+    path: Path  # record path without extension
+    folder: Path  # the source folder it was found under
+    meta: dict = field(default_factory=dict, hash=False, compare=False)  # e.g. a PTB-XL table row
+
+    def files(self) -> list[Path]:
+        """The record's files (header, signal, annotation), for its fingerprint."""
+        return sorted(self.path.parent.glob(self.path.name + ".*"))
+
+
+@dataclass
+class BeatBatch:
+    """The beats of one record; `windows` are context windows centred on each R peak."""
+
+    r_peak: np.ndarray  # (B,) int64, sample index in the record at `fs`
+    symbol: list[str]  # annotation symbol as written
+    label: list[str]  # AAMI class N/S/V/F/Q
+    rr_prev_s: np.ndarray  # (B,) float32 s to the previous beat, NaN for the first
+    rr_next_s: np.ndarray  # (B,) float32 s to the next beat, NaN for the last
+    windows: np.ndarray  # (B, leads, context samples) float32, mV
+    beat_span: tuple[int, int]  # (start, stop) of the beat window inside each context window
+
+
+@dataclass
+class Landed:
+    record: RecordRow
+    beats: BeatBatch | None = None
+
+
+class Source(Protocol):
+    kind: str
+
+    def load(self, ref: RecordRef, cfg: IngestConfig) -> Landed:
+        """Read and validate one record; raise RecordError naming the file and the fix."""
+        ...

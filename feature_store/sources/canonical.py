@@ -1,0 +1,83 @@
+"""The canonical record row every source produces, and header-comment helpers they share."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..transforms.resample import resample
+from .wfdb_record import WfdbSignal
+
+
+@dataclass
+class RecordRow:
+    record_id: str
+    patient_id: str
+    source: str  # source kind: ptbxl | challenge | annotated | wfdb
+    dataset: str  # the source folder's name, e.g. "mitdb"
+    path: str  # record path without extension
+    fs: float  # Hz, after resampling to the task's rate
+    lead_names: list[str]
+    signal: np.ndarray  # (leads, samples) float32, mV
+    split: str
+    labels: list[str] = field(default_factory=list)  # superclasses (records) or AAMI classes seen
+    label_codes: list[str] = field(default_factory=list)  # codes as written in the source
+    unmapped_codes: list[str] = field(default_factory=list)  # codes that gave no label
+    recorded_at: dt.datetime | None = None
+    age: float | None = None
+    sex: str | None = None
+    n_beats: int | None = None  # beats in the beat table (beat-annotated sources)
+    edge_beat_labels: list[str] = field(default_factory=list)  # beats too close to an edge
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.signal.shape[-1])
+
+
+def comment_fields(comments: list[str]) -> dict[str, str]:
+    """'# Age: 59' style header comments as {'age': '59'} (keys lower-cased)."""
+    fields = {}
+    for line in comments:
+        key, sep, value = line.partition(":")
+        if sep and key.strip():
+            fields.setdefault(key.strip().lower(), value.strip())
+    return fields
+
+
+def parse_age(value: str | None) -> float | None:
+    try:
+        age = float(value) if value is not None else None
+    except ValueError:
+        return None
+    return age if age is not None and 0 <= age < 130 else None
+
+
+def parse_sex(value: str | None) -> str | None:
+    v = (value or "").strip().lower()
+    return {"male": "M", "m": "M", "female": "F", "f": "F"}.get(v)
+
+
+def parse_comment_date(value: str | None) -> dt.datetime | None:
+    """'01/10/1990' (dd/mm/yyyy, PTB Diagnostic) or ISO dates from header comments."""
+    for fmt in ("%d/%m/%Y", "%Y-%m-%d", "%Y-%m-%d %H:%M:%S"):
+        try:
+            return dt.datetime.strptime((value or "").strip(), fmt)
+        except ValueError:
+            continue
+    return None
+
+
+def base_row(sig: WfdbSignal, *, source: str, folder: Path, target_fs: float, split: str,
+             patient_id: str | None = None, record_id: str | None = None) -> RecordRow:
+    """A row with the signal resampled to `target_fs`; sources then add labels and demographics."""
+    signal, fs = resample(sig.signal, fs=sig.fs, target_fs=target_fs)
+    fields = comment_fields(sig.comments)
+    record_id = record_id or sig.record_id
+    return RecordRow(
+        record_id=record_id, patient_id=patient_id or record_id, source=source,
+        dataset=folder.name, path=str(sig.path), fs=fs, lead_names=sig.lead_names, signal=signal,
+        split=split, recorded_at=sig.recorded_at or parse_comment_date(fields.get("ecg date")),
+        age=parse_age(fields.get("age")), sex=parse_sex(fields.get("sex")))

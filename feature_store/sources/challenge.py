@@ -1,0 +1,58 @@
+"""PhysioNet/CinC Challenge layout: `.hea` with `# Dx:` SNOMED CT codes, `# Age:`, `# Sex:`."""
+
+from __future__ import annotations
+
+import csv
+from functools import cache
+from pathlib import Path
+
+from ..config import IngestConfig
+from .base import Landed, RecordRef
+from .canonical import base_row, comment_fields
+from .errors import RecordError
+from .splits import hash_split
+from .wfdb_record import read_wfdb
+
+SNOMED_TABLE = Path(__file__).with_name("snomed_superclass.csv")
+SINUS_RHYTHM = "426783006"
+
+
+@cache
+def snomed_table() -> dict[str, dict[str, str]]:
+    """snomed_code -> {abbreviation, description, scp_code, superclass} (superclass may be '')."""
+    with SNOMED_TABLE.open() as f:
+        return {row["snomed_code"]: row for row in csv.DictReader(f)}
+
+
+def parse_dx(value: str | None, path: Path) -> list[str]:
+    codes = [c.strip() for c in (value or "").split(",") if c.strip()]
+    bad = [c for c in codes if not c.isdigit()]
+    if not codes or bad:
+        raise RecordError("unmappable_labels", f"{path}.hea: '# Dx: {value}' holds no SNOMED CT codes "
+                          f"{bad or ''}; fix: write comma-separated numeric SNOMED CT codes")
+    return codes
+
+
+def superclasses(codes: list[str], *, norm_from_sinus_rhythm: bool = True
+                 ) -> tuple[list[str], list[str]]:
+    """(sorted superclasses, codes that gave none): unmapped codes are kept, never dropped."""
+    table = snomed_table()
+    labels = {table[c]["superclass"] for c in codes if c in table and table[c]["superclass"]}
+    unmapped = [c for c in codes if c not in table or not table[c]["superclass"]]
+    if norm_from_sinus_rhythm and not labels and SINUS_RHYTHM in codes:
+        labels, unmapped = {"NORM"}, [c for c in unmapped if c != SINUS_RHYTHM]
+    return sorted(labels), unmapped
+
+
+class ChallengeSource:
+    kind = "challenge"
+
+    def load(self, ref: RecordRef, cfg: IngestConfig) -> Landed:
+        sig = read_wfdb(ref.path, cfg)
+        codes = parse_dx(comment_fields(sig.comments).get("dx"), ref.path)
+        row = base_row(sig, source=self.kind, folder=ref.folder, target_fs=cfg.record_fs,
+                       split=hash_split(sig.record_id))
+        row.labels, row.unmapped_codes = superclasses(
+            codes, norm_from_sinus_rhythm=cfg.norm_from_sinus_rhythm)
+        row.label_codes = codes
+        return Landed(row)

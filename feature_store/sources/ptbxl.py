@@ -1,0 +1,92 @@
+"""PTB-XL layout: `ptbxl_database.csv` + `scp_statements.csv` + `records100/` or `records500/`.
+
+Labels follow the PTB-XL benchmark code (Strodthoff et al. 2021, `compute_label_aggregations`):
+every statement in `scp_codes` counts whatever its likelihood (0 included) when it is a diagnostic
+statement, and the record's labels are the set of those statements' `diagnostic_class`.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import datetime as dt
+from pathlib import Path
+
+from ..config import IngestConfig
+from .base import Landed, RecordRef
+from .canonical import base_row, parse_age
+from .errors import RecordError
+from .splits import fold_split
+from .wfdb_record import read_wfdb
+
+DATABASE = "ptbxl_database.csv"
+PACKAGED_STATEMENTS = Path(__file__).with_name("scp_statements.csv")
+_COLUMNS = {"ecg_id", "patient_id", "scp_codes", "strat_fold", "filename_lr", "filename_hr"}
+
+
+def read_statements(root: Path) -> dict[str, str]:
+    """SCP statement -> diagnostic class ('' for rhythm/form statements)."""
+    path = root / "scp_statements.csv"
+    path = path if path.is_file() else PACKAGED_STATEMENTS
+    with path.open() as f:
+        return {row[""]: (row["diagnostic_class"] if row["diagnostic"] in ("1", "1.0") else "")
+                for row in csv.DictReader(f)}
+
+
+def discover_ptbxl(root: Path, cfg: IngestConfig) -> list[RecordRef]:
+    table = root / DATABASE
+    with table.open() as f:
+        reader = csv.DictReader(f)
+        missing = _COLUMNS - set(reader.fieldnames or [])
+        if missing:
+            raise ValueError(f"{table}: columns {sorted(missing)} missing; fix: use the PTB-XL "
+                             "database table as published (wfdb.dl_database('ptb-xl', ...))")
+        rows = list(reader)
+    column = "filename_lr" if cfg.record_fs <= 100 else "filename_hr"
+    return [RecordRef("ptbxl", root / row[column], root, meta=row) for row in rows]
+
+
+class PtbxlSource:
+    kind = "ptbxl"
+
+    def load(self, ref: RecordRef, cfg: IngestConfig) -> Landed:
+        meta = ref.meta
+        sig = read_wfdb(ref.path, cfg)
+        row = base_row(sig, source=self.kind, folder=ref.folder, target_fs=cfg.record_fs,
+                       split=fold_split(int(meta["strat_fold"])),
+                       patient_id=str(int(float(meta["patient_id"]))),
+                       record_id=str(int(meta["ecg_id"])))
+        codes = _scp_codes(meta["scp_codes"], ref)
+        statements = read_statements(ref.folder)
+        unknown = [c for c in codes if c not in statements]
+        if unknown:
+            raise RecordError("unmappable_labels", f"{ref.folder / DATABASE} ecg_id {meta['ecg_id']}: "
+                              f"SCP codes {unknown} are not in scp_statements.csv; fix: use the "
+                              "scp_statements.csv released with this PTB-XL version")
+        row.labels = sorted({statements[c] for c in codes if statements[c]})
+        row.label_codes = list(codes)
+        row.unmapped_codes = [c for c in codes if not statements[c]]
+        row.recorded_at = _parse_date(meta.get("recording_date")) or row.recorded_at
+        row.age = parse_age(meta.get("age"))
+        row.sex = {"0": "M", "1": "F", "0.0": "M", "1.0": "F"}.get(meta.get("sex", ""))
+        return Landed(row)
+
+
+def _scp_codes(text: str, ref: RecordRef) -> dict[str, float]:
+    try:
+        codes = ast.literal_eval(text)
+    except (ValueError, SyntaxError) as err:
+        raise RecordError("unmappable_labels", f"{ref.folder / DATABASE} ecg_id "
+                          f"{ref.meta['ecg_id']}: scp_codes {text!r} is not a dict literal; fix: "
+                          "restore the column as published") from err
+    if not isinstance(codes, dict):
+        raise RecordError("unmappable_labels", f"{ref.folder / DATABASE} ecg_id {ref.meta['ecg_id']}: "
+                          f"scp_codes {text!r} is not a dict; fix: restore the column as published")
+    return codes
+
+
+def _parse_date(value: str | None) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None

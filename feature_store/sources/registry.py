@@ -1,0 +1,58 @@
+"""Source kinds by name, and discovery: which records of which kind lie in the source folders."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from pathlib import Path
+
+from ..config import IngestConfig
+from .annotated import AnnotatedBeatSource
+from .base import RecordRef, Source
+from .challenge import ChallengeSource
+from .plain import PlainWfdbSource
+from .ptbxl import DATABASE, PtbxlSource, discover_ptbxl
+
+SOURCES: dict[str, Source] = {s.kind: s for s in
+                              (PtbxlSource(), ChallengeSource(), AnnotatedBeatSource(), PlainWfdbSource())}
+KINDS = tuple(SOURCES)
+_RECORD_SUFFIXES = {".hea", ".dat", ".mat", ".atr", ".xyz"}
+
+
+def discover(folders: list[Path], cfg: IngestConfig) -> dict[str, list[RecordRef]]:
+    """Record references per kind, sorted by path so that runs are reproducible."""
+    found: dict[str, list[RecordRef]] = defaultdict(list)
+    for folder in folders:
+        if not folder.is_dir():
+            raise ValueError(f"source folder {folder} does not exist; fix: point ECGNET_DATA at "
+                             "existing folders (':'-separated)")
+        ptbxl_roots = sorted(p.parent for p in folder.rglob(DATABASE))
+        for root in ptbxl_roots:
+            found["ptbxl"].extend(discover_ptbxl(root, cfg))
+        for hea in sorted(folder.rglob("*.hea")):
+            if not any(root in hea.parents for root in ptbxl_roots):
+                path = hea.with_suffix("")
+                found[_kind(path)].append(RecordRef(_kind(path), path, folder))
+    return {kind: sorted(found.get(kind, []), key=lambda r: str(r.path)) for kind in KINDS}
+
+
+def _kind(path: Path) -> str:
+    if path.with_name(path.name + ".atr").is_file():
+        return "annotated"
+    text = path.with_name(path.name + ".hea").read_text(errors="replace")
+    if any(line.lstrip("# ").lower().startswith("dx:") for line in text.splitlines()
+           if line.startswith("#")):
+        return "challenge"
+    return "wfdb"
+
+
+def folder_state(folders: list[Path]) -> str:
+    """A cheap fingerprint of the record files under `folders` (names, sizes, mtimes)."""
+    h = hashlib.blake2b(digest_size=12)
+    for folder in folders:
+        for file in sorted(folder.rglob("*")) if folder.is_dir() else []:
+            if file.suffix in _RECORD_SUFFIXES or file.name == DATABASE:
+                st = file.stat()
+                h.update(f"{file}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+

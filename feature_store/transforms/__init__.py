@@ -1,0 +1,1 @@
+"""Pure signal transforms over arrays shaped (..., leads, samples)."""

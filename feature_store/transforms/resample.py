@@ -1,0 +1,24 @@
+"""Rate conversion by polyphase filtering (scipy.signal.resample_poly)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+from scipy import signal as sps
+
+
+def resample(x: np.ndarray, *, fs: float, target_fs: float) -> tuple[np.ndarray, float]:
+    """Resample `x` (..., samples) from `fs` to `target_fs` Hz; returns (signal, fs) in float32."""
+    if fs == target_fs:
+        return x.astype(np.float32, copy=False), float(fs)
+    ratio = Fraction(target_fs / fs).limit_denominator(1000)
+    y = sps.resample_poly(x, ratio.numerator, ratio.denominator, axis=-1)
+    return y.astype(np.float32), float(target_fs)
+
+
+def rescale_samples(samples: np.ndarray, *, fs: float, target_fs: float) -> np.ndarray:
+    """Move sample indices (e.g. R peaks) from `fs` to `target_fs`."""
+    if fs == target_fs:
+        return samples.astype(np.int64)
+    return np.round(samples * (target_fs / fs)).astype(np.int64)

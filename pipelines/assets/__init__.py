@@ -1,0 +1,1 @@
+"""Assets by stage: ingest (raw store), later features and training."""

@@ -1,0 +1,19 @@
+"""The Dagster code location: `dagster dev -m pipelines.definitions` loads `defs`."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from .assets.ingest import ingest_assets
+from .checks import ingest_checks
+from .jobs import ecgnet_job, ingest_job
+from .resources import EcgnetStore, IngestSettings
+from .sensors import new_records_sensor
+
+defs = dg.Definitions(
+    assets=ingest_assets,
+    asset_checks=ingest_checks,
+    jobs=[ingest_job, ecgnet_job],
+    sensors=[new_records_sensor],
+    resources={"store": EcgnetStore(), "ingest": IngestSettings()},
+)
