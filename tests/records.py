@@ -1,0 +1,101 @@
+"""Helpers that build test folders from the real bundled records (copies, renames, breakages)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import wfdb
+
+from feature_store.workspace import SAMPLE_DATA
+
+MITDB = SAMPLE_DATA / "mitdb"
+CINC = SAMPLE_DATA / "cinc2021"
+PTB = SAMPLE_DATA / "ptb-diagnostic"
+PTBXL_META = SAMPLE_DATA / "ptbxl-meta"
+
+
+def copy_record(src: Path, dst_dir: Path, name: str | None = None) -> Path:
+    """Copy a WFDB record (all its files), renaming it to `name` in file names and header."""
+    name = name or src.name
+    dst_dir.mkdir(parents=True, exist_ok=True)
+    for file in src.parent.glob(src.name + ".*"):
+        target = dst_dir / (name + file.suffix)
+        if file.suffix == ".hea":
+            target.write_text(_renamed_header(file.read_text(), src.name, name))
+        else:
+            shutil.copyfile(file, target)
+        target.chmod(0o644)
+    return dst_dir / name
+
+
+def _renamed_header(text: str, old: str, new: str) -> str:
+    """Rename the record on the header's first line and in each signal line's file name."""
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        fields = line.split(" ")
+        if line.startswith("#") or not fields[0]:
+            continue
+        if i == 0:
+            fields[0] = new
+        elif fields[0].startswith(old + "."):
+            fields[0] = new + fields[0][len(old):]
+        lines[i] = " ".join(fields)
+    return "\n".join(lines) + "\n"
+
+
+def edit_header(record: Path, old: str, new: str) -> None:
+    hea = record.with_name(record.name + ".hea")
+    text = hea.read_text()
+    assert old in text, f"{old!r} not in {hea}"
+    hea.write_text(text.replace(old, new, 1))
+
+
+def rewrite_signal(src: Path, dst_dir: Path, name: str, change) -> Path:
+    """Write a real record again (format 16) after `change(p_signal)` edits its samples in place."""
+    record = wfdb.rdrecord(str(src))
+    signal = record.p_signal.copy()
+    change(signal)
+    dst_dir.mkdir(parents=True, exist_ok=True)
+    wfdb.wrsamp(name, fs=record.fs, units=record.units, sig_name=record.sig_name, p_signal=signal,
+                fmt=["16"] * signal.shape[1], adc_gain=[1000.0] * signal.shape[1],
+                baseline=[0] * signal.shape[1], comments=record.comments, write_dir=str(dst_dir))
+    atr = src.with_name(src.name + ".atr")
+    if atr.is_file():  # keep the beat annotations with the re-written signal
+        shutil.copyfile(atr, dst_dir / f"{name}.atr")
+    return dst_dir / name
+
+
+def ptbxl_folder(root: Path, ecg_ids: range = range(6000, 6010)) -> Path:
+    """A PTB-XL-layout folder: the real PTB-XL table rows of the Challenge's HR records.
+
+    records500/ holds the HR records as released (500 Hz); records100/ holds them resampled
+    to 100 Hz, as PTB-XL's own records100 are.
+    """
+    from scipy.signal import resample_poly
+
+    root.mkdir(parents=True, exist_ok=True)
+    rows = (PTBXL_META / "ptbxl_database_06000-06009.csv").read_text().splitlines()
+    kept = [r for r in rows[1:] if int(r.split(",")[0]) in ecg_ids]
+    (root / "ptbxl_database.csv").write_text("\n".join(rows[:1] + kept) + "\n")
+    shutil.copyfile(PTBXL_META / "scp_statements.csv", root / "scp_statements.csv")
+    for ecg_id in ecg_ids:
+        src = CINC / f"HR{ecg_id:05d}"
+        copy_record(src, root / "records500" / "06000", f"{ecg_id:05d}_hr")
+        rec = wfdb.rdrecord(str(src))
+        low = resample_poly(rec.p_signal, 1, 5, axis=0)
+        out = root / "records100" / "06000"
+        out.mkdir(parents=True, exist_ok=True)
+        wfdb.wrsamp(f"{ecg_id:05d}_lr", fs=100, units=rec.units, sig_name=rec.sig_name, p_signal=low,
+                    fmt=["16"] * low.shape[1], adc_gain=[1000.0] * low.shape[1],
+                    baseline=[0] * low.shape[1], write_dir=str(out))
+    return root
+
+
+def annotation_beats(record: Path) -> list[str]:
+    """AAMI classes of every beat annotation in the record's .atr, straight from wfdb."""
+    from feature_store.sources.annotated import AAMI
+
+    ann = wfdb.rdann(str(record), "atr")
+    return [AAMI[s] for s in ann.symbol if s in AAMI]

@@ -1,0 +1,134 @@
+"""Broken records made from real ones never crash ingest: each is quarantined with its reason."""
+
+import numpy as np
+import polars as pl
+import pytest
+
+from feature_store.ingest import ingest_kind
+from feature_store.sources.registry import discover
+from tests.records import CINC, MITDB, copy_record, edit_header, rewrite_signal
+
+
+def _truncate(record, keep: float = 0.5):
+    dat = record.with_name(record.name + ".dat")
+    data = dat.read_bytes()
+    dat.write_bytes(data[: int(len(data) * keep)])
+
+
+def _break(kind: str, folder):
+    """Make one broken record of `kind` in `folder`; returns (record name, expected reason code)."""
+    if kind == "truncated_dat":
+        _truncate(copy_record(MITDB / "100", folder, "trunc"))
+        return "trunc", "length_mismatch"
+    if kind == "header_longer":
+        edit_header(copy_record(MITDB / "100", folder, "long"), "360 650000", "360 700000")
+        return "long", "length_mismatch"
+    if kind == "missing_dat":
+        rec = copy_record(MITDB / "100", folder, "nodat")
+        rec.with_name("nodat.dat").unlink()
+        return "nodat", "missing_signal_file"
+    if kind == "bad_gain":
+        edit_header(copy_record(MITDB / "100", folder, "gain"), "986.3720073664825(631)/mV", "abc/mV")
+        return "gain", "bad_gain"
+    if kind == "nan":
+        rewrite_signal(MITDB / "100", folder, "nan", lambda s: s.__setitem__((slice(5000, 5040), 0), np.nan))
+        return "nan", "non_finite"
+    if kind == "flat":
+        rewrite_signal(MITDB / "100", folder, "flat", lambda s: s.__setitem__((slice(None), 1), 0.2))
+        return "flat", "flat_lead"
+    if kind == "unknown_fs":
+        edit_header(copy_record(MITDB / "100", folder, "fs"), "2 360 650000", "2 123 650000")
+        return "fs", "unknown_fs"
+    if kind == "bad_date":
+        edit_header(copy_record(MITDB / "100", folder, "date"), "360 650000", "360 650000 10:00:00 31/13/2020")
+        return "date", "bad_date"
+    if kind == "zero_samples":
+        edit_header(copy_record(MITDB / "100", folder, "zero"), "360 650000", "360 0")
+        return "zero", "zero_samples"
+    if kind == "unknown_lead":
+        edit_header(copy_record(MITDB / "100", folder, "lead"), " MLII", " FOO")
+        return "lead", "unknown_lead"
+    if kind == "garbage_header":
+        rec = copy_record(MITDB / "100", folder, "junk")
+        rec.with_name("junk.hea").write_text("junk two three\nnot a signal line\n")
+        return "junk", "header_unreadable"
+    raise AssertionError(kind)
+
+
+BREAKAGES = ["truncated_dat", "header_longer", "missing_dat", "bad_gain", "nan", "flat", "unknown_fs",
+             "bad_date", "zero_samples", "unknown_lead", "garbage_header"]
+GOOD = ["100", "208"]
+
+
+@pytest.fixture
+def broken_folder(tmp_path):
+    folder = tmp_path / "broken"
+    expected = dict(_break(kind, folder) for kind in BREAKAGES)
+    for name in GOOD:
+        copy_record(MITDB / name, folder)
+    return folder, expected
+
+
+def test_every_broken_record_is_quarantined_with_its_reason_and_good_ones_land(broken_folder, cfg, store):
+    folder, expected = broken_folder
+    refs = discover([folder], cfg)["annotated"]  # copies of MIT-BIH records, .atr included
+    assert len(refs) == len(BREAKAGES) + len(GOOD)
+    report = ingest_kind("annotated", refs, store, cfg)
+    assert sorted(report.landed) == GOOD
+    got = {q.path.rsplit("/", 1)[1]: q for q in report.quarantined}
+    assert {name: q.code for name, q in got.items()} == expected
+    for name, q in got.items():
+        assert name in q.reason and "fix:" in q.reason  # names the file and the fix
+    table = store.scan_quarantine().collect()
+    assert sorted(table["reason_code"].to_list()) == sorted(expected.values())
+    assert store.scan_records().select(pl.len()).collect().item() == len(GOOD)
+
+
+def test_broken_challenge_records_beside_good_ones(tmp_path, cfg, store):
+    folder = tmp_path / "cinc"
+    for name in ("HR06000", "HR06001", "E07500"):
+        copy_record(CINC / name, folder)
+    edit_header(copy_record(CINC / "HR06002", folder, "dx"), "# Dx: 426177001,426783006,713426002",
+                "# Dx: sinus brady")
+    mat = copy_record(CINC / "HR06003", folder, "cut").with_name("cut.mat")
+    mat.write_bytes(mat.read_bytes()[:5000])
+    report = ingest_kind("challenge", discover([folder], cfg)["challenge"], store, cfg)
+    assert sorted(report.landed) == ["E07500", "HR06000", "HR06001"]
+    assert sorted(q.code for q in report.quarantined) == ["length_mismatch", "unmappable_labels"]
+
+
+def test_duplicate_record_id_is_quarantined_and_the_first_one_kept(tmp_path, cfg, store):
+    copy_record(CINC / "HR06000", tmp_path / "a")
+    copy_record(CINC / "HR06000", tmp_path / "b")
+    report = ingest_kind("challenge", discover([tmp_path], cfg)["challenge"], store, cfg)
+    assert report.landed == ["HR06000"]
+    (q,) = report.quarantined
+    assert q.code == "duplicate_id" and q.path.endswith("b/HR06000") and "a/HR06000" in q.reason
+
+
+def test_real_records_with_flat_leads_are_quarantined(cfg, store):
+    """Two of the bundled Ningbo records (JS20004, JS20008) carry all-zero V2, V4 and V6."""
+    refs = [r for r in discover([CINC], cfg)["challenge"] if r.path.name in ("JS20004", "JS20005")]
+    report = ingest_kind("challenge", refs, store, cfg)
+    assert report.landed == ["JS20005"]
+    assert report.quarantined[0].code == "flat_lead" and "V2" in report.quarantined[0].reason
+
+
+def test_a_fixed_record_leaves_quarantine(tmp_path, cfg, store):
+    rec = copy_record(MITDB / "100", tmp_path, "fixme")
+    edit_header(rec, "2 360 650000", "2 123 650000")
+    ingest_kind("annotated", discover([tmp_path], cfg)["annotated"], store, cfg)
+    assert store.scan_quarantine().select(pl.len()).collect().item() == 1
+    edit_header(rec, "2 123 650000", "2 360 650000")
+    report = ingest_kind("annotated", discover([tmp_path], cfg)["annotated"], store, cfg)
+    assert report.landed == ["fixme"]
+    assert store.scan_quarantine().select(pl.len()).collect().item() == 0
+
+
+def test_a_record_that_breaks_later_leaves_the_raw_store(tmp_path, cfg, store):
+    rec = copy_record(MITDB / "100", tmp_path, "later")
+    ingest_kind("annotated", discover([tmp_path], cfg)["annotated"], store, cfg)
+    _truncate(rec)
+    report = ingest_kind("annotated", discover([tmp_path], cfg)["annotated"], store, cfg)
+    assert report.quarantined[0].code == "length_mismatch"
+    assert store.scan_records().select(pl.len()).collect().item() == 0

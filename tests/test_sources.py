@@ -1,0 +1,149 @@
+"""Sources turn real records into canonical rows with the right labels, splits and rates."""
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from feature_store.config import IngestConfig
+from feature_store.ingest import ingest_kind
+from feature_store.sources.base import RecordRef
+from feature_store.sources.challenge import ChallengeSource, parse_dx, superclasses
+from feature_store.sources.errors import RecordError
+from feature_store.sources.registry import discover
+from feature_store.sources.splits import fold_split, hash_split, mitdb_table
+from feature_store.sources.wfdb_record import read_wfdb
+from tests.records import CINC, MITDB, PTB, copy_record, ptbxl_folder
+
+
+def test_discover_sorts_sample_records_by_kind(cfg):
+    refs = discover([CINC.parent], cfg)
+    assert [r.path.name for r in refs["annotated"]] == ["100", "208", "209", "232"]
+    assert len(refs["challenge"]) == 50
+    assert [r.path.name for r in refs["wfdb"]] == ["s0010_re"]
+    assert refs["ptbxl"] == []
+
+
+def test_missing_source_folder_names_the_folder_and_the_fix(tmp_path, cfg):
+    with pytest.raises(ValueError, match="nowhere.*ECGNET_DATA"):
+        discover([tmp_path / "nowhere"], cfg)
+
+
+def test_challenge_record_resampled_with_labels_and_demographics(cfg):
+    landed = ChallengeSource().load(RecordRef("challenge", CINC / "HR06000", CINC), cfg)
+    row = landed.record
+    assert (row.fs, row.signal.shape, row.signal.dtype) == (100.0, (12, 1000), np.float32)
+    assert row.lead_names[:3] == ["I", "II", "III"]
+    assert row.label_codes == ["164934002", "426783006"]
+    # T-wave abnormal has no superclass; sinus rhythm alone then means NORM (PTB-XL record 6000 is NORM)
+    assert row.labels == ["NORM"] and row.unmapped_codes == ["164934002"]
+    assert (row.age, row.sex, row.split) == (59.0, "F", hash_split("HR06000"))
+
+
+def test_unmapped_snomed_codes_are_kept_and_counted():
+    labels, unmapped = superclasses(["164889003", "270492004", "999999999"])  # AF, 1st degree AVB, unknown
+    assert labels == ["CD"]
+    assert unmapped == ["164889003", "999999999"]
+    labels, unmapped = superclasses(["426783006"], norm_from_sinus_rhythm=False)
+    assert labels == [] and unmapped == ["426783006"]
+
+
+@pytest.mark.parametrize("dx", ["", "abc", "164889003,x1"])
+def test_unparseable_dx_is_a_record_error(tmp_path, dx):
+    with pytest.raises(RecordError, match="Dx") as err:
+        parse_dx(dx, tmp_path / "rec")
+    assert err.value.code == "unmappable_labels"
+
+
+def test_ptbxl_layout_labels_splits_and_dates(tmp_path, cfg, store):
+    root = ptbxl_folder(tmp_path / "ptbxl")
+    refs = discover([tmp_path], cfg)
+    assert len(refs["ptbxl"]) == 10 and refs["challenge"] == []
+    report = ingest_kind("ptbxl", refs["ptbxl"], store, cfg)
+    assert len(report.landed) == 10 and not report.quarantined
+    rows = {r["record_id"]: r for r in store.scan_records(("ptbxl",)).collect().iter_rows(named=True)}
+    # scp_codes {'NORM': 100, 'IRBBB': 100, 'SBRAD': 0}: IRBBB is conduction disturbance (CD)
+    assert rows["6002"]["labels"] == ["CD", "NORM"]
+    assert rows["6002"]["unmapped_codes"] == ["SBRAD"]
+    assert rows["6001"]["labels"] == ["STTC"]  # NST_
+    # NT_ is a form statement (no diagnostic class): kept among the unmapped codes
+    assert rows["6000"]["labels"] == ["NORM"] and rows["6000"]["unmapped_codes"] == ["NT_", "SR"]
+    assert (rows["6000"]["split"], rows["6001"]["split"]) == ("test", "train")
+    assert rows["6000"]["patient_id"] == "5028" and rows["6000"]["sex"] == "F"
+    assert rows["6000"]["recorded_at"] == dt.datetime(1991, 4, 14, 13, 48, 44)
+    assert rows["6000"]["fs"] == 100.0 and rows["6000"]["n_samples"] == 1000
+    assert rows["6000"]["path"].endswith("records100/06000/06000_lr")
+    assert root.is_dir()
+
+
+def test_ptbxl_statements_count_whatever_their_likelihood(tmp_path, cfg, store):
+    root = ptbxl_folder(tmp_path / "ptbxl", range(6001, 6002))
+    table = root / "ptbxl_database.csv"
+    table.write_text(table.read_text().replace("'NST_': 100.0", "'NST_': 0.0, 'IMI': 15.0"))
+    ingest_kind("ptbxl", discover([tmp_path], cfg)["ptbxl"], store, cfg)
+    # as in the PTB-XL benchmark code: likelihood 0 still counts
+    assert store.scan_records().select("labels").collect().item().to_list() == ["MI", "STTC"]
+
+
+def test_ptbxl_reads_records500_when_the_task_rate_is_higher(tmp_path, store):
+    ptbxl_folder(tmp_path / "ptbxl", range(6000, 6001))
+    cfg = IngestConfig(record_fs=500.0)
+    refs = discover([tmp_path], cfg)["ptbxl"]
+    assert refs[0].path.name == "06000_hr"
+    ingest_kind("ptbxl", refs, store, cfg)
+    assert store.scan_records().select("n_samples").collect().item() == 5000
+
+
+def test_ptbxl_unknown_scp_code_is_quarantined(tmp_path, cfg, store):
+    root = ptbxl_folder(tmp_path / "ptbxl", range(6000, 6002))
+    table = root / "ptbxl_database.csv"
+    table.write_text(table.read_text().replace("'NST_': 100.0", "'BOGUS': 100.0"))
+    report = ingest_kind("ptbxl", discover([tmp_path], cfg)["ptbxl"], store, cfg)
+    assert report.landed == ["6000"]
+    (q,) = report.quarantined
+    assert q.code == "unmappable_labels" and "BOGUS" in q.reason and "ptbxl_database.csv" in q.reason
+
+
+def test_ptbxl_table_missing_columns_is_a_clear_error(tmp_path, cfg):
+    (tmp_path / "ptbxl_database.csv").write_text("ecg_id,scp_codes\n1,{}\n")
+    with pytest.raises(ValueError, match="strat_fold.*fix"):
+        discover([tmp_path], cfg)
+
+
+def test_plain_wfdb_record_unlabelled_with_comment_date(tmp_path, cfg, store):
+    report = ingest_kind("wfdb", discover([PTB], cfg)["wfdb"], store, cfg)
+    assert report.landed == ["s0010_re"]
+    row = store.scan_records().collect().row(0, named=True)
+    assert row["labels"] == [] and row["fs"] == 100.0 and len(row["lead_names"]) == 15
+    assert row["lead_names"][:2] == ["I", "II"] and row["lead_names"][-1] == "vz"
+    assert row["recorded_at"] == dt.datetime(1990, 10, 1)
+    assert (row["age"], row["sex"]) == (81.0, "F")
+
+
+def test_splits():
+    assert [fold_split(f) for f in (1, 8, 9, 10)] == ["train", "train", "val", "test"]
+    with pytest.raises(ValueError):
+        fold_split(11)
+    table = mitdb_table()
+    assert table["101"] == ("101", "DS1") and table["100"] == ("100", "DS2")
+    assert table["202"] == ("201", "DS2")  # 201 and 202 come from one subject
+    assert sum(split == "DS1" for _, split in table.values()) == 22
+    assert sum(split == "DS2" for _, split in table.values()) == 22
+
+
+def test_hash_split_is_stable_and_roughly_eighty_ten_ten():
+    splits = [hash_split(f"patient-{i}") for i in range(2000)]
+    assert hash_split("patient-7") == hash_split("patient-7")
+    counts = {s: splits.count(s) / len(splits) for s in ("train", "val", "test")}
+    assert 0.75 < counts["train"] < 0.85 and 0.07 < counts["val"] < 0.13
+
+
+def test_config_rejects_a_beat_window_larger_than_the_context():
+    with pytest.raises(ValueError, match="context"):
+        IngestConfig(beat_after_s=1.5, context_s=2.0)
+
+
+def test_record_renamed_copy_reads_like_the_original(tmp_path, cfg):
+    copy = copy_record(MITDB / "100", tmp_path, "x100")
+    a, b = read_wfdb(MITDB / "100", cfg), read_wfdb(copy, cfg)
+    assert b.record_id == "x100" and np.array_equal(a.signal, b.signal)
