@@ -1,0 +1,37 @@
+"""Dependencies point pipelines -> ecgnet -> feature_store, never back; the sample is small and real."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from feature_store.workspace import PROJECT_ROOT, SAMPLE_DATA
+
+FORBIDDEN = {"feature_store": {"dagster", "torch", "ecgnet", "pipelines", "mlflow"},
+             "ecgnet": {"dagster", "pipelines"}}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_dependencies_point_one_way(package):
+    offenders = {str(p.relative_to(PROJECT_ROOT)): sorted(_imports(p) & FORBIDDEN[package])
+                 for p in (PROJECT_ROOT / package).rglob("*.py")}
+    assert not {k: v for k, v in offenders.items() if v}
+
+
+def test_sample_data_is_small_and_has_provenance():
+    files = [p for p in SAMPLE_DATA.rglob("*") if p.is_file()]
+    assert sum(p.stat().st_size for p in files) < 20 * 2**20
+    provenance = (SAMPLE_DATA / "PROVENANCE.md").read_text()
+    for folder in ("mitdb", "cinc2021", "ptb-diagnostic", "ptbxl-meta"):
+        assert folder in provenance

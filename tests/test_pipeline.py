@@ -1,0 +1,113 @@
+"""The Dagster layer on a real (ephemeral) instance: assets, checks, metadata, sensor, demo."""
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from pipelines.assets.ingest import ingest_assets
+from pipelines.checks import ingest_checks
+from pipelines.definitions import defs
+from pipelines.demo import selected_groups
+from pipelines.resources import EcgnetStore, IngestSettings
+from pipelines.sensors import new_records_sensor
+from tests.records import CINC, MITDB, PTB, copy_record, edit_header
+
+
+@pytest.fixture
+def sources(tmp_path):
+    src = tmp_path / "src"
+    for name in ("HR06000", "HR06001", "E07500", "JS20004"):  # JS20004 has flat leads
+        copy_record(CINC / name, src / "cinc")
+    copy_record(MITDB / "232", src / "mitdb")
+    copy_record(PTB / "s0010_re", src / "ptb")
+    return src
+
+
+def _resources(tmp_path, src, **settings):
+    return {"store": EcgnetStore(home=str(tmp_path / "home")),
+            "ingest": IngestSettings(sources=[str(src)], **settings)}
+
+
+def _checks(result):
+    return {(e.asset_key.to_user_string(), e.check_name): e
+            for e in result.get_asset_check_evaluations()}
+
+
+def test_definitions_load_with_the_ingest_group():
+    graph = defs.resolve_asset_graph()
+    names = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert names == {"ptbxl_records", "challenge_records", "annotated_beats", "wfdb_records"}
+    assert {graph.get(k).group_name for k in graph.get_all_asset_keys()} == {"ingest"}
+    assert defs.resolve_job_def("ingest") and defs.resolve_job_def("ecgnet")
+    assert defs.resolve_sensor_def("new_records_sensor")
+
+
+def test_ingest_assets_materialize_with_metadata_and_passing_checks(tmp_path, sources):
+    result = dg.materialize([*ingest_assets, *ingest_checks],
+                            resources=_resources(tmp_path, sources, max_quarantine_fraction=0.3))
+    assert result.success
+    meta = {m.asset_key.to_user_string(): m.metadata
+            for m in result.get_asset_materialization_events() for m in [m.materialization]}
+    beats = meta["annotated_beats"]
+    assert beats["records_landed_now"].value == 1 and beats["beats_in_store"].value > 1700
+    assert "| S |" in beats["class_counts"].value and "DS2" in beats["class_counts"].value
+    assert beats["preview"].value.startswith("![preview](data:image/png;base64,")
+    cinc = meta["challenge_records"]
+    assert cinc["quarantined_now"].value == 1 and "flat_lead" in cinc["quarantine"].value
+    assert "164934002" in cinc["unmapped_codes"].value
+    checks = _checks(result)
+    assert all(c.passed for c in checks.values()), checks
+    frac = checks[("challenge_records", "check_quarantine_fraction")].metadata
+    assert frac["actual"].value == pytest.approx(0.25) and frac["expected"].value == "<= 0.3"
+    assert frac["failed_records"].value == 1 and frac["landed_records"].value == 3
+
+
+def test_quarantine_check_fails_above_its_limit_and_stops_the_run(tmp_path, sources):
+    edit_header(sources / "ptb" / "s0010_re", "15 1000 38400", "15 1234 38400")
+    result = dg.materialize([*ingest_assets, *ingest_checks], raise_on_error=False,
+                            resources=_resources(tmp_path, sources, max_quarantine_fraction=0.3))
+    assert not result.success  # the check is blocking: bad data goes no further
+    checks = _checks(result)
+    wfdb_check = checks[("wfdb_records", "check_quarantine_fraction")]
+    assert not wfdb_check.passed
+    assert wfdb_check.metadata["actual"].value == 1.0 and wfdb_check.metadata["expected"].value == "<= 0.3"
+    assert checks[("challenge_records", "check_quarantine_fraction")].passed  # 1 of 4 = 0.25
+    assert checks[("annotated_beats", "check_beats_accounted")].passed
+
+
+def test_rematerializing_reports_everything_unchanged(tmp_path, sources):
+    resources = _resources(tmp_path, sources)
+    dg.materialize(ingest_assets, resources=resources)
+    again = dg.materialize(ingest_assets, resources=resources)
+    meta = {m.materialization.asset_key.to_user_string(): m.materialization.metadata
+            for m in again.get_asset_materialization_events()}
+    assert meta["challenge_records"]["records_landed_now"].value == 0
+    assert meta["challenge_records"]["records_unchanged"].value == 4
+    snap = again.output_for_node("annotated_beats")
+    assert snap.record_ids == ("232",) and snap.scan_beats().select(pl.len()).collect().item() > 1700
+
+
+def test_sensor_requests_a_run_only_when_records_change(tmp_path, sources):
+    resources = _resources(tmp_path, sources)
+    with dg.build_sensor_context(resources=resources) as context:
+        first = new_records_sensor(context)
+    assert len(first.run_requests) == 1
+    with dg.build_sensor_context(resources=resources, cursor=first.cursor) as context:
+        assert isinstance(new_records_sensor(context), dg.SkipReason)
+    copy_record(CINC / "HR06002", sources / "cinc")
+    with dg.build_sensor_context(resources=resources, cursor=first.cursor) as context:
+        assert len(new_records_sensor(context).run_requests) == 1
+
+
+def test_sensor_skips_with_a_reason_when_a_folder_is_missing(tmp_path):
+    resources = _resources(tmp_path, tmp_path / "nowhere")
+    with dg.build_sensor_context(resources=resources) as context:
+        skip = new_records_sensor(context)
+    assert isinstance(skip, dg.SkipReason) and "ECGNET_DATA" in skip.skip_message
+
+
+def test_stage_selection():
+    assert selected_groups(defs, None) == ["ingest"]
+    assert selected_groups(defs, "ingest") == ["ingest"]
+    with pytest.raises(SystemExit, match="training"):
+        selected_groups(defs, "ingest,training")
