@@ -16,7 +16,8 @@ def records_png(records: pl.DataFrame, *, seconds: float = 5.0, max_leads: int =
                 beats: pl.DataFrame | None = None) -> bytes:
     """PNG of the first `seconds` of up to `max_leads` leads of each row of `records`.
 
-    `records` has record_id, fs, lead_names, signal; `beats` (optional) has record_id, r_peak, label.
+    `records` has record_id, fs, lead_names, signal (and optionally labels); `beats` (optional) has
+    record_id, r_peak, label: beats too close to an edge for a context window are not marked.
     """
     fig, axes = plt.subplots(len(records), 1, figsize=(10, 2.2 * len(records)), squeeze=False)
     for ax, row in zip(axes[:, 0], records.iter_rows(named=True)):
@@ -26,7 +27,9 @@ def records_png(records: pl.DataFrame, *, seconds: float = 5.0, max_leads: int =
             ax.plot(t[:len(values[:n])], values[:n], lw=0.7, label=lead)
         if beats is not None:
             _mark_beats(ax, beats.filter(pl.col("record_id") == row["record_id"]), fs, seconds)
-        ax.set_title(f"record {row['record_id']} ({fs:g} Hz)", fontsize=9, loc="left")
+        labels = ", ".join(row.get("labels") or [])
+        ax.set_title(f"record {row['record_id']} ({fs:g} Hz){'  ' + labels if labels else ''}",
+                     fontsize=9, loc="left")
         ax.set_ylabel("mV")
         ax.legend(loc="upper right", fontsize=7)
     axes[-1, 0].set_xlabel("s")

@@ -59,14 +59,21 @@ def summary(result: dg.ExecuteInProcessResult, seconds: float) -> str:
         f"in {seconds:.1f} s",
         "\nRaw store per source (records landed, beats, records quarantined):",
         markdown_table(totals(raw)),
-        "\nQuarantined, with reasons:",
-        markdown_table(quarantine_reasons(raw).select("source", "reason_code", "records", "reason")),
+        "\nQuarantined, per reason:",
+        markdown_table(quarantine_reasons(raw).select("source", "reason_code", "records")),
+        *_quarantined_records(raw),
         f"\nAsset checks: {len(checks) - len(failed)} passed, {len(failed)} failed {failed or ''}",
         f"\nStore:        {raw.root}  (polars.scan_parquet('{raw.root}/raw/beats/**/*.parquet'))",
         f"Dagster home: {os.environ['DAGSTER_HOME']}",
         "Open the UI:  make ui   (Dagster on http://127.0.0.1:3000)",
     ]
     return "\n".join(lines)
+
+
+def _quarantined_records(raw: RawStore, limit: int = 10) -> list[str]:
+    table = raw.scan_quarantine().select("reason").sort("reason").collect()
+    lines = [f"  - {reason}" for reason in table["reason"].head(limit)]
+    return lines + ([f"  ... and {len(table) - limit} more"] if len(table) > limit else [])
 
 
 def main() -> int:

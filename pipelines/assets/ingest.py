@@ -73,7 +73,7 @@ def _unmapped(snapshot: RawSnapshot) -> pl.DataFrame:
 def _preview(snapshot: RawSnapshot, store: EcgnetStore, name: str) -> dict:
     ids = list(snapshot.record_ids[:PREVIEW_RECORDS])
     records = (snapshot.scan_records().filter(pl.col("record_id").is_in(ids))
-               .select("record_id", "fs", "lead_names", "signal").collect())
+               .select("record_id", "fs", "lead_names", "labels", "signal").collect())
     beats = None
     if snapshot.kind == "annotated":
         beats = (snapshot.scan_beats().filter(pl.col("record_id").is_in(ids))
