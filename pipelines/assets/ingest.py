@@ -36,6 +36,9 @@ def build_ingest_asset(kind: str) -> dg.AssetsDefinition:
         context.log.info(f"{name}: {len(report.landed)} landed, {report.unchanged} unchanged, "
                          f"{len(report.quarantined)} quarantined in {report.seconds:.1f} s "
                          f"({report.records_per_s:.1f} records/s)")
+        if report.beats or report.edge_beats:
+            context.log.info(f"{name}: beats landed now {dict(report.beats)}, too close to an edge "
+                             f"{dict(report.edge_beats)}")
         snapshot = RawSnapshot(kind, str(raw.root), report.snapshot, report.record_ids)
         return dg.Output(snapshot, metadata=_metadata(report, snapshot, raw, store, name))
 
@@ -55,13 +58,18 @@ def _metadata(report: IngestReport, snapshot: RawSnapshot, raw: RawStore, store:
     }
     if report.kind == "annotated":
         meta["beats_in_store"] = snapshot.scan_beats().select(pl.len()).collect().item()
-        meta["edge_beats_now"] = md(pl.DataFrame({"label": list(report.edge_beats),
-                                                  "beats": list(report.edge_beats.values())}))
+        meta["edge_beats"] = md(_edge_beats(snapshot))
     if report.kind == "challenge":
         meta["unmapped_codes"] = md(_unmapped(snapshot))
     if snapshot.record_ids:
         meta.update(_preview(snapshot, store, name))
     return meta
+
+
+def _edge_beats(snapshot: RawSnapshot) -> pl.DataFrame:
+    """Beats too close to a record edge for a context window: counted, per class."""
+    return (snapshot.scan_records().select(label=pl.col("edge_beat_labels")).explode("label")
+            .drop_nulls().group_by("label").agg(beats=pl.len()).sort("label").collect())
 
 
 def _unmapped(snapshot: RawSnapshot) -> pl.DataFrame:
