@@ -15,55 +15,54 @@ def _truncate(record, keep: float = 0.5):
     dat.write_bytes(data[: int(len(data) * keep)])
 
 
-def _break(kind: str, folder):
-    """Make one broken record of `kind` in `folder`; returns (record name, expected reason code)."""
-    if kind == "truncated_dat":
-        _truncate(copy_record(MITDB / "100", folder, "trunc"))
-        return "trunc", "length_mismatch"
-    if kind == "header_longer":
-        edit_header(copy_record(MITDB / "100", folder, "long"), "360 650000", "360 700000")
-        return "long", "length_mismatch"
-    if kind == "missing_dat":
-        rec = copy_record(MITDB / "100", folder, "nodat")
-        rec.with_name("nodat.dat").unlink()
-        return "nodat", "missing_signal_file"
-    if kind == "bad_gain":
-        edit_header(copy_record(MITDB / "100", folder, "gain"), "986.3720073664825(631)/mV", "abc/mV")
-        return "gain", "bad_gain"
-    if kind == "nan":
-        rewrite_signal(MITDB / "100", folder, "nan", lambda s: s.__setitem__((slice(5000, 5040), 0), np.nan))
-        return "nan", "non_finite"
-    if kind == "flat":
-        rewrite_signal(MITDB / "100", folder, "flat", lambda s: s.__setitem__((slice(None), 1), 0.2))
-        return "flat", "flat_lead"
-    if kind == "unknown_fs":
-        edit_header(copy_record(MITDB / "100", folder, "fs"), "2 360 650000", "2 123 650000")
-        return "fs", "unknown_fs"
-    if kind == "bad_date":
-        edit_header(copy_record(MITDB / "100", folder, "date"), "360 650000", "360 650000 10:00:00 31/13/2020")
-        return "date", "bad_date"
-    if kind == "zero_samples":
-        edit_header(copy_record(MITDB / "100", folder, "zero"), "360 650000", "360 0")
-        return "zero", "zero_samples"
-    if kind == "unknown_lead":
-        edit_header(copy_record(MITDB / "100", folder, "lead"), " MLII", " FOO")
-        return "lead", "unknown_lead"
-    if kind == "garbage_header":
-        rec = copy_record(MITDB / "100", folder, "junk")
-        rec.with_name("junk.hea").write_text("junk two three\nnot a signal line\n")
-        return "junk", "header_unreadable"
-    raise AssertionError(kind)
+def _missing_dat(folder):
+    copy_record(MITDB / "100", folder, "nodat").with_name("nodat.dat").unlink()
 
 
-BREAKAGES = ["truncated_dat", "header_longer", "missing_dat", "bad_gain", "nan", "flat", "unknown_fs",
-             "bad_date", "zero_samples", "unknown_lead", "garbage_header"]
+def _garbage_header(folder):
+    copy_record(MITDB / "100", folder, "junk").with_name("junk.hea").write_text("junk two\nnot a line\n")
+
+
+def _header_edit(name: str, old: str, new: str):
+    return lambda folder: edit_header(copy_record(MITDB / "100", folder, name), old, new)
+
+
+def _signal_edit(name: str, change):
+    return lambda folder: rewrite_signal(MITDB / "100", folder, name, change)
+
+
+def _set_nan(s):
+    s[5000:5040, 0] = np.nan
+
+
+def _set_flat(s):
+    s[:, 1] = 0.2
+
+
+# breakage -> (record name, expected reason code, how to make it from real record 100)
+BREAKAGES = {
+    "truncated_dat": ("trunc", "length_mismatch", lambda f: _truncate(copy_record(MITDB / "100", f, "trunc"))),
+    "header_longer": ("long", "length_mismatch", _header_edit("long", "360 650000", "360 700000")),
+    "missing_dat": ("nodat", "missing_signal_file", _missing_dat),
+    "bad_gain": ("gain", "bad_gain", _header_edit("gain", "986.3720073664825(631)/mV", "abc/mV")),
+    "nan": ("nan", "non_finite", _signal_edit("nan", _set_nan)),
+    "flat": ("flat", "flat_lead", _signal_edit("flat", _set_flat)),
+    "unknown_fs": ("fs", "unknown_fs", _header_edit("fs", "2 360 650000", "2 123 650000")),
+    "bad_date": ("date", "bad_date", _header_edit("date", "360 650000", "360 650000 10:00:00 31/13/2020")),
+    "zero_samples": ("zero", "zero_samples", _header_edit("zero", "360 650000", "360 0")),
+    "unknown_lead": ("lead", "unknown_lead", _header_edit("lead", " MLII", " FOO")),
+    "garbage_header": ("junk", "header_unreadable", _garbage_header),
+}
 GOOD = ["100", "208"]
 
 
 @pytest.fixture
 def broken_folder(tmp_path):
     folder = tmp_path / "broken"
-    expected = dict(_break(kind, folder) for kind in BREAKAGES)
+    expected = {}
+    for name, code, make in BREAKAGES.values():
+        make(folder)
+        expected[name] = code
     for name in GOOD:
         copy_record(MITDB / name, folder)
     return folder, expected
