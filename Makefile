@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+BENCHMARKS ?= ingest
 ECGNET_HOME ?= $(CURDIR)/.ecgnet
 export ECGNET_HOME
 export DAGSTER_HOME := $(abspath $(ECGNET_HOME))/dagster
@@ -33,8 +34,7 @@ ui: $(STAMP)
 	$(VENV)/bin/dagster dev -m pipelines.definitions -h 127.0.0.1 -p 3000
 
 bench: $(STAMP)
-	@ls benchmarks/*.py >/dev/null 2>&1 && for b in benchmarks/*.py; do $(PY) $$b || exit 1; done \
-		|| echo "no benchmarks yet"
+	for b in $(BENCHMARKS); do $(PY) -m benchmarks.$$b || exit 1; done
 
 clean:
 	rm -rf $(ECGNET_HOME)
