@@ -75,6 +75,18 @@ def signals_of(table: pa.Table) -> np.ndarray:
     return column.flatten().flatten().to_numpy().reshape(len(table), leads[0], samples[0])
 
 
+def iter_signals(table: pa.Table):
+    """Each row's `signal` as a (leads, samples) float32 view; rows may differ in shape."""
+    column = table.column("signal").combine_chunks()
+    inner = column.flatten()
+    values = inner.flatten().to_numpy()
+    outer_off, inner_off = column.offsets.to_numpy(), inner.offsets.to_numpy()
+    for i in range(len(column)):
+        first, last = outer_off[i], outer_off[i + 1]
+        start, stop = inner_off[first], inner_off[last]
+        yield values[start:stop].reshape(last - first, -1)
+
+
 def record_table(row: RecordRow) -> pa.Table:
     now = dt.datetime.now(dt.timezone.utc)
     columns = {name: [getattr(row, name)] for name in RECORD_SCHEMA.names

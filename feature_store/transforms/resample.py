@@ -1,20 +1,22 @@
-"""Rate conversion by polyphase filtering (scipy.signal.resample_poly)."""
+"""Rate conversion by polyphase filtering (scipy.signal / cupyx.scipy.signal resample_poly)."""
 
 from __future__ import annotations
 
 from fractions import Fraction
+from types import ModuleType
 
 import numpy as np
-from scipy import signal as sps
+
+from ..backend import signal_module
 
 
-def resample(x: np.ndarray, *, fs: float, target_fs: float) -> tuple[np.ndarray, float]:
-    """Resample `x` (..., samples) from `fs` to `target_fs` Hz; returns (signal, fs) in float32."""
+def resample(x, *, fs: float, target_fs: float, xp: ModuleType = np):
+    """Resample `x` (..., samples) from `fs` to `target_fs` Hz; returns (signal float32, fs)."""
     if fs == target_fs:
-        return x.astype(np.float32, copy=False), float(fs)
+        return x.astype(xp.float32, copy=False), float(fs)
     ratio = Fraction(target_fs / fs).limit_denominator(1000)
-    y = sps.resample_poly(x, ratio.numerator, ratio.denominator, axis=-1)
-    return y.astype(np.float32), float(target_fs)
+    y = signal_module(xp).resample_poly(x, ratio.numerator, ratio.denominator, axis=-1)
+    return y.astype(xp.float32), float(target_fs)
 
 
 def rescale_samples(samples: np.ndarray, *, fs: float, target_fs: float) -> np.ndarray:

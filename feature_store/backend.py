@@ -1,0 +1,76 @@
+"""The array backend, chosen once: CuPy on a usable CUDA GPU, else NumPy (same numbers).
+
+Transforms take `xp` and look up the matching signal module with `signal_module(xp)`; they never
+branch on the backend. Host <-> device copies happen only in `Backend.map_chunks`, in large batches.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from types import ModuleType
+
+import numpy as np
+
+DEVICES = ("auto", "cpu", "gpu")
+# Rows per chunk: CPU work stays in cache with a few thousand rows; a GPU wants large batches.
+CHUNK_ROWS = {"numpy": 2048, "cupy": 65536}
+_SIGNAL_MODULES = {"numpy": "scipy.signal", "cupy": "cupyx.scipy.signal"}
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str  # "numpy" | "cupy"
+    xp: ModuleType
+    to_host: Callable[[object], np.ndarray]
+    chunk_rows: int
+
+    def map_chunks(self, fn: Callable[..., dict], *arrays: np.ndarray,
+                   chunk_rows: int | None = None) -> Iterator[tuple[slice, dict[str, np.ndarray]]]:
+        """Apply `fn(*device_chunks)` to row chunks; yields (rows, host outputs) per chunk."""
+        n, step = len(arrays[0]), chunk_rows or self.chunk_rows
+        for start in range(0, n, step):
+            rows = slice(start, min(start + step, n))
+            out = fn(*(self.xp.asarray(a[rows]) for a in arrays))
+            yield rows, {k: self.to_host(v) for k, v in out.items()}
+
+
+def signal_module(xp: ModuleType) -> ModuleType:
+    """scipy.signal for NumPy arrays, cupyx.scipy.signal for CuPy arrays."""
+    return importlib.import_module(_SIGNAL_MODULES[xp.__name__])
+
+
+def numpy_backend() -> Backend:
+    return Backend("numpy", np, np.asarray, CHUNK_ROWS["numpy"])
+
+
+def cupy_backend() -> Backend:
+    """The CuPy backend; raises RuntimeError saying why when no GPU is usable."""
+    try:
+        import cupy
+    except ImportError as err:
+        raise RuntimeError(f"CuPy is not installed ({err})") from err
+    try:
+        if not cupy.is_available():
+            raise RuntimeError("CuPy is installed but finds no CUDA GPU")
+        cupy.zeros(1)  # the first allocation is where a broken driver shows
+    except Exception as err:  # noqa: BLE001 - CUDA raises many types; all mean "no usable GPU"
+        raise RuntimeError(f"CuPy cannot use a GPU ({err})") from err
+    return Backend("cupy", cupy, cupy.asnumpy, CHUNK_ROWS["cupy"])
+
+
+def select_backend(device: str = "auto") -> Backend:
+    """`auto`: CuPy when a GPU is usable, else NumPy; `cpu`: NumPy; `gpu`: CuPy or a clear error."""
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
+    if device == "cpu":
+        return numpy_backend()
+    try:
+        return cupy_backend()
+    except RuntimeError as err:
+        if device == "gpu":
+            raise ValueError(f"device='gpu' was asked for, but {err}; fix: set device to 'auto' or "
+                             "'cpu', or install the gpu extra (pip install -e '.[gpu]') on a machine "
+                             "with an NVIDIA GPU") from err
+        return numpy_backend()

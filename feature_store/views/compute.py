@@ -1,0 +1,61 @@
+"""Running a family over a task input in chunks: fit train statistics, then compute features."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..backend import Backend
+from ..transforms.preprocess import PreprocessParams, lead_moments, preprocess, standardize
+from .tasks import TaskInput
+
+
+def fit_stats(inp: TaskInput, pre: PreprocessParams, backend: Backend) -> dict:
+    """Per-lead mean and std of the preprocessed signal over the train split only."""
+    train = inp.signal[inp.train_mask]
+    if len(train) == 0:
+        raise ValueError(f"task {inp.task.name!r} has no rows in its train splits "
+                         f"{inp.task.train_splits}; fix: ingest records of the train split first")
+    xp = backend.xp
+
+    def moments(x):
+        y, _ = preprocess(x, xp, pre, fs=inp.fs)
+        return lead_moments(y, xp)
+
+    total = {"n": 0.0, "sum": 0.0, "sumsq": 0.0}
+    for _, out in backend.map_chunks(moments, train):
+        total = {k: total[k] + out[k] for k in total}
+    mean = total["sum"] / total["n"]
+    std = np.sqrt(np.maximum(total["sumsq"] / total["n"] - mean ** 2, 0.0))
+    std = np.where(std > 1e-6, std, 1.0)  # a flat lead in every train row stays unscaled
+    return {"mean": mean.tolist(), "std": std.tolist(), "train_rows": int(len(train))}
+
+
+def output_fs(inp: TaskInput, pre: PreprocessParams) -> float:
+    return float(pre.fs or inp.fs)
+
+
+def scaled_crop(inp: TaskInput, fs: float) -> tuple[int, int] | None:
+    if inp.crop is None:
+        return None
+    ratio = fs / inp.fs
+    return int(round(inp.crop[0] * ratio)), int(round(inp.crop[1] * ratio))
+
+
+def compute_features(family, inp: TaskInput, params, stats: dict, backend: Backend) -> dict[str, np.ndarray]:
+    """Every feature column of `family` for every row of `inp`, as host arrays (rows first)."""
+    xp, fs = backend.xp, output_fs(inp, params.preprocess)
+    crop = scaled_crop(inp, fs)
+
+    def features(x):
+        y, fs_y = preprocess(x, xp, params.preprocess, fs=inp.fs)
+        y = standardize(y, xp, np.asarray(stats["mean"]), np.asarray(stats["std"]))
+        return family.device(y, xp, fs=fs_y, params=params, crop=crop)
+
+    columns: dict[str, np.ndarray] = {}
+    for rows, out in backend.map_chunks(features, inp.signal):
+        for name, values in out.items():
+            if name not in columns:
+                columns[name] = np.empty((len(inp.signal), *values.shape[1:]), np.float32)
+            columns[name][rows] = values
+    columns.update(family.host(inp, params, columns, fs=fs))
+    return columns

@@ -1,0 +1,118 @@
+"""The three feature families: typed parameters, what runs on the device, what runs on the host."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import ModuleType
+
+import numpy as np
+
+from ..transforms.preprocess import PreprocessParams
+from ..transforms.rhythm import (BEAT_RR_NAMES, RECORD_HRV_NAMES, beat_rr_features, detect_r_peaks,
+                                 hrv, peak_energy)
+from ..transforms.spectral import band_powers, log10, welch_grid, welch_psd
+from ..transforms.spectrogram import log_spectrogram, stft_grid
+from ..transforms.time import MOMENT_NAMES, centre_energy, lead_moments4
+from .tasks import TaskInput
+
+
+@dataclass(frozen=True)
+class TimeParams:
+    preprocess: PreprocessParams = field(default_factory=PreprocessParams)
+    qrs_half_s: float = 0.05  # s either side of the R peak counted as QRS energy
+
+
+@dataclass(frozen=True)
+class SpectralParams:
+    preprocess: PreprocessParams = field(default_factory=PreprocessParams)
+    nperseg_s: float = 0.5  # s per Welch segment: 2 Hz resolution
+    fmax_hz: float = 50.0  # highest frequency kept on the grid
+    bands_hz: tuple[tuple[float, float], ...] = ((0.5, 4.0), (4.0, 8.0), (8.0, 15.0), (15.0, 25.0),
+                                                 (25.0, 40.0))
+
+
+@dataclass(frozen=True)
+class SpectrogramParams:
+    preprocess: PreprocessParams = field(default_factory=PreprocessParams)
+    window_s: float = 0.25  # s per STFT window (Hann)
+    hop_s: float = 0.0625  # s between frames
+    fmax_hz: float = 50.0  # highest frequency kept on the grid
+
+
+class TimeFamily:
+    name, code_version, params_cls = "time", "1", TimeParams
+
+    def device(self, x, xp: ModuleType, *, fs: float, params: TimeParams, crop) -> dict:
+        waveform = x if crop is None else x[..., crop[0]:crop[1]]
+        out = {"waveform": waveform, "moments": lead_moments4(waveform, xp)}
+        if crop is not None:  # beats: the R peak sits at the centre of the context window
+            out["qrs_energy"] = centre_energy(x, xp, centre=x.shape[-1] // 2,
+                                              half=int(round(params.qrs_half_s * fs)))
+        return out
+
+    def host(self, inp: TaskInput, params: TimeParams, out: dict, *, fs: float) -> dict:
+        if inp.beats is not None:
+            return {"rhythm": beat_rr_features(inp.beats)}
+        half = int(round(params.qrs_half_s * fs))
+        lead = inp.lead_names.index("II") if "II" in inp.lead_names else 0
+        rhythm = np.zeros((len(inp.signal), len(RECORD_HRV_NAMES)), np.float32)
+        energy = np.zeros(inp.signal.shape[:2], np.float32)
+        for i, x in enumerate(inp.signal):
+            peaks = detect_r_peaks(x[lead], inp.fs)
+            rhythm[i] = hrv(peaks, inp.fs)
+            energy[i] = peak_energy(out["waveform"][i], np.round(peaks * fs / inp.fs).astype(int), half)
+        return {"rhythm": rhythm, "qrs_energy": energy}
+
+    def describe(self, inp: TaskInput, params: TimeParams, *, fs: float) -> dict:
+        rhythm = BEAT_RR_NAMES if inp.beats is not None else RECORD_HRV_NAMES
+        return {"waveform": "leads x samples (standardised)", "moments": list(MOMENT_NAMES),
+                "qrs_energy": "leads", "rhythm": list(rhythm), "fs": fs}
+
+
+class SpectralFamily:
+    name, code_version, params_cls = "spectral", "1", SpectralParams
+
+    def device(self, x, xp: ModuleType, *, fs: float, params: SpectralParams, crop) -> dict:
+        nperseg = int(round(params.nperseg_s * fs))
+        psd = welch_psd(x, xp, fs=fs, nperseg=nperseg, fmax_hz=params.fmax_hz)
+        bands = band_powers(psd, xp, freqs=welch_grid(nperseg, fs, params.fmax_hz), bands=params.bands_hz)
+        return {"psd": log10(psd, xp), "band_power": log10(bands, xp)}
+
+    def host(self, inp: TaskInput, params: SpectralParams, out: dict, *, fs: float) -> dict:
+        return {}
+
+    def describe(self, inp: TaskInput, params: SpectralParams, *, fs: float) -> dict:
+        freqs = welch_grid(int(round(params.nperseg_s * fs)), fs, params.fmax_hz)
+        return {"psd": "leads x freq, log10 mV^2/Hz", "freqs_hz": freqs.tolist(),
+                "band_power": [f"{lo:g}-{hi:g} Hz" for lo, hi in params.bands_hz]}
+
+
+class SpectrogramFamily:
+    name, code_version, params_cls = "spectrogram", "1", SpectrogramParams
+
+    def device(self, x, xp: ModuleType, *, fs: float, params: SpectrogramParams, crop) -> dict:
+        return {"spectrogram": log_spectrogram(x, xp, fs=fs, fmax_hz=params.fmax_hz,
+                                               **_stft_sizes(params, fs))}
+
+    def host(self, inp: TaskInput, params: SpectrogramParams, out: dict, *, fs: float) -> dict:
+        return {}
+
+    def describe(self, inp: TaskInput, params: SpectrogramParams, *, fs: float) -> dict:
+        n = int(round(inp.signal.shape[-1] * fs / inp.fs)) if inp.fs else 0
+        freqs, times = stft_grid(n, fs=fs, fmax_hz=params.fmax_hz, **_stft_sizes(params, fs))
+        return {"spectrogram": "leads x freq x frames, ln mV", "freqs_hz": freqs.tolist(),
+                "frame_times_s": times.tolist()}
+
+
+def _stft_sizes(params: SpectrogramParams, fs: float) -> dict:
+    return {"nperseg": int(round(params.window_s * fs)), "hop": max(1, int(round(params.hop_s * fs)))}
+
+
+FAMILIES = {f.name: f for f in (TimeFamily(), SpectralFamily(), SpectrogramFamily())}
+# 10 s records at 100 Hz: coarser frames keep a 12-lead spectrogram near 12k values per record.
+DEFAULT_PARAMS = {
+    ("beats", "time"): TimeParams(), ("records", "time"): TimeParams(),
+    ("beats", "spectral"): SpectralParams(), ("records", "spectral"): SpectralParams(),
+    ("beats", "spectrogram"): SpectrogramParams(),
+    ("records", "spectrogram"): SpectrogramParams(window_s=0.5, hop_s=0.25),
+}

@@ -1,0 +1,51 @@
+"""Feature views on disk: key columns plus tensor columns as nested fixed-size lists in Parquet."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+ROWS_PER_PART = 16384  # keeps each Parquet file (and each read) to tens of MB
+
+
+def tensor_column(values: np.ndarray) -> pa.Array:
+    """(rows, *shape) -> fixed_size_list nested len(shape) deep, without copying through Python."""
+    arr: pa.Array = pa.array(np.ascontiguousarray(values, dtype=np.float32).reshape(-1))
+    for size in reversed(values.shape[1:]):
+        arr = pa.FixedSizeListArray.from_arrays(arr, size)
+    return arr
+
+
+def tensor_of(column: pa.ChunkedArray | pa.Array, shape: tuple[int, ...]) -> np.ndarray:
+    """The inverse of `tensor_column`: (rows, *shape) float32."""
+    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    for _ in shape:
+        arr = arr.flatten()
+    return arr.to_numpy(zero_copy_only=False).reshape(-1, *shape)
+
+
+def view_table(keys: pl.DataFrame, features: dict[str, np.ndarray]) -> pa.Table:
+    table = keys.to_arrow()
+    for name, values in features.items():
+        table = table.append_column(name, tensor_column(values))
+    return table
+
+
+def write_view(directory: Path, table: pa.Table) -> int:
+    """Write parts into a temporary folder, then rename it into place; returns bytes written."""
+    tmp = directory.with_name(f".{directory.name}.{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for part, start in enumerate(range(0, max(len(table), 1), ROWS_PER_PART)):
+        pq.write_table(table.slice(start, ROWS_PER_PART), tmp / f"part-{part:05d}.parquet",
+                       compression="zstd", compression_level=1, use_byte_stream_split=True)
+    if directory.exists():
+        shutil.rmtree(directory)
+    os.replace(tmp, directory)
+    return sum(p.stat().st_size for p in directory.glob("*.parquet"))
