@@ -26,7 +26,9 @@ def log_spectrogram(x, xp: ModuleType, *, fs: float, nperseg: int, hop: int, fma
     """(rows, leads, F, frames) natural-log STFT magnitude of (rows, leads, samples)."""
     freqs, centres = stft_grid(x.shape[-1], fs=fs, nperseg=nperseg, hop=hop, fmax_hz=fmax_hz)
     idx = xp.asarray(np.arange(len(centres))[:, None] * hop + np.arange(nperseg)[None, :])
-    window = xp.asarray(host_signal.get_window("hann", nperseg), dtype=xp.float32)
-    frames = x[..., idx] * window  # (rows, leads, frames, nperseg)
+    # float64 frames: quiet bins sit 1e-4 below the loud ones, where float32 FFT rounding
+    # would move their logarithm by 1e-3
+    window = xp.asarray(host_signal.get_window("hann", nperseg), dtype=xp.float64)
+    frames = x.astype(xp.float64)[..., idx] * window  # (rows, leads, frames, nperseg)
     mag = xp.abs(xp.fft.rfft(frames, axis=-1)[..., :len(freqs)]) / window.sum()
-    return xp.log(mag + EPS).swapaxes(-1, -2)  # (rows, leads, F, frames)
+    return xp.log(mag + EPS).astype(xp.float32).swapaxes(-1, -2)  # (rows, leads, F, frames)

@@ -160,17 +160,24 @@ class FeatureStore:
         return TrainingSet(np.asarray(ids), keys, features, {v: e["version"] for v, e in entries.items()})
 
     def online(self, record: Path, views: list[str], *, versions: dict[str, str] | None = None,
-               backend: Backend | None = None) -> dict[str, dict[str, np.ndarray]]:
-        """Features of one new WFDB record with each view's stored parameters and train statistics."""
+               backend: Backend | None = None) -> TrainingSet:
+        """Features of one new WFDB record with each view's stored parameters and train statistics.
+
+        Shaped like `training_set`: one row per record (record views) or per beat (beat views).
+        """
         backend = backend or select_backend("auto")
-        out = {}
-        for view in views:
-            entry = self.entry(view, (versions or {}).get(view))
+        entries = {v: self.entry(v, (versions or {}).get(v)) for v in views}
+        if len({e["task"] for e in entries.values()}) > 1:
+            raise ValueError(f"views {views} belong to different tasks; fix: ask for views of one task")
+        features, inp = {}, None
+        for view, entry in entries.items():
             fam = FAMILIES[entry["family"]]
-            params = _params(fam.params_cls, entry["params"])
             inp = record_input(Path(record), entry)
-            out[view] = compute_features(fam, inp, params, entry["stats"], backend)
-        return out
+            features[view] = compute_features(fam, inp, _params(fam.params_cls, entry["params"]),
+                                              entry["stats"], backend)
+        keys = inp.keys
+        return TrainingSet(keys["entity_id"].to_numpy(), keys, features,
+                           {v: e["version"] for v, e in entries.items()})
 
 
 def _params(cls, stored: dict):

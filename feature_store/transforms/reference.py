@@ -1,0 +1,70 @@
+"""The per-record SciPy loop a user would write first: one record at a time, plain scipy calls.
+
+It is the reference the batched transforms are checked against (tests) and the baseline they are
+timed against (benchmarks/features.py); the pipeline never calls it.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+from scipy import signal, stats
+
+from .preprocess import bandpass_sos
+
+
+def preprocess_one(x: np.ndarray, *, fs: float, params, mean, std) -> tuple[np.ndarray, float]:
+    """(leads, samples) -> band-passed, detrended, resampled, standardised float32."""
+    pre = params.preprocess
+    y = signal.sosfiltfilt(bandpass_sos(fs, pre.low_hz, pre.high_hz, pre.order), x, axis=-1)
+    if pre.detrend:
+        y = signal.detrend(y, axis=-1, type="linear")
+    out_fs = pre.fs or fs
+    if out_fs != fs:
+        ratio = Fraction(out_fs / fs).limit_denominator(1000)
+        y = signal.resample_poly(y, ratio.numerator, ratio.denominator, axis=-1)
+    y = y.astype(np.float32)
+    return (y - np.asarray(mean, np.float32)[:, None]) / np.asarray(std, np.float32)[:, None], out_fs
+
+
+def time_one(y: np.ndarray, *, fs: float, params, crop) -> dict:
+    w = y if crop is None else y[:, crop[0]:crop[1]]
+    moments = np.stack([w.mean(axis=-1), w.std(axis=-1), stats.skew(w, axis=-1),
+                        stats.kurtosis(w, axis=-1)], axis=-1)
+    out = {"waveform": w, "moments": moments}
+    if crop is not None:
+        half, c = int(round(params.qrs_half_s * fs)), y.shape[-1] // 2
+        out["qrs_energy"] = (y[:, c - half:c + half + 1] ** 2).sum(axis=-1)
+    return out
+
+
+def spectral_one(y: np.ndarray, *, fs: float, params, crop) -> dict:
+    f, psd = signal.welch(y, fs=fs, nperseg=int(round(params.nperseg_s * fs)), axis=-1)
+    keep = f <= params.fmax_hz
+    f, psd = f[keep], psd[:, keep]
+    bands = np.stack([psd[:, (f >= lo) & (f < hi)].sum(axis=-1) * (f[1] - f[0])
+                      for lo, hi in params.bands_hz], axis=-1)
+    return {"psd": np.log10(psd + 1e-12), "band_power": np.log10(bands + 1e-12)}
+
+
+def spectrogram_one(y: np.ndarray, *, fs: float, params, crop) -> dict:
+    nperseg, hop = int(round(params.window_s * fs)), max(1, int(round(params.hop_s * fs)))
+    f, _, mag = signal.spectrogram(y.astype(np.float64), fs=fs, window="hann", nperseg=nperseg, noverlap=nperseg - hop,
+                                   detrend=False, scaling="spectrum", mode="magnitude", axis=-1)
+    return {"spectrogram": np.log(mag[:, f <= params.fmax_hz, :] + 1e-6)}
+
+
+REFERENCE = {"time": time_one, "spectral": spectral_one, "spectrogram": spectrogram_one}
+
+
+def reference_features(family: str, signals: np.ndarray, *, fs: float, params, stats_: dict,
+                       crop=None) -> dict[str, np.ndarray]:
+    """Loop over rows of (rows, leads, samples): the device-side columns of `family`, stacked."""
+    rows = []
+    for x in signals:
+        y, out_fs = preprocess_one(x, fs=fs, params=params, mean=stats_["mean"], std=stats_["std"])
+        scale = out_fs / fs
+        c = None if crop is None else (int(round(crop[0] * scale)), int(round(crop[1] * scale)))
+        rows.append(REFERENCE[family](y, fs=out_fs, params=params, crop=c))
+    return {k: np.stack([r[k] for r in rows]).astype(np.float32) for k in rows[0]}

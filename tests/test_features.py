@@ -1,0 +1,138 @@
+"""Feature transforms: the batched path matches a per-record SciPy loop; CuPy matches NumPy."""
+
+import numpy as np
+import pytest
+
+from feature_store.backend import numpy_backend
+from feature_store.raw_store import RawSnapshot, RawStore
+from feature_store.ingest import ingest_kind
+from feature_store.sources.registry import discover
+from feature_store.transforms.reference import preprocess_one, reference_features
+from feature_store.views.compute import compute_features, fit_stats
+from feature_store.views.families import DEFAULT_PARAMS, FAMILIES, SpectrogramParams
+from feature_store.views.tasks import load_beats, load_records
+from feature_store.config import IngestConfig
+from tests.records import CINC, MITDB, copy_record
+
+RTOL, ATOL = 1e-5, 1e-5
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    """Real beats of MIT-BIH 208 (DS1) and 232 (DS2), and ten Challenge records, as task inputs."""
+    src = tmp_path_factory.mktemp("src")
+    for name in ("208", "232"):
+        copy_record(MITDB / name, src / "mitdb")
+    for name in ("HR06000", "HR06001", "HR06002", "HR06003", "HR06004", "E07500", "E07501",
+                 "JS20000", "JS20001", "JS20002"):
+        copy_record(CINC / name, src / "cinc")
+    store, cfg = RawStore(tmp_path_factory.mktemp("home") / "store"), IngestConfig()
+    snaps = {}
+    for kind, refs in discover([src], cfg).items():
+        report = ingest_kind(kind, refs, store, cfg)
+        snaps[kind] = RawSnapshot(kind, str(store.root), report.snapshot, report.record_ids)
+    beats = load_beats([snaps["annotated"]])
+    return {"beats": _subset(beats, 600), "records": load_records([snaps["challenge"]])}
+
+
+def _subset(inp, n):
+    """Every k-th beat, so both records and all classes are in the sample."""
+    idx = np.linspace(0, len(inp.signal) - 1, n).astype(int)
+    inp.signal, inp.keys, inp.beats = inp.signal[idx], inp.keys[idx], inp.beats[idx]
+    return inp
+
+
+def _stats(inp):
+    return fit_stats(inp, DEFAULT_PARAMS[(inp.task.name, "time")].preprocess, numpy_backend())
+
+
+CASES = [(task, family) for task in ("beats", "records") for family in FAMILIES]
+
+
+@pytest.mark.parametrize("task,family", CASES)
+def test_batched_numpy_matches_the_per_record_scipy_loop(inputs, task, family):
+    inp, params = inputs[task], DEFAULT_PARAMS[(task, family)]
+    stats = _stats(inp)
+    batched = compute_features(FAMILIES[family], inp, params, stats, numpy_backend())
+    reference = reference_features(family, inp.signal, fs=inp.fs, params=params, stats_=stats,
+                                   crop=inp.crop)
+    assert reference.keys() <= batched.keys()
+    for column, expected in reference.items():
+        np.testing.assert_allclose(batched[column], expected, rtol=RTOL, atol=ATOL, err_msg=column)
+        assert np.isfinite(batched[column]).all()
+
+
+def test_small_chunks_give_the_same_numbers(inputs):
+    inp, params = inputs["beats"], DEFAULT_PARAMS[("beats", "spectrogram")]
+    stats = _stats(inp)
+    whole = compute_features(FAMILIES["spectrogram"], inp, params, stats, numpy_backend())
+    chunked_backend = numpy_backend().__class__("numpy", np, np.asarray, 7)
+    chunked = compute_features(FAMILIES["spectrogram"], inp, params, stats, chunked_backend)
+    np.testing.assert_array_equal(whole["spectrogram"], chunked["spectrogram"])
+
+
+def test_train_statistics_come_from_the_train_split_only(inputs):
+    inp = inputs["beats"]
+    params = DEFAULT_PARAMS[("beats", "time")]
+    stats = _stats(inp)
+    assert stats["train_rows"] == int((inp.keys["split"] == "DS1").sum()) < len(inp.signal)
+
+    def preprocessed(rows):
+        return np.stack([preprocess_one(x, fs=inp.fs, params=params, mean=[0, 0], std=[1, 1])[0]
+                         for x in rows])
+
+    train = preprocessed(inp.signal[inp.train_mask])
+    np.testing.assert_allclose(stats["mean"], train.mean(axis=(0, 2)), rtol=1e-3, atol=1e-6)
+    np.testing.assert_allclose(stats["std"], train.std(axis=(0, 2)), rtol=1e-4)
+    everything = preprocessed(inp.signal)
+    assert not np.allclose(stats["std"], everything.std(axis=(0, 2)), rtol=1e-3)
+
+
+def test_spectrogram_grid_is_fixed_and_configurable(inputs):
+    inp = inputs["beats"]
+    stats = _stats(inp)
+    out = compute_features(FAMILIES["spectrogram"], inp, SpectrogramParams(window_s=0.5, hop_s=0.25),
+                           stats, numpy_backend())
+    # 2 s context at 360 Hz: 180-sample windows every 90 samples -> 7 frames; 2 Hz bins to 50 Hz
+    assert out["spectrogram"].shape[1:] == (2, 26, 7)
+
+
+def test_rhythm_features_of_beats_are_rr_intervals(inputs):
+    inp = inputs["beats"]
+    rhythm = FAMILIES["time"].host(inp, DEFAULT_PARAMS[("beats", "time")], {}, fs=inp.fs)["rhythm"]
+    rr_prev = inp.beats["rr_prev_s"].to_numpy()
+    known = ~np.isnan(rr_prev)
+    np.testing.assert_allclose(rhythm[known, 0], rr_prev[known], rtol=1e-6)
+    assert np.isfinite(rhythm).all() and 0.3 < np.median(rhythm[:, 4]) / np.median(rhythm[:, 5]) < 3
+
+
+def test_record_hrv_from_detected_r_peaks(inputs):
+    inp = inputs["records"]
+    params = DEFAULT_PARAMS[("records", "time")]
+    out = compute_features(FAMILIES["time"], inp, params, _stats(inp), numpy_backend())
+    hr = out["rhythm"][:, 0]
+    assert ((hr > 30) & (hr < 200)).mean() >= 0.9  # resting 12-lead ECGs
+    assert out["qrs_energy"].shape == (len(inp.signal), 12) and (out["qrs_energy"] > 0).all()
+
+
+
+
+def _gpu_backend():
+    from feature_store.backend import cupy_backend
+
+    try:
+        return cupy_backend()
+    except RuntimeError as err:
+        pytest.skip(f"no usable GPU: {err}")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("task,family", CASES)
+def test_cupy_matches_numpy(inputs, task, family):
+    gpu = _gpu_backend()
+    inp, params = inputs[task], DEFAULT_PARAMS[(task, family)]
+    stats = _stats(inp)
+    on_cpu = compute_features(FAMILIES[family], inp, params, stats, numpy_backend())
+    on_gpu = compute_features(FAMILIES[family], inp, params, stats, gpu)
+    for column, expected in on_cpu.items():
+        np.testing.assert_allclose(on_gpu[column], expected, rtol=1e-4, atol=1e-4, err_msg=column)

@@ -1,0 +1,174 @@
+"""Feature views: versioned, reused when unchanged, aligned by id, split-safe, online = offline."""
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+import pytest
+
+from feature_store.backend import numpy_backend, select_backend
+from feature_store.config import IngestConfig
+from feature_store.ingest import ingest_kind
+from feature_store.raw_store import RawSnapshot, RawStore
+from feature_store.sources.registry import discover
+from feature_store.views.families import SpectralParams
+from feature_store.views.store import FeatureStore
+from tests.records import CINC, MITDB, copy_record, ptbxl_folder
+
+CPU = numpy_backend()
+
+
+def _ingest(src, store):
+    cfg, snaps = IngestConfig(), {}
+    for kind, refs in discover([src], cfg).items():
+        report = ingest_kind(kind, refs, store, cfg)
+        snaps[kind] = RawSnapshot(kind, str(store.root), report.snapshot, report.record_ids)
+    return snaps
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    src = tmp_path_factory.mktemp("src")
+    copy_record(MITDB / "232", src / "mitdb")
+    copy_record(MITDB / "209", src / "mitdb")
+    for name in ("E07500", "E07501", "E07502", "JS20000", "JS20001"):
+        copy_record(CINC / name, src / "cinc")
+    ptbxl_folder(src / "ptbxl")
+    store = RawStore(tmp_path_factory.mktemp("home") / "store")
+    snaps = _ingest(src, store)
+    features = FeatureStore(store.root)
+    made = {(task, fam): features.materialize(task, fam, [snaps[k] for k in kinds], backend=CPU)
+            for task, kinds in (("beats", ["annotated"]), ("records", ["ptbxl", "challenge"]))
+            for fam in ("time", "spectral", "spectrogram")}
+    return {"src": src, "store": store, "snaps": snaps, "features": features, "made": made}
+
+
+def test_views_are_registered_with_their_lineage(world):
+    entry = world["made"][("beats", "spectrogram")].entry
+    for key in ("name", "version", "schema", "rows", "bytes", "backend", "seconds", "created_at",
+                "lineage", "params", "stats"):
+        assert key in entry
+    assert entry["name"] == "beats_spectrogram" and entry["backend"] == "numpy"
+    assert entry["lineage"]["snapshots"] == {"annotated": world["snaps"]["annotated"].fingerprint}
+    beats_in_raw = world["store"].scan_beats().select(pl.len()).collect().item()
+    assert entry["rows"] == beats_in_raw  # one row per valid raw beat
+    records = world["made"][("records", "time")].entry
+    assert records["rows"] == 15 and records["lineage"]["excluded"] == {"missing_leads": 0}
+
+
+def test_view_rows_are_keyed_like_the_raw_store(world):
+    view = world["features"].scan("beats_time").select("entity_id", "record_id", "split").collect()
+    raw = world["store"].scan_beats().select("beat_id", "record_id", "split").collect()
+    assert sorted(view["entity_id"]) == sorted(raw["beat_id"])
+    assert set(view["split"]) == {"DS1", "DS2"}
+
+
+def test_unchanged_inputs_reuse_the_stored_version(world):
+    features, snaps = world["features"], world["snaps"]
+    first = world["made"][("beats", "spectral")]
+    files = {p: p.stat().st_mtime_ns for p in features.root.rglob("*.parquet")}
+    again = features.materialize("beats", "spectral", [snaps["annotated"]], backend=CPU)
+    assert again.reused and again.entry["version"] == first.entry["version"]
+    assert again.seconds < 0.5 and not first.reused
+    assert {p: p.stat().st_mtime_ns for p in features.root.rglob("*.parquet")} == files
+
+
+def test_a_changed_parameter_makes_a_new_version_and_the_old_one_stays(world):
+    features, snaps = world["features"], world["snaps"]
+    old = world["made"][("records", "spectral")].entry
+    new = features.materialize("records", "spectral", [snaps["ptbxl"], snaps["challenge"]],
+                               params=SpectralParams(fmax_hz=30.0), backend=CPU).entry
+    assert new["version"] != old["version"] and new["columns"]["psd"] == [12, 16]
+    assert features.scan("records_spectral", old["version"]).select(pl.len()).collect().item() == 15
+    assert features.entry("records_spectral")["version"] == new["version"]  # newest by default
+    assert features.prune("records_spectral", keep=1) == [old["version"]]
+    with pytest.raises(ValueError, match="no feature view"):
+        features.entry("records_spectral", old["version"])
+
+
+def test_new_raw_records_make_a_new_version(world, tmp_path):
+    store = RawStore(tmp_path / "store")
+    src = tmp_path / "src"
+    copy_record(CINC / "E07500", src)
+    features = FeatureStore(store.root)
+    first = features.materialize("records", "time", [_ingest(src, store)["challenge"]], backend=CPU)
+    copy_record(CINC / "E07501", src)
+    second = features.materialize("records", "time", [_ingest(src, store)["challenge"]], backend=CPU)
+    assert second.entry["version"] != first.entry["version"] and second.entry["rows"] == 2
+
+
+def test_training_set_aligns_views_by_id_and_keeps_one_split(world):
+    ts = world["features"].training_set(["beats_time", "beats_spectral", "beats_spectrogram"], "DS1")
+    assert set(ts.keys["split"]) == {"DS1"} and set(ts.keys["record_id"]) == {"209"}
+    n = len(ts.ids)
+    assert list(ts.keys["entity_id"]) == list(ts.ids) == sorted(ts.ids)
+    assert ts.features["beats_time"]["waveform"].shape == (n, 2, 252)
+    assert ts.features["beats_spectrogram"]["spectrogram"].shape[0] == n
+    # the same beat in two views: compare with a direct read of one row
+    one = (world["features"].scan("beats_spectral").filter(pl.col("entity_id") == ts.ids[5])
+           .select("psd").collect())
+    np.testing.assert_array_equal(np.asarray(one["psd"][0].to_list(), np.float32),
+                                  ts.features["beats_spectral"]["psd"][5])
+    test = world["features"].training_set(["beats_time"], "DS2")
+    assert not set(test.ids) & set(ts.ids)
+
+
+def test_training_set_pins_versions_and_refuses_mixed_tasks(world):
+    version = world["made"][("beats", "time")].entry["version"]
+    ts = world["features"].training_set(["beats_time"], "DS1", versions={"beats_time": version})
+    assert ts.versions == {"beats_time": version}
+    with pytest.raises(ValueError, match="different tasks"):
+        world["features"].training_set(["beats_time", "records_time"], "train")
+
+
+def test_point_in_time_training_set(world):
+    features = world["features"]
+    cutoff = dt.datetime(1991, 4, 15)  # PTB-XL 6000-6003 were recorded on 14 April 1991
+    ts = features.training_set(["records_time"], ("train", "val", "test"), recorded_before=cutoff)
+    assert sorted(ts.ids) == ["6000", "6001", "6002", "6003"]
+    everything = features.training_set(["records_time"], ("train", "val", "test"))
+    assert len(everything.ids) == 15  # Challenge records carry no date: only left out with a cutoff
+
+
+def test_online_features_equal_the_stored_ones(world):
+    features, src = world["features"], world["src"]
+    online = features.online(src / "cinc" / "E07501", ["records_time", "records_spectrogram"],
+                             backend=CPU)
+    stored = features.training_set(["records_time", "records_spectrogram"], ("train", "val", "test"))
+    idx = list(stored.ids).index("E07501")
+    assert list(online.ids) == ["E07501"]
+    for view, columns in online.features.items():
+        for column, values in columns.items():
+            np.testing.assert_allclose(values[0], stored.features[view][column][idx], rtol=1e-5,
+                                       atol=1e-5, err_msg=f"{view}.{column}")
+
+
+def test_online_beats_of_a_record_match_its_stored_beats(world):
+    features = world["features"]
+    online = features.online(world["src"] / "mitdb" / "232", ["beats_spectral"], backend=CPU)
+    stored = features.training_set(["beats_spectral"], "DS2")
+    order = np.argsort(online.ids)
+    assert list(online.ids[order]) == list(stored.ids)
+    np.testing.assert_allclose(online.features["beats_spectral"]["psd"][order],
+                               stored.features["beats_spectral"]["psd"], rtol=1e-5, atol=1e-5)
+
+
+def test_unknown_view_and_bad_device_are_clear_errors(world):
+    with pytest.raises(ValueError, match="known views"):
+        world["features"].entry("beats_nothing")
+    with pytest.raises(ValueError, match="device must be one of"):
+        select_backend("tpu")
+    assert select_backend("cpu").name == "numpy"
+
+
+def test_gpu_without_a_gpu_is_a_clear_error():
+    from feature_store.backend import cupy_backend
+
+    try:
+        cupy_backend()
+    except RuntimeError:
+        with pytest.raises(ValueError, match="device='gpu'.*fix"):
+            select_backend("gpu")
+        assert select_backend("auto").name == "numpy"
+    else:
+        pytest.skip("a GPU is present: the no-GPU error cannot be seen here")
