@@ -33,11 +33,7 @@ def records_png(records: pl.DataFrame, *, seconds: float = 5.0, max_leads: int =
         ax.set_ylabel("mV")
         ax.legend(loc="upper right", fontsize=7)
     axes[-1, 0].set_xlabel("s")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80)
-    plt.close(fig)
-    return buf.getvalue()
+    return _png(fig)
 
 
 def _mark_beats(ax, beats: pl.DataFrame, fs: float, seconds: float) -> None:
@@ -46,3 +42,41 @@ def _mark_beats(ax, beats: pl.DataFrame, fs: float, seconds: float) -> None:
         ax.axvline(r_peak / fs, color="grey", lw=0.5, ls=":")
         ax.annotate(label, (r_peak / fs, 1.0), xycoords=("data", "axes fraction"), fontsize=7,
                     ha="center", va="bottom")
+
+
+def spectrogram_png(spec: np.ndarray, *, freqs: list[float], times: list[float], lead_names: list[str],
+                    title: str, max_leads: int = 3) -> bytes:
+    """PNG of a (leads, freq, frames) log-magnitude spectrogram, one panel per lead."""
+    n = min(len(spec), max_leads)
+    fig, axes = plt.subplots(1, n, figsize=(4 * n, 3), squeeze=False)
+    for ax, lead, s in zip(axes[0], lead_names, spec):
+        mesh = ax.pcolormesh(times, freqs, s, shading="nearest", cmap="magma")
+        ax.set_title(lead, fontsize=9)
+        ax.set_xlabel("s")
+        fig.colorbar(mesh, ax=ax, label="ln |STFT|")
+    axes[0, 0].set_ylabel("Hz")
+    fig.suptitle(title, fontsize=10)
+    return _png(fig)
+
+
+def class_means_png(values: np.ndarray, labels: list[str], *, x: np.ndarray, xlabel: str,
+                    ylabel: str, title: str) -> bytes:
+    """PNG of the mean curve per class of (rows, points) `values` (e.g. a lead's PSD or beat)."""
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    labels_arr = np.asarray(labels)
+    for label in sorted(set(labels)):
+        rows = labels_arr == label
+        ax.plot(x, values[rows].mean(axis=0), label=f"{label} (n={rows.sum()})", lw=1.2)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7)
+    return _png(fig)
+
+
+def _png(fig) -> bytes:
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80)
+    plt.close(fig)
+    return buf.getvalue()

@@ -5,8 +5,13 @@ import polars as pl
 
 from feature_store.accounting import beat_accounting
 from feature_store.ingest import POLICY_CODES
+from feature_store.raw_store import RawSnapshot
 from feature_store.summary import markdown_table
+from feature_store.views.families import FAMILIES
+from feature_store.views.quality import non_finite, raw_rows, schema_problems
+from feature_store.views.store import ViewRef
 
+from .assets.features import feature_asset_name
 from .assets.ingest import INGEST_ASSETS
 from .resources import EcgnetStore, IngestSettings
 
@@ -50,3 +55,59 @@ def check_beats_accounted(store: EcgnetStore) -> dg.AssetCheckResult:
 
 
 ingest_checks = [build_quarantine_check(kind) for kind in INGEST_ASSETS] + [check_beats_accounted]
+
+
+VIEW_CHECKS = ("check_schema", "check_finite_values", "check_rows_match_raw")
+
+
+def _view_results(asset_name: str, view: ViewRef, snapshots: list[RawSnapshot]):
+    entry = view.entry()
+    key = dg.AssetKey(asset_name)
+    problems = schema_problems(entry)
+    yield dg.AssetCheckResult(asset_key=key, check_name="check_schema", passed=not problems,
+                              metadata={"expected": dg.MetadataValue.json(entry["columns"]),
+                                        "problems": dg.MetadataValue.json(problems)})
+    bad = non_finite(entry)
+    yield dg.AssetCheckResult(asset_key=key, check_name="check_finite_values",
+                              passed=not any(bad.values()),
+                              metadata={"expected": 0, "actual": sum(bad.values()),
+                                        "per_column": dg.MetadataValue.json(bad)})
+    raw = raw_rows(entry["task"], snapshots)
+    excluded = sum(entry["lineage"]["excluded"].values())
+    yield dg.AssetCheckResult(asset_key=key, check_name="check_rows_match_raw",
+                              passed=entry["rows"] == raw - excluded,
+                              metadata={"expected": raw - excluded, "actual": entry["rows"],
+                                        "raw_rows": raw, "excluded": excluded})
+
+
+def _specs(asset_name: str, raw_assets: list[str]) -> list[dg.AssetCheckSpec]:
+    return [dg.AssetCheckSpec(name, asset=asset_name, blocking=True, additional_deps=raw_assets)
+            for name in VIEW_CHECKS]
+
+
+def build_beat_view_checks(family: str) -> dg.AssetChecksDefinition:
+    name = feature_asset_name("beats", family)
+
+    @dg.multi_asset_check(specs=_specs(name, ["annotated_beats"]), name=f"{name}_quality",
+                          ins={"view": dg.AssetIn(name), "annotated_beats": dg.AssetIn("annotated_beats")})
+    def _checks(view: ViewRef, annotated_beats: RawSnapshot):
+        yield from _view_results(name, view, [annotated_beats])
+
+    return _checks
+
+
+def build_record_view_checks(family: str) -> dg.AssetChecksDefinition:
+    name = feature_asset_name("records", family)
+
+    @dg.multi_asset_check(specs=_specs(name, ["ptbxl_records", "challenge_records"]),
+                          name=f"{name}_quality",
+                          ins={"view": dg.AssetIn(name), "ptbxl_records": dg.AssetIn("ptbxl_records"),
+                               "challenge_records": dg.AssetIn("challenge_records")})
+    def _checks(view: ViewRef, ptbxl_records: RawSnapshot, challenge_records: RawSnapshot):
+        yield from _view_results(name, view, [ptbxl_records, challenge_records])
+
+    return _checks
+
+
+feature_checks = ([build_beat_view_checks(f) for f in FAMILIES]
+                  + [build_record_view_checks(f) for f in FAMILIES])

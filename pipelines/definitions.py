@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import dagster as dg
 
+from .assets.features import feature_assets
 from .assets.ingest import ingest_assets
-from .checks import ingest_checks
-from .jobs import ecgnet_job, ingest_job
-from .resources import EcgnetStore, IngestSettings
+from .checks import feature_checks, ingest_checks
+from .jobs import ecgnet_job, features_job, ingest_job
+from .resources import EcgnetStore, FeatureSettings, IngestSettings
 from .sensors import new_records_sensor
 
 defs = dg.Definitions(
-    assets=ingest_assets,
-    asset_checks=ingest_checks,
-    jobs=[ingest_job, ecgnet_job],
+    assets=[*ingest_assets, *feature_assets],
+    asset_checks=[*ingest_checks, *feature_checks],
+    jobs=[ingest_job, features_job, ecgnet_job],
     sensors=[new_records_sensor],
-    resources={"store": EcgnetStore(), "ingest": IngestSettings()},
+    resources={"store": EcgnetStore(), "ingest": IngestSettings(), "features": FeatureSettings()},
 )

@@ -62,12 +62,21 @@ def summary(result: dg.ExecuteInProcessResult, seconds: float) -> str:
         "\nQuarantined, per reason:",
         markdown_table(quarantine_reasons(raw).select("source", "reason_code", "records")),
         *_quarantined_records(raw),
+        "\nFeature views (reused = unchanged inputs and parameters, nothing recomputed):",
+        markdown_table(_views(result)),
         f"\nAsset checks: {len(checks) - len(failed)} passed, {len(failed)} failed {failed or ''}",
         f"\nStore:        {raw.root}  (polars.scan_parquet('{raw.root}/raw/beats/**/*.parquet'))",
         f"Dagster home: {os.environ['DAGSTER_HOME']}",
         "Open the UI:  make ui   (Dagster on http://127.0.0.1:3000)",
     ]
     return "\n".join(lines)
+
+
+def _views(result: dg.ExecuteInProcessResult) -> pl.DataFrame:
+    keys = ("view", "version", "reused", "rows", "mb", "backend", "seconds_this_run")
+    rows = [{k: m.materialization.metadata[k].value for k in keys}
+            for m in result.get_asset_materialization_events() if "view" in m.materialization.metadata]
+    return pl.DataFrame(rows).sort("view") if rows else pl.DataFrame()
 
 
 def _quarantined_records(raw: RawStore, limit: int = 10) -> list[str]:

@@ -5,6 +5,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from feature_store.backend import Backend, select_backend
 from feature_store.config import IngestConfig
 from feature_store.raw_store import RawStore
 from feature_store.workspace import default_home, default_sources, store_root
@@ -44,3 +45,12 @@ class IngestSettings(dg.ConfigurableResource):
 
     def folders(self) -> list[Path]:
         return [Path(p) for p in self.sources]
+
+
+class FeatureSettings(dg.ConfigurableResource):
+    """Where feature transforms run; family parameters keep their typed defaults (views/families.py)."""
+
+    device: str = Field(default="auto", description="auto (GPU when usable) | cpu | gpu")
+
+    def backend(self) -> Backend:
+        return select_backend(self.device)

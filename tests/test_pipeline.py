@@ -4,11 +4,12 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from pipelines.assets.features import feature_assets
 from pipelines.assets.ingest import ingest_assets
-from pipelines.checks import ingest_checks
+from pipelines.checks import feature_checks, ingest_checks
 from pipelines.definitions import defs
 from pipelines.demo import selected_groups
-from pipelines.resources import EcgnetStore, IngestSettings
+from pipelines.resources import EcgnetStore, FeatureSettings, IngestSettings
 from pipelines.sensors import new_records_sensor
 from tests.records import CINC, MITDB, PTB, copy_record, edit_header
 
@@ -18,14 +19,15 @@ def sources(tmp_path):
     src = tmp_path / "src"
     for name in ("HR06000", "HR06001", "E07500", "JS20004"):  # JS20004 has flat leads
         copy_record(CINC / name, src / "cinc")
-    copy_record(MITDB / "232", src / "mitdb")
+    copy_record(MITDB / "232", src / "mitdb")  # DS2
+    copy_record(MITDB / "209", src / "mitdb")  # DS1: feature statistics are fitted on it
     copy_record(PTB / "s0010_re", src / "ptb")
     return src
 
 
 def _resources(tmp_path, src, **settings):
     return {"store": EcgnetStore(home=str(tmp_path / "home")),
-            "ingest": IngestSettings(sources=[str(src)], **settings)}
+            "ingest": IngestSettings(sources=[str(src)], **settings), "features": FeatureSettings(device="cpu")}
 
 
 def _checks(result):
@@ -33,12 +35,17 @@ def _checks(result):
             for e in result.get_asset_check_evaluations()}
 
 
-def test_definitions_load_with_the_ingest_group():
+def test_definitions_load_with_the_ingest_and_feature_groups():
     graph = defs.resolve_asset_graph()
-    names = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert names == {"ptbxl_records", "challenge_records", "annotated_beats", "wfdb_records"}
-    assert {graph.get(k).group_name for k in graph.get_all_asset_keys()} == {"ingest"}
-    assert defs.resolve_job_def("ingest") and defs.resolve_job_def("ecgnet")
+    groups = {}
+    for key in graph.get_all_asset_keys():
+        groups.setdefault(graph.get(key).group_name, set()).add(key.to_user_string())
+    assert groups["ingest"] == {"ptbxl_records", "challenge_records", "annotated_beats", "wfdb_records"}
+    assert groups["features"] == {f"{t}_{f}_features" for t in ("beat", "record")
+                                  for f in ("time", "spectral", "spectrogram")}
+    upstream = graph.get(dg.AssetKey("record_spectral_features")).parent_keys
+    assert upstream == {dg.AssetKey("ptbxl_records"), dg.AssetKey("challenge_records")}
+    assert defs.resolve_job_def("ingest") and defs.resolve_job_def("features") and defs.resolve_job_def("ecgnet")
     assert defs.resolve_sensor_def("new_records_sensor")
 
 
@@ -49,7 +56,7 @@ def test_ingest_assets_materialize_with_metadata_and_passing_checks(tmp_path, so
     meta = {m.asset_key.to_user_string(): m.metadata
             for m in result.get_asset_materialization_events() for m in [m.materialization]}
     beats = meta["annotated_beats"]
-    assert beats["records_landed_now"].value == 1 and beats["beats_in_store"].value > 1700
+    assert beats["records_landed_now"].value == 2 and beats["beats_in_store"].value > 4700
     assert "| S |" in beats["class_counts"].value and "DS2" in beats["class_counts"].value
     assert beats["preview"].value.startswith("![preview](data:image/png;base64,")
     cinc = meta["challenge_records"]
@@ -84,7 +91,7 @@ def test_rematerializing_reports_everything_unchanged(tmp_path, sources):
     assert meta["challenge_records"]["records_landed_now"].value == 0
     assert meta["challenge_records"]["records_unchanged"].value == 4
     snap = again.output_for_node("annotated_beats")
-    assert snap.record_ids == ("232",) and snap.scan_beats().select(pl.len()).collect().item() > 1700
+    assert snap.record_ids == ("209", "232") and snap.scan_beats().select(pl.len()).collect().item() > 4700
 
 
 def test_sensor_requests_a_run_only_when_records_change(tmp_path, sources):
@@ -107,7 +114,31 @@ def test_sensor_skips_with_a_reason_when_a_folder_is_missing(tmp_path):
 
 
 def test_stage_selection():
-    assert selected_groups(defs, None) == ["ingest"]
+    assert selected_groups(defs, None) == ["ingest", "features"]
     assert selected_groups(defs, "ingest") == ["ingest"]
     with pytest.raises(SystemExit, match="training"):
         selected_groups(defs, "ingest,training")
+
+
+def test_feature_assets_materialize_pass_their_checks_and_are_reused(tmp_path, sources):
+    resources = _resources(tmp_path, sources, max_quarantine_fraction=0.3)
+    everything = [*ingest_assets, *ingest_checks, *feature_assets, *feature_checks]
+    first = dg.materialize(everything, resources=resources)
+    assert first.success
+    checks = _checks(first)
+    names = {name for (_, name) in checks}
+    assert {"check_schema", "check_finite_values", "check_rows_match_raw"} <= names
+    assert all(c.passed for c in checks.values()), [k for k, c in checks.items() if not c.passed]
+    meta = {m.materialization.asset_key.to_user_string(): m.materialization.metadata
+            for m in first.get_asset_materialization_events()}
+    spec = meta["beat_spectrogram_features"]
+    assert spec["reused"].value is False and spec["rows"].value > 4700
+    assert spec["preview"].value.startswith("![preview](data:image/png;base64,")
+    assert meta["record_time_features"]["rows"].value == 3  # 4 Challenge records, JS20004 is flat
+    second = dg.materialize(everything, resources=resources)
+    again = {m.materialization.asset_key.to_user_string(): m.materialization.metadata
+             for m in second.get_asset_materialization_events()}
+    for name in ("beat_time_features", "beat_spectral_features", "record_spectrogram_features"):
+        assert again[name]["reused"].value is True
+        assert again[name]["version"].value == meta[name]["version"].value
+        assert again[name]["seconds_this_run"].value < meta[name]["seconds_to_compute"].value

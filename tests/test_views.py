@@ -172,3 +172,11 @@ def test_gpu_without_a_gpu_is_a_clear_error():
         assert select_backend("auto").name == "numpy"
     else:
         pytest.skip("a GPU is present: the no-GPU error cannot be seen here")
+
+
+def test_no_train_rows_is_a_clear_error(tmp_path):
+    store = RawStore(tmp_path / "store")
+    copy_record(MITDB / "232", tmp_path / "src")  # DS2 only: nothing to fit statistics on
+    snap = _ingest(tmp_path / "src", store)["annotated"]
+    with pytest.raises(ValueError, match="no rows in its train splits.*fix"):
+        FeatureStore(store.root).materialize("beats", "time", [snap], backend=CPU)

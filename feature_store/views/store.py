@@ -187,3 +187,18 @@ def _params(cls, stored: dict):
     if "bands_hz" in fields:
         fields["bands_hz"] = tuple(tuple(b) for b in fields["bands_hz"])
     return replace(cls(), **fields)
+
+
+@dataclass(frozen=True)
+class ViewRef:
+    """What a feature asset hands downstream: one version of one view."""
+
+    name: str
+    version: str
+    store_root: str
+
+    def store(self) -> FeatureStore:
+        return FeatureStore(Path(self.store_root))
+
+    def entry(self) -> dict:
+        return self.store().entry(self.name, self.version)
