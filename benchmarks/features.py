@@ -1,0 +1,131 @@
+"""Feature families on the full MIT-BIH beats, three ways in one run, with the outputs compared.
+
+1. per-record loop: `feature_store.transforms.reference`, plain scipy.signal one beat at a time
+   (what a user would write first);
+2. batched CPU: the project's transforms on NumPy, in cache-sized chunks;
+3. CuPy: the same transforms on the GPU, host<->device copies included (skipped without a GPU).
+Then, on a GPU, a scaled run: the real beats tiled to about a million, spectrogram step alone.
+
+    python -m benchmarks.features [--loop-rows N] [--scaled-rows N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.common import mitdb_or_skip
+from feature_store.backend import cupy_backend, numpy_backend
+from feature_store.config import IngestConfig
+from feature_store.ingest import ingest_kind
+from feature_store.raw_store import RawSnapshot, RawStore
+from feature_store.sources.registry import discover
+from feature_store.transforms.reference import reference_features
+from feature_store.views.compute import compute_features, fit_stats
+from feature_store.views.families import DEFAULT_PARAMS, FAMILIES
+from feature_store.views.tasks import load_beats
+
+
+def beats_input(mitdb: Path, tmp: Path):
+    store, cfg = RawStore(tmp / "store"), IngestConfig()
+    report = ingest_kind("annotated", discover([mitdb], cfg)["annotated"], store, cfg)
+    return load_beats([RawSnapshot("annotated", str(store.root), report.snapshot, report.record_ids)])
+
+
+def timed(fn):
+    start = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - start
+
+
+def agree(a: dict, b: dict, tol: float) -> str:
+    """allclose(a, b, rtol=tol, atol=tol) as a number: the worst |a - b| / (tol + tol |b|), <= 1 passes."""
+    worst = max(float(np.max(np.abs(a[k] - b[k]) / (tol + tol * np.abs(b[k])))) for k in b)
+    return f"agree to {tol:g}: {'yes' if worst <= 1 else 'NO'} (worst {worst:.2f} of tolerance)"
+
+
+def compare_family(family: str, inp, stats, gpu, loop_rows: int) -> list[tuple]:
+    params, fam, n = DEFAULT_PARAMS[("beats", family)], FAMILIES[family], len(inp.signal)
+    sub = np.linspace(0, n - 1, min(loop_rows, n)).astype(int)
+    loop, t_loop = timed(lambda: reference_features(family, inp.signal[sub], fs=inp.fs, params=params,
+                                                    stats_=stats, crop=inp.crop))
+    cpu, t_cpu = timed(lambda: compute_features(fam, inp, params, stats, numpy_backend()))
+    rows = [(family, "per-record scipy loop", len(sub), t_loop, "reference"),
+            (family, "batched CPU (NumPy)", n, t_cpu, agree({k: cpu[k][sub] for k in loop}, loop, 1e-5))]
+    if gpu is not None:
+        compute_features(fam, inp, params, stats, gpu)  # warm-up: kernels compile, cuFFT plans cache
+        out, t_gpu = timed(lambda: compute_features(fam, inp, params, stats, gpu))
+        rows.append((family, f"CuPy ({gpu.name}, copies included)", n, t_gpu, agree(out, cpu, 1e-4)))
+    return rows
+
+
+def print_table(rows: list[tuple]) -> None:
+    print(f"\n{'family':12s} {'path':38s} {'rows':>8s} {'s':>8s} {'rows/s':>10s} {'x loop':>8s} "
+          f"{'x CPU':>7s}  outputs")
+    for family in dict.fromkeys(r[0] for r in rows):
+        fam_rows = [r for r in rows if r[0] == family]
+        loop_rate = fam_rows[0][2] / fam_rows[0][3]
+        cpu_rate = fam_rows[1][2] / fam_rows[1][3]
+        for _, path, n, seconds, check in fam_rows:
+            rate = n / seconds
+            print(f"{family:12s} {path:38s} {n:8d} {seconds:8.2f} {rate:10.0f} {rate / loop_rate:8.1f} "
+                  f"{rate / cpu_rate:7.1f}  {check}")
+
+
+def scaled_spectrogram(inp, stats, gpu, rows: int) -> None:
+    """Spectrogram step alone on ~`rows` tiled real beats, already on the device."""
+    from feature_store.transforms.spectrogram import log_spectrogram
+
+    xp, params = gpu.xp, DEFAULT_PARAMS[("beats", "spectrogram")]
+    reps = int(np.ceil(rows / len(inp.signal)))
+    x = xp.asarray(np.tile(inp.signal, (reps, 1, 1))[:rows])
+    sizes = {"nperseg": int(round(params.window_s * inp.fs)), "hop": int(round(params.hop_s * inp.fs))}
+    run = lambda: log_spectrogram(x, xp, fs=inp.fs, fmax_hz=params.fmax_hz, **sizes)  # noqa: E731
+    run()
+    xp.cuda.Stream.null.synchronize()
+    start = time.perf_counter()
+    out = run()
+    xp.cuda.Stream.null.synchronize()
+    seconds = time.perf_counter() - start
+    props = xp.cuda.runtime.getDeviceProperties(0)
+    peak = 2 * props["memoryClockRate"] * 1e3 * props["memoryBusWidth"] / 8  # bytes/s, DDR
+    frames = out.shape[-1] * sizes["nperseg"] * x.shape[0] * x.shape[1]
+    # minimum traffic: read the beats, write+read the float64 frames, write the output
+    moved = x.nbytes + 2 * frames * 8 + out.nbytes
+    print(f"\nScaled spectrogram on {props['name'].decode()}: {x.shape[0]:,} beats in {seconds:.3f} s "
+          f"({x.shape[0] / seconds:,.0f} beats/s); ~{moved / seconds / 1e9:,.0f} GB/s moved of "
+          f"{peak / 1e9:,.0f} GB/s peak ({100 * moved / seconds / peak:.0f} %)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--loop-rows", type=int, default=20000,
+                        help="beats the per-record loop runs over (rates compare per row)")
+    parser.add_argument("--scaled-rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    mitdb = mitdb_or_skip("features")
+    if mitdb is None:
+        return
+    try:
+        gpu = cupy_backend()
+    except RuntimeError as err:
+        gpu = None
+        print(f"features: no GPU ({err}); CuPy rows and the scaled run are skipped")
+    with tempfile.TemporaryDirectory() as tmp:
+        inp = beats_input(mitdb, Path(tmp))
+        stats = fit_stats(inp, DEFAULT_PARAMS[("beats", "time")].preprocess, numpy_backend())
+        rows = [r for family in FAMILIES for r in compare_family(family, inp, stats, gpu, args.loop_rows)]
+    print(f"\nFeatures, MIT-BIH beats ({len(inp.signal):,} beats x {inp.signal.shape[1]} leads x "
+          f"{inp.signal.shape[2]} samples at {inp.fs:g} Hz); rates are rows/s, ratios against the loop "
+          "and against the batched CPU path")
+    print_table(rows)
+    if gpu is not None:
+        scaled_spectrogram(inp, stats, gpu, args.scaled_rows)
+
+
+if __name__ == "__main__":
+    main()
