@@ -18,7 +18,7 @@ from tests.records import CINC, MITDB, PTB, copy_record, ptbxl_folder
 
 def test_discover_sorts_sample_records_by_kind(cfg):
     refs = discover([CINC.parent], cfg)
-    assert [r.path.name for r in refs["annotated"]] == ["100", "208", "209", "232"]
+    assert [r.path.name for r in refs["annotated"]] == ["100", "208", "209", "220", "223", "232"]
     assert len(refs["challenge"]) == 50
     assert [r.path.name for r in refs["wfdb"]] == ["s0010_re"]
     assert refs["ptbxl"] == []
