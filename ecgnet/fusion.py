@@ -1,0 +1,217 @@
+"""Fusion variants, one registry entry each: adding a strategy is one small class.
+
+- single:       one modality's network alone (the baselines).
+- early:        every modality's inputs flattened, normalised per modality and projected to the same
+                width (so 10 band powers weigh as much as a 500-sample waveform), joined, one MLP.
+                Views are aligned by entity id (one beat or record per row) by the feature store.
+- intermediate: the three modality encoders, their embeddings joined by concatenation + MLP
+                (`intermediate_concat`) or by a learned softmax gate over modalities
+                (`intermediate_gated`, whose per-row gate weights explain which view it used).
+- late:         the three trained single models' probabilities, combined by weights tuned on the
+                validation split (`late_average`) or by a logistic-regression stacker fitted on
+                validation predictions (`late_stacker`).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from .data import TaskData
+from .models import MODALITIES, ModelConfig
+from .models.blocks import mlp
+
+Inputs = dict[str, dict[str, torch.Tensor]]  # modality -> input -> (B, ...)
+
+
+class SingleModality(nn.Module):
+    def __init__(self, modality: str, data: TaskData, cfg: ModelConfig):
+        super().__init__()
+        self.modality = modality
+        self.net = MODALITIES[modality](data.shapes(modality), data.stats(modality), len(data.classes), cfg)
+
+    def forward(self, x: Inputs) -> torch.Tensor:
+        return self.net(x[self.modality])
+
+
+class EarlyFusion(nn.Module):
+    def __init__(self, data: TaskData, cfg: ModelConfig):
+        super().__init__()
+        self.keys = [(m, k) for m in MODALITIES for k in data.shapes(m)]
+        self.norms = nn.ModuleDict()
+        self.proj = nn.ModuleDict()
+        for m in MODALITIES:
+            stats, width = data.stats(m), sum(int(np.prod(s)) for s in data.shapes(m).values())
+            self.norms[m] = nn.ModuleList([_Flatten(*stats[k]) for k in data.shapes(m)])
+            self.proj[m] = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, cfg.embed_dim), nn.ReLU())
+        self.head = mlp(len(MODALITIES) * cfg.embed_dim, cfg.fusion_hidden, len(data.classes), cfg.dropout)
+
+    def forward(self, x: Inputs) -> torch.Tensor:
+        parts = []
+        for m in MODALITIES:
+            flat = [norm(x[m][k]) for norm, k in zip(self.norms[m], x[m])]  # each (B, width_k)
+            parts.append(self.proj[m](torch.cat(flat, dim=1)))  # (B, embed)
+        return self.head(torch.cat(parts, dim=1))
+
+
+class _Flatten(nn.Module):
+    def __init__(self, mean: torch.Tensor, std: torch.Tensor):
+        super().__init__()
+        self.register_buffer("mean", mean.float())
+        self.register_buffer("std", std.float().clamp_min(1e-6))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return ((x - self.mean) / self.std).flatten(1)
+
+
+class IntermediateFusion(nn.Module):
+    """Three encoders trained end to end; `gated` fuses with a learned softmax over modalities."""
+
+    def __init__(self, data: TaskData, cfg: ModelConfig, *, gated: bool):
+        super().__init__()
+        self.encoders = nn.ModuleDict({m: MODALITIES[m](data.shapes(m), data.stats(m), len(data.classes), cfg)
+                                       for m in MODALITIES})
+        self.gated = gated
+        width = cfg.embed_dim if gated else len(MODALITIES) * cfg.embed_dim
+        self.gate = nn.Linear(len(MODALITIES) * cfg.embed_dim, len(MODALITIES)) if gated else None
+        self.head = mlp(width, cfg.fusion_hidden, len(data.classes), cfg.dropout)
+
+    def gates_and_embedding(self, x: Inputs) -> tuple[torch.Tensor | None, torch.Tensor]:
+        emb = torch.stack([self.encoders[m].encode(x[m]) for m in MODALITIES], dim=1)  # (B, M, E)
+        if not self.gated:
+            return None, emb.flatten(1)  # (B, M*E)
+        gates = torch.softmax(self.gate(emb.flatten(1)), dim=1)  # (B, M)
+        return gates, (gates.unsqueeze(-1) * emb).sum(dim=1)  # (B, E)
+
+    def forward(self, x: Inputs) -> torch.Tensor:
+        return self.head(self.gates_and_embedding(x)[1])
+
+    def warm_start(self, singles: dict[str, nn.Module]) -> None:
+        """Start each encoder from its trained single-modality network."""
+        for m, single in singles.items():
+            self.encoders[m].load_state_dict(single.net.state_dict())
+
+
+class LateFusion(nn.Module):
+    """Combines the probabilities of trained single models; `combine` is fitted on validation only."""
+
+    def __init__(self, singles: dict[str, nn.Module], combine: nn.Module, multilabel: bool):
+        super().__init__()
+        self.singles = nn.ModuleDict(singles)
+        self.combine = combine
+        self.multilabel = multilabel
+
+    def forward(self, x: Inputs) -> torch.Tensor:
+        probs = [activation(self.singles[m](x), self.multilabel) for m in MODALITIES]
+        return self.combine(torch.stack(probs, dim=1))  # logits of the combined model
+
+
+class WeightedAverage(nn.Module):
+    """Weighted mean of probabilities, returned as logits (log p for softmax, logit p for sigmoid)."""
+
+    def __init__(self, weights: np.ndarray, multilabel: bool):
+        super().__init__()
+        self.register_buffer("weights", torch.as_tensor(weights, dtype=torch.float32))
+        self.multilabel = multilabel
+
+    def forward(self, probs: torch.Tensor) -> torch.Tensor:  # probs (B, M, C)
+        p = (self.weights[None, :, None] * probs).sum(dim=1).clamp(1e-7, 1 - 1e-7)  # (B, C)
+        return torch.logit(p) if self.multilabel else torch.log(p)
+
+
+class Stacker(nn.Module):
+    def __init__(self, coef: np.ndarray, intercept: np.ndarray):
+        super().__init__()
+        self.linear = nn.Linear(coef.shape[1], coef.shape[0])
+        with torch.no_grad():
+            self.linear.weight.copy_(torch.as_tensor(coef, dtype=torch.float32))
+            self.linear.bias.copy_(torch.as_tensor(intercept, dtype=torch.float32))
+
+    def forward(self, probs: torch.Tensor) -> torch.Tensor:  # (B, M, C) -> (B, C) logits
+        return self.linear(probs.flatten(1))
+
+
+def activation(logits: torch.Tensor, multilabel: bool) -> torch.Tensor:
+    return torch.sigmoid(logits) if multilabel else torch.softmax(logits, dim=1)
+
+
+def simplex_weights(step: float = 0.1, n: int = 3):
+    """Every weight vector on a grid of the simplex (non-negative, summing to one)."""
+    ticks = np.round(np.arange(0, 1 + 1e-9, step), 6)
+    for w in itertools.product(ticks, repeat=n):
+        if abs(sum(w) - 1) < 1e-6:
+            yield np.asarray(w)
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    kind: str  # "single" | "early" | "intermediate" | "late"
+    description: str
+    modality: str | None = None  # single variants
+    gated: bool = False  # intermediate variants
+    stacker: bool = False  # late variants
+
+
+VARIANTS = {v.name: v for v in [
+    Variant("time", "single", "residual 1-D CNN over the time view", modality="time"),
+    Variant("frequency", "single", "1-D CNN + Transformer over the spectral view", modality="frequency"),
+    Variant("spectrogram", "single", "2-D CNN over the spectrogram view", modality="spectrogram"),
+    Variant("early", "early", "views normalised, projected to one width, joined, one MLP"),
+    Variant("intermediate_concat", "intermediate", "three encoders, embeddings concatenated + MLP"),
+    Variant("intermediate_gated", "intermediate", "three encoders, learned softmax gate over modalities",
+            gated=True),
+    Variant("late_average", "late", "single-model probabilities, weights tuned on validation"),
+    Variant("late_stacker", "late", "logistic regression on validation probabilities", stacker=True),
+]}
+SINGLE_VARIANTS = [v for v in VARIANTS.values() if v.kind == "single"]
+
+
+def build(variant: Variant, data: TaskData, cfg: ModelConfig) -> nn.Module:
+    """A fresh trainable network for a single, early or intermediate variant."""
+    builders = {
+        "single": lambda: SingleModality(variant.modality, data, cfg),
+        "early": lambda: EarlyFusion(data, cfg),
+        "intermediate": lambda: IntermediateFusion(data, cfg, gated=variant.gated),
+    }
+    if variant.kind not in builders:
+        raise ValueError(f"variant {variant.name!r} is fitted from trained single models, not built")
+    return builders[variant.kind]()
+
+
+def fit_late(variant: Variant, val_probs: np.ndarray, y_val: np.ndarray, multilabel: bool,
+             score) -> tuple[nn.Module, dict]:
+    """Fit the combiner of a late variant on validation probabilities (rows, modalities, classes).
+
+    `score(probs, y)` is the validation metric the weights maximise. Returns (module, what was fitted).
+    """
+    if variant.stacker:
+        return _fit_stacker(val_probs, y_val, multilabel)
+    best = max(simplex_weights(), key=lambda w: score((w[None, :, None] * val_probs).sum(axis=1), y_val))
+    return WeightedAverage(best, multilabel), {f"weight_{m}": float(w) for m, w in zip(MODALITIES, best)}
+
+
+def _fit_stacker(val_probs: np.ndarray, y_val: np.ndarray, multilabel: bool) -> tuple[nn.Module, dict]:
+    from sklearn.linear_model import LogisticRegression
+
+    x = val_probs.reshape(len(val_probs), -1)
+    n_classes = val_probs.shape[2]
+    coef, intercept = np.zeros((n_classes, x.shape[1])), np.full(n_classes, -10.0)  # unseen: never chosen
+    columns = range(n_classes) if multilabel else [None]
+    for c in columns:
+        target = y_val[:, c] if multilabel else y_val
+        if len(np.unique(target)) < 2:
+            continue  # a class constant on validation keeps the "never" default
+        lr = LogisticRegression(max_iter=2000, class_weight="balanced").fit(x, target)
+        if multilabel:
+            coef[c], intercept[c] = lr.coef_[0], lr.intercept_[0]
+        elif len(lr.classes_) == 2:  # binary: sklearn keeps one row for the positive class
+            coef[lr.classes_[1]], intercept[lr.classes_[1]] = lr.coef_[0], lr.intercept_[0]
+            coef[lr.classes_[0]], intercept[lr.classes_[0]] = 0.0, 0.0
+        else:
+            coef[lr.classes_], intercept[lr.classes_] = lr.coef_, lr.intercept_
+    return Stacker(coef, intercept), {"stacker_features": x.shape[1]}

@@ -1,0 +1,16 @@
+"""Hyper-parameters of the modality encoders and fusion heads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    embed_dim: int = 64  # width of every modality embedding: fusion joins equal-width vectors
+    channels: int = 16  # first conv width; deeper stages double it
+    scalar_dim: int = 32  # width of the MLP over scalar descriptors (RR, moments, band powers)
+    dropout: float = 0.2
+    heads: int = 4  # attention heads in the frequency Transformer
+    layers: int = 2  # Transformer encoder layers
+    fusion_hidden: int = 128  # hidden width of fusion heads

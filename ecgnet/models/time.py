@@ -1,0 +1,32 @@
+"""Time model: a residual 1-D CNN over the waveform (leads as channels) plus an MLP over descriptors."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .blocks import Normalizer, ResBlock1d, mlp
+from .config import ModelConfig
+
+
+class TimeNet(nn.Module):
+    inputs = ("waveform", "scalars")
+
+    def __init__(self, shapes: dict[str, tuple], stats: dict[str, tuple], n_classes: int, cfg: ModelConfig):
+        super().__init__()
+        leads, c = shapes["waveform"][0], cfg.channels
+        self.norm_wave, self.norm_scalars = Normalizer(*stats["waveform"]), Normalizer(*stats["scalars"])
+        self.stem = nn.Sequential(nn.Conv1d(leads, c, 7, padding=3, bias=False), nn.BatchNorm1d(c), nn.ReLU())
+        self.blocks = nn.Sequential(ResBlock1d(c, c, 2), ResBlock1d(c, 2 * c, 2), ResBlock1d(2 * c, 2 * c, 2))
+        self.scalars = mlp(shapes["scalars"][0], cfg.scalar_dim, cfg.scalar_dim, cfg.dropout)
+        self.proj = nn.Linear(2 * c + cfg.scalar_dim, cfg.embed_dim)
+        self.head = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(cfg.embed_dim, n_classes))
+
+    def encode(self, x: dict[str, torch.Tensor]) -> torch.Tensor:
+        h = self.blocks(self.stem(self.norm_wave(x["waveform"])))  # (B, 2c, T/8)
+        h = h.mean(dim=-1)  # (B, 2c)
+        s = self.scalars(self.norm_scalars(x["scalars"]))  # (B, scalar_dim)
+        return torch.relu(self.proj(torch.cat([h, s], dim=1)))  # (B, embed)
+
+    def forward(self, x: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.head(self.encode(x))

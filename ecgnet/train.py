@@ -1,0 +1,173 @@
+"""One training function for every trainable variant: AdamW, cosine schedule, early stopping,
+class weighting (beats) or BCE (records), AMP on CUDA, a checkpoint each epoch and resume."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .data import Split, TaskData
+from .evaluate import macro_auc, macro_f1
+from .fusion import activation
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 20
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 1e-2
+    patience: int = 5  # epochs without a better validation metric before stopping
+    seed: int = 0
+    device: str = "auto"  # auto (CUDA when available) | cpu | cuda
+    amp: bool = True  # mixed precision, on CUDA only
+    class_weighting: bool = True  # beats: inverse-frequency class weights in the loss
+
+
+@dataclass
+class TrainResult:
+    model: nn.Module  # best validation weights, on the CPU, in eval mode
+    history: list[dict] = field(default_factory=list)  # per epoch: losses, val metric, lr, seconds
+    best_epoch: int = -1
+    best_val: float = float("-inf")
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' was asked for but torch sees no CUDA GPU; fix: use 'auto' or 'cpu'")
+    return torch.device(device)
+
+
+def val_metric(probs: np.ndarray, y: np.ndarray, multilabel: bool) -> float:
+    """What early stopping and every choice on validation maximise: macro-AUC (records), macro-F1 (beats)."""
+    return macro_auc(probs, y, True) if multilabel else macro_f1(probs, y, False)
+
+
+def tensors(split: Split) -> dict[str, dict[str, torch.Tensor]]:
+    # copies: arrays read from Parquet are read-only views, which torch must not write through
+    return {m: {k: torch.from_numpy(np.array(v)) for k, v in inp.items()} for m, inp in split.x.items()}
+
+
+def rows(x: dict, idx: torch.Tensor, device: torch.device) -> dict:
+    return {m: {k: v[idx].to(device, non_blocking=True) for k, v in inp.items()} for m, inp in x.items()}
+
+
+def predict_probs(model: nn.Module, split: Split, multilabel: bool, *, batch_size: int = 1024,
+                  device: torch.device = torch.device("cpu")) -> np.ndarray:
+    model.eval()
+    x, out = tensors(split), []
+    with torch.no_grad():
+        for start in range(0, len(split), batch_size):
+            idx = torch.arange(start, min(start + batch_size, len(split)))
+            out.append(activation(model(rows(x, idx, device)).float(), multilabel).cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, 0))
+
+
+def loss_function(data: TaskData, cfg: TrainConfig, device: torch.device) -> nn.Module:
+    if data.multilabel:
+        return nn.BCEWithLogitsLoss()
+    counts = np.bincount(data.train.y, minlength=len(data.classes)).astype(np.float64)
+    weights = np.where(counts > 0, counts.sum() / (len(counts) * np.maximum(counts, 1)), 0.0)
+    return nn.CrossEntropyLoss(weight=torch.tensor(weights, dtype=torch.float32, device=device)
+                               if cfg.class_weighting else None)
+
+
+def train(model: nn.Module, data: TaskData, cfg: TrainConfig, *, checkpoint: Path | None = None,
+          on_epoch: Callable[[int, dict], None] | None = None) -> TrainResult:
+    """Train on data.train, stop early on data.val; data.test is never touched here."""
+    device = resolve_device(cfg.device)
+    model.to(device)
+    loss_fn = loss_function(data, cfg, device)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg.epochs, 1))
+    state = {"epoch": 0, "best_val": float("-inf"), "best_epoch": -1, "bad": 0, "history": [],
+             "best_state": copy.deepcopy(model.state_dict())}
+    if checkpoint is not None and checkpoint.is_file():
+        state = _resume(checkpoint, model, opt, sched)
+        log.info("resumed from %s at epoch %d", checkpoint, state["epoch"])
+    x_train = tensors(data.train)
+    y_train = torch.from_numpy(data.train.y)
+    scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp and device.type == "cuda")
+    while state["epoch"] < cfg.epochs and state["bad"] < cfg.patience:
+        epoch, start = state["epoch"], time.perf_counter()
+        train_loss = _epoch(model, x_train, y_train, loss_fn, opt, scaler, cfg, epoch, device)
+        sched.step()
+        probs = predict_probs(model, data.val, data.multilabel, device=device)
+        record = {"epoch": epoch, "train_loss": train_loss, "val_metric": val_metric(probs, data.val.y, data.multilabel),
+                  "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - start}
+        _advance(state, record, model)
+        if checkpoint is not None:
+            _save(checkpoint, state, model, opt, sched)
+        log.info("epoch %d: train loss %.4f, val %.4f (%.1f s)", epoch, train_loss, record["val_metric"],
+                 record["seconds"])
+        if on_epoch is not None:
+            on_epoch(epoch, record)
+    model.load_state_dict(state["best_state"])
+    return TrainResult(model.cpu().eval(), state["history"], state["best_epoch"], state["best_val"])
+
+
+def _epoch(model, x, y, loss_fn, opt, scaler, cfg: TrainConfig, epoch: int, device: torch.device) -> float:
+    model.train()
+    # the order depends on (seed, epoch) only, so a resumed run sees the same batches
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch))
+    total, seen = 0.0, 0
+    for start in range(0, len(y), cfg.batch_size):
+        idx = order[start:start + cfg.batch_size]
+        if len(idx) < 2:
+            continue  # batch norm needs two rows
+        target = y[idx].to(device)
+        with torch.autocast(device.type, enabled=cfg.amp and device.type == "cuda"):
+            loss = loss_fn(model(rows(x, idx, device)), target)
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+        total, seen = total + float(loss.detach()) * len(idx), seen + len(idx)
+    return total / max(seen, 1)
+
+
+def _advance(state: dict, record: dict, model: nn.Module) -> None:
+    state["history"].append(record)
+    if record["val_metric"] > state["best_val"]:
+        state.update(best_val=record["val_metric"], best_epoch=record["epoch"], bad=0,
+                     best_state=copy.deepcopy(model.state_dict()))
+    else:
+        state["bad"] += 1
+    state["epoch"] += 1
+
+
+def _save(path: Path, state: dict, model, opt, sched) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save({**state, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(), "torch_rng": torch.get_rng_state()}, tmp)
+    os.replace(tmp, path)
+
+
+def _resume(path: Path, model, opt, sched) -> dict:
+    saved = torch.load(path, weights_only=True)
+    model.load_state_dict(saved.pop("model"))
+    opt.load_state_dict(saved.pop("optimizer"))
+    sched.load_state_dict(saved.pop("scheduler"))
+    torch.set_rng_state(saved.pop("torch_rng"))
+    return saved
