@@ -33,7 +33,7 @@ def records_png(records: pl.DataFrame, *, seconds: float = 5.0, max_leads: int =
         ax.set_ylabel("mV")
         ax.legend(loc="upper right", fontsize=7)
     axes[-1, 0].set_xlabel("s")
-    return _png(fig)
+    return to_png(fig)
 
 
 def _mark_beats(ax, beats: pl.DataFrame, fs: float, seconds: float) -> None:
@@ -56,7 +56,7 @@ def spectrogram_png(spec: np.ndarray, *, freqs: list[float], times: list[float],
         fig.colorbar(mesh, ax=ax, label="ln |STFT|")
     axes[0, 0].set_ylabel("Hz")
     fig.suptitle(title, fontsize=10)
-    return _png(fig)
+    return to_png(fig)
 
 
 def class_means_png(values: np.ndarray, labels: list[str], *, x: np.ndarray, xlabel: str,
@@ -71,10 +71,10 @@ def class_means_png(values: np.ndarray, labels: list[str], *, x: np.ndarray, xla
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7)
-    return _png(fig)
+    return to_png(fig)
 
 
-def _png(fig) -> bytes:
+def to_png(fig) -> bytes:
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=80)

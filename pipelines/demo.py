@@ -65,9 +65,10 @@ def summary(result: dg.ExecuteInProcessResult, seconds: float) -> str:
         "\nFeature views (reused = unchanged inputs and parameters, nothing recomputed):",
         markdown_table(_views(result)),
         f"\nAsset checks: {len(checks) - len(failed)} passed, {len(failed)} failed {failed or ''}",
+        *_comparison(result),
         f"\nStore:        {raw.root}  (polars.scan_parquet('{raw.root}/raw/beats/**/*.parquet'))",
         f"Dagster home: {os.environ['DAGSTER_HOME']}",
-        "Open the UI:  make ui   (Dagster on http://127.0.0.1:3000)",
+        "Open the UIs: make ui   (Dagster on http://127.0.0.1:3000, MLflow on http://127.0.0.1:5000)",
     ]
     return "\n".join(lines)
 
@@ -77,6 +78,18 @@ def _views(result: dg.ExecuteInProcessResult) -> pl.DataFrame:
     rows = [{k: m.materialization.metadata[k].value for k in keys}
             for m in result.get_asset_materialization_events() if "view" in m.materialization.metadata]
     return pl.DataFrame(rows).sort("view") if rows else pl.DataFrame()
+
+
+def _comparison(result: dg.ExecuteInProcessResult) -> list[str]:
+    for event in result.get_asset_materialization_events():
+        meta = event.materialization.metadata
+        if "comparison" in meta:
+            return ["\nFusion comparison (test metrics with 95 % patient-bootstrap intervals; every choice made "
+                    "on validation):", meta["comparison"].value,
+                    f"\nBest on validation: {meta['candidate'].value}; MLflow parent run "
+                    f"{meta['mlflow_parent_run'].value} in {meta['tracking_uri'].value}",
+                    f"MLflow runs table: {meta['mlflow_ui'].value}"]
+    return []
 
 
 def _quarantined_records(raw: RawStore, limit: int = 10) -> list[str]:

@@ -1,4 +1,5 @@
-"""Jobs: `ingest` (raw store), `features` (feature views) and `ecgnet`, the main job over everything."""
+"""Jobs: `ingest`, `features`, `retrain` and `ecgnet` (the main job over everything); the weekly
+retraining schedule (stopped by default: turn it on in the UI)."""
 
 from __future__ import annotations
 
@@ -8,5 +9,13 @@ ingest_job = dg.define_asset_job("ingest", selection=dg.AssetSelection.groups("i
                                  description="Ingest the source folders into the raw store.")
 features_job = dg.define_asset_job("features", selection=dg.AssetSelection.groups("features"),
                                    description="Compute (or reuse) every feature view.")
+retrain_job = dg.define_asset_job(
+    "retrain", selection=dg.AssetSelection.groups("ingest", "features", "training"),
+    description="Ingest new records (incremental), refresh feature views (reused when unchanged) and "
+                "retrain every variant in a new MLflow comparison.")
 ecgnet_job = dg.define_asset_job("ecgnet", selection=dg.AssetSelection.all(),
                                  description="The whole pipeline: ingest, features, training.")
+
+weekly_retrain = dg.ScheduleDefinition(job=retrain_job, cron_schedule="0 3 * * 1",
+                                       default_status=dg.DefaultScheduleStatus.STOPPED,
+                                       description="Every Monday at 03:00: retrain and compare all variants.")

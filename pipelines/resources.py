@@ -1,5 +1,6 @@
 """Typed resources: where the workspace is, which folders to ingest and how."""
 
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -9,6 +10,10 @@ from feature_store.backend import Backend, select_backend
 from feature_store.config import IngestConfig
 from feature_store.raw_store import RawStore
 from feature_store.workspace import default_home, default_sources, store_root
+
+from ecgnet.comparison import ComparisonConfig
+from ecgnet.tracking import Tracker
+from ecgnet.train import TrainConfig
 
 
 class EcgnetStore(dg.ConfigurableResource):
@@ -54,3 +59,26 @@ class FeatureSettings(dg.ConfigurableResource):
 
     def backend(self) -> Backend:
         return select_backend(self.device)
+
+
+class TrainingSettings(dg.ConfigurableResource):
+    """Budgets and gates of the model comparison; ECGNET_EPOCHS overrides the epoch default."""
+
+    epochs: int = Field(default_factory=lambda: int(os.environ.get("ECGNET_EPOCHS", "20")),
+                        description="Most epochs per trainable variant (early stopping may stop sooner)")
+    batch_size: int = Field(default=256)
+    patience: int = Field(default=5, description="Epochs without a better validation metric")
+    seed: int = Field(default=0)
+    device: str = Field(default="auto", description="auto (CUDA when available) | cpu | cuda")
+    n_boot: int = Field(default=200, description="Bootstrap draws per interval")
+    val_fraction: float = Field(default=0.25, description="Beats: share of DS1 patients for validation")
+    min_val_metric: float = Field(default=0.3, description="Quality gate: minimum validation metric")
+
+    def config(self, task: str) -> ComparisonConfig:
+        return ComparisonConfig(task=task, n_boot=self.n_boot, val_fraction=self.val_fraction,
+                                min_val_metric=self.min_val_metric,
+                                train=TrainConfig(epochs=self.epochs, batch_size=self.batch_size,
+                                                  patience=self.patience, seed=self.seed, device=self.device))
+
+    def tracker(self, home: str) -> Tracker:
+        return Tracker.for_home(Path(home))

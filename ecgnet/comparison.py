@@ -1,0 +1,187 @@
+"""Training and comparing variants: used by the Dagster assets and by the MIT-BIH benchmark.
+
+Every choice (early stopping, late-fusion weights, the stacker, the best single model, the
+champion) uses the validation split; the test split is only scored.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import torch
+from torch import nn
+
+from .data import TaskData
+from .evaluate import bootstrap, evaluate, latency_ms, macro_auc, macro_f1, n_parameters, paired_bootstrap
+from .fusion import MODALITIES, SINGLE_VARIANTS, VARIANTS, LateFusion, Variant, build, fit_late
+from .models import ModelConfig
+from .train import TrainConfig, predict_probs, seed_everything, tensors, train, val_metric
+
+log = logging.getLogger(__name__)
+EXPLAINABILITY = {
+    "single": "one view: saliency on that view only",
+    "early": "low: one network over joined inputs",
+    "intermediate": "low: embeddings mixed by an MLP",
+    "intermediate_gated": "per-row gate weight of each view",
+    "late_average": "one global weight per view",
+    "late_stacker": "a coefficient per view and class",
+}
+
+
+@dataclass(frozen=True)
+class ComparisonConfig:
+    task: str = "beats"
+    variants: tuple[str, ...] = tuple(VARIANTS)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    n_boot: int = 200  # bootstrap draws for every interval
+    val_fraction: float = 0.25  # beats: share of DS1 patients held out for validation
+    warm_start: bool = True  # intermediate encoders start from the trained single models
+    min_val_metric: float = 0.3  # quality gate: a champion must reach this on validation
+
+
+@dataclass
+class VariantResult:
+    variant: Variant
+    model: nn.Module  # unpacked, CPU, eval mode
+    val_probs: np.ndarray
+    test_probs: np.ndarray
+    val: dict  # val_metric with its bootstrap interval
+    test: dict  # test metrics with intervals
+    n_params: int
+    latency_ms: float
+    history: list[dict] = field(default_factory=list)
+    fitted: dict = field(default_factory=dict)  # late fusion: weights or stacker size
+    seconds: float = 0.0
+
+
+def train_variant(name: str, data: TaskData, cfg: ComparisonConfig, *,
+                  singles: dict[str, VariantResult] | None = None, checkpoint_dir: Path | None = None,
+                  on_epoch=None) -> VariantResult:
+    """Train (or, for late fusion, fit on validation) one variant and score it."""
+    variant, start = VARIANTS[name], time.perf_counter()
+    if variant.kind == "late":
+        (model, fitted), history = _fit_late(variant, data, singles), []
+    else:
+        seed_everything(cfg.train.seed)
+        model = build(variant, data, cfg.model)
+        if variant.kind == "intermediate" and cfg.warm_start and singles:
+            model.warm_start({m: singles[m].model for m in MODALITIES})
+        ckpt = checkpoint_dir / f"{name}.pt" if checkpoint_dir else None
+        result = train(model, data, cfg.train, checkpoint=ckpt, on_epoch=on_epoch)
+        model, history, fitted = result.model, result.history, {"best_epoch": result.best_epoch}
+    return score(variant, model, data, cfg, history=history, fitted=fitted,
+                 seconds=time.perf_counter() - start)
+
+
+def _fit_late(variant: Variant, data: TaskData,
+              singles: dict[str, VariantResult] | None) -> tuple[nn.Module, dict]:
+    if not singles or set(singles) < set(MODALITIES):
+        raise ValueError(f"{variant.name} combines the trained single models {list(MODALITIES)}; "
+                         "fix: train those variants first")
+    val_probs = np.stack([singles[m].val_probs for m in MODALITIES], axis=1)  # (rows, M, C)
+    combine, fitted = fit_late(variant, val_probs, data.val.y, data.multilabel,
+                               lambda p, y: val_metric(p, y, data.multilabel))
+    return LateFusion({m: singles[m].model for m in MODALITIES}, combine, data.multilabel).eval(), fitted
+
+
+def score(variant: Variant, model: nn.Module, data: TaskData, cfg: ComparisonConfig, **extra) -> VariantResult:
+    val_probs = predict_probs(model, data.val, data.multilabel)
+    test_probs = predict_probs(model, data.test, data.multilabel)
+    metric = lambda rows: {"val_metric": val_metric(val_probs[rows], data.val.y[rows], data.multilabel)}  # noqa: E731
+    lo, hi = bootstrap(metric, data.val.groups, n_boot=cfg.n_boot, seed=cfg.train.seed)["val_metric"]
+    val = {"val_metric": metric(np.arange(len(data.val)))["val_metric"], "val_metric_lo": lo, "val_metric_hi": hi}
+    test = evaluate(test_probs, data.test.y, data.test.groups, data.classes, data.multilabel,
+                    n_boot=cfg.n_boot, seed=cfg.train.seed)
+    sample = {m: {k: v[:256] for k, v in inp.items()} for m, inp in tensors(data.test).items()}
+    log.info("%s: val %.3f, test macro-AUC %.3f, macro-F1 %.3f", variant.name, val["val_metric"],
+             test["macro_auc"], test["macro_f1"])
+    return VariantResult(variant, model, val_probs, test_probs, val, test, n_parameters(model),
+                         latency_ms(model, sample), **extra)
+
+
+def best_single(results: dict[str, VariantResult]) -> str:
+    """The single-modality variant with the best validation metric (never the test metric)."""
+    singles = [r for r in results.values() if r.variant.kind == "single"]
+    return max(singles, key=lambda r: r.val["val_metric"]).variant.name
+
+
+def comparison_table(results: dict[str, VariantResult], data: TaskData, cfg: ComparisonConfig) -> pl.DataFrame:
+    """One row per variant: size, latency, validation metric, test metrics with 95 % intervals,
+    and the paired-bootstrap difference in test macro metric against the best single model."""
+    ref = best_single(results) if any(r.variant.kind == "single" for r in results.values()) else None
+    key = "macro_auc" if data.multilabel else "macro_f1"
+    metric = (lambda p, y: _metric(p, y, data.multilabel, key))
+    rows = []
+    for name, r in results.items():
+        row = {"variant": name, "kind": r.variant.kind, "params": r.n_params,
+               "latency_ms": round(r.latency_ms, 4), "val_metric": round(r.val["val_metric"], 4),
+               "explainability": EXPLAINABILITY.get(name, EXPLAINABILITY.get(r.variant.kind, ""))}
+        for m in _metric_names(data):
+            row[m] = _fmt(r.test, m)
+        if ref and name != ref:
+            d = paired_bootstrap(r.test_probs, results[ref].test_probs, data.test.y, data.test.groups, metric,
+                                 n_boot=cfg.n_boot, seed=cfg.train.seed)
+            row[f"{key}_vs_{ref}"] = f"{d['diff']:+.3f} [{d['diff_lo']:+.3f}, {d['diff_hi']:+.3f}]"
+        elif ref:
+            row[f"{key}_vs_{ref}"] = "(reference)"
+        rows.append(row)
+    return pl.DataFrame(rows)
+
+
+def _metric_names(data: TaskData) -> list[str]:
+    return ["macro_auc", "macro_f1"] + ([] if data.multilabel else ["accuracy", "se_S", "pp_S", "se_V", "pp_V"])
+
+
+def _metric(probs: np.ndarray, y: np.ndarray, multilabel: bool, key: str) -> float:
+    return (macro_auc if key == "macro_auc" else macro_f1)(probs, y, multilabel)
+
+
+def _fmt(metrics: dict, name: str) -> str:
+    return f"{metrics[name]:.3f} [{metrics[f'{name}_lo']:.3f}, {metrics[f'{name}_hi']:.3f}]"
+
+
+def save_result(result: VariantResult, directory: Path) -> None:
+    """Weights (state_dict), probabilities (npz) and scores (json) of one variant."""
+    directory.mkdir(parents=True, exist_ok=True)
+    name = result.variant.name
+    torch.save(result.model.state_dict(), directory / f"{name}.state.pt")
+    np.savez(directory / f"{name}.npz", val=result.val_probs, test=result.test_probs)
+    (directory / f"{name}.json").write_text(json.dumps({
+        "val": result.val, "test": result.test, "n_params": result.n_params, "latency_ms": result.latency_ms,
+        "history": result.history, "fitted": result.fitted, "seconds": result.seconds}))
+
+
+def load_result(name: str, data: TaskData, cfg: ComparisonConfig, directory: Path) -> VariantResult:
+    """A saved variant; trainable ones are rebuilt with their weights, late ones keep model=None."""
+    variant = VARIANTS[name]
+    scores = json.loads((directory / f"{name}.json").read_text())
+    probs = np.load(directory / f"{name}.npz")
+    model = None
+    if variant.kind != "late":
+        model = build(variant, data, cfg.model)
+        model.load_state_dict(torch.load(directory / f"{name}.state.pt", weights_only=True))
+        model.eval()
+    return VariantResult(variant, model, probs["val"], probs["test"], scores["val"], scores["test"],
+                         scores["n_params"], scores["latency_ms"], scores["history"], scores["fitted"],
+                         scores["seconds"])
+
+
+def run_all(data: TaskData, cfg: ComparisonConfig, *, checkpoint_dir: Path | None = None,
+            after_each=None) -> dict[str, VariantResult]:
+    """Every configured variant in dependency order: singles first, then the fusions."""
+    results: dict[str, VariantResult] = {}
+    order = [v.name for v in SINGLE_VARIANTS] + [n for n in cfg.variants if VARIANTS[n].kind != "single"]
+    for name in [n for n in order if n in cfg.variants or VARIANTS[n].kind == "single"]:
+        singles = {v.modality: results[v.name] for v in SINGLE_VARIANTS if v.name in results}
+        results[name] = train_variant(name, data, cfg, singles=singles, checkpoint_dir=checkpoint_dir)
+        if after_each is not None:
+            after_each(results[name])
+    return results
+

@@ -1,0 +1,63 @@
+"""One flat float32 input per row for serving: a layout packs the modality inputs into a vector.
+
+MLflow signatures and `torch.export` want one tensor; the layout (kept with the logged model)
+says which slice of it is which view column, so inference packs online features the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from .data import Split, TaskData
+from .fusion import activation
+
+
+@dataclass(frozen=True)
+class Layout:
+    entries: tuple[tuple[str, str, tuple[int, ...]], ...]  # (modality, input, shape) in order
+
+    @classmethod
+    def of(cls, data: TaskData) -> "Layout":
+        return cls(tuple((m, k, shape) for m in data.train.x for k, shape in data.shapes(m).items()))
+
+    @property
+    def width(self) -> int:
+        return sum(int(np.prod(shape)) for _, _, shape in self.entries)
+
+    def pack(self, x: dict[str, dict[str, np.ndarray]]) -> np.ndarray:
+        """(rows, width) float32 from modality -> input -> (rows, *shape)."""
+        n = len(next(iter(next(iter(x.values())).values())))
+        return np.concatenate([np.asarray(x[m][k], np.float32).reshape(n, -1) for m, k, _ in self.entries],
+                              axis=1)
+
+    def to_json(self) -> list:
+        return [[m, k, list(shape)] for m, k, shape in self.entries]
+
+    @classmethod
+    def from_json(cls, entries: list) -> "Layout":
+        return cls(tuple((m, k, tuple(shape)) for m, k, shape in entries))
+
+
+class Packed(nn.Module):
+    """Wraps a variant: (rows, width) float32 in, class probabilities out."""
+
+    def __init__(self, model: nn.Module, layout: Layout, multilabel: bool):
+        super().__init__()
+        self.model, self.layout, self.multilabel = model, layout, multilabel
+
+    def forward(self, flat: torch.Tensor) -> torch.Tensor:
+        x: dict[str, dict[str, torch.Tensor]] = {}
+        offset = 0
+        for m, k, shape in self.layout.entries:
+            size = int(np.prod(shape))
+            x.setdefault(m, {})[k] = flat[:, offset:offset + size].reshape(-1, *shape)
+            offset += size
+        return activation(self.model(x), self.multilabel)
+
+
+def packed_rows(layout: Layout, split: Split, n: int | None = None) -> np.ndarray:
+    return layout.pack(split.x)[:n]

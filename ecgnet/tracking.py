@@ -1,0 +1,191 @@
+"""MLflow tracking: an experiment per task, a parent run per comparison, a child run per variant,
+registered models `ecgnet-<task>-<variant>` and a `champion` alias behind a quality gate.
+
+The default store is embedded: `sqlite:///$ECGNET_HOME/mlflow.db` with artifacts under
+`$ECGNET_HOME/mlartifacts`; any other tracking URI (an MLflow server) works the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import polars as pl
+from mlflow.tracking import MlflowClient
+
+from feature_store.summary import markdown_table
+from feature_store.workspace import PROJECT_ROOT
+
+from .comparison import ComparisonConfig, VariantResult
+from .data import TaskData
+from .export import Layout, Packed
+from .plots import confusion_png, roc_png, training_png
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+CHAMPION = "champion"
+PIP_REQUIREMENTS = ["torch==2.13.0", "numpy==2.4.6"]  # explicit: inferring them costs seconds
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                             timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
+def model_name(task: str, variant: str) -> str:
+    return f"ecgnet-{task}-{variant}"
+
+
+class Tracker:
+    def __init__(self, tracking_uri: str, artifact_root: Path):
+        self.uri, self.artifact_root = tracking_uri, artifact_root
+        mlflow.set_tracking_uri(tracking_uri)
+        self.client = MlflowClient(tracking_uri)
+
+    @classmethod
+    def for_home(cls, home: Path) -> "Tracker":
+        home.mkdir(parents=True, exist_ok=True)
+        uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{home / 'mlflow.db'}"
+        return cls(uri, home / "mlartifacts")
+
+    def experiment(self, task: str) -> str:
+        name = f"ecgnet-{task}"
+        found = self.client.get_experiment_by_name(name)
+        if found is not None:
+            return found.experiment_id
+        return self.client.create_experiment(name, artifact_location=(self.artifact_root / name).as_uri())
+
+    def start_comparison(self, task: str, cfg: ComparisonConfig, versions: dict[str, str]) -> str:
+        """Create the parent run of one comparison; children attach to it by id."""
+        run = self.client.create_run(self.experiment(task), run_name=f"comparison-{task}",
+                                     tags={"ecgnet.role": "comparison", "ecgnet.task": task})
+        params = {"task": task, "variants": ",".join(cfg.variants), "git_commit": git_commit(),
+                  "data_fingerprint": _fingerprint(versions), **_flat("train", asdict(cfg.train)),
+                  **_flat("model", asdict(cfg.model)), **{f"view.{k}": v for k, v in versions.items()}}
+        for k, v in params.items():
+            self.client.log_param(run.info.run_id, k, v)
+        self._close_stale(task, keep=run.info.run_id)
+        return run.info.run_id
+
+    def _close_stale(self, task: str, keep: str) -> None:
+        """Comparisons that never finished (a failed run) are marked KILLED, not left RUNNING."""
+        stale = self.client.search_runs([self.experiment(task)], filter_string=(
+            "tags.`ecgnet.role` = 'comparison' and attributes.status = 'RUNNING'"))
+        for run in stale:
+            if run.info.run_id != keep:
+                self.client.set_terminated(run.info.run_id, "KILLED")
+
+    def log_variant(self, parent_id: str, result: VariantResult, data: TaskData, cfg: ComparisonConfig) -> tuple[str, str]:
+        """A child run with params, per-epoch and final metrics, plots and the registered model."""
+        v = result.variant
+        with mlflow.start_run(experiment_id=self.experiment(data.task), run_name=v.name, parent_run_id=parent_id,
+                              tags={"ecgnet.role": "variant", "ecgnet.kind": v.kind}) as run:
+            mlflow.log_params({"variant": v.name, "kind": v.kind, "description": v.description,
+                               "modalities": v.modality or "time,frequency,spectrogram",
+                               "git_commit": git_commit(), "data_fingerprint": _fingerprint(data.versions),
+                               **{f"view.{k}": val for k, val in data.versions.items()},
+                               **_flat("train", asdict(cfg.train)), **_flat("model", asdict(cfg.model)),
+                               **{f"fitted.{k}": val for k, val in result.fitted.items()}})
+            for h in result.history:
+                mlflow.log_metrics({"train_loss": h["train_loss"], "val_metric_epoch": h["val_metric"],
+                                    "lr": h["lr"]}, step=h["epoch"])
+            mlflow.log_metrics({**result.val, **{f"test_{k}": val for k, val in result.test.items()
+                                                 if np.isfinite(val)},
+                                "n_params": result.n_params, "latency_ms_per_row": result.latency_ms,
+                                "train_seconds": result.seconds})
+            self._log_plots(result, data)
+            version = self._log_model(result, data)
+        return run.info.run_id, version
+
+    def _log_plots(self, result: VariantResult, data: TaskData) -> None:
+        name = result.variant.name
+        with tempfile.TemporaryDirectory() as tmp:
+            files = {"roc_test.png": roc_png(result.test_probs, data.test.y, data.classes, data.multilabel,
+                                             f"{name}: test ROC")}
+            if not data.multilabel:
+                files["confusion_test.png"] = confusion_png(result.test_probs, data.test.y, data.classes,
+                                                            f"{name}: test confusion")
+            if result.history:
+                files["training.png"] = training_png(result.history, f"{name}: training")
+            for file, content in files.items():
+                (Path(tmp) / file).write_bytes(content)
+                mlflow.log_artifact(str(Path(tmp) / file), artifact_path="plots")
+
+    def _log_model(self, result: VariantResult, data: TaskData) -> str:
+        layout = Layout.of(data)
+        packed = Packed(result.model, layout, data.multilabel).eval()
+        example = layout.pack({m: {k: v[:2] for k, v in inp.items()} for m, inp in data.test.x.items()})
+        info = mlflow.pytorch.log_model(
+            packed, name="model", input_example=example, pip_requirements=PIP_REQUIREMENTS,
+            registered_model_name=model_name(data.task, result.variant.name),
+            metadata={"layout": layout.to_json(), "classes": list(data.classes), "task": data.task,
+                      "multilabel": data.multilabel, "views": data.versions})
+        version = str(info.registered_model_version)
+        name = model_name(data.task, result.variant.name)
+        for key in ("val_metric", "val_metric_lo", "val_metric_hi"):
+            self.client.set_model_version_tag(name, version, key, f"{result.val[key]:.6f}")
+        return version
+
+    def finish_comparison(self, parent_id: str, table: pl.DataFrame, candidate: dict) -> None:
+        """Log the comparison table (CSV, markdown) and the champion candidate; close the parent run."""
+        with tempfile.TemporaryDirectory() as tmp:
+            table.write_csv(Path(tmp) / "comparison.csv")
+            (Path(tmp) / "comparison.md").write_text(markdown_table(table) + "\n")
+            (Path(tmp) / "candidate.json").write_text(json.dumps(candidate, indent=1))
+            for file in ("comparison.csv", "comparison.md", "candidate.json"):
+                self.client.log_artifact(parent_id, str(Path(tmp) / file))
+        self.client.set_tag(parent_id, "ecgnet.champion_candidate", candidate["variant"])
+        self.client.set_terminated(parent_id, "FINISHED")
+
+    # -- champion ---------------------------------------------------------------------------------
+    def current_champion(self, task: str) -> dict | None:
+        """{name, version, val_metric, val_metric_lo} of the model holding the alias, if any."""
+        for rm in self.client.search_registered_models(filter_string=f"name LIKE 'ecgnet-{task}-%'"):
+            if CHAMPION in rm.aliases:
+                mv = self.client.get_model_version_by_alias(rm.name, CHAMPION)
+                return {"name": rm.name, "version": mv.version,
+                        "val_metric": float(mv.tags.get("val_metric", "nan")),
+                        "val_metric_lo": float(mv.tags.get("val_metric_lo", "nan"))}
+        return None
+
+    def gate(self, task: str, candidate: dict, min_val_metric: float) -> dict:
+        """The quality gate, without side effects. `candidate` has variant, version, val_metric(_hi).
+
+        Passes when the validation metric reaches `min_val_metric` and the upper end of its interval
+        is not below the current champion's validation metric (not worse beyond its interval).
+        """
+        current = self.current_champion(task)
+        val, hi = candidate["val_metric"], candidate["val_metric_hi"]
+        reasons = []
+        if not val >= min_val_metric:
+            reasons.append(f"validation metric {val:.3f} < minimum {min_val_metric}")
+        if current and hi < current["val_metric"]:
+            reasons.append(f"interval upper bound {hi:.3f} < champion {current['name']} v{current['version']} "
+                           f"at {current['val_metric']:.3f}")
+        return {**candidate, "min_val_metric": min_val_metric, "previous": current, "passed": not reasons,
+                "reasons": reasons}
+
+    def set_champion(self, task: str, variant: str, version: str) -> None:
+        """Move the alias: exactly one model per task holds it."""
+        current = self.current_champion(task)
+        if current:
+            self.client.delete_registered_model_alias(current["name"], CHAMPION)
+        self.client.set_registered_model_alias(model_name(task, variant), CHAMPION, version)
+
+
+def _flat(prefix: str, d: dict) -> dict:
+    return {f"{prefix}.{k}": v for k, v in d.items()}
+
+
+def _fingerprint(versions: dict[str, str]) -> str:
+    return hashlib.blake2b(json.dumps(versions, sort_keys=True).encode(), digest_size=8).hexdigest()
