@@ -68,13 +68,19 @@ class TaskData:
         return out
 
 
-def _split(ts: TrainingSet, task: str, modalities: tuple[str, ...]) -> Split:
+def modality_inputs(ts: TrainingSet, task: str, modalities: tuple[str, ...] = tuple(INPUTS)) -> dict:
+    """modality -> input -> (rows, ...) from the feature views of a training set (or online rows)."""
     x = {}
     for m in modalities:
         cols = ts.features[view_of(task, m)]
         x[m] = {key: (cols[c[0]] if len(c) == 1 and key != "scalars" else
                       np.concatenate([cols[name].reshape(len(ts.ids), -1) for name in c], axis=1))
                 for key, c in INPUTS[m].items()}
+    return x
+
+
+def _split(ts: TrainingSet, task: str, modalities: tuple[str, ...]) -> Split:
+    x = modality_inputs(ts, task, modalities)
     labels = ts.keys["labels"].to_list()
     classes = CLASSES[task]
     if MULTILABEL[task]:

@@ -1,0 +1,40 @@
+"""`python -m ecgnet predict <record>`: class probabilities from the champion model."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from pathlib import Path
+
+from feature_store.workspace import default_home
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ecgnet")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("predict", help="class probabilities of one WFDB record from the champion model")
+    p.add_argument("record", type=Path, help="record path without extension, e.g. data/sample/mitdb/100")
+    p.add_argument("--task", choices=("beats", "records"), default="beats")
+    p.add_argument("--home", type=Path, default=None, help="workspace (default: ECGNET_HOME or .ecgnet/)")
+    p.add_argument("--rows", type=int, default=10, help="rows to print (beats: the first N beats)")
+    args = parser.parse_args(argv)
+    from .predict import predict  # torch and mlflow load only when a command runs
+
+    try:
+        classes, ids, probs, uri = predict(args.record, args.task, args.home or default_home())
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"{args.record}: {len(ids)} {'beats' if args.task == 'beats' else 'record(s)'} scored by {uri}")
+    print("id".ljust(16) + "".join(c.rjust(8) for c in classes))
+    for entity, row in list(zip(ids, probs))[: args.rows]:
+        print(str(entity).ljust(16) + "".join(f"{v:8.3f}" for v in row))
+    if args.task == "beats":
+        counts = Counter(classes[i] for i in probs.argmax(axis=1))
+        print("predicted beats per class: " + ", ".join(f"{c} {counts.get(c, 0)}" for c in classes))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
