@@ -17,7 +17,13 @@ def predictions(probs: np.ndarray, multilabel: bool) -> np.ndarray:
 
 def macro_auc(probs: np.ndarray, y: np.ndarray, multilabel: bool) -> float:
     """Mean one-vs-rest ROC-AUC over the classes that have positives and negatives in `y`."""
-    return float(np.nanmean(per_class_auc(probs, y, multilabel)))
+    return _nan_safe(np.nanmean, per_class_auc(probs, y, multilabel))
+
+
+def _nan_safe(fn, values, *args) -> float:
+    """fn over the finite values; NaN (no warning) when there are none, e.g. a class never present."""
+    values = np.asarray(values, dtype=float)
+    return float(fn(values[np.isfinite(values)], *args)) if np.isfinite(values).any() else float("nan")
 
 
 def per_class_auc(probs: np.ndarray, y: np.ndarray, multilabel: bool) -> np.ndarray:
@@ -68,7 +74,7 @@ def bootstrap(metrics: Callable[[np.ndarray], dict], groups: np.ndarray, *, n_bo
         rows = np.concatenate([by_group[i] for i in rng.integers(0, len(by_group), len(by_group))])
         for k, v in metrics(rows).items():
             draws.setdefault(k, []).append(v)
-    return {k: (float(np.nanpercentile(v, 2.5)), float(np.nanpercentile(v, 97.5))) for k, v in draws.items()}
+    return {k: (_nan_safe(np.percentile, v, 2.5), _nan_safe(np.percentile, v, 97.5)) for k, v in draws.items()}
 
 
 def evaluate(probs: np.ndarray, y: np.ndarray, groups: np.ndarray, classes: tuple[str, ...],

@@ -75,6 +75,8 @@ class IntermediateFusion(nn.Module):
         super().__init__()
         self.encoders = nn.ModuleDict({m: MODALITIES[m](data.shapes(m), data.stats(m), len(data.classes), cfg)
                                        for m in MODALITIES})
+        for encoder in self.encoders.values():
+            encoder.head = nn.Identity()  # only encode() is used: no dead weights, honest sizes
         self.gated = gated
         width = cfg.embed_dim if gated else len(MODALITIES) * cfg.embed_dim
         self.gate = nn.Linear(len(MODALITIES) * cfg.embed_dim, len(MODALITIES)) if gated else None
@@ -93,7 +95,8 @@ class IntermediateFusion(nn.Module):
     def warm_start(self, singles: dict[str, nn.Module]) -> None:
         """Start each encoder from its trained single-modality network."""
         for m, single in singles.items():
-            self.encoders[m].load_state_dict(single.net.state_dict())
+            weights = {k: v for k, v in single.net.state_dict().items() if not k.startswith("head.")}
+            self.encoders[m].load_state_dict(weights)
 
 
 class LateFusion(nn.Module):

@@ -16,6 +16,6 @@ retrain_job = dg.define_asset_job(
 ecgnet_job = dg.define_asset_job("ecgnet", selection=dg.AssetSelection.all(),
                                  description="The whole pipeline: ingest, features, training.")
 
-weekly_retrain = dg.ScheduleDefinition(job=retrain_job, cron_schedule="0 3 * * 1",
+weekly_retrain = dg.ScheduleDefinition(name="weekly_retrain", job=retrain_job, cron_schedule="0 3 * * 1",
                                        default_status=dg.DefaultScheduleStatus.STOPPED,
                                        description="Every Monday at 03:00: retrain and compare all variants.")

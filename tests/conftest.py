@@ -18,3 +18,26 @@ def cfg() -> IngestConfig:
 @pytest.fixture
 def store(tmp_path: Path) -> RawStore:
     return RawStore(tmp_path / "home" / "store")
+
+
+@pytest.fixture(scope="session")
+def beat_world(tmp_path_factory):
+    """Real beats of MIT-BIH 209 and 220 (DS1) and 232 (DS2) through ingest and the three views."""
+    from feature_store.backend import numpy_backend
+    from feature_store.ingest import ingest_kind
+    from feature_store.raw_store import RawSnapshot
+    from feature_store.sources.registry import discover
+    from feature_store.views.store import FeatureStore
+    from tests.records import MITDB, copy_record
+
+    src = tmp_path_factory.mktemp("beat_src")
+    for name in ("209", "220", "232"):
+        copy_record(MITDB / name, src)
+    home = tmp_path_factory.mktemp("beat_home")
+    store, cfg = RawStore(home / "store"), IngestConfig()
+    report = ingest_kind("annotated", discover([src], cfg)["annotated"], store, cfg)
+    snap = RawSnapshot("annotated", str(store.root), report.snapshot, report.record_ids)
+    features = FeatureStore(store.root)
+    for family in ("time", "spectral", "spectrogram"):
+        features.materialize("beats", family, [snap], backend=numpy_backend())
+    return {"home": home, "src": src, "features": features, "snapshot": snap}

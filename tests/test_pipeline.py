@@ -35,7 +35,7 @@ def _checks(result):
             for e in result.get_asset_check_evaluations()}
 
 
-def test_definitions_load_with_the_ingest_and_feature_groups():
+def test_definitions_load_with_the_ingest_feature_and_training_groups():
     graph = defs.resolve_asset_graph()
     groups = {}
     for key in graph.get_all_asset_keys():
@@ -45,7 +45,13 @@ def test_definitions_load_with_the_ingest_and_feature_groups():
                                   for f in ("time", "spectral", "spectrogram")}
     upstream = graph.get(dg.AssetKey("record_spectral_features")).parent_keys
     assert upstream == {dg.AssetKey("ptbxl_records"), dg.AssetKey("challenge_records")}
-    assert defs.resolve_job_def("ingest") and defs.resolve_job_def("features") and defs.resolve_job_def("ecgnet")
+    assert "fusion_comparison" in groups["training"] and len(groups["training"]) == 11
+    late = graph.get(dg.AssetKey("beat_late_stacker_model")).parent_keys
+    assert {dg.AssetKey(f"beat_{m}_model") for m in ("time", "frequency", "spectrogram")} <= late
+    for job in ("ingest", "features", "retrain", "ecgnet"):
+        assert defs.resolve_job_def(job)
+    schedule = defs.resolve_schedule_def("weekly_retrain")
+    assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
     assert defs.resolve_sensor_def("new_records_sensor")
 
 
@@ -114,10 +120,10 @@ def test_sensor_skips_with_a_reason_when_a_folder_is_missing(tmp_path):
 
 
 def test_stage_selection():
-    assert selected_groups(defs, None) == ["ingest", "features"]
-    assert selected_groups(defs, "ingest") == ["ingest"]
-    with pytest.raises(SystemExit, match="training"):
-        selected_groups(defs, "ingest,training")
+    assert selected_groups(defs, None) == ["ingest", "features", "training"]
+    assert selected_groups(defs, "ingest,features") == ["ingest", "features"]
+    with pytest.raises(SystemExit, match="serving"):
+        selected_groups(defs, "ingest,serving")
 
 
 def test_feature_assets_materialize_pass_their_checks_and_are_reused(tmp_path, sources):

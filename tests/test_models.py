@@ -1,0 +1,165 @@
+"""Models, fusion variants, training, evaluation: shapes, gradients, determinism, resume, metrics."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
+
+from ecgnet.comparison import ComparisonConfig, comparison_table, run_all
+from ecgnet.data import CLASSES, load_task_data, patient_holdout
+from ecgnet.evaluate import aami, bootstrap, evaluate, macro_auc, macro_f1, paired_bootstrap
+from ecgnet.export import Layout, Packed
+from ecgnet.fusion import VARIANTS, activation, build, fit_late
+from ecgnet.models import ModelConfig
+from ecgnet.train import TrainConfig, seed_everything, tensors, train
+
+SMALL = ModelConfig(embed_dim=16, channels=4, scalar_dim=8, heads=2, layers=1, fusion_hidden=16)
+
+
+@pytest.fixture(scope="module")
+def data(beat_world):
+    """DS1 (209, 220) split by patient into train/val, DS2 (232) as test; a few hundred beats each."""
+    full = load_task_data(beat_world["features"], "beats", val_fraction=0.5, seed=0)
+    rng = np.random.default_rng(0)
+    for name in ("train", "val", "test"):
+        split = getattr(full, name)
+        setattr(full, name, split.take(np.sort(rng.choice(len(split), 300, replace=False))))
+    return full
+
+
+def test_splits_keep_patients_apart(data):
+    assert set(data.train.groups) | set(data.val.groups) == {"209", "220"}
+    assert not set(data.train.groups) & set(data.val.groups)
+    assert set(data.test.groups) == {"232"}
+    groups = np.array(["a", "a", "b", "c", "c", "d"])
+    held = patient_holdout(groups, 0.5, seed=0)
+    assert len(set(groups[held])) == 2 and not set(groups[held]) & set(groups[~held])
+    assert patient_holdout(groups, 0.5, seed=0).tolist() == held.tolist()  # stable
+
+
+@pytest.mark.parametrize("name", [n for n, v in VARIANTS.items() if v.kind != "late"])
+def test_every_trainable_variant_runs_forward_and_backward(data, name):
+    seed_everything(0)
+    model = build(VARIANTS[name], data, SMALL)
+    x = {m: {k: v[:8] for k, v in inp.items()} for m, inp in tensors(data.train).items()}
+    logits = model(x)
+    assert logits.shape == (8, len(CLASSES["beats"]))
+    logits.sum().backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert grads and all(g is not None for g in grads)
+
+
+@pytest.mark.parametrize("name", ["late_average", "late_stacker"])
+def test_late_variants_combine_single_models(data, name):
+    cfg = ComparisonConfig(variants=("time", "frequency", "spectrogram", name), model=SMALL,
+                           train=TrainConfig(epochs=1, batch_size=64), n_boot=20)
+    results = run_all(data, cfg)
+    late = results[name]
+    assert late.test_probs.shape == (len(data.test), 5)
+    np.testing.assert_allclose(late.test_probs.sum(axis=1), 1.0, rtol=1e-5)
+    if name == "late_average":
+        weights = [late.fitted[f"weight_{m}"] for m in ("time", "frequency", "spectrogram")]
+        assert abs(sum(weights) - 1) < 1e-6
+    x = {m: {k: v[:4] for k, v in inp.items()} for m, inp in tensors(data.test).items()}
+    late.model(x).sum()  # the combined model is one module (exportable with its singles)
+    table = comparison_table(results, data, cfg)
+    assert set(table["variant"]) == {"time", "frequency", "spectrogram", name}
+
+
+def test_stacker_handles_a_class_missing_from_validation():
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(5), size=(40, 3)).astype(np.float32)  # (rows, modalities, classes)
+    y = rng.choice([0, 1, 2], size=40)  # F and Q never occur
+    combine, _ = fit_late(VARIANTS["late_stacker"], probs, y, False, lambda p, t: macro_f1(p, t, False))
+    out = activation(combine(torch.from_numpy(probs)), False).detach().numpy()
+    assert out.shape == (40, 5) and out[:, 3:].max() < 0.01
+
+
+def test_training_is_deterministic_under_a_seed(data):
+    cfg = TrainConfig(epochs=2, batch_size=64, seed=3)
+
+    def run():
+        seed_everything(3)
+        return train(build(VARIANTS["time"], data, SMALL), data, cfg).model.state_dict()
+
+    a, b = run(), run()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_from_a_checkpoint_equals_an_uninterrupted_run(data, tmp_path):
+    cfg = TrainConfig(epochs=3, batch_size=64, seed=1, patience=10)
+    seed_everything(1)
+    straight = train(build(VARIANTS["frequency"], data, SMALL), data, cfg)
+
+    def stop_after_first(epoch, record):
+        if epoch == 0:
+            raise KeyboardInterrupt("simulated interruption")
+
+    ckpt = tmp_path / "frequency.pt"
+    seed_everything(1)
+    with pytest.raises(KeyboardInterrupt):
+        train(build(VARIANTS["frequency"], data, SMALL), data, cfg, checkpoint=ckpt, on_epoch=stop_after_first)
+    seed_everything(99)  # a resumed process starts with other random state
+    resumed = train(build(VARIANTS["frequency"], data, SMALL), data, cfg, checkpoint=ckpt)
+    assert [h["epoch"] for h in resumed.history] == [0, 1, 2]
+    a, b = straight.model.state_dict(), resumed.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert resumed.best_val == straight.best_val
+
+
+def test_packed_model_equals_the_model_on_its_inputs(data):
+    layout = Layout.of(data)
+    model = build(VARIANTS["intermediate_gated"], data, SMALL).eval()
+    x = {m: {k: v[:5] for k, v in inp.items()} for m, inp in data.test.x.items()}
+    flat = torch.from_numpy(layout.pack(x))
+    assert flat.shape == (5, layout.width)
+    with torch.no_grad():
+        expected = activation(model({m: {k: torch.from_numpy(np.array(v)) for k, v in inp.items()}
+                                     for m, inp in x.items()}), False)
+        np.testing.assert_allclose(Packed(model, layout, False)(flat).numpy(), expected.numpy(), rtol=1e-6)
+    assert Layout.from_json(layout.to_json()) == layout
+
+
+# -- metrics against scikit-learn on fixed arrays ----------------------------------------------------
+Y = np.array([0, 0, 1, 1, 2, 2, 0, 1, 2, 0, 3, 3])
+P = np.array([[.7, .1, .1, .1], [.4, .3, .2, .1], [.2, .6, .1, .1], [.3, .3, .3, .1], [.1, .2, .6, .1],
+              [.2, .2, .5, .1], [.5, .2, .2, .1], [.1, .7, .1, .1], [.3, .1, .5, .1], [.6, .2, .1, .1],
+              [.1, .1, .1, .7], [.3, .2, .1, .4]])
+
+
+def test_macro_auc_and_f1_agree_with_scikit_learn():
+    assert macro_auc(P, Y, False) == pytest.approx(roc_auc_score(Y, P, multi_class="ovr", average="macro"))
+    assert macro_f1(P, Y, False) == pytest.approx(f1_score(Y, P.argmax(1), average="macro"))
+    multi = np.array([[1, 0], [0, 1], [1, 1], [0, 0], [1, 0], [0, 1]])
+    probs = np.array([[.9, .2], [.3, .8], [.6, .7], [.2, .1], [.4, .3], [.1, .6]])
+    assert macro_auc(probs, multi, True) == pytest.approx(roc_auc_score(multi, probs, average="macro"))
+    assert macro_f1(probs, multi, True) == pytest.approx(f1_score(multi, probs >= 0.5, average="macro"))
+
+
+def test_aami_figures_are_recall_and_precision():
+    classes = ("N", "S", "V", "F")
+    got = aami(P, Y, classes)
+    pred = P.argmax(1)
+    assert got["se_S"] == pytest.approx(recall_score(Y, pred, labels=[1], average="macro"))
+    assert got["pp_V"] == pytest.approx(precision_score(Y, pred, labels=[2], average="macro"))
+    assert got["accuracy"] == pytest.approx((pred == Y).mean())
+
+
+def test_bootstrap_intervals_hold_the_point_and_resample_patients():
+    groups = np.array(list("aabbccddeeff"))
+    out = evaluate(P, Y, groups, ("N", "S", "V", "F"), False, n_boot=100)
+    assert out["macro_f1_lo"] <= out["macro_f1"] <= out["macro_f1_hi"]
+    one_group = bootstrap(lambda r: {"n": len(r)}, np.zeros(12), n_boot=5)
+    assert one_group["n"] == (12, 12)  # one patient: every draw is the whole set
+    same = paired_bootstrap(P, P, Y, groups, lambda p, y: macro_f1(p, y, False), n_boot=50)
+    assert same == {"diff": 0.0, "diff_lo": 0.0, "diff_hi": 0.0}
+
+
+def test_intermediate_fusion_warm_starts_from_the_single_encoders(data):
+    seed_everything(0)
+    singles = {m: build(VARIANTS[m], data, SMALL) for m in ("time", "frequency", "spectrogram")}
+    fused = build(VARIANTS["intermediate_concat"], data, SMALL)
+    fused.warm_start(singles)
+    for m, single in singles.items():
+        for k, v in fused.encoders[m].state_dict().items():
+            assert torch.equal(v, single.net.state_dict()[k]), (m, k)

@@ -1,0 +1,82 @@
+"""The training group on a real Dagster instance and a real MLflow SQLite store, end to end."""
+
+import dagster as dg
+import mlflow
+import pytest
+
+from ecgnet.__main__ import main as ecgnet_main
+from feature_store.raw_store import RawStore
+from ecgnet.tracking import Tracker
+from pipelines.assets.features import feature_assets
+from pipelines.assets.ingest import ingest_assets
+from pipelines.assets.training import training_assets
+from pipelines.checks import check_quality_gate, feature_checks, ingest_checks
+from pipelines.resources import EcgnetStore, FeatureSettings, IngestSettings, TrainingSettings
+from tests.records import MITDB
+
+
+@pytest.fixture(scope="module")
+def trained(beat_world):
+    home = beat_world["home"]
+    resources = {"store": EcgnetStore(home=str(home)), "ingest": IngestSettings(sources=[str(beat_world["src"])]),
+                 "features": FeatureSettings(device="cpu"),
+                 "training": TrainingSettings(epochs=1, n_boot=20, min_val_metric=0.0, device="cpu")}
+    result = dg.materialize([*ingest_assets, *ingest_checks, *feature_assets, *feature_checks,
+                             *training_assets, check_quality_gate], resources=resources,
+                            selection=dg.AssetSelection.groups("ingest", "features", "training"))
+    return result, home
+
+
+def test_the_comparison_leaves_a_parent_run_with_a_child_per_variant(trained):
+    result, home = trained
+    assert result.success
+    mlflow.set_tracking_uri(f"sqlite:///{home / 'mlflow.db'}")
+    runs = mlflow.search_runs(experiment_names=["ecgnet-beats"])
+    parent = runs[runs["tags.ecgnet.role"] == "comparison"]
+    children = runs[runs["tags.mlflow.parentRunId"] == parent["run_id"].iloc[0]]
+    assert len(parent) == 1 and parent["status"].iloc[0] == "FINISHED"
+    assert set(children["tags.mlflow.runName"]) == {"time", "frequency", "spectrogram", "early",
+                                                    "intermediate_concat", "intermediate_gated",
+                                                    "late_average", "late_stacker"}
+    for col in ("metrics.test_macro_f1", "metrics.test_macro_f1_lo", "metrics.test_macro_f1_hi",
+                "metrics.test_se_S", "metrics.val_metric", "metrics.n_params", "params.view.beats_time"):
+        assert children[col].notna().all(), col
+
+
+def test_the_best_variant_on_validation_is_champion_and_predicts(trained, capsys):
+    result, home = trained
+    comparison = result.output_for_node("fusion_comparison")
+    tracker = Tracker.for_home(home)
+    champion = tracker.current_champion("beats")
+    assert champion["name"] == f"ecgnet-beats-{comparison['variant']}"
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks["check_quality_gate"] is True
+    assert ecgnet_main(["predict", _record(home), "--home", str(home), "--rows", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "scored by models:/ecgnet-beats-" in out and "predicted beats per class" in out
+
+
+def _record(home) -> str:
+    """A record that was ingested (and so has stored features to compare with)."""
+    return RawStore(home / "store").scan_records().select("path").collect()["path"][0]
+
+
+def test_the_quality_gate_refuses_weak_or_worse_candidates(trained):
+    _, home = trained
+    tracker = Tracker.for_home(home)
+    champion = tracker.current_champion("beats")
+    weak = {"variant": "time", "version": "1", "val_metric": 0.1, "val_metric_hi": 0.2}
+    assert not tracker.gate("beats", weak, min_val_metric=0.3)["passed"]
+    worse = {"variant": "time", "version": "1", "val_metric": champion["val_metric"] - 0.2,
+             "val_metric_hi": champion["val_metric"] - 0.1}
+    decision = tracker.gate("beats", worse, min_val_metric=0.0)
+    assert not decision["passed"] and "champion" in decision["reasons"][0]
+
+
+def test_predict_without_a_champion_is_a_clear_error(tmp_path, capsys):
+    assert ecgnet_main(["predict", str(_sample()), "--home", str(tmp_path), "--task", "records"]) == 2
+    assert "no 'champion' model" in capsys.readouterr().err
+
+
+def _sample():
+    return MITDB / "100"
