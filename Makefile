@@ -11,7 +11,11 @@ export DAGSTER_HOME := $(abspath $(ECGNET_HOME))/dagster
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 
-.PHONY: install demo test ui bench clean
+MITDB ?= $(CURDIR)/../shared/data/mitdb
+MITDB_HOME ?= $(CURDIR)/.ecgnet-mitdb
+MITDB_EPOCHS ?= 6
+
+.PHONY: install demo test ui bench bench-mitdb clean
 
 install: $(STAMP)
 
@@ -23,18 +27,30 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+# a few epochs: the demo shows the whole pipeline on 19 MB of data, not a tuned model
 demo: $(STAMP)
-	$(PY) -m pipelines.demo
+	ECGNET_EPOCHS=$${ECGNET_EPOCHS:-3} $(PY) -m pipelines.demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+# Dagster on :3000 and MLflow on :5000 over the same workspace; Ctrl-C stops both.
 ui: $(STAMP)
 	$(PY) -m pipelines.workspace >/dev/null
-	$(VENV)/bin/dagster dev -m pipelines.definitions -h 127.0.0.1 -p 3000
+	@echo "Dagster: http://127.0.0.1:3000   MLflow: http://127.0.0.1:5000"
+	set -m; MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(VENV)/bin/mlflow server --workers 1 \
+		--backend-store-uri sqlite:///$(abspath $(ECGNET_HOME))/mlflow.db --host 127.0.0.1 --port 5000 & \
+		trap "kill $$! 2>/dev/null" EXIT; $(VENV)/bin/dagster dev -m pipelines.definitions -h 127.0.0.1 -p 3000
 
 bench: $(STAMP)
 	for b in $(BENCHMARKS); do $(PY) -m benchmarks.$$b || exit 1; done
+
+# The MIT-BIH inter-patient comparison (DS1 train with held-out DS1 patients, DS2 test), all variants,
+# through the same pipeline as the demo, in its own workspace.
+bench-mitdb: $(STAMP)
+	@test -d $(MITDB) || (echo "no MIT-BIH folder at $(MITDB); set MITDB=/path/to/mitdb" && exit 1)
+	ECGNET_DATA=$(MITDB) ECGNET_HOME=$(MITDB_HOME) DAGSTER_HOME=$(MITDB_HOME)/dagster \
+		ECGNET_EPOCHS=$(MITDB_EPOCHS) $(PY) -m pipelines.demo
 
 clean:
 	rm -rf $(ECGNET_HOME)

@@ -23,7 +23,7 @@ from torch import nn
 
 from .data import TaskData
 from .models import MODALITIES, ModelConfig
-from .models.blocks import mlp
+from .models.blocks import Normalizer, mlp
 
 Inputs = dict[str, dict[str, torch.Tensor]]  # modality -> input -> (B, ...)
 
@@ -46,7 +46,8 @@ class EarlyFusion(nn.Module):
         self.proj = nn.ModuleDict()
         for m in MODALITIES:
             stats, width = data.stats(m), sum(int(np.prod(s)) for s in data.shapes(m).values())
-            self.norms[m] = nn.ModuleList([_Flatten(*stats[k]) for k in data.shapes(m)])
+            self.norms[m] = nn.ModuleList([nn.Sequential(Normalizer(*stats[k]), nn.Flatten(1))
+                                           for k in data.shapes(m)])
             self.proj[m] = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, cfg.embed_dim), nn.ReLU())
         self.head = mlp(len(MODALITIES) * cfg.embed_dim, cfg.fusion_hidden, len(data.classes), cfg.dropout)
 
@@ -56,16 +57,6 @@ class EarlyFusion(nn.Module):
             flat = [norm(x[m][k]) for norm, k in zip(self.norms[m], x[m])]  # each (B, width_k)
             parts.append(self.proj[m](torch.cat(flat, dim=1)))  # (B, embed)
         return self.head(torch.cat(parts, dim=1))
-
-
-class _Flatten(nn.Module):
-    def __init__(self, mean: torch.Tensor, std: torch.Tensor):
-        super().__init__()
-        self.register_buffer("mean", mean.float())
-        self.register_buffer("std", std.float().clamp_min(1e-6))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return ((x - self.mean) / self.std).flatten(1)
 
 
 class IntermediateFusion(nn.Module):
