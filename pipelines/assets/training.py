@@ -71,10 +71,8 @@ def _train(context, store: EcgnetStore, training: TrainingSettings, run: Trainin
            singles: list[ModelRef]) -> dg.Output[ModelRef]:
     data, cfg, directory = _data(store, training, run), training.config(run.task), Path(run.directory)
     trained = {VARIANTS[r.variant].modality: load_result(r.variant, data, cfg, directory) for r in singles}
-    log = lambda epoch, rec: context.log.info(  # noqa: E731
-        f"{variant} epoch {epoch}: train loss {rec['train_loss']:.4f}, val {rec['val_metric']:.4f}")
-    result = train_variant(variant, data, cfg, singles=trained, checkpoint_dir=directory / "checkpoints",
-                           on_epoch=log)
+    # per-epoch progress comes from the `ecgnet` logger, which dagster.yaml hands to the run's log
+    result = train_variant(variant, data, cfg, singles=trained, checkpoint_dir=directory / "checkpoints")
     save_result(result, directory)
     run_id, version = training.tracker(store.home).log_variant(run.parent_run_id, result, data, cfg)
     ref = ModelRef(variant, run_id, version)
