@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import numpy as np
 import wfdb
 
 from feature_store.workspace import SAMPLE_DATA

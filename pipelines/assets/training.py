@@ -11,7 +11,8 @@ import polars as pl
 from ecgnet.comparison import (VariantResult, comparison_table, load_result, save_result,
                                train_variant)
 from ecgnet.data import TaskData, load_task_data
-from ecgnet.fusion import SINGLE_VARIANTS, VARIANTS
+from ecgnet.fusion import VARIANTS
+from ecgnet.plots import training_png
 from feature_store.summary import markdown_table
 from feature_store.views.store import FeatureStore, ViewRef
 
@@ -19,7 +20,6 @@ from ..metadata import png
 from ..resources import EcgnetStore, TrainingSettings
 
 TASK = "beats"
-SINGLE_ASSETS = [f"beat_{v.name}_model" for v in SINGLE_VARIANTS]
 MODEL_ASSETS = {name: f"beat_{name}_model" for name in VARIANTS}
 
 
@@ -89,8 +89,6 @@ def _model_metadata(result: VariantResult, ref: ModelRef, store: EcgnetStore) ->
                for k in ("macro_auc", "macro_f1", "accuracy", "se_S", "pp_S", "se_V", "pp_V") if k in t},
             "fitted": dg.MetadataValue.json(result.fitted)}
     if result.history:
-        from ecgnet.plots import training_png
-
         meta.update(png(training_png(result.history, ref.variant), store.plots_dir() / f"{ref.variant}.png",
                         "training_curves"))
     return meta
