@@ -6,14 +6,13 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from ecgnet.comparison import ComparisonConfig
+from ecgnet.tracking import Tracker
+from ecgnet.train import TrainConfig
 from feature_store.backend import Backend, select_backend
 from feature_store.config import IngestConfig
 from feature_store.raw_store import RawStore
 from feature_store.workspace import default_home, default_sources, store_root
-
-from ecgnet.comparison import ComparisonConfig
-from ecgnet.tracking import Tracker
-from ecgnet.train import TrainConfig
 
 
 class EcgnetStore(dg.ConfigurableResource):

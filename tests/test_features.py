@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 
 from feature_store.backend import numpy_backend
-from feature_store.raw_store import RawSnapshot, RawStore
+from feature_store.config import IngestConfig
 from feature_store.ingest import ingest_kind
+from feature_store.raw_store import RawSnapshot, RawStore
 from feature_store.sources.registry import discover
 from feature_store.transforms.reference import preprocess_one, reference_features
 from feature_store.views.compute import compute_features, fit_stats
 from feature_store.views.families import DEFAULT_PARAMS, FAMILIES, SpectrogramParams
 from feature_store.views.tasks import load_beats, load_records
-from feature_store.config import IngestConfig
 from tests.records import CINC, MITDB, copy_record
 
 RTOL, ATOL = 1e-5, 1e-5

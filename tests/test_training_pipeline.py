@@ -5,8 +5,8 @@ import mlflow
 import pytest
 
 from ecgnet.__main__ import main as ecgnet_main
-from feature_store.raw_store import RawStore
 from ecgnet.tracking import Tracker
+from feature_store.raw_store import RawStore
 from pipelines.assets.features import feature_assets
 from pipelines.assets.ingest import ingest_assets
 from pipelines.assets.training import training_assets

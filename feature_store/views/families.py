@@ -8,8 +8,7 @@ from types import ModuleType
 import numpy as np
 
 from ..transforms.preprocess import PreprocessParams
-from ..transforms.rhythm import (BEAT_RR_NAMES, RECORD_HRV_NAMES, beat_rr_features, detect_r_peaks,
-                                 hrv, peak_energy)
+from ..transforms.rhythm import BEAT_RR_NAMES, RECORD_HRV_NAMES, beat_rr_features, detect_r_peaks, hrv, peak_energy
 from ..transforms.spectral import band_powers, log10, welch_grid, welch_psd
 from ..transforms.spectrogram import log_spectrogram, stft_grid
 from ..transforms.time import MOMENT_NAMES, centre_energy, lead_moments4

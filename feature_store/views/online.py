@@ -10,7 +10,7 @@ import polars as pl
 from ..config import IngestConfig
 from ..sources.annotated import beat_windows, read_beats, rr_intervals
 from ..sources.wfdb_record import read_wfdb
-from ..transforms.resample import rescale_samples, resample
+from ..transforms.resample import resample, rescale_samples
 from ..transforms.rhythm import detect_r_peaks
 from .tasks import TASKS, TaskInput
 

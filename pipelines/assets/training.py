@@ -8,8 +8,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from ecgnet.comparison import (VariantResult, comparison_table, load_result, save_result,
-                               train_variant)
+from ecgnet.comparison import VariantResult, comparison_table, load_result, save_result, train_variant
 from ecgnet.data import TaskData, load_task_data
 from ecgnet.fusion import VARIANTS
 from ecgnet.plots import training_png
