@@ -76,8 +76,18 @@ def train_variant(name: str, data: TaskData, cfg: ComparisonConfig, *,
         ckpt = checkpoint_dir / f"{name}.pt" if checkpoint_dir else None
         result = train(model, data, cfg.train, checkpoint=ckpt, on_epoch=on_epoch)
         model, history, fitted = result.model, result.history, {"best_epoch": result.best_epoch}
+        if variant.gated:
+            fitted.update(mean_gates(model, data))
     return score(variant, model, data, cfg, history=history, fitted=fitted,
                  seconds=time.perf_counter() - start)
+
+
+def mean_gates(model: nn.Module, data: TaskData) -> dict[str, float]:
+    """The gated variant's explanation: its mean weight on each modality over the validation beats."""
+    with torch.no_grad():
+        gates, _ = model.gates_and_embedding({m: {k: v[:4096] for k, v in inp.items()}
+                                              for m, inp in tensors(data.val).items()})
+    return {f"gate_{m}": round(float(g), 4) for m, g in zip(MODALITIES, gates.mean(dim=0))}
 
 
 def _fit_late(variant: Variant, data: TaskData,
