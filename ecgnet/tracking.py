@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import tempfile
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -88,8 +89,11 @@ class Tracker:
     def log_variant(self, parent_id: str, result: VariantResult, data: TaskData, cfg: ComparisonConfig) -> tuple[str, str]:
         """A child run with params, per-epoch and final metrics, plots and the registered model."""
         v = result.variant
-        with mlflow.start_run(experiment_id=self.experiment(data.task), run_name=v.name, parent_run_id=parent_id,
-                              tags={"ecgnet.role": "variant", "ecgnet.kind": v.kind}) as run:
+        # backdated to when training began, so the run's duration in the UI is the training time
+        created = self.client.create_run(
+            self.experiment(data.task), run_name=v.name, start_time=int((time.time() - result.seconds) * 1000),
+            tags={"mlflow.parentRunId": parent_id, "ecgnet.role": "variant", "ecgnet.kind": v.kind})
+        with mlflow.start_run(run_id=created.info.run_id) as run:
             mlflow.log_params({"variant": v.name, "kind": v.kind, "description": v.description,
                                "modalities": v.modality or "time,frequency,spectrogram",
                                "git_commit": git_commit(), "data_fingerprint": _fingerprint(data.versions),
