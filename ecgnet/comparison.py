@@ -85,8 +85,7 @@ def train_variant(name: str, data: TaskData, cfg: ComparisonConfig, *,
 def mean_gates(model: nn.Module, data: TaskData) -> dict[str, float]:
     """The gated variant's explanation: its mean weight on each modality over the validation beats."""
     with torch.no_grad():
-        gates, _ = model.gates_and_embedding({m: {k: v[:4096] for k, v in inp.items()}
-                                              for m, inp in tensors(data.val).items()})
+        gates, _ = model.gates_and_embedding(tensors(data.val.take(np.arange(min(4096, len(data.val))))))
     return {f"gate_{m}": round(float(g), 4) for m, g in zip(MODALITIES, gates.mean(dim=0))}
 
 
@@ -109,7 +108,7 @@ def score(variant: Variant, model: nn.Module, data: TaskData, cfg: ComparisonCon
     val = {"val_metric": metric(np.arange(len(data.val)))["val_metric"], "val_metric_lo": lo, "val_metric_hi": hi}
     test = evaluate(test_probs, data.test.y, data.test.groups, data.classes, data.multilabel,
                     n_boot=cfg.n_boot, seed=cfg.train.seed)
-    sample = {m: {k: v[:256] for k, v in inp.items()} for m, inp in tensors(data.test).items()}
+    sample = tensors(data.test.take(np.arange(min(256, len(data.test)))))  # latency on 256 beats
     log.info("%s: val %.3f, test macro-AUC %.3f, macro-F1 %.3f", variant.name, val["val_metric"],
              test["macro_auc"], test["macro_f1"])
     return VariantResult(variant, model, val_probs, test_probs, val, test, n_parameters(model),
