@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 
 from benchmarks.common import mitdb_or_skip
 from feature_store.backend import cupy_backend, numpy_backend
@@ -34,6 +35,15 @@ def beats_input(mitdb: Path, tmp: Path):
     store, cfg = RawStore(tmp / "store"), IngestConfig()
     report = ingest_kind("annotated", discover([mitdb], cfg)["annotated"], store, cfg)
     return load_beats([RawSnapshot("annotated", str(store.root), report.snapshot, report.record_ids)])
+
+
+def tiled(inp, rows: int):
+    """The same real beats repeated to `rows` (ids suffixed), for timing at full-database size."""
+    reps = -(-rows // len(inp.signal))
+    inp.signal = np.tile(inp.signal, (reps, 1, 1))[:rows]
+    inp.keys = pl.concat([inp.keys.with_columns(pl.col("entity_id") + f"#{i}") for i in range(reps)]).head(rows)
+    inp.beats = pl.concat([inp.beats.with_columns(pl.col("record_id") + f"#{i}") for i in range(reps)]).head(rows)
+    return inp
 
 
 def timed(fn):
@@ -106,6 +116,8 @@ def main() -> None:
     parser.add_argument("--loop-rows", type=int, default=20000,
                         help="beats the per-record loop runs over (rates compare per row)")
     parser.add_argument("--scaled-rows", type=int, default=1_000_000)
+    parser.add_argument("--tile-to", type=int, default=0,
+                        help="repeat the real beats up to this many rows (when only some records are at hand)")
     args = parser.parse_args()
     mitdb = mitdb_or_skip("features")
     if mitdb is None:
@@ -117,9 +129,11 @@ def main() -> None:
         print(f"features: no GPU ({err}); CuPy rows and the scaled run are skipped")
     with tempfile.TemporaryDirectory() as tmp:
         inp = beats_input(mitdb, Path(tmp))
+        if args.tile_to > len(inp.signal):
+            inp = tiled(inp, args.tile_to)
         stats = fit_stats(inp, DEFAULT_PARAMS[("beats", "time")].preprocess, numpy_backend())
         rows = [r for family in FAMILIES for r in compare_family(family, inp, stats, gpu, args.loop_rows)]
-    print(f"\nFeatures, MIT-BIH beats ({len(inp.signal):,} beats x {inp.signal.shape[1]} leads x "
+    print(f"\nFeatures, MIT-BIH beats from {mitdb}{' tiled' if args.tile_to else ''} ({len(inp.signal):,} beats x {inp.signal.shape[1]} leads x "
           f"{inp.signal.shape[2]} samples at {inp.fs:g} Hz); rates are rows/s, ratios against the loop "
           "and against the batched CPU path")
     print_table(rows)
