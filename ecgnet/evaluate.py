@@ -55,7 +55,14 @@ def aami(probs: np.ndarray, y: np.ndarray, classes: tuple[str, ...]) -> dict[str
 
 
 def point_metrics(probs: np.ndarray, y: np.ndarray, classes: tuple[str, ...], multilabel: bool) -> dict:
-    out = {"macro_auc": macro_auc(probs, y, multilabel), "macro_f1": macro_f1(probs, y, multilabel)}
+    """Macro and per-class ROC-AUC and F1 (NaN for a class absent from `y`), plus AAMI for beats."""
+    aucs = per_class_auc(probs, y, multilabel)
+    f1s = f1_score(y, predictions(probs, multilabel), labels=range(len(classes)), average=None, zero_division=0)
+    present = (y.sum(axis=0) > 0) if multilabel else np.isin(np.arange(len(classes)), y)
+    out = {"macro_auc": _nan_safe(np.mean, aucs), "macro_f1": macro_f1(probs, y, multilabel)}
+    for c, name in enumerate(classes):
+        out[f"auc_{name}"] = float(aucs[c])
+        out[f"f1_{name}"] = float(f1s[c]) if present[c] else float("nan")
     if not multilabel:
         out.update(aami(probs, y, classes))
     return out

@@ -163,3 +163,13 @@ def test_intermediate_fusion_warm_starts_from_the_single_encoders(data):
     for m, single in singles.items():
         for k, v in fused.encoders[m].state_dict().items():
             assert torch.equal(v, single.net.state_dict()[k]), (m, k)
+
+
+def test_per_class_metrics_agree_with_scikit_learn():
+    from ecgnet.evaluate import point_metrics
+
+    got = point_metrics(P, Y, ("N", "S", "V", "F"), False)
+    f1s = f1_score(Y, P.argmax(1), average=None)
+    for c, name in enumerate(("N", "S", "V", "F")):
+        assert got[f"f1_{name}"] == pytest.approx(f1s[c])
+        assert got[f"auc_{name}"] == pytest.approx(roc_auc_score(Y == c, P[:, c]))
