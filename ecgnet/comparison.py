@@ -184,10 +184,11 @@ def load_result(name: str, data: TaskData, cfg: ComparisonConfig, directory: Pat
 
 def run_all(data: TaskData, cfg: ComparisonConfig, *, checkpoint_dir: Path | None = None,
             after_each=None) -> dict[str, VariantResult]:
-    """Every configured variant in dependency order: singles first, then the fusions."""
+    """Every configured variant in dependency order. The three single models are always trained:
+    the late variants combine them and the intermediate ones start from them."""
     results: dict[str, VariantResult] = {}
     order = [v.name for v in SINGLE_VARIANTS] + [n for n in cfg.variants if VARIANTS[n].kind != "single"]
-    for name in [n for n in order if n in cfg.variants or VARIANTS[n].kind == "single"]:
+    for name in order:
         singles = {v.modality: results[v.name] for v in SINGLE_VARIANTS if v.name in results}
         results[name] = train_variant(name, data, cfg, singles=singles, checkpoint_dir=checkpoint_dir)
         if after_each is not None:
