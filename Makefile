@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-BENCHMARKS ?= ingest features
+BENCHMARKS ?= ingest features gpu
 ECGNET_HOME ?= $(CURDIR)/.ecgnet
 export ECGNET_HOME
 export DAGSTER_HOME := $(abspath $(ECGNET_HOME))/dagster

@@ -5,6 +5,7 @@
 2. batched CPU: the project's transforms on NumPy, in cache-sized chunks;
 3. CuPy: the same transforms on the GPU, host<->device copies included (skipped without a GPU).
 Then, on a GPU, a scaled run: the real beats tiled to about a million, spectrogram step alone.
+(benchmarks/gpu.py does the GPU part without polars, for machines that lack it.)
 
     python -m benchmarks.features [--loop-rows N] [--scaled-rows N]
 """
@@ -20,6 +21,7 @@ import numpy as np
 import polars as pl
 
 from benchmarks.common import mitdb_or_skip
+from benchmarks.gpu import scaled_spectrogram
 from feature_store.backend import cupy_backend, numpy_backend
 from feature_store.config import IngestConfig
 from feature_store.ingest import ingest_kind
@@ -86,31 +88,6 @@ def print_table(rows: list[tuple]) -> None:
                   f"{rate / cpu_rate:7.1f}  {check}")
 
 
-def scaled_spectrogram(inp, stats, gpu, rows: int) -> None:
-    """Spectrogram step alone on ~`rows` tiled real beats, already on the device."""
-    from feature_store.transforms.spectrogram import log_spectrogram
-
-    xp, params = gpu.xp, DEFAULT_PARAMS[("beats", "spectrogram")]
-    reps = int(np.ceil(rows / len(inp.signal)))
-    x = xp.asarray(np.tile(inp.signal, (reps, 1, 1))[:rows])
-    sizes = {"nperseg": int(round(params.window_s * inp.fs)), "hop": int(round(params.hop_s * inp.fs))}
-    run = lambda: log_spectrogram(x, xp, fs=inp.fs, fmax_hz=params.fmax_hz, **sizes)  # noqa: E731
-    run()
-    xp.cuda.Stream.null.synchronize()
-    start = time.perf_counter()
-    out = run()
-    xp.cuda.Stream.null.synchronize()
-    seconds = time.perf_counter() - start
-    props = xp.cuda.runtime.getDeviceProperties(0)
-    peak = 2 * props["memoryClockRate"] * 1e3 * props["memoryBusWidth"] / 8  # bytes/s, DDR
-    frames = out.shape[-1] * sizes["nperseg"] * x.shape[0] * x.shape[1]
-    # minimum traffic: read the beats, write+read the float64 frames, write the output
-    moved = x.nbytes + 2 * frames * 8 + out.nbytes
-    print(f"\nScaled spectrogram on {props['name'].decode()}: {x.shape[0]:,} beats in {seconds:.3f} s "
-          f"({x.shape[0] / seconds:,.0f} beats/s); ~{moved / seconds / 1e9:,.0f} GB/s moved of "
-          f"{peak / 1e9:,.0f} GB/s peak ({100 * moved / seconds / peak:.0f} %)")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--loop-rows", type=int, default=20000,
@@ -138,7 +115,7 @@ def main() -> None:
           "and against the batched CPU path")
     print_table(rows)
     if gpu is not None:
-        scaled_spectrogram(inp, stats, gpu, args.scaled_rows)
+        scaled_spectrogram(inp.signal, gpu, args.scaled_rows, fs=inp.fs)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ class Backend:
     xp: ModuleType
     to_host: Callable[[object], np.ndarray]
     chunk_rows: int
+    synchronize: Callable[[], None] = lambda: None  # wait for queued device work (timing)
 
     def map_chunks(self, fn: Callable[..., dict], *arrays: np.ndarray,
                    chunk_rows: int | None = None) -> Iterator[tuple[slice, dict[str, np.ndarray]]]:
@@ -57,7 +58,7 @@ def cupy_backend() -> Backend:
         cupy.zeros(1)  # the first allocation is where a broken driver shows
     except Exception as err:  # noqa: BLE001 - CUDA raises many types; all mean "no usable GPU"
         raise RuntimeError(f"CuPy cannot use a GPU ({err})") from err
-    return Backend("cupy", cupy, cupy.asnumpy, CHUNK_ROWS["cupy"])
+    return Backend("cupy", cupy, cupy.asnumpy, CHUNK_ROWS["cupy"], cupy.cuda.Stream.null.synchronize)
 
 
 def select_backend(device: str = "auto") -> Backend:

@@ -4,7 +4,6 @@ from pathlib import Path
 import pytest
 
 from feature_store.config import IngestConfig
-from feature_store.raw_store import RawStore
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
@@ -16,7 +15,9 @@ def cfg() -> IngestConfig:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> RawStore:
+def store(tmp_path: Path):
+    from feature_store.raw_store import RawStore  # imported here: the GPU checks run without polars
+
     return RawStore(tmp_path / "home" / "store")
 
 
@@ -25,7 +26,7 @@ def beat_world(tmp_path_factory):
     """Real beats of MIT-BIH 209 and 220 (DS1) and 232 (DS2) through ingest and the three views."""
     from feature_store.backend import numpy_backend
     from feature_store.ingest import ingest_kind
-    from feature_store.raw_store import RawSnapshot
+    from feature_store.raw_store import RawSnapshot, RawStore
     from feature_store.sources.registry import discover
     from feature_store.views.store import FeatureStore
     from tests.records import MITDB, copy_record

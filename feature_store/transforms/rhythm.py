@@ -6,30 +6,31 @@ R peaks come from the annotations (beats) or from `wfdb.processing.xqrs_detect` 
 from __future__ import annotations
 
 import numpy as np
-import polars as pl
 from wfdb import processing
 
 BEAT_RR_NAMES = ("rr_prev_s", "rr_next_s", "rr_local_s", "rr_record_s", "rr_prev_norm", "rr_next_norm")
 RECORD_HRV_NAMES = ("hr_bpm", "rr_mean_s", "sdnn_s", "rmssd_s", "pnn50", "n_beats")
 
 
-def beat_rr_features(beats: pl.DataFrame, *, local_beats: int = 10) -> np.ndarray:
-    """(beats, 6) RR features in the row order of `beats` (record_id, r_peak, rr_prev_s, rr_next_s).
-
-    The record's mean RR normalises each beat's intervals: inter-patient results depend on it.
-    Missing intervals (first/last beat) take the record mean.
+def beat_rr_features(record_id: np.ndarray, r_peak: np.ndarray, rr_prev_s: np.ndarray,
+                     rr_next_s: np.ndarray, *, local_beats: int = 10) -> np.ndarray:
+    """(beats, 6) RR features in the given row order; NaN intervals (first/last beat) take the
+    record's mean RR. The record mean normalises each beat's intervals: inter-patient results
+    depend on it.
     """
-    rr = (beats.with_row_index("_row")
-          .with_columns(rr_record_s=pl.col("rr_prev_s").mean().over("record_id"))
-          .sort("record_id", "r_peak")
-          .with_columns(rr_prev_s=pl.col("rr_prev_s").fill_null(pl.col("rr_record_s")),
-                        rr_next_s=pl.col("rr_next_s").fill_null(pl.col("rr_record_s")))
-          .with_columns(rr_local_s=pl.col("rr_prev_s").rolling_mean(local_beats, min_samples=1)
-                        .over("record_id"))
-          .with_columns(rr_prev_norm=pl.col("rr_prev_s") / pl.col("rr_record_s"),
-                        rr_next_norm=pl.col("rr_next_s") / pl.col("rr_record_s"))
-          .sort("_row"))
-    return rr.select(BEAT_RR_NAMES).to_numpy().astype(np.float32)
+    out = np.zeros((len(r_peak), len(BEAT_RR_NAMES)), dtype=np.float32)
+    for record in np.unique(record_id):
+        rows = np.flatnonzero(record_id == record)
+        rows = rows[np.argsort(r_peak[rows], kind="stable")]
+        prev, nxt = rr_prev_s[rows].astype(np.float64), rr_next_s[rows].astype(np.float64)
+        mean = np.nanmean(prev) if np.isfinite(prev).any() else 1.0
+        prev, nxt = np.where(np.isfinite(prev), prev, mean), np.where(np.isfinite(nxt), nxt, mean)
+        csum = np.concatenate([[0.0], np.cumsum(prev)])
+        idx = np.arange(len(prev))
+        start = np.maximum(idx - local_beats + 1, 0)
+        local = (csum[idx + 1] - csum[start]) / (idx + 1 - start)  # mean of the last `local_beats`
+        out[rows] = np.stack([prev, nxt, local, np.full_like(prev, mean), prev / mean, nxt / mean], axis=1)
+    return out
 
 
 def detect_r_peaks(lead: np.ndarray, fs: float) -> np.ndarray:

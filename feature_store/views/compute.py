@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..backend import Backend
 from ..transforms.preprocess import PreprocessParams, lead_moments, preprocess, standardize
-from .tasks import TaskInput
+
+if TYPE_CHECKING:  # polars-free at run time: the GPU checks run where polars is not installed
+    from .tasks import TaskInput
 
 
 def fit_stats(inp: TaskInput, pre: PreprocessParams, backend: Backend) -> dict:
@@ -15,10 +19,15 @@ def fit_stats(inp: TaskInput, pre: PreprocessParams, backend: Backend) -> dict:
     if len(train) == 0:
         raise ValueError(f"task {inp.task.name!r} has no rows in its train splits "
                          f"{inp.task.train_splits}; fix: ingest records of the train split first")
+    return lead_stats(train, fs=inp.fs, pre=pre, backend=backend)
+
+
+def lead_stats(train: np.ndarray, *, fs: float, pre: PreprocessParams, backend: Backend) -> dict:
+    """Per-lead mean and std of preprocessed (rows, leads, samples), accumulated over chunks."""
     xp = backend.xp
 
     def moments(x):
-        y, _ = preprocess(x, xp, pre, fs=inp.fs)
+        y, _ = preprocess(x, xp, pre, fs=fs)
         return lead_moments(y, xp)
 
     total = {"n": 0.0, "sum": 0.0, "sumsq": 0.0}
@@ -43,19 +52,30 @@ def scaled_crop(inp: TaskInput, fs: float) -> tuple[int, int] | None:
 
 def compute_features(family, inp: TaskInput, params, stats: dict, backend: Backend) -> dict[str, np.ndarray]:
     """Every feature column of `family` for every row of `inp`, as host arrays (rows first)."""
-    xp, fs = backend.xp, output_fs(inp, params.preprocess)
-    crop = scaled_crop(inp, fs)
+    fs = output_fs(inp, params.preprocess)
+    columns = device_features(family, inp.signal, fs=inp.fs, params=params, stats=stats,
+                              crop=scaled_crop(inp, fs), backend=backend)
+    columns.update(family.host(inp, params, columns, fs=fs))
+    return columns
+
+
+def device_features(family, signal: np.ndarray, *, fs: float, params, stats: dict, crop,
+                    backend: Backend) -> dict[str, np.ndarray]:
+    """The array part of a family (preprocess, standardise, transform), chunk by chunk on `backend`.
+
+    `crop` is in samples at the output rate. Host-side columns (RR, HRV) are added by the caller.
+    """
+    xp = backend.xp
 
     def features(x):
-        y, fs_y = preprocess(x, xp, params.preprocess, fs=inp.fs)
+        y, fs_y = preprocess(x, xp, params.preprocess, fs=fs)
         y = standardize(y, xp, np.asarray(stats["mean"]), np.asarray(stats["std"]))
         return family.device(y, xp, fs=fs_y, params=params, crop=crop)
 
     columns: dict[str, np.ndarray] = {}
-    for rows, out in backend.map_chunks(features, inp.signal):
+    for rows, out in backend.map_chunks(features, signal):
         for name, values in out.items():
             if name not in columns:
-                columns[name] = np.empty((len(inp.signal), *values.shape[1:]), np.float32)
+                columns[name] = np.empty((len(signal), *values.shape[1:]), np.float32)
             columns[name][rows] = values
-    columns.update(family.host(inp, params, columns, fs=fs))
     return columns

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -12,7 +13,9 @@ from ..transforms.rhythm import BEAT_RR_NAMES, RECORD_HRV_NAMES, beat_rr_feature
 from ..transforms.spectral import band_powers, log10, welch_grid, welch_psd
 from ..transforms.spectrogram import log_spectrogram, stft_grid
 from ..transforms.time import MOMENT_NAMES, centre_energy, lead_moments4
-from .tasks import TaskInput
+
+if TYPE_CHECKING:  # polars-free at run time: the GPU checks run where polars is not installed
+    from .tasks import TaskInput
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,9 @@ class TimeFamily:
 
     def host(self, inp: TaskInput, params: TimeParams, out: dict, *, fs: float) -> dict:
         if inp.beats is not None:
-            return {"rhythm": beat_rr_features(inp.beats)}
+            b = inp.beats
+            return {"rhythm": beat_rr_features(b["record_id"].to_numpy(), b["r_peak"].to_numpy(),
+                                               b["rr_prev_s"].to_numpy(), b["rr_next_s"].to_numpy())}
         half = int(round(params.qrs_half_s * fs))
         lead = inp.lead_names.index("II") if "II" in inp.lead_names else 0
         rhythm = np.zeros((len(inp.signal), len(RECORD_HRV_NAMES)), np.float32)
