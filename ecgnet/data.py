@@ -110,10 +110,11 @@ def load_task_data(store: FeatureStore, task: str, *, modalities=tuple(INPUTS), 
                                             recorded_before=recorded_before)
     multilabel = MULTILABEL[task]
     if task == "beats":
-        ds1, test = _split(read("DS1"), task, modalities), _split(read("DS2"), task, modalities)
+        ds2 = read("DS2")
+        ds1, test = _split(read("DS1"), task, modalities), _split(ds2, task, modalities)
         held = patient_holdout(ds1.groups, val_fraction, seed)
         train, val = ds1.take(np.flatnonzero(~held)), ds1.take(np.flatnonzero(held))
-        versions_read = read("DS2").versions
+        versions_read = ds2.versions
     else:
         sets = {s: read(s) for s in ("train", "val", "test")}
         train, val, test = (_labelled(_split(sets[s], task, modalities), multilabel)

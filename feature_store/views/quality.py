@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..raw_store import RawSnapshot
-from .storage import tensor_of
+from .storage import scan_entry, tensor_of
 from .tasks import KEYS
 
 
@@ -39,7 +39,7 @@ def non_finite(entry: dict) -> dict[str, int]:
     """Count of NaN or infinite values per feature column."""
     counts = {}
     for column, shape in entry["columns"].items():
-        table = pl.scan_parquet(str(Path(entry["path"]) / "*.parquet")).select(column).collect().to_arrow()
+        table = scan_entry(entry).select(column).collect().to_arrow()
         counts[column] = int((~np.isfinite(tensor_of(table.column(column), tuple(shape)))).sum())
     return counts
 

@@ -37,6 +37,11 @@ def view_table(keys: pl.DataFrame, features: dict[str, np.ndarray]) -> pa.Table:
     return table
 
 
+def scan_entry(entry: dict) -> pl.LazyFrame:
+    """All parts of the view version a catalog entry describes."""
+    return pl.scan_parquet(str(Path(entry["path"]) / "*.parquet"))
+
+
 def write_view(directory: Path, table: pa.Table) -> int:
     """Write parts into a temporary folder, then rename it into place; returns bytes written."""
     tmp = directory.with_name(f".{directory.name}.{os.getpid()}.tmp")

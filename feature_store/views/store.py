@@ -27,7 +27,7 @@ from .catalog import Catalog
 from .compute import compute_features, fit_stats, output_fs
 from .families import DEFAULT_PARAMS, FAMILIES
 from .online import record_input
-from .storage import tensor_of, view_table, write_view
+from .storage import scan_entry, tensor_of, view_table, write_view
 from .tasks import KEYS, LOADERS, TaskInput
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,14 @@ class FeatureStore:
         return entry
 
     def scan(self, name: str, version: str | None = None) -> pl.LazyFrame:
-        return pl.scan_parquet(str(Path(self.entry(name, version)["path"]) / "*.parquet"))
+        return scan_entry(self.entry(name, version))
+
+    def _entries(self, views: list[str], versions: dict[str, str] | None) -> dict[str, dict]:
+        """Catalog entries of `views` (pinned versions or the newest), all of one task."""
+        entries = {v: self.entry(v, (versions or {}).get(v)) for v in views}
+        if len({e["task"] for e in entries.values()}) > 1:
+            raise ValueError(f"views {views} belong to different tasks; fix: use views of one task")
+        return entries
 
     def training_set(self, views: list[str], split: str | tuple[str, ...], *,
                      versions: dict[str, str] | None = None,
@@ -141,12 +148,10 @@ class FeatureStore:
         date cannot be placed in time and are left out), for reproducible retraining.
         """
         splits = [split] if isinstance(split, str) else list(split)
-        entries = {v: self.entry(v, (versions or {}).get(v)) for v in views}
-        if len({e["task"] for e in entries.values()}) > 1:
-            raise ValueError(f"views {views} belong to different tasks; fix: join views of one task")
+        entries = self._entries(views, versions)
         frames = {}
         for view, entry in entries.items():
-            lf = pl.scan_parquet(str(Path(entry["path"]) / "*.parquet")).filter(pl.col("split").is_in(splits))
+            lf = scan_entry(entry).filter(pl.col("split").is_in(splits))
             if recorded_before is not None:
                 lf = lf.filter(pl.col("recorded_at") < recorded_before)
             frames[view] = lf.collect()
@@ -166,16 +171,18 @@ class FeatureStore:
         Shaped like `training_set`: one row per record (record views) or per beat (beat views).
         """
         backend = backend or select_backend("auto")
-        entries = {v: self.entry(v, (versions or {}).get(v)) for v in views}
-        if len({e["task"] for e in entries.values()}) > 1:
-            raise ValueError(f"views {views} belong to different tasks; fix: ask for views of one task")
-        features, inp = {}, None
+        entries = self._entries(views, versions)
+        inputs: dict[str, TaskInput] = {}  # views of one task share an input shape: read the record once
+        features = {}
         for view, entry in entries.items():
             fam = FAMILIES[entry["family"]]
-            inp = record_input(Path(record), entry)
+            spec = json.dumps(entry["input"], sort_keys=True)
+            if spec not in inputs:
+                inputs[spec] = record_input(Path(record), entry)
+            inp = inputs[spec]
             features[view] = compute_features(fam, inp, _params(fam.params_cls, entry["params"]),
                                               entry["stats"], backend)
-        keys = inp.keys
+        keys = next(iter(inputs.values())).keys
         return TrainingSet(keys["entity_id"].to_numpy(), keys, features,
                            {v: e["version"] for v, e in entries.items()})
 
