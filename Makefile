@@ -15,7 +15,7 @@ MITDB ?= $(CURDIR)/../shared/data/mitdb
 MITDB_HOME ?= $(CURDIR)/.ecgnet-mitdb
 MITDB_EPOCHS ?= 6
 
-.PHONY: install demo test ui bench bench-mitdb clean
+.PHONY: install demo test ui bench bench-mitdb device-prep clean
 
 install: $(STAMP)
 
@@ -51,6 +51,15 @@ bench-mitdb: $(STAMP)
 	@test -d $(MITDB) || (echo "no MIT-BIH folder at $(MITDB); set MITDB=/path/to/mitdb" && exit 1)
 	ECGNET_DATA=$(MITDB) ECGNET_HOME=$(MITDB_HOME) DAGSTER_HOME=$(MITDB_HOME)/dagster \
 		ECGNET_EPOCHS=$(MITDB_EPOCHS) $(PY) -m pipelines.demo
+
+# What one lent-GPU call needs beside the tree: the wfdb wheel for the machine's Python 3.12, and the
+# full MIT-BIH (paced records left out, as in ingest) packed losslessly under the 64 MiB it may carry.
+# Then: device run `bash benchmarks/device_check.sh` with carry [".whl", ".bench"].
+device-prep: $(STAMP)
+	$(PY) -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+		--platform manylinux_2_17_x86_64 -d .whl wfdb==4.3.1
+	@test -d $(MITDB) && $(PY) -m benchmarks.mitdb_pack pack $(MITDB) .bench/mitdb --skip 102,104,107,217 \
+		|| echo "no MIT-BIH folder at $(MITDB): the device check will tile the bundled sample"
 
 clean:
 	rm -rf $(ECGNET_HOME)
