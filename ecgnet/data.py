@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from feature_store.views.store import FeatureStore, TrainingSet
+if TYPE_CHECKING:  # polars-free at run time: the CUDA training check runs where polars is not installed
+    from feature_store.views.store import FeatureStore, TrainingSet
 
 CLASSES = {"beats": ("N", "S", "V", "F", "Q"), "records": ("NORM", "MI", "STTC", "CD", "HYP")}
 MULTILABEL = {"beats": False, "records": True}

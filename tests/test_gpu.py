@@ -1,17 +1,22 @@
-"""CuPy gives the same numbers as NumPy for every family (device part), on real records.
+"""CuPy gives the same numbers as NumPy for every family (device part), on real records; and
+training runs on CUDA with mixed precision.
 
-Polars-free on purpose: the lent GPU machines have CuPy but not polars, so this file (with wfdb)
-is what runs there: `python3 -m pytest -m gpu tests/test_gpu.py`. It skips without a GPU.
+Polars-free on purpose: the lent GPU machines have CuPy and torch but not polars, so this file
+(with wfdb) is what runs there: `python3 -m pytest -m gpu tests/test_gpu.py`. It skips without a GPU.
 """
+
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
+from ecgnet.data import CLASSES, Split, TaskData, modality_inputs
 from feature_store.backend import cupy_backend, numpy_backend
 from feature_store.config import IngestConfig
 from feature_store.sources.annotated import AnnotatedBeatSource
 from feature_store.sources.base import RecordRef
 from feature_store.sources.challenge import ChallengeSource
+from feature_store.transforms.rhythm import beat_rr_features
 from feature_store.views.compute import device_features, lead_stats
 from feature_store.views.families import DEFAULT_PARAMS, FAMILIES
 from tests.records import CINC, MITDB
@@ -52,3 +57,70 @@ def test_cupy_matches_numpy(arrays, gpu, task, family):
     assert on_cpu.keys() == on_gpu.keys()
     for column, expected in on_cpu.items():
         np.testing.assert_allclose(on_gpu[column], expected, rtol=1e-4, atol=1e-4, err_msg=column)
+
+
+# -- training on CUDA (AMP, device moves): the path the CPU suite cannot reach -------------------
+
+def beat_split(records: tuple[str, ...], rows: int, stats: dict | None = None) -> tuple[Split, dict]:
+    """A Split of `rows` real beats from `records`, with the three views computed as ingest would."""
+    cfg = IngestConfig()
+    loaded = [AnnotatedBeatSource().load(RecordRef("annotated", MITDB / r, MITDB), cfg).beats for r in records]
+    keep = np.sort(np.random.default_rng(0).choice(sum(len(b.r_peak) for b in loaded), rows, replace=False))
+    take = lambda arrays: np.concatenate(arrays)[keep]  # noqa: E731
+    record_id = take([np.full(len(b.r_peak), r) for r, b in zip(records, loaded)])
+    windows, labels = take([b.windows for b in loaded]), take([b.label for b in loaded])
+    fs, crop = 360.0, cfg.beat_span()
+    stats = stats or lead_stats(windows, fs=fs, pre=DEFAULT_PARAMS[("beats", "time")].preprocess,
+                                backend=numpy_backend())
+    views = {f"beats_{family}": device_features(FAMILIES[family], windows, fs=fs, crop=crop, stats=stats,
+                                                params=DEFAULT_PARAMS[("beats", family)],
+                                                backend=numpy_backend())
+             for family in FAMILIES}
+    views["beats_time"]["rhythm"] = beat_rr_features(
+        record_id, take([b.r_peak for b in loaded]), take([b.rr_prev_s for b in loaded]),
+        take([b.rr_next_s for b in loaded]))
+    ids = np.arange(rows)
+    x = modality_inputs(SimpleNamespace(ids=ids, features=views), "beats")
+    y = np.array([CLASSES["beats"].index(label) for label in labels])
+    return Split(x, y, ids, record_id), stats
+
+
+@pytest.fixture(scope="module")
+def cuda():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch sees no CUDA GPU")
+    return torch.device("cuda")
+
+
+@pytest.fixture(scope="module")
+def beat_task(cuda):
+    train_split, stats = beat_split(("209",), 600)  # DS1
+    val_split, _ = beat_split(("220",), 300, stats)  # DS1, another patient
+    test_split, _ = beat_split(("232",), 300, stats)  # DS2
+    return TaskData("beats", CLASSES["beats"], False, train_split, val_split, test_split, {})
+
+
+@pytest.mark.parametrize("variant", ["time", "intermediate_gated"])
+def test_training_runs_on_cuda_with_amp(cuda, beat_task, variant):
+    import torch
+
+    from ecgnet.fusion import VARIANTS, build
+    from ecgnet.models import ModelConfig
+    from ecgnet.train import TrainConfig, predict_probs, seed_everything, train
+
+    seed_everything(0)
+    model = build(VARIANTS[variant], beat_task, ModelConfig(embed_dim=16, channels=4, scalar_dim=8,
+                                                            heads=2, layers=1, fusion_hidden=16))
+    result = train(model, beat_task, TrainConfig(epochs=3, batch_size=64, device="cuda", amp=True))
+    losses = [h["train_loss"] for h in result.history]
+    assert len(losses) == 3 and np.isfinite(losses).all() and losses[-1] < losses[0]
+    assert next(result.model.parameters()).device.type == "cpu"  # handed back ready to export
+    on_cpu = predict_probs(result.model, beat_task.test, False)
+    tf32 = torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = False  # compare full float32 convolutions with the CPU's
+    try:
+        on_gpu = predict_probs(result.model.to(cuda), beat_task.test, False, device=cuda)
+    finally:
+        torch.backends.cudnn.allow_tf32 = tf32
+    np.testing.assert_allclose(on_gpu, on_cpu, atol=1e-4)
