@@ -32,11 +32,12 @@ def predict(record: Path, task: str, home: Path) -> tuple[list[str], np.ndarray,
                          "e.g. data/sample/mitdb/100")
     tracker = Tracker.for_home(home)
     uri = champion_uri(tracker, task)
-    meta = mlflow.models.get_model_info(uri).metadata
+    with tracker.fluent():
+        meta = mlflow.models.get_model_info(uri).metadata
+        model = mlflow.pytorch.load_model(uri)
     views = meta["views"]
     online = FeatureStore(store_root(home)).online(record, list(views), versions=views)
     flat = Layout.from_json(meta["layout"]).pack(modality_inputs(online, task))
-    model = mlflow.pytorch.load_model(uri)
     with torch.no_grad():
         probs = model(torch.from_numpy(flat)).numpy()
     return list(meta["classes"]), online.ids, probs, uri

@@ -13,6 +13,8 @@ import os
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
@@ -50,8 +52,22 @@ def model_name(task: str, variant: str) -> str:
 class Tracker:
     def __init__(self, tracking_uri: str, artifact_root: Path):
         self.uri, self.artifact_root = tracking_uri, artifact_root
-        mlflow.set_tracking_uri(tracking_uri)
         self.client = MlflowClient(tracking_uri)
+
+    @contextmanager
+    def fluent(self) -> Iterator[None]:
+        """Point mlflow's module-level API (start_run, log_model, load_model) at this store for a while.
+
+        `mlflow.set_tracking_uri` is process-wide and exports MLFLOW_TRACKING_URI, which `for_home`
+        reads as the user's choice; both are restored, so workspaces used in turn in one process
+        (tests, in-process Dagster runs) never write into each other's store.
+        """
+        previous = os.environ.get("MLFLOW_TRACKING_URI")
+        mlflow.set_tracking_uri(self.uri)
+        try:
+            yield
+        finally:
+            mlflow.set_tracking_uri(previous)  # None unsets the URI and the variable
 
     @classmethod
     def for_home(cls, home: Path) -> "Tracker":
@@ -93,7 +109,7 @@ class Tracker:
         created = self.client.create_run(
             self.experiment(data.task), run_name=v.name, start_time=int((time.time() - result.seconds) * 1000),
             tags={"mlflow.parentRunId": parent_id, "ecgnet.role": "variant", "ecgnet.kind": v.kind})
-        with mlflow.start_run(run_id=created.info.run_id) as run:
+        with self.fluent(), mlflow.start_run(run_id=created.info.run_id) as run:
             mlflow.log_params({"variant": v.name, "kind": v.kind, "description": v.description,
                                "modalities": v.modality or "time,frequency,spectrogram",
                                "git_commit": git_commit(), "data_fingerprint": _fingerprint(data.versions),

@@ -13,6 +13,7 @@ from feature_store.views.store import ViewRef
 
 from .assets.features import feature_asset_name
 from .assets.ingest import INGEST_ASSETS
+from .assets.training import TASKS
 from .resources import EcgnetStore, IngestSettings, TrainingSettings
 
 
@@ -113,15 +114,20 @@ feature_checks = ([build_beat_view_checks(f) for f in FAMILIES]
                   + [build_record_view_checks(f) for f in FAMILIES])
 
 
-@dg.asset_check(asset="fusion_comparison", name="check_quality_gate", blocking=True,
-                description="The best variant (by validation metric) reaches the configured minimum and "
-                            "is not worse than the current champion beyond its interval.")
-def check_quality_gate(store: EcgnetStore, training: TrainingSettings, fusion_comparison: dict) -> dg.AssetCheckResult:
-    decision = training.tracker(store.home).gate(fusion_comparison["task"], fusion_comparison,
-                                                 training.min_val_metric)
-    previous = decision["previous"] or {}
-    return dg.AssetCheckResult(passed=decision["passed"], metadata={
-        "expected": f">= {training.min_val_metric} and not below champion "
-                    f"{previous.get('name', '(none)')} at {previous.get('val_metric', float('nan')):.3f}",
-        "actual": f"{decision['variant']}: {decision['val_metric']:.3f} (upper {decision['val_metric_hi']:.3f})",
-        "reasons": dg.MetadataValue.json(decision["reasons"])})
+def build_quality_gate(comparison: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(asset=comparison, name="check_quality_gate", blocking=True,
+                    description="The best variant (by validation metric) reaches the configured minimum "
+                                "and is not worse than the current champion beyond its interval.")
+    def _gate(store: EcgnetStore, training: TrainingSettings, candidate: dict) -> dg.AssetCheckResult:
+        minimum = training.min_val(candidate["task"])
+        decision = training.tracker(store.home).gate(candidate["task"], candidate, minimum)
+        previous = decision["previous"] or {}
+        return dg.AssetCheckResult(passed=decision["passed"], metadata={
+            "expected": f">= {minimum} and not below champion "
+                        f"{previous.get('name', '(none)')} at {previous.get('val_metric', float('nan')):.3f}",
+            "actual": f"{decision['variant']}: {decision['val_metric']:.3f} (upper {decision['val_metric_hi']:.3f})",
+            "reasons": dg.MetadataValue.json(decision["reasons"])})
+    return _gate
+
+
+training_checks = [build_quality_gate(t.comparison) for t in TASKS.values()]

@@ -71,13 +71,19 @@ class TrainingSettings(dg.ConfigurableResource):
     device: str = Field(default="auto", description="auto (CUDA when available) | cpu | cuda")
     n_boot: int = Field(default=200, description="Bootstrap draws per interval")
     val_fraction: float = Field(default=0.25, description="Beats: share of DS1 patients for validation")
-    min_val_metric: float = Field(default=0.3, description="Quality gate: minimum validation metric")
+    min_val_metric: float = Field(default=0.3, description="Quality gate, beats: minimum validation macro-F1")
+    min_val_metric_records: float = Field(default=0.5, description="Quality gate, records: minimum "
+                                          "validation macro-AUC (0.5 is chance)")
 
     def config(self, task: str) -> ComparisonConfig:
         return ComparisonConfig(task=task, n_boot=self.n_boot, val_fraction=self.val_fraction,
                                 min_val_metric=self.min_val_metric,
                                 train=TrainConfig(epochs=self.epochs, batch_size=self.batch_size,
                                                   patience=self.patience, seed=self.seed, device=self.device))
+
+    def min_val(self, task: str) -> float:
+        """The gate's minimum validation metric: macro-F1 for beats, macro-AUC for records."""
+        return self.min_val_metric_records if task == "records" else self.min_val_metric
 
     def tracker(self, home: str) -> Tracker:
         return Tracker.for_home(Path(home))

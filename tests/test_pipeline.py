@@ -45,9 +45,13 @@ def test_definitions_load_with_the_ingest_feature_and_training_groups():
                                   for f in ("time", "spectral", "spectrogram")}
     upstream = graph.get(dg.AssetKey("record_spectral_features")).parent_keys
     assert upstream == {dg.AssetKey("ptbxl_records"), dg.AssetKey("challenge_records")}
-    assert "fusion_comparison" in groups["training"] and len(groups["training"]) == 11
-    late = graph.get(dg.AssetKey("beat_late_stacker_model")).parent_keys
-    assert {dg.AssetKey(f"beat_{m}_model") for m in ("time", "frequency", "spectrogram")} <= late
+    assert {"fusion_comparison", "champion_model", "record_fusion_comparison",
+            "record_champion_model"} <= groups["training"] and len(groups["training"]) == 22
+    for prefix in ("beat", "record"):
+        late = graph.get(dg.AssetKey(f"{prefix}_late_stacker_model")).parent_keys
+        assert {dg.AssetKey(f"{prefix}_{m}_model") for m in ("time", "frequency", "spectrogram")} <= late
+    assert graph.get(dg.AssetKey("record_training_data")).parent_keys == {
+        dg.AssetKey(f"record_{f}_features") for f in ("time", "spectral", "spectrogram")}
     for job in ("ingest", "features", "retrain", "ecgnet"):
         assert defs.resolve_job_def(job)
     schedule = defs.resolve_schedule_def("weekly_retrain")
