@@ -69,7 +69,22 @@ def tensors(split: Split) -> dict[str, dict[str, torch.Tensor]]:
 
 
 def rows(x: dict, idx: torch.Tensor, device: torch.device) -> dict:
-    return {m: {k: v[idx].to(device, non_blocking=True) for k, v in inp.items()} for m, inp in x.items()}
+    return {m: {k: v[idx.to(v.device)].to(device, non_blocking=True) for k, v in inp.items()}
+            for m, inp in x.items()}
+
+
+def staged(x: dict, y: torch.Tensor, device: torch.device, share: float = 0.25) -> tuple[dict, torch.Tensor]:
+    """The training set moved to the GPU once when it fits in `share` of the free memory, so batches
+    are gathered there instead of copied from the host at every step; else left on the host."""
+    if device.type != "cuda":
+        return x, y
+    size = y.nbytes + sum(v.nbytes for inp in x.values() for v in inp.values())
+    free, _ = torch.cuda.mem_get_info(device)
+    if size > share * free:
+        log.info("training set (%.1f GB) stays on the host: more than %d %% of free GPU memory",
+                 size / 1e9, 100 * share)
+        return x, y
+    return {m: {k: v.to(device) for k, v in inp.items()} for m, inp in x.items()}, y.to(device)
 
 
 def predict_probs(model: nn.Module, split: Split, multilabel: bool, *, batch_size: int = 1024,
@@ -105,8 +120,7 @@ def train(model: nn.Module, data: TaskData, cfg: TrainConfig, *, checkpoint: Pat
     if checkpoint is not None and checkpoint.is_file():
         state = _resume(checkpoint, model, opt, sched)
         log.info("resumed from %s at epoch %d", checkpoint, state["epoch"])
-    x_train = tensors(data.train)
-    y_train = torch.from_numpy(data.train.y)
+    x_train, y_train = staged(tensors(data.train), torch.from_numpy(data.train.y), device)
     scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp and device.type == "cuda")
     while state["epoch"] < cfg.epochs and state["bad"] < cfg.patience:
         epoch, start = state["epoch"], time.perf_counter()
@@ -135,7 +149,7 @@ def _epoch(model, x, y, loss_fn, opt, scaler, cfg: TrainConfig, epoch: int, devi
         idx = order[start:start + cfg.batch_size]
         if len(idx) < 2:
             continue  # batch norm needs two rows
-        target = y[idx].to(device)
+        target = y[idx.to(y.device)].to(device)
         with torch.autocast(device.type, enabled=cfg.amp and device.type == "cuda"):
             loss = loss_fn(model(rows(x, idx, device)), target)
         opt.zero_grad(set_to_none=True)

@@ -107,8 +107,10 @@ def test_training_runs_on_cuda_with_amp(cuda, beat_task, variant):
 
     from ecgnet.fusion import VARIANTS, build
     from ecgnet.models import ModelConfig
-    from ecgnet.train import TrainConfig, predict_probs, seed_everything, train
+    from ecgnet.train import TrainConfig, predict_probs, seed_everything, staged, tensors, train
 
+    x, y = staged(tensors(beat_task.train), torch.from_numpy(beat_task.train.y), cuda)
+    assert y.is_cuda and all(v.is_cuda for inp in x.values() for v in inp.values())  # a few MB: staged
     seed_everything(0)
     model = build(VARIANTS[variant], beat_task, ModelConfig(embed_dim=16, channels=4, scalar_dim=8,
                                                             heads=2, layers=1, fusion_hidden=16))
