@@ -8,7 +8,7 @@ from .assets.features import feature_assets
 from .assets.ingest import ingest_assets
 from .assets.training import training_assets
 from .checks import feature_checks, ingest_checks, training_checks
-from .jobs import ecgnet_job, features_job, ingest_job, retrain_job, weekly_retrain
+from .jobs import ecgnet_job, executor, features_job, ingest_job, retrain_job, weekly_retrain
 from .resources import EcgnetStore, FeatureSettings, IngestSettings, TrainingSettings
 from .sensors import new_records_sensor
 
@@ -18,6 +18,7 @@ defs = dg.Definitions(
     jobs=[ingest_job, features_job, retrain_job, ecgnet_job],
     schedules=[weekly_retrain],
     sensors=[new_records_sensor],
+    executor=executor,
     resources={"store": EcgnetStore(), "ingest": IngestSettings(), "features": FeatureSettings(),
                "training": TrainingSettings()},
 )

@@ -5,6 +5,12 @@ from __future__ import annotations
 
 import dagster as dg
 
+# A model asset uses every core (or the GPU) by itself: two at once only fight over them. Other
+# steps (ingest, features, comparisons) still run side by side.
+TRAINER_TAG = {"ecgnet/trainer": "torch"}
+executor = dg.multiprocess_executor.configured({"tag_concurrency_limits": [
+    {"key": "ecgnet/trainer", "value": "torch", "limit": 1}]})
+
 ingest_job = dg.define_asset_job("ingest", selection=dg.AssetSelection.groups("ingest"),
                                  description="Ingest the source folders into the raw store.")
 features_job = dg.define_asset_job("features", selection=dg.AssetSelection.groups("features"),

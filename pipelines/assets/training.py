@@ -21,6 +21,7 @@ from feature_store.views.store import FeatureStore, ViewRef
 
 from feature_store.views.families import FAMILIES
 
+from ..jobs import TRAINER_TAG
 from ..metadata import png
 from ..resources import EcgnetStore, TrainingSettings
 from .features import TASK_ASSET, feature_asset_name
@@ -144,7 +145,7 @@ def _model_metadata(result: VariantResult, ref: ModelRef, store: EcgnetStore, t:
 def build_model_asset(t: TrainingTask, variant: str) -> dg.AssetsDefinition:
     v = VARIANTS[variant]
     ins = {"run": dg.AssetIn(t.training_data)}
-    kwargs = dict(name=t.model(variant), group_name="training",
+    kwargs = dict(name=t.model(variant), group_name="training", op_tags=TRAINER_TAG,
                   description=f"{v.kind} variant '{variant}' ({t.task}): {v.description}.")
     if v.kind in ("single", "early"):
         @dg.asset(ins=ins, **kwargs)
