@@ -110,33 +110,37 @@ def copy_bandwidth(xp, nbytes: int = 2 << 30) -> float:
 
 
 def scaled_spectrogram(signal: np.ndarray, gpu: Backend, rows: int, fs: float = 360.0) -> None:
-    """Spectrogram step alone on ~`rows` tiled real beats, already on the device, by chunk."""
+    """Spectrogram step alone on the real beats tiled to 1/8, 1/4, 1/2 and all of `rows`, already on
+    the device, chunk by chunk: how time grows with size, and the share of memory bandwidth used."""
     from feature_store.transforms.spectrogram import log_spectrogram
 
     xp, params = gpu.xp, DEFAULT_PARAMS[("beats", "spectrogram")]
-    x = xp.asarray(np.tile(signal, (-(-rows // len(signal)), 1, 1))[:rows])
+    x_all = xp.asarray(np.tile(signal, (-(-rows // len(signal)), 1, 1))[:rows])
     sizes = {"nperseg": int(round(params.window_s * fs)), "hop": int(round(params.hop_s * fs))}
-
-    def run():
-        return [log_spectrogram(x[i:i + gpu.chunk_rows], xp, fs=fs, fmax_hz=params.fmax_hz, **sizes)
-                for i in range(0, len(x), gpu.chunk_rows)]
-
-    out = run()
-    del out
-    out, seconds = timed(run, gpu.synchronize)
-    frames = out[0].shape[-1] * sizes["nperseg"] * x.shape[0] * x.shape[1]
-    # bytes that must cross memory at least once: read beats, write + read float64 frames, write
-    # and read the complex spectrum (nperseg // 2 + 1 bins), write the float32 result
-    bins = sizes["nperseg"] // 2 + 1
-    moved = (x.nbytes + 2 * frames * 8 + 2 * frames // sizes["nperseg"] * bins * 16
-             + sum(o.nbytes for o in out))
     name, peak = peak_bandwidth(xp)
     copy = copy_bandwidth(xp)
-    rate = moved / seconds
-    print(f"\nScaled spectrogram on {name}: {x.shape[0]:,} beats in {seconds:.3f} s "
-          f"({x.shape[0] / seconds:,.0f} beats/s, chunks of {gpu.chunk_rows:,}); ~{rate / 1e9:,.0f} GB/s "
-          f"moved = {100 * rate / peak:.0f} % of the {peak / 1e9:,.0f} GB/s peak "
-          f"({100 * rate / copy:.0f} % of the {copy / 1e9:,.0f} GB/s a device copy reaches)")
+    print(f"\nScaled spectrogram on {name} (real beats tiled, on the device, chunks of {gpu.chunk_rows:,}); "
+          f"peak {peak / 1e9:,.0f} GB/s, a device copy reaches {copy / 1e9:,.0f} GB/s")
+    print(f"{'beats':>10s} {'seconds':>8s} {'beats/s':>12s} {'GB/s':>7s} {'% peak':>7s} {'% copy':>7s}")
+    for n in (rows // 8, rows // 4, rows // 2, rows):
+        x = x_all[:n]
+
+        def run():
+            return [log_spectrogram(x[i:i + gpu.chunk_rows], xp, fs=fs, fmax_hz=params.fmax_hz, **sizes)
+                    for i in range(0, len(x), gpu.chunk_rows)]
+
+        run()  # warm-up: cuFFT plans and kernels for these shapes (the result is dropped at once)
+        out, seconds = timed(run, gpu.synchronize)
+        frames = out[0].shape[-1] * sizes["nperseg"] * x.shape[0] * x.shape[1]
+        # bytes that must cross memory at least once: read the beats, write + read the float64
+        # frames, write + read the complex spectrum, write the float32 result (a lower bound)
+        bins = sizes["nperseg"] // 2 + 1
+        moved = (x.nbytes + 2 * frames * 8 + 2 * frames // sizes["nperseg"] * bins * 16
+                 + sum(o.nbytes for o in out))
+        rate = moved / seconds
+        print(f"{n:>10,d} {seconds:8.3f} {n / seconds:12,.0f} {rate / 1e9:7,.0f} {100 * rate / peak:7.0f} "
+              f"{100 * rate / copy:7.0f}")
+        del out
 
 
 def main() -> None:
