@@ -1,5 +1,6 @@
-"""Jobs: `ingest`, `features`, `retrain` and `ecgnet` (the main job over everything); the weekly
-retraining schedule (stopped by default: turn it on in the UI)."""
+"""Jobs: `ingest`, `features`, `refresh` (both, what the new-records sensor starts), `retrain` and
+`ecgnet` (the main job over everything); the weekly retraining schedule (stopped by default: turn it
+on in the UI)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,10 @@ ingest_job = dg.define_asset_job("ingest", selection=dg.AssetSelection.groups("i
                                  description="Ingest the source folders into the raw store.")
 features_job = dg.define_asset_job("features", selection=dg.AssetSelection.groups("features"),
                                    description="Compute (or reuse) every feature view.")
+refresh_job = dg.define_asset_job(
+    "refresh", selection=dg.AssetSelection.groups("ingest", "features"),
+    description="Ingest new or changed records and bring the feature views up to date (views whose "
+                "inputs did not change are reused); models are retrained by `retrain` or its schedule.")
 retrain_job = dg.define_asset_job(
     "retrain", selection=dg.AssetSelection.groups("ingest", "features", "training"),
     description="Ingest new records (incremental), refresh feature views (reused when unchanged) and "

@@ -1,15 +1,16 @@
-"""Sensors: start an ingest run when records appear in (or change under) the source folders."""
+"""Sensors: ingest and refresh the feature views when records appear in (or change under) the source folders."""
 
 import dagster as dg
 
 from feature_store.sources.registry import folder_state
 
-from .jobs import ingest_job
+from .jobs import refresh_job
 from .resources import IngestSettings
 
 
-@dg.sensor(job=ingest_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Runs the ingest job when record files under the source folders change.")
+@dg.sensor(job=refresh_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Runs the refresh job (ingest, then feature views) when record files under the "
+                       "source folders change, so new records are ready for inference and the next retrain.")
 def new_records_sensor(context: dg.SensorEvaluationContext, ingest: IngestSettings):
     missing = [str(f) for f in ingest.folders() if not f.is_dir()]
     if missing:
@@ -17,5 +18,5 @@ def new_records_sensor(context: dg.SensorEvaluationContext, ingest: IngestSettin
     state = folder_state(ingest.folders())
     if state == context.cursor:
         return dg.SkipReason("no new or changed records")
-    context.log.info(f"record files changed under {ingest.sources}: starting ingest")
+    context.log.info(f"record files changed under {ingest.sources}: starting ingest and feature refresh")
     return dg.SensorResult(run_requests=[dg.RunRequest(run_key=state)], cursor=state)

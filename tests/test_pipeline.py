@@ -55,7 +55,8 @@ def test_definitions_load_with_the_ingest_feature_and_training_groups():
     assert defs.resolve_job_def("retrain").executor_def.name == "multiprocess"
     assert graph.get(dg.AssetKey("record_training_data")).parent_keys == {
         dg.AssetKey(f"record_{f}_features") for f in ("time", "spectral", "spectrogram")}
-    for job in ("ingest", "features", "retrain", "ecgnet"):
+    assert new_records_sensor.job_name == "refresh"  # new records reach the feature views, not the models
+    for job in ("ingest", "features", "refresh", "retrain", "ecgnet"):
         assert defs.resolve_job_def(job)
     schedule = defs.resolve_schedule_def("weekly_retrain")
     assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
