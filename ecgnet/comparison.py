@@ -21,6 +21,7 @@ from .data import TaskData
 from .evaluate import bootstrap, evaluate, latency_ms, macro_auc, macro_f1, n_parameters, paired_bootstrap
 from .fusion import MODALITIES, SINGLE_VARIANTS, VARIANTS, LateFusion, Variant, build, fit_late
 from .models import ModelConfig
+from .plots import comparison_png
 from .train import TrainConfig, predict_probs, seed_everything, tensors, train, val_metric
 
 log = logging.getLogger(__name__)
@@ -142,6 +143,14 @@ def comparison_table(results: dict[str, VariantResult], data: TaskData, cfg: Com
             row[f"{key}_vs_{ref}"] = "(reference)"
         rows.append(row)
     return pl.DataFrame(rows)
+
+
+def comparison_plot(results: dict[str, VariantResult], data: TaskData, candidate: str) -> bytes:
+    """PNG: every variant's test macro metric with its interval, and against its size."""
+    key = "macro_auc" if data.multilabel else "macro_f1"
+    rows = [{"variant": name, "kind": r.variant.kind, "params": r.n_params, "value": r.test[key],
+             "lo": r.test[f"{key}_lo"], "hi": r.test[f"{key}_hi"]} for name, r in results.items()]
+    return comparison_png(rows, key.replace("_", "-"), candidate, f"{data.task}: every variant on the test split")
 
 
 def _metric_names(data: TaskData) -> list[str]:

@@ -1,8 +1,10 @@
-"""Pictures logged with every variant: ROC curves, confusion matrix, training curves."""
+"""Pictures logged with every variant (ROC curves, confusion matrix, training curves) and with every
+comparison (metrics with intervals against size)."""
 
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.ticker import FuncFormatter, NullFormatter
 from sklearn.metrics import confusion_matrix, roc_curve
 
 from feature_store.plots import plt, to_png
@@ -49,4 +51,32 @@ def training_png(history: list[dict], title: str) -> bytes:
     ax2.set_ylabel("validation metric")
     ax.set_title(title, fontsize=9)
     fig.legend(fontsize=7, loc="upper right")
+    return to_png(fig)
+
+
+KIND_COLOURS = {"single": "tab:blue", "early": "tab:green", "intermediate": "tab:purple", "late": "tab:orange"}
+
+
+def comparison_png(rows: list[dict], metric: str, candidate: str, title: str) -> bytes:
+    """The comparison at a glance: each variant's test metric with its 95 % interval (left), and the
+    same against model size (right). `rows`: variant, kind, params, value, lo, hi."""
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(9.5, 0.45 * len(rows) + 1.6),
+                                  gridspec_kw={"width_ratios": (1.3, 1)})
+    for i, r in enumerate(rows):
+        colour = KIND_COLOURS.get(r["kind"], "grey")
+        ax.errorbar(r["value"], i, xerr=[[r["value"] - r["lo"]], [r["hi"] - r["value"]]], fmt="o",
+                    color=colour, capsize=3, mfc="white" if r["variant"] != candidate else colour)
+        ax2.scatter(r["params"], r["value"], color=colour, s=28)
+        ax2.annotate(r["variant"], (r["params"], r["value"]), fontsize=7, xytext=(3, 3),
+                     textcoords="offset points")
+    ax.set_yticks(range(len(rows)), [r["variant"] + (" (chosen)" if r["variant"] == candidate else "")
+                                     for r in rows], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel(f"test {metric}, 95 % patient-bootstrap interval", fontsize=8)
+    ax2.set_xscale("log")
+    ax2.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1000:g}k"))
+    ax2.xaxis.set_minor_formatter(NullFormatter())  # minor labels on a short log axis collide
+    ax2.set_xlabel("parameters", fontsize=8)
+    ax2.set_ylabel(f"test {metric}", fontsize=8)
+    fig.suptitle(title, fontsize=9)
     return to_png(fig)

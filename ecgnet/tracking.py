@@ -156,13 +156,15 @@ class Tracker:
             self.client.set_model_version_tag(name, version, key, f"{result.val[key]:.6f}")
         return version
 
-    def finish_comparison(self, parent_id: str, table: pl.DataFrame, candidate: dict) -> None:
-        """Log the comparison table (CSV, markdown) and the champion candidate; close the parent run."""
+    def finish_comparison(self, parent_id: str, table: pl.DataFrame, candidate: dict, plot: bytes) -> None:
+        """Log the comparison table (CSV, markdown), its plot and the champion candidate; close the
+        parent run."""
         with tempfile.TemporaryDirectory() as tmp:
             table.write_csv(Path(tmp) / "comparison.csv")
             (Path(tmp) / "comparison.md").write_text(markdown_table(table) + "\n")
+            (Path(tmp) / "comparison.png").write_bytes(plot)
             (Path(tmp) / "candidate.json").write_text(json.dumps(candidate, indent=1))
-            for file in ("comparison.csv", "comparison.md", "candidate.json"):
+            for file in ("comparison.csv", "comparison.md", "comparison.png", "candidate.json"):
                 self.client.log_artifact(parent_id, str(Path(tmp) / file))
         self.client.set_tag(parent_id, "ecgnet.champion_candidate", candidate["variant"])
         self.client.set_terminated(parent_id, "FINISHED")

@@ -43,6 +43,8 @@ def test_the_comparison_leaves_a_parent_run_with_a_child_per_variant(trained):
     assert set(children["tags.mlflow.runName"]) == {"time", "frequency", "spectrogram", "early",
                                                     "intermediate_concat", "intermediate_gated",
                                                     "late_average", "late_stacker"}
+    logged = {a.path for a in Tracker.for_home(home).client.list_artifacts(parent["run_id"].iloc[0])}
+    assert {"comparison.csv", "comparison.md", "comparison.png", "candidate.json"} <= logged
     for col in ("metrics.test_macro_f1", "metrics.test_macro_f1_lo", "metrics.test_macro_f1_hi",
                 "metrics.test_se_S", "metrics.val_metric", "metrics.n_params", "params.view.beats_time"):
         assert children[col].notna().all(), col

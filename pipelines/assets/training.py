@@ -12,7 +12,8 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from ecgnet.comparison import VariantResult, comparison_table, load_result, save_result, train_variant
+from ecgnet.comparison import (VariantResult, comparison_plot, comparison_table, load_result, save_result,
+                               train_variant)
 from ecgnet.data import TaskData, load_task_data
 from ecgnet.fusion import VARIANTS
 from ecgnet.plots import training_png
@@ -182,11 +183,13 @@ def build_comparison(t: TrainingTask) -> dg.AssetsDefinition:
         candidate = {"task": run.task, "variant": best.variant.name, "version": ref["model_version"],
                      "val_metric": best.val["val_metric"], "val_metric_hi": best.val["val_metric_hi"],
                      "parent_run_id": run.parent_run_id}
+        plot = comparison_plot(results, data, best.variant.name)
         tracker = training.tracker(store.home)
-        tracker.finish_comparison(run.parent_run_id, table, candidate)
+        tracker.finish_comparison(run.parent_run_id, table, candidate, plot)
         context.log.info(f"comparison {run.parent_run_id}: best on validation is {best.variant.name}")
         return dg.Output(candidate, metadata={
             "comparison": dg.MetadataValue.md(markdown_table(table)), "candidate": best.variant.name,
+            **png(plot, store.plots_dir() / f"{t.prefix}_comparison.png", "comparison_plot"),
             "task": run.task, "mlflow_parent_run": run.parent_run_id, "tracking_uri": tracker.uri,
             "mlflow_ui": f"make ui, then http://127.0.0.1:5000/#/experiments/{tracker.experiment(run.task)}"
                          "/runs?workflowType=machine_learning"})
