@@ -7,6 +7,7 @@ never used for any choice. Records (PTB-XL style): the stored train / val / test
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,7 @@ import numpy as np
 if TYPE_CHECKING:  # polars-free at run time: the CUDA training check runs where polars is not installed
     from feature_store.views.store import FeatureStore, TrainingSet
 
+log = logging.getLogger(__name__)
 CLASSES = {"beats": ("N", "S", "V", "F", "Q"), "records": ("NORM", "MI", "STTC", "CD", "HYP")}
 MULTILABEL = {"beats": False, "records": True}
 FAMILY_OF = {"time": "time", "frequency": "spectral", "spectrogram": "spectrogram"}
@@ -43,6 +45,12 @@ class Split:
     def take(self, rows: np.ndarray) -> "Split":
         return Split({m: {k: v[rows] for k, v in inp.items()} for m, inp in self.x.items()},
                      self.y[rows], self.ids[rows], self.groups[rows])
+
+    def join(self, other: "Split") -> "Split":
+        return Split({m: {k: np.concatenate([v, other.x[m][k]]) for k, v in inp.items()}
+                      for m, inp in self.x.items()},
+                     np.concatenate([self.y, other.y]), np.concatenate([self.ids, other.ids]),
+                     np.concatenate([self.groups, other.groups]))
 
 
 @dataclass
@@ -106,7 +114,14 @@ def patient_holdout(groups: np.ndarray, fraction: float, seed: int) -> np.ndarra
 
 
 def load_task_data(store: FeatureStore, task: str, *, modalities=tuple(INPUTS), val_fraction: float = 0.25,
-                   seed: int = 0, versions: dict[str, str] | None = None, recorded_before=None) -> TaskData:
+                   seed: int = 0, versions: dict[str, str] | None = None, recorded_before=None,
+                   min_val_rows: int = 20) -> TaskData:
+    """Train / val / test of a task, aligned across views. Beats: DS1 split by patient into train and
+    val (`val_fraction` of patients), DS2 test. Records: the stored splits; when the stored val split
+    has fewer than `min_val_rows` labelled records (a small folder, not PTB-XL's fold 9), a seeded
+    `val_fraction` of train patients joins it, so early stopping and every choice on validation see
+    more than a handful of records. Test is never touched.
+    """
     views = [view_of(task, m) for m in modalities]
     read = lambda split: store.training_set(views, split, versions=versions,  # noqa: E731
                                             recorded_before=recorded_before)
@@ -121,6 +136,12 @@ def load_task_data(store: FeatureStore, task: str, *, modalities=tuple(INPUTS), 
         sets = {s: read(s) for s in ("train", "val", "test")}
         train, val, test = (_labelled(_split(sets[s], task, modalities), multilabel)
                             for s in ("train", "val", "test"))
+        if len(val) < min_val_rows and len(set(train.groups.tolist())) > 1:
+            held = patient_holdout(train.groups, val_fraction, seed)
+            log.warning("task %r: %d labelled records in the val split (< %d); %d records of %.0f %% of "
+                        "train patients join validation", task, len(val), min_val_rows, int(held.sum()),
+                        100 * val_fraction)
+            train, val = train.take(np.flatnonzero(~held)), val.join(train.take(np.flatnonzero(held)))
         versions_read = sets["test"].versions
     for name, split in (("train", train), ("val", val), ("test", test)):
         if len(split) == 0:

@@ -7,8 +7,10 @@ import mlflow
 import pytest
 
 from ecgnet.__main__ import main as ecgnet_main
+from ecgnet.data import load_task_data
 from ecgnet.tracking import Tracker
 from feature_store.raw_store import RawStore
+from feature_store.views.store import FeatureStore
 from pipelines.assets.features import feature_assets
 from pipelines.assets.ingest import ingest_assets
 from pipelines.assets.training import training_assets
@@ -122,3 +124,15 @@ def test_the_records_task_trains_every_variant_in_dagster(records_trained, capsy
     assert "MLFLOW_TRACKING_URI" not in os.environ  # no workspace leaks into the next one
     out = capsys.readouterr().out
     assert "scored by models:/ecgnet-records-" in out and "NORM" in out
+
+
+def test_a_small_val_split_borrows_train_patients_never_test(records_trained):
+    _, home = records_trained
+    features = FeatureStore(home / "store")
+    stored = load_task_data(features, "records", min_val_rows=0)
+    data = load_task_data(features, "records")  # the sample's stored val split has 2 labelled records
+    assert len(stored.val) < 20 < len(stored.val) + len(stored.train)
+    assert len(data.val) > len(stored.val) and len(data.train) + len(data.val) == len(stored.train) + len(stored.val)
+    assert set(stored.val.ids) <= set(data.val.ids)
+    assert not set(data.train.groups) & set(data.val.groups)  # patients stay on one side
+    assert data.test.ids.tolist() == stored.test.ids.tolist()  # test is never touched
