@@ -19,7 +19,8 @@ from torch import nn
 
 from .data import TaskData
 from .evaluate import bootstrap, evaluate, latency_ms, macro_auc, macro_f1, n_parameters, paired_bootstrap
-from .fusion import MODALITIES, SINGLE_VARIANTS, VARIANTS, LateFusion, Variant, build, fit_late
+from .fusion import (MODALITIES, SINGLE_VARIANTS, VARIANTS, LateFusion, Variant, build, cross_fit_late,
+                     fit_late)
 from .models import ModelConfig
 from .plots import comparison_png
 from .train import TrainConfig, predict_probs, seed_everything, tensors, train, val_metric
@@ -67,8 +68,10 @@ def train_variant(name: str, data: TaskData, cfg: ComparisonConfig, *,
                   on_epoch=None) -> VariantResult:
     """Train (or, for late fusion, fit on validation) one variant and score it."""
     variant, start = VARIANTS[name], time.perf_counter()
+    val_probs = None
     if variant.kind == "late":
-        (model, fitted), history = _fit_late(variant, data, singles), []
+        model, fitted, val_probs = _fit_late(variant, data, singles, seed=cfg.train.seed)
+        history = []
     else:
         seed_everything(cfg.train.seed)
         model = build(variant, data, cfg.model)
@@ -79,7 +82,7 @@ def train_variant(name: str, data: TaskData, cfg: ComparisonConfig, *,
         model, history, fitted = result.model, result.history, {"best_epoch": result.best_epoch}
         if variant.gated:
             fitted.update(mean_gates(model, data))
-    return score(variant, model, data, cfg, history=history, fitted=fitted,
+    return score(variant, model, data, cfg, val_probs=val_probs, history=history, fitted=fitted,
                  seconds=time.perf_counter() - start)
 
 
@@ -90,19 +93,27 @@ def mean_gates(model: nn.Module, data: TaskData) -> dict[str, float]:
     return {f"gate_{m}": round(float(g), 4) for m, g in zip(MODALITIES, gates.mean(dim=0))}
 
 
-def _fit_late(variant: Variant, data: TaskData,
-              singles: dict[str, VariantResult] | None) -> tuple[nn.Module, dict]:
+def _fit_late(variant: Variant, data: TaskData, singles: dict[str, VariantResult] | None,
+              seed: int) -> tuple[nn.Module, dict, np.ndarray]:
+    """The late model fitted on all of validation, and its out-of-fold validation probabilities."""
     if not singles or set(singles) < set(MODALITIES):
         raise ValueError(f"{variant.name} combines the trained single models {list(MODALITIES)}; "
                          "fix: train those variants first")
     val_probs = np.stack([singles[m].val_probs for m in MODALITIES], axis=1)  # (rows, M, C)
-    combine, fitted = fit_late(variant, val_probs, data.val.y, data.multilabel,
-                               lambda p, y: val_metric(p, y, data.multilabel))
-    return LateFusion({m: singles[m].model for m in MODALITIES}, combine, data.multilabel).eval(), fitted
+    metric = lambda p, y: val_metric(p, y, data.multilabel)  # noqa: E731
+    combine, fitted = fit_late(variant, val_probs, data.val.y, data.multilabel, metric)
+    oof = cross_fit_late(variant, val_probs, data.val.y, data.val.groups, data.multilabel, metric, seed=seed)
+    model = LateFusion({m: singles[m].model for m in MODALITIES}, combine, data.multilabel).eval()
+    return model, {**fitted, "val_metric_in_sample": round(metric(predict_probs(model, data.val, data.multilabel),
+                                                                   data.val.y), 4)}, oof
 
 
-def score(variant: Variant, model: nn.Module, data: TaskData, cfg: ComparisonConfig, **extra) -> VariantResult:
-    val_probs = predict_probs(model, data.val, data.multilabel)
+def score(variant: Variant, model: nn.Module, data: TaskData, cfg: ComparisonConfig, *,
+          val_probs: np.ndarray | None = None, **extra) -> VariantResult:
+    """Validation and test scores. `val_probs`: out-of-fold validation probabilities (late variants),
+    used instead of the model's own, which saw those rows when it was fitted."""
+    if val_probs is None:
+        val_probs = predict_probs(model, data.val, data.multilabel)
     test_probs = predict_probs(model, data.test, data.multilabel)
     metric = lambda rows: {"val_metric": val_metric(val_probs[rows], data.val.y[rows], data.multilabel)}  # noqa: E731
     lo, hi = bootstrap(metric, data.val.groups, n_boot=cfg.n_boot, seed=cfg.train.seed)["val_metric"]

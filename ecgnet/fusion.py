@@ -189,6 +189,28 @@ def fit_late(variant: Variant, val_probs: np.ndarray, y_val: np.ndarray, multila
     return WeightedAverage(best, multilabel), {f"weight_{m}": float(w) for m, w in zip(MODALITIES, best)}
 
 
+def cross_fit_late(variant: Variant, val_probs: np.ndarray, y_val: np.ndarray, groups: np.ndarray,
+                   multilabel: bool, score, *, folds: int = 5, seed: int = 0) -> np.ndarray:
+    """Out-of-fold validation probabilities of a late variant: the combiner is fitted on the other
+    folds (patients kept together when there are at least two) and applied to the held-out one.
+
+    A combiner scored on the rows it was fitted on looks better than it is; these probabilities give
+    late variants a validation metric as honest as the trained variants' when the best is chosen.
+    """
+    from sklearn.model_selection import GroupKFold, KFold
+
+    n_groups = len(set(groups.tolist()))
+    splitter = (GroupKFold(n_splits=min(folds, n_groups)) if n_groups >= 2 else
+                KFold(n_splits=min(folds, len(y_val)), shuffle=True, random_state=seed))
+    out = np.zeros((len(val_probs), val_probs.shape[2]), dtype=np.float32)
+    for fit_rows, held in splitter.split(val_probs, groups=groups if n_groups >= 2 else None):
+        combine, _ = fit_late(variant, val_probs[fit_rows], y_val[fit_rows], multilabel, score)
+        with torch.no_grad():
+            logits = combine(torch.as_tensor(val_probs[held], dtype=torch.float32))
+        out[held] = activation(logits, multilabel).numpy()
+    return out
+
+
 def _fit_stacker(val_probs: np.ndarray, y_val: np.ndarray, multilabel: bool) -> tuple[nn.Module, dict]:
     from sklearn.linear_model import LogisticRegression
 

@@ -9,7 +9,7 @@ from ecgnet.comparison import ComparisonConfig, comparison_table, run_all
 from ecgnet.data import CLASSES, load_task_data, patient_holdout
 from ecgnet.evaluate import aami, bootstrap, evaluate, macro_auc, macro_f1, paired_bootstrap
 from ecgnet.export import Layout, Packed
-from ecgnet.fusion import VARIANTS, activation, build, fit_late
+from ecgnet.fusion import VARIANTS, activation, build, cross_fit_late, fit_late
 from ecgnet.models import ModelConfig
 from ecgnet.train import TrainConfig, seed_everything, tensors, train
 
@@ -173,3 +173,19 @@ def test_per_class_metrics_agree_with_scikit_learn():
     for c, name in enumerate(("N", "S", "V", "F")):
         assert got[f"f1_{name}"] == pytest.approx(f1s[c])
         assert got[f"auc_{name}"] == pytest.approx(roc_auc_score(Y == c, P[:, c]))
+
+
+def test_late_variants_are_scored_out_of_fold_on_validation():
+    """A combiner scored on the rows it was fitted on flatters itself; out-of-fold rows do not."""
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(5), size=(80, 3)).astype(np.float32)  # (rows, modalities, classes)
+    y = rng.integers(0, 5, 80)  # labels unrelated to the probabilities: chance is all there is
+    groups = np.repeat(np.arange(8), 10)
+    stacker = VARIANTS["late_stacker"]
+    score = lambda p, t: macro_f1(p, t, False)  # noqa: E731
+    combine, _ = fit_late(stacker, probs, y, False, score)
+    with torch.no_grad():
+        in_sample = activation(combine(torch.from_numpy(probs)), False).numpy()
+    oof = cross_fit_late(stacker, probs, y, groups, False, score)
+    np.testing.assert_allclose(oof.sum(axis=1), 1.0, rtol=1e-5)  # every row was predicted once
+    assert score(oof, y) < score(in_sample, y) - 0.1  # measured 0.235 against 0.443
