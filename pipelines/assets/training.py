@@ -89,16 +89,14 @@ def build_training_data(t: TrainingTask) -> dg.AssetsDefinition:
                           f"({'DS1 train/val, DS2 test' if t.task == 'beats' else 'stored train/val/test'}), "
                           "and the MLflow parent run of this comparison.")
     def _training_data(context: dg.AssetExecutionContext, store: EcgnetStore, training: TrainingSettings,
-                       time_view: ViewRef, spectral_view: ViewRef, spectrogram_view: ViewRef
-                       ):
+                       time_view: ViewRef, spectral_view: ViewRef, spectrogram_view: ViewRef):
         views = (time_view, spectral_view, spectrogram_view)
         if all(r.entry()["rows"] == 0 for r in views):
             context.log.warning(f"no {t.unit}s in the {t.task} feature views, so its models are "
                                 f"skipped; fix: ingest {t.source} to train them")
             return
         versions = {r.name: r.version for r in views}
-        data = load_task_data(FeatureStore(store.raw().root), t.task, versions=versions,
-                              val_fraction=training.val_fraction, seed=training.seed)
+        data = _data(store, training, TrainingRun(t.task, versions, parent_run_id="", directory=""))
         tracker = training.tracker(store.home)
         parent = tracker.start_comparison(t.task, training.config(t.task), data.versions)
         directory = Path(store.home) / "training" / parent
