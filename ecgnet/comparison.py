@@ -19,8 +19,7 @@ from torch import nn
 
 from .data import TaskData
 from .evaluate import bootstrap, evaluate, latency_ms, macro_auc, macro_f1, n_parameters, paired_bootstrap
-from .fusion import (MODALITIES, SINGLE_VARIANTS, VARIANTS, LateFusion, Variant, build, cross_fit_late,
-                     fit_late)
+from .fusion import MODALITIES, SINGLE_VARIANTS, VARIANTS, LateFusion, Variant, build, cross_fit_late, fit_late
 from .models import ModelConfig
 from .plots import comparison_png
 from .train import TrainConfig, predict_probs, seed_everything, tensors, train, val_metric

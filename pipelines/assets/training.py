@@ -12,15 +12,13 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from ecgnet.comparison import (VariantResult, comparison_plot, comparison_table, load_result, save_result,
-                               train_variant)
+from ecgnet.comparison import VariantResult, comparison_plot, comparison_table, load_result, save_result, train_variant
 from ecgnet.data import TaskData, load_task_data
 from ecgnet.fusion import VARIANTS
 from ecgnet.plots import training_png
 from feature_store.summary import markdown_table
-from feature_store.views.store import FeatureStore, ViewRef
-
 from feature_store.views.families import FAMILIES
+from feature_store.views.store import FeatureStore, ViewRef
 
 from ..jobs import TRAINER_TAG
 from ..metadata import png
