@@ -19,7 +19,17 @@ from torch import nn
 
 from .data import TaskData
 from .evaluate import bootstrap, evaluate, latency_ms, macro_auc, macro_f1, n_parameters, paired_bootstrap
-from .fusion import MODALITIES, SINGLE_VARIANTS, VARIANTS, LateFusion, Variant, build, cross_fit_late, fit_late
+from .fusion import (
+    MODALITIES,
+    SINGLE_VARIANTS,
+    VARIANTS,
+    LateFusion,
+    Variant,
+    build,
+    combine_probs,
+    cross_fit_late,
+    fit_late,
+)
 from .models import ModelConfig
 from .plots import comparison_png
 from .train import TrainConfig, predict_probs, seed_everything, tensors, train, val_metric
@@ -102,9 +112,9 @@ def _fit_late(variant: Variant, data: TaskData, singles: dict[str, VariantResult
     metric = lambda p, y: val_metric(p, y, data.multilabel)  # noqa: E731
     combine, fitted = fit_late(variant, val_probs, data.val.y, data.multilabel, metric)
     oof = cross_fit_late(variant, val_probs, data.val.y, data.val.groups, data.multilabel, metric, seed=seed)
+    in_sample = metric(combine_probs(combine, val_probs, data.multilabel), data.val.y)
     model = LateFusion({m: singles[m].model for m in MODALITIES}, combine, data.multilabel).eval()
-    return model, {**fitted, "val_metric_in_sample": round(metric(predict_probs(model, data.val, data.multilabel),
-                                                                   data.val.y), 4)}, oof
+    return model, {**fitted, "val_metric_in_sample": round(in_sample, 4)}, oof
 
 
 def score(variant: Variant, model: nn.Module, data: TaskData, cfg: ComparisonConfig, *,

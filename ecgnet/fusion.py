@@ -189,6 +189,12 @@ def fit_late(variant: Variant, val_probs: np.ndarray, y_val: np.ndarray, multila
     return WeightedAverage(best, multilabel), {f"weight_{m}": float(w) for m, w in zip(MODALITIES, best)}
 
 
+def combine_probs(combine: nn.Module, probs: np.ndarray, multilabel: bool) -> np.ndarray:
+    """Apply a fitted late combiner to (rows, modalities, classes) probabilities."""
+    with torch.no_grad():
+        return activation(combine(torch.as_tensor(probs, dtype=torch.float32)), multilabel).numpy()
+
+
 def cross_fit_late(variant: Variant, val_probs: np.ndarray, y_val: np.ndarray, groups: np.ndarray,
                    multilabel: bool, score, *, folds: int = 5, seed: int = 0) -> np.ndarray:
     """Out-of-fold validation probabilities of a late variant: the combiner is fitted on the other
@@ -205,9 +211,7 @@ def cross_fit_late(variant: Variant, val_probs: np.ndarray, y_val: np.ndarray, g
     out = np.zeros((len(val_probs), val_probs.shape[2]), dtype=np.float32)
     for fit_rows, held in splitter.split(val_probs, groups=groups if n_groups >= 2 else None):
         combine, _ = fit_late(variant, val_probs[fit_rows], y_val[fit_rows], multilabel, score)
-        with torch.no_grad():
-            logits = combine(torch.as_tensor(val_probs[held], dtype=torch.float32))
-        out[held] = activation(logits, multilabel).numpy()
+        out[held] = combine_probs(combine, val_probs[held], multilabel)
     return out
 
 
