@@ -74,8 +74,8 @@ class ModelRef:
     model_version: str
 
 
-def _data(store: EcgnetStore, training: TrainingSettings, run: TrainingRun) -> TaskData:
-    return load_task_data(FeatureStore(store.raw().root), run.task, versions=run.versions,
+def _data(store: EcgnetStore, training: TrainingSettings, task: str, versions: dict) -> TaskData:
+    return load_task_data(FeatureStore(store.raw().root), task, versions=versions,
                           val_fraction=training.val_fraction, seed=training.seed)
 
 
@@ -94,7 +94,7 @@ def build_training_data(t: TrainingTask) -> dg.AssetsDefinition:
                                 f"skipped; fix: ingest {t.source} to train them")
             return
         versions = {r.name: r.version for r in views}
-        data = _data(store, training, TrainingRun(t.task, versions, parent_run_id="", directory=""))
+        data = _data(store, training, t.task, versions)
         tracker = training.tracker(store.home)
         parent = tracker.start_comparison(t.task, training.config(t.task), data.versions)
         directory = Path(store.home) / "training" / parent
@@ -114,7 +114,8 @@ def build_training_data(t: TrainingTask) -> dg.AssetsDefinition:
 
 def _train(context, store: EcgnetStore, training: TrainingSettings, run: TrainingRun, variant: str,
            singles: list[ModelRef]) -> dg.Output[ModelRef]:
-    data, cfg, directory = _data(store, training, run), training.config(run.task), Path(run.directory)
+    data, cfg = _data(store, training, run.task, run.versions), training.config(run.task)
+    directory = Path(run.directory)
     trained = {VARIANTS[r.variant].modality: load_result(r.variant, data, cfg, directory) for r in singles}
     # per-epoch progress comes from the `ecgnet` logger, which dagster.yaml hands to the run's log
     result = train_variant(variant, data, cfg, singles=trained, checkpoint_dir=directory / "checkpoints")
@@ -171,7 +172,7 @@ def build_comparison(t: TrainingTask) -> dg.AssetsDefinition:
     def _comparison(context: dg.AssetExecutionContext, store: EcgnetStore, training: TrainingSettings,
                     run: TrainingRun) -> dg.Output[dict]:
         directory = Path(run.directory)
-        data, cfg = _data(store, training, run), training.config(run.task)
+        data, cfg = _data(store, training, run.task, run.versions), training.config(run.task)
         results = {n: load_result(n, data, cfg, directory) for n in VARIANTS if (directory / f"{n}.json").exists()}
         table = comparison_table(results, data, cfg)
         best = max(results.values(), key=lambda r: r.val["val_metric"])  # chosen on validation only
