@@ -25,7 +25,7 @@ from feature_store.sources.annotated import AnnotatedBeatSource
 from feature_store.sources.base import RecordRef
 from feature_store.sources.errors import RecordError
 from feature_store.views.compute import device_features, lead_stats
-from feature_store.views.families import DEFAULT_PARAMS, FAMILIES
+from feature_store.views.families import DEFAULT_PARAMS, FAMILIES, stft_sizes
 
 SAMPLE_MITDB = Path(__file__).resolve().parents[1] / "data" / "sample" / "mitdb"
 
@@ -116,7 +116,7 @@ def scaled_spectrogram(signal: np.ndarray, gpu: Backend, rows: int, fs: float = 
 
     xp, params = gpu.xp, DEFAULT_PARAMS[("beats", "spectrogram")]
     x_all = xp.asarray(np.tile(signal, (-(-rows // len(signal)), 1, 1))[:rows])
-    sizes = {"nperseg": int(round(params.window_s * fs)), "hop": int(round(params.hop_s * fs))}
+    sizes = stft_sizes(params, fs)
     name, peak = peak_bandwidth(xp)
     copy = copy_bandwidth(xp)
     print(f"\nScaled spectrogram on {name} (real beats tiled, on the device, chunks of {gpu.chunk_rows:,}); "

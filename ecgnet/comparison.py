@@ -146,7 +146,7 @@ def comparison_table(results: dict[str, VariantResult], data: TaskData, cfg: Com
     """One row per variant: size, latency, validation metric, test metrics with 95 % intervals,
     and the paired-bootstrap difference in test macro metric against the best single model."""
     ref = best_single(results) if any(r.variant.kind == "single" for r in results.values()) else None
-    key = "macro_auc" if data.multilabel else "macro_f1"
+    key = _macro_key(data)
     metric = (lambda p, y: _metric(p, y, data.multilabel, key))
     rows = []
     for name, r in results.items():
@@ -167,10 +167,15 @@ def comparison_table(results: dict[str, VariantResult], data: TaskData, cfg: Com
 
 def comparison_plot(results: dict[str, VariantResult], data: TaskData, candidate: str) -> bytes:
     """PNG: every variant's test macro metric with its interval, and against its size."""
-    key = "macro_auc" if data.multilabel else "macro_f1"
+    key = _macro_key(data)
     rows = [{"variant": name, "kind": r.variant.kind, "params": r.n_params, "value": r.test[key],
              "lo": r.test[f"{key}_lo"], "hi": r.test[f"{key}_hi"]} for name, r in results.items()]
     return comparison_png(rows, key.replace("_", "-"), candidate, f"{data.task}: every variant on the test split")
+
+
+def _macro_key(data: TaskData) -> str:
+    """The headline test metric: macro-AUC for multi-label records, macro-F1 for beats."""
+    return "macro_auc" if data.multilabel else "macro_f1"
 
 
 def _metric_names(data: TaskData) -> list[str]:

@@ -96,19 +96,20 @@ class SpectrogramFamily:
 
     def device(self, x, xp: ModuleType, *, fs: float, params: SpectrogramParams, crop) -> dict:
         return {"spectrogram": log_spectrogram(x, xp, fs=fs, fmax_hz=params.fmax_hz,
-                                               **_stft_sizes(params, fs))}
+                                               **stft_sizes(params, fs))}
 
     def host(self, inp: TaskInput, params: SpectrogramParams, out: dict, *, fs: float) -> dict:
         return {}
 
     def describe(self, inp: TaskInput, params: SpectrogramParams, *, fs: float) -> dict:
         n = int(round(inp.signal.shape[-1] * fs / inp.fs)) if inp.fs else 0
-        freqs, times = stft_grid(n, fs=fs, fmax_hz=params.fmax_hz, **_stft_sizes(params, fs))
+        freqs, times = stft_grid(n, fs=fs, fmax_hz=params.fmax_hz, **stft_sizes(params, fs))
         return {"spectrogram": "leads x freq x frames, ln mV", "freqs_hz": freqs.tolist(),
                 "frame_times_s": times.tolist()}
 
 
-def _stft_sizes(params: SpectrogramParams, fs: float) -> dict:
+def stft_sizes(params: SpectrogramParams, fs: float) -> dict:
+    """Window and hop of the spectrogram family in samples at `fs`."""
     return {"nperseg": int(round(params.window_s * fs)), "hop": max(1, int(round(params.hop_s * fs)))}
 
 
