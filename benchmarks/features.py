@@ -29,14 +29,15 @@ from feature_store.raw_store import RawSnapshot, RawStore
 from feature_store.sources.registry import discover
 from feature_store.transforms.reference import reference_features
 from feature_store.views.compute import compute_features, fit_stats
-from feature_store.views.families import DEFAULT_PARAMS, FAMILIES
-from feature_store.views.tasks import load_beats
+from feature_store.tasks import BEATS
+from feature_store.views.families import FAMILIES
+from feature_store.views.inputs import load_beats
 
 
 def beats_input(mitdb: Path, tmp: Path):
     store, cfg = RawStore(tmp / "store"), IngestConfig()
     report = ingest_kind("annotated", discover([mitdb], cfg)["annotated"], store, cfg)
-    return load_beats([RawSnapshot("annotated", str(store.root), report.snapshot, report.record_ids)])
+    return load_beats(BEATS, [RawSnapshot("annotated", str(store.root), report.snapshot, report.record_ids)])
 
 
 def tiled(inp, rows: int):
@@ -61,7 +62,7 @@ def agree(a: dict, b: dict, tol: float) -> str:
 
 
 def compare_family(family: str, inp, stats, gpu, loop_rows: int) -> list[tuple]:
-    params, fam, n = DEFAULT_PARAMS[("beats", family)], FAMILIES[family], len(inp.signal)
+    params, fam, n = BEATS.view_params[family], FAMILIES[family], len(inp.signal)
     sub = np.linspace(0, n - 1, min(loop_rows, n)).astype(int)
     loop, t_loop = timed(lambda: reference_features(family, inp.signal[sub], fs=inp.fs, params=params,
                                                     stats_=stats, crop=inp.crop))
@@ -108,7 +109,7 @@ def main() -> None:
         inp = beats_input(mitdb, Path(tmp))
         if args.tile_to > len(inp.signal):
             inp = tiled(inp, args.tile_to)
-        stats = fit_stats(inp, DEFAULT_PARAMS[("beats", "time")].preprocess, numpy_backend())
+        stats = fit_stats(inp, BEATS.view_params["time"].preprocess, numpy_backend())
         rows = [r for family in FAMILIES for r in compare_family(family, inp, stats, gpu, args.loop_rows)]
     print(f"\nFeatures, MIT-BIH beats from {mitdb}{' tiled' if args.tile_to else ''} ({len(inp.signal):,} beats x {inp.signal.shape[1]} leads x "
           f"{inp.signal.shape[2]} samples at {inp.fs:g} Hz); rates are rows/s, ratios against the loop "

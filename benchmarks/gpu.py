@@ -24,8 +24,9 @@ from feature_store.config import IngestConfig
 from feature_store.sources.annotated import AnnotatedBeatSource
 from feature_store.sources.base import RecordRef
 from feature_store.sources.errors import RecordError
-from feature_store.views.compute import device_features, lead_stats
-from feature_store.views.families import DEFAULT_PARAMS, FAMILIES, stft_sizes
+from feature_store.views.compute import array_features, lead_stats
+from feature_store.tasks import BEATS
+from feature_store.views.families import FAMILIES
 
 SAMPLE_MITDB = Path(__file__).resolve().parents[1] / "data" / "sample" / "mitdb"
 
@@ -55,16 +56,16 @@ def max_rel_diff(a: np.ndarray, b: np.ndarray) -> float:
 def compare(signal: np.ndarray, gpu: Backend) -> bool:
     """Each family on NumPy and on CuPy over `signal`; True when every family agrees to 1e-4."""
     fs, crop, cpu = 360.0, IngestConfig().beat_span(), numpy_backend()
-    stats = lead_stats(signal, fs=fs, pre=DEFAULT_PARAMS[("beats", "time")].preprocess, backend=cpu)
+    stats = lead_stats(signal, fs=fs, pre=BEATS.view_params["time"].preprocess, backend=cpu)
     print(f"\n{'family':12s} {'CPU s':>8s} {'GPU s':>8s} {'CPU beats/s':>12s} {'GPU beats/s':>12s} "
           f"{'GPU / CPU':>9s}  outputs")
     all_ok = True
     for family in FAMILIES:
-        run = dict(fs=fs, params=DEFAULT_PARAMS[("beats", family)], stats=stats, crop=crop)
+        run = dict(fs=fs, params=BEATS.view_params[family], stats=stats, crop=crop)
         try:  # one failing family must not hide the others' figures
-            on_cpu, t_cpu = timed(lambda: device_features(FAMILIES[family], signal, backend=cpu, **run))
-            device_features(FAMILIES[family], signal[:gpu.chunk_rows], backend=gpu, **run)  # warm-up, plans
-            on_gpu, t_gpu = timed(lambda: device_features(FAMILIES[family], signal, backend=gpu, **run),
+            on_cpu, t_cpu = timed(lambda: array_features(FAMILIES[family], signal, backend=cpu, **run))
+            array_features(FAMILIES[family], signal[:gpu.chunk_rows], backend=gpu, **run)  # warm-up, plans
+            on_gpu, t_gpu = timed(lambda: array_features(FAMILIES[family], signal, backend=gpu, **run),
                                   gpu.synchronize)
         except Exception:  # noqa: BLE001 - report and go on to the next family
             print(f"{family:12s} FAILED:\n{traceback.format_exc()}")
@@ -114,9 +115,9 @@ def scaled_spectrogram(signal: np.ndarray, gpu: Backend, rows: int, fs: float = 
     the device, chunk by chunk: how time grows with size, and the share of memory bandwidth used."""
     from feature_store.transforms.spectrogram import log_spectrogram
 
-    xp, params = gpu.xp, DEFAULT_PARAMS[("beats", "spectrogram")]
+    xp, params = gpu.xp, BEATS.view_params["spectrogram"]
     x_all = xp.asarray(np.tile(signal, (-(-rows // len(signal)), 1, 1))[:rows])
-    sizes = stft_sizes(params, fs)
+    sizes = params.stft_sizes(fs)
     name, peak = peak_bandwidth(xp)
     copy = copy_bandwidth(xp)
     print(f"\nScaled spectrogram on {name} (real beats tiled, on the device, chunks of {gpu.chunk_rows:,}); "

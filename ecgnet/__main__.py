@@ -7,7 +7,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from feature_store.workspace import default_home
+from feature_store.tasks import TASKS, task_named
+from feature_store.workspace import Workspace
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -15,22 +16,24 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("predict", help="class probabilities of one WFDB record from the champion model")
     p.add_argument("record", type=Path, help="record path without extension, e.g. data/sample/mitdb/100")
-    p.add_argument("--task", choices=("beats", "records"), default="beats")
+    p.add_argument("--task", choices=sorted(TASKS), default=next(iter(TASKS)))
     p.add_argument("--home", type=Path, default=None, help="workspace (default: ECGNET_HOME or .ecgnet/)")
     p.add_argument("--rows", type=int, default=10, help="rows to print (beats: the first N beats)")
     args = parser.parse_args(argv)
     from .predict import predict  # torch and mlflow load only when a command runs
 
     try:
-        classes, ids, probs, uri = predict(args.record, args.task, args.home or default_home())
+        workspace = Workspace(args.home.resolve()) if args.home else Workspace.default()
+        classes, ids, probs, uri = predict(args.record, task_named(args.task), workspace)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"{args.record}: {len(ids)} {'beats' if args.task == 'beats' else 'record(s)'} scored by {uri}")
+    unit = task_named(args.task).unit
+    print(f"{args.record}: {len(ids)} {unit}(s) scored by {uri}")
     print("id".ljust(16) + "".join(c.rjust(8) for c in classes))
     for entity, row in list(zip(ids, probs))[: args.rows]:
         print(str(entity).ljust(16) + "".join(f"{v:8.3f}" for v in row))
-    if args.task == "beats":
+    if unit == "beat":
         counts = Counter(classes[i] for i in probs.argmax(axis=1))
         print("predicted beats per class: " + ", ".join(f"{c} {counts.get(c, 0)}" for c in classes))
     return 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,10 +18,9 @@ import torch
 from torch import nn
 
 from .data import TaskData
-from .evaluate import bootstrap, evaluate, latency_ms, macro_auc, macro_f1, n_parameters, paired_bootstrap
+from .evaluate import Interval, evaluate, headline, interval, latency_ms, n_parameters, paired_bootstrap
 from .fusion import (
     MODALITIES,
-    SINGLE_VARIANTS,
     VARIANTS,
     LateFusion,
     Variant,
@@ -32,7 +31,7 @@ from .fusion import (
 )
 from .models import ModelConfig
 from .plots import comparison_png
-from .train import TrainConfig, predict_probs, seed_everything, tensors, train, val_metric
+from .train import TrainConfig, predict_probs, seed_everything, tensors, train
 
 log = logging.getLogger(__name__)
 EXPLAINABILITY = {
@@ -47,14 +46,11 @@ EXPLAINABILITY = {
 
 @dataclass(frozen=True)
 class ComparisonConfig:
-    task: str = "beats"
     variants: tuple[str, ...] = tuple(VARIANTS)
     train: TrainConfig = field(default_factory=TrainConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     n_boot: int = 200  # bootstrap draws for every interval
-    val_fraction: float = 0.25  # beats: share of DS1 patients held out for validation
     warm_start: bool = True  # intermediate encoders start from the trained single models
-    min_val_metric: float = 0.3  # quality gate: a champion must reach this on validation
 
 
 @dataclass
@@ -63,8 +59,8 @@ class VariantResult:
     model: nn.Module  # unpacked, CPU, eval mode
     val_probs: np.ndarray
     test_probs: np.ndarray
-    val: dict  # val_metric with its bootstrap interval
-    test: dict  # test metrics with intervals
+    val: Interval  # the task's headline metric on validation (out-of-fold for late variants)
+    test: dict[str, Interval]  # every test metric
     n_params: int
     latency_ms: float
     history: list[dict] = field(default_factory=list)
@@ -109,7 +105,7 @@ def _fit_late(variant: Variant, data: TaskData, singles: dict[str, VariantResult
         raise ValueError(f"{variant.name} combines the trained single models {list(MODALITIES)}; "
                          "fix: train those variants first")
     val_probs = np.stack([singles[m].val_probs for m in MODALITIES], axis=1)  # (rows, M, C)
-    metric = lambda p, y: val_metric(p, y, data.multilabel)  # noqa: E731
+    metric = headline(data.spec)
     combine, fitted = fit_late(variant, val_probs, data.val.y, data.multilabel, metric)
     oof = cross_fit_late(variant, val_probs, data.val.y, data.val.groups, data.multilabel, metric, seed=seed)
     in_sample = metric(combine_probs(combine, val_probs, data.multilabel), data.val.y)
@@ -124,14 +120,13 @@ def score(variant: Variant, model: nn.Module, data: TaskData, cfg: ComparisonCon
     if val_probs is None:
         val_probs = predict_probs(model, data.val, data.multilabel)
     test_probs = predict_probs(model, data.test, data.multilabel)
-    metric = lambda rows: {"val_metric": val_metric(val_probs[rows], data.val.y[rows], data.multilabel)}  # noqa: E731
-    lo, hi = bootstrap(metric, data.val.groups, n_boot=cfg.n_boot, seed=cfg.train.seed)["val_metric"]
-    val = {"val_metric": metric(np.arange(len(data.val)))["val_metric"], "val_metric_lo": lo, "val_metric_hi": hi}
-    test = evaluate(test_probs, data.test.y, data.test.groups, data.classes, data.multilabel,
-                    n_boot=cfg.n_boot, seed=cfg.train.seed)
-    sample = tensors(data.test.take(np.arange(min(256, len(data.test)))))  # latency on 256 beats
-    log.info("%s: val %.3f, test macro-AUC %.3f, macro-F1 %.3f", variant.name, val["val_metric"],
-             test["macro_auc"], test["macro_f1"])
+    metric = headline(data.spec)
+    val = interval(lambda rows: metric(val_probs[rows], data.val.y[rows]), data.val.groups, n_boot=cfg.n_boot,
+                   seed=cfg.train.seed)
+    test = evaluate(test_probs, data.test.y, data.test.groups, data.spec, n_boot=cfg.n_boot, seed=cfg.train.seed)
+    sample = tensors(data.test.take(np.arange(min(256, len(data.test)))))  # latency on 256 rows
+    log.info("%s: val %.3f, test macro-AUC %.3f, macro-F1 %.3f", variant.name, val.value,
+             test["macro_auc"].value, test["macro_f1"].value)
     return VariantResult(variant, model, val_probs, test_probs, val, test, n_parameters(model),
                          latency_ms(model, sample), **extra)
 
@@ -139,26 +134,25 @@ def score(variant: Variant, model: nn.Module, data: TaskData, cfg: ComparisonCon
 def best_single(results: dict[str, VariantResult]) -> str:
     """The single-modality variant with the best validation metric (never the test metric)."""
     singles = [r for r in results.values() if r.variant.kind == "single"]
-    return max(singles, key=lambda r: r.val["val_metric"]).variant.name
+    return max(singles, key=lambda r: r.val.value).variant.name
 
 
 def comparison_table(results: dict[str, VariantResult], data: TaskData, cfg: ComparisonConfig) -> pl.DataFrame:
     """One row per variant: size, latency, validation metric, test metrics with 95 % intervals,
     and the paired-bootstrap difference in test macro metric against the best single model."""
     ref = best_single(results) if any(r.variant.kind == "single" for r in results.values()) else None
-    key = _macro_key(data)
-    metric = (lambda p, y: _metric(p, y, data.multilabel, key))
+    key, metric = data.spec.metric, headline(data.spec)
     rows = []
     for name, r in results.items():
         row = {"variant": name, "kind": r.variant.kind, "params": r.n_params,
-               "latency_ms": round(r.latency_ms, 4), "val_metric": round(r.val["val_metric"], 4),
+               "latency_ms": round(r.latency_ms, 4), "val_metric": round(r.val.value, 4),
                "explainability": EXPLAINABILITY.get(name, EXPLAINABILITY.get(r.variant.kind, ""))}
-        for m in _metric_names(data):
-            row[m] = _fmt(r.test, m)
+        for m in reported_metrics(data):
+            row[m] = str(r.test[m])
         if ref and name != ref:
             d = paired_bootstrap(r.test_probs, results[ref].test_probs, data.test.y, data.test.groups, metric,
                                  n_boot=cfg.n_boot, seed=cfg.train.seed)
-            row[f"{key}_vs_{ref}"] = f"{d['diff']:+.3f} [{d['diff_lo']:+.3f}, {d['diff_hi']:+.3f}]"
+            row[f"{key}_vs_{ref}"] = f"{d.value:+.3f} [{d.lo:+.3f}, {d.hi:+.3f}]"
         elif ref:
             row[f"{key}_vs_{ref}"] = "(reference)"
         rows.append(row)
@@ -167,27 +161,17 @@ def comparison_table(results: dict[str, VariantResult], data: TaskData, cfg: Com
 
 def comparison_plot(results: dict[str, VariantResult], data: TaskData, candidate: str) -> bytes:
     """PNG: every variant's test macro metric with its interval, and against its size."""
-    key = _macro_key(data)
-    rows = [{"variant": name, "kind": r.variant.kind, "params": r.n_params, "value": r.test[key],
-             "lo": r.test[f"{key}_lo"], "hi": r.test[f"{key}_hi"]} for name, r in results.items()]
+    key = data.spec.metric
+    rows = [{"variant": name, "kind": r.variant.kind, "params": r.n_params, "value": r.test[key].value,
+             "lo": r.test[key].lo, "hi": r.test[key].hi} for name, r in results.items()]
     return comparison_png(rows, key.replace("_", "-"), candidate, f"{data.task}: every variant on the test split")
 
 
-def _macro_key(data: TaskData) -> str:
-    """The headline test metric: macro-AUC for multi-label records, macro-F1 for beats."""
-    return "macro_auc" if data.multilabel else "macro_f1"
-
-
-def _metric_names(data: TaskData) -> list[str]:
-    return ["macro_auc", "macro_f1"] + ([] if data.multilabel else ["accuracy", "se_S", "pp_S", "se_V", "pp_V"])
-
-
-def _metric(probs: np.ndarray, y: np.ndarray, multilabel: bool, key: str) -> float:
-    return (macro_auc if key == "macro_auc" else macro_f1)(probs, y, multilabel)
-
-
-def _fmt(metrics: dict, name: str) -> str:
-    return f"{metrics[name]:.3f} [{metrics[f'{name}_lo']:.3f}, {metrics[f'{name}_hi']:.3f}]"
+def reported_metrics(data: TaskData) -> list[str]:
+    """Test metrics in the comparison table: macro AUC and F1, and for single-label tasks accuracy and
+    the sensitivity and positive predictivity of the task's focus classes."""
+    focus = [f"{m}_{c}" for c in data.spec.focus_classes for m in ("se", "pp")]
+    return ["macro_auc", "macro_f1"] + ([] if data.multilabel else ["accuracy", *focus])
 
 
 def save_result(result: VariantResult, directory: Path) -> None:
@@ -197,7 +181,8 @@ def save_result(result: VariantResult, directory: Path) -> None:
     torch.save(result.model.state_dict(), directory / f"{name}.state.pt")
     np.savez(directory / f"{name}.npz", val=result.val_probs, test=result.test_probs)
     (directory / f"{name}.json").write_text(json.dumps({
-        "val": result.val, "test": result.test, "n_params": result.n_params, "latency_ms": result.latency_ms,
+        "val": asdict(result.val), "test": {k: asdict(v) for k, v in result.test.items()},
+        "n_params": result.n_params, "latency_ms": result.latency_ms,
         "history": result.history, "fitted": result.fitted, "seconds": result.seconds}))
 
 
@@ -211,21 +196,7 @@ def load_result(name: str, data: TaskData, cfg: ComparisonConfig, directory: Pat
         model = build(variant, data, cfg.model)
         model.load_state_dict(torch.load(directory / f"{name}.state.pt", weights_only=True))
         model.eval()
-    return VariantResult(variant, model, probs["val"], probs["test"], scores["val"], scores["test"],
-                         scores["n_params"], scores["latency_ms"], scores["history"], scores["fitted"],
+    return VariantResult(variant, model, probs["val"], probs["test"], Interval.from_json(scores["val"]),
+                         {k: Interval.from_json(v) for k, v in scores["test"].items()}, scores["n_params"], scores["latency_ms"], scores["history"], scores["fitted"],
                          scores["seconds"])
-
-
-def run_all(data: TaskData, cfg: ComparisonConfig, *, checkpoint_dir: Path | None = None,
-            after_each=None) -> dict[str, VariantResult]:
-    """Every configured variant in dependency order. The three single models are always trained:
-    the late variants combine them and the intermediate ones start from them."""
-    results: dict[str, VariantResult] = {}
-    order = [v.name for v in SINGLE_VARIANTS] + [n for n in cfg.variants if VARIANTS[n].kind != "single"]
-    for name in order:
-        singles = {v.modality: results[v.name] for v in SINGLE_VARIANTS if v.name in results}
-        results[name] = train_variant(name, data, cfg, singles=singles, checkpoint_dir=checkpoint_dir)
-        if after_each is not None:
-            after_each(results[name])
-    return results
 

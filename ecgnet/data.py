@@ -1,24 +1,25 @@
 """Training data for one task, read through the feature store's one door (`training_set`).
 
-Beats (MIT-BIH): train and validation come from DS1, split by patient; DS2 is the test set and is
-never used for any choice. Records (PTB-XL style): the stored train / val / test splits.
+The task spec's splits say which stored splits train, validate and test (beats: DS1 -> DS2, with
+validation patients held out of DS1; records: PTB-XL's folds). Test is never used for any choice.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 if TYPE_CHECKING:  # polars-free at run time: the CUDA training check runs where polars is not installed
+    from feature_store.tasks import TaskSpec
     from feature_store.views.store import FeatureStore, TrainingSet
 
 log = logging.getLogger(__name__)
-CLASSES = {"beats": ("N", "S", "V", "F", "Q"), "records": ("NORM", "MI", "STTC", "CD", "HYP")}
-MULTILABEL = {"beats": False, "records": True}
 FAMILY_OF = {"time": "time", "frequency": "spectral", "spectrogram": "spectrogram"}
 # modality input -> the view columns it is made of (several columns are flattened and joined)
 INPUTS = {
@@ -55,13 +56,52 @@ class Split:
 
 @dataclass
 class TaskData:
-    task: str
-    classes: tuple[str, ...]
-    multilabel: bool
+    spec: TaskSpec
     train: Split
     val: Split
     test: Split
     versions: dict[str, str]  # feature view -> version read
+
+    @property
+    def task(self) -> str:
+        return self.spec.name
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.spec.classes
+
+    @property
+    def multilabel(self) -> bool:
+        return self.spec.multilabel
+
+    def split(self, name: str) -> Split:
+        return {"train": self.train, "val": self.val, "test": self.test}[name]
+
+    def class_counts(self, split: str) -> list[int]:
+        y = self.split(split).y
+        return (y.sum(axis=0).astype(int).tolist() if self.multilabel else
+                np.bincount(y, minlength=len(self.classes)).tolist())
+
+    def save(self, directory: Path) -> None:
+        """Every array as its own .npy (memory-mapped by `load`), so each model step of a run reads
+        the aligned, split data at once instead of reading and splitting the Parquet views again."""
+        directory.mkdir(parents=True, exist_ok=True)
+        for name in ("train", "val", "test"):
+            for key, array in _arrays(self.split(name)).items():
+                np.save(directory / f"{name}.{key}.npy", array, allow_pickle=False)
+        shapes = {m: list(inp) for m, inp in self.train.x.items()}
+        (directory / "task_data.json").write_text(json.dumps({"task": self.task, "versions": self.versions,
+                                                              "inputs": shapes}))
+
+    @classmethod
+    def load(cls, directory: Path, spec: TaskSpec) -> TaskData:
+        meta = json.loads((directory / "task_data.json").read_text())
+        if meta["task"] != spec.name:
+            raise ValueError(f"{directory} holds task {meta['task']!r}, not {spec.name!r}")
+        read = lambda name, key: np.load(directory / f"{name}.{key}.npy", mmap_mode="r")  # noqa: E731
+        splits = [Split({m: {k: read(s, f"x.{m}.{k}") for k in keys} for m, keys in meta["inputs"].items()},
+                        read(s, "y"), read(s, "ids"), read(s, "groups")) for s in ("train", "val", "test")]
+        return cls(spec, *splits, meta["versions"])
 
     def shapes(self, modality: str) -> dict[str, tuple[int, ...]]:
         return {k: tuple(v.shape[1:]) for k, v in self.train.x[modality].items()}
@@ -78,22 +118,33 @@ class TaskData:
         return out
 
 
+def _arrays(split: Split) -> dict[str, np.ndarray]:
+    out = {f"x.{m}.{k}": v for m, inp in split.x.items() for k, v in inp.items()}
+    # ids and patients as fixed-width strings: .npy files need no pickles
+    return {**out, "y": split.y, "ids": split.ids.astype(str), "groups": split.groups.astype(str)}
+
+
 def modality_inputs(ts: TrainingSet, task: str, modalities: tuple[str, ...] = tuple(INPUTS)) -> dict:
     """modality -> input -> (rows, ...) from the feature views of a training set (or online rows)."""
     x = {}
     for m in modalities:
         cols = ts.features[view_of(task, m)]
         x[m] = {key: (cols[c[0]] if len(c) == 1 and key != "scalars" else
-                      np.concatenate([cols[name].reshape(len(ts.ids), -1) for name in c], axis=1))
+                      np.concatenate([_flat(cols[name]) for name in c], axis=1))
                 for key, c in INPUTS[m].items()}
     return x
 
 
-def _split(ts: TrainingSet, task: str, modalities: tuple[str, ...]) -> Split:
-    x = modality_inputs(ts, task, modalities)
+def _flat(values: np.ndarray) -> np.ndarray:
+    """(rows, ...) -> (rows, width), also for zero rows (where reshape cannot infer the width)."""
+    return values.reshape(len(values), int(np.prod(values.shape[1:], dtype=np.int64)))
+
+
+def _split(ts: TrainingSet, spec: TaskSpec, modalities: tuple[str, ...]) -> Split:
+    x = modality_inputs(ts, spec.name, modalities)
     labels = ts.keys["labels"].to_list()
-    classes = CLASSES[task]
-    if MULTILABEL[task]:
+    classes = spec.classes
+    if spec.multilabel:
         y = np.array([[c in lab for c in classes] for lab in labels], dtype=np.float32).reshape(-1, len(classes))
     else:
         y = np.array([classes.index(lab[0]) for lab in labels], dtype=np.int64)
@@ -113,38 +164,27 @@ def patient_holdout(groups: np.ndarray, fraction: float, seed: int) -> np.ndarra
     return np.isin(groups, patients[:n])
 
 
-def load_task_data(store: FeatureStore, task: str, *, modalities=tuple(INPUTS), val_fraction: float = 0.25,
-                   seed: int = 0, versions: dict[str, str] | None = None, recorded_before=None,
-                   min_val_rows: int = 20) -> TaskData:
-    """Train / val / test of a task, aligned across views. Beats: DS1 split by patient into train and
-    val (`val_fraction` of patients), DS2 test. Records: the stored splits; when the stored val split
-    has fewer than `min_val_rows` labelled records (a small folder, not PTB-XL's fold 9), a seeded
-    `val_fraction` of train patients joins it, so early stopping and every choice on validation see
-    more than a handful of records. Test is never touched.
+def load_task_data(store: FeatureStore, spec: TaskSpec, *, modalities=tuple(INPUTS), seed: int = 0,
+                   versions: dict[str, str] | None = None, recorded_before=None) -> TaskData:
+    """Train / val / test of a task, aligned across views, split as `spec.splits` says. When the
+    stored val splits hold fewer than `min_val_rows` labelled rows (MIT-BIH has none; a small folder
+    has a handful), a seeded `val_fraction` of train patients joins validation, so early stopping and
+    every choice on validation see more than a handful of rows. Test is never touched.
     """
-    views = [view_of(task, m) for m in modalities]
-    read = lambda split: store.training_set(views, split, versions=versions,  # noqa: E731
-                                            recorded_before=recorded_before)
-    multilabel = MULTILABEL[task]
-    if task == "beats":
-        ds2 = read("DS2")
-        ds1, test = _split(read("DS1"), task, modalities), _split(ds2, task, modalities)
-        held = patient_holdout(ds1.groups, val_fraction, seed)
-        train, val = ds1.take(np.flatnonzero(~held)), ds1.take(np.flatnonzero(held))
-        versions_read = ds2.versions
-    else:
-        sets = {s: read(s) for s in ("train", "val", "test")}
-        train, val, test = (_labelled(_split(sets[s], task, modalities), multilabel)
-                            for s in ("train", "val", "test"))
-        if len(val) < min_val_rows and len(set(train.groups.tolist())) > 1:
-            held = patient_holdout(train.groups, val_fraction, seed)
-            log.warning("task %r: %d labelled records in the val split (< %d); %d records of %.0f %% of "
-                        "train patients join validation", task, len(val), min_val_rows, int(held.sum()),
-                        100 * val_fraction)
-            train, val = train.take(np.flatnonzero(~held)), val.join(train.take(np.flatnonzero(held)))
-        versions_read = sets["test"].versions
+    views, rule = [view_of(spec.name, m) for m in modalities], spec.splits
+    sets = {name: store.training_set(views, splits, versions=versions, recorded_before=recorded_before)
+            for name, splits in (("train", rule.train), ("val", rule.val), ("test", rule.test))}
+    train, val, test = (_labelled(_split(sets[s], spec, modalities), spec.multilabel)
+                        for s in ("train", "val", "test"))
+    if len(val) < rule.min_val_rows and len(set(train.groups.tolist())) > 1:
+        held = patient_holdout(train.groups, rule.val_fraction, seed)
+        log.info("task %r: %d labelled rows in the val splits %s (< %d); %d rows of %.0f %% of train "
+                 "patients join validation", spec.name, len(val), rule.val, rule.min_val_rows,
+                 int(held.sum()), 100 * rule.val_fraction)
+        moved = train.take(np.flatnonzero(held))
+        train, val = train.take(np.flatnonzero(~held)), (val.join(moved) if len(val) else moved)
     for name, split in (("train", train), ("val", val), ("test", test)):
         if len(split) == 0:
-            raise ValueError(f"task {task!r}: the {name} split is empty; fix: ingest records of every "
-                             "split (beats: DS1 and DS2; records: train, val and test)")
-    return TaskData(task, CLASSES[task], multilabel, train, val, test, versions_read)
+            raise ValueError(f"task {spec.name!r}: the {name} split is empty; fix: ingest records of the "
+                             f"splits {getattr(rule, name) or rule.train}")
+    return TaskData(spec, train, val, test, sets["test"].versions)

@@ -4,10 +4,35 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from sklearn.metrics import confusion_matrix, f1_score, roc_auc_score
+
+if TYPE_CHECKING:
+    from feature_store.tasks import TaskSpec
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A metric with its 95 % patient-bootstrap interval."""
+
+    value: float
+    lo: float
+    hi: float
+
+    def __str__(self) -> str:
+        return f"{self.value:.3f} [{self.lo:.3f}, {self.hi:.3f}]"
+
+    def flat(self, name: str) -> dict[str, float]:
+        """MLflow metric names: `name`, `name_lo`, `name_hi`."""
+        return {name: self.value, f"{name}_lo": self.lo, f"{name}_hi": self.hi}
+
+    @classmethod
+    def from_json(cls, d: dict) -> Interval:
+        return cls(float(d["value"]), float(d["lo"]), float(d["hi"]))
 
 
 def predictions(probs: np.ndarray, multilabel: bool) -> np.ndarray:
@@ -42,11 +67,21 @@ def macro_f1(probs: np.ndarray, y: np.ndarray, multilabel: bool) -> float:
                           zero_division=0))
 
 
-def aami(probs: np.ndarray, y: np.ndarray, classes: tuple[str, ...]) -> dict[str, float]:
-    """AAMI figures for beats: sensitivity (Se) and positive predictivity (+P) of S and V, accuracy."""
+METRICS: dict[str, Callable[[np.ndarray, np.ndarray, bool], float]] = {"macro_f1": macro_f1,
+                                                                       "macro_auc": macro_auc}
+
+
+def headline(spec: TaskSpec) -> Callable[[np.ndarray, np.ndarray], float]:
+    """The task's headline metric as f(probs, y): early stopping, choices on validation, the gate."""
+    fn = METRICS[spec.metric]
+    return lambda probs, y: fn(probs, y, spec.multilabel)
+
+
+def aami(probs: np.ndarray, y: np.ndarray, classes: tuple[str, ...], focus: tuple[str, ...]) -> dict[str, float]:
+    """AAMI EC57 figures: accuracy, sensitivity (Se) and positive predictivity (+P) of `focus` classes."""
     cm = confusion_matrix(y, probs.argmax(axis=1), labels=range(len(classes)))
     out = {"accuracy": float(np.trace(cm) / cm.sum())}
-    for name in ("S", "V"):
+    for name in focus:
         c = classes.index(name)
         tp, fn, fp = cm[c, c], cm[c].sum() - cm[c, c], cm[:, c].sum() - cm[c, c]
         out[f"se_{name}"] = float(tp / (tp + fn)) if tp + fn else float("nan")
@@ -54,8 +89,10 @@ def aami(probs: np.ndarray, y: np.ndarray, classes: tuple[str, ...]) -> dict[str
     return out
 
 
-def point_metrics(probs: np.ndarray, y: np.ndarray, classes: tuple[str, ...], multilabel: bool) -> dict:
-    """Macro and per-class ROC-AUC and F1 (NaN for a class absent from `y`), plus AAMI for beats."""
+def point_metrics(probs: np.ndarray, y: np.ndarray, classes: tuple[str, ...], multilabel: bool,
+                  focus: tuple[str, ...] = ()) -> dict:
+    """Macro and per-class ROC-AUC and F1 (NaN for a class absent from `y`); single-label tasks add
+    accuracy and the AAMI figures of the `focus` classes."""
     aucs = per_class_auc(probs, y, multilabel)
     f1s = f1_score(y, predictions(probs, multilabel), labels=range(len(classes)), average=None, zero_division=0)
     present = (y.sum(axis=0) > 0) if multilabel else np.isin(np.arange(len(classes)), y)
@@ -64,7 +101,7 @@ def point_metrics(probs: np.ndarray, y: np.ndarray, classes: tuple[str, ...], mu
         out[f"auc_{name}"] = float(aucs[c])
         out[f"f1_{name}"] = float(f1s[c]) if present[c] else float("nan")
     if not multilabel:
-        out.update(aami(probs, y, classes))
+        out.update(aami(probs, y, classes, focus))
     return out
 
 
@@ -84,25 +121,28 @@ def bootstrap(metrics: Callable[[np.ndarray], dict], groups: np.ndarray, *, n_bo
     return {k: (_nan_safe(np.percentile, v, 2.5), _nan_safe(np.percentile, v, 97.5)) for k, v in draws.items()}
 
 
-def evaluate(probs: np.ndarray, y: np.ndarray, groups: np.ndarray, classes: tuple[str, ...],
-             multilabel: bool, *, n_boot: int = 200, seed: int = 0) -> dict[str, float]:
-    """Point metrics plus `<metric>_lo` / `<metric>_hi` bootstrap bounds (patients resampled)."""
-    point = point_metrics(probs, y, classes, multilabel)
-    ci = bootstrap(lambda r: point_metrics(probs[r], y[r], classes, multilabel), groups,
-                   n_boot=n_boot, seed=seed)
-    out = dict(point)
-    for k, (lo, hi) in ci.items():
-        out[f"{k}_lo"], out[f"{k}_hi"] = lo, hi
-    return out
+def evaluate(probs: np.ndarray, y: np.ndarray, groups: np.ndarray, spec: TaskSpec, *, n_boot: int = 200,
+             seed: int = 0) -> dict[str, Interval]:
+    """Every point metric with its bootstrap interval (patients resampled)."""
+    args = (spec.classes, spec.multilabel, spec.focus_classes)
+    point = point_metrics(probs, y, *args)
+    ci = bootstrap(lambda r: point_metrics(probs[r], y[r], *args), groups, n_boot=n_boot, seed=seed)
+    return {k: Interval(v, *ci[k]) for k, v in point.items()}
+
+
+def interval(metric: Callable[[np.ndarray], float], groups: np.ndarray, *, n_boot: int = 200,
+             seed: int = 0) -> Interval:
+    """One metric of the rows, f(rows), with its patient-bootstrap interval."""
+    lo, hi = bootstrap(lambda rows: {"m": metric(rows)}, groups, n_boot=n_boot, seed=seed)["m"]
+    return Interval(metric(np.arange(len(groups))), lo, hi)
 
 
 def paired_bootstrap(probs_a: np.ndarray, probs_b: np.ndarray, y: np.ndarray, groups: np.ndarray,
                      metric: Callable[[np.ndarray, np.ndarray], float], *, n_boot: int = 200,
-                     seed: int = 0) -> dict[str, float]:
-    """metric(a) - metric(b) on the same resampled patients: difference and 95 % interval."""
-    diff = lambda rows: {"diff": metric(probs_a[rows], y[rows]) - metric(probs_b[rows], y[rows])}  # noqa: E731
-    lo, hi = bootstrap(diff, groups, n_boot=n_boot, seed=seed)["diff"]
-    return {"diff": diff(np.arange(len(y)))["diff"], "diff_lo": lo, "diff_hi": hi}
+                     seed: int = 0) -> Interval:
+    """metric(a) - metric(b) on the same resampled patients: the difference and its 95 % interval."""
+    return interval(lambda rows: metric(probs_a[rows], y[rows]) - metric(probs_b[rows], y[rows]), groups,
+                    n_boot=n_boot, seed=seed)
 
 
 def n_parameters(model: torch.nn.Module) -> int:

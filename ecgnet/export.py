@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .data import Split, TaskData
+from .data import TaskData
 from .fusion import activation
 
 
@@ -58,6 +58,3 @@ class Packed(nn.Module):
             offset += size
         return activation(self.model(x), self.multilabel)
 
-
-def packed_rows(layout: Layout, split: Split, n: int | None = None) -> np.ndarray:
-    return layout.pack(split.x)[:n]

@@ -9,8 +9,9 @@ import mlflow
 import numpy as np
 import torch
 
+from feature_store.tasks import TaskSpec
 from feature_store.views.store import FeatureStore
-from feature_store.workspace import store_root
+from feature_store.workspace import Workspace
 
 from .data import modality_inputs
 from .export import Layout
@@ -25,19 +26,19 @@ def champion_uri(tracker: Tracker, task: str) -> str:
     return f"models:/{champion['name']}@{CHAMPION}"
 
 
-def predict(record: Path, task: str, home: Path) -> tuple[list[str], np.ndarray, np.ndarray, str]:
+def predict(record: Path, task: TaskSpec, workspace: Workspace) -> tuple[list[str], np.ndarray, np.ndarray, str]:
     """(classes, entity ids, probabilities (rows, classes), model uri) for one record."""
     if not Path(f"{record}.hea").is_file():
         raise ValueError(f"{record}.hea not found; fix: give the record path without extension, "
                          "e.g. data/sample/mitdb/100")
-    tracker = Tracker.for_home(home)
-    uri = champion_uri(tracker, task)
+    tracker = Tracker.for_workspace(workspace)
+    uri = champion_uri(tracker, task.name)
     with tracker.fluent():
         meta = mlflow.models.get_model_info(uri).metadata
         model = mlflow.pytorch.load_model(uri)
     views = meta["views"]
-    online = FeatureStore(store_root(home)).online(record, list(views), versions=views)
-    flat = Layout.from_json(meta["layout"]).pack(modality_inputs(online, task))
+    online = FeatureStore(workspace.store).online(record, list(views), versions=views)
+    flat = Layout.from_json(meta["layout"]).pack(modality_inputs(online, task.name))
     with torch.no_grad():
         probs = model(torch.from_numpy(flat)).numpy()
     return list(meta["classes"]), online.ids, probs, uri

@@ -1,8 +1,9 @@
 """MLflow tracking: an experiment per task, a parent run per comparison, a child run per variant,
-registered models `ecgnet-<task>-<variant>` and a `champion` alias behind a quality gate.
+registered models `ecgnet-<task>-<variant>` and a `champion` alias. The Tracker only reads and
+writes MLflow: what to promote is decided in ecgnet.promotion.
 
-The default store is embedded: `sqlite:///$ECGNET_HOME/mlflow.db` with artifacts under
-`$ECGNET_HOME/mlartifacts`; any other tracking URI (an MLflow server) works the same way.
+The default store is embedded (the workspace's SQLite database and artifact folder); any other
+tracking URI (an MLflow server) works the same way.
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ import polars as pl
 from mlflow.tracking import MlflowClient
 
 from feature_store.summary import markdown_table
-from feature_store.workspace import PROJECT_ROOT
+from feature_store.workspace import PROJECT_ROOT, Workspace, tracking_uri
 
 from .comparison import ComparisonConfig, VariantResult
 from .data import TaskData
 from .export import Layout, Packed
 from .plots import confusion_png, roc_png, training_png
+from .promotion import Candidate, Champion
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 CHAMPION = "champion"
@@ -54,12 +56,18 @@ class Tracker:
         self.uri, self.artifact_root = tracking_uri, artifact_root
         self.client = MlflowClient(tracking_uri)
 
+    @classmethod
+    def for_workspace(cls, workspace: Workspace, uri: str | None = None) -> Tracker:
+        """The workspace's store (MLFLOW_TRACKING_URI or its SQLite file), or the server `uri` names."""
+        workspace.home.mkdir(parents=True, exist_ok=True)
+        return cls(uri or tracking_uri(workspace), workspace.mlflow_artifacts)
+
     @contextmanager
     def fluent(self) -> Iterator[None]:
         """Point mlflow's module-level API (start_run, log_model, load_model) at this store for a while.
 
-        `mlflow.set_tracking_uri` is process-wide and exports MLFLOW_TRACKING_URI, which `for_home`
-        reads as the user's choice; both are restored, so workspaces used in turn in one process
+        `mlflow.set_tracking_uri` is process-wide and exports MLFLOW_TRACKING_URI, which
+        `feature_store.workspace.tracking_uri` reads as the user's choice; both are restored, so workspaces used in turn in one process
         (tests, in-process Dagster runs) never write into each other's store.
         """
         previous = os.environ.get("MLFLOW_TRACKING_URI")
@@ -68,12 +76,6 @@ class Tracker:
             yield
         finally:
             mlflow.set_tracking_uri(previous)  # None unsets the URI and the variable
-
-    @classmethod
-    def for_home(cls, home: Path) -> "Tracker":
-        home.mkdir(parents=True, exist_ok=True)
-        uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{home / 'mlflow.db'}"
-        return cls(uri, home / "mlartifacts")
 
     def experiment(self, task: str) -> str:
         name = f"ecgnet-{task}"
@@ -87,6 +89,7 @@ class Tracker:
         run = self.client.create_run(self.experiment(task), run_name=f"comparison-{task}",
                                      tags={"ecgnet.role": "comparison", "ecgnet.task": task})
         params = {"task": task, "variants": ",".join(cfg.variants), "git_commit": git_commit(),
+                  "n_boot": cfg.n_boot, "warm_start": cfg.warm_start,
                   "data_fingerprint": _fingerprint(versions), **_flat("train", asdict(cfg.train)),
                   **_flat("model", asdict(cfg.model)), **{f"view.{k}": v for k, v in versions.items()}}
         for k, v in params.items():
@@ -119,8 +122,8 @@ class Tracker:
             for h in result.history:
                 mlflow.log_metrics({"train_loss": h["train_loss"], "val_metric_epoch": h["val_metric"],
                                     "lr": h["lr"]}, step=h["epoch"])
-            mlflow.log_metrics({**result.val, **{f"test_{k}": val for k, val in result.test.items()
-                                                 if np.isfinite(val)},
+            test = {k: v for name, i in result.test.items() for k, v in i.flat(f"test_{name}").items()}
+            mlflow.log_metrics({**result.val.flat("val_metric"), **{k: v for k, v in test.items() if np.isfinite(v)},
                                 "n_params": result.n_params, "latency_ms_per_row": result.latency_ms,
                                 "train_seconds": result.seconds})
             self._log_plots(result, data)
@@ -152,56 +155,38 @@ class Tracker:
                       "multilabel": data.multilabel, "views": data.versions})
         version = str(info.registered_model_version)
         name = model_name(data.task, result.variant.name)
-        for key in ("val_metric", "val_metric_lo", "val_metric_hi"):
-            self.client.set_model_version_tag(name, version, key, f"{result.val[key]:.6f}")
+        for key, value in result.val.flat("val_metric").items():
+            self.client.set_model_version_tag(name, version, key, f"{value:.6f}")
         return version
 
-    def finish_comparison(self, parent_id: str, table: pl.DataFrame, candidate: dict, plot: bytes) -> None:
+    def finish_comparison(self, parent_id: str, table: pl.DataFrame, candidate: Candidate, plot: bytes) -> None:
         """Log the comparison table (CSV, markdown), its plot and the champion candidate; close the
         parent run."""
         with tempfile.TemporaryDirectory() as tmp:
             table.write_csv(Path(tmp) / "comparison.csv")
             (Path(tmp) / "comparison.md").write_text(markdown_table(table) + "\n")
             (Path(tmp) / "comparison.png").write_bytes(plot)
-            (Path(tmp) / "candidate.json").write_text(json.dumps(candidate, indent=1))
+            (Path(tmp) / "candidate.json").write_text(json.dumps(asdict(candidate), indent=1))
             for file in ("comparison.csv", "comparison.md", "comparison.png", "candidate.json"):
                 self.client.log_artifact(parent_id, str(Path(tmp) / file))
-        self.client.set_tag(parent_id, "ecgnet.champion_candidate", candidate["variant"])
+        self.client.set_tag(parent_id, "ecgnet.champion_candidate", candidate.variant)
         self.client.set_terminated(parent_id, "FINISHED")
 
     # -- champion ---------------------------------------------------------------------------------
-    def current_champion(self, task: str) -> dict | None:
-        """{name, version, val_metric, val_metric_lo} of the model holding the alias, if any."""
+    def current_champion(self, task: str) -> Champion | None:
+        """The model holding the alias for `task`, if any."""
         for rm in self.client.search_registered_models(filter_string=f"name LIKE 'ecgnet-{task}-%'"):
             if CHAMPION in rm.aliases:
                 mv = self.client.get_model_version_by_alias(rm.name, CHAMPION)
-                return {"name": rm.name, "version": mv.version,
-                        "val_metric": float(mv.tags.get("val_metric", "nan")),
-                        "val_metric_lo": float(mv.tags.get("val_metric_lo", "nan"))}
+                return Champion(rm.name, mv.version, float(mv.tags.get("val_metric", "nan")),
+                                float(mv.tags.get("val_metric_lo", "nan")))
         return None
-
-    def gate(self, task: str, candidate: dict, min_val_metric: float) -> dict:
-        """The quality gate, without side effects. `candidate` has variant, version, val_metric(_hi).
-
-        Passes when the validation metric reaches `min_val_metric` and the upper end of its interval
-        is not below the current champion's validation metric (not worse beyond its interval).
-        """
-        current = self.current_champion(task)
-        val, hi = candidate["val_metric"], candidate["val_metric_hi"]
-        reasons = []
-        if not val >= min_val_metric:
-            reasons.append(f"validation metric {val:.3f} < minimum {min_val_metric}")
-        if current and hi < current["val_metric"]:
-            reasons.append(f"interval upper bound {hi:.3f} < champion {current['name']} v{current['version']} "
-                           f"at {current['val_metric']:.3f}")
-        return {**candidate, "min_val_metric": min_val_metric, "previous": current, "passed": not reasons,
-                "reasons": reasons}
 
     def set_champion(self, task: str, variant: str, version: str) -> None:
         """Move the alias: exactly one model per task holds it."""
         current = self.current_champion(task)
         if current:
-            self.client.delete_registered_model_alias(current["name"], CHAMPION)
+            self.client.delete_registered_model_alias(current.name, CHAMPION)
         self.client.set_registered_model_alias(model_name(task, variant), CHAMPION, version)
 
 

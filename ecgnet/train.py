@@ -1,5 +1,6 @@
-"""One training function for every trainable variant: AdamW, cosine schedule, early stopping,
-class weighting (beats) or BCE (records), AMP on CUDA, a checkpoint each epoch and resume."""
+"""One training function for every trainable variant: AdamW, cosine schedule, early stopping on the
+task's headline metric, class weighting (single-label) or BCE (multi-label), AMP on CUDA, a checkpoint
+each epoch and resume."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import torch
 from torch import nn
 
 from .data import Split, TaskData
-from .evaluate import macro_auc, macro_f1
+from .evaluate import headline
 from .fusion import activation
 
 log = logging.getLogger(__name__)
@@ -31,9 +32,9 @@ class TrainConfig:
     weight_decay: float = 1e-2
     patience: int = 5  # epochs without a better validation metric before stopping
     seed: int = 0
-    device: str = "auto"  # auto (CUDA when available) | cpu | cuda
+    device: str = "auto"  # torch device: auto (CUDA when available) | cpu | cuda
     amp: bool = True  # mixed precision, on CUDA only
-    class_weighting: bool = True  # beats: inverse-frequency class weights in the loss
+    class_weighting: bool = True  # single-label tasks: inverse-frequency class weights in the loss
 
 
 @dataclass
@@ -56,11 +57,6 @@ def resolve_device(device: str) -> torch.device:
     if device == "cuda" and not torch.cuda.is_available():
         raise ValueError("device='cuda' was asked for but torch sees no CUDA GPU; fix: use 'auto' or 'cpu'")
     return torch.device(device)
-
-
-def val_metric(probs: np.ndarray, y: np.ndarray, multilabel: bool) -> float:
-    """What early stopping and every choice on validation maximise: macro-AUC (records), macro-F1 (beats)."""
-    return macro_auc(probs, y, True) if multilabel else macro_f1(probs, y, False)
 
 
 def tensors(split: Split) -> dict[str, dict[str, torch.Tensor]]:
@@ -112,7 +108,7 @@ def train(model: nn.Module, data: TaskData, cfg: TrainConfig, *, checkpoint: Pat
     """Train on data.train, stop early on data.val; data.test is never touched here."""
     device = resolve_device(cfg.device)
     model.to(device)
-    loss_fn = loss_function(data, cfg, device)
+    loss_fn, metric = loss_function(data, cfg, device), headline(data.spec)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg.epochs, 1))
     state = {"epoch": 0, "best_val": float("-inf"), "best_epoch": -1, "bad": 0, "history": [],
@@ -127,7 +123,7 @@ def train(model: nn.Module, data: TaskData, cfg: TrainConfig, *, checkpoint: Pat
         train_loss = _epoch(model, x_train, y_train, loss_fn, opt, scaler, cfg, epoch, device)
         sched.step()
         probs = predict_probs(model, data.val, data.multilabel, device=device)
-        record = {"epoch": epoch, "train_loss": train_loss, "val_metric": val_metric(probs, data.val.y, data.multilabel),
+        record = {"epoch": epoch, "train_loss": train_loss, "val_metric": metric(probs, data.val.y),
                   "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - start}
         _advance(state, record, model)
         if checkpoint is not None:

@@ -13,7 +13,7 @@ from types import ModuleType
 
 import numpy as np
 
-DEVICES = ("auto", "cpu", "gpu")
+BACKENDS = ("auto", "numpy", "cupy")  # "device" is torch's word (training); arrays run on a backend
 # Rows per chunk: CPU work stays in cache with a few thousand rows; a GPU wants large batches.
 CHUNK_ROWS = {"numpy": 2048, "cupy": 65536}
 _SIGNAL_MODULES = {"numpy": "scipy.signal", "cupy": "cupyx.scipy.signal"}
@@ -61,17 +61,17 @@ def cupy_backend() -> Backend:
     return Backend("cupy", cupy, cupy.asnumpy, CHUNK_ROWS["cupy"], cupy.cuda.Stream.null.synchronize)
 
 
-def select_backend(device: str = "auto") -> Backend:
-    """`auto`: CuPy when a GPU is usable, else NumPy; `cpu`: NumPy; `gpu`: CuPy or a clear error."""
-    if device not in DEVICES:
-        raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
-    if device == "cpu":
+def select_backend(name: str = "auto") -> Backend:
+    """`auto`: CuPy when a GPU is usable, else NumPy; `numpy`; `cupy` (or a clear error)."""
+    if name not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
+    if name == "numpy":
         return numpy_backend()
     try:
         return cupy_backend()
     except RuntimeError as err:
-        if device == "gpu":
-            raise ValueError(f"device='gpu' was asked for, but {err}; fix: set device to 'auto' or "
-                             "'cpu', or install the gpu extra (pip install -e '.[gpu]') on a machine "
+        if name == "cupy":
+            raise ValueError(f"backend='cupy' was asked for, but {err}; fix: set backend to 'auto' or "
+                             "'numpy', or install the gpu extra (pip install -e '.[gpu]') on a machine "
                              "with an NVIDIA GPU") from err
         return numpy_backend()

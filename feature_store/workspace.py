@@ -1,17 +1,61 @@
-"""Where things live: the workspace folder (ECGNET_HOME) and the source folders (ECGNET_DATA)."""
+"""Where things live: the workspace folder (ECGNET_HOME) and the source folders (ECGNET_DATA).
+
+One `Workspace` names every path inside the workspace; the store, MLflow, Dagster and the Makefile
+(`python3 -m feature_store.workspace <path>`) all ask it. Standard library only, so the Makefile can
+call it before the virtual environment exists.
+"""
 
 from __future__ import annotations
 
 import os
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = PROJECT_ROOT / "data" / "sample"
 
 
-def default_home() -> Path:
-    """ECGNET_HOME, else `.ecgnet/` in the checkout: Dagster home, stores and MLflow live there."""
-    return Path(os.environ.get("ECGNET_HOME") or PROJECT_ROOT / ".ecgnet").resolve()
+@dataclass(frozen=True)
+class Workspace:
+    home: Path
+
+    @classmethod
+    def default(cls) -> Workspace:
+        """ECGNET_HOME, else `.ecgnet/` in the checkout."""
+        return cls(Path(os.environ.get("ECGNET_HOME") or PROJECT_ROOT / ".ecgnet").resolve())
+
+    @property
+    def store(self) -> Path:
+        """The Parquet stores: raw records and beats, quarantine, feature views."""
+        return self.home / "store"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+    @property
+    def mlflow_db(self) -> Path:
+        return self.home / "mlflow.db"
+
+    @property
+    def mlflow_uri(self) -> str:
+        """The embedded tracking store (SQLite); MLFLOW_TRACKING_URI, when set, names a server instead."""
+        return f"sqlite:///{self.mlflow_db}"
+
+    @property
+    def mlflow_artifacts(self) -> Path:
+        return self.home / "mlartifacts"
+
+    @property
+    def plots(self) -> Path:
+        """PNGs shown in Dagster metadata, kept as files too."""
+        return self.home / "plots"
+
+    @property
+    def training(self) -> Path:
+        """Per comparison: the split task data, weights, probabilities and scores of every variant."""
+        return self.home / "training"
 
 
 def default_sources() -> list[str]:
@@ -20,5 +64,10 @@ def default_sources() -> list[str]:
     return [str(Path(p).resolve()) for p in value.split(os.pathsep) if p.strip()]
 
 
-def store_root(home: Path) -> Path:
-    return home / "store"
+def tracking_uri(workspace: Workspace) -> str:
+    """MLFLOW_TRACKING_URI (a server the user chose), else the workspace's SQLite store."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or workspace.mlflow_uri
+
+
+if __name__ == "__main__":  # the Makefile: `python3 -m feature_store.workspace home|store|mlflow_uri|...`
+    print(getattr(Workspace.default(), sys.argv[1] if len(sys.argv) > 1 else "home"))

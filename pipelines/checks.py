@@ -1,20 +1,22 @@
-"""Data-quality checks on the raw store; each reports the expected and the actual value."""
+"""Data-quality checks and the promotion gate; each reports the expected and the actual value."""
 
 import dagster as dg
 import polars as pl
 
+from ecgnet.promotion import Candidate, gate
 from feature_store.accounting import beat_accounting
 from feature_store.ingest import POLICY_CODES
 from feature_store.raw_store import RawSnapshot
 from feature_store.summary import markdown_table
+from feature_store.tasks import TaskSpec
 from feature_store.views.families import FAMILIES
-from feature_store.views.quality import non_finite, raw_rows, schema_problems
+from feature_store.views.inputs import raw_rows
+from feature_store.views.quality import non_finite, schema_problems
 from feature_store.views.store import ViewRef
 
-from .assets.features import feature_asset_name
 from .assets.ingest import INGEST_ASSETS
-from .assets.training import TASKS
-from .resources import EcgnetStore, IngestSettings, TrainingSettings
+from .naming import TaskAssets
+from .resources import EcgnetStore, IngestSettings, MlflowTracking, TrainingSettings
 
 
 def build_quarantine_check(kind: str) -> dg.AssetChecksDefinition:
@@ -57,77 +59,58 @@ def check_beats_accounted(store: EcgnetStore) -> dg.AssetCheckResult:
 
 ingest_checks = [build_quarantine_check(kind) for kind in INGEST_ASSETS] + [check_beats_accounted]
 
-
 VIEW_CHECKS = ("check_schema", "check_finite_values", "check_rows_match_raw")
 
 
-def _view_results(asset_name: str, view: ViewRef, snapshots: list[RawSnapshot]):
+def _view_results(spec: TaskSpec, asset_name: str, view: ViewRef, snapshots: list[RawSnapshot]):
     entry = view.entry()
     key = dg.AssetKey(asset_name)
     problems = schema_problems(entry)
     yield dg.AssetCheckResult(asset_key=key, check_name="check_schema", passed=not problems,
-                              metadata={"expected": dg.MetadataValue.json(entry["columns"]),
+                              metadata={"expected": dg.MetadataValue.json({k: list(v) for k, v in entry.columns.items()}),
                                         "problems": dg.MetadataValue.json(problems)})
     bad = non_finite(entry)
-    yield dg.AssetCheckResult(asset_key=key, check_name="check_finite_values",
-                              passed=not any(bad.values()),
+    yield dg.AssetCheckResult(asset_key=key, check_name="check_finite_values", passed=not any(bad.values()),
                               metadata={"expected": 0, "actual": sum(bad.values()),
                                         "per_column": dg.MetadataValue.json(bad)})
-    raw = raw_rows(entry["task"], snapshots)
-    excluded = sum(entry["lineage"]["excluded"].values())
-    yield dg.AssetCheckResult(asset_key=key, check_name="check_rows_match_raw",
-                              passed=entry["rows"] == raw - excluded,
-                              metadata={"expected": raw - excluded, "actual": entry["rows"],
-                                        "raw_rows": raw, "excluded": excluded})
+    raw, excluded = raw_rows(spec, snapshots), entry.excluded_rows
+    yield dg.AssetCheckResult(asset_key=key, check_name="check_rows_match_raw", passed=entry.rows == raw - excluded,
+                              metadata={"expected": raw - excluded, "actual": entry.rows, "raw_rows": raw,
+                                        "excluded": dg.MetadataValue.json(entry.lineage.excluded)})
 
 
-def _specs(asset_name: str, raw_assets: list[str]) -> list[dg.AssetCheckSpec]:
-    return [dg.AssetCheckSpec(name, asset=asset_name, blocking=True, additional_deps=raw_assets)
-            for name in VIEW_CHECKS]
+def build_view_checks(spec: TaskSpec, family: str) -> dg.AssetChecksDefinition:
+    names = TaskAssets(spec)
+    name, raw = names.feature(family), names.raw()
 
-
-def build_beat_view_checks(family: str) -> dg.AssetChecksDefinition:
-    name = feature_asset_name("beats", family)
-
-    @dg.multi_asset_check(specs=_specs(name, ["annotated_beats"]), name=f"{name}_quality",
-                          ins={"view": dg.AssetIn(name), "annotated_beats": dg.AssetIn("annotated_beats")})
-    def _checks(view: ViewRef, annotated_beats: RawSnapshot):
-        yield from _view_results(name, view, [annotated_beats])
+    @dg.multi_asset_check(specs=[dg.AssetCheckSpec(check, asset=name, blocking=True, additional_deps=raw)
+                                 for check in VIEW_CHECKS],
+                          name=f"{name}_quality", ins={"view": dg.AssetIn(name), **{r: dg.AssetIn(r) for r in raw}})
+    def _checks(view: ViewRef, **snapshots: RawSnapshot):
+        yield from _view_results(spec, name, view, [snapshots[r] for r in raw])
 
     return _checks
 
 
-def build_record_view_checks(family: str) -> dg.AssetChecksDefinition:
-    name = feature_asset_name("records", family)
-
-    @dg.multi_asset_check(specs=_specs(name, ["ptbxl_records", "challenge_records"]),
-                          name=f"{name}_quality",
-                          ins={"view": dg.AssetIn(name), "ptbxl_records": dg.AssetIn("ptbxl_records"),
-                               "challenge_records": dg.AssetIn("challenge_records")})
-    def _checks(view: ViewRef, ptbxl_records: RawSnapshot, challenge_records: RawSnapshot):
-        yield from _view_results(name, view, [ptbxl_records, challenge_records])
-
-    return _checks
-
-
-feature_checks = ([build_beat_view_checks(f) for f in FAMILIES]
-                  + [build_record_view_checks(f) for f in FAMILIES])
-
-
-def build_quality_gate(comparison: str) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=comparison, name="check_quality_gate", blocking=True,
-                    description="The best variant (by validation metric) reaches the configured minimum "
+def build_quality_gate(spec: TaskSpec) -> dg.AssetChecksDefinition:
+    @dg.asset_check(asset=TaskAssets(spec).comparison, name="check_quality_gate", blocking=True,
+                    description=f"The best {spec.name} variant on validation reaches the minimum {spec.metric} "
                                 "and is not worse than the current champion beyond its interval.")
-    def _gate(store: EcgnetStore, training: TrainingSettings, candidate: dict) -> dg.AssetCheckResult:
-        minimum = training.min_val(candidate["task"])
-        decision = training.tracker(store.home).gate(candidate["task"], candidate, minimum)
-        previous = decision["previous"] or {}
-        return dg.AssetCheckResult(passed=decision["passed"], metadata={
-            "expected": f">= {minimum} and not below champion "
-                        f"{previous.get('name', '(none)')} at {previous.get('val_metric', float('nan')):.3f}",
-            "actual": f"{decision['variant']}: {decision['val_metric']:.3f} (upper {decision['val_metric_hi']:.3f})",
-            "reasons": dg.MetadataValue.json(decision["reasons"])})
+    def _gate(training: TrainingSettings, mlflow: MlflowTracking, candidate: Candidate) -> dg.AssetCheckResult:
+        decision = gate(candidate, training.minimum(spec), mlflow.tracker().current_champion(spec.name))
+        previous = decision.previous
+        champion = (f"{previous.name} v{previous.version} at {previous.val_metric:.3f}" if previous
+                    else "(no champion yet)")
+        return dg.AssetCheckResult(passed=decision.passed, metadata={
+            "expected": f"{spec.metric} >= {decision.minimum} and not below champion {champion}",
+            "actual": f"{candidate.variant}: {candidate.val}",
+            "reasons": dg.MetadataValue.json(list(decision.reasons))})
     return _gate
 
 
-training_checks = [build_quality_gate(t.comparison) for t in TASKS.values()]
+def build_feature_checks(specs: list[TaskSpec]) -> list[dg.AssetChecksDefinition]:
+    return [build_view_checks(spec, f) for spec in specs for f in FAMILIES]
+
+
+def build_training_checks(specs: list[TaskSpec]) -> list[dg.AssetChecksDefinition]:
+    return [build_quality_gate(spec) for spec in specs]

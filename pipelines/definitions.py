@@ -4,21 +4,35 @@ from __future__ import annotations
 
 import dagster as dg
 
-from .assets.features import feature_assets
+from feature_store.tasks import TASKS, TaskSpec
+
+from .assets.features import build_feature_assets
 from .assets.ingest import ingest_assets
-from .assets.training import training_assets
-from .checks import feature_checks, ingest_checks, training_checks
+from .assets.training import build_training_assets
+from .checks import build_feature_checks, build_training_checks, ingest_checks
 from .jobs import ecgnet_job, executor, features_job, ingest_job, refresh_job, retrain_job, weekly_retrain
-from .resources import EcgnetStore, FeatureSettings, IngestSettings, TrainingSettings
+from .resources import resources
 from .sensors import new_records_sensor
 
-defs = dg.Definitions(
-    assets=[*ingest_assets, *feature_assets, *training_assets],
-    asset_checks=[*ingest_checks, *feature_checks, *training_checks],
-    jobs=[ingest_job, features_job, refresh_job, retrain_job, ecgnet_job],
-    schedules=[weekly_retrain],
-    sensors=[new_records_sensor],
-    executor=executor,
-    resources={"store": EcgnetStore(), "ingest": IngestSettings(), "features": FeatureSettings(),
-               "training": TrainingSettings()},
-)
+
+def build_assets(specs: list[TaskSpec]) -> tuple[list[dg.AssetsDefinition], list[dg.AssetChecksDefinition]]:
+    """The assets and checks of every stage for `specs`: ingest, then per task its views and models."""
+    return ([*ingest_assets, *build_feature_assets(specs), *build_training_assets(specs)],
+            [*ingest_checks, *build_feature_checks(specs), *build_training_checks(specs)])
+
+
+def build_defs(specs: list[TaskSpec] | None = None, **resource_overrides) -> dg.Definitions:
+    """Every asset, check, job, schedule and sensor, generated for the given tasks (default: all)."""
+    assets, checks = build_assets(list(TASKS.values()) if specs is None else specs)
+    return dg.Definitions(
+        assets=assets,
+        asset_checks=checks,
+        jobs=[ingest_job, features_job, refresh_job, retrain_job, ecgnet_job],
+        schedules=[weekly_retrain],
+        sensors=[new_records_sensor],
+        executor=executor,
+        resources=resources(**resource_overrides),
+    )
+
+
+defs = build_defs()

@@ -14,7 +14,7 @@ import polars as pl
 
 from feature_store.raw_store import RawStore
 from feature_store.summary import markdown_table, quarantine_reasons, totals
-from feature_store.workspace import default_home, default_sources, store_root
+from feature_store.workspace import Workspace, default_sources
 
 from .workspace import prepare_dagster_home
 
@@ -41,7 +41,7 @@ def run(stages: str | None = None) -> dg.ExecuteInProcessResult:
 
     groups = selected_groups(defs, stages)
     selection = dg.AssetSelection.groups(*groups).resolve(defs.resolve_asset_graph())
-    print(f"ecgnet demo: stages {groups}, sources {default_sources()}, workspace {default_home()}")
+    print(f"ecgnet demo: stages {groups}, sources {default_sources()}, workspace {Workspace.default().home}")
     job = defs.resolve_job_def("ecgnet")
     with dg.DagsterInstance.get() as instance:
         return job.execute_in_process(instance=instance, asset_selection=list(selection),
@@ -65,7 +65,7 @@ def demo_succeeded(result: dg.ExecuteInProcessResult) -> bool:
 
 
 def summary(result: dg.ExecuteInProcessResult, seconds: float) -> str:
-    raw = RawStore(store_root(default_home()))
+    raw = RawStore(Workspace.default().store)
     checks = [(e.asset_check_evaluation_data.check_name, e.asset_check_evaluation_data.asset_key,
                e.asset_check_evaluation_data.passed)
               for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
@@ -108,7 +108,7 @@ def _comparisons(result: dg.ExecuteInProcessResult) -> list[str]:
                       "intervals; every choice made on validation):", meta["comparison"].value,
                       f"\nBest on validation: {meta['candidate'].value}; MLflow parent run "
                       f"{meta['mlflow_parent_run'].value} in {meta['tracking_uri'].value}",
-                      f"MLflow runs table: {meta['mlflow_ui'].value}"]
+                      f"MLflow runs table (after `make ui`): {meta['mlflow_ui'].value}"]
     return lines
 
 

@@ -1,4 +1,8 @@
-"""Typed resources: where the workspace is, which folders to ingest and how."""
+"""Typed resources: the workspace, MLflow, which folders to ingest and how, and the training budgets.
+
+Defaults come from the science's dataclasses (IngestConfig, TrainConfig, ComparisonConfig), so each
+is written once; the Dagster launchpad shows and overrides them.
+"""
 
 import os
 from pathlib import Path
@@ -9,23 +13,47 @@ from pydantic import Field
 from ecgnet.comparison import ComparisonConfig
 from ecgnet.tracking import Tracker
 from ecgnet.train import TrainConfig
-from feature_store.backend import Backend, select_backend
+from feature_store.backend import BACKENDS, Backend, select_backend
 from feature_store.config import IngestConfig
 from feature_store.raw_store import RawStore
-from feature_store.workspace import default_home, default_sources, store_root
+from feature_store.tasks import TaskSpec
+from feature_store.views.store import FeatureStore
+from feature_store.workspace import Workspace, default_sources
+
+_INGEST, _TRAIN, _COMPARISON = IngestConfig(), TrainConfig(), ComparisonConfig()
 
 
 class EcgnetStore(dg.ConfigurableResource):
     """The workspace folder holding the Parquet stores (default: ECGNET_HOME or `.ecgnet/`)."""
 
-    home: str = Field(default_factory=lambda: str(default_home()),
+    home: str = Field(default_factory=lambda: str(Workspace.default().home),
                       description="Workspace folder: Dagster home, Parquet stores, MLflow")
 
-    def raw(self) -> RawStore:
-        return RawStore(store_root(Path(self.home)))
+    def workspace(self) -> Workspace:
+        return Workspace(Path(self.home))
 
-    def plots_dir(self) -> Path:
-        return Path(self.home) / "plots"
+    def raw(self) -> RawStore:
+        return RawStore(self.workspace().store)
+
+    def features(self) -> FeatureStore:
+        return FeatureStore(self.workspace().store)
+
+
+class MlflowTracking(dg.ConfigurableResource):
+    """Where comparisons, runs and registered models go: the workspace's SQLite store by default."""
+
+    store: EcgnetStore
+    tracking_uri: str = Field(default="", description="An MLflow server; empty: MLFLOW_TRACKING_URI, "
+                                                      "else the workspace's SQLite store")
+    ui_url: str = Field(default="http://127.0.0.1:5000", description="The MLflow UI (`make ui` serves it)")
+
+    def tracker(self) -> Tracker:
+        return Tracker.for_workspace(self.store.workspace(), self.tracking_uri or None)
+
+    def runs_url(self, experiment_id: str) -> dg.MetadataValue:
+        """A clickable link to an experiment's runs table (MLflow 3 opens GenAI traces by default)."""
+        return dg.MetadataValue.url(f"{self.ui_url}/#/experiments/{experiment_id}/runs"
+                                    "?workflowType=machine_learning")
 
 
 class IngestSettings(dg.ConfigurableResource):
@@ -33,57 +61,57 @@ class IngestSettings(dg.ConfigurableResource):
 
     sources: list[str] = Field(default_factory=default_sources,
                                description="Source folders (default: ECGNET_DATA or data/sample)")
-    record_fs: float = Field(default=100.0, description="Hz, rate of record tasks (PTB-XL style)")
-    beat_fs: float = Field(default=360.0, description="Hz, rate of beat tasks (MIT-BIH style)")
-    beat_before_s: float = Field(default=0.25, description="s of the beat window before the R peak")
-    beat_after_s: float = Field(default=0.45, description="s of the beat window after the R peak")
-    context_s: float = Field(default=2.0, description="s, context window centred on the R peak")
-    flat_mv: float = Field(default=0.01, description="mV, a lead with smaller peak-to-peak is flat")
+    record_fs: float = Field(default=_INGEST.record_fs, description="Hz, rate of record tasks (PTB-XL style)")
+    beat_fs: float = Field(default=_INGEST.beat_fs, description="Hz, rate of beat tasks (MIT-BIH style)")
+    beat_before_s: float = Field(default=_INGEST.beat_before_s, description="s of the beat window before the R peak")
+    beat_after_s: float = Field(default=_INGEST.beat_after_s, description="s of the beat window after the R peak")
+    context_s: float = Field(default=_INGEST.context_s, description="s, context window centred on the R peak")
+    flat_mv: float = Field(default=_INGEST.flat_mv, description="mV, a lead with smaller peak-to-peak is flat")
     max_quarantine_fraction: float = Field(
         default=0.1, description="The quarantine check fails above this fraction of failed records")
 
     def config(self) -> IngestConfig:
-        return IngestConfig(record_fs=self.record_fs, beat_fs=self.beat_fs,
-                            beat_before_s=self.beat_before_s, beat_after_s=self.beat_after_s,
-                            context_s=self.context_s, flat_mv=self.flat_mv)
+        return IngestConfig(record_fs=self.record_fs, beat_fs=self.beat_fs, beat_before_s=self.beat_before_s,
+                            beat_after_s=self.beat_after_s, context_s=self.context_s, flat_mv=self.flat_mv)
 
     def folders(self) -> list[Path]:
         return [Path(p) for p in self.sources]
 
 
 class FeatureSettings(dg.ConfigurableResource):
-    """Where feature transforms run; family parameters keep their typed defaults (views/families.py)."""
+    """Which array backend computes features; family parameters come from each task spec."""
 
-    device: str = Field(default="auto", description="auto (GPU when usable) | cpu | gpu")
+    backend: str = Field(default="auto", description=f"{' | '.join(BACKENDS)}: auto is CuPy when a GPU is usable")
 
-    def backend(self) -> Backend:
-        return select_backend(self.device)
+    def array_backend(self) -> Backend:
+        return select_backend(self.backend)
 
 
 class TrainingSettings(dg.ConfigurableResource):
-    """Budgets and gates of the model comparison; ECGNET_EPOCHS overrides the epoch default."""
+    """Budgets of the model comparison and gate overrides; ECGNET_EPOCHS overrides the epoch default."""
 
-    epochs: int = Field(default_factory=lambda: int(os.environ.get("ECGNET_EPOCHS", "20")),
+    epochs: int = Field(default_factory=lambda: int(os.environ.get("ECGNET_EPOCHS", _TRAIN.epochs)),
                         description="Most epochs per trainable variant (early stopping may stop sooner)")
-    batch_size: int = Field(default=256)
-    patience: int = Field(default=5, description="Epochs without a better validation metric")
-    seed: int = Field(default=0)
-    device: str = Field(default="auto", description="auto (CUDA when available) | cpu | cuda")
-    n_boot: int = Field(default=200, description="Bootstrap draws per interval")
-    val_fraction: float = Field(default=0.25, description="Beats: share of DS1 patients for validation")
-    min_val_metric: float = Field(default=0.3, description="Quality gate, beats: minimum validation macro-F1")
-    min_val_metric_records: float = Field(default=0.5, description="Quality gate, records: minimum "
-                                          "validation macro-AUC (0.5 is chance)")
+    batch_size: int = Field(default=_TRAIN.batch_size)
+    patience: int = Field(default=_TRAIN.patience, description="Epochs without a better validation metric")
+    seed: int = Field(default=_TRAIN.seed)
+    device: str = Field(default=_TRAIN.device, description="torch device: auto (CUDA when available) | cpu | cuda")
+    n_boot: int = Field(default=_COMPARISON.n_boot, description="Bootstrap draws per interval")
+    gate_minimum: dict[str, float] = Field(
+        default_factory=dict, description="Task name -> the gate's minimum validation metric, instead of "
+                                          "the task spec's")
 
-    def config(self, task: str) -> ComparisonConfig:
-        return ComparisonConfig(task=task, n_boot=self.n_boot, val_fraction=self.val_fraction,
-                                min_val_metric=self.min_val_metric,
-                                train=TrainConfig(epochs=self.epochs, batch_size=self.batch_size,
-                                                  patience=self.patience, seed=self.seed, device=self.device))
+    def config(self) -> ComparisonConfig:
+        return ComparisonConfig(n_boot=self.n_boot, train=TrainConfig(
+            epochs=self.epochs, batch_size=self.batch_size, patience=self.patience, seed=self.seed,
+            device=self.device))
 
-    def min_val(self, task: str) -> float:
-        """The gate's minimum validation metric: macro-F1 for beats, macro-AUC for records."""
-        return self.min_val_metric_records if task == "records" else self.min_val_metric
+    def minimum(self, spec: TaskSpec) -> float:
+        return self.gate_minimum.get(spec.name, spec.gate_min)
 
-    def tracker(self, home: str) -> Tracker:
-        return Tracker.for_home(Path(home))
+
+def resources(store: EcgnetStore | None = None, **settings: dg.ConfigurableResource) -> dict:
+    """Every resource the definitions use, over one workspace; `settings` replaces any by key."""
+    store = store or EcgnetStore()
+    return {"store": store, "mlflow": MlflowTracking(store=store), "ingest": IngestSettings(),
+            "features": FeatureSettings(), "training": TrainingSettings(), **settings}

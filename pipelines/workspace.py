@@ -6,15 +6,15 @@ import os
 import shutil
 from pathlib import Path
 
-from feature_store.workspace import PROJECT_ROOT, default_home
+from feature_store.workspace import PROJECT_ROOT, Workspace
 
 
-def prepare_dagster_home(home: Path | None = None) -> Path:
-    """Create `<home>/dagster` with the project's dagster.yaml and point DAGSTER_HOME at it."""
-    dagster_home = Path(os.environ.get("DAGSTER_HOME") or (home or default_home()) / "dagster")
+def prepare_dagster_home(workspace: Workspace | None = None) -> Path:
+    """Create the workspace's Dagster home with the project's dagster.yaml and point DAGSTER_HOME at it
+    (a DAGSTER_HOME the user set wins)."""
+    dagster_home = Path(os.environ.get("DAGSTER_HOME") or (workspace or Workspace.default()).dagster_home)
     dagster_home.mkdir(parents=True, exist_ok=True)
-    target = dagster_home / "dagster.yaml"
-    source = PROJECT_ROOT / "dagster.yaml"
+    target, source = dagster_home / "dagster.yaml", PROJECT_ROOT / "dagster.yaml"
     if not target.is_file() or target.read_bytes() != source.read_bytes():
         shutil.copyfile(source, target)
     os.environ["DAGSTER_HOME"] = str(dagster_home)

@@ -28,6 +28,7 @@ def beat_world(tmp_path_factory):
     from feature_store.ingest import ingest_kind
     from feature_store.raw_store import RawSnapshot, RawStore
     from feature_store.sources.registry import discover
+    from feature_store.tasks import BEATS
     from feature_store.views.store import FeatureStore
     from tests.records import MITDB, copy_record
 
@@ -40,5 +41,5 @@ def beat_world(tmp_path_factory):
     snap = RawSnapshot("annotated", str(store.root), report.snapshot, report.record_ids)
     features = FeatureStore(store.root)
     for family in ("time", "spectral", "spectrogram"):
-        features.materialize("beats", family, [snap], backend=numpy_backend())
+        features.materialize(BEATS, family, [snap], backend=numpy_backend())
     return {"home": home, "src": src, "features": features, "snapshot": snap}

@@ -10,8 +10,9 @@ from feature_store.raw_store import RawSnapshot, RawStore
 from feature_store.sources.registry import discover
 from feature_store.transforms.reference import preprocess_one, reference_features
 from feature_store.views.compute import compute_features, fit_stats
-from feature_store.views.families import DEFAULT_PARAMS, FAMILIES, SpectrogramParams
-from feature_store.views.tasks import load_beats, load_records
+from feature_store.tasks import TASKS
+from feature_store.views.families import FAMILIES, SpectrogramParams
+from feature_store.views.inputs import load_beats, load_records
 from tests.records import CINC, MITDB, copy_record
 
 RTOL, ATOL = 1e-5, 1e-5
@@ -31,8 +32,8 @@ def inputs(tmp_path_factory):
     for kind, refs in discover([src], cfg).items():
         report = ingest_kind(kind, refs, store, cfg)
         snaps[kind] = RawSnapshot(kind, str(store.root), report.snapshot, report.record_ids)
-    beats = load_beats([snaps["annotated"]])
-    return {"beats": _subset(beats, 600), "records": load_records([snaps["challenge"]])}
+    beats = load_beats(TASKS["beats"], [snaps["annotated"]])
+    return {"beats": _subset(beats, 600), "records": load_records(TASKS["records"], [snaps["challenge"]])}
 
 
 def _subset(inp, n):
@@ -43,7 +44,7 @@ def _subset(inp, n):
 
 
 def _stats(inp):
-    return fit_stats(inp, DEFAULT_PARAMS[(inp.task.name, "time")].preprocess, numpy_backend())
+    return fit_stats(inp, TASKS[inp.task].view_params["time"].preprocess, numpy_backend())
 
 
 CASES = [(task, family) for task in ("beats", "records") for family in FAMILIES]
@@ -51,7 +52,7 @@ CASES = [(task, family) for task in ("beats", "records") for family in FAMILIES]
 
 @pytest.mark.parametrize("task,family", CASES)
 def test_batched_numpy_matches_the_per_record_scipy_loop(inputs, task, family):
-    inp, params = inputs[task], DEFAULT_PARAMS[(task, family)]
+    inp, params = inputs[task], TASKS[task].view_params[family]
     stats = _stats(inp)
     batched = compute_features(FAMILIES[family], inp, params, stats, numpy_backend())
     reference = reference_features(family, inp.signal, fs=inp.fs, params=params, stats_=stats,
@@ -63,7 +64,7 @@ def test_batched_numpy_matches_the_per_record_scipy_loop(inputs, task, family):
 
 
 def test_small_chunks_give_the_same_numbers(inputs):
-    inp, params = inputs["beats"], DEFAULT_PARAMS[("beats", "spectrogram")]
+    inp, params = inputs["beats"], TASKS["beats"].view_params["spectrogram"]
     stats = _stats(inp)
     whole = compute_features(FAMILIES["spectrogram"], inp, params, stats, numpy_backend())
     chunked_backend = numpy_backend().__class__("numpy", np, np.asarray, 7)
@@ -73,7 +74,7 @@ def test_small_chunks_give_the_same_numbers(inputs):
 
 def test_train_statistics_come_from_the_train_split_only(inputs):
     inp = inputs["beats"]
-    params = DEFAULT_PARAMS[("beats", "time")]
+    params = TASKS["beats"].view_params["time"]
     stats = _stats(inp)
     assert stats["train_rows"] == int((inp.keys["split"] == "DS1").sum()) < len(inp.signal)
 
@@ -99,7 +100,7 @@ def test_spectrogram_grid_is_fixed_and_configurable(inputs):
 
 def test_rhythm_features_of_beats_are_rr_intervals(inputs):
     inp = inputs["beats"]
-    rhythm = FAMILIES["time"].host(inp, DEFAULT_PARAMS[("beats", "time")], {}, fs=inp.fs)["rhythm"]
+    rhythm = FAMILIES["time"].host_columns(inp, TASKS["beats"].view_params["time"], {}, fs=inp.fs)["rhythm"]
     rr_prev = inp.beats["rr_prev_s"].to_numpy()
     known = ~np.isnan(rr_prev)
     np.testing.assert_allclose(rhythm[known, 0], rr_prev[known], rtol=1e-6)
@@ -108,7 +109,7 @@ def test_rhythm_features_of_beats_are_rr_intervals(inputs):
 
 def test_record_hrv_from_detected_r_peaks(inputs):
     inp = inputs["records"]
-    params = DEFAULT_PARAMS[("records", "time")]
+    params = TASKS["records"].view_params["time"]
     out = compute_features(FAMILIES["time"], inp, params, _stats(inp), numpy_backend())
     hr = out["rhythm"][:, 0]
     assert ((hr > 30) & (hr < 200)).mean() >= 0.9  # resting 12-lead ECGs

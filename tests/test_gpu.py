@@ -1,4 +1,4 @@
-"""CuPy gives the same numbers as NumPy for every family (device part), on real records; and
+"""CuPy gives the same numbers as NumPy for every family (array part), on real records; and
 training runs on CUDA with mixed precision.
 
 Polars-free on purpose: the lent GPU machines have CuPy and torch but not polars, so this file
@@ -10,15 +10,16 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from ecgnet.data import CLASSES, Split, TaskData, modality_inputs
+from ecgnet.data import Split, TaskData, modality_inputs
 from feature_store.backend import cupy_backend, numpy_backend
 from feature_store.config import IngestConfig
 from feature_store.sources.annotated import AnnotatedBeatSource
 from feature_store.sources.base import RecordRef
 from feature_store.sources.challenge import ChallengeSource
 from feature_store.transforms.rhythm import beat_rr_features
-from feature_store.views.compute import device_features, lead_stats
-from feature_store.views.families import DEFAULT_PARAMS, FAMILIES
+from feature_store.views.compute import array_features, lead_stats
+from feature_store.tasks import BEATS, TASKS
+from feature_store.views.families import FAMILIES
 from tests.records import CINC, MITDB
 
 pytestmark = pytest.mark.gpu
@@ -46,14 +47,14 @@ def arrays(gpu):
 @pytest.mark.parametrize("task,family", CASES)
 def test_cupy_matches_numpy(arrays, gpu, task, family):
     signal, fs, crop = arrays[task]
-    params = DEFAULT_PARAMS[(task, family)]
+    params = TASKS[task].view_params[family]
     stats = lead_stats(signal, fs=fs, pre=params.preprocess, backend=numpy_backend())
     gpu_stats = lead_stats(signal, fs=fs, pre=params.preprocess, backend=gpu)
     np.testing.assert_allclose(gpu_stats["mean"], stats["mean"], rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(gpu_stats["std"], stats["std"], rtol=1e-4)
     run = dict(fs=fs, params=params, stats=stats, crop=crop)
-    on_cpu = device_features(FAMILIES[family], signal, backend=numpy_backend(), **run)
-    on_gpu = device_features(FAMILIES[family], signal, backend=gpu, **run)
+    on_cpu = array_features(FAMILIES[family], signal, backend=numpy_backend(), **run)
+    on_gpu = array_features(FAMILIES[family], signal, backend=gpu, **run)
     assert on_cpu.keys() == on_gpu.keys()
     for column, expected in on_cpu.items():
         np.testing.assert_allclose(on_gpu[column], expected, rtol=1e-4, atol=1e-4, err_msg=column)
@@ -70,10 +71,10 @@ def beat_split(records: tuple[str, ...], rows: int, stats: dict | None = None) -
     record_id = take([np.full(len(b.r_peak), r) for r, b in zip(records, loaded)])
     windows, labels = take([b.windows for b in loaded]), take([b.label for b in loaded])
     fs, crop = 360.0, cfg.beat_span()
-    stats = stats or lead_stats(windows, fs=fs, pre=DEFAULT_PARAMS[("beats", "time")].preprocess,
+    stats = stats or lead_stats(windows, fs=fs, pre=TASKS["beats"].view_params["time"].preprocess,
                                 backend=numpy_backend())
-    views = {f"beats_{family}": device_features(FAMILIES[family], windows, fs=fs, crop=crop, stats=stats,
-                                                params=DEFAULT_PARAMS[("beats", family)],
+    views = {f"beats_{family}": array_features(FAMILIES[family], windows, fs=fs, crop=crop, stats=stats,
+                                                params=TASKS["beats"].view_params[family],
                                                 backend=numpy_backend())
              for family in FAMILIES}
     views["beats_time"]["rhythm"] = beat_rr_features(
@@ -81,7 +82,7 @@ def beat_split(records: tuple[str, ...], rows: int, stats: dict | None = None) -
         take([b.rr_next_s for b in loaded]))
     ids = np.arange(rows)
     x = modality_inputs(SimpleNamespace(ids=ids, features=views), "beats")
-    y = np.array([CLASSES["beats"].index(label) for label in labels])
+    y = np.array([BEATS.classes.index(label) for label in labels])
     return Split(x, y, ids, record_id), stats
 
 
@@ -98,7 +99,7 @@ def beat_task(cuda):
     train_split, stats = beat_split(("209",), 600)  # DS1
     val_split, _ = beat_split(("220",), 300, stats)  # DS1, another patient
     test_split, _ = beat_split(("232",), 300, stats)  # DS2
-    return TaskData("beats", CLASSES["beats"], False, train_split, val_split, test_split, {})
+    return TaskData(BEATS, train_split, val_split, test_split, {})
 
 
 @pytest.mark.parametrize("variant", ["time", "intermediate_gated"])

@@ -35,3 +35,25 @@ def test_sample_data_is_small_and_has_provenance():
     provenance = (SAMPLE_DATA / "PROVENANCE.md").read_text()
     for folder in ("mitdb", "cinc2021", "ptb-diagnostic", "ptbxl-meta"):
         assert folder in provenance
+
+
+def _source_text() -> dict[str, str]:
+    """Every module of the three packages and the benchmarks, by path."""
+    return {str(p.relative_to(PROJECT_ROOT)): p.read_text()
+            for package in ("feature_store", "ecgnet", "pipelines", "benchmarks")
+            for p in (PROJECT_ROOT / package).rglob("*.py")}
+
+
+def test_each_task_is_defined_in_one_place():
+    """A task's classes, metric and gate minimum are written once: in its spec."""
+    from feature_store.tasks import TASKS
+
+    text = _source_text()
+    for spec in TASKS.values():
+        for fact in (repr(spec.classes).replace("'", '"'), f'metric="{spec.metric}", gate_min={spec.gate_min}'):
+            places = [path for path, source in text.items() if fact in source]
+            assert places == ["feature_store/tasks.py"], (spec.name, fact, places)
+        # no module but the spec compares against a task's name
+        named = [path for path, source in text.items()
+                 if f'== "{spec.name}"' in source or f'["{spec.name}"]' in source]
+        assert not named, (spec.name, named)

@@ -5,13 +5,16 @@ import pytest
 import torch
 from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
 
-from ecgnet.comparison import ComparisonConfig, comparison_table, run_all
-from ecgnet.data import CLASSES, load_task_data, patient_holdout
-from ecgnet.evaluate import aami, bootstrap, evaluate, macro_auc, macro_f1, paired_bootstrap
+from dataclasses import replace
+
+from ecgnet.comparison import ComparisonConfig, comparison_table, train_variant
+from ecgnet.data import TaskData, load_task_data, patient_holdout
+from ecgnet.evaluate import Interval, aami, bootstrap, evaluate, macro_auc, macro_f1, paired_bootstrap
 from ecgnet.export import Layout, Packed
-from ecgnet.fusion import VARIANTS, activation, build, combine_probs, cross_fit_late, fit_late
+from ecgnet.fusion import MODALITIES, VARIANTS, activation, build, combine_probs, cross_fit_late, fit_late
 from ecgnet.models import ModelConfig
 from ecgnet.train import TrainConfig, seed_everything, tensors, train
+from feature_store.tasks import BEATS
 
 SMALL = ModelConfig(embed_dim=16, channels=4, scalar_dim=8, heads=2, layers=1, fusion_hidden=16)
 
@@ -19,7 +22,8 @@ SMALL = ModelConfig(embed_dim=16, channels=4, scalar_dim=8, heads=2, layers=1, f
 @pytest.fixture(scope="module")
 def data(beat_world):
     """DS1 (209, 220) split by patient into train/val, DS2 (232) as test; a few hundred beats each."""
-    full = load_task_data(beat_world["features"], "beats", val_fraction=0.5, seed=0)
+    half = replace(BEATS, splits=replace(BEATS.splits, val_fraction=0.5))
+    full = load_task_data(beat_world["features"], half, seed=0)
     rng = np.random.default_rng(0)
     for name in ("train", "val", "test"):
         split = getattr(full, name)
@@ -43,7 +47,7 @@ def test_every_trainable_variant_runs_forward_and_backward(data, name):
     model = build(VARIANTS[name], data, SMALL)
     x = {m: {k: v[:8] for k, v in inp.items()} for m, inp in tensors(data.train).items()}
     logits = model(x)
-    assert logits.shape == (8, len(CLASSES["beats"]))
+    assert logits.shape == (8, len(BEATS.classes))
     logits.sum().backward()
     grads = [p.grad for p in model.parameters() if p.requires_grad]
     assert grads and all(g is not None for g in grads)
@@ -53,7 +57,9 @@ def test_every_trainable_variant_runs_forward_and_backward(data, name):
 def test_late_variants_combine_single_models(data, name):
     cfg = ComparisonConfig(variants=("time", "frequency", "spectrogram", name), model=SMALL,
                            train=TrainConfig(epochs=1, batch_size=64), n_boot=20)
-    results = run_all(data, cfg)
+    results = {}
+    for variant in cfg.variants:  # dependency order: the late variant combines the three trained singles
+        results[variant] = train_variant(variant, data, cfg, singles={m: results[m] for m in MODALITIES if m in results})
     late = results[name]
     assert late.test_probs.shape == (len(data.test), 5)
     np.testing.assert_allclose(late.test_probs.sum(axis=1), 1.0, rtol=1e-5)
@@ -138,7 +144,7 @@ def test_macro_auc_and_f1_agree_with_scikit_learn():
 
 def test_aami_figures_are_recall_and_precision():
     classes = ("N", "S", "V", "F")
-    got = aami(P, Y, classes)
+    got = aami(P, Y, classes, ("S", "V"))
     pred = P.argmax(1)
     assert got["se_S"] == pytest.approx(recall_score(Y, pred, labels=[1], average="macro"))
     assert got["pp_V"] == pytest.approx(precision_score(Y, pred, labels=[2], average="macro"))
@@ -147,12 +153,14 @@ def test_aami_figures_are_recall_and_precision():
 
 def test_bootstrap_intervals_hold_the_point_and_resample_patients():
     groups = np.array(list("aabbccddeeff"))
-    out = evaluate(P, Y, groups, ("N", "S", "V", "F"), False, n_boot=100)
-    assert out["macro_f1_lo"] <= out["macro_f1"] <= out["macro_f1_hi"]
+    spec = replace(BEATS, classes=("N", "S", "V", "F"))
+    out = evaluate(P, Y, groups, spec, n_boot=100)
+    assert out["macro_f1"].lo <= out["macro_f1"].value <= out["macro_f1"].hi
+    assert {"accuracy", "se_S", "pp_S", "se_V", "pp_V"} <= out.keys() and "se_F" not in out
     one_group = bootstrap(lambda r: {"n": len(r)}, np.zeros(12), n_boot=5)
     assert one_group["n"] == (12, 12)  # one patient: every draw is the whole set
     same = paired_bootstrap(P, P, Y, groups, lambda p, y: macro_f1(p, y, False), n_boot=50)
-    assert same == {"diff": 0.0, "diff_lo": 0.0, "diff_hi": 0.0}
+    assert same == Interval(0.0, 0.0, 0.0)
 
 
 def test_intermediate_fusion_warm_starts_from_the_single_encoders(data):
@@ -188,3 +196,19 @@ def test_late_variants_are_scored_out_of_fold_on_validation():
     oof = cross_fit_late(stacker, probs, y, groups, False, score)
     np.testing.assert_allclose(oof.sum(axis=1), 1.0, rtol=1e-5)  # every row was predicted once
     assert score(oof, y) < score(in_sample, y) - 0.1  # measured 0.235 against 0.443
+
+
+def test_task_data_saved_once_is_read_back_identical(data, tmp_path):
+    """The training-data asset splits once; every model step maps the same arrays back in."""
+    data.save(tmp_path)
+    back = TaskData.load(tmp_path, BEATS)
+    assert back.spec is BEATS and back.versions == data.versions
+    for name in ("train", "val", "test"):
+        a, b = data.split(name), back.split(name)
+        np.testing.assert_array_equal(a.y, b.y)
+        assert a.ids.astype(str).tolist() == b.ids.tolist() and a.groups.astype(str).tolist() == b.groups.tolist()
+        for m, inp in a.x.items():
+            for k, v in inp.items():
+                np.testing.assert_array_equal(v, b.x[m][k])
+    with pytest.raises(ValueError, match="holds task 'beats'"):
+        TaskData.load(tmp_path, replace(BEATS, name="other"))

@@ -4,9 +4,10 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from pipelines.assets.features import feature_assets
+from feature_store.tasks import TASKS
+from pipelines.assets.features import build_feature_assets
 from pipelines.assets.ingest import ingest_assets
-from pipelines.checks import feature_checks, ingest_checks
+from pipelines.checks import build_feature_checks, ingest_checks
 from pipelines.definitions import defs
 from pipelines.demo import selected_groups
 from pipelines.resources import EcgnetStore, FeatureSettings, IngestSettings
@@ -27,7 +28,7 @@ def sources(tmp_path):
 
 def _resources(tmp_path, src, **settings):
     return {"store": EcgnetStore(home=str(tmp_path / "home")),
-            "ingest": IngestSettings(sources=[str(src)], **settings), "features": FeatureSettings(device="cpu")}
+            "ingest": IngestSettings(sources=[str(src)], **settings), "features": FeatureSettings(backend="numpy")}
 
 
 def _checks(result):
@@ -45,8 +46,12 @@ def test_definitions_load_with_the_ingest_feature_and_training_groups():
                                   for f in ("time", "spectral", "spectrogram")}
     upstream = graph.get(dg.AssetKey("record_spectral_features")).parent_keys
     assert upstream == {dg.AssetKey("ptbxl_records"), dg.AssetKey("challenge_records")}
-    assert {"fusion_comparison", "champion_model", "record_fusion_comparison",
+    assert {"beat_fusion_comparison", "beat_champion_model", "record_fusion_comparison",
             "record_champion_model"} <= groups["training"] and len(groups["training"]) == 22
+    comparison = graph.get(dg.AssetKey("beat_fusion_comparison")).parent_keys  # results arrive as inputs
+    assert comparison == {dg.AssetKey("beat_training_data"), *(dg.AssetKey(f"beat_{v}_model") for v in (
+        "time", "frequency", "spectrogram", "early", "intermediate_concat", "intermediate_gated",
+        "late_average", "late_stacker"))}
     for prefix in ("beat", "record"):
         late = graph.get(dg.AssetKey(f"{prefix}_late_stacker_model")).parent_keys
         assert {dg.AssetKey(f"{prefix}_{m}_model") for m in ("time", "frequency", "spectrogram")} <= late
@@ -136,7 +141,8 @@ def test_stage_selection():
 
 def test_feature_assets_materialize_pass_their_checks_and_are_reused(tmp_path, sources):
     resources = _resources(tmp_path, sources, max_quarantine_fraction=0.3)
-    everything = [*ingest_assets, *ingest_checks, *feature_assets, *feature_checks]
+    specs = list(TASKS.values())
+    everything = [*ingest_assets, *ingest_checks, *build_feature_assets(specs), *build_feature_checks(specs)]
     first = dg.materialize(everything, resources=resources)
     assert first.success
     checks = _checks(first)

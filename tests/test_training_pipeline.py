@@ -1,6 +1,8 @@
 """The training group on a real Dagster instance and a real MLflow SQLite store, end to end."""
 
 import os
+from dataclasses import replace
+from pathlib import Path
 
 import dagster as dg
 import mlflow
@@ -8,27 +10,36 @@ import pytest
 
 from ecgnet.__main__ import main as ecgnet_main
 from ecgnet.data import load_task_data
+from ecgnet.evaluate import Interval
+from ecgnet.promotion import Candidate, gate
 from ecgnet.tracking import Tracker
 from feature_store.raw_store import RawStore
+from feature_store.tasks import RECORDS, TASKS, TaskSpec
 from feature_store.views.store import FeatureStore
-from pipelines.assets.features import feature_assets
-from pipelines.assets.ingest import ingest_assets
-from pipelines.assets.training import training_assets
-from pipelines.checks import feature_checks, ingest_checks, training_checks
-from pipelines.resources import EcgnetStore, FeatureSettings, IngestSettings, TrainingSettings
+from feature_store.workspace import Workspace
+from pipelines.definitions import build_assets
+from pipelines.resources import EcgnetStore, FeatureSettings, IngestSettings, TrainingSettings, resources
 from tests.records import CINC, MITDB
+
+
+def materialize_all(home: Path, sources: list[Path], specs: list[TaskSpec] | None = None,
+                    **training) -> dg.ExecuteInProcessResult:
+    """Ingest, features and training of `specs` (default: every task) on a real ephemeral instance."""
+    assets, checks = build_assets(list(TASKS.values()) if specs is None else specs)
+    return dg.materialize([*assets, *checks], resources=resources(
+        EcgnetStore(home=str(home)), ingest=IngestSettings(sources=[str(s) for s in sources]),
+        features=FeatureSettings(backend="numpy"),
+        training=TrainingSettings(epochs=1, n_boot=20, device="cpu", **training)))
+
+
+def tracker(home: Path) -> Tracker:
+    return Tracker.for_workspace(Workspace(home))
 
 
 @pytest.fixture(scope="module")
 def trained(beat_world):
     home = beat_world["home"]
-    resources = {"store": EcgnetStore(home=str(home)), "ingest": IngestSettings(sources=[str(beat_world["src"])]),
-                 "features": FeatureSettings(device="cpu"),
-                 "training": TrainingSettings(epochs=1, n_boot=20, min_val_metric=0.0, device="cpu")}
-    result = dg.materialize([*ingest_assets, *ingest_checks, *feature_assets, *feature_checks,
-                             *training_assets, *training_checks], resources=resources,
-                            selection=dg.AssetSelection.groups("ingest", "features", "training"))
-    return result, home
+    return materialize_all(home, [beat_world["src"]], gate_minimum={"beats": 0.0}), home
 
 
 def test_the_comparison_leaves_a_parent_run_with_a_child_per_variant(trained):
@@ -36,8 +47,8 @@ def test_the_comparison_leaves_a_parent_run_with_a_child_per_variant(trained):
     assert result.success
     # beats only here: the records task has no rows, so its training assets are skipped, not failed
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
-    assert "fusion_comparison" in materialized and "record_training_data" not in materialized
-    with Tracker.for_home(home).fluent():
+    assert "beat_fusion_comparison" in materialized and "record_training_data" not in materialized
+    with tracker(home).fluent():
         runs = mlflow.search_runs(experiment_names=["ecgnet-beats"])
     parent = runs[runs["tags.ecgnet.role"] == "comparison"]
     children = runs[runs["tags.mlflow.parentRunId"] == parent["run_id"].iloc[0]]
@@ -45,7 +56,7 @@ def test_the_comparison_leaves_a_parent_run_with_a_child_per_variant(trained):
     assert set(children["tags.mlflow.runName"]) == {"time", "frequency", "spectrogram", "early",
                                                     "intermediate_concat", "intermediate_gated",
                                                     "late_average", "late_stacker"}
-    logged = {a.path for a in Tracker.for_home(home).client.list_artifacts(parent["run_id"].iloc[0])}
+    logged = {a.path for a in tracker(home).client.list_artifacts(parent["run_id"].iloc[0])}
     assert {"comparison.csv", "comparison.md", "comparison.png", "candidate.json"} <= logged
     for col in ("metrics.test_macro_f1", "metrics.test_macro_f1_lo", "metrics.test_macro_f1_hi",
                 "metrics.test_se_S", "metrics.val_metric", "metrics.n_params", "params.view.beats_time"):
@@ -54,15 +65,20 @@ def test_the_comparison_leaves_a_parent_run_with_a_child_per_variant(trained):
 
 def test_the_best_variant_on_validation_is_champion_and_predicts(trained, capsys):
     result, home = trained
-    comparison = result.output_for_node("fusion_comparison")
-    tracker = Tracker.for_home(home)
-    champion = tracker.current_champion("beats")
-    assert champion["name"] == f"ecgnet-beats-{comparison['variant']}"
+    candidate = result.output_for_node("beat_fusion_comparison")
+    assert isinstance(candidate, Candidate) and candidate.task == "beats"
+    champion = tracker(home).current_champion("beats")
+    assert champion.name == f"ecgnet-beats-{candidate.variant}" and champion.version == candidate.version
+    meta = {m.materialization.asset_key.to_user_string(): m.materialization.metadata
+            for m in result.get_asset_materialization_events()}
+    link = meta["beat_fusion_comparison"]["mlflow_ui"]
+    assert isinstance(link, dg.UrlMetadataValue) and link.value.startswith("http://127.0.0.1:5000/#/experiments/")
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks["check_quality_gate"] is True
     assert ecgnet_main(["predict", _record(home), "--home", str(home), "--rows", "3"]) == 0
     out = capsys.readouterr().out
     assert "scored by models:/ecgnet-beats-" in out and "predicted beats per class" in out
+    assert "beat(s) scored" in out
 
 
 def _record(home) -> str:
@@ -70,16 +86,14 @@ def _record(home) -> str:
     return RawStore(home / "store").scan_records().select("path").collect()["path"][0]
 
 
-def test_the_quality_gate_refuses_weak_or_worse_candidates(trained):
+def test_the_quality_gate_refuses_a_worse_candidate_than_the_registered_champion(trained):
     _, home = trained
-    tracker = Tracker.for_home(home)
-    champion = tracker.current_champion("beats")
-    weak = {"variant": "time", "version": "1", "val_metric": 0.1, "val_metric_hi": 0.2}
-    assert not tracker.gate("beats", weak, min_val_metric=0.3)["passed"]
-    worse = {"variant": "time", "version": "1", "val_metric": champion["val_metric"] - 0.2,
-             "val_metric_hi": champion["val_metric"] - 0.1}
-    decision = tracker.gate("beats", worse, min_val_metric=0.0)
-    assert not decision["passed"] and "champion" in decision["reasons"][0]
+    champion = tracker(home).current_champion("beats")
+    assert champion.val_metric == champion.val_metric  # read back from the registry's version tags
+    worse = Candidate("beats", "time", "1", Interval(champion.val_metric - 0.2, champion.val_metric - 0.3,
+                                                     champion.val_metric - 0.1), "parent")
+    decision = gate(worse, 0.0, champion)
+    assert not decision.passed and "champion" in decision.reasons[0]
 
 
 def test_predict_without_a_champion_is_a_clear_error(tmp_path, capsys):
@@ -95,13 +109,7 @@ def _sample():
 def records_trained(tmp_path_factory):
     """The records task (multi-label superclasses) on the 50 real twelve-lead Challenge records."""
     home = tmp_path_factory.mktemp("records_home")
-    resources = {"store": EcgnetStore(home=str(home)), "ingest": IngestSettings(sources=[str(CINC)]),
-                 "features": FeatureSettings(device="cpu"),
-                 "training": TrainingSettings(epochs=1, n_boot=20, min_val_metric_records=0.0, device="cpu")}
-    result = dg.materialize([*ingest_assets, *ingest_checks, *feature_assets, *feature_checks,
-                             *training_assets, *training_checks], resources=resources,
-                            selection=dg.AssetSelection.groups("ingest", "features", "training"))
-    return result, home
+    return materialize_all(home, [CINC], gate_minimum={"records": 0.0}), home
 
 
 def test_the_records_task_trains_every_variant_in_dagster(records_trained, capsys):
@@ -110,7 +118,7 @@ def test_the_records_task_trains_every_variant_in_dagster(records_trained, capsy
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert {"record_fusion_comparison", "record_champion_model"} <= materialized
     assert "beat_training_data" not in materialized  # no annotated beats among these sources
-    with Tracker.for_home(home).fluent():
+    with tracker(home).fluent():
         runs = mlflow.search_runs(experiment_names=["ecgnet-records"])
     parent = runs[runs["tags.ecgnet.role"] == "comparison"]
     children = runs[runs["tags.mlflow.parentRunId"] == parent["run_id"].iloc[0]]
@@ -118,8 +126,8 @@ def test_the_records_task_trains_every_variant_in_dagster(records_trained, capsy
     for col in ("metrics.test_macro_auc", "metrics.test_macro_auc_lo", "metrics.test_macro_auc_hi",
                 "metrics.val_metric", "params.view.records_spectrogram"):
         assert children[col].notna().all(), col
-    comparison = result.output_for_node("record_fusion_comparison")
-    assert Tracker.for_home(home).current_champion("records")["name"] == f"ecgnet-records-{comparison['variant']}"
+    candidate = result.output_for_node("record_fusion_comparison")
+    assert tracker(home).current_champion("records").name == f"ecgnet-records-{candidate.variant}"
     assert ecgnet_main(["predict", str(CINC / "HR06000"), "--home", str(home), "--task", "records"]) == 0
     assert "MLFLOW_TRACKING_URI" not in os.environ  # no workspace leaks into the next one
     out = capsys.readouterr().out
@@ -129,8 +137,8 @@ def test_the_records_task_trains_every_variant_in_dagster(records_trained, capsy
 def test_a_small_val_split_borrows_train_patients_never_test(records_trained):
     _, home = records_trained
     features = FeatureStore(home / "store")
-    stored = load_task_data(features, "records", min_val_rows=0)
-    data = load_task_data(features, "records")  # the sample's stored val split has 2 labelled records
+    stored = load_task_data(features, replace(RECORDS, splits=replace(RECORDS.splits, min_val_rows=0)))
+    data = load_task_data(features, RECORDS)  # the sample's stored val split has 2 labelled records
     assert len(stored.val) < 20 < len(stored.val) + len(stored.train)
     assert len(data.val) > len(stored.val) and len(data.train) + len(data.val) == len(stored.train) + len(stored.val)
     assert set(stored.val.ids) <= set(data.val.ids)

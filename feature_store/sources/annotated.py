@@ -23,7 +23,6 @@ AAMI = {"N": "N", "L": "N", "R": "N", "e": "N", "j": "N",
         "V": "V", "E": "V",
         "F": "F",
         "/": "Q", "f": "Q", "Q": "Q"}
-AAMI_CLASSES = ("N", "S", "V", "F", "Q")
 
 
 def read_beats(path, record: str) -> tuple[np.ndarray, list[str]]:

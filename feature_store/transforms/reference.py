@@ -40,7 +40,7 @@ def time_one(y: np.ndarray, *, fs: float, params, crop) -> dict:
 
 
 def spectral_one(y: np.ndarray, *, fs: float, params, crop) -> dict:
-    f, psd = signal.welch(y, fs=fs, nperseg=int(round(params.nperseg_s * fs)), axis=-1)
+    f, psd = signal.welch(y, fs=fs, nperseg=params.nperseg(fs), axis=-1)
     keep = f <= params.fmax_hz
     f, psd = f[keep], psd[:, keep]
     bands = np.stack([psd[:, (f >= lo) & (f < hi)].sum(axis=-1) * (f[1] - f[0])
@@ -49,7 +49,8 @@ def spectral_one(y: np.ndarray, *, fs: float, params, crop) -> dict:
 
 
 def spectrogram_one(y: np.ndarray, *, fs: float, params, crop) -> dict:
-    nperseg, hop = int(round(params.window_s * fs)), max(1, int(round(params.hop_s * fs)))
+    sizes = params.stft_sizes(fs)
+    nperseg, hop = sizes["nperseg"], sizes["hop"]
     f, _, mag = signal.spectrogram(y.astype(np.float64), fs=fs, window="hann", nperseg=nperseg, noverlap=nperseg - hop,
                                    detrend=False, scaling="spectrum", mode="magnitude", axis=-1)
     return {"spectrogram": np.log(mag[:, f <= params.fmax_hz, :] + 1e-6)}

@@ -10,15 +10,15 @@ from ..backend import Backend
 from ..transforms.preprocess import PreprocessParams, lead_moments, preprocess, standardize
 
 if TYPE_CHECKING:  # polars-free at run time: the GPU checks run where polars is not installed
-    from .tasks import TaskInput
+    from .inputs import TaskInput
 
 
 def fit_stats(inp: TaskInput, pre: PreprocessParams, backend: Backend) -> dict:
     """Per-lead mean and std of the preprocessed signal over the train split only."""
     train = inp.signal[inp.train_mask]
     if len(train) == 0:
-        raise ValueError(f"task {inp.task.name!r} has no rows in its train splits "
-                         f"{inp.task.train_splits}; fix: ingest records of the train split first")
+        raise ValueError(f"task {inp.task!r} has no rows in its train splits "
+                         f"{inp.train_splits}; fix: ingest records of the train split first")
     return lead_stats(train, fs=inp.fs, pre=pre, backend=backend)
 
 
@@ -53,13 +53,13 @@ def scaled_crop(inp: TaskInput, fs: float) -> tuple[int, int] | None:
 def compute_features(family, inp: TaskInput, params, stats: dict, backend: Backend) -> dict[str, np.ndarray]:
     """Every feature column of `family` for every row of `inp`, as host arrays (rows first)."""
     fs = output_fs(inp, params.preprocess)
-    columns = device_features(family, inp.signal, fs=inp.fs, params=params, stats=stats,
+    columns = array_features(family, inp.signal, fs=inp.fs, params=params, stats=stats,
                               crop=scaled_crop(inp, fs), backend=backend)
-    columns.update(family.host(inp, params, columns, fs=fs))
+    columns.update(family.host_columns(inp, params, columns, fs=fs))
     return columns
 
 
-def device_features(family, signal: np.ndarray, *, fs: float, params, stats: dict, crop,
+def array_features(family, signal: np.ndarray, *, fs: float, params, stats: dict, crop,
                     backend: Backend) -> dict[str, np.ndarray]:
     """The array part of a family (preprocess, standardise, transform), chunk by chunk on `backend`.
 
@@ -70,7 +70,7 @@ def device_features(family, signal: np.ndarray, *, fs: float, params, stats: dic
     def features(x):
         y, fs_y = preprocess(x, xp, params.preprocess, fs=fs)
         y = standardize(y, xp, np.asarray(stats["mean"]), np.asarray(stats["std"]))
-        return family.device(y, xp, fs=fs_y, params=params, crop=crop)
+        return family.arrays(y, xp, fs=fs_y, params=params, crop=crop)
 
     columns: dict[str, np.ndarray] = {}
     for rows, out in backend.map_chunks(features, signal):

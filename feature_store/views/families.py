@@ -1,4 +1,5 @@
-"""The three feature families: typed parameters, what runs on the device, what runs on the host."""
+"""The three feature families: typed parameters, the array part (run on the backend, CuPy or NumPy)
+and the host part (RR, HRV: per-record Python)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from ..transforms.spectrogram import log_spectrogram, stft_grid
 from ..transforms.time import MOMENT_NAMES, centre_energy, lead_moments4
 
 if TYPE_CHECKING:  # polars-free at run time: the GPU checks run where polars is not installed
-    from .tasks import TaskInput
+    from .inputs import TaskInput
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,10 @@ class SpectralParams:
     bands_hz: tuple[tuple[float, float], ...] = ((0.5, 4.0), (4.0, 8.0), (8.0, 15.0), (15.0, 25.0),
                                                  (25.0, 40.0))
 
+    def nperseg(self, fs: float) -> int:
+        """Welch segment length in samples at `fs`."""
+        return int(round(self.nperseg_s * fs))
+
 
 @dataclass(frozen=True)
 class SpectrogramParams:
@@ -40,11 +45,15 @@ class SpectrogramParams:
     hop_s: float = 0.0625  # s between frames
     fmax_hz: float = 50.0  # highest frequency kept on the grid
 
+    def stft_sizes(self, fs: float) -> dict:
+        """Window and hop in samples at `fs` (the hop at least one sample)."""
+        return {"nperseg": int(round(self.window_s * fs)), "hop": max(1, int(round(self.hop_s * fs)))}
+
 
 class TimeFamily:
     name, code_version, params_cls = "time", "1", TimeParams
 
-    def device(self, x, xp: ModuleType, *, fs: float, params: TimeParams, crop) -> dict:
+    def arrays(self, x, xp: ModuleType, *, fs: float, params: TimeParams, crop) -> dict:
         waveform = x if crop is None else x[..., crop[0]:crop[1]]
         out = {"waveform": waveform, "moments": lead_moments4(waveform, xp)}
         if crop is not None:  # beats: the R peak sits at the centre of the context window
@@ -52,7 +61,7 @@ class TimeFamily:
                                               half=int(round(params.qrs_half_s * fs)))
         return out
 
-    def host(self, inp: TaskInput, params: TimeParams, out: dict, *, fs: float) -> dict:
+    def host_columns(self, inp: TaskInput, params: TimeParams, out: dict, *, fs: float) -> dict:
         if inp.beats is not None:
             b = inp.beats
             return {"rhythm": beat_rr_features(b["record_id"].to_numpy(), b["r_peak"].to_numpy(),
@@ -76,17 +85,17 @@ class TimeFamily:
 class SpectralFamily:
     name, code_version, params_cls = "spectral", "1", SpectralParams
 
-    def device(self, x, xp: ModuleType, *, fs: float, params: SpectralParams, crop) -> dict:
-        nperseg = int(round(params.nperseg_s * fs))
+    def arrays(self, x, xp: ModuleType, *, fs: float, params: SpectralParams, crop) -> dict:
+        nperseg = params.nperseg(fs)
         psd = welch_psd(x, xp, fs=fs, nperseg=nperseg, fmax_hz=params.fmax_hz)
         bands = band_powers(psd, xp, freqs=welch_grid(nperseg, fs, params.fmax_hz), bands=params.bands_hz)
         return {"psd": log10(psd, xp), "band_power": log10(bands, xp)}
 
-    def host(self, inp: TaskInput, params: SpectralParams, out: dict, *, fs: float) -> dict:
+    def host_columns(self, inp: TaskInput, params: SpectralParams, out: dict, *, fs: float) -> dict:
         return {}
 
     def describe(self, inp: TaskInput, params: SpectralParams, *, fs: float) -> dict:
-        freqs = welch_grid(int(round(params.nperseg_s * fs)), fs, params.fmax_hz)
+        freqs = welch_grid(params.nperseg(fs), fs, params.fmax_hz)
         return {"psd": "leads x freq, log10 mV^2/Hz", "freqs_hz": freqs.tolist(),
                 "band_power": [f"{lo:g}-{hi:g} Hz" for lo, hi in params.bands_hz]}
 
@@ -94,30 +103,20 @@ class SpectralFamily:
 class SpectrogramFamily:
     name, code_version, params_cls = "spectrogram", "1", SpectrogramParams
 
-    def device(self, x, xp: ModuleType, *, fs: float, params: SpectrogramParams, crop) -> dict:
+    def arrays(self, x, xp: ModuleType, *, fs: float, params: SpectrogramParams, crop) -> dict:
         return {"spectrogram": log_spectrogram(x, xp, fs=fs, fmax_hz=params.fmax_hz,
-                                               **stft_sizes(params, fs))}
+                                               **params.stft_sizes(fs))}
 
-    def host(self, inp: TaskInput, params: SpectrogramParams, out: dict, *, fs: float) -> dict:
+    def host_columns(self, inp: TaskInput, params: SpectrogramParams, out: dict, *, fs: float) -> dict:
         return {}
 
     def describe(self, inp: TaskInput, params: SpectrogramParams, *, fs: float) -> dict:
         n = int(round(inp.signal.shape[-1] * fs / inp.fs)) if inp.fs else 0
-        freqs, times = stft_grid(n, fs=fs, fmax_hz=params.fmax_hz, **stft_sizes(params, fs))
+        freqs, times = stft_grid(n, fs=fs, fmax_hz=params.fmax_hz, **params.stft_sizes(fs))
         return {"spectrogram": "leads x freq x frames, ln mV", "freqs_hz": freqs.tolist(),
                 "frame_times_s": times.tolist()}
 
 
-def stft_sizes(params: SpectrogramParams, fs: float) -> dict:
-    """Window and hop of the spectrogram family in samples at `fs`."""
-    return {"nperseg": int(round(params.window_s * fs)), "hop": max(1, int(round(params.hop_s * fs)))}
-
 
 FAMILIES = {f.name: f for f in (TimeFamily(), SpectralFamily(), SpectrogramFamily())}
-# 10 s records at 100 Hz: coarser frames keep a 12-lead spectrogram near 12k values per record.
-DEFAULT_PARAMS = {
-    ("beats", "time"): TimeParams(), ("records", "time"): TimeParams(),
-    ("beats", "spectral"): SpectralParams(), ("records", "spectral"): SpectralParams(),
-    ("beats", "spectrogram"): SpectrogramParams(),
-    ("records", "spectrogram"): SpectrogramParams(window_s=0.5, hop_s=0.25),
-}
+FAMILY_PARAMS = {name: f.params_cls() for name, f in FAMILIES.items()}  # defaults; a task may override

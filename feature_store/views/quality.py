@@ -5,24 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..raw_store import RawSnapshot
+from .catalog import ViewEntry
+from .inputs import KEYS
 from .storage import scan_entry, tensor_of
-from .tasks import KEYS
 
 
-def schema_problems(entry: dict) -> list[str]:
+def schema_problems(entry: ViewEntry) -> list[str]:
     """What differs between the stored parts and the catalog: keys, tensor columns and shapes."""
     problems = []
-    for part in sorted(Path(entry["path"]).glob("*.parquet")):
+    for part in sorted(Path(entry.path).glob("*.parquet")):
         schema = pq.read_schema(part)
         missing = [k for k in KEYS if k not in schema.names]
         if missing:
             problems.append(f"{part.name}: key columns {missing} missing")
-        for column, shape in entry["columns"].items():
+        for column, shape in entry.columns.items():
             if column not in schema.names:
                 problems.append(f"{part.name}: feature column {column!r} missing")
                 continue
@@ -35,16 +34,11 @@ def schema_problems(entry: dict) -> list[str]:
     return problems
 
 
-def non_finite(entry: dict) -> dict[str, int]:
+def non_finite(entry: ViewEntry) -> dict[str, int]:
     """Count of NaN or infinite values per feature column."""
     counts = {}
-    for column, shape in entry["columns"].items():
+    for column, shape in entry.columns.items():
         table = scan_entry(entry).select(column).collect().to_arrow()
-        counts[column] = int((~np.isfinite(tensor_of(table.column(column), tuple(shape)))).sum())
+        counts[column] = int((~np.isfinite(tensor_of(table.column(column), shape))).sum())
     return counts
 
-
-def raw_rows(task: str, snapshots: list[RawSnapshot]) -> int:
-    """Rows in the raw store behind a view: beats or records of the snapshots' records."""
-    scan = (lambda s: s.scan_beats()) if task == "beats" else (lambda s: s.scan_records())
-    return sum(scan(s).select(pl.len()).collect().item() for s in snapshots if s.record_ids)

@@ -37,9 +37,9 @@ def view_table(keys: pl.DataFrame, features: dict[str, np.ndarray]) -> pa.Table:
     return table
 
 
-def scan_entry(entry: dict) -> pl.LazyFrame:
-    """All parts of the view version a catalog entry describes."""
-    return pl.scan_parquet(str(Path(entry["path"]) / "*.parquet"))
+def scan_entry(entry) -> pl.LazyFrame:
+    """All parts of the view version a catalog entry (ViewEntry) describes."""
+    return pl.scan_parquet(str(Path(entry.path) / "*.parquet"))
 
 
 def write_view(directory: Path, table: pa.Table) -> int:

@@ -1,7 +1,7 @@
 """FeatureStore: the one door to feature views, for the pipeline, training and inference.
 
     store = FeatureStore(home / "store")
-    made = store.materialize("beats", "spectrogram", [snapshot])   # reuses an unchanged version
+    made = store.materialize(BEATS, "spectrogram", [snapshot])     # reuses an unchanged version
     train = store.training_set(["beats_time", "beats_spectral"], split="DS1")
     one = store.online(Path("new/record"), ["records_time"])
 """
@@ -23,12 +23,13 @@ import polars as pl
 from ..backend import Backend, select_backend
 from ..raw_store import RawSnapshot, write_json_atomic
 from ..transforms.preprocess import PreprocessParams
-from .catalog import Catalog
+from ..tasks import TaskSpec
+from .catalog import Catalog, Lineage, ViewEntry, ViewInput
 from .compute import compute_features, fit_stats, output_fs
-from .families import DEFAULT_PARAMS, FAMILIES
+from .families import FAMILIES
+from .inputs import KEYS, TaskInput, load_input
 from .online import record_input
 from .storage import scan_entry, tensor_of, view_table, write_view
-from .tasks import KEYS, LOADERS, TaskInput
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ def view_name(task: str, family: str) -> str:
 
 @dataclass(frozen=True)
 class Materialized:
-    entry: dict  # the catalog entry
+    entry: ViewEntry
     reused: bool  # True when an identical version already existed: nothing was computed
     seconds: float
 
@@ -62,39 +63,36 @@ class FeatureStore:
         self.catalog = Catalog(self.root / "catalog.json")
 
     # -- writing ---------------------------------------------------------------------------------
-    def materialize(self, task: str, family: str, snapshots: list[RawSnapshot], *, params=None,
+    def materialize(self, task: TaskSpec, family: str, snapshots: list[RawSnapshot], *, params=None,
                     backend: Backend | None = None) -> Materialized:
-        """Compute and register a view, or reuse the stored version when nothing changed."""
+        """Compute and register a view of `task`, or reuse the stored version when nothing changed."""
         start, fam = time.perf_counter(), FAMILIES[family]
-        params = params or DEFAULT_PARAMS[(task, family)]
-        name, lineage = view_name(task, family), {s.kind: s.fingerprint for s in snapshots}
+        params = params or task.view_params[family]
+        name, lineage = view_name(task.name, family), {s.kind: s.fingerprint for s in snapshots}
         version = _hash({"name": name, "params": asdict(params), "code": fam.code_version,
                          "snapshots": lineage})
         existing = self.catalog.get(name, version)
-        if existing and Path(existing["path"]).is_dir():
+        if existing and Path(existing.path).is_dir():
             log.info("%s: version %s is stored; nothing to compute", name, version)
             return Materialized(existing, True, time.perf_counter() - start)
         backend = backend or select_backend("auto")
-        inp = LOADERS[task](snapshots)
+        inp = load_input(task, snapshots)
         stats = self._stats(inp, params, lineage, backend) if len(inp.signal) else {}
         features = compute_features(fam, inp, params, stats, backend) if len(inp.signal) else {}
         table = view_table(inp.keys, features)
         path = self.root / name / version
         size = write_view(path, table)
         seconds = time.perf_counter() - start
-        entry = {
-            "name": name, "version": version, "task": task, "family": family, "path": str(path),
-            "params": asdict(params), "code_version": fam.code_version, "stats": stats,
-            "schema": table.schema.to_string(show_schema_metadata=False), "rows": len(table),
-            "bytes": size, "backend": backend.name, "seconds": round(seconds, 3),
-            "created_at": dt.datetime.now(dt.timezone.utc).isoformat(),
-            "lineage": {"raw_store": snapshots[0].store_root if snapshots else "", "snapshots": lineage,
-                        "raw_records": sum(len(s.record_ids) for s in snapshots), "excluded": inp.excluded},
-            "input": {"fs": inp.fs, "samples": int(inp.signal.shape[-1]), "crop": inp.crop,
-                      "lead_names": inp.lead_names},
-            "columns": {k: list(v.shape[1:]) for k, v in features.items()},
-            "describe": fam.describe(inp, params, fs=output_fs(inp, params.preprocess)) if inp.fs else {},
-        }
+        entry = ViewEntry(
+            name=name, version=version, task=task.name, family=family, path=str(path), params=asdict(params),
+            code_version=fam.code_version, stats=stats, schema=table.schema.to_string(show_schema_metadata=False),
+            rows=len(table), bytes=size, backend=backend.name, seconds=round(seconds, 3),
+            created_at=dt.datetime.now(dt.timezone.utc).isoformat(),
+            lineage=Lineage(snapshots[0].store_root if snapshots else "", lineage,
+                            sum(len(s.record_ids) for s in snapshots), inp.excluded),
+            input=ViewInput(inp.fs, int(inp.signal.shape[-1]), inp.crop, tuple(inp.lead_names), inp.unit),
+            columns={k: tuple(v.shape[1:]) for k, v in features.items()},
+            describe=fam.describe(inp, params, fs=output_fs(inp, params.preprocess)) if inp.fs else {})
         self.catalog.add(entry)
         log.info("%s: version %s, %d rows, %.1f MB in %.1f s on %s", name, version, len(table),
                  size / 2**20, seconds, backend.name)
@@ -102,7 +100,7 @@ class FeatureStore:
 
     def _stats(self, inp: TaskInput, params, lineage: dict, backend: Backend) -> dict:
         """Train statistics, shared by every family with the same preprocessing and data."""
-        path = self.root / "_stats" / f"{_hash([inp.task.name, asdict(params.preprocess), lineage])}.json"
+        path = self.root / "_stats" / f"{_hash([inp.task, asdict(params.preprocess), lineage])}.json"
         if path.is_file():
             return json.loads(path.read_text())
         stats = fit_stats(inp, params.preprocess, backend)
@@ -111,20 +109,20 @@ class FeatureStore:
 
     def prune(self, name: str, keep: int = 2) -> list[str]:
         """Delete all but the newest `keep` versions of a view; returns the versions removed."""
-        entries = sorted((e for e in self.catalog.entries() if e["name"] == name),
-                         key=lambda e: e["created_at"], reverse=True)
+        entries = sorted((e for e in self.catalog.entries() if e.name == name),
+                         key=lambda e: e.created_at, reverse=True)
         removed = []
         for entry in entries[keep:]:
-            shutil.rmtree(entry["path"], ignore_errors=True)
-            self.catalog.remove(name, entry["version"])
-            removed.append(entry["version"])
+            shutil.rmtree(entry.path, ignore_errors=True)
+            self.catalog.remove(name, entry.version)
+            removed.append(entry.version)
         return removed
 
     # -- reading ---------------------------------------------------------------------------------
-    def entry(self, name: str, version: str | None = None) -> dict:
+    def entry(self, name: str, version: str | None = None) -> ViewEntry:
         entry = self.catalog.get(name, version)
         if entry is None:
-            known = sorted({e["name"] for e in self.catalog.entries()})
+            known = sorted({e.name for e in self.catalog.entries()})
             raise ValueError(f"no feature view {name!r}{' version ' + version if version else ''} in "
                              f"{self.catalog.path}; known views: {known}; fix: materialize it first")
         return entry
@@ -132,10 +130,10 @@ class FeatureStore:
     def scan(self, name: str, version: str | None = None) -> pl.LazyFrame:
         return scan_entry(self.entry(name, version))
 
-    def _entries(self, views: list[str], versions: dict[str, str] | None) -> dict[str, dict]:
+    def _entries(self, views: list[str], versions: dict[str, str] | None) -> dict[str, ViewEntry]:
         """Catalog entries of `views` (pinned versions or the newest), all of one task."""
         entries = {v: self.entry(v, (versions or {}).get(v)) for v in views}
-        if len({e["task"] for e in entries.values()}) > 1:
+        if len({e.task for e in entries.values()}) > 1:
             raise ValueError(f"views {views} belong to different tasks; fix: use views of one task")
         return entries
 
@@ -160,9 +158,9 @@ class FeatureStore:
         aligned = {v: order.join(f, on="entity_id", how="left", maintain_order="left")
                    for v, f in frames.items()}
         keys = next(iter(aligned.values())).select(KEYS)
-        features = {v: {c: tensor_of(f[c].to_arrow(), tuple(entries[v]["columns"][c]))
-                        for c in entries[v]["columns"]} for v, f in aligned.items()}
-        return TrainingSet(np.asarray(ids), keys, features, {v: e["version"] for v, e in entries.items()})
+        features = {v: {c: tensor_of(f[c].to_arrow(), shape) for c, shape in entries[v].columns.items()}
+                    for v, f in aligned.items()}
+        return TrainingSet(np.asarray(ids), keys, features, {v: e.version for v, e in entries.items()})
 
     def online(self, record: Path, views: list[str], *, versions: dict[str, str] | None = None,
                backend: Backend | None = None) -> TrainingSet:
@@ -172,19 +170,16 @@ class FeatureStore:
         """
         backend = backend or select_backend("auto")
         entries = self._entries(views, versions)
-        inputs: dict[str, TaskInput] = {}  # views of one task share an input shape: read the record once
+        inputs: dict[ViewInput, TaskInput] = {}  # views of one task share an input shape: read it once
         features = {}
         for view, entry in entries.items():
-            fam = FAMILIES[entry["family"]]
-            spec = json.dumps(entry["input"], sort_keys=True)
-            if spec not in inputs:
-                inputs[spec] = record_input(Path(record), entry)
-            inp = inputs[spec]
-            features[view] = compute_features(fam, inp, _params(fam.params_cls, entry["params"]),
-                                              entry["stats"], backend)
+            fam = FAMILIES[entry.family]
+            if entry.input not in inputs:
+                inputs[entry.input] = record_input(Path(record), entry.input, task=entry.task)
+            features[view] = compute_features(fam, inputs[entry.input], _params(fam.params_cls, entry.params),
+                                              entry.stats, backend)
         keys = next(iter(inputs.values())).keys
-        return TrainingSet(keys["entity_id"].to_numpy(), keys, features,
-                           {v: e["version"] for v, e in entries.items()})
+        return TrainingSet(keys["entity_id"].to_numpy(), keys, features, {v: e.version for v, e in entries.items()})
 
 
 def _params(cls, stored: dict):
@@ -207,5 +202,5 @@ class ViewRef:
     def store(self) -> FeatureStore:
         return FeatureStore(Path(self.store_root))
 
-    def entry(self) -> dict:
+    def entry(self) -> ViewEntry:
         return self.store().entry(self.name, self.version)

@@ -86,7 +86,7 @@ def _preview(snapshot: RawSnapshot, store: EcgnetStore, name: str) -> dict:
     if snapshot.kind == "annotated":
         beats = (snapshot.scan_beats().filter(pl.col("record_id").is_in(ids))
                  .select("record_id", "r_peak", "label").collect())
-    return png(records_png(records, beats=beats), store.plots_dir() / f"{name}.png", "preview")
+    return png(records_png(records, beats=beats), store.workspace().plots / f"{name}.png", "preview")
 
 
 ingest_assets = [build_ingest_asset(kind) for kind in INGEST_ASSETS]

@@ -1,0 +1,65 @@
+"""Choosing the champion candidate and the promotion policy: pure functions over typed records.
+
+The pipeline asks these; MLflow only stores what they decide (ecgnet.tracking).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+
+from .evaluate import Interval
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """The variant a comparison proposes: the best on validation, never chosen on test."""
+
+    task: str
+    variant: str
+    version: str  # registered model version of ecgnet-<task>-<variant>
+    val: Interval  # the task's headline metric on validation, with its interval
+    parent_run_id: str  # the MLflow comparison run
+
+
+@dataclass(frozen=True)
+class Champion:
+    """The model that holds the champion alias, as the registry remembers it."""
+
+    name: str  # registered model name
+    version: str
+    val_metric: float
+    val_metric_lo: float
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    candidate: Candidate
+    minimum: float
+    previous: Champion | None
+    passed: bool
+    reasons: tuple[str, ...]  # why it refused; empty when it passed
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def choose_candidate(val_metrics: Mapping[str, float]) -> str:
+    """The variant with the best validation metric (the first in order on a tie); NaN never wins."""
+    scored = {name: v for name, v in val_metrics.items() if v == v}
+    if not scored:
+        raise ValueError(f"no variant has a validation metric ({dict(val_metrics)}); fix: check that the "
+                         "validation split has rows of more than one class")
+    return max(scored, key=scored.__getitem__)
+
+
+def gate(candidate: Candidate, minimum: float, champion: Champion | None) -> GateDecision:
+    """Promote when the validation metric reaches `minimum` and the upper end of its interval is not
+    below the current champion's validation metric (not worse beyond its interval)."""
+    reasons = []
+    if not candidate.val.value >= minimum:
+        reasons.append(f"validation metric {candidate.val.value:.3f} < minimum {minimum}")
+    if champion and candidate.val.hi < champion.val_metric:
+        reasons.append(f"interval upper bound {candidate.val.hi:.3f} < champion {champion.name} "
+                       f"v{champion.version} at {champion.val_metric:.3f}")
+    return GateDecision(candidate, minimum, champion, not reasons, tuple(reasons))

@@ -1,0 +1,115 @@
+"""Learning tasks: each task is one typed spec, and everything task-specific is read from it.
+
+A spec says what a row is (a beat window or a record crop), which raw source kinds feed it, its
+classes and whether they are multi-label, how rows are split (always by patient), the headline metric
+that early stopping, every choice on validation and the promotion gate use, the gate's minimum, and
+the prefix of its Dagster assets. Feature views, training assets, checks and the comparison are
+generated from it, so a new task is one entry here plus its sources.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from .sources.leads import STANDARD_12
+from .views.families import FAMILY_PARAMS, SpectrogramParams
+
+METRICS = ("macro_f1", "macro_auc")  # names ecgnet.evaluate resolves to scikit-learn metrics
+
+
+@dataclass(frozen=True)
+class BeatWindows:
+    """A row per annotated beat: the context window around its R peak, as ingest stored it."""
+
+    n_leads: int = 2  # the first leads by position (MIT-BIH: MLII, then V1/V2/V4/V5)
+    unit: Literal["beat"] = "beat"
+    raw_table: Literal["beats"] = "beats"
+
+
+@dataclass(frozen=True)
+class RecordWindows:
+    """A row per record: its first `duration_s`, the named leads in order (shorter ones zero-padded)."""
+
+    duration_s: float = 10.0
+    leads: tuple[str, ...] = STANDARD_12
+    unit: Literal["record"] = "record"
+    raw_table: Literal["records"] = "records"
+
+
+Windowing = BeatWindows | RecordWindows
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Which stored splits train, validate and test; patients never cross them (sources assign
+    splits by patient). When fewer than `min_val_rows` labelled rows are in `val`, a seeded
+    `val_fraction` of train patients joins validation; test is never used for any choice."""
+
+    train: tuple[str, ...]
+    val: tuple[str, ...]
+    test: tuple[str, ...]
+    val_fraction: float = 0.25
+    min_val_rows: int = 20
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        return self.train + self.val + self.test
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str  # view names (<name>_<family>), MLflow experiment ecgnet-<name>, models ecgnet-<name>-<variant>
+    asset_prefix: str  # Dagster asset names: <prefix>_<family>_features, <prefix>_<variant>_model, ...
+    window: Windowing
+    source_kinds: tuple[str, ...]  # raw source kinds (ingest assets) that feed it
+    classes: tuple[str, ...]
+    multilabel: bool
+    splits: Splits
+    metric: str  # headline metric: early stopping, choices on validation, the gate, the comparison
+    gate_min: float  # the promotion gate's minimum validation metric
+    focus_classes: tuple[str, ...] = ()  # single-label: classes whose Se and +P are reported
+    view_params: dict = field(default_factory=lambda: dict(FAMILY_PARAMS))  # family -> params
+    sources_hint: str = ""  # what to ingest to train it, for the message when it has no rows
+
+    def __post_init__(self) -> None:
+        if self.metric not in METRICS:
+            raise ValueError(f"task {self.name!r}: metric {self.metric!r} is not one of {METRICS}")
+        unknown = [c for c in self.focus_classes if c not in self.classes]
+        if unknown:
+            raise ValueError(f"task {self.name!r}: focus classes {unknown} are not in {self.classes}")
+        missing = [f for f in FAMILY_PARAMS if f not in self.view_params]
+        if missing:
+            raise ValueError(f"task {self.name!r}: no view parameters for families {missing}")
+
+    @property
+    def unit(self) -> str:
+        return self.window.unit
+
+
+# AAMI EC57 classes, DS1 -> DS2 inter-patient protocol (de Chazal et al. 2004); macro-F1 because
+# accuracy is dominated by N beats.
+BEATS = TaskSpec(
+    name="beats", asset_prefix="beat", window=BeatWindows(), source_kinds=("annotated",),
+    classes=("N", "S", "V", "F", "Q"), multilabel=False,
+    splits=Splits(train=("DS1", "train"), val=("val",), test=("DS2", "test")),
+    metric="macro_f1", gate_min=0.3, focus_classes=("S", "V"),
+    sources_hint="an annotated beat database (MIT-BIH layout)")
+
+# PTB-XL diagnostic superclasses, its benchmark protocol (folds 1-8 / 9 / 10, macro-AUC). 10 s
+# records at 100 Hz: coarser spectrogram frames keep 12 leads near 12k values per record.
+RECORDS = TaskSpec(
+    name="records", asset_prefix="record", window=RecordWindows(), source_kinds=("ptbxl", "challenge"),
+    classes=("NORM", "MI", "STTC", "CD", "HYP"), multilabel=True,
+    splits=Splits(train=("train",), val=("val",), test=("test",)),
+    metric="macro_auc", gate_min=0.5,  # 0.5 is chance
+    view_params={**FAMILY_PARAMS, "spectrogram": SpectrogramParams(window_s=0.5, hop_s=0.25)},
+    sources_hint="a PTB-XL or Challenge 2021 folder")
+
+TASKS: dict[str, TaskSpec] = {t.name: t for t in (BEATS, RECORDS)}
+
+
+def task_named(name: str) -> TaskSpec:
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}; fix: choose one of {sorted(TASKS)}")
+    return TASKS[name]

@@ -1,0 +1,32 @@
+"""Choosing the candidate and the promotion policy: pure functions, no MLflow."""
+
+import pytest
+
+from ecgnet.evaluate import Interval
+from ecgnet.promotion import Candidate, Champion, choose_candidate, gate
+
+
+def candidate(value: float, hi: float) -> Candidate:
+    return Candidate("beats", "early", "3", Interval(value, value - 0.05, hi), "parent")
+
+
+def test_the_candidate_is_the_best_on_validation_and_nan_never_wins():
+    assert choose_candidate({"time": 0.6, "early": 0.8, "late_average": 0.7}) == "early"
+    assert choose_candidate({"time": 0.7, "early": 0.7}) == "time"  # a tie keeps the first in order
+    assert choose_candidate({"time": float("nan"), "early": 0.1}) == "early"
+    with pytest.raises(ValueError, match="no variant has a validation metric"):
+        choose_candidate({"time": float("nan")})
+
+
+def test_the_gate_passes_a_first_champion_above_the_minimum():
+    decision = gate(candidate(0.5, 0.6), 0.3, None)
+    assert decision.passed and decision.reasons == () and decision.previous is None
+
+
+def test_the_gate_refuses_below_the_minimum_and_below_the_champion_beyond_its_interval():
+    champion = Champion("ecgnet-beats-time", "1", 0.9, 0.85)
+    decision = gate(candidate(0.2, 0.4), 0.3, champion)
+    assert not decision.passed and len(decision.reasons) == 2
+    assert "minimum 0.3" in decision.reasons[0] and "champion ecgnet-beats-time v1" in decision.reasons[1]
+    assert gate(candidate(0.8, 0.95), 0.3, champion).passed  # worse, but within its interval
+    assert decision.to_json()["candidate"]["val"] == {"value": 0.2, "lo": pytest.approx(0.15), "hi": 0.4}

@@ -1,0 +1,65 @@
+"""A task is one spec: a toy task defined here alone runs through features and training in Dagster."""
+
+from dataclasses import replace
+
+import mlflow
+import polars as pl
+import pytest
+
+from feature_store.tasks import BEATS, TASKS, BeatWindows, Splits, TaskSpec
+from feature_store.views.store import FeatureStore
+from tests.test_training_pipeline import materialize_all, tracker
+
+# N against V on the bundled MIT-BIH beats: every other beat is left out of its views (and counted).
+TOY = TaskSpec(name="nv", asset_prefix="nv", window=BeatWindows(), source_kinds=("annotated",),
+               classes=("N", "V"), multilabel=False, splits=Splits(train=("DS1",), val=(), test=("DS2",)),
+               metric="macro_f1", gate_min=0.0, focus_classes=("V",))
+
+
+@pytest.fixture(scope="module")
+def toy(beat_world, tmp_path_factory):
+    home = tmp_path_factory.mktemp("toy_home")
+    return materialize_all(home, [beat_world["src"]], specs=[TOY]), home
+
+
+def test_a_toy_task_runs_through_features_training_and_promotion(toy):
+    result, home = toy
+    assert result.success
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert {"nv_time_features", "nv_training_data", "nv_late_stacker_model", "nv_fusion_comparison",
+            "nv_champion_model"} <= materialized
+    assert not any(name.startswith(("beat_", "record_")) for name in materialized)  # only the given task
+    checks = {(e.asset_key.to_user_string(), e.check_name): e.passed for e in result.get_asset_check_evaluations()}
+    assert checks[("nv_time_features", "check_rows_match_raw")] and checks[("nv_fusion_comparison",
+                                                                               "check_quality_gate")]
+    assert tracker(home).current_champion("nv").name.startswith("ecgnet-nv-")
+
+
+def test_the_toy_views_hold_only_its_classes_and_count_the_rest(toy):
+    _, home = toy
+    features = FeatureStore(home / "store")
+    entry = features.entry("nv_time")
+    labels = features.scan("nv_time").select(pl.col("labels").list.first()).collect().to_series()
+    assert set(labels) == {"N", "V"} and entry.lineage.excluded["other_class"] > 0
+    raw = home / "store"
+    from feature_store.raw_store import RawStore
+
+    all_beats = RawStore(raw).scan_beats().select(pl.len()).collect().item()
+    assert entry.rows + entry.excluded_rows == all_beats
+
+
+def test_the_toy_comparison_reports_its_own_classes(toy):
+    _, home = toy
+    with tracker(home).fluent():
+        runs = mlflow.search_runs(experiment_names=["ecgnet-nv"])
+    children = runs[runs["tags.ecgnet.role"] == "variant"]
+    assert len(children) == 8
+    assert children["metrics.test_se_V"].notna().all() and "metrics.test_se_S" not in children
+
+
+def test_a_spec_is_checked_when_it_is_made():
+    with pytest.raises(ValueError, match="metric 'accuracy'"):
+        replace(TOY, metric="accuracy")
+    with pytest.raises(ValueError, match="focus classes"):
+        replace(TOY, focus_classes=("S",))
+    assert TASKS["beats"] is BEATS
