@@ -27,9 +27,9 @@ from feature_store.config import IngestConfig
 from feature_store.ingest import ingest_kind
 from feature_store.raw_store import RawSnapshot, RawStore
 from feature_store.sources.registry import discover
+from feature_store.tasks import BEATS
 from feature_store.transforms.reference import reference_features
 from feature_store.views.compute import compute_features, fit_stats
-from feature_store.tasks import BEATS
 from feature_store.views.families import FAMILIES
 from feature_store.views.inputs import load_beats
 

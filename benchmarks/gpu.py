@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import time
 import traceback
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +25,9 @@ from feature_store.config import IngestConfig
 from feature_store.sources.annotated import AnnotatedBeatSource
 from feature_store.sources.base import RecordRef
 from feature_store.sources.errors import RecordError
-from feature_store.views.compute import array_features, lead_stats
 from feature_store.tasks import BEATS
+from feature_store.transforms.spectrogram import log_spectrogram
+from feature_store.views.compute import array_features, lead_stats
 from feature_store.views.families import FAMILIES
 
 SAMPLE_MITDB = Path(__file__).resolve().parents[1] / "data" / "sample" / "mitdb"
@@ -61,11 +63,11 @@ def compare(signal: np.ndarray, gpu: Backend) -> bool:
           f"{'GPU / CPU':>9s}  outputs")
     all_ok = True
     for family in FAMILIES:
-        run = dict(fs=fs, params=BEATS.view_params[family], stats=stats, crop=crop)
+        run = {"fs": fs, "params": BEATS.view_params[family], "stats": stats, "crop": crop}
         try:  # one failing family must not hide the others' figures
-            on_cpu, t_cpu = timed(lambda: array_features(FAMILIES[family], signal, backend=cpu, **run))
+            on_cpu, t_cpu = timed(partial(array_features, FAMILIES[family], signal, backend=cpu, **run))
             array_features(FAMILIES[family], signal[:gpu.chunk_rows], backend=gpu, **run)  # warm-up, plans
-            on_gpu, t_gpu = timed(lambda: array_features(FAMILIES[family], signal, backend=gpu, **run),
+            on_gpu, t_gpu = timed(partial(array_features, FAMILIES[family], signal, backend=gpu, **run),
                                   gpu.synchronize)
         except Exception:  # noqa: BLE001 - report and go on to the next family
             print(f"{family:12s} FAILED:\n{traceback.format_exc()}")
@@ -110,11 +112,13 @@ def copy_bandwidth(xp, nbytes: int = 2 << 30) -> float:
     return 10 * 2 * src.nbytes / seconds
 
 
+def _chunked_spectrogram(x, xp, chunk_rows: int, **kwargs) -> list:
+    return [log_spectrogram(x[i:i + chunk_rows], xp, **kwargs) for i in range(0, len(x), chunk_rows)]
+
+
 def scaled_spectrogram(signal: np.ndarray, gpu: Backend, rows: int, fs: float = 360.0) -> None:
     """Spectrogram step alone on the real beats tiled to 1/8, 1/4, 1/2 and all of `rows`, already on
     the device, chunk by chunk: how time grows with size, and the share of memory bandwidth used."""
-    from feature_store.transforms.spectrogram import log_spectrogram
-
     xp, params = gpu.xp, BEATS.view_params["spectrogram"]
     x_all = xp.asarray(np.tile(signal, (-(-rows // len(signal)), 1, 1))[:rows])
     sizes = params.stft_sizes(fs)
@@ -125,11 +129,7 @@ def scaled_spectrogram(signal: np.ndarray, gpu: Backend, rows: int, fs: float = 
     print(f"{'beats':>10s} {'seconds':>8s} {'beats/s':>12s} {'GB/s':>7s} {'% peak':>7s} {'% copy':>7s}")
     for n in (rows // 8, rows // 4, rows // 2, rows):
         x = x_all[:n]
-
-        def run():
-            return [log_spectrogram(x[i:i + gpu.chunk_rows], xp, fs=fs, fmax_hz=params.fmax_hz, **sizes)
-                    for i in range(0, len(x), gpu.chunk_rows)]
-
+        run = partial(_chunked_spectrogram, x, xp, gpu.chunk_rows, fs=fs, fmax_hz=params.fmax_hz, **sizes)
         run()  # warm-up: cuFFT plans and kernels for these shapes (the result is dropped at once)
         out, seconds = timed(run, gpu.synchronize)
         frames = out[0].shape[-1] * sizes["nperseg"] * x.shape[0] * x.shape[1]

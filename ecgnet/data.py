@@ -43,11 +43,11 @@ class Split:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def take(self, rows: np.ndarray) -> "Split":
+    def take(self, rows: np.ndarray) -> Split:
         return Split({m: {k: v[rows] for k, v in inp.items()} for m, inp in self.x.items()},
                      self.y[rows], self.ids[rows], self.groups[rows])
 
-    def join(self, other: "Split") -> "Split":
+    def join(self, other: Split) -> Split:
         return Split({m: {k: np.concatenate([v, other.x[m][k]]) for k, v in inp.items()}
                       for m, inp in self.x.items()},
                      np.concatenate([self.y, other.y]), np.concatenate([self.ids, other.ids]),

@@ -21,7 +21,7 @@ class Layout:
     entries: tuple[tuple[str, str, tuple[int, ...]], ...]  # (modality, input, shape) in order
 
     @classmethod
-    def of(cls, data: TaskData) -> "Layout":
+    def of(cls, data: TaskData) -> Layout:
         return cls(tuple((m, k, shape) for m in data.train.x for k, shape in data.shapes(m).items()))
 
     @property
@@ -38,7 +38,7 @@ class Layout:
         return [[m, k, list(shape)] for m, k, shape in self.entries]
 
     @classmethod
-    def from_json(cls, entries: list) -> "Layout":
+    def from_json(cls, entries: list) -> Layout:
         return cls(tuple((m, k, tuple(shape)) for m, k, shape in entries))
 
 

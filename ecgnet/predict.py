@@ -23,7 +23,7 @@ def champion_uri(tracker: Tracker, task: str) -> str:
     if champion is None:
         raise ValueError(f"no '{CHAMPION}' model for task {task!r} in {tracker.uri}; fix: run `make demo` "
                          "(it trains, compares and promotes a champion) or the `retrain` job in Dagster")
-    return f"models:/{champion['name']}@{CHAMPION}"
+    return f"models:/{champion.name}@{CHAMPION}"
 
 
 def predict(record: Path, task: TaskSpec, workspace: Workspace) -> tuple[list[str], np.ndarray, np.ndarray, str]:

@@ -178,7 +178,7 @@ class Tracker:
         for rm in self.client.search_registered_models(filter_string=f"name LIKE 'ecgnet-{task}-%'"):
             if CHAMPION in rm.aliases:
                 mv = self.client.get_model_version_by_alias(rm.name, CHAMPION)
-                return Champion(rm.name, mv.version, float(mv.tags.get("val_metric", "nan")),
+                return Champion(rm.name, str(mv.version), float(mv.tags.get("val_metric", "nan")),
                                 float(mv.tags.get("val_metric_lo", "nan")))
         return None
 

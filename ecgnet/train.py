@@ -22,6 +22,7 @@ from .evaluate import headline
 from .fusion import activation
 
 log = logging.getLogger(__name__)
+CPU = torch.device("cpu")
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ def staged(x: dict, y: torch.Tensor, device: torch.device, share: float = 0.25) 
 
 
 def predict_probs(model: nn.Module, split: Split, multilabel: bool, *, batch_size: int = 1024,
-                  device: torch.device = torch.device("cpu")) -> np.ndarray:
+                  device: torch.device = CPU) -> np.ndarray:
     model.eval()
     x, out = tensors(split), []
     with torch.no_grad():
@@ -116,7 +117,7 @@ def train(model: nn.Module, data: TaskData, cfg: TrainConfig, *, checkpoint: Pat
     if checkpoint is not None and checkpoint.is_file():
         state = _resume(checkpoint, model, opt, sched)
         log.info("resumed from %s at epoch %d", checkpoint, state["epoch"])
-    x_train, y_train = staged(tensors(data.train), torch.from_numpy(data.train.y), device)
+    x_train, y_train = staged(tensors(data.train), torch.from_numpy(np.array(data.train.y)), device)
     scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp and device.type == "cuda")
     while state["epoch"] < cfg.epochs and state["bad"] < cfg.patience:
         epoch, start = state["epoch"], time.perf_counter()

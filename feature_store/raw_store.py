@@ -88,7 +88,7 @@ def iter_signals(table: pa.Table):
 
 
 def record_table(row: RecordRow) -> pa.Table:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     columns = {name: [getattr(row, name)] for name in RECORD_SCHEMA.names
                if name not in ("signal", "n_samples", "ingested_at")}
     columns.update(n_samples=[row.n_samples], ingested_at=[now], signal=signal_column(row.signal[None]))
@@ -177,7 +177,7 @@ def _dirs(base: Path) -> list[str]:
 
 
 def quarantine_table(record_id: str, kind: str, path: str, code: str, reason: str) -> pa.Table:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     return pa.table({"record_id": [record_id], "source": [kind], "path": [path],
                      "reason_code": [code], "reason": [reason], "detected_at": [now]},
                     schema=QUARANTINE_SCHEMA)

@@ -10,7 +10,7 @@ generated from it, so a new task is one entry here plus its sources.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar
 
 from .sources.leads import STANDARD_12
 from .views.families import FAMILY_PARAMS, SpectrogramParams
@@ -23,8 +23,12 @@ class BeatWindows:
     """A row per annotated beat: the context window around its R peak, as ingest stored it."""
 
     n_leads: int = 2  # the first leads by position (MIT-BIH: MLII, then V1/V2/V4/V5)
-    unit: Literal["beat"] = "beat"
-    raw_table: Literal["beats"] = "beats"
+    unit: ClassVar[str] = "beat"
+
+    @staticmethod
+    def raw_rows(snapshot):
+        """The raw table whose rows become the task's rows (a polars LazyFrame)."""
+        return snapshot.scan_beats()
 
 
 @dataclass(frozen=True)
@@ -33,8 +37,11 @@ class RecordWindows:
 
     duration_s: float = 10.0
     leads: tuple[str, ...] = STANDARD_12
-    unit: Literal["record"] = "record"
-    raw_table: Literal["records"] = "records"
+    unit: ClassVar[str] = "record"
+
+    @staticmethod
+    def raw_rows(snapshot):
+        return snapshot.scan_records()
 
 
 Windowing = BeatWindows | RecordWindows

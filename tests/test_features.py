@@ -8,9 +8,9 @@ from feature_store.config import IngestConfig
 from feature_store.ingest import ingest_kind
 from feature_store.raw_store import RawSnapshot, RawStore
 from feature_store.sources.registry import discover
+from feature_store.tasks import TASKS
 from feature_store.transforms.reference import preprocess_one, reference_features
 from feature_store.views.compute import compute_features, fit_stats
-from feature_store.tasks import TASKS
 from feature_store.views.families import FAMILIES, SpectrogramParams
 from feature_store.views.inputs import load_beats, load_records
 from tests.records import CINC, MITDB, copy_record

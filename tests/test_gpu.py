@@ -16,9 +16,9 @@ from feature_store.config import IngestConfig
 from feature_store.sources.annotated import AnnotatedBeatSource
 from feature_store.sources.base import RecordRef
 from feature_store.sources.challenge import ChallengeSource
+from feature_store.tasks import BEATS, TASKS
 from feature_store.transforms.rhythm import beat_rr_features
 from feature_store.views.compute import array_features, lead_stats
-from feature_store.tasks import BEATS, TASKS
 from feature_store.views.families import FAMILIES
 from tests.records import CINC, MITDB
 

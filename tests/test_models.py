@@ -1,11 +1,11 @@
 """Models, fusion variants, training, evaluation: shapes, gradients, determinism, resume, metrics."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
-
-from dataclasses import replace
 
 from ecgnet.comparison import ComparisonConfig, comparison_table, train_variant
 from ecgnet.data import TaskData, load_task_data, patient_holdout
@@ -180,7 +180,7 @@ def test_per_class_metrics_agree_with_scikit_learn():
     f1s = f1_score(Y, P.argmax(1), average=None)
     for c, name in enumerate(("N", "S", "V", "F")):
         assert got[f"f1_{name}"] == pytest.approx(f1s[c])
-        assert got[f"auc_{name}"] == pytest.approx(roc_auc_score(Y == c, P[:, c]))
+        assert got[f"auc_{name}"] == pytest.approx(roc_auc_score(c == Y, P[:, c]))
 
 
 def test_late_variants_are_scored_out_of_fold_on_validation():

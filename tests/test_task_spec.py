@@ -49,12 +49,16 @@ def test_the_toy_views_hold_only_its_classes_and_count_the_rest(toy):
 
 
 def test_the_toy_comparison_reports_its_own_classes(toy):
-    _, home = toy
+    result, home = toy
     with tracker(home).fluent():
         runs = mlflow.search_runs(experiment_names=["ecgnet-nv"])
     children = runs[runs["tags.ecgnet.role"] == "variant"]
-    assert len(children) == 8
-    assert children["metrics.test_se_V"].notna().all() and "metrics.test_se_S" not in children
+    assert len(children) == 8 and children["metrics.test_f1_N"].notna().all()
+    assert not [c for c in children.columns if c.endswith(("_S", "_F", "_Q"))]  # no beats task classes
+    meta = {m.materialization.asset_key.to_user_string(): m.materialization.metadata
+            for m in result.get_asset_materialization_events()}
+    header = meta["nv_fusion_comparison"]["comparison"].value.splitlines()[0]
+    assert "| se_V | pp_V |" in header and "se_S" not in header
 
 
 def test_a_spec_is_checked_when_it_is_made():

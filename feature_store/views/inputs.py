@@ -95,8 +95,7 @@ def empty_input(spec: TaskSpec, leads: int) -> TaskInput:
 
 def raw_rows(spec: TaskSpec, snapshots: list[RawSnapshot]) -> int:
     """Rows in the raw store behind a task's views: beats or records of the snapshots' records."""
-    scan = (lambda s: s.scan_beats()) if spec.window.raw_table == "beats" else (lambda s: s.scan_records())
-    return sum(scan(s).select(pl.len()).collect().item() for s in snapshots if s.record_ids)
+    return sum(spec.window.raw_rows(s).select(pl.len()).collect().item() for s in snapshots if s.record_ids)
 
 
 LOADERS = {BeatWindows: load_beats, RecordWindows: load_records}

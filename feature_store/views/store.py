@@ -22,8 +22,8 @@ import polars as pl
 
 from ..backend import Backend, select_backend
 from ..raw_store import RawSnapshot, write_json_atomic
-from ..transforms.preprocess import PreprocessParams
 from ..tasks import TaskSpec
+from ..transforms.preprocess import PreprocessParams
 from .catalog import Catalog, Lineage, ViewEntry, ViewInput
 from .compute import compute_features, fit_stats, output_fs
 from .families import FAMILIES
@@ -87,7 +87,7 @@ class FeatureStore:
             name=name, version=version, task=task.name, family=family, path=str(path), params=asdict(params),
             code_version=fam.code_version, stats=stats, schema=table.schema.to_string(show_schema_metadata=False),
             rows=len(table), bytes=size, backend=backend.name, seconds=round(seconds, 3),
-            created_at=dt.datetime.now(dt.timezone.utc).isoformat(),
+            created_at=dt.datetime.now(dt.UTC).isoformat(),
             lineage=Lineage(snapshots[0].store_root if snapshots else "", lineage,
                             sum(len(s.record_ids) for s in snapshots), inp.excluded),
             input=ViewInput(inp.fs, int(inp.signal.shape[-1]), inp.crop, tuple(inp.lead_names), inp.unit),
