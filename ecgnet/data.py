@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from feature_store.tasks import view_name
+
 if TYPE_CHECKING:  # polars-free at run time: the CUDA training check runs where polars is not installed
     from feature_store.tasks import TaskSpec
     from feature_store.views.store import FeatureStore, TrainingSet
@@ -30,7 +32,7 @@ INPUTS = {
 
 
 def view_of(task: str, modality: str) -> str:
-    return f"{task}_{FAMILY_OF[modality]}"
+    return view_name(task, FAMILY_OF[modality])
 
 
 @dataclass

@@ -116,6 +116,11 @@ RECORDS = TaskSpec(
 TASKS: dict[str, TaskSpec] = {t.name: t for t in (BEATS, RECORDS)}
 
 
+def view_name(task: str, family: str) -> str:
+    """A feature view's name: one per task and family."""
+    return f"{task}_{family}"
+
+
 def task_named(name: str) -> TaskSpec:
     if name not in TASKS:
         raise ValueError(f"unknown task {name!r}; fix: choose one of {sorted(TASKS)}")

@@ -22,7 +22,7 @@ import polars as pl
 
 from ..backend import Backend, select_backend
 from ..raw_store import RawSnapshot, write_json_atomic
-from ..tasks import TaskSpec
+from ..tasks import TaskSpec, view_name
 from ..transforms.preprocess import PreprocessParams
 from .catalog import Catalog, Lineage, ViewEntry, ViewInput
 from .compute import compute_features, fit_stats, output_fs
@@ -32,10 +32,6 @@ from .online import record_input
 from .storage import scan_entry, tensor_of, view_table, write_view
 
 log = logging.getLogger(__name__)
-
-
-def view_name(task: str, family: str) -> str:
-    return f"{task}_{family}"
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from ecgnet.data import TaskData, load_task_data
 from ecgnet.fusion import MODALITIES, VARIANTS
 from ecgnet.plots import training_png
 from ecgnet.promotion import Candidate, choose_candidate
+from ecgnet.tracking import model_name
 from feature_store.summary import markdown_table
 from feature_store.tasks import TaskSpec
 from feature_store.views.store import ViewRef
@@ -97,7 +98,7 @@ def _train(spec: TaskSpec, store: EcgnetStore, mlflow: MlflowTracking, training:
 
 def _model_metadata(spec: TaskSpec, result: VariantResult, ref: ModelRef, store: EcgnetStore,
                     mlflow: MlflowTracking) -> dict:
-    meta = {"mlflow_run": ref.run_id, "registered_model": f"ecgnet-{spec.name}-{ref.variant} v{ref.model_version}",
+    meta = {"mlflow_run": ref.run_id, "registered_model": f"{model_name(spec.name, ref.variant)} v{ref.model_version}",
             "val_metric": round(result.val.value, 4), "params": result.n_params,
             f"latency_ms_per_{spec.unit}": round(result.latency_ms, 4), "seconds": round(result.seconds, 1),
             **{f"test_{k}": str(v) for k, v in result.test.items() if not k.startswith(("auc_", "f1_"))},
