@@ -5,9 +5,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 BENCHMARKS ?= ingest features gpu
-ECGNET_HOME ?= $(CURDIR)/.ecgnet
-export ECGNET_HOME
-export DAGSTER_HOME := $(abspath $(ECGNET_HOME))/dagster
+# Every path in the workspace (ECGNET_HOME, default .ecgnet/) is named by feature_store.workspace.Workspace
+# (standard library only, so it answers before the venv exists); the Dagster home inside it is set up
+# by the entry points (demo, ui) from the same object.
+WORKSPACE := $(PYTHON) -m feature_store.workspace
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 
@@ -32,15 +33,13 @@ demo: $(STAMP)
 	ECGNET_EPOCHS=$${ECGNET_EPOCHS:-3} $(PY) -m pipelines.demo
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -q
 
-# Dagster on :3000 and MLflow on :5000 over the same workspace; Ctrl-C stops both.
+# Dagster on :3000 and MLflow on :5000 over the same workspace; Ctrl-C or SIGTERM stops both.
 ui: $(STAMP)
-	$(PY) -m pipelines.workspace >/dev/null
-	@echo "Dagster: http://127.0.0.1:3000   MLflow: http://127.0.0.1:5000"
-	set -m; MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(VENV)/bin/mlflow server --workers 1 \
-		--backend-store-uri sqlite:///$(abspath $(ECGNET_HOME))/mlflow.db --host 127.0.0.1 --port 5000 & \
-		trap "kill $$! 2>/dev/null" EXIT; $(VENV)/bin/dagster dev -m pipelines.definitions -h 127.0.0.1 -p 3000
+	$(PY) -m pipelines.ui
 
 bench: $(STAMP)
 	for b in $(BENCHMARKS); do $(PY) -m benchmarks.$$b || exit 1; done
@@ -49,8 +48,7 @@ bench: $(STAMP)
 # through the same pipeline as the demo, in its own workspace.
 bench-mitdb: $(STAMP)
 	@test -d $(MITDB) || (echo "no MIT-BIH folder at $(MITDB); set MITDB=/path/to/mitdb" && exit 1)
-	ECGNET_DATA=$(MITDB) ECGNET_HOME=$(MITDB_HOME) DAGSTER_HOME=$(MITDB_HOME)/dagster \
-		ECGNET_EPOCHS=$(MITDB_EPOCHS) $(PY) -m pipelines.demo
+	ECGNET_DATA=$(MITDB) ECGNET_HOME=$(MITDB_HOME) ECGNET_EPOCHS=$(MITDB_EPOCHS) $(PY) -m pipelines.demo
 
 # What one lent-GPU call needs beside the tree: the wfdb wheel for the machine's Python 3.12, and the
 # full MIT-BIH (paced records left out, as in ingest) packed losslessly under the 64 MiB it may carry.
@@ -62,4 +60,4 @@ device-prep: $(STAMP)
 		|| echo "no MIT-BIH folder at $(MITDB): the device check will tile the bundled sample"
 
 clean:
-	rm -rf $(ECGNET_HOME)
+	rm -rf "$$($(WORKSPACE) home)"
