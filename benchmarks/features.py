@@ -64,11 +64,14 @@ def agree(a: dict, b: dict, tol: float) -> str:
 def compare_family(family: str, inp, stats, gpu, loop_rows: int) -> list[tuple]:
     params, fam, n = BEATS.view_params[family], FAMILIES[family], len(inp.signal)
     sub = np.linspace(0, n - 1, min(loop_rows, n)).astype(int)
-    loop, t_loop = timed(lambda: reference_features(family, inp.signal[sub], fs=inp.fs, params=params,
-                                                    stats_=stats, crop=inp.crop))
+    loop, t_loop = timed(
+        lambda: reference_features(family, inp.signal[sub], fs=inp.fs, params=params, stats_=stats, crop=inp.crop)
+    )
     cpu, t_cpu = timed(lambda: compute_features(fam, inp, params, stats, numpy_backend()))
-    rows = [(family, "per-record scipy loop", len(sub), t_loop, "reference"),
-            (family, "batched CPU (NumPy)", n, t_cpu, agree({k: cpu[k][sub] for k in loop}, loop, 1e-5))]
+    rows = [
+        (family, "per-record scipy loop", len(sub), t_loop, "reference"),
+        (family, "batched CPU (NumPy)", n, t_cpu, agree({k: cpu[k][sub] for k in loop}, loop, 1e-5)),
+    ]
     if gpu is not None:
         compute_features(fam, inp, params, stats, gpu)  # warm-up: kernels compile, cuFFT plans cache
         out, t_gpu = timed(lambda: compute_features(fam, inp, params, stats, gpu))
@@ -77,25 +80,31 @@ def compare_family(family: str, inp, stats, gpu, loop_rows: int) -> list[tuple]:
 
 
 def print_table(rows: list[tuple]) -> None:
-    print(f"\n{'family':12s} {'path':38s} {'rows':>8s} {'s':>8s} {'rows/s':>10s} {'x loop':>8s} "
-          f"{'x CPU':>7s}  outputs")
+    print(f"\n{'family':12s} {'path':38s} {'rows':>8s} {'s':>8s} {'rows/s':>10s} {'x loop':>8s} {'x CPU':>7s}  outputs")
     for family in dict.fromkeys(r[0] for r in rows):
         fam_rows = [r for r in rows if r[0] == family]
         loop_rate = fam_rows[0][2] / fam_rows[0][3]
         cpu_rate = fam_rows[1][2] / fam_rows[1][3]
         for _, path, n, seconds, check in fam_rows:
             rate = n / seconds
-            print(f"{family:12s} {path:38s} {n:8d} {seconds:8.2f} {rate:10.0f} {rate / loop_rate:8.1f} "
-                  f"{rate / cpu_rate:7.1f}  {check}")
+            print(
+                f"{family:12s} {path:38s} {n:8d} {seconds:8.2f} {rate:10.0f} {rate / loop_rate:8.1f} "
+                f"{rate / cpu_rate:7.1f}  {check}"
+            )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--loop-rows", type=int, default=20000,
-                        help="beats the per-record loop runs over (rates compare per row)")
+    parser.add_argument(
+        "--loop-rows", type=int, default=20000, help="beats the per-record loop runs over (rates compare per row)"
+    )
     parser.add_argument("--scaled-rows", type=int, default=1_000_000)
-    parser.add_argument("--tile-to", type=int, default=0,
-                        help="repeat the real beats up to this many rows (when only some records are at hand)")
+    parser.add_argument(
+        "--tile-to",
+        type=int,
+        default=0,
+        help="repeat the real beats up to this many rows (when only some records are at hand)",
+    )
     args = parser.parse_args()
     mitdb = mitdb_or_skip("features")
     if mitdb is None:
@@ -111,9 +120,11 @@ def main() -> None:
             inp = tiled(inp, args.tile_to)
         stats = fit_stats(inp, BEATS.view_params["time"].preprocess, numpy_backend())
         rows = [r for family in FAMILIES for r in compare_family(family, inp, stats, gpu, args.loop_rows)]
-    print(f"\nFeatures, MIT-BIH beats from {mitdb}{' tiled' if args.tile_to else ''} ({len(inp.signal):,} beats x {inp.signal.shape[1]} leads x "
-          f"{inp.signal.shape[2]} samples at {inp.fs:g} Hz); rates are rows/s, ratios against the loop "
-          "and against the batched CPU path")
+    print(
+        f"\nFeatures, MIT-BIH beats from {mitdb}{' tiled' if args.tile_to else ''} ({len(inp.signal):,} beats "
+        f"x {inp.signal.shape[1]} leads x {inp.signal.shape[2]} samples at {inp.fs:g} Hz); rates are rows/s, "
+        "ratios against the loop and against the batched CPU path"
+    )
     print_table(rows)
     if gpu is not None:
         scaled_spectrogram(inp.signal, gpu, args.scaled_rows, fs=inp.fs)

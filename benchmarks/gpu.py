@@ -38,7 +38,9 @@ def beat_windows(folder: Path) -> np.ndarray:
     cfg, out = IngestConfig(), []
     for hea in sorted(folder.glob("*.hea")):
         try:
-            out.append(AnnotatedBeatSource().load(RecordRef("annotated", hea.with_suffix(""), folder), cfg).beats.windows)
+            out.append(
+                AnnotatedBeatSource().load(RecordRef("annotated", hea.with_suffix(""), folder), cfg).beats.windows
+            )
         except RecordError:
             continue  # paced records are excluded, as in ingest
     return np.concatenate(out)
@@ -59,16 +61,19 @@ def compare(signal: np.ndarray, gpu: Backend) -> bool:
     """Each family on NumPy and on CuPy over `signal`; True when every family agrees to 1e-4."""
     fs, crop, cpu = 360.0, IngestConfig().beat_span(), numpy_backend()
     stats = lead_stats(signal, fs=fs, pre=BEATS.view_params["time"].preprocess, backend=cpu)
-    print(f"\n{'family':12s} {'CPU s':>8s} {'GPU s':>8s} {'CPU beats/s':>12s} {'GPU beats/s':>12s} "
-          f"{'GPU / CPU':>9s}  outputs")
+    print(
+        f"\n{'family':12s} {'CPU s':>8s} {'GPU s':>8s} {'CPU beats/s':>12s} {'GPU beats/s':>12s} "
+        f"{'GPU / CPU':>9s}  outputs"
+    )
     all_ok = True
     for family in FAMILIES:
         run = {"fs": fs, "params": BEATS.view_params[family], "stats": stats, "crop": crop}
         try:  # one failing family must not hide the others' figures
             on_cpu, t_cpu = timed(partial(array_features, FAMILIES[family], signal, backend=cpu, **run))
-            array_features(FAMILIES[family], signal[:gpu.chunk_rows], backend=gpu, **run)  # warm-up, plans
-            on_gpu, t_gpu = timed(partial(array_features, FAMILIES[family], signal, backend=gpu, **run),
-                                  gpu.synchronize)
+            array_features(FAMILIES[family], signal[: gpu.chunk_rows], backend=gpu, **run)  # warm-up, plans
+            on_gpu, t_gpu = timed(
+                partial(array_features, FAMILIES[family], signal, backend=gpu, **run), gpu.synchronize
+            )
         except Exception:  # noqa: BLE001 - report and go on to the next family
             print(f"{family:12s} FAILED:\n{traceback.format_exc()}")
             all_ok = False
@@ -77,15 +82,19 @@ def compare(signal: np.ndarray, gpu: Backend) -> bool:
         worst = max(max_rel_diff(on_gpu[k], on_cpu[k]) for k in on_cpu)
         all_ok &= ok
         n = len(signal)
-        print(f"{family:12s} {t_cpu:8.2f} {t_gpu:8.2f} {n / t_cpu:12,.0f} {n / t_gpu:12,.0f} "
-              f"{t_cpu / t_gpu:9.1f}  agree to 1e-4: {'yes' if ok else 'NO'} (max rel diff {worst:.1e})")
+        print(
+            f"{family:12s} {t_cpu:8.2f} {t_gpu:8.2f} {n / t_cpu:12,.0f} {n / t_gpu:12,.0f} "
+            f"{t_cpu / t_gpu:9.1f}  agree to 1e-4: {'yes' if ok else 'NO'} (max rel diff {worst:.1e})"
+        )
     return all_ok
 
 
 def copy_seconds(signal: np.ndarray, gpu: Backend) -> tuple[float, float]:
     """Seconds to copy `signal` to the device and back, in the chunks `map_chunks` uses."""
-    _, up = timed(lambda: [gpu.xp.asarray(signal[i:i + gpu.chunk_rows])
-                           for i in range(0, len(signal), gpu.chunk_rows)], gpu.synchronize)
+    _, up = timed(
+        lambda: [gpu.xp.asarray(signal[i : i + gpu.chunk_rows]) for i in range(0, len(signal), gpu.chunk_rows)],
+        gpu.synchronize,
+    )
     on_device = gpu.xp.asarray(signal)
     _, down = timed(lambda: gpu.to_host(on_device))
     return up, down
@@ -107,13 +116,12 @@ def copy_bandwidth(xp, nbytes: int = 2 << 30) -> float:
     dst = xp.empty_like(src)
     dst[...] = src
     xp.cuda.Stream.null.synchronize()
-    _, seconds = timed(lambda: [dst.__setitem__(Ellipsis, src) for _ in range(10)],
-                       xp.cuda.Stream.null.synchronize)
+    _, seconds = timed(lambda: [dst.__setitem__(Ellipsis, src) for _ in range(10)], xp.cuda.Stream.null.synchronize)
     return 10 * 2 * src.nbytes / seconds
 
 
 def _chunked_spectrogram(x, xp, chunk_rows: int, **kwargs) -> list:
-    return [log_spectrogram(x[i:i + chunk_rows], xp, **kwargs) for i in range(0, len(x), chunk_rows)]
+    return [log_spectrogram(x[i : i + chunk_rows], xp, **kwargs) for i in range(0, len(x), chunk_rows)]
 
 
 def scaled_spectrogram(signal: np.ndarray, gpu: Backend, rows: int, fs: float = 360.0) -> None:
@@ -124,8 +132,10 @@ def scaled_spectrogram(signal: np.ndarray, gpu: Backend, rows: int, fs: float = 
     sizes = params.stft_sizes(fs)
     name, peak = peak_bandwidth(xp)
     copy = copy_bandwidth(xp)
-    print(f"\nScaled spectrogram on {name} (real beats tiled, on the device, chunks of {gpu.chunk_rows:,}); "
-          f"peak {peak / 1e9:,.0f} GB/s, a device copy reaches {copy / 1e9:,.0f} GB/s")
+    print(
+        f"\nScaled spectrogram on {name} (real beats tiled, on the device, chunks of {gpu.chunk_rows:,}); "
+        f"peak {peak / 1e9:,.0f} GB/s, a device copy reaches {copy / 1e9:,.0f} GB/s"
+    )
     print(f"{'beats':>10s} {'seconds':>8s} {'beats/s':>12s} {'GB/s':>7s} {'% peak':>7s} {'% copy':>7s}")
     for n in (rows // 8, rows // 4, rows // 2, rows):
         x = x_all[:n]
@@ -136,11 +146,12 @@ def scaled_spectrogram(signal: np.ndarray, gpu: Backend, rows: int, fs: float = 
         # bytes that must cross memory at least once: read the beats, write + read the float64
         # frames, write + read the complex spectrum, write the float32 result (a lower bound)
         bins = sizes["nperseg"] // 2 + 1
-        moved = (x.nbytes + 2 * frames * 8 + 2 * frames // sizes["nperseg"] * bins * 16
-                 + sum(o.nbytes for o in out))
+        moved = x.nbytes + 2 * frames * 8 + 2 * frames // sizes["nperseg"] * bins * 16 + sum(o.nbytes for o in out)
         rate = moved / seconds
-        print(f"{n:>10,d} {seconds:8.3f} {n / seconds:12,.0f} {rate / 1e9:7,.0f} {100 * rate / peak:7.0f} "
-              f"{100 * rate / copy:7.0f}")
+        print(
+            f"{n:>10,d} {seconds:8.3f} {n / seconds:12,.0f} {rate / 1e9:7,.0f} {100 * rate / peak:7.0f} "
+            f"{100 * rate / copy:7.0f}"
+        )
         del out
 
 
@@ -158,12 +169,16 @@ def main() -> None:
     signal = beat_windows(args.mitdb)
     real = len(signal)
     if args.tile_to > real:
-        signal = np.tile(signal, (-(-args.tile_to // real), 1, 1))[:args.tile_to]
-    print(f"GPU features: {len(signal):,} beats ({real:,} real beats from {args.mitdb}"
-          f"{', tiled' if len(signal) > real else ''}), 2 leads x 720 samples at 360 Hz")
+        signal = np.tile(signal, (-(-args.tile_to // real), 1, 1))[: args.tile_to]
+    print(
+        f"GPU features: {len(signal):,} beats ({real:,} real beats from {args.mitdb}"
+        f"{', tiled' if len(signal) > real else ''}), 2 leads x 720 samples at 360 Hz"
+    )
     up, down = copy_seconds(signal, gpu)
-    print(f"host -> device copy of the beats: {up:.3f} s; device -> host: {down:.3f} s "
-          f"({signal.nbytes / 1e9:.2f} GB, pageable memory)")
+    print(
+        f"host -> device copy of the beats: {up:.3f} s; device -> host: {down:.3f} s "
+        f"({signal.nbytes / 1e9:.2f} GB, pageable memory)"
+    )
     ok = compare(signal, gpu)
     scaled_spectrogram(signal[:real], gpu, args.scaled_rows)
     if not ok:

@@ -38,8 +38,10 @@ def main() -> None:
         size = sum(p.stat().st_size for p in store.root.rglob("*.parquet")) / 2**20
     assert again.unchanged == len(refs) and not again.landed
     base = t["wfdb read loop (baseline)"]
-    print(f"\nIngest, MIT-BIH {len(refs)} records ({len(report.landed)} landed, "
-          f"{sum(report.beats.values())} beats, {size:.0f} MB Parquet), CPU")
+    print(
+        f"\nIngest, MIT-BIH {len(refs)} records ({len(report.landed)} landed, "
+        f"{sum(report.beats.values())} beats, {size:.0f} MB Parquet), CPU"
+    )
     print(f"{'step':32s} {'seconds':>8s} {'records/s':>10s} {'x baseline time':>16s}")
     for name, seconds in t.items():
         print(f"{name:32s} {seconds:8.2f} {len(refs) / seconds:10.1f} {seconds / base:16.2f}")

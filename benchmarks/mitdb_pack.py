@@ -36,8 +36,9 @@ def pack_record(record: Path, dest: Path) -> dict:
     rec = wfdb.rdrecord(str(record), physical=False)
     files = sorted(set(rec.file_name))
     if len(files) != 1:
-        raise ValueError(f"{record}: signals in {len(files)} files ({files}); fix: pack only "
-                         "single-file records (MIT-BIH style)")
+        raise ValueError(
+            f"{record}: signals in {len(files)} files ({files}); fix: pack only single-file records (MIT-BIH style)"
+        )
     digital = rec.d_signal.astype(np.int64)
     diffs = np.diff(digital, axis=0, prepend=0)
     # 12-bit formats (212, MIT-BIH) step by at most 4095: int16 halves what bz2 has to squeeze
@@ -47,10 +48,19 @@ def pack_record(record: Path, dest: Path) -> dict:
         src = record.with_name(record.name + suffix)
         if src.is_file():
             shutil.copyfile(src, dest / src.name)
-    return {"signal_file": files[0], "sha256": _sha256(record.parent / files[0]),
-            "dtype": dtype, "samples": int(digital.shape[0]), "leads": int(digital.shape[1]), "fmt": list(rec.fmt),
-            "fs": float(rec.fs), "units": list(rec.units), "sig_name": list(rec.sig_name),
-            "adc_gain": [float(g) for g in rec.adc_gain], "baseline": [int(b) for b in rec.baseline]}
+    return {
+        "signal_file": files[0],
+        "sha256": _sha256(record.parent / files[0]),
+        "dtype": dtype,
+        "samples": int(digital.shape[0]),
+        "leads": int(digital.shape[1]),
+        "fmt": list(rec.fmt),
+        "fs": float(rec.fs),
+        "units": list(rec.units),
+        "sig_name": list(rec.sig_name),
+        "adc_gain": [float(g) for g in rec.adc_gain],
+        "baseline": [int(b) for b in rec.baseline],
+    }
 
 
 def unpack_record(name: str, entry: dict, pack: Path, out: Path) -> None:
@@ -59,17 +69,27 @@ def unpack_record(name: str, entry: dict, pack: Path, out: Path) -> None:
     diffs = np.frombuffer(raw, dtype=entry["dtype"]).reshape(entry["leads"], entry["samples"]).T
     digital = np.cumsum(diffs, axis=0, dtype=np.int64)
     stem = Path(entry["signal_file"]).stem
-    wfdb.wrsamp(stem, fs=entry["fs"], units=entry["units"], sig_name=entry["sig_name"],
-                d_signal=digital, fmt=entry["fmt"], adc_gain=entry["adc_gain"],
-                baseline=entry["baseline"], write_dir=str(out))
+    wfdb.wrsamp(
+        stem,
+        fs=entry["fs"],
+        units=entry["units"],
+        sig_name=entry["sig_name"],
+        d_signal=digital,
+        fmt=entry["fmt"],
+        adc_gain=entry["adc_gain"],
+        baseline=entry["baseline"],
+        write_dir=str(out),
+    )
     for suffix in COPIED:  # the original header (comments, checksums) replaces wrsamp's
         src = pack / f"{name}{suffix}"
         if src.is_file():
             shutil.copyfile(src, out / src.name)
     written = out / entry["signal_file"]
     if _sha256(written) != entry["sha256"]:
-        raise ValueError(f"{written}: unpacked signal differs from the packed original; fix: pack "
-                         f"{name} again from the source database")
+        raise ValueError(
+            f"{written}: unpacked signal differs from the packed original; fix: pack "
+            f"{name} again from the source database"
+        )
 
 
 def pack(src: Path, dest: Path, skip: set[str] = frozenset()) -> dict:

@@ -68,9 +68,15 @@ class VariantResult:
     seconds: float = 0.0
 
 
-def train_variant(name: str, data: TaskData, cfg: ComparisonConfig, *,
-                  singles: dict[str, VariantResult] | None = None, checkpoint_dir: Path | None = None,
-                  on_epoch=None) -> VariantResult:
+def train_variant(
+    name: str,
+    data: TaskData,
+    cfg: ComparisonConfig,
+    *,
+    singles: dict[str, VariantResult] | None = None,
+    checkpoint_dir: Path | None = None,
+    on_epoch=None,
+) -> VariantResult:
     """Train (or, for late fusion, fit on validation) one variant and score it."""
     variant, start = VARIANTS[name], time.perf_counter()
     val_probs = None
@@ -87,8 +93,16 @@ def train_variant(name: str, data: TaskData, cfg: ComparisonConfig, *,
         model, history, fitted = result.model, result.history, {"best_epoch": result.best_epoch}
         if variant.gated:
             fitted.update(mean_gates(model, data))
-    return score(variant, model, data, cfg, val_probs=val_probs, history=history, fitted=fitted,
-                 seconds=time.perf_counter() - start)
+    return score(
+        variant,
+        model,
+        data,
+        cfg,
+        val_probs=val_probs,
+        history=history,
+        fitted=fitted,
+        seconds=time.perf_counter() - start,
+    )
 
 
 def mean_gates(model: nn.Module, data: TaskData) -> dict[str, float]:
@@ -98,12 +112,14 @@ def mean_gates(model: nn.Module, data: TaskData) -> dict[str, float]:
     return {f"gate_{m}": round(float(g), 4) for m, g in zip(MODALITIES, gates.mean(dim=0))}
 
 
-def _fit_late(variant: Variant, data: TaskData, singles: dict[str, VariantResult] | None,
-              seed: int) -> tuple[nn.Module, dict, np.ndarray]:
+def _fit_late(
+    variant: Variant, data: TaskData, singles: dict[str, VariantResult] | None, seed: int
+) -> tuple[nn.Module, dict, np.ndarray]:
     """The late model fitted on all of validation, and its out-of-fold validation probabilities."""
     if not singles or set(singles) < set(MODALITIES):
-        raise ValueError(f"{variant.name} combines the trained single models {list(MODALITIES)}; "
-                         "fix: train those variants first")
+        raise ValueError(
+            f"{variant.name} combines the trained single models {list(MODALITIES)}; fix: train those variants first"
+        )
     val_probs = np.stack([singles[m].val_probs for m in MODALITIES], axis=1)  # (rows, M, C)
     metric = headline(data.spec)
     combine, fitted = fit_late(variant, val_probs, data.val.y, data.multilabel, metric)
@@ -113,22 +129,36 @@ def _fit_late(variant: Variant, data: TaskData, singles: dict[str, VariantResult
     return model, {**fitted, "val_metric_in_sample": round(in_sample, 4)}, oof
 
 
-def score(variant: Variant, model: nn.Module, data: TaskData, cfg: ComparisonConfig, *,
-          val_probs: np.ndarray | None = None, **extra) -> VariantResult:
+def score(
+    variant: Variant,
+    model: nn.Module,
+    data: TaskData,
+    cfg: ComparisonConfig,
+    *,
+    val_probs: np.ndarray | None = None,
+    **extra,
+) -> VariantResult:
     """Validation and test scores. `val_probs`: out-of-fold validation probabilities (late variants),
     used instead of the model's own, which saw those rows when it was fitted."""
     if val_probs is None:
         val_probs = predict_probs(model, data.val, data.multilabel)
     test_probs = predict_probs(model, data.test, data.multilabel)
     metric = headline(data.spec)
-    val = interval(lambda rows: metric(val_probs[rows], data.val.y[rows]), data.val.groups, n_boot=cfg.n_boot,
-                   seed=cfg.train.seed)
+    val = interval(
+        lambda rows: metric(val_probs[rows], data.val.y[rows]), data.val.groups, n_boot=cfg.n_boot, seed=cfg.train.seed
+    )
     test = evaluate(test_probs, data.test.y, data.test.groups, data.spec, n_boot=cfg.n_boot, seed=cfg.train.seed)
     sample = tensors(data.test.take(np.arange(min(256, len(data.test)))))  # latency on 256 rows
-    log.info("%s: val %.3f, test macro-AUC %.3f, macro-F1 %.3f", variant.name, val.value,
-             test["macro_auc"].value, test["macro_f1"].value)
-    return VariantResult(variant, model, val_probs, test_probs, val, test, n_parameters(model),
-                         latency_ms(model, sample), **extra)
+    log.info(
+        "%s: val %.3f, test macro-AUC %.3f, macro-F1 %.3f",
+        variant.name,
+        val.value,
+        test["macro_auc"].value,
+        test["macro_f1"].value,
+    )
+    return VariantResult(
+        variant, model, val_probs, test_probs, val, test, n_parameters(model), latency_ms(model, sample), **extra
+    )
 
 
 def best_single(results: dict[str, VariantResult]) -> str:
@@ -144,14 +174,26 @@ def comparison_table(results: dict[str, VariantResult], data: TaskData, cfg: Com
     key, metric = data.spec.metric, headline(data.spec)
     rows = []
     for name, r in results.items():
-        row = {"variant": name, "kind": r.variant.kind, "params": r.n_params,
-               "latency_ms": round(r.latency_ms, 4), "val_metric": round(r.val.value, 4),
-               "explainability": EXPLAINABILITY.get(name, EXPLAINABILITY.get(r.variant.kind, ""))}
+        row = {
+            "variant": name,
+            "kind": r.variant.kind,
+            "params": r.n_params,
+            "latency_ms": round(r.latency_ms, 4),
+            "val_metric": round(r.val.value, 4),
+            "explainability": EXPLAINABILITY.get(name, EXPLAINABILITY.get(r.variant.kind, "")),
+        }
         for m in reported_metrics(data):
             row[m] = str(r.test[m])
         if ref and name != ref:
-            d = paired_bootstrap(r.test_probs, results[ref].test_probs, data.test.y, data.test.groups, metric,
-                                 n_boot=cfg.n_boot, seed=cfg.train.seed)
+            d = paired_bootstrap(
+                r.test_probs,
+                results[ref].test_probs,
+                data.test.y,
+                data.test.groups,
+                metric,
+                n_boot=cfg.n_boot,
+                seed=cfg.train.seed,
+            )
             row[f"{key}_vs_{ref}"] = f"{d.value:+.3f} [{d.lo:+.3f}, {d.hi:+.3f}]"
         elif ref:
             row[f"{key}_vs_{ref}"] = "(reference)"
@@ -162,8 +204,17 @@ def comparison_table(results: dict[str, VariantResult], data: TaskData, cfg: Com
 def comparison_plot(results: dict[str, VariantResult], data: TaskData, candidate: str) -> bytes:
     """PNG: every variant's test macro metric with its interval, and against its size."""
     key = data.spec.metric
-    rows = [{"variant": name, "kind": r.variant.kind, "params": r.n_params, "value": r.test[key].value,
-             "lo": r.test[key].lo, "hi": r.test[key].hi} for name, r in results.items()]
+    rows = [
+        {
+            "variant": name,
+            "kind": r.variant.kind,
+            "params": r.n_params,
+            "value": r.test[key].value,
+            "lo": r.test[key].lo,
+            "hi": r.test[key].hi,
+        }
+        for name, r in results.items()
+    ]
     return comparison_png(rows, key.replace("_", "-"), candidate, f"{data.task}: every variant on the test split")
 
 
@@ -180,10 +231,19 @@ def save_result(result: VariantResult, directory: Path) -> None:
     name = result.variant.name
     torch.save(result.model.state_dict(), directory / f"{name}.state.pt")
     np.savez(directory / f"{name}.npz", val=result.val_probs, test=result.test_probs)
-    (directory / f"{name}.json").write_text(json.dumps({
-        "val": asdict(result.val), "test": {k: asdict(v) for k, v in result.test.items()},
-        "n_params": result.n_params, "latency_ms": result.latency_ms,
-        "history": result.history, "fitted": result.fitted, "seconds": result.seconds}))
+    (directory / f"{name}.json").write_text(
+        json.dumps(
+            {
+                "val": asdict(result.val),
+                "test": {k: asdict(v) for k, v in result.test.items()},
+                "n_params": result.n_params,
+                "latency_ms": result.latency_ms,
+                "history": result.history,
+                "fitted": result.fitted,
+                "seconds": result.seconds,
+            }
+        )
+    )
 
 
 def load_result(name: str, data: TaskData, cfg: ComparisonConfig, directory: Path) -> VariantResult:
@@ -196,7 +256,16 @@ def load_result(name: str, data: TaskData, cfg: ComparisonConfig, directory: Pat
         model = build(variant, data, cfg.model)
         model.load_state_dict(torch.load(directory / f"{name}.state.pt", weights_only=True))
         model.eval()
-    return VariantResult(variant, model, probs["val"], probs["test"], Interval.from_json(scores["val"]),
-                         {k: Interval.from_json(v) for k, v in scores["test"].items()}, scores["n_params"], scores["latency_ms"], scores["history"], scores["fitted"],
-                         scores["seconds"])
-
+    return VariantResult(
+        variant,
+        model,
+        probs["val"],
+        probs["test"],
+        Interval.from_json(scores["val"]),
+        {k: Interval.from_json(v) for k, v in scores["test"].items()},
+        scores["n_params"],
+        scores["latency_ms"],
+        scores["history"],
+        scores["fitted"],
+        scores["seconds"],
+    )

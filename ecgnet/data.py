@@ -46,14 +46,20 @@ class Split:
         return len(self.ids)
 
     def take(self, rows: np.ndarray) -> Split:
-        return Split({m: {k: v[rows] for k, v in inp.items()} for m, inp in self.x.items()},
-                     self.y[rows], self.ids[rows], self.groups[rows])
+        return Split(
+            {m: {k: v[rows] for k, v in inp.items()} for m, inp in self.x.items()},
+            self.y[rows],
+            self.ids[rows],
+            self.groups[rows],
+        )
 
     def join(self, other: Split) -> Split:
-        return Split({m: {k: np.concatenate([v, other.x[m][k]]) for k, v in inp.items()}
-                      for m, inp in self.x.items()},
-                     np.concatenate([self.y, other.y]), np.concatenate([self.ids, other.ids]),
-                     np.concatenate([self.groups, other.groups]))
+        return Split(
+            {m: {k: np.concatenate([v, other.x[m][k]]) for k, v in inp.items()} for m, inp in self.x.items()},
+            np.concatenate([self.y, other.y]),
+            np.concatenate([self.ids, other.ids]),
+            np.concatenate([self.groups, other.groups]),
+        )
 
 
 @dataclass
@@ -81,8 +87,11 @@ class TaskData:
 
     def class_counts(self, split: str) -> list[int]:
         y = self.split(split).y
-        return (y.sum(axis=0).astype(int).tolist() if self.multilabel else
-                np.bincount(y, minlength=len(self.classes)).tolist())
+        return (
+            y.sum(axis=0).astype(int).tolist()
+            if self.multilabel
+            else np.bincount(y, minlength=len(self.classes)).tolist()
+        )
 
     def save(self, directory: Path) -> None:
         """Every array as its own .npy (memory-mapped by `load`), so each model step of a run reads
@@ -92,8 +101,9 @@ class TaskData:
             for key, array in _arrays(self.split(name)).items():
                 np.save(directory / f"{name}.{key}.npy", array, allow_pickle=False)
         shapes = {m: list(inp) for m, inp in self.train.x.items()}
-        (directory / "task_data.json").write_text(json.dumps({"task": self.task, "versions": self.versions,
-                                                              "inputs": shapes}))
+        (directory / "task_data.json").write_text(
+            json.dumps({"task": self.task, "versions": self.versions, "inputs": shapes})
+        )
 
     @classmethod
     def load(cls, directory: Path, spec: TaskSpec) -> TaskData:
@@ -101,8 +111,15 @@ class TaskData:
         if meta["task"] != spec.name:
             raise ValueError(f"{directory} holds task {meta['task']!r}, not {spec.name!r}")
         read = lambda name, key: np.load(directory / f"{name}.{key}.npy", mmap_mode="r")  # noqa: E731
-        splits = [Split({m: {k: read(s, f"x.{m}.{k}") for k in keys} for m, keys in meta["inputs"].items()},
-                        read(s, "y"), read(s, "ids"), read(s, "groups")) for s in ("train", "val", "test")]
+        splits = [
+            Split(
+                {m: {k: read(s, f"x.{m}.{k}") for k in keys} for m, keys in meta["inputs"].items()},
+                read(s, "y"),
+                read(s, "ids"),
+                read(s, "groups"),
+            )
+            for s in ("train", "val", "test")
+        ]
         return cls(spec, *splits, meta["versions"])
 
     def shapes(self, modality: str) -> dict[str, tuple[int, ...]]:
@@ -131,9 +148,14 @@ def modality_inputs(ts: TrainingSet, task: str, modalities: tuple[str, ...] = tu
     x = {}
     for m in modalities:
         cols = ts.features[view_of(task, m)]
-        x[m] = {key: (cols[c[0]] if len(c) == 1 and key != "scalars" else
-                      np.concatenate([_flat(cols[name]) for name in c], axis=1))
-                for key, c in INPUTS[m].items()}
+        x[m] = {
+            key: (
+                cols[c[0]]
+                if len(c) == 1 and key != "scalars"
+                else np.concatenate([_flat(cols[name]) for name in c], axis=1)
+            )
+            for key, c in INPUTS[m].items()
+        }
     return x
 
 
@@ -160,33 +182,51 @@ def _labelled(split: Split, multilabel: bool) -> Split:
 
 def patient_holdout(groups: np.ndarray, fraction: float, seed: int) -> np.ndarray:
     """Mask of rows whose patient falls in a stable, seeded `fraction` of patients (at least one)."""
-    patients = sorted(set(groups.tolist()),
-                      key=lambda p: hashlib.blake2b(f"{seed}:{p}".encode(), digest_size=8).hexdigest())
+    patients = sorted(
+        set(groups.tolist()), key=lambda p: hashlib.blake2b(f"{seed}:{p}".encode(), digest_size=8).hexdigest()
+    )
     n = min(max(1, round(fraction * len(patients))), len(patients) - 1)
     return np.isin(groups, patients[:n])
 
 
-def load_task_data(store: FeatureStore, spec: TaskSpec, *, modalities=tuple(INPUTS), seed: int = 0,
-                   versions: dict[str, str] | None = None, recorded_before=None) -> TaskData:
+def load_task_data(
+    store: FeatureStore,
+    spec: TaskSpec,
+    *,
+    modalities=tuple(INPUTS),
+    seed: int = 0,
+    versions: dict[str, str] | None = None,
+    recorded_before=None,
+) -> TaskData:
     """Train / val / test of a task, aligned across views, split as `spec.splits` says. When the
     stored val splits hold fewer than `min_val_rows` labelled rows (MIT-BIH has none; a small folder
     has a handful), a seeded `val_fraction` of train patients joins validation, so early stopping and
     every choice on validation see more than a handful of rows. Test is never touched.
     """
     views, rule = [view_of(spec.name, m) for m in modalities], spec.splits
-    sets = {name: store.training_set(views, splits, versions=versions, recorded_before=recorded_before)
-            for name, splits in (("train", rule.train), ("val", rule.val), ("test", rule.test))}
-    train, val, test = (_labelled(_split(sets[s], spec, modalities), spec.multilabel)
-                        for s in ("train", "val", "test"))
+    sets = {
+        name: store.training_set(views, splits, versions=versions, recorded_before=recorded_before)
+        for name, splits in (("train", rule.train), ("val", rule.val), ("test", rule.test))
+    }
+    train, val, test = (_labelled(_split(sets[s], spec, modalities), spec.multilabel) for s in ("train", "val", "test"))
     if len(val) < rule.min_val_rows and len(set(train.groups.tolist())) > 1:
         held = patient_holdout(train.groups, rule.val_fraction, seed)
-        log.info("task %r: %d labelled rows in the val splits %s (< %d); %d rows of %.0f %% of train "
-                 "patients join validation", spec.name, len(val), rule.val, rule.min_val_rows,
-                 int(held.sum()), 100 * rule.val_fraction)
+        log.info(
+            "task %r: %d labelled rows in the val splits %s (< %d); %d rows of %.0f %% of train "
+            "patients join validation",
+            spec.name,
+            len(val),
+            rule.val,
+            rule.min_val_rows,
+            int(held.sum()),
+            100 * rule.val_fraction,
+        )
         moved = train.take(np.flatnonzero(held))
         train, val = train.take(np.flatnonzero(~held)), (val.join(moved) if len(val) else moved)
     for name, split in (("train", train), ("val", val), ("test", test)):
         if len(split) == 0:
-            raise ValueError(f"task {spec.name!r}: the {name} split is empty; fix: ingest records of the "
-                             f"splits {getattr(rule, name) or rule.train}")
+            raise ValueError(
+                f"task {spec.name!r}: the {name} split is empty; fix: ingest records of the "
+                f"splits {getattr(rule, name) or rule.train}"
+            )
     return TaskData(spec, train, val, test, sets["test"].versions)

@@ -63,12 +63,10 @@ def per_class_auc(probs: np.ndarray, y: np.ndarray, multilabel: bool) -> np.ndar
 def macro_f1(probs: np.ndarray, y: np.ndarray, multilabel: bool) -> float:
     """F1 averaged over the classes present in `y` (absent classes would only add zeros)."""
     present = np.flatnonzero(y.sum(axis=0) > 0) if multilabel else np.unique(y)
-    return float(f1_score(y, predictions(probs, multilabel), labels=present, average="macro",
-                          zero_division=0))
+    return float(f1_score(y, predictions(probs, multilabel), labels=present, average="macro", zero_division=0))
 
 
-METRICS: dict[str, Callable[[np.ndarray, np.ndarray, bool], float]] = {"macro_f1": macro_f1,
-                                                                       "macro_auc": macro_auc}
+METRICS: dict[str, Callable[[np.ndarray, np.ndarray, bool], float]] = {"macro_f1": macro_f1, "macro_auc": macro_auc}
 
 
 def headline(spec: TaskSpec) -> Callable[[np.ndarray, np.ndarray], float]:
@@ -89,8 +87,9 @@ def aami(probs: np.ndarray, y: np.ndarray, classes: tuple[str, ...], focus: tupl
     return out
 
 
-def point_metrics(probs: np.ndarray, y: np.ndarray, classes: tuple[str, ...], multilabel: bool,
-                  focus: tuple[str, ...] = ()) -> dict:
+def point_metrics(
+    probs: np.ndarray, y: np.ndarray, classes: tuple[str, ...], multilabel: bool, focus: tuple[str, ...] = ()
+) -> dict:
     """Macro and per-class ROC-AUC and F1 (NaN for a class absent from `y`); single-label tasks add
     accuracy and the AAMI figures of the `focus` classes."""
     aucs = per_class_auc(probs, y, multilabel)
@@ -109,8 +108,9 @@ def _group_rows(groups: np.ndarray) -> list[np.ndarray]:
     return [np.flatnonzero(groups == g) for g in np.unique(groups)]
 
 
-def bootstrap(metrics: Callable[[np.ndarray], dict], groups: np.ndarray, *, n_boot: int = 200,
-              seed: int = 0) -> dict[str, tuple[float, float]]:
+def bootstrap(
+    metrics: Callable[[np.ndarray], dict], groups: np.ndarray, *, n_boot: int = 200, seed: int = 0
+) -> dict[str, tuple[float, float]]:
     """95 % percentile intervals of `metrics(rows)` resampling whole patients with replacement."""
     rng, by_group = np.random.default_rng(seed), _group_rows(groups)
     draws: dict[str, list[float]] = {}
@@ -121,8 +121,9 @@ def bootstrap(metrics: Callable[[np.ndarray], dict], groups: np.ndarray, *, n_bo
     return {k: (_nan_safe(np.percentile, v, 2.5), _nan_safe(np.percentile, v, 97.5)) for k, v in draws.items()}
 
 
-def evaluate(probs: np.ndarray, y: np.ndarray, groups: np.ndarray, spec: TaskSpec, *, n_boot: int = 200,
-             seed: int = 0) -> dict[str, Interval]:
+def evaluate(
+    probs: np.ndarray, y: np.ndarray, groups: np.ndarray, spec: TaskSpec, *, n_boot: int = 200, seed: int = 0
+) -> dict[str, Interval]:
     """Every point metric with its bootstrap interval (patients resampled)."""
     args = (spec.classes, spec.multilabel, spec.focus_classes)
     point = point_metrics(probs, y, *args)
@@ -130,19 +131,28 @@ def evaluate(probs: np.ndarray, y: np.ndarray, groups: np.ndarray, spec: TaskSpe
     return {k: Interval(v, *ci[k]) for k, v in point.items()}
 
 
-def interval(metric: Callable[[np.ndarray], float], groups: np.ndarray, *, n_boot: int = 200,
-             seed: int = 0) -> Interval:
+def interval(
+    metric: Callable[[np.ndarray], float], groups: np.ndarray, *, n_boot: int = 200, seed: int = 0
+) -> Interval:
     """One metric of the rows, f(rows), with its patient-bootstrap interval."""
     lo, hi = bootstrap(lambda rows: {"m": metric(rows)}, groups, n_boot=n_boot, seed=seed)["m"]
     return Interval(metric(np.arange(len(groups))), lo, hi)
 
 
-def paired_bootstrap(probs_a: np.ndarray, probs_b: np.ndarray, y: np.ndarray, groups: np.ndarray,
-                     metric: Callable[[np.ndarray, np.ndarray], float], *, n_boot: int = 200,
-                     seed: int = 0) -> Interval:
+def paired_bootstrap(
+    probs_a: np.ndarray,
+    probs_b: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    metric: Callable[[np.ndarray, np.ndarray], float],
+    *,
+    n_boot: int = 200,
+    seed: int = 0,
+) -> Interval:
     """metric(a) - metric(b) on the same resampled patients: the difference and its 95 % interval."""
-    return interval(lambda rows: metric(probs_a[rows], y[rows]) - metric(probs_b[rows], y[rows]), groups,
-                    n_boot=n_boot, seed=seed)
+    return interval(
+        lambda rows: metric(probs_a[rows], y[rows]) - metric(probs_b[rows], y[rows]), groups, n_boot=n_boot, seed=seed
+    )
 
 
 def n_parameters(model: torch.nn.Module) -> int:

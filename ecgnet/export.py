@@ -31,8 +31,7 @@ class Layout:
     def pack(self, x: dict[str, dict[str, np.ndarray]]) -> np.ndarray:
         """(rows, width) float32 from modality -> input -> (rows, *shape)."""
         n = len(next(iter(next(iter(x.values())).values())))
-        return np.concatenate([np.asarray(x[m][k], np.float32).reshape(n, -1) for m, k, _ in self.entries],
-                              axis=1)
+        return np.concatenate([np.asarray(x[m][k], np.float32).reshape(n, -1) for m, k, _ in self.entries], axis=1)
 
     def to_json(self) -> list:
         return [[m, k, list(shape)] for m, k, shape in self.entries]
@@ -54,7 +53,6 @@ class Packed(nn.Module):
         offset = 0
         for m, k, shape in self.layout.entries:
             size = int(np.prod(shape))
-            x.setdefault(m, {})[k] = flat[:, offset:offset + size].reshape(-1, *shape)
+            x.setdefault(m, {})[k] = flat[:, offset : offset + size].reshape(-1, *shape)
             offset += size
         return activation(self.model(x), self.multilabel)
-

@@ -46,8 +46,7 @@ class EarlyFusion(nn.Module):
         self.proj = nn.ModuleDict()
         for m in MODALITIES:
             stats, width = data.stats(m), sum(int(np.prod(s)) for s in data.shapes(m).values())
-            self.norms[m] = nn.ModuleList([nn.Sequential(Normalizer(*stats[k]), nn.Flatten(1))
-                                           for k in data.shapes(m)])
+            self.norms[m] = nn.ModuleList([nn.Sequential(Normalizer(*stats[k]), nn.Flatten(1)) for k in data.shapes(m)])
             self.proj[m] = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, cfg.embed_dim), nn.ReLU())
         self.head = mlp(len(MODALITIES) * cfg.embed_dim, cfg.fusion_hidden, len(data.classes), cfg.dropout)
 
@@ -64,8 +63,9 @@ class IntermediateFusion(nn.Module):
 
     def __init__(self, data: TaskData, cfg: ModelConfig, *, gated: bool):
         super().__init__()
-        self.encoders = nn.ModuleDict({m: MODALITIES[m](data.shapes(m), data.stats(m), len(data.classes), cfg)
-                                       for m in MODALITIES})
+        self.encoders = nn.ModuleDict(
+            {m: MODALITIES[m](data.shapes(m), data.stats(m), len(data.classes), cfg) for m in MODALITIES}
+        )
         for encoder in self.encoders.values():
             encoder.head = nn.Identity()  # only encode() is used: no dead weights, honest sizes
         self.gated = gated
@@ -151,17 +151,21 @@ class Variant:
     stacker: bool = False  # late variants
 
 
-VARIANTS = {v.name: v for v in [
-    Variant("time", "single", "residual 1-D CNN over the time view", modality="time"),
-    Variant("frequency", "single", "1-D CNN + Transformer over the spectral view", modality="frequency"),
-    Variant("spectrogram", "single", "2-D CNN over the spectrogram view", modality="spectrogram"),
-    Variant("early", "early", "views normalised, projected to one width, joined, one MLP"),
-    Variant("intermediate_concat", "intermediate", "three encoders, embeddings concatenated + MLP"),
-    Variant("intermediate_gated", "intermediate", "three encoders, learned softmax gate over modalities",
-            gated=True),
-    Variant("late_average", "late", "single-model probabilities, weights tuned on validation"),
-    Variant("late_stacker", "late", "logistic regression on validation probabilities", stacker=True),
-]}
+VARIANTS = {
+    v.name: v
+    for v in [
+        Variant("time", "single", "residual 1-D CNN over the time view", modality="time"),
+        Variant("frequency", "single", "1-D CNN + Transformer over the spectral view", modality="frequency"),
+        Variant("spectrogram", "single", "2-D CNN over the spectrogram view", modality="spectrogram"),
+        Variant("early", "early", "views normalised, projected to one width, joined, one MLP"),
+        Variant("intermediate_concat", "intermediate", "three encoders, embeddings concatenated + MLP"),
+        Variant(
+            "intermediate_gated", "intermediate", "three encoders, learned softmax gate over modalities", gated=True
+        ),
+        Variant("late_average", "late", "single-model probabilities, weights tuned on validation"),
+        Variant("late_stacker", "late", "logistic regression on validation probabilities", stacker=True),
+    ]
+}
 SINGLE_VARIANTS = [v for v in VARIANTS.values() if v.kind == "single"]
 
 
@@ -177,8 +181,9 @@ def build(variant: Variant, data: TaskData, cfg: ModelConfig) -> nn.Module:
     return builders[variant.kind]()
 
 
-def fit_late(variant: Variant, val_probs: np.ndarray, y_val: np.ndarray, multilabel: bool,
-             score) -> tuple[nn.Module, dict]:
+def fit_late(
+    variant: Variant, val_probs: np.ndarray, y_val: np.ndarray, multilabel: bool, score
+) -> tuple[nn.Module, dict]:
     """Fit the combiner of a late variant on validation probabilities (rows, modalities, classes).
 
     `score(probs, y)` is the validation metric the weights maximise. Returns (module, what was fitted).
@@ -195,8 +200,17 @@ def combine_probs(combine: nn.Module, probs: np.ndarray, multilabel: bool) -> np
         return activation(combine(torch.as_tensor(probs, dtype=torch.float32)), multilabel).numpy()
 
 
-def cross_fit_late(variant: Variant, val_probs: np.ndarray, y_val: np.ndarray, groups: np.ndarray,
-                   multilabel: bool, score, *, folds: int = 5, seed: int = 0) -> np.ndarray:
+def cross_fit_late(
+    variant: Variant,
+    val_probs: np.ndarray,
+    y_val: np.ndarray,
+    groups: np.ndarray,
+    multilabel: bool,
+    score,
+    *,
+    folds: int = 5,
+    seed: int = 0,
+) -> np.ndarray:
     """Out-of-fold validation probabilities of a late variant: the combiner is fitted on the other
     folds (patients kept together when there are at least two) and applied to the held-out one.
 
@@ -206,8 +220,11 @@ def cross_fit_late(variant: Variant, val_probs: np.ndarray, y_val: np.ndarray, g
     from sklearn.model_selection import GroupKFold, KFold
 
     n_groups = len(set(groups.tolist()))
-    splitter = (GroupKFold(n_splits=min(folds, n_groups)) if n_groups >= 2 else
-                KFold(n_splits=min(folds, len(y_val)), shuffle=True, random_state=seed))
+    splitter = (
+        GroupKFold(n_splits=min(folds, n_groups))
+        if n_groups >= 2
+        else KFold(n_splits=min(folds, len(y_val)), shuffle=True, random_state=seed)
+    )
     out = np.zeros((len(val_probs), val_probs.shape[2]), dtype=np.float32)
     for fit_rows, held in splitter.split(val_probs, groups=groups if n_groups >= 2 else None):
         combine, _ = fit_late(variant, val_probs[fit_rows], y_val[fit_rows], multilabel, score)

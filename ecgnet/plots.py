@@ -30,8 +30,7 @@ def confusion_png(probs: np.ndarray, y: np.ndarray, classes: tuple[str, ...], ti
     fig, ax = plt.subplots(figsize=(4.2, 3.8))
     ax.imshow(cm, cmap="Blues")
     for (i, j), v in np.ndenumerate(cm):
-        ax.text(j, i, str(v), ha="center", va="center", fontsize=8,
-                color="white" if v > cm.max() / 2 else "black")
+        ax.text(j, i, str(v), ha="center", va="center", fontsize=8, color="white" if v > cm.max() / 2 else "black")
     ax.set_xticks(range(len(classes)), classes)
     ax.set_yticks(range(len(classes)), classes)
     ax.set_xlabel("predicted")
@@ -60,17 +59,23 @@ KIND_COLOURS = {"single": "tab:blue", "early": "tab:green", "intermediate": "tab
 def comparison_png(rows: list[dict], metric: str, candidate: str, title: str) -> bytes:
     """The comparison at a glance: each variant's test metric with its 95 % interval (left), and the
     same against model size (right). `rows`: variant, kind, params, value, lo, hi."""
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(9.5, 0.45 * len(rows) + 1.6),
-                                  gridspec_kw={"width_ratios": (1.3, 1)})
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(9.5, 0.45 * len(rows) + 1.6), gridspec_kw={"width_ratios": (1.3, 1)})
     for i, r in enumerate(rows):
         colour = KIND_COLOURS.get(r["kind"], "grey")
-        ax.errorbar(r["value"], i, xerr=[[r["value"] - r["lo"]], [r["hi"] - r["value"]]], fmt="o",
-                    color=colour, capsize=3, mfc="white" if r["variant"] != candidate else colour)
+        ax.errorbar(
+            r["value"],
+            i,
+            xerr=[[r["value"] - r["lo"]], [r["hi"] - r["value"]]],
+            fmt="o",
+            color=colour,
+            capsize=3,
+            mfc="white" if r["variant"] != candidate else colour,
+        )
         ax2.scatter(r["params"], r["value"], color=colour, s=28)
-        ax2.annotate(r["variant"], (r["params"], r["value"]), fontsize=7, xytext=(3, 3),
-                     textcoords="offset points")
-    ax.set_yticks(range(len(rows)), [r["variant"] + (" (chosen)" if r["variant"] == candidate else "")
-                                     for r in rows], fontsize=8)
+        ax2.annotate(r["variant"], (r["params"], r["value"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax.set_yticks(
+        range(len(rows)), [r["variant"] + (" (chosen)" if r["variant"] == candidate else "") for r in rows], fontsize=8
+    )
     ax.invert_yaxis()
     ax.set_xlabel(f"test {metric}, 95 % patient-bootstrap interval", fontsize=8)
     ax2.set_xscale("log")

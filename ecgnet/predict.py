@@ -21,16 +21,19 @@ from .tracking import CHAMPION, Tracker
 def champion_uri(tracker: Tracker, task: str) -> str:
     champion = tracker.current_champion(task)
     if champion is None:
-        raise ValueError(f"no '{CHAMPION}' model for task {task!r} in {tracker.uri}; fix: run `make demo` "
-                         "(it trains, compares and promotes a champion) or the `retrain` job in Dagster")
+        raise ValueError(
+            f"no '{CHAMPION}' model for task {task!r} in {tracker.uri}; fix: run `make demo` "
+            "(it trains, compares and promotes a champion) or the `retrain` job in Dagster"
+        )
     return f"models:/{champion.name}@{CHAMPION}"
 
 
 def predict(record: Path, task: TaskSpec, workspace: Workspace) -> tuple[list[str], np.ndarray, np.ndarray, str]:
     """(classes, entity ids, probabilities (rows, classes), model uri) for one record."""
     if not Path(f"{record}.hea").is_file():
-        raise ValueError(f"{record}.hea not found; fix: give the record path without extension, "
-                         "e.g. data/sample/mitdb/100")
+        raise ValueError(
+            f"{record}.hea not found; fix: give the record path without extension, e.g. data/sample/mitdb/100"
+        )
     tracker = Tracker.for_workspace(workspace)
     uri = champion_uri(tracker, task.name)
     with tracker.fluent():

@@ -48,8 +48,10 @@ def choose_candidate(val_metrics: Mapping[str, float]) -> str:
     """The variant with the best validation metric (the first in order on a tie); NaN never wins."""
     scored = {name: v for name, v in val_metrics.items() if v == v}
     if not scored:
-        raise ValueError(f"no variant has a validation metric ({dict(val_metrics)}); fix: check that the "
-                         "validation split has rows of more than one class")
+        raise ValueError(
+            f"no variant has a validation metric ({dict(val_metrics)}); fix: check that the "
+            "validation split has rows of more than one class"
+        )
     return max(scored, key=scored.__getitem__)
 
 
@@ -60,6 +62,8 @@ def gate(candidate: Candidate, minimum: float, champion: Champion | None) -> Gat
     if not candidate.val.value >= minimum:
         reasons.append(f"validation metric {candidate.val.value:.3f} < minimum {minimum}")
     if champion and candidate.val.hi < champion.val_metric:
-        reasons.append(f"interval upper bound {candidate.val.hi:.3f} < champion {champion.name} "
-                       f"v{champion.version} at {champion.val_metric:.3f}")
+        reasons.append(
+            f"interval upper bound {candidate.val.hi:.3f} < champion {champion.name} "
+            f"v{champion.version} at {champion.val_metric:.3f}"
+        )
     return GateDecision(candidate, minimum, champion, not reasons, tuple(reasons))

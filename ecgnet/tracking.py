@@ -40,8 +40,7 @@ PIP_REQUIREMENTS = ["torch==2.13.0", "numpy==2.4.6"]  # explicit: inferring them
 
 def git_commit() -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True,
-                             timeout=5)
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
     return out.stdout.strip() or "unknown"
@@ -67,8 +66,8 @@ class Tracker:
         """Point mlflow's module-level API (start_run, log_model, load_model) at this store for a while.
 
         `mlflow.set_tracking_uri` is process-wide and exports MLFLOW_TRACKING_URI, which
-        `feature_store.workspace.tracking_uri` reads as the user's choice; both are restored, so workspaces used in turn in one process
-        (tests, in-process Dagster runs) never write into each other's store.
+        `feature_store.workspace.tracking_uri` reads as the user's choice; both are restored, so workspaces
+        used in turn in one process (tests, in-process Dagster runs) never write into each other's store.
         """
         previous = os.environ.get("MLFLOW_TRACKING_URI")
         mlflow.set_tracking_uri(self.uri)
@@ -86,12 +85,22 @@ class Tracker:
 
     def start_comparison(self, task: str, cfg: ComparisonConfig, versions: dict[str, str]) -> str:
         """Create the parent run of one comparison; children attach to it by id."""
-        run = self.client.create_run(self.experiment(task), run_name=f"comparison-{task}",
-                                     tags={"ecgnet.role": "comparison", "ecgnet.task": task})
-        params = {"task": task, "variants": ",".join(cfg.variants), "git_commit": git_commit(),
-                  "n_boot": cfg.n_boot, "warm_start": cfg.warm_start,
-                  "data_fingerprint": _fingerprint(versions), **_flat("train", asdict(cfg.train)),
-                  **_flat("model", asdict(cfg.model)), **{f"view.{k}": v for k, v in versions.items()}}
+        run = self.client.create_run(
+            self.experiment(task),
+            run_name=f"comparison-{task}",
+            tags={"ecgnet.role": "comparison", "ecgnet.task": task},
+        )
+        params = {
+            "task": task,
+            "variants": ",".join(cfg.variants),
+            "git_commit": git_commit(),
+            "n_boot": cfg.n_boot,
+            "warm_start": cfg.warm_start,
+            "data_fingerprint": _fingerprint(versions),
+            **_flat("train", asdict(cfg.train)),
+            **_flat("model", asdict(cfg.model)),
+            **{f"view.{k}": v for k, v in versions.items()},
+        }
         for k, v in params.items():
             self.client.log_param(run.info.run_id, k, v)
         self._close_stale(task, keep=run.info.run_id)
@@ -99,33 +108,55 @@ class Tracker:
 
     def _close_stale(self, task: str, keep: str) -> None:
         """Comparisons that never finished (a failed run) are marked KILLED, not left RUNNING."""
-        stale = self.client.search_runs([self.experiment(task)], filter_string=(
-            "tags.`ecgnet.role` = 'comparison' and attributes.status = 'RUNNING'"))
+        stale = self.client.search_runs(
+            [self.experiment(task)],
+            filter_string=("tags.`ecgnet.role` = 'comparison' and attributes.status = 'RUNNING'"),
+        )
         for run in stale:
             if run.info.run_id != keep:
                 self.client.set_terminated(run.info.run_id, "KILLED")
 
-    def log_variant(self, parent_id: str, result: VariantResult, data: TaskData, cfg: ComparisonConfig) -> tuple[str, str]:
+    def log_variant(
+        self, parent_id: str, result: VariantResult, data: TaskData, cfg: ComparisonConfig
+    ) -> tuple[str, str]:
         """A child run with params, per-epoch and final metrics, plots and the registered model."""
         v = result.variant
         # backdated to when training began, so the run's duration in the UI is the training time
         created = self.client.create_run(
-            self.experiment(data.task), run_name=v.name, start_time=int((time.time() - result.seconds) * 1000),
-            tags={"mlflow.parentRunId": parent_id, "ecgnet.role": "variant", "ecgnet.kind": v.kind})
+            self.experiment(data.task),
+            run_name=v.name,
+            start_time=int((time.time() - result.seconds) * 1000),
+            tags={"mlflow.parentRunId": parent_id, "ecgnet.role": "variant", "ecgnet.kind": v.kind},
+        )
         with self.fluent(), mlflow.start_run(run_id=created.info.run_id) as run:
-            mlflow.log_params({"variant": v.name, "kind": v.kind, "description": v.description,
-                               "modalities": v.modality or "time,frequency,spectrogram",
-                               "git_commit": git_commit(), "data_fingerprint": _fingerprint(data.versions),
-                               **{f"view.{k}": val for k, val in data.versions.items()},
-                               **_flat("train", asdict(cfg.train)), **_flat("model", asdict(cfg.model)),
-                               **{f"fitted.{k}": val for k, val in result.fitted.items()}})
+            mlflow.log_params(
+                {
+                    "variant": v.name,
+                    "kind": v.kind,
+                    "description": v.description,
+                    "modalities": v.modality or "time,frequency,spectrogram",
+                    "git_commit": git_commit(),
+                    "data_fingerprint": _fingerprint(data.versions),
+                    **{f"view.{k}": val for k, val in data.versions.items()},
+                    **_flat("train", asdict(cfg.train)),
+                    **_flat("model", asdict(cfg.model)),
+                    **{f"fitted.{k}": val for k, val in result.fitted.items()},
+                }
+            )
             for h in result.history:
-                mlflow.log_metrics({"train_loss": h["train_loss"], "val_metric_epoch": h["val_metric"],
-                                    "lr": h["lr"]}, step=h["epoch"])
+                mlflow.log_metrics(
+                    {"train_loss": h["train_loss"], "val_metric_epoch": h["val_metric"], "lr": h["lr"]}, step=h["epoch"]
+                )
             test = {k: v for name, i in result.test.items() for k, v in i.flat(f"test_{name}").items()}
-            mlflow.log_metrics({**result.val.flat("val_metric"), **{k: v for k, v in test.items() if np.isfinite(v)},
-                                "n_params": result.n_params, "latency_ms_per_row": result.latency_ms,
-                                "train_seconds": result.seconds})
+            mlflow.log_metrics(
+                {
+                    **result.val.flat("val_metric"),
+                    **{k: v for k, v in test.items() if np.isfinite(v)},
+                    "n_params": result.n_params,
+                    "latency_ms_per_row": result.latency_ms,
+                    "train_seconds": result.seconds,
+                }
+            )
             self._log_plots(result, data)
             version = self._log_model(result, data)
         return run.info.run_id, version
@@ -133,11 +164,15 @@ class Tracker:
     def _log_plots(self, result: VariantResult, data: TaskData) -> None:
         name = result.variant.name
         with tempfile.TemporaryDirectory() as tmp:
-            files = {"roc_test.png": roc_png(result.test_probs, data.test.y, data.classes, data.multilabel,
-                                             f"{name}: test ROC")}
+            files = {
+                "roc_test.png": roc_png(
+                    result.test_probs, data.test.y, data.classes, data.multilabel, f"{name}: test ROC"
+                )
+            }
             if not data.multilabel:
-                files["confusion_test.png"] = confusion_png(result.test_probs, data.test.y, data.classes,
-                                                            f"{name}: test confusion")
+                files["confusion_test.png"] = confusion_png(
+                    result.test_probs, data.test.y, data.classes, f"{name}: test confusion"
+                )
             if result.history:
                 files["training.png"] = training_png(result.history, f"{name}: training")
             for file, content in files.items():
@@ -149,10 +184,19 @@ class Tracker:
         packed = Packed(result.model, layout, data.multilabel).eval()
         example = layout.pack({m: {k: v[:2] for k, v in inp.items()} for m, inp in data.test.x.items()})
         info = mlflow.pytorch.log_model(
-            packed, name="model", input_example=example, pip_requirements=PIP_REQUIREMENTS,
+            packed,
+            name="model",
+            input_example=example,
+            pip_requirements=PIP_REQUIREMENTS,
             registered_model_name=model_name(data.task, result.variant.name),
-            metadata={"layout": layout.to_json(), "classes": list(data.classes), "task": data.task,
-                      "multilabel": data.multilabel, "views": data.versions})
+            metadata={
+                "layout": layout.to_json(),
+                "classes": list(data.classes),
+                "task": data.task,
+                "multilabel": data.multilabel,
+                "views": data.versions,
+            },
+        )
         version = str(info.registered_model_version)
         name = model_name(data.task, result.variant.name)
         for key, value in result.val.flat("val_metric").items():
@@ -178,8 +222,12 @@ class Tracker:
         for rm in self.client.search_registered_models(filter_string=f"name LIKE 'ecgnet-{task}-%'"):
             if CHAMPION in rm.aliases:
                 mv = self.client.get_model_version_by_alias(rm.name, CHAMPION)
-                return Champion(rm.name, str(mv.version), float(mv.tags.get("val_metric", "nan")),
-                                float(mv.tags.get("val_metric_lo", "nan")))
+                return Champion(
+                    rm.name,
+                    str(mv.version),
+                    float(mv.tags.get("val_metric", "nan")),
+                    float(mv.tags.get("val_metric_lo", "nan")),
+                )
         return None
 
     def set_champion(self, task: str, variant: str, version: str) -> None:

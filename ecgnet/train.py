@@ -66,8 +66,7 @@ def tensors(split: Split) -> dict[str, dict[str, torch.Tensor]]:
 
 
 def rows(x: dict, idx: torch.Tensor, device: torch.device) -> dict:
-    return {m: {k: v[idx.to(v.device)].to(device, non_blocking=True) for k, v in inp.items()}
-            for m, inp in x.items()}
+    return {m: {k: v[idx.to(v.device)].to(device, non_blocking=True) for k, v in inp.items()} for m, inp in x.items()}
 
 
 def staged(x: dict, y: torch.Tensor, device: torch.device, share: float = 0.25) -> tuple[dict, torch.Tensor]:
@@ -78,14 +77,16 @@ def staged(x: dict, y: torch.Tensor, device: torch.device, share: float = 0.25) 
     size = y.nbytes + sum(v.nbytes for inp in x.values() for v in inp.values())
     free, _ = torch.cuda.mem_get_info(device)
     if size > share * free:
-        log.info("training set (%.1f GB) stays on the host: more than %d %% of free GPU memory",
-                 size / 1e9, 100 * share)
+        log.info(
+            "training set (%.1f GB) stays on the host: more than %d %% of free GPU memory", size / 1e9, 100 * share
+        )
         return x, y
     return {m: {k: v.to(device) for k, v in inp.items()} for m, inp in x.items()}, y.to(device)
 
 
-def predict_probs(model: nn.Module, split: Split, multilabel: bool, *, batch_size: int = 1024,
-                  device: torch.device = CPU) -> np.ndarray:
+def predict_probs(
+    model: nn.Module, split: Split, multilabel: bool, *, batch_size: int = 1024, device: torch.device = CPU
+) -> np.ndarray:
     model.eval()
     x, out = tensors(split), []
     with torch.no_grad():
@@ -100,20 +101,33 @@ def loss_function(data: TaskData, cfg: TrainConfig, device: torch.device) -> nn.
         return nn.BCEWithLogitsLoss()
     counts = np.bincount(data.train.y, minlength=len(data.classes)).astype(np.float64)
     weights = np.where(counts > 0, counts.sum() / (len(counts) * np.maximum(counts, 1)), 0.0)
-    return nn.CrossEntropyLoss(weight=torch.tensor(weights, dtype=torch.float32, device=device)
-                               if cfg.class_weighting else None)
+    return nn.CrossEntropyLoss(
+        weight=torch.tensor(weights, dtype=torch.float32, device=device) if cfg.class_weighting else None
+    )
 
 
-def train(model: nn.Module, data: TaskData, cfg: TrainConfig, *, checkpoint: Path | None = None,
-          on_epoch: Callable[[int, dict], None] | None = None) -> TrainResult:
+def train(
+    model: nn.Module,
+    data: TaskData,
+    cfg: TrainConfig,
+    *,
+    checkpoint: Path | None = None,
+    on_epoch: Callable[[int, dict], None] | None = None,
+) -> TrainResult:
     """Train on data.train, stop early on data.val; data.test is never touched here."""
     device = resolve_device(cfg.device)
     model.to(device)
     loss_fn, metric = loss_function(data, cfg, device), headline(data.spec)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg.epochs, 1))
-    state = {"epoch": 0, "best_val": float("-inf"), "best_epoch": -1, "bad": 0, "history": [],
-             "best_state": copy.deepcopy(model.state_dict())}
+    state = {
+        "epoch": 0,
+        "best_val": float("-inf"),
+        "best_epoch": -1,
+        "bad": 0,
+        "history": [],
+        "best_state": copy.deepcopy(model.state_dict()),
+    }
     if checkpoint is not None and checkpoint.is_file():
         state = _resume(checkpoint, model, opt, sched)
         log.info("resumed from %s at epoch %d", checkpoint, state["epoch"])
@@ -124,13 +138,19 @@ def train(model: nn.Module, data: TaskData, cfg: TrainConfig, *, checkpoint: Pat
         train_loss = _epoch(model, x_train, y_train, loss_fn, opt, scaler, cfg, epoch, device)
         sched.step()
         probs = predict_probs(model, data.val, data.multilabel, device=device)
-        record = {"epoch": epoch, "train_loss": train_loss, "val_metric": metric(probs, data.val.y),
-                  "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - start}
+        record = {
+            "epoch": epoch,
+            "train_loss": train_loss,
+            "val_metric": metric(probs, data.val.y),
+            "lr": opt.param_groups[0]["lr"],
+            "seconds": time.perf_counter() - start,
+        }
         _advance(state, record, model)
         if checkpoint is not None:
             _save(checkpoint, state, model, opt, sched)
-        log.info("epoch %d: train loss %.4f, val %.4f (%.1f s)", epoch, train_loss, record["val_metric"],
-                 record["seconds"])
+        log.info(
+            "epoch %d: train loss %.4f, val %.4f (%.1f s)", epoch, train_loss, record["val_metric"], record["seconds"]
+        )
         if on_epoch is not None:
             on_epoch(epoch, record)
     model.load_state_dict(state["best_state"])
@@ -143,7 +163,7 @@ def _epoch(model, x, y, loss_fn, opt, scaler, cfg: TrainConfig, epoch: int, devi
     order = torch.randperm(len(y), generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch))
     total, seen = 0.0, 0
     for start in range(0, len(y), cfg.batch_size):
-        idx = order[start:start + cfg.batch_size]
+        idx = order[start : start + cfg.batch_size]
         if len(idx) < 2:
             continue  # batch norm needs two rows
         target = y[idx.to(y.device)].to(device)
@@ -160,8 +180,12 @@ def _epoch(model, x, y, loss_fn, opt, scaler, cfg: TrainConfig, epoch: int, devi
 def _advance(state: dict, record: dict, model: nn.Module) -> None:
     state["history"].append(record)
     if record["val_metric"] > state["best_val"]:
-        state.update(best_val=record["val_metric"], best_epoch=record["epoch"], bad=0,
-                     best_state=copy.deepcopy(model.state_dict()))
+        state.update(
+            best_val=record["val_metric"],
+            best_epoch=record["epoch"],
+            bad=0,
+            best_state=copy.deepcopy(model.state_dict()),
+        )
     else:
         state["bad"] += 1
     state["epoch"] += 1
@@ -170,8 +194,16 @@ def _advance(state: dict, record: dict, model: nn.Module) -> None:
 def _save(path: Path, state: dict, model, opt, sched) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save({**state, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict(), "torch_rng": torch.get_rng_state()}, tmp)
+    torch.save(
+        {
+            **state,
+            "model": model.state_dict(),
+            "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+        },
+        tmp,
+    )
     os.replace(tmp, path)
 
 

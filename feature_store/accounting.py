@@ -12,13 +12,17 @@ from .sources.annotated import read_beats
 
 def beat_accounting(store: RawStore, kind: str = "annotated") -> pl.DataFrame:
     """Per landed record: beats in the `.atr` file against beats in the table plus edge beats."""
-    records = (store.scan_records((kind,))
-               .select("record_id", "path", "n_beats", n_edge=pl.col("edge_beat_labels").list.len())
-               .collect())
+    records = (
+        store.scan_records((kind,))
+        .select("record_id", "path", "n_beats", n_edge=pl.col("edge_beat_labels").list.len())
+        .collect()
+    )
     in_table = store.scan_beats((kind,)).group_by("record_id").agg(rows=pl.len()).collect()
     annotated = [len(read_beats(Path(p), r)[0]) for r, p in records.select("record_id", "path").iter_rows()]
-    return (records.with_columns(annotated=pl.Series(annotated, dtype=pl.Int64))
-            .join(in_table, on="record_id", how="left").fill_null(0)
-            .with_columns(accounted=pl.col("rows") + pl.col("n_edge"))
-            .with_columns(ok=(pl.col("accounted") == pl.col("annotated"))
-                          & (pl.col("rows") == pl.col("n_beats"))))
+    return (
+        records.with_columns(annotated=pl.Series(annotated, dtype=pl.Int64))
+        .join(in_table, on="record_id", how="left")
+        .fill_null(0)
+        .with_columns(accounted=pl.col("rows") + pl.col("n_edge"))
+        .with_columns(ok=(pl.col("accounted") == pl.col("annotated")) & (pl.col("rows") == pl.col("n_beats")))
+    )

@@ -27,8 +27,9 @@ class Backend:
     chunk_rows: int
     synchronize: Callable[[], None] = lambda: None  # wait for queued device work (timing)
 
-    def map_chunks(self, fn: Callable[..., dict], *arrays: np.ndarray,
-                   chunk_rows: int | None = None) -> Iterator[tuple[slice, dict[str, np.ndarray]]]:
+    def map_chunks(
+        self, fn: Callable[..., dict], *arrays: np.ndarray, chunk_rows: int | None = None
+    ) -> Iterator[tuple[slice, dict[str, np.ndarray]]]:
         """Apply `fn(*device_chunks)` to row chunks; yields (rows, host outputs) per chunk."""
         n, step = len(arrays[0]), chunk_rows or self.chunk_rows
         for start in range(0, n, step):
@@ -71,7 +72,9 @@ def select_backend(name: str = "auto") -> Backend:
         return cupy_backend()
     except RuntimeError as err:
         if name == "cupy":
-            raise ValueError(f"backend='cupy' was asked for, but {err}; fix: set backend to 'auto' or "
-                             "'numpy', or install the gpu extra (pip install -e '.[gpu]') on a machine "
-                             "with an NVIDIA GPU") from err
+            raise ValueError(
+                f"backend='cupy' was asked for, but {err}; fix: set backend to 'auto' or "
+                "'numpy', or install the gpu extra (pip install -e '.[gpu]') on a machine "
+                "with an NVIDIA GPU"
+            ) from err
         return numpy_backend()

@@ -26,15 +26,16 @@ class IngestConfig:
 
     def __post_init__(self) -> None:
         if self.record_fs <= 0 or self.beat_fs <= 0:
-            raise ValueError(f"target rates must be positive, got record_fs={self.record_fs}, "
-                             f"beat_fs={self.beat_fs}")
+            raise ValueError(f"target rates must be positive, got record_fs={self.record_fs}, beat_fs={self.beat_fs}")
         if self.beat_before_s + self.beat_after_s <= 0:
             raise ValueError("the beat window (beat_before_s + beat_after_s) must be longer than 0 s")
         half = self.context_s / 2
         if self.beat_before_s > half or self.beat_after_s > half:
-            raise ValueError(f"the beat window ({self.beat_before_s} s before, {self.beat_after_s} s "
-                             f"after the R peak) must fit in the {self.context_s} s context window; "
-                             "raise context_s or shorten the beat window")
+            raise ValueError(
+                f"the beat window ({self.beat_before_s} s before, {self.beat_after_s} s "
+                f"after the R peak) must fit in the {self.context_s} s context window; "
+                "raise context_s or shorten the beat window"
+            )
 
     @property
     def context_samples(self) -> int:
@@ -43,8 +44,10 @@ class IngestConfig:
     def beat_span(self) -> tuple[int, int]:
         """(start, stop) of the beat window inside the stored context window, in samples."""
         centre = self.context_samples // 2
-        return (centre - int(round(self.beat_before_s * self.beat_fs)),
-                centre + int(round(self.beat_after_s * self.beat_fs)))
+        return (
+            centre - int(round(self.beat_before_s * self.beat_fs)),
+            centre + int(round(self.beat_after_s * self.beat_fs)),
+        )
 
     def fingerprint(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]

@@ -66,8 +66,11 @@ def ingest_kind(kind: str, refs: list[RecordRef], store: RawStore, cfg: IngestCo
     """Ingest `refs` of one source kind into `store`; returns what happened, record by record."""
     report, start = IngestReport(kind, found=len(refs)), time.perf_counter()
     manifest = store.load_manifest(kind)
-    owners = {e["record_id"]: path for path, e in manifest.items()
-              if e["status"] == "landed" and Path(path + ".hea").is_file()}
+    owners = {
+        e["record_id"]: path
+        for path, e in manifest.items()
+        if e["status"] == "landed" and Path(path + ".hea").is_file()
+    }
     last_log = start
     for i, ref in enumerate(refs, 1):
         key, fp = str(ref.path), fingerprint(ref, cfg)
@@ -78,34 +81,37 @@ def ingest_kind(kind: str, refs: list[RecordRef], store: RawStore, cfg: IngestCo
         manifest[key] = _ingest_one(ref, fp, store, cfg, owners, report)
         if time.perf_counter() - last_log > 5:
             last_log = time.perf_counter()
-            log.info("%s: %d/%d records, %.1f records/s", kind, i, len(refs),
-                     i / (last_log - start))
+            log.info("%s: %d/%d records, %.1f records/s", kind, i, len(refs), i / (last_log - start))
     store.save_manifest(kind, manifest)
     report.seconds = time.perf_counter() - start
     report.snapshot = snapshot(manifest)
-    report.record_ids = tuple(sorted(e["record_id"] for e in manifest.values()
-                                     if e["status"] == "landed"))
+    report.record_ids = tuple(sorted(e["record_id"] for e in manifest.values() if e["status"] == "landed"))
     return report
 
 
-def _ingest_one(ref: RecordRef, fp: str, store: RawStore, cfg: IngestConfig, owners: dict[str, str],
-                report: IngestReport) -> dict:
+def _ingest_one(
+    ref: RecordRef, fp: str, store: RawStore, cfg: IngestConfig, owners: dict[str, str], report: IngestReport
+) -> dict:
     key = str(ref.path)
     try:
         landed = SOURCES[ref.kind].load(ref, cfg)
         record_id = landed.record.record_id
         if owners.get(record_id, key) != key:
-            raise RecordError("duplicate_id", f"{key}: record id {record_id!r} was already ingested "
-                              f"from {owners[record_id]}; fix: rename or remove one of the two")
+            raise RecordError(
+                "duplicate_id",
+                f"{key}: record id {record_id!r} was already ingested "
+                f"from {owners[record_id]}; fix: rename or remove one of the two",
+            )
     except RecordError as err:
         record_id = ref.meta.get("ecg_id") or ref.path.name
         entry = Quarantined(str(record_id), key, err.code, str(err))
-        write_atomic(quarantine_table(entry.record_id, ref.kind, key, err.code, entry.reason),
-                     store.quarantine_file(ref.kind, key))
+        write_atomic(
+            quarantine_table(entry.record_id, ref.kind, key, err.code, entry.reason),
+            store.quarantine_file(ref.kind, key),
+        )
         report.quarantined.append(entry)
         log.debug("%s: quarantined %s [%s] %s", ref.kind, key, err.code, err)
-        return {"fingerprint": fp, "record_id": entry.record_id, "status": "quarantined",
-                "reason_code": err.code}
+        return {"fingerprint": fp, "record_id": entry.record_id, "status": "quarantined", "reason_code": err.code}
     _write_landed(landed, store)
     owners[record_id] = key
     report.landed.append(record_id)
@@ -131,6 +137,5 @@ def _forget(store: RawStore, kind: str, entry: dict) -> None:
 
 
 def snapshot(manifest: dict[str, dict]) -> str:
-    landed = sorted((e["record_id"], e["fingerprint"]) for e in manifest.values()
-                    if e["status"] == "landed")
+    landed = sorted((e["record_id"], e["fingerprint"]) for e in manifest.values() if e["status"] == "landed")
     return hashlib.blake2b(json.dumps(landed).encode(), digest_size=8).hexdigest()

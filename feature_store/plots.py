@@ -12,8 +12,9 @@ import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 
 
-def records_png(records: pl.DataFrame, *, seconds: float = 5.0, max_leads: int = 3,
-                beats: pl.DataFrame | None = None) -> bytes:
+def records_png(
+    records: pl.DataFrame, *, seconds: float = 5.0, max_leads: int = 3, beats: pl.DataFrame | None = None
+) -> bytes:
     """PNG of the first `seconds` of up to `max_leads` leads of each row of `records`.
 
     `records` has record_id, fs, lead_names, signal (and optionally labels); `beats` (optional) has
@@ -24,12 +25,11 @@ def records_png(records: pl.DataFrame, *, seconds: float = 5.0, max_leads: int =
         fs, n = row["fs"], int(seconds * row["fs"])
         t = np.arange(n) / fs
         for lead, values in list(zip(row["lead_names"], row["signal"]))[:max_leads]:
-            ax.plot(t[:len(values[:n])], values[:n], lw=0.7, label=lead)
+            ax.plot(t[: len(values[:n])], values[:n], lw=0.7, label=lead)
         if beats is not None:
             _mark_beats(ax, beats.filter(pl.col("record_id") == row["record_id"]), fs, seconds)
         labels = ", ".join(row.get("labels") or [])
-        ax.set_title(f"record {row['record_id']} ({fs:g} Hz){'  ' + labels if labels else ''}",
-                     fontsize=9, loc="left")
+        ax.set_title(f"record {row['record_id']} ({fs:g} Hz){'  ' + labels if labels else ''}", fontsize=9, loc="left")
         ax.set_ylabel("mV")
         ax.legend(loc="upper right", fontsize=7)
     axes[-1, 0].set_xlabel("s")
@@ -40,12 +40,12 @@ def _mark_beats(ax, beats: pl.DataFrame, fs: float, seconds: float) -> None:
     shown = beats.filter(pl.col("r_peak") < seconds * fs)
     for r_peak, label in shown.select("r_peak", "label").iter_rows():
         ax.axvline(r_peak / fs, color="grey", lw=0.5, ls=":")
-        ax.annotate(label, (r_peak / fs, 1.0), xycoords=("data", "axes fraction"), fontsize=7,
-                    ha="center", va="bottom")
+        ax.annotate(label, (r_peak / fs, 1.0), xycoords=("data", "axes fraction"), fontsize=7, ha="center", va="bottom")
 
 
-def spectrogram_png(spec: np.ndarray, *, freqs: list[float], times: list[float], lead_names: list[str],
-                    title: str, max_leads: int = 3) -> bytes:
+def spectrogram_png(
+    spec: np.ndarray, *, freqs: list[float], times: list[float], lead_names: list[str], title: str, max_leads: int = 3
+) -> bytes:
     """PNG of a (leads, freq, frames) log-magnitude spectrogram, one panel per lead."""
     n = min(len(spec), max_leads)
     fig, axes = plt.subplots(1, n, figsize=(4 * n, 3), squeeze=False)
@@ -59,8 +59,9 @@ def spectrogram_png(spec: np.ndarray, *, freqs: list[float], times: list[float],
     return to_png(fig)
 
 
-def class_means_png(values: np.ndarray, labels: list[str], *, x: np.ndarray, xlabel: str,
-                    ylabel: str, title: str) -> bytes:
+def class_means_png(
+    values: np.ndarray, labels: list[str], *, x: np.ndarray, xlabel: str, ylabel: str, title: str
+) -> bytes:
     """PNG of the mean curve per class of (rows, points) `values` (e.g. a lead's PSD or beat)."""
     fig, ax = plt.subplots(figsize=(7, 3.5))
     labels_arr = np.asarray(labels)

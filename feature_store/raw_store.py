@@ -29,39 +29,73 @@ SCHEMA_VERSION = "1"
 SIGNAL = pa.list_(pa.list_(pa.float32()))  # leads x samples
 _STRINGS = pa.list_(pa.string())
 
-RECORD_SCHEMA = pa.schema([
-    ("record_id", pa.string()), ("patient_id", pa.string()), ("source", pa.string()),
-    ("dataset", pa.string()), ("path", pa.string()), ("fs", pa.float32()),
-    ("lead_names", _STRINGS), ("n_samples", pa.int32()), ("signal", SIGNAL),
-    ("labels", _STRINGS), ("label_codes", _STRINGS), ("unmapped_codes", _STRINGS),
-    ("split", pa.string()), ("recorded_at", pa.timestamp("us")), ("age", pa.float32()),
-    ("sex", pa.string()), ("n_beats", pa.int32()), ("edge_beat_labels", _STRINGS),
-    ("ingested_at", pa.timestamp("us", tz="UTC")),
-], metadata={"ecgnet.table": "records", "ecgnet.schema_version": SCHEMA_VERSION})
+RECORD_SCHEMA = pa.schema(
+    [
+        ("record_id", pa.string()),
+        ("patient_id", pa.string()),
+        ("source", pa.string()),
+        ("dataset", pa.string()),
+        ("path", pa.string()),
+        ("fs", pa.float32()),
+        ("lead_names", _STRINGS),
+        ("n_samples", pa.int32()),
+        ("signal", SIGNAL),
+        ("labels", _STRINGS),
+        ("label_codes", _STRINGS),
+        ("unmapped_codes", _STRINGS),
+        ("split", pa.string()),
+        ("recorded_at", pa.timestamp("us")),
+        ("age", pa.float32()),
+        ("sex", pa.string()),
+        ("n_beats", pa.int32()),
+        ("edge_beat_labels", _STRINGS),
+        ("ingested_at", pa.timestamp("us", tz="UTC")),
+    ],
+    metadata={"ecgnet.table": "records", "ecgnet.schema_version": SCHEMA_VERSION},
+)
 
-BEAT_SCHEMA = pa.schema([
-    ("beat_id", pa.string()), ("record_id", pa.string()), ("patient_id", pa.string()),
-    ("source", pa.string()), ("fs", pa.float32()), ("lead_names", _STRINGS),
-    ("r_peak", pa.int64()), ("symbol", pa.string()), ("label", pa.string()),
-    ("rr_prev_s", pa.float32()), ("rr_next_s", pa.float32()), ("split", pa.string()),
-    ("beat_start", pa.int32()), ("beat_stop", pa.int32()), ("signal", SIGNAL),
-], metadata={"ecgnet.table": "beats", "ecgnet.schema_version": SCHEMA_VERSION})
+BEAT_SCHEMA = pa.schema(
+    [
+        ("beat_id", pa.string()),
+        ("record_id", pa.string()),
+        ("patient_id", pa.string()),
+        ("source", pa.string()),
+        ("fs", pa.float32()),
+        ("lead_names", _STRINGS),
+        ("r_peak", pa.int64()),
+        ("symbol", pa.string()),
+        ("label", pa.string()),
+        ("rr_prev_s", pa.float32()),
+        ("rr_next_s", pa.float32()),
+        ("split", pa.string()),
+        ("beat_start", pa.int32()),
+        ("beat_stop", pa.int32()),
+        ("signal", SIGNAL),
+    ],
+    metadata={"ecgnet.table": "beats", "ecgnet.schema_version": SCHEMA_VERSION},
+)
 
-QUARANTINE_SCHEMA = pa.schema([
-    ("record_id", pa.string()), ("source", pa.string()), ("path", pa.string()),
-    ("reason_code", pa.string()), ("reason", pa.string()),
-    ("detected_at", pa.timestamp("us", tz="UTC")),
-], metadata={"ecgnet.table": "quarantine", "ecgnet.schema_version": SCHEMA_VERSION})
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        ("record_id", pa.string()),
+        ("source", pa.string()),
+        ("path", pa.string()),
+        ("reason_code", pa.string()),
+        ("reason", pa.string()),
+        ("detected_at", pa.timestamp("us", tz="UTC")),
+    ],
+    metadata={"ecgnet.table": "quarantine", "ecgnet.schema_version": SCHEMA_VERSION},
+)
 
 
 def signal_column(signals: np.ndarray) -> pa.ListArray:
     """(rows, leads, samples) float32 -> list<list<float32>> without copying through Python."""
     rows, leads, samples = signals.shape
     values = pa.array(np.ascontiguousarray(signals, dtype=np.float32).reshape(-1))
-    inner = pa.ListArray.from_arrays(pa.array(np.arange(0, rows * leads * samples + 1, samples,
-                                                        dtype=np.int32)), values)
-    return pa.ListArray.from_arrays(pa.array(np.arange(0, rows * leads + 1, leads, dtype=np.int32)),
-                                    inner)
+    inner = pa.ListArray.from_arrays(
+        pa.array(np.arange(0, rows * leads * samples + 1, samples, dtype=np.int32)), values
+    )
+    return pa.ListArray.from_arrays(pa.array(np.arange(0, rows * leads + 1, leads, dtype=np.int32)), inner)
 
 
 def signals_of(table: pa.Table) -> np.ndarray:
@@ -70,8 +104,9 @@ def signals_of(table: pa.Table) -> np.ndarray:
     leads = column.value_lengths().unique().to_pylist()
     samples = column.flatten().value_lengths().unique().to_pylist()
     if len(leads) > 1 or len(samples) > 1:
-        raise ValueError(f"rows have different shapes (leads {leads}, samples {samples}); "
-                         "read them one record at a time")
+        raise ValueError(
+            f"rows have different shapes (leads {leads}, samples {samples}); read them one record at a time"
+        )
     return column.flatten().flatten().to_numpy().reshape(len(table), leads[0], samples[0])
 
 
@@ -89,8 +124,9 @@ def iter_signals(table: pa.Table):
 
 def record_table(row: RecordRow) -> pa.Table:
     now = dt.datetime.now(dt.UTC)
-    columns = {name: [getattr(row, name)] for name in RECORD_SCHEMA.names
-               if name not in ("signal", "n_samples", "ingested_at")}
+    columns = {
+        name: [getattr(row, name)] for name in RECORD_SCHEMA.names if name not in ("signal", "n_samples", "ingested_at")
+    }
     columns.update(n_samples=[row.n_samples], ingested_at=[now], signal=signal_column(row.signal[None]))
     return pa.table({name: columns[name] for name in RECORD_SCHEMA.names}, schema=RECORD_SCHEMA)
 
@@ -98,16 +134,26 @@ def record_table(row: RecordRow) -> pa.Table:
 def beat_table(row: RecordRow, beats: BeatBatch) -> pa.Table:
     n = len(beats.r_peak)
     repeat = lambda value: [value] * n  # noqa: E731 - per-record constants on every beat row
-    return pa.table({
-        "beat_id": [f"{row.record_id}:{r}" for r in beats.r_peak.tolist()],
-        "record_id": repeat(row.record_id), "patient_id": repeat(row.patient_id),
-        "source": repeat(row.source), "fs": repeat(row.fs), "lead_names": repeat(row.lead_names),
-        "r_peak": beats.r_peak, "symbol": beats.symbol, "label": beats.label,
-        "rr_prev_s": pa.array(beats.rr_prev_s, from_pandas=True),  # NaN -> null at the ends
-        "rr_next_s": pa.array(beats.rr_next_s, from_pandas=True), "split": repeat(row.split),
-        "beat_start": repeat(beats.beat_span[0]), "beat_stop": repeat(beats.beat_span[1]),
-        "signal": signal_column(beats.windows.reshape(n, len(row.lead_names), -1)),
-    }, schema=BEAT_SCHEMA)
+    return pa.table(
+        {
+            "beat_id": [f"{row.record_id}:{r}" for r in beats.r_peak.tolist()],
+            "record_id": repeat(row.record_id),
+            "patient_id": repeat(row.patient_id),
+            "source": repeat(row.source),
+            "fs": repeat(row.fs),
+            "lead_names": repeat(row.lead_names),
+            "r_peak": beats.r_peak,
+            "symbol": beats.symbol,
+            "label": beats.label,
+            "rr_prev_s": pa.array(beats.rr_prev_s, from_pandas=True),  # NaN -> null at the ends
+            "rr_next_s": pa.array(beats.rr_next_s, from_pandas=True),
+            "split": repeat(row.split),
+            "beat_start": repeat(beats.beat_span[0]),
+            "beat_stop": repeat(beats.beat_span[1]),
+            "signal": signal_column(beats.windows.reshape(n, len(row.lead_names), -1)),
+        },
+        schema=BEAT_SCHEMA,
+    )
 
 
 def write_atomic(table: pa.Table, path: Path) -> None:
@@ -178,9 +224,17 @@ def _dirs(base: Path) -> list[str]:
 
 def quarantine_table(record_id: str, kind: str, path: str, code: str, reason: str) -> pa.Table:
     now = dt.datetime.now(dt.UTC)
-    return pa.table({"record_id": [record_id], "source": [kind], "path": [path],
-                     "reason_code": [code], "reason": [reason], "detected_at": [now]},
-                    schema=QUARANTINE_SCHEMA)
+    return pa.table(
+        {
+            "record_id": [record_id],
+            "source": [kind],
+            "path": [path],
+            "reason_code": [code],
+            "reason": [reason],
+            "detected_at": [now],
+        },
+        schema=QUARANTINE_SCHEMA,
+    )
 
 
 @dataclass(frozen=True)
@@ -196,9 +250,7 @@ class RawSnapshot:
         return RawStore(Path(self.store_root))
 
     def scan_records(self) -> pl.LazyFrame:
-        return self.store().scan_records((self.kind,)).filter(
-            pl.col("record_id").is_in(list(self.record_ids)))
+        return self.store().scan_records((self.kind,)).filter(pl.col("record_id").is_in(list(self.record_ids)))
 
     def scan_beats(self) -> pl.LazyFrame:
-        return self.store().scan_beats((self.kind,)).filter(
-            pl.col("record_id").is_in(list(self.record_ids)))
+        return self.store().scan_beats((self.kind,)).filter(pl.col("record_id").is_in(list(self.record_ids)))

@@ -12,10 +12,19 @@ def class_counts(store: RawStore, kind: str) -> pl.DataFrame:
     if kind == "annotated":
         long = store.scan_beats((kind,)).select("label", "split").collect()
     else:
-        long = (store.scan_records((kind,)).select("labels", "split").collect()
-                .with_columns(pl.when(pl.col("labels").list.len() > 0).then(pl.col("labels"))
-                              .otherwise(pl.lit(["(none)"])).alias("label"))
-                .explode("label").select("label", "split"))
+        long = (
+            store.scan_records((kind,))
+            .select("labels", "split")
+            .collect()
+            .with_columns(
+                pl.when(pl.col("labels").list.len() > 0)
+                .then(pl.col("labels"))
+                .otherwise(pl.lit(["(none)"]))
+                .alias("label")
+            )
+            .explode("label")
+            .select("label", "split")
+        )
     if long.is_empty():
         return pl.DataFrame({"label": [], "total": []}, schema={"label": pl.String, "total": pl.UInt32})
     wide = long.pivot(on="split", index="label", values="split", aggregate_function="len").fill_null(0)
@@ -26,9 +35,11 @@ def class_counts(store: RawStore, kind: str) -> pl.DataFrame:
 def quarantine_reasons(store: RawStore, kind: str | None = None) -> pl.DataFrame:
     """Records in quarantine per reason code, with one example path and message."""
     q = store.scan_quarantine((kind,) if kind else None).collect()
-    return (q.group_by("source", "reason_code")
-            .agg(records=pl.len(), example=pl.col("path").first(), reason=pl.col("reason").first())
-            .sort("source", "records", descending=[False, True]))
+    return (
+        q.group_by("source", "reason_code")
+        .agg(records=pl.len(), example=pl.col("path").first(), reason=pl.col("reason").first())
+        .sort("source", "records", descending=[False, True])
+    )
 
 
 def totals(store: RawStore) -> pl.DataFrame:

@@ -97,21 +97,34 @@ class TaskSpec:
 # AAMI EC57 classes, DS1 -> DS2 inter-patient protocol (de Chazal et al. 2004); macro-F1 because
 # accuracy is dominated by N beats.
 BEATS = TaskSpec(
-    name="beats", asset_prefix="beat", window=BeatWindows(), source_kinds=("annotated",),
-    classes=("N", "S", "V", "F", "Q"), multilabel=False,
+    name="beats",
+    asset_prefix="beat",
+    window=BeatWindows(),
+    source_kinds=("annotated",),
+    classes=("N", "S", "V", "F", "Q"),
+    multilabel=False,
     splits=Splits(train=("DS1", "train"), val=("val",), test=("DS2", "test")),
-    metric="macro_f1", gate_min=0.3, focus_classes=("S", "V"),
-    sources_hint="an annotated beat database (MIT-BIH layout)")
+    metric="macro_f1",
+    gate_min=0.3,
+    focus_classes=("S", "V"),
+    sources_hint="an annotated beat database (MIT-BIH layout)",
+)
 
 # PTB-XL diagnostic superclasses, its benchmark protocol (folds 1-8 / 9 / 10, macro-AUC). 10 s
 # records at 100 Hz: coarser spectrogram frames keep 12 leads near 12k values per record.
 RECORDS = TaskSpec(
-    name="records", asset_prefix="record", window=RecordWindows(), source_kinds=("ptbxl", "challenge"),
-    classes=("NORM", "MI", "STTC", "CD", "HYP"), multilabel=True,
+    name="records",
+    asset_prefix="record",
+    window=RecordWindows(),
+    source_kinds=("ptbxl", "challenge"),
+    classes=("NORM", "MI", "STTC", "CD", "HYP"),
+    multilabel=True,
     splits=Splits(train=("train",), val=("val",), test=("test",)),
-    metric="macro_auc", gate_min=0.5,  # 0.5 is chance
+    metric="macro_auc",
+    gate_min=0.5,  # 0.5 is chance
     view_params={**FAMILY_PARAMS, "spectrogram": SpectrogramParams(window_s=0.5, hop_s=0.25)},
-    sources_hint="a PTB-XL or Challenge 2021 folder")
+    sources_hint="a PTB-XL or Challenge 2021 folder",
+)
 
 TASKS: dict[str, TaskSpec] = {t.name: t for t in (BEATS, RECORDS)}
 

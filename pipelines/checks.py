@@ -22,9 +22,13 @@ from .resources import EcgnetStore, IngestSettings, MlflowTracking, TrainingSett
 def build_quarantine_check(kind: str) -> dg.AssetChecksDefinition:
     asset_name = INGEST_ASSETS[kind][0]
 
-    @dg.asset_check(asset=asset_name, name="check_quarantine_fraction", blocking=True,
-                    description="Fails when more than max_quarantine_fraction of records failed "
-                                "validation (policy exclusions such as paced records do not count).")
+    @dg.asset_check(
+        asset=asset_name,
+        name="check_quarantine_fraction",
+        blocking=True,
+        description="Fails when more than max_quarantine_fraction of records failed "
+        "validation (policy exclusions such as paced records do not count).",
+    )
     def _check(store: EcgnetStore, ingest: IngestSettings) -> dg.AssetCheckResult:
         raw = store.raw()
         quarantine = raw.scan_quarantine((kind,)).collect()
@@ -35,26 +39,39 @@ def build_quarantine_check(kind: str) -> dg.AssetChecksDefinition:
         reasons = quarantine.group_by("reason_code").agg(records=pl.len()).sort("reason_code")
         return dg.AssetCheckResult(
             passed=fraction <= ingest.max_quarantine_fraction,
-            metadata={"expected": f"<= {ingest.max_quarantine_fraction}",
-                      "actual": round(fraction, 4), "failed_records": len(failed),
-                      "landed_records": landed, "excluded_by_policy": len(quarantine) - len(failed),
-                      "reasons": dg.MetadataValue.md(markdown_table(reasons))})
+            metadata={
+                "expected": f"<= {ingest.max_quarantine_fraction}",
+                "actual": round(fraction, 4),
+                "failed_records": len(failed),
+                "landed_records": landed,
+                "excluded_by_policy": len(quarantine) - len(failed),
+                "reasons": dg.MetadataValue.md(markdown_table(reasons)),
+            },
+        )
 
     return _check
 
 
-@dg.asset_check(asset="annotated_beats", name="check_beats_accounted", blocking=True,
-                description="Every annotated beat of every landed record is in the beat table "
-                            "or counted as too close to a record edge.")
+@dg.asset_check(
+    asset="annotated_beats",
+    name="check_beats_accounted",
+    blocking=True,
+    description="Every annotated beat of every landed record is in the beat table "
+    "or counted as too close to a record edge.",
+)
 def check_beats_accounted(store: EcgnetStore) -> dg.AssetCheckResult:
     table = beat_accounting(store.raw())
     bad = table.filter(~pl.col("ok"))
     return dg.AssetCheckResult(
         passed=bad.is_empty(),
-        metadata={"expected_beats": int(table["annotated"].sum()),
-                  "actual_beats": int(table["accounted"].sum()),
-                  "records_checked": len(table), "records_off": len(bad),
-                  "off": dg.MetadataValue.md(markdown_table(bad.drop("path", "ok")))})
+        metadata={
+            "expected_beats": int(table["annotated"].sum()),
+            "actual_beats": int(table["accounted"].sum()),
+            "records_checked": len(table),
+            "records_off": len(bad),
+            "off": dg.MetadataValue.md(markdown_table(bad.drop("path", "ok"))),
+        },
+    )
 
 
 ingest_checks = [build_quarantine_check(kind) for kind in INGEST_ASSETS] + [check_beats_accounted]
@@ -66,26 +83,45 @@ def _view_results(spec: TaskSpec, asset_name: str, view: ViewRef, snapshots: lis
     entry = view.entry()
     key = dg.AssetKey(asset_name)
     problems = schema_problems(entry)
-    yield dg.AssetCheckResult(asset_key=key, check_name="check_schema", passed=not problems,
-                              metadata={"expected": dg.MetadataValue.json({k: list(v) for k, v in entry.columns.items()}),
-                                        "problems": dg.MetadataValue.json(problems)})
+    yield dg.AssetCheckResult(
+        asset_key=key,
+        check_name="check_schema",
+        passed=not problems,
+        metadata={
+            "expected": dg.MetadataValue.json({k: list(v) for k, v in entry.columns.items()}),
+            "problems": dg.MetadataValue.json(problems),
+        },
+    )
     bad = non_finite(entry)
-    yield dg.AssetCheckResult(asset_key=key, check_name="check_finite_values", passed=not any(bad.values()),
-                              metadata={"expected": 0, "actual": sum(bad.values()),
-                                        "per_column": dg.MetadataValue.json(bad)})
+    yield dg.AssetCheckResult(
+        asset_key=key,
+        check_name="check_finite_values",
+        passed=not any(bad.values()),
+        metadata={"expected": 0, "actual": sum(bad.values()), "per_column": dg.MetadataValue.json(bad)},
+    )
     raw, excluded = raw_rows(spec, snapshots), entry.excluded_rows
-    yield dg.AssetCheckResult(asset_key=key, check_name="check_rows_match_raw", passed=entry.rows == raw - excluded,
-                              metadata={"expected": raw - excluded, "actual": entry.rows, "raw_rows": raw,
-                                        "excluded": dg.MetadataValue.json(entry.lineage.excluded)})
+    yield dg.AssetCheckResult(
+        asset_key=key,
+        check_name="check_rows_match_raw",
+        passed=entry.rows == raw - excluded,
+        metadata={
+            "expected": raw - excluded,
+            "actual": entry.rows,
+            "raw_rows": raw,
+            "excluded": dg.MetadataValue.json(entry.lineage.excluded),
+        },
+    )
 
 
 def build_view_checks(spec: TaskSpec, family: str) -> dg.AssetChecksDefinition:
     names = TaskAssets(spec)
     name, raw = names.feature(family), names.raw()
 
-    @dg.multi_asset_check(specs=[dg.AssetCheckSpec(check, asset=name, blocking=True, additional_deps=raw)
-                                 for check in VIEW_CHECKS],
-                          name=f"{name}_quality", ins={"view": dg.AssetIn(name), **{r: dg.AssetIn(r) for r in raw}})
+    @dg.multi_asset_check(
+        specs=[dg.AssetCheckSpec(check, asset=name, blocking=True, additional_deps=raw) for check in VIEW_CHECKS],
+        name=f"{name}_quality",
+        ins={"view": dg.AssetIn(name), **{r: dg.AssetIn(r) for r in raw}},
+    )
     def _checks(view: ViewRef, **snapshots: RawSnapshot):
         yield from _view_results(spec, name, view, [snapshots[r] for r in raw])
 
@@ -93,18 +129,28 @@ def build_view_checks(spec: TaskSpec, family: str) -> dg.AssetChecksDefinition:
 
 
 def build_quality_gate(spec: TaskSpec) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=TaskAssets(spec).comparison, name="check_quality_gate", blocking=True,
-                    description=f"The best {spec.name} variant on validation reaches the minimum {spec.metric} "
-                                "and is not worse than the current champion beyond its interval.")
+    @dg.asset_check(
+        asset=TaskAssets(spec).comparison,
+        name="check_quality_gate",
+        blocking=True,
+        description=f"The best {spec.name} variant on validation reaches the minimum {spec.metric} "
+        "and is not worse than the current champion beyond its interval.",
+    )
     def _gate(training: TrainingSettings, mlflow: MlflowTracking, candidate: Candidate) -> dg.AssetCheckResult:
         decision = gate(candidate, training.minimum(spec), mlflow.tracker().current_champion(spec.name))
         previous = decision.previous
-        champion = (f"{previous.name} v{previous.version} at {previous.val_metric:.3f}" if previous
-                    else "(no champion yet)")
-        return dg.AssetCheckResult(passed=decision.passed, metadata={
-            "expected": f"{spec.metric} >= {decision.minimum} and not below champion {champion}",
-            "actual": f"{candidate.variant}: {candidate.val}",
-            "reasons": dg.MetadataValue.json(list(decision.reasons))})
+        champion = (
+            f"{previous.name} v{previous.version} at {previous.val_metric:.3f}" if previous else "(no champion yet)"
+        )
+        return dg.AssetCheckResult(
+            passed=decision.passed,
+            metadata={
+                "expected": f"{spec.metric} >= {decision.minimum} and not below champion {champion}",
+                "actual": f"{candidate.variant}: {candidate.val}",
+                "reasons": dg.MetadataValue.json(list(decision.reasons)),
+            },
+        )
+
     return _gate
 
 

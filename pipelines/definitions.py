@@ -17,8 +17,10 @@ from .sensors import new_records_sensor
 
 def build_assets(specs: list[TaskSpec]) -> tuple[list[dg.AssetsDefinition], list[dg.AssetChecksDefinition]]:
     """The assets and checks of every stage for `specs`: ingest, then per task its views and models."""
-    return ([*ingest_assets, *build_feature_assets(specs), *build_training_assets(specs)],
-            [*ingest_checks, *build_feature_checks(specs), *build_training_checks(specs)])
+    return (
+        [*ingest_assets, *build_feature_assets(specs), *build_training_assets(specs)],
+        [*ingest_checks, *build_feature_checks(specs), *build_training_checks(specs)],
+    )
 
 
 def build_defs(specs: list[TaskSpec] | None = None, **resource_overrides) -> dg.Definitions:

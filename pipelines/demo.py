@@ -30,8 +30,10 @@ def selected_groups(defs: dg.Definitions, stages: str | None) -> list[str]:
     wanted = [s.strip() for s in stages.split(",") if s.strip()]
     unknown = [s for s in wanted if s not in existing]
     if unknown:
-        raise SystemExit(f"ECGNET_STAGES names {unknown}, which have no assets; choose from "
-                         f"{[g for g in STAGE_ORDER if g in existing]}")
+        raise SystemExit(
+            f"ECGNET_STAGES names {unknown}, which have no assets; choose from "
+            f"{[g for g in STAGE_ORDER if g in existing]}"
+        )
     return wanted
 
 
@@ -44,17 +46,20 @@ def run(stages: str | None = None) -> dg.ExecuteInProcessResult:
     print(f"ecgnet demo: stages {groups}, sources {default_sources()}, workspace {Workspace.default().home}")
     job = defs.resolve_job_def("ecgnet")
     with dg.DagsterInstance.get() as instance:
-        return job.execute_in_process(instance=instance, asset_selection=list(selection),
-                                      raise_on_error=False)
+        return job.execute_in_process(instance=instance, asset_selection=list(selection), raise_on_error=False)
 
 
 def gate_refusals(result: dg.ExecuteInProcessResult) -> dict[str, list[str]]:
     """Comparison asset -> reasons, for each quality gate that refused to promote its candidate."""
-    return {e.asset_check_evaluation_data.asset_key.to_user_string():
-            e.asset_check_evaluation_data.metadata["reasons"].value
-            for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
-            and e.asset_check_evaluation_data.check_name == "check_quality_gate"
-            and not e.asset_check_evaluation_data.passed}
+    return {
+        e.asset_check_evaluation_data.asset_key.to_user_string(): e.asset_check_evaluation_data.metadata[
+            "reasons"
+        ].value
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        and e.asset_check_evaluation_data.check_name == "check_quality_gate"
+        and not e.asset_check_evaluation_data.passed
+    }
 
 
 def demo_succeeded(result: dg.ExecuteInProcessResult) -> bool:
@@ -66,12 +71,20 @@ def demo_succeeded(result: dg.ExecuteInProcessResult) -> bool:
 
 def summary(result: dg.ExecuteInProcessResult, seconds: float) -> str:
     raw = RawStore(Workspace.default().store)
-    checks = [(e.asset_check_evaluation_data.check_name, e.asset_check_evaluation_data.asset_key,
-               e.asset_check_evaluation_data.passed)
-              for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    checks = [
+        (
+            e.asset_check_evaluation_data.check_name,
+            e.asset_check_evaluation_data.asset_key,
+            e.asset_check_evaluation_data.passed,
+        )
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    ]
     failed = [f"{key.to_user_string()}:{name}" for name, key, passed in checks if not passed]
-    refusals = [f"\nQuality gate on {asset} refused promotion (the champion stays as it was): {reasons}"
-                for asset, reasons in gate_refusals(result).items()]
+    refusals = [
+        f"\nQuality gate on {asset} refused promotion (the champion stays as it was): {reasons}"
+        for asset, reasons in gate_refusals(result).items()
+    ]
     lines = [
         f"\n== ecgnet demo: run {result.run_id} {'succeeded' if demo_succeeded(result) else 'FAILED'} "
         f"in {seconds:.1f} s",
@@ -94,8 +107,11 @@ def summary(result: dg.ExecuteInProcessResult, seconds: float) -> str:
 
 def _views(result: dg.ExecuteInProcessResult) -> pl.DataFrame:
     keys = ("view", "version", "reused", "rows", "mb", "backend", "seconds_this_run")
-    rows = [{k: m.materialization.metadata[k].value for k in keys}
-            for m in result.get_asset_materialization_events() if "view" in m.materialization.metadata]
+    rows = [
+        {k: m.materialization.metadata[k].value for k in keys}
+        for m in result.get_asset_materialization_events()
+        if "view" in m.materialization.metadata
+    ]
     return pl.DataFrame(rows).sort("view") if rows else pl.DataFrame()
 
 
@@ -104,11 +120,14 @@ def _comparisons(result: dg.ExecuteInProcessResult) -> list[str]:
     for event in result.get_asset_materialization_events():
         meta = event.materialization.metadata
         if "comparison" in meta:
-            lines += [f"\nFusion comparison, {meta['task'].value} (test metrics with 95 % patient-bootstrap "
-                      "intervals; every choice made on validation):", meta["comparison"].value,
-                      f"\nBest on validation: {meta['candidate'].value}; MLflow parent run "
-                      f"{meta['mlflow_parent_run'].value} in {meta['tracking_uri'].value}",
-                      f"MLflow runs table (after `make ui`): {meta['mlflow_ui'].value}"]
+            lines += [
+                f"\nFusion comparison, {meta['task'].value} (test metrics with 95 % patient-bootstrap "
+                "intervals; every choice made on validation):",
+                meta["comparison"].value,
+                f"\nBest on validation: {meta['candidate'].value}; MLflow parent run "
+                f"{meta['mlflow_parent_run'].value} in {meta['tracking_uri'].value}",
+                f"MLflow runs table (after `make ui`): {meta['mlflow_ui'].value}",
+            ]
     return lines
 
 

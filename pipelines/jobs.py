@@ -9,24 +9,36 @@ import dagster as dg
 # A model asset uses every core (or the GPU) by itself: two at once only fight over them. Other
 # steps (ingest, features, comparisons) still run side by side.
 TRAINER_TAG = {"ecgnet/trainer": "torch"}
-executor = dg.multiprocess_executor.configured({"tag_concurrency_limits": [
-    {"key": "ecgnet/trainer", "value": "torch", "limit": 1}]})
+executor = dg.multiprocess_executor.configured(
+    {"tag_concurrency_limits": [{"key": "ecgnet/trainer", "value": "torch", "limit": 1}]}
+)
 
-ingest_job = dg.define_asset_job("ingest", selection=dg.AssetSelection.groups("ingest"),
-                                 description="Ingest the source folders into the raw store.")
-features_job = dg.define_asset_job("features", selection=dg.AssetSelection.groups("features"),
-                                   description="Compute (or reuse) every feature view.")
+ingest_job = dg.define_asset_job(
+    "ingest", selection=dg.AssetSelection.groups("ingest"), description="Ingest the source folders into the raw store."
+)
+features_job = dg.define_asset_job(
+    "features", selection=dg.AssetSelection.groups("features"), description="Compute (or reuse) every feature view."
+)
 refresh_job = dg.define_asset_job(
-    "refresh", selection=dg.AssetSelection.groups("ingest", "features"),
+    "refresh",
+    selection=dg.AssetSelection.groups("ingest", "features"),
     description="Ingest new or changed records and bring the feature views up to date (views whose "
-                "inputs did not change are reused); models are retrained by `retrain` or its schedule.")
+    "inputs did not change are reused); models are retrained by `retrain` or its schedule.",
+)
 retrain_job = dg.define_asset_job(
-    "retrain", selection=dg.AssetSelection.groups("ingest", "features", "training"),
+    "retrain",
+    selection=dg.AssetSelection.groups("ingest", "features", "training"),
     description="Ingest new records (incremental), refresh feature views (reused when unchanged) and "
-                "retrain every variant in a new MLflow comparison.")
-ecgnet_job = dg.define_asset_job("ecgnet", selection=dg.AssetSelection.all(),
-                                 description="The whole pipeline: ingest, features, training.")
+    "retrain every variant in a new MLflow comparison.",
+)
+ecgnet_job = dg.define_asset_job(
+    "ecgnet", selection=dg.AssetSelection.all(), description="The whole pipeline: ingest, features, training."
+)
 
-weekly_retrain = dg.ScheduleDefinition(name="weekly_retrain", job=retrain_job, cron_schedule="0 3 * * 1",
-                                       default_status=dg.DefaultScheduleStatus.STOPPED,
-                                       description="Every Monday at 03:00: retrain and compare all variants.")
+weekly_retrain = dg.ScheduleDefinition(
+    name="weekly_retrain",
+    job=retrain_job,
+    cron_schedule="0 3 * * 1",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="Every Monday at 03:00: retrain and compare all variants.",
+)

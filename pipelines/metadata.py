@@ -20,5 +20,7 @@ def png(data: bytes, path: Path, title: str) -> dict[str, dg.MetadataValue]:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     b64 = base64.b64encode(data).decode()
-    return {title: dg.MetadataValue.md(f"![{title}](data:image/png;base64,{b64})"),
-            f"{title}_file": dg.MetadataValue.path(str(path))}
+    return {
+        title: dg.MetadataValue.md(f"![{title}](data:image/png;base64,{b64})"),
+        f"{title}_file": dg.MetadataValue.path(str(path)),
+    }

@@ -36,8 +36,10 @@ class TaskAssets:
         """The ingest assets of the task's source kinds."""
         unknown = [k for k in self.spec.source_kinds if k not in INGEST_ASSETS]
         if unknown:
-            raise ValueError(f"task {self.spec.name!r}: source kinds {unknown} have no ingest asset; "
-                             f"choose from {sorted(INGEST_ASSETS)}")
+            raise ValueError(
+                f"task {self.spec.name!r}: source kinds {unknown} have no ingest asset; "
+                f"choose from {sorted(INGEST_ASSETS)}"
+            )
         return [INGEST_ASSETS[k][0] for k in self.spec.source_kinds]
 
     def views(self) -> dict[str, str]:

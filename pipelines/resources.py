@@ -26,8 +26,10 @@ _INGEST, _TRAIN, _COMPARISON = IngestConfig(), TrainConfig(), ComparisonConfig()
 class EcgnetStore(dg.ConfigurableResource):
     """The workspace folder holding the Parquet stores (default: ECGNET_HOME or `.ecgnet/`)."""
 
-    home: str = Field(default_factory=lambda: str(Workspace.default().home),
-                      description="Workspace folder: Dagster home, Parquet stores, MLflow")
+    home: str = Field(
+        default_factory=lambda: str(Workspace.default().home),
+        description="Workspace folder: Dagster home, Parquet stores, MLflow",
+    )
 
     def workspace(self) -> Workspace:
         return Workspace(Path(self.home))
@@ -43,8 +45,9 @@ class MlflowTracking(dg.ConfigurableResource):
     """Where comparisons, runs and registered models go: the workspace's SQLite store by default."""
 
     store: EcgnetStore
-    tracking_uri: str = Field(default="", description="An MLflow server; empty: MLFLOW_TRACKING_URI, "
-                                                      "else the workspace's SQLite store")
+    tracking_uri: str = Field(
+        default="", description="An MLflow server; empty: MLFLOW_TRACKING_URI, else the workspace's SQLite store"
+    )
     ui_url: str = Field(default="http://127.0.0.1:5000", description="The MLflow UI (`make ui` serves it)")
 
     def tracker(self) -> Tracker:
@@ -52,15 +55,15 @@ class MlflowTracking(dg.ConfigurableResource):
 
     def runs_url(self, experiment_id: str) -> dg.MetadataValue:
         """A clickable link to an experiment's runs table (MLflow 3 opens GenAI traces by default)."""
-        return dg.MetadataValue.url(f"{self.ui_url}/#/experiments/{experiment_id}/runs"
-                                    "?workflowType=machine_learning")
+        return dg.MetadataValue.url(f"{self.ui_url}/#/experiments/{experiment_id}/runs?workflowType=machine_learning")
 
 
 class IngestSettings(dg.ConfigurableResource):
     """Which folders to ingest, at which rates, with which beat windows and quality limits."""
 
-    sources: list[str] = Field(default_factory=default_sources,
-                               description="Source folders (default: ECGNET_DATA or data/sample)")
+    sources: list[str] = Field(
+        default_factory=default_sources, description="Source folders (default: ECGNET_DATA or data/sample)"
+    )
     record_fs: float = Field(default=_INGEST.record_fs, description="Hz, rate of record tasks (PTB-XL style)")
     beat_fs: float = Field(default=_INGEST.beat_fs, description="Hz, rate of beat tasks (MIT-BIH style)")
     beat_before_s: float = Field(default=_INGEST.beat_before_s, description="s of the beat window before the R peak")
@@ -68,11 +71,18 @@ class IngestSettings(dg.ConfigurableResource):
     context_s: float = Field(default=_INGEST.context_s, description="s, context window centred on the R peak")
     flat_mv: float = Field(default=_INGEST.flat_mv, description="mV, a lead with smaller peak-to-peak is flat")
     max_quarantine_fraction: float = Field(
-        default=0.1, description="The quarantine check fails above this fraction of failed records")
+        default=0.1, description="The quarantine check fails above this fraction of failed records"
+    )
 
     def config(self) -> IngestConfig:
-        return IngestConfig(record_fs=self.record_fs, beat_fs=self.beat_fs, beat_before_s=self.beat_before_s,
-                            beat_after_s=self.beat_after_s, context_s=self.context_s, flat_mv=self.flat_mv)
+        return IngestConfig(
+            record_fs=self.record_fs,
+            beat_fs=self.beat_fs,
+            beat_before_s=self.beat_before_s,
+            beat_after_s=self.beat_after_s,
+            context_s=self.context_s,
+            flat_mv=self.flat_mv,
+        )
 
     def folders(self) -> list[Path]:
         return [Path(p) for p in self.sources]
@@ -90,21 +100,31 @@ class FeatureSettings(dg.ConfigurableResource):
 class TrainingSettings(dg.ConfigurableResource):
     """Budgets of the model comparison and gate overrides; ECGNET_EPOCHS overrides the epoch default."""
 
-    epochs: int = Field(default_factory=lambda: int(os.environ.get("ECGNET_EPOCHS", _TRAIN.epochs)),
-                        description="Most epochs per trainable variant (early stopping may stop sooner)")
+    epochs: int = Field(
+        default_factory=lambda: int(os.environ.get("ECGNET_EPOCHS", _TRAIN.epochs)),
+        description="Most epochs per trainable variant (early stopping may stop sooner)",
+    )
     batch_size: int = Field(default=_TRAIN.batch_size)
     patience: int = Field(default=_TRAIN.patience, description="Epochs without a better validation metric")
     seed: int = Field(default=_TRAIN.seed)
     device: str = Field(default=_TRAIN.device, description="torch device: auto (CUDA when available) | cpu | cuda")
     n_boot: int = Field(default=_COMPARISON.n_boot, description="Bootstrap draws per interval")
     gate_minimum: dict[str, float] = Field(
-        default_factory=dict, description="Task name -> the gate's minimum validation metric, instead of "
-                                          "the task spec's")
+        default_factory=dict,
+        description="Task name -> the gate's minimum validation metric, instead of the task spec's",
+    )
 
     def config(self) -> ComparisonConfig:
-        return ComparisonConfig(n_boot=self.n_boot, train=TrainConfig(
-            epochs=self.epochs, batch_size=self.batch_size, patience=self.patience, seed=self.seed,
-            device=self.device))
+        return ComparisonConfig(
+            n_boot=self.n_boot,
+            train=TrainConfig(
+                epochs=self.epochs,
+                batch_size=self.batch_size,
+                patience=self.patience,
+                seed=self.seed,
+                device=self.device,
+            ),
+        )
 
     def minimum(self, spec: TaskSpec) -> float:
         return self.gate_minimum.get(spec.name, spec.gate_min)
@@ -113,5 +133,11 @@ class TrainingSettings(dg.ConfigurableResource):
 def resources(store: EcgnetStore | None = None, **settings: dg.ConfigurableResource) -> dict:
     """Every resource the definitions use, over one workspace; `settings` replaces any by key."""
     store = store or EcgnetStore()
-    return {"store": store, "mlflow": MlflowTracking(store=store), "ingest": IngestSettings(),
-            "features": FeatureSettings(), "training": TrainingSettings(), **settings}
+    return {
+        "store": store,
+        "mlflow": MlflowTracking(store=store),
+        "ingest": IngestSettings(),
+        "features": FeatureSettings(),
+        "training": TrainingSettings(),
+        **settings,
+    }

@@ -8,9 +8,13 @@ from .jobs import refresh_job
 from .resources import IngestSettings
 
 
-@dg.sensor(job=refresh_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Runs the refresh job (ingest, then feature views) when record files under the "
-                       "source folders change, so new records are ready for inference and the next retrain.")
+@dg.sensor(
+    job=refresh_job,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Runs the refresh job (ingest, then feature views) when record files under the "
+    "source folders change, so new records are ready for inference and the next retrain.",
+)
 def new_records_sensor(context: dg.SensorEvaluationContext, ingest: IngestSettings):
     missing = [str(f) for f in ingest.folders() if not f.is_dir()]
     if missing:

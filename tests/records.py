@@ -39,7 +39,7 @@ def _renamed_header(text: str, old: str, new: str) -> str:
         if i == 0:
             fields[0] = new
         elif fields[0].startswith(old + "."):
-            fields[0] = new + fields[0][len(old):]
+            fields[0] = new + fields[0][len(old) :]
         lines[i] = " ".join(fields)
     return "\n".join(lines) + "\n"
 
@@ -57,9 +57,18 @@ def rewrite_signal(src: Path, dst_dir: Path, name: str, change) -> Path:
     signal = record.p_signal.copy()
     change(signal)
     dst_dir.mkdir(parents=True, exist_ok=True)
-    wfdb.wrsamp(name, fs=record.fs, units=record.units, sig_name=record.sig_name, p_signal=signal,
-                fmt=["16"] * signal.shape[1], adc_gain=[1000.0] * signal.shape[1],
-                baseline=[0] * signal.shape[1], comments=record.comments, write_dir=str(dst_dir))
+    wfdb.wrsamp(
+        name,
+        fs=record.fs,
+        units=record.units,
+        sig_name=record.sig_name,
+        p_signal=signal,
+        fmt=["16"] * signal.shape[1],
+        adc_gain=[1000.0] * signal.shape[1],
+        baseline=[0] * signal.shape[1],
+        comments=record.comments,
+        write_dir=str(dst_dir),
+    )
     atr = src.with_name(src.name + ".atr")
     if atr.is_file():  # keep the beat annotations with the re-written signal
         shutil.copyfile(atr, dst_dir / f"{name}.atr")
@@ -86,9 +95,17 @@ def ptbxl_folder(root: Path, ecg_ids: range = range(6000, 6010)) -> Path:
         low = resample_poly(rec.p_signal, 1, 5, axis=0)
         out = root / "records100" / "06000"
         out.mkdir(parents=True, exist_ok=True)
-        wfdb.wrsamp(f"{ecg_id:05d}_lr", fs=100, units=rec.units, sig_name=rec.sig_name, p_signal=low,
-                    fmt=["16"] * low.shape[1], adc_gain=[1000.0] * low.shape[1],
-                    baseline=[0] * low.shape[1], write_dir=str(out))
+        wfdb.wrsamp(
+            f"{ecg_id:05d}_lr",
+            fs=100,
+            units=rec.units,
+            sig_name=rec.sig_name,
+            p_signal=low,
+            fmt=["16"] * low.shape[1],
+            adc_gain=[1000.0] * low.shape[1],
+            baseline=[0] * low.shape[1],
+            write_dir=str(out),
+        )
     return root
 
 

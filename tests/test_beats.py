@@ -31,10 +31,17 @@ def test_beat_counts_agree_with_the_annotation_files(mitdb_store):
     assert sorted(report.landed) == ["100", "208", "209", "220", "223", "232"]
     for record in report.landed:
         expected = Counter(annotation_beats(MITDB / record))
-        in_table = Counter(store.scan_beats().filter(pl.col("record_id") == record)
-                           .select("label").collect()["label"].to_list())
-        edge = Counter(store.scan_records().filter(pl.col("record_id") == record)
-                       .select("edge_beat_labels").collect().item().to_list())
+        in_table = Counter(
+            store.scan_beats().filter(pl.col("record_id") == record).select("label").collect()["label"].to_list()
+        )
+        edge = Counter(
+            store.scan_records()
+            .filter(pl.col("record_id") == record)
+            .select("edge_beat_labels")
+            .collect()
+            .item()
+            .to_list()
+        )
         assert in_table + edge == expected, record
     assert beat_accounting(store)["ok"].all()
 
@@ -57,7 +64,7 @@ def test_beat_windows_are_centred_on_the_r_peak(mitdb_store):
     assert windows.shape == (5, 2, cfg.context_samples)
     for window, r_peak in zip(windows, beats["r_peak"]):
         start = r_peak - cfg.context_samples // 2
-        assert np.allclose(window, record.p_signal[start:start + cfg.context_samples].T, atol=1e-5)
+        assert np.allclose(window, record.p_signal[start : start + cfg.context_samples].T, atol=1e-5)
     assert (beats["beat_start"][0], beats["beat_stop"][0]) == cfg.beat_span() == (270, 522)
     assert beats["rr_prev_s"].null_count() <= 1
 

@@ -24,8 +24,18 @@ def inputs(tmp_path_factory):
     src = tmp_path_factory.mktemp("src")
     for name in ("208", "232"):
         copy_record(MITDB / name, src / "mitdb")
-    for name in ("HR06000", "HR06001", "HR06002", "HR06003", "HR06004", "E07500", "E07501",
-                 "JS20000", "JS20001", "JS20002"):
+    for name in (
+        "HR06000",
+        "HR06001",
+        "HR06002",
+        "HR06003",
+        "HR06004",
+        "E07500",
+        "E07501",
+        "JS20000",
+        "JS20001",
+        "JS20002",
+    ):
         copy_record(CINC / name, src / "cinc")
     store, cfg = RawStore(tmp_path_factory.mktemp("home") / "store"), IngestConfig()
     snaps = {}
@@ -55,8 +65,7 @@ def test_batched_numpy_matches_the_per_record_scipy_loop(inputs, task, family):
     inp, params = inputs[task], TASKS[task].view_params[family]
     stats = _stats(inp)
     batched = compute_features(FAMILIES[family], inp, params, stats, numpy_backend())
-    reference = reference_features(family, inp.signal, fs=inp.fs, params=params, stats_=stats,
-                                   crop=inp.crop)
+    reference = reference_features(family, inp.signal, fs=inp.fs, params=params, stats_=stats, crop=inp.crop)
     assert reference.keys() <= batched.keys()
     for column, expected in reference.items():
         np.testing.assert_allclose(batched[column], expected, rtol=RTOL, atol=ATOL, err_msg=column)
@@ -79,8 +88,7 @@ def test_train_statistics_come_from_the_train_split_only(inputs):
     assert stats["train_rows"] == int((inp.keys["split"] == "DS1").sum()) < len(inp.signal)
 
     def preprocessed(rows):
-        return np.stack([preprocess_one(x, fs=inp.fs, params=params, mean=[0, 0], std=[1, 1])[0]
-                         for x in rows])
+        return np.stack([preprocess_one(x, fs=inp.fs, params=params, mean=[0, 0], std=[1, 1])[0] for x in rows])
 
     train = preprocessed(inp.signal[inp.train_mask])
     np.testing.assert_allclose(stats["mean"], train.mean(axis=(0, 2)), rtol=1e-3, atol=1e-6)
@@ -92,8 +100,9 @@ def test_train_statistics_come_from_the_train_split_only(inputs):
 def test_spectrogram_grid_is_fixed_and_configurable(inputs):
     inp = inputs["beats"]
     stats = _stats(inp)
-    out = compute_features(FAMILIES["spectrogram"], inp, SpectrogramParams(window_s=0.5, hop_s=0.25),
-                           stats, numpy_backend())
+    out = compute_features(
+        FAMILIES["spectrogram"], inp, SpectrogramParams(window_s=0.5, hop_s=0.25), stats, numpy_backend()
+    )
     # 2 s context at 360 Hz: 180-sample windows every 90 samples -> 7 frames; 2 Hz bins to 50 Hz
     assert out["spectrogram"].shape[1:] == (2, 26, 7)
 

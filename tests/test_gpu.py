@@ -37,10 +37,18 @@ def gpu():
 @pytest.fixture(scope="module")
 def arrays(gpu):
     cfg = IngestConfig()
-    beats = np.concatenate([AnnotatedBeatSource().load(RecordRef("annotated", MITDB / r, MITDB), cfg).beats.windows
-                            for r in ("208", "232")])
-    records = np.stack([ChallengeSource().load(RecordRef("challenge", CINC / f"HR0600{i}", CINC), cfg).record.signal
-                        for i in range(10)])
+    beats = np.concatenate(
+        [
+            AnnotatedBeatSource().load(RecordRef("annotated", MITDB / r, MITDB), cfg).beats.windows
+            for r in ("208", "232")
+        ]
+    )
+    records = np.stack(
+        [
+            ChallengeSource().load(RecordRef("challenge", CINC / f"HR0600{i}", CINC), cfg).record.signal
+            for i in range(10)
+        ]
+    )
     return {"beats": (beats, 360.0, cfg.beat_span()), "records": (records, 100.0, None)}
 
 
@@ -62,6 +70,7 @@ def test_cupy_matches_numpy(arrays, gpu, task, family):
 
 # -- training on CUDA (AMP, device moves): the path the CPU suite cannot reach -------------------
 
+
 def beat_split(records: tuple[str, ...], rows: int, stats: dict | None = None) -> tuple[Split, dict]:
     """A Split of `rows` real beats from `records`, with the three views computed as ingest would."""
     cfg = IngestConfig()
@@ -71,15 +80,27 @@ def beat_split(records: tuple[str, ...], rows: int, stats: dict | None = None) -
     record_id = take([np.full(len(b.r_peak), r) for r, b in zip(records, loaded)])
     windows, labels = take([b.windows for b in loaded]), take([b.label for b in loaded])
     fs, crop = 360.0, cfg.beat_span()
-    stats = stats or lead_stats(windows, fs=fs, pre=TASKS["beats"].view_params["time"].preprocess,
-                                backend=numpy_backend())
-    views = {f"beats_{family}": array_features(FAMILIES[family], windows, fs=fs, crop=crop, stats=stats,
-                                                params=TASKS["beats"].view_params[family],
-                                                backend=numpy_backend())
-             for family in FAMILIES}
+    stats = stats or lead_stats(
+        windows, fs=fs, pre=TASKS["beats"].view_params["time"].preprocess, backend=numpy_backend()
+    )
+    views = {
+        f"beats_{family}": array_features(
+            FAMILIES[family],
+            windows,
+            fs=fs,
+            crop=crop,
+            stats=stats,
+            params=TASKS["beats"].view_params[family],
+            backend=numpy_backend(),
+        )
+        for family in FAMILIES
+    }
     views["beats_time"]["rhythm"] = beat_rr_features(
-        record_id, take([b.r_peak for b in loaded]), take([b.rr_prev_s for b in loaded]),
-        take([b.rr_next_s for b in loaded]))
+        record_id,
+        take([b.r_peak for b in loaded]),
+        take([b.rr_prev_s for b in loaded]),
+        take([b.rr_next_s for b in loaded]),
+    )
     ids = np.arange(rows)
     x = modality_inputs(SimpleNamespace(ids=ids, features=views), "beats")
     y = np.array([BEATS.classes.index(label) for label in labels])
@@ -113,8 +134,11 @@ def test_training_runs_on_cuda_with_amp(cuda, beat_task, variant):
     x, y = staged(tensors(beat_task.train), torch.from_numpy(beat_task.train.y), cuda)
     assert y.is_cuda and all(v.is_cuda for inp in x.values() for v in inp.values())  # a few MB: staged
     seed_everything(0)
-    model = build(VARIANTS[variant], beat_task, ModelConfig(embed_dim=16, channels=4, scalar_dim=8,
-                                                            heads=2, layers=1, fusion_hidden=16))
+    model = build(
+        VARIANTS[variant],
+        beat_task,
+        ModelConfig(embed_dim=16, channels=4, scalar_dim=8, heads=2, layers=1, fusion_hidden=16),
+    )
     result = train(model, beat_task, TrainConfig(epochs=3, batch_size=64, device="cuda", amp=True))
     losses = [h["train_loss"] for h in result.history]
     assert len(losses) == 3 and np.isfinite(losses).all() and losses[-1] < losses[0]

@@ -55,11 +55,17 @@ def test_every_trainable_variant_runs_forward_and_backward(data, name):
 
 @pytest.mark.parametrize("name", ["late_average", "late_stacker"])
 def test_late_variants_combine_single_models(data, name):
-    cfg = ComparisonConfig(variants=("time", "frequency", "spectrogram", name), model=SMALL,
-                           train=TrainConfig(epochs=1, batch_size=64), n_boot=20)
+    cfg = ComparisonConfig(
+        variants=("time", "frequency", "spectrogram", name),
+        model=SMALL,
+        train=TrainConfig(epochs=1, batch_size=64),
+        n_boot=20,
+    )
     results = {}
     for variant in cfg.variants:  # dependency order: the late variant combines the three trained singles
-        results[variant] = train_variant(variant, data, cfg, singles={m: results[m] for m in MODALITIES if m in results})
+        results[variant] = train_variant(
+            variant, data, cfg, singles={m: results[m] for m in MODALITIES if m in results}
+        )
     late = results[name]
     assert late.test_probs.shape == (len(data.test), 5)
     np.testing.assert_allclose(late.test_probs.sum(axis=1), 1.0, rtol=1e-5)
@@ -120,24 +126,38 @@ def test_packed_model_equals_the_model_on_its_inputs(data):
     flat = torch.from_numpy(layout.pack(x))
     assert flat.shape == (5, layout.width)
     with torch.no_grad():
-        expected = activation(model({m: {k: torch.from_numpy(np.array(v)) for k, v in inp.items()}
-                                     for m, inp in x.items()}), False)
+        expected = activation(
+            model({m: {k: torch.from_numpy(np.array(v)) for k, v in inp.items()} for m, inp in x.items()}), False
+        )
         np.testing.assert_allclose(Packed(model, layout, False)(flat).numpy(), expected.numpy(), rtol=1e-6)
     assert Layout.from_json(layout.to_json()) == layout
 
 
 # -- metrics against scikit-learn on fixed arrays ----------------------------------------------------
 Y = np.array([0, 0, 1, 1, 2, 2, 0, 1, 2, 0, 3, 3])
-P = np.array([[.7, .1, .1, .1], [.4, .3, .2, .1], [.2, .6, .1, .1], [.3, .3, .3, .1], [.1, .2, .6, .1],
-              [.2, .2, .5, .1], [.5, .2, .2, .1], [.1, .7, .1, .1], [.3, .1, .5, .1], [.6, .2, .1, .1],
-              [.1, .1, .1, .7], [.3, .2, .1, .4]])
+P = np.array(
+    [
+        [0.7, 0.1, 0.1, 0.1],
+        [0.4, 0.3, 0.2, 0.1],
+        [0.2, 0.6, 0.1, 0.1],
+        [0.3, 0.3, 0.3, 0.1],
+        [0.1, 0.2, 0.6, 0.1],
+        [0.2, 0.2, 0.5, 0.1],
+        [0.5, 0.2, 0.2, 0.1],
+        [0.1, 0.7, 0.1, 0.1],
+        [0.3, 0.1, 0.5, 0.1],
+        [0.6, 0.2, 0.1, 0.1],
+        [0.1, 0.1, 0.1, 0.7],
+        [0.3, 0.2, 0.1, 0.4],
+    ]
+)
 
 
 def test_macro_auc_and_f1_agree_with_scikit_learn():
     assert macro_auc(P, Y, False) == pytest.approx(roc_auc_score(Y, P, multi_class="ovr", average="macro"))
     assert macro_f1(P, Y, False) == pytest.approx(f1_score(Y, P.argmax(1), average="macro"))
     multi = np.array([[1, 0], [0, 1], [1, 1], [0, 0], [1, 0], [0, 1]])
-    probs = np.array([[.9, .2], [.3, .8], [.6, .7], [.2, .1], [.4, .3], [.1, .6]])
+    probs = np.array([[0.9, 0.2], [0.3, 0.8], [0.6, 0.7], [0.2, 0.1], [0.4, 0.3], [0.1, 0.6]])
     assert macro_auc(probs, multi, True) == pytest.approx(roc_auc_score(multi, probs, average="macro"))
     assert macro_f1(probs, multi, True) == pytest.approx(f1_score(multi, probs >= 0.5, average="macro"))
 

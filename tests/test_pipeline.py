@@ -27,13 +27,15 @@ def sources(tmp_path):
 
 
 def _resources(tmp_path, src, **settings):
-    return {"store": EcgnetStore(home=str(tmp_path / "home")),
-            "ingest": IngestSettings(sources=[str(src)], **settings), "features": FeatureSettings(backend="numpy")}
+    return {
+        "store": EcgnetStore(home=str(tmp_path / "home")),
+        "ingest": IngestSettings(sources=[str(src)], **settings),
+        "features": FeatureSettings(backend="numpy"),
+    }
 
 
 def _checks(result):
-    return {(e.asset_key.to_user_string(), e.check_name): e
-            for e in result.get_asset_check_evaluations()}
+    return {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
 
 
 def test_definitions_load_with_the_ingest_feature_and_training_groups():
@@ -42,16 +44,34 @@ def test_definitions_load_with_the_ingest_feature_and_training_groups():
     for key in graph.get_all_asset_keys():
         groups.setdefault(graph.get(key).group_name, set()).add(key.to_user_string())
     assert groups["ingest"] == {"ptbxl_records", "challenge_records", "annotated_beats", "wfdb_records"}
-    assert groups["features"] == {f"{t}_{f}_features" for t in ("beat", "record")
-                                  for f in ("time", "spectral", "spectrogram")}
+    assert groups["features"] == {
+        f"{t}_{f}_features" for t in ("beat", "record") for f in ("time", "spectral", "spectrogram")
+    }
     upstream = graph.get(dg.AssetKey("record_spectral_features")).parent_keys
     assert upstream == {dg.AssetKey("ptbxl_records"), dg.AssetKey("challenge_records")}
-    assert {"beat_fusion_comparison", "beat_champion_model", "record_fusion_comparison",
-            "record_champion_model"} <= groups["training"] and len(groups["training"]) == 22
+    assert {
+        "beat_fusion_comparison",
+        "beat_champion_model",
+        "record_fusion_comparison",
+        "record_champion_model",
+    } <= groups["training"] and len(groups["training"]) == 22
     comparison = graph.get(dg.AssetKey("beat_fusion_comparison")).parent_keys  # results arrive as inputs
-    assert comparison == {dg.AssetKey("beat_training_data"), *(dg.AssetKey(f"beat_{v}_model") for v in (
-        "time", "frequency", "spectrogram", "early", "intermediate_concat", "intermediate_gated",
-        "late_average", "late_stacker"))}
+    assert comparison == {
+        dg.AssetKey("beat_training_data"),
+        *(
+            dg.AssetKey(f"beat_{v}_model")
+            for v in (
+                "time",
+                "frequency",
+                "spectrogram",
+                "early",
+                "intermediate_concat",
+                "intermediate_gated",
+                "late_average",
+                "late_stacker",
+            )
+        ),
+    }
     for prefix in ("beat", "record"):
         late = graph.get(dg.AssetKey(f"{prefix}_late_stacker_model")).parent_keys
         assert {dg.AssetKey(f"{prefix}_{m}_model") for m in ("time", "frequency", "spectrogram")} <= late
@@ -59,7 +79,8 @@ def test_definitions_load_with_the_ingest_feature_and_training_groups():
     assert trainer.get("ecgnet/trainer") == "torch"  # one model trains at a time in a run
     assert defs.resolve_job_def("retrain").executor_def.name == "multiprocess"
     assert graph.get(dg.AssetKey("record_training_data")).parent_keys == {
-        dg.AssetKey(f"record_{f}_features") for f in ("time", "spectral", "spectrogram")}
+        dg.AssetKey(f"record_{f}_features") for f in ("time", "spectral", "spectrogram")
+    }
     assert new_records_sensor.job_name == "refresh"  # new records reach the feature views, not the models
     for job in ("ingest", "features", "refresh", "retrain", "ecgnet"):
         assert defs.resolve_job_def(job)
@@ -69,11 +90,15 @@ def test_definitions_load_with_the_ingest_feature_and_training_groups():
 
 
 def test_ingest_assets_materialize_with_metadata_and_passing_checks(tmp_path, sources):
-    result = dg.materialize([*ingest_assets, *ingest_checks],
-                            resources=_resources(tmp_path, sources, max_quarantine_fraction=0.3))
+    result = dg.materialize(
+        [*ingest_assets, *ingest_checks], resources=_resources(tmp_path, sources, max_quarantine_fraction=0.3)
+    )
     assert result.success
-    meta = {m.asset_key.to_user_string(): m.metadata
-            for m in result.get_asset_materialization_events() for m in [m.materialization]}
+    meta = {
+        m.asset_key.to_user_string(): m.metadata
+        for m in result.get_asset_materialization_events()
+        for m in [m.materialization]
+    }
     beats = meta["annotated_beats"]
     assert beats["records_landed_now"].value == 2 and beats["beats_in_store"].value > 4700
     assert "| S |" in beats["class_counts"].value and "DS2" in beats["class_counts"].value
@@ -90,8 +115,11 @@ def test_ingest_assets_materialize_with_metadata_and_passing_checks(tmp_path, so
 
 def test_quarantine_check_fails_above_its_limit_and_stops_the_run(tmp_path, sources):
     edit_header(sources / "ptb" / "s0010_re", "15 1000 38400", "15 1234 38400")
-    result = dg.materialize([*ingest_assets, *ingest_checks], raise_on_error=False,
-                            resources=_resources(tmp_path, sources, max_quarantine_fraction=0.3))
+    result = dg.materialize(
+        [*ingest_assets, *ingest_checks],
+        raise_on_error=False,
+        resources=_resources(tmp_path, sources, max_quarantine_fraction=0.3),
+    )
     assert not result.success  # the check is blocking: bad data goes no further
     checks = _checks(result)
     wfdb_check = checks[("wfdb_records", "check_quarantine_fraction")]
@@ -105,8 +133,10 @@ def test_rematerializing_reports_everything_unchanged(tmp_path, sources):
     resources = _resources(tmp_path, sources)
     dg.materialize(ingest_assets, resources=resources)
     again = dg.materialize(ingest_assets, resources=resources)
-    meta = {m.materialization.asset_key.to_user_string(): m.materialization.metadata
-            for m in again.get_asset_materialization_events()}
+    meta = {
+        m.materialization.asset_key.to_user_string(): m.materialization.metadata
+        for m in again.get_asset_materialization_events()
+    }
     assert meta["challenge_records"]["records_landed_now"].value == 0
     assert meta["challenge_records"]["records_unchanged"].value == 4
     snap = again.output_for_node("annotated_beats")
@@ -149,15 +179,19 @@ def test_feature_assets_materialize_pass_their_checks_and_are_reused(tmp_path, s
     names = {name for (_, name) in checks}
     assert {"check_schema", "check_finite_values", "check_rows_match_raw"} <= names
     assert all(c.passed for c in checks.values()), [k for k, c in checks.items() if not c.passed]
-    meta = {m.materialization.asset_key.to_user_string(): m.materialization.metadata
-            for m in first.get_asset_materialization_events()}
+    meta = {
+        m.materialization.asset_key.to_user_string(): m.materialization.metadata
+        for m in first.get_asset_materialization_events()
+    }
     spec = meta["beat_spectrogram_features"]
     assert spec["reused"].value is False and spec["rows"].value > 4700
     assert spec["preview"].value.startswith("![preview](data:image/png;base64,")
     assert meta["record_time_features"]["rows"].value == 3  # 4 Challenge records, JS20004 is flat
     second = dg.materialize(everything, resources=resources)
-    again = {m.materialization.asset_key.to_user_string(): m.materialization.metadata
-             for m in second.get_asset_materialization_events()}
+    again = {
+        m.materialization.asset_key.to_user_string(): m.materialization.metadata
+        for m in second.get_asset_materialization_events()
+    }
     for name in ("beat_time_features", "beat_spectral_features", "record_spectrogram_features"):
         assert again[name]["reused"].value is True
         assert again[name]["version"].value == meta[name]["version"].value

@@ -87,8 +87,7 @@ def test_broken_challenge_records_beside_good_ones(tmp_path, cfg, store):
     folder = tmp_path / "cinc"
     for name in ("HR06000", "HR06001", "E07500"):
         copy_record(CINC / name, folder)
-    edit_header(copy_record(CINC / "HR06002", folder, "dx"), "# Dx: 426177001,426783006,713426002",
-                "# Dx: sinus brady")
+    edit_header(copy_record(CINC / "HR06002", folder, "dx"), "# Dx: 426177001,426783006,713426002", "# Dx: sinus brady")
     mat = copy_record(CINC / "HR06003", folder, "cut").with_name("cut.mat")
     mat.write_bytes(mat.read_bytes()[:5000])
     report = ingest_kind("challenge", discover([folder], cfg)["challenge"], store, cfg)

@@ -11,9 +11,18 @@ from feature_store.views.store import FeatureStore
 from tests.test_training_pipeline import materialize_all, tracker
 
 # N against V on the bundled MIT-BIH beats: every other beat is left out of its views (and counted).
-TOY = TaskSpec(name="nv", asset_prefix="nv", window=BeatWindows(), source_kinds=("annotated",),
-               classes=("N", "V"), multilabel=False, splits=Splits(train=("DS1",), val=(), test=("DS2",)),
-               metric="macro_f1", gate_min=0.0, focus_classes=("V",))
+TOY = TaskSpec(
+    name="nv",
+    asset_prefix="nv",
+    window=BeatWindows(),
+    source_kinds=("annotated",),
+    classes=("N", "V"),
+    multilabel=False,
+    splits=Splits(train=("DS1",), val=(), test=("DS2",)),
+    metric="macro_f1",
+    gate_min=0.0,
+    focus_classes=("V",),
+)
 
 
 @pytest.fixture(scope="module")
@@ -26,12 +35,18 @@ def test_a_toy_task_runs_through_features_training_and_promotion(toy):
     result, home = toy
     assert result.success
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
-    assert {"nv_time_features", "nv_training_data", "nv_late_stacker_model", "nv_fusion_comparison",
-            "nv_champion_model"} <= materialized
+    assert {
+        "nv_time_features",
+        "nv_training_data",
+        "nv_late_stacker_model",
+        "nv_fusion_comparison",
+        "nv_champion_model",
+    } <= materialized
     assert not any(name.startswith(("beat_", "record_")) for name in materialized)  # only the given task
     checks = {(e.asset_key.to_user_string(), e.check_name): e.passed for e in result.get_asset_check_evaluations()}
-    assert checks[("nv_time_features", "check_rows_match_raw")] and checks[("nv_fusion_comparison",
-                                                                               "check_quality_gate")]
+    assert (
+        checks[("nv_time_features", "check_rows_match_raw")] and checks[("nv_fusion_comparison", "check_quality_gate")]
+    )
     assert tracker(home).current_champion("nv").name.startswith("ecgnet-nv-")
 
 
@@ -55,8 +70,10 @@ def test_the_toy_comparison_reports_its_own_classes(toy):
     children = runs[runs["tags.ecgnet.role"] == "variant"]
     assert len(children) == 8 and children["metrics.test_f1_N"].notna().all()
     assert not [c for c in children.columns if c.endswith(("_S", "_F", "_Q"))]  # no beats task classes
-    meta = {m.materialization.asset_key.to_user_string(): m.materialization.metadata
-            for m in result.get_asset_materialization_events()}
+    meta = {
+        m.materialization.asset_key.to_user_string(): m.materialization.metadata
+        for m in result.get_asset_materialization_events()
+    }
     header = meta["nv_fusion_comparison"]["comparison"].value.splitlines()[0]
     assert "| se_V | pp_V |" in header and "se_S" not in header
 

@@ -22,14 +22,20 @@ from pipelines.resources import EcgnetStore, FeatureSettings, IngestSettings, Tr
 from tests.records import CINC, MITDB
 
 
-def materialize_all(home: Path, sources: list[Path], specs: list[TaskSpec] | None = None,
-                    **training) -> dg.ExecuteInProcessResult:
+def materialize_all(
+    home: Path, sources: list[Path], specs: list[TaskSpec] | None = None, **training
+) -> dg.ExecuteInProcessResult:
     """Ingest, features and training of `specs` (default: every task) on a real ephemeral instance."""
     assets, checks = build_assets(list(TASKS.values()) if specs is None else specs)
-    return dg.materialize([*assets, *checks], resources=resources(
-        EcgnetStore(home=str(home)), ingest=IngestSettings(sources=[str(s) for s in sources]),
-        features=FeatureSettings(backend="numpy"),
-        training=TrainingSettings(epochs=1, n_boot=20, device="cpu", **training)))
+    return dg.materialize(
+        [*assets, *checks],
+        resources=resources(
+            EcgnetStore(home=str(home)),
+            ingest=IngestSettings(sources=[str(s) for s in sources]),
+            features=FeatureSettings(backend="numpy"),
+            training=TrainingSettings(epochs=1, n_boot=20, device="cpu", **training),
+        ),
+    )
 
 
 def tracker(home: Path) -> Tracker:
@@ -53,13 +59,27 @@ def test_the_comparison_leaves_a_parent_run_with_a_child_per_variant(trained):
     parent = runs[runs["tags.ecgnet.role"] == "comparison"]
     children = runs[runs["tags.mlflow.parentRunId"] == parent["run_id"].iloc[0]]
     assert len(parent) == 1 and parent["status"].iloc[0] == "FINISHED"
-    assert set(children["tags.mlflow.runName"]) == {"time", "frequency", "spectrogram", "early",
-                                                    "intermediate_concat", "intermediate_gated",
-                                                    "late_average", "late_stacker"}
+    assert set(children["tags.mlflow.runName"]) == {
+        "time",
+        "frequency",
+        "spectrogram",
+        "early",
+        "intermediate_concat",
+        "intermediate_gated",
+        "late_average",
+        "late_stacker",
+    }
     logged = {a.path for a in tracker(home).client.list_artifacts(parent["run_id"].iloc[0])}
     assert {"comparison.csv", "comparison.md", "comparison.png", "candidate.json"} <= logged
-    for col in ("metrics.test_macro_f1", "metrics.test_macro_f1_lo", "metrics.test_macro_f1_hi",
-                "metrics.test_se_S", "metrics.val_metric", "metrics.n_params", "params.view.beats_time"):
+    for col in (
+        "metrics.test_macro_f1",
+        "metrics.test_macro_f1_lo",
+        "metrics.test_macro_f1_hi",
+        "metrics.test_se_S",
+        "metrics.val_metric",
+        "metrics.n_params",
+        "params.view.beats_time",
+    ):
         assert children[col].notna().all(), col
 
 
@@ -69,8 +89,10 @@ def test_the_best_variant_on_validation_is_champion_and_predicts(trained, capsys
     assert isinstance(candidate, Candidate) and candidate.task == "beats"
     champion = tracker(home).current_champion("beats")
     assert champion.name == f"ecgnet-beats-{candidate.variant}" and champion.version == candidate.version
-    meta = {m.materialization.asset_key.to_user_string(): m.materialization.metadata
-            for m in result.get_asset_materialization_events()}
+    meta = {
+        m.materialization.asset_key.to_user_string(): m.materialization.metadata
+        for m in result.get_asset_materialization_events()
+    }
     link = meta["beat_fusion_comparison"]["mlflow_ui"]
     assert isinstance(link, dg.UrlMetadataValue) and link.value.startswith("http://127.0.0.1:5000/#/experiments/")
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
@@ -90,8 +112,13 @@ def test_the_quality_gate_refuses_a_worse_candidate_than_the_registered_champion
     _, home = trained
     champion = tracker(home).current_champion("beats")
     assert champion.val_metric == champion.val_metric  # read back from the registry's version tags
-    worse = Candidate("beats", "time", "1", Interval(champion.val_metric - 0.2, champion.val_metric - 0.3,
-                                                     champion.val_metric - 0.1), "parent")
+    worse = Candidate(
+        "beats",
+        "time",
+        "1",
+        Interval(champion.val_metric - 0.2, champion.val_metric - 0.3, champion.val_metric - 0.1),
+        "parent",
+    )
     decision = gate(worse, 0.0, champion)
     assert not decision.passed and "champion" in decision.reasons[0]
 
@@ -123,8 +150,13 @@ def test_the_records_task_trains_every_variant_in_dagster(records_trained, capsy
     parent = runs[runs["tags.ecgnet.role"] == "comparison"]
     children = runs[runs["tags.mlflow.parentRunId"] == parent["run_id"].iloc[0]]
     assert len(children) == 8
-    for col in ("metrics.test_macro_auc", "metrics.test_macro_auc_lo", "metrics.test_macro_auc_hi",
-                "metrics.val_metric", "params.view.records_spectrogram"):
+    for col in (
+        "metrics.test_macro_auc",
+        "metrics.test_macro_auc_lo",
+        "metrics.test_macro_auc_hi",
+        "metrics.val_metric",
+        "params.view.records_spectrogram",
+    ):
         assert children[col].notna().all(), col
     candidate = result.output_for_node("record_fusion_comparison")
     assert tracker(home).current_champion("records").name == f"ecgnet-records-{candidate.variant}"

@@ -39,9 +39,11 @@ def world(tmp_path_factory):
     store = RawStore(tmp_path_factory.mktemp("home") / "store")
     snaps = _ingest(src, store)
     features = FeatureStore(store.root)
-    made = {(task, fam): features.materialize(TASKS[task], fam, [snaps[k] for k in TASKS[task].source_kinds],
-                                              backend=CPU)
-            for task in ("beats", "records") for fam in ("time", "spectral", "spectrogram")}
+    made = {
+        (task, fam): features.materialize(TASKS[task], fam, [snaps[k] for k in TASKS[task].source_kinds], backend=CPU)
+        for task in ("beats", "records")
+        for fam in ("time", "spectral", "spectrogram")
+    }
     return {"src": src, "store": store, "snaps": snaps, "features": features, "made": made}
 
 
@@ -77,8 +79,13 @@ def test_unchanged_inputs_reuse_the_stored_version(world):
 def test_a_changed_parameter_makes_a_new_version_and_the_old_one_stays(world):
     features, snaps = world["features"], world["snaps"]
     old = world["made"][("records", "spectral")].entry
-    new = features.materialize(TASKS["records"], "spectral", [snaps["ptbxl"], snaps["challenge"]],
-                               params=SpectralParams(fmax_hz=30.0), backend=CPU).entry
+    new = features.materialize(
+        TASKS["records"],
+        "spectral",
+        [snaps["ptbxl"], snaps["challenge"]],
+        params=SpectralParams(fmax_hz=30.0),
+        backend=CPU,
+    ).entry
     assert new.version != old.version and new.columns["psd"] == (12, 16)
     assert features.scan("records_spectral", old.version).select(pl.len()).collect().item() == 15
     assert features.entry("records_spectral").version == new.version  # newest by default
@@ -106,10 +113,10 @@ def test_training_set_aligns_views_by_id_and_keeps_one_split(world):
     assert ts.features["beats_time"]["waveform"].shape == (n, 2, 252)
     assert ts.features["beats_spectrogram"]["spectrogram"].shape[0] == n
     # the same beat in two views: compare with a direct read of one row
-    one = (world["features"].scan("beats_spectral").filter(pl.col("entity_id") == ts.ids[5])
-           .select("psd").collect())
-    np.testing.assert_array_equal(np.asarray(one["psd"][0].to_list(), np.float32),
-                                  ts.features["beats_spectral"]["psd"][5])
+    one = world["features"].scan("beats_spectral").filter(pl.col("entity_id") == ts.ids[5]).select("psd").collect()
+    np.testing.assert_array_equal(
+        np.asarray(one["psd"][0].to_list(), np.float32), ts.features["beats_spectral"]["psd"][5]
+    )
     test = world["features"].training_set(["beats_time"], "DS2")
     assert not set(test.ids) & set(ts.ids)
 
@@ -133,15 +140,15 @@ def test_point_in_time_training_set(world):
 
 def test_online_features_equal_the_stored_ones(world):
     features, src = world["features"], world["src"]
-    online = features.online(src / "cinc" / "E07501", ["records_time", "records_spectrogram"],
-                             backend=CPU)
+    online = features.online(src / "cinc" / "E07501", ["records_time", "records_spectrogram"], backend=CPU)
     stored = features.training_set(["records_time", "records_spectrogram"], ("train", "val", "test"))
     idx = list(stored.ids).index("E07501")
     assert list(online.ids) == ["E07501"]
     for view, columns in online.features.items():
         for column, values in columns.items():
-            np.testing.assert_allclose(values[0], stored.features[view][column][idx], rtol=1e-5,
-                                       atol=1e-5, err_msg=f"{view}.{column}")
+            np.testing.assert_allclose(
+                values[0], stored.features[view][column][idx], rtol=1e-5, atol=1e-5, err_msg=f"{view}.{column}"
+            )
 
 
 def test_online_beats_of_a_record_match_its_stored_beats(world):
@@ -150,8 +157,9 @@ def test_online_beats_of_a_record_match_its_stored_beats(world):
     stored = features.training_set(["beats_spectral"], "DS2")
     order = np.argsort(online.ids)
     assert list(online.ids[order]) == list(stored.ids)
-    np.testing.assert_allclose(online.features["beats_spectral"]["psd"][order],
-                               stored.features["beats_spectral"]["psd"], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        online.features["beats_spectral"]["psd"][order], stored.features["beats_spectral"]["psd"], rtol=1e-5, atol=1e-5
+    )
 
 
 def test_unknown_view_and_bad_backend_are_clear_errors(world):

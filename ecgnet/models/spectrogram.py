@@ -16,8 +16,9 @@ class SpectrogramNet(nn.Module):
         super().__init__()
         leads, c = shapes["image"][0], cfg.channels
         self.norm = Normalizer(*stats["image"])
-        self.convs = nn.Sequential(ConvBlock2d(leads, c), ConvBlock2d(c, 2 * c, stride=2),
-                                   ConvBlock2d(2 * c, 4 * c, stride=2))
+        self.convs = nn.Sequential(
+            ConvBlock2d(leads, c), ConvBlock2d(c, 2 * c, stride=2), ConvBlock2d(2 * c, 4 * c, stride=2)
+        )
         self.proj = nn.Linear(4 * c, cfg.embed_dim)
         self.head = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(cfg.embed_dim, n_classes))
 

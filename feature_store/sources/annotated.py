@@ -18,11 +18,23 @@ from .splits import hash_split, mitdb_table
 from .wfdb_record import read_wfdb
 
 # AAMI EC57 classes from MIT-BIH beat symbols (de Chazal et al. 2004).
-AAMI = {"N": "N", "L": "N", "R": "N", "e": "N", "j": "N",
-        "A": "S", "a": "S", "J": "S", "S": "S",
-        "V": "V", "E": "V",
-        "F": "F",
-        "/": "Q", "f": "Q", "Q": "Q"}
+AAMI = {
+    "N": "N",
+    "L": "N",
+    "R": "N",
+    "e": "N",
+    "j": "N",
+    "A": "S",
+    "a": "S",
+    "J": "S",
+    "S": "S",
+    "V": "V",
+    "E": "V",
+    "F": "F",
+    "/": "Q",
+    "f": "Q",
+    "Q": "Q",
+}
 
 
 def read_beats(path, record: str) -> tuple[np.ndarray, list[str]]:
@@ -30,8 +42,9 @@ def read_beats(path, record: str) -> tuple[np.ndarray, list[str]]:
     try:
         ann = wfdb.rdann(str(path), "atr")
     except (ValueError, OSError, IndexError) as err:
-        raise RecordError("annotation_unreadable", f"{path}.atr: annotations cannot be read ({err}); "
-                          "fix: restore the .atr file") from err
+        raise RecordError(
+            "annotation_unreadable", f"{path}.atr: annotations cannot be read ({err}); fix: restore the .atr file"
+        ) from err
     keep = [i for i, s in enumerate(ann.symbol) if s in AAMI]
     return np.asarray(ann.sample, dtype=np.int64)[keep], [ann.symbol[i] for i in keep]
 
@@ -56,12 +69,16 @@ class AnnotatedBeatSource:
     def load(self, ref: RecordRef, cfg: IngestConfig) -> Landed:
         record = ref.path.name
         if record in cfg.paced_records:
-            raise RecordError("excluded_paced", f"{ref.path}: paced record, excluded by the AAMI "
-                              "convention; fix: none needed (set IngestConfig.paced_records to keep it)")
+            raise RecordError(
+                "excluded_paced",
+                f"{ref.path}: paced record, excluded by the AAMI "
+                "convention; fix: none needed (set IngestConfig.paced_records to keep it)",
+            )
         sig = read_wfdb(ref.path, cfg)
         patient_id, split = mitdb_table().get(record, (record, hash_split(record)))
-        row = base_row(sig, source=self.kind, folder=ref.folder, target_fs=cfg.beat_fs, split=split,
-                       patient_id=patient_id)
+        row = base_row(
+            sig, source=self.kind, folder=ref.folder, target_fs=cfg.beat_fs, split=split, patient_id=patient_id
+        )
         samples, symbols = read_beats(ref.path, record)
         r_peak = rescale_samples(samples, fs=sig.fs, target_fs=row.fs)
         labels = np.array([AAMI[s] for s in symbols])
@@ -70,7 +87,13 @@ class AnnotatedBeatSource:
         row.labels = sorted(set(labels[fits].tolist()))
         row.n_beats = int(fits.sum())
         row.edge_beat_labels = labels[~fits].tolist()
-        beats = BeatBatch(r_peak=r_peak[fits], symbol=np.asarray(symbols)[fits].tolist(),
-                          label=labels[fits].tolist(), rr_prev_s=rr_prev[fits],
-                          rr_next_s=rr_next[fits], windows=windows, beat_span=cfg.beat_span())
+        beats = BeatBatch(
+            r_peak=r_peak[fits],
+            symbol=np.asarray(symbols)[fits].tolist(),
+            label=labels[fits].tolist(),
+            rr_prev_s=rr_prev[fits],
+            rr_next_s=rr_next[fits],
+            windows=windows,
+            beat_span=cfg.beat_span(),
+        )
         return Landed(row, beats)

@@ -70,14 +70,31 @@ def parse_comment_date(value: str | None) -> dt.datetime | None:
     return None
 
 
-def base_row(sig: WfdbSignal, *, source: str, folder: Path, target_fs: float, split: str,
-             patient_id: str | None = None, record_id: str | None = None) -> RecordRow:
+def base_row(
+    sig: WfdbSignal,
+    *,
+    source: str,
+    folder: Path,
+    target_fs: float,
+    split: str,
+    patient_id: str | None = None,
+    record_id: str | None = None,
+) -> RecordRow:
     """A row with the signal resampled to `target_fs`; sources then add labels and demographics."""
     signal, fs = resample(sig.signal, fs=sig.fs, target_fs=target_fs)
     fields = comment_fields(sig.comments)
     record_id = record_id or sig.record_id
     return RecordRow(
-        record_id=record_id, patient_id=patient_id or record_id, source=source,
-        dataset=folder.name, path=str(sig.path), fs=fs, lead_names=sig.lead_names, signal=signal,
-        split=split, recorded_at=sig.recorded_at or parse_comment_date(fields.get("ecg date")),
-        age=parse_age(fields.get("age")), sex=parse_sex(fields.get("sex")))
+        record_id=record_id,
+        patient_id=patient_id or record_id,
+        source=source,
+        dataset=folder.name,
+        path=str(sig.path),
+        fs=fs,
+        lead_names=sig.lead_names,
+        signal=signal,
+        split=split,
+        recorded_at=sig.recorded_at or parse_comment_date(fields.get("ecg date")),
+        age=parse_age(fields.get("age")),
+        sex=parse_sex(fields.get("sex")),
+    )

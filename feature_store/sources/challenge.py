@@ -28,13 +28,15 @@ def parse_dx(value: str | None, path: Path) -> list[str]:
     codes = [c.strip() for c in (value or "").split(",") if c.strip()]
     bad = [c for c in codes if not c.isdigit()]
     if not codes or bad:
-        raise RecordError("unmappable_labels", f"{path}.hea: '# Dx: {value}' holds no SNOMED CT codes "
-                          f"{bad or ''}; fix: write comma-separated numeric SNOMED CT codes")
+        raise RecordError(
+            "unmappable_labels",
+            f"{path}.hea: '# Dx: {value}' holds no SNOMED CT codes "
+            f"{bad or ''}; fix: write comma-separated numeric SNOMED CT codes",
+        )
     return codes
 
 
-def superclasses(codes: list[str], *, norm_from_sinus_rhythm: bool = True
-                 ) -> tuple[list[str], list[str]]:
+def superclasses(codes: list[str], *, norm_from_sinus_rhythm: bool = True) -> tuple[list[str], list[str]]:
     """(sorted superclasses, codes that gave none): unmapped codes are kept, never dropped."""
     table = snomed_table()
     labels = {table[c]["superclass"] for c in codes if c in table and table[c]["superclass"]}
@@ -50,9 +52,9 @@ class ChallengeSource:
     def load(self, ref: RecordRef, cfg: IngestConfig) -> Landed:
         sig = read_wfdb(ref.path, cfg)
         codes = parse_dx(comment_fields(sig.comments).get("dx"), ref.path)
-        row = base_row(sig, source=self.kind, folder=ref.folder, target_fs=cfg.record_fs,
-                       split=hash_split(sig.record_id))
-        row.labels, row.unmapped_codes = superclasses(
-            codes, norm_from_sinus_rhythm=cfg.norm_from_sinus_rhythm)
+        row = base_row(
+            sig, source=self.kind, folder=ref.folder, target_fs=cfg.record_fs, split=hash_split(sig.record_id)
+        )
+        row.labels, row.unmapped_codes = superclasses(codes, norm_from_sinus_rhythm=cfg.norm_from_sinus_rhythm)
         row.label_codes = codes
         return Landed(row)

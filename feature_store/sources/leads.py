@@ -20,5 +20,6 @@ def canonical_lead_names(names: list[str], path: str) -> list[str]:
         raise RecordError(
             "unknown_lead",
             f"{path}.hea: unknown lead name(s) {unknown}; fix: rename the lead in the header to one of "
-            f"{list(STANDARD_12 + OTHER)} or add an alias in feature_store/sources/leads.py")
+            f"{list(STANDARD_12 + OTHER)} or add an alias in feature_store/sources/leads.py",
+        )
     return [_CANONICAL[name.strip().lower()] for name in names]

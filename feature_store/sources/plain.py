@@ -14,5 +14,6 @@ class PlainWfdbSource:
 
     def load(self, ref: RecordRef, cfg: IngestConfig) -> Landed:
         sig = read_wfdb(ref.path, cfg)
-        return Landed(base_row(sig, source=self.kind, folder=ref.folder, target_fs=cfg.record_fs,
-                               split=hash_split(sig.record_id)))
+        return Landed(
+            base_row(sig, source=self.kind, folder=ref.folder, target_fs=cfg.record_fs, split=hash_split(sig.record_id))
+        )

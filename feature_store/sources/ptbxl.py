@@ -29,8 +29,9 @@ def read_statements(root: Path) -> dict[str, str]:
     path = root / "scp_statements.csv"
     path = path if path.is_file() else PACKAGED_STATEMENTS
     with path.open() as f:
-        return {row[""]: (row["diagnostic_class"] if row["diagnostic"] in ("1", "1.0") else "")
-                for row in csv.DictReader(f)}
+        return {
+            row[""]: (row["diagnostic_class"] if row["diagnostic"] in ("1", "1.0") else "") for row in csv.DictReader(f)
+        }
 
 
 def discover_ptbxl(root: Path, cfg: IngestConfig) -> list[RecordRef]:
@@ -39,8 +40,10 @@ def discover_ptbxl(root: Path, cfg: IngestConfig) -> list[RecordRef]:
         reader = csv.DictReader(f)
         missing = _COLUMNS - set(reader.fieldnames or [])
         if missing:
-            raise ValueError(f"{table}: columns {sorted(missing)} missing; fix: use the PTB-XL "
-                             "database table as published (wfdb.dl_database('ptb-xl', ...))")
+            raise ValueError(
+                f"{table}: columns {sorted(missing)} missing; fix: use the PTB-XL "
+                "database table as published (wfdb.dl_database('ptb-xl', ...))"
+            )
         rows = list(reader)
     column = "filename_lr" if cfg.record_fs <= 100 else "filename_hr"
     return [RecordRef("ptbxl", root / row[column], root, meta=row) for row in rows]
@@ -52,17 +55,25 @@ class PtbxlSource:
     def load(self, ref: RecordRef, cfg: IngestConfig) -> Landed:
         meta = ref.meta
         sig = read_wfdb(ref.path, cfg)
-        row = base_row(sig, source=self.kind, folder=ref.folder, target_fs=cfg.record_fs,
-                       split=fold_split(int(meta["strat_fold"])),
-                       patient_id=str(int(float(meta["patient_id"]))),
-                       record_id=str(int(meta["ecg_id"])))
+        row = base_row(
+            sig,
+            source=self.kind,
+            folder=ref.folder,
+            target_fs=cfg.record_fs,
+            split=fold_split(int(meta["strat_fold"])),
+            patient_id=str(int(float(meta["patient_id"]))),
+            record_id=str(int(meta["ecg_id"])),
+        )
         codes = _scp_codes(meta["scp_codes"], ref)
         statements = read_statements(ref.folder)
         unknown = [c for c in codes if c not in statements]
         if unknown:
-            raise RecordError("unmappable_labels", f"{ref.folder / DATABASE} ecg_id {meta['ecg_id']}: "
-                              f"SCP codes {unknown} are not in scp_statements.csv; fix: use the "
-                              "scp_statements.csv released with this PTB-XL version")
+            raise RecordError(
+                "unmappable_labels",
+                f"{ref.folder / DATABASE} ecg_id {meta['ecg_id']}: "
+                f"SCP codes {unknown} are not in scp_statements.csv; fix: use the "
+                "scp_statements.csv released with this PTB-XL version",
+            )
         row.labels = sorted({statements[c] for c in codes if statements[c]})
         row.label_codes = list(codes)
         row.unmapped_codes = [c for c in codes if not statements[c]]
@@ -76,12 +87,18 @@ def _scp_codes(text: str, ref: RecordRef) -> dict[str, float]:
     try:
         codes = ast.literal_eval(text)
     except (ValueError, SyntaxError) as err:
-        raise RecordError("unmappable_labels", f"{ref.folder / DATABASE} ecg_id "
-                          f"{ref.meta['ecg_id']}: scp_codes {text!r} is not a dict literal; fix: "
-                          "restore the column as published") from err
+        raise RecordError(
+            "unmappable_labels",
+            f"{ref.folder / DATABASE} ecg_id "
+            f"{ref.meta['ecg_id']}: scp_codes {text!r} is not a dict literal; fix: "
+            "restore the column as published",
+        ) from err
     if not isinstance(codes, dict):
-        raise RecordError("unmappable_labels", f"{ref.folder / DATABASE} ecg_id {ref.meta['ecg_id']}: "
-                          f"scp_codes {text!r} is not a dict; fix: restore the column as published")
+        raise RecordError(
+            "unmappable_labels",
+            f"{ref.folder / DATABASE} ecg_id {ref.meta['ecg_id']}: "
+            f"scp_codes {text!r} is not a dict; fix: restore the column as published",
+        )
     return codes
 
 

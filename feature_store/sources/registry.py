@@ -13,8 +13,9 @@ from .challenge import ChallengeSource
 from .plain import PlainWfdbSource
 from .ptbxl import DATABASE, PtbxlSource, discover_ptbxl
 
-SOURCES: dict[str, Source] = {s.kind: s for s in
-                              (PtbxlSource(), ChallengeSource(), AnnotatedBeatSource(), PlainWfdbSource())}
+SOURCES: dict[str, Source] = {
+    s.kind: s for s in (PtbxlSource(), ChallengeSource(), AnnotatedBeatSource(), PlainWfdbSource())
+}
 KINDS = tuple(SOURCES)
 _RECORD_SUFFIXES = {".hea", ".dat", ".mat", ".atr", ".xyz"}
 
@@ -24,8 +25,9 @@ def discover(folders: list[Path], cfg: IngestConfig) -> dict[str, list[RecordRef
     found: dict[str, list[RecordRef]] = defaultdict(list)
     for folder in folders:
         if not folder.is_dir():
-            raise ValueError(f"source folder {folder} does not exist; fix: point ECGNET_DATA at "
-                             "existing folders (':'-separated)")
+            raise ValueError(
+                f"source folder {folder} does not exist; fix: point ECGNET_DATA at existing folders (':'-separated)"
+            )
         ptbxl_roots = sorted(p.parent for p in folder.rglob(DATABASE))
         for root in ptbxl_roots:
             found["ptbxl"].extend(discover_ptbxl(root, cfg))
@@ -40,8 +42,7 @@ def _kind(path: Path) -> str:
     if path.with_name(path.name + ".atr").is_file():
         return "annotated"
     text = path.with_name(path.name + ".hea").read_text(errors="replace")
-    if any(line.lstrip("# ").lower().startswith("dx:") for line in text.splitlines()
-           if line.startswith("#")):
+    if any(line.lstrip("# ").lower().startswith("dx:") for line in text.splitlines() if line.startswith("#")):
         return "challenge"
     return "wfdb"
 
@@ -55,4 +56,3 @@ def folder_state(folders: list[Path]) -> str:
                 st = file.stat()
                 h.update(f"{file}|{st.st_size}|{st.st_mtime_ns}\n".encode())
     return h.hexdigest()
-

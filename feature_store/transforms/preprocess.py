@@ -49,8 +49,11 @@ def preprocess(x, xp: ModuleType, params: PreprocessParams, *, fs: float):
 def lead_moments(x, xp: ModuleType) -> dict:
     """Per-lead count, sum and sum of squares (float64), to combine across chunks."""
     x64 = x.astype(xp.float64)
-    return {"n": xp.asarray([x.shape[0] * x.shape[-1]], dtype=xp.float64),
-            "sum": x64.sum(axis=(0, -1)), "sumsq": (x64 * x64).sum(axis=(0, -1))}
+    return {
+        "n": xp.asarray([x.shape[0] * x.shape[-1]], dtype=xp.float64),
+        "sum": x64.sum(axis=(0, -1)),
+        "sumsq": (x64 * x64).sum(axis=(0, -1)),
+    }
 
 
 def standardize(x, xp: ModuleType, mean: np.ndarray, std: np.ndarray):

@@ -29,13 +29,12 @@ def preprocess_one(x: np.ndarray, *, fs: float, params, mean, std) -> tuple[np.n
 
 
 def time_one(y: np.ndarray, *, fs: float, params, crop) -> dict:
-    w = y if crop is None else y[:, crop[0]:crop[1]]
-    moments = np.stack([w.mean(axis=-1), w.std(axis=-1), stats.skew(w, axis=-1),
-                        stats.kurtosis(w, axis=-1)], axis=-1)
+    w = y if crop is None else y[:, crop[0] : crop[1]]
+    moments = np.stack([w.mean(axis=-1), w.std(axis=-1), stats.skew(w, axis=-1), stats.kurtosis(w, axis=-1)], axis=-1)
     out = {"waveform": w, "moments": moments}
     if crop is not None:
         half, c = int(round(params.qrs_half_s * fs)), y.shape[-1] // 2
-        out["qrs_energy"] = (y[:, c - half:c + half + 1] ** 2).sum(axis=-1)
+        out["qrs_energy"] = (y[:, c - half : c + half + 1] ** 2).sum(axis=-1)
     return out
 
 
@@ -43,24 +42,33 @@ def spectral_one(y: np.ndarray, *, fs: float, params, crop) -> dict:
     f, psd = signal.welch(y, fs=fs, nperseg=params.nperseg(fs), axis=-1)
     keep = f <= params.fmax_hz
     f, psd = f[keep], psd[:, keep]
-    bands = np.stack([psd[:, (f >= lo) & (f < hi)].sum(axis=-1) * (f[1] - f[0])
-                      for lo, hi in params.bands_hz], axis=-1)
+    bands = np.stack([psd[:, (f >= lo) & (f < hi)].sum(axis=-1) * (f[1] - f[0]) for lo, hi in params.bands_hz], axis=-1)
     return {"psd": np.log10(psd + 1e-12), "band_power": np.log10(bands + 1e-12)}
 
 
 def spectrogram_one(y: np.ndarray, *, fs: float, params, crop) -> dict:
     sizes = params.stft_sizes(fs)
     nperseg, hop = sizes["nperseg"], sizes["hop"]
-    f, _, mag = signal.spectrogram(y.astype(np.float64), fs=fs, window="hann", nperseg=nperseg, noverlap=nperseg - hop,
-                                   detrend=False, scaling="spectrum", mode="magnitude", axis=-1)
+    f, _, mag = signal.spectrogram(
+        y.astype(np.float64),
+        fs=fs,
+        window="hann",
+        nperseg=nperseg,
+        noverlap=nperseg - hop,
+        detrend=False,
+        scaling="spectrum",
+        mode="magnitude",
+        axis=-1,
+    )
     return {"spectrogram": np.log(mag[:, f <= params.fmax_hz, :] + 1e-6)}
 
 
 REFERENCE = {"time": time_one, "spectral": spectral_one, "spectrogram": spectrogram_one}
 
 
-def reference_features(family: str, signals: np.ndarray, *, fs: float, params, stats_: dict,
-                       crop=None) -> dict[str, np.ndarray]:
+def reference_features(
+    family: str, signals: np.ndarray, *, fs: float, params, stats_: dict, crop=None
+) -> dict[str, np.ndarray]:
     """Loop over rows of (rows, leads, samples): the device-side columns of `family`, stacked."""
     rows = []
     for x in signals:

@@ -12,8 +12,9 @@ BEAT_RR_NAMES = ("rr_prev_s", "rr_next_s", "rr_local_s", "rr_record_s", "rr_prev
 RECORD_HRV_NAMES = ("hr_bpm", "rr_mean_s", "sdnn_s", "rmssd_s", "pnn50", "n_beats")
 
 
-def beat_rr_features(record_id: np.ndarray, r_peak: np.ndarray, rr_prev_s: np.ndarray,
-                     rr_next_s: np.ndarray, *, local_beats: int = 10) -> np.ndarray:
+def beat_rr_features(
+    record_id: np.ndarray, r_peak: np.ndarray, rr_prev_s: np.ndarray, rr_next_s: np.ndarray, *, local_beats: int = 10
+) -> np.ndarray:
     """(beats, 6) RR features in the given row order; NaN intervals (first/last beat) take the
     record's mean RR. The record mean normalises each beat's intervals: inter-patient results
     depend on it.
@@ -37,8 +38,7 @@ def detect_r_peaks(lead: np.ndarray, fs: float) -> np.ndarray:
     """R-peak sample indices of one lead (mV) with wfdb's XQRS; empty when none are found."""
     if np.ptp(lead) == 0:
         return np.array([], dtype=np.int64)
-    return np.asarray(processing.xqrs_detect(lead.astype(np.float64), fs=fs, verbose=False),
-                      dtype=np.int64)
+    return np.asarray(processing.xqrs_detect(lead.astype(np.float64), fs=fs, verbose=False), dtype=np.int64)
 
 
 def hrv(r_peaks: np.ndarray, fs: float) -> np.ndarray:
@@ -47,8 +47,10 @@ def hrv(r_peaks: np.ndarray, fs: float) -> np.ndarray:
     if len(rr) < 2:
         return np.array([0, 0, 0, 0, 0, len(r_peaks)], dtype=np.float32)
     diffs = np.abs(np.diff(rr))
-    return np.array([60.0 / rr.mean(), rr.mean(), rr.std(ddof=1), np.sqrt(np.mean(diffs ** 2)),
-                     np.mean(diffs > 0.05), len(r_peaks)], dtype=np.float32)
+    return np.array(
+        [60.0 / rr.mean(), rr.mean(), rr.std(ddof=1), np.sqrt(np.mean(diffs**2)), np.mean(diffs > 0.05), len(r_peaks)],
+        dtype=np.float32,
+    )
 
 
 def peak_energy(signal: np.ndarray, r_peaks: np.ndarray, half: int) -> np.ndarray:

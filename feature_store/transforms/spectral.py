@@ -20,7 +20,7 @@ def welch_grid(nperseg: int, fs: float, fmax_hz: float) -> np.ndarray:
 def welch_psd(x, xp: ModuleType, *, fs: float, nperseg: int, fmax_hz: float):
     """(rows, leads, F) Welch PSD (mV^2/Hz, Hann, 50 % overlap) on the grid of `welch_grid`."""
     _, psd = signal_module(xp).welch(x, fs=fs, nperseg=nperseg, axis=-1)
-    return psd[..., :len(welch_grid(nperseg, fs, fmax_hz))]
+    return psd[..., : len(welch_grid(nperseg, fs, fmax_hz))]
 
 
 def band_powers(psd, xp: ModuleType, *, freqs: np.ndarray, bands: tuple[tuple[float, float], ...]):

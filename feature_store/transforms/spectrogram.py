@@ -30,5 +30,5 @@ def log_spectrogram(x, xp: ModuleType, *, fs: float, nperseg: int, hop: int, fma
     # would move their logarithm by 1e-3
     window = xp.asarray(host_signal.get_window("hann", nperseg), dtype=xp.float64)
     frames = x.astype(xp.float64)[..., idx] * window  # (rows, leads, frames, nperseg)
-    mag = xp.abs(xp.fft.rfft(frames, axis=-1)[..., :len(freqs)]) / window.sum()
+    mag = xp.abs(xp.fft.rfft(frames, axis=-1)[..., : len(freqs)]) / window.sum()
     return xp.log(mag + EPS).astype(xp.float32).swapaxes(-1, -2)  # (rows, leads, F, frames)

@@ -22,8 +22,13 @@ class ViewInput:
     @classmethod
     def from_json(cls, d: dict) -> ViewInput:
         crop = tuple(d["crop"]) if d.get("crop") is not None else None
-        return cls(float(d["fs"]), int(d["samples"]), crop, tuple(d["lead_names"]),
-                   d.get("unit") or ("beat" if crop else "record"))  # entries written before `unit`
+        return cls(
+            float(d["fs"]),
+            int(d["samples"]),
+            crop,
+            tuple(d["lead_names"]),
+            d.get("unit") or ("beat" if crop else "record"),
+        )  # entries written before `unit`
 
 
 @dataclass(frozen=True)
@@ -70,8 +75,14 @@ class ViewEntry:
 
     @classmethod
     def from_json(cls, d: dict) -> ViewEntry:
-        return cls(**{**d, "lineage": Lineage.from_json(d["lineage"]), "input": ViewInput.from_json(d["input"]),
-                      "columns": {k: tuple(v) for k, v in d["columns"].items()}})
+        return cls(
+            **{
+                **d,
+                "lineage": Lineage.from_json(d["lineage"]),
+                "input": ViewInput.from_json(d["input"]),
+                "columns": {k: tuple(v) for k, v in d["columns"].items()},
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -91,5 +102,4 @@ class Catalog:
         write_json_atomic([e.to_json() for e in rest + [entry]], self.path)
 
     def remove(self, name: str, version: str) -> None:
-        write_json_atomic([e.to_json() for e in self.entries() if (e.name, e.version) != (name, version)],
-                          self.path)
+        write_json_atomic([e.to_json() for e in self.entries() if (e.name, e.version) != (name, version)], self.path)

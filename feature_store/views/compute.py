@@ -17,8 +17,10 @@ def fit_stats(inp: TaskInput, pre: PreprocessParams, backend: Backend) -> dict:
     """Per-lead mean and std of the preprocessed signal over the train split only."""
     train = inp.signal[inp.train_mask]
     if len(train) == 0:
-        raise ValueError(f"task {inp.task!r} has no rows in its train splits "
-                         f"{inp.train_splits}; fix: ingest records of the train split first")
+        raise ValueError(
+            f"task {inp.task!r} has no rows in its train splits "
+            f"{inp.train_splits}; fix: ingest records of the train split first"
+        )
     return lead_stats(train, fs=inp.fs, pre=pre, backend=backend)
 
 
@@ -34,7 +36,7 @@ def lead_stats(train: np.ndarray, *, fs: float, pre: PreprocessParams, backend: 
     for _, out in backend.map_chunks(moments, train):
         total = {k: total[k] + out[k] for k in total}
     mean = total["sum"] / total["n"]
-    std = np.sqrt(np.maximum(total["sumsq"] / total["n"] - mean ** 2, 0.0))
+    std = np.sqrt(np.maximum(total["sumsq"] / total["n"] - mean**2, 0.0))
     std = np.where(std > 1e-6, std, 1.0)  # a flat lead in every train row stays unscaled
     return {"mean": mean.tolist(), "std": std.tolist(), "train_rows": int(len(train))}
 
@@ -53,14 +55,16 @@ def scaled_crop(inp: TaskInput, fs: float) -> tuple[int, int] | None:
 def compute_features(family, inp: TaskInput, params, stats: dict, backend: Backend) -> dict[str, np.ndarray]:
     """Every feature column of `family` for every row of `inp`, as host arrays (rows first)."""
     fs = output_fs(inp, params.preprocess)
-    columns = array_features(family, inp.signal, fs=inp.fs, params=params, stats=stats,
-                              crop=scaled_crop(inp, fs), backend=backend)
+    columns = array_features(
+        family, inp.signal, fs=inp.fs, params=params, stats=stats, crop=scaled_crop(inp, fs), backend=backend
+    )
     columns.update(family.host_columns(inp, params, columns, fs=fs))
     return columns
 
 
-def array_features(family, signal: np.ndarray, *, fs: float, params, stats: dict, crop,
-                    backend: Backend) -> dict[str, np.ndarray]:
+def array_features(
+    family, signal: np.ndarray, *, fs: float, params, stats: dict, crop, backend: Backend
+) -> dict[str, np.ndarray]:
     """The array part of a family (preprocess, standardise, transform), chunk by chunk on `backend`.
 
     `crop` is in samples at the output rate. Host-side columns (RR, HRV) are added by the caller.

@@ -30,8 +30,7 @@ class SpectralParams:
     preprocess: PreprocessParams = field(default_factory=PreprocessParams)
     nperseg_s: float = 0.5  # s per Welch segment: 2 Hz resolution
     fmax_hz: float = 50.0  # highest frequency kept on the grid
-    bands_hz: tuple[tuple[float, float], ...] = ((0.5, 4.0), (4.0, 8.0), (8.0, 15.0), (15.0, 25.0),
-                                                 (25.0, 40.0))
+    bands_hz: tuple[tuple[float, float], ...] = ((0.5, 4.0), (4.0, 8.0), (8.0, 15.0), (15.0, 25.0), (25.0, 40.0))
 
     def nperseg(self, fs: float) -> int:
         """Welch segment length in samples at `fs`."""
@@ -54,18 +53,23 @@ class TimeFamily:
     name, code_version, params_cls = "time", "1", TimeParams
 
     def arrays(self, x, xp: ModuleType, *, fs: float, params: TimeParams, crop) -> dict:
-        waveform = x if crop is None else x[..., crop[0]:crop[1]]
+        waveform = x if crop is None else x[..., crop[0] : crop[1]]
         out = {"waveform": waveform, "moments": lead_moments4(waveform, xp)}
         if crop is not None:  # beats: the R peak sits at the centre of the context window
-            out["qrs_energy"] = centre_energy(x, xp, centre=x.shape[-1] // 2,
-                                              half=int(round(params.qrs_half_s * fs)))
+            out["qrs_energy"] = centre_energy(x, xp, centre=x.shape[-1] // 2, half=int(round(params.qrs_half_s * fs)))
         return out
 
     def host_columns(self, inp: TaskInput, params: TimeParams, out: dict, *, fs: float) -> dict:
         if inp.beats is not None:
             b = inp.beats
-            return {"rhythm": beat_rr_features(b["record_id"].to_numpy(), b["r_peak"].to_numpy(),
-                                               b["rr_prev_s"].to_numpy(), b["rr_next_s"].to_numpy())}
+            return {
+                "rhythm": beat_rr_features(
+                    b["record_id"].to_numpy(),
+                    b["r_peak"].to_numpy(),
+                    b["rr_prev_s"].to_numpy(),
+                    b["rr_next_s"].to_numpy(),
+                )
+            }
         half = int(round(params.qrs_half_s * fs))
         lead = inp.lead_names.index("II") if "II" in inp.lead_names else 0
         rhythm = np.zeros((len(inp.signal), len(RECORD_HRV_NAMES)), np.float32)
@@ -78,8 +82,13 @@ class TimeFamily:
 
     def describe(self, inp: TaskInput, params: TimeParams, *, fs: float) -> dict:
         rhythm = BEAT_RR_NAMES if inp.beats is not None else RECORD_HRV_NAMES
-        return {"waveform": "leads x samples (standardised)", "moments": list(MOMENT_NAMES),
-                "qrs_energy": "leads", "rhythm": list(rhythm), "fs": fs}
+        return {
+            "waveform": "leads x samples (standardised)",
+            "moments": list(MOMENT_NAMES),
+            "qrs_energy": "leads",
+            "rhythm": list(rhythm),
+            "fs": fs,
+        }
 
 
 class SpectralFamily:
@@ -96,16 +105,18 @@ class SpectralFamily:
 
     def describe(self, inp: TaskInput, params: SpectralParams, *, fs: float) -> dict:
         freqs = welch_grid(params.nperseg(fs), fs, params.fmax_hz)
-        return {"psd": "leads x freq, log10 mV^2/Hz", "freqs_hz": freqs.tolist(),
-                "band_power": [f"{lo:g}-{hi:g} Hz" for lo, hi in params.bands_hz]}
+        return {
+            "psd": "leads x freq, log10 mV^2/Hz",
+            "freqs_hz": freqs.tolist(),
+            "band_power": [f"{lo:g}-{hi:g} Hz" for lo, hi in params.bands_hz],
+        }
 
 
 class SpectrogramFamily:
     name, code_version, params_cls = "spectrogram", "1", SpectrogramParams
 
     def arrays(self, x, xp: ModuleType, *, fs: float, params: SpectrogramParams, crop) -> dict:
-        return {"spectrogram": log_spectrogram(x, xp, fs=fs, fmax_hz=params.fmax_hz,
-                                               **params.stft_sizes(fs))}
+        return {"spectrogram": log_spectrogram(x, xp, fs=fs, fmax_hz=params.fmax_hz, **params.stft_sizes(fs))}
 
     def host_columns(self, inp: TaskInput, params: SpectrogramParams, out: dict, *, fs: float) -> dict:
         return {}
@@ -113,9 +124,11 @@ class SpectrogramFamily:
     def describe(self, inp: TaskInput, params: SpectrogramParams, *, fs: float) -> dict:
         n = int(round(inp.signal.shape[-1] * fs / inp.fs)) if inp.fs else 0
         freqs, times = stft_grid(n, fs=fs, fmax_hz=params.fmax_hz, **params.stft_sizes(fs))
-        return {"spectrogram": "leads x freq x frames, ln mV", "freqs_hz": freqs.tolist(),
-                "frame_times_s": times.tolist()}
-
+        return {
+            "spectrogram": "leads x freq x frames, ln mV",
+            "freqs_hz": freqs.tolist(),
+            "frame_times_s": times.tolist(),
+        }
 
 
 FAMILIES = {f.name: f for f in (TimeFamily(), SpectralFamily(), SpectrogramFamily())}

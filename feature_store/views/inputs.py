@@ -12,8 +12,14 @@ from ..raw_store import RawSnapshot, iter_signals, signals_of
 from ..tasks import BeatWindows, RecordWindows, TaskSpec
 
 KEYS = ("entity_id", "record_id", "patient_id", "split", "labels", "recorded_at")
-KEY_SCHEMA = {"entity_id": pl.String, "record_id": pl.String, "patient_id": pl.String, "split": pl.String,
-              "labels": pl.List(pl.String), "recorded_at": pl.Datetime("us")}
+KEY_SCHEMA = {
+    "entity_id": pl.String,
+    "record_id": pl.String,
+    "patient_id": pl.String,
+    "split": pl.String,
+    "labels": pl.List(pl.String),
+    "recorded_at": pl.Datetime("us"),
+}
 
 
 @dataclass
@@ -48,19 +54,35 @@ def load_beats(spec: TaskSpec, snapshots: list[RawSnapshot]) -> TaskInput:
         return empty_input(spec, n_leads)
     fs_values, spans = beats["fs"].unique().to_list(), beats.select("beat_start", "beat_stop").unique()
     if len(fs_values) > 1 or len(spans) > 1:
-        raise ValueError(f"beat rows have several rates {fs_values} or windows {spans.rows()}; fix: "
-                         "ingest every beat source with one IngestConfig (beat_fs, windows)")
+        raise ValueError(
+            f"beat rows have several rates {fs_values} or windows {spans.rows()}; fix: "
+            "ingest every beat source with one IngestConfig (beat_fs, windows)"
+        )
     few = beats["lead_names"].list.len() < n_leads
     other = ~few & ~beats["label"].is_in(list(spec.classes))
     beats = beats.filter(~few & ~other).sort("record_id", "r_peak")
     signal = signals_of(beats.select(pl.col("signal").list.head(n_leads)).to_arrow())
-    keys = beats.select(entity_id="beat_id", record_id="record_id", patient_id="patient_id",
-                        split="split", labels=pl.concat_list("label"),
-                        recorded_at=pl.lit(None, dtype=pl.Datetime("us")))
+    keys = beats.select(
+        entity_id="beat_id",
+        record_id="record_id",
+        patient_id="patient_id",
+        split="split",
+        labels=pl.concat_list("label"),
+        recorded_at=pl.lit(None, dtype=pl.Datetime("us")),
+    )
     excluded = {"fewer_leads": int(few.sum())} | ({"other_class": int(other.sum())} if other.any() else {})
-    return TaskInput(spec.name, keys, signal, float(fs_values[0]), [f"lead {i + 1}" for i in range(n_leads)],
-                     "beat", spec.splits.train, crop=spans.row(0),
-                     beats=beats.select("record_id", "r_peak", "rr_prev_s", "rr_next_s"), excluded=excluded)
+    return TaskInput(
+        spec.name,
+        keys,
+        signal,
+        float(fs_values[0]),
+        [f"lead {i + 1}" for i in range(n_leads)],
+        "beat",
+        spec.splits.train,
+        crop=spans.row(0),
+        beats=beats.select("record_id", "r_peak", "rr_prev_s", "rr_next_s"),
+        excluded=excluded,
+    )
 
 
 def load_records(spec: TaskSpec, snapshots: list[RawSnapshot]) -> TaskInput:
@@ -81,16 +103,37 @@ def load_records(spec: TaskSpec, snapshots: list[RawSnapshot]) -> TaskInput:
     rows = zip(records["lead_names"].to_list(), iter_signals(records.select("signal").to_arrow()))
     for i, (names, sig) in enumerate(rows):
         x = sig[[names.index(lead) for lead in leads], :n]
-        signal[i, :, :x.shape[1]] = x  # shorter records are zero-padded at the end
-    keys = records.select(entity_id="record_id", record_id="record_id", patient_id="patient_id",
-                          split="split", labels="labels", recorded_at="recorded_at")
-    return TaskInput(spec.name, keys, signal, fs, list(leads), "record", spec.splits.train,
-                     excluded={"missing_leads": int((~has_leads).sum())})
+        signal[i, :, : x.shape[1]] = x  # shorter records are zero-padded at the end
+    keys = records.select(
+        entity_id="record_id",
+        record_id="record_id",
+        patient_id="patient_id",
+        split="split",
+        labels="labels",
+        recorded_at="recorded_at",
+    )
+    return TaskInput(
+        spec.name,
+        keys,
+        signal,
+        fs,
+        list(leads),
+        "record",
+        spec.splits.train,
+        excluded={"missing_leads": int((~has_leads).sum())},
+    )
 
 
 def empty_input(spec: TaskSpec, leads: int) -> TaskInput:
-    return TaskInput(spec.name, pl.DataFrame(schema=KEY_SCHEMA), np.zeros((0, leads, 0), np.float32), 0.0, [],
-                     spec.unit, spec.splits.train)
+    return TaskInput(
+        spec.name,
+        pl.DataFrame(schema=KEY_SCHEMA),
+        np.zeros((0, leads, 0), np.float32),
+        0.0,
+        [],
+        spec.unit,
+        spec.splits.train,
+    )
 
 
 def raw_rows(spec: TaskSpec, snapshots: list[RawSnapshot]) -> int:

@@ -22,37 +22,52 @@ def record_input(path: Path, spec: ViewInput, *, task: str) -> TaskInput:
     signal, fs = resample(sig.signal, fs=sig.fs, target_fs=spec.fs)
     if spec.unit == "record":
         return _record(sig.record_id, signal, sig.lead_names, fs, spec, path, task)
-    r_peak = (rescale_samples(read_beats(path, sig.record_id)[0], fs=sig.fs, target_fs=fs)
-              if path.with_name(path.name + ".atr").is_file() else detect_r_peaks(signal[0], fs))
+    r_peak = (
+        rescale_samples(read_beats(path, sig.record_id)[0], fs=sig.fs, target_fs=fs)
+        if path.with_name(path.name + ".atr").is_file()
+        else detect_r_peaks(signal[0], fs)
+    )
     return _beats(sig.record_id, signal, r_peak, fs, spec, task)
 
 
-def _record(record_id: str, signal: np.ndarray, names: list[str], fs: float, spec: ViewInput,
-            path: Path, task: str) -> TaskInput:
+def _record(
+    record_id: str, signal: np.ndarray, names: list[str], fs: float, spec: ViewInput, path: Path, task: str
+) -> TaskInput:
     missing = [lead for lead in spec.lead_names if lead not in names]
     if missing:
-        raise ValueError(f"{path}: leads {missing} missing; the view needs {list(spec.lead_names)}; "
-                         "fix: use a record with those leads")
+        raise ValueError(
+            f"{path}: leads {missing} missing; the view needs {list(spec.lead_names)}; "
+            "fix: use a record with those leads"
+        )
     x = np.zeros((1, len(spec.lead_names), spec.samples), np.float32)
-    sel = signal[[names.index(lead) for lead in spec.lead_names], :spec.samples]
-    x[0, :, :sel.shape[1]] = sel
+    sel = signal[[names.index(lead) for lead in spec.lead_names], : spec.samples]
+    x[0, :, : sel.shape[1]] = sel
     return TaskInput(task, _keys([record_id], record_id), x, fs, list(spec.lead_names), "record")
 
 
-def _beats(record_id: str, signal: np.ndarray, r_peak: np.ndarray, fs: float, spec: ViewInput,
-           task: str) -> TaskInput:
+def _beats(record_id: str, signal: np.ndarray, r_peak: np.ndarray, fs: float, spec: ViewInput, task: str) -> TaskInput:
     n_leads = len(spec.lead_names)
     windows, fits = beat_windows(signal[:n_leads], r_peak, spec.samples)
     rr_prev, rr_next = rr_intervals(r_peak, fs)
-    beats = pl.DataFrame({"record_id": record_id, "r_peak": r_peak[fits],
-                          "rr_prev_s": rr_prev[fits], "rr_next_s": rr_next[fits]}).fill_nan(None)
+    beats = pl.DataFrame(
+        {"record_id": record_id, "r_peak": r_peak[fits], "rr_prev_s": rr_prev[fits], "rr_next_s": rr_next[fits]}
+    ).fill_nan(None)
     ids = [f"{record_id}:{r}" for r in r_peak[fits].tolist()]
-    return TaskInput(task, _keys(ids, record_id), windows, fs, list(spec.lead_names), "beat",
-                     crop=spec.crop, beats=beats)
+    return TaskInput(
+        task, _keys(ids, record_id), windows, fs, list(spec.lead_names), "beat", crop=spec.crop, beats=beats
+    )
 
 
 def _keys(ids: list[str], record_id: str) -> pl.DataFrame:
     n = len(ids)
-    return pl.DataFrame({"entity_id": ids, "record_id": [record_id] * n, "patient_id": [record_id] * n,
-                         "split": ["online"] * n, "labels": [[] for _ in range(n)],
-                         "recorded_at": [None] * n}, schema=KEY_SCHEMA)
+    return pl.DataFrame(
+        {
+            "entity_id": ids,
+            "record_id": [record_id] * n,
+            "patient_id": [record_id] * n,
+            "split": ["online"] * n,
+            "labels": [[] for _ in range(n)],
+            "recorded_at": [None] * n,
+        },
+        schema=KEY_SCHEMA,
+    )

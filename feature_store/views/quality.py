@@ -41,4 +41,3 @@ def non_finite(entry: ViewEntry) -> dict[str, int]:
         table = scan_entry(entry).select(column).collect().to_arrow()
         counts[column] = int((~np.isfinite(tensor_of(table.column(column), shape))).sum())
     return counts
-

@@ -48,8 +48,13 @@ def write_view(directory: Path, table: pa.Table) -> int:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     for part, start in enumerate(range(0, max(len(table), 1), ROWS_PER_PART)):
-        pq.write_table(table.slice(start, ROWS_PER_PART), tmp / f"part-{part:05d}.parquet",
-                       compression="zstd", compression_level=1, use_byte_stream_split=True)
+        pq.write_table(
+            table.slice(start, ROWS_PER_PART),
+            tmp / f"part-{part:05d}.parquet",
+            compression="zstd",
+            compression_level=1,
+            use_byte_stream_split=True,
+        )
     if directory.exists():
         shutil.rmtree(directory)
     os.replace(tmp, directory)

@@ -1,9 +1,9 @@
 """FeatureStore: the one door to feature views, for the pipeline, training and inference.
 
-    store = FeatureStore(home / "store")
-    made = store.materialize(BEATS, "spectrogram", [snapshot])     # reuses an unchanged version
-    train = store.training_set(["beats_time", "beats_spectral"], split="DS1")
-    one = store.online(Path("new/record"), ["records_time"])
+store = FeatureStore(home / "store")
+made = store.materialize(BEATS, "spectrogram", [snapshot])     # reuses an unchanged version
+train = store.training_set(["beats_time", "beats_spectral"], split="DS1")
+one = store.online(Path("new/record"), ["records_time"])
 """
 
 from __future__ import annotations
@@ -59,14 +59,14 @@ class FeatureStore:
         self.catalog = Catalog(self.root / "catalog.json")
 
     # -- writing ---------------------------------------------------------------------------------
-    def materialize(self, task: TaskSpec, family: str, snapshots: list[RawSnapshot], *, params=None,
-                    backend: Backend | None = None) -> Materialized:
+    def materialize(
+        self, task: TaskSpec, family: str, snapshots: list[RawSnapshot], *, params=None, backend: Backend | None = None
+    ) -> Materialized:
         """Compute and register a view of `task`, or reuse the stored version when nothing changed."""
         start, fam = time.perf_counter(), FAMILIES[family]
         params = params or task.view_params[family]
         name, lineage = view_name(task.name, family), {s.kind: s.fingerprint for s in snapshots}
-        version = _hash({"name": name, "params": asdict(params), "code": fam.code_version,
-                         "snapshots": lineage})
+        version = _hash({"name": name, "params": asdict(params), "code": fam.code_version, "snapshots": lineage})
         existing = self.catalog.get(name, version)
         if existing and Path(existing.path).is_dir():
             log.info("%s: version %s is stored; nothing to compute", name, version)
@@ -80,18 +80,40 @@ class FeatureStore:
         size = write_view(path, table)
         seconds = time.perf_counter() - start
         entry = ViewEntry(
-            name=name, version=version, task=task.name, family=family, path=str(path), params=asdict(params),
-            code_version=fam.code_version, stats=stats, schema=table.schema.to_string(show_schema_metadata=False),
-            rows=len(table), bytes=size, backend=backend.name, seconds=round(seconds, 3),
+            name=name,
+            version=version,
+            task=task.name,
+            family=family,
+            path=str(path),
+            params=asdict(params),
+            code_version=fam.code_version,
+            stats=stats,
+            schema=table.schema.to_string(show_schema_metadata=False),
+            rows=len(table),
+            bytes=size,
+            backend=backend.name,
+            seconds=round(seconds, 3),
             created_at=dt.datetime.now(dt.UTC).isoformat(),
-            lineage=Lineage(snapshots[0].store_root if snapshots else "", lineage,
-                            sum(len(s.record_ids) for s in snapshots), inp.excluded),
+            lineage=Lineage(
+                snapshots[0].store_root if snapshots else "",
+                lineage,
+                sum(len(s.record_ids) for s in snapshots),
+                inp.excluded,
+            ),
             input=ViewInput(inp.fs, int(inp.signal.shape[-1]), inp.crop, tuple(inp.lead_names), inp.unit),
             columns={k: tuple(v.shape[1:]) for k, v in features.items()},
-            describe=fam.describe(inp, params, fs=output_fs(inp, params.preprocess)) if inp.fs else {})
+            describe=fam.describe(inp, params, fs=output_fs(inp, params.preprocess)) if inp.fs else {},
+        )
         self.catalog.add(entry)
-        log.info("%s: version %s, %d rows, %.1f MB in %.1f s on %s", name, version, len(table),
-                 size / 2**20, seconds, backend.name)
+        log.info(
+            "%s: version %s, %d rows, %.1f MB in %.1f s on %s",
+            name,
+            version,
+            len(table),
+            size / 2**20,
+            seconds,
+            backend.name,
+        )
         return Materialized(entry, False, seconds)
 
     def _stats(self, inp: TaskInput, params, lineage: dict, backend: Backend) -> dict:
@@ -105,8 +127,9 @@ class FeatureStore:
 
     def prune(self, name: str, keep: int = 2) -> list[str]:
         """Delete all but the newest `keep` versions of a view; returns the versions removed."""
-        entries = sorted((e for e in self.catalog.entries() if e.name == name),
-                         key=lambda e: e.created_at, reverse=True)
+        entries = sorted(
+            (e for e in self.catalog.entries() if e.name == name), key=lambda e: e.created_at, reverse=True
+        )
         removed = []
         for entry in entries[keep:]:
             shutil.rmtree(entry.path, ignore_errors=True)
@@ -119,8 +142,10 @@ class FeatureStore:
         entry = self.catalog.get(name, version)
         if entry is None:
             known = sorted({e.name for e in self.catalog.entries()})
-            raise ValueError(f"no feature view {name!r}{' version ' + version if version else ''} in "
-                             f"{self.catalog.path}; known views: {known}; fix: materialize it first")
+            raise ValueError(
+                f"no feature view {name!r}{' version ' + version if version else ''} in "
+                f"{self.catalog.path}; known views: {known}; fix: materialize it first"
+            )
         return entry
 
     def scan(self, name: str, version: str | None = None) -> pl.LazyFrame:
@@ -133,9 +158,14 @@ class FeatureStore:
             raise ValueError(f"views {views} belong to different tasks; fix: use views of one task")
         return entries
 
-    def training_set(self, views: list[str], split: str | tuple[str, ...], *,
-                     versions: dict[str, str] | None = None,
-                     recorded_before: dt.datetime | None = None) -> TrainingSet:
+    def training_set(
+        self,
+        views: list[str],
+        split: str | tuple[str, ...],
+        *,
+        versions: dict[str, str] | None = None,
+        recorded_before: dt.datetime | None = None,
+    ) -> TrainingSet:
         """Rows of one split, aligned by entity id across `views`.
 
         `recorded_before` keeps only entities recorded before the cutoff (rows with no recording
@@ -151,15 +181,17 @@ class FeatureStore:
             frames[view] = lf.collect()
         ids = sorted(set.intersection(*(set(f["entity_id"]) for f in frames.values())))
         order = pl.DataFrame({"entity_id": ids}, schema={"entity_id": pl.String})
-        aligned = {v: order.join(f, on="entity_id", how="left", maintain_order="left")
-                   for v, f in frames.items()}
+        aligned = {v: order.join(f, on="entity_id", how="left", maintain_order="left") for v, f in frames.items()}
         keys = next(iter(aligned.values())).select(KEYS)
-        features = {v: {c: tensor_of(f[c].to_arrow(), shape) for c, shape in entries[v].columns.items()}
-                    for v, f in aligned.items()}
+        features = {
+            v: {c: tensor_of(f[c].to_arrow(), shape) for c, shape in entries[v].columns.items()}
+            for v, f in aligned.items()
+        }
         return TrainingSet(np.asarray(ids), keys, features, {v: e.version for v, e in entries.items()})
 
-    def online(self, record: Path, views: list[str], *, versions: dict[str, str] | None = None,
-               backend: Backend | None = None) -> TrainingSet:
+    def online(
+        self, record: Path, views: list[str], *, versions: dict[str, str] | None = None, backend: Backend | None = None
+    ) -> TrainingSet:
         """Features of one new WFDB record with each view's stored parameters and train statistics.
 
         Shaped like `training_set`: one row per record (record views) or per beat (beat views).
@@ -172,8 +204,9 @@ class FeatureStore:
             fam = FAMILIES[entry.family]
             if entry.input not in inputs:
                 inputs[entry.input] = record_input(Path(record), entry.input, task=entry.task)
-            features[view] = compute_features(fam, inputs[entry.input], _params(fam.params_cls, entry.params),
-                                              entry.stats, backend)
+            features[view] = compute_features(
+                fam, inputs[entry.input], _params(fam.params_cls, entry.params), entry.stats, backend
+            )
         keys = next(iter(inputs.values())).keys
         return TrainingSet(keys["entity_id"].to_numpy(), keys, features, {v: e.version for v, e in entries.items()})
 

@@ -56,17 +56,29 @@ class ModelRef:
 
 def build_training_data(spec: TaskSpec) -> dg.AssetsDefinition:
     names, rule = TaskAssets(spec), spec.splits
+
     # output_required=False: with no rows of this task (say, MIT-BIH alone), its models are skipped
-    @dg.asset(name=names.training_data, group_name="training", output_required=False,
-              ins={name: dg.AssetIn(asset) for name, asset in names.views().items()},
-              description=f"Aligned {spec.unit} features of the three views, split by patient (train "
-                          f"{rule.train}, val {rule.val or 'held out of train'}, test {rule.test}), and the "
-                          "MLflow parent run of this comparison.")
-    def _training_data(context: dg.AssetExecutionContext, store: EcgnetStore, mlflow: MlflowTracking,
-                       training: TrainingSettings, **views: ViewRef):
+    @dg.asset(
+        name=names.training_data,
+        group_name="training",
+        output_required=False,
+        ins={name: dg.AssetIn(asset) for name, asset in names.views().items()},
+        description=f"Aligned {spec.unit} features of the three views, split by patient (train "
+        f"{rule.train}, val {rule.val or 'held out of train'}, test {rule.test}), and the "
+        "MLflow parent run of this comparison.",
+    )
+    def _training_data(
+        context: dg.AssetExecutionContext,
+        store: EcgnetStore,
+        mlflow: MlflowTracking,
+        training: TrainingSettings,
+        **views: ViewRef,
+    ):
         if all(r.entry().rows == 0 for r in views.values()):
-            context.log.warning(f"no {spec.unit}s in the {spec.name} feature views, so its models are "
-                                f"skipped; fix: ingest {spec.sources_hint or spec.source_kinds} to train them")
+            context.log.warning(
+                f"no {spec.unit}s in the {spec.name} feature views, so its models are "
+                f"skipped; fix: ingest {spec.sources_hint or spec.source_kinds} to train them"
+            )
             return
         versions = {r.name: r.version for r in views.values()}
         data = load_task_data(store.features(), spec, versions=versions, seed=training.seed)
@@ -74,18 +86,32 @@ def build_training_data(spec: TaskSpec) -> dg.AssetsDefinition:
         parent = tracker.start_comparison(spec.name, training.config(), data.versions)
         run = TrainingRun(spec.name, versions, parent, str(store.workspace().training / parent))
         data.save(run.data_dir)
-        context.log.info(f"comparison {parent}: train {len(data.train)}, val {len(data.val)}, "
-                         f"test {len(data.test)} {spec.unit}s")
+        context.log.info(
+            f"comparison {parent}: train {len(data.train)}, val {len(data.val)}, test {len(data.test)} {spec.unit}s"
+        )
         counts = pl.DataFrame({"class": list(spec.classes), **{s: data.class_counts(s) for s in SPLITS}})
-        yield dg.Output(run, metadata={
-            "mlflow_parent_run": parent, "tracking_uri": tracker.uri,
-            "classes_per_split": dg.MetadataValue.md(markdown_table(counts)),
-            "patients": dg.MetadataValue.json({s: sorted(set(data.split(s).groups.tolist())) for s in SPLITS})})
+        yield dg.Output(
+            run,
+            metadata={
+                "mlflow_parent_run": parent,
+                "tracking_uri": tracker.uri,
+                "classes_per_split": dg.MetadataValue.md(markdown_table(counts)),
+                "patients": dg.MetadataValue.json({s: sorted(set(data.split(s).groups.tolist())) for s in SPLITS}),
+            },
+        )
+
     return _training_data
 
 
-def _train(spec: TaskSpec, store: EcgnetStore, mlflow: MlflowTracking, training: TrainingSettings,
-           run: TrainingRun, variant: str, singles: dict[str, ModelRef]) -> dg.Output[ModelRef]:
+def _train(
+    spec: TaskSpec,
+    store: EcgnetStore,
+    mlflow: MlflowTracking,
+    training: TrainingSettings,
+    run: TrainingRun,
+    variant: str,
+    singles: dict[str, ModelRef],
+) -> dg.Output[ModelRef]:
     data, cfg, directory = TaskData.load(run.data_dir, spec), training.config(), Path(run.directory)
     trained = {m: load_result(r.variant, data, cfg, Path(r.directory)) for m, r in singles.items()}
     # per-epoch progress comes from the `ecgnet` logger, which dagster.yaml hands to the run's log
@@ -96,17 +122,28 @@ def _train(spec: TaskSpec, store: EcgnetStore, mlflow: MlflowTracking, training:
     return dg.Output(ref, metadata=_model_metadata(spec, result, ref, store, mlflow))
 
 
-def _model_metadata(spec: TaskSpec, result: VariantResult, ref: ModelRef, store: EcgnetStore,
-                    mlflow: MlflowTracking) -> dict:
-    meta = {"mlflow_run": ref.run_id, "registered_model": f"{model_name(spec.name, ref.variant)} v{ref.model_version}",
-            "val_metric": round(result.val.value, 4), "params": result.n_params,
-            f"latency_ms_per_{spec.unit}": round(result.latency_ms, 4), "seconds": round(result.seconds, 1),
-            **{f"test_{k}": str(v) for k, v in result.test.items() if not k.startswith(("auc_", "f1_"))},
-            "fitted": dg.MetadataValue.json(result.fitted),
-            "mlflow_ui": mlflow.runs_url(mlflow.tracker().experiment(spec.name))}
+def _model_metadata(
+    spec: TaskSpec, result: VariantResult, ref: ModelRef, store: EcgnetStore, mlflow: MlflowTracking
+) -> dict:
+    meta = {
+        "mlflow_run": ref.run_id,
+        "registered_model": f"{model_name(spec.name, ref.variant)} v{ref.model_version}",
+        "val_metric": round(result.val.value, 4),
+        "params": result.n_params,
+        f"latency_ms_per_{spec.unit}": round(result.latency_ms, 4),
+        "seconds": round(result.seconds, 1),
+        **{f"test_{k}": str(v) for k, v in result.test.items() if not k.startswith(("auc_", "f1_"))},
+        "fitted": dg.MetadataValue.json(result.fitted),
+        "mlflow_ui": mlflow.runs_url(mlflow.tracker().experiment(spec.name)),
+    }
     if result.history:
-        meta.update(png(training_png(result.history, ref.variant),
-                        store.workspace().plots / f"{spec.asset_prefix}_{ref.variant}.png", "training_curves"))
+        meta.update(
+            png(
+                training_png(result.history, ref.variant),
+                store.workspace().plots / f"{spec.asset_prefix}_{ref.variant}.png",
+                "training_curves",
+            )
+        )
     return meta
 
 
@@ -115,25 +152,45 @@ def build_model_asset(spec: TaskSpec, variant: str) -> dg.AssetsDefinition:
     # intermediate variants warm-start from, and late variants combine, the three single models
     singles = {} if v.kind in ("single", "early") else {m: names.model(m) for m in MODALITIES}
 
-    @dg.asset(name=names.model(variant), group_name="training", op_tags=TRAINER_TAG,
-              ins={"run": dg.AssetIn(names.training_data), **{m: dg.AssetIn(a) for m, a in singles.items()}},
-              description=f"{v.kind} variant '{variant}' ({spec.name}): {v.description}.")
-    def _model(context: dg.AssetExecutionContext, store: EcgnetStore, mlflow: MlflowTracking,
-               training: TrainingSettings, run: TrainingRun, **single_models: ModelRef) -> dg.Output[ModelRef]:
+    @dg.asset(
+        name=names.model(variant),
+        group_name="training",
+        op_tags=TRAINER_TAG,
+        ins={"run": dg.AssetIn(names.training_data), **{m: dg.AssetIn(a) for m, a in singles.items()}},
+        description=f"{v.kind} variant '{variant}' ({spec.name}): {v.description}.",
+    )
+    def _model(
+        context: dg.AssetExecutionContext,
+        store: EcgnetStore,
+        mlflow: MlflowTracking,
+        training: TrainingSettings,
+        run: TrainingRun,
+        **single_models: ModelRef,
+    ) -> dg.Output[ModelRef]:
         return _train(spec, store, mlflow, training, run, variant, single_models)
+
     return _model
 
 
 def build_comparison(spec: TaskSpec) -> dg.AssetsDefinition:
     names = TaskAssets(spec)
 
-    @dg.asset(name=names.comparison, group_name="training",
-              ins={"run": dg.AssetIn(names.training_data), **{v: dg.AssetIn(names.model(v)) for v in VARIANTS}},
-              description=f"Every {spec.name} variant side by side: test metrics with 95 % patient-bootstrap "
-                          "intervals, paired bootstrap against the best single model, size, latency, "
-                          "explainability; the candidate is the best on validation.")
-    def _comparison(context: dg.AssetExecutionContext, store: EcgnetStore, mlflow: MlflowTracking,
-                    training: TrainingSettings, run: TrainingRun, **models: ModelRef) -> dg.Output[Candidate]:
+    @dg.asset(
+        name=names.comparison,
+        group_name="training",
+        ins={"run": dg.AssetIn(names.training_data), **{v: dg.AssetIn(names.model(v)) for v in VARIANTS}},
+        description=f"Every {spec.name} variant side by side: test metrics with 95 % patient-bootstrap "
+        "intervals, paired bootstrap against the best single model, size, latency, "
+        "explainability; the candidate is the best on validation.",
+    )
+    def _comparison(
+        context: dg.AssetExecutionContext,
+        store: EcgnetStore,
+        mlflow: MlflowTracking,
+        training: TrainingSettings,
+        run: TrainingRun,
+        **models: ModelRef,
+    ) -> dg.Output[Candidate]:
         data, cfg = TaskData.load(run.data_dir, spec), training.config()
         results = {v: load_result(v, data, cfg, Path(models[v].directory)) for v in VARIANTS}
         table = comparison_table(results, data, cfg)
@@ -143,29 +200,50 @@ def build_comparison(spec: TaskSpec) -> dg.AssetsDefinition:
         tracker = mlflow.tracker()
         tracker.finish_comparison(run.parent_run_id, table, candidate, plot)
         context.log.info(f"comparison {run.parent_run_id}: best on validation is {best}")
-        return dg.Output(candidate, metadata={
-            "comparison": dg.MetadataValue.md(markdown_table(table)), "candidate": best,
-            **png(plot, store.workspace().plots / f"{spec.asset_prefix}_comparison.png", "comparison_plot"),
-            "task": spec.name, "mlflow_parent_run": run.parent_run_id, "tracking_uri": tracker.uri,
-            "mlflow_ui": mlflow.runs_url(tracker.experiment(spec.name))})
+        return dg.Output(
+            candidate,
+            metadata={
+                "comparison": dg.MetadataValue.md(markdown_table(table)),
+                "candidate": best,
+                **png(plot, store.workspace().plots / f"{spec.asset_prefix}_comparison.png", "comparison_plot"),
+                "task": spec.name,
+                "mlflow_parent_run": run.parent_run_id,
+                "tracking_uri": tracker.uri,
+                "mlflow_ui": mlflow.runs_url(tracker.experiment(spec.name)),
+            },
+        )
+
     return _comparison
 
 
 def build_champion(spec: TaskSpec) -> dg.AssetsDefinition:
     names = TaskAssets(spec)
 
-    @dg.asset(name=names.champion, group_name="training", ins={"candidate": dg.AssetIn(names.comparison)},
-              description=f"Moves the 'champion' alias of the {spec.name} models to the comparison's best "
-                          f"variant; runs only when the blocking check_quality_gate on {names.comparison} passes.")
-    def _champion(context: dg.AssetExecutionContext, mlflow: MlflowTracking,
-                  candidate: Candidate) -> dg.MaterializeResult:
+    @dg.asset(
+        name=names.champion,
+        group_name="training",
+        ins={"candidate": dg.AssetIn(names.comparison)},
+        description=f"Moves the 'champion' alias of the {spec.name} models to the comparison's best "
+        f"variant; runs only when the blocking check_quality_gate on {names.comparison} passes.",
+    )
+    def _champion(
+        context: dg.AssetExecutionContext, mlflow: MlflowTracking, candidate: Candidate
+    ) -> dg.MaterializeResult:
         mlflow.tracker().set_champion(spec.name, candidate.variant, candidate.version)
         context.log.info(f"champion for {spec.name}: {candidate.variant} v{candidate.version}")
         return dg.MaterializeResult(metadata={"champion": candidate.variant, "model_version": candidate.version})
+
     return _champion
 
 
 def build_training_assets(specs: list[TaskSpec]) -> list[dg.AssetsDefinition]:
-    return [asset for spec in specs for asset in (
-        build_training_data(spec), *[build_model_asset(spec, v) for v in VARIANTS], build_comparison(spec),
-        build_champion(spec))]
+    return [
+        asset
+        for spec in specs
+        for asset in (
+            build_training_data(spec),
+            *[build_model_asset(spec, v) for v in VARIANTS],
+            build_comparison(spec),
+            build_champion(spec),
+        )
+    ]
