@@ -59,10 +59,6 @@ class Splits:
     val_fraction: float = 0.25
     min_val_rows: int = 20
 
-    @property
-    def all(self) -> tuple[str, ...]:
-        return self.train + self.val + self.test
-
 
 @dataclass(frozen=True)
 class TaskSpec:

@@ -6,9 +6,12 @@ import mlflow
 import polars as pl
 import pytest
 
+import feature_store.tasks
+from ecgnet.evaluate import METRICS
+from feature_store.raw_store import RawStore
 from feature_store.tasks import BEATS, TASKS, BeatWindows, Splits, TaskSpec
 from feature_store.views.store import FeatureStore
-from tests.test_training_pipeline import materialize_all, tracker
+from tests.runs import materialize_all, tracker
 
 # N against V on the bundled MIT-BIH beats: every other beat is left out of its views (and counted).
 TOY = TaskSpec(
@@ -56,10 +59,7 @@ def test_the_toy_views_hold_only_its_classes_and_count_the_rest(toy):
     entry = features.entry("nv_time")
     labels = features.scan("nv_time").select(pl.col("labels").list.first()).collect().to_series()
     assert set(labels) == {"N", "V"} and entry.lineage.excluded["other_class"] > 0
-    raw = home / "store"
-    from feature_store.raw_store import RawStore
-
-    all_beats = RawStore(raw).scan_beats().select(pl.len()).collect().item()
+    all_beats = RawStore(home / "store").scan_beats().select(pl.len()).collect().item()
     assert entry.rows + entry.excluded_rows == all_beats
 
 
@@ -84,3 +84,4 @@ def test_a_spec_is_checked_when_it_is_made():
     with pytest.raises(ValueError, match="focus classes"):
         replace(TOY, focus_classes=("S",))
     assert TASKS["beats"] is BEATS
+    assert set(METRICS) == set(feature_store.tasks.METRICS)  # every name a spec may use resolves

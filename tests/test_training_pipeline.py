@@ -2,7 +2,6 @@
 
 import os
 from dataclasses import replace
-from pathlib import Path
 
 import dagster as dg
 import mlflow
@@ -12,34 +11,11 @@ from ecgnet.__main__ import main as ecgnet_main
 from ecgnet.data import load_task_data
 from ecgnet.evaluate import Interval
 from ecgnet.promotion import Candidate, gate
-from ecgnet.tracking import Tracker
 from feature_store.raw_store import RawStore
-from feature_store.tasks import RECORDS, TASKS, TaskSpec
+from feature_store.tasks import RECORDS
 from feature_store.views.store import FeatureStore
-from feature_store.workspace import Workspace
-from pipelines.definitions import build_assets
-from pipelines.resources import EcgnetStore, FeatureSettings, IngestSettings, TrainingSettings, resources
 from tests.records import CINC, MITDB
-
-
-def materialize_all(
-    home: Path, sources: list[Path], specs: list[TaskSpec] | None = None, **training
-) -> dg.ExecuteInProcessResult:
-    """Ingest, features and training of `specs` (default: every task) on a real ephemeral instance."""
-    assets, checks = build_assets(list(TASKS.values()) if specs is None else specs)
-    return dg.materialize(
-        [*assets, *checks],
-        resources=resources(
-            EcgnetStore(home=str(home)),
-            ingest=IngestSettings(sources=[str(s) for s in sources]),
-            features=FeatureSettings(backend="numpy"),
-            training=TrainingSettings(epochs=1, n_boot=20, device="cpu", **training),
-        ),
-    )
-
-
-def tracker(home: Path) -> Tracker:
-    return Tracker.for_workspace(Workspace(home))
+from tests.runs import materialize_all, tracker
 
 
 @pytest.fixture(scope="module")

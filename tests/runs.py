@@ -1,0 +1,33 @@
+"""Whole runs on a real ephemeral Dagster instance and a real MLflow store, for the training tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from ecgnet.tracking import Tracker
+from feature_store.tasks import TASKS, TaskSpec
+from feature_store.workspace import Workspace
+from pipelines.definitions import build_assets
+from pipelines.resources import EcgnetStore, FeatureSettings, IngestSettings, TrainingSettings, resources
+
+
+def materialize_all(
+    home: Path, sources: list[Path], specs: list[TaskSpec] | None = None, **training
+) -> dg.ExecuteInProcessResult:
+    """Ingest, features and training of `specs` (default: every task) on a real ephemeral instance."""
+    assets, checks = build_assets(list(TASKS.values()) if specs is None else specs)
+    return dg.materialize(
+        [*assets, *checks],
+        resources=resources(
+            EcgnetStore(home=str(home)),
+            ingest=IngestSettings(sources=[str(s) for s in sources]),
+            features=FeatureSettings(backend="numpy"),
+            training=TrainingSettings(epochs=1, n_boot=20, device="cpu", **training),
+        ),
+    )
+
+
+def tracker(home: Path) -> Tracker:
+    return Tracker.for_workspace(Workspace(home))
