@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import torch
+from scipy.stats import kendalltau
 from torch import nn
 
 from .data import TaskData
@@ -216,6 +217,16 @@ def comparison_plot(results: dict[str, VariantResult], data: TaskData, candidate
         for name, r in results.items()
     ]
     return comparison_png(rows, key.replace("_", "-"), candidate, f"{data.task}: every variant on the test split")
+
+
+def ranking_agreement(results: dict[str, VariantResult], data: TaskData) -> float:
+    """Kendall tau between the variants' order on validation and on test (headline metric): 1 when
+    choosing on validation picks what the test would have, about 0 when the choice is noise."""
+    key = data.spec.metric
+    val = [r.val.value for r in results.values()]
+    test = [r.test[key].value for r in results.values()]
+    tau = kendalltau(val, test).statistic if len(results) > 1 else float("nan")
+    return float(tau)
 
 
 def reported_metrics(data: TaskData) -> list[str]:

@@ -203,9 +203,14 @@ class Tracker:
             self.client.set_model_version_tag(name, version, key, f"{value:.6f}")
         return version
 
-    def finish_comparison(self, parent_id: str, table: pl.DataFrame, candidate: Candidate, plot: bytes) -> None:
-        """Log the comparison table (CSV, markdown), its plot and the champion candidate; close the
-        parent run."""
+    def finish_comparison(
+        self, parent_id: str, table: pl.DataFrame, candidate: Candidate, plot: bytes, metrics: dict[str, float]
+    ) -> None:
+        """Log the comparison table (CSV, markdown), its plot, the champion candidate and the comparison's
+        own metrics (the agreement of validation and test rankings); close the parent run."""
+        for key, value in metrics.items():
+            if np.isfinite(value):
+                self.client.log_metric(parent_id, key, value)
         with tempfile.TemporaryDirectory() as tmp:
             table.write_csv(Path(tmp) / "comparison.csv")
             (Path(tmp) / "comparison.md").write_text(markdown_table(table) + "\n")

@@ -232,3 +232,20 @@ def test_task_data_saved_once_is_read_back_identical(data, tmp_path):
                 np.testing.assert_array_equal(v, b.x[m][k])
     with pytest.raises(ValueError, match="holds task 'beats'"):
         TaskData.load(tmp_path, replace(BEATS, name="other"))
+
+
+def test_ranking_agreement_is_kendall_tau_of_validation_against_test():
+    from types import SimpleNamespace
+
+    from ecgnet.comparison import ranking_agreement
+
+    def results(val, test):
+        return {
+            f"v{i}": SimpleNamespace(val=Interval(v, v, v), test={"macro_f1": Interval(t, t, t)})
+            for i, (v, t) in enumerate(zip(val, test, strict=True))
+        }
+
+    data = SimpleNamespace(spec=BEATS)
+    assert ranking_agreement(results([0.1, 0.5, 0.9], [0.2, 0.4, 0.8]), data) == pytest.approx(1.0)
+    assert ranking_agreement(results([0.1, 0.5, 0.9], [0.8, 0.4, 0.2]), data) == pytest.approx(-1.0)
+    assert ranking_agreement(results([0.3, 0.1, 0.2, 0.4], [0.1, 0.2, 0.3, 0.4]), data) == pytest.approx(1 / 3)

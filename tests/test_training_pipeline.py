@@ -46,6 +46,7 @@ def test_the_comparison_leaves_a_parent_run_with_a_child_per_variant(trained):
         "late_stacker",
     }
     logged = {a.path for a in tracker(home).client.list_artifacts(parent["run_id"].iloc[0])}
+    assert -1.0 <= parent["metrics.kendall_tau_val_test"].iloc[0] <= 1.0  # does validation predict test?
     assert {"comparison.csv", "comparison.md", "comparison.png", "candidate.json"} <= logged
     for col in (
         "metrics.test_macro_f1",

@@ -12,7 +12,15 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from ecgnet.comparison import VariantResult, comparison_plot, comparison_table, load_result, save_result, train_variant
+from ecgnet.comparison import (
+    VariantResult,
+    comparison_plot,
+    comparison_table,
+    load_result,
+    ranking_agreement,
+    save_result,
+    train_variant,
+)
 from ecgnet.data import TaskData, load_task_data
 from ecgnet.fusion import MODALITIES, VARIANTS
 from ecgnet.plots import training_png
@@ -196,15 +204,19 @@ def build_comparison(spec: TaskSpec) -> dg.AssetsDefinition:
         table = comparison_table(results, data, cfg)
         best = choose_candidate({v: r.val.value for v, r in results.items()})  # validation only
         candidate = Candidate(spec.name, best, models[best].model_version, results[best].val, run.parent_run_id)
-        plot = comparison_plot(results, data, best)
+        plot, tau = comparison_plot(results, data, best), ranking_agreement(results, data)
         tracker = mlflow.tracker()
-        tracker.finish_comparison(run.parent_run_id, table, candidate, plot)
-        context.log.info(f"comparison {run.parent_run_id}: best on validation is {best}")
+        tracker.finish_comparison(run.parent_run_id, table, candidate, plot, {"kendall_tau_val_test": tau})
+        context.log.info(
+            f"comparison {run.parent_run_id}: best on validation is {best}; validation and test rankings "
+            f"agree with Kendall tau {tau:.2f}"
+        )
         return dg.Output(
             candidate,
             metadata={
                 "comparison": dg.MetadataValue.md(markdown_table(table)),
                 "candidate": best,
+                "kendall_tau_val_test": dg.MetadataValue.float(tau),
                 **png(plot, store.workspace().plots / f"{spec.asset_prefix}_comparison.png", "comparison_plot"),
                 "task": spec.name,
                 "mlflow_parent_run": run.parent_run_id,
