@@ -13,6 +13,7 @@ from ecgnet.evaluate import Interval, aami, bootstrap, evaluate, macro_auc, macr
 from ecgnet.export import Layout, Packed
 from ecgnet.fusion import MODALITIES, VARIANTS, activation, build, combine_probs, cross_fit_late, fit_late
 from ecgnet.models import ModelConfig
+from ecgnet.promotion import choose_candidate
 from ecgnet.train import TrainConfig, seed_everything, tensors, train
 from feature_store.tasks import BEATS
 
@@ -249,3 +250,36 @@ def test_ranking_agreement_is_kendall_tau_of_validation_against_test():
     assert ranking_agreement(results([0.1, 0.5, 0.9], [0.2, 0.4, 0.8]), data) == pytest.approx(1.0)
     assert ranking_agreement(results([0.1, 0.5, 0.9], [0.8, 0.4, 0.2]), data) == pytest.approx(-1.0)
     assert ranking_agreement(results([0.3, 0.1, 0.2, 0.4], [0.1, 0.2, 0.3, 0.4]), data) == pytest.approx(1 / 3)
+
+
+def _poisoned(data: TaskData) -> TaskData:
+    """The same task data with the test split's features replaced by noise and its labels shuffled."""
+    rng = np.random.default_rng(1)
+    x = {
+        m: {k: rng.standard_normal(v.shape).astype(np.float32) for k, v in inp.items()}
+        for m, inp in data.test.x.items()
+    }
+    test = replace(data.test, x=x, y=rng.permutation(data.test.y))
+    return replace(data, test=test)
+
+
+def test_nothing_trained_fitted_or_chosen_depends_on_the_test_split(data):
+    """DS2 is only scored: every variant trains, stops, fits and is chosen the same when the test split
+    is replaced by noise."""
+    cfg = ComparisonConfig(model=SMALL, train=TrainConfig(epochs=2, batch_size=64), n_boot=5)
+    runs = {}
+    for name, task_data in (("real", data), ("poisoned", _poisoned(data))):
+        results = {}
+        for variant in VARIANTS:  # dependency order
+            singles = {m: results[m] for m in MODALITIES if m in results}
+            results[variant] = train_variant(variant, task_data, cfg, singles=singles)
+        runs[name] = results
+    for variant, real in runs["real"].items():
+        other = runs["poisoned"][variant]
+        assert real.val == other.val and real.fitted == other.fitted, variant
+        assert [h["val_metric"] for h in real.history] == [h["val_metric"] for h in other.history], variant
+        a, b = real.model.state_dict(), other.model.state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a), variant
+        assert not np.array_equal(real.test_probs, other.test_probs), variant  # the poison did reach scoring
+    choose = {name: choose_candidate({v: r.val.value for v, r in results.items()}) for name, results in runs.items()}
+    assert choose["real"] == choose["poisoned"]
