@@ -18,6 +18,7 @@ import torch
 from scipy.stats import kendalltau
 from torch import nn
 
+from .classical import fit_reference
 from .data import TaskData
 from .evaluate import Interval, evaluate, headline, interval, latency_ms, n_parameters, paired_bootstrap
 from .fusion import (
@@ -42,6 +43,7 @@ EXPLAINABILITY = {
     "intermediate_gated": "per-row gate weight of each view",
     "late_average": "one global weight per view",
     "late_stacker": "a coefficient per view and class",
+    "classical": "high: one linear weight per named feature",
 }
 
 
@@ -84,6 +86,10 @@ def train_variant(
     if variant.kind == "late":
         model, fitted, val_probs = _fit_late(variant, data, singles, seed=cfg.train.seed)
         history = []
+    elif variant.kind == "classical":  # fitted on train in closed form; validation is only scored
+        model, history = build(variant, data, cfg.model), []
+        fitted = fit_reference(model, data)
+        model.eval()
     else:
         seed_everything(cfg.train.seed)
         model = build(variant, data, cfg.model)

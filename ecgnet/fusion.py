@@ -10,6 +10,8 @@
 - late:         the three trained single models' probabilities, combined by weights tuned on the
                 validation split (`late_average`) or by a logistic-regression stacker fitted on
                 validation predictions (`late_stacker`).
+- classical:    the reference the deep variants must beat: hand-made RR and morphology features and a
+                linear discriminant (de Chazal et al. 2004), fitted with scikit-learn (ecgnet.classical).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .classical import LinearReference
 from .data import TaskData
 from .models import MODALITIES, ModelConfig
 from .models.blocks import Normalizer, mlp
@@ -144,11 +147,16 @@ def simplex_weights(step: float = 0.1, n: int = 3):
 @dataclass(frozen=True)
 class Variant:
     name: str
-    kind: str  # "single" | "early" | "intermediate" | "late"
+    kind: str  # "single" | "early" | "intermediate" | "late" | "classical"
     description: str
-    modality: str | None = None  # single variants
+    modality: str | None = None  # single variants, and the view a classical one reads
     gated: bool = False  # intermediate variants
     stacker: bool = False  # late variants
+
+    @property
+    def needs_singles(self) -> bool:
+        """Intermediate variants warm-start from, and late ones combine, the three trained single models."""
+        return self.kind in ("intermediate", "late")
 
 
 VARIANTS = {
@@ -164,17 +172,24 @@ VARIANTS = {
         ),
         Variant("late_average", "late", "single-model probabilities, weights tuned on validation"),
         Variant("late_stacker", "late", "logistic regression on validation probabilities", stacker=True),
+        Variant(
+            "classical",
+            "classical",
+            "linear discriminant over RR intervals and beat morphology samples (de Chazal et al. 2004)",
+            modality="time",
+        ),
     ]
 }
 SINGLE_VARIANTS = [v for v in VARIANTS.values() if v.kind == "single"]
 
 
 def build(variant: Variant, data: TaskData, cfg: ModelConfig) -> nn.Module:
-    """A fresh trainable network for a single, early or intermediate variant."""
+    """A fresh model for a single, early, intermediate or classical variant (late ones are fitted)."""
     builders = {
         "single": lambda: SingleModality(variant.modality, data, cfg),
         "early": lambda: EarlyFusion(data, cfg),
         "intermediate": lambda: IntermediateFusion(data, cfg, gated=variant.gated),
+        "classical": lambda: LinearReference(data),
     }
     if variant.kind not in builders:
         raise ValueError(f"variant {variant.name!r} is fitted from trained single models, not built")

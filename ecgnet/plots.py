@@ -53,7 +53,13 @@ def training_png(history: list[dict], title: str) -> bytes:
     return to_png(fig)
 
 
-KIND_COLOURS = {"single": "tab:blue", "early": "tab:green", "intermediate": "tab:purple", "late": "tab:orange"}
+KIND_COLOURS = {
+    "single": "tab:blue",
+    "early": "tab:green",
+    "intermediate": "tab:purple",
+    "late": "tab:orange",
+    "classical": "tab:brown",
+}
 
 
 def comparison_png(rows: list[dict], metric: str, candidate: str, title: str) -> bytes:

@@ -283,3 +283,25 @@ def test_nothing_trained_fitted_or_chosen_depends_on_the_test_split(data):
         assert not np.array_equal(real.test_probs, other.test_probs), variant  # the poison did reach scoring
     choose = {name: choose_candidate({v: r.val.value for v, r in results.items()}) for name, results in runs.items()}
     assert choose["real"] == choose["poisoned"]
+
+
+def test_the_classical_reference_is_scikit_learns_lda_as_one_linear_layer(data):
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+    from ecgnet.classical import fit_reference
+
+    model = build(VARIANTS["classical"], data, SMALL)
+    fitted = fit_reference(model, data)
+    with torch.no_grad():
+        train_x, test_x = (model.features(tensors(s)).double().numpy() for s in (data.train, data.test))
+        probs = activation(model(tensors(data.test)), False).numpy()
+    mean, std = train_x.mean(axis=0), train_x.std(axis=0)
+    std[std <= 1e-8] = 1.0
+    present = np.unique(data.train.y)
+    lda = LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto", priors=np.full(len(present), 1 / len(present)))
+    expected = lda.fit((train_x - mean) / std, data.train.y).predict_proba((test_x - mean) / std)
+    np.testing.assert_allclose(probs[:, present], expected, atol=1e-4)
+    assert fitted["classes_fitted"] == len(present) and probs[:, np.setdiff1d(range(5), present)].max() < 1e-6
+    layout = Layout.of(data)  # exported like every variant: one flat input, probabilities out
+    flat = torch.from_numpy(layout.pack({m: {k: v[:4] for k, v in inp.items()} for m, inp in data.test.x.items()}))
+    np.testing.assert_allclose(Packed(model, layout, False)(flat).detach().numpy(), probs[:4], rtol=1e-5, atol=1e-6)

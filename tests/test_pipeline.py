@@ -4,6 +4,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from ecgnet.fusion import VARIANTS
 from feature_store.tasks import TASKS
 from pipelines.assets.features import build_feature_assets
 from pipelines.assets.ingest import ingest_assets
@@ -54,24 +55,10 @@ def test_definitions_load_with_the_ingest_feature_and_training_groups():
         "beat_champion_model",
         "record_fusion_comparison",
         "record_champion_model",
-    } <= groups["training"] and len(groups["training"]) == 22
+    } <= groups["training"] and len(groups["training"]) == 2 * (len(VARIANTS) + 3)  # data, comparison, champion
     comparison = graph.get(dg.AssetKey("beat_fusion_comparison")).parent_keys  # results arrive as inputs
-    assert comparison == {
-        dg.AssetKey("beat_training_data"),
-        *(
-            dg.AssetKey(f"beat_{v}_model")
-            for v in (
-                "time",
-                "frequency",
-                "spectrogram",
-                "early",
-                "intermediate_concat",
-                "intermediate_gated",
-                "late_average",
-                "late_stacker",
-            )
-        ),
-    }
+    assert comparison == {dg.AssetKey("beat_training_data"), *(dg.AssetKey(f"beat_{v}_model") for v in VARIANTS)}
+    assert graph.get(dg.AssetKey("beat_classical_model")).parent_keys == {dg.AssetKey("beat_training_data")}
     for prefix in ("beat", "record"):
         late = graph.get(dg.AssetKey(f"{prefix}_late_stacker_model")).parent_keys
         assert {dg.AssetKey(f"{prefix}_{m}_model") for m in ("time", "frequency", "spectrogram")} <= late

@@ -10,6 +10,7 @@ import pytest
 from ecgnet.__main__ import main as ecgnet_main
 from ecgnet.data import load_task_data
 from ecgnet.evaluate import Interval
+from ecgnet.fusion import VARIANTS
 from ecgnet.promotion import Candidate, gate
 from feature_store.raw_store import RawStore
 from feature_store.tasks import RECORDS
@@ -35,16 +36,7 @@ def test_the_comparison_leaves_a_parent_run_with_a_child_per_variant(trained):
     parent = runs[runs["tags.ecgnet.role"] == "comparison"]
     children = runs[runs["tags.mlflow.parentRunId"] == parent["run_id"].iloc[0]]
     assert len(parent) == 1 and parent["status"].iloc[0] == "FINISHED"
-    assert set(children["tags.mlflow.runName"]) == {
-        "time",
-        "frequency",
-        "spectrogram",
-        "early",
-        "intermediate_concat",
-        "intermediate_gated",
-        "late_average",
-        "late_stacker",
-    }
+    assert set(children["tags.mlflow.runName"]) == set(VARIANTS)
     logged = {a.path for a in tracker(home).client.list_artifacts(parent["run_id"].iloc[0])}
     assert -1.0 <= parent["metrics.kendall_tau_val_test"].iloc[0] <= 1.0  # does validation predict test?
     assert {"comparison.csv", "comparison.md", "comparison.png", "candidate.json"} <= logged
@@ -126,7 +118,7 @@ def test_the_records_task_trains_every_variant_in_dagster(records_trained, capsy
         runs = mlflow.search_runs(experiment_names=["ecgnet-records"])
     parent = runs[runs["tags.ecgnet.role"] == "comparison"]
     children = runs[runs["tags.mlflow.parentRunId"] == parent["run_id"].iloc[0]]
-    assert len(children) == 8
+    assert len(children) == len(VARIANTS)
     for col in (
         "metrics.test_macro_auc",
         "metrics.test_macro_auc_lo",

@@ -158,7 +158,7 @@ def _model_metadata(
 def build_model_asset(spec: TaskSpec, variant: str) -> dg.AssetsDefinition:
     names, v = TaskAssets(spec), VARIANTS[variant]
     # intermediate variants warm-start from, and late variants combine, the three single models
-    singles = {} if v.kind in ("single", "early") else {m: names.model(m) for m in MODALITIES}
+    singles = {m: names.model(m) for m in MODALITIES} if v.needs_singles else {}
 
     @dg.asset(
         name=names.model(variant),

@@ -1,0 +1,93 @@
+"""The classical reference: hand-made features and a linear model fitted with scikit-learn.
+
+Per de Chazal et al. 2004: RR intervals (raw and relative to the record's own rhythm, from the time
+view) and the beat's morphology sampled at fixed points, scored by a linear discriminant with equal
+class priors (their class-weighted LDA). Multi-label tasks get one class-balanced logistic regression
+per class. The fitted model is kept as one linear layer over the same features, so it is exported,
+logged, registered and served like every other variant.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+from sklearn.linear_model import LogisticRegression
+from torch import nn
+
+from .data import Split, TaskData
+from .models.blocks import Normalizer
+
+MORPHOLOGY_POINTS = 20  # samples per lead, evenly over the time view's waveform (beat: 0.7 s window)
+ABSENT_LOGIT = -30.0  # a class with no train rows is never predicted
+
+Inputs = dict[str, dict[str, torch.Tensor]]
+
+
+class LinearReference(nn.Module):
+    """Standardised hand-made features -> one linear layer (LDA or logistic coefficients)."""
+
+    def __init__(self, data: TaskData):
+        super().__init__()
+        shapes = data.shapes("time")
+        leads, samples = shapes["waveform"]
+        index = np.unique(np.linspace(0, samples - 1, MORPHOLOGY_POINTS).round().astype(np.int64))
+        self.register_buffer("index", torch.from_numpy(index))
+        width = leads * len(index) + int(np.prod(shapes["scalars"]))
+        self.norm = Normalizer(torch.zeros(width), torch.ones(width))  # set from the train split by `fit`
+        self.linear = nn.Linear(width, len(data.classes))
+
+    def features(self, x: Inputs) -> torch.Tensor:
+        morphology = x["time"]["waveform"][:, :, self.index].flatten(1)  # (B, leads * points)
+        return torch.cat([morphology, x["time"]["scalars"].flatten(1)], dim=1)  # (B, width)
+
+    def forward(self, x: Inputs) -> torch.Tensor:
+        return self.linear(self.norm(self.features(x)))
+
+
+def _features(model: LinearReference, split: Split) -> np.ndarray:
+    x = {"time": {k: torch.from_numpy(np.array(v, np.float32)) for k, v in split.x["time"].items()}}
+    with torch.no_grad():
+        return model.features(x).numpy().astype(np.float64)
+
+
+def fit_reference(model: LinearReference, data: TaskData) -> dict:
+    """Fit on the train split only (validation and test are scored by the caller); returns what was fitted."""
+    x = _features(model, data.train)
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    std = np.where(std > 1e-8, std, 1.0)
+    z = (x - mean) / std
+    coef, intercept, fitted = (_logistic if data.multilabel else _lda)(z, data.train.y, len(data.classes))
+    with torch.no_grad():
+        model.norm.mean.copy_(torch.from_numpy(mean))
+        model.norm.std.copy_(torch.from_numpy(std))
+        model.linear.weight.copy_(torch.from_numpy(coef))
+        model.linear.bias.copy_(torch.from_numpy(intercept))
+    return {"features": int(x.shape[1]), **fitted}
+
+
+def _lda(z: np.ndarray, y: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Shrinkage LDA with equal priors over the classes present; softmax of its decision function is its
+    posterior, so the coefficients become logits."""
+    present = np.unique(y)
+    lda = LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto", priors=np.full(len(present), 1 / len(present)))
+    lda.fit(z, y)
+    coef, intercept = np.zeros((n_classes, z.shape[1])), np.full(n_classes, ABSENT_LOGIT)
+    if len(present) == 2:  # scikit-learn keeps one row, the log-odds of the second class
+        coef[present[1]], intercept[present[1]] = lda.coef_[0], lda.intercept_[0]
+        intercept[present[0]] = 0.0
+    else:
+        coef[present], intercept[present] = lda.coef_, lda.intercept_
+    return coef, intercept, {"model": "lda", "classes_fitted": len(present)}
+
+
+def _logistic(z: np.ndarray, y: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray, dict]:
+    """One class-balanced logistic regression per class (multi-label): its logits are the linear layer's."""
+    coef, intercept = np.zeros((n_classes, z.shape[1])), np.full(n_classes, ABSENT_LOGIT)
+    fitted = 0
+    for c in range(n_classes):
+        if 0 < y[:, c].sum() < len(y):
+            clf = LogisticRegression(class_weight="balanced", max_iter=2000).fit(z, y[:, c])
+            coef[c], intercept[c] = clf.coef_[0], clf.intercept_[0]
+            fitted += 1
+    return coef, intercept, {"model": "logistic", "classes_fitted": fitted}
