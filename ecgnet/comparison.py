@@ -19,6 +19,7 @@ from scipy.stats import kendalltau
 from torch import nn
 
 from .classical import fit_reference
+from .crossval import FoldEnsemble, folds, scored_on_development
 from .data import TaskData
 from .evaluate import Interval, evaluate, headline, interval, latency_ms, n_parameters, paired_bootstrap
 from .fusion import (
@@ -54,6 +55,9 @@ class ComparisonConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     n_boot: int = 200  # bootstrap draws for every interval
     warm_start: bool = True  # intermediate encoders start from the trained single models
+    # > 1: patient-grouped k-fold cross-validation over train + val (ecgnet.crossval); every variant is
+    # scored out of fold and tested as its fold ensemble. 1: one fit on train, scored on val.
+    folds: int = 1
 
 
 @dataclass
@@ -80,30 +84,26 @@ def train_variant(
     checkpoint_dir: Path | None = None,
     on_epoch=None,
 ) -> VariantResult:
-    """Train (or, for late fusion, fit on validation) one variant and score it."""
+    """Train (or, for late fusion, fit on validation) one variant and score it. With `cfg.folds` > 1 every
+    choice is made by patient-grouped cross-validation over train + val instead (ecgnet.crossval)."""
     variant, start = VARIANTS[name], time.perf_counter()
+    scored = scored_on_development(data) if cfg.folds > 1 else data
     val_probs = None
-    if variant.kind == "late":
-        model, fitted, val_probs = _fit_late(variant, data, singles, seed=cfg.train.seed)
+    if variant.kind == "late":  # singles' validation probabilities are out of fold under cross-validation
+        model, fitted, val_probs = _fit_late(variant, scored, singles, seed=cfg.train.seed)
         history = []
-    elif variant.kind == "classical":  # fitted on train in closed form; validation is only scored
-        model, history = build(variant, data, cfg.model), []
-        fitted = fit_reference(model, data)
-        model.eval()
+    elif cfg.folds > 1:
+        model, history, fitted, val_probs = _cross_validate(variant, data, cfg, singles, checkpoint_dir, on_epoch)
     else:
-        seed_everything(cfg.train.seed)
-        model = build(variant, data, cfg.model)
-        if variant.kind == "intermediate" and cfg.warm_start and singles:
-            model.warm_start({m: singles[m].model for m in MODALITIES})
         ckpt = checkpoint_dir / f"{name}.pt" if checkpoint_dir else None
-        result = train(model, data, cfg.train, checkpoint=ckpt, on_epoch=on_epoch)
-        model, history, fitted = result.model, result.history, {"best_epoch": result.best_epoch}
-        if variant.gated:
-            fitted.update(mean_gates(model, data))
+        warm = {m: r.model for m, r in singles.items()} if singles else None
+        model, history, fitted = _fit(variant, data, cfg, warm, ckpt, on_epoch)
+    if variant.gated:
+        fitted.update(mean_gates(model, scored))
     return score(
         variant,
         model,
-        data,
+        scored,
         cfg,
         val_probs=val_probs,
         history=history,
@@ -112,11 +112,64 @@ def train_variant(
     )
 
 
+def _fit(
+    variant: Variant, data: TaskData, cfg: ComparisonConfig, warm: dict[str, nn.Module] | None, ckpt, on_epoch
+) -> tuple[nn.Module, list[dict], dict]:
+    """One model of a trainable or classical variant on data.train, early-stopped on data.val."""
+    seed_everything(cfg.train.seed)
+    model = build(variant, data, cfg.model)
+    if variant.kind == "classical":  # closed form on train; validation is only scored
+        return model.eval(), [], fit_reference(model, data)
+    if variant.kind == "intermediate" and cfg.warm_start and warm:
+        model.warm_start(warm)
+    result = train(model, data, cfg.train, checkpoint=ckpt, on_epoch=on_epoch)
+    return result.model, result.history, {"best_epoch": result.best_epoch}
+
+
+def _cross_validate(
+    variant: Variant, data: TaskData, cfg: ComparisonConfig, singles, checkpoint_dir, on_epoch
+) -> tuple[nn.Module, list[dict], dict, np.ndarray]:
+    """k members, each fitted without one fold of patients and scored on it: the fold ensemble, the
+    members' histories (tagged by fold), the per-fold metrics and the out-of-fold probabilities."""
+    metric, histories, per_fold, members = headline(data.spec), [], [], []
+    oof = None
+    for fold in folds(data, cfg.folds, cfg.train.seed):
+        ckpt = checkpoint_dir / f"{variant.name}.fold{fold.index}.pt" if checkpoint_dir else None
+        # each member warm-starts from the single models' member of the same fold: same patients held out
+        warm = {m: r.model.members[fold.index] for m, r in singles.items()} if singles else None
+        model, history, fitted = _fit(variant, fold.data, cfg, warm, ckpt, on_epoch)
+        probs = predict_probs(model, fold.data.val, data.multilabel)
+        oof = np.zeros((len(data.train) + len(data.val), probs.shape[1]), np.float32) if oof is None else oof
+        oof[fold.rows] = probs
+        per_fold.append(round(metric(probs, fold.data.val.y), 4))
+        histories += [{**h, "fold": fold.index} for h in history]
+        members.append(model)
+        log.info(
+            "%s fold %d/%d: held-out %s %.3f %s",
+            variant.name,
+            fold.index + 1,
+            cfg.folds,
+            data.spec.metric,
+            per_fold[-1],
+            fitted,
+        )
+    fitted = {
+        "folds": cfg.folds,
+        "cv_metric_mean": round(float(np.nanmean(per_fold)), 4),
+        "cv_metric_sd": round(float(np.nanstd(per_fold)), 4),
+        "cv_metric_per_fold": per_fold,
+    }
+    return FoldEnsemble(members, data.multilabel).eval(), histories, fitted, oof
+
+
 def mean_gates(model: nn.Module, data: TaskData) -> dict[str, float]:
-    """The gated variant's explanation: its mean weight on each modality over the validation beats."""
+    """The gated variant's explanation: its mean weight on each modality over the validation rows
+    (averaged over the members of a fold ensemble)."""
+    members = model.members if isinstance(model, FoldEnsemble) else [model]
+    x = tensors(data.val.take(np.arange(min(4096, len(data.val)))))
     with torch.no_grad():
-        gates, _ = model.gates_and_embedding(tensors(data.val.take(np.arange(min(4096, len(data.val))))))
-    return {f"gate_{m}": round(float(g), 4) for m, g in zip(MODALITIES, gates.mean(dim=0))}
+        gates = torch.stack([m.gates_and_embedding(x)[0].mean(dim=0) for m in members]).mean(dim=0)
+    return {f"gate_{m}": round(float(g), 4) for m, g in zip(MODALITIES, gates)}
 
 
 def _fit_late(
@@ -189,6 +242,9 @@ def comparison_table(results: dict[str, VariantResult], data: TaskData, cfg: Com
             "val_metric": round(r.val.value, 4),
             "explainability": EXPLAINABILITY.get(name, EXPLAINABILITY.get(r.variant.kind, "")),
         }
+        if cfg.folds > 1:  # the spread of the held-out-fold metric (late variants: out of fold, pooled)
+            f = r.fitted
+            row["cv_mean_sd"] = f"{f['cv_metric_mean']:.3f} ± {f['cv_metric_sd']:.3f}" if "cv_metric_sd" in f else ""
         for m in reported_metrics(data):
             row[m] = str(r.test[m])
         if ref and name != ref:
@@ -271,6 +327,10 @@ def load_result(name: str, data: TaskData, cfg: ComparisonConfig, directory: Pat
     model = None
     if variant.kind != "late":
         model = build(variant, data, cfg.model)
+        if cfg.folds > 1:
+            model = FoldEnsemble(
+                [model, *(build(variant, data, cfg.model) for _ in range(cfg.folds - 1))], data.multilabel
+            )
         model.load_state_dict(torch.load(directory / f"{name}.state.pt", weights_only=True))
         model.eval()
     return VariantResult(

@@ -40,11 +40,26 @@ def confusion_png(probs: np.ndarray, y: np.ndarray, classes: tuple[str, ...], ti
 
 
 def training_png(history: list[dict], title: str) -> bytes:
+    """Train loss and validation metric per epoch; one pair of curves per fold member when cross-validated."""
     fig, ax = plt.subplots(figsize=(5, 3))
-    epochs = [h["epoch"] for h in history]
-    ax.plot(epochs, [h["train_loss"] for h in history], label="train loss")
     ax2 = ax.twinx()
-    ax2.plot(epochs, [h["val_metric"] for h in history], color="tab:orange", label="validation metric")
+    for i, fold in enumerate(sorted({h.get("fold", 0) for h in history})):
+        rows = [h for h in history if h.get("fold", 0) == fold]
+        epochs = [h["epoch"] for h in rows]
+        ax.plot(
+            epochs,
+            [h["train_loss"] for h in rows],
+            color="tab:blue",
+            alpha=0.7,
+            label="train loss" if not i else None,
+        )
+        ax2.plot(
+            epochs,
+            [h["val_metric"] for h in rows],
+            color="tab:orange",
+            alpha=0.7,
+            label="validation metric" if not i else None,
+        )
     ax.set_xlabel("epoch")
     ax.set_ylabel("train loss")
     ax2.set_ylabel("validation metric")

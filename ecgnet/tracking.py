@@ -95,6 +95,7 @@ class Tracker:
             "variants": ",".join(cfg.variants),
             "git_commit": git_commit(),
             "n_boot": cfg.n_boot,
+            "folds": cfg.folds,
             "warm_start": cfg.warm_start,
             "data_fingerprint": _fingerprint(versions),
             **_flat("train", asdict(cfg.train)),
@@ -143,10 +144,17 @@ class Tracker:
                     **{f"fitted.{k}": val for k, val in result.fitted.items()},
                 }
             )
-            for h in result.history:
+            for h in result.history:  # one curve per fold member under cross-validation
+                suffix = f"_fold{h['fold']}" if "fold" in h else ""
                 mlflow.log_metrics(
-                    {"train_loss": h["train_loss"], "val_metric_epoch": h["val_metric"], "lr": h["lr"]}, step=h["epoch"]
+                    {
+                        f"train_loss{suffix}": h["train_loss"],
+                        f"val_metric_epoch{suffix}": h["val_metric"],
+                        f"lr{suffix}": h["lr"],
+                    },
+                    step=h["epoch"],
                 )
+            cv = {k: result.fitted[k] for k in ("cv_metric_mean", "cv_metric_sd") if k in result.fitted}
             test = {k: v for name, i in result.test.items() for k, v in i.flat(f"test_{name}").items()}
             mlflow.log_metrics(
                 {
@@ -155,6 +163,7 @@ class Tracker:
                     "n_params": result.n_params,
                     "latency_ms_per_row": result.latency_ms,
                     "train_seconds": result.seconds,
+                    **cv,
                 }
             )
             self._log_plots(result, data)

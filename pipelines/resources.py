@@ -109,6 +109,11 @@ class TrainingSettings(dg.ConfigurableResource):
     seed: int = Field(default=_TRAIN.seed)
     device: str = Field(default=_TRAIN.device, description="torch device: auto (CUDA when available) | cpu | cuda")
     n_boot: int = Field(default=_COMPARISON.n_boot, description="Bootstrap draws per interval")
+    folds: int = Field(
+        default_factory=lambda: int(os.environ.get("ECGNET_FOLDS", _COMPARISON.folds)),
+        description="> 1: patient-grouped cross-validation over train + val, fold ensembles tested; "
+        "1: one fit on train, chosen on val (ECGNET_FOLDS overrides the default)",
+    )
     gate_minimum: dict[str, float] = Field(
         default_factory=dict,
         description="Task name -> the gate's minimum validation metric, instead of the task spec's",
@@ -117,6 +122,7 @@ class TrainingSettings(dg.ConfigurableResource):
     def config(self) -> ComparisonConfig:
         return ComparisonConfig(
             n_boot=self.n_boot,
+            folds=self.folds,
             train=TrainConfig(
                 epochs=self.epochs,
                 batch_size=self.batch_size,

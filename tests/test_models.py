@@ -263,10 +263,11 @@ def _poisoned(data: TaskData) -> TaskData:
     return replace(data, test=test)
 
 
-def test_nothing_trained_fitted_or_chosen_depends_on_the_test_split(data):
+@pytest.mark.parametrize("folds", [1, 2])
+def test_nothing_trained_fitted_or_chosen_depends_on_the_test_split(data, folds):
     """DS2 is only scored: every variant trains, stops, fits and is chosen the same when the test split
-    is replaced by noise."""
-    cfg = ComparisonConfig(model=SMALL, train=TrainConfig(epochs=2, batch_size=64), n_boot=5)
+    is replaced by noise, with one fit or with patient-grouped cross-validation."""
+    cfg = ComparisonConfig(model=SMALL, train=TrainConfig(epochs=2, batch_size=64), n_boot=5, folds=folds)
     runs = {}
     for name, task_data in (("real", data), ("poisoned", _poisoned(data))):
         results = {}
@@ -305,3 +306,48 @@ def test_the_classical_reference_is_scikit_learns_lda_as_one_linear_layer(data):
     layout = Layout.of(data)  # exported like every variant: one flat input, probabilities out
     flat = torch.from_numpy(layout.pack({m: {k: v[:4] for k, v in inp.items()} for m, inp in data.test.x.items()}))
     np.testing.assert_allclose(Packed(model, layout, False)(flat).detach().numpy(), probs[:4], rtol=1e-5, atol=1e-6)
+
+
+def test_patient_folds_put_each_patient_in_one_fold():
+    from ecgnet.crossval import patient_folds
+
+    groups = np.repeat([f"p{i}" for i in range(22)], 3)
+    fold = patient_folds(groups, 5, seed=0)
+    for p in set(groups):
+        assert len(set(fold[groups == p])) == 1
+    sizes = np.bincount(fold) // 3  # patients per fold
+    assert sizes.max() - sizes.min() <= 1 and len(sizes) == 5
+    assert fold.tolist() == patient_folds(groups, 5, seed=0).tolist()  # stable
+    with pytest.raises(ValueError, match="5 folds need at least 5 patients"):
+        patient_folds(groups[:9], 5, seed=0)
+
+
+def test_cross_validated_variants_are_scored_out_of_fold_and_tested_as_fold_ensembles(data, tmp_path):
+    from ecgnet.comparison import load_result, save_result
+    from ecgnet.crossval import FoldEnsemble, development
+
+    cfg = ComparisonConfig(model=SMALL, train=TrainConfig(epochs=1, batch_size=64), n_boot=5, folds=2)
+    dev = development(data)
+    results = {}
+    for variant in ("time", "frequency", "spectrogram", "intermediate_gated", "late_average", "classical"):
+        results[variant] = train_variant(
+            variant, data, cfg, singles={m: results[m] for m in MODALITIES if m in results}
+        )
+    time_ = results["time"]
+    assert isinstance(time_.model, FoldEnsemble) and len(time_.model.members) == 2
+    assert time_.val_probs.shape == (len(dev), 5)  # every DS1 row predicted once, by the member that did not see it
+    assert time_.fitted["folds"] == 2 and len(time_.fitted["cv_metric_per_fold"]) == 2
+    assert {h["fold"] for h in time_.history} == {0, 1}
+    with torch.no_grad():  # the ensemble's test probabilities are its members' mean
+        x = tensors(data.test)
+        members = torch.stack([activation(m(x), False) for m in time_.model.members]).mean(dim=0).numpy()
+    np.testing.assert_allclose(time_.test_probs, members, rtol=1e-4, atol=1e-6)
+    assert (
+        results["late_average"].val_probs.shape == (len(dev), 5) and "gate_time" in results["intermediate_gated"].fitted
+    )
+    save_result(time_, tmp_path)
+    back = load_result("time", data, cfg, tmp_path)
+    with torch.no_grad():
+        np.testing.assert_allclose(activation(back.model(x), False).numpy(), time_.test_probs, rtol=1e-5, atol=1e-6)
+    table = comparison_table(results, data, cfg)
+    assert "cv_mean_sd" in table.columns and "±" in table.filter(table["variant"] == "time")["cv_mean_sd"][0]

@@ -32,7 +32,8 @@ TOY = TaskSpec(
 @pytest.fixture(scope="module")
 def toy(beat_world, tmp_path_factory):
     home = tmp_path_factory.mktemp("toy_home")
-    return materialize_all(home, [beat_world["src"]], specs=[TOY]), home
+    # with patient-grouped cross-validation: DS1 here is two patients, so two folds of one each
+    return materialize_all(home, [beat_world["src"]], specs=[TOY], folds=2), home
 
 
 def test_a_toy_task_runs_through_features_training_and_promotion(toy):
@@ -76,7 +77,9 @@ def test_the_toy_comparison_reports_its_own_classes(toy):
         for m in result.get_asset_materialization_events()
     }
     header = meta["nv_fusion_comparison"]["comparison"].value.splitlines()[0]
-    assert "| se_V | pp_V |" in header and "se_S" not in header
+    assert "| se_V | pp_V |" in header and "se_S" not in header and "| cv_mean_sd |" in header
+    parent = runs[runs["tags.ecgnet.role"] == "comparison"]
+    assert parent["params.folds"].iloc[0] == "2" and children["metrics.cv_metric_sd"].notna().sum() >= 6
 
 
 def test_a_spec_is_checked_when_it_is_made():

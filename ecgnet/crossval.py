@@ -1,0 +1,80 @@
+"""Patient-grouped cross-validation over the development rows (train and validation: DS1 for beats).
+
+Each of k folds holds out whole patients: a member model trains on the other folds, stops early on
+its own held-out patients, and predicts them. The out-of-fold probabilities cover every development
+row once, so the variant is scored (and late combiners fitted) on rows no member trained on; the
+model that is tested and registered is the fold ensemble (the members' mean probability), which needs
+no second training run and carries each member's own early-stopping budget. The test split is never
+seen by any of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from .data import Split, TaskData
+from .fusion import activation
+
+
+def patient_folds(groups: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """Fold index per row: patients in a seeded, stable order dealt round-robin into `k` folds, so
+    every patient is in exactly one fold and fold sizes differ by at most one patient."""
+    patients = sorted(
+        set(groups.tolist()), key=lambda p: hashlib.blake2b(f"{seed}:{p}".encode(), digest_size=8).hexdigest()
+    )
+    if len(patients) < k:
+        raise ValueError(
+            f"{k} folds need at least {k} patients in the development splits, found {len(patients)}; "
+            "fix: lower `folds` or ingest more patients"
+        )
+    fold_of = {p: i % k for i, p in enumerate(patients)}
+    return np.array([fold_of[g] for g in groups.tolist()], dtype=np.int64)
+
+
+@dataclass
+class Fold:
+    index: int
+    data: TaskData  # train: the other folds; val: this fold's patients; test: untouched
+    rows: np.ndarray  # this fold's rows in the development split
+
+
+def development(data: TaskData) -> Split:
+    """All rows choices may be made on: train and validation together (all of DS1 for beats)."""
+    return data.train.join(data.val)
+
+
+def folds(data: TaskData, k: int, seed: int) -> list[Fold]:
+    dev = development(data)
+    fold_id = patient_folds(dev.groups, k, seed)
+    out = []
+    for f in range(k):
+        held, rest = np.flatnonzero(fold_id == f), np.flatnonzero(fold_id != f)
+        out.append(Fold(f, TaskData(data.spec, dev.take(rest), dev.take(held), data.test, data.versions), held))
+    return out
+
+
+def scored_on_development(data: TaskData) -> TaskData:
+    """The task data as the cross-validated variants are scored: validation is every development row
+    (their out-of-fold probabilities), test unchanged."""
+    dev = development(data)
+    return TaskData(data.spec, dev, dev, data.test, data.versions)
+
+
+class FoldEnsemble(nn.Module):
+    """The k fold members as one model: the mean of their probabilities, returned as logits (log of the
+    mean for single-label, its logit for multi-label) so `activation` gives the mean back."""
+
+    def __init__(self, members: list[nn.Module], multilabel: bool):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+        self.multilabel = multilabel
+
+    def forward(self, x) -> torch.Tensor:
+        probs = torch.stack([activation(m(x), self.multilabel) for m in self.members]).mean(dim=0)  # (B, C)
+        probs = probs.clamp(1e-7, 1 - 1e-7)
+        return torch.logit(probs) if self.multilabel else torch.log(probs)
