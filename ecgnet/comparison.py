@@ -93,7 +93,7 @@ def train_variant(
         model, fitted, val_probs = _fit_late(variant, scored, singles, seed=cfg.train.seed)
         history = []
     elif cfg.folds > 1:
-        model, history, fitted, val_probs = _cross_validate(variant, data, cfg, singles, checkpoint_dir, on_epoch)
+        model, history, fitted, val_probs = _cross_validate(variant, scored, cfg, singles, checkpoint_dir, on_epoch)
     else:
         ckpt = checkpoint_dir / f"{name}.pt" if checkpoint_dir else None
         warm = {m: r.model for m, r in singles.items()} if singles else None
@@ -127,19 +127,19 @@ def _fit(
 
 
 def _cross_validate(
-    variant: Variant, data: TaskData, cfg: ComparisonConfig, singles, checkpoint_dir, on_epoch
+    variant: Variant, scored: TaskData, cfg: ComparisonConfig, singles, checkpoint_dir, on_epoch
 ) -> tuple[nn.Module, list[dict], dict, np.ndarray]:
     """k members, each fitted without one fold of patients and scored on it: the fold ensemble, the
-    members' histories (tagged by fold), the per-fold metrics and the out-of-fold probabilities."""
-    metric, histories, per_fold, members = headline(data.spec), [], [], []
-    oof = None
-    for fold in folds(data, cfg.folds, cfg.train.seed):
+    members' histories (tagged by fold), the per-fold metrics and the out-of-fold probabilities over
+    `scored.val` (every development row)."""
+    metric, histories, per_fold, members = headline(scored.spec), [], [], []
+    oof = np.zeros((len(scored.val), len(scored.classes)), np.float32)
+    for fold in folds(scored, cfg.folds, cfg.train.seed):
         ckpt = checkpoint_dir / f"{variant.name}.fold{fold.index}.pt" if checkpoint_dir else None
         # each member warm-starts from the single models' member of the same fold: same patients held out
         warm = {m: r.model.members[fold.index] for m, r in singles.items()} if singles else None
         model, history, fitted = _fit(variant, fold.data, cfg, warm, ckpt, on_epoch)
-        probs = predict_probs(model, fold.data.val, data.multilabel)
-        oof = np.zeros((len(data.train) + len(data.val), probs.shape[1]), np.float32) if oof is None else oof
+        probs = predict_probs(model, fold.data.val, scored.multilabel)
         oof[fold.rows] = probs
         per_fold.append(round(metric(probs, fold.data.val.y), 4))
         histories += [{**h, "fold": fold.index} for h in history]
@@ -149,7 +149,7 @@ def _cross_validate(
             variant.name,
             fold.index + 1,
             cfg.folds,
-            data.spec.metric,
+            scored.spec.metric,
             per_fold[-1],
             fitted,
         )
@@ -159,7 +159,7 @@ def _cross_validate(
         "cv_metric_sd": round(float(np.nanstd(per_fold)), 4),
         "cv_metric_per_fold": per_fold,
     }
-    return FoldEnsemble(members, data.multilabel).eval(), histories, fitted, oof
+    return FoldEnsemble(members, scored.multilabel).eval(), histories, fitted, oof
 
 
 def mean_gates(model: nn.Module, data: TaskData) -> dict[str, float]:
@@ -326,11 +326,11 @@ def load_result(name: str, data: TaskData, cfg: ComparisonConfig, directory: Pat
     probs = np.load(directory / f"{name}.npz")
     model = None
     if variant.kind != "late":
-        model = build(variant, data, cfg.model)
-        if cfg.folds > 1:
-            model = FoldEnsemble(
-                [model, *(build(variant, data, cfg.model) for _ in range(cfg.folds - 1))], data.multilabel
-            )
+        model = (
+            FoldEnsemble([build(variant, data, cfg.model) for _ in range(cfg.folds)], data.multilabel)
+            if cfg.folds > 1
+            else build(variant, data, cfg.model)
+        )
         model.load_state_dict(torch.load(directory / f"{name}.state.pt", weights_only=True))
         model.eval()
     return VariantResult(

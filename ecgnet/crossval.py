@@ -48,13 +48,16 @@ def development(data: TaskData) -> Split:
     return data.train.join(data.val)
 
 
-def folds(data: TaskData, k: int, seed: int) -> list[Fold]:
-    dev = development(data)
+def folds(scored: TaskData, k: int, seed: int) -> list[Fold]:
+    """The k folds of the development rows of `scored` (as `scored_on_development` made it, so DS1 is
+    joined once per variant, not again here)."""
+    assert scored.train is scored.val, "folds() takes the data as scored_on_development returns it"
+    dev = scored.val
     fold_id = patient_folds(dev.groups, k, seed)
     out = []
     for f in range(k):
         held, rest = np.flatnonzero(fold_id == f), np.flatnonzero(fold_id != f)
-        out.append(Fold(f, TaskData(data.spec, dev.take(rest), dev.take(held), data.test, data.versions), held))
+        out.append(Fold(f, TaskData(scored.spec, dev.take(rest), dev.take(held), scored.test, scored.versions), held))
     return out
 
 

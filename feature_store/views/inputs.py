@@ -77,7 +77,7 @@ def load_beats(spec: TaskSpec, snapshots: list[RawSnapshot]) -> TaskInput:
         signal,
         float(fs_values[0]),
         [f"lead {i + 1}" for i in range(n_leads)],
-        "beat",
+        spec.unit,
         spec.splits.train,
         crop=spans.row(0),
         beats=beats.select("record_id", "r_peak", "rr_prev_s", "rr_next_s"),
@@ -118,7 +118,7 @@ def load_records(spec: TaskSpec, snapshots: list[RawSnapshot]) -> TaskInput:
         signal,
         fs,
         list(leads),
-        "record",
+        spec.unit,
         spec.splits.train,
         excluded={"missing_leads": int((~has_leads).sum())},
     )
