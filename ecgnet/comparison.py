@@ -11,9 +11,9 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import polars as pl
 import torch
 from scipy.stats import kendalltau
 from torch import nn
@@ -35,6 +35,9 @@ from .fusion import (
 from .models import ModelConfig
 from .plots import comparison_png
 from .train import TrainConfig, predict_probs, seed_everything, tensors, train
+
+if TYPE_CHECKING:
+    import polars as pl
 
 log = logging.getLogger(__name__)
 EXPLAINABILITY = {
@@ -261,6 +264,8 @@ def comparison_table(results: dict[str, VariantResult], data: TaskData, cfg: Com
         elif ref:
             row[f"{key}_vs_{ref}"] = "(reference)"
         rows.append(row)
+    import polars as pl  # here: the GPU training check imports this module where polars is not installed
+
     return pl.DataFrame(rows)
 
 

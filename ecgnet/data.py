@@ -19,7 +19,7 @@ from feature_store.tasks import view_name
 
 if TYPE_CHECKING:  # polars-free at run time: the CUDA training check runs where polars is not installed
     from feature_store.tasks import TaskSpec
-    from feature_store.views.store import FeatureStore, TrainingSet
+    from feature_store.views.store import FeatureStore
 
 log = logging.getLogger(__name__)
 FAMILY_OF = {"time": "time", "frequency": "spectral", "spectrogram": "spectrogram"}
@@ -143,11 +143,14 @@ def _arrays(split: Split) -> dict[str, np.ndarray]:
     return {**out, "y": split.y, "ids": split.ids.astype(str), "groups": split.groups.astype(str)}
 
 
-def modality_inputs(ts: TrainingSet, task: str, modalities: tuple[str, ...] = tuple(INPUTS)) -> dict:
-    """modality -> input -> (rows, ...) from the feature views of a training set (or online rows)."""
+def modality_inputs(
+    features: dict[str, dict[str, np.ndarray]], task: str, modalities: tuple[str, ...] = tuple(INPUTS)
+) -> dict:
+    """modality -> input -> (rows, ...) from feature columns per view (a training set's, online rows',
+    or the GPU check's arrays computed without the store)."""
     x = {}
     for m in modalities:
-        cols = ts.features[view_of(task, m)]
+        cols = features[view_of(task, m)]
         x[m] = {
             key: (
                 cols[c[0]]
@@ -164,15 +167,22 @@ def _flat(values: np.ndarray) -> np.ndarray:
     return values.reshape(len(values), int(np.prod(values.shape[1:], dtype=np.int64)))
 
 
-def _split(ts: TrainingSet, spec: TaskSpec, modalities: tuple[str, ...]) -> Split:
-    x = modality_inputs(ts, spec.name, modalities)
-    labels = ts.keys["labels"].to_list()
-    classes = spec.classes
+def labelled_split(
+    features: dict[str, dict[str, np.ndarray]],
+    labels: list,
+    ids: np.ndarray,
+    patients: np.ndarray,
+    spec: TaskSpec,
+    modalities: tuple[str, ...] = tuple(INPUTS),
+) -> Split:
+    """One split from aligned feature columns and each row's labels (a list of class names per row);
+    multi-label rows with none of the task's classes are left out (they cannot be scored)."""
+    x, classes = modality_inputs(features, spec.name, modalities), spec.classes
     if spec.multilabel:
         y = np.array([[c in lab for c in classes] for lab in labels], dtype=np.float32).reshape(-1, len(classes))
     else:
         y = np.array([classes.index(lab[0]) for lab in labels], dtype=np.int64)
-    return Split(x, y, ts.ids, ts.keys["patient_id"].to_numpy())
+    return _labelled(Split(x, y, np.asarray(ids), np.asarray(patients)), spec.multilabel)
 
 
 def _labelled(split: Split, multilabel: bool) -> Split:
@@ -208,7 +218,25 @@ def load_task_data(
         name: store.training_set(views, splits, versions=versions, recorded_before=recorded_before)
         for name, splits in (("train", rule.train), ("val", rule.val), ("test", rule.test))
     }
-    train, val, test = (_labelled(_split(sets[s], spec, modalities), spec.multilabel) for s in ("train", "val", "test"))
+    train, val, test = (
+        labelled_split(
+            sets[s].features,
+            sets[s].keys["labels"].to_list(),
+            sets[s].ids,
+            sets[s].keys["patient_id"].to_numpy(),
+            spec,
+            modalities,
+        )
+        for s in ("train", "val", "test")
+    )
+    return task_data(spec, train, val, test, sets["test"].versions, seed=seed)
+
+
+def task_data(spec: TaskSpec, train: Split, val: Split, test: Split, versions: dict, *, seed: int = 0) -> TaskData:
+    """The task's splits as `spec.splits` says: when the stored val splits hold fewer than
+    `min_val_rows` labelled rows, a seeded `val_fraction` of train patients joins validation. Test is
+    never touched."""
+    rule = spec.splits
     if len(val) < rule.min_val_rows and len(set(train.groups.tolist())) > 1:
         held = patient_holdout(train.groups, rule.val_fraction, seed)
         log.info(
@@ -229,4 +257,4 @@ def load_task_data(
                 f"task {spec.name!r}: the {name} split is empty; fix: ingest records of the "
                 f"splits {getattr(rule, name) or rule.train}"
             )
-    return TaskData(spec, train, val, test, sets["test"].versions)
+    return TaskData(spec, train, val, test, versions)

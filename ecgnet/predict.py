@@ -41,7 +41,7 @@ def predict(record: Path, task: TaskSpec, workspace: Workspace) -> tuple[list[st
         model = mlflow.pytorch.load_model(uri)
     views = meta["views"]
     online = FeatureStore(workspace.store).online(record, list(views), versions=views)
-    flat = Layout.from_json(meta["layout"]).pack(modality_inputs(online, task.name))
+    flat = Layout.from_json(meta["layout"]).pack(modality_inputs(online.features, task.name))
     with torch.no_grad():
         probs = model(torch.from_numpy(flat)).numpy()
     return list(meta["classes"]), online.ids, probs, uri

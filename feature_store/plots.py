@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
 import matplotlib
 
 matplotlib.use("Agg")  # no display on servers and CI
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import polars as pl  # noqa: E402
+
+if TYPE_CHECKING:  # polars-free at import: ecgnet's plots run on the lent GPU machines, which lack it
+    import polars as pl
 
 
 def records_png(
@@ -37,6 +40,8 @@ def records_png(
 
 
 def _mark_beats(ax, beats: pl.DataFrame, fs: float, seconds: float) -> None:
+    import polars as pl
+
     shown = beats.filter(pl.col("r_peak") < seconds * fs)
     for r_peak, label in shown.select("r_peak", "label").iter_rows():
         ax.axvline(r_peak / fs, color="grey", lw=0.5, ls=":")

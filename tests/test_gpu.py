@@ -5,22 +5,19 @@ Polars-free on purpose: the lent GPU machines have CuPy and torch but not polars
 (with wfdb) is what runs there: `python3 -m pytest -m gpu tests/test_gpu.py`. It skips without a GPU.
 """
 
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 
-from ecgnet.data import Split, TaskData, modality_inputs
+from benchmarks.beat_arrays import beat_task_data, beat_views, read_beats
 from feature_store.backend import cupy_backend, numpy_backend
 from feature_store.config import IngestConfig
 from feature_store.sources.annotated import AnnotatedBeatSource
 from feature_store.sources.base import RecordRef
 from feature_store.sources.challenge import ChallengeSource
-from feature_store.tasks import BEATS, TASKS
-from feature_store.transforms.rhythm import beat_rr_features
+from feature_store.tasks import TASKS
 from feature_store.views.compute import array_features, lead_stats
 from feature_store.views.families import FAMILIES
-from tests.records import CINC, MITDB
+from tests.records import CINC, MITDB, copy_record
 
 pytestmark = pytest.mark.gpu
 CASES = [(task, family) for task in ("beats", "records") for family in FAMILIES]
@@ -71,42 +68,6 @@ def test_cupy_matches_numpy(arrays, gpu, task, family):
 # -- training on CUDA (AMP, device moves): the path the CPU suite cannot reach -------------------
 
 
-def beat_split(records: tuple[str, ...], rows: int, stats: dict | None = None) -> tuple[Split, dict]:
-    """A Split of `rows` real beats from `records`, with the three views computed as ingest would."""
-    cfg = IngestConfig()
-    loaded = [AnnotatedBeatSource().load(RecordRef("annotated", MITDB / r, MITDB), cfg).beats for r in records]
-    keep = np.sort(np.random.default_rng(0).choice(sum(len(b.r_peak) for b in loaded), rows, replace=False))
-    take = lambda arrays: np.concatenate(arrays)[keep]  # noqa: E731
-    record_id = take([np.full(len(b.r_peak), r) for r, b in zip(records, loaded)])
-    windows, labels = take([b.windows for b in loaded]), take([b.label for b in loaded])
-    fs, crop = 360.0, cfg.beat_span()
-    stats = stats or lead_stats(
-        windows, fs=fs, pre=TASKS["beats"].view_params["time"].preprocess, backend=numpy_backend()
-    )
-    views = {
-        f"beats_{family}": array_features(
-            FAMILIES[family],
-            windows,
-            fs=fs,
-            crop=crop,
-            stats=stats,
-            params=TASKS["beats"].view_params[family],
-            backend=numpy_backend(),
-        )
-        for family in FAMILIES
-    }
-    views["beats_time"]["rhythm"] = beat_rr_features(
-        record_id,
-        take([b.r_peak for b in loaded]),
-        take([b.rr_prev_s for b in loaded]),
-        take([b.rr_next_s for b in loaded]),
-    )
-    ids = np.arange(rows)
-    x = modality_inputs(SimpleNamespace(ids=ids, features=views), "beats")
-    y = np.array([BEATS.classes.index(label) for label in labels])
-    return Split(x, y, ids, record_id), stats
-
-
 @pytest.fixture(scope="module")
 def cuda():
     torch = pytest.importorskip("torch")
@@ -116,11 +77,13 @@ def cuda():
 
 
 @pytest.fixture(scope="module")
-def beat_task(cuda):
-    train_split, stats = beat_split(("209",), 600)  # DS1
-    val_split, _ = beat_split(("220",), 300, stats)  # DS1, another patient
-    test_split, _ = beat_split(("232",), 300, stats)  # DS2
-    return TaskData(BEATS, train_split, val_split, test_split, {})
+def beat_task(cuda, tmp_path_factory):
+    """Real beats of 209 and 220 (DS1) and 232 (DS2), with the three views computed as ingest would."""
+    src = tmp_path_factory.mktemp("beats")
+    for record in ("209", "220", "232"):
+        copy_record(MITDB / record, src)
+    beats = read_beats(src)
+    return beat_task_data(beats, beat_views(beats, numpy_backend())[0])
 
 
 @pytest.mark.parametrize("variant", ["time", "intermediate_gated"])
@@ -139,7 +102,7 @@ def test_training_runs_on_cuda_with_amp(cuda, beat_task, variant):
         beat_task,
         ModelConfig(embed_dim=16, channels=4, scalar_dim=8, heads=2, layers=1, fusion_hidden=16),
     )
-    result = train(model, beat_task, TrainConfig(epochs=3, batch_size=64, device="cuda", amp=True))
+    result = train(model, beat_task, TrainConfig(epochs=3, batch_size=256, device="cuda", amp=True))
     losses = [h["train_loss"] for h in result.history]
     assert len(losses) == 3 and np.isfinite(losses).all() and losses[-1] < losses[0]
     assert next(result.model.parameters()).device.type == "cpu"  # handed back ready to export

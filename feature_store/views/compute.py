@@ -45,18 +45,25 @@ def output_fs(inp: TaskInput, pre: PreprocessParams) -> float:
     return float(pre.fs or inp.fs)
 
 
-def scaled_crop(inp: TaskInput, fs: float) -> tuple[int, int] | None:
-    if inp.crop is None:
+def scaled_crop(crop: tuple[int, int] | None, *, fs: float, out_fs: float) -> tuple[int, int] | None:
+    """The beat window `crop` (samples at `fs`) in samples at `out_fs`, the rate after preprocessing."""
+    if crop is None:
         return None
-    ratio = fs / inp.fs
-    return int(round(inp.crop[0] * ratio)), int(round(inp.crop[1] * ratio))
+    ratio = out_fs / fs
+    return int(round(crop[0] * ratio)), int(round(crop[1] * ratio))
 
 
 def compute_features(family, inp: TaskInput, params, stats: dict, backend: Backend) -> dict[str, np.ndarray]:
     """Every feature column of `family` for every row of `inp`, as host arrays (rows first)."""
     fs = output_fs(inp, params.preprocess)
     columns = array_features(
-        family, inp.signal, fs=inp.fs, params=params, stats=stats, crop=scaled_crop(inp, fs), backend=backend
+        family,
+        inp.signal,
+        fs=inp.fs,
+        params=params,
+        stats=stats,
+        crop=scaled_crop(inp.crop, fs=inp.fs, out_fs=fs),
+        backend=backend,
     )
     columns.update(family.host_columns(inp, params, columns, fs=fs))
     return columns
