@@ -46,6 +46,16 @@ def one_epoch(data: TaskData, device: str, seed: int = 0) -> dict[str, float]:
     return out
 
 
+def epoch_timing(data: TaskData, rows: int) -> dict:
+    print(f"\n1. one epoch of each trainable variant, one split (train rows: {rows})", flush=True)
+    gpu, cpu = one_epoch(data, "cuda"), one_epoch(data, "cpu")
+    print(f"{'variant':20s} {'GPU s':>7s} {'CPU s':>7s} {'CPU / GPU':>9s}")
+    for name in TRAINABLE:
+        print(f"{name:20s} {gpu[name]:7.2f} {cpu[name]:7.2f} {cpu[name] / gpu[name]:9.1f}")
+    print(f"{'all':20s} {sum(gpu.values()):7.2f} {sum(cpu.values()):7.2f} {sum(cpu.values()) / sum(gpu.values()):9.1f}")
+    return {"gpu_s": gpu, "cpu_s": cpu}
+
+
 def comparison(data: TaskData, cfg: ComparisonConfig) -> tuple[dict[str, VariantResult], float]:
     """Every variant in registry order, as the Dagster assets train them; and the seconds in all."""
     results, start = {}, time.perf_counter()
@@ -94,6 +104,7 @@ def main() -> None:
     parser.add_argument("--long-epochs", type=int, default=0, help="then the same with this epoch budget")
     parser.add_argument("--deadline-s", type=float, default=480.0, help="skip step 3 if it would end later")
     parser.add_argument("--out", type=Path, default=None, help="write every figure here as JSON")
+    parser.add_argument("--epoch-timing", action=argparse.BooleanOptionalAction, default=True, help="step 1")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     import torch
@@ -116,13 +127,8 @@ def main() -> None:
         flush=True,
     )
 
-    print(f"\n1. one epoch of each trainable variant, one split (train rows: {sizes['train']})", flush=True)
-    gpu, cpu = one_epoch(data, "cuda"), one_epoch(data, "cpu")
-    print(f"{'variant':20s} {'GPU s':>7s} {'CPU s':>7s} {'CPU / GPU':>9s}")
-    for name in TRAINABLE:
-        print(f"{name:20s} {gpu[name]:7.2f} {cpu[name]:7.2f} {cpu[name] / gpu[name]:9.1f}")
-    print(f"{'all':20s} {sum(gpu.values()):7.2f} {sum(cpu.values()):7.2f} {sum(cpu.values()) / sum(gpu.values()):9.1f}")
-    out["one_epoch"] = {"gpu_s": gpu, "cpu_s": cpu}
+    if args.epoch_timing:
+        out["one_epoch"] = epoch_timing(data, sizes["train"])
 
     cfg = ComparisonConfig(train=TrainConfig(epochs=args.epochs, device="cuda"), folds=args.folds)
     label = f"2. the comparison on the GPU: {args.folds} folds, {args.epochs} epochs"

@@ -34,7 +34,7 @@ from .fusion import (
 )
 from .models import ModelConfig
 from .plots import comparison_png
-from .train import TrainConfig, predict_probs, seed_everything, tensors, train
+from .train import TrainConfig, predict_probs, resolve_device, seed_everything, tensors, train
 
 if TYPE_CHECKING:
     import polars as pl
@@ -142,7 +142,7 @@ def _cross_validate(
         # each member warm-starts from the single models' member of the same fold: same patients held out
         warm = {m: r.model.members[fold.index] for m, r in singles.items()} if singles else None
         model, history, fitted = _fit(variant, fold.data, cfg, warm, ckpt, on_epoch)
-        probs = predict_probs(model, fold.data.val, scored.multilabel)
+        probs = predict_probs(model, fold.data.val, scored.multilabel, device=resolve_device(cfg.train.device))
         oof[fold.rows] = probs
         per_fold.append(round(metric(probs, fold.data.val.y), 4))
         histories += [{**h, "fold": fold.index} for h in history]
@@ -203,9 +203,10 @@ def score(
 ) -> VariantResult:
     """Validation and test scores. `val_probs`: out-of-fold validation probabilities (late variants),
     used instead of the model's own, which saw those rows when it was fitted."""
+    device = resolve_device(cfg.train.device)  # inference where training ran: fold ensembles score k times
     if val_probs is None:
-        val_probs = predict_probs(model, data.val, data.multilabel)
-    test_probs = predict_probs(model, data.test, data.multilabel)
+        val_probs = predict_probs(model, data.val, data.multilabel, device=device)
+    test_probs = predict_probs(model, data.test, data.multilabel, device=device)
     metric = headline(data.spec)
     val = interval(
         lambda rows: metric(val_probs[rows], data.val.y[rows]), data.val.groups, n_boot=cfg.n_boot, seed=cfg.train.seed

@@ -23,6 +23,8 @@ def records_png(
     `records` has record_id, fs, lead_names, signal (and optionally labels); `beats` (optional) has
     record_id, r_peak, label: beats too close to an edge for a context window are not marked.
     """
+    import polars as pl
+
     fig, axes = plt.subplots(len(records), 1, figsize=(10, 2.2 * len(records)), squeeze=False)
     for ax, row in zip(axes[:, 0], records.iter_rows(named=True)):
         fs, n = row["fs"], int(seconds * row["fs"])
