@@ -44,8 +44,8 @@ train_rc=0
 if [ -d /tmp/mitdb ]; then
   left=$(( LIMIT_S - (SECONDS - started) ))
   echo "gpu training: $left s left of $LIMIT_S" | tee "$OUT/gpu_training.log"
-  timeout "$left" python3 -m benchmarks.gpu_training --mitdb /tmp/mitdb --long-epochs 20 \
-    --deadline-s $(( left - 20 )) --out "$OUT/gpu_training.json" 2>&1 | tee -a "$OUT/gpu_training.log"
+  timeout "$left" python3 -m benchmarks.gpu_training --mitdb /tmp/mitdb \
+    --out "$OUT/gpu_training.json" 2>&1 | tee -a "$OUT/gpu_training.log"
   train_rc=${PIPESTATUS[0]}
 fi
 echo "gpu tests rc=$tests_rc, gpu benchmark rc=$bench_rc, gpu training rc=$train_rc ($(( SECONDS - started )) s)"

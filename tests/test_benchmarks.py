@@ -63,3 +63,52 @@ def test_the_scaled_run_prints_a_row_per_size(beats, stand_in, capsys, monkeypat
     rows = [line.split() for line in lines if line[:10].strip().replace(",", "").isdigit()]
     assert [int(r[0].replace(",", "")) for r in rows] == [150, 300, 600, 1200]
     assert all(float(r[1]) > 0 for r in rows)
+
+
+BLOCK_STACK = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("polars", "dagster", "mlflow", "pyarrow"):
+            raise ImportError(f"{name} is not on the lent GPU machines")
+sys.meta_path.insert(0, Block())
+"""
+
+
+def test_the_gpu_check_imports_without_polars_mlflow_or_dagster():
+    """The lent GPU machines have none of them (and polars' wheel does not fit in a call): an import
+    of one on the GPU check's path would cost a device run to find."""
+    import subprocess
+    import sys
+
+    from feature_store.workspace import PROJECT_ROOT
+
+    modules = "benchmarks.gpu, benchmarks.gpu_training, benchmarks.mitdb_pack, tests.test_gpu"
+    done = subprocess.run(
+        [sys.executable, "-c", f"{BLOCK_STACK}\nimport {modules}\nprint('imported')"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0 and "imported" in done.stdout, done.stderr[-2000:]
+
+
+def test_gpu_training_times_and_reports_on_cpu():
+    """The GPU training check's steps, on the CPU and the bundled sample (the device run cannot be
+    the first place its Python runs)."""
+    from benchmarks.beat_arrays import beat_task_data, beat_views, read_beats
+    from benchmarks.gpu_training import TRAINABLE, comparison, one_epoch, report
+    from ecgnet.comparison import ComparisonConfig
+    from ecgnet.fusion import VARIANTS
+    from ecgnet.train import TrainConfig
+    from feature_store.workspace import SAMPLE_DATA
+
+    rows = read_beats(SAMPLE_DATA / "mitdb")
+    data = beat_task_data(rows, beat_views(rows, numpy_backend())[0])
+    small = data.__class__(data.spec, *(data.split(s).take(np.arange(400)) for s in ("train", "val", "test")), {})
+    assert set(one_epoch(small, "cpu")) == set(TRAINABLE)
+    cfg = ComparisonConfig(train=TrainConfig(epochs=1, device="cpu", batch_size=64), n_boot=5)
+    results, seconds = comparison(small, cfg)
+    summary = report(results, small, seconds, "cpu")
+    assert set(summary["variants"]) == set(VARIANTS) and summary["chosen"] in VARIANTS
