@@ -21,6 +21,7 @@ from torch import nn
 from .classical import fit_reference
 from .crossval import FoldEnsemble, folds, scored_on_development
 from .data import TaskData
+from .decisions import DecisionOffsets, apply_offsets, cross_fit_offsets, fit_offsets
 from .evaluate import Interval, evaluate, headline, interval, latency_ms, n_parameters, paired_bootstrap
 from .fusion import (
     MODALITIES,
@@ -61,6 +62,9 @@ class ComparisonConfig:
     # > 1: patient-grouped k-fold cross-validation over train + val (ecgnet.crossval); every variant is
     # scored out of fold and tested as its fold ensemble. 1: one fit on train, scored on val.
     folds: int = 1
+    # single-label tasks scored by macro F1: per-class decision offsets fitted on (out-of-fold)
+    # validation probabilities, the validation metric cross-fitted (ecgnet.decisions)
+    decision_offsets: bool = True
 
 
 @dataclass
@@ -76,6 +80,18 @@ class VariantResult:
     history: list[dict] = field(default_factory=list)
     fitted: dict = field(default_factory=dict)  # late fusion: weights or stacker size
     seconds: float = 0.0
+    raw_val_probs: np.ndarray | None = None  # validation probabilities before decision offsets
+    offsets: np.ndarray | None = None  # per-class decision offsets, when the task has them
+
+    @property
+    def deployed(self) -> nn.Module:
+        """The model as it decides: with its decision offsets, when it has them."""
+        return self.model if self.offsets is None else DecisionOffsets(self.model, self.offsets).eval()
+
+    @property
+    def combinable_val_probs(self) -> np.ndarray:
+        """Validation probabilities a late combiner is fitted on: the model's own, before offsets."""
+        return self.val_probs if self.raw_val_probs is None else self.raw_val_probs
 
 
 def train_variant(
@@ -103,16 +119,32 @@ def train_variant(
         model, history, fitted = _fit(variant, data, cfg, warm, ckpt, on_epoch)
     if variant.gated:
         fitted.update(mean_gates(model, scored))
+    if val_probs is None:
+        val_probs = predict_probs(model, scored.val, scored.multilabel, device=resolve_device(cfg.train.device))
+    raw_val_probs, offsets = val_probs, None
+    if cfg.decision_offsets and decides(scored.spec):
+        metric, val = headline(scored.spec), scored.val
+        offsets = fit_offsets(val_probs, val.y)
+        val_probs = cross_fit_offsets(val_probs, val.y, val.groups, seed=cfg.train.seed)
+        fitted["offsets"] = {c: round(float(b), 3) for c, b in zip(scored.classes, offsets)}
+        fitted["val_metric_before_offsets"] = round(metric(raw_val_probs, val.y), 4)
     return score(
         variant,
         model,
         scored,
         cfg,
         val_probs=val_probs,
+        offsets=offsets,
+        raw_val_probs=raw_val_probs,
         history=history,
         fitted=fitted,
         seconds=time.perf_counter() - start,
     )
+
+
+def decides(spec) -> bool:
+    """Whether a task's variants get decision offsets: single-label, scored by a thresholded metric."""
+    return not spec.multilabel and spec.metric == "macro_f1"
 
 
 def _fit(
@@ -183,7 +215,7 @@ def _fit_late(
         raise ValueError(
             f"{variant.name} combines the trained single models {list(MODALITIES)}; fix: train those variants first"
         )
-    val_probs = np.stack([singles[m].val_probs for m in MODALITIES], axis=1)  # (rows, M, C)
+    val_probs = np.stack([singles[m].combinable_val_probs for m in MODALITIES], axis=1)  # (rows, M, C)
     metric = headline(data.spec)
     combine, fitted = fit_late(variant, val_probs, data.val.y, data.multilabel, metric)
     oof = cross_fit_late(variant, val_probs, data.val.y, data.val.groups, data.multilabel, metric, seed=seed)
@@ -198,15 +230,17 @@ def score(
     data: TaskData,
     cfg: ComparisonConfig,
     *,
-    val_probs: np.ndarray | None = None,
+    val_probs: np.ndarray,
+    offsets: np.ndarray | None = None,
     **extra,
 ) -> VariantResult:
-    """Validation and test scores. `val_probs`: out-of-fold validation probabilities (late variants),
-    used instead of the model's own, which saw those rows when it was fitted."""
+    """Validation and test scores. `val_probs`: the validation probabilities the variant is judged by
+    (out of fold, or cross-fitted, where the model or its offsets saw those rows); `offsets`: decision
+    offsets applied to the test probabilities."""
     device = resolve_device(cfg.train.device)  # inference where training ran: fold ensembles score k times
-    if val_probs is None:
-        val_probs = predict_probs(model, data.val, data.multilabel, device=device)
     test_probs = predict_probs(model, data.test, data.multilabel, device=device)
+    if offsets is not None:
+        test_probs = apply_offsets(test_probs, offsets)
     metric = headline(data.spec)
     val = interval(
         lambda rows: metric(val_probs[rows], data.val.y[rows]), data.val.groups, n_boot=cfg.n_boot, seed=cfg.train.seed
@@ -220,9 +254,11 @@ def score(
         test["macro_auc"].value,
         test["macro_f1"].value,
     )
-    return VariantResult(
-        variant, model, val_probs, test_probs, val, test, n_parameters(model), latency_ms(model, sample), **extra
+    result = VariantResult(
+        variant, model, val_probs, test_probs, val, test, n_parameters(model), 0.0, offsets=offsets, **extra
     )
+    result.latency_ms = latency_ms(result.deployed, sample)
+    return result
 
 
 def best_single(results: dict[str, VariantResult]) -> str:
@@ -309,7 +345,9 @@ def save_result(result: VariantResult, directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     name = result.variant.name
     torch.save(result.model.state_dict(), directory / f"{name}.state.pt")
-    np.savez(directory / f"{name}.npz", val=result.val_probs, test=result.test_probs)
+    np.savez(
+        directory / f"{name}.npz", val=result.val_probs, test=result.test_probs, raw_val=result.combinable_val_probs
+    )
     (directory / f"{name}.json").write_text(
         json.dumps(
             {
@@ -351,4 +389,6 @@ def load_result(name: str, data: TaskData, cfg: ComparisonConfig, directory: Pat
         scores["history"],
         scores["fitted"],
         scores["seconds"],
+        probs["raw_val"] if "raw_val" in probs.files else None,  # saved before decision offsets existed
+        np.array([scores["fitted"]["offsets"][c] for c in data.classes]) if "offsets" in scores["fitted"] else None,
     )

@@ -199,6 +199,17 @@ def patient_holdout(groups: np.ndarray, fraction: float, seed: int) -> np.ndarra
     return np.isin(groups, patients[:n])
 
 
+def patient_kfold(groups: np.ndarray, folds: int, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(fit rows, held-out rows) for up to `folds` folds of whole patients (of rows, when there is only
+    one patient): how validation-fitted choices (late combiners, decision offsets) get an honest score."""
+    from sklearn.model_selection import GroupKFold, KFold
+
+    n_groups = len(set(groups.tolist()))
+    if n_groups >= 2:
+        return list(GroupKFold(n_splits=min(folds, n_groups)).split(groups, groups=groups))
+    return list(KFold(n_splits=min(folds, len(groups)), shuffle=True, random_state=seed).split(groups))
+
+
 def load_task_data(
     store: FeatureStore,
     spec: TaskSpec,

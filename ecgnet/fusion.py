@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from .classical import LinearReference
-from .data import TaskData
+from .data import TaskData, patient_kfold
 from .models import MODALITIES, ModelConfig
 from .models.blocks import Normalizer, mlp
 
@@ -232,16 +232,8 @@ def cross_fit_late(
     A combiner scored on the rows it was fitted on looks better than it is; these probabilities give
     late variants a validation metric as honest as the trained variants' when the best is chosen.
     """
-    from sklearn.model_selection import GroupKFold, KFold
-
-    n_groups = len(set(groups.tolist()))
-    splitter = (
-        GroupKFold(n_splits=min(folds, n_groups))
-        if n_groups >= 2
-        else KFold(n_splits=min(folds, len(y_val)), shuffle=True, random_state=seed)
-    )
     out = np.zeros((len(val_probs), val_probs.shape[2]), dtype=np.float32)
-    for fit_rows, held in splitter.split(val_probs, groups=groups if n_groups >= 2 else None):
+    for fit_rows, held in patient_kfold(groups, folds, seed):
         combine, _ = fit_late(variant, val_probs[fit_rows], y_val[fit_rows], multilabel, score)
         out[held] = combine_probs(combine, val_probs[held], multilabel)
     return out

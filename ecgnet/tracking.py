@@ -190,7 +190,7 @@ class Tracker:
 
     def _log_model(self, result: VariantResult, data: TaskData) -> str:
         layout = Layout.of(data)
-        packed = Packed(result.model, layout, data.multilabel).eval()
+        packed = Packed(result.deployed, layout, data.multilabel).eval()
         example = layout.pack({m: {k: v[:2] for k, v in inp.items()} for m, inp in data.test.x.items()})
         info = mlflow.pytorch.log_model(
             packed,
