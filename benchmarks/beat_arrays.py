@@ -47,11 +47,16 @@ class BeatRows:
     crop: tuple[int, int]
 
 
-def read_beats(folder: Path, spec: TaskSpec = BEATS, cfg: IngestConfig | None = None) -> BeatRows:
+def read_beats(
+    folder: Path, spec: TaskSpec = BEATS, cfg: IngestConfig | None = None, *, records: set[str] | None = None
+) -> BeatRows:
     """The beats of every annotated record in `folder` that ingest would land (paced records are
-    excluded, as there), of the task's classes, with the task's number of leads."""
+    excluded, as there), of the task's classes, with the task's number of leads; only the named
+    `records` when given (the others' files are not opened)."""
     cfg, parts = cfg or IngestConfig(), []
     for hea in sorted(folder.glob("*.hea")):
+        if records is not None and hea.stem not in records:
+            continue
         ref = RecordRef("annotated", hea.with_suffix(""), folder)
         try:
             landed = AnnotatedBeatSource().load(ref, cfg)

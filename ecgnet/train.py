@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .augment import AugmentConfig, augment_waveform
 from .data import Split, TaskData
 from .evaluate import headline
 from .fusion import activation
@@ -36,6 +37,7 @@ class TrainConfig:
     device: str = "auto"  # torch device: auto (CUDA when available) | cpu | cuda
     amp: bool = True  # mixed precision, on CUDA only
     class_weighting: bool = True  # single-label tasks: inverse-frequency class weights in the loss
+    augment: AugmentConfig | None = None  # time-modality waveforms augmented in training (ecgnet.augment)
 
 
 @dataclass
@@ -169,13 +171,20 @@ def _epoch(model, x, y, loss_fn, opt, scaler, cfg: TrainConfig, epoch: int, devi
     # where the rows are once, and the loss is summed there, so a GPU step waits for no host copy
     order = torch.randperm(len(y), generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)).to(y.device)
     total, seen = torch.zeros((), device=device), 0
+    draws = torch.Generator().manual_seed(cfg.seed * 7_919 + epoch)  # augmentation, as repeatable as the order
     for start in range(0, len(y), cfg.batch_size):
         idx = order[start : start + cfg.batch_size]
         if len(idx) < 2:
             continue  # batch norm needs two rows
         target = y[idx].to(device, non_blocking=True)
+        batch = rows(x, idx, device)
+        if cfg.augment is not None and "waveform" in batch.get("time", {}):
+            batch["time"] = {
+                **batch["time"],
+                "waveform": augment_waveform(batch["time"]["waveform"], cfg.augment, draws),
+            }
         with torch.autocast(device.type, enabled=cfg.amp and device.type == "cuda"):
-            loss = loss_fn(model(rows(x, idx, device)), target)
+            loss = loss_fn(model(batch), target)
         opt.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(opt)

@@ -24,3 +24,8 @@ def test_beat_arrays_equal_the_store_path(beat_world):
         for m, inputs in b.x.items():
             for key, expected in inputs.items():
                 np.testing.assert_allclose(a.x[m][key], expected, rtol=1e-5, atol=1e-5, err_msg=f"{name} {m}.{key}")
+
+
+def test_named_records_only(beat_world):
+    beats = read_beats(beat_world["src"], records={"209"})
+    assert set(beats.record_id.tolist()) == {"209"} and len(beats.ids) > 1000
