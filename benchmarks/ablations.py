@@ -21,13 +21,14 @@ import numpy as np
 from benchmarks.beat_arrays import beat_views, read_beats
 from benchmarks.common import MITDB
 from ecgnet.augment import AugmentConfig
+from ecgnet.comparison import ComparisonConfig, fit_variant
 from ecgnet.crossval import folds
 from ecgnet.data import Split, TaskData, labelled_split
 from ecgnet.decisions import cross_fit_offsets
 from ecgnet.evaluate import aami, macro_f1
-from ecgnet.fusion import VARIANTS, build
+from ecgnet.fusion import VARIANTS
 from ecgnet.models import ModelConfig
-from ecgnet.train import TrainConfig, predict_probs, seed_everything, train
+from ecgnet.train import TrainConfig, predict_probs
 from feature_store.backend import numpy_backend
 from feature_store.sources.splits import mitdb_table
 from feature_store.tasks import BEATS
@@ -46,12 +47,13 @@ def per_record_amplitude(split: Split) -> Split:
     return Split(x, split.y, split.ids, split.groups)
 
 
-ABLATIONS = {
+ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"), input transforms ("inputs")
     "baseline (inverse-frequency class weights, 6 epochs)": {},
     "no class weights": {"class_weighting": False},
     "augmentation (gain, wander, noise, shift)": {"augment": AugmentConfig()},
     "12 epochs": {"epochs": 12},
     "per-record amplitude normalisation": {"inputs": per_record_amplitude},
+    "classical: morphology sampled evenly (20 points)": {"model": {"morphology": "uniform"}},
 }
 
 
@@ -67,12 +69,11 @@ def development(folder: Path) -> TaskData:
     return TaskData(BEATS, dev, dev, dev.take(np.arange(0)), {})
 
 
-def cross_validate(variant: str, dev: TaskData, cfg: TrainConfig, k: int) -> tuple[np.ndarray, list[float]]:
+def cross_validate(variant: str, dev: TaskData, cfg: ComparisonConfig, k: int) -> tuple[np.ndarray, list[float]]:
     oof, per_fold = np.zeros((len(dev.val), len(dev.classes)), np.float32), []
-    for fold in folds(dev, k, cfg.seed):
-        seed_everything(cfg.seed)
-        result = train(build(VARIANTS[variant], fold.data, ModelConfig()), fold.data, cfg)
-        oof[fold.rows] = predict_probs(result.model, fold.data.val, False)
+    for fold in folds(dev, k, cfg.train.seed):
+        model, _, _ = fit_variant(VARIANTS[variant], fold.data, cfg, None, None, None)
+        oof[fold.rows] = predict_probs(model, fold.data.val, False)
         per_fold.append(macro_f1(oof[fold.rows], fold.data.val.y, False))
     return oof, per_fold
 
@@ -103,16 +104,17 @@ def main() -> None:
         if args.only and not any(o in name for o in args.only):
             continue
         change = dict(change)
-        inputs = change.pop("inputs", None)
+        inputs, model = change.pop("inputs", None), change.pop("model", {})
         dev = base
         if inputs:
             moved = inputs(base.val)
             dev = TaskData(base.spec, moved, moved, base.test, {})  # folds() takes train and val as one
-        cfg = replace(TrainConfig(epochs=args.epochs, device="cpu"), **change)
+        train_cfg = replace(TrainConfig(epochs=args.epochs, device="cpu"), **change)
+        cfg = ComparisonConfig(train=train_cfg, model=replace(ModelConfig(), **model))
         t0 = time.perf_counter()
         oof, per_fold = cross_validate(args.variant, dev, cfg, args.folds)
         raw = figures(oof, dev)
-        decided = figures(cross_fit_offsets(oof, dev.val.y, dev.val.groups, seed=cfg.seed), dev)
+        decided = figures(cross_fit_offsets(oof, dev.val.y, dev.val.groups, seed=train_cfg.seed), dev)
         row = {
             "ablation": name,
             "cv": [float(np.mean(per_fold)), float(np.std(per_fold))],

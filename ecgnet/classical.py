@@ -15,10 +15,20 @@ from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.linear_model import LogisticRegression
 from torch import nn
 
+from feature_store.config import IngestConfig
+
 from .data import Split, TaskData
 from .models.blocks import Normalizer
+from .models.config import ModelConfig
 
-MORPHOLOGY_POINTS = 20  # samples per lead, evenly over the time view's waveform (beat: 0.7 s window)
+MORPHOLOGY_POINTS = 20  # "uniform": samples per lead, evenly over the time view's waveform
+# "waves": seconds from the R peak, as de Chazal's fixed-rate samples of the P wave, the QRS complex
+# (10, ~17 ms apart) and the T wave (9); no delineator is needed since beats are centred on their R peak
+WAVE_TIMES_S = (
+    *np.linspace(-0.20, -0.08, 4),
+    *np.linspace(-0.05, 0.10, 10),
+    *np.linspace(0.15, 0.43, 9),
+)
 ABSENT_LOGIT = -30.0  # a class with no train rows is never predicted
 
 Inputs = dict[str, dict[str, torch.Tensor]]
@@ -27,11 +37,11 @@ Inputs = dict[str, dict[str, torch.Tensor]]
 class LinearReference(nn.Module):
     """Standardised hand-made features -> one linear layer (LDA or logistic coefficients)."""
 
-    def __init__(self, data: TaskData):
+    def __init__(self, data: TaskData, cfg: ModelConfig | None = None):
         super().__init__()
         shapes = data.shapes("time")
         leads, samples = shapes["waveform"]
-        index = np.unique(np.linspace(0, samples - 1, MORPHOLOGY_POINTS).round().astype(np.int64))
+        index = morphology_index(samples, (cfg or ModelConfig()).morphology, beats=data.spec.unit == "beat")
         self.register_buffer("index", torch.from_numpy(index))
         width = leads * len(index) + int(np.prod(shapes["scalars"]))
         self.norm = Normalizer(torch.zeros(width), torch.ones(width))  # set from the train split by `fit`
@@ -43,6 +53,19 @@ class LinearReference(nn.Module):
 
     def forward(self, x: Inputs) -> torch.Tensor:
         return self.linear(self.norm(self.features(x)))
+
+
+def morphology_index(samples: int, how: str, *, beats: bool) -> np.ndarray:
+    """Sample indices into a waveform of `samples`. "waves" needs beats centred as ingest cuts them
+    (IngestConfig's beat window, R peak `beat_before_s` into it); other rows are sampled evenly."""
+    if how not in ("waves", "uniform"):
+        raise ValueError(f"morphology must be 'waves' or 'uniform', got {how!r}")
+    if how == "uniform" or not beats:
+        return np.unique(np.linspace(0, samples - 1, MORPHOLOGY_POINTS).round().astype(np.int64))
+    window = IngestConfig()
+    fs = samples / (window.beat_before_s + window.beat_after_s)
+    index = np.round((np.asarray(WAVE_TIMES_S) + window.beat_before_s) * fs).astype(np.int64)
+    return np.unique(np.clip(index, 0, samples - 1))
 
 
 def _features(model: LinearReference, split: Split) -> np.ndarray:

@@ -116,7 +116,7 @@ def train_variant(
     else:
         ckpt = checkpoint_dir / f"{name}.pt" if checkpoint_dir else None
         warm = {m: r.model for m, r in singles.items()} if singles else None
-        model, history, fitted = _fit(variant, data, cfg, warm, ckpt, on_epoch)
+        model, history, fitted = fit_variant(variant, data, cfg, warm, ckpt, on_epoch)
     if variant.gated:
         fitted.update(mean_gates(model, scored))
     if val_probs is None:
@@ -147,7 +147,7 @@ def decides(spec) -> bool:
     return not spec.multilabel and spec.metric == "macro_f1"
 
 
-def _fit(
+def fit_variant(
     variant: Variant, data: TaskData, cfg: ComparisonConfig, warm: dict[str, nn.Module] | None, ckpt, on_epoch
 ) -> tuple[nn.Module, list[dict], dict]:
     """One model of a trainable or classical variant on data.train, early-stopped on data.val."""
@@ -173,7 +173,7 @@ def _cross_validate(
         ckpt = checkpoint_dir / f"{variant.name}.fold{fold.index}.pt" if checkpoint_dir else None
         # each member warm-starts from the single models' member of the same fold: same patients held out
         warm = {m: r.model.members[fold.index] for m, r in singles.items()} if singles else None
-        model, history, fitted = _fit(variant, fold.data, cfg, warm, ckpt, on_epoch)
+        model, history, fitted = fit_variant(variant, fold.data, cfg, warm, ckpt, on_epoch)
         probs = predict_probs(model, fold.data.val, scored.multilabel, device=resolve_device(cfg.train.device))
         oof[fold.rows] = probs
         per_fold.append(round(metric(probs, fold.data.val.y), 4))

@@ -189,7 +189,7 @@ def build(variant: Variant, data: TaskData, cfg: ModelConfig) -> nn.Module:
         "single": lambda: SingleModality(variant.modality, data, cfg),
         "early": lambda: EarlyFusion(data, cfg),
         "intermediate": lambda: IntermediateFusion(data, cfg, gated=variant.gated),
-        "classical": lambda: LinearReference(data),
+        "classical": lambda: LinearReference(data, cfg),
     }
     if variant.kind not in builders:
         raise ValueError(f"variant {variant.name!r} is fitted from trained single models, not built")
