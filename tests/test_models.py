@@ -351,3 +351,19 @@ def test_cross_validated_variants_are_scored_out_of_fold_and_tested_as_fold_ense
         np.testing.assert_allclose(activation(back.model(x), False).numpy(), time_.test_probs, rtol=1e-5, atol=1e-6)
     table = comparison_table(results, data, cfg)
     assert "cv_mean_sd" in table.columns and "±" in table.filter(table["variant"] == "time")["cv_mean_sd"][0]
+
+
+def test_decision_offsets_are_kept_only_when_they_help_across_patients(data):
+    """The classical variant (closed form, fast) with the gain rule at both extremes: offsets always
+    kept (the decided test probabilities are the argmax ones shifted) or never (plain argmax)."""
+    from ecgnet.decisions import apply_offsets
+
+    always, never = (
+        train_variant("classical", data, ComparisonConfig(model=SMALL, n_boot=5, offsets_min_gain=gain))
+        for gain in (-1.0, 1.0)
+    )
+    assert never.offsets is None and "offsets" not in never.fitted
+    assert never.fitted["val_metric_argmax"] == always.fitted["val_metric_argmax"]
+    assert always.offsets is not None and set(always.fitted["offsets"]) == set(data.classes)
+    np.testing.assert_allclose(always.test_probs, apply_offsets(never.test_probs, always.offsets), atol=1e-5)
+    np.testing.assert_allclose(always.raw_val_probs, never.val_probs)
