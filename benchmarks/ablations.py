@@ -53,7 +53,7 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
     "augmentation (gain, wander, noise, shift)": {"augment": AugmentConfig()},
     "12 epochs": {"epochs": 12},
     "per-record amplitude normalisation": {"inputs": per_record_amplitude},
-    "classical: morphology sampled evenly (20 points)": {"model": {"morphology": "uniform"}},
+    "classical: morphology at the P, QRS and T waves": {"model": {"morphology": "waves"}},
 }
 
 
