@@ -23,6 +23,7 @@ from .crossval import FoldEnsemble, folds, scored_on_development
 from .data import TaskData
 from .decisions import DecisionOffsets, apply_offsets, cross_fit_offsets, fit_offsets
 from .evaluate import Interval, evaluate, headline, interval, latency_ms, n_parameters, paired_bootstrap
+from .explain import ExplainConfig, Explained, explain_variant
 from .fusion import (
     MODALITIES,
     VARIANTS,
@@ -68,6 +69,10 @@ class ComparisonConfig:
     # patients, and offsets that fit some patients' class mix move others' decisions a long way
     decision_offsets: bool = True
     offsets_min_gain: float = 0.01
+    # Integrated Gradients on a stratified sample of validation rows: modality shares, ablation,
+    # faithfulness (ecgnet.explain). Off (None) until its cost is bounded: on 2 cores it made the
+    # model tests several times slower
+    explain: ExplainConfig | None = None
 
 
 @dataclass
@@ -85,6 +90,7 @@ class VariantResult:
     seconds: float = 0.0
     raw_val_probs: np.ndarray | None = None  # validation probabilities before decision offsets
     offsets: np.ndarray | None = None  # per-class decision offsets, when the task has them
+    explained: Explained | None = None  # explainability numbers (validation rows)
 
     @property
     def deployed(self) -> nn.Module:
@@ -133,7 +139,7 @@ def train_variant(
         if after >= before + cfg.offsets_min_gain:
             offsets, val_probs = fit_offsets(val_probs, val.y), crossed
             fitted["offsets"] = {c: round(float(b), 3) for c, b in zip(scored.classes, offsets)}
-    return score(
+    result = score(
         variant,
         model,
         scored,
@@ -145,6 +151,10 @@ def train_variant(
         fitted=fitted,
         seconds=time.perf_counter() - start,
     )
+    if cfg.explain is not None:  # on validation rows only: DS2 stays for the final score
+        result.explained = explain_variant(result.deployed, scored, scored.val, headline(scored.spec), cfg.explain)
+        log.info("%s: %s (%.1f s)", name, result.explained.summary(), result.explained.seconds)
+    return result
 
 
 def decides(spec) -> bool:
@@ -285,7 +295,9 @@ def comparison_table(results: dict[str, VariantResult], data: TaskData, cfg: Com
             "params": r.n_params,
             "latency_ms": round(r.latency_ms, 4),
             "val_metric": round(r.val.value, 4),
-            "explainability": EXPLAINABILITY.get(name, EXPLAINABILITY.get(r.variant.kind, "")),
+            "explainability": r.explained.summary()
+            if r.explained
+            else EXPLAINABILITY.get(name, EXPLAINABILITY.get(r.variant.kind, "")),
         }
         if cfg.folds > 1:  # the spread of the held-out-fold metric (late variants: out of fold, pooled)
             f = r.fitted
@@ -363,6 +375,7 @@ def save_result(result: VariantResult, directory: Path) -> None:
                 "history": result.history,
                 "fitted": result.fitted,
                 "seconds": result.seconds,
+                "explained": result.explained.to_json() if result.explained else None,
             }
         )
     )
@@ -396,4 +409,5 @@ def load_result(name: str, data: TaskData, cfg: ComparisonConfig, directory: Pat
         scores["seconds"],
         probs["raw_val"] if "raw_val" in probs.files else None,  # saved before decision offsets existed
         np.array([scores["fitted"]["offsets"][c] for c in data.classes]) if "offsets" in scores["fitted"] else None,
+        Explained.from_json(scores["explained"]) if scores.get("explained") else None,
     )

@@ -164,6 +164,7 @@ class Tracker:
                     "latency_ms_per_row": result.latency_ms,
                     "train_seconds": result.seconds,
                     **cv,
+                    **(result.explained.metrics() if result.explained else {}),
                 }
             )
             self._log_plots(result, data)

@@ -69,7 +69,7 @@ BLOCK_STACK = """
 import sys
 class Block:
     def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("polars", "dagster", "mlflow", "pyarrow"):
+        if name.split(".")[0] in ("polars", "dagster", "mlflow", "pyarrow", "captum"):
             raise ImportError(f"{name} is not on the lent GPU machines")
 sys.meta_path.insert(0, Block())
 """
@@ -108,7 +108,7 @@ def test_gpu_training_times_and_reports_on_cpu():
     data = beat_task_data(rows, beat_views(rows, numpy_backend())[0])
     small = data.__class__(data.spec, *(data.split(s).take(np.arange(400)) for s in ("train", "val", "test")), {})
     assert set(one_epoch(small, "cpu")) == set(TRAINABLE)
-    cfg = ComparisonConfig(train=TrainConfig(epochs=1, device="cpu", batch_size=64), n_boot=5)
+    cfg = ComparisonConfig(train=TrainConfig(epochs=1, device="cpu", batch_size=64), n_boot=5, explain=None)
     results, seconds = comparison(small, cfg)
     summary = report(results, small, seconds, "cpu")
     assert set(summary["variants"]) == set(VARIANTS) and summary["chosen"] in VARIANTS

@@ -80,3 +80,17 @@ def test_deleting_top_attributed_inputs_hurts_faster_than_random(data, time_mode
     area = deletion_area(curves)
     assert curves["attributed"][0] == pytest.approx(curves["random"][0])  # nothing deleted yet
     assert area["faithfulness"] > 0.05 and area["attributed"] < area["random"]
+
+
+def test_a_compared_variant_carries_its_explanation_through_save_and_load(data, tmp_path):
+    from ecgnet.comparison import ComparisonConfig, comparison_table, load_result, save_result, train_variant
+
+    cfg = ComparisonConfig(model=SMALL, n_boot=5, explain=ExplainConfig(rows_per_class=20))
+    result = train_variant("classical", data, cfg)
+    e = result.explained
+    assert e is not None and set(e.shares) == {"time", "frequency", "spectrogram"}
+    assert e.shares["time"] > 0.99  # the classical reference reads the time view only
+    assert e.completeness_gap < 0.01 and e.rows > 20
+    save_result(result, tmp_path)
+    assert load_result("classical", data, cfg, tmp_path).explained == e
+    assert comparison_table({"classical": result}, data, cfg)["explainability"][0].startswith("shares 1.00")
