@@ -26,7 +26,7 @@ from feature_store.sources.base import RecordRef
 from feature_store.sources.errors import RecordError
 from feature_store.tasks import BEATS, TaskSpec, view_name
 from feature_store.transforms.rhythm import beat_rr_features
-from feature_store.views.compute import array_features, lead_stats, scaled_crop
+from feature_store.views.compute import array_features, lead_stats
 from feature_store.views.families import FAMILIES
 
 
@@ -92,16 +92,9 @@ def beat_views(beats: BeatRows, backend: Backend, spec: TaskSpec = BEATS) -> tup
     views, seconds = {}, {}
     for family, fam in FAMILIES.items():
         start, params = time.perf_counter(), spec.view_params[family]
-        out_fs = float(params.preprocess.fs or beats.fs)
         stats = lead_stats(beats.windows[train], fs=beats.fs, pre=params.preprocess, backend=backend)
         columns = array_features(
-            fam,
-            beats.windows,
-            fs=beats.fs,
-            params=params,
-            stats=stats,
-            crop=scaled_crop(beats.crop, fs=beats.fs, out_fs=out_fs),
-            backend=backend,
+            fam, beats.windows, fs=beats.fs, params=params, stats=stats, crop=beats.crop, backend=backend
         )
         if family == "time":
             columns["rhythm"] = beat_rr_features(beats.record_id, beats.r_peak, beats.rr_prev_s, beats.rr_next_s)

@@ -38,15 +38,13 @@ class Explanation:
     attributions: np.ndarray  # (rows, width): packed like Layout
     delta: np.ndarray  # (rows,) completeness gap: sum(attr) - (f(x) - f(baseline))
     layout: Layout
+    inputs: np.ndarray  # (rows, width): the packed rows explained
+    baseline: np.ndarray  # (1, width): the train mean they were integrated from
+    moved: np.ndarray  # (rows,) f(x) - f(baseline) for the explained class
 
     def by_input(self) -> dict[tuple[str, str], np.ndarray]:
         """(modality, input) -> (rows, *shape) attributions."""
-        out, offset = {}, 0
-        for m, k, shape in self.layout.entries:
-            size = int(np.prod(shape))
-            out[(m, k)] = self.attributions[:, offset : offset + size].reshape(-1, *shape)
-            offset += size
-        return out
+        return {(m, k): self.attributions[:, cols].reshape(-1, *shape) for m, k, shape, cols in self.layout.spans()}
 
     def shares(self) -> dict[str, float]:
         """Fraction of the total absolute attribution that falls on each view."""
@@ -86,7 +84,9 @@ def explain(
     x = torch.from_numpy(packed(split, layout, rows))
     base = torch.from_numpy(train_baseline(data, layout))
     with torch.no_grad():
-        target = net(x).argmax(dim=1)
+        probs = net(x)
+        target = probs.argmax(dim=1)
+        moved = probs[torch.arange(len(x)), target] - net(base)[0, target]
     from captum.attr import IntegratedGradients  # here: the GPU check imports this module without captum
 
     ig = IntegratedGradients(net)
@@ -98,7 +98,16 @@ def explain(
         internal_batch_size=4096,
         return_convergence_delta=True,
     )
-    return Explanation(rows, target.numpy(), attr.detach().numpy(), delta.detach().numpy(), layout)
+    return Explanation(
+        rows,
+        target.numpy(),
+        attr.detach().numpy(),
+        delta.detach().numpy(),
+        layout,
+        x.numpy(),
+        base.numpy(),
+        moved.numpy(),
+    )
 
 
 def _probs(net: nn.Module, flat: np.ndarray) -> np.ndarray:
@@ -111,33 +120,30 @@ def modality_ablation(
 ) -> dict[str, float]:
     """Metric drop when one view's inputs are replaced by the train mean (the others kept)."""
     layout = Layout.of(data)
-    net = Packed(model, layout, data.multilabel).eval()
     rows = np.arange(len(split)) if rows is None else rows
-    x, base = packed(split, layout, rows), train_baseline(data, layout)
-    y = np.asarray(split.y)[rows]
-    full = metric(_probs(net, x), y)
-    out, offset = {}, 0
-    spans: dict[str, list[tuple[int, int]]] = {}
-    for m, _, shape in layout.entries:
-        size = int(np.prod(shape))
-        spans.setdefault(m, []).append((offset, offset + size))
-        offset += size
-    for m, ranges in spans.items():
+    net = Packed(model, layout, data.multilabel).eval()
+    x, y = packed(split, layout, rows), np.asarray(split.y)[rows]
+    return _view_drops(net, layout, x, train_baseline(data, layout), y, metric)
+
+
+def _view_drops(net: nn.Module, layout: Layout, x: np.ndarray, base: np.ndarray, y: np.ndarray, metric) -> dict:
+    full, out = metric(_probs(net, x), y), {}
+    for m in dict.fromkeys(m for m, _, _, _ in layout.spans()):
         cut = x.copy()
-        for lo, hi in ranges:
-            cut[:, lo:hi] = base[:, lo:hi]
+        for _, _, _, cols in (s for s in layout.spans() if s[0] == m):
+            cut[:, cols] = base[:, cols]
         out[m] = full - metric(_probs(net, cut), y)
     return out
 
 
 def deletion_curves(
-    model: nn.Module, data: TaskData, split: Split, expl: Explanation, cfg: ExplainConfig | None = None
+    model: nn.Module, data: TaskData, expl: Explanation, cfg: ExplainConfig | None = None
 ) -> dict[str, np.ndarray]:
     """Mean probability of the explained class as the top-attributed fraction of inputs is set to the
     baseline, against the same fraction chosen at random: {"fractions", "attributed", "random"}."""
     cfg = cfg or ExplainConfig()
     net = Packed(model, expl.layout, data.multilabel).eval()
-    x, base = packed(split, expl.layout, expl.rows), train_baseline(data, expl.layout)
+    x, base = expl.inputs, expl.baseline
     order = np.argsort(-expl.attributions, axis=1)  # most positive evidence for the class first
     rng = np.random.default_rng(cfg.seed)
     shuffled = np.argsort(rng.random(x.shape), axis=1)
@@ -206,16 +212,13 @@ def explain_variant(
     """Shares, ablation and faithfulness of `model` on a stratified sample of `split`."""
     cfg, start = cfg or ExplainConfig(), time.perf_counter()
     expl = explain(model, data, split, cfg)
-    area = deletion_area(deletion_curves(model, data, split, expl, cfg))
+    area = deletion_area(deletion_curves(model, data, expl, cfg))
     net = Packed(model, expl.layout, data.multilabel).eval()
-    x = torch.from_numpy(packed(split, expl.layout, expl.rows))
-    with torch.no_grad():
-        rows = np.arange(len(expl.rows))
-        moved = net(x)[rows, expl.target] - net(torch.from_numpy(train_baseline(data, expl.layout)))[0, expl.target]
-    gap = float(np.abs(expl.delta).sum() / max(float(moved.abs().sum()), 1e-12))
+    drops = _view_drops(net, expl.layout, expl.inputs, expl.baseline, np.asarray(split.y)[expl.rows], metric)
+    gap = float(np.abs(expl.delta).sum() / max(float(np.abs(expl.moved).sum()), 1e-12))
     return Explained(
         shares={m: round(v, 4) for m, v in expl.shares().items()},
-        ablation={m: round(v, 4) for m, v in modality_ablation(model, data, split, metric, expl.rows).items()},
+        ablation={m: round(v, 4) for m, v in drops.items()},
         faithfulness=round(area["faithfulness"], 4),
         deletion_attributed=round(area["attributed"], 4),
         deletion_random=round(area["random"], 4),

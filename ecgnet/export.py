@@ -28,6 +28,15 @@ class Layout:
     def width(self) -> int:
         return sum(int(np.prod(shape)) for _, _, shape in self.entries)
 
+    def spans(self) -> list[tuple[str, str, tuple[int, ...], slice]]:
+        """(modality, input, shape, columns of the packed row) for every entry, in order."""
+        out, offset = [], 0
+        for m, k, shape in self.entries:
+            size = int(np.prod(shape))
+            out.append((m, k, shape, slice(offset, offset + size)))
+            offset += size
+        return out
+
     def pack(self, x: dict[str, dict[str, np.ndarray]]) -> np.ndarray:
         """(rows, width) float32 from modality -> input -> (rows, *shape)."""
         n = len(next(iter(next(iter(x.values())).values())))
@@ -50,9 +59,6 @@ class Packed(nn.Module):
 
     def forward(self, flat: torch.Tensor) -> torch.Tensor:
         x: dict[str, dict[str, torch.Tensor]] = {}
-        offset = 0
-        for m, k, shape in self.layout.entries:
-            size = int(np.prod(shape))
-            x.setdefault(m, {})[k] = flat[:, offset : offset + size].reshape(-1, *shape)
-            offset += size
+        for m, k, shape, cols in self.layout.spans():
+            x.setdefault(m, {})[k] = flat[:, cols].reshape(-1, *shape)
         return activation(self.model(x), self.multilabel)

@@ -2,33 +2,23 @@
 model cannot see gets no share and ablating it costs nothing, and deleting the top-attributed inputs
 hurts the prediction faster than deleting random ones."""
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 import torch
 
-from ecgnet.data import load_task_data
 from ecgnet.evaluate import macro_auc
 from ecgnet.explain import ExplainConfig, deletion_area, deletion_curves, explain, modality_ablation
 from ecgnet.fusion import VARIANTS, build
 from ecgnet.models import ModelConfig
 from ecgnet.train import TrainConfig, seed_everything, train
-from feature_store.tasks import BEATS
 
 SMALL = ModelConfig(embed_dim=16, channels=4, scalar_dim=8, heads=2, layers=1, fusion_hidden=16)
 FEW = ExplainConfig(rows_per_class=40)  # the default step count, whose completeness is tested
 
 
 @pytest.fixture(scope="module")
-def data(beat_world):
-    half = replace(BEATS, splits=replace(BEATS.splits, val_fraction=0.5))
-    full = load_task_data(beat_world["features"], half, seed=0)
-    rng = np.random.default_rng(0)
-    for name in ("train", "val", "test"):
-        split = getattr(full, name)
-        setattr(full, name, split.take(np.sort(rng.choice(len(split), 600, replace=False))))
-    return full
+def data(beat_task_sample):
+    return beat_task_sample(600)
 
 
 def _trained(variant: str, data, prepare=None):
@@ -76,7 +66,7 @@ def test_a_view_the_model_cannot_see_gets_no_share_and_no_ablation_cost(data):
 
 def test_deleting_top_attributed_inputs_hurts_faster_than_random(data, time_model):
     expl = explain(time_model, data, data.test, FEW)
-    curves = deletion_curves(time_model, data, data.test, expl, FEW)
+    curves = deletion_curves(time_model, data, expl, FEW)
     area = deletion_area(curves)
     assert curves["attributed"][0] == pytest.approx(curves["random"][0])  # nothing deleted yet
     assert area["faithfulness"] > 0.05 and area["attributed"] < area["random"]

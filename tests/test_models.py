@@ -8,7 +8,7 @@ import torch
 from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
 
 from ecgnet.comparison import ComparisonConfig, comparison_table, train_variant
-from ecgnet.data import TaskData, load_task_data, patient_holdout
+from ecgnet.data import TaskData, patient_holdout
 from ecgnet.evaluate import Interval, aami, bootstrap, evaluate, macro_auc, macro_f1, paired_bootstrap
 from ecgnet.export import Layout, Packed
 from ecgnet.fusion import MODALITIES, VARIANTS, activation, build, combine_probs, cross_fit_late, fit_late
@@ -21,15 +21,9 @@ SMALL = ModelConfig(embed_dim=16, channels=4, scalar_dim=8, heads=2, layers=1, f
 
 
 @pytest.fixture(scope="module")
-def data(beat_world):
+def data(beat_task_sample):
     """DS1 (209, 220) split by patient into train/val, DS2 (232) as test; a few hundred beats each."""
-    half = replace(BEATS, splits=replace(BEATS.splits, val_fraction=0.5))
-    full = load_task_data(beat_world["features"], half, seed=0)
-    rng = np.random.default_rng(0)
-    for name in ("train", "val", "test"):
-        split = getattr(full, name)
-        setattr(full, name, split.take(np.sort(rng.choice(len(split), 300, replace=False))))
-    return full
+    return beat_task_sample(300)
 
 
 def test_splits_keep_patients_apart(data):

@@ -55,17 +55,8 @@ def scaled_crop(crop: tuple[int, int] | None, *, fs: float, out_fs: float) -> tu
 
 def compute_features(family, inp: TaskInput, params, stats: dict, backend: Backend) -> dict[str, np.ndarray]:
     """Every feature column of `family` for every row of `inp`, as host arrays (rows first)."""
-    fs = output_fs(inp, params.preprocess)
-    columns = array_features(
-        family,
-        inp.signal,
-        fs=inp.fs,
-        params=params,
-        stats=stats,
-        crop=scaled_crop(inp.crop, fs=inp.fs, out_fs=fs),
-        backend=backend,
-    )
-    columns.update(family.host_columns(inp, params, columns, fs=fs))
+    columns = array_features(family, inp.signal, fs=inp.fs, params=params, stats=stats, crop=inp.crop, backend=backend)
+    columns.update(family.host_columns(inp, params, columns, fs=output_fs(inp, params.preprocess)))
     return columns
 
 
@@ -74,14 +65,15 @@ def array_features(
 ) -> dict[str, np.ndarray]:
     """The array part of a family (preprocess, standardise, transform), chunk by chunk on `backend`.
 
-    `crop` is in samples at the output rate. Host-side columns (RR, HRV) are added by the caller.
+    `crop` (beats: the beat window in the context window) is in samples at `fs`, the input rate; it is
+    rescaled here to the rate after preprocessing. Host-side columns (RR, HRV) are added by the caller.
     """
     xp = backend.xp
 
     def features(x):
         y, fs_y = preprocess(x, xp, params.preprocess, fs=fs)
         y = standardize(y, xp, np.asarray(stats["mean"]), np.asarray(stats["std"]))
-        return family.arrays(y, xp, fs=fs_y, params=params, crop=crop)
+        return family.arrays(y, xp, fs=fs_y, params=params, crop=scaled_crop(crop, fs=fs, out_fs=fs_y))
 
     columns: dict[str, np.ndarray] = {}
     for rows, out in backend.map_chunks(features, signal):
