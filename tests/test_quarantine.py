@@ -130,3 +130,15 @@ def test_a_record_that_breaks_later_leaves_the_raw_store(tmp_path, cfg, store):
     report = ingest_kind("annotated", discover([tmp_path], cfg)["annotated"], store, cfg)
     assert report.quarantined[0].code == "length_mismatch"
     assert store.scan_records().select(pl.len()).collect().item() == 0
+
+
+def test_a_multi_segment_record_is_quarantined_not_a_crash(tmp_path, cfg):
+    from feature_store.sources.errors import RecordError
+    from feature_store.sources.wfdb_record import read_wfdb
+    from tests.records import MITDB, copy_record
+
+    copy_record(MITDB / "100", tmp_path, "seg1")
+    (tmp_path / "multi.hea").write_text("multi/1 2 360 650000\nseg1 650000\n")
+    with pytest.raises(RecordError) as err:
+        read_wfdb(tmp_path / "multi", cfg)
+    assert err.value.code == "multi_segment" and "multi.hea" in str(err.value)

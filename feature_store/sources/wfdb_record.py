@@ -44,6 +44,12 @@ class WfdbSignal:
 def read_wfdb(path: Path, cfg: IngestConfig) -> WfdbSignal:
     """Read `path` (.hea + signal files), check it and return the signal in mV, leads x samples."""
     header = _read_header(path)
+    if isinstance(header, wfdb.MultiRecord):  # its header lists segments, not signal files
+        raise RecordError(
+            "multi_segment",
+            f"{path}.hea: a multi-segment record ({len(header.seg_name)} segments), which ingest does not read "
+            "yet; fix: ingest its segments as records of their own, or merge them into one record",
+        )
     _check_header(header, path, cfg)
     try:
         record = wfdb.rdrecord(str(path), physical=True)
