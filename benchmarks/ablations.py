@@ -47,12 +47,39 @@ def per_record_amplitude(split: Split) -> Split:
     return Split(x, split.y, split.ids, split.groups)
 
 
+def _by_lead(split: Split, pick) -> Split:
+    """Every per-lead array of every view (lead on axis 1, two leads) indexed on that axis by `pick(rows)`."""
+    records = np.array([i.split(":")[0] for i in split.ids.tolist()])
+    x = {}
+    for view, cols in split.x.items():
+        x[view] = {}
+        for name, a in cols.items():
+            a = np.asarray(a)
+            x[view][name] = pick(a, records) if a.ndim >= 2 and a.shape[1] == 2 and name != "rhythm" else a
+    return Split(x, split.y, split.ids, split.groups)
+
+
+def mlii_first(split: Split) -> Split:
+    """Record 114 stores V5 before MLII (its header says so): its leads put in the others' order."""
+    return _by_lead(split, lambda a, rec: np.where((rec == "114").reshape(-1, *[1] * (a.ndim - 1)), a[:, ::-1], a))
+
+
+def mlii_only(split: Split) -> Split:
+    """MLII alone: the second lead is V1 in most records but V2, V4 or V5 in others."""
+    return _by_lead(mlii_first(split), lambda a, rec: a[:, :1])
+
+
 ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"), input transforms ("inputs")
     "baseline (inverse-frequency class weights, 6 epochs)": {},
     "no class weights": {"class_weighting": False},
     "augmentation (gain, wander, noise, shift)": {"augment": AugmentConfig()},
     "12 epochs": {"epochs": 12},
+    "12 epochs, each class capped at 8,000 rows per epoch": {"epochs": 12, "class_cap": 8000},
+    "20 epochs, each class capped at 8,000 rows per epoch": {"epochs": 20, "class_cap": 8000},
+    "20 epochs, each class capped at 4,000 rows per epoch": {"epochs": 20, "class_cap": 4000},
     "per-record amplitude normalisation": {"inputs": per_record_amplitude},
+    "12 epochs, record 114's leads in MLII-first order": {"epochs": 12, "inputs": mlii_first},
+    "12 epochs, MLII only": {"epochs": 12, "inputs": mlii_only},
     "classical: morphology at the P, QRS and T waves": {"model": {"morphology": "waves"}},
 }
 

@@ -19,15 +19,30 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--task", choices=sorted(TASKS), default=next(iter(TASKS)))
     p.add_argument("--home", type=Path, default=None, help="workspace (default: ECGNET_HOME or .ecgnet/)")
     p.add_argument("--rows", type=int, default=10, help="rows to print (beats: the first N beats)")
+    p.add_argument(
+        "--explain",
+        type=Path,
+        default=None,
+        metavar="FILE.png",
+        help="draw the champion's Integrated Gradients attribution (mean per predicted class) to this PNG",
+    )
+    p.add_argument("--explain-rows", type=int, default=50, help="most rows explained per predicted class")
     args = parser.parse_args(argv)
-    from .predict import predict  # torch and mlflow load only when a command runs
+    from .explain import ExplainConfig  # torch and mlflow load only when a command runs
+    from .predict import explain_prediction, predict
 
     try:
         workspace = Workspace(args.home.resolve()) if args.home else Workspace.default()
-        classes, ids, probs, uri = predict(args.record, task_named(args.task), workspace)
+        pred = predict(args.record, task_named(args.task), workspace)
+        expl = (
+            explain_prediction(pred, workspace, args.explain, ExplainConfig(rows_per_class=args.explain_rows))
+            if args.explain
+            else None
+        )
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    classes, ids, probs, uri = pred.classes, pred.ids, pred.probs, pred.uri
     unit = task_named(args.task).unit
     print(f"{args.record}: {len(ids)} {unit}(s) scored by {uri}")
     print("id".ljust(16) + "".join(c.rjust(8) for c in classes))
@@ -36,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     if unit == "beat":
         counts = Counter(classes[i] for i in probs.argmax(axis=1))
         print("predicted beats per class: " + ", ".join(f"{c} {counts.get(c, 0)}" for c in classes))
+    if expl is not None:
+        shares = ", ".join(f"{m} {v:.2f}" for m, v in expl.shares().items())
+        print(f"attribution of {len(expl.rows)} {unit}(s) drawn to {args.explain}; modality shares: {shares}")
     return 0
 
 

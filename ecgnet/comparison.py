@@ -35,7 +35,7 @@ from .fusion import (
     fit_late,
 )
 from .models import ModelConfig
-from .plots import comparison_png
+from .plots import attribution_pngs, comparison_png, shares_png
 from .train import TrainConfig, predict_probs, resolve_device, seed_everything, tensors, train
 
 if TYPE_CHECKING:
@@ -91,6 +91,7 @@ class VariantResult:
     raw_val_probs: np.ndarray | None = None  # validation probabilities before decision offsets
     offsets: np.ndarray | None = None  # per-class decision offsets, when the task has them
     explained: Explained | None = None  # explainability numbers (validation rows)
+    pictures: dict[str, bytes] = field(default_factory=dict)  # file name -> PNG: attribution maps per view
 
     @property
     def deployed(self) -> nn.Module:
@@ -152,7 +153,9 @@ def train_variant(
         seconds=time.perf_counter() - start,
     )
     if cfg.explain is not None:  # on validation rows only: DS2 stays for the final score
-        result.explained = explain_variant(result.deployed, scored, scored.val, headline(scored.spec), cfg.explain)
+        metric = headline(scored.spec)
+        result.explained, expl = explain_variant(result.deployed, scored, scored.val, metric, cfg.explain)
+        result.pictures = attribution_pngs(expl.class_maps(scored.classes), f"{name}: mean attribution per class")
         log.info("%s: %s (%.1f s)", name, result.explained.summary(), result.explained.seconds)
     return result
 
@@ -295,9 +298,7 @@ def comparison_table(results: dict[str, VariantResult], data: TaskData, cfg: Com
             "params": r.n_params,
             "latency_ms": round(r.latency_ms, 4),
             "val_metric": round(r.val.value, 4),
-            "explainability": r.explained.summary()
-            if r.explained
-            else EXPLAINABILITY.get(name, EXPLAINABILITY.get(r.variant.kind, "")),
+            **explainability_columns(r),
         }
         if cfg.folds > 1:  # the spread of the held-out-fold metric (late variants: out of fold, pooled)
             f = r.fitted
@@ -321,6 +322,33 @@ def comparison_table(results: dict[str, VariantResult], data: TaskData, cfg: Com
     import polars as pl  # here: the GPU training check imports this module where polars is not installed
 
     return pl.DataFrame(rows)
+
+
+def explainability_columns(r: VariantResult) -> dict[str, str | float]:
+    """Measured explainability when the variant was explained (shares and ablation drops per view in
+    MODALITIES order, faithfulness), else the sentence that describes its kind."""
+    e = r.explained
+    if e is None:
+        return {"explainability": EXPLAINABILITY.get(r.variant.name, EXPLAINABILITY.get(r.variant.kind, ""))}
+    views = "/".join(m[0] for m in MODALITIES)
+    return {
+        f"shares_{views}": " / ".join(f"{e.shares.get(m, 0.0):.2f}" for m in MODALITIES),
+        f"ablation_drop_{views}": " / ".join(f"{e.ablation.get(m, 0.0):+.3f}" for m in MODALITIES),
+        "faithfulness": e.faithfulness,
+    }
+
+
+def shares_plot(results: dict[str, VariantResult], data: TaskData) -> bytes | None:
+    """PNG: modality shares per explained variant (gated: beside its gate weights); None if none was."""
+    shares = {n: r.explained.shares for n, r in results.items() if r.explained}
+    if not shares:
+        return None
+    gates = {
+        n: {m: r.fitted[f"gate_{m}"] for m in MODALITIES if f"gate_{m}" in r.fitted}
+        for n, r in results.items()
+        if r.variant.gated and n in shares
+    }
+    return shares_png(shares, gates, f"{data.task}: which view each variant's decisions rest on (validation)")
 
 
 def comparison_plot(results: dict[str, VariantResult], data: TaskData, candidate: str) -> bytes:
@@ -365,6 +393,8 @@ def save_result(result: VariantResult, directory: Path) -> None:
     np.savez(
         directory / f"{name}.npz", val=result.val_probs, test=result.test_probs, raw_val=result.combinable_val_probs
     )
+    for file, content in result.pictures.items():
+        (directory / f"{name}.{file}").write_bytes(content)
     (directory / f"{name}.json").write_text(
         json.dumps(
             {
@@ -410,4 +440,5 @@ def load_result(name: str, data: TaskData, cfg: ComparisonConfig, directory: Pat
         probs["raw_val"] if "raw_val" in probs.files else None,  # saved before decision offsets existed
         np.array([scores["fitted"]["offsets"][c] for c in data.classes]) if "offsets" in scores["fitted"] else None,
         Explained.from_json(scores["explained"]) if scores.get("explained") else None,
+        {f.name.removeprefix(f"{name}."): f.read_bytes() for f in sorted(directory.glob(f"{name}.attribution_*.png"))},
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
@@ -21,6 +21,8 @@ from torch import nn
 
 from .data import Split, TaskData
 from .export import Layout, Packed
+
+BASELINE_FILE = "baseline.npy"  # the train mean row, logged under explain/ beside every model in MLflow
 
 
 @dataclass(frozen=True)
@@ -46,13 +48,30 @@ class Explanation:
         """(modality, input) -> (rows, *shape) attributions."""
         return {(m, k): self.attributions[:, cols].reshape(-1, *shape) for m, k, shape, cols in self.layout.spans()}
 
-    def shares(self) -> dict[str, float]:
-        """Fraction of the total absolute attribution that falls on each view."""
+    def shares(self, rows: np.ndarray | None = None) -> dict[str, float]:
+        """Fraction of the total absolute attribution that falls on each view (over `rows`, default all)."""
         per = {}
-        for (m, _), a in self.by_input().items():
+        for m, _, _, cols in self.layout.spans():
+            a = self.attributions[:, cols] if rows is None else self.attributions[rows][:, cols]
             per[m] = per.get(m, 0.0) + float(np.abs(a).sum())
         total = sum(per.values()) or 1.0
         return {m: v / total for m, v in per.items()}
+
+    def shares_by_class(self, classes: tuple[str, ...]) -> dict[str, dict[str, float]]:
+        """Shares over the rows explained for each class (the class they were predicted as)."""
+        return {classes[c]: self.shares(np.flatnonzero(self.target == c)) for c in np.unique(self.target)}
+
+    def class_maps(self, classes: tuple[str, ...]) -> dict[str, dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]]:
+        """class -> (modality, input) -> (mean input, mean attribution), each of the input's shape, over
+        the rows explained as that class: what the pictures show."""
+        inputs = {(m, k): self.inputs[:, cols].reshape(-1, *shape) for m, k, shape, cols in self.layout.spans()}
+        out = {}
+        for c in np.unique(self.target):
+            rows = self.target == c
+            out[classes[c]] = {
+                key: (inputs[key][rows].mean(axis=0), a[rows].mean(axis=0)) for key, a in self.by_input().items()
+            }
+        return out
 
 
 def stratified_rows(y: np.ndarray, per_class: int, seed: int = 0) -> np.ndarray:
@@ -70,8 +89,11 @@ def packed(split: Split, layout: Layout, rows: np.ndarray | None = None) -> np.n
 
 
 def train_baseline(data: TaskData, layout: Layout) -> np.ndarray:
-    """(1, width): the train split's mean packed row."""
-    return packed(data.train, layout).mean(axis=0, keepdims=True)
+    """(1, width): the train split's mean packed row (input by input: the packed split is not built)."""
+    x = data.train.x
+    return np.concatenate(
+        [np.asarray(x[m][k], np.float32).reshape(len(data.train), -1).mean(axis=0) for m, k, _ in layout.entries]
+    )[None, :]
 
 
 def explain(
@@ -81,25 +103,31 @@ def explain(
     cfg, layout = cfg or ExplainConfig(), Layout.of(data)
     rows = stratified_rows(np.asarray(split.y), cfg.rows_per_class, cfg.seed) if rows is None else rows
     net = Packed(model, layout, data.multilabel).eval()
-    x = torch.from_numpy(packed(split, layout, rows))
-    base = torch.from_numpy(train_baseline(data, layout))
+    return attribute(net, layout, packed(split, layout, rows), train_baseline(data, layout), cfg.n_steps, rows)
+
+
+def attribute(
+    net: nn.Module, layout: Layout, x: np.ndarray, baseline: np.ndarray, n_steps: int, rows: np.ndarray | None = None
+) -> Explanation:
+    """Integrated Gradients of a packed model (flat rows in, probabilities out: what MLflow serves) for
+    each row's predicted class, from `baseline` (1, width)."""
+    x, base = torch.from_numpy(np.asarray(x, np.float32)), torch.from_numpy(np.asarray(baseline, np.float32))
     with torch.no_grad():
         probs = net(x)
         target = probs.argmax(dim=1)
         moved = probs[torch.arange(len(x)), target] - net(base)[0, target]
     from captum.attr import IntegratedGradients  # here: the GPU check imports this module without captum
 
-    ig = IntegratedGradients(net)
-    attr, delta = ig.attribute(
+    attr, delta = IntegratedGradients(net).attribute(
         x,
         baselines=base,
         target=target,
-        n_steps=cfg.n_steps,
+        n_steps=n_steps,
         internal_batch_size=4096,
         return_convergence_delta=True,
     )
     return Explanation(
-        rows,
+        np.arange(len(x)) if rows is None else rows,
         target.numpy(),
         attr.detach().numpy(),
         delta.detach().numpy(),
@@ -179,6 +207,7 @@ class Explained:
     completeness_gap: float  # sum |delta| / sum |f(x) - f(baseline)|
     rows: int
     seconds: float
+    shares_by_class: dict[str, dict[str, float]] = field(default_factory=dict)  # class -> view -> share
 
     def summary(self) -> str:
         shares = " / ".join(f"{v:.2f}" for v in self.shares.values())
@@ -187,6 +216,7 @@ class Explained:
     def metrics(self) -> dict[str, float]:
         return {
             **{f"share_{m}": v for m, v in self.shares.items()},
+            **{f"share_{m}_{c}": v for c, sh in self.shares_by_class.items() for m, v in sh.items()},
             **{f"ablation_drop_{m}": v for m, v in self.ablation.items()},
             "faithfulness": self.faithfulness,
             "deletion_area_attributed": self.deletion_attributed,
@@ -208,15 +238,17 @@ def explain_variant(
     split: Split,
     metric: Callable[[np.ndarray, np.ndarray], float],
     cfg: ExplainConfig | None = None,
-) -> Explained:
-    """Shares, ablation and faithfulness of `model` on a stratified sample of `split`."""
+) -> tuple[Explained, Explanation]:
+    """Shares, ablation and faithfulness of `model` on a stratified sample of `split`, and the
+    attributions they come from (for the pictures)."""
     cfg, start = cfg or ExplainConfig(), time.perf_counter()
     expl = explain(model, data, split, cfg)
     area = deletion_area(deletion_curves(model, data, expl, cfg))
     net = Packed(model, expl.layout, data.multilabel).eval()
     drops = _view_drops(net, expl.layout, expl.inputs, expl.baseline, np.asarray(split.y)[expl.rows], metric)
     gap = float(np.abs(expl.delta).sum() / max(float(np.abs(expl.moved).sum()), 1e-12))
-    return Explained(
+    by_class = {c: {m: round(v, 4) for m, v in sh.items()} for c, sh in expl.shares_by_class(data.classes).items()}
+    summary = Explained(
         shares={m: round(v, 4) for m, v in expl.shares().items()},
         ablation={m: round(v, 4) for m, v in drops.items()},
         faithfulness=round(area["faithfulness"], 4),
@@ -225,4 +257,6 @@ def explain_variant(
         completeness_gap=round(gap, 5),
         rows=len(expl.rows),
         seconds=round(time.perf_counter() - start, 2),
+        shares_by_class=by_class,
     )
+    return summary, expl

@@ -106,3 +106,91 @@ def comparison_png(rows: list[dict], metric: str, candidate: str, title: str) ->
     ax2.set_ylabel(f"test {metric}", fontsize=8)
     fig.suptitle(title, fontsize=9)
     return to_png(fig)
+
+
+VIEW_COLOURS = {"time": "tab:blue", "frequency": "tab:orange", "spectrogram": "tab:green"}
+
+
+def shares_png(shares: dict[str, dict[str, float]], gates: dict[str, dict[str, float]], title: str) -> bytes:
+    """Modality shares of attribution as one stacked bar per variant; a gated variant's mean gate
+    weights as a second bar beneath its own, so the two can be compared."""
+    bars = []
+    for variant, share in shares.items():
+        bars.append((variant, share))
+        if variant in gates:
+            bars.append((f"{variant} (gate weights)", gates[variant]))
+    fig, ax = plt.subplots(figsize=(6.5, 0.38 * len(bars) + 1.2))
+    views = list(dict.fromkeys(v for _, share in bars for v in share))
+    for i, (_, share) in enumerate(bars):
+        left = 0.0
+        for view in views:
+            width = share.get(view, 0.0)
+            ax.barh(i, width, left=left, color=VIEW_COLOURS.get(view, "grey"), label=view if i == 0 else None)
+            if width >= 0.08:
+                ax.text(left + width / 2, i, f"{width:.2f}", ha="center", va="center", fontsize=7, color="white")
+            left += width
+    ax.set_yticks(range(len(bars)), [b[0] for b in bars], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("share of total |attribution| (Integrated Gradients)", fontsize=8)
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, ncol=len(views), loc="lower center", bbox_to_anchor=(0.5, 1.06), frameon=False)
+    return to_png(fig)
+
+
+def attribution_pngs(maps: dict[str, dict[tuple[str, str], tuple]], title: str) -> dict[str, bytes]:
+    """One picture per view (file name -> PNG) of `attribution_png`."""
+    keys = list(next(iter(maps.values()))) if maps else []
+    return {
+        f"attribution_{view}.png": attribution_png(maps, f"{title}: {view} view", [k for k in keys if k[0] == view])
+        for view in dict.fromkeys(m for m, _ in keys)
+    }
+
+
+def attribution_png(
+    maps: dict[str, dict[tuple[str, str], tuple]], title: str, inputs: list[tuple[str, str]] | None = None
+) -> bytes:
+    """Mean attributions (`ecgnet.explain.Explanation.class_maps`): rows are the explained classes,
+    columns the inputs (default all). Waveforms of up to three leads are drawn as the mean waveform
+    coloured by its attribution; more leads, spectra and descriptors as heat maps (lead x position);
+    spectrograms as frequency x frame, summed over leads. Red: evidence for the class, blue: against."""
+    classes = list(maps)
+    inputs = inputs or list(next(iter(maps.values())))
+    fig, axes = plt.subplots(
+        len(classes), len(inputs), figsize=(3.0 * len(inputs) + 0.6, 1.9 * len(classes) + 0.7), squeeze=False
+    )
+    for r, cls in enumerate(classes):
+        for c, key in enumerate(inputs):
+            mean_input, mean_attr = maps[cls][key]
+            _attribution_cell(axes[r, c], key, np.asarray(mean_input), np.asarray(mean_attr))
+            axes[r, c].set_title(f"{cls}: {key[0]} {key[1]}", fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return to_png(fig)
+
+
+def _attribution_cell(ax, key: tuple[str, str], mean_input: np.ndarray, mean_attr: np.ndarray) -> None:
+    from matplotlib.collections import LineCollection
+
+    limit = float(np.abs(mean_attr).max()) or 1.0
+    ax.tick_params(labelsize=6)
+    if key == ("time", "waveform") and mean_input.ndim == 2 and mean_input.shape[0] <= 3:
+        t = np.arange(mean_input.shape[1])
+        spread = 1.2 * float(np.ptp(mean_input)) or 1.0
+        for lead, (wave, attr) in enumerate(zip(mean_input, mean_attr, strict=True)):
+            y = wave - lead * spread
+            points = np.stack([t, y], axis=1)[:, None, :]
+            line = LineCollection(np.concatenate([points[:-1], points[1:]], axis=1), cmap="RdBu_r", linewidths=2)
+            line.set_array(attr[:-1])
+            line.set_clim(-limit, limit)
+            ax.add_collection(line)
+        ax.set_xlim(0, len(t) - 1)
+        ax.set_ylim(-(mean_input.shape[0] - 0.5) * spread + float(mean_input.min()), float(mean_input.max()) + 0.2)
+        ax.set_xlabel("sample (leads stacked)", fontsize=6)
+        ax.set_yticks([])
+        return
+    grid = mean_attr.sum(axis=0) if mean_attr.ndim == 3 else np.atleast_2d(mean_attr)
+    origin = "lower" if mean_attr.ndim == 3 else "upper"  # frequency upwards; leads top to bottom
+    ax.imshow(grid, aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit, origin=origin)
+    ax.set_xlabel("frame" if mean_attr.ndim == 3 else "position", fontsize=6)
+    ax.set_ylabel("frequency bin" if mean_attr.ndim == 3 else "lead", fontsize=6)

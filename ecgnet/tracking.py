@@ -29,6 +29,7 @@ from feature_store.workspace import PROJECT_ROOT, Workspace, tracking_uri
 
 from .comparison import ComparisonConfig, VariantResult
 from .data import TaskData
+from .explain import BASELINE_FILE, train_baseline
 from .export import Layout, Packed
 from .plots import confusion_png, roc_png, training_png
 from .promotion import Candidate, Champion
@@ -185,6 +186,7 @@ class Tracker:
                 )
             if result.history:
                 files["training.png"] = training_png(result.history, f"{name}: training")
+            files.update(result.pictures)  # attribution maps, when the variant was explained
             for file, content in files.items():
                 (Path(tmp) / file).write_bytes(content)
                 mlflow.log_artifact(str(Path(tmp) / file), artifact_path="plots")
@@ -207,6 +209,9 @@ class Tracker:
                 "views": data.versions,
             },
         )
+        with tempfile.TemporaryDirectory() as tmp:  # what `predict --explain` integrates from
+            np.save(Path(tmp) / BASELINE_FILE, train_baseline(data, layout))
+            mlflow.log_artifact(str(Path(tmp) / BASELINE_FILE), artifact_path="explain")
         version = str(info.registered_model_version)
         name = model_name(data.task, result.variant.name)
         for key, value in result.val.flat("val_metric").items():
@@ -214,19 +219,25 @@ class Tracker:
         return version
 
     def finish_comparison(
-        self, parent_id: str, table: pl.DataFrame, candidate: Candidate, plot: bytes, metrics: dict[str, float]
+        self,
+        parent_id: str,
+        table: pl.DataFrame,
+        candidate: Candidate,
+        plots: dict[str, bytes],
+        metrics: dict[str, float],
     ) -> None:
-        """Log the comparison table (CSV, markdown), its plot, the champion candidate and the comparison's
-        own metrics (the agreement of validation and test rankings); close the parent run."""
+        """Log the comparison table (CSV, markdown), its plots (file name -> PNG), the champion candidate
+        and the comparison's own metrics (the agreement of validation and test rankings); close the parent run."""
         for key, value in metrics.items():
             if np.isfinite(value):
                 self.client.log_metric(parent_id, key, value)
         with tempfile.TemporaryDirectory() as tmp:
             table.write_csv(Path(tmp) / "comparison.csv")
             (Path(tmp) / "comparison.md").write_text(markdown_table(table) + "\n")
-            (Path(tmp) / "comparison.png").write_bytes(plot)
+            for file, content in plots.items():
+                (Path(tmp) / file).write_bytes(content)
             (Path(tmp) / "candidate.json").write_text(json.dumps(asdict(candidate), indent=1))
-            for file in ("comparison.csv", "comparison.md", "comparison.png", "candidate.json"):
+            for file in ("comparison.csv", "comparison.md", *plots, "candidate.json"):
                 self.client.log_artifact(parent_id, str(Path(tmp) / file))
         self.client.set_tag(parent_id, "ecgnet.champion_candidate", candidate.variant)
         self.client.set_terminated(parent_id, "FINISHED")

@@ -38,6 +38,11 @@ class TrainConfig:
     amp: bool = True  # mixed precision, on CUDA only
     class_weighting: bool = True  # single-label tasks: inverse-frequency class weights in the loss
     augment: AugmentConfig | None = None  # time-modality waveforms augmented in training (ecgnet.augment)
+    # single-label tasks: each epoch trains on every row of the classes with at most `class_cap` rows
+    # and a fresh random `class_cap` of each larger class (MIT-BIH: N is 90 % of DS1), so an epoch costs
+    # a fraction of a full pass and, over epochs, every row is still seen; class weights follow the
+    # capped counts. None: every row every epoch
+    class_cap: int | None = None
 
 
 @dataclass
@@ -108,6 +113,8 @@ def loss_function(data: TaskData, cfg: TrainConfig, device: torch.device) -> nn.
     if data.multilabel:
         return nn.BCEWithLogitsLoss()
     counts = np.bincount(data.train.y, minlength=len(data.classes)).astype(np.float64)
+    if cfg.class_cap is not None:
+        counts = np.minimum(counts, cfg.class_cap)  # what one epoch's loss sees
     weights = np.where(counts > 0, counts.sum() / (len(counts) * np.maximum(counts, 1)), 0.0)
     return nn.CrossEntropyLoss(
         weight=torch.tensor(weights, dtype=torch.float32, device=device) if cfg.class_weighting else None
@@ -169,10 +176,10 @@ def _epoch(model, x, y, loss_fn, opt, scaler, cfg: TrainConfig, epoch: int, devi
     model.train()
     # the order depends on (seed, epoch) only, so a resumed run sees the same batches; it moves to
     # where the rows are once, and the loss is summed there, so a GPU step waits for no host copy
-    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)).to(y.device)
+    order = epoch_order(y, cfg, epoch).to(y.device)
     total, seen = torch.zeros((), device=device), 0
     draws = torch.Generator().manual_seed(cfg.seed * 7_919 + epoch)  # augmentation, as repeatable as the order
-    for start in range(0, len(y), cfg.batch_size):
+    for start in range(0, len(order), cfg.batch_size):
         idx = order[start : start + cfg.batch_size]
         if len(idx) < 2:
             continue  # batch norm needs two rows
@@ -191,6 +198,22 @@ def _epoch(model, x, y, loss_fn, opt, scaler, cfg: TrainConfig, epoch: int, devi
         scaler.update()
         total, seen = total + loss.detach().float() * len(idx), seen + len(idx)
     return float(total) / max(seen, 1)
+
+
+def epoch_order(y: torch.Tensor, cfg: TrainConfig, epoch: int) -> torch.Tensor:
+    """Row indices of one epoch, shuffled: all rows, or under `class_cap` each class's rows capped."""
+    gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
+    if cfg.class_cap is None or y.ndim != 1:
+        return torch.randperm(len(y), generator=gen)
+    labels = y.cpu()
+    kept = []
+    for c in torch.unique(labels).tolist():
+        members = torch.nonzero(labels == c).flatten()
+        if len(members) > cfg.class_cap:
+            members = members[torch.randperm(len(members), generator=gen)[: cfg.class_cap]]
+        kept.append(members)
+    chosen = torch.cat(kept)
+    return chosen[torch.randperm(len(chosen), generator=gen)]
 
 
 def _advance(state: dict, record: dict, model: nn.Module) -> None:

@@ -129,6 +129,8 @@ def _comparisons(result: dg.ExecuteInProcessResult) -> list[str]:
                 f"{meta['mlflow_parent_run'].value} in {meta['tracking_uri'].value}",
                 f"MLflow runs table (after `make ui`): {meta['mlflow_ui'].value}",
             ]
+            if "modality_shares_file" in meta:  # the variants were explained (TrainingSettings.explain_rows)
+                lines.append(f"Modality shares per variant: {meta['modality_shares_file'].value}")
     return lines
 
 

@@ -5,12 +5,14 @@ is written once; the Dagster launchpad shows and overrides them.
 """
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
 from pydantic import Field
 
 from ecgnet.comparison import ComparisonConfig
+from ecgnet.explain import ExplainConfig
 from ecgnet.tracking import Tracker
 from ecgnet.train import TrainConfig
 from feature_store.backend import BACKENDS, Backend, select_backend
@@ -20,7 +22,7 @@ from feature_store.tasks import TaskSpec
 from feature_store.views.store import FeatureStore
 from feature_store.workspace import Workspace, default_sources
 
-_INGEST, _TRAIN, _COMPARISON = IngestConfig(), TrainConfig(), ComparisonConfig()
+_INGEST, _TRAIN, _COMPARISON, _EXPLAIN = IngestConfig(), TrainConfig(), ComparisonConfig(), ExplainConfig()
 
 
 class EcgnetStore(dg.ConfigurableResource):
@@ -114,6 +116,11 @@ class TrainingSettings(dg.ConfigurableResource):
         description="> 1: patient-grouped cross-validation over train + val, fold ensembles tested; "
         "1: one fit on train, chosen on val (ECGNET_FOLDS overrides the default)",
     )
+    explain_rows: int = Field(
+        default_factory=lambda: int(os.environ.get("ECGNET_EXPLAIN_ROWS", _EXPLAIN.rows_per_class)),
+        description="Validation rows per class explained with Integrated Gradients: modality shares, "
+        "ablation, faithfulness and attribution maps per variant; 0: none (ECGNET_EXPLAIN_ROWS overrides)",
+    )
     gate_minimum: dict[str, float] = Field(
         default_factory=dict,
         description="Task name -> the gate's minimum validation metric, instead of the task spec's",
@@ -123,6 +130,7 @@ class TrainingSettings(dg.ConfigurableResource):
         return ComparisonConfig(
             n_boot=self.n_boot,
             folds=self.folds,
+            explain=replace(_EXPLAIN, rows_per_class=self.explain_rows) if self.explain_rows > 0 else None,
             train=TrainConfig(
                 epochs=self.epochs,
                 batch_size=self.batch_size,

@@ -24,7 +24,7 @@ def materialize_all(
             EcgnetStore(home=str(home)),
             ingest=IngestSettings(sources=[str(s) for s in sources]),
             features=FeatureSettings(backend="numpy"),
-            training=TrainingSettings(epochs=1, n_boot=20, device="cpu", **training),
+            training=TrainingSettings(**{"epochs": 1, "n_boot": 20, "device": "cpu", "explain_rows": 0, **training}),
         ),
     )
 

@@ -73,7 +73,14 @@ def test_deleting_top_attributed_inputs_hurts_faster_than_random(data, time_mode
 
 
 def test_a_compared_variant_carries_its_explanation_through_save_and_load(data, tmp_path):
-    from ecgnet.comparison import ComparisonConfig, comparison_table, load_result, save_result, train_variant
+    from ecgnet.comparison import (
+        ComparisonConfig,
+        comparison_table,
+        load_result,
+        save_result,
+        shares_plot,
+        train_variant,
+    )
 
     cfg = ComparisonConfig(model=SMALL, n_boot=5, explain=ExplainConfig(rows_per_class=20))
     result = train_variant("classical", data, cfg)
@@ -81,6 +88,14 @@ def test_a_compared_variant_carries_its_explanation_through_save_and_load(data, 
     assert e is not None and set(e.shares) == {"time", "frequency", "spectrogram"}
     assert e.shares["time"] > 0.99  # the classical reference reads the time view only
     assert e.completeness_gap < 0.01 and e.rows > 20
+    for cls, shares in e.shares_by_class.items():  # per predicted class, each a distribution over views
+        assert cls in data.classes and sum(shares.values()) == pytest.approx(1.0, abs=1e-3)
+    assert set(result.pictures) == {f"attribution_{m}.png" for m in ("time", "frequency", "spectrogram")}
+    assert all(png.startswith(b"\x89PNG") for png in result.pictures.values())
     save_result(result, tmp_path)
-    assert load_result("classical", data, cfg, tmp_path).explained == e
-    assert comparison_table({"classical": result}, data, cfg)["explainability"][0].startswith("shares 1.00")
+    loaded = load_result("classical", data, cfg, tmp_path)
+    assert loaded.explained == e and loaded.pictures == result.pictures
+    table = comparison_table({"classical": result}, data, cfg)
+    assert table["shares_t/f/s"][0].startswith("1.00 / 0.00") and table["faithfulness"][0] == e.faithfulness
+    assert "explainability" not in table.columns  # the sentence gives way to the measured numbers
+    assert shares_plot({"classical": result}, data).startswith(b"\x89PNG")

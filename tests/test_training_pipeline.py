@@ -22,7 +22,7 @@ from tests.runs import materialize_all, tracker
 @pytest.fixture(scope="module")
 def trained(beat_world):
     home = beat_world["home"]
-    return materialize_all(home, [beat_world["src"]], gate_minimum={"beats": 0.0}), home
+    return materialize_all(home, [beat_world["src"]], gate_minimum={"beats": 0.0}, explain_rows=10), home
 
 
 def test_the_comparison_leaves_a_parent_run_with_a_child_per_variant(trained):
@@ -39,7 +39,7 @@ def test_the_comparison_leaves_a_parent_run_with_a_child_per_variant(trained):
     assert set(children["tags.mlflow.runName"]) == set(VARIANTS)
     logged = {a.path for a in tracker(home).client.list_artifacts(parent["run_id"].iloc[0])}
     assert -1.0 <= parent["metrics.kendall_tau_val_test"].iloc[0] <= 1.0  # does validation predict test?
-    assert {"comparison.csv", "comparison.md", "comparison.png", "candidate.json"} <= logged
+    assert {"comparison.csv", "comparison.md", "comparison.png", "modality_shares.png", "candidate.json"} <= logged
     for col in (
         "metrics.test_macro_f1",
         "metrics.test_macro_f1_lo",
@@ -48,11 +48,19 @@ def test_the_comparison_leaves_a_parent_run_with_a_child_per_variant(trained):
         "metrics.val_metric",
         "metrics.n_params",
         "params.view.beats_time",
+        "metrics.share_time",  # explainability, measured for every variant
+        "metrics.faithfulness",
+        "metrics.ablation_drop_spectrogram",
     ):
         assert children[col].notna().all(), col
+    shares = children[[f"metrics.share_{m}" for m in ("time", "frequency", "spectrogram")]].sum(axis=1)
+    assert ((shares - 1.0).abs() < 1e-3).all()
+    time_run = children[children["tags.mlflow.runName"] == "time"]["run_id"].iloc[0]
+    plots = {a.path for a in tracker(home).client.list_artifacts(time_run, "plots")}
+    assert "plots/attribution_time.png" in plots and "plots/attribution_spectrogram.png" in plots
 
 
-def test_the_best_variant_on_validation_is_champion_and_predicts(trained, capsys):
+def test_the_best_variant_on_validation_is_champion_and_predicts(trained, capsys, tmp_path):
     result, home = trained
     candidate = result.output_for_node("beat_fusion_comparison")
     assert isinstance(candidate, Candidate) and candidate.task == "beats"
@@ -66,10 +74,14 @@ def test_the_best_variant_on_validation_is_champion_and_predicts(trained, capsys
     assert isinstance(link, dg.UrlMetadataValue) and link.value.startswith("http://127.0.0.1:5000/#/experiments/")
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks["check_quality_gate"] is True
-    assert ecgnet_main(["predict", _record(home), "--home", str(home), "--rows", "3"]) == 0
+    assert isinstance(meta["beat_fusion_comparison"]["modality_shares"], dg.MarkdownMetadataValue)
+    picture = tmp_path / "why.png"
+    argv = ["predict", _record(home), "--home", str(home), "--rows", "3", "--explain", str(picture)]
+    assert ecgnet_main([*argv, "--explain-rows", "5"]) == 0
     out = capsys.readouterr().out
     assert "scored by models:/ecgnet-beats-" in out and "predicted beats per class" in out
-    assert "beat(s) scored" in out
+    assert "beat(s) scored" in out and f"drawn to {picture}; modality shares: time" in out
+    assert picture.read_bytes().startswith(b"\x89PNG")
 
 
 def _record(home) -> str:

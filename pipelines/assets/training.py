@@ -19,6 +19,7 @@ from ecgnet.comparison import (
     load_result,
     ranking_agreement,
     save_result,
+    shares_plot,
     train_variant,
 )
 from ecgnet.data import TaskData, load_task_data
@@ -205,8 +206,10 @@ def build_comparison(spec: TaskSpec) -> dg.AssetsDefinition:
         best = choose_candidate({v: r.val.value for v, r in results.items()})  # validation only
         candidate = Candidate(spec.name, best, models[best].model_version, results[best].val, run.parent_run_id)
         plot, tau = comparison_plot(results, data, best), ranking_agreement(results, data)
+        shares = shares_plot(results, data)  # None unless the variants were explained
+        plots = {"comparison.png": plot} | ({"modality_shares.png": shares} if shares else {})
         tracker = mlflow.tracker()
-        tracker.finish_comparison(run.parent_run_id, table, candidate, plot, {"kendall_tau_val_test": tau})
+        tracker.finish_comparison(run.parent_run_id, table, candidate, plots, {"kendall_tau_val_test": tau})
         context.log.info(
             f"comparison {run.parent_run_id}: best on validation is {best}; validation and test rankings "
             f"agree with Kendall tau {tau:.2f}"
@@ -218,6 +221,11 @@ def build_comparison(spec: TaskSpec) -> dg.AssetsDefinition:
                 "candidate": best,
                 "kendall_tau_val_test": dg.MetadataValue.float(tau),
                 **png(plot, store.workspace().plots / f"{spec.asset_prefix}_comparison.png", "comparison_plot"),
+                **(
+                    png(shares, store.workspace().plots / f"{spec.asset_prefix}_modality_shares.png", "modality_shares")
+                    if shares
+                    else {}
+                ),
                 "task": spec.name,
                 "mlflow_parent_run": run.parent_run_id,
                 "tracking_uri": tracker.uri,
