@@ -18,6 +18,8 @@ MITDB_HOME ?= $(CURDIR)/.ecgnet-mitdb
 MITDB_EPOCHS ?= 10
 # patient-grouped cross-validation over the 22 DS1 patients: every choice on DS1 alone, fold ensembles on DS2
 MITDB_FOLDS ?= 5
+# validation rows explained per class and variant (Integrated Gradients; 0: none)
+MITDB_EXPLAIN_ROWS ?= 50
 
 .PHONY: install demo test ui bench bench-mitdb device-prep clean
 
@@ -52,7 +54,7 @@ bench: $(STAMP)
 bench-mitdb: $(STAMP)
 	@test -d $(MITDB) || (echo "no MIT-BIH folder at $(MITDB); set MITDB=/path/to/mitdb" && exit 1)
 	ECGNET_DATA=$(MITDB) ECGNET_HOME=$(MITDB_HOME) ECGNET_EPOCHS=$(MITDB_EPOCHS) ECGNET_FOLDS=$(MITDB_FOLDS) \
-		$(PY) -m pipelines.demo
+		ECGNET_EXPLAIN_ROWS=$(MITDB_EXPLAIN_ROWS) $(PY) -m pipelines.demo
 
 # What one lent-GPU call needs beside the tree: the wfdb wheel for the machine's Python 3.12, and the
 # full MIT-BIH (paced records left out, as in ingest) packed losslessly under the 64 MiB it may carry.

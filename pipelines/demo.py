@@ -130,7 +130,10 @@ def _comparisons(result: dg.ExecuteInProcessResult) -> list[str]:
                 f"MLflow runs table (after `make ui`): {meta['mlflow_ui'].value}",
             ]
             if "modality_shares_file" in meta:  # the variants were explained (TrainingSettings.explain_rows)
-                lines.append(f"Modality shares per variant: {meta['modality_shares_file'].value}")
+                lines.append(
+                    f"Modality shares per variant: {meta['modality_shares_file'].value} (explanations took "
+                    f"{meta['explain_seconds'].value:.0f} s of the run)"
+                )
     return lines
 
 

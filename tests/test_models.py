@@ -14,7 +14,7 @@ from ecgnet.export import Layout, Packed
 from ecgnet.fusion import MODALITIES, VARIANTS, activation, build, combine_probs, cross_fit_late, fit_late
 from ecgnet.models import ModelConfig
 from ecgnet.promotion import choose_candidate
-from ecgnet.train import TrainConfig, seed_everything, tensors, train
+from ecgnet.train import TrainConfig, epoch_order, seed_everything, tensors, train
 from feature_store.tasks import BEATS
 
 SMALL = ModelConfig(embed_dim=16, channels=4, scalar_dim=8, heads=2, layers=1, fusion_hidden=16)
@@ -91,6 +91,18 @@ def test_training_is_deterministic_under_a_seed(data):
 
     a, b = run(), run()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_class_cap_draws_a_fresh_capped_sample_of_large_classes_each_epoch():
+    y = torch.tensor([0] * 50 + [1] * 7 + [2] * 20)
+    cfg = TrainConfig(class_cap=10, seed=1)
+    first, second = epoch_order(y, cfg, 0), epoch_order(y, cfg, 1)
+    for order in (first, second):
+        assert len(order) == len(set(order.tolist())) == 27  # 10 + 7 + 10 rows, none twice
+        assert torch.bincount(y[order], minlength=3).tolist() == [10, 7, 10]
+    assert set(first.tolist()) != set(second.tolist())  # another draw of the large classes
+    assert torch.equal(first, epoch_order(y, cfg, 0))  # repeatable, so a resumed run sees the same
+    assert sorted(epoch_order(y, TrainConfig(seed=1), 0).tolist()) == list(range(77))  # no cap: every row
 
 
 def test_resume_from_a_checkpoint_equals_an_uninterrupted_run(data, tmp_path):

@@ -223,6 +223,7 @@ def build_comparison(spec: TaskSpec) -> dg.AssetsDefinition:
                 **png(plot, store.workspace().plots / f"{spec.asset_prefix}_comparison.png", "comparison_plot"),
                 **(
                     png(shares, store.workspace().plots / f"{spec.asset_prefix}_modality_shares.png", "modality_shares")
+                    | {"explain_seconds": sum(r.explained.seconds for r in results.values() if r.explained)}
                     if shares
                     else {}
                 ),
