@@ -141,9 +141,11 @@ def shares_png(shares: dict[str, dict[str, float]], gates: dict[str, dict[str, f
 def attribution_pngs(maps: dict[str, dict[tuple[str, str], tuple]], title: str) -> dict[str, bytes]:
     """One picture per view (file name -> PNG) of `attribution_png`."""
     keys = list(next(iter(maps.values()))) if maps else []
+    used = {k[0] for per in maps.values() for k, (_, attr) in per.items() if np.any(np.asarray(attr) != 0)}
     return {
         f"attribution_{view}.png": attribution_png(maps, f"{title}: {view} view", [k for k in keys if k[0] == view])
         for view in dict.fromkeys(m for m, _ in keys)
+        if view in used  # a view the variant cannot see has nothing to show
     }
 
 
@@ -151,9 +153,10 @@ def attribution_png(
     maps: dict[str, dict[tuple[str, str], tuple]], title: str, inputs: list[tuple[str, str]] | None = None
 ) -> bytes:
     """Mean attributions (`ecgnet.explain.Explanation.class_maps`): rows are the explained classes,
-    columns the inputs (default all). Waveforms of up to three leads are drawn as the mean waveform
-    coloured by its attribution; more leads, spectra and descriptors as heat maps (lead x position);
-    spectrograms as frequency x frame, summed over leads. Red: evidence for the class, blue: against."""
+    columns the inputs (default all). Waveforms of up to three leads are drawn as the mean waveform over
+    a band shaded by its attribution; more leads and spectra as heat maps (lead x position),
+    spectrograms as frequency x frame summed over leads, descriptors as bars. Red: evidence for the
+    class, blue: against."""
     classes = list(maps)
     inputs = inputs or list(next(iter(maps.values())))
     fig, axes = plt.subplots(
@@ -170,27 +173,30 @@ def attribution_png(
 
 
 def _attribution_cell(ax, key: tuple[str, str], mean_input: np.ndarray, mean_attr: np.ndarray) -> None:
-    from matplotlib.collections import LineCollection
-
     limit = float(np.abs(mean_attr).max()) or 1.0
+    shading = {"cmap": "RdBu_r", "vmin": -limit, "vmax": limit}
     ax.tick_params(labelsize=6)
     if key == ("time", "waveform") and mean_input.ndim == 2 and mean_input.shape[0] <= 3:
-        t = np.arange(mean_input.shape[1])
+        # each lead's mean waveform in black over a band shaded by its attribution at each sample
+        samples = mean_input.shape[1]
         spread = 1.2 * float(np.ptp(mean_input)) or 1.0
         for lead, (wave, attr) in enumerate(zip(mean_input, mean_attr, strict=True)):
-            y = wave - lead * spread
-            points = np.stack([t, y], axis=1)[:, None, :]
-            line = LineCollection(np.concatenate([points[:-1], points[1:]], axis=1), cmap="RdBu_r", linewidths=2)
-            line.set_array(attr[:-1])
-            line.set_clim(-limit, limit)
-            ax.add_collection(line)
-        ax.set_xlim(0, len(t) - 1)
-        ax.set_ylim(-(mean_input.shape[0] - 0.5) * spread + float(mean_input.min()), float(mean_input.max()) + 0.2)
-        ax.set_xlabel("sample (leads stacked)", fontsize=6)
+            centre = -lead * spread
+            band = (centre - spread / 2, centre + spread / 2)
+            ax.imshow(attr[None, :], aspect="auto", extent=(0, samples - 1, *band), alpha=0.75, **shading)
+            ax.plot(np.arange(samples), centre + wave - float(np.median(wave)), color="black", lw=0.8)
+        ax.set_xlim(0, samples - 1)
+        ax.set_ylim(-(mean_input.shape[0] - 0.5) * spread, spread / 2)
+        ax.set_xlabel("sample (one band per lead)", fontsize=6)
         ax.set_yticks([])
         return
-    grid = mean_attr.sum(axis=0) if mean_attr.ndim == 3 else np.atleast_2d(mean_attr)
+    if mean_attr.ndim == 1:  # scalar descriptors
+        ax.bar(np.arange(len(mean_attr)), mean_attr, color=np.where(mean_attr >= 0, "tab:red", "tab:blue"))
+        ax.axhline(0, color="grey", lw=0.5)
+        ax.set_xlabel("descriptor", fontsize=6)
+        return
+    grid = mean_attr.sum(axis=0) if mean_attr.ndim == 3 else mean_attr
     origin = "lower" if mean_attr.ndim == 3 else "upper"  # frequency upwards; leads top to bottom
-    ax.imshow(grid, aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit, origin=origin)
+    ax.imshow(grid, aspect="auto", origin=origin, **shading)
     ax.set_xlabel("frame" if mean_attr.ndim == 3 else "position", fontsize=6)
     ax.set_ylabel("frequency bin" if mean_attr.ndim == 3 else "lead", fontsize=6)

@@ -23,6 +23,9 @@ class IngestConfig:
     # The Challenge writes PTB-XL's NORM as sinus rhythm (426783006); no SNOMED code means "normal
     # ECG". With this on, sinus rhythm and no code of a diagnostic superclass is labelled NORM.
     norm_from_sinus_rhythm: bool = True
+    # A record file that is a link resolving outside its data folder is refused (quarantined as
+    # outside_folder): a hostile or mistaken `x.dat -> /etc/passwd` must not land as an ECG.
+    outside_links: bool = False
 
     def __post_init__(self) -> None:
         if self.record_fs <= 0 or self.beat_fs <= 0:

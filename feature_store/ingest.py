@@ -18,6 +18,7 @@ from .config import IngestConfig
 from .raw_store import SCHEMA_VERSION, RawStore, beat_table, quarantine_table, record_table, write_atomic
 from .sources.base import Landed, RecordRef
 from .sources.errors import RecordError
+from .sources.files import check_readable, file_digest
 from .sources.registry import SOURCES
 
 log = logging.getLogger(__name__)
@@ -53,13 +54,12 @@ class IngestReport:
 
 
 def fingerprint(ref: RecordRef, cfg: IngestConfig) -> str:
-    h = hashlib.blake2b(digest_size=16)
-    h.update(f"{ref.kind}|{SCHEMA_VERSION}|{cfg.fingerprint()}|".encode())
-    h.update(json.dumps(ref.meta, sort_keys=True).encode())
-    for file in ref.files():
-        h.update(file.name.encode())
-        h.update(file.read_bytes())
-    return h.hexdigest()
+    """The record's files, metadata and ingest settings, hashed; RecordError for a file that must not
+    be read (not a regular file, or a link out of the data folder)."""
+    files = ref.files()
+    check_readable(files, ref.folder, outside_links=cfg.outside_links)
+    prefix = f"{ref.kind}|{SCHEMA_VERSION}|{cfg.fingerprint()}|{json.dumps(ref.meta, sort_keys=True)}"
+    return file_digest(files, prefix.encode())
 
 
 def ingest_kind(kind: str, refs: list[RecordRef], store: RawStore, cfg: IngestConfig) -> IngestReport:
@@ -73,7 +73,13 @@ def ingest_kind(kind: str, refs: list[RecordRef], store: RawStore, cfg: IngestCo
     }
     last_log = start
     for i, ref in enumerate(refs, 1):
-        key, fp = str(ref.path), fingerprint(ref, cfg)
+        key = str(ref.path)
+        try:
+            fp = fingerprint(ref, cfg)
+        except (RecordError, OSError) as err:
+            _forget(store, kind, manifest.get(key, {}))
+            manifest[key] = _quarantine(ref, "", _as_record_error(err, key), store, report)
+            continue
         if manifest.get(key, {}).get("fingerprint") == fp:
             report.unchanged += 1
             continue
@@ -102,16 +108,8 @@ def _ingest_one(
                 f"{key}: record id {record_id!r} was already ingested "
                 f"from {owners[record_id]}; fix: rename or remove one of the two",
             )
-    except RecordError as err:
-        record_id = ref.meta.get("ecg_id") or ref.path.name
-        entry = Quarantined(str(record_id), key, err.code, str(err))
-        write_atomic(
-            quarantine_table(entry.record_id, ref.kind, key, err.code, entry.reason),
-            store.quarantine_file(ref.kind, key),
-        )
-        report.quarantined.append(entry)
-        log.debug("%s: quarantined %s [%s] %s", ref.kind, key, err.code, err)
-        return {"fingerprint": fp, "record_id": entry.record_id, "status": "quarantined", "reason_code": err.code}
+    except Exception as err:  # noqa: BLE001 - one broken record never stops the others: anything is quarantined
+        return _quarantine(ref, fp, _as_record_error(err, key), store, report)
     _write_landed(landed, store)
     owners[record_id] = key
     report.landed.append(record_id)
@@ -119,6 +117,27 @@ def _ingest_one(
     if landed.beats is not None:
         report.beats.update(landed.beats.label)
     return {"fingerprint": fp, "record_id": record_id, "status": "landed"}
+
+
+def _as_record_error(err: Exception, key: str) -> RecordError:
+    if isinstance(err, RecordError):
+        return err
+    log.warning("%s: unexpected %s while reading it", key, type(err).__name__, exc_info=err)
+    return RecordError(
+        "unreadable",
+        f"{key}: reading it failed with {type(err).__name__}: {err}; fix: check the record with "
+        f"wfdb.rdrecord('{key}') and repair or remove its files (the other records were ingested)",
+    )
+
+
+def _quarantine(ref: RecordRef, fp: str, err: RecordError, store: RawStore, report: IngestReport) -> dict:
+    key, record_id = str(ref.path), str(ref.meta.get("ecg_id") or ref.path.name)
+    entry = Quarantined(record_id, key, err.code, str(err))
+    table = quarantine_table(record_id, ref.kind, key, err.code, entry.reason)
+    write_atomic(table, store.quarantine_file(ref.kind, key))
+    report.quarantined.append(entry)
+    log.debug("%s: quarantined %s [%s] %s", ref.kind, key, err.code, err)
+    return {"fingerprint": fp, "record_id": record_id, "status": "quarantined", "reason_code": err.code}
 
 
 def _write_landed(landed: Landed, store: RawStore) -> None:

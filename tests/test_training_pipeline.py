@@ -75,6 +75,8 @@ def test_the_best_variant_on_validation_is_champion_and_predicts(trained, capsys
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks["check_quality_gate"] is True
     assert isinstance(meta["beat_fusion_comparison"]["modality_shares"], dg.MarkdownMetadataValue)
+    assert "attribution_time" in meta["beat_time_model"] and "attribution_time" not in meta["beat_frequency_model"]
+    assert meta["beat_early_model"]["explainability"].value["share_time"] > 0
     picture = tmp_path / "why.png"
     argv = ["predict", _record(home), "--home", str(home), "--rows", "3", "--explain", str(picture)]
     assert ecgnet_main([*argv, "--explain-rows", "5"]) == 0

@@ -83,6 +83,13 @@ class AnnotatedBeatSource:
         r_peak = rescale_samples(samples, fs=sig.fs, target_fs=row.fs)
         labels = np.array([AAMI[s] for s in symbols])
         windows, fits = beat_windows(row.signal, r_peak, cfg.context_samples)
+        if not fits.any():
+            raise RecordError(
+                "no_beats",
+                f"{ref.path}.atr: no beat annotation ({len(symbols)} beats of AAMI classes, none a full "
+                f"{cfg.context_s:g} s window from the record's ends); fix: restore the .atr file, or remove it "
+                "to ingest the record as a plain WFDB record",
+            )
         rr_prev, rr_next = rr_intervals(r_peak, row.fs)
         row.labels = sorted(set(labels[fits].tolist()))
         row.n_beats = int(fits.sum())

@@ -44,9 +44,30 @@ def discover_ptbxl(root: Path, cfg: IngestConfig) -> list[RecordRef]:
                 f"{table}: columns {sorted(missing)} missing; fix: use the PTB-XL "
                 "database table as published (wfdb.dl_database('ptb-xl', ...))"
             )
-        rows = list(reader)
-    column = "filename_lr" if cfg.record_fs <= 100 else "filename_hr"
-    return [RecordRef("ptbxl", root / row[column], root, meta=row) for row in rows]
+        column = "filename_lr" if cfg.record_fs <= 100 else "filename_hr"
+        refs = []
+        for row in reader:  # a short or malformed row becomes a ref that quarantines itself, by line
+            problem = _row_problem(row, column)
+            if problem:
+                where = f"{table} line {reader.line_num}"
+                meta = {"ecg_id": row.get("ecg_id") or f"line{reader.line_num}", "row_problem": f"{where}: {problem}"}
+                refs.append(RecordRef("ptbxl", root / f"{DATABASE}-line{reader.line_num}", root, meta=meta))
+            else:
+                refs.append(RecordRef("ptbxl", root / row[column], root, meta=row))
+    return refs
+
+
+def _row_problem(row: dict, column: str) -> str:
+    """What keeps a table row from naming a record: missing cells, or ids and folds that are not numbers."""
+    empty = sorted(c for c in _COLUMNS if not row.get(c))
+    if empty or None in row:
+        return f"cells {empty or 'beyond the header'} are missing or extra; fix: restore the row as published"
+    for c in ("ecg_id", "patient_id", "strat_fold"):
+        try:
+            float(row[c])
+        except ValueError:
+            return f"{c} {row[c]!r} is not a number; fix: restore the row as published"
+    return ""
 
 
 class PtbxlSource:
@@ -54,15 +75,17 @@ class PtbxlSource:
 
     def load(self, ref: RecordRef, cfg: IngestConfig) -> Landed:
         meta = ref.meta
+        if "row_problem" in meta:
+            raise RecordError("bad_table_row", meta["row_problem"])
         sig = read_wfdb(ref.path, cfg)
         row = base_row(
             sig,
             source=self.kind,
             folder=ref.folder,
             target_fs=cfg.record_fs,
-            split=fold_split(int(meta["strat_fold"])),
+            split=fold_split(int(float(meta["strat_fold"]))),
             patient_id=str(int(float(meta["patient_id"]))),
-            record_id=str(int(meta["ecg_id"])),
+            record_id=str(int(float(meta["ecg_id"]))),
         )
         codes = _scp_codes(meta["scp_codes"], ref)
         statements = read_statements(ref.folder)

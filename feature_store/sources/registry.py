@@ -10,6 +10,7 @@ from ..config import IngestConfig
 from .annotated import AnnotatedBeatSource
 from .base import RecordRef, Source
 from .challenge import ChallengeSource
+from .files import is_regular, read_head
 from .plain import PlainWfdbSource
 from .ptbxl import DATABASE, PtbxlSource, discover_ptbxl
 
@@ -39,9 +40,11 @@ def discover(folders: list[Path], cfg: IngestConfig) -> dict[str, list[RecordRef
 
 
 def _kind(path: Path) -> str:
-    if path.with_name(path.name + ".atr").is_file():
+    """Annotated, Challenge or plain WFDB; a header that is not a regular file reads as plain WFDB,
+    where ingest quarantines it by name (`sources.files`) instead of opening it."""
+    if is_regular(path.with_name(path.name + ".atr")):
         return "annotated"
-    text = path.with_name(path.name + ".hea").read_text(errors="replace")
+    text = read_head(path.with_name(path.name + ".hea"))
     if any(line.lstrip("# ").lower().startswith("dx:") for line in text.splitlines() if line.startswith("#")):
         return "challenge"
     return "wfdb"
@@ -53,6 +56,9 @@ def folder_state(folders: list[Path]) -> str:
     for folder in folders:
         for file in sorted(folder.rglob("*")) if folder.is_dir() else []:
             if file.suffix in _RECORD_SUFFIXES or file.name == DATABASE:
-                st = file.stat()
-                h.update(f"{file}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+                try:
+                    st = file.stat()
+                    h.update(f"{file}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+                except OSError:  # a dangling link or a loop: ingest quarantines it by name
+                    h.update(f"{file}|unreadable\n".encode())
     return h.hexdigest()

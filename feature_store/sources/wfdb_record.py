@@ -27,6 +27,7 @@ _BYTES_PER_SAMPLE = {
     "310": 4 / 3,
     "311": 4 / 3,
 }
+READABLE_FORMATS = frozenset({*_BYTES_PER_SAMPLE, "508", "516", "524"})  # 5xx: FLAC-compressed
 _GAIN = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?(\([+-]?\d+\))?(/\S+)?$")
 
 
@@ -107,6 +108,18 @@ def _check_header(header: wfdb.Record, path: Path, cfg: IngestConfig) -> None:
             f"{hea}: sampling frequency {header.fs} Hz is not a known ECG "
             f"rate {list(cfg.known_fs)}; fix: correct the header or add the rate to "
             "IngestConfig.known_fs",
+        )
+    if not header.n_sig:
+        raise RecordError(
+            "no_signals",
+            f"{hea}: header declares {header.n_sig} signals; fix: restore the header's signal lines",
+        )
+    unreadable = sorted({str(f) for f in header.fmt} - READABLE_FORMATS)
+    if unreadable:
+        raise RecordError(
+            "unknown_format",
+            f"{hea}: signal format(s) {unreadable} are not WFDB formats wfdb reads {sorted(READABLE_FORMATS)}; "
+            "fix: correct the format field of the signal lines, or convert the signal with wfdb.wrsamp",
         )
     if not header.sig_len:
         raise RecordError(

@@ -153,6 +153,11 @@ def _model_metadata(
                 "training_curves",
             )
         )
+    if result.explained:
+        meta["explainability"] = dg.MetadataValue.json(result.explained.metrics())
+    for file, picture in result.pictures.items():  # attribution_<view>.png
+        stem = file.removesuffix(".png")
+        meta.update(png(picture, store.workspace().plots / f"{spec.asset_prefix}_{ref.variant}_{stem}.png", stem))
     return meta
 
 

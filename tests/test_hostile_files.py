@@ -1,0 +1,109 @@
+"""Files a hostile or careless data folder holds: none of them crashes discovery, hangs ingest or lands
+as an ECG; each is quarantined by name with the fix, and the good records beside it land."""
+
+import os
+import signal
+
+import polars as pl
+import pytest
+
+from feature_store.ingest import ingest_kind
+from feature_store.sources.registry import KINDS, discover, folder_state
+from tests.records import MITDB, copy_record, edit_header, ptbxl_folder
+
+GOOD = ["100", "208"]
+
+
+@pytest.fixture
+def deadline():
+    """Fail instead of hanging: a FIFO header would block a careless reader forever."""
+
+    def expire(*_):
+        raise TimeoutError("ingest blocked for 60 s")
+
+    old = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(60)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, old)
+
+
+def _ingest_all(folder, cfg, store):
+    refs = discover([folder], cfg)  # must not raise, whatever lies in the folder
+    return {kind: ingest_kind(kind, refs[kind], store, cfg) for kind in KINDS}
+
+
+def _header(folder, name: str, text: str) -> None:
+    (folder / f"{name}.hea").write_text(text)
+
+
+# name -> (expected code, how to make it beside the good records)
+HOSTILE = {
+    "dir": ("not_a_file", lambda f: (f / "dir.hea").mkdir()),
+    "loop": ("not_a_file", lambda f: (f / "loop.hea").symlink_to(f / "loop.hea")),
+    "dangling": ("not_a_file", lambda f: (f / "dangling.hea").symlink_to(f / "nowhere.hea")),
+    "fifo": ("not_a_file", lambda f: os.mkfifo(f / "fifo.hea")),
+    "zero": ("not_a_file", lambda f: _linked_signal(f, "zero", "/dev/zero")),
+    "passwd": ("outside_folder", lambda f: _linked_signal(f, "passwd", "/etc/passwd")),
+    "fmt999": ("unknown_format", lambda f: edit_header(copy_record(MITDB / "100", f, "fmt999"), " 212 ", " 999 ")),
+    "nosig": ("no_signals", lambda f: _header(f, "nosig", "nosig 0 360 650000\n")),
+    "emptyatr": ("no_beats", lambda f: _emptied(copy_record(MITDB / "100", f, "emptyatr"), ".atr")),
+}
+
+
+def _emptied(record, suffix: str) -> None:
+    record.with_name(record.name + suffix).write_bytes(b"")
+
+
+def _linked_signal(folder, name: str, target: str) -> None:
+    rec = copy_record(MITDB / "100", folder, name)
+    dat = rec.with_name(f"{name}.dat")
+    dat.unlink()
+    dat.symlink_to(target)
+
+
+def test_hostile_files_are_quarantined_by_name_and_good_records_land(tmp_path, cfg, store, deadline):
+    folder = tmp_path / "data"
+    for name in GOOD:
+        copy_record(MITDB / name, folder)
+    for _, make in HOSTILE.values():
+        make(folder)
+    assert folder_state([folder])  # the sensor's change check does not trip on links either
+    reports = _ingest_all(folder, cfg, store)
+    landed = sorted(r for report in reports.values() for r in report.landed)
+    assert landed == GOOD
+    quarantined = {q.path.rsplit("/", 1)[1]: q for report in reports.values() for q in report.quarantined}
+    assert set(quarantined) == set(HOSTILE)
+    for name, (code, _) in HOSTILE.items():
+        q = quarantined[name]
+        assert name in q.reason and "fix:" in q.reason, q.reason
+        if code:
+            assert q.code == code, (name, q.code, q.reason)
+    assert "/etc/passwd" in quarantined["passwd"].reason
+    assert store.scan_records().select(pl.len()).collect().item() == len(GOOD)
+    again = _ingest_all(folder, cfg, store)  # a second run: nothing new lands, nothing crashes
+    assert not any(r.landed for r in again.values()) and sum(r.unchanged for r in again.values()) >= len(GOOD)
+
+
+def test_a_link_out_of_the_folder_lands_when_the_configuration_allows_it(tmp_path, cfg, store):
+    from dataclasses import replace
+
+    elsewhere = copy_record(MITDB / "100", tmp_path / "elsewhere")
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for file in elsewhere.parent.glob("100.*"):
+        (folder / file.name).symlink_to(file)
+    assert _ingest_all(folder, cfg, store)["annotated"].quarantined[0].code == "outside_folder"
+    assert _ingest_all(folder, replace(cfg, outside_links=True), store)["annotated"].landed == ["100"]
+
+
+def test_malformed_ptbxl_table_rows_are_quarantined_by_line_and_the_rest_land(tmp_path, cfg, store):
+    root = ptbxl_folder(tmp_path / "ptbxl", range(6000, 6003))
+    table = root / "ptbxl_database.csv"
+    lines = table.read_text().splitlines()
+    table.write_text("\n".join([*lines, "6009,17", lines[1].replace("6000,", "x6000,", 1)]) + "\n")
+    report = _ingest_all(root, cfg, store)["ptbxl"]
+    assert sorted(report.landed) == ["6000", "6001", "6002"]
+    codes = sorted(q.code for q in report.quarantined)
+    assert codes == ["bad_table_row", "bad_table_row"]
+    assert all("ptbxl_database.csv line" in q.reason and "fix:" in q.reason for q in report.quarantined)
