@@ -19,7 +19,7 @@ from .data import modality_inputs
 from .explain import BASELINE_FILE, ExplainConfig, Explanation, attribute, stratified_rows
 from .export import Layout
 from .plots import attribution_png
-from .tracking import CHAMPION, Tracker
+from .tracking import CHAMPION, Tracker, pickles_refused
 
 
 def champion_uri(tracker: Tracker, task: str) -> str:
@@ -54,9 +54,15 @@ def predict(record: Path, task: TaskSpec, workspace: Workspace) -> Prediction:
         )
     tracker = Tracker.for_workspace(workspace)
     uri = champion_uri(tracker, task.name)
-    with tracker.fluent():
+    with tracker.fluent(), pickles_refused():
         info = mlflow.models.get_model_info(uri)
-        model = mlflow.pytorch.load_model(uri)
+        try:
+            model = mlflow.pytorch.load_model(uri)
+        except MlflowException as err:
+            raise ValueError(
+                f"{uri}: MLflow refused to load it ({err}); fix: its artifact folder holds a pickled model "
+                "file that ecgnet never writes (model.pth): remove it, or retrain the champion"
+            ) from err
     meta, views = info.metadata, info.metadata["views"]
     online = FeatureStore(workspace.store).online(record, list(views), versions=views)
     layout = Layout.from_json(meta["layout"])

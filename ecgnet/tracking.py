@@ -51,6 +51,25 @@ def model_name(task: str, variant: str) -> str:
     return f"ecgnet-{task}-{variant}"
 
 
+PICKLE_SWITCH = "MLFLOW_ALLOW_PICKLE_DESERIALIZATION"
+
+
+@contextmanager
+def pickles_refused() -> Iterator[None]:
+    """MLflow 3 unpickles model files by default: a `model.pth` planted beside a logged `model.pt2` would
+    be loaded, and run, instead of it. Our models are torch.export archives and need no pickle, so
+    loading refuses any for a while (MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false, restored after)."""
+    previous = os.environ.get(PICKLE_SWITCH)
+    os.environ[PICKLE_SWITCH] = "false"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(PICKLE_SWITCH, None)
+        else:
+            os.environ[PICKLE_SWITCH] = previous
+
+
 class Tracker:
     def __init__(self, tracking_uri: str, artifact_root: Path):
         self.uri, self.artifact_root = tracking_uri, artifact_root

@@ -64,6 +64,11 @@ def fingerprint(ref: RecordRef, cfg: IngestConfig) -> str:
 
 def ingest_kind(kind: str, refs: list[RecordRef], store: RawStore, cfg: IngestConfig) -> IngestReport:
     """Ingest `refs` of one source kind into `store`; returns what happened, record by record."""
+    with store.manifest_lock(kind):  # a second ingest of this kind waits instead of losing entries
+        return _ingest_locked(kind, refs, store, cfg)
+
+
+def _ingest_locked(kind: str, refs: list[RecordRef], store: RawStore, cfg: IngestConfig) -> IngestReport:
     report, start = IngestReport(kind, found=len(refs)), time.perf_counter()
     manifest = store.load_manifest(kind)
     owners = {

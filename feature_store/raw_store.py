@@ -11,9 +11,13 @@ One file per record keeps ingest incremental and every write atomic (temp file, 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import hashlib
 import json
+import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +29,7 @@ import pyarrow.parquet as pq
 from .sources.base import BeatBatch
 from .sources.canonical import RecordRow
 
+log = logging.getLogger(__name__)
 SCHEMA_VERSION = "1"
 SIGNAL = pa.list_(pa.list_(pa.float32()))  # leads x samples
 _STRINGS = pa.list_(pa.string())
@@ -171,6 +176,34 @@ def write_json_atomic(obj: object, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def read_json(path: Path, default: object, rebuilt: str) -> object:
+    """The JSON at `path` (`default` when absent). A damaged file (truncated by a kill or a full disk)
+    is moved aside as `<name>.corrupt` with a warning naming it and what happens next (`rebuilt`),
+    instead of a JSONDecodeError without a path in every later run."""
+    if not path.is_file():
+        return default
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        aside = path.with_name(path.name + ".corrupt")
+        os.replace(path, aside)
+        log.warning("%s is damaged (%s); moved to %s, %s", path, err, aside, rebuilt)
+        return default
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on `path` (a lock file) for the block: processes that update the same
+    manifest take turns instead of each writing back what it read (the last writer lost the others')."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def file_key(name: str) -> str:
     """A file name for a record id: ids may hold '/' (sub-folders) or other odd characters."""
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
@@ -195,8 +228,11 @@ class RawStore:
         return self.root / "raw" / "_manifest" / f"{kind}.json"
 
     def load_manifest(self, kind: str) -> dict[str, dict]:
-        path = self.manifest_file(kind)
-        return json.loads(path.read_text()) if path.is_file() else {}
+        return read_json(self.manifest_file(kind), {}, f"so every {kind} record is read again")
+
+    def manifest_lock(self, kind: str):
+        """Held by an ingest of `kind` from reading its manifest to writing it back."""
+        return locked(self.manifest_file(kind).with_suffix(".lock"))
 
     def save_manifest(self, kind: str, manifest: dict[str, dict]) -> None:
         write_json_atomic(manifest, self.manifest_file(kind))

@@ -107,3 +107,51 @@ def test_malformed_ptbxl_table_rows_are_quarantined_by_line_and_the_rest_land(tm
     codes = sorted(q.code for q in report.quarantined)
     assert codes == ["bad_table_row", "bad_table_row"]
     assert all("ptbxl_database.csv line" in q.reason and "fix:" in q.reason for q in report.quarantined)
+
+
+def test_a_damaged_manifest_is_moved_aside_and_the_records_read_again(tmp_path, cfg, store, caplog):
+    folder = tmp_path / "data"
+    copy_record(MITDB / "100", folder)
+    assert _ingest_all(folder, cfg, store)["annotated"].landed == ["100"]
+    manifest = store.manifest_file("annotated")
+    manifest.write_text(manifest.read_text()[:20])  # a kill or a full disk mid-write
+    report = _ingest_all(folder, cfg, store)["annotated"]
+    assert report.landed == ["100"]  # read again, nothing lost, no JSONDecodeError
+    assert manifest.with_name("annotated.json.corrupt").is_file()
+    assert str(manifest) in caplog.text and "read again" in caplog.text
+
+
+def test_two_ingests_of_one_kind_at_once_keep_every_manifest_entry(tmp_path, cfg, store):
+    from concurrent.futures import ThreadPoolExecutor
+
+    folders = [tmp_path / "a", tmp_path / "b"]
+    copy_record(MITDB / "100", folders[0])
+    copy_record(MITDB / "208", folders[1])
+
+    def ingest(folder):
+        return ingest_kind("annotated", discover([folder], cfg)["annotated"], store, cfg)
+
+    with ThreadPoolExecutor(2) as pool:
+        reports = list(pool.map(ingest, folders))
+    assert sorted(r for report in reports for r in report.landed) == GOOD
+    entries = store.load_manifest("annotated")
+    assert sorted(e["record_id"] for e in entries.values()) == GOOD  # neither run wrote back over the other
+
+
+def test_a_view_write_killed_midway_leaves_no_temporary_folder_behind(tmp_path):
+    import subprocess
+
+    import pyarrow as pa
+
+    from feature_store.views.storage import write_view
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a process that no longer runs, as a killed writer
+    directory = tmp_path / "beats_time" / "v1"
+    orphan = directory.with_name(f".v1.{gone.pid}.tmp")
+    orphan.mkdir(parents=True)
+    (orphan / "part-00000.parquet").write_bytes(b"half")
+    mine = directory.with_name(f".v1.{os.getpid()}.tmp")
+    assert write_view(directory, pa.table({"x": [1, 2, 3]})) > 0
+    assert not orphan.exists() and not mine.exists()
+    assert sorted(p.name for p in directory.parent.iterdir()) == ["v1"]

@@ -159,3 +159,36 @@ def test_a_small_val_split_borrows_train_patients_never_test(records_trained):
     assert set(stored.val.ids) <= set(data.val.ids)
     assert not set(data.train.groups) & set(data.val.groups)  # patients stay on one side
     assert data.test.ids.tolist() == stored.test.ids.tolist()  # test is never touched
+
+
+class _Payload:
+    """What a hostile model.pth would carry: unpickling it runs a command."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_pickled_file_planted_beside_the_champion_is_refused_not_run(trained, capsys, tmp_path):
+    import torch
+
+    _, home = trained
+    argv = ["predict", _record(home), "--home", str(home), "--rows", "2"]
+    assert ecgnet_main(argv) == 0
+    before = capsys.readouterr().out
+    marker = tmp_path / "ran"
+    planted = []
+    for data in (home / "mlartifacts" / "ecgnet-beats").glob("models/*/artifacts/data"):
+        torch.save(_Payload(marker), data / "model.pth")
+        (data / "pickle_module_info.txt").write_text("pickle")
+        planted += [data / "model.pth", data / "pickle_module_info.txt"]
+    assert planted
+    assert ecgnet_main(argv) == 2
+    assert not marker.exists()  # refused before anything was unpickled
+    assert "refused" in capsys.readouterr().err
+    for file in planted:
+        file.unlink()
+    assert ecgnet_main(argv) == 0 and capsys.readouterr().out == before  # the real model, as before
+    assert "MLFLOW_ALLOW_PICKLE_DESERIALIZATION" not in os.environ  # restored for the rest of the process

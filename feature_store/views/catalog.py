@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..raw_store import write_json_atomic
+from ..raw_store import read_json, write_json_atomic
 
 
 @dataclass(frozen=True)
@@ -90,7 +89,8 @@ class Catalog:
     path: Path  # <store>/features/catalog.json
 
     def entries(self) -> list[ViewEntry]:
-        return [ViewEntry.from_json(e) for e in json.loads(self.path.read_text())] if self.path.is_file() else []
+        entries = read_json(self.path, [], "so every view is computed again on its next run")
+        return [ViewEntry.from_json(e) for e in entries]
 
     def get(self, name: str, version: str | None = None) -> ViewEntry | None:
         """The entry of `name` at `version`, or its newest when version is None."""

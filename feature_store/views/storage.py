@@ -44,18 +44,41 @@ def scan_entry(entry) -> pl.LazyFrame:
 
 def write_view(directory: Path, table: pa.Table) -> int:
     """Write parts into a temporary folder, then rename it into place; returns bytes written."""
+    _remove_orphans(directory)
     tmp = directory.with_name(f".{directory.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    for part, start in enumerate(range(0, max(len(table), 1), ROWS_PER_PART)):
-        pq.write_table(
-            table.slice(start, ROWS_PER_PART),
-            tmp / f"part-{part:05d}.parquet",
-            compression="zstd",
-            compression_level=1,
-            use_byte_stream_split=True,
-        )
+    try:
+        for part, start in enumerate(range(0, max(len(table), 1), ROWS_PER_PART)):
+            pq.write_table(
+                table.slice(start, ROWS_PER_PART),
+                tmp / f"part-{part:05d}.parquet",
+                compression="zstd",
+                compression_level=1,
+                use_byte_stream_split=True,
+            )
+    except BaseException:  # a full disk or an interrupt: leave no half-written folder behind
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if directory.exists():
         shutil.rmtree(directory)
     os.replace(tmp, directory)
     return sum(p.stat().st_size for p in directory.glob("*.parquet"))
+
+
+def _remove_orphans(directory: Path) -> None:
+    """Temporary folders of earlier writes of `directory` whose process is gone (killed mid-write)."""
+    for tmp in directory.parent.glob(f".{directory.name}.*.tmp"):
+        pid = tmp.name.removeprefix(f".{directory.name}.").removesuffix(".tmp")
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True

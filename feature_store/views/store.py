@@ -21,7 +21,7 @@ import numpy as np
 import polars as pl
 
 from ..backend import Backend, select_backend
-from ..raw_store import RawSnapshot, write_json_atomic
+from ..raw_store import RawSnapshot, read_json, write_json_atomic
 from ..tasks import TaskSpec, view_name
 from ..transforms.preprocess import PreprocessParams
 from .catalog import Catalog, Lineage, ViewEntry, ViewInput
@@ -119,8 +119,9 @@ class FeatureStore:
     def _stats(self, inp: TaskInput, params, lineage: dict, backend: Backend) -> dict:
         """Train statistics, shared by every family with the same preprocessing and data."""
         path = self.root / "_stats" / f"{_hash([inp.task, asdict(params.preprocess), lineage])}.json"
-        if path.is_file():
-            return json.loads(path.read_text())
+        stats = read_json(path, None, "so the train statistics are fitted again")
+        if stats is not None:
+            return stats
         stats = fit_stats(inp, params.preprocess, backend)
         write_json_atomic(stats, path)
         return stats
