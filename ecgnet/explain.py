@@ -52,10 +52,9 @@ class Explanation:
 
     def shares(self, rows: np.ndarray | None = None) -> dict[str, float]:
         """Fraction of the total absolute attribution that falls on each view (over `rows`, default all)."""
-        per = {}
+        attributions, per = self.attributions if rows is None else self.attributions[rows], {}
         for m, _, _, cols in self.layout.spans():
-            a = self.attributions[:, cols] if rows is None else self.attributions[rows][:, cols]
-            per[m] = per.get(m, 0.0) + float(np.abs(a).sum())
+            per[m] = per.get(m, 0.0) + float(np.abs(attributions[:, cols]).sum())
         total = sum(per.values()) or 1.0
         return {m: v / total for m, v in per.items()}
 
@@ -67,11 +66,11 @@ class Explanation:
         """class -> (modality, input) -> (mean input, mean attribution), each of the input's shape, over
         the rows explained as that class: what the pictures show."""
         inputs = {(m, k): self.inputs[:, cols].reshape(-1, *shape) for m, k, shape, cols in self.layout.spans()}
-        out = {}
+        attributions, out = self.by_input(), {}
         for c in np.unique(self.target):
             rows = self.target == c
             out[classes[c]] = {
-                key: (inputs[key][rows].mean(axis=0), a[rows].mean(axis=0)) for key, a in self.by_input().items()
+                key: (inputs[key][rows].mean(axis=0), a[rows].mean(axis=0)) for key, a in attributions.items()
             }
         return out
 
