@@ -20,11 +20,12 @@ from torch import nn
 
 from .classical import fit_reference
 from .crossval import FoldEnsemble, folds, scored_on_development
-from .data import TaskData
+from .data import Split, TaskData
 from .decisions import DecisionOffsets, apply_offsets, cross_fit_offsets, fit_offsets
 from .evaluate import Interval, evaluate, headline, interval, latency_ms, n_parameters, paired_bootstrap
 from .explain import ExplainConfig, Explained, explain_variant
 from .fusion import (
+    EMBEDDING,
     MODALITIES,
     VARIANTS,
     LateFusion,
@@ -36,7 +37,7 @@ from .fusion import (
 )
 from .models import ModelConfig
 from .plots import attribution_pngs, comparison_png, shares_png
-from .train import TrainConfig, predict_probs, resolve_device, seed_everything, tensors, train
+from .train import TrainConfig, predict_probs, resolve_device, rows, seed_everything, tensors, train
 
 if TYPE_CHECKING:
     import polars as pl
@@ -52,6 +53,8 @@ EXPLAINABILITY = {
     "classical": "high: one linear weight per named feature",
 }
 
+ENCODER_CHOICES = ("frozen", "fine_tune", "scratch")
+
 
 @dataclass(frozen=True)
 class ComparisonConfig:
@@ -59,7 +62,11 @@ class ComparisonConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     n_boot: int = 200  # bootstrap draws for every interval
-    warm_start: bool = True  # intermediate encoders start from the trained single models
+    # intermediate variants' encoders: "frozen" (the trained single models' encoders, fixed: only the
+    # fusion head trains, on embeddings computed once), "fine_tune" (start from them, train end to end)
+    # or "scratch". Frozen is the default: on MIT-BIH it costs seconds a fold instead of 4.5 CPU
+    # minutes, and fine-tuning did not score better across DS1 patients (README ablations)
+    intermediate_encoders: str = "frozen"
     # > 1: patient-grouped k-fold cross-validation over train + val (ecgnet.crossval); every variant is
     # scored out of fold and tested as its fold ensemble. 1: one fit on train, scored on val.
     folds: int = 1
@@ -73,6 +80,12 @@ class ComparisonConfig:
     # faithfulness (ecgnet.explain). Off (None) until its cost is bounded: on 2 cores it made the
     # model tests several times slower
     explain: ExplainConfig | None = None
+
+    def __post_init__(self):
+        if self.intermediate_encoders not in ENCODER_CHOICES:
+            raise ValueError(
+                f"intermediate_encoders={self.intermediate_encoders!r}; fix: one of {', '.join(ENCODER_CHOICES)}"
+            )
 
 
 @dataclass
@@ -173,10 +186,40 @@ def fit_variant(
     model = build(variant, data, cfg.model)
     if variant.kind == "classical":  # closed form on train; validation is only scored
         return model.eval(), [], fit_reference(model, data)
-    if variant.kind == "intermediate" and cfg.warm_start and warm:
+    if variant.kind == "intermediate" and cfg.intermediate_encoders != "scratch":
+        if not warm:
+            raise ValueError(
+                f"{variant.name} starts from the trained single models' encoders; fix: train "
+                f"{list(MODALITIES)} first, or set intermediate_encoders='scratch'"
+            )
         model.warm_start(warm)
+        if cfg.intermediate_encoders == "frozen":
+            return _fit_fusion_head(model, data, cfg, ckpt, on_epoch)
     result = train(model, data, cfg.train, checkpoint=ckpt, on_epoch=on_epoch)
     return result.model, result.history, {"best_epoch": result.best_epoch}
+
+
+def _fit_fusion_head(model, data: TaskData, cfg: ComparisonConfig, ckpt, on_epoch) -> tuple[nn.Module, list, dict]:
+    """Train only the gate and head of an intermediate variant, on its (fixed) encoders' embeddings of
+    the train and validation rows; the test split is passed through untouched, as `train` wants it."""
+    device = resolve_device(cfg.train.device)
+    embedded = TaskData(
+        data.spec, embeddings(model, data.train, device), embeddings(model, data.val, device), data.test, data.versions
+    )
+    result = train(model.fusion_head(), embedded, cfg.train, checkpoint=ckpt, on_epoch=on_epoch)
+    # the head's best weights are the model's own modules: the whole model is now the fitted variant
+    return model.cpu().eval(), result.history, {"best_epoch": result.best_epoch, "encoders": "frozen"}
+
+
+def embeddings(model, split: Split, device: torch.device, batch_size: int = 1024) -> Split:
+    """`split` with its views replaced by the model's modality embeddings (rows, modalities, width)."""
+    model.to(device).eval()
+    x, out = tensors(split), []
+    with torch.no_grad():
+        for start in range(0, len(split), batch_size):
+            idx = torch.arange(start, min(start + batch_size, len(split)))
+            out.append(model.embed(rows(x, idx, device)).float().cpu().numpy())
+    return Split({EMBEDDING: {EMBEDDING: np.concatenate(out)}}, split.y, split.ids, split.groups)
 
 
 def _cross_validate(

@@ -6,7 +6,9 @@
                 Views are aligned by entity id (one beat or record per row) by the feature store.
 - intermediate: the three modality encoders, their embeddings joined by concatenation + MLP
                 (`intermediate_concat`) or by a learned softmax gate over modalities
-                (`intermediate_gated`, whose per-row gate weights explain which view it used).
+                (`intermediate_gated`, whose per-row gate weights explain which view it used). The
+                encoders come from the trained single models; by default they stay frozen and only
+                the fusion head trains, on embeddings computed once (`FusionHead`).
 - late:         the three trained single models' probabilities, combined by weights tuned on the
                 validation split (`late_average`) or by a logistic-regression stacker fitted on
                 validation predictions (`late_stacker`).
@@ -29,6 +31,7 @@ from .models import MODALITIES, ModelConfig
 from .models.blocks import Normalizer, mlp
 
 Inputs = dict[str, dict[str, torch.Tensor]]  # modality -> input -> (B, ...)
+EMBEDDING = "embedding"  # the one modality and input a FusionHead reads: embeddings (B, M, E)
 
 
 class SingleModality(nn.Module):
@@ -76,21 +79,46 @@ class IntermediateFusion(nn.Module):
         self.gate = nn.Linear(len(MODALITIES) * cfg.embed_dim, len(MODALITIES)) if gated else None
         self.head = mlp(width, cfg.fusion_hidden, len(data.classes), cfg.dropout)
 
+    def embed(self, x: Inputs) -> torch.Tensor:
+        return torch.stack([self.encoders[m].encode(x[m]) for m in MODALITIES], dim=1)  # (B, M, E)
+
     def gates_and_embedding(self, x: Inputs) -> tuple[torch.Tensor | None, torch.Tensor]:
-        emb = torch.stack([self.encoders[m].encode(x[m]) for m in MODALITIES], dim=1)  # (B, M, E)
-        if not self.gated:
-            return None, emb.flatten(1)  # (B, M*E)
-        gates = torch.softmax(self.gate(emb.flatten(1)), dim=1)  # (B, M)
-        return gates, (gates.unsqueeze(-1) * emb).sum(dim=1)  # (B, E)
+        return fuse(self.embed(x), self.gate)
 
     def forward(self, x: Inputs) -> torch.Tensor:
         return self.head(self.gates_and_embedding(x)[1])
+
+    def fusion_head(self) -> FusionHead:
+        """The gate and head as a module of their own over cached embeddings, sharing their weights."""
+        return FusionHead(self.gate, self.head)
 
     def warm_start(self, singles: dict[str, nn.Module]) -> None:
         """Start each encoder from its trained single-modality network."""
         for m, single in singles.items():
             weights = {k: v for k, v in single.net.state_dict().items() if not k.startswith("head.")}
             self.encoders[m].load_state_dict(weights)
+
+
+def fuse(emb: torch.Tensor, gate: nn.Module | None) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """Modality embeddings (B, M, E) joined: concatenated, or mixed by a softmax gate (then also
+    returned, (B, M), as the per-row explanation of which view was used)."""
+    if gate is None:
+        return None, emb.flatten(1)  # (B, M*E)
+    gates = torch.softmax(gate(emb.flatten(1)), dim=1)  # (B, M)
+    return gates, (gates.unsqueeze(-1) * emb).sum(dim=1)  # (B, E)
+
+
+class FusionHead(nn.Module):
+    """The trainable part of an intermediate variant whose encoders are frozen. Training it on
+    embeddings computed once per fit, instead of running three encoders every step, is what makes
+    intermediate fusion as cheap as a late combiner (on MIT-BIH, 4.5 CPU minutes a fold -> seconds)."""
+
+    def __init__(self, gate: nn.Module | None, head: nn.Module):
+        super().__init__()
+        self.gate, self.head = gate, head
+
+    def forward(self, x: Inputs) -> torch.Tensor:
+        return self.head(fuse(x[EMBEDDING][EMBEDDING], self.gate)[1])
 
 
 class LateFusion(nn.Module):
@@ -166,9 +194,12 @@ VARIANTS = {
         Variant("frequency", "single", "1-D CNN + Transformer over the spectral view", modality="frequency"),
         Variant("spectrogram", "single", "2-D CNN over the spectrogram view", modality="spectrogram"),
         Variant("early", "early", "views normalised, projected to one width, joined, one MLP"),
-        Variant("intermediate_concat", "intermediate", "three encoders, embeddings concatenated + MLP"),
+        Variant("intermediate_concat", "intermediate", "the single models' encoders, embeddings concatenated + MLP"),
         Variant(
-            "intermediate_gated", "intermediate", "three encoders, learned softmax gate over modalities", gated=True
+            "intermediate_gated",
+            "intermediate",
+            "the single models' encoders, learned softmax gate over modalities",
+            gated=True,
         ),
         Variant("late_average", "late", "single-model probabilities, weights tuned on validation"),
         Variant("late_stacker", "late", "logistic regression on validation probabilities", stacker=True),

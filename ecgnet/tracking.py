@@ -116,7 +116,7 @@ class Tracker:
             "git_commit": git_commit(),
             "n_boot": cfg.n_boot,
             "folds": cfg.folds,
-            "warm_start": cfg.warm_start,
+            "intermediate_encoders": cfg.intermediate_encoders,
             "data_fingerprint": _fingerprint(versions),
             **_flat("train", asdict(cfg.train)),
             **_flat("model", asdict(cfg.model)),

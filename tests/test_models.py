@@ -200,6 +200,30 @@ def test_intermediate_fusion_warm_starts_from_the_single_encoders(data):
             assert torch.equal(v, single.net.state_dict()[k]), (m, k)
 
 
+@pytest.mark.parametrize("encoders", ["frozen", "fine_tune"])
+def test_intermediate_fusion_keeps_or_tunes_the_single_encoders(data, encoders):
+    from ecgnet.comparison import fit_variant
+
+    seed_everything(0)
+    singles = {m: build(VARIANTS[m], data, SMALL) for m in MODALITIES}
+    cfg = ComparisonConfig(model=SMALL, train=TrainConfig(epochs=2, batch_size=64), intermediate_encoders=encoders)
+    untrained = build(VARIANTS["intermediate_gated"], data, SMALL).head.state_dict()
+    model, history, fitted = fit_variant(VARIANTS["intermediate_gated"], data, cfg, singles, None, None)
+    kept = [
+        torch.equal(v, singles[m].net.state_dict()[k])
+        for m in MODALITIES
+        for k, v in model.encoders[m].state_dict().items()
+    ]
+    assert all(kept) if encoders == "frozen" else not all(kept)
+    assert len(history) == 2 and not all(torch.equal(v, untrained[k]) for k, v in model.head.state_dict().items())
+    x = {m: {k: v[:16] for k, v in inp.items()} for m, inp in tensors(data.val).items()}
+    with torch.no_grad():  # the head trained on cached embeddings is the head of the whole model
+        direct = model.fusion_head()({"embedding": {"embedding": model.embed(x)}})
+        torch.testing.assert_close(model(x), direct)
+    with pytest.raises(ValueError, match="train .* first"):
+        fit_variant(VARIANTS["intermediate_concat"], data, cfg, None, None, None)
+
+
 def test_per_class_metrics_agree_with_scikit_learn():
     from ecgnet.evaluate import point_metrics
 
