@@ -7,7 +7,8 @@ import json
 from dataclasses import asdict, dataclass, field
 
 # Sampling rates seen in public ECG databases; anything else is more likely a typo in a header.
-KNOWN_FS = (100.0, 125.0, 128.0, 200.0, 250.0, 257.0, 256.0, 360.0, 400.0, 500.0, 1000.0)
+# 300 Hz: CinC 2017 (AliveCor); 257 Hz: INCART; 128 Hz: AFDB/NSRDB style Holters; 1 kHz: PTB
+KNOWN_FS = (100.0, 125.0, 128.0, 200.0, 250.0, 256.0, 257.0, 300.0, 360.0, 400.0, 500.0, 1000.0)
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,12 @@ class IngestConfig:
     # A record file that is a link resolving outside its data folder is refused (quarantined as
     # outside_folder): a hostile or mistaken `x.dat -> /etc/passwd` must not land as an ECG.
     outside_links: bool = False
+    # a record is read whole: over this many samples (all signals; float64 while read, so 8 bytes
+    # each) it is refused as too_long before reading. 100 M: a 24 h two-lead Holter at 360 Hz is 62 M
+    max_record_values: int = 100_000_000
+    # invalid samples (WFDB's "no value") in runs up to this long are interpolated, with a note; a
+    # longer gap quarantines the record (non_finite). 0.05 s is under a QRS complex
+    max_gap_s: float = 0.05
 
     def __post_init__(self) -> None:
         if self.record_fs <= 0 or self.beat_fs <= 0:

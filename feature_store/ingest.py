@@ -46,6 +46,7 @@ class IngestReport:
     seconds: float = 0.0
     snapshot: str = ""  # fingerprint of every record of this kind now in the raw store
     record_ids: tuple[str, ...] = ()  # every record of this kind now in the raw store
+    notes: list[tuple[str, str]] = field(default_factory=list)  # (path, note): landed, read leniently
 
     @property
     def records_per_s(self) -> float:
@@ -118,6 +119,7 @@ def _ingest_one(
     _write_landed(landed, store)
     owners[record_id] = key
     report.landed.append(record_id)
+    report.notes += [(key, note) for note in landed.record.notes]
     report.edge_beats.update(landed.record.edge_beat_labels)
     if landed.beats is not None:
         report.beats.update(landed.beats.label)

@@ -60,6 +60,15 @@ class MlflowTracking(dg.ConfigurableResource):
         return dg.MetadataValue.url(f"{self.ui_url}/#/experiments/{experiment_id}/runs?workflowType=machine_learning")
 
 
+def _known_fs(extra: str | None) -> list[float]:
+    """The default rates plus those of ECGNET_KNOWN_FS ("128,300"), sorted."""
+    try:
+        added = [float(v) for v in (extra or "").replace(" ", "").split(",") if v]
+    except ValueError as err:
+        raise ValueError(f"ECGNET_KNOWN_FS={extra!r} is not a comma-separated list of rates in Hz: {err}") from err
+    return sorted({*_INGEST.known_fs, *added})
+
+
 class IngestSettings(dg.ConfigurableResource):
     """Which folders to ingest, at which rates, with which beat windows and quality limits."""
 
@@ -72,6 +81,15 @@ class IngestSettings(dg.ConfigurableResource):
     beat_after_s: float = Field(default=_INGEST.beat_after_s, description="s of the beat window after the R peak")
     context_s: float = Field(default=_INGEST.context_s, description="s, context window centred on the R peak")
     flat_mv: float = Field(default=_INGEST.flat_mv, description="mV, a lead with smaller peak-to-peak is flat")
+    known_fs: list[float] = Field(
+        default_factory=lambda: _known_fs(os.environ.get("ECGNET_KNOWN_FS")),
+        description="Hz, sampling rates a header may declare; others are quarantined as unknown_fs "
+        "(ECGNET_KNOWN_FS: comma-separated rates added to the defaults)",
+    )
+    max_gap_s: float = Field(default=_INGEST.max_gap_s, description="s, longest run of invalid samples interpolated")
+    max_record_values: int = Field(
+        default=_INGEST.max_record_values, description="Samples over all signals above which a record is too_long"
+    )
     max_quarantine_fraction: float = Field(
         default=0.1, description="The quarantine check fails above this fraction of failed records"
     )
@@ -84,6 +102,9 @@ class IngestSettings(dg.ConfigurableResource):
             beat_after_s=self.beat_after_s,
             context_s=self.context_s,
             flat_mv=self.flat_mv,
+            known_fs=tuple(self.known_fs),
+            max_gap_s=self.max_gap_s,
+            max_record_values=self.max_record_values,
         )
 
     def folders(self) -> list[Path]:

@@ -31,6 +31,11 @@ def _signal_edit(name: str, change):
     return lambda folder: rewrite_signal(MITDB / "100", folder, name, change)
 
 
+def _rename_leads(record):
+    edit_header(record, " MLII", " FOO")
+    edit_header(record, " V5", " BAR")
+
+
 def _set_nan(s):
     s[5000:5040, 0] = np.nan
 
@@ -48,9 +53,10 @@ BREAKAGES = {
     "nan": ("nan", "non_finite", _signal_edit("nan", _set_nan)),
     "flat": ("flat", "flat_lead", _signal_edit("flat", _set_flat)),
     "unknown_fs": ("fs", "unknown_fs", _header_edit("fs", "2 360 650000", "2 123 650000")),
-    "bad_date": ("date", "bad_date", _header_edit("date", "360 650000", "360 650000 10:00:00 31/13/2020")),
     "zero_samples": ("zero", "zero_samples", _header_edit("zero", "360 650000", "360 0")),
-    "unknown_lead": ("lead", "unknown_lead", _header_edit("lead", " MLII", " FOO")),
+    "unknown_lead": ("lead", "unknown_lead", lambda f: _rename_leads(copy_record(MITDB / "100", f, "lead"))),
+    "duplicate_lead": ("twice", "duplicate_lead", _header_edit("twice", " V5", " MLII")),
+    "too_long": ("huge", "too_long", _header_edit("huge", "360 650000", "360 65000000000")),
     "garbage_header": ("junk", "header_unreadable", _garbage_header),
 }
 GOOD = ["100", "208"]
@@ -132,13 +138,16 @@ def test_a_record_that_breaks_later_leaves_the_raw_store(tmp_path, cfg, store):
     assert store.scan_records().select(pl.len()).collect().item() == 0
 
 
-def test_a_multi_segment_record_is_quarantined_not_a_crash(tmp_path, cfg):
-    from feature_store.sources.errors import RecordError
+def test_a_multi_segment_record_reads_as_its_segments_joined(tmp_path, cfg):
     from feature_store.sources.wfdb_record import read_wfdb
-    from tests.records import MITDB, copy_record
 
     copy_record(MITDB / "100", tmp_path, "seg1")
-    (tmp_path / "multi.hea").write_text("multi/1 2 360 650000\nseg1 650000\n")
-    with pytest.raises(RecordError) as err:
-        read_wfdb(tmp_path / "multi", cfg)
-    assert err.value.code == "multi_segment" and "multi.hea" in str(err.value)
+    copy_record(MITDB / "100", tmp_path, "seg2")
+    (tmp_path / "multi.hea").write_text("multi/2 2 360 1300000\nseg1 650000\nseg2 650000\n")
+    one, joined = read_wfdb(tmp_path / "seg1", cfg), read_wfdb(tmp_path / "multi", cfg)
+    assert joined.record_id == "multi" and joined.lead_names == one.lead_names == ["MLII", "V5"]
+    np.testing.assert_array_equal(joined.signal, np.concatenate([one.signal, one.signal], axis=1))
+    refs = discover([tmp_path], cfg)
+    assert [r.path.name for r in refs["wfdb"]] == ["multi"]  # its segments are not records of their own
+    assert [r.path.name for r in refs["annotated"]] == []
+    assert {f.name for f in refs["wfdb"][0].files()} >= {"multi.hea", "seg1.hea", "seg1.dat", "seg2.dat"}

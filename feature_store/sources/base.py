@@ -10,6 +10,7 @@ import numpy as np
 
 from ..config import IngestConfig
 from .canonical import RecordRow
+from .header_text import named_files
 
 
 @dataclass(frozen=True)
@@ -20,8 +21,10 @@ class RecordRef:
     meta: dict = field(default_factory=dict, hash=False, compare=False)  # e.g. a PTB-XL table row
 
     def files(self) -> list[Path]:
-        """The record's files (header, signal, annotation), for its fingerprint."""
-        return sorted(self.path.parent.glob(self.path.name + ".*"))
+        """The record's files (header, signal, annotation), for its fingerprint: those named after it and
+        those its header names (signal files of other names, a multi-segment record's segments)."""
+        own = set(self.path.parent.glob(self.path.name + ".*"))
+        return sorted(own | set(named_files(self.path.with_name(self.path.name + ".hea"))))
 
 
 @dataclass

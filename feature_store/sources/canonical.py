@@ -31,6 +31,7 @@ class RecordRow:
     sex: str | None = None
     n_beats: int | None = None  # beats in the beat table (beat-annotated sources)
     edge_beat_labels: list[str] = field(default_factory=list)  # beats too close to an edge
+    notes: tuple[str, ...] = ()  # what was read leniently (not stored: logged by ingest)
 
     @property
     def n_samples(self) -> int:
@@ -97,4 +98,5 @@ def base_row(
         recorded_at=sig.recorded_at or parse_comment_date(fields.get("ecg date")),
         age=parse_age(fields.get("age")),
         sex=parse_sex(fields.get("sex")),
+        notes=sig.notes,
     )

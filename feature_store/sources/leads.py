@@ -1,25 +1,76 @@
-"""Canonical lead names, so that 'ii', 'II' and 'D2' are one lead across databases."""
+"""Canonical lead names, so that 'ii', 'II', 'D2' and 'ML II' are one lead across databases.
+
+The alias table (README, "Lead names") is the one place a header's name becomes a canonical one;
+spaces, hyphens and case are ignored. Signals that are not ECG leads (blood pressure, pleth,
+respiration) and leads no table knows are dropped from the record with a note, as long as one
+known ECG lead remains.
+"""
 
 from __future__ import annotations
+
+import re
+from dataclasses import dataclass
 
 from .errors import RecordError
 
 STANDARD_12 = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
-# Frank orthogonal leads (PTB Diagnostic) and the modified limb leads of Holter databases (MIT-BIH).
-OTHER = ("vx", "vy", "vz", "MLI", "MLII", "MLIII", "ECG")
-ALIASES = {"D1": "I", "D2": "II", "D3": "III", "X": "vx", "Y": "vy", "Z": "vz", "ECG1": "ECG"}
+# Frank orthogonal leads (PTB Diagnostic), the modified leads of Holter databases (MIT-BIH: MLII,
+# MCL1, CM5), a chest lead of unknown position (MIMIC's "V"), and the unnamed leads of single- and
+# two-lead recorders (CinC 2017: ECG; AFDB: ECG1, ECG2).
+OTHER = ("vx", "vy", "vz", "MLI", "MLII", "MLIII", "MCL1", "MCL6", "CM5", "V", "ECG", "ECG1", "ECG2")
+ALIASES = {
+    "D1": "I",
+    "D2": "II",
+    "D3": "III",
+    "DI": "I",
+    "DII": "II",
+    "DIII": "III",
+    "X": "vx",
+    "Y": "vy",
+    "Z": "vz",
+    "ML1": "MLI",
+    "ML2": "MLII",
+    "ML3": "MLIII",
+    "AVR": "aVR",
+    "AVL": "aVL",
+    "AVF": "aVF",
+}
+_CANONICAL = {_key: name for name in STANDARD_12 + OTHER for _key in [re.sub(r"[\s_-]", "", name.lower())]}
+_CANONICAL.update({re.sub(r"[\s_-]", "", alias.lower()): name for alias, name in ALIASES.items()})
 
-_CANONICAL = {name.lower(): name for name in STANDARD_12 + OTHER}
-_CANONICAL.update({alias.lower(): name for alias, name in ALIASES.items()})
+
+def canonical(name: str) -> str | None:
+    """The canonical name of a header's lead name, or None when it is not a known ECG lead."""
+    key = re.sub(r"[\s_-]", "", name.lower())
+    numbered = re.fullmatch(r"ecg(\d)", key)  # the n-th unnamed lead of a recorder: ECG1, ECG 2, ECG_3
+    return f"ECG{numbered.group(1)}" if numbered else _CANONICAL.get(key)
 
 
-def canonical_lead_names(names: list[str], path: str) -> list[str]:
-    """Map header lead names to canonical ones; raise naming the file for any unknown lead."""
-    unknown = [name for name in names if name.strip().lower() not in _CANONICAL]
-    if unknown:
+@dataclass(frozen=True)
+class Leads:
+    kept: list[int]  # positions of the signals kept, in header order
+    names: list[str]  # their canonical names
+    dropped: list[str]  # header names of the signals dropped
+
+
+def resolve_leads(names: list[str], path: str) -> Leads:
+    """Canonical names of the ECG leads among a record's signals; RecordError when none is known or
+    two signals claim one lead."""
+    kept = [(i, canonical(n)) for i, n in enumerate(names) if canonical(n) is not None]
+    dropped = [n for n in names if canonical(n) is None]
+    if not kept:
         raise RecordError(
             "unknown_lead",
-            f"{path}.hea: unknown lead name(s) {unknown}; fix: rename the lead in the header to one of "
-            f"{list(STANDARD_12 + OTHER)} or add an alias in feature_store/sources/leads.py",
+            f"{path}.hea: no known ECG lead among its signals {names}; fix: rename the leads in the header to "
+            f"one of {list(STANDARD_12 + OTHER)} or add an alias in feature_store/sources/leads.py",
         )
-    return [_CANONICAL[name.strip().lower()] for name in names]
+    seen: dict[str, str] = {}
+    for i, name in kept:
+        if name in seen:
+            raise RecordError(
+                "duplicate_lead",
+                f"{path}.hea: signals {seen[name]!r} and {names[i]!r} are both lead {name}; fix: correct the "
+                "lead names in the header so each lead appears once",
+            )
+        seen[name] = names[i]
+    return Leads([i for i, _ in kept], [n for _, n in kept], dropped)

@@ -11,6 +11,7 @@ from .annotated import AnnotatedBeatSource
 from .base import RecordRef, Source
 from .challenge import ChallengeSource
 from .files import is_regular, read_head
+from .header_text import is_multi_segment, named_files
 from .plain import PlainWfdbSource
 from .ptbxl import DATABASE, PtbxlSource, discover_ptbxl
 
@@ -32,8 +33,10 @@ def discover(folders: list[Path], cfg: IngestConfig) -> dict[str, list[RecordRef
         ptbxl_roots = sorted(p.parent for p in folder.rglob(DATABASE))
         for root in ptbxl_roots:
             found["ptbxl"].extend(discover_ptbxl(root, cfg))
-        for hea in sorted(folder.rglob("*.hea")):
-            if not any(root in hea.parents for root in ptbxl_roots):
+        headers = [h for h in sorted(folder.rglob("*.hea")) if not any(root in h.parents for root in ptbxl_roots)]
+        segments = {seg for hea in headers if is_multi_segment(hea) for seg in named_files(hea, depth=0)}
+        for hea in headers:
+            if hea not in segments:  # a segment is read through its multi-segment record
                 path = hea.with_suffix("")
                 found[_kind(path)].append(RecordRef(_kind(path), path, folder))
     return {kind: sorted(found.get(kind, []), key=lambda r: str(r.path)) for kind in KINDS}

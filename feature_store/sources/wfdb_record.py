@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +15,9 @@ import wfdb
 
 from ..config import IngestConfig
 from .errors import RecordError
-from .leads import canonical_lead_names
+from .files import read_head
+from .header_text import BaseTime, base_time, named_files, without_base_time
+from .leads import resolve_leads
 
 # Bytes per sample of the uncompressed WFDB formats; used to tell a truncated file from a bad header.
 _BYTES_PER_SAMPLE = {
@@ -40,80 +45,180 @@ class WfdbSignal:
     signal: np.ndarray  # (leads, samples) float32, mV
     comments: list[str]
     recorded_at: dt.datetime | None
+    notes: tuple[str, ...] = ()  # what was read leniently: dropped signals, an unparsed date
+
+
+# physical units of ECG leads -> factor to mV; a lead in any other unit is not an ECG lead
+_TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3, "": 1.0, "nu": 1.0}
 
 
 def read_wfdb(path: Path, cfg: IngestConfig) -> WfdbSignal:
-    """Read `path` (.hea + signal files), check it and return the signal in mV, leads x samples."""
-    header = _read_header(path)
-    if isinstance(header, wfdb.MultiRecord):  # its header lists segments, not signal files
+    """Read `path` (.hea + signal files, or a multi-segment record's segments), check it and return
+    its ECG leads in mV, leads x samples; signals that are not ECG leads are left out with a note."""
+    hea = path.with_name(path.name + ".hea")
+    if not hea.is_file():
+        raise RecordError("header_unreadable", f"{hea}: header file not found; fix: restore the .hea")
+    text, notes = read_head(hea), []
+    base = base_time(text)
+    if not base.standard and base.at is None:
+        notes.append(f"base date/time {base.written!r} is not a date wfdb or ingest reads; kept as unknown")
+    with _readable(path, text, base) as where:
+        header = _read_header(where, path)
+        multi = isinstance(header, wfdb.MultiRecord)
+        _check_header(header, path, cfg, multi)
+        record = _read_signal(where, path, multi)
+    leads, signal, spf, dropped = _ecg_leads(record, path)
+    fs = float(header.fs) * spf  # a multi-frequency record's ECG runs at a multiple of the frame rate
+    _check_fs(fs, path, cfg)
+    if header.sig_len is not None and signal.shape[1] != header.sig_len * spf:
         raise RecordError(
-            "multi_segment",
-            f"{path}.hea: a multi-segment record ({len(header.seg_name)} segments), which ingest does not read "
-            "yet; fix: ingest its segments as records of their own, or merge them into one record",
+            "length_mismatch",
+            f"{path}: {signal.shape[1] // spf} frames read, header declares "
+            f"{header.sig_len}; fix: correct the length in {path.name}.hea",
         )
-    _check_header(header, path, cfg)
+    signal, repaired = repair_gaps(signal, max_gap=int(cfg.max_gap_s * fs))
+    notes += dropped + ([repaired] if repaired else [])
+    _check_values(signal, leads, path, cfg)
+    return WfdbSignal(
+        record_id=path.name if multi else str(header.record_name),
+        path=path,
+        fs=fs,
+        lead_names=leads,
+        signal=signal.astype(np.float32),
+        comments=list(header.comments or []),
+        recorded_at=base.at if not base.standard else _recorded_at(header),
+        notes=tuple(notes),
+    )
+
+
+@contextmanager
+def _readable(path: Path, text: str, base: BaseTime) -> Iterator[Path]:
+    """`path` itself, or, when wfdb would refuse only the base date/time of its record line (ISO dates
+    as CinC 2017 writes them, an impossible date), a temporary copy of the header without them, beside
+    links to the files it names: the date is kept by `base_time`, and the record is read as it is."""
+    if base.standard:
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="ecgnet-header-") as tmp:
+        copy = Path(tmp) / path.name
+        copy.with_name(path.name + ".hea").write_text(without_base_time(text))
+        for file in named_files(path.with_name(path.name + ".hea")):
+            link = Path(tmp) / file.relative_to(path.parent)
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(file.resolve())
+        yield copy
+
+
+def _read_signal(where: Path, path: Path, multi: bool) -> wfdb.Record:
+    # frame by frame (e_p_signal, one array per signal at its own rate); a multi-segment record comes
+    # back as one: segments joined, the layout honoured (leads absent from a segment are NaN there)
     try:
-        record = wfdb.rdrecord(str(path), physical=True)
+        return wfdb.rdrecord(str(where), physical=True, m2s=True, smooth_frames=False)
     except (ValueError, OSError, IndexError) as err:
+        if multi and isinstance(err, FileNotFoundError):
+            raise RecordError(
+                "missing_signal_file",
+                f"{path}.hea: segment file {Path(err.filename or '?').name} not found; fix: copy every segment's "
+                "header and signal file next to the record's header",
+            ) from err
         raise RecordError(
             "signal_unreadable",
             f"{path}: wfdb could not read the signal ({err}); fix: re-download the record or repair its signal file",
         ) from err
-    signal = np.asarray(record.p_signal, dtype=np.float64).T  # (leads, samples)
-    if signal.shape[1] != header.sig_len:
+
+
+def _ecg_leads(record: wfdb.Record, path: Path) -> tuple[list[str], np.ndarray, int, list[str]]:
+    """The ECG leads of a record read frame by frame, in mV (leads x samples), their samples per frame,
+    and notes on the signals left out: names no alias knows, units that are not a voltage, leads with
+    no sample at all (absent from every segment), leads at another rate than the fastest ECG lead."""
+    names, arrays = list(record.sig_name or []), record.e_p_signal or []
+    units = [str(u or "").strip().lower() for u in (record.units or [""] * len(names))]
+    spf = [int(n or 1) for n in (record.samps_per_frame or [1] * len(names))]
+    leads = resolve_leads(names, str(path))
+    candidates, notes = [], []
+    for i, name in zip(leads.kept, leads.names):
+        if units[i] not in _TO_MV:
+            notes.append(f"signal {names[i]!r} is in {record.units[i]!r}, not a voltage; left out")
+        elif len(arrays[i]) == 0 or np.isnan(arrays[i]).all():
+            notes.append(f"lead {names[i]!r} has no samples (absent from every segment); left out")
+        else:
+            candidates.append((i, name))
+    if leads.dropped:
+        notes.append(f"signals {leads.dropped} are not known ECG leads; left out")
+    if not candidates:
+        empty = all(len(arrays[i]) == 0 or np.isnan(arrays[i]).all() for i in leads.kept)
         raise RecordError(
-            "length_mismatch",
-            f"{path}: {signal.shape[1]} samples read, header declares "
-            f"{header.sig_len}; fix: correct the length in {path.name}.hea",
+            "zero_samples" if empty else "unknown_lead",
+            f"{path}: no sample of any ECG lead {leads.names}; fix: remove the record"
+            if empty
+            else f"{path}.hea: no ECG lead in a voltage unit among {names} ({record.units}); fix: correct the "
+            "units in the header",
         )
-    leads = canonical_lead_names(list(record.sig_name), str(path))
-    _check_values(signal, leads, path, cfg)
-    return WfdbSignal(
-        record_id=str(header.record_name),
-        path=path,
-        fs=float(header.fs),
-        lead_names=leads,
-        signal=signal.astype(np.float32),
-        comments=list(header.comments or []),
-        recorded_at=_recorded_at(header),
-    )
+    # one rate for the record: the one most ECG leads share (the faster on a tie)
+    rate = max({spf[i] for i, _ in candidates}, key=lambda r: (sum(spf[i] == r for i, _ in candidates), r))
+    other = [names[i] for i, _ in candidates if spf[i] != rate]
+    if other:
+        notes.append(f"leads {other} are sampled at another rate than the other ECG leads; left out")
+    kept = [(i, name) for i, name in candidates if spf[i] == rate]
+    signal = np.stack([np.asarray(arrays[i], dtype=np.float64) * _TO_MV[units[i]] for i, _ in kept])
+    return [name for _, name in kept], signal, rate, notes
 
 
-def _read_header(path: Path) -> wfdb.Record:
+def repair_gaps(signal: np.ndarray, max_gap: int) -> tuple[np.ndarray, str]:
+    """Invalid (NaN) samples that wfdb reads as such, made usable where that changes nothing a model
+    sees: edges where some lead has no samples yet (skew, a late segment) are trimmed, and runs of at
+    most `max_gap` invalid samples inside a lead are interpolated linearly. Longer gaps stay NaN and
+    quarantine the record. Returns the signal and a note ("" when nothing was done)."""
+    bad = np.isnan(signal)
+    whole = np.flatnonzero(~bad.any(axis=0))
+    if not bad.any() or len(whole) == 0:
+        return signal, ""
+    n, start, stop = signal.shape[1], int(whole[0]), int(whole[-1]) + 1
+    signal, bad = signal[:, start:stop].copy(), bad[:, start:stop]
+    filled = 0
+    for lead in range(signal.shape[0]):
+        runs = _runs(bad[lead])
+        if not runs or max(b - a for a, b in runs) > max_gap:
+            continue  # a long gap is not invented: the record is quarantined as non_finite
+        good = np.flatnonzero(~bad[lead])
+        signal[lead, bad[lead]] = np.interp(np.flatnonzero(bad[lead]), good, signal[lead, good])
+        filled += int(bad[lead].sum())
+    notes = [f"{start + n - stop} edge samples where a lead had none trimmed"] if start or stop < n else []
+    notes += [f"{filled} invalid samples in gaps of at most {max_gap} interpolated"] if filled else []
+    return signal, "; ".join(notes)
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(start, stop) of each run of True."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
+
+
+def _read_header(where: Path, path: Path) -> wfdb.Record:
     hea = path.with_name(path.name + ".hea")
-    if not hea.is_file():
-        raise RecordError("header_unreadable", f"{hea}: header file not found; fix: restore the .hea")
     try:
-        return wfdb.rdheader(str(path))
-    except ValueError as err:
-        first = hea.read_text(errors="replace").splitlines()[:1]
-        code = "bad_date" if "does not match format" in str(err) else "header_unreadable"
-        raise RecordError(
-            code,
-            f"{hea}: header line {first} cannot be parsed ({err}); fix: write the "
-            "base time/date as HH:MM:SS dd/mm/yyyy or remove them",
-        ) from err
-    except (OSError, IndexError, TypeError) as err:
+        return wfdb.rdheader(str(where))
+    except (ValueError, OSError, IndexError, TypeError) as err:
+        first = read_head(hea).splitlines()[:1]
         raise RecordError(
             "header_unreadable",
-            f"{hea}: header cannot be parsed ({err}); fix: repair the header against the WFDB header specification",
+            f"{hea}: header cannot be parsed at {first} ({type(err).__name__}: {err}); fix: repair the header "
+            "against the WFDB header specification (record line: name, signals, rate, length, time, date)",
         ) from err
 
 
-def _check_header(header: wfdb.Record, path: Path, cfg: IngestConfig) -> None:
+def _check_header(header: wfdb.Record, path: Path, cfg: IngestConfig, multi: bool) -> None:
     hea = f"{path}.hea"
-    if header.fs is None or float(header.fs) not in cfg.known_fs:
-        raise RecordError(
-            "unknown_fs",
-            f"{hea}: sampling frequency {header.fs} Hz is not a known ECG "
-            f"rate {list(cfg.known_fs)}; fix: correct the header or add the rate to "
-            "IngestConfig.known_fs",
-        )
+    if not header.fs or header.fs <= 0:
+        _check_fs(float(header.fs or 0), path, cfg)
     if not header.n_sig:
         raise RecordError(
             "no_signals",
             f"{hea}: header declares {header.n_sig} signals; fix: restore the header's signal lines",
         )
+    if multi:  # segments are checked as wfdb reads them; only the size is known up front
+        _check_size(header.sig_len * header.n_sig, hea, cfg)
+        return
     unreadable = sorted({str(f) for f in header.fmt} - READABLE_FORMATS)
     if unreadable:
         raise RecordError(
@@ -121,14 +226,42 @@ def _check_header(header: wfdb.Record, path: Path, cfg: IngestConfig) -> None:
             f"{hea}: signal format(s) {unreadable} are not WFDB formats wfdb reads {sorted(READABLE_FORMATS)}; "
             "fix: correct the format field of the signal lines, or convert the signal with wfdb.wrsamp",
         )
-    if not header.sig_len:
+    if header.sig_len == 0:  # None: the header leaves the length out, and the signal file says it
         raise RecordError(
             "zero_samples",
-            f"{hea}: header declares {header.sig_len} samples; fix: remove the record or restore its signal",
+            f"{hea}: header declares 0 samples; fix: remove the record or restore its signal",
         )
+    if header.sig_len:
+        _check_size(header.sig_len * header.n_sig, hea, cfg)
     _check_gains(path)
     for name, fmt, count, offset in _signal_files(header):
-        _check_signal_file(path.with_name(name), fmt, count * header.sig_len, offset, hea)
+        file = path.parent / name
+        _check_signal_file(file, fmt, count * header.sig_len if header.sig_len else None, offset, hea)
+        if header.sig_len is None and fmt in _BYTES_PER_SAMPLE:
+            frames = (file.stat().st_size - offset) / (count * _BYTES_PER_SAMPLE[fmt])
+            _check_size(int(frames) * header.n_sig, hea, cfg)
+
+
+def _check_fs(fs: float, path: Path, cfg: IngestConfig) -> None:
+    """The ECG leads' rate must be a known one, within 0.5 % (62.4725 Hz frames x 4 is 250 Hz)."""
+    if not any(abs(fs - known) <= 0.005 * known for known in cfg.known_fs):
+        raise RecordError(
+            "unknown_fs",
+            f"{path}.hea: the ECG leads' sampling frequency {fs:g} Hz is not a known ECG "
+            f"rate {list(cfg.known_fs)}; fix: correct the header, or add the rate to IngestConfig.known_fs "
+            "(ECGNET_KNOWN_FS for the pipeline)",
+        )
+
+
+def _check_size(values: int, hea: str, cfg: IngestConfig) -> None:
+    """A record is read whole: refuse one that would not fit in memory before reading it."""
+    if values > cfg.max_record_values:
+        raise RecordError(
+            "too_long",
+            f"{hea}: {values:,} samples over all signals, more than IngestConfig.max_record_values "
+            f"({cfg.max_record_values:,}, about {cfg.max_record_values * 8 / 1e9:.1f} GB while read); fix: split "
+            "the record into shorter ones (wfdb.rdrecord with sampfrom/sampto, then wfdb.wrsamp), or raise the limit",
+        )
 
 
 def _check_gains(path: Path) -> None:
@@ -155,14 +288,14 @@ def _signal_files(header: wfdb.Record) -> list[tuple[str, str, int, int]]:
     return [(name, fmt, count, offset) for name, (fmt, count, offset) in files.items()]
 
 
-def _check_signal_file(file: Path, fmt: str, n_values: int, offset: int, hea: str) -> None:
+def _check_signal_file(file: Path, fmt: str, n_values: int | None, offset: int, hea: str) -> None:
     if not file.is_file():
         raise RecordError(
             "missing_signal_file",
             f"{file}: signal file named in {hea} not found; fix: copy the signal file next to the header",
         )
-    if fmt not in _BYTES_PER_SAMPLE:
-        return  # compressed formats: their size does not follow from the sample count
+    if fmt not in _BYTES_PER_SAMPLE or n_values is None:
+        return  # compressed formats, or no length in the header: the size says nothing wrong
     expected = offset + int(np.ceil(n_values * _BYTES_PER_SAMPLE[fmt]))
     actual = file.stat().st_size
     if actual < expected:
@@ -185,6 +318,13 @@ def _check_values(signal: np.ndarray, leads: list[str], path: Path, cfg: IngestC
         )
     ptp = np.ptp(signal, axis=1)
     flat = [lead for lead, amp in zip(leads, ptp) if amp < cfg.flat_mv]
+    if flat and len(flat) == len(leads) and ptp.max() > 0:
+        raise RecordError(
+            "flat_lead",
+            f"{path}: every lead is below {cfg.flat_mv} mV peak-to-peak (largest {ptp.max():.2g} mV): the gain in "
+            f"{path.name}.hea is probably wrong (e.g. 1000x); fix: correct the ADC gain or the units of its "
+            "signal lines",
+        )
     if flat:
         raise RecordError(
             "flat_lead",

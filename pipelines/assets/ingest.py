@@ -34,6 +34,8 @@ def build_ingest_asset(kind: str) -> dg.AssetsDefinition:
         report = ingest_kind(kind, refs, raw, cfg)
         for q in report.quarantined:
             context.log.warning(f"quarantined {q.path} [{q.code}]: {q.reason}")
+        for path, note in report.notes:
+            context.log.warning(f"landed {path}, read leniently: {note}")
         context.log.info(
             f"{name}: {len(report.landed)} landed, {report.unchanged} unchanged, "
             f"{len(report.quarantined)} quarantined in {report.seconds:.1f} s "

@@ -1,0 +1,147 @@
+"""WFDB as the standard allows: wfdb-python's own test corpus in one ingest, and the lenient reads
+(dates, no length, aliases, non-ECG signals, multi-frequency, gaps) on bundled real records."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from feature_store.config import IngestConfig
+from feature_store.ingest import ingest_kind
+from feature_store.sources.leads import canonical
+from feature_store.sources.registry import KINDS, discover
+from feature_store.sources.wfdb_record import read_wfdb, repair_gaps
+from tests.records import MITDB, copy_record, edit_header
+
+CORPUS = Path(os.environ.get("ECGNET_WFDB_CORPUS", Path(__file__).parents[1] / "../shared/data/wfdb-python-sample"))
+
+# Written by hand from each record's header and what wfdb.rdrecord gives for it: "landed", or the
+# reason it is quarantined. Segments of a multi-segment record (041s01, v102s_1, ..., the layouts)
+# are read through it and are not records of their own.
+EXPECTED = {
+    "100": "landed",  # MIT-BIH 100 with its .atr
+    "1003": "missing_signal_file",  # header and .atr only: 1003.dat is not in the corpus
+    "03700181": "landed",  # MCL1 is an ECG lead; ABP and RESP are left out
+    "100-no-len": "landed",  # no length on the record line: wfdb takes it from 100.dat
+    "100_3chan": "landed",
+    "100skew": "landed",  # skewed V5: the 3 edge samples without it are trimmed
+    "12726": "missing_signal_file",  # annotations only
+    "3000003_0003": "landed",  # MIMIC: II and V (a chest lead of unknown position), format 80
+    "310derive": "unknown_lead",  # format-310 test signals named 'col 0', 'ch1': no ECG lead
+    "310derive_2": "unknown_lead",
+    "310derive_3": "unknown_lead",
+    "311derive": "unknown_lead",
+    "311derive_2": "unknown_lead",
+    "311derive_3": "unknown_lead",
+    "311derive_4": "unknown_lead",
+    "a103l": "landed",  # II and V kept, PLETH left out
+    "a103l-no-len": "landed",
+    "binformats": "unknown_lead",  # one test signal per format, named 'sig 0, fmt 8' ...
+    "drive02": "missing_signal_file",  # drive02.dat is not in the corpus
+    "drive02-no-len": "missing_signal_file",
+    "flac_3_constant": "unknown_lead",  # FLAC test signals 'col 0' ...
+    "flacformats": "unknown_lead",
+    "mixedsignals": "landed",  # multi-frequency: ECG at 4 x 62.4725 Hz, pressure and pleth left out
+    "multi-segment/041s/041s": "landed",  # two fixed-layout segments joined, ECG at 4 x 125 Hz
+    "multi-segment/fixed1/v102s": "landed",  # three segments; isolated invalid samples interpolated
+    "multi-segment/p000878/p000878-2137-10-26-16-57": "too_long",  # 52.7 M frames x 4 signals
+    "multi-segment/s00001/s00001-2896-10-09-01-56": "zero_samples",  # its one data segment is a gap
+    "multi-segment/s00001/s00001-2896-10-09-01-56n": "unknown_lead",  # numerics (HR, SpO2) once a minute
+    "multi-segment/s00001/s00001-2896-10-10-00-31": "missing_signal_file",  # 3975656_0009.dat is absent
+    "multi-segment/s00001/s00001-2896-10-10-00-31n": "unknown_lead",
+    "multi-segment/s25047/s25047-2704-05-04-10-44": "non_finite",  # lead II absent for minutes
+    "multi-segment/s25047/s25047-2704-05-04-10-44n": "unknown_lead",
+    "n16": "missing_signal_file",  # EEG, and its signal file is not in the corpus
+    "n8_evoked_raw_95_F1_R9": "missing_signal_file",
+    "p10143": "unknown_lead",  # fetal ECG and uterine contraction: not adult ECG leads
+    "s0010_re": "landed",  # PTB Diagnostic: 12 leads and Frank vx, vy, vz
+    "test01_00s": "landed",  # leads named 'ECG 1' ... 'ECG 4'
+    "test01_00s_frame": "landed",  # multi-frequency: the two leads at 1 kHz kept, the 500 Hz one left out
+    "test01_00s_skew": "landed",
+    "test01_00s_skewframe": "landed",
+    "test_generator_2": "landed",  # its ECG signal at 200 Hz, the generator's test waves left out
+    "v102s": "duplicate_id",  # the same record id as multi-segment/fixed1/v102s, ingested first
+    "wave_4": "missing_signal_file",
+}
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"wfdb-python's test corpus is not at {CORPUS} (ECGNET_WFDB_CORPUS)")
+def test_every_record_of_the_wfdb_corpus_lands_or_has_its_reason(cfg, store):
+    refs = discover([CORPUS], cfg)
+    got = {}
+    for kind in KINDS:
+        report = ingest_kind(kind, refs[kind], store, cfg)  # none raises
+        for q in report.quarantined:
+            got[str(Path(q.path).relative_to(CORPUS))] = q.code
+        for ref in refs[kind]:
+            got.setdefault(str(ref.path.relative_to(CORPUS)), "landed")
+    assert got == EXPECTED
+
+
+def test_iso_and_impossible_base_dates_are_kept_or_dropped_and_the_record_lands(tmp_path, cfg):
+    iso = copy_record(MITDB / "100", tmp_path, "iso")
+    edit_header(iso, "360 650000", "360 650000 2014-05-08 05:05:15")  # CinC 2017's form
+    bad = copy_record(MITDB / "100", tmp_path, "bad")
+    edit_header(bad, "360 650000", "360 650000 10:00:00 31/13/2020")
+    plain = read_wfdb(MITDB / "100", cfg)
+    got_iso, got_bad = read_wfdb(iso, cfg), read_wfdb(bad, cfg)
+    assert got_iso.recorded_at.isoformat() == "2014-05-08T05:05:15" and not got_iso.notes
+    assert got_bad.recorded_at is None and "31/13/2020" in got_bad.notes[0]
+    np.testing.assert_array_equal(got_iso.signal, plain.signal)
+    assert list(tmp_path.iterdir()) and not any("ecgnet-header" in p.name for p in tmp_path.iterdir())
+
+
+def test_a_header_without_length_takes_it_from_the_signal_file(tmp_path, cfg):
+    rec = copy_record(MITDB / "100", tmp_path, "nolen")
+    edit_header(rec, "2 360 650000", "2 360")
+    assert read_wfdb(rec, cfg).signal.shape == (2, 650000)
+
+
+def test_leads_are_matched_through_the_alias_table_and_unknown_signals_are_left_out(tmp_path, cfg):
+    assert [canonical(n) for n in ("ML II", "ecg2", "ECG 1", "MCL1", "D2", "avf", "ECG", "ABP")] == [
+        "MLII",
+        "ECG2",
+        "ECG1",
+        "MCL1",
+        "II",
+        "aVF",
+        "ECG",
+        None,
+    ]
+    rec = copy_record(MITDB / "100", tmp_path, "mixed")
+    edit_header(rec, " MLII", " ML II")
+    edit_header(rec, " V5", " RESP")
+    sig = read_wfdb(rec, cfg)
+    assert sig.lead_names == ["MLII"] and sig.signal.shape[0] == 1 and "RESP" in sig.notes[0]
+
+
+def test_microvolt_leads_are_stored_in_millivolts(tmp_path, cfg):
+    rec = copy_record(MITDB / "100", tmp_path, "uv")  # the same ADC units written per microvolt
+    edit_header(rec, "986.3720073664825(631)/mV", "0.9863720073664825(631)/uV")
+    edit_header(rec, "1109.127789046653(687)/mV", "1.109127789046653(687)/uV")
+    np.testing.assert_allclose(read_wfdb(rec, cfg).signal, read_wfdb(MITDB / "100", cfg).signal, rtol=1e-5, atol=1e-6)
+
+
+def test_short_gaps_are_interpolated_long_ones_kept_and_ragged_edges_trimmed():
+    signal = np.tile(np.arange(10.0), (2, 1))
+    signal[0, 3:5] = np.nan  # 2 invalid samples: filled on the line
+    signal[1, 9] = np.nan  # the last sample of lead 1 is missing: trimmed from both
+    fixed, note = repair_gaps(signal.copy(), max_gap=2)
+    np.testing.assert_array_equal(fixed, np.tile(np.arange(9.0), (2, 1)))
+    assert "1 edge" in note and "2 invalid" in note
+    long = signal.copy()
+    long[0, 2:6] = np.nan
+    kept, _ = repair_gaps(long, max_gap=2)
+    assert np.isnan(kept[0, 2:6]).all()  # the record is then quarantined as non_finite
+
+
+def test_known_rates_cover_the_usual_ecg_rates_and_are_a_setting():
+    from pipelines.resources import IngestSettings
+
+    assert {128.0, 200.0, 250.0, 257.0, 300.0, 360.0, 400.0, 500.0, 1000.0} <= set(IngestConfig().known_fs)
+    os.environ["ECGNET_KNOWN_FS"] = "160, 2000"
+    try:
+        assert {160.0, 2000.0, 300.0} <= set(IngestSettings().config().known_fs)
+    finally:
+        del os.environ["ECGNET_KNOWN_FS"]
