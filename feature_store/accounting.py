@@ -1,4 +1,5 @@
-"""Does every annotated beat of every landed record appear in the beat table or the edge count?"""
+"""Does every annotated beat of every landed record appear in the beat table or the edge count? Does
+every patient stay in one split?"""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import polars as pl
 
 from .raw_store import RawStore
 from .sources.annotated import read_beats
+from .sources.splits import PROTOCOL_OVERLAPS
 
 
 def beat_accounting(store: RawStore, kind: str = "annotated") -> pl.DataFrame:
@@ -26,3 +28,16 @@ def beat_accounting(store: RawStore, kind: str = "annotated") -> pl.DataFrame:
         .with_columns(accounted=pl.col("rows") + pl.col("n_edge"))
         .with_columns(ok=(pl.col("accounted") == pl.col("annotated")) & (pl.col("rows") == pl.col("n_beats")))
     )
+
+
+def patients_in_two_splits(records: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Patients (per dataset: ids of two databases never meet) whose records lie in more than one split,
+    as (leaks, protocol overlaps): the second are the published protocols' own, e.g. MIT-BIH 201/202."""
+    table = (
+        records.group_by("dataset", "patient_id")
+        .agg(splits=pl.col("split").unique().sort(), records=pl.col("record_id").unique().sort())
+        .filter(pl.col("splits").list.len() > 1)
+        .sort("dataset", "patient_id")
+    )
+    known = pl.Series([frozenset(r) in PROTOCOL_OVERLAPS for r in table["records"].to_list()], dtype=pl.Boolean)
+    return table.filter(~known), table.filter(known)

@@ -4,7 +4,7 @@ import dagster as dg
 import polars as pl
 
 from ecgnet.promotion import Candidate, gate
-from feature_store.accounting import beat_accounting
+from feature_store.accounting import beat_accounting, patients_in_two_splits
 from feature_store.ingest import POLICY_CODES
 from feature_store.raw_store import RawSnapshot
 from feature_store.summary import markdown_table
@@ -74,7 +74,37 @@ def check_beats_accounted(store: EcgnetStore) -> dg.AssetCheckResult:
     )
 
 
-ingest_checks = [build_quarantine_check(kind) for kind in INGEST_ASSETS] + [check_beats_accounted]
+def build_patient_check(kind: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=INGEST_ASSETS[kind][0],
+        name="check_patients_in_one_split",
+        blocking=True,
+        description="Fails when a patient's records lie in two splits (train/val/test, DS1/DS2): a model "
+        "would be tested on a patient it trained on. Published protocols' own overlaps are reported, not failed.",
+    )
+    def _check(store: EcgnetStore) -> dg.AssetCheckResult:
+        records = store.raw().scan_records((kind,)).select("dataset", "patient_id", "record_id", "split").collect()
+        leaks, protocol = patients_in_two_splits(records)
+        as_text = lambda t: t.with_columns(pl.col("splits", "records").list.join(", "))  # noqa: E731
+        return dg.AssetCheckResult(
+            passed=leaks.is_empty(),
+            metadata={
+                "expected": "0 patients in two splits",
+                "actual": len(leaks),
+                "patients": records.select("dataset", "patient_id").n_unique(),
+                "leaks": dg.MetadataValue.md(markdown_table(as_text(leaks))),
+                "protocol_overlaps": dg.MetadataValue.md(markdown_table(as_text(protocol))),
+            },
+        )
+
+    return _check
+
+
+ingest_checks = (
+    [build_quarantine_check(kind) for kind in INGEST_ASSETS]
+    + [build_patient_check(kind) for kind in INGEST_ASSETS]
+    + [check_beats_accounted]
+)
 
 VIEW_CHECKS = ("check_schema", "check_finite_values", "check_rows_match_raw")
 

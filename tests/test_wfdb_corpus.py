@@ -145,3 +145,39 @@ def test_known_rates_cover_the_usual_ecg_rates_and_are_a_setting():
         assert {160.0, 2000.0, 300.0} <= set(IngestSettings().config().known_fs)
     finally:
         del os.environ["ECGNET_KNOWN_FS"]
+
+
+def test_patients_come_from_the_layout_and_stay_in_one_split():
+    import polars as pl
+
+    from feature_store.accounting import patients_in_two_splits
+    from feature_store.sources.splits import patient_of, record_split
+
+    assert [patient_of(r) for r in ("data_21_7", "data_21_8", "202", "A00001")] == ["21", "21", "201", "A00001"]
+    for p in (8, 21, 101, 7, 3000):
+        assert len({record_split(f"data_{p}_{r}") for r in range(1, 30)}) == 1, p
+    records = pl.DataFrame(
+        {
+            "dataset": ["mitdb", "mitdb", "cpsc", "cpsc", "other"],
+            "patient_id": ["201", "201", "21", "21", "21"],
+            "record_id": ["201", "202", "data_21_7", "data_21_8", "x"],
+            "split": ["DS1", "DS2", "train", "test", "val"],
+        }
+    )
+    leaks, protocol = patients_in_two_splits(records)
+    assert leaks["patient_id"].to_list() == ["21"] and leaks["dataset"].to_list() == ["cpsc"]
+    assert protocol["records"].to_list() == [["201", "202"]]
+
+
+CPSC = CORPUS.parent / "cpsc2021-sample"
+
+
+@pytest.mark.skipif(not CPSC.is_dir(), reason=f"no CPSC 2021 sample at {CPSC}")
+def test_cpsc_2021_patients_stay_in_one_split(cfg, store):
+    from feature_store.accounting import patients_in_two_splits
+
+    report = ingest_kind("annotated", discover([CPSC], cfg)["annotated"], store, cfg)
+    assert len(report.landed) == 9 and not report.quarantined
+    records = store.scan_records().select("dataset", "patient_id", "record_id", "split").collect()
+    assert sorted(records["patient_id"].unique().to_list()) == ["101", "21", "8"]
+    assert patients_in_two_splits(records)[0].is_empty()

@@ -14,7 +14,7 @@ from ..transforms.resample import rescale_samples
 from .base import BeatBatch, Landed, RecordRef
 from .canonical import base_row
 from .errors import RecordError
-from .splits import hash_split, mitdb_table
+from .splits import patient_of, record_split
 from .wfdb_record import read_wfdb
 
 # AAMI EC57 classes from MIT-BIH beat symbols (de Chazal et al. 2004).
@@ -75,7 +75,7 @@ class AnnotatedBeatSource:
                 "convention; fix: none needed (set IngestConfig.paced_records to keep it)",
             )
         sig = read_wfdb(ref.path, cfg)
-        patient_id, split = mitdb_table().get(record, (record, hash_split(record)))
+        patient_id, split = patient_of(record), record_split(record)
         row = base_row(
             sig, source=self.kind, folder=ref.folder, target_fs=cfg.beat_fs, split=split, patient_id=patient_id
         )
