@@ -24,6 +24,7 @@ from feature_store.config import IngestConfig
 from feature_store.sources.annotated import AnnotatedBeatSource
 from feature_store.sources.base import RecordRef
 from feature_store.sources.errors import RecordError
+from feature_store.sources.leads import pick_leads
 from feature_store.tasks import BEATS, TaskSpec, view_name
 from feature_store.transforms.rhythm import beat_rr_features
 from feature_store.views.compute import array_features, lead_stats
@@ -63,8 +64,9 @@ def read_beats(
         except RecordError:
             continue  # quarantined or excluded by ingest too
         row, b = landed.record, landed.beats
-        if len(row.lead_names) < spec.window.n_leads:
-            continue  # the task's "fewer_leads" exclusion
+        leads = pick_leads(spec.window.leads, row.lead_names)
+        if leads is None:
+            continue  # the task's "missing_leads" exclusion
         n = len(b.r_peak)
         parts.append(
             {
@@ -76,7 +78,7 @@ def read_beats(
                 "r_peak": b.r_peak,
                 "rr_prev_s": b.rr_prev_s,
                 "rr_next_s": b.rr_next_s,
-                "windows": b.windows[:, : spec.window.n_leads],
+                "windows": b.windows[:, leads],
             }
         )
     if not parts:

@@ -7,6 +7,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import polars as pl
+
 from feature_store.tasks import TASKS, task_named
 from feature_store.workspace import Workspace
 
@@ -15,10 +17,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ecgnet")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("predict", help="class probabilities of one WFDB record from the champion model")
-    p.add_argument("record", type=Path, help="record path without extension, e.g. data/sample/mitdb/100")
+    p.add_argument("record", type=Path, help="record path without extension (data/sample/mitdb/100), or a folder")
     p.add_argument("--task", choices=sorted(TASKS), default=next(iter(TASKS)))
     p.add_argument("--home", type=Path, default=None, help="workspace (default: ECGNET_HOME or .ecgnet/)")
-    p.add_argument("--rows", type=int, default=10, help="rows to print (beats: the first N beats)")
+    p.add_argument("--rows", type=int, default=10, help="rows to print per record (beats: the first N beats)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="FILE.csv|FILE.parquet",
+        help="write every row's probabilities (beats: with the R peak's sample index in the record)",
+    )
     p.add_argument(
         "--explain",
         type=Path,
@@ -29,22 +38,50 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--explain-rows", type=int, default=50, help="most rows explained per predicted class")
     args = parser.parse_args(argv)
     from .explain import ExplainConfig  # torch and mlflow load only when a command runs
-    from .predict import explain_prediction, predict
+    from .predict import explain_prediction, load_champion, predict, records_in, write_table
 
+    task = task_named(args.task)
     try:
         workspace = Workspace(args.home.resolve()) if args.home else Workspace.default()
-        pred = predict(args.record, task_named(args.task), workspace)
-        expl = (
-            explain_prediction(pred, workspace, args.explain, ExplainConfig(rows_per_class=args.explain_rows))
-            if args.explain
-            else None
-        )
+        champion = load_champion(task, workspace)
+        records = records_in(args.record)
+        if args.explain and len(records) > 1:
+            raise ValueError(f"{args.record}: --explain draws one record; fix: give a record, not a folder")
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    classes, ids, probs, uri = pred.classes, pred.ids, pred.probs, pred.uri
-    unit = task_named(args.task).unit
-    print(f"{args.record}: {len(ids)} {unit}(s) scored by {uri}")
+    tables, failed = [], 0
+    for record in records:  # one unreadable record never stops the others
+        try:
+            pred = predict(record, task, workspace, champion)
+            expl = (
+                explain_prediction(pred, workspace, args.explain, ExplainConfig(rows_per_class=args.explain_rows))
+                if args.explain
+                else None
+            )
+        except ValueError as err:
+            print(f"error: {err}", file=sys.stderr)
+            failed += 1
+            continue
+        _print(pred, task.unit, args, expl)
+        tables.append(pred.table())
+    if args.out is not None and tables:
+        try:
+            write_table(pl.concat(tables), args.out)
+        except ValueError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        print(f"{sum(len(t) for t in tables)} rows of {len(tables)} record(s) written to {args.out}")
+    if len(records) > 1:
+        print(f"{len(tables)} record(s) scored, {failed} refused")
+    return 2 if not tables else (1 if failed else 0)
+
+
+def _print(pred, unit: str, args, expl) -> None:
+    classes, ids, probs = pred.classes, pred.ids, pred.probs
+    print(f"{pred.record}: {len(ids)} {unit}(s) scored by {pred.uri}")
+    for note in pred.notes:
+        print(f"note: {note}")
     print("id".ljust(16) + "".join(c.rjust(8) for c in classes))
     for entity, row in list(zip(ids, probs))[: args.rows]:
         print(str(entity).ljust(16) + "".join(f"{v:8.3f}" for v in row))
@@ -54,7 +91,6 @@ def main(argv: list[str] | None = None) -> int:
     if expl is not None:
         shares = ", ".join(f"{m} {v:.2f}" for m, v in expl.shares().items())
         print(f"attribution of {len(expl.rows)} {unit}(s) drawn to {args.explain}; modality shares: {shares}")
-    return 0
 
 
 if __name__ == "__main__":

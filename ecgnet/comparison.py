@@ -65,7 +65,8 @@ class ComparisonConfig:
     # intermediate variants' encoders: "frozen" (the trained single models' encoders, fixed: only the
     # fusion head trains, on embeddings computed once), "fine_tune" (start from them, train end to end)
     # or "scratch". Frozen is the default: on MIT-BIH it costs seconds a fold instead of 4.5 CPU
-    # minutes, and fine-tuning did not score better across DS1 patients (README ablations)
+    # minutes, and DS1 cross-validation does not tell the two apart (concat 0.386 frozen vs 0.414
+    # fine-tuned, gated 0.392 vs 0.372; reruns move these by about 0.03)
     intermediate_encoders: str = "frozen"
     # > 1: patient-grouped k-fold cross-validation over train + val (ecgnet.crossval); every variant is
     # scored out of fold and tested as its fold ensemble. 1: one fit on train, scored on val.

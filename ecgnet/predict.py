@@ -3,11 +3,12 @@ online path with the stored parameters and train statistics of the views the mod
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import mlflow
 import numpy as np
+import polars as pl
 import torch
 from mlflow.exceptions import MlflowException
 
@@ -33,6 +34,18 @@ def champion_uri(tracker: Tracker, task: str) -> str:
 
 
 @dataclass
+class Champion:
+    """The task's champion as loaded once for any number of records."""
+
+    uri: str
+    model: torch.nn.Module  # the packed champion: flat rows in, probabilities out
+    layout: Layout
+    classes: list[str]
+    views: dict[str, str]  # feature view -> version it was trained on
+    run_id: str  # the MLflow run that logged it (and its explanation baseline)
+
+
+@dataclass
 class Prediction:
     """One record scored by the champion: a row per entity (beat or record) of packed inputs."""
 
@@ -44,14 +57,23 @@ class Prediction:
     layout: Layout
     model: torch.nn.Module  # the packed champion: flat rows in, probabilities out
     run_id: str  # the MLflow run that logged it (and its explanation baseline)
+    record: Path | None = None
+    notes: list[str] = field(default_factory=list)  # how the record was read, e.g. a substitute lead
+    samples: np.ndarray | None = None  # beats: each R peak's sample index in the record as stored
+
+    def table(self) -> pl.DataFrame:
+        """One row per beat or record: the record, the row's id (and sample), each class's probability
+        and the predicted class."""
+        n = len(self.ids)
+        columns = {"record": [str(self.record)] * n, "id": [str(i) for i in self.ids]}
+        if self.samples is not None:
+            columns["sample"] = self.samples
+        columns |= {f"p_{c}": self.probs[:, i] for i, c in enumerate(self.classes)}
+        columns["predicted"] = [self.classes[i] for i in self.probs.argmax(axis=1)] if n else []
+        return pl.DataFrame(columns)
 
 
-def predict(record: Path, task: TaskSpec, workspace: Workspace) -> Prediction:
-    """The champion's probabilities for every row of one record."""
-    if not Path(f"{record}.hea").is_file():
-        raise ValueError(
-            f"{record}.hea not found; fix: give the record path without extension, e.g. data/sample/mitdb/100"
-        )
+def load_champion(task: TaskSpec, workspace: Workspace) -> Champion:
     tracker = Tracker.for_workspace(workspace)
     uri = champion_uri(tracker, task.name)
     with tracker.fluent(), pickles_refused():
@@ -63,13 +85,57 @@ def predict(record: Path, task: TaskSpec, workspace: Workspace) -> Prediction:
                 f"{uri}: MLflow refused to load it ({err}); fix: its artifact folder holds a pickled model "
                 "file that ecgnet never writes (model.pth): remove it, or retrain the champion"
             ) from err
-    meta, views = info.metadata, info.metadata["views"]
+    meta = info.metadata
+    return Champion(uri, model, Layout.from_json(meta["layout"]), list(meta["classes"]), meta["views"], info.run_id)
+
+
+def predict(record: Path, task: TaskSpec, workspace: Workspace, champion: Champion | None = None) -> Prediction:
+    """The champion's probabilities for every row of one record."""
+    if not Path(f"{record}.hea").is_file():
+        raise ValueError(
+            f"{record}.hea not found; fix: give the record path without extension, e.g. data/sample/mitdb/100"
+        )
+    champion = champion or load_champion(task, workspace)
+    views = champion.views
     online = FeatureStore(workspace.store).online(record, list(views), versions=views)
-    layout = Layout.from_json(meta["layout"])
-    flat = layout.pack(modality_inputs(online.features, task.name))
+    flat = champion.layout.pack(modality_inputs(online.features, task.name))
     with torch.no_grad():
-        probs = model(torch.from_numpy(flat)).numpy()
-    return Prediction(list(meta["classes"]), online.ids, probs, uri, flat, layout, model, info.run_id)
+        probs = champion.model(torch.from_numpy(flat)).numpy()
+    return Prediction(
+        champion.classes,
+        online.ids,
+        probs,
+        champion.uri,
+        flat,
+        champion.layout,
+        champion.model,
+        champion.run_id,
+        Path(record),
+        online.notes,
+        online.samples,
+    )
+
+
+def records_in(path: Path) -> list[Path]:
+    """`path` itself when it is a record, else every WFDB record under the folder (segments of a
+    multi-segment record are read through it), sorted."""
+    if not path.is_dir():
+        return [path]
+    from feature_store.config import IngestConfig
+    from feature_store.sources.registry import discover
+
+    return sorted(ref.path for refs in discover([path], IngestConfig()).values() for ref in refs)
+
+
+def write_table(table: pl.DataFrame, out: Path) -> None:
+    """CSV or Parquet by the file's suffix."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".csv":
+        table.write_csv(out)
+    elif out.suffix.lower() in (".parquet", ".pq"):
+        table.write_parquet(out)
+    else:
+        raise ValueError(f"{out}: --out writes .csv or .parquet; fix: name the file with one of those suffixes")
 
 
 def explain_prediction(

@@ -12,18 +12,30 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from .sources.leads import STANDARD_12
+from .sources.leads import STANDARD_12, LeadSlot
 from .views.families import FAMILY_PARAMS, SpectrogramParams
 
 METRICS = ("macro_f1", "macro_auc")  # names ecgnet.evaluate resolves to scikit-learn metrics
+
+
+# MIT-BIH's two leads: the modified limb lead II, and a chest lead (V1 in most records; V2, V4 or V5
+# in six). Records are matched by name (record 114 stores V5 before MLII), never by position.
+BEAT_LEADS = (
+    LeadSlot("MLII", ("II", "ECG1", "ECG")),
+    LeadSlot("V1", ("MCL1", "V2", "V5", "V4", "V3", "V6", "V", "ECG2")),
+)
 
 
 @dataclass(frozen=True)
 class BeatWindows:
     """A row per annotated beat: the context window around its R peak, as ingest stored it."""
 
-    n_leads: int = 2  # the first leads by position (MIT-BIH: MLII, then V1/V2/V4/V5)
+    leads: tuple[LeadSlot, ...] = BEAT_LEADS  # picked by name from each record's leads
     unit: ClassVar[str] = "beat"
+
+    @property
+    def n_leads(self) -> int:
+        return len(self.leads)
 
     @staticmethod
     def raw_rows(snapshot):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import wfdb
 
 from feature_store.workspace import SAMPLE_DATA
@@ -51,17 +52,20 @@ def edit_header(record: Path, old: str, new: str) -> None:
     hea.write_text(text.replace(old, new, 1))
 
 
-def rewrite_signal(src: Path, dst_dir: Path, name: str, change) -> Path:
-    """Write a real record again (format 16) after `change(p_signal)` edits its samples in place."""
+def rewrite_signal(src: Path, dst_dir: Path, name: str, change, leads: list[int] | None = None) -> Path:
+    """Write a real record again (format 16) after `change(p_signal)` edits its samples in place,
+    keeping the signals at positions `leads` in that order (all, unchanged, by default)."""
     record = wfdb.rdrecord(str(src))
     signal = record.p_signal.copy()
     change(signal)
+    leads = list(range(signal.shape[1])) if leads is None else leads
+    signal = np.ascontiguousarray(signal[:, leads])
     dst_dir.mkdir(parents=True, exist_ok=True)
     wfdb.wrsamp(
         name,
         fs=record.fs,
-        units=record.units,
-        sig_name=record.sig_name,
+        units=[record.units[i] for i in leads],
+        sig_name=[record.sig_name[i] for i in leads],
         p_signal=signal,
         fmt=["16"] * signal.shape[1],
         adc_gain=[1000.0] * signal.shape[1],

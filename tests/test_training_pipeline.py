@@ -86,6 +86,35 @@ def test_the_best_variant_on_validation_is_champion_and_predicts(trained, capsys
     assert picture.read_bytes().startswith(b"\x89PNG")
 
 
+def test_predict_reads_leads_by_name_whatever_their_order(trained, tmp_path):
+    import numpy as np
+    import polars as pl
+    import wfdb
+
+    from ecgnet.predict import predict
+    from feature_store.tasks import BEATS
+    from feature_store.workspace import Workspace
+    from tests.records import rewrite_signal
+
+    _, home = trained
+    src = MITDB / "232"  # MLII, V1
+    same = predict(rewrite_signal(src, tmp_path, "same", lambda s: None), BEATS, Workspace(home))
+    swapped = predict(rewrite_signal(src, tmp_path, "swapped", lambda s: None, leads=[1, 0]), BEATS, Workspace(home))
+    np.testing.assert_allclose(swapped.probs, same.probs, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="reads leads MLII"):
+        predict(rewrite_signal(src, tmp_path, "one", lambda s: None, leads=[1]), BEATS, Workspace(home))
+    # a folder: every record scored into one table, the one without MLII refused by name, the rest kept
+    out = tmp_path / "scores" / "beats.parquet"
+    assert ecgnet_main(["predict", str(tmp_path), "--home", str(home), "--rows", "0", "--out", str(out)]) == 1
+    table = pl.read_parquet(out)
+    assert sorted(table["record"].unique().to_list()) == [str(tmp_path / "same"), str(tmp_path / "swapped")]
+    beats = table.filter(pl.col("record") == str(tmp_path / "same"))
+    np.testing.assert_allclose(beats.select("p_N", "p_S", "p_V", "p_F", "p_Q").to_numpy(), same.probs, rtol=1e-6)
+    annotated = wfdb.rdann(str(tmp_path / "same"), "atr").sample
+    assert set(beats["sample"].to_list()) <= set(annotated.tolist())  # the record's own sample index
+    assert set(beats["predicted"].unique().to_list()) <= {"N", "S", "V", "F", "Q"}
+
+
 def _record(home) -> str:
     """A record that was ingested (and so has stored features to compare with)."""
     return RawStore(home / "store").scan_records().select("path").collect()["path"][0]

@@ -15,7 +15,7 @@ from feature_store.tasks import TASKS
 from feature_store.views.catalog import ViewEntry
 from feature_store.views.families import SpectralParams
 from feature_store.views.store import FeatureStore
-from tests.records import CINC, MITDB, copy_record, ptbxl_folder
+from tests.records import CINC, MITDB, copy_record, ptbxl_folder, rewrite_signal
 
 CPU = numpy_backend()
 
@@ -160,6 +160,23 @@ def test_online_beats_of_a_record_match_its_stored_beats(world):
     np.testing.assert_allclose(
         online.features["beats_spectral"]["psd"][order], stored.features["beats_spectral"]["psd"], rtol=1e-5, atol=1e-5
     )
+
+
+def test_online_beats_take_leads_by_name_and_refuse_a_record_without_them(world, tmp_path):
+    features, src = world["features"], world["src"] / "mitdb" / "232"  # MLII, V1
+    views = ["beats_time", "beats_spectral", "beats_spectrogram"]
+    copy = lambda name, leads=None: rewrite_signal(src, tmp_path, name, lambda s: None, leads)  # noqa: E731
+    same = features.online(copy("same"), views, backend=CPU)
+    swapped = features.online(copy("swapped", [1, 0]), views, backend=CPU)
+    assert len(same.ids) > 1000 and not same.notes
+    for view, columns in same.features.items():
+        for column, values in columns.items():
+            np.testing.assert_allclose(swapped.features[view][column], values, rtol=1e-6, atol=1e-6, err_msg=column)
+    with pytest.raises(ValueError, match=r"reads leads MLII .*; V1 .* the record has \['MLII'\]"):
+        features.online(copy("one", [0]), views, backend=CPU)
+    renamed = copy("limb")
+    renamed.with_name("limb.hea").write_text(renamed.with_name("limb.hea").read_text().replace(" MLII", " II"))
+    assert features.online(renamed, views, backend=CPU).notes == ["lead MLII read from II"]
 
 
 def test_unknown_view_and_bad_backend_are_clear_errors(world):

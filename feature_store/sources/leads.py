@@ -74,3 +74,33 @@ def resolve_leads(names: list[str], path: str) -> Leads:
             )
         seen[name] = names[i]
     return Leads([i for i, _ in kept], [n for _, n in kept], dropped)
+
+
+@dataclass(frozen=True)
+class LeadSlot:
+    """One input channel of a task: the lead it was trained on, and the leads accepted in its place,
+    in order of preference (a model trained on MLII reads lead II; on V1, a chest lead near it)."""
+
+    name: str
+    substitutes: tuple[str, ...] = ()
+
+    @property
+    def accepted(self) -> tuple[str, ...]:
+        return (self.name, *self.substitutes)
+
+
+def pick_leads(slots: tuple[LeadSlot, ...], names: list[str]) -> list[int] | None:
+    """The position in `names` that fills each slot (its own lead first, then its substitutes, never
+    one lead twice), or None when some slot finds none."""
+    taken: list[int] = []
+    for slot in slots:
+        found = next((names.index(n) for n in slot.accepted if n in names and names.index(n) not in taken), None)
+        if found is None:
+            return None
+        taken.append(found)
+    return taken
+
+
+def lead_notes(slots: tuple[LeadSlot, ...], names: list[str], picked: list[int]) -> list[str]:
+    """Which slots a substitute filled, in words."""
+    return [f"lead {s.name} read from {names[i]}" for s, i in zip(slots, picked) if names[i] != s.name]

@@ -9,6 +9,7 @@ import numpy as np
 import polars as pl
 
 from ..raw_store import RawSnapshot, iter_signals, signals_of
+from ..sources.leads import pick_leads
 from ..tasks import BeatWindows, RecordWindows, TaskSpec
 
 KEYS = ("entity_id", "record_id", "patient_id", "split", "labels", "recorded_at")
@@ -28,12 +29,13 @@ class TaskInput:
     keys: pl.DataFrame  # KEYS columns, one row per entity
     signal: np.ndarray  # (rows, leads, samples) float32, mV
     fs: float
-    lead_names: list[str]  # per channel; for beats the second channel differs across records
+    lead_names: list[str]  # per channel, the lead (or slot, for beats: ingest picks a substitute by name)
     unit: str  # "beat" | "record"
     train_splits: tuple[str, ...] = ()  # statistics are fitted on these splits only
     crop: tuple[int, int] | None = None  # beats: the beat window inside the context window
     beats: pl.DataFrame | None = None  # beats: record_id, r_peak, rr_prev_s, rr_next_s
     excluded: dict[str, int] = field(default_factory=dict)  # rows left out, per reason
+    notes: list[str] = field(default_factory=list)  # e.g. which lead a substitute filled (online rows)
 
     @property
     def train_mask(self) -> np.ndarray:
@@ -58,10 +60,16 @@ def load_beats(spec: TaskSpec, snapshots: list[RawSnapshot]) -> TaskInput:
             f"beat rows have several rates {fs_values} or windows {spans.rows()}; fix: "
             "ingest every beat source with one IngestConfig (beat_fs, windows)"
         )
-    few = beats["lead_names"].list.len() < n_leads
-    other = ~few & ~beats["label"].is_in(list(spec.classes))
-    beats = beats.filter(~few & ~other).sort("record_id", "r_peak")
-    signal = signals_of(beats.select(pl.col("signal").list.head(n_leads)).to_arrow())
+    distinct = beats["lead_names"].unique().to_list()
+    picks = pl.DataFrame(
+        {"lead_names": distinct, "lead_index": [pick_leads(window.leads, names) for names in distinct]},
+        schema={"lead_names": pl.List(pl.String), "lead_index": pl.List(pl.Int64)},
+    )
+    beats = beats.join(picks, on="lead_names", how="left")
+    missing = beats["lead_index"].is_null()
+    other = ~missing & ~beats["label"].is_in(list(spec.classes))
+    beats = beats.filter(~missing & ~other).sort("record_id", "r_peak")
+    signal = signals_of(beats.select(pl.col("signal").list.gather(pl.col("lead_index"))).to_arrow())
     keys = beats.select(
         entity_id="beat_id",
         record_id="record_id",
@@ -70,13 +78,13 @@ def load_beats(spec: TaskSpec, snapshots: list[RawSnapshot]) -> TaskInput:
         labels=pl.concat_list("label"),
         recorded_at=pl.lit(None, dtype=pl.Datetime("us")),
     )
-    excluded = {"fewer_leads": int(few.sum())} | ({"other_class": int(other.sum())} if other.any() else {})
+    excluded = {"missing_leads": int(missing.sum())} | ({"other_class": int(other.sum())} if other.any() else {})
     return TaskInput(
         spec.name,
         keys,
         signal,
         float(fs_values[0]),
-        [f"lead {i + 1}" for i in range(n_leads)],
+        [slot.name for slot in window.leads],
         spec.unit,
         spec.splits.train,
         crop=spans.row(0),

@@ -9,7 +9,9 @@ import polars as pl
 
 from ..config import IngestConfig
 from ..sources.annotated import beat_windows, read_beats, rr_intervals
+from ..sources.leads import lead_notes, pick_leads
 from ..sources.wfdb_record import read_wfdb
+from ..tasks import task_named
 from ..transforms.resample import resample, rescale_samples
 from ..transforms.rhythm import detect_r_peaks
 from .catalog import ViewInput
@@ -22,12 +24,30 @@ def record_input(path: Path, spec: ViewInput, *, task: str) -> TaskInput:
     signal, fs = resample(sig.signal, fs=sig.fs, target_fs=spec.fs)
     if spec.unit == "record":
         return _record(sig.record_id, signal, sig.lead_names, fs, spec, path, task)
-    r_peak = (
-        rescale_samples(read_beats(path, sig.record_id)[0], fs=sig.fs, target_fs=fs)
-        if path.with_name(path.name + ".atr").is_file()
-        else detect_r_peaks(signal[0], fs)
-    )
-    return _beats(sig.record_id, signal, r_peak, fs, spec, task)
+    leads, notes = _beat_leads(sig.lead_names, task, path)
+    signal = signal[leads]
+    if path.with_name(path.name + ".atr").is_file():
+        native = np.asarray(read_beats(path, sig.record_id)[0], dtype=np.int64)
+        r_peak = rescale_samples(native, fs=sig.fs, target_fs=fs)
+    else:
+        r_peak = detect_r_peaks(signal[0], fs)
+        native = np.round(np.asarray(r_peak) * sig.fs / fs).astype(np.int64)
+    result = _beats(sig.record_id, signal, r_peak, native, fs, spec, task)
+    result.notes = notes
+    return result
+
+
+def _beat_leads(names: list[str], task: str, path: Path) -> tuple[list[int], list[str]]:
+    """The record's leads that fill the task's slots, by name; a clear refusal when one is missing."""
+    slots = task_named(task).window.leads
+    picked = pick_leads(slots, names)
+    if picked is None:
+        wanted = "; ".join(f"{s.name} (or {', '.join(s.substitutes)})" for s in slots)
+        raise ValueError(
+            f"{path}: the {task} model reads leads {wanted}; the record has {names}, so at least one is "
+            "missing; fix: score a record with those leads (a model trained on other leads reads them wrong)"
+        )
+    return picked, lead_notes(slots, names, picked)
 
 
 def _record(
@@ -45,12 +65,20 @@ def _record(
     return TaskInput(task, _keys([record_id], record_id), x, fs, list(spec.lead_names), "record")
 
 
-def _beats(record_id: str, signal: np.ndarray, r_peak: np.ndarray, fs: float, spec: ViewInput, task: str) -> TaskInput:
-    n_leads = len(spec.lead_names)
-    windows, fits = beat_windows(signal[:n_leads], r_peak, spec.samples)
+def _beats(
+    record_id: str, signal: np.ndarray, r_peak: np.ndarray, native: np.ndarray, fs: float, spec: ViewInput, task: str
+) -> TaskInput:
+    """Beat rows of one record; `native`: each R peak's sample index in the record as stored."""
+    windows, fits = beat_windows(signal, r_peak, spec.samples)
     rr_prev, rr_next = rr_intervals(r_peak, fs)
     beats = pl.DataFrame(
-        {"record_id": record_id, "r_peak": r_peak[fits], "rr_prev_s": rr_prev[fits], "rr_next_s": rr_next[fits]}
+        {
+            "record_id": record_id,
+            "r_peak": r_peak[fits],
+            "rr_prev_s": rr_prev[fits],
+            "rr_next_s": rr_next[fits],
+            "sample": native[fits],
+        }
     ).fill_nan(None)
     ids = [f"{record_id}:{r}" for r in r_peak[fits].tolist()]
     return TaskInput(

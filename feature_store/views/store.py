@@ -14,7 +14,7 @@ import json
 import logging
 import shutil
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +47,8 @@ class TrainingSet:
     keys: pl.DataFrame  # entity_id, record_id, patient_id, split, labels, recorded_at
     features: dict[str, dict[str, np.ndarray]]  # view -> column -> (rows, ...)
     versions: dict[str, str]  # view -> version read
+    notes: list[str] = field(default_factory=list)  # online rows: how the record was read (substitute leads)
+    samples: np.ndarray | None = None  # online beat rows: each R peak's sample index in the record as stored
 
 
 def _hash(obj: object) -> str:
@@ -208,8 +210,15 @@ class FeatureStore:
             features[view] = compute_features(
                 fam, inputs[entry.input], _params(fam.params_cls, entry.params), entry.stats, backend
             )
-        keys = next(iter(inputs.values())).keys
-        return TrainingSet(keys["entity_id"].to_numpy(), keys, features, {v: e.version for v, e in entries.items()})
+        first = next(iter(inputs.values()))
+        return TrainingSet(
+            first.keys["entity_id"].to_numpy(),
+            first.keys,
+            features,
+            {v: e.version for v, e in entries.items()},
+            sorted({n for inp in inputs.values() for n in inp.notes}),
+            first.beats["sample"].to_numpy() if first.beats is not None else None,
+        )
 
 
 def _params(cls, stored: dict):
