@@ -35,9 +35,9 @@ def patients_in_two_splits(records: pl.DataFrame) -> tuple[pl.DataFrame, pl.Data
     as (leaks, protocol overlaps): the second are the published protocols' own, e.g. MIT-BIH 201/202."""
     table = (
         records.group_by("dataset", "patient_id")
-        .agg(splits=pl.col("split").unique().sort(), records=pl.col("record_id").unique().sort())
+        .agg(splits=pl.col("split").unique().sort(), record_ids=pl.col("record_id").unique().sort())
         .filter(pl.col("splits").list.len() > 1)
         .sort("dataset", "patient_id")
     )
-    known = pl.Series([frozenset(r) in PROTOCOL_OVERLAPS for r in table["records"].to_list()], dtype=pl.Boolean)
+    known = pl.Series([frozenset(r) in PROTOCOL_OVERLAPS for r in table["record_ids"].to_list()], dtype=pl.Boolean)
     return table.filter(~known), table.filter(known)

@@ -85,7 +85,7 @@ def build_patient_check(kind: str) -> dg.AssetChecksDefinition:
     def _check(store: EcgnetStore) -> dg.AssetCheckResult:
         records = store.raw().scan_records((kind,)).select("dataset", "patient_id", "record_id", "split").collect()
         leaks, protocol = patients_in_two_splits(records)
-        as_text = lambda t: t.with_columns(pl.col("splits", "records").list.join(", "))  # noqa: E731
+        as_text = lambda t: t.with_columns(pl.col("splits", "record_ids").list.join(", "))  # noqa: E731
         return dg.AssetCheckResult(
             passed=leaks.is_empty(),
             metadata={

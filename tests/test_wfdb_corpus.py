@@ -166,7 +166,7 @@ def test_patients_come_from_the_layout_and_stay_in_one_split():
     )
     leaks, protocol = patients_in_two_splits(records)
     assert leaks["patient_id"].to_list() == ["21"] and leaks["dataset"].to_list() == ["cpsc"]
-    assert protocol["records"].to_list() == [["201", "202"]]
+    assert protocol["record_ids"].to_list() == [["201", "202"]]
 
 
 CPSC = CORPUS.parent / "cpsc2021-sample"
