@@ -11,6 +11,7 @@ from feature_store.config import IngestConfig
 from feature_store.ingest import ingest_kind
 from feature_store.sources.leads import canonical
 from feature_store.sources.registry import KINDS, discover
+from feature_store.sources.rhythm_labels import CPSC2021_STATEMENTS
 from feature_store.sources.wfdb_record import read_wfdb, repair_gaps
 from tests.records import MITDB, copy_record, edit_header
 
@@ -181,3 +182,34 @@ def test_cpsc_2021_patients_stay_in_one_split(cfg, store):
     records = store.scan_records().select("dataset", "patient_id", "record_id", "split").collect()
     assert sorted(records["patient_id"].unique().to_list()) == ["101", "21", "8"]
     assert patients_in_two_splits(records)[0].is_empty()
+
+
+def test_cinc_2017_reference_labels_land_with_their_records(tmp_path, cfg, store):
+    for name in ("af", "odd"):
+        copy_record(MITDB / "100", tmp_path, name).with_name(f"{name}.atr").unlink()  # a plain WFDB record
+    (tmp_path / "REFERENCE.csv").write_text("af,A\nodd,Z\nbroken line without a comma\n")
+    refs = discover([tmp_path], cfg)["wfdb"]
+    report = ingest_kind("wfdb", refs, store, cfg)
+    assert report.landed == ["af"] and [q.code for q in report.quarantined] == ["unmappable_labels"]
+    row = store.scan_records().collect().row(0, named=True)
+    assert row["labels"] == ["AF"] and row["label_codes"] == ["A"]
+
+
+CINC2017 = CORPUS.parent / "cinc2017-sample"
+
+
+@pytest.mark.skipif(not CINC2017.is_dir() or not CPSC.is_dir(), reason="no CinC 2017 / CPSC 2021 samples")
+def test_cinc_2017_and_cpsc_2021_land_with_their_rhythm_labels(cfg, store):
+    import datetime as dt
+
+    refs = discover([CINC2017, CPSC], cfg)
+    assert ingest_kind("wfdb", refs["wfdb"], store, cfg).quarantined == []  # ISO dates, 300 Hz, lead "ECG"
+    ingest_kind("annotated", refs["annotated"], store, cfg)
+    records = store.scan_records().collect()
+    cinc = records.filter(records["source"] == "wfdb")
+    counts = dict(zip(*np.unique(cinc["labels"].list.first().to_numpy(), return_counts=True)))
+    assert len(cinc) == 150 and counts == {"AF": 25, "N": 75, "O": 35, "noisy": 15}  # the folder's README
+    first = cinc.filter(cinc["record_id"] == "A00001").row(0, named=True)
+    assert first["recorded_at"] == dt.datetime(2014, 5, 8, 5, 5, 15) and first["lead_names"] == ["ECG"]
+    cpsc = records.filter(records["source"] == "annotated")["label_codes"].list.first().value_counts()
+    assert dict(cpsc.iter_rows()) == dict.fromkeys(CPSC2021_STATEMENTS, 3)

@@ -14,6 +14,7 @@ from ..transforms.resample import rescale_samples
 from .base import BeatBatch, Landed, RecordRef
 from .canonical import base_row
 from .errors import RecordError
+from .rhythm_labels import cpsc_statement
 from .splits import patient_of, record_split
 from .wfdb_record import read_wfdb
 
@@ -92,6 +93,8 @@ class AnnotatedBeatSource:
             )
         rr_prev, rr_next = rr_intervals(r_peak, row.fs)
         row.labels = sorted(set(labels[fits].tolist()))
+        statement = cpsc_statement(sig.comments)  # CPSC 2021: the record's AF statement, as written
+        row.label_codes = [statement] if statement else []
         row.n_beats = int(fits.sum())
         row.edge_beat_labels = labels[~fits].tolist()
         beats = BeatBatch(

@@ -1,10 +1,13 @@
-"""Any other folder of WFDB records: ingested as unlabelled records."""
+"""Any other folder of WFDB records: ingested as records, labelled where the folder says (CinC 2017's
+REFERENCE.csv: a rhythm class per record)."""
 
 from __future__ import annotations
 
 from ..config import IngestConfig
 from .base import Landed, RecordRef
 from .canonical import base_row
+from .errors import RecordError
+from .rhythm_labels import CINC2017_CODES, REFERENCE
 from .splits import patient_of, record_split
 from .wfdb_record import read_wfdb
 
@@ -15,13 +18,21 @@ class PlainWfdbSource:
     def load(self, ref: RecordRef, cfg: IngestConfig) -> Landed:
         sig = read_wfdb(ref.path, cfg)
         record = ref.path.name
-        return Landed(
-            base_row(
-                sig,
-                source=self.kind,
-                folder=ref.folder,
-                target_fs=cfg.record_fs,
-                split=record_split(record),
-                patient_id=patient_of(record),
-            )
+        row = base_row(
+            sig,
+            source=self.kind,
+            folder=ref.folder,
+            target_fs=cfg.record_fs,
+            split=record_split(record),
+            patient_id=patient_of(record),
         )
+        code = ref.meta.get("reference")
+        if code is not None:
+            if code not in CINC2017_CODES:
+                raise RecordError(
+                    "unmappable_labels",
+                    f"{ref.path.parent / REFERENCE}: label {code!r} of {record} is not one of "
+                    f"{sorted(CINC2017_CODES)} (N normal, A AF, O other rhythm, ~ noisy); fix: correct its line",
+                )
+            row.labels, row.label_codes = [CINC2017_CODES[code]], [code]
+        return Landed(row)

@@ -14,6 +14,7 @@ from .files import is_regular, read_head
 from .header_text import is_multi_segment, named_files
 from .plain import PlainWfdbSource
 from .ptbxl import DATABASE, PtbxlSource, discover_ptbxl
+from .rhythm_labels import REFERENCE, reference_codes
 
 SOURCES: dict[str, Source] = {
     s.kind: s for s in (PtbxlSource(), ChallengeSource(), AnnotatedBeatSource(), PlainWfdbSource())
@@ -35,10 +36,15 @@ def discover(folders: list[Path], cfg: IngestConfig) -> dict[str, list[RecordRef
             found["ptbxl"].extend(discover_ptbxl(root, cfg))
         headers = [h for h in sorted(folder.rglob("*.hea")) if not any(root in h.parents for root in ptbxl_roots)]
         segments = {seg for hea in headers if is_multi_segment(hea) for seg in named_files(hea, depth=0)}
+        references: dict[Path, dict[str, str]] = {}  # CinC 2017 labels, one REFERENCE.csv per folder
         for hea in headers:
             if hea not in segments:  # a segment is read through its multi-segment record
-                path = hea.with_suffix("")
-                found[_kind(path)].append(RecordRef(_kind(path), path, folder))
+                path, kind = hea.with_suffix(""), _kind(hea.with_suffix(""))
+                if hea.parent not in references:
+                    references[hea.parent] = reference_codes(hea.parent)
+                code = references[hea.parent].get(path.name)
+                meta = {"reference": code} if code is not None and kind == "wfdb" else {}
+                found[kind].append(RecordRef(kind, path, folder, meta))
     return {kind: sorted(found.get(kind, []), key=lambda r: str(r.path)) for kind in KINDS}
 
 
@@ -58,7 +64,7 @@ def folder_state(folders: list[Path]) -> str:
     h = hashlib.blake2b(digest_size=12)
     for folder in folders:
         for file in sorted(folder.rglob("*")) if folder.is_dir() else []:
-            if file.suffix in _RECORD_SUFFIXES or file.name == DATABASE:
+            if file.suffix in _RECORD_SUFFIXES or file.name in (DATABASE, REFERENCE):
                 try:
                     st = file.stat()
                     h.update(f"{file}|{st.st_size}|{st.st_mtime_ns}\n".encode())
