@@ -101,7 +101,12 @@ def load_records(spec: TaskSpec, snapshots: list[RawSnapshot]) -> TaskInput:
     if records.is_empty():
         return empty_input(spec, len(leads))
     has_leads = records["lead_names"].list.eval(pl.element().is_in(list(leads))).list.sum() == len(leads)
-    records = records.filter(has_leads).sort("record_id")
+    # a single-label task scores rows with exactly one of its classes (plain WFDB records carry none)
+    one_class = records["labels"].list.eval(pl.element().is_in(list(spec.classes))).list.sum() == 1
+    labelled = one_class if not spec.multilabel else pl.Series([True] * len(records))
+    records = records.filter(has_leads & labelled).sort("record_id")
+    if records.is_empty():
+        return empty_input(spec, len(leads))
     fs_values = records["fs"].unique().to_list()
     if len(fs_values) > 1:
         raise ValueError(f"records have several rates {fs_values}; fix: ingest with one record_fs")
@@ -128,7 +133,7 @@ def load_records(spec: TaskSpec, snapshots: list[RawSnapshot]) -> TaskInput:
         list(leads),
         spec.unit,
         spec.splits.train,
-        excluded={"missing_leads": int((~has_leads).sum())},
+        excluded={"missing_leads": int((~has_leads).sum()), "unlabelled": int((has_leads & ~labelled).sum())},
     )
 
 
