@@ -46,7 +46,7 @@ def test_definitions_load_with_the_ingest_feature_and_training_groups():
         groups.setdefault(graph.get(key).group_name, set()).add(key.to_user_string())
     assert groups["ingest"] == {"ptbxl_records", "challenge_records", "annotated_beats", "wfdb_records"}
     assert groups["features"] == {
-        f"{t}_{f}_features" for t in ("beat", "record") for f in ("time", "spectral", "spectrogram")
+        f"{t}_{f}_features" for t in ("beat", "record", "rhythm") for f in ("time", "spectral", "spectrogram")
     }
     upstream = graph.get(dg.AssetKey("record_spectral_features")).parent_keys
     assert upstream == {dg.AssetKey("ptbxl_records"), dg.AssetKey("challenge_records")}
@@ -55,7 +55,7 @@ def test_definitions_load_with_the_ingest_feature_and_training_groups():
         "beat_champion_model",
         "record_fusion_comparison",
         "record_champion_model",
-    } <= groups["training"] and len(groups["training"]) == 2 * (len(VARIANTS) + 3)  # data, comparison, champion
+    } <= groups["training"] and len(groups["training"]) == 3 * (len(VARIANTS) + 3)  # data, comparison, champion
     comparison = graph.get(dg.AssetKey("beat_fusion_comparison")).parent_keys  # results arrive as inputs
     assert comparison == {dg.AssetKey("beat_training_data"), *(dg.AssetKey(f"beat_{v}_model") for v in VARIANTS)}
     assert graph.get(dg.AssetKey("beat_classical_model")).parent_keys == {dg.AssetKey("beat_training_data")}
@@ -95,6 +95,9 @@ def test_ingest_assets_materialize_with_metadata_and_passing_checks(tmp_path, so
     assert "164934002" in cinc["unmapped_codes"].value
     checks = _checks(result)
     assert all(c.passed for c in checks.values()), checks
+    for kind in ("annotated_beats", "challenge_records", "wfdb_records", "ptbxl_records"):  # blocking, every source
+        patients = checks[(kind, "check_patients_in_one_split")].metadata
+        assert patients["actual"].value == 0 and patients["expected"].value == "0 patients in two splits"
     frac = checks[("challenge_records", "check_quarantine_fraction")].metadata
     assert frac["actual"].value == pytest.approx(0.25) and frac["expected"].value == "<= 0.3"
     assert frac["failed_records"].value == 1 and frac["landed_records"].value == 3
