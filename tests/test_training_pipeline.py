@@ -231,7 +231,8 @@ def test_the_rhythm_task_trains_and_compares_on_the_bundled_cinc_2017_records(tm
     assert result.success
     with tracker(tmp_path).fluent():
         runs = mlflow.search_runs(experiment_names=["ecgnet-rhythm"])
-    children = runs[runs["tags.ecgnet.role"] != "comparison"]
+    parent = runs[runs["tags.ecgnet.role"] == "comparison"]["run_id"].iloc[0]
+    children = runs[runs["tags.mlflow.parentRunId"] == parent]
     assert set(children["tags.mlflow.runName"]) == set(VARIANTS)
     assert children["metrics.test_se_AF"].notna().all()  # the AF focus class, with its interval
     assert tracker(tmp_path).current_champion("rhythm") is not None
