@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ class IngestReport:
     snapshot: str = ""  # fingerprint of every record of this kind now in the raw store
     record_ids: tuple[str, ...] = ()  # every record of this kind now in the raw store
     notes: list[tuple[str, str]] = field(default_factory=list)  # (path, note): landed, read leniently
+    removed: list[str] = field(default_factory=list)  # paths whose record files are gone: dropped from the store
 
     @property
     def records_per_s(self) -> float:
@@ -77,6 +79,7 @@ def _ingest_locked(kind: str, refs: list[RecordRef], store: RawStore, cfg: Inges
         for path, e in manifest.items()
         if e["status"] == "landed" and Path(path + ".hea").is_file()
     }
+    _drop_deleted(kind, {str(r.path) for r in refs}, manifest, store, report)
     last_log = start
     for i, ref in enumerate(refs, 1):
         key = str(ref.path)
@@ -124,6 +127,17 @@ def _ingest_one(
     if landed.beats is not None:
         report.beats.update(landed.beats.label)
     return {"fingerprint": fp, "record_id": record_id, "status": "landed"}
+
+
+def _drop_deleted(kind: str, found: set[str], manifest: dict, store: RawStore, report: IngestReport) -> None:
+    """Records whose header is gone from its folder leave the store (rows, quarantine entry, manifest):
+    the store holds what the data folders hold. Records of folders not ingested this time stay."""
+    for key in [k for k in manifest if k not in found and not os.path.lexists(k + ".hea")]:
+        _forget(store, kind, manifest[key])
+        store.quarantine_file(kind, key).unlink(missing_ok=True)
+        del manifest[key]
+        report.removed.append(key)
+        log.info("%s: %s was deleted from its folder; its rows left the store", kind, key)
 
 
 def _as_record_error(err: Exception, key: str) -> RecordError:

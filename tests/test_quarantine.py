@@ -151,3 +151,19 @@ def test_a_multi_segment_record_reads_as_its_segments_joined(tmp_path, cfg):
     assert [r.path.name for r in refs["wfdb"]] == ["multi"]  # its segments are not records of their own
     assert [r.path.name for r in refs["annotated"]] == []
     assert {f.name for f in refs["wfdb"][0].files()} >= {"multi.hea", "seg1.hea", "seg1.dat", "seg2.dat"}
+
+
+def test_a_record_deleted_from_its_folder_leaves_the_store(tmp_path, cfg, store):
+    keep, gone = copy_record(MITDB / "100", tmp_path, "keep"), copy_record(MITDB / "100", tmp_path, "gone")
+    bad = copy_record(MITDB / "100", tmp_path, "bad")
+    edit_header(bad, "2 360 650000", "2 123 650000")
+    ingest_kind("annotated", discover([tmp_path], cfg)["annotated"], store, cfg)
+    assert store.scan_records().select(pl.len()).collect().item() == 2
+    for record in (gone, bad):
+        for file in tmp_path.glob(record.name + ".*"):
+            file.unlink()
+    report = ingest_kind("annotated", discover([tmp_path], cfg)["annotated"], store, cfg)
+    assert sorted(report.removed) == [str(bad), str(gone)] and report.unchanged == 1
+    assert store.scan_records().select("record_id").collect()["record_id"].to_list() == [keep.name]
+    assert store.scan_beats().select(pl.col("record_id").unique()).collect()["record_id"].to_list() == [keep.name]
+    assert store.scan_quarantine().select(pl.len()).collect().item() == 0

@@ -36,6 +36,8 @@ def build_ingest_asset(kind: str) -> dg.AssetsDefinition:
             context.log.warning(f"quarantined {q.path} [{q.code}]: {q.reason}")
         for path, note in report.notes:
             context.log.warning(f"landed {path}, read leniently: {note}")
+        for path in report.removed:
+            context.log.warning(f"{path}: its files were deleted from the source folder; its rows left the store")
         context.log.info(
             f"{name}: {len(report.landed)} landed, {report.unchanged} unchanged, "
             f"{len(report.quarantined)} quarantined in {report.seconds:.1f} s "
@@ -57,6 +59,7 @@ def _metadata(report: IngestReport, snapshot: RawSnapshot, raw: RawStore, store:
         "records_landed_now": len(report.landed),
         "records_unchanged": report.unchanged,
         "quarantined_now": len(report.quarantined),
+        "removed_now": len(report.removed),
         "records_in_store": len(snapshot.record_ids),
         "seconds": round(report.seconds, 2),
         "records_per_s": round(report.records_per_s, 1),
