@@ -89,7 +89,8 @@ def _ingest_locked(kind: str, refs: list[RecordRef], store: RawStore, cfg: Inges
             _forget(store, kind, manifest.get(key, {}))
             manifest[key] = _quarantine(ref, "", _as_record_error(err, key), store, report)
             continue
-        if manifest.get(key, {}).get("fingerprint") == fp:
+        entry = manifest.get(key, {})
+        if entry.get("fingerprint") == fp and _intact(store, kind, entry):
             report.unchanged += 1
             continue
         _forget(store, kind, manifest.get(key, {}))
@@ -127,6 +128,14 @@ def _ingest_one(
     if landed.beats is not None:
         report.beats.update(landed.beats.label)
     return {"fingerprint": fp, "record_id": record_id, "status": "landed"}
+
+
+def _intact(store: RawStore, kind: str, entry: dict) -> bool:
+    """A landed record's stored files are whole; one cut short (a crash, a full disk) is read again."""
+    if entry.get("status") != "landed" or store.landed_intact(kind, entry["record_id"]):
+        return True
+    log.warning("%s: the stored files of %s are damaged; reading the record again", kind, entry["record_id"])
+    return False
 
 
 def _drop_deleted(kind: str, found: set[str], manifest: dict, store: RawStore, report: IngestReport) -> None:

@@ -161,6 +161,19 @@ def beat_table(row: RecordRow, beats: BeatBatch) -> pa.Table:
     )
 
 
+def parquet_intact(path: Path) -> bool:
+    """Whether `path` is a whole Parquet file by its frame (magic bytes at both ends): a file cut short
+    by a crash, a full disk or a copy loses its footer. Reads 8 bytes."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+            fh.seek(max(size - 4, 0))
+            return size >= 12 and head == b"PAR1" and fh.read(4) == b"PAR1"
+    except OSError:
+        return False
+
+
 def write_atomic(table: pa.Table, path: Path) -> None:
     """Write Parquet next to `path`, then rename: readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -219,6 +232,11 @@ class RawStore:
 
     def beats_file(self, kind: str, record_id: str) -> Path:
         return self.root / "raw" / "beats" / kind / f"{file_key(record_id)}.parquet"
+
+    def landed_intact(self, kind: str, record_id: str) -> bool:
+        """The record's stored row (and beats, where it has them) are whole Parquet files."""
+        beats = self.beats_file(kind, record_id)
+        return parquet_intact(self.records_file(kind, record_id)) and (not beats.exists() or parquet_intact(beats))
 
     def quarantine_file(self, kind: str, path: str) -> Path:
         key = hashlib.blake2b(path.encode(), digest_size=6).hexdigest()

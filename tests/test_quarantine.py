@@ -167,3 +167,13 @@ def test_a_record_deleted_from_its_folder_leaves_the_store(tmp_path, cfg, store)
     assert store.scan_records().select("record_id").collect()["record_id"].to_list() == [keep.name]
     assert store.scan_beats().select(pl.col("record_id").unique()).collect()["record_id"].to_list() == [keep.name]
     assert store.scan_quarantine().select(pl.len()).collect().item() == 0
+
+
+def test_a_truncated_store_file_is_read_again_not_reported_unchanged(tmp_path, cfg, store):
+    copy_record(MITDB / "100", tmp_path, "cut")
+    ingest_kind("annotated", discover([tmp_path], cfg)["annotated"], store, cfg)
+    stored = store.beats_file("annotated", "cut")
+    stored.write_bytes(stored.read_bytes()[: stored.stat().st_size // 2])  # a crash or a full disk mid-write
+    report = ingest_kind("annotated", discover([tmp_path], cfg)["annotated"], store, cfg)
+    assert report.landed == ["cut"] and report.unchanged == 0
+    assert store.scan_beats().select(pl.len()).collect().item() > 2000  # readable again
