@@ -16,6 +16,7 @@ from feature_store.raw_store import RawStore
 from feature_store.summary import markdown_table, quarantine_reasons, totals
 from feature_store.workspace import Workspace, default_sources
 
+from .stale_runs import close_dead_runs, owner_tags
 from .workspace import prepare_dagster_home
 
 STAGE_ORDER = ("ingest", "features", "training")
@@ -46,7 +47,11 @@ def run(stages: str | None = None) -> dg.ExecuteInProcessResult:
     print(f"ecgnet demo: stages {groups}, sources {default_sources()}, workspace {Workspace.default().home}")
     job = defs.resolve_job_def("ecgnet")
     with dg.DagsterInstance.get() as instance:
-        return job.execute_in_process(instance=instance, asset_selection=list(selection), raise_on_error=False)
+        for run_id in close_dead_runs(instance):
+            print(f"run {run_id} was left STARTED by a process that is gone; marked failed")
+        return job.execute_in_process(
+            instance=instance, asset_selection=list(selection), raise_on_error=False, tags=owner_tags()
+        )
 
 
 def gate_refusals(result: dg.ExecuteInProcessResult) -> dict[str, list[str]]:

@@ -186,3 +186,27 @@ def test_feature_assets_materialize_pass_their_checks_and_are_reused(tmp_path, s
         assert again[name]["reused"].value is True
         assert again[name]["version"].value == meta[name]["version"].value
         assert again[name]["seconds_this_run"].value < meta[name]["seconds_to_compute"].value
+
+
+def test_a_run_whose_process_died_is_closed_as_failed_by_the_next_run():
+    import subprocess
+    import sys
+
+    from pipelines.stale_runs import HOST_TAG, PID_TAG, close_dead_runs, owner_tags
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = gone.stdout.strip()  # a process that has exited
+    with dg.DagsterInstance.ephemeral() as instance:
+        runs = {}
+        for name, tags in (("dead", {**owner_tags(), PID_TAG: dead_pid}), ("live", owner_tags())):
+            run = dg.DagsterRun(job_name=f"job_{name}", status=dg.DagsterRunStatus.STARTED, tags=tags)
+            instance.add_run(run)
+            runs[name] = run.run_id
+        elsewhere = dg.DagsterRun(
+            job_name="other", status=dg.DagsterRunStatus.STARTED, tags={PID_TAG: dead_pid, HOST_TAG: "another-host"}
+        )
+        instance.add_run(elsewhere)
+        assert close_dead_runs(instance) == [runs["dead"]]
+        assert instance.get_run_by_id(runs["dead"]).status == dg.DagsterRunStatus.FAILURE
+        assert instance.get_run_by_id(runs["live"]).status == dg.DagsterRunStatus.STARTED  # this process
+        assert instance.get_run_by_id(elsewhere.run_id).status == dg.DagsterRunStatus.STARTED  # not ours to judge
