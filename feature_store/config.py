@@ -33,6 +33,10 @@ class IngestConfig:
     # invalid samples (WFDB's "no value") in runs up to this long are interpolated, with a note; a
     # longer gap quarantines the record (non_finite). 0.05 s is under a QRS complex
     max_gap_s: float = 0.05
+    # plausibility: a record shorter than this holds no beat worth a window; an ECG lead whose
+    # 99.9th percentile of |x| exceeds max_abs_mv was scaled wrong (gain, baseline or units)
+    min_duration_s: float = 2.0
+    max_abs_mv: float = 50.0
 
     def __post_init__(self) -> None:
         if self.record_fs <= 0 or self.beat_fs <= 0:

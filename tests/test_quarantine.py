@@ -56,6 +56,10 @@ BREAKAGES = {
     "zero_samples": ("zero", "zero_samples", _header_edit("zero", "360 650000", "360 0")),
     "unknown_lead": ("lead", "unknown_lead", lambda f: _rename_leads(copy_record(MITDB / "100", f, "lead"))),
     "duplicate_lead": ("twice", "duplicate_lead", _header_edit("twice", " V5", " MLII")),
+    "gain_zero": ("zero_gain", "bad_gain", _header_edit("zero_gain", "986.3720073664825(631)/mV", "0(631)/mV")),
+    "baseline": ("base", "implausible_amplitude", _header_edit("base", "(631)/mV", "(2147483647)/mV")),
+    "units": ("micro", "implausible_amplitude", _header_edit("micro", "(631)/mV 12 0 488", "(631)/V 12 0 488")),
+    "too_short": ("short", "too_short", _header_edit("short", "360 650000", "360 10")),
     "too_long": ("huge", "too_long", _header_edit("huge", "360 650000", "360 65000000000")),
     "garbage_header": ("junk", "header_unreadable", _garbage_header),
 }

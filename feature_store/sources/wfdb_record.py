@@ -79,6 +79,12 @@ def read_wfdb(path: Path, cfg: IngestConfig) -> WfdbSignal:
     signal, repaired = repair_gaps(signal, max_gap=int(cfg.max_gap_s * fs))
     notes += dropped + ([repaired] if repaired else [])
     _check_values(signal, leads, path, cfg)
+    if signal.shape[1] < cfg.min_duration_s * fs:
+        raise RecordError(
+            "too_short",
+            f"{path}: {signal.shape[1]} samples at {fs:g} Hz ({signal.shape[1] / fs:.2f} s), shorter than "
+            f"IngestConfig.min_duration_s ({cfg.min_duration_s:g} s); fix: remove the record or restore its signal",
+        )
     return WfdbSignal(
         record_id=path.name if multi else str(header.record_name),
         path=path,
@@ -265,11 +271,7 @@ def _check_size(values: int, hea: str, cfg: IngestConfig) -> None:
 
 
 def _check_gains(path: Path) -> None:
-    lines = [
-        ln
-        for ln in Path(f"{path}.hea").read_text(errors="replace").splitlines()
-        if ln.strip() and not ln.startswith("#")
-    ]
+    lines = [ln for ln in read_head(Path(f"{path}.hea")).splitlines() if ln.strip() and not ln.startswith("#")]
     for line in lines[1:]:
         fields = line.split()
         if len(fields) > 2 and not _GAIN.match(fields[2]):
@@ -277,6 +279,12 @@ def _check_gains(path: Path) -> None:
                 "bad_gain",
                 f"{path}.hea: gain field {fields[2]!r} of signal line "
                 f"{line!r} is not a number; fix: write the ADC gain as e.g. 200/mV",
+            )
+        if len(fields) > 2 and float(_GAIN.match(fields[2]).group(1)) == 0:  # wfdb would assume 200 adu/mV
+            raise RecordError(
+                "bad_gain",
+                f"{path}.hea: gain 0 on signal line {line!r}, which WFDB defines as uncalibrated; fix: write the "
+                "ADC gain in adu/mV",
             )
 
 
@@ -315,6 +323,16 @@ def _check_values(signal: np.ndarray, leads: list[str], path: Path, cfg: IngestC
             "non_finite",
             f"{path}: invalid (NaN) samples per lead {counts}; fix: repair "
             "or interpolate the gap in the source, or remove the record",
+        )
+    # a wrong gain, baseline or unit shows as amplitudes no heart makes (|x| of tens of mV and up)
+    typical = np.percentile(np.abs(signal), 99.9, axis=1)
+    loud = {lead: float(f"{a:.3g}") for lead, a in zip(leads, typical) if a > cfg.max_abs_mv}
+    if loud:
+        raise RecordError(
+            "implausible_amplitude",
+            f"{path}: lead(s) {loud} reach beyond {cfg.max_abs_mv:g} mV (99.9th percentile of |x|); the header's "
+            "gain, baseline or units are probably wrong; fix: correct the signal lines of "
+            f"{path.name}.hea (gain in adu/mV, baseline in adu, units mV)",
         )
     ptp = np.ptp(signal, axis=1)
     flat = [lead for lead, amp in zip(leads, ptp) if amp < cfg.flat_mv]
