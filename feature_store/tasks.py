@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from .sources.leads import STANDARD_12, LeadSlot
-from .sources.rhythm_labels import RHYTHM_CLASSES
 from .views.families import FAMILY_PARAMS, SpectrogramParams
 
 METRICS = ("macro_f1", "macro_auc")  # names ecgnet.evaluate resolves to scikit-learn metrics
@@ -135,16 +134,16 @@ RECORDS = TaskSpec(
     sources_hint="a PTB-XL or Challenge 2021 folder",
 )
 
-# CinC 2017's rhythm classes from one lead (AliveCor, 300 Hz; read at the record rate): each record's
+# CinC 2017's AF classification: rhythm classes from one lead (AliveCor, 300 Hz; read at the record rate): each record's
 # first 30 s (the median length; shorter ones zero-padded), macro-F1 over N, AF, other and noisy (the
 # challenge scored the mean F1 of the first three). Each record is its own patient (CinC 2017 does not
 # say who recorded what), split by the stable patient hash.
-RHYTHM = TaskSpec(
-    name="rhythm",
-    asset_prefix="rhythm",
+AF = TaskSpec(
+    name="af",
+    asset_prefix="af",
     window=RecordWindows(duration_s=30.0, leads=("ECG",)),
     source_kinds=("wfdb",),
-    classes=RHYTHM_CLASSES,
+    classes=("N", "AF", "O", "noisy"),
     multilabel=False,
     splits=Splits(train=("train",), val=("val",), test=("test",)),
     metric="macro_f1",
@@ -154,7 +153,7 @@ RHYTHM = TaskSpec(
     sources_hint="a CinC 2017 folder (single-lead records with REFERENCE.csv)",
 )
 
-TASKS: dict[str, TaskSpec] = {t.name: t for t in (BEATS, RECORDS, RHYTHM)}
+TASKS: dict[str, TaskSpec] = {t.name: t for t in (BEATS, RECORDS, AF)}
 
 
 def view_name(task: str, family: str) -> str:

@@ -46,7 +46,7 @@ def test_definitions_load_with_the_ingest_feature_and_training_groups():
         groups.setdefault(graph.get(key).group_name, set()).add(key.to_user_string())
     assert groups["ingest"] == {"ptbxl_records", "challenge_records", "annotated_beats", "wfdb_records"}
     assert groups["features"] == {
-        f"{t}_{f}_features" for t in ("beat", "record", "rhythm") for f in ("time", "spectral", "spectrogram")
+        f"{t}_{f}_features" for t in ("beat", "record", "af") for f in ("time", "spectral", "spectrogram")
     }
     upstream = graph.get(dg.AssetKey("record_spectral_features")).parent_keys
     assert upstream == {dg.AssetKey("ptbxl_records"), dg.AssetKey("challenge_records")}

@@ -20,7 +20,9 @@ def test_discover_sorts_sample_records_by_kind(cfg):
     refs = discover([CINC.parent], cfg)
     assert [r.path.name for r in refs["annotated"]] == ["100", "208", "209", "220", "223", "232"]
     assert len(refs["challenge"]) == 50
-    assert [r.path.name for r in refs["wfdb"]] == ["s0010_re"]
+    wfdb = [r.path.name for r in refs["wfdb"]]  # CinC 2017 (with REFERENCE.csv labels) and PTB Diagnostic
+    assert wfdb == sorted(wfdb) and len(wfdb) == 61 and wfdb[0] == "A00001" and wfdb[-1] == "s0010_re"
+    assert {r.meta.get("reference") for r in refs["wfdb"]} == {"N", "A", "O", "~", None}
     assert refs["ptbxl"] == []
 
 

@@ -223,16 +223,16 @@ def test_a_pickled_file_planted_beside_the_champion_is_refused_not_run(trained, 
     assert "MLFLOW_ALLOW_PICKLE_DESERIALIZATION" not in os.environ  # restored for the rest of the process
 
 
-def test_the_rhythm_task_trains_and_compares_on_the_bundled_cinc_2017_records(tmp_path):
-    from feature_store.tasks import RHYTHM
+def test_the_af_task_trains_and_compares_on_the_bundled_cinc_2017_records(tmp_path):
+    from feature_store.tasks import AF
     from feature_store.workspace import SAMPLE_DATA
 
-    result = materialize_all(tmp_path, [SAMPLE_DATA / "cinc2017"], [RHYTHM], gate_minimum={"rhythm": 0.0})
+    result = materialize_all(tmp_path, [SAMPLE_DATA / "cinc2017"], [AF], gate_minimum={"af": 0.0})
     assert result.success
     with tracker(tmp_path).fluent():
-        runs = mlflow.search_runs(experiment_names=["ecgnet-rhythm"])
+        runs = mlflow.search_runs(experiment_names=["ecgnet-af"])
     parent = runs[runs["tags.ecgnet.role"] == "comparison"]["run_id"].iloc[0]
     children = runs[runs["tags.mlflow.parentRunId"] == parent]
     assert set(children["tags.mlflow.runName"]) == set(VARIANTS)
-    assert children["metrics.test_se_AF"].notna().all()  # the AF focus class, with its interval
-    assert tracker(tmp_path).current_champion("rhythm") is not None
+    assert children["metrics.test_macro_f1"].notna().all() and children["metrics.val_metric"].notna().all()
+    assert tracker(tmp_path).current_champion("af") is not None

@@ -16,8 +16,7 @@ from .files import read_head
 
 log = logging.getLogger(__name__)
 REFERENCE = "REFERENCE.csv"
-RHYTHM_CLASSES = ("N", "AF", "O", "noisy")
-CINC2017_CODES = {"N": "N", "A": "AF", "O": "O", "~": "noisy"}
+CINC2017_CODES = {"N": "N", "A": "AF", "O": "O", "~": "noisy"}  # -> the rhythm task's classes
 CPSC2021_STATEMENTS = ("non atrial fibrillation", "paroxysmal atrial fibrillation", "persistent atrial fibrillation")
 
 

@@ -3,7 +3,7 @@ transforms, built the way the task's windowing says (beat windows or record crop
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import polars as pl
@@ -104,9 +104,12 @@ def load_records(spec: TaskSpec, snapshots: list[RawSnapshot]) -> TaskInput:
     # a single-label task scores rows with exactly one of its classes (plain WFDB records carry none)
     one_class = records["labels"].list.eval(pl.element().is_in(list(spec.classes))).list.sum() == 1
     labelled = one_class if not spec.multilabel else pl.Series([True] * len(records))
+    excluded = {"missing_leads": int((~has_leads).sum())} | (
+        {} if spec.multilabel else {"unlabelled": int((has_leads & ~labelled).sum())}
+    )
     records = records.filter(has_leads & labelled).sort("record_id")
-    if records.is_empty():
-        return empty_input(spec, len(leads))
+    if records.is_empty():  # every row left out: an empty view that still accounts for them
+        return replace(empty_input(spec, len(leads)), excluded=excluded)
     fs_values = records["fs"].unique().to_list()
     if len(fs_values) > 1:
         raise ValueError(f"records have several rates {fs_values}; fix: ingest with one record_fs")
@@ -133,7 +136,7 @@ def load_records(spec: TaskSpec, snapshots: list[RawSnapshot]) -> TaskInput:
         list(leads),
         spec.unit,
         spec.splits.train,
-        excluded={"missing_leads": int((~has_leads).sum()), "unlabelled": int((has_leads & ~labelled).sum())},
+        excluded=excluded,
     )
 
 
