@@ -37,6 +37,7 @@ from .fusion import (
 )
 from .models import ModelConfig
 from .plots import attribution_pngs, comparison_png, shares_png
+from .promotion import choose_candidate
 from .train import TrainConfig, predict_probs, resolve_device, rows, seed_everything, tensors, train
 
 if TYPE_CHECKING:
@@ -330,10 +331,16 @@ def best_single(results: dict[str, VariantResult]) -> str:
 
 
 def comparison_table(results: dict[str, VariantResult], data: TaskData, cfg: ComparisonConfig) -> pl.DataFrame:
-    """One row per variant: size, latency, validation metric, test metrics with 95 % intervals,
-    and the paired-bootstrap difference in test macro metric against the best single model."""
+    """One row per variant: size, latency, validation metric and its paired difference against the
+    variant chosen on validation (validation patients resampled: whether the choice beats noise), test
+    metrics with 95 % intervals, and the paired-bootstrap difference in test metric against the best
+    single model."""
     ref = best_single(results) if any(r.variant.kind == "single" for r in results.values()) else None
     key, metric = data.spec.metric, headline(data.spec)
+    # is the choice more than noise? each variant's validation (out-of-fold) metric against the chosen
+    # one's, paired over validation patients: DS1 only, like the choice itself
+    scored = scored_on_development(data) if cfg.folds > 1 else data
+    chosen = choose_candidate({n: r.val.value for n, r in results.items()})
     rows = []
     for name, r in results.items():
         row = {
@@ -347,6 +354,19 @@ def comparison_table(results: dict[str, VariantResult], data: TaskData, cfg: Com
         if cfg.folds > 1:  # the spread of the held-out-fold metric (late variants: out of fold, pooled)
             f = r.fitted
             row["cv_mean_sd"] = f"{f['cv_metric_mean']:.3f} ± {f['cv_metric_sd']:.3f}" if "cv_metric_sd" in f else ""
+        if name == chosen:
+            row[f"val_vs_{chosen}"] = "(chosen)"
+        elif len(r.val_probs) == len(scored.val):
+            d = paired_bootstrap(
+                r.val_probs,
+                results[chosen].val_probs,
+                scored.val.y,
+                scored.val.groups,
+                metric,
+                n_boot=cfg.n_boot,
+                seed=cfg.train.seed,
+            )
+            row[f"val_vs_{chosen}"] = f"{d.value:+.3f} [{d.lo:+.3f}, {d.hi:+.3f}]"
         for m in reported_metrics(data):
             row[m] = str(r.test[m])
         if ref and name != ref:

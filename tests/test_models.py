@@ -381,6 +381,9 @@ def test_cross_validated_variants_are_scored_out_of_fold_and_tested_as_fold_ense
         np.testing.assert_allclose(activation(back.model(x), False).numpy(), time_.test_probs, rtol=1e-5, atol=1e-6)
     table = comparison_table(results, data, cfg)
     assert "cv_mean_sd" in table.columns and "±" in table.filter(table["variant"] == "time")["cv_mean_sd"][0]
+    chosen = max(results, key=lambda n: results[n].val.value)
+    column = table[f"val_vs_{chosen}"].to_list()  # every variant against the choice, on DS1 patients only
+    assert column[list(results).index(chosen)] == "(chosen)" and all("[" in c for c in column if c != "(chosen)")
 
 
 def test_decision_offsets_are_kept_only_when_they_help_across_patients(data):
