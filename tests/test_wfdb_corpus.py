@@ -15,7 +15,16 @@ from feature_store.sources.rhythm_labels import CPSC2021_STATEMENTS
 from feature_store.sources.wfdb_record import read_wfdb, repair_gaps
 from tests.records import MITDB, copy_record, edit_header
 
-CORPUS = Path(os.environ.get("ECGNET_WFDB_CORPUS", Path(__file__).parents[1] / "../shared/data/wfdb-python-sample"))
+SHARED = Path(__file__).parents[1] / "../shared/data"
+# the whole corpus where the team's data folder is at hand, else the 1.4 MB subset bundled with the tests
+CORPUS = Path(
+    os.environ.get(
+        "ECGNET_WFDB_CORPUS",
+        SHARED / "wfdb-python-sample"
+        if (SHARED / "wfdb-python-sample").is_dir()
+        else Path(__file__).parent / "data" / "wfdb-corpus",
+    )
+)
 
 # Written by hand from each record's header and what wfdb.rdrecord gives for it: "landed", or the
 # reason it is quarantined. Segments of a multi-segment record (041s01, v102s_1, ..., the layouts)
@@ -67,9 +76,10 @@ EXPECTED = {
 }
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"wfdb-python's test corpus is not at {CORPUS} (ECGNET_WFDB_CORPUS)")
 def test_every_record_of_the_wfdb_corpus_lands_or_has_its_reason(cfg, store):
     refs = discover([CORPUS], cfg)
+    present = {k: v for k, v in EXPECTED.items() if (CORPUS / f"{k}.hea").is_file()}
+    assert len(present) >= 25, f"only {len(present)} records of the table under {CORPUS}"
     got = {}
     for kind in KINDS:
         report = ingest_kind(kind, refs[kind], store, cfg)  # none raises
@@ -77,7 +87,7 @@ def test_every_record_of_the_wfdb_corpus_lands_or_has_its_reason(cfg, store):
             got[str(Path(q.path).relative_to(CORPUS))] = q.code
         for ref in refs[kind]:
             got.setdefault(str(ref.path.relative_to(CORPUS)), "landed")
-    assert got == EXPECTED
+    assert got == present
 
 
 def test_iso_and_impossible_base_dates_are_kept_or_dropped_and_the_record_lands(tmp_path, cfg):
@@ -170,7 +180,7 @@ def test_patients_come_from_the_layout_and_stay_in_one_split():
     assert protocol["record_ids"].to_list() == [["201", "202"]]
 
 
-CPSC = CORPUS.parent / "cpsc2021-sample"
+CPSC = SHARED / "cpsc2021-sample"
 
 
 @pytest.mark.skipif(not CPSC.is_dir(), reason=f"no CPSC 2021 sample at {CPSC}")
@@ -195,7 +205,7 @@ def test_cinc_2017_reference_labels_land_with_their_records(tmp_path, cfg, store
     assert row["labels"] == ["AF"] and row["label_codes"] == ["A"]
 
 
-CINC2017 = CORPUS.parent / "cinc2017-sample"
+CINC2017 = SHARED / "cinc2017-sample"
 
 
 @pytest.mark.skipif(not CINC2017.is_dir() or not CPSC.is_dir(), reason="no CinC 2017 / CPSC 2021 samples")
