@@ -357,35 +357,23 @@ def comparison_table(results: dict[str, VariantResult], data: TaskData, cfg: Com
         if name == chosen:
             row[f"val_vs_{chosen}"] = "(chosen)"
         elif len(r.val_probs) == len(scored.val):
-            d = paired_bootstrap(
-                r.val_probs,
-                results[chosen].val_probs,
-                scored.val.y,
-                scored.val.groups,
-                metric,
-                n_boot=cfg.n_boot,
-                seed=cfg.train.seed,
-            )
-            row[f"val_vs_{chosen}"] = f"{d.value:+.3f} [{d.lo:+.3f}, {d.hi:+.3f}]"
+            row[f"val_vs_{chosen}"] = _paired(r.val_probs, results[chosen].val_probs, scored.val, metric, cfg)
         for m in reported_metrics(data):
             row[m] = str(r.test[m])
         if ref and name != ref:
-            d = paired_bootstrap(
-                r.test_probs,
-                results[ref].test_probs,
-                data.test.y,
-                data.test.groups,
-                metric,
-                n_boot=cfg.n_boot,
-                seed=cfg.train.seed,
-            )
-            row[f"{key}_vs_{ref}"] = f"{d.value:+.3f} [{d.lo:+.3f}, {d.hi:+.3f}]"
+            row[f"{key}_vs_{ref}"] = _paired(r.test_probs, results[ref].test_probs, data.test, metric, cfg)
         elif ref:
             row[f"{key}_vs_{ref}"] = "(reference)"
         rows.append(row)
     import polars as pl  # here: the GPU training check imports this module where polars is not installed
 
     return pl.DataFrame(rows)
+
+
+def _paired(probs: np.ndarray, ref_probs: np.ndarray, split, metric, cfg: ComparisonConfig) -> str:
+    """The metric of `probs` minus that of `ref_probs` on `split`, with its patient-paired 95 % interval."""
+    d = paired_bootstrap(probs, ref_probs, split.y, split.groups, metric, n_boot=cfg.n_boot, seed=cfg.train.seed)
+    return f"{d.value:+.3f} [{d.lo:+.3f}, {d.hi:+.3f}]"
 
 
 def explainability_columns(r: VariantResult) -> dict[str, str | float]:

@@ -79,20 +79,20 @@ def without_base_time(text: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def is_multi_segment(hea: Path) -> bool:
+def _multi(lines: list[str]) -> bool:
     """Whether the record line reads `name/segments`."""
-    lines = _lines(read_head(hea))
     return bool(lines) and "/" in lines[0].split()[0]
+
+
+def is_multi_segment(hea: Path) -> bool:
+    return _multi(_lines(read_head(hea)))
 
 
 def named_files(hea: Path, *, depth: int = 1) -> list[Path]:
     """Files a header names that exist (or are links) beside it: signal files, and for a multi-segment
     record its segment headers and their signal files (`depth` levels down)."""
     lines = _lines(read_head(hea))
-    if not lines:
-        return []
-    multi = "/" in lines[0].split()[0]
-    out: list[Path] = []
+    multi, out = _multi(lines), []
     for line in lines[1:]:
         name = line.split()[0]
         if name == "~" or name.startswith("-"):  # a gap segment; "-" reads from stdin

@@ -35,13 +35,19 @@ ALIASES = {
     "AVL": "aVL",
     "AVF": "aVF",
 }
-_CANONICAL = {_key: name for name in STANDARD_12 + OTHER for _key in [re.sub(r"[\s_-]", "", name.lower())]}
-_CANONICAL.update({re.sub(r"[\s_-]", "", alias.lower()): name for alias, name in ALIASES.items()})
+
+
+def _key(name: str) -> str:
+    """A lead name as it is looked up: spaces, hyphens, underscores and case ignored."""
+    return re.sub(r"[\s_-]", "", name.lower())
+
+
+_CANONICAL = {_key(name): name for name in STANDARD_12 + OTHER} | {_key(a): n for a, n in ALIASES.items()}
 
 
 def canonical(name: str) -> str | None:
     """The canonical name of a header's lead name, or None when it is not a known ECG lead."""
-    key = re.sub(r"[\s_-]", "", name.lower())
+    key = _key(name)
     numbered = re.fullmatch(r"ecg(\d)", key)  # the n-th unnamed lead of a recorder: ECG1, ECG 2, ECG_3
     return f"ECG{numbered.group(1)}" if numbered else _CANONICAL.get(key)
 

@@ -65,7 +65,7 @@ def read_wfdb(path: Path, cfg: IngestConfig) -> WfdbSignal:
     with _readable(path, text, base) as where:
         header = _read_header(where, path)
         multi = isinstance(header, wfdb.MultiRecord)
-        _check_header(header, path, cfg, multi)
+        _check_header(header, text, path, cfg, multi)
         record = _read_signal(where, path, multi)
     leads, signal, spf, dropped = _ecg_leads(record, path)
     fs = float(header.fs) * spf  # a multi-frequency record's ECG runs at a multiple of the frame rate
@@ -141,22 +141,23 @@ def _ecg_leads(record: wfdb.Record, path: Path) -> tuple[list[str], np.ndarray, 
     units = [str(u or "").strip().lower() for u in (record.units or [""] * len(names))]
     spf = [int(n or 1) for n in (record.samps_per_frame or [1] * len(names))]
     leads = resolve_leads(names, str(path))
+    empty = {i: len(arrays[i]) == 0 or bool(np.isnan(arrays[i]).all()) for i in leads.kept}
     candidates, notes = [], []
     for i, name in zip(leads.kept, leads.names):
         if units[i] not in _TO_MV:
             notes.append(f"signal {names[i]!r} is in {record.units[i]!r}, not a voltage; left out")
-        elif len(arrays[i]) == 0 or np.isnan(arrays[i]).all():
+        elif empty[i]:
             notes.append(f"lead {names[i]!r} has no samples (absent from every segment); left out")
         else:
             candidates.append((i, name))
     if leads.dropped:
         notes.append(f"signals {leads.dropped} are not known ECG leads; left out")
     if not candidates:
-        empty = all(len(arrays[i]) == 0 or np.isnan(arrays[i]).all() for i in leads.kept)
+        gaps_only = all(empty.values())
         raise RecordError(
-            "zero_samples" if empty else "unknown_lead",
+            "zero_samples" if gaps_only else "unknown_lead",
             f"{path}: no sample of any ECG lead {leads.names}; fix: remove the record"
-            if empty
+            if gaps_only
             else f"{path}.hea: no ECG lead in a voltage unit among {names} ({record.units}); fix: correct the "
             "units in the header",
         )
@@ -213,7 +214,7 @@ def _read_header(where: Path, path: Path) -> wfdb.Record:
         ) from err
 
 
-def _check_header(header: wfdb.Record, path: Path, cfg: IngestConfig, multi: bool) -> None:
+def _check_header(header: wfdb.Record, text: str, path: Path, cfg: IngestConfig, multi: bool) -> None:
     hea = f"{path}.hea"
     if not header.fs or header.fs <= 0:
         _check_fs(float(header.fs or 0), path, cfg)
@@ -239,7 +240,7 @@ def _check_header(header: wfdb.Record, path: Path, cfg: IngestConfig, multi: boo
         )
     if header.sig_len:
         _check_size(header.sig_len * header.n_sig, hea, cfg)
-    _check_gains(path)
+    _check_gains(text, path)
     for name, fmt, count, offset in _signal_files(header):
         file = path.parent / name
         _check_signal_file(file, fmt, count * header.sig_len if header.sig_len else None, offset, hea)
@@ -270,8 +271,8 @@ def _check_size(values: int, hea: str, cfg: IngestConfig) -> None:
         )
 
 
-def _check_gains(path: Path) -> None:
-    lines = [ln for ln in read_head(Path(f"{path}.hea")).splitlines() if ln.strip() and not ln.startswith("#")]
+def _check_gains(text: str, path: Path) -> None:
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
     for line in lines[1:]:
         fields = line.split()
         if len(fields) > 2 and not _GAIN.match(fields[2]):
