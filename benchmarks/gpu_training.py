@@ -28,12 +28,12 @@ from benchmarks.beat_arrays import beat_task_data, beat_views, read_beats
 from benchmarks.common import MITDB
 from ecgnet.comparison import ComparisonConfig, VariantResult, ranking_agreement, reported_metrics, train_variant
 from ecgnet.data import TaskData
-from ecgnet.fusion import MODALITIES, VARIANTS, build
+from ecgnet.fusion import VARIANTS, build
 from ecgnet.promotion import choose_candidate
 from ecgnet.train import TrainConfig, seed_everything, train
 from feature_store.backend import cupy_backend
 
-TRAINABLE = [v for v, spec in VARIANTS.items() if spec.kind not in ("late", "classical")]
+TRAINABLE = [v for v, spec in VARIANTS.items() if spec.kind not in ("late", "ensemble", "classical")]
 
 
 def one_epoch(data: TaskData, device: str, seed: int = 0) -> dict[str, float]:
@@ -61,9 +61,8 @@ def epoch_timing(data: TaskData, rows: int) -> dict:
 def comparison(data: TaskData, cfg: ComparisonConfig) -> tuple[dict[str, VariantResult], float]:
     """Every variant in registry order, as the Dagster assets train them; and the seconds in all."""
     results, start = {}, time.perf_counter()
-    for name, variant in VARIANTS.items():
-        singles = {m: results[m] for m in MODALITIES} if variant.needs_singles else None
-        results[name] = train_variant(name, data, cfg, singles=singles)
+    for name in VARIANTS:
+        results[name] = train_variant(name, data, cfg, upstream=results)
         r = results[name]
         print(f"  {name}: {r.seconds:.1f} s, {len(r.history)} epochs, val {r.val.value:.3f}", flush=True)
     return results, time.perf_counter() - start

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,7 +29,10 @@ from .fusion import (
     MODALITIES,
     VARIANTS,
     LateFusion,
+    MeanEnsemble,
+    Stacker,
     Variant,
+    WeightedAverage,
     build,
     combine_probs,
     cross_fit_late,
@@ -51,6 +54,7 @@ EXPLAINABILITY = {
     "intermediate_gated": "per-row gate weight of each view",
     "late_average": "one global weight per view",
     "late_stacker": "a coefficient per view and class",
+    "ensemble": "the mean of the fusion variants' probabilities",
     "classical": "high: one linear weight per named feature",
 }
 
@@ -124,23 +128,27 @@ def train_variant(
     data: TaskData,
     cfg: ComparisonConfig,
     *,
-    singles: dict[str, VariantResult] | None = None,
+    upstream: dict[str, VariantResult] | None = None,
     checkpoint_dir: Path | None = None,
     on_epoch=None,
 ) -> VariantResult:
-    """Train (or, for late fusion, fit on validation) one variant and score it. With `cfg.folds` > 1 every
-    choice is made by patient-grouped cross-validation over train + val instead (ecgnet.crossval)."""
+    """Train (or, for late fusion, fit on validation; for an ensemble, average) one variant and score it.
+    `upstream`: trained variants, of which it takes those the variant builds on (`Variant.inputs`). With
+    `cfg.folds` > 1 every choice is made by patient-grouped cross-validation over train + val instead
+    (ecgnet.crossval)."""
     variant, start = VARIANTS[name], time.perf_counter()
     scored = scored_on_development(data) if cfg.folds > 1 else data
-    val_probs = None
+    inputs = _inputs(variant, upstream or {})
+    val_probs, history = None, []
     if variant.kind == "late":  # singles' validation probabilities are out of fold under cross-validation
-        model, fitted, val_probs = _fit_late(variant, scored, singles, seed=cfg.train.seed)
-        history = []
+        model, fitted, val_probs = _fit_late(variant, scored, inputs, seed=cfg.train.seed)
+    elif variant.kind == "ensemble":
+        model, fitted, val_probs = _ensemble(variant, scored, inputs)
     elif cfg.folds > 1:
-        model, history, fitted, val_probs = _cross_validate(variant, scored, cfg, singles, checkpoint_dir, on_epoch)
+        model, history, fitted, val_probs = _cross_validate(variant, scored, cfg, inputs, checkpoint_dir, on_epoch)
     else:
         ckpt = checkpoint_dir / f"{name}.pt" if checkpoint_dir else None
-        warm = {m: r.model for m, r in singles.items()} if singles else None
+        warm = {m: r.model for m, r in inputs.items()} if inputs else None
         model, history, fitted = fit_variant(variant, data, cfg, warm, ckpt, on_epoch)
     if variant.gated:
         fitted.update(mean_gates(model, scored))
@@ -168,8 +176,11 @@ def train_variant(
         seconds=time.perf_counter() - start,
     )
     if cfg.explain is not None:  # on validation rows only: DS2 stays for the final score
-        metric = headline(scored.spec)
-        result.explained, expl = explain_variant(result.deployed, scored, scored.val, metric, cfg.explain)
+        metric, explain_cfg = headline(scored.spec), cfg.explain
+        if variant.kind == "ensemble":  # IG runs every member: the rows of one variant shared among them
+            shared = max(1, explain_cfg.rows_per_class // len(variant.members))
+            explain_cfg = replace(explain_cfg, rows_per_class=shared)
+        result.explained, expl = explain_variant(result.deployed, scored, scored.val, metric, explain_cfg)
         result.pictures = attribution_pngs(expl.class_maps(scored.classes), f"{name}: mean attribution per class")
         log.info("%s: %s (%.1f s)", name, result.explained.summary(), result.explained.seconds)
     return result
@@ -270,14 +281,32 @@ def mean_gates(model: nn.Module, data: TaskData) -> dict[str, float]:
     return {f"gate_{m}": round(float(g), 4) for m, g in zip(MODALITIES, gates)}
 
 
+def _inputs(variant: Variant, upstream: dict[str, VariantResult]) -> dict[str, VariantResult]:
+    """The trained variants `variant` builds on, taken from `upstream`; intermediate variants with
+    encoders from scratch may go without."""
+    missing = [n for n in variant.inputs if n not in upstream]
+    if missing and variant.kind in ("late", "ensemble"):
+        raise ValueError(
+            f"{variant.name} is made of the trained variants {list(variant.inputs)}; fix: train {missing} first"
+        )
+    return {n: upstream[n] for n in variant.inputs if n in upstream}
+
+
+def _ensemble(
+    variant: Variant, data: TaskData, members: dict[str, VariantResult]
+) -> tuple[nn.Module, dict, np.ndarray]:
+    """The members' mean probability: as a model (each member as trained, before its decision offsets)
+    and over validation (their validation probabilities, out of fold or cross-fitted, so the mean's are
+    too)."""
+    model = MeanEnsemble([members[n].model for n in variant.members], data.multilabel).eval()
+    val_probs = np.mean([members[n].combinable_val_probs for n in variant.members], axis=0)
+    return model, {"members": list(variant.members)}, val_probs
+
+
 def _fit_late(
-    variant: Variant, data: TaskData, singles: dict[str, VariantResult] | None, seed: int
+    variant: Variant, data: TaskData, singles: dict[str, VariantResult], seed: int
 ) -> tuple[nn.Module, dict, np.ndarray]:
     """The late model fitted on all of validation, and its out-of-fold validation probabilities."""
-    if not singles or set(singles) < set(MODALITIES):
-        raise ValueError(
-            f"{variant.name} combines the trained single models {list(MODALITIES)}; fix: train those variants first"
-        )
     val_probs = np.stack([singles[m].combinable_val_probs for m in MODALITIES], axis=1)  # (rows, M, C)
     metric = headline(data.spec)
     combine, fitted = fit_late(variant, val_probs, data.val.y, data.multilabel, metric)
@@ -463,20 +492,30 @@ def save_result(result: VariantResult, directory: Path) -> None:
     )
 
 
+def skeleton(variant: Variant, data: TaskData, cfg: ComparisonConfig) -> nn.Module:
+    """An untrained model shaped as `variant` is after training, for its saved weights: fold ensembles
+    under cross-validation, late and ensemble variants with the trained variants they are made of."""
+    if variant.kind == "late":
+        m, c = len(MODALITIES), len(data.classes)
+        stacker = Stacker(np.zeros((c, m * c)), np.zeros(c)) if variant.stacker else None
+        combine = stacker or WeightedAverage(np.zeros(m), data.multilabel)
+        singles = {n: skeleton(VARIANTS[n], data, cfg) for n in MODALITIES}
+        return LateFusion(singles, combine, data.multilabel)
+    if variant.kind == "ensemble":
+        return MeanEnsemble([skeleton(VARIANTS[n], data, cfg) for n in variant.members], data.multilabel)
+    if cfg.folds > 1:
+        return FoldEnsemble([build(variant, data, cfg.model) for _ in range(cfg.folds)], data.multilabel)
+    return build(variant, data, cfg.model)
+
+
 def load_result(name: str, data: TaskData, cfg: ComparisonConfig, directory: Path) -> VariantResult:
-    """A saved variant; trainable ones are rebuilt with their weights, late ones keep model=None."""
+    """A saved variant, its model rebuilt with its weights."""
     variant = VARIANTS[name]
     scores = json.loads((directory / f"{name}.json").read_text())
     probs = np.load(directory / f"{name}.npz")
-    model = None
-    if variant.kind != "late":
-        model = (
-            FoldEnsemble([build(variant, data, cfg.model) for _ in range(cfg.folds)], data.multilabel)
-            if cfg.folds > 1
-            else build(variant, data, cfg.model)
-        )
-        model.load_state_dict(torch.load(directory / f"{name}.state.pt", weights_only=True))
-        model.eval()
+    model = skeleton(variant, data, cfg)
+    model.load_state_dict(torch.load(directory / f"{name}.state.pt", weights_only=True))
+    model.eval()
     return VariantResult(
         variant,
         model,

@@ -14,11 +14,9 @@ import hashlib
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-from torch import nn
 
 from .data import Split, TaskData
-from .fusion import activation
+from .fusion import MeanEnsemble
 
 
 def patient_folds(groups: np.ndarray, k: int, seed: int) -> np.ndarray:
@@ -68,16 +66,5 @@ def scored_on_development(data: TaskData) -> TaskData:
     return TaskData(data.spec, dev, dev, data.test, data.versions)
 
 
-class FoldEnsemble(nn.Module):
-    """The k fold members as one model: the mean of their probabilities, returned as logits (log of the
-    mean for single-label, its logit for multi-label) so `activation` gives the mean back."""
-
-    def __init__(self, members: list[nn.Module], multilabel: bool):
-        super().__init__()
-        self.members = nn.ModuleList(members)
-        self.multilabel = multilabel
-
-    def forward(self, x) -> torch.Tensor:
-        probs = torch.stack([activation(m(x), self.multilabel) for m in self.members]).mean(dim=0)  # (B, C)
-        probs = probs.clamp(1e-7, 1 - 1e-7)
-        return torch.logit(probs) if self.multilabel else torch.log(probs)
+class FoldEnsemble(MeanEnsemble):
+    """The k fold members of one variant as one model: their mean probability."""

@@ -36,7 +36,7 @@ def test_splits_keep_patients_apart(data):
     assert patient_holdout(groups, 0.5, seed=0).tolist() == held.tolist()  # stable
 
 
-@pytest.mark.parametrize("name", [n for n, v in VARIANTS.items() if v.kind != "late"])
+@pytest.mark.parametrize("name", [n for n, v in VARIANTS.items() if v.kind not in ("late", "ensemble")])
 def test_every_trainable_variant_runs_forward_and_backward(data, name):
     seed_everything(0)
     model = build(VARIANTS[name], data, SMALL)
@@ -58,9 +58,7 @@ def test_late_variants_combine_single_models(data, name):
     )
     results = {}
     for variant in cfg.variants:  # dependency order: the late variant combines the three trained singles
-        results[variant] = train_variant(
-            variant, data, cfg, singles={m: results[m] for m in MODALITIES if m in results}
-        )
+        results[variant] = train_variant(variant, data, cfg, upstream=results)
     late = results[name]
     assert late.test_probs.shape == (len(data.test), 5)
     np.testing.assert_allclose(late.test_probs.sum(axis=1), 1.0, rtol=1e-5)
@@ -302,8 +300,7 @@ def test_nothing_trained_fitted_or_chosen_depends_on_the_test_split(data, folds)
     for name, task_data in (("real", data), ("poisoned", _poisoned(data))):
         results = {}
         for variant in VARIANTS:  # dependency order
-            singles = {m: results[m] for m in MODALITIES if m in results}
-            results[variant] = train_variant(variant, task_data, cfg, singles=singles)
+            results[variant] = train_variant(variant, task_data, cfg, upstream=results)
         runs[name] = results
     for variant, real in runs["real"].items():
         other = runs["poisoned"][variant]
@@ -360,9 +357,7 @@ def test_cross_validated_variants_are_scored_out_of_fold_and_tested_as_fold_ense
     dev = development(data)
     results = {}
     for variant in ("time", "frequency", "spectrogram", "intermediate_gated", "late_average", "classical"):
-        results[variant] = train_variant(
-            variant, data, cfg, singles={m: results[m] for m in MODALITIES if m in results}
-        )
+        results[variant] = train_variant(variant, data, cfg, upstream=results)
     time_ = results["time"]
     assert isinstance(time_.model, FoldEnsemble) and len(time_.model.members) == 2
     assert time_.val_probs.shape == (len(dev), 5)  # every DS1 row predicted once, by the member that did not see it
@@ -400,3 +395,30 @@ def test_decision_offsets_are_kept_only_when_they_help_across_patients(data):
     assert always.offsets is not None and set(always.fitted["offsets"]) == set(data.classes)
     np.testing.assert_allclose(always.test_probs, apply_offsets(never.test_probs, always.offsets), atol=1e-5)
     np.testing.assert_allclose(always.raw_val_probs, never.val_probs)
+
+
+def test_the_fusion_ensemble_is_its_members_mean_and_every_variant_reloads_as_it_predicted(data, tmp_path):
+    """The ensemble's validation probabilities are its members' (before their offsets) averaged, its
+    model predicts their mean, it refuses to run without its members, and late and ensemble variants
+    come back from disk as the models that were scored."""
+    from ecgnet.comparison import load_result, save_result
+    from ecgnet.fusion import FUSION
+    from ecgnet.train import predict_probs
+
+    cfg = ComparisonConfig(model=SMALL, train=TrainConfig(epochs=1, batch_size=64), n_boot=5)
+    results = {}
+    for variant in (*MODALITIES, *FUSION):
+        results[variant] = train_variant(variant, data, cfg, upstream=results)
+    with pytest.raises(ValueError, match=r"fix: train \['late_stacker'\] first"):
+        train_variant("fusion_ensemble", data, cfg, upstream={k: v for k, v in results.items() if k != "late_stacker"})
+    ensemble = train_variant("fusion_ensemble", data, cfg, upstream=results)
+    members = [results[n] for n in FUSION]
+    mean_val = np.mean([m.combinable_val_probs for m in members], axis=0)
+    np.testing.assert_allclose(ensemble.combinable_val_probs, mean_val)
+    raw = np.mean([predict_probs(m.model, data.test, False) for m in members], axis=0)
+    np.testing.assert_allclose(predict_probs(ensemble.model, data.test, False), raw, rtol=1e-4, atol=1e-6)
+    assert ensemble.fitted["members"] == list(FUSION)
+    for name, result in (("late_stacker", results["late_stacker"]), ("fusion_ensemble", ensemble)):
+        save_result(result, tmp_path)
+        back = load_result(name, data, cfg, tmp_path)
+        np.testing.assert_allclose(predict_probs(back.deployed, data.test, False), result.test_probs, atol=1e-5)

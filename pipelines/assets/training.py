@@ -23,7 +23,7 @@ from ecgnet.comparison import (
     train_variant,
 )
 from ecgnet.data import TaskData, load_task_data
-from ecgnet.fusion import MODALITIES, VARIANTS
+from ecgnet.fusion import VARIANTS
 from ecgnet.plots import training_png
 from ecgnet.promotion import Candidate, choose_candidate
 from ecgnet.tracking import model_name
@@ -119,12 +119,12 @@ def _train(
     training: TrainingSettings,
     run: TrainingRun,
     variant: str,
-    singles: dict[str, ModelRef],
+    upstream: dict[str, ModelRef],
 ) -> dg.Output[ModelRef]:
     data, cfg, directory = TaskData.load(run.data_dir, spec), training.config(), Path(run.directory)
-    trained = {m: load_result(r.variant, data, cfg, Path(r.directory)) for m, r in singles.items()}
+    trained = {n: load_result(r.variant, data, cfg, Path(r.directory)) for n, r in upstream.items()}
     # per-epoch progress comes from the `ecgnet` logger, which dagster.yaml hands to the run's log
-    result = train_variant(variant, data, cfg, singles=trained, checkpoint_dir=directory / "checkpoints")
+    result = train_variant(variant, data, cfg, upstream=trained, checkpoint_dir=directory / "checkpoints")
     save_result(result, directory)
     run_id, version = mlflow.tracker().log_variant(run.parent_run_id, result, data, cfg)
     ref = ModelRef(variant, run_id, version, str(directory))
@@ -163,14 +163,15 @@ def _model_metadata(
 
 def build_model_asset(spec: TaskSpec, variant: str) -> dg.AssetsDefinition:
     names, v = TaskAssets(spec), VARIANTS[variant]
-    # intermediate variants warm-start from, and late variants combine, the three single models
-    singles = {m: names.model(m) for m in MODALITIES} if v.needs_singles else {}
+    # intermediate variants warm-start from, and late variants combine, the three single models; an
+    # ensemble averages its members
+    upstream = {n: names.model(n) for n in v.inputs}
 
     @dg.asset(
         name=names.model(variant),
         group_name="training",
         op_tags=TRAINER_TAG,
-        ins={"run": dg.AssetIn(names.training_data), **{m: dg.AssetIn(a) for m, a in singles.items()}},
+        ins={"run": dg.AssetIn(names.training_data), **{n: dg.AssetIn(a) for n, a in upstream.items()}},
         description=f"{v.kind} variant '{variant}' ({spec.name}): {v.description}.",
     )
     def _model(
@@ -179,9 +180,9 @@ def build_model_asset(spec: TaskSpec, variant: str) -> dg.AssetsDefinition:
         mlflow: MlflowTracking,
         training: TrainingSettings,
         run: TrainingRun,
-        **single_models: ModelRef,
+        **trained: ModelRef,
     ) -> dg.Output[ModelRef]:
-        return _train(spec, store, mlflow, training, run, variant, single_models)
+        return _train(spec, store, mlflow, training, run, variant, trained)
 
     return _model
 
