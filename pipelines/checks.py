@@ -37,8 +37,14 @@ def build_quarantine_check(kind: str) -> dg.AssetChecksDefinition:
         total = landed + len(failed)
         fraction = len(failed) / total if total else 0.0
         reasons = quarantine.group_by("reason_code").agg(records=pl.len()).sort("reason_code")
+        passed = fraction <= ingest.max_quarantine_fraction
         return dg.AssetCheckResult(
-            passed=fraction <= ingest.max_quarantine_fraction,
+            passed=passed,
+            description=None
+            if passed
+            else f"{len(failed)} of {total} {kind} records quarantined ({fraction:.1%}), above the limit "
+            f"{ingest.max_quarantine_fraction:.1%}; fix: see the quarantine reasons, or raise the limit with "
+            "ECGNET_MAX_QUARANTINE",
             metadata={
                 "expected": f"<= {ingest.max_quarantine_fraction}",
                 "actual": round(fraction, 4),

@@ -1,13 +1,19 @@
 """`make demo`: run the main job on the configured sources and print what it left, and where.
 
 Environment: ECGNET_DATA (source folders), ECGNET_HOME (workspace), ECGNET_STAGES (asset groups).
+Exit status: 0 the run succeeded (a quality gate that refused to promote is a valid outcome); 2 it ran,
+but a blocking asset check failed (see the summary); 1 a step or the run crashed (disk full is said in
+one line).
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import sys
 import time
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
@@ -20,6 +26,8 @@ from .stale_runs import close_dead_runs, owner_tags
 from .workspace import prepare_dagster_home
 
 STAGE_ORDER = ("ingest", "features", "training")
+EXIT_OK, EXIT_CRASHED, EXIT_CHECK_FAILED = 0, 1, 2
+DISK_FULL = ("No space left on device", "database or disk is full", "Disk quota exceeded")
 
 
 def selected_groups(defs: dg.Definitions, stages: str | None) -> list[str]:
@@ -67,11 +75,64 @@ def gate_refusals(result: dg.ExecuteInProcessResult) -> dict[str, list[str]]:
     }
 
 
-def demo_succeeded(result: dg.ExecuteInProcessResult) -> bool:
-    """Success, or every failed step is a quality gate that refused (a valid outcome: nothing promoted)."""
+def failed_checks(result: dg.ExecuteInProcessResult) -> list[str]:
+    """`asset:check: why` for each asset check that failed, quality gates that refused included."""
+    out = []
+    for e in result.all_events:
+        data = e.asset_check_evaluation_data if e.event_type_value == "ASSET_CHECK_EVALUATION" else None
+        if data is not None and not data.passed:
+            meta = data.metadata
+            why = data.description or (
+                f"actual {meta['actual'].value}, expected {meta['expected'].value}" if "actual" in meta else ""
+            )
+            out.append(f"{data.asset_key.to_user_string()}:{data.check_name}" + (f": {why}" if why else ""))
+    return out
+
+
+def step_errors(result: dg.ExecuteInProcessResult) -> dict[str, str]:
+    """Failed step -> what raised: the innermost error first (Dagster wraps it), one line each."""
+    out = {}
+    for e in result.all_events:
+        if e.event_type_value == "STEP_FAILURE":
+            chain, error = [], e.step_failure_data.error
+            while error is not None:
+                chain.append(error.message.strip().splitlines()[0] if error.message.strip() else error.cls_name)
+                error = error.cause or error.context
+            out[e.step_key] = " <- ".join(reversed(chain))
+    return out
+
+
+def exit_status(result: dg.ExecuteInProcessResult) -> int:
+    """EXIT_OK when every step succeeded or the only failures are quality gates that refused (nothing
+    promoted: a valid outcome); EXIT_CHECK_FAILED when the failed steps are blocking checks; else
+    EXIT_CRASHED."""
     refused = {f"{asset}_check_quality_gate" for asset in gate_refusals(result)}
-    failed = {e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"}
-    return result.success or failed <= refused
+    failed = set(step_errors(result))
+    if result.success or failed <= refused:
+        return EXIT_OK
+    return EXIT_CHECK_FAILED if failed <= _check_steps(result) else EXIT_CRASHED
+
+
+def _check_steps(result: dg.ExecuteInProcessResult) -> set[str]:
+    """Steps that evaluated an asset check (a failed one of these failed by its result, not a crash)."""
+    return {e.step_key for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+
+
+def demo_succeeded(result: dg.ExecuteInProcessResult) -> bool:
+    return exit_status(result) == EXIT_OK
+
+
+def disk_full(message: str) -> bool:
+    return any(marker in message for marker in DISK_FULL)
+
+
+def disk_full_line(where: Path) -> str:
+    """One line for a full disk: where, how much is free, what to do."""
+    free = shutil.disk_usage(where).free / 2**20 if where.exists() else float("nan")
+    return (
+        f"ecgnet demo: the disk holding {where} is full ({free:.0f} MB free); nothing half-written was kept. "
+        "Fix: free space there, or set ECGNET_HOME to a folder on a bigger disk, and run again"
+    )
 
 
 def summary(result: dg.ExecuteInProcessResult, seconds: float) -> str:
@@ -85,7 +146,8 @@ def summary(result: dg.ExecuteInProcessResult, seconds: float) -> str:
         for e in result.all_events
         if e.event_type_value == "ASSET_CHECK_EVALUATION"
     ]
-    failed = [f"{key.to_user_string()}:{name}" for name, key, passed in checks if not passed]
+    failed = failed_checks(result)
+    crashed = {step: msg for step, msg in step_errors(result).items() if step not in _check_steps(result)}
     refusals = [
         f"\nQuality gate on {asset} refused promotion (the champion stays as it was): {reasons}"
         for asset, reasons in gate_refusals(result).items()
@@ -100,7 +162,9 @@ def summary(result: dg.ExecuteInProcessResult, seconds: float) -> str:
         *_quarantined_records(raw),
         "\nFeature views (reused = unchanged inputs and parameters, nothing recomputed):",
         markdown_table(_views(result)),
-        f"\nAsset checks: {len(checks) - len(failed)} passed, {len(failed)} failed {failed or ''}",
+        f"\nAsset checks: {len(checks) - len(failed)} passed, {len(failed)} failed",
+        *[f"  - {line}" for line in failed],
+        *[f"\nStep {step} crashed: {msg or '(no message)'}" for step, msg in crashed.items()],
         *_comparisons(result),
         *refusals,
         f"\nStore:        {raw.root}  (polars.scan_parquet('{raw.root}/raw/beats/**/*.parquet'))",
@@ -151,9 +215,19 @@ def _quarantined_records(raw: RawStore, limit: int = 10) -> list[str]:
 def main() -> int:
     pl.Config.set_fmt_str_lengths(120)
     start = time.perf_counter()
-    result = run(os.environ.get("ECGNET_STAGES"))
+    home = Workspace.default().home
+    try:
+        result = run(os.environ.get("ECGNET_STAGES"))
+    except Exception as err:  # the instance itself failed (its SQLite, a full disk): say so in one line
+        if (isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT)) or disk_full(str(err)):
+            print(disk_full_line(home), file=sys.stderr)
+            return EXIT_CRASHED
+        raise
+    if any(disk_full(msg) for msg in step_errors(result).values()):
+        print(disk_full_line(home), file=sys.stderr)
+        return EXIT_CRASHED
     print(summary(result, time.perf_counter() - start))
-    return 0 if demo_succeeded(result) else 1
+    return exit_status(result)
 
 
 if __name__ == "__main__":

@@ -69,6 +69,19 @@ def _known_fs(extra: str | None) -> list[float]:
     return sorted({*_INGEST.known_fs, *added})
 
 
+def _max_quarantine(value: str | None) -> float:
+    """ECGNET_MAX_QUARANTINE (a fraction, 0 to 1), default 0.1."""
+    if value is None:
+        return 0.1
+    try:
+        fraction = float(value)
+    except ValueError:
+        fraction = -1.0
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"ECGNET_MAX_QUARANTINE={value!r}; fix: a fraction between 0 and 1, e.g. 0.25")
+    return fraction
+
+
 class IngestSettings(dg.ConfigurableResource):
     """Which folders to ingest, at which rates, with which beat windows and quality limits."""
 
@@ -91,7 +104,9 @@ class IngestSettings(dg.ConfigurableResource):
         default=_INGEST.max_record_values, description="Samples over all signals above which a record is too_long"
     )
     max_quarantine_fraction: float = Field(
-        default=0.1, description="The quarantine check fails above this fraction of failed records"
+        default_factory=lambda: _max_quarantine(os.environ.get("ECGNET_MAX_QUARANTINE")),
+        description="The quarantine check fails above this fraction of failed records "
+        "(ECGNET_MAX_QUARANTINE overrides the default 0.1)",
     )
 
     def config(self) -> IngestConfig:

@@ -1,5 +1,7 @@
 """The Dagster layer on a real (ephemeral) instance: assets, checks, metadata, sensor, demo."""
 
+from pathlib import Path
+
 import dagster as dg
 import polars as pl
 import pytest
@@ -10,7 +12,16 @@ from pipelines.assets.features import build_feature_assets
 from pipelines.assets.ingest import ingest_assets
 from pipelines.checks import build_feature_checks, ingest_checks
 from pipelines.definitions import defs
-from pipelines.demo import selected_groups
+from pipelines.demo import (
+    EXIT_CHECK_FAILED,
+    EXIT_CRASHED,
+    disk_full,
+    disk_full_line,
+    exit_status,
+    failed_checks,
+    selected_groups,
+    step_errors,
+)
 from pipelines.resources import EcgnetStore, FeatureSettings, IngestSettings
 from pipelines.sensors import new_records_sensor
 from tests.records import CINC, MITDB, PTB, copy_record, edit_header
@@ -117,6 +128,36 @@ def test_quarantine_check_fails_above_its_limit_and_stops_the_run(tmp_path, sour
     assert wfdb_check.metadata["actual"].value == 1.0 and wfdb_check.metadata["expected"].value == "<= 0.3"
     assert checks[("challenge_records", "check_quarantine_fraction")].passed  # 1 of 4 = 0.25
     assert checks[("annotated_beats", "check_beats_accounted")].passed
+    # the run worked and a check stopped it: its own exit status, and the summary says fraction and limit
+    assert exit_status(result) == EXIT_CHECK_FAILED
+    said = "\n".join(failed_checks(result))
+    assert "wfdb_records:check_quarantine_fraction: 1 of 1 wfdb records quarantined (100.0%), above the" in said
+    assert "limit 30.0%; fix:" in said and "ECGNET_MAX_QUARANTINE" in said
+
+
+def test_the_quarantine_limit_is_a_setting_of_the_environment(monkeypatch):
+    monkeypatch.setenv("ECGNET_MAX_QUARANTINE", "0.25")
+    assert IngestSettings().max_quarantine_fraction == 0.25
+    monkeypatch.setenv("ECGNET_MAX_QUARANTINE", "25%")
+    with pytest.raises(ValueError, match="ECGNET_MAX_QUARANTINE='25%'; fix: a fraction between 0 and 1"):
+        IngestSettings()
+
+
+def test_a_crash_and_a_full_disk_are_told_apart_from_a_failed_check(tmp_path):
+    @dg.asset
+    def writes_to_a_full_disk():
+        with open("/dev/full", "w") as fh:  # the kernel's always-full device: a real ENOSPC
+            fh.write("x")
+            fh.flush()
+
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full on this system")
+    result = dg.materialize([writes_to_a_full_disk], raise_on_error=False)
+    assert exit_status(result) == EXIT_CRASHED
+    (message,) = step_errors(result).values()
+    assert disk_full(message) and not disk_full("ValueError: bad gain")
+    line = disk_full_line(tmp_path)
+    assert str(tmp_path) in line and "MB free" in line and "ECGNET_HOME" in line
 
 
 def test_rematerializing_reports_everything_unchanged(tmp_path, sources):

@@ -1,6 +1,7 @@
 """Feature views: versioned, reused when unchanged, aligned by id, split-safe, online = offline."""
 
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -74,6 +75,23 @@ def test_unchanged_inputs_reuse_the_stored_version(world):
     assert again.reused and again.entry.version == first.entry.version
     assert again.seconds < 0.5 and not first.reused
     assert {p: p.stat().st_mtime_ns for p in features.root.rglob("*.parquet")} == files
+
+
+@pytest.mark.parametrize("damage", ["truncate", "delete"])
+def test_a_damaged_view_is_named_and_computed_again_not_reused(world, damage, caplog):
+    features, snaps = world["features"], world["snaps"]
+    entry = world["made"][("beats", "spectral")].entry
+    before = features.scan("beats_spectral").sort("entity_id").collect()
+    part = sorted(Path(entry.path).glob("*.parquet"))[0]
+    if damage == "truncate":  # a copy or a full disk cut the file short: its footer is gone
+        part.write_bytes(part.read_bytes()[: part.stat().st_size // 2])
+    else:
+        part.unlink()
+    again = features.materialize(TASKS["beats"], "spectral", [snaps["annotated"]], backend=CPU)
+    assert not again.reused and again.entry.version == entry.version
+    assert entry.path in caplog.text and "computing it again" in caplog.text
+    assert features.scan("beats_spectral").sort("entity_id").collect().equals(before)
+    assert features.materialize(TASKS["beats"], "spectral", [snaps["annotated"]], backend=CPU).reused
 
 
 def test_a_changed_parameter_makes_a_new_version_and_the_old_one_stays(world):

@@ -11,6 +11,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..raw_store import parquet_intact
+
 ROWS_PER_PART = 16384  # keeps each Parquet file (and each read) to tens of MB
 
 
@@ -40,6 +42,23 @@ def view_table(keys: pl.DataFrame, features: dict[str, np.ndarray]) -> pa.Table:
 def scan_entry(entry) -> pl.LazyFrame:
     """All parts of the view version a catalog entry (ViewEntry) describes."""
     return pl.scan_parquet(str(Path(entry.path) / "*.parquet"))
+
+
+def view_damage(entry) -> str | None:
+    """What is wrong with the stored files of a catalog entry (ViewEntry), or None when they are whole:
+    every part present with its Parquet frame, and the bytes the catalog recorded. Stats and 8 bytes a
+    part: cheap enough for every reuse."""
+    directory = Path(entry.path)
+    if not directory.is_dir():
+        return f"folder {directory} is missing"
+    parts = sorted(directory.glob("*.parquet"))
+    broken = [p.name for p in parts if not parquet_intact(p)]
+    if broken:
+        return f"{len(broken)} part file(s) cut short or not Parquet: {', '.join(broken[:3])}"
+    size = sum(p.stat().st_size for p in parts)
+    if size != entry.bytes:
+        return f"{len(parts)} part file(s) hold {size} bytes, the catalog recorded {entry.bytes}"
+    return None
 
 
 def write_view(directory: Path, table: pa.Table) -> int:

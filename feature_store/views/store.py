@@ -29,7 +29,7 @@ from .compute import compute_features, fit_stats, output_fs
 from .families import FAMILIES
 from .inputs import KEYS, TaskInput, load_input
 from .online import record_input
-from .storage import scan_entry, tensor_of, view_table, write_view
+from .storage import scan_entry, tensor_of, view_damage, view_table, write_view
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +70,14 @@ class FeatureStore:
         name, lineage = view_name(task.name, family), {s.kind: s.fingerprint for s in snapshots}
         version = _hash({"name": name, "params": asdict(params), "code": fam.code_version, "snapshots": lineage})
         existing = self.catalog.get(name, version)
-        if existing and Path(existing.path).is_dir():
+        damage = view_damage(existing) if existing else "not stored"
+        if damage is None:
             log.info("%s: version %s is stored; nothing to compute", name, version)
             return Materialized(existing, True, time.perf_counter() - start)
+        if existing:  # the catalog names it but its files are gone or cut short: computed again, same version
+            log.warning(
+                "%s: version %s at %s is damaged (%s); computing it again", name, version, existing.path, damage
+            )
         backend = backend or select_backend("auto")
         inp = load_input(task, snapshots)
         stats = self._stats(inp, params, lineage, backend) if len(inp.signal) else {}
