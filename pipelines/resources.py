@@ -22,6 +22,8 @@ from feature_store.tasks import TaskSpec
 from feature_store.views.store import FeatureStore
 from feature_store.workspace import Workspace, default_sources
 
+from .stale_runs import stamp_run
+
 _INGEST, _TRAIN, _COMPARISON, _EXPLAIN = IngestConfig(), TrainConfig(), ComparisonConfig(), ExplainConfig()
 
 
@@ -32,6 +34,13 @@ class EcgnetStore(dg.ConfigurableResource):
         default_factory=lambda: str(Workspace.default().home),
         description="Workspace folder: Dagster home, Parquet stores, MLflow",
     )
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # every asset uses the store: its first step names the run's process, so a run launched from the
+        # UI whose worker dies is closed as failed later (pipelines.stale_runs)
+        run = context.run
+        if context.instance is not None and run is not None:
+            stamp_run(context.instance, run.run_id)
 
     def workspace(self) -> Workspace:
         return Workspace(Path(self.home))

@@ -6,6 +6,7 @@ from feature_store.sources.registry import folder_state
 
 from .jobs import refresh_job
 from .resources import IngestSettings
+from .stale_runs import close_dead_runs
 
 
 @dg.sensor(
@@ -16,6 +17,8 @@ from .resources import IngestSettings
     "source folders change, so new records are ready for inference and the next retrain.",
 )
 def new_records_sensor(context: dg.SensorEvaluationContext, ingest: IngestSettings):
+    for run_id in close_dead_runs(context.instance):  # while `make ui` runs, no dead run stays STARTED
+        context.log.warning(f"run {run_id} was left STARTED by a process that is gone; marked failed")
     missing = [str(f) for f in ingest.folders() if not f.is_dir()]
     if missing:
         return dg.SkipReason(f"source folders {missing} do not exist; fix ECGNET_DATA")

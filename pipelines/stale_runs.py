@@ -1,10 +1,14 @@
 """Runs whose process died (killed, out of memory, a closed laptop) stay STARTED in Dagster's run
-storage forever: the default run launcher cannot check a run worker's health, and an in-process run has
-no worker to check. The demo tags its runs with its host and pid; the next demo closes the runs of
-this host whose process is gone, as failed, with a message saying so."""
+storage forever: the default run launcher cannot check a run worker's health (Dagster's run monitoring
+needs a launcher that can), and an in-process run has no worker to check. So each run names its
+process in two tags, host and pid: the demo when it creates the run; a run launched from the UI, a
+sensor or a schedule from its first step (`stamp_run`: the step runs in a child of the run worker).
+The next demo, and the new-records sensor every minute while `make ui` runs, close the runs of this
+host whose process is gone, as failed, with a message saying so."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import socket
 
@@ -16,6 +20,20 @@ PID_TAG, HOST_TAG = "ecgnet/pid", "ecgnet/host"
 def owner_tags() -> dict[str, str]:
     """Tags that name the process running a run, for `close_dead_runs`."""
     return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+
+
+def run_process() -> int:
+    """The process running this run: the multiprocess executor runs each step in a child (spawned) of
+    the run worker; in process, this one."""
+    parent = multiprocessing.parent_process()
+    return parent.pid if parent is not None and parent.pid else os.getpid()
+
+
+def stamp_run(instance: dg.DagsterInstance, run_id: str) -> None:
+    """Tag a run with its process once (the demo tagged its own when it created them)."""
+    run = instance.get_run_by_id(run_id)
+    if run is not None and PID_TAG not in run.tags:
+        instance.add_run_tags(run_id, {PID_TAG: str(run_process()), HOST_TAG: socket.gethostname()})
 
 
 def alive(pid: int) -> bool:

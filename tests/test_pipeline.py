@@ -46,6 +46,10 @@ def _resources(tmp_path, src, **settings):
     }
 
 
+def _instance() -> dg.DagsterInstance:
+    return dg.DagsterInstance.ephemeral()
+
+
 def _checks(result):
     return {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
 
@@ -176,19 +180,19 @@ def test_rematerializing_reports_everything_unchanged(tmp_path, sources):
 
 def test_sensor_requests_a_run_only_when_records_change(tmp_path, sources):
     resources = _resources(tmp_path, sources)
-    with dg.build_sensor_context(resources=resources) as context:
+    with dg.build_sensor_context(resources=resources, instance=_instance()) as context:
         first = new_records_sensor(context)
     assert len(first.run_requests) == 1
-    with dg.build_sensor_context(resources=resources, cursor=first.cursor) as context:
+    with dg.build_sensor_context(resources=resources, cursor=first.cursor, instance=_instance()) as context:
         assert isinstance(new_records_sensor(context), dg.SkipReason)
     copy_record(CINC / "HR06002", sources / "cinc")
-    with dg.build_sensor_context(resources=resources, cursor=first.cursor) as context:
+    with dg.build_sensor_context(resources=resources, cursor=first.cursor, instance=_instance()) as context:
         assert len(new_records_sensor(context).run_requests) == 1
 
 
 def test_sensor_skips_with_a_reason_when_a_folder_is_missing(tmp_path):
     resources = _resources(tmp_path, tmp_path / "nowhere")
-    with dg.build_sensor_context(resources=resources) as context:
+    with dg.build_sensor_context(resources=resources, instance=_instance()) as context:
         skip = new_records_sensor(context)
     assert isinstance(skip, dg.SkipReason) and "ECGNET_DATA" in skip.skip_message
 
@@ -251,3 +255,43 @@ def test_a_run_whose_process_died_is_closed_as_failed_by_the_next_run():
         assert instance.get_run_by_id(runs["dead"]).status == dg.DagsterRunStatus.FAILURE
         assert instance.get_run_by_id(runs["live"]).status == dg.DagsterRunStatus.STARTED  # this process
         assert instance.get_run_by_id(elsewhere.run_id).status == dg.DagsterRunStatus.STARTED  # not ours to judge
+
+
+def test_a_run_launched_outside_the_demo_names_its_process_and_is_closed_when_it_dies(tmp_path):
+    """As from the UI: the run is created without owner tags by the multiprocess executor; its first
+    step tags it with the run worker's pid; the worker is killed; the new-records sensor (running every
+    minute under `make ui`) closes it as failed."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from pipelines.stale_runs import PID_TAG
+
+    home = tmp_path / "dagster"
+    home.mkdir()
+    env = dict(os.environ, DAGSTER_HOME=str(home))
+    command = [sys.executable, "-m", "tests.dying_run", str(tmp_path / "ws")]
+    worker = subprocess.Popen(command, env=env, start_new_session=True)
+    try:
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            deadline, run = time.monotonic() + 240, None
+            while time.monotonic() < deadline and (run is None or PID_TAG not in run.tags):
+                time.sleep(1)
+                runs = instance.get_runs()
+                run = runs[0] if runs else None
+            assert run is not None and run.tags.get(PID_TAG) == str(worker.pid), run and run.tags
+            assert run.status == dg.DagsterRunStatus.STARTED
+            os.killpg(worker.pid, signal.SIGKILL)  # the run worker and its step process
+            worker.wait(timeout=30)
+            src = tmp_path / "src"
+            src.mkdir()
+            resources = {"ingest": IngestSettings(sources=[str(src)])}
+            with dg.build_sensor_context(resources=resources, instance=instance) as context:
+                new_records_sensor(context)
+            closed = instance.get_run_by_id(run.run_id)
+            assert closed.status == dg.DagsterRunStatus.FAILURE
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
