@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 
 from .raw_store import RawStore
-from .sources.annotated import read_beats
+from .sources.annotated import read_annotations, read_beats
 from .sources.splits import PROTOCOL_OVERLAPS
 
 
@@ -20,7 +20,7 @@ def beat_accounting(store: RawStore, kind: str = "annotated") -> pl.DataFrame:
         .collect()
     )
     in_table = store.scan_beats((kind,)).group_by("record_id").agg(rows=pl.len()).collect()
-    annotated = [len(read_beats(Path(p), r)[0]) for r, p in records.select("record_id", "path").iter_rows()]
+    annotated = [len(read_beats(read_annotations(Path(p)))[0]) for p in records["path"].to_list()]
     return (
         records.with_columns(annotated=pl.Series(annotated, dtype=pl.Int64))
         .join(in_table, on="record_id", how="left")

@@ -30,9 +30,10 @@ from .sources.base import BeatBatch
 from .sources.canonical import RecordRow
 
 log = logging.getLogger(__name__)
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: records carry rhythm_spans (a store of 1 is ingested again)
 SIGNAL = pa.list_(pa.list_(pa.float32()))  # leads x samples
 _STRINGS = pa.list_(pa.string())
+RHYTHM_SPANS = pa.list_(pa.struct([("start", pa.int64()), ("stop", pa.int64()), ("rhythm", pa.string())]))
 
 RECORD_SCHEMA = pa.schema(
     [
@@ -54,6 +55,7 @@ RECORD_SCHEMA = pa.schema(
         ("sex", pa.string()),
         ("n_beats", pa.int32()),
         ("edge_beat_labels", _STRINGS),
+        ("rhythm_spans", RHYTHM_SPANS),
         ("ingested_at", pa.timestamp("us", tz="UTC")),
     ],
     metadata={"ecgnet.table": "records", "ecgnet.schema_version": SCHEMA_VERSION},
@@ -133,6 +135,7 @@ def record_table(row: RecordRow) -> pa.Table:
         name: [getattr(row, name)] for name in RECORD_SCHEMA.names if name not in ("signal", "n_samples", "ingested_at")
     }
     columns.update(n_samples=[row.n_samples], ingested_at=[now], signal=signal_column(row.signal[None]))
+    columns["rhythm_spans"] = [[{"start": a, "stop": b, "rhythm": r} for a, b, r in row.rhythm_spans]]
     return pa.table({name: columns[name] for name in RECORD_SCHEMA.names}, schema=RECORD_SCHEMA)
 
 

@@ -45,11 +45,20 @@ class BeatWindows:
 
 @dataclass(frozen=True)
 class RecordWindows:
-    """A row per record: its first `duration_s`, the named leads in order (shorter ones zero-padded)."""
+    """A row per record: its first `duration_s`, the leads picked by name in slot order (shorter records
+    zero-padded). With `rhythm_windows`, records of beat-annotated AF databases (CPSC 2021) give instead
+    a row per `duration_s` window lying inside one annotated rhythm episode, labelled by it; windows
+    are laid end to end from each episode's start, and what is left of an episode is not used."""
 
     duration_s: float = 10.0
-    leads: tuple[str, ...] = STANDARD_12
+    leads: tuple[LeadSlot, ...] = tuple(LeadSlot(lead) for lead in STANDARD_12)
+    rhythm_windows: bool = False
+    fs: float | None = None  # rows resampled to this rate; None: the records' own, which must be one
     unit: ClassVar[str] = "record"
+
+    @property
+    def lead_names(self) -> tuple[str, ...]:
+        return tuple(slot.name for slot in self.leads)
 
     @staticmethod
     def raw_rows(snapshot):
@@ -134,15 +143,17 @@ RECORDS = TaskSpec(
     sources_hint="a PTB-XL or Challenge 2021 folder",
 )
 
-# CinC 2017's AF classification: rhythm classes from one lead (AliveCor, 300 Hz; read at the record rate): each record's
-# first 30 s (the median length; shorter ones zero-padded), macro-F1 over N, AF, other and noisy (the
-# challenge scored the mean F1 of the first three). Each record is its own patient (CinC 2017 does not
-# say who recorded what), split by the stable patient hash.
+# Rhythm classes from one lead, macro-F1 over N, AF, other and noisy (CinC 2017 scored the mean F1 of
+# the first three), at 100 Hz. CinC 2017 (AliveCor, 300 Hz, REFERENCE.csv): each record's first 30 s (the
+# median length; shorter ones zero-padded); each record is its own patient (CinC 2017 does not say who
+# recorded what), split by the stable patient hash. CPSC 2021 (Holter excerpts, leads I and II, AF
+# episodes annotated): 30 s windows inside one episode, lead II (or I), patients from the file names.
+AF_LEAD = LeadSlot("ECG", ("II", "MLII", "ECG1", "I"))
 AF = TaskSpec(
     name="af",
     asset_prefix="af",
-    window=RecordWindows(duration_s=30.0, leads=("ECG",)),
-    source_kinds=("wfdb",),
+    window=RecordWindows(duration_s=30.0, leads=(AF_LEAD,), rhythm_windows=True, fs=100.0),
+    source_kinds=("wfdb", "annotated"),
     classes=("N", "AF", "O", "noisy"),
     multilabel=False,
     splits=Splits(train=("train",), val=("val",), test=("test",)),
@@ -150,7 +161,7 @@ AF = TaskSpec(
     gate_min=0.25,  # four classes: chance is about 0.25
     focus_classes=("AF",),
     view_params={**FAMILY_PARAMS, "spectrogram": SpectrogramParams(window_s=0.5, hop_s=0.25)},
-    sources_hint="a CinC 2017 folder (single-lead records with REFERENCE.csv)",
+    sources_hint="a CinC 2017 folder (single-lead records with REFERENCE.csv) or CPSC 2021 records",
 )
 
 TASKS: dict[str, TaskSpec] = {t.name: t for t in (BEATS, RECORDS, AF)}

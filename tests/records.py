@@ -14,6 +14,7 @@ MITDB = SAMPLE_DATA / "mitdb"
 CINC = SAMPLE_DATA / "cinc2021"
 PTB = SAMPLE_DATA / "ptb-diagnostic"
 PTBXL_META = SAMPLE_DATA / "ptbxl-meta"
+CPSC2021 = SAMPLE_DATA / "cpsc2021"
 
 
 def copy_record(src: Path, dst_dir: Path, name: str | None = None) -> Path:

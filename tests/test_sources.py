@@ -18,7 +18,8 @@ from tests.records import CINC, MITDB, PTB, copy_record, ptbxl_folder
 
 def test_discover_sorts_sample_records_by_kind(cfg):
     refs = discover([CINC.parent], cfg)
-    assert [r.path.name for r in refs["annotated"]] == ["100", "208", "209", "220", "223", "232"]
+    cpsc = ["data_101_6", "data_101_8", "data_21_7", "data_8_2", "data_8_4"]  # folder cpsc2021 before mitdb
+    assert [r.path.name for r in refs["annotated"]] == [*cpsc, "100", "208", "209", "220", "223", "232"]
     assert len(refs["challenge"]) == 50
     wfdb = [r.path.name for r in refs["wfdb"]]  # CinC 2017 (with REFERENCE.csv labels) and PTB Diagnostic
     assert wfdb == sorted(wfdb) and len(wfdb) == 61 and wfdb[0] == "A00001" and wfdb[-1] == "s0010_re"

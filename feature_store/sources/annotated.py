@@ -14,7 +14,7 @@ from ..transforms.resample import rescale_samples
 from .base import BeatBatch, Landed, RecordRef
 from .canonical import base_row
 from .errors import RecordError
-from .rhythm_labels import cpsc_statement
+from .rhythm_labels import cpsc_start_rhythm, cpsc_statement, rhythm_spans
 from .splits import patient_of, record_split
 from .wfdb_record import read_wfdb
 
@@ -38,16 +38,29 @@ AAMI = {
 }
 
 
-def read_beats(path, record: str) -> tuple[np.ndarray, list[str]]:
-    """R-peak samples and AAMI-mappable symbols of the `.atr` file; non-beat annotations are skipped."""
+def read_annotations(path) -> wfdb.Annotation:
     try:
-        ann = wfdb.rdann(str(path), "atr")
+        return wfdb.rdann(str(path), "atr")
     except (ValueError, OSError, IndexError) as err:
         raise RecordError(
             "annotation_unreadable", f"{path}.atr: annotations cannot be read ({err}); fix: restore the .atr file"
         ) from err
+
+
+def read_beats(ann: wfdb.Annotation) -> tuple[np.ndarray, list[str]]:
+    """R-peak samples and AAMI-mappable symbols of the annotations; non-beat annotations are skipped."""
     keep = [i for i, s in enumerate(ann.symbol) if s in AAMI]
     return np.asarray(ann.sample, dtype=np.int64)[keep], [ann.symbol[i] for i in keep]
+
+
+def read_rhythm(ann: wfdb.Annotation, n_samples: int, statement: str | None) -> list[tuple[int, int, str]]:
+    """Rhythm episodes of an AF database whose header states the record's rhythm class (CPSC 2021).
+    Other beat databases' rhythm annotations (MIT-BIH's 15 rhythm codes) are not used: mapping them onto
+    normal / AF / other is a clinical choice this pipeline does not make for the user."""
+    if statement is None:
+        return []
+    notes = list(ann.aux_note or [""] * len(ann.sample))
+    return rhythm_spans(np.asarray(ann.sample), notes, n_samples, start_rhythm=cpsc_start_rhythm(statement))
 
 
 def beat_windows(signal: np.ndarray, r_peak: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -80,7 +93,8 @@ class AnnotatedBeatSource:
         row = base_row(
             sig, source=self.kind, folder=ref.folder, target_fs=cfg.beat_fs, split=split, patient_id=patient_id
         )
-        samples, symbols = read_beats(ref.path, record)
+        ann = read_annotations(ref.path)
+        samples, symbols = read_beats(ann)
         r_peak = rescale_samples(samples, fs=sig.fs, target_fs=row.fs)
         labels = np.array([AAMI[s] for s in symbols])
         windows, fits = beat_windows(row.signal, r_peak, cfg.context_samples)
@@ -95,6 +109,10 @@ class AnnotatedBeatSource:
         row.labels = sorted(set(labels[fits].tolist()))
         statement = cpsc_statement(sig.comments)  # CPSC 2021: the record's AF statement, as written
         row.label_codes = [statement] if statement else []
+        spans = read_rhythm(ann, sig.signal.shape[-1], statement)
+        edges = np.array([(a, b) for a, b, _ in spans], np.int64).reshape(-1, 2)
+        bounds = rescale_samples(edges, fs=sig.fs, target_fs=row.fs)
+        row.rhythm_spans = [(int(a), int(b), r) for (a, b), (_, _, r) in zip(bounds.tolist(), spans)]
         row.n_beats = int(fits.sum())
         row.edge_beat_labels = labels[~fits].tolist()
         beats = BeatBatch(

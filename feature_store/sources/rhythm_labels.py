@@ -12,6 +12,8 @@ import csv
 import logging
 from pathlib import Path
 
+import numpy as np
+
 from .files import read_head
 
 log = logging.getLogger(__name__)
@@ -36,3 +38,45 @@ def reference_codes(folder: Path) -> dict[str, str]:
 def cpsc_statement(comments: list[str]) -> str | None:
     """CPSC 2021's rhythm statement among a header's comments, if any."""
     return next((c.strip().lower() for c in comments if c.strip().lower() in CPSC2021_STATEMENTS), None)
+
+
+# Rhythm annotations (`aux_note` of a `+` annotation) -> the rhythm task's classes. CPSC 2021 writes
+# only `(AFIB` and `(N`; atrial flutter, where a database has it, is another rhythm as in CinC 2017.
+RHYTHM_CODES = {"(N": "N", "(AFIB": "AF", "(AFL": "O"}
+
+
+def rhythm_spans(
+    samples: np.ndarray, notes: list[str], n_samples: int, *, start_rhythm: str | None
+) -> list[tuple[int, int, str]]:
+    """Rhythm episodes (start, stop, class) from rhythm annotations: a note `(X` starts rhythm X, which
+    lasts to the next note or the record's end; before the first note the rhythm is `start_rhythm`
+    (None: not known, no episode). Notes of other rhythms end the episode before them and start none
+    of the task's classes. Samples at or past `n_samples` are clipped to it."""
+    changes = sorted(
+        (min(max(int(s), 0), n_samples), n.strip()) for s, n in zip(samples, notes) if n and n.strip().startswith("(")
+    )
+    spans, rhythm, start = [], start_rhythm, 0
+    for sample, note in changes:
+        if rhythm is not None and sample > start:
+            spans.append((start, sample, rhythm))
+        rhythm, start = RHYTHM_CODES.get(note), sample
+    if rhythm is not None and n_samples > start:
+        spans.append((start, n_samples, rhythm))
+    return _merged(spans)
+
+
+def _merged(spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Adjacent episodes of one rhythm as one (`(N` at the end of a record already in N)."""
+    out: list[tuple[int, int, str]] = []
+    for start, stop, rhythm in spans:
+        if out and out[-1][2] == rhythm and out[-1][1] == start:
+            out[-1] = (out[-1][0], stop, rhythm)
+        else:
+            out.append((start, stop, rhythm))
+    return out
+
+
+def cpsc_start_rhythm(statement: str | None) -> str | None:
+    """The rhythm before a CPSC 2021 record's first rhythm annotation: its annotations mark the AF
+    episodes, so the rest is non-AF (N); a persistent-AF record starts with `(AFIB` at sample 0."""
+    return "N" if statement in CPSC2021_STATEMENTS else None

@@ -3,6 +3,7 @@ transforms, built the way the task's windowing says (beat windows or record crop
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -11,7 +12,9 @@ import polars as pl
 from ..raw_store import RawSnapshot, iter_signals, signals_of
 from ..sources.leads import pick_leads
 from ..tasks import BeatWindows, RecordWindows, TaskSpec
+from ..transforms.resample import resample
 
+log = logging.getLogger(__name__)
 KEYS = ("entity_id", "record_id", "patient_id", "split", "labels", "recorded_at")
 KEY_SCHEMA = {
     "entity_id": pl.String,
@@ -95,49 +98,98 @@ def load_beats(spec: TaskSpec, snapshots: list[RawSnapshot]) -> TaskInput:
 
 def load_records(spec: TaskSpec, snapshots: list[RawSnapshot]) -> TaskInput:
     window: RecordWindows = spec.window
-    leads = window.leads
-    frames = [s.scan_records().collect() for s in snapshots if s.record_ids]
+    slots = window.leads
+    # beat-annotated records serve a record task only through their rhythm episodes: the others are
+    # counted, never read (a beat database's signals are hundreds of MB)
+    usable = (pl.col("source") != "annotated") | (pl.col("rhythm_spans").list.len() > 0)
+    if not window.rhythm_windows:
+        usable = pl.col("source") != "annotated"
+    scans = [s.scan_records() for s in snapshots if s.record_ids]
+    skipped = sum(scan.filter(~usable).select(pl.len()).collect().item() for scan in scans)
+    frames = [scan.filter(usable).collect() for scan in scans]
     records = pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
+    if skipped:  # not rows of this task (raw_rows counts none for them): said, not counted as excluded
+        log.info("%s: %d beat-annotated records have no rhythm episodes and give no rows", spec.name, skipped)
     if records.is_empty():
-        return empty_input(spec, len(leads))
-    has_leads = records["lead_names"].list.eval(pl.element().is_in(list(leads))).list.sum() == len(leads)
-    # a single-label task scores rows with exactly one of its classes (plain WFDB records carry none)
-    one_class = records["labels"].list.eval(pl.element().is_in(list(spec.classes))).list.sum() == 1
-    labelled = one_class if not spec.multilabel else pl.Series([True] * len(records))
-    excluded = {"missing_leads": int((~has_leads).sum())} | (
-        {} if spec.multilabel else {"unlabelled": int((has_leads & ~labelled).sum())}
+        return empty_input(spec, len(slots))
+    distinct = records["lead_names"].unique().to_list()
+    picks = pl.DataFrame(
+        {"lead_names": distinct, "lead_index": [pick_leads(slots, names) for names in distinct]},
+        schema={"lead_names": pl.List(pl.String), "lead_index": pl.List(pl.Int64)},
     )
-    records = records.filter(has_leads & labelled).sort("record_id")
-    if records.is_empty():  # every row left out: an empty view that still accounts for them
-        return replace(empty_input(spec, len(leads)), excluded=excluded)
+    records = records.join(picks, on="lead_names", how="left", maintain_order="left").sort("record_id")
+    has_leads = records["lead_index"].is_not_null()
+    fs = window.fs or _one_rate(records.filter(has_leads))
+    # counted in rows: a record without the leads loses its row, or each of its episode windows
+    lost = records.filter(~has_leads).select("source", "fs", "rhythm_spans").iter_rows(named=True)
+    rows, excluded = [], {"missing_leads": sum(_rows_of(r, window, spec.classes) for r in lost)}
+    records = records.filter(has_leads)
+    for rec, sig in zip(records.iter_rows(named=True), iter_signals(records.select("signal").to_arrow())):
+        x = sig[rec["lead_index"]]
+        if rec["source"] == "annotated":
+            rows += _episode_windows(rec, x, window, fs, spec.classes)
+        elif spec.multilabel or sum(label in spec.classes for label in rec["labels"]) == 1:
+            # a single-label task scores rows with exactly one of its classes (plain WFDB records carry none)
+            rows.append((rec["record_id"], rec, rec["labels"], _crop(x, rec["fs"], 0, window, fs)))
+        else:
+            excluded["unlabelled"] = excluded.get("unlabelled", 0) + 1
+    if not rows:  # every row left out: an empty view that still accounts for them
+        return replace(empty_input(spec, len(slots)), excluded=excluded)
+    keys = pl.DataFrame(
+        {
+            "entity_id": [entity for entity, *_ in rows],
+            "record_id": [rec["record_id"] for _, rec, *_ in rows],
+            "patient_id": [rec["patient_id"] for _, rec, *_ in rows],
+            "split": [rec["split"] for _, rec, *_ in rows],
+            "labels": [labels for _, _, labels, _ in rows],
+            "recorded_at": [rec["recorded_at"] for _, rec, *_ in rows],
+        },
+        schema=KEY_SCHEMA,
+    )
+    signal = np.stack([x for *_, x in rows])
+    leads = list(window.lead_names)
+    return TaskInput(spec.name, keys, signal, fs, leads, spec.unit, spec.splits.train, excluded=excluded)
+
+
+def _one_rate(records: pl.DataFrame) -> float:
     fs_values = records["fs"].unique().to_list()
     if len(fs_values) > 1:
         raise ValueError(f"records have several rates {fs_values}; fix: ingest with one record_fs")
-    fs = float(fs_values[0])
-    n = int(round(window.duration_s * fs))
-    signal = np.zeros((len(records), len(leads), n), dtype=np.float32)
-    rows = zip(records["lead_names"].to_list(), iter_signals(records.select("signal").to_arrow()))
-    for i, (names, sig) in enumerate(rows):
-        x = sig[[names.index(lead) for lead in leads], :n]
-        signal[i, :, : x.shape[1]] = x  # shorter records are zero-padded at the end
-    keys = records.select(
-        entity_id="record_id",
-        record_id="record_id",
-        patient_id="patient_id",
-        split="split",
-        labels="labels",
-        recorded_at="recorded_at",
-    )
-    return TaskInput(
-        spec.name,
-        keys,
-        signal,
-        fs,
-        list(leads),
-        spec.unit,
-        spec.splits.train,
-        excluded=excluded,
-    )
+    return float(fs_values[0]) if fs_values else 0.0
+
+
+def _crop(x: np.ndarray, fs_in: float, start: int, window: RecordWindows, fs: float) -> np.ndarray:
+    """`window.duration_s` of `x` (leads, samples at `fs_in`) from `start`, at `fs`, zero-padded at the end."""
+    n_in, n = int(round(window.duration_s * fs_in)), int(round(window.duration_s * fs))
+    piece, _ = resample(x[:, start : start + n_in], fs=fs_in, target_fs=fs)
+    out = np.zeros((x.shape[0], n), np.float32)
+    out[:, : min(n, piece.shape[1])] = piece[:, :n]
+    return out
+
+
+def episode_windows(rec: dict, window: RecordWindows, classes) -> list[tuple[int, str]]:
+    """(first sample at the stored rate, rhythm) of each whole window inside a rhythm episode of one of
+    the task's classes, laid end to end from the episode's start."""
+    n_in = int(round(window.duration_s * rec["fs"]))
+    return [
+        (start, span["rhythm"])
+        for span in rec["rhythm_spans"] or []
+        if span["rhythm"] in classes
+        for start in range(span["start"], span["stop"] - n_in + 1, n_in)
+    ]
+
+
+def _episode_windows(rec: dict, x: np.ndarray, window: RecordWindows, fs: float, classes) -> list[tuple]:
+    """(entity id, record, labels, signal) per episode window; the id is the record and its first sample."""
+    return [
+        (f"{rec['record_id']}@{start}", rec, [rhythm], _crop(x, rec["fs"], start, window, fs))
+        for start, rhythm in episode_windows(rec, window, classes)
+    ]
+
+
+def _rows_of(rec: dict, window: RecordWindows, classes) -> int:
+    """Rows a raw record gives a record task: its episode windows if beat-annotated, else one."""
+    return len(episode_windows(rec, window, classes)) if rec["source"] == "annotated" else 1
 
 
 def empty_input(spec: TaskSpec, leads: int) -> TaskInput:
@@ -153,8 +205,19 @@ def empty_input(spec: TaskSpec, leads: int) -> TaskInput:
 
 
 def raw_rows(spec: TaskSpec, snapshots: list[RawSnapshot]) -> int:
-    """Rows in the raw store behind a task's views: beats or records of the snapshots' records."""
-    return sum(spec.window.raw_rows(s).select(pl.len()).collect().item() for s in snapshots if s.record_ids)
+    """Rows in the raw store behind a task's views: beats, records, or (rhythm windows) each plain
+    record and each episode window of the beat-annotated ones."""
+    window, live = spec.window, [s for s in snapshots if s.record_ids]
+    if isinstance(window, RecordWindows):
+        cols = ("source", "fs", "rhythm_spans")
+        records = [s.scan_records().select(cols).collect() for s in live]
+        return sum(
+            _rows_of(r, window, spec.classes)
+            for frame in records
+            for r in frame.iter_rows(named=True)
+            if window.rhythm_windows or r["source"] != "annotated"
+        )
+    return sum(window.raw_rows(s).select(pl.len()).collect().item() for s in live)
 
 
 LOADERS = {BeatWindows: load_beats, RecordWindows: load_records}

@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 
 from ..config import IngestConfig
-from ..sources.annotated import beat_windows, read_beats, rr_intervals
+from ..sources.annotated import beat_windows, read_annotations, read_beats, rr_intervals
 from ..sources.leads import lead_notes, pick_leads
 from ..sources.wfdb_record import read_wfdb
 from ..tasks import task_named
@@ -23,11 +23,14 @@ def record_input(path: Path, spec: ViewInput, *, task: str) -> TaskInput:
     sig = read_wfdb(path, IngestConfig())
     signal, fs = resample(sig.signal, fs=sig.fs, target_fs=spec.fs)
     if spec.unit == "record":
-        return _record(sig.record_id, signal, sig.lead_names, fs, spec, path, task)
-    leads, notes = _beat_leads(sig.lead_names, task, path)
+        leads, notes = _task_leads(sig.lead_names, task, path)
+        result = _record(sig.record_id, signal[leads], fs, spec, task)
+        result.notes = notes
+        return result
+    leads, notes = _task_leads(sig.lead_names, task, path)
     signal = signal[leads]
     if path.with_name(path.name + ".atr").is_file():
-        native = np.asarray(read_beats(path, sig.record_id)[0], dtype=np.int64)
+        native = np.asarray(read_beats(read_annotations(path))[0], dtype=np.int64)
         r_peak = rescale_samples(native, fs=sig.fs, target_fs=fs)
     else:
         r_peak = detect_r_peaks(signal[0], fs)
@@ -37,7 +40,7 @@ def record_input(path: Path, spec: ViewInput, *, task: str) -> TaskInput:
     return result
 
 
-def _beat_leads(names: list[str], task: str, path: Path) -> tuple[list[int], list[str]]:
+def _task_leads(names: list[str], task: str, path: Path) -> tuple[list[int], list[str]]:
     """The record's leads that fill the task's slots, by name; a clear refusal when one is missing."""
     slots = task_named(task).window.leads
     picked = pick_leads(slots, names)
@@ -50,17 +53,10 @@ def _beat_leads(names: list[str], task: str, path: Path) -> tuple[list[int], lis
     return picked, lead_notes(slots, names, picked)
 
 
-def _record(
-    record_id: str, signal: np.ndarray, names: list[str], fs: float, spec: ViewInput, path: Path, task: str
-) -> TaskInput:
-    missing = [lead for lead in spec.lead_names if lead not in names]
-    if missing:
-        raise ValueError(
-            f"{path}: leads {missing} missing; the view needs {list(spec.lead_names)}; "
-            "fix: use a record with those leads"
-        )
+def _record(record_id: str, signal: np.ndarray, fs: float, spec: ViewInput, task: str) -> TaskInput:
+    """The record's first `spec.samples` (its leads already picked in slot order), zero-padded."""
     x = np.zeros((1, len(spec.lead_names), spec.samples), np.float32)
-    sel = signal[[names.index(lead) for lead in spec.lead_names], : spec.samples]
+    sel = signal[:, : spec.samples]
     x[0, :, : sel.shape[1]] = sel
     return TaskInput(task, _keys([record_id], record_id), x, fs, list(spec.lead_names), "record")
 

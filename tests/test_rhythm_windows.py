@@ -1,0 +1,85 @@
+"""The af task's rows from CPSC 2021: AF episodes from the real records' rhythm annotations, cut into
+30 s windows that each lie inside one episode, beside CinC 2017's whole records."""
+
+import numpy as np
+import pytest
+import wfdb
+
+from feature_store.ingest import ingest_kind
+from feature_store.raw_store import RawSnapshot, iter_signals
+from feature_store.sources.registry import discover
+from feature_store.sources.rhythm_labels import rhythm_spans
+from feature_store.tasks import AF
+from feature_store.transforms.resample import resample
+from feature_store.views.inputs import load_input, raw_rows
+from tests.records import CPSC2021, MITDB, copy_record
+
+
+def test_rhythm_changes_make_episodes():
+    samples = np.array([0, 30, 120, 400, 500])
+    notes = ["(AFIB", "None", "(N", "(VT", "(AFIB"]  # beats carry "None"; VT is none of the task's classes
+    assert rhythm_spans(samples, notes, 600, start_rhythm="N") == [(0, 120, "AF"), (120, 400, "N"), (500, 600, "AF")]
+    assert rhythm_spans(samples[2:], notes[2:], 450, start_rhythm=None) == [(120, 400, "N")]  # clipped at 450
+    assert rhythm_spans(np.array([], int), [], 1000, start_rhythm="N") == [(0, 1000, "N")]
+    assert rhythm_spans(np.array([10, 990]), ["(N", "(N"], 1000, start_rhythm="N") == [(0, 1000, "N")]  # merged
+
+
+@pytest.fixture(scope="module")
+def af_world(tmp_path_factory):
+    from feature_store.config import IngestConfig
+    from feature_store.raw_store import RawStore
+
+    src = tmp_path_factory.mktemp("src")
+    for name in ("data_101_6", "data_101_8", "data_21_7", "data_8_2"):  # paroxysmal x2, non-AF, persistent
+        copy_record(CPSC2021 / name, src / "cpsc2021")
+    copy_record(MITDB / "232", src / "mitdb")  # a beat database: its rhythm notes are not used
+    store, cfg = RawStore(tmp_path_factory.mktemp("home") / "store"), IngestConfig()
+    report = ingest_kind("annotated", discover([src], cfg)["annotated"], store, cfg)
+    snapshot = RawSnapshot("annotated", str(store.root), report.snapshot, report.record_ids)
+    return store, snapshot, cfg
+
+
+def _spans(store, record):
+    row = store.scan_records().filter(record_id=record).collect().row(0, named=True)
+    return row, [(s["start"], s["stop"], s["rhythm"]) for s in row["rhythm_spans"]]
+
+
+def test_cpsc_episodes_are_stored_at_the_stored_rate(af_world):
+    store, _, cfg = af_world
+    ann = wfdb.rdann(str(CPSC2021 / "data_101_6"), "atr")
+    onsets = [int(s) for s, n in zip(ann.sample, ann.aux_note) if n == "(AFIB"]
+    row, spans = _spans(store, "data_101_6")
+    assert row["fs"] == cfg.beat_fs and [r for *_, r in spans] == ["N", "AF"] * 4
+    ratio = cfg.beat_fs / 200.0
+    assert [a for a, _, r in spans if r == "AF"] == [round(o * ratio) for o in onsets]
+    assert spans[0][0] == 0 and spans[-1][1] == row["n_samples"]  # the whole record, nothing twice
+    assert all(a[1] == b[0] for a, b in zip(spans, spans[1:]))
+    assert _spans(store, "data_21_7")[1] == [(0, _spans(store, "data_21_7")[0]["n_samples"], "N")]  # non-AF
+    assert _spans(store, "data_8_2")[1][0][:1] == (0,) and _spans(store, "data_8_2")[1][0][2] == "AF"  # persistent
+    assert _spans(store, "232")[1] == []
+
+
+def test_af_rows_are_windows_inside_one_episode_read_from_lead_ii(af_world):
+    store, snapshot, cfg = af_world
+    inp = load_input(AF, [snapshot])
+    n_in = int(30 * cfg.beat_fs)
+    assert inp.signal.shape[1:] == (1, 3000) and inp.fs == 100.0 and inp.lead_names == ["ECG"]
+    assert len(inp.keys) == raw_rows(AF, [snapshot]) > 0  # what check_rows_match_raw compares
+    # data_101_6's eight episodes are all shorter than 30 s: no window; MIT-BIH gives no row
+    assert set(inp.keys["record_id"]) == {"data_101_8", "data_21_7", "data_8_2"}
+    records = store.scan_records().collect()
+    for entity, record, labels in inp.keys.select("entity_id", "record_id", "labels").iter_rows():
+        start = int(entity.split("@")[1])
+        _, spans = _spans(store, record)
+        inside = [r for a, b, r in spans if a <= start and start + n_in <= b]
+        assert inside == labels, entity
+    # the window's samples: lead II of the stored record, resampled to 100 Hz
+    entity, record = inp.keys.row(0)[:2]
+    start = int(entity.split("@")[1])
+    row = records.filter(record_id=record)
+    stored = next(iter_signals(row.select("signal").to_arrow()))
+    lead = row["lead_names"][0].to_list().index("II")
+    expected, _ = resample(stored[lead : lead + 1, start : start + n_in], fs=cfg.beat_fs, target_fs=100.0)
+    np.testing.assert_allclose(inp.signal[0], expected[:, :3000], atol=1e-6)
+    counts = dict(zip(*np.unique(inp.keys["labels"].list.first(), return_counts=True)))
+    assert set(counts) == {"N", "AF"}
