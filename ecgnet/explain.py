@@ -156,7 +156,7 @@ def ig_batch(net: nn.Module, net_rows: int = 12_288) -> int:
     variant's three networks fit in a few GB on 30 s records; the fusion ensemble (13 networks, or 65
     as MIT-BIH fold ensembles) at 4,096 rows was killed for memory (24 GB)."""
     networks = sum(isinstance(m, NETWORKS) for m in net.modules())
-    return max(64, net_rows // max(networks, 1))
+    return max(64, min(4096, net_rows // max(networks, 1)))
 
 
 def _probs(net: nn.Module, flat: np.ndarray) -> np.ndarray:
