@@ -497,8 +497,10 @@ def skeleton(variant: Variant, data: TaskData, cfg: ComparisonConfig) -> nn.Modu
     under cross-validation, late and ensemble variants with the trained variants they are made of."""
     if variant.kind == "late":
         m, c = len(MODALITIES), len(data.classes)
-        stacker = Stacker(np.zeros((c, m * c)), np.zeros(c)) if variant.stacker else None
-        combine = stacker or WeightedAverage(np.zeros(m), data.multilabel)
+        if variant.stacker:
+            combine = Stacker(np.zeros((c, m * c)), np.zeros(c))
+        else:
+            combine = WeightedAverage(np.zeros(m), data.multilabel)
         singles = {n: skeleton(VARIANTS[n], data, cfg) for n in MODALITIES}
         return LateFusion(singles, combine, data.multilabel)
     if variant.kind == "ensemble":

@@ -147,7 +147,8 @@ def summary(result: dg.ExecuteInProcessResult, seconds: float) -> str:
         if e.event_type_value == "ASSET_CHECK_EVALUATION"
     ]
     failed = failed_checks(result)
-    crashed = {step: msg for step, msg in step_errors(result).items() if step not in _check_steps(result)}
+    check_steps = _check_steps(result)
+    crashed = {step: msg for step, msg in step_errors(result).items() if step not in check_steps}
     refusals = [
         f"\nQuality gate on {asset} refused promotion (the champion stays as it was): {reasons}"
         for asset, reasons in gate_refusals(result).items()

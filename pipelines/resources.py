@@ -40,7 +40,7 @@ class EcgnetStore(dg.ConfigurableResource):
         # UI whose worker dies is closed as failed later (pipelines.stale_runs)
         run = context.run
         if context.instance is not None and run is not None:
-            stamp_run(context.instance, run.run_id)
+            stamp_run(context.instance, run)
 
     def workspace(self) -> Workspace:
         return Workspace(Path(self.home))

@@ -17,9 +17,9 @@ import dagster as dg
 PID_TAG, HOST_TAG = "ecgnet/pid", "ecgnet/host"
 
 
-def owner_tags() -> dict[str, str]:
-    """Tags that name the process running a run, for `close_dead_runs`."""
-    return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+def owner_tags(pid: int | None = None) -> dict[str, str]:
+    """Tags that name the process running a run (default: this one), for `close_dead_runs`."""
+    return {PID_TAG: str(pid or os.getpid()), HOST_TAG: socket.gethostname()}
 
 
 def run_process() -> int:
@@ -29,11 +29,10 @@ def run_process() -> int:
     return parent.pid if parent is not None and parent.pid else os.getpid()
 
 
-def stamp_run(instance: dg.DagsterInstance, run_id: str) -> None:
+def stamp_run(instance: dg.DagsterInstance, run: dg.DagsterRun) -> None:
     """Tag a run with its process once (the demo tagged its own when it created them)."""
-    run = instance.get_run_by_id(run_id)
-    if run is not None and PID_TAG not in run.tags:
-        instance.add_run_tags(run_id, {PID_TAG: str(run_process()), HOST_TAG: socket.gethostname()})
+    if PID_TAG not in run.tags:
+        instance.add_run_tags(run.run_id, owner_tags(run_process()))
 
 
 def alive(pid: int) -> bool:

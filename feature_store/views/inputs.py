@@ -99,17 +99,13 @@ def load_beats(spec: TaskSpec, snapshots: list[RawSnapshot]) -> TaskInput:
 def load_records(spec: TaskSpec, snapshots: list[RawSnapshot]) -> TaskInput:
     window: RecordWindows = spec.window
     slots = window.leads
-    # beat-annotated records serve a record task only through their rhythm episodes: the others are
-    # counted, never read (a beat database's signals are hundreds of MB)
-    usable = (pl.col("source") != "annotated") | (pl.col("rhythm_spans").list.len() > 0)
-    if not window.rhythm_windows:
-        usable = pl.col("source") != "annotated"
+    usable = _usable(window)
     scans = [s.scan_records() for s in snapshots if s.record_ids]
     skipped = sum(scan.filter(~usable).select(pl.len()).collect().item() for scan in scans)
     frames = [scan.filter(usable).collect() for scan in scans]
     records = pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
     if skipped:  # not rows of this task (raw_rows counts none for them): said, not counted as excluded
-        log.info("%s: %d beat-annotated records have no rhythm episodes and give no rows", spec.name, skipped)
+        log.info("%s: %d beat-annotated records without rhythm episodes give no rows", spec.name, skipped)
     if records.is_empty():
         return empty_input(spec, len(slots))
     distinct = records["lead_names"].unique().to_list()
@@ -149,6 +145,13 @@ def load_records(spec: TaskSpec, snapshots: list[RawSnapshot]) -> TaskInput:
     signal = np.stack([x for *_, x in rows])
     leads = list(window.lead_names)
     return TaskInput(spec.name, keys, signal, fs, leads, spec.unit, spec.splits.train, excluded=excluded)
+
+
+def _usable(window: RecordWindows) -> pl.Expr:
+    """Raw records that can give a record task rows: beat-annotated ones only through their rhythm
+    episodes (the others are counted, never read: a beat database's signals are hundreds of MB)."""
+    plain = pl.col("source") != "annotated"
+    return plain | (pl.col("rhythm_spans").list.len() > 0) if window.rhythm_windows else plain
 
 
 def _one_rate(records: pl.DataFrame) -> float:
@@ -209,14 +212,9 @@ def raw_rows(spec: TaskSpec, snapshots: list[RawSnapshot]) -> int:
     record and each episode window of the beat-annotated ones."""
     window, live = spec.window, [s for s in snapshots if s.record_ids]
     if isinstance(window, RecordWindows):
-        cols = ("source", "fs", "rhythm_spans")
-        records = [s.scan_records().select(cols).collect() for s in live]
-        return sum(
-            _rows_of(r, window, spec.classes)
-            for frame in records
-            for r in frame.iter_rows(named=True)
-            if window.rhythm_windows or r["source"] != "annotated"
-        )
+        usable = _usable(window)
+        records = [s.scan_records().filter(usable).select("source", "fs", "rhythm_spans").collect() for s in live]
+        return sum(_rows_of(r, window, spec.classes) for frame in records for r in frame.iter_rows(named=True))
     return sum(window.raw_rows(s).select(pl.len()).collect().item() for s in live)
 
 

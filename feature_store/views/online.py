@@ -22,13 +22,12 @@ def record_input(path: Path, spec: ViewInput, *, task: str) -> TaskInput:
     """Read and validate `path` (a WFDB record), then shape it like the rows `spec` describes."""
     sig = read_wfdb(path, IngestConfig())
     signal, fs = resample(sig.signal, fs=sig.fs, target_fs=spec.fs)
-    if spec.unit == "record":
-        leads, notes = _task_leads(sig.lead_names, task, path)
-        result = _record(sig.record_id, signal[leads], fs, spec, task)
-        result.notes = notes
-        return result
     leads, notes = _task_leads(sig.lead_names, task, path)
     signal = signal[leads]
+    if spec.unit == "record":
+        result = _record(sig.record_id, signal, fs, spec, task)
+        result.notes = notes
+        return result
     if path.with_name(path.name + ".atr").is_file():
         native = np.asarray(read_beats(read_annotations(path))[0], dtype=np.int64)
         r_peak = rescale_samples(native, fs=sig.fs, target_fs=fs)
