@@ -25,7 +25,7 @@ from ecgnet.comparison import ComparisonConfig, fit_variant
 from ecgnet.crossval import folds
 from ecgnet.data import Split, TaskData, labelled_split
 from ecgnet.decisions import cross_fit_offsets
-from ecgnet.evaluate import aami, macro_f1
+from ecgnet.evaluate import aami, headline
 from ecgnet.fusion import VARIANTS
 from ecgnet.models import ModelConfig
 from ecgnet.train import TrainConfig, predict_probs
@@ -101,13 +101,13 @@ def cross_validate(variant: str, dev: TaskData, cfg: ComparisonConfig, k: int) -
     for fold in folds(dev, k, cfg.train.seed):
         model, _, _ = fit_variant(VARIANTS[variant], fold.data, cfg, None, None, None)
         oof[fold.rows] = predict_probs(model, fold.data.val, False)
-        per_fold.append(macro_f1(oof[fold.rows], fold.data.val.y, False))
+        per_fold.append(headline(dev.spec)(oof[fold.rows], fold.data.val.y))
     return oof, per_fold
 
 
 def figures(probs: np.ndarray, dev: TaskData) -> dict[str, float]:
     y = dev.val.y
-    return {"macro_f1": macro_f1(probs, y, False), **aami(probs, y, dev.classes, dev.spec.focus_classes)}
+    return {"headline": headline(dev.spec)(probs, y), **aami(probs, y, dev.classes, dev.spec.focus_classes)}
 
 
 def main() -> None:
@@ -126,7 +126,7 @@ def main() -> None:
         f"{args.folds} folds by patient; variant {args.variant} ({time.perf_counter() - start:.0f} s to read)",
         flush=True,
     )
-    head = ["CV macro F1", "OOF macro F1", "acc", "S Se", "S +P", "V Se", "V +P"]
+    head = [f"CV {base.spec.metric_key}", "OOF", "acc", "S Se", "S +P", "V Se", "V +P"]
     for name, change in ABLATIONS.items():
         if args.only and not any(o in name for o in args.only):
             continue
@@ -141,7 +141,8 @@ def main() -> None:
         t0 = time.perf_counter()
         oof, per_fold = cross_validate(args.variant, dev, cfg, args.folds)
         raw = figures(oof, dev)
-        decided = figures(cross_fit_offsets(oof, dev.val.y, dev.val.groups, seed=train_cfg.seed), dev)
+        crossed = cross_fit_offsets(oof, dev.val.y, dev.val.groups, dev.spec.metric_labels, seed=train_cfg.seed)
+        decided = figures(crossed, dev)
         row = {
             "ablation": name,
             "cv": [float(np.mean(per_fold)), float(np.std(per_fold))],
@@ -153,7 +154,7 @@ def main() -> None:
         print(f"  {'':10s}" + "".join(f"{h:>14s}" for h in head))
         for label, f in (("argmax", raw), ("offsets", decided)):
             cells = [f"{np.mean(per_fold):.3f} ± {np.std(per_fold):.3f}" if label == "argmax" else ""]
-            cells += [f"{f[k]:.3f}" for k in ("macro_f1", "accuracy", "se_S", "pp_S", "se_V", "pp_V")]
+            cells += [f"{f[k]:.3f}" for k in ("headline", "accuracy", "se_S", "pp_S", "se_V", "pp_V")]
             print(f"  {label:10s}" + "".join(f"{c:>14s}" for c in cells), flush=True)
         if args.out:
             with args.out.open("a") as fh:

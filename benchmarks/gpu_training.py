@@ -93,7 +93,7 @@ def report(results: dict[str, VariantResult], data: TaskData, seconds: float, la
         )
     chosen = choose_candidate({v: r.val.value for v, r in results.items()})
     tau = ranking_agreement(results, data)
-    print(f"chosen on DS1 (cross-validated {data.spec.metric}): {chosen}; Kendall tau val vs test {tau:+.2f}")
+    print(f"chosen on DS1 (cross-validated {data.spec.metric_key}): {chosen}; Kendall tau val vs test {tau:+.2f}")
     return {"seconds": round(seconds, 1), "variants": rows, "chosen": chosen, "kendall_tau": round(tau, 3)}
 
 

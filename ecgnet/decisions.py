@@ -28,30 +28,35 @@ def apply_offsets(probs: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
-def macro_f1_of(pred: np.ndarray, y: np.ndarray, n_classes: int) -> float:
-    """Macro F1 over the classes present in `y` (as ecgnet.evaluate.macro_f1, zero when a class is never
-    predicted), from one confusion matrix: the search below evaluates it thousands of times."""
+def macro_f1_of(pred: np.ndarray, y: np.ndarray, n_classes: int, labels: tuple[int, ...] | None = None) -> float:
+    """Macro F1 over the classes present in `y`, of `labels` when given (as ecgnet.evaluate.macro_f1,
+    zero when a class is never predicted), from one confusion matrix: the search below evaluates it
+    thousands of times."""
     cm = np.bincount(y * n_classes + pred, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
     tp, support, predicted = np.diag(cm), cm.sum(axis=1), cm.sum(axis=0)
     present = support > 0
+    if labels is not None:
+        present &= np.isin(np.arange(n_classes), labels)
     f1 = np.divide(2 * tp, support + predicted, out=np.zeros(n_classes), where=(support + predicted) > 0)
     return float(f1[present].mean())
 
 
-def fit_offsets(probs: np.ndarray, y: np.ndarray, *, grid=GRID, rounds: int = 3) -> np.ndarray:
-    """Per-class offsets maximising macro F1 of argmax(log p + offsets): coordinate ascent over the
-    classes on `grid` (class 0 fixed at 0: only differences matter), a move kept only when it raises
-    the score, so the result is all zeros when nothing helps."""
+def fit_offsets(
+    probs: np.ndarray, y: np.ndarray, labels: tuple[int, ...] | None = None, *, grid=GRID, rounds: int = 3
+) -> np.ndarray:
+    """Per-class offsets maximising macro F1 (over `labels`, when given) of argmax(log p + offsets):
+    coordinate ascent over the classes on `grid` (class 0 fixed at 0: only differences matter), a move
+    kept only when it raises the score, so the result is all zeros when nothing helps."""
     n = probs.shape[1]
     logp, offsets = np.log(np.clip(probs, 1e-7, 1.0)), np.zeros(n)
-    best = macro_f1_of(logp.argmax(axis=1), y, n)
+    best = macro_f1_of(logp.argmax(axis=1), y, n, labels)
     for _ in range(rounds):
         moved = False
         for c in range(1, n):
             for value in grid:
                 trial = offsets.copy()
                 trial[c] = value
-                s = macro_f1_of((logp + trial).argmax(axis=1), y, n)
+                s = macro_f1_of((logp + trial).argmax(axis=1), y, n, labels)
                 if s > best + 1e-9:
                     best, offsets, moved = s, trial, True
         if not moved:
@@ -59,12 +64,20 @@ def fit_offsets(probs: np.ndarray, y: np.ndarray, *, grid=GRID, rounds: int = 3)
     return offsets
 
 
-def cross_fit_offsets(probs: np.ndarray, y: np.ndarray, groups: np.ndarray, *, folds: int = 5, seed: int = 0):
+def cross_fit_offsets(
+    probs: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    labels: tuple[int, ...] | None = None,
+    *,
+    folds: int = 5,
+    seed: int = 0,
+):
     """Out-of-fold decided probabilities: offsets fitted on the other patients' rows, applied to each
     held-out fold; what a variant's validation metric is computed on once it has offsets."""
     out = np.zeros_like(probs, dtype=np.float32)
     for fit_rows, held in patient_kfold(groups, folds, seed):
-        out[held] = apply_offsets(probs[held], fit_offsets(probs[fit_rows], y[fit_rows]))
+        out[held] = apply_offsets(probs[held], fit_offsets(probs[fit_rows], y[fit_rows], labels))
     return out
 
 

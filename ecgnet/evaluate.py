@@ -11,6 +11,8 @@ import numpy as np
 import torch
 from sklearn.metrics import confusion_matrix, f1_score, roc_auc_score
 
+from feature_store.tasks import macro_f1_key
+
 if TYPE_CHECKING:
     from feature_store.tasks import TaskSpec
 
@@ -60,9 +62,12 @@ def per_class_auc(probs: np.ndarray, y: np.ndarray, multilabel: bool) -> np.ndar
     return out
 
 
-def macro_f1(probs: np.ndarray, y: np.ndarray, multilabel: bool) -> float:
-    """F1 averaged over the classes present in `y` (absent classes would only add zeros)."""
+def macro_f1(probs: np.ndarray, y: np.ndarray, multilabel: bool, labels: tuple[int, ...] | None = None) -> float:
+    """F1 averaged over the classes present in `y` (absent classes would only add zeros); `labels`:
+    only those of these classes (a task's `metric_classes`)."""
     present = np.flatnonzero(y.sum(axis=0) > 0) if multilabel else np.unique(y)
+    if labels is not None:
+        present = np.intersect1d(present, labels)
     return float(f1_score(y, predictions(probs, multilabel), labels=present, average="macro", zero_division=0))
 
 
@@ -71,6 +76,8 @@ METRICS: dict[str, Callable[[np.ndarray, np.ndarray, bool], float]] = {"macro_f1
 
 def headline(spec: TaskSpec) -> Callable[[np.ndarray, np.ndarray], float]:
     """The task's headline metric as f(probs, y): early stopping, choices on validation, the gate."""
+    if spec.metric_labels:
+        return lambda probs, y: macro_f1(probs, y, spec.multilabel, spec.metric_labels)
     fn = METRICS[spec.metric]
     return lambda probs, y: fn(probs, y, spec.multilabel)
 
@@ -88,10 +95,16 @@ def aami(probs: np.ndarray, y: np.ndarray, classes: tuple[str, ...], focus: tupl
 
 
 def point_metrics(
-    probs: np.ndarray, y: np.ndarray, classes: tuple[str, ...], multilabel: bool, focus: tuple[str, ...] = ()
+    probs: np.ndarray,
+    y: np.ndarray,
+    classes: tuple[str, ...],
+    multilabel: bool,
+    focus: tuple[str, ...] = (),
+    metric_classes: tuple[str, ...] = (),
 ) -> dict:
     """Macro and per-class ROC-AUC and F1 (NaN for a class absent from `y`); single-label tasks add
-    accuracy and the AAMI figures of the `focus` classes."""
+    accuracy and the AAMI figures of the `focus` classes; `metric_classes` add the macro-F1 over those
+    (macro_f1_N_S_V)."""
     aucs = per_class_auc(probs, y, multilabel)
     f1s = f1_score(y, predictions(probs, multilabel), labels=range(len(classes)), average=None, zero_division=0)
     present = (y.sum(axis=0) > 0) if multilabel else np.isin(np.arange(len(classes)), y)
@@ -99,6 +112,9 @@ def point_metrics(
     for c, name in enumerate(classes):
         out[f"auc_{name}"] = float(aucs[c])
         out[f"f1_{name}"] = float(f1s[c]) if present[c] else float("nan")
+    if metric_classes:
+        labels = tuple(classes.index(c) for c in metric_classes)
+        out[macro_f1_key(metric_classes)] = macro_f1(probs, y, multilabel, labels)
     if not multilabel:
         out.update(aami(probs, y, classes, focus))
     return out
@@ -125,7 +141,7 @@ def evaluate(
     probs: np.ndarray, y: np.ndarray, groups: np.ndarray, spec: TaskSpec, *, n_boot: int = 200, seed: int = 0
 ) -> dict[str, Interval]:
     """Every point metric with its bootstrap interval (patients resampled)."""
-    args = (spec.classes, spec.multilabel, spec.focus_classes)
+    args = (spec.classes, spec.multilabel, spec.focus_classes, spec.metric_classes)
     point = point_metrics(probs, y, *args)
     ci = bootstrap(lambda r: point_metrics(probs[r], y[r], *args), groups, n_boot=n_boot, seed=seed)
     return {k: Interval(v, *ci[k]) for k, v in point.items()}

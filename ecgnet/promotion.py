@@ -20,6 +20,7 @@ class Candidate:
     version: str  # registered model version of ecgnet-<task>-<variant>
     val: Interval  # the task's headline metric on validation, with its interval
     parent_run_id: str  # the MLflow comparison run
+    metric: str = ""  # the headline metric's name (TaskSpec.metric_key)
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class Champion:
     version: str
     val_metric: float
     val_metric_lo: float
+    metric: str = ""  # the metric val_metric is in ("" when the registry did not record it)
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class GateDecision:
     previous: Champion | None
     passed: bool
     reasons: tuple[str, ...]  # why it refused; empty when it passed
+    notes: tuple[str, ...] = ()  # what it could not compare
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -58,12 +61,17 @@ def choose_candidate(val_metrics: Mapping[str, float]) -> str:
 def gate(candidate: Candidate, minimum: float, champion: Champion | None) -> GateDecision:
     """Promote when the validation metric reaches `minimum` and the upper end of its interval is not
     below the current champion's validation metric (not worse beyond its interval)."""
-    reasons = []
+    reasons, notes = [], []
     if not candidate.val.value >= minimum:
         reasons.append(f"validation metric {candidate.val.value:.3f} < minimum {minimum}")
-    if champion and candidate.val.hi < champion.val_metric:
+    if champion and champion.metric != candidate.metric:  # a task whose headline changed: not comparable
+        notes.append(
+            f"champion {champion.name} v{champion.version} was scored by {champion.metric or 'an unrecorded metric'}, "
+            f"the candidate by {candidate.metric or 'an unrecorded metric'}: not compared"
+        )
+    elif champion and candidate.val.hi < champion.val_metric:
         reasons.append(
             f"interval upper bound {candidate.val.hi:.3f} < champion {champion.name} "
             f"v{champion.version} at {champion.val_metric:.3f}"
         )
-    return GateDecision(candidate, minimum, champion, not reasons, tuple(reasons))
+    return GateDecision(candidate, minimum, champion, not reasons, tuple(reasons), tuple(notes))

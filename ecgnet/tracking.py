@@ -235,6 +235,7 @@ class Tracker:
         name = model_name(data.task, result.variant.name)
         for key, value in result.val.flat("val_metric").items():
             self.client.set_model_version_tag(name, version, key, f"{value:.6f}")
+        self.client.set_model_version_tag(name, version, "val_metric_name", data.spec.metric_key)
         return version
 
     def finish_comparison(
@@ -272,6 +273,7 @@ class Tracker:
                     str(mv.version),
                     float(mv.tags.get("val_metric", "nan")),
                     float(mv.tags.get("val_metric_lo", "nan")),
+                    mv.tags.get("val_metric_name", ""),
                 )
         return None
 

@@ -169,7 +169,7 @@ def build_quality_gate(spec: TaskSpec) -> dg.AssetChecksDefinition:
         asset=TaskAssets(spec).comparison,
         name="check_quality_gate",
         blocking=True,
-        description=f"The best {spec.name} variant on validation reaches the minimum {spec.metric} "
+        description=f"The best {spec.name} variant on validation reaches the minimum {spec.metric_key} "
         "and is not worse than the current champion beyond its interval.",
     )
     def _gate(training: TrainingSettings, mlflow: MlflowTracking, candidate: Candidate) -> dg.AssetCheckResult:
@@ -181,9 +181,10 @@ def build_quality_gate(spec: TaskSpec) -> dg.AssetChecksDefinition:
         return dg.AssetCheckResult(
             passed=decision.passed,
             metadata={
-                "expected": f"{spec.metric} >= {decision.minimum} and not below champion {champion}",
+                "expected": f"{spec.metric_key} >= {decision.minimum} and not below champion {champion}",
                 "actual": f"{candidate.variant}: {candidate.val}",
                 "reasons": dg.MetadataValue.json(list(decision.reasons)),
+                "notes": dg.MetadataValue.json(list(decision.notes)),
             },
         )
 

@@ -23,8 +23,20 @@ def test_fast_macro_f1_is_evaluates():
     probs, y, _ = _overconfident_in_rare()
     for drop in (None, 3):  # also with a class absent from y
         keep = np.ones(len(y), bool) if drop is None else y != drop
-        expected = macro_f1(probs[keep], y[keep], False)
-        assert abs(macro_f1_of(probs[keep].argmax(axis=1), y[keep], 4) - expected) < 1e-12
+        for labels in (None, (0, 1, 3)):  # also over some classes only (a task's metric_classes)
+            expected = macro_f1(probs[keep], y[keep], False, labels)
+            assert abs(macro_f1_of(probs[keep].argmax(axis=1), y[keep], 4, labels) - expected) < 1e-12
+
+
+def test_offsets_fitted_for_some_classes_ignore_the_others():
+    """Scored over classes 0 and 1 only, the search gains nothing from class 3 decisions: its offset
+    may only move where that helps classes 0 and 1, and the result is scored as evaluate scores it."""
+    probs, y, _ = _overconfident_in_rare()
+    labels = (0, 1)
+    offsets = fit_offsets(probs, y, labels)
+    before = macro_f1(probs, y, False, labels)
+    after = macro_f1(apply_offsets(probs, offsets), y, False, labels)
+    assert after > before + 0.02 and after >= macro_f1(apply_offsets(probs, fit_offsets(probs, y)), y, False, labels)
 
 
 def test_offsets_raise_macro_f1_and_push_the_over_predicted_classes_down():

@@ -9,7 +9,7 @@ from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_sco
 
 from ecgnet.comparison import ComparisonConfig, comparison_table, train_variant
 from ecgnet.data import TaskData, patient_holdout
-from ecgnet.evaluate import Interval, aami, bootstrap, evaluate, macro_auc, macro_f1, paired_bootstrap
+from ecgnet.evaluate import Interval, aami, bootstrap, evaluate, headline, macro_auc, macro_f1, paired_bootstrap
 from ecgnet.export import Layout, Packed
 from ecgnet.fusion import MODALITIES, VARIANTS, activation, build, combine_probs, cross_fit_late, fit_late
 from ecgnet.models import ModelConfig
@@ -176,6 +176,22 @@ def test_aami_figures_are_recall_and_precision():
     assert got["accuracy"] == pytest.approx((pred == Y).mean())
 
 
+def test_the_beats_headline_is_macro_f1_over_n_s_and_v():
+    """F's own F1 is not averaged into the beats headline (its rows still count as N, S or V false
+    positives); evaluate reports it beside the all-class macro-F1 under the name the comparison looks it
+    up by; a multi-label task cannot restrict it."""
+    spec = replace(BEATS, classes=("N", "S", "V", "F"))
+    metric = headline(spec)
+    assert metric(P, Y) == pytest.approx(f1_score(Y, P.argmax(1), labels=[0, 1, 2], average="macro"))
+    assert metric(P, Y) != pytest.approx(macro_f1(P, Y, False))
+    out = evaluate(P, Y, np.array(list("aabbccddeeff")), spec, n_boot=10)
+    assert spec.metric_key == "macro_f1_N_S_V" and out[spec.metric_key].value == pytest.approx(metric(P, Y))
+    with pytest.raises(ValueError, match="single-label macro_f1 only"):
+        replace(BEATS, multilabel=True)
+    with pytest.raises(ValueError, match=r"metric classes \['X'\]"):
+        replace(BEATS, metric_classes=("N", "X"))
+
+
 def test_bootstrap_intervals_hold_the_point_and_resample_patients():
     groups = np.array(list("aabbccddeeff"))
     spec = replace(BEATS, classes=("N", "S", "V", "F"))
@@ -270,7 +286,7 @@ def test_ranking_agreement_is_kendall_tau_of_validation_against_test():
 
     def results(val, test):
         return {
-            f"v{i}": SimpleNamespace(val=Interval(v, v, v), test={"macro_f1": Interval(t, t, t)})
+            f"v{i}": SimpleNamespace(val=Interval(v, v, v), test={BEATS.metric_key: Interval(t, t, t)})
             for i, (v, t) in enumerate(zip(val, test, strict=True))
         }
 

@@ -30,3 +30,14 @@ def test_the_gate_refuses_below_the_minimum_and_below_the_champion_beyond_its_in
     assert "minimum 0.3" in decision.reasons[0] and "champion ecgnet-beats-time v1" in decision.reasons[1]
     assert gate(candidate(0.8, 0.95), 0.3, champion).passed  # worse, but within its interval
     assert decision.to_json()["candidate"]["val"] == {"value": 0.2, "lo": pytest.approx(0.15), "hi": 0.4}
+
+
+def test_a_champion_scored_by_another_metric_is_not_compared():
+    """A task whose headline changed (beats: five-class macro-F1, then over N, S and V): the old
+    champion's number is in other units, so the gate says so instead of comparing."""
+    old = Champion("ecgnet-beats-time", "1", 0.99, 0.98, "macro_f1")
+    new = Candidate("beats", "early", "3", Interval(0.5, 0.45, 0.6), "parent", "macro_f1_N_S_V")
+    decision = gate(new, 0.3, old)
+    assert decision.passed and decision.reasons == ()
+    assert "macro_f1" in decision.notes[0] and "not compared" in decision.notes[0]
+    assert not gate(new, 0.3, Champion("ecgnet-beats-time", "1", 0.99, 0.98, "macro_f1_N_S_V")).passed

@@ -13,7 +13,7 @@ from ecgnet.evaluate import Interval
 from ecgnet.fusion import VARIANTS
 from ecgnet.promotion import Candidate, gate
 from feature_store.raw_store import RawStore
-from feature_store.tasks import RECORDS
+from feature_store.tasks import BEATS, RECORDS
 from feature_store.views.store import FeatureStore
 from tests.records import CINC, MITDB
 from tests.runs import materialize_all, tracker
@@ -92,7 +92,6 @@ def test_predict_reads_leads_by_name_whatever_their_order(trained, tmp_path):
     import wfdb
 
     from ecgnet.predict import predict
-    from feature_store.tasks import BEATS
     from feature_store.workspace import Workspace
     from tests.records import rewrite_signal
 
@@ -123,13 +122,15 @@ def _record(home) -> str:
 def test_the_quality_gate_refuses_a_worse_candidate_than_the_registered_champion(trained):
     _, home = trained
     champion = tracker(home).current_champion("beats")
-    assert champion.val_metric == champion.val_metric  # read back from the registry's version tags
+    # read back from the registry's version tags, with the metric they are in
+    assert champion.val_metric == champion.val_metric and champion.metric == BEATS.metric_key
     worse = Candidate(
         "beats",
         "time",
         "1",
         Interval(champion.val_metric - 0.2, champion.val_metric - 0.3, champion.val_metric - 0.1),
         "parent",
+        BEATS.metric_key,
     )
     decision = gate(worse, 0.0, champion)
     assert not decision.passed and "champion" in decision.reasons[0]

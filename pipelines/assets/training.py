@@ -210,7 +210,9 @@ def build_comparison(spec: TaskSpec) -> dg.AssetsDefinition:
         results = {v: load_result(v, data, cfg, Path(models[v].directory)) for v in VARIANTS}
         table = comparison_table(results, data, cfg)
         best = choose_candidate({v: r.val.value for v, r in results.items()})  # validation only
-        candidate = Candidate(spec.name, best, models[best].model_version, results[best].val, run.parent_run_id)
+        candidate = Candidate(
+            spec.name, best, models[best].model_version, results[best].val, run.parent_run_id, spec.metric_key
+        )
         plot, tau = comparison_plot(results, data, best), ranking_agreement(results, data)
         shares = shares_plot(results, data)  # None unless the variants were explained
         plots = {"comparison.png": plot} | ({"modality_shares.png": shares} if shares else {})
