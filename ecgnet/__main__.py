@@ -11,6 +11,7 @@ import polars as pl
 
 from feature_store.tasks import TASKS, task_named
 from feature_store.workspace import Workspace
+from feature_store.writer import WorkspaceBusy, writing
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,12 +38,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--explain-rows", type=int, default=50, help="most rows explained per predicted class")
     args = parser.parse_args(argv)
+    workspace = Workspace(args.home.resolve()) if args.home else Workspace.default()
+    if not workspace.home.is_dir():  # nothing to read (load_champion says so); make no folder for it
+        return _predict(args, workspace)
+    try:  # a run that is promoting a new champion or rewriting views finishes first
+        with writing(workspace.home, "predict", on_wait=lambda h: print(h.waiting(), file=sys.stderr)):
+            return _predict(args, workspace)
+    except WorkspaceBusy as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def _predict(args: argparse.Namespace, workspace: Workspace) -> int:
     from .explain import ExplainConfig  # torch and mlflow load only when a command runs
     from .predict import explain_prediction, load_champion, predict, records_in, write_table
 
     task = task_named(args.task)
     try:
-        workspace = Workspace(args.home.resolve()) if args.home else Workspace.default()
         champion = load_champion(task, workspace)
         records = records_in(args.record)
         if args.explain and len(records) > 1:

@@ -21,12 +21,13 @@ import polars as pl
 from feature_store.raw_store import RawStore
 from feature_store.summary import markdown_table, quarantine_reasons, totals
 from feature_store.workspace import Workspace, default_sources
+from feature_store.writer import WorkspaceBusy, writing
 
 from .stale_runs import close_dead_runs, owner_tags
 from .workspace import prepare_dagster_home
 
 STAGE_ORDER = ("ingest", "features", "training")
-EXIT_OK, EXIT_CRASHED, EXIT_CHECK_FAILED = 0, 1, 2
+EXIT_OK, EXIT_CRASHED, EXIT_CHECK_FAILED, EXIT_BUSY = 0, 1, 2, 3
 DISK_FULL = ("No space left on device", "database or disk is full", "Disk quota exceeded")
 
 
@@ -218,7 +219,11 @@ def main() -> int:
     start = time.perf_counter()
     home = Workspace.default().home
     try:
-        result = run(os.environ.get("ECGNET_STAGES"))
+        with writing(home, "make demo", on_wait=lambda h: print(h.waiting(), flush=True)):
+            result = run(os.environ.get("ECGNET_STAGES"))
+    except WorkspaceBusy as err:  # nothing ran
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_BUSY
     except Exception as err:  # the instance itself failed (its SQLite, a full disk): say so in one line
         if (isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT)) or disk_full(str(err)):
             print(disk_full_line(home), file=sys.stderr)

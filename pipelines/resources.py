@@ -21,8 +21,9 @@ from feature_store.raw_store import RawStore
 from feature_store.tasks import TaskSpec
 from feature_store.views.store import FeatureStore
 from feature_store.workspace import Workspace, default_sources
+from feature_store.writer import acquire
 
-from .stale_runs import stamp_run
+from .stale_runs import run_process, stamp_run
 
 _INGEST, _TRAIN, _COMPARISON, _EXPLAIN = IngestConfig(), TrainConfig(), ComparisonConfig(), ExplainConfig()
 
@@ -37,10 +38,18 @@ class EcgnetStore(dg.ConfigurableResource):
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         # every asset uses the store: its first step names the run's process, so a run launched from the
-        # UI whose worker dies is closed as failed later (pipelines.stale_runs)
+        # UI whose worker dies is closed as failed later (pipelines.stale_runs), and takes the
+        # workspace's writer lease for that process (its other steps share it; its death frees it)
         run = context.run
         if context.instance is not None and run is not None:
             stamp_run(context.instance, run)
+        what = f"dagster run {run.run_id}" if run is not None else "a dagster step"
+        acquire(
+            self.workspace().home,
+            what,
+            owner=run_process(),
+            on_wait=lambda h: context.log.info(h.waiting()),
+        )
 
     def workspace(self) -> Workspace:
         return Workspace(Path(self.home))

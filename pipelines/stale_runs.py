@@ -14,6 +14,8 @@ import socket
 
 import dagster as dg
 
+from feature_store.writer import alive
+
 PID_TAG, HOST_TAG = "ecgnet/pid", "ecgnet/host"
 
 
@@ -33,16 +35,6 @@ def stamp_run(instance: dg.DagsterInstance, run: dg.DagsterRun) -> None:
     """Tag a run with its process once (the demo tagged its own when it created them)."""
     if PID_TAG not in run.tags:
         instance.add_run_tags(run.run_id, owner_tags(run_process()))
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process: alive
-        return True
-    return True
 
 
 def close_dead_runs(instance: dg.DagsterInstance) -> list[str]:

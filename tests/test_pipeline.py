@@ -259,14 +259,16 @@ def test_a_run_whose_process_died_is_closed_as_failed_by_the_next_run():
 
 def test_a_run_launched_outside_the_demo_names_its_process_and_is_closed_when_it_dies(tmp_path):
     """As from the UI: the run is created without owner tags by the multiprocess executor; its first
-    step tags it with the run worker's pid; the worker is killed; the new-records sensor (running every
-    minute under `make ui`) closes it as failed."""
+    step tags it with the run worker's pid and takes the workspace's writer lease for it; the worker is
+    killed; the lease is free at once, and the new-records sensor (running every minute under `make
+    ui`) closes the run as failed."""
     import os
     import signal
     import subprocess
     import sys
     import time
 
+    from feature_store.writer import WorkspaceBusy, acquire, holder
     from pipelines.stale_runs import PID_TAG
 
     home = tmp_path / "dagster"
@@ -283,8 +285,14 @@ def test_a_run_launched_outside_the_demo_names_its_process_and_is_closed_when_it
                 run = runs[0] if runs else None
             assert run is not None and run.tags.get(PID_TAG) == str(worker.pid), run and run.tags
             assert run.status == dg.DagsterRunStatus.STARTED
+            # the step took the workspace's writer lease for its run worker: another writer is refused
+            lease = holder(tmp_path / "ws")
+            assert lease.pid == worker.pid and lease.what == f"dagster run {run.run_id}"
+            with pytest.raises(WorkspaceBusy, match=f"dagster run {run.run_id}"):
+                acquire(tmp_path / "ws", "make demo", wait_s=0)
             os.killpg(worker.pid, signal.SIGKILL)  # the run worker and its step process
             worker.wait(timeout=30)
+            assert holder(tmp_path / "ws") is None  # killed: the workspace is free, nothing to clean up
             src = tmp_path / "src"
             src.mkdir()
             resources = {"ingest": IngestSettings(sources=[str(src)])}

@@ -1,0 +1,154 @@
+"""One writer per workspace: a lease held by a process for as long as it lives.
+
+`make demo`, every Dagster run (from its first step) and `predict` take the lease before they touch the
+workspace; a second one waits for it (saying who holds it) or, past its wait, stops with an error that
+names the holder and the fix. The lease names a *process*, not a file handle: the steps of one Dagster
+run are children of one run worker, so they share their run's lease, and a run that is killed frees
+the workspace the moment its process is gone (nothing to clean up, no stale lock to delete by hand).
+Updates of the lease file are serialised by an flock, so two starters never both win.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .raw_store import locked, write_json_atomic
+
+WAIT_ENV = "ECGNET_WRITER_WAIT"  # seconds a second writer waits for the lease before giving up
+DEFAULT_WAIT_S = 1800.0
+
+
+class WorkspaceBusy(RuntimeError):
+    """Another live process holds the workspace's writer lease."""
+
+
+@dataclass(frozen=True)
+class Holder:
+    pid: int
+    host: str
+    what: str  # "make demo", "dagster run <id>", "predict"
+    since: float  # epoch seconds
+    started: str = ""  # the process's start time (Linux /proc), so a reused pid is not taken for it
+
+    def describe(self) -> str:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.since))
+        return f"{self.what} (pid {self.pid} on {self.host}, since {when})"
+
+    def waiting(self) -> str:
+        """What a second writer says while it waits."""
+        return f"waiting for the workspace: {self.describe()} is writing it"
+
+
+def alive(pid: int) -> bool:
+    """Whether a process of this host with `pid` exists and has not exited (a zombie, exited but not
+    yet reaped by its parent, answers signals but is gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return _stat(pid)[:1] != ["Z"]
+
+
+def _stat(pid: int) -> list[str]:
+    """/proc/<pid>/stat from field 3 (state) on; [] where /proc is not there."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return []
+    return stat.rsplit(")", 1)[1].split()  # the command name before ")" may hold spaces
+
+
+def process_start(pid: int) -> str:
+    """The process's start time in clock ticks since boot ('' where /proc is not there)."""
+    fields = _stat(pid)
+    return fields[19] if len(fields) > 19 else ""  # field 22
+
+
+def _lease_file(home: Path) -> Path:
+    return home / "writer.json"
+
+
+def holder(home: Path) -> Holder | None:
+    """The live holder of the workspace's lease; None when it is free (never taken, released, or its
+    process is gone)."""
+    try:
+        h = Holder(**json.loads(_lease_file(home).read_text()))
+    except (OSError, ValueError, TypeError):  # absent, or cut short by a kill: free
+        return None
+    if h.host != socket.gethostname():
+        return h  # cannot see another host's processes: held until that host releases it
+    if not alive(h.pid) or (h.started and process_start(h.pid) not in ("", h.started)):
+        return None
+    return h
+
+
+def acquire(
+    home: Path,
+    what: str,
+    *,
+    owner: int | None = None,
+    wait_s: float | None = None,
+    on_wait: Callable[[Holder], None] | None = None,
+    poll_s: float = 1.0,
+) -> bool:
+    """Take the lease for process `owner` (default: this one): True when taken now, False when that
+    process already held it. While another live process holds it, wait up to `wait_s` (default
+    ECGNET_WRITER_WAIT, else 30 minutes), calling `on_wait(holder)` about every 30 s, then raise
+    WorkspaceBusy."""
+    pid = owner or os.getpid()
+    wait_s = float(os.environ.get(WAIT_ENV, DEFAULT_WAIT_S)) if wait_s is None else wait_s
+    deadline, told = time.monotonic() + wait_s, 0.0
+    while True:
+        with locked(home / "writer.lock"):
+            current = holder(home)
+            if current is not None and current.pid == pid and current.host == socket.gethostname():
+                return False
+            if current is None:
+                mine = Holder(pid, socket.gethostname(), what, time.time(), process_start(pid))
+                write_json_atomic(asdict(mine), _lease_file(home))
+                return True
+        now = time.monotonic()
+        if now >= deadline:
+            raise WorkspaceBusy(
+                f"workspace {home} is being written by {current.describe()}; fix: wait for it to finish "
+                f"(or stop it), or set {WAIT_ENV} to wait longer"
+                + (
+                    f"; it runs on another host, so if it is gone remove {_lease_file(home)}"
+                    if current.host != socket.gethostname()
+                    else ""
+                )
+            )
+        if on_wait is not None and now - told >= 30.0:
+            on_wait(current)
+            told = now
+        time.sleep(min(poll_s, max(0.0, deadline - now)))
+
+
+def release(home: Path, owner: int | None = None) -> None:
+    """Give the lease back if process `owner` (default: this one) holds it; a no-op otherwise."""
+    pid = owner or os.getpid()
+    with locked(home / "writer.lock"):
+        current = holder(home)
+        if current is not None and current.pid == pid and current.host == socket.gethostname():
+            _lease_file(home).unlink(missing_ok=True)
+
+
+@contextmanager
+def writing(home: Path, what: str, **wait) -> Iterator[None]:
+    """The lease for this process for the block (`acquire`'s waiting options), given back after it
+    unless this process already held it before."""
+    taken = acquire(home, what, **wait)
+    try:
+        yield
+    finally:
+        if taken:
+            release(home)
