@@ -99,9 +99,8 @@ def signal_column(signals: np.ndarray) -> pa.ListArray:
     """(rows, leads, samples) float32 -> list<list<float32>> without copying through Python."""
     rows, leads, samples = signals.shape
     values = pa.array(np.ascontiguousarray(signals, dtype=np.float32).reshape(-1))
-    inner = pa.ListArray.from_arrays(
-        pa.array(np.arange(0, rows * leads * samples + 1, samples, dtype=np.int32)), values
-    )
+    offsets = np.arange(rows * leads + 1, dtype=np.int32) * samples  # samples may be 0: a signal not stored
+    inner = pa.ListArray.from_arrays(pa.array(offsets), values)
     return pa.ListArray.from_arrays(pa.array(np.arange(0, rows * leads + 1, leads, dtype=np.int32)), inner)
 
 

@@ -60,7 +60,9 @@ BREAKAGES = {
     "baseline": ("base", "implausible_amplitude", _header_edit("base", "(631)/mV", "(2147483647)/mV")),
     "units": ("micro", "implausible_amplitude", _header_edit("micro", "(631)/mV 12 0 488", "(631)/V 12 0 488")),
     "too_short": ("short", "too_short", _header_edit("short", "360 650000", "360 10")),
-    "too_long": ("huge", "too_long", _header_edit("huge", "360 650000", "360 65000000000")),
+    # a beat record over the size limit is read in windows (tests/test_long_records.py): the first
+    # window finds the signal file far shorter than the header says, before anything is allocated
+    "too_long": ("huge", "length_mismatch", _header_edit("huge", "360 650000", "360 65000000000")),
     "garbage_header": ("junk", "header_unreadable", _garbage_header),
 }
 GOOD = ["100", "208"]

@@ -6,17 +6,20 @@ edge are counted on the record row (`edge_beat_labels`), so every annotated beat
 
 from __future__ import annotations
 
+from dataclasses import replace
+from fractions import Fraction
+
 import numpy as np
 import wfdb
 
 from ..config import IngestConfig
-from ..transforms.resample import rescale_samples
+from ..transforms.resample import rate_ratio, resample, rescale_samples
 from .base import BeatBatch, Landed, RecordRef
 from .canonical import base_row
 from .errors import RecordError
 from .rhythm_labels import cpsc_start_rhythm, cpsc_statement, rhythm_spans
 from .splits import patient_of, record_split
-from .wfdb_record import read_wfdb
+from .wfdb_record import DeclaredSize, declared_size, read_wfdb
 
 # AAMI EC57 classes from MIT-BIH beat symbols (de Chazal et al. 2004).
 AAMI = {
@@ -88,6 +91,9 @@ class AnnotatedBeatSource:
                 f"{ref.path}: paced record, excluded by the AAMI "
                 "convention; fix: none needed (set IngestConfig.paced_records to keep it)",
             )
+        size = declared_size(ref.path)
+        if size.values > cfg.max_record_values:  # a long Holter record: its beats need only windows
+            return self._load_in_windows(ref, cfg, size)
         sig = read_wfdb(ref.path, cfg)
         patient_id, split = patient_of(record), record_split(record)
         row = base_row(
@@ -96,32 +102,101 @@ class AnnotatedBeatSource:
         ann = read_annotations(ref.path)
         samples, symbols = read_beats(ann)
         r_peak = rescale_samples(samples, fs=sig.fs, target_fs=row.fs)
-        labels = np.array([AAMI[s] for s in symbols])
         windows, fits = beat_windows(row.signal, r_peak, cfg.context_samples)
-        if not fits.any():
-            raise RecordError(
-                "no_beats",
-                f"{ref.path}.atr: no beat annotation ({len(symbols)} beats of AAMI classes, none a full "
-                f"{cfg.context_s:g} s window from the record's ends); fix: restore the .atr file, or remove it "
-                "to ingest the record as a plain WFDB record",
-            )
-        rr_prev, rr_next = rr_intervals(r_peak, row.fs)
-        row.labels = sorted(set(labels[fits].tolist()))
-        statement = cpsc_statement(sig.comments)  # CPSC 2021: the record's AF statement, as written
-        row.label_codes = [statement] if statement else []
-        spans = read_rhythm(ann, sig.signal.shape[-1], statement)
-        edges = np.array([(a, b) for a, b, _ in spans], np.int64).reshape(-1, 2)
-        bounds = rescale_samples(edges, fs=sig.fs, target_fs=row.fs)
-        row.rhythm_spans = [(int(a), int(b), r) for (a, b), (_, _, r) in zip(bounds.tolist(), spans)]
-        row.n_beats = int(fits.sum())
-        row.edge_beat_labels = labels[~fits].tolist()
-        beats = BeatBatch(
-            r_peak=r_peak[fits],
-            symbol=np.asarray(symbols)[fits].tolist(),
-            label=labels[fits].tolist(),
-            rr_prev_s=rr_prev[fits],
-            rr_next_s=rr_next[fits],
-            windows=windows,
-            beat_span=cfg.beat_span(),
+        return _landed(ref, cfg, sig, row, ann, samples, symbols, r_peak, windows, fits)
+
+    def _load_in_windows(self, ref: RecordRef, cfg: IngestConfig, size: DeclaredSize) -> Landed:
+        """A record over `max_record_values`, read window by window (each checked as a whole record is):
+        its beats are cut as from the whole record (the same windows where no rate conversion is needed;
+        resampled windows overlap by a margin, so conversion edges never reach a beat), and its row keeps
+        no signal (no task reads a beat record's signal except through rhythm episodes, which need it
+        whole). Peak memory: one window and the record's beats."""
+        ratio = rate_ratio(size.fs, cfg.beat_fs) if size.fs > 0 else Fraction(1)
+        down = ratio.denominator  # windows start at multiples of it: converted, they line up with the whole
+        step = max(down, cfg.max_record_values // (2 * size.n_sig) // down * down)
+        margin = int(np.ceil((cfg.context_s / 2 + 1.0) * size.fs / down)) * down  # half a context and 1 s
+        ann = read_annotations(ref.path)
+        samples, symbols = read_beats(ann)
+        n_out = -(-size.frames * ratio.numerator // down)  # resample_poly's output length
+        r_peak = rescale_samples(samples, fs=size.fs, target_fs=cfg.beat_fs)
+        start = r_peak - cfg.context_samples // 2
+        fits = (start >= 0) & (start + cfg.context_samples <= n_out)
+        first, pieces, windows_read = None, [], 0
+        for a in range(0, size.frames, step):
+            lo, hi = max(0, a - margin), min(size.frames, a + step + margin)
+            sig = read_wfdb(ref.path, cfg, frames=(lo, hi))
+            windows_read += 1
+            first = first or sig
+            if sig.lead_names != first.lead_names or sig.fs != size.fs:
+                raise RecordError(
+                    "signal_unreadable",
+                    f"{ref.path}: frames {lo}-{hi} hold leads {sig.lead_names} at {sig.fs:g} Hz, the record's start "
+                    f"{first.lead_names} at {size.fs:g} Hz; fix: split the record where its signals change",
+                )
+            if cpsc_statement(sig.comments):
+                raise _whole_signal_needed(ref, cfg, size)
+            piece, _ = resample(sig.signal, fs=size.fs, target_fs=cfg.beat_fs)
+            mine = fits & (samples >= a) & (samples < a + step)
+            offset = lo * ratio.numerator // down
+            cut, inside = beat_windows(piece, r_peak[mine] - offset, cfg.context_samples)
+            if not inside.all():  # the margin holds every window of a beat that fits the record
+                raise AssertionError(f"{ref.path}: a beat window crossed the edge of frames {lo}-{hi}")
+            pieces.append(cut)
+        leads = len(first.lead_names)
+        windows = np.concatenate(pieces) if pieces else np.zeros((0, leads, cfg.context_samples), np.float32)
+        note = (
+            f"{size.values:,} values, over IngestConfig.max_record_values ({cfg.max_record_values:,}): read in "
+            f"{windows_read} windows of {step:,} frames; beats stored, the record's signal not"
         )
-        return Landed(row, beats)
+        empty = replace(first, signal=np.zeros((leads, 0), np.float32), fs=cfg.beat_fs, notes=(*first.notes, note))
+        row = base_row(
+            empty,
+            source=self.kind,
+            folder=ref.folder,
+            target_fs=cfg.beat_fs,
+            split=record_split(ref.path.name),
+            patient_id=patient_of(ref.path.name),
+        )
+        return _landed(ref, cfg, first, row, ann, samples, symbols, r_peak, windows, fits)
+
+
+def _whole_signal_needed(ref: RecordRef, cfg: IngestConfig, size: DeclaredSize) -> RecordError:
+    """A record with rhythm episodes (CPSC 2021) is stored whole for the af task's windows."""
+    return RecordError(
+        "too_long",
+        f"{ref.path}.hea: {size.values:,} samples over all signals, more than IngestConfig.max_record_values "
+        f"({cfg.max_record_values:,}), and its rhythm episodes need the whole signal stored; fix: split the "
+        "record into shorter ones (wfdb.rdrecord with sampfrom/sampto, then wfdb.wrsamp), or raise the limit",
+    )
+
+
+def _landed(ref, cfg, sig, row, ann, samples, symbols, r_peak, windows, fits) -> Landed:
+    """The record row and its beats, from the windows of the beats that fit (`fits`)."""
+    labels = np.array([AAMI[s] for s in symbols])
+    if not fits.any():
+        raise RecordError(
+            "no_beats",
+            f"{ref.path}.atr: no beat annotation ({len(symbols)} beats of AAMI classes, none a full "
+            f"{cfg.context_s:g} s window from the record's ends); fix: restore the .atr file, or remove it "
+            "to ingest the record as a plain WFDB record",
+        )
+    rr_prev, rr_next = rr_intervals(r_peak, row.fs)
+    row.labels = sorted(set(labels[fits].tolist()))
+    statement = cpsc_statement(sig.comments)  # CPSC 2021: the record's AF statement, as written
+    row.label_codes = [statement] if statement else []
+    spans = read_rhythm(ann, sig.signal.shape[-1], statement)
+    edges = np.array([(a, b) for a, b, _ in spans], np.int64).reshape(-1, 2)
+    bounds = rescale_samples(edges, fs=sig.fs, target_fs=row.fs)
+    row.rhythm_spans = [(int(a), int(b), r) for (a, b), (_, _, r) in zip(bounds.tolist(), spans)]
+    row.n_beats = int(fits.sum())
+    row.edge_beat_labels = labels[~fits].tolist()
+    beats = BeatBatch(
+        r_peak=r_peak[fits],
+        symbol=np.asarray(symbols)[fits].tolist(),
+        label=labels[fits].tolist(),
+        rr_prev_s=rr_prev[fits],
+        rr_next_s=rr_next[fits],
+        windows=windows,
+        beat_span=cfg.beat_span(),
+    )
+    return Landed(row, beats)

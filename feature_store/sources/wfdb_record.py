@@ -52,9 +52,33 @@ class WfdbSignal:
 _TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3, "": 1.0, "nu": 1.0}
 
 
-def read_wfdb(path: Path, cfg: IngestConfig) -> WfdbSignal:
+@dataclass(frozen=True)
+class DeclaredSize:
+    frames: int | None  # the header's length in frames (None: it leaves it to the signal file)
+    n_sig: int
+    fs: float  # frames per second
+
+    @property
+    def values(self) -> int:
+        return (self.frames or 0) * self.n_sig
+
+
+def declared_size(path: Path) -> DeclaredSize:
+    """What the record's header declares, without reading its signal (RecordError if unreadable)."""
+    hea = path.with_name(path.name + ".hea")
+    if not hea.is_file():
+        raise RecordError("header_unreadable", f"{hea}: header file not found; fix: restore the .hea")
+    text = read_head(hea)
+    with _readable(path, text, base_time(text)) as where:
+        header = _read_header(where, path)
+    return DeclaredSize(header.sig_len, int(header.n_sig or 0), float(header.fs or 0))
+
+
+def read_wfdb(path: Path, cfg: IngestConfig, frames: tuple[int, int] | None = None) -> WfdbSignal:
     """Read `path` (.hea + signal files, or a multi-segment record's segments), check it and return
-    its ECG leads in mV, leads x samples; signals that are not ECG leads are left out with a note."""
+    its ECG leads in mV, leads x samples; signals that are not ECG leads are left out with a note.
+    `frames`: only frames [start, stop) (a window of a record too long to read whole: the size limit
+    applies to the window, edges are not trimmed and the minimum duration is the caller's)."""
     hea = path.with_name(path.name + ".hea")
     if not hea.is_file():
         raise RecordError("header_unreadable", f"{hea}: header file not found; fix: restore the .hea")
@@ -65,21 +89,24 @@ def read_wfdb(path: Path, cfg: IngestConfig) -> WfdbSignal:
     with _readable(path, text, base) as where:
         header = _read_header(where, path)
         multi = isinstance(header, wfdb.MultiRecord)
-        _check_header(header, text, path, cfg, multi)
-        record = _read_signal(where, path, multi)
+        if frames is not None and header.sig_len is not None:
+            frames = (frames[0], min(frames[1], header.sig_len))
+        _check_header(header, text, path, cfg, multi, None if frames is None else frames[1] - frames[0])
+        record = _read_signal(where, path, multi, frames)
     leads, signal, spf, dropped = _ecg_leads(record, path)
     fs = float(header.fs) * spf  # a multi-frequency record's ECG runs at a multiple of the frame rate
     _check_fs(fs, path, cfg)
-    if header.sig_len is not None and signal.shape[1] != header.sig_len * spf:
+    expected = header.sig_len if frames is None else frames[1] - frames[0]
+    if expected is not None and signal.shape[1] != expected * spf:
         raise RecordError(
             "length_mismatch",
             f"{path}: {signal.shape[1] // spf} frames read, header declares "
             f"{header.sig_len}; fix: correct the length in {path.name}.hea",
         )
-    signal, repaired = repair_gaps(signal, max_gap=int(cfg.max_gap_s * fs))
+    signal, repaired = repair_gaps(signal, max_gap=int(cfg.max_gap_s * fs), trim=frames is None)
     notes += dropped + ([repaired] if repaired else [])
     _check_values(signal, leads, path, cfg)
-    if signal.shape[1] < cfg.min_duration_s * fs:
+    if frames is None and signal.shape[1] < cfg.min_duration_s * fs:
         raise RecordError(
             "too_short",
             f"{path}: {signal.shape[1]} samples at {fs:g} Hz ({signal.shape[1] / fs:.2f} s), shorter than "
@@ -115,11 +142,12 @@ def _readable(path: Path, text: str, base: BaseTime) -> Iterator[Path]:
         yield copy
 
 
-def _read_signal(where: Path, path: Path, multi: bool) -> wfdb.Record:
+def _read_signal(where: Path, path: Path, multi: bool, frames: tuple[int, int] | None = None) -> wfdb.Record:
     # frame by frame (e_p_signal, one array per signal at its own rate); a multi-segment record comes
     # back as one: segments joined, the layout honoured (leads absent from a segment are NaN there)
+    start, stop = frames or (0, None)
     try:
-        return wfdb.rdrecord(str(where), physical=True, m2s=True, smooth_frames=False)
+        return wfdb.rdrecord(str(where), sampfrom=start, sampto=stop, physical=True, m2s=True, smooth_frames=False)
     except (ValueError, OSError, IndexError) as err:
         if multi and isinstance(err, FileNotFoundError):
             raise RecordError(
@@ -171,16 +199,19 @@ def _ecg_leads(record: wfdb.Record, path: Path) -> tuple[list[str], np.ndarray, 
     return [name for _, name in kept], signal, rate, notes
 
 
-def repair_gaps(signal: np.ndarray, max_gap: int) -> tuple[np.ndarray, str]:
+def repair_gaps(signal: np.ndarray, max_gap: int, *, trim: bool = True) -> tuple[np.ndarray, str]:
     """Invalid (NaN) samples that wfdb reads as such, made usable where that changes nothing a model
-    sees: edges where some lead has no samples yet (skew, a late segment) are trimmed, and runs of at
-    most `max_gap` invalid samples inside a lead are interpolated linearly. Longer gaps stay NaN and
-    quarantine the record. Returns the signal and a note ("" when nothing was done)."""
+    sees: edges where some lead has no samples yet (skew, a late segment) are trimmed (unless `trim` is
+    False: a window of a record, whose sample numbers must not move), and runs of at most `max_gap`
+    invalid samples inside a lead are interpolated linearly. Longer gaps stay NaN and quarantine the
+    record. Returns the signal and a note ("" when nothing was done)."""
     bad = np.isnan(signal)
     whole = np.flatnonzero(~bad.any(axis=0))
     if not bad.any() or len(whole) == 0:
         return signal, ""
     n, start, stop = signal.shape[1], int(whole[0]), int(whole[-1]) + 1
+    if not trim:
+        start, stop = 0, n
     signal, bad = signal[:, start:stop].copy(), bad[:, start:stop]
     filled = 0
     for lead in range(signal.shape[0]):
@@ -214,7 +245,10 @@ def _read_header(where: Path, path: Path) -> wfdb.Record:
         ) from err
 
 
-def _check_header(header: wfdb.Record, text: str, path: Path, cfg: IngestConfig, multi: bool) -> None:
+def _check_header(
+    header: wfdb.Record, text: str, path: Path, cfg: IngestConfig, multi: bool, window: int | None = None
+) -> None:
+    """`window`: frames read when the record is read in windows (the size limit applies to them)."""
     hea = f"{path}.hea"
     if not header.fs or header.fs <= 0:
         _check_fs(float(header.fs or 0), path, cfg)
@@ -224,7 +258,7 @@ def _check_header(header: wfdb.Record, text: str, path: Path, cfg: IngestConfig,
             f"{hea}: header declares {header.n_sig} signals; fix: restore the header's signal lines",
         )
     if multi:  # segments are checked as wfdb reads them; only the size is known up front
-        _check_size(header.sig_len * header.n_sig, hea, cfg)
+        _check_size((window or header.sig_len) * header.n_sig, hea, cfg)
         return
     unreadable = sorted({str(f) for f in header.fmt} - READABLE_FORMATS)
     if unreadable:
@@ -239,7 +273,7 @@ def _check_header(header: wfdb.Record, text: str, path: Path, cfg: IngestConfig,
             f"{hea}: header declares 0 samples; fix: remove the record or restore its signal",
         )
     if header.sig_len:
-        _check_size(header.sig_len * header.n_sig, hea, cfg)
+        _check_size((window or header.sig_len) * header.n_sig, hea, cfg)
     _check_gains(text, path)
     for name, fmt, count, offset in _signal_files(header):
         file = path.parent / name

@@ -10,11 +10,17 @@ import numpy as np
 from ..backend import signal_module
 
 
+def rate_ratio(fs: float, target_fs: float) -> Fraction:
+    """up / down of the polyphase conversion from `fs` to `target_fs`: a window of a signal that starts
+    at a multiple of `down` input samples converts to the same samples as the whole signal there."""
+    return Fraction(target_fs / fs).limit_denominator(1000)
+
+
 def resample(x, *, fs: float, target_fs: float, xp: ModuleType = np):
     """Resample `x` (..., samples) from `fs` to `target_fs` Hz; returns (signal float32, fs)."""
     if fs == target_fs:
         return x.astype(xp.float32, copy=False), float(fs)
-    ratio = Fraction(target_fs / fs).limit_denominator(1000)
+    ratio = rate_ratio(fs, target_fs)
     y = signal_module(xp).resample_poly(x, ratio.numerator, ratio.denominator, axis=-1)
     return y.astype(xp.float32), float(target_fs)
 

@@ -1,0 +1,80 @@
+"""Records too long to read whole: a beat-annotated record over `max_record_values` is read window by
+window and gives exactly the beats of a whole read, every read stays under the limit, its row keeps no
+signal, and a record whose rhythm episodes need its whole signal is refused by name. The real MIT-BIH
+and CPSC 2021 records, with the limit lowered so that they count as long."""
+
+from dataclasses import replace
+
+import numpy as np
+import polars as pl
+import pytest
+import wfdb
+
+from feature_store.config import IngestConfig
+from feature_store.ingest import ingest_kind
+from feature_store.raw_store import RawStore
+from feature_store.sources.annotated import AnnotatedBeatSource
+from feature_store.sources.base import RecordRef
+from feature_store.sources.errors import RecordError
+from feature_store.sources.registry import discover
+from tests.records import CPSC2021, MITDB, copy_record
+
+LIMIT = 300_000  # values: record 100 (650,000 frames x 2 leads) is then read in 9 windows
+
+
+@pytest.mark.parametrize("beat_fs", [360.0, 250.0])  # as stored, and converted (windows must line up)
+def test_a_long_record_read_in_windows_gives_the_beats_of_a_whole_read(beat_fs):
+    ref = RecordRef("annotated", MITDB / "208", MITDB)
+    cfg = IngestConfig(beat_fs=beat_fs)
+    whole = AnnotatedBeatSource().load(ref, cfg)
+    windowed = AnnotatedBeatSource().load(ref, replace(cfg, max_record_values=LIMIT))
+    a, b = whole.beats, windowed.beats
+    np.testing.assert_array_equal(b.r_peak, a.r_peak)
+    np.testing.assert_array_equal(b.windows, a.windows)
+    np.testing.assert_array_equal(b.rr_prev_s, a.rr_prev_s)
+    assert b.label == a.label and windowed.record.edge_beat_labels == whole.record.edge_beat_labels
+    assert windowed.record.n_beats == whole.record.n_beats and windowed.record.labels == whole.record.labels
+    assert windowed.record.signal.shape == (2, 0) and whole.record.signal.shape[1] > 0
+    assert "read in 9 windows" in windowed.record.notes[-1]
+
+
+def test_every_read_of_a_long_record_stays_under_the_limit(monkeypatch):
+    spans = []
+    real = wfdb.rdrecord
+
+    def spy(*args, sampfrom=0, sampto=None, **kwargs):
+        spans.append((sampfrom, sampto))
+        return real(*args, sampfrom=sampfrom, sampto=sampto, **kwargs)
+
+    monkeypatch.setattr(wfdb, "rdrecord", spy)
+    AnnotatedBeatSource().load(RecordRef("annotated", MITDB / "100", MITDB), IngestConfig(max_record_values=LIMIT))
+    assert len(spans) == 9 and spans[0][0] == 0 and spans[-1][1] == 650_000
+    assert all(stop is not None and (stop - start) * 2 <= LIMIT for start, stop in spans)
+
+
+def test_a_long_record_lands_through_ingest_and_no_task_reads_its_signal(tmp_path):
+    from feature_store.tasks import AF
+    from feature_store.views.inputs import _usable
+
+    src = tmp_path / "src"
+    copy_record(MITDB / "100", src)
+    cfg = IngestConfig(max_record_values=LIMIT)
+    store = RawStore(tmp_path / "store")
+    report = ingest_kind("annotated", discover([src], cfg)["annotated"], store, cfg)
+    assert report.landed == ["100"] and not report.quarantined
+    assert any("read in 9 windows" in note for _, note in report.notes)
+    row = store.scan_records().select("n_samples", "n_beats", "rhythm_spans").collect().row(0, named=True)
+    beats = store.scan_beats().select(pl.len()).collect().item()
+    assert row["n_samples"] == 0 and row["n_beats"] == beats > 2000
+    rows_for_af = store.scan_records().filter(_usable(AF.window)).select(pl.len()).collect().item()
+    assert rows_for_af == 0  # no rhythm episodes: the af task never reads this record's (absent) signal
+
+
+def test_a_long_record_with_rhythm_episodes_is_refused_with_the_fix():
+    cpsc = sorted(p.with_suffix("") for p in CPSC2021.glob("*.hea"))[0]
+    ref = RecordRef("annotated", cpsc, CPSC2021)
+    values = wfdb.rdheader(str(cpsc)).sig_len * 2
+    with pytest.raises(RecordError) as err:
+        AnnotatedBeatSource().load(ref, IngestConfig(max_record_values=values // 3))
+    assert err.value.code == "too_long" and "rhythm episodes need the whole signal" in str(err.value)
+    assert "fix:" in str(err.value)
