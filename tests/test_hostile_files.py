@@ -9,7 +9,8 @@ import pytest
 
 from feature_store.ingest import ingest_kind
 from feature_store.sources.registry import KINDS, discover, folder_state
-from tests.records import MITDB, copy_record, edit_header, ptbxl_folder
+from tests.malformed import HOSTILE
+from tests.records import MITDB, copy_record, ptbxl_folder
 
 GOOD = ["100", "208"]
 
@@ -31,35 +32,6 @@ def deadline():
 def _ingest_all(folder, cfg, store):
     refs = discover([folder], cfg)  # must not raise, whatever lies in the folder
     return {kind: ingest_kind(kind, refs[kind], store, cfg) for kind in KINDS}
-
-
-def _header(folder, name: str, text: str) -> None:
-    (folder / f"{name}.hea").write_text(text)
-
-
-# name -> (expected code, how to make it beside the good records)
-HOSTILE = {
-    "dir": ("not_a_file", lambda f: (f / "dir.hea").mkdir()),
-    "loop": ("not_a_file", lambda f: (f / "loop.hea").symlink_to(f / "loop.hea")),
-    "dangling": ("not_a_file", lambda f: (f / "dangling.hea").symlink_to(f / "nowhere.hea")),
-    "fifo": ("not_a_file", lambda f: os.mkfifo(f / "fifo.hea")),
-    "zero": ("not_a_file", lambda f: _linked_signal(f, "zero", "/dev/zero")),
-    "passwd": ("outside_folder", lambda f: _linked_signal(f, "passwd", "/etc/passwd")),
-    "fmt999": ("unknown_format", lambda f: edit_header(copy_record(MITDB / "100", f, "fmt999"), " 212 ", " 999 ")),
-    "nosig": ("no_signals", lambda f: _header(f, "nosig", "nosig 0 360 650000\n")),
-    "emptyatr": ("no_beats", lambda f: _emptied(copy_record(MITDB / "100", f, "emptyatr"), ".atr")),
-}
-
-
-def _emptied(record, suffix: str) -> None:
-    record.with_name(record.name + suffix).write_bytes(b"")
-
-
-def _linked_signal(folder, name: str, target: str) -> None:
-    rec = copy_record(MITDB / "100", folder, name)
-    dat = rec.with_name(f"{name}.dat")
-    dat.unlink()
-    dat.symlink_to(target)
 
 
 def test_hostile_files_are_quarantined_by_name_and_good_records_land(tmp_path, cfg, store, deadline):

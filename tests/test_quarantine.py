@@ -6,65 +6,9 @@ import pytest
 
 from feature_store.ingest import ingest_kind
 from feature_store.sources.registry import discover
-from tests.records import CINC, MITDB, copy_record, edit_header, rewrite_signal
+from tests.malformed import BREAKAGES, truncate
+from tests.records import CINC, MITDB, copy_record, edit_header
 
-
-def _truncate(record, keep: float = 0.5):
-    dat = record.with_name(record.name + ".dat")
-    data = dat.read_bytes()
-    dat.write_bytes(data[: int(len(data) * keep)])
-
-
-def _missing_dat(folder):
-    copy_record(MITDB / "100", folder, "nodat").with_name("nodat.dat").unlink()
-
-
-def _garbage_header(folder):
-    copy_record(MITDB / "100", folder, "junk").with_name("junk.hea").write_text("junk two\nnot a line\n")
-
-
-def _header_edit(name: str, old: str, new: str):
-    return lambda folder: edit_header(copy_record(MITDB / "100", folder, name), old, new)
-
-
-def _signal_edit(name: str, change):
-    return lambda folder: rewrite_signal(MITDB / "100", folder, name, change)
-
-
-def _rename_leads(record):
-    edit_header(record, " MLII", " FOO")
-    edit_header(record, " V5", " BAR")
-
-
-def _set_nan(s):
-    s[5000:5040, 0] = np.nan
-
-
-def _set_flat(s):
-    s[:, 1] = 0.2
-
-
-# breakage -> (record name, expected reason code, how to make it from real record 100)
-BREAKAGES = {
-    "truncated_dat": ("trunc", "length_mismatch", lambda f: _truncate(copy_record(MITDB / "100", f, "trunc"))),
-    "header_longer": ("long", "length_mismatch", _header_edit("long", "360 650000", "360 700000")),
-    "missing_dat": ("nodat", "missing_signal_file", _missing_dat),
-    "bad_gain": ("gain", "bad_gain", _header_edit("gain", "986.3720073664825(631)/mV", "abc/mV")),
-    "nan": ("nan", "non_finite", _signal_edit("nan", _set_nan)),
-    "flat": ("flat", "flat_lead", _signal_edit("flat", _set_flat)),
-    "unknown_fs": ("fs", "unknown_fs", _header_edit("fs", "2 360 650000", "2 123 650000")),
-    "zero_samples": ("zero", "zero_samples", _header_edit("zero", "360 650000", "360 0")),
-    "unknown_lead": ("lead", "unknown_lead", lambda f: _rename_leads(copy_record(MITDB / "100", f, "lead"))),
-    "duplicate_lead": ("twice", "duplicate_lead", _header_edit("twice", " V5", " MLII")),
-    "gain_zero": ("zero_gain", "bad_gain", _header_edit("zero_gain", "986.3720073664825(631)/mV", "0(631)/mV")),
-    "baseline": ("base", "implausible_amplitude", _header_edit("base", "(631)/mV", "(2147483647)/mV")),
-    "units": ("micro", "implausible_amplitude", _header_edit("micro", "(631)/mV 12 0 488", "(631)/V 12 0 488")),
-    "too_short": ("short", "too_short", _header_edit("short", "360 650000", "360 10")),
-    # a beat record over the size limit is read in windows (tests/test_long_records.py): the first
-    # window finds the signal file far shorter than the header says, before anything is allocated
-    "too_long": ("huge", "length_mismatch", _header_edit("huge", "360 650000", "360 65000000000")),
-    "garbage_header": ("junk", "header_unreadable", _garbage_header),
-}
 GOOD = ["100", "208"]
 
 
@@ -138,7 +82,7 @@ def test_a_fixed_record_leaves_quarantine(tmp_path, cfg, store):
 def test_a_record_that_breaks_later_leaves_the_raw_store(tmp_path, cfg, store):
     rec = copy_record(MITDB / "100", tmp_path, "later")
     ingest_kind("annotated", discover([tmp_path], cfg)["annotated"], store, cfg)
-    _truncate(rec)
+    truncate(rec)
     report = ingest_kind("annotated", discover([tmp_path], cfg)["annotated"], store, cfg)
     assert report.quarantined[0].code == "length_mismatch"
     assert store.scan_records().select(pl.len()).collect().item() == 0
