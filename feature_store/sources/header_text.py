@@ -28,7 +28,7 @@ _FORMATS = (
 )
 
 
-def _lines(text: str) -> list[str]:
+def header_lines(text: str) -> list[str]:
     return [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
 
 
@@ -42,7 +42,7 @@ class BaseTime:
 
 
 def base_time(text: str) -> BaseTime:
-    lines = _lines(text)
+    lines = header_lines(text)
     tokens = lines[0].split() if lines else []
     written = " ".join(tokens[4:])
     if not written:
@@ -85,13 +85,13 @@ def _multi(lines: list[str]) -> bool:
 
 
 def is_multi_segment(hea: Path) -> bool:
-    return _multi(_lines(read_head(hea)))
+    return _multi(header_lines(read_head(hea)))
 
 
 def named_files(hea: Path, *, depth: int = 1) -> list[Path]:
     """Files a header names that exist (or are links) beside it: signal files, and for a multi-segment
     record its segment headers and their signal files (`depth` levels down)."""
-    lines = _lines(read_head(hea))
+    lines = header_lines(read_head(hea))
     multi, out = _multi(lines), []
     for line in lines[1:]:
         name = line.split()[0]

@@ -15,8 +15,8 @@ import wfdb
 
 from ..config import IngestConfig
 from .errors import RecordError
-from .files import read_head
-from .header_text import BaseTime, base_time, named_files, without_base_time
+from .files import HEADER_LIMIT, read_head
+from .header_text import BaseTime, base_time, header_lines, named_files, without_base_time
 from .leads import resolve_leads
 
 # Bytes per sample of the uncompressed WFDB formats; used to tell a truncated file from a bad header.
@@ -33,6 +33,7 @@ _BYTES_PER_SAMPLE = {
     "311": 4 / 3,
 }
 READABLE_FORMATS = frozenset({*_BYTES_PER_SAMPLE, "508", "516", "524"})  # 5xx: FLAC-compressed
+_RATE = re.compile(r"^(\d+\.?\d*|\.\d+)$")  # as the WFDB record line writes a frequency
 _GAIN = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?(\([+-]?\d+\))?(/\S+)?$")
 
 
@@ -69,6 +70,7 @@ def declared_size(path: Path) -> DeclaredSize:
     if not hea.is_file():
         raise RecordError("header_unreadable", f"{hea}: header file not found; fix: restore the .hea")
     text = read_head(hea)
+    _check_record_line(text, hea)
     with _readable(path, text, base_time(text)) as where:
         header = _read_header(where, path)
     return DeclaredSize(header.sig_len, int(header.n_sig or 0), float(header.fs or 0))
@@ -83,6 +85,7 @@ def read_wfdb(path: Path, cfg: IngestConfig, frames: tuple[int, int] | None = No
     if not hea.is_file():
         raise RecordError("header_unreadable", f"{hea}: header file not found; fix: restore the .hea")
     text, notes = read_head(hea), []
+    _check_record_line(text, hea)
     base = base_time(text)
     if not base.standard and base.at is None:
         notes.append(f"base date/time {base.written!r} is not a date wfdb or ingest reads; kept as unknown")
@@ -272,15 +275,78 @@ def _check_header(
             "zero_samples",
             f"{hea}: header declares 0 samples; fix: remove the record or restore its signal",
         )
+    per_frame, skew = _frame_layout(header, hea)
     if header.sig_len:
-        _check_size((window or header.sig_len) * header.n_sig, hea, cfg)
+        _check_size(((window or header.sig_len) + skew) * per_frame, hea, cfg)
     _check_gains(text, path)
     for name, fmt, count, offset in _signal_files(header):
         file = path.parent / name
         _check_signal_file(file, fmt, count * header.sig_len if header.sig_len else None, offset, hea)
         if header.sig_len is None and fmt in _BYTES_PER_SAMPLE:
             frames = (file.stat().st_size - offset) / (count * _BYTES_PER_SAMPLE[fmt])
-            _check_size(int(frames) * header.n_sig, hea, cfg)
+            _check_size(int(frames) * per_frame, hea, cfg)
+
+
+def _frame_layout(header: wfdb.Record, hea: str) -> tuple[int, int]:
+    """Samples per frame over all signals and the largest skew, checked: wfdb allocates frames x
+    samples per frame (+ skew) before it reads a byte, so `212x1000` or a skew of 10^8 samples would
+    allocate gigabytes for a 2 MB file."""
+    n = int(header.n_sig)
+    spf = [1 if s is None else int(s) for s in (header.samps_per_frame or [1] * n)]
+    skews = [int(k or 0) for k in (header.skew or [0] * n)]
+    if min(spf) < 1:
+        raise RecordError(
+            "header_unreadable",
+            f"{hea}: samples per frame {spf} (the 'x' after a format); fix: write at least 1, or leave it out",
+        )
+    too_far = [k for k in skews if k < 0 or (header.sig_len and k >= header.sig_len)]
+    if too_far:
+        raise RecordError(
+            "header_unreadable",
+            f"{hea}: skew {too_far[0]} (the ':' after a format) is outside the record's {header.sig_len} frames; "
+            "fix: correct or remove the skew in the signal line",
+        )
+    return sum(spf), max(skews)
+
+
+def _check_record_line(text: str, hea: Path) -> None:
+    """What wfdb's header parser lets through: its record-line pattern matches a prefix, so a rate that
+    is not a number silently becomes WFDB's default 250 Hz, and a length that is not one is taken
+    from the signal file; signal lines fewer or more than the line declares fail deep inside wfdb. A
+    header larger than any real one is refused before wfdb reads all of it."""
+    if hea.is_file() and hea.stat().st_size > HEADER_LIMIT:
+        raise RecordError(
+            "header_unreadable",
+            f"{hea}: {hea.stat().st_size:,} bytes, more than the {HEADER_LIMIT:,} a WFDB header may take here "
+            "(real headers are a few kB); fix: remove the padding or comments, or restore the header",
+        )
+    lines = header_lines(text)
+    fields = lines[0].split() if lines else []
+    if len(fields) < 2:
+        return  # wfdb refuses it with its own message (header_unreadable)
+    name, count = fields[0], fields[1]
+    segments = name.split("/")[1] if "/" in name else None  # a multi-segment record: one line per segment
+    declared, what = (segments, "segments") if segments is not None else (count, "signals")
+    if declared.isdigit() and len(lines) - 1 != int(declared):
+        raise RecordError(
+            "header_unreadable",
+            f"{hea}: the record line declares {declared} {what}, the header has {len(lines) - 1} {what[:-1]} "
+            f"lines; fix: correct the number of {what} or restore the missing lines",
+        )
+    if len(fields) > 2:
+        rate = fields[2].split("/")[0]
+        if not _RATE.match(rate) or float(rate) <= 0:
+            raise RecordError(
+                "unknown_fs",
+                f"{hea}: sampling frequency {fields[2]!r} is not a positive number of Hz; fix: write the rate in "
+                "the record line (e.g. '100 2 360 650000')",
+            )
+    if len(fields) > 3 and not fields[3].isdigit():
+        raise RecordError(
+            "header_unreadable",
+            f"{hea}: length {fields[3]!r} is not a number of samples; fix: write the record's length in samples "
+            "in the record line, or leave it out",
+        )
 
 
 def _check_fs(fs: float, path: Path, cfg: IngestConfig) -> None:
@@ -324,10 +390,13 @@ def _check_gains(text: str, path: Path) -> None:
 
 
 def _signal_files(header: wfdb.Record) -> list[tuple[str, str, int, int]]:
+    """(file, format, samples per frame of its signals, byte offset) per signal file."""
     files: dict[str, list] = {}
-    for name, fmt, offset in zip(header.file_name, header.fmt, header.byte_offset or [None] * len(header.file_name)):
+    n = len(header.file_name)
+    spf = [1 if s is None else int(s) for s in (header.samps_per_frame or [1] * n)]
+    for name, fmt, offset, per_frame in zip(header.file_name, header.fmt, header.byte_offset or [None] * n, spf):
         entry = files.setdefault(name, [str(fmt), 0, int(offset or 0)])
-        entry[1] += 1
+        entry[1] += per_frame
     return [(name, fmt, count, offset) for name, (fmt, count, offset) in files.items()]
 
 
