@@ -260,8 +260,9 @@ def _check_header(
             "no_signals",
             f"{hea}: header declares {header.n_sig} signals; fix: restore the header's signal lines",
         )
-    if multi:  # segments are checked as wfdb reads them; only the size is known up front
+    if multi:  # segments' signals are checked as wfdb reads them; their headers here
         _check_size((window or header.sig_len) * header.n_sig, hea, cfg)
+        _check_segments(header, path)
         return
     unreadable = sorted({str(f) for f in header.fmt} - READABLE_FORMATS)
     if unreadable:
@@ -285,6 +286,42 @@ def _check_header(
         if header.sig_len is None and fmt in _BYTES_PER_SAMPLE:
             frames = (file.stat().st_size - offset) / (count * _BYTES_PER_SAMPLE[fmt])
             _check_size(int(frames) * per_frame, hea, cfg)
+
+
+def _check_segments(header: wfdb.MultiRecord, path: Path) -> None:
+    """Each segment's header agrees with the record's: the same rate (wfdb would read 360 Hz segments
+    as the record line's 250 Hz without a word) and at least the length the record line gives it."""
+    hea = f"{path}.hea"
+    for name, length in zip(header.seg_name, header.seg_len):
+        if name == "~":  # a gap: no file
+            continue
+        seg_hea = path.parent / f"{name}.hea"
+        if not seg_hea.is_file():
+            raise RecordError(
+                "missing_signal_file",
+                f"{hea}: segment header {seg_hea.name} not found; fix: copy every segment's header and signal file "
+                "next to the record's header",
+            )
+        try:
+            seg = wfdb.rdheader(str(path.parent / name))
+        except (ValueError, OSError, IndexError, TypeError) as err:
+            raise RecordError(
+                "header_unreadable",
+                f"{seg_hea}: segment header cannot be parsed ({err}); fix: "
+                "repair it against the WFDB header specification",
+            ) from err
+        if seg.fs and header.fs and abs(float(seg.fs) - float(header.fs)) > 1e-6 * float(header.fs):
+            raise RecordError(
+                "header_unreadable",
+                f"{seg_hea}: segment at {seg.fs:g} Hz in a record at {header.fs:g} Hz ({hea}); fix: write one rate "
+                "in the record line and every segment header",
+            )
+        if seg.sig_len is not None and length > seg.sig_len:
+            raise RecordError(
+                "length_mismatch",
+                f"{hea}: segment {name} given {length} samples, its header declares {seg.sig_len}; fix: correct "
+                "the segment's length in the record's header",
+            )
 
 
 def _frame_layout(header: wfdb.Record, hea: str) -> tuple[int, int]:
