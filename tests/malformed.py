@@ -432,7 +432,8 @@ SIGNALS = {
 ANNOTATIONS = {
     "atr_truncated": Case("atrcut", "annotation_unreadable", "annotated", _damaged("atrcut", ATR, _halved)),
     "atr_three_bytes": Case("atr3", "annotation_unreadable", "annotated", _damaged("atr3", ATR, _cut_to(3))),
-    "atr_after_the_signal": Case("atrlate", "no_beats", "annotated", _beats("atrlate", _after_the_signal)),
+    # beats outside the signal are another record's annotations (2026-12-01: once `no_beats`)
+    "atr_after_the_signal": Case("atrlate", "annotation_unreadable", "annotated", _beats("atrlate", _after_the_signal)),
     "atr_rhythm_only": Case("atrrhythm", "no_beats", "annotated", _beats("atrrhythm", _rhythm_only)),
     # an .atr that is no regular file is not opened: the record reads as plain WFDB, quarantined by name
     "atr_directory": Case("atrdir", "not_a_file", "wfdb", _damaged("atrdir", ATR, _as_dir)),
@@ -525,3 +526,91 @@ CORPUS: dict[str, Case] = {
     **PTBXL,
     **FILES,
 }
+
+
+# --- fixed 2026-12-01: tables, annotations, lead names ---
+
+PTBXL_TABLE = "ptbxl/ptbxl_database.csv"  # a table that names no record at all, quarantined by its own path
+PTBXL_LINE3 = "ptbxl/ptbxl_database.csv-line3"
+_END_MARK = bytes(2)  # the two zero bytes that end every WFDB annotation file
+
+
+def _table_damaged(damage: Callable[[Path], object]) -> Maker:
+    """The PTB-XL folder of `_ptbxl` (rows 6000-6009, the record of 6000) with its table then damaged in
+    place: nothing under ptbxl/ lands, and nothing outside it is kept from landing."""
+
+    def make(folder: Path) -> None:
+        _ptbxl(lambda rows: rows, (6000,))(folder)
+        damage(folder / "ptbxl" / "ptbxl_database.csv")
+
+    return make
+
+
+def _header_as_annotations(file: Path) -> bytes:
+    """The record's header text saved as its .atr, padded to an even length: wfdb reads any even number of
+    bytes as annotations (this one as 71, 47 of them beats in time order inside the record)."""
+    text = file.with_suffix(".hea").read_bytes()
+    return text + b"\n" * (len(text) % 2)
+
+
+def _noise_of(size: int) -> Callable[[Path], bytes]:
+    return lambda file: _noise(size)
+
+
+def _twice_the_rate(ann: wfdb.Annotation) -> tuple[np.ndarray, list[str]]:
+    """The beats at twice their samples: annotations of the record at twice its rate, before it was
+    resampled. Half of them lie past the signal's end, the others on no beat."""
+    return ann.sample * 2, ann.symbol
+
+
+FIXED_2026_12_01 = {
+    # an empty table, or one without a column, once failed discovery: nothing of the folder landed
+    "ptbxl_table_empty": Case(PTBXL_TABLE, "bad_table_row", "ptbxl", _table_damaged(_cut_to(0))),
+    "ptbxl_table_column_missing": Case(
+        PTBXL_TABLE,
+        "bad_table_row",
+        "ptbxl",
+        _table_damaged(_overwritten(lambda f: f.read_bytes().replace(b",strat_fold,", b",fold,", 1))),
+    ),
+    "ptbxl_table_random_bytes": Case(
+        PTBXL_TABLE, "bad_table_row", "ptbxl", _table_damaged(_overwritten(lambda f: _noise(4000)))
+    ),
+    "ptbxl_table_directory": Case(PTBXL_TABLE, "bad_table_row", "ptbxl", _table_damaged(_as_dir)),
+    # a FIFO would block discovery's read forever
+    "ptbxl_table_fifo": Case(PTBXL_TABLE, "bad_table_row", "ptbxl", _table_damaged(_fifo_at)),
+    # a row pasted twice once passed as unchanged; one naming another row's file replaced its record
+    "ptbxl_row_twice": Case(
+        PTBXL_LINE3, "bad_table_row", "ptbxl", _ptbxl(lambda rows: [rows[0], rows[0]], (6000,)), lands=("6000",)
+    ),
+    "ptbxl_two_ids_one_file": Case(
+        PTBXL_LINE3,
+        "bad_table_row",
+        "ptbxl",
+        _ptbxl(lambda rows: [rows[0], rows[1].replace("06001_lr", "06000_lr")], (6000,)),
+        lands=("6000",),
+    ),
+    # a fold of 'nan' parses as a float, then failed the record as `unreadable`
+    "ptbxl_fold_nan": Case(
+        PTBXL_LINE2, "bad_table_row", "ptbxl", _ptbxl(lambda rows: [rows[0].replace(",10,", ",nan,", 1)], (6000,))
+    ),
+    # annotations that wfdb reads as beats and that once landed as such
+    "atr_random_bytes": Case(
+        "atrnoise", "annotation_unreadable", "annotated", _damaged("atrnoise", ATR, _overwritten(_noise_of(4096)))
+    ),
+    "atr_is_header_text": Case(
+        "atrhea", "annotation_unreadable", "annotated", _damaged("atrhea", ATR, _overwritten(_header_as_annotations))
+    ),
+    # noise that happens to end as an annotation file does: it reads as beats out of time order
+    "atr_noise_with_end_mark": Case(
+        "atrnoisez",
+        "annotation_unreadable",
+        "annotated",
+        _damaged("atrnoisez", ATR, _overwritten(lambda f: _noise(4096) + _END_MARK)),
+    ),
+    "atr_twice_the_rate": Case("atr2x", "annotation_unreadable", "annotated", _beats("atr2x", _twice_the_rate)),
+    # signal lines without a lead name once failed with AttributeError
+    "lead_names_missing": Case(
+        "noname", "unknown_lead", "annotated", _mit("noname", (" 0 MLII", " 0"), (" 0 V5", " 0"))
+    ),
+}
+CORPUS |= FIXED_2026_12_01

@@ -78,3 +78,15 @@ def test_a_long_record_with_rhythm_episodes_is_refused_with_the_fix():
         AnnotatedBeatSource().load(ref, IngestConfig(max_record_values=values // 3))
     assert err.value.code == "too_long" and "rhythm episodes need the whole signal" in str(err.value)
     assert "fix:" in str(err.value)
+
+
+def test_beats_outside_a_long_record_are_refused_before_any_window_is_read(tmp_path, monkeypatch):
+    record = copy_record(MITDB / "100", tmp_path)
+    ann = wfdb.rdann(str(MITDB / "100"), "atr")  # written again at twice its samples: half past the end
+    wfdb.wrann("100", "atr", ann.sample * 2, symbol=ann.symbol, write_dir=str(tmp_path))
+    reads = []
+    monkeypatch.setattr(wfdb, "rdrecord", lambda *args, **kwargs: reads.append(args))
+    with pytest.raises(RecordError) as err:
+        AnnotatedBeatSource().load(RecordRef("annotated", record, tmp_path), IngestConfig(max_record_values=LIMIT))
+    assert err.value.code == "annotation_unreadable" and "outside the record's 650000 samples" in str(err.value)
+    assert "fix:" in str(err.value) and not reads

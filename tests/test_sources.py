@@ -13,7 +13,7 @@ from feature_store.sources.errors import RecordError
 from feature_store.sources.registry import discover
 from feature_store.sources.splits import fold_split, hash_split, mitdb_table
 from feature_store.sources.wfdb_record import read_wfdb
-from tests.records import CINC, MITDB, PTB, copy_record, ptbxl_folder
+from tests.records import CINC, MITDB, PTB, copy_record, edit_header, ptbxl_folder
 
 
 def test_discover_sorts_sample_records_by_kind(cfg):
@@ -107,10 +107,28 @@ def test_ptbxl_unknown_scp_code_is_quarantined(tmp_path, cfg, store):
     assert q.code == "unmappable_labels" and "BOGUS" in q.reason and "ptbxl_database.csv" in q.reason
 
 
-def test_ptbxl_table_missing_columns_is_a_clear_error(tmp_path, cfg):
-    (tmp_path / "ptbxl_database.csv").write_text("ecg_id,scp_codes\n1,{}\n")
-    with pytest.raises(ValueError, match="strat_fold.*fix"):
-        discover([tmp_path], cfg)
+def test_ptbxl_table_missing_columns_is_quarantined_and_the_folder_still_discovered(tmp_path, cfg, store):
+    (tmp_path / "ptbxl").mkdir()
+    (tmp_path / "ptbxl" / "ptbxl_database.csv").write_text("ecg_id,scp_codes\n1,{}\n")
+    copy_record(MITDB / "100", tmp_path)
+    refs = discover([tmp_path], cfg)  # no ValueError: the table is one record that quarantines itself
+    assert [r.path.name for r in refs["annotated"]] == ["100"]
+    report = ingest_kind("ptbxl", refs["ptbxl"], store, cfg)
+    (q,) = report.quarantined
+    assert (q.code, q.path) == ("bad_table_row", str(tmp_path / "ptbxl" / "ptbxl_database.csv"))
+    assert "strat_fold" in q.reason and "fix:" in q.reason
+
+
+def test_a_signal_line_without_a_lead_name_is_an_unknown_lead(tmp_path, cfg):
+    from feature_store.sources.annotated import AnnotatedBeatSource
+    from feature_store.sources.leads import resolve_leads
+
+    leads = resolve_leads([None, "V5", ""], "x")
+    assert (leads.kept, leads.names, leads.dropped) == ([1], ["V5"], ["signal 1 (no name)", "signal 3 (no name)"])
+    record = copy_record(MITDB / "100", tmp_path, "noname")
+    edit_header(record, " 0 V5", " 0")  # wfdb reads the unnamed signal's name as None
+    row = AnnotatedBeatSource().load(RecordRef("annotated", record, tmp_path), cfg).record
+    assert row.lead_names == ["MLII"] and any("signal 2 (no name)" in note for note in row.notes)
 
 
 def test_plain_wfdb_record_unlabelled_with_comment_date(tmp_path, cfg, store):

@@ -6,8 +6,10 @@ edge are counted on the record row (`edge_beat_labels`), so every annotated beat
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import wfdb
@@ -19,7 +21,7 @@ from .canonical import base_row
 from .errors import RecordError
 from .rhythm_labels import cpsc_start_rhythm, cpsc_statement, rhythm_spans
 from .splits import patient_of, record_split
-from .wfdb_record import DeclaredSize, declared_size, read_wfdb
+from .wfdb_record import DeclaredSize, WfdbSignal, declared_size, read_wfdb
 
 # AAMI EC57 classes from MIT-BIH beat symbols (de Chazal et al. 2004).
 AAMI = {
@@ -39,15 +41,57 @@ AAMI = {
     "f": "Q",
     "Q": "Q",
 }
+_END_MARK = bytes(2)  # MIT annotation format: the last two bytes of every file
 
 
 def read_annotations(path) -> wfdb.Annotation:
+    """The record's annotations, read by wfdb only once the file ends as an annotation file does."""
+    atr = Path(f"{path}.atr")
     try:
-        return wfdb.rdann(str(path), "atr")
+        if not _cut_short(atr):
+            return wfdb.rdann(str(path), "atr")
     except (ValueError, OSError, IndexError) as err:
         raise RecordError(
             "annotation_unreadable", f"{path}.atr: annotations cannot be read ({err}); fix: restore the .atr file"
         ) from err
+    raise RecordError(
+        "annotation_unreadable",
+        f"{atr}: does not end with the WFDB end-of-annotations mark (two zero bytes): cut short, or no annotation "
+        "file at all (text, random bytes); fix: restore the .atr file written for this record",
+    )
+
+
+def _cut_short(atr: Path) -> bool:
+    """A non-empty .atr without the end mark every WFDB writer puts last (an annotation of type 0 at
+    time 0). wfdb reads most files of an even length as annotations, a header's text as plausible beats
+    in time order, so the mark is what tells an annotation file from a truncated copy or another file.
+    An empty .atr is a record without annotations (`no_beats`)."""
+    with open(atr, "rb") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        fh.seek(max(0, size - len(_END_MARK)))
+        return size > 0 and fh.read() != _END_MARK
+
+
+def check_annotations(path, ann: wfdb.Annotation, samples: np.ndarray, n_samples: int) -> None:
+    """Annotations out of time order, or beats outside the record's `n_samples` samples (at its own
+    rate), are those of no file written for this record (random bytes read as annotations, another
+    record's): landing them would store windows of the signal centred on no beat."""
+    step = np.diff(np.asarray(ann.sample, dtype=np.int64))
+    if (step < 0).any():  # WFDB writers keep annotations in time order (wfdb.wrann refuses others)
+        i = int(np.argmax(step < 0)) + 1
+        raise RecordError(
+            "annotation_unreadable",
+            f"{path}.atr: annotation {i} at sample {ann.sample[i]} comes before annotation {i - 1} at sample "
+            f"{ann.sample[i - 1]}, out of time order; fix: restore the .atr file written for this record",
+        )
+    outside = (samples < 0) | (samples >= n_samples)
+    if outside.any():
+        raise RecordError(
+            "annotation_unreadable",
+            f"{path}.atr: {int(outside.sum())} of {len(samples)} beats lie outside the record's {n_samples} "
+            f"samples (the first at sample {samples[outside][0]}); fix: restore the .atr file written for this "
+            "record",
+        )
 
 
 def read_beats(ann: wfdb.Annotation) -> tuple[np.ndarray, list[str]]:
@@ -101,6 +145,7 @@ class AnnotatedBeatSource:
         )
         ann = read_annotations(ref.path)
         samples, symbols = read_beats(ann)
+        check_annotations(ref.path, ann, samples, _declared_samples(sig, size))
         r_peak = rescale_samples(samples, fs=sig.fs, target_fs=row.fs)
         windows, fits = beat_windows(row.signal, r_peak, cfg.context_samples)
         return _landed(ref, cfg, sig, row, ann, samples, symbols, r_peak, windows, fits)
@@ -117,6 +162,7 @@ class AnnotatedBeatSource:
         margin = int(np.ceil((cfg.context_s / 2 + 1.0) * size.fs / down)) * down  # half a context and 1 s
         ann = read_annotations(ref.path)
         samples, symbols = read_beats(ann)
+        check_annotations(ref.path, ann, samples, size.frames)  # before any window is read
         n_out = -(-size.frames * ratio.numerator // down)  # resample_poly's output length
         r_peak = rescale_samples(samples, fs=size.fs, target_fs=cfg.beat_fs)
         start = r_peak - cfg.context_samples // 2
@@ -158,6 +204,15 @@ class AnnotatedBeatSource:
             patient_id=patient_of(ref.path.name),
         )
         return _landed(ref, cfg, first, row, ann, samples, symbols, r_peak, windows, fits)
+
+
+def _declared_samples(sig: WfdbSignal, size: DeclaredSize) -> int:
+    """The record's length at its ECG leads' rate, where its annotations count samples: the header's,
+    since edges trimmed on reading (skew, a late segment) are still the record's; the signal's where the
+    header leaves its length out."""
+    if not size.frames:
+        return sig.signal.shape[-1]
+    return size.frames * round(sig.fs / size.fs)  # a multi-frequency record's ECG: frames x samples per frame
 
 
 def _whole_signal_needed(ref: RecordRef, cfg: IngestConfig, size: DeclaredSize) -> RecordError:

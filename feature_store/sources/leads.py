@@ -45,8 +45,11 @@ def _key(name: str) -> str:
 _CANONICAL = {_key(name): name for name in STANDARD_12 + OTHER} | {_key(a): n for a, n in ALIASES.items()}
 
 
-def canonical(name: str) -> str | None:
-    """The canonical name of a header's lead name, or None when it is not a known ECG lead."""
+def canonical(name: str | None) -> str | None:
+    """The canonical name of a header's lead name, or None when it is not a known ECG lead (a signal
+    line may leave the name out: wfdb reads it as None, a lead of unknown position)."""
+    if not name:
+        return None
     key = _key(name)
     numbered = re.fullmatch(r"ecg(\d)", key)  # the n-th unnamed lead of a recorder: ECG1, ECG 2, ECG_3
     return f"ECG{numbered.group(1)}" if numbered else _CANONICAL.get(key)
@@ -59,16 +62,17 @@ class Leads:
     dropped: list[str]  # header names of the signals dropped
 
 
-def resolve_leads(names: list[str], path: str) -> Leads:
+def resolve_leads(names: list[str | None], path: str) -> Leads:
     """Canonical names of the ECG leads among a record's signals; RecordError when none is known or
     two signals claim one lead."""
     kept = [(i, canonical(n)) for i, n in enumerate(names) if canonical(n) is not None]
-    dropped = [n for n in names if canonical(n) is None]
+    shown = [n or f"signal {i + 1} (no name)" for i, n in enumerate(names)]  # as messages and notes name them
+    dropped = [shown[i] for i, n in enumerate(names) if canonical(n) is None]
     if not kept:
         raise RecordError(
             "unknown_lead",
-            f"{path}.hea: no known ECG lead among its signals {names}; fix: rename the leads in the header to "
-            f"one of {list(STANDARD_12 + OTHER)} or add an alias in feature_store/sources/leads.py",
+            f"{path}.hea: no known ECG lead among its signals {shown}; fix: name the leads in the header "
+            f"(one of {list(STANDARD_12 + OTHER)}) or add an alias in feature_store/sources/leads.py",
         )
     seen: dict[str, str] = {}
     for i, name in kept:

@@ -10,18 +10,22 @@ from __future__ import annotations
 import ast
 import csv
 import datetime as dt
+import math
+from collections.abc import Iterator
 from pathlib import Path
 
 from ..config import IngestConfig
 from .base import Landed, RecordRef
 from .canonical import base_row, parse_age
 from .errors import RecordError
+from .files import is_regular
 from .splits import fold_split
 from .wfdb_record import read_wfdb
 
 DATABASE = "ptbxl_database.csv"
 PACKAGED_STATEMENTS = Path(__file__).with_name("scp_statements.csv")
 _COLUMNS = {"ecg_id", "patient_id", "scp_codes", "strat_fold", "filename_lr", "filename_hr"}
+_PUBLISHED_TABLE = "use the PTB-XL database table as published (wfdb.dl_database('ptb-xl', ...))"
 
 
 def read_statements(root: Path) -> dict[str, str]:
@@ -35,26 +39,61 @@ def read_statements(root: Path) -> dict[str, str]:
 
 
 def discover_ptbxl(root: Path, cfg: IngestConfig) -> list[RecordRef]:
+    """One ref per table row. Discovery never fails for the table: a row that names no record, or a
+    table that cannot be read at all, becomes a ref that quarantines itself (`bad_table_row`), so the
+    other rows and the other records of the data folder are still ingested."""
     table = root / DATABASE
-    with table.open() as f:
-        reader = csv.DictReader(f)
-        missing = _COLUMNS - set(reader.fieldnames or [])
-        if missing:
-            raise ValueError(
-                f"{table}: columns {sorted(missing)} missing; fix: use the PTB-XL "
-                "database table as published (wfdb.dl_database('ptb-xl', ...))"
-            )
-        column = "filename_lr" if cfg.record_fs <= 100 else "filename_hr"
-        refs = []
-        for row in reader:  # a short or malformed row becomes a ref that quarantines itself, by line
-            problem = _row_problem(row, column)
-            if problem:
-                where = f"{table} line {reader.line_num}"
-                meta = {"ecg_id": row.get("ecg_id") or f"line{reader.line_num}", "row_problem": f"{where}: {problem}"}
-                refs.append(RecordRef("ptbxl", root / f"{DATABASE}-line{reader.line_num}", root, meta=meta))
-            else:
-                refs.append(RecordRef("ptbxl", root / row[column], root, meta=row))
+    if not is_regular(table):  # a FIFO would block the read, a directory fail it
+        return [_table_ref(root, f"{table}: not a regular file; fix: {_PUBLISHED_TABLE}")]
+    refs: list[RecordRef] = []
+    try:
+        with table.open() as f:
+            for ref in _row_refs(root, csv.DictReader(f), cfg):
+                refs.append(ref)
+    except (OSError, UnicodeError, csv.Error) as err:  # a binary or damaged file: the rows before it stand
+        refs.append(_table_ref(root, f"{table}: unreadable after {len(refs)} rows ({err}); fix: {_PUBLISHED_TABLE}"))
     return refs
+
+
+def _row_refs(root: Path, reader: csv.DictReader, cfg: IngestConfig) -> Iterator[RecordRef]:
+    """A ref per row; a short, malformed or repeated row becomes a ref that quarantines itself, by line."""
+    table = root / DATABASE
+    missing = _COLUMNS - set(reader.fieldnames or [])
+    if missing:
+        what = f"columns {sorted(missing)} missing" if reader.fieldnames else "empty"
+        yield _table_ref(root, f"{table}: {what}; fix: {_PUBLISHED_TABLE}")
+        return
+    column = "filename_lr" if cfg.record_fs <= 100 else "filename_hr"
+    first: dict[Path, tuple[int, str]] = {}  # record path -> (line, ecg_id) of the row that named it first
+    for row in reader:
+        line = reader.line_num
+        problem = _row_problem(row, column) or _repeat_problem(row, column, line, root, first)
+        if problem:
+            meta = {"ecg_id": row.get("ecg_id") or f"line{line}", "row_problem": f"{table} line {line}: {problem}"}
+            yield RecordRef("ptbxl", root / f"{DATABASE}-line{line}", root, meta=meta)
+        else:
+            yield RecordRef("ptbxl", root / row[column], root, meta=row)
+
+
+def _table_ref(root: Path, problem: str) -> RecordRef:
+    """The whole table as one ref that quarantines itself, named by the table's path."""
+    return RecordRef("ptbxl", root / DATABASE, root, meta={"row_problem": problem})
+
+
+def _repeat_problem(row: dict, column: str, line: int, root: Path, first: dict[Path, tuple[int, str]]) -> str:
+    """A second row naming a file an earlier row named: refs are keyed by the record's path, so it would
+    overwrite the first row's record (another ecg_id) or pass as unchanged (the same one, a row pasted
+    twice). Another file under an ecg_id already seen is left to ingest's `duplicate_id`."""
+    ecg_id = str(int(float(row["ecg_id"])))
+    seen = first.setdefault(root / row[column], (line, ecg_id))
+    if seen == (line, ecg_id):
+        return ""
+    if seen[1] == ecg_id:
+        return f"duplicate ecg_id {ecg_id} (line {seen[0]} names {row[column]} too); fix: remove one of the two rows"
+    return (
+        f"ecg_id {ecg_id} names {row[column]}, the file of ecg_id {seen[1]} at line {seen[0]}; fix: correct "
+        f"{column} or remove one of the two rows"
+    )
 
 
 def _row_problem(row: dict, column: str) -> str:
@@ -64,8 +103,10 @@ def _row_problem(row: dict, column: str) -> str:
         return f"cells {empty or 'beyond the header'} are missing or extra; fix: restore the row as published"
     for c in ("ecg_id", "patient_id", "strat_fold"):
         try:
-            float(row[c])
+            number = float(row[c])
         except ValueError:
+            number = math.nan
+        if not math.isfinite(number):  # 'nan' and 'inf' parse as floats, but int() refuses them
             return f"{c} {row[c]!r} is not a number; fix: restore the row as published"
     return ""
 

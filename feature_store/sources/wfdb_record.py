@@ -362,6 +362,12 @@ def _check_record_line(text: str, hea: Path) -> None:
     if len(fields) < 2:
         return  # wfdb refuses it with its own message (header_unreadable)
     name, count = fields[0], fields[1]
+    if not count.isdigit():  # not a record line at all (a signal file or another text saved as .hea)
+        raise RecordError(
+            "header_unreadable",
+            f"{hea}: the first line {lines[0][:60]!r} is not a record line (name, number of signals, rate, "
+            "length); fix: restore the header",
+        )
     segments = name.split("/")[1] if "/" in name else None  # a multi-segment record: one line per segment
     declared, what = (segments, "segments") if segments is not None else (count, "signals")
     if declared.isdigit() and len(lines) - 1 != int(declared):
