@@ -614,3 +614,68 @@ FIXED_2026_12_01 = {
     ),
 }
 CORPUS |= FIXED_2026_12_01
+
+
+# --- fixed 2026-12-01: record lines and frame layouts wfdb reads without a word ---
+
+
+def _padded_header(size: int) -> Callable[[Path], None]:
+    """Comments appended until the header is `size` bytes (wfdb reads all of it)."""
+
+    def pad(file: Path) -> None:
+        text = file.read_text()
+        file.write_text(text + "# " + "x" * (size - len(text) - 3) + "\n")
+
+    return pad
+
+
+def _multi_segment_header(name: str, rate: int, seg_samples: int) -> Maker:
+    """Two real 10 s pieces of MIT-BIH 100 as a multi-segment record whose header says `rate` Hz and gives
+    each segment `seg_samples` samples."""
+
+    def make(folder: Path) -> None:
+        segments = [f"{name}_1", f"{name}_2"]
+        for seg in segments:
+            _ten_seconds(folder, seg)
+        lines = [f"{name}/2 2 {rate} {2 * seg_samples}", *(f"{seg} {seg_samples}" for seg in segments)]
+        (folder / f"{name}.hea").write_text("\n".join(lines) + "\n")
+
+    return make
+
+
+FIXED_RECORD_LINES = {
+    # wfdb's record-line pattern matches a prefix: these once landed at its default 250 Hz, or with the
+    # file's length, and beats landed on the wrong time scale
+    "fs_not_a_number": Case("fsabc", "unknown_fs", "annotated", _mit("fsabc", (LINE_100, "2 abc 650000"))),
+    "fs_negative": Case("fsneg", "unknown_fs", "annotated", _mit("fsneg", (LINE_100, "2 -360 650000"))),
+    "fs_exponent": Case("fsexp", "unknown_fs", "annotated", _mit("fsexp", (LINE_100, "2 1e300 650000"))),
+    "length_not_a_number": Case("lenabc", "header_unreadable", "annotated", _mit("lenabc", (LINE_100, "2 360 many"))),
+    "length_negative": Case("lenneg", "header_unreadable", "annotated", _mit("lenneg", (LINE_100, "2 360 -650000"))),
+    # more or fewer signal lines than declared failed deep inside wfdb (signal_unreadable, unreadable)
+    "signals_more_than_lines": Case(
+        "nsig3", "header_unreadable", "annotated", _mit("nsig3", (LINE_100, "3 360 650000"))
+    ),
+    "signals_fewer_than_lines": Case(
+        "nsig1", "header_unreadable", "annotated", _mit("nsig1", (LINE_100, "1 360 650000"))
+    ),
+    "twelve_lead_says_13": Case(
+        "hr13", "header_unreadable", "challenge", _edited(CINC / "HR06001", "hr13", ("12 500", "13 500"))
+    ),
+    # a header padded past 1 MiB once landed (wfdb reads it whole; discovery only its first MiB)
+    "header_padded": Case("hpad", "header_unreadable", "annotated", _damaged("hpad", HEA, _padded_header(1 << 21))),
+    # samples per frame and skew once escaped the size checks: 212x1000 allocated 650 M samples (now
+    # refused from the header: 1.3 G samples declared)
+    "samples_per_frame_zero": Case(
+        "spf0", "header_unreadable", "annotated", _mit("spf0", (" 212 ", " 212x0 "), every=True)
+    ),
+    "samples_per_frame_huge": Case(
+        "spf1000", "too_long", "annotated", _mit("spf1000", (" 212 ", " 212x1000 "), every=True)
+    ),
+    "skew_huge": Case("skew", "header_unreadable", "annotated", _mit("skew", (" 212 ", " 212:99999999 "))),
+    # segments once read at the record line's rate, or failed inside wfdb when given too many samples
+    "multi_segment_rate": Case("multirate", "header_unreadable", "wfdb", _multi_segment_header("multirate", 250, 3600)),
+    "multi_segment_longer": Case(
+        "multilong", "length_mismatch", "wfdb", _multi_segment_header("multilong", 360, 36000)
+    ),
+}
+CORPUS |= FIXED_RECORD_LINES
