@@ -679,3 +679,18 @@ FIXED_RECORD_LINES = {
     ),
 }
 CORPUS |= FIXED_RECORD_LINES
+
+
+def _names_itself(name: str) -> Maker:
+    """A multi-segment record whose second segment line names the record itself."""
+
+    def make(folder: Path) -> None:
+        _ten_seconds(folder, f"{name}_1")
+        lines = [f"{name}/2 2 360 7200", f"{name}_1 3600", f"{name} 3600"]
+        (folder / f"{name}.hea").write_text("\n".join(lines) + "\n")
+
+    return make
+
+
+# once neither landed nor quarantined: discovery took it for a segment of itself
+CORPUS["multi_segment_names_itself"] = Case("selfseg", "header_unreadable", "wfdb", _names_itself("selfseg"))

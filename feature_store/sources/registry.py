@@ -35,7 +35,8 @@ def discover(folders: list[Path], cfg: IngestConfig) -> dict[str, list[RecordRef
         for root in ptbxl_roots:
             found["ptbxl"].extend(discover_ptbxl(root, cfg))
         headers = [h for h in sorted(folder.rglob("*.hea")) if not any(root in h.parents for root in ptbxl_roots)]
-        segments = {seg for hea in headers if is_multi_segment(hea) for seg in named_files(hea, depth=0)}
+        # a header naming itself as its own segment stays a record (and is quarantined when read), not lost
+        segments = {seg for hea in headers if is_multi_segment(hea) for seg in named_files(hea, depth=0) if seg != hea}
         references: dict[Path, dict[str, str]] = {}  # CinC 2017 labels, one REFERENCE.csv per folder
         for hea in headers:
             if hea not in segments:  # a segment is read through its multi-segment record

@@ -295,6 +295,11 @@ def _check_segments(header: wfdb.MultiRecord, path: Path) -> None:
     for name, length in zip(header.seg_name, header.seg_len):
         if name == "~":  # a gap: no file
             continue
+        if name == path.name:
+            raise RecordError(
+                "header_unreadable",
+                f"{hea}: names itself as one of its segments; fix: name each segment's own header in the record's",
+            )
         seg_hea = path.parent / f"{name}.hea"
         if not seg_hea.is_file():
             raise RecordError(
