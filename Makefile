@@ -37,7 +37,7 @@ $(STAMP): pyproject.toml
 # a few epochs and 20 explained rows per class: the demo shows the whole pipeline on 20 MB of data, not
 # a tuned model, in under 10 minutes on 2 cores (at 50 rows the af explanations alone took 273 s)
 demo: $(STAMP)
-	ECGNET_EPOCHS=$${ECGNET_EPOCHS:-3} ECGNET_EXPLAIN_ROWS=$${ECGNET_EXPLAIN_ROWS:-20} $(PY) -m pipelines.demo
+	ECGNET_EPOCHS=$${ECGNET_EPOCHS:-3} ECGNET_EXPLAIN_ROWS=$${ECGNET_EXPLAIN_ROWS:-10} $(PY) -m pipelines.demo
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
