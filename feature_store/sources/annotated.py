@@ -167,11 +167,10 @@ class AnnotatedBeatSource:
         r_peak = rescale_samples(samples, fs=size.fs, target_fs=cfg.beat_fs)
         start = r_peak - cfg.context_samples // 2
         fits = (start >= 0) & (start + cfg.context_samples <= n_out)
-        first, pieces, windows_read = None, [], 0
+        first, pieces = None, []
         for a in range(0, size.frames, step):
             lo, hi = max(0, a - margin), min(size.frames, a + step + margin)
             sig = read_wfdb(ref.path, cfg, frames=(lo, hi))
-            windows_read += 1
             first = first or sig
             if sig.lead_names != first.lead_names or sig.fs != size.fs:
                 raise RecordError(
@@ -179,7 +178,7 @@ class AnnotatedBeatSource:
                     f"{ref.path}: frames {lo}-{hi} hold leads {sig.lead_names} at {sig.fs:g} Hz, the record's start "
                     f"{first.lead_names} at {size.fs:g} Hz; fix: split the record where its signals change",
                 )
-            if cpsc_statement(sig.comments):
+            if sig is first and cpsc_statement(sig.comments):  # every window carries the same header
                 raise _whole_signal_needed(ref, cfg, size)
             piece, _ = resample(sig.signal, fs=size.fs, target_fs=cfg.beat_fs)
             mine = fits & (samples >= a) & (samples < a + step)
@@ -192,7 +191,7 @@ class AnnotatedBeatSource:
         windows = np.concatenate(pieces) if pieces else np.zeros((0, leads, cfg.context_samples), np.float32)
         note = (
             f"{size.values:,} values, over IngestConfig.max_record_values ({cfg.max_record_values:,}): read in "
-            f"{windows_read} windows of {step:,} frames; beats stored, the record's signal not"
+            f"{len(pieces)} windows of {step:,} frames; beats stored, the record's signal not"
         )
         empty = replace(first, signal=np.zeros((leads, 0), np.float32), fs=cfg.beat_fs, notes=(*first.notes, note))
         row = base_row(
