@@ -56,13 +56,15 @@ def _predict(args: argparse.Namespace, workspace: Workspace) -> int:
     task = task_named(args.task)
     try:
         champion = load_champion(task, workspace)
-        records = records_in(args.record)
+        records, problems = records_in(args.record)
         if args.explain and len(records) > 1:
             raise ValueError(f"{args.record}: --explain draws one record; fix: give a record, not a folder")
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    tables, failed = [], 0
+    for problem in problems:  # listed, not scored: no record is behind them
+        print(f"error: {problem}", file=sys.stderr)
+    tables, failed = [], len(problems)
     for record in records:  # one unreadable record never stops the others
         try:
             pred = predict(record, task, workspace, champion)
@@ -84,7 +86,7 @@ def _predict(args: argparse.Namespace, workspace: Workspace) -> int:
             print(f"error: {err}", file=sys.stderr)
             return 2
         print(f"{sum(len(t) for t in tables)} rows of {len(tables)} record(s) written to {args.out}")
-    if len(records) > 1:
+    if len(records) + len(problems) > 1:
         print(f"{len(tables)} record(s) scored, {failed} refused")
     return 2 if not tables else (1 if failed else 0)
 

@@ -116,15 +116,17 @@ def predict(record: Path, task: TaskSpec, workspace: Workspace, champion: Champi
     )
 
 
-def records_in(path: Path) -> list[Path]:
+def records_in(path: Path) -> tuple[list[Path], list[str]]:
     """`path` itself when it is a record, else every WFDB record under the folder (segments of a
-    multi-segment record are read through it), sorted."""
+    multi-segment record are read through it), sorted; and what discovery found unreadable without
+    reading a record (a broken PTB-XL table row, named by file and line)."""
     if not path.is_dir():
-        return [path]
+        return [path], []
     from feature_store.config import IngestConfig
     from feature_store.sources.registry import discover
 
-    return sorted(ref.path for refs in discover([path], IngestConfig()).values() for ref in refs)
+    refs = [ref for refs in discover([path], IngestConfig()).values() for ref in refs]
+    return sorted(ref.path for ref in refs if not ref.problem), [ref.problem for ref in refs if ref.problem]
 
 
 def write_table(table: pl.DataFrame, out: Path) -> None:

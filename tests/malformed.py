@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import wfdb
+from scipy.io import loadmat, savemat
 
 from feature_store.sources.annotated import AAMI
 from tests.records import CINC, MITDB, PTBXL_META, SAMPLE_DATA, copy_record, edit_header, rewrite_signal
@@ -181,6 +182,18 @@ def _damaged(name: str, suffix: str, damage: Callable[[Path], object], src: Path
 def _cut_to(size: int) -> Callable[[Path], None]:
     """An interrupted copy: the file's first `size` bytes."""
     return lambda file: file.write_bytes(file.read_bytes()[:size])
+
+
+def _as_doubles(file: Path) -> None:
+    """The record's matrix saved as MATLAB saves by default: doubles (what `save -v4` writes)."""
+    values = loadmat(file)["val"]
+    savemat(file, {"val": values.astype(np.float64)}, format="4")
+
+
+def _transposed(file: Path) -> None:
+    """The record's matrix saved as samples x leads (one row per sample), same type and size."""
+    values = loadmat(file)["val"]
+    savemat(file, {"val": np.ascontiguousarray(values.T).astype(np.int16)}, format="4")
 
 
 def _halved(file: Path) -> None:
@@ -455,6 +468,15 @@ CHALLENGE = {
     ),
     "mat_truncated": Case("matcut", "length_mismatch", "challenge", _damaged("matcut", MAT, _cut_to(5000), HR06001)),
     "mat_empty": Case("matempty", "length_mismatch", "challenge", _damaged("matempty", MAT, _cut_to(0), HR06001)),
+    # wfdb reads a .mat raw, as its header says: a header that disagrees with the MATLAB matrix lands garbage
+    "mat_int16_declared_212": Case(
+        "mat212", "format_mismatch", "challenge", _edited(HR06001, "mat212", (" 16x1+24 ", " 212x1+24 "), every=True)
+    ),
+    "mat_offset_wrong": Case(
+        "matoff", "format_mismatch", "challenge", _edited(HR06001, "matoff", (" 16x1+24 ", " 16x1+0 "), every=True)
+    ),
+    "mat_saved_as_doubles": Case("matf8", "format_mismatch", "challenge", _damaged("matf8", MAT, _as_doubles, HR06001)),
+    "mat_transposed": Case("matT", "format_mismatch", "challenge", _damaged("matT", MAT, _transposed, HR06001)),
     # as released: the Ningbo record JS20004 carries all-zero V2, V4 and V6
     "flat_leads_as_recorded": Case("JS20004", "flat_lead", "challenge", lambda f: copy_record(CINC / "JS20004", f)),
     "challenge_id_in_subfolder": Case(

@@ -22,6 +22,7 @@ REASON_CODES = {
     *("unknown_fs", "zero_samples", "too_long", "missing_signal_file", "length_mismatch", "signal_unreadable"),
     *("unknown_lead", "duplicate_lead", "non_finite", "flat_lead", "implausible_amplitude", "too_short"),
     *("unmappable_labels", "annotation_unreadable", "no_beats", "bad_table_row", "duplicate_id"),
+    "format_mismatch",
 }
 
 

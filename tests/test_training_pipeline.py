@@ -86,7 +86,7 @@ def test_the_best_variant_on_validation_is_champion_and_predicts(trained, capsys
     assert picture.read_bytes().startswith(b"\x89PNG")
 
 
-def test_predict_reads_leads_by_name_whatever_their_order(trained, tmp_path):
+def test_predict_reads_leads_by_name_whatever_their_order(trained, tmp_path, capsys):
     import numpy as np
     import polars as pl
     import wfdb
@@ -102,9 +102,16 @@ def test_predict_reads_leads_by_name_whatever_their_order(trained, tmp_path):
     np.testing.assert_allclose(swapped.probs, same.probs, rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="reads leads MLII"):
         predict(rewrite_signal(src, tmp_path, "one", lambda s: None, leads=[1]), BEATS, Workspace(home))
-    # a folder: every record scored into one table, the one without MLII refused by name, the rest kept
+    # a folder: every record scored into one table, the one without MLII refused by name, the rest kept;
+    # a broken PTB-XL table is reported as such, not read as a record
+    (tmp_path / "ptbxl").mkdir()
+    (tmp_path / "ptbxl" / "ptbxl_database.csv").write_text("ecg_id,patient_id\n1,2\n")
     out = tmp_path / "scores" / "beats.parquet"
+    capsys.readouterr()
     assert ecgnet_main(["predict", str(tmp_path), "--home", str(home), "--rows", "0", "--out", str(out)]) == 1
+    said = capsys.readouterr()
+    assert f"error: {tmp_path / 'ptbxl' / 'ptbxl_database.csv'}: columns" in said.err
+    assert "2 record(s) scored, 2 refused" in said.out
     table = pl.read_parquet(out)
     assert sorted(table["record"].unique().to_list()) == [str(tmp_path / "same"), str(tmp_path / "swapped")]
     beats = table.filter(pl.col("record") == str(tmp_path / "same"))

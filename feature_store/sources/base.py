@@ -20,6 +20,12 @@ class RecordRef:
     folder: Path  # the source folder it was found under
     meta: dict = field(default_factory=dict, hash=False, compare=False)  # e.g. a PTB-XL table row
 
+    @property
+    def problem(self) -> str | None:
+        """Why discovery already knows this ref names no readable record (a broken PTB-XL table row:
+        the ref quarantines itself when read), or None."""
+        return self.meta.get("row_problem")
+
     def files(self) -> list[Path]:
         """The record's files (header, signal, annotation), for its fingerprint: those named after it and
         those its header names (signal files of other names, a multi-segment record's segments)."""

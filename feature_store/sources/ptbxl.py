@@ -116,8 +116,8 @@ class PtbxlSource:
 
     def load(self, ref: RecordRef, cfg: IngestConfig) -> Landed:
         meta = ref.meta
-        if "row_problem" in meta:
-            raise RecordError("bad_table_row", meta["row_problem"])
+        if ref.problem:
+            raise RecordError("bad_table_row", ref.problem)
         sig = read_wfdb(ref.path, cfg)
         row = base_row(
             sig,

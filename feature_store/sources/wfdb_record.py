@@ -18,6 +18,7 @@ from .errors import RecordError
 from .files import HEADER_LIMIT, read_head
 from .header_text import BaseTime, base_time, header_lines, named_files, without_base_time
 from .leads import resolve_leads
+from .mat_layout import NotMatFile, read_mat_layout, wfdb_format
 
 # Bytes per sample of the uncompressed WFDB formats; used to tell a truncated file from a bad header.
 _BYTES_PER_SAMPLE = {
@@ -283,6 +284,8 @@ def _check_header(
     for name, fmt, count, offset in _signal_files(header):
         file = path.parent / name
         _check_signal_file(file, fmt, count * header.sig_len if header.sig_len else None, offset, hea)
+        if file.suffix.lower() == ".mat":
+            _check_mat_file(file, fmt, count, header.sig_len, offset, hea)
         if header.sig_len is None and fmt in _BYTES_PER_SAMPLE:
             frames = (file.stat().st_size - offset) / (count * _BYTES_PER_SAMPLE[fmt])
             _check_size(int(frames) * per_frame, hea, cfg)
@@ -465,6 +468,39 @@ def _check_signal_file(file: Path, fmt: str, n_values: int | None, offset: int, 
             f"{n_values} values in format {fmt} ({expected} bytes); fix: re-download "
             "the record if the file is truncated, or correct the length in the header",
         )
+
+
+def _check_mat_file(file: Path, fmt: str, count: int, sig_len: int | None, offset: int, hea: str) -> None:
+    """A `.mat` says how it stores its matrix; wfdb reads it raw as the header says, so a header that
+    disagrees (212 over int16 values, the wrong offset, a transposed matrix) would land garbage."""
+    try:
+        layout = read_mat_layout(file)
+    except NotMatFile:
+        return  # no MATLAB header: a raw signal file with a .mat name, which the size checks cover
+    fix = (
+        f"fix: write the signal lines of {Path(hea).name} as the file stores it (format {{want}}, byte offset "
+        f"{layout.data_offset}), or rewrite the record with wfdb.wrsamp"
+    )
+    want = wfdb_format(layout.dtype)
+    if layout.compressed or want is None:
+        stored = "compressed" if layout.compressed else layout.dtype.name
+        raise RecordError(
+            "format_mismatch",
+            f"{file}: stores {stored} values, which no WFDB format reads raw; fix: save the matrix uncompressed "
+            "as int16 or int32 (MATLAB save -v4), as wfdb2mat writes it",
+        )
+    problems = []
+    if fmt != want:
+        problems.append(f"{hea} declares format {fmt}, the file stores {layout.dtype.name} (format {want})")
+    if offset != layout.data_offset:
+        problems.append(f"{hea} declares byte offset {offset}, the samples start at byte {layout.data_offset}")
+    if layout.rows != count or (sig_len is not None and layout.cols < sig_len):
+        problems.append(
+            f"the file holds a {layout.rows} x {layout.cols} matrix, {hea} reads {count} signals x "
+            f"{sig_len if sig_len is not None else 'all'} samples (one row per signal)"
+        )
+    if problems:
+        raise RecordError("format_mismatch", f"{file}: " + "; ".join(problems) + "; " + fix.format(want=want))
 
 
 def _check_values(signal: np.ndarray, leads: list[str], path: Path, cfg: IngestConfig) -> None:
