@@ -26,9 +26,8 @@ from feature_store.sources.base import RecordRef
 from feature_store.sources.errors import RecordError
 from feature_store.sources.leads import pick_leads
 from feature_store.tasks import BEATS, TaskSpec, view_name
-from feature_store.transforms.rhythm import beat_rr_features
 from feature_store.views.compute import array_features, lead_stats
-from feature_store.views.families import FAMILIES
+from feature_store.views.families import FAMILIES, beat_columns
 
 
 @dataclass
@@ -99,7 +98,18 @@ def beat_views(beats: BeatRows, backend: Backend, spec: TaskSpec = BEATS) -> tup
             fam, beats.windows, fs=beats.fs, params=params, stats=stats, crop=beats.crop, backend=backend
         )
         if family == "time":
-            columns["rhythm"] = beat_rr_features(beats.record_id, beats.r_peak, beats.rr_prev_s, beats.rr_next_s)
+            columns |= beat_columns(
+                columns["waveform"],
+                beats.record_id,
+                beats.r_peak,
+                beats.rr_prev_s,
+                beats.rr_next_s,
+                context=beats.windows.shape[-1],
+                crop=beats.crop,
+                fs_in=beats.fs,
+                fs=params.preprocess.fs or beats.fs,
+                params=params,
+            )
         backend.synchronize()
         views[view_name(spec.name, family)], seconds[family] = columns, time.perf_counter() - start
     return views, seconds

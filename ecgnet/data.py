@@ -23,12 +23,14 @@ if TYPE_CHECKING:  # polars-free at run time: the CUDA training check runs where
 
 log = logging.getLogger(__name__)
 FAMILY_OF = {"time": "time", "frequency": "spectral", "spectrogram": "spectrogram"}
-# modality input -> the view columns it is made of (several columns are flattened and joined)
+# modality input -> the view columns it is made of (several columns are flattened and joined);
+# a column in OPTIONAL joins where the view has it (`template`: beat views only)
 INPUTS = {
-    "time": {"waveform": ("waveform",), "scalars": ("rhythm", "moments", "qrs_energy")},
+    "time": {"waveform": ("waveform",), "scalars": ("rhythm", "moments", "qrs_energy", "template")},
     "frequency": {"psd": ("psd",), "scalars": ("band_power",)},
     "spectrogram": {"image": ("spectrogram",)},
 }
+OPTIONAL = {"template"}
 
 
 def view_of(task: str, modality: str) -> str:
@@ -155,7 +157,7 @@ def modality_inputs(
             key: (
                 cols[c[0]]
                 if len(c) == 1 and key != "scalars"
-                else np.concatenate([_flat(cols[name]) for name in c], axis=1)
+                else np.concatenate([_flat(cols[name]) for name in c if name in cols or name not in OPTIONAL], axis=1)
             )
             for key, c in INPUTS[m].items()
         }

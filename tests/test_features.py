@@ -109,7 +109,9 @@ def test_spectrogram_grid_is_fixed_and_configurable(inputs):
 
 def test_rhythm_features_of_beats_are_rr_intervals(inputs):
     inp = inputs["beats"]
-    rhythm = FAMILIES["time"].host_columns(inp, TASKS["beats"].view_params["time"], {}, fs=inp.fs)["rhythm"]
+    rhythm = compute_features(FAMILIES["time"], inp, TASKS["beats"].view_params["time"], _stats(inp), numpy_backend())[
+        "rhythm"
+    ]
     rr_prev = inp.beats["rr_prev_s"].to_numpy()
     known = ~np.isnan(rr_prev)
     np.testing.assert_allclose(rhythm[known, 0], rr_prev[known], rtol=1e-6)
@@ -123,3 +125,28 @@ def test_record_hrv_from_detected_r_peaks(inputs):
     hr = out["rhythm"][:, 0]
     assert ((hr > 30) & (hr < 200)).mean() >= 0.9  # resting 12-lead ECGs
     assert out["qrs_energy"].shape == (len(inp.signal), 12) and (out["qrs_energy"] > 0).all()
+
+
+def test_a_ventricular_beat_is_far_from_its_records_typical_beat(inputs):
+    """208's ventricular beats against its median beat, and any row order giving the same numbers."""
+    inp = inputs["beats"]
+    params = TASKS["beats"].view_params["time"]
+    template = compute_features(FAMILIES["time"], inp, params, _stats(inp), numpy_backend())["template"]
+    assert template.shape == (len(inp.signal), 2, 4) and np.isfinite(template).all()
+    label = np.array([lab[0] for lab in inp.keys["labels"].to_list()])
+    in_208 = inp.keys["record_id"].to_numpy() == "208"
+    normal, ventricular = template[in_208 & (label == "N"), 0], template[in_208 & (label == "V"), 0]
+    assert len(ventricular) >= 20
+    # MLII: QRS correlation with the record's median beat, and the log QRS energy against it
+    assert np.median(normal[:, 1]) > 0.9 > np.median(ventricular[:, 1]) + 0.2
+    assert np.median(ventricular[:, 3]) > np.median(normal[:, 3]) + 0.5
+
+    from feature_store.transforms.template import record_templates
+
+    waveform = compute_features(FAMILIES["time"], inp, params, _stats(inp), numpy_backend())["waveform"]
+    records, peaks = inp.keys["record_id"].to_numpy(), inp.beats["r_peak"].to_numpy()
+    order = np.random.default_rng(0).permutation(len(records))
+    # a template from 100 beats spread over each record's time: the same whatever the rows' order
+    shuffled = record_templates(waveform[order], records[order], peaks[order], centre=90, half=36, max_beats=100)
+    in_order = record_templates(waveform, records, peaks, centre=90, half=36, max_beats=100)
+    np.testing.assert_allclose(shuffled, in_order[order], atol=1e-6)

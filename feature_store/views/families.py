@@ -13,7 +13,9 @@ from ..transforms.preprocess import PreprocessParams
 from ..transforms.rhythm import BEAT_RR_NAMES, RECORD_HRV_NAMES, beat_rr_features, detect_r_peaks, hrv, peak_energy
 from ..transforms.spectral import band_powers, log10, welch_grid, welch_psd
 from ..transforms.spectrogram import log_spectrogram, stft_grid
+from ..transforms.template import TEMPLATE_NAMES, record_templates
 from ..transforms.time import MOMENT_NAMES, centre_energy, lead_moments4
+from .compute import scaled_crop
 
 if TYPE_CHECKING:  # polars-free at run time: the GPU checks run where polars is not installed
     from .inputs import TaskInput
@@ -50,7 +52,7 @@ class SpectrogramParams:
 
 
 class TimeFamily:
-    name, code_version, params_cls = "time", "1", TimeParams
+    name, code_version, params_cls = "time", "2", TimeParams  # 2: beats carry `template`
 
     def arrays(self, x, xp: ModuleType, *, fs: float, params: TimeParams, crop) -> dict:
         waveform = x if crop is None else x[..., crop[0] : crop[1]]
@@ -62,14 +64,15 @@ class TimeFamily:
     def host_columns(self, inp: TaskInput, params: TimeParams, out: dict, *, fs: float) -> dict:
         if inp.beats is not None:
             b = inp.beats
-            return {
-                "rhythm": beat_rr_features(
-                    b["record_id"].to_numpy(),
-                    b["r_peak"].to_numpy(),
-                    b["rr_prev_s"].to_numpy(),
-                    b["rr_next_s"].to_numpy(),
-                )
-            }
+            return beat_columns(
+                out["waveform"],
+                *(b[c].to_numpy() for c in ("record_id", "r_peak", "rr_prev_s", "rr_next_s")),
+                context=inp.signal.shape[-1],
+                crop=inp.crop,
+                fs_in=inp.fs,
+                fs=fs,
+                params=params,
+            )
         half = int(round(params.qrs_half_s * fs))
         lead = inp.lead_names.index("II") if "II" in inp.lead_names else 0
         rhythm = np.zeros((len(inp.signal), len(RECORD_HRV_NAMES)), np.float32)
@@ -82,13 +85,42 @@ class TimeFamily:
 
     def describe(self, inp: TaskInput, params: TimeParams, *, fs: float) -> dict:
         rhythm = BEAT_RR_NAMES if inp.beats is not None else RECORD_HRV_NAMES
+        beats = {"template": ["leads", *TEMPLATE_NAMES]} if inp.beats is not None else {}
         return {
             "waveform": "leads x samples (standardised)",
             "moments": list(MOMENT_NAMES),
             "qrs_energy": "leads",
             "rhythm": list(rhythm),
+            **beats,
             "fs": fs,
         }
+
+
+def beat_columns(
+    waveform: np.ndarray,
+    record_id: np.ndarray,
+    r_peak: np.ndarray,
+    rr_prev_s: np.ndarray,
+    rr_next_s: np.ndarray,
+    *,
+    context: int,
+    crop: tuple[int, int],
+    fs_in: float,
+    fs: float,
+    params: TimeParams,
+) -> dict[str, np.ndarray]:
+    """The time family's per-record columns of beat rows: RR intervals against the record's rhythm and
+    the beat against the record's median beat. `waveform` is the beat window at `fs` (after
+    preprocessing), cut by `crop` (samples at `fs_in`) from a context window of `context` samples whose
+    centre is the R peak."""
+    start = scaled_crop(crop, fs=fs_in, out_fs=fs)[0]
+    centre = int(round(context * fs / fs_in)) // 2 - start
+    return {
+        "rhythm": beat_rr_features(record_id, r_peak, rr_prev_s, rr_next_s),
+        "template": record_templates(
+            waveform, record_id, r_peak, centre=centre, half=2 * int(round(params.qrs_half_s * fs))
+        ),
+    }
 
 
 class SpectralFamily:
