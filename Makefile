@@ -22,7 +22,7 @@ MITDB_FOLDS ?= 5
 # under a fifth of the run (50 took 493 s of 2,364 once the intermediate variants stopped dominating)
 MITDB_EXPLAIN_ROWS ?= 30
 
-.PHONY: install demo test ui bench bench-mitdb device-prep clean
+.PHONY: install demo test ui server postgres bench bench-mitdb device-prep clean
 
 install: $(STAMP)
 
@@ -39,7 +39,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	ECGNET_EPOCHS=$${ECGNET_EPOCHS:-3} ECGNET_EXPLAIN_ROWS=$${ECGNET_EXPLAIN_ROWS:-10} $(PY) -m pipelines.demo
 
-test: $(STAMP)
+test: $(STAMP) postgres
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -q
@@ -47,6 +47,19 @@ test: $(STAMP)
 # Dagster on :3000 and MLflow on :5000 over the same workspace; Ctrl-C or SIGTERM stops both.
 ui: $(STAMP)
 	$(PY) -m pipelines.ui
+
+# The server profile on this machine: the workspace's own PostgreSQL cluster (Dagster's instance and
+# MLflow's store), `mlflow server` with proxied artifacts and the Dagster UI; Ctrl-C stops all three.
+server: $(STAMP) postgres
+	$(PY) -m pipelines.server
+
+# Debian's PostgreSQL server binaries, for `make server` and the server-profile tests (a cluster of
+# their own in a temporary folder; nothing is configured system-wide)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+postgres:
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null || { \
+		echo "installing Debian's postgresql (server-profile tests, make server)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql >/dev/null; }
 
 bench: $(STAMP)
 	for b in $(BENCHMARKS); do $(PY) -m benchmarks.$$b || exit 1; done

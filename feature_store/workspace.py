@@ -48,6 +48,11 @@ class Workspace:
         return self.home / "mlartifacts"
 
     @property
+    def postgres(self) -> Path:
+        """The server profile's own PostgreSQL cluster (`python -m pipelines.postgres start`)."""
+        return self.home / "postgres"
+
+    @property
     def plots(self) -> Path:
         """PNGs shown in Dagster metadata, kept as files too."""
         return self.home / "plots"

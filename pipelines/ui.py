@@ -21,7 +21,7 @@ from pathlib import Path
 from types import FrameType
 
 from feature_store.workspace import PROJECT_ROOT, Workspace, tracking_uri
-from pipelines.workspace import prepare_dagster_home
+from pipelines.workspace import MLFLOW_BACKEND_ENV, prepare_dagster_home
 
 STOP_GRACE_S = 10.0
 POLL_S = 0.5
@@ -52,9 +52,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def backend_store_uri(workspace: Workspace) -> str:
-    """The store the MLflow server serves; an http(s) MLFLOW_TRACKING_URI names a server, not a store,
-    so the workspace's own SQLite store is served then."""
-    uri = tracking_uri(workspace)
+    """The store the MLflow server serves: ECGNET_MLFLOW_BACKEND (the server profile's PostgreSQL), else
+    MLFLOW_TRACKING_URI; an http(s) one names a server, not a store, so the workspace's own SQLite store
+    is served then."""
+    uri = os.environ.get(MLFLOW_BACKEND_ENV) or tracking_uri(workspace)
     return workspace.mlflow_uri if uri.startswith(("http://", "https://")) else uri
 
 

@@ -14,9 +14,14 @@ from pipelines.resources import EcgnetStore, FeatureSettings, IngestSettings, Tr
 
 
 def materialize_all(
-    home: Path, sources: list[Path], specs: list[TaskSpec] | None = None, **training
+    home: Path,
+    sources: list[Path],
+    specs: list[TaskSpec] | None = None,
+    instance: dg.DagsterInstance | None = None,
+    **training,
 ) -> dg.ExecuteInProcessResult:
-    """Ingest, features and training of `specs` (default: every task) on a real ephemeral instance."""
+    """Ingest, features and training of `specs` (default: every task) on `instance` (default: a real
+    ephemeral one)."""
     assets, checks = build_assets(list(TASKS.values()) if specs is None else specs)
     return dg.materialize(
         [*assets, *checks],
@@ -26,6 +31,7 @@ def materialize_all(
             features=FeatureSettings(backend="numpy"),
             training=TrainingSettings(**{"epochs": 1, "n_boot": 20, "device": "cpu", "explain_rows": 0, **training}),
         ),
+        instance=instance,
     )
 
 

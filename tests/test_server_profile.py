@@ -1,0 +1,132 @@
+"""The server profile on real servers started by the test: Dagster's instance on PostgreSQL and MLflow
+as `mlflow server` on PostgreSQL with proxied artifacts, the whole beats pipeline run through both and
+read back from the databases and the server, and the champion served to `predict` through it."""
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import dagster as dg
+import mlflow
+import psycopg2
+import pytest
+
+from ecgnet.__main__ import main as ecgnet_main
+from feature_store.tasks import BEATS
+from feature_store.workspace import Workspace
+from pipelines.postgres import LocalPostgres
+from pipelines.server import server_env
+from pipelines.ui import mlflow_command
+from pipelines.workspace import SERVER_INSTANCE, prepare_dagster_home
+from tests.records import MITDB
+from tests.runs import materialize_all
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def servers():
+    """PostgreSQL, then `mlflow server` on it, in a folder the server's user may enter (pytest's own
+    temporary folders are private to root, and PostgreSQL will not run as root)."""
+    folder = Path(tempfile.mkdtemp(prefix="ecgnet-server-", dir="/tmp"))
+    folder.chmod(0o755)
+    workspace = Workspace(folder / "home")
+    cluster = LocalPostgres.of(workspace).start()
+    port = _free_port()
+    env = {**os.environ, **server_env(cluster, "127.0.0.1", port), "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    with pytest.MonkeyPatch.context() as mp:  # the command names the store from the environment, as make does
+        mp.setattr(os, "environ", env)
+        command = mlflow_command(workspace, "127.0.0.1", port)
+    assert command[command.index("--backend-store-uri") + 1] == cluster.url("mlflow")
+    mlflow_server = subprocess.Popen(command, env=env, start_new_session=True, stdout=subprocess.DEVNULL)
+    try:
+        _wait_healthy(f"http://127.0.0.1:{port}/health", mlflow_server)
+        yield {"cluster": cluster, "workspace": workspace, "env": server_env(cluster, "127.0.0.1", port)}
+    finally:
+        os.killpg(mlflow_server.pid, signal.SIGTERM)
+        mlflow_server.wait(timeout=30)
+        cluster.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _wait_healthy(url: str, process: subprocess.Popen, timeout_s: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"mlflow server exited with {process.returncode}"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as reply:
+                if reply.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"{url} did not answer within {timeout_s:.0f} s")
+
+
+def _rows(cluster: LocalPostgres, database: str, sql: str) -> int:
+    with psycopg2.connect(cluster.dsn(database)) as conn, conn.cursor() as cur:
+        cur.execute(sql)
+        return cur.fetchone()[0]
+
+
+@pytest.fixture(scope="module")
+def served_run(servers, beat_world):
+    workspace, env = servers["workspace"], servers["env"]
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in env.items():
+            mp.setenv(key, value)
+        mp.setenv("ECGNET_HOME", str(workspace.home))
+        dagster_home = prepare_dagster_home(workspace)
+        with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+            result = materialize_all(
+                workspace.home, [beat_world["src"]], [BEATS], instance=instance, gate_minimum={"beats": 0.0}
+            )
+            latest = instance.get_latest_materialization_event(dg.AssetKey("beat_fusion_comparison"))
+        yield result, latest, mp
+
+
+def test_the_pipeline_runs_on_dagster_postgres_storage(servers, served_run):
+    result, latest, _ = served_run
+    assert (servers["workspace"].dagster_home / "dagster.yaml").read_bytes() == SERVER_INSTANCE.read_bytes()
+    assert result.success and latest is not None and latest.run_id == result.run_id
+    cluster = servers["cluster"]
+    assert _rows(cluster, "dagster", f"SELECT count(*) FROM runs WHERE run_id = '{result.run_id}'") == 1
+    assert (
+        _rows(cluster, "dagster", "SELECT count(*) FROM event_logs WHERE dagster_event_type = 'ASSET_MATERIALIZATION'")
+        >= 10
+    )
+
+
+def test_the_comparison_is_logged_through_the_mlflow_server_and_read_back(servers, served_run):
+    # MLFLOW_TRACKING_URI (set by `served_run`, as a user's shell would) names the server
+    assert mlflow.get_tracking_uri() == servers["env"]["MLFLOW_TRACKING_URI"]
+    runs = mlflow.search_runs(experiment_names=["ecgnet-beats"])
+    parent = runs[runs["tags.ecgnet.role"] == "comparison"]
+    assert len(parent) == 1 and parent["status"].iloc[0] == "FINISHED"
+    children = runs[runs["tags.mlflow.parentRunId"] == parent["run_id"].iloc[0]]
+    assert len(children) >= 8 and children["metrics.test_macro_f1"].notna().all()
+    experiment = mlflow.get_experiment_by_name("ecgnet-beats")
+    # proxied artifacts: the server stores them; clients never see its folder
+    assert experiment.artifact_location.startswith("mlflow-artifacts:")
+    logged = {a.path for a in mlflow.MlflowClient().list_artifacts(parent["run_id"].iloc[0])}
+    assert {"comparison.csv", "comparison.png"} <= logged
+    # the runs are rows of the server's PostgreSQL database, the artifacts files of its folder
+    assert _rows(servers["cluster"], "mlflow", "SELECT count(*) FROM runs") == len(runs)
+    assert list(servers["workspace"].mlflow_artifacts.rglob("comparison.csv"))
+
+
+def test_predict_loads_the_champion_through_the_server(servers, served_run, capsys):
+    *_, mp = served_run
+    home = servers["workspace"].home
+    assert ecgnet_main(["predict", str(MITDB / "232"), "--home", str(home), "--rows", "0"]) == 0
+    assert "beat(s) scored by models:/ecgnet-beats" in capsys.readouterr().out
