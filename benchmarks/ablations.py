@@ -5,7 +5,14 @@ Each row trains k members (one per fold of DS1 patients) and reports the held-ou
 (mean +- sd over folds), then the pooled out-of-fold figures, without and with decision offsets
 (cross-fitted by patient, as the comparison does).
 
+`--stress`: the same members also score the "S-majority" copies of their held-out patients' records:
+DS1 records with at least 50 S beats, thinned of N beats until S is 3/4 of the record (every feature,
+the record-relative ones included, computed on the thinned record). No DS1 record has S as its
+majority class, but DS2's record 232 does (1,382 of its 1,779 beats): this shows on DS1 what a model
+does with such a record, where "typical for this record" no longer means normal.
+
     python -m benchmarks.ablations [--mitdb FOLDER] [--variant time] [--folds 5] [--epochs 6] [--only NAME ...]
+                                   [--stress]
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.beat_arrays import beat_views, read_beats
+from benchmarks.beat_arrays import BeatRows, beat_views, read_beats
 from benchmarks.common import MITDB
 from ecgnet.augment import AugmentConfig
 from ecgnet.comparison import ComparisonConfig, fit_variant
@@ -31,7 +38,8 @@ from ecgnet.models import ModelConfig
 from ecgnet.train import TrainConfig, predict_probs
 from feature_store.backend import numpy_backend
 from feature_store.sources.splits import mitdb_table
-from feature_store.tasks import BEATS
+from feature_store.tasks import BEATS, TaskSpec
+from feature_store.views.families import TimeParams
 
 
 def per_record_amplitude(split: Split) -> Split:
@@ -81,32 +89,73 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
     "12 epochs, record 114's leads in MLII-first order": {"epochs": 12, "inputs": mlii_first},
     "12 epochs, MLII only": {"epochs": 12, "inputs": mlii_only},
     "classical: morphology at the P, QRS and T waves": {"model": {"morphology": "waves"}},
+    # view changes ("views": family -> params): the views are computed again for the row
+    "record template from the unhurried quarter of beats (RR >= the record's 75th percentile)": {
+        "views": {"time": TimeParams(template_rr_quantile=0.75)}
+    },
+    "record template from the unhurried half of beats": {"views": {"time": TimeParams(template_rr_quantile=0.5)}},
 }
 
 
-def development(folder: Path) -> TaskData:
-    """DS1 alone as the development rows (train and validation of every fold); test is empty."""
+def development(folder: Path) -> tuple[TaskData, BeatRows]:
+    """DS1 alone as the development rows (train and validation of every fold; test is empty), and
+    the beats they were computed from."""
     ds1 = {r for r, (_, split) in mitdb_table().items() if split in BEATS.splits.train}
     beats = read_beats(folder, records=ds1)
-    views, _ = beat_views(beats, numpy_backend())
+    return _task_data(beats), beats
+
+
+def s_majority(beats: BeatRows, min_s: int = 50, s_share: float = 0.75) -> BeatRows:
+    """Every DS1 record with at least `min_s` S beats, thinned of N beats (evenly over the record)
+    until S is `s_share` of what is left; other records are left out."""
+    keep = []
+    for record in np.unique(beats.record_id):
+        rows = np.flatnonzero(beats.record_id == record)
+        s_rows, n_rows = rows[beats.label[rows] == "S"], rows[beats.label[rows] == "N"]
+        if len(s_rows) < min_s:
+            continue
+        n_keep = int(round(len(s_rows) * (1 - s_share) / s_share))
+        picked = n_rows[np.linspace(0, len(n_rows) - 1, min(n_keep, len(n_rows))).round().astype(int)]
+        keep.append(np.sort(np.concatenate([rows[~np.isin(beats.label[rows], ["N"])], picked])))
+    rows = np.concatenate(keep)
+    return BeatRows(
+        **{f: getattr(beats, f)[rows] for f in ("ids", "record_id", "patient_id", "split", "label", "r_peak")},
+        rr_prev_s=beats.rr_prev_s[rows],
+        rr_next_s=beats.rr_next_s[rows],
+        windows=beats.windows[rows],
+        fs=beats.fs,
+        crop=beats.crop,
+    )
+
+
+def _task_data(beats: BeatRows, spec: TaskSpec = BEATS) -> TaskData:
+    views, _ = beat_views(beats, numpy_backend(), spec)
     order = np.argsort(beats.ids, kind="stable")
     features = {v: {c: a[order] for c, a in cols.items()} for v, cols in views.items()}
     labels = [[label] for label in beats.label[order].tolist()]
-    dev = labelled_split(features, labels, beats.ids[order], beats.patient_id[order], BEATS)
-    return TaskData(BEATS, dev, dev, dev.take(np.arange(0)), {})
+    dev = labelled_split(features, labels, beats.ids[order], beats.patient_id[order], spec)
+    return TaskData(spec, dev, dev, dev.take(np.arange(0)), {})
 
 
-def cross_validate(variant: str, dev: TaskData, cfg: ComparisonConfig, k: int) -> tuple[np.ndarray, list[float]]:
+def cross_validate(
+    variant: str, dev: TaskData, cfg: ComparisonConfig, k: int, stress: Split | None = None
+) -> tuple[np.ndarray, list[float], np.ndarray | None]:
+    """Out-of-fold probabilities and the held-out-fold headlines; with `stress`, each member also
+    scores the stress rows of its held-out patients (out of fold too)."""
     oof, per_fold = np.zeros((len(dev.val), len(dev.classes)), np.float32), []
+    stressed = None if stress is None else np.zeros((len(stress.y), len(dev.classes)), np.float32)
     for fold in folds(dev, k, cfg.train.seed):
         model, _, _ = fit_variant(VARIANTS[variant], fold.data, cfg, None, None, None)
         oof[fold.rows] = predict_probs(model, fold.data.val, False)
         per_fold.append(headline(dev.spec)(oof[fold.rows], fold.data.val.y))
-    return oof, per_fold
+        if stress is not None:
+            held = np.flatnonzero(np.isin(stress.groups, fold.data.val.groups))
+            stressed[held] = predict_probs(model, stress.take(held), False)
+    return oof, per_fold, stressed
 
 
-def figures(probs: np.ndarray, dev: TaskData) -> dict[str, float]:
-    y = dev.val.y
+def figures(probs: np.ndarray, dev: TaskData, y: np.ndarray | None = None) -> dict[str, float]:
+    y = dev.val.y if y is None else y
     return {"headline": headline(dev.spec)(probs, y), **aami(probs, y, dev.classes, dev.spec.focus_classes)}
 
 
@@ -118,9 +167,11 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--only", nargs="*", default=None, help="ablation names (default: all)")
     parser.add_argument("--out", type=Path, default=None, help="append each row here as a JSON line")
+    parser.add_argument("--stress", action="store_true", help="also score S-majority copies of held-out records")
     args = parser.parse_args()
     start = time.perf_counter()
-    base = development(args.mitdb)
+    base, beats = development(args.mitdb)
+    stress = _task_data(s_majority(beats)).val if args.stress else None
     print(
         f"DS1 only: {len(base.val):,} beats of {len(set(base.val.groups.tolist()))} patients, "
         f"{args.folds} folds by patient; variant {args.variant} ({time.perf_counter() - start:.0f} s to read)",
@@ -131,15 +182,20 @@ def main() -> None:
         if args.only and not any(o in name for o in args.only):
             continue
         change = dict(change)
-        inputs, model = change.pop("inputs", None), change.pop("model", {})
-        dev = base
+        inputs, model, views = change.pop("inputs", None), change.pop("model", {}), change.pop("views", None)
+        dev, stress_in = base, stress
+        if views:
+            spec = replace(BEATS, view_params={**BEATS.view_params, **views})
+            dev = _task_data(beats, spec)
+            stress_in = None if stress is None else _task_data(s_majority(beats), spec).val
         if inputs:
             moved = inputs(base.val)
             dev = TaskData(base.spec, moved, moved, base.test, {})  # folds() takes train and val as one
+            stress_in = None if stress is None else inputs(stress)
         train_cfg = replace(TrainConfig(epochs=args.epochs, device="cpu"), **change)
         cfg = ComparisonConfig(train=train_cfg, model=replace(ModelConfig(), **model))
         t0 = time.perf_counter()
-        oof, per_fold = cross_validate(args.variant, dev, cfg, args.folds)
+        oof, per_fold, stressed = cross_validate(args.variant, dev, cfg, args.folds, stress_in)
         raw = figures(oof, dev)
         crossed = cross_fit_offsets(oof, dev.val.y, dev.val.groups, dev.spec.metric_labels, seed=train_cfg.seed)
         decided = figures(crossed, dev)
@@ -150,9 +206,13 @@ def main() -> None:
             "offsets": decided,
             "seconds": round(time.perf_counter() - t0, 1),
         }
+        shown = [("argmax", raw), ("offsets", decided)]
+        if stressed is not None:
+            row["s_majority"] = figures(stressed, dev, stress_in.y)
+            shown.append(("S-majority", row["s_majority"]))
         print(f"\n{name} ({row['seconds']:.0f} s)")
         print(f"  {'':10s}" + "".join(f"{h:>14s}" for h in head))
-        for label, f in (("argmax", raw), ("offsets", decided)):
+        for label, f in shown:
             cells = [f"{np.mean(per_fold):.3f} ± {np.std(per_fold):.3f}" if label == "argmax" else ""]
             cells += [f"{f[k]:.3f}" for k in ("headline", "accuracy", "se_S", "pp_S", "se_V", "pp_V")]
             print(f"  {label:10s}" + "".join(f"{c:>14s}" for c in cells), flush=True)

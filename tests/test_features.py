@@ -150,3 +150,19 @@ def test_a_ventricular_beat_is_far_from_its_records_typical_beat(inputs):
     shuffled = record_templates(waveform[order], records[order], peaks[order], centre=90, half=36, max_beats=100)
     in_order = record_templates(waveform, records, peaks, centre=90, half=36, max_beats=100)
     np.testing.assert_allclose(shuffled, in_order[order], atol=1e-6)
+
+
+def test_the_template_of_unhurried_beats_leaves_premature_beats_out(inputs):
+    """232 (DS2) is 78 % S beats: its median beat is an S beat, unless the template is taken from the
+    beats after the longest intervals, which are its sinus (RBBB) beats."""
+    from feature_store.transforms.template import _unhurried
+
+    inp = inputs["beats"]
+    label = np.array([lab[0] for lab in inp.keys["labels"].to_list()])
+    rows = np.flatnonzero(inp.keys["record_id"].to_numpy() == "232")
+    rr_prev = inp.beats["rr_prev_s"].to_numpy()
+    assert (label[rows] == "S").mean() > 0.7
+    assert np.array_equal(_unhurried(rows, rr_prev, 0.0), rows)
+    chosen = _unhurried(rows, rr_prev, 0.75)
+    assert 0.2 * len(rows) < len(chosen) < 0.3 * len(rows) and (label[chosen] == "S").mean() < 0.3
+    assert np.array_equal(_unhurried(rows[:5], rr_prev, 0.75), rows[:5])  # too few to choose from: all

@@ -14,7 +14,15 @@ TEMPLATE_NAMES = ("template_corr", "template_qrs_corr", "template_log1p_rms", "t
 
 
 def record_templates(
-    waveform: np.ndarray, record_id: np.ndarray, r_peak: np.ndarray, *, centre: int, half: int, max_beats: int = 1000
+    waveform: np.ndarray,
+    record_id: np.ndarray,
+    r_peak: np.ndarray,
+    *,
+    centre: int,
+    half: int,
+    max_beats: int = 1000,
+    rr_prev: np.ndarray | None = None,
+    rr_quantile: float = 0.0,
 ) -> np.ndarray:
     """(beats, leads, 4) per beat and lead: correlation with the record's median beat over the whole
     window and over the QRS (+-`half` samples of `centre`, the R peak), log1p of the RMS of the
@@ -23,13 +31,18 @@ def record_templates(
 
     The median is taken over at most `max_beats` beats spread evenly over the record's time
     (`r_peak`): a day-long record costs what an hour does, and the rows' order changes nothing. A flat
-    template or beat gives correlation 0 and ratio 1 rather than NaN."""
+    template or beat gives correlation 0 and ratio 1 rather than NaN.
+
+    `rr_quantile` > 0: the template is the median of the record's unhurried beats only, those whose
+    preceding interval (`rr_prev`, s) is at least that quantile of the record's: premature beats (S, V)
+    are then left out of it even in a record where they are the majority."""
     out = np.zeros((*waveform.shape[:2], len(TEMPLATE_NAMES)), np.float32)
     qrs = slice(max(centre - half, 0), centre + half + 1)
     for record in np.unique(record_id):
         rows = np.flatnonzero(record_id == record)
         rows = rows[np.argsort(r_peak[rows], kind="stable")]
-        pick = rows[np.linspace(0, len(rows) - 1, min(len(rows), max_beats)).round().astype(int)]
+        eligible = _unhurried(rows, rr_prev, rr_quantile)
+        pick = eligible[np.linspace(0, len(eligible) - 1, min(len(eligible), max_beats)).round().astype(int)]
         template = np.median(waveform[pick].astype(np.float64), axis=0)  # (leads, T)
         beats = waveform[rows].astype(np.float64)
         out[rows, :, 0] = _corr(beats, template)
@@ -39,6 +52,19 @@ def record_templates(
         energy = _ratio((beats[..., qrs] ** 2).sum(-1), (template[..., qrs] ** 2).sum(-1))
         out[rows, :, 3] = np.log(np.maximum(energy, 1e-3))
     return out
+
+
+def _unhurried(rows: np.ndarray, rr_prev: np.ndarray | None, quantile: float, min_beats: int = 8) -> np.ndarray:
+    """`rows` whose preceding RR is at least the `quantile` of theirs; all of them where that leaves
+    fewer than `min_beats` (or no intervals are known)."""
+    if quantile <= 0 or rr_prev is None:
+        return rows
+    rr = rr_prev[rows].astype(np.float64)
+    known = np.isfinite(rr)
+    if known.sum() < min_beats:
+        return rows
+    chosen = rows[known & (rr >= np.quantile(rr[known], quantile))]
+    return chosen if len(chosen) >= min_beats else rows
 
 
 def _corr(beats: np.ndarray, template: np.ndarray) -> np.ndarray:

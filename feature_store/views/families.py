@@ -25,6 +25,9 @@ if TYPE_CHECKING:  # polars-free at run time: the GPU checks run where polars is
 class TimeParams:
     preprocess: PreprocessParams = field(default_factory=PreprocessParams)
     qrs_half_s: float = 0.05  # s either side of the R peak counted as QRS energy
+    # beats: the record's median beat from beats whose preceding RR is at least this quantile of the
+    # record's (0: every beat); see transforms/template.py
+    template_rr_quantile: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,13 @@ def beat_columns(
     return {
         "rhythm": beat_rr_features(record_id, r_peak, rr_prev_s, rr_next_s),
         "template": record_templates(
-            waveform, record_id, r_peak, centre=centre, half=2 * int(round(params.qrs_half_s * fs))
+            waveform,
+            record_id,
+            r_peak,
+            centre=centre,
+            half=2 * int(round(params.qrs_half_s * fs)),
+            rr_prev=rr_prev_s,
+            rr_quantile=params.template_rr_quantile,
         ),
     }
 
