@@ -39,6 +39,7 @@ from ecgnet.train import TrainConfig, predict_probs
 from feature_store.backend import numpy_backend
 from feature_store.sources.splits import mitdb_table
 from feature_store.tasks import BEATS, TaskSpec
+from feature_store.transforms.template import TEMPLATE_NAMES
 from feature_store.views.families import TimeParams
 
 
@@ -77,6 +78,14 @@ def mlii_only(split: Split) -> Split:
     return _by_lead(mlii_first(split), lambda a, rec: a[:, :1])
 
 
+def without_template(split: Split) -> Split:
+    """The time scalars without the record-template columns (the view before 2026-12-01); `template`
+    is the last column group joined into them (ecgnet.data.INPUTS)."""
+    width = len(TEMPLATE_NAMES) * split.x["time"]["waveform"].shape[1]
+    x = {**split.x, "time": {**split.x["time"], "scalars": np.asarray(split.x["time"]["scalars"])[:, :-width]}}
+    return Split(x, split.y, split.ids, split.groups)
+
+
 ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"), input transforms ("inputs")
     "baseline (inverse-frequency class weights, 6 epochs)": {},
     "no class weights": {"class_weighting": False},
@@ -94,6 +103,7 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
         "views": {"time": TimeParams(template_rr_quantile=0.75)}
     },
     "record template from the unhurried half of beats": {"views": {"time": TimeParams(template_rr_quantile=0.5)}},
+    "no record template": {"inputs": without_template},
 }
 
 
