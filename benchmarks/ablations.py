@@ -18,6 +18,7 @@ does with such a record, where "typical for this record" no longer means normal.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from dataclasses import replace
@@ -104,6 +105,8 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
     },
     "record template from the unhurried half of beats": {"views": {"time": TimeParams(template_rr_quantile=0.5)}},
     "no record template": {"inputs": without_template},
+    # training rows added: S-majority copies of the training patients' S-rich records
+    "S-majority copies of training records added": {"train_s_majority": True},
 }
 
 
@@ -148,14 +151,24 @@ def _task_data(beats: BeatRows, spec: TaskSpec = BEATS) -> TaskData:
 
 
 def cross_validate(
-    variant: str, dev: TaskData, cfg: ComparisonConfig, k: int, stress: Split | None = None
+    variant: str,
+    dev: TaskData,
+    cfg: ComparisonConfig,
+    k: int,
+    stress: Split | None = None,
+    train_extra: Split | None = None,
 ) -> tuple[np.ndarray, list[float], np.ndarray | None]:
     """Out-of-fold probabilities and the held-out-fold headlines; with `stress`, each member also
-    scores the stress rows of its held-out patients (out of fold too)."""
+    scores the stress rows of its held-out patients (out of fold too). `train_extra`: rows added to each
+    fold's training rows where they belong to its training patients (never to its held-out ones)."""
     oof, per_fold = np.zeros((len(dev.val), len(dev.classes)), np.float32), []
     stressed = None if stress is None else np.zeros((len(stress.y), len(dev.classes)), np.float32)
     for fold in folds(dev, k, cfg.train.seed):
-        model, _, _ = fit_variant(VARIANTS[variant], fold.data, cfg, None, None, None)
+        data = fold.data
+        if train_extra is not None:
+            mine = np.flatnonzero(np.isin(train_extra.groups, data.train.groups))
+            data = dataclasses.replace(data, train=data.train.join(train_extra.take(mine)))
+        model, _, _ = fit_variant(VARIANTS[variant], data, cfg, None, None, None)
         oof[fold.rows] = predict_probs(model, fold.data.val, False)
         per_fold.append(headline(dev.spec)(oof[fold.rows], fold.data.val.y))
         if stress is not None:
@@ -193,6 +206,7 @@ def main() -> None:
             continue
         change = dict(change)
         inputs, model, views = change.pop("inputs", None), change.pop("model", {}), change.pop("views", None)
+        extra = _task_data(s_majority(beats)).val if change.pop("train_s_majority", False) else None
         dev, stress_in = base, stress
         if views:
             spec = replace(BEATS, view_params={**BEATS.view_params, **views})
@@ -205,7 +219,7 @@ def main() -> None:
         train_cfg = replace(TrainConfig(epochs=args.epochs, device="cpu"), **change)
         cfg = ComparisonConfig(train=train_cfg, model=replace(ModelConfig(), **model))
         t0 = time.perf_counter()
-        oof, per_fold, stressed = cross_validate(args.variant, dev, cfg, args.folds, stress_in)
+        oof, per_fold, stressed = cross_validate(args.variant, dev, cfg, args.folds, stress_in, extra)
         raw = figures(oof, dev)
         crossed = cross_fit_offsets(oof, dev.val.y, dev.val.groups, dev.spec.metric_labels, seed=train_cfg.seed)
         decided = figures(crossed, dev)
