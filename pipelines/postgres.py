@@ -94,7 +94,7 @@ class LocalPostgres:
             )
         if not (self.data / "PG_VERSION").is_file():
             self._run([postgres_bin() / "initdb", "-D", self.data, "-A", "trust", "-U", ROLE, "-E", "UTF8"])
-        port = _free_port()
+        port = free_port()
         (self.folder / "port").write_text(str(port))
         options = f"-p {port} -k {self.folder} -c listen_addresses=127.0.0.1"
         done = self._ctl("start", "-w", "-t", "60", "-o", options, "-l", str(self.log), check=False)
@@ -147,7 +147,9 @@ def _server_user() -> str:
         ) from None
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port nothing listens on now; the server binds it a moment later (another process
+    could take it first, which a local cluster or test server accepts: its start then fails loudly)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

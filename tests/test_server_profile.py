@@ -19,20 +19,12 @@ import pytest
 from ecgnet.__main__ import main as ecgnet_main
 from feature_store.tasks import BEATS
 from feature_store.workspace import Workspace
-from pipelines.postgres import LocalPostgres
+from pipelines.postgres import LocalPostgres, free_port
 from pipelines.server import server_env
 from pipelines.ui import mlflow_command
 from pipelines.workspace import SERVER_INSTANCE, prepare_dagster_home
 from tests.records import MITDB
 from tests.runs import materialize_all
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +35,7 @@ def servers():
     folder.chmod(0o755)
     workspace = Workspace(folder / "home")
     cluster = LocalPostgres.of(workspace).start()
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, **server_env(cluster, "127.0.0.1", port), "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     with pytest.MonkeyPatch.context() as mp:  # the command names the store from the environment, as make does
         mp.setattr(os, "environ", env)
