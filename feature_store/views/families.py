@@ -55,7 +55,7 @@ class SpectrogramParams:
 
 
 class TimeFamily:
-    name, code_version, params_cls = "time", "2", TimeParams  # 2: beats carry `template`
+    name, code_version, params_cls = "time", "3", TimeParams  # 2: beats carry `template`; 3: slow RR reference
 
     def arrays(self, x, xp: ModuleType, *, fs: float, params: TimeParams, crop) -> dict:
         waveform = x if crop is None else x[..., crop[0] : crop[1]]
