@@ -129,16 +129,10 @@ def s_majority(beats: BeatRows, min_s: int = 50, s_share: float = 0.75) -> BeatR
             continue
         n_keep = int(round(len(s_rows) * (1 - s_share) / s_share))
         picked = n_rows[np.linspace(0, len(n_rows) - 1, min(n_keep, len(n_rows))).round().astype(int)]
-        keep.append(np.sort(np.concatenate([rows[~np.isin(beats.label[rows], ["N"])], picked])))
+        keep.append(np.sort(np.concatenate([rows[beats.label[rows] != "N"], picked])))
     rows = np.concatenate(keep)
-    return BeatRows(
-        **{f: getattr(beats, f)[rows] for f in ("ids", "record_id", "patient_id", "split", "label", "r_peak")},
-        rr_prev_s=beats.rr_prev_s[rows],
-        rr_next_s=beats.rr_next_s[rows],
-        windows=beats.windows[rows],
-        fs=beats.fs,
-        crop=beats.crop,
-    )
+    arrays = {f.name: getattr(beats, f.name) for f in dataclasses.fields(beats)}
+    return replace(beats, **{name: a[rows] for name, a in arrays.items() if isinstance(a, np.ndarray)})
 
 
 def _task_data(beats: BeatRows, spec: TaskSpec = BEATS) -> TaskData:
@@ -206,7 +200,7 @@ def main() -> None:
             continue
         change = dict(change)
         inputs, model, views = change.pop("inputs", None), change.pop("model", {}), change.pop("views", None)
-        extra = _task_data(s_majority(beats)).val if change.pop("train_s_majority", False) else None
+        train_s_majority = change.pop("train_s_majority", False)
         dev, stress_in = base, stress
         if views:
             spec = replace(BEATS, view_params={**BEATS.view_params, **views})
@@ -216,6 +210,10 @@ def main() -> None:
             moved = inputs(base.val)
             dev = TaskData(base.spec, moved, moved, base.test, {})  # folds() takes train and val as one
             stress_in = None if stress is None else inputs(stress)
+        # the held-out patients' stress rows are already these (same views): not computed again
+        extra = None
+        if train_s_majority:
+            extra = stress_in if stress_in is not None else _task_data(s_majority(beats)).val
         train_cfg = replace(TrainConfig(epochs=args.epochs, device="cpu"), **change)
         cfg = ComparisonConfig(train=train_cfg, model=replace(ModelConfig(), **model))
         t0 = time.perf_counter()

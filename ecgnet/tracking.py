@@ -25,7 +25,7 @@ import polars as pl
 from mlflow.tracking import MlflowClient
 
 from feature_store.summary import markdown_table
-from feature_store.workspace import PROJECT_ROOT, Workspace, tracking_uri
+from feature_store.workspace import PROJECT_ROOT, Workspace, names_server, tracking_uri
 
 from .comparison import ComparisonConfig, VariantResult
 from .data import TaskData
@@ -101,7 +101,7 @@ class Tracker:
         found = self.client.get_experiment_by_name(name)
         if found is not None:
             return found.experiment_id
-        if self.uri.startswith(("http://", "https://")):  # a server: its proxied artifact store decides
+        if names_server(self.uri):  # its proxied artifact store decides
             return self.client.create_experiment(name)
         return self.client.create_experiment(name, artifact_location=(self.artifact_root / name).as_uri())
 

@@ -74,5 +74,10 @@ def tracking_uri(workspace: Workspace) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or workspace.mlflow_uri
 
 
+def names_server(uri: str) -> bool:
+    """An http(s) tracking URI names an MLflow server, not a store it could serve."""
+    return uri.startswith(("http://", "https://"))
+
+
 if __name__ == "__main__":  # the Makefile: `python3 -m feature_store.workspace home|store|mlflow_uri|...`
     print(getattr(Workspace.default(), sys.argv[1] if len(sys.argv) > 1 else "home"))

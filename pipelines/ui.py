@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from feature_store.workspace import PROJECT_ROOT, Workspace, tracking_uri
+from feature_store.workspace import PROJECT_ROOT, Workspace, names_server, tracking_uri
 from pipelines.workspace import MLFLOW_BACKEND_ENV, prepare_dagster_home
 
 STOP_GRACE_S = 10.0
@@ -56,7 +56,7 @@ def backend_store_uri(workspace: Workspace) -> str:
     MLFLOW_TRACKING_URI; an http(s) one names a server, not a store, so the workspace's own SQLite store
     is served then."""
     uri = os.environ.get(MLFLOW_BACKEND_ENV) or tracking_uri(workspace)
-    return workspace.mlflow_uri if uri.startswith(("http://", "https://")) else uri
+    return workspace.mlflow_uri if names_server(uri) else uri
 
 
 def mlflow_command(workspace: Workspace, host: str, port: int) -> list[str]:

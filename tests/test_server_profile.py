@@ -36,9 +36,11 @@ def servers():
     workspace = Workspace(folder / "home")
     cluster = LocalPostgres.of(workspace).start()
     port = free_port()
-    env = {**os.environ, **server_env(cluster, "127.0.0.1", port), "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    variables = server_env(cluster, "127.0.0.1", port)
+    env = {**os.environ, **variables, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     with pytest.MonkeyPatch.context() as mp:  # the command names the store from the environment, as make does
-        mp.setattr(os, "environ", env)
+        for key, value in variables.items():
+            mp.setenv(key, value)
         command = mlflow_command(workspace, "127.0.0.1", port)
     assert command[command.index("--backend-store-uri") + 1] == cluster.url("mlflow")
     mlflow_server = subprocess.Popen(command, env=env, start_new_session=True, stdout=subprocess.DEVNULL)

@@ -477,10 +477,6 @@ def _check_mat_file(file: Path, fmt: str, count: int, sig_len: int | None, offse
         layout = read_mat_layout(file)
     except NotMatFile:
         return  # no MATLAB header: a raw signal file with a .mat name, which the size checks cover
-    fix = (
-        f"fix: write the signal lines of {Path(hea).name} as the file stores it (format {{want}}, byte offset "
-        f"{layout.data_offset}), or rewrite the record with wfdb.wrsamp"
-    )
     want = wfdb_format(layout.dtype)
     if layout.compressed or want is None:
         stored = "compressed" if layout.compressed else layout.dtype.name
@@ -500,7 +496,11 @@ def _check_mat_file(file: Path, fmt: str, count: int, sig_len: int | None, offse
             f"{sig_len if sig_len is not None else 'all'} samples (one row per signal)"
         )
     if problems:
-        raise RecordError("format_mismatch", f"{file}: " + "; ".join(problems) + "; " + fix.format(want=want))
+        fix = (
+            f"fix: write the signal lines of {Path(hea).name} as the file stores it (format {want}, byte offset "
+            f"{layout.data_offset}), or rewrite the record with wfdb.wrsamp"
+        )
+        raise RecordError("format_mismatch", f"{file}: " + "; ".join(problems) + "; " + fix)
 
 
 def _check_values(signal: np.ndarray, leads: list[str], path: Path, cfg: IngestConfig) -> None:
