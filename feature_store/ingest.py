@@ -6,7 +6,6 @@ skipped without being read; a failing record is quarantined with its reason and 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -16,7 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import IngestConfig
-from .raw_store import SCHEMA_VERSION, RawStore, beat_table, quarantine_table, record_table, write_atomic
+from .raw_store import (
+    SCHEMA_VERSION,
+    RawStore,
+    beat_table,
+    manifest_fingerprint,
+    quarantine_table,
+    record_table,
+    write_atomic,
+)
+from .shards import Shard
 from .sources.base import Landed, RecordRef
 from .sources.errors import RecordError
 from .sources.files import check_readable, file_digest
@@ -39,6 +47,7 @@ class Quarantined:
 class IngestReport:
     kind: str
     found: int = 0
+    shard: str = ""  # the shard key ingested; "" for the whole kind
     landed: list[str] = field(default_factory=list)  # record ids written by this run
     unchanged: int = 0
     quarantined: list[Quarantined] = field(default_factory=list)  # quarantined by this run
@@ -49,6 +58,10 @@ class IngestReport:
     record_ids: tuple[str, ...] = ()  # every record of this kind now in the raw store
     notes: list[tuple[str, str]] = field(default_factory=list)  # (path, note): landed, read leniently
     removed: list[str] = field(default_factory=list)  # paths whose record files are gone: dropped from the store
+
+    @property
+    def where(self) -> str:
+        return f" shard {self.shard}" if self.shard else ""
 
     @property
     def records_per_s(self) -> float:
@@ -65,15 +78,22 @@ def fingerprint(ref: RecordRef, cfg: IngestConfig) -> str:
     return file_digest(files, prefix.encode())
 
 
-def ingest_kind(kind: str, refs: list[RecordRef], store: RawStore, cfg: IngestConfig) -> IngestReport:
-    """Ingest `refs` of one source kind into `store`; returns what happened, record by record."""
-    with store.manifest_lock(kind):  # a second ingest of this kind waits instead of losing entries
-        return _ingest_locked(kind, refs, store, cfg)
+def ingest_kind(
+    kind: str, refs: list[RecordRef], store: RawStore, cfg: IngestConfig, shard: Shard | None = None
+) -> IngestReport:
+    """Ingest `refs` of one source kind into `store` (with `shard`: those of `refs` in that shard, kept in
+    the shard's own manifest); returns what happened, record by record."""
+    if shard is not None:
+        refs = [r for r in refs if shard.holds(r.record_key)]
+    with store.manifest_lock(kind, shard):  # a second ingest of this kind (shard) waits instead of losing entries
+        return _ingest_locked(kind, refs, store, cfg, shard)
 
 
-def _ingest_locked(kind: str, refs: list[RecordRef], store: RawStore, cfg: IngestConfig) -> IngestReport:
-    report, start = IngestReport(kind, found=len(refs)), time.perf_counter()
-    manifest = store.load_manifest(kind)
+def _ingest_locked(
+    kind: str, refs: list[RecordRef], store: RawStore, cfg: IngestConfig, shard: Shard | None
+) -> IngestReport:
+    report, start = IngestReport(kind, found=len(refs), shard=shard.key if shard else ""), time.perf_counter()
+    manifest = store.load_manifest(kind, shard)
     owners = {
         e["record_id"]: path
         for path, e in manifest.items()
@@ -97,10 +117,10 @@ def _ingest_locked(kind: str, refs: list[RecordRef], store: RawStore, cfg: Inges
         manifest[key] = _ingest_one(ref, fp, store, cfg, owners, report)
         if time.perf_counter() - last_log > 5:
             last_log = time.perf_counter()
-            log.info("%s: %d/%d records, %.1f records/s", kind, i, len(refs), i / (last_log - start))
-    store.save_manifest(kind, manifest)
+            log.info("%s%s: %d/%d records, %.1f records/s", kind, report.where, i, len(refs), i / (last_log - start))
+    store.save_manifest(kind, manifest, shard)
     report.seconds = time.perf_counter() - start
-    report.snapshot = snapshot(manifest)
+    report.snapshot = manifest_fingerprint(manifest)
     report.record_ids = tuple(sorted(e["record_id"] for e in manifest.values() if e["status"] == "landed"))
     return report
 
@@ -161,7 +181,7 @@ def _as_record_error(err: Exception, key: str) -> RecordError:
 
 
 def _quarantine(ref: RecordRef, fp: str, err: RecordError, store: RawStore, report: IngestReport) -> dict:
-    key, record_id = str(ref.path), str(ref.meta.get("ecg_id") or ref.path.name)
+    key, record_id = str(ref.path), ref.record_key
     entry = Quarantined(record_id, key, err.code, str(err))
     table = quarantine_table(record_id, ref.kind, key, err.code, entry.reason)
     write_atomic(table, store.quarantine_file(ref.kind, key))
@@ -183,8 +203,3 @@ def _forget(store: RawStore, kind: str, entry: dict) -> None:
     if entry.get("status") == "landed":
         store.records_file(kind, entry["record_id"]).unlink(missing_ok=True)
         store.beats_file(kind, entry["record_id"]).unlink(missing_ok=True)
-
-
-def snapshot(manifest: dict[str, dict]) -> str:
-    landed = sorted((e["record_id"], e["fingerprint"]) for e in manifest.values() if e["status"] == "landed")
-    return hashlib.blake2b(json.dumps(landed).encode(), digest_size=8).hexdigest()

@@ -4,6 +4,7 @@ Layout under `<home>/store/`:
     raw/records/<kind>/<record_id>.parquet   one row per record (signal: leads x samples, mV)
     raw/beats/<kind>/<record_id>.parquet     one row per beat (signal: leads x context window)
     raw/_manifest/<kind>.json                record path -> fingerprint, for incremental ingest
+    raw/_manifest/<kind>/<n>-shards/<key>.json  the same, per shard (ingest of one shard of n)
     quarantine/<kind>/<key>.parquet          one row per record that failed, with the reason
 One file per record keeps ingest incremental and every write atomic (temp file, then rename).
 """
@@ -18,7 +19,7 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .shards import Shard, all_shards
 from .sources.base import BeatBatch
 from .sources.canonical import RecordRow
 
@@ -244,18 +246,31 @@ class RawStore:
         key = hashlib.blake2b(path.encode(), digest_size=6).hexdigest()
         return self.root / "quarantine" / kind / f"{file_key(Path(path).name)}-{key}.parquet"
 
-    def manifest_file(self, kind: str) -> Path:
-        return self.root / "raw" / "_manifest" / f"{kind}.json"
+    def manifest_file(self, kind: str, shard: Shard | None = None) -> Path:
+        base = self.root / "raw" / "_manifest"
+        return base / f"{kind}.json" if shard is None else base / kind / f"{shard.count}-shards" / f"{shard.key}.json"
 
-    def load_manifest(self, kind: str) -> dict[str, dict]:
-        return read_json(self.manifest_file(kind), {}, f"so every {kind} record is read again")
+    def load_manifest(self, kind: str, shard: Shard | None = None) -> dict[str, dict]:
+        return read_json(self.manifest_file(kind, shard), {}, f"so every {kind} record is read again")
 
-    def manifest_lock(self, kind: str):
-        """Held by an ingest of `kind` from reading its manifest to writing it back."""
-        return locked(self.manifest_file(kind).with_suffix(".lock"))
+    def manifest_lock(self, kind: str, shard: Shard | None = None):
+        """Held by an ingest of `kind` (its shard) from reading its manifest to writing it back."""
+        return locked(self.manifest_file(kind, shard).with_suffix(".lock"))
 
-    def save_manifest(self, kind: str, manifest: dict[str, dict]) -> None:
-        write_json_atomic(manifest, self.manifest_file(kind))
+    def save_manifest(self, kind: str, manifest: dict[str, dict], shard: Shard | None = None) -> None:
+        write_json_atomic(manifest, self.manifest_file(kind, shard))
+
+    def snapshot(self, kind: str, shard: Shard | None = None) -> RawSnapshot:
+        """What the last ingest of `kind` (its shard) left, read from its manifest."""
+        manifest = self.load_manifest(kind, shard)
+        landed = sorted(e["record_id"] for e in manifest.values() if e["status"] == "landed")
+        return RawSnapshot(
+            kind, str(self.root), manifest_fingerprint(manifest), tuple(landed), shard.key if shard else ""
+        )
+
+    def shard_snapshots(self, kinds: tuple[str, ...], count: int | None = None) -> dict[str, list[RawSnapshot]]:
+        """Shard key -> the snapshots of `kinds` in that shard, for every shard of the workspace."""
+        return {s.key: [self.snapshot(kind, s) for kind in kinds] for s in all_shards(count)}
 
     def _scan(self, table: str, kinds: tuple[str, ...] | None, schema: pa.Schema) -> pl.LazyFrame:
         base = self.root / table
@@ -293,14 +308,37 @@ def quarantine_table(record_id: str, kind: str, path: str, code: str, reason: st
     )
 
 
+def manifest_fingerprint(manifest: dict[str, dict]) -> str:
+    """Changes whenever a landed record of the manifest is added, removed or changed."""
+    landed = sorted((e["record_id"], e["fingerprint"]) for e in manifest.values() if e["status"] == "landed")
+    return hashlib.blake2b(json.dumps(landed).encode(), digest_size=8).hexdigest()
+
+
 @dataclass(frozen=True)
 class RawSnapshot:
-    """What an ingest asset hands downstream: which records of a kind, at which fingerprint."""
+    """Which records of a kind (of one shard, or all), at which fingerprint: what features read."""
 
     kind: str
     store_root: str
-    fingerprint: str  # changes whenever any landed record of this kind changes
+    fingerprint: str  # changes whenever any landed record of this kind (shard) changes
     record_ids: tuple[str, ...]
+    shard: str = ""  # the shard key; "" for a kind ingested whole
+
+    def chunks(self, max_bytes: int) -> list[RawSnapshot]:
+        """The snapshot cut into runs of whole records whose stored files hold about `max_bytes` at most
+        (one record more when a single record is larger), so features stream with bounded memory."""
+        store, out, ids, size = self.store(), [], [], 0
+        for record_id in self.record_ids:
+            files = (store.records_file(self.kind, record_id), store.beats_file(self.kind, record_id))
+            nbytes = sum(f.stat().st_size for f in files if f.exists())
+            if ids and size + nbytes > max_bytes:
+                out.append(replace(self, record_ids=tuple(ids)))
+                ids, size = [], 0
+            ids.append(record_id)
+            size += nbytes
+        if ids:
+            out.append(replace(self, record_ids=tuple(ids)))
+        return out
 
     def store(self) -> RawStore:
         return RawStore(Path(self.store_root))

@@ -21,6 +21,12 @@ class RecordRef:
     meta: dict = field(default_factory=dict, hash=False, compare=False)  # e.g. a PTB-XL table row
 
     @property
+    def record_key(self) -> str:
+        """The id the record is expected to land under, before it is read: PTB-XL's `ecg_id`, else its
+        name (a header may name it otherwise; quarantine entries and shard buckets use this one)."""
+        return str(self.meta.get("ecg_id") or self.path.name)
+
+    @property
     def problem(self) -> str | None:
         """Why discovery already knows this ref names no readable record (a broken PTB-XL table row:
         the ref quarantines itself when read), or None."""

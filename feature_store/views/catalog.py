@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..raw_store import read_json, write_json_atomic
+from ..raw_store import locked, read_json, write_json_atomic
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,12 @@ class ViewEntry:
     input: ViewInput
     columns: dict[str, tuple[int, ...]]  # feature column -> shape per row
     describe: dict = field(default_factory=dict)  # axis values and names, for plots and people
+    shard: str = ""  # a shard's part of the view ("" for a whole view)
+    parts: dict[str, str] = field(default_factory=dict)  # a whole view over shards: shard key -> part folder
+
+    @property
+    def is_part(self) -> bool:
+        return bool(self.shard)
 
     @property
     def excluded_rows(self) -> int:
@@ -93,13 +99,18 @@ class Catalog:
         return [ViewEntry.from_json(e) for e in entries]
 
     def get(self, name: str, version: str | None = None) -> ViewEntry | None:
-        """The entry of `name` at `version`, or its newest when version is None."""
-        found = [e for e in self.entries() if e.name == name and version in (None, e.version)]
+        """The entry of `name` at `version`, or its newest whole view when version is None."""
+        wanted = (lambda e: not e.is_part) if version is None else (lambda e: e.version == version)
+        found = [e for e in self.entries() if e.name == name and wanted(e)]
         return max(found, key=lambda e: e.created_at) if found else None
 
     def add(self, entry: ViewEntry) -> None:
-        rest = [e for e in self.entries() if (e.name, e.version) != (entry.name, entry.version)]
-        write_json_atomic([e.to_json() for e in rest + [entry]], self.path)
+        # shards are written by parallel runs: each rewrites the file under the lock, so none loses another's entry
+        with locked(self.path.with_suffix(".lock")):
+            rest = [e for e in self.entries() if (e.name, e.version) != (entry.name, entry.version)]
+            write_json_atomic([e.to_json() for e in rest + [entry]], self.path)
 
     def remove(self, name: str, version: str) -> None:
-        write_json_atomic([e.to_json() for e in self.entries() if (e.name, e.version) != (name, version)], self.path)
+        with locked(self.path.with_suffix(".lock")):
+            kept = [e.to_json() for e in self.entries() if (e.name, e.version) != (name, version)]
+            write_json_atomic(kept, self.path)

@@ -15,17 +15,23 @@ if TYPE_CHECKING:  # polars-free at run time: the GPU checks run where polars is
 
 def fit_stats(inp: TaskInput, pre: PreprocessParams, backend: Backend) -> dict:
     """Per-lead mean and std of the preprocessed signal over the train split only."""
-    train = inp.signal[inp.train_mask]
-    if len(train) == 0:
+    stats = stats_of(train_moments(inp, pre, backend))
+    if not stats:
         raise ValueError(
             f"task {inp.task!r} has no rows in its train splits "
             f"{inp.train_splits}; fix: ingest records of the train split first"
         )
-    return lead_stats(train, fs=inp.fs, pre=pre, backend=backend)
+    return stats
 
 
-def lead_stats(train: np.ndarray, *, fs: float, pre: PreprocessParams, backend: Backend) -> dict:
-    """Per-lead mean and std of preprocessed (rows, leads, samples), accumulated over chunks."""
+def train_moments(inp: TaskInput, pre: PreprocessParams, backend: Backend) -> dict:
+    """Per-lead sums of the preprocessed train rows of `inp` (a part of a task's input): moments of
+    parts add up, so statistics over a database are summed part by part."""
+    return lead_moment_sums(inp.signal[inp.train_mask], fs=inp.fs, pre=pre, backend=backend)
+
+
+def lead_moment_sums(train: np.ndarray, *, fs: float, pre: PreprocessParams, backend: Backend) -> dict:
+    """{"n", "sum", "sumsq" (per lead, float64 as lists), "rows"} of preprocessed (rows, leads, samples)."""
     xp = backend.xp
 
     def moments(x):
@@ -35,10 +41,34 @@ def lead_stats(train: np.ndarray, *, fs: float, pre: PreprocessParams, backend: 
     total = {"n": 0.0, "sum": 0.0, "sumsq": 0.0}
     for _, out in backend.map_chunks(moments, train):
         total = {k: total[k] + out[k] for k in total}
-    mean = total["sum"] / total["n"]
-    std = np.sqrt(np.maximum(total["sumsq"] / total["n"] - mean**2, 0.0))
+    as_list = lambda v: np.broadcast_to(np.asarray(v, np.float64), (train.shape[1],)).tolist()  # noqa: E731
+    return {k: as_list(v) for k, v in total.items()} | {"rows": int(len(train))}
+
+
+def add_moments(parts: list[dict]) -> dict:
+    """The moment sums of several parts (in the order given: the same order gives the same floats)."""
+    parts = [p for p in parts if p["rows"]]
+    if not parts:
+        return {"rows": 0}
+    return {k: np.sum([p[k] for p in parts], axis=0).tolist() for k in ("n", "sum", "sumsq")} | {
+        "rows": sum(p["rows"] for p in parts)
+    }
+
+
+def stats_of(moments: dict) -> dict:
+    """Per-lead mean and std from moment sums; {} when they hold no train row."""
+    if not moments.get("rows"):
+        return {}
+    n, total, sumsq = (np.asarray(moments[k], np.float64) for k in ("n", "sum", "sumsq"))
+    mean = total / n
+    std = np.sqrt(np.maximum(sumsq / n - mean**2, 0.0))
     std = np.where(std > 1e-6, std, 1.0)  # a flat lead in every train row stays unscaled
-    return {"mean": mean.tolist(), "std": std.tolist(), "train_rows": int(len(train))}
+    return {"mean": mean.tolist(), "std": std.tolist(), "train_rows": int(moments["rows"])}
+
+
+def lead_stats(train: np.ndarray, *, fs: float, pre: PreprocessParams, backend: Backend) -> dict:
+    """Per-lead mean and std of preprocessed (rows, leads, samples), accumulated over chunks."""
+    return stats_of(lead_moment_sums(train, fs=fs, pre=pre, backend=backend))
 
 
 def output_fs(inp: TaskInput, pre: PreprocessParams) -> float:

@@ -4,6 +4,7 @@ transforms, built the way the task's windowing says (beat windows or record crop
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -43,6 +44,19 @@ class TaskInput:
     @property
     def train_mask(self) -> np.ndarray:
         return self.keys["split"].is_in(list(self.train_splits)).to_numpy()
+
+
+CHUNK_BYTES = 48 * 2**20  # stored Parquet per chunk: a few hundred MB of rows in memory at most
+
+
+def chunked_inputs(
+    spec: TaskSpec, snapshots: list[RawSnapshot], max_bytes: int | None = None
+) -> Iterator[TaskInput]:
+    """The rows of `spec`, a run of whole records at a time (per-record features such as RR and the
+    record's median beat see all of a record's beats), so no step holds the whole database."""
+    for snapshot in snapshots:
+        for chunk in snapshot.chunks(max_bytes or CHUNK_BYTES):
+            yield load_input(spec, [chunk])
 
 
 def load_input(spec: TaskSpec, snapshots: list[RawSnapshot]) -> TaskInput:

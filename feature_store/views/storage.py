@@ -39,19 +39,26 @@ def view_table(keys: pl.DataFrame, features: dict[str, np.ndarray]) -> pa.Table:
     return table
 
 
+def entry_folders(entry) -> list[Path]:
+    """The folders of Parquet parts of a catalog entry (ViewEntry): its own, or each shard's of a union."""
+    return [Path(p) for p in entry.parts.values()] if entry.parts else [Path(entry.path)]
+
+
 def scan_entry(entry) -> pl.LazyFrame:
     """All parts of the view version a catalog entry (ViewEntry) describes."""
-    return pl.scan_parquet(str(Path(entry.path) / "*.parquet"))
+    files = [str(p) for folder in entry_folders(entry) for p in sorted(folder.glob("*.parquet"))]
+    return pl.scan_parquet(files)
 
 
 def view_damage(entry) -> str | None:
     """What is wrong with the stored files of a catalog entry (ViewEntry), or None when they are whole:
     every part present with its Parquet frame, and the bytes the catalog recorded. Stats and 8 bytes a
     part: cheap enough for every reuse."""
-    directory = Path(entry.path)
-    if not directory.is_dir():
-        return f"folder {directory} is missing"
-    parts = sorted(directory.glob("*.parquet"))
+    parts = []
+    for directory in entry_folders(entry):
+        if not directory.is_dir():
+            return f"folder {directory} is missing"
+        parts += sorted(directory.glob("*.parquet"))
     broken = [p.name for p in parts if not parquet_intact(p)]
     if broken:
         return f"{len(broken)} part file(s) cut short or not Parquet: {', '.join(broken[:3])}"
@@ -61,28 +68,53 @@ def view_damage(entry) -> str | None:
     return None
 
 
-def write_view(directory: Path, table: pa.Table) -> int:
-    """Write parts into a temporary folder, then rename it into place; returns bytes written."""
-    _remove_orphans(directory)
-    tmp = directory.with_name(f".{directory.name}.{os.getpid()}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
-        for part, start in enumerate(range(0, max(len(table), 1), ROWS_PER_PART)):
+class ViewWriter:
+    """Parts of one view version written as they come into a temporary folder, renamed into place by
+    `close`: readers never see half a version, and a writer holds one chunk in memory at a time."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        _remove_orphans(directory)
+        self.tmp = directory.with_name(f".{directory.name}.{os.getpid()}.tmp")
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.tmp.mkdir(parents=True)
+        self.parts = 0
+
+    def write(self, table: pa.Table) -> None:
+        for start in range(0, max(len(table), 1), ROWS_PER_PART):
             pq.write_table(
                 table.slice(start, ROWS_PER_PART),
-                tmp / f"part-{part:05d}.parquet",
+                self.tmp / f"part-{self.parts:05d}.parquet",
                 compression="zstd",
                 compression_level=1,
                 use_byte_stream_split=True,
             )
-    except BaseException:  # a full disk or an interrupt: leave no half-written folder behind
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if directory.exists():
-        shutil.rmtree(directory)
-    os.replace(tmp, directory)
-    return sum(p.stat().st_size for p in directory.glob("*.parquet"))
+            self.parts += 1
+
+    def close(self) -> int:
+        """Move the parts into place; returns the bytes written."""
+        if self.directory.exists():
+            shutil.rmtree(self.directory)
+        os.replace(self.tmp, self.directory)
+        return sum(p.stat().st_size for p in self.directory.glob("*.parquet"))
+
+    def abort(self) -> None:
+        """A full disk or an interrupt: leave no half-written folder behind."""
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self) -> ViewWriter:
+        return self
+
+    def __exit__(self, kind, *_) -> None:
+        if kind is not None:
+            self.abort()
+
+
+def write_view(directory: Path, table: pa.Table) -> int:
+    """Write parts into a temporary folder, then rename it into place; returns bytes written."""
+    with ViewWriter(directory) as writer:
+        writer.write(table)
+        return writer.close()
 
 
 def _remove_orphans(directory: Path) -> None:

@@ -14,22 +14,24 @@ import json
 import logging
 import shutil
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pyarrow.parquet as pq
 
 from ..backend import Backend, select_backend
 from ..raw_store import RawSnapshot, read_json, write_json_atomic
 from ..tasks import TaskSpec, view_name
 from ..transforms.preprocess import PreprocessParams
 from .catalog import Catalog, Lineage, ViewEntry, ViewInput
-from .compute import compute_features, fit_stats, output_fs
+from .compute import add_moments, compute_features, output_fs, stats_of, train_moments
 from .families import FAMILIES
-from .inputs import KEYS, TaskInput, load_input
+from .inputs import KEYS, TaskInput, chunked_inputs, empty_input
 from .online import record_input
-from .storage import scan_entry, tensor_of, view_damage, view_table, write_view
+from .storage import ViewWriter, scan_entry, tensor_of, view_damage, view_table
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +53,51 @@ class TrainingSet:
     samples: np.ndarray | None = None  # online beat rows: each R peak's sample index in the record as stored
 
 
+@dataclass(frozen=True)
+class TrainStats:
+    """A task's train statistics and the raw snapshots of every shard they were fitted over."""
+
+    stats: dict  # mean, std (per lead), train_rows; {} when the task has no rows
+    shards: dict[str, dict[str, str]]  # shard key -> source kind -> raw snapshot fingerprint
+
+
+class StaleStats(ValueError):
+    """A shard's view was asked for with train statistics that did not see the shard as it is now."""
+
+
 def _hash(obj: object) -> str:
     return hashlib.blake2b(json.dumps(obj, sort_keys=True, default=str).encode(), digest_size=8).hexdigest()
+
+
+def _shard_of(snapshots: list[RawSnapshot]) -> str:
+    shards = {s.shard for s in snapshots}
+    if len(shards) > 1:
+        raise ValueError(f"snapshots of shards {sorted(shards)} given together; fix: one shard's snapshots per view")
+    return shards.pop() if shards else ""
+
+
+def _where(shard: str) -> str:
+    return f" shard {shard}" if shard else ""
+
+
+def _view_input(inp: TaskInput) -> ViewInput:
+    return ViewInput(inp.fs, int(inp.signal.shape[-1]), inp.crop, tuple(inp.lead_names), inp.unit)
+
+
+def _schema(path: Path) -> str:
+    first = min(path.glob("*.parquet"))
+    return pq.read_schema(first).to_string(show_schema_metadata=False)
+
+
+def _train_stats(task: TaskSpec, moments: dict, all_rows: int) -> dict:
+    """Statistics from train moments; a task with rows but none in its train splits cannot be standardised."""
+    stats = stats_of(moments)
+    if all_rows and not stats:
+        raise ValueError(
+            f"task {task.name!r} has no rows in its train splits "
+            f"{task.splits.train}; fix: ingest records of the train split first"
+        )
+    return stats
 
 
 class FeatureStore:
@@ -62,30 +107,59 @@ class FeatureStore:
 
     # -- writing ---------------------------------------------------------------------------------
     def materialize(
-        self, task: TaskSpec, family: str, snapshots: list[RawSnapshot], *, params=None, backend: Backend | None = None
+        self,
+        task: TaskSpec,
+        family: str,
+        snapshots: list[RawSnapshot],
+        *,
+        params=None,
+        backend: Backend | None = None,
+        stats: dict | None = None,
     ) -> Materialized:
-        """Compute and register a view of `task`, or reuse the stored version when nothing changed."""
+        """Compute and register a view of `task` over `snapshots` (a whole kind, or one shard of each
+        kind), or reuse the stored version when nothing changed. Rows stream a run of records at a
+        time, so memory is bounded by CHUNK_BYTES, not by the data. `stats`: the train statistics
+        (for a shard: those `fit_train_stats` fitted over every shard); default, fitted on `snapshots`."""
         start, fam = time.perf_counter(), FAMILIES[family]
         params = params or task.view_params[family]
-        name, lineage = view_name(task.name, family), {s.kind: s.fingerprint for s in snapshots}
-        version = _hash({"name": name, "params": asdict(params), "code": fam.code_version, "snapshots": lineage})
+        backend = backend or select_backend("auto")
+        shard = _shard_of(snapshots)
+        if stats is None:
+            stats = self.current_stats(task, params.preprocess, shard, snapshots, backend=backend)
+        name, version = view_name(task.name, family), self.version_of(task, family, params, snapshots, stats)
         existing = self.catalog.get(name, version)
         damage = view_damage(existing) if existing else "not stored"
         if damage is None:
-            log.info("%s: version %s is stored; nothing to compute", name, version)
+            log.info("%s%s: version %s is stored; nothing to compute", name, _where(shard), version)
             return Materialized(existing, True, time.perf_counter() - start)
         if existing:  # the catalog names it but its files are gone or cut short: computed again, same version
             log.warning(
                 "%s: version %s at %s is damaged (%s); computing it again", name, version, existing.path, damage
             )
-        backend = backend or select_backend("auto")
-        inp = load_input(task, snapshots)
-        stats = self._stats(inp, params, lineage, backend) if len(inp.signal) else {}
-        features = compute_features(fam, inp, params, stats, backend) if len(inp.signal) else {}
-        table = view_table(inp.keys, features)
-        path = self.root / name / version
-        size = write_view(path, table)
+        path = self.root / name / shard / version if shard else self.root / name / version
+        first, columns, excluded, rows = None, {}, Counter(), 0
+        with ViewWriter(path) as writer:
+            for inp in chunked_inputs(task, snapshots):
+                excluded.update(inp.excluded)
+                if not len(inp.signal):
+                    continue
+                features = compute_features(fam, inp, params, stats, backend)
+                shapes = {k: tuple(v.shape[1:]) for k, v in features.items()}
+                if first is None:
+                    first, columns = inp, shapes
+                elif _view_input(inp) != _view_input(first) or shapes != columns:
+                    raise ValueError(
+                        f"{name}: records {inp.keys['record_id'][0]}.. give rows shaped {_view_input(inp)}, "
+                        f"{shapes}, the ones before {_view_input(first)}, {columns}; fix: ingest every source of "
+                        "the task with one IngestConfig (rates, windows)"
+                    )
+                writer.write(view_table(inp.keys, features))
+                rows += len(inp.signal)
+            if first is None:
+                writer.write(view_table(empty_input(task, 0).keys, {}))
+            size = writer.close()
         seconds = time.perf_counter() - start
+        shown = first or empty_input(task, 0)
         entry = ViewEntry(
             name=name,
             version=version,
@@ -95,54 +169,184 @@ class FeatureStore:
             params=asdict(params),
             code_version=fam.code_version,
             stats=stats,
-            schema=table.schema.to_string(show_schema_metadata=False),
-            rows=len(table),
+            schema=_schema(path),
+            rows=rows,
             bytes=size,
             backend=backend.name,
             seconds=round(seconds, 3),
             created_at=dt.datetime.now(dt.UTC).isoformat(),
             lineage=Lineage(
                 snapshots[0].store_root if snapshots else "",
-                lineage,
+                {s.kind: s.fingerprint for s in snapshots},
                 sum(len(s.record_ids) for s in snapshots),
-                inp.excluded,
+                dict(excluded),
             ),
-            input=ViewInput(inp.fs, int(inp.signal.shape[-1]), inp.crop, tuple(inp.lead_names), inp.unit),
-            columns={k: tuple(v.shape[1:]) for k, v in features.items()},
-            describe=fam.describe(inp, params, fs=output_fs(inp, params.preprocess)) if inp.fs else {},
+            input=_view_input(shown),
+            columns=columns,
+            describe=fam.describe(first, params, fs=output_fs(first, params.preprocess)) if first else {},
+            shard=shard,
         )
         self.catalog.add(entry)
         log.info(
-            "%s: version %s, %d rows, %.1f MB in %.1f s on %s",
+            "%s%s: version %s, %d rows, %.1f MB in %.1f s on %s",
             name,
+            _where(shard),
             version,
-            len(table),
+            rows,
             size / 2**20,
             seconds,
             backend.name,
         )
         return Materialized(entry, False, seconds)
 
-    def _stats(self, inp: TaskInput, params, lineage: dict, backend: Backend) -> dict:
-        """Train statistics, shared by every family with the same preprocessing and data."""
-        path = self.root / "_stats" / f"{_hash([inp.task, asdict(params.preprocess), lineage])}.json"
-        stats = read_json(path, None, "so the train statistics are fitted again")
-        if stats is not None:
-            return stats
-        stats = fit_stats(inp, params.preprocess, backend)
-        write_json_atomic(stats, path)
-        return stats
+    def version_of(self, task: TaskSpec, family: str, params, snapshots: list[RawSnapshot], stats: dict) -> str:
+        """A view's version: its parameters, code, raw snapshots, shard and the train statistics it used."""
+        return _hash(
+            {
+                "name": view_name(task.name, family),
+                "params": asdict(params),
+                "code": FAMILIES[family].code_version,
+                "snapshots": {s.kind: s.fingerprint for s in snapshots},
+                "shard": _shard_of(snapshots),
+                "stats": _hash(stats),
+            }
+        )
+
+    # -- train statistics ------------------------------------------------------------------------
+    def _stats_dir(self, task: TaskSpec, pre: PreprocessParams) -> Path:
+        return self.root / "_stats" / task.name / _hash(asdict(pre))
+
+    def shard_moments(
+        self, task: TaskSpec, pre: PreprocessParams, snapshots: list[RawSnapshot], backend: Backend
+    ) -> dict:
+        """Moment sums of the train rows of `snapshots` (one shard, or a whole kind), kept on disk by
+        their raw snapshots: a shard that did not change is not read again."""
+        lineage = {s.kind: s.fingerprint for s in snapshots}
+        path = self._stats_dir(task, pre) / f"moments-{_shard_of(snapshots) or 'all'}-{_hash(lineage)}.json"
+        moments = read_json(path, None, "so the shard's train moments are summed again")
+        if moments is None:
+            parts, rows = [], 0
+            for inp in chunked_inputs(task, snapshots):
+                parts.append(train_moments(inp, pre, backend))
+                rows += len(inp.signal)
+            moments = add_moments(parts) | {"all_rows": rows}
+            write_json_atomic(moments, path)
+        return moments
+
+    def fit_train_stats(
+        self, task: TaskSpec, shards: dict[str, list[RawSnapshot]], *, backend: Backend | None = None
+    ) -> dict[str, TrainStats]:
+        """Train statistics of `task` over every shard (shard key -> its snapshots), one per distinct
+        preprocessing of its families, summed from per-shard moments; recorded as the task's current
+        statistics, which shard views then use (`current_stats`). Preprocess hash -> statistics."""
+        backend = backend or select_backend("auto")
+        fitted = {}
+        for pre in {task.view_params[f].preprocess for f in FAMILIES}:
+            moments = [self.shard_moments(task, pre, shards[key], backend) for key in sorted(shards)]
+            stats = _train_stats(task, add_moments(moments), sum(m["all_rows"] for m in moments))
+            current = TrainStats(stats, {key: {s.kind: s.fingerprint for s in snaps} for key, snaps in shards.items()})
+            write_json_atomic(asdict(current), self._stats_dir(task, pre) / "current.json")
+            fitted[_hash(asdict(pre))] = current
+        return fitted
+
+    def current_stats(
+        self,
+        task: TaskSpec,
+        pre: PreprocessParams,
+        shard: str,
+        snapshots: list[RawSnapshot],
+        *,
+        backend: Backend | None = None,
+    ) -> dict:
+        """The train statistics a view of `snapshots` uses: fitted on them for a whole kind; for a shard,
+        those `fit_train_stats` last fitted over every shard, which must have seen this shard as it is."""
+        if not shard:
+            moments = self.shard_moments(task, pre, snapshots, backend or select_backend("auto"))
+            return _train_stats(task, moments, moments["all_rows"])
+        path = self._stats_dir(task, pre) / "current.json"
+        current = read_json(path, None, "so the train statistics must be fitted again")
+        lineage = {s.kind: s.fingerprint for s in snapshots}
+        if current is None or current["shards"].get(shard) != lineage:
+            raise StaleStats(
+                f"task {task.name!r}: the train statistics at {path} "
+                f"{'are missing' if current is None else 'were fitted before shard ' + shard + ' changed'}; "
+                f"fix: materialize {task.asset_prefix}_train_stats (every shard's ingest first), then the views"
+            )
+        return current["stats"]
+
+    def union(self, task: TaskSpec, family: str, shards: dict[str, list[RawSnapshot]], *, params=None) -> ViewEntry:
+        """The whole view over every shard (shard key -> its snapshots as they are now), registered as one
+        version whose parts are the shard views: what training reads. Raises naming the shards whose view
+        of their current records and train statistics is not stored (a backfill that failed there)."""
+        params = params or task.view_params[family]
+        name, parts, missing = view_name(task.name, family), {}, []
+        for key in sorted(shards):
+            stats = self.current_stats(task, params.preprocess, key, shards[key])
+            entry = self.catalog.get(name, self.version_of(task, family, params, shards[key], stats))
+            if entry is None or view_damage(entry) is not None:
+                missing.append(key)
+            else:
+                parts[key] = entry
+        if missing:
+            raise ValueError(
+                f"{name}: shards {missing} have no stored view of their current records and train statistics; "
+                f"fix: materialize the {family} features of {task.name!r} for partitions {missing}"
+            )
+        version = _hash({key: e.version for key, e in parts.items()})
+        existing = self.catalog.get(name, version)
+        if existing is not None:
+            return existing
+        filled = [e for e in parts.values() if e.rows]
+        first = (filled or list(parts.values()))[0]
+        odd = [e.shard for e in filled if (e.input, e.columns) != (first.input, first.columns)]
+        if odd:
+            raise ValueError(
+                f"{name}: shards {odd} hold rows shaped unlike shard {first.shard}'s; fix: ingest every "
+                "shard with one IngestConfig (rates, windows)"
+            )
+        excluded = Counter()
+        for e in parts.values():
+            excluded.update(e.lineage.excluded)
+        entry = replace(
+            first,
+            version=version,
+            path=str(self.root / name),
+            rows=sum(e.rows for e in parts.values()),
+            bytes=sum(e.bytes for e in parts.values()),
+            backend=",".join(sorted({e.backend for e in parts.values()})),
+            seconds=round(sum(e.seconds for e in parts.values()), 3),
+            created_at=dt.datetime.now(dt.UTC).isoformat(),
+            lineage=Lineage(
+                first.lineage.raw_store,
+                {f"{kind}@{key}": fp for key, e in parts.items() for kind, fp in e.lineage.snapshots.items()},
+                sum(e.lineage.raw_records for e in parts.values()),
+                dict(excluded),
+            ),
+            shard="",
+            parts={key: e.path for key, e in parts.items()},
+        )
+        self.catalog.add(entry)
+        log.info("%s: version %s over %d shards, %d rows", name, version, len(parts), entry.rows)
+        return entry
 
     def prune(self, name: str, keep: int = 2) -> list[str]:
-        """Delete all but the newest `keep` versions of a view; returns the versions removed."""
-        entries = sorted(
-            (e for e in self.catalog.entries() if e.name == name), key=lambda e: e.created_at, reverse=True
+        """Delete all but the newest `keep` whole versions of a view (and the shard parts only those
+        used); returns the versions removed."""
+        entries = self.catalog.entries()
+        whole = sorted(
+            (e for e in entries if e.name == name and not e.is_part), key=lambda e: e.created_at, reverse=True
         )
+        kept = {folder for e in whole[:keep] for folder in e.parts.values()}
+        dropped = {folder for e in whole[keep:] for folder in e.parts.values()} - kept
         removed = []
-        for entry in entries[keep:]:
-            shutil.rmtree(entry.path, ignore_errors=True)
+        for entry in whole[keep:]:
+            if not entry.parts:
+                shutil.rmtree(entry.path, ignore_errors=True)
             self.catalog.remove(name, entry.version)
             removed.append(entry.version)
+        for part in (e for e in entries if e.name == name and e.is_part and e.path in dropped):
+            shutil.rmtree(part.path, ignore_errors=True)
+            self.catalog.remove(name, part.version)
         return removed
 
     # -- reading ---------------------------------------------------------------------------------
