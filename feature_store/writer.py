@@ -1,11 +1,13 @@
-"""One writer per workspace: a lease held by a process for as long as it lives.
+"""One writer per workspace (or per shard of it): a lease held by a process for as long as it lives.
 
 `make demo`, every Dagster run (from its first step) and `predict` take the lease before they touch the
 workspace; a second one waits for it (saying who holds it) or, past its wait, stops with an error that
 names the holder and the fix. The lease names a *process*, not a file handle: the steps of one Dagster
 run are children of one run worker, so they share their run's lease, and a run that is killed frees
 the workspace the moment its process is gone (nothing to clean up, no stale lock to delete by hand).
-Updates of the lease file are serialised by an flock, so two starters never both win.
+Updates of the lease file are serialised by an flock, so two starters never both win. A run over one
+shard (a partition of a parallel backfill) takes only that shard's lease, so shards are written side
+by side, each by one writer; a whole-workspace writer waits for every shard writer and blocks them.
 """
 
 from __future__ import annotations
@@ -73,15 +75,15 @@ def process_start(pid: int) -> str:
     return fields[19] if len(fields) > 19 else ""  # field 22
 
 
-def _lease_file(home: Path) -> Path:
-    return home / "writer.json"
+def _lease_file(home: Path, shard: str | None = None) -> Path:
+    return home / "writer.json" if shard is None else home / "leases" / f"shard-{shard}.json"
 
 
-def holder(home: Path) -> Holder | None:
-    """The live holder of the workspace's lease; None when it is free (never taken, released, or its
-    process is gone)."""
+def holder(home: Path, shard: str | None = None) -> Holder | None:
+    """The live holder of the workspace's lease (or of one shard's); None when it is free (never taken,
+    released, or its process is gone)."""
     try:
-        h = Holder(**json.loads(_lease_file(home).read_text()))
+        h = Holder(**json.loads(_lease_file(home, shard).read_text()))
     except (OSError, ValueError, TypeError):  # absent, or cut short by a kill: free
         return None
     if h.host != socket.gethostname():
@@ -91,38 +93,55 @@ def holder(home: Path) -> Holder | None:
     return h
 
 
+def _mine(h: Holder | None, pid: int) -> bool:
+    return h is not None and h.pid == pid and h.host == socket.gethostname()
+
+
+def _shard_holders(home: Path) -> dict[str, Holder]:
+    files = (home / "leases").glob("shard-*.json") if (home / "leases").is_dir() else []
+    found = {f.stem.removeprefix("shard-"): None for f in files}
+    return {key: h for key in found if (h := holder(home, key)) is not None}
+
+
 def acquire(
     home: Path,
     what: str,
     *,
     owner: int | None = None,
+    shard: str | None = None,
     wait_s: float | None = None,
     on_wait: Callable[[Holder], None] | None = None,
     poll_s: float = 1.0,
 ) -> bool:
     """Take the lease for process `owner` (default: this one): True when taken now, False when that
-    process already held it. While another live process holds it, wait up to `wait_s` (default
-    ECGNET_WRITER_WAIT, else 30 minutes), calling `on_wait(holder)` about every 30 s, then raise
-    WorkspaceBusy."""
+    process already held it. With `shard`, only that shard's lease: writers of different shards (the
+    runs of a parallel backfill) go side by side, while the workspace lease excludes every shard's.
+    While another live process holds what is needed, wait up to `wait_s` (default ECGNET_WRITER_WAIT,
+    else 30 minutes), calling `on_wait(holder)` about every 30 s, then raise WorkspaceBusy."""
     pid = owner or os.getpid()
     wait_s = float(os.environ.get(WAIT_ENV, DEFAULT_WAIT_S)) if wait_s is None else wait_s
     deadline, told = time.monotonic() + wait_s, 0.0
     while True:
         with locked(home / "writer.lock"):
-            current = holder(home)
-            if current is not None and current.pid == pid and current.host == socket.gethostname():
+            whole = holder(home)
+            if _mine(whole, pid) or (shard is not None and _mine(holder(home, shard), pid)):
                 return False
+            if shard is None:
+                others = [h for h in _shard_holders(home).values() if not _mine(h, pid)]
+            else:
+                others = [h for h in (holder(home, shard),) if h is not None]
+            current = whole or (others[0] if others else None)
             if current is None:
                 mine = Holder(pid, socket.gethostname(), what, time.time(), process_start(pid))
-                write_json_atomic(asdict(mine), _lease_file(home))
+                write_json_atomic(asdict(mine), _lease_file(home, shard))
                 return True
         now = time.monotonic()
         if now >= deadline:
             raise WorkspaceBusy(
-                f"workspace {home} is being written by {current.describe()}; fix: wait for it to finish "
-                f"(or stop it), or set {WAIT_ENV} to wait longer"
+                f"workspace {home}{'' if shard is None else ' shard ' + shard} is being written by "
+                f"{current.describe()}; fix: wait for it to finish (or stop it), or set {WAIT_ENV} to wait longer"
                 + (
-                    f"; it runs on another host, so if it is gone remove {_lease_file(home)}"
+                    f"; it runs on another host, so if it is gone remove its lease file under {home}"
                     if current.host != socket.gethostname()
                     else ""
                 )
@@ -133,13 +152,12 @@ def acquire(
         time.sleep(min(poll_s, max(0.0, deadline - now)))
 
 
-def release(home: Path, owner: int | None = None) -> None:
-    """Give the lease back if process `owner` (default: this one) holds it; a no-op otherwise."""
+def release(home: Path, owner: int | None = None, shard: str | None = None) -> None:
+    """Give the lease (or the shard's) back if process `owner` (default: this one) holds it; a no-op otherwise."""
     pid = owner or os.getpid()
     with locked(home / "writer.lock"):
-        current = holder(home)
-        if current is not None and current.pid == pid and current.host == socket.gethostname():
-            _lease_file(home).unlink(missing_ok=True)
+        if _mine(holder(home, shard), pid):
+            _lease_file(home, shard).unlink(missing_ok=True)
 
 
 @contextmanager

@@ -6,16 +6,16 @@ import polars as pl
 from ecgnet.promotion import Candidate, gate
 from feature_store.accounting import beat_accounting, patients_in_two_splits
 from feature_store.ingest import POLICY_CODES
-from feature_store.raw_store import RawSnapshot
+from feature_store.shards import Shard
 from feature_store.summary import markdown_table
 from feature_store.tasks import TaskSpec
 from feature_store.views.families import FAMILIES
 from feature_store.views.inputs import raw_rows
 from feature_store.views.quality import non_finite, schema_problems
-from feature_store.views.store import ViewRef
 
 from .assets.ingest import INGEST_ASSETS
 from .naming import TaskAssets
+from .partitions import step_shards
 from .resources import EcgnetStore, IngestSettings, MlflowTracking, TrainingSettings
 
 
@@ -115,51 +115,67 @@ ingest_checks = (
 VIEW_CHECKS = ("check_schema", "check_finite_values", "check_rows_match_raw")
 
 
-def _view_results(spec: TaskSpec, asset_name: str, view: ViewRef, snapshots: list[RawSnapshot]):
-    entry = view.entry()
+def _view_results(spec: TaskSpec, family: str, asset_name: str, store: EcgnetStore, shards: list[Shard]):
+    """The view checks over the shards this run materialized, each shard's figures side by side."""
+    raw, features, per_shard = store.raw(), store.features(), {}
+    for shard in shards:
+        snapshots = [raw.snapshot(kind, shard) for kind in spec.source_kinds]
+        entry = features.shard_entry(spec, family, snapshots)
+        if entry is None:
+            raise ValueError(f"{asset_name}: shard {shard.key} has no view of its current records to check")
+        per_shard[shard.key] = (entry, raw_rows(spec, snapshots))
     key = dg.AssetKey(asset_name)
-    problems = schema_problems(entry)
+    problems = {k: p for k, (e, _) in per_shard.items() if (p := schema_problems(e))}
     yield dg.AssetCheckResult(
         asset_key=key,
         check_name="check_schema",
         passed=not problems,
         metadata={
-            "expected": dg.MetadataValue.json({k: list(v) for k, v in entry.columns.items()}),
+            "expected": dg.MetadataValue.json({k: list(v) for k, v in _columns(per_shard).items()}),
             "problems": dg.MetadataValue.json(problems),
         },
     )
-    bad = non_finite(entry)
+    bad = {k: b for k, (e, _) in per_shard.items() if any((b := non_finite(e)).values())}
     yield dg.AssetCheckResult(
         asset_key=key,
         check_name="check_finite_values",
-        passed=not any(bad.values()),
-        metadata={"expected": 0, "actual": sum(bad.values()), "per_column": dg.MetadataValue.json(bad)},
+        passed=not bad,
+        metadata={
+            "expected": 0,
+            "actual": sum(sum(b.values()) for b in bad.values()),
+            "per_shard_column": dg.MetadataValue.json(bad),
+        },
     )
-    raw, excluded = raw_rows(spec, snapshots), entry.excluded_rows
+    off = {k: {"expected": n - e.excluded_rows, "actual": e.rows} for k, (e, n) in per_shard.items()}
+    wrong = {k: v for k, v in off.items() if v["expected"] != v["actual"]}
     yield dg.AssetCheckResult(
         asset_key=key,
         check_name="check_rows_match_raw",
-        passed=entry.rows == raw - excluded,
+        passed=not wrong,
         metadata={
-            "expected": raw - excluded,
-            "actual": entry.rows,
-            "raw_rows": raw,
-            "excluded": dg.MetadataValue.json(entry.lineage.excluded),
+            "expected": sum(v["expected"] for v in off.values()),
+            "actual": sum(v["actual"] for v in off.values()),
+            "raw_rows": sum(n for _, n in per_shard.values()),
+            "shards_off": dg.MetadataValue.json(wrong),
+            "excluded": dg.MetadataValue.json({k: e.lineage.excluded for k, (e, _) in per_shard.items()}),
         },
     )
 
 
+def _columns(per_shard: dict) -> dict:
+    filled = [e for e, _ in per_shard.values() if e.rows]
+    return filled[0].columns if filled else {}
+
+
 def build_view_checks(spec: TaskSpec, family: str) -> dg.AssetChecksDefinition:
-    names = TaskAssets(spec)
-    name, raw = names.feature(family), names.raw()
+    name = TaskAssets(spec).feature(family)
 
     @dg.multi_asset_check(
-        specs=[dg.AssetCheckSpec(check, asset=name, blocking=True, additional_deps=raw) for check in VIEW_CHECKS],
+        specs=[dg.AssetCheckSpec(check, asset=name, blocking=True) for check in VIEW_CHECKS],
         name=f"{name}_quality",
-        ins={"view": dg.AssetIn(name), **{r: dg.AssetIn(r) for r in raw}},
     )
-    def _checks(view: ViewRef, **snapshots: RawSnapshot):
-        yield from _view_results(spec, name, view, [snapshots[r] for r in raw])
+    def _checks(context: dg.AssetCheckExecutionContext, store: EcgnetStore):
+        yield from _view_results(spec, family, name, store, step_shards(context.op_execution_context))
 
     return _checks
 

@@ -23,6 +23,7 @@ from feature_store.summary import markdown_table, quarantine_reasons, totals
 from feature_store.workspace import Workspace, default_sources
 from feature_store.writer import WorkspaceBusy, writing
 
+from .partitions import every_shard_tags
 from .stale_runs import close_dead_runs, owner_tags
 from .workspace import prepare_dagster_home
 
@@ -59,7 +60,10 @@ def run(stages: str | None = None) -> dg.ExecuteInProcessResult:
         for run_id in close_dead_runs(instance):
             print(f"run {run_id} was left STARTED by a process that is gone; marked failed")
         return job.execute_in_process(
-            instance=instance, asset_selection=list(selection), raise_on_error=False, tags=owner_tags()
+            instance=instance,
+            asset_selection=list(selection),
+            raise_on_error=False,
+            tags=owner_tags() | every_shard_tags(),
         )
 
 

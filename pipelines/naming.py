@@ -18,6 +18,10 @@ class TaskAssets:
         return f"{self.spec.asset_prefix}_{family}_features"
 
     @property
+    def train_stats(self) -> str:
+        return f"{self.spec.asset_prefix}_train_stats"
+
+    @property
     def training_data(self) -> str:
         return f"{self.spec.asset_prefix}_training_data"
 

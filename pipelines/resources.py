@@ -23,6 +23,7 @@ from feature_store.views.store import FeatureStore
 from feature_store.workspace import Workspace, default_sources
 from feature_store.writer import acquire
 
+from .partitions import run_shard
 from .stale_runs import run_process, stamp_run
 
 _INGEST, _TRAIN, _COMPARISON, _EXPLAIN = IngestConfig(), TrainConfig(), ComparisonConfig(), ExplainConfig()
@@ -39,7 +40,8 @@ class EcgnetStore(dg.ConfigurableResource):
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         # every asset uses the store: its first step names the run's process, so a run launched from the
         # UI whose worker dies is closed as failed later (pipelines.stale_runs), and takes the
-        # workspace's writer lease for that process (its other steps share it; its death frees it)
+        # workspace's writer lease for that process (its other steps share it; its death frees it); a
+        # run of one shard (a backfill's partition) takes that shard's lease only
         run = context.run
         if context.instance is not None and run is not None:
             stamp_run(context.instance, run)
@@ -48,6 +50,7 @@ class EcgnetStore(dg.ConfigurableResource):
             self.workspace().home,
             what,
             owner=run_process(),
+            shard=run_shard(run.tags) if run is not None else None,
             on_wait=lambda h: context.log.info(h.waiting()),
         )
 

@@ -5,6 +5,7 @@ import dagster as dg
 from feature_store.sources.registry import folder_state
 
 from .jobs import refresh_job
+from .partitions import every_shard_tags
 from .resources import IngestSettings
 from .stale_runs import close_dead_runs
 
@@ -26,4 +27,5 @@ def new_records_sensor(context: dg.SensorEvaluationContext, ingest: IngestSettin
     if state == context.cursor:
         return dg.SkipReason("no new or changed records")
     context.log.info(f"record files changed under {ingest.sources}: starting ingest and feature refresh")
-    return dg.SensorResult(run_requests=[dg.RunRequest(run_key=state)], cursor=state)
+    # one run over every shard: a shard whose records did not change reads nothing and reuses its views
+    return dg.SensorResult(run_requests=[dg.RunRequest(run_key=state, tags=every_shard_tags())], cursor=state)

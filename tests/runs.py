@@ -10,6 +10,7 @@ from ecgnet.tracking import Tracker
 from feature_store.tasks import TASKS, TaskSpec
 from feature_store.workspace import Workspace
 from pipelines.definitions import build_assets
+from pipelines.partitions import every_shard_tags
 from pipelines.resources import EcgnetStore, FeatureSettings, IngestSettings, TrainingSettings, resources
 
 
@@ -32,6 +33,7 @@ def materialize_all(
             training=TrainingSettings(**{"epochs": 1, "n_boot": 20, "device": "cpu", "explain_rows": 0, **training}),
         ),
         instance=instance,
+        tags=every_shard_tags(),
     )
 
 

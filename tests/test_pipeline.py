@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import dagster as dg
-import polars as pl
 import pytest
 
 from ecgnet.fusion import VARIANTS
@@ -22,6 +21,7 @@ from pipelines.demo import (
     selected_groups,
     step_errors,
 )
+from pipelines.partitions import SHARD_KEYS, every_shard_tags
 from pipelines.resources import EcgnetStore, FeatureSettings, IngestSettings
 from pipelines.sensors import new_records_sensor
 from tests.records import CINC, MITDB, PTB, copy_record, edit_header
@@ -62,9 +62,16 @@ def test_definitions_load_with_the_ingest_feature_and_training_groups():
     assert groups["ingest"] == {"ptbxl_records", "challenge_records", "annotated_beats", "wfdb_records"}
     assert groups["features"] == {
         f"{t}_{f}_features" for t in ("beat", "record", "af") for f in ("time", "spectral", "spectrogram")
-    }
+    } | {f"{t}_train_stats" for t in ("beat", "record", "af")}
     upstream = graph.get(dg.AssetKey("record_spectral_features")).parent_keys
-    assert upstream == {dg.AssetKey("ptbxl_records"), dg.AssetKey("challenge_records")}
+    raw = {dg.AssetKey("ptbxl_records"), dg.AssetKey("challenge_records")}
+    assert upstream == raw | {dg.AssetKey("record_train_stats")}
+    assert graph.get(dg.AssetKey("record_train_stats")).parent_keys == raw
+    # ingest and views are partitioned by shard; statistics and training read every shard
+    for name in ("annotated_beats", "beat_time_features"):
+        assert graph.get(dg.AssetKey(name)).partitions_def.get_partition_keys() == SHARD_KEYS
+    for name in ("beat_train_stats", "beat_training_data"):
+        assert graph.get(dg.AssetKey(name)).partitions_def is None
     assert {
         "beat_fusion_comparison",
         "beat_champion_model",
@@ -93,7 +100,9 @@ def test_definitions_load_with_the_ingest_feature_and_training_groups():
 
 def test_ingest_assets_materialize_with_metadata_and_passing_checks(tmp_path, sources):
     result = dg.materialize(
-        [*ingest_assets, *ingest_checks], resources=_resources(tmp_path, sources, max_quarantine_fraction=0.3)
+        [*ingest_assets, *ingest_checks],
+        resources=_resources(tmp_path, sources, max_quarantine_fraction=0.3),
+        tags=every_shard_tags(),
     )
     assert result.success
     meta = {
@@ -102,7 +111,7 @@ def test_ingest_assets_materialize_with_metadata_and_passing_checks(tmp_path, so
         for m in [m.materialization]
     }
     beats = meta["annotated_beats"]
-    assert beats["records_landed_now"].value == 2 and beats["beats_in_store"].value > 4700
+    assert beats["records_landed_now"].value == 2 and beats["beats_in_shards"].value > 4700
     assert "| S |" in beats["class_counts"].value and "DS2" in beats["class_counts"].value
     assert beats["preview"].value.startswith("![preview](data:image/png;base64,")
     cinc = meta["challenge_records"]
@@ -124,6 +133,7 @@ def test_quarantine_check_fails_above_its_limit_and_stops_the_run(tmp_path, sour
         [*ingest_assets, *ingest_checks],
         raise_on_error=False,
         resources=_resources(tmp_path, sources, max_quarantine_fraction=0.3),
+        tags=every_shard_tags(),
     )
     assert not result.success  # the check is blocking: bad data goes no further
     checks = _checks(result)
@@ -166,16 +176,17 @@ def test_a_crash_and_a_full_disk_are_told_apart_from_a_failed_check(tmp_path):
 
 def test_rematerializing_reports_everything_unchanged(tmp_path, sources):
     resources = _resources(tmp_path, sources)
-    dg.materialize(ingest_assets, resources=resources)
-    again = dg.materialize(ingest_assets, resources=resources)
+    dg.materialize(ingest_assets, resources=resources, tags=every_shard_tags())
+    again = dg.materialize(ingest_assets, resources=resources, tags=every_shard_tags())
     meta = {
         m.materialization.asset_key.to_user_string(): m.materialization.metadata
         for m in again.get_asset_materialization_events()
     }
     assert meta["challenge_records"]["records_landed_now"].value == 0
     assert meta["challenge_records"]["records_unchanged"].value == 4
-    snap = again.output_for_node("annotated_beats")
-    assert snap.record_ids == ("209", "232") and snap.scan_beats().select(pl.len()).collect().item() > 4700
+    beats = meta["annotated_beats"]
+    assert beats["records_unchanged"].value == 2 and beats["records_in_shards"].value == 2
+    assert beats["beats_in_shards"].value > 4700 and beats["shards"].value == ", ".join(SHARD_KEYS)
 
 
 def test_sensor_requests_a_run_only_when_records_change(tmp_path, sources):
@@ -208,7 +219,7 @@ def test_feature_assets_materialize_pass_their_checks_and_are_reused(tmp_path, s
     resources = _resources(tmp_path, sources, max_quarantine_fraction=0.3)
     specs = list(TASKS.values())
     everything = [*ingest_assets, *ingest_checks, *build_feature_assets(specs), *build_feature_checks(specs)]
-    first = dg.materialize(everything, resources=resources)
+    first = dg.materialize(everything, resources=resources, tags=every_shard_tags())
     assert first.success
     checks = _checks(first)
     names = {name for (_, name) in checks}
@@ -219,17 +230,17 @@ def test_feature_assets_materialize_pass_their_checks_and_are_reused(tmp_path, s
         for m in first.get_asset_materialization_events()
     }
     spec = meta["beat_spectrogram_features"]
-    assert spec["reused"].value is False and spec["rows"].value > 4700
+    assert spec["computed_shards"].value == len(SHARD_KEYS) and spec["rows"].value > 4700
     assert spec["preview"].value.startswith("![preview](data:image/png;base64,")
     assert meta["record_time_features"]["rows"].value == 3  # 4 Challenge records, JS20004 is flat
-    second = dg.materialize(everything, resources=resources)
+    second = dg.materialize(everything, resources=resources, tags=every_shard_tags())
     again = {
         m.materialization.asset_key.to_user_string(): m.materialization.metadata
         for m in second.get_asset_materialization_events()
     }
     for name in ("beat_time_features", "beat_spectral_features", "record_spectrogram_features"):
-        assert again[name]["reused"].value is True
-        assert again[name]["version"].value == meta[name]["version"].value
+        assert again[name]["reused_shards"].value == len(SHARD_KEYS) and again[name]["computed_shards"].value == 0
+        assert again[name]["versions"].value == meta[name]["versions"].value
         assert again[name]["seconds_this_run"].value < meta[name]["seconds_to_compute"].value
 
 

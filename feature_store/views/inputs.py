@@ -49,9 +49,7 @@ class TaskInput:
 CHUNK_BYTES = 48 * 2**20  # stored Parquet per chunk: a few hundred MB of rows in memory at most
 
 
-def chunked_inputs(
-    spec: TaskSpec, snapshots: list[RawSnapshot], max_bytes: int | None = None
-) -> Iterator[TaskInput]:
+def chunked_inputs(spec: TaskSpec, snapshots: list[RawSnapshot], max_bytes: int | None = None) -> Iterator[TaskInput]:
     """The rows of `spec`, a run of whole records at a time (per-record features such as RR and the
     record's median beat see all of a record's beats), so no step holds the whole database."""
     for snapshot in snapshots:

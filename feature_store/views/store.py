@@ -270,19 +270,25 @@ class FeatureStore:
             raise StaleStats(
                 f"task {task.name!r}: the train statistics at {path} "
                 f"{'are missing' if current is None else 'were fitted before shard ' + shard + ' changed'}; "
-                f"fix: materialize {task.asset_prefix}_train_stats (every shard's ingest first), then the views"
+                "fix: fit the task's train statistics over every shard again (its train_stats asset), then its views"
             )
         return current["stats"]
+
+    def shard_entry(
+        self, task: TaskSpec, family: str, snapshots: list[RawSnapshot], *, params=None
+    ) -> ViewEntry | None:
+        """The catalog entry of a shard's view at its current raw snapshots and train statistics, if stored."""
+        params = params or task.view_params[family]
+        stats = self.current_stats(task, params.preprocess, _shard_of(snapshots), snapshots)
+        return self.catalog.get(view_name(task.name, family), self.version_of(task, family, params, snapshots, stats))
 
     def union(self, task: TaskSpec, family: str, shards: dict[str, list[RawSnapshot]], *, params=None) -> ViewEntry:
         """The whole view over every shard (shard key -> its snapshots as they are now), registered as one
         version whose parts are the shard views: what training reads. Raises naming the shards whose view
         of their current records and train statistics is not stored (a backfill that failed there)."""
-        params = params or task.view_params[family]
         name, parts, missing = view_name(task.name, family), {}, []
         for key in sorted(shards):
-            stats = self.current_stats(task, params.preprocess, key, shards[key])
-            entry = self.catalog.get(name, self.version_of(task, family, params, shards[key], stats))
+            entry = self.shard_entry(task, family, shards[key], params=params)
             if entry is None or view_damage(entry) is not None:
                 missing.append(key)
             else:

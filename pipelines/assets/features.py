@@ -1,22 +1,58 @@
-"""Feature assets, one per (task, family): the raw snapshots of the task's sources -> a versioned view."""
+"""Feature assets: per task its train statistics (every shard), then per (task, family) a versioned view
+per shard of the raw records."""
+
+from pathlib import Path
 
 import dagster as dg
 import numpy as np
 
 from feature_store.plots import class_means_png, spectrogram_png
-from feature_store.raw_store import RawSnapshot
 from feature_store.tasks import TaskSpec
 from feature_store.views.catalog import ViewEntry
 from feature_store.views.families import FAMILIES
 from feature_store.views.storage import tensor_of
-from feature_store.views.store import FeatureStore, Materialized, ViewRef
+from feature_store.views.store import FeatureStore, Materialized
 
 from ..metadata import png
 from ..naming import TaskAssets
+from ..partitions import shards_def, step_shards
 from ..resources import EcgnetStore, FeatureSettings
 
 PREVIEW_ROWS = 5000
 PREVIEW_COLUMN = {"time": "waveform", "spectral": "psd", "spectrogram": "spectrogram"}
+
+
+def build_train_stats(spec: TaskSpec) -> dg.AssetsDefinition:
+    names = TaskAssets(spec)
+
+    @dg.asset(
+        name=names.train_stats,
+        group_name="features",
+        deps=names.raw(),
+        description=f"Per-lead mean and std of the preprocessed {spec.name} rows of the train splits "
+        f"{spec.splits.train} over every shard, summed from per-shard moments (a shard whose records did "
+        "not change is not read again); every shard's views are standardised with them.",
+    )
+    def _stats(
+        context: dg.AssetExecutionContext, store: EcgnetStore, features: FeatureSettings
+    ) -> dg.MaterializeResult:
+        shards = store.raw().shard_snapshots(spec.source_kinds)
+        fitted = store.features().fit_train_stats(spec, shards, backend=features.array_backend())
+        stats = next(iter(fitted.values())).stats
+        context.log.info(
+            f"{spec.name}: train statistics over {len(shards)} shards, {stats.get('train_rows', 0)} train rows"
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "train_rows": stats.get("train_rows", 0),
+                "shards": len(shards),
+                "preprocessings": len(fitted),
+                "lead_mean": dg.MetadataValue.json([round(v, 5) for v in stats.get("mean", [])]),
+                "lead_std": dg.MetadataValue.json([round(v, 5) for v in stats.get("std", [])]),
+            }
+        )
+
+    return _stats
 
 
 def build_feature_asset(spec: TaskSpec, family: str) -> dg.AssetsDefinition:
@@ -26,44 +62,48 @@ def build_feature_asset(spec: TaskSpec, family: str) -> dg.AssetsDefinition:
         name=names.feature(family),
         group_name="features",
         kinds={"parquet"},
-        ins={raw: dg.AssetIn(raw) for raw in names.raw()},
+        partitions_def=shards_def,
+        deps=[*names.raw(), names.train_stats],
         description=f"{family.capitalize()} features of every {spec.unit} of task {spec.name!r} "
-        f"(feature view {spec.name}_{family}).",
+        f"(feature view {spec.name}_{family}), one versioned part per shard.",
     )
     def _asset(
-        context: dg.AssetExecutionContext, store: EcgnetStore, features: FeatureSettings, **snapshots: RawSnapshot
-    ) -> dg.Output[ViewRef]:
-        feature_store = store.features()
-        made = feature_store.materialize(
-            spec, family, [snapshots[raw] for raw in names.raw()], backend=features.array_backend()
-        )
-        e = made.entry
-        context.log.info(
-            f"{e.name} {e.version}: {'reused, nothing computed' if made.reused else 'computed'}; "
-            f"{e.rows} rows on {e.backend} in {made.seconds:.1f} s"
-        )
-        ref = ViewRef(e.name, e.version, str(store.workspace().store))
-        return dg.Output(ref, metadata=_metadata(made, feature_store, store, names.feature(family)))
+        context: dg.AssetExecutionContext, store: EcgnetStore, features: FeatureSettings
+    ) -> dg.MaterializeResult:
+        feature_store, raw, made = store.features(), store.raw(), []
+        for shard in step_shards(context):
+            snapshots = [raw.snapshot(kind, shard) for kind in spec.source_kinds]
+            m = feature_store.materialize(spec, family, snapshots, backend=features.array_backend())
+            e = m.entry
+            context.log.info(
+                f"{e.name} shard {shard.key} {e.version}: {'reused, nothing computed' if m.reused else 'computed'}; "
+                f"{e.rows} rows on {e.backend} in {m.seconds:.1f} s"
+            )
+            made.append(m)
+        return dg.MaterializeResult(metadata=_metadata(made, feature_store, store, names.feature(family)))
 
     return _asset
 
 
-def _metadata(made: Materialized, features: FeatureStore, store: EcgnetStore, name: str) -> dict:
-    e = made.entry
+def _metadata(made: list[Materialized], features: FeatureStore, store: EcgnetStore, name: str) -> dict:
+    entries = [m.entry for m in made]
+    rows, seconds = sum(e.rows for e in entries), sum(e.seconds for e in entries)
+    e = next((e for e in entries if e.rows), entries[0])
     meta = {
         "view": e.name,
-        "version": e.version,
-        "reused": made.reused,
-        "rows": e.rows,
-        "mb": round(e.bytes / 2**20, 2),
+        "versions": dg.MetadataValue.json({x.shard: x.version for x in entries}),
+        "reused_shards": sum(m.reused for m in made),
+        "computed_shards": sum(not m.reused for m in made),
+        "rows": rows,
+        "mb": round(sum(x.bytes for x in entries) / 2**20, 2),
         "backend": e.backend,
-        "seconds_this_run": round(made.seconds, 3),
-        "seconds_to_compute": e.seconds,
-        "rows_per_s": round(e.rows / e.seconds, 1) if e.seconds else 0.0,
+        "seconds_this_run": round(sum(m.seconds for m in made), 3),
+        "seconds_to_compute": round(seconds, 3),
+        "rows_per_s": round(rows / seconds, 1) if seconds else 0.0,
         "columns": dg.MetadataValue.json({k: list(v) for k, v in e.columns.items()}),
-        "excluded": dg.MetadataValue.json(e.lineage.excluded),
-        "raw_snapshots": dg.MetadataValue.json(e.lineage.snapshots),
-        "path": dg.MetadataValue.path(e.path),
+        "excluded": dg.MetadataValue.json({x.shard: x.lineage.excluded for x in entries}),
+        "raw_snapshots": dg.MetadataValue.json({x.shard: x.lineage.snapshots for x in entries}),
+        "path": dg.MetadataValue.path(str(Path(e.path).parent.parent)),
     }
     if e.rows:
         meta.update(png(_preview(e, features), store.workspace().plots / f"{name}.png", "preview"))
@@ -100,4 +140,7 @@ def _preview(entry: ViewEntry, features: FeatureStore) -> bytes:
 
 
 def build_feature_assets(specs: list[TaskSpec]) -> list[dg.AssetsDefinition]:
-    return [build_feature_asset(spec, family) for spec in specs for family in FAMILIES]
+    return [
+        *[build_train_stats(spec) for spec in specs],
+        *[build_feature_asset(spec, family) for spec in specs for family in FAMILIES],
+    ]

@@ -10,6 +10,7 @@ from feature_store.sources.registry import discover
 from feature_store.summary import class_counts, quarantine_reasons
 
 from ..metadata import md, png
+from ..partitions import shards_def, step_shards
 from ..resources import EcgnetStore, IngestSettings
 
 INGEST_ASSETS = {
@@ -24,64 +25,83 @@ PREVIEW_RECORDS = 3
 def build_ingest_asset(kind: str) -> dg.AssetsDefinition:
     name, description = INGEST_ASSETS[kind]
 
-    @dg.asset(name=name, group_name="ingest", description=description, kinds={"parquet"})
-    def _ingest(
-        context: dg.AssetExecutionContext, store: EcgnetStore, ingest: IngestSettings
-    ) -> dg.Output[RawSnapshot]:
-        cfg, raw = ingest.config(), store.raw()
+    @dg.asset(
+        name=name,
+        group_name="ingest",
+        description=f"{description} Partitioned by shard (a stable hash bucket of the record id).",
+        kinds={"parquet"},
+        partitions_def=shards_def,
+    )
+    def _ingest(context: dg.AssetExecutionContext, store: EcgnetStore, ingest: IngestSettings) -> dg.MaterializeResult:
+        cfg, raw, shards = ingest.config(), store.raw(), step_shards(context)
         refs = discover(ingest.folders(), cfg)[kind]
-        context.log.info(f"{name}: {len(refs)} {kind} records under {ingest.sources}")
-        report = ingest_kind(kind, refs, raw, cfg)
-        for q in report.quarantined:
-            context.log.warning(f"quarantined {q.path} [{q.code}]: {q.reason}")
-        for path, note in report.notes:
-            context.log.warning(f"landed {path}, read leniently: {note}")
-        for path in report.removed:
-            context.log.warning(f"{path}: its files were deleted from the source folder; its rows left the store")
-        context.log.info(
-            f"{name}: {len(report.landed)} landed, {report.unchanged} unchanged, "
-            f"{len(report.quarantined)} quarantined in {report.seconds:.1f} s "
-            f"({report.records_per_s:.1f} records/s)"
-        )
-        if report.beats or report.edge_beats:
-            context.log.info(
-                f"{name}: beats landed now {dict(report.beats)}, too close to an edge {dict(report.edge_beats)}"
-            )
-        snapshot = RawSnapshot(kind, str(raw.root), report.snapshot, report.record_ids)
-        return dg.Output(snapshot, metadata=_metadata(report, snapshot, raw, store, name))
+        context.log.info(f"{name}: {len(refs)} {kind} records under {ingest.sources}, shards {[s.key for s in shards]}")
+        reports = [ingest_kind(kind, refs, raw, cfg, shard=s) for s in shards]
+        for report in reports:
+            _log(context, name, report)
+        snapshots = [raw.snapshot(kind, s) for s in shards]
+        return dg.MaterializeResult(metadata=_metadata(kind, reports, snapshots, raw, store, name))
 
     return _ingest
 
 
-def _metadata(report: IngestReport, snapshot: RawSnapshot, raw: RawStore, store: EcgnetStore, name: str) -> dict:
+def _log(context: dg.AssetExecutionContext, name: str, report: IngestReport) -> None:
+    for q in report.quarantined:
+        context.log.warning(f"quarantined {q.path} [{q.code}]: {q.reason}")
+    for path, note in report.notes:
+        context.log.warning(f"landed {path}, read leniently: {note}")
+    for path in report.removed:
+        context.log.warning(f"{path}: its files were deleted from the source folder; its rows left the store")
+    context.log.info(
+        f"{name}{report.where}: {report.found} found, {len(report.landed)} landed, {report.unchanged} unchanged, "
+        f"{len(report.quarantined)} quarantined in {report.seconds:.1f} s ({report.records_per_s:.1f} records/s)"
+    )
+    if report.beats or report.edge_beats:
+        context.log.info(
+            f"{name}{report.where}: beats landed now {dict(report.beats)}, "
+            f"too close to an edge {dict(report.edge_beats)}"
+        )
+
+
+def _metadata(
+    kind: str, reports: list[IngestReport], snapshots: list[RawSnapshot], raw: RawStore, store: EcgnetStore, name: str
+) -> dict:
+    seconds, read = sum(r.seconds for r in reports), sum(len(r.landed) + len(r.quarantined) for r in reports)
     meta = {
-        "records_found": report.found,
-        "records_landed_now": len(report.landed),
-        "records_unchanged": report.unchanged,
-        "quarantined_now": len(report.quarantined),
-        "removed_now": len(report.removed),
-        "records_in_store": len(snapshot.record_ids),
-        "seconds": round(report.seconds, 2),
-        "records_per_s": round(report.records_per_s, 1),
-        "snapshot": snapshot.fingerprint,
+        "shards": ", ".join(s.shard for s in snapshots),
+        "records_found": sum(r.found for r in reports),
+        "records_landed_now": sum(len(r.landed) for r in reports),
+        "records_unchanged": sum(r.unchanged for r in reports),
+        "quarantined_now": sum(len(r.quarantined) for r in reports),
+        "removed_now": sum(len(r.removed) for r in reports),
+        "records_in_shards": sum(len(s.record_ids) for s in snapshots),
+        "seconds": round(seconds, 2),
+        "records_per_s": round(read / seconds, 1) if seconds else 0.0,
+        "snapshots": dg.MetadataValue.json({s.shard: s.fingerprint for s in snapshots}),
         "store": dg.MetadataValue.path(str(raw.root)),
-        "class_counts": md(class_counts(raw, report.kind)),
-        "quarantine": md(quarantine_reasons(raw, report.kind).drop("source")),
+        "class_counts": md(class_counts(raw, kind)),
+        "quarantine": md(quarantine_reasons(raw, kind).drop("source")),
     }
-    if report.kind == "annotated":
-        meta["beats_in_store"] = snapshot.scan_beats().select(pl.len()).collect().item()
-        meta["edge_beats"] = md(_edge_beats(snapshot))
-    if report.kind == "challenge":
-        meta["unmapped_codes"] = md(_unmapped(snapshot))
-    if snapshot.record_ids:
-        meta.update(_preview(snapshot, store, name))
+    live = [s for s in snapshots if s.record_ids]
+    if not live:
+        return meta
+    if kind == "annotated":
+        meta["beats_in_shards"] = sum(s.scan_beats().select(pl.len()).collect().item() for s in live)
+        meta["edge_beats"] = md(_edge_beats(live))
+    if kind == "challenge":
+        meta["unmapped_codes"] = md(_unmapped(live))
+    meta.update(_preview(live[0], store, name))
     return meta
 
 
-def _edge_beats(snapshot: RawSnapshot) -> pl.DataFrame:
+def _records(snapshots: list[RawSnapshot]) -> pl.LazyFrame:
+    return pl.concat([s.scan_records() for s in snapshots])
+
+
+def _edge_beats(snapshots: list[RawSnapshot]) -> pl.DataFrame:
     """Beats too close to a record edge for a context window: counted, per class."""
     return (
-        snapshot.scan_records()
+        _records(snapshots)
         .select(label=pl.col("edge_beat_labels"))
         .explode("label")
         .drop_nulls()
@@ -92,9 +112,9 @@ def _edge_beats(snapshot: RawSnapshot) -> pl.DataFrame:
     )
 
 
-def _unmapped(snapshot: RawSnapshot) -> pl.DataFrame:
+def _unmapped(snapshots: list[RawSnapshot]) -> pl.DataFrame:
     return (
-        snapshot.scan_records()
+        _records(snapshots)
         .select(code=pl.col("unmapped_codes"))
         .explode("code")
         .drop_nulls()

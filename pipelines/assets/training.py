@@ -29,6 +29,7 @@ from ecgnet.promotion import Candidate, choose_candidate
 from ecgnet.tracking import model_name
 from feature_store.summary import markdown_table
 from feature_store.tasks import TaskSpec
+from feature_store.views.families import FAMILIES
 from feature_store.views.store import ViewRef
 
 from ..jobs import TRAINER_TAG
@@ -71,7 +72,7 @@ def build_training_data(spec: TaskSpec) -> dg.AssetsDefinition:
         name=names.training_data,
         group_name="training",
         output_required=False,
-        ins={name: dg.AssetIn(asset) for name, asset in names.views().items()},
+        deps=list(names.views().values()),
         description=f"Aligned {spec.unit} features of the three views, split by patient (train "
         f"{rule.train}, val {rule.val or 'held out of train'}, test {rule.test}), and the "
         "MLflow parent run of this comparison.",
@@ -81,8 +82,8 @@ def build_training_data(spec: TaskSpec) -> dg.AssetsDefinition:
         store: EcgnetStore,
         mlflow: MlflowTracking,
         training: TrainingSettings,
-        **views: ViewRef,
     ):
+        views = _whole_views(context, spec, store)
         if all(r.entry().rows == 0 for r in views.values()):
             context.log.warning(
                 f"no {spec.unit}s in the {spec.name} feature views, so its models are "
@@ -110,6 +111,18 @@ def build_training_data(spec: TaskSpec) -> dg.AssetsDefinition:
         )
 
     return _training_data
+
+
+def _whole_views(context: dg.AssetExecutionContext, spec: TaskSpec, store: EcgnetStore) -> dict[str, ViewRef]:
+    """Family -> the whole view over every shard as the raw store holds it now (registered once in the
+    catalog, its parts the shard views): what this comparison trains on."""
+    shards, features, root = store.raw().shard_snapshots(spec.source_kinds), store.features(), store.workspace().store
+    views = {}
+    for family in FAMILIES:
+        entry = features.union(spec, family, shards)
+        context.log.info(f"{entry.name} {entry.version}: {entry.rows} rows over {len(entry.parts)} shards")
+        views[family] = ViewRef(entry.name, entry.version, str(root))
+    return views
 
 
 def _train(
