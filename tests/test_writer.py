@@ -16,14 +16,15 @@ from feature_store.writer import WorkspaceBusy, acquire, holder, process_start, 
 
 HOLD = (
     "import sys, time; from pathlib import Path; from feature_store.writer import acquire; "
-    "acquire(Path(sys.argv[1]), sys.argv[2]); print('held', flush=True); time.sleep(float(sys.argv[3]))"
+    "acquire(Path(sys.argv[1]), sys.argv[2], shard=sys.argv[4] or None); print('held', flush=True); "
+    "time.sleep(float(sys.argv[3]))"
 )
 
 
-def hold(home: Path, what: str = "a test holder", seconds: float = 120) -> subprocess.Popen:
-    """A separate process that takes the lease and keeps it for `seconds` (or until killed)."""
+def hold(home: Path, what: str = "a test holder", seconds: float = 120, shard: str = "") -> subprocess.Popen:
+    """A separate process that takes the lease (or a shard's) and keeps it for `seconds` (or until killed)."""
     proc = subprocess.Popen(
-        [sys.executable, "-c", HOLD, str(home), what, str(seconds)], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", HOLD, str(home), what, str(seconds), shard], stdout=subprocess.PIPE, text=True
     )
     assert proc.stdout.readline().strip() == "held"
     return proc
@@ -45,6 +46,32 @@ def test_a_second_writer_is_refused_with_the_holder_named_and_the_lease_frees_wh
     assert holder(tmp_path).what == "second" and holder(tmp_path).pid == os.getpid()
     release(tmp_path)
     assert holder(tmp_path) is None and not (tmp_path / "writer.json").exists()
+
+
+def test_writers_of_different_shards_go_side_by_side_and_the_workspace_writer_excludes_them(tmp_path):
+    other = hold(tmp_path, "backfill run of shard 01", shard="01")
+    try:
+        assert acquire(tmp_path, "backfill run of shard 02", shard="02", wait_s=0) is True  # side by side
+        with pytest.raises(
+            WorkspaceBusy, match=f"shard 01 is being written by backfill run of shard 01 .pid {other.pid}"
+        ):
+            acquire(tmp_path, "second writer of shard 01", shard="01", wait_s=0)
+        with pytest.raises(WorkspaceBusy, match="being written by backfill run of shard 01"):
+            acquire(tmp_path, "make demo", wait_s=0)  # the whole workspace waits for every shard writer
+        release(tmp_path, shard="02")
+        assert holder(tmp_path, "02") is None and holder(tmp_path, "01").pid == other.pid
+    finally:
+        other.send_signal(signal.SIGKILL)
+        other.wait()
+    assert acquire(tmp_path, "make demo", wait_s=0) is True  # the killed shard writer holds nothing
+    release(tmp_path)
+    whole = hold(tmp_path, "make demo")  # and while a whole-workspace writer runs, no shard is taken
+    try:
+        with pytest.raises(WorkspaceBusy, match="being written by make demo"):
+            acquire(tmp_path, "backfill run of shard 03", shard="03", wait_s=0)
+    finally:
+        whole.send_signal(signal.SIGKILL)
+        whole.wait()
 
 
 def test_a_waiting_writer_gets_the_lease_when_the_holder_finishes_and_says_who_it_waits_for(tmp_path):
