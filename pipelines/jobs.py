@@ -37,6 +37,7 @@ ecgnet_job = dg.define_asset_job(
     "ecgnet", selection=dg.AssetSelection.all(), description="The whole pipeline: ingest, features, training."
 )
 
+
 @dg.schedule(
     name="weekly_retrain",
     job=retrain_job,

@@ -1,6 +1,8 @@
 """Shards: ingest and features a bucket of records at a time, one set of train statistics over all of
 them, and the union training reads equal to the view computed whole."""
 
+from pathlib import Path
+
 import numpy as np
 import polars as pl
 import pytest
@@ -78,14 +80,11 @@ def test_union_of_shards_equals_the_view_computed_whole(sharded, tmp_path):
         "annotated", discover([sharded["src"]], sharded["cfg"])["annotated"], whole_store, sharded["cfg"]
     )
     whole = FeatureStore(whole_store.root)
-    from feature_store.views import inputs
-
-    inputs.CHUNK_BYTES, saved = 1, inputs.CHUNK_BYTES
-    try:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ECGNET_CHUNK_MB", "0.001")  # every record a chunk of its own
         entry = whole.materialize(BEATS, "time", [whole_store.snapshot("annotated")], backend=CPU).entry
-    finally:
-        inputs.CHUNK_BYTES = saved
     assert report.record_ids == ("209", "220", "232") and entry.rows == union.rows
+    assert len(list(Path(entry.path).glob("*.parquet"))) == 3  # streamed: a part per record
     np.testing.assert_allclose(entry.stats["mean"], union.stats["mean"], rtol=1e-9)
     a, b = _rows(whole, entry), _rows(features, union)
     assert a["entity_id"].to_list() == b["entity_id"].to_list() and a["split"].to_list() == b["split"].to_list()

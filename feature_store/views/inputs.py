@@ -4,6 +4,7 @@ transforms, built the way the task's windowing says (beat windows or record crop
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
@@ -46,15 +47,28 @@ class TaskInput:
         return self.keys["split"].is_in(list(self.train_splits)).to_numpy()
 
 
-CHUNK_BYTES = 48 * 2**20  # stored Parquet per chunk: a few hundred MB of rows in memory at most
+CHUNK_ENV = "ECGNET_CHUNK_MB"  # stored Parquet per chunk of records, in MB (default 48)
+CHUNK_BYTES = 48 * 2**20  # a few hundred MB of rows in memory at most
 
 
 def chunked_inputs(spec: TaskSpec, snapshots: list[RawSnapshot], max_bytes: int | None = None) -> Iterator[TaskInput]:
     """The rows of `spec`, a run of whole records at a time (per-record features such as RR and the
     record's median beat see all of a record's beats), so no step holds the whole database."""
     for snapshot in snapshots:
-        for chunk in snapshot.chunks(max_bytes or CHUNK_BYTES):
+        for chunk in snapshot.chunks(max_bytes or chunk_bytes()):
             yield load_input(spec, [chunk])
+
+
+def chunk_bytes() -> int:
+    """ECGNET_CHUNK_MB in bytes, else CHUNK_BYTES: smaller chunks, less memory per step."""
+    value = os.environ.get(CHUNK_ENV)
+    try:
+        mb = float(value) if value else CHUNK_BYTES / 2**20
+    except ValueError:
+        mb = 0.0
+    if mb <= 0:
+        raise ValueError(f"{CHUNK_ENV}={value!r}; fix: megabytes of stored records per chunk, e.g. 48")
+    return int(mb * 2**20)
 
 
 def load_input(spec: TaskSpec, snapshots: list[RawSnapshot]) -> TaskInput:
