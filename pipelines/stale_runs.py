@@ -11,12 +11,14 @@ from __future__ import annotations
 import multiprocessing
 import os
 import socket
+import sys
 
 import dagster as dg
 
 from feature_store.writer import alive
 
 PID_TAG, HOST_TAG = "ecgnet/pid", "ecgnet/host"
+STEP_CHILD_ENTRY = os.path.join("dagster", "_core", "executor", "child_process_executor.py")
 
 
 def owner_tags(pid: int | None = None) -> dict[str, str]:
@@ -26,9 +28,20 @@ def owner_tags(pid: int | None = None) -> dict[str, str]:
 
 def run_process() -> int:
     """The process running this run: the multiprocess executor runs each step in a child (spawned) of
-    the run worker; in process, this one."""
+    the run worker, so its parent; otherwise this one (an in-process run, or the in-process executor's
+    run worker, whose own parent is the code server that spawned it and outlives it)."""
     parent = multiprocessing.parent_process()
-    return parent.pid if parent is not None and parent.pid else os.getpid()
+    return parent.pid if parent is not None and parent.pid and _in_step_child() else os.getpid()
+
+
+def _in_step_child() -> bool:
+    """Whether this code runs under the multiprocess executor's child-process entry point."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_filename.endswith(STEP_CHILD_ENTRY):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def stamp_run(instance: dg.DagsterInstance, run: dg.DagsterRun) -> None:
