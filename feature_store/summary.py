@@ -8,14 +8,14 @@ from .raw_store import RawStore
 
 
 def class_counts(store: RawStore, kind: str) -> pl.DataFrame:
-    """Rows per class (AAMI class for beats, superclass for records) and split, plus a total."""
+    """Rows per class (AAMI class for beats, superclass for records) and split, plus a total; counted
+    while scanning, so a database of a million beats is never held as rows."""
     if kind == "annotated":
-        long = store.scan_beats((kind,)).select("label", "split").collect()
+        long = store.scan_beats((kind,)).select("label", "split")
     else:
         long = (
             store.scan_records((kind,))
             .select("labels", "split")
-            .collect()
             .with_columns(
                 pl.when(pl.col("labels").list.len() > 0)
                 .then(pl.col("labels"))
@@ -25,9 +25,10 @@ def class_counts(store: RawStore, kind: str) -> pl.DataFrame:
             .explode("label")
             .select("label", "split")
         )
-    if long.is_empty():
+    counts = long.group_by("label", "split").agg(n=pl.len()).collect()
+    if counts.is_empty():
         return pl.DataFrame({"label": [], "total": []}, schema={"label": pl.String, "total": pl.UInt32})
-    wide = long.pivot(on="split", index="label", values="split", aggregate_function="len").fill_null(0)
+    wide = counts.pivot(on="split", index="label", values="n", aggregate_function="sum").fill_null(0)
     splits = sorted(c for c in wide.columns if c != "label")
     return wide.select("label", *splits).with_columns(total=pl.sum_horizontal(splits)).sort("label")
 

@@ -10,13 +10,17 @@ import pyarrow.parquet as pq
 
 from .catalog import ViewEntry
 from .inputs import KEYS
-from .storage import scan_entry, tensor_of
+from .storage import entry_folders, tensor_of
+
+
+def _parts(entry: ViewEntry) -> list[Path]:
+    return [p for folder in entry_folders(entry) for p in sorted(folder.glob("*.parquet"))]
 
 
 def schema_problems(entry: ViewEntry) -> list[str]:
     """What differs between the stored parts and the catalog: keys, tensor columns and shapes."""
     problems = []
-    for part in sorted(Path(entry.path).glob("*.parquet")):
+    for part in _parts(entry):
         schema = pq.read_schema(part)
         missing = [k for k in KEYS if k not in schema.names]
         if missing:
@@ -35,9 +39,10 @@ def schema_problems(entry: ViewEntry) -> list[str]:
 
 
 def non_finite(entry: ViewEntry) -> dict[str, int]:
-    """Count of NaN or infinite values per feature column."""
-    counts = {}
-    for column, shape in entry.columns.items():
-        table = scan_entry(entry).select(column).collect().to_arrow()
-        counts[column] = int((~np.isfinite(tensor_of(table.column(column), shape))).sum())
+    """Count of NaN or infinite values per feature column, a part file at a time (bounded memory)."""
+    counts = dict.fromkeys(entry.columns, 0)
+    for part in _parts(entry):
+        for column, shape in entry.columns.items():
+            values = tensor_of(pq.read_table(part, columns=[column]).column(column), shape)
+            counts[column] += int((~np.isfinite(values)).sum())
     return counts

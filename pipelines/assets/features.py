@@ -112,8 +112,9 @@ def _metadata(made: list[Materialized], features: FeatureStore, store: EcgnetSto
 
 def _preview(entry: ViewEntry, features: FeatureStore) -> bytes:
     """Spectrogram of one row, or the mean first-lead curve per class for time and spectral views."""
-    step, column = max(1, entry.rows // PREVIEW_ROWS), PREVIEW_COLUMN[entry.family]
-    rows = features.scan(entry.name, entry.version).gather_every(step).select("entity_id", "labels", column).collect()
+    column = PREVIEW_COLUMN[entry.family]
+    # the first rows only: a preview must not read a view whose size grows with the database
+    rows = features.scan(entry.name, entry.version).select("entity_id", "labels", column).head(PREVIEW_ROWS).collect()
     values = tensor_of(rows[column].to_arrow(), entry.columns[column])
     d, leads = entry.describe, entry.input.lead_names
     if entry.family == "spectrogram":
