@@ -22,7 +22,7 @@ MITDB_FOLDS ?= 5
 # under a fifth of the run (50 took 493 s of 2,364 once the intermediate variants stopped dominating)
 MITDB_EXPLAIN_ROWS ?= 30
 
-.PHONY: install demo test ui server postgres bench bench-mitdb device-prep clean
+.PHONY: install demo test ui server postgres bench bench-mitdb bench-scale device-prep clean
 
 install: $(STAMP)
 
@@ -70,6 +70,12 @@ bench-mitdb: $(STAMP)
 	@test -d $(MITDB) || (echo "no MIT-BIH folder at $(MITDB); set MITDB=/path/to/mitdb" && exit 1)
 	ECGNET_DATA=$(MITDB) ECGNET_HOME=$(MITDB_HOME) ECGNET_EPOCHS=$(MITDB_EPOCHS) ECGNET_FOLDS=$(MITDB_FOLDS) \
 		ECGNET_EXPLAIN_ROWS=$(MITDB_EXPLAIN_ROWS) $(PY) -m pipelines.demo
+
+# Partitioned ingest + features of MIT-BIH tiled 1x/3x/10x (about 1 M beats): seconds per beat and peak
+# memory against 1x, and the parallel backfill (PostgreSQL, dagster-daemon) against one run at 3x.
+bench-scale: $(STAMP) postgres
+	@test -d $(MITDB) || (echo "no MIT-BIH folder at $(MITDB); set MITDB=/path/to/mitdb" && exit 1)
+	$(PY) -m benchmarks.scale --mitdb $(MITDB)
 
 # What one lent-GPU call needs beside the tree: the wfdb wheel for the machine's Python 3.12, and the
 # full MIT-BIH (paced records left out, as in ingest) packed losslessly under the 64 MiB it may carry.

@@ -6,21 +6,34 @@ The same backfill the UI launches from "Materialize all" on the partitioned asse
 
     python -m pipelines.backfill                       # every shard, ingest and features
     python -m pipelines.backfill --shards 02 --groups features   # one shard's views again
+    python -m pipelines.backfill --daemon              # no UI running: start a daemon, wait, stop it
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
 
 import dagster as dg
-from dagster._core.execution.backfill import PartitionBackfill  # what the UI's backfill dialog submits
+from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill  # what the UI submits
 from dagster._core.utils import make_new_backfill_id
 
+from feature_store.workspace import PROJECT_ROOT
+
 from .partitions import SHARD_KEYS
+from .stale_runs import close_dead_runs
 from .workspace import prepare_dagster_home
 
 GROUPS = ("ingest", "features")
+DONE = (BulkActionStatus.COMPLETED_SUCCESS, BulkActionStatus.COMPLETED_FAILED, BulkActionStatus.FAILED)
+LOCATION = "pipelines.definitions"
 
 
 def selection(defs: dg.Definitions, groups: tuple[str, ...] = GROUPS) -> list[dg.AssetKey]:
@@ -56,24 +69,98 @@ def submit(
     return backfill.backfill_id
 
 
+def wait(instance: dg.DagsterInstance, backfill_id: str, timeout_s: float = 24 * 3600.0) -> BulkActionStatus:
+    """Block until the backfill is done (its status), closing runs whose process died as failed on the
+    way (as the sensor does under `make ui`), so a killed shard fails the backfill instead of hanging it."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        close_dead_runs(instance)
+        status = instance.get_backfill(backfill_id).status
+        if status in DONE:
+            return status
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"backfill {backfill_id} is still {status.value} after {timeout_s:.0f} s")
+        time.sleep(1.0)
+
+
+@contextmanager
+def daemon(dagster_home: Path, *, module: str = LOCATION, log: Path | None = None) -> Iterator[subprocess.Popen]:
+    """`dagster-daemon run` over the code location `module` for the instance in `dagster_home` (the run
+    queue and the backfills are the daemon's); stopped with the runs it launched at the end."""
+    locations = dagster_home / "workspace.yaml"
+    locations.write_text(
+        f"load_from:\n  - python_module:\n      module_name: {module}\n      working_directory: {PROJECT_ROOT}\n"
+    )
+    command = [str(Path(sys.executable).with_name("dagster-daemon")), "run", "-w", str(locations)]
+    with open(log or dagster_home / "daemon.log", "a") as out:
+        process = subprocess.Popen(
+            command,
+            env={**os.environ, "DAGSTER_HOME": str(dagster_home)},
+            cwd=PROJECT_ROOT,
+            start_new_session=True,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield process
+        finally:
+            # code servers and run workers leave the daemon's process group: found by parentage first
+            spawned = descendants(process.pid)
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+            for pid in spawned:
+                with suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process below `pid` (Linux /proc; [] elsewhere)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipelines.backfill", description=__doc__.split("\n\n")[0])
     parser.add_argument("--shards", help=f"comma-separated shard keys (default: all of {SHARD_KEYS})")
     parser.add_argument("--groups", default=",".join(GROUPS), help="asset groups (default: ingest,features)")
     parser.add_argument("--ui", default="http://127.0.0.1:3000", help="the Dagster UI, for the link printed")
+    parser.add_argument("--daemon", action="store_true", help="run a Dagster daemon until the backfill is done")
     args = parser.parse_args(argv)
-    prepare_dagster_home()
+    dagster_home = prepare_dagster_home()
     from .definitions import defs  # after DAGSTER_HOME is set, so resources see the workspace
 
     shards = [s.strip() for s in args.shards.split(",")] if args.shards else None
     groups = tuple(g.strip() for g in args.groups.split(",") if g.strip())
     with dg.DagsterInstance.get() as instance:
         backfill_id = submit(instance, defs, shards=shards, groups=groups)
-    print(
-        f"backfill {backfill_id} submitted: {', '.join(groups)} of shards {', '.join(shards or SHARD_KEYS)}; the "
-        f"daemon of `make ui` or `make server` runs it; follow it at {args.ui}/runs/b/{backfill_id}"
-    )
-    return 0
+        what = f"{', '.join(groups)} of shards {', '.join(shards or SHARD_KEYS)}"
+        if not args.daemon:
+            print(
+                f"backfill {backfill_id} submitted: {what}; the daemon of `make ui` or `make server` runs it; "
+                f"follow it at {args.ui}/runs/b/{backfill_id}"
+            )
+            return 0
+        start = time.monotonic()
+        print(f"backfill {backfill_id}: {what}; daemon log {dagster_home / 'daemon.log'}", flush=True)
+        with daemon(dagster_home):
+            status = wait(instance, backfill_id)
+        print(f"backfill {backfill_id}: {status.value} in {time.monotonic() - start:.0f} s")
+        return 0 if status == BulkActionStatus.COMPLETED_SUCCESS else 1
 
 
 if __name__ == "__main__":

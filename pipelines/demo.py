@@ -166,7 +166,7 @@ def summary(result: dg.ExecuteInProcessResult, seconds: float) -> str:
         "\nQuarantined, per reason:",
         markdown_table(quarantine_reasons(raw).select("source", "reason_code", "records")),
         *_quarantined_records(raw),
-        "\nFeature views (reused = unchanged inputs and parameters, nothing recomputed):",
+        "\nFeature views, per shard (reused = unchanged records, parameters and train statistics: nothing computed):",
         markdown_table(_views(result)),
         f"\nAsset checks: {len(checks) - len(failed)} passed, {len(failed)} failed",
         *[f"  - {line}" for line in failed],
@@ -181,13 +181,14 @@ def summary(result: dg.ExecuteInProcessResult, seconds: float) -> str:
 
 
 def _views(result: dg.ExecuteInProcessResult) -> pl.DataFrame:
-    keys = ("view", "version", "reused", "rows", "mb", "backend", "seconds_this_run")
-    rows = [
-        {k: m.materialization.metadata[k].value for k in keys}
-        for m in result.get_asset_materialization_events()
-        if "view" in m.materialization.metadata
-    ]
-    return pl.DataFrame(rows).sort("view") if rows else pl.DataFrame()
+    """One row per view: a run over every shard records the step's figures on each shard's partition."""
+    keys = ("view", "computed_shards", "reused_shards", "rows", "mb", "backend", "seconds_this_run")
+    seen = {}
+    for m in result.get_asset_materialization_events():
+        meta = m.materialization.metadata
+        if "view" in meta:
+            seen.setdefault(m.materialization.asset_key, {k: meta[k].value for k in keys})
+    return pl.DataFrame(list(seen.values())).sort("view") if seen else pl.DataFrame()
 
 
 def _comparisons(result: dg.ExecuteInProcessResult) -> list[str]:

@@ -1,6 +1,7 @@
 """Sensors: ingest and refresh the feature views when records appear in (or change under) the source folders."""
 
 import dagster as dg
+from dagster._core.execution.backfill import BulkActionsFilter, BulkActionStatus
 
 from feature_store.sources.registry import folder_state
 
@@ -26,6 +27,9 @@ def new_records_sensor(context: dg.SensorEvaluationContext, ingest: IngestSettin
     state = folder_state(ingest.folders())
     if state == context.cursor:
         return dg.SkipReason("no new or changed records")
+    running = context.instance.get_backfills(filters=BulkActionsFilter(statuses=[BulkActionStatus.REQUESTED]))
+    if running:  # its shard runs ingest these records; the cursor stays, so a change it missed runs after
+        return dg.SkipReason(f"backfill {running[0].backfill_id} is running; it ingests the record files")
     context.log.info(f"record files changed under {ingest.sources}: starting ingest and feature refresh")
     # one run over every shard: a shard whose records did not change reads nothing and reuses its views
     return dg.SensorResult(run_requests=[dg.RunRequest(run_key=state, tags=every_shard_tags())], cursor=state)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import wfdb
 
+from benchmarks.tiles import copy_record
 from feature_store.workspace import SAMPLE_DATA
 
 MITDB = SAMPLE_DATA / "mitdb"
@@ -15,35 +16,6 @@ CINC = SAMPLE_DATA / "cinc2021"
 PTB = SAMPLE_DATA / "ptb-diagnostic"
 PTBXL_META = SAMPLE_DATA / "ptbxl-meta"
 CPSC2021 = SAMPLE_DATA / "cpsc2021"
-
-
-def copy_record(src: Path, dst_dir: Path, name: str | None = None) -> Path:
-    """Copy a WFDB record (all its files), renaming it to `name` in file names and header."""
-    name = name or src.name
-    dst_dir.mkdir(parents=True, exist_ok=True)
-    for file in src.parent.glob(src.name + ".*"):
-        target = dst_dir / (name + file.suffix)
-        if file.suffix == ".hea":
-            target.write_text(_renamed_header(file.read_text(), src.name, name))
-        else:
-            shutil.copyfile(file, target)
-        target.chmod(0o644)
-    return dst_dir / name
-
-
-def _renamed_header(text: str, old: str, new: str) -> str:
-    """Rename the record on the header's first line and in each signal line's file name."""
-    lines = text.splitlines()
-    for i, line in enumerate(lines):
-        fields = line.split(" ")
-        if line.startswith("#") or not fields[0]:
-            continue
-        if i == 0:
-            fields[0] = new
-        elif fields[0].startswith(old + "."):
-            fields[0] = new + fields[0][len(old) :]
-        lines[i] = " ".join(fields)
-    return "\n".join(lines) + "\n"
 
 
 def edit_header(record: Path, old: str, new: str) -> None:

@@ -6,8 +6,6 @@ consistent, the failed shard run again to completion, and the feature rows equal
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,18 +20,16 @@ from feature_store.tasks import BEATS
 from feature_store.views.families import FAMILIES
 from feature_store.views.storage import tensor_of
 from feature_store.views.store import FeatureStore
-from feature_store.workspace import PROJECT_ROOT, Workspace
-from pipelines.backfill import submit
+from feature_store.workspace import Workspace
+from pipelines.backfill import daemon, submit, wait
 from pipelines.partitions import SHARD_KEYS, every_shard_tags
 from pipelines.postgres import LocalPostgres
 from pipelines.resources import EcgnetStore, FeatureSettings, IngestSettings, resources
-from pipelines.stale_runs import close_dead_runs
 from pipelines.workspace import SERVER_INSTANCE, prepare_dagster_home
 from tests.records import MITDB, copy_record
 
 RECORDS = ("100", "208", "209", "220", "223", "232")  # shard 02 of 4 holds 100 and 209
 VICTIM = "02"
-DONE = {BulkActionStatus.COMPLETED_SUCCESS, BulkActionStatus.COMPLETED_FAILED, BulkActionStatus.FAILED}
 
 
 @pytest.fixture(scope="module")
@@ -55,46 +51,16 @@ def server(tmp_path_factory):
         "ECGNET_CHUNK_MB": "1",  # a part per record: a shard's view takes long enough to be killed mid-write
         "DAGSTER_HOME": str(workspace.dagster_home),
     }
-    locations = folder / "workspace.yaml"
-    locations.write_text(
-        f"load_from:\n  - python_module:\n      module_name: tests.backfill_location\n"
-        f"      working_directory: {PROJECT_ROOT}\n"
-    )
-    with pytest.MonkeyPatch.context() as mp, open(folder / "daemon.log", "w") as log:
+    with pytest.MonkeyPatch.context() as mp:
         for key, value in env.items():
             mp.setenv(key, value)
-        prepare_dagster_home(workspace)
-        daemon = subprocess.Popen(
-            [str(Path(sys.executable).with_name("dagster-daemon")), "run", "-w", str(locations)],
-            env={**os.environ, **env},
-            cwd=PROJECT_ROOT,
-            start_new_session=True,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        dagster_home = prepare_dagster_home(workspace)
         try:
-            with dg.DagsterInstance.get() as instance:
-                yield {"instance": instance, "workspace": workspace, "src": src, "folder": folder}
+            with daemon(dagster_home, module="tests.backfill_location"), dg.DagsterInstance.get() as instance:
+                yield {"instance": instance, "workspace": workspace, "src": src}
         finally:
-            os.killpg(daemon.pid, signal.SIGTERM)
-            try:
-                daemon.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(daemon.pid, signal.SIGKILL)
             cluster.stop()
             shutil.rmtree(folder, ignore_errors=True)
-
-
-def _wait(instance: dg.DagsterInstance, backfill_id: str, server: dict, timeout_s: float = 300) -> BulkActionStatus:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        close_dead_runs(instance)  # what the sensor does every minute under `make ui`
-        status = instance.get_backfill(backfill_id).status
-        if status in DONE:
-            return status
-        time.sleep(1.0)
-    tail = (server["folder"] / "daemon.log").read_text()[-3000:]
-    raise AssertionError(f"backfill {backfill_id} still {status} after {timeout_s:.0f} s; daemon log:\n{tail}")
 
 
 def _kill_mid_write(features_root: Path, shard: str, timeout_s: float = 240) -> tuple[int, Path]:
@@ -133,7 +99,7 @@ def test_a_parallel_backfill_survives_a_killed_shard_and_matches_the_embedded_ru
 
     backfill = submit(instance, defs)
     pid, half_written = _kill_mid_write(home / "store" / "features", VICTIM)
-    assert _wait(instance, backfill, server) == BulkActionStatus.COMPLETED_FAILED
+    assert wait(instance, backfill, timeout_s=300) == BulkActionStatus.COMPLETED_FAILED
     runs = instance.get_run_records(dg.RunsFilter(tags={"dagster/backfill": backfill}))
     failed = [r.dagster_run for r in runs if r.dagster_run.status == dg.DagsterRunStatus.FAILURE]
     assert [(r.tags.get("dagster/partition"), r.tags.get("ecgnet/pid")) for r in failed] == [(VICTIM, str(pid))]
@@ -155,7 +121,7 @@ def test_a_parallel_backfill_survives_a_killed_shard_and_matches_the_embedded_ru
 
     # running the failed shard again completes it
     again = submit(instance, defs, shards=[VICTIM], groups=("features",))
-    assert _wait(instance, again, server) == BulkActionStatus.COMPLETED_SUCCESS
+    assert wait(instance, again, timeout_s=300) == BulkActionStatus.COMPLETED_SUCCESS
     assert not list((home / "store" / "features").glob(f"beats_*/{VICTIM}/.*.tmp"))  # the orphan is gone
 
     # and the rows are those of one embedded run over the same records

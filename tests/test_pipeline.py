@@ -9,6 +9,7 @@ from ecgnet.fusion import VARIANTS
 from feature_store.tasks import TASKS
 from pipelines.assets.features import build_feature_assets
 from pipelines.assets.ingest import ingest_assets
+from pipelines.backfill import submit
 from pipelines.checks import build_feature_checks, ingest_checks
 from pipelines.definitions import defs
 from pipelines.demo import (
@@ -198,7 +199,13 @@ def test_sensor_requests_a_run_only_when_records_change(tmp_path, sources):
         assert isinstance(new_records_sensor(context), dg.SkipReason)
     copy_record(CINC / "HR06002", sources / "cinc")
     with dg.build_sensor_context(resources=resources, cursor=first.cursor, instance=_instance()) as context:
-        assert len(new_records_sensor(context).run_requests) == 1
+        (request,) = new_records_sensor(context).run_requests
+    assert request.tags == every_shard_tags()  # one run over every shard
+    instance = _instance()
+    backfill = submit(instance, defs)  # while a backfill runs, its shard runs ingest the new files
+    with dg.build_sensor_context(resources=resources, cursor=first.cursor, instance=instance) as context:
+        skip = new_records_sensor(context)
+    assert isinstance(skip, dg.SkipReason) and f"backfill {backfill} is running" in skip.skip_message
 
 
 def test_sensor_skips_with_a_reason_when_a_folder_is_missing(tmp_path):
