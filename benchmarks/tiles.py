@@ -43,10 +43,12 @@ def copy_record(src: Path, dst_dir: Path, name: str | None = None, *, link: bool
     return dst_dir / name
 
 
-def tile(folder: Path, factor: int, dst: Path) -> int:
-    """Every beat-annotated record of `folder` `factor` times into `dst`: the originals, then copies named
-    <record>c<k>; returns the records written."""
-    records = sorted(h.with_suffix("") for h in folder.glob("*.hea") if h.with_suffix(".atr").is_file())
+def tile(folder: Path, factor: int, dst: Path, skip: tuple[str, ...] = ()) -> int:
+    """Every beat-annotated record of `folder` but `skip` `factor` times into `dst`: the originals, then
+    copies named <record>c<k>; returns the records written."""
+    records = sorted(
+        h.with_suffix("") for h in folder.glob("*.hea") if h.with_suffix(".atr").is_file() and h.stem not in skip
+    )
     for record in records:
         for k in range(factor):
             copy_record(record, dst, record.name if k == 0 else f"{record.name}c{k}", link=True)

@@ -112,3 +112,25 @@ def test_gpu_training_times_and_reports_on_cpu():
     results, seconds = comparison(small, cfg)
     summary = report(results, small, seconds, "cpu")
     assert set(summary["variants"]) == set(VARIANTS) and summary["chosen"] in VARIANTS
+
+
+def test_tiles_are_renamed_copies_that_ingest_as_new_records(tmp_path):
+    from benchmarks.scale import Measured, table
+    from benchmarks.tiles import tile
+    from feature_store.config import IngestConfig
+    from feature_store.ingest import ingest_kind
+    from feature_store.raw_store import RawStore
+    from feature_store.sources.registry import discover
+    from tests.records import MITDB
+
+    assert tile(MITDB, 3, tmp_path / "src", skip=("208", "209", "220", "223")) == 6  # 100 and 232, three times
+    names = sorted(p.stem for p in (tmp_path / "src").glob("*.hea"))
+    assert names == ["100", "100c1", "100c2", "232", "232c1", "232c2"]
+    assert (tmp_path / "src" / "232c2.dat").stat().st_ino == (MITDB / "232.dat").stat().st_ino  # linked
+    cfg, store = IngestConfig(), RawStore(tmp_path / "store")
+    report = ingest_kind("annotated", discover([tmp_path / "src"], cfg)["annotated"], store, cfg)
+    assert report.record_ids == tuple(names) and not report.quarantined
+    beats = store.scan_beats().group_by("record_id").len().sort("record_id").collect()["len"].to_list()
+    assert beats[:3] == [beats[0]] * 3 and beats[3:] == [beats[3]] * 3  # each copy holds its record's beats
+    rows = [Measured("1x", 2, 1000, 2.0, 0.5), Measured("10x", 20, 10000, 26.0, 0.6)]
+    assert "| 10x | 20 | 10,000 | 26 | 2600 | 1.30x | 0.60 |" in table(rows, rows[0])
