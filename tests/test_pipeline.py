@@ -87,7 +87,7 @@ def test_definitions_load_with_the_ingest_feature_and_training_groups():
         assert {dg.AssetKey(f"{prefix}_{m}_model") for m in ("time", "frequency", "spectrogram")} <= late
     trainer = defs.resolve_assets_def("beat_late_stacker_model").op.tags
     assert trainer.get("ecgnet/trainer") == "torch"  # one model trains at a time in a run
-    assert defs.resolve_job_def("retrain").executor_def.name == "multiprocess"
+    assert defs.resolve_job_def("retrain").executor_def.name == "in_process"  # shards parallelise, as runs
     assert graph.get(dg.AssetKey("record_training_data")).parent_keys == {
         dg.AssetKey(f"record_{f}_features") for f in ("time", "spectral", "spectrogram")
     }
