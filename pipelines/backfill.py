@@ -157,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         start = time.monotonic()
         print(f"backfill {backfill_id}: {what}; daemon log {dagster_home / 'daemon.log'}", flush=True)
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a kill still stops the daemon and its runs
         with daemon(dagster_home):
             status = wait(instance, backfill_id)
         print(f"backfill {backfill_id}: {status.value} in {time.monotonic() - start:.0f} s")
