@@ -70,9 +70,9 @@ def test_each_record_lands_in_exactly_one_shard(sharded):
 def test_union_of_shards_equals_the_view_computed_whole(sharded, tmp_path):
     features, store = sharded["features"], sharded["store"]
     union = features.union(BEATS, "time", _shards(store))
-    assert set(union.parts) == set(shard_keys(COUNT)) and union.rows == sum(
-        m.entry.rows for m in sharded["made"].values()
-    )
+    assert union.rows == sum(m.entry.rows for m in sharded["made"].values())
+    assert set(union.parts) == {"00", "02"}  # shard 01 holds no record: its empty part is not read
+    assert set(union.lineage.snapshots) == {f"annotated@{k}" for k in shard_keys(COUNT)}  # but is in the lineage
     assert features.entry("beats_time") == union  # the newest whole view is the union, never a shard part
     # the same records ingested whole, one record per chunk (streamed), in a store of their own
     whole_store = RawStore(tmp_path / "store")

@@ -313,12 +313,15 @@ class FeatureStore:
         excluded = Counter()
         for e in parts.values():
             excluded.update(e.lineage.excluded)
+        # the parts read: shards with rows (an empty shard's file holds the key columns only, and Parquet
+        # scans take the first file's schema); one empty part when every shard is empty
+        read = {e.shard: e for e in filled} or {first.shard: first}
         entry = replace(
             first,
             version=version,
             path=str(self.root / name),
             rows=sum(e.rows for e in parts.values()),
-            bytes=sum(e.bytes for e in parts.values()),
+            bytes=sum(e.bytes for e in read.values()),
             backend=",".join(sorted({e.backend for e in parts.values()})),
             seconds=round(sum(e.seconds for e in parts.values()), 3),
             created_at=dt.datetime.now(dt.UTC).isoformat(),
@@ -329,7 +332,7 @@ class FeatureStore:
                 dict(excluded),
             ),
             shard="",
-            parts={key: e.path for key, e in parts.items()},
+            parts={key: e.path for key, e in read.items()},
         )
         self.catalog.add(entry)
         log.info("%s: version %s over %d shards, %d rows", name, version, len(parts), entry.rows)
