@@ -12,14 +12,18 @@ from .sources.annotated import read_annotations, read_beats
 from .sources.splits import PROTOCOL_OVERLAPS
 
 
-def beat_accounting(store: RawStore, kind: str = "annotated") -> pl.DataFrame:
-    """Per landed record: beats in the `.atr` file against beats in the table plus edge beats."""
+def beat_accounting(store: RawStore, kind: str = "annotated", record_ids: list[str] | None = None) -> pl.DataFrame:
+    """Per landed record (of `record_ids`, default all): beats in the `.atr` file against beats in the table
+    plus edge beats. A run over some shards passes their records: another shard's ingest, running beside
+    it, may have written a record's row but not yet its beats."""
+    keep = pl.lit(True) if record_ids is None else pl.col("record_id").is_in(record_ids)
     records = (
         store.scan_records((kind,))
+        .filter(keep)
         .select("record_id", "path", "n_beats", n_edge=pl.col("edge_beat_labels").list.len())
         .collect()
     )
-    in_table = store.scan_beats((kind,)).group_by("record_id").agg(rows=pl.len()).collect()
+    in_table = store.scan_beats((kind,)).filter(keep).group_by("record_id").agg(rows=pl.len()).collect()
     annotated = [len(read_beats(read_annotations(Path(p)))[0]) for p in records["path"].to_list()]
     return (
         records.with_columns(annotated=pl.Series(annotated, dtype=pl.Int64))

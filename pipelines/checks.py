@@ -62,11 +62,13 @@ def build_quarantine_check(kind: str) -> dg.AssetChecksDefinition:
     asset="annotated_beats",
     name="check_beats_accounted",
     blocking=True,
-    description="Every annotated beat of every landed record is in the beat table "
+    description="Every annotated beat of every record the run's shards hold is in the beat table "
     "or counted as too close to a record edge.",
 )
-def check_beats_accounted(store: EcgnetStore) -> dg.AssetCheckResult:
-    table = beat_accounting(store.raw())
+def check_beats_accounted(context: dg.AssetCheckExecutionContext, store: EcgnetStore) -> dg.AssetCheckResult:
+    raw = store.raw()
+    shards = step_shards(context.op_execution_context)
+    table = beat_accounting(raw, record_ids=[r for s in shards for r in raw.snapshot("annotated", s).record_ids])
     bad = table.filter(~pl.col("ok"))
     return dg.AssetCheckResult(
         passed=bad.is_empty(),

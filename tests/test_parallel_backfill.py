@@ -119,9 +119,13 @@ def test_a_parallel_backfill_survives_a_killed_shard_and_matches_the_embedded_ru
         for family in FAMILIES:
             features.union(BEATS, family, shards)
 
-    # running the failed shard again completes it
-    again = submit(instance, defs, shards=[VICTIM], groups=("features",))
-    assert wait(instance, again, timeout_s=300) == BulkActionStatus.COMPLETED_SUCCESS
+    # running the failed shard again completes it: a run of that partition (as the UI's "Materialize
+    # failed" launches), on the same PostgreSQL instance
+    views = [dg.AssetKey(f"beat_{family}_features") for family in FAMILIES]
+    again = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=instance, partition_key=VICTIM, asset_selection=views
+    )
+    assert again.success and instance.get_run_by_id(again.run_id).tags["dagster/partition"] == VICTIM
     assert not list((home / "store" / "features").glob(f"beats_*/{VICTIM}/.*.tmp"))  # the orphan is gone
 
     # and the rows are those of one embedded run over the same records
