@@ -270,7 +270,11 @@ class RawStore:
 
     def shard_snapshots(self, kinds: tuple[str, ...], count: int | None = None) -> dict[str, list[RawSnapshot]]:
         """Shard key -> the snapshots of `kinds` in that shard, for every shard of the workspace."""
-        return {s.key: [self.snapshot(kind, s) for kind in kinds] for s in all_shards(count)}
+        return {s.key: self.snapshots(kinds, s) for s in all_shards(count)}
+
+    def snapshots(self, kinds: tuple[str, ...], shard: Shard | None = None) -> list[RawSnapshot]:
+        """The snapshots of `kinds` (in that shard): a task's raw input."""
+        return [self.snapshot(kind, shard) for kind in kinds]
 
     def _scan(self, table: str, kinds: tuple[str, ...] | None, schema: pa.Schema) -> pl.LazyFrame:
         base = self.root / table

@@ -121,7 +121,7 @@ def _view_results(spec: TaskSpec, family: str, asset_name: str, store: EcgnetSto
     """The view checks over the shards this run materialized, each shard's figures side by side."""
     raw, features, per_shard = store.raw(), store.features(), {}
     for shard in shards:
-        snapshots = [raw.snapshot(kind, shard) for kind in spec.source_kinds]
+        snapshots = raw.snapshots(spec.source_kinds, shard)
         entry = features.shard_entry(spec, family, snapshots)
         if entry is None:
             raise ValueError(f"{asset_name}: shard {shard.key} has no view of its current records to check")

@@ -76,6 +76,11 @@ def _shard_of(snapshots: list[RawSnapshot]) -> str:
     return shards.pop() if shards else ""
 
 
+def _lineage(snapshots: list[RawSnapshot]) -> dict[str, str]:
+    """Source kind -> raw snapshot fingerprint: what a view, its version and its statistics were made from."""
+    return {s.kind: s.fingerprint for s in snapshots}
+
+
 def _where(shard: str) -> str:
     return f" shard {shard}" if shard else ""
 
@@ -177,7 +182,7 @@ class FeatureStore:
             created_at=dt.datetime.now(dt.UTC).isoformat(),
             lineage=Lineage(
                 snapshots[0].store_root if snapshots else "",
-                {s.kind: s.fingerprint for s in snapshots},
+                _lineage(snapshots),
                 sum(len(s.record_ids) for s in snapshots),
                 dict(excluded),
             ),
@@ -206,7 +211,7 @@ class FeatureStore:
                 "name": view_name(task.name, family),
                 "params": asdict(params),
                 "code": FAMILIES[family].code_version,
-                "snapshots": {s.kind: s.fingerprint for s in snapshots},
+                "snapshots": _lineage(snapshots),
                 "shard": _shard_of(snapshots),
                 "stats": _hash(stats),
             }
@@ -221,7 +226,7 @@ class FeatureStore:
     ) -> dict:
         """Moment sums of the train rows of `snapshots` (one shard, or a whole kind), kept on disk by
         their raw snapshots: a shard that did not change is not read again."""
-        lineage = {s.kind: s.fingerprint for s in snapshots}
+        lineage = _lineage(snapshots)
         path = self._stats_dir(task, pre) / f"moments-{_shard_of(snapshots) or 'all'}-{_hash(lineage)}.json"
         moments = read_json(path, None, "so the shard's train moments are summed again")
         if moments is None:
@@ -244,7 +249,7 @@ class FeatureStore:
         for pre in {task.view_params[f].preprocess for f in FAMILIES}:
             moments = [self.shard_moments(task, pre, shards[key], backend) for key in sorted(shards)]
             stats = _train_stats(task, add_moments(moments), sum(m["all_rows"] for m in moments))
-            current = TrainStats(stats, {key: {s.kind: s.fingerprint for s in snaps} for key, snaps in shards.items()})
+            current = TrainStats(stats, {key: _lineage(snaps) for key, snaps in shards.items()})
             write_json_atomic(asdict(current), self._stats_dir(task, pre) / "current.json")
             fitted[_hash(asdict(pre))] = current
         return fitted
@@ -265,7 +270,7 @@ class FeatureStore:
             return _train_stats(task, moments, moments["all_rows"])
         path = self._stats_dir(task, pre) / "current.json"
         current = read_json(path, None, "so the train statistics must be fitted again")
-        lineage = {s.kind: s.fingerprint for s in snapshots}
+        lineage = _lineage(snapshots)
         if current is None or current["shards"].get(shard) != lineage:
             raise StaleStats(
                 f"task {task.name!r}: the train statistics at {path} "

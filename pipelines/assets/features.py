@@ -72,7 +72,7 @@ def build_feature_asset(spec: TaskSpec, family: str) -> dg.AssetsDefinition:
     ) -> dg.MaterializeResult:
         feature_store, raw, made = store.features(), store.raw(), []
         for shard in step_shards(context):
-            snapshots = [raw.snapshot(kind, shard) for kind in spec.source_kinds]
+            snapshots = raw.snapshots(spec.source_kinds, shard)
             m = feature_store.materialize(spec, family, snapshots, backend=features.array_backend())
             e = m.entry
             context.log.info(
