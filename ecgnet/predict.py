@@ -97,7 +97,7 @@ def predict(record: Path, task: TaskSpec, workspace: Workspace, champion: Champi
         )
     champion = champion or load_champion(task, workspace)
     views = champion.views
-    online = FeatureStore(workspace.store).online(record, list(views), versions=views)
+    online = FeatureStore(workspace.store, workspace.features).online(record, list(views), versions=views)
     flat = champion.layout.pack(modality_inputs(online.features, task.name))
     with torch.no_grad():
         probs = champion.model(torch.from_numpy(flat)).numpy()

@@ -27,6 +27,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .location import Location
 from .shards import Shard, all_shards
 from .sources.base import BeatBatch
 from .sources.canonical import RecordRow
@@ -166,16 +167,8 @@ def beat_table(row: RecordRow, beats: BeatBatch) -> pa.Table:
 
 
 def parquet_intact(path: Path) -> bool:
-    """Whether `path` is a whole Parquet file by its frame (magic bytes at both ends): a file cut short
-    by a crash, a full disk or a copy loses its footer. Reads 8 bytes."""
-    try:
-        size = path.stat().st_size
-        with open(path, "rb") as fh:
-            head = fh.read(4)
-            fh.seek(max(size - 4, 0))
-            return size >= 12 and head == b"PAR1" and fh.read(4) == b"PAR1"
-    except OSError:
-        return False
+    """Whether `path` is a whole Parquet file by its frame (see `Location.parquet_intact`)."""
+    return Location.of(path).parquet_intact()
 
 
 def write_atomic(table: pa.Table, path: Path) -> None:
@@ -187,25 +180,12 @@ def write_atomic(table: pa.Table, path: Path) -> None:
 
 
 def write_json_atomic(obj: object, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True, default=str))
-    os.replace(tmp, path)
+    Location.of(path).write_json(obj)
 
 
 def read_json(path: Path, default: object, rebuilt: str) -> object:
-    """The JSON at `path` (`default` when absent). A damaged file (truncated by a kill or a full disk)
-    is moved aside as `<name>.corrupt` with a warning naming it and what happens next (`rebuilt`),
-    instead of a JSONDecodeError without a path in every later run."""
-    if not path.is_file():
-        return default
-    try:
-        return json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        aside = path.with_name(path.name + ".corrupt")
-        os.replace(path, aside)
-        log.warning("%s is damaged (%s); moved to %s, %s", path, err, aside, rebuilt)
-        return default
+    """The JSON at `path`, `default` when absent; a damaged file is moved aside (`Location.read_json`)."""
+    return Location.of(path).read_json(default, rebuilt)
 
 
 @contextmanager

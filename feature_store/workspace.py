@@ -1,4 +1,5 @@
-"""Where things live: the workspace folder (ECGNET_HOME) and the source folders (ECGNET_DATA).
+"""Where things live: the workspace folder (ECGNET_HOME), the feature views (ECGNET_FEATURES) and the
+source folders (ECGNET_DATA).
 
 One `Workspace` names every path inside the workspace; the store, MLflow, Dagster and the Makefile
 (`python3 -m feature_store.workspace <path>`) all ask it. Standard library only, so the Makefile can
@@ -31,6 +32,12 @@ class Workspace:
         return self.home / "store"
 
     @property
+    def features(self) -> str:
+        """Where feature views, their catalog and train statistics live: ECGNET_FEATURES (a folder or an
+        object-store URI such as s3://bucket/ecgnet/features), else `<store>/features`."""
+        return os.environ.get("ECGNET_FEATURES") or str(self.store / "features")
+
+    @property
     def dagster_home(self) -> Path:
         return self.home / "dagster"
 
@@ -51,6 +58,11 @@ class Workspace:
     def postgres(self) -> Path:
         """The server profile's own PostgreSQL cluster (`python -m pipelines.postgres start`)."""
         return self.home / "postgres"
+
+    @property
+    def objects(self) -> Path:
+        """The server profile's own S3-compatible object store (`python -m pipelines.object_store start`)."""
+        return self.home / "objects"
 
     @property
     def plots(self) -> Path:

@@ -61,7 +61,8 @@ class EcgnetStore(dg.ConfigurableResource):
         return RawStore(self.workspace().store)
 
     def features(self) -> FeatureStore:
-        return FeatureStore(self.workspace().store)
+        workspace = self.workspace()
+        return FeatureStore(workspace.store, workspace.features)
 
 
 class MlflowTracking(dg.ConfigurableResource):

@@ -70,11 +70,11 @@ def test_view_rows_are_keyed_like_the_raw_store(world):
 def test_unchanged_inputs_reuse_the_stored_version(world):
     features, snaps = world["features"], world["snaps"]
     first = world["made"][("beats", "spectral")]
-    files = {p: p.stat().st_mtime_ns for p in features.root.rglob("*.parquet")}
+    files = {p: p.stat().st_mtime_ns for p in Path(features.root.path).rglob("*.parquet")}
     again = features.materialize(TASKS["beats"], "spectral", [snaps["annotated"]], backend=CPU)
     assert again.reused and again.entry.version == first.entry.version
     assert again.seconds < 0.5 and not first.reused
-    assert {p: p.stat().st_mtime_ns for p in features.root.rglob("*.parquet")} == files
+    assert {p: p.stat().st_mtime_ns for p in Path(features.root.path).rglob("*.parquet")} == files
 
 
 @pytest.mark.parametrize("damage", ["truncate", "delete"])

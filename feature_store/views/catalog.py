@@ -1,11 +1,13 @@
-"""The catalog of feature views: typed entries, kept as one JSON file rewritten atomically."""
+"""The catalog of feature views: typed entries, one JSON object each."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
-from ..raw_store import locked, read_json, write_json_atomic
+from ..location import Location
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -92,25 +94,49 @@ class ViewEntry:
 
 @dataclass(frozen=True)
 class Catalog:
-    path: Path  # <store>/features/catalog.json
+    """One JSON object per entry, `<root>/<name>/<version>.json`: adding or removing an entry is one
+    whole-object write or delete, so parallel shard runs need no lock and an object store holds it as
+    well as a disk. Every reader of a view goes through an entry: writing it is a version's commit."""
 
-    def entries(self) -> list[ViewEntry]:
-        entries = read_json(self.path, [], "so every view is computed again on its next run")
-        return [ViewEntry.from_json(e) for e in entries]
+    root: Location  # <features>/catalog
+
+    @property
+    def legacy(self) -> Location:
+        """The single catalog file of workspaces written before 2026-12-01, adopted on first read."""
+        return self.root.parent / "catalog.json"
+
+    def _file(self, name: str, version: str) -> Location:
+        return self.root / name / f"{version}.json"
+
+    def _read(self, file: Location) -> ViewEntry | None:
+        found = file.read_json(None, "so that version is computed again on its next run")
+        return ViewEntry.from_json(found) if found is not None else None
+
+    def entries(self, name: str | None = None) -> list[ViewEntry]:
+        self._adopt_legacy()
+        files = (self.root / name).files("*.json") if name else self.root.files("*/*.json")
+        return [e for e in map(self._read, files) if e is not None]
 
     def get(self, name: str, version: str | None = None) -> ViewEntry | None:
         """The entry of `name` at `version`, or its newest whole view when version is None."""
-        wanted = (lambda e: not e.is_part) if version is None else (lambda e: e.version == version)
-        found = [e for e in self.entries() if e.name == name and wanted(e)]
+        if version is not None:
+            self._adopt_legacy()
+            return self._read(self._file(name, version))
+        found = [e for e in self.entries(name) if not e.is_part]
         return max(found, key=lambda e: e.created_at) if found else None
 
     def add(self, entry: ViewEntry) -> None:
-        # shards are written by parallel runs: each rewrites the file under the lock, so none loses another's entry
-        with locked(self.path.with_suffix(".lock")):
-            rest = [e for e in self.entries() if (e.name, e.version) != (entry.name, entry.version)]
-            write_json_atomic([e.to_json() for e in rest + [entry]], self.path)
+        self._file(entry.name, entry.version).write_json(entry.to_json())
 
     def remove(self, name: str, version: str) -> None:
-        with locked(self.path.with_suffix(".lock")):
-            kept = [e.to_json() for e in self.entries() if (e.name, e.version) != (name, version)]
-            write_json_atomic(kept, self.path)
+        self._file(name, version).remove()
+
+    def _adopt_legacy(self) -> None:
+        old = self.legacy.read_json(None, "so every view is computed again on its next run")
+        if old is None:
+            return
+        for d in old:  # idempotent: two processes adopting at once write the same objects
+            if not self._file(d["name"], d["version"]).exists():
+                self.add(ViewEntry.from_json(d))
+        self.legacy.remove()
+        log.info("catalog %s: %d entries moved to one file each under %s", self.legacy, len(old), self.root)

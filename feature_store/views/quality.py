@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from .catalog import ViewEntry
 from .inputs import KEYS
-from .storage import entry_folders, tensor_of
-
-
-def _parts(entry: ViewEntry) -> list[Path]:
-    return [p for folder in entry_folders(entry) for p in sorted(folder.glob("*.parquet"))]
+from .storage import entry_parts, part_schema, read_part, tensor_of
 
 
 def schema_problems(entry: ViewEntry) -> list[str]:
     """What differs between the stored parts and the catalog: keys, tensor columns and shapes."""
     problems = []
-    for part in _parts(entry):
-        schema = pq.read_schema(part)
+    for part in entry_parts(entry):
+        schema = part_schema(part)
         missing = [k for k in KEYS if k not in schema.names]
         if missing:
             problems.append(f"{part.name}: key columns {missing} missing")
@@ -41,8 +34,8 @@ def schema_problems(entry: ViewEntry) -> list[str]:
 def non_finite(entry: ViewEntry) -> dict[str, int]:
     """Count of NaN or infinite values per feature column, a part file at a time (bounded memory)."""
     counts = dict.fromkeys(entry.columns, 0)
-    for part in _parts(entry):
+    for part in entry_parts(entry):
         for column, shape in entry.columns.items():
-            values = tensor_of(pq.read_table(part, columns=[column]).column(column), shape)
+            values = tensor_of(read_part(part, [column]).column(column), shape)
             counts[column] += int((~np.isfinite(values)).sum())
     return counts

@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from ..raw_store import parquet_intact
+from ..location import Location
 
 ROWS_PER_PART = 16384  # keeps each Parquet file (and each read) to tens of MB
 
@@ -39,15 +40,32 @@ def view_table(keys: pl.DataFrame, features: dict[str, np.ndarray]) -> pa.Table:
     return table
 
 
-def entry_folders(entry) -> list[Path]:
+def entry_folders(entry) -> list[Location]:
     """The folders of Parquet parts of a catalog entry (ViewEntry): its own, or each shard's of a union."""
-    return [Path(p) for p in entry.parts.values()] if entry.parts else [Path(entry.path)]
+    return [Location.of(p) for p in entry.parts.values()] if entry.parts else [Location.of(entry.path)]
+
+
+def entry_parts(entry) -> list[Location]:
+    """Every Parquet part of a catalog entry (ViewEntry), in order."""
+    return [part for folder in entry_folders(entry) for part in folder.files("*.parquet")]
 
 
 def scan_entry(entry) -> pl.LazyFrame:
-    """All parts of the view version a catalog entry (ViewEntry) describes."""
-    files = [str(p) for folder in entry_folders(entry) for p in sorted(folder.glob("*.parquet"))]
-    return pl.scan_parquet(files)
+    """All parts of the view version a catalog entry (ViewEntry) describes: polars' own reader on the
+    local disk, pyarrow's dataset (any fsspec filesystem, filters pushed down) on an object store."""
+    parts = entry_parts(entry)
+    if all(p.local for p in parts):
+        return pl.scan_parquet([p.path for p in parts])
+    return pl.scan_pyarrow_dataset(ds.dataset([p.path for p in parts], filesystem=parts[0].fs, format="parquet"))
+
+
+def read_part(part: Location, columns: list[str] | None = None) -> pa.Table:
+    return pq.read_table(part.path, columns=columns, filesystem=None if part.local else part.fs)
+
+
+def part_schema(part: Location) -> pa.Schema:
+    with part.open("rb") as fh:
+        return pq.read_schema(fh)
 
 
 def view_damage(entry) -> str | None:
@@ -55,36 +73,43 @@ def view_damage(entry) -> str | None:
     every part present with its Parquet frame, and the bytes the catalog recorded. Stats and 8 bytes a
     part: cheap enough for every reuse."""
     parts = []
-    for directory in entry_folders(entry):
-        if not directory.is_dir():
-            return f"folder {directory} is missing"
-        parts += sorted(directory.glob("*.parquet"))
-    broken = [p.name for p in parts if not parquet_intact(p)]
+    for folder in entry_folders(entry):
+        if not folder.is_dir():
+            return f"folder {folder} is missing"
+        parts += folder.files("*.parquet")
+    broken = [p.name for p in parts if not p.parquet_intact()]
     if broken:
         return f"{len(broken)} part file(s) cut short or not Parquet: {', '.join(broken[:3])}"
-    size = sum(p.stat().st_size for p in parts)
+    size = sum(p.size() for p in parts)
     if size != entry.bytes:
         return f"{len(parts)} part file(s) hold {size} bytes, the catalog recorded {entry.bytes}"
     return None
 
 
 class ViewWriter:
-    """Parts of one view version written as they come into a temporary folder, renamed into place by
-    `close`: readers never see half a version, and a writer holds one chunk in memory at a time."""
+    """Parts of one view version written as they come, a chunk in memory at a time. On the local disk
+    they go to a temporary folder renamed into place by `close`, so even a reader that globs the folder
+    never sees half a version. An object store cannot rename a folder: parts go straight to the
+    version's own prefix (what an earlier, killed attempt left there is cleared first), and the catalog
+    entry written after `close` is the commit; every reader goes through the catalog."""
 
-    def __init__(self, directory: Path):
-        self.directory = directory
-        _remove_orphans(directory)
-        self.tmp = directory.with_name(f".{directory.name}.{os.getpid()}.tmp")
-        shutil.rmtree(self.tmp, ignore_errors=True)
-        self.tmp.mkdir(parents=True)
+    def __init__(self, directory: Location | Path | str):
+        self.directory = Location.of(directory)
+        if self.directory.local:
+            _remove_orphans(Path(self.directory.path))
+            self.target = self.directory.parent / f".{self.directory.name}.{os.getpid()}.tmp"
+        else:
+            self.target = self.directory
+        self.target.remove()
+        self.target.make_dirs()
         self.parts = 0
 
     def write(self, table: pa.Table) -> None:
         for start in range(0, max(len(table), 1), ROWS_PER_PART):
             pq.write_table(
                 table.slice(start, ROWS_PER_PART),
-                self.tmp / f"part-{self.parts:05d}.parquet",
+                (self.target / f"part-{self.parts:05d}.parquet").path,
+                filesystem=None if self.target.local else self.target.fs,
                 compression="zstd",
                 compression_level=1,
                 use_byte_stream_split=True,
@@ -93,14 +118,14 @@ class ViewWriter:
 
     def close(self) -> int:
         """Move the parts into place; returns the bytes written."""
-        if self.directory.exists():
-            shutil.rmtree(self.directory)
-        os.replace(self.tmp, self.directory)
-        return sum(p.stat().st_size for p in self.directory.glob("*.parquet"))
+        if self.target != self.directory:
+            self.directory.remove()
+            os.replace(self.target.path, self.directory.path)
+        return sum(p.size() for p in self.directory.files("*.parquet"))
 
     def abort(self) -> None:
         """A full disk or an interrupt: leave no half-written folder behind."""
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.target.remove()
 
     def __enter__(self) -> ViewWriter:
         return self
@@ -110,7 +135,7 @@ class ViewWriter:
             self.abort()
 
 
-def write_view(directory: Path, table: pa.Table) -> int:
+def write_view(directory: Location | Path | str, table: pa.Table) -> int:
     """Write parts into a temporary folder, then rename it into place; returns bytes written."""
     with ViewWriter(directory) as writer:
         writer.write(table)

@@ -12,7 +12,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import shutil
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
@@ -20,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-import pyarrow.parquet as pq
 
 from ..backend import Backend, select_backend
-from ..raw_store import RawSnapshot, read_json, write_json_atomic
+from ..location import Location
+from ..raw_store import RawSnapshot
 from ..tasks import TaskSpec, view_name
 from ..transforms.preprocess import PreprocessParams
 from .catalog import Catalog, Lineage, ViewEntry, ViewInput
@@ -31,7 +30,7 @@ from .compute import add_moments, compute_features, output_fs, stats_of, train_m
 from .families import FAMILIES
 from .inputs import KEYS, TaskInput, chunked_inputs, empty_input
 from .online import record_input
-from .storage import ViewWriter, scan_entry, tensor_of, view_damage, view_table
+from .storage import ViewWriter, part_schema, scan_entry, tensor_of, view_damage, view_table
 
 log = logging.getLogger(__name__)
 
@@ -89,9 +88,8 @@ def _view_input(inp: TaskInput) -> ViewInput:
     return ViewInput(inp.fs, int(inp.signal.shape[-1]), inp.crop, tuple(inp.lead_names), inp.unit)
 
 
-def _schema(path: Path) -> str:
-    first = min(path.glob("*.parquet"))
-    return pq.read_schema(first).to_string(show_schema_metadata=False)
+def _schema(folder: Location) -> str:
+    return part_schema(folder.files("*.parquet")[0]).to_string(show_schema_metadata=False)
 
 
 def _train_stats(task: TaskSpec, moments: dict, all_rows: int) -> dict:
@@ -106,9 +104,13 @@ def _train_stats(task: TaskSpec, moments: dict, all_rows: int) -> dict:
 
 
 class FeatureStore:
-    def __init__(self, store_root: Path):
-        self.root = Path(store_root) / "features"
-        self.catalog = Catalog(self.root / "catalog.json")
+    def __init__(self, store_root: Path, features: str | Path | Location | None = None):
+        """`store_root`: the raw store's folder; `features`: where views, their catalog and train
+        statistics live, a folder or an object-store URI (`Workspace.features`), default
+        `<store_root>/features`."""
+        self.store_root = Path(store_root)
+        self.root = Location.of(features if features is not None else self.store_root / "features")
+        self.catalog = Catalog(self.root / "catalog")
 
     # -- writing ---------------------------------------------------------------------------------
     def materialize(
@@ -170,7 +172,7 @@ class FeatureStore:
             version=version,
             task=task.name,
             family=family,
-            path=str(path),
+            path=path.uri,
             params=asdict(params),
             code_version=fam.code_version,
             stats=stats,
@@ -218,7 +220,7 @@ class FeatureStore:
         )
 
     # -- train statistics ------------------------------------------------------------------------
-    def _stats_dir(self, task: TaskSpec, pre: PreprocessParams) -> Path:
+    def _stats_dir(self, task: TaskSpec, pre: PreprocessParams) -> Location:
         return self.root / "_stats" / task.name / _hash(asdict(pre))
 
     def shard_moments(
@@ -228,14 +230,14 @@ class FeatureStore:
         their raw snapshots: a shard that did not change is not read again."""
         lineage = _lineage(snapshots)
         path = self._stats_dir(task, pre) / f"moments-{_shard_of(snapshots) or 'all'}-{_hash(lineage)}.json"
-        moments = read_json(path, None, "so the shard's train moments are summed again")
+        moments = path.read_json(None, "so the shard's train moments are summed again")
         if moments is None:
             parts, rows = [], 0
             for inp in chunked_inputs(task, snapshots):
                 parts.append(train_moments(inp, pre, backend))
                 rows += len(inp.signal)
             moments = add_moments(parts) | {"all_rows": rows}
-            write_json_atomic(moments, path)
+            path.write_json(moments)
         return moments
 
     def fit_train_stats(
@@ -250,7 +252,7 @@ class FeatureStore:
             moments = [self.shard_moments(task, pre, shards[key], backend) for key in sorted(shards)]
             stats = _train_stats(task, add_moments(moments), sum(m["all_rows"] for m in moments))
             current = TrainStats(stats, {key: _lineage(snaps) for key, snaps in shards.items()})
-            write_json_atomic(asdict(current), self._stats_dir(task, pre) / "current.json")
+            (self._stats_dir(task, pre) / "current.json").write_json(asdict(current))
             fitted[_hash(asdict(pre))] = current
         return fitted
 
@@ -269,7 +271,7 @@ class FeatureStore:
             moments = self.shard_moments(task, pre, snapshots, backend or select_backend("auto"))
             return _train_stats(task, moments, moments["all_rows"])
         path = self._stats_dir(task, pre) / "current.json"
-        current = read_json(path, None, "so the train statistics must be fitted again")
+        current = path.read_json(None, "so the train statistics must be fitted again")
         lineage = _lineage(snapshots)
         if current is None or current["shards"].get(shard) != lineage:
             raise StaleStats(
@@ -324,7 +326,7 @@ class FeatureStore:
         entry = replace(
             first,
             version=version,
-            path=str(self.root / name),
+            path=(self.root / name).uri,
             rows=sum(e.rows for e in parts.values()),
             bytes=sum(e.bytes for e in read.values()),
             backend=",".join(sorted({e.backend for e in parts.values()})),
@@ -346,7 +348,7 @@ class FeatureStore:
     def prune(self, name: str, keep: int = 2) -> list[str]:
         """Delete all but the newest `keep` whole versions of a view (and the shard parts only those
         used); returns the versions removed."""
-        entries = self.catalog.entries()
+        entries = self.catalog.entries(name)
         whole = sorted(
             (e for e in entries if e.name == name and not e.is_part), key=lambda e: e.created_at, reverse=True
         )
@@ -355,11 +357,11 @@ class FeatureStore:
         removed = []
         for entry in whole[keep:]:
             if not entry.parts:
-                shutil.rmtree(entry.path, ignore_errors=True)
+                Location.of(entry.path).remove()
             self.catalog.remove(name, entry.version)
             removed.append(entry.version)
         for part in (e for e in entries if e.name == name and e.is_part and e.path in dropped):
-            shutil.rmtree(part.path, ignore_errors=True)
+            Location.of(part.path).remove()
             self.catalog.remove(name, part.version)
         return removed
 
@@ -370,7 +372,7 @@ class FeatureStore:
             known = sorted({e.name for e in self.catalog.entries()})
             raise ValueError(
                 f"no feature view {name!r}{' version ' + version if version else ''} in "
-                f"{self.catalog.path}; known views: {known}; fix: materialize it first"
+                f"{self.catalog.root}; known views: {known}; fix: materialize it first"
             )
         return entry
 
@@ -459,10 +461,11 @@ class ViewRef:
 
     name: str
     version: str
-    store_root: str
+    store_root: str  # the raw store's folder
+    features: str  # where the views live (FeatureStore.root), a folder or an object-store URI
 
     def store(self) -> FeatureStore:
-        return FeatureStore(Path(self.store_root))
+        return FeatureStore(Path(self.store_root), self.features)
 
     def entry(self) -> ViewEntry:
         return self.store().entry(self.name, self.version)

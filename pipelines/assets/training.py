@@ -116,12 +116,12 @@ def build_training_data(spec: TaskSpec) -> dg.AssetsDefinition:
 def _whole_views(context: dg.AssetExecutionContext, spec: TaskSpec, store: EcgnetStore) -> dict[str, ViewRef]:
     """Family -> the whole view over every shard as the raw store holds it now (registered once in the
     catalog, its parts the shard views): what this comparison trains on."""
-    shards, features, root = store.raw().shard_snapshots(spec.source_kinds), store.features(), store.workspace().store
+    shards, features = store.raw().shard_snapshots(spec.source_kinds), store.features()
     views = {}
     for family in FAMILIES:
         entry = features.union(spec, family, shards)
         context.log.info(f"{entry.name} {entry.version}: {entry.rows} rows over {len(entry.parts)} shards")
-        views[family] = ViewRef(entry.name, entry.version, str(root))
+        views[family] = ViewRef(entry.name, entry.version, str(features.store_root), features.root.uri)
     return views
 
 

