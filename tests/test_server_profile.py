@@ -1,6 +1,7 @@
-"""The server profile on real servers started by the test: Dagster's instance on PostgreSQL and MLflow
-as `mlflow server` on PostgreSQL with proxied artifacts, the whole beats pipeline run through both and
-read back from the databases and the server, and the champion served to `predict` through it."""
+"""The server profile on real servers started by the test: Dagster's instance on PostgreSQL, MLflow as
+`mlflow server` on PostgreSQL with proxied artifacts and the feature views on an S3-compatible object
+store (SeaweedFS); the whole beats pipeline run through all three and read back from the databases,
+the server and the bucket, and the champion served to `predict` through them."""
 
 import os
 import shutil
@@ -12,13 +13,17 @@ import urllib.request
 from pathlib import Path
 
 import dagster as dg
+import fsspec
 import mlflow
 import psycopg2
 import pytest
 
 from ecgnet.__main__ import main as ecgnet_main
 from feature_store.tasks import BEATS
+from feature_store.views.storage import view_damage
+from feature_store.views.store import FeatureStore
 from feature_store.workspace import Workspace
+from pipelines.object_store import LocalObjectStore
 from pipelines.postgres import LocalPostgres, free_port
 from pipelines.server import server_env
 from pipelines.ui import mlflow_command
@@ -35,8 +40,9 @@ def servers():
     folder.chmod(0o755)
     workspace = Workspace(folder / "home")
     cluster = LocalPostgres.of(workspace).start()
+    objects = LocalObjectStore.of(workspace).start()
     port = free_port()
-    variables = server_env(cluster, "127.0.0.1", port)
+    variables = server_env(cluster, "127.0.0.1", port, objects)
     env = {**os.environ, **variables, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     with pytest.MonkeyPatch.context() as mp:  # the command names the store from the environment, as make does
         for key, value in variables.items():
@@ -46,10 +52,11 @@ def servers():
     mlflow_server = subprocess.Popen(command, env=env, start_new_session=True, stdout=subprocess.DEVNULL)
     try:
         _wait_healthy(f"http://127.0.0.1:{port}/health", mlflow_server)
-        yield {"cluster": cluster, "workspace": workspace, "env": server_env(cluster, "127.0.0.1", port)}
+        yield {"cluster": cluster, "workspace": workspace, "env": variables, "objects": objects}
     finally:
         os.killpg(mlflow_server.pid, signal.SIGTERM)
         mlflow_server.wait(timeout=30)
+        objects.stop()
         cluster.stop()
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -80,6 +87,8 @@ def served_run(servers, beat_world):
         for key, value in env.items():
             mp.setenv(key, value)
         mp.setenv("ECGNET_HOME", str(workspace.home))
+        # fsspec read its configuration from the environment when imported; a shell would set it first
+        mp.setitem(fsspec.config.conf, "s3", {"endpoint_url": env["FSSPEC_S3_ENDPOINT_URL"]})
         dagster_home = prepare_dagster_home(workspace)
         with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
             result = materialize_all(
@@ -117,6 +126,21 @@ def test_the_comparison_is_logged_through_the_mlflow_server_and_read_back(server
     # the runs are rows of the server's PostgreSQL database, the artifacts files of its folder
     assert _rows(servers["cluster"], "mlflow", "SELECT count(*) FROM runs") == len(runs)
     assert list(servers["workspace"].mlflow_artifacts.rglob("comparison.csv"))
+
+
+def test_the_feature_views_are_objects_of_the_bucket(servers, served_run):
+    workspace, views = servers["workspace"], servers["env"]["ECGNET_FEATURES"]
+    assert views.startswith("s3://") and not (workspace.store / "features").exists()  # raw store only on disk
+    features = FeatureStore(workspace.store, views)
+    entries = features.catalog.entries()
+    unions = {e.name for e in entries if e.parts}
+    assert unions == {"beats_time", "beats_spectral", "beats_spectrogram"}
+    assert all(p.startswith(f"{views}/") for e in entries for p in ([e.path] + list(e.parts.values())))
+    assert all(view_damage(e) is None for e in entries if e.parts)
+    # the training the server profile ran read these versions: the comparison names them
+    run = mlflow.search_runs(experiment_names=["ecgnet-beats"], filter_string="tags.`ecgnet.role` = 'comparison'")
+    logged = {k.removeprefix("params.view."): v for k, v in run.iloc[0].items() if k.startswith("params.view.")}
+    assert logged and {e.name: e.version for e in entries if e.parts}.items() >= logged.items()
 
 
 def test_predict_loads_the_champion_through_the_server(servers, served_run, capsys):

@@ -1,7 +1,6 @@
 """Feature assets: per task its train statistics (every shard), then per (task, family) a versioned view
 per shard of the raw records."""
 
-from pathlib import Path
 
 import dagster as dg
 import numpy as np
@@ -103,7 +102,7 @@ def _metadata(made: list[Materialized], features: FeatureStore, store: EcgnetSto
         "columns": dg.MetadataValue.json({k: list(v) for k, v in e.columns.items()}),
         "excluded": dg.MetadataValue.json({x.shard: x.lineage.excluded for x in entries}),
         "raw_snapshots": dg.MetadataValue.json({x.shard: x.lineage.snapshots for x in entries}),
-        "path": dg.MetadataValue.path(str(Path(e.path).parent.parent)),
+        "path": dg.MetadataValue.path((features.root / e.name).uri),
     }
     if e.rows:
         meta.update(png(_preview(e, features), store.workspace().plots / f"{name}.png", "preview"))
