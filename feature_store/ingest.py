@@ -24,7 +24,7 @@ from .raw_store import (
     record_table,
     write_atomic,
 )
-from .shards import Shard
+from .shards import Shard, shard_label
 from .sources.base import Landed, RecordRef
 from .sources.errors import RecordError
 from .sources.files import check_readable, file_digest
@@ -61,7 +61,7 @@ class IngestReport:
 
     @property
     def where(self) -> str:
-        return f" shard {self.shard}" if self.shard else ""
+        return shard_label(self.shard)
 
     @property
     def records_per_s(self) -> float:

@@ -73,5 +73,10 @@ def all_shards(count: int | None = None) -> list[Shard]:
     return [Shard(i, count) for i in range(count)]
 
 
+def shard_label(key: str) -> str:
+    """Follows a view or kind's name in messages: " shard 02", or "" for a whole one."""
+    return f" shard {key}" if key else ""
+
+
 def shard_keys(count: int | None = None) -> list[str]:
     return [s.key for s in all_shards(count)]

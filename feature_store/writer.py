@@ -57,10 +57,10 @@ def alive(pid: int) -> bool:
         return False
     except PermissionError:  # another user's process: alive
         return True
-    return _stat(pid)[:1] != ["Z"]
+    return proc_stat(pid)[:1] != ["Z"]
 
 
-def _stat(pid: int) -> list[str]:
+def proc_stat(pid: int) -> list[str]:
     """/proc/<pid>/stat from field 3 (state) on; [] where /proc is not there."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -71,7 +71,7 @@ def _stat(pid: int) -> list[str]:
 
 def process_start(pid: int) -> str:
     """The process's start time in clock ticks since boot ('' where /proc is not there)."""
-    fields = _stat(pid)
+    fields = proc_stat(pid)
     return fields[19] if len(fields) > 19 else ""  # field 22
 
 

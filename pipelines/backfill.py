@@ -26,6 +26,7 @@ from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
 from dagster._core.utils import make_new_backfill_id
 
 from feature_store.workspace import PROJECT_ROOT
+from feature_store.writer import proc_stat
 
 from .partitions import SHARD_KEYS
 from .stale_runs import close_dead_runs
@@ -120,12 +121,10 @@ def daemon(dagster_home: Path, *, module: str = LOCATION, log: Path | None = Non
 def descendants(pid: int) -> list[int]:
     """Every live process below `pid` (Linux /proc; [] elsewhere)."""
     children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    for folder in Path("/proc").glob("[0-9]*"):
+        fields = proc_stat(int(folder.name))
+        if fields:
+            children.setdefault(int(fields[1]), []).append(int(folder.name))
     found, todo = [], [pid]
     while todo:
         for child in children.get(todo.pop(), []):

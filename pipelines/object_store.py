@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from feature_store.workspace import Workspace
+from feature_store.writer import alive
 from pipelines.postgres import free_port
 
 BUCKET = "ecgnet"
@@ -174,19 +175,11 @@ class LocalObjectStore:
             group = int(pid.read_text())
             os.killpg(group, signal.SIGTERM)
             deadline = time.monotonic() + 3
-            while _alive(group) and time.monotonic() < deadline:
+            while alive(group) and time.monotonic() < deadline:
                 time.sleep(0.2)
-            if _alive(group):  # its graceful gRPC shutdown can wait forever on an idle stream
+            if alive(group):  # its graceful gRPC shutdown can wait forever on an idle stream
                 os.killpg(group, signal.SIGKILL)
         pid.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    """Running, not merely a zombie waiting for its parent."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,6 +13,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from ..location import Location
+from ..writer import alive
 
 ROWS_PER_PART = 16384  # keeps each Parquet file (and each read) to tens of MB
 
@@ -146,15 +147,5 @@ def _remove_orphans(directory: Path) -> None:
     """Temporary folders of earlier writes of `directory` whose process is gone (killed mid-write)."""
     for tmp in directory.parent.glob(f".{directory.name}.*.tmp"):
         pid = tmp.name.removeprefix(f".{directory.name}.").removesuffix(".tmp")
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not alive(int(pid)):
             shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process
-    return True

@@ -23,6 +23,7 @@ import polars as pl
 from ..backend import Backend, select_backend
 from ..location import Location
 from ..raw_store import RawSnapshot
+from ..shards import shard_label
 from ..tasks import TaskSpec, view_name
 from ..transforms.preprocess import PreprocessParams
 from .catalog import Catalog, Lineage, ViewEntry, ViewInput
@@ -80,10 +81,6 @@ def _lineage(snapshots: list[RawSnapshot]) -> dict[str, str]:
     return {s.kind: s.fingerprint for s in snapshots}
 
 
-def _where(shard: str) -> str:
-    return f" shard {shard}" if shard else ""
-
-
 def _view_input(inp: TaskInput) -> ViewInput:
     return ViewInput(inp.fs, int(inp.signal.shape[-1]), inp.crop, tuple(inp.lead_names), inp.unit)
 
@@ -137,7 +134,7 @@ class FeatureStore:
         existing = self.catalog.get(name, version)
         damage = view_damage(existing) if existing else "not stored"
         if damage is None:
-            log.info("%s%s: version %s is stored; nothing to compute", name, _where(shard), version)
+            log.info("%s%s: version %s is stored; nothing to compute", name, shard_label(shard), version)
             return Materialized(existing, True, time.perf_counter() - start)
         if existing:  # the catalog names it but its files are gone or cut short: computed again, same version
             log.warning(
@@ -197,7 +194,7 @@ class FeatureStore:
         log.info(
             "%s%s: version %s, %d rows, %.1f MB in %.1f s on %s",
             name,
-            _where(shard),
+            shard_label(shard),
             version,
             rows,
             size / 2**20,

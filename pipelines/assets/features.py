@@ -1,7 +1,6 @@
 """Feature assets: per task its train statistics (every shard), then per (task, family) a versioned view
 per shard of the raw records."""
 
-
 import dagster as dg
 import numpy as np
 
