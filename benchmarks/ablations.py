@@ -176,6 +176,34 @@ def figures(probs: np.ndarray, dev: TaskData, y: np.ndarray | None = None) -> di
     return {"headline": headline(dev.spec)(probs, y), **aami(probs, y, dev.classes, dev.spec.focus_classes)}
 
 
+def per_record_s(probs: np.ndarray, dev: TaskData, folder: Path, min_s: int = 20) -> list[dict]:
+    """Out-of-fold S sensitivity per DS1 record with at least `min_s` S beats, beside the share of its
+    N-class beats that are bundle-branch blocks (annotation symbols L and R): where S is lost."""
+    import wfdb
+
+    s = dev.classes.index("S")
+    records = np.array([i.split(":")[0] for i in dev.val.ids.tolist()])
+    is_s, said_s = dev.val.y[:, s] > 0.5, probs.argmax(axis=1) == s
+    rows = []
+    for record in sorted(set(records.tolist())):
+        mine = records == record
+        if is_s[mine].sum() < min_s:
+            continue
+        symbols = np.array(wfdb.rdann(str(folder / record), "atr").symbol)
+        n_class = np.isin(symbols, ["N", "L", "R", "e", "j"])
+        bbb = float(np.isin(symbols[n_class], ["L", "R"]).mean()) if n_class.any() else 0.0
+        rows.append(
+            {
+                "record": record,
+                "s_beats": int(is_s[mine].sum()),
+                "s_share": float(is_s[mine].mean()),
+                "s_se": float((is_s & said_s)[mine].sum() / is_s[mine].sum()),
+                "n_bbb_share": bbb,
+            }
+        )
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mitdb", type=Path, default=MITDB)
@@ -185,6 +213,7 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=None, help="ablation names (default: all)")
     parser.add_argument("--out", type=Path, default=None, help="append each row here as a JSON line")
     parser.add_argument("--stress", action="store_true", help="also score S-majority copies of held-out records")
+    parser.add_argument("--per-record", action="store_true", help="out-of-fold S sensitivity of each S-rich record")
     args = parser.parse_args()
     start = time.perf_counter()
     base, beats = development(args.mitdb)
@@ -238,6 +267,12 @@ def main() -> None:
             cells = [f"{np.mean(per_fold):.3f} ± {np.std(per_fold):.3f}" if label == "argmax" else ""]
             cells += [f"{f[k]:.3f}" for k in ("headline", "accuracy", "se_S", "pp_S", "se_V", "pp_V")]
             print(f"  {label:10s}" + "".join(f"{c:>14s}" for c in cells), flush=True)
+        if args.per_record:
+            row["per_record_s"] = per_record_s(oof, dev, args.mitdb)
+            print("  record  S beats  S share  S Se (OOF)  N beats that are BBB")
+            for r in row["per_record_s"]:
+                cells = f"{r['s_beats']:8d} {r['s_share']:8.3f} {r['s_se']:11.3f} {r['n_bbb_share']:10.2f}"
+                print(f"  {r['record']:>6s} {cells}")
         if args.out:
             with args.out.open("a") as fh:
                 fh.write(json.dumps(row) + "\n")
