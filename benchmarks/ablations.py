@@ -99,6 +99,7 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
     "12 epochs, record 114's leads in MLII-first order": {"epochs": 12, "inputs": mlii_first},
     "12 epochs, MLII only": {"epochs": 12, "inputs": mlii_only},
     "classical: morphology at the P, QRS and T waves": {"model": {"morphology": "waves"}},
+    "classical: no waveform samples (RR and record-relative scalars only)": {"model": {"morphology": "none"}},
     # view changes ("views": family -> params): the views are computed again for the row
     "record template from the unhurried quarter of beats (RR >= the record's 75th percentile)": {
         "views": {"time": TimeParams(template_rr_quantile=0.75)}

@@ -57,9 +57,12 @@ class LinearReference(nn.Module):
 
 def morphology_index(samples: int, how: str, *, beats: bool) -> np.ndarray:
     """Sample indices into a waveform of `samples`. "waves" needs beats centred as ingest cuts them
-    (IngestConfig's beat window, R peak `beat_before_s` into it); other rows are sampled evenly."""
-    if how not in ("waves", "uniform"):
-        raise ValueError(f"morphology must be 'waves' or 'uniform', got {how!r}")
+    (IngestConfig's beat window, R peak `beat_before_s` into it); other rows are sampled evenly;
+    "none": no samples, the view's scalars alone (rhythm and the record-relative descriptors)."""
+    if how not in ("waves", "uniform", "none"):
+        raise ValueError(f"morphology must be 'waves', 'uniform' or 'none', got {how!r}")
+    if how == "none":
+        return np.zeros(0, dtype=np.int64)
     if how == "uniform" or not beats:
         return np.unique(np.linspace(0, samples - 1, MORPHOLOGY_POINTS).round().astype(np.int64))
     window = IngestConfig()

@@ -349,6 +349,12 @@ def test_the_classical_reference_is_scikit_learns_lda_as_one_linear_layer(data):
     layout = Layout.of(data)  # exported like every variant: one flat input, probabilities out
     flat = torch.from_numpy(layout.pack({m: {k: v[:4] for k, v in inp.items()} for m, inp in data.test.x.items()}))
     np.testing.assert_allclose(Packed(model, layout, False)(flat).detach().numpy(), probs[:4], rtol=1e-5, atol=1e-6)
+    # morphology "none": the time view's scalars alone (RR and record-relative descriptors)
+    scalars_only = build(VARIANTS["classical"], data, replace(SMALL, morphology="none"))
+    fit_reference(scalars_only, data)
+    with torch.no_grad():
+        width = scalars_only.features(tensors(data.test)).shape[1]
+    assert width == np.prod(data.test.x["time"]["scalars"].shape[1:]) < train_x.shape[1]
 
 
 def test_patient_folds_put_each_patient_in_one_fold():

@@ -16,5 +16,6 @@ class ModelConfig:
     fusion_hidden: int = 128  # hidden width of fusion heads
     # classical reference: where each beat's waveform is sampled ("uniform": 20 points evenly over the
     # window; "waves": P, QRS and T windows around the R peak, densest over the QRS, as de Chazal et al.
-    # 2004). On MIT-BIH DS1 5-fold CV "uniform" scored 0.317 +- 0.117 macro-F1, "waves" 0.276 +- 0.068
+    # 2004; "none": the scalars alone). On MIT-BIH DS1 5-fold CV "uniform" scored 0.317 +- 0.117 macro-F1,
+    # "waves" 0.276 +- 0.068
     morphology: str = "uniform"
