@@ -87,6 +87,38 @@ def without_template(split: Split) -> Split:
     return Split(x, split.y, split.ids, split.groups)
 
 
+def rr_over_quantile(q: float):
+    """An input transform: two more rhythm columns, each beat's intervals over the record's `q`
+    quantile of intervals (a reference that premature beats, however many, do not pull down; the
+    rhythm group leads the time scalars with rr_prev_s and rr_next_s first)."""
+
+    def transform(split: Split) -> Split:
+        scalars = np.asarray(split.x["time"]["scalars"], dtype=np.float32)
+        records = np.array([i.split(":")[0] for i in split.ids.tolist()])
+        extra = np.zeros((len(scalars), 2), np.float32)
+        for r in np.unique(records):
+            rows = records == r
+            ref = max(float(np.quantile(scalars[rows, :2], q)), 1e-3)
+            extra[rows] = scalars[rows, :2] / ref
+        x = {**split.x, "time": {**split.x["time"], "scalars": np.concatenate([scalars, extra], axis=1)}}
+        return Split(x, split.y, split.ids, split.groups)
+
+    return transform
+
+
+def minus_record_median(split: Split) -> Split:
+    """An input transform: each beat's waveform minus its record's median beat (label-free), so the
+    shape a record conducts with (a bundle-branch block, say) is no longer itself evidence of a class;
+    what is left is how the beat differs from the record's usual one."""
+    wave = np.array(split.x["time"]["waveform"], dtype=np.float32)
+    records = np.array([i.split(":")[0] for i in split.ids.tolist()])
+    for r in np.unique(records):
+        rows = records == r
+        wave[rows] -= np.median(wave[rows], axis=0, keepdims=True)
+    x = {**split.x, "time": {**split.x["time"], "waveform": wave}}
+    return Split(x, split.y, split.ids, split.groups)
+
+
 ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"), input transforms ("inputs")
     "baseline (inverse-frequency class weights, 6 epochs)": {},
     "no class weights": {"class_weighting": False},
@@ -106,6 +138,8 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
     },
     "record template from the unhurried half of beats": {"views": {"time": TimeParams(template_rr_quantile=0.5)}},
     "no record template": {"inputs": without_template},
+    "RR over the record's 90th percentile interval": {"inputs": rr_over_quantile(0.9)},
+    "waveform minus the record's median beat": {"inputs": minus_record_median},
     # training rows added: S-majority copies of the training patients' S-rich records
     "S-majority copies of training records added": {"train_s_majority": True},
 }
@@ -184,7 +218,7 @@ def per_record_s(probs: np.ndarray, dev: TaskData, folder: Path, min_s: int = 20
 
     s = dev.classes.index("S")
     records = np.array([i.split(":")[0] for i in dev.val.ids.tolist()])
-    is_s, said_s = dev.val.y[:, s] > 0.5, probs.argmax(axis=1) == s
+    is_s, said_s = dev.val.y == s, probs.argmax(axis=1) == s
     rows = []
     for record in sorted(set(records.tolist())):
         mine = records == record
@@ -274,6 +308,10 @@ def main() -> None:
             for r in row["per_record_s"]:
                 cells = f"{r['s_beats']:8d} {r['s_share']:8.3f} {r['s_se']:11.3f} {r['n_bbb_share']:10.2f}"
                 print(f"  {r['record']:>6s} {cells}")
+            for label, bbb in (("N beats bundle-branch blocks", True), ("the other S-rich records", False)):
+                group = [r for r in row["per_record_s"] if (r["n_bbb_share"] > 0.5) == bbb]
+                found = sum(r["s_se"] * r["s_beats"] for r in group) / max(sum(r["s_beats"] for r in group), 1)
+                print(f"  pooled S Se, {label} ({len(group)} records): {found:.3f}")
         if args.out:
             with args.out.open("a") as fh:
                 fh.write(json.dumps(row) + "\n")
