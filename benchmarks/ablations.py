@@ -87,25 +87,6 @@ def without_template(split: Split) -> Split:
     return Split(x, split.y, split.ids, split.groups)
 
 
-def rr_over_quantile(q: float):
-    """An input transform: two more rhythm columns, each beat's intervals over the record's `q`
-    quantile of intervals (a reference that premature beats, however many, do not pull down; the
-    rhythm group leads the time scalars with rr_prev_s and rr_next_s first)."""
-
-    def transform(split: Split) -> Split:
-        scalars = np.asarray(split.x["time"]["scalars"], dtype=np.float32)
-        records = np.array([i.split(":")[0] for i in split.ids.tolist()])
-        extra = np.zeros((len(scalars), 2), np.float32)
-        for r in np.unique(records):
-            rows = records == r
-            ref = max(float(np.quantile(scalars[rows, :2], q)), 1e-3)
-            extra[rows] = scalars[rows, :2] / ref
-        x = {**split.x, "time": {**split.x["time"], "scalars": np.concatenate([scalars, extra], axis=1)}}
-        return Split(x, split.y, split.ids, split.groups)
-
-    return transform
-
-
 def minus_record_median(split: Split) -> Split:
     """An input transform: each beat's waveform minus its record's median beat (label-free), so the
     shape a record conducts with (a bundle-branch block, say) is no longer itself evidence of a class;
@@ -138,7 +119,6 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
     },
     "record template from the unhurried half of beats": {"views": {"time": TimeParams(template_rr_quantile=0.5)}},
     "no record template": {"inputs": without_template},
-    "RR over the record's 90th percentile interval": {"inputs": rr_over_quantile(0.9)},
     "waveform minus the record's median beat": {"inputs": minus_record_median},
     # training rows added: S-majority copies of the training patients' S-rich records
     "S-majority copies of training records added": {"train_s_majority": True},

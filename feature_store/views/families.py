@@ -55,7 +55,8 @@ class SpectrogramParams:
 
 
 class TimeFamily:
-    name, code_version, params_cls = "time", "3", TimeParams  # 2: beats carry `template`; 3: slow RR reference
+    # 2: beats carry `template`; 3: slow RR reference; 4: the 90th-percentile RR reference
+    name, code_version, params_cls = "time", "4", TimeParams
 
     def arrays(self, x, xp: ModuleType, *, fs: float, params: TimeParams, crop) -> dict:
         waveform = x if crop is None else x[..., crop[0] : crop[1]]
