@@ -77,9 +77,6 @@ class Location:
     def is_dir(self) -> bool:
         return self.fs.isdir(self.path)
 
-    def is_file(self) -> bool:
-        return self.fs.isfile(self.path)
-
     def files(self, pattern: str = "*") -> list[Location]:
         """Files matching `pattern` under this folder, sorted by name; listed afresh, since other
         processes write here too (object-store clients cache listings)."""

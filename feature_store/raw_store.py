@@ -166,11 +166,6 @@ def beat_table(row: RecordRow, beats: BeatBatch) -> pa.Table:
     )
 
 
-def parquet_intact(path: Path) -> bool:
-    """Whether `path` is a whole Parquet file by its frame (see `Location.parquet_intact`)."""
-    return Location.of(path).parquet_intact()
-
-
 def write_atomic(table: pa.Table, path: Path) -> None:
     """Write Parquet next to `path`, then rename: readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -220,7 +215,8 @@ class RawStore:
     def landed_intact(self, kind: str, record_id: str) -> bool:
         """The record's stored row (and beats, where it has them) are whole Parquet files."""
         beats = self.beats_file(kind, record_id)
-        return parquet_intact(self.records_file(kind, record_id)) and (not beats.exists() or parquet_intact(beats))
+        intact = Location.of(self.records_file(kind, record_id)).parquet_intact()
+        return intact and (not beats.exists() or Location.of(beats).parquet_intact())
 
     def quarantine_file(self, kind: str, path: str) -> Path:
         key = hashlib.blake2b(path.encode(), digest_size=6).hexdigest()

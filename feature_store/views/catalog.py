@@ -100,9 +100,12 @@ class Catalog:
 
     root: Location  # <features>/catalog
 
+    def __post_init__(self) -> None:
+        self._adopt_legacy()  # once per catalog opened, not on every lookup
+
     @property
     def legacy(self) -> Location:
-        """The single catalog file of workspaces written before 2026-12-01, adopted on first read."""
+        """The single catalog file of workspaces written before 2026-12-01, adopted when the catalog is opened."""
         return self.root.parent / "catalog.json"
 
     def _file(self, name: str, version: str) -> Location:
@@ -113,14 +116,12 @@ class Catalog:
         return ViewEntry.from_json(found) if found is not None else None
 
     def entries(self, name: str | None = None) -> list[ViewEntry]:
-        self._adopt_legacy()
         files = (self.root / name).files("*.json") if name else self.root.files("*/*.json")
         return [e for e in map(self._read, files) if e is not None]
 
     def get(self, name: str, version: str | None = None) -> ViewEntry | None:
         """The entry of `name` at `version`, or its newest whole view when version is None."""
         if version is not None:
-            self._adopt_legacy()
             return self._read(self._file(name, version))
         found = [e for e in self.entries(name) if not e.is_part]
         return max(found, key=lambda e: e.created_at) if found else None

@@ -137,7 +137,7 @@ class ViewWriter:
 
 
 def write_view(directory: Location | Path | str, table: pa.Table) -> int:
-    """Write parts into a temporary folder, then rename it into place; returns bytes written."""
+    """Write a whole table as one view version through a `ViewWriter`; returns bytes written."""
     with ViewWriter(directory) as writer:
         writer.write(table)
         return writer.close()
