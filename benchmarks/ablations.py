@@ -40,6 +40,7 @@ from ecgnet.train import TrainConfig, predict_probs
 from feature_store.backend import numpy_backend
 from feature_store.sources.splits import mitdb_table
 from feature_store.tasks import BEATS, TaskSpec
+from feature_store.transforms.rhythm import BEAT_RR_NAMES
 from feature_store.transforms.template import TEMPLATE_NAMES
 from feature_store.views.families import TimeParams
 
@@ -87,6 +88,22 @@ def without_template(split: Split) -> Split:
     return Split(x, split.y, split.ids, split.groups)
 
 
+MEAN_REFERENCED = ("rr_record_s", "rr_prev_norm", "rr_next_norm")  # move most when S beats dominate a record
+
+
+def robust_rr_references(split: Split) -> Split:
+    """The time scalars without the RR columns read against the record's mean interval (the mean itself
+    and each beat's intervals over it): of the three references, the mean is the one a record full of
+    early beats pulls towards them (S-dominant references on DS1: S beats' prev/mean 0.6 -> 0.85, N's
+    1.0 -> 1.4, where prev/q90 moves by 0.05); the slow and 90th-percentile references stay. `rhythm`
+    is the first column group of the scalars (ecgnet.data.INPUTS)."""
+    drop = [BEAT_RR_NAMES.index(name) for name in MEAN_REFERENCED]
+    scalars = np.asarray(split.x["time"]["scalars"])
+    keep = np.setdiff1d(np.arange(scalars.shape[1]), drop)
+    x = {**split.x, "time": {**split.x["time"], "scalars": scalars[:, keep]}}
+    return Split(x, split.y, split.ids, split.groups)
+
+
 def minus_record_median(split: Split) -> Split:
     """An input transform: each beat's waveform minus its record's median beat (label-free), so the
     shape a record conducts with (a bundle-branch block, say) is no longer itself evidence of a class;
@@ -119,6 +136,11 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
     },
     "record template from the unhurried half of beats": {"views": {"time": TimeParams(template_rr_quantile=0.5)}},
     "no record template": {"inputs": without_template},
+    "RR against the slow and 90th-percentile references only (not the record mean)": {"inputs": robust_rr_references},
+    "RR against robust references only, and the template from the unhurried quarter": {
+        "inputs": robust_rr_references,
+        "views": {"time": TimeParams(template_rr_quantile=0.75)},
+    },
     "waveform minus the record's median beat": {"inputs": minus_record_median},
     # training rows added: S-majority copies of the training patients' S-rich records
     "S-majority copies of training records added": {"train_s_majority": True},
@@ -148,6 +170,53 @@ def s_majority(beats: BeatRows, min_s: int = 50, s_share: float = 0.75) -> BeatR
     rows = np.concatenate(keep)
     arrays = {f.name: getattr(beats, f.name) for f in dataclasses.fields(beats)}
     return replace(beats, **{name: a[rows] for name, a in arrays.items() if isinstance(a, np.ndarray)})
+
+
+REFERENCE_COPY = "#reference"  # id suffix of the S beats `s_dominant_references` adds to a record's references
+
+
+def s_dominant_references(beats: BeatRows, min_s: int = 50, s_share: float = 0.75) -> BeatRows:
+    """Every DS1 record with at least `min_s` S beats, whole, plus copies of its S beats placed after its
+    last beat, enough that S is `s_share` of the record's beats. The copies only move the record-level
+    references (the RR mean, median and 90th percentile, the median beat) to where a record made mostly
+    of S beats has them; every real beat keeps its own intervals and neighbours (the thinned copies of
+    `s_majority` lose them: a beat whose N neighbour was removed gets a long interval), and the copies
+    are dropped before scoring (`stress_rows`). Other records are left out."""
+    parts = []
+    for record in np.unique(beats.record_id):
+        rows = np.flatnonzero(beats.record_id == record)
+        s_rows = rows[beats.label[rows] == "S"]
+        if len(s_rows) < min_s:
+            continue
+        # S (1 + k) = share (n + S k): k copies of each S beat
+        k = max(int(np.ceil((s_share * len(rows) - len(s_rows)) / ((1 - s_share) * len(s_rows)))), 0)
+        span = int(beats.r_peak[rows].max()) + 1
+        copies = np.tile(s_rows, k)
+        parts.append((rows, copies, np.repeat(np.arange(1, k + 1), len(s_rows)) * span))
+    arrays = {f.name: getattr(beats, f.name) for f in dataclasses.fields(beats)}
+    out = {}
+    for name, a in arrays.items():
+        if not isinstance(a, np.ndarray):
+            continue
+        pieces = []
+        for rows, copies, shift in parts:
+            copied = a[copies]
+            if name == "ids":
+                copied = np.array([f"{i}{REFERENCE_COPY}{j}" for j, i in enumerate(copied.tolist())])
+            elif name == "r_peak":
+                copied = copied + shift
+            pieces += [a[rows], copied]
+        out[name] = np.concatenate(pieces)
+    return replace(beats, **out)
+
+
+def stress_rows(beats: BeatRows, kind: str, spec: TaskSpec = BEATS) -> Split:
+    """The rows a stress test scores: "thinned" (`s_majority`) or "references" (`s_dominant_references`,
+    its added copies left out)."""
+    if kind == "thinned":
+        return _task_data(s_majority(beats), spec).val
+    rows = _task_data(s_dominant_references(beats), spec).val
+    return rows.take(np.flatnonzero([REFERENCE_COPY not in i for i in rows.ids.tolist()]))
 
 
 def _task_data(beats: BeatRows, spec: TaskSpec = BEATS) -> TaskData:
@@ -228,11 +297,17 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=None, help="ablation names (default: all)")
     parser.add_argument("--out", type=Path, default=None, help="append each row here as a JSON line")
     parser.add_argument("--stress", action="store_true", help="also score S-majority copies of held-out records")
+    parser.add_argument(
+        "--stress-kind",
+        choices=("thinned", "references"),
+        default="thinned",
+        help="S-majority by thinning N beats, or by S copies in the record's references only",
+    )
     parser.add_argument("--per-record", action="store_true", help="out-of-fold S sensitivity of each S-rich record")
     args = parser.parse_args()
     start = time.perf_counter()
     base, beats = development(args.mitdb)
-    stress = _task_data(s_majority(beats)).val if args.stress else None
+    stress = stress_rows(beats, args.stress_kind) if args.stress else None
     print(
         f"DS1 only: {len(base.val):,} beats of {len(set(base.val.groups.tolist()))} patients, "
         f"{args.folds} folds by patient; variant {args.variant} ({time.perf_counter() - start:.0f} s to read)",
@@ -249,15 +324,16 @@ def main() -> None:
         if views:
             spec = replace(BEATS, view_params={**BEATS.view_params, **views})
             dev = _task_data(beats, spec)
-            stress_in = None if stress is None else _task_data(s_majority(beats), spec).val
+            stress_in = None if stress is None else stress_rows(beats, args.stress_kind, spec)
         if inputs:
-            moved = inputs(base.val)
-            dev = TaskData(base.spec, moved, moved, base.test, {})  # folds() takes train and val as one
-            stress_in = None if stress is None else inputs(stress)
+            moved = inputs(dev.val)  # on top of a view change where the row has both
+            dev = TaskData(dev.spec, moved, moved, base.test, {})  # folds() takes train and val as one
+            stress_in = None if stress_in is None else inputs(stress_in)
         # the held-out patients' stress rows are already these (same views): not computed again
         extra = None
         if train_s_majority:
-            extra = stress_in if stress_in is not None else _task_data(s_majority(beats)).val
+            thinned = stress_in is not None and args.stress_kind == "thinned"
+            extra = stress_in if thinned else stress_rows(beats, "thinned")
         train_cfg = replace(TrainConfig(epochs=args.epochs, device="cpu"), **change)
         cfg = ComparisonConfig(train=train_cfg, model=replace(ModelConfig(), **model))
         t0 = time.perf_counter()

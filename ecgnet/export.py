@@ -40,6 +40,13 @@ class Layout:
     def pack(self, x: dict[str, dict[str, np.ndarray]]) -> np.ndarray:
         """(rows, width) float32 from modality -> input -> (rows, *shape)."""
         n = len(next(iter(next(iter(x.values())).values())))
+        for m, k, shape in self.entries:
+            have = tuple(np.shape(x[m][k])[1:]) if k in x.get(m, {}) else None
+            if have is None or int(np.prod(have)) != int(np.prod(shape)):
+                raise ValueError(
+                    f"the model reads {m}/{k} of shape {shape}, the features give {have if have else 'none'}: "
+                    f"it was trained on another layout of the views; fix: train it again on these views"
+                )
         return np.concatenate([np.asarray(x[m][k], np.float32).reshape(n, -1) for m, k, _ in self.entries], axis=1)
 
     def to_json(self) -> list:

@@ -19,3 +19,30 @@ def test_an_s_rich_record_is_thinned_of_n_until_s_is_the_majority():
     kept_n = thinned.r_peak[after == "N"]
     assert kept_n.min() < 0.1 * beats.r_peak.max() and kept_n.max() > 0.9 * beats.r_peak[beats.record_id == "209"].max()
     assert np.isin(thinned.ids, beats.ids).all() and thinned.windows.shape[1:] == beats.windows.shape[1:]
+
+
+def test_s_dominant_references_move_only_the_record_level_references():
+    from benchmarks.ablations import REFERENCE_COPY, _task_data, s_dominant_references, stress_rows
+    from feature_store.transforms.rhythm import BEAT_RR_NAMES
+    from feature_store.transforms.template import TEMPLATE_NAMES
+
+    beats = read_beats(MITDB, records={"209", "100"})
+    stressed = s_dominant_references(beats)
+    copy = np.array([REFERENCE_COPY in i for i in stressed.ids.tolist()])
+    assert set(stressed.record_id.tolist()) == {"209"} and (stressed.label[copy] == "S").all()
+    assert (stressed.label == "S").mean() >= 0.75 > (stressed.label[~copy] == "S").mean()
+    real = beats.record_id == "209"
+    assert np.array_equal(stressed.ids[~copy], beats.ids[real])
+    assert stressed.r_peak[copy].min() > beats.r_peak[real].max()  # after the record: no beat's neighbours change
+    scored, plain = stress_rows(beats, "references"), _task_data(beats).val
+    assert not any(REFERENCE_COPY in i for i in scored.ids.tolist())
+    mine = np.flatnonzero(np.isin(plain.ids, scored.ids))
+    assert np.array_equal(plain.ids[mine], scored.ids)
+    rhythm = {name: i for i, name in enumerate(BEAT_RR_NAMES)}
+    before, after = plain.x["time"]["scalars"][mine], scored.x["time"]["scalars"]
+    for own in ("rr_prev_s", "rr_next_s", "rr_local_s"):  # each beat's own intervals: as they were
+        np.testing.assert_array_equal(before[:, rhythm[own]], after[:, rhythm[own]])
+    for reference in ("rr_record_s", "rr_prev_norm"):  # the record's references: S-dominated now
+        assert not np.allclose(before[:, rhythm[reference]], after[:, rhythm[reference]])
+    template = slice(-len(TEMPLATE_NAMES) * beats.windows.shape[1], None)  # the last scalars (ecgnet.data)
+    assert not np.allclose(before[:, template], after[:, template])

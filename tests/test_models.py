@@ -136,6 +136,10 @@ def test_packed_model_equals_the_model_on_its_inputs(data):
         )
         np.testing.assert_allclose(Packed(model, layout, False)(flat).numpy(), expected.numpy(), rtol=1e-6)
     assert Layout.from_json(layout.to_json()) == layout
+    # a model trained on another layout of the views (an older view version): named, with the fix
+    old = Layout(tuple((m, k, (999,) if k == "scalars" else s) for m, k, s in layout.entries))
+    with pytest.raises(ValueError, match=r"time/scalars of shape \(999,\).*train it again"):
+        old.pack(x)
 
 
 # -- metrics against scikit-learn on fixed arrays ----------------------------------------------------
