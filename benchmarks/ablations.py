@@ -9,10 +9,14 @@ Each row trains k members (one per fold of DS1 patients) and reports the held-ou
 DS1 records with at least 50 S beats, thinned of N beats until S is 3/4 of the record (every feature,
 the record-relative ones included, computed on the thinned record). No DS1 record has S as its
 majority class, but DS2's record 232 does (1,382 of its 1,779 beats): this shows on DS1 what a model
-does with such a record, where "typical for this record" no longer means normal.
+does with such a record, where "typical for this record" no longer means normal. `--stress-kind
+references` builds the copies another way: the records stay whole (each beat keeps its own intervals
+and neighbours) and only their record-level references (RR mean, median and 90th percentile, the
+median beat) are computed as if S were 3/4 of the record (`s_dominant_references`). `--per-record`
+reports each S-rich record's S sensitivity, out of fold and, with `--stress`, under the stress.
 
     python -m benchmarks.ablations [--mitdb FOLDER] [--variant time] [--folds 5] [--epochs 6] [--only NAME ...]
-                                   [--stress]
+                                   [--stress [--stress-kind thinned|references]] [--per-record] [--out FILE]
 """
 
 from __future__ import annotations
@@ -210,17 +214,18 @@ def s_dominant_references(beats: BeatRows, min_s: int = 50, s_share: float = 0.7
     return replace(beats, **out)
 
 
-def stress_rows(beats: BeatRows, kind: str, spec: TaskSpec = BEATS) -> Split:
+def stress_rows(beats: BeatRows, kind: str, spec: TaskSpec = BEATS, **shape) -> Split:
     """The rows a stress test scores: "thinned" (`s_majority`) or "references" (`s_dominant_references`,
-    its added copies left out)."""
+    its added copies left out); `shape`: their `min_s` and `s_share`. Waveforms are standardised as
+    `beats`' are, whatever the stress adds or removes."""
     if kind == "thinned":
-        return _task_data(s_majority(beats), spec).val
-    rows = _task_data(s_dominant_references(beats), spec).val
+        return _task_data(s_majority(beats, **shape), spec, stats_from=beats).val
+    rows = _task_data(s_dominant_references(beats, **shape), spec, stats_from=beats).val
     return rows.take(np.flatnonzero([REFERENCE_COPY not in i for i in rows.ids.tolist()]))
 
 
-def _task_data(beats: BeatRows, spec: TaskSpec = BEATS) -> TaskData:
-    views, _ = beat_views(beats, numpy_backend(), spec)
+def _task_data(beats: BeatRows, spec: TaskSpec = BEATS, stats_from: BeatRows | None = None) -> TaskData:
+    views, _ = beat_views(beats, numpy_backend(), spec, stats_from)
     order = np.argsort(beats.ids, kind="stable")
     features = {v: {c: a[order] for c, a in cols.items()} for v, cols in views.items()}
     labels = [[label] for label in beats.label[order].tolist()]
@@ -260,14 +265,18 @@ def figures(probs: np.ndarray, dev: TaskData, y: np.ndarray | None = None) -> di
     return {"headline": headline(dev.spec)(probs, y), **aami(probs, y, dev.classes, dev.spec.focus_classes)}
 
 
-def per_record_s(probs: np.ndarray, dev: TaskData, folder: Path, min_s: int = 20) -> list[dict]:
+def per_record_s(
+    probs: np.ndarray, dev: TaskData, folder: Path, min_s: int = 20, rows: Split | None = None
+) -> list[dict]:
     """Out-of-fold S sensitivity per DS1 record with at least `min_s` S beats, beside the share of its
-    N-class beats that are bundle-branch blocks (annotation symbols L and R): where S is lost."""
+    N-class beats that are bundle-branch blocks (annotation symbols L and R): where S is lost. `rows`:
+    the scored rows when they are not the development rows (a stress test's)."""
     import wfdb
 
+    rows = dev.val if rows is None else rows
     s = dev.classes.index("S")
-    records = np.array([i.split(":")[0] for i in dev.val.ids.tolist()])
-    is_s, said_s = dev.val.y == s, probs.argmax(axis=1) == s
+    records = np.array([i.split(":")[0] for i in rows.ids.tolist()])
+    is_s, said_s = rows.y == s, probs.argmax(axis=1) == s
     rows = []
     for record in sorted(set(records.tolist())):
         mine = records == record
@@ -360,14 +369,22 @@ def main() -> None:
             print(f"  {label:10s}" + "".join(f"{c:>14s}" for c in cells), flush=True)
         if args.per_record:
             row["per_record_s"] = per_record_s(oof, dev, args.mitdb)
-            print("  record  S beats  S share  S Se (OOF)  N beats that are BBB")
+            stressed_s = {}
+            if stressed is not None:
+                row["per_record_s_stressed"] = per_record_s(stressed, dev, args.mitdb, rows=stress_in)
+                stressed_s = {r["record"]: r["s_se"] for r in row["per_record_s_stressed"]}
+            print("  record  S beats  S share  S Se (OOF)  N beats that are BBB  S Se (stressed)")
             for r in row["per_record_s"]:
                 cells = f"{r['s_beats']:8d} {r['s_share']:8.3f} {r['s_se']:11.3f} {r['n_bbb_share']:10.2f}"
-                print(f"  {r['record']:>6s} {cells}")
+                stressed_cell = f"{stressed_s[r['record']]:17.3f}" if r["record"] in stressed_s else ""
+                print(f"  {r['record']:>6s} {cells}{stressed_cell}")
             for label, bbb in (("N beats bundle-branch blocks", True), ("the other S-rich records", False)):
                 group = [r for r in row["per_record_s"] if (r["n_bbb_share"] > 0.5) == bbb]
                 found = sum(r["s_se"] * r["s_beats"] for r in group) / max(sum(r["s_beats"] for r in group), 1)
-                print(f"  pooled S Se, {label} ({len(group)} records): {found:.3f}")
+                mine = [stressed_s[r["record"]] * r["s_beats"] for r in group if r["record"] in stressed_s]
+                under = [r["s_beats"] for r in group if r["record"] in stressed_s]
+                also = f"; stressed {sum(mine) / sum(under):.3f}" if under else ""
+                print(f"  pooled S Se, {label} ({len(group)} records): {found:.3f}{also}")
         if args.out:
             with args.out.open("a") as fh:
                 fh.write(json.dumps(row) + "\n")

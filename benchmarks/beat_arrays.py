@@ -87,13 +87,18 @@ def read_beats(
     return BeatRows(**{k: v[keep] for k, v in joined.items()}, fs=cfg.beat_fs, crop=cfg.beat_span())
 
 
-def beat_views(beats: BeatRows, backend: Backend, spec: TaskSpec = BEATS) -> tuple[dict, dict[str, float]]:
-    """view -> column -> (beats, ...) for the three families, and the seconds each family took."""
-    train = np.isin(beats.split, spec.splits.train)
+def beat_views(
+    beats: BeatRows, backend: Backend, spec: TaskSpec = BEATS, stats_from: BeatRows | None = None
+) -> tuple[dict, dict[str, float]]:
+    """view -> column -> (beats, ...) for the three families, and the seconds each family took. The
+    per-lead standardisation is fitted on the train rows of `stats_from` (default: `beats`): rows made
+    for a stress test are scaled as the rows the models were trained on."""
+    fitted = beats if stats_from is None else stats_from
+    train = np.isin(fitted.split, spec.splits.train)
     views, seconds = {}, {}
     for family, fam in FAMILIES.items():
         start, params = time.perf_counter(), spec.view_params[family]
-        stats = lead_stats(beats.windows[train], fs=beats.fs, pre=params.preprocess, backend=backend)
+        stats = lead_stats(fitted.windows[train], fs=fitted.fs, pre=params.preprocess, backend=backend)
         columns = array_features(
             fam, beats.windows, fs=beats.fs, params=params, stats=stats, crop=beats.crop, backend=backend
         )

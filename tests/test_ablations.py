@@ -26,18 +26,18 @@ def test_s_dominant_references_move_only_the_record_level_references():
     from feature_store.transforms.rhythm import BEAT_RR_NAMES
     from feature_store.transforms.template import TEMPLATE_NAMES
 
-    beats = read_beats(MITDB, records={"209", "100"})
-    stressed = s_dominant_references(beats)
+    beats = read_beats(MITDB, records={"209"})  # 383 S beats of 3,005
+    stressed = s_dominant_references(beats, s_share=0.5)
     copy = np.array([REFERENCE_COPY in i for i in stressed.ids.tolist()])
-    assert set(stressed.record_id.tolist()) == {"209"} and (stressed.label[copy] == "S").all()
-    assert (stressed.label == "S").mean() >= 0.75 > (stressed.label[~copy] == "S").mean()
-    real = beats.record_id == "209"
-    assert np.array_equal(stressed.ids[~copy], beats.ids[real])
-    assert stressed.r_peak[copy].min() > beats.r_peak[real].max()  # after the record: no beat's neighbours change
-    scored, plain = stress_rows(beats, "references"), _task_data(beats).val
+    assert (stressed.label[copy] == "S").all() and (stressed.label == "S").mean() >= 0.5
+    assert np.array_equal(stressed.ids[~copy], beats.ids)
+    assert stressed.r_peak[copy].min() > beats.r_peak.max()  # after the record: no beat's neighbours change
+    scored, plain = stress_rows(beats, "references", s_share=0.5), _task_data(beats).val
     assert not any(REFERENCE_COPY in i for i in scored.ids.tolist())
     mine = np.flatnonzero(np.isin(plain.ids, scored.ids))
     assert np.array_equal(plain.ids[mine], scored.ids)
+    # standardised as the development rows are, whatever the copies add to the train rows
+    np.testing.assert_array_equal(plain.x["time"]["waveform"][mine], scored.x["time"]["waveform"])
     rhythm = {name: i for i, name in enumerate(BEAT_RR_NAMES)}
     before, after = plain.x["time"]["scalars"][mine], scored.x["time"]["scalars"]
     for own in ("rr_prev_s", "rr_next_s", "rr_local_s"):  # each beat's own intervals: as they were

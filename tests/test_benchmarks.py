@@ -104,7 +104,7 @@ def test_gpu_training_times_and_reports_on_cpu():
     from ecgnet.train import TrainConfig
     from feature_store.workspace import SAMPLE_DATA
 
-    rows = read_beats(SAMPLE_DATA / "mitdb")
+    rows = read_beats(SAMPLE_DATA / "mitdb", records={"209", "220", "232"})  # two DS1 patients and a DS2 one
     data = beat_task_data(rows, beat_views(rows, numpy_backend())[0])
     small = data.__class__(data.spec, *(data.split(s).take(np.arange(400)) for s in ("train", "val", "test")), {})
     assert set(one_epoch(small, "cpu")) == set(TRAINABLE)

@@ -22,7 +22,7 @@ from tests.runs import materialize_all, tracker
 @pytest.fixture(scope="module")
 def trained(beat_world):
     home = beat_world["home"]
-    return materialize_all(home, [beat_world["src"]], gate_minimum={"beats": 0.0}, explain_rows=10), home
+    return materialize_all(home, [beat_world["src"]], gate_minimum={"beats": 0.0}, explain_rows=5), home
 
 
 def test_the_comparison_leaves_a_parent_run_with_a_child_per_variant(trained):
