@@ -49,6 +49,11 @@ from feature_store.transforms.template import TEMPLATE_NAMES
 from feature_store.views.families import TimeParams
 
 
+def _with_time(split: Split, **inputs: np.ndarray) -> Split:
+    """`split` with the named time inputs replaced (an input transform's result)."""
+    return Split({**split.x, "time": {**split.x["time"], **inputs}}, split.y, split.ids, split.groups)
+
+
 def per_record_amplitude(split: Split) -> Split:
     """The time waveform divided, per record and lead, by the median RMS of that record's beats:
     every record's typical beat gets unit amplitude whatever its gain and lead placement."""
@@ -58,8 +63,7 @@ def per_record_amplitude(split: Split) -> Split:
     for r in np.unique(records):
         rows = records == r
         wave[rows] /= np.maximum(np.median(rms[rows], axis=0), 1e-3)[None, :, None]
-    x = {**split.x, "time": {**split.x["time"], "waveform": wave}}
-    return Split(x, split.y, split.ids, split.groups)
+    return _with_time(split, waveform=wave)
 
 
 def _by_lead(split: Split, pick) -> Split:
@@ -88,8 +92,7 @@ def without_template(split: Split) -> Split:
     """The time scalars without the record-template columns (the view before 2026-12-01); `template`
     is the last column group joined into them (ecgnet.data.INPUTS)."""
     width = len(TEMPLATE_NAMES) * split.x["time"]["waveform"].shape[1]
-    x = {**split.x, "time": {**split.x["time"], "scalars": np.asarray(split.x["time"]["scalars"])[:, :-width]}}
-    return Split(x, split.y, split.ids, split.groups)
+    return _with_time(split, scalars=np.asarray(split.x["time"]["scalars"])[:, :-width])
 
 
 MEAN_REFERENCED = ("rr_record_s", "rr_prev_norm", "rr_next_norm")  # move most when S beats dominate a record
@@ -104,8 +107,7 @@ def robust_rr_references(split: Split) -> Split:
     drop = [BEAT_RR_NAMES.index(name) for name in MEAN_REFERENCED]
     scalars = np.asarray(split.x["time"]["scalars"])
     keep = np.setdiff1d(np.arange(scalars.shape[1]), drop)
-    x = {**split.x, "time": {**split.x["time"], "scalars": scalars[:, keep]}}
-    return Split(x, split.y, split.ids, split.groups)
+    return _with_time(split, scalars=scalars[:, keep])
 
 
 def minus_record_median(split: Split) -> Split:
@@ -117,8 +119,7 @@ def minus_record_median(split: Split) -> Split:
     for r in np.unique(records):
         rows = records == r
         wave[rows] -= np.median(wave[rows], axis=0, keepdims=True)
-    x = {**split.x, "time": {**split.x["time"], "waveform": wave}}
-    return Split(x, split.y, split.ids, split.groups)
+    return _with_time(split, waveform=wave)
 
 
 ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"), input transforms ("inputs")
@@ -171,7 +172,11 @@ def s_majority(beats: BeatRows, min_s: int = 50, s_share: float = 0.75) -> BeatR
         n_keep = int(round(len(s_rows) * (1 - s_share) / s_share))
         picked = n_rows[np.linspace(0, len(n_rows) - 1, min(n_keep, len(n_rows))).round().astype(int)]
         keep.append(np.sort(np.concatenate([rows[beats.label[rows] != "N"], picked])))
-    rows = np.concatenate(keep)
+    return _take(beats, np.concatenate(keep))
+
+
+def _take(beats: BeatRows, rows: np.ndarray) -> BeatRows:
+    """`beats` at `rows` (in that order, repeats allowed): every per-beat array indexed alike."""
     arrays = {f.name: getattr(beats, f.name) for f in dataclasses.fields(beats)}
     return replace(beats, **{name: a[rows] for name, a in arrays.items() if isinstance(a, np.ndarray)})
 
@@ -186,7 +191,7 @@ def s_dominant_references(beats: BeatRows, min_s: int = 50, s_share: float = 0.7
     of S beats has them; every real beat keeps its own intervals and neighbours (the thinned copies of
     `s_majority` lose them: a beat whose N neighbour was removed gets a long interval), and the copies
     are dropped before scoring (`stress_rows`). Other records are left out."""
-    parts = []
+    index, shift = [], []
     for record in np.unique(beats.record_id):
         rows = np.flatnonzero(beats.record_id == record)
         s_rows = rows[beats.label[rows] == "S"]
@@ -195,23 +200,14 @@ def s_dominant_references(beats: BeatRows, min_s: int = 50, s_share: float = 0.7
         # S (1 + k) = share (n + S k): k copies of each S beat
         k = max(int(np.ceil((s_share * len(rows) - len(s_rows)) / ((1 - s_share) * len(s_rows)))), 0)
         span = int(beats.r_peak[rows].max()) + 1
-        copies = np.tile(s_rows, k)
-        parts.append((rows, copies, np.repeat(np.arange(1, k + 1), len(s_rows)) * span))
-    arrays = {f.name: getattr(beats, f.name) for f in dataclasses.fields(beats)}
-    out = {}
-    for name, a in arrays.items():
-        if not isinstance(a, np.ndarray):
-            continue
-        pieces = []
-        for rows, copies, shift in parts:
-            copied = a[copies]
-            if name == "ids":
-                copied = np.array([f"{i}{REFERENCE_COPY}{j}" for j, i in enumerate(copied.tolist())])
-            elif name == "r_peak":
-                copied = copied + shift
-            pieces += [a[rows], copied]
-        out[name] = np.concatenate(pieces)
-    return replace(beats, **out)
+        index += [rows, np.tile(s_rows, k)]
+        shift += [np.zeros(len(rows), np.int64), np.repeat(np.arange(1, k + 1), len(s_rows)) * span]
+    out = _take(beats, np.concatenate(index))
+    shift = np.concatenate(shift)
+    copied = np.flatnonzero(shift > 0)
+    ids = out.ids.astype(object)
+    ids[copied] = [f"{i}{REFERENCE_COPY}{j}" for j, i in enumerate(ids[copied].tolist())]
+    return replace(out, ids=ids.astype(str), r_peak=out.r_peak + shift.astype(out.r_peak.dtype))
 
 
 def stress_rows(beats: BeatRows, kind: str, spec: TaskSpec = BEATS, **shape) -> Split:
@@ -266,17 +262,17 @@ def figures(probs: np.ndarray, dev: TaskData, y: np.ndarray | None = None) -> di
 
 
 def per_record_s(
-    probs: np.ndarray, dev: TaskData, folder: Path, min_s: int = 20, rows: Split | None = None
+    probs: np.ndarray, dev: TaskData, folder: Path, min_s: int = 20, scored: Split | None = None
 ) -> list[dict]:
     """Out-of-fold S sensitivity per DS1 record with at least `min_s` S beats, beside the share of its
-    N-class beats that are bundle-branch blocks (annotation symbols L and R): where S is lost. `rows`:
-    the scored rows when they are not the development rows (a stress test's)."""
+    N-class beats that are bundle-branch blocks (annotation symbols L and R): where S is lost. `scored`:
+    the rows `probs` are for when they are not the development rows (a stress test's)."""
     import wfdb
 
-    rows = dev.val if rows is None else rows
+    scored = dev.val if scored is None else scored
     s = dev.classes.index("S")
-    records = np.array([i.split(":")[0] for i in rows.ids.tolist()])
-    is_s, said_s = rows.y == s, probs.argmax(axis=1) == s
+    records = np.array([i.split(":")[0] for i in scored.ids.tolist()])
+    is_s, said_s = scored.y == s, probs.argmax(axis=1) == s
     rows = []
     for record in sorted(set(records.tolist())):
         mine = records == record
@@ -342,7 +338,7 @@ def main() -> None:
         extra = None
         if train_s_majority:
             thinned = stress_in is not None and args.stress_kind == "thinned"
-            extra = stress_in if thinned else stress_rows(beats, "thinned")
+            extra = stress_in if thinned else stress_rows(beats, "thinned", dev.spec)
         train_cfg = replace(TrainConfig(epochs=args.epochs, device="cpu"), **change)
         cfg = ComparisonConfig(train=train_cfg, model=replace(ModelConfig(), **model))
         t0 = time.perf_counter()
@@ -371,7 +367,7 @@ def main() -> None:
             row["per_record_s"] = per_record_s(oof, dev, args.mitdb)
             stressed_s = {}
             if stressed is not None:
-                row["per_record_s_stressed"] = per_record_s(stressed, dev, args.mitdb, rows=stress_in)
+                row["per_record_s_stressed"] = per_record_s(stressed, dev, args.mitdb, scored=stress_in)
                 stressed_s = {r["record"]: r["s_se"] for r in row["per_record_s_stressed"]}
             print("  record  S beats  S share  S Se (OOF)  N beats that are BBB  S Se (stressed)")
             for r in row["per_record_s"]:

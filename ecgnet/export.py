@@ -44,7 +44,7 @@ class Layout:
             have = tuple(np.shape(x[m][k])[1:]) if k in x.get(m, {}) else None
             if have is None or int(np.prod(have)) != int(np.prod(shape)):
                 raise ValueError(
-                    f"the model reads {m}/{k} of shape {shape}, the features give {have if have else 'none'}: "
+                    f"the model reads {m}/{k} of shape {shape}, the features give {'none' if have is None else have}: "
                     f"it was trained on another layout of the views; fix: train it again on these views"
                 )
         return np.concatenate([np.asarray(x[m][k], np.float32).reshape(n, -1) for m, k, _ in self.entries], axis=1)
