@@ -95,6 +95,21 @@ def without_template(split: Split) -> Split:
     return _with_time(split, scalars=np.asarray(split.x["time"]["scalars"])[:, :-width])
 
 
+def qrs_only_template(split: Split) -> Split:
+    """The template columns over the QRS alone (correlation and energy): the whole-window correlation
+    and RMS also see the P wave, and there "unlike the record's median beat" marks an S beat only where
+    S is rare; in a record where S beats are the median (DS2's 232) it reads them as N."""
+    leads = split.x["time"]["waveform"].shape[1]
+    scalars = np.asarray(split.x["time"]["scalars"])
+    first = scalars.shape[1] - leads * len(TEMPLATE_NAMES)
+    whole = [
+        first + lead * len(TEMPLATE_NAMES) + TEMPLATE_NAMES.index(n)
+        for lead in range(leads)
+        for n in ("template_corr", "template_log1p_rms")
+    ]
+    return _with_time(split, scalars=np.delete(scalars, whole, axis=1))
+
+
 MEAN_REFERENCED = ("rr_record_s", "rr_prev_norm", "rr_next_norm")  # move most when S beats dominate a record
 
 
@@ -141,6 +156,7 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
     },
     "record template from the unhurried half of beats": {"views": {"time": TimeParams(template_rr_quantile=0.5)}},
     "no record template": {"inputs": without_template},
+    "record template over the QRS only (no whole-window correlation or RMS)": {"inputs": qrs_only_template},
     "RR against the slow and 90th-percentile references only (not the record mean)": {"inputs": robust_rr_references},
     "RR against robust references only, and the template from the unhurried quarter": {
         "inputs": robust_rr_references,
@@ -148,7 +164,13 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
     },
     "waveform minus the record's median beat": {"inputs": minus_record_median},
     # training rows added: S-majority copies of the training patients' S-rich records
-    "S-majority copies of training records added": {"train_s_majority": True},
+    "S-majority copies of training records added": {"train_stress": "thinned"},
+    # every beat of the training patients' S-rich records again, read against S-dominant references
+    "S-dominant-reference copies of training records added": {"train_stress": "references"},
+    "S-dominant-reference copies added, and the template over the QRS only": {
+        "train_stress": "references",
+        "inputs": qrs_only_template,
+    },
 }
 
 
@@ -324,7 +346,7 @@ def main() -> None:
             continue
         change = dict(change)
         inputs, model, views = change.pop("inputs", None), change.pop("model", {}), change.pop("views", None)
-        train_s_majority = change.pop("train_s_majority", False)
+        train_stress = change.pop("train_stress", None)
         dev, stress_in = base, stress
         if views:
             spec = replace(BEATS, view_params={**BEATS.view_params, **views})
@@ -336,9 +358,10 @@ def main() -> None:
             stress_in = None if stress_in is None else inputs(stress_in)
         # the held-out patients' stress rows are already these (same views): not computed again
         extra = None
-        if train_s_majority:
-            thinned = stress_in is not None and args.stress_kind == "thinned"
-            extra = stress_in if thinned else stress_rows(beats, "thinned", dev.spec)
+        if train_stress:
+            same = stress_in is not None and args.stress_kind == train_stress
+            extra = stress_in if same else stress_rows(beats, train_stress, dev.spec)
+            extra = extra if same or not inputs else inputs(extra)
         train_cfg = replace(TrainConfig(epochs=args.epochs, device="cpu"), **change)
         cfg = ComparisonConfig(train=train_cfg, model=replace(ModelConfig(), **model))
         t0 = time.perf_counter()
