@@ -71,15 +71,18 @@ def pickles_refused() -> Iterator[None]:
 
 
 class Tracker:
-    def __init__(self, tracking_uri: str, artifact_root: Path):
-        self.uri, self.artifact_root = tracking_uri, artifact_root
+    def __init__(self, tracking_uri: str, artifact_root: Path, validate_models: bool = True):
+        """`validate_models`: MLflow loads every logged model back and serves it its input example, so
+        a model that could not be served fails where it was trained, not at `predict` (about a third of
+        logging a model on CPU: loading an exported program costs as much as exporting it)."""
+        self.uri, self.artifact_root, self.validate_models = tracking_uri, artifact_root, validate_models
         self.client = MlflowClient(tracking_uri)
 
     @classmethod
-    def for_workspace(cls, workspace: Workspace, uri: str | None = None) -> Tracker:
+    def for_workspace(cls, workspace: Workspace, uri: str | None = None, validate_models: bool = True) -> Tracker:
         """The workspace's store (MLFLOW_TRACKING_URI or its SQLite file), or the server `uri` names."""
         workspace.home.mkdir(parents=True, exist_ok=True)
-        return cls(uri or tracking_uri(workspace), workspace.mlflow_artifacts)
+        return cls(uri or tracking_uri(workspace), workspace.mlflow_artifacts, validate_models)
 
     @contextmanager
     def fluent(self) -> Iterator[None]:
@@ -221,6 +224,7 @@ class Tracker:
             name="model",
             input_example=example,
             pip_requirements=PIP_REQUIREMENTS,
+            validate_serving_input=self.validate_models,
             registered_model_name=model_name(data.task, result.variant.name),
             metadata={
                 "layout": layout.to_json(),

@@ -73,9 +73,14 @@ class MlflowTracking(dg.ConfigurableResource):
         default="", description="An MLflow server; empty: MLFLOW_TRACKING_URI, else the workspace's SQLite store"
     )
     ui_url: str = Field(default="http://127.0.0.1:5000", description="The MLflow UI (`make ui` serves it)")
+    validate_models: bool = Field(
+        default=True,
+        description="MLflow loads every logged model back and serves it its input example (a model that "
+        "cannot be served fails at training, not at predict)",
+    )
 
     def tracker(self) -> Tracker:
-        return Tracker.for_workspace(self.store.workspace(), self.tracking_uri or None)
+        return Tracker.for_workspace(self.store.workspace(), self.tracking_uri or None, self.validate_models)
 
     def runs_url(self, experiment_id: str) -> dg.MetadataValue:
         """A clickable link to an experiment's runs table (MLflow 3 opens GenAI traces by default)."""

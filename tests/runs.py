@@ -11,7 +11,14 @@ from feature_store.tasks import TASKS, TaskSpec
 from feature_store.workspace import Workspace
 from pipelines.definitions import build_assets
 from pipelines.partitions import every_shard_tags
-from pipelines.resources import EcgnetStore, FeatureSettings, IngestSettings, TrainingSettings, resources
+from pipelines.resources import (
+    EcgnetStore,
+    FeatureSettings,
+    IngestSettings,
+    MlflowTracking,
+    TrainingSettings,
+    resources,
+)
 
 
 def materialize_all(
@@ -19,15 +26,19 @@ def materialize_all(
     sources: list[Path],
     specs: list[TaskSpec] | None = None,
     instance: dg.DagsterInstance | None = None,
+    validate_models: bool = False,
     **training,
 ) -> dg.ExecuteInProcessResult:
     """Ingest, features and training of `specs` (default: every task) on `instance` (default: a real
-    ephemeral one)."""
+    ephemeral one). `validate_models`: MLflow serves every logged model its input example (a third of
+    the time a model takes to log; on in `make demo`, and in the one run that tests it)."""
     assets, checks = build_assets(list(TASKS.values()) if specs is None else specs)
+    store = EcgnetStore(home=str(home))
     return dg.materialize(
         [*assets, *checks],
         resources=resources(
-            EcgnetStore(home=str(home)),
+            store,
+            mlflow=MlflowTracking(store=store, validate_models=validate_models),
             ingest=IngestSettings(sources=[str(s) for s in sources]),
             features=FeatureSettings(backend="numpy"),
             training=TrainingSettings(**{"epochs": 1, "n_boot": 20, "device": "cpu", "explain_rows": 0, **training}),

@@ -22,7 +22,8 @@ from tests.runs import materialize_all, tracker
 @pytest.fixture(scope="module")
 def trained(beat_world):
     home = beat_world["home"]
-    return materialize_all(home, [beat_world["src"]], gate_minimum={"beats": 0.0}, explain_rows=5), home
+    run = materialize_all(home, [beat_world["src"]], gate_minimum={"beats": 0.0}, explain_rows=5, validate_models=True)
+    return run, home
 
 
 def test_the_comparison_leaves_a_parent_run_with_a_child_per_variant(trained):
