@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.beat_arrays import BeatRows, beat_views, read_beats
+from benchmarks.beat_arrays import BeatRows, beat_references, beat_views, read_beats
 from benchmarks.common import MITDB
 from ecgnet.augment import AugmentConfig
 from ecgnet.comparison import ComparisonConfig, fit_variant
@@ -40,6 +40,7 @@ from ecgnet.decisions import cross_fit_offsets
 from ecgnet.evaluate import aami, headline
 from ecgnet.fusion import VARIANTS
 from ecgnet.models import ModelConfig
+from ecgnet.stress import reference_copies
 from ecgnet.train import TrainConfig, predict_probs
 from feature_store.backend import numpy_backend
 from feature_store.sources.splits import mitdb_table
@@ -165,12 +166,8 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
     "waveform minus the record's median beat": {"inputs": minus_record_median},
     # training rows added: S-majority copies of the training patients' S-rich records
     "S-majority copies of training records added": {"train_stress": "thinned"},
-    # every beat of the training patients' S-rich records again, read against S-dominant references
-    "S-dominant-reference copies of training records added": {"train_stress": "references"},
-    "S-dominant-reference copies added, and the template over the QRS only": {
-        "train_stress": "references",
-        "inputs": qrs_only_template,
-    },
+    # task spec changes ("spec"): BEATS trains on S-dominant-reference copies since 2026-12-01 (ecgnet.stress)
+    "no S-dominant-reference training copies (the comparison before them)": {"spec": {"reference_stress": None}},
 }
 
 
@@ -237,18 +234,25 @@ def stress_rows(beats: BeatRows, kind: str, spec: TaskSpec = BEATS, **shape) -> 
     its added copies left out); `shape`: their `min_s` and `s_share`. Waveforms are standardised as
     `beats`' are, whatever the stress adds or removes."""
     if kind == "thinned":
-        return _task_data(s_majority(beats, **shape), spec, stats_from=beats).val
-    rows = _task_data(s_dominant_references(beats, **shape), spec, stats_from=beats).val
+        return _task_data(s_majority(beats, **shape), spec, stats_from=beats, copies=False).val
+    rows = _task_data(s_dominant_references(beats, **shape), spec, stats_from=beats, copies=False).val
     return rows.take(np.flatnonzero([REFERENCE_COPY not in i for i in rows.ids.tolist()]))
 
 
-def _task_data(beats: BeatRows, spec: TaskSpec = BEATS, stats_from: BeatRows | None = None) -> TaskData:
+def _task_data(
+    beats: BeatRows, spec: TaskSpec = BEATS, stats_from: BeatRows | None = None, copies: bool = True
+) -> TaskData:
+    """The development rows of `beats` as the comparison has them, with the spec's training copies
+    (`ecgnet.stress`; `copies=False`: none, for rows that are only scored)."""
     views, _ = beat_views(beats, numpy_backend(), spec, stats_from)
     order = np.argsort(beats.ids, kind="stable")
     features = {v: {c: a[order] for c, a in cols.items()} for v, cols in views.items()}
     labels = [[label] for label in beats.label[order].tolist()]
     dev = labelled_split(features, labels, beats.ids[order], beats.patient_id[order], spec)
-    return TaskData(spec, dev, dev, dev.take(np.arange(0)), {})
+    extra = None
+    if copies and spec.reference_stress is not None:
+        extra = reference_copies(dev, spec.classes, beat_references(beats, spec), spec.reference_stress)
+    return TaskData(spec, dev, dev, dev.take(np.arange(0)), {}, extra)
 
 
 def cross_validate(
@@ -346,15 +350,17 @@ def main() -> None:
             continue
         change = dict(change)
         inputs, model, views = change.pop("inputs", None), change.pop("model", {}), change.pop("views", None)
+        spec_change = change.pop("spec", {})
         train_stress = change.pop("train_stress", None)
         dev, stress_in = base, stress
-        if views:
-            spec = replace(BEATS, view_params={**BEATS.view_params, **views})
+        if views or spec_change:
+            spec = replace(BEATS, view_params={**BEATS.view_params, **(views or {})}, **spec_change)
             dev = _task_data(beats, spec)
-            stress_in = None if stress is None else stress_rows(beats, args.stress_kind, spec)
+            stress_in = stress_in if stress is None or not views else stress_rows(beats, args.stress_kind, spec)
         if inputs:
             moved = inputs(dev.val)  # on top of a view change where the row has both
-            dev = TaskData(dev.spec, moved, moved, base.test, {})  # folds() takes train and val as one
+            extra = None if dev.extra is None else inputs(dev.extra)
+            dev = TaskData(dev.spec, moved, moved, base.test, {}, extra)  # folds() takes train and val as one
             stress_in = None if stress_in is None else inputs(stress_in)
         # the held-out patients' stress rows are already these (same views): not computed again
         extra = None

@@ -27,7 +27,7 @@ from feature_store.sources.errors import RecordError
 from feature_store.sources.leads import pick_leads
 from feature_store.tasks import BEATS, TaskSpec, view_name
 from feature_store.views.compute import array_features, lead_stats
-from feature_store.views.families import FAMILIES, beat_columns
+from feature_store.views.families import FAMILIES, BeatReferences, beat_columns, template_geometry
 
 
 @dataclass
@@ -118,6 +118,15 @@ def beat_views(
         backend.synchronize()
         views[view_name(spec.name, family)], seconds[family] = columns, time.perf_counter() - start
     return views, seconds
+
+
+def beat_references(beats: BeatRows, spec: TaskSpec = BEATS) -> BeatReferences:
+    """How `beat_views` reads these beats against their records (what a stored view's catalog entry
+    says through `feature_store.views.store.beat_references`)."""
+    params = spec.view_params["time"]
+    fs = params.preprocess.fs or beats.fs
+    centre, half = template_geometry(beats.windows.shape[-1], beats.crop, fs_in=beats.fs, fs=fs, params=params)
+    return BeatReferences(params, centre, half)
 
 
 def beat_task_data(beats: BeatRows, views: dict, spec: TaskSpec = BEATS, seed: int = 0) -> TaskData:

@@ -20,7 +20,7 @@ from torch import nn
 
 from .classical import fit_reference
 from .crossval import FoldEnsemble, folds, scored_on_development
-from .data import Split, TaskData
+from .data import Split, TaskData, training_rows
 from .decisions import DecisionOffsets, apply_offsets, cross_fit_offsets, fit_offsets
 from .evaluate import Interval, evaluate, headline, interval, latency_ms, n_parameters, paired_bootstrap
 from .explain import ExplainConfig, Explained, explain_variant
@@ -200,8 +200,10 @@ def decides(spec) -> bool:
 def fit_variant(
     variant: Variant, data: TaskData, cfg: ComparisonConfig, warm: dict[str, nn.Module] | None, ckpt, on_epoch
 ) -> tuple[nn.Module, list[dict], dict]:
-    """One model of a trainable or classical variant on data.train, early-stopped on data.val."""
+    """One model of a trainable or classical variant on data.train (and the extra rows of its
+    patients), early-stopped on data.val."""
     seed_everything(cfg.train.seed)
+    data = training_rows(data)
     model = build(variant, data, cfg.model)
     if variant.kind == "classical":  # closed form on train; validation is only scored
         return model.eval(), [], fit_reference(model, data)

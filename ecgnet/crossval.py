@@ -55,7 +55,8 @@ def folds(scored: TaskData, k: int, seed: int) -> list[Fold]:
     out = []
     for f in range(k):
         held, rest = np.flatnonzero(fold_id == f), np.flatnonzero(fold_id != f)
-        out.append(Fold(f, TaskData(scored.spec, dev.take(rest), dev.take(held), scored.test, scored.versions), held))
+        fold = TaskData(scored.spec, dev.take(rest), dev.take(held), scored.test, scored.versions, scored.extra)
+        out.append(Fold(f, fold, held))
     return out
 
 
@@ -63,7 +64,7 @@ def scored_on_development(data: TaskData) -> TaskData:
     """The task data as the cross-validated variants are scored: validation is every development row
     (their out-of-fold probabilities), test unchanged."""
     dev = development(data)
-    return TaskData(data.spec, dev, dev, data.test, data.versions)
+    return TaskData(data.spec, dev, dev, data.test, data.versions, data.extra)
 
 
 class FoldEnsemble(MeanEnsemble):

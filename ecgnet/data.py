@@ -71,6 +71,9 @@ class TaskData:
     val: Split
     test: Split
     versions: dict[str, str]  # feature view -> version read
+    # rows that only train, and only where their patient trains (`training_rows`): the beats task's
+    # S-dominant-reference copies of development records (ecgnet.stress); never test rows
+    extra: Split | None = None
 
     @property
     def task(self) -> str:
@@ -99,12 +102,15 @@ class TaskData:
         """Every array as its own .npy (memory-mapped by `load`), so each model step of a run reads
         the aligned, split data at once instead of reading and splitting the Parquet views again."""
         directory.mkdir(parents=True, exist_ok=True)
-        for name in ("train", "val", "test"):
-            for key, array in _arrays(self.split(name)).items():
+        splits = {name: self.split(name) for name in ("train", "val", "test")}
+        if self.extra is not None:
+            splits["extra"] = self.extra
+        for name, split in splits.items():
+            for key, array in _arrays(split).items():
                 np.save(directory / f"{name}.{key}.npy", array, allow_pickle=False)
         shapes = {m: list(inp) for m, inp in self.train.x.items()}
         (directory / "task_data.json").write_text(
-            json.dumps({"task": self.task, "versions": self.versions, "inputs": shapes})
+            json.dumps({"task": self.task, "versions": self.versions, "inputs": shapes, "splits": list(splits)})
         )
 
     @classmethod
@@ -113,16 +119,16 @@ class TaskData:
         if meta["task"] != spec.name:
             raise ValueError(f"{directory} holds task {meta['task']!r}, not {spec.name!r}")
         read = lambda name, key: np.load(directory / f"{name}.{key}.npy", mmap_mode="r")  # noqa: E731
-        splits = [
-            Split(
+        splits = {
+            s: Split(
                 {m: {k: read(s, f"x.{m}.{k}") for k in keys} for m, keys in meta["inputs"].items()},
                 read(s, "y"),
                 read(s, "ids"),
                 read(s, "groups"),
             )
-            for s in ("train", "val", "test")
-        ]
-        return cls(spec, *splits, meta["versions"])
+            for s in meta.get("splits", ("train", "val", "test"))
+        }
+        return cls(spec, splits["train"], splits["val"], splits["test"], meta["versions"], splits.get("extra"))
 
     def shapes(self, modality: str) -> dict[str, tuple[int, ...]]:
         return {k: tuple(v.shape[1:]) for k, v in self.train.x[modality].items()}
@@ -137,6 +143,16 @@ class TaskData:
             mean, std = v.mean(axis=axes, keepdims=True)[0], v.std(axis=axes, keepdims=True)[0]
             out[key] = (torch.from_numpy(mean), torch.from_numpy(std))
         return out
+
+
+def training_rows(data: TaskData) -> TaskData:
+    """`data` with its extra rows joined to train where their patient trains and is not validated on
+    (under cross-validation train and val are the fold's own patients); unchanged without extra rows."""
+    if data.extra is None or len(data.extra) == 0:
+        return data
+    groups = data.extra.groups
+    mine = np.flatnonzero(np.isin(groups, data.train.groups) & ~np.isin(groups, data.val.groups))
+    return TaskData(data.spec, data.train.join(data.extra.take(mine)), data.val, data.test, data.versions)
 
 
 def _arrays(split: Split) -> dict[str, np.ndarray]:
@@ -242,7 +258,24 @@ def load_task_data(
         )
         for s in ("train", "val", "test")
     )
-    return task_data(spec, train, val, test, sets["test"].versions, seed=seed)
+    data = task_data(spec, train, val, test, sets["test"].versions, seed=seed)
+    if spec.reference_stress is not None and "time" in modalities:
+        from feature_store.views.store import beat_references
+
+        from .stress import reference_copies
+
+        time_view = view_of(spec.name, "time")
+        refs = beat_references(store.entry(time_view, data.versions[time_view]))
+        # development rows only (train and val): test rows are never copied
+        data.extra = reference_copies(data.train.join(data.val), spec.classes, refs, spec.reference_stress)
+        log.info(
+            "task %r: %d training copies of %d records under %s-dominant references",
+            spec.name,
+            len(data.extra),
+            len(set(data.extra.groups.tolist())),
+            spec.reference_stress.beat_class,
+        )
+    return data
 
 
 def task_data(spec: TaskSpec, train: Split, val: Split, test: Split, versions: dict, *, seed: int = 0) -> TaskData:

@@ -108,8 +108,11 @@ class Tracker:
             return self.client.create_experiment(name)
         return self.client.create_experiment(name, artifact_location=(self.artifact_root / name).as_uri())
 
-    def start_comparison(self, task: str, cfg: ComparisonConfig, versions: dict[str, str]) -> str:
-        """Create the parent run of one comparison; children attach to it by id."""
+    def start_comparison(
+        self, task: str, cfg: ComparisonConfig, versions: dict[str, str], data_params: dict | None = None
+    ) -> str:
+        """Create the parent run of one comparison; children attach to it by id. `data_params`: how the
+        task data was made beyond its views (the training copies, say)."""
         run = self.client.create_run(
             self.experiment(task),
             run_name=f"comparison-{task}",
@@ -126,6 +129,7 @@ class Tracker:
             **_flat("train", asdict(cfg.train)),
             **_flat("model", asdict(cfg.model)),
             **{f"view.{k}": v for k, v in versions.items()},
+            **(data_params or {}),
         }
         for k, v in params.items():
             self.client.log_param(run.info.run_id, k, v)

@@ -48,7 +48,7 @@ def beat_world(tmp_path_factory):
 @pytest.fixture(scope="session")
 def beat_task_sample(beat_world):
     """f(rows): beat_world's task data, DS1 (209, 220) split half and half by patient into train and
-    val, DS2 (232) as test, `rows` beats of each drawn with a fixed seed."""
+    val, DS2 (232) as test, `rows` beats of each (and of the training copies) drawn with a fixed seed."""
     from dataclasses import replace
 
     import numpy as np
@@ -60,7 +60,7 @@ def beat_task_sample(beat_world):
         half = replace(BEATS, splits=replace(BEATS.splits, val_fraction=0.5))
         full = load_task_data(beat_world["features"], half, seed=0)
         rng = np.random.default_rng(0)
-        for name in ("train", "val", "test"):
+        for name in ("train", "val", "test", "extra"):  # extra: the training copies (ecgnet.stress)
             split = getattr(full, name)
             setattr(full, name, split.take(np.sort(rng.choice(len(split), rows, replace=False))))
         return full

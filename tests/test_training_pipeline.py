@@ -40,6 +40,7 @@ def test_the_comparison_leaves_a_parent_run_with_a_child_per_variant(trained):
     assert set(children["tags.mlflow.runName"]) == set(VARIANTS)
     logged = {a.path for a in tracker(home).client.list_artifacts(parent["run_id"].iloc[0])}
     assert -1.0 <= parent["metrics.kendall_tau_val_test"].iloc[0] <= 1.0  # does validation predict test?
+    assert int(parent["params.training_copies"].iloc[0]) > 0  # 209 and 220 are S-rich DS1 records
     assert {"comparison.csv", "comparison.md", "comparison.png", "modality_shares.png", "candidate.json"} <= logged
     for col in (
         "metrics.test_macro_f1",

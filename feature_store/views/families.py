@@ -117,20 +117,80 @@ def beat_columns(
     the beat against the record's median beat. `waveform` is the beat window at `fs` (after
     preprocessing), cut by `crop` (samples at `fs_in`) from a context window of `context` samples whose
     centre is the R peak."""
+    centre, half = template_geometry(context, crop, fs_in=fs_in, fs=fs, params=params)
+    return reference_columns(waveform, record_id, r_peak, rr_prev_s, rr_next_s, centre=centre, half=half, params=params)
+
+
+def template_geometry(context: int, crop: tuple[int, int], *, fs_in: float, fs: float, params: TimeParams) -> tuple:
+    """(R peak, QRS half-width) in samples of the beat window at `fs`: where the template's QRS is."""
     start = scaled_crop(crop, fs=fs_in, out_fs=fs)[0]
-    centre = int(round(context * fs / fs_in)) // 2 - start
-    return {
-        "rhythm": beat_rr_features(record_id, r_peak, rr_prev_s, rr_next_s),
-        "template": record_templates(
+    return int(round(context * fs / fs_in)) // 2 - start, 2 * int(round(params.qrs_half_s * fs))
+
+
+@dataclass(frozen=True)
+class BeatReferences:
+    """How a time view of beats reads each beat against its record (`feature_store.views.store.beat_references`
+    makes one from the view's catalog entry): its parameters and where the beat window's QRS is."""
+
+    params: TimeParams
+    centre: int  # the R peak, in samples of the beat window
+    half: int  # the template's QRS half-width, samples
+
+    def columns(self, waveform, record_id, r_peak, rr_prev_s, rr_next_s, reference_rows=None) -> dict:
+        """`reference_columns` with this view's geometry."""
+        return reference_columns(
             waveform,
             record_id,
             r_peak,
-            centre=centre,
-            half=2 * int(round(params.qrs_half_s * fs)),
-            rr_prev=rr_prev_s,
-            rr_quantile=params.template_rr_quantile,
-        ),
-    }
+            rr_prev_s,
+            rr_next_s,
+            centre=self.centre,
+            half=self.half,
+            params=self.params,
+            reference_rows=reference_rows,
+        )
+
+
+def reference_columns(
+    waveform: np.ndarray,
+    record_id: np.ndarray,
+    r_peak: np.ndarray,
+    rr_prev_s: np.ndarray,
+    rr_next_s: np.ndarray,
+    *,
+    centre: int,
+    half: int,
+    params: TimeParams,
+    reference_rows: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """`rhythm` and `template` of the beats, each read against its record's references (RR mean, median
+    and 90th percentile, median beat). `reference_rows`: beats that count again in their record's
+    references (repeats allowed), as copies placed after the record's last beat; every beat keeps its
+    own intervals and neighbours, and only the beats themselves are returned. That is how a training
+    copy of a record reads when premature beats are most of it (DS2's 232), label-free here: the
+    caller names the rows."""
+    n = len(r_peak)
+    if reference_rows is not None and len(reference_rows):
+        reference_rows = np.asarray(reference_rows, dtype=np.int64)
+        last = {r: int(r_peak[record_id == r].max()) for r in np.unique(record_id[reference_rows])}
+        # each copy lands after its record's last beat, in the order the rows were named
+        after = np.array([last[r] for r in record_id[reference_rows].tolist()], dtype=np.int64)
+        shift = after + 1 + np.arange(len(reference_rows))
+        waveform = np.concatenate([waveform, waveform[reference_rows]])
+        record_id = np.concatenate([record_id, record_id[reference_rows]])
+        r_peak = np.concatenate([np.asarray(r_peak, dtype=np.int64), shift])
+        rr_prev_s = np.concatenate([rr_prev_s, rr_prev_s[reference_rows]])
+        rr_next_s = np.concatenate([rr_next_s, rr_next_s[reference_rows]])
+    template = record_templates(
+        waveform,
+        record_id,
+        r_peak,
+        centre=centre,
+        half=half,
+        rr_prev=rr_prev_s,
+        rr_quantile=params.template_rr_quantile,
+    )
+    return {"rhythm": beat_rr_features(record_id, r_peak, rr_prev_s, rr_next_s)[:n], "template": template[:n]}
 
 
 class SpectralFamily:

@@ -28,7 +28,7 @@ from ..tasks import TaskSpec, view_name
 from ..transforms.preprocess import PreprocessParams
 from .catalog import Catalog, Lineage, ViewEntry, ViewInput
 from .compute import add_moments, compute_features, output_fs, stats_of, train_moments
-from .families import FAMILIES
+from .families import FAMILIES, BeatReferences, TimeParams, template_geometry
 from .inputs import KEYS, TaskInput, chunked_inputs, empty_input
 from .online import record_input
 from .storage import ViewWriter, part_schema, scan_entry, tensor_of, view_damage, view_table
@@ -441,6 +441,16 @@ class FeatureStore:
             sorted({n for inp in inputs.values() for n in inp.notes}),
             first.beats["sample"].to_numpy() if first.beats is not None else None,
         )
+
+
+def beat_references(entry: ViewEntry) -> BeatReferences:
+    """How the beats of a stored time view were read against their records, from its catalog entry."""
+    if entry.family != "time" or entry.input.crop is None:
+        raise ValueError(f"view {entry.name} {entry.version} is not a time view of beats; fix: pass a beats time view")
+    params = _params(TimeParams, entry.params)
+    fs = params.preprocess.fs or entry.input.fs
+    centre, half = template_geometry(entry.input.samples, entry.input.crop, fs_in=entry.input.fs, fs=fs, params=params)
+    return BeatReferences(params, centre, half)
 
 
 def _params(cls, stored: dict):

@@ -93,7 +93,7 @@ def build_training_data(spec: TaskSpec) -> dg.AssetsDefinition:
         versions = {r.name: r.version for r in views.values()}
         data = load_task_data(store.features(), spec, versions=versions, seed=training.seed)
         tracker = mlflow.tracker()
-        parent = tracker.start_comparison(spec.name, training.config(), data.versions)
+        parent = tracker.start_comparison(spec.name, training.config(), data.versions, _data_params(spec, data))
         run = TrainingRun(spec.name, versions, parent, str(store.workspace().training / parent))
         data.save(run.data_dir)
         context.log.info(
@@ -106,11 +106,23 @@ def build_training_data(spec: TaskSpec) -> dg.AssetsDefinition:
                 "mlflow_parent_run": parent,
                 "tracking_uri": tracker.uri,
                 "classes_per_split": dg.MetadataValue.md(markdown_table(counts)),
+                **_data_params(spec, data),
                 "patients": dg.MetadataValue.json({s: sorted(set(data.split(s).groups.tolist())) for s in SPLITS}),
             },
         )
 
     return _training_data
+
+
+def _data_params(spec: TaskSpec, data: TaskData) -> dict:
+    """How the training rows were made beyond the views: the S-dominant-reference copies (ecgnet.stress)."""
+    if spec.reference_stress is None or data.extra is None:
+        return {}
+    stress = spec.reference_stress
+    return {
+        "reference_stress": f"{stress.beat_class} to {stress.share:.0%} of records with >= {stress.min_beats}",
+        "training_copies": len(data.extra),
+    }
 
 
 def _whole_views(context: dg.AssetExecutionContext, spec: TaskSpec, store: EcgnetStore) -> dict[str, ViewRef]:
