@@ -85,14 +85,18 @@ def wait(instance: dg.DagsterInstance, backfill_id: str, timeout_s: float = 24 *
 
 
 @contextmanager
-def daemon(dagster_home: Path, *, module: str = LOCATION, log: Path | None = None) -> Iterator[subprocess.Popen]:
+def daemon(
+    dagster_home: Path, *, module: str = LOCATION, log: Path | None = None, program: list[str] | None = None
+) -> Iterator[subprocess.Popen]:
     """`dagster-daemon run` over the code location `module` for the instance in `dagster_home` (the run
-    queue and the backfills are the daemon's); stopped with the runs it launched at the end."""
+    queue and the backfills are the daemon's); stopped with the runs it launched at the end. `program`:
+    what to run instead of the `dagster-daemon` script, with the same arguments."""
     locations = dagster_home / "workspace.yaml"
     locations.write_text(
         f"load_from:\n  - python_module:\n      module_name: {module}\n      working_directory: {PROJECT_ROOT}\n"
     )
-    command = [str(Path(sys.executable).with_name("dagster-daemon")), "run", "-w", str(locations)]
+    program = program or [str(Path(sys.executable).with_name("dagster-daemon"))]
+    command = [*program, "run", "-w", str(locations)]
     with open(log or dagster_home / "daemon.log", "a") as out:
         process = subprocess.Popen(
             command,

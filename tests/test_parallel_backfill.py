@@ -6,6 +6,7 @@ consistent, the failed shard run again to completion, and the feature rows equal
 import os
 import shutil
 import signal
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -56,7 +57,12 @@ def server(tmp_path_factory):
             mp.setenv(key, value)
         dagster_home = prepare_dagster_home(workspace)
         try:
-            with daemon(dagster_home, module="tests.backfill_location"), dg.DagsterInstance.get() as instance:
+            # the daemon loops every 3 s, not Dagster's 30 (tests/fast_daemon.py): the stages follow sooner
+            fast = [sys.executable, "-m", "tests.fast_daemon"]
+            with (
+                daemon(dagster_home, module="tests.backfill_location", program=fast),
+                dg.DagsterInstance.get() as instance,
+            ):
                 yield {"instance": instance, "workspace": workspace, "src": src}
         finally:
             cluster.stop()
