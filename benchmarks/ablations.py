@@ -40,7 +40,7 @@ from ecgnet.decisions import cross_fit_offsets
 from ecgnet.evaluate import aami, headline
 from ecgnet.fusion import VARIANTS
 from ecgnet.models import ModelConfig
-from ecgnet.stress import reference_copies
+from ecgnet.stress import copies_per_beat, reference_copies
 from ecgnet.train import TrainConfig, predict_probs
 from feature_store.backend import numpy_backend
 from feature_store.sources.splits import mitdb_table
@@ -216,8 +216,7 @@ def s_dominant_references(beats: BeatRows, min_s: int = 50, s_share: float = 0.7
         s_rows = rows[beats.label[rows] == "S"]
         if len(s_rows) < min_s:
             continue
-        # S (1 + k) = share (n + S k): k copies of each S beat
-        k = max(int(np.ceil((s_share * len(rows) - len(s_rows)) / ((1 - s_share) * len(s_rows)))), 0)
+        k = copies_per_beat(len(rows), len(s_rows), s_share)
         span = int(beats.r_peak[rows].max()) + 1
         index += [rows, np.tile(s_rows, k)]
         shift += [np.zeros(len(rows), np.int64), np.repeat(np.arange(1, k + 1), len(s_rows)) * span]
