@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -34,6 +35,9 @@ from .classical import LinearReference
 from .data import TaskData, patient_kfold
 from .models import MODALITIES, ModelConfig
 from .models.blocks import Normalizer, mlp
+
+if TYPE_CHECKING:
+    from feature_store.tasks import TaskSpec
 
 Inputs = dict[str, dict[str, torch.Tensor]]  # modality -> input -> (B, ...)
 EMBEDDING = "embedding"  # the one modality and input a FusionHead reads: embeddings (B, M, E)
@@ -245,6 +249,24 @@ VARIANTS = {
     ]
 }
 SINGLE_VARIANTS = [v for v in VARIANTS.values() if v.kind == "single"]
+
+
+def task_variants(spec: TaskSpec) -> tuple[str, ...]:
+    """The variants `spec`'s comparison trains, in registry (dependency) order: its own list, or every
+    variant. Raises, naming the fix, for a name not in the registry or a variant without what it is made of."""
+    if not spec.variants:
+        return tuple(VARIANTS)
+    unknown = [n for n in spec.variants if n not in VARIANTS]
+    if unknown:
+        raise ValueError(f"task {spec.name!r}: variants {unknown} are not among {list(VARIANTS)}")
+    for name in spec.variants:
+        missing = [n for n in VARIANTS[name].inputs if n not in spec.variants]
+        if missing:
+            raise ValueError(
+                f"task {spec.name!r}: variant {name!r} is made of {list(VARIANTS[name].inputs)}; "
+                f"fix: add {missing} to the task's variants"
+            )
+    return tuple(n for n in VARIANTS if n in spec.variants)
 
 
 def build(variant: Variant, data: TaskData, cfg: ModelConfig) -> nn.Module:

@@ -115,6 +115,9 @@ class TaskSpec:
     view_params: dict = field(default_factory=lambda: dict(FAMILY_PARAMS))  # family -> params
     sources_hint: str = ""  # what to ingest to train it, for the message when it has no rows
     reference_stress: ReferenceStress | None = None  # beats: training copies under S-dominant references
+    # the model variants its comparison trains, by name (ecgnet.fusion.VARIANTS; empty: every one). Each
+    # must come with those it is made of (late and intermediate: the three singles; ensembles: members)
+    variants: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:

@@ -13,6 +13,7 @@ from pydantic import Field
 
 from ecgnet.comparison import ComparisonConfig
 from ecgnet.explain import ExplainConfig
+from ecgnet.fusion import task_variants
 from ecgnet.tracking import Tracker
 from ecgnet.train import TrainConfig
 from feature_store.backend import BACKENDS, Backend, select_backend
@@ -189,8 +190,10 @@ class TrainingSettings(dg.ConfigurableResource):
         description="Task name -> the gate's minimum validation metric, instead of the task spec's",
     )
 
-    def config(self) -> ComparisonConfig:
+    def config(self, spec: TaskSpec) -> ComparisonConfig:
+        """The comparison of `spec`: its variants, these budgets."""
         return ComparisonConfig(
+            variants=task_variants(spec),
             n_boot=self.n_boot,
             folds=self.folds,
             explain=replace(_EXPLAIN, rows_per_class=self.explain_rows) if self.explain_rows > 0 else None,

@@ -8,10 +8,11 @@ import pytest
 
 import feature_store.tasks
 from ecgnet.evaluate import METRICS
-from ecgnet.fusion import VARIANTS
+from ecgnet.fusion import VARIANTS, task_variants
 from feature_store.raw_store import RawStore
 from feature_store.tasks import BEATS, TASKS, BeatWindows, Splits, TaskSpec
 from feature_store.views.store import FeatureStore
+from pipelines.definitions import build_assets
 from tests.runs import materialize_all, tracker
 
 # N against V on the bundled MIT-BIH beats: every other beat is left out of its views (and counted).
@@ -26,6 +27,7 @@ TOY = TaskSpec(
     metric="macro_f1",
     gate_min=0.0,
     focus_classes=("V",),
+    variants=("late_stacker", "time", "frequency", "spectrogram"),  # any order; trained in registry order
 )
 
 
@@ -70,7 +72,8 @@ def test_the_toy_comparison_reports_its_own_classes(toy):
     with tracker(home).fluent():
         runs = mlflow.search_runs(experiment_names=["ecgnet-nv"])
     children = runs[runs["tags.ecgnet.role"] == "variant"]
-    assert len(children) == len(VARIANTS) and children["metrics.test_f1_N"].notna().all()
+    assert sorted(children["tags.mlflow.runName"]) == sorted(TOY.variants)  # its own variants, no others
+    assert children["metrics.test_f1_N"].notna().all()
     assert not [c for c in children.columns if c.endswith(("_S", "_F", "_Q"))]  # no beats task classes
     meta = {
         m.materialization.asset_key.to_user_string(): m.materialization.metadata
@@ -79,7 +82,9 @@ def test_the_toy_comparison_reports_its_own_classes(toy):
     header = meta["nv_fusion_comparison"]["comparison"].value.splitlines()[0]
     assert "| se_V | pp_V |" in header and "se_S" not in header and "| cv_mean_sd |" in header
     parent = runs[runs["tags.ecgnet.role"] == "comparison"]
-    assert parent["params.folds"].iloc[0] == "2" and children["metrics.cv_metric_sd"].notna().sum() >= 6
+    assert parent["params.folds"].iloc[0] == "2" and parent["params.variants"].iloc[0] == ",".join(task_variants(TOY))
+    singles = children[children["tags.ecgnet.kind"] == "single"]
+    assert len(singles) == 3 and singles["metrics.cv_metric_sd"].notna().all()
 
 
 def test_a_spec_is_checked_when_it_is_made():
@@ -89,3 +94,20 @@ def test_a_spec_is_checked_when_it_is_made():
         replace(TOY, focus_classes=("S",))
     assert TASKS["beats"] is BEATS
     assert set(METRICS) == set(feature_store.tasks.METRICS)  # every name a spec may use resolves
+
+
+def test_a_task_trains_the_variants_it_names_and_what_they_are_made_of():
+    assert task_variants(BEATS) == tuple(VARIANTS)  # no list: every variant
+    assert task_variants(TOY) == ("time", "frequency", "spectrogram", "late_stacker")  # dependency order
+    with pytest.raises(ValueError, match=r"variants \['tiny'\] are not among"):
+        task_variants(replace(TOY, variants=("time", "tiny")))
+    with pytest.raises(ValueError, match=r"fix: add \['frequency', 'spectrogram'\] to the task's variants"):
+        task_variants(replace(TOY, variants=("time", "intermediate_gated")))
+    with pytest.raises(ValueError, match=r"fix: add \['intermediate_concat'"):
+        task_variants(replace(BEATS, variants=tuple(v for v in VARIANTS if v != "intermediate_concat")))
+    assets, _ = build_assets([TOY])
+    keys = {k.to_user_string() for a in assets for k in a.keys}
+    assert {k for k in keys if k.endswith("_model")} == {f"nv_{v}_model" for v in TOY.variants} | {"nv_champion_model"}
+    comparison = next(a for a in assets if "nv_fusion_comparison" in {k.to_user_string() for k in a.keys})
+    upstream = {k.to_user_string() for k in comparison.dependency_keys}
+    assert upstream == {"nv_training_data", *(f"nv_{v}_model" for v in TOY.variants)}

@@ -23,7 +23,7 @@ from ecgnet.comparison import (
     train_variant,
 )
 from ecgnet.data import TaskData, load_task_data
-from ecgnet.fusion import VARIANTS
+from ecgnet.fusion import VARIANTS, task_variants
 from ecgnet.plots import training_png
 from ecgnet.promotion import Candidate, choose_candidate
 from ecgnet.tracking import model_name
@@ -93,7 +93,7 @@ def build_training_data(spec: TaskSpec) -> dg.AssetsDefinition:
         versions = {r.name: r.version for r in views.values()}
         data = load_task_data(store.features(), spec, versions=versions, seed=training.seed)
         tracker = mlflow.tracker()
-        parent = tracker.start_comparison(spec.name, training.config(), data.versions, _data_params(spec, data))
+        parent = tracker.start_comparison(spec.name, training.config(spec), data.versions, _data_params(spec, data))
         run = TrainingRun(spec.name, versions, parent, str(store.workspace().training / parent))
         data.save(run.data_dir)
         context.log.info(
@@ -146,7 +146,7 @@ def _train(
     variant: str,
     upstream: dict[str, ModelRef],
 ) -> dg.Output[ModelRef]:
-    data, cfg, directory = TaskData.load(run.data_dir, spec), training.config(), Path(run.directory)
+    data, cfg, directory = TaskData.load(run.data_dir, spec), training.config(spec), Path(run.directory)
     trained = {n: load_result(r.variant, data, cfg, Path(r.directory)) for n, r in upstream.items()}
     # per-epoch progress comes from the `ecgnet` logger, which dagster.yaml hands to the run's log
     result = train_variant(variant, data, cfg, upstream=trained, checkpoint_dir=directory / "checkpoints")
@@ -218,7 +218,7 @@ def build_comparison(spec: TaskSpec) -> dg.AssetsDefinition:
     @dg.asset(
         name=names.comparison,
         group_name="training",
-        ins={"run": dg.AssetIn(names.training_data), **{v: dg.AssetIn(names.model(v)) for v in VARIANTS}},
+        ins={"run": dg.AssetIn(names.training_data), **{v: dg.AssetIn(names.model(v)) for v in task_variants(spec)}},
         description=f"Every {spec.name} variant side by side: test metrics with 95 % patient-bootstrap "
         "intervals, paired bootstrap against the best single model, size, latency, "
         "explainability; the candidate is the best on validation.",
@@ -231,8 +231,8 @@ def build_comparison(spec: TaskSpec) -> dg.AssetsDefinition:
         run: TrainingRun,
         **models: ModelRef,
     ) -> dg.Output[Candidate]:
-        data, cfg = TaskData.load(run.data_dir, spec), training.config()
-        results = {v: load_result(v, data, cfg, Path(models[v].directory)) for v in VARIANTS}
+        data, cfg = TaskData.load(run.data_dir, spec), training.config(spec)
+        results = {v: load_result(v, data, cfg, Path(models[v].directory)) for v in cfg.variants}
         table = comparison_table(results, data, cfg)
         best = choose_candidate({v: r.val.value for v, r in results.items()})  # validation only
         candidate = Candidate(
@@ -296,7 +296,7 @@ def build_training_assets(specs: list[TaskSpec]) -> list[dg.AssetsDefinition]:
         for spec in specs
         for asset in (
             build_training_data(spec),
-            *[build_model_asset(spec, v) for v in VARIANTS],
+            *[build_model_asset(spec, v) for v in task_variants(spec)],
             build_comparison(spec),
             build_champion(spec),
         )
