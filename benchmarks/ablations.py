@@ -32,7 +32,7 @@ import numpy as np
 
 from benchmarks.beat_arrays import BeatRows, beat_references, beat_views, read_beats
 from benchmarks.common import MITDB
-from ecgnet.augment import AugmentConfig
+from ecgnet.augment import AugmentConfig, RhythmJitter
 from ecgnet.comparison import ComparisonConfig, fit_variant
 from ecgnet.crossval import folds
 from ecgnet.data import Split, TaskData, labelled_split
@@ -143,6 +143,12 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
     "no class weights": {"class_weighting": False},
     "augmentation (gain, wander, noise, shift)": {"augment": AugmentConfig()},
     "12 epochs": {"epochs": 12},
+    "rhythm jitter: each RR reference scaled per training row by up to 1.5 either way, the tempo by up to 1.3": {
+        "rhythm_jitter": RhythmJitter()
+    },
+    "rhythm jitter: each RR reference by up to 2 either way, the tempo by up to 1.5": {
+        "rhythm_jitter": RhythmJitter(reference=2.0, tempo=1.5)
+    },
     "12 epochs, each class capped at 8,000 rows per epoch": {"epochs": 12, "class_cap": 8000},
     "20 epochs, each class capped at 8,000 rows per epoch": {"epochs": 20, "class_cap": 8000},
     "20 epochs, each class capped at 4,000 rows per epoch": {"epochs": 20, "class_cap": 4000},

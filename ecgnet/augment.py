@@ -35,3 +35,55 @@ def augment_waveform(x: torch.Tensor, cfg: AugmentConfig, generator: torch.Gener
         idx = (torch.arange(n, device=x.device) + offset).clamp(0, n - 1).expand(b, leads, n)
         out = out.gather(2, idx)
     return out
+
+
+@dataclass(frozen=True)
+class RhythmJitter:
+    """Beat tasks: each training row's RR features as if its record's references had come out otherwise.
+
+    Every RR column is a beat's interval in seconds or over one of its record's references (the mean,
+    the slow median, the 90th percentile; feature_store.transforms.rhythm). Where they agree a model may
+    play them against each other, and a record whose references disagree as no training record's do
+    (DS2's 232: S beats are most of it, so its mean and median are their rhythm, and its pauses are its
+    90th percentile) is then read wrongly however early its beats are. Scaling each reference
+    independently per row teaches that any one of them may be off, and the heart rate with `tempo`."""
+
+    reference: float = 1.5  # each reference scaled by a log-uniform factor in [1 / reference, reference]
+    tempo: float = 1.3  # every interval in seconds scaled together, log-uniform in [1 / tempo, tempo]
+
+
+JITTER_DRAWS = ("tempo", "local", "mean", "slow", "q90")
+# RR column -> the draws that scale it, with their exponents (a reference in the denominator: -1)
+RR_JITTER = {
+    "rr_prev_s": {"tempo": 1},
+    "rr_next_s": {"tempo": 1},
+    "rr_local_s": {"tempo": 1, "local": 1},
+    "rr_record_s": {"tempo": 1, "mean": 1},
+    "rr_prev_norm": {"mean": -1},
+    "rr_next_norm": {"mean": -1},
+    "rr_prev_slow_norm": {"slow": -1},
+    "rr_next_slow_norm": {"slow": -1},
+    "rr_prev_q90_norm": {"q90": -1},
+    "rr_next_q90_norm": {"q90": -1},
+}
+
+
+def rhythm_exponents(names: tuple[str, ...]) -> torch.Tensor:
+    """(columns, draws) exponents of the RR columns `names`, in their order; raises for a column it does
+    not know (a new RR feature needs a line in RR_JITTER)."""
+    unknown = [n for n in names if n not in RR_JITTER]
+    if unknown:
+        raise ValueError(f"RR columns {unknown} have no rhythm jitter; fix: add them to ecgnet.augment.RR_JITTER")
+    return torch.tensor([[RR_JITTER[n].get(d, 0) for d in JITTER_DRAWS] for n in names], dtype=torch.float32)
+
+
+def jitter_rhythm(
+    scalars: torch.Tensor, exponents: torch.Tensor, cfg: RhythmJitter, generator: torch.Generator
+) -> torch.Tensor:
+    """A copy of (batch, columns) scalars whose first len(exponents) columns (the RR ones, raw values)
+    are scaled per row as `cfg` draws; the draws come from `generator` (CPU) like augment_waveform's."""
+    b, k = len(scalars), len(exponents)
+    spread = torch.tensor([cfg.tempo] + [cfg.reference] * (len(JITTER_DRAWS) - 1)).log()
+    log_factor = (2 * torch.rand(b, len(JITTER_DRAWS), generator=generator) - 1) * spread
+    factor = (log_factor @ exponents.T).exp().to(scalars.device, scalars.dtype)
+    return torch.cat([scalars[:, :k] * factor, scalars[:, k:]], dim=1)

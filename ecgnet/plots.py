@@ -168,8 +168,7 @@ def attribution_png(
             _attribution_cell(axes[r, c], key, np.asarray(mean_input), np.asarray(mean_attr))
             axes[r, c].set_title(f"{cls}: {key[0]} {key[1]}", fontsize=7)
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    return to_png(fig)
+    return to_png(fig)  # lays the figure out
 
 
 def _attribution_cell(ax, key: tuple[str, str], mean_input: np.ndarray, mean_attr: np.ndarray) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .augment import AugmentConfig, augment_waveform
+from .augment import AugmentConfig, RhythmJitter, augment_waveform, jitter_rhythm, rhythm_exponents
 from .data import Split, TaskData
 from .evaluate import headline
 from .fusion import activation
@@ -38,6 +38,7 @@ class TrainConfig:
     amp: bool = True  # mixed precision, on CUDA only
     class_weighting: bool = True  # single-label tasks: inverse-frequency class weights in the loss
     augment: AugmentConfig | None = None  # time-modality waveforms augmented in training (ecgnet.augment)
+    rhythm_jitter: RhythmJitter | None = None  # beat tasks: RR references scaled per row in training
     # single-label tasks: each epoch trains on every row of the classes with at most `class_cap` rows
     # and a fresh random `class_cap` of each larger class (MIT-BIH: N is 90 % of DS1), so an epoch costs
     # a fraction of a full pass and, over epochs, every row is still seen; class weights follow the
@@ -147,10 +148,11 @@ def train(
         state = _resume(checkpoint, model, opt, sched)
         log.info("resumed from %s at epoch %d", checkpoint, state["epoch"])
     x_train, y_train = staged(tensors(data.train), torch.from_numpy(np.array(data.train.y)), device)
+    rr = _rr_exponents(data) if cfg.rhythm_jitter is not None else None
     scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp and device.type == "cuda")
     while state["epoch"] < cfg.epochs and state["bad"] < cfg.patience:
         epoch, start = state["epoch"], time.perf_counter()
-        train_loss = _epoch(model, x_train, y_train, loss_fn, opt, scaler, cfg, epoch, device)
+        train_loss = _epoch(model, x_train, y_train, loss_fn, opt, scaler, cfg, epoch, device, rr)
         sched.step()
         probs = predict_probs(model, data.val, data.multilabel, device=device)
         record = {
@@ -172,7 +174,19 @@ def train(
     return TrainResult(model.cpu().eval(), state["history"], state["best_epoch"], state["best_val"])
 
 
-def _epoch(model, x, y, loss_fn, opt, scaler, cfg: TrainConfig, epoch: int, device: torch.device) -> float:
+def _rr_exponents(data: TaskData) -> torch.Tensor | None:
+    """The rhythm jitter's exponents for a beat task's time scalars (their first columns are the RR
+    ones: ecgnet.data.INPUTS); None where the task has no per-beat RR columns."""
+    if data.spec.unit != "beat" or "time" not in data.train.x:
+        return None
+    from feature_store.transforms.rhythm import BEAT_RR_NAMES  # here: only beat tasks need it
+
+    return rhythm_exponents(BEAT_RR_NAMES)
+
+
+def _epoch(
+    model, x, y, loss_fn, opt, scaler, cfg: TrainConfig, epoch: int, device: torch.device, rr: torch.Tensor | None
+) -> float:
     model.train()
     # the order depends on (seed, epoch) only, so a resumed run sees the same batches; it moves to
     # where the rows are once, and the loss is summed there, so a GPU step waits for no host copy
@@ -190,6 +204,9 @@ def _epoch(model, x, y, loss_fn, opt, scaler, cfg: TrainConfig, epoch: int, devi
                 **batch["time"],
                 "waveform": augment_waveform(batch["time"]["waveform"], cfg.augment, draws),
             }
+        if rr is not None and "scalars" in batch.get("time", {}):
+            jittered = jitter_rhythm(batch["time"]["scalars"], rr, cfg.rhythm_jitter, draws)
+            batch["time"] = {**batch["time"], "scalars": jittered}
         with torch.autocast(device.type, enabled=cfg.amp and device.type == "cuda"):
             loss = loss_fn(model(batch), target)
         opt.zero_grad(set_to_none=True)

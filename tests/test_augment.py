@@ -1,9 +1,16 @@
-"""Waveform augmentation: repeatable from its generator, bounded as configured, off by default."""
+"""Training augmentation (waveforms, RR references): repeatable from its generator, bounded as
+configured, off by default."""
 
+from dataclasses import replace
+
+import pytest
 import torch
 
-from ecgnet.augment import AugmentConfig, augment_waveform
-from ecgnet.train import TrainConfig
+from ecgnet.augment import AugmentConfig, RhythmJitter, augment_waveform, jitter_rhythm, rhythm_exponents
+from ecgnet.fusion import VARIANTS, build
+from ecgnet.train import TrainConfig, train
+from feature_store.transforms.rhythm import BEAT_RR_NAMES
+from tests.test_models import SMALL
 
 
 def test_augmentation_is_repeatable_and_bounded():
@@ -22,3 +29,49 @@ def test_augmentation_is_repeatable_and_bounded():
 
 def test_augmentation_is_off_by_default():
     assert TrainConfig().augment is None
+
+
+def _rr_rows(n: int = 64) -> torch.Tensor:
+    """RR columns as feature_store.transforms.rhythm makes them (intervals over each reference), and a
+    column after them that is not RR."""
+    g = torch.Generator().manual_seed(0)
+    prev, nxt, local = (
+        0.4 + torch.rand(n, generator=g),
+        0.4 + torch.rand(n, generator=g),
+        0.6 + torch.rand(n, generator=g),
+    )
+    mean, slow, q90 = 0.8 + 0.1 * torch.rand(n, generator=g), torch.full((n,), 0.9), torch.full((n,), 1.1)
+    cols = [prev, nxt, local, mean, prev / mean, nxt / mean, prev / slow, nxt / slow, prev / q90, nxt / q90]
+    return torch.stack([*cols, torch.randn(n, generator=g)], dim=1)
+
+
+def test_rhythm_jitter_moves_each_reference_alone_and_keeps_every_ratio_it_implies():
+    x, cfg = _rr_rows(), RhythmJitter()
+    exponents = rhythm_exponents(BEAT_RR_NAMES)
+    a = jitter_rhythm(x, exponents, cfg, torch.Generator().manual_seed(1))
+    assert torch.equal(a, jitter_rhythm(x, exponents, cfg, torch.Generator().manual_seed(1)))  # repeatable
+    assert torch.equal(a[:, 10:], x[:, 10:])  # columns after the RR ones untouched
+    col = {name: i for i, name in enumerate(BEAT_RR_NAMES)}
+    ratio = a / x
+    # one factor per reference: both intervals over it move together, and the interval over the record
+    # mean is still the interval in seconds over the mean in seconds
+    for pair in (("rr_prev_norm", "rr_next_norm"), ("rr_prev_slow_norm", "rr_next_slow_norm")):
+        assert torch.allclose(ratio[:, col[pair[0]]], ratio[:, col[pair[1]]])
+    assert torch.allclose(a[:, col["rr_prev_norm"]], a[:, col["rr_prev_s"]] / a[:, col["rr_record_s"]], rtol=1e-5)
+    assert torch.allclose(ratio[:, col["rr_prev_s"]], ratio[:, col["rr_next_s"]])  # tempo: all seconds alike
+    tempo = ratio[:, col["rr_prev_s"]]
+    assert tempo.min() >= 1 / cfg.tempo - 1e-6 and tempo.max() <= cfg.tempo + 1e-6
+    slow, q90 = ratio[:, col["rr_prev_slow_norm"]], ratio[:, col["rr_prev_q90_norm"]]
+    assert slow.min() >= 1 / cfg.reference - 1e-6 and slow.max() <= cfg.reference + 1e-6
+    assert not torch.allclose(slow, q90)  # independent draws: the references may disagree
+    with pytest.raises(ValueError, match="fix: add them to ecgnet.augment.RR_JITTER"):
+        rhythm_exponents((*BEAT_RR_NAMES, "rr_next_next_s"))
+
+
+def test_rhythm_jitter_changes_what_a_beat_model_learns_and_is_off_by_default(beat_task_sample):
+    assert TrainConfig().rhythm_jitter is None
+    data = beat_task_sample(400)
+    cfg = TrainConfig(epochs=1, batch_size=64, device="cpu", rhythm_jitter=RhythmJitter())
+    plain = train(build(VARIANTS["time"], data, SMALL), data, replace(cfg, rhythm_jitter=None)).model.state_dict()
+    jittered = train(build(VARIANTS["time"], data, SMALL), data, cfg).model.state_dict()
+    assert any(not torch.equal(plain[k], jittered[k]) for k in plain)
