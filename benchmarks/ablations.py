@@ -118,9 +118,36 @@ def robust_rr_references(split: Split) -> Split:
     """The time scalars without the RR columns read against the record's mean interval (the mean itself
     and each beat's intervals over it): of the three references, the mean is the one a record full of
     early beats pulls towards them (S-dominant references on DS1: S beats' prev/mean 0.6 -> 0.85, N's
-    1.0 -> 1.4, where prev/q90 moves by 0.05); the slow and 90th-percentile references stay. `rhythm`
-    is the first column group of the scalars (ecgnet.data.INPUTS)."""
-    drop = [BEAT_RR_NAMES.index(name) for name in MEAN_REFERENCED]
+    1.0 -> 1.4, where prev/q90 moves by 0.05); the slow and 90th-percentile references stay."""
+    return _without_rr(split, MEAN_REFERENCED)
+
+
+SLOW_REFERENCED = ("rr_prev_slow_norm", "rr_next_slow_norm")
+
+
+def without_slow_reference(split: Split) -> Split:
+    """The time scalars without the intervals over the record's slow median (view version 3's reference):
+    where S beats run at the record's usual pace (DS2's 232), it reads them as N while the mean and
+    the 90th percentile read them as early, and a model that weighs the references against each other
+    (a linear fit on DS1 gives the slow one the largest weight, of the opposite sign to the 90th
+    percentile's) follows it."""
+    return _without_rr(split, SLOW_REFERENCED)
+
+
+NEXT_INTERVALS = ("rr_next_s", "rr_next_norm", "rr_next_slow_norm", "rr_next_q90_norm")
+
+
+def without_next_intervals(split: Split) -> Split:
+    """The time scalars without the interval after each beat (in seconds and over each reference): on
+    DS1 nearly every S beat is followed by a pause, so a model may want one; S beats in a run (the next
+    beat early too) have none, and are then read as N whatever their own prematurity."""
+    return _without_rr(split, NEXT_INTERVALS)
+
+
+def _without_rr(split: Split, names: tuple[str, ...]) -> Split:
+    """The time scalars without the RR columns `names`; `rhythm` is the first column group of the scalars
+    (ecgnet.data.INPUTS), in BEAT_RR_NAMES order."""
+    drop = [BEAT_RR_NAMES.index(name) for name in names]
     scalars = np.asarray(split.x["time"]["scalars"])
     keep = np.setdiff1d(np.arange(scalars.shape[1]), drop)
     return _with_time(split, scalars=scalars[:, keep])
@@ -170,6 +197,10 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
         "views": {"time": TimeParams(template_rr_quantile=0.75)},
     },
     "waveform minus the record's median beat": {"inputs": minus_record_median},
+    "RR without the slow-median reference (the mean and the 90th percentile stay)": {"inputs": without_slow_reference},
+    "RR without the interval after each beat (each beat read by its own prematurity)": {
+        "inputs": without_next_intervals
+    },
     # training rows added: S-majority copies of the training patients' S-rich records
     "S-majority copies of training records added": {"train_stress": "thinned"},
     # task spec changes ("spec"): BEATS trains on S-dominant-reference copies since 2026-12-01 (ecgnet.stress)
