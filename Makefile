@@ -34,10 +34,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-# a few epochs and 5 explained rows per class: the demo shows the whole pipeline on 20 MB of data, not
-# a tuned model, in under 10 minutes on 2 cores (at 10 rows the af explanations alone took 143 s of 640)
+# a few epochs and 2 explained rows per class: the demo shows the whole pipeline on 20 MB of data, not
+# a tuned model, in under 10 minutes on 2 cores (the af models read 30 s records: their explanations took
+# 143 s of 640 at 10 rows, 72 s of 600 at 5)
 demo: $(STAMP)
-	ECGNET_EPOCHS=$${ECGNET_EPOCHS:-3} ECGNET_EXPLAIN_ROWS=$${ECGNET_EXPLAIN_ROWS:-5} $(PY) -m pipelines.demo
+	ECGNET_EPOCHS=$${ECGNET_EPOCHS:-3} ECGNET_EXPLAIN_ROWS=$${ECGNET_EXPLAIN_ROWS:-2} $(PY) -m pipelines.demo
 
 # Test files in up to two worker processes (pytest-xdist; a file's fixtures stay in one worker), each
 # with one torch thread: the suite is half waiting (servers, daemons, subprocesses), and two workers of
