@@ -184,6 +184,10 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
     "12 epochs, MLII only": {"epochs": 12, "inputs": mlii_only},
     "classical: morphology at the P, QRS and T waves": {"model": {"morphology": "waves"}},
     "classical: no waveform samples (RR and record-relative scalars only)": {"model": {"morphology": "none"}},
+    "classical: de Chazal's features (four raw RR intervals, morphology at the P, QRS and T waves)": {
+        "model": {"morphology": "waves", "classical_scalars": "intervals"}
+    },
+    "classical: the four raw RR intervals, waveform sampled evenly": {"model": {"classical_scalars": "intervals"}},
     # view changes ("views": family -> params): the views are computed again for the row
     "record template from the unhurried quarter of beats (RR >= the record's 75th percentile)": {
         "views": {"time": TimeParams(template_rr_quantile=0.75)}

@@ -26,10 +26,16 @@ import numpy as np
 
 from benchmarks.beat_arrays import beat_task_data, beat_views, read_beats
 from benchmarks.common import MITDB
-from ecgnet.comparison import ComparisonConfig, VariantResult, ranking_agreement, reported_metrics, train_variant
+from ecgnet.comparison import (
+    ComparisonConfig,
+    VariantResult,
+    ranking_agreement,
+    reported_metrics,
+    select,
+    train_variant,
+)
 from ecgnet.data import TaskData
 from ecgnet.fusion import VARIANTS, build
-from ecgnet.promotion import choose_candidate
 from ecgnet.train import TrainConfig, seed_everything, train
 from feature_store.backend import cupy_backend
 
@@ -68,7 +74,9 @@ def comparison(data: TaskData, cfg: ComparisonConfig) -> tuple[dict[str, Variant
     return results, time.perf_counter() - start
 
 
-def report(results: dict[str, VariantResult], data: TaskData, seconds: float, label: str) -> dict:
+def report(
+    results: dict[str, VariantResult], data: TaskData, cfg: ComparisonConfig, seconds: float, label: str
+) -> dict:
     metrics = reported_metrics(data)
     print(f"\n{label}: {seconds:.0f} s for all {len(results)} variants")
     head = f"{'variant':20s} {'seconds':>8s} {'epochs':>6s} {'s/epoch':>8s} {'val (CV)':>9s} {'cv sd':>6s}"
@@ -91,9 +99,12 @@ def report(results: dict[str, VariantResult], data: TaskData, seconds: float, la
             f"{name:20s} {r.seconds:8.1f} {len(epoch_s):6d} {per_epoch} {r.val.value:9.3f} {sd}"
             + "".join(f" {row[m]:>22s}" for m in metrics)
         )
-    chosen = choose_candidate({v: r.val.value for v, r in results.items()})
+    chosen = select(results, data, cfg).chosen
     tau = ranking_agreement(results, data)
-    print(f"chosen on DS1 (cross-validated {data.spec.metric_key}): {chosen}; Kendall tau val vs test {tau:+.2f}")
+    print(
+        f"chosen on DS1 (cross-validated {data.spec.metric_key}, {cfg.selection}): {chosen}; "
+        f"Kendall tau val vs test {tau:+.2f}"
+    )
     return {"seconds": round(seconds, 1), "variants": rows, "chosen": chosen, "kendall_tau": round(tau, 3)}
 
 
@@ -136,7 +147,7 @@ def main() -> None:
     label = f"2. the comparison on the GPU: {args.folds} folds, {args.epochs} epochs"
     print(f"\n{label}", flush=True)
     results, seconds = comparison(data, cfg)
-    out["comparison"] = report(results, data, seconds, label)
+    out["comparison"] = report(results, data, cfg, seconds, label)
 
     if args.long_epochs:
         estimate = seconds * args.long_epochs / args.epochs
@@ -148,7 +159,7 @@ def main() -> None:
             print(f"\n{label}", flush=True)
             long_cfg = replace(cfg, train=replace(cfg.train, epochs=args.long_epochs))
             results, seconds = comparison(data, long_cfg)
-            out["long_comparison"] = report(results, data, seconds, label)
+            out["long_comparison"] = report(results, data, long_cfg, seconds, label)
     out["total_s"] = round(time.perf_counter() - start, 1)
     print(f"\ngpu_training: {out['total_s']} s in all")
     if args.out:

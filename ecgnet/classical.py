@@ -16,6 +16,7 @@ from sklearn.linear_model import LogisticRegression
 from torch import nn
 
 from feature_store.config import IngestConfig
+from feature_store.transforms.rhythm import BEAT_RR_NAMES
 
 from .data import Split, TaskData
 from .models.blocks import Normalizer
@@ -41,15 +42,18 @@ class LinearReference(nn.Module):
         super().__init__()
         shapes = data.shapes("time")
         leads, samples = shapes["waveform"]
-        index = morphology_index(samples, (cfg or ModelConfig()).morphology, beats=data.spec.unit == "beat")
+        cfg = cfg or ModelConfig()
+        index = morphology_index(samples, cfg.morphology, beats=data.spec.unit == "beat")
         self.register_buffer("index", torch.from_numpy(index))
-        width = leads * len(index) + int(np.prod(shapes["scalars"]))
+        scalars = scalar_index(int(np.prod(shapes["scalars"])), cfg.classical_scalars)
+        self.register_buffer("scalars", torch.from_numpy(scalars))
+        width = leads * len(index) + len(scalars)
         self.norm = Normalizer(torch.zeros(width), torch.ones(width))  # set from the train split by `fit`
         self.linear = nn.Linear(width, len(data.classes))
 
     def features(self, x: Inputs) -> torch.Tensor:
         morphology = x["time"]["waveform"][:, :, self.index].flatten(1)  # (B, leads * points)
-        return torch.cat([morphology, x["time"]["scalars"].flatten(1)], dim=1)  # (B, width)
+        return torch.cat([morphology, x["time"]["scalars"].flatten(1)[:, self.scalars]], dim=1)  # (B, width)
 
     def forward(self, x: Inputs) -> torch.Tensor:
         return self.linear(self.norm(self.features(x)))
@@ -69,6 +73,19 @@ def morphology_index(samples: int, how: str, *, beats: bool) -> np.ndarray:
     fs = samples / (window.beat_before_s + window.beat_after_s)
     index = np.round((np.asarray(WAVE_TIMES_S) + window.beat_before_s) * fs).astype(np.int64)
     return np.unique(np.clip(index, 0, samples - 1))
+
+
+RAW_INTERVALS = ("rr_prev_s", "rr_next_s", "rr_local_s", "rr_record_s")
+
+
+def scalar_index(width: int, which: str) -> np.ndarray:
+    """Columns of the time view's scalars (`width` of them; the RR columns first, in BEAT_RR_NAMES
+    order, ecgnet.data.INPUTS) the classical reference reads: "all" or "intervals" (RAW_INTERVALS)."""
+    if which == "all":
+        return np.arange(width, dtype=np.int64)
+    if which == "intervals":
+        return np.array([BEAT_RR_NAMES.index(n) for n in RAW_INTERVALS], dtype=np.int64)
+    raise ValueError(f"classical_scalars must be 'all' or 'intervals', got {which!r}")
 
 
 def _features(model: LinearReference, split: Split) -> np.ndarray:

@@ -13,7 +13,7 @@ from .evaluate import Interval
 
 @dataclass(frozen=True)
 class Candidate:
-    """The variant a comparison proposes: the best on validation, never chosen on test."""
+    """The variant a comparison proposes, chosen on validation alone (ecgnet.comparison.select), never on test."""
 
     task: str
     variant: str
@@ -56,6 +56,22 @@ def choose_candidate(val_metrics: Mapping[str, float]) -> str:
             "validation split has rows of more than one class"
         )
     return max(scored, key=scored.__getitem__)
+
+
+SELECTIONS = ("parsimony", "best")
+
+
+def choose_parsimonious(
+    val_metrics: Mapping[str, float], n_params: Mapping[str, int], gap_to_best: Mapping[str, Interval]
+) -> str:
+    """The smallest variant (fewest parameters; the better validation metric on a tie) among the best on
+    validation and those not worse than it beyond noise: the upper end of their patient-paired difference
+    to it (`gap_to_best`, validation only) at or above zero. A variant missing from `gap_to_best` was not
+    compared and is not eligible. Breiman's one-standard-error rule, with the paired interval as the
+    error: a draw among equals goes to the cheapest, not to whichever the noise put first."""
+    best = choose_candidate(val_metrics)
+    eligible = [best, *(n for n, gap in gap_to_best.items() if n != best and gap.hi >= 0)]
+    return min(eligible, key=lambda n: (n_params[n], -val_metrics[n]))
 
 
 def gate(candidate: Candidate, minimum: float, champion: Champion | None) -> GateDecision:

@@ -185,6 +185,11 @@ class TrainingSettings(dg.ConfigurableResource):
         description="Validation rows per class explained with Integrated Gradients: modality shares, "
         "ablation, faithfulness and attribution maps per variant; 0: none (ECGNET_EXPLAIN_ROWS overrides)",
     )
+    selection: str = Field(
+        default=_COMPARISON.selection,
+        description="How the candidate is chosen on validation: parsimony (the smallest variant not worse "
+        "than the best beyond its patient-paired interval) | best (the highest validation metric)",
+    )
     gate_minimum: dict[str, float] = Field(
         default_factory=dict,
         description="Task name -> the gate's minimum validation metric, instead of the task spec's",
@@ -196,6 +201,7 @@ class TrainingSettings(dg.ConfigurableResource):
             variants=task_variants(spec),
             n_boot=self.n_boot,
             folds=self.folds,
+            selection=self.selection,
             explain=replace(_EXPLAIN, rows_per_class=self.explain_rows) if self.explain_rows > 0 else None,
             train=TrainConfig(
                 epochs=self.epochs,

@@ -110,7 +110,7 @@ def test_gpu_training_times_and_reports_on_cpu():
     assert set(one_epoch(small, "cpu")) == set(TRAINABLE)
     cfg = ComparisonConfig(train=TrainConfig(epochs=1, device="cpu", batch_size=64), n_boot=5, explain=None)
     results, seconds = comparison(small, cfg)
-    summary = report(results, small, seconds, "cpu")
+    summary = report(results, small, cfg, seconds, "cpu")
     assert set(summary["variants"]) == set(VARIANTS) and summary["chosen"] in VARIANTS
 
 

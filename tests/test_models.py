@@ -7,14 +7,13 @@ import pytest
 import torch
 from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
 
-from ecgnet.comparison import ComparisonConfig, comparison_table, train_variant
+from ecgnet.comparison import ComparisonConfig, comparison_table, select, train_variant
 from ecgnet.data import TaskData, patient_holdout
 from ecgnet.decisions import apply_offsets
 from ecgnet.evaluate import Interval, aami, bootstrap, evaluate, headline, macro_auc, macro_f1, paired_bootstrap
 from ecgnet.export import Layout, Packed
 from ecgnet.fusion import MODALITIES, VARIANTS, activation, build, combine_probs, cross_fit_late, fit_late
 from ecgnet.models import ModelConfig
-from ecgnet.promotion import choose_candidate
 from ecgnet.train import TrainConfig, epoch_order, seed_everything, tensors, train
 from feature_store.tasks import BEATS
 
@@ -330,8 +329,9 @@ def test_nothing_trained_fitted_or_chosen_depends_on_the_test_split(data, folds)
         a, b = real.model.state_dict(), other.model.state_dict()
         assert all(torch.equal(a[k], b[k]) for k in a), variant
         assert not np.array_equal(real.test_probs, other.test_probs), variant  # the poison did reach scoring
-    choose = {name: choose_candidate({v: r.val.value for v, r in results.items()}) for name, results in runs.items()}
-    assert choose["real"] == choose["poisoned"]
+    tasks = {"real": data, "poisoned": _poisoned(data)}
+    chosen = {name: select(results, tasks[name], cfg) for name, results in runs.items()}
+    assert chosen["real"] == chosen["poisoned"]  # best, chosen and every paired gap on validation
 
 
 def test_the_classical_reference_is_scikit_learns_lda_as_one_linear_layer(data):
@@ -405,9 +405,14 @@ def test_cross_validated_variants_are_scored_out_of_fold_and_tested_as_fold_ense
         np.testing.assert_allclose(activation(back.deployed(x), False).numpy(), time_.test_probs, rtol=1e-5, atol=1e-5)
     table = comparison_table(results, data, cfg)
     assert "cv_mean_sd" in table.columns and "±" in table.filter(table["variant"] == "time")["cv_mean_sd"][0]
-    chosen = max(results, key=lambda n: results[n].val.value)
-    column = table[f"val_vs_{chosen}"].to_list()  # every variant against the choice, on DS1 patients only
-    assert column[list(results).index(chosen)] == "(chosen)" and all("[" in c for c in column if c != "(chosen)")
+    best = max(results, key=lambda n: results[n].val.value)
+    column = table[f"val_vs_{best}"].to_list()  # every variant against the best, on DS1 patients only
+    assert column[list(results).index(best)] == "(best)" and all("[" in c for c in column if c != "(best)")
+    selection = select(results, data, cfg)  # parsimony: the smallest variant the best does not beat beyond noise
+    assert selection.best == best and table.filter(table["chosen"])["variant"].to_list() == [selection.chosen]
+    tied = [best] + [n for n, gap in selection.gap_to_best.items() if gap.hi >= 0]
+    assert selection.chosen == min(tied, key=lambda n: results[n].n_params)
+    assert select(results, data, replace(cfg, selection="best")).chosen == best
 
 
 def test_decision_offsets_are_kept_only_when_they_help_across_patients(data):

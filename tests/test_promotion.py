@@ -3,7 +3,7 @@
 import pytest
 
 from ecgnet.evaluate import Interval
-from ecgnet.promotion import Candidate, Champion, choose_candidate, gate
+from ecgnet.promotion import Candidate, Champion, choose_candidate, choose_parsimonious, gate
 
 
 def candidate(value: float, hi: float) -> Candidate:
@@ -16,6 +16,21 @@ def test_the_candidate_is_the_best_on_validation_and_nan_never_wins():
     assert choose_candidate({"time": float("nan"), "early": 0.1}) == "early"
     with pytest.raises(ValueError, match="no variant has a validation metric"):
         choose_candidate({"time": float("nan")})
+
+
+def test_parsimony_picks_the_smallest_variant_the_best_does_not_beat_beyond_noise():
+    values = {"time": 0.70, "early": 0.72, "late_average": 0.71, "classical": 0.50}
+    params = {"time": 100, "early": 500, "late_average": 600, "classical": 10}
+    gaps = {  # each variant minus the best (early), patient-paired on validation
+        "time": Interval(-0.02, -0.05, 0.01),
+        "late_average": Interval(-0.01, -0.03, 0.02),
+        "classical": Interval(-0.22, -0.30, -0.15),  # worse beyond noise: not eligible, however small
+    }
+    assert choose_parsimonious(values, params, gaps) == "time"
+    assert choose_parsimonious(values, params, gaps | {"time": Interval(-0.02, -0.05, -0.001)}) == "early"
+    assert choose_parsimonious(values, params, {}) == "early"  # nothing compared: the best
+    tie = {"time": 500, "early": 500, "late_average": 600, "classical": 10}  # equal size: the better one
+    assert choose_parsimonious(values, tie, gaps) == "early"
 
 
 def test_the_gate_passes_a_first_champion_above_the_minimum():

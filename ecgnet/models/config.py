@@ -19,3 +19,7 @@ class ModelConfig:
     # 2004; "none": the scalars alone). On MIT-BIH DS1 5-fold CV "uniform" scored 0.317 +- 0.117 macro-F1,
     # "waves" 0.276 +- 0.068
     morphology: str = "uniform"
+    # and which of the time view's scalars it reads: "all" (RR intervals raw and over each record
+    # reference, moments, QRS energy, the record template) or "intervals" (the four raw RR intervals
+    # in seconds, before, after, local mean, record mean: de Chazal's RR features)
+    classical_scalars: str = "all"

@@ -19,13 +19,14 @@ from ecgnet.comparison import (
     load_result,
     ranking_agreement,
     save_result,
+    select,
     shares_plot,
     train_variant,
 )
 from ecgnet.data import TaskData, load_task_data
 from ecgnet.fusion import VARIANTS, task_variants
 from ecgnet.plots import training_png
-from ecgnet.promotion import Candidate, choose_candidate
+from ecgnet.promotion import Candidate
 from ecgnet.tracking import model_name
 from feature_store.summary import markdown_table
 from feature_store.tasks import TaskSpec
@@ -221,7 +222,7 @@ def build_comparison(spec: TaskSpec) -> dg.AssetsDefinition:
         ins={"run": dg.AssetIn(names.training_data), **{v: dg.AssetIn(names.model(v)) for v in task_variants(spec)}},
         description=f"Every {spec.name} variant side by side: test metrics with 95 % patient-bootstrap "
         "intervals, paired bootstrap against the best single model, size, latency, "
-        "explainability; the candidate is the best on validation.",
+        "explainability; the candidate is chosen on validation alone (TrainingSettings.selection).",
     )
     def _comparison(
         context: dg.AssetExecutionContext,
@@ -233,8 +234,9 @@ def build_comparison(spec: TaskSpec) -> dg.AssetsDefinition:
     ) -> dg.Output[Candidate]:
         data, cfg = TaskData.load(run.data_dir, spec), training.config(spec)
         results = {v: load_result(v, data, cfg, Path(models[v].directory)) for v in cfg.variants}
-        table = comparison_table(results, data, cfg)
-        best = choose_candidate({v: r.val.value for v, r in results.items()})  # validation only
+        selection = select(results, data, cfg)  # validation only
+        table, best = comparison_table(results, data, cfg, selection), selection.chosen
+        within = [n for n, gap in selection.gap_to_best.items() if gap.hi >= 0]
         candidate = Candidate(
             spec.name, best, models[best].model_version, results[best].val, run.parent_run_id, spec.metric_key
         )
@@ -244,7 +246,8 @@ def build_comparison(spec: TaskSpec) -> dg.AssetsDefinition:
         tracker = mlflow.tracker()
         tracker.finish_comparison(run.parent_run_id, table, candidate, plots, {"kendall_tau_val_test": tau})
         context.log.info(
-            f"comparison {run.parent_run_id}: best on validation is {best}; validation and test rankings "
+            f"comparison {run.parent_run_id}: best on validation is {selection.best}, within noise of it: "
+            f"{within or 'none'}; chosen ({cfg.selection}): {best}; validation and test rankings "
             f"agree with Kendall tau {tau:.2f}"
         )
         return dg.Output(
@@ -277,7 +280,7 @@ def build_champion(spec: TaskSpec) -> dg.AssetsDefinition:
         name=names.champion,
         group_name="training",
         ins={"candidate": dg.AssetIn(names.comparison)},
-        description=f"Moves the 'champion' alias of the {spec.name} models to the comparison's best "
+        description=f"Moves the 'champion' alias of the {spec.name} models to the comparison's chosen "
         f"variant; runs only when the blocking check_quality_gate on {names.comparison} passes.",
     )
     def _champion(
