@@ -235,6 +235,37 @@ def s_majority(beats: BeatRows, min_s: int = 50, s_share: float = 0.75) -> BeatR
     return _take(beats, np.concatenate(keep))
 
 
+def s_runs(beats: BeatRows, min_s: int = 50, s_share: float = 0.75, pause: float = 1.8) -> BeatRows:
+    """`s_majority`'s records re-timed as the MIT-BIH directory describes DS2's 232 (sinus bradycardia,
+    long pauses, atrial premature beats in runs), which neither stress above is: every S beat comes the
+    record's usual N-N interval (median) after the beat before it, so S beats in a run sit at the usual
+    pace with no pause after them; every N beat comes after a pause of `pause` times that interval;
+    other beats keep their own preceding interval. The beats stay in their record order; each keeps its
+    waveform window as recorded (the 0.25 s before its R peak may still hold a premature beat's
+    neighbour, which the new timing would have moved)."""
+    thinned = s_majority(beats, min_s, s_share)
+    prev, nxt, r_peak = (
+        np.asarray(a, np.float64).copy() for a in (thinned.rr_prev_s, thinned.rr_next_s, thinned.r_peak)
+    )
+    for record in np.unique(thinned.record_id):
+        rows = np.flatnonzero(thinned.record_id == record)
+        rows = rows[np.argsort(thinned.r_peak[rows], kind="stable")]
+        label = thinned.label[rows]
+        own = np.where(np.isfinite(prev[rows]), prev[rows], np.nan)
+        usual = float(np.nanmedian(beats.rr_prev_s[(beats.record_id == record) & (beats.label == "N")]))
+        new = np.where(label == "S", usual, np.where(label == "N", pause * usual, own))
+        new = np.where(np.isfinite(new), new, usual)
+        prev[rows] = new
+        nxt[rows] = np.append(new[1:], usual)
+        r_peak[rows] = r_peak[rows[0]] + np.round(np.concatenate([[0.0], np.cumsum(new[1:])]) * thinned.fs)
+    return replace(
+        thinned,
+        rr_prev_s=prev.astype(thinned.rr_prev_s.dtype),
+        rr_next_s=nxt.astype(thinned.rr_next_s.dtype),
+        r_peak=r_peak.astype(thinned.r_peak.dtype),
+    )
+
+
 def _take(beats: BeatRows, rows: np.ndarray) -> BeatRows:
     """`beats` at `rows` (in that order, repeats allowed): every per-beat array indexed alike."""
     arrays = {f.name: getattr(beats, f.name) for f in dataclasses.fields(beats)}
@@ -273,8 +304,9 @@ def stress_rows(beats: BeatRows, kind: str, spec: TaskSpec = BEATS, **shape) -> 
     """The rows a stress test scores: "thinned" (`s_majority`) or "references" (`s_dominant_references`,
     its added copies left out); `shape`: their `min_s` and `s_share`. Waveforms are standardised as
     `beats`' are, whatever the stress adds or removes."""
-    if kind == "thinned":
-        return _task_data(s_majority(beats, **shape), spec, stats_from=beats, copies=False).val
+    if kind in ("thinned", "runs"):
+        stressed = (s_majority if kind == "thinned" else s_runs)(beats, **shape)
+        return _task_data(stressed, spec, stats_from=beats, copies=False).val
     rows = _task_data(s_dominant_references(beats, **shape), spec, stats_from=beats, copies=False).val
     return rows.take(np.flatnonzero([REFERENCE_COPY not in i for i in rows.ids.tolist()]))
 
@@ -370,9 +402,10 @@ def main() -> None:
     parser.add_argument("--stress", action="store_true", help="also score S-majority copies of held-out records")
     parser.add_argument(
         "--stress-kind",
-        choices=("thinned", "references"),
+        choices=("thinned", "references", "runs"),
         default="thinned",
-        help="S-majority by thinning N beats, or by S copies in the record's references only",
+        help="S-majority by thinning N beats, by S copies in the record's references only, or thinned and "
+        "re-timed: S beats in runs at the usual pace, N beats after pauses",
     )
     parser.add_argument("--per-record", action="store_true", help="out-of-fold S sensitivity of each S-rich record")
     args = parser.parse_args()

@@ -46,3 +46,26 @@ def test_s_dominant_references_move_only_the_record_level_references():
         assert not np.allclose(before[:, rhythm[reference]], after[:, rhythm[reference]])
     template = slice(-len(TEMPLATE_NAMES) * beats.windows.shape[1], None)  # the last scalars (ecgnet.data)
     assert not np.allclose(before[:, template], after[:, template])
+
+
+def test_s_runs_retime_a_thinned_record_as_s_runs_at_the_usual_pace_and_n_beats_after_pauses():
+    from benchmarks.ablations import s_runs, stress_rows
+    from feature_store.transforms.rhythm import BEAT_RR_NAMES
+
+    beats = read_beats(MITDB, records={"209"})
+    usual = np.median(beats.rr_prev_s[beats.label == "N"])
+    runs, thinned = s_runs(beats, pause=2.0), s_majority(beats)
+    assert np.array_equal(runs.ids, thinned.ids) and np.array_equal(runs.windows, thinned.windows)
+    order = np.argsort(runs.r_peak, kind="stable")
+    assert np.array_equal(runs.ids[order], thinned.ids[np.argsort(thinned.r_peak, kind="stable")])  # same order
+    s, n = runs.label == "S", runs.label == "N"
+    np.testing.assert_allclose(runs.rr_prev_s[s], usual, rtol=1e-5)
+    np.testing.assert_allclose(runs.rr_prev_s[n], 2 * usual, rtol=1e-5)
+    np.testing.assert_allclose(runs.rr_next_s[order][:-1], runs.rr_prev_s[order][1:])  # one timeline
+    # an S beat followed by an S beat has no pause after it: its next interval is as short as its own
+    followed = s[order][:-1] & s[order][1:]
+    assert followed.sum() > 100 and np.allclose(runs.rr_next_s[order][:-1][followed], usual, rtol=1e-5)
+    scored = stress_rows(beats, "runs", pause=2.0)  # the views computed on the re-timed record
+    prev = scored.x["time"]["scalars"][:, BEAT_RR_NAMES.index("rr_prev_s")]
+    mine = dict(zip(runs.ids.tolist(), runs.rr_prev_s.tolist()))
+    np.testing.assert_allclose(prev, [mine[i] for i in scored.ids.tolist()], rtol=1e-5)
