@@ -207,6 +207,9 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
     },
     # training rows added: S-majority copies of the training patients' S-rich records
     "S-majority copies of training records added": {"train_stress": "thinned"},
+    "S-runs copies of training records added (thinned, re-timed: S runs at the usual pace, N after pauses)": {
+        "train_stress": "runs"
+    },
     # task spec changes ("spec"): BEATS trains on S-dominant-reference copies since 2026-12-01 (ecgnet.stress)
     "no S-dominant-reference training copies (the comparison before them)": {"spec": {"reference_stress": None}},
 }
