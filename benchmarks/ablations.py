@@ -254,10 +254,9 @@ def s_runs(beats: BeatRows, min_s: int = 50, s_share: float = 0.75, pause: float
         rows = np.flatnonzero(thinned.record_id == record)
         rows = rows[np.argsort(thinned.r_peak[rows], kind="stable")]
         label = thinned.label[rows]
-        own = np.where(np.isfinite(prev[rows]), prev[rows], np.nan)
         usual = float(np.nanmedian(beats.rr_prev_s[(beats.record_id == record) & (beats.label == "N")]))
-        new = np.where(label == "S", usual, np.where(label == "N", pause * usual, own))
-        new = np.where(np.isfinite(new), new, usual)
+        new = np.where(label == "S", usual, np.where(label == "N", pause * usual, prev[rows]))
+        new = np.where(np.isfinite(new), new, usual)  # a first beat's unknown interval: the usual one
         prev[rows] = new
         nxt[rows] = np.append(new[1:], usual)
         r_peak[rows] = r_peak[rows[0]] + np.round(np.concatenate([[0.0], np.cumsum(new[1:])]) * thinned.fs)

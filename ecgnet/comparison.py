@@ -394,15 +394,7 @@ def select(results: dict[str, VariantResult], data: TaskData, cfg: ComparisonCon
     if len(results[best].val_probs) == len(scored.val):
         for name, r in results.items():
             if name != best and len(r.val_probs) == len(scored.val):
-                gaps[name] = paired_bootstrap(
-                    r.val_probs,
-                    results[best].val_probs,
-                    scored.val.y,
-                    scored.val.groups,
-                    metric,
-                    n_boot=cfg.n_boot,
-                    seed=cfg.train.seed,
-                )
+                gaps[name] = _difference(r.val_probs, results[best].val_probs, scored.val, metric, cfg)
     chosen = best
     if cfg.selection == "parsimony":
         chosen = choose_parsimonious(values, {n: r.n_params for n, r in results.items()}, gaps)
@@ -448,10 +440,13 @@ def comparison_table(
     return pl.DataFrame(rows)
 
 
-def _paired(probs: np.ndarray, ref_probs: np.ndarray, split, metric, cfg: ComparisonConfig) -> str:
+def _difference(probs: np.ndarray, ref_probs: np.ndarray, split, metric, cfg: ComparisonConfig) -> Interval:
     """The metric of `probs` minus that of `ref_probs` on `split`, with its patient-paired 95 % interval."""
-    d = paired_bootstrap(probs, ref_probs, split.y, split.groups, metric, n_boot=cfg.n_boot, seed=cfg.train.seed)
-    return _signed(d)
+    return paired_bootstrap(probs, ref_probs, split.y, split.groups, metric, n_boot=cfg.n_boot, seed=cfg.train.seed)
+
+
+def _paired(probs: np.ndarray, ref_probs: np.ndarray, split, metric, cfg: ComparisonConfig) -> str:
+    return _signed(_difference(probs, ref_probs, split, metric, cfg))
 
 
 def _signed(d: Interval) -> str:

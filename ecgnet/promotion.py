@@ -70,8 +70,14 @@ def choose_parsimonious(
     compared and is not eligible. Breiman's one-standard-error rule, with the paired interval as the
     error: a draw among equals goes to the cheapest, not to whichever the noise put first."""
     best = choose_candidate(val_metrics)
-    eligible = [best, *(n for n, gap in gap_to_best.items() if n != best and gap.hi >= 0)]
+    eligible = [best, *(n for n in within_noise(gap_to_best) if n != best)]
     return min(eligible, key=lambda n: (n_params[n], -val_metrics[n]))
+
+
+def within_noise(gap_to_best: Mapping[str, Interval]) -> list[str]:
+    """The variants the best on validation does not beat beyond noise: the upper end of their paired
+    difference to it at or above zero."""
+    return [n for n, gap in gap_to_best.items() if gap.hi >= 0]
 
 
 def gate(candidate: Candidate, minimum: float, champion: Champion | None) -> GateDecision:

@@ -26,7 +26,7 @@ from ecgnet.comparison import (
 from ecgnet.data import TaskData, load_task_data
 from ecgnet.fusion import VARIANTS, task_variants
 from ecgnet.plots import training_png
-from ecgnet.promotion import Candidate
+from ecgnet.promotion import Candidate, within_noise
 from ecgnet.tracking import model_name
 from feature_store.summary import markdown_table
 from feature_store.tasks import TaskSpec
@@ -236,7 +236,7 @@ def build_comparison(spec: TaskSpec) -> dg.AssetsDefinition:
         results = {v: load_result(v, data, cfg, Path(models[v].directory)) for v in cfg.variants}
         selection = select(results, data, cfg)  # validation only
         table, best = comparison_table(results, data, cfg, selection), selection.chosen
-        within = [n for n, gap in selection.gap_to_best.items() if gap.hi >= 0]
+        within = within_noise(selection.gap_to_best)
         candidate = Candidate(
             spec.name, best, models[best].model_version, results[best].val, run.parent_run_id, spec.metric_key
         )
