@@ -194,6 +194,9 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
     },
     "record template from the unhurried half of beats": {"views": {"time": TimeParams(template_rr_quantile=0.5)}},
     "no record template": {"inputs": without_template},
+    "record template, and beside it the template of the unhurried quarter of beats (RR >= 75th percentile)": {
+        "views": {"time": TimeParams(sinus_template_quantile=0.75)}
+    },
     "record template over the QRS only (no whole-window correlation or RMS)": {"inputs": qrs_only_template},
     "RR against the slow and 90th-percentile references only (not the record mean)": {"inputs": robust_rr_references},
     "RR against robust references only, and the template from the unhurried quarter": {
@@ -204,6 +207,12 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
     "RR without the slow-median reference (the mean and the 90th percentile stay)": {"inputs": without_slow_reference},
     "RR without the interval after each beat (each beat read by its own prematurity)": {
         "inputs": without_next_intervals
+    },
+    "reference readings: every training row read against one RR reference (record and local means in seconds too), "
+    "evaluation averages the readings": {"model": {"reference_readings": 1.0}},
+    "reference readings, and the unhurried quarter's template beside the record template": {
+        "model": {"reference_readings": 1.0},
+        "views": {"time": TimeParams(sinus_template_quantile=0.75)},
     },
     # training rows added: S-majority copies of the training patients' S-rich records
     "S-majority copies of training records added": {"train_stress": "thinned"},

@@ -33,8 +33,9 @@ from torch import nn
 
 from .classical import LinearReference
 from .data import TaskData, patient_kfold
-from .models import MODALITIES, ModelConfig
+from .models import MODALITIES, ModelConfig, TimeNet
 from .models.blocks import Normalizer, mlp
+from .models.readings import ReferenceReadings
 
 if TYPE_CHECKING:
     from feature_store.tasks import TaskSpec
@@ -43,11 +44,23 @@ Inputs = dict[str, dict[str, torch.Tensor]]  # modality -> input -> (B, ...)
 EMBEDDING = "embedding"  # the one modality and input a FusionHead reads: embeddings (B, M, E)
 
 
+def time_readings(net: nn.Module, data: TaskData, cfg: ModelConfig) -> nn.Module:
+    """`net`, given reference readings (ecgnet/models/readings.py) where it is a beat task's time encoder
+    and `cfg.reference_readings` > 0."""
+    if cfg.reference_readings > 0 and isinstance(net, TimeNet) and data.spec.unit == "beat":
+        from feature_store.transforms.rhythm import BEAT_RR_NAMES  # beat tasks' time scalars start with them
+
+        net.readings = ReferenceReadings(BEAT_RR_NAMES, cfg.reference_readings)
+    return net
+
+
 class SingleModality(nn.Module):
     def __init__(self, modality: str, data: TaskData, cfg: ModelConfig):
         super().__init__()
         self.modality = modality
-        self.net = MODALITIES[modality](data.shapes(modality), data.stats(modality), len(data.classes), cfg)
+        self.net = time_readings(
+            MODALITIES[modality](data.shapes(modality), data.stats(modality), len(data.classes), cfg), data, cfg
+        )
 
     def forward(self, x: Inputs) -> torch.Tensor:
         return self.net(x[self.modality])
@@ -79,7 +92,10 @@ class IntermediateFusion(nn.Module):
     def __init__(self, data: TaskData, cfg: ModelConfig, *, gated: bool):
         super().__init__()
         self.encoders = nn.ModuleDict(
-            {m: MODALITIES[m](data.shapes(m), data.stats(m), len(data.classes), cfg) for m in MODALITIES}
+            {
+                m: time_readings(MODALITIES[m](data.shapes(m), data.stats(m), len(data.classes), cfg), data, cfg)
+                for m in MODALITIES
+            }
         )
         for encoder in self.encoders.values():
             encoder.head = nn.Identity()  # only encode() is used: no dead weights, honest sizes

@@ -19,7 +19,6 @@ import numpy as np
 
 from feature_store.tasks import ReferenceStress
 from feature_store.transforms.rhythm import BEAT_RR_NAMES
-from feature_store.transforms.template import TEMPLATE_NAMES
 from feature_store.views.families import BeatReferences
 
 from .data import Split
@@ -53,7 +52,6 @@ def reference_copies(split: Split, classes: tuple[str, ...], refs: BeatReference
     rows = np.concatenate(keep)
     out = split.take(rows)
     time = out.x["time"]
-    leads = time["waveform"].shape[1]
     scalars = np.array(time["scalars"], dtype=np.float32)
     rr = len(BEAT_RR_NAMES)
     moved = refs.columns(
@@ -65,7 +63,8 @@ def reference_copies(split: Split, classes: tuple[str, ...], refs: BeatReference
         reference_rows=np.concatenate(named),
     )
     scalars[:, :rr] = moved["rhythm"]
-    scalars[:, scalars.shape[1] - leads * len(TEMPLATE_NAMES) :] = moved["template"].reshape(len(rows), -1)
+    template = moved["template"].reshape(len(rows), -1)  # the template columns close the scalars
+    scalars[:, scalars.shape[1] - template.shape[1] :] = template
     return Split({**out.x, "time": {**time, "scalars": scalars}}, out.y, out.ids, out.groups)
 
 

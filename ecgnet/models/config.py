@@ -23,3 +23,7 @@ class ModelConfig:
     # reference, moments, QRS energy, the record template) or "intervals" (the four raw RR intervals
     # in seconds, before, after, local mean, record mean: de Chazal's RR features)
     classical_scalars: str = "all"
+    # beat tasks, time encoders: the share of training rows whose RR columns are read against one of
+    # their record's references only (drawn per row); > 0 also makes evaluation average the readings
+    # against each reference (ecgnet/models/readings.py). 0: off
+    reference_readings: float = 0.0

@@ -7,6 +7,7 @@ from torch import nn
 
 from .blocks import Normalizer, ResBlock1d, mlp
 from .config import ModelConfig
+from .readings import ReferenceReadings
 
 
 class TimeNet(nn.Module):
@@ -21,11 +22,21 @@ class TimeNet(nn.Module):
         self.scalars = mlp(shapes["scalars"][0], cfg.scalar_dim, cfg.scalar_dim, cfg.dropout)
         self.proj = nn.Linear(2 * c + cfg.scalar_dim, cfg.embed_dim)
         self.head = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(cfg.embed_dim, n_classes))
+        self.readings: ReferenceReadings | None = None  # beat tasks may set it (ecgnet.fusion.time_readings)
 
     def encode(self, x: dict[str, torch.Tensor]) -> torch.Tensor:
         h = self.blocks(self.stem(self.norm_wave(x["waveform"])))  # (B, 2c, T/8)
         h = h.mean(dim=-1)  # (B, 2c)
-        s = self.scalars(self.norm_scalars(x["scalars"]))  # (B, scalar_dim)
+        scalars = x["scalars"]
+        if self.readings is None:
+            return self._join(h, scalars)
+        if self.training:
+            return self._join(h, self.readings.draw(scalars))
+        # the head is linear: the mean embedding gives the mean of the readings' logits
+        return torch.stack([self._join(h, s) for s in self.readings.all(scalars)]).mean(dim=0)
+
+    def _join(self, h: torch.Tensor, scalars: torch.Tensor) -> torch.Tensor:
+        s = self.scalars(self.norm_scalars(scalars))  # (B, scalar_dim)
         return torch.relu(self.proj(torch.cat([h, s], dim=1)))  # (B, embed)
 
     def forward(self, x: dict[str, torch.Tensor]) -> torch.Tensor:

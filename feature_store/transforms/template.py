@@ -11,6 +11,13 @@ from __future__ import annotations
 import numpy as np
 
 TEMPLATE_NAMES = ("template_corr", "template_qrs_corr", "template_log1p_rms", "template_log_qrs_energy")
+# the same four against the median of the record's unhurried beats (`sinus_quantile` > 0), beside them
+SINUS_TEMPLATE_NAMES = ("sinus_corr", "sinus_qrs_corr", "sinus_log1p_rms", "sinus_log_qrs_energy")
+
+
+def template_names(sinus_quantile: float = 0.0) -> tuple[str, ...]:
+    """The per-lead template features `record_templates` returns with this `sinus_quantile`."""
+    return TEMPLATE_NAMES + (SINUS_TEMPLATE_NAMES if sinus_quantile > 0 else ())
 
 
 def record_templates(
@@ -23,6 +30,7 @@ def record_templates(
     max_beats: int = 1000,
     rr_prev: np.ndarray | None = None,
     rr_quantile: float = 0.0,
+    sinus_quantile: float = 0.0,
 ) -> np.ndarray:
     """(beats, leads, 4) per beat and lead: correlation with the record's median beat over the whole
     window and over the QRS (+-`half` samples of `centre`, the R peak), log1p of the RMS of the
@@ -35,23 +43,41 @@ def record_templates(
 
     `rr_quantile` > 0: the template is the median of the record's unhurried beats only, those whose
     preceding interval (`rr_prev`, s) is at least that quantile of the record's: premature beats (S, V)
-    are then left out of it even in a record where they are the majority."""
-    out = np.zeros((*waveform.shape[:2], len(TEMPLATE_NAMES)), np.float32)
+    are then left out of it even in a record where they are the majority.
+
+    `sinus_quantile` > 0: four more features per lead, the same against the median of the beats whose
+    preceding interval is at least that quantile of the record's, beside those against `rr_quantile`'s
+    template: where premature beats are most of a record its median beat is one of them, and its
+    unhurried beats are still the sinus ones."""
+    k = len(TEMPLATE_NAMES)
+    out = np.zeros((*waveform.shape[:2], len(template_names(sinus_quantile))), np.float32)
     qrs = slice(max(centre - half, 0), centre + half + 1)
+    quantiles = (rr_quantile, sinus_quantile) if sinus_quantile > 0 else (rr_quantile,)
     for record in np.unique(record_id):
         rows = np.flatnonzero(record_id == record)
         rows = rows[np.argsort(r_peak[rows], kind="stable")]
-        eligible = _unhurried(rows, rr_prev, rr_quantile)
-        pick = eligible[np.linspace(0, len(eligible) - 1, min(len(eligible), max_beats)).round().astype(int)]
-        template = np.median(waveform[pick].astype(np.float64), axis=0)  # (leads, T)
         beats = waveform[rows].astype(np.float64)
-        out[rows, :, 0] = _corr(beats, template)
-        out[rows, :, 1] = _corr(beats[..., qrs], template[..., qrs])
-        rms = _ratio(np.sqrt(((beats - template) ** 2).mean(-1)), np.sqrt((template**2).mean(-1)))
-        out[rows, :, 2] = np.log1p(rms)
-        energy = _ratio((beats[..., qrs] ** 2).sum(-1), (template[..., qrs] ** 2).sum(-1))
-        out[rows, :, 3] = np.log(np.maximum(energy, 1e-3))
+        for i, quantile in enumerate(quantiles):
+            eligible = _unhurried(rows, rr_prev, quantile)
+            pick = eligible[np.linspace(0, len(eligible) - 1, min(len(eligible), max_beats)).round().astype(int)]
+            template = np.median(waveform[pick].astype(np.float64), axis=0)  # (leads, T)
+            out[rows, :, i * k : (i + 1) * k] = _against(beats, template, qrs)
     return out
+
+
+def _against(beats: np.ndarray, template: np.ndarray, qrs: slice) -> np.ndarray:
+    """(beats, leads, 4): `record_templates`' features of `beats` against one template."""
+    rms = _ratio(np.sqrt(((beats - template) ** 2).mean(-1)), np.sqrt((template**2).mean(-1)))
+    energy = _ratio((beats[..., qrs] ** 2).sum(-1), (template[..., qrs] ** 2).sum(-1))
+    return np.stack(
+        [
+            _corr(beats, template),
+            _corr(beats[..., qrs], template[..., qrs]),
+            np.log1p(rms),
+            np.log(np.maximum(energy, 1e-3)),
+        ],
+        axis=-1,
+    )
 
 
 def _unhurried(rows: np.ndarray, rr_prev: np.ndarray | None, quantile: float, min_beats: int = 8) -> np.ndarray:

@@ -13,7 +13,7 @@ from ..transforms.preprocess import PreprocessParams
 from ..transforms.rhythm import BEAT_RR_NAMES, RECORD_HRV_NAMES, beat_rr_features, detect_r_peaks, hrv, peak_energy
 from ..transforms.spectral import band_powers, log10, welch_grid, welch_psd
 from ..transforms.spectrogram import log_spectrogram, stft_grid
-from ..transforms.template import TEMPLATE_NAMES, record_templates
+from ..transforms.template import record_templates, template_names
 from ..transforms.time import MOMENT_NAMES, centre_energy, lead_moments4
 from .compute import scaled_crop
 
@@ -28,6 +28,9 @@ class TimeParams:
     # beats: the record's median beat from beats whose preceding RR is at least this quantile of the
     # record's (0: every beat); see transforms/template.py
     template_rr_quantile: float = 0.0
+    # beats: with > 0, the beat also against the median of the beats whose preceding RR is at least this
+    # quantile of the record's, beside the template above (0: not computed)
+    sinus_template_quantile: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,8 @@ class TimeFamily:
 
     def describe(self, inp: TaskInput, params: TimeParams, *, fs: float) -> dict:
         rhythm = BEAT_RR_NAMES if inp.beats is not None else RECORD_HRV_NAMES
-        beats = {"template": ["leads", *TEMPLATE_NAMES]} if inp.beats is not None else {}
+        names = template_names(params.sinus_template_quantile)
+        beats = {"template": ["leads", *names]} if inp.beats is not None else {}
         return {
             "waveform": "leads x samples (standardised)",
             "moments": list(MOMENT_NAMES),
@@ -189,6 +193,7 @@ def reference_columns(
         half=half,
         rr_prev=rr_prev_s,
         rr_quantile=params.template_rr_quantile,
+        sinus_quantile=params.sinus_template_quantile,
     )
     return {"rhythm": beat_rr_features(record_id, r_peak, rr_prev_s, rr_next_s)[:n], "template": template[:n]}
 
