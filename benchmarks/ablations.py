@@ -144,6 +144,18 @@ def without_next_intervals(split: Split) -> Split:
     return _without_rr(split, NEXT_INTERVALS)
 
 
+Q90_REFERENCED = ("rr_prev_q90_norm", "rr_next_q90_norm")
+
+
+def q90_reference_only(split: Split) -> Split:
+    """The time scalars with only the RR columns read against the record's 90th-percentile interval:
+    on the S-runs instrument it is the one reading of S beats in runs that DS1's S beats share (their
+    previous interval over it 0.56, DS1's S median 0.58, N 0.92), while every other column (seconds,
+    over the mean, the slow median, the last ten) reads them as N; a fit on all of them follows the
+    majority (logistic regression on the RR columns: S Se 0.00 under the runs, on the q90 pair: 0.74)."""
+    return _without_rr(split, tuple(n for n in BEAT_RR_NAMES if n not in Q90_REFERENCED))
+
+
 def _without_rr(split: Split, names: tuple[str, ...]) -> Split:
     """The time scalars without the RR columns `names`; `rhythm` is the first column group of the scalars
     (ecgnet.data.INPUTS), in BEAT_RR_NAMES order."""
@@ -214,10 +226,17 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
         "model": {"reference_readings": 1.0},
         "views": {"time": TimeParams(sinus_template_quantile=0.75)},
     },
+    "RR over the record's 90th-percentile interval only (seconds and the other references dropped)": {
+        "inputs": q90_reference_only
+    },
     # training rows added: S-majority copies of the training patients' S-rich records
     "S-majority copies of training records added": {"train_stress": "thinned"},
     "S-runs copies of training records added (thinned, re-timed: S runs at the usual pace, N after pauses)": {
         "train_stress": "runs"
+    },
+    "S-runs copies of training records added, a quarter of them (every fourth row of each record)": {
+        "train_stress": "runs",
+        "train_stress_share": 0.25,
     },
     # task spec changes ("spec"): BEATS trains on S-dominant-reference copies since 2026-12-01 (ecgnet.stress)
     "no S-dominant-reference training copies (the comparison before them)": {"spec": {"reference_stress": None}},
@@ -365,6 +384,11 @@ def cross_validate(
     return oof, per_fold, stressed
 
 
+def _evenly(n: int, share: float) -> np.ndarray:
+    """`share` of range(n), spread evenly (rows come record by record, so every record keeps its share)."""
+    return np.unique(np.linspace(0, n - 1, max(int(round(n * share)), 1)).round().astype(int)) if n else np.arange(0)
+
+
 def figures(probs: np.ndarray, dev: TaskData, y: np.ndarray | None = None) -> dict[str, float]:
     y = dev.val.y if y is None else y
     return {"headline": headline(dev.spec)(probs, y), **aami(probs, y, dev.classes, dev.spec.focus_classes)}
@@ -436,6 +460,7 @@ def main() -> None:
         inputs, model, views = change.pop("inputs", None), change.pop("model", {}), change.pop("views", None)
         spec_change = change.pop("spec", {})
         train_stress = change.pop("train_stress", None)
+        train_stress_share = change.pop("train_stress_share", 1.0)
         dev, stress_in = base, stress
         if views or spec_change:
             spec = replace(BEATS, view_params={**BEATS.view_params, **(views or {})}, **spec_change)
@@ -452,6 +477,7 @@ def main() -> None:
             same = stress_in is not None and args.stress_kind == train_stress
             extra = stress_in if same else stress_rows(beats, train_stress, dev.spec)
             extra = extra if same or not inputs else inputs(extra)
+            extra = extra.take(_evenly(len(extra.y), train_stress_share))
         train_cfg = replace(TrainConfig(epochs=args.epochs, device="cpu"), **change)
         cfg = ComparisonConfig(train=train_cfg, model=replace(ModelConfig(), **model))
         t0 = time.perf_counter()

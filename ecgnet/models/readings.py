@@ -38,7 +38,9 @@ class ReferenceReadings(nn.Module):
         self.share = share
         self.seconds = [rr_names.index(RECORD_MEAN_S), rr_names.index(LOCAL_MEAN_S)]
         self.prev_s = rr_names.index(PREV_S)
-        self.register_buffer("pairs", torch.tensor([[rr_names.index(c) for c in p] for p in REFERENCE_PAIRS]))
+        self.register_buffer(
+            "pairs", torch.tensor([[rr_names.index(c) for c in p] for p in REFERENCE_PAIRS]), persistent=False
+        )
 
     def read(self, scalars: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
         """Every reference's columns replaced by those of `reference` (B,) (an index into the pairs), and
