@@ -94,6 +94,20 @@ def aami(probs: np.ndarray, y: np.ndarray, classes: tuple[str, ...], focus: tupl
     return out
 
 
+def per_group(
+    probs: np.ndarray, y: np.ndarray, groups: np.ndarray, classes: tuple[str, ...], focus: tuple[str, ...]
+) -> list[dict]:
+    """`aami`'s figures of each group (patient) on its own, in sorted group order, with its number of
+    rows and of each focus class's rows: where a pooled sensitivity is lost (NaN where a figure is
+    undefined: no beat of the class, or none called it)."""
+    out = []
+    for group in np.unique(groups):
+        rows = np.flatnonzero(groups == group)
+        counts = {f"n_{c}": int((y[rows] == classes.index(c)).sum()) for c in focus}
+        out.append({"group": str(group), "rows": len(rows), **counts, **aami(probs[rows], y[rows], classes, focus)})
+    return out
+
+
 def point_metrics(
     probs: np.ndarray,
     y: np.ndarray,

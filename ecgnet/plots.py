@@ -108,6 +108,41 @@ def comparison_png(rows: list[dict], metric: str, candidate: str, title: str) ->
     return to_png(fig)
 
 
+def per_patient_png(rows: list[dict], focus: tuple[str, ...], candidate: str, min_beats: int, title: str) -> bytes:
+    """One heatmap per focus class: rows are variants (the chosen one marked), columns the patients with
+    at least `min_beats` of the class (their count beneath), cells the sensitivity on that patient.
+    `rows`: per_patient_table's, one per variant and patient."""
+    variants = list(dict.fromkeys(r["variant"] for r in rows))
+    panels = []
+    for c in focus:
+        counts = {r["patient"]: r[f"n_{c}"] for r in rows if r[f"n_{c}"] >= min_beats}
+        if counts:
+            panels.append((c, sorted(counts, key=lambda p: -counts[p]), counts))
+    fig, axes = plt.subplots(
+        len(panels) or 1,
+        1,
+        figsize=(
+            max(4.5, 0.55 * max((len(p[1]) for p in panels), default=1) + 2.5),
+            0.3 * len(variants) * len(panels) + 1.6,
+        ),
+        squeeze=False,
+    )
+    se = {(r["variant"], r["patient"]): r for r in rows}
+    for ax, (c, patients, counts) in zip(axes[:, 0], panels):
+        grid = np.array([[se[(v, p)][f"se_{c}"] for p in patients] for v in variants], dtype=float)
+        ax.imshow(grid, cmap="RdYlGn", vmin=0, vmax=1, aspect="auto")
+        for (i, j), value in np.ndenumerate(grid):
+            ax.text(j, i, "-" if np.isnan(value) else f"{value:.2f}", ha="center", va="center", fontsize=6)
+        ax.set_xticks(range(len(patients)), [f"{p}\n({counts[p]})" for p in patients], fontsize=7)
+        ax.set_yticks(range(len(variants)), [v + (" (chosen)" if v == candidate else "") for v in variants], fontsize=7)
+        ax.set_title(f"{c} sensitivity per patient (beats of {c} beneath; patients with >= {min_beats})", fontsize=8)
+    if not panels:
+        axes[0, 0].text(0.5, 0.5, f"no test patient has {min_beats} beats of a focus class", ha="center", va="center")
+        axes[0, 0].set_axis_off()
+    fig.suptitle(title, fontsize=9)
+    return to_png(fig)
+
+
 VIEW_COLOURS = {"time": "tab:blue", "frequency": "tab:orange", "spectrogram": "tab:green"}
 
 

@@ -255,9 +255,11 @@ class Tracker:
         candidate: Candidate,
         plots: dict[str, bytes],
         metrics: dict[str, float],
+        tables: dict[str, pl.DataFrame] | None = None,
     ) -> None:
-        """Log the comparison table (CSV, markdown), its plots (file name -> PNG), the champion candidate
-        and the comparison's own metrics (the agreement of validation and test rankings); close the parent run."""
+        """Log the comparison table (CSV, markdown), its plots (file name -> PNG), further tables (file
+        name -> CSV: the per-patient figures), the champion candidate and the comparison's own metrics
+        (the agreement of validation and test rankings); close the parent run."""
         for key, value in metrics.items():
             if np.isfinite(value):
                 self.client.log_metric(parent_id, key, value)
@@ -266,8 +268,11 @@ class Tracker:
             (Path(tmp) / "comparison.md").write_text(markdown_table(table) + "\n")
             for file, content in plots.items():
                 (Path(tmp) / file).write_bytes(content)
+            tables = {file: t for file, t in (tables or {}).items() if not t.is_empty()}
+            for file, extra in tables.items():
+                extra.write_csv(Path(tmp) / file)
             (Path(tmp) / "candidate.json").write_text(json.dumps(asdict(candidate), indent=1))
-            for file in ("comparison.csv", "comparison.md", *plots, "candidate.json"):
+            for file in ("comparison.csv", "comparison.md", *plots, *tables, "candidate.json"):
                 self.client.log_artifact(parent_id, str(Path(tmp) / file))
         self.client.set_tag(parent_id, "ecgnet.champion_candidate", candidate.variant)
         self.client.set_terminated(parent_id, "FINISHED")

@@ -205,6 +205,11 @@ def _comparisons(result: dg.ExecuteInProcessResult) -> list[str]:
                 f"{meta['mlflow_parent_run'].value} in {meta['tracking_uri'].value}",
                 f"MLflow runs table (after `make ui`): {meta['mlflow_ui'].value}",
             ]
+            if "chosen_per_patient" in meta:  # where the pooled sensitivity is won or lost
+                lines += [
+                    f"\nChosen variant per test patient (plot: {meta['per_patient_file'].value}):",
+                    meta["chosen_per_patient"].value,
+                ]
             if "modality_shares_file" in meta:  # the variants were explained (TrainingSettings.explain_rows)
                 lines.append(
                     f"Modality shares per variant: {meta['modality_shares_file'].value} (explanations took "

@@ -15,7 +15,7 @@ from ecgnet.export import Layout, Packed
 from ecgnet.fusion import MODALITIES, VARIANTS, activation, build, combine_probs, cross_fit_late, fit_late
 from ecgnet.models import ModelConfig
 from ecgnet.train import TrainConfig, epoch_order, seed_everything, tensors, train
-from feature_store.tasks import BEATS
+from feature_store.tasks import BEATS, RECORDS
 
 SMALL = ModelConfig(embed_dim=16, channels=4, scalar_dim=8, heads=2, layers=1, fusion_hidden=16)
 
@@ -456,3 +456,35 @@ def test_the_fusion_ensemble_is_its_members_mean_and_every_variant_reloads_as_it
         save_result(result, tmp_path)
         back = load_result(name, data, cfg, tmp_path)
         np.testing.assert_allclose(predict_probs(back.deployed, data.test, False), result.test_probs, atol=1e-5)
+
+
+def test_per_patient_figures_are_each_patients_own_and_show_where_a_pooled_sensitivity_is_lost(data):
+    from ecgnet.comparison import VariantResult, chosen_per_patient, per_patient_plot, per_patient_table
+
+    rng = np.random.default_rng(0)
+    y, groups = np.array([0, 1, 1, 1, 0, 2, 1, 0, 0, 2]), np.array(list("aaaabbbbcc"))
+    said = np.array([0, 1, 1, 0, 0, 2, 0, 1, 0, 0])  # a: 2 of 3 S found; b: its S missed, an N called S
+    probs = np.eye(5, dtype=np.float32)[said] * 0.9 + 0.02
+    test = data.test.take(np.arange(len(y)))
+    test = replace(test, y=y, groups=groups)
+    scored = replace(data, test=test)
+    interval = Interval(0.5, 0.4, 0.6)
+    results = {
+        name: VariantResult(VARIANTS[name], torch.nn.Identity(), p, p, interval, {}, 1, 0.0)
+        for name, p in (("time", probs), ("early", rng.dirichlet(np.ones(5), len(y)).astype(np.float32)))
+    }
+    table = per_patient_table(results, scored)
+    assert table.shape[0] == 2 * 3 and set(table["patient"]) == {"a", "b", "c"}
+    mine = {r["patient"]: r for r in table.filter(table["variant"] == "time").to_dicts()}
+    assert mine["a"]["n_S"] == 3 and mine["a"]["se_S"] == pytest.approx(2 / 3) and mine["a"]["beats"] == 4
+    assert mine["b"]["se_S"] == 0.0 and mine["b"]["se_V"] == 1.0 and np.isnan(mine["c"]["se_S"])
+    assert mine["a"]["pp_S"] == 1.0 and mine["b"]["pp_S"] == 0.0 and mine["c"]["se_V"] == 0.0
+    for patient, row in mine.items():  # each patient's figures are aami's on its rows alone
+        rows = groups == patient
+        assert row["accuracy"] == pytest.approx(aami(probs[rows], y[rows], BEATS.classes, ("S", "V"))["accuracy"])
+    shown = chosen_per_patient(table, "time")
+    assert shown["patient"].to_list() == ["a", "b", "c"] and "variant" not in shown.columns  # most S beats first
+    assert per_patient_plot(table, scored, "time", min_beats=1)[:4] == b"\x89PNG"
+    multilabel = replace(scored, spec=RECORDS)
+    empty = per_patient_table(results, multilabel)
+    assert empty.is_empty() and per_patient_plot(empty, multilabel, "time") is None

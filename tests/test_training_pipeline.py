@@ -42,6 +42,7 @@ def test_the_comparison_leaves_a_parent_run_with_a_child_per_variant(trained):
     assert -1.0 <= parent["metrics.kendall_tau_val_test"].iloc[0] <= 1.0  # does validation predict test?
     assert int(parent["params.training_copies"].iloc[0]) > 0  # 209 and 220 are S-rich DS1 records
     assert {"comparison.csv", "comparison.md", "comparison.png", "modality_shares.png", "candidate.json"} <= logged
+    assert {"per_patient.csv", "per_patient.png"} <= logged  # where the test's pooled sensitivity comes from
     for col in (
         "metrics.test_macro_f1",
         "metrics.test_macro_f1_lo",
@@ -77,6 +78,7 @@ def test_the_best_variant_on_validation_is_champion_and_predicts(trained, capsys
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks["check_quality_gate"] is True
     assert isinstance(meta["beat_fusion_comparison"]["modality_shares"], dg.MarkdownMetadataValue)
+    assert "232" in meta["beat_fusion_comparison"]["chosen_per_patient"].value  # the test patient, its S beats
     assert "attribution_time" in meta["beat_time_model"] and "attribution_time" not in meta["beat_frequency_model"]
     assert meta["beat_early_model"]["explainability"].value["share_time"] > 0
     picture = tmp_path / "why.png"

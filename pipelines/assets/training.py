@@ -14,9 +14,12 @@ import polars as pl
 
 from ecgnet.comparison import (
     VariantResult,
+    chosen_per_patient,
     comparison_plot,
     comparison_table,
     load_result,
+    per_patient_plot,
+    per_patient_table,
     ranking_agreement,
     save_result,
     select,
@@ -242,9 +245,14 @@ def build_comparison(spec: TaskSpec) -> dg.AssetsDefinition:
         )
         plot, tau = comparison_plot(results, data, best), ranking_agreement(results, data)
         shares = shares_plot(results, data)  # None unless the variants were explained
+        patients = per_patient_table(results, data)
+        per_patient = per_patient_plot(patients, data, best)
         plots = {"comparison.png": plot} | ({"modality_shares.png": shares} if shares else {})
+        plots |= {"per_patient.png": per_patient} if per_patient else {}
         tracker = mlflow.tracker()
-        tracker.finish_comparison(run.parent_run_id, table, candidate, plots, {"kendall_tau_val_test": tau})
+        tracker.finish_comparison(
+            run.parent_run_id, table, candidate, plots, {"kendall_tau_val_test": tau}, {"per_patient.csv": patients}
+        )
         context.log.info(
             f"comparison {run.parent_run_id}: best on validation is {selection.best}, within noise of it: "
             f"{within or 'none'}; chosen ({cfg.selection}): {best}; validation and test rankings "
@@ -261,6 +269,12 @@ def build_comparison(spec: TaskSpec) -> dg.AssetsDefinition:
                     png(shares, store.workspace().plots / f"{spec.asset_prefix}_modality_shares.png", "modality_shares")
                     | {"explain_seconds": sum(r.explained.seconds for r in results.values() if r.explained)}
                     if shares
+                    else {}
+                ),
+                **(
+                    png(per_patient, store.workspace().plots / f"{spec.asset_prefix}_per_patient.png", "per_patient")
+                    | {"chosen_per_patient": dg.MetadataValue.md(markdown_table(chosen_per_patient(patients, best)))}
+                    if per_patient
                     else {}
                 ),
                 "task": spec.name,
