@@ -450,7 +450,7 @@ def comparison_table(
 
 
 def per_patient_table(results: dict[str, VariantResult], data: TaskData) -> pl.DataFrame:
-    """One row per variant and test patient: its beats, its beats of each focus class, accuracy and the
+    """One row per variant and test patient: its rows (beats), its rows of each focus class, accuracy and the
     focus classes' sensitivity and positive predictivity on that patient alone (after decision offsets,
     as the comparison scores). A pooled test sensitivity can rest on one patient (on MIT-BIH DS2, 232
     holds three quarters of the S beats); this shows where it is won or lost. Empty for multilabel tasks
@@ -465,7 +465,7 @@ def per_patient_table(results: dict[str, VariantResult], data: TaskData) -> pl.D
         for name, r in results.items()
         for row in per_group(r.test_probs, data.test.y, data.test.groups, data.classes, focus)
     ]
-    return pl.DataFrame(rows).rename({"group": "patient", "rows": "beats"})
+    return pl.DataFrame(rows).rename({"group": "patient", "rows": f"{data.spec.unit}s"})
 
 
 def chosen_per_patient(table: pl.DataFrame, variant: str) -> pl.DataFrame:
@@ -481,8 +481,10 @@ def chosen_per_patient(table: pl.DataFrame, variant: str) -> pl.DataFrame:
 
 def per_patient_plot(table: pl.DataFrame, data: TaskData, candidate: str, min_beats: int = 10) -> bytes | None:
     """PNG: each focus class's test sensitivity per variant and patient (patients with at least
-    `min_beats` of its beats); None when the table is empty."""
-    if table.is_empty():
+    `min_beats` of its rows); None when no patient has that many of any focus class (a task with one row
+    per patient, or none)."""
+    counts = [c for c in table.columns if c.startswith("n_")]
+    if table.is_empty() or not any(table[c].max() >= min_beats for c in counts):
         return None
     return per_patient_png(
         table.to_dicts(), data.spec.focus_classes, candidate, min_beats, f"{data.task}: test sensitivity per patient"

@@ -485,6 +485,7 @@ def test_per_patient_figures_are_each_patients_own_and_show_where_a_pooled_sensi
     shown = chosen_per_patient(table, "time")
     assert shown["patient"].to_list() == ["a", "b", "c"] and "variant" not in shown.columns  # most S beats first
     assert per_patient_plot(table, scored, "time", min_beats=1)[:4] == b"\x89PNG"
+    assert per_patient_plot(table, scored, "time", min_beats=4) is None  # no patient has 4 S or V beats
     multilabel = replace(scored, spec=RECORDS)
     empty = per_patient_table(results, multilabel)
     assert empty.is_empty() and per_patient_plot(empty, multilabel, "time") is None

@@ -250,9 +250,8 @@ def build_comparison(spec: TaskSpec) -> dg.AssetsDefinition:
         plots = {"comparison.png": plot} | ({"modality_shares.png": shares} if shares else {})
         plots |= {"per_patient.png": per_patient} if per_patient else {}
         tracker = mlflow.tracker()
-        tracker.finish_comparison(
-            run.parent_run_id, table, candidate, plots, {"kendall_tau_val_test": tau}, {"per_patient.csv": patients}
-        )
+        tables = {"per_patient.csv": patients} if per_patient else {}  # patients with one row each say nothing
+        tracker.finish_comparison(run.parent_run_id, table, candidate, plots, {"kendall_tau_val_test": tau}, tables)
         context.log.info(
             f"comparison {run.parent_run_id}: best on validation is {selection.best}, within noise of it: "
             f"{within or 'none'}; chosen ({cfg.selection}): {best}; validation and test rankings "
