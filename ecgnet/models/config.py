@@ -25,5 +25,6 @@ class ModelConfig:
     classical_scalars: str = "all"
     # beat tasks, time encoders: the share of training rows whose RR columns are read against one of
     # their record's references only (drawn per row); > 0 also makes evaluation average the readings
-    # against each reference (ecgnet/models/readings.py). 0: off
+    # against each reference (ecgnet/models/readings.py). 0: off; on DS1's S-runs instrument 1.0 moved
+    # S under the runs 0.397 -> 0.423 (noise) and the CV headline 0.704 -> 0.689 (README)
     reference_readings: float = 0.0

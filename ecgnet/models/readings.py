@@ -8,6 +8,8 @@ combination reads S beats as N although each reference alone reads them as early
 model use each reference on its own: in training, a share of rows has every reference column replaced
 by one reference's reading, drawn per row; in evaluation, the embedding is the mean of the embeddings
 of the row as it is and of each single-reference reading, so one misleading reference is outvoted.
+Measured on DS1's S-runs instrument (README, 2026-12-02) it is not: there three of the four readings
+mislead (only the 90th percentile reads the runs' S beats as early), so it stays off by default.
 """
 
 from __future__ import annotations

@@ -29,7 +29,8 @@ class TimeParams:
     # record's (0: every beat); see transforms/template.py
     template_rr_quantile: float = 0.0
     # beats: with > 0, the beat also against the median of the beats whose preceding RR is at least this
-    # quantile of the record's, beside the template above (0: not computed)
+    # quantile of the record's, beside the template above (0: not computed; 0.75 cost the DS1 CV headline
+    # 0.03 and found no more S in runs: README, S-runs instrument)
     sinus_template_quantile: float = 0.0
 
 
