@@ -229,6 +229,9 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
     "RR over the record's 90th-percentile interval only (seconds and the other references dropped)": {
         "inputs": q90_reference_only
     },
+    # beat window changes ("before_s": seconds before the R peak; the views are computed again)
+    "beat window from 0.45 s before the R peak (the P wave where the PR interval is long)": {"before_s": 0.45},
+    "beat window from 0.6 s before the R peak": {"before_s": 0.6},
     # training rows added: S-majority copies of the training patients' S-rich records
     "S-majority copies of training records added": {"train_stress": "thinned"},
     "S-runs copies of training records added (thinned, re-timed: S runs at the usual pace, N after pauses)": {
@@ -241,6 +244,20 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
     # task spec changes ("spec"): BEATS trains on S-dominant-reference copies since 2026-12-01 (ecgnet.stress)
     "no S-dominant-reference training copies (the comparison before them)": {"spec": {"reference_stress": None}},
 }
+
+
+def wider_before(beats: BeatRows, before_s: float) -> BeatRows:
+    """`beats` with their beat window starting `before_s` before the R peak (ingest's default 0.25 s;
+    the end stays): the stored context window is 2 s, so a wider window needs no new ingest. Where
+    the PR interval is long (DS2's 232 has first-degree AV block) the sinus P wave starts some
+    0.3-0.4 s before the R peak, outside the default window, and an atrial premature beat's P wave
+    (early, often on the T wave before it, shaped otherwise) is what tells it from a sinus beat
+    when its timing does not."""
+    centre = beats.windows.shape[-1] // 2
+    start = centre - int(round(before_s * beats.fs))
+    if not 0 <= start < centre:
+        raise ValueError(f"before_s={before_s} must be within the context window's first half")
+    return replace(beats, crop=(start, beats.crop[1]))
 
 
 def development(folder: Path) -> tuple[TaskData, BeatRows]:
@@ -461,11 +478,14 @@ def main() -> None:
         spec_change = change.pop("spec", {})
         train_stress = change.pop("train_stress", None)
         train_stress_share = change.pop("train_stress_share", 1.0)
+        before_s = change.pop("before_s", None)
+        windowed = beats if before_s is None else wider_before(beats, before_s)
         dev, stress_in = base, stress
-        if views or spec_change:
+        if views or spec_change or before_s:
             spec = replace(BEATS, view_params={**BEATS.view_params, **(views or {})}, **spec_change)
-            dev = _task_data(beats, spec)
-            stress_in = stress_in if stress is None or not views else stress_rows(beats, args.stress_kind, spec)
+            dev = _task_data(windowed, spec)
+            renew = views or before_s
+            stress_in = stress_in if stress is None or not renew else stress_rows(windowed, args.stress_kind, spec)
         if inputs:
             moved = inputs(dev.val)  # on top of a view change where the row has both
             extra = None if dev.extra is None else inputs(dev.extra)
@@ -475,7 +495,7 @@ def main() -> None:
         extra = None
         if train_stress:
             same = stress_in is not None and args.stress_kind == train_stress
-            extra = stress_in if same else stress_rows(beats, train_stress, dev.spec)
+            extra = stress_in if same else stress_rows(windowed, train_stress, dev.spec)
             extra = extra if same or not inputs else inputs(extra)
             extra = extra.take(_evenly(len(extra.y), train_stress_share))
         train_cfg = replace(TrainConfig(epochs=args.epochs, device="cpu"), **change)

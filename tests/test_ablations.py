@@ -69,3 +69,19 @@ def test_s_runs_retime_a_thinned_record_as_s_runs_at_the_usual_pace_and_n_beats_
     prev = scored.x["time"]["scalars"][:, BEAT_RR_NAMES.index("rr_prev_s")]
     mine = dict(zip(runs.ids.tolist(), runs.rr_prev_s.tolist()))
     np.testing.assert_allclose(prev, [mine[i] for i in scored.ids.tolist()], rtol=1e-5)
+
+
+def test_a_wider_beat_window_reaches_further_before_the_r_peak_and_keeps_its_end():
+    from benchmarks.ablations import _task_data, wider_before
+
+    beats = read_beats(MITDB, records={"209"})
+    wide = wider_before(beats, 0.45)
+    assert wide.crop == (beats.crop[0] - round(0.2 * beats.fs), beats.crop[1])
+    narrow, broad = _task_data(beats).val.x["time"]["waveform"], _task_data(wide).val.x["time"]["waveform"]
+    extra = broad.shape[-1] - narrow.shape[-1]
+    assert extra > 0
+    # the default window is the wide one's tail, up to the standardisation each was fitted with
+    corr = np.corrcoef(narrow[:200, 0].ravel(), broad[:200, 0, extra:].ravel())[0, 1]
+    assert corr > 0.999
+    with np.testing.assert_raises(ValueError):
+        wider_before(beats, 1.5)  # beyond the 2 s context window's first half
