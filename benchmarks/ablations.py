@@ -232,6 +232,18 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
     # beat window changes ("before_s": seconds before the R peak; the views are computed again)
     "beat window from 0.45 s before the R peak (the P wave where the PR interval is long)": {"before_s": 0.45},
     "beat window from 0.6 s before the R peak": {"before_s": 0.6},
+    "beat window from 0.45 s before the R peak, and the unhurried quarter's template beside the record template": {
+        "before_s": 0.45,
+        "views": {"time": TimeParams(sinus_template_quantile=0.75)},
+    },
+    "beat window from 0.45 s before the R peak, each template also over the window before the QRS (the P wave)": {
+        "before_s": 0.45,
+        "views": {"time": TimeParams(pre_qrs_template=True)},
+    },
+    "beat window from 0.45 s before the R peak, the unhurried quarter's template beside, both over the P wave too": {
+        "before_s": 0.45,
+        "views": {"time": TimeParams(sinus_template_quantile=0.75, pre_qrs_template=True)},
+    },
     # training rows added: S-majority copies of the training patients' S-rich records
     "S-majority copies of training records added": {"train_stress": "thinned"},
     "S-runs copies of training records added (thinned, re-timed: S runs at the usual pace, N after pauses)": {

@@ -166,3 +166,34 @@ def test_the_template_of_unhurried_beats_leaves_premature_beats_out(inputs):
     chosen = _unhurried(rows, rr_prev, 0.75)
     assert 0.2 * len(rows) < len(chosen) < 0.3 * len(rows) and (label[chosen] == "S").mean() < 0.3
     assert np.array_equal(_unhurried(rows[:5], rr_prev, 0.75), rows[:5])  # too few to choose from: all
+
+
+def test_pre_qrs_template_features_see_the_p_wave_and_leave_the_others_as_they_were(inputs):
+    from feature_store.transforms.template import record_templates, template_names
+
+    inp = inputs["beats"]
+    params = TASKS["beats"].view_params["time"]
+    waveform = compute_features(FAMILIES["time"], inp, params, _stats(inp), numpy_backend())["waveform"]
+    records, peaks = inp.keys["record_id"].to_numpy(), inp.beats["r_peak"].to_numpy()
+    rr = inp.beats["rr_prev_s"].to_numpy()
+    kw = dict(centre=90, half=36, rr_prev=rr, sinus_quantile=0.75)
+    plain, both = (
+        record_templates(waveform, records, peaks, **kw),
+        record_templates(waveform, records, peaks, **kw, pre_qrs=True),
+    )
+    names = template_names(0.75, pre_qrs=True)
+    assert both.shape[-1] == len(names) == 12 and np.isfinite(both).all()
+    assert names[4:6] == ("template_pre_corr", "template_pre_log1p_rms") and names[-2:] == (
+        "sinus_pre_corr",
+        "sinus_pre_log1p_rms",
+    )
+    np.testing.assert_allclose(both[..., [i for i, n in enumerate(names) if "_pre_" not in n]], plain, atol=1e-6)
+    # ten copies of one real beat, the last with its P wave flattened: only the pre-QRS features move
+    beat = waveform[np.flatnonzero(records == "208")[5]]
+    copies = np.repeat(beat[None], 10, axis=0)
+    copies[-1, :, :40] = copies[-1, :, :40].mean(-1, keepdims=True)
+    out = record_templates(copies, np.full(10, "x"), np.arange(10) * 300, centre=90, half=36, pre_qrs=True)
+    same, flat = out[0, 0], out[-1, 0]
+    np.testing.assert_allclose(same, [1, 1, 0, 0, 1, 0], atol=1e-6)
+    np.testing.assert_allclose(flat[1], 1, atol=1e-6)  # the QRS is untouched
+    assert flat[4] < 0.9 and flat[5] > 0.1

@@ -13,11 +13,15 @@ import numpy as np
 TEMPLATE_NAMES = ("template_corr", "template_qrs_corr", "template_log1p_rms", "template_log_qrs_energy")
 # the same four against the median of the record's unhurried beats (`sinus_quantile` > 0), beside them
 SINUS_TEMPLATE_NAMES = ("sinus_corr", "sinus_qrs_corr", "sinus_log1p_rms", "sinus_log_qrs_energy")
+# `pre_qrs`: two more after each template's four, over the window before the QRS (the P wave)
+PRE_QRS_NAMES = ("pre_corr", "pre_log1p_rms")
 
 
-def template_names(sinus_quantile: float = 0.0) -> tuple[str, ...]:
-    """The per-lead template features `record_templates` returns with this `sinus_quantile`."""
-    return TEMPLATE_NAMES + (SINUS_TEMPLATE_NAMES if sinus_quantile > 0 else ())
+def template_names(sinus_quantile: float = 0.0, pre_qrs: bool = False) -> tuple[str, ...]:
+    """The per-lead template features `record_templates` returns with this `sinus_quantile` and `pre_qrs`."""
+    groups = [("template", TEMPLATE_NAMES)] + ([("sinus", SINUS_TEMPLATE_NAMES)] if sinus_quantile > 0 else [])
+    extra = PRE_QRS_NAMES if pre_qrs else ()
+    return tuple(n for prefix, names in groups for n in (*names, *(f"{prefix}_{e}" for e in extra)))
 
 
 def record_templates(
@@ -31,6 +35,7 @@ def record_templates(
     rr_prev: np.ndarray | None = None,
     rr_quantile: float = 0.0,
     sinus_quantile: float = 0.0,
+    pre_qrs: bool = False,
 ) -> np.ndarray:
     """(beats, leads, 4) per beat and lead: correlation with the record's median beat over the whole
     window and over the QRS (+-`half` samples of `centre`, the R peak), log1p of the RMS of the
@@ -48,10 +53,17 @@ def record_templates(
     `sinus_quantile` > 0: four more features per lead, the same against the median of the beats whose
     preceding interval is at least that quantile of the record's, beside those against `rr_quantile`'s
     template: where premature beats are most of a record its median beat is one of them, and its
-    unhurried beats are still the sinus ones."""
-    k = len(TEMPLATE_NAMES)
-    out = np.zeros((*waveform.shape[:2], len(template_names(sinus_quantile))), np.float32)
+    unhurried beats are still the sinus ones.
+
+    `pre_qrs`: after each template's four, the correlation and the log1p relative RMS difference over
+    the window before the QRS, where the P wave is: an atrial premature beat's P wave comes from
+    elsewhere in the atria (shaped otherwise, often on the T wave before it), which a whole-window
+    correlation, made of the QRS's energy, barely sees. Worth it only with a window that holds the P
+    wave (where the PR interval is long, some 0.3-0.4 s before the R peak)."""
+    out = np.zeros((*waveform.shape[:2], len(template_names(sinus_quantile, pre_qrs))), np.float32)
+    k = out.shape[-1] // (2 if sinus_quantile > 0 else 1)
     qrs = slice(max(centre - half, 0), centre + half + 1)
+    pre = slice(0, max(centre - half, 1)) if pre_qrs else None
     quantiles = (rr_quantile, sinus_quantile) if sinus_quantile > 0 else (rr_quantile,)
     for record in np.unique(record_id):
         rows = np.flatnonzero(record_id == record)
@@ -61,23 +73,30 @@ def record_templates(
             eligible = _unhurried(rows, rr_prev, quantile)
             pick = eligible[np.linspace(0, len(eligible) - 1, min(len(eligible), max_beats)).round().astype(int)]
             template = np.median(waveform[pick].astype(np.float64), axis=0)  # (leads, T)
-            out[rows, :, i * k : (i + 1) * k] = _against(beats, template, qrs)
+            out[rows, :, i * k : (i + 1) * k] = _against(beats, template, qrs, pre)
     return out
 
 
-def _against(beats: np.ndarray, template: np.ndarray, qrs: slice) -> np.ndarray:
-    """(beats, leads, 4): `record_templates`' features of `beats` against one template."""
-    rms = _ratio(np.sqrt(((beats - template) ** 2).mean(-1)), np.sqrt((template**2).mean(-1)))
+def _against(beats: np.ndarray, template: np.ndarray, qrs: slice, pre: slice | None = None) -> np.ndarray:
+    """(beats, leads, 4, or 6 with `pre`): `record_templates`' features of `beats` against one template."""
     energy = _ratio((beats[..., qrs] ** 2).sum(-1), (template[..., qrs] ** 2).sum(-1))
-    return np.stack(
-        [
-            _corr(beats, template),
-            _corr(beats[..., qrs], template[..., qrs]),
-            np.log1p(rms),
-            np.log(np.maximum(energy, 1e-3)),
-        ],
-        axis=-1,
-    )
+    features = [
+        _corr(beats, template),
+        _corr(beats[..., qrs], template[..., qrs]),
+        np.log1p(_relative_rms(beats, template)),
+        np.log(np.maximum(energy, 1e-3)),
+    ]
+    if pre is not None:
+        features += [
+            _corr(beats[..., pre], template[..., pre]),
+            np.log1p(_relative_rms(beats[..., pre], template[..., pre])),
+        ]
+    return np.stack(features, axis=-1)
+
+
+def _relative_rms(beats: np.ndarray, template: np.ndarray) -> np.ndarray:
+    """RMS of the difference from the template, over the template's own RMS."""
+    return _ratio(np.sqrt(((beats - template) ** 2).mean(-1)), np.sqrt((template**2).mean(-1)))
 
 
 def _unhurried(rows: np.ndarray, rr_prev: np.ndarray | None, quantile: float, min_beats: int = 8) -> np.ndarray:

@@ -32,6 +32,9 @@ class TimeParams:
     # quantile of the record's, beside the template above (0: not computed; 0.75 cost the DS1 CV headline
     # 0.03 and found no more S in runs: README, S-runs instrument)
     sinus_template_quantile: float = 0.0
+    # beats: each template's features also over the window before the QRS (the P wave); see
+    # transforms/template.py
+    pre_qrs_template: bool = False
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,7 @@ class TimeFamily:
 
     def describe(self, inp: TaskInput, params: TimeParams, *, fs: float) -> dict:
         rhythm = BEAT_RR_NAMES if inp.beats is not None else RECORD_HRV_NAMES
-        names = template_names(params.sinus_template_quantile)
+        names = template_names(params.sinus_template_quantile, params.pre_qrs_template)
         beats = {"template": ["leads", *names]} if inp.beats is not None else {}
         return {
             "waveform": "leads x samples (standardised)",
@@ -195,6 +198,7 @@ def reference_columns(
         rr_prev=rr_prev_s,
         rr_quantile=params.template_rr_quantile,
         sinus_quantile=params.sinus_template_quantile,
+        pre_qrs=params.pre_qrs_template,
     )
     return {"rhythm": beat_rr_features(record_id, r_peak, rr_prev_s, rr_next_s)[:n], "template": template[:n]}
 
