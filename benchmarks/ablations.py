@@ -244,6 +244,11 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
         "before_s": 0.45,
         "views": {"time": TimeParams(sinus_template_quantile=0.75, pre_qrs_template=True)},
     },
+    # the same rows with another seed (another fold assignment, initialisation and batch order): how far
+    # the instrument's figures move when nothing changes
+    "seed 1: the comparison as it stands": {"seed": 1},
+    "seed 1: beat window from 0.45 s before the R peak": {"before_s": 0.45, "seed": 1},
+    "seed 1: beat window from 0.6 s before the R peak": {"before_s": 0.6, "seed": 1},
     # training rows added: S-majority copies of the training patients' S-rich records
     "S-majority copies of training records added": {"train_stress": "thinned"},
     "S-runs copies of training records added (thinned, re-timed: S runs at the usual pace, N after pauses)": {
