@@ -249,6 +249,8 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
     "seed 1: the comparison as it stands": {"seed": 1},
     "seed 1: beat window from 0.45 s before the R peak": {"before_s": 0.45, "seed": 1},
     "seed 1: beat window from 0.6 s before the R peak": {"before_s": 0.6, "seed": 1},
+    "seed 2: the comparison as it stands": {"seed": 2},
+    "seed 2: beat window from 0.6 s before the R peak": {"before_s": 0.6, "seed": 2},
     # training rows added: S-majority copies of the training patients' S-rich records
     "S-majority copies of training records added": {"train_stress": "thinned"},
     "S-runs copies of training records added (thinned, re-timed: S runs at the usual pace, N after pauses)": {
