@@ -416,7 +416,8 @@ def cross_validate(
         per_fold.append(headline(dev.spec)(oof[fold.rows], fold.data.val.y))
         if stress is not None:
             held = np.flatnonzero(np.isin(stress.groups, fold.data.val.groups))
-            stressed[held] = predict_probs(model, stress.take(held), False)
+            if len(held):  # a fold whose held-out patients have no S-rich record has none to score
+                stressed[held] = predict_probs(model, stress.take(held), False)
     return oof, per_fold, stressed
 
 
