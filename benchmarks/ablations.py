@@ -501,10 +501,10 @@ def main() -> None:
         before_s = change.pop("before_s", None)
         windowed = beats if before_s is None else wider_before(beats, before_s)
         dev, stress_in = base, stress
-        if views or spec_change or before_s:
+        if views or spec_change or before_s is not None:
             spec = replace(BEATS, view_params={**BEATS.view_params, **(views or {})}, **spec_change)
             dev = _task_data(windowed, spec)
-            renew = views or before_s
+            renew = views or before_s is not None
             stress_in = stress_in if stress is None or not renew else stress_rows(windowed, args.stress_kind, spec)
         if inputs:
             moved = inputs(dev.val)  # on top of a view change where the row has both
