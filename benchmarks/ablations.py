@@ -177,6 +177,12 @@ def minus_record_median(split: Split) -> Split:
     return _with_time(split, waveform=wave)
 
 
+def time_view(**changes) -> TimeParams:
+    """The comparison's time view parameters with `changes`: a row changes one thing from how BEATS
+    computes its time view as it stands."""
+    return replace(BEATS.view_params["time"], **changes)
+
+
 ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"), input transforms ("inputs")
     "baseline (inverse-frequency class weights, 6 epochs)": {},
     "no class weights": {"class_weighting": False},
@@ -202,18 +208,18 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
     "classical: the four raw RR intervals, waveform sampled evenly": {"model": {"classical_scalars": "intervals"}},
     # view changes ("views": family -> params): the views are computed again for the row
     "record template from the unhurried quarter of beats (RR >= the record's 75th percentile)": {
-        "views": {"time": TimeParams(template_rr_quantile=0.75)}
+        "views": {"time": time_view(template_rr_quantile=0.75)}
     },
-    "record template from the unhurried half of beats": {"views": {"time": TimeParams(template_rr_quantile=0.5)}},
+    "record template from the unhurried half of beats": {"views": {"time": time_view(template_rr_quantile=0.5)}},
     "no record template": {"inputs": without_template},
     "record template, and beside it the template of the unhurried quarter of beats (RR >= 75th percentile)": {
-        "views": {"time": TimeParams(sinus_template_quantile=0.75)}
+        "views": {"time": time_view(sinus_template_quantile=0.75)}
     },
     "record template over the QRS only (no whole-window correlation or RMS)": {"inputs": qrs_only_template},
     "RR against the slow and 90th-percentile references only (not the record mean)": {"inputs": robust_rr_references},
     "RR against robust references only, and the template from the unhurried quarter": {
         "inputs": robust_rr_references,
-        "views": {"time": TimeParams(template_rr_quantile=0.75)},
+        "views": {"time": time_view(template_rr_quantile=0.75)},
     },
     "waveform minus the record's median beat": {"inputs": minus_record_median},
     "RR without the slow-median reference (the mean and the 90th percentile stay)": {"inputs": without_slow_reference},
@@ -224,33 +230,37 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
     "evaluation averages the readings": {"model": {"reference_readings": 1.0}},
     "reference readings, and the unhurried quarter's template beside the record template": {
         "model": {"reference_readings": 1.0},
-        "views": {"time": TimeParams(sinus_template_quantile=0.75)},
+        "views": {"time": time_view(sinus_template_quantile=0.75)},
     },
     "RR over the record's 90th-percentile interval only (seconds and the other references dropped)": {
         "inputs": q90_reference_only
     },
-    # beat window changes ("before_s": seconds before the R peak; the views are computed again)
-    "beat window from 0.45 s before the R peak (the P wave where the PR interval is long)": {"before_s": 0.45},
-    "beat window from 0.6 s before the R peak": {"before_s": 0.6},
+    # beat window changes (TimeParams.beat_before_s: seconds of the time view before the R peak)
+    "beat window from 0.25 s before the R peak (ingest's, the comparison before 2026-12-02)": {
+        "views": {"time": time_view(beat_before_s=None)}
+    },
+    "beat window from 0.45 s before the R peak (the P wave where the PR interval is long)": {
+        "views": {"time": time_view(beat_before_s=0.45)}
+    },
+    "beat window from 0.6 s before the R peak": {"views": {"time": time_view(beat_before_s=0.6)}},
     "beat window from 0.45 s before the R peak, and the unhurried quarter's template beside the record template": {
-        "before_s": 0.45,
-        "views": {"time": TimeParams(sinus_template_quantile=0.75)},
+        "views": {"time": time_view(beat_before_s=0.45, sinus_template_quantile=0.75)},
     },
     "beat window from 0.45 s before the R peak, each template also over the window before the QRS (the P wave)": {
-        "before_s": 0.45,
-        "views": {"time": TimeParams(pre_qrs_template=True)},
+        "views": {"time": time_view(beat_before_s=0.45, pre_qrs_template=True)},
     },
     "beat window from 0.45 s before the R peak, the unhurried quarter's template beside, both over the P wave too": {
-        "before_s": 0.45,
-        "views": {"time": TimeParams(sinus_template_quantile=0.75, pre_qrs_template=True)},
+        "views": {"time": time_view(beat_before_s=0.45, sinus_template_quantile=0.75, pre_qrs_template=True)},
     },
     # the same rows with another seed (another fold assignment, initialisation and batch order): how far
     # the instrument's figures move when nothing changes
     "seed 1: the comparison as it stands": {"seed": 1},
-    "seed 1: beat window from 0.45 s before the R peak": {"before_s": 0.45, "seed": 1},
-    "seed 1: beat window from 0.6 s before the R peak": {"before_s": 0.6, "seed": 1},
+    "seed 1: beat window from 0.25 s before the R peak": {"views": {"time": time_view(beat_before_s=None)}, "seed": 1},
+    "seed 1: beat window from 0.45 s before the R peak": {"views": {"time": time_view(beat_before_s=0.45)}, "seed": 1},
+    "seed 1: beat window from 0.6 s before the R peak": {"views": {"time": time_view(beat_before_s=0.6)}, "seed": 1},
     "seed 2: the comparison as it stands": {"seed": 2},
-    "seed 2: beat window from 0.6 s before the R peak": {"before_s": 0.6, "seed": 2},
+    "seed 2: beat window from 0.25 s before the R peak": {"views": {"time": time_view(beat_before_s=None)}, "seed": 2},
+    "seed 2: beat window from 0.6 s before the R peak": {"views": {"time": time_view(beat_before_s=0.6)}, "seed": 2},
     # training rows added: S-majority copies of the training patients' S-rich records
     "S-majority copies of training records added": {"train_stress": "thinned"},
     "S-runs copies of training records added (thinned, re-timed: S runs at the usual pace, N after pauses)": {
@@ -263,20 +273,6 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
     # task spec changes ("spec"): BEATS trains on S-dominant-reference copies since 2026-12-01 (ecgnet.stress)
     "no S-dominant-reference training copies (the comparison before them)": {"spec": {"reference_stress": None}},
 }
-
-
-def wider_before(beats: BeatRows, before_s: float) -> BeatRows:
-    """`beats` with their beat window starting `before_s` before the R peak (ingest's default 0.25 s;
-    the end stays): the stored context window is 2 s, so a wider window needs no new ingest. Where
-    the PR interval is long (DS2's 232 has first-degree AV block) the sinus P wave starts some
-    0.3-0.4 s before the R peak, outside the default window, and an atrial premature beat's P wave
-    (early, often on the T wave before it, shaped otherwise) is what tells it from a sinus beat
-    when its timing does not."""
-    centre = beats.windows.shape[-1] // 2
-    start = centre - int(round(before_s * beats.fs))
-    if not 0 <= start < centre:
-        raise ValueError(f"before_s={before_s} must be within the context window's first half")
-    return replace(beats, crop=(start, beats.crop[1]))
 
 
 def development(folder: Path) -> tuple[TaskData, BeatRows]:
@@ -498,14 +494,11 @@ def main() -> None:
         spec_change = change.pop("spec", {})
         train_stress = change.pop("train_stress", None)
         train_stress_share = change.pop("train_stress_share", 1.0)
-        before_s = change.pop("before_s", None)
-        windowed = beats if before_s is None else wider_before(beats, before_s)
         dev, stress_in = base, stress
-        if views or spec_change or before_s is not None:
+        if views or spec_change:
             spec = replace(BEATS, view_params={**BEATS.view_params, **(views or {})}, **spec_change)
-            dev = _task_data(windowed, spec)
-            renew = views or before_s is not None
-            stress_in = stress_in if stress is None or not renew else stress_rows(windowed, args.stress_kind, spec)
+            dev = _task_data(beats, spec)
+            stress_in = stress_in if stress is None or not views else stress_rows(beats, args.stress_kind, spec)
         if inputs:
             moved = inputs(dev.val)  # on top of a view change where the row has both
             extra = None if dev.extra is None else inputs(dev.extra)
@@ -515,7 +508,7 @@ def main() -> None:
         extra = None
         if train_stress:
             same = stress_in is not None and args.stress_kind == train_stress
-            extra = stress_in if same else stress_rows(windowed, train_stress, dev.spec)
+            extra = stress_in if same else stress_rows(beats, train_stress, dev.spec)
             extra = extra if same or not inputs else inputs(extra)
             extra = extra.take(_evenly(len(extra.y), train_stress_share))
         train_cfg = replace(TrainConfig(epochs=args.epochs, device="cpu"), **change)

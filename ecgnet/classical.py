@@ -43,7 +43,8 @@ class LinearReference(nn.Module):
         shapes = data.shapes("time")
         leads, samples = shapes["waveform"]
         cfg = cfg or ModelConfig()
-        index = morphology_index(samples, cfg.morphology, beats=data.spec.unit == "beat")
+        before_s = data.spec.view_params["time"].beat_before_s  # the time view's own window, where it has one
+        index = morphology_index(samples, cfg.morphology, beats=data.spec.unit == "beat", before_s=before_s)
         self.register_buffer("index", torch.from_numpy(index))
         scalars = scalar_index(int(np.prod(shapes["scalars"])), cfg.classical_scalars)
         self.register_buffer("scalars", torch.from_numpy(scalars))
@@ -59,10 +60,11 @@ class LinearReference(nn.Module):
         return self.linear(self.norm(self.features(x)))
 
 
-def morphology_index(samples: int, how: str, *, beats: bool) -> np.ndarray:
-    """Sample indices into a waveform of `samples`. "waves" needs beats centred as ingest cuts them
-    (IngestConfig's beat window, R peak `beat_before_s` into it); other rows are sampled evenly;
-    "none": no samples, the view's scalars alone (rhythm and the record-relative descriptors)."""
+def morphology_index(samples: int, how: str, *, beats: bool, before_s: float | None = None) -> np.ndarray:
+    """Sample indices into a waveform of `samples`. "waves" needs beats cut as ingest cuts them, the R
+    peak `before_s` into the window (None: IngestConfig's `beat_before_s`; the time view may start its
+    window elsewhere, TimeParams.beat_before_s) and the window's end ingest's; other rows are sampled
+    evenly; "none": no samples, the view's scalars alone (rhythm and the record-relative descriptors)."""
     if how not in ("waves", "uniform", "none"):
         raise ValueError(f"morphology must be 'waves', 'uniform' or 'none', got {how!r}")
     if how == "none":
@@ -70,8 +72,9 @@ def morphology_index(samples: int, how: str, *, beats: bool) -> np.ndarray:
     if how == "uniform" or not beats:
         return np.unique(np.linspace(0, samples - 1, MORPHOLOGY_POINTS).round().astype(np.int64))
     window = IngestConfig()
-    fs = samples / (window.beat_before_s + window.beat_after_s)
-    index = np.round((np.asarray(WAVE_TIMES_S) + window.beat_before_s) * fs).astype(np.int64)
+    before_s = window.beat_before_s if before_s is None else before_s
+    fs = samples / (before_s + window.beat_after_s)
+    index = np.round((np.asarray(WAVE_TIMES_S) + before_s) * fs).astype(np.int64)
     return np.unique(np.clip(index, 0, samples - 1))
 
 

@@ -1,9 +1,13 @@
 """The DS1 S-majority stress test's records: thinned of N beats only, S three quarters of what is left."""
 
+from dataclasses import replace
+
 import numpy as np
+import pytest
 
 from benchmarks.ablations import s_majority
 from benchmarks.beat_arrays import read_beats
+from feature_store.tasks import BEATS
 from tests.records import MITDB
 
 
@@ -71,17 +75,21 @@ def test_s_runs_retime_a_thinned_record_as_s_runs_at_the_usual_pace_and_n_beats_
     np.testing.assert_allclose(prev, [mine[i] for i in scored.ids.tolist()], rtol=1e-5)
 
 
-def test_a_wider_beat_window_reaches_further_before_the_r_peak_and_keeps_its_end():
-    from benchmarks.ablations import _task_data, wider_before
+def test_a_wider_time_window_reaches_further_before_the_r_peak_and_keeps_its_end():
+    from benchmarks.ablations import _task_data, time_view
 
     beats = read_beats(MITDB, records={"209"})
-    wide = wider_before(beats, 0.45)
-    assert wide.crop == (beats.crop[0] - round(0.2 * beats.fs), beats.crop[1])
-    narrow, broad = _task_data(beats).val.x["time"]["waveform"], _task_data(wide).val.x["time"]["waveform"]
-    extra = broad.shape[-1] - narrow.shape[-1]
-    assert extra > 0
-    # the default window is the wide one's tail, up to the standardisation each was fitted with
-    corr = np.corrcoef(narrow[:200, 0].ravel(), broad[:200, 0, extra:].ravel())[0, 1]
-    assert corr > 0.999
-    with np.testing.assert_raises(ValueError):
-        wider_before(beats, 1.5)  # beyond the 2 s context window's first half
+    narrow_spec = replace(BEATS, view_params={**BEATS.view_params, "time": time_view(beat_before_s=0.25)})
+    wide_spec = replace(BEATS, view_params={**BEATS.view_params, "time": time_view(beat_before_s=0.45)})
+    narrow, wide = _task_data(beats, narrow_spec).val.x, _task_data(beats, wide_spec).val.x
+    extra = wide["time"]["waveform"].shape[-1] - narrow["time"]["waveform"].shape[-1]
+    assert extra == round(0.2 * beats.fs)
+    # the narrow window is the wide one's tail, up to the standardisation each was fitted with
+    corr = np.corrcoef(narrow["time"]["waveform"][:200, 0].ravel(), wide["time"]["waveform"][:200, 0, extra:].ravel())
+    assert corr[0, 1] > 0.999
+    # only the time view moves: the frequency and spectrogram inputs keep ingest's window
+    for family in ("frequency", "spectrogram"):
+        for name, values in narrow[family].items():
+            np.testing.assert_array_equal(values, wide[family][name])
+    with pytest.raises(ValueError, match="beat_before_s"):
+        time_view(beat_before_s=1.5).beat_window(beats.crop, beats.windows.shape[-1], beats.fs)  # past the context

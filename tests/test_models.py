@@ -362,6 +362,16 @@ def test_the_classical_reference_is_scikit_learns_lda_as_one_linear_layer(data):
     assert width == np.prod(data.test.x["time"]["scalars"].shape[1:]) < train_x.shape[1]
 
 
+def test_the_classical_waves_sample_the_same_moments_of_a_beat_whatever_the_time_windows_start():
+    from ecgnet.classical import WAVE_TIMES_S, morphology_index
+
+    fs = 360.0
+    default = morphology_index(round(0.7 * fs), "waves", beats=True)  # ingest's window: 0.25 s before the R peak
+    wide = morphology_index(round(1.05 * fs), "waves", beats=True, before_s=0.6)
+    np.testing.assert_array_equal(wide - default, round(0.35 * fs))  # the same moments, 0.35 s further in
+    assert len(default) == len(WAVE_TIMES_S)
+
+
 def test_patient_folds_put_each_patient_in_one_fold():
     from ecgnet.crossval import patient_folds
 

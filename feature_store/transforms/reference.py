@@ -29,6 +29,8 @@ def preprocess_one(x: np.ndarray, *, fs: float, params, mean, std) -> tuple[np.n
 
 
 def time_one(y: np.ndarray, *, fs: float, params, crop) -> dict:
+    if crop is not None and params.beat_before_s is not None:  # the time view's own start, R peak at the centre
+        crop = (y.shape[-1] // 2 - int(round(params.beat_before_s * fs)), crop[1])
     w = y if crop is None else y[:, crop[0] : crop[1]]
     moments = np.stack([w.mean(axis=-1), w.std(axis=-1), stats.skew(w, axis=-1), stats.kurtosis(w, axis=-1)], axis=-1)
     out = {"waveform": w, "moments": moments}

@@ -36,6 +36,26 @@ class TimeParams:
     # transforms/template.py (off: with a 0.45 s window they found fewer S beats in runs than the wider
     # window alone, 0.44 against 0.51; README, "The P wave")
     pre_qrs_template: bool = False
+    # beats: seconds of the time view's window before the R peak (None: ingest's beat window,
+    # IngestConfig.beat_before_s); its end stays where ingest put it, and the stored context window
+    # (IngestConfig.context_s) holds up to half of itself before the R peak. The other views keep
+    # ingest's window. Where the PR interval is long the sinus P wave starts 0.3-0.4 s before the R peak.
+    beat_before_s: float | None = None
+
+    def beat_window(self, crop: tuple[int, int] | None, context: int, fs: float) -> tuple[int, int] | None:
+        """The time view's (start, stop) in a context window of `context` samples at `fs` whose centre
+        is the R peak, given ingest's beat window `crop` at the same rate (None: not beats)."""
+        if crop is None or self.beat_before_s is None:
+            return crop
+        start = context // 2 - int(round(self.beat_before_s * fs))
+        if not 0 <= start < crop[1]:
+            raise ValueError(
+                f"TimeParams.beat_before_s={self.beat_before_s} puts the time view's window outside the "
+                f"stored context ({context} samples at {fs:g} Hz, R peak at its centre); fix: keep it "
+                f"between {-(crop[1] - context // 2) / fs:g} s and {(context // 2) / fs:g} s, or ingest "
+                "with a longer IngestConfig.context_s"
+            )
+        return start, crop[1]
 
 
 @dataclass(frozen=True)
@@ -67,6 +87,7 @@ class TimeFamily:
     name, code_version, params_cls = "time", "4", TimeParams
 
     def arrays(self, x, xp: ModuleType, *, fs: float, params: TimeParams, crop) -> dict:
+        crop = params.beat_window(crop, x.shape[-1], fs)
         waveform = x if crop is None else x[..., crop[0] : crop[1]]
         out = {"waveform": waveform, "moments": lead_moments4(waveform, xp)}
         if crop is not None:  # beats: the R peak sits at the centre of the context window
@@ -132,8 +153,9 @@ def beat_columns(
 
 def template_geometry(context: int, crop: tuple[int, int], *, fs_in: float, fs: float, params: TimeParams) -> tuple:
     """(R peak, QRS half-width) in samples of the beat window at `fs`: where the template's QRS is."""
-    start = scaled_crop(crop, fs=fs_in, out_fs=fs)[0]
-    return int(round(context * fs / fs_in)) // 2 - start, 2 * int(round(params.qrs_half_s * fs))
+    samples = int(round(context * fs / fs_in))  # the context window after preprocessing
+    start = params.beat_window(scaled_crop(crop, fs=fs_in, out_fs=fs), samples, fs)[0]
+    return samples // 2 - start, 2 * int(round(params.qrs_half_s * fs))
 
 
 @dataclass(frozen=True)
