@@ -236,9 +236,6 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
         "inputs": q90_reference_only
     },
     # beat window changes (TimeParams.beat_before_s: seconds of the time view before the R peak)
-    "beat window from 0.25 s before the R peak (ingest's, the comparison before 2026-12-02)": {
-        "views": {"time": time_view(beat_before_s=None)}
-    },
     "beat window from 0.45 s before the R peak (the P wave where the PR interval is long)": {
         "views": {"time": time_view(beat_before_s=0.45)}
     },
@@ -255,11 +252,9 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
     # the same rows with another seed (another fold assignment, initialisation and batch order): how far
     # the instrument's figures move when nothing changes
     "seed 1: the comparison as it stands": {"seed": 1},
-    "seed 1: beat window from 0.25 s before the R peak": {"views": {"time": time_view(beat_before_s=None)}, "seed": 1},
     "seed 1: beat window from 0.45 s before the R peak": {"views": {"time": time_view(beat_before_s=0.45)}, "seed": 1},
     "seed 1: beat window from 0.6 s before the R peak": {"views": {"time": time_view(beat_before_s=0.6)}, "seed": 1},
     "seed 2: the comparison as it stands": {"seed": 2},
-    "seed 2: beat window from 0.25 s before the R peak": {"views": {"time": time_view(beat_before_s=None)}, "seed": 2},
     "seed 2: beat window from 0.6 s before the R peak": {"views": {"time": time_view(beat_before_s=0.6)}, "seed": 2},
     # training rows added: S-majority copies of the training patients' S-rich records
     "S-majority copies of training records added": {"train_stress": "thinned"},

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import platform
 import subprocess
 import tempfile
 import time
@@ -22,6 +23,7 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import polars as pl
+import torch
 from mlflow.tracking import MlflowClient
 
 from feature_store.summary import markdown_table
@@ -33,6 +35,7 @@ from .explain import BASELINE_FILE, train_baseline
 from .export import Layout, Packed
 from .plots import confusion_png, roc_png, training_png
 from .promotion import Candidate, Champion
+from .train import resolve_device
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 CHAMPION = "champion"
@@ -45,6 +48,31 @@ def git_commit() -> str:
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
     return out.stdout.strip() or "unknown"
+
+
+def hardware(device: str) -> dict[str, str]:
+    """Where a comparison ran, as MLflow tags: seeded training repeats a comparison to the last digit
+    on one machine, not necessarily on another CPU model or library build (their kernels round
+    differently), so a figure is compared with the hardware and versions beside it."""
+    where = resolve_device(device)
+    return {
+        "ecgnet.hardware.cpu": _cpu_model(),
+        "ecgnet.hardware.cores": str(os.cpu_count()),
+        "ecgnet.hardware.torch_threads": str(torch.get_num_threads()),
+        "ecgnet.hardware.device": torch.cuda.get_device_name(where) if where.type == "cuda" else where.type,
+        "ecgnet.hardware.torch": torch.__version__,
+        "ecgnet.hardware.numpy": np.__version__,
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
 
 
 def model_name(task: str, variant: str) -> str:
@@ -116,7 +144,7 @@ class Tracker:
         run = self.client.create_run(
             self.experiment(task),
             run_name=f"comparison-{task}",
-            tags={"ecgnet.role": "comparison", "ecgnet.task": task},
+            tags={"ecgnet.role": "comparison", "ecgnet.task": task, **hardware(cfg.train.device)},
         )
         params = {
             "task": task,

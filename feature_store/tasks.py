@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from .sources.leads import STANDARD_12, LeadSlot
-from .views.families import FAMILY_PARAMS, SpectrogramParams, TimeParams
+from .views.families import FAMILY_PARAMS, SpectrogramParams
 
 METRICS = ("macro_f1", "macro_auc")  # names ecgnet.evaluate resolves to scikit-learn metrics
 
@@ -179,10 +179,6 @@ BEATS = TaskSpec(
     sources_hint="an annotated beat database (MIT-BIH layout)",
     # DS1 cross-validation, S-dominant references instrument: S Se under it 0.29 -> 0.54 (README)
     reference_stress=ReferenceStress(),
-    # the time view from 0.6 s before the R peak (ingest's 0.25 s misses the P wave where the PR interval
-    # is long): on DS1's S-runs instrument S Se 0.40 -> 0.53 (+0.10 to +0.15 with each of three seeds,
-    # +P up too), the CV headline -0.02 (-0.01 to -0.03, each within rerun noise) (README, "The P wave")
-    view_params={**FAMILY_PARAMS, "time": TimeParams(beat_before_s=0.6)},
 )
 
 # PTB-XL diagnostic superclasses, its benchmark protocol (folds 1-8 / 9 / 10, macro-AUC). 10 s

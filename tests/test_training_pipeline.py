@@ -41,6 +41,9 @@ def test_the_comparison_leaves_a_parent_run_with_a_child_per_variant(trained):
     logged = {a.path for a in tracker(home).client.list_artifacts(parent["run_id"].iloc[0])}
     assert -1.0 <= parent["metrics.kendall_tau_val_test"].iloc[0] <= 1.0  # does validation predict test?
     assert int(parent["params.training_copies"].iloc[0]) > 0  # 209 and 220 are S-rich DS1 records
+    # where it ran: seeded figures repeat on one machine, so they are read with its hardware beside them
+    assert parent["tags.ecgnet.hardware.device"].iloc[0] and parent["tags.ecgnet.hardware.cpu"].iloc[0]
+    assert int(parent["tags.ecgnet.hardware.cores"].iloc[0]) >= 1
     assert {"comparison.csv", "comparison.md", "comparison.png", "modality_shares.png", "candidate.json"} <= logged
     assert {"per_patient.csv", "per_patient.png"} <= logged  # where the test's pooled sensitivity comes from
     for col in (

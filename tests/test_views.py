@@ -128,8 +128,7 @@ def test_training_set_aligns_views_by_id_and_keeps_one_split(world):
     assert set(ts.keys["split"]) == {"DS1"} and set(ts.keys["record_id"]) == {"209"}
     n = len(ts.ids)
     assert list(ts.keys["entity_id"]) == list(ts.ids) == sorted(ts.ids)
-    # the time view from 0.6 s before the R peak to ingest's 0.45 s after it, at 360 Hz (the others: 0.7 s)
-    assert ts.features["beats_time"]["waveform"].shape == (n, 2, 378)
+    assert ts.features["beats_time"]["waveform"].shape == (n, 2, 252)  # the 0.7 s beat window at 360 Hz
     assert ts.features["beats_spectrogram"]["spectrogram"].shape[0] == n
     # the same beat in two views: compare with a direct read of one row
     one = world["features"].scan("beats_spectral").filter(pl.col("entity_id") == ts.ids[5]).select("psd").collect()
