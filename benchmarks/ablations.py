@@ -249,6 +249,16 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
     "beat window from 0.45 s before the R peak, the unhurried quarter's template beside, both over the P wave too": {
         "views": {"time": time_view(beat_before_s=0.45, sinus_template_quantile=0.75, pre_qrs_template=True)},
     },
+    # rhythm context (TimeParams.rr_context_beats): the intervals around each beat against their own median
+    "RR context: the 9 intervals before each beat and the 9 after it, against their median": {
+        "views": {"time": time_view(rr_context_beats=8)}
+    },
+    "RR context: the 5 intervals before each beat and the 5 after it, against their median": {
+        "views": {"time": time_view(rr_context_beats=4)}
+    },
+    "seed 1: RR context, 9 intervals either side": {"views": {"time": time_view(rr_context_beats=8)}, "seed": 1},
+    "seed 1: RR context, 5 intervals either side": {"views": {"time": time_view(rr_context_beats=4)}, "seed": 1},
+    "seed 2: RR context, 5 intervals either side": {"views": {"time": time_view(rr_context_beats=4)}, "seed": 2},
     # the same rows with another seed (another fold assignment, initialisation and batch order): how far
     # the instrument's figures move when nothing changes
     "seed 1: the comparison as it stands": {"seed": 1},

@@ -24,13 +24,14 @@ if TYPE_CHECKING:  # polars-free at run time: the CUDA training check runs where
 log = logging.getLogger(__name__)
 FAMILY_OF = {"time": "time", "frequency": "spectral", "spectrogram": "spectrogram"}
 # modality input -> the view columns it is made of (several columns are flattened and joined);
-# a column in OPTIONAL joins where the view has it (`template`: beat views only)
+# a column in OPTIONAL joins where the view has it (`template`: beat views only; `rr_context`: beat views
+# whose TimeParams ask for it). The rhythm columns come first and the template's last (ecgnet.stress)
 INPUTS = {
-    "time": {"waveform": ("waveform",), "scalars": ("rhythm", "moments", "qrs_energy", "template")},
+    "time": {"waveform": ("waveform",), "scalars": ("rhythm", "rr_context", "moments", "qrs_energy", "template")},
     "frequency": {"psd": ("psd",), "scalars": ("band_power",)},
     "spectrogram": {"image": ("spectrogram",)},
 }
-OPTIONAL = {"template"}
+OPTIONAL = {"template", "rr_context"}
 
 
 def view_of(task: str, modality: str) -> str:

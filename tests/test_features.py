@@ -197,3 +197,42 @@ def test_pre_qrs_template_features_see_the_p_wave_and_leave_the_others_as_they_w
     np.testing.assert_allclose(same, [1, 1, 0, 0, 1, 0], atol=1e-6)
     np.testing.assert_allclose(flat[1], 1, atol=1e-6)  # the QRS is untouched
     assert flat[4] < 0.9 and flat[5] > 0.1
+
+
+def test_rr_context_reads_each_beat_against_the_rhythm_around_it():
+    from feature_store.transforms.rhythm import rr_context, rr_context_names
+
+    assert rr_context_names(2) == ("rr_m2", "rr_m1", "rr_m0", "rr_p0", "rr_p1", "rr_p2")
+    # one record at a steady 0.8 s with one premature beat (0.5 s, then a 1.1 s pause), rows shuffled
+    prev = np.full(12, 0.8)
+    prev[6], prev[7] = 0.5, 1.1
+    prev[0] = np.nan  # the first beat's preceding interval is unknown
+    nxt = np.append(prev[1:], np.nan)
+    peaks = np.round(np.nancumsum(np.nan_to_num(prev, nan=0.0)) * 360).astype(int)
+    order = np.random.default_rng(0).permutation(12)
+    out = np.empty((12, 6), np.float32)
+    out[order] = rr_context(np.zeros(12, int)[order], peaks[order], prev[order], nxt[order], beats=2)
+    np.testing.assert_allclose(out[2], 0, atol=1e-6)  # steady all around
+    np.testing.assert_allclose(out[6, 2:4], np.log2([0.5 / 0.8, 1.1 / 0.8]), atol=1e-6)  # short, then a pause
+    np.testing.assert_allclose(out[8, :2], np.log2([0.5 / 0.8, 1.1 / 0.8]), atol=1e-6)  # seen two beats later
+    assert out[11, 3] == out[11, 4] == out[11, 5]  # past the record's end the last interval repeats
+    assert np.isfinite(out).all()
+
+
+def test_rr_context_is_a_time_view_column_where_asked(inputs):
+    from dataclasses import replace
+
+    inp = inputs["beats"]
+    params = TASKS["beats"].view_params["time"]
+    plain = compute_features(FAMILIES["time"], inp, params, _stats(inp), numpy_backend())
+    out = compute_features(FAMILIES["time"], inp, replace(params, rr_context_beats=4), _stats(inp), numpy_backend())
+    assert "rr_context" not in plain and out["rr_context"].shape == (len(inp.signal), 10)
+    for name in ("rhythm", "template", "waveform"):
+        np.testing.assert_array_equal(out[name], plain[name])
+    # 208's ventricular beats come early and a pause follows them (the rows are a sample of the record's
+    # beats, so the neighbours are sampled too; the beat's own two intervals are its own)
+    label = np.array([lab[0] for lab in inp.keys["labels"].to_list()])
+    in_208 = inp.keys["record_id"].to_numpy() == "208"
+    own = out["rr_context"][:, 4:6]  # rr_m0, rr_p0
+    v, n = own[in_208 & (label == "V")], own[in_208 & (label == "N")]
+    assert np.median(v[:, 0]) < -0.2 < np.median(n[:, 0]) and np.median(v[:, 1]) > 0.1

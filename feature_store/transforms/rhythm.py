@@ -50,6 +50,38 @@ def beat_rr_features(
     return out
 
 
+def rr_context_names(beats: int) -> tuple[str, ...]:
+    """Column names of `rr_context`: the intervals ending `beats` beats before the beat up to its own
+    (`rr_m<k>`, `rr_m0` its preceding one), then its following one and those after it (`rr_p<k>`)."""
+    return (*(f"rr_m{k}" for k in range(beats, -1, -1)), *(f"rr_p{k}" for k in range(beats + 1)))
+
+
+def rr_context(
+    record_id: np.ndarray, r_peak: np.ndarray, rr_prev_s: np.ndarray, rr_next_s: np.ndarray, *, beats: int
+) -> np.ndarray:
+    """(rows, 2 beats + 2) the rhythm around each beat, in the given row order: the `beats` + 1
+    intervals before it and the `beats` + 1 after it (`rr_context_names`), each as log2 of its ratio to
+    the median of those intervals. Read against the beat's own neighbourhood, not its record: a premature
+    beat in a steady rhythm (one short, one long), a beat inside a run, a pause, an irregular rhythm each
+    have their shape, whatever the record's references; so copies that move a record's references
+    (ecgnet.stress) leave it as it is. Beyond the record's ends the nearest interval repeats; NaN
+    intervals take the record's mean, as in `beat_rr_features`."""
+    width = 2 * beats + 2
+    out = np.zeros((len(r_peak), width), dtype=np.float32)
+    for record in np.unique(record_id):
+        rows = np.flatnonzero(record_id == record)
+        rows = rows[np.argsort(r_peak[rows], kind="stable")]
+        prev, nxt = rr_prev_s[rows].astype(np.float64), rr_next_s[rows].astype(np.float64)
+        mean = np.nanmean(prev) if np.isfinite(prev).any() else 1.0
+        prev, nxt = np.where(np.isfinite(prev), prev, mean), np.where(np.isfinite(nxt), nxt, mean)
+        idx = np.arange(len(rows))
+        before = prev[np.clip(idx[:, None] + np.arange(-beats, 1), 0, len(rows) - 1)]
+        after = nxt[np.clip(idx[:, None] + np.arange(0, beats + 1), 0, len(rows) - 1)]
+        seq = np.maximum(np.concatenate([before, after], axis=1), 1e-3)
+        out[rows] = np.log2(seq / np.median(seq, axis=1, keepdims=True))
+    return out
+
+
 def detect_r_peaks(lead: np.ndarray, fs: float) -> np.ndarray:
     """R-peak sample indices of one lead (mV) with wfdb's XQRS; empty when none are found."""
     if np.ptp(lead) == 0:

@@ -10,7 +10,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..transforms.preprocess import PreprocessParams
-from ..transforms.rhythm import BEAT_RR_NAMES, RECORD_HRV_NAMES, beat_rr_features, detect_r_peaks, hrv, peak_energy
+from ..transforms.rhythm import (
+    BEAT_RR_NAMES,
+    RECORD_HRV_NAMES,
+    beat_rr_features,
+    detect_r_peaks,
+    hrv,
+    peak_energy,
+    rr_context,
+    rr_context_names,
+)
 from ..transforms.spectral import band_powers, log10, welch_grid, welch_psd
 from ..transforms.spectrogram import log_spectrogram, stft_grid
 from ..transforms.template import record_templates, template_names
@@ -42,6 +51,10 @@ class TimeParams:
     # ingest's window. Where the PR interval is long the sinus P wave starts 0.3-0.4 s before the R peak;
     # 0.6 s for MIT-BIH beats cost the comparison's DS1 CV 0.728 -> 0.685, not kept (README, "The P wave")
     beat_before_s: float | None = None
+    # beats: with k > 0, a column `rr_context` of the 2 k + 2 intervals around the beat against their
+    # own median (transforms/rhythm.py rr_context): the rhythm a beat sits in (a run, a pause, an
+    # irregular rhythm) beyond its own two intervals and the record's references
+    rr_context_beats: int = 0
 
     def beat_window(self, crop: tuple[int, int] | None, context: int, fs: float) -> tuple[int, int] | None:
         """The time view's (start, stop) in a context window of `context` samples at `fs` whose centre
@@ -121,6 +134,8 @@ class TimeFamily:
         rhythm = BEAT_RR_NAMES if inp.beats is not None else RECORD_HRV_NAMES
         names = template_names(params.sinus_template_quantile, params.pre_qrs_template)
         beats = {"template": ["leads", *names]} if inp.beats is not None else {}
+        if inp.beats is not None and params.rr_context_beats:
+            beats["rr_context"] = list(rr_context_names(params.rr_context_beats))
         return {
             "waveform": "leads x samples (standardised)",
             "moments": list(MOMENT_NAMES),
@@ -196,7 +211,7 @@ def reference_columns(
     reference_rows: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """`rhythm` and `template` of the beats, each read against its record's references (RR mean, median
-    and 90th percentile, median beat). `reference_rows`: beats that count again in their record's
+    and 90th percentile, median beat), and `rr_context` where the params ask for it. `reference_rows`: beats that count again in their record's
     references (repeats allowed), as copies placed after the record's last beat; every beat keeps its
     own intervals and neighbours, and only the beats themselves are returned. That is how a training
     copy of a record reads when premature beats are most of it (DS2's 232), label-free here: the
@@ -224,7 +239,11 @@ def reference_columns(
         sinus_quantile=params.sinus_template_quantile,
         pre_qrs=params.pre_qrs_template,
     )
-    return {"rhythm": beat_rr_features(record_id, r_peak, rr_prev_s, rr_next_s)[:n], "template": template[:n]}
+    out = {"rhythm": beat_rr_features(record_id, r_peak, rr_prev_s, rr_next_s)[:n], "template": template[:n]}
+    if params.rr_context_beats:  # the beats' own neighbours only: reference copies are no one's neighbours
+        rows = (record_id[:n], r_peak[:n], rr_prev_s[:n], rr_next_s[:n])
+        out["rr_context"] = rr_context(*rows, beats=params.rr_context_beats)
+    return out
 
 
 class SpectralFamily:
