@@ -250,6 +250,9 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
         "views": {"time": time_view(beat_before_s=0.45, sinus_template_quantile=0.75, pre_qrs_template=True)},
     },
     # rhythm context (TimeParams.rr_context_beats): the intervals around each beat against their own median
+    # (BEATS carries 8 since 2026-12-02: the rows below with 8 are the comparison as it stands, measured
+    # before it did; "no RR context" is the comparison before)
+    "no RR context (the comparison before it)": {"views": {"time": time_view(rr_context_beats=0)}},
     "RR context: the 9 intervals before each beat and the 9 after it, against their median": {
         "views": {"time": time_view(rr_context_beats=8)}
     },
@@ -259,6 +262,7 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
     "seed 1: RR context, 9 intervals either side": {"views": {"time": time_view(rr_context_beats=8)}, "seed": 1},
     "seed 1: RR context, 5 intervals either side": {"views": {"time": time_view(rr_context_beats=4)}, "seed": 1},
     "seed 2: RR context, 5 intervals either side": {"views": {"time": time_view(rr_context_beats=4)}, "seed": 2},
+    "seed 2: RR context, 9 intervals either side": {"views": {"time": time_view(rr_context_beats=8)}, "seed": 2},
     # the same rows with another seed (another fold assignment, initialisation and batch order): how far
     # the instrument's figures move when nothing changes
     "seed 1: the comparison as it stands": {"seed": 1},
@@ -348,7 +352,9 @@ def s_dominant_references(beats: BeatRows, min_s: int = 50, s_share: float = 0.7
     references (the RR mean, median and 90th percentile, the median beat) to where a record made mostly
     of S beats has them; every real beat keeps its own intervals and neighbours (the thinned copies of
     `s_majority` lose them: a beat whose N neighbour was removed gets a long interval), and the copies
-    are dropped before scoring (`stress_rows`). Other records are left out."""
+    are dropped before scoring (`stress_rows`); they do neighbour the record's last beats, whose rhythm
+    context (`TimeParams.rr_context_beats`) they change, unlike the training copies (ecgnet.stress).
+    Other records are left out."""
     index, shift = [], []
     for record in np.unique(beats.record_id):
         rows = np.flatnonzero(beats.record_id == record)

@@ -26,10 +26,16 @@ def test_copies_from_stored_views_are_the_rows_the_instrument_scores():
     assert np.array_equal(np.sort(copies.ids), np.sort(scored.ids))
     order = np.argsort(copies.ids)[np.argsort(np.argsort(scored.ids))]
     mine, theirs = copies.x["time"]["scalars"][order], scored.x["time"]["scalars"]
-    np.testing.assert_allclose(mine, theirs, rtol=1e-5, atol=1e-6)
+    # the rhythm around a beat is its neighbours', which copies leave as they were; the instrument places
+    # its copies after the record's last beat, where they neighbour its last beats, so it is compared apart
+    rr, context = len(BEAT_RR_NAMES), 2 * BEATS.view_params["time"].rr_context_beats + 2
+    around = np.arange(rr, rr + context)
+    rest = np.setdiff1d(np.arange(mine.shape[1]), around)
+    np.testing.assert_allclose(mine[:, rest], theirs[:, rest], rtol=1e-5, atol=1e-6)
+    same = np.flatnonzero(np.isin(plain.ids, copies.ids))
+    np.testing.assert_array_equal(copies.x["time"]["scalars"][:, around], plain.x["time"]["scalars"][same][:, around])
     assert np.array_equal(copies.y[order], scored.y)
     # only the references moved: every other input of the copies is the beat's own
-    same = np.flatnonzero(np.isin(plain.ids, copies.ids))
     np.testing.assert_array_equal(copies.x["spectrogram"]["image"], plain.x["spectrogram"]["image"][same])
     own = [BEAT_RR_NAMES.index(n) for n in ("rr_prev_s", "rr_next_s", "rr_local_s")]
     np.testing.assert_array_equal(copies.x["time"]["scalars"][:, own], plain.x["time"]["scalars"][same][:, own])
