@@ -30,12 +30,7 @@ def beat_rr_features(
     blocks, S-majority stress 0.21 -> 0.50; README, ablations).
     """
     out = np.zeros((len(r_peak), len(BEAT_RR_NAMES)), dtype=np.float32)
-    for record in np.unique(record_id):
-        rows = np.flatnonzero(record_id == record)
-        rows = rows[np.argsort(r_peak[rows], kind="stable")]
-        prev, nxt = rr_prev_s[rows].astype(np.float64), rr_next_s[rows].astype(np.float64)
-        mean = np.nanmean(prev) if np.isfinite(prev).any() else 1.0
-        prev, nxt = np.where(np.isfinite(prev), prev, mean), np.where(np.isfinite(nxt), nxt, mean)
+    for rows, prev, nxt, mean in _records(record_id, r_peak, rr_prev_s, rr_next_s):
         csum = np.concatenate([[0.0], np.cumsum(prev)])
         idx = np.arange(len(prev))
         start = np.maximum(idx - local_beats + 1, 0)
@@ -48,6 +43,17 @@ def beat_rr_features(
             axis=1,
         )
     return out
+
+
+def _records(record_id: np.ndarray, r_peak: np.ndarray, rr_prev_s: np.ndarray, rr_next_s: np.ndarray):
+    """Per record: its rows in time order, their intervals before and after (float64; NaN, the first and
+    last beat's unknown ones, as the record's mean preceding interval) and that mean."""
+    for record in np.unique(record_id):
+        rows = np.flatnonzero(record_id == record)
+        rows = rows[np.argsort(r_peak[rows], kind="stable")]
+        prev, nxt = rr_prev_s[rows].astype(np.float64), rr_next_s[rows].astype(np.float64)
+        mean = np.nanmean(prev) if np.isfinite(prev).any() else 1.0
+        yield rows, np.where(np.isfinite(prev), prev, mean), np.where(np.isfinite(nxt), nxt, mean), mean
 
 
 def rr_context_names(beats: int) -> tuple[str, ...]:
@@ -65,15 +71,10 @@ def rr_context(
     beat in a steady rhythm (one short, one long), a beat inside a run, a pause, an irregular rhythm each
     have their shape, whatever the record's references; so copies that move a record's references
     (ecgnet.stress) leave it as it is. Beyond the record's ends the nearest interval repeats; NaN
-    intervals take the record's mean, as in `beat_rr_features`."""
+    intervals take the record's mean (`_records`)."""
     width = 2 * beats + 2
     out = np.zeros((len(r_peak), width), dtype=np.float32)
-    for record in np.unique(record_id):
-        rows = np.flatnonzero(record_id == record)
-        rows = rows[np.argsort(r_peak[rows], kind="stable")]
-        prev, nxt = rr_prev_s[rows].astype(np.float64), rr_next_s[rows].astype(np.float64)
-        mean = np.nanmean(prev) if np.isfinite(prev).any() else 1.0
-        prev, nxt = np.where(np.isfinite(prev), prev, mean), np.where(np.isfinite(nxt), nxt, mean)
+    for rows, prev, nxt, _ in _records(record_id, r_peak, rr_prev_s, rr_next_s):
         idx = np.arange(len(rows))
         before = prev[np.clip(idx[:, None] + np.arange(-beats, 1), 0, len(rows) - 1)]
         after = nxt[np.clip(idx[:, None] + np.arange(0, beats + 1), 0, len(rows) - 1)]
