@@ -18,6 +18,8 @@ import torch
 from scipy.stats import kendalltau
 from torch import nn
 
+from feature_store.beat_ids import beat_positions
+
 from .classical import fit_reference
 from .crossval import FoldEnsemble, folds, scored_on_development
 from .data import Split, TaskData, training_rows
@@ -465,7 +467,14 @@ def per_patient_table(results: dict[str, VariantResult], data: TaskData) -> pl.D
         for name, r in results.items()
         for row in per_group(r.test_probs, data.test.y, data.test.groups, data.classes, focus)
     ]
-    return pl.DataFrame(rows).rename({"group": "patient", "rows": f"{data.spec.unit}s"})
+    table = pl.DataFrame(rows).rename({"group": "patient", "rows": f"{data.spec.unit}s"})
+    if data.spec.unit != "beat":
+        return table
+    # a patient is a subject, who may have several records (MIT-BIH's 201 and 202 are one man)
+    records, _ = beat_positions(data.test.ids)
+    held = pl.DataFrame({"patient": data.test.groups.astype(str), "record": records})
+    held = held.group_by("patient").agg(pl.col("record").unique().sort().str.join(" ").alias("records"))
+    return table.join(held, on="patient", how="left").select("variant", "patient", "records", pl.exclude("variant", "patient", "records"))
 
 
 def chosen_per_patient(table: pl.DataFrame, variant: str) -> pl.DataFrame:

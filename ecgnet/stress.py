@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from feature_store.beat_ids import beat_positions
 from feature_store.tasks import ReferenceStress
 from feature_store.transforms.rhythm import BEAT_RR_NAMES
 from feature_store.views.families import BeatReferences
@@ -36,7 +37,7 @@ def reference_copies(split: Split, classes: tuple[str, ...], refs: BeatReference
     record qualifies). Ids are the beats' own ("<record>:<R peak sample>"), labels and every other
     input unchanged."""
     target = classes.index(stress.beat_class)
-    record, r_peak = _beat_position(split.ids)
+    record, r_peak = beat_positions(split.ids)
     keep, named = [], []
     for rec in np.unique(record):
         rows = np.flatnonzero(record == rec)
@@ -66,9 +67,3 @@ def reference_copies(split: Split, classes: tuple[str, ...], refs: BeatReference
     template = moved["template"].reshape(len(rows), -1)  # the template columns close the scalars
     scalars[:, scalars.shape[1] - template.shape[1] :] = template
     return Split({**out.x, "time": {**time, "scalars": scalars}}, out.y, out.ids, out.groups)
-
-
-def _beat_position(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Record and R-peak sample of beat ids ("<record>:<sample>", as the raw store names beats)."""
-    parts = [i.rsplit(":", 1) for i in ids.tolist()]
-    return np.array([p[0] for p in parts]), np.array([int(p[1]) for p in parts], dtype=np.int64)

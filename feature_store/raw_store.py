@@ -27,6 +27,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .beat_ids import beat_ids
 from .location import Location
 from .shards import Shard, all_shards
 from .sources.base import BeatBatch
@@ -146,7 +147,7 @@ def beat_table(row: RecordRow, beats: BeatBatch) -> pa.Table:
     repeat = lambda value: [value] * n  # noqa: E731 - per-record constants on every beat row
     return pa.table(
         {
-            "beat_id": [f"{row.record_id}:{r}" for r in beats.r_peak.tolist()],
+            "beat_id": beat_ids(row.record_id, beats.r_peak.tolist()),
             "record_id": repeat(row.record_id),
             "patient_id": repeat(row.patient_id),
             "source": repeat(row.source),

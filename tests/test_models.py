@@ -476,7 +476,9 @@ def test_per_patient_figures_are_each_patients_own_and_show_where_a_pooled_sensi
     said = np.array([0, 1, 1, 0, 0, 2, 0, 1, 0, 0])  # a: 2 of 3 S found; b: its S missed, an N called S
     probs = np.eye(5, dtype=np.float32)[said] * 0.9 + 0.02
     test = data.test.take(np.arange(len(y)))
-    test = replace(test, y=y, groups=groups)
+    # patient b, one man with two records (as MIT-BIH's 201 and 202)
+    ids = np.array([f"{r}:{i * 360}" for i, r in enumerate(["x1"] * 4 + ["202", "201", "202", "201"] + ["x3:a"] * 2)])
+    test = replace(test, y=y, groups=groups, ids=ids)
     scored = replace(data, test=test)
     interval = Interval(0.5, 0.4, 0.6)
     results = {
@@ -489,6 +491,7 @@ def test_per_patient_figures_are_each_patients_own_and_show_where_a_pooled_sensi
     assert mine["a"]["n_S"] == 3 and mine["a"]["se_S"] == pytest.approx(2 / 3) and mine["a"]["beats"] == 4
     assert mine["b"]["se_S"] == 0.0 and mine["b"]["se_V"] == 1.0 and np.isnan(mine["c"]["se_S"])
     assert mine["a"]["pp_S"] == 1.0 and mine["b"]["pp_S"] == 0.0 and mine["c"]["se_V"] == 0.0
+    assert [mine[p]["records"] for p in "abc"] == ["x1", "201 202", "x3:a"]  # a record id may hold ':'
     for patient, row in mine.items():  # each patient's figures are aami's on its rows alone
         rows = groups == patient
         assert row["accuracy"] == pytest.approx(aami(probs[rows], y[rows], BEATS.classes, ("S", "V"))["accuracy"])

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from ..beat_ids import beat_ids
 from ..config import IngestConfig
 from ..sources.annotated import beat_windows, read_annotations, read_beats, rr_intervals
 from ..sources.leads import lead_notes, pick_leads
@@ -75,7 +76,7 @@ def _beats(
             "sample": native[fits],
         }
     ).fill_nan(None)
-    ids = [f"{record_id}:{r}" for r in r_peak[fits].tolist()]
+    ids = beat_ids(record_id, r_peak[fits].tolist())
     return TaskInput(
         task, _keys(ids, record_id), windows, fs, list(spec.lead_names), "beat", crop=spec.crop, beats=beats
     )

@@ -1,0 +1,24 @@
+"""A beat's id: its record and the sample of its R peak ("<record>:<sample>"), unique in a raw store.
+
+Record ids may hold ":" themselves (a path-like name); the sample is always after the last one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+
+def beat_ids(record_id: str, r_peaks: Iterable[int]) -> list[str]:
+    """Ids of one record's beats at `r_peaks` (samples at the record's stored rate)."""
+    return [f"{record_id}:{int(r)}" for r in r_peaks]
+
+
+def beat_positions(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(records, R-peak samples) of beat ids; a clear error names an id that is not a beat's."""
+    parts = [str(i).rsplit(":", 1) for i in np.asarray(ids).tolist()]
+    bad = next((i for i, p in zip(np.asarray(ids).tolist(), parts) if len(p) != 2 or not p[1].isdigit()), None)
+    if bad is not None:
+        raise ValueError(f"{bad!r} is not a beat id ('<record>:<R peak sample>'); fix: pass the ids of a beat task's rows")
+    return np.array([p[0] for p in parts]), np.array([int(p[1]) for p in parts], dtype=np.int64)
