@@ -43,6 +43,7 @@ from ecgnet.models import ModelConfig
 from ecgnet.stress import copies_per_beat, reference_copies
 from ecgnet.train import TrainConfig, predict_probs
 from feature_store.backend import numpy_backend
+from feature_store.beat_ids import beat_positions
 from feature_store.sources.splits import mitdb_table
 from feature_store.tasks import BEATS, TaskSpec
 from feature_store.transforms.rhythm import BEAT_RR_NAMES
@@ -59,7 +60,7 @@ def per_record_amplitude(split: Split) -> Split:
     """The time waveform divided, per record and lead, by the median RMS of that record's beats:
     every record's typical beat gets unit amplitude whatever its gain and lead placement."""
     wave = np.array(split.x["time"]["waveform"], dtype=np.float32)
-    records = np.array([i.split(":")[0] for i in split.ids.tolist()])
+    records = beat_positions(split.ids)[0]
     rms = np.sqrt((wave**2).mean(axis=2))  # (beats, leads)
     for r in np.unique(records):
         rows = records == r
@@ -69,7 +70,7 @@ def per_record_amplitude(split: Split) -> Split:
 
 def _by_lead(split: Split, pick) -> Split:
     """Every per-lead array of every view (lead on axis 1, two leads) indexed on that axis by `pick(rows)`."""
-    records = np.array([i.split(":")[0] for i in split.ids.tolist()])
+    records = beat_positions(split.ids)[0]
     x = {}
     for view, cols in split.x.items():
         x[view] = {}
@@ -170,7 +171,7 @@ def minus_record_median(split: Split) -> Split:
     shape a record conducts with (a bundle-branch block, say) is no longer itself evidence of a class;
     what is left is how the beat differs from the record's usual one."""
     wave = np.array(split.x["time"]["waveform"], dtype=np.float32)
-    records = np.array([i.split(":")[0] for i in split.ids.tolist()])
+    records = beat_positions(split.ids)[0]
     for r in np.unique(records):
         rows = records == r
         wave[rows] -= np.median(wave[rows], axis=0, keepdims=True)
@@ -448,7 +449,7 @@ def per_record_s(
 
     scored = dev.val if scored is None else scored
     s = dev.classes.index("S")
-    records = np.array([i.split(":")[0] for i in scored.ids.tolist()])
+    records = beat_positions(scored.ids)[0]
     is_s, said_s = scored.y == s, probs.argmax(axis=1) == s
     rows = []
     for record in sorted(set(records.tolist())):

@@ -474,7 +474,8 @@ def per_patient_table(results: dict[str, VariantResult], data: TaskData) -> pl.D
     records, _ = beat_positions(data.test.ids)
     held = pl.DataFrame({"patient": data.test.groups.astype(str), "record": records})
     held = held.group_by("patient").agg(pl.col("record").unique().sort().str.join(" ").alias("records"))
-    return table.join(held, on="patient", how="left").select("variant", "patient", "records", pl.exclude("variant", "patient", "records"))
+    first = ("variant", "patient", "records")
+    return table.join(held, on="patient", how="left").select(*first, pl.exclude(*first))
 
 
 def chosen_per_patient(table: pl.DataFrame, variant: str) -> pl.DataFrame:

@@ -20,5 +20,7 @@ def beat_positions(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     parts = [str(i).rsplit(":", 1) for i in np.asarray(ids).tolist()]
     bad = next((i for i, p in zip(np.asarray(ids).tolist(), parts) if len(p) != 2 or not p[1].isdigit()), None)
     if bad is not None:
-        raise ValueError(f"{bad!r} is not a beat id ('<record>:<R peak sample>'); fix: pass the ids of a beat task's rows")
+        raise ValueError(
+            f"{bad!r} is not a beat id ('<record>:<R peak sample>'); fix: pass the ids of a beat task's rows"
+        )
     return np.array([p[0] for p in parts]), np.array([int(p[1]) for p in parts], dtype=np.int64)

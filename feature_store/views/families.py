@@ -211,11 +211,11 @@ def reference_columns(
     reference_rows: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """`rhythm` and `template` of the beats, each read against its record's references (RR mean, median
-    and 90th percentile, median beat), and `rr_context` where the params ask for it. `reference_rows`: beats that count again in their record's
-    references (repeats allowed), as copies placed after the record's last beat; every beat keeps its
-    own intervals and neighbours, and only the beats themselves are returned. That is how a training
-    copy of a record reads when premature beats are most of it (DS2's 232), label-free here: the
-    caller names the rows."""
+    and 90th percentile, median beat), and `rr_context` where the params ask for it. `reference_rows`:
+    beats that count again in their record's references (repeats allowed), as copies placed after the
+    record's last beat; every beat keeps its own intervals and neighbours, and only the beats themselves
+    are returned. That is how a training copy of a record reads when premature beats are most of it
+    (DS2's 232), label-free here: the caller names the rows."""
     n = len(r_peak)
     if reference_rows is not None and len(reference_rows):
         reference_rows = np.asarray(reference_rows, dtype=np.int64)
