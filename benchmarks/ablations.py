@@ -260,6 +260,8 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
     "RR context: the 5 intervals before each beat and the 5 after it, against their median": {
         "views": {"time": time_view(rr_context_beats=4)}
     },
+    "RR context, 17 intervals either side": {"views": {"time": time_view(rr_context_beats=16)}},
+    "seed 1: RR context, 17 intervals either side": {"views": {"time": time_view(rr_context_beats=16)}, "seed": 1},
     "seed 1: RR context, 9 intervals either side": {"views": {"time": time_view(rr_context_beats=8)}, "seed": 1},
     "seed 1: RR context, 5 intervals either side": {"views": {"time": time_view(rr_context_beats=4)}, "seed": 1},
     "seed 2: RR context, 5 intervals either side": {"views": {"time": time_view(rr_context_beats=4)}, "seed": 2},
