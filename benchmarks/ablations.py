@@ -12,11 +12,12 @@ majority class, but DS2's record 232 does (1,382 of its 1,779 beats): this shows
 does with such a record, where "typical for this record" no longer means normal. `--stress-kind
 references` builds the copies another way: the records stay whole (each beat keeps its own intervals
 and neighbours) and only their record-level references (RR mean, median and 90th percentile, the
-median beat) are computed as if S were 3/4 of the record (`s_dominant_references`). `--per-record`
+median beat) are computed as if S were 3/4 of the record, as the training copies are (`stress_rows`,
+`ecgnet.stress`). `--per-record`
 reports each S-rich record's S sensitivity, out of fold and, with `--stress`, under the stress.
 
     python -m benchmarks.ablations [--mitdb FOLDER] [--variant time] [--folds 5] [--epochs 6] [--only NAME ...]
-                                   [--stress [--stress-kind thinned|references]] [--per-record] [--out FILE]
+                                   [--stress [--stress-kind thinned|references|runs]] [--per-record] [--out FILE]
 """
 
 from __future__ import annotations
@@ -40,12 +41,12 @@ from ecgnet.decisions import cross_fit_offsets
 from ecgnet.evaluate import aami, headline
 from ecgnet.fusion import VARIANTS
 from ecgnet.models import ModelConfig
-from ecgnet.stress import copies_per_beat, reference_copies
+from ecgnet.stress import reference_copies
 from ecgnet.train import TrainConfig, predict_probs
 from feature_store.backend import numpy_backend
 from feature_store.beat_ids import beat_positions
 from feature_store.sources.splits import mitdb_table
-from feature_store.tasks import BEATS, TaskSpec
+from feature_store.tasks import BEATS, ReferenceStress, TaskSpec
 from feature_store.transforms.rhythm import BEAT_RR_NAMES
 from feature_store.transforms.template import TEMPLATE_NAMES
 from feature_store.views.families import TimeParams
@@ -266,6 +267,14 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
     "seed 1: RR context, 5 intervals either side": {"views": {"time": time_view(rr_context_beats=4)}, "seed": 1},
     "seed 2: RR context, 5 intervals either side": {"views": {"time": time_view(rr_context_beats=4)}, "seed": 2},
     "seed 2: RR context, 9 intervals either side": {"views": {"time": time_view(rr_context_beats=8)}, "seed": 2},
+    # time encoder pooling (ModelConfig.time_segments): the convolved beat pooled over spans kept in order
+    # instead of one mean over the window (1, the comparison as it stands: the "RR context: 9" rows above)
+    "time encoder pooled over 4 spans of the beat window, in order": {"model": {"time_segments": 4}},
+    "time encoder pooled over 8 spans of the beat window, in order": {"model": {"time_segments": 8}},
+    "seed 1: time encoder pooled over 4 spans": {"model": {"time_segments": 4}, "seed": 1},
+    "seed 2: time encoder pooled over 4 spans": {"model": {"time_segments": 4}, "seed": 2},
+    "seed 1: time encoder pooled over 8 spans": {"model": {"time_segments": 8}, "seed": 1},
+    "seed 2: time encoder pooled over 8 spans": {"model": {"time_segments": 8}, "seed": 2},
     # the same rows with another seed (another fold assignment, initialisation and batch order): how far
     # the instrument's figures move when nothing changes
     "seed 1: the comparison as it stands": {"seed": 1},
@@ -346,45 +355,22 @@ def _take(beats: BeatRows, rows: np.ndarray) -> BeatRows:
     return replace(beats, **{name: a[rows] for name, a in arrays.items() if isinstance(a, np.ndarray)})
 
 
-REFERENCE_COPY = "#reference"  # id suffix of the S beats `s_dominant_references` adds to a record's references
-
-
-def s_dominant_references(beats: BeatRows, min_s: int = 50, s_share: float = 0.75) -> BeatRows:
-    """Every DS1 record with at least `min_s` S beats, whole, plus copies of its S beats placed after its
-    last beat, enough that S is `s_share` of the record's beats. The copies only move the record-level
-    references (the RR mean, median and 90th percentile, the median beat) to where a record made mostly
-    of S beats has them; every real beat keeps its own intervals and neighbours (the thinned copies of
-    `s_majority` lose them: a beat whose N neighbour was removed gets a long interval), and the copies
-    are dropped before scoring (`stress_rows`); they do neighbour the record's last beats, whose rhythm
-    context (`TimeParams.rr_context_beats`) they change, unlike the training copies (ecgnet.stress).
-    Other records are left out."""
-    index, shift = [], []
-    for record in np.unique(beats.record_id):
-        rows = np.flatnonzero(beats.record_id == record)
-        s_rows = rows[beats.label[rows] == "S"]
-        if len(s_rows) < min_s:
-            continue
-        k = copies_per_beat(len(rows), len(s_rows), s_share)
-        span = int(beats.r_peak[rows].max()) + 1
-        index += [rows, np.tile(s_rows, k)]
-        shift += [np.zeros(len(rows), np.int64), np.repeat(np.arange(1, k + 1), len(s_rows)) * span]
-    out = _take(beats, np.concatenate(index))
-    shift = np.concatenate(shift)
-    copied = np.flatnonzero(shift > 0)
-    ids = out.ids.astype(object)
-    ids[copied] = [f"{i}{REFERENCE_COPY}{j}" for j, i in enumerate(ids[copied].tolist())]
-    return replace(out, ids=ids.astype(str), r_peak=out.r_peak + shift.astype(out.r_peak.dtype))
-
-
 def stress_rows(beats: BeatRows, kind: str, spec: TaskSpec = BEATS, **shape) -> Split:
-    """The rows a stress test scores: "thinned" (`s_majority`) or "references" (`s_dominant_references`,
-    its added copies left out); `shape`: their `min_s` and `s_share`. Waveforms are standardised as
-    `beats`' are, whatever the stress adds or removes."""
+    """The rows a stress test scores: "thinned" (`s_majority`), "runs" (`s_runs`) or "references": every
+    record with at least `min_s` S beats, whole, each beat read against record-level references (RR
+    mean, median and 90th percentile, the median beat) computed as if S were `s_share` of the record,
+    exactly as the training copies are (`ecgnet.stress.reference_copies`): every beat keeps its own
+    intervals and neighbours (the thinned copies lose them: a beat whose N neighbour was removed gets a
+    long interval), and so its rhythm context. `shape`: `min_s`, `s_share` (and the runs' `pause`).
+    Waveforms are standardised as `beats`' are, whatever the stress adds or removes."""
     if kind in ("thinned", "runs"):
         stressed = (s_majority if kind == "thinned" else s_runs)(beats, **shape)
         return _task_data(stressed, spec, stats_from=beats, copies=False).val
-    rows = _task_data(s_dominant_references(beats, **shape), spec, stats_from=beats, copies=False).val
-    return rows.take(np.flatnonzero([REFERENCE_COPY not in i for i in rows.ids.tolist()]))
+    min_s, s_share = shape.get("min_s", 50), shape.get("s_share", 0.75)
+    rich = [r for r in np.unique(beats.record_id) if (beats.label[beats.record_id == r] == "S").sum() >= min_s]
+    plain = _task_data(_take(beats, np.flatnonzero(np.isin(beats.record_id, rich))), spec, beats, copies=False).val
+    stress = ReferenceStress("S", share=s_share, min_beats=min_s)
+    return reference_copies(plain, spec.classes, beat_references(beats, spec), stress)
 
 
 def _task_data(

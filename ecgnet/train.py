@@ -95,19 +95,20 @@ def staged(x: dict, y: torch.Tensor, device: torch.device, share: float = 0.25) 
 def predict_probs(
     model: nn.Module, split: Split, multilabel: bool, *, batch_size: int | None = None, device: torch.device = CPU
 ) -> np.ndarray:
-    """Probabilities of every row of `split`, computed on `device`; the model goes back where it was."""
+    """Probabilities of every row of `split`, computed on `device`; the model goes back where it was.
+    An empty split still goes through the model once, so its (0, classes) has the model's width."""
     home = next(model.parameters(), torch.empty(0)).device
     model.to(device).eval()
     batch_size = batch_size or (8192 if device.type == "cuda" else 1024)
     x, out = tensors(split), []
     try:
         with torch.no_grad():
-            for start in range(0, len(split), batch_size):
+            for start in range(0, max(len(split), 1), batch_size):
                 idx = torch.arange(start, min(start + batch_size, len(split)))
                 out.append(activation(model(rows(x, idx, device)).float(), multilabel).cpu().numpy())
     finally:
         model.to(home)
-    return np.concatenate(out) if out else np.zeros((0, 0))
+    return np.concatenate(out)
 
 
 def loss_function(data: TaskData, cfg: TrainConfig, device: torch.device) -> nn.Module:

@@ -25,27 +25,27 @@ def test_an_s_rich_record_is_thinned_of_n_until_s_is_the_majority():
     assert np.isin(thinned.ids, beats.ids).all() and thinned.windows.shape[1:] == beats.windows.shape[1:]
 
 
-def test_s_dominant_references_move_only_the_record_level_references():
-    from benchmarks.ablations import REFERENCE_COPY, _task_data, s_dominant_references, stress_rows
+def test_the_references_instrument_scores_s_rich_records_whole_against_s_dominant_references():
+    from benchmarks.ablations import _task_data, stress_rows
     from feature_store.transforms.rhythm import BEAT_RR_NAMES
     from feature_store.transforms.template import TEMPLATE_NAMES
 
-    beats = read_beats(MITDB, records={"209"})  # 383 S beats of 3,005
-    stressed = s_dominant_references(beats, s_share=0.5)
-    copy = np.array([REFERENCE_COPY in i for i in stressed.ids.tolist()])
-    assert (stressed.label[copy] == "S").all() and (stressed.label == "S").mean() >= 0.5
-    assert np.array_equal(stressed.ids[~copy], beats.ids)
-    assert stressed.r_peak[copy].min() > beats.r_peak.max()  # after the record: no beat's neighbours change
-    scored, plain = stress_rows(beats, "references", s_share=0.5), _task_data(beats).val
-    assert not any(REFERENCE_COPY in i for i in scored.ids.tolist())
-    mine = np.flatnonzero(np.isin(plain.ids, scored.ids))
-    assert np.array_equal(plain.ids[mine], scored.ids)
-    # standardised as the development rows are, whatever the copies add to the train rows
+    beats = read_beats(MITDB, records={"209", "100"})  # 209: 383 S beats of 3,005; 100: 33, too few
+    scored, plain = stress_rows(beats, "references", s_share=0.5), _task_data(beats, copies=False).val
+    mine = np.flatnonzero(np.char.startswith(plain.ids.astype(str), "209:"))
+    assert np.array_equal(np.sort(plain.ids[mine]), np.sort(scored.ids))  # 209 whole, nothing of 100
+    order = np.argsort(plain.ids[mine])[np.argsort(np.argsort(scored.ids))]
+    mine = mine[order]
+    assert np.array_equal(plain.y[mine], scored.y)
+    # standardised as the development rows are, whatever records the instrument leaves out
     np.testing.assert_array_equal(plain.x["time"]["waveform"][mine], scored.x["time"]["waveform"])
     rhythm = {name: i for i, name in enumerate(BEAT_RR_NAMES)}
     before, after = plain.x["time"]["scalars"][mine], scored.x["time"]["scalars"]
     for own in ("rr_prev_s", "rr_next_s", "rr_local_s"):  # each beat's own intervals: as they were
         np.testing.assert_array_equal(before[:, rhythm[own]], after[:, rhythm[own]])
+    # and the rhythm around it, its last beats' too: the references' S beats are no one's neighbours
+    context = np.arange(len(BEAT_RR_NAMES), len(BEAT_RR_NAMES) + 2 * BEATS.view_params["time"].rr_context_beats + 2)
+    np.testing.assert_array_equal(before[:, context], after[:, context])
     for reference in ("rr_record_s", "rr_prev_norm"):  # the record's references: S-dominated now
         assert not np.allclose(before[:, rhythm[reference]], after[:, rhythm[reference]])
     template = slice(-len(TEMPLATE_NAMES) * beats.windows.shape[1], None)  # the last scalars (ecgnet.data)

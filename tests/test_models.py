@@ -14,7 +14,7 @@ from ecgnet.evaluate import Interval, aami, bootstrap, evaluate, headline, macro
 from ecgnet.export import Layout, Packed
 from ecgnet.fusion import MODALITIES, VARIANTS, activation, build, combine_probs, cross_fit_late, fit_late
 from ecgnet.models import ModelConfig
-from ecgnet.train import TrainConfig, epoch_order, seed_everything, tensors, train
+from ecgnet.train import TrainConfig, epoch_order, predict_probs, seed_everything, tensors, train
 from feature_store.tasks import BEATS, RECORDS
 
 SMALL = ModelConfig(embed_dim=16, channels=4, scalar_dim=8, heads=2, layers=1, fusion_hidden=16)
@@ -46,6 +46,25 @@ def test_every_trainable_variant_runs_forward_and_backward(data, name):
     logits.sum().backward()
     grads = [p.grad for p in model.parameters() if p.requires_grad]
     assert grads and all(g is not None for g in grads)
+
+
+def test_the_time_encoder_can_keep_where_along_the_beat_a_shape_is(data):
+    x = {m: {k: v[:8] for k, v in inp.items()} for m, inp in tensors(data.train).items()}
+    one, four = (build(VARIANTS["time"], data, replace(SMALL, time_segments=s)).net for s in (1, 4))
+    assert four.proj.in_features - one.proj.in_features == 3 * 2 * SMALL.channels  # three more spans
+    h = one.blocks(one.stem(one.norm_wave(x["time"]["waveform"])))
+    torch.testing.assert_close(one.pool(h).flatten(1), h.mean(dim=-1))  # one span: the plain mean
+    with torch.no_grad():
+        assert four.eval()(x["time"]).shape == (8, len(BEATS.classes))
+    with pytest.raises(ValueError, match="time_segments"):
+        build(VARIANTS["time"], data, replace(SMALL, time_segments=0))
+
+
+@pytest.mark.parametrize("name", [n for n, v in VARIANTS.items() if v.kind not in ("late", "ensemble")])
+def test_an_empty_split_has_no_rows_and_every_class(data, name):
+    model = build(VARIANTS[name], data, SMALL)
+    probs = predict_probs(model, data.test.take(np.arange(0)), False)
+    assert probs.shape == (0, len(BEATS.classes)) and probs.dtype == np.float32
 
 
 @pytest.mark.parametrize("name", ["late_average", "late_stacker"])
@@ -447,7 +466,6 @@ def test_the_fusion_ensemble_is_its_members_mean_and_every_variant_reloads_as_it
     come back from disk as the models that were scored."""
     from ecgnet.comparison import load_result, save_result
     from ecgnet.fusion import FUSION
-    from ecgnet.train import predict_probs
 
     cfg = ComparisonConfig(model=SMALL, train=TrainConfig(epochs=1, batch_size=64), n_boot=5)
     results = {}

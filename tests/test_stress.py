@@ -1,5 +1,5 @@
-"""Training copies under S-dominant references: the rows the DS1 instrument scores, made from stored
-views, never from test rows, and trained on only where their patient trains."""
+"""Training copies under S-dominant references (also the rows the DS1 instrument scores): only the
+references move, never from test rows, and trained on only where their patient trains."""
 
 from dataclasses import replace
 
@@ -11,36 +11,37 @@ from ecgnet.data import TaskData, training_rows
 from ecgnet.stress import copies_per_beat, reference_copies
 from feature_store.tasks import BEATS, ReferenceStress
 from feature_store.transforms.rhythm import BEAT_RR_NAMES
+from feature_store.transforms.template import TEMPLATE_NAMES
 from tests.records import MITDB
 
 
-def test_copies_from_stored_views_are_the_rows_the_instrument_scores():
-    from benchmarks.ablations import _task_data, stress_rows
+def test_copies_move_only_their_records_references():
+    from benchmarks.ablations import _task_data
     from benchmarks.beat_arrays import beat_references, read_beats
 
     beats = read_beats(MITDB, records={"209", "100"})  # 209: 383 S beats; 100: 33, too few for a copy
     plain = _task_data(beats, copies=False).val
     copies = reference_copies(plain, BEATS.classes, beat_references(beats), ReferenceStress())
     assert {r.split(":")[0] for r in copies.ids.tolist()} == {"209"}
-    scored = stress_rows(beats, "references")  # the instrument: views computed again from the raw beats
-    assert np.array_equal(np.sort(copies.ids), np.sort(scored.ids))
-    order = np.argsort(copies.ids)[np.argsort(np.argsort(scored.ids))]
-    mine, theirs = copies.x["time"]["scalars"][order], scored.x["time"]["scalars"]
-    # the rhythm around a beat is its neighbours', which copies leave as they were; the instrument places
-    # its copies after the record's last beat, where they neighbour its last beats, so it is compared apart
-    rr, context = len(BEAT_RR_NAMES), 2 * BEATS.view_params["time"].rr_context_beats + 2
-    around = np.arange(rr, rr + context)
-    rest = np.setdiff1d(np.arange(mine.shape[1]), around)
-    np.testing.assert_allclose(mine[:, rest], theirs[:, rest], rtol=1e-5, atol=1e-6)
     same = np.flatnonzero(np.isin(plain.ids, copies.ids))
-    np.testing.assert_array_equal(copies.x["time"]["scalars"][:, around], plain.x["time"]["scalars"][same][:, around])
-    assert np.array_equal(copies.y[order], scored.y)
-    # only the references moved: every other input of the copies is the beat's own
+    assert np.array_equal(plain.ids[same], copies.ids) and np.array_equal(plain.y[same], copies.y)
+    # every input of a copy is the beat's own (its waveform, its intervals, the rhythm around it) ...
     np.testing.assert_array_equal(copies.x["spectrogram"]["image"], plain.x["spectrogram"]["image"][same])
+    np.testing.assert_array_equal(copies.x["time"]["waveform"], plain.x["time"]["waveform"][same])
+    before, after = plain.x["time"]["scalars"][same], copies.x["time"]["scalars"]
+    rr, context = len(BEAT_RR_NAMES), 2 * BEATS.view_params["time"].rr_context_beats + 2
     own = [BEAT_RR_NAMES.index(n) for n in ("rr_prev_s", "rr_next_s", "rr_local_s")]
-    np.testing.assert_array_equal(copies.x["time"]["scalars"][:, own], plain.x["time"]["scalars"][same][:, own])
-    mean = BEAT_RR_NAMES.index("rr_record_s")
-    assert not np.allclose(copies.x["time"]["scalars"][:, mean], plain.x["time"]["scalars"][same][:, mean])
+    np.testing.assert_array_equal(after[:, own], before[:, own])
+    np.testing.assert_array_equal(after[:, rr : rr + context], before[:, rr : rr + context])
+    # ... but what it is read against: the record's RR references and its median beat (the last scalars)
+    mean, template = BEAT_RR_NAMES.index("rr_record_s"), slice(-len(TEMPLATE_NAMES) * beats.windows.shape[1], None)
+    assert not np.allclose(after[:, mean], before[:, mean])
+    assert not np.allclose(after[:, template], before[:, template])
+    # S is three quarters of the references: the record mean is now about the S beats' own intervals
+    s = copies.y == BEATS.classes.index("S")
+    assert abs(np.median(after[s, BEAT_RR_NAMES.index("rr_prev_norm")]) - 1) < abs(
+        np.median(before[s, BEAT_RR_NAMES.index("rr_prev_norm")]) - 1
+    )
 
 
 def test_the_copy_count_makes_the_class_its_share():

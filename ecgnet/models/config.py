@@ -28,3 +28,7 @@ class ModelConfig:
     # against each reference (ecgnet/models/readings.py). 0: off; on DS1's S-runs instrument 1.0 moved
     # S under the runs 0.397 -> 0.423 (noise) and the CV headline 0.704 -> 0.689 (README)
     reference_readings: float = 0.0
+    # time encoder: the convolved waveform pooled over this many equal spans of the window, kept in order
+    # (1: one mean over the whole window). A beat window is cut around its R peak, so where a shape sits
+    # (before the QRS: a P wave; after it: the T wave) is itself evidence that one global mean discards
+    time_segments: int = 1

@@ -19,14 +19,17 @@ class TimeNet(nn.Module):
         self.norm_wave, self.norm_scalars = Normalizer(*stats["waveform"]), Normalizer(*stats["scalars"])
         self.stem = nn.Sequential(nn.Conv1d(leads, c, 7, padding=3, bias=False), nn.BatchNorm1d(c), nn.ReLU())
         self.blocks = nn.Sequential(ResBlock1d(c, c, 2), ResBlock1d(c, 2 * c, 2), ResBlock1d(2 * c, 2 * c, 2))
+        if cfg.time_segments < 1:
+            raise ValueError(f"ModelConfig.time_segments={cfg.time_segments}; fix: 1 or more")
+        self.pool = nn.AdaptiveAvgPool1d(cfg.time_segments)
         self.scalars = mlp(shapes["scalars"][0], cfg.scalar_dim, cfg.scalar_dim, cfg.dropout)
-        self.proj = nn.Linear(2 * c + cfg.scalar_dim, cfg.embed_dim)
+        self.proj = nn.Linear(2 * c * cfg.time_segments + cfg.scalar_dim, cfg.embed_dim)
         self.head = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(cfg.embed_dim, n_classes))
         self.readings: ReferenceReadings | None = None  # beat tasks may set it (ecgnet.fusion.time_readings)
 
     def encode(self, x: dict[str, torch.Tensor]) -> torch.Tensor:
         h = self.blocks(self.stem(self.norm_wave(x["waveform"])))  # (B, 2c, T/8)
-        h = h.mean(dim=-1)  # (B, 2c)
+        h = self.pool(h).flatten(1)  # (B, 2c * segments)
         scalars = x["scalars"]
         if self.readings is None:
             return self._join(h, scalars)
