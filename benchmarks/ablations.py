@@ -275,6 +275,11 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
     "seed 2: time encoder pooled over 4 spans": {"model": {"time_segments": 4}, "seed": 2},
     "seed 1: time encoder pooled over 8 spans": {"model": {"time_segments": 8}, "seed": 1},
     "seed 2: time encoder pooled over 8 spans": {"model": {"time_segments": 8}, "seed": 2},
+    # the rhythm strip (TimeParams.strip_fs): the 2 s context window at a low rate beside the beat window,
+    # read by its own small CNN (ModelConfig.strip_segments): the neighbours' shapes and P waves
+    "rhythm strip: the 2 s context at 90 Hz beside the beat": {"views": {"time": time_view(strip_fs=90.0)}},
+    "seed 1: rhythm strip at 90 Hz": {"views": {"time": time_view(strip_fs=90.0)}, "seed": 1},
+    "seed 2: rhythm strip at 90 Hz": {"views": {"time": time_view(strip_fs=90.0)}, "seed": 2},
     # the same rows with another seed (another fold assignment, initialisation and batch order): how far
     # the instrument's figures move when nothing changes
     "seed 1: the comparison as it stands": {"seed": 1},

@@ -24,14 +24,19 @@ if TYPE_CHECKING:  # polars-free at run time: the CUDA training check runs where
 log = logging.getLogger(__name__)
 FAMILY_OF = {"time": "time", "frequency": "spectral", "spectrogram": "spectrogram"}
 # modality input -> the view columns it is made of (several columns are flattened and joined);
-# a column in OPTIONAL joins where the view has it (`template`: beat views only; `rr_context`: beat views
-# whose TimeParams ask for it). The rhythm columns come first and the template's last (ecgnet.stress)
+# a column in OPTIONAL joins where the view has it (`template`: beat views only; `rr_context` and `strip`:
+# beat views whose TimeParams ask for them; an input made of absent optional columns is left out). The
+# rhythm columns come first and the template's last (ecgnet.stress)
 INPUTS = {
-    "time": {"waveform": ("waveform",), "scalars": ("rhythm", "rr_context", "moments", "qrs_energy", "template")},
+    "time": {
+        "waveform": ("waveform",),
+        "strip": ("strip",),
+        "scalars": ("rhythm", "rr_context", "moments", "qrs_energy", "template"),
+    },
     "frequency": {"psd": ("psd",), "scalars": ("band_power",)},
     "spectrogram": {"image": ("spectrogram",)},
 }
-OPTIONAL = {"template", "rr_context"}
+OPTIONAL = {"template", "rr_context", "strip"}
 
 
 def view_of(task: str, modality: str) -> str:
@@ -177,6 +182,7 @@ def modality_inputs(
                 else np.concatenate([_flat(cols[name]) for name in c if name in cols or name not in OPTIONAL], axis=1)
             )
             for key, c in INPUTS[m].items()
+            if key == "scalars" or any(name in cols or name not in OPTIONAL for name in c)  # an optional input
         }
     return x
 

@@ -237,3 +237,26 @@ def test_rr_context_is_a_time_view_column_where_asked(inputs):
     own = out["rr_context"][:, 4:6]  # rr_m0, rr_p0
     v, n = own[in_208 & (label == "V")], own[in_208 & (label == "N")]
     assert np.median(v[:, 0]) < -0.2 < np.median(n[:, 0]) and np.median(v[:, 1]) > 0.1
+
+
+def test_the_rhythm_strip_is_the_context_window_at_a_low_rate_where_asked(inputs):
+    from dataclasses import replace
+
+    inp, params = inputs["beats"], TASKS["beats"].view_params["time"]
+    assert params.strip_fs is None  # off unless asked
+    stats, asked = _stats(inp), replace(params, strip_fs=90.0)
+    plain = compute_features(FAMILIES["time"], inp, params, stats, numpy_backend())
+    out = compute_features(FAMILIES["time"], inp, asked, stats, numpy_backend())
+    assert "strip" not in plain
+    width = round(IngestConfig().context_s * 90)
+    assert out["strip"].shape == (len(inp.signal), inp.signal.shape[1], width)
+    reference = reference_features("time", inp.signal, fs=inp.fs, params=asked, stats_=stats, crop=inp.crop)
+    np.testing.assert_allclose(out["strip"], reference["strip"], rtol=RTOL, atol=ATOL)
+    for name in ("waveform", "rhythm", "template", "rr_context"):
+        np.testing.assert_array_equal(out[name], plain[name])
+    # the R peak at its centre: there the strip follows the beat window at its R peak, beat by beat
+    r_in_window = round(IngestConfig().beat_before_s * inp.fs)
+    at_r, centre = out["waveform"][:, 0, r_in_window], out["strip"][:, 0, width // 2]
+    assert np.corrcoef(at_r, centre)[0, 1] > 0.9
+    with pytest.raises(ValueError, match="strip_fs"):
+        replace(params, strip_fs=0.0)

@@ -520,3 +520,32 @@ def test_per_patient_figures_are_each_patients_own_and_show_where_a_pooled_sensi
     multilabel = replace(scored, spec=RECORDS)
     empty = per_patient_table(results, multilabel)
     assert empty.is_empty() and per_patient_plot(empty, multilabel, "time") is None
+
+
+def test_a_rhythm_strip_is_an_input_where_the_view_has_one_and_the_time_encoder_reads_it(data):
+    from ecgnet.data import modality_inputs, view_of
+
+    cols = {"waveform": np.zeros((3, 2, 252), np.float32), "rhythm": np.zeros((3, 10), np.float32)}
+    cols |= {"moments": np.zeros((3, 2, 4), np.float32), "qrs_energy": np.zeros((3, 2), np.float32)}
+    features = {view_of("beats", "time"): cols}
+    assert set(modality_inputs(features, "beats", ("time",))["time"]) == {"waveform", "scalars"}
+    cols["strip"] = np.zeros((3, 2, 180), np.float32)
+    assert modality_inputs(features, "beats", ("time",))["time"]["strip"].shape == (3, 2, 180)
+    # the same task data with a strip (the context window at 90 Hz: 180 samples) beside the beat
+    strip = {
+        s: np.random.default_rng(0).normal(size=(len(getattr(data, s)), 2, 180)).astype(np.float32)
+        for s in ("train", "val")
+    }
+    with_strip = replace(
+        data,
+        train=replace(data.train, x={**data.train.x, "time": {**data.train.x["time"], "strip": strip["train"]}}),
+        val=replace(data.val, x={**data.val.x, "time": {**data.val.x["time"], "strip": strip["val"]}}),
+    )
+    plain, read = build(VARIANTS["time"], data, SMALL).net, build(VARIANTS["time"], with_strip, SMALL).net
+    assert plain.strip is None and read.proj.in_features == plain.proj.in_features + read.strip.width
+    x = {k: torch.from_numpy(np.asarray(v[:8])) for k, v in with_strip.train.x["time"].items()}
+    read.eval()
+    with torch.no_grad():
+        before = read(x)
+        x["strip"] = x["strip"] + 1.0
+        assert before.shape == (8, len(BEATS.classes)) and not torch.allclose(before, read(x))

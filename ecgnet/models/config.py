@@ -32,3 +32,6 @@ class ModelConfig:
     # (1: one mean over the whole window). A beat window is cut around its R peak, so where a shape sits
     # (before the QRS: a P wave; after it: the T wave) is itself evidence that one global mean discards
     time_segments: int = 1
+    # time encoder, where the view has a `strip` (TimeParams.strip_fs): its own small CNN over the strip,
+    # pooled over this many ordered spans (the beat sits at the centre, its neighbours either side)
+    strip_segments: int = 8

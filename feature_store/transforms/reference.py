@@ -37,6 +37,9 @@ def time_one(y: np.ndarray, *, fs: float, params, crop) -> dict:
     if crop is not None:
         half, c = int(round(params.qrs_half_s * fs)), y.shape[-1] // 2
         out["qrs_energy"] = (y[:, c - half : c + half + 1] ** 2).sum(axis=-1)
+        if params.strip_fs is not None:
+            ratio = Fraction(params.strip_fs / fs).limit_denominator(1000)
+            out["strip"] = signal.resample_poly(y, ratio.numerator, ratio.denominator, axis=-1).astype(np.float32)
     return out
 
 

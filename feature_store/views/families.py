@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..transforms.preprocess import PreprocessParams
+from ..transforms.resample import resample
 from ..transforms.rhythm import (
     BEAT_RR_NAMES,
     RECORD_HRV_NAMES,
@@ -55,6 +56,14 @@ class TimeParams:
     # own median (transforms/rhythm.py rr_context): the rhythm a beat sits in (a run, a pause, an
     # irregular rhythm) beyond its own two intervals and the record's references
     rr_context_beats: int = 0
+    # beats: with a rate (Hz), a second waveform `strip`: the whole stored context window (ingest's
+    # `context_s`, R peak at its centre) resampled to it, so a model sees the neighbouring beats, their
+    # shapes and their P waves beside the beat's own, at a rate that keeps it small (None: not computed)
+    strip_fs: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.strip_fs is not None and self.strip_fs <= 0:
+            raise ValueError(f"TimeParams.strip_fs={self.strip_fs}; fix: a positive rate in Hz, or None")
 
     def beat_window(self, crop: tuple[int, int] | None, context: int, fs: float) -> tuple[int, int] | None:
         """The time view's (start, stop) in a context window of `context` samples at `fs` whose centre
@@ -106,6 +115,8 @@ class TimeFamily:
         out = {"waveform": waveform, "moments": lead_moments4(waveform, xp)}
         if crop is not None:  # beats: the R peak sits at the centre of the context window
             out["qrs_energy"] = centre_energy(x, xp, centre=x.shape[-1] // 2, half=int(round(params.qrs_half_s * fs)))
+            if params.strip_fs is not None:
+                out["strip"] = resample(x, fs=fs, target_fs=params.strip_fs, xp=xp)[0]
         return out
 
     def host_columns(self, inp: TaskInput, params: TimeParams, out: dict, *, fs: float) -> dict:
@@ -136,6 +147,8 @@ class TimeFamily:
         beats = {"template": ["leads", *names]} if inp.beats is not None else {}
         if inp.beats is not None and params.rr_context_beats:
             beats["rr_context"] = list(rr_context_names(params.rr_context_beats))
+        if inp.beats is not None and params.strip_fs is not None:
+            beats["strip"] = f"leads x samples: the context window at {params.strip_fs:g} Hz (standardised)"
         return {
             "waveform": "leads x samples (standardised)",
             "moments": list(MOMENT_NAMES),
