@@ -17,7 +17,8 @@ median beat) are computed as if S were 3/4 of the record, as the training copies
 reports each S-rich record's S sensitivity, out of fold and, with `--stress`, under the stress.
 
     python -m benchmarks.ablations [--mitdb FOLDER] [--variant time] [--folds 5] [--epochs 6] [--only NAME ...]
-                                   [--stress [--stress-kind thinned|references|runs]] [--per-record] [--out FILE]
+                                   [--stress [--stress-kind thinned|references|runs]] [--per-record]
+                                   [--save-oof DIR] [--out FILE]
 """
 
 from __future__ import annotations
@@ -111,6 +112,34 @@ def qrs_only_template(split: Split) -> Split:
         for n in ("template_corr", "template_log1p_rms")
     ]
     return _with_time(split, scalars=np.delete(scalars, whole, axis=1))
+
+
+def template_context(split: Split, beats: int = 4) -> Split:
+    """The time scalars with, before the template columns, the whole-window correlation and RMS ratio
+    against the record's median beat of the `beats` beats before and after each beat (per lead; the
+    record's first and last beats repeat at its ends): how usual its neighbours look, as `rr_context`
+    says how their timing runs (a beat among ventricular ones, in bigeminy, in a run of unusual beats).
+    Read from the rows' own template columns, so training copies under S-dominant references read their
+    neighbours against the same references as themselves."""
+    leads = split.x["time"]["waveform"].shape[1]
+    scalars = np.asarray(split.x["time"]["scalars"], dtype=np.float32)
+    first = scalars.shape[1] - leads * len(TEMPLATE_NAMES)
+    read = [
+        first + lead * len(TEMPLATE_NAMES) + TEMPLATE_NAMES.index(n)
+        for lead in range(leads)
+        for n in ("template_corr", "template_log1p_rms")
+    ]
+    record, r_peak = beat_positions(split.ids)
+    shifts = [s for s in range(-beats, beats + 1) if s]
+    context = np.zeros((len(scalars), len(shifts) * len(read)), np.float32)
+    for rec in np.unique(record):
+        rows = np.flatnonzero(record == rec)
+        rows = rows[np.argsort(r_peak[rows], kind="stable")]
+        at = np.arange(len(rows))
+        context[rows] = np.concatenate(
+            [scalars[rows[np.clip(at + s, 0, len(rows) - 1)]][:, read] for s in shifts], axis=1
+        )
+    return _with_time(split, scalars=np.concatenate([scalars[:, :first], context, scalars[:, first:]], axis=1))
 
 
 MEAN_REFERENCED = ("rr_record_s", "rr_prev_norm", "rr_next_norm")  # move most when S beats dominate a record
@@ -280,6 +309,10 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
     "rhythm strip: the 2 s context at 90 Hz beside the beat": {"views": {"time": time_view(strip_fs=90.0)}},
     "seed 1: rhythm strip at 90 Hz": {"views": {"time": time_view(strip_fs=90.0)}, "seed": 1},
     "seed 2: rhythm strip at 90 Hz": {"views": {"time": time_view(strip_fs=90.0)}, "seed": 2},
+    # neighbours' morphology: how usual the beats around each beat look (an input transform)
+    "template context: the 4 beats either side against the record's median beat": {"inputs": template_context},
+    "seed 1: template context, 4 beats either side": {"inputs": template_context, "seed": 1},
+    "seed 2: template context, 4 beats either side": {"inputs": template_context, "seed": 2},
     # the same rows with another seed (another fold assignment, initialisation and batch order): how far
     # the instrument's figures move when nothing changes
     "seed 1: the comparison as it stands": {"seed": 1},
@@ -432,6 +465,28 @@ def figures(probs: np.ndarray, dev: TaskData, y: np.ndarray | None = None) -> di
     return {"headline": headline(dev.spec)(probs, y), **aami(probs, y, dev.classes, dev.spec.focus_classes)}
 
 
+def false_s_by_record(probs: np.ndarray, dev: TaskData, top: int = 8) -> list[dict]:
+    """The records whose beats are most often read as S out of fold when they are not S (what S +P
+    loses), each with how many, its share of all of them, and their own classes."""
+    s = dev.classes.index("S")
+    records = beat_positions(dev.val.ids)[0]
+    false = (probs.argmax(axis=1) == s) & (dev.val.y != s)
+    rows = []
+    for record in np.unique(records[false]):
+        mine = false & (records == record)
+        truth = np.bincount(dev.val.y[mine], minlength=len(dev.classes))
+        rows.append(
+            {
+                "record": str(record),
+                "false_s": int(mine.sum()),
+                "share": float(mine.sum() / max(false.sum(), 1)),
+                "of_class": {c: int(n) for c, n in zip(dev.classes, truth) if n},
+                "record_beats": int((records == record).sum()),
+            }
+        )
+    return sorted(rows, key=lambda r: -r["false_s"])[:top]
+
+
 def per_record_s(
     probs: np.ndarray, dev: TaskData, folder: Path, min_s: int = 20, scored: Split | None = None
 ) -> list[dict]:
@@ -480,7 +535,14 @@ def main() -> None:
         help="S-majority by thinning N beats, by S copies in the record's references only, or thinned and "
         "re-timed: S beats in runs at the usual pace, N beats after pauses",
     )
-    parser.add_argument("--per-record", action="store_true", help="out-of-fold S sensitivity of each S-rich record")
+    parser.add_argument(
+        "--per-record",
+        action="store_true",
+        help="out-of-fold S sensitivity of each S-rich record, and the records whose beats are read as S wrongly",
+    )
+    parser.add_argument(
+        "--save-oof", type=Path, default=None, help="write each row's out-of-fold probabilities here (NN.npz)"
+    )
     args = parser.parse_args()
     start = time.perf_counter()
     base, beats = development(args.mitdb)
@@ -558,6 +620,22 @@ def main() -> None:
                 under = [r["s_beats"] for r in group if r["record"] in stressed_s]
                 also = f"; stressed {sum(mine) / sum(under):.3f}" if under else ""
                 print(f"  pooled S Se, {label} ({len(group)} records): {found:.3f}{also}")
+        if args.per_record:
+            row["false_s"] = false_s_by_record(oof, dev)
+            print("  beats read as S that are not (out of fold), by record:")
+            for r in row["false_s"]:
+                truth = ", ".join(f"{n} {c}" for c, n in r["of_class"].items())
+                print(f"  {r['record']:>6s} {r['false_s']:6d} ({r['share']:.0%}; {truth}; {r['record_beats']} beats)")
+        if args.save_oof:
+            args.save_oof.mkdir(parents=True, exist_ok=True)
+            np.savez_compressed(
+                args.save_oof / f"{len(list(args.save_oof.glob('*.npz'))):02d}.npz",
+                ablation=name,
+                probs=oof,
+                y=dev.val.y,
+                ids=dev.val.ids.astype(str),
+                classes=np.array(dev.classes),
+            )
         if args.out:
             with args.out.open("a") as fh:
                 fh.write(json.dumps(row) + "\n")

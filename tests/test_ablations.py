@@ -93,3 +93,21 @@ def test_a_wider_time_window_reaches_further_before_the_r_peak_and_keeps_its_end
             np.testing.assert_array_equal(values, wide[family][name])
     with pytest.raises(ValueError, match="beat_before_s"):
         time_view(beat_before_s=1.5).beat_window(beats.crop, beats.windows.shape[-1], beats.fs)  # past the context
+
+
+def test_false_s_beats_are_counted_by_record_with_their_own_classes():
+    from benchmarks.ablations import false_s_by_record
+    from ecgnet.data import Split, TaskData
+
+    n, s, v = (BEATS.classes.index(c) for c in ("N", "S", "V"))
+    y = np.array([n, n, s, v, n, s, n])
+    ids = np.array(["201:10", "201:20", "201:30", "201:40", "209:10", "209:20", "209:30"])
+    said = np.array([s, s, s, s, n, n, s])  # 201: two N and one V read as S, its S found; 209: one N
+    probs = np.eye(len(BEATS.classes), dtype=np.float32)[said]
+    split = Split({}, y, ids, np.array([i.split(":")[0] for i in ids]))
+    rows = false_s_by_record(probs, TaskData(BEATS, split, split, split.take(np.arange(0)), {}))
+    assert [(r["record"], r["false_s"], r["of_class"]) for r in rows] == [
+        ("201", 3, {"N": 2, "V": 1}),
+        ("209", 1, {"N": 1}),
+    ]
+    assert rows[0]["share"] == 0.75 and rows[0]["record_beats"] == 4
