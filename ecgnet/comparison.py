@@ -451,28 +451,35 @@ def comparison_table(
     return pl.DataFrame(rows)
 
 
-def per_patient_table(results: dict[str, VariantResult], data: TaskData) -> pl.DataFrame:
-    """One row per variant and test patient: its rows (beats), its rows of each focus class, accuracy and the
-    focus classes' sensitivity and positive predictivity on that patient alone (after decision offsets,
-    as the comparison scores). A pooled test sensitivity can rest on one patient (on MIT-BIH DS2, 232
-    holds three quarters of the S beats); this shows where it is won or lost. Empty for multilabel tasks
-    and tasks without focus classes."""
+def per_patient_table(results: dict[str, VariantResult], data: TaskData, split: str = "test") -> pl.DataFrame:
+    """One row per variant and patient of `split`: its rows (beats), its rows of each focus class, accuracy
+    and the focus classes' sensitivity and positive predictivity on that patient alone (after decision
+    offsets, as the comparison scores). A pooled test sensitivity can rest on one patient (on MIT-BIH DS2,
+    232 holds three quarters of the S beats); this shows where it is won or lost. `split="val"`: the same
+    on validation, from the probabilities each variant is judged by there (out of fold under
+    cross-validation), so where the choice's figures are lost is seen without the test (on MIT-BIH DS1,
+    most beats wrongly read as S are 203's and 201's, in atrial fibrillation and flutter). Empty for
+    multilabel tasks and tasks without focus classes."""
     import polars as pl  # here: as comparison_table
 
-    focus = data.spec.focus_classes
+    if split not in ("test", "val"):
+        raise ValueError(f"split={split!r}; fix: 'test' or 'val'")
+    focus, rows_of = data.spec.focus_classes, data.test if split == "test" else data.val
     if data.multilabel or not focus:
         return pl.DataFrame()
     rows = [
         {"variant": name, **row}
         for name, r in results.items()
-        for row in per_group(r.test_probs, data.test.y, data.test.groups, data.classes, focus)
+        for row in per_group(
+            r.test_probs if split == "test" else r.val_probs, rows_of.y, rows_of.groups, data.classes, focus
+        )
     ]
     table = pl.DataFrame(rows).rename({"group": "patient", "rows": f"{data.spec.unit}s"})
     if data.spec.unit != "beat":
         return table
     # a patient is a subject, who may have several records (MIT-BIH's 201 and 202 are one man)
-    records, _ = beat_positions(data.test.ids)
-    held = pl.DataFrame({"patient": data.test.groups.astype(str), "record": records})
+    records, _ = beat_positions(rows_of.ids)
+    held = pl.DataFrame({"patient": rows_of.groups.astype(str), "record": records})
     held = held.group_by("patient").agg(pl.col("record").unique().sort().str.join(" ").alias("records"))
     first = ("variant", "patient", "records")
     return table.join(held, on="patient", how="left").select(*first, pl.exclude(*first))
@@ -489,15 +496,18 @@ def chosen_per_patient(table: pl.DataFrame, variant: str) -> pl.DataFrame:
     return mine.sort(counts[0], descending=True).with_columns(pl.col(figures).round(3))
 
 
-def per_patient_plot(table: pl.DataFrame, data: TaskData, candidate: str, min_beats: int = 10) -> bytes | None:
-    """PNG: each focus class's test sensitivity per variant and patient (patients with at least
+def per_patient_plot(
+    table: pl.DataFrame, data: TaskData, candidate: str, min_beats: int = 10, split: str = "test"
+) -> bytes | None:
+    """PNG: each focus class's sensitivity per variant and patient of `split` (patients with at least
     `min_beats` of its rows); None when no patient has that many of any focus class (a task with one row
     per patient, or none)."""
     counts = [c for c in table.columns if c.startswith("n_")]
     if table.is_empty() or not any(table[c].max() >= min_beats for c in counts):
         return None
+    title = "test" if split == "test" else "validation (as the choice reads it)"
     return per_patient_png(
-        table.to_dicts(), data.spec.focus_classes, candidate, min_beats, f"{data.task}: test sensitivity per patient"
+        table.to_dicts(), data.spec.focus_classes, candidate, min_beats, f"{data.task}: {title} sensitivity per patient"
     )
 
 

@@ -517,6 +517,12 @@ def test_per_patient_figures_are_each_patients_own_and_show_where_a_pooled_sensi
     assert shown["patient"].to_list() == ["a", "b", "c"] and "variant" not in shown.columns  # most S beats first
     assert per_patient_plot(table, scored, "time", min_beats=1)[:4] == b"\x89PNG"
     assert per_patient_plot(table, scored, "time", min_beats=4) is None  # no patient has 4 S or V beats
+    # on validation: the probabilities each variant is judged by there, its own patients
+    on_val = per_patient_table(results, replace(scored, val=test, test=data.test), "val")
+    assert on_val.drop("records").equals(table.drop("records"))  # the same rows and probabilities, as val
+    assert per_patient_plot(on_val, scored, "time", min_beats=1, split="val")[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match="split"):
+        per_patient_table(results, scored, "train")
     multilabel = replace(scored, spec=RECORDS)
     empty = per_patient_table(results, multilabel)
     assert empty.is_empty() and per_patient_plot(empty, multilabel, "time") is None

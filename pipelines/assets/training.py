@@ -245,12 +245,15 @@ def build_comparison(spec: TaskSpec) -> dg.AssetsDefinition:
         )
         plot, tau = comparison_plot(results, data, best), ranking_agreement(results, data)
         shares = shares_plot(results, data)  # None unless the variants were explained
-        patients = per_patient_table(results, data)
+        patients, val_patients = per_patient_table(results, data), per_patient_table(results, data, "val")
         per_patient = per_patient_plot(patients, data, best)
+        val_per_patient = per_patient_plot(val_patients, data, best, split="val")
         plots = {"comparison.png": plot} | ({"modality_shares.png": shares} if shares else {})
         plots |= {"per_patient.png": per_patient} if per_patient else {}
+        plots |= {"val_per_patient.png": val_per_patient} if val_per_patient else {}
         tracker = mlflow.tracker()
         tables = {"per_patient.csv": patients} if per_patient else {}  # patients with one row each say nothing
+        tables |= {"val_per_patient.csv": val_patients} if val_per_patient else {}
         tracker.finish_comparison(run.parent_run_id, table, candidate, plots, {"kendall_tau_val_test": tau}, tables)
         context.log.info(
             f"comparison {run.parent_run_id}: best on validation is {selection.best}, within noise of it: "
@@ -274,6 +277,15 @@ def build_comparison(spec: TaskSpec) -> dg.AssetsDefinition:
                     png(per_patient, store.workspace().plots / f"{spec.asset_prefix}_per_patient.png", "per_patient")
                     | {"chosen_per_patient": dg.MetadataValue.md(markdown_table(chosen_per_patient(patients, best)))}
                     if per_patient
+                    else {}
+                ),
+                **(
+                    {
+                        "chosen_val_per_patient": dg.MetadataValue.md(
+                            markdown_table(chosen_per_patient(val_patients, best))
+                        )
+                    }
+                    if val_per_patient
                     else {}
                 ),
                 "task": spec.name,
