@@ -15,6 +15,8 @@ their patient trains (`ecgnet.data.training_rows`): a held-out patient's copy is
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from feature_store.beat_ids import beat_positions
@@ -55,7 +57,9 @@ def reference_copies(split: Split, classes: tuple[str, ...], refs: BeatReference
     time = out.x["time"]
     scalars = np.array(time["scalars"], dtype=np.float32)
     rr = len(BEAT_RR_NAMES)
-    moved = refs.columns(
+    # the rhythm around each beat is its neighbours', which the copies do not change: not computed again
+    unmoved_context = replace(refs, params=replace(refs.params, rr_context_beats=0))
+    moved = unmoved_context.columns(
         np.asarray(time["waveform"]),
         record[rows],
         r_peak[rows],
