@@ -37,6 +37,9 @@ class TrainConfig:
     device: str = "auto"  # torch device: auto (CUDA when available) | cpu | cuda
     amp: bool = True  # mixed precision, on CUDA only
     class_weighting: bool = True  # single-label tasks: inverse-frequency class weights in the loss
+    # ... raised to this power (0.5: their square root, a softer balance that trades rare-class
+    # sensitivity for its positive predictivity; 1: full inverse frequency)
+    class_weight_power: float = 1.0
     augment: AugmentConfig | None = None  # time-modality waveforms augmented in training (ecgnet.augment)
     rhythm_jitter: RhythmJitter | None = None  # beat tasks: RR references scaled per row in training
     # single-label tasks: each epoch trains on every row of the classes with at most `class_cap` rows
@@ -117,7 +120,7 @@ def loss_function(data: TaskData, cfg: TrainConfig, device: torch.device) -> nn.
     counts = np.bincount(data.train.y, minlength=len(data.classes)).astype(np.float64)
     if cfg.class_cap is not None:
         counts = np.minimum(counts, cfg.class_cap)  # what one epoch's loss sees
-    weights = np.where(counts > 0, counts.sum() / (len(counts) * np.maximum(counts, 1)), 0.0)
+    weights = np.where(counts > 0, counts.sum() / (len(counts) * np.maximum(counts, 1)), 0.0) ** cfg.class_weight_power
     return nn.CrossEntropyLoss(
         weight=torch.tensor(weights, dtype=torch.float32, device=device) if cfg.class_weighting else None
     )

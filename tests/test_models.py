@@ -555,3 +555,16 @@ def test_a_rhythm_strip_is_an_input_where_the_view_has_one_and_the_time_encoder_
         before = read(x)
         x["strip"] = x["strip"] + 1.0
         assert before.shape == (8, len(BEATS.classes)) and not torch.allclose(before, read(x))
+
+
+def test_class_weights_are_inverse_frequency_to_a_power(data):
+    from ecgnet.train import loss_function
+
+    counts = np.bincount(data.train.y, minlength=len(data.classes)).astype(np.float64)
+    full = loss_function(data, TrainConfig(), torch.device("cpu")).weight.numpy()
+    present = counts > 0
+    np.testing.assert_allclose(full[present], counts.sum() / (len(counts) * counts[present]), rtol=1e-6)
+    assert (full[~present] == 0).all()
+    soft = loss_function(data, TrainConfig(class_weight_power=0.5), torch.device("cpu")).weight.numpy()
+    np.testing.assert_allclose(soft, np.sqrt(full), rtol=1e-6)
+    assert loss_function(data, TrainConfig(class_weighting=False), torch.device("cpu")).weight is None
