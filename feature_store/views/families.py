@@ -58,7 +58,9 @@ class TimeParams:
     rr_context_beats: int = 0
     # beats: with a rate (Hz), a second waveform `strip`: the whole stored context window (ingest's
     # `context_s`, R peak at its centre) resampled to it, so a model sees the neighbouring beats, their
-    # shapes and their P waves beside the beat's own, at a rate that keeps it small (None: not computed)
+    # shapes and their P waves beside the beat's own, at a rate that keeps it small (None: not computed;
+    # 90 Hz cost the time variant's DS1 CV 0.05 and 0.03 with two seeds, most of it S +P: README, "Where
+    # along the beat, and the beats around it")
     strip_fs: float | None = None
 
     def __post_init__(self) -> None:
