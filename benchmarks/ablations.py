@@ -317,6 +317,9 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
     # fibrillation beats; softer weights ask less of S sensitivity and more of its positive predictivity
     "class weights as the square root of inverse frequency": {"class_weight_power": 0.5},
     "seed 1: class weights as the square root of inverse frequency": {"class_weight_power": 0.5, "seed": 1},
+    # model size (ModelConfig): the time encoder is small (about 38,000 parameters a member)
+    "time encoder twice as wide (32 channels)": {"model": {"channels": 32}},
+    "scalar MLP twice as wide (64)": {"model": {"scalar_dim": 64}},
     # the same rows with another seed (another fold assignment, initialisation and batch order): how far
     # the instrument's figures move when nothing changes
     "seed 1: the comparison as it stands": {"seed": 1},
