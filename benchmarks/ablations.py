@@ -103,15 +103,20 @@ def qrs_only_template(split: Split) -> Split:
     """The template columns over the QRS alone (correlation and energy): the whole-window correlation
     and RMS also see the P wave, and there "unlike the record's median beat" marks an S beat only where
     S is rare; in a record where S beats are the median (DS2's 232) it reads them as N."""
-    leads = split.x["time"]["waveform"].shape[1]
     scalars = np.asarray(split.x["time"]["scalars"])
-    first = scalars.shape[1] - leads * len(TEMPLATE_NAMES)
-    whole = [
+    return _with_time(split, scalars=np.delete(scalars, _whole_window_template(split), axis=1))
+
+
+def _whole_window_template(split: Split) -> list[int]:
+    """Scalar columns of the whole-window template features (correlation and RMS ratio), per lead; the
+    template columns close the scalars, leads x TEMPLATE_NAMES (ecgnet.data.INPUTS)."""
+    leads = split.x["time"]["waveform"].shape[1]
+    first = np.shape(split.x["time"]["scalars"])[1] - leads * len(TEMPLATE_NAMES)
+    return [
         first + lead * len(TEMPLATE_NAMES) + TEMPLATE_NAMES.index(n)
         for lead in range(leads)
         for n in ("template_corr", "template_log1p_rms")
     ]
-    return _with_time(split, scalars=np.delete(scalars, whole, axis=1))
 
 
 def template_context(split: Split, beats: int = 4) -> Split:
@@ -121,14 +126,9 @@ def template_context(split: Split, beats: int = 4) -> Split:
     says how their timing runs (a beat among ventricular ones, in bigeminy, in a run of unusual beats).
     Read from the rows' own template columns, so training copies under S-dominant references read their
     neighbours against the same references as themselves."""
-    leads = split.x["time"]["waveform"].shape[1]
     scalars = np.asarray(split.x["time"]["scalars"], dtype=np.float32)
-    first = scalars.shape[1] - leads * len(TEMPLATE_NAMES)
-    read = [
-        first + lead * len(TEMPLATE_NAMES) + TEMPLATE_NAMES.index(n)
-        for lead in range(leads)
-        for n in ("template_corr", "template_log1p_rms")
-    ]
+    first = scalars.shape[1] - split.x["time"]["waveform"].shape[1] * len(TEMPLATE_NAMES)
+    read = _whole_window_template(split)
     record, r_peak = beat_positions(split.ids)
     shifts = [s for s in range(-beats, beats + 1) if s]
     context = np.zeros((len(scalars), len(shifts) * len(read)), np.float32)
@@ -412,6 +412,7 @@ def stress_rows(beats: BeatRows, kind: str, spec: TaskSpec = BEATS, **shape) -> 
         stressed = (s_majority if kind == "thinned" else s_runs)(beats, **shape)
         return _task_data(stressed, spec, stats_from=beats, copies=False).val
     min_s, s_share = shape.get("min_s", 50), shape.get("s_share", 0.75)
+    # views of the records reference_copies keeps (it picks them by the same rule) only: they cost
     rich = [r for r in np.unique(beats.record_id) if (beats.label[beats.record_id == r] == "S").sum() >= min_s]
     plain = _task_data(_take(beats, np.flatnonzero(np.isin(beats.record_id, rich))), spec, beats, copies=False).val
     stress = ReferenceStress("S", share=s_share, min_beats=min_s)
@@ -627,7 +628,6 @@ def main() -> None:
                 under = [r["s_beats"] for r in group if r["record"] in stressed_s]
                 also = f"; stressed {sum(mine) / sum(under):.3f}" if under else ""
                 print(f"  pooled S Se, {label} ({len(group)} records): {found:.3f}{also}")
-        if args.per_record:
             row["false_s"] = false_s_by_record(oof, dev)
             print("  beats read as S that are not (out of fold), by record:")
             for r in row["false_s"]:
