@@ -34,7 +34,7 @@ import numpy as np
 
 from benchmarks.beat_arrays import BeatRows, beat_references, beat_views, read_beats
 from benchmarks.common import MITDB
-from ecgnet.augment import AugmentConfig, RhythmJitter
+from ecgnet.augment import AugmentConfig, ConductionSwap, RhythmJitter
 from ecgnet.comparison import ComparisonConfig, fit_variant
 from ecgnet.crossval import folds
 from ecgnet.data import Split, TaskData, labelled_split
@@ -327,6 +327,15 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
     "seed 1: beat window from 0.6 s before the R peak": {"views": {"time": time_view(beat_before_s=0.6)}, "seed": 1},
     "seed 2: the comparison as it stands": {"seed": 2},
     "seed 2: beat window from 0.6 s before the R peak": {"views": {"time": time_view(beat_before_s=0.6)}, "seed": 2},
+    # conduction swap (TrainConfig.conduction_swap): training S beats wear random N beats' shapes (waveform,
+    # morphology scalars), keeping their own rhythm: a blocked shape stops being evidence of N
+    "conduction swap: half the training S beats in each batch take an N beat's waveform and morphology": {
+        "conduction_swap": ConductionSwap()
+    },
+    "seed 1: conduction swap, half": {"conduction_swap": ConductionSwap(), "seed": 1},
+    # epoch budget with everything else as the comparison has it (10 epochs in `make bench-mitdb`)
+    "15 epochs (cosine over 15)": {"epochs": 15},
+    "seed 1: 15 epochs": {"epochs": 15, "seed": 1},
     # training rows added: S-majority copies of the training patients' S-rich records
     "S-majority copies of training records added": {"train_stress": "thinned"},
     "S-runs copies of training records added (thinned, re-timed: S runs at the usual pace, N after pauses)": {

@@ -87,3 +87,51 @@ def jitter_rhythm(
     log_factor = (2 * torch.rand(b, len(JITTER_DRAWS), generator=generator) - 1) * spread
     factor = (log_factor @ exponents.T).exp().to(scalars.device, scalars.dtype)
     return torch.cat([scalars[:, :k] * factor, scalars[:, k:]], dim=1)
+
+
+@dataclass(frozen=True)
+class ConductionSwap:
+    """Beat tasks: some training beats of one class wear the conduction of another class's beat.
+
+    A supraventricular beat is conducted through the ventricles as the record's normal beats are, so
+    its QRS shape says what the record conducts with (a bundle-branch block, say), not that it is
+    premature; a model that learnt "this shape is N" from the records where every blocked beat is N then
+    reads a blocked record's S beats as N whatever their rhythm. Each `label` row in a batch takes, with
+    probability `share`, the waveform and morphology scalars (every time scalar after the rhythm ones)
+    of a `donor` row drawn from the same batch, keeping its own rhythm and label."""
+
+    share: float = 0.5
+    label: str = "S"
+    donor: str = "N"
+
+
+def swap_conduction(
+    time: dict[str, torch.Tensor],
+    target: torch.Tensor,
+    rhythm_width: int,
+    classes: tuple[int, int],
+    share: float,
+    generator: torch.Generator,
+) -> dict[str, torch.Tensor]:
+    """A copy of a batch's time inputs (`waveform`, `scalars`) in which rows of class `classes[0]` take,
+    each with probability `share`, the waveform and the scalars after the first `rhythm_width` of a row
+    of class `classes[1]` drawn from the batch (draws from `generator`, CPU, like augment_waveform's);
+    unchanged where the batch has no donor."""
+    label, donor = classes
+    takers = torch.nonzero(target.cpu() == label).flatten()
+    donors = torch.nonzero(target.cpu() == donor).flatten()
+    if not len(takers) or not len(donors):
+        return time
+    chosen = takers[torch.rand(len(takers), generator=generator) < share]
+    given = donors[torch.randint(len(donors), (len(chosen),), generator=generator)]
+    out = dict(time)
+    dest, src = chosen.to(target.device), given.to(target.device)
+    if "waveform" in out:
+        wave = out["waveform"].clone()
+        wave[dest] = wave[src]
+        out["waveform"] = wave
+    if "scalars" in out:
+        scalars = out["scalars"].clone()
+        scalars[dest, rhythm_width:] = scalars[src, rhythm_width:]
+        out["scalars"] = scalars
+    return out

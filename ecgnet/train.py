@@ -17,7 +17,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from .augment import AugmentConfig, RhythmJitter, augment_waveform, jitter_rhythm, rhythm_exponents
+from .augment import (
+    AugmentConfig,
+    ConductionSwap,
+    RhythmJitter,
+    augment_waveform,
+    jitter_rhythm,
+    rhythm_exponents,
+    swap_conduction,
+)
 from .data import Split, TaskData
 from .evaluate import headline
 from .fusion import activation
@@ -43,6 +51,7 @@ class TrainConfig:
     class_weight_power: float = 1.0
     augment: AugmentConfig | None = None  # time-modality waveforms augmented in training (ecgnet.augment)
     rhythm_jitter: RhythmJitter | None = None  # beat tasks: RR references scaled per row in training
+    conduction_swap: ConductionSwap | None = None  # beat tasks: S beats wear N beats' shapes in training
     # single-label tasks: each epoch trains on every row of the classes with at most `class_cap` rows
     # and a fresh random `class_cap` of each larger class (MIT-BIH: N is 90 % of DS1), so an epoch costs
     # a fraction of a full pass and, over epochs, every row is still seen; class weights follow the
@@ -154,10 +163,11 @@ def train(
         log.info("resumed from %s at epoch %d", checkpoint, state["epoch"])
     x_train, y_train = staged(tensors(data.train), torch.from_numpy(np.array(data.train.y)), device)
     rr = _rr_exponents(data) if cfg.rhythm_jitter is not None else None
+    swap = _swap_plan(data, cfg.conduction_swap)
     scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp and device.type == "cuda")
     while state["epoch"] < cfg.epochs and state["bad"] < cfg.patience:
         epoch, start = state["epoch"], time.perf_counter()
-        train_loss = _epoch(model, x_train, y_train, loss_fn, opt, scaler, cfg, epoch, device, rr)
+        train_loss = _epoch(model, x_train, y_train, loss_fn, opt, scaler, cfg, epoch, device, rr, swap)
         sched.step()
         probs = predict_probs(model, data.val, data.multilabel, device=device)
         record = {
@@ -189,8 +199,35 @@ def _rr_exponents(data: TaskData) -> torch.Tensor | None:
     return rhythm_exponents(BEAT_RR_NAMES)
 
 
+def _swap_plan(data: TaskData, swap: ConductionSwap | None) -> tuple[int, tuple[int, int]] | None:
+    """Where a beat task's time scalars stop being rhythm (the RR columns, then `rr_context`:
+    ecgnet.data.INPUTS) and the class indices the conduction swap moves between; None where it has
+    nothing to do (no swap asked, not a single-label beat task with a time view). Raises for a class
+    the task does not have."""
+    if swap is None or data.spec.unit != "beat" or data.multilabel or "time" not in data.train.x:
+        return None
+    from feature_store.transforms.rhythm import BEAT_RR_NAMES, rr_context_names  # only beat tasks need them
+
+    missing = [c for c in (swap.label, swap.donor) if c not in data.classes]
+    if missing:
+        raise ValueError(f"conduction swap: task {data.spec.name} has no class {missing}; its classes: {data.classes}")
+    context = getattr(data.spec.view_params.get("time"), "rr_context_beats", 0)
+    width = len(BEAT_RR_NAMES) + (len(rr_context_names(context)) if context else 0)
+    return width, (data.classes.index(swap.label), data.classes.index(swap.donor))
+
+
 def _epoch(
-    model, x, y, loss_fn, opt, scaler, cfg: TrainConfig, epoch: int, device: torch.device, rr: torch.Tensor | None
+    model,
+    x,
+    y,
+    loss_fn,
+    opt,
+    scaler,
+    cfg: TrainConfig,
+    epoch: int,
+    device: torch.device,
+    rr: torch.Tensor | None,
+    swap: tuple[int, tuple[int, int]] | None = None,
 ) -> float:
     model.train()
     # the order depends on (seed, epoch) only, so a resumed run sees the same batches; it moves to
@@ -212,6 +249,9 @@ def _epoch(
         if rr is not None and "scalars" in batch.get("time", {}):
             jittered = jitter_rhythm(batch["time"]["scalars"], rr, cfg.rhythm_jitter, draws)
             batch["time"] = {**batch["time"], "scalars": jittered}
+        if swap is not None:
+            share = cfg.conduction_swap.share
+            batch["time"] = swap_conduction(batch["time"], target, swap[0], swap[1], share, draws)
         with torch.autocast(device.type, enabled=cfg.amp and device.type == "cuda"):
             loss = loss_fn(model(batch), target)
         opt.zero_grad(set_to_none=True)

@@ -1,4 +1,4 @@
-"""Training augmentation (waveforms, RR references): repeatable from its generator, bounded as
+"""Training augmentation (waveforms, RR references, conduction): repeatable from its generator, bounded as
 configured, off by default."""
 
 from dataclasses import replace
@@ -6,7 +6,15 @@ from dataclasses import replace
 import pytest
 import torch
 
-from ecgnet.augment import AugmentConfig, RhythmJitter, augment_waveform, jitter_rhythm, rhythm_exponents
+from ecgnet.augment import (
+    AugmentConfig,
+    ConductionSwap,
+    RhythmJitter,
+    augment_waveform,
+    jitter_rhythm,
+    rhythm_exponents,
+    swap_conduction,
+)
 from ecgnet.fusion import VARIANTS, build
 from ecgnet.train import TrainConfig, train
 from feature_store.transforms.rhythm import BEAT_RR_NAMES
@@ -75,3 +83,35 @@ def test_rhythm_jitter_changes_what_a_beat_model_learns_and_is_off_by_default(be
     plain = train(build(VARIANTS["time"], data, SMALL), data, replace(cfg, rhythm_jitter=None)).model.state_dict()
     jittered = train(build(VARIANTS["time"], data, SMALL), data, cfg).model.state_dict()
     assert any(not torch.equal(plain[k], jittered[k]) for k in plain)
+
+
+def test_conduction_swap_gives_s_beats_n_shapes_and_keeps_their_rhythm_and_everything_else():
+    n, rhythm = 400, 3
+    g = torch.Generator().manual_seed(0)
+    target = torch.randint(0, 3, (n,), generator=g)  # 0 N, 1 S, 2 V
+    time = {"waveform": torch.randn(n, 2, 16, generator=g), "scalars": torch.randn(n, 7, generator=g)}
+    out = swap_conduction(time, target, rhythm, (1, 0), 0.5, torch.Generator().manual_seed(1))
+    again = swap_conduction(time, target, rhythm, (1, 0), 0.5, torch.Generator().manual_seed(1))
+    assert all(torch.equal(out[k], again[k]) for k in time)  # repeatable from its generator
+    assert torch.equal(out["scalars"][:, :rhythm], time["scalars"][:, :rhythm])  # every rhythm column kept
+    moved = (out["waveform"] != time["waveform"]).flatten(1).any(dim=1)
+    assert not moved[target != 1].any()  # only S rows change
+    assert 0.35 < moved[target == 1].float().mean() < 0.65  # about `share` of them
+    n_rows = torch.nonzero(target == 0).flatten()
+    for row in torch.nonzero(moved).flatten():  # each took one N row's waveform and morphology together
+        donor = [d for d in n_rows if torch.equal(out["waveform"][row], time["waveform"][d])]
+        assert len(donor) == 1 and torch.equal(out["scalars"][row, rhythm:], time["scalars"][donor[0], rhythm:])
+    assert torch.equal(time["waveform"], time["waveform"].clone())  # the input is not written to
+    no_donor = swap_conduction(time, torch.ones(n, dtype=torch.long), rhythm, (1, 0), 1.0, torch.Generator())
+    assert no_donor is time
+
+
+def test_conduction_swap_trains_differently_is_off_by_default_and_names_a_missing_class(beat_task_sample):
+    assert TrainConfig().conduction_swap is None
+    data = beat_task_sample(400)
+    cfg = TrainConfig(epochs=1, batch_size=64, device="cpu", conduction_swap=ConductionSwap())
+    plain = train(build(VARIANTS["time"], data, SMALL), data, replace(cfg, conduction_swap=None)).model.state_dict()
+    swapped = train(build(VARIANTS["time"], data, SMALL), data, cfg).model.state_dict()
+    assert any(not torch.equal(plain[k], swapped[k]) for k in plain)
+    with pytest.raises(ValueError, match="has no class"):
+        train(build(VARIANTS["time"], data, SMALL), data, replace(cfg, conduction_swap=ConductionSwap(donor="X")))
