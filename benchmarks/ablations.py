@@ -333,6 +333,8 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
         "conduction_swap": ConductionSwap()
     },
     "seed 1: conduction swap, half": {"conduction_swap": ConductionSwap(), "seed": 1},
+    "conduction swap: a quarter of the training S beats": {"conduction_swap": ConductionSwap(share=0.25)},
+    "seed 1: conduction swap, a quarter": {"conduction_swap": ConductionSwap(share=0.25), "seed": 1},
     # epoch budget with everything else as the comparison has it (10 epochs in `make bench-mitdb`)
     "15 epochs (cosine over 15)": {"epochs": 15},
     "seed 1: 15 epochs": {"epochs": 15, "seed": 1},
