@@ -152,6 +152,7 @@ class Tracker:
             "git_commit": git_commit(),
             "n_boot": cfg.n_boot,
             "folds": cfg.folds,
+            "seeds": cfg.seeds,
             "intermediate_encoders": cfg.intermediate_encoders,
             "data_fingerprint": _fingerprint(versions),
             **_flat("train", asdict(cfg.train)),

@@ -180,6 +180,11 @@ class TrainingSettings(dg.ConfigurableResource):
         description="> 1: patient-grouped cross-validation over train + val, fold ensembles tested; "
         "1: one fit on train, chosen on val (ECGNET_FOLDS overrides the default)",
     )
+    seeds: int = Field(
+        default_factory=lambda: int(os.environ.get("ECGNET_SEEDS", _COMPARISON.seeds)),
+        description="With folds > 1: members per fold of every trained variant, each from its own seed, "
+        "averaged (ECGNET_SEEDS overrides the default)",
+    )
     explain_rows: int = Field(
         default_factory=lambda: int(os.environ.get("ECGNET_EXPLAIN_ROWS", _EXPLAIN.rows_per_class)),
         description="Validation rows per class explained with Integrated Gradients: modality shares, "
@@ -201,6 +206,7 @@ class TrainingSettings(dg.ConfigurableResource):
             variants=task_variants(spec),
             n_boot=self.n_boot,
             folds=self.folds,
+            seeds=self.seeds,
             selection=self.selection,
             explain=replace(_EXPLAIN, rows_per_class=self.explain_rows) if self.explain_rows > 0 else None,
             train=TrainConfig(

@@ -444,6 +444,40 @@ def test_cross_validated_variants_are_scored_out_of_fold_and_tested_as_fold_ense
     assert select(results, data, replace(cfg, selection="best")).chosen == best
 
 
+def test_seeds_give_each_fold_members_of_their_own_seed_averaged_out_of_fold(data, tmp_path):
+    """`seeds` = 2: two members a fold, from different seeds, whose mean is the fold's out-of-fold
+    prediction; the first is the one-seed comparison's member; intermediate members warm-start from the
+    single members of their own fold and seed; the classical fit keeps one a fold; saved and loaded."""
+    from ecgnet.comparison import load_result, save_result
+
+    one = ComparisonConfig(model=SMALL, train=TrainConfig(epochs=1, batch_size=64), n_boot=5, folds=2)
+    two = replace(one, seeds=2)
+    results = {}
+    for variant in ("time", "frequency", "spectrogram", "intermediate_concat", "classical"):
+        results[variant] = train_variant(variant, data, two, upstream=results)
+    time_ = results["time"]
+    assert len(time_.model.members) == 4 and time_.fitted["members_per_fold"] == 2
+    assert {(h["fold"], h["seed"]) for h in time_.history} == {(0, 0), (0, 1), (1, 0), (1, 1)}
+    single = train_variant("time", data, one)
+    first, second = (m.state_dict() for m in time_.model.members[:2])
+    assert all(torch.equal(first[k], single.model.members[0].state_dict()[k]) for k in first)  # seed 0 as before
+    assert any(not torch.equal(first[k], second[k]) for k in first)  # another seed, another model
+    assert not np.allclose(time_.raw_val_probs, single.raw_val_probs)  # the fold's seeds averaged
+    concat = results["intermediate_concat"].model.members
+    own = results["time"].model.members[3].net.state_dict()  # fold 1, seed 1
+    encoder = concat[3].encoders["time"].state_dict()
+    assert len(concat) == 4 and all(torch.equal(encoder[k], own[k]) for k in encoder)  # its own fold and seed's
+    assert len(results["classical"].model.members) == 2
+    save_result(time_, tmp_path)
+    back = load_result("time", data, two, tmp_path)
+    assert len(back.model.members) == 4
+    with pytest.raises(ValueError, match="not 2 folds x 1 seeds"):
+        singles = {n: results[n] for n in ("time", "frequency", "spectrogram")}
+        train_variant("intermediate_concat", data, one, upstream=singles)
+    with pytest.raises(ValueError, match="above 1 only with folds > 1"):
+        replace(one, folds=1, seeds=2)
+
+
 def test_decision_offsets_are_kept_only_when_they_help_across_patients(data):
     """The classical variant (closed form, fast) with the gain rule at both extremes: offsets always
     kept (the decided test probabilities are the argmax ones shifted) or never (plain argmax)."""
