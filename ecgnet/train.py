@@ -47,7 +47,7 @@ class TrainConfig:
     class_weighting: bool = True  # single-label tasks: inverse-frequency class weights in the loss
     # and those weights raised to this power (1: inverse frequency; 0.5: its square root, a softer balance
     # that trades rare-class sensitivity for positive predictivity: on DS1 CV S Se 0.58 -> 0.43 and
-    # 0.75 -> 0.48 with two seeds, the headline down 0.01-0.04; README, "Softer class weights")
+    # 0.75 -> 0.48 with two seeds, the headline down 0.01-0.04; benchmarks/ABLATIONS.md, "Softer class weights")
     class_weight_power: float = 1.0
     augment: AugmentConfig | None = None  # time-modality waveforms augmented in training (ecgnet.augment)
     rhythm_jitter: RhythmJitter | None = None  # beat tasks: RR references scaled per row in training

@@ -177,7 +177,7 @@ BEATS = TaskSpec(
     focus_classes=("S", "V"),
     metric_classes=("N", "S", "V"),
     sources_hint="an annotated beat database (MIT-BIH layout)",
-    # DS1 cross-validation, S-dominant references instrument: S Se under it 0.29 -> 0.54 (README)
+    # DS1 cross-validation, S-dominant references instrument: S Se under it 0.29 -> 0.54 (benchmarks/ABLATIONS.md)
     reference_stress=ReferenceStress(),
     # the rhythm around each beat, 9 intervals either side: DS1 5-fold CV of the time variant, three seeds,
     # held-out-fold headline +0.017, +0.025, +0.035 and out of fold +0.031, +0.036, +0.011 (README, "RR context")

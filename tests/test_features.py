@@ -224,7 +224,7 @@ def test_rr_context_is_a_time_view_column_where_asked(inputs):
 
     inp = inputs["beats"]
     params = TASKS["beats"].view_params["time"]
-    assert params.rr_context_beats == 8  # the beats task carries it (README, "RR context")
+    assert params.rr_context_beats == 8  # the beats task carries it (benchmarks/ABLATIONS.md, "RR context")
     plain = compute_features(FAMILIES["time"], inp, replace(params, rr_context_beats=0), _stats(inp), numpy_backend())
     out = compute_features(FAMILIES["time"], inp, replace(params, rr_context_beats=4), _stats(inp), numpy_backend())
     assert "rr_context" not in plain and out["rr_context"].shape == (len(inp.signal), 10)

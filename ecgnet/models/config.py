@@ -26,12 +26,12 @@ class ModelConfig:
     # beat tasks, time encoders: the share of training rows whose RR columns are read against one of
     # their record's references only (drawn per row); > 0 also makes evaluation average the readings
     # against each reference (ecgnet/models/readings.py). 0: off; on DS1's S-runs instrument 1.0 moved
-    # S under the runs 0.397 -> 0.423 (noise) and the CV headline 0.704 -> 0.689 (README)
+    # S under the runs 0.397 -> 0.423 (noise) and the CV headline 0.704 -> 0.689 (benchmarks/ABLATIONS.md)
     reference_readings: float = 0.0
     # time encoder: the convolved waveform pooled over this many equal spans of the window, kept in order
     # (1: one mean over the whole window). A beat window is cut around its R peak, so where a shape sits
     # (before the QRS: a P wave; after it: the T wave) is itself evidence that one global mean discards.
-    # On DS1 CV 4 spans equalled the mean (0.719 vs 0.724), 8 lost 0.07 (README)
+    # On DS1 CV 4 spans equalled the mean (0.719 vs 0.724), 8 lost 0.07 (benchmarks/ABLATIONS.md)
     time_segments: int = 1
     # time encoder, where the view has a `strip` (TimeParams.strip_fs): its own small CNN over the strip,
     # pooled over this many ordered spans (the beat sits at the centre, its neighbours either side)

@@ -27,7 +27,7 @@ def beat_rr_features(
     S sensitivity 0.24 -> 0.41; benchmarks/ablations.py). And a third, the record's 90th percentile
     interval, which no share of premature beats pulls down (DS1 5-fold CV of the time variant: S
     sensitivity 0.44 -> 0.65 out of fold, 0.16 -> 0.52 in the records whose N beats are bundle-branch
-    blocks, S-majority stress 0.21 -> 0.50; README, ablations).
+    blocks, S-majority stress 0.21 -> 0.50; benchmarks/ABLATIONS.md).
     """
     out = np.zeros((len(r_peak), len(BEAT_RR_NAMES)), dtype=np.float32)
     for rows, prev, nxt, mean in _records(record_id, r_peak, rr_prev_s, rr_next_s):

@@ -44,13 +44,14 @@ class TimeParams:
     sinus_template_quantile: float = 0.0
     # beats: each template's features also over the window before the QRS (the P wave); see
     # transforms/template.py (off: with a 0.45 s window they found fewer S beats in runs than the wider
-    # window alone, 0.44 against 0.51; README, "The P wave")
+    # window alone, 0.44 against 0.51; benchmarks/ABLATIONS.md, "The P wave")
     pre_qrs_template: bool = False
     # beats: seconds of the time view's window before the R peak (None: ingest's beat window,
     # IngestConfig.beat_before_s); its end stays where ingest put it, and the stored context window
     # (IngestConfig.context_s) holds up to half of itself before the R peak. The other views keep
     # ingest's window. Where the PR interval is long the sinus P wave starts 0.3-0.4 s before the R peak;
-    # 0.6 s for MIT-BIH beats cost the comparison's DS1 CV 0.728 -> 0.685, not kept (README, "The P wave")
+    # 0.6 s for MIT-BIH beats cost the comparison's DS1 CV 0.728 -> 0.685, not kept
+    # (benchmarks/ABLATIONS.md, "The P wave")
     beat_before_s: float | None = None
     # beats: with k > 0, a column `rr_context` of the 2 k + 2 intervals around the beat against their
     # own median (transforms/rhythm.py rr_context): the rhythm a beat sits in (a run, a pause, an
