@@ -67,6 +67,7 @@ EXPLAINABILITY = {
     "late_stacker": "a coefficient per view and class",
     "ensemble": "the mean of the fusion variants' probabilities",
     "classical": "high: one linear weight per named feature",
+    "classical_trees": "per-feature Shapley values (trees have no gradient)",
 }
 
 ENCODER_CHOICES = ("frozen", "fine_tune", "scratch")

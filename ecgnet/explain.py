@@ -7,6 +7,12 @@ sample; PSD: lead x frequency; spectrogram: lead x frequency x frame; the scalar
 `Layout` maps it back. Late variants are differentiable too (a weighted mean or a linear stacker over
 their single models' probabilities), so their attributions are exactly the weights times the single
 models' gradients along the path. The baseline is the train split's mean row: "an average beat".
+
+Tree ensembles (the boosted classical reference) are piecewise constant: their gradients are zero
+almost everywhere, so Integrated Gradients says nothing of them. Where the output carries no
+gradient, the attributions are Shapley value samples instead (Captum's `ShapleyValueSampling`,
+from the same baseline), which share IG's completeness: each row's attributions sum to f(x) -
+f(baseline) exactly.
 """
 
 from __future__ import annotations
@@ -19,13 +25,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from .classical import LinearReference
+from .classical import HandMadeFeatures
 from .data import Split, TaskData
 from .export import Layout, Packed
 from .fusion import EarlyFusion
 from .models import MODALITIES
 
-NETWORKS = (*MODALITIES.values(), EarlyFusion, LinearReference)  # what a variant runs a row through
+NETWORKS = (*MODALITIES.values(), EarlyFusion, HandMadeFeatures)  # what a variant runs a row through
 BASELINE_FILE = "baseline.npy"  # the train mean row, logged under explain/ beside every model in MLflow
 
 
@@ -35,6 +41,9 @@ class ExplainConfig:
     # 50 a class keeps explanations to about a tenth of a 2-core run (README, issue 10 note)
     rows_per_class: int = 50
     n_steps: int = 128  # integration steps (Gauss-Legendre): within 1 % of completeness on real beats (64: 1.4 %)
+    # models without gradients (trees): feature orders sampled for Shapley values (completeness is exact
+    # at any number; more orders, less noise in each attribution)
+    shapley_samples: int = 10
     fractions: tuple[float, ...] = (0.0, 0.02, 0.05, 0.1, 0.2, 0.4, 0.7, 1.0)  # deletion curve points
     seed: int = 0
 
@@ -108,33 +117,44 @@ def explain(
     cfg, layout = cfg or ExplainConfig(), Layout.of(data)
     rows = stratified_rows(np.asarray(split.y), cfg.rows_per_class, cfg.seed) if rows is None else rows
     net = Packed(model, layout, data.multilabel).eval()
-    return attribute(net, layout, packed(split, layout, rows), train_baseline(data, layout), cfg.n_steps, rows)
+    return attribute(net, layout, packed(split, layout, rows), train_baseline(data, layout), cfg, rows)
 
 
 def attribute(
-    net: nn.Module, layout: Layout, x: np.ndarray, baseline: np.ndarray, n_steps: int, rows: np.ndarray | None = None
+    net: nn.Module,
+    layout: Layout,
+    x: np.ndarray,
+    baseline: np.ndarray,
+    cfg: ExplainConfig | None = None,
+    rows: np.ndarray | None = None,
 ) -> Explanation:
     """Integrated Gradients of a packed model (flat rows in, probabilities out: what MLflow serves) for
-    each row's predicted class, from `baseline` (1, width)."""
+    each row's predicted class, from `baseline` (1, width); Shapley value samples where the model
+    passes no gradient (trees)."""
+    cfg = cfg or ExplainConfig()
     x, base = torch.from_numpy(np.asarray(x, np.float32)), torch.from_numpy(np.asarray(baseline, np.float32))
     with torch.no_grad():
         probs = net(x)
         target = probs.argmax(dim=1)
         moved = probs[torch.arange(len(x)), target] - net(base)[0, target]
-    from captum.attr import IntegratedGradients  # here: the GPU check imports this module without captum
-
     params = [p for p in net.parameters() if p.requires_grad]
     try:
         for p in params:  # gradients with respect to the inputs only: no weight gradients to compute
             p.requires_grad_(False)
-        attr, delta = IntegratedGradients(net).attribute(
-            x,
-            baselines=base,
-            target=target,
-            n_steps=n_steps,
-            internal_batch_size=ig_batch(net),
-            return_convergence_delta=True,
-        )
+        if net(x[:1].clone().requires_grad_(True)).requires_grad:
+            from captum.attr import IntegratedGradients  # here: the GPU check imports this module without captum
+
+            attr, delta = IntegratedGradients(net).attribute(
+                x,
+                baselines=base,
+                target=target,
+                n_steps=cfg.n_steps,
+                internal_batch_size=ig_batch(net),
+                return_convergence_delta=True,
+            )
+        else:
+            attr = shapley(net, layout, x, base, target, cfg.shapley_samples)
+            delta = attr.sum(dim=1) - moved
     finally:
         for p in params:
             p.requires_grad_(True)
@@ -148,6 +168,34 @@ def attribute(
         base.numpy(),
         moved.numpy(),
     )
+
+
+def shapley(
+    net: nn.Module, layout: Layout, x: torch.Tensor, base: torch.Tensor, target: torch.Tensor, samples: int
+) -> torch.Tensor:
+    """Shapley value samples of each row's `target` probability, spread evenly over the columns of
+    each feature group: every column of an input of at most SHAPLEY_GROUP columns (the scalar
+    descriptors) is a player of its own, a wider input (a waveform, a spectrogram) one player."""
+    from captum.attr import ShapleyValueSampling
+
+    mask, size, group = torch.zeros(layout.width, dtype=torch.int64), [], 0
+    for _, _, _, cols in layout.spans():
+        width = cols.stop - cols.start
+        if width <= SHAPLEY_GROUP:
+            mask[cols] = torch.arange(group, group + width)
+            size += [1] * width
+            group += width
+        else:
+            mask[cols] = group
+            size.append(width)
+            group += 1
+    attr = ShapleyValueSampling(net).attribute(
+        x, baselines=base, target=target, feature_mask=mask.unsqueeze(0), n_samples=samples, perturbations_per_eval=16
+    )
+    return attr / torch.as_tensor(size, dtype=attr.dtype)[mask]  # a group's value is repeated on each of its columns
+
+
+SHAPLEY_GROUP = 64
 
 
 def ig_batch(net: nn.Module, net_rows: int = 12_288) -> int:

@@ -18,7 +18,8 @@
                 partly luck; their mean beat the best of them on DS1 out-of-fold in two runs of two
                 (macro F1 0.443 vs 0.419, 0.445 vs 0.411), and it needs no training of its own.
 - classical:    the reference the deep variants must beat: hand-made RR and morphology features and a
-                linear discriminant (de Chazal et al. 2004), fitted with scikit-learn (ecgnet.classical).
+                linear discriminant (de Chazal et al. 2004), fitted with scikit-learn (ecgnet.classical);
+                `classical_trees`: the same descriptors with gradient-boosted trees, the stronger classic.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .classical import LinearReference
+from .classical import BoostedReference, LinearReference
 from .data import TaskData, patient_kfold
 from .models import MODALITIES, ModelConfig, TimeNet
 from .models.blocks import Normalizer, mlp
@@ -221,6 +222,7 @@ class Variant:
     gated: bool = False  # intermediate variants
     stacker: bool = False  # late variants
     members: tuple[str, ...] = ()  # ensemble variants: the variants whose probabilities they average
+    boosted: bool = False  # classical variants: boosted trees instead of a linear discriminant
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -262,6 +264,13 @@ VARIANTS = {
             "linear discriminant over RR intervals and beat morphology samples (de Chazal et al. 2004)",
             modality="time",
         ),
+        Variant(
+            "classical_trees",
+            "classical",
+            "gradient-boosted trees over the same hand-made RR and morphology descriptors",
+            modality="time",
+            boosted=True,
+        ),
     ]
 }
 SINGLE_VARIANTS = [v for v in VARIANTS.values() if v.kind == "single"]
@@ -292,7 +301,7 @@ def build(variant: Variant, data: TaskData, cfg: ModelConfig) -> nn.Module:
         "single": lambda: SingleModality(variant.modality, data, cfg),
         "early": lambda: EarlyFusion(data, cfg),
         "intermediate": lambda: IntermediateFusion(data, cfg, gated=variant.gated),
-        "classical": lambda: LinearReference(data, cfg),
+        "classical": lambda: (BoostedReference if variant.boosted else LinearReference)(data, cfg),
     }
     if variant.kind not in builders:
         raise ValueError(f"variant {variant.name!r} is made of trained variants, not built")

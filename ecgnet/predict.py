@@ -156,7 +156,7 @@ def explain_prediction(
                 "(`make demo` or the `retrain` job) with this version"
             ) from err
     rows = stratified_rows(pred.probs.argmax(axis=1), cfg.rows_per_class, cfg.seed)
-    expl = attribute(pred.model, pred.layout, pred.flat[rows], np.load(path), cfg.n_steps, rows)
+    expl = attribute(pred.model, pred.layout, pred.flat[rows], np.load(path), cfg, rows)
     shown = f"{len(rows)} of {len(pred.ids)}" if len(rows) < len(pred.ids) else f"{len(rows)}"
     title = f"{pred.uri}: mean attribution per predicted class ({shown} rows)"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,140 @@
+"""A fitted tree ensemble as a torch module, so boosted trees are exported, served and saved like
+every other variant.
+
+Every tree's nodes sit in flat arrays; a row walks all trees at once, one level a step, for the
+deepest tree's depth (a leaf points to itself, so shallower trees wait there). The logits are each
+class's baseline plus the leaf values of that class's trees: exactly what scikit-learn's
+`HistGradientBoostingClassifier.decision_function` computes (tests/test_trees.py holds it to that).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+
+class TreeEnsemble(nn.Module):
+    """(rows, features) -> (rows, classes) logits of boosted trees.
+
+    Thresholds and leaf values are the learnt numbers: they are parameters (frozen: nothing here is
+    trained by gradient), so parameter counts see them; features, children and the tree -> class map
+    are structure (buffers). Sizes come from the fit, so loading saved weights resizes them first.
+    """
+
+    def __init__(self, n_classes: int):
+        super().__init__()
+        self.threshold = nn.Parameter(torch.zeros(0), requires_grad=False)
+        self.value = nn.Parameter(torch.zeros(0), requires_grad=False)
+        self.register_buffer("feature", torch.zeros(0, dtype=torch.int64))
+        self.register_buffer("left", torch.zeros(0, dtype=torch.int64))
+        self.register_buffer("right", torch.zeros(0, dtype=torch.int64))
+        self.register_buffer("missing_left", torch.zeros(0, dtype=torch.bool))
+        self.register_buffer("roots", torch.zeros(0, dtype=torch.int64))
+        self.register_buffer("tree_class", torch.zeros(0, dtype=torch.int64))
+        self.register_buffer("bias", torch.zeros(n_classes))
+        self.depth = 0  # levels a row walks: the deepest tree's (saved as extra state: export unrolls it)
+        self.register_load_state_dict_pre_hook(self._resize)
+
+    def _resize(self, module, state_dict, prefix, *args) -> None:
+        # a fitted ensemble's size is the fit's: take the saved shapes before copying into them
+        for name in ("threshold", "value"):
+            if prefix + name in state_dict:
+                getattr(self, name).data = torch.empty_like(state_dict[prefix + name])
+        for name in ("feature", "left", "right", "missing_left", "roots", "tree_class"):
+            if prefix + name in state_dict:
+                setattr(self, name, torch.empty_like(state_dict[prefix + name]))
+
+    def set_forest(self, forest: Forest, bias: np.ndarray) -> None:
+        """Take `forest`'s trees and each class's baseline logit `bias`."""
+        nodes = forest.nodes
+        with torch.no_grad():
+            self.threshold.data = torch.as_tensor(nodes["threshold"], dtype=torch.float32)
+            self.value.data = torch.as_tensor(nodes["value"], dtype=torch.float32)
+        self.feature = torch.as_tensor(nodes["feature"], dtype=torch.int64)
+        self.left = torch.as_tensor(nodes["left"], dtype=torch.int64)
+        self.right = torch.as_tensor(nodes["right"], dtype=torch.int64)
+        self.missing_left = torch.as_tensor(nodes["missing_left"], dtype=torch.bool)
+        self.roots = torch.as_tensor(forest.roots, dtype=torch.int64)
+        self.tree_class = torch.as_tensor(forest.tree_class, dtype=torch.int64)
+        self.bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
+        self.depth = forest.depth
+
+    def get_extra_state(self) -> dict:
+        return {"depth": self.depth}
+
+    def set_extra_state(self, state: dict) -> None:
+        self.depth = int(state["depth"])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rows = x.shape[0]
+        node = self.roots.unsqueeze(0).expand(rows, -1)  # (rows, trees)
+        for _ in range(self.depth):
+            value = torch.gather(x, 1, self.feature[node])
+            go_left = torch.where(torch.isnan(value), self.missing_left[node], value <= self.threshold[node])
+            node = torch.where(go_left, self.left[node], self.right[node])
+        logits = self.bias.unsqueeze(0).repeat(rows, 1)
+        return logits.index_add(1, self.tree_class, self.value[node].to(logits.dtype))
+
+
+@dataclass
+class Forest:
+    """Trees as flat node arrays (global node indices; a leaf's children are itself), each tree's root
+    and the class whose logit it adds to."""
+
+    nodes: dict[str, np.ndarray]
+    roots: np.ndarray
+    tree_class: np.ndarray
+    depth: int
+
+    def __add__(self, other: Forest) -> Forest:
+        shift = len(self.nodes["value"])
+        moved = {k: v + shift if k in ("left", "right") else v for k, v in other.nodes.items()}
+        return Forest(
+            {k: np.concatenate([self.nodes[k], moved[k]]) for k in self.nodes},
+            np.concatenate([self.roots, other.roots + shift]),
+            np.concatenate([self.tree_class, other.tree_class]),
+            max(self.depth, other.depth),
+        )
+
+
+def boosted_forest(model, outputs) -> tuple[Forest, np.ndarray]:
+    """The trees of a fitted `HistGradientBoostingClassifier` and its baseline logits; `outputs[k]` is
+    the class the k-th tree of every round adds to. Reads the estimator's fitted predictors, which
+    scikit-learn keeps private: its version is pinned, and the test against its own
+    `decision_function` says when that layout moves."""
+    parts, roots, tree_class, offset, depth = [], [], [], 0, 0
+    for round_ in model._predictors:
+        for k, predictor in enumerate(round_):
+            nodes = predictor.nodes
+            if np.any(nodes["is_categorical"]):
+                raise ValueError("categorical splits are not carried into the tree module; fix: fit numerical features")
+            leaf = nodes["is_leaf"].astype(bool)
+            own = np.arange(len(nodes)) + offset
+            parts.append(
+                {
+                    "threshold": np.where(leaf, 0.0, float32_floor(nodes["num_threshold"])),
+                    "value": np.where(leaf, nodes["value"], 0.0),
+                    "feature": np.where(leaf, 0, nodes["feature_idx"]).astype(np.int64),
+                    "left": np.where(leaf, own, nodes["left"] + offset).astype(np.int64),
+                    "right": np.where(leaf, own, nodes["right"] + offset).astype(np.int64),
+                    "missing_left": nodes["missing_go_to_left"].astype(bool),
+                }
+            )
+            roots.append(offset)
+            tree_class.append(outputs[k])
+            depth = max(depth, int(nodes["depth"].max()))
+            offset += len(nodes)
+    flat = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+    forest = Forest(flat, np.asarray(roots, np.int64), np.asarray(tree_class, np.int64), depth)
+    return forest, np.asarray(model._baseline_prediction, dtype=np.float64).ravel()
+
+
+def float32_floor(threshold: np.ndarray) -> np.ndarray:
+    """The largest float32 at or below each float64 threshold: for float32 inputs (the views' dtype)
+    `x <= floor` decides as `x <= threshold` does, where rounding to nearest could flip a row that
+    sits exactly on the float32 above it."""
+    near = threshold.astype(np.float32)
+    return np.where(near.astype(np.float64) > threshold, np.nextafter(near, np.float32(-np.inf)), near)

@@ -1,0 +1,130 @@
+"""The boosted classical reference: scikit-learn's boosted trees carried into a torch module that
+decides every real beat as scikit-learn does, saves, loads and exports like the other variants, and
+is explained by Shapley values whose sum is the change they explain."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.utils.class_weight import compute_sample_weight
+
+from ecgnet.classical import fit_reference
+from ecgnet.explain import ExplainConfig, explain
+from ecgnet.export import Layout, Packed
+from ecgnet.fusion import VARIANTS, activation, build
+from ecgnet.models import ModelConfig
+from ecgnet.models.config import BoostingConfig
+from ecgnet.train import tensors
+from ecgnet.trees import TreeEnsemble, boosted_forest, float32_floor
+
+FAST = ModelConfig(boosting=BoostingConfig(rounds=40, leaves=15))
+
+
+@pytest.fixture(scope="module")
+def data(beat_task_sample):
+    return beat_task_sample(300)
+
+
+def _scalars(split) -> np.ndarray:
+    return np.asarray(split.x["time"]["scalars"], np.float32).reshape(len(split), -1)
+
+
+def _tree_module(trees, outputs, n_classes, bias) -> TreeEnsemble:
+    forest, base = boosted_forest(trees, outputs)
+    module = TreeEnsemble(n_classes)
+    module.set_forest(forest, bias(base))
+    return module
+
+
+def test_the_tree_module_decides_real_beats_as_scikit_learn_does(data):
+    x, test = _scalars(data.train), _scalars(data.test)
+    # the sample's train patient has N and S beats; split by the first RR column they make three or
+    # four classes, as many trees a round (the labels are beside the point: the decisions must agree)
+    y = 2 * np.asarray(data.train.y) + (x[:, 0] > np.median(x[:, 0]))
+    test[::5, 3] = np.nan  # a missing value takes the branch the fit chose for missing values
+    trees = HistGradientBoostingClassifier(max_iter=30, max_leaf_nodes=15, random_state=0).fit(x, y)
+    present = trees.classes_
+    assert len(present) >= 3
+    module = _tree_module(trees, present, 5, lambda base: _multiclass_bias(base, present))
+    with torch.no_grad():
+        logits = module(torch.from_numpy(test)).numpy()
+    np.testing.assert_allclose(logits[:, present], trees.decision_function(test), atol=1e-4)
+    assert logits[:, np.setdiff1d(range(5), present)].max() == -30.0
+    # two classes: one tree a round, the log-odds of the second
+    two = np.isin(y, present[:2])
+    binary = HistGradientBoostingClassifier(max_iter=20, random_state=0).fit(x[two], y[two])
+    module = _tree_module(binary, present[1:2], 5, lambda base: _binary_bias(base, present[:2]))
+    with torch.no_grad():
+        probs = activation(module(torch.from_numpy(test)), False).numpy()
+    np.testing.assert_allclose(probs[:, present[:2]], binary.predict_proba(test), atol=1e-5)
+
+
+def _multiclass_bias(base, present):
+    out = np.full(5, -30.0)
+    out[present] = base
+    return out
+
+
+def _binary_bias(base, pair):
+    out = np.full(5, -30.0)
+    out[pair[0]], out[pair[1]] = 0.0, base[0]
+    return out
+
+
+def test_thresholds_become_the_float32_below_them():
+    t = np.array([0.1, 1.0, -0.30000001, 2.5000001])
+    floor = float32_floor(t)
+    assert floor.dtype == np.float32 and np.all(floor.astype(np.float64) <= t)
+    assert np.all(np.nextafter(floor, np.float32(np.inf)).astype(np.float64) > t)  # the largest such float32
+    assert floor[1] == np.float32(1.0)
+
+
+def test_the_boosted_reference_saves_loads_and_exports(data, tmp_path):
+    model = build(VARIANTS["classical_trees"], data, FAST)
+    fitted = fit_reference(model, data)
+    assert fitted["model"] == "boosted_trees"
+    x = tensors(data.test)
+    with torch.no_grad():
+        probs = activation(model(x), False).numpy()
+    # the same fit by hand: class-balanced boosted trees over the time view's scalars
+    train = _scalars(data.train)
+    trees = HistGradientBoostingClassifier(
+        max_iter=40, max_leaf_nodes=15, l2_regularization=1.0, early_stopping=False, random_state=0
+    ).fit(train, data.train.y, sample_weight=compute_sample_weight("balanced", data.train.y))
+    np.testing.assert_allclose(probs[:, trees.classes_], trees.predict_proba(_scalars(data.test)), atol=1e-5)
+    assert fitted["trees"] == 40 * trees.n_trees_per_iteration_ and fitted["classes_fitted"] == len(trees.classes_)
+    # saved weights load into a fresh (empty) model: sizes come from the fit
+    torch.save(model.state_dict(), tmp_path / "trees.pt")
+    fresh = build(VARIANTS["classical_trees"], data, FAST)
+    fresh.load_state_dict(torch.load(tmp_path / "trees.pt", weights_only=True))
+    with torch.no_grad():
+        np.testing.assert_array_equal(activation(fresh(x), False).numpy(), probs)
+    assert sum(p.numel() for p in fresh.parameters()) == 2 * fitted["nodes"]  # a threshold and a value a node
+    layout = Layout.of(data)
+    flat = torch.from_numpy(layout.pack(data.test.x))
+    rows = torch.export.Dim("rows")
+    exported = torch.export.export(Packed(fresh, layout, False).eval(), (flat[:8],), dynamic_shapes=({0: rows},))
+    np.testing.assert_allclose(exported.module()(flat).detach().numpy(), probs, atol=1e-6)
+
+
+def test_trees_are_explained_by_shapley_values_that_add_up(data):
+    model = build(VARIANTS["classical_trees"], data, FAST)
+    fit_reference(model, data)
+    expl = explain(model, data, data.test, ExplainConfig(rows_per_class=10, shapley_samples=4))
+    np.testing.assert_allclose(expl.attributions.sum(axis=1), expl.moved, atol=1e-5)  # exact completeness
+    assert np.abs(expl.delta).max() < 1e-5 and np.abs(expl.moved).max() > 0.05  # and something to explain
+    shares = expl.shares()
+    assert shares["time"] == pytest.approx(1.0) and shares["frequency"] == shares["spectrogram"] == 0.0
+    by_input = expl.by_input()
+    assert np.abs(by_input[("time", "waveform")]).max() == 0.0  # the scalars alone are read by default
+    assert np.abs(by_input[("time", "scalars")]).sum() > 0
+
+
+def test_the_boosted_reference_reads_waveform_samples_where_asked(data):
+    waveform_too = replace(FAST, boosting=replace(FAST.boosting, morphology="uniform"))
+    model = build(VARIANTS["classical_trees"], data, waveform_too)
+    fitted = fit_reference(model, data)
+    leads = data.test.x["time"]["waveform"].shape[1]
+    assert fitted["features"] == _scalars(data.train).shape[1] + leads * 20
