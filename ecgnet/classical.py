@@ -52,14 +52,18 @@ class HandMadeFeatures(nn.Module):
         leads, samples = shapes["waveform"]
         before_s = data.spec.view_params["time"].beat_before_s  # the time view's own window, where it has one
         index = morphology_index(samples, morphology, beats=data.spec.unit == "beat", before_s=before_s)
-        self.register_buffer("index", torch.from_numpy(index))
+        # no samples: no buffer (torch.export.save fails on an empty tensor: "numel: integer multiplication overflow")
+        self.register_buffer("index", torch.from_numpy(index) if len(index) else None)
         scalars = scalar_index(int(np.prod(shapes["scalars"])), classical_scalars)
         self.register_buffer("scalars", torch.from_numpy(scalars))
         self.width = leads * len(index) + len(scalars)
 
     def features(self, x: Inputs) -> torch.Tensor:
+        scalars = x["time"]["scalars"].flatten(1)[:, self.scalars]
+        if self.index is None:
+            return scalars
         morphology = x["time"]["waveform"][:, :, self.index].flatten(1)  # (B, leads * points)
-        return torch.cat([morphology, x["time"]["scalars"].flatten(1)[:, self.scalars]], dim=1)  # (B, width)
+        return torch.cat([morphology, scalars], dim=1)  # (B, width)
 
 
 class LinearReference(HandMadeFeatures):
@@ -184,6 +188,7 @@ def _fit_boosted(model: BoostedReference, data: TaskData, cfg: BoostingConfig) -
             learning_rate=cfg.learning_rate,
             max_leaf_nodes=cfg.leaves,
             l2_regularization=cfg.l2,
+            min_samples_leaf=max(1, min(cfg.min_leaf, len(x) // 10)),
             early_stopping=False,  # a fixed budget: no random split of one patient's beats into its own check
             random_state=cfg.seed,
         )

@@ -15,6 +15,9 @@ class BoostingConfig:
     learning_rate: float = 0.1
     leaves: int = 31
     l2: float = 1.0
+    # rows a leaf needs: scikit-learn's 20, but at most a tenth of the train rows, since 20 leaves no
+    # split at all in a few dozen rows (the demo's record task trains on 41) and every row gets the same answer
+    min_leaf: int = 20
     morphology: str = "none"  # waveform samples it reads besides the scalars, as ModelConfig.morphology
     seed: int = 0
 
