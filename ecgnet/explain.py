@@ -113,7 +113,8 @@ def train_baseline(data: TaskData, layout: Layout) -> np.ndarray:
 def explain(
     model: nn.Module, data: TaskData, split: Split, cfg: ExplainConfig | None = None, rows: np.ndarray | None = None
 ) -> Explanation:
-    """Integrated Gradients of the predicted class's probability for a stratified sample of `split`."""
+    """Attributions (Integrated Gradients; Shapley values for trees) of the predicted class's probability for a
+    stratified sample of `split`."""
     cfg, layout = cfg or ExplainConfig(), Layout.of(data)
     rows = stratified_rows(np.asarray(split.y), cfg.rows_per_class, cfg.seed) if rows is None else rows
     net = Packed(model, layout, data.multilabel).eval()

@@ -143,9 +143,10 @@ def write_table(table: pl.DataFrame, out: Path) -> None:
 def explain_prediction(
     pred: Prediction, workspace: Workspace, out: Path, cfg: ExplainConfig | None = None
 ) -> Explanation:
-    """Integrated Gradients of the champion's decision for the record's rows (a stratified sample of
-    at most `rows_per_class` per predicted class), from the train mean it was logged with; the mean
-    attribution per predicted class is drawn to `out` (PNG)."""
+    """Attributions (`attribute`: Integrated Gradients, or Shapley values for trees) of the champion's
+    decision for the record's rows (a stratified sample of at most `rows_per_class` per predicted
+    class), from the train mean it was logged with; the mean attribution per predicted class is drawn
+    to `out` (PNG)."""
     cfg = cfg or ExplainConfig()
     with Tracker.for_workspace(workspace).fluent():
         try:

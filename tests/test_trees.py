@@ -11,7 +11,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.utils.class_weight import compute_sample_weight
 
 from ecgnet.classical import fit_reference
-from ecgnet.explain import ExplainConfig, explain
+from ecgnet.explain import ExplainConfig, attribute, explain, train_baseline
 from ecgnet.export import Layout, Packed
 from ecgnet.fusion import VARIANTS, activation, build
 from ecgnet.models import ModelConfig
@@ -109,6 +109,11 @@ def test_the_boosted_reference_saves_loads_and_exports(data, tmp_path):
     torch.export.save(exported, tmp_path / "trees.pt2")  # as MLflow logs it
     loaded = torch.export.load(tmp_path / "trees.pt2")
     np.testing.assert_allclose(loaded.module()(flat).detach().numpy(), probs, atol=1e-6)
+    # what `predict --explain` does with a served tree model: no gradient, so Shapley values, complete
+    served = attribute(
+        loaded.module(), layout, flat[:6].numpy(), train_baseline(data, layout), ExplainConfig(shapley_samples=2)
+    )
+    np.testing.assert_allclose(served.attributions.sum(axis=1), served.moved, atol=1e-5)
 
 
 def test_trees_are_explained_by_shapley_values_that_add_up(data):
