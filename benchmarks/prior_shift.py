@@ -63,7 +63,8 @@ def main() -> None:
         records = beat_positions(saved["ids"])[0]
         print(f"{path} ({saved['ablation']}): OOF macro-F1 N,S,V, S Se / +P, V Se / +P")
         print(line("as trained", probs, y, records))
-        for name, reference in (("mean posterior", probs.mean(axis=0)), ("uniform", np.full(probs.shape[1], 1 / probs.shape[1]))):
+        uniform = np.full(probs.shape[1], 1 / probs.shape[1])
+        for name, reference in (("mean posterior", probs.mean(axis=0)), ("uniform", uniform)):
             for alpha in ALPHAS:
                 print(line(f"EM from the {name}, alpha {alpha}", adapt(probs, records, reference, alpha), y, records))
 
