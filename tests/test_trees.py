@@ -150,3 +150,32 @@ def test_a_few_dozen_training_rows_still_split(data):
     with torch.no_grad():
         s = activation(model(tensors(few.train)), False).numpy()[:, 1]
     assert roc_auc_score(few.train.y == 1, s) > 0.99  # a leaf of 20 cannot hold 4 S beats apart
+
+
+def test_multi_label_tasks_get_one_binary_ensemble_a_class(data):
+    from feature_store.tasks import RECORDS
+
+    x = _scalars(data.train)
+    beat = np.asarray(data.train.y)
+    # five labels of the records task's shape over real beats: S, three from RR columns, one never seen
+    rr = [x[:, k] > np.quantile(x[:, k], q) for k, q in ((0, 0.5), (1, 0.5), (2, 0.75))]
+    y = np.stack([beat == 1, *rr])
+    y = np.concatenate([y.T, np.zeros((len(x), 1), bool)], axis=1).astype(np.float32)
+    labelled = replace(data, spec=RECORDS, train=replace(data.train, y=y))
+    model = build(VARIANTS["classical_trees"], labelled, FAST)
+    fitted = fit_reference(model, labelled)
+    assert fitted["classes_fitted"] == 4 and fitted["trees"] == 4 * 40
+    with torch.no_grad():
+        probs = activation(model(tensors(data.test)), True).numpy()
+    test = _scalars(data.test)
+    for c in range(4):
+        alone = HistGradientBoostingClassifier(
+            max_iter=40,
+            max_leaf_nodes=15,
+            l2_regularization=1.0,
+            early_stopping=False,
+            min_samples_leaf=min(20, len(x) // 10),
+            random_state=0,
+        ).fit(x, y[:, c], sample_weight=compute_sample_weight("balanced", y[:, c]))
+        np.testing.assert_allclose(probs[:, c], alone.predict_proba(test)[:, 1], atol=1e-5)
+    assert probs[:, 4].max() < 1e-6  # a class no train row carries is never predicted
