@@ -335,6 +335,13 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
     "seed 1: conduction swap, half": {"conduction_swap": ConductionSwap(), "seed": 1},
     "conduction swap: a quarter of the training S beats": {"conduction_swap": ConductionSwap(share=0.25)},
     "seed 1: conduction swap, a quarter": {"conduction_swap": ConductionSwap(share=0.25), "seed": 1},
+    # patients' say within a class (TrainConfig.patient_balance): DS1's S beats are 40 % record 209's
+    "patient balance 1: every patient the same say in each class": {"patient_balance": 1.0},
+    "patient balance 0.5: a patient's rows of a class weigh its count of them to the power -0.5": {
+        "patient_balance": 0.5
+    },
+    "seed 1: patient balance 1": {"patient_balance": 1.0, "seed": 1},
+    "seed 1: patient balance 0.5": {"patient_balance": 0.5, "seed": 1},
     # epoch budget with everything else as the comparison has it (10 epochs in `make bench-mitdb`)
     "15 epochs (cosine over 15)": {"epochs": 15},
     "seed 1: 15 epochs": {"epochs": 15, "seed": 1},
