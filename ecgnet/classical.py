@@ -211,4 +211,4 @@ def _fit_boosted(model: BoostedReference, data: TaskData, cfg: BoostingConfig) -
 
 
 def _size(forest: Forest) -> dict:
-    return {"trees": len(forest.roots), "nodes": len(forest.nodes["value"]), "depth": forest.depth}
+    return {"trees": len(forest.roots), "nodes": len(forest.nodes["number"]), "depth": forest.depth}

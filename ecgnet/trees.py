@@ -19,15 +19,14 @@ from torch import nn
 class TreeEnsemble(nn.Module):
     """(rows, features) -> (rows, classes) logits of boosted trees.
 
-    Thresholds and leaf values are the learnt numbers: they are parameters (frozen: nothing here is
+    Each node's one learnt number (a split's threshold, a leaf's value) is a parameter (frozen: nothing here is
     trained by gradient), so parameter counts see them; features, children and the tree -> class map
     are structure (buffers). Sizes come from the fit, so loading saved weights resizes them first.
     """
 
     def __init__(self, n_classes: int):
         super().__init__()
-        self.threshold = nn.Parameter(torch.zeros(0), requires_grad=False)
-        self.value = nn.Parameter(torch.zeros(0), requires_grad=False)
+        self.number = nn.Parameter(torch.zeros(0), requires_grad=False)  # threshold, or value at a leaf
         self.register_buffer("feature", torch.zeros(0, dtype=torch.int64))
         self.register_buffer("left", torch.zeros(0, dtype=torch.int64))
         self.register_buffer("right", torch.zeros(0, dtype=torch.int64))
@@ -40,9 +39,8 @@ class TreeEnsemble(nn.Module):
 
     def _resize(self, module, state_dict, prefix, *args) -> None:
         # a fitted ensemble's size is the fit's: take the saved shapes before copying into them
-        for name in ("threshold", "value"):
-            if prefix + name in state_dict:
-                getattr(self, name).data = torch.empty_like(state_dict[prefix + name])
+        if prefix + "number" in state_dict:
+            self.number.data = torch.empty_like(state_dict[prefix + "number"])
         for name in ("feature", "left", "right", "missing_left", "roots", "tree_class"):
             if prefix + name in state_dict:
                 setattr(self, name, torch.empty_like(state_dict[prefix + name]))
@@ -51,8 +49,7 @@ class TreeEnsemble(nn.Module):
         """Take `forest`'s trees and each class's baseline logit `bias`."""
         nodes = forest.nodes
         with torch.no_grad():
-            self.threshold.data = torch.as_tensor(nodes["threshold"], dtype=torch.float32)
-            self.value.data = torch.as_tensor(nodes["value"], dtype=torch.float32)
+            self.number.data = torch.as_tensor(nodes["number"], dtype=torch.float32)
         self.feature = torch.as_tensor(nodes["feature"], dtype=torch.int64)
         self.left = torch.as_tensor(nodes["left"], dtype=torch.int64)
         self.right = torch.as_tensor(nodes["right"], dtype=torch.int64)
@@ -73,10 +70,10 @@ class TreeEnsemble(nn.Module):
         node = self.roots.unsqueeze(0).expand(rows, -1)  # (rows, trees)
         for _ in range(self.depth):
             value = torch.gather(x, 1, self.feature[node])
-            go_left = torch.where(torch.isnan(value), self.missing_left[node], value <= self.threshold[node])
+            go_left = torch.where(torch.isnan(value), self.missing_left[node], value <= self.number[node])
             node = torch.where(go_left, self.left[node], self.right[node])
         logits = self.bias.unsqueeze(0).repeat(rows, 1)
-        return logits.index_add(1, self.tree_class, self.value[node].to(logits.dtype))
+        return logits.index_add(1, self.tree_class, self.number[node].to(logits.dtype))  # every walk ends at a leaf
 
 
 @dataclass
@@ -90,7 +87,7 @@ class Forest:
     depth: int
 
     def __add__(self, other: Forest) -> Forest:
-        shift = len(self.nodes["value"])
+        shift = len(self.nodes["number"])
         moved = {k: v + shift if k in ("left", "right") else v for k, v in other.nodes.items()}
         return Forest(
             {k: np.concatenate([self.nodes[k], moved[k]]) for k in self.nodes},
@@ -115,8 +112,7 @@ def boosted_forest(model, outputs) -> tuple[Forest, np.ndarray]:
             own = np.arange(len(nodes)) + offset
             parts.append(
                 {
-                    "threshold": np.where(leaf, 0.0, float32_floor(nodes["num_threshold"])),
-                    "value": np.where(leaf, nodes["value"], 0.0),
+                    "number": np.where(leaf, nodes["value"], float32_floor(nodes["num_threshold"])),
                     "feature": np.where(leaf, 0, nodes["feature_idx"]).astype(np.int64),
                     "left": np.where(leaf, own, nodes["left"] + offset).astype(np.int64),
                     "right": np.where(leaf, own, nodes["right"] + offset).astype(np.int64),
