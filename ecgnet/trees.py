@@ -1,8 +1,8 @@
 """A fitted tree ensemble as a torch module, so boosted trees are exported, served and saved like
 every other variant.
 
-Every tree's nodes sit in flat arrays; a row walks all trees at once, one level a step, for the
-deepest tree's depth (a leaf points to itself, so shallower trees wait there). The logits are each
+Every tree's nodes sit in flat arrays; a row walks all trees at once, one level a step, each tree
+for its own depth (a leaf points to itself). The logits are each
 class's baseline plus the leaf values of that class's trees: exactly what scikit-learn's
 `HistGradientBoostingClassifier.decision_function` computes (tests/test_trees.py holds it to that).
 """
@@ -34,7 +34,9 @@ class TreeEnsemble(nn.Module):
         self.register_buffer("roots", torch.zeros(0, dtype=torch.int64))
         self.register_buffer("tree_class", torch.zeros(0, dtype=torch.int64))
         self.register_buffer("bias", torch.zeros(n_classes))
-        self.depth = 0  # levels a row walks: the deepest tree's (saved as extra state: export unrolls it)
+        # trees are kept deepest first; walking[level] is how many of them are still walking at that level
+        # (saved as extra state: export unrolls the loop), so a shallow tree stops when it is done
+        self.walking: list[int] = []
         self.register_load_state_dict_pre_hook(self._resize)
 
     def _resize(self, module, state_dict, prefix, *args) -> None:
@@ -54,24 +56,26 @@ class TreeEnsemble(nn.Module):
         self.left = torch.as_tensor(nodes["left"], dtype=torch.int64)
         self.right = torch.as_tensor(nodes["right"], dtype=torch.int64)
         self.missing_left = torch.as_tensor(nodes["missing_left"], dtype=torch.bool)
-        self.roots = torch.as_tensor(forest.roots, dtype=torch.int64)
-        self.tree_class = torch.as_tensor(forest.tree_class, dtype=torch.int64)
+        deepest = np.argsort(-forest.depths, kind="stable")
+        self.roots = torch.as_tensor(forest.roots[deepest], dtype=torch.int64)
+        self.tree_class = torch.as_tensor(forest.tree_class[deepest], dtype=torch.int64)
         self.bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
-        self.depth = forest.depth
+        self.walking = [int((forest.depths > level).sum()) for level in range(forest.depth)]
 
     def get_extra_state(self) -> dict:
-        return {"depth": self.depth}
+        return {"walking": self.walking}
 
     def set_extra_state(self, state: dict) -> None:
-        self.depth = int(state["depth"])
+        self.walking = [int(k) for k in state["walking"]]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         rows = x.shape[0]
-        node = self.roots.unsqueeze(0).expand(rows, -1)  # (rows, trees)
-        for _ in range(self.depth):
-            value = torch.gather(x, 1, self.feature[node])
-            go_left = torch.where(torch.isnan(value), self.missing_left[node], value <= self.number[node])
-            node = torch.where(go_left, self.left[node], self.right[node])
+        node = self.roots.unsqueeze(0).repeat(rows, 1)  # (rows, trees)
+        for k in self.walking:
+            walk = node[:, :k]
+            value = torch.gather(x, 1, self.feature[walk])
+            go_left = torch.where(torch.isnan(value), self.missing_left[walk], value <= self.number[walk])
+            node[:, :k] = torch.where(go_left, self.left[walk], self.right[walk])
         logits = self.bias.unsqueeze(0).repeat(rows, 1)
         return logits.index_add(1, self.tree_class, self.number[node].to(logits.dtype))  # every walk ends at a leaf
 
@@ -84,7 +88,11 @@ class Forest:
     nodes: dict[str, np.ndarray]
     roots: np.ndarray
     tree_class: np.ndarray
-    depth: int
+    depths: np.ndarray  # each tree's
+
+    @property
+    def depth(self) -> int:
+        return int(self.depths.max(initial=0))
 
     def __add__(self, other: Forest) -> Forest:
         shift = len(self.nodes["number"])
@@ -93,7 +101,7 @@ class Forest:
             {k: np.concatenate([self.nodes[k], moved[k]]) for k in self.nodes},
             np.concatenate([self.roots, other.roots + shift]),
             np.concatenate([self.tree_class, other.tree_class]),
-            max(self.depth, other.depth),
+            np.concatenate([self.depths, other.depths]),
         )
 
 
@@ -102,7 +110,7 @@ def boosted_forest(model, outputs) -> tuple[Forest, np.ndarray]:
     the class the k-th tree of every round adds to. Reads the estimator's fitted predictors, which
     scikit-learn keeps private: its version is pinned, and the test against its own
     `decision_function` says when that layout moves."""
-    parts, roots, tree_class, offset, depth = [], [], [], 0, 0
+    parts, roots, tree_class, depths, offset = [], [], [], [], 0
     for round_ in model._predictors:
         for k, predictor in enumerate(round_):
             nodes = predictor.nodes
@@ -121,10 +129,10 @@ def boosted_forest(model, outputs) -> tuple[Forest, np.ndarray]:
             )
             roots.append(offset)
             tree_class.append(outputs[k])
-            depth = max(depth, int(nodes["depth"].max()))
+            depths.append(int(nodes["depth"].max()))
             offset += len(nodes)
     flat = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
-    forest = Forest(flat, np.asarray(roots, np.int64), np.asarray(tree_class, np.int64), depth)
+    forest = Forest(flat, np.asarray(roots, np.int64), np.asarray(tree_class, np.int64), np.asarray(depths, np.int64))
     return forest, np.asarray(model._baseline_prediction, dtype=np.float64).ravel()
 
 
