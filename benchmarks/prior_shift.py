@@ -17,9 +17,11 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import f1_score, precision_score, recall_score
 
+from benchmarks.ablations import false_s_by_record, figures
+from ecgnet.data import Split, TaskData
 from feature_store.beat_ids import beat_positions
+from feature_store.tasks import BEATS
 
 ALPHAS = (0, 300, 1000, 3000)
 
@@ -43,14 +45,15 @@ def adapt(probs: np.ndarray, records: np.ndarray, reference: np.ndarray, alpha: 
     return out
 
 
-def line(name: str, probs: np.ndarray, y: np.ndarray, records: np.ndarray) -> str:
-    guess = probs.argmax(axis=1)
-    f1 = f1_score(y, guess, labels=[0, 1, 2], average="macro")
-    se = recall_score(y, guess, labels=[1, 2], average=None, zero_division=0)
-    pp = precision_score(y, guess, labels=[1, 2], average=None, zero_division=0)
-    false_s = {r: int(((guess == 1) & (y != 1) & (records == r)).sum()) for r in np.unique(records)}
-    worst = ", ".join(f"{r} {n}" for r, n in sorted(false_s.items(), key=lambda t: -t[1])[:3])
-    return f"{name:34s} {f1:.3f}  S {se[0]:.3f} / {pp[0]:.3f}  V {se[1]:.3f} / {pp[1]:.3f}  false S: {worst}"
+def line(name: str, probs: np.ndarray, dev: TaskData) -> str:
+    """The harness's own figures of out-of-fold `probs` over `dev.val`, and the three records most
+    often read as S when they are not."""
+    f = figures(probs, dev)
+    worst = ", ".join(f"{r['record']} {r['false_s']}" for r in false_s_by_record(probs, dev, top=3))
+    return (
+        f"{name:34s} {f['headline']:.3f}  S {f['se_S']:.3f} / {f['pp_S']:.3f}  "
+        f"V {f['se_V']:.3f} / {f['pp_V']:.3f}  false S: {worst}"
+    )
 
 
 def main() -> None:
@@ -59,14 +62,17 @@ def main() -> None:
     args = parser.parse_args()
     for path in args.oof:
         saved = np.load(path)
-        probs, y = saved["probs"].astype(np.float64), saved["y"]
-        records = beat_positions(saved["ids"])[0]
+        if tuple(saved["classes"]) != BEATS.classes:
+            raise ValueError(f"{path}: classes {list(saved['classes'])}, not the beats task's {list(BEATS.classes)}")
+        probs, records = saved["probs"].astype(np.float64), beat_positions(saved["ids"])[0]
+        rows = Split({}, saved["y"], saved["ids"], records)  # the out-of-fold rows: scored, as the harness does
+        dev = TaskData(BEATS, rows, rows, rows.take(np.arange(0)), {})
         print(f"{path} ({saved['ablation']}): OOF macro-F1 N,S,V, S Se / +P, V Se / +P")
-        print(line("as trained", probs, y, records))
+        print(line("as trained", probs, dev))
         uniform = np.full(probs.shape[1], 1 / probs.shape[1])
         for name, reference in (("mean posterior", probs.mean(axis=0)), ("uniform", uniform)):
             for alpha in ALPHAS:
-                print(line(f"EM from the {name}, alpha {alpha}", adapt(probs, records, reference, alpha), y, records))
+                print(line(f"EM from the {name}, alpha {alpha}", adapt(probs, records, reference, alpha), dev))
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from feature_store.transforms.rhythm import BEAT_RR_NAMES
 
 from .data import Split, TaskData
 from .models.blocks import Normalizer
-from .models.config import BoostingConfig, ModelConfig
+from .models.config import ModelConfig
 from .trees import Forest, TreeEnsemble, boosted_forest
 
 MORPHOLOGY_POINTS = 20  # "uniform": samples per lead, evenly over the time view's waveform
@@ -132,7 +132,7 @@ def _features(model: HandMadeFeatures, split: Split) -> np.ndarray:
 def fit_reference(model: HandMadeFeatures, data: TaskData) -> dict:
     """Fit on the train split only (validation and test are scored by the caller); returns what was fitted."""
     if isinstance(model, BoostedReference):
-        return _fit_boosted(model, data, model.boosting)
+        return _fit_boosted(model, data)
     x = _features(model, data.train)
     mean, std = x.mean(axis=0), x.std(axis=0)
     std = np.where(std > 1e-8, std, 1.0)
@@ -173,8 +173,10 @@ def _logistic(z: np.ndarray, y: np.ndarray, n_classes: int) -> tuple[np.ndarray,
     return coef, intercept, {"model": "logistic", "classes_fitted": fitted}
 
 
-def _fit_boosted(model: BoostedReference, data: TaskData, cfg: BoostingConfig) -> dict:
-    """Class-balanced boosted trees (single-label), or one binary ensemble a class (multi-label)."""
+def _fit_boosted(model: BoostedReference, data: TaskData) -> dict:
+    """Class-balanced boosted trees (single-label), or one binary ensemble a class (multi-label), as
+    the model's `BoostingConfig` says."""
+    cfg = model.boosting
     x, y, n_classes = _features(model, data.train), np.asarray(data.train.y), len(data.classes)
     bias = np.full(n_classes, ABSENT_LOGIT)
     forest, fitted = None, 0
