@@ -342,6 +342,11 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
     },
     "seed 1: patient balance 1": {"patient_balance": 1.0, "seed": 1},
     "seed 1: patient balance 0.5": {"patient_balance": 0.5, "seed": 1},
+    # the frequency variant's cost (--variant frequency): its Transformer's dropout masks are 40 % of a step
+    "frequency Transformer without dropout inside its layers (the heads keep theirs)": {
+        "model": {"attention_dropout": 0.0}
+    },
+    "seed 1: frequency Transformer without dropout inside its layers": {"model": {"attention_dropout": 0.0}, "seed": 1},
     # epoch budget with everything else as the comparison has it (10 epochs in `make bench-mitdb`)
     "15 epochs (cosine over 15)": {"epochs": 15},
     "seed 1: 15 epochs": {"epochs": 15, "seed": 1},

@@ -95,6 +95,10 @@ class ComparisonConfig:
     # (README); k x seeds members cost seeds times the training and the latency. Closed-form variants
     # (classical) keep one member a fold: a second seed would fit the same model
     seeds: int = 1
+    # variants kept at one member a fold whatever `seeds` says: the costly ones a time budget cannot
+    # double (the issue's "fewer folds for the costly variants"). Fusion members of a later seed build
+    # on such a variant's seed-0 member of their fold
+    one_seed: tuple[str, ...] = ()
     # single-label tasks scored by macro F1: per-class decision offsets fitted on (out-of-fold)
     # validation probabilities (ecgnet.decisions), kept only where their cross-fitted validation metric
     # beats the plain argmax's beyond noise: the lower end of the gain's patient-paired 95 % interval
@@ -118,6 +122,9 @@ class ComparisonConfig:
             raise ValueError(
                 f"seeds={self.seeds} with folds={self.folds}; fix: seeds >= 1, and above 1 only with folds > 1"
             )
+        unknown = sorted(set(self.one_seed) - set(VARIANTS))
+        if unknown:
+            raise ValueError(f"one_seed names unknown variants {unknown}; fix: some of {', '.join(VARIANTS)}")
         if self.intermediate_encoders not in ENCODER_CHOICES:
             raise ValueError(
                 f"intermediate_encoders={self.intermediate_encoders!r}; fix: one of {', '.join(ENCODER_CHOICES)}"
@@ -322,20 +329,22 @@ SEED_STEP = 1_000  # member seeds of one fold: the train seed, + SEED_STEP, + 2 
 
 
 def members_per_fold(variant: Variant, cfg: ComparisonConfig) -> int:
-    """How many members one fold of a cross-validated variant has: `cfg.seeds`, one for closed-form fits."""
-    return 1 if variant.kind == "classical" else cfg.seeds
+    """How many members one fold of a cross-validated variant has: `cfg.seeds`; one for closed-form fits
+    (a second seed would fit the same model) and for the variants `cfg.one_seed` names."""
+    return 1 if variant.kind == "classical" or variant.name in cfg.one_seed else cfg.seeds
 
 
 def _member(result: VariantResult, fold: int, seed: int, cfg: ComparisonConfig) -> nn.Module:
     """The member of a trained single variant for `fold` and `seed` (members are stored fold by fold, a
-    fold's seeds together); raises where it was trained with other folds or seeds than `cfg` asks."""
+    fold's seeds together; its last seed where it has fewer); raises where it was trained with other
+    folds or seeds than `cfg` asks."""
     members, per = result.model.members, members_per_fold(result.variant, cfg)
     if len(members) != cfg.folds * per:
         raise ValueError(
             f"{result.variant.name} has {len(members)} members, not {cfg.folds} folds x {per} seeds; fix: "
             "train it again with this comparison's folds and seeds"
         )
-    return members[fold * per + seed]
+    return members[fold * per + min(seed, per - 1)]
 
 
 def mean_gates(model: nn.Module, data: TaskData) -> dict[str, float]:

@@ -153,6 +153,7 @@ class Tracker:
             "n_boot": cfg.n_boot,
             "folds": cfg.folds,
             "seeds": cfg.seeds,
+            "one_seed": ",".join(cfg.one_seed),
             "intermediate_encoders": cfg.intermediate_encoders,
             "data_fingerprint": _fingerprint(versions),
             **_flat("train", asdict(cfg.train)),

@@ -185,6 +185,11 @@ class TrainingSettings(dg.ConfigurableResource):
         description="With folds > 1: members per fold of every trained variant, each from its own seed, "
         "averaged (ECGNET_SEEDS overrides the default)",
     )
+    one_seed: list[str] = Field(
+        default_factory=lambda: [n for n in os.environ.get("ECGNET_ONE_SEED", "").split(",") if n],
+        description="Variants kept at one member a fold whatever seeds says: the costly ones "
+        "(ECGNET_ONE_SEED, comma-separated, overrides the default: none)",
+    )
     explain_rows: int = Field(
         default_factory=lambda: int(os.environ.get("ECGNET_EXPLAIN_ROWS", _EXPLAIN.rows_per_class)),
         description="Validation rows per class explained with Integrated Gradients: modality shares, "
@@ -207,6 +212,7 @@ class TrainingSettings(dg.ConfigurableResource):
             n_boot=self.n_boot,
             folds=self.folds,
             seeds=self.seeds,
+            one_seed=tuple(self.one_seed),
             selection=self.selection,
             explain=replace(_EXPLAIN, rows_per_class=self.explain_rows) if self.explain_rows > 0 else None,
             train=TrainConfig(

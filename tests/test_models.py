@@ -448,11 +448,12 @@ def test_cross_validated_variants_are_scored_out_of_fold_and_tested_as_fold_ense
 def test_seeds_give_each_fold_members_of_their_own_seed_averaged_out_of_fold(data, tmp_path):
     """`seeds` = 2: two members a fold, from different seeds, whose mean is the fold's out-of-fold
     prediction; the first is the one-seed comparison's member; intermediate members warm-start from the
-    single members of their own fold and seed; the classical fit keeps one a fold; saved and loaded."""
+    single members of their own fold and seed; the classical fit and the variants `one_seed` names keep
+    one a fold (later seeds' fusion members build on it); saved and loaded."""
     from ecgnet.comparison import load_result, save_result
 
     one = ComparisonConfig(model=SMALL, train=TrainConfig(epochs=1, batch_size=64), n_boot=5, folds=2)
-    two = replace(one, seeds=2)
+    two = replace(one, seeds=2, one_seed=("spectrogram",))
     results = {}
     for variant in ("time", "frequency", "spectrogram", "intermediate_concat", "classical"):
         results[variant] = train_variant(variant, data, two, upstream=results)
@@ -468,6 +469,12 @@ def test_seeds_give_each_fold_members_of_their_own_seed_averaged_out_of_fold(dat
     own = results["time"].model.members[3].net.state_dict()  # fold 1, seed 1
     encoder = concat[3].encoders["time"].state_dict()
     assert len(concat) == 4 and all(torch.equal(encoder[k], own[k]) for k in encoder)  # its own fold and seed's
+    spectrogram = results["spectrogram"]
+    assert len(spectrogram.model.members) == 2 and spectrogram.fitted["members_per_fold"] == 1
+    assert {h["seed"] for h in spectrogram.history} == {0}
+    kept = spectrogram.model.members[1].net.state_dict()  # fold 1's only member
+    encoder = concat[3].encoders["spectrogram"].state_dict()
+    assert all(torch.equal(encoder[k], kept[k]) for k in encoder)
     assert len(results["classical"].model.members) == 2
     save_result(time_, tmp_path)
     back = load_result("time", data, two, tmp_path)
@@ -477,6 +484,8 @@ def test_seeds_give_each_fold_members_of_their_own_seed_averaged_out_of_fold(dat
         train_variant("intermediate_concat", data, one, upstream=singles)
     with pytest.raises(ValueError, match="above 1 only with folds > 1"):
         replace(one, folds=1, seeds=2)
+    with pytest.raises(ValueError, match=r"unknown variants \['spectral'\]"):
+        replace(two, one_seed=("spectral",))
 
 
 def test_decision_offsets_are_kept_only_when_they_help_across_patients(data):

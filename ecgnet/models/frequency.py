@@ -18,7 +18,9 @@ class FrequencyNet(nn.Module):
         self.norm_psd, self.norm_scalars = Normalizer(*stats["psd"]), Normalizer(*stats["scalars"])
         self.stem = nn.Sequential(nn.Conv1d(leads, d, 3, padding=1), nn.GELU(), nn.Conv1d(d, d, 3, padding=1))
         self.positions = SinusoidalPositions(d, max_tokens=shapes["psd"][1])
-        layer = nn.TransformerEncoderLayer(d, cfg.heads, dim_feedforward=2 * d, dropout=cfg.dropout, batch_first=True)
+        layer = nn.TransformerEncoderLayer(
+            d, cfg.heads, dim_feedforward=2 * d, dropout=cfg.attention_dropout, batch_first=True
+        )
         self.encoder = nn.TransformerEncoder(layer, cfg.layers, enable_nested_tensor=False)
         self.scalars = mlp(shapes["scalars"][0], cfg.scalar_dim, cfg.scalar_dim, cfg.dropout)
         self.proj = nn.Linear(d + cfg.scalar_dim, cfg.embed_dim)
