@@ -32,7 +32,9 @@ from .evaluate import (
     latency_ms,
     n_parameters,
     paired_bootstrap,
+    patient_resamples,
     per_group,
+    percentile_interval,
 )
 from .explain import ExplainConfig, Explained, explain_variant
 from .fusion import (
@@ -626,6 +628,27 @@ def ranking_agreement(results: dict[str, VariantResult], data: TaskData) -> floa
     test = [r.test[key].value for r in results.values()]
     tau = kendalltau(val, test).statistic if len(results) > 1 else float("nan")
     return float(tau)
+
+
+def ranking_agreement_interval(
+    results: dict[str, VariantResult], data: TaskData, *, n_boot: int = 200, seed: int = 0
+) -> tuple[float, float]:
+    """95 % interval of `ranking_agreement`, each split's patients resampled on their own: with a few
+    variants within noise of each other, the agreement moves between runs, and the interval says how far
+    it is from chance (0)."""
+    if len(results) < 2:
+        return float("nan"), float("nan")
+    metric = headline(data.spec)
+    val_draws = patient_resamples(data.val.groups, n_boot=n_boot, seed=seed)
+    test_draws = patient_resamples(data.test.groups, n_boot=n_boot, seed=seed + 1)
+    taus = [
+        kendalltau(
+            [metric(r.val_probs[v], data.val.y[v]) for r in results.values()],
+            [metric(r.test_probs[t], data.test.y[t]) for r in results.values()],
+        ).statistic
+        for v, t in zip(val_draws, test_draws)
+    ]
+    return percentile_interval(taus)
 
 
 def reported_metrics(data: TaskData) -> list[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -138,17 +138,26 @@ def _group_rows(groups: np.ndarray) -> list[np.ndarray]:
     return [np.flatnonzero(groups == g) for g in np.unique(groups)]
 
 
+def patient_resamples(groups: np.ndarray, *, n_boot: int = 200, seed: int = 0) -> Iterator[np.ndarray]:
+    """`n_boot` draws of rows, each whole patients drawn with replacement as many times as there are."""
+    rng, by_group = np.random.default_rng(seed), _group_rows(groups)
+    for _ in range(n_boot):
+        yield np.concatenate([by_group[i] for i in rng.integers(0, len(by_group), len(by_group))])
+
+
+def percentile_interval(draws: list[float]) -> tuple[float, float]:
+    return _nan_safe(np.percentile, draws, 2.5), _nan_safe(np.percentile, draws, 97.5)
+
+
 def bootstrap(
     metrics: Callable[[np.ndarray], dict], groups: np.ndarray, *, n_boot: int = 200, seed: int = 0
 ) -> dict[str, tuple[float, float]]:
     """95 % percentile intervals of `metrics(rows)` resampling whole patients with replacement."""
-    rng, by_group = np.random.default_rng(seed), _group_rows(groups)
     draws: dict[str, list[float]] = {}
-    for _ in range(n_boot):
-        rows = np.concatenate([by_group[i] for i in rng.integers(0, len(by_group), len(by_group))])
+    for rows in patient_resamples(groups, n_boot=n_boot, seed=seed):
         for k, v in metrics(rows).items():
             draws.setdefault(k, []).append(v)
-    return {k: (_nan_safe(np.percentile, v, 2.5), _nan_safe(np.percentile, v, 97.5)) for k, v in draws.items()}
+    return {k: percentile_interval(v) for k, v in draws.items()}
 
 
 def evaluate(

@@ -201,7 +201,8 @@ def _comparisons(result: dg.ExecuteInProcessResult) -> list[str]:
                 "intervals; every choice made on validation):",
                 meta["comparison"].value,
                 f"\nChosen on validation: {meta['candidate'].value}; validation ranking vs test ranking: "
-                f"Kendall tau {meta['kendall_tau_val_test'].value:+.2f}; MLflow parent run "
+                f"Kendall tau {meta['kendall_tau_val_test'].value:+.2f} "
+                f"{meta['kendall_tau_val_test_interval'].value}; MLflow parent run "
                 f"{meta['mlflow_parent_run'].value} in {meta['tracking_uri'].value}",
                 f"MLflow runs table (after `make ui`): {meta['mlflow_ui'].value}",
             ]

@@ -186,7 +186,7 @@ class TrainingSettings(dg.ConfigurableResource):
         "averaged (ECGNET_SEEDS overrides the default)",
     )
     one_seed: list[str] = Field(
-        default_factory=lambda: [n for n in os.environ.get("ECGNET_ONE_SEED", "").split(",") if n],
+        default_factory=lambda: [n.strip() for n in os.environ.get("ECGNET_ONE_SEED", "").split(",") if n.strip()],
         description="Variants kept at one member a fold whatever seeds says: the costly ones "
         "(ECGNET_ONE_SEED, comma-separated, overrides the default: none)",
     )

@@ -320,6 +320,42 @@ def test_ranking_agreement_is_kendall_tau_of_validation_against_test():
     assert ranking_agreement(results([0.3, 0.1, 0.2, 0.4], [0.1, 0.2, 0.3, 0.4]), data) == pytest.approx(1 / 3)
 
 
+def test_the_ranking_agreement_interval_resamples_patients_and_spans_zero_only_for_noise():
+    """Variants whose skill differs keep their order in every resample of either split's patients (the
+    interval sits near +1, or near -1 when test reverses validation); variants of equal skill trade
+    places from draw to draw, so their interval holds 0."""
+    from types import SimpleNamespace
+
+    from ecgnet.comparison import ranking_agreement_interval
+
+    rng = np.random.default_rng(0)
+
+    def split(patients=12, beats=60):
+        y = rng.integers(0, 3, patients * beats)  # N, S, V
+        return SimpleNamespace(y=y, groups=np.repeat(np.arange(patients), beats))
+
+    def probs(y, accuracy):  # the true class for `accuracy` of the rows, another of N, S, V elsewhere
+        guess = np.where(rng.random(len(y)) < accuracy, y, (y + rng.integers(1, 3, len(y))) % 3)
+        return np.eye(len(BEATS.classes), dtype=np.float32)[guess]
+
+    val, test = split(), split()
+    data = SimpleNamespace(spec=BEATS, val=val, test=test)
+
+    def results(val_skill, test_skill):
+        return {
+            f"v{i}": SimpleNamespace(val_probs=probs(val.y, a), test_probs=probs(test.y, b))
+            for i, (a, b) in enumerate(zip(val_skill, test_skill, strict=True))
+        }
+
+    lo, hi = ranking_agreement_interval(results([0.9, 0.7, 0.5, 0.35], [0.9, 0.7, 0.5, 0.35]), data, n_boot=50)
+    assert 0.6 < lo <= hi <= 1.0
+    lo, hi = ranking_agreement_interval(results([0.9, 0.7, 0.5, 0.35], [0.35, 0.5, 0.7, 0.9]), data, n_boot=50)
+    assert -1.0 <= lo <= hi < -0.6
+    lo, hi = ranking_agreement_interval(results([0.6] * 4, [0.6] * 4), data, n_boot=50)
+    assert lo < 0 < hi
+    assert all(np.isnan(ranking_agreement_interval(results([0.6], [0.6]), data, n_boot=5)))
+
+
 def _poisoned(data: TaskData) -> TaskData:
     """The same task data with the test split's features replaced by noise and its labels shuffled."""
     rng = np.random.default_rng(1)

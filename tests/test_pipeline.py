@@ -23,7 +23,7 @@ from pipelines.demo import (
     step_errors,
 )
 from pipelines.partitions import SHARD_KEYS, every_shard_tags
-from pipelines.resources import EcgnetStore, FeatureSettings, IngestSettings
+from pipelines.resources import EcgnetStore, FeatureSettings, IngestSettings, TrainingSettings
 from pipelines.sensors import new_records_sensor
 from tests.records import CINC, MITDB, PTB, copy_record, edit_header
 
@@ -156,6 +156,17 @@ def test_the_quarantine_limit_is_a_setting_of_the_environment(monkeypatch):
     monkeypatch.setenv("ECGNET_MAX_QUARANTINE", "25%")
     with pytest.raises(ValueError, match="ECGNET_MAX_QUARANTINE='25%'; fix: a fraction between 0 and 1"):
         IngestSettings()
+
+
+def test_seeds_and_the_one_seed_variants_are_settings_of_the_environment(monkeypatch):
+    monkeypatch.setenv("ECGNET_FOLDS", "5")
+    monkeypatch.setenv("ECGNET_SEEDS", "2")
+    monkeypatch.setenv("ECGNET_ONE_SEED", "frequency, spectrogram")
+    cfg = TrainingSettings().config(TASKS["beats"])
+    assert (cfg.folds, cfg.seeds, cfg.one_seed) == (5, 2, ("frequency", "spectrogram"))
+    monkeypatch.setenv("ECGNET_ONE_SEED", "frequncy")
+    with pytest.raises(ValueError, match=r"one_seed names unknown variants \['frequncy'\]; fix: some of time,"):
+        TrainingSettings().config(TASKS["beats"])
 
 
 def test_a_crash_and_a_full_disk_are_told_apart_from_a_failed_check(tmp_path):

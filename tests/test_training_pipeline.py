@@ -40,6 +40,8 @@ def test_the_comparison_leaves_a_parent_run_with_a_child_per_variant(trained):
     assert set(children["tags.mlflow.runName"]) == set(VARIANTS)
     logged = {a.path for a in tracker(home).client.list_artifacts(parent["run_id"].iloc[0])}
     assert -1.0 <= parent["metrics.kendall_tau_val_test"].iloc[0] <= 1.0  # does validation predict test?
+    lo, hi = parent["metrics.kendall_tau_val_test_lo"].iloc[0], parent["metrics.kendall_tau_val_test_hi"].iloc[0]
+    assert -1.0 <= lo <= hi <= 1.0  # and how far that is from chance, patients of both splits resampled
     assert int(parent["params.training_copies"].iloc[0]) > 0  # 209 and 220 are S-rich DS1 records
     # where it ran: seeded figures repeat on one machine, so they are read with its hardware beside them
     assert parent["tags.ecgnet.hardware.device"].iloc[0] and parent["tags.ecgnet.hardware.cpu"].iloc[0]

@@ -21,6 +21,7 @@ from ecgnet.comparison import (
     per_patient_plot,
     per_patient_table,
     ranking_agreement,
+    ranking_agreement_interval,
     save_result,
     select,
     shares_plot,
@@ -244,6 +245,7 @@ def build_comparison(spec: TaskSpec) -> dg.AssetsDefinition:
             spec.name, best, models[best].model_version, results[best].val, run.parent_run_id, spec.metric_key
         )
         plot, tau = comparison_plot(results, data, best), ranking_agreement(results, data)
+        tau_lo, tau_hi = ranking_agreement_interval(results, data, n_boot=cfg.n_boot, seed=cfg.train.seed)
         shares = shares_plot(results, data)  # None unless the variants were explained
         patients, val_patients = per_patient_table(results, data), per_patient_table(results, data, "val")
         per_patient = per_patient_plot(patients, data, best)
@@ -254,11 +256,12 @@ def build_comparison(spec: TaskSpec) -> dg.AssetsDefinition:
         tracker = mlflow.tracker()
         tables = {"per_patient.csv": patients} if per_patient else {}  # patients with one row each say nothing
         tables |= {"val_per_patient.csv": val_patients} if val_per_patient else {}
-        tracker.finish_comparison(run.parent_run_id, table, candidate, plots, {"kendall_tau_val_test": tau}, tables)
+        agreement = {"kendall_tau_val_test": tau, "kendall_tau_val_test_lo": tau_lo, "kendall_tau_val_test_hi": tau_hi}
+        tracker.finish_comparison(run.parent_run_id, table, candidate, plots, agreement, tables)
         context.log.info(
             f"comparison {run.parent_run_id}: best on validation is {selection.best}, within noise of it: "
             f"{within or 'none'}; chosen ({cfg.selection}): {best}; validation and test rankings "
-            f"agree with Kendall tau {tau:.2f}"
+            f"agree with Kendall tau {tau:.2f} [{tau_lo:.2f}, {tau_hi:.2f}] (patients of both splits resampled)"
         )
         return dg.Output(
             candidate,
@@ -266,6 +269,7 @@ def build_comparison(spec: TaskSpec) -> dg.AssetsDefinition:
                 "comparison": dg.MetadataValue.md(markdown_table(table)),
                 "candidate": best,
                 "kendall_tau_val_test": dg.MetadataValue.float(tau),
+                "kendall_tau_val_test_interval": f"[{tau_lo:+.2f}, {tau_hi:+.2f}]",
                 **png(plot, store.workspace().plots / f"{spec.asset_prefix}_comparison.png", "comparison_plot"),
                 **(
                     png(shares, store.workspace().plots / f"{spec.asset_prefix}_modality_shares.png", "modality_shares")
