@@ -631,19 +631,21 @@ def ranking_agreement(results: dict[str, VariantResult], data: TaskData) -> floa
 
 
 def ranking_agreement_interval(
-    results: dict[str, VariantResult], data: TaskData, *, n_boot: int = 200, seed: int = 0
+    results: dict[str, VariantResult], data: TaskData, cfg: ComparisonConfig
 ) -> tuple[float, float]:
-    """95 % interval of `ranking_agreement`, each split's patients resampled on their own: with a few
-    variants within noise of each other, the agreement moves between runs, and the interval says how far
-    it is from chance (0)."""
-    if len(results) < 2:
+    """95 % interval of `ranking_agreement`, each split's patients resampled on their own (validation:
+    every development row under cross-validation, as the variants were scored): with a few variants
+    within noise of each other the agreement moves between runs, and the interval says how far it is
+    from chance (0). NaN where fewer than two variants, or one whose validation rows are not these."""
+    scored = scored_on_development(data) if cfg.folds > 1 else data
+    if len(results) < 2 or any(len(r.val_probs) != len(scored.val) for r in results.values()):
         return float("nan"), float("nan")
     metric = headline(data.spec)
-    val_draws = patient_resamples(data.val.groups, n_boot=n_boot, seed=seed)
-    test_draws = patient_resamples(data.test.groups, n_boot=n_boot, seed=seed + 1)
+    val_draws = patient_resamples(scored.val.groups, n_boot=cfg.n_boot, seed=cfg.train.seed)
+    test_draws = patient_resamples(data.test.groups, n_boot=cfg.n_boot, seed=cfg.train.seed + 1)
     taus = [
         kendalltau(
-            [metric(r.val_probs[v], data.val.y[v]) for r in results.values()],
+            [metric(r.val_probs[v], scored.val.y[v]) for r in results.values()],
             [metric(r.test_probs[t], data.test.y[t]) for r in results.values()],
         ).statistic
         for v, t in zip(val_draws, test_draws)

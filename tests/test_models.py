@@ -8,7 +8,7 @@ import torch
 from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
 
 from ecgnet.comparison import ComparisonConfig, comparison_table, select, train_variant
-from ecgnet.data import TaskData, patient_holdout
+from ecgnet.data import Split, TaskData, patient_holdout
 from ecgnet.decisions import apply_offsets
 from ecgnet.evaluate import Interval, aami, bootstrap, evaluate, headline, macro_auc, macro_f1, paired_bootstrap
 from ecgnet.export import Layout, Packed
@@ -323,37 +323,43 @@ def test_ranking_agreement_is_kendall_tau_of_validation_against_test():
 def test_the_ranking_agreement_interval_resamples_patients_and_spans_zero_only_for_noise():
     """Variants whose skill differs keep their order in every resample of either split's patients (the
     interval sits near +1, or near -1 when test reverses validation); variants of equal skill trade
-    places from draw to draw, so their interval holds 0."""
+    places from draw to draw, so their interval holds 0. Cross-validated, validation is every development
+    row (train and val), as the variants were scored on them; rows that are not these give NaN."""
     from types import SimpleNamespace
 
     from ecgnet.comparison import ranking_agreement_interval
 
     rng = np.random.default_rng(0)
 
-    def split(patients=12, beats=60):
+    def split(first_patient, patients=12, beats=60):
         y = rng.integers(0, 3, patients * beats)  # N, S, V
-        return SimpleNamespace(y=y, groups=np.repeat(np.arange(patients), beats))
+        return Split({}, y, np.arange(len(y)), np.repeat(np.arange(patients), beats) + first_patient)
 
     def probs(y, accuracy):  # the true class for `accuracy` of the rows, another of N, S, V elsewhere
         guess = np.where(rng.random(len(y)) < accuracy, y, (y + rng.integers(1, 3, len(y))) % 3)
         return np.eye(len(BEATS.classes), dtype=np.float32)[guess]
 
-    val, test = split(), split()
-    data = SimpleNamespace(spec=BEATS, val=val, test=test)
+    data = TaskData(BEATS, split(0), split(100), split(200), {})
+    one_split, cross_validated = ComparisonConfig(n_boot=50), ComparisonConfig(n_boot=50, folds=2)
 
-    def results(val_skill, test_skill):
+    def results(val_skill, test_skill, val_y=data.val.y):
         return {
-            f"v{i}": SimpleNamespace(val_probs=probs(val.y, a), test_probs=probs(test.y, b))
+            f"v{i}": SimpleNamespace(val_probs=probs(val_y, a), test_probs=probs(data.test.y, b))
             for i, (a, b) in enumerate(zip(val_skill, test_skill, strict=True))
         }
 
-    lo, hi = ranking_agreement_interval(results([0.9, 0.7, 0.5, 0.35], [0.9, 0.7, 0.5, 0.35]), data, n_boot=50)
+    apart, reversed_ = [0.9, 0.7, 0.5, 0.35], [0.35, 0.5, 0.7, 0.9]
+    lo, hi = ranking_agreement_interval(results(apart, apart), data, one_split)
     assert 0.6 < lo <= hi <= 1.0
-    lo, hi = ranking_agreement_interval(results([0.9, 0.7, 0.5, 0.35], [0.35, 0.5, 0.7, 0.9]), data, n_boot=50)
+    lo, hi = ranking_agreement_interval(results(apart, reversed_), data, one_split)
     assert -1.0 <= lo <= hi < -0.6
-    lo, hi = ranking_agreement_interval(results([0.6] * 4, [0.6] * 4), data, n_boot=50)
+    lo, hi = ranking_agreement_interval(results([0.6] * 4, [0.6] * 4), data, one_split)
     assert lo < 0 < hi
-    assert all(np.isnan(ranking_agreement_interval(results([0.6], [0.6]), data, n_boot=5)))
+    development = np.concatenate([data.train.y, data.val.y])
+    lo, hi = ranking_agreement_interval(results(apart, apart, development), data, cross_validated)
+    assert 0.6 < lo <= hi <= 1.0
+    assert all(np.isnan(ranking_agreement_interval(results(apart, apart), data, cross_validated)))
+    assert all(np.isnan(ranking_agreement_interval(results([0.6], [0.6]), data, one_split)))
 
 
 def _poisoned(data: TaskData) -> TaskData:
