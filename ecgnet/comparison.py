@@ -21,7 +21,7 @@ from torch import nn
 from feature_store.beat_ids import beat_positions
 
 from .classical import fit_reference
-from .crossval import FoldEnsemble, folds, scored_on_development
+from .crossval import FoldEnsemble, development, folds, scored_on_development
 from .data import Split, TaskData, training_rows
 from .decisions import DecisionOffsets, apply_offsets, cross_fit_offsets, fit_offsets
 from .evaluate import (
@@ -448,16 +448,21 @@ class Selection:
     gap_to_best: dict[str, Interval]  # every other variant scored on the same validation rows
 
 
+def scored_validation(data: TaskData, cfg: ComparisonConfig) -> Split:
+    """The validation rows the variants of `cfg` are judged on, labels and patients only: every
+    development row under cross-validation (their out-of-fold probabilities), else the validation split."""
+    return development(data, inputs=False) if cfg.folds > 1 else data.val.labels()
+
+
 def select(results: dict[str, VariantResult], data: TaskData, cfg: ComparisonConfig) -> Selection:
     """The candidate, from validation (out-of-fold DS1 when cross-validated) only: test never enters."""
     values = {n: r.val.value for n, r in results.items()}
     best = choose_candidate(values)
-    scored = scored_on_development(data) if cfg.folds > 1 else data
-    metric, gaps = headline(data.spec), {}
-    if len(results[best].val_probs) == len(scored.val):
+    rows, metric, gaps = scored_validation(data, cfg), headline(data.spec), {}
+    if len(results[best].val_probs) == len(rows):
         for name, r in results.items():
-            if name != best and len(r.val_probs) == len(scored.val):
-                gaps[name] = _difference(r.val_probs, results[best].val_probs, scored.val, metric, cfg)
+            if name != best and len(r.val_probs) == len(rows):
+                gaps[name] = _difference(r.val_probs, results[best].val_probs, rows, metric, cfg)
     chosen = best
     if cfg.selection == "parsimony":
         chosen = choose_parsimonious(values, {n: r.n_params for n, r in results.items()}, gaps)
@@ -503,20 +508,24 @@ def comparison_table(
     return pl.DataFrame(rows)
 
 
-def per_patient_table(results: dict[str, VariantResult], data: TaskData, split: str = "test") -> pl.DataFrame:
+def per_patient_table(
+    results: dict[str, VariantResult], data: TaskData, split: str = "test", cfg: ComparisonConfig | None = None
+) -> pl.DataFrame:
     """One row per variant and patient of `split`: its rows (beats), its rows of each focus class, accuracy
     and the focus classes' sensitivity and positive predictivity on that patient alone (after decision
     offsets, as the comparison scores). A pooled test sensitivity can rest on one patient (on MIT-BIH DS2,
     232 holds three quarters of the S beats); this shows where it is won or lost. `split="val"`: the same
     on validation, from the probabilities each variant is judged by there (out of fold under
     cross-validation), so where the choice's figures are lost is seen without the test (on MIT-BIH DS1,
-    most beats wrongly read as S are 203's and 201's, in atrial fibrillation and flutter). Empty for
-    multilabel tasks and tasks without focus classes."""
+    most beats wrongly read as S are 203's and 201's, in atrial fibrillation and flutter); `cfg` says
+    which rows those are (`scored_validation`; default: one split). Empty for multilabel tasks and tasks
+    without focus classes."""
     import polars as pl  # here: as comparison_table
 
     if split not in ("test", "val"):
         raise ValueError(f"split={split!r}; fix: 'test' or 'val'")
-    focus, rows_of = data.spec.focus_classes, data.test if split == "test" else data.val
+    rows_of = data.test if split == "test" else scored_validation(data, cfg or ComparisonConfig())
+    focus = data.spec.focus_classes
     if data.multilabel or not focus:
         return pl.DataFrame()
     rows = [
@@ -637,15 +646,15 @@ def ranking_agreement_interval(
     every development row under cross-validation, as the variants were scored): with a few variants
     within noise of each other the agreement moves between runs, and the interval says how far it is
     from chance (0). NaN where fewer than two variants, or one whose validation rows are not these."""
-    scored = scored_on_development(data) if cfg.folds > 1 else data
-    if len(results) < 2 or any(len(r.val_probs) != len(scored.val) for r in results.values()):
+    rows = scored_validation(data, cfg)
+    if len(results) < 2 or any(len(r.val_probs) != len(rows) for r in results.values()):
         return float("nan"), float("nan")
     metric = headline(data.spec)
-    val_draws = patient_resamples(scored.val.groups, n_boot=cfg.n_boot, seed=cfg.train.seed)
+    val_draws = patient_resamples(rows.groups, n_boot=cfg.n_boot, seed=cfg.train.seed)
     test_draws = patient_resamples(data.test.groups, n_boot=cfg.n_boot, seed=cfg.train.seed + 1)
     taus = [
         kendalltau(
-            [metric(r.val_probs[v], scored.val.y[v]) for r in results.values()],
+            [metric(r.val_probs[v], rows.y[v]) for r in results.values()],
             [metric(r.test_probs[t], data.test.y[t]) for r in results.values()],
         ).statistic
         for v, t in zip(val_draws, test_draws)

@@ -41,8 +41,11 @@ class Fold:
     rows: np.ndarray  # this fold's rows in the development split
 
 
-def development(data: TaskData) -> Split:
-    """All rows choices may be made on: train and validation together (all of DS1 for beats)."""
+def development(data: TaskData, *, inputs: bool = True) -> Split:
+    """All rows choices may be made on: train and validation together (all of DS1 for beats); without
+    `inputs`, their labels and patients only (nothing large copied)."""
+    if not inputs:
+        return data.train.labels().join(data.val.labels())
     return data.train.join(data.val)
 
 

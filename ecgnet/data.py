@@ -61,6 +61,10 @@ class Split:
             self.groups[rows],
         )
 
+    def labels(self) -> Split:
+        """The same rows without their inputs: what scoring reads (labels, ids, patients)."""
+        return Split({}, self.y, self.ids, self.groups)
+
     def join(self, other: Split) -> Split:
         return Split(
             {m: {k: np.concatenate([v, other.x[m][k]]) for k, v in inp.items()} for m, inp in self.x.items()},

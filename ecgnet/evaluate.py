@@ -100,6 +100,10 @@ def per_group(
     """`aami`'s figures of each group (patient) on its own, in sorted group order, with its number of
     rows and of each focus class's rows: where a pooled sensitivity is lost (NaN where a figure is
     undefined: no beat of the class, or none called it)."""
+    if len(probs) != len(y):
+        raise ValueError(
+            f"{len(probs)} rows of probabilities for {len(y)} labels; fix: score the rows they were predicted on"
+        )
     out = []
     for group in np.unique(groups):
         rows = np.flatnonzero(groups == group)

@@ -607,6 +607,14 @@ def test_per_patient_figures_are_each_patients_own_and_show_where_a_pooled_sensi
     on_val = per_patient_table(results, replace(scored, val=test, test=data.test), "val")
     assert on_val.drop("records").equals(table.drop("records"))  # the same rows and probabilities, as val
     assert per_patient_plot(on_val, scored, "time", min_beats=1, split="val")[:4] == b"\x89PNG"
+    # cross-validated, a variant is judged on every development row (train and val): those are the rows
+    twice = {n: replace(r, val_probs=np.concatenate([r.val_probs, r.val_probs])) for n, r in results.items()}
+    development = replace(scored, train=test, val=test, test=data.test)
+    crossed = per_patient_table(twice, development, "val", ComparisonConfig(folds=2))
+    once = table.filter(table["variant"] == "time")["beats"].to_list()
+    assert crossed.filter(crossed["variant"] == "time")["beats"].to_list() == [2 * n for n in once]  # twice over
+    with pytest.raises(ValueError, match="20 rows of probabilities for 10 labels; fix: score the rows"):
+        per_patient_table(twice, development, "val")  # one split: its rows are not those the probabilities cover
     with pytest.raises(ValueError, match="split"):
         per_patient_table(results, scored, "train")
     multilabel = replace(scored, spec=RECORDS)

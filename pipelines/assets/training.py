@@ -247,7 +247,7 @@ def build_comparison(spec: TaskSpec) -> dg.AssetsDefinition:
         plot, tau = comparison_plot(results, data, best), ranking_agreement(results, data)
         tau_lo, tau_hi = ranking_agreement_interval(results, data, cfg)
         shares = shares_plot(results, data)  # None unless the variants were explained
-        patients, val_patients = per_patient_table(results, data), per_patient_table(results, data, "val")
+        patients, val_patients = per_patient_table(results, data), per_patient_table(results, data, "val", cfg)
         per_patient = per_patient_plot(patients, data, best)
         val_per_patient = per_patient_plot(val_patients, data, best, split="val")
         plots = {"comparison.png": plot} | ({"modality_shares.png": shares} if shares else {})
