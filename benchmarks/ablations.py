@@ -350,6 +350,12 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
     # epoch budget with everything else as the comparison has it (10 epochs in `make bench-mitdb`)
     "15 epochs (cosine over 15)": {"epochs": 15},
     "seed 1: 15 epochs": {"epochs": 15, "seed": 1},
+    # the weights' moving average scored and kept (TrainConfig.weight_average): flatter minima carry better to
+    # unseen domains (SWAD, Cha et al. 2021), here unseen patients
+    "weights averaged: their exponential moving average (decay 0.998 a step) scored and kept": {
+        "weight_average": 0.998
+    },
+    "seed 1: weights averaged (0.998)": {"weight_average": 0.998, "seed": 1},
     # training rows added: S-majority copies of the training patients' S-rich records
     "S-majority copies of training records added": {"train_stress": "thinned"},
     "S-runs copies of training records added (thinned, re-timed: S runs at the usual pace, N after pauses)": {

@@ -111,3 +111,23 @@ def test_false_s_beats_are_counted_by_record_with_their_own_classes():
         ("209", 1, {"N": 1}),
     ]
     assert rows[0]["share"] == 0.75 and rows[0]["record_beats"] == 4
+
+
+def test_every_ablation_row_names_settings_that_exist():
+    """A row is run by name, perhaps sessions after it was written: each key it changes must still be a
+    training, model, view or task setting, or the harness fails only when that row's turn comes."""
+    from dataclasses import fields
+
+    from benchmarks.ablations import ABLATIONS
+    from ecgnet.models import ModelConfig
+    from ecgnet.train import TrainConfig
+    from feature_store.tasks import TaskSpec
+
+    harness = {"inputs", "model", "views", "spec", "train_stress", "train_stress_share"}
+    training = {f.name for f in fields(TrainConfig)}
+    for name, change in ABLATIONS.items():
+        assert set(change) <= harness | training, name
+        assert set(change.get("model", {})) <= {f.name for f in fields(ModelConfig)}, name
+        assert set(change.get("spec", {})) <= {f.name for f in fields(TaskSpec)}, name
+        assert set(change.get("views", {})) <= set(BEATS.view_params), name
+        replace(TrainConfig(), **{k: v for k, v in change.items() if k in training})
