@@ -28,13 +28,13 @@ from .evaluate import (
     Interval,
     evaluate,
     headline,
-    interval,
     latency_ms,
+    metric_interval,
     n_parameters,
     paired_bootstrap,
-    patient_resamples,
     per_group,
     percentile_interval,
+    resampled,
 )
 from .explain import ExplainConfig, Explained, explain_variant
 from .fusion import (
@@ -412,9 +412,7 @@ def score(
     if offsets is not None:
         test_probs = apply_offsets(test_probs, offsets)
     metric = headline(data.spec)
-    val = interval(
-        lambda rows: metric(val_probs[rows], data.val.y[rows]), data.val.groups, n_boot=cfg.n_boot, seed=cfg.train.seed
-    )
+    val = metric_interval(metric, val_probs, data.val.y, data.val.groups, n_boot=cfg.n_boot, seed=cfg.train.seed)
     test = evaluate(test_probs, data.test.y, data.test.groups, data.spec, n_boot=cfg.n_boot, seed=cfg.train.seed)
     sample = tensors(data.test.take(np.arange(min(256, len(data.test)))))  # latency on 256 rows
     log.info(
@@ -650,16 +648,14 @@ def ranking_agreement_interval(
     if len(results) < 2 or any(len(r.val_probs) != len(rows) for r in results.values()):
         return float("nan"), float("nan")
     metric = headline(data.spec)
-    val_draws = patient_resamples(rows.groups, n_boot=cfg.n_boot, seed=cfg.train.seed)
-    test_draws = patient_resamples(data.test.groups, n_boot=cfg.n_boot, seed=cfg.train.seed + 1)
-    taus = [
-        kendalltau(
-            [metric(r.val_probs[v], rows.y[v]) for r in results.values()],
-            [metric(r.test_probs[t], data.test.y[t]) for r in results.values()],
-        ).statistic
-        for v, t in zip(val_draws, test_draws)
-    ]
-    return percentile_interval(taus)
+
+    def draws(probs: np.ndarray, split: Split, seed: int) -> np.ndarray:
+        return resampled(metric, probs, split.y, split.groups, n_boot=cfg.n_boot, seed=seed)
+
+    # (variants, draws) on each split: every variant scored on the same draws of that split's patients
+    val = np.array([draws(r.val_probs, rows, cfg.train.seed) for r in results.values()])
+    test = np.array([draws(r.test_probs, data.test, cfg.train.seed + 1) for r in results.values()])
+    return percentile_interval([kendalltau(v, t).statistic for v, t in zip(val.T, test.T)])
 
 
 def reported_metrics(data: TaskData) -> list[str]:

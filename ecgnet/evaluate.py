@@ -71,20 +71,48 @@ def macro_f1(probs: np.ndarray, y: np.ndarray, multilabel: bool, labels: tuple[i
     return float(f1_score(y, predictions(probs, multilabel), labels=present, average="macro", zero_division=0))
 
 
+@dataclass(frozen=True)
+class MacroF1:
+    """A single-label task's macro-F1 as f(probs, y), like every headline, that can also be read off a
+    confusion matrix: a patient bootstrap then sums each patient's matrix by how often it was drawn
+    instead of scoring every draw's rows again (`resampled`)."""
+
+    labels: tuple[int, ...] | None = None  # only these classes (a task's metric classes)
+
+    def __call__(self, probs: np.ndarray, y: np.ndarray) -> float:
+        return macro_f1(probs, y, False, self.labels)
+
+    def of_confusion(self, cm: np.ndarray) -> float:
+        """The same figure from the confusion matrix (rows: true class, columns: called), as scikit-learn
+        computes it: 2 TP / (true + called) per class, averaged over the classes present."""
+        present = np.flatnonzero(cm.sum(axis=1) > 0)
+        if self.labels is not None:
+            present = np.intersect1d(present, self.labels)
+        return float(np.mean(_f1s(cm)[present])) if len(present) else 0.0
+
+
+def _f1s(cm: np.ndarray) -> np.ndarray:
+    denominator = cm.sum(axis=1) + cm.sum(axis=0)
+    return np.divide(2.0 * np.diag(cm), denominator, out=np.zeros(len(cm)), where=denominator > 0)
+
+
 METRICS: dict[str, Callable[[np.ndarray, np.ndarray, bool], float]] = {"macro_f1": macro_f1, "macro_auc": macro_auc}
 
 
 def headline(spec: TaskSpec) -> Callable[[np.ndarray, np.ndarray], float]:
     """The task's headline metric as f(probs, y): early stopping, choices on validation, the gate."""
-    if spec.metric_labels:
-        return lambda probs, y: macro_f1(probs, y, spec.multilabel, spec.metric_labels)
+    if not spec.multilabel and (spec.metric_labels or spec.metric == "macro_f1"):
+        return MacroF1(spec.metric_labels or None)
     fn = METRICS[spec.metric]
     return lambda probs, y: fn(probs, y, spec.multilabel)
 
 
 def aami(probs: np.ndarray, y: np.ndarray, classes: tuple[str, ...], focus: tuple[str, ...]) -> dict[str, float]:
     """AAMI EC57 figures: accuracy, sensitivity (Se) and positive predictivity (+P) of `focus` classes."""
-    cm = confusion_matrix(y, probs.argmax(axis=1), labels=range(len(classes)))
+    return _aami(confusion_matrix(y, probs.argmax(axis=1), labels=range(len(classes))), classes, focus)
+
+
+def _aami(cm: np.ndarray, classes: tuple[str, ...], focus: tuple[str, ...]) -> dict[str, float]:
     out = {"accuracy": float(np.trace(cm) / cm.sum())}
     for name in focus:
         c = classes.index(name)
@@ -124,18 +152,31 @@ def point_metrics(
     accuracy and the AAMI figures of the `focus` classes; `metric_classes` add the macro-F1 over those
     (macro_f1_N_S_V)."""
     aucs = per_class_auc(probs, y, multilabel)
+    if not multilabel:
+        cm = confusion_matrix(y, probs.argmax(axis=1), labels=range(len(classes)))
+        return _single_label_figures(aucs, cm, classes, focus, metric_classes)
     f1s = f1_score(y, predictions(probs, multilabel), labels=range(len(classes)), average=None, zero_division=0)
-    present = (y.sum(axis=0) > 0) if multilabel else np.isin(np.arange(len(classes)), y)
+    present = y.sum(axis=0) > 0
     out = {"macro_auc": _nan_safe(np.mean, aucs), "macro_f1": macro_f1(probs, y, multilabel)}
+    for c, name in enumerate(classes):
+        out[f"auc_{name}"] = float(aucs[c])
+        out[f"f1_{name}"] = float(f1s[c]) if present[c] else float("nan")
+    return out
+
+
+def _single_label_figures(
+    aucs: np.ndarray, cm: np.ndarray, classes: tuple[str, ...], focus: tuple[str, ...], metric_classes: tuple[str, ...]
+) -> dict:
+    """`point_metrics` of a single-label task from its per-class AUCs and its confusion matrix."""
+    f1s, present = _f1s(cm), cm.sum(axis=1) > 0
+    out = {"macro_auc": _nan_safe(np.mean, aucs), "macro_f1": MacroF1().of_confusion(cm)}
     for c, name in enumerate(classes):
         out[f"auc_{name}"] = float(aucs[c])
         out[f"f1_{name}"] = float(f1s[c]) if present[c] else float("nan")
     if metric_classes:
         labels = tuple(classes.index(c) for c in metric_classes)
-        out[macro_f1_key(metric_classes)] = macro_f1(probs, y, multilabel, labels)
-    if not multilabel:
-        out.update(aami(probs, y, classes, focus))
-    return out
+        out[macro_f1_key(metric_classes)] = MacroF1(labels).of_confusion(cm)
+    return out | _aami(cm, classes, focus)
 
 
 def _group_rows(groups: np.ndarray) -> list[np.ndarray]:
@@ -149,7 +190,43 @@ def patient_resamples(groups: np.ndarray, *, n_boot: int = 200, seed: int = 0) -
         yield np.concatenate([by_group[i] for i in rng.integers(0, len(by_group), len(by_group))])
 
 
-def percentile_interval(draws: list[float]) -> tuple[float, float]:
+def patient_counts(groups: np.ndarray, *, n_boot: int = 200, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The draws of `patient_resamples` as counts: each row's patient (an index into the sorted
+    patients) and, per draw, how many times each patient was drawn, shape (n_boot, patients)."""
+    patients, owner = np.unique(groups, return_inverse=True)
+    rng, n = np.random.default_rng(seed), len(patients)
+    counts = np.zeros((n_boot, n), np.int64)
+    for b in range(n_boot):
+        counts[b] = np.bincount(rng.integers(0, n, n), minlength=n)
+    return owner.ravel(), counts
+
+
+def _drawn_confusions(pred: np.ndarray, y: np.ndarray, owner: np.ndarray, counts: np.ndarray, k: int) -> np.ndarray:
+    """Each draw's confusion matrix, (n_boot, k, k): every patient's own matrix summed as often as drawn."""
+    patients = counts.shape[1]
+    own = np.bincount((owner * k + y) * k + pred, minlength=patients * k * k).reshape(patients, k * k)
+    return (counts @ own).reshape(-1, k, k)
+
+
+def resampled(
+    metric: Callable[[np.ndarray, np.ndarray], float],
+    probs: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    *,
+    n_boot: int = 200,
+    seed: int = 0,
+) -> np.ndarray:
+    """`metric` on each patient draw (the draws of `patient_resamples`): read off summed per-patient
+    confusion matrices where the metric allows it (`MacroF1`), else scored on each draw's rows."""
+    if isinstance(metric, MacroF1):
+        owner, counts = patient_counts(groups, n_boot=n_boot, seed=seed)
+        cms = _drawn_confusions(probs.argmax(axis=1), y, owner, counts, probs.shape[1])
+        return np.array([metric.of_confusion(cm) for cm in cms])
+    return np.array([metric(probs[rows], y[rows]) for rows in patient_resamples(groups, n_boot=n_boot, seed=seed)])
+
+
+def percentile_interval(draws) -> tuple[float, float]:
     return _nan_safe(np.percentile, draws, 2.5), _nan_safe(np.percentile, draws, 97.5)
 
 
@@ -167,19 +244,71 @@ def bootstrap(
 def evaluate(
     probs: np.ndarray, y: np.ndarray, groups: np.ndarray, spec: TaskSpec, *, n_boot: int = 200, seed: int = 0
 ) -> dict[str, Interval]:
-    """Every point metric with its bootstrap interval (patients resampled)."""
+    """Every point metric with its bootstrap interval (patients resampled). Single-label tasks: each
+    draw's figures from per-patient confusion matrices and its AUCs from the rows weighted by how often
+    their patient was drawn, the same numbers as scoring each draw's rows, without copying them."""
     args = (spec.classes, spec.multilabel, spec.focus_classes, spec.metric_classes)
     point = point_metrics(probs, y, *args)
-    ci = bootstrap(lambda r: point_metrics(probs[r], y[r], *args), groups, n_boot=n_boot, seed=seed)
+    if spec.multilabel:
+        ci = bootstrap(lambda r: point_metrics(probs[r], y[r], *args), groups, n_boot=n_boot, seed=seed)
+    else:
+        owner, counts = patient_counts(groups, n_boot=n_boot, seed=seed)
+        k = len(spec.classes)
+        cms = _drawn_confusions(probs.argmax(axis=1), y, owner, counts, k)
+        ranked = [_Ranked.of(probs[:, c], y == c) for c in range(k)]
+        draws: dict[str, list[float]] = {}
+        for cm, drawn in zip(cms, counts):
+            weights = drawn[owner].astype(np.float64)
+            aucs = np.array([r.auc(weights) for r in ranked])
+            for name, v in _single_label_figures(
+                aucs, cm, spec.classes, spec.focus_classes, spec.metric_classes
+            ).items():
+                draws.setdefault(name, []).append(v)
+        ci = {name: percentile_interval(v) for name, v in draws.items()}
     return {k: Interval(v, *ci[k]) for k, v in point.items()}
 
 
-def interval(
-    metric: Callable[[np.ndarray], float], groups: np.ndarray, *, n_boot: int = 200, seed: int = 0
+@dataclass(frozen=True)
+class _Ranked:
+    """One class's scores sorted once, with their ties grouped, so that its ROC-AUC under any row
+    weights (how often each row's patient was drawn) is the tie-corrected Mann-Whitney statistic: what
+    roc_auc_score gives on the rows repeated that often."""
+
+    order: np.ndarray
+    tie: np.ndarray  # tie group of each sorted row, 0 .. groups - 1 in ascending score
+    positive: np.ndarray  # of each sorted row
+
+    @classmethod
+    def of(cls, scores: np.ndarray, positive: np.ndarray) -> _Ranked:
+        order = np.argsort(scores, kind="stable")
+        ranked = scores[order]
+        tie = np.concatenate([[0], np.cumsum(ranked[1:] != ranked[:-1])]) if len(ranked) else np.arange(0)
+        return cls(order, tie, positive[order])
+
+    def auc(self, weights: np.ndarray) -> float:
+        w = weights[self.order]
+        groups = int(self.tie[-1]) + 1 if len(self.tie) else 0
+        pos = np.bincount(self.tie, w * self.positive, minlength=groups)
+        neg = np.bincount(self.tie, w * ~self.positive, minlength=groups)
+        total_pos, total_neg = pos.sum(), neg.sum()
+        if total_pos == 0 or total_neg == 0:
+            return float("nan")  # as per_class_auc: a draw without positives or negatives of the class
+        below = np.cumsum(neg) - neg
+        return float((pos * (below + 0.5 * neg)).sum() / (total_pos * total_neg))
+
+
+def metric_interval(
+    metric: Callable[[np.ndarray, np.ndarray], float],
+    probs: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    *,
+    n_boot: int = 200,
+    seed: int = 0,
 ) -> Interval:
-    """One metric of the rows, f(rows), with its patient-bootstrap interval."""
-    lo, hi = bootstrap(lambda rows: {"m": metric(rows)}, groups, n_boot=n_boot, seed=seed)["m"]
-    return Interval(metric(np.arange(len(groups))), lo, hi)
+    """`metric` of the rows with its patient-bootstrap interval."""
+    draws = resampled(metric, probs, y, groups, n_boot=n_boot, seed=seed)
+    return Interval(metric(probs, y), *percentile_interval(draws))
 
 
 def paired_bootstrap(
@@ -193,9 +322,9 @@ def paired_bootstrap(
     seed: int = 0,
 ) -> Interval:
     """metric(a) - metric(b) on the same resampled patients: the difference and its 95 % interval."""
-    return interval(
-        lambda rows: metric(probs_a[rows], y[rows]) - metric(probs_b[rows], y[rows]), groups, n_boot=n_boot, seed=seed
-    )
+    a = resampled(metric, probs_a, y, groups, n_boot=n_boot, seed=seed)
+    b = resampled(metric, probs_b, y, groups, n_boot=n_boot, seed=seed)
+    return Interval(metric(probs_a, y) - metric(probs_b, y), *percentile_interval(a - b))
 
 
 def n_parameters(model: torch.nn.Module) -> int:
