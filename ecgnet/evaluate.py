@@ -101,8 +101,8 @@ METRICS: dict[str, Callable[[np.ndarray, np.ndarray, bool], float]] = {"macro_f1
 
 def headline(spec: TaskSpec) -> Callable[[np.ndarray, np.ndarray], float]:
     """The task's headline metric as f(probs, y): early stopping, choices on validation, the gate."""
-    if not spec.multilabel and (spec.metric_labels or spec.metric == "macro_f1"):
-        return MacroF1(spec.metric_labels or None)
+    if not spec.multilabel and spec.metric == "macro_f1":  # metric classes restrict only this (TaskSpec)
+        return MacroF1(spec.metric_labels)
     fn = METRICS[spec.metric]
     return lambda probs, y: fn(probs, y, spec.multilabel)
 
@@ -183,29 +183,41 @@ def _group_rows(groups: np.ndarray) -> list[np.ndarray]:
     return [np.flatnonzero(groups == g) for g in np.unique(groups)]
 
 
+def _patient_draws(patients: int, n_boot: int, seed: int) -> Iterator[np.ndarray]:
+    """The bootstrap's draws, defined once: per draw, `patients` indices into the sorted patients,
+    drawn with replacement (both `patient_resamples` and `patient_counts` read these)."""
+    rng = np.random.default_rng(seed)
+    for _ in range(n_boot):
+        yield rng.integers(0, patients, patients)
+
+
 def patient_resamples(groups: np.ndarray, *, n_boot: int = 200, seed: int = 0) -> Iterator[np.ndarray]:
     """`n_boot` draws of rows, each whole patients drawn with replacement as many times as there are."""
-    rng, by_group = np.random.default_rng(seed), _group_rows(groups)
-    for _ in range(n_boot):
-        yield np.concatenate([by_group[i] for i in rng.integers(0, len(by_group), len(by_group))])
+    by_group = _group_rows(groups)
+    for drawn in _patient_draws(len(by_group), n_boot, seed):
+        yield np.concatenate([by_group[i] for i in drawn])
 
 
 def patient_counts(groups: np.ndarray, *, n_boot: int = 200, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """The draws of `patient_resamples` as counts: each row's patient (an index into the sorted
     patients) and, per draw, how many times each patient was drawn, shape (n_boot, patients)."""
     patients, owner = np.unique(groups, return_inverse=True)
-    rng, n = np.random.default_rng(seed), len(patients)
-    counts = np.zeros((n_boot, n), np.int64)
-    for b in range(n_boot):
-        counts[b] = np.bincount(rng.integers(0, n, n), minlength=n)
+    counts = np.zeros((n_boot, len(patients)), np.int64)
+    for b, drawn in enumerate(_patient_draws(len(patients), n_boot, seed)):
+        counts[b] = np.bincount(drawn, minlength=len(patients))
     return owner.ravel(), counts
 
 
-def _drawn_confusions(pred: np.ndarray, y: np.ndarray, owner: np.ndarray, counts: np.ndarray, k: int) -> np.ndarray:
-    """Each draw's confusion matrix, (n_boot, k, k): every patient's own matrix summed as often as drawn."""
-    patients = counts.shape[1]
-    own = np.bincount((owner * k + y) * k + pred, minlength=patients * k * k).reshape(patients, k * k)
-    return (counts @ own).reshape(-1, k, k)
+def _drawn_confusions(
+    probs: np.ndarray, y: np.ndarray, groups: np.ndarray, *, n_boot: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`patient_counts` and each draw's confusion matrix of the argmax decisions, (n_boot, k, k): every
+    patient's own matrix summed as often as it was drawn."""
+    owner, counts = patient_counts(groups, n_boot=n_boot, seed=seed)
+    k, patients = probs.shape[1], counts.shape[1]
+    cell = (owner * k + y) * k + probs.argmax(axis=1)
+    own = np.bincount(cell, minlength=patients * k * k).reshape(patients, k * k)
+    return owner, counts, (counts @ own).reshape(-1, k, k)
 
 
 def resampled(
@@ -220,8 +232,7 @@ def resampled(
     """`metric` on each patient draw (the draws of `patient_resamples`): read off summed per-patient
     confusion matrices where the metric allows it (`MacroF1`), else scored on each draw's rows."""
     if isinstance(metric, MacroF1):
-        owner, counts = patient_counts(groups, n_boot=n_boot, seed=seed)
-        cms = _drawn_confusions(probs.argmax(axis=1), y, owner, counts, probs.shape[1])
+        _, _, cms = _drawn_confusions(probs, y, groups, n_boot=n_boot, seed=seed)
         return np.array([metric.of_confusion(cm) for cm in cms])
     return np.array([metric(probs[rows], y[rows]) for rows in patient_resamples(groups, n_boot=n_boot, seed=seed)])
 
@@ -252,10 +263,8 @@ def evaluate(
     if spec.multilabel:
         ci = bootstrap(lambda r: point_metrics(probs[r], y[r], *args), groups, n_boot=n_boot, seed=seed)
     else:
-        owner, counts = patient_counts(groups, n_boot=n_boot, seed=seed)
-        k = len(spec.classes)
-        cms = _drawn_confusions(probs.argmax(axis=1), y, owner, counts, k)
-        ranked = [_Ranked.of(probs[:, c], y == c) for c in range(k)]
+        owner, counts, cms = _drawn_confusions(probs, y, groups, n_boot=n_boot, seed=seed)
+        ranked = [_Ranked.of(probs[:, c], y == c) for c in range(len(spec.classes))]
         draws: dict[str, list[float]] = {}
         for cm, drawn in zip(cms, counts):
             weights = drawn[owner].astype(np.float64)

@@ -359,10 +359,10 @@ def _save(path: Path, state: dict, model, opt, sched, averaged: AveragedModel | 
 def _resume(path: Path, model, opt, sched, averaged: AveragedModel | None = None) -> dict:
     saved = torch.load(path, weights_only=True)
     model.load_state_dict(saved.pop("model"))
-    if averaged is not None:
-        # a checkpoint from a run without averaging starts the average at the resumed weights
-        averaged.load_state_dict(saved.pop("averaged", AveragedModel(model, use_buffers=True).state_dict()))
-    saved.pop("averaged", None)
+    kept = saved.pop("averaged", None)
+    # a checkpoint from a run without averaging leaves the average unstarted: its first update copies the weights
+    if averaged is not None and kept is not None:
+        averaged.load_state_dict(kept)
     opt.load_state_dict(saved.pop("optimizer"))
     sched.load_state_dict(saved.pop("scheduler"))
     torch.set_rng_state(saved.pop("torch_rng"))
