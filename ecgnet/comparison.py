@@ -50,6 +50,7 @@ from .fusion import (
     combine_probs,
     cross_fit_late,
     fit_late,
+    mean_probs,
 )
 from .models import ModelConfig
 from .plots import attribution_pngs, comparison_png, per_patient_png, shares_png
@@ -152,6 +153,7 @@ class VariantResult:
     offsets: np.ndarray | None = None  # per-class decision offsets, when the task has them
     explained: Explained | None = None  # explainability numbers (validation rows)
     pictures: dict[str, bytes] = field(default_factory=dict)  # file name -> PNG: attribution maps per view
+    raw_test_probs: np.ndarray | None = None  # test probabilities before decision offsets
 
     @property
     def deployed(self) -> nn.Module:
@@ -162,6 +164,11 @@ class VariantResult:
     def combinable_val_probs(self) -> np.ndarray:
         """Validation probabilities a late combiner is fitted on: the model's own, before offsets."""
         return self.val_probs if self.raw_val_probs is None else self.raw_val_probs
+
+    @property
+    def combinable_test_probs(self) -> np.ndarray:
+        """Test probabilities of the model as a late combiner or an ensemble runs it: before offsets."""
+        return self.test_probs if self.raw_test_probs is None else self.raw_test_probs
 
 
 def train_variant(
@@ -180,11 +187,11 @@ def train_variant(
     variant, start = VARIANTS[name], time.perf_counter()
     scored = scored_on_development(data) if cfg.folds > 1 else data
     inputs = _inputs(variant, upstream or {})
-    val_probs, history = None, []
+    val_probs, test_probs, history = None, None, []
     if variant.kind == "late":  # singles' validation probabilities are out of fold under cross-validation
-        model, fitted, val_probs = _fit_late(variant, scored, inputs, seed=cfg.train.seed)
+        model, fitted, val_probs, test_probs = _fit_late(variant, scored, inputs, seed=cfg.train.seed)
     elif variant.kind == "ensemble":
-        model, fitted, val_probs = _ensemble(variant, scored, inputs)
+        model, fitted, val_probs, test_probs = _ensemble(variant, scored, inputs)
     elif cfg.folds > 1:
         model, history, fitted, val_probs = _cross_validate(variant, scored, cfg, inputs, checkpoint_dir, on_epoch)
     else:
@@ -214,6 +221,7 @@ def train_variant(
         scored,
         cfg,
         val_probs=val_probs,
+        raw_test_probs=test_probs,
         offsets=offsets,
         raw_val_probs=raw_val_probs,
         history=history,
@@ -372,26 +380,33 @@ def _inputs(variant: Variant, upstream: dict[str, VariantResult]) -> dict[str, V
 
 def _ensemble(
     variant: Variant, data: TaskData, members: dict[str, VariantResult]
-) -> tuple[nn.Module, dict, np.ndarray]:
-    """The members' mean probability: as a model (each member as trained, before its decision offsets)
-    and over validation (their validation probabilities, out of fold or cross-fitted, so the mean's are
-    too)."""
+) -> tuple[nn.Module, dict, np.ndarray, np.ndarray]:
+    """The members' mean probability: as a model (each member as trained, before its decision offsets),
+    over validation (their validation probabilities, out of fold or cross-fitted, so the mean's are
+    too) and over test (what the model predicts there, from what each member predicted: running the
+    members again would give the same probabilities at the cost of every network they hold)."""
     model = MeanEnsemble([members[n].model for n in variant.members], data.multilabel).eval()
     val_probs = np.mean([members[n].combinable_val_probs for n in variant.members], axis=0)
-    return model, {"members": list(variant.members)}, val_probs
+    test_probs = mean_probs(np.stack([members[n].combinable_test_probs for n in variant.members]), data.multilabel)
+    return model, {"members": list(variant.members)}, val_probs, test_probs
 
 
 def _fit_late(
     variant: Variant, data: TaskData, singles: dict[str, VariantResult], seed: int
-) -> tuple[nn.Module, dict, np.ndarray]:
-    """The late model fitted on all of validation, and its out-of-fold validation probabilities."""
+) -> tuple[nn.Module, dict, np.ndarray, np.ndarray]:
+    """The late model fitted on all of validation, its out-of-fold validation probabilities, and its
+    test probabilities: the combiner over what the single models predicted there (what the model
+    computes, without running the single models again)."""
     val_probs = np.stack([singles[m].combinable_val_probs for m in MODALITIES], axis=1)  # (rows, M, C)
     metric = headline(data.spec)
     combine, fitted = fit_late(variant, val_probs, data.val.y, data.multilabel, metric)
     oof = cross_fit_late(variant, val_probs, data.val.y, data.val.groups, data.multilabel, metric, seed=seed)
     in_sample = metric(combine_probs(combine, val_probs, data.multilabel), data.val.y)
     model = LateFusion({m: singles[m].model for m in MODALITIES}, combine, data.multilabel).eval()
-    return model, {**fitted, "val_metric_in_sample": round(in_sample, 4)}, oof
+    test_probs = combine_probs(
+        combine, np.stack([singles[m].combinable_test_probs for m in MODALITIES], axis=1), data.multilabel
+    )
+    return model, {**fitted, "val_metric_in_sample": round(in_sample, 4)}, oof, test_probs
 
 
 def score(
@@ -401,16 +416,18 @@ def score(
     cfg: ComparisonConfig,
     *,
     val_probs: np.ndarray,
+    raw_test_probs: np.ndarray | None = None,
     offsets: np.ndarray | None = None,
     **extra,
 ) -> VariantResult:
     """Validation and test scores. `val_probs`: the validation probabilities the variant is judged by
-    (out of fold, or cross-fitted, where the model or its offsets saw those rows); `offsets`: decision
-    offsets applied to the test probabilities."""
+    (out of fold, or cross-fitted, where the model or its offsets saw those rows); `raw_test_probs`: the
+    model's test probabilities where they are known without running it (late and ensemble variants);
+    `offsets`: decision offsets applied to the test probabilities."""
     device = resolve_device(cfg.train.device)  # inference where training ran: fold ensembles score k times
-    test_probs = predict_probs(model, data.test, data.multilabel, device=device)
-    if offsets is not None:
-        test_probs = apply_offsets(test_probs, offsets)
+    if raw_test_probs is None:
+        raw_test_probs = predict_probs(model, data.test, data.multilabel, device=device)
+    test_probs = raw_test_probs if offsets is None else apply_offsets(raw_test_probs, offsets)
     metric = headline(data.spec)
     val = metric_interval(metric, val_probs, data.val.y, data.val.groups, n_boot=cfg.n_boot, seed=cfg.train.seed)
     test = evaluate(test_probs, data.test.y, data.test.groups, data.spec, n_boot=cfg.n_boot, seed=cfg.train.seed)
@@ -424,7 +441,17 @@ def score(
         test[data.spec.metric_key].value,
     )
     result = VariantResult(
-        variant, model, val_probs, test_probs, val, test, n_parameters(model), 0.0, offsets=offsets, **extra
+        variant,
+        model,
+        val_probs,
+        test_probs,
+        val,
+        test,
+        n_parameters(model),
+        0.0,
+        offsets=offsets,
+        raw_test_probs=raw_test_probs,
+        **extra,
     )
     result.latency_ms = latency_ms(result.deployed, sample)
     return result
@@ -673,7 +700,11 @@ def save_result(result: VariantResult, directory: Path) -> None:
     name = result.variant.name
     torch.save(result.model.state_dict(), directory / f"{name}.state.pt")
     np.savez(
-        directory / f"{name}.npz", val=result.val_probs, test=result.test_probs, raw_val=result.combinable_val_probs
+        directory / f"{name}.npz",
+        val=result.val_probs,
+        test=result.test_probs,
+        raw_val=result.combinable_val_probs,
+        raw_test=result.combinable_test_probs,
     )
     for file, content in result.pictures.items():
         (directory / f"{name}.{file}").write_bytes(content)
@@ -720,6 +751,11 @@ def load_result(name: str, data: TaskData, cfg: ComparisonConfig, directory: Pat
     model = skeleton(variant, data, cfg)
     model.load_state_dict(torch.load(directory / f"{name}.state.pt", weights_only=True))
     model.eval()
+    kept = scores["fitted"].get("offsets")
+    offsets = None if kept is None else np.array([kept[c] for c in data.classes])
+    raw_test = probs["raw_test"] if "raw_test" in probs.files else None
+    if raw_test is None and offsets is not None:  # saved before raw test probabilities were: the model says
+        raw_test = predict_probs(model, data.test, data.multilabel)
     return VariantResult(
         variant,
         model,
@@ -733,7 +769,8 @@ def load_result(name: str, data: TaskData, cfg: ComparisonConfig, directory: Pat
         scores["fitted"],
         scores["seconds"],
         probs["raw_val"] if "raw_val" in probs.files else None,  # saved before decision offsets existed
-        np.array([scores["fitted"]["offsets"][c] for c in data.classes]) if "offsets" in scores["fitted"] else None,
+        offsets,
         Explained.from_json(scores["explained"]) if scores.get("explained") else None,
         {f.name.removeprefix(f"{name}."): f.read_bytes() for f in sorted(directory.glob(f"{name}.attribution_*.png"))},
+        raw_test,
     )

@@ -171,9 +171,20 @@ class MeanEnsemble(nn.Module):
         self.multilabel = multilabel
 
     def forward(self, x: Inputs) -> torch.Tensor:
-        probs = torch.stack([activation(m(x), self.multilabel) for m in self.members]).mean(dim=0)  # (B, C)
-        probs = probs.clamp(1e-7, 1 - 1e-7)
-        return torch.logit(probs) if self.multilabel else torch.log(probs)
+        return mean_logits(torch.stack([activation(m(x), self.multilabel) for m in self.members]), self.multilabel)
+
+
+def mean_logits(probs: torch.Tensor, multilabel: bool) -> torch.Tensor:
+    """(members, B, C) probabilities -> (B, C) logits whose activation is their mean (clamped away from 0
+    and 1, so the log stays finite)."""
+    mean = probs.mean(dim=0).clamp(1e-7, 1 - 1e-7)
+    return torch.logit(mean) if multilabel else torch.log(mean)
+
+
+def mean_probs(probs: np.ndarray, multilabel: bool) -> np.ndarray:
+    """What a MeanEnsemble of models predicts, from the (members, rows, C) probabilities they gave."""
+    with torch.no_grad():
+        return activation(mean_logits(torch.as_tensor(probs, dtype=torch.float32), multilabel), multilabel).numpy()
 
 
 class WeightedAverage(nn.Module):

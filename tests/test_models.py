@@ -544,6 +544,23 @@ def test_decision_offsets_are_kept_only_when_they_help_across_patients(data):
     assert always.offsets is not None and set(always.fitted["offsets"]) == set(data.classes)
     np.testing.assert_allclose(always.test_probs, apply_offsets(never.test_probs, always.offsets), atol=1e-5)
     np.testing.assert_allclose(always.raw_val_probs, never.val_probs)
+    np.testing.assert_allclose(always.combinable_test_probs, never.test_probs)  # what a late combiner reads
+
+
+def test_a_result_saved_without_raw_test_probabilities_gets_them_from_its_model(data, tmp_path):
+    """Results saved before the raw test probabilities were (and the late and ensemble variants read
+    them) load with the model's own test probabilities, not the offset ones."""
+    from ecgnet.comparison import load_result, save_result
+
+    cfg = ComparisonConfig(model=SMALL, n_boot=5, offsets_min_gain=-1.0)
+    result = train_variant("classical", data, cfg)
+    assert result.offsets is not None
+    save_result(result, tmp_path)
+    saved = dict(np.load(tmp_path / "classical.npz"))
+    np.savez(tmp_path / "classical.npz", **{k: v for k, v in saved.items() if k != "raw_test"})
+    back = load_result("classical", data, cfg, tmp_path)
+    np.testing.assert_allclose(back.combinable_test_probs, result.combinable_test_probs, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(back.combinable_test_probs, back.test_probs)
 
 
 def test_the_fusion_ensemble_is_its_members_mean_and_every_variant_reloads_as_it_predicted(data, tmp_path):
@@ -566,6 +583,10 @@ def test_the_fusion_ensemble_is_its_members_mean_and_every_variant_reloads_as_it
     raw = np.mean([predict_probs(m.model, data.test, False) for m in members], axis=0)
     np.testing.assert_allclose(predict_probs(ensemble.model, data.test, False), raw, rtol=1e-4, atol=1e-6)
     assert ensemble.fitted["members"] == list(FUSION)
+    # late and ensemble variants are scored from what their parts predicted on test: what the model says
+    for result in (results["late_average"], results["late_stacker"], ensemble):
+        ran = predict_probs(result.model, data.test, False)
+        np.testing.assert_allclose(result.combinable_test_probs, ran, rtol=1e-5, atol=1e-6)
     for name, result in (("late_stacker", results["late_stacker"]), ("fusion_ensemble", ensemble)):
         save_result(result, tmp_path)
         back = load_result(name, data, cfg, tmp_path)
