@@ -140,8 +140,27 @@ def disk_full_line(where: Path) -> str:
     )
 
 
+def slowest_steps(instance: dg.DagsterInstance, run_id: str, limit: int = 8) -> pl.DataFrame:
+    """The run's `limit` longest steps, longest first, with their share of all steps' time: where a run
+    against a time budget (`make bench-mitdb`'s 60 minutes) spends it, without reading the log."""
+    steps = [
+        {"step": s.step_key, "status": s.status.value if s.status else "", "seconds": s.end_time - s.start_time}
+        for s in instance.get_run_step_stats(run_id)
+        if s.start_time is not None and s.end_time is not None
+    ]
+    if not steps:
+        return pl.DataFrame()
+    table = pl.DataFrame(steps).sort("seconds", descending=True)
+    total = float(table["seconds"].sum()) or 1.0
+    return table.head(limit).with_columns(
+        pl.col("seconds").round(1), share=(pl.col("seconds") / total * 100).round(1).cast(pl.Utf8) + " %"
+    )
+
+
 def summary(result: dg.ExecuteInProcessResult, seconds: float) -> str:
     raw = RawStore(Workspace.default().store)
+    with dg.DagsterInstance.get() as instance:
+        steps = slowest_steps(instance, result.run_id)
     checks = [
         (
             e.asset_check_evaluation_data.check_name,
@@ -161,6 +180,8 @@ def summary(result: dg.ExecuteInProcessResult, seconds: float) -> str:
     lines = [
         f"\n== ecgnet demo: run {result.run_id} {'succeeded' if demo_succeeded(result) else 'FAILED'} "
         f"in {seconds:.1f} s",
+        "\nSlowest steps (seconds, share of all steps' time):",
+        markdown_table(steps),
         "\nRaw store per source (records landed, beats, records quarantined):",
         markdown_table(totals(raw)),
         "\nQuarantined, per reason:",

@@ -20,6 +20,7 @@ from pipelines.demo import (
     exit_status,
     failed_checks,
     selected_groups,
+    slowest_steps,
     step_errors,
 )
 from pipelines.partitions import SHARD_KEYS, every_shard_tags
@@ -100,12 +101,20 @@ def test_definitions_load_with_the_ingest_feature_and_training_groups():
 
 
 def test_ingest_assets_materialize_with_metadata_and_passing_checks(tmp_path, sources):
+    instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize(
         [*ingest_assets, *ingest_checks],
         resources=_resources(tmp_path, sources, max_quarantine_fraction=0.3),
         tags=every_shard_tags(),
+        instance=instance,
     )
     assert result.success
+    # the summary's slowest steps: this run's own, longest first, shares of all steps' time
+    slowest = slowest_steps(instance, result.run_id, limit=3)
+    assert slowest.height == 3 and set(slowest["status"]) == {"SUCCESS"}
+    assert slowest["seconds"].to_list() == sorted(slowest["seconds"].to_list(), reverse=True)
+    assert set(slowest["step"]) <= {s.step_key for s in instance.get_run_step_stats(result.run_id)}
+    assert slowest["step"][0] == "annotated_beats" and slowest["share"][0].endswith(" %")  # two MIT-BIH records
     meta = {
         m.asset_key.to_user_string(): m.metadata
         for m in result.get_asset_materialization_events()
