@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from sklearn.metrics import confusion_matrix, f1_score, roc_auc_score
+from sklearn.metrics import confusion_matrix, f1_score
 
 from feature_store.tasks import macro_f1_key
 
@@ -54,11 +54,14 @@ def _nan_safe(fn, values, *args) -> float:
 
 
 def per_class_auc(probs: np.ndarray, y: np.ndarray, multilabel: bool) -> np.ndarray:
+    """One-vs-rest ROC-AUC of each class (NaN where `y` has no positives or no negatives of it): the
+    tie-corrected Mann-Whitney statistic, what roc_auc_score gives, without its input checks, which
+    cost a patient bootstrap of a multi-label task most of its time (2.5 ms a call on a few rows)."""
     onehot = y if multilabel else np.eye(probs.shape[1])[y]
-    out = np.full(probs.shape[1], np.nan)
+    ones, out = np.ones(len(onehot)), np.full(probs.shape[1], np.nan)
     for c in range(probs.shape[1]):
         if 0 < onehot[:, c].sum() < len(onehot):
-            out[c] = roc_auc_score(onehot[:, c], probs[:, c])
+            out[c] = _Ranked.of(probs[:, c], onehot[:, c] > 0).auc(ones)
     return out
 
 

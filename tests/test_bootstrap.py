@@ -17,6 +17,7 @@ from ecgnet.evaluate import (
     paired_bootstrap,
     patient_counts,
     patient_resamples,
+    per_class_auc,
     point_metrics,
     resampled,
 )
@@ -50,6 +51,18 @@ def test_weighted_ranks_give_the_auc_of_repeated_rows():
         want = roc_auc_score(y[repeated] == c, probs[repeated, c])
         assert _Ranked.of(probs[:, c], y == c).auc(weights.astype(float)) == pytest.approx(want, abs=1e-12)
     assert np.isnan(_Ranked.of(probs[:, 4], np.zeros(len(y), bool)).auc(np.ones(len(y))))
+
+
+def test_per_class_auc_is_scikit_learns_single_and_multi_label():
+    probs, y, _ = _rows(2)
+    got = per_class_auc(probs, y, False)
+    for c in range(5):
+        assert got[c] == pytest.approx(roc_auc_score(y == c, probs[:, c]), abs=1e-12)
+    multi = (np.random.default_rng(3).random((len(y), 5)) < [0.3, 0.5, 0.1, 0.02, 0.0]).astype(float)
+    got = per_class_auc(probs, multi, True)
+    for c in range(4):
+        assert got[c] == pytest.approx(roc_auc_score(multi[:, c], probs[:, c]), abs=1e-12)
+    assert np.isnan(got[4])  # no positives: no AUC, as before
 
 
 @pytest.mark.parametrize("seed", [0, 1])
