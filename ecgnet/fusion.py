@@ -175,10 +175,15 @@ class MeanEnsemble(nn.Module):
 
 
 def mean_logits(probs: torch.Tensor, multilabel: bool) -> torch.Tensor:
-    """(members, B, C) probabilities -> (B, C) logits whose activation is their mean (clamped away from 0
-    and 1, so the log stays finite)."""
-    mean = probs.mean(dim=0).clamp(1e-7, 1 - 1e-7)
-    return torch.logit(mean) if multilabel else torch.log(mean)
+    """(members, B, C) probabilities -> (B, C) logits whose activation is their mean."""
+    return probability_logits(probs.mean(dim=0), multilabel)
+
+
+def probability_logits(p: torch.Tensor, multilabel: bool) -> torch.Tensor:
+    """Logits whose activation gives `p` back (log p for softmax, logit p for sigmoid), p clamped away
+    from 0 and 1 so the log stays finite: how a combination of probabilities is returned as a model's."""
+    p = p.clamp(1e-7, 1 - 1e-7)
+    return torch.logit(p) if multilabel else torch.log(p)
 
 
 def mean_probs(probs: np.ndarray, multilabel: bool) -> np.ndarray:
@@ -196,8 +201,7 @@ class WeightedAverage(nn.Module):
         self.multilabel = multilabel
 
     def forward(self, probs: torch.Tensor) -> torch.Tensor:  # probs (B, M, C)
-        p = (self.weights[None, :, None] * probs).sum(dim=1).clamp(1e-7, 1 - 1e-7)  # (B, C)
-        return torch.logit(p) if self.multilabel else torch.log(p)
+        return probability_logits((self.weights[None, :, None] * probs).sum(dim=1), self.multilabel)  # (B, C)
 
 
 class Stacker(nn.Module):
