@@ -381,14 +381,19 @@ def _inputs(variant: Variant, upstream: dict[str, VariantResult]) -> dict[str, V
 def _ensemble(
     variant: Variant, data: TaskData, members: dict[str, VariantResult]
 ) -> tuple[nn.Module, dict, np.ndarray, np.ndarray]:
-    """The members' mean probability: as a model (each member as trained, before its decision offsets),
-    over validation (their validation probabilities, out of fold or cross-fitted, so the mean's are
-    too) and over test (what the model predicts there, from what each member predicted: running the
-    members again would give the same probabilities at the cost of every network they hold)."""
+    """The members' mean probability (MeanEnsemble's rule, `mean_probs`): as a model (each member as
+    trained, before its decision offsets), over validation (their validation probabilities, out of fold
+    or cross-fitted, so the mean's are too) and over test (what the model predicts there, from what
+    each member predicted: running the members again would give the same probabilities at the cost of
+    every network they hold)."""
     model = MeanEnsemble([members[n].model for n in variant.members], data.multilabel).eval()
-    val_probs = np.mean([members[n].combinable_val_probs for n in variant.members], axis=0)
-    test_probs = mean_probs(np.stack([members[n].combinable_test_probs for n in variant.members]), data.multilabel)
-    return model, {"members": list(variant.members)}, val_probs, test_probs
+
+    def predicted(split: str) -> np.ndarray:  # the model's rule on both splits: validated as it is tested
+        return mean_probs(
+            np.stack([getattr(members[n], f"combinable_{split}_probs") for n in variant.members]), data.multilabel
+        )
+
+    return model, {"members": list(variant.members)}, predicted("val"), predicted("test")
 
 
 def _fit_late(
@@ -660,8 +665,18 @@ def ranking_agreement(results: dict[str, VariantResult], data: TaskData) -> floa
     key = data.spec.metric_key
     val = [r.val.value for r in results.values()]
     test = [r.test[key].value for r in results.values()]
-    tau = kendalltau(val, test).statistic if len(results) > 1 else float("nan")
-    return float(tau)
+    return ranks_kendall(val, test) if len(results) > 1 else float("nan")
+
+
+# Metric values equal to this many decimals are one rank: variants that decide alike can score the same
+# metric apart by an ulp (a sum taken in another order), and Kendall tau would order them by that ulp.
+TIE_DECIMALS = 9
+
+
+def ranks_kendall(a, b) -> float:
+    """Kendall tau (tau-b: ties count as ties) between two lists of metric values, equal ones to
+    `TIE_DECIMALS` tied."""
+    return float(kendalltau(np.round(a, TIE_DECIMALS), np.round(b, TIE_DECIMALS)).statistic)
 
 
 def ranking_agreement_interval(
@@ -682,7 +697,7 @@ def ranking_agreement_interval(
     # (variants, draws) on each split: every variant scored on the same draws of that split's patients
     val = np.array([draws(r.val_probs, rows, cfg.train.seed) for r in results.values()])
     test = np.array([draws(r.test_probs, data.test, cfg.train.seed + 1) for r in results.values()])
-    return percentile_interval([kendalltau(v, t).statistic for v, t in zip(val.T, test.T)])
+    return percentile_interval([ranks_kendall(v, t) for v, t in zip(val.T, test.T)])
 
 
 def reported_metrics(data: TaskData) -> list[str]:

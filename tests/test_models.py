@@ -12,7 +12,7 @@ from ecgnet.data import Split, TaskData, patient_holdout
 from ecgnet.decisions import apply_offsets
 from ecgnet.evaluate import Interval, aami, bootstrap, evaluate, headline, macro_auc, macro_f1, paired_bootstrap
 from ecgnet.export import Layout, Packed
-from ecgnet.fusion import MODALITIES, VARIANTS, activation, build, combine_probs, cross_fit_late, fit_late
+from ecgnet.fusion import MODALITIES, VARIANTS, activation, build, combine_probs, cross_fit_late, fit_late, mean_probs
 from ecgnet.models import ModelConfig
 from ecgnet.train import TrainConfig, epoch_order, predict_probs, seed_everything, tensors, train
 from feature_store.tasks import BEATS, RECORDS
@@ -318,6 +318,13 @@ def test_ranking_agreement_is_kendall_tau_of_validation_against_test():
     assert ranking_agreement(results([0.1, 0.5, 0.9], [0.2, 0.4, 0.8]), data) == pytest.approx(1.0)
     assert ranking_agreement(results([0.1, 0.5, 0.9], [0.8, 0.4, 0.2]), data) == pytest.approx(-1.0)
     assert ranking_agreement(results([0.3, 0.1, 0.2, 0.4], [0.1, 0.2, 0.3, 0.4]), data) == pytest.approx(1 / 3)
+    # two variants that tie on test but for an ulp (a sum in another order) are tied, not ordered by it:
+    # tau-b of a full order against one with a tie
+    ulp = results([0.1, 0.5, 0.9], [0.2, 0.4 + 1e-15, 0.4])
+    assert ranking_agreement(ulp, data) == pytest.approx(
+        ranking_agreement(results([0.1, 0.5, 0.9], [0.2, 0.4, 0.4]), data)
+    )
+    assert ranking_agreement(ulp, data) == pytest.approx(2 / np.sqrt(6))
 
 
 def test_the_ranking_agreement_interval_resamples_patients_and_spans_zero_only_for_noise():
@@ -579,7 +586,11 @@ def test_the_fusion_ensemble_is_its_members_mean_and_every_variant_reloads_as_it
     ensemble = train_variant("fusion_ensemble", data, cfg, upstream=results)
     members = [results[n] for n in FUSION]
     mean_val = np.mean([m.combinable_val_probs for m in members], axis=0)
-    np.testing.assert_allclose(ensemble.combinable_val_probs, mean_val)
+    # the model's rule (the mean, clamped away from 0 and renormalised) on validation as on test
+    np.testing.assert_allclose(ensemble.combinable_val_probs, mean_val, atol=1e-6)
+    np.testing.assert_array_equal(
+        ensemble.combinable_val_probs, mean_probs(np.stack([m.combinable_val_probs for m in members]), False)
+    )
     raw = np.mean([predict_probs(m.model, data.test, False) for m in members], axis=0)
     np.testing.assert_allclose(predict_probs(ensemble.model, data.test, False), raw, rtol=1e-4, atol=1e-6)
     assert ensemble.fitted["members"] == list(FUSION)
