@@ -356,6 +356,16 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
         "weight_average": 0.998
     },
     "seed 1: weights averaged (0.998)": {"weight_average": 0.998, "seed": 1},
+    # the beat's own intervals read monotonically (ModelConfig.monotone_rhythm): its prematurity against each
+    # record reference can only argue for S or V, and the rest of the network no longer sees them
+    "monotone rhythm: prematurity against each reference, non-negative weights for S and V": {
+        "model": {"monotone_rhythm": "additive"}
+    },
+    "seed 1: monotone rhythm": {"model": {"monotone_rhythm": "additive"}, "seed": 1},
+    "monotone rhythm, its weights gated by the beat's embedding (still non-negative)": {
+        "model": {"monotone_rhythm": "gated"}
+    },
+    "seed 1: monotone rhythm, gated": {"model": {"monotone_rhythm": "gated"}, "seed": 1},
     # training rows added: S-majority copies of the training patients' S-rich records
     "S-majority copies of training records added": {"train_stress": "thinned"},
     "S-runs copies of training records added (thinned, re-timed: S runs at the usual pace, N after pauses)": {

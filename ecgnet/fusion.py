@@ -37,6 +37,7 @@ from .data import TaskData, patient_kfold
 from .models import MODALITIES, ModelConfig, TimeNet
 from .models.blocks import Normalizer, mlp
 from .models.readings import ReferenceReadings
+from .models.rhythm import MonotoneRhythm
 
 if TYPE_CHECKING:
     from feature_store.tasks import TaskSpec
@@ -47,11 +48,22 @@ EMBEDDING = "embedding"  # the one modality and input a FusionHead reads: embedd
 
 def time_readings(net: nn.Module, data: TaskData, cfg: ModelConfig) -> nn.Module:
     """`net`, given reference readings (ecgnet/models/readings.py) where it is a beat task's time encoder
-    and `cfg.reference_readings` > 0."""
-    if cfg.reference_readings > 0 and isinstance(net, TimeNet) and data.spec.unit == "beat":
-        from feature_store.transforms.rhythm import BEAT_RR_NAMES  # beat tasks' time scalars start with them
+    and `cfg.reference_readings` > 0, and its beat's intervals read monotonically
+    (ecgnet/models/rhythm.py) where `cfg.monotone_rhythm`."""
+    if not (isinstance(net, TimeNet) and data.spec.unit == "beat"):
+        return net
+    from feature_store.transforms.rhythm import BEAT_RR_NAMES, rr_context_names  # beat time scalars start so
 
+    if cfg.monotone_rhythm not in ("off", "additive", "gated"):
+        raise ValueError(f"ModelConfig.monotone_rhythm={cfg.monotone_rhythm!r}; fix: 'off', 'additive' or 'gated'")
+    if cfg.reference_readings > 0 and cfg.monotone_rhythm != "off":
+        raise ValueError("reference_readings and monotone_rhythm both rewrite the RR columns; fix: set one of them")
+    if cfg.reference_readings > 0:
         net.readings = ReferenceReadings(BEAT_RR_NAMES, cfg.reference_readings)
+    if cfg.monotone_rhythm != "off":
+        context = getattr(data.spec.view_params.get("time"), "rr_context_beats", 0)
+        names, gated = rr_context_names(context) if context else (), cfg.monotone_rhythm == "gated"
+        net.rhythm = MonotoneRhythm(BEAT_RR_NAMES, names, data.classes, cfg.embed_dim if gated else None)
     return net
 
 

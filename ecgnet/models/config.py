@@ -51,6 +51,12 @@ class ModelConfig:
     # against each reference (ecgnet/models/readings.py). 0: off; on DS1's S-runs instrument 1.0 moved
     # S under the runs 0.397 -> 0.423 (noise) and the CV headline 0.704 -> 0.689 (benchmarks/ABLATIONS.md)
     reference_readings: float = 0.0
+    # beat tasks, time encoders: "additive" or "gated": the beat's own intervals reach the logits only as
+    # its prematurity against each record reference, with non-negative weights for the premature classes
+    # (S, V; "gated": weights that also depend on the beat's embedding), and no longer reach the rest of
+    # the network (ecgnet/models/rhythm.py). "off": read freely, as every other scalar. On DS1 5-fold CV
+    # "additive" and "gated" both lost 0.04 (0.720 -> 0.681; benchmarks/ABLATIONS.md)
+    monotone_rhythm: str = "off"
     # time encoder: the convolved waveform pooled over this many equal spans of the window, kept in order
     # (1: one mean over the whole window). A beat window is cut around its R peak, so where a shape sits
     # (before the QRS: a P wave; after it: the T wave) is itself evidence that one global mean discards.

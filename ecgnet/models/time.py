@@ -9,6 +9,7 @@ from torch import nn
 from .blocks import Normalizer, ResBlock1d, mlp
 from .config import ModelConfig
 from .readings import ReferenceReadings
+from .rhythm import MonotoneRhythm
 
 
 class TimeNet(nn.Module):
@@ -29,6 +30,7 @@ class TimeNet(nn.Module):
         self.proj = nn.Linear(2 * c * cfg.time_segments + strip_width + cfg.scalar_dim, cfg.embed_dim)
         self.head = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(cfg.embed_dim, n_classes))
         self.readings: ReferenceReadings | None = None  # beat tasks may set it (ecgnet.fusion.time_readings)
+        self.rhythm: MonotoneRhythm | None = None  # beat tasks may set it: the beat's intervals read apart
 
     def encode(self, x: dict[str, torch.Tensor]) -> torch.Tensor:
         h = self.blocks(self.stem(self.norm_wave(x["waveform"])))  # (B, 2c, T/8)
@@ -44,11 +46,13 @@ class TimeNet(nn.Module):
         return torch.stack([self._join(h, s) for s in self.readings.all(scalars)]).mean(dim=0)
 
     def _join(self, h: torch.Tensor, scalars: torch.Tensor) -> torch.Tensor:
-        s = self.scalars(self.norm_scalars(scalars))  # (B, scalar_dim)
+        scalars = self.norm_scalars(scalars)
+        s = self.scalars(scalars if self.rhythm is None else self.rhythm.masked(scalars))  # (B, scalar_dim)
         return torch.relu(self.proj(torch.cat([h, s], dim=1)))  # (B, embed)
 
     def forward(self, x: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.head(self.encode(x))
+        h = self.encode(x)
+        return self.head(h) if self.rhythm is None else self.head(h) + self.rhythm(x["scalars"], h)
 
 
 class StripEncoder(nn.Module):
