@@ -110,6 +110,11 @@ class IntermediateFusion(nn.Module):
                 for m in MODALITIES
             }
         )
+        if getattr(self.encoders["time"], "rhythm", None) is not None:
+            # its embedding no longer holds the beat's intervals, and a fusion head reads embeddings only
+            raise ValueError(
+                "monotone_rhythm is for the time variant; fix: monotone_rhythm='off' for intermediate fusion"
+            )
         for encoder in self.encoders.values():
             encoder.head = nn.Identity()  # only encode() is used: no dead weights, honest sizes
         self.gated = gated

@@ -95,5 +95,7 @@ def test_monotone_rhythm_and_reference_readings_are_one_or_the_other(beat_task_s
         build(VARIANTS["time"], data, replace(SMALL, monotone_rhythm="additive", reference_readings=0.5))
     with pytest.raises(ValueError, match="fix: 'off', 'additive' or 'gated'"):
         build(VARIANTS["time"], data, replace(SMALL, monotone_rhythm="yes"))
+    with pytest.raises(ValueError, match="monotone_rhythm='off' for intermediate fusion"):
+        build(VARIANTS["intermediate_gated"], data, replace(SMALL, monotone_rhythm="additive"))
     with pytest.raises(ValueError, match="none of"):
         MonotoneRhythm(BEAT_RR_NAMES, (), ("normal", "afib"))

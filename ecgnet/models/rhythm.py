@@ -38,7 +38,7 @@ INITIAL_WEIGHT = 1.0
 class MonotoneRhythm(nn.Module):
     """Scalars (B, C) whose first columns are `rr_names` (then `context_names`, where the view has
     `rr_context`) -> (B, classes) logits to add to a network's, non-decreasing in each reading for the
-    premature classes and zero for the others; `keep` masks the beat's own intervals out of the scalars
+    premature classes and zero for the others; `masked` takes the beat's own intervals out of the scalars
     the rest of the network reads."""
 
     def __init__(
@@ -51,7 +51,7 @@ class MonotoneRhythm(nn.Module):
         super().__init__()
         need = [n for n in (PREV_S, LOCAL_S, NEXT_S, *RATIO_READINGS) if n not in rr_names]
         if need:
-            raise ValueError(f"monotone rhythm needs the RR columns {need}; fix: set monotone_rhythm=False")
+            raise ValueError(f"monotone rhythm needs the RR columns {need}; fix: set monotone_rhythm='off'")
         columns = {n: i for i, n in enumerate((*rr_names, *context_names))}
         self.ratio = [columns[n] for n in RATIO_READINGS]
         self.prev, self.local, self.next = columns[PREV_S], columns[LOCAL_S], columns[NEXT_S]
