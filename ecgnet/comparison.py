@@ -386,14 +386,12 @@ def _ensemble(
     or cross-fitted, so the mean's are too) and over test (what the model predicts there, from what
     each member predicted: running the members again would give the same probabilities at the cost of
     every network they hold)."""
-    model = MeanEnsemble([members[n].model for n in variant.members], data.multilabel).eval()
-
-    def predicted(split: str) -> np.ndarray:  # the model's rule on both splits: validated as it is tested
-        return mean_probs(
-            np.stack([getattr(members[n], f"combinable_{split}_probs") for n in variant.members]), data.multilabel
-        )
-
-    return model, {"members": list(variant.members)}, predicted("val"), predicted("test")
+    parts = [members[n] for n in variant.members]
+    model = MeanEnsemble([p.model for p in parts], data.multilabel).eval()
+    # the model's rule on both splits: validated as it is tested
+    val_probs = mean_probs(np.stack([p.combinable_val_probs for p in parts]), data.multilabel)
+    test_probs = mean_probs(np.stack([p.combinable_test_probs for p in parts]), data.multilabel)
+    return model, {"members": list(variant.members)}, val_probs, test_probs
 
 
 def _fit_late(

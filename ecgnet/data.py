@@ -39,6 +39,15 @@ INPUTS = {
 OPTIONAL = {"template", "rr_context", "strip"}
 
 
+def rhythm_columns(spec: TaskSpec) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The columns a beat task's time scalars start with: the RR columns, then `rr_context`'s where its
+    time params ask for it (empty otherwise)."""
+    from feature_store.transforms.rhythm import BEAT_RR_NAMES, rr_context_names  # only beat tasks need them
+
+    context = getattr(spec.view_params.get("time"), "rr_context_beats", 0)
+    return BEAT_RR_NAMES, rr_context_names(context) if context else ()
+
+
 def view_of(task: str, modality: str) -> str:
     return view_name(task, FAMILY_OF[modality])
 

@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from .classical import BoostedReference, LinearReference
-from .data import TaskData, patient_kfold
+from .data import TaskData, patient_kfold, rhythm_columns
 from .models import MODALITIES, ModelConfig, TimeNet
 from .models.blocks import Normalizer, mlp
 from .models.readings import ReferenceReadings
@@ -50,20 +50,18 @@ def time_readings(net: nn.Module, data: TaskData, cfg: ModelConfig) -> nn.Module
     """`net`, given reference readings (ecgnet/models/readings.py) where it is a beat task's time encoder
     and `cfg.reference_readings` > 0, and its beat's intervals read monotonically
     (ecgnet/models/rhythm.py) where `cfg.monotone_rhythm`."""
-    if not (isinstance(net, TimeNet) and data.spec.unit == "beat"):
-        return net
-    from feature_store.transforms.rhythm import BEAT_RR_NAMES, rr_context_names  # beat time scalars start so
-
-    if cfg.monotone_rhythm not in ("off", "additive", "gated"):
+    if cfg.monotone_rhythm not in ("off", "additive", "gated"):  # a typo is an error on any task
         raise ValueError(f"ModelConfig.monotone_rhythm={cfg.monotone_rhythm!r}; fix: 'off', 'additive' or 'gated'")
     if cfg.reference_readings > 0 and cfg.monotone_rhythm != "off":
         raise ValueError("reference_readings and monotone_rhythm both rewrite the RR columns; fix: set one of them")
+    if not (isinstance(net, TimeNet) and data.spec.unit == "beat"):
+        return net
+    rr_names, context_names = rhythm_columns(data.spec)
     if cfg.reference_readings > 0:
-        net.readings = ReferenceReadings(BEAT_RR_NAMES, cfg.reference_readings)
+        net.readings = ReferenceReadings(rr_names, cfg.reference_readings)
     if cfg.monotone_rhythm != "off":
-        context = getattr(data.spec.view_params.get("time"), "rr_context_beats", 0)
-        names, gated = rr_context_names(context) if context else (), cfg.monotone_rhythm == "gated"
-        net.rhythm = MonotoneRhythm(BEAT_RR_NAMES, names, data.classes, cfg.embed_dim if gated else None)
+        gated = cfg.monotone_rhythm == "gated"
+        net.rhythm = MonotoneRhythm(rr_names, context_names, data.classes, cfg.embed_dim if gated else None)
     return net
 
 

@@ -27,7 +27,7 @@ from .augment import (
     rhythm_exponents,
     swap_conduction,
 )
-from .data import Split, TaskData
+from .data import Split, TaskData, rhythm_columns
 from .evaluate import headline
 from .fusion import activation
 
@@ -237,13 +237,10 @@ def _swap_plan(data: TaskData, swap: ConductionSwap | None) -> tuple[int, tuple[
     the task does not have."""
     if swap is None or data.spec.unit != "beat" or data.multilabel or "time" not in data.train.x:
         return None
-    from feature_store.transforms.rhythm import BEAT_RR_NAMES, rr_context_names  # only beat tasks need them
-
     missing = [c for c in (swap.label, swap.donor) if c not in data.classes]
     if missing:
         raise ValueError(f"conduction swap: task {data.spec.name} has no class {missing}; its classes: {data.classes}")
-    context = getattr(data.spec.view_params.get("time"), "rr_context_beats", 0)
-    width = len(BEAT_RR_NAMES) + (len(rr_context_names(context)) if context else 0)
+    width = sum(len(names) for names in rhythm_columns(data.spec))
     return width, (data.classes.index(swap.label), data.classes.index(swap.donor))
 
 

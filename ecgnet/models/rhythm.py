@@ -25,10 +25,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .readings import LOCAL_MEAN_S, PREV_S, REFERENCE_PAIRS
+
 PREMATURE = ("S", "V")  # the classes a premature beat argues for: supraventricular and ventricular ectopy
-# a reading's column and how it becomes log(reference / preceding interval) from the stored value
-RATIO_READINGS = ("rr_prev_norm", "rr_prev_slow_norm", "rr_prev_q90_norm")  # preceding interval / reference
-PREV_S, LOCAL_S, NEXT_S = "rr_prev_s", "rr_local_s", "rr_next_s"
+RATIO_READINGS = tuple(prev for prev, _ in REFERENCE_PAIRS)  # preceding interval / each record reference
+NEXT_S = "rr_next_s"
 CONTEXT_PREV = "rr_m0"  # rr_context: log2 of the preceding interval over the median of the intervals around it
 CONTEXT_NEXT = "rr_p0"
 GAIN = 10.0  # a weight is GAIN * softplus(theta): logits of several units from readings of a few tenths
@@ -49,12 +50,12 @@ class MonotoneRhythm(nn.Module):
         embed_dim: int | None = None,
     ):
         super().__init__()
-        need = [n for n in (PREV_S, LOCAL_S, NEXT_S, *RATIO_READINGS) if n not in rr_names]
+        need = [n for n in (PREV_S, LOCAL_MEAN_S, NEXT_S, *RATIO_READINGS) if n not in rr_names]
         if need:
             raise ValueError(f"monotone rhythm needs the RR columns {need}; fix: set monotone_rhythm='off'")
         columns = {n: i for i, n in enumerate((*rr_names, *context_names))}
         self.ratio = [columns[n] for n in RATIO_READINGS]
-        self.prev, self.local, self.next = columns[PREV_S], columns[LOCAL_S], columns[NEXT_S]
+        self.prev, self.local, self.next = columns[PREV_S], columns[LOCAL_MEAN_S], columns[NEXT_S]
         self.context = columns.get(CONTEXT_PREV)
         self.n_readings = len(RATIO_READINGS) + 2 + (self.context is not None)  # + local mean, + next
         self.rows = [classes.index(c) for c in PREMATURE if c in classes]
