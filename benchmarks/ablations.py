@@ -42,6 +42,7 @@ from ecgnet.decisions import cross_fit_offsets
 from ecgnet.evaluate import aami, headline
 from ecgnet.fusion import VARIANTS
 from ecgnet.models import ModelConfig
+from ecgnet.models.config import BoostingConfig
 from ecgnet.stress import reference_copies
 from ecgnet.train import TrainConfig, predict_probs
 from feature_store.backend import numpy_backend
@@ -366,6 +367,11 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
         "model": {"monotone_rhythm": "gated"}
     },
     "seed 1: monotone rhythm, gated": {"model": {"monotone_rhythm": "gated"}, "seed": 1},
+    # the boosted reference (--variant classical_trees) with each class's trees constrained in the beat's
+    # RR columns (BoostingConfig.monotone_rhythm): earlier can only argue for S and V, and against N
+    "boosted trees one class against the rest, monotone in the RR columns (earlier: more S and V, less N)": {
+        "model": {"boosting": BoostingConfig(monotone_rhythm=True)}
+    },
     # training rows added: S-majority copies of the training patients' S-rich records
     "S-majority copies of training records added": {"train_stress": "thinned"},
     "S-runs copies of training records added (thinned, re-timed: S runs at the usual pace, N after pauses)": {

@@ -18,6 +18,7 @@ from ecgnet.models import ModelConfig
 from ecgnet.models.config import BoostingConfig
 from ecgnet.train import tensors
 from ecgnet.trees import TreeEnsemble, boosted_forest, float32_floor
+from feature_store.tasks import RecordWindows
 
 FAST = ModelConfig(boosting=BoostingConfig(rounds=40, leaves=15))
 
@@ -179,3 +180,60 @@ def test_multi_label_tasks_get_one_binary_ensemble_a_class(data):
         ).fit(x, y[:, c], sample_weight=compute_sample_weight("balanced", y[:, c]))
         np.testing.assert_allclose(probs[:, c], alone.predict_proba(test)[:, 1], atol=1e-5)
     assert probs[:, 4].max() < 1e-6  # a class no train row carries is never predicted
+
+
+def test_monotone_trees_read_an_earlier_beat_as_more_premature_and_less_normal(data):
+    """BoostingConfig.monotone_rhythm: one binary ensemble a class, S's (and V's) log-odds never falling
+    and N's never rising as the beat comes earlier by any RR column, whatever the other features."""
+    from ecgnet.classical import earlier_signs
+    from ecgnet.data import rhythm_columns
+
+    cfg = replace(FAST, boosting=replace(FAST.boosting, monotone_rhythm=True))
+    model = build(VARIANTS["classical_trees"], data, cfg)
+    fitted = fit_reference(model, data)
+    classes = list(data.classes)
+    n, s = classes.index("N"), classes.index("S")
+    present = np.unique(data.train.y)
+    assert fitted["classes_fitted"] == len(present) and fitted["trees"] == 40 * len(present)  # one ensemble a class
+    names, context = rhythm_columns(data.spec)
+    signs = earlier_signs(model, data)
+    assert len(signs) == fitted["features"]
+    assert signs[names.index("rr_prev_s")] == -1 and signs[names.index("rr_record_s")] == +1
+    assert signs[names.index("rr_next_q90_norm")] == +1
+    # of the RR context only the beat's own two intervals; morphology and the rest are free
+    assert {c: int(signs[len(names) + i]) for i, c in enumerate(context) if signs[len(names) + i]} == (
+        {"rr_m0": -1, "rr_p0": +1} if context else {}
+    )
+    assert not signs[len(names) + len(context) :].any()
+    # each class's logit is the class-balanced binary fit, with the constraint, made by hand
+    train, test = _scalars(data.train), _scalars(data.test)
+    target = (np.asarray(data.train.y) == s).astype(int)
+    by_hand = HistGradientBoostingClassifier(
+        max_iter=40,
+        max_leaf_nodes=15,
+        l2_regularization=1.0,
+        early_stopping=False,
+        random_state=0,
+        monotonic_cst=signs,
+    ).fit(train, target, sample_weight=compute_sample_weight("balanced", target))
+    x = tensors(data.test)
+    with torch.no_grad():
+        logits = model(x).numpy()
+    np.testing.assert_allclose(logits[:, s], by_hand.decision_function(test), atol=1e-4)
+    # sweep each constrained column over its train range on every test beat, from late to early
+    moved_any = False
+    for column in np.flatnonzero(signs):
+        sweep = []
+        for value in np.quantile(train[:, column], np.linspace(0, 1, 9))[:: signs[column]]:
+            moved = {**x, "time": {**x["time"], "scalars": x["time"]["scalars"].clone()}}
+            moved["time"]["scalars"].view(len(test), -1)[:, column] = float(value)
+            with torch.no_grad():
+                sweep.append(model(moved).numpy())
+        earlier = np.diff(np.stack(sweep), axis=0)  # (steps, beats, classes): each step a beat earlier
+        assert earlier[:, :, s].min() >= -1e-5 and earlier[:, :, n].max() <= 1e-5, names[column]
+        moved_any |= bool(np.abs(earlier[:, :, s]).max() > 0)
+    assert moved_any  # and the constrained columns are read at all
+    # a task whose rows are not beats has no beat intervals to constrain
+    records = replace(data, spec=replace(data.spec, window=RecordWindows(), reference_stress=None))
+    with pytest.raises(ValueError, match="monotone_rhythm reads beat RR columns"):
+        earlier_signs(model, records)

@@ -25,13 +25,27 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .readings import LOCAL_MEAN_S, PREV_S, REFERENCE_PAIRS
+from .readings import LOCAL_MEAN_S, PREV_S, RECORD_MEAN_S, REFERENCE_PAIRS
 
 PREMATURE = ("S", "V")  # the classes a premature beat argues for: supraventricular and ventricular ectopy
 RATIO_READINGS = tuple(prev for prev, _ in REFERENCE_PAIRS)  # preceding interval / each record reference
 NEXT_S = "rr_next_s"
 CONTEXT_PREV = "rr_m0"  # rr_context: log2 of the preceding interval over the median of the intervals around it
 CONTEXT_NEXT = "rr_p0"
+# the sign with which each RR column moves as a beat comes earlier (shorter before it against an unchanged
+# reference, longer reference, longer pause after it), for constraints on models that read the columns
+# themselves (the boosted reference, ecgnet.classical); rr_m0 and rr_p0 are log2 ratios to the median around
+EARLIER = {
+    PREV_S: -1,
+    NEXT_S: +1,
+    LOCAL_MEAN_S: +1,
+    RECORD_MEAN_S: +1,
+    **{prev: -1 for prev, _ in REFERENCE_PAIRS},
+    **{nxt: +1 for _, nxt in REFERENCE_PAIRS},
+    CONTEXT_PREV: -1,
+    CONTEXT_NEXT: +1,
+}
+NORMAL = "N"  # the class coming earlier argues against
 GAIN = 10.0  # a weight is GAIN * softplus(theta): logits of several units from readings of a few tenths
 INITIAL_WEIGHT = 1.0
 
