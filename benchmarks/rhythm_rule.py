@@ -1,0 +1,104 @@
+"""A rhythm rule beside each variant, tried on DS1 out-of-fold probabilities: does it add S beats?
+
+A linear discriminant of N against S on the four raw RR intervals (before, after, the last ten's mean, the
+record mean; `benchmarks.linear_ds2`) finds most S beats on both halves of MIT-BIH, however a beat is
+shaped; the networks read shape first, and in records whose N beats are blocked (DS1's 118, 124, 207;
+DS2's 232) shape says N. Here the rule's score, out of fold itself, is added to each variant's S
+log-probability with a weight chosen on the other patients (cross-fitted by patient, as decision
+offsets are), and the variant's out-of-fold headline is compared with and without it, paired by patient.
+Reads a comparison's saved results (`<ECGNET_HOME>/training/<run>`: `data/` and `<variant>.npz`); DS2's
+rows are not read.
+
+    python -m benchmarks.rhythm_rule RUN_DIR [--variants time early ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+from ecgnet.comparison import development
+from ecgnet.crossval import patient_folds
+from ecgnet.data import TaskData, patient_kfold
+from ecgnet.decisions import macro_f1_of
+from ecgnet.evaluate import aami, headline, paired_bootstrap
+from feature_store.beat_ids import beat_positions
+from feature_store.tasks import BEATS
+from feature_store.transforms.rhythm import BEAT_RR_NAMES
+
+RAW_INTERVALS = ("rr_prev_s", "rr_next_s", "rr_local_s", "rr_record_s")
+WEIGHTS = (0.0, 0.125, 0.25, 0.5, 0.75, 1.0)  # of the rule's score (its log-odds) on the S log-probability
+FOLDS = 5
+MIN_S = 50  # records listed by S sensitivity: those with at least this many S beats
+
+
+def rule_scores(x: np.ndarray, y: np.ndarray, groups: np.ndarray, n: int, s: int) -> np.ndarray:
+    """Out-of-fold log-odds of S against N (LDA, equal priors, fitted on N and S rows of the other folds)."""
+    fold, out = patient_folds(groups, FOLDS, 0), np.zeros(len(y))
+    for f in range(FOLDS):
+        fit = (fold != f) & np.isin(y, [n, s])
+        lda = LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto", priors=[0.5, 0.5]).fit(x[fit], y[fit])
+        out[fold == f] = lda.decision_function(x[fold == f])
+    return out
+
+
+def with_rule(probs: np.ndarray, score: np.ndarray, weight: float, s: int) -> np.ndarray:
+    logp = np.log(np.clip(probs, 1e-7, 1.0))
+    logp[:, s] += weight * score
+    e = np.exp(logp - logp.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def cross_fitted(probs, score, y, groups, labels, s) -> tuple[np.ndarray, list[float]]:
+    """Each fold of patients decided with the weight that maximises the headline on the others."""
+    out, chosen = np.zeros_like(probs), []
+    for fit, held in patient_kfold(groups, FOLDS, 0):
+        values = [
+            macro_f1_of(with_rule(probs[fit], score[fit], w, s).argmax(axis=1), y[fit], probs.shape[1], labels)
+            for w in WEIGHTS
+        ]
+        chosen.append(WEIGHTS[int(np.argmax(values))])
+        out[held] = with_rule(probs[held], score[held], chosen[-1], s)
+    return out, chosen
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path, help="a comparison's results folder (data/ and <variant>.npz)")
+    parser.add_argument("--variants", nargs="*", default=None, help="default: every <variant>.npz there")
+    args = parser.parse_args()
+    data = TaskData.load(args.run / "data", BEATS)
+    dev = development(data)  # DS1: every development row, as the out-of-fold probabilities are ordered
+    y, groups, classes = np.asarray(dev.y), dev.groups, data.classes
+    n, s = classes.index("N"), classes.index("S")
+    labels = tuple(classes.index(c) for c in data.spec.metric_classes)
+    scalars = np.asarray(dev.x["time"]["scalars"]).reshape(len(y), -1)
+    score = rule_scores(scalars[:, [BEAT_RR_NAMES.index(c) for c in RAW_INTERVALS]], y, groups, n, s)
+    records = beat_positions(dev.ids)[0]
+    s_rich = [r for r in np.unique(records[y == s]) if ((y == s) & (records == r)).sum() >= MIN_S]
+    metric = headline(data.spec)
+    variants = args.variants or sorted(p.stem for p in args.run.glob("*.npz"))
+    print(f"DS1 {len(y):,} beats; rule: LDA of N against S on {', '.join(RAW_INTERVALS)}, out of fold")
+    for variant in variants:
+        probs = np.load(args.run / f"{variant}.npz")["raw_val"].astype(np.float64)  # before decision offsets
+        decided, chosen = cross_fitted(probs, score, y, groups, labels, s)
+        before, after = aami(probs, y, classes, ("S",)), aami(decided, y, classes, ("S",))
+        by_record = " ".join(
+            f"{r} {np.mean(probs[(y == s) & (records == r)].argmax(1) == s):.2f}->"
+            f"{np.mean(decided[(y == s) & (records == r)].argmax(1) == s):.2f}"
+            for r in s_rich
+        )
+        print(
+            f"{variant:20s} {metric(probs, y):.3f} -> {metric(decided, y):.3f} "
+            f"({paired_bootstrap(decided, probs, y, groups, metric, n_boot=1000)}), weights {chosen}; "
+            f"S {before['se_S']:.3f} / {before['pp_S']:.3f} -> {after['se_S']:.3f} / {after['pp_S']:.3f}; "
+            f"S Se by record {by_record}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
