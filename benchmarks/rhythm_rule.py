@@ -22,7 +22,7 @@ from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
 from ecgnet.comparison import development
 from ecgnet.crossval import patient_folds
-from ecgnet.data import TaskData, patient_kfold
+from ecgnet.data import TaskData, patient_kfold, rhythm_columns
 from ecgnet.decisions import macro_f1_of
 from ecgnet.evaluate import aami, headline, paired_bootstrap
 from feature_store.beat_ids import beat_positions
@@ -69,6 +69,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path, help="a comparison's results folder (data/ and <variant>.npz)")
     parser.add_argument("--variants", nargs="*", default=None, help="default: every <variant>.npz there")
+    parser.add_argument(
+        "--context", action="store_true", help="the rule also reads rr_context (the intervals around the beat)"
+    )
     args = parser.parse_args()
     data = TaskData.load(args.run / "data", BEATS)
     dev = development(data)  # DS1: every development row, as the out-of-fold probabilities are ordered
@@ -76,12 +79,17 @@ def main() -> None:
     n, s = classes.index("N"), classes.index("S")
     labels = tuple(classes.index(c) for c in data.spec.metric_classes)
     scalars = np.asarray(dev.x["time"]["scalars"]).reshape(len(y), -1)
-    score = rule_scores(scalars[:, [BEAT_RR_NAMES.index(c) for c in RAW_INTERVALS]], y, groups, n, s)
+    columns = [BEAT_RR_NAMES.index(c) for c in RAW_INTERVALS]
+    if args.context:  # rr_context follows the RR columns (ecgnet.data.rhythm_columns)
+        rr, context = rhythm_columns(data.spec)
+        columns += list(range(len(rr), len(rr) + len(context)))
+    score = rule_scores(scalars[:, columns], y, groups, n, s)
     records = beat_positions(dev.ids)[0]
     s_rich = [r for r in np.unique(records[y == s]) if ((y == s) & (records == r)).sum() >= MIN_S]
     metric = headline(data.spec)
     variants = args.variants or sorted(p.stem for p in args.run.glob("*.npz"))
-    print(f"DS1 {len(y):,} beats; rule: LDA of N against S on {', '.join(RAW_INTERVALS)}, out of fold")
+    read = ", ".join(RAW_INTERVALS) + (" and rr_context" if args.context else "")
+    print(f"DS1 {len(y):,} beats; rule: LDA of N against S on {read}, out of fold")
     for variant in variants:
         probs = np.load(args.run / f"{variant}.npz")["raw_val"].astype(np.float64)  # before decision offsets
         decided, chosen = cross_fitted(probs, score, y, groups, labels, s)
