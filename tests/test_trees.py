@@ -230,7 +230,7 @@ def test_monotone_trees_read_an_earlier_beat_as_more_premature_and_less_normal(d
             with torch.no_grad():
                 sweep.append(model(moved).numpy())
         earlier = np.diff(np.stack(sweep), axis=0)  # (steps, beats, classes): each step a beat earlier
-        assert earlier[:, :, s].min() >= -1e-5 and earlier[:, :, n].max() <= 1e-5, names[column]
+        assert earlier[:, :, s].min() >= -1e-5 and earlier[:, :, n].max() <= 1e-5, f"feature {column}"
         moved_any |= bool(np.abs(earlier[:, :, s]).max() > 0)
     assert moved_any  # and the constrained columns are read at all
     # a task whose rows are not beats has no beat intervals to constrain
