@@ -6,10 +6,11 @@ shaped; the networks read shape first, and in records whose N beats are blocked 
 DS2's 232) shape says N. Here the rule's score, out of fold itself, is added to each variant's S
 log-probability with a weight chosen on the other patients (cross-fitted by patient, as decision
 offsets are), and the variant's out-of-fold headline is compared with and without it, paired by patient.
-Reads a comparison's saved results (`<ECGNET_HOME>/training/<run>`: `data/` and `<variant>.npz`); DS2's
-rows are not read.
+`--gate`: the rule only in records whose median beat has a wide QRS (`qrs_spread`, label-free), the
+threshold cross-fitted with the weight: a blocked record is where shape misleads. Reads a comparison's
+saved results (`<ECGNET_HOME>/training/<run>`: `data/` and `<variant>.npz`); DS2's rows are not read.
 
-    python -m benchmarks.rhythm_rule RUN_DIR [--variants time early ...]
+    python -m benchmarks.rhythm_rule RUN_DIR [--variants time early ...] [--context] [--gate]
 """
 
 from __future__ import annotations
@@ -26,11 +27,14 @@ from ecgnet.data import TaskData, patient_kfold, rhythm_columns
 from ecgnet.decisions import macro_f1_of
 from ecgnet.evaluate import aami, headline, paired_bootstrap
 from feature_store.beat_ids import beat_positions
+from feature_store.config import IngestConfig
 from feature_store.tasks import BEATS
 from feature_store.transforms.rhythm import BEAT_RR_NAMES
+from feature_store.views.families import template_geometry
 
 RAW_INTERVALS = ("rr_prev_s", "rr_next_s", "rr_local_s", "rr_record_s")
 WEIGHTS = (0.0, 0.125, 0.25, 0.5, 0.75, 1.0)  # of the rule's score (its log-odds) on the S log-probability
+GATES_MS = (45.0, 50.0, 55.0, 60.0, 65.0, 70.0, np.inf)  # `--gate`: QRS spreads the rule may start at (inf: never)
 FOLDS = 5
 MIN_S = 50  # records listed by S sensitivity: those with at least this many S beats
 
@@ -52,17 +56,57 @@ def with_rule(probs: np.ndarray, score: np.ndarray, weight: float, s: int) -> np
     return e / e.sum(axis=1, keepdims=True)
 
 
-def cross_fitted(probs, score, y, groups, labels, s) -> tuple[np.ndarray, list[float]]:
-    """Each fold of patients decided with the weight that maximises the headline on the others."""
+def cross_fitted(
+    probs, score, y, groups, labels, s, width: np.ndarray | None = None
+) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """Each fold of patients decided with the weight (and, given each row's record `width`, the gate: the
+    rule only where the width is at least a threshold) that maximise the headline on the others."""
     out, chosen = np.zeros_like(probs), []
+    thresholds = (0.0,) if width is None else GATES_MS
+    width = np.zeros(len(y)) if width is None else width
     for fit, held in patient_kfold(groups, FOLDS, 0):
+        trials = [(t, w) for t in thresholds for w in WEIGHTS]
         values = [
-            macro_f1_of(with_rule(probs[fit], score[fit], w, s).argmax(axis=1), y[fit], probs.shape[1], labels)
-            for w in WEIGHTS
+            macro_f1_of(
+                with_rule(probs[fit], np.where(width[fit] >= t, score[fit], 0.0), w, s).argmax(axis=1),
+                y[fit],
+                probs.shape[1],
+                labels,
+            )
+            for t, w in trials
         ]
-        chosen.append(WEIGHTS[int(np.argmax(values))])
-        out[held] = with_rule(probs[held], score[held], chosen[-1], s)
+        chosen.append(trials[int(np.argmax(values))])
+        t, w = chosen[-1]
+        out[held] = with_rule(probs[held], np.where(width[held] >= t, score[held], 0.0), w, s)
     return out, chosen
+
+
+def r_peak_sample(data: TaskData) -> tuple[int, float]:
+    """Where the R peak sits in the time view's beat window (a sample index), and the window's rate."""
+    ingest, params = IngestConfig(), data.spec.view_params["time"]
+    fs = params.preprocess.fs or ingest.beat_fs
+    centre, _ = template_geometry(
+        ingest.context_samples, ingest.beat_span(), fs_in=ingest.beat_fs, fs=fs, params=params
+    )
+    return centre, fs
+
+
+def qrs_spread(split, data: TaskData, half_s: float = 0.08) -> np.ndarray:
+    """Per row, its record's median beat's QRS spread in ms (the largest over leads): the area of |beat -
+    isoelectric level| within `half_s` of the R peak over its peak, a width that a bundle-branch block
+    widens. Label-free, from the time view's waveform; the isoelectric level is the median of the 120-60 ms
+    before the R peak (the PR segment). Not a delineator: on DS1 it ranks 118, 108 (unblocked), 207 and 109
+    highest and 124 ninth (benchmarks/ABLATIONS.md)."""
+    centre, fs = r_peak_sample(data)
+    half, pr = int(round(half_s * fs)), slice(centre - int(round(0.12 * fs)), centre - int(round(0.06 * fs)))
+    records, wave = beat_positions(split.ids)[0], np.asarray(split.x["time"]["waveform"])
+    out = np.zeros(len(records))
+    for record in np.unique(records):
+        mine = records == record
+        median = np.median(wave[mine], axis=0)  # (leads, samples)
+        spread = np.abs(median[:, centre - half : centre + half] - np.median(median[:, pr], axis=1, keepdims=True))
+        out[mine] = (spread.sum(axis=1) / np.maximum(spread.max(axis=1), 1e-9)).max() / fs * 1000
+    return out
 
 
 def main() -> None:
@@ -71,6 +115,9 @@ def main() -> None:
     parser.add_argument("--variants", nargs="*", default=None, help="default: every <variant>.npz there")
     parser.add_argument(
         "--context", action="store_true", help="the rule also reads rr_context (the intervals around the beat)"
+    )
+    parser.add_argument(
+        "--gate", action="store_true", help="the rule only in records whose median beat's QRS is wide (qrs_spread)"
     )
     args = parser.parse_args()
     data = TaskData.load(args.run / "data", BEATS)
@@ -84,7 +131,11 @@ def main() -> None:
         rr, context = rhythm_columns(data.spec)
         columns += list(range(len(rr), len(rr) + len(context)))
     score = rule_scores(scalars[:, columns], y, groups, n, s)
+    width = qrs_spread(dev, data) if args.gate else None
     records = beat_positions(dev.ids)[0]
+    if width is not None:
+        spread = sorted({(round(float(w)), r) for r, w in zip(records, width)}, reverse=True)
+        print("QRS spread of each record's median beat (ms):", " ".join(f"{r} {w}" for w, r in spread))
     s_rich = [r for r in np.unique(records[y == s]) if ((y == s) & (records == r)).sum() >= MIN_S]
     metric = headline(data.spec)
     variants = args.variants or sorted(p.stem for p in args.run.glob("*.npz"))
@@ -92,7 +143,7 @@ def main() -> None:
     print(f"DS1 {len(y):,} beats; rule: LDA of N against S on {read}, out of fold")
     for variant in variants:
         probs = np.load(args.run / f"{variant}.npz")["raw_val"].astype(np.float64)  # before decision offsets
-        decided, chosen = cross_fitted(probs, score, y, groups, labels, s)
+        decided, chosen = cross_fitted(probs, score, y, groups, labels, s, width)
         before, after = aami(probs, y, classes, ("S",)), aami(decided, y, classes, ("S",))
         by_record = " ".join(
             f"{r} {np.mean(probs[(y == s) & (records == r)].argmax(1) == s):.2f}->"
@@ -101,7 +152,7 @@ def main() -> None:
         )
         print(
             f"{variant:20s} {metric(probs, y):.3f} -> {metric(decided, y):.3f} "
-            f"({paired_bootstrap(decided, probs, y, groups, metric, n_boot=1000)}), weights {chosen}; "
+            f"({paired_bootstrap(decided, probs, y, groups, metric, n_boot=1000)}), (gate, weight) {chosen}; "
             f"S {before['se_S']:.3f} / {before['pp_S']:.3f} -> {after['se_S']:.3f} / {after['pp_S']:.3f}; "
             f"S Se by record {by_record}",
             flush=True,

@@ -5,6 +5,7 @@ nothing not being taken. Generated rows: no ECG is needed to check the arithmeti
 import numpy as np
 
 from benchmarks.rhythm_rule import cross_fitted, rule_scores, with_rule
+from feature_store.beat_ids import beat_positions
 
 N, S, V = 0, 1, 2
 
@@ -38,9 +39,37 @@ def test_the_rule_finds_early_beats_and_a_rule_of_noise_is_not_taken():
     assert score[y == S].mean() > score[y == N].mean() + 1.0  # out of fold, it still tells them apart
     labels = (N, S, V)
     decided, chosen = cross_fitted(probs, score, y, groups, labels, S)
-    assert all(w > 0 for w in chosen)  # informative everywhere: every fold takes it
+    assert all(w > 0 for _, w in chosen)  # informative everywhere: every fold takes it
     assert np.mean(decided[y == S].argmax(axis=1) == S) > np.mean(probs[y == S].argmax(axis=1) == S) + 0.3
     # a rule that says nothing (its score is noise) is not taken where it costs
     noise = np.random.default_rng(1).normal(size=len(y)) * 5
     _, chosen = cross_fitted(probs, noise, y, groups, labels, S)
-    assert max(chosen) <= 0.25
+    assert max(w for _, w in chosen) <= 0.25
+
+
+def test_a_wider_qrs_reads_as_a_wider_spread_and_the_gate_confines_the_rule(beat_task_sample):
+    """qrs_spread on real beats (the sample's training patient, conducted normally): the same beats stretched
+    in time 1.5x around their R peak read wider by about as much; and a gate no record reaches leaves a
+    variant as it was."""
+    from benchmarks.rhythm_rule import qrs_spread, r_peak_sample
+    from ecgnet.data import Split
+
+    data = beat_task_sample(300)
+    train = data.train
+    records = beat_positions(train.ids)[0]
+    one = train.take(np.flatnonzero(records == records[0]))
+    spread = qrs_spread(one, data)
+    assert len(np.unique(spread)) == 1 and 20 < spread[0] < 120  # one record, one spread, in ms
+    centre, _ = r_peak_sample(data)
+    wave = np.asarray(one.x["time"]["waveform"])
+    t = np.arange(wave.shape[-1], dtype=float)
+    wider = np.stack([[np.interp(centre + (t - centre) / 1.5, t, lead) for lead in beat] for beat in wave])
+    moved = Split(
+        {**one.x, "time": {**one.x["time"], "waveform": wider.astype(np.float32)}}, one.y, one.ids, one.groups
+    )
+    assert 1.2 < qrs_spread(moved, data)[0] / spread[0] < 1.8
+    probs, y, groups, intervals = _rows()
+    score = rule_scores(intervals, y, groups, N, S)
+    decided, chosen = cross_fitted(probs, score, y, groups, (N, S, V), S, width=np.zeros(len(y)))
+    assert all(gate > 0 for gate, _ in chosen)  # no record is as wide as any gate...
+    np.testing.assert_allclose(decided, probs, atol=1e-9)  # ...so the rule applies nowhere
