@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
+from ecgnet.classical import RAW_INTERVALS  # de Chazal's four: before, after, local mean, record mean
 from ecgnet.comparison import development
 from ecgnet.crossval import patient_folds
 from ecgnet.data import TaskData, patient_kfold, rhythm_columns
@@ -32,7 +33,6 @@ from feature_store.tasks import BEATS
 from feature_store.transforms.rhythm import BEAT_RR_NAMES
 from feature_store.views.families import template_geometry
 
-RAW_INTERVALS = ("rr_prev_s", "rr_next_s", "rr_local_s", "rr_record_s")
 WEIGHTS = (0.0, 0.125, 0.25, 0.5, 0.75, 1.0)  # of the rule's score (its log-odds) on the S log-probability
 GATES_MS = (45.0, 50.0, 55.0, 60.0, 65.0, 70.0, np.inf)  # `--gate`: QRS spreads the rule may start at (inf: never)
 FOLDS = 5
