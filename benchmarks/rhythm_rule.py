@@ -10,7 +10,7 @@ offsets are), and the variant's out-of-fold headline is compared with and withou
 threshold cross-fitted with the weight: a blocked record is where shape misleads. Reads a comparison's
 saved results (`<ECGNET_HOME>/training/<run>`: `data/` and `<variant>.npz`); DS2's rows are not read.
 
-    python -m benchmarks.rhythm_rule RUN_DIR [--variants time early ...] [--context] [--gate]
+    python -m benchmarks.rhythm_rule RUN_DIR [--variants time early ...] [--context] [--gate] [--oof DIR/NN.npz ...]
 """
 
 from __future__ import annotations
@@ -119,6 +119,14 @@ def main() -> None:
     parser.add_argument(
         "--gate", action="store_true", help="the rule only in records whose median beat's QRS is wide (qrs_spread)"
     )
+    parser.add_argument(
+        "--oof",
+        nargs="*",
+        type=Path,
+        default=(),
+        help="also (or instead, with --variants none) the out-of-fold "
+        "probabilities `python -m benchmarks.ablations --save-oof DIR` wrote (DIR/NN.npz), over the same DS1 beats",
+    )
     args = parser.parse_args()
     data = TaskData.load(args.run / "data", BEATS)
     dev = development(data)  # DS1: every development row, as the out-of-fold probabilities are ordered
@@ -139,10 +147,20 @@ def main() -> None:
     s_rich = [r for r in np.unique(records[y == s]) if ((y == s) & (records == r)).sum() >= MIN_S]
     metric = headline(data.spec)
     variants = args.variants or sorted(p.stem for p in args.run.glob("*.npz"))
+    runs = {v: np.load(args.run / f"{v}.npz")["raw_val"] for v in variants if v != "none"}  # before offsets
+    position = {beat: i for i, beat in enumerate(dev.ids)}
+    for path in args.oof:  # the harness's rows, put in the run's order
+        saved = np.load(path)
+        order = np.array([position[beat] for beat in saved["ids"]])
+        if len(order) != len(y) or not np.array_equal(np.asarray(saved["y"]), y[order]):
+            raise ValueError(f"{path}: not the run's DS1 beats; fix: save out-of-fold rows of the same database")
+        probs = np.zeros((len(y), saved["probs"].shape[1]))
+        probs[order] = saved["probs"]
+        runs[f"{path.stem}: {str(saved['ablation'])[:40]}"] = probs
     read = ", ".join(RAW_INTERVALS) + (" and rr_context" if args.context else "")
     print(f"DS1 {len(y):,} beats; rule: LDA of N against S on {read}, out of fold")
-    for variant in variants:
-        probs = np.load(args.run / f"{variant}.npz")["raw_val"].astype(np.float64)  # before decision offsets
+    for variant, probs in runs.items():
+        probs = probs.astype(np.float64)
         decided, chosen = cross_fitted(probs, score, y, groups, labels, s, width)
         before, after = aami(probs, y, classes, ("S",)), aami(decided, y, classes, ("S",))
         by_record = " ".join(
