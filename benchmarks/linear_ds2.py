@@ -17,14 +17,15 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+from sklearn.metrics import confusion_matrix
 
 from benchmarks.ablations import _task_data
 from benchmarks.beat_arrays import read_beats
 from benchmarks.common import MITDB
-from ecgnet.classical import LinearReference, _features
+from ecgnet.classical import LinearReference, _features, equal_prior_lda, standardisation
 from ecgnet.crossval import patient_folds
 from ecgnet.data import TaskData
+from ecgnet.evaluate import _aami
 from ecgnet.models import ModelConfig
 from feature_store.beat_ids import beat_positions
 from feature_store.sources.splits import mitdb_table
@@ -40,19 +41,10 @@ RECORD = "232"  # DS2's S-majority record
 FOLDS = 5
 
 
-def lda(x: np.ndarray, y: np.ndarray) -> LinearDiscriminantAnalysis:
-    """As ecgnet.classical's: standardised features, shrinkage, equal priors over the classes present."""
-    priors = np.full(len(np.unique(y)), 1 / len(np.unique(y)))
-    return LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto", priors=priors).fit(x, y)
-
-
 def figures(pred: np.ndarray, y: np.ndarray, classes: tuple[str, ...]) -> str:
-    out = []
-    for name in ("S", "V"):
-        c = classes.index(name)
-        hit = (pred == c) & (y == c)
-        out.append(f"{hit.sum() / max((y == c).sum(), 1):.3f} / {hit.sum() / max((pred == c).sum(), 1):.3f}")
-    return " | ".join(out)
+    """S and V sensitivity / positive predictivity of class predictions (ecgnet.evaluate's AAMI figures)."""
+    f = _aami(confusion_matrix(y, pred, labels=range(len(classes))), classes, ("S", "V"))
+    return " | ".join(f"{f[f'se_{c}']:.3f} / {f[f'pp_{c}']:.3f}" for c in ("S", "V"))
 
 
 def main() -> None:
@@ -74,16 +66,15 @@ def main() -> None:
     for name, cfg in FEATURES.items():
         model = LinearReference(data, cfg)
         x1, x2 = _features(model, dev.val), _features(model, test)
-        mean, std = x1.mean(axis=0), x1.std(axis=0)
-        std = np.where(std > 1e-8, std, 1.0)
+        mean, std = standardisation(x1)
         z1, z2 = (x1 - mean) / std, (x2 - mean) / std
         for kept in CLASS_SETS:
             rows = np.isin(y1, [classes.index(c) for c in kept])
             oof = np.full(len(y1), -1)
             for f in range(FOLDS):
                 fit = rows & (fold_id != f)
-                oof[fold_id == f] = lda(z1[fit], y1[fit]).predict(z1[fold_id == f])
-            pred = lda(z1[rows], y1[rows]).predict(z2)
+                oof[fold_id == f] = equal_prior_lda(z1[fit], y1[fit]).predict(z1[fold_id == f])
+            pred = equal_prior_lda(z1[rows], y1[rows]).predict(z2)
             ds1_figs, ds2_figs = figures(oof, y1, classes), figures(pred, y2, classes)
             if "V" not in kept:  # V not fitted: its figures say nothing
                 ds1_figs, ds2_figs = ds1_figs.split(" | ")[0] + " | -", ds2_figs.split(" | ")[0] + " | -"

@@ -19,14 +19,13 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
-from ecgnet.classical import RAW_INTERVALS  # de Chazal's four: before, after, local mean, record mean
+from ecgnet.classical import RAW_INTERVALS, equal_prior_lda  # RAW_INTERVALS: de Chazal's four
 from ecgnet.comparison import development
 from ecgnet.crossval import patient_folds
 from ecgnet.data import TaskData, patient_kfold, rhythm_columns
 from ecgnet.decisions import macro_f1_of
-from ecgnet.evaluate import aami, headline, paired_bootstrap
+from ecgnet.evaluate import aami, headline, paired_bootstrap, per_group
 from feature_store.beat_ids import beat_positions
 from feature_store.config import IngestConfig
 from feature_store.tasks import BEATS
@@ -44,8 +43,7 @@ def rule_scores(x: np.ndarray, y: np.ndarray, groups: np.ndarray, n: int, s: int
     fold, out = patient_folds(groups, FOLDS, 0), np.zeros(len(y))
     for f in range(FOLDS):
         fit = (fold != f) & np.isin(y, [n, s])
-        lda = LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto", priors=[0.5, 0.5]).fit(x[fit], y[fit])
-        out[fold == f] = lda.decision_function(x[fold == f])
+        out[fold == f] = equal_prior_lda(x[fit], y[fit]).decision_function(x[fold == f])
     return out
 
 
@@ -144,7 +142,6 @@ def main() -> None:
     if width is not None:
         spread = sorted({(round(float(w)), r) for r, w in zip(records, width)}, reverse=True)
         print("QRS spread of each record's median beat (ms):", " ".join(f"{r} {w}" for w, r in spread))
-    s_rich = [r for r in np.unique(records[y == s]) if ((y == s) & (records == r)).sum() >= MIN_S]
     metric = headline(data.spec)
     variants = args.variants or sorted(p.stem for p in args.run.glob("*.npz"))
     runs = {v: np.load(args.run / f"{v}.npz")["raw_val"] for v in variants if v != "none"}  # before offsets
@@ -164,9 +161,11 @@ def main() -> None:
         decided, chosen = cross_fitted(probs, score, y, groups, labels, s, width)
         before, after = aami(probs, y, classes, ("S",)), aami(decided, y, classes, ("S",))
         by_record = " ".join(
-            f"{r} {np.mean(probs[(y == s) & (records == r)].argmax(1) == s):.2f}->"
-            f"{np.mean(decided[(y == s) & (records == r)].argmax(1) == s):.2f}"
-            for r in s_rich
+            f"{a['group']} {a['se_S']:.2f}->{b['se_S']:.2f}"
+            for a, b in zip(
+                per_group(probs, y, records, classes, ("S",)), per_group(decided, y, records, classes, ("S",))
+            )
+            if a["n_S"] >= MIN_S
         )
         print(
             f"{variant:20s} {metric(probs, y):.3f} -> {metric(decided, y):.3f} "

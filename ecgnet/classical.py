@@ -137,8 +137,7 @@ def fit_reference(model: HandMadeFeatures, data: TaskData) -> dict:
     if isinstance(model, BoostedReference):
         return _fit_boosted(model, data)
     x = _features(model, data.train)
-    mean, std = x.mean(axis=0), x.std(axis=0)
-    std = np.where(std > 1e-8, std, 1.0)
+    mean, std = standardisation(x)
     z = (x - mean) / std
     coef, intercept, fitted = (_logistic if data.multilabel else _lda)(z, data.train.y, len(data.classes))
     with torch.no_grad():
@@ -149,12 +148,24 @@ def fit_reference(model: HandMadeFeatures, data: TaskData) -> dict:
     return {"features": int(x.shape[1]), **fitted}
 
 
-def _lda(z: np.ndarray, y: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Shrinkage LDA with equal priors over the classes present; softmax of its decision function is its
-    posterior, so the coefficients become logits."""
+def standardisation(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature mean and standard deviation of `x` (rows, features); a constant feature keeps scale 1."""
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    return mean, np.where(std > 1e-8, std, 1.0)
+
+
+def equal_prior_lda(z: np.ndarray, y: np.ndarray) -> LinearDiscriminantAnalysis:
+    """The linear reference's discriminant: shrinkage LDA with equal priors over the classes present."""
     present = np.unique(y)
-    lda = LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto", priors=np.full(len(present), 1 / len(present)))
-    lda.fit(z, y)
+    priors = np.full(len(present), 1 / len(present))
+    return LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto", priors=priors).fit(z, y)
+
+
+def _lda(z: np.ndarray, y: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray, dict]:
+    """`equal_prior_lda`; softmax of its decision function is its posterior, so the coefficients become
+    logits."""
+    present = np.unique(y)
+    lda = equal_prior_lda(z, y)
     coef, intercept = np.zeros((n_classes, z.shape[1])), np.full(n_classes, ABSENT_LOGIT)
     if len(present) == 2:  # scikit-learn keeps one row, the log-odds of the second class
         coef[present[1]], intercept[present[1]] = lda.coef_[0], lda.intercept_[0]
