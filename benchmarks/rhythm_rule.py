@@ -107,6 +107,24 @@ def qrs_spread(split, data: TaskData, half_s: float = 0.08) -> np.ndarray:
     return out
 
 
+def out_of_fold(run: Path, dev, variants: list[str] | None, oof: list[Path]) -> dict[str, np.ndarray]:
+    """DS1's out-of-fold probabilities (before decision offsets), in `dev`'s row order: each saved
+    variant's of the comparison `run` (`variants`: these; None: all; ["none"]: none) and each harness
+    file of `oof` (`python -m benchmarks.ablations --save-oof DIR`), aligned by beat."""
+    names = variants or sorted(p.stem for p in run.glob("*.npz"))
+    runs = {v: np.load(run / f"{v}.npz")["raw_val"] for v in names if v != "none"}
+    position, y = {beat: i for i, beat in enumerate(dev.ids)}, np.asarray(dev.y)
+    for path in oof:
+        saved = np.load(path)
+        order = np.array([position[beat] for beat in saved["ids"]])
+        if len(order) != len(y) or not np.array_equal(np.asarray(saved["y"]), y[order]):
+            raise ValueError(f"{path}: not the run's DS1 beats; fix: save out-of-fold rows of the same database")
+        probs = np.zeros((len(y), saved["probs"].shape[1]))
+        probs[order] = saved["probs"]
+        runs[f"{path.stem}: {str(saved['ablation'])[:40]}"] = probs
+    return runs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path, help="a comparison's results folder (data/ and <variant>.npz)")
@@ -143,17 +161,7 @@ def main() -> None:
         spread = sorted({(round(float(w)), r) for r, w in zip(records, width)}, reverse=True)
         print("QRS spread of each record's median beat (ms):", " ".join(f"{r} {w}" for w, r in spread))
     metric = headline(data.spec)
-    variants = args.variants or sorted(p.stem for p in args.run.glob("*.npz"))
-    runs = {v: np.load(args.run / f"{v}.npz")["raw_val"] for v in variants if v != "none"}  # before offsets
-    position = {beat: i for i, beat in enumerate(dev.ids)}
-    for path in args.oof:  # the harness's rows, put in the run's order
-        saved = np.load(path)
-        order = np.array([position[beat] for beat in saved["ids"]])
-        if len(order) != len(y) or not np.array_equal(np.asarray(saved["y"]), y[order]):
-            raise ValueError(f"{path}: not the run's DS1 beats; fix: save out-of-fold rows of the same database")
-        probs = np.zeros((len(y), saved["probs"].shape[1]))
-        probs[order] = saved["probs"]
-        runs[f"{path.stem}: {str(saved['ablation'])[:40]}"] = probs
+    runs = out_of_fold(args.run, dev, args.variants, args.oof)
     read = ", ".join(RAW_INTERVALS) + (" and rr_context" if args.context else "")
     print(f"DS1 {len(y):,} beats; rule: LDA of N against S on {read}, out of fold")
     for variant, probs in runs.items():
