@@ -66,7 +66,9 @@ def bias_corrected_temperature(logp: np.ndarray, y: np.ndarray) -> tuple[float, 
 
 def raised_prior(probs: np.ndarray, y: np.ndarray, groups: np.ndarray, records: np.ndarray, s: int) -> np.ndarray:
     """Per row, out of fold: max(0, log of its record's EM-estimated S share over the calibrated mix), the
-    calibration fitted on the other folds' patients."""
+    calibration fitted on the other folds' patients. (The weight chosen for a fold then reads scores of
+    other folds whose calibration saw that fold's labels: a leak of a temperature and four biases, in the
+    correction's favour; DS1 rejects the correction all the same.)"""
     logp, out = np.log(np.clip(probs, 1e-7, 1.0)), np.zeros(len(probs))
     for fit, held in patient_kfold(groups, FOLDS, 0):
         t, b = bias_corrected_temperature(logp[fit], y[fit])
