@@ -27,7 +27,7 @@ from sklearn.metrics import roc_auc_score
 
 from ecgnet.comparison import VARIANTS, ComparisonConfig, load_result, members_per_fold
 from ecgnet.data import TaskData
-from ecgnet.evaluate import aami, per_group
+from ecgnet.evaluate import aami
 from ecgnet.train import predict_probs
 from feature_store.tasks import BEATS
 
@@ -54,8 +54,8 @@ def spread(values: list[float]) -> str:
 
 def focus_group(probs: np.ndarray, data: TaskData, group: str) -> float:
     """S sensitivity of one patient's beats (NaN where it has none)."""
-    rows = per_group(probs, data.test.y, data.test.groups.astype(str), data.classes, ("S",))
-    return next((r["se_S"] for r in rows if r["group"] == group), float("nan"))
+    rows = data.test.groups.astype(str) == group
+    return aami(probs[rows], data.test.y[rows], data.classes, ("S",))["se_S"] if rows.any() else float("nan")
 
 
 def ranked_within(probs: np.ndarray, data: TaskData, group: str) -> float:

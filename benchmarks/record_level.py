@@ -74,10 +74,11 @@ def raised_prior(probs: np.ndarray, y: np.ndarray, groups: np.ndarray, records: 
         t, b = bias_corrected_temperature(logp[fit], y[fit])
         calibrated = softmax(logp / t + b, axis=1)
         reference = calibrated[fit].mean(axis=0)
+        adapted = adapt(calibrated[held], records[held], reference, 0.0)  # each record's EM on its own
         for record in np.unique(records[held]):
-            mine = held[records[held] == record]
-            share = adapt(calibrated[mine], np.zeros(len(mine)), reference, 0.0).mean(axis=0)[s]
-            out[mine] = max(0.0, float(np.log(max(share, 1e-12) / reference[s])))
+            mine = records[held] == record
+            share = adapted[mine].mean(axis=0)[s]
+            out[held[mine]] = max(0.0, float(np.log(max(share, 1e-12) / reference[s])))
     return out
 
 
