@@ -26,6 +26,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from ecgnet.comparison import VARIANTS, ComparisonConfig, load_result, members_per_fold
+from ecgnet.crossval import member_index
 from ecgnet.data import TaskData
 from ecgnet.evaluate import aami
 from ecgnet.train import predict_probs
@@ -42,7 +43,7 @@ def one_seed_ensembles(members: np.ndarray, folds: int) -> Iterator[tuple[tuple[
         raise ValueError(f"{len(members)} members do not split into {folds} folds; fix: --folds as the run had")
     per = len(members) // folds
     for pick in itertools.product(range(per), repeat=folds):
-        yield pick, members[[fold * per + seed for fold, seed in enumerate(pick)]].mean(axis=0)
+        yield pick, members[[member_index(fold, seed, per) for fold, seed in enumerate(pick)]].mean(axis=0)
 
 
 def spread(values: list[float]) -> str:

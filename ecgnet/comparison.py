@@ -20,8 +20,9 @@ from torch import nn
 
 from feature_store.beat_ids import beat_positions
 
+from . import seeds
 from .classical import fit_reference
-from .crossval import FoldEnsemble, development, folds, scored_on_development
+from .crossval import FoldEnsemble, development, folds, member_index, scored_on_development
 from .data import Split, TaskData, training_rows
 from .decisions import DecisionOffsets, apply_offsets, cross_fit_offsets, fit_offsets
 from .evaluate import (
@@ -228,6 +229,11 @@ def train_variant(
         fitted=fitted,
         seconds=time.perf_counter() - start,
     )
+    per = members_per_fold(variant, cfg)
+    if cfg.folds > 1 and per > 1 and isinstance(model, FoldEnsemble):  # scored, never chosen on
+        device = resolve_device(cfg.train.device)
+        metrics = reported_metrics(scored)
+        fitted[seeds.TEST_KEY] = seeds.test_per_seed(model, scored, cfg.folds, per, offsets, device, metrics)
     if cfg.explain is not None:  # on validation rows only: DS2 stays for the final score
         metric, explain_cfg = headline(scored.spec), cfg.explain
         if variant.kind == "ensemble":  # IG runs every member: the rows of one variant shared among them
@@ -300,6 +306,7 @@ def _cross_validate(
     metric, histories, per_fold, members = headline(scored.spec), [], [], []
     oof = np.zeros((len(scored.val), len(scored.classes)), np.float32)
     per = members_per_fold(variant, cfg)
+    oof_by_seed = np.zeros((per, *oof.shape), np.float32)
     for fold in folds(scored, cfg.folds, cfg.train.seed):
         probs = np.zeros((len(fold.rows), len(scored.classes)), np.float32)
         for s in range(per):
@@ -311,7 +318,9 @@ def _cross_validate(
             warm = {m: _member(r, fold.index, s, cfg) for m, r in singles.items()} if singles else None
             model, history, fitted = fit_variant(variant, fold.data, member_cfg, warm, ckpt, on_epoch)
             device = resolve_device(cfg.train.device)
-            probs += predict_probs(model, fold.data.val, scored.multilabel, device=device) / per
+            member_probs = predict_probs(model, fold.data.val, scored.multilabel, device=device)
+            oof_by_seed[s][fold.rows] = member_probs
+            probs += member_probs / per
             histories += [{**h, "fold": fold.index, "seed": s} for h in history]
             members.append(model)
         oof[fold.rows] = probs
@@ -332,6 +341,8 @@ def _cross_validate(
         "cv_metric_sd": round(float(np.nanstd(per_fold)), 4),
         "cv_metric_per_fold": per_fold,
     }
+    if per > 1:
+        fitted[seeds.CV_KEY] = seeds.cv_per_seed(oof_by_seed, scored.val, metric)
     return FoldEnsemble(members, scored.multilabel).eval(), histories, fitted, oof
 
 
@@ -354,7 +365,7 @@ def _member(result: VariantResult, fold: int, seed: int, cfg: ComparisonConfig) 
             f"{result.variant.name} has {len(members)} members, not {cfg.folds} folds x {per} seeds; fix: "
             "train it again with this comparison's folds and seeds"
         )
-    return members[fold * per + min(seed, per - 1)]
+    return members[member_index(fold, seed, per)]
 
 
 def mean_gates(model: nn.Module, data: TaskData) -> dict[str, float]:
@@ -522,10 +533,14 @@ def comparison_table(
         if cfg.folds > 1:  # the spread of the held-out-fold metric (late variants: out of fold, pooled)
             f = r.fitted
             row["cv_mean_sd"] = f"{f['cv_metric_mean']:.3f} ± {f['cv_metric_sd']:.3f}" if "cv_metric_sd" in f else ""
+            if cfg.seeds > 1:  # each seed's fold ensemble alone (before offsets): what another draw moves
+                row["cv_by_seed"] = seeds.by_seed(f.get(seeds.CV_KEY))
         gap = selection.gap_to_best.get(name)
         row[f"val_vs_{best}"] = "(best)" if name == best else _signed(gap) if gap else ""
         for m in reported_metrics(data):
             row[m] = str(r.test[m])
+        if cfg.folds > 1 and cfg.seeds > 1:
+            row[f"{key}_by_seed"] = seeds.by_seed(r.fitted.get(seeds.TEST_KEY, {}).get(key))
         if ref and name != ref:
             row[f"{key}_vs_{ref}"] = _paired(r.test_probs, results[ref].test_probs, data.test, metric, cfg)
         elif ref:
@@ -651,6 +666,7 @@ def comparison_plot(results: dict[str, VariantResult], data: TaskData, candidate
             "value": r.test[key].value,
             "lo": r.test[key].lo,
             "hi": r.test[key].hi,
+            "by_seed": r.fitted.get(seeds.TEST_KEY, {}).get(key, []),
         }
         for name, r in results.items()
     ]

@@ -72,3 +72,9 @@ def scored_on_development(data: TaskData) -> TaskData:
 
 class FoldEnsemble(MeanEnsemble):
     """The k fold members of one variant as one model: their mean probability."""
+
+
+def member_index(fold: int, seed: int, per: int) -> int:
+    """Where a fold ensemble keeps the member of `fold` and `seed` among its members: fold by fold, a
+    fold's `per` seeds together (its last seed where it has fewer than asked)."""
+    return fold * per + min(seed, per - 1)

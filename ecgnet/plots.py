@@ -79,8 +79,10 @@ KIND_COLOURS = {
 
 def comparison_png(rows: list[dict], metric: str, candidate: str, title: str) -> bytes:
     """The comparison at a glance: each variant's test metric with its 95 % interval (left), and the
-    same against model size (right). `rows`: variant, kind, params, value, lo, hi."""
+    same against model size (right), each seed's fold ensemble alone marked x beside it where a variant
+    has several. `rows`: variant, kind, params, value, lo, hi, by_seed (optional: values)."""
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(9.5, 0.45 * len(rows) + 1.6), gridspec_kw={"width_ratios": (1.3, 1)})
+    seeded = False
     for i, r in enumerate(rows):
         colour = KIND_COLOURS.get(r["kind"], "grey")
         ax.errorbar(
@@ -92,13 +94,17 @@ def comparison_png(rows: list[dict], metric: str, candidate: str, title: str) ->
             capsize=3,
             mfc="white" if r["variant"] != candidate else colour,
         )
+        if r.get("by_seed"):
+            seeded = True
+            ax.scatter(r["by_seed"], [i + 0.22] * len(r["by_seed"]), marker="x", color=colour, s=18, linewidths=1)
         ax2.scatter(r["params"], r["value"], color=colour, s=28)
         ax2.annotate(r["variant"], (r["params"], r["value"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
     ax.set_yticks(
         range(len(rows)), [r["variant"] + (" (chosen)" if r["variant"] == candidate else "") for r in rows], fontsize=8
     )
     ax.invert_yaxis()
-    ax.set_xlabel(f"test {metric}, 95 % patient-bootstrap interval", fontsize=8)
+    seeds = "; x: each seed's fold ensemble alone" if seeded else ""
+    ax.set_xlabel(f"test {metric}, 95 % patient-bootstrap interval{seeds}", fontsize=8)
     ax2.set_xscale("log")
     ax2.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1000:g}k"))
     ax2.xaxis.set_minor_formatter(NullFormatter())  # minor labels on a short log axis collide

@@ -35,6 +35,7 @@ from .explain import BASELINE_FILE, train_baseline
 from .export import Layout, Packed
 from .plots import confusion_png, roc_png, training_png
 from .promotion import Candidate, Champion
+from .seeds import seed_metrics
 from .train import resolve_device
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -214,6 +215,7 @@ class Tracker:
                     step=h["epoch"],
                 )
             cv = {k: result.fitted[k] for k in ("cv_metric_mean", "cv_metric_sd") if k in result.fitted}
+            cv |= seed_metrics(result.fitted)
             test = {k: v for name, i in result.test.items() for k, v in i.flat(f"test_{name}").items()}
             mlflow.log_metrics(
                 {

@@ -3,10 +3,12 @@
 from dataclasses import replace
 
 import numpy as np
+import polars as pl
 import pytest
 import torch
 from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
 
+from ecgnet import seeds
 from ecgnet.comparison import ComparisonConfig, comparison_table, select, train_variant
 from ecgnet.data import Split, TaskData, patient_holdout
 from ecgnet.decisions import apply_offsets
@@ -514,6 +516,12 @@ def test_seeds_give_each_fold_members_of_their_own_seed_averaged_out_of_fold(dat
     assert all(torch.equal(first[k], single.model.members[0].state_dict()[k]) for k in first)  # seed 0 as before
     assert any(not torch.equal(first[k], second[k]) for k in first)  # another seed, another model
     assert not np.allclose(time_.raw_val_probs, single.raw_val_probs)  # the fold's seeds averaged
+    # each seed's fold ensemble scored alone: seed 0's is the one-seed run, on validation and on test
+    key, per_seed = data.spec.metric_key, time_.fitted[seeds.TEST_KEY]
+    assert len(time_.fitted[seeds.CV_KEY]) == 2 and time_.fitted[seeds.CV_KEY][0] == single.fitted["val_metric_argmax"]
+    alone = single.raw_test_probs if time_.offsets is None else apply_offsets(single.raw_test_probs, time_.offsets)
+    assert per_seed[key][0] == pytest.approx(headline(data.spec)(alone, data.test.y), abs=1e-4)
+    assert len(per_seed["se_S"]) == 2 and per_seed[key][0] != per_seed[key][1]
     concat = results["intermediate_concat"].model.members
     own = results["time"].model.members[3].net.state_dict()  # fold 1, seed 1
     encoder = concat[3].encoders["time"].state_dict()
@@ -525,9 +533,14 @@ def test_seeds_give_each_fold_members_of_their_own_seed_averaged_out_of_fold(dat
     encoder = concat[3].encoders["spectrogram"].state_dict()
     assert all(torch.equal(encoder[k], kept[k]) for k in encoder)
     assert len(results["classical"].model.members) == 2
+    assert not {seeds.CV_KEY, seeds.TEST_KEY} & {*spectrogram.fitted, *results["classical"].fitted}  # one member
+    table = comparison_table(results, data, two).filter(pl.col("variant").is_in(["time", "spectrogram"]))
+    assert table["cv_by_seed"].to_list() == [seeds.by_seed(time_.fitted[seeds.CV_KEY]), ""]
+    assert table[f"{key}_by_seed"][0].count(" / ") == 1 and table[f"{key}_by_seed"][1] == ""
+    assert set(seeds.seed_metrics(time_.fitted)) >= {"cv_metric_seed1", f"test_{key}_seed0", "test_se_S_seed1"}
     save_result(time_, tmp_path)
     back = load_result("time", data, two, tmp_path)
-    assert len(back.model.members) == 4
+    assert len(back.model.members) == 4 and back.fitted[seeds.TEST_KEY][key] == per_seed[key]
     with pytest.raises(ValueError, match="not 2 folds x 1 seeds"):
         singles = {n: results[n] for n in ("time", "frequency", "spectrogram")}
         train_variant("intermediate_concat", data, one, upstream=singles)

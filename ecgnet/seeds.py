@@ -1,0 +1,76 @@
+"""How far a cross-validated variant's figures move with its seeds: the comparison's intervals resample
+patients and say nothing of that.
+
+With `seeds` members a fold, a variant's fold ensemble holds, for each seed, the fold ensemble a run with
+that one seed would have trained (seed 0's is what `seeds=1` gives). Scoring each of those on its own
+shows whether a variant's place in the table, or the champion's test figure, would survive another
+draw of initialisation and batch order: on MIT-BIH the time variant's DS2 S sensitivity moved between
+0.22 and 0.39 over its one-seed fold ensembles (`benchmarks/member_spread.py`). Validation (out of fold)
+costs nothing more, the members' held-out probabilities being computed anyway; test costs one more
+inference pass over the members. Nothing here chooses anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from .crossval import FoldEnsemble, member_index
+from .data import Split, TaskData
+from .decisions import apply_offsets
+from .evaluate import point_metrics
+from .train import predict_probs
+
+CV_KEY = "cv_metric_per_seed"  # fitted: the headline of each seed's out-of-fold probabilities
+TEST_KEY = "test_per_seed"  # fitted: test figures of each seed's fold ensemble, {metric: [per seed]}
+
+
+def one_seed(model: FoldEnsemble, folds: int, per: int, seed: int) -> FoldEnsemble:
+    """The fold ensemble of `seed`'s member in every fold (sharing the members' modules, not copies)."""
+    if len(model.members) != folds * per:
+        raise ValueError(f"{len(model.members)} members are not {folds} folds x {per} seeds")
+    return FoldEnsemble([model.members[member_index(f, seed, per)] for f in range(folds)], model.multilabel).eval()
+
+
+def test_per_seed(
+    model: FoldEnsemble,
+    data: TaskData,
+    folds: int,
+    per: int,
+    offsets: np.ndarray | None,
+    device: torch.device,
+    metrics: Sequence[str],
+) -> dict[str, list[float]]:
+    """`metrics` (point values) of each seed's fold ensemble on the test split, decided as the variant
+    decides (its offsets, where it keeps them)."""
+    spec, test = data.spec, data.test
+    out: dict[str, list[float]] = {m: [] for m in metrics}
+    for seed in range(per):
+        probs = predict_probs(one_seed(model, folds, per, seed), test, data.multilabel, device=device)
+        if offsets is not None:
+            probs = apply_offsets(probs, offsets)
+        point = point_metrics(probs, test.y, spec.classes, spec.multilabel, spec.focus_classes, spec.metric_classes)
+        for m in metrics:
+            out[m].append(round(float(point[m]), 4))
+    return out
+
+
+def cv_per_seed(by_seed: np.ndarray, val: Split, metric) -> list[float]:
+    """The headline of each seed's out-of-fold probabilities ((seeds, rows, classes), before decision
+    offsets): what cross-validation would have read with that one seed."""
+    return [round(float(metric(p, val.y)), 4) for p in by_seed]
+
+
+def by_seed(values: Sequence[float] | None) -> str:
+    """'0.741 / 0.752': one value a seed, for a table cell ('' without)."""
+    return " / ".join(f"{v:.3f}" for v in values) if values else ""
+
+
+def seed_metrics(fitted: dict) -> dict[str, float]:
+    """A variant's per-seed figures as tracking metrics: cv_metric_seed<s>, test_<metric>_seed<s>."""
+    out = {f"cv_metric_seed{s}": v for s, v in enumerate(fitted.get(CV_KEY, []))}
+    for m, values in fitted.get(TEST_KEY, {}).items():
+        out |= {f"test_{m}_seed{s}": v for s, v in enumerate(values) if np.isfinite(v)}
+    return out
