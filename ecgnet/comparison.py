@@ -155,6 +155,9 @@ class VariantResult:
     explained: Explained | None = None  # explainability numbers (validation rows)
     pictures: dict[str, bytes] = field(default_factory=dict)  # file name -> PNG: attribution maps per view
     raw_test_probs: np.ndarray | None = None  # test probabilities before decision offsets
+    # test figures of each seed's fold ensemble alone ({metric: [one a seed]}; ecgnet.seeds): scored, and
+    # kept apart from `fitted`, which nothing of the test split may reach
+    test_per_seed: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def deployed(self) -> nn.Module:
@@ -233,7 +236,7 @@ def train_variant(
     if cfg.folds > 1 and per > 1 and isinstance(model, FoldEnsemble):  # scored, never chosen on
         device = resolve_device(cfg.train.device)
         metrics = reported_metrics(scored)
-        fitted[seeds.TEST_KEY] = seeds.test_per_seed(model, scored, cfg.folds, per, offsets, device, metrics)
+        result.test_per_seed = seeds.test_per_seed(model, scored, cfg.folds, per, offsets, device, metrics)
     if cfg.explain is not None:  # on validation rows only: DS2 stays for the final score
         metric, explain_cfg = headline(scored.spec), cfg.explain
         if variant.kind == "ensemble":  # IG runs every member: the rows of one variant shared among them
@@ -540,7 +543,7 @@ def comparison_table(
         for m in reported_metrics(data):
             row[m] = str(r.test[m])
         if cfg.folds > 1 and cfg.seeds > 1:
-            row[f"{key}_by_seed"] = seeds.by_seed(r.fitted.get(seeds.TEST_KEY, {}).get(key))
+            row[f"{key}_by_seed"] = seeds.by_seed(r.test_per_seed.get(key))
         if ref and name != ref:
             row[f"{key}_vs_{ref}"] = _paired(r.test_probs, results[ref].test_probs, data.test, metric, cfg)
         elif ref:
@@ -666,7 +669,7 @@ def comparison_plot(results: dict[str, VariantResult], data: TaskData, candidate
             "value": r.test[key].value,
             "lo": r.test[key].lo,
             "hi": r.test[key].hi,
-            "by_seed": r.fitted.get(seeds.TEST_KEY, {}).get(key, []),
+            "by_seed": r.test_per_seed.get(key, []),
         }
         for name, r in results.items()
     ]
@@ -748,6 +751,7 @@ def save_result(result: VariantResult, directory: Path) -> None:
                 "fitted": result.fitted,
                 "seconds": result.seconds,
                 "explained": result.explained.to_json() if result.explained else None,
+                "test_per_seed": result.test_per_seed,
             }
         )
     )
@@ -802,4 +806,5 @@ def load_result(name: str, data: TaskData, cfg: ComparisonConfig, directory: Pat
         Explained.from_json(scores["explained"]) if scores.get("explained") else None,
         {f.name.removeprefix(f"{name}."): f.read_bytes() for f in sorted(directory.glob(f"{name}.attribution_*.png"))},
         raw_test,
+        scores.get("test_per_seed", {}),  # saved before seeds were scored alone: none
     )

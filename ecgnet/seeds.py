@@ -24,7 +24,6 @@ from .evaluate import point_metrics
 from .train import predict_probs
 
 CV_KEY = "cv_metric_per_seed"  # fitted: the headline of each seed's out-of-fold probabilities
-TEST_KEY = "test_per_seed"  # fitted: test figures of each seed's fold ensemble, {metric: [per seed]}
 
 
 def one_seed(model: FoldEnsemble, folds: int, per: int, seed: int) -> FoldEnsemble:
@@ -68,9 +67,10 @@ def by_seed(values: Sequence[float] | None) -> str:
     return " / ".join(f"{v:.3f}" for v in values) if values else ""
 
 
-def seed_metrics(fitted: dict) -> dict[str, float]:
-    """A variant's per-seed figures as tracking metrics: cv_metric_seed<s>, test_<metric>_seed<s>."""
+def seed_metrics(fitted: dict, test_per_seed: dict[str, list[float]]) -> dict[str, float]:
+    """A variant's per-seed figures as tracking metrics: cv_metric_seed<s> (from its `fitted`),
+    test_<metric>_seed<s> (NaN left out)."""
     out = {f"cv_metric_seed{s}": v for s, v in enumerate(fitted.get(CV_KEY, []))}
-    for m, values in fitted.get(TEST_KEY, {}).items():
+    for m, values in test_per_seed.items():
         out |= {f"test_{m}_seed{s}": v for s, v in enumerate(values) if np.isfinite(v)}
     return out

@@ -215,7 +215,7 @@ class Tracker:
                     step=h["epoch"],
                 )
             cv = {k: result.fitted[k] for k in ("cv_metric_mean", "cv_metric_sd") if k in result.fitted}
-            cv |= seed_metrics(result.fitted)
+            cv |= seed_metrics(result.fitted, result.test_per_seed)
             test = {k: v for name, i in result.test.items() for k, v in i.flat(f"test_{name}").items()}
             mlflow.log_metrics(
                 {

@@ -382,11 +382,14 @@ def _poisoned(data: TaskData) -> TaskData:
     return replace(data, test=test)
 
 
-@pytest.mark.parametrize("folds", [1, 2])
-def test_nothing_trained_fitted_or_chosen_depends_on_the_test_split(data, folds):
+@pytest.mark.parametrize(("folds", "n_seeds"), [(1, 1), (2, 2)])
+def test_nothing_trained_fitted_or_chosen_depends_on_the_test_split(data, folds, n_seeds):
     """DS2 is only scored: every variant trains, stops, fits and is chosen the same when the test split
-    is replaced by noise, with one fit or with patient-grouped cross-validation."""
-    cfg = ComparisonConfig(model=SMALL, train=TrainConfig(epochs=2, batch_size=64), n_boot=5, folds=folds)
+    is replaced by noise, with one fit or with patient-grouped cross-validation (two seeds a fold: each
+    seed's fold ensemble is scored on test alone, and that too stays out of what was fitted)."""
+    cfg = ComparisonConfig(
+        model=SMALL, train=TrainConfig(epochs=2, batch_size=64), n_boot=5, folds=folds, seeds=n_seeds
+    )
     runs = {}
     for name, task_data in (("real", data), ("poisoned", _poisoned(data))):
         results = {}
@@ -400,6 +403,13 @@ def test_nothing_trained_fitted_or_chosen_depends_on_the_test_split(data, folds)
         a, b = real.model.state_dict(), other.model.state_dict()
         assert all(torch.equal(a[k], b[k]) if torch.is_tensor(a[k]) else a[k] == b[k] for k in a), variant
         assert not np.array_equal(real.test_probs, other.test_probs), variant  # the poison did reach scoring
+        assert real.test_per_seed != other.test_per_seed or not real.test_per_seed, variant  # as it did here
+    seeded = [v for v, r in runs["real"].items() if r.test_per_seed]
+    assert seeded == (
+        ["time", "frequency", "spectrogram", "early", "intermediate_concat", "intermediate_gated"]
+        if n_seeds > 1
+        else []
+    )
     tasks = {"real": data, "poisoned": _poisoned(data)}
     chosen = {name: select(results, tasks[name], cfg) for name, results in runs.items()}
     assert chosen["real"] == chosen["poisoned"]  # best, chosen and every paired gap on validation
@@ -517,7 +527,7 @@ def test_seeds_give_each_fold_members_of_their_own_seed_averaged_out_of_fold(dat
     assert any(not torch.equal(first[k], second[k]) for k in first)  # another seed, another model
     assert not np.allclose(time_.raw_val_probs, single.raw_val_probs)  # the fold's seeds averaged
     # each seed's fold ensemble scored alone: seed 0's is the one-seed run, on validation and on test
-    key, per_seed = data.spec.metric_key, time_.fitted[seeds.TEST_KEY]
+    key, per_seed = data.spec.metric_key, time_.test_per_seed
     assert len(time_.fitted[seeds.CV_KEY]) == 2 and time_.fitted[seeds.CV_KEY][0] == single.fitted["val_metric_argmax"]
     alone = single.raw_test_probs if time_.offsets is None else apply_offsets(single.raw_test_probs, time_.offsets)
     assert per_seed[key][0] == pytest.approx(headline(data.spec)(alone, data.test.y), abs=1e-4)
@@ -533,14 +543,16 @@ def test_seeds_give_each_fold_members_of_their_own_seed_averaged_out_of_fold(dat
     encoder = concat[3].encoders["spectrogram"].state_dict()
     assert all(torch.equal(encoder[k], kept[k]) for k in encoder)
     assert len(results["classical"].model.members) == 2
-    assert not {seeds.CV_KEY, seeds.TEST_KEY} & {*spectrogram.fitted, *results["classical"].fitted}  # one member
+    assert seeds.CV_KEY not in {*spectrogram.fitted, *results["classical"].fitted}  # one member a fold
+    assert not spectrogram.test_per_seed and not results["classical"].test_per_seed
     table = comparison_table(results, data, two).filter(pl.col("variant").is_in(["time", "spectrogram"]))
     assert table["cv_by_seed"].to_list() == [seeds.by_seed(time_.fitted[seeds.CV_KEY]), ""]
     assert table[f"{key}_by_seed"][0].count(" / ") == 1 and table[f"{key}_by_seed"][1] == ""
-    assert set(seeds.seed_metrics(time_.fitted)) >= {"cv_metric_seed1", f"test_{key}_seed0", "test_se_S_seed1"}
+    logged = seeds.seed_metrics(time_.fitted, time_.test_per_seed)
+    assert set(logged) >= {"cv_metric_seed1", f"test_{key}_seed0", "test_se_S_seed1"}
     save_result(time_, tmp_path)
     back = load_result("time", data, two, tmp_path)
-    assert len(back.model.members) == 4 and back.fitted[seeds.TEST_KEY][key] == per_seed[key]
+    assert len(back.model.members) == 4 and back.test_per_seed[key] == per_seed[key]
     with pytest.raises(ValueError, match="not 2 folds x 1 seeds"):
         singles = {n: results[n] for n in ("time", "frequency", "spectrogram")}
         train_variant("intermediate_concat", data, one, upstream=singles)
