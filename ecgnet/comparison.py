@@ -233,10 +233,10 @@ def train_variant(
         seconds=time.perf_counter() - start,
     )
     per = members_per_fold(variant, cfg)
-    if cfg.folds > 1 and per > 1 and isinstance(model, FoldEnsemble):  # scored, never chosen on
-        device = resolve_device(cfg.train.device)
-        metrics = reported_metrics(scored)
-        result.test_per_seed = seeds.test_per_seed(model, scored, cfg.folds, per, offsets, device, metrics)
+    if per > 1 and isinstance(model, FoldEnsemble):  # scored, never chosen on
+        members = [[_member(result, fold, seed, cfg) for fold in range(cfg.folds)] for seed in range(per)]
+        device, metrics = resolve_device(cfg.train.device), reported_metrics(scored)
+        result.test_per_seed = seeds.test_per_seed(members, scored, offsets, device, metrics)
     if cfg.explain is not None:  # on validation rows only: DS2 stays for the final score
         metric, explain_cfg = headline(scored.spec), cfg.explain
         if variant.kind == "ensemble":  # IG runs every member: the rows of one variant shared among them
@@ -359,7 +359,7 @@ def members_per_fold(variant: Variant, cfg: ComparisonConfig) -> int:
 
 
 def _member(result: VariantResult, fold: int, seed: int, cfg: ComparisonConfig) -> nn.Module:
-    """The member of a trained single variant for `fold` and `seed` (members are stored fold by fold, a
+    """The member of a trained cross-validated variant for `fold` and `seed` (members are stored fold by fold, a
     fold's seeds together; its last seed where it has fewer); raises where it was trained with other
     folds or seeds than `cfg` asks."""
     members, per = result.model.members, members_per_fold(result.variant, cfg)
@@ -542,7 +542,7 @@ def comparison_table(
         row[f"val_vs_{best}"] = "(best)" if name == best else _signed(gap) if gap else ""
         for m in reported_metrics(data):
             row[m] = str(r.test[m])
-        if cfg.folds > 1 and cfg.seeds > 1:
+        if cfg.seeds > 1:  # only with folds > 1 (ComparisonConfig)
             row[f"{key}_by_seed"] = seeds.by_seed(r.test_per_seed.get(key))
         if ref and name != ref:
             row[f"{key}_vs_{ref}"] = _paired(r.test_probs, results[ref].test_probs, data.test, metric, cfg)

@@ -82,7 +82,6 @@ def comparison_png(rows: list[dict], metric: str, candidate: str, title: str) ->
     same against model size (right), each seed's fold ensemble alone marked x beside it where a variant
     has several. `rows`: variant, kind, params, value, lo, hi, by_seed (optional: values)."""
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(9.5, 0.45 * len(rows) + 1.6), gridspec_kw={"width_ratios": (1.3, 1)})
-    seeded = False
     for i, r in enumerate(rows):
         colour = KIND_COLOURS.get(r["kind"], "grey")
         ax.errorbar(
@@ -95,7 +94,6 @@ def comparison_png(rows: list[dict], metric: str, candidate: str, title: str) ->
             mfc="white" if r["variant"] != candidate else colour,
         )
         if r.get("by_seed"):
-            seeded = True
             ax.scatter(r["by_seed"], [i + 0.22] * len(r["by_seed"]), marker="x", color=colour, s=18, linewidths=1)
         ax2.scatter(r["params"], r["value"], color=colour, s=28)
         ax2.annotate(r["variant"], (r["params"], r["value"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
@@ -103,7 +101,7 @@ def comparison_png(rows: list[dict], metric: str, candidate: str, title: str) ->
         range(len(rows)), [r["variant"] + (" (chosen)" if r["variant"] == candidate else "") for r in rows], fontsize=8
     )
     ax.invert_yaxis()
-    seeds = "; x: each seed's fold ensemble alone" if seeded else ""
+    seeds = "; x: each seed's fold ensemble alone" if any(r.get("by_seed") for r in rows) else ""
     ax.set_xlabel(f"test {metric}, 95 % patient-bootstrap interval{seeds}", fontsize=8)
     ax2.set_xscale("log")
     ax2.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1000:g}k"))

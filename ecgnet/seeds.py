@@ -16,8 +16,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+from torch import nn
 
-from .crossval import FoldEnsemble, member_index
+from .crossval import FoldEnsemble
 from .data import Split, TaskData
 from .decisions import apply_offsets
 from .evaluate import point_metrics
@@ -26,28 +27,20 @@ from .train import predict_probs
 CV_KEY = "cv_metric_per_seed"  # fitted: the headline of each seed's out-of-fold probabilities
 
 
-def one_seed(model: FoldEnsemble, folds: int, per: int, seed: int) -> FoldEnsemble:
-    """The fold ensemble of `seed`'s member in every fold (sharing the members' modules, not copies)."""
-    if len(model.members) != folds * per:
-        raise ValueError(f"{len(model.members)} members are not {folds} folds x {per} seeds")
-    return FoldEnsemble([model.members[member_index(f, seed, per)] for f in range(folds)], model.multilabel).eval()
-
-
 def test_per_seed(
-    model: FoldEnsemble,
+    members: Sequence[Sequence[nn.Module]],
     data: TaskData,
-    folds: int,
-    per: int,
     offsets: np.ndarray | None,
     device: torch.device,
     metrics: Sequence[str],
 ) -> dict[str, list[float]]:
-    """`metrics` (point values) of each seed's fold ensemble on the test split, decided as the variant
-    decides (its offsets, where it keeps them)."""
+    """`metrics` (point values) on the test split of each seed's fold ensemble (`members`: one list a seed,
+    its member in every fold), decided as the variant decides (its offsets, where it keeps them)."""
     spec, test = data.spec, data.test
     out: dict[str, list[float]] = {m: [] for m in metrics}
-    for seed in range(per):
-        probs = predict_probs(one_seed(model, folds, per, seed), test, data.multilabel, device=device)
+    for seed_members in members:
+        ensemble = FoldEnsemble(list(seed_members), data.multilabel).eval()
+        probs = predict_probs(ensemble, test, data.multilabel, device=device)
         if offsets is not None:
             probs = apply_offsets(probs, offsets)
         point = point_metrics(probs, test.y, spec.classes, spec.multilabel, spec.focus_classes, spec.metric_classes)
