@@ -24,7 +24,7 @@ from . import seeds
 from .classical import fit_reference
 from .crossval import FoldEnsemble, development, folds, member_index, scored_on_development
 from .data import Split, TaskData, training_rows
-from .decisions import DecisionOffsets, apply_offsets, cross_fit_offsets, fit_offsets
+from .decisions import Decision, DecisionOffsets, apply_offsets, decide, kept_offsets
 from .evaluate import (
     Interval,
     evaluate,
@@ -206,19 +206,9 @@ def train_variant(
         fitted.update(mean_gates(model, scored))
     if val_probs is None:
         val_probs = predict_probs(model, scored.val, scored.multilabel, device=resolve_device(cfg.train.device))
-    raw_val_probs, offsets = val_probs, None
-    if cfg.decision_offsets and decides(scored.spec):
-        metric, val, labels = headline(scored.spec), scored.val, scored.spec.metric_labels
-        crossed = cross_fit_offsets(val_probs, val.y, val.groups, labels, seed=cfg.train.seed)
-        gain = paired_bootstrap(crossed, val_probs, val.y, val.groups, metric, n_boot=cfg.n_boot, seed=cfg.train.seed)
-        fitted.update(
-            val_metric_argmax=round(metric(val_probs, val.y), 4),
-            val_metric_offsets=round(metric(crossed, val.y), 4),
-            offsets_gain=f"{gain.value:+.3f} [{gain.lo:+.3f}, {gain.hi:+.3f}]",
-        )
-        if gain.lo > cfg.offsets_min_gain:
-            offsets, val_probs = fit_offsets(val_probs, val.y, labels), crossed
-            fitted["offsets"] = {c: round(float(b), 3) for c, b in zip(scored.classes, offsets)}
+    raw_val_probs, decision = val_probs, _decision(val_probs, scored, cfg)
+    offsets, val_probs = decision.offsets, decision.val_probs
+    fitted.update(decision.fitted)
     result = score(
         variant,
         model,
@@ -236,7 +226,8 @@ def train_variant(
     if per > 1 and isinstance(model, FoldEnsemble):  # scored, never chosen on
         members = [[_member(result, fold, seed, cfg) for fold in range(cfg.folds)] for seed in range(per)]
         device, metrics = resolve_device(cfg.train.device), reported_metrics(scored)
-        result.test_per_seed = seeds.test_per_seed(members, scored, offsets, device, metrics)
+        each = [kept_offsets(kept, scored.classes) for kept in fitted[seeds.OFFSETS_KEY]]
+        result.test_per_seed = seeds.test_per_seed(members, scored, each, device, metrics)
     if cfg.explain is not None:  # on validation rows only: DS2 stays for the final score
         metric, explain_cfg = headline(scored.spec), cfg.explain
         if variant.kind == "ensemble":  # IG runs every member: the rows of one variant shared among them
@@ -251,6 +242,15 @@ def train_variant(
 def decides(spec) -> bool:
     """Whether a task's variants get decision offsets: single-label, scored by a thresholded metric."""
     return not spec.multilabel and spec.metric == "macro_f1"
+
+
+def _decision(val_probs: np.ndarray, scored: TaskData, cfg: ComparisonConfig) -> Decision:
+    """How a variant (or one seed's fold ensemble) decides: offsets where the task has them and they
+    pay (`decide`), else the argmax."""
+    if not (cfg.decision_offsets and decides(scored.spec)):
+        return Decision(None, val_probs)
+    spec, n_boot, seed = scored.spec, cfg.n_boot, cfg.train.seed
+    return decide(val_probs, scored.val, spec, min_gain=cfg.offsets_min_gain, n_boot=n_boot, seed=seed)
 
 
 def fit_variant(
@@ -344,8 +344,10 @@ def _cross_validate(
         "cv_metric_sd": round(float(np.nanstd(per_fold)), 4),
         "cv_metric_per_fold": per_fold,
     }
-    if per > 1:
-        fitted[seeds.CV_KEY] = seeds.cv_per_seed(oof_by_seed, scored.val, metric)
+    if per > 1:  # each seed's fold ensemble decided as a run with that one seed would decide
+        decisions = [_decision(p, scored, cfg) for p in oof_by_seed]
+        fitted[seeds.CV_KEY] = seeds.cv_per_seed([d.val_probs for d in decisions], scored.val, metric)
+        fitted[seeds.OFFSETS_KEY] = [d.fitted.get("offsets") for d in decisions]
     return FoldEnsemble(members, scored.multilabel).eval(), histories, fitted, oof
 
 
@@ -536,7 +538,7 @@ def comparison_table(
         if cfg.folds > 1:  # the spread of the held-out-fold metric (late variants: out of fold, pooled)
             f = r.fitted
             row["cv_mean_sd"] = f"{f['cv_metric_mean']:.3f} ± {f['cv_metric_sd']:.3f}" if "cv_metric_sd" in f else ""
-            if cfg.seeds > 1:  # each seed's fold ensemble alone (before offsets): what another draw moves
+            if cfg.seeds > 1:  # each seed's fold ensemble alone, as it decides: what another draw moves
                 row["cv_by_seed"] = seeds.by_seed(f.get(seeds.CV_KEY))
         gap = selection.gap_to_best.get(name)
         row[f"val_vs_{best}"] = "(best)" if name == best else _signed(gap) if gap else ""
@@ -784,8 +786,7 @@ def load_result(name: str, data: TaskData, cfg: ComparisonConfig, directory: Pat
     model = skeleton(variant, data, cfg)
     model.load_state_dict(torch.load(directory / f"{name}.state.pt", weights_only=True))
     model.eval()
-    kept = scores["fitted"].get("offsets")
-    offsets = None if kept is None else np.array([kept[c] for c in data.classes])
+    offsets = kept_offsets(scores["fitted"].get("offsets"), data.classes)
     raw_test = probs["raw_test"] if "raw_test" in probs.files else None
     if raw_test is None and offsets is not None:  # saved before raw test probabilities were: the model says
         raw_test = predict_probs(model, data.test, data.multilabel)

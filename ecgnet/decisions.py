@@ -12,11 +12,14 @@ tasks are left as they are.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import torch
 from torch import nn
 
-from .data import patient_kfold
+from .data import Split, patient_kfold
+from .evaluate import headline, paired_bootstrap
 
 GRID = np.round(np.linspace(-3.0, 3.0, 25), 4)  # natural-log shifts: probability ratios e^-3 .. e^3
 
@@ -79,6 +82,39 @@ def cross_fit_offsets(
     for fit_rows, held in patient_kfold(groups, folds, seed):
         out[held] = apply_offsets(probs[held], fit_offsets(probs[fit_rows], y[fit_rows], labels))
     return out
+
+
+@dataclass(frozen=True)
+class Decision:
+    """How a model decides on validation: its kept offsets (None: the argmax), the validation
+    probabilities it is judged by (cross-fitted when offsets are kept) and what the choice read."""
+
+    offsets: np.ndarray | None
+    val_probs: np.ndarray
+    fitted: dict = field(default_factory=dict)
+
+
+def decide(probs: np.ndarray, val: Split, spec, *, min_gain: float, n_boot: int, seed: int) -> Decision:
+    """Offsets kept only where their cross-fitted gain over the argmax, paired by patient, is beyond
+    `min_gain` at its lower bound: on few patients offsets fitted to noise would move every decision."""
+    metric, labels = headline(spec), spec.metric_labels
+    crossed = cross_fit_offsets(probs, val.y, val.groups, labels, seed=seed)
+    gain = paired_bootstrap(crossed, probs, val.y, val.groups, metric, n_boot=n_boot, seed=seed)
+    fitted = {
+        "val_metric_argmax": round(metric(probs, val.y), 4),
+        "val_metric_offsets": round(metric(crossed, val.y), 4),
+        "offsets_gain": f"{gain.value:+.3f} [{gain.lo:+.3f}, {gain.hi:+.3f}]",
+    }
+    if gain.lo <= min_gain:
+        return Decision(None, probs, fitted)
+    offsets = fit_offsets(probs, val.y, labels)
+    fitted["offsets"] = {c: round(float(b), 3) for c, b in zip(spec.classes, offsets)}
+    return Decision(offsets, crossed, fitted)
+
+
+def kept_offsets(saved: dict | None, classes) -> np.ndarray | None:
+    """Offsets as `decide` records them in `fitted` (class -> shift), back as an array; None stays None."""
+    return None if saved is None else np.array([saved[c] for c in classes])
 
 
 class DecisionOffsets(nn.Module):

@@ -24,34 +24,36 @@ from .decisions import apply_offsets
 from .evaluate import point_metrics
 from .train import predict_probs
 
-CV_KEY = "cv_metric_per_seed"  # fitted: the headline of each seed's out-of-fold probabilities
+CV_KEY = "cv_metric_per_seed"  # fitted: each seed's out-of-fold headline, decided as that seed alone would
+OFFSETS_KEY = "offsets_per_seed"  # fitted: each seed's kept decision offsets (class -> shift), or None
 
 
 def test_per_seed(
     members: Sequence[Sequence[nn.Module]],
     data: TaskData,
-    offsets: np.ndarray | None,
+    offsets: Sequence[np.ndarray | None],
     device: torch.device,
     metrics: Sequence[str],
 ) -> dict[str, list[float]]:
     """`metrics` (point values) on the test split of each seed's fold ensemble (`members`: one list a seed,
-    its member in every fold), decided as the variant decides (its offsets, where it keeps them)."""
+    its member in every fold), each decided with its own seed's `offsets` (None: the argmax), as a run with
+    that one seed would decide."""
     spec, test = data.spec, data.test
     out: dict[str, list[float]] = {m: [] for m in metrics}
-    for seed_members in members:
+    for seed_members, seed_offsets in zip(members, offsets, strict=True):
         ensemble = FoldEnsemble(list(seed_members), data.multilabel).eval()
         probs = predict_probs(ensemble, test, data.multilabel, device=device)
-        if offsets is not None:
-            probs = apply_offsets(probs, offsets)
+        if seed_offsets is not None:
+            probs = apply_offsets(probs, seed_offsets)
         point = point_metrics(probs, test.y, spec.classes, spec.multilabel, spec.focus_classes, spec.metric_classes)
         for m in metrics:
             out[m].append(round(float(point[m]), 4))
     return out
 
 
-def cv_per_seed(by_seed: np.ndarray, val: Split, metric) -> list[float]:
-    """The headline of each seed's out-of-fold probabilities ((seeds, rows, classes), before decision
-    offsets): what cross-validation would have read with that one seed."""
+def cv_per_seed(by_seed: Sequence[np.ndarray], val: Split, metric) -> list[float]:
+    """The headline of each seed's out-of-fold probabilities (as that seed decides them: cross-fitted
+    where it keeps offsets): what cross-validation would have read with that one seed."""
     return [round(float(metric(p, val.y)), 4) for p in by_seed]
 
 

@@ -513,7 +513,10 @@ def test_seeds_give_each_fold_members_of_their_own_seed_averaged_out_of_fold(dat
     one a fold (later seeds' fusion members build on it); saved and loaded."""
     from ecgnet.comparison import load_result, save_result
 
-    one = ComparisonConfig(model=SMALL, train=TrainConfig(epochs=1, batch_size=64), n_boot=5, folds=2)
+    # offsets kept whatever their gain, so that each seed's own are fitted and used
+    one = ComparisonConfig(
+        model=SMALL, train=TrainConfig(epochs=1, batch_size=64), n_boot=5, folds=2, offsets_min_gain=-1.0
+    )
     two = replace(one, seeds=2, one_seed=("spectrogram",))
     results = {}
     for variant in ("time", "frequency", "spectrogram", "intermediate_concat", "classical"):
@@ -526,11 +529,15 @@ def test_seeds_give_each_fold_members_of_their_own_seed_averaged_out_of_fold(dat
     assert all(torch.equal(first[k], single.model.members[0].state_dict()[k]) for k in first)  # seed 0 as before
     assert any(not torch.equal(first[k], second[k]) for k in first)  # another seed, another model
     assert not np.allclose(time_.raw_val_probs, single.raw_val_probs)  # the fold's seeds averaged
-    # each seed's fold ensemble scored alone: seed 0's is the one-seed run, on validation and on test
-    key, per_seed = data.spec.metric_key, time_.test_per_seed
-    assert len(time_.fitted[seeds.CV_KEY]) == 2 and time_.fitted[seeds.CV_KEY][0] == single.fitted["val_metric_argmax"]
-    alone = single.raw_test_probs if time_.offsets is None else apply_offsets(single.raw_test_probs, time_.offsets)
-    assert per_seed[key][0] == pytest.approx(headline(data.spec)(alone, data.test.y), abs=1e-4)
+    # each seed's fold ensemble scored alone and decided as that seed alone decides: seed 0's is the
+    # one-seed run, its offsets, validation figure and test figures
+    key, per_seed, own = data.spec.metric_key, time_.test_per_seed, time_.fitted[seeds.OFFSETS_KEY]
+    assert len(own) == 2 and own[0] == single.fitted["offsets"] and own[1] is not None
+    assert len(time_.fitted[seeds.CV_KEY]) == 2
+    assert time_.fitted[seeds.CV_KEY][0] == pytest.approx(single.val.value, abs=1e-4)
+    assert single.fitted["val_metric_offsets"] == pytest.approx(single.val.value, abs=1e-4)  # cross-fitted
+    for m in ("accuracy", "se_S", "se_V", key):
+        assert per_seed[m][0] == pytest.approx(single.test[m].value, abs=1e-4, nan_ok=True), m
     assert len(per_seed["se_S"]) == 2 and per_seed[key][0] != per_seed[key][1]
     concat = results["intermediate_concat"].model.members
     own = results["time"].model.members[3].net.state_dict()  # fold 1, seed 1
