@@ -357,6 +357,11 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
         "weight_average": 0.998
     },
     "seed 1: weights averaged (0.998)": {"weight_average": 0.998, "seed": 1},
+    # the focal loss (TrainConfig.focal_gamma, ecgnet.losses): the gradient goes to the rows read wrong, which
+    # for S are the beats whose shape says N (blocked records: DS1's 118 and 207, DS2's 232)
+    "focal loss, gamma 2 (class-weighted)": {"focal_gamma": 2.0},
+    "seed 1: focal loss, gamma 2": {"focal_gamma": 2.0, "seed": 1},
+    "focal loss, gamma 1 (class-weighted)": {"focal_gamma": 1.0},
     # the beat's own intervals read monotonically (ModelConfig.monotone_rhythm): its prematurity against each
     # record reference can only argue for S or V, and the rest of the network no longer sees them
     "monotone rhythm: prematurity against each reference, non-negative weights for S and V": {

@@ -30,6 +30,7 @@ from .augment import (
 from .data import Split, TaskData, rhythm_columns
 from .evaluate import headline
 from .fusion import activation
+from .losses import FocalLoss
 
 log = logging.getLogger(__name__)
 CPU = torch.device("cpu")
@@ -66,6 +67,9 @@ class TrainConfig:
     # each epoch is scored and kept as: averaged weights sit in flatter minima, which carry better to unseen
     # domains (SWAD, Cha et al. 2021), here unseen patients. The per-step decay; None: the raw weights
     weight_average: float | None = None
+    # single-label tasks: the focal loss's exponent (ecgnet.losses): rows the model already reads right
+    # weigh (1 - p_true)^focal_gamma of their cross-entropy; 0: the plain (class-weighted) cross-entropy
+    focal_gamma: float = 0.0
 
 
 @dataclass
@@ -140,9 +144,10 @@ def loss_function(data: TaskData, cfg: TrainConfig, device: torch.device) -> nn.
     if cfg.class_cap is not None:
         counts = np.minimum(counts, cfg.class_cap)  # what one epoch's loss sees
     weights = np.where(counts > 0, counts.sum() / (len(counts) * np.maximum(counts, 1)), 0.0) ** cfg.class_weight_power
-    return nn.CrossEntropyLoss(
-        weight=torch.tensor(weights, dtype=torch.float32, device=device) if cfg.class_weighting else None
-    )
+    weight = torch.tensor(weights, dtype=torch.float32, device=device) if cfg.class_weighting else None
+    if cfg.focal_gamma:
+        return FocalLoss(weight, cfg.focal_gamma)
+    return nn.CrossEntropyLoss(weight=weight)
 
 
 def patient_weights(y: np.ndarray, groups: np.ndarray, balance: float) -> np.ndarray:
@@ -298,10 +303,13 @@ def _epoch(
     return float(total) / max(seen, 1)
 
 
-def _row_weighted(loss_fn: nn.CrossEntropyLoss, logits, target, weights: torch.Tensor) -> torch.Tensor:
-    """The class-weighted cross-entropy with each row weighted too, normalised as the class-weighted
-    mean is (by the sum of the weights its rows carry)."""
-    per_row = nn.functional.cross_entropy(logits, target, weight=loss_fn.weight, reduction="none")
+def _row_weighted(loss_fn: nn.Module, logits, target, weights: torch.Tensor) -> torch.Tensor:
+    """The class-weighted loss (cross-entropy or focal) with each row weighted too, normalised as the
+    class-weighted mean is (by the sum of the weights its rows carry)."""
+    if isinstance(loss_fn, FocalLoss):
+        per_row = loss_fn.per_row(logits, target)
+    else:
+        per_row = nn.functional.cross_entropy(logits, target, weight=loss_fn.weight, reduction="none")
     carried = weights if loss_fn.weight is None else weights * loss_fn.weight[target]
     return (per_row * weights).sum() / carried.sum()
 
