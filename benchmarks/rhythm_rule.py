@@ -7,10 +7,13 @@ DS2's 232) shape says N. Here the rule's score, out of fold itself, is added to 
 log-probability with a weight chosen on the other patients (cross-fitted by patient, as decision
 offsets are), and the variant's out-of-fold headline is compared with and without it, paired by patient.
 `--gate`: the rule only in records whose median beat has a wide QRS (`qrs_spread`, label-free), the
-threshold cross-fitted with the weight: a blocked record is where shape misleads. Reads a comparison's
+threshold cross-fitted with the weight: a blocked record is where shape misleads. `--gate-records`: an
+oracle gate for a diagnostic (the records named, known blocked from their labels): what a perfect
+detector of blocked conduction could add. Reads a comparison's
 saved results (`<ECGNET_HOME>/training/<run>`: `data/` and `<variant>.npz`); DS2's rows are not read.
 
-    python -m benchmarks.rhythm_rule RUN_DIR [--variants time early ...] [--context] [--gate] [--oof DIR/NN.npz ...]
+    python -m benchmarks.rhythm_rule RUN_DIR [--variants time early ...] [--context]
+                                     [--gate | --gate-records R ...] [--oof DIR/NN.npz ...]
 """
 
 from __future__ import annotations
@@ -136,6 +139,12 @@ def main() -> None:
         "--gate", action="store_true", help="the rule only in records whose median beat's QRS is wide (qrs_spread)"
     )
     parser.add_argument(
+        "--gate-records",
+        nargs="*",
+        default=None,
+        help="an oracle gate instead: the rule only in these records (DS1's bundle-branch-blocked: 109 118 124 207)",
+    )
+    parser.add_argument(
         "--oof",
         nargs="*",
         type=Path,
@@ -157,7 +166,9 @@ def main() -> None:
     score = rule_scores(scalars[:, columns], y, groups, n, s)
     width = qrs_spread(dev, data) if args.gate else None
     records = beat_positions(dev.ids)[0]
-    if width is not None:
+    if args.gate_records is not None:  # every finite threshold admits exactly these records
+        width = np.where(np.isin(records.astype(str), args.gate_records), 1e9, 0.0)
+    if args.gate:
         spread = sorted({(round(float(w)), r) for r, w in zip(records, width)}, reverse=True)
         print("QRS spread of each record's median beat (ms):", " ".join(f"{r} {w}" for w, r in spread))
     metric = headline(data.spec)
