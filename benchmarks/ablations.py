@@ -361,7 +361,6 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
     # for S are the beats whose shape says N (blocked records: DS1's 118 and 207, DS2's 232)
     "focal loss, gamma 2 (class-weighted)": {"focal_gamma": 2.0},
     "seed 1: focal loss, gamma 2": {"focal_gamma": 2.0, "seed": 1},
-    "focal loss, gamma 1 (class-weighted)": {"focal_gamma": 1.0},
     # the beat's own intervals read monotonically (ModelConfig.monotone_rhythm): its prematurity against each
     # record reference can only argue for S or V, and the rest of the network no longer sees them
     "monotone rhythm: prematurity against each reference, non-negative weights for S and V": {
