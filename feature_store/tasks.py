@@ -99,6 +99,18 @@ class Splits:
 
 
 @dataclass(frozen=True)
+class Published:
+    """A result published on a task's own protocol, for the comparison to stand its chosen variant
+    against (ecgnet.published): test figures by their comparison names (accuracy; se_<class> and
+    pp_<class> for focus classes), and how many test patients the protocol scores, since only a test
+    split of exactly those patients is comparable (a few DS2 records are not DS2)."""
+
+    name: str  # "de Chazal et al. 2004"
+    figures: dict[str, float]
+    test_patients: int
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     name: str  # view names (<name>_<family>), MLflow experiment ecgnet-<name>, models ecgnet-<name>-<variant>
     asset_prefix: str  # Dagster asset names: <prefix>_<family>_features, <prefix>_<variant>_model, ...
@@ -118,6 +130,7 @@ class TaskSpec:
     # the model variants its comparison trains, by name (ecgnet.fusion.VARIANTS; empty: every one). Each
     # must come with those it is made of (late and intermediate: the three singles; ensembles: members)
     variants: tuple[str, ...] = ()
+    published: tuple[Published, ...] = ()  # results on this protocol the comparison reads its choice against
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
@@ -135,6 +148,14 @@ class TaskSpec:
                 f"task {self.name!r}: reference stress needs single-label beats with class "
                 f"{stress.beat_class!r} (classes {self.classes}, rows per {self.window.unit})"
             )
+        figures = {"accuracy"} | {f"{m}_{c}" for c in self.focus_classes for m in ("se", "pp")}
+        for ref in self.published:
+            unknown = sorted(set(ref.figures) - (set() if self.multilabel else figures))
+            if unknown:
+                raise ValueError(
+                    f"task {self.name!r}: published {ref.name!r} reports {unknown}, which its comparison does not; "
+                    f"fix: name figures among {sorted(figures)} (single-label tasks)"
+                )
         missing = [f for f in FAMILY_PARAMS if f not in self.view_params]
         if missing:
             raise ValueError(f"task {self.name!r}: no view parameters for families {missing}")
@@ -182,6 +203,22 @@ BEATS = TaskSpec(
     # the rhythm around each beat, 9 intervals either side: DS1 5-fold CV of the time variant, three seeds,
     # held-out-fold headline +0.017, +0.025, +0.035 and out of fold +0.031, +0.036, +0.011 (README, "RR context")
     view_params={**FAMILY_PARAMS, "time": TimeParams(rr_context_beats=8)},
+    # DS1 -> DS2, nothing learnt from DS2, all 22 DS2 patients scored: the figures issue 9 sets as the bar
+    # (de Chazal's) and the frontier (the others)
+    published=(
+        Published(
+            "de Chazal et al. 2004",
+            {"accuracy": 0.862, "se_S": 0.759, "pp_S": 0.385, "se_V": 0.777, "pp_V": 0.819},
+            test_patients=22,
+        ),
+        Published(
+            "Llamedo & Martinez 2011",
+            {"accuracy": 0.93, "se_S": 0.77, "pp_S": 0.39, "se_V": 0.81, "pp_V": 0.87},
+            test_patients=22,
+        ),
+        Published("Huang et al. 2014", {"se_S": 0.91, "pp_S": 0.42, "se_V": 0.94, "pp_V": 0.91}, test_patients=22),
+        Published("Mondejar-Guerra et al. 2019", {"accuracy": 0.945}, test_patients=22),
+    ),
 )
 
 # PTB-XL diagnostic superclasses, its benchmark protocol (folds 1-8 / 9 / 10, macro-AUC). 10 s

@@ -227,6 +227,8 @@ def _comparisons(result: dg.ExecuteInProcessResult) -> list[str]:
                 f"{meta['mlflow_parent_run'].value} in {meta['tracking_uri'].value}",
                 f"MLflow runs table (after `make ui`): {meta['mlflow_ui'].value}",
             ]
+            if "against_published" in meta:  # the task's protocol has published results (TaskSpec.published)
+                lines += ["\nAgainst published results on this protocol:", meta["against_published"].value]
             if "chosen_per_patient" in meta:  # where the pooled sensitivity is won or lost
                 lines += [
                     f"\nChosen variant per test patient (plot: {meta['per_patient_file'].value}):",

@@ -49,6 +49,8 @@ def test_the_comparison_leaves_a_parent_run_with_a_child_per_variant(trained):
     assert {"comparison.csv", "comparison.md", "comparison.png", "modality_shares.png", "candidate.json"} <= logged
     assert {"per_patient.csv", "per_patient.png"} <= logged  # where the test's pooled sensitivity comes from
     assert {"val_per_patient.csv", "val_per_patient.png"} <= logged  # and validation's, which the choice reads
+    assert "published.csv" not in logged  # the sample's test split is not the protocol's (tests/test_published.py)
+    assert not any(c.startswith("metrics.published_") for c in parent.columns)
     for col in (
         "metrics.test_macro_f1",
         "metrics.test_macro_f1_lo",
@@ -86,6 +88,9 @@ def test_the_best_variant_on_validation_is_champion_and_predicts(trained, capsys
     assert isinstance(meta["beat_fusion_comparison"]["modality_shares"], dg.MarkdownMetadataValue)
     assert "232" in meta["beat_fusion_comparison"]["chosen_per_patient"].value  # the test patient, its S beats
     assert "232" not in meta["beat_fusion_comparison"]["chosen_val_per_patient"].value  # validation: DS1 only
+    # the sample's DS2 records are not DS2: de Chazal's figures are named, not compared
+    against = meta["beat_fusion_comparison"]["against_published"].value
+    assert "published results not compared: the test split holds" in against and "the protocol 22" in against
     assert "attribution_time" in meta["beat_time_model"] and "attribution_time" not in meta["beat_frequency_model"]
     assert meta["beat_early_model"]["explainability"].value["share_time"] > 0
     picture = tmp_path / "why.png"

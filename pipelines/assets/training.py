@@ -31,6 +31,7 @@ from ecgnet.data import TaskData, load_task_data
 from ecgnet.fusion import VARIANTS, task_variants
 from ecgnet.plots import training_png
 from ecgnet.promotion import Candidate, within_noise
+from ecgnet.published import comparable, published_metrics, published_summary, published_table
 from ecgnet.tracking import model_name
 from feature_store.summary import markdown_table
 from feature_store.tasks import TaskSpec
@@ -256,13 +257,27 @@ def build_comparison(spec: TaskSpec) -> dg.AssetsDefinition:
         tracker = mlflow.tracker()
         tables = {"per_patient.csv": patients} if per_patient else {}  # patients with one row each say nothing
         tables |= {"val_per_patient.csv": val_patients} if val_per_patient else {}
+        test_patients = len(set(data.test.groups.tolist()))
+        published = published_table(spec, best, results[best].test, test_patients)  # empty unless comparable
+        tables |= {"published.csv": published}
         agreement = {"kendall_tau_val_test": tau, "kendall_tau_val_test_lo": tau_lo, "kendall_tau_val_test_hi": tau_hi}
-        tracker.finish_comparison(run.parent_run_id, table, candidate, plots, agreement, tables)
+        tracker.finish_comparison(
+            run.parent_run_id, table, candidate, plots, agreement | published_metrics(published), tables
+        )
         context.log.info(
             f"comparison {run.parent_run_id}: best on validation is {selection.best}, within noise of it: "
             f"{within or 'none'}; chosen ({cfg.selection}): {best}; validation and test rankings "
             f"agree with Kendall tau {tau:.2f} [{tau_lo:.2f}, {tau_hi:.2f}] (patients of both splits resampled)"
         )
+        against = published_summary(published)
+        if spec.published and not comparable(spec, test_patients):
+            protocol = sorted({ref.test_patients for ref in spec.published})
+            against = [
+                f"published results not compared: the test split holds {test_patients} patients, "
+                f"the protocol {' or '.join(map(str, protocol))}"
+            ]
+        for line in against:
+            context.log.info(line)
         return dg.Output(
             candidate,
             metadata={
@@ -292,6 +307,7 @@ def build_comparison(spec: TaskSpec) -> dg.AssetsDefinition:
                     if val_per_patient
                     else {}
                 ),
+                **({"against_published": dg.MetadataValue.md("\n".join(f"- {a}" for a in against))} if against else {}),
                 "task": spec.name,
                 "mlflow_parent_run": run.parent_run_id,
                 "tracking_uri": tracker.uri,
