@@ -234,3 +234,29 @@ def _attribution_cell(ax, key: tuple[str, str], mean_input: np.ndarray, mean_att
     ax.imshow(grid, aspect="auto", origin=origin, **shading)
     ax.set_xlabel("frame" if mean_attr.ndim == 3 else "position", fontsize=6)
     ax.set_ylabel("frequency bin" if mean_attr.ndim == 3 else "lead", fontsize=6)
+
+
+def published_png(rows: list[dict], title: str) -> bytes:
+    """The chosen variant's test figures with their 95 % intervals (bars), each published result's figures
+    beside them (one marker a result): `rows` as ecgnet.published.published_table gives them."""
+    figures = list(dict.fromkeys(r["figure"] for r in rows))
+    names = list(dict.fromkeys(r["published"] for r in rows))
+    ours = {r["figure"]: r for r in rows}  # the variant's figure is the same in every result's rows
+    x = np.arange(len(figures))
+    fig, ax = plt.subplots(figsize=(1.1 * len(figures) + 2.6, 3.4))
+    value = np.array([ours[f]["value"] for f in figures])
+    spread = np.array(
+        [[ours[f]["value"] - ours[f]["lo"] for f in figures], [ours[f]["hi"] - ours[f]["value"] for f in figures]]
+    )
+    ax.errorbar(x, value, yerr=spread, fmt="o", color="black", capsize=4, label=rows[0]["variant"], zorder=3)
+    markers = "s^Dv<>p*"
+    for i, name in enumerate(names):
+        mine = [r for r in rows if r["published"] == name]
+        at = [figures.index(r["figure"]) + 0.18 * (i + 1) for r in mine]
+        ax.scatter(at, [r["published_value"] for r in mine], marker=markers[i % len(markers)], s=28, label=name)
+    ax.set_xticks(x + 0.09 * len(names), figures)
+    ax.set_ylim(0, 1.02)
+    ax.grid(axis="y", lw=0.3)
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return to_png(fig)

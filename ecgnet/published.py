@@ -16,6 +16,7 @@ import polars as pl
 from feature_store.tasks import TaskSpec
 
 from .evaluate import Interval
+from .plots import published_png
 
 
 def comparable(spec: TaskSpec, test_patients: int) -> bool:
@@ -76,3 +77,13 @@ def published_summary(table: pl.DataFrame) -> list[str]:
         )
         lines.append(f"{rows['variant'][0]} against {name}: {int(rows['met'].sum())} of {len(rows)} met ({figures})")
     return lines
+
+
+def published_plot(table: pl.DataFrame) -> bytes | None:
+    """PNG: the variant's figures with intervals against each published result's; None with nothing compared."""
+    if table.is_empty():
+        return None
+    variant = table["variant"][0]
+    return published_png(
+        table.to_dicts(), f"{variant} on test (95 % patient-bootstrap intervals) against published results"
+    )

@@ -7,7 +7,14 @@ from dataclasses import replace
 import pytest
 
 from ecgnet.evaluate import Interval
-from ecgnet.published import comparable, published_metrics, published_summary, published_table, slug
+from ecgnet.published import (
+    comparable,
+    published_metrics,
+    published_plot,
+    published_summary,
+    published_table,
+    slug,
+)
 from feature_store.tasks import BEATS, RECORDS, Published
 
 # the README's AMD table for `time`: three of de Chazal's five figures
@@ -36,12 +43,14 @@ def test_each_published_figure_is_met_or_not_and_the_interval_says_whether_that_
     first = published_summary(table)[0]
     assert first.startswith("time against de Chazal et al. 2004: 3 of 5 met")
     assert "se_S 0.345 < 0.759" in first and "accuracy 0.916 >= 0.862" in first
+    assert published_plot(table).startswith(b"\x89PNG")
 
 
 def test_a_test_split_that_is_not_the_protocols_compares_nothing():
     assert comparable(BEATS, 22) and not comparable(BEATS, 1)
     table = published_table(BEATS, "time", TEST, test_patients=1)  # the demo: one DS2 patient
     assert table.is_empty() and published_metrics(table) == {} and published_summary(table) == []
+    assert published_plot(table) is None
     assert not RECORDS.published and published_table(RECORDS, "early", {}, 10).is_empty()
 
 

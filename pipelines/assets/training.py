@@ -31,7 +31,7 @@ from ecgnet.data import TaskData, load_task_data
 from ecgnet.fusion import VARIANTS, task_variants
 from ecgnet.plots import training_png
 from ecgnet.promotion import Candidate, within_noise
-from ecgnet.published import comparable, published_metrics, published_summary, published_table
+from ecgnet.published import comparable, published_metrics, published_plot, published_summary, published_table
 from ecgnet.tracking import model_name
 from feature_store.summary import markdown_table
 from feature_store.tasks import TaskSpec
@@ -260,6 +260,8 @@ def build_comparison(spec: TaskSpec) -> dg.AssetsDefinition:
         test_patients = len(set(data.test.groups.tolist()))
         published = published_table(spec, best, results[best].test, test_patients)  # empty unless comparable
         tables |= {"published.csv": published}
+        against_plot = published_plot(published)
+        plots |= {"published.png": against_plot} if against_plot else {}
         agreement = {"kendall_tau_val_test": tau, "kendall_tau_val_test_lo": tau_lo, "kendall_tau_val_test_hi": tau_hi}
         tracker.finish_comparison(
             run.parent_run_id, table, candidate, plots, agreement | published_metrics(published), tables
@@ -308,6 +310,11 @@ def build_comparison(spec: TaskSpec) -> dg.AssetsDefinition:
                     else {}
                 ),
                 **({"against_published": dg.MetadataValue.md("\n".join(f"- {a}" for a in against))} if against else {}),
+                **(
+                    png(against_plot, store.workspace().plots / f"{spec.asset_prefix}_published.png", "published_plot")
+                    if against_plot
+                    else {}
+                ),
                 "task": spec.name,
                 "mlflow_parent_run": run.parent_run_id,
                 "tracking_uri": tracker.uri,
