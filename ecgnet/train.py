@@ -68,7 +68,8 @@ class TrainConfig:
     # domains (SWAD, Cha et al. 2021), here unseen patients. The per-step decay; None: the raw weights
     weight_average: float | None = None
     # single-label tasks: the focal loss's exponent (ecgnet.losses): rows the model already reads right
-    # weigh (1 - p_true)^focal_gamma of their cross-entropy; 0: the plain (class-weighted) cross-entropy
+    # weigh (1 - p_true)^focal_gamma of their cross-entropy; 0: the plain (class-weighted) cross-entropy.
+    # Gamma 2 on DS1 CV: within noise, the blocked records' S beats found less often (benchmarks/ABLATIONS.md)
     focal_gamma: float = 0.0
 
 
