@@ -125,6 +125,12 @@ def _aami(cm: np.ndarray, classes: tuple[str, ...], focus: tuple[str, ...]) -> d
     return out
 
 
+def figure_label(name: str) -> str:
+    """How a reader writes one of `aami`'s figures: "se_S" -> "S Se", "pp_V" -> "V +P" (AAMI EC57's names)."""
+    kind, _, label = name.partition("_")
+    return {"se": f"{label} Se", "pp": f"{label} +P"}.get(kind, name) if label else name
+
+
 def per_group(
     probs: np.ndarray, y: np.ndarray, groups: np.ndarray, classes: tuple[str, ...], focus: tuple[str, ...]
 ) -> list[dict]:

@@ -9,6 +9,8 @@ from sklearn.metrics import confusion_matrix, roc_curve
 
 from feature_store.plots import plt, to_png
 
+from .evaluate import figure_label
+
 
 def roc_png(probs: np.ndarray, y: np.ndarray, classes: tuple[str, ...], multilabel: bool, title: str) -> bytes:
     onehot = y if multilabel else np.eye(len(classes))[y]
@@ -254,7 +256,7 @@ def published_png(rows: list[dict], title: str) -> bytes:
         mine = [r for r in rows if r["published"] == name]
         at = [figures.index(r["figure"]) + 0.18 * (i + 1) for r in mine]
         ax.scatter(at, [r["published_value"] for r in mine], marker=markers[i % len(markers)], s=28, label=name)
-    ax.set_xticks(x + 0.09 * len(names), figures)
+    ax.set_xticks(x + 0.09 * len(names), [figure_label(f) for f in figures])
     ax.set_ylim(0, 1.02)
     ax.grid(axis="y", lw=0.3)
     ax.set_title(title, fontsize=9)

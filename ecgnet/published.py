@@ -15,7 +15,7 @@ import polars as pl
 
 from feature_store.tasks import TaskSpec
 
-from .evaluate import Interval
+from .evaluate import Interval, figure_label
 from .plots import published_png
 
 
@@ -72,7 +72,7 @@ def published_summary(table: pl.DataFrame) -> list[str]:
     lines = []
     for (name,), rows in table.group_by("published", maintain_order=True) if not table.is_empty() else ():
         figures = ", ".join(
-            f"{r['figure']} {r['value']:.3f} {'>=' if r['met'] else '<'} {r['published_value']:.3f}"
+            f"{figure_label(r['figure'])} {r['value']:.3f} {'>=' if r['met'] else '<'} {r['published_value']:.3f}"
             for r in rows.iter_rows(named=True)
         )
         lines.append(f"{rows['variant'][0]} against {name}: {int(rows['met'].sum())} of {len(rows)} met ({figures})")

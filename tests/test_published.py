@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from ecgnet.evaluate import Interval
+from ecgnet.evaluate import Interval, figure_label
 from ecgnet.published import (
     comparable,
     published_metrics,
@@ -42,7 +42,7 @@ def test_each_published_figure_is_met_or_not_and_the_interval_says_whether_that_
     assert metrics["published_met_mondejar_guerra_et_al_2019"] == 0.0  # accuracy 0.916 < 0.945
     first = published_summary(table)[0]
     assert first.startswith("time against de Chazal et al. 2004: 3 of 5 met")
-    assert "se_S 0.345 < 0.759" in first and "accuracy 0.916 >= 0.862" in first
+    assert "S Se 0.345 < 0.759" in first and "accuracy 0.916 >= 0.862" in first
     assert published_plot(table).startswith(b"\x89PNG")
 
 
@@ -58,3 +58,12 @@ def test_a_published_figure_the_comparison_does_not_report_is_refused():
     with pytest.raises(ValueError, match=r"reports \['se_F'\].*fix: name figures among"):
         replace(BEATS, published=(Published("someone", {"se_F": 0.5}, test_patients=22),))
     assert slug("Llamedo & Martinez 2011") == "llamedo_martinez_2011"
+
+
+def test_figures_read_as_aami_names():
+    assert [figure_label(f) for f in ("accuracy", "se_S", "pp_V", "macro_f1")] == [
+        "accuracy",
+        "S Se",
+        "V +P",
+        "macro_f1",
+    ]
