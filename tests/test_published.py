@@ -48,7 +48,7 @@ def test_each_published_figure_is_met_or_not_and_the_interval_says_whether_that_
 
 def test_a_test_split_that_is_not_the_protocols_compares_nothing():
     assert comparable(BEATS, 22) and not comparable(BEATS, 1)
-    table = published_table(BEATS, "time", TEST, test_patients=1)  # the demo: one DS2 patient
+    table = published_table(BEATS, "time", TEST, test_patients=2)  # the demo: two DS2 patients (100 and 232)
     assert table.is_empty() and published_metrics(table) == {} and published_summary(table) == []
     assert published_plot(table) is None
     assert not RECORDS.published and published_table(RECORDS, "early", {}, 10).is_empty()
