@@ -660,8 +660,14 @@ def shares_plot(results: dict[str, VariantResult], data: TaskData) -> bytes | No
     return shares_png(shares, gates, f"{data.task}: which view each variant's decisions rest on (validation)")
 
 
-def comparison_plot(results: dict[str, VariantResult], data: TaskData, candidate: str) -> bytes:
-    """PNG: every variant's test macro metric with its interval, and against its size."""
+def comparison_plot(
+    results: dict[str, VariantResult],
+    data: TaskData,
+    candidate: str,
+    agreement: tuple[float, float, float] | None = None,
+) -> bytes:
+    """PNG: every variant's test headline with its interval, against its size, and against its
+    validation headline (`agreement`: Kendall tau and its interval, `ranking_agreement[_interval]`)."""
     key = data.spec.metric_key
     rows = [
         {
@@ -671,11 +677,13 @@ def comparison_plot(results: dict[str, VariantResult], data: TaskData, candidate
             "value": r.test[key].value,
             "lo": r.test[key].lo,
             "hi": r.test[key].hi,
+            "val": r.val.value,
             "by_seed": r.test_per_seed.get(key, []),
         }
         for name, r in results.items()
     ]
-    return comparison_png(rows, key.replace("_", "-"), candidate, f"{data.task}: every variant on the test split")
+    title = f"{data.task}: every variant on the test split"
+    return comparison_png(rows, key.replace("_", "-"), candidate, title, agreement)
 
 
 def ranking_agreement(results: dict[str, VariantResult], data: TaskData) -> float:

@@ -79,13 +79,20 @@ KIND_COLOURS = {
 }
 
 
-def comparison_png(rows: list[dict], metric: str, candidate: str, title: str) -> bytes:
-    """The comparison at a glance: each variant's test metric with its 95 % interval (left), and the
-    same against model size (right), each seed's fold ensemble alone marked x beside it where a variant
-    has several. `rows`: variant, kind, params, value, lo, hi, by_seed (optional: values)."""
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(9.5, 0.45 * len(rows) + 1.6), gridspec_kw={"width_ratios": (1.3, 1)})
+def comparison_png(
+    rows: list[dict], metric: str, candidate: str, title: str, agreement: tuple[float, float, float] | None = None
+) -> bytes:
+    """The comparison at a glance: each variant's test metric with its 95 % interval (left), the same
+    against model size (middle), each seed's fold ensemble alone marked x beside it where a variant has
+    several, and against its validation metric (right: does choosing on validation pick what the test
+    rewards; `agreement`: Kendall tau and its interval, in the panel's title). `rows`: variant, kind,
+    params, value, lo, hi, val, by_seed (optional: values)."""
+    fig, (ax, ax2, ax3) = plt.subplots(
+        1, 3, figsize=(13.5, 0.45 * len(rows) + 1.6), gridspec_kw={"width_ratios": (1.3, 1, 1)}
+    )
     for i, r in enumerate(rows):
         colour = KIND_COLOURS.get(r["kind"], "grey")
+        face = "white" if r["variant"] != candidate else colour
         ax.errorbar(
             r["value"],
             i,
@@ -93,12 +100,14 @@ def comparison_png(rows: list[dict], metric: str, candidate: str, title: str) ->
             fmt="o",
             color=colour,
             capsize=3,
-            mfc="white" if r["variant"] != candidate else colour,
+            mfc=face,
         )
         if r.get("by_seed"):
             ax.scatter(r["by_seed"], [i + 0.22] * len(r["by_seed"]), marker="x", color=colour, s=18, linewidths=1)
         ax2.scatter(r["params"], r["value"], color=colour, s=28)
         ax2.annotate(r["variant"], (r["params"], r["value"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        ax3.scatter(r["val"], r["value"], color=colour, edgecolors=colour, facecolors=face, s=28, zorder=3)
+        ax3.annotate(r["variant"], (r["val"], r["value"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
     ax.set_yticks(
         range(len(rows)), [r["variant"] + (" (chosen)" if r["variant"] == candidate else "") for r in rows], fontsize=8
     )
@@ -110,6 +119,13 @@ def comparison_png(rows: list[dict], metric: str, candidate: str, title: str) ->
     ax2.xaxis.set_minor_formatter(NullFormatter())  # minor labels on a short log axis collide
     ax2.set_xlabel("parameters", fontsize=8)
     ax2.set_ylabel(f"test {metric}", fontsize=8)
+    ax3.axline((0, 0), slope=1, color="grey", lw=0.5, ls=":")  # below it: validation flattered the variant
+    ax3.set_xlabel(f"validation {metric} (what the choice read)", fontsize=8)
+    ax3.set_ylabel(f"test {metric}", fontsize=8)
+    if agreement is not None and np.isfinite(agreement[0]):
+        tau, lo, hi = agreement
+        interval = f" [{lo:+.2f}, {hi:+.2f}]" if np.isfinite(lo) else ""
+        ax3.set_title(f"ranking agreement: Kendall tau {tau:+.2f}{interval}", fontsize=8)
     fig.suptitle(title, fontsize=9)
     return to_png(fig)
 

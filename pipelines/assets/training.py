@@ -245,8 +245,9 @@ def build_comparison(spec: TaskSpec) -> dg.AssetsDefinition:
         candidate = Candidate(
             spec.name, best, models[best].model_version, results[best].val, run.parent_run_id, spec.metric_key
         )
-        plot, tau = comparison_plot(results, data, best), ranking_agreement(results, data)
+        tau = ranking_agreement(results, data)
         tau_lo, tau_hi = ranking_agreement_interval(results, data, cfg)
+        plot = comparison_plot(results, data, best, (tau, tau_lo, tau_hi))
         shares = shares_plot(results, data)  # None unless the variants were explained
         patients, val_patients = per_patient_table(results, data), per_patient_table(results, data, "val", cfg)
         per_patient = per_patient_plot(patients, data, best)
