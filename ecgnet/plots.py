@@ -119,7 +119,13 @@ def comparison_png(
     ax2.xaxis.set_minor_formatter(NullFormatter())  # minor labels on a short log axis collide
     ax2.set_xlabel("parameters", fontsize=8)
     ax2.set_ylabel(f"test {metric}", fontsize=8)
-    ax3.axline((0, 0), slope=1, color="grey", lw=0.5, ls=":")  # below it: validation flattered the variant
+    both = [r[k] for r in rows for k in ("val", "value") if np.isfinite(r[k])]
+    if both:  # one range on both axes, so the diagonal is where validation and test agree
+        pad = 0.05 * (max(both) - min(both)) + 0.01
+        span = (min(both) - pad, max(both) + pad)
+        ax3.plot(span, span, color="grey", lw=0.5, ls=":")  # below it: validation flattered the variant
+        ax3.set_xlim(span)
+        ax3.set_ylim(span)
     ax3.set_xlabel(f"validation {metric} (what the choice read)", fontsize=8)
     ax3.set_ylabel(f"test {metric}", fontsize=8)
     if agreement is not None and np.isfinite(agreement[0]):
