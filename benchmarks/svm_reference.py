@@ -23,9 +23,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from scipy.special import softmax
 from sklearn.svm import SVC
 
-from benchmarks.ablations import development
+from benchmarks.ablations import _evenly, development
 from benchmarks.common import MITDB
 from benchmarks.rhythm_rule import out_of_fold
 from ecgnet import comparison
@@ -48,7 +49,7 @@ def majority_subsample(y: np.ndarray, keep: int, majority: int = 0) -> np.ndarra
     major = rows[y == majority]
     if keep <= 0 or keep >= len(major):
         return rows
-    picked = major[np.linspace(0, len(major) - 1, keep).round().astype(int)]
+    picked = major[_evenly(len(major), keep / len(major))]
     return np.sort(np.concatenate([rows[y != majority], picked]))
 
 
@@ -71,8 +72,7 @@ class Svm:
             score = np.stack([-score, score], axis=1)
         logits = np.full((len(x), self.n_classes), -np.inf)
         logits[:, self.svc.classes_] = score
-        out = np.exp(logits - logits.max(axis=1, keepdims=True))
-        return out / out.sum(axis=1, keepdims=True)
+        return softmax(logits, axis=1)
 
 
 def cross_validate(dev: TaskData, x: np.ndarray, c: float, keep: int, k: int = FOLDS) -> tuple[np.ndarray, list]:
@@ -124,7 +124,8 @@ def main() -> None:
         saved = saved[[position[beat] for beat in dev.val.ids]]  # in this DS1's row order
         print(f"{args.variant} (saved run): OOF {metric(saved, y):.3f}; {_figures(saved, y, dev)}")
     for setting in args.settings:
-        c, keep = float(setting.split(",")[0]), int(setting.split(",")[1])
+        c_text, keep_text = setting.split(",")
+        c, keep = float(c_text), int(keep_text)
         start = time.time()
         oof, per_fold = cross_validate(dev, x, c, keep)
         print(
