@@ -1,17 +1,21 @@
-"""Is a missed S beat missed for its level alone? Two record-level corrections of a variant's S score,
+"""Is a missed S beat missed for its level alone? Three record-level corrections of a variant's S score,
 tried on DS1 out-of-fold probabilities.
 
 Within most S-rich records the networks rank S beats above N beats almost perfectly (DS1 out of fold:
 118, 207, 209, 220, 223 at ROC AUC 0.99 or more; DS2's 232 at 0.998, `benchmarks.member_spread`), yet many
 of those S beats fall below the decision: the level is off, record by record, not what the model sees.
-Two ways to read the level from a record's own unlabelled beats, each added to the S log-probability with
+Three ways to read the level from a record's own unlabelled beats, each added to the S log-probability with
 a weight cross-fitted by patient (`benchmarks.rhythm_rule.cross_fitted`, weight 0 among the choices):
 
 - `relative`: the beat's S-against-N log-odds minus its record's `q` quantile of them (a beat far above
   its record's usual beats);
 - `prior`: the record's S share re-estimated by EM (Saerens et al. 2002) from posteriors first calibrated
   with bias-corrected temperature scaling (Alexandari et al. 2020, which found EM fails without it), the
-  calibration fitted out of fold by patient; its log-ratio to the calibrated DS1 mix, raised only.
+  calibration fitted out of fold by patient; its log-ratio to the calibrated DS1 mix, raised only;
+- `cluster`: a two-component Gaussian mixture over the record's S-against-N log-odds (beats read as N or
+  S); where the upper component stands `separation` pooled standard deviations clear of the lower and
+  below the decision, each beat is lifted by its posterior of the upper component times that
+  component's distance to the decision (a record whose S beats form their own cluster, wherever it sits).
 
 Reads a comparison's saved results (`<ECGNET_HOME>/training/<run>`: `data/` and `<variant>.npz`) and the
 harness's `--save-oof` files; DS2's rows are not read.
@@ -27,6 +31,7 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import log_softmax, softmax
+from sklearn.mixture import GaussianMixture
 
 from benchmarks.prior_shift import adapt
 from benchmarks.rhythm_rule import FOLDS, cross_fitted, out_of_fold
@@ -37,6 +42,7 @@ from feature_store.beat_ids import beat_positions
 from feature_store.tasks import BEATS
 
 QUANTILES = (0.05, 0.1, 0.25, 0.5)
+SEPARATIONS = (2.0, 3.0, 4.0)  # `cluster`: pooled standard deviations between the two components
 
 
 def log_odds(probs: np.ndarray, s: int, n: int) -> np.ndarray:
@@ -49,6 +55,24 @@ def relative(probs: np.ndarray, records: np.ndarray, s: int, n: int, q: float) -
     for record in np.unique(records):
         mine = records == record
         out[mine] = lo[mine] - np.quantile(lo[mine], q)
+    return out
+
+
+def cluster(probs: np.ndarray, records: np.ndarray, s: int, n: int, separation: float) -> np.ndarray:
+    """Per beat read as N or S: its posterior of its record's upper log-odds component times that
+    component's distance below 0, where the two components stand `separation` pooled standard deviations
+    apart and the upper holds 0.5-90 % of the beats; 0 elsewhere."""
+    lo, out, top = log_odds(probs, s, n), np.zeros(len(probs)), probs.argmax(axis=1)
+    for record in np.unique(records):
+        mine = np.flatnonzero((records == record) & np.isin(top, (s, n)))
+        if len(mine) < 10:
+            continue
+        mixture = GaussianMixture(2, random_state=0).fit(lo[mine, None])
+        mean, var, share = mixture.means_[:, 0], mixture.covariances_[:, 0, 0], mixture.weights_
+        upper = int(np.argmax(mean))
+        apart = (mean[upper] - mean[1 - upper]) / np.sqrt(var.mean())
+        if apart >= separation and 0.005 <= share[upper] <= 0.9 and mean[upper] < 0:
+            out[mine] = mixture.predict_proba(lo[mine, None])[:, upper] * -mean[upper]
     return out
 
 
@@ -100,6 +124,7 @@ def main() -> None:
         before = aami(probs, y, classes, ("S",))
         corrections = {f"relative, q {q}": relative(probs, records, s, n, q) for q in QUANTILES}
         corrections["prior (calibrated EM, raised only)"] = raised_prior(probs, y, groups, records, s)
+        corrections |= {f"cluster, {d:g} sd apart": cluster(probs, records, s, n, d) for d in SEPARATIONS}
         for label, score in corrections.items():
             decided, chosen = cross_fitted(probs, score, y, groups, labels, s)
             after = aami(decided, y, classes, ("S",))

@@ -1,10 +1,10 @@
-"""benchmarks/record_level.py: the two record-level corrections its table rests on. Generated rows: the
+"""benchmarks/record_level.py: the three record-level corrections its table rests on. Generated rows: the
 arithmetic needs no ECG."""
 
 import numpy as np
 from scipy.special import log_softmax, softmax
 
-from benchmarks.record_level import bias_corrected_temperature, raised_prior, relative
+from benchmarks.record_level import bias_corrected_temperature, cluster, raised_prior, relative
 
 
 def test_relative_reads_each_beat_against_its_own_records_quantile():
@@ -41,3 +41,15 @@ def test_a_record_richer_in_s_than_the_mix_is_raised_and_no_record_is_lowered():
     assert (raised >= 0).all()
     assert raised[patients == "p0"].min() > 1.5  # log(0.6 / ~0.1)
     assert np.median(raised[patients != "p0"]) < 0.5
+
+
+def test_a_separate_cluster_below_the_decision_is_lifted_towards_it_and_a_single_one_is_not():
+    rng = np.random.default_rng(2)
+    lo = np.r_[rng.normal(-8.0, 0.5, 900), rng.normal(-2.0, 0.5, 100), rng.normal(-8.0, 0.5, 1000)]
+    p_s = 1 / (1 + np.exp(-lo))
+    probs = np.stack([(1 - p_s) * 0.99, p_s * 0.99, np.full(len(lo), 0.01)], axis=1)
+    records = np.repeat(["two", "one"], 1000)
+    lifted = cluster(probs, records, s=1, n=0, separation=3.0)
+    assert np.median(lifted[900:1000]) > 1.5  # the upper cluster, about 2 below the decision
+    assert np.abs(lifted[:900]).max() < 0.1
+    assert (lifted[1000:] == 0).all()  # one component: nothing to lift
