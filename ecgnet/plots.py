@@ -4,6 +4,7 @@ comparison (metrics with intervals against size)."""
 from __future__ import annotations
 
 import numpy as np
+from adjustText import adjust_text
 from matplotlib.ticker import FuncFormatter, NullFormatter
 from sklearn.metrics import confusion_matrix, roc_curve
 
@@ -105,9 +106,7 @@ def comparison_png(
         if r.get("by_seed"):
             ax.scatter(r["by_seed"], [i + 0.22] * len(r["by_seed"]), marker="x", color=colour, s=18, linewidths=1)
         ax2.scatter(r["params"], r["value"], color=colour, s=28)
-        ax2.annotate(r["variant"], (r["params"], r["value"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
         ax3.scatter(r["val"], r["value"], color=colour, edgecolors=colour, facecolors=face, s=28, zorder=3)
-        ax3.annotate(r["variant"], (r["val"], r["value"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
     ax.set_yticks(
         range(len(rows)), [r["variant"] + (" (chosen)" if r["variant"] == candidate else "") for r in rows], fontsize=8
     )
@@ -132,8 +131,29 @@ def comparison_png(
         tau, lo, hi = agreement
         interval = f" [{lo:+.2f}, {hi:+.2f}]" if np.isfinite(lo) else ""
         ax3.set_title(f"ranking agreement: Kendall tau {tau:+.2f}{interval}", fontsize=8)
+    names = [r["variant"] for r in rows]
     fig.suptitle(title, fontsize=9)
+    fig.tight_layout()  # the labels are placed in display space: the axes must have their final size first
+    label_points(ax2, [r["params"] for r in rows], [r["value"] for r in rows], names)
+    label_points(ax3, [r["val"] for r in rows], [r["value"] for r in rows], names)
     return to_png(fig)
+
+
+def label_points(ax, x: list[float], y: list[float], names: list[str]) -> list:
+    """Name each point, moved apart where names would overlap (variants within noise of each other sit in
+    one corner) and off the points, with a thin line back to its point where a name had to move. Call
+    once the axes' limits, scales and layout are set: the placement is in display space."""
+    shown = [(a, b, n) for a, b, n in zip(x, y, names, strict=True) if np.isfinite(a) and np.isfinite(b)]
+    texts = [ax.text(a, b, n, fontsize=7) for a, b, n in shown]
+    if len(texts) > 1:
+        adjust_text(
+            texts,
+            x=[a for a, _, _ in shown],
+            y=[b for _, b, _ in shown],
+            ax=ax,
+            arrowprops={"arrowstyle": "-", "color": "grey", "lw": 0.4},
+        )
+    return texts
 
 
 def per_patient_png(rows: list[dict], focus: tuple[str, ...], candidate: str, min_beats: int, title: str) -> bytes:
@@ -274,13 +294,34 @@ def published_png(rows: list[dict], title: str) -> bytes:
     )
     ax.errorbar(x, value, yerr=spread, fmt="o", color="black", capsize=4, label=rows[0]["variant"], zorder=3)
     markers = "s^Dv<>p*"
+    at, ticks = published_positions(rows)
     for i, name in enumerate(names):
         mine = [r for r in rows if r["published"] == name]
-        at = [figures.index(r["figure"]) + 0.18 * (i + 1) for r in mine]
-        ax.scatter(at, [r["published_value"] for r in mine], marker=markers[i % len(markers)], s=28, label=name)
-    ax.set_xticks(x + 0.09 * len(names), [figure_label(f) for f in figures])
+        ax.scatter(
+            [at[name, r["figure"]] for r in mine],
+            [r["published_value"] for r in mine],
+            marker=markers[i % len(markers)],
+            s=28,
+            label=name,
+        )
+    ax.set_xticks(ticks, [figure_label(f) for f in figures])
     ax.set_ylim(0, 1.02)
     ax.grid(axis="y", lw=0.3)
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     return to_png(fig)
+
+
+def published_positions(rows: list[dict], step: float = 0.18) -> tuple[dict[tuple[str, str], float], list[float]]:
+    """Where `published_png` draws each published value ((result, figure) -> x) and each figure's tick: the
+    variant's figure at the figure's index, the results that report it side by side to its right in the
+    legend's order, with no gap for a result that does not (one that reports a single figure sits beside
+    ours, not where its place among all results would be); the tick in the middle of the group."""
+    figures = list(dict.fromkeys(r["figure"] for r in rows))
+    names = list(dict.fromkeys(r["published"] for r in rows))
+    at, ticks = {}, []
+    for i, figure in enumerate(figures):
+        reporting = [n for n in names if any(r["published"] == n and r["figure"] == figure for r in rows)]
+        at |= {(name, figure): i + step * (k + 1) for k, name in enumerate(reporting)}
+        ticks.append(i + step * len(reporting) / 2)
+    return at, ticks

@@ -21,3 +21,74 @@ def test_the_comparison_plot_draws_with_or_without_a_ranking_agreement(agreement
 def test_the_comparison_plot_needs_each_variants_validation_metric():
     with pytest.raises(KeyError, match="val"):
         comparison_png([{k: v for k, v in r.items() if k != "val"} for r in ROWS], "macro-f1", "time", "beats")
+
+
+def test_names_of_points_within_noise_of_each_other_do_not_cover_one_another():
+    import itertools
+
+    from ecgnet.plots import label_points
+    from feature_store.plots import plt
+
+    rng = np.random.default_rng(0)
+    x, y = 0.75 + rng.uniform(0, 0.03, 8), 0.72 + rng.uniform(0, 0.03, 8)  # eight variants in one corner
+    names = [f"intermediate_variant_{i}" for i in range(8)]
+    fig, ax = plt.subplots(figsize=(4, 4))
+    ax.scatter(x, y)
+    ax.set_xlim(0.3, 0.85)
+    ax.set_ylim(0.3, 0.85)
+    fig.tight_layout()
+    texts = label_points(ax, list(x), list(y), names)
+    fig.canvas.draw()
+    boxes = [t.get_window_extent(fig.canvas.get_renderer()) for t in texts]
+    assert [t.get_text() for t in texts] == names
+    assert not [(a, b) for (a, b) in itertools.combinations(range(8), 2) if boxes[a].overlaps(boxes[b])]
+    plt.close(fig)
+
+
+def test_a_point_without_a_finite_position_is_left_unnamed():
+    from ecgnet.plots import label_points
+    from feature_store.plots import plt
+
+    fig, ax = plt.subplots()
+    texts = label_points(ax, [0.5, np.nan], [0.5, 0.6], ["time", "frequency"])
+    assert [t.get_text() for t in texts] == ["time"]
+    plt.close(fig)
+
+
+def test_published_values_sit_beside_ours_without_gaps_for_results_that_do_not_report_a_figure():
+    from ecgnet.plots import published_positions
+
+    reports = {"A": ("accuracy", "se_S"), "B": ("se_S",), "C": ("accuracy",)}
+    rows = [{"published": n, "figure": f} for n, figures in reports.items() for f in figures]
+    at, ticks = published_positions(rows, step=0.2)
+    assert at["A", "accuracy"] == 0.2 and at["C", "accuracy"] == 0.4  # C next to A: B reports no accuracy
+    assert at["A", "se_S"] == 1.2 and at["B", "se_S"] == 1.4
+    assert ticks == [0.2, 1.2]
+
+
+def test_the_readme_figures_read_the_comparison_table_as_the_asset_writes_it():
+    import polars as pl
+
+    from benchmarks.readme_figures import comparison_rows, interval
+
+    assert interval("0.743 [0.692, 0.793]") == (0.743, 0.692, 0.793)
+    assert interval("-0.007 [-0.017, +0.007]") == (-0.007, -0.017, 0.007)
+    with pytest.raises(ValueError, match="not a figure"):
+        interval("(reference)")
+    table = pl.DataFrame(
+        {
+            "variant": ["time", "classical"],
+            "kind": ["single", "classical"],
+            "params": [382450, 172],
+            "val_metric": [0.7714, 0.578],
+            "macro_f1_N_S_V": ["0.743 [0.692, 0.793]", "0.616 [0.545, 0.684]"],
+            "macro_f1_N_S_V_by_seed": ["0.751 / 0.731", None],
+        }
+    )
+    rows = comparison_rows(table, "macro_f1_N_S_V")
+    assert rows[0] | {"by_seed": None} == {
+        "variant": "time", "kind": "single", "params": 382450, "value": 0.743, "lo": 0.692, "hi": 0.793,
+        "val": 0.7714, "by_seed": None,
+    }  # fmt: skip
+    assert rows[0]["by_seed"] == [0.751, 0.731] and rows[1]["by_seed"] == []
+    assert comparison_png(rows, "macro-f1-N-S-V", "time", "beats").startswith(b"\x89PNG")
