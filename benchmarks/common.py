@@ -9,8 +9,12 @@ from pathlib import Path
 
 from feature_store.workspace import PROJECT_ROOT
 
-# The full MIT-BIH database lives beside the checkout for the team; users point ECGNET_BENCH_MITDB at theirs.
-MITDB = Path(os.environ.get("ECGNET_BENCH_MITDB", PROJECT_ROOT.parent / "shared" / "data" / "mitdb"))
+# The full MIT-BIH database: the team's copy beside the checkout where there is one, else where `make mitdb`
+# puts it (benchmarks.fetch_mitdb); ECGNET_BENCH_MITDB names another (the Makefile's MITDB, the same choice).
+_TEAM_MITDB = PROJECT_ROOT.parent / "shared" / "data" / "mitdb"
+MITDB = Path(
+    os.environ.get("ECGNET_BENCH_MITDB", _TEAM_MITDB if _TEAM_MITDB.is_dir() else PROJECT_ROOT / "data" / "mitdb")
+)
 
 
 @contextmanager
@@ -22,6 +26,6 @@ def timer(results: dict, name: str):
 
 def mitdb_or_skip(bench: str) -> Path | None:
     if not MITDB.is_dir():
-        print(f"{bench}: skipped, no MIT-BIH folder at {MITDB} (set ECGNET_BENCH_MITDB)")
+        print(f"{bench}: skipped, no MIT-BIH folder at {MITDB} (`make mitdb` fetches it; or set ECGNET_BENCH_MITDB)")
         return None
     return MITDB
