@@ -12,7 +12,7 @@ oracle gate for a diagnostic (the records named, known blocked from their labels
 detector of blocked conduction could add. Reads a comparison's
 saved results (`<ECGNET_HOME>/training/<run>`: `data/` and `<variant>.npz`); DS2's rows are not read.
 
-    python -m benchmarks.rhythm_rule RUN_DIR [--variants time early ...] [--context]
+    python -m benchmarks.rhythm_rule RUN_DIR [--variants time early ...] [--context | --trees]
                                      [--gate | --gate-records R ...] [--oof DIR/NN.npz ...]
 """
 
@@ -22,6 +22,7 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+from sklearn.ensemble import HistGradientBoostingClassifier
 
 from ecgnet.classical import RAW_INTERVALS, equal_prior_lda  # RAW_INTERVALS: de Chazal's four
 from ecgnet.comparison import development
@@ -47,6 +48,19 @@ def rule_scores(x: np.ndarray, y: np.ndarray, groups: np.ndarray, n: int, s: int
     for f in range(FOLDS):
         fit = (fold != f) & np.isin(y, [n, s])
         out[fold == f] = equal_prior_lda(x[fit], y[fit]).decision_function(x[fold == f])
+    return out
+
+
+def tree_rule_scores(x: np.ndarray, y: np.ndarray, groups: np.ndarray, n: int, s: int) -> np.ndarray:
+    """Out-of-fold log-odds of S against N by class-balanced boosted trees (fitted on N and S rows of the
+    other folds): the rule without the LDA's straight boundary, for every RR column at once."""
+    fold, out = patient_folds(groups, FOLDS, 0), np.zeros(len(y))
+    for f in range(FOLDS):
+        fit = (fold != f) & np.isin(y, [n, s])
+        trees = HistGradientBoostingClassifier(
+            max_iter=300, learning_rate=0.05, class_weight="balanced", random_state=0
+        ).fit(x[fit], y[fit] == s)
+        out[fold == f] = trees.decision_function(x[fold == f])
     return out
 
 
@@ -136,6 +150,11 @@ def main() -> None:
         "--context", action="store_true", help="the rule also reads rr_context (the intervals around the beat)"
     )
     parser.add_argument(
+        "--trees",
+        action="store_true",
+        help="the rule as boosted trees over every RR column and rr_context instead of the LDA on four",
+    )
+    parser.add_argument(
         "--gate", action="store_true", help="the rule only in records whose median beat's QRS is wide (qrs_spread)"
     )
     parser.add_argument(
@@ -160,10 +179,13 @@ def main() -> None:
     labels = tuple(classes.index(c) for c in data.spec.metric_classes)
     scalars = np.asarray(dev.x["time"]["scalars"]).reshape(len(y), -1)
     columns = [BEAT_RR_NAMES.index(c) for c in RAW_INTERVALS]
+    rr, context = rhythm_columns(data.spec)
     if args.context:  # rr_context follows the RR columns (ecgnet.data.rhythm_columns)
-        rr, context = rhythm_columns(data.spec)
         columns += list(range(len(rr), len(rr) + len(context)))
-    score = rule_scores(scalars[:, columns], y, groups, n, s)
+    if args.trees:
+        score = tree_rule_scores(scalars[:, : len(rr) + len(context)], y, groups, n, s)
+    else:
+        score = rule_scores(scalars[:, columns], y, groups, n, s)
     width = qrs_spread(dev, data) if args.gate else None
     records = beat_positions(dev.ids)[0]
     if args.gate_records is not None:  # every finite threshold admits exactly these records
@@ -174,7 +196,17 @@ def main() -> None:
     metric = headline(data.spec)
     runs = out_of_fold(args.run, dev, args.variants, args.oof)
     read = ", ".join(RAW_INTERVALS) + (" and rr_context" if args.context else "")
-    print(f"DS1 {len(y):,} beats; rule: LDA of N against S on {read}, out of fold")
+    how = (
+        "boosted trees of N against S on every RR column and rr_context"
+        if args.trees
+        else f"LDA of N against S on {read}"
+    )
+    print(f"DS1 {len(y):,} beats; rule: {how}, out of fold")
+    found = {r: float((score[(records == r) & (y == s)] > 0).mean()) for r in np.unique(records[y == s])}
+    print(
+        "the rule alone (S where its log-odds > 0), S Se by record: "
+        + " ".join(f"{r} {v:.2f}" for r, v in found.items() if ((records == r) & (y == s)).sum() >= MIN_S)
+    )
     for variant, probs in runs.items():
         probs = probs.astype(np.float64)
         decided, chosen = cross_fitted(probs, score, y, groups, labels, s, width)
