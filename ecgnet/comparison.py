@@ -26,7 +26,9 @@ from .crossval import FoldEnsemble, development, folds, member_index, scored_on_
 from .data import Split, TaskData, training_rows
 from .decisions import Decision, DecisionOffsets, apply_offsets, decide, kept_offsets
 from .evaluate import (
+    Concentration,
     Interval,
+    concentration,
     evaluate,
     headline,
     latency_ms,
@@ -603,6 +605,16 @@ def chosen_per_patient(table: pl.DataFrame, variant: str) -> pl.DataFrame:
     mine = table.filter((pl.col("variant") == variant) & (pl.sum_horizontal(counts) > 0)).drop("variant")
     figures = [c for c in mine.columns if mine.schema[c] == pl.Float64]
     return mine.sort(counts[0], descending=True).with_columns(pl.col(figures).round(3))
+
+
+def chosen_concentration(results: dict[str, VariantResult], data: TaskData, variant: str) -> list[Concentration]:
+    """`variant`'s focus-class figures on test with and without the patient holding most of each class's
+    rows (`evaluate.concentration`, after decision offsets as the comparison scores); empty for
+    multilabel tasks, tasks without focus classes and a test split of one patient."""
+    if data.multilabel or not data.spec.focus_classes:
+        return []
+    r = results[variant]
+    return concentration(r.test_probs, data.test.y, data.test.groups, data.classes, data.spec.focus_classes)
 
 
 def per_patient_plot(

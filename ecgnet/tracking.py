@@ -288,10 +288,12 @@ class Tracker:
         plots: dict[str, bytes],
         metrics: dict[str, float],
         tables: dict[str, pl.DataFrame] | None = None,
+        tags: dict[str, str] | None = None,
     ) -> None:
         """Log the comparison table (CSV, markdown), its plots (file name -> PNG), further tables (file
-        name -> CSV: the per-patient figures), the champion candidate and the comparison's own metrics
-        (the agreement of validation and test rankings); close the parent run."""
+        name -> CSV: the per-patient figures), the champion candidate, the comparison's own metrics
+        (the agreement of validation and test rankings) and tags (what a metric cannot say: which
+        patient); close the parent run."""
         for key, value in metrics.items():
             if np.isfinite(value):
                 self.client.log_metric(parent_id, key, value)
@@ -307,6 +309,8 @@ class Tracker:
             for file in ("comparison.csv", "comparison.md", *plots, *tables, "candidate.json"):
                 self.client.log_artifact(parent_id, str(Path(tmp) / file))
         self.client.set_tag(parent_id, "ecgnet.champion_candidate", candidate.variant)
+        for key, value in (tags or {}).items():
+            self.client.set_tag(parent_id, key, value)
         self.client.set_terminated(parent_id, "FINISHED")
 
     # -- champion ---------------------------------------------------------------------------------

@@ -229,6 +229,8 @@ def _comparisons(result: dg.ExecuteInProcessResult) -> list[str]:
             ]
             if "against_published" in meta:  # the task's protocol has published results (TaskSpec.published)
                 lines += ["\nAgainst published results on this protocol:", meta["against_published"].value]
+            if "concentration" in meta:  # a pooled figure that is mostly one patient's
+                lines += ["\nThe patient holding most of each focus class on test:", meta["concentration"].value]
             if "chosen_per_patient" in meta:  # where the pooled sensitivity is won or lost
                 lines += [
                     f"\nChosen variant per test patient (plot: {meta['per_patient_file'].value}):",

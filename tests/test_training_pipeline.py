@@ -50,6 +50,10 @@ def test_the_comparison_leaves_a_parent_run_with_a_child_per_variant(trained):
     assert {"per_patient.csv", "per_patient.png"} <= logged  # where the test's pooled sensitivity comes from
     assert {"val_per_patient.csv", "val_per_patient.png"} <= logged  # and validation's, which the choice reads
     assert "published.csv" not in logged  # the sample's test split is not the protocol's (tests/test_published.py)
+    # the test S beats are all 232's (the only test patient here): who holds a pooled figure is said
+    assert "concentration.csv" in logged and parent["tags.ecgnet.dominant_patient.S"].iloc[0] == "232"
+    assert parent["metrics.dominant_share_S"].iloc[0] == 1.0
+    assert "metrics.test_se_S_without_dominant" not in parent.columns  # nothing left without 232: not logged
     assert not any(c.startswith("metrics.published_") for c in parent.columns)
     for col in (
         "metrics.test_macro_f1",
@@ -88,6 +92,7 @@ def test_the_best_variant_on_validation_is_champion_and_predicts(trained, capsys
     assert isinstance(meta["beat_fusion_comparison"]["modality_shares"], dg.MarkdownMetadataValue)
     assert "232" in meta["beat_fusion_comparison"]["chosen_per_patient"].value  # the test patient, its S beats
     assert "232" not in meta["beat_fusion_comparison"]["chosen_val_per_patient"].value  # validation: DS1 only
+    assert "S: patient 232 holds 100% of the S rows" in meta["beat_fusion_comparison"]["concentration"].value
     # the sample's DS2 records are not DS2: de Chazal's figures are named, not compared
     against = meta["beat_fusion_comparison"]["against_published"].value
     assert "published results not compared: the test split holds" in against and "the protocol 22" in against

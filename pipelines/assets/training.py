@@ -6,7 +6,7 @@ comparison's folder; every model step maps them in, and hands its result to the 
 asset input (a ModelRef), never through files found again by name.
 """
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import dagster as dg
@@ -14,6 +14,7 @@ import polars as pl
 
 from ecgnet.comparison import (
     VariantResult,
+    chosen_concentration,
     chosen_per_patient,
     comparison_plot,
     comparison_table,
@@ -263,15 +264,26 @@ def build_comparison(spec: TaskSpec) -> dg.AssetsDefinition:
         tables |= {"published.csv": published}
         against_plot = published_plot(published)
         plots |= {"published.png": against_plot} if against_plot else {}
+        dominant = chosen_concentration(results, data, best)  # is a pooled figure one patient's?
+        tables |= {"concentration.csv": pl.DataFrame([asdict(c) for c in dominant])} if dominant else {}
         agreement = {"kendall_tau_val_test": tau, "kendall_tau_val_test_lo": tau_lo, "kendall_tau_val_test_hi": tau_hi}
+        agreement |= {k: v for c in dominant for k, v in c.metrics().items()}
         tracker.finish_comparison(
-            run.parent_run_id, table, candidate, plots, agreement | published_metrics(published), tables
+            run.parent_run_id,
+            table,
+            candidate,
+            plots,
+            agreement | published_metrics(published),
+            tables,
+            {k: v for c in dominant for k, v in c.tags().items()},
         )
         context.log.info(
             f"comparison {run.parent_run_id}: best on validation is {selection.best}, within noise of it: "
             f"{within or 'none'}; chosen ({cfg.selection}): {best}; validation and test rankings "
             f"agree with Kendall tau {tau:.2f} [{tau_lo:.2f}, {tau_hi:.2f}] (patients of both splits resampled)"
         )
+        for c in dominant:
+            context.log.info(f"{best} on test, {c}")
         against = published_summary(published)
         if spec.published and not comparable(spec, test_patients):
             protocol = sorted({ref.test_patients for ref in spec.published})
@@ -311,6 +323,11 @@ def build_comparison(spec: TaskSpec) -> dg.AssetsDefinition:
                     else {}
                 ),
                 **({"against_published": dg.MetadataValue.md("\n".join(f"- {a}" for a in against))} if against else {}),
+                **(
+                    {"concentration": dg.MetadataValue.md("\n".join(f"- {best} on test, {c}" for c in dominant))}
+                    if dominant
+                    else {}
+                ),
                 **(
                     png(against_plot, store.workspace().plots / f"{spec.asset_prefix}_published.png", "published_plot")
                     if against_plot
