@@ -167,7 +167,7 @@ class Concentration:
     def __str__(self) -> str:
         held = f"{self.label}: patient {self.patient} holds {self.share:.0%} of the {self.label} rows"
         if self.share == 1.0:  # nothing of the class is left without them
-            return f"{held}; {self.label} Se {self.se:.3f}, +P {self.pp:.3f}, all theirs"
+            return f"{held}; {self.label} Se {self.se:.3f}, all theirs; {self.label} +P {self.pp:.3f}"
         return (
             f"{held}; {self.label} Se {self.se:.3f}, {self.se_without:.3f} without them; "
             f"{self.label} +P {self.pp:.3f}, {self.pp_without:.3f} without them"
