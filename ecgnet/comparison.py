@@ -610,7 +610,7 @@ def chosen_per_patient(table: pl.DataFrame, variant: str) -> pl.DataFrame:
 def chosen_concentration(results: dict[str, VariantResult], data: TaskData, variant: str) -> list[Concentration]:
     """`variant`'s focus-class figures on test with and without the patient holding most of each class's
     rows (`evaluate.concentration`, after decision offsets as the comparison scores); empty for
-    multilabel tasks, tasks without focus classes and a test split of one patient."""
+    multilabel tasks and tasks without focus classes."""
     if data.multilabel or not data.spec.focus_classes:
         return []
     r = results[variant]

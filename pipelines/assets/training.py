@@ -267,13 +267,12 @@ def build_comparison(spec: TaskSpec) -> dg.AssetsDefinition:
         dominant = chosen_concentration(results, data, best)  # is a pooled figure one patient's?
         tables |= {"concentration.csv": pl.DataFrame([asdict(c) for c in dominant])} if dominant else {}
         agreement = {"kendall_tau_val_test": tau, "kendall_tau_val_test_lo": tau_lo, "kendall_tau_val_test_hi": tau_hi}
-        agreement |= {k: v for c in dominant for k, v in c.metrics().items()}
         tracker.finish_comparison(
             run.parent_run_id,
             table,
             candidate,
             plots,
-            agreement | published_metrics(published),
+            agreement | published_metrics(published) | {k: v for c in dominant for k, v in c.metrics().items()},
             tables,
             {k: v for c in dominant for k, v in c.tags().items()},
         )
