@@ -19,6 +19,7 @@ saved results (`<ECGNET_HOME>/training/<run>`: `data/` and `<variant>.npz`); DS2
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -42,25 +43,27 @@ FOLDS = 5
 MIN_S = 50  # records listed by S sensitivity: those with at least this many S beats
 
 
-def rule_scores(x: np.ndarray, y: np.ndarray, groups: np.ndarray, n: int, s: int) -> np.ndarray:
-    """Out-of-fold log-odds of S against N (LDA, equal priors, fitted on N and S rows of the other folds)."""
-    fold, out = patient_folds(groups, FOLDS, 0), np.zeros(len(y))
-    for f in range(FOLDS):
-        fit = (fold != f) & np.isin(y, [n, s])
-        out[fold == f] = equal_prior_lda(x[fit], y[fit]).decision_function(x[fold == f])
-    return out
+def lda_rule(x: np.ndarray, is_s: np.ndarray):
+    """The plain rule: a linear discriminant with equal priors."""
+    return equal_prior_lda(x, is_s)
 
 
-def tree_rule_scores(x: np.ndarray, y: np.ndarray, groups: np.ndarray, n: int, s: int) -> np.ndarray:
-    """Out-of-fold log-odds of S against N by class-balanced boosted trees (fitted on N and S rows of the
-    other folds): the rule without the LDA's straight boundary, for every RR column at once."""
+def tree_rule(x: np.ndarray, is_s: np.ndarray):
+    """The rule without the LDA's straight boundary (`--trees`): class-balanced boosted trees."""
+    return HistGradientBoostingClassifier(
+        max_iter=300, learning_rate=0.05, class_weight="balanced", random_state=0
+    ).fit(x, is_s)
+
+
+def rule_scores(
+    x: np.ndarray, y: np.ndarray, groups: np.ndarray, n: int, s: int, fit: Callable = lda_rule
+) -> np.ndarray:
+    """Out-of-fold log-odds of S against N: `fit(x, is_s)` (a model with `decision_function`, positive
+    for S) on the N and S rows of the other folds, scoring the held-out fold's rows."""
     fold, out = patient_folds(groups, FOLDS, 0), np.zeros(len(y))
     for f in range(FOLDS):
-        fit = (fold != f) & np.isin(y, [n, s])
-        trees = HistGradientBoostingClassifier(
-            max_iter=300, learning_rate=0.05, class_weight="balanced", random_state=0
-        ).fit(x[fit], y[fit] == s)
-        out[fold == f] = trees.decision_function(x[fold == f])
+        rows = (fold != f) & np.isin(y, [n, s])
+        out[fold == f] = fit(x[rows], y[rows] == s).decision_function(x[fold == f])
     return out
 
 
@@ -183,7 +186,7 @@ def main() -> None:
     if args.context:  # rr_context follows the RR columns (ecgnet.data.rhythm_columns)
         columns += list(range(len(rr), len(rr) + len(context)))
     if args.trees:
-        score = tree_rule_scores(scalars[:, : len(rr) + len(context)], y, groups, n, s)
+        score = rule_scores(scalars[:, : len(rr) + len(context)], y, groups, n, s, fit=tree_rule)
     else:
         score = rule_scores(scalars[:, columns], y, groups, n, s)
     width = qrs_spread(dev, data) if args.gate else None

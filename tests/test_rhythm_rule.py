@@ -4,7 +4,7 @@ nothing not being taken. Generated rows: no ECG is needed to check the arithmeti
 
 import numpy as np
 
-from benchmarks.rhythm_rule import cross_fitted, rule_scores, tree_rule_scores, with_rule
+from benchmarks.rhythm_rule import cross_fitted, rule_scores, tree_rule, with_rule
 from feature_store.beat_ids import beat_positions
 
 N, S, V = 0, 1, 2
@@ -77,8 +77,8 @@ def test_a_wider_qrs_reads_as_a_wider_spread_and_the_gate_confines_the_rule(beat
 
 def test_the_tree_rule_finds_early_beats_out_of_fold_and_reads_no_v_row():
     _, y, groups, intervals = _rows()
-    score = tree_rule_scores(intervals, y, groups, N, S)
+    score = rule_scores(intervals, y, groups, N, S, fit=tree_rule)
     assert (score[y == S] > 0).mean() > 0.9 and (score[y == N] > 0).mean() < 0.1
     v_early = intervals.copy()
     v_early[y == V, 0] -= 0.3  # V rows moved: the rule is fitted on N and S rows only, so nothing changes
-    np.testing.assert_allclose(tree_rule_scores(v_early, y, groups, N, S)[y != V], score[y != V])
+    np.testing.assert_allclose(rule_scores(v_early, y, groups, N, S, fit=tree_rule)[y != V], score[y != V])
