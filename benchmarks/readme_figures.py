@@ -10,40 +10,31 @@ the plots a user gets, without rerunning the 50-minute comparison.
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 
 import polars as pl
 
+from ecgnet.evaluate import Interval
 from ecgnet.plots import comparison_png
 from ecgnet.published import published_plot
 
 OUT = Path(__file__).parent / "figures"
-INTERVAL = re.compile(r"^\s*([-+\d.]+)\s*\[([-+\d.]+),\s*([-+\d.]+)\]")
-
-
-def interval(text: str) -> tuple[float, float, float]:
-    """'0.743 [0.692, 0.793]' as the comparison table writes a figure -> (0.743, 0.692, 0.793)."""
-    match = INTERVAL.match(text)
-    if match is None:
-        raise ValueError(f"not a figure with an interval: {text!r}")
-    return tuple(float(g) for g in match.groups())
 
 
 def comparison_rows(table: pl.DataFrame, metric: str) -> list[dict]:
     """`comparison.csv` rows as `comparison_png` takes them."""
     rows = []
     for r in table.iter_rows(named=True):
-        value, lo, hi = interval(r[metric])
+        figure = Interval.parse(r[metric])
         seeds = r.get(f"{metric}_by_seed") or ""
         rows.append(
             {
                 "variant": r["variant"],
                 "kind": r["kind"],
                 "params": r["params"],
-                "value": value,
-                "lo": lo,
-                "hi": hi,
+                "value": figure.value,
+                "lo": figure.lo,
+                "hi": figure.hi,
                 "val": r["val_metric"],
                 "by_seed": [float(v) for v in seeds.split(" / ")] if seeds else [],
             }

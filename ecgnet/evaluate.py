@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,6 +28,14 @@ class Interval:
 
     def __str__(self) -> str:
         return f"{self.value:.3f} [{self.lo:.3f}, {self.hi:.3f}]"
+
+    @classmethod
+    def parse(cls, text: str) -> Interval:
+        """What `str` writes (and a comparison table holds), read back: '0.743 [0.692, 0.793]'."""
+        match = re.match(r"^\s*([-+\d.]+)\s*\[([-+\d.]+),\s*([-+\d.]+)\]", text)
+        if match is None:
+            raise ValueError(f"not a figure with an interval: {text!r}")
+        return cls(*(float(g) for g in match.groups()))
 
     def flat(self, name: str) -> dict[str, float]:
         """MLflow metric names: `name`, `name_lo`, `name_hi`."""

@@ -69,12 +69,14 @@ def test_published_values_sit_beside_ours_without_gaps_for_results_that_do_not_r
 def test_the_readme_figures_read_the_comparison_table_as_the_asset_writes_it():
     import polars as pl
 
-    from benchmarks.readme_figures import comparison_rows, interval
+    from benchmarks.readme_figures import comparison_rows
+    from ecgnet.evaluate import Interval
 
-    assert interval("0.743 [0.692, 0.793]") == (0.743, 0.692, 0.793)
-    assert interval("-0.007 [-0.017, +0.007]") == (-0.007, -0.017, 0.007)
+    assert Interval.parse("0.743 [0.692, 0.793]") == Interval(0.743, 0.692, 0.793)
+    assert Interval.parse("-0.007 [-0.017, +0.007]") == Interval(-0.007, -0.017, 0.007)
+    assert Interval.parse(str(Interval(0.5, 0.25, 0.75))) == Interval(0.5, 0.25, 0.75)  # what str writes
     with pytest.raises(ValueError, match="not a figure"):
-        interval("(reference)")
+        Interval.parse("(reference)")
     table = pl.DataFrame(
         {
             "variant": ["time", "classical"],
