@@ -152,6 +152,9 @@ def label_points(ax, x: list[float], y: list[float], names: list[str]) -> list:
             y=[b for _, b, _ in shown],
             ax=ax,
             arrowprops={"arrowstyle": "-", "color": "grey", "lw": 0.4},
+            # adjustText's default stops after one second of wall time, so the placement (and whether the
+            # names get apart at all) would depend on the machine's speed; a count of steps does not
+            iter_lim=300,
         )
     return texts
 
