@@ -12,8 +12,9 @@ WORKSPACE := $(PYTHON) -m feature_store.workspace
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 
-# the full MIT-BIH: the team's copy beside the checkout where there is one, else data/mitdb (`make mitdb`)
-MITDB ?= $(firstword $(wildcard $(CURDIR)/../shared/data/mitdb) $(CURDIR)/data/mitdb)
+# the full MIT-BIH: benchmarks.common.MITDB (the team's copy beside the checkout where there is one, else
+# data/mitdb, which `make mitdb` fills; ECGNET_BENCH_MITDB names another)
+MITDB ?= $(shell $(PYTHON) -m benchmarks.common)
 MITDB_HOME ?= $(CURDIR)/.ecgnet-mitdb
 # DS1 ablations: 12 epochs beat 6 (benchmarks/ablations.py); 10 kept the run near 40 minutes on 2 cores
 MITDB_EPOCHS ?= 10
