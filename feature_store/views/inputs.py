@@ -130,8 +130,9 @@ def load_records(spec: TaskSpec, snapshots: list[RawSnapshot]) -> TaskInput:
     skipped = sum(scan.filter(~usable).select(pl.len()).collect().item() for scan in scans)
     frames = [scan.filter(usable).collect() for scan in scans]
     records = pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
-    if skipped:  # not rows of this task (raw_rows counts none for them): said, not counted as excluded
-        log.info("%s: %d beat-annotated records without rhythm episodes give no rows", spec.name, skipped)
+    if skipped:  # not rows of this task (raw_rows counts none for them): said, not counted as excluded;
+        # DEBUG, as every shard of every view reads them again (16 lines a demo run at INFO)
+        log.debug("%s: %d beat-annotated record(s) without rhythm episodes give no rows", spec.name, skipped)
     if records.is_empty():
         return empty_input(spec, len(slots))
     distinct = records["lead_names"].unique().to_list()

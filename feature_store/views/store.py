@@ -134,7 +134,8 @@ class FeatureStore:
         existing = self.catalog.get(name, version)
         damage = view_damage(existing) if existing else "not stored"
         if damage is None:
-            log.info("%s%s: version %s is stored; nothing to compute", name, shard_label(shard), version)
+            # DEBUG: the Dagster asset says it in the run's log (dagster.yaml also routes this logger there)
+            log.debug("%s%s: version %s is stored; nothing to compute", name, shard_label(shard), version)
             return Materialized(existing, True, time.perf_counter() - start)
         if existing:  # the catalog names it but its files are gone or cut short: computed again, same version
             log.warning(
@@ -191,7 +192,7 @@ class FeatureStore:
             shard=shard,
         )
         self.catalog.add(entry)
-        log.info(
+        log.debug(
             "%s%s: version %s, %d rows, %.1f MB in %.1f s on %s",
             name,
             shard_label(shard),
@@ -339,7 +340,7 @@ class FeatureStore:
             parts={key: e.path for key, e in read.items()},
         )
         self.catalog.add(entry)
-        log.info("%s: version %s over %d shards, %d rows", name, version, len(parts), entry.rows)
+        log.debug("%s: version %s over %d shards, %d rows", name, version, len(parts), entry.rows)
         return entry
 
     def prune(self, name: str, keep: int = 2) -> list[str]:

@@ -74,8 +74,9 @@ def build_feature_asset(spec: TaskSpec, family: str) -> dg.AssetsDefinition:
             m = feature_store.materialize(spec, family, snapshots, backend=features.array_backend())
             e = m.entry
             context.log.info(
-                f"{e.name} shard {shard.key} {e.version}: {'reused, nothing computed' if m.reused else 'computed'}; "
-                f"{e.rows} rows on {e.backend} in {m.seconds:.1f} s"
+                f"{e.name} shard {shard.key} {e.version}: "
+                + ("stored, nothing computed" if m.reused else f"computed on {e.backend} in {m.seconds:.1f} s")
+                + f"; {e.rows} rows, {e.bytes / 2**20:.1f} MB"
             )
             made.append(m)
         return dg.MaterializeResult(metadata=_metadata(made, feature_store, store, names.feature(family)))
