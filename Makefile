@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-BENCHMARKS ?= ingest features gpu bootstrap
+BENCHMARKS ?= ingest features gpu bootstrap cpu_bf16
 # Every path in the workspace (ECGNET_HOME, default .ecgnet/) is named by feature_store.workspace.Workspace
 # (standard library only, so it answers before the venv exists); the Dagster home inside it is set up
 # by the entry points (demo, ui) from the same object.
@@ -29,6 +29,10 @@ MITDB_ONE_SEED ?= frequency
 # validation rows explained per class and variant (Integrated Gradients; 0: none). 30 keeps explanations
 # under a fifth of the run (50 took 493 s of 2,364 once the intermediate variants stopped dominating)
 MITDB_EXPLAIN_ROWS ?= 30
+# bfloat16 training of the time and spectrogram models on the CPU (ECGNET_CPU_BF16: 1, 0 or auto, on where
+# the CPU has AMX): DS1 cannot tell it from float32 (benchmarks/ABLATIONS.md, "bfloat16 training"), and a
+# training step there is 1.5-1.8x faster (`make bench`, benchmarks/cpu_bf16.py)
+MITDB_CPU_BF16 ?= auto
 
 .PHONY: install demo test ui server postgres bench bench-mitdb bench-scale mitdb device-prep clean
 
@@ -82,7 +86,8 @@ bench: $(STAMP)
 bench-mitdb: $(STAMP)
 	@$(PY) -m benchmarks.fetch_mitdb --check $(MITDB)
 	ECGNET_DATA=$(MITDB) ECGNET_HOME=$(MITDB_HOME) ECGNET_EPOCHS=$(MITDB_EPOCHS) ECGNET_FOLDS=$(MITDB_FOLDS) ECGNET_SEEDS=$(MITDB_SEEDS) \
-		ECGNET_ONE_SEED=$(MITDB_ONE_SEED) ECGNET_EXPLAIN_ROWS=$(MITDB_EXPLAIN_ROWS) $(PY) -m pipelines.demo
+		ECGNET_ONE_SEED=$(MITDB_ONE_SEED) ECGNET_EXPLAIN_ROWS=$(MITDB_EXPLAIN_ROWS) ECGNET_CPU_BF16=$(MITDB_CPU_BF16) \
+		$(PY) -m pipelines.demo
 
 # Partitioned ingest + features of MIT-BIH tiled 1x/3x/10x (about 1 M beats): seconds per beat and peak
 # memory against 1x, and the parallel backfill (PostgreSQL, dagster-daemon) against one run at 3x.

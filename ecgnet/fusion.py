@@ -72,6 +72,7 @@ class SingleModality(nn.Module):
         self.net = time_readings(
             MODALITIES[modality](data.shapes(modality), data.stats(modality), len(data.classes), cfg), data, cfg
         )
+        self.cpu_bf16 = getattr(self.net, "cpu_bf16", False)  # TrainConfig.cpu_bf16: the encoder's say
 
     def forward(self, x: Inputs) -> torch.Tensor:
         return self.net(x[self.modality])

@@ -36,7 +36,7 @@ from .export import Layout, Packed
 from .plots import confusion_png, roc_png, training_png
 from .promotion import Candidate, Champion
 from .seeds import seed_metrics
-from .train import resolve_device
+from .train import native_bf16, resolve_device
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 CHAMPION = "champion"
@@ -63,6 +63,7 @@ def hardware(device: str) -> dict[str, str]:
         "ecgnet.hardware.device": torch.cuda.get_device_name(where) if where.type == "cuda" else where.type,
         "ecgnet.hardware.torch": torch.__version__,
         "ecgnet.hardware.numpy": np.__version__,
+        "ecgnet.hardware.amx": str(native_bf16()).lower(),  # where TrainConfig.cpu_bf16 pays (ECGNET_CPU_BF16=auto)
     }
 
 

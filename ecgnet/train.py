@@ -45,7 +45,11 @@ class TrainConfig:
     patience: int = 5  # epochs without a better validation metric before stopping
     seed: int = 0
     device: str = "auto"  # torch device: auto (CUDA when available) | cpu | cuda
-    amp: bool = True  # mixed precision, on CUDA only
+    amp: bool = True  # mixed precision on CUDA (float16 with a gradient scaler)
+    # bfloat16 autocast in training on the CPU, for the models that declare it pays (`cpu_bf16`: the
+    # convolutional time and spectrogram models; a CPU step of the frequency Transformer is 2.3x slower in
+    # bfloat16). Scoring stays float32. Off: the arithmetic every table in the README was measured with
+    cpu_bf16: bool = False
     class_weighting: bool = True  # single-label tasks: inverse-frequency class weights in the loss
     # and those weights raised to this power (1: inverse frequency; 0.5: its square root, a softer balance
     # that trades rare-class sensitivity for positive predictivity: on DS1 CV S Se 0.58 -> 0.43 and
@@ -288,7 +292,7 @@ def _epoch(
         if swap is not None:
             share = cfg.conduction_swap.share
             batch["time"] = swap_conduction(batch["time"], target, swap[0], swap[1], share, draws)
-        with torch.autocast(device.type, enabled=cfg.amp and device.type == "cuda"):
+        with torch.autocast(device.type, **autocast_args(cfg, model, device)):
             logits = model(batch)
             if row_weights is None:
                 loss = loss_fn(logits, target)
@@ -302,6 +306,21 @@ def _epoch(
             averaged.update_parameters(model)
         total, seen = total + loss.detach().float() * len(idx), seen + len(idx)
     return float(total) / max(seen, 1)
+
+
+def native_bf16() -> bool:
+    """Whether this CPU has AMX tiles, where `cpu_bf16` was measured 1.5-1.8x faster a training step
+    (benchmarks/cpu_bf16.py); torch reports it through a private helper, so its absence reads as no."""
+    probe = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    return bool(probe and probe())
+
+
+def autocast_args(cfg: TrainConfig, model: nn.Module, device: torch.device) -> dict:
+    """torch.autocast's arguments for a training step: float16 on CUDA under `amp`; bfloat16 on the CPU
+    under `cpu_bf16` for a model whose `cpu_bf16` says its convolutions gain from it."""
+    if device.type == "cuda":
+        return {"enabled": cfg.amp}
+    return {"enabled": cfg.cpu_bf16 and getattr(model, "cpu_bf16", False), "dtype": torch.bfloat16}
 
 
 def _row_weighted(loss_fn: nn.Module, logits, target, weights: torch.Tensor) -> torch.Tensor:

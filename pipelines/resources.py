@@ -5,6 +5,7 @@ is written once; the Dagster launchpad shows and overrides them.
 """
 
 import os
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from ecgnet.comparison import ComparisonConfig
 from ecgnet.explain import ExplainConfig
 from ecgnet.fusion import task_variants
 from ecgnet.tracking import Tracker
-from ecgnet.train import TrainConfig
+from ecgnet.train import TrainConfig, native_bf16
 from feature_store.backend import BACKENDS, Backend, select_backend
 from feature_store.config import IngestConfig
 from feature_store.raw_store import RawStore
@@ -163,6 +164,14 @@ class FeatureSettings(dg.ConfigurableResource):
         return select_backend(self.backend)
 
 
+def _flag(name: str, default: bool, auto: Callable[[], bool]) -> bool:
+    """An on/off setting from the environment: 1, 0, or auto (what `auto()` says of this machine)."""
+    value = os.environ.get(name, str(int(default))).strip()
+    if value not in ("0", "1", "auto"):
+        raise ValueError(f"{name}={value!r}; fix: 1 (on), 0 (off) or auto")
+    return auto() if value == "auto" else value == "1"
+
+
 class TrainingSettings(dg.ConfigurableResource):
     """Budgets of the model comparison and gate overrides; ECGNET_EPOCHS overrides the epoch default."""
 
@@ -174,6 +183,12 @@ class TrainingSettings(dg.ConfigurableResource):
     patience: int = Field(default=_TRAIN.patience, description="Epochs without a better validation metric")
     seed: int = Field(default=_TRAIN.seed)
     device: str = Field(default=_TRAIN.device, description="torch device: auto (CUDA when available) | cpu | cuda")
+    cpu_bf16: bool = Field(
+        default_factory=lambda: _flag("ECGNET_CPU_BF16", _TRAIN.cpu_bf16, native_bf16),
+        description="Train the time and spectrogram models in bfloat16 on the CPU (faster where the CPU has "
+        "AMX; scoring stays float32); ECGNET_CPU_BF16=1, 0 or auto (on where the CPU has AMX) overrides "
+        "the default, off",
+    )
     n_boot: int = Field(default=_COMPARISON.n_boot, description="Bootstrap draws per interval")
     folds: int = Field(
         default_factory=lambda: int(os.environ.get("ECGNET_FOLDS", _COMPARISON.folds)),
@@ -221,6 +236,7 @@ class TrainingSettings(dg.ConfigurableResource):
                 patience=self.patience,
                 seed=self.seed,
                 device=self.device,
+                cpu_bf16=self.cpu_bf16,
             ),
         )
 

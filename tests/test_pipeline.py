@@ -6,6 +6,7 @@ import dagster as dg
 import pytest
 
 from ecgnet.fusion import VARIANTS
+from ecgnet.train import native_bf16
 from feature_store.tasks import TASKS
 from pipelines.assets.features import build_feature_assets
 from pipelines.assets.ingest import ingest_assets
@@ -176,6 +177,19 @@ def test_seeds_and_the_one_seed_variants_are_settings_of_the_environment(monkeyp
     monkeypatch.setenv("ECGNET_ONE_SEED", "frequncy")
     with pytest.raises(ValueError, match=r"one_seed names unknown variants \['frequncy'\]; fix: some of time,"):
         TrainingSettings().config(TASKS["beats"])
+
+
+def test_bfloat16_training_on_the_cpu_is_a_setting_of_the_environment(monkeypatch):
+    assert TrainingSettings().config(TASKS["beats"]).train.cpu_bf16 is False  # float32 unless asked
+    monkeypatch.setenv("ECGNET_CPU_BF16", "1")
+    assert TrainingSettings().config(TASKS["beats"]).train.cpu_bf16 is True
+    monkeypatch.setenv("ECGNET_CPU_BF16", "auto")  # on where the CPU has AMX tiles
+    assert TrainingSettings().config(TASKS["beats"]).train.cpu_bf16 is native_bf16()
+    monkeypatch.setattr("pipelines.resources.native_bf16", lambda: False)
+    assert TrainingSettings().config(TASKS["beats"]).train.cpu_bf16 is False
+    monkeypatch.setenv("ECGNET_CPU_BF16", "yes")
+    with pytest.raises(ValueError, match=r"ECGNET_CPU_BF16='yes'; fix: 1 \(on\), 0 \(off\) or auto"):
+        TrainingSettings()
 
 
 def test_a_crash_and_a_full_disk_are_told_apart_from_a_failed_check(tmp_path):
