@@ -43,11 +43,6 @@ FOLDS = 5
 MIN_S = 50  # records listed by S sensitivity: those with at least this many S beats
 
 
-def lda_rule(x: np.ndarray, is_s: np.ndarray):
-    """The plain rule: a linear discriminant with equal priors."""
-    return equal_prior_lda(x, is_s)
-
-
 def tree_rule(x: np.ndarray, is_s: np.ndarray):
     """The rule without the LDA's straight boundary (`--trees`): class-balanced boosted trees."""
     return HistGradientBoostingClassifier(
@@ -56,7 +51,7 @@ def tree_rule(x: np.ndarray, is_s: np.ndarray):
 
 
 def rule_scores(
-    x: np.ndarray, y: np.ndarray, groups: np.ndarray, n: int, s: int, fit: Callable = lda_rule
+    x: np.ndarray, y: np.ndarray, groups: np.ndarray, n: int, s: int, fit: Callable = equal_prior_lda
 ) -> np.ndarray:
     """Out-of-fold log-odds of S against N: `fit(x, is_s)` (a model with `decision_function`, positive
     for S) on the N and S rows of the other folds, scoring the held-out fold's rows."""
@@ -205,10 +200,11 @@ def main() -> None:
         else f"LDA of N against S on {read}"
     )
     print(f"DS1 {len(y):,} beats; rule: {how}, out of fold")
-    found = {r: float((score[(records == r) & (y == s)] > 0).mean()) for r in np.unique(records[y == s])}
+    rich = [r for r, k in zip(*np.unique(records[y == s], return_counts=True)) if k >= MIN_S]
+    found = {r: float((score[(records == r) & (y == s)] > 0).mean()) for r in rich}
     print(
         "the rule alone (S where its log-odds > 0), S Se by record: "
-        + " ".join(f"{r} {v:.2f}" for r, v in found.items() if ((records == r) & (y == s)).sum() >= MIN_S)
+        + " ".join(f"{r} {v:.2f}" for r, v in found.items())
     )
     for variant, probs in runs.items():
         probs = probs.astype(np.float64)
