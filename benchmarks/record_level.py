@@ -36,7 +36,7 @@ from sklearn.mixture import GaussianMixture
 from benchmarks.prior_shift import adapt
 from benchmarks.rhythm_rule import FOLDS, cross_fitted, out_of_fold
 from ecgnet.comparison import development
-from ecgnet.data import TaskData, patient_kfold
+from ecgnet.data import TaskData, cross_fit
 from ecgnet.evaluate import aami, headline, paired_bootstrap
 from feature_store.beat_ids import beat_positions
 from feature_store.tasks import BEATS
@@ -93,17 +93,22 @@ def raised_prior(probs: np.ndarray, y: np.ndarray, groups: np.ndarray, records: 
     calibration fitted on the other folds' patients. (The weight chosen for a fold then reads scores of
     other folds whose calibration saw that fold's labels: a leak of a temperature and four biases, in the
     correction's favour; DS1 rejects the correction all the same.)"""
-    logp, out = np.log(np.clip(probs, 1e-7, 1.0)), np.zeros(len(probs))
-    for fit, held in patient_kfold(groups, FOLDS, 0):
+    logp = np.log(np.clip(probs, 1e-7, 1.0))
+
+    def calibration(fit: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         t, b = bias_corrected_temperature(logp[fit], y[fit])
-        calibrated = softmax(logp / t + b, axis=1)
-        reference = calibrated[fit].mean(axis=0)
-        adapted = adapt(calibrated[held], records[held], reference, 0.0)  # each record's EM on its own
+        return t, b, softmax(logp[fit] / t + b, axis=1).mean(axis=0)
+
+    def raised(learnt: tuple[float, np.ndarray, np.ndarray], held: np.ndarray) -> np.ndarray:
+        t, b, reference = learnt
+        adapted = adapt(softmax(logp[held] / t + b, axis=1), records[held], reference, 0.0)  # each record's EM
+        out = np.zeros(len(held))
         for record in np.unique(records[held]):
             mine = records[held] == record
-            share = adapted[mine].mean(axis=0)[s]
-            out[held[mine]] = max(0.0, float(np.log(max(share, 1e-12) / reference[s])))
-    return out
+            out[mine] = max(0.0, float(np.log(max(adapted[mine].mean(axis=0)[s], 1e-12) / reference[s])))
+        return out
+
+    return cross_fit(groups, calibration, raised, folds=FOLDS)[0]
 
 
 def main() -> None:

@@ -28,7 +28,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from ecgnet.classical import RAW_INTERVALS, equal_prior_lda  # RAW_INTERVALS: de Chazal's four
 from ecgnet.comparison import development
 from ecgnet.crossval import patient_folds
-from ecgnet.data import TaskData, patient_kfold, rhythm_columns
+from ecgnet.data import TaskData, cross_fit, rhythm_columns
 from ecgnet.decisions import macro_f1_of
 from ecgnet.evaluate import aami, headline, paired_bootstrap, per_group
 from feature_store.beat_ids import beat_positions
@@ -69,29 +69,35 @@ def with_rule(probs: np.ndarray, score: np.ndarray, weight: float, s: int) -> np
     return e / e.sum(axis=1, keepdims=True)
 
 
+def chosen_out_of_fold(groups: np.ndarray, candidates: list, decided: Callable, score: Callable) -> tuple:
+    """Each fold of patients decided by the candidate whose `decided(candidate, rows)` probabilities
+    `score(probs, rows)` best on the other patients' rows (the first best on ties); returns the decided
+    rows and the candidate each fold chose."""
+
+    def best(rows: np.ndarray):
+        return max(candidates, key=lambda candidate: score(decided(candidate, rows), rows))
+
+    return cross_fit(groups, best, decided, folds=FOLDS)
+
+
 def cross_fitted(
     probs, score, y, groups, labels, s, width: np.ndarray | None = None
 ) -> tuple[np.ndarray, list[tuple[float, float]]]:
     """Each fold of patients decided with the weight (and, given each row's record `width`, the gate: the
     rule only where the width is at least a threshold) that maximise the headline on the others."""
-    out, chosen = np.zeros_like(probs), []
     thresholds = (0.0,) if width is None else GATES_MS
     width = np.zeros(len(y)) if width is None else width
-    for fit, held in patient_kfold(groups, FOLDS, 0):
-        trials = [(t, w) for t in thresholds for w in WEIGHTS]
-        values = [
-            macro_f1_of(
-                with_rule(probs[fit], np.where(width[fit] >= t, score[fit], 0.0), w, s).argmax(axis=1),
-                y[fit],
-                probs.shape[1],
-                labels,
-            )
-            for t, w in trials
-        ]
-        chosen.append(trials[int(np.argmax(values))])
-        t, w = chosen[-1]
-        out[held] = with_rule(probs[held], np.where(width[held] >= t, score[held], 0.0), w, s)
-    return out, chosen
+
+    def decided(trial: tuple[float, float], rows: np.ndarray) -> np.ndarray:
+        t, w = trial
+        return with_rule(probs[rows], np.where(width[rows] >= t, score[rows], 0.0), w, s)
+
+    return chosen_out_of_fold(
+        groups,
+        [(t, w) for t in thresholds for w in WEIGHTS],
+        decided,
+        lambda p, rows: macro_f1_of(p.argmax(axis=1), y[rows], probs.shape[1], labels),
+    )
 
 
 def r_peak_sample(data: TaskData) -> tuple[int, float]:

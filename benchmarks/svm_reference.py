@@ -28,11 +28,11 @@ from sklearn.svm import SVC
 
 from benchmarks.ablations import _evenly, development
 from benchmarks.common import MITDB
-from benchmarks.rhythm_rule import out_of_fold
+from benchmarks.rhythm_rule import chosen_out_of_fold, out_of_fold
 from ecgnet import comparison
 from ecgnet.classical import LinearReference, _features, standardisation
 from ecgnet.crossval import folds
-from ecgnet.data import TaskData, patient_kfold
+from ecgnet.data import TaskData
 from ecgnet.evaluate import aami, headline, paired_bootstrap
 from ecgnet.models import ModelConfig
 from feature_store.tasks import BEATS
@@ -90,12 +90,13 @@ def cross_validate(dev: TaskData, x: np.ndarray, c: float, keep: int, k: int = F
 def blend(base: np.ndarray, other: np.ndarray, y: np.ndarray, groups: np.ndarray, metric) -> tuple[np.ndarray, list]:
     """`base` and `other` mixed, each fold of patients with the share of `other` (BLEND_WEIGHTS) that
     maximises the headline on the other patients; returns the blend and the shares chosen."""
-    out, chosen = np.zeros_like(base), []
-    for fit, held in patient_kfold(groups, FOLDS, 0):
-        w = max(BLEND_WEIGHTS, key=lambda w: metric((1 - w) * base[fit] + w * other[fit], y[fit]))
-        chosen.append(round(float(w), 2))
-        out[held] = (1 - w) * base[held] + w * other[held]
-    return out, chosen
+    mixed, chosen = chosen_out_of_fold(
+        groups,
+        list(BLEND_WEIGHTS),
+        lambda w, rows: (1 - w) * base[rows] + w * other[rows],
+        lambda probs, rows: metric(probs, y[rows]),
+    )
+    return mixed, [round(float(w), 2) for w in chosen]
 
 
 def _figures(probs: np.ndarray, y: np.ndarray, dev: TaskData) -> str:

@@ -248,6 +248,21 @@ def patient_kfold(groups: np.ndarray, folds: int, seed: int = 0) -> list[tuple[n
     return list(KFold(n_splits=min(folds, len(groups)), shuffle=True, random_state=seed).split(groups))
 
 
+def cross_fit(groups: np.ndarray, fit, apply, *, folds: int = 5, seed: int = 0, dtype=None) -> tuple[np.ndarray, list]:
+    """Rows decided out of fold: each fold of patients (`patient_kfold`) gets `apply(learnt, held rows)` of
+    what `fit(other rows)` learnt from the other patients alone, so a choice made on validation (decision
+    offsets, a late combiner, a blend weight) is scored on patients it never saw. Returns the rows (in
+    `dtype`, else the first fold's) and what each fold learnt."""
+    out, learnt = None, []
+    for fit_rows, held in patient_kfold(groups, folds, seed):
+        learnt.append(fit(fit_rows))
+        part = np.asarray(apply(learnt[-1], held))
+        if out is None:
+            out = np.zeros((len(groups), *part.shape[1:]), dtype=dtype or part.dtype)
+        out[held] = part
+    return out, learnt
+
+
 def load_task_data(
     store: FeatureStore,
     spec: TaskSpec,

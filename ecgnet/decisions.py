@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .data import Split, patient_kfold
+from .data import Split, cross_fit
 from .evaluate import headline, paired_bootstrap
 
 GRID = np.round(np.linspace(-3.0, 3.0, 25), 4)  # natural-log shifts: probability ratios e^-3 .. e^3
@@ -78,9 +78,14 @@ def cross_fit_offsets(
 ):
     """Out-of-fold decided probabilities: offsets fitted on the other patients' rows, applied to each
     held-out fold; what a variant's validation metric is computed on once it has offsets."""
-    out = np.zeros_like(probs, dtype=np.float32)
-    for fit_rows, held in patient_kfold(groups, folds, seed):
-        out[held] = apply_offsets(probs[held], fit_offsets(probs[fit_rows], y[fit_rows], labels))
+    out, _ = cross_fit(
+        groups,
+        lambda rows: fit_offsets(probs[rows], y[rows], labels),
+        lambda offsets, rows: apply_offsets(probs[rows], offsets),
+        folds=folds,
+        seed=seed,
+        dtype=np.float32,
+    )
     return out
 
 

@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from .classical import BoostedReference, LinearReference
-from .data import TaskData, patient_kfold, rhythm_columns
+from .data import TaskData, cross_fit, rhythm_columns
 from .models import MODALITIES, ModelConfig, TimeNet
 from .models.blocks import Normalizer, mlp
 from .models.readings import ReferenceReadings
@@ -375,10 +375,14 @@ def cross_fit_late(
     A combiner scored on the rows it was fitted on looks better than it is; these probabilities give
     late variants a validation metric as honest as the trained variants' when the best is chosen.
     """
-    out = np.zeros((len(val_probs), val_probs.shape[2]), dtype=np.float32)
-    for fit_rows, held in patient_kfold(groups, folds, seed):
-        combine, _ = fit_late(variant, val_probs[fit_rows], y_val[fit_rows], multilabel, score)
-        out[held] = combine_probs(combine, val_probs[held], multilabel)
+    out, _ = cross_fit(
+        groups,
+        lambda rows: fit_late(variant, val_probs[rows], y_val[rows], multilabel, score)[0],
+        lambda combine, rows: combine_probs(combine, val_probs[rows], multilabel),
+        folds=folds,
+        seed=seed,
+        dtype=np.float32,
+    )
     return out
 
 

@@ -4,6 +4,7 @@ cross-fitted metric never uses a row's own label, and the module decides as the 
 import numpy as np
 import torch
 
+from ecgnet.data import cross_fit
 from ecgnet.decisions import DecisionOffsets, apply_offsets, cross_fit_offsets, fit_offsets, macro_f1_of
 from ecgnet.evaluate import macro_f1
 
@@ -73,3 +74,22 @@ def test_the_module_decides_as_the_arrays_do():
         probs = torch.softmax(linear(x), dim=1).numpy()
         decided = torch.softmax(DecisionOffsets(linear, offsets)(x), dim=1).numpy()
     np.testing.assert_allclose(decided, apply_offsets(probs, offsets), atol=1e-5)
+
+
+def test_cross_fit_decides_each_patient_by_what_the_other_patients_taught():
+    groups = np.repeat(np.array(["a", "b", "c", "d", "e", "f"]), 7)
+    seen: list[set] = []
+
+    def fit(rows):
+        seen.append(set(groups[rows]))
+        return seen[-1]
+
+    def apply(taught, rows):
+        assert not taught & set(groups[rows])  # no patient is decided by its own rows
+        return np.full((len(rows), 2), len(taught), dtype=np.int16)
+
+    out, learnt = cross_fit(groups, fit, apply, folds=3, dtype=np.float32)
+    assert len(learnt) == 3 and learnt == seen
+    assert out.dtype == np.float32 and out.shape == (len(groups), 2)
+    assert (out == 4).all()  # every row written, each from the four patients outside its fold
+    assert set().union(*learnt) == set(groups)
