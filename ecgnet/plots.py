@@ -16,15 +16,18 @@ from .evaluate import figure_label
 def roc_png(probs: np.ndarray, y: np.ndarray, classes: tuple[str, ...], multilabel: bool, title: str) -> bytes:
     onehot = y if multilabel else np.eye(len(classes))[y]
     fig, ax = plt.subplots(figsize=(4.5, 4.2))
-    for c, name in enumerate(classes):
-        if 0 < onehot[:, c].sum() < len(onehot):
-            fpr, tpr, _ = roc_curve(onehot[:, c], probs[:, c])
-            ax.plot(fpr, tpr, lw=1.2, label=name)
+    drawable = [c for c in range(len(classes)) if 0 < onehot[:, c].sum() < len(onehot)]
+    for c in drawable:
+        fpr, tpr, _ = roc_curve(onehot[:, c], probs[:, c])
+        ax.plot(fpr, tpr, lw=1.2, label=classes[c])
     ax.plot([0, 1], [0, 1], ls=":", color="grey")
     ax.set_xlabel("false positive rate")
     ax.set_ylabel("true positive rate")
     ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7)
+    if drawable:
+        ax.legend(fontsize=7)
+    else:  # a split too small to hold both a class's rows and others': say so rather than show a blank
+        ax.text(0.5, 0.55, "no curve: no class has both\nits own rows and others' here", ha="center", fontsize=8)
     return to_png(fig)
 
 

@@ -94,3 +94,15 @@ def test_the_readme_figures_read_the_comparison_table_as_the_asset_writes_it():
     }  # fmt: skip
     assert rows[0]["by_seed"] == [0.751, 0.731] and rows[1]["by_seed"] == []
     assert comparison_png(rows, "macro-f1-N-S-V", "time", "beats").startswith(b"\x89PNG")
+
+
+def test_a_roc_plot_of_a_split_with_one_class_says_why_it_has_no_curve():
+    import warnings
+
+    from ecgnet.plots import roc_png
+
+    probs = np.full((4, 3), 1 / 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns of a legend with nothing in it
+        assert roc_png(probs, np.zeros(4, dtype=int), ("N", "S", "V"), False, "tiny").startswith(b"\x89PNG")
+        assert roc_png(probs, np.array([0, 1, 2, 0]), ("N", "S", "V"), False, "all").startswith(b"\x89PNG")
