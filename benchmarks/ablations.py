@@ -365,6 +365,18 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
     # for S are the beats whose shape says N (blocked records: DS1's 118 and 207, DS2's 232)
     "focal loss, gamma 2 (class-weighted)": {"focal_gamma": 2.0},
     "seed 1: focal loss, gamma 2": {"focal_gamma": 2.0, "seed": 1},
+    # regularisation never ablated before (2026-12-04): AdamW's weight decay (1e-2) and the heads' dropout
+    # (0.2) were the first values written; stronger ones might keep the network off patient-specific detail,
+    # weaker ones let it fit more. Run with bfloat16 training, as make bench-mitdb trains time on a CPU with AMX
+    # (ABLATIONS.md, "Regularisation, never ablated before": none taken)
+    "weight decay 0.05 (bfloat16)": {"weight_decay": 0.05, "cpu_bf16": True},
+    "seed 1: weight decay 0.05 (bfloat16)": {"weight_decay": 0.05, "cpu_bf16": True, "seed": 1},
+    "dropout 0.4 (bfloat16)": {"model": {"dropout": 0.4}, "cpu_bf16": True},
+    "seed 1: dropout 0.4 (bfloat16)": {"model": {"dropout": 0.4}, "cpu_bf16": True, "seed": 1},
+    "no weight decay (bfloat16)": {"weight_decay": 0.0, "cpu_bf16": True},
+    "seed 1: no weight decay (bfloat16)": {"weight_decay": 0.0, "cpu_bf16": True, "seed": 1},
+    "dropout 0.1 (bfloat16)": {"model": {"dropout": 0.1}, "cpu_bf16": True},
+    "seed 1: dropout 0.1 (bfloat16)": {"model": {"dropout": 0.1}, "cpu_bf16": True, "seed": 1},
     # the beat's own intervals read monotonically (ModelConfig.monotone_rhythm): its prematurity against each
     # record reference can only argue for S or V, and the rest of the network no longer sees them
     "monotone rhythm: prematurity against each reference, non-negative weights for S and V": {
