@@ -377,6 +377,11 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
     "seed 1: no weight decay (bfloat16)": {"weight_decay": 0.0, "cpu_bf16": True, "seed": 1},
     "dropout 0.1 (bfloat16)": {"model": {"dropout": 0.1}, "cpu_bf16": True},
     "seed 1: dropout 0.1 (bfloat16)": {"model": {"dropout": 0.1}, "cpu_bf16": True, "seed": 1},
+    # AdamW's peak learning rate (1e-3, cosine to zero over the epochs), likewise never measured
+    "learning rate 2e-3 (bfloat16)": {"lr": 2e-3, "cpu_bf16": True},
+    "seed 1: learning rate 2e-3 (bfloat16)": {"lr": 2e-3, "cpu_bf16": True, "seed": 1},
+    "learning rate 5e-4 (bfloat16)": {"lr": 5e-4, "cpu_bf16": True},
+    "seed 1: learning rate 5e-4 (bfloat16)": {"lr": 5e-4, "cpu_bf16": True, "seed": 1},
     # the beat's own intervals read monotonically (ModelConfig.monotone_rhythm): its prematurity against each
     # record reference can only argue for S or V, and the rest of the network no longer sees them
     "monotone rhythm: prematurity against each reference, non-negative weights for S and V": {
