@@ -13,16 +13,13 @@ macro-F1 offsets, paired by patient. DS2's rows are not read.
 
 from __future__ import annotations
 
-import argparse
 import itertools
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 
-from benchmarks.rhythm_rule import FOLDS, chosen_out_of_fold, out_of_fold
-from ecgnet.comparison import development
-from ecgnet.data import TaskData, cross_fit
+from benchmarks.rhythm_rule import FOLDS, chosen_out_of_fold, out_of_fold, saved_development, saved_run_parser
+from ecgnet.data import cross_fit
 from ecgnet.decisions import GRID, apply_offsets, fit_offsets
 from ecgnet.evaluate import aami, headline, paired_bootstrap
 from feature_store.tasks import BEATS
@@ -57,13 +54,8 @@ def bar_decided(probs: np.ndarray, y: np.ndarray, groups: np.ndarray, figures: d
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", type=Path, help="a comparison's results folder (data/ and <variant>.npz)")
-    parser.add_argument("--variants", nargs="*", default=None, help="default: every <variant>.npz there")
-    parser.add_argument("--oof", nargs="*", type=Path, default=(), help="harness out-of-fold files (DIR/NN.npz)")
-    args = parser.parse_args()
-    data = TaskData.load(args.run / "data", BEATS)
-    dev = development(data)  # DS1 alone, in the order of the out-of-fold probabilities
+    args = saved_run_parser(__doc__.splitlines()[0]).parse_args()
+    data, dev = saved_development(args.run)  # DS1 alone
     y, groups, spec = np.asarray(dev.y), dev.groups, data.spec
     figures = dict(spec.published[0].figures)
     ratio, metric = bar_ratio(figures), headline(spec)

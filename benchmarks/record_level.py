@@ -25,21 +25,16 @@ harness's `--save-oof` files; DS2's rows are not read.
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import log_softmax, softmax
 from sklearn.mixture import GaussianMixture
 
 from benchmarks.prior_shift import adapt
-from benchmarks.rhythm_rule import FOLDS, cross_fitted, out_of_fold
-from ecgnet.comparison import development
-from ecgnet.data import TaskData, cross_fit
+from benchmarks.rhythm_rule import FOLDS, cross_fitted, out_of_fold, saved_development, saved_run_parser
+from ecgnet.data import cross_fit
 from ecgnet.evaluate import aami, headline, paired_bootstrap
 from feature_store.beat_ids import beat_positions
-from feature_store.tasks import BEATS
 
 QUANTILES = (0.05, 0.1, 0.25, 0.5)
 SEPARATIONS = (2.0, 3.0, 4.0)  # `cluster`: pooled standard deviations between the two components
@@ -112,13 +107,8 @@ def raised_prior(probs: np.ndarray, y: np.ndarray, groups: np.ndarray, records: 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", type=Path, help="a comparison's results folder (data/ and <variant>.npz)")
-    parser.add_argument("--variants", nargs="*", default=None, help="default: every <variant>.npz there")
-    parser.add_argument("--oof", nargs="*", type=Path, default=(), help="harness out-of-fold files (DIR/NN.npz)")
-    args = parser.parse_args()
-    data = TaskData.load(args.run / "data", BEATS)
-    dev = development(data)
+    args = saved_run_parser(__doc__.splitlines()[0]).parse_args()
+    data, dev = saved_development(args.run)
     y, groups, classes = np.asarray(dev.y), dev.groups, data.classes
     n, s = classes.index("N"), classes.index("S")
     labels = tuple(classes.index(c) for c in data.spec.metric_classes)

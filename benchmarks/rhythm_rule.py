@@ -28,7 +28,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from ecgnet.classical import RAW_INTERVALS, equal_prior_lda  # RAW_INTERVALS: de Chazal's four
 from ecgnet.comparison import development
 from ecgnet.crossval import patient_folds
-from ecgnet.data import TaskData, cross_fit, rhythm_columns
+from ecgnet.data import Split, TaskData, cross_fit, rhythm_columns
 from ecgnet.decisions import macro_f1_of
 from ecgnet.evaluate import aami, headline, paired_bootstrap, per_group
 from feature_store.beat_ids import beat_positions
@@ -134,11 +134,17 @@ def out_of_fold(run: Path, dev, variants: list[str] | None, oof: list[Path]) -> 
     file of `oof` (`python -m benchmarks.ablations --save-oof DIR`), aligned by beat."""
     names = variants or sorted(p.stem for p in run.glob("*.npz"))
     runs = {v: np.load(run / f"{v}.npz")["raw_val"] for v in names if v != "none"}
+    for v, probs in runs.items():
+        if len(probs) != len(dev.y):  # a run chosen on a validation split holds the validation rows only
+            raise ValueError(
+                f"{run / f'{v}.npz'}: {len(probs):,} validation rows, not the {len(dev.y):,} development rows "
+                "out of fold; fix: read a cross-validated comparison (make bench-mitdb, or ECGNET_FOLDS >= 2)"
+            )
     position, y = {beat: i for i, beat in enumerate(dev.ids)}, np.asarray(dev.y)
     for path in oof:
         saved = np.load(path)
-        order = np.array([position[beat] for beat in saved["ids"]])
-        if len(order) != len(y) or not np.array_equal(np.asarray(saved["y"]), y[order]):
+        order = np.array([position.get(beat, -1) for beat in saved["ids"]])
+        if len(order) != len(y) or (order < 0).any() or not np.array_equal(np.asarray(saved["y"]), y[order]):
             raise ValueError(f"{path}: not the run's DS1 beats; fix: save out-of-fold rows of the same database")
         probs = np.zeros((len(y), saved["probs"].shape[1]))
         probs[order] = saved["probs"]
@@ -146,10 +152,30 @@ def out_of_fold(run: Path, dev, variants: list[str] | None, oof: list[Path]) -> 
     return runs
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def saved_run_parser(description: str) -> argparse.ArgumentParser:
+    """The arguments every reader of a saved comparison takes: its folder, its variants, harness files."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("run", type=Path, help="a comparison's results folder (data/ and <variant>.npz)")
     parser.add_argument("--variants", nargs="*", default=None, help="default: every <variant>.npz there")
+    parser.add_argument(
+        "--oof",
+        nargs="*",
+        type=Path,
+        default=(),
+        help="also (or instead, with --variants none) the out-of-fold "
+        "probabilities `python -m benchmarks.ablations --save-oof DIR` wrote (DIR/NN.npz), over the same DS1 beats",
+    )
+    return parser
+
+
+def saved_development(run: Path) -> tuple[TaskData, Split]:
+    """A saved comparison's task data and its DS1 rows, in the order of its out-of-fold probabilities."""
+    data = TaskData.load(run / "data", BEATS)
+    return data, development(data)
+
+
+def main() -> None:
+    parser = saved_run_parser(__doc__.splitlines()[0])
     parser.add_argument(
         "--context", action="store_true", help="the rule also reads rr_context (the intervals around the beat)"
     )
@@ -167,17 +193,8 @@ def main() -> None:
         default=None,
         help="an oracle gate instead: the rule only in these records (DS1's bundle-branch-blocked: 109 118 124 207)",
     )
-    parser.add_argument(
-        "--oof",
-        nargs="*",
-        type=Path,
-        default=(),
-        help="also (or instead, with --variants none) the out-of-fold "
-        "probabilities `python -m benchmarks.ablations --save-oof DIR` wrote (DIR/NN.npz), over the same DS1 beats",
-    )
     args = parser.parse_args()
-    data = TaskData.load(args.run / "data", BEATS)
-    dev = development(data)  # DS1: every development row, as the out-of-fold probabilities are ordered
+    data, dev = saved_development(args.run)
     y, groups, classes = np.asarray(dev.y), dev.groups, data.classes
     n, s = classes.index("N"), classes.index("S")
     labels = tuple(classes.index(c) for c in data.spec.metric_classes)

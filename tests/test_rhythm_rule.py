@@ -2,9 +2,12 @@
 rule telling early beats apart out of fold, a weight of 0 leaving a variant as it was, and a rule that says
 nothing not being taken. Generated rows: no ECG is needed to check the arithmetic."""
 
-import numpy as np
+from types import SimpleNamespace
 
-from benchmarks.rhythm_rule import cross_fitted, rule_scores, tree_rule, with_rule
+import numpy as np
+import pytest
+
+from benchmarks.rhythm_rule import cross_fitted, out_of_fold, rule_scores, saved_run_parser, tree_rule, with_rule
 from feature_store.beat_ids import beat_positions
 
 N, S, V = 0, 1, 2
@@ -82,3 +85,22 @@ def test_the_tree_rule_finds_early_beats_out_of_fold_and_reads_no_v_row():
     v_early = intervals.copy()
     v_early[y == V, 0] -= 0.3  # V rows moved: the rule is fitted on N and S rows only, so nothing changes
     np.testing.assert_allclose(rule_scores(v_early, y, groups, N, S, fit=tree_rule)[y != V], score[y != V])
+
+
+def test_saved_runs_are_read_out_of_fold_in_the_development_order_or_refused_by_name(tmp_path):
+    dev = SimpleNamespace(ids=np.array(["101:5", "101:9", "106:2"]), y=np.array([N, S, N]))
+    np.savez(tmp_path / "time.npz", raw_val=np.eye(3)[[0, 1, 0]])
+    harness = tmp_path / "00.npz"  # the harness writes its rows in its own order
+    np.savez(harness, ablation="row", ids=dev.ids[::-1], y=dev.y[::-1], probs=np.eye(3)[[2, 1, 0]])
+    args = saved_run_parser("test").parse_args([str(tmp_path), "--variants", "time", "--oof", str(harness)])
+    read = out_of_fold(args.run, dev, args.variants, args.oof)
+    np.testing.assert_array_equal(read["time"], np.eye(3)[[0, 1, 0]])
+    np.testing.assert_array_equal(read["00: row"], np.eye(3)[[0, 1, 2]])
+
+    np.savez(tmp_path / "val_only.npz", raw_val=np.eye(3)[[0, 1]])  # a run chosen on a validation split
+    with pytest.raises(ValueError, match=r"val_only\.npz: 2 validation rows.*ECGNET_FOLDS"):
+        out_of_fold(tmp_path, dev, ["val_only"], [])
+    other = tmp_path / "01.npz"
+    np.savez(other, ablation="row", ids=np.array(["101:5", "101:9", "108:1"]), y=dev.y, probs=np.eye(3))
+    with pytest.raises(ValueError, match=r"01\.npz: not the run's DS1 beats"):
+        out_of_fold(tmp_path, dev, ["none"], [other])
