@@ -382,6 +382,9 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
     "seed 1: learning rate 2e-3 (bfloat16)": {"lr": 2e-3, "cpu_bf16": True, "seed": 1},
     "learning rate 5e-4 (bfloat16)": {"lr": 5e-4, "cpu_bf16": True},
     "seed 1: learning rate 5e-4 (bfloat16)": {"lr": 5e-4, "cpu_bf16": True, "seed": 1},
+    # the batch (256 rows): half of it takes twice the steps an epoch, with more gradient noise
+    "batch size 128 (bfloat16)": {"batch_size": 128, "cpu_bf16": True},
+    "seed 1: batch size 128 (bfloat16)": {"batch_size": 128, "cpu_bf16": True, "seed": 1},
     # the beat's own intervals read monotonically (ModelConfig.monotone_rhythm): its prematurity against each
     # record reference can only argue for S or V, and the rest of the network no longer sees them
     "monotone rhythm: prematurity against each reference, non-negative weights for S and V": {
