@@ -30,8 +30,8 @@ MITDB_ONE_SEED ?= frequency
 # under a fifth of the run (50 took 493 s of 2,364 once the intermediate variants stopped dominating)
 MITDB_EXPLAIN_ROWS ?= 30
 # bfloat16 training of the time and spectrogram models on the CPU (ECGNET_CPU_BF16: 1, 0 or auto, on where
-# the CPU has AMX): DS1 cannot tell it from float32 (benchmarks/ABLATIONS.md, "bfloat16 training"), and a
-# training step there is 1.5-1.8x faster (`make bench`, benchmarks/cpu_bf16.py)
+# the CPU computes bfloat16 natively, AMX or AVX512-BF16): DS1 cannot tell it from float32 on either
+# (benchmarks/ABLATIONS.md, "bfloat16 training"), and an epoch there is 1.2-1.4x faster (`make bench`)
 MITDB_CPU_BF16 ?= auto
 
 .PHONY: install demo test ui server postgres bench bench-mitdb bench-scale mitdb device-prep clean

@@ -19,7 +19,7 @@ import torch
 
 from ecgnet.fusion import VARIANTS, build
 from ecgnet.models import MODALITIES, ModelConfig
-from ecgnet.train import TrainConfig, autocast_args, native_bf16, seed_everything, train
+from ecgnet.train import TrainConfig, autocast_args, bf16_unit, native_bf16, seed_everything, train
 from feature_store.backend import numpy_backend
 from feature_store.workspace import PROJECT_ROOT
 
@@ -41,11 +41,10 @@ def main(folder: Path = SAMPLE) -> None:
     views, _ = beat_views(beats, numpy_backend())
     data = beat_task_data(beats, views)
     warm = replace(data, train=data.train.take(np.arange(min(2048, len(data.train)))))
-    avx512_bf16 = getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)()
     print(
         f"bfloat16 training on the CPU: {len(data.train):,} training beats of {folder}; torch "
-        f"{torch.__version__}, {torch.get_num_threads()} threads; AMX (ECGNET_CPU_BF16=auto turns it on): "
-        f"{native_bf16()}, AVX512-BF16: {avx512_bf16}"
+        f"{torch.__version__}, {torch.get_num_threads()} threads; native bfloat16: {bf16_unit()} "
+        f"(ECGNET_CPU_BF16=auto turns it on: {native_bf16()})"
     )
     print(f"{'model':12s} {'float32 s':>10s} {'bfloat16 s':>10s} {'float32 / bfloat16':>19s}  cpu_bf16 reaches it")
     for name in MODALITIES:

@@ -36,7 +36,7 @@ from .export import Layout, Packed
 from .plots import confusion_png, roc_png, training_png
 from .promotion import Candidate, Champion
 from .seeds import seed_metrics
-from .train import native_bf16, resolve_device
+from .train import bf16_unit, resolve_device
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 CHAMPION = "champion"
@@ -63,7 +63,8 @@ def hardware(device: str) -> dict[str, str]:
         "ecgnet.hardware.device": torch.cuda.get_device_name(where) if where.type == "cuda" else where.type,
         "ecgnet.hardware.torch": torch.__version__,
         "ecgnet.hardware.numpy": np.__version__,
-        "ecgnet.hardware.amx": str(native_bf16()).lower(),  # where TrainConfig.cpu_bf16 pays (ECGNET_CPU_BF16=auto)
+        "ecgnet.hardware.amx": str(bf16_unit() == "amx").lower(),  # kept: runs before native_bf16 carry it alone
+        "ecgnet.hardware.native_bf16": bf16_unit(),  # where TrainConfig.cpu_bf16 pays (ECGNET_CPU_BF16=auto)
     }
 
 

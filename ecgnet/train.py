@@ -308,11 +308,22 @@ def _epoch(
     return float(total) / max(seen, 1)
 
 
+def bf16_unit() -> str:
+    """This CPU's native bfloat16 arithmetic: "amx" (Intel's tiles), "avx512_bf16" (AMD Zen 4, Intel
+    Cooper Lake) or "none". torch reports both through private helpers, so a missing one reads as none."""
+    for unit, probe in (("amx", "_is_amx_tile_supported"), ("avx512_bf16", "_is_avx512_bf16_supported")):
+        supported = getattr(torch.cpu, probe, None)
+        if supported is not None and supported():
+            return unit
+    return "none"
+
+
 def native_bf16() -> bool:
-    """Whether this CPU has AMX tiles, where `cpu_bf16` was measured 1.5-1.8x faster a training step
-    (benchmarks/cpu_bf16.py); torch reports it through a private helper, so its absence reads as no."""
-    probe = getattr(torch.cpu, "_is_amx_tile_supported", None)
-    return bool(probe and probe())
+    """Whether `cpu_bf16` pays on this CPU: both native units were measured faster a training step
+    (benchmarks/cpu_bf16.py, 2 cores: AMX time 1.2-1.6x, spectrogram 1.3-1.8x; AVX512-BF16 1.27x and
+    1.42x), and DS1 could not tell either from float32 (benchmarks/ABLATIONS.md); emulated bfloat16 was
+    never measured, so it stays off there."""
+    return bf16_unit() != "none"
 
 
 def autocast_args(cfg: TrainConfig, model: nn.Module, device: torch.device) -> dict:

@@ -186,8 +186,8 @@ class TrainingSettings(dg.ConfigurableResource):
     cpu_bf16: bool = Field(
         default_factory=lambda: _flag("ECGNET_CPU_BF16", _TRAIN.cpu_bf16, native_bf16),
         description="Train the time and spectrogram models in bfloat16 on the CPU (faster where the CPU has "
-        "AMX; scoring stays float32); ECGNET_CPU_BF16=1, 0 or auto (on where the CPU has AMX) overrides "
-        "the default, off",
+        "AMX or AVX512-BF16; scoring stays float32); ECGNET_CPU_BF16=1, 0 or auto (on where the CPU has "
+        "either) overrides the default, off",
     )
     n_boot: int = Field(default=_COMPARISON.n_boot, description="Bootstrap draws per interval")
     folds: int = Field(

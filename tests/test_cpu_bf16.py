@@ -14,7 +14,7 @@ from ecgnet.fusion import VARIANTS, build
 from ecgnet.models import ModelConfig
 from ecgnet.models.spectrogram import SpectrogramNet
 from ecgnet.models.time import TimeNet
-from ecgnet.train import CPU, TrainConfig, autocast_args, predict_probs, seed_everything, train
+from ecgnet.train import CPU, TrainConfig, autocast_args, bf16_unit, native_bf16, predict_probs, seed_everything, train
 
 SMALL = ModelConfig(embed_dim=16, channels=4, scalar_dim=8, heads=2, layers=1, fusion_hidden=16)
 
@@ -33,6 +33,22 @@ def test_bfloat16_is_used_on_the_cpu_only_when_asked_and_only_where_it_pays(data
     assert autocast_args(TrainConfig(), model, CPU)["enabled"] is False  # off by default
     cuda = torch.device("cuda")  # a device object only: nothing runs there
     assert autocast_args(TrainConfig(cpu_bf16=True, amp=False), model, cuda) == {"enabled": False}
+
+
+@pytest.mark.parametrize(
+    ("amx", "avx512_bf16", "unit"),
+    [(True, True, "amx"), (False, True, "avx512_bf16"), (False, False, "none"), (None, None, "none")],
+)
+def test_native_bfloat16_is_amx_or_avx512_bf16_and_a_torch_without_the_probes_reads_as_none(
+    monkeypatch, amx, avx512_bf16, unit
+):
+    for probe, answer in (("_is_amx_tile_supported", amx), ("_is_avx512_bf16_supported", avx512_bf16)):
+        if answer is None:  # a torch build without the private helper
+            monkeypatch.delattr(torch.cpu, probe, raising=False)
+        else:
+            monkeypatch.setattr(torch.cpu, probe, lambda answer=answer: answer)
+    assert bf16_unit() == unit
+    assert native_bf16() is (unit != "none")
 
 
 def test_a_model_trained_in_bfloat16_keeps_float32_weights_and_scores_in_float32(data):

@@ -183,7 +183,7 @@ def test_bfloat16_training_on_the_cpu_is_a_setting_of_the_environment(monkeypatc
     assert TrainingSettings().config(TASKS["beats"]).train.cpu_bf16 is False  # float32 unless asked
     monkeypatch.setenv("ECGNET_CPU_BF16", "1")
     assert TrainingSettings().config(TASKS["beats"]).train.cpu_bf16 is True
-    monkeypatch.setenv("ECGNET_CPU_BF16", "auto")  # on where the CPU has AMX tiles
+    monkeypatch.setenv("ECGNET_CPU_BF16", "auto")  # on where the CPU computes bfloat16 natively
     assert TrainingSettings().config(TASKS["beats"]).train.cpu_bf16 is native_bf16()
     monkeypatch.setattr("pipelines.resources.native_bf16", lambda: False)
     assert TrainingSettings().config(TASKS["beats"]).train.cpu_bf16 is False
