@@ -59,6 +59,7 @@ def main() -> None:
     y, groups, spec = np.asarray(dev.y), dev.groups, data.spec
     figures = dict(spec.published[0].figures)
     ratio, metric = bar_ratio(figures), headline(spec)
+    s, v = BEATS.classes.index("S"), BEATS.classes.index("V")
     print(f"DS1 {len(y):,} beats, out of fold; {spec.published[0].name}'s figures {figures}; {FOLDS} patient folds")
     for name, probs in out_of_fold(args.run, dev, args.variants, args.oof).items():
         probs = probs.astype(np.float32)
@@ -77,7 +78,6 @@ def main() -> None:
                 f"  {label:17s} bar ratio {ratio(decided, y):.3f}{paired}, headline {metric(decided, y):.3f}; "
                 + ", ".join(f"{k} {v:.3f}" for k, v in got.items())
             )
-        s, v = BEATS.classes.index("S"), BEATS.classes.index("V")
         print("  S, V offsets a fold:", ", ".join(f"({o[s]:+.2f}, {o[v]:+.2f})" for o in chosen), flush=True)
 
 

@@ -55,7 +55,7 @@ def hardware(device: str) -> dict[str, str]:
     """Where a comparison ran, as MLflow tags: seeded training repeats a comparison to the last digit
     on one machine, not necessarily on another CPU model or library build (their kernels round
     differently), so a figure is compared with the hardware and versions beside it."""
-    where = resolve_device(device)
+    where, bf16 = resolve_device(device), bf16_unit()
     return {
         "ecgnet.hardware.cpu": _cpu_model(),
         "ecgnet.hardware.cores": str(os.cpu_count()),
@@ -63,8 +63,8 @@ def hardware(device: str) -> dict[str, str]:
         "ecgnet.hardware.device": torch.cuda.get_device_name(where) if where.type == "cuda" else where.type,
         "ecgnet.hardware.torch": torch.__version__,
         "ecgnet.hardware.numpy": np.__version__,
-        "ecgnet.hardware.amx": str(bf16_unit() == "amx").lower(),  # kept: runs before native_bf16 carry it alone
-        "ecgnet.hardware.native_bf16": bf16_unit(),  # where TrainConfig.cpu_bf16 pays (ECGNET_CPU_BF16=auto)
+        "ecgnet.hardware.amx": str(bf16 == "amx").lower(),  # kept: runs before native_bf16 carry it alone
+        "ecgnet.hardware.native_bf16": bf16,  # where TrainConfig.cpu_bf16 pays (ECGNET_CPU_BF16=auto)
     }
 
 
