@@ -385,6 +385,13 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
     # the batch (256 rows): half of it takes twice the steps an epoch, with more gradient noise
     "batch size 128 (bfloat16)": {"batch_size": 128, "cpu_bf16": True},
     "seed 1: batch size 128 (bfloat16)": {"batch_size": 128, "cpu_bf16": True, "seed": 1},
+    # the waveform augmentation (ecgnet.augment: gain, wander, noise, shift) was measured on the five-class
+    # model of 2026-11-30 only, before the template and the RR context; the issue names it: again on this one
+    "waveform augmentation: gain, wander, noise, shift (bfloat16)": {"augment": AugmentConfig(), "cpu_bf16": True},
+    "seed 1: waveform augmentation (bfloat16)": {"augment": AugmentConfig(), "cpu_bf16": True, "seed": 1},
+    # mixup (TrainConfig.mixup): rows and their losses mixed within each batch, lam ~ Beta(0.2, 0.2)
+    "mixup, alpha 0.2 (bfloat16)": {"mixup": 0.2, "cpu_bf16": True},
+    "seed 1: mixup, alpha 0.2 (bfloat16)": {"mixup": 0.2, "cpu_bf16": True, "seed": 1},
     # the beat's own intervals read monotonically (ModelConfig.monotone_rhythm): its prematurity against each
     # record reference can only argue for S or V, and the rest of the network no longer sees them
     "monotone rhythm: prematurity against each reference, non-negative weights for S and V": {
@@ -508,6 +515,27 @@ def _task_data(
     return TaskData(spec, dev, dev, dev.take(np.arange(0)), {}, extra)
 
 
+def waveform_views(split: Split, shift: int = 3, gain: float = 0.1) -> list[Split]:
+    """Test-time augmentation's copies of `split`: as it is, its time waveforms moved `shift` samples
+    either way (edges repeat, as ecgnet.augment's training shift does) and scaled by 1 -+ `gain`; every
+    other input as it is. A split without time waveforms has only itself."""
+    wave = split.x.get("time", {}).get("waveform")
+    if wave is None:
+        return [split]
+    n = wave.shape[-1]
+    moved = [wave[..., np.clip(np.arange(n) + s, 0, n - 1)] for s in (-shift, shift)]
+    scaled = [wave * (1 + g) for g in (-gain, gain)]
+    return [split] + [
+        dataclasses.replace(split, x={**split.x, "time": {**split.x["time"], "waveform": w.astype(wave.dtype)}})
+        for w in moved + scaled
+    ]
+
+
+def tta_probs(model, split: Split) -> np.ndarray:
+    """The mean of the model's probabilities over `waveform_views(split)`."""
+    return np.mean([predict_probs(model, view, False) for view in waveform_views(split)], axis=0)
+
+
 def cross_validate(
     variant: str,
     dev: TaskData,
@@ -515,10 +543,12 @@ def cross_validate(
     k: int,
     stress: Split | None = None,
     train_extra: Split | None = None,
+    tta: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[float], np.ndarray | None]:
     """Out-of-fold probabilities and the held-out-fold headlines; with `stress`, each member also
     scores the stress rows of its held-out patients (out of fold too). `train_extra`: rows added to each
-    fold's training rows where they belong to its training patients (never to its held-out ones)."""
+    fold's training rows where they belong to its training patients (never to its held-out ones). `tta`:
+    filled with the same members' out-of-fold probabilities under test-time augmentation (`tta_probs`)."""
     oof, per_fold = np.zeros((len(dev.val), len(dev.classes)), np.float32), []
     stressed = None if stress is None else np.zeros((len(stress.y), len(dev.classes)), np.float32)
     for fold in folds(dev, k, cfg.train.seed):
@@ -528,6 +558,8 @@ def cross_validate(
             data = dataclasses.replace(data, train=data.train.join(train_extra.take(mine)))
         model, _, _ = fit_variant(VARIANTS[variant], data, cfg, None, None, None)
         oof[fold.rows] = predict_probs(model, fold.data.val, False)
+        if tta is not None:
+            tta[fold.rows] = tta_probs(model, fold.data.val)
         per_fold.append(headline(dev.spec)(oof[fold.rows], fold.data.val.y))
         if stress is not None:
             held = np.flatnonzero(np.isin(stress.groups, fold.data.val.groups))
@@ -600,6 +632,22 @@ def per_record_s(
     return rows
 
 
+def save_oof(folder: Path, name: str, probs: np.ndarray, dev: TaskData) -> Path:
+    """A row's out-of-fold probabilities as the next NN.npz in `folder` (what benchmarks.paired_rows reads)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{len(list(folder.glob('*.npz'))):02d}.npz"
+    np.savez_compressed(
+        path,
+        ablation=name,
+        probs=probs,
+        y=dev.val.y,
+        ids=dev.val.ids.astype(str),
+        groups=dev.val.groups.astype(str),
+        classes=np.array(dev.classes),
+    )
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mitdb", type=Path, default=MITDB)
@@ -623,6 +671,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--save-oof", type=Path, default=None, help="write each row's out-of-fold probabilities here (NN.npz)"
+    )
+    parser.add_argument(
+        "--tta",
+        action="store_true",
+        help="also score each row's members with test-time augmentation (shifted and scaled waveforms, "
+        "probabilities averaged): a line of its own, and its own file under --save-oof",
     )
     args = parser.parse_args()
     start = time.perf_counter()
@@ -662,7 +716,8 @@ def main() -> None:
         train_cfg = replace(TrainConfig(epochs=args.epochs, device="cpu"), **change)
         cfg = ComparisonConfig(train=train_cfg, model=replace(ModelConfig(), **model))
         t0 = time.perf_counter()
-        oof, per_fold, stressed = cross_validate(args.variant, dev, cfg, args.folds, stress_in, extra)
+        tta = np.zeros((len(dev.val), len(dev.classes)), np.float32) if args.tta else None
+        oof, per_fold, stressed = cross_validate(args.variant, dev, cfg, args.folds, stress_in, extra, tta)
         raw = figures(oof, dev)
         crossed = cross_fit_offsets(oof, dev.val.y, dev.val.groups, dev.spec.metric_labels, seed=train_cfg.seed)
         decided = figures(crossed, dev)
@@ -674,6 +729,9 @@ def main() -> None:
             "seconds": round(time.perf_counter() - t0, 1),
         }
         shown = [("argmax", raw), ("offsets", decided)]
+        if tta is not None:
+            row["tta"] = figures(tta, dev)
+            shown.append(("TTA", row["tta"]))
         if stressed is not None:
             row["s_majority"] = figures(stressed, dev, stress_in.y)
             shown.append(("S-majority", row["s_majority"]))
@@ -707,15 +765,9 @@ def main() -> None:
                 truth = ", ".join(f"{n} {c}" for c, n in r["of_class"].items())
                 print(f"  {r['record']:>6s} {r['false_s']:6d} ({r['share']:.0%}; {truth}; {r['record_beats']} beats)")
         if args.save_oof:
-            args.save_oof.mkdir(parents=True, exist_ok=True)
-            np.savez_compressed(
-                args.save_oof / f"{len(list(args.save_oof.glob('*.npz'))):02d}.npz",
-                ablation=name,
-                probs=oof,
-                y=dev.val.y,
-                ids=dev.val.ids.astype(str),
-                classes=np.array(dev.classes),
-            )
+            save_oof(args.save_oof, name, oof, dev)
+            if tta is not None:
+                save_oof(args.save_oof, f"{name} + test-time augmentation", tta, dev)
         if args.out:
             with args.out.open("a") as fh:
                 fh.write(json.dumps(row) + "\n")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 
@@ -135,3 +136,23 @@ def swap_conduction(
         scalars[dest, rhythm_width:] = scalars[src, rhythm_width:]
         out["scalars"] = scalars
     return out
+
+
+def mix_rows(
+    batch: dict[str, dict[str, torch.Tensor]], alpha: float, generator: torch.Generator
+) -> tuple[dict[str, dict[str, torch.Tensor]], torch.Tensor, float]:
+    """Mixup (Zhang et al. 2018): every input of every modality of a batch replaced by
+    lam * row + (1 - lam) * partner, one lam ~ Beta(alpha, alpha) for the batch and each row's partner
+    drawn by a permutation of the batch (draws from `generator`, CPU, like augment_waveform's). Returns
+    the mixed batch, the partners' indices (to mix the loss with) and lam; lam is folded to >= 0.5 so
+    each mixed row stays closer to its own label's row."""
+    # torch's Beta takes no generator; a numpy draw seeded from `generator` keeps lam as repeatable
+    lam = float(np.random.default_rng(int(torch.randint(2**62, (1,), generator=generator))).beta(alpha, alpha))
+    lam = max(lam, 1.0 - lam)
+    n = len(next(iter(next(iter(batch.values())).values())))
+    partner = torch.randperm(n, generator=generator)
+    mixed = {
+        m: {k: lam * v + (1.0 - lam) * v[partner.to(v.device)] for k, v in inputs.items()}
+        for m, inputs in batch.items()
+    }
+    return mixed, partner, lam

@@ -24,6 +24,7 @@ from .augment import (
     RhythmJitter,
     augment_waveform,
     jitter_rhythm,
+    mix_rows,
     rhythm_exponents,
     swap_conduction,
 )
@@ -75,6 +76,10 @@ class TrainConfig:
     # weigh (1 - p_true)^focal_gamma of their cross-entropy; 0: the plain (class-weighted) cross-entropy.
     # Gamma 2 on DS1 CV: within noise, the blocked records' S beats found less often (benchmarks/ABLATIONS.md)
     focal_gamma: float = 0.0
+    # mixup (ecgnet.augment.mix_rows): each batch trains on convex mixes of its rows and of their losses,
+    # lam ~ Beta(mixup, mixup); a smoother boundary between classes, which may carry better to unseen
+    # patients. None: the rows as they are
+    mixup: float | None = None
 
 
 @dataclass
@@ -292,12 +297,17 @@ def _epoch(
         if swap is not None:
             share = cfg.conduction_swap.share
             batch["time"] = swap_conduction(batch["time"], target, swap[0], swap[1], share, draws)
+        weights = None if row_weights is None else row_weights[idx].to(device, non_blocking=True)
+        partner, lam = None, 1.0
+        if cfg.mixup:
+            batch, partner, lam = mix_rows(batch, cfg.mixup, draws)
         with torch.autocast(device.type, **autocast_args(cfg, model, device)):
             logits = model(batch)
-            if row_weights is None:
-                loss = loss_fn(logits, target)
-            else:
-                loss = _row_weighted(loss_fn, logits, target, row_weights[idx].to(device, non_blocking=True))
+            loss = _loss(loss_fn, logits, target, weights)
+            if partner is not None:
+                partner = partner.to(device)
+                other = _loss(loss_fn, logits, target[partner], None if weights is None else weights[partner])
+                loss = lam * loss + (1.0 - lam) * other
         opt.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(opt)
@@ -332,6 +342,10 @@ def autocast_args(cfg: TrainConfig, model: nn.Module, device: torch.device) -> d
     if device.type == "cuda":
         return {"enabled": cfg.amp}
     return {"enabled": cfg.cpu_bf16 and getattr(model, "cpu_bf16", False), "dtype": torch.bfloat16}
+
+
+def _loss(loss_fn: nn.Module, logits, target, weights: torch.Tensor | None) -> torch.Tensor:
+    return loss_fn(logits, target) if weights is None else _row_weighted(loss_fn, logits, target, weights)
 
 
 def _row_weighted(loss_fn: nn.Module, logits, target, weights: torch.Tensor) -> torch.Tensor:

@@ -4,9 +4,11 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+import torch
 
 from benchmarks.ablations import s_majority
 from benchmarks.beat_arrays import read_beats
+from ecgnet.train import predict_probs
 from feature_store.tasks import BEATS
 from tests.records import MITDB
 
@@ -131,3 +133,45 @@ def test_every_ablation_row_names_settings_that_exist():
         assert set(change.get("spec", {})) <= {f.name for f in fields(TaskSpec)}, name
         assert set(change.get("views", {})) <= set(BEATS.view_params), name
         replace(TrainConfig(), **{k: v for k, v in change.items() if k in training})
+
+
+def test_test_time_views_move_and_scale_the_time_waveform_only():
+    from benchmarks.ablations import tta_probs, waveform_views
+    from ecgnet.data import Split
+
+    rng = np.random.default_rng(0)
+    wave = rng.standard_normal((6, 2, 40)).astype(np.float32)
+    split = Split(
+        {"time": {"waveform": wave, "scalars": rng.standard_normal((6, 3))}, "spectrogram": {"image": np.ones((6, 4))}},
+        np.zeros(6, int),
+        np.arange(6),
+        np.zeros(6),
+    )
+    views = waveform_views(split, shift=3, gain=0.1)
+    assert len(views) == 5 and views[0] is split
+    left, right, low, high = (v.x["time"]["waveform"] for v in views[1:])
+    np.testing.assert_array_equal(left[..., 3:], wave[..., :-3])  # the window moved, its edge repeated
+    np.testing.assert_array_equal(left[..., :3], np.repeat(wave[..., :1], 3, axis=-1))
+    np.testing.assert_array_equal(right[..., :-3], wave[..., 3:])
+    np.testing.assert_allclose(low, 0.9 * wave, rtol=1e-6)
+    np.testing.assert_allclose(high, 1.1 * wave, rtol=1e-6)
+    for view in views[1:]:
+        assert view.x["time"]["scalars"] is split.x["time"]["scalars"]
+        assert view.x["spectrogram"] is split.x["spectrogram"]
+        assert view.x["time"]["waveform"].dtype == wave.dtype
+    no_wave = Split({"spectrogram": {"image": np.ones((6, 4))}}, split.y, split.ids, split.groups)
+    assert waveform_views(no_wave) == [no_wave]
+
+    class Peek(torch.nn.Module):  # a model whose probabilities follow the waveform's first sample
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(()))
+
+        def forward(self, x):
+            first = x["time"]["waveform"][:, 0, 0]
+            return torch.stack([first, -first], dim=1) + self.w
+
+    averaged = tta_probs(Peek(), split)
+    each = [predict_probs(Peek(), v, False) for v in views]
+    np.testing.assert_allclose(averaged, np.mean(each, axis=0), rtol=1e-6)
+    assert not np.allclose(averaged, each[0])

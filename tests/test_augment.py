@@ -12,6 +12,7 @@ from ecgnet.augment import (
     RhythmJitter,
     augment_waveform,
     jitter_rhythm,
+    mix_rows,
     rhythm_exponents,
     swap_conduction,
 )
@@ -118,3 +119,28 @@ def test_conduction_swap_trains_differently_is_off_by_default_and_names_a_missin
     cfg = TrainConfig(epochs=1, batch_size=64, device="cpu", conduction_swap=ConductionSwap(donor="X"))
     with pytest.raises(ValueError, match="has no class"):
         train(build(VARIANTS["time"], data, SMALL), data, cfg)
+
+
+def test_mixup_mixes_every_input_of_every_modality_with_one_partner_per_row():
+    g = torch.Generator().manual_seed(0)
+    batch = {
+        "time": {"waveform": torch.randn(64, 2, 16, generator=g), "scalars": torch.randn(64, 7, generator=g)},
+        "spectrogram": {"image": torch.randn(64, 1, 4, 4, generator=g)},
+    }
+    mixed, partner, lam = mix_rows(batch, 0.2, torch.Generator().manual_seed(1))
+    again, partner_again, lam_again = mix_rows(batch, 0.2, torch.Generator().manual_seed(1))
+    assert lam == lam_again and torch.equal(partner, partner_again)  # repeatable from its generator
+    assert 0.5 <= lam <= 1.0  # folded: each row stays nearer its own label
+    assert sorted(partner.tolist()) == list(range(64))
+    for m, inputs in batch.items():
+        for k, v in inputs.items():
+            torch.testing.assert_close(mixed[m][k], lam * v + (1 - lam) * v[partner])
+            assert torch.equal(again[m][k], mixed[m][k])
+    lams = [mix_rows(batch, 0.2, torch.Generator().manual_seed(s))[2] for s in range(200)]
+    assert sum(lam > 0.95 for lam in lams) > 60  # Beta(0.2, 0.2) sits near its ends: mostly light mixes
+    assert min(lams) < 0.7
+
+
+def test_mixup_trains_differently_and_is_off_by_default(beat_task_sample):
+    assert TrainConfig().mixup is None
+    assert _changes_training(beat_task_sample(400), mixup=0.2)
