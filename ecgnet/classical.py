@@ -16,6 +16,9 @@ earlier never argues against S or V, nor for N (measured, within noise on DS1: o
 
 from __future__ import annotations
 
+import logging
+import warnings
+
 import numpy as np
 import torch
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
@@ -32,6 +35,8 @@ from .models.blocks import Normalizer
 from .models.config import ModelConfig
 from .models.rhythm import EARLIER, NORMAL, PREMATURE
 from .trees import Forest, TreeEnsemble, boosted_forest
+
+log = logging.getLogger(__name__)
 
 MORPHOLOGY_POINTS = 20  # "uniform": samples per lead, evenly over the time view's waveform
 # "waves": seconds from the R peak, as de Chazal's fixed-rate samples of the P wave, the QRS complex
@@ -139,7 +144,7 @@ def fit_reference(model: HandMadeFeatures, data: TaskData) -> dict:
     x = _features(model, data.train)
     mean, std = standardisation(x)
     z = (x - mean) / std
-    coef, intercept, fitted = (_logistic if data.multilabel else _lda)(z, data.train.y, len(data.classes))
+    coef, intercept, fitted = (_logistic if data.multilabel else _lda)(z, data.train.y, tuple(data.classes))
     with torch.no_grad():
         model.norm.mean.copy_(torch.from_numpy(mean))
         model.norm.std.copy_(torch.from_numpy(std))
@@ -154,18 +159,26 @@ def standardisation(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, np.where(std > 1e-8, std, 1.0)
 
 
-def equal_prior_lda(z: np.ndarray, y: np.ndarray) -> LinearDiscriminantAnalysis:
-    """The linear reference's discriminant: shrinkage LDA with equal priors over the classes present."""
-    present = np.unique(y)
+def equal_prior_lda(z: np.ndarray, y: np.ndarray, classes: tuple[str, ...] | None = None) -> LinearDiscriminantAnalysis:
+    """The linear reference's discriminant: shrinkage LDA with equal priors over the classes present
+    (`classes`: the names of y's indices, for the log)."""
+    present, counts = np.unique(y, return_counts=True)
     priors = np.full(len(present), 1 / len(present))
-    return LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto", priors=priors).fit(z, y)
+    lone = [classes[c] if classes else c for c in present[counts == 1].tolist()]
+    with warnings.catch_warnings():
+        if lone:
+            # a one-row class has no spread of its own: the pooled covariance is the other classes', which
+            # is what LDA means there; scikit-learn's "Only one sample available" says less than this line
+            log.warning("linear reference: class %s has one training row (its mean is that row)", lone)
+            warnings.filterwarnings("ignore", message="Only one sample available", category=UserWarning)
+        return LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto", priors=priors).fit(z, y)
 
 
-def _lda(z: np.ndarray, y: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray, dict]:
+def _lda(z: np.ndarray, y: np.ndarray, classes: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, dict]:
     """`equal_prior_lda`; softmax of its decision function is its posterior, so the coefficients become
     logits."""
-    present = np.unique(y)
-    lda = equal_prior_lda(z, y)
+    present, n_classes = np.unique(y), len(classes)
+    lda = equal_prior_lda(z, y, classes)
     coef, intercept = np.zeros((n_classes, z.shape[1])), np.full(n_classes, ABSENT_LOGIT)
     if len(present) == 2:  # scikit-learn keeps one row, the log-odds of the second class
         coef[present[1]], intercept[present[1]] = lda.coef_[0], lda.intercept_[0]
@@ -175,8 +188,9 @@ def _lda(z: np.ndarray, y: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.n
     return coef, intercept, {"model": "lda", "classes_fitted": len(present)}
 
 
-def _logistic(z: np.ndarray, y: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray, dict]:
+def _logistic(z: np.ndarray, y: np.ndarray, classes: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, dict]:
     """One class-balanced logistic regression per class (multi-label): its logits are the linear layer's."""
+    n_classes = len(classes)
     coef, intercept = np.zeros((n_classes, z.shape[1])), np.full(n_classes, ABSENT_LOGIT)
     fitted = 0
     for c in range(n_classes):

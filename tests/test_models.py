@@ -443,6 +443,28 @@ def test_the_classical_reference_is_scikit_learns_lda_as_one_linear_layer(data):
     assert width == np.prod(data.test.x["time"]["scalars"].shape[1:]) < train_x.shape[1]
 
 
+def test_a_class_with_one_training_row_is_named_in_the_log_not_left_to_scikit_learns_warning(caplog):
+    import warnings
+
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+    from ecgnet.classical import equal_prior_lda
+
+    rng = np.random.default_rng(0)
+    z, y = rng.standard_normal((41, 4)), np.array([0] * 20 + [2] * 20 + [1])  # one S row
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning left would fail here
+        with caplog.at_level("WARNING", logger="ecgnet.classical"):
+            lda = equal_prior_lda(z, y, ("N", "S", "V"))
+    assert "class ['S'] has one training row" in caplog.text
+    with pytest.warns(UserWarning, match="Only one sample"):  # what scikit-learn alone says
+        plain = LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto", priors=np.full(3, 1 / 3)).fit(z, y)
+    np.testing.assert_allclose(lda.coef_, plain.coef_)  # the same discriminant
+    caplog.clear()
+    equal_prior_lda(z[:40], y[:40])
+    assert "one training row" not in caplog.text
+
+
 def test_the_classical_waves_sample_the_same_moments_of_a_beat_whatever_the_time_windows_start():
     from ecgnet.classical import WAVE_TIMES_S, morphology_index
 
