@@ -18,7 +18,11 @@ reports each S-rich record's S sensitivity, out of fold and, with `--stress`, un
 
     python -m benchmarks.ablations [--mitdb FOLDER] [--variant time] [--folds 5] [--epochs 6] [--only NAME ...]
                                    [--stress [--stress-kind thinned|references|runs]] [--per-record]
-                                   [--save-oof DIR] [--out FILE]
+                                   [--save-oof DIR] [--out FILE] [--tta] [--mlflow HOME]
+
+`--save-oof DIR` keeps each row's out-of-fold probabilities (NN.npz), which `python -m benchmarks.paired_rows`
+pairs against a baseline row; `--mlflow HOME` logs each row to the MLflow store of that workspace, in the
+experiment `ecgnet-beats-ablations`, beside the comparisons `make bench-mitdb` logs there.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -44,6 +49,7 @@ from ecgnet.fusion import VARIANTS
 from ecgnet.models import ModelConfig
 from ecgnet.models.config import BoostingConfig
 from ecgnet.stress import reference_copies
+from ecgnet.tracking import Tracker
 from ecgnet.train import TrainConfig, predict_probs
 from feature_store.backend import numpy_backend
 from feature_store.beat_ids import beat_positions
@@ -52,6 +58,7 @@ from feature_store.tasks import BEATS, ReferenceStress, TaskSpec
 from feature_store.transforms.rhythm import BEAT_RR_NAMES
 from feature_store.transforms.template import TEMPLATE_NAMES
 from feature_store.views.families import TimeParams
+from feature_store.workspace import Workspace
 
 
 def _with_time(split: Split, **inputs: np.ndarray) -> Split:
@@ -632,6 +639,34 @@ def per_record_s(
     return rows
 
 
+def row_metrics(row: dict) -> dict[str, float]:
+    """A harness row's figures as flat MLflow metrics: cv_mean, cv_sd, then each block's figures under its
+    name (oof_headline, offsets_se_S, tta_pp_V, s_majority_...) and each S-rich record's out-of-fold S
+    sensitivity (s_se_record_207)."""
+    out = {"cv_mean": row["cv"][0], "cv_sd": row["cv"][1]}
+    for block, prefix in (("raw", "oof"), ("offsets", "offsets"), ("tta", "tta"), ("s_majority", "s_majority")):
+        out |= {f"{prefix}_{k}": v for k, v in row.get(block, {}).items()}
+    out |= {f"s_se_record_{r['record']}": r["s_se"] for r in row.get("per_record_s", [])}
+    return out
+
+
+def log_row(tracker: Tracker, row: dict, cfg: ComparisonConfig, dev: TaskData, args, saved: dict[str, Path]) -> str:
+    """The row in MLflow (Tracker.log_ablation): its settings, figures, the row itself as JSON and the
+    out-of-fold probabilities `saved` under --save-oof."""
+    with tempfile.TemporaryDirectory() as tmp:
+        as_json = Path(tmp) / "row.json"
+        as_json.write_text(json.dumps(row, indent=1))
+        return tracker.log_ablation(
+            dev.spec.name,
+            row["ablation"],
+            cfg,
+            row_metrics(row),
+            params={"variant": args.variant, "folds": args.folds, "beats": len(dev.val), "mitdb": str(args.mitdb)},
+            files={"row": as_json, **saved},
+            seconds=row["seconds"],
+        )
+
+
 def save_oof(folder: Path, name: str, probs: np.ndarray, dev: TaskData) -> Path:
     """A row's out-of-fold probabilities as the next NN.npz in `folder` (what benchmarks.paired_rows reads)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -678,7 +713,18 @@ def main() -> None:
         help="also score each row's members with test-time augmentation (shifted and scaled waveforms, "
         "probabilities averaged): a line of its own, and its own file under --save-oof",
     )
+    parser.add_argument(
+        "--mlflow",
+        type=Path,
+        default=None,
+        metavar="HOME",
+        help="also log each row as a run of the 'ecgnet-beats-ablations' experiment in this workspace's MLflow "
+        "store (MITDB_HOME puts it beside make bench-mitdb's comparisons; MLFLOW_TRACKING_URI wins)",
+    )
     args = parser.parse_args()
+    tracker = None
+    if args.mlflow is not None:
+        tracker = Tracker.for_workspace(Workspace(args.mlflow.resolve()), validate_models=False)
     start = time.perf_counter()
     base, beats = development(args.mitdb)
     stress = stress_rows(beats, args.stress_kind) if args.stress else None
@@ -764,13 +810,16 @@ def main() -> None:
             for r in row["false_s"]:
                 truth = ", ".join(f"{n} {c}" for c, n in r["of_class"].items())
                 print(f"  {r['record']:>6s} {r['false_s']:6d} ({r['share']:.0%}; {truth}; {r['record_beats']} beats)")
+        saved = {}
         if args.save_oof:
-            save_oof(args.save_oof, name, oof, dev)
+            saved["probabilities"] = save_oof(args.save_oof, name, oof, dev)
             if tta is not None:
-                save_oof(args.save_oof, f"{name} + test-time augmentation", tta, dev)
+                saved["tta"] = save_oof(args.save_oof, f"{name} + test-time augmentation", tta, dev)
         if args.out:
             with args.out.open("a") as fh:
                 fh.write(json.dumps(row) + "\n")
+        if tracker is not None:
+            log_row(tracker, row, cfg, dev, args, saved)
 
 
 if __name__ == "__main__":

@@ -130,8 +130,9 @@ class Tracker:
         finally:
             mlflow.set_tracking_uri(previous)  # None unsets the URI and the variable
 
-    def experiment(self, task: str) -> str:
-        name = f"ecgnet-{task}"
+    def experiment(self, task: str, kind: str = "") -> str:
+        """The task's experiment (comparisons), or its `kind` beside it (ecgnet-beats-ablations)."""
+        name = f"ecgnet-{task}" + (f"-{kind}" if kind else "")
         found = self.client.get_experiment_by_name(name)
         if found is not None:
             return found.experiment_id
@@ -168,6 +169,44 @@ class Tracker:
             self.client.log_param(run.info.run_id, k, v)
         self._close_stale(task, keep=run.info.run_id)
         return run.info.run_id
+
+    def log_ablation(
+        self,
+        task: str,
+        name: str,
+        cfg: ComparisonConfig,
+        metrics: dict[str, float],
+        *,
+        params: dict | None = None,
+        files: dict[str, Path] | None = None,
+        seconds: float = 0.0,
+    ) -> str:
+        """One DS1 ablation row (benchmarks.ablations) as a run of the task's "ablations" experiment, beside
+        its comparisons in the same store: the change's name, every training and model setting, the
+        hardware (a machine moves a row as much as a seed does) and the row's figures, so rows can be
+        set side by side in the MLflow UI; `files` are logged as artifacts (the out-of-fold
+        probabilities that benchmarks.paired_rows reads)."""
+        run = self.client.create_run(
+            self.experiment(task, "ablations"),
+            run_name=name,
+            start_time=int((time.time() - seconds) * 1000),
+            tags={"ecgnet.role": "ablation", "ecgnet.task": task, **hardware(cfg.train.device)},
+        )
+        run_id = run.info.run_id
+        with self.fluent(), mlflow.start_run(run_id=run_id):
+            mlflow.log_params(
+                {
+                    "ablation": name[:500],  # MLflow's parameter values stop at 6,000 characters; names are short
+                    "git_commit": git_commit(),
+                    **{k: str(v)[:500] for k, v in _flat("train", asdict(cfg.train)).items()},
+                    **{k: str(v)[:500] for k, v in _flat("model", asdict(cfg.model)).items()},
+                    **(params or {}),
+                }
+            )
+            mlflow.log_metrics({k: float(v) for k, v in metrics.items() if np.isfinite(v)})
+            for path in (files or {}).values():
+                mlflow.log_artifact(str(path))
+        return run_id
 
     def _close_stale(self, task: str, keep: str) -> None:
         """Comparisons that never finished (a failed run) are marked KILLED, not left RUNNING."""

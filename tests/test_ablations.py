@@ -175,3 +175,49 @@ def test_test_time_views_move_and_scale_the_time_waveform_only():
     each = [predict_probs(Peek(), v, False) for v in views]
     np.testing.assert_allclose(averaged, np.mean(each, axis=0), rtol=1e-6)
     assert not np.allclose(averaged, each[0])
+
+
+def test_an_ablation_row_is_logged_to_mlflow_beside_the_comparisons(tmp_path):
+    from argparse import Namespace
+
+    from mlflow.tracking import MlflowClient
+
+    from benchmarks.ablations import log_row, save_oof
+    from ecgnet.comparison import ComparisonConfig
+    from ecgnet.data import Split, TaskData
+    from ecgnet.tracking import Tracker
+    from ecgnet.train import TrainConfig
+    from feature_store.workspace import Workspace
+
+    ids = np.array([f"209:{i * 400:09d}" for i in range(30)])
+    split = Split({}, np.arange(30) % 3, ids, np.full(30, "209"))
+    dev = TaskData(BEATS, split, split, split.take(np.arange(0)), {})
+    figures = {"headline": 0.75, "accuracy": 0.9, "se_S": 0.7, "pp_S": float("nan")}
+    row = {
+        "ablation": "mixup, alpha 0.2 (bfloat16)",
+        "cv": [0.7, 0.1],
+        "raw": figures,
+        "offsets": {"headline": 0.72},
+        "tta": {"headline": 0.76},
+        "seconds": 12.0,
+        "per_record_s": [{"record": "209", "s_se": 0.9}],
+    }
+    saved = {"probabilities": save_oof(tmp_path / "oof", row["ablation"], np.full((30, 3), 1 / 3), dev)}
+    cfg = ComparisonConfig(train=TrainConfig(epochs=10, mixup=0.2, device="cpu"))
+    workspace = Workspace(tmp_path / "home")
+    tracker = Tracker.for_workspace(workspace, validate_models=False)
+    args = Namespace(variant="time", folds=5, mitdb=tmp_path / "mitdb")
+    run_id = log_row(tracker, row, cfg, dev, args, saved)
+    client = MlflowClient(workspace.mlflow_uri)
+    run = client.get_run(run_id)
+    experiment = client.get_experiment(run.info.experiment_id)
+    assert experiment.name == "ecgnet-beats-ablations" and run.info.status == "FINISHED"
+    assert run.data.params["ablation"] == row["ablation"] and run.data.params["train.mixup"] == "0.2"
+    assert run.data.params["variant"] == "time" and run.data.params["beats"] == "30"
+    assert run.data.tags["ecgnet.role"] == "ablation" and "ecgnet.hardware.native_bf16" in run.data.tags
+    metrics = run.data.metrics
+    assert metrics["cv_mean"] == 0.7 and metrics["oof_headline"] == 0.75 and metrics["tta_headline"] == 0.76
+    assert metrics["offsets_headline"] == 0.72 and metrics["s_se_record_209"] == 0.9
+    assert "oof_pp_S" not in metrics  # an undefined figure is left out, not logged as NaN
+    logged = {f.path for f in client.list_artifacts(run_id)}
+    assert logged == {"row.json", "00.npz"}
