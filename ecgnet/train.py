@@ -56,7 +56,9 @@ class TrainConfig:
     # that trades rare-class sensitivity for positive predictivity: on DS1 CV S Se 0.58 -> 0.43 and
     # 0.75 -> 0.48 with two seeds, the headline down 0.01-0.04; benchmarks/ABLATIONS.md, "Softer class weights")
     class_weight_power: float = 1.0
-    augment: AugmentConfig | None = None  # time-modality waveforms augmented in training (ecgnet.augment)
+    # time-modality waveforms augmented in training (ecgnet.augment); measured on DS1 twice (2026-11-30 and,
+    # on today's model, 2026-12-05): noise both times, so off
+    augment: AugmentConfig | None = None
     rhythm_jitter: RhythmJitter | None = None  # beat tasks: RR references scaled per row in training
     conduction_swap: ConductionSwap | None = None  # beat tasks: S beats wear N beats' shapes in training
     # single-label tasks: each epoch trains on every row of the classes with at most `class_cap` rows
@@ -78,7 +80,8 @@ class TrainConfig:
     focal_gamma: float = 0.0
     # mixup (ecgnet.augment.mix_rows): each batch trains on convex mixes of its rows and of their losses,
     # lam ~ Beta(mixup, mixup); a smoother boundary between classes, which may carry better to unseen
-    # patients. None: the rows as they are
+    # patients. None: the rows as they are. Alpha 0.2 on DS1 CV lost with both seeds (-0.063, -0.023: false
+    # S and V from mixed rows; benchmarks/ABLATIONS.md, "Waveform augmentation, mixup and test-time augmentation")
     mixup: float | None = None
 
 
