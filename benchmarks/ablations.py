@@ -368,6 +368,7 @@ ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"),
     # training step 1.5-1.8x faster on a Xeon with AMX. Does DS1 read the models it trains as the same?
     "bfloat16 training on the CPU (autocast; scoring in float32)": {"cpu_bf16": True},
     "seed 1: bfloat16 training on the CPU": {"cpu_bf16": True, "seed": 1},
+    "seed 2: bfloat16 training on the CPU": {"cpu_bf16": True, "seed": 2},  # a third seed's members to average
     # the focal loss (TrainConfig.focal_gamma, ecgnet.losses): the gradient goes to the rows read wrong, which
     # for S are the beats whose shape says N (blocked records: DS1's 118 and 207, DS2's 232)
     "focal loss, gamma 2 (class-weighted)": {"focal_gamma": 2.0},

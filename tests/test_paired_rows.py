@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from benchmarks.ablations import save_oof
-from benchmarks.paired_rows import load_row, paired
+from benchmarks.paired_rows import load_row, load_rows, paired
 from ecgnet.data import Split, TaskData
 from ecgnet.evaluate import headline
 from feature_store.tasks import BEATS
@@ -51,3 +51,17 @@ def test_rows_of_other_beats_are_refused_naming_the_file(tmp_path):
     path = save_oof(tmp_path, "other", _probs(fewer.y, 1.0, 2), other)
     with pytest.raises(ValueError, match=f"{path}.*same --mitdb"):
         paired(load_row(path), base, path=path)
+
+
+def test_rows_joined_by_a_plus_are_averaged_as_a_comparison_averages_its_seeds(tmp_path):
+    dev = _dev()
+    a, b = _probs(dev.val.y, 1.0, 1), _probs(dev.val.y, 2.0, 2)
+    first, second = save_oof(tmp_path, "seed 0", a, dev), save_oof(tmp_path, "seed 1", b, dev)
+    both = load_rows(f"{first}+{second}")
+    np.testing.assert_allclose(both.probs, (a + b) / 2, rtol=1e-6)
+    assert both.name == "seed 0 + seed 1" and np.array_equal(both.y, dev.val.y)
+    assert load_rows(str(first)).name == "seed 0"
+    fewer = dev.val.take(np.arange(60, len(dev.val.y)))
+    other = save_oof(tmp_path, "other", _probs(fewer.y, 1.0, 3), TaskData(dev.spec, fewer, fewer, dev.test, {}))
+    with pytest.raises(ValueError, match=f"{other}: its beats or labels differ from {first}"):
+        load_rows(f"{first}+{other}")
