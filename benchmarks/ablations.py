@@ -559,8 +559,8 @@ def cross_validate(
     filled with the same members' out-of-fold probabilities under test-time augmentation (`tta_probs`)."""
     oof, per_fold = np.zeros((len(dev.val), len(dev.classes)), np.float32), []
     stressed = None if stress is None else np.zeros((len(stress.y), len(dev.classes)), np.float32)
-    for fold in folds(dev, k, cfg.train.seed):
-        data = fold.data
+    for i, fold in enumerate(folds(dev, k, cfg.train.seed), 1):
+        started, data = time.perf_counter(), fold.data
         if train_extra is not None:
             mine = np.flatnonzero(np.isin(train_extra.groups, data.train.groups))
             data = dataclasses.replace(data, train=data.train.join(train_extra.take(mine)))
@@ -569,6 +569,12 @@ def cross_validate(
         if tta is not None:
             tta[fold.rows] = tta_probs(model, fold.data.val)
         per_fold.append(headline(dev.spec)(oof[fold.rows], fold.data.val.y))
+        patients = ", ".join(sorted(set(np.asarray(fold.data.val.groups).astype(str).tolist())))
+        # a row takes minutes: say where it is
+        print(
+            f"  fold {i}/{k} (held out: {patients}): {per_fold[-1]:.3f} ({time.perf_counter() - started:.0f} s)",
+            flush=True,
+        )
         if stress is not None:
             held = np.flatnonzero(np.isin(stress.groups, fold.data.val.groups))
             if len(held):  # a fold whose held-out patients have no S-rich record has none to score
@@ -722,7 +728,11 @@ def main() -> None:
         help="also log each row as a run of the 'ecgnet-beats-ablations' experiment in this workspace's MLflow "
         "store (MITDB_HOME puts it beside make bench-mitdb's comparisons; MLFLOW_TRACKING_URI wins)",
     )
+    parser.add_argument("--list", action="store_true", help="print every row's name and stop")
     args = parser.parse_args()
+    if args.list:
+        print("\n".join(ABLATIONS))
+        return
     tracker = None
     if args.mlflow is not None:
         tracker = Tracker.for_workspace(Workspace(args.mlflow.resolve()), validate_models=False)

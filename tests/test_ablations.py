@@ -221,3 +221,34 @@ def test_an_ablation_row_is_logged_to_mlflow_beside_the_comparisons(tmp_path):
     assert "oof_pp_S" not in metrics  # an undefined figure is left out, not logged as NaN
     logged = {f.path for f in client.list_artifacts(run_id)}
     assert logged == {"row.json", "00.npz"}
+
+
+def test_a_row_is_cross_validated_by_patient_and_says_where_it_is(beat_task_sample, capsys):
+    from benchmarks.ablations import cross_validate
+    from ecgnet.comparison import ComparisonConfig
+    from ecgnet.data import TaskData
+    from ecgnet.train import TrainConfig
+
+    data = beat_task_sample(200)
+    rows = data.train.join(data.val)  # DS1's two patients, 209 and 220, as the harness's development rows
+    dev = TaskData(data.spec, rows, rows, data.test.take(np.arange(0)), {})
+    tta = np.zeros((len(rows), len(dev.classes)), np.float32)
+    oof, per_fold, stressed = cross_validate(
+        "classical", dev, ComparisonConfig(train=TrainConfig(device="cpu")), 2, tta=tta
+    )
+    assert oof.shape == tta.shape and len(per_fold) == 2 and stressed is None
+    np.testing.assert_allclose(oof.sum(axis=1), 1, rtol=1e-5)  # every row scored, none left at zero
+    assert np.isfinite(tta).all() and tta.sum() > 0
+    printed = capsys.readouterr().out
+    held = sorted(line.split("held out: ")[1].split(")")[0] for line in printed.splitlines() if "fold " in line)
+    assert held == ["209", "220"] and "fold 2/2" in printed
+
+
+def test_the_harness_lists_its_rows_without_reading_anything(monkeypatch, capsys, tmp_path):
+    import sys
+
+    from benchmarks import ablations
+
+    monkeypatch.setattr(sys, "argv", ["ablations", "--list", "--mitdb", str(tmp_path / "nowhere")])
+    ablations.main()
+    assert capsys.readouterr().out.splitlines() == list(ablations.ABLATIONS)
