@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ecgnet.evaluate import Interval, headline, paired_bootstrap
+from ecgnet.evaluate import Interval, aami, headline, paired_bootstrap
 from feature_store.beat_ids import beat_positions
 from feature_store.tasks import BEATS
 
@@ -71,11 +71,16 @@ def main() -> None:
     args = parser.parse_args()
     base = load_rows(args.baseline)
     metric = headline(BEATS)
-    print(f"baseline {base.name}: OOF {metric(base.probs, base.y):.3f}")
+    print(f"baseline {base.name}: OOF {metric(base.probs, base.y):.3f}; {figures(base)}")
     for path in args.rows:
         row = load_rows(path)
         diff = paired(row, base, draws=args.draws, path=Path(path))
-        print(f"{row.name}: OOF {metric(row.probs, row.y):.3f}, paired {diff}")
+        print(f"{row.name}: OOF {metric(row.probs, row.y):.3f}, paired {diff}; {figures(row)}")
+
+
+def figures(row: SavedRow) -> str:
+    """The trade a headline hides: accuracy and the S and V sensitivities and positive predictivities."""
+    return " ".join(f"{k} {v:.3f}" for k, v in aami(row.probs, row.y, BEATS.classes, BEATS.focus_classes).items())
 
 
 if __name__ == "__main__":

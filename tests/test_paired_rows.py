@@ -65,3 +65,20 @@ def test_rows_joined_by_a_plus_are_averaged_as_a_comparison_averages_its_seeds(t
     other = save_oof(tmp_path, "other", _probs(fewer.y, 1.0, 3), TaskData(dev.spec, fewer, fewer, dev.test, {}))
     with pytest.raises(ValueError, match=f"{other}: its beats or labels differ from {first}"):
         load_rows(f"{first}+{other}")
+
+
+def test_the_command_prints_each_rows_headline_gain_and_the_figures_behind_it(tmp_path, monkeypatch, capsys):
+    import sys
+
+    from benchmarks import paired_rows
+
+    dev = _dev()
+    weak, strong = _probs(dev.val.y, 0.5, 1), _probs(dev.val.y, 3.0, 2)
+    base, row = save_oof(tmp_path, "baseline", weak, dev), save_oof(tmp_path, "stronger", strong, dev)
+    monkeypatch.setattr(sys, "argv", ["paired_rows", str(base), str(row), "--draws", "50"])
+    paired_rows.main()
+    first, second = capsys.readouterr().out.splitlines()
+    assert first.startswith("baseline baseline: OOF ") and "se_S" in first and "pp_V" in first
+    assert second.startswith("stronger: OOF ") and ", paired " in second and "accuracy" in second
+    stronger = paired_rows.figures(load_row(row))
+    assert second.endswith(stronger) and stronger.startswith("accuracy ")
