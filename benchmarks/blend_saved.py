@@ -13,7 +13,7 @@ import numpy as np
 
 from benchmarks.rhythm_rule import out_of_fold, saved_development, saved_run_parser
 from benchmarks.svm_reference import blend
-from ecgnet.evaluate import aami, headline, paired_bootstrap
+from ecgnet.evaluate import aami_line, headline, paired_bootstrap
 
 
 def main() -> None:
@@ -30,10 +30,9 @@ def main() -> None:
         base = oof[name].astype(np.float64)
         mixed, shares = blend(base, other, y, dev.groups, metric)
         gain = paired_bootstrap(mixed, base, y, dev.groups, metric, n_boot=args.draws)
-        figures = aami(mixed, y, data.classes, data.spec.focus_classes)
         print(
             f"{name}: OOF {metric(base, y):.3f}, with {args.other} {metric(mixed, y):.3f} ({gain}); "
-            f"share by fold {shares}; " + " ".join(f"{k} {v:.3f}" for k, v in figures.items()),
+            f"share by fold {shares}; {aami_line(mixed, y, data.classes, data.spec.focus_classes)}",
             flush=True,
         )
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ecgnet.evaluate import Interval, aami, headline, paired_bootstrap
+from ecgnet.evaluate import Interval, aami_line, headline, paired_bootstrap
 from feature_store.beat_ids import beat_positions
 from feature_store.tasks import BEATS
 
@@ -80,7 +80,7 @@ def main() -> None:
 
 def figures(row: SavedRow) -> str:
     """The trade a headline hides: accuracy and the S and V sensitivities and positive predictivities."""
-    return " ".join(f"{k} {v:.3f}" for k, v in aami(row.probs, row.y, BEATS.classes, BEATS.focus_classes).items())
+    return aami_line(row.probs, row.y, BEATS.classes, BEATS.focus_classes)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ from ecgnet import comparison
 from ecgnet.classical import LinearReference, _features, standardisation
 from ecgnet.crossval import folds
 from ecgnet.data import TaskData
-from ecgnet.evaluate import aami, headline, paired_bootstrap
+from ecgnet.evaluate import aami_line, headline, paired_bootstrap
 from ecgnet.models import ModelConfig
 from feature_store.tasks import BEATS
 
@@ -100,8 +100,7 @@ def blend(base: np.ndarray, other: np.ndarray, y: np.ndarray, groups: np.ndarray
 
 
 def _figures(probs: np.ndarray, y: np.ndarray, dev: TaskData) -> str:
-    f = aami(probs, y, dev.classes, dev.spec.focus_classes)
-    return " ".join(f"{k} {v:.3f}" for k, v in f.items())
+    return aami_line(probs, y, dev.classes, dev.spec.focus_classes)
 
 
 def main() -> None:
