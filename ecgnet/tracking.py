@@ -160,8 +160,7 @@ class Tracker:
             "one_seed": ",".join(cfg.one_seed),
             "intermediate_encoders": cfg.intermediate_encoders,
             "data_fingerprint": _fingerprint(versions),
-            **_flat("train", asdict(cfg.train)),
-            **_flat("model", asdict(cfg.model)),
+            **settings(cfg),
             **{f"view.{k}": v for k, v in versions.items()},
             **(data_params or {}),
         }
@@ -198,8 +197,7 @@ class Tracker:
                 {
                     "ablation": name[:500],  # MLflow's parameter values stop at 6,000 characters; names are short
                     "git_commit": git_commit(),
-                    **{k: str(v)[:500] for k, v in _flat("train", asdict(cfg.train)).items()},
-                    **{k: str(v)[:500] for k, v in _flat("model", asdict(cfg.model)).items()},
+                    **{k: str(v)[:500] for k, v in settings(cfg).items()},
                     **(params or {}),
                 }
             )
@@ -240,8 +238,7 @@ class Tracker:
                     "git_commit": git_commit(),
                     "data_fingerprint": _fingerprint(data.versions),
                     **{f"view.{k}": val for k, val in data.versions.items()},
-                    **_flat("train", asdict(cfg.train)),
-                    **_flat("model", asdict(cfg.model)),
+                    **settings(cfg),
                     **{f"fitted.{k}": val for k, val in result.fitted.items()},
                 }
             )
@@ -375,6 +372,11 @@ class Tracker:
         if current:
             self.client.delete_registered_model_alias(current.name, CHAMPION)
         self.client.set_registered_model_alias(model_name(task, variant), CHAMPION, version)
+
+
+def settings(cfg: ComparisonConfig) -> dict:
+    """Every training and model setting of a comparison as flat MLflow params (train.lr, model.dropout, ...)."""
+    return {**_flat("train", asdict(cfg.train)), **_flat("model", asdict(cfg.model))}
 
 
 def _flat(prefix: str, d: dict) -> dict:
