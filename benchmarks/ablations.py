@@ -532,10 +532,9 @@ def waveform_views(split: Split, shift: int = 3, gain: float = 0.1) -> list[Spli
         return [split]
     n = wave.shape[-1]
     moved = [wave[..., np.clip(np.arange(n) + s, 0, n - 1)] for s in (-shift, shift)]
-    scaled = [wave * (1 + g) for g in (-gain, gain)]
+    scaled = [(wave * (1 + g)).astype(wave.dtype, copy=False) for g in (-gain, gain)]
     return [split] + [
-        dataclasses.replace(split, x={**split.x, "time": {**split.x["time"], "waveform": w.astype(wave.dtype)}})
-        for w in moved + scaled
+        dataclasses.replace(split, x={**split.x, "time": {**split.x["time"], "waveform": w}}) for w in moved + scaled
     ]
 
 
