@@ -128,7 +128,8 @@ class Tracker:
         try:
             yield
         finally:
-            mlflow.set_tracking_uri(previous)  # None unsets the URI and the variable
+            # None unsets the URI and the variable: mlflow's code does so, its annotation leaves None out
+            mlflow.set_tracking_uri(previous)  # type: ignore[arg-type]
 
     def experiment(self, task: str, kind: str = "") -> str:
         """The task's experiment (comparisons), or its `kind` beside it (ecgnet-beats-ablations)."""
@@ -193,14 +194,9 @@ class Tracker:
         )
         run_id = run.info.run_id
         with self.fluent(), mlflow.start_run(run_id=run_id):
-            mlflow.log_params(
-                {
-                    "ablation": name[:500],  # MLflow's parameter values stop at 6,000 characters; names are short
-                    "git_commit": git_commit(),
-                    **{k: str(v)[:500] for k, v in settings(cfg).items()},
-                    **(params or {}),
-                }
-            )
+            # a value over MLflow's 6,000 characters is cut there by MLflow itself (with a warning), as for the
+            # comparisons: not at 500 here, which cut long settings that it takes whole
+            mlflow.log_params({"ablation": name, "git_commit": git_commit(), **settings(cfg), **(params or {})})
             mlflow.log_metrics({k: float(v) for k, v in metrics.items() if np.isfinite(v)})
             for path in (files or {}).values():
                 mlflow.log_artifact(str(path))
@@ -347,8 +343,8 @@ class Tracker:
             for file in ("comparison.csv", "comparison.md", *plots, *tables, "candidate.json"):
                 self.client.log_artifact(parent_id, str(Path(tmp) / file))
         self.client.set_tag(parent_id, "ecgnet.champion_candidate", candidate.variant)
-        for key, value in (tags or {}).items():
-            self.client.set_tag(parent_id, key, value)
+        for tag, text in (tags or {}).items():
+            self.client.set_tag(parent_id, tag, text)
         self.client.set_terminated(parent_id, "FINISHED")
 
     # -- champion ---------------------------------------------------------------------------------

@@ -252,3 +252,28 @@ def test_the_harness_lists_its_rows_without_reading_anything(monkeypatch, capsys
     monkeypatch.setattr(sys, "argv", ["ablations", "--list", "--mitdb", str(tmp_path / "nowhere")])
     ablations.main()
     assert capsys.readouterr().out.splitlines() == list(ablations.ABLATIONS)
+
+
+def test_a_long_setting_is_logged_as_far_as_mlflow_takes_it_in_comparisons_and_ablation_rows_alike(tmp_path):
+    """A nested setting's repr can be long: MLflow keeps 6,000 characters of a value (and warns); an ablation
+    row once cut every setting at 500 where a comparison logged it whole."""
+    from mlflow.tracking import MlflowClient
+
+    from ecgnet.comparison import ComparisonConfig
+    from ecgnet.tracking import Tracker
+    from ecgnet.train import TrainConfig
+    from feature_store.workspace import Workspace
+
+    workspace = Workspace(tmp_path / "home")
+    tracker = Tracker.for_workspace(workspace, validate_models=False)
+    cfg = ComparisonConfig(train=TrainConfig(device="cpu"))
+    long = "r" * 7000
+    parent = tracker.start_comparison("beats", cfg, {"time": "1"}, data_params={"train_copies": long})
+    name = "a row whose name says all it changes, " * 20  # 780 characters
+    row = tracker.log_ablation("beats", name, cfg, {"cv_mean": 0.7}, params={"inputs": long})
+    client = MlflowClient(workspace.mlflow_uri)
+    for run_id, key in ((parent, "train_copies"), (row, "inputs")):
+        params = client.get_run(run_id).data.params
+        assert params[key] == long[:6000]
+        assert params["train.epochs"] == str(cfg.train.epochs)  # short values as they were
+    assert client.get_run(row).data.params["ablation"] == name
