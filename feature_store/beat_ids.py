@@ -17,9 +17,9 @@ def beat_ids(record_id: str, r_peaks: Iterable[int]) -> list[str]:
 
 def beat_positions(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(records, R-peak samples) of beat ids; a clear error names an id that is not a beat's."""
-    ids = [str(i) for i in np.asarray(ids).tolist()]
-    parts = [i.rsplit(":", 1) for i in ids]
-    bad = next((i for i, p in zip(ids, parts) if len(p) != 2 or not p[1].isdigit()), None)
+    texts = [str(i) for i in np.asarray(ids).tolist()]
+    parts = [i.rsplit(":", 1) for i in texts]
+    bad = next((i for i, p in zip(texts, parts) if len(p) != 2 or not p[1].isdigit()), None)
     if bad is not None:
         raise ValueError(
             f"{bad!r} is not a beat id ('<record>:<R peak sample>'); fix: pass the ids of a beat task's rows"

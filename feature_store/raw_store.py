@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -228,7 +229,9 @@ class RawStore:
         return base / f"{kind}.json" if shard is None else base / kind / f"{shard.count}-shards" / f"{shard.key}.json"
 
     def load_manifest(self, kind: str, shard: Shard | None = None) -> dict[str, dict]:
-        return read_json(self.manifest_file(kind, shard), {}, f"so every {kind} record is read again")
+        return cast(
+            "dict[str, dict]", read_json(self.manifest_file(kind, shard), {}, f"so every {kind} record is read again")
+        )
 
     def manifest_lock(self, kind: str, shard: Shard | None = None):
         """Held by an ingest of `kind` (its shard) from reading its manifest to writing it back."""
@@ -257,7 +260,8 @@ class RawStore:
         base = self.root / table
         files = sorted(f for kind in (kinds or _dirs(base)) for f in (base / kind).glob("*.parquet"))
         if not files:
-            return pl.LazyFrame(schema=pl.from_arrow(schema.empty_table()).schema)
+            empty = cast(pl.DataFrame, pl.from_arrow(schema.empty_table()))  # a Table converts to a DataFrame
+            return pl.LazyFrame(schema=empty.schema)
         return pl.scan_parquet(files)
 
     def scan_records(self, kinds: tuple[str, ...] | None = None) -> pl.LazyFrame:
@@ -308,7 +312,8 @@ class RawSnapshot:
     def chunks(self, max_bytes: int) -> list[RawSnapshot]:
         """The snapshot cut into runs of whole records whose stored files hold about `max_bytes` at most
         (one record more when a single record is larger), so features stream with bounded memory."""
-        store, out, ids, size = self.store(), [], [], 0
+        store, out, size = self.store(), [], 0
+        ids: list[str] = []
         for record_id in self.record_ids:
             files = (store.records_file(self.kind, record_id), store.beats_file(self.kind, record_id))
             nbytes = sum(f.stat().st_size for f in files if f.exists())

@@ -76,7 +76,13 @@ def wait(instance: dg.DagsterInstance, backfill_id: str, timeout_s: float = 24 *
     deadline = time.monotonic() + timeout_s
     while True:
         close_dead_runs(instance)
-        status = instance.get_backfill(backfill_id).status
+        backfill = instance.get_backfill(backfill_id)
+        if backfill is None:  # an id from another instance, or a backfill deleted while waited on
+            raise ValueError(
+                f"backfill {backfill_id} is not in the Dagster instance at {instance.root_directory}; fix: wait on "
+                "an id that `submit` returned for this instance (the same DAGSTER_HOME)"
+            )
+        status = backfill.status
         if status in DONE:
             return status
         if time.monotonic() > deadline:

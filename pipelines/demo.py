@@ -13,7 +13,9 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import cast
 
 import dagster as dg
 import polars as pl
@@ -70,9 +72,10 @@ def run(stages: str | None = None) -> dg.ExecuteInProcessResult:
 def gate_refusals(result: dg.ExecuteInProcessResult) -> dict[str, list[str]]:
     """Comparison asset -> reasons, for each quality gate that refused to promote its candidate."""
     return {
-        e.asset_check_evaluation_data.asset_key.to_user_string(): e.asset_check_evaluation_data.metadata[
-            "reasons"
-        ].value
+        # the gate writes its reasons as a JSON list of strings (pipelines.checks)
+        e.asset_check_evaluation_data.asset_key.to_user_string(): cast(
+            list[str], e.asset_check_evaluation_data.metadata["reasons"].value
+        )
         for e in result.all_events
         if e.event_type_value == "ASSET_CHECK_EVALUATION"
         and e.asset_check_evaluation_data.check_name == "check_quality_gate"
@@ -96,12 +99,15 @@ def failed_checks(result: dg.ExecuteInProcessResult) -> list[str]:
 
 def step_errors(result: dg.ExecuteInProcessResult) -> dict[str, str]:
     """Failed step -> what raised: the innermost error first (Dagster wraps it), one line each."""
-    out = {}
+    out: dict[str, str] = {}
     for e in result.all_events:
-        if e.event_type_value == "STEP_FAILURE":
-            chain, error = [], e.step_failure_data.error
+        if e.event_type_value == "STEP_FAILURE" and e.step_key is not None:  # a step's event names its step
+            chain: list[str] = []
+            error = e.step_failure_data.error
             while error is not None:
-                chain.append(error.message.strip().splitlines()[0] if error.message.strip() else error.cls_name)
+                # a serialized error names its class only where it was a Python exception
+                line = error.message.strip().splitlines()[0] if error.message.strip() else error.cls_name
+                chain.append(line or "(no message)")
                 error = error.cause or error.context
             out[e.step_key] = " <- ".join(reversed(chain))
     return out
@@ -120,7 +126,11 @@ def exit_status(result: dg.ExecuteInProcessResult) -> int:
 
 def _check_steps(result: dg.ExecuteInProcessResult) -> set[str]:
     """Steps that evaluated an asset check (a failed one of these failed by its result, not a crash)."""
-    return {e.step_key for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    return {
+        e.step_key
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and e.step_key is not None  # always: a step emits it
+    }
 
 
 def demo_succeeded(result: dg.ExecuteInProcessResult) -> bool:
@@ -204,7 +214,7 @@ def summary(result: dg.ExecuteInProcessResult, seconds: float) -> str:
 def _views(result: dg.ExecuteInProcessResult) -> pl.DataFrame:
     """One row per view: a run over every shard records the step's figures on each shard's partition."""
     keys = ("view", "computed_shards", "reused_shards", "rows", "mb", "backend", "seconds_this_run")
-    seen = {}
+    seen: dict[dg.AssetKey, dict[str, object]] = {}
     for m in result.get_asset_materialization_events():
         meta = m.materialization.metadata
         if "view" in meta:
@@ -212,15 +222,20 @@ def _views(result: dg.ExecuteInProcessResult) -> pl.DataFrame:
     return pl.DataFrame(list(seen.values())).sort("view") if seen else pl.DataFrame()
 
 
+def _markdown(meta: Mapping[str, dg.MetadataValue], key: str) -> str:
+    """The text of a metadata entry the comparison asset writes with MetadataValue.md."""
+    return cast(str, meta[key].value)
+
+
 def _comparisons(result: dg.ExecuteInProcessResult) -> list[str]:
-    lines = []
+    lines: list[str] = []
     for event in result.get_asset_materialization_events():
         meta = event.materialization.metadata
         if "comparison" in meta:
             lines += [
                 f"\nFusion comparison, {meta['task'].value} (test metrics with 95 % patient-bootstrap "
                 "intervals; every choice made on validation):",
-                meta["comparison"].value,
+                _markdown(meta, "comparison"),
                 f"\nChosen on validation: {meta['candidate'].value}; validation ranking vs test ranking: "
                 f"Kendall tau {meta['kendall_tau_val_test'].value:+.2f} "
                 f"{meta['kendall_tau_val_test_interval'].value}; MLflow parent run "
@@ -228,13 +243,13 @@ def _comparisons(result: dg.ExecuteInProcessResult) -> list[str]:
                 f"MLflow runs table (after `make ui`): {meta['mlflow_ui'].value}",
             ]
             if "against_published" in meta:  # the task's protocol has published results (TaskSpec.published)
-                lines += ["\nAgainst published results on this protocol:", meta["against_published"].value]
+                lines += ["\nAgainst published results on this protocol:", _markdown(meta, "against_published")]
             if "concentration" in meta:  # a pooled figure that is mostly one patient's
-                lines += ["\nThe patient holding most of each focus class on test:", meta["concentration"].value]
+                lines += ["\nThe patient holding most of each focus class on test:", _markdown(meta, "concentration")]
             if "chosen_per_patient" in meta:  # where the pooled sensitivity is won or lost
                 lines += [
                     f"\nChosen variant per test patient (plot: {meta['per_patient_file'].value}):",
-                    meta["chosen_per_patient"].value,
+                    _markdown(meta, "chosen_per_patient"),
                 ]
             if "modality_shares_file" in meta:  # the variants were explained (TrainingSettings.explain_rows)
                 lines.append(

@@ -5,6 +5,8 @@ not partitioned and read every shard. A run over every shard at once is a partit
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import dagster as dg
 
 from feature_store.shards import Shard, shard_count, shard_keys
@@ -25,7 +27,7 @@ def step_shards(context: dg.OpExecutionContext | dg.AssetExecutionContext) -> li
     return [Shard.parse(key, count) for key in context.partition_keys]
 
 
-def run_shard(tags: dict[str, str]) -> str | None:
+def run_shard(tags: Mapping[str, str]) -> str | None:
     """The one shard a run writes, from its tags; None for a run over several shards or none."""
     key = tags.get("dagster/partition")
     if key is None and tags.get(RANGE_START) is not None and tags.get(RANGE_START) == tags.get(RANGE_END):

@@ -118,7 +118,7 @@ class LocalPostgres:
         psql = postgres_bin() / "psql"
         if not psql.exists():
             psql = Path(shutil.which("psql") or "psql")
-        command = [psql, "-h", "127.0.0.1", "-p", str(self.port), "-U", ROLE, "-d", "postgres", "-tAc", sql]
+        command = [str(psql), "-h", "127.0.0.1", "-p", str(self.port), "-U", ROLE, "-d", "postgres", "-tAc", sql]
         return subprocess.run(command, check=True, capture_output=True, text=True).stdout
 
     def _ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:

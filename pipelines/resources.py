@@ -48,12 +48,13 @@ class EcgnetStore(dg.ConfigurableResource):
         if context.instance is not None and run is not None:
             stamp_run(context.instance, run)
         what = f"dagster run {run.run_id}" if run is not None else "a dagster step"
+        log = context.log  # dagster gives every run one; a context built without it waits silently
         acquire(
             self.workspace().home,
             what,
             owner=run_process(),
             shard=run_shard(run.tags) if run is not None else None,
-            on_wait=lambda h: context.log.info(h.waiting()),
+            on_wait=(lambda h: log.info(h.waiting())) if log is not None else None,
         )
 
     def workspace(self) -> Workspace:

@@ -12,6 +12,7 @@ import multiprocessing
 import os
 import socket
 import sys
+from types import FrameType
 
 import dagster as dg
 
@@ -36,7 +37,7 @@ def run_process() -> int:
 
 def _in_step_child() -> bool:
     """Whether this code runs under the multiprocess executor's child-process entry point."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         if frame.f_code.co_filename.endswith(STEP_CHILD_ENTRY):
             return True

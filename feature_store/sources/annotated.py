@@ -156,20 +156,26 @@ class AnnotatedBeatSource:
         resampled windows overlap by a margin, so conversion edges never reach a beat), and its row keeps
         no signal (no task reads a beat record's signal except through rhythm episodes, which need it
         whole). Peak memory: one window and the record's beats."""
+        frames = size.frames
+        if not frames:  # a header without a length declares 0 values: over the limit only when it is below 0
+            raise ValueError(
+                f"{ref.path}: IngestConfig.max_record_values is {cfg.max_record_values:,}; fix: set it to a positive "
+                "number of values"
+            )
         ratio = rate_ratio(size.fs, cfg.beat_fs) if size.fs > 0 else Fraction(1)
         down = ratio.denominator  # windows start at multiples of it: converted, they line up with the whole
         step = max(down, cfg.max_record_values // (2 * size.n_sig) // down * down)
         margin = int(np.ceil((cfg.context_s / 2 + 1.0) * size.fs / down)) * down  # half a context and 1 s
         ann = read_annotations(ref.path)
         samples, symbols = read_beats(ann)
-        check_annotations(ref.path, ann, samples, size.frames)  # before any window is read
-        n_out = -(-size.frames * ratio.numerator // down)  # resample_poly's output length
+        check_annotations(ref.path, ann, samples, frames)  # before any window is read
+        n_out = -(-frames * ratio.numerator // down)  # resample_poly's output length
         r_peak = rescale_samples(samples, fs=size.fs, target_fs=cfg.beat_fs)
         start = r_peak - cfg.context_samples // 2
         fits = (start >= 0) & (start + cfg.context_samples <= n_out)
         first, pieces = None, []
-        for a in range(0, size.frames, step):
-            lo, hi = max(0, a - margin), min(size.frames, a + step + margin)
+        for a in range(0, frames, step):
+            lo, hi = max(0, a - margin), min(frames, a + step + margin)
             sig = read_wfdb(ref.path, cfg, frames=(lo, hi))
             first = first or sig
             if sig.lead_names != first.lead_names or sig.fs != size.fs:
@@ -187,6 +193,7 @@ class AnnotatedBeatSource:
             if not inside.all():  # the margin holds every window of a beat that fits the record
                 raise AssertionError(f"{ref.path}: a beat window crossed the edge of frames {lo}-{hi}")
             pieces.append(cut)
+        assert first is not None  # frames > 0: the loop read at least one window
         leads = len(first.lead_names)
         windows = np.concatenate(pieces) if pieces else np.zeros((0, leads, cfg.context_samples), np.float32)
         note = (

@@ -42,7 +42,7 @@ class RecordRow:
 
 def comment_fields(comments: list[str]) -> dict[str, str]:
     """'# Age: 59' style header comments as {'age': '59'} (keys lower-cased)."""
-    fields = {}
+    fields: dict[str, str] = {}
     for line in comments:
         key, sep, value = line.partition(":")
         if sep and key.strip():

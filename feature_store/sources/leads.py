@@ -65,7 +65,7 @@ class Leads:
 def resolve_leads(names: list[str | None], path: str) -> Leads:
     """Canonical names of the ECG leads among a record's signals; RecordError when none is known or
     two signals claim one lead."""
-    kept = [(i, canonical(n)) for i, n in enumerate(names) if canonical(n) is not None]
+    kept = [(i, lead) for i, n in enumerate(names) if (lead := canonical(n)) is not None]
     shown = [n or f"signal {i + 1} (no name)" for i, n in enumerate(names)]  # as messages and notes name them
     dropped = [shown[i] for i, n in enumerate(names) if canonical(n) is None]
     if not kept:
@@ -82,7 +82,7 @@ def resolve_leads(names: list[str | None], path: str) -> Leads:
                 f"{path}.hea: signals {seen[name]!r} and {names[i]!r} are both lead {name}; fix: correct the "
                 "lead names in the header so each lead appears once",
             )
-        seen[name] = names[i]
+        seen[name] = shown[i]  # the header's own name: a kept signal always has one
     return Leads([i for i, _ in kept], [n for _, n in kept], dropped)
 
 

@@ -426,13 +426,16 @@ def _check_gains(text: str, path: Path) -> None:
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
     for line in lines[1:]:
         fields = line.split()
-        if len(fields) > 2 and not _GAIN.match(fields[2]):
+        if len(fields) <= 2:
+            continue
+        gain = _GAIN.match(fields[2])
+        if not gain:
             raise RecordError(
                 "bad_gain",
                 f"{path}.hea: gain field {fields[2]!r} of signal line "
                 f"{line!r} is not a number; fix: write the ADC gain as e.g. 200/mV",
             )
-        if len(fields) > 2 and float(_GAIN.match(fields[2]).group(1)) == 0:  # wfdb would assume 200 adu/mV
+        if float(gain.group(1)) == 0:  # wfdb would assume 200 adu/mV
             raise RecordError(
                 "bad_gain",
                 f"{path}.hea: gain 0 on signal line {line!r}, which WFDB defines as uncalibrated; fix: write the "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass, field
+from typing import cast
 
 from ..location import Location
 
@@ -112,7 +113,7 @@ class Catalog:
         return self.root / name / f"{version}.json"
 
     def _read(self, file: Location) -> ViewEntry | None:
-        found = file.read_json(None, "so that version is computed again on its next run")
+        found = cast("dict | None", file.read_json(None, "so that version is computed again on its next run"))
         return ViewEntry.from_json(found) if found is not None else None
 
     def entries(self, name: str | None = None) -> list[ViewEntry]:
@@ -133,7 +134,7 @@ class Catalog:
         self._file(name, version).remove()
 
     def _adopt_legacy(self) -> None:
-        old = self.legacy.read_json(None, "so every view is computed again on its next run")
+        old = cast("list[dict] | None", self.legacy.read_json(None, "so every view is computed again on its next run"))
         if old is None:
             return
         for d in old:  # idempotent: two processes adopting at once write the same objects

@@ -38,7 +38,7 @@ def lead_moment_sums(train: np.ndarray, *, fs: float, pre: PreprocessParams, bac
         y, _ = preprocess(x, xp, pre, fs=fs)
         return lead_moments(y, xp)
 
-    total = {"n": 0.0, "sum": 0.0, "sumsq": 0.0}
+    total: dict[str, float | np.ndarray] = {"n": 0.0, "sum": 0.0, "sumsq": 0.0}  # per-lead arrays after a chunk
     for _, out in backend.map_chunks(moments, train):
         total = {k: total[k] + out[k] for k in total}
     as_list = lambda v: np.broadcast_to(np.asarray(v, np.float64), (train.shape[1],)).tolist()  # noqa: E731

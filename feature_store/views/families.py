@@ -124,6 +124,11 @@ class TimeFamily:
 
     def host_columns(self, inp: TaskInput, params: TimeParams, out: dict, *, fs: float) -> dict:
         if inp.beats is not None:
+            if inp.crop is None:  # rows shaped like a view computed from no beats (it stores no beat window)
+                raise ValueError(
+                    f"{inp.task}: beat rows without a beat window; fix: score against a view materialized from "
+                    "ingested beats"
+                )
             b = inp.beats
             return beat_columns(
                 out["waveform"],
@@ -147,7 +152,7 @@ class TimeFamily:
     def describe(self, inp: TaskInput, params: TimeParams, *, fs: float) -> dict:
         rhythm = BEAT_RR_NAMES if inp.beats is not None else RECORD_HRV_NAMES
         names = template_names(params.sinus_template_quantile, params.pre_qrs_template)
-        beats = {"template": ["leads", *names]} if inp.beats is not None else {}
+        beats: dict[str, list[str] | str] = {"template": ["leads", *names]} if inp.beats is not None else {}
         if inp.beats is not None and params.rr_context_beats:
             beats["rr_context"] = list(rr_context_names(params.rr_context_beats))
         if inp.beats is not None and params.strip_fs is not None:
@@ -186,7 +191,9 @@ def beat_columns(
 def template_geometry(context: int, crop: tuple[int, int], *, fs_in: float, fs: float, params: TimeParams) -> tuple:
     """(R peak, QRS half-width) in samples of the beat window at `fs`: where the template's QRS is."""
     samples = int(round(context * fs / fs_in))  # the context window after preprocessing
-    start = params.beat_window(scaled_crop(crop, fs=fs_in, out_fs=fs), samples, fs)[0]
+    window = params.beat_window(scaled_crop(crop, fs=fs_in, out_fs=fs), samples, fs)
+    assert window is not None  # a beat window `crop` stays one when scaled and moved
+    start = window[0]
     return samples // 2 - start, 2 * int(round(params.qrs_half_s * fs))
 
 

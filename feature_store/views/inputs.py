@@ -18,7 +18,7 @@ from ..transforms.resample import resample
 
 log = logging.getLogger(__name__)
 KEYS = ("entity_id", "record_id", "patient_id", "split", "labels", "recorded_at")
-KEY_SCHEMA = {
+KEY_SCHEMA: dict[str, type[pl.DataType] | pl.DataType] = {
     "entity_id": pl.String,
     "record_id": pl.String,
     "patient_id": pl.String,
@@ -77,7 +77,9 @@ def load_input(spec: TaskSpec, snapshots: list[RawSnapshot]) -> TaskInput:
 
 
 def load_beats(spec: TaskSpec, snapshots: list[RawSnapshot]) -> TaskInput:
-    window: BeatWindows = spec.window
+    window = spec.window
+    if not isinstance(window, BeatWindows):
+        raise ValueError(f"task {spec.name!r} has {type(window).__name__} rows, not beats; fix: call load_input")
     n_leads = window.n_leads
     frames = [s.scan_beats().collect() for s in snapshots if s.record_ids]
     beats = pl.concat(frames) if frames else pl.DataFrame()
@@ -123,7 +125,9 @@ def load_beats(spec: TaskSpec, snapshots: list[RawSnapshot]) -> TaskInput:
 
 
 def load_records(spec: TaskSpec, snapshots: list[RawSnapshot]) -> TaskInput:
-    window: RecordWindows = spec.window
+    window = spec.window
+    if not isinstance(window, RecordWindows):
+        raise ValueError(f"task {spec.name!r} has {type(window).__name__} rows, not records; fix: call load_input")
     slots = window.leads
     usable = _usable(window)
     scans = [s.scan_records() for s in snapshots if s.record_ids]

@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -133,7 +134,7 @@ class FeatureStore:
         name, version = view_name(task.name, family), self.version_of(task, family, params, snapshots, stats)
         existing = self.catalog.get(name, version)
         damage = view_damage(existing) if existing else "not stored"
-        if damage is None:
+        if existing and damage is None:
             # DEBUG: the Dagster asset says it in the run's log (dagster.yaml also routes this logger there)
             log.debug("%s%s: version %s is stored; nothing to compute", name, shard_label(shard), version)
             return Materialized(existing, True, time.perf_counter() - start)
@@ -142,7 +143,8 @@ class FeatureStore:
                 "%s: version %s at %s is damaged (%s); computing it again", name, version, existing.path, damage
             )
         path = self.root / name / shard / version if shard else self.root / name / version
-        first, columns, excluded, rows = None, {}, Counter(), 0
+        first, columns, rows = None, {}, 0
+        excluded: Counter[str] = Counter()
         with ViewWriter(path) as writer:
             for inp in chunked_inputs(task, snapshots):
                 excluded.update(inp.excluded)
@@ -228,7 +230,7 @@ class FeatureStore:
         their raw snapshots: a shard that did not change is not read again."""
         lineage = _lineage(snapshots)
         path = self._stats_dir(task, pre) / f"moments-{_shard_of(snapshots) or 'all'}-{_hash(lineage)}.json"
-        moments = path.read_json(None, "so the shard's train moments are summed again")
+        moments = cast("dict | None", path.read_json(None, "so the shard's train moments are summed again"))
         if moments is None:
             parts, rows = [], 0
             for inp in chunked_inputs(task, snapshots):
@@ -269,7 +271,7 @@ class FeatureStore:
             moments = self.shard_moments(task, pre, snapshots, backend or select_backend("auto"))
             return _train_stats(task, moments, moments["all_rows"])
         path = self._stats_dir(task, pre) / "current.json"
-        current = path.read_json(None, "so the train statistics must be fitted again")
+        current = cast("dict | None", path.read_json(None, "so the train statistics must be fitted again"))
         lineage = _lineage(snapshots)
         if current is None or current["shards"].get(shard) != lineage:
             raise StaleStats(
@@ -315,7 +317,7 @@ class FeatureStore:
                 f"{name}: shards {odd} hold rows shaped unlike shard {first.shard}'s; fix: ingest every "
                 "shard with one IngestConfig (rates, windows)"
             )
-        excluded = Counter()
+        excluded: Counter[str] = Counter()
         for e in parts.values():
             excluded.update(e.lineage.excluded)
         # the parts read: shards with rows (an empty shard's file holds the key columns only, and Parquet
