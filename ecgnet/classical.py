@@ -54,6 +54,10 @@ Inputs = dict[str, dict[str, torch.Tensor]]
 class HandMadeFeatures(nn.Module):
     """The time view's waveform sampled at fixed points and its chosen scalars, as one row a beat."""
 
+    # buffers, declared for the type checker
+    index: torch.Tensor | None
+    scalars: torch.Tensor
+
     def __init__(self, data: TaskData, morphology: str, classical_scalars: str):
         super().__init__()
         shapes = data.shapes("time")
@@ -137,7 +141,7 @@ def _features(model: HandMadeFeatures, split: Split) -> np.ndarray:
         return model.features(x).numpy().astype(np.float64)
 
 
-def fit_reference(model: HandMadeFeatures, data: TaskData) -> dict:
+def fit_reference(model: LinearReference | BoostedReference, data: TaskData) -> dict:
     """Fit on the train split only (validation and test are scored by the caller); returns what was fitted."""
     if isinstance(model, BoostedReference):
         return _fit_boosted(model, data)
@@ -209,6 +213,7 @@ def _fit_boosted(model: BoostedReference, data: TaskData) -> dict:
     bias = np.full(n_classes, ABSENT_LOGIT)
     forest, fitted = None, 0
     signs = earlier_signs(model, data) if cfg.monotone_rhythm else None
+    targets: list[tuple[int | None, np.ndarray]]  # (class, its target), or (None, every class) for one fit
     if data.multilabel:
         targets = [(c, y[:, c]) for c in range(n_classes)]
     elif signs is not None:  # one against the rest: its log-odds are the class's logit
@@ -227,7 +232,8 @@ def _fit_boosted(model: BoostedReference, data: TaskData) -> dict:
             min_samples_leaf=max(1, min(cfg.min_leaf, len(x) // 10)),
             early_stopping=False,  # a fixed budget: no random split of one patient's beats into its own check
             random_state=cfg.seed,
-            monotonic_cst=None if signs is None else signs * _direction(data.classes[c]),
+            # signs come with one fit a class (targets above): c is None only where signs is too
+            monotonic_cst=None if signs is None or c is None else signs * _direction(data.classes[c]),
         )
         trees.fit(x, target, sample_weight=compute_sample_weight("balanced", target))
         if c is not None:  # multi-label, or one against the rest: class c's log-odds

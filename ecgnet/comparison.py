@@ -11,7 +11,7 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import torch
@@ -21,7 +21,7 @@ from torch import nn
 from feature_store.beat_ids import beat_positions
 
 from . import seeds
-from .classical import fit_reference
+from .classical import BoostedReference, LinearReference, fit_reference
 from .crossval import FoldEnsemble, development, folds, member_index, scored_on_development
 from .data import Split, TaskData, training_rows
 from .decisions import Decision, DecisionOffsets, apply_offsets, decide, kept_offsets
@@ -44,6 +44,7 @@ from .fusion import (
     EMBEDDING,
     MODALITIES,
     VARIANTS,
+    IntermediateFusion,
     LateFusion,
     MeanEnsemble,
     Stacker,
@@ -193,7 +194,8 @@ def train_variant(
     variant, start = VARIANTS[name], time.perf_counter()
     scored = scored_on_development(data) if cfg.folds > 1 else data
     inputs = _inputs(variant, upstream or {})
-    val_probs, test_probs, history = None, None, []
+    val_probs, test_probs = None, None
+    history: list[dict] = []
     if variant.kind == "late":  # singles' validation probabilities are out of fold under cross-validation
         model, fitted, val_probs, test_probs = _fit_late(variant, scored, inputs, seed=cfg.train.seed)
     elif variant.kind == "ensemble":
@@ -264,14 +266,15 @@ def fit_variant(
     data = training_rows(data)
     model = build(variant, data, cfg.model)
     if variant.kind == "classical":  # closed form on train; validation is only scored
-        return model.eval(), [], fit_reference(model, data)
+        reference = cast(LinearReference | BoostedReference, model)  # what build makes for a classical variant
+        return model.eval(), [], fit_reference(reference, data)
     if variant.kind == "intermediate" and cfg.intermediate_encoders != "scratch":
         if not warm:
             raise ValueError(
                 f"{variant.name} starts from the trained single models' encoders; fix: train "
                 f"{list(MODALITIES)} first, or set intermediate_encoders='scratch'"
             )
-        model.warm_start(warm)
+        cast(IntermediateFusion, model).warm_start(warm)  # what build makes for an intermediate variant
         if cfg.intermediate_encoders == "frozen":
             return _fit_fusion_head(model, data, cfg, ckpt, on_epoch)
     result = train(model, data, cfg.train, checkpoint=ckpt, on_epoch=on_epoch)
@@ -366,7 +369,13 @@ def _member(result: VariantResult, fold: int, seed: int, cfg: ComparisonConfig) 
     """The member of a trained cross-validated variant for `fold` and `seed` (members are stored fold by fold, a
     fold's seeds together; its last seed where it has fewer); raises where it was trained with other
     folds or seeds than `cfg` asks."""
-    members, per = result.model.members, members_per_fold(result.variant, cfg)
+    per = members_per_fold(result.variant, cfg)
+    if not isinstance(result.model, FoldEnsemble):
+        raise ValueError(
+            f"{result.variant.name} was trained without cross-validation, not {cfg.folds} folds x {per} seeds; "
+            "fix: train it again with this comparison's folds and seeds"
+        )
+    members = result.model.members
     if len(members) != cfg.folds * per:
         raise ValueError(
             f"{result.variant.name} has {len(members)} members, not {cfg.folds} folds x {per} seeds; fix: "
@@ -381,7 +390,9 @@ def mean_gates(model: nn.Module, data: TaskData) -> dict[str, float]:
     members = model.members if isinstance(model, FoldEnsemble) else [model]
     x = tensors(data.val.take(np.arange(min(4096, len(data.val)))))
     with torch.no_grad():
-        gates = torch.stack([m.gates_and_embedding(x)[0].mean(dim=0) for m in members]).mean(dim=0)
+        # a gated variant's models (its fold members) are IntermediateFusion, whose gates are never None
+        gated = [cast(IntermediateFusion, m).gates_and_embedding(x)[0] for m in members]
+        gates = torch.stack([cast(torch.Tensor, g).mean(dim=0) for g in gated]).mean(dim=0)
     return {f"gate_{m}": round(float(g), 4) for m, g in zip(MODALITIES, gates)}
 
 
@@ -624,7 +635,8 @@ def per_patient_plot(
     `min_beats` of its rows); None when no patient has that many of any focus class (a task with one row
     per patient, or none)."""
     counts = [c for c in table.columns if c.startswith("n_")]
-    if table.is_empty() or not any(table[c].max() >= min_beats for c in counts):
+    # polars types a column's max as any literal (None when empty): these are counts of a non-empty table
+    if table.is_empty() or not any(cast(int, table[c].max()) >= min_beats for c in counts):
         return None
     title = "test" if split == "test" else "validation (as the choice reads it)"
     return per_patient_png(
@@ -784,6 +796,7 @@ def skeleton(variant: Variant, data: TaskData, cfg: ComparisonConfig) -> nn.Modu
     under cross-validation, late and ensemble variants with the trained variants they are made of."""
     if variant.kind == "late":
         m, c = len(MODALITIES), len(data.classes)
+        combine: nn.Module
         if variant.stacker:
             combine = Stacker(np.zeros((c, m * c)), np.zeros(c))
         else:

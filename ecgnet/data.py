@@ -27,7 +27,7 @@ FAMILY_OF = {"time": "time", "frequency": "spectral", "spectrogram": "spectrogra
 # a column in OPTIONAL joins where the view has it (`template`: beat views only; `rr_context` and `strip`:
 # beat views whose TimeParams ask for them; an input made of absent optional columns is left out). The
 # rhythm columns come first and the template's last (ecgnet.stress)
-INPUTS = {
+INPUTS: dict[str, dict[str, tuple[str, ...]]] = {
     "time": {
         "waveform": ("waveform",),
         "strip": ("strip",),
@@ -260,6 +260,8 @@ def cross_fit(groups: np.ndarray, fit, apply, *, folds: int = 5, seed: int = 0, 
         if out is None:
             out = np.zeros((len(groups), *part.shape[1:]), dtype=dtype or part.dtype)
         out[held] = part
+    if out is None:  # scikit-learn's splitters raise first, but say so here too
+        raise ValueError(f"cross_fit: no folds of {len(groups)} rows; fix: give at least two rows")
     return out, learnt
 
 

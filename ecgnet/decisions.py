@@ -126,6 +126,8 @@ class DecisionOffsets(nn.Module):
     """A trained single-label model with its decision offsets: logits + offsets, so softmax gives the
     decided probabilities (for models returning logits, log-probabilities or log mean probabilities)."""
 
+    offsets: torch.Tensor  # a buffer, declared for the type checker
+
     def __init__(self, model: nn.Module, offsets: np.ndarray):
         super().__init__()
         self.model = model

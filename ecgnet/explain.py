@@ -65,7 +65,8 @@ class Explanation:
 
     def shares(self, rows: np.ndarray | None = None) -> dict[str, float]:
         """Fraction of the total absolute attribution that falls on each view (over `rows`, default all)."""
-        attributions, per = self.attributions if rows is None else self.attributions[rows], {}
+        attributions = self.attributions if rows is None else self.attributions[rows]
+        per: dict[str, float] = {}
         for m, _, _, cols in self.layout.spans():
             per[m] = per.get(m, 0.0) + float(np.abs(attributions[:, cols]).sum())
         total = sum(per.values()) or 1.0
@@ -133,20 +134,20 @@ def attribute(
     each row's predicted class, from `baseline` (1, width); Shapley value samples where the model
     passes no gradient (trees)."""
     cfg = cfg or ExplainConfig()
-    x, base = torch.from_numpy(np.asarray(x, np.float32)), torch.from_numpy(np.asarray(baseline, np.float32))
+    inputs, base = torch.from_numpy(np.asarray(x, np.float32)), torch.from_numpy(np.asarray(baseline, np.float32))
     with torch.no_grad():
-        probs = net(x)
+        probs = net(inputs)
         target = probs.argmax(dim=1)
-        moved = probs[torch.arange(len(x)), target] - net(base)[0, target]
+        moved = probs[torch.arange(len(inputs)), target] - net(base)[0, target]
     params = [p for p in net.parameters() if p.requires_grad]
     try:
         for p in params:  # gradients with respect to the inputs only: no weight gradients to compute
             p.requires_grad_(False)
-        if net(x[:1].clone().requires_grad_(True)).requires_grad:
+        if net(inputs[:1].clone().requires_grad_(True)).requires_grad:
             from captum.attr import IntegratedGradients  # here: the GPU check imports this module without captum
 
             attr, delta = IntegratedGradients(net).attribute(
-                x,
+                inputs,
                 baselines=base,
                 target=target,
                 n_steps=cfg.n_steps,
@@ -154,18 +155,18 @@ def attribute(
                 return_convergence_delta=True,
             )
         else:
-            attr = shapley(net, layout, x, base, target, cfg.shapley_samples)
+            attr = shapley(net, layout, inputs, base, target, cfg.shapley_samples)
             delta = attr.sum(dim=1) - moved
     finally:
         for p in params:
             p.requires_grad_(True)
     return Explanation(
-        np.arange(len(x)) if rows is None else rows,
+        np.arange(len(inputs)) if rows is None else rows,
         target.numpy(),
         attr.detach().numpy(),
         delta.detach().numpy(),
         layout,
-        x.numpy(),
+        inputs.numpy(),
         base.numpy(),
         moved.numpy(),
     )
@@ -246,7 +247,7 @@ def deletion_curves(
     rng = np.random.default_rng(cfg.seed)
     shuffled = np.argsort(rng.random(x.shape), axis=1)
     width, rows = x.shape[1], np.arange(len(x))[:, None]
-    curves = {"attributed": [], "random": []}
+    curves: dict[str, list[float]] = {"attributed": [], "random": []}
     for fraction in cfg.fractions:
         k = int(round(fraction * width))
         for name, ranking in (("attributed", order), ("random", shuffled)):

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import torch
@@ -34,7 +34,7 @@ from torch import nn
 
 from .classical import BoostedReference, LinearReference
 from .data import TaskData, cross_fit, rhythm_columns
-from .models import MODALITIES, ModelConfig, TimeNet
+from .models import MODALITIES, FrequencyNet, ModelConfig, SpectrogramNet, TimeNet
 from .models.blocks import Normalizer, mlp
 from .models.readings import ReferenceReadings
 from .models.rhythm import MonotoneRhythm
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 Inputs = dict[str, dict[str, torch.Tensor]]  # modality -> input -> (B, ...)
 EMBEDDING = "embedding"  # the one modality and input a FusionHead reads: embeddings (B, M, E)
+Encoder = TimeNet | FrequencyNet | SpectrogramNet  # what MODALITIES builds: each has encode(x) -> (B, embed_dim)
 
 
 def time_readings(net: nn.Module, data: TaskData, cfg: ModelConfig) -> nn.Module:
@@ -93,7 +94,8 @@ class EarlyFusion(nn.Module):
     def forward(self, x: Inputs) -> torch.Tensor:
         parts = []
         for m in MODALITIES:
-            flat = [norm(x[m][k]) for norm, k in zip(self.norms[m], x[m])]  # each (B, width_k)
+            norms = cast(nn.ModuleList, self.norms[m])  # a ModuleDict's item reads as any Module
+            flat = [norm(x[m][k]) for norm, k in zip(norms, x[m])]  # each (B, width_k)
             parts.append(self.proj[m](torch.cat(flat, dim=1)))  # (B, embed)
         return self.head(torch.cat(parts, dim=1))
 
@@ -122,7 +124,8 @@ class IntermediateFusion(nn.Module):
         self.head = mlp(width, cfg.fusion_hidden, len(data.classes), cfg.dropout)
 
     def embed(self, x: Inputs) -> torch.Tensor:
-        return torch.stack([self.encoders[m].encode(x[m]) for m in MODALITIES], dim=1)  # (B, M, E)
+        # a ModuleDict's item reads as any Module; these are MODALITIES' encoders
+        return torch.stack([cast(Encoder, self.encoders[m]).encode(x[m]) for m in MODALITIES], dim=1)  # (B, M, E)
 
     def gates_and_embedding(self, x: Inputs) -> tuple[torch.Tensor | None, torch.Tensor]:
         return fuse(self.embed(x), self.gate)
@@ -137,7 +140,8 @@ class IntermediateFusion(nn.Module):
     def warm_start(self, singles: dict[str, nn.Module]) -> None:
         """Start each encoder from its trained single-modality network."""
         for m, single in singles.items():
-            weights = {k: v for k, v in single.net.state_dict().items() if not k.startswith("head.")}
+            net = cast(SingleModality, single).net  # the trained single variants' models
+            weights = {k: v for k, v in net.state_dict().items() if not k.startswith("head.")}
             self.encoders[m].load_state_dict(weights)
 
 
@@ -210,6 +214,8 @@ def mean_probs(probs: np.ndarray, multilabel: bool) -> np.ndarray:
 
 class WeightedAverage(nn.Module):
     """Weighted mean of probabilities, returned as logits (log p for softmax, logit p for sigmoid)."""
+
+    weights: torch.Tensor  # a buffer, declared for the type checker
 
     def __init__(self, weights: np.ndarray, multilabel: bool):
         super().__init__()
@@ -328,8 +334,14 @@ def task_variants(spec: TaskSpec) -> tuple[str, ...]:
 def build(variant: Variant, data: TaskData, cfg: ModelConfig) -> nn.Module:
     """A fresh model for a single, early, intermediate or classical variant (late and ensemble variants
     are made of trained ones)."""
+
+    def single() -> SingleModality:
+        if variant.modality is None:
+            raise ValueError(f"single variant {variant.name!r} names no modality; fix: set its modality")
+        return SingleModality(variant.modality, data, cfg)
+
     builders = {
-        "single": lambda: SingleModality(variant.modality, data, cfg),
+        "single": single,
         "early": lambda: EarlyFusion(data, cfg),
         "intermediate": lambda: IntermediateFusion(data, cfg, gated=variant.gated),
         "classical": lambda: (BoostedReference if variant.boosted else LinearReference)(data, cfg),

@@ -17,6 +17,8 @@ class FocalLoss(nn.Module):
     """Class-weighted focal loss, normalised as the class-weighted mean cross-entropy is (by the sum of
     the class weights its rows carry): gamma 0 is `nn.CrossEntropyLoss(weight=weight)` exactly."""
 
+    weight: torch.Tensor | None  # a buffer (None: unweighted), declared for the type checker
+
     def __init__(self, weight: torch.Tensor | None, gamma: float):
         super().__init__()
         if gamma < 0:

@@ -325,7 +325,8 @@ def published_positions(rows: list[dict], step: float = 0.18) -> tuple[dict[tupl
     ours, not where its place among all results would be); the tick in the middle of the group."""
     figures = list(dict.fromkeys(r["figure"] for r in rows))
     names = list(dict.fromkeys(r["published"] for r in rows))
-    at, ticks = {}, []
+    at: dict[tuple[str, str], float] = {}
+    ticks: list[float] = []
     for i, figure in enumerate(figures):
         reporting = [n for n in names if any(r["published"] == n and r["figure"] == figure for r in rows)]
         at |= {(name, figure): i + step * (k + 1) for k, name in enumerate(reporting)}

@@ -65,7 +65,10 @@ class Prediction:
         """One row per beat or record: the record, the row's id (and sample), each class's probability
         and the predicted class."""
         n = len(self.ids)
-        columns = {"record": [str(self.record)] * n, "id": [str(i) for i in self.ids]}
+        columns: dict[str, list[str] | np.ndarray] = {
+            "record": [str(self.record)] * n,
+            "id": [str(i) for i in self.ids],
+        }
         if self.samples is not None:
             columns["sample"] = self.samples
         columns |= {f"p_{c}": self.probs[:, i] for i, c in enumerate(self.classes)}
@@ -86,6 +89,10 @@ def load_champion(task: TaskSpec, workspace: Workspace) -> Champion:
                 "file that ecgnet never writes (model.pth): remove it, or retrain the champion"
             ) from err
     meta = info.metadata
+    if meta is None:  # a model registered by hand rather than by ecgnet's tracking, which always writes it
+        raise ValueError(
+            f"{uri}: the model has no metadata (layout, classes, views); fix: retrain the champion with ecgnet"
+        )
     return Champion(uri, model, Layout.from_json(meta["layout"]), list(meta["classes"]), meta["views"], info.run_id)
 
 

@@ -40,7 +40,8 @@ def reference_copies(split: Split, classes: tuple[str, ...], refs: BeatReference
     input unchanged."""
     target = classes.index(stress.beat_class)
     record, r_peak = beat_positions(split.ids)
-    keep, named = [], []
+    keep: list[np.ndarray] = []  # each qualifying record's rows
+    named: list[np.ndarray] = []  # the copies' rows (into the kept rows)
     for rec in np.unique(record):
         rows = np.flatnonzero(record == rec)
         mine = np.flatnonzero(split.y[rows] == target)

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypedDict
 
 import numpy as np
 import torch
@@ -93,6 +94,22 @@ class TrainResult:
     best_val: float = float("-inf")
 
 
+class _TrainState(TypedDict):
+    """Where a run stands after an epoch: what its checkpoint keeps besides the model's, optimiser's and
+    scheduler's states, and what a resumed run starts from."""
+
+    epoch: int  # the next epoch to train
+    best_val: float
+    best_epoch: int
+    bad: int  # epochs since the best validation metric
+    history: list[dict]
+    best_state: dict[str, Any]  # the model's state_dict at the best epoch
+
+
+# what loss_function builds; _row_weighted only ever gets the single-label two
+Loss = nn.CrossEntropyLoss | nn.BCEWithLogitsLoss | FocalLoss
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -150,7 +167,7 @@ def predict_probs(
     return np.concatenate(out)
 
 
-def loss_function(data: TaskData, cfg: TrainConfig, device: torch.device) -> nn.Module:
+def loss_function(data: TaskData, cfg: TrainConfig, device: torch.device) -> Loss:
     if data.multilabel:
         return nn.BCEWithLogitsLoss()
     counts = np.bincount(data.train.y, minlength=len(data.classes)).astype(np.float64)
@@ -189,7 +206,7 @@ def train(
     loss_fn, metric = loss_function(data, cfg, device), headline(data.spec)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg.epochs, 1))
-    state = {
+    state: _TrainState = {
         "epoch": 0,
         "best_val": float("-inf"),
         "best_epoch": -1,
@@ -295,9 +312,11 @@ def _epoch(
                 "waveform": augment_waveform(batch["time"]["waveform"], cfg.augment, draws),
             }
         if rr is not None and "scalars" in batch.get("time", {}):
+            assert cfg.rhythm_jitter is not None  # train plans rr only where the config asks for the jitter
             jittered = jitter_rhythm(batch["time"]["scalars"], rr, cfg.rhythm_jitter, draws)
             batch["time"] = {**batch["time"], "scalars": jittered}
         if swap is not None:
+            assert cfg.conduction_swap is not None  # _swap_plan plans a swap only from the config's
             share = cfg.conduction_swap.share
             batch["time"] = swap_conduction(batch["time"], target, swap[0], swap[1], share, draws)
         weights = None if row_weights is None else row_weights[idx].to(device, non_blocking=True)
@@ -347,11 +366,11 @@ def autocast_args(cfg: TrainConfig, model: nn.Module, device: torch.device) -> d
     return {"enabled": cfg.cpu_bf16 and getattr(model, "cpu_bf16", False), "dtype": torch.bfloat16}
 
 
-def _loss(loss_fn: nn.Module, logits, target, weights: torch.Tensor | None) -> torch.Tensor:
+def _loss(loss_fn: Loss, logits, target, weights: torch.Tensor | None) -> torch.Tensor:
     return loss_fn(logits, target) if weights is None else _row_weighted(loss_fn, logits, target, weights)
 
 
-def _row_weighted(loss_fn: nn.Module, logits, target, weights: torch.Tensor) -> torch.Tensor:
+def _row_weighted(loss_fn: Loss, logits, target, weights: torch.Tensor) -> torch.Tensor:
     """The class-weighted loss (cross-entropy or focal) with each row weighted too, normalised as the
     class-weighted mean is (by the sum of the weights its rows carry)."""
     if isinstance(loss_fn, FocalLoss):
@@ -378,21 +397,23 @@ def epoch_order(y: torch.Tensor, cfg: TrainConfig, epoch: int) -> torch.Tensor:
     return chosen[torch.randperm(len(chosen), generator=gen)]
 
 
-def _advance(state: dict, record: dict, model: nn.Module) -> None:
+def _advance(state: _TrainState, record: dict, model: nn.Module) -> None:
     state["history"].append(record)
     if record["val_metric"] > state["best_val"]:
         state.update(
-            best_val=record["val_metric"],
-            best_epoch=record["epoch"],
-            bad=0,
-            best_state=copy.deepcopy(model.state_dict()),
+            {
+                "best_val": record["val_metric"],
+                "best_epoch": record["epoch"],
+                "bad": 0,
+                "best_state": copy.deepcopy(model.state_dict()),
+            }
         )
     else:
         state["bad"] += 1
     state["epoch"] += 1
 
 
-def _save(path: Path, state: dict, model, opt, sched, averaged: AveragedModel | None = None) -> None:
+def _save(path: Path, state: _TrainState, model, opt, sched, averaged: AveragedModel | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     torch.save(
@@ -409,7 +430,7 @@ def _save(path: Path, state: dict, model, opt, sched, averaged: AveragedModel | 
     os.replace(tmp, path)
 
 
-def _resume(path: Path, model, opt, sched, averaged: AveragedModel | None = None) -> dict:
+def _resume(path: Path, model, opt, sched, averaged: AveragedModel | None = None) -> _TrainState:
     saved = torch.load(path, weights_only=True)
     model.load_state_dict(saved.pop("model"))
     kept = saved.pop("averaged", None)

@@ -24,6 +24,15 @@ class TreeEnsemble(nn.Module):
     are structure (buffers). Sizes come from the fit, so loading saved weights resizes them first.
     """
 
+    # buffers: registered in __init__, declared here so they read as tensors rather than nn.Module.__getattr__'s union
+    feature: torch.Tensor
+    left: torch.Tensor
+    right: torch.Tensor
+    missing_left: torch.Tensor
+    roots: torch.Tensor
+    tree_class: torch.Tensor
+    bias: torch.Tensor
+
     def __init__(self, n_classes: int):
         super().__init__()
         self.number = nn.Parameter(torch.zeros(0), requires_grad=False)  # threshold, or value at a leaf

@@ -11,6 +11,10 @@ from torch import nn
 class Normalizer(nn.Module):
     """(x - mean) / std with statistics fitted on the train split, kept in the model's state."""
 
+    # buffers, declared for the type checker
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self, mean: torch.Tensor, std: torch.Tensor):
         super().__init__()
         self.register_buffer("mean", mean.float())
@@ -54,6 +58,8 @@ class ConvBlock2d(nn.Module):
 
 class SinusoidalPositions(nn.Module):
     """Fixed sinusoidal positional encoding added to (B, tokens, d)."""
+
+    pe: torch.Tensor  # a buffer, declared for the type checker
 
     def __init__(self, d: int, max_tokens: int = 512):
         super().__init__()

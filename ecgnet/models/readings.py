@@ -30,6 +30,8 @@ REFERENCE_PAIRS = (
 class ReferenceReadings(nn.Module):
     """Scalars (B, C) whose first columns are `rr_names` -> readings of them; no parameters."""
 
+    pairs: torch.Tensor  # a buffer, declared for the type checker
+
     def __init__(self, rr_names: tuple[str, ...], share: float):
         super().__init__()
         missing = [n for n in (RECORD_MEAN_S, LOCAL_MEAN_S, PREV_S, *sum(REFERENCE_PAIRS, ())) if n not in rr_names]

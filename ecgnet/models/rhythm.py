@@ -56,6 +56,10 @@ class MonotoneRhythm(nn.Module):
     premature classes and zero for the others; `masked` takes the beat's own intervals out of the scalars
     the rest of the network reads."""
 
+    # buffers, declared for the type checker
+    place: torch.Tensor
+    own: torch.Tensor
+
     def __init__(
         self,
         rr_names: tuple[str, ...],
