@@ -34,6 +34,7 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -81,7 +82,7 @@ def per_record_amplitude(split: Split) -> Split:
 def _by_lead(split: Split, pick) -> Split:
     """Every per-lead array of every view (lead on axis 1, two leads) indexed on that axis by `pick(rows)`."""
     records = beat_positions(split.ids)[0]
-    x = {}
+    x: dict[str, dict[str, np.ndarray]] = {}
     for view, cols in split.x.items():
         x[view] = {}
         for name, a in cols.items():
@@ -222,7 +223,9 @@ def time_view(**changes) -> TimeParams:
     return replace(BEATS.view_params["time"], **changes)
 
 
-ABLATIONS = {  # training changes (TrainConfig fields), model changes ("model"), input transforms ("inputs")
+# training changes (TrainConfig fields), model changes ("model"), input transforms ("inputs"); values of many
+# kinds, as replace(TrainConfig / ModelConfig / TaskSpec, **...) takes them (it checks their names at run time)
+ABLATIONS: dict[str, dict[str, Any]] = {
     "baseline (inverse-frequency class weights, 6 epochs)": {},
     "no class weights": {"class_weighting": False},
     "augmentation (gain, wander, noise, shift)": {"augment": AugmentConfig()},
@@ -577,6 +580,7 @@ def cross_validate(
         if stress is not None:
             held = np.flatnonzero(np.isin(stress.groups, fold.data.val.groups))
             if len(held):  # a fold whose held-out patients have no S-rich record has none to score
+                assert stressed is not None  # made above whenever stress is
                 stressed[held] = predict_probs(model, stress.take(held), False)
     return oof, per_fold, stressed
 
@@ -597,7 +601,7 @@ def false_s_by_record(probs: np.ndarray, dev: TaskData, top: int = 8) -> list[di
     s = dev.classes.index("S")
     records = beat_positions(dev.val.ids)[0]
     false = (probs.argmax(axis=1) == s) & (dev.val.y != s)
-    rows = []
+    rows: list[dict] = []
     for record in np.unique(records[false]):
         mine = false & (records == record)
         truth = np.bincount(dev.val.y[mine], minlength=len(dev.classes))
@@ -767,6 +771,7 @@ def main() -> None:
         if train_stress:
             same = stress_in is not None and args.stress_kind == train_stress
             extra = stress_in if same else stress_rows(beats, train_stress, dev.spec)
+            assert extra is not None  # `same` holds only where stress_in is not None
             extra = extra if same or not inputs else inputs(extra)
             extra = extra.take(_evenly(len(extra.y), train_stress_share))
         train_cfg = replace(TrainConfig(epochs=args.epochs, device="cpu"), **change)
@@ -786,11 +791,12 @@ def main() -> None:
         }
         shown = [("argmax", raw), ("offsets", decided)]
         if tta is not None:
-            row["tta"] = figures(tta, dev)
-            shown.append(("TTA", row["tta"]))
+            row["tta"] = with_tta = figures(tta, dev)
+            shown.append(("TTA", with_tta))
         if stressed is not None:
-            row["s_majority"] = figures(stressed, dev, stress_in.y)
-            shown.append(("S-majority", row["s_majority"]))
+            assert stress_in is not None  # cross_validate scores stress rows only where it is given them
+            row["s_majority"] = s_majority_figures = figures(stressed, dev, stress_in.y)
+            shown.append(("S-majority", s_majority_figures))
         print(f"\n{name} ({row['seconds']:.0f} s)")
         print(f"  {'':10s}" + "".join(f"{h:>14s}" for h in head))
         for label, f in shown:
@@ -798,26 +804,28 @@ def main() -> None:
             cells += [f"{f[k]:.3f}" for k in ("headline", "accuracy", "se_S", "pp_S", "se_V", "pp_V")]
             print(f"  {label:10s}" + "".join(f"{c:>14s}" for c in cells), flush=True)
         if args.per_record:
-            row["per_record_s"] = per_record_s(oof, dev, args.mitdb)
+            row["per_record_s"] = by_record = per_record_s(oof, dev, args.mitdb)
             stressed_s = {}
             if stressed is not None:
-                row["per_record_s_stressed"] = per_record_s(stressed, dev, args.mitdb, scored=stress_in)
-                stressed_s = {r["record"]: r["s_se"] for r in row["per_record_s_stressed"]}
+                row["per_record_s_stressed"] = by_record_stressed = per_record_s(
+                    stressed, dev, args.mitdb, scored=stress_in
+                )
+                stressed_s = {r["record"]: r["s_se"] for r in by_record_stressed}
             print("  record  S beats  S share  S Se (OOF)  N beats that are BBB  S Se (stressed)")
-            for r in row["per_record_s"]:
-                cells = f"{r['s_beats']:8d} {r['s_share']:8.3f} {r['s_se']:11.3f} {r['n_bbb_share']:10.2f}"
+            for r in by_record:
+                record_cells = f"{r['s_beats']:8d} {r['s_share']:8.3f} {r['s_se']:11.3f} {r['n_bbb_share']:10.2f}"
                 stressed_cell = f"{stressed_s[r['record']]:17.3f}" if r["record"] in stressed_s else ""
-                print(f"  {r['record']:>6s} {cells}{stressed_cell}")
+                print(f"  {r['record']:>6s} {record_cells}{stressed_cell}")
             for label, bbb in (("N beats bundle-branch blocks", True), ("the other S-rich records", False)):
-                group = [r for r in row["per_record_s"] if (r["n_bbb_share"] > 0.5) == bbb]
+                group = [r for r in by_record if (r["n_bbb_share"] > 0.5) == bbb]
                 found = sum(r["s_se"] * r["s_beats"] for r in group) / max(sum(r["s_beats"] for r in group), 1)
                 mine = [stressed_s[r["record"]] * r["s_beats"] for r in group if r["record"] in stressed_s]
                 under = [r["s_beats"] for r in group if r["record"] in stressed_s]
                 also = f"; stressed {sum(mine) / sum(under):.3f}" if under else ""
                 print(f"  pooled S Se, {label} ({len(group)} records): {found:.3f}{also}")
-            row["false_s"] = false_s_by_record(oof, dev)
+            row["false_s"] = false_s = false_s_by_record(oof, dev)
             print("  beats read as S that are not (out of fold), by record:")
-            for r in row["false_s"]:
+            for r in false_s:
                 truth = ", ".join(f"{n} {c}" for c, n in r["of_class"].items())
                 print(f"  {r['record']:>6s} {r['false_s']:6d} ({r['share']:.0%}; {truth}; {r['record_beats']} beats)")
         saved = {}

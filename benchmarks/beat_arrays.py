@@ -63,6 +63,7 @@ def read_beats(
         except RecordError:
             continue  # quarantined or excluded by ingest too
         row, b = landed.record, landed.beats
+        assert b is not None  # an annotated record lands with its beats (or raises RecordError)
         leads = pick_leads(spec.window.leads, row.lead_names)
         if leads is None:
             continue  # the task's "missing_leads" exclusion

@@ -30,7 +30,8 @@ def rows(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def main() -> None:
     probs, y, groups = rows()
-    spec, t = BEATS, {}
+    spec = BEATS
+    t: dict[str, float] = {}
     args = (spec.classes, spec.multilabel, spec.focus_classes, spec.metric_classes)
     with timer(t, "every draw's rows scored again (baseline)"):
         slow = bootstrap(lambda r: point_metrics(probs[r], y[r], *args), groups, n_boot=DRAWS, seed=0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -19,7 +20,7 @@ MITDB = Path(
 
 
 @contextmanager
-def timer(results: dict, name: str):
+def timer(results: dict[str, float], name: str) -> Iterator[None]:
     start = time.perf_counter()
     yield
     results[name] = time.perf_counter() - start

@@ -32,7 +32,8 @@ def epoch_seconds(name: str, data, bf16: bool) -> float:
     """One epoch of `name`; with `bf16`, in bfloat16 whether or not the model declares that it pays."""
     seed_everything(0)
     model = build(VARIANTS[name], data, ModelConfig())
-    model.cpu_bf16 = bf16
+    # torch types Module.__setattr__'s value as Tensor | Module, but it stores any other value as a plain attribute
+    model.cpu_bf16 = bf16  # type: ignore[assignment]
     return train(model, data, TrainConfig(epochs=1, device="cpu", cpu_bf16=bf16)).history[0]["seconds"]
 
 

@@ -38,11 +38,11 @@ def beat_windows(folder: Path) -> np.ndarray:
     cfg, out = IngestConfig(), []
     for hea in sorted(folder.glob("*.hea")):
         try:
-            out.append(
-                AnnotatedBeatSource().load(RecordRef("annotated", hea.with_suffix(""), folder), cfg).beats.windows
-            )
+            beats = AnnotatedBeatSource().load(RecordRef("annotated", hea.with_suffix(""), folder), cfg).beats
         except RecordError:
             continue  # paced records are excluded, as in ingest
+        assert beats is not None  # an annotated record lands with its beats (or raises RecordError)
+        out.append(beats.windows)
     return np.concatenate(out)
 
 

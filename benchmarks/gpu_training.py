@@ -66,7 +66,8 @@ def epoch_timing(data: TaskData, rows: int) -> dict:
 
 def comparison(data: TaskData, cfg: ComparisonConfig) -> tuple[dict[str, VariantResult], float]:
     """Every variant in registry order, as the Dagster assets train them; and the seconds in all."""
-    results, start = {}, time.perf_counter()
+    results: dict[str, VariantResult] = {}
+    start = time.perf_counter()
     for name in VARIANTS:
         results[name] = train_variant(name, data, cfg, upstream=results)
         r = results[name]
@@ -124,7 +125,8 @@ def main() -> None:
     if not torch.cuda.is_available():
         print("gpu_training: skipped, torch sees no CUDA GPU")
         return
-    start, out = time.perf_counter(), {"gpu": torch.cuda.get_device_name(0), "torch": torch.__version__}
+    start = time.perf_counter()
+    out: dict[str, object] = {"gpu": torch.cuda.get_device_name(0), "torch": torch.__version__}  # --out's JSON
     out["cpu_threads"] = torch.get_num_threads()
     beats = read_beats(args.mitdb)
     out["read_s"] = round(time.perf_counter() - start, 1)

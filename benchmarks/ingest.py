@@ -23,7 +23,8 @@ def main() -> None:
     mitdb = mitdb_or_skip("ingest")
     if mitdb is None:
         return
-    cfg, t = IngestConfig(), {}
+    cfg = IngestConfig()
+    t: dict[str, float] = {}
     refs = discover([mitdb], cfg)["annotated"]
     with timer(t, "wfdb read loop (baseline)"):
         for ref in refs:

@@ -29,6 +29,7 @@ from ecgnet.comparison import VARIANTS, ComparisonConfig, load_result, members_p
 from ecgnet.crossval import member_index
 from ecgnet.data import TaskData
 from ecgnet.evaluate import aami
+from ecgnet.fusion import MeanEnsemble
 from ecgnet.train import predict_probs
 from feature_store.tasks import BEATS
 
@@ -88,6 +89,8 @@ def main() -> None:
     print(f"{args.run}: test split, {len(data.test)} rows; figures {', '.join(FIGURES)}, S Se of {args.patient}")
     for name in names:
         result = load_result(name, data, cfg, args.run)
+        # a fold ensemble (a trained variant under cross-validation) or an ensemble variant: both keep members
+        assert isinstance(result.model, MeanEnsemble), f"{name}: {type(result.model).__name__} has no members"
         per = members_per_fold(VARIANTS[name], cfg)
         members = np.stack([predict_probs(m, data.test, data.multilabel) for m in result.model.members])
         print(f"\n{name}: {len(members)} members ({per} a fold); the variant as tested (argmax, no offsets):")

@@ -18,6 +18,7 @@ import bz2
 import hashlib
 import json
 import shutil
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 import numpy as np
@@ -92,7 +93,7 @@ def unpack_record(name: str, entry: dict, pack: Path, out: Path) -> None:
         )
 
 
-def pack(src: Path, dest: Path, skip: set[str] = frozenset()) -> dict:
+def pack(src: Path, dest: Path, skip: AbstractSet[str] = frozenset()) -> dict:
     dest.mkdir(parents=True, exist_ok=True)
     manifest = {}
     for hea in sorted(src.glob("*.hea")):

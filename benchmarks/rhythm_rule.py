@@ -212,6 +212,7 @@ def main() -> None:
     if args.gate_records is not None:  # every finite threshold admits exactly these records
         width = np.where(np.isin(records.astype(str), args.gate_records), 1e9, 0.0)
     if args.gate:
+        assert width is not None  # --gate measured it (or --gate-records replaced it)
         spread = sorted({(round(float(w)), r) for r, w in zip(records, width)}, reverse=True)
         print("QRS spread of each record's median beat (ms):", " ".join(f"{r} {w}" for w, r in spread))
     metric = headline(data.spec)
