@@ -59,6 +59,7 @@ demo: $(STAMP)
 test: $(STAMP) postgres
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n auto --maxprocesses 2 --dist loadfile
 
 # Dagster on :3000 and MLflow on :5000 over the same workspace; Ctrl-C or SIGTERM stops both.
