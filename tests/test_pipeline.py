@@ -10,7 +10,7 @@ from ecgnet.train import native_bf16
 from feature_store.tasks import TASKS
 from pipelines.assets.features import build_feature_assets
 from pipelines.assets.ingest import ingest_assets
-from pipelines.backfill import submit
+from pipelines.backfill import submit, wait
 from pipelines.checks import build_feature_checks, ingest_checks
 from pipelines.definitions import defs
 from pipelines.demo import (
@@ -355,3 +355,9 @@ def test_a_run_launched_outside_the_demo_names_its_process_and_is_closed_when_it
     finally:
         if worker.poll() is None:
             os.killpg(worker.pid, signal.SIGKILL)
+
+
+def test_waiting_on_a_backfill_the_instance_does_not_hold_names_the_instance_and_the_fix(tmp_path):
+    expected = pytest.raises(ValueError, match=f"not in the Dagster instance at {tmp_path}.*same DAGSTER_HOME")
+    with dg.DagsterInstance.local_temp(str(tmp_path)) as instance, expected:
+        wait(instance, "no-such-backfill", timeout_s=1)
