@@ -181,7 +181,11 @@ def _damaged(name: str, suffix: str, damage: Callable[[Path], object], src: Path
 
 def _cut_to(size: int) -> Callable[[Path], None]:
     """An interrupted copy: the file's first `size` bytes."""
-    return lambda file: file.write_bytes(file.read_bytes()[:size])
+
+    def cut(file: Path) -> None:
+        file.write_bytes(file.read_bytes()[:size])
+
+    return cut
 
 
 def _as_doubles(file: Path) -> None:
@@ -201,7 +205,10 @@ def _halved(file: Path) -> None:
 
 
 def _overwritten(data: Callable[[Path], bytes]) -> Callable[[Path], None]:
-    return lambda file: file.write_bytes(data(file))
+    def overwrite(file: Path) -> None:
+        file.write_bytes(data(file))
+
+    return overwrite
 
 
 def _noise(size: int, seed: int = 0) -> bytes:

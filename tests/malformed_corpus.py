@@ -18,6 +18,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
+from typing import Any
 
 from feature_store.config import IngestConfig
 from feature_store.ingest import ingest_kind
@@ -66,7 +67,14 @@ def ingest_folder(data: Path, store: RawStore, cfg: IngestConfig) -> dict:
 def run_case(case: Case, folder: Path, cfg: IngestConfig) -> dict:
     """What ingest made of one folder; `error` holds the traceback of anything that escaped it."""
     data = folder / "data"
-    outcome = {"landed": [], "quarantined": {}, "kinds": {}, "reasons": {}, "error": None, "seconds": 0.0}
+    outcome: dict[str, Any] = {
+        "landed": [],
+        "quarantined": {},
+        "kinds": {},
+        "reasons": {},
+        "error": None,
+        "seconds": 0.0,
+    }
     try:
         build(case, data)
     except Exception:  # noqa: BLE001 - a maker that fails is a broken test, reported as such
@@ -86,7 +94,8 @@ def run_case(case: Case, folder: Path, cfg: IngestConfig) -> dict:
 
 
 def run(workdir: Path, out: Path, cases: dict[str, Case]) -> dict:
-    cfg, results = IngestConfig(), {}
+    cfg = IngestConfig()
+    results: dict[str, dict] = {}
     summary = {"limit_s": LIMIT_S, "good": sorted(GOOD), "cases": results, "peak_rss_kb": 0}
     for name, case in cases.items():
         results[name] = run_case(case, workdir / name, cfg)

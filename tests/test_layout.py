@@ -12,7 +12,7 @@ FORBIDDEN = {"feature_store": {"dagster", "torch", "ecgnet", "pipelines", "mlflo
 
 def _imports(path: Path) -> set[str]:
     tree = ast.parse(path.read_text())
-    names = set()
+    names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names.update(alias.name.split(".")[0] for alias in node.names)

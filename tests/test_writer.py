@@ -26,7 +26,7 @@ def hold(home: Path, what: str = "a test holder", seconds: float = 120, shard: s
     proc = subprocess.Popen(
         [sys.executable, "-c", HOLD, str(home), what, str(seconds), shard], stdout=subprocess.PIPE, text=True
     )
-    assert proc.stdout.readline().strip() == "held"
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
     return proc
 
 
