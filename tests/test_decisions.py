@@ -76,7 +76,7 @@ def test_the_module_decides_as_the_arrays_do():
     np.testing.assert_allclose(decided, apply_offsets(probs, offsets), atol=1e-5)
 
 
-def test_cross_fit_decides_each_patient_by_what_the_other_patients_taught():
+def test_cross_fit_decides_each_patient_by_what_the_other_patients_taught() -> None:
     groups = np.repeat(np.array(["a", "b", "c", "d", "e", "f"]), 7)
     seen: list[set] = []
 
