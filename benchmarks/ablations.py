@@ -403,6 +403,14 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     # mixup (TrainConfig.mixup): rows and their losses mixed within each batch, lam ~ Beta(0.2, 0.2)
     "mixup, alpha 0.2 (bfloat16)": {"mixup": 0.2, "cpu_bf16": True},
     "seed 1: mixup, alpha 0.2 (bfloat16)": {"mixup": 0.2, "cpu_bf16": True, "seed": 1},
+    # the rarest class out of the loss (TrainConfig.min_class_rows): DS1's 8 Q beats carry, under inverse-frequency
+    # weights, the loss of all 45,813 N beats; 96-183 beats out of fold are read as Q (2026-12-05 rows)
+    "classes with under 100 training rows out of the loss (Q; bfloat16)": {"min_class_rows": 100, "cpu_bf16": True},
+    "seed 1: classes with under 100 training rows out of the loss (bfloat16)": {
+        "min_class_rows": 100,
+        "cpu_bf16": True,
+        "seed": 1,
+    },
     # the beat's own intervals read monotonically (ModelConfig.monotone_rhythm): its prematurity against each
     # record reference can only argue for S or V, and the rest of the network no longer sees them
     "monotone rhythm: prematurity against each reference, non-negative weights for S and V": {

@@ -84,6 +84,12 @@ class TrainConfig:
     # patients. None: the rows as they are. Alpha 0.2 on DS1 CV lost with both seeds (-0.063, -0.023: false
     # S and V from mixed rows; benchmarks/ABLATIONS.md, "Waveform augmentation, mixup and test-time augmentation")
     mixup: float | None = None
+    # single-label tasks: a class with fewer training rows than this weighs 0 in the loss (its rows train
+    # nothing; its logit is only ever pushed down). Inverse-frequency weights give every class the total say
+    # of N, so MIT-BIH DS1's 8 Q beats weigh some 1,300 N beats each. 0: every class as its weight says. Q out
+    # (100) on DS1 CV lost with both seeds (-0.025, -0.036 paired; S Se 0.69 -> 0.48, 0.76 -> 0.65;
+    # benchmarks/ABLATIONS.md, "The rarest class out of the loss")
+    min_class_rows: int = 0
 
 
 @dataclass
@@ -174,6 +180,7 @@ def loss_function(data: TaskData, cfg: TrainConfig, device: torch.device) -> Los
     if cfg.class_cap is not None:
         counts = np.minimum(counts, cfg.class_cap)  # what one epoch's loss sees
     weights = np.where(counts > 0, counts.sum() / (len(counts) * np.maximum(counts, 1)), 0.0) ** cfg.class_weight_power
+    weights = np.where(counts < cfg.min_class_rows, 0.0, weights)
     weight = torch.tensor(weights, dtype=torch.float32, device=device) if cfg.class_weighting else None
     if cfg.focal_gamma:
         return FocalLoss(weight, cfg.focal_gamma)

@@ -748,3 +748,7 @@ def test_class_weights_are_inverse_frequency_to_a_power(data):
     soft = loss_function(data, TrainConfig(class_weight_power=0.5), torch.device("cpu")).weight.numpy()
     np.testing.assert_allclose(soft, np.sqrt(full), rtol=1e-6)
     assert loss_function(data, TrainConfig(class_weighting=False), torch.device("cpu")).weight is None
+    rare = int(counts[present].min())  # the rarest class present, and every class as rare as it, weighs nothing
+    few = loss_function(data, TrainConfig(min_class_rows=rare + 1), torch.device("cpu")).weight.numpy()
+    np.testing.assert_allclose(few, np.where(counts <= rare, 0.0, full), rtol=1e-6)
+    assert (few > 0).any() and (few[counts == rare] == 0).all()
