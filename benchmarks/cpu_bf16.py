@@ -2,11 +2,13 @@
 
 Baseline: the same epoch in float32, as every CPU comparison in the README was trained. Rows: the real
 beats of the bundled MIT-BIH records (data/sample/mitdb), the three views computed as ingest computes
-them (benchmarks.beat_arrays), one split; each model trains one warm-up epoch on 2,048 rows, then one
-timed epoch (validation pass included) with each setting from the same seed. `cpu_bf16` reaches only
-the models that declare it pays (time, spectrogram); here every model is timed in bfloat16, the frequency
-Transformer to show why it is left out. Where the CPU has no native bfloat16 (AMX or AVX512-BF16) the
-ratio says what it costs.
+them (benchmarks.beat_arrays), one split; each model trains one warm-up epoch on 2,048 rows, then REPEATS
+timed epochs (validation pass included) with each setting from the same seed, the two settings taking turns so
+a machine's drift falls on both; the medians are compared, and the ratios' range shows how far one pair of
+epochs moves (one pair read 0.98x, 1.37x and 1.41x for the time model on one AMD EPYC within minutes).
+`cpu_bf16` reaches only the models that declare it pays (time, spectrogram); here every model is timed in
+bfloat16, the frequency Transformer to show why it is left out. Where the CPU has no native bfloat16 (AMX or
+AVX512-BF16) the ratio says what it costs.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from feature_store.workspace import PROJECT_ROOT
 from .beat_arrays import beat_task_data, beat_views, read_beats
 
 SAMPLE = PROJECT_ROOT / "data" / "sample" / "mitdb"
+REPEATS = 5
 
 
 def epoch_seconds(name: str, data, bf16: bool) -> float:
@@ -47,14 +50,21 @@ def main(folder: Path = SAMPLE) -> None:
         f"{torch.__version__}, {torch.get_num_threads()} threads; native bfloat16: {bf16_unit()} "
         f"(ECGNET_CPU_BF16=auto turns it on: {native_bf16()})"
     )
-    print(f"{'model':12s} {'float32 s':>10s} {'bfloat16 s':>10s} {'float32 / bfloat16':>19s}  cpu_bf16 reaches it")
+    print(f"median of {REPEATS} epochs each, the settings taking turns")
+    print(
+        f"{'model':12s} {'float32 s':>10s} {'bfloat16 s':>10s} {'float32 / bfloat16':>19s} {'pair range':>13s}"
+        "  cpu_bf16 reaches it"
+    )
     for name in MODALITIES:
         for cpu_bf16 in (False, True):
             epoch_seconds(name, warm, cpu_bf16)
-        plain, half = epoch_seconds(name, data, False), epoch_seconds(name, data, True)
+        pairs = np.array([[epoch_seconds(name, data, bf16) for bf16 in (False, True)] for _ in range(REPEATS)])
+        plain, half = np.median(pairs, axis=0)
+        ratios = pairs[:, 0] / pairs[:, 1]
         model = build(VARIANTS[name], data, ModelConfig())
         reaches = autocast_args(TrainConfig(cpu_bf16=True), model, torch.device("cpu"))["enabled"]
-        print(f"{name:12s} {plain:10.2f} {half:10.2f} {plain / half:18.2f}x  {reaches}")
+        spread = f"{ratios.min():.2f}-{ratios.max():.2f}x"
+        print(f"{name:12s} {plain:10.2f} {half:10.2f} {plain / half:18.2f}x {spread:>13s}  {reaches}")
 
 
 if __name__ == "__main__":
