@@ -3,12 +3,13 @@ out-of-fold probabilities (`benchmarks.ablations --save-oof`; no training, DS2 n
 
 Premature beats come in runs and in records full of them (DS2's 232 is mostly S; its S beats sit at a median
 S probability of 0.18 where its N beats sit at 0.000: benchmarks/ABLATIONS.md, "Missed for their level").
-A stacker reads each beat's own log-probabilities and the mean log-probabilities of the `k` beats either side
-(the same record, in time order): if a beat's neighbours lean S, its own lean might be worth more. Its control
-reads the beat's own log-probabilities alone, so a gain over the control is the neighbours', not the
-recalibration's. Both re-decide N, S and V by multinomial logistic regressions with balanced class weights (the
-networks' own weighting), fitted on four folds of DS1 patients and applied to the fifth (`ecgnet.data.cross_fit`), and
-paired by patient against the probabilities as saved (`benchmarks.paired_rows`).
+Each beat's log-probabilities are moved by a weight times the mean log-probabilities of the `k` beats either
+side (the same record, in time order): if a beat's neighbours lean S, its own lean might be worth more. Weight
+0 is the row as saved; the weight is chosen on four folds of DS1 patients by the pooled headline and applied to
+the fifth (`ecgnet.data.cross_fit`), and the result paired by patient against the row as saved
+(`benchmarks.paired_rows`). (A logistic regression over the beat's own and its neighbours' log-probabilities was
+the first instrument, dropped: refitting the decision from the beat's own alone already lost 0.14-0.20 out of
+fold, so it could not say what the neighbours add.)
 
     python -m benchmarks.neighbour_stack ROW.npz [ROW.npz ...] [--beats 4 16] [--draws 1000]
 """
