@@ -98,9 +98,8 @@ bench-scale: $(STAMP) postgres
 
 # The full MIT-BIH Arrhythmia Database (48 records, about 100 MB) from PhysioNet into $(MITDB): what
 # bench-mitdb and bench-scale read; only missing files are fetched. PHYSIONET= names a mirror of its layout.
-PHYSIONET ?= https://physionet.org/
 mitdb: $(STAMP)
-	$(PY) -m benchmarks.fetch_mitdb $(MITDB) --physionet $(PHYSIONET)
+	$(PY) -m benchmarks.fetch_mitdb $(MITDB) $(if $(PHYSIONET),--physionet $(PHYSIONET))
 
 # What one lent-GPU call needs beside the tree: the wfdb wheel for the machine's Python 3.12, and the
 # full MIT-BIH (paced records left out, as in ingest) packed losslessly under the 64 MiB it may carry.
