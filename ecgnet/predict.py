@@ -81,6 +81,10 @@ def load_champion(task: TaskSpec, workspace: Workspace) -> Champion:
     uri = champion_uri(tracker, task.name)
     with tracker.fluent(), pickles_refused():
         info = mlflow.models.get_model_info(uri)
+        if info.metadata is None:  # a model registered by hand, not by ecgnet's tracking, which always writes it
+            raise ValueError(
+                f"{uri}: the model has no metadata (layout, classes, views); fix: retrain the champion with ecgnet"
+            )
         try:
             model = mlflow.pytorch.load_model(uri)
         except MlflowException as err:
@@ -89,10 +93,6 @@ def load_champion(task: TaskSpec, workspace: Workspace) -> Champion:
                 "file that ecgnet never writes (model.pth): remove it, or retrain the champion"
             ) from err
     meta = info.metadata
-    if meta is None:  # a model registered by hand rather than by ecgnet's tracking, which always writes it
-        raise ValueError(
-            f"{uri}: the model has no metadata (layout, classes, views); fix: retrain the champion with ecgnet"
-        )
     return Champion(uri, model, Layout.from_json(meta["layout"]), list(meta["classes"]), meta["views"], info.run_id)
 
 

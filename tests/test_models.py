@@ -752,3 +752,17 @@ def test_class_weights_are_inverse_frequency_to_a_power(data):
     few = loss_function(data, TrainConfig(min_class_rows=rare + 1), torch.device("cpu")).weight.numpy()
     np.testing.assert_allclose(few, np.where(counts <= rare, 0.0, full), rtol=1e-6)
     assert (few > 0).any() and (few[counts == rare] == 0).all()
+
+
+def test_a_single_variant_without_a_modality_and_a_mismatched_upstream_are_refused_by_name(data):
+    from ecgnet.comparison import VariantResult, _member
+    from ecgnet.fusion import Variant
+
+    with pytest.raises(ValueError, match="'loose' names no modality; fix: set its modality"):
+        build(Variant("loose", "single", "a single variant that forgot its view"), data, SMALL)
+    # an upstream single model trained without cross-validation, asked for by a 2-fold comparison
+    plain = build(VARIANTS["time"], data, SMALL)
+    none = np.zeros((0, len(data.classes)))
+    result = VariantResult(VARIANTS["time"], plain, none, none, Interval(0.5, 0.4, 0.6), {}, 1, 0.1)
+    with pytest.raises(ValueError, match="time was trained without cross-validation, not 2 folds x 1 seeds; fix:"):
+        _member(result, 0, 0, ComparisonConfig(folds=2, seeds=1))

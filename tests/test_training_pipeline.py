@@ -171,6 +171,31 @@ def test_predict_without_a_champion_is_a_clear_error(tmp_path, capsys):
     assert "no 'champion' model" in capsys.readouterr().err
 
 
+def test_a_champion_registered_without_ecgnets_metadata_is_a_clear_error(tmp_path, capsys):
+    """A model put in the registry by hand (no layout, classes or views) under the champion alias: `predict`
+    names it and the fix before loading it (it read the missing metadata as a dict and crashed)."""
+    import numpy as np
+    import torch
+
+    from ecgnet.tracking import CHAMPION, Tracker, model_name
+    from feature_store.workspace import Workspace
+
+    workspace = Workspace(tmp_path)
+    registry = Tracker.for_workspace(workspace, validate_models=False)
+    name = model_name("beats", "time")
+    with registry.fluent(), mlflow.start_run(experiment_id=registry.experiment("beats")):
+        info = mlflow.pytorch.log_model(
+            torch.nn.Linear(2, 5),
+            name="model",
+            input_example=np.zeros((1, 2), np.float32),
+            registered_model_name=name,
+            pip_requirements=["torch==2.13.0"],
+        )
+    registry.client.set_registered_model_alias(name, CHAMPION, str(info.registered_model_version))
+    assert ecgnet_main(["predict", str(_sample()), "--home", str(tmp_path), "--task", "beats"]) == 2
+    assert "has no metadata (layout, classes, views); fix: retrain the champion with ecgnet" in capsys.readouterr().err
+
+
 def _sample():
     return MITDB / "100"
 
