@@ -10,6 +10,7 @@ import importlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -17,6 +18,10 @@ BACKENDS = ("auto", "numpy", "cupy")  # "device" is torch's word (training); arr
 # Rows per chunk: CPU work stays in cache with a few thousand rows; a GPU wants large batches.
 CHUNK_ROWS = {"numpy": 2048, "cupy": 65536}
 _SIGNAL_MODULES = {"numpy": "scipy.signal", "cupy": "cupyx.scipy.signal"}
+
+# A NumPy or CuPy array, whichever `xp` makes: CuPy ships no type information, so it is read as Any.
+# Host-only code (NumPy arrays only) says np.ndarray instead.
+Array = Any
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import os
 import posixpath
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
@@ -90,7 +91,8 @@ class Location:
     def read_bytes(self) -> bytes:
         return self.fs.cat_file(self.path)
 
-    def open(self, mode: str = "rb"):
+    def open(self, mode: str = "rb") -> IO[Any]:
+        """A file object for this path: bytes or text as `mode` says."""
         return self.fs.open(self.path, mode)
 
     def make_dirs(self) -> None:

@@ -13,6 +13,8 @@ import numpy as np  # noqa: E402
 
 if TYPE_CHECKING:  # polars-free at import: ecgnet's plots run on the lent GPU machines, which lack it
     import polars as pl
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 
 def records_png(
@@ -41,7 +43,7 @@ def records_png(
     return to_png(fig)
 
 
-def _mark_beats(ax, beats: pl.DataFrame, fs: float, seconds: float) -> None:
+def _mark_beats(ax: Axes, beats: pl.DataFrame, fs: float, seconds: float) -> None:
     import polars as pl
 
     shown = beats.filter(pl.col("r_peak") < seconds * fs)
@@ -82,7 +84,7 @@ def class_means_png(
     return to_png(fig)
 
 
-def to_png(fig) -> bytes:
+def to_png(fig: Figure) -> bytes:
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=80)

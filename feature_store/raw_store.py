@@ -18,7 +18,7 @@ import json
 import logging
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import cast
@@ -121,7 +121,7 @@ def signals_of(table: pa.Table) -> np.ndarray:
     return column.flatten().flatten().to_numpy().reshape(len(table), leads[0], samples[0])
 
 
-def iter_signals(table: pa.Table):
+def iter_signals(table: pa.Table) -> Iterator[np.ndarray]:
     """Each row's `signal` as a (leads, samples) float32 view; rows may differ in shape."""
     column = table.column("signal").combine_chunks()
     inner = column.flatten()
@@ -233,7 +233,7 @@ class RawStore:
             "dict[str, dict]", read_json(self.manifest_file(kind, shard), {}, f"so every {kind} record is read again")
         )
 
-    def manifest_lock(self, kind: str, shard: Shard | None = None):
+    def manifest_lock(self, kind: str, shard: Shard | None = None) -> AbstractContextManager[None]:
         """Held by an ingest of `kind` (its shard) from reading its manifest to writing it back."""
         return locked(self.manifest_file(kind, shard).with_suffix(".lock"))
 

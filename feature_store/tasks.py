@@ -10,10 +10,15 @@ generated from it, so a new task is one entry here plus its sources.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from .sources.leads import STANDARD_12, LeadSlot
 from .views.families import FAMILY_PARAMS, SpectrogramParams, TimeParams
+
+if TYPE_CHECKING:  # polars-free at import, as the views' families are
+    import polars as pl
+
+    from .raw_store import RawSnapshot
 
 METRICS = ("macro_f1", "macro_auc")  # names ecgnet.evaluate resolves to scikit-learn metrics
 
@@ -38,7 +43,7 @@ class BeatWindows:
         return len(self.leads)
 
     @staticmethod
-    def raw_rows(snapshot):
+    def raw_rows(snapshot: RawSnapshot) -> pl.LazyFrame:
         """The raw table whose rows become the task's rows (a polars LazyFrame)."""
         return snapshot.scan_beats()
 
@@ -61,7 +66,7 @@ class RecordWindows:
         return tuple(slot.name for slot in self.leads)
 
     @staticmethod
-    def raw_rows(snapshot):
+    def raw_rows(snapshot: RawSnapshot) -> pl.LazyFrame:
         return snapshot.scan_records()
 
 

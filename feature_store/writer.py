@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from .raw_store import locked, write_json_atomic
 
@@ -161,7 +162,7 @@ def release(home: Path, owner: int | None = None, shard: str | None = None) -> N
 
 
 @contextmanager
-def writing(home: Path, what: str, **wait) -> Iterator[None]:
+def writing(home: Path, what: str, **wait: Any) -> Iterator[None]:  # `acquire`'s keywords, passed on
     """The lease for this process for the block (`acquire`'s waiting options), given back after it
     unless this process already held it before."""
     taken = acquire(home, what, **wait)

@@ -17,7 +17,7 @@ import wfdb
 from ..config import IngestConfig
 from ..transforms.resample import rate_ratio, resample, rescale_samples
 from .base import BeatBatch, Landed, RecordRef
-from .canonical import base_row
+from .canonical import RecordRow, base_row
 from .errors import RecordError
 from .rhythm_labels import cpsc_start_rhythm, cpsc_statement, rhythm_spans
 from .splits import patient_of, record_split
@@ -44,7 +44,7 @@ AAMI = {
 _END_MARK = bytes(2)  # MIT annotation format: the last two bytes of every file
 
 
-def read_annotations(path) -> wfdb.Annotation:
+def read_annotations(path: Path) -> wfdb.Annotation:
     """The record's annotations, read by wfdb only once the file ends as an annotation file does."""
     atr = Path(f"{path}.atr")
     try:
@@ -72,7 +72,7 @@ def _cut_short(atr: Path) -> bool:
         return size > 0 and fh.read() != _END_MARK
 
 
-def check_annotations(path, ann: wfdb.Annotation, samples: np.ndarray, n_samples: int) -> None:
+def check_annotations(path: Path, ann: wfdb.Annotation, samples: np.ndarray, n_samples: int) -> None:
     """Annotations out of time order, or beats outside the record's `n_samples` samples (at its own
     rate), are those of no file written for this record (random bytes read as annotations, another
     record's): landing them would store windows of the signal centred on no beat."""
@@ -231,7 +231,18 @@ def _whole_signal_needed(ref: RecordRef, cfg: IngestConfig, size: DeclaredSize) 
     )
 
 
-def _landed(ref, cfg, sig, row, ann, samples, symbols, r_peak, windows, fits) -> Landed:
+def _landed(
+    ref: RecordRef,
+    cfg: IngestConfig,
+    sig: WfdbSignal,
+    row: RecordRow,
+    ann: wfdb.Annotation,
+    samples: np.ndarray,
+    symbols: list[str],
+    r_peak: np.ndarray,
+    windows: np.ndarray,
+    fits: np.ndarray,
+) -> Landed:
     """The record row and its beats, from the windows of the beats that fit (`fits`)."""
     labels = np.array([AAMI[s] for s in symbols])
     if not fits.any():

@@ -13,7 +13,7 @@ from types import ModuleType
 import numpy as np
 from scipy import signal as host_signal
 
-from ..backend import signal_module
+from ..backend import Array, signal_module
 from .resample import resample
 
 
@@ -32,13 +32,13 @@ def bandpass_sos(fs: float, low_hz: float, high_hz: float, order: int) -> np.nda
     return host_signal.butter(order, [low_hz, high], btype="bandpass", fs=fs, output="sos")
 
 
-def bandpass(x, xp: ModuleType, *, fs: float, low_hz: float, high_hz: float, order: int):
+def bandpass(x: Array, xp: ModuleType, *, fs: float, low_hz: float, high_hz: float, order: int) -> Array:
     """Zero-phase Butterworth band-pass along the last axis."""
     sos = xp.asarray(bandpass_sos(fs, low_hz, high_hz, order))
     return signal_module(xp).sosfiltfilt(sos, x, axis=-1)
 
 
-def preprocess(x, xp: ModuleType, params: PreprocessParams, *, fs: float):
+def preprocess(x: Array, xp: ModuleType, params: PreprocessParams, *, fs: float) -> tuple[Array, float]:
     """Band-pass, detrend and resample (rows, leads, samples); returns (float32 signal, fs)."""
     y = bandpass(x, xp, fs=fs, low_hz=params.low_hz, high_hz=params.high_hz, order=params.order)
     if params.detrend:
@@ -46,7 +46,7 @@ def preprocess(x, xp: ModuleType, params: PreprocessParams, *, fs: float):
     return resample(y, fs=fs, target_fs=params.fs or fs, xp=xp)
 
 
-def lead_moments(x, xp: ModuleType) -> dict:
+def lead_moments(x: Array, xp: ModuleType) -> dict[str, Array]:
     """Per-lead count, sum and sum of squares (float64), to combine across chunks."""
     x64 = x.astype(xp.float64)
     return {
@@ -56,7 +56,7 @@ def lead_moments(x, xp: ModuleType) -> dict:
     }
 
 
-def standardize(x, xp: ModuleType, mean: np.ndarray, std: np.ndarray):
+def standardize(x: Array, xp: ModuleType, mean: np.ndarray, std: np.ndarray) -> Array:
     """Per-lead standardisation with statistics fitted on the train split."""
     m = xp.asarray(mean, dtype=xp.float32)[:, None]
     s = xp.asarray(std, dtype=xp.float32)[:, None]

@@ -6,15 +6,23 @@ timed against (benchmarks/features.py); the pipeline never calls it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import signal, stats
 
 from .preprocess import bandpass_sos
 
+if TYPE_CHECKING:  # the families' params, for types only: the transforms import nothing of the views
+    from ..views.families import FamilyParams, SpectralParams, SpectrogramParams, TimeParams
 
-def preprocess_one(x: np.ndarray, *, fs: float, params, mean, std) -> tuple[np.ndarray, float]:
+
+def preprocess_one(
+    x: np.ndarray, *, fs: float, params: FamilyParams, mean: ArrayLike, std: ArrayLike
+) -> tuple[np.ndarray, float]:
     """(leads, samples) -> band-passed, detrended, resampled, standardised float32."""
     pre = params.preprocess
     y = signal.sosfiltfilt(bandpass_sos(fs, pre.low_hz, pre.high_hz, pre.order), x, axis=-1)
@@ -28,7 +36,7 @@ def preprocess_one(x: np.ndarray, *, fs: float, params, mean, std) -> tuple[np.n
     return (y - np.asarray(mean, np.float32)[:, None]) / np.asarray(std, np.float32)[:, None], out_fs
 
 
-def time_one(y: np.ndarray, *, fs: float, params, crop) -> dict:
+def time_one(y: np.ndarray, *, fs: float, params: TimeParams, crop: tuple[int, int] | None) -> dict:
     if crop is not None and params.beat_before_s is not None:  # the time view's own start, R peak at the centre
         crop = (y.shape[-1] // 2 - int(round(params.beat_before_s * fs)), crop[1])
     w = y if crop is None else y[:, crop[0] : crop[1]]
@@ -43,7 +51,7 @@ def time_one(y: np.ndarray, *, fs: float, params, crop) -> dict:
     return out
 
 
-def spectral_one(y: np.ndarray, *, fs: float, params, crop) -> dict:
+def spectral_one(y: np.ndarray, *, fs: float, params: SpectralParams, crop: tuple[int, int] | None) -> dict:
     f, psd = signal.welch(y, fs=fs, nperseg=params.nperseg(fs), axis=-1)
     keep = f <= params.fmax_hz
     f, psd = f[keep], psd[:, keep]
@@ -51,7 +59,7 @@ def spectral_one(y: np.ndarray, *, fs: float, params, crop) -> dict:
     return {"psd": np.log10(psd + 1e-12), "band_power": np.log10(bands + 1e-12)}
 
 
-def spectrogram_one(y: np.ndarray, *, fs: float, params, crop) -> dict:
+def spectrogram_one(y: np.ndarray, *, fs: float, params: SpectrogramParams, crop: tuple[int, int] | None) -> dict:
     sizes = params.stft_sizes(fs)
     nperseg, hop = sizes["nperseg"], sizes["hop"]
     f, _, mag = signal.spectrogram(
@@ -68,11 +76,18 @@ def spectrogram_one(y: np.ndarray, *, fs: float, params, crop) -> dict:
     return {"spectrogram": np.log(mag[:, f <= params.fmax_hz, :] + 1e-6)}
 
 
-REFERENCE = {"time": time_one, "spectral": spectral_one, "spectrogram": spectrogram_one}
+# each takes its own family's params: the family name pairs them, which the types cannot follow
+REFERENCE: dict[str, Callable[..., dict]] = {"time": time_one, "spectral": spectral_one, "spectrogram": spectrogram_one}
 
 
 def reference_features(
-    family: str, signals: np.ndarray, *, fs: float, params, stats_: dict, crop=None
+    family: str,
+    signals: np.ndarray,
+    *,
+    fs: float,
+    params: FamilyParams,
+    stats_: dict,
+    crop: tuple[int, int] | None = None,
 ) -> dict[str, np.ndarray]:
     """Loop over rows of (rows, leads, samples): the device-side columns of `family`, stacked."""
     rows = []

@@ -7,7 +7,7 @@ from types import ModuleType
 
 import numpy as np
 
-from ..backend import signal_module
+from ..backend import Array, signal_module
 
 
 def rate_ratio(fs: float, target_fs: float) -> Fraction:
@@ -16,7 +16,7 @@ def rate_ratio(fs: float, target_fs: float) -> Fraction:
     return Fraction(target_fs / fs).limit_denominator(1000)
 
 
-def resample(x, *, fs: float, target_fs: float, xp: ModuleType = np):
+def resample(x: Array, *, fs: float, target_fs: float, xp: ModuleType = np) -> tuple[Array, float]:
     """Resample `x` (..., samples) from `fs` to `target_fs` Hz; returns (signal float32, fs)."""
     if fs == target_fs:
         return x.astype(xp.float32, copy=False), float(fs)

@@ -5,6 +5,8 @@ R peaks come from the annotations (beats) or from `wfdb.processing.xqrs_detect` 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 from wfdb import processing
 
@@ -45,7 +47,9 @@ def beat_rr_features(
     return out
 
 
-def _records(record_id: np.ndarray, r_peak: np.ndarray, rr_prev_s: np.ndarray, rr_next_s: np.ndarray):
+def _records(
+    record_id: np.ndarray, r_peak: np.ndarray, rr_prev_s: np.ndarray, rr_next_s: np.ndarray
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, float | np.floating]]:
     """Per record: its rows in time order, their intervals before and after (float64; NaN, the first and
     last beat's unknown ones, as the record's mean preceding interval) and that mean."""
     for record in np.unique(record_id):

@@ -12,17 +12,19 @@ from types import ModuleType
 import numpy as np
 from scipy import signal as host_signal
 
+from ..backend import Array
+
 EPS = 1e-6  # mV; floor under the log magnitude
 
 
-def stft_grid(n_samples: int, *, fs: float, nperseg: int, hop: int, fmax_hz: float):
+def stft_grid(n_samples: int, *, fs: float, nperseg: int, hop: int, fmax_hz: float) -> tuple[np.ndarray, np.ndarray]:
     """(frequencies kept in Hz, frame centres in s) of `log_spectrogram` for this input length."""
     f = np.fft.rfftfreq(nperseg, 1.0 / fs)
     frames = 1 + (n_samples - nperseg) // hop
     return f[f <= fmax_hz], (np.arange(frames) * hop + nperseg / 2) / fs
 
 
-def log_spectrogram(x, xp: ModuleType, *, fs: float, nperseg: int, hop: int, fmax_hz: float):
+def log_spectrogram(x: Array, xp: ModuleType, *, fs: float, nperseg: int, hop: int, fmax_hz: float) -> Array:
     """(rows, leads, F, frames) natural-log STFT magnitude of (rows, leads, samples)."""
     freqs, centres = stft_grid(x.shape[-1], fs=fs, nperseg=nperseg, hop=hop, fmax_hz=fmax_hz)
     idx = xp.asarray(np.arange(len(centres))[:, None] * hop + np.arange(nperseg)[None, :])

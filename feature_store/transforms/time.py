@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from types import ModuleType
 
+from ..backend import Array
+
 MOMENT_NAMES = ("mean", "std", "skewness", "kurtosis")
 
 
-def lead_moments4(x, xp: ModuleType):
+def lead_moments4(x: Array, xp: ModuleType) -> Array:
     """(rows, leads, 4): mean, std, skewness and excess kurtosis of each lead over time."""
     mean = x.mean(axis=-1, keepdims=True)
     centred = x - mean
@@ -19,7 +21,7 @@ def lead_moments4(x, xp: ModuleType):
     return xp.stack([mean[..., 0], std, skew * (var > 0), kurt * (var > 0)], axis=-1)
 
 
-def centre_energy(x, xp: ModuleType, *, centre: int, half: int):
+def centre_energy(x: Array, xp: ModuleType, *, centre: int, half: int) -> Array:
     """(rows, leads): sum of squares within +-half samples of `centre` (the R peak of a beat window)."""
     seg = x[..., max(centre - half, 0) : centre + half + 1]
     return (seg * seg).sum(axis=-1)

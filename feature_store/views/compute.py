@@ -6,10 +6,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..backend import Backend
+from ..backend import Array, Backend
 from ..transforms.preprocess import PreprocessParams, lead_moments, preprocess, standardize
 
 if TYPE_CHECKING:  # polars-free at run time: the GPU checks run where polars is not installed
+    from .families import Family, FamilyParams
     from .inputs import TaskInput
 
 
@@ -34,7 +35,7 @@ def lead_moment_sums(train: np.ndarray, *, fs: float, pre: PreprocessParams, bac
     """{"n", "sum", "sumsq" (per lead, float64 as lists), "rows"} of preprocessed (rows, leads, samples)."""
     xp = backend.xp
 
-    def moments(x):
+    def moments(x: Array) -> dict[str, Array]:
         y, _ = preprocess(x, xp, pre, fs=fs)
         return lead_moments(y, xp)
 
@@ -83,7 +84,9 @@ def scaled_crop(crop: tuple[int, int] | None, *, fs: float, out_fs: float) -> tu
     return int(round(crop[0] * ratio)), int(round(crop[1] * ratio))
 
 
-def compute_features(family, inp: TaskInput, params, stats: dict, backend: Backend) -> dict[str, np.ndarray]:
+def compute_features(
+    family: Family, inp: TaskInput, params: FamilyParams, stats: dict, backend: Backend
+) -> dict[str, np.ndarray]:
     """Every feature column of `family` for every row of `inp`, as host arrays (rows first)."""
     columns = array_features(family, inp.signal, fs=inp.fs, params=params, stats=stats, crop=inp.crop, backend=backend)
     columns.update(family.host_columns(inp, params, columns, fs=output_fs(inp, params.preprocess)))
@@ -91,7 +94,14 @@ def compute_features(family, inp: TaskInput, params, stats: dict, backend: Backe
 
 
 def array_features(
-    family, signal: np.ndarray, *, fs: float, params, stats: dict, crop, backend: Backend
+    family: Family,
+    signal: np.ndarray,
+    *,
+    fs: float,
+    params: FamilyParams,
+    stats: dict,
+    crop: tuple[int, int] | None,
+    backend: Backend,
 ) -> dict[str, np.ndarray]:
     """The array part of a family (preprocess, standardise, transform), chunk by chunk on `backend`.
 
@@ -100,7 +110,7 @@ def array_features(
     """
     xp = backend.xp
 
-    def features(x):
+    def features(x: Array) -> dict[str, Array]:
         y, fs_y = preprocess(x, xp, params.preprocess, fs=fs)
         y = standardize(y, xp, np.asarray(stats["mean"]), np.asarray(stats["std"]))
         return family.arrays(y, xp, fs=fs_y, params=params, crop=scaled_crop(crop, fs=fs, out_fs=fs_y))

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from ..backend import Array
 from ..transforms.preprocess import PreprocessParams
 from ..transforms.resample import resample
 from ..transforms.rhythm import (
@@ -108,11 +109,38 @@ class SpectrogramParams:
         return {"nperseg": int(round(self.window_s * fs)), "hop": max(1, int(round(self.hop_s * fs)))}
 
 
+FamilyParams = TimeParams | SpectralParams | SpectrogramParams  # the params of one of the families
+
+
+class Family(Protocol):
+    """What computing a view asks of a feature family. `params` is always an instance of the family's own
+    `params_cls`: a view's family and its params are paired by the family's name, which the types cannot
+    follow, so the protocol takes any; each family's methods say which params they read."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def code_version(self) -> str: ...
+
+    def arrays(
+        self, x: Array, xp: ModuleType, *, fs: float, params: Any, crop: tuple[int, int] | None
+    ) -> dict[str, Array]: ...
+
+    def host_columns(
+        self, inp: TaskInput, params: Any, out: dict[str, np.ndarray], *, fs: float
+    ) -> dict[str, np.ndarray]: ...
+
+    def describe(self, inp: TaskInput, params: Any, *, fs: float) -> dict: ...
+
+
 class TimeFamily:
     # 2: beats carry `template`; 3: slow RR reference; 4: the 90th-percentile RR reference
     name, code_version, params_cls = "time", "4", TimeParams
 
-    def arrays(self, x, xp: ModuleType, *, fs: float, params: TimeParams, crop) -> dict:
+    def arrays(
+        self, x: Array, xp: ModuleType, *, fs: float, params: TimeParams, crop: tuple[int, int] | None
+    ) -> dict[str, Array]:
         crop = params.beat_window(crop, x.shape[-1], fs)
         waveform = x if crop is None else x[..., crop[0] : crop[1]]
         out = {"waveform": waveform, "moments": lead_moments4(waveform, xp)}
@@ -206,7 +234,15 @@ class BeatReferences:
     centre: int  # the R peak, in samples of the beat window
     half: int  # the template's QRS half-width, samples
 
-    def columns(self, waveform, record_id, r_peak, rr_prev_s, rr_next_s, reference_rows=None) -> dict:
+    def columns(
+        self,
+        waveform: np.ndarray,
+        record_id: np.ndarray,
+        r_peak: np.ndarray,
+        rr_prev_s: np.ndarray,
+        rr_next_s: np.ndarray,
+        reference_rows: np.ndarray | None = None,
+    ) -> dict[str, np.ndarray]:
         """`reference_columns` with this view's geometry."""
         return reference_columns(
             waveform,
@@ -272,7 +308,9 @@ def reference_columns(
 class SpectralFamily:
     name, code_version, params_cls = "spectral", "1", SpectralParams
 
-    def arrays(self, x, xp: ModuleType, *, fs: float, params: SpectralParams, crop) -> dict:
+    def arrays(
+        self, x: Array, xp: ModuleType, *, fs: float, params: SpectralParams, crop: tuple[int, int] | None
+    ) -> dict[str, Array]:
         nperseg = params.nperseg(fs)
         psd = welch_psd(x, xp, fs=fs, nperseg=nperseg, fmax_hz=params.fmax_hz)
         bands = band_powers(psd, xp, freqs=welch_grid(nperseg, fs, params.fmax_hz), bands=params.bands_hz)
@@ -293,7 +331,9 @@ class SpectralFamily:
 class SpectrogramFamily:
     name, code_version, params_cls = "spectrogram", "1", SpectrogramParams
 
-    def arrays(self, x, xp: ModuleType, *, fs: float, params: SpectrogramParams, crop) -> dict:
+    def arrays(
+        self, x: Array, xp: ModuleType, *, fs: float, params: SpectrogramParams, crop: tuple[int, int] | None
+    ) -> dict[str, Array]:
         return {"spectrogram": log_spectrogram(x, xp, fs=fs, fmax_hz=params.fmax_hz, **params.stft_sizes(fs))}
 
     def host_columns(self, inp: TaskInput, params: SpectrogramParams, out: dict, *, fs: float) -> dict:

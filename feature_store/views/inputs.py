@@ -201,7 +201,7 @@ def _crop(x: np.ndarray, fs_in: float, start: int, window: RecordWindows, fs: fl
     return out
 
 
-def episode_windows(rec: dict, window: RecordWindows, classes) -> list[tuple[int, str]]:
+def episode_windows(rec: dict, window: RecordWindows, classes: tuple[str, ...]) -> list[tuple[int, str]]:
     """(first sample at the stored rate, rhythm) of each whole window inside a rhythm episode of one of
     the task's classes, laid end to end from the episode's start."""
     n_in = int(round(window.duration_s * rec["fs"]))
@@ -213,7 +213,9 @@ def episode_windows(rec: dict, window: RecordWindows, classes) -> list[tuple[int
     ]
 
 
-def _episode_windows(rec: dict, x: np.ndarray, window: RecordWindows, fs: float, classes) -> list[tuple]:
+def _episode_windows(
+    rec: dict, x: np.ndarray, window: RecordWindows, fs: float, classes: tuple[str, ...]
+) -> list[tuple]:
     """(entity id, record, labels, signal) per episode window; the id is the record and its first sample."""
     return [
         (f"{rec['record_id']}@{start}", rec, [rhythm], _crop(x, rec["fs"], start, window, fs))
@@ -221,7 +223,7 @@ def _episode_windows(rec: dict, x: np.ndarray, window: RecordWindows, fs: float,
     ]
 
 
-def _rows_of(rec: dict, window: RecordWindows, classes) -> int:
+def _rows_of(rec: dict, window: RecordWindows, classes: tuple[str, ...]) -> int:
     """Rows a raw record gives a record task: its episode windows if beat-annotated, else one."""
     return len(episode_windows(rec, window, classes)) if rec["source"] == "annotated" else 1
 

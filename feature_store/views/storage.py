@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 
 from ..location import Location
 from ..writer import alive
+from .catalog import ViewEntry
 
 ROWS_PER_PART = 16384  # keeps each Parquet file (and each read) to tens of MB
 
@@ -41,17 +42,17 @@ def view_table(keys: pl.DataFrame, features: dict[str, np.ndarray]) -> pa.Table:
     return table
 
 
-def entry_folders(entry) -> list[Location]:
+def entry_folders(entry: ViewEntry) -> list[Location]:
     """The folders of Parquet parts of a catalog entry (ViewEntry): its own, or each shard's of a union."""
     return [Location.of(p) for p in entry.parts.values()] if entry.parts else [Location.of(entry.path)]
 
 
-def entry_parts(entry) -> list[Location]:
+def entry_parts(entry: ViewEntry) -> list[Location]:
     """Every Parquet part of a catalog entry (ViewEntry), in order."""
     return [part for folder in entry_folders(entry) for part in folder.files("*.parquet")]
 
 
-def scan_entry(entry) -> pl.LazyFrame:
+def scan_entry(entry: ViewEntry) -> pl.LazyFrame:
     """All parts of the view version a catalog entry (ViewEntry) describes: polars' own reader on the
     local disk, pyarrow's dataset (any fsspec filesystem, filters pushed down) on an object store."""
     parts = entry_parts(entry)
@@ -69,7 +70,7 @@ def part_schema(part: Location) -> pa.Schema:
         return pq.read_schema(fh)
 
 
-def view_damage(entry) -> str | None:
+def view_damage(entry: ViewEntry) -> str | None:
     """What is wrong with the stored files of a catalog entry (ViewEntry), or None when they are whole:
     every part present with its Parquet frame, and the bytes the catalog recorded. Stats and 8 bytes a
     part: cheap enough for every reuse."""
@@ -131,7 +132,7 @@ class ViewWriter:
     def __enter__(self) -> ViewWriter:
         return self
 
-    def __exit__(self, kind, *_) -> None:
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
         if kind is not None:
             self.abort()
 

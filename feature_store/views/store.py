@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import cast
+from typing import TypeVar, cast
 
 import numpy as np
 import polars as pl
@@ -29,12 +29,13 @@ from ..tasks import TaskSpec, view_name
 from ..transforms.preprocess import PreprocessParams
 from .catalog import Catalog, Lineage, ViewEntry, ViewInput
 from .compute import add_moments, compute_features, output_fs, stats_of, train_moments
-from .families import FAMILIES, BeatReferences, TimeParams, template_geometry
+from .families import FAMILIES, BeatReferences, Family, FamilyParams, TimeParams, template_geometry
 from .inputs import KEYS, TaskInput, chunked_inputs, empty_input
 from .online import record_input
 from .storage import ViewWriter, part_schema, scan_entry, tensor_of, view_damage, view_table
 
 log = logging.getLogger(__name__)
+_P = TypeVar("_P", bound=FamilyParams)
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ class FeatureStore:
         family: str,
         snapshots: list[RawSnapshot],
         *,
-        params=None,
+        params: FamilyParams | None = None,
         backend: Backend | None = None,
         stats: dict | None = None,
     ) -> Materialized:
@@ -125,7 +126,8 @@ class FeatureStore:
         kind), or reuse the stored version when nothing changed. Rows stream a run of records at a
         time, so memory is bounded by CHUNK_BYTES, not by the data. `stats`: the train statistics
         (for a shard: those `fit_train_stats` fitted over every shard); default, fitted on `snapshots`."""
-        start, fam = time.perf_counter(), FAMILIES[family]
+        start = time.perf_counter()
+        fam: Family = FAMILIES[family]  # as the protocol: `describe` below takes whichever family's params
         params = params or task.view_params[family]
         backend = backend or select_backend("auto")
         shard = _shard_of(snapshots)
@@ -206,7 +208,9 @@ class FeatureStore:
         )
         return Materialized(entry, False, seconds)
 
-    def version_of(self, task: TaskSpec, family: str, params, snapshots: list[RawSnapshot], stats: dict) -> str:
+    def version_of(
+        self, task: TaskSpec, family: str, params: FamilyParams, snapshots: list[RawSnapshot], stats: dict
+    ) -> str:
         """A view's version: its parameters, code, raw snapshots, shard and the train statistics it used."""
         return _hash(
             {
@@ -282,14 +286,16 @@ class FeatureStore:
         return current["stats"]
 
     def shard_entry(
-        self, task: TaskSpec, family: str, snapshots: list[RawSnapshot], *, params=None
+        self, task: TaskSpec, family: str, snapshots: list[RawSnapshot], *, params: FamilyParams | None = None
     ) -> ViewEntry | None:
         """The catalog entry of a shard's view at its current raw snapshots and train statistics, if stored."""
         params = params or task.view_params[family]
         stats = self.current_stats(task, params.preprocess, _shard_of(snapshots), snapshots)
         return self.catalog.get(view_name(task.name, family), self.version_of(task, family, params, snapshots, stats))
 
-    def union(self, task: TaskSpec, family: str, shards: dict[str, list[RawSnapshot]], *, params=None) -> ViewEntry:
+    def union(
+        self, task: TaskSpec, family: str, shards: dict[str, list[RawSnapshot]], *, params: FamilyParams | None = None
+    ) -> ViewEntry:
         """The whole view over every shard (shard key -> its snapshots as they are now), registered as one
         version whose parts are the shard views: what training reads. Raises naming the shards whose view
         of their current records and train statistics is not stored (a backfill that failed there)."""
@@ -456,7 +462,7 @@ def beat_references(entry: ViewEntry) -> BeatReferences:
     return BeatReferences(params, centre, half)
 
 
-def _params(cls, stored: dict):
+def _params(cls: type[_P], stored: dict) -> _P:
     """Rebuild a frozen params dataclass (with its nested preprocess params) from the catalog."""
     fields = dict(stored)
     fields["preprocess"] = PreprocessParams(**fields["preprocess"])
