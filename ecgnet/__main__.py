@@ -6,12 +6,17 @@ import argparse
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from feature_store.tasks import TASKS, task_named
 from feature_store.workspace import Workspace
 from feature_store.writer import WorkspaceBusy, writing
+
+if TYPE_CHECKING:  # torch and mlflow load only when a command runs
+    from .explain import Explanation
+    from .predict import Prediction
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,7 +96,7 @@ def _predict(args: argparse.Namespace, workspace: Workspace) -> int:
     return 2 if not tables else (1 if failed else 0)
 
 
-def _print(pred, unit: str, args, expl) -> None:
+def _print(pred: Prediction, unit: str, args: argparse.Namespace, expl: Explanation | None) -> None:
     classes, ids, probs = pred.classes, pred.ids, pred.probs
     print(f"{pred.record}: {len(ids)} {unit}(s) scored by {pred.uri}")
     for note in pred.notes:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -63,6 +64,8 @@ from .train import TrainConfig, predict_probs, resolve_device, rows, seed_everyt
 
 if TYPE_CHECKING:
     import polars as pl
+
+    from feature_store.tasks import TaskSpec
 
 log = logging.getLogger(__name__)
 EXPLAINABILITY = {
@@ -124,7 +127,7 @@ class ComparisonConfig:
     # with paired intervals across zero, and "best" moved between them from run to run
     selection: str = "parsimony"
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.seeds < 1 or (self.seeds > 1 and self.folds < 2):
             raise ValueError(
                 f"seeds={self.seeds} with folds={self.folds}; fix: seeds >= 1, and above 1 only with folds > 1"
@@ -185,7 +188,7 @@ def train_variant(
     *,
     upstream: dict[str, VariantResult] | None = None,
     checkpoint_dir: Path | None = None,
-    on_epoch=None,
+    on_epoch: Callable[[int, dict], None] | None = None,
 ) -> VariantResult:
     """Train (or, for late fusion, fit on validation; for an ensemble, average) one variant and score it.
     `upstream`: trained variants, of which it takes those the variant builds on (`Variant.inputs`). With
@@ -243,7 +246,7 @@ def train_variant(
     return result
 
 
-def decides(spec) -> bool:
+def decides(spec: TaskSpec) -> bool:
     """Whether a task's variants get decision offsets: single-label, scored by a thresholded metric."""
     return not spec.multilabel and spec.metric == "macro_f1"
 
@@ -258,7 +261,12 @@ def _decision(val_probs: np.ndarray, scored: TaskData, cfg: ComparisonConfig) ->
 
 
 def fit_variant(
-    variant: Variant, data: TaskData, cfg: ComparisonConfig, warm: dict[str, nn.Module] | None, ckpt, on_epoch
+    variant: Variant,
+    data: TaskData,
+    cfg: ComparisonConfig,
+    warm: dict[str, nn.Module] | None,
+    ckpt: Path | None,
+    on_epoch: Callable[[int, dict], None] | None,
 ) -> tuple[nn.Module, list[dict], dict]:
     """One model of a trainable or classical variant on data.train (and the extra rows of its
     patients), early-stopped on data.val."""
@@ -274,14 +282,21 @@ def fit_variant(
                 f"{variant.name} starts from the trained single models' encoders; fix: train "
                 f"{list(MODALITIES)} first, or set intermediate_encoders='scratch'"
             )
-        cast(IntermediateFusion, model).warm_start(warm)  # what build makes for an intermediate variant
+        fusion = cast(IntermediateFusion, model)  # what build makes for an intermediate variant
+        fusion.warm_start(warm)
         if cfg.intermediate_encoders == "frozen":
-            return _fit_fusion_head(model, data, cfg, ckpt, on_epoch)
+            return _fit_fusion_head(fusion, data, cfg, ckpt, on_epoch)
     result = train(model, data, cfg.train, checkpoint=ckpt, on_epoch=on_epoch)
     return result.model, result.history, {"best_epoch": result.best_epoch}
 
 
-def _fit_fusion_head(model, data: TaskData, cfg: ComparisonConfig, ckpt, on_epoch) -> tuple[nn.Module, list, dict]:
+def _fit_fusion_head(
+    model: IntermediateFusion,
+    data: TaskData,
+    cfg: ComparisonConfig,
+    ckpt: Path | None,
+    on_epoch: Callable[[int, dict], None] | None,
+) -> tuple[nn.Module, list, dict]:
     """Train only the gate and head of an intermediate variant, on its (fixed) encoders' embeddings of
     the train and validation rows; the test split is passed through untouched, as `train` wants it."""
     device = resolve_device(cfg.train.device)
@@ -293,7 +308,7 @@ def _fit_fusion_head(model, data: TaskData, cfg: ComparisonConfig, ckpt, on_epoc
     return model.cpu().eval(), result.history, {"best_epoch": result.best_epoch, "encoders": "frozen"}
 
 
-def embeddings(model, split: Split, device: torch.device, batch_size: int = 1024) -> Split:
+def embeddings(model: IntermediateFusion, split: Split, device: torch.device, batch_size: int = 1024) -> Split:
     """`split` with its views replaced by the model's modality embeddings (rows, modalities, width)."""
     model.to(device).eval()
     x, out = tensors(split), []
@@ -305,7 +320,12 @@ def embeddings(model, split: Split, device: torch.device, batch_size: int = 1024
 
 
 def _cross_validate(
-    variant: Variant, scored: TaskData, cfg: ComparisonConfig, singles, checkpoint_dir, on_epoch
+    variant: Variant,
+    scored: TaskData,
+    cfg: ComparisonConfig,
+    singles: dict[str, VariantResult],
+    checkpoint_dir: Path | None,
+    on_epoch: Callable[[int, dict], None] | None,
 ) -> tuple[nn.Module, list[dict], dict, np.ndarray]:
     """k members (k x `cfg.seeds`: `members_per_fold`), each fitted without one fold of patients and
     scored on it: the fold ensemble, the members' histories (tagged by fold and seed), the per-fold
@@ -450,7 +470,7 @@ def score(
     val_probs: np.ndarray,
     raw_test_probs: np.ndarray | None = None,
     offsets: np.ndarray | None = None,
-    **extra,
+    **extra: Any,  # VariantResult's other fields, passed on as they are
 ) -> VariantResult:
     """Validation and test scores. `val_probs`: the validation probabilities the variant is judged by
     (out of fold, or cross-fitted, where the model or its offsets saw those rows); `raw_test_probs`: the
@@ -644,12 +664,24 @@ def per_patient_plot(
     )
 
 
-def _difference(probs: np.ndarray, ref_probs: np.ndarray, split, metric, cfg: ComparisonConfig) -> Interval:
+def _difference(
+    probs: np.ndarray,
+    ref_probs: np.ndarray,
+    split: Split,
+    metric: Callable[[np.ndarray, np.ndarray], float],
+    cfg: ComparisonConfig,
+) -> Interval:
     """The metric of `probs` minus that of `ref_probs` on `split`, with its patient-paired 95 % interval."""
     return paired_bootstrap(probs, ref_probs, split.y, split.groups, metric, n_boot=cfg.n_boot, seed=cfg.train.seed)
 
 
-def _paired(probs: np.ndarray, ref_probs: np.ndarray, split, metric, cfg: ComparisonConfig) -> str:
+def _paired(
+    probs: np.ndarray,
+    ref_probs: np.ndarray,
+    split: Split,
+    metric: Callable[[np.ndarray, np.ndarray], float],
+    cfg: ComparisonConfig,
+) -> str:
     return _signed(_difference(probs, ref_probs, split, metric, cfg))
 
 
@@ -724,7 +756,7 @@ def ranking_agreement(results: dict[str, VariantResult], data: TaskData) -> floa
 TIE_DECIMALS = 9
 
 
-def ranks_kendall(a, b) -> float:
+def ranks_kendall(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> float:
     """Kendall tau (tau-b: ties count as ties) between two lists of metric values, equal ones to
     `TIE_DECIMALS` tied."""
     return float(kendalltau(np.round(a, TIE_DECIMALS), np.round(b, TIE_DECIMALS)).statistic)

@@ -9,19 +9,25 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
 from feature_store.tasks import view_name
 
 if TYPE_CHECKING:  # polars-free at run time: the CUDA training check runs where polars is not installed
+    import datetime as dt
+
+    from numpy.typing import ArrayLike, DTypeLike
+
     from feature_store.tasks import TaskSpec
     from feature_store.views.store import FeatureStore
 
 log = logging.getLogger(__name__)
+Learnt = TypeVar("Learnt")  # what `cross_fit`'s `fit` learns from one fold's rows
 FAMILY_OF = {"time": "time", "frequency": "spectral", "spectrogram": "spectrogram"}
 # modality input -> the view columns it is made of (several columns are flattened and joined);
 # a column in OPTIONAL joins where the view has it (`template`: beat views only; `rr_context` and `strip`:
@@ -248,12 +254,23 @@ def patient_kfold(groups: np.ndarray, folds: int, seed: int = 0) -> list[tuple[n
     return list(KFold(n_splits=min(folds, len(groups)), shuffle=True, random_state=seed).split(groups))
 
 
-def cross_fit(groups: np.ndarray, fit, apply, *, folds: int = 5, seed: int = 0, dtype=None) -> tuple[np.ndarray, list]:
+def cross_fit(
+    groups: np.ndarray,
+    # called as fit(rows) and apply(learnt, rows); `...`, not those signatures: mypy cannot check a lambda with
+    # default arguments (benchmarks bind loop variables so) against a fixed signature
+    fit: Callable[..., Learnt],
+    apply: Callable[..., ArrayLike],
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    dtype: DTypeLike | None = None,
+) -> tuple[np.ndarray, list[Learnt]]:
     """Rows decided out of fold: each fold of patients (`patient_kfold`) gets `apply(learnt, held rows)` of
     what `fit(other rows)` learnt from the other patients alone, so a choice made on validation (decision
     offsets, a late combiner, a blend weight) is scored on patients it never saw. Returns the rows (in
     `dtype`, else the first fold's) and what each fold learnt."""
-    out, learnt = None, []
+    out: np.ndarray | None = None
+    learnt: list[Learnt] = []
     for fit_rows, held in patient_kfold(groups, folds, seed):
         learnt.append(fit(fit_rows))
         part = np.asarray(apply(learnt[-1], held))
@@ -269,10 +286,10 @@ def load_task_data(
     store: FeatureStore,
     spec: TaskSpec,
     *,
-    modalities=tuple(INPUTS),
+    modalities: tuple[str, ...] = tuple(INPUTS),
     seed: int = 0,
     versions: dict[str, str] | None = None,
-    recorded_before=None,
+    recorded_before: dt.datetime | None = None,
 ) -> TaskData:
     """Train / val / test of a task, aligned across views, split as `spec.splits` says. When the
     stored val splits hold fewer than `min_val_rows` labelled rows (MIT-BIH has none; a small folder

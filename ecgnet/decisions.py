@@ -12,7 +12,9 @@ tasks are left as they are.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -20,6 +22,9 @@ from torch import nn
 
 from .data import Split, cross_fit
 from .evaluate import headline, paired_bootstrap
+
+if TYPE_CHECKING:
+    from feature_store.tasks import TaskSpec
 
 GRID = np.round(np.linspace(-3.0, 3.0, 25), 4)  # natural-log shifts: probability ratios e^-3 .. e^3
 
@@ -45,7 +50,7 @@ def macro_f1_of(pred: np.ndarray, y: np.ndarray, n_classes: int, labels: tuple[i
 
 
 def fit_offsets(
-    probs: np.ndarray, y: np.ndarray, labels: tuple[int, ...] | None = None, *, grid=GRID, rounds: int = 3
+    probs: np.ndarray, y: np.ndarray, labels: tuple[int, ...] | None = None, *, grid: np.ndarray = GRID, rounds: int = 3
 ) -> np.ndarray:
     """Per-class offsets maximising macro F1 (over `labels`, when given) of argmax(log p + offsets):
     coordinate ascent over the classes on `grid` (class 0 fixed at 0: only differences matter), a move
@@ -75,7 +80,7 @@ def cross_fit_offsets(
     *,
     folds: int = 5,
     seed: int = 0,
-):
+) -> np.ndarray:
     """Out-of-fold decided probabilities: offsets fitted on the other patients' rows, applied to each
     held-out fold; what a variant's validation metric is computed on once it has offsets."""
     out, _ = cross_fit(
@@ -99,7 +104,7 @@ class Decision:
     fitted: dict = field(default_factory=dict)
 
 
-def decide(probs: np.ndarray, val: Split, spec, *, min_gain: float, n_boot: int, seed: int) -> Decision:
+def decide(probs: np.ndarray, val: Split, spec: TaskSpec, *, min_gain: float, n_boot: int, seed: int) -> Decision:
     """Offsets kept only where their cross-fitted gain over the argmax, paired by patient, is beyond
     `min_gain` at its lower bound: on few patients offsets fitted to noise would move every decision."""
     metric, labels = headline(spec), spec.metric_labels
@@ -117,7 +122,7 @@ def decide(probs: np.ndarray, val: Split, spec, *, min_gain: float, n_boot: int,
     return Decision(offsets, crossed, fitted)
 
 
-def kept_offsets(saved: dict | None, classes) -> np.ndarray | None:
+def kept_offsets(saved: dict[str, float] | None, classes: Sequence[str]) -> np.ndarray | None:
     """Offsets as `decide` records them in `fitted` (class -> shift), back as an array; None stays None."""
     return None if saved is None else np.array([saved[c] for c in classes])
 
@@ -133,5 +138,5 @@ class DecisionOffsets(nn.Module):
         self.model = model
         self.register_buffer("offsets", torch.as_tensor(offsets, dtype=torch.float32))
 
-    def forward(self, x) -> torch.Tensor:
+    def forward(self, x: object) -> torch.Tensor:  # x: whatever the wrapped model takes, handed on as it is
         return torch.log_softmax(self.model(x).float(), dim=1) + self.offsets

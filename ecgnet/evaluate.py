@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, SupportsFloat
 
 import numpy as np
 import torch
@@ -56,7 +56,7 @@ def macro_auc(probs: np.ndarray, y: np.ndarray, multilabel: bool) -> float:
     return _nan_safe(np.nanmean, per_class_auc(probs, y, multilabel))
 
 
-def _nan_safe(fn, values, *args) -> float:
+def _nan_safe(fn: Callable[..., SupportsFloat], values: Sequence[float] | np.ndarray, *args: float) -> float:
     """fn over the finite values; NaN (no warning) when there are none, e.g. a class never present."""
     values = np.asarray(values, dtype=float)
     return float(fn(values[np.isfinite(values)], *args)) if np.isfinite(values).any() else float("nan")
@@ -328,7 +328,7 @@ def resampled(
     return np.array([metric(probs[rows], y[rows]) for rows in patient_resamples(groups, n_boot=n_boot, seed=seed)])
 
 
-def percentile_interval(draws) -> tuple[float, float]:
+def percentile_interval(draws: Sequence[float] | np.ndarray) -> tuple[float, float]:
     return _nan_safe(np.percentile, draws, 2.5), _nan_safe(np.percentile, draws, 97.5)
 
 
@@ -431,7 +431,7 @@ def n_parameters(model: torch.nn.Module) -> int:
     return int(sum(p.numel() for p in model.parameters()))
 
 
-def latency_ms(model: torch.nn.Module, batch, *, repeats: int = 5) -> float:
+def latency_ms(model: torch.nn.Module, batch: dict[str, dict[str, torch.Tensor]], *, repeats: int = 5) -> float:
     """Median milliseconds per row for one forward pass over `batch` on the CPU."""
     model.eval()
     n = len(next(iter(next(iter(batch.values())).values())))

@@ -215,7 +215,11 @@ def _probs(net: nn.Module, flat: np.ndarray) -> np.ndarray:
 
 
 def modality_ablation(
-    model: nn.Module, data: TaskData, split: Split, metric, rows: np.ndarray | None = None
+    model: nn.Module,
+    data: TaskData,
+    split: Split,
+    metric: Callable[[np.ndarray, np.ndarray], float],
+    rows: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Metric drop when one view's inputs are replaced by the train mean (the others kept)."""
     layout = Layout.of(data)
@@ -225,7 +229,14 @@ def modality_ablation(
     return _view_drops(net, layout, x, train_baseline(data, layout), y, metric)
 
 
-def _view_drops(net: nn.Module, layout: Layout, x: np.ndarray, base: np.ndarray, y: np.ndarray, metric) -> dict:
+def _view_drops(
+    net: nn.Module,
+    layout: Layout,
+    x: np.ndarray,
+    base: np.ndarray,
+    y: np.ndarray,
+    metric: Callable[[np.ndarray, np.ndarray], float],
+) -> dict:
     full, out = metric(_probs(net, x), y), {}
     for m in dict.fromkeys(m for m, _, _, _ in layout.spans()):
         cut = x.copy()

@@ -25,6 +25,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
@@ -242,7 +243,7 @@ def activation(logits: torch.Tensor, multilabel: bool) -> torch.Tensor:
     return torch.sigmoid(logits) if multilabel else torch.softmax(logits, dim=1)
 
 
-def simplex_weights(step: float = 0.1, n: int = 3):
+def simplex_weights(step: float = 0.1, n: int = 3) -> Iterator[np.ndarray]:
     """Every weight vector on a grid of the simplex (non-negative, summing to one)."""
     ticks = np.round(np.arange(0, 1 + 1e-9, step), 6)
     for w in itertools.product(ticks, repeat=n):
@@ -352,7 +353,11 @@ def build(variant: Variant, data: TaskData, cfg: ModelConfig) -> nn.Module:
 
 
 def fit_late(
-    variant: Variant, val_probs: np.ndarray, y_val: np.ndarray, multilabel: bool, score
+    variant: Variant,
+    val_probs: np.ndarray,
+    y_val: np.ndarray,
+    multilabel: bool,
+    score: Callable[[np.ndarray, np.ndarray], float],
 ) -> tuple[nn.Module, dict]:
     """Fit the combiner of a late variant on validation probabilities (rows, modalities, classes).
 
@@ -376,7 +381,7 @@ def cross_fit_late(
     y_val: np.ndarray,
     groups: np.ndarray,
     multilabel: bool,
-    score,
+    score: Callable[[np.ndarray, np.ndarray], float],
     *,
     folds: int = 5,
     seed: int = 0,

@@ -3,6 +3,8 @@ comparison (metrics with intervals against size)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Literal
+
 import numpy as np
 from adjustText import adjust_text
 from matplotlib.ticker import FuncFormatter, NullFormatter
@@ -11,6 +13,10 @@ from sklearn.metrics import confusion_matrix, roc_curve
 from feature_store.plots import plt, to_png
 
 from .evaluate import figure_label
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.text import Text
 
 
 def roc_png(probs: np.ndarray, y: np.ndarray, classes: tuple[str, ...], multilabel: bool, title: str) -> bytes:
@@ -142,7 +148,7 @@ def comparison_png(
     return to_png(fig)
 
 
-def label_points(ax, x: list[float], y: list[float], names: list[str]) -> list:
+def label_points(ax: Axes, x: list[float], y: list[float], names: list[str]) -> list[Text]:
     """Name each point, moved apart where names would overlap (variants within noise of each other sit in
     one corner) and off the points, with a thin line back to its point where a name had to move. Call
     once the axes' limits, scales and layout are set: the placement is in display space."""
@@ -256,9 +262,9 @@ def attribution_png(
     return to_png(fig)  # lays the figure out
 
 
-def _attribution_cell(ax, key: tuple[str, str], mean_input: np.ndarray, mean_attr: np.ndarray) -> None:
+def _attribution_cell(ax: Axes, key: tuple[str, str], mean_input: np.ndarray, mean_attr: np.ndarray) -> None:
     limit = float(np.abs(mean_attr).max()) or 1.0
-    shading = {"cmap": "RdBu_r", "vmin": -limit, "vmax": limit}
+    cmap, vmin, vmax = "RdBu_r", -limit, limit  # one diverging shading for both pictures, 0 at its centre
     ax.tick_params(labelsize=6)
     if key == ("time", "waveform") and mean_input.ndim == 2 and mean_input.shape[0] <= 3:
         # each lead's mean waveform in black over a band shaded by its attribution at each sample
@@ -267,7 +273,15 @@ def _attribution_cell(ax, key: tuple[str, str], mean_input: np.ndarray, mean_att
         for lead, (wave, attr) in enumerate(zip(mean_input, mean_attr, strict=True)):
             centre = -lead * spread
             band = (centre - spread / 2, centre + spread / 2)
-            ax.imshow(attr[None, :], aspect="auto", extent=(0, samples - 1, *band), alpha=0.75, **shading)
+            ax.imshow(
+                attr[None, :],
+                aspect="auto",
+                extent=(0, samples - 1, *band),
+                alpha=0.75,
+                cmap=cmap,
+                vmin=vmin,
+                vmax=vmax,
+            )
             ax.plot(np.arange(samples), centre + wave - float(np.median(wave)), color="black", lw=0.8)
         ax.set_xlim(0, samples - 1)
         ax.set_ylim(-(mean_input.shape[0] - 0.5) * spread, spread / 2)
@@ -280,8 +294,9 @@ def _attribution_cell(ax, key: tuple[str, str], mean_input: np.ndarray, mean_att
         ax.set_xlabel("descriptor", fontsize=6)
         return
     grid = mean_attr.sum(axis=0) if mean_attr.ndim == 3 else mean_attr
-    origin = "lower" if mean_attr.ndim == 3 else "upper"  # frequency upwards; leads top to bottom
-    ax.imshow(grid, aspect="auto", origin=origin, **shading)
+    # frequency upwards; leads top to bottom
+    origin: Literal["lower", "upper"] = "lower" if mean_attr.ndim == 3 else "upper"
+    ax.imshow(grid, aspect="auto", origin=origin, cmap=cmap, vmin=vmin, vmax=vmax)
     ax.set_xlabel("frame" if mean_attr.ndim == 3 else "position", fontsize=6)
     ax.set_ylabel("frequency bin" if mean_attr.ndim == 3 else "lead", fontsize=6)
 

@@ -12,7 +12,7 @@ inference pass over the members. Nothing here chooses anything.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -51,7 +51,9 @@ def test_per_seed(
     return out
 
 
-def cv_per_seed(by_seed: Sequence[np.ndarray], val: Split, metric) -> list[float]:
+def cv_per_seed(
+    by_seed: Sequence[np.ndarray], val: Split, metric: Callable[[np.ndarray, np.ndarray], float]
+) -> list[float]:
     """The headline of each seed's out-of-fold probabilities (as that seed decides them: cross-fitted
     where it keeps offsets): what cross-validation would have read with that one seed."""
     return [round(float(metric(p, val.y)), 4) for p in by_seed]

@@ -287,12 +287,12 @@ def _swap_plan(data: TaskData, swap: ConductionSwap | None) -> tuple[int, tuple[
 
 
 def _epoch(
-    model,
-    x,
-    y,
-    loss_fn,
-    opt,
-    scaler,
+    model: nn.Module,
+    x: dict[str, dict[str, torch.Tensor]],
+    y: torch.Tensor,
+    loss_fn: Loss,
+    opt: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
     cfg: TrainConfig,
     epoch: int,
     device: torch.device,
@@ -373,11 +373,11 @@ def autocast_args(cfg: TrainConfig, model: nn.Module, device: torch.device) -> d
     return {"enabled": cfg.cpu_bf16 and getattr(model, "cpu_bf16", False), "dtype": torch.bfloat16}
 
 
-def _loss(loss_fn: Loss, logits, target, weights: torch.Tensor | None) -> torch.Tensor:
+def _loss(loss_fn: Loss, logits: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
     return loss_fn(logits, target) if weights is None else _row_weighted(loss_fn, logits, target, weights)
 
 
-def _row_weighted(loss_fn: Loss, logits, target, weights: torch.Tensor) -> torch.Tensor:
+def _row_weighted(loss_fn: Loss, logits: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """The class-weighted loss (cross-entropy or focal) with each row weighted too, normalised as the
     class-weighted mean is (by the sum of the weights its rows carry)."""
     if isinstance(loss_fn, FocalLoss):
@@ -420,7 +420,14 @@ def _advance(state: _TrainState, record: dict, model: nn.Module) -> None:
     state["epoch"] += 1
 
 
-def _save(path: Path, state: _TrainState, model, opt, sched, averaged: AveragedModel | None = None) -> None:
+def _save(
+    path: Path,
+    state: _TrainState,
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    sched: torch.optim.lr_scheduler.LRScheduler,
+    averaged: AveragedModel | None = None,
+) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     torch.save(
@@ -437,7 +444,13 @@ def _save(path: Path, state: _TrainState, model, opt, sched, averaged: AveragedM
     os.replace(tmp, path)
 
 
-def _resume(path: Path, model, opt, sched, averaged: AveragedModel | None = None) -> _TrainState:
+def _resume(
+    path: Path,
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    sched: torch.optim.lr_scheduler.LRScheduler,
+    averaged: AveragedModel | None = None,
+) -> _TrainState:
     saved = torch.load(path, weights_only=True)
     model.load_state_dict(saved.pop("model"))
     kept = saved.pop("averaged", None)

@@ -9,11 +9,16 @@ class's baseline plus the leaf values of that class's trees: exactly what scikit
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
+
+if TYPE_CHECKING:  # scikit-learn is not imported to run a fitted ensemble
+    from sklearn.ensemble import HistGradientBoostingClassifier
 
 
 class TreeEnsemble(nn.Module):
@@ -48,7 +53,13 @@ class TreeEnsemble(nn.Module):
         self.walking: list[int] = []
         self.register_load_state_dict_pre_hook(self._resize)
 
-    def _resize(self, module, state_dict, prefix, *args) -> None:
+    def _resize(
+        self,
+        module: nn.Module,
+        state_dict: Mapping[str, Any],  # Any: tensors, and whatever a module's extra state holds
+        prefix: str,
+        *args: object,  # local_metadata, strict, missing_keys, unexpected_keys, error_msgs: not read
+    ) -> None:
         # a fitted ensemble's size is the fit's: take the saved shapes before copying into them
         if prefix + "number" in state_dict:
             self.number.data = torch.empty_like(state_dict[prefix + "number"])
@@ -114,7 +125,9 @@ class Forest:
         )
 
 
-def boosted_forest(model, outputs) -> tuple[Forest, np.ndarray]:
+def boosted_forest(
+    model: HistGradientBoostingClassifier, outputs: Sequence[int] | np.ndarray
+) -> tuple[Forest, np.ndarray]:
     """The trees of a fitted `HistGradientBoostingClassifier` and its baseline logits; `outputs[k]` is
     the class the k-th tree of every round adds to. Reads the estimator's fitted predictors, which
     scikit-learn keeps private: its version is pinned, and the test against its own

@@ -1,5 +1,7 @@
 """Data-quality checks and the promotion gate; each reports the expected and the actual value."""
 
+from collections.abc import Iterator
+
 import dagster as dg
 import polars as pl
 
@@ -117,7 +119,9 @@ ingest_checks = (
 VIEW_CHECKS = ("check_schema", "check_finite_values", "check_rows_match_raw")
 
 
-def _view_results(spec: TaskSpec, family: str, asset_name: str, store: EcgnetStore, shards: list[Shard]):
+def _view_results(
+    spec: TaskSpec, family: str, asset_name: str, store: EcgnetStore, shards: list[Shard]
+) -> Iterator[dg.AssetCheckResult]:
     """The view checks over the shards this run materialized, each shard's figures side by side."""
     raw, features, per_shard = store.raw(), store.features(), {}
     for shard in shards:
@@ -176,7 +180,7 @@ def build_view_checks(spec: TaskSpec, family: str) -> dg.AssetChecksDefinition:
         specs=[dg.AssetCheckSpec(check, asset=name, blocking=True) for check in VIEW_CHECKS],
         name=f"{name}_quality",
     )
-    def _checks(context: dg.AssetCheckExecutionContext, store: EcgnetStore):
+    def _checks(context: dg.AssetCheckExecutionContext, store: EcgnetStore) -> Iterator[dg.AssetCheckResult]:
         yield from _view_results(spec, family, name, store, step_shards(context.op_execution_context))
 
     return _checks

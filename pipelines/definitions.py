@@ -11,7 +11,7 @@ from .assets.ingest import ingest_assets
 from .assets.training import build_training_assets
 from .checks import build_feature_checks, build_training_checks, ingest_checks
 from .jobs import ecgnet_job, executor, features_job, ingest_job, refresh_job, retrain_job, weekly_retrain
-from .resources import resources
+from .resources import EcgnetStore, resources
 from .sensors import new_records_sensor
 
 
@@ -23,8 +23,14 @@ def build_assets(specs: list[TaskSpec]) -> tuple[list[dg.AssetsDefinition], list
     )
 
 
-def build_defs(specs: list[TaskSpec] | None = None, **resource_overrides) -> dg.Definitions:
-    """Every asset, check, job, schedule and sensor, generated for the given tasks (default: all)."""
+def build_defs(
+    specs: list[TaskSpec] | None = None,
+    *,
+    store: EcgnetStore | None = None,
+    **resource_overrides: dg.ConfigurableResource,
+) -> dg.Definitions:
+    """Every asset, check, job, schedule and sensor, generated for the given tasks (default: all); `store` and
+    `resource_overrides` go to `resources` as they are."""
     assets, checks = build_assets(list(TASKS.values()) if specs is None else specs)
     return dg.Definitions(
         assets=assets,
@@ -33,7 +39,7 @@ def build_defs(specs: list[TaskSpec] | None = None, **resource_overrides) -> dg.
         schedules=[weekly_retrain],
         sensors=[new_records_sensor],
         executor=executor,
-        resources=resources(**resource_overrides),
+        resources=resources(store, **resource_overrides),
     )
 
 

@@ -18,7 +18,7 @@ from .stale_runs import close_dead_runs
     description="Runs the refresh job (ingest, then feature views) when record files under the "
     "source folders change, so new records are ready for inference and the next retrain.",
 )
-def new_records_sensor(context: dg.SensorEvaluationContext, ingest: IngestSettings):
+def new_records_sensor(context: dg.SensorEvaluationContext, ingest: IngestSettings) -> dg.SkipReason | dg.SensorResult:
     for run_id in close_dead_runs(context.instance):  # while `make ui` runs, no dead run stays STARTED
         context.log.warning(f"run {run_id} was left STARTED by a process that is gone; marked failed")
     missing = [str(f) for f in ingest.folders() if not f.is_dir()]

@@ -6,6 +6,7 @@ comparison's folder; every model step maps them in, and hands its result to the 
 asset input (a ModelRef), never through files found again by name.
 """
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -89,7 +90,7 @@ def build_training_data(spec: TaskSpec) -> dg.AssetsDefinition:
         store: EcgnetStore,
         mlflow: MlflowTracking,
         training: TrainingSettings,
-    ):
+    ) -> Iterator[dg.Output[TrainingRun]]:
         views = _whole_views(context, spec, store)
         if all(r.entry().rows == 0 for r in views.values()):
             context.log.warning(
