@@ -53,7 +53,7 @@ from ecgnet.stress import reference_copies
 from ecgnet.tracking import Tracker
 from ecgnet.train import TrainConfig, predict_probs
 from feature_store.backend import numpy_backend
-from feature_store.beat_ids import beat_positions
+from feature_store.beat_ids import beat_positions, record_rows
 from feature_store.sources.splits import mitdb_table
 from feature_store.tasks import BEATS, ReferenceStress, TaskSpec
 from feature_store.transforms.rhythm import BEAT_RR_NAMES
@@ -141,9 +141,7 @@ def template_context(split: Split, beats: int = 4) -> Split:
     record, r_peak = beat_positions(split.ids)
     shifts = [s for s in range(-beats, beats + 1) if s]
     context = np.zeros((len(scalars), len(shifts) * len(read)), np.float32)
-    for rec in np.unique(record):
-        rows = np.flatnonzero(record == rec)
-        rows = rows[np.argsort(r_peak[rows], kind="stable")]
+    for rows in record_rows(record, r_peak):
         at = np.arange(len(rows))
         context[rows] = np.concatenate(
             [scalars[rows[np.clip(at + s, 0, len(rows) - 1)]][:, read] for s in shifts], axis=1

@@ -23,7 +23,7 @@ import numpy as np
 from benchmarks.paired_rows import SavedRow, figures, load_rows, paired
 from ecgnet.data import cross_fit
 from ecgnet.evaluate import headline
-from feature_store.beat_ids import beat_positions
+from feature_store.beat_ids import beat_positions, record_rows
 from feature_store.tasks import BEATS
 
 FLOOR = 1e-6  # log-probabilities floored here: a saved 0 is a rounding, not a certainty
@@ -35,9 +35,7 @@ def neighbour_means(values: np.ndarray, records: np.ndarray, r_peak: np.ndarray,
     order), the row itself left out; at a record's ends the window holds what the record has (a record of
     one beat gets its own values)."""
     out = np.empty_like(values, dtype=np.float64)
-    for record in np.unique(records):
-        rows = np.flatnonzero(records == record)
-        rows = rows[np.argsort(r_peak[rows], kind="stable")]
+    for rows in record_rows(records, r_peak):
         v = values[rows].astype(np.float64)
         csum = np.concatenate([np.zeros((1, v.shape[1])), np.cumsum(v, axis=0)])
         idx = np.arange(len(rows))

@@ -5,7 +5,7 @@ Record ids may hold ":" themselves (a path-like name); the sample is always afte
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
@@ -25,3 +25,11 @@ def beat_positions(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             f"{bad!r} is not a beat id ('<record>:<R peak sample>'); fix: pass the ids of a beat task's rows"
         )
     return np.array([p[0] for p in parts]), np.array([int(p[1]) for p in parts], dtype=np.int64)
+
+
+def record_rows(record_id: np.ndarray, r_peak: np.ndarray) -> Iterator[np.ndarray]:
+    """Each record's row indices (records in sorted order), its beats in time order (by `r_peak`; ties keep
+    their row order)."""
+    for record in np.unique(record_id):
+        rows = np.flatnonzero(record_id == record)
+        yield rows[np.argsort(r_peak[rows], kind="stable")]

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from feature_store.beat_ids import beat_ids, beat_positions
+from feature_store.beat_ids import beat_ids, beat_positions, record_rows
 
 
 def test_beat_ids_read_back_to_their_record_and_r_peak():
@@ -17,3 +17,9 @@ def test_beat_ids_read_back_to_their_record_and_r_peak():
 def test_an_id_that_is_not_a_beats_is_named(bad):
     with pytest.raises(ValueError, match="not a beat id"):
         beat_positions(np.array(["100:1", bad]))
+
+
+def test_each_records_rows_come_in_time_order_ties_in_row_order():
+    record = np.array(["b", "a", "b", "a", "b"])
+    r_peak = np.array([30, 20, 10, 20, 30])
+    assert [rows.tolist() for rows in record_rows(record, r_peak)] == [[1, 3], [2, 0, 4]]

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 import numpy as np
 from wfdb import processing
 
+from ..beat_ids import record_rows
+
 BEAT_RR_NAMES = (
     *("rr_prev_s", "rr_next_s", "rr_local_s", "rr_record_s", "rr_prev_norm", "rr_next_norm"),
     *("rr_prev_slow_norm", "rr_next_slow_norm", "rr_prev_q90_norm", "rr_next_q90_norm"),
@@ -52,9 +54,7 @@ def _records(
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, float | np.floating]]:
     """Per record: its rows in time order, their intervals before and after (float64; NaN, the first and
     last beat's unknown ones, as the record's mean preceding interval) and that mean."""
-    for record in np.unique(record_id):
-        rows = np.flatnonzero(record_id == record)
-        rows = rows[np.argsort(r_peak[rows], kind="stable")]
+    for rows in record_rows(record_id, r_peak):
         prev, nxt = rr_prev_s[rows].astype(np.float64), rr_next_s[rows].astype(np.float64)
         mean = np.nanmean(prev) if np.isfinite(prev).any() else 1.0
         yield rows, np.where(np.isfinite(prev), prev, mean), np.where(np.isfinite(nxt), nxt, mean), mean

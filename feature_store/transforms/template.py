@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..beat_ids import record_rows
+
 TEMPLATE_NAMES = ("template_corr", "template_qrs_corr", "template_log1p_rms", "template_log_qrs_energy")
 # the same four against the median of the record's unhurried beats (`sinus_quantile` > 0), beside them
 SINUS_TEMPLATE_NAMES = ("sinus_corr", "sinus_qrs_corr", "sinus_log1p_rms", "sinus_log_qrs_energy")
@@ -65,9 +67,7 @@ def record_templates(
     qrs = slice(max(centre - half, 0), centre + half + 1)
     pre = slice(0, max(centre - half, 1)) if pre_qrs else None
     quantiles = (rr_quantile, sinus_quantile) if sinus_quantile > 0 else (rr_quantile,)
-    for record in np.unique(record_id):
-        rows = np.flatnonzero(record_id == record)
-        rows = rows[np.argsort(r_peak[rows], kind="stable")]
+    for rows in record_rows(record_id, r_peak):
         beats = waveform[rows].astype(np.float64)
         for i, quantile in enumerate(quantiles):
             eligible = _unhurried(rows, rr_prev, quantile)
