@@ -40,7 +40,7 @@ import numpy as np
 
 from benchmarks.beat_arrays import BeatRows, beat_references, beat_views, read_beats
 from benchmarks.common import MITDB
-from ecgnet.augment import AugmentConfig, ConductionSwap, RhythmJitter
+from ecgnet.augment import AugmentConfig, ConductionSwap, RhythmJitter, ShapeDropout
 from ecgnet.comparison import ComparisonConfig, fit_variant
 from ecgnet.crossval import folds
 from ecgnet.data import Split, TaskData, labelled_split
@@ -406,6 +406,23 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     "classes with under 100 training rows out of the loss (Q; bfloat16)": {"min_class_rows": 100, "cpu_bf16": True},
     "seed 1: classes with under 100 training rows out of the loss (bfloat16)": {
         "min_class_rows": 100,
+        "cpu_bf16": True,
+        "seed": 1,
+    },
+    # shape dropout (TrainConfig.shape_dropout): a share of the training beats of every class show their
+    # rhythm only (waveform flat, morphology scalars at their means), so the rhythm has to answer alone for
+    # them, where the conduction swap gave S beats N shapes; aimed at the blocked records' S beats read as N
+    "shape dropout: 30 % of the training beats show their rhythm only (bfloat16)": {
+        "shape_dropout": ShapeDropout(),
+        "cpu_bf16": True,
+    },
+    "seed 1: shape dropout, 30 % (bfloat16)": {"shape_dropout": ShapeDropout(), "cpu_bf16": True, "seed": 1},
+    "shape dropout: 15 % of the training beats (bfloat16)": {
+        "shape_dropout": ShapeDropout(share=0.15),
+        "cpu_bf16": True,
+    },
+    "seed 1: shape dropout, 15 % (bfloat16)": {
+        "shape_dropout": ShapeDropout(share=0.15),
         "cpu_bf16": True,
         "seed": 1,
     },

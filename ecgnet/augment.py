@@ -138,6 +138,45 @@ def swap_conduction(
     return out
 
 
+@dataclass(frozen=True)
+class ShapeDropout:
+    """Beat tasks: some training beats are shown with their shape withheld and their rhythm kept.
+
+    Where DS1 pairs a QRS shape with one class only (every bundle-branch-blocked beat it trains on is N),
+    a model can learn the shape as the answer and stop reading the rhythm, and then calls a blocked
+    record's premature beats N. With probability `share` a training row of any class loses its waveform
+    (each lead flattened to the batch's mean level) and its morphology scalars (every time scalar after the
+    rhythm ones, set to the batch's column means), so the rhythm has to answer alone for those rows; the
+    network still sees both, together, on every other row and at scoring."""
+
+    share: float = 0.3
+
+
+def drop_shape(
+    time: dict[str, torch.Tensor], rhythm_width: int, share: float, generator: torch.Generator
+) -> dict[str, torch.Tensor]:
+    """A copy of a batch's time inputs (`waveform`, `scalars`) in which each row, with probability `share`
+    (draws from `generator`, CPU, like augment_waveform's), has its waveform replaced by each lead's mean
+    over the batch and its scalars after the first `rhythm_width` by their batch means; unchanged where
+    no row is drawn."""
+    n = len(next(iter(time.values())))
+    chosen = torch.nonzero(torch.rand(n, generator=generator) < share).flatten()
+    if not len(chosen):
+        return time
+    out = dict(time)
+    if "waveform" in out:
+        wave = out["waveform"].clone()
+        dest = chosen.to(wave.device)
+        wave[dest] = wave.mean(dim=(0, 2), keepdim=True).expand(len(dest), -1, wave.shape[2])
+        out["waveform"] = wave
+    if "scalars" in out:
+        scalars = out["scalars"].clone()
+        dest = chosen.to(scalars.device)
+        scalars[dest, rhythm_width:] = scalars[:, rhythm_width:].mean(dim=0)
+        out["scalars"] = scalars
+    return out
+
+
 def mix_rows(
     batch: dict[str, dict[str, torch.Tensor]], alpha: float, generator: torch.Generator
 ) -> tuple[dict[str, dict[str, torch.Tensor]], torch.Tensor, float]:

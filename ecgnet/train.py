@@ -23,7 +23,9 @@ from .augment import (
     AugmentConfig,
     ConductionSwap,
     RhythmJitter,
+    ShapeDropout,
     augment_waveform,
+    drop_shape,
     jitter_rhythm,
     mix_rows,
     rhythm_exponents,
@@ -62,6 +64,7 @@ class TrainConfig:
     augment: AugmentConfig | None = None
     rhythm_jitter: RhythmJitter | None = None  # beat tasks: RR references scaled per row in training
     conduction_swap: ConductionSwap | None = None  # beat tasks: S beats wear N beats' shapes in training
+    shape_dropout: ShapeDropout | None = None  # beat tasks: some training beats show their rhythm only
     # single-label tasks: each epoch trains on every row of the classes with at most `class_cap` rows
     # and a fresh random `class_cap` of each larger class (MIT-BIH: N is 90 % of DS1), so an epoch costs
     # a fraction of a full pass and, over epochs, every row is still seen; class weights follow the
@@ -234,12 +237,26 @@ def train(
         row_weights = torch.as_tensor(balance, dtype=torch.float32).to(y_train.device)
     rr = _rr_exponents(data) if cfg.rhythm_jitter is not None else None
     swap = _swap_plan(data, cfg.conduction_swap)
+    shape_width = _rhythm_width(data) if cfg.shape_dropout is not None else None
     scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp and device.type == "cuda")
     scored = model if averaged is None else averaged.module
     while state["epoch"] < cfg.epochs and state["bad"] < cfg.patience:
         epoch, start = state["epoch"], time.perf_counter()
         train_loss = _epoch(
-            model, x_train, y_train, loss_fn, opt, scaler, cfg, epoch, device, rr, swap, row_weights, averaged
+            model,
+            x_train,
+            y_train,
+            loss_fn,
+            opt,
+            scaler,
+            cfg,
+            epoch,
+            device,
+            rr,
+            swap,
+            row_weights,
+            averaged,
+            shape_width,
         )
         sched.step()
         probs = predict_probs(scored, data.val, data.multilabel, device=device)
@@ -272,17 +289,24 @@ def _rr_exponents(data: TaskData) -> torch.Tensor | None:
     return rhythm_exponents(BEAT_RR_NAMES)
 
 
+def _rhythm_width(data: TaskData) -> int | None:
+    """How many of a single-label beat task's time scalars are rhythm (the RR columns, then `rr_context`:
+    ecgnet.data.INPUTS); None where the task is not one with a time view."""
+    if data.spec.unit != "beat" or data.multilabel or "time" not in data.train.x:
+        return None
+    return sum(len(names) for names in rhythm_columns(data.spec))
+
+
 def _swap_plan(data: TaskData, swap: ConductionSwap | None) -> tuple[int, tuple[int, int]] | None:
-    """Where a beat task's time scalars stop being rhythm (the RR columns, then `rr_context`:
-    ecgnet.data.INPUTS) and the class indices the conduction swap moves between; None where it has
-    nothing to do (no swap asked, not a single-label beat task with a time view). Raises for a class
-    the task does not have."""
-    if swap is None or data.spec.unit != "beat" or data.multilabel or "time" not in data.train.x:
+    """Where a beat task's time scalars stop being rhythm and the class indices the conduction swap
+    moves between; None where it has nothing to do (no swap asked, not a single-label beat task with a
+    time view). Raises for a class the task does not have."""
+    width = _rhythm_width(data)
+    if swap is None or width is None:
         return None
     missing = [c for c in (swap.label, swap.donor) if c not in data.classes]
     if missing:
         raise ValueError(f"conduction swap: task {data.spec.name} has no class {missing}; its classes: {data.classes}")
-    width = sum(len(names) for names in rhythm_columns(data.spec))
     return width, (data.classes.index(swap.label), data.classes.index(swap.donor))
 
 
@@ -300,6 +324,7 @@ def _epoch(
     swap: tuple[int, tuple[int, int]] | None = None,
     row_weights: torch.Tensor | None = None,
     averaged: AveragedModel | None = None,
+    shape_width: int | None = None,
 ) -> float:
     model.train()
     # the order depends on (seed, epoch) only, so a resumed run sees the same batches; it moves to
@@ -326,6 +351,9 @@ def _epoch(
             assert cfg.conduction_swap is not None  # _swap_plan plans a swap only from the config's
             share = cfg.conduction_swap.share
             batch["time"] = swap_conduction(batch["time"], target, swap[0], swap[1], share, draws)
+        if shape_width is not None:
+            assert cfg.shape_dropout is not None  # train plans the width only where the config asks for it
+            batch["time"] = drop_shape(batch["time"], shape_width, cfg.shape_dropout.share, draws)
         weights = None if row_weights is None else row_weights[idx].to(device, non_blocking=True)
         partner, lam = None, 1.0
         if cfg.mixup:

@@ -10,7 +10,9 @@ from ecgnet.augment import (
     AugmentConfig,
     ConductionSwap,
     RhythmJitter,
+    ShapeDropout,
     augment_waveform,
+    drop_shape,
     jitter_rhythm,
     mix_rows,
     rhythm_exponents,
@@ -119,6 +121,32 @@ def test_conduction_swap_trains_differently_is_off_by_default_and_names_a_missin
     cfg = TrainConfig(epochs=1, batch_size=64, device="cpu", conduction_swap=ConductionSwap(donor="X"))
     with pytest.raises(ValueError, match="has no class"):
         train(build(VARIANTS["time"], data, SMALL), data, cfg)
+
+
+def test_shape_dropout_flattens_some_rows_shapes_and_keeps_their_rhythm():
+    n, rhythm = 400, 3
+    g = torch.Generator().manual_seed(0)
+    time = {"waveform": torch.randn(n, 2, 16, generator=g), "scalars": torch.randn(n, 7, generator=g)}
+    before = {k: v.clone() for k, v in time.items()}
+    out = drop_shape(time, rhythm, 0.3, torch.Generator().manual_seed(1))
+    again = drop_shape(time, rhythm, 0.3, torch.Generator().manual_seed(1))
+    assert all(torch.equal(out[k], again[k]) for k in time)  # repeatable from its generator
+    assert torch.equal(out["scalars"][:, :rhythm], time["scalars"][:, :rhythm])  # every rhythm column kept
+    dropped = (out["waveform"] != time["waveform"]).flatten(1).any(dim=1)
+    assert 0.2 < dropped.float().mean() < 0.4  # about `share` of the rows, of any class
+    lead_means = time["waveform"].mean(dim=(0, 2))
+    for row in torch.nonzero(dropped).flatten():  # each lead flat at its batch mean, morphology at the means
+        torch.testing.assert_close(out["waveform"][row], lead_means[:, None].expand(2, 16))
+        torch.testing.assert_close(out["scalars"][row, rhythm:], time["scalars"][:, rhythm:].mean(dim=0))
+    kept = ~dropped
+    assert torch.equal(out["scalars"][kept], time["scalars"][kept])  # the other rows untouched
+    assert all(torch.equal(time[k], before[k]) for k in time)  # the input is not written to
+    assert drop_shape(time, rhythm, 0.0, torch.Generator()) is time
+
+
+def test_shape_dropout_trains_differently_and_is_off_by_default(beat_task_sample):
+    assert TrainConfig().shape_dropout is None
+    assert _changes_training(beat_task_sample(400), shape_dropout=ShapeDropout())
 
 
 def test_mixup_mixes_every_input_of_every_modality_with_one_partner_per_row():
