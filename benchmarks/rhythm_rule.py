@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 
+from benchmarks.paired_rows import load_row
 from ecgnet.classical import RAW_INTERVALS, equal_prior_lda  # RAW_INTERVALS: de Chazal's four
 from ecgnet.comparison import development
 from ecgnet.crossval import patient_folds
@@ -142,13 +143,13 @@ def out_of_fold(run: Path, dev, variants: list[str] | None, oof: list[Path]) -> 
             )
     position, y = {beat: i for i, beat in enumerate(dev.ids)}, np.asarray(dev.y)
     for path in oof:
-        saved = np.load(path)
-        order = np.array([position.get(beat, -1) for beat in saved["ids"]])
-        if len(order) != len(y) or (order < 0).any() or not np.array_equal(np.asarray(saved["y"]), y[order]):
+        saved = load_row(path)
+        order = np.array([position.get(beat, -1) for beat in saved.ids])
+        if len(order) != len(y) or (order < 0).any() or not np.array_equal(saved.y, y[order]):
             raise ValueError(f"{path}: not the run's DS1 beats; fix: save out-of-fold rows of the same database")
-        probs = np.zeros((len(y), saved["probs"].shape[1]))
-        probs[order] = saved["probs"]
-        runs[f"{path.stem}: {str(saved['ablation'])[:40]}"] = probs
+        probs = np.zeros((len(y), saved.probs.shape[1]))
+        probs[order] = saved.probs
+        runs[f"{path.stem}: {saved.name[:40]}"] = probs
     return runs
 
 
