@@ -32,11 +32,13 @@ import dataclasses
 import json
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from torch import nn
 
 from benchmarks.beat_arrays import BeatRows, beat_references, beat_views, read_beats
 from benchmarks.common import MITDB
@@ -79,8 +81,8 @@ def per_record_amplitude(split: Split) -> Split:
     return _with_time(split, waveform=wave)
 
 
-def _by_lead(split: Split, pick) -> Split:
-    """Every per-lead array of every view (lead on axis 1, two leads) indexed on that axis by `pick(rows)`."""
+def _by_lead(split: Split, pick: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Split:
+    """Every per-lead array of every view (lead on axis 1, two leads) indexed on that axis by `pick(array, records)`."""
     records = beat_positions(split.ids)[0]
     x: dict[str, dict[str, np.ndarray]] = {}
     for view, cols in split.x.items():
@@ -215,7 +217,7 @@ def minus_record_median(split: Split) -> Split:
     return _with_time(split, waveform=wave)
 
 
-def time_view(**changes) -> TimeParams:
+def time_view(**changes: Any) -> TimeParams:
     """The comparison's time view parameters with `changes`: a row changes one thing from how BEATS
     computes its time view as it stands."""
     return replace(BEATS.view_params["time"], **changes)
@@ -514,7 +516,7 @@ def _take(beats: BeatRows, rows: np.ndarray) -> BeatRows:
     return replace(beats, **{name: a[rows] for name, a in arrays.items() if isinstance(a, np.ndarray)})
 
 
-def stress_rows(beats: BeatRows, kind: str, spec: TaskSpec = BEATS, **shape) -> Split:
+def stress_rows(beats: BeatRows, kind: str, spec: TaskSpec = BEATS, **shape: Any) -> Split:
     """The rows a stress test scores: "thinned" (`s_majority`), "runs" (`s_runs`) or "references": every
     record with at least `min_s` S beats, whole, each beat read against record-level references (RR
     mean, median and 90th percentile, the median beat) computed as if S were `s_share` of the record,
@@ -564,7 +566,7 @@ def waveform_views(split: Split, shift: int = 3, gain: float = 0.1) -> list[Spli
     ]
 
 
-def tta_probs(model, split: Split) -> np.ndarray:
+def tta_probs(model: nn.Module, split: Split) -> np.ndarray:
     """The mean of the model's probabilities over `waveform_views(split)`."""
     return np.mean([predict_probs(model, view, False) for view in waveform_views(split)], axis=0)
 
@@ -683,7 +685,9 @@ def row_metrics(row: dict) -> dict[str, float]:
     return out
 
 
-def log_row(tracker: Tracker, row: dict, cfg: ComparisonConfig, dev: TaskData, args, saved: dict[str, Path]) -> str:
+def log_row(
+    tracker: Tracker, row: dict, cfg: ComparisonConfig, dev: TaskData, args: argparse.Namespace, saved: dict[str, Path]
+) -> str:
     """The row in MLflow (Tracker.log_ablation): its settings, figures, the row itself as JSON and the
     out-of-fold probabilities `saved` under --save-oof."""
     with tempfile.TemporaryDirectory() as tmp:

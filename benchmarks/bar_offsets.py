@@ -36,7 +36,9 @@ def bar_ratio(figures: dict[str, float]) -> Callable[[np.ndarray, np.ndarray], f
     return ratio
 
 
-def bar_decided(probs: np.ndarray, y: np.ndarray, groups: np.ndarray, figures: dict[str, float], grid=GRID):
+def bar_decided(
+    probs: np.ndarray, y: np.ndarray, groups: np.ndarray, figures: dict[str, float], grid: np.ndarray = GRID
+) -> tuple:
     """Out-of-fold probabilities decided by the S and V offsets that maximise `bar_ratio` on the other
     patients (zeros first among the candidates, so a fold keeps the argmax unless a shift scores higher),
     and the offsets each fold chose."""

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ecgnet.data import TaskData, labelled_split, task_data
+from ecgnet.data import Split, TaskData, labelled_split, task_data
 from feature_store.backend import Backend
 from feature_store.config import IngestConfig
 from feature_store.sources.annotated import AnnotatedBeatSource
@@ -134,7 +134,7 @@ def beat_task_data(beats: BeatRows, views: dict, spec: TaskSpec = BEATS, seed: i
     """Train / val / test as `load_task_data` makes them from the stored views."""
     order = np.argsort(beats.ids, kind="stable")  # training_set aligns rows by sorted entity id
 
-    def split(names: tuple[str, ...]):
+    def split(names: tuple[str, ...]) -> Split:
         rows = order[np.isin(beats.split[order], names)]
         features = {v: {c: a[rows] for c, a in cols.items()} for v, cols in views.items()}
         labels = [[label] for label in beats.label[rows].tolist()]

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ecgnet.data import TaskData
 from ecgnet.fusion import VARIANTS, build
 from ecgnet.models import MODALITIES, ModelConfig
 from ecgnet.train import TrainConfig, autocast_args, bf16_unit, native_bf16, seed_everything, train
@@ -31,7 +32,7 @@ SAMPLE = PROJECT_ROOT / "data" / "sample" / "mitdb"
 REPEATS = 5
 
 
-def epoch_seconds(name: str, data, bf16: bool) -> float:
+def epoch_seconds(name: str, data: TaskData, bf16: bool) -> float:
     """One epoch of `name`; with `bf16`, in bfloat16 whether or not the model declares that it pays."""
     seed_everything(0)
     model = build(VARIANTS[name], data, ModelConfig())

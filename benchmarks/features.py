@@ -15,14 +15,16 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import polars as pl
 
 from benchmarks.common import mitdb_or_skip
 from benchmarks.gpu import scaled_spectrogram
-from feature_store.backend import cupy_backend, numpy_backend
+from feature_store.backend import Backend, cupy_backend, numpy_backend
 from feature_store.config import IngestConfig
 from feature_store.ingest import ingest_kind
 from feature_store.raw_store import RawSnapshot, RawStore
@@ -31,25 +33,28 @@ from feature_store.tasks import BEATS
 from feature_store.transforms.reference import reference_features
 from feature_store.views.compute import compute_features, fit_stats
 from feature_store.views.families import FAMILIES
-from feature_store.views.inputs import load_beats
+from feature_store.views.inputs import TaskInput, load_beats
+
+T = TypeVar("T")
 
 
-def beats_input(mitdb: Path, tmp: Path):
+def beats_input(mitdb: Path, tmp: Path) -> TaskInput:
     store, cfg = RawStore(tmp / "store"), IngestConfig()
     report = ingest_kind("annotated", discover([mitdb], cfg)["annotated"], store, cfg)
     return load_beats(BEATS, [RawSnapshot("annotated", str(store.root), report.snapshot, report.record_ids)])
 
 
-def tiled(inp, rows: int):
+def tiled(inp: TaskInput, rows: int) -> TaskInput:
     """The same real beats repeated to `rows` (ids suffixed), for timing at full-database size."""
     reps = -(-rows // len(inp.signal))
     inp.signal = np.tile(inp.signal, (reps, 1, 1))[:rows]
     inp.keys = pl.concat([inp.keys.with_columns(pl.col("entity_id") + f"#{i}") for i in range(reps)]).head(rows)
+    assert inp.beats is not None  # load_beats gives beat rows their beats table
     inp.beats = pl.concat([inp.beats.with_columns(pl.col("record_id") + f"#{i}") for i in range(reps)]).head(rows)
     return inp
 
 
-def timed(fn):
+def timed(fn: Callable[[], T]) -> tuple[T, float]:
     start = time.perf_counter()
     out = fn()
     return out, time.perf_counter() - start
@@ -61,7 +66,7 @@ def agree(a: dict, b: dict, tol: float) -> str:
     return f"agree to {tol:g}: {'yes' if worst <= 1 else 'NO'} (worst {worst:.2f} of tolerance)"
 
 
-def compare_family(family: str, inp, stats, gpu, loop_rows: int) -> list[tuple]:
+def compare_family(family: str, inp: TaskInput, stats: Any, gpu: Backend | None, loop_rows: int) -> list[tuple]:
     params, fam, n = BEATS.view_params[family], FAMILIES[family], len(inp.signal)
     sub = np.linspace(0, n - 1, min(loop_rows, n)).astype(int)
     loop, t_loop = timed(

@@ -14,13 +14,15 @@ from __future__ import annotations
 import argparse
 import time
 import traceback
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 
 from benchmarks.common import MITDB
-from feature_store.backend import Backend, cupy_backend, numpy_backend
+from feature_store.backend import Array, Backend, cupy_backend, numpy_backend
 from feature_store.config import IngestConfig
 from feature_store.sources.annotated import AnnotatedBeatSource
 from feature_store.sources.base import RecordRef
@@ -29,6 +31,8 @@ from feature_store.tasks import BEATS
 from feature_store.transforms.spectrogram import log_spectrogram
 from feature_store.views.compute import array_features, lead_stats
 from feature_store.views.families import FAMILIES
+
+T = TypeVar("T")
 
 SAMPLE_MITDB = Path(__file__).resolve().parents[1] / "data" / "sample" / "mitdb"
 
@@ -46,7 +50,7 @@ def beat_windows(folder: Path) -> np.ndarray:
     return np.concatenate(out)
 
 
-def timed(fn, sync=lambda: None):
+def timed(fn: Callable[[], T], sync: Callable[[], object] = lambda: None) -> tuple[T, float]:
     start = time.perf_counter()
     out = fn()
     sync()
@@ -100,7 +104,7 @@ def copy_seconds(signal: np.ndarray, gpu: Backend) -> tuple[float, float]:
     return up, down
 
 
-def peak_bandwidth(xp) -> tuple[str, float]:
+def peak_bandwidth(xp: Any) -> tuple[str, float]:
     """(device name, peak memory bandwidth in bytes/s) from the memory clock and bus width."""
     rt = xp.cuda.runtime
     name = rt.getDeviceProperties(0)["name"].decode()
@@ -110,7 +114,7 @@ def peak_bandwidth(xp) -> tuple[str, float]:
     return name, 2 * clock_khz * 1e3 * bus_bits / 8  # double data rate
 
 
-def copy_bandwidth(xp, nbytes: int = 2 << 30) -> float:
+def copy_bandwidth(xp: Any, nbytes: int = 2 << 30) -> float:
     """Bytes/s a device-to-device copy moves (read + write): what a streaming kernel can reach."""
     src = xp.ones(nbytes // 4, dtype=xp.float32)
     dst = xp.empty_like(src)
@@ -120,7 +124,7 @@ def copy_bandwidth(xp, nbytes: int = 2 << 30) -> float:
     return 10 * 2 * src.nbytes / seconds
 
 
-def _chunked_spectrogram(x, xp, chunk_rows: int, **kwargs) -> list:
+def _chunked_spectrogram(x: Array, xp: Any, chunk_rows: int, **kwargs: Any) -> list[Array]:
     return [log_spectrogram(x[i : i + chunk_rows], xp, **kwargs) for i in range(0, len(x), chunk_rows)]
 
 

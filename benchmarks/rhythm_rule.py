@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -44,7 +45,7 @@ FOLDS = 5
 MIN_S = 50  # records listed by S sensitivity: those with at least this many S beats
 
 
-def tree_rule(x: np.ndarray, is_s: np.ndarray):
+def tree_rule(x: np.ndarray, is_s: np.ndarray) -> HistGradientBoostingClassifier:
     """The rule without the LDA's straight boundary (`--trees`): class-balanced boosted trees."""
     return HistGradientBoostingClassifier(
         max_iter=300, learning_rate=0.05, class_weight="balanced", random_state=0
@@ -75,14 +76,20 @@ def chosen_out_of_fold(groups: np.ndarray, candidates: list, decided: Callable, 
     `score(probs, rows)` best on the other patients' rows (the first best on ties); returns the decided
     rows and the candidate each fold chose."""
 
-    def best(rows: np.ndarray):
+    def best(rows: np.ndarray) -> Any:
         return max(candidates, key=lambda candidate: score(decided(candidate, rows), rows))
 
     return cross_fit(groups, best, decided, folds=FOLDS)
 
 
 def cross_fitted(
-    probs, score, y, groups, labels, s, width: np.ndarray | None = None
+    probs: np.ndarray,
+    score: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    labels: tuple[int, ...],
+    s: int,
+    width: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[tuple[float, float]]]:
     """Each fold of patients decided with the weight (and, given each row's record `width`, the gate: the
     rule only where the width is at least a threshold) that maximise the headline on the others."""
@@ -111,7 +118,7 @@ def r_peak_sample(data: TaskData) -> tuple[int, float]:
     return centre, fs
 
 
-def qrs_spread(split, data: TaskData, half_s: float = 0.08) -> np.ndarray:
+def qrs_spread(split: Split, data: TaskData, half_s: float = 0.08) -> np.ndarray:
     """Per row, its record's median beat's QRS spread in ms (the largest over leads): the area of |beat -
     isoelectric level| within `half_s` of the R peak over its peak, a width that a bundle-branch block
     widens. Label-free, from the time view's waveform; the isoelectric level is the median of the 120-60 ms
@@ -129,7 +136,7 @@ def qrs_spread(split, data: TaskData, half_s: float = 0.08) -> np.ndarray:
     return out
 
 
-def out_of_fold(run: Path, dev, variants: list[str] | None, oof: list[Path]) -> dict[str, np.ndarray]:
+def out_of_fold(run: Path, dev: Split, variants: list[str] | None, oof: list[Path]) -> dict[str, np.ndarray]:
     """DS1's out-of-fold probabilities (before decision offsets), in `dev`'s row order: each saved
     variant's of the comparison `run` (`variants`: these; None: all; ["none"]: none) and each harness
     file of `oof` (`python -m benchmarks.ablations --save-oof DIR`), aligned by beat."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -87,7 +88,9 @@ def cross_validate(dev: TaskData, x: np.ndarray, c: float, keep: int, k: int = F
     return oof, per_fold
 
 
-def blend(base: np.ndarray, other: np.ndarray, y: np.ndarray, groups: np.ndarray, metric) -> tuple[np.ndarray, list]:
+def blend(
+    base: np.ndarray, other: np.ndarray, y: np.ndarray, groups: np.ndarray, metric: Callable[..., float]
+) -> tuple[np.ndarray, list]:
     """`base` and `other` mixed, each fold of patients with the share of `other` (BLEND_WEIGHTS) that
     maximises the headline on the other patients; returns the blend and the shares chosen."""
     mixed, chosen = chosen_out_of_fold(
