@@ -411,6 +411,12 @@ ABLATIONS: dict[str, dict[str, Any]] = {
         "cpu_bf16": True,
         "seed": 1,
     },
+    # folds by class mix (ComparisonConfig.stratify_folds): dealt at random, one fold can hold most of DS1's S
+    # beats (record 209 has 383 of 943) or every bundle-branch-blocked record with S beats at once, so a
+    # member trains or stops early without them; scikit-learn's StratifiedGroupKFold places whole patients
+    # so every fold's class mix stays near DS1's (its folds are the same for every seed here: no ties)
+    "folds stratified by class mix (bfloat16)": {"stratify_folds": True, "cpu_bf16": True},
+    "seed 1: folds stratified by class mix (bfloat16)": {"stratify_folds": True, "cpu_bf16": True, "seed": 1},
     # shape dropout (TrainConfig.shape_dropout): a share of the training beats of every class show their
     # rhythm only (waveform flat, morphology scalars at their means), so the rhythm has to answer alone for
     # them, where the conduction swap gave S beats N shapes; aimed at the blocked records' S beats read as N
@@ -586,7 +592,7 @@ def cross_validate(
     filled with the same members' out-of-fold probabilities under test-time augmentation (`tta_probs`)."""
     oof, per_fold = np.zeros((len(dev.val), len(dev.classes)), np.float32), []
     stressed = None if stress is None else np.zeros((len(stress.y), len(dev.classes)), np.float32)
-    for i, fold in enumerate(folds(dev, k, cfg.train.seed), 1):
+    for i, fold in enumerate(folds(dev, k, cfg.train.seed, stratify=cfg.stratify_folds), 1):
         started, data = time.perf_counter(), fold.data
         if train_extra is not None:
             mine = np.flatnonzero(np.isin(train_extra.groups, data.train.groups))
@@ -783,6 +789,7 @@ def main() -> None:
         spec_change = change.pop("spec", {})
         train_stress = change.pop("train_stress", None)
         train_stress_share = change.pop("train_stress_share", 1.0)
+        stratify = change.pop("stratify_folds", False)
         dev, stress_in = base, stress
         if views or spec_change:
             spec = replace(BEATS, view_params={**BEATS.view_params, **(views or {})}, **spec_change)
@@ -802,7 +809,7 @@ def main() -> None:
             extra = extra if same or not inputs else inputs(extra)
             extra = extra.take(_evenly(len(extra.y), train_stress_share))
         train_cfg = replace(TrainConfig(epochs=args.epochs, device="cpu"), **change)
-        cfg = ComparisonConfig(train=train_cfg, model=replace(ModelConfig(), **model))
+        cfg = ComparisonConfig(train=train_cfg, model=replace(ModelConfig(), **model), stratify_folds=stratify)
         t0 = time.perf_counter()
         tta = np.zeros((len(dev.val), len(dev.classes)), np.float32) if args.tta else None
         oof, per_fold, stressed = cross_validate(args.variant, dev, cfg, args.folds, stress_in, extra, tta)

@@ -98,6 +98,9 @@ class ComparisonConfig:
     # > 1: patient-grouped k-fold cross-validation over train + val (ecgnet.crossval); every variant is
     # scored out of fold and tested as its fold ensemble. 1: one fit on train, scored on val.
     folds: int = 1
+    # under cross-validation: patients placed in folds by their class mix (scikit-learn's
+    # StratifiedGroupKFold; ecgnet.crossval.patient_folds) instead of dealt at random; single-label tasks
+    stratify_folds: bool = False
     # under cross-validation: members per fold of every trained variant, each from its own seed (the
     # train seed, then + SEED_STEP each), their mean the fold's prediction: an ensemble over
     # initialisation and batch order as well as over folds. On MIT-BIH DS1 two seeds' averaged
@@ -335,7 +338,7 @@ def _cross_validate(
     oof = np.zeros((len(scored.val), len(scored.classes)), np.float32)
     per = members_per_fold(variant, cfg)
     oof_by_seed = np.zeros((per, *oof.shape), np.float32)
-    for fold in folds(scored, cfg.folds, cfg.train.seed):
+    for fold in folds(scored, cfg.folds, cfg.train.seed, stratify=cfg.stratify_folds):
         probs = np.zeros((len(fold.rows), len(scored.classes)), np.float32)
         for s in range(per):
             member_cfg = replace(cfg, train=replace(cfg.train, seed=cfg.train.seed + SEED_STEP * s)) if s else cfg

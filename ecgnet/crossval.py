@@ -11,27 +11,47 @@ seen by any of it.
 from __future__ import annotations
 
 import hashlib
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.model_selection import StratifiedGroupKFold
 
 from .data import Split, TaskData
 from .fusion import MeanEnsemble
 
 
-def patient_folds(groups: np.ndarray, k: int, seed: int) -> np.ndarray:
-    """Fold index per row: patients in a seeded, stable order dealt round-robin into `k` folds, so
-    every patient is in exactly one fold and fold sizes differ by at most one patient."""
-    patients = sorted(
-        set(groups.tolist()), key=lambda p: hashlib.blake2b(f"{seed}:{p}".encode(), digest_size=8).hexdigest()
-    )
+def patient_folds(groups: np.ndarray, k: int, seed: int, y: np.ndarray | None = None) -> np.ndarray:
+    """Fold index per row, every patient in exactly one fold. Without `y`: patients in a seeded, stable
+    order dealt round-robin into `k` folds, so fold sizes differ by at most one patient. With `y` (one
+    label per row): scikit-learn's StratifiedGroupKFold, which places patients so that each fold's class
+    mix stays as near the whole's as whole patients allow (every fold's members then train on, and stop
+    early on, rows of every class the patients spread); it depends on `seed` only where patients tie."""
+    patients = sorted(set(groups.tolist()))
     if len(patients) < k:
         raise ValueError(
             f"{k} folds need at least {k} patients in the development splits, found {len(patients)}; "
             "fix: lower `folds` or ingest more patients"
         )
+    if y is not None:
+        return _stratified(groups, k, seed, np.asarray(y))
+    patients.sort(key=lambda p: hashlib.blake2b(f"{seed}:{p}".encode(), digest_size=8).hexdigest())
     fold_of = {p: i % k for i, p in enumerate(patients)}
     return np.array([fold_of[g] for g in groups.tolist()], dtype=np.int64)
+
+
+def _stratified(groups: np.ndarray, k: int, seed: int, y: np.ndarray) -> np.ndarray:
+    if y.ndim != 1:
+        raise ValueError(f"stratified folds take one label per row, got labels of shape {y.shape}")
+    fold_id = np.full(len(groups), -1, dtype=np.int64)
+    splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+    with warnings.catch_warnings():
+        # a class with fewer rows than folds (MIT-BIH DS1's 8 Q beats) cannot reach every fold: the split
+        # says so and goes on, which is what it should do here
+        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+        for f, (_, held) in enumerate(splitter.split(np.zeros(len(y)), y, groups)):
+            fold_id[held] = f
+    return fold_id
 
 
 @dataclass
@@ -49,12 +69,13 @@ def development(data: TaskData, *, inputs: bool = True) -> Split:
     return data.train.join(data.val)
 
 
-def folds(scored: TaskData, k: int, seed: int) -> list[Fold]:
+def folds(scored: TaskData, k: int, seed: int, *, stratify: bool = False) -> list[Fold]:
     """The k folds of the development rows of `scored` (as `scored_on_development` made it, so DS1 is
-    joined once per variant, not again here)."""
+    joined once per variant, not again here); `stratify`: patients placed by their class mix
+    (`patient_folds` with the labels; single-label tasks only)."""
     assert scored.train is scored.val, "folds() takes the data as scored_on_development returns it"
     dev = scored.val
-    fold_id = patient_folds(dev.groups, k, seed)
+    fold_id = patient_folds(dev.groups, k, seed, np.asarray(dev.y) if stratify else None)
     out = []
     for f in range(k):
         held, rest = np.flatnonzero(fold_id == f), np.flatnonzero(fold_id != f)

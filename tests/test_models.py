@@ -489,6 +489,27 @@ def test_patient_folds_put_each_patient_in_one_fold():
         patient_folds(groups[:9], 5, seed=0)
 
 
+def test_stratified_patient_folds_spread_a_rare_class_that_random_folds_bunch():
+    from ecgnet.crossval import patient_folds
+
+    # ten patients, four of whom hold the rare class (1), each with 20 rows
+    groups = np.repeat([f"p{i}" for i in range(10)], 20)
+    y = np.zeros(len(groups), dtype=np.int64)
+    for p in ("p0", "p1", "p2", "p3"):
+        y[np.flatnonzero(groups == p)[:5]] = 1
+    y[-2:] = 2  # a class with fewer rows than folds (p9): placed where it falls, no warning raised
+    fold = patient_folds(groups, 4, seed=0, y=y)
+    for p in set(groups):
+        assert len(set(fold[groups == p])) == 1  # whole patients
+    assert np.bincount(fold[y == 1], minlength=4).tolist() == [5, 5, 5, 5]  # one rare-class patient a fold
+    assert fold.tolist() == patient_folds(groups, 4, seed=0, y=y).tolist()  # stable
+    # dealt at random, some seed puts two of the four in one fold and leaves another fold without any
+    bunched = [s for s in range(20) if np.bincount(patient_folds(groups, 4, seed=s)[y == 1], minlength=4).min() == 0]
+    assert bunched
+    with pytest.raises(ValueError, match="one label per row"):
+        patient_folds(groups, 4, seed=0, y=np.zeros((len(groups), 3)))
+
+
 def test_cross_validated_variants_are_scored_out_of_fold_and_tested_as_fold_ensembles(data, tmp_path):
     from ecgnet.comparison import load_result, save_result
     from ecgnet.crossval import FoldEnsemble, development
