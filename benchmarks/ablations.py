@@ -217,6 +217,11 @@ def minus_record_median(split: Split) -> Split:
     return _with_time(split, waveform=wave)
 
 
+# what a row may change besides TrainConfig's fields (main pops these): the folds, the model, the views, the
+# task, and the harness's own training copies
+HARNESS_KEYS = frozenset({"inputs", "model", "views", "spec", "train_stress", "train_stress_share", "stratify_folds"})
+
+
 def time_view(**changes: Any) -> TimeParams:
     """The comparison's time view parameters with `changes`: a row changes one thing from how BEATS
     computes its time view as it stands."""
