@@ -69,13 +69,12 @@ def refit(data: TaskData, cfg: ComparisonConfig, budget: int, variant: str = "ti
     return model.cpu().eval(), time.perf_counter() - started
 
 
-def nested(base: TaskData, cfg: ComparisonConfig, k: int, variant: str = "time") -> dict:
-    """Out-of-fold probabilities over every development row of the inner fold ensembles and of the
-    refits, and per outer fold the inner members' best epochs and the budget."""
-    dev = base.val
-    ensemble = np.zeros((len(dev.y), len(base.classes)), np.float32)
+def nested(base: TaskData, cfg: ComparisonConfig, k: int, variant: str = "time") -> dict[str, np.ndarray]:
+    """Out-of-fold probabilities over every development row of the inner fold ensembles ("ensemble") and
+    of the refits ("refit"); each outer fold's inner best epochs, budget and scores are printed."""
+    metric = headline(base.spec)
+    ensemble = np.zeros((len(base.val.y), len(base.classes)), np.float32)
     refitted = np.zeros_like(ensemble)
-    per_fold = []
     for outer in folds(base, k, cfg.train.seed):
         started = time.perf_counter()
         rest = outer.data.train
@@ -90,23 +89,16 @@ def nested(base: TaskData, cfg: ComparisonConfig, k: int, variant: str = "time")
         held = TaskData(base.spec, rest, outer.data.val, base.test, base.versions, base.extra)
         model, _ = refit(held, cfg, budget, variant)
         refitted[outer.rows] = predict_probs(model, outer.data.val, False)
-        metric = headline(base.spec)
-        held_out = sorted(set(np.asarray(outer.data.val.groups).astype(str).tolist()))
-        row = {
-            "held_out": held_out,
-            "best_epochs": epochs,
-            "budget": budget,
-            "ensemble": metric(ensemble[outer.rows], outer.data.val.y),
-            "refit": metric(refitted[outer.rows], outer.data.val.y),
-        }
-        per_fold.append(row)
+        held_out = ", ".join(sorted(set(np.asarray(outer.data.val.groups).astype(str).tolist())))
+        y = outer.data.val.y
         print(
-            f"  outer fold {outer.index + 1}/{k} (held out: {', '.join(held_out)}): inner best epochs "
-            f"{epochs}, refit cut after epoch {budget}; ensemble {row['ensemble']:.3f}, refit {row['refit']:.3f} "
+            f"  outer fold {outer.index + 1}/{k} (held out: {held_out}): inner best epochs {epochs}, refit cut "
+            f"after epoch {budget}; ensemble {metric(ensemble[outer.rows], y):.3f}, "
+            f"refit {metric(refitted[outer.rows], y):.3f} "
             f"({time.perf_counter() - started:.0f} s)",
             flush=True,
         )
-    return {"ensemble": ensemble, "refit": refitted, "per_fold": per_fold}
+    return {"ensemble": ensemble, "refit": refitted}
 
 
 def main() -> None:

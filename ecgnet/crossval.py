@@ -75,7 +75,7 @@ def folds(scored: TaskData, k: int, seed: int, *, stratify: bool = False) -> lis
     (`patient_folds` with the labels; single-label tasks only)."""
     assert scored.train is scored.val, "folds() takes the data as scored_on_development returns it"
     dev = scored.val
-    fold_id = patient_folds(dev.groups, k, seed, np.asarray(dev.y) if stratify else None)
+    fold_id = patient_folds(dev.groups, k, seed, dev.y if stratify else None)
     out = []
     for f in range(k):
         held, rest = np.flatnonzero(fold_id == f), np.flatnonzero(fold_id != f)
