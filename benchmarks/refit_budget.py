@@ -19,8 +19,6 @@ never opened.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import copy
 import dataclasses
 import time
 from pathlib import Path
@@ -37,12 +35,6 @@ from ecgnet.evaluate import aami_line, headline, paired_bootstrap
 from ecgnet.fusion import VARIANTS, build
 from ecgnet.train import predict_probs, seed_everything, train
 
-VALIDATION_ROWS = 512  # the refit's per-epoch scoring: a few training rows, since nothing is chosen on it
-
-
-class _BudgetReached(Exception):
-    """Raised from the refit's epoch hook once its budget epoch is kept: the later epochs would be unused."""
-
 
 def refit(data: TaskData, cfg: ComparisonConfig, budget: int, variant: str = "time") -> tuple[nn.Module, float]:
     """One model of `variant` on all of data.train (and the extra rows of its patients), trained on the
@@ -50,22 +42,9 @@ def refit(data: TaskData, cfg: ComparisonConfig, budget: int, variant: str = "ti
     Returns the model and the seconds it took."""
     started = time.perf_counter()
     joined = training_rows(data)
-    # train() scores a validation split each epoch and keeps its best epoch; the refit keeps `budget`'s
-    # weights instead, so a few of its own rows stand in and the choice train() makes is discarded
-    stand_in = np.linspace(0, len(joined.train) - 1, VALIDATION_ROWS).astype(int)
-    joined = dataclasses.replace(joined, val=joined.train.take(stand_in))
     seed_everything(cfg.train.seed)
     model = build(VARIANTS[variant], joined, cfg.model)
-    kept: dict = {}
-
-    def keep(epoch: int, record: dict) -> None:
-        if epoch == budget:
-            kept.update(copy.deepcopy(model.state_dict()))
-            raise _BudgetReached
-
-    with contextlib.suppress(_BudgetReached):
-        train(model, joined, dataclasses.replace(cfg.train, patience=cfg.train.epochs), on_epoch=keep)
-    model.load_state_dict(kept)
+    train(model, joined, cfg.train, stop_after=budget)
     return model.cpu().eval(), time.perf_counter() - started
 
 

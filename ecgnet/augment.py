@@ -7,6 +7,7 @@ device the batch is on; spectral and spectrogram inputs are computed offline and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -125,17 +126,8 @@ def swap_conduction(
         return time
     chosen = takers[torch.rand(len(takers), generator=generator) < share]
     given = donors[torch.randint(len(donors), (len(chosen),), generator=generator)]
-    out = dict(time)
-    dest, src = chosen.to(target.device), given.to(target.device)
-    if "waveform" in out:
-        wave = out["waveform"].clone()
-        wave[dest] = wave[src]
-        out["waveform"] = wave
-    if "scalars" in out:
-        scalars = out["scalars"].clone()
-        scalars[dest, rhythm_width:] = scalars[src, rhythm_width:]
-        out["scalars"] = scalars
-    return out
+    donated = lambda rows: rows[given.to(rows.device)]  # noqa: E731
+    return _with_shape(time, chosen, rhythm_width, donated, donated)
 
 
 @dataclass(frozen=True)
@@ -161,20 +153,70 @@ def drop_shape(
     no row is drawn."""
     n = len(next(iter(time.values())))
     chosen = torch.nonzero(torch.rand(n, generator=generator) < share).flatten()
+    return _with_shape(
+        time,
+        chosen,
+        rhythm_width,
+        lambda wave: wave.mean(dim=(0, 2), keepdim=True),  # each lead flat, at its batch level
+        lambda scalars: scalars.mean(dim=0, keepdim=True),
+    )
+
+
+def _with_shape(
+    time: dict[str, torch.Tensor],
+    chosen: torch.Tensor,
+    rhythm_width: int,
+    waveform_of: Callable[[torch.Tensor], torch.Tensor],
+    scalars_of: Callable[[torch.Tensor], torch.Tensor],
+) -> dict[str, torch.Tensor]:
+    """A copy of a batch's time inputs in which the `chosen` rows' shape is replaced: their waveform by
+    `waveform_of` of the batch's waveforms, their scalars after the first `rhythm_width` (the morphology
+    ones) by `scalars_of` of the batch's, each broadcast over the chosen rows (other beats' rows for the
+    conduction swap, batch means for shape dropout); the rhythm scalars stay, the inputs themselves are not
+    changed, and nothing is where no row is chosen."""
     if not len(chosen):
         return time
     out = dict(time)
     if "waveform" in out:
         wave = out["waveform"].clone()
         dest = chosen.to(wave.device)
-        wave[dest] = wave.mean(dim=(0, 2), keepdim=True).expand(len(dest), -1, wave.shape[2])
+        wave[dest] = waveform_of(out["waveform"]).expand(len(dest), -1, wave.shape[2])
         out["waveform"] = wave
     if "scalars" in out:
         scalars = out["scalars"].clone()
         dest = chosen.to(scalars.device)
-        scalars[dest, rhythm_width:] = scalars[:, rhythm_width:].mean(dim=0)
+        scalars[dest, rhythm_width:] = scalars_of(out["scalars"][:, rhythm_width:]).expand(len(dest), -1)
         out["scalars"] = scalars
     return out
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """What a training batch's time inputs go through, in this order, resolved once for a task from its
+    TrainConfig (ecgnet.train): waveform augmentation, rhythm jitter, the conduction swap, shape dropout;
+    a None config skips its step. The draws all come from one generator, so the order is part of a run."""
+
+    waveform: AugmentConfig | None = None
+    rhythm: RhythmJitter | None = None
+    rr_exponents: torch.Tensor | None = None  # with `rhythm`: the task's RR columns' (rhythm_exponents)
+    swap: ConductionSwap | None = None
+    swap_classes: tuple[int, int] = (0, 0)  # with `swap`: the task's indices of its label and donor classes
+    shape: ShapeDropout | None = None
+    rhythm_width: int = 0  # with `swap` or `shape`: how many of the time scalars are rhythm
+
+    def apply(
+        self, time: dict[str, torch.Tensor], target: torch.Tensor, draws: torch.Generator
+    ) -> dict[str, torch.Tensor]:
+        """A batch's time inputs (`waveform`, `scalars`) as training sees them; the inputs are not changed."""
+        if self.waveform is not None and "waveform" in time:
+            time = {**time, "waveform": augment_waveform(time["waveform"], self.waveform, draws)}
+        if self.rhythm is not None and self.rr_exponents is not None and "scalars" in time:
+            time = {**time, "scalars": jitter_rhythm(time["scalars"], self.rr_exponents, self.rhythm, draws)}
+        if self.swap is not None:
+            time = swap_conduction(time, target, self.rhythm_width, self.swap_classes, self.swap.share, draws)
+        if self.shape is not None:
+            time = drop_shape(time, self.rhythm_width, self.shape.share, draws)
+        return time
 
 
 def mix_rows(

@@ -21,15 +21,12 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from .augment import (
     AugmentConfig,
+    BatchPlan,
     ConductionSwap,
     RhythmJitter,
     ShapeDropout,
-    augment_waveform,
-    drop_shape,
-    jitter_rhythm,
     mix_rows,
     rhythm_exponents,
-    swap_conduction,
 )
 from .data import Split, TaskData, rhythm_columns
 from .evaluate import headline
@@ -209,8 +206,15 @@ def train(
     *,
     checkpoint: Path | None = None,
     on_epoch: Callable[[int, dict], None] | None = None,
+    stop_after: int | None = None,
 ) -> TrainResult:
-    """Train on data.train, stop early on data.val; data.test is never touched here."""
+    """Train on data.train, stop early on data.val; data.test is never touched here.
+
+    `stop_after`: a fixed budget chosen elsewhere instead (a refit on every development row at the epoch its
+    cross-validation chose): epochs 0..stop_after on cfg.epochs' learning-rate schedule, the last one's weights
+    kept, no early stopping and data.val not read (its metric in the history is NaN; it may be empty)."""
+    if stop_after is not None and not 0 <= stop_after < cfg.epochs:
+        raise ValueError(f"stop_after={stop_after} is outside the schedule's epochs 0..{cfg.epochs - 1}")
     device = resolve_device(cfg.device)
     model.to(device)
     loss_fn, metric = loss_function(data, cfg, device), headline(data.spec)
@@ -235,39 +239,26 @@ def train(
     if cfg.patient_balance and not data.multilabel:
         balance = patient_weights(np.asarray(data.train.y), data.train.groups, cfg.patient_balance)
         row_weights = torch.as_tensor(balance, dtype=torch.float32).to(y_train.device)
-    rr = _rr_exponents(data) if cfg.rhythm_jitter is not None else None
-    swap = _swap_plan(data, cfg.conduction_swap)
-    shape_width = _rhythm_width(data) if cfg.shape_dropout is not None else None
     scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp and device.type == "cuda")
+    step = _Step(model, loss_fn, opt, scaler, averaged, device, cfg)
+    plan = batch_plan(data, cfg)
     scored = model if averaged is None else averaged.module
-    while state["epoch"] < cfg.epochs and state["bad"] < cfg.patience:
+    last = cfg.epochs if stop_after is None else stop_after + 1
+    while state["epoch"] < last and (stop_after is not None or state["bad"] < cfg.patience):
         epoch, start = state["epoch"], time.perf_counter()
-        train_loss = _epoch(
-            model,
-            x_train,
-            y_train,
-            loss_fn,
-            opt,
-            scaler,
-            cfg,
-            epoch,
-            device,
-            rr,
-            swap,
-            row_weights,
-            averaged,
-            shape_width,
-        )
+        train_loss = _epoch(step, x_train, y_train, epoch, plan, row_weights)
         sched.step()
-        probs = predict_probs(scored, data.val, data.multilabel, device=device)
+        val_metric = float("nan")
+        if stop_after is None:
+            val_metric = metric(predict_probs(scored, data.val, data.multilabel, device=device), data.val.y)
         record = {
             "epoch": epoch,
             "train_loss": train_loss,
-            "val_metric": metric(probs, data.val.y),
+            "val_metric": val_metric,
             "lr": opt.param_groups[0]["lr"],
             "seconds": time.perf_counter() - start,
         }
-        _advance(state, record, scored)
+        _advance(state, record, scored, keep=stop_after is not None)
         if checkpoint is not None:
             _save(checkpoint, state, model, opt, sched, averaged)
         log.info(
@@ -277,6 +268,45 @@ def train(
             on_epoch(epoch, record)
     model.load_state_dict(state["best_state"])
     return TrainResult(model.cpu().eval(), state["history"], state["best_epoch"], state["best_val"])
+
+
+@dataclass
+class _Step:
+    """What every optimisation step of a run shares besides its batch."""
+
+    model: nn.Module
+    loss_fn: Loss
+    opt: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    averaged: AveragedModel | None  # the weight average, updated every step
+    device: torch.device
+    cfg: TrainConfig
+
+
+def batch_plan(data: TaskData, cfg: TrainConfig) -> BatchPlan:
+    """What `cfg` asks every training batch of `data` to go through, less what the task cannot take (the
+    rhythm jitter needs per-beat RR columns, the swap and shape dropout a single-label beat task with a time
+    view). Raises for a conduction swap between classes the task does not have."""
+    width = _rhythm_width(data)
+    rr = _rr_exponents(data) if cfg.rhythm_jitter is not None else None
+    swap = cfg.conduction_swap if width is not None else None
+    classes = (0, 0)
+    if swap is not None:
+        missing = [c for c in (swap.label, swap.donor) if c not in data.classes]
+        if missing:
+            raise ValueError(
+                f"conduction swap: task {data.spec.name} has no class {missing}; its classes: {data.classes}"
+            )
+        classes = (data.classes.index(swap.label), data.classes.index(swap.donor))
+    return BatchPlan(
+        waveform=cfg.augment,
+        rhythm=cfg.rhythm_jitter if rr is not None else None,
+        rr_exponents=rr,
+        swap=swap,
+        swap_classes=classes,
+        shape=cfg.shape_dropout if width is not None else None,
+        rhythm_width=width or 0,
+    )
 
 
 def _rr_exponents(data: TaskData) -> torch.Tensor | None:
@@ -297,35 +327,15 @@ def _rhythm_width(data: TaskData) -> int | None:
     return sum(len(names) for names in rhythm_columns(data.spec))
 
 
-def _swap_plan(data: TaskData, swap: ConductionSwap | None) -> tuple[int, tuple[int, int]] | None:
-    """Where a beat task's time scalars stop being rhythm and the class indices the conduction swap
-    moves between; None where it has nothing to do (no swap asked, not a single-label beat task with a
-    time view). Raises for a class the task does not have."""
-    width = _rhythm_width(data)
-    if swap is None or width is None:
-        return None
-    missing = [c for c in (swap.label, swap.donor) if c not in data.classes]
-    if missing:
-        raise ValueError(f"conduction swap: task {data.spec.name} has no class {missing}; its classes: {data.classes}")
-    return width, (data.classes.index(swap.label), data.classes.index(swap.donor))
-
-
 def _epoch(
-    model: nn.Module,
+    step: _Step,
     x: dict[str, dict[str, torch.Tensor]],
     y: torch.Tensor,
-    loss_fn: Loss,
-    opt: torch.optim.Optimizer,
-    scaler: torch.amp.GradScaler,
-    cfg: TrainConfig,
     epoch: int,
-    device: torch.device,
-    rr: torch.Tensor | None,
-    swap: tuple[int, tuple[int, int]] | None = None,
+    plan: BatchPlan,
     row_weights: torch.Tensor | None = None,
-    averaged: AveragedModel | None = None,
-    shape_width: int | None = None,
 ) -> float:
+    model, cfg, device = step.model, step.cfg, step.device
     model.train()
     # the order depends on (seed, epoch) only, so a resumed run sees the same batches; it moves to
     # where the rows are once, and the loss is summed there, so a GPU step waits for no host copy
@@ -338,39 +348,25 @@ def _epoch(
             continue  # batch norm needs two rows
         target = y[idx].to(device, non_blocking=True)
         batch = rows(x, idx, device)
-        if cfg.augment is not None and "waveform" in batch.get("time", {}):
-            batch["time"] = {
-                **batch["time"],
-                "waveform": augment_waveform(batch["time"]["waveform"], cfg.augment, draws),
-            }
-        if rr is not None and "scalars" in batch.get("time", {}):
-            assert cfg.rhythm_jitter is not None  # train plans rr only where the config asks for the jitter
-            jittered = jitter_rhythm(batch["time"]["scalars"], rr, cfg.rhythm_jitter, draws)
-            batch["time"] = {**batch["time"], "scalars": jittered}
-        if swap is not None:
-            assert cfg.conduction_swap is not None  # _swap_plan plans a swap only from the config's
-            share = cfg.conduction_swap.share
-            batch["time"] = swap_conduction(batch["time"], target, swap[0], swap[1], share, draws)
-        if shape_width is not None:
-            assert cfg.shape_dropout is not None  # train plans the width only where the config asks for it
-            batch["time"] = drop_shape(batch["time"], shape_width, cfg.shape_dropout.share, draws)
+        if "time" in batch:
+            batch["time"] = plan.apply(batch["time"], target, draws)
         weights = None if row_weights is None else row_weights[idx].to(device, non_blocking=True)
         partner, lam = None, 1.0
         if cfg.mixup:
             batch, partner, lam = mix_rows(batch, cfg.mixup, draws)
         with torch.autocast(device.type, **autocast_args(cfg, model, device)):
             logits = model(batch)
-            loss = _loss(loss_fn, logits, target, weights)
+            loss = _loss(step.loss_fn, logits, target, weights)
             if partner is not None:
                 partner = partner.to(device)
-                other = _loss(loss_fn, logits, target[partner], None if weights is None else weights[partner])
+                other = _loss(step.loss_fn, logits, target[partner], None if weights is None else weights[partner])
                 loss = lam * loss + (1.0 - lam) * other
-        opt.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(opt)
-        scaler.update()
-        if averaged is not None:
-            averaged.update_parameters(model)
+        step.opt.zero_grad(set_to_none=True)
+        step.scaler.scale(loss).backward()
+        step.scaler.step(step.opt)
+        step.scaler.update()
+        if step.averaged is not None:
+            step.averaged.update_parameters(model)
         total, seen = total + loss.detach().float() * len(idx), seen + len(idx)
     return float(total) / max(seen, 1)
 
@@ -432,9 +428,11 @@ def epoch_order(y: torch.Tensor, cfg: TrainConfig, epoch: int) -> torch.Tensor:
     return chosen[torch.randperm(len(chosen), generator=gen)]
 
 
-def _advance(state: _TrainState, record: dict, model: nn.Module) -> None:
+def _advance(state: _TrainState, record: dict, model: nn.Module, keep: bool = False) -> None:
+    """The run's state after `record`'s epoch: its weights kept where its validation metric is the best yet,
+    or, with `keep` (a fixed budget), every epoch's, so the last one's are."""
     state["history"].append(record)
-    if record["val_metric"] > state["best_val"]:
+    if keep or record["val_metric"] > state["best_val"]:
         state.update(
             {
                 "best_val": record["val_metric"],

@@ -1,5 +1,6 @@
 """Models, fusion variants, training, evaluation: shapes, gradients, determinism, resume, metrics."""
 
+import copy
 from dataclasses import replace
 
 import numpy as np
@@ -144,6 +145,25 @@ def test_resume_from_a_checkpoint_equals_an_uninterrupted_run(data, tmp_path):
     a, b = straight.model.state_dict(), resumed.model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert resumed.best_val == straight.best_val
+
+
+def test_a_fixed_budget_keeps_that_epochs_weights_on_the_full_schedule_and_reads_no_validation_row(data):
+    cfg = TrainConfig(epochs=4, batch_size=64, seed=2, patience=4)
+    at_epoch: dict[int, dict] = {}
+    seed_everything(2)
+    model = build(VARIANTS["time"], data, SMALL)
+    train(model, data, cfg, on_epoch=lambda e, _: at_epoch.update({e: copy.deepcopy(model.state_dict())}))
+    blind = replace(data, val=data.val.take(np.arange(0)))  # nothing to stop early on
+    seed_everything(2)
+    fixed = train(build(VARIANTS["time"], blind, SMALL), blind, cfg, stop_after=1)
+    assert [h["epoch"] for h in fixed.history] == [0, 1] and fixed.best_epoch == 1
+    assert all(np.isnan(h["val_metric"]) for h in fixed.history)
+    kept = fixed.model.state_dict()
+    # epoch 1 of the four-epoch cosine schedule, not the last epoch of a two-epoch one
+    assert all(torch.equal(kept[k], at_epoch[1][k]) for k in kept)
+    assert not all(torch.equal(kept[k], at_epoch[0][k]) for k in kept)
+    with pytest.raises(ValueError, match="outside the schedule"):
+        train(build(VARIANTS["time"], blind, SMALL), blind, cfg, stop_after=4)
 
 
 def test_packed_model_equals_the_model_on_its_inputs(data):
