@@ -217,9 +217,29 @@ def minus_record_median(split: Split) -> Split:
     return _with_time(split, waveform=wave)
 
 
-# what a row may change besides TrainConfig's fields (main pops these): the folds, the model, the views, the
-# task, and the harness's own training copies
-HARNESS_KEYS = frozenset({"inputs", "model", "views", "spec", "train_stress", "train_stress_share", "stratify_folds"})
+@dataclasses.dataclass(frozen=True)
+class RowChange:
+    """An ablation row (an ABLATIONS value) split into what it changes: each field but `train` is one of the
+    harness's own keys, with the value a row that does not name it gets; every other key is a TrainConfig
+    field and lands in `train`."""
+
+    inputs: Callable[[Split], Split] | None = None  # applied to the development rows (and the training copies)
+    model: dict[str, Any] = dataclasses.field(default_factory=dict)  # ModelConfig fields
+    views: dict[str, Any] | None = None  # family -> params: the views are computed again for the row
+    spec: dict[str, Any] = dataclasses.field(default_factory=dict)  # TaskSpec fields
+    train_stress: str | None = None  # a stress kind whose copies of the training patients' records join training
+    train_stress_share: float = 1.0  # and the share of those copies kept, evenly
+    stratify_folds: bool = False  # ComparisonConfig.stratify_folds
+    train: dict[str, Any] = dataclasses.field(default_factory=dict)  # TrainConfig fields
+
+    @classmethod
+    def of(cls, change: dict[str, Any]) -> RowChange:
+        own = {k: v for k, v in change.items() if k in HARNESS_KEYS}
+        return cls(**own, train={k: v for k, v in change.items() if k not in HARNESS_KEYS})
+
+
+# what a row may change besides TrainConfig's fields
+HARNESS_KEYS = frozenset(f.name for f in dataclasses.fields(RowChange)) - {"train"}
 
 
 def time_view(**changes: Any) -> TimeParams:
@@ -789,12 +809,9 @@ def main() -> None:
     for name, change in ABLATIONS.items():
         if args.only and not any(o in name for o in args.only):
             continue
-        change = dict(change)
-        inputs, model, views = change.pop("inputs", None), change.pop("model", {}), change.pop("views", None)
-        spec_change = change.pop("spec", {})
-        train_stress = change.pop("train_stress", None)
-        train_stress_share = change.pop("train_stress_share", 1.0)
-        stratify = change.pop("stratify_folds", False)
+        row_change = RowChange.of(change)
+        inputs, views, spec_change = row_change.inputs, row_change.views, row_change.spec
+        train_stress = row_change.train_stress
         dev, stress_in = base, stress
         if views or spec_change:
             spec = replace(BEATS, view_params={**BEATS.view_params, **(views or {})}, **spec_change)
@@ -812,9 +829,10 @@ def main() -> None:
             extra = stress_in if same else stress_rows(beats, train_stress, dev.spec)
             assert extra is not None  # `same` holds only where stress_in is not None
             extra = extra if same or not inputs else inputs(extra)
-            extra = extra.take(_evenly(len(extra.y), train_stress_share))
-        train_cfg = replace(TrainConfig(epochs=args.epochs, device="cpu"), **change)
-        cfg = ComparisonConfig(train=train_cfg, model=replace(ModelConfig(), **model), stratify_folds=stratify)
+            extra = extra.take(_evenly(len(extra.y), row_change.train_stress_share))
+        train_cfg = replace(TrainConfig(epochs=args.epochs, device="cpu"), **row_change.train)
+        model_cfg = replace(ModelConfig(), **row_change.model)
+        cfg = ComparisonConfig(train=train_cfg, model=model_cfg, stratify_folds=row_change.stratify_folds)
         t0 = time.perf_counter()
         tta = np.zeros((len(dev.val), len(dev.classes)), np.float32) if args.tta else None
         oof, per_fold, stressed = cross_validate(args.variant, dev, cfg, args.folds, stress_in, extra, tta)
