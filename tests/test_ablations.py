@@ -1,6 +1,7 @@
 """The DS1 S-majority stress test's records: thinned of N beats only, S three quarters of what is left."""
 
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -194,7 +195,7 @@ def test_an_ablation_row_is_logged_to_mlflow_beside_the_comparisons(tmp_path):
     split = Split({}, np.arange(30) % 3, ids, np.full(30, "209"))
     dev = TaskData(BEATS, split, split, split.take(np.arange(0)), {})
     figures = {"headline": 0.75, "accuracy": 0.9, "se_S": 0.7, "pp_S": float("nan")}
-    row = {
+    row: dict[str, Any] = {
         "ablation": "mixup, alpha 0.2 (bfloat16)",
         "cv": [0.7, 0.1],
         "raw": figures,

@@ -1,7 +1,7 @@
 """The GPU benchmark's own logic, with NumPy standing in for CuPy: it runs only on a GPU machine, where
 a Python mistake would cost device time. The CUDA calls themselves are not exercised here."""
 
-from types import SimpleNamespace
+from types import ModuleType, SimpleNamespace
 
 import numpy as np
 import pytest
@@ -31,10 +31,10 @@ def beats():
 
 @pytest.fixture
 def stand_in():
-    xp = SimpleNamespace(**{k: getattr(np, k) for k in dir(np) if not k.startswith("__")})
-    xp.__name__ = "numpy"  # signal_module(xp) -> scipy.signal
     null_stream = SimpleNamespace(synchronize=lambda: None)
-    xp.cuda = SimpleNamespace(runtime=_Runtime, Stream=SimpleNamespace(null=null_stream))
+    cuda = SimpleNamespace(runtime=_Runtime, Stream=SimpleNamespace(null=null_stream))
+    xp = ModuleType("numpy")  # Backend.xp is a module; by this name signal_module(xp) -> scipy.signal
+    vars(xp).update({k: getattr(np, k) for k in dir(np) if not k.startswith("__")}, cuda=cuda)
     return Backend("numpy", xp, np.asarray, 256)
 
 
@@ -106,7 +106,8 @@ def test_gpu_training_times_and_reports_on_cpu():
 
     rows = read_beats(SAMPLE_DATA / "mitdb", records={"209", "220", "232"})  # two DS1 patients and a DS2 one
     data = beat_task_data(rows, beat_views(rows, numpy_backend())[0])
-    small = data.__class__(data.spec, *(data.split(s).take(np.arange(400)) for s in ("train", "val", "test")), {})
+    train, val, test = (data.split(s).take(np.arange(400)) for s in ("train", "val", "test"))
+    small = data.__class__(data.spec, train, val, test, {})
     assert set(one_epoch(small, "cpu")) == set(TRAINABLE)
     cfg = ComparisonConfig(train=TrainConfig(epochs=1, device="cpu", batch_size=64), n_boot=5, explain=None)
     results, seconds = comparison(small, cfg)

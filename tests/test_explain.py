@@ -98,4 +98,5 @@ def test_a_compared_variant_carries_its_explanation_through_save_and_load(data, 
     table = comparison_table({"classical": result}, data, cfg)
     assert table["shares_t/f/s"][0].startswith("1.00 / 0.00") and table["faithfulness"][0] == e.faithfulness
     assert "explainability" not in table.columns  # the sentence gives way to the measured numbers
-    assert shares_plot({"classical": result}, data).startswith(b"\x89PNG")
+    png = shares_plot({"classical": result}, data)
+    assert png is not None and png.startswith(b"\x89PNG")

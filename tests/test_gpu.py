@@ -31,15 +31,16 @@ def gpu():
         pytest.skip(f"no usable GPU: {err}")
 
 
+def _beat_windows(record: str, cfg: IngestConfig) -> np.ndarray:
+    beats = AnnotatedBeatSource().load(RecordRef("annotated", MITDB / record, MITDB), cfg).beats
+    assert beats is not None  # MIT-BIH records are beat-annotated
+    return beats.windows
+
+
 @pytest.fixture(scope="module")
 def arrays(gpu):
     cfg = IngestConfig()
-    beats = np.concatenate(
-        [
-            AnnotatedBeatSource().load(RecordRef("annotated", MITDB / r, MITDB), cfg).beats.windows
-            for r in ("208", "232")
-        ]
-    )
+    beats = np.concatenate([_beat_windows(r, cfg) for r in ("208", "232")])
     records = np.stack(
         [
             ChallengeSource().load(RecordRef("challenge", CINC / f"HR0600{i}", CINC), cfg).record.signal

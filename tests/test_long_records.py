@@ -29,6 +29,7 @@ def test_a_long_record_read_in_windows_gives_the_beats_of_a_whole_read(beat_fs):
     whole = AnnotatedBeatSource().load(ref, cfg)
     windowed = AnnotatedBeatSource().load(ref, replace(cfg, max_record_values=LIMIT))
     a, b = whole.beats, windowed.beats
+    assert a is not None and b is not None
     np.testing.assert_array_equal(b.r_peak, a.r_peak)
     np.testing.assert_array_equal(b.windows, a.windows)
     np.testing.assert_array_equal(b.rr_prev_s, a.rr_prev_s)
@@ -53,8 +54,10 @@ def test_every_read_of_a_long_record_stays_under_the_limit(monkeypatch):
 
 
 def test_a_long_record_lands_through_ingest_and_no_task_reads_its_signal(tmp_path):
-    from feature_store.tasks import AF
+    from feature_store.tasks import AF, RecordWindows
     from feature_store.views.inputs import _usable
+
+    assert isinstance(AF.window, RecordWindows)  # af is a record task: _usable reads its rhythm windows
 
     src = tmp_path / "src"
     copy_record(MITDB / "100", src)

@@ -10,7 +10,7 @@ import torch
 from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
 
 from ecgnet import seeds
-from ecgnet.comparison import ComparisonConfig, comparison_table, select, train_variant
+from ecgnet.comparison import ComparisonConfig, VariantResult, comparison_table, select, train_variant
 from ecgnet.data import Split, TaskData, patient_holdout
 from ecgnet.decisions import apply_offsets
 from ecgnet.evaluate import Interval, aami, bootstrap, evaluate, headline, macro_auc, macro_f1, paired_bootstrap
@@ -19,6 +19,7 @@ from ecgnet.fusion import MODALITIES, VARIANTS, activation, build, combine_probs
 from ecgnet.models import ModelConfig
 from ecgnet.train import TrainConfig, epoch_order, predict_probs, seed_everything, tensors, train
 from feature_store.tasks import BEATS, RECORDS
+from tests.nets import fold_members, intermediate, reference, single_net, time_net
 
 SMALL = ModelConfig(embed_dim=16, channels=4, scalar_dim=8, heads=2, layers=1, fusion_hidden=16)
 BUILT = {n: v for n, v in VARIANTS.items() if v.kind not in ("late", "ensemble")}  # made by `build`
@@ -54,7 +55,7 @@ def test_every_trainable_variant_runs_forward_and_backward(data, name):
 
 def test_the_time_encoder_can_keep_where_along_the_beat_a_shape_is(data):
     x = {m: {k: v[:8] for k, v in inp.items()} for m, inp in tensors(data.train).items()}
-    one, four = (build(VARIANTS["time"], data, replace(SMALL, time_segments=s)).net for s in (1, 4))
+    one, four = (time_net(build(VARIANTS["time"], data, replace(SMALL, time_segments=s))) for s in (1, 4))
     assert four.proj.in_features - one.proj.in_features == 3 * 2 * SMALL.channels  # three more spans
     h = one.blocks(one.stem(one.norm_wave(x["time"]["waveform"])))
     torch.testing.assert_close(one.pool(h).flatten(1), h.mean(dim=-1))  # one span: the plain mean
@@ -79,7 +80,7 @@ def test_late_variants_combine_single_models(data, name):
         train=TrainConfig(epochs=1, batch_size=64),
         n_boot=20,
     )
-    results = {}
+    results: dict[str, VariantResult] = {}
     for variant in cfg.variants:  # dependency order: the late variant combines the three trained singles
         results[variant] = train_variant(variant, data, cfg, upstream=results)
     late = results[name]
@@ -253,11 +254,11 @@ def test_bootstrap_intervals_hold_the_point_and_resample_patients():
 def test_intermediate_fusion_warm_starts_from_the_single_encoders(data):
     seed_everything(0)
     singles = {m: build(VARIANTS[m], data, SMALL) for m in ("time", "frequency", "spectrogram")}
-    fused = build(VARIANTS["intermediate_concat"], data, SMALL)
+    fused = intermediate(build(VARIANTS["intermediate_concat"], data, SMALL))
     fused.warm_start(singles)
     for m, single in singles.items():
         for k, v in fused.encoders[m].state_dict().items():
-            assert torch.equal(v, single.net.state_dict()[k]), (m, k)
+            assert torch.equal(v, single_net(single).state_dict()[k]), (m, k)
 
 
 @pytest.mark.parametrize("encoders", ["frozen", "fine_tune"])
@@ -267,10 +268,11 @@ def test_intermediate_fusion_keeps_or_tunes_the_single_encoders(data, encoders):
     seed_everything(0)
     singles = {m: build(VARIANTS[m], data, SMALL) for m in MODALITIES}
     cfg = ComparisonConfig(model=SMALL, train=TrainConfig(epochs=2, batch_size=64), intermediate_encoders=encoders)
-    untrained = build(VARIANTS["intermediate_gated"], data, SMALL).head.state_dict()
-    model, history, fitted = fit_variant(VARIANTS["intermediate_gated"], data, cfg, singles, None, None)
+    untrained = intermediate(build(VARIANTS["intermediate_gated"], data, SMALL)).head.state_dict()
+    trained, history, fitted = fit_variant(VARIANTS["intermediate_gated"], data, cfg, singles, None, None)
+    model = intermediate(trained)
     kept = [
-        torch.equal(v, singles[m].net.state_dict()[k])
+        torch.equal(v, single_net(singles[m]).state_dict()[k])
         for m in MODALITIES
         for k, v in model.encoders[m].state_dict().items()
     ]
@@ -336,7 +338,8 @@ def test_ranking_agreement_is_kendall_tau_of_validation_against_test():
             for i, (v, t) in enumerate(zip(val, test, strict=True))
         }
 
-    data = SimpleNamespace(spec=BEATS)
+    empty = Split({}, np.zeros(0), np.zeros(0), np.zeros(0))
+    data = TaskData(BEATS, empty, empty, empty, {})  # ranking_agreement reads only the task's spec
     assert ranking_agreement(results([0.1, 0.5, 0.9], [0.2, 0.4, 0.8]), data) == pytest.approx(1.0)
     assert ranking_agreement(results([0.1, 0.5, 0.9], [0.8, 0.4, 0.2]), data) == pytest.approx(-1.0)
     assert ranking_agreement(results([0.3, 0.1, 0.2, 0.4], [0.1, 0.2, 0.3, 0.4]), data) == pytest.approx(1 / 3)
@@ -412,7 +415,7 @@ def test_nothing_trained_fitted_or_chosen_depends_on_the_test_split(data, folds,
     )
     runs = {}
     for name, task_data in (("real", data), ("poisoned", _poisoned(data))):
-        results = {}
+        results: dict[str, VariantResult] = {}
         for variant in VARIANTS:  # dependency order
             results[variant] = train_variant(variant, task_data, cfg, upstream=results)
         runs[name] = results
@@ -440,7 +443,7 @@ def test_the_classical_reference_is_scikit_learns_lda_as_one_linear_layer(data):
 
     from ecgnet.classical import fit_reference
 
-    model = build(VARIANTS["classical"], data, SMALL)
+    model = reference(build(VARIANTS["classical"], data, SMALL))
     fitted = fit_reference(model, data)
     with torch.no_grad():
         train_x, test_x = (model.features(tensors(s)).double().numpy() for s in (data.train, data.test))
@@ -456,7 +459,7 @@ def test_the_classical_reference_is_scikit_learns_lda_as_one_linear_layer(data):
     flat = torch.from_numpy(layout.pack({m: {k: v[:4] for k, v in inp.items()} for m, inp in data.test.x.items()}))
     np.testing.assert_allclose(Packed(model, layout, False)(flat).detach().numpy(), probs[:4], rtol=1e-5, atol=1e-6)
     # morphology "none": the time view's scalars alone (RR and record-relative descriptors)
-    scalars_only = build(VARIANTS["classical"], data, replace(SMALL, morphology="none"))
+    scalars_only = reference(build(VARIANTS["classical"], data, replace(SMALL, morphology="none")))
     fit_reference(scalars_only, data)
     with torch.no_grad():
         width = scalars_only.features(tensors(data.test)).shape[1]
@@ -536,7 +539,7 @@ def test_cross_validated_variants_are_scored_out_of_fold_and_tested_as_fold_ense
 
     cfg = ComparisonConfig(model=SMALL, train=TrainConfig(epochs=1, batch_size=64), n_boot=5, folds=2)
     dev = development(data)
-    results = {}
+    results: dict[str, VariantResult] = {}
     for variant in ("time", "frequency", "spectrogram", "intermediate_gated", "late_average", "classical"):
         results[variant] = train_variant(variant, data, cfg, upstream=results)
     time_ = results["time"]
@@ -581,16 +584,18 @@ def test_seeds_give_each_fold_members_of_their_own_seed_averaged_out_of_fold(dat
         model=SMALL, train=TrainConfig(epochs=1, batch_size=64), n_boot=5, folds=2, offsets_min_gain=-1.0
     )
     two = replace(one, seeds=2, one_seed=("spectrogram",))
-    results = {}
+    results: dict[str, VariantResult] = {}
     for variant in ("time", "frequency", "spectrogram", "intermediate_concat", "classical"):
         results[variant] = train_variant(variant, data, two, upstream=results)
     time_ = results["time"]
-    assert len(time_.model.members) == 4 and time_.fitted["members_per_fold"] == 2
+    assert len(fold_members(time_.model)) == 4 and time_.fitted["members_per_fold"] == 2
     assert {(h["fold"], h["seed"]) for h in time_.history} == {(0, 0), (0, 1), (1, 0), (1, 1)}
     single = train_variant("time", data, one)
-    first, second = (m.state_dict() for m in time_.model.members[:2])
-    assert all(torch.equal(first[k], single.model.members[0].state_dict()[k]) for k in first)  # seed 0 as before
+    first, second = (m.state_dict() for m in fold_members(time_.model)[:2])
+    single_first = fold_members(single.model)[0].state_dict()
+    assert all(torch.equal(first[k], single_first[k]) for k in first)  # seed 0 as before
     assert any(not torch.equal(first[k], second[k]) for k in first)  # another seed, another model
+    assert time_.raw_val_probs is not None and single.raw_val_probs is not None
     assert not np.allclose(time_.raw_val_probs, single.raw_val_probs)  # the fold's seeds averaged
     # each seed's fold ensemble scored alone and decided as that seed alone decides: seed 0's is the
     # one-seed run, its offsets, validation figure and test figures
@@ -602,17 +607,17 @@ def test_seeds_give_each_fold_members_of_their_own_seed_averaged_out_of_fold(dat
     for m in ("accuracy", "se_S", "se_V", key):
         assert per_seed[m][0] == pytest.approx(single.test[m].value, abs=1e-4, nan_ok=True), m
     assert len(per_seed["se_S"]) == 2 and per_seed[key][0] != per_seed[key][1]
-    concat = results["intermediate_concat"].model.members
-    own = results["time"].model.members[3].net.state_dict()  # fold 1, seed 1
-    encoder = concat[3].encoders["time"].state_dict()
+    concat = fold_members(results["intermediate_concat"].model)
+    own = single_net(fold_members(results["time"].model)[3]).state_dict()  # fold 1, seed 1
+    encoder = intermediate(concat[3]).encoders["time"].state_dict()
     assert len(concat) == 4 and all(torch.equal(encoder[k], own[k]) for k in encoder)  # its own fold and seed's
     spectrogram = results["spectrogram"]
-    assert len(spectrogram.model.members) == 2 and spectrogram.fitted["members_per_fold"] == 1
+    assert len(fold_members(spectrogram.model)) == 2 and spectrogram.fitted["members_per_fold"] == 1
     assert {h["seed"] for h in spectrogram.history} == {0}
-    kept = spectrogram.model.members[1].net.state_dict()  # fold 1's only member
-    encoder = concat[3].encoders["spectrogram"].state_dict()
+    kept = single_net(fold_members(spectrogram.model)[1]).state_dict()  # fold 1's only member
+    encoder = intermediate(concat[3]).encoders["spectrogram"].state_dict()
     assert all(torch.equal(encoder[k], kept[k]) for k in encoder)
-    assert len(results["classical"].model.members) == 2
+    assert len(fold_members(results["classical"].model)) == 2
     assert seeds.CV_KEY not in {*spectrogram.fitted, *results["classical"].fitted}  # one member a fold
     assert not spectrogram.test_per_seed and not results["classical"].test_per_seed
     table = comparison_table(results, data, two).filter(pl.col("variant").is_in(["time", "spectrogram"]))
@@ -622,7 +627,7 @@ def test_seeds_give_each_fold_members_of_their_own_seed_averaged_out_of_fold(dat
     assert set(logged) >= {"cv_metric_seed1", f"test_{key}_seed0", "test_se_S_seed1"}
     save_result(time_, tmp_path)
     back = load_result("time", data, two, tmp_path)
-    assert len(back.model.members) == 4 and back.test_per_seed[key] == per_seed[key]
+    assert len(fold_members(back.model)) == 4 and back.test_per_seed[key] == per_seed[key]
     with pytest.raises(ValueError, match="not 2 folds x 1 seeds"):
         singles = {n: results[n] for n in ("time", "frequency", "spectrogram")}
         train_variant("intermediate_concat", data, one, upstream=singles)
@@ -645,6 +650,7 @@ def test_decision_offsets_are_kept_only_when_they_help_across_patients(data):
     assert never.fitted["val_metric_argmax"] == always.fitted["val_metric_argmax"]
     assert always.offsets is not None and set(always.fitted["offsets"]) == set(data.classes)
     np.testing.assert_allclose(always.test_probs, apply_offsets(never.test_probs, always.offsets), atol=1e-5)
+    assert always.raw_val_probs is not None
     np.testing.assert_allclose(always.raw_val_probs, never.val_probs)
     np.testing.assert_allclose(always.combinable_test_probs, never.test_probs)  # what a late combiner reads
 
@@ -673,7 +679,7 @@ def test_the_fusion_ensemble_is_its_members_mean_and_every_variant_reloads_as_it
     from ecgnet.fusion import FUSION
 
     cfg = ComparisonConfig(model=SMALL, train=TrainConfig(epochs=1, batch_size=64), n_boot=5)
-    results = {}
+    results: dict[str, VariantResult] = {}
     for variant in (*MODALITIES, *FUSION):
         results[variant] = train_variant(variant, data, cfg, upstream=results)
     with pytest.raises(ValueError, match=r"fix: train \['late_stacker'\] first"):
@@ -728,12 +734,14 @@ def test_per_patient_figures_are_each_patients_own_and_show_where_a_pooled_sensi
         assert row["accuracy"] == pytest.approx(aami(probs[rows], y[rows], BEATS.classes, ("S", "V"))["accuracy"])
     shown = chosen_per_patient(table, "time")
     assert shown["patient"].to_list() == ["a", "b", "c"] and "variant" not in shown.columns  # most S beats first
-    assert per_patient_plot(table, scored, "time", min_beats=1)[:4] == b"\x89PNG"
+    png = per_patient_plot(table, scored, "time", min_beats=1)
+    assert png is not None and png[:4] == b"\x89PNG"
     assert per_patient_plot(table, scored, "time", min_beats=4) is None  # no patient has 4 S or V beats
     # on validation: the probabilities each variant is judged by there, its own patients
     on_val = per_patient_table(results, replace(scored, val=test, test=data.test), "val")
     assert on_val.drop("records").equals(table.drop("records"))  # the same rows and probabilities, as val
-    assert per_patient_plot(on_val, scored, "time", min_beats=1, split="val")[:4] == b"\x89PNG"
+    png = per_patient_plot(on_val, scored, "time", min_beats=1, split="val")
+    assert png is not None and png[:4] == b"\x89PNG"
     # cross-validated, a variant is judged on every development row (train and val): those are the rows
     twice = {n: replace(r, val_probs=np.concatenate([r.val_probs, r.val_probs])) for n, r in results.items()}
     development = replace(scored, train=test, val=test, test=data.test)
@@ -768,8 +776,9 @@ def test_a_rhythm_strip_is_an_input_where_the_view_has_one_and_the_time_encoder_
         train=replace(data.train, x={**data.train.x, "time": {**data.train.x["time"], "strip": strip["train"]}}),
         val=replace(data.val, x={**data.val.x, "time": {**data.val.x["time"], "strip": strip["val"]}}),
     )
-    plain, read = build(VARIANTS["time"], data, SMALL).net, build(VARIANTS["time"], with_strip, SMALL).net
-    assert plain.strip is None and read.proj.in_features == plain.proj.in_features + read.strip.width
+    plain, read = time_net(build(VARIANTS["time"], data, SMALL)), time_net(build(VARIANTS["time"], with_strip, SMALL))
+    assert plain.strip is None and read.strip is not None
+    assert read.proj.in_features == plain.proj.in_features + read.strip.width
     x = {k: torch.from_numpy(np.asarray(v[:8])) for k, v in with_strip.train.x["time"].items()}
     read.eval()
     with torch.no_grad():
@@ -781,16 +790,21 @@ def test_a_rhythm_strip_is_an_input_where_the_view_has_one_and_the_time_encoder_
 def test_class_weights_are_inverse_frequency_to_a_power(data):
     from ecgnet.train import loss_function
 
+    def weights(cfg: TrainConfig) -> np.ndarray:
+        weight = loss_function(data, cfg, torch.device("cpu")).weight
+        assert weight is not None
+        return weight.numpy()
+
     counts = np.bincount(data.train.y, minlength=len(data.classes)).astype(np.float64)
-    full = loss_function(data, TrainConfig(), torch.device("cpu")).weight.numpy()
+    full = weights(TrainConfig())
     present = counts > 0
     np.testing.assert_allclose(full[present], counts.sum() / (len(counts) * counts[present]), rtol=1e-6)
     assert (full[~present] == 0).all()
-    soft = loss_function(data, TrainConfig(class_weight_power=0.5), torch.device("cpu")).weight.numpy()
+    soft = weights(TrainConfig(class_weight_power=0.5))
     np.testing.assert_allclose(soft, np.sqrt(full), rtol=1e-6)
     assert loss_function(data, TrainConfig(class_weighting=False), torch.device("cpu")).weight is None
     rare = int(counts[present].min())  # the rarest class present, and every class as rare as it, weighs nothing
-    few = loss_function(data, TrainConfig(min_class_rows=rare + 1), torch.device("cpu")).weight.numpy()
+    few = weights(TrainConfig(min_class_rows=rare + 1))
     np.testing.assert_allclose(few, np.where(counts <= rare, 0.0, full), rtol=1e-6)
     assert (few > 0).any() and (few[counts == rare] == 0).all()
 

@@ -11,6 +11,7 @@ from ecgnet.models import ModelConfig
 from ecgnet.models.rhythm import MonotoneRhythm
 from ecgnet.train import tensors
 from feature_store.transforms.rhythm import BEAT_RR_NAMES, rr_context_names
+from tests.nets import time_net
 
 SMALL = ModelConfig(embed_dim=16, channels=4, scalar_dim=8, heads=2, layers=1, fusion_hidden=16)
 CLASSES = ("N", "S", "V", "F", "Q")
@@ -72,14 +73,17 @@ def test_an_earlier_beat_never_argues_less_for_s_or_v_whatever_the_weights():
 def test_the_rest_of_the_time_network_no_longer_reads_the_beats_own_intervals(beat_task_sample):
     data = beat_task_sample(80)
     on = build(VARIANTS["time"], data, replace(SMALL, monotone_rhythm="gated")).eval()
-    assert on.net.rhythm.gate is not None and build(VARIANTS["time"], data, SMALL).net.rhythm is None
+    net = time_net(on)
+    rhythm = net.rhythm
+    assert rhythm is not None and rhythm.gate is not None
+    assert time_net(build(VARIANTS["time"], data, SMALL)).rhythm is None
     x = {m: {k: v[:16] for k, v in inp.items()} for m, inp in tensors(data.val).items()}
     moved = x["time"]["scalars"].clone()
-    own = on.net.rhythm.own
+    own = rhythm.own
     moved[:, own] = moved[:, own] * 1.7  # the beat's intervals and its readings change; nothing else does
     y = {**x, "time": {**x["time"], "scalars": moved}}
     with torch.no_grad():
-        torch.testing.assert_close(on.net.encode(x["time"]), on.net.encode(y["time"]))
+        torch.testing.assert_close(net.encode(x["time"]), net.encode(y["time"]))
         changed = on(y) - on(x)
     s, v = data.classes.index("S"), data.classes.index("V")
     others = [i for i in range(len(data.classes)) if i not in (s, v)]

@@ -111,7 +111,8 @@ def test_damage_on_the_object_store_is_found_and_computed_again(both):
     part = parts[0]
     part.write_bytes(part.read_bytes()[:100])  # cut short, as by a killed upload of a store without atomic PUT
     (folder / "part-99999.parquet").write_bytes(b"stray")  # left by a killed writer
-    assert "cut short or not Parquet" in view_damage(entry)
+    damage = view_damage(entry)
+    assert damage is not None and "cut short or not Parquet" in damage
     again = s3_store.materialize(BEATS, "time", snaps, backend=CPU)
     assert not again.reused and again.entry.version == entry.version and again.entry.rows == entry.rows
     assert view_damage(again.entry) is None

@@ -101,6 +101,7 @@ def _rows(features: FeatureStore, family: str, shards: dict) -> tuple:
 def test_a_parallel_backfill_survives_a_killed_shard_and_matches_the_embedded_run(server, tmp_path):
     instance, home = server["instance"], server["workspace"].home
     assert (server["workspace"].dagster_home / "dagster.yaml").read_bytes() == SERVER_INSTANCE.read_bytes()
+    from tests.backfill_location import assets as location_assets
     from tests.backfill_location import defs
 
     backfill = submit(instance, defs)
@@ -136,8 +137,11 @@ def test_a_parallel_backfill_survives_a_killed_shard_and_matches_the_embedded_ru
 
     # and the rows are those of one embedded run over the same records
     embedded = tmp_path / "embedded"
+    # the very list defs.assets holds, typed as built: Definitions.assets is typed for every kind of asset it takes
     assets = [
-        a for a in defs.assets if a.group_names_by_key and set(a.group_names_by_key.values()) <= {"ingest", "features"}
+        a
+        for a in location_assets
+        if a.group_names_by_key and set(a.group_names_by_key.values()) <= {"ingest", "features"}
     ]
     result = dg.materialize(
         assets,

@@ -1,5 +1,6 @@
 """The Dagster layer on a real (ephemeral) instance: assets, checks, metadata, sensor, demo."""
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import dagster as dg
@@ -57,9 +58,41 @@ def _checks(result):
     return {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
 
 
+def _number(meta: Mapping[str, dg.MetadataValue], key: str) -> float:
+    """A number in metadata, asserted to be one: `MetadataValue.value` is typed as anything metadata holds."""
+    value = meta[key].value
+    assert isinstance(value, int | float), (key, value)
+    return value
+
+
+def _text(meta: Mapping[str, dg.MetadataValue], key: str) -> str:
+    """Text in metadata, asserted to be text (as `_number`)."""
+    value = meta[key].value
+    assert isinstance(value, str), (key, value)
+    return value
+
+
+def _requested(evaluation: object) -> tuple[Sequence[dg.RunRequest], str | None]:
+    """The run requests and the new cursor of a sensor evaluation that requests runs."""
+    assert isinstance(evaluation, dg.SensorResult) and evaluation.run_requests is not None, evaluation
+    return evaluation.run_requests, evaluation.cursor
+
+
+def _skipped(evaluation: object) -> str:
+    """Why a sensor evaluation that skips skipped."""
+    assert isinstance(evaluation, dg.SkipReason) and evaluation.skip_message is not None, evaluation
+    return evaluation.skip_message
+
+
+def _run(instance: dg.DagsterInstance, run_id: str) -> dg.DagsterRun:
+    run = instance.get_run_by_id(run_id)
+    assert run is not None, f"no run {run_id}"
+    return run
+
+
 def test_definitions_load_with_the_ingest_feature_and_training_groups():
     graph = defs.resolve_asset_graph()
-    groups = {}
+    groups: dict[str, set[str]] = {}
     for key in graph.get_all_asset_keys():
         groups.setdefault(graph.get(key).group_name, set()).add(key.to_user_string())
     assert groups["ingest"] == {"ptbxl_records", "challenge_records", "annotated_beats", "wfdb_records"}
@@ -72,7 +105,8 @@ def test_definitions_load_with_the_ingest_feature_and_training_groups():
     assert graph.get(dg.AssetKey("record_train_stats")).parent_keys == raw
     # ingest and views are partitioned by shard; statistics and training read every shard
     for name in ("annotated_beats", "beat_time_features"):
-        assert graph.get(dg.AssetKey(name)).partitions_def.get_partition_keys() == SHARD_KEYS
+        partitions = graph.get(dg.AssetKey(name)).partitions_def
+        assert partitions is not None and partitions.get_partition_keys() == SHARD_KEYS
     for name in ("beat_train_stats", "beat_training_data"):
         assert graph.get(dg.AssetKey(name)).partitions_def is None
     assert {
@@ -118,16 +152,16 @@ def test_ingest_assets_materialize_with_metadata_and_passing_checks(tmp_path, so
     assert slowest["step"][0] == "annotated_beats" and slowest["share"][0].endswith(" %")  # two MIT-BIH records
     meta = {
         m.asset_key.to_user_string(): m.metadata
-        for m in result.get_asset_materialization_events()
-        for m in [m.materialization]
+        for event in result.get_asset_materialization_events()
+        for m in [event.materialization]
     }
     beats = meta["annotated_beats"]
-    assert beats["records_landed_now"].value == 2 and beats["beats_in_shards"].value > 4700
-    assert "| S |" in beats["class_counts"].value and "DS2" in beats["class_counts"].value
-    assert beats["preview"].value.startswith("![preview](data:image/png;base64,")
+    assert beats["records_landed_now"].value == 2 and _number(beats, "beats_in_shards") > 4700
+    assert "| S |" in _text(beats, "class_counts") and "DS2" in _text(beats, "class_counts")
+    assert _text(beats, "preview").startswith("![preview](data:image/png;base64,")
     cinc = meta["challenge_records"]
-    assert cinc["quarantined_now"].value == 1 and "flat_lead" in cinc["quarantine"].value
-    assert "164934002" in cinc["unmapped_codes"].value
+    assert cinc["quarantined_now"].value == 1 and "flat_lead" in _text(cinc, "quarantine")
+    assert "164934002" in _text(cinc, "unmapped_codes")
     checks = _checks(result)
     assert all(c.passed for c in checks.values()), checks
     for kind in ("annotated_beats", "challenge_records", "wfdb_records", "ptbxl_records"):  # blocking, every source
@@ -221,32 +255,32 @@ def test_rematerializing_reports_everything_unchanged(tmp_path, sources):
     assert meta["challenge_records"]["records_unchanged"].value == 4
     beats = meta["annotated_beats"]
     assert beats["records_unchanged"].value == 2 and beats["records_in_shards"].value == 2
-    assert beats["beats_in_shards"].value > 4700 and beats["shards"].value == ", ".join(SHARD_KEYS)
+    assert _number(beats, "beats_in_shards") > 4700 and beats["shards"].value == ", ".join(SHARD_KEYS)
 
 
 def test_sensor_requests_a_run_only_when_records_change(tmp_path, sources):
     resources = _resources(tmp_path, sources)
     with dg.build_sensor_context(resources=resources, instance=_instance()) as context:
-        first = new_records_sensor(context)
-    assert len(first.run_requests) == 1
-    with dg.build_sensor_context(resources=resources, cursor=first.cursor, instance=_instance()) as context:
+        first, cursor = _requested(new_records_sensor(context))
+    assert len(first) == 1
+    with dg.build_sensor_context(resources=resources, cursor=cursor, instance=_instance()) as context:
         assert isinstance(new_records_sensor(context), dg.SkipReason)
     copy_record(CINC / "HR06002", sources / "cinc")
-    with dg.build_sensor_context(resources=resources, cursor=first.cursor, instance=_instance()) as context:
-        (request,) = new_records_sensor(context).run_requests
+    with dg.build_sensor_context(resources=resources, cursor=cursor, instance=_instance()) as context:
+        (request,), _ = _requested(new_records_sensor(context))
     assert request.tags == every_shard_tags()  # one run over every shard
     instance = _instance()
     backfill = submit(instance, defs)  # while a backfill runs, its shard runs ingest the new files
-    with dg.build_sensor_context(resources=resources, cursor=first.cursor, instance=instance) as context:
+    with dg.build_sensor_context(resources=resources, cursor=cursor, instance=instance) as context:
         skip = new_records_sensor(context)
-    assert isinstance(skip, dg.SkipReason) and f"backfill {backfill} is running" in skip.skip_message
+    assert f"backfill {backfill} is running" in _skipped(skip)
 
 
 def test_sensor_skips_with_a_reason_when_a_folder_is_missing(tmp_path):
     resources = _resources(tmp_path, tmp_path / "nowhere")
     with dg.build_sensor_context(resources=resources, instance=_instance()) as context:
         skip = new_records_sensor(context)
-    assert isinstance(skip, dg.SkipReason) and "ECGNET_DATA" in skip.skip_message
+    assert "ECGNET_DATA" in _skipped(skip)
 
 
 def test_stage_selection():
@@ -271,8 +305,8 @@ def test_feature_assets_materialize_pass_their_checks_and_are_reused(tmp_path, s
         for m in first.get_asset_materialization_events()
     }
     spec = meta["beat_spectrogram_features"]
-    assert spec["computed_shards"].value == len(SHARD_KEYS) and spec["rows"].value > 4700
-    assert spec["preview"].value.startswith("![preview](data:image/png;base64,")
+    assert spec["computed_shards"].value == len(SHARD_KEYS) and _number(spec, "rows") > 4700
+    assert _text(spec, "preview").startswith("![preview](data:image/png;base64,")
     assert meta["record_time_features"]["rows"].value == 3  # 4 Challenge records, JS20004 is flat
     second = dg.materialize(everything, resources=resources, tags=every_shard_tags())
     again = {
@@ -282,7 +316,7 @@ def test_feature_assets_materialize_pass_their_checks_and_are_reused(tmp_path, s
     for name in ("beat_time_features", "beat_spectral_features", "record_spectrogram_features"):
         assert again[name]["reused_shards"].value == len(SHARD_KEYS) and again[name]["computed_shards"].value == 0
         assert again[name]["versions"].value == meta[name]["versions"].value
-        assert again[name]["seconds_this_run"].value < meta[name]["seconds_to_compute"].value
+        assert _number(again[name], "seconds_this_run") < _number(meta[name], "seconds_to_compute")
 
 
 def test_a_run_whose_process_died_is_closed_as_failed_by_the_next_run():
@@ -304,9 +338,9 @@ def test_a_run_whose_process_died_is_closed_as_failed_by_the_next_run():
         )
         instance.add_run(elsewhere)
         assert close_dead_runs(instance) == [runs["dead"]]
-        assert instance.get_run_by_id(runs["dead"]).status == dg.DagsterRunStatus.FAILURE
-        assert instance.get_run_by_id(runs["live"]).status == dg.DagsterRunStatus.STARTED  # this process
-        assert instance.get_run_by_id(elsewhere.run_id).status == dg.DagsterRunStatus.STARTED  # not ours to judge
+        assert _run(instance, runs["dead"]).status == dg.DagsterRunStatus.FAILURE
+        assert _run(instance, runs["live"]).status == dg.DagsterRunStatus.STARTED  # this process
+        assert _run(instance, elsewhere.run_id).status == dg.DagsterRunStatus.STARTED  # not ours to judge
 
 
 def test_a_run_launched_outside_the_demo_names_its_process_and_is_closed_when_it_dies(tmp_path):
@@ -339,7 +373,7 @@ def test_a_run_launched_outside_the_demo_names_its_process_and_is_closed_when_it
             assert run.status == dg.DagsterRunStatus.STARTED
             # the step took the workspace's writer lease for its run worker: another writer is refused
             lease = holder(tmp_path / "ws")
-            assert lease.pid == worker.pid and lease.what == f"dagster run {run.run_id}"
+            assert lease is not None and lease.pid == worker.pid and lease.what == f"dagster run {run.run_id}"
             with pytest.raises(WorkspaceBusy, match=f"dagster run {run.run_id}"):
                 acquire(tmp_path / "ws", "make demo", wait_s=0)
             os.killpg(worker.pid, signal.SIGKILL)  # the run worker and its step process
@@ -350,8 +384,7 @@ def test_a_run_launched_outside_the_demo_names_its_process_and_is_closed_when_it
             resources = {"ingest": IngestSettings(sources=[str(src)])}
             with dg.build_sensor_context(resources=resources, instance=instance) as context:
                 new_records_sensor(context)
-            closed = instance.get_run_by_id(run.run_id)
-            assert closed.status == dg.DagsterRunStatus.FAILURE
+            assert _run(instance, run.run_id).status == dg.DagsterRunStatus.FAILURE
     finally:
         if worker.poll() is None:
             os.killpg(worker.pid, signal.SIGKILL)

@@ -26,6 +26,8 @@ def test_the_comparison_plot_needs_each_variants_validation_metric():
 def test_names_of_points_within_noise_of_each_other_do_not_cover_one_another():
     import itertools
 
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     from ecgnet.plots import label_points
     from feature_store.plots import plt
 
@@ -39,6 +41,7 @@ def test_names_of_points_within_noise_of_each_other_do_not_cover_one_another():
     fig.tight_layout()
     texts = label_points(ax, list(x), list(y), names)
     fig.canvas.draw()
+    assert isinstance(fig.canvas, FigureCanvasAgg)  # feature_store.plots picks Agg, whose canvas has a renderer
     boxes = [t.get_window_extent(fig.canvas.get_renderer()) for t in texts]
     assert [t.get_text() for t in texts] == names
     assert not [(a, b) for (a, b) in itertools.combinations(range(8), 2) if boxes[a].overlaps(boxes[b])]

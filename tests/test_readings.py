@@ -10,6 +10,7 @@ from ecgnet.models import ModelConfig
 from ecgnet.models.readings import REFERENCE_PAIRS, ReferenceReadings
 from ecgnet.train import tensors
 from feature_store.transforms.rhythm import BEAT_RR_NAMES
+from tests.nets import intermediate, time_net
 
 SMALL = ModelConfig(embed_dim=16, channels=4, scalar_dim=8, heads=2, layers=1, fusion_hidden=16)
 COL = {n: i for i, n in enumerate(BEAT_RR_NAMES)}
@@ -58,17 +59,18 @@ def test_a_beat_models_time_encoder_averages_its_readings_in_evaluation(beat_tas
     data = beat_task_sample(80)
     off = build(VARIANTS["time"], data, SMALL)
     on = build(VARIANTS["time"], data, replace(SMALL, reference_readings=0.5))
-    assert off.net.readings is None and on.net.readings is not None
+    on_readings = time_net(on).readings
+    assert time_net(off).readings is None and on_readings is not None
     on.load_state_dict(off.state_dict())  # the readings hold no weights: the same network
     x = {m: {k: v[:16] for k, v in inp.items()} for m, inp in tensors(data.val).items()}
     on.eval(), off.eval()
     with torch.no_grad():
         per_reading = []
-        for scalars in on.net.readings.all(x["time"]["scalars"]):
+        for scalars in on_readings.all(x["time"]["scalars"]):
             per_reading.append(off({**x, "time": {**x["time"], "scalars": scalars}}))
         torch.testing.assert_close(on(x), torch.stack(per_reading).mean(dim=0), rtol=1e-5, atol=1e-5)
         assert not torch.allclose(on(x), off(x))
     # intermediate fusion's time encoder reads alike; the other modalities and early fusion have no RR
-    fused = build(VARIANTS["intermediate_concat"], data, replace(SMALL, reference_readings=0.5))
+    fused = intermediate(build(VARIANTS["intermediate_concat"], data, replace(SMALL, reference_readings=0.5)))
     assert fused.encoders["time"].readings is not None
     assert not hasattr(fused.encoders["frequency"], "readings")

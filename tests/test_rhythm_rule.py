@@ -2,12 +2,11 @@
 rule telling early beats apart out of fold, a weight of 0 leaving a variant as it was, and a rule that says
 nothing not being taken. Generated rows: no ECG is needed to check the arithmetic."""
 
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 
 from benchmarks.rhythm_rule import cross_fitted, out_of_fold, rule_scores, saved_run_parser, tree_rule, with_rule
+from ecgnet.data import Split
 from feature_store.beat_ids import beat_positions
 
 N, S, V = 0, 1, 2
@@ -88,7 +87,7 @@ def test_the_tree_rule_finds_early_beats_out_of_fold_and_reads_no_v_row():
 
 
 def test_saved_runs_are_read_out_of_fold_in_the_development_order_or_refused_by_name(tmp_path):
-    dev = SimpleNamespace(ids=np.array(["101:5", "101:9", "106:2"]), y=np.array([N, S, N]))
+    dev = Split({}, np.array([N, S, N]), np.array(["101:5", "101:9", "106:2"]), np.array(["101", "101", "106"]))
     np.savez(tmp_path / "time.npz", raw_val=np.eye(3)[[0, 1, 0]])
     harness = tmp_path / "00.npz"  # the harness writes its rows in its own order
     np.savez(harness, ablation="row", ids=dev.ids[::-1], y=dev.y[::-1], probs=np.eye(3)[[2, 1, 0]])

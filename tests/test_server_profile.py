@@ -125,7 +125,7 @@ def test_the_comparison_is_logged_through_the_mlflow_server_and_read_back(server
     assert children["metrics.test_macro_f1"].notna().all()
     experiment = mlflow.get_experiment_by_name("ecgnet-beats")
     # proxied artifacts: the server stores them; clients never see its folder
-    assert experiment.artifact_location.startswith("mlflow-artifacts:")
+    assert experiment is not None and experiment.artifact_location.startswith("mlflow-artifacts:")
     logged = {a.path for a in mlflow.MlflowClient().list_artifacts(parent["run_id"].iloc[0])}
     assert {"comparison.csv", "comparison.png"} <= logged
     # the runs are rows of the server's PostgreSQL database, the artifacts files of its folder

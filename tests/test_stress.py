@@ -70,6 +70,7 @@ def test_task_data_keeps_its_copies_when_saved(beat_task_sample, tmp_path):
     data = beat_task_sample(50)
     data.save(tmp_path)
     back = TaskData.load(tmp_path, BEATS)
+    assert back.extra is not None and data.extra is not None
     assert np.array_equal(back.extra.ids, data.extra.ids)
     np.testing.assert_array_equal(back.extra.x["time"]["scalars"], data.extra.x["time"]["scalars"])
 

@@ -54,7 +54,8 @@ def test_a_toy_task_runs_through_features_training_and_promotion(toy):
     assert (
         checks[("nv_time_features", "check_rows_match_raw")] and checks[("nv_fusion_comparison", "check_quality_gate")]
     )
-    assert tracker(home).current_champion("nv").name.startswith("ecgnet-nv-")
+    champion = tracker(home).current_champion("nv")
+    assert champion is not None and champion.name.startswith("ecgnet-nv-")
 
 
 def test_the_toy_views_hold_only_its_classes_and_count_the_rest(toy):

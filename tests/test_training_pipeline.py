@@ -82,6 +82,7 @@ def test_the_best_variant_on_validation_is_champion_and_predicts(trained, capsys
     candidate = result.output_for_node("beat_fusion_comparison")
     assert isinstance(candidate, Candidate) and candidate.task == "beats"
     champion = tracker(home).current_champion("beats")
+    assert champion is not None
     assert champion.name == f"ecgnet-beats-{candidate.variant}" and champion.version == candidate.version
     meta = {
         m.materialization.asset_key.to_user_string(): m.materialization.metadata
@@ -152,6 +153,7 @@ def _record(home) -> str:
 def test_the_quality_gate_refuses_a_worse_candidate_than_the_registered_champion(trained):
     _, home = trained
     champion = tracker(home).current_champion("beats")
+    assert champion is not None
     # read back from the registry's version tags, with the metric they are in
     assert champion.val_metric == champion.val_metric and champion.metric == BEATS.metric_key
     worse = Candidate(
@@ -227,7 +229,8 @@ def test_the_records_task_trains_every_variant_in_dagster(records_trained, capsy
     ):
         assert children[col].notna().all(), col
     candidate = result.output_for_node("record_fusion_comparison")
-    assert tracker(home).current_champion("records").name == f"ecgnet-records-{candidate.variant}"
+    champion = tracker(home).current_champion("records")
+    assert champion is not None and champion.name == f"ecgnet-records-{candidate.variant}"
     assert ecgnet_main(["predict", str(CINC / "HR06000"), "--home", str(home), "--task", "records"]) == 0
     assert "MLFLOW_TRACKING_URI" not in os.environ  # no workspace leaks into the next one
     out = capsys.readouterr().out

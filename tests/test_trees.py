@@ -19,6 +19,7 @@ from ecgnet.models.config import BoostingConfig
 from ecgnet.train import tensors
 from ecgnet.trees import TreeEnsemble, boosted_forest, float32_floor
 from feature_store.tasks import RecordWindows
+from tests.nets import reference
 
 FAST = ModelConfig(boosting=BoostingConfig(rounds=40, leaves=15))
 
@@ -83,7 +84,7 @@ def test_thresholds_become_the_float32_below_them():
 
 
 def test_the_boosted_reference_saves_loads_and_exports(data, tmp_path):
-    model = build(VARIANTS["classical_trees"], data, FAST)
+    model = reference(build(VARIANTS["classical_trees"], data, FAST))
     fitted = fit_reference(model, data)
     assert fitted["model"] == "boosted_trees"
     x = tensors(data.test)
@@ -118,7 +119,7 @@ def test_the_boosted_reference_saves_loads_and_exports(data, tmp_path):
 
 
 def test_trees_are_explained_by_shapley_values_that_add_up(data):
-    model = build(VARIANTS["classical_trees"], data, FAST)
+    model = reference(build(VARIANTS["classical_trees"], data, FAST))
     fit_reference(model, data)
     expl = explain(model, data, data.test, ExplainConfig(rows_per_class=10, shapley_samples=4))
     np.testing.assert_allclose(expl.attributions.sum(axis=1), expl.moved, atol=1e-5)  # exact completeness
@@ -132,7 +133,7 @@ def test_trees_are_explained_by_shapley_values_that_add_up(data):
 
 def test_the_boosted_reference_reads_waveform_samples_where_asked(data):
     waveform_too = replace(FAST, boosting=replace(FAST.boosting, morphology="uniform"))
-    model = build(VARIANTS["classical_trees"], data, waveform_too)
+    model = reference(build(VARIANTS["classical_trees"], data, waveform_too))
     fitted = fit_reference(model, data)
     leads = data.test.x["time"]["waveform"].shape[1]
     assert fitted["features"] == _scalars(data.train).shape[1] + leads * 20
@@ -146,7 +147,7 @@ def test_a_few_dozen_training_rows_still_split(data):
     y = np.asarray(data.train.y)
     rows = np.sort(np.concatenate([np.flatnonzero(y == 1)[:5], np.flatnonzero(y == 0)[:25]]))
     few = replace(data, train=data.train.take(rows))  # 30 beats, 5 of them S
-    model = build(VARIANTS["classical_trees"], few, FAST)
+    model = reference(build(VARIANTS["classical_trees"], few, FAST))
     fit_reference(model, few)
     with torch.no_grad():
         s = activation(model(tensors(few.train)), False).numpy()[:, 1]
@@ -163,7 +164,7 @@ def test_multi_label_tasks_get_one_binary_ensemble_a_class(data):
     y = np.stack([beat == 1, *rr])
     y = np.concatenate([y.T, np.zeros((len(x), 1), bool)], axis=1).astype(np.float32)
     labelled = replace(data, spec=RECORDS, train=replace(data.train, y=y))
-    model = build(VARIANTS["classical_trees"], labelled, FAST)
+    model = reference(build(VARIANTS["classical_trees"], labelled, FAST))
     fitted = fit_reference(model, labelled)
     assert fitted["classes_fitted"] == 4 and fitted["trees"] == 4 * 40
     with torch.no_grad():
@@ -189,7 +190,7 @@ def test_monotone_trees_read_an_earlier_beat_as_more_premature_and_less_normal(d
     from ecgnet.data import rhythm_columns
 
     cfg = replace(FAST, boosting=replace(FAST.boosting, monotone_rhythm=True))
-    model = build(VARIANTS["classical_trees"], data, cfg)
+    model = reference(build(VARIANTS["classical_trees"], data, cfg))
     fitted = fit_reference(model, data)
     classes = list(data.classes)
     n, s = classes.index("N"), classes.index("S")

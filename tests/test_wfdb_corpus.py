@@ -97,6 +97,7 @@ def test_iso_and_impossible_base_dates_are_kept_or_dropped_and_the_record_lands(
     edit_header(bad, "360 650000", "360 650000 10:00:00 31/13/2020")
     plain = read_wfdb(MITDB / "100", cfg)
     got_iso, got_bad = read_wfdb(iso, cfg), read_wfdb(bad, cfg)
+    assert got_iso.recorded_at is not None
     assert got_iso.recorded_at.isoformat() == "2014-05-08T05:05:15" and not got_iso.notes
     assert got_bad.recorded_at is None and "31/13/2020" in got_bad.notes[0]
     np.testing.assert_array_equal(got_iso.signal, plain.signal)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from feature_store.writer import WorkspaceBusy, acquire, holder, process_start, release, writing
+from feature_store.writer import Holder, WorkspaceBusy, acquire, holder, process_start, release, writing
 
 HOLD = (
     "import sys, time; from pathlib import Path; from feature_store.writer import acquire; "
@@ -30,6 +30,13 @@ def hold(home: Path, what: str = "a test holder", seconds: float = 120, shard: s
     return proc
 
 
+def held(home: Path, shard: str | None = None) -> Holder:
+    """The holder of a lease that must be held."""
+    found = holder(home, shard)
+    assert found is not None, "the lease is free"
+    return found
+
+
 def test_a_second_writer_is_refused_with_the_holder_named_and_the_lease_frees_when_the_holder_is_killed(tmp_path):
     other = hold(tmp_path)
     try:
@@ -37,13 +44,13 @@ def test_a_second_writer_is_refused_with_the_holder_named_and_the_lease_frees_wh
             acquire(tmp_path, "second", wait_s=0)
         assert f"pid {other.pid}" in str(err.value) and "a test holder" in str(err.value)
         assert "fix:" in str(err.value) and "ECGNET_WRITER_WAIT" in str(err.value)
-        assert holder(tmp_path).pid == other.pid
+        assert held(tmp_path).pid == other.pid
     finally:
         other.send_signal(signal.SIGKILL)
         other.wait()
     assert holder(tmp_path) is None  # the file still names it, but its process is gone
     assert acquire(tmp_path, "second", wait_s=0) is True
-    assert holder(tmp_path).what == "second" and holder(tmp_path).pid == os.getpid()
+    assert held(tmp_path).what == "second" and held(tmp_path).pid == os.getpid()
     release(tmp_path)
     assert holder(tmp_path) is None and not (tmp_path / "writer.json").exists()
 
@@ -59,7 +66,7 @@ def test_writers_of_different_shards_go_side_by_side_and_the_workspace_writer_ex
         with pytest.raises(WorkspaceBusy, match="being written by backfill run of shard 01"):
             acquire(tmp_path, "make demo", wait_s=0)  # the whole workspace waits for every shard writer
         release(tmp_path, shard="02")
-        assert holder(tmp_path, "02") is None and holder(tmp_path, "01").pid == other.pid
+        assert holder(tmp_path, "02") is None and held(tmp_path, "01").pid == other.pid
     finally:
         other.send_signal(signal.SIGKILL)
         other.wait()
@@ -90,7 +97,7 @@ def test_the_holder_and_its_steps_share_the_lease_and_only_the_taker_gives_it_ba
         assert acquire(tmp_path, "a step of the same run", wait_s=0) is False  # already this process's
         with writing(tmp_path, "inner"):
             pass
-        assert holder(tmp_path).what == "outer"  # the inner block did not take it, so kept it
+        assert held(tmp_path).what == "outer"  # the inner block did not take it, so kept it
     assert holder(tmp_path) is None
 
 
