@@ -205,6 +205,16 @@ def _without_rr(split: Split, names: tuple[str, ...]) -> Split:
     return _with_time(split, scalars=scalars[:, keep])
 
 
+def log_rr(split: Split) -> Split:
+    """The beat's RR columns (seconds and ratios to the record's references) as log2, as `rr_context` already
+    is: an interval half as long and one twice as long then sit equally far from the reference, and a record's
+    pauses (DS2's 232: up to 6 s) stop being extreme values for a standardised input to extrapolate from."""
+    scalars = np.array(split.x["time"]["scalars"], dtype=np.float32)
+    k = len(BEAT_RR_NAMES)
+    scalars[:, :k] = np.log2(np.maximum(scalars[:, :k], 1e-3))
+    return _with_time(split, scalars=scalars)
+
+
 def minus_record_median(split: Split) -> Split:
     """An input transform: each beat's waveform minus its record's median beat (label-free), so the
     shape a record conducts with (a bundle-branch block, say) is no longer itself evidence of a class;
@@ -459,6 +469,9 @@ ABLATIONS: dict[str, dict[str, Any]] = {
         "cpu_bf16": True,
         "seed": 1,
     },
+    # the RR columns on a log scale (log_rr), as the RR context is
+    "RR columns as log2 (bfloat16)": {"inputs": log_rr, "cpu_bf16": True},
+    "seed 1: RR columns as log2 (bfloat16)": {"inputs": log_rr, "cpu_bf16": True, "seed": 1},
     # the beat's own intervals read monotonically (ModelConfig.monotone_rhythm): its prematurity against each
     # record reference can only argue for S or V, and the rest of the network no longer sees them
     "monotone rhythm: prematurity against each reference, non-negative weights for S and V": {

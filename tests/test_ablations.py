@@ -137,6 +137,24 @@ def test_every_ablation_row_names_settings_that_exist():
         replace(TrainConfig(), **row.train)
 
 
+def test_log_rr_puts_the_rr_columns_on_a_log_scale_and_nothing_else():
+    from benchmarks.ablations import log_rr
+    from ecgnet.data import Split
+    from feature_store.transforms.rhythm import BEAT_RR_NAMES
+
+    k = len(BEAT_RR_NAMES)
+    scalars = np.full((3, k + 4), 2.0, np.float32)
+    scalars[0, 4] = 0.5  # a beat at half its record's mean interval
+    scalars[1, 0] = 0.0  # no interval: floored, not -inf
+    wave = np.ones((3, 2, 8), np.float32)
+    split = Split({"time": {"waveform": wave, "scalars": scalars}}, np.zeros(3), np.array(["a", "b", "c"]), np.zeros(3))
+    out = log_rr(split).x["time"]
+    assert out["scalars"][0, 4] == -1.0 and out["scalars"][2, :k].tolist() == [1.0] * k
+    assert np.isfinite(out["scalars"]).all() and out["scalars"][1, 0] < -9
+    assert (out["scalars"][:, k:] == 2.0).all() and out["waveform"] is wave  # the rest as it was
+    assert scalars[0, 4] == 0.5  # the input split is not changed
+
+
 def test_test_time_views_move_and_scale_the_time_waveform_only():
     from benchmarks.ablations import tta_probs, waveform_views
     from ecgnet.data import Split
