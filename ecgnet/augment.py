@@ -118,7 +118,7 @@ def swap_conduction(
     """A copy of a batch's time inputs (`waveform`, `scalars`) in which rows of class `classes[0]` take,
     each with probability `share`, the waveform and the scalars after the first `rhythm_width` of a row
     of class `classes[1]` drawn from the batch (draws from `generator`, CPU, like augment_waveform's);
-    unchanged where the batch has no donor."""
+    the inputs themselves where the batch has no donor or no row is drawn."""
     label, donor = classes
     takers = torch.nonzero(target.cpu() == label).flatten()
     donors = torch.nonzero(target.cpu() == donor).flatten()
