@@ -640,7 +640,7 @@ def cross_validate(
         if tta is not None:
             tta[fold.rows] = tta_probs(model, fold.data.val)
         per_fold.append(headline(dev.spec)(oof[fold.rows], fold.data.val.y))
-        patients = ", ".join(sorted(set(np.asarray(fold.data.val.groups).astype(str).tolist())))
+        patients = ", ".join(fold.patients())
         # a row takes minutes: say where it is
         print(
             f"  fold {i}/{k} (held out: {patients}): {per_fold[-1]:.3f} ({time.perf_counter() - started:.0f} s)",

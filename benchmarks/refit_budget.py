@@ -43,9 +43,8 @@ def refit(data: TaskData, cfg: ComparisonConfig, budget: int, variant: str = "ti
     started = time.perf_counter()
     joined = training_rows(data)
     seed_everything(cfg.train.seed)
-    model = build(VARIANTS[variant], joined, cfg.model)
-    train(model, joined, cfg.train, stop_after=budget)
-    return model.cpu().eval(), time.perf_counter() - started
+    model = train(build(VARIANTS[variant], joined, cfg.model), joined, cfg.train, stop_after=budget).model
+    return model, time.perf_counter() - started
 
 
 def nested(base: TaskData, cfg: ComparisonConfig, k: int, variant: str = "time") -> dict[str, np.ndarray]:
@@ -68,7 +67,7 @@ def nested(base: TaskData, cfg: ComparisonConfig, k: int, variant: str = "time")
         held = TaskData(base.spec, rest, outer.data.val, base.test, base.versions, base.extra)
         model, _ = refit(held, cfg, budget, variant)
         refitted[outer.rows] = predict_probs(model, outer.data.val, False)
-        held_out = ", ".join(sorted(set(np.asarray(outer.data.val.groups).astype(str).tolist())))
+        held_out = ", ".join(outer.patients())
         y = outer.data.val.y
         print(
             f"  outer fold {outer.index + 1}/{k} (held out: {held_out}): inner best epochs {epochs}, refit cut "
@@ -109,13 +108,9 @@ def main() -> None:
     print(f"refit minus ensemble, paired by patient: {diff}")
     if args.save_oof is not None:
         tag = f"seed {args.seed}, {args.epochs} epochs{', bfloat16' if args.cpu_bf16 else ''}"
-        for name in ("ensemble", "refit"):
-            label = (
-                f"nested: inner fold ensemble ({tag})"
-                if name == "ensemble"
-                else f"nested: refit at the median budget ({tag})"
-            )
-            print(f"  {name}: {save_oof(args.save_oof, label, out[name], base)}")
+        labels = {"ensemble": "nested: inner fold ensemble", "refit": "nested: refit at the median budget"}
+        for name, label in labels.items():
+            print(f"  {name}: {save_oof(args.save_oof, f'{label} ({tag})', out[name], base)}")
 
 
 if __name__ == "__main__":

@@ -60,6 +60,10 @@ class Fold:
     data: TaskData  # train: the other folds; val: this fold's patients; test: untouched
     rows: np.ndarray  # this fold's rows in the development split
 
+    def patients(self) -> list[str]:
+        """The patients this fold holds out, sorted: what a progress line names."""
+        return sorted(set(np.asarray(self.data.val.groups).astype(str).tolist()))
+
 
 def development(data: TaskData, *, inputs: bool = True) -> Split:
     """All rows choices may be made on: train and validation together (all of DS1 for beats); without
