@@ -191,14 +191,21 @@ def _with_shape(
 
 
 @dataclass(frozen=True)
+class RhythmPlan:
+    """The rhythm jitter as one task takes it: what to draw, and its RR columns' exponents (rhythm_exponents)."""
+
+    jitter: RhythmJitter
+    exponents: torch.Tensor
+
+
+@dataclass(frozen=True)
 class BatchPlan:
     """What a training batch's time inputs go through, in this order, resolved once for a task from its
     TrainConfig (ecgnet.train): waveform augmentation, rhythm jitter, the conduction swap, shape dropout;
     a None config skips its step. The draws all come from one generator, so the order is part of a run."""
 
     waveform: AugmentConfig | None = None
-    rhythm: RhythmJitter | None = None
-    rr_exponents: torch.Tensor | None = None  # with `rhythm`: the task's RR columns' (rhythm_exponents)
+    rhythm: RhythmPlan | None = None
     swap: ConductionSwap | None = None
     swap_classes: tuple[int, int] = (0, 0)  # with `swap`: the task's indices of its label and donor classes
     shape: ShapeDropout | None = None
@@ -210,8 +217,8 @@ class BatchPlan:
         """A batch's time inputs (`waveform`, `scalars`) as training sees them; the inputs are not changed."""
         if self.waveform is not None and "waveform" in time:
             time = {**time, "waveform": augment_waveform(time["waveform"], self.waveform, draws)}
-        if self.rhythm is not None and self.rr_exponents is not None and "scalars" in time:
-            time = {**time, "scalars": jitter_rhythm(time["scalars"], self.rr_exponents, self.rhythm, draws)}
+        if self.rhythm is not None and "scalars" in time:
+            time = {**time, "scalars": jitter_rhythm(time["scalars"], self.rhythm.exponents, self.rhythm.jitter, draws)}
         if self.swap is not None:
             time = swap_conduction(time, target, self.rhythm_width, self.swap_classes, self.swap.share, draws)
         if self.shape is not None:

@@ -24,6 +24,7 @@ from .augment import (
     BatchPlan,
     ConductionSwap,
     RhythmJitter,
+    RhythmPlan,
     ShapeDropout,
     mix_rows,
     rhythm_exponents,
@@ -289,6 +290,7 @@ def batch_plan(data: TaskData, cfg: TrainConfig) -> BatchPlan:
     view). Raises for a conduction swap between classes the task does not have."""
     width = _rhythm_width(data)
     rr = _rr_exponents(data) if cfg.rhythm_jitter is not None else None
+    rhythm = RhythmPlan(cfg.rhythm_jitter, rr) if cfg.rhythm_jitter is not None and rr is not None else None
     swap = cfg.conduction_swap if width is not None else None
     classes = (0, 0)
     if swap is not None:
@@ -300,8 +302,7 @@ def batch_plan(data: TaskData, cfg: TrainConfig) -> BatchPlan:
         classes = (data.classes.index(swap.label), data.classes.index(swap.donor))
     return BatchPlan(
         waveform=cfg.augment,
-        rhythm=cfg.rhythm_jitter if rr is not None else None,
-        rr_exponents=rr,
+        rhythm=rhythm,
         swap=swap,
         swap_classes=classes,
         shape=cfg.shape_dropout if width is not None else None,
