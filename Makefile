@@ -55,12 +55,13 @@ demo: $(STAMP)
 # Test files in up to two worker processes (pytest-xdist; a file's fixtures stay in one worker), each
 # with one torch thread: the suite is half waiting (servers, daemons, subprocesses), and two workers of
 # two OpenMP threads on two cores spin against each other (2 cores: 407 s this way, 600 s in one
-# process, 706 s in two workers of two threads each)
+# process, 706 s in two workers of two threads each). The files marked `heavy` are dealt first, in file
+# order (tests/conftest.py): xdist's own order, by count of tests, dealt the one-test backfill file last
 test: $(STAMP) postgres
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n auto --maxprocesses 2 --dist loadfile
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n auto --maxprocesses 2 --dist loadfile --no-loadscope-reorder
 
 # Dagster on :3000 and MLflow on :5000 over the same workspace; Ctrl-C or SIGTERM stops both.
 ui: $(STAMP)

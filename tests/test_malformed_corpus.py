@@ -14,6 +14,8 @@ import pytest
 
 from tests.malformed import CORPUS
 
+pytestmark = pytest.mark.heavy
+
 ROOT = Path(__file__).parents[1]
 MIN_CASES = 60
 PEAK_RSS_KB = 2 * 1024 * 1024  # 2 GB: a header must not make ingest allocate what the record is not

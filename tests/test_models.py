@@ -21,6 +21,8 @@ from ecgnet.train import TrainConfig, epoch_order, predict_probs, seed_everythin
 from feature_store.tasks import BEATS, RECORDS
 from tests.nets import fold_members, intermediate, reference, single_net, time_net
 
+pytestmark = pytest.mark.heavy
+
 SMALL = ModelConfig(embed_dim=16, channels=4, scalar_dim=8, heads=2, layers=1, fusion_hidden=16)
 BUILT = {n: v for n, v in VARIANTS.items() if v.kind not in ("late", "ensemble")}  # made by `build`
 

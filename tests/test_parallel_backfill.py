@@ -29,6 +29,8 @@ from pipelines.resources import EcgnetStore, FeatureSettings, IngestSettings, re
 from pipelines.workspace import SERVER_INSTANCE, prepare_dagster_home
 from tests.records import MITDB, copy_record
 
+pytestmark = pytest.mark.heavy
+
 RECORDS = ("100", "208", "209", "220", "223", "232")  # shard 02 of 4 holds 100 and 209
 VICTIM = "02"
 

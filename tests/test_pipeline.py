@@ -30,6 +30,8 @@ from pipelines.resources import EcgnetStore, FeatureSettings, IngestSettings, Tr
 from pipelines.sensors import new_records_sensor
 from tests.records import CINC, MITDB, PTB, copy_record, edit_header
 
+pytestmark = pytest.mark.heavy
+
 
 @pytest.fixture
 def sources(tmp_path):

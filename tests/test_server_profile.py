@@ -32,6 +32,8 @@ from pipelines.workspace import SERVER_INSTANCE, prepare_dagster_home
 from tests.records import MITDB
 from tests.runs import materialize_all
 
+pytestmark = pytest.mark.heavy
+
 # the storage is what this profile tests, not the model zoo: the singles and one late variant
 SERVED = replace(BEATS, variants=("time", "frequency", "spectrogram", "late_average"))
 

@@ -15,6 +15,8 @@ from feature_store.views.store import FeatureStore
 from pipelines.definitions import build_assets
 from tests.runs import materialize_all, tracker
 
+pytestmark = pytest.mark.heavy
+
 # N against V on the bundled MIT-BIH beats: every other beat is left out of its views (and counted).
 TOY = TaskSpec(
     name="nv",

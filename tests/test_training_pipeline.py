@@ -18,6 +18,8 @@ from feature_store.views.store import FeatureStore
 from tests.records import CINC, MITDB
 from tests.runs import materialize_all, tracker
 
+pytestmark = pytest.mark.heavy
+
 
 @pytest.fixture(scope="module")
 def trained(beat_world):

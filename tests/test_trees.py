@@ -21,6 +21,8 @@ from ecgnet.trees import TreeEnsemble, boosted_forest, float32_floor
 from feature_store.tasks import RecordWindows
 from tests.nets import reference
 
+pytestmark = pytest.mark.heavy
+
 FAST = ModelConfig(boosting=BoostingConfig(rounds=40, leaves=15))
 
 

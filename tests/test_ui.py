@@ -22,10 +22,13 @@ BIN = Path(sys.executable).parent
 START_DEADLINE_S = 90.0
 STOP_DEADLINE_S = 20.0
 
-pytestmark = pytest.mark.skipif(
-    not ((BIN / "dagster").exists() and (BIN / "mlflow").exists()),
-    reason="dagster or mlflow executable missing next to the Python running the tests",
-)
+pytestmark = [
+    pytest.mark.heavy,
+    pytest.mark.skipif(
+        not ((BIN / "dagster").exists() and (BIN / "mlflow").exists()),
+        reason="dagster or mlflow executable missing next to the Python running the tests",
+    ),
+]
 
 
 def free_ports(count: int) -> list[int]:
