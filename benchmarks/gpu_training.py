@@ -26,16 +26,10 @@ import numpy as np
 
 from benchmarks.beat_arrays import beat_task_data, beat_views, read_beats
 from benchmarks.common import MITDB
-from ecgnet.comparison import (
-    ComparisonConfig,
-    VariantResult,
-    ranking_agreement,
-    reported_metrics,
-    select,
-    train_variant,
-)
+from ecgnet.comparison import ComparisonConfig, VariantResult, reported_metrics, select, train_variant
 from ecgnet.data import TaskData
 from ecgnet.fusion import VARIANTS, build
+from ecgnet.report import ranking_agreement
 from ecgnet.train import TrainConfig, seed_everything, train
 from feature_store.backend import cupy_backend
 

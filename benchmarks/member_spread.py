@@ -25,11 +25,12 @@ import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
 
-from ecgnet.comparison import VARIANTS, ComparisonConfig, load_result, members_per_fold
+from ecgnet.comparison import VARIANTS, ComparisonConfig, members_per_fold
 from ecgnet.crossval import member_index
 from ecgnet.data import TaskData
 from ecgnet.evaluate import aami
 from ecgnet.fusion import MeanEnsemble
+from ecgnet.results import load_result
 from ecgnet.train import predict_probs
 from feature_store.tasks import BEATS
 

@@ -6,20 +6,16 @@ champion) uses the validation split; the test split is only scored.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
-from scipy.stats import kendalltau
 from torch import nn
-
-from feature_store.beat_ids import beat_positions
 
 from . import seeds
 from .classical import BoostedReference, LinearReference, fit_reference
@@ -27,18 +23,13 @@ from .crossval import FoldEnsemble, development, folds, member_index, scored_on_
 from .data import Split, TaskData, training_rows
 from .decisions import Decision, DecisionOffsets, apply_offsets, decide, kept_offsets
 from .evaluate import (
-    Concentration,
     Interval,
-    concentration,
     evaluate,
     headline,
     latency_ms,
     metric_interval,
     n_parameters,
     paired_bootstrap,
-    per_group,
-    percentile_interval,
-    resampled,
 )
 from .explain import ExplainConfig, Explained, explain_variant
 from .fusion import (
@@ -48,9 +39,7 @@ from .fusion import (
     IntermediateFusion,
     LateFusion,
     MeanEnsemble,
-    Stacker,
     Variant,
-    WeightedAverage,
     build,
     combine_probs,
     cross_fit_late,
@@ -58,27 +47,14 @@ from .fusion import (
     mean_probs,
 )
 from .models import ModelConfig
-from .plots import attribution_pngs, comparison_png, per_patient_png, shares_png
+from .plots import attribution_pngs
 from .promotion import SELECTIONS, choose_candidate, choose_parsimonious
 from .train import TrainConfig, predict_probs, resolve_device, rows, seed_everything, tensors, train
 
 if TYPE_CHECKING:
-    import polars as pl
-
     from feature_store.tasks import TaskSpec
 
 log = logging.getLogger(__name__)
-EXPLAINABILITY = {
-    "single": "one view: saliency on that view only",
-    "early": "low: one network over joined inputs",
-    "intermediate": "low: embeddings mixed by an MLP",
-    "intermediate_gated": "per-row gate weight of each view",
-    "late_average": "one global weight per view",
-    "late_stacker": "a coefficient per view and class",
-    "ensemble": "the mean of the fusion variants' probabilities",
-    "classical": "high: one linear weight per named feature",
-    "classical_trees": "per-feature Shapley values (trees have no gradient)",
-}
 
 ENCODER_CHOICES = ("frozen", "fine_tune", "scratch")
 
@@ -542,132 +518,14 @@ def select(results: dict[str, VariantResult], data: TaskData, cfg: ComparisonCon
     if len(results[best].val_probs) == len(rows):
         for name, r in results.items():
             if name != best and len(r.val_probs) == len(rows):
-                gaps[name] = _difference(r.val_probs, results[best].val_probs, rows, metric, cfg)
+                gaps[name] = paired_difference(r.val_probs, results[best].val_probs, rows, metric, cfg)
     chosen = best
     if cfg.selection == "parsimony":
         chosen = choose_parsimonious(values, {n: r.n_params for n, r in results.items()}, gaps)
     return Selection(best, chosen, gaps)
 
 
-def comparison_table(
-    results: dict[str, VariantResult], data: TaskData, cfg: ComparisonConfig, selection: Selection | None = None
-) -> pl.DataFrame:
-    """One row per variant: size, latency, validation metric and its paired difference against the best
-    on validation (validation patients resampled: which variants the choice could not tell apart), the
-    chosen one marked, test metrics with 95 % intervals, and the paired-bootstrap difference in test
-    metric against the best single model."""
-    ref = best_single(results) if any(r.variant.kind == "single" for r in results.values()) else None
-    key, metric = data.spec.metric_key, headline(data.spec)
-    selection = selection or select(results, data, cfg)
-    best = selection.best
-    rows = []
-    for name, r in results.items():
-        row = {
-            "variant": name,
-            "kind": r.variant.kind,
-            "chosen": name == selection.chosen,
-            "params": r.n_params,
-            "latency_ms": round(r.latency_ms, 4),
-            "val_metric": round(r.val.value, 4),
-            **explainability_columns(r),
-        }
-        if cfg.folds > 1:  # the spread of the held-out-fold metric (late variants: out of fold, pooled)
-            f = r.fitted
-            row["cv_mean_sd"] = f"{f['cv_metric_mean']:.3f} ± {f['cv_metric_sd']:.3f}" if "cv_metric_sd" in f else ""
-            if cfg.seeds > 1:  # each seed's fold ensemble alone, as it decides: what another draw moves
-                row["cv_by_seed"] = seeds.by_seed(f.get(seeds.CV_KEY))
-        gap = selection.gap_to_best.get(name)
-        row[f"val_vs_{best}"] = "(best)" if name == best else _signed(gap) if gap else ""
-        for m in reported_metrics(data):
-            row[m] = str(r.test[m])
-        if cfg.seeds > 1:  # only with folds > 1 (ComparisonConfig)
-            row[f"{key}_by_seed"] = seeds.by_seed(r.test_per_seed.get(key))
-        if ref and name != ref:
-            row[f"{key}_vs_{ref}"] = _paired(r.test_probs, results[ref].test_probs, data.test, metric, cfg)
-        elif ref:
-            row[f"{key}_vs_{ref}"] = "(reference)"
-        rows.append(row)
-    import polars as pl  # here: the GPU training check imports this module where polars is not installed
-
-    return pl.DataFrame(rows)
-
-
-def per_patient_table(
-    results: dict[str, VariantResult], data: TaskData, split: str = "test", cfg: ComparisonConfig | None = None
-) -> pl.DataFrame:
-    """One row per variant and patient of `split`: its rows (beats), its rows of each focus class, accuracy
-    and the focus classes' sensitivity and positive predictivity on that patient alone (after decision
-    offsets, as the comparison scores). A pooled test sensitivity can rest on one patient (on MIT-BIH DS2,
-    232 holds three quarters of the S beats); this shows where it is won or lost. `split="val"`: the same
-    on validation, from the probabilities each variant is judged by there (out of fold under
-    cross-validation), so where the choice's figures are lost is seen without the test (on MIT-BIH DS1,
-    most beats wrongly read as S are 203's and 201's, in atrial fibrillation and flutter); `cfg` says
-    which rows those are (`scored_validation`; default: one split). Empty for multilabel tasks and tasks
-    without focus classes."""
-    import polars as pl  # here: as comparison_table
-
-    if split not in ("test", "val"):
-        raise ValueError(f"split={split!r}; fix: 'test' or 'val'")
-    rows_of = data.test if split == "test" else scored_validation(data, cfg or ComparisonConfig())
-    focus = data.spec.focus_classes
-    if data.multilabel or not focus:
-        return pl.DataFrame()
-    rows = [
-        {"variant": name, **row}
-        for name, r in results.items()
-        for row in per_group(
-            r.test_probs if split == "test" else r.val_probs, rows_of.y, rows_of.groups, data.classes, focus
-        )
-    ]
-    table = pl.DataFrame(rows).rename({"group": "patient", "rows": f"{data.spec.unit}s"})
-    if data.spec.unit != "beat":
-        return table
-    # a patient is a subject, who may have several records (MIT-BIH's 201 and 202 are one man)
-    records, _ = beat_positions(rows_of.ids)
-    held = pl.DataFrame({"patient": rows_of.groups.astype(str), "record": records})
-    held = held.group_by("patient").agg(pl.col("record").unique().sort().str.join(" ").alias("records"))
-    first = ("variant", "patient", "records")
-    return table.join(held, on="patient", how="left").select(*first, pl.exclude(*first))
-
-
-def chosen_per_patient(table: pl.DataFrame, variant: str) -> pl.DataFrame:
-    """`variant`'s rows of a per_patient_table: the patients with a beat of a focus class, those with the
-    most beats of the first focus class first; figures rounded to 3 places."""
-    import polars as pl  # here: as comparison_table
-
-    counts = [c for c in table.columns if c.startswith("n_")]
-    mine = table.filter((pl.col("variant") == variant) & (pl.sum_horizontal(counts) > 0)).drop("variant")
-    figures = [c for c in mine.columns if mine.schema[c] == pl.Float64]
-    return mine.sort(counts[0], descending=True).with_columns(pl.col(figures).round(3))
-
-
-def chosen_concentration(results: dict[str, VariantResult], data: TaskData, variant: str) -> list[Concentration]:
-    """`variant`'s focus-class figures on test with and without the patient holding most of each class's
-    rows (`evaluate.concentration`, after decision offsets as the comparison scores); empty for
-    multilabel tasks and tasks without focus classes."""
-    if data.multilabel or not data.spec.focus_classes:
-        return []
-    r = results[variant]
-    return concentration(r.test_probs, data.test.y, data.test.groups, data.classes, data.spec.focus_classes)
-
-
-def per_patient_plot(
-    table: pl.DataFrame, data: TaskData, candidate: str, min_beats: int = 10, split: str = "test"
-) -> bytes | None:
-    """PNG: each focus class's sensitivity per variant and patient of `split` (patients with at least
-    `min_beats` of its rows); None when no patient has that many of any focus class (a task with one row
-    per patient, or none)."""
-    counts = [c for c in table.columns if c.startswith("n_")]
-    # polars types a column's max as any literal (None when empty): these are counts of a non-empty table
-    if table.is_empty() or not any(cast(int, table[c].max()) >= min_beats for c in counts):
-        return None
-    title = "test" if split == "test" else "validation (as the choice reads it)"
-    return per_patient_png(
-        table.to_dicts(), data.spec.focus_classes, candidate, min_beats, f"{data.task}: {title} sensitivity per patient"
-    )
-
-
-def _difference(
+def paired_difference(
     probs: np.ndarray,
     ref_probs: np.ndarray,
     split: Split,
@@ -678,114 +536,6 @@ def _difference(
     return paired_bootstrap(probs, ref_probs, split.y, split.groups, metric, n_boot=cfg.n_boot, seed=cfg.train.seed)
 
 
-def _paired(
-    probs: np.ndarray,
-    ref_probs: np.ndarray,
-    split: Split,
-    metric: Callable[[np.ndarray, np.ndarray], float],
-    cfg: ComparisonConfig,
-) -> str:
-    return _signed(_difference(probs, ref_probs, split, metric, cfg))
-
-
-def _signed(d: Interval) -> str:
-    return f"{d.value:+.3f} [{d.lo:+.3f}, {d.hi:+.3f}]"
-
-
-def explainability_columns(r: VariantResult) -> dict[str, str | float]:
-    """Measured explainability when the variant was explained (shares and ablation drops per view in
-    MODALITIES order, faithfulness), else the sentence that describes its kind."""
-    e = r.explained
-    if e is None:
-        return {"explainability": EXPLAINABILITY.get(r.variant.name, EXPLAINABILITY.get(r.variant.kind, ""))}
-    views = "/".join(m[0] for m in MODALITIES)
-    return {
-        f"shares_{views}": " / ".join(f"{e.shares.get(m, 0.0):.2f}" for m in MODALITIES),
-        f"ablation_drop_{views}": " / ".join(f"{e.ablation.get(m, 0.0):+.3f}" for m in MODALITIES),
-        "faithfulness": e.faithfulness,
-    }
-
-
-def shares_plot(results: dict[str, VariantResult], data: TaskData) -> bytes | None:
-    """PNG: modality shares per explained variant (gated: beside its gate weights); None if none was."""
-    shares = {n: r.explained.shares for n, r in results.items() if r.explained}
-    if not shares:
-        return None
-    gates = {
-        n: {m: r.fitted[f"gate_{m}"] for m in MODALITIES if f"gate_{m}" in r.fitted}
-        for n, r in results.items()
-        if r.variant.gated and n in shares
-    }
-    return shares_png(shares, gates, f"{data.task}: which view each variant's decisions rest on (validation)")
-
-
-def comparison_plot(
-    results: dict[str, VariantResult],
-    data: TaskData,
-    candidate: str,
-    agreement: tuple[float, float, float] | None = None,
-) -> bytes:
-    """PNG: every variant's test headline with its interval, against its size, and against its
-    validation headline (`agreement`: Kendall tau and its interval, `ranking_agreement[_interval]`)."""
-    key = data.spec.metric_key
-    rows = [
-        {
-            "variant": name,
-            "kind": r.variant.kind,
-            "params": r.n_params,
-            "value": r.test[key].value,
-            "lo": r.test[key].lo,
-            "hi": r.test[key].hi,
-            "val": r.val.value,
-            "by_seed": r.test_per_seed.get(key, []),
-        }
-        for name, r in results.items()
-    ]
-    title = f"{data.task}: every variant on the test split"
-    return comparison_png(rows, key.replace("_", "-"), candidate, title, agreement)
-
-
-def ranking_agreement(results: dict[str, VariantResult], data: TaskData) -> float:
-    """Kendall tau between the variants' order on validation and on test (headline metric): 1 when
-    choosing on validation picks what the test would have, about 0 when the choice is noise."""
-    key = data.spec.metric_key
-    val = [r.val.value for r in results.values()]
-    test = [r.test[key].value for r in results.values()]
-    return ranks_kendall(val, test) if len(results) > 1 else float("nan")
-
-
-# Metric values equal to this many decimals are one rank: variants that decide alike can score the same
-# metric apart by an ulp (a sum taken in another order), and Kendall tau would order them by that ulp.
-TIE_DECIMALS = 9
-
-
-def ranks_kendall(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> float:
-    """Kendall tau (tau-b: ties count as ties) between two lists of metric values, equal ones to
-    `TIE_DECIMALS` tied."""
-    return float(kendalltau(np.round(a, TIE_DECIMALS), np.round(b, TIE_DECIMALS)).statistic)
-
-
-def ranking_agreement_interval(
-    results: dict[str, VariantResult], data: TaskData, cfg: ComparisonConfig
-) -> tuple[float, float]:
-    """95 % interval of `ranking_agreement`, each split's patients resampled on their own (validation:
-    every development row under cross-validation, as the variants were scored): with a few variants
-    within noise of each other the agreement moves between runs, and the interval says how far it is
-    from chance (0). NaN where fewer than two variants, or one whose validation rows are not these."""
-    rows = scored_validation(data, cfg)
-    if len(results) < 2 or any(len(r.val_probs) != len(rows) for r in results.values()):
-        return float("nan"), float("nan")
-    metric = headline(data.spec)
-
-    def draws(probs: np.ndarray, split: Split, seed: int) -> np.ndarray:
-        return resampled(metric, probs, split.y, split.groups, n_boot=cfg.n_boot, seed=seed)
-
-    # (variants, draws) on each split: every variant scored on the same draws of that split's patients
-    val = np.array([draws(r.val_probs, rows, cfg.train.seed) for r in results.values()])
-    test = np.array([draws(r.test_probs, data.test, cfg.train.seed + 1) for r in results.values()])
-    return percentile_interval([ranks_kendall(v, t) for v, t in zip(val.T, test.T)])
-
-
 def reported_metrics(data: TaskData) -> list[str]:
     """Test metrics in the comparison table: macro AUC and F1 (and the headline, when it is a macro-F1
     over some classes), and for single-label tasks accuracy and the sensitivity and positive
@@ -793,87 +543,3 @@ def reported_metrics(data: TaskData) -> list[str]:
     focus = [f"{m}_{c}" for c in data.spec.focus_classes for m in ("se", "pp")]
     macro = list(dict.fromkeys(["macro_auc", "macro_f1", data.spec.metric_key]))
     return macro + ([] if data.multilabel else ["accuracy", *focus])
-
-
-def save_result(result: VariantResult, directory: Path) -> None:
-    """Weights (state_dict), probabilities (npz) and scores (json) of one variant."""
-    directory.mkdir(parents=True, exist_ok=True)
-    name = result.variant.name
-    torch.save(result.model.state_dict(), directory / f"{name}.state.pt")
-    np.savez(
-        directory / f"{name}.npz",
-        val=result.val_probs,
-        test=result.test_probs,
-        raw_val=result.combinable_val_probs,
-        raw_test=result.combinable_test_probs,
-    )
-    for file, content in result.pictures.items():
-        (directory / f"{name}.{file}").write_bytes(content)
-    (directory / f"{name}.json").write_text(
-        json.dumps(
-            {
-                "val": asdict(result.val),
-                "test": {k: asdict(v) for k, v in result.test.items()},
-                "n_params": result.n_params,
-                "latency_ms": result.latency_ms,
-                "history": result.history,
-                "fitted": result.fitted,
-                "seconds": result.seconds,
-                "explained": result.explained.to_json() if result.explained else None,
-                "test_per_seed": result.test_per_seed,
-            }
-        )
-    )
-
-
-def skeleton(variant: Variant, data: TaskData, cfg: ComparisonConfig) -> nn.Module:
-    """An untrained model shaped as `variant` is after training, for its saved weights: fold ensembles
-    under cross-validation, late and ensemble variants with the trained variants they are made of."""
-    if variant.kind == "late":
-        m, c = len(MODALITIES), len(data.classes)
-        combine: nn.Module
-        if variant.stacker:
-            combine = Stacker(np.zeros((c, m * c)), np.zeros(c))
-        else:
-            combine = WeightedAverage(np.zeros(m), data.multilabel)
-        singles = {n: skeleton(VARIANTS[n], data, cfg) for n in MODALITIES}
-        return LateFusion(singles, combine, data.multilabel)
-    if variant.kind == "ensemble":
-        return MeanEnsemble([skeleton(VARIANTS[n], data, cfg) for n in variant.members], data.multilabel)
-    if cfg.folds > 1:
-        members = cfg.folds * members_per_fold(variant, cfg)
-        return FoldEnsemble([build(variant, data, cfg.model) for _ in range(members)], data.multilabel)
-    return build(variant, data, cfg.model)
-
-
-def load_result(name: str, data: TaskData, cfg: ComparisonConfig, directory: Path) -> VariantResult:
-    """A saved variant, its model rebuilt with its weights."""
-    variant = VARIANTS[name]
-    scores = json.loads((directory / f"{name}.json").read_text())
-    probs = np.load(directory / f"{name}.npz")
-    model = skeleton(variant, data, cfg)
-    model.load_state_dict(torch.load(directory / f"{name}.state.pt", weights_only=True))
-    model.eval()
-    offsets = kept_offsets(scores["fitted"].get("offsets"), data.classes)
-    raw_test = probs["raw_test"] if "raw_test" in probs.files else None
-    if raw_test is None and offsets is not None:  # saved before raw test probabilities were: the model says
-        raw_test = predict_probs(model, data.test, data.multilabel)
-    return VariantResult(
-        variant,
-        model,
-        probs["val"],
-        probs["test"],
-        Interval.from_json(scores["val"]),
-        {k: Interval.from_json(v) for k, v in scores["test"].items()},
-        scores["n_params"],
-        scores["latency_ms"],
-        scores["history"],
-        scores["fitted"],
-        scores["seconds"],
-        probs["raw_val"] if "raw_val" in probs.files else None,  # saved before decision offsets existed
-        offsets,
-        Explained.from_json(scores["explained"]) if scores.get("explained") else None,
-        {f.name.removeprefix(f"{name}."): f.read_bytes() for f in sorted(directory.glob(f"{name}.attribution_*.png"))},
-        raw_test,
-        scores.get("test_per_seed", {}),  # saved before seeds were scored alone: none
-    )

@@ -73,14 +73,9 @@ def test_deleting_top_attributed_inputs_hurts_faster_than_random(data, time_mode
 
 
 def test_a_compared_variant_carries_its_explanation_through_save_and_load(data, tmp_path):
-    from ecgnet.comparison import (
-        ComparisonConfig,
-        comparison_table,
-        load_result,
-        save_result,
-        shares_plot,
-        train_variant,
-    )
+    from ecgnet.comparison import ComparisonConfig, train_variant
+    from ecgnet.report import comparison_table, shares_plot
+    from ecgnet.results import load_result, save_result
 
     cfg = ComparisonConfig(model=SMALL, n_boot=5, explain=ExplainConfig(rows_per_class=20))
     result = train_variant("classical", data, cfg)

@@ -10,13 +10,14 @@ import torch
 from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
 
 from ecgnet import seeds
-from ecgnet.comparison import ComparisonConfig, VariantResult, comparison_table, select, train_variant
+from ecgnet.comparison import ComparisonConfig, VariantResult, select, train_variant
 from ecgnet.data import Split, TaskData, patient_holdout
 from ecgnet.decisions import apply_offsets
 from ecgnet.evaluate import Interval, aami, bootstrap, evaluate, headline, macro_auc, macro_f1, paired_bootstrap
 from ecgnet.export import Layout, Packed
 from ecgnet.fusion import MODALITIES, VARIANTS, activation, build, combine_probs, cross_fit_late, fit_late, mean_probs
 from ecgnet.models import ModelConfig
+from ecgnet.report import comparison_table
 from ecgnet.train import TrainConfig, epoch_order, predict_probs, seed_everything, tensors, train
 from feature_store.tasks import BEATS, RECORDS
 from tests.nets import fold_members, intermediate, reference, single_net, time_net
@@ -332,7 +333,7 @@ def test_task_data_saved_once_is_read_back_identical(data, tmp_path):
 def test_ranking_agreement_is_kendall_tau_of_validation_against_test():
     from types import SimpleNamespace
 
-    from ecgnet.comparison import ranking_agreement
+    from ecgnet.report import ranking_agreement
 
     def results(val, test):
         return {
@@ -361,7 +362,7 @@ def test_the_ranking_agreement_interval_resamples_patients_and_spans_zero_only_f
     row (train and val), as the variants were scored on them; rows that are not these give NaN."""
     from types import SimpleNamespace
 
-    from ecgnet.comparison import ranking_agreement_interval
+    from ecgnet.report import ranking_agreement_interval
 
     rng = np.random.default_rng(0)
 
@@ -536,8 +537,8 @@ def test_stratified_patient_folds_spread_a_rare_class_that_random_folds_bunch():
 
 
 def test_cross_validated_variants_are_scored_out_of_fold_and_tested_as_fold_ensembles(data, tmp_path):
-    from ecgnet.comparison import load_result, save_result
     from ecgnet.crossval import FoldEnsemble, development
+    from ecgnet.results import load_result, save_result
 
     cfg = ComparisonConfig(model=SMALL, train=TrainConfig(epochs=1, batch_size=64), n_boot=5, folds=2)
     dev = development(data)
@@ -579,7 +580,7 @@ def test_seeds_give_each_fold_members_of_their_own_seed_averaged_out_of_fold(dat
     prediction; the first is the one-seed comparison's member; intermediate members warm-start from the
     single members of their own fold and seed; the classical fit and the variants `one_seed` names keep
     one a fold (later seeds' fusion members build on it); saved and loaded."""
-    from ecgnet.comparison import load_result, save_result
+    from ecgnet.results import load_result, save_result
 
     # offsets kept whatever their gain, so that each seed's own are fitted and used
     one = ComparisonConfig(
@@ -660,7 +661,7 @@ def test_decision_offsets_are_kept_only_when_they_help_across_patients(data):
 def test_a_result_saved_without_raw_test_probabilities_gets_them_from_its_model(data, tmp_path):
     """Results saved before the raw test probabilities were (and the late and ensemble variants read
     them) load with the model's own test probabilities, not the offset ones."""
-    from ecgnet.comparison import load_result, save_result
+    from ecgnet.results import load_result, save_result
 
     cfg = ComparisonConfig(model=SMALL, n_boot=5, offsets_min_gain=-1.0)
     result = train_variant("classical", data, cfg)
@@ -677,8 +678,8 @@ def test_the_fusion_ensemble_is_its_members_mean_and_every_variant_reloads_as_it
     """The ensemble's validation probabilities are its members' (before their offsets) averaged, its
     model predicts their mean, it refuses to run without its members, and late and ensemble variants
     come back from disk as the models that were scored."""
-    from ecgnet.comparison import load_result, save_result
     from ecgnet.fusion import FUSION
+    from ecgnet.results import load_result, save_result
 
     cfg = ComparisonConfig(model=SMALL, train=TrainConfig(epochs=1, batch_size=64), n_boot=5)
     results: dict[str, VariantResult] = {}
@@ -708,7 +709,8 @@ def test_the_fusion_ensemble_is_its_members_mean_and_every_variant_reloads_as_it
 
 
 def test_per_patient_figures_are_each_patients_own_and_show_where_a_pooled_sensitivity_is_lost(data):
-    from ecgnet.comparison import VariantResult, chosen_per_patient, per_patient_plot, per_patient_table
+    from ecgnet.comparison import VariantResult
+    from ecgnet.report import chosen_per_patient, per_patient_plot, per_patient_table
 
     rng = np.random.default_rng(0)
     y, groups = np.array([0, 1, 1, 1, 0, 2, 1, 0, 0, 2]), np.array(list("aaaabbbbcc"))

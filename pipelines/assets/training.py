@@ -13,27 +13,24 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from ecgnet.comparison import (
-    VariantResult,
-    chosen_concentration,
-    chosen_per_patient,
-    comparison_plot,
-    comparison_table,
-    load_result,
-    per_patient_plot,
-    per_patient_table,
-    ranking_agreement,
-    ranking_agreement_interval,
-    save_result,
-    select,
-    shares_plot,
-    train_variant,
-)
+from ecgnet.comparison import VariantResult, select, train_variant
 from ecgnet.data import TaskData, load_task_data
 from ecgnet.fusion import VARIANTS, task_variants
 from ecgnet.plots import training_png
 from ecgnet.promotion import Candidate, within_noise
 from ecgnet.published import comparable, published_metrics, published_plot, published_summary, published_table
+from ecgnet.report import (
+    chosen_concentration,
+    chosen_per_patient,
+    comparison_plot,
+    comparison_table,
+    per_patient_plot,
+    per_patient_table,
+    ranking_agreement,
+    ranking_agreement_interval,
+    shares_plot,
+)
+from ecgnet.results import load_result, save_result
 from ecgnet.tracking import model_name
 from feature_store.summary import markdown_table
 from feature_store.tasks import TaskSpec
