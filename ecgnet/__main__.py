@@ -1,4 +1,5 @@
-"""`python -m ecgnet predict <record>`: class probabilities from the champion model."""
+"""`python -m ecgnet predict <record>`: class probabilities from the champion model.
+`python -m ecgnet show`: the task's latest comparison, as its MLflow store holds it."""
 
 from __future__ import annotations
 
@@ -42,8 +43,15 @@ def main(argv: list[str] | None = None) -> int:
         help="draw the champion's Integrated Gradients attribution (mean per predicted class) to this PNG",
     )
     p.add_argument("--explain-rows", type=int, default=50, help="most rows explained per predicted class")
+    s = sub.add_parser("show", help="the task's latest comparison: every variant side by side, the choice")
+    s.add_argument("--task", choices=sorted(TASKS), default=next(iter(TASKS)))
+    s.add_argument("--home", type=Path, default=None, help="workspace (default: ECGNET_HOME or .ecgnet/)")
+    s.add_argument("--run", default=None, help="a comparison's MLflow run id (default: the latest finished one)")
+    s.add_argument("--wide", action="store_true", help="every column of the comparison table, not the compact ones")
     args = parser.parse_args(argv)
     workspace = Workspace(args.home.resolve()) if args.home else Workspace.default()
+    if args.command == "show":
+        return _show(args, workspace)
     if not workspace.home.is_dir():  # nothing to read (load_champion says so); make no folder for it
         return _predict(args, workspace)
     try:  # a run that is promoting a new champion or rewriting views finishes first
@@ -52,6 +60,23 @@ def main(argv: list[str] | None = None) -> int:
     except WorkspaceBusy as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+
+
+def _show(args: argparse.Namespace, workspace: Workspace) -> int:
+    from .show import comparison_summary, render  # mlflow loads only when a command runs
+    from .tracking import Tracker
+
+    task = task_named(args.task)
+    if not workspace.home.is_dir():  # reading makes no workspace
+        print(f"error: no workspace at {workspace.home}; fix: run make demo first, or give --home", file=sys.stderr)
+        return 2
+    try:
+        summary = comparison_summary(Tracker.for_workspace(workspace), task, args.run)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(render(summary, task, wide=args.wide))
+    return 0
 
 
 def _predict(args: argparse.Namespace, workspace: Workspace) -> int:

@@ -24,6 +24,8 @@ import mlflow
 import numpy as np
 import polars as pl
 import torch
+from mlflow.entities import Run
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from feature_store.summary import markdown_table
@@ -76,6 +78,12 @@ def _cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine() or "unknown"
+
+
+def experiment_name(task: str, kind: str = "") -> str:
+    """The MLflow experiment of a task's comparisons (ecgnet-beats), or of its `kind` beside them
+    (ecgnet-beats-ablations)."""
+    return f"ecgnet-{task}" + (f"-{kind}" if kind else "")
 
 
 def model_name(task: str, variant: str) -> str:
@@ -133,7 +141,7 @@ class Tracker:
 
     def experiment(self, task: str, kind: str = "") -> str:
         """The task's experiment (comparisons), or its `kind` beside it (ecgnet-beats-ablations)."""
-        name = f"ecgnet-{task}" + (f"-{kind}" if kind else "")
+        name = experiment_name(task, kind)
         found = self.client.get_experiment_by_name(name)
         if found is not None:
             return found.experiment_id
@@ -346,6 +354,44 @@ class Tracker:
         for tag, text in (tags or {}).items():
             self.client.set_tag(parent_id, tag, text)
         self.client.set_terminated(parent_id, "FINISHED")
+
+    def comparison_run(self, task: str, run_id: str | None = None) -> Run:
+        """The task's latest finished comparison (its parent run), or the comparison `run_id` names; raises
+        ValueError naming the fix where there is none."""
+        if run_id is not None:
+            try:
+                run = self.client.get_run(run_id)
+            except MlflowException as err:
+                raise ValueError(f"no run {run_id} in {self.uri}; fix: give a comparison's run id") from err
+            if run.data.tags.get("ecgnet.role") != "comparison" or run.data.tags.get("ecgnet.task") != task:
+                raise ValueError(f"run {run_id} is not a comparison of task {task}; fix: give one, or leave --run out")
+            return run
+        experiment = self.client.get_experiment_by_name(experiment_name(task))
+        runs = (
+            self.client.search_runs(
+                [experiment.experiment_id],
+                filter_string="tags.`ecgnet.role` = 'comparison' and attributes.status = 'FINISHED'",
+                order_by=["attributes.end_time DESC"],
+                max_results=1,
+            )
+            if experiment is not None
+            else []
+        )
+        if not runs:
+            raise ValueError(
+                f"no finished comparison of task {task} in {self.uri}; fix: materialize its fusion comparison "
+                "(make demo, or the Dagster UI) first, or point --home at the workspace that ran one"
+            )
+        return runs[0]
+
+    def artifact_text(self, run_id: str, path: str) -> str | None:
+        """A text artifact of a run (comparison.csv, say); None where the run did not log it."""
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                local = self.client.download_artifacts(run_id, path, tmp)
+            except (MlflowException, OSError):
+                return None
+            return Path(local).read_text()
 
     # -- champion ---------------------------------------------------------------------------------
     def current_champion(self, task: str) -> Champion | None:

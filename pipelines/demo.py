@@ -207,6 +207,7 @@ def summary(result: dg.ExecuteInProcessResult, seconds: float) -> str:
         f"\nStore:        {raw.root}  (polars.scan_parquet('{raw.root}/raw/beats/**/*.parquet'))",
         f"Dagster home: {os.environ['DAGSTER_HOME']}",
         "Open the UIs: make ui   (Dagster on http://127.0.0.1:3000, MLflow on http://127.0.0.1:5000)",
+        "In a terminal: .venv/bin/python -m ecgnet show [--task records]   (the latest comparison, from MLflow)",
     ]
     return "\n".join(lines)
 

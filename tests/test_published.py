@@ -68,3 +68,15 @@ def test_figures_read_as_aami_names():
         "V +P",
         "macro_f1",
     ]
+
+
+def test_the_summary_reads_the_same_from_the_csv_the_comparison_logs(tmp_path):
+    """`python -m ecgnet show` prints the published lines from the run's published.csv, not from the
+    results: the file read back must say what the comparison said."""
+    import polars as pl
+
+    table = published_table(BEATS, "time", TEST, test_patients=22)
+    table.write_csv(tmp_path / "published.csv")
+    again = pl.read_csv(tmp_path / "published.csv", infer_schema_length=None)
+    assert published_summary(again) == published_summary(table)
+    assert published_metrics(again) == published_metrics(table)

@@ -1,10 +1,12 @@
 """The training group on a real Dagster instance and a real MLflow SQLite store, end to end."""
 
+import io
 import os
 from dataclasses import replace
 
 import dagster as dg
 import mlflow
+import polars as pl
 import pytest
 
 from ecgnet.__main__ import main as ecgnet_main
@@ -77,6 +79,51 @@ def test_the_comparison_leaves_a_parent_run_with_a_child_per_variant(trained):
     time_run = children[children["tags.mlflow.runName"] == "time"]["run_id"].iloc[0]
     plots = {a.path for a in tracker(home).client.list_artifacts(time_run, "plots")}
     assert "plots/attribution_time.png" in plots and "plots/attribution_spectrogram.png" not in plots  # its view only
+
+
+def _shown_rows(out: str) -> dict[str, str]:
+    """`show`'s table rows by variant (the chosen one's line starts with '* ')."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("---") or line.startswith("  -")) + 1
+    rows = lines[start : lines.index("", start)]
+    return {row[2:].split()[0]: row for row in rows}
+
+
+def test_show_prints_the_latest_comparison_as_mlflow_holds_it(trained, capsys, tmp_path):
+    result, home = trained
+    candidate = result.output_for_node("beat_fusion_comparison")
+    assert ecgnet_main(["show", "--home", str(home)]) == 0
+    out = capsys.readouterr().out
+    rows = _shown_rows(out)
+    assert set(rows) == set(VARIANTS)
+    assert [v for v, row in rows.items() if row.startswith("* ")] == [candidate.variant]
+    header = next(line for line in out.splitlines() if line.lstrip().startswith("variant"))
+    for column in ("params", "val_metric", BEATS.metric_key, "accuracy", "se_S", "pp_S", "se_V", "pp_V"):
+        assert column in header.split(), column
+    assert "latency_ms" not in header  # compact: what a side-by-side reading needs
+    parent = tracker(home).comparison_run("beats")
+    assert parent.info.run_id == candidate.parent_run_id and f"comparison {candidate.parent_run_id}" in out
+    tau = parent.data.metrics["kendall_tau_val_test"]
+    assert f"Kendall tau {tau:+.2f}" in out
+    assert f"champion now: ecgnet-beats-{candidate.variant} version {candidate.version}" in out
+    assert "not compared, this run's test split is not their protocol" in out  # the sample's DS2 is not DS2
+    # the figures are the logged table's: the candidate's test headline as comparison.csv holds it
+    logged = tracker(home).artifact_text(candidate.parent_run_id, "comparison.csv")
+    assert logged is not None
+    table = pl.read_csv(io.StringIO(logged), infer_schema_length=None)
+    for column in (BEATS.metric_key, "accuracy", "se_S", "pp_V"):  # pp_V may be "nan [nan, nan]": no V called
+        figure = table.filter(pl.col("variant") == candidate.variant)[column][0]
+        assert f"  {figure}" in rows[candidate.variant], column
+    assert Interval.parse(table.filter(pl.col("variant") == candidate.variant)[BEATS.metric_key][0]).value >= 0
+    # every column with --wide, a run named by id, and clear errors
+    assert ecgnet_main(["show", "--home", str(home), "--wide", "--run", candidate.parent_run_id]) == 0
+    assert "latency_ms" in capsys.readouterr().out
+    assert ecgnet_main(["show", "--home", str(home), "--run", "0" * 32]) == 2
+    assert "no run" in capsys.readouterr().err
+    assert ecgnet_main(["show", "--home", str(home), "--task", "af"]) == 2  # no af comparison in this workspace
+    assert "no finished comparison of task af" in capsys.readouterr().err
+    assert ecgnet_main(["show", "--home", str(tmp_path / "nowhere")]) == 2
+    assert "fix:" in capsys.readouterr().err and not (tmp_path / "nowhere").exists()
 
 
 def test_the_best_variant_on_validation_is_champion_and_predicts(trained, capsys, tmp_path):
@@ -237,6 +284,9 @@ def test_the_records_task_trains_every_variant_in_dagster(records_trained, capsy
     assert "MLFLOW_TRACKING_URI" not in os.environ  # no workspace leaks into the next one
     out = capsys.readouterr().out
     assert "scored by models:/ecgnet-records-" in out and "NORM" in out
+    assert ecgnet_main(["show", "--home", str(home), "--task", "records"]) == 0  # multi-label: no focus classes
+    shown = _shown_rows(capsys.readouterr().out)
+    assert set(shown) == set(VARIANTS) and shown[candidate.variant].startswith("* ")
 
 
 def test_a_small_val_split_borrows_train_patients_never_test(records_trained):

@@ -1,0 +1,126 @@
+"""`python -m ecgnet show`: a task's latest comparison as its MLflow store holds it, read in a terminal.
+
+What a researcher opens the MLflow UI for, on a machine without a browser: which run, code and hardware,
+every variant's validation and test figures side by side (the compact columns, or every column with
+`wide`), how well the validation ranking predicted the test's, the published results, and which model
+holds the champion alias now. It reads what the comparison logged; it computes nothing again.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import polars as pl
+
+from feature_store.tasks import TaskSpec
+
+from .evaluate import Interval
+from .promotion import Champion
+from .published import published_summary
+from .tracking import Tracker
+
+HARDWARE_TAGS = ("cpu", "cores", "device", "native_bf16")
+
+
+@dataclass(frozen=True)
+class ComparisonSummary:
+    """One comparison run as `show` prints it."""
+
+    task: str
+    run_id: str
+    finished: str  # UTC, to the minute
+    commit: str
+    hardware: str
+    settings: str  # folds, seeds, epochs: what the figures were trained with
+    candidate: str  # chosen on validation alone
+    table: pl.DataFrame  # comparison.csv as logged
+    agreement: Interval | None  # Kendall tau between validation and test rankings, with its interval
+    published: list[str]  # published_summary lines; empty where the task's test is not their protocol
+    champion: Champion | None  # the alias holder now (a later or earlier run's model, maybe)
+    artifacts: str  # where the run's plots and tables are
+
+
+def comparison_summary(tracker: Tracker, spec: TaskSpec, run_id: str | None = None) -> ComparisonSummary:
+    """The latest finished comparison of `spec`'s task (or the run `run_id`); raises ValueError with the
+    fix where the store holds none."""
+    run = tracker.comparison_run(spec.name, run_id)
+    rid, tags, params, metrics = run.info.run_id, run.data.tags, run.data.params, run.data.metrics
+    text = tracker.artifact_text(rid, "comparison.csv")
+    if text is None:
+        raise ValueError(f"comparison {rid} logged no comparison.csv; fix: run the comparison again")
+    published = tracker.artifact_text(rid, "published.csv")
+    hw = [tags.get(f"ecgnet.hardware.{k}", "") for k in HARDWARE_TAGS]
+    tau = "kendall_tau_val_test"
+    return ComparisonSummary(
+        task=spec.name,
+        run_id=rid,
+        finished=datetime.fromtimestamp((run.info.end_time or 0) / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        commit=params.get("git_commit", "unknown")[:10],
+        hardware=f"{hw[0]}, {hw[1]} cores, {hw[2]} (bfloat16 unit: {hw[3]})",
+        settings=", ".join(
+            f"{name} {params[key]}"
+            for name, key in (("folds", "folds"), ("seeds", "seeds"), ("epochs", "train.epochs"))
+            if key in params
+        ),
+        candidate=tags.get("ecgnet.champion_candidate", ""),
+        table=pl.read_csv(io.StringIO(text), infer_schema_length=None),
+        agreement=Interval(metrics[tau], metrics[f"{tau}_lo"], metrics[f"{tau}_hi"])
+        if {tau, f"{tau}_lo", f"{tau}_hi"} <= metrics.keys()
+        else None,
+        published=published_summary(pl.read_csv(io.StringIO(published))) if published else [],
+        champion=tracker.current_champion(spec.name),
+        artifacts=run.info.artifact_uri,
+    )
+
+
+def compact_columns(table: pl.DataFrame, spec: TaskSpec) -> list[str]:
+    """The columns a side-by-side reading needs, in the table's own names: variant, size, the validation
+    figure the choice read and its distance to the best there, the test headline, accuracy and the focus
+    classes' Se / +P, and the paired test difference against the best single model."""
+    key = spec.metric_key
+    wanted = ["variant", "params", "val_metric", "cv_mean_sd"]
+    wanted += [c for c in table.columns if c.startswith("val_vs_")]
+    wanted += [key, "accuracy", *(f"{m}_{c}" for c in spec.focus_classes for m in ("se", "pp"))]
+    wanted += [c for c in table.columns if c.startswith(f"{key}_vs_")]
+    return [c for c in dict.fromkeys(wanted) if c in table.columns]
+
+
+def render(summary: ComparisonSummary, spec: TaskSpec, wide: bool = False) -> str:
+    """The summary as text: a header, the table (the chosen variant marked *), then what it says."""
+    table = summary.table
+    columns = table.columns if wide else compact_columns(table, spec)
+    chosen = table["chosen"].to_list() if "chosen" in table.columns else [False] * len(table)
+    cells = [["" if v is None else str(v) for v in row] for row in table.select(columns).iter_rows()]
+    cells = [[("* " if mark else "  ") + row[0], *row[1:]] for row, mark in zip(cells, chosen)]
+    widths = [max(len(h) + (2 if i == 0 else 0), *(len(r[i]) for r in cells)) for i, h in enumerate(columns)]
+    header = ["  " + columns[0], *columns[1:]]
+    lines = [
+        f"comparison {summary.run_id} of task {summary.task}, finished {summary.finished}",
+        f"code {summary.commit}; {summary.hardware}; {summary.settings}",
+        "",
+        "  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip(),
+        "  ".join("-" * w for w in widths),
+        *("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells),
+        "",
+        f"* chosen on validation alone: {summary.candidate}",
+    ]
+    if summary.agreement is not None:
+        lines.append(
+            f"validation ranking against test ranking: Kendall tau {summary.agreement.value:+.2f} "
+            f"[{summary.agreement.lo:+.2f}, {summary.agreement.hi:+.2f}] (patients of both splits resampled)"
+        )
+    lines += summary.published
+    if spec.published and not summary.published:
+        names = ", ".join(ref.name for ref in spec.published)
+        lines.append(f"published results ({names}): not compared, this run's test split is not their protocol")
+    if summary.champion is None:
+        lines.append("champion: none (no candidate passed the promotion gate yet)")
+    else:
+        c = summary.champion
+        lines.append(
+            f"champion now: {c.name} version {c.version} (validation {c.metric or 'metric'} {c.val_metric:.3f})"
+        )
+    lines.append(f"plots and tables: {summary.artifacts}")
+    return "\n".join(lines)
