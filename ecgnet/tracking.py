@@ -42,6 +42,7 @@ from .train import bf16_unit, resolve_device
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 CHAMPION = "champion"
+ROLE = "ecgnet.role"  # the tag saying what a run is: comparison (a parent), variant (its child), ablation
 PIP_REQUIREMENTS = ["torch==2.13.0", "numpy==2.4.6"]  # explicit: inferring them costs seconds
 
 
@@ -157,7 +158,7 @@ class Tracker:
         run = self.client.create_run(
             self.experiment(task),
             run_name=f"comparison-{task}",
-            tags={"ecgnet.role": "comparison", "ecgnet.task": task, **hardware(cfg.train.device)},
+            tags={ROLE: "comparison", "ecgnet.task": task, **hardware(cfg.train.device)},
         )
         params = {
             "task": task,
@@ -198,7 +199,7 @@ class Tracker:
             self.experiment(task, "ablations"),
             run_name=name,
             start_time=int((time.time() - seconds) * 1000),
-            tags={"ecgnet.role": "ablation", "ecgnet.task": task, **hardware(cfg.train.device)},
+            tags={ROLE: "ablation", "ecgnet.task": task, **hardware(cfg.train.device)},
         )
         run_id = run.info.run_id
         with self.fluent(), mlflow.start_run(run_id=run_id):
@@ -214,7 +215,7 @@ class Tracker:
         """Comparisons that never finished (a failed run) are marked KILLED, not left RUNNING."""
         stale = self.client.search_runs(
             [self.experiment(task)],
-            filter_string=("tags.`ecgnet.role` = 'comparison' and attributes.status = 'RUNNING'"),
+            filter_string=_comparisons("RUNNING"),
         )
         for run in stale:
             if run.info.run_id != keep:
@@ -230,7 +231,7 @@ class Tracker:
             self.experiment(data.task),
             run_name=v.name,
             start_time=int((time.time() - result.seconds) * 1000),
-            tags={"mlflow.parentRunId": parent_id, "ecgnet.role": "variant", "ecgnet.kind": v.kind},
+            tags={"mlflow.parentRunId": parent_id, ROLE: "variant", "ecgnet.kind": v.kind},
         )
         with self.fluent(), mlflow.start_run(run_id=created.info.run_id) as run:
             mlflow.log_params(
@@ -363,14 +364,14 @@ class Tracker:
                 run = self.client.get_run(run_id)
             except MlflowException as err:
                 raise ValueError(f"no run {run_id} in {self.uri}; fix: give a comparison's run id") from err
-            if run.data.tags.get("ecgnet.role") != "comparison" or run.data.tags.get("ecgnet.task") != task:
+            if run.data.tags.get(ROLE) != "comparison" or run.data.tags.get("ecgnet.task") != task:
                 raise ValueError(f"run {run_id} is not a comparison of task {task}; fix: give one, or leave --run out")
             return run
         experiment = self.client.get_experiment_by_name(experiment_name(task))
         runs = (
             self.client.search_runs(
                 [experiment.experiment_id],
-                filter_string="tags.`ecgnet.role` = 'comparison' and attributes.status = 'FINISHED'",
+                filter_string=_comparisons("FINISHED"),
                 order_by=["attributes.end_time DESC"],
                 max_results=1,
             )
@@ -414,6 +415,11 @@ class Tracker:
         if current:
             self.client.delete_registered_model_alias(current.name, CHAMPION)
         self.client.set_registered_model_alias(model_name(task, variant), CHAMPION, version)
+
+
+def _comparisons(status: str) -> str:
+    """An MLflow search filter: the comparison (parent) runs in `status` (RUNNING, FINISHED, ...)."""
+    return f"tags.`{ROLE}` = 'comparison' and attributes.status = '{status}'"
 
 
 def settings(cfg: ComparisonConfig) -> dict:
