@@ -99,15 +99,23 @@ def pickles_refused() -> Iterator[None]:
     """MLflow 3 unpickles model files by default: a `model.pth` planted beside a logged `model.pt2` would
     be loaded, and run, instead of it. Our models are torch.export archives and need no pickle, so
     loading refuses any for a while (MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false, restored after)."""
-    previous = os.environ.get(PICKLE_SWITCH)
-    os.environ[PICKLE_SWITCH] = "false"
+    with _switched(PICKLE_SWITCH, "false"):
+        yield
+
+
+@contextmanager
+def _switched(name: str, value: str) -> Iterator[None]:
+    """The environment variable `name` set to `value` for a while (MLflow reads its switches from the
+    environment at each call), then as it was."""
+    previous = os.environ.get(name)
+    os.environ[name] = value
     try:
         yield
     finally:
         if previous is None:
-            os.environ.pop(PICKLE_SWITCH, None)
+            os.environ.pop(name, None)
         else:
-            os.environ[PICKLE_SWITCH] = previous
+            os.environ[name] = previous
 
 
 class Tracker:
@@ -387,7 +395,8 @@ class Tracker:
 
     def artifact_text(self, run_id: str, path: str) -> str | None:
         """A text artifact of a run (comparison.csv, say); None where the run did not log it."""
-        with tempfile.TemporaryDirectory() as tmp:
+        # a progress bar for a file of a few kB would be all `show` writes to stderr
+        with tempfile.TemporaryDirectory() as tmp, _switched("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false"):
             try:
                 local = self.client.download_artifacts(run_id, path, tmp)
             except (MlflowException, OSError):
