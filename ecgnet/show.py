@@ -19,7 +19,7 @@ from feature_store.tasks import TaskSpec
 from .evaluate import Interval
 from .promotion import Champion
 from .published import published_summary
-from .tracking import Tracker
+from .tracking import HARDWARE, Tracker
 
 HARDWARE_TAGS = ("cpu", "cores", "device", "native_bf16")
 
@@ -51,7 +51,7 @@ def comparison_summary(tracker: Tracker, spec: TaskSpec, run_id: str | None = No
     if text is None:
         raise ValueError(f"comparison {rid} logged no comparison.csv; fix: run the comparison again")
     published = tracker.artifact_text(rid, "published.csv")
-    hw = [tags.get(f"ecgnet.hardware.{k}", "") for k in HARDWARE_TAGS]
+    hw = [tags.get(f"{HARDWARE}.{k}", "") for k in HARDWARE_TAGS]
     tau = "kendall_tau_val_test"
     return ComparisonSummary(
         task=spec.name,

@@ -42,6 +42,7 @@ from .train import bf16_unit, resolve_device
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 CHAMPION = "champion"
+HARDWARE = "ecgnet.hardware"  # the prefix of the tags saying where a run ran (`hardware`)
 ROLE = "ecgnet.role"  # the tag saying what a run is: comparison (a parent), variant (its child), ablation
 PIP_REQUIREMENTS = ["torch==2.13.0", "numpy==2.4.6"]  # explicit: inferring them costs seconds
 
@@ -60,14 +61,14 @@ def hardware(device: str) -> dict[str, str]:
     differently), so a figure is compared with the hardware and versions beside it."""
     where, bf16 = resolve_device(device), bf16_unit()
     return {
-        "ecgnet.hardware.cpu": _cpu_model(),
-        "ecgnet.hardware.cores": str(os.cpu_count()),
-        "ecgnet.hardware.torch_threads": str(torch.get_num_threads()),
-        "ecgnet.hardware.device": torch.cuda.get_device_name(where) if where.type == "cuda" else where.type,
-        "ecgnet.hardware.torch": torch.__version__,
-        "ecgnet.hardware.numpy": np.__version__,
-        "ecgnet.hardware.amx": str(bf16 == "amx").lower(),  # kept: runs before native_bf16 carry it alone
-        "ecgnet.hardware.native_bf16": bf16,  # where TrainConfig.cpu_bf16 pays (ECGNET_CPU_BF16=auto)
+        f"{HARDWARE}.cpu": _cpu_model(),
+        f"{HARDWARE}.cores": str(os.cpu_count()),
+        f"{HARDWARE}.torch_threads": str(torch.get_num_threads()),
+        f"{HARDWARE}.device": torch.cuda.get_device_name(where) if where.type == "cuda" else where.type,
+        f"{HARDWARE}.torch": torch.__version__,
+        f"{HARDWARE}.numpy": np.__version__,
+        f"{HARDWARE}.amx": str(bf16 == "amx").lower(),  # kept: runs before native_bf16 carry it alone
+        f"{HARDWARE}.native_bf16": bf16,  # where TrainConfig.cpu_bf16 pays (ECGNET_CPU_BF16=auto)
     }
 
 

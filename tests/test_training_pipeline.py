@@ -84,7 +84,7 @@ def test_the_comparison_leaves_a_parent_run_with_a_child_per_variant(trained):
 def _shown_rows(out: str) -> dict[str, str]:
     """`show`'s table rows by variant (the chosen one's line starts with '* ')."""
     lines = out.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("---") or line.startswith("  -")) + 1
+    start = next(i for i, line in enumerate(lines) if line.startswith("-")) + 1  # below the header's rule
     rows = lines[start : lines.index("", start)]
     return {row[2:].split()[0]: row for row in rows}
 
