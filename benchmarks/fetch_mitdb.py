@@ -10,7 +10,13 @@ protocol, so the check lists what is missing and the bench refuses to start with
     python -m benchmarks.fetch_mitdb FOLDER --physionet https://mirror.example/   (a PhysioNet mirror)
 
 Files arrive in a staging folder inside FOLDER and are moved into place only once wfdb has fetched them
-all: an interrupted download leaves no truncated signal behind that the check would take for complete.
+all and every signal file has the size its header implies: an interrupted download leaves no truncated
+signal behind that the check would take for complete.
+
+wfdb's `dl_database` is not used: it lists a signal file once per signal stored in it (209.dat twice for
+MIT-BIH's two leads) and its two download threads then race on the same file; when one finds the file
+the other is still writing, it "resumes" it by appending, and the signal doubles (seen on this
+machine: 2 of 80 downloads of 209 and 220 from a local mirror came out at 3,900,000 bytes).
 """
 
 from __future__ import annotations
@@ -44,15 +50,54 @@ def fetch(folder: Path, records: list[str], physionet: str = PHYSIONET) -> None:
     shutil.rmtree(staging, ignore_errors=True)  # what an interrupted download left
     staging.mkdir(parents=True)
     with _physionet_at(physionet):
-        wfdb.dl_database(PHYSIONET_DB, str(staging), records=records, annotators=["atr"])
+        from wfdb.io import download
+
+        db_dir = f"{PHYSIONET_DB}/{download.get_version(PHYSIONET_DB)}"
+        download.get_annotators(db_dir, ["atr"])  # raises ValueError where the server lists none
+        files: list[str] = []
+        for record in records:
+            header = wfdb.rdheader(record, pn_dir=db_dir)
+            files += [f"{record}.hea", *dict.fromkeys(header.file_name or []), f"{record}.atr"]
+        wfdb.dl_files(PHYSIONET_DB, str(staging), files)
+    for record in records:
+        _check_signal_sizes(staging, record)
     for file in staging.iterdir():
         file.replace(folder / file.name)
     staging.rmdir()
 
 
+# bytes a sample takes in each fixed-size WFDB signal format (FLAC's 5xx formats have no fixed size)
+SAMPLE_BYTES = {"8": 1, "16": 2, "24": 3, "32": 4, "61": 2, "80": 1, "160": 2, "212": 1.5, "310": 4 / 3, "311": 4 / 3}
+
+
+def _check_signal_sizes(folder: Path, record: str) -> None:
+    """Each signal file of `record` under `folder` holds exactly the frames its header names; raises
+    OSError naming the file where not (a truncated or doubled download)."""
+    import math
+
+    import wfdb
+
+    header = wfdb.rdheader(str(folder / record))
+    if not header.sig_len or not header.file_name:
+        return  # the length comes from the file itself: nothing to hold it against
+    by_file: dict[str, list[int]] = {}
+    for i, name in enumerate(header.file_name):
+        by_file.setdefault(name, []).append(i)
+    for name, signals in by_file.items():
+        fmt = header.fmt[signals[0]]
+        if fmt not in SAMPLE_BYTES:
+            continue
+        per_frame = sum(header.samps_per_frame[i] for i in signals)
+        offset = (header.byte_offset or [0] * header.n_sig)[signals[0]] or 0
+        expected = offset + math.ceil(header.sig_len * per_frame * SAMPLE_BYTES[fmt])
+        got = (folder / name).stat().st_size
+        if got != expected:
+            raise OSError(f"{name}: downloaded {got:,} bytes where its header names {expected:,}; download it again")
+
+
 @contextmanager
 def _physionet_at(url: str) -> Iterator[None]:
-    """wfdb's PhysioNet addresses pointed at `url` for a while: `dl_database` reads the version from the
+    """wfdb's PhysioNet addresses pointed at `url` for a while: wfdb reads the version from the
     module's content URL and the files from its configured index, and takes no address of its own."""
     from wfdb.io import download
 

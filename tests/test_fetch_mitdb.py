@@ -66,8 +66,13 @@ def mirror(tmp_path):
 
 
 class Quiet(SimpleHTTPRequestHandler):
+    requests: list[str] = []  # "METHOD path" of every request served, in order
+
     def log_message(self, *args):  # the test's output is the test's
         pass
+
+    def log_request(self, code="-", size="-"):
+        Quiet.requests.append(f"{self.command} {self.path}")
 
 
 def test_missing_records_are_downloaded_through_wfdb_whole_and_nothing_else(mirror, tmp_path):
@@ -77,6 +82,27 @@ def test_missing_records_are_downloaded_through_wfdb_whole_and_nothing_else(mirr
     for f in folder.iterdir():
         assert f.read_bytes() == (SAMPLE / f.name).read_bytes()
     assert "209" not in missing(folder) and "220" in missing(folder)
+
+
+def test_a_signal_file_two_leads_share_is_fetched_once(mirror, tmp_path):
+    """209's header names 209.dat once per lead: wfdb's dl_database downloads it in both of its threads,
+    and the second appends to the file the first is still writing (a doubled signal, seen in CI)."""
+    Quiet.requests.clear()
+    fetch(tmp_path / "mitdb", ["209"], mirror)
+    assert [r for r in Quiet.requests if r.startswith("GET") and r.endswith("/209.dat")] == [
+        "GET /files/mitdb/1.0.0/209.dat"
+    ]
+
+
+@pytest.mark.parametrize("damage", ["doubled", "truncated"])
+def test_a_signal_file_of_the_wrong_size_is_refused_and_nothing_moves(mirror, tmp_path, damage):
+    served = tmp_path / "physionet" / "files" / "mitdb" / "1.0.0" / "220.dat"
+    data = served.read_bytes()
+    served.write_bytes(data + data if damage == "doubled" else data[:-3])
+    folder = tmp_path / "mitdb"
+    with pytest.raises(OSError, match=r"220\.dat: downloaded .* bytes where its header names 1,950,000"):
+        fetch(folder, ["209", "220"], mirror)
+    assert [p.name for p in folder.iterdir()] == [STAGING]
 
 
 def test_a_failed_download_says_what_to_do_and_leaves_no_file_the_check_would_take(mirror, tmp_path):
