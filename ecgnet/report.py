@@ -232,6 +232,14 @@ def comparison_plot(
     return comparison_png(rows, key.replace("_", "-"), candidate, title, agreement)
 
 
+AGREEMENT = "kendall_tau_val_test"  # the MLflow metric (and its _lo, _hi) of `ranking_agreement`
+
+
+def agreement_metrics(tau: float, lo: float, hi: float) -> dict[str, float]:
+    """`ranking_agreement` and its interval as a comparison logs them."""
+    return {AGREEMENT: tau, f"{AGREEMENT}_lo": lo, f"{AGREEMENT}_hi": hi}
+
+
 def ranking_agreement(results: dict[str, VariantResult], data: TaskData) -> float:
     """Kendall tau between the variants' order on validation and on test (headline metric): 1 when
     choosing on validation picks what the test would have, about 0 when the choice is noise."""

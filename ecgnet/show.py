@@ -19,7 +19,8 @@ from feature_store.tasks import TaskSpec
 from .evaluate import Interval
 from .promotion import Champion
 from .published import published_summary
-from .tracking import HARDWARE, Tracker
+from .report import AGREEMENT
+from .tracking import CANDIDATE, HARDWARE, Tracker, comparison_settings
 
 HARDWARE_TAGS = ("cpu", "cores", "device", "native_bf16")
 
@@ -52,19 +53,15 @@ def comparison_summary(tracker: Tracker, spec: TaskSpec, run_id: str | None = No
         raise ValueError(f"comparison {rid} logged no comparison.csv; fix: run the comparison again")
     published = tracker.artifact_text(rid, "published.csv")
     hw = [tags.get(f"{HARDWARE}.{k}", "") for k in HARDWARE_TAGS]
-    tau = "kendall_tau_val_test"
+    tau = AGREEMENT
     return ComparisonSummary(
         task=spec.name,
         run_id=rid,
         finished=datetime.fromtimestamp((run.info.end_time or 0) / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC"),
         commit=params.get("git_commit", "unknown")[:10],
         hardware=f"{hw[0]}, {hw[1]} cores, {hw[2]} (bfloat16 unit: {hw[3]})",
-        settings=", ".join(
-            f"{name} {params[key]}"
-            for name, key in (("folds", "folds"), ("seeds", "seeds"), ("epochs", "train.epochs"))
-            if key in params
-        ),
-        candidate=tags.get("ecgnet.champion_candidate", ""),
+        settings=", ".join(f"{name} {value}" for name, value in comparison_settings(params).items()),
+        candidate=tags.get(CANDIDATE, ""),
         table=pl.read_csv(io.StringIO(text), infer_schema_length=None),
         agreement=Interval(metrics[tau], metrics[f"{tau}_lo"], metrics[f"{tau}_hi"])
         if {tau, f"{tau}_lo", f"{tau}_hi"} <= metrics.keys()

@@ -44,6 +44,8 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 CHAMPION = "champion"
 HARDWARE = "ecgnet.hardware"  # the prefix of the tags saying where a run ran (`hardware`)
 ROLE = "ecgnet.role"  # the tag saying what a run is: comparison (a parent), variant (its child), ablation
+TASK = "ecgnet.task"  # the tag naming a comparison's or an ablation's task
+CANDIDATE = "ecgnet.champion_candidate"  # the tag naming the variant a finished comparison chose
 PIP_REQUIREMENTS = ["torch==2.13.0", "numpy==2.4.6"]  # explicit: inferring them costs seconds
 
 
@@ -167,7 +169,7 @@ class Tracker:
         run = self.client.create_run(
             self.experiment(task),
             run_name=f"comparison-{task}",
-            tags={ROLE: "comparison", "ecgnet.task": task, **hardware(cfg.train.device)},
+            tags={ROLE: "comparison", TASK: task, **hardware(cfg.train.device)},
         )
         params = {
             "task": task,
@@ -208,7 +210,7 @@ class Tracker:
             self.experiment(task, "ablations"),
             run_name=name,
             start_time=int((time.time() - seconds) * 1000),
-            tags={ROLE: "ablation", "ecgnet.task": task, **hardware(cfg.train.device)},
+            tags={ROLE: "ablation", TASK: task, **hardware(cfg.train.device)},
         )
         run_id = run.info.run_id
         with self.fluent(), mlflow.start_run(run_id=run_id):
@@ -360,7 +362,7 @@ class Tracker:
             (Path(tmp) / "candidate.json").write_text(json.dumps(asdict(candidate), indent=1))
             for file in ("comparison.csv", "comparison.md", *plots, *tables, "candidate.json"):
                 self.client.log_artifact(parent_id, str(Path(tmp) / file))
-        self.client.set_tag(parent_id, "ecgnet.champion_candidate", candidate.variant)
+        self.client.set_tag(parent_id, CANDIDATE, candidate.variant)
         for tag, text in (tags or {}).items():
             self.client.set_tag(parent_id, tag, text)
         self.client.set_terminated(parent_id, "FINISHED")
@@ -373,7 +375,7 @@ class Tracker:
                 run = self.client.get_run(run_id)
             except MlflowException as err:
                 raise ValueError(f"no run {run_id} in {self.uri}; fix: give a comparison's run id") from err
-            if run.data.tags.get(ROLE) != "comparison" or run.data.tags.get("ecgnet.task") != task:
+            if run.data.tags.get(ROLE) != "comparison" or run.data.tags.get(TASK) != task:
                 raise ValueError(f"run {run_id} is not a comparison of task {task}; fix: give one, or leave --run out")
             return run
         experiment = self.client.get_experiment_by_name(experiment_name(task))
@@ -430,6 +432,12 @@ class Tracker:
 def _comparisons(status: str) -> str:
     """An MLflow search filter: the comparison (parent) runs in `status` (RUNNING, FINISHED, ...)."""
     return f"tags.`{ROLE}` = 'comparison' and attributes.status = '{status}'"
+
+
+def comparison_settings(params: dict[str, str]) -> dict[str, str]:
+    """A comparison run's folds, seeds and epoch budget from the params `start_comparison` logged."""
+    keys = {"folds": "folds", "seeds": "seeds", "epochs": "train.epochs"}
+    return {name: params[key] for name, key in keys.items() if key in params}
 
 
 def settings(cfg: ComparisonConfig) -> dict:

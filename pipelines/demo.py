@@ -20,6 +20,7 @@ from typing import cast
 import dagster as dg
 import polars as pl
 
+from ecgnet.report import AGREEMENT
 from feature_store.raw_store import RawStore
 from feature_store.summary import markdown_table, quarantine_reasons, totals
 from feature_store.workspace import Workspace, default_sources
@@ -238,8 +239,8 @@ def _comparisons(result: dg.ExecuteInProcessResult) -> list[str]:
                 "intervals; every choice made on validation):",
                 _markdown(meta, "comparison"),
                 f"\nChosen on validation: {meta['candidate'].value}; validation ranking vs test ranking: "
-                f"Kendall tau {meta['kendall_tau_val_test'].value:+.2f} "
-                f"{meta['kendall_tau_val_test_interval'].value}; MLflow parent run "
+                f"Kendall tau {meta[AGREEMENT].value:+.2f} "
+                f"{meta[f'{AGREEMENT}_interval'].value}; MLflow parent run "
                 f"{meta['mlflow_parent_run'].value} in {meta['tracking_uri'].value}",
                 f"MLflow runs table (after `make ui`): {meta['mlflow_ui'].value}",
             ]

@@ -114,3 +114,20 @@ def test_a_task_trains_the_variants_it_names_and_what_they_are_made_of():
     comparison = next(a for a in assets if "nv_fusion_comparison" in {k.to_user_string() for k in a.keys})
     upstream = {k.to_user_string() for k in comparison.dependency_keys}
     assert upstream == {"nv_training_data", *(f"nv_{v}_model" for v in TOY.variants)}
+
+
+def test_show_reads_a_cross_validated_comparison_with_its_folds(toy):
+    """`python -m ecgnet show` on a comparison with two folds: the settings line names them, and the
+    compact table carries the held-out-fold mean and spread that only cross-validation writes."""
+    from ecgnet.show import comparison_summary, render
+
+    _, home = toy
+    summary = comparison_summary(tracker(home), TOY)
+    assert "folds 2" in summary.settings
+    assert summary.candidate in TOY.variants
+    text = render(summary, TOY)
+    header = next(line for line in text.splitlines() if line.lstrip().startswith("variant"))
+    assert "cv_mean_sd" in header.split() and "se_V" in header.split()
+    cv = dict(zip(summary.table["variant"], summary.table["cv_mean_sd"]))
+    assert "±" in cv["time"]  # a fold mean and its spread, as the comparison logged it
+    assert [line[2:].split()[0] for line in text.splitlines() if line.startswith("* ")][0] == summary.candidate

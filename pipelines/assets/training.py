@@ -20,6 +20,8 @@ from ecgnet.plots import training_png
 from ecgnet.promotion import Candidate, within_noise
 from ecgnet.published import comparable, published_metrics, published_plot, published_summary, published_table
 from ecgnet.report import (
+    AGREEMENT,
+    agreement_metrics,
     chosen_concentration,
     chosen_per_patient,
     comparison_plot,
@@ -264,7 +266,7 @@ def build_comparison(spec: TaskSpec) -> dg.AssetsDefinition:
         plots |= {"published.png": against_plot} if against_plot else {}
         dominant = chosen_concentration(results, data, best)  # is a pooled figure one patient's?
         tables |= {"concentration.csv": pl.DataFrame([asdict(c) for c in dominant])} if dominant else {}
-        agreement = {"kendall_tau_val_test": tau, "kendall_tau_val_test_lo": tau_lo, "kendall_tau_val_test_hi": tau_hi}
+        agreement = agreement_metrics(tau, tau_lo, tau_hi)
         tracker.finish_comparison(
             run.parent_run_id,
             table,
@@ -295,8 +297,8 @@ def build_comparison(spec: TaskSpec) -> dg.AssetsDefinition:
             metadata={
                 "comparison": dg.MetadataValue.md(markdown_table(table)),
                 "candidate": best,
-                "kendall_tau_val_test": dg.MetadataValue.float(tau),
-                "kendall_tau_val_test_interval": f"[{tau_lo:+.2f}, {tau_hi:+.2f}]",
+                AGREEMENT: dg.MetadataValue.float(tau),
+                f"{AGREEMENT}_interval": f"[{tau_lo:+.2f}, {tau_hi:+.2f}]",
                 **png(plot, store.workspace().plots / f"{spec.asset_prefix}_comparison.png", "comparison_plot"),
                 **(
                     png(shares, store.workspace().plots / f"{spec.asset_prefix}_modality_shares.png", "modality_shares")
