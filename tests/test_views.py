@@ -224,3 +224,23 @@ def test_no_train_rows_is_a_clear_error(tmp_path):
     snap = _ingest(tmp_path / "src", store)["annotated"]
     with pytest.raises(ValueError, match="no rows in its train splits.*fix"):
         FeatureStore(store.root).materialize(TASKS["beats"], "time", [snap], backend=CPU)
+
+
+def test_a_beat_source_without_the_task_leads_gives_an_empty_view_that_counts_its_beats(tmp_path):
+    """CPSC 2021's beat-annotated records carry leads I and II: the beats task's second lead (V1 or a
+    substitute) is not among them, so none of their beats is a row. The view is empty and says why,
+    instead of every beat feature failing on a chunk with no rows (seen with ECGNET_DATA naming them)."""
+    from feature_store.views.inputs import load_input
+    from tests.records import CPSC2021
+
+    store = RawStore(tmp_path / "store")
+    snap = _ingest(CPSC2021, store)["annotated"]
+    beats = store.scan_beats().select(pl.len()).collect().item()
+    assert beats > 0
+    inp = load_input(TASKS["beats"], [snap])
+    assert len(inp.signal) == 0 and inp.excluded == {"missing_leads": beats}
+    features = FeatureStore(store.root)
+    stats = features.fit_train_stats(TASKS["beats"], {"all": [snap]}, backend=CPU)
+    assert all(s.stats.get("train_rows", 0) == 0 for s in stats.values())
+    made = features.materialize(TASKS["beats"], "time", [snap], backend=CPU)
+    assert made.entry.rows == 0 and made.entry.lineage.excluded == {"missing_leads": beats}

@@ -100,6 +100,9 @@ def load_beats(spec: TaskSpec, snapshots: list[RawSnapshot]) -> TaskInput:
     missing = beats["lead_index"].is_null()
     other = ~missing & ~beats["label"].is_in(list(spec.classes))
     beats = beats.filter(~missing & ~other).sort("record_id", "r_peak")
+    excluded = {"missing_leads": int(missing.sum())} | ({"other_class": int(other.sum())} if other.any() else {})
+    if beats.is_empty():  # every beat left out (a source without the task's leads): an empty view that counts them
+        return replace(empty_input(spec, n_leads), excluded=excluded)
     signal = signals_of(beats.select(pl.col("signal").list.gather(pl.col("lead_index"))).to_arrow())
     keys = beats.select(
         entity_id="beat_id",
@@ -109,7 +112,6 @@ def load_beats(spec: TaskSpec, snapshots: list[RawSnapshot]) -> TaskInput:
         labels=pl.concat_list("label"),
         recorded_at=pl.lit(None, dtype=pl.Datetime("us")),
     )
-    excluded = {"missing_leads": int(missing.sum())} | ({"other_class": int(other.sum())} if other.any() else {})
     return TaskInput(
         spec.name,
         keys,
