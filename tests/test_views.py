@@ -190,11 +190,22 @@ def test_online_beats_take_leads_by_name_and_refuse_a_record_without_them(world,
     for view, columns in same.features.items():
         for column, values in columns.items():
             np.testing.assert_allclose(swapped.features[view][column], values, rtol=1e-6, atol=1e-6, err_msg=column)
-    with pytest.raises(ValueError, match=r"reads leads MLII .*; V1 .* the record has \['MLII'\]"):
+    with pytest.raises(ValueError, match=r"reads leads MLII .*; V1 .* the record has \['MLII'\], without V1; fix"):
         features.online(copy("one", [0]), views, backend=CPU)
     renamed = copy("limb")
     renamed.with_name("limb.hea").write_text(renamed.with_name("limb.hea").read_text().replace(" MLII", " II"))
     assert features.online(renamed, views, backend=CPU).notes == ["lead MLII read from II"]
+
+
+def test_online_records_name_the_twelve_leads_a_record_lacks(world):
+    record = world["src"] / "mitdb" / "232"  # MLII and V1: not the records task's twelve standard leads
+    views = ["records_time", "records_spectral", "records_spectrogram"]
+    with pytest.raises(ValueError) as refused:
+        world["features"].online(record, views, backend=CPU)
+    message = str(refused.value)
+    assert "reads leads I; II; III; aVR" in message and "(or )" not in message  # no substitutes: none listed
+    assert "without I, II, III, aVR, aVL, aVF, V1, V2, V3, V4, V5, V6;" not in message  # V1 is there
+    assert "without I, II, III, aVR, aVL, aVF, V2, V3, V4, V5, V6; fix" in message
 
 
 def test_unknown_view_and_bad_backend_are_clear_errors(world):

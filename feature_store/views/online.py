@@ -45,10 +45,12 @@ def _task_leads(names: list[str], task: str, path: Path) -> tuple[list[int], lis
     slots = task_named(task).window.leads
     picked = pick_leads(slots, names)
     if picked is None:
-        wanted = "; ".join(f"{s.name} (or {', '.join(s.substitutes)})" for s in slots)
+        wanted = "; ".join(s.name + (f" (or {', '.join(s.substitutes)})" if s.substitutes else "") for s in slots)
+        lacking = [s.name for s in slots if pick_leads((s,), names) is None]
         raise ValueError(
-            f"{path}: the {task} model reads leads {wanted}; the record has {names}, so at least one is "
-            "missing; fix: score a record with those leads (a model trained on other leads reads them wrong)"
+            f"{path}: the {task} model reads leads {wanted}; the record has {names}, "
+            + (f"without {', '.join(lacking)}" if lacking else "too few to fill every one")
+            + "; fix: score a record with those leads (a model trained on other leads reads them wrong)"
         )
     return picked, lead_notes(slots, names, picked)
 
