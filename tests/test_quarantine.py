@@ -127,3 +127,31 @@ def test_a_truncated_store_file_is_read_again_not_reported_unchanged(tmp_path, c
     report = ingest_kind("annotated", discover([tmp_path], cfg)["annotated"], store, cfg)
     assert report.landed == ["cut"] and report.unchanged == 0
     assert store.scan_beats().select(pl.len()).collect().item() > 2000  # readable again
+
+
+def test_an_af_database_record_with_rhythm_annotations_only_is_told_apart_from_a_broken_one(tmp_path, cfg, store):
+    """AFDB's layout, on a bundled CPSC 2021 record: its .atr holds the rhythm changes only (the beats of
+    such a database are in an unlabelled .qrs). The quarantine says so and how to ingest it as a plain
+    record, where an .atr without beats would otherwise read as one to restore."""
+    import wfdb
+
+    from tests.records import CPSC2021
+
+    record = copy_record(CPSC2021 / "data_8_2", tmp_path, "af1")
+    ann = wfdb.rdann(str(CPSC2021 / "data_8_2"), "atr")
+    rhythm = [i for i, s in enumerate(ann.symbol) if s == "+"]
+    record.with_name("af1.atr").unlink()
+    wfdb.wrann(
+        "af1",
+        "atr",
+        ann.sample[rhythm],
+        symbol=["+"] * len(rhythm),
+        aux_note=[ann.aux_note[i] for i in rhythm],
+        fs=ann.fs,
+        write_dir=str(tmp_path),
+    )
+    report = ingest_kind("annotated", discover([tmp_path], cfg)["annotated"], store, cfg)
+    (q,) = report.quarantined
+    assert q.code == "no_beats"
+    assert f"{len(rhythm)} rhythm annotations and no beat annotation" in q.reason
+    assert "move the .atr aside" in q.reason and "restore" not in q.reason

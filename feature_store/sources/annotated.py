@@ -246,6 +246,15 @@ def _landed(
     """The record row and its beats, from the windows of the beats that fit (`fits`)."""
     labels = np.array([AAMI[s] for s in symbols])
     if not fits.any():
+        rhythm = sum(1 for note in ann.aux_note or [] if note and note.strip().startswith("("))
+        if not symbols and rhythm:  # an AF database's layout (AFDB, LTAFDB): rhythm changes, beats elsewhere
+            raise RecordError(
+                "no_beats",
+                f"{ref.path}.atr: {rhythm} rhythm annotations and no beat annotation, as in an AF database whose "
+                "beats, if any, are in another, unlabelled file (.qrs); no beat can be labelled, and rhythm "
+                "episodes are read only where the header states the record's AF class (CPSC 2021); fix: move "
+                "the .atr aside to ingest the record as a plain, unlabelled WFDB record",
+            )
         raise RecordError(
             "no_beats",
             f"{ref.path}.atr: no beat annotation ({len(symbols)} beats of AAMI classes, none a full "
