@@ -97,27 +97,23 @@ def test_ptbxl_reads_records500_when_the_task_rate_is_higher(tmp_path, store):
     assert store.scan_records().select("n_samples").collect().item() == 5000
 
 
-def test_ptbxl_with_one_rate_downloaded_reads_that_one(tmp_path, cfg, store):
-    """A folder holding only records500 lands every row from it, resampled to a 100 Hz task's rate,
-    instead of quarantining the table as missing signal files; records100 never stands in for a faster
-    task (upsampled, it would hold nothing of the faster rate)."""
+@pytest.mark.parametrize("kept,record_fs", [("records500", 100.0), ("records100", 500.0)])
+def test_ptbxl_with_one_rate_downloaded_says_so_and_how_to_read_it(tmp_path, store, kept, record_fs):
+    """A folder holding records100 or records500 alone: each row is refused naming the copy that is there
+    and the fix, not as a header to restore. It is not read from the other folder: once the missing one
+    arrives the choice would flip and every record would turn `duplicate_id`."""
     import shutil
 
     root = ptbxl_folder(tmp_path / "ptbxl", range(6000, 6002))
-    shutil.rmtree(root / "records100")
-    refs = discover([tmp_path], cfg)["ptbxl"]
-    assert [r.path.name for r in refs] == ["06000_hr", "06001_hr"]
-    report = ingest_kind("ptbxl", refs, store, cfg)
-    assert len(report.landed) == 2 and not report.quarantined
-    rows = store.scan_records(("ptbxl",)).select("fs", "n_samples").collect()
-    assert rows["fs"].to_list() == [100.0, 100.0] and rows["n_samples"].to_list() == [1000, 1000]
-    only_low = ptbxl_folder(tmp_path / "low" / "ptbxl", range(6000, 6001))
-    shutil.rmtree(only_low / "records500")
-    high = discover([tmp_path / "low"], IngestConfig(record_fs=500.0))["ptbxl"]
-    assert [r.path.name for r in high] == ["06000_hr"]  # absent: quarantined, saying what is there
-    report = ingest_kind("ptbxl", high, store, IngestConfig(record_fs=500.0))
-    (q,) = report.quarantined
-    assert q.code == "missing_signal_file" and "records500, or set record_fs to 100" in q.reason
+    shutil.rmtree(root / ({"records500", "records100"} - {kept}).pop())
+    cfg = IngestConfig(record_fs=record_fs)
+    report = ingest_kind("ptbxl", discover([tmp_path], cfg)["ptbxl"], store, cfg)
+    assert not report.landed and [q.code for q in report.quarantined] == ["missing_signal_file"] * 2
+    other = 500 if record_fs == 100.0 else 100
+    assert all(kept in q.reason and f"set record_fs to {other}" in q.reason for q in report.quarantined)
+    fixed = IngestConfig(record_fs=float(other))
+    again = ingest_kind("ptbxl", discover([tmp_path], fixed)["ptbxl"], store, fixed)
+    assert len(again.landed) == 2  # the fix works
 
 
 def test_ptbxl_unknown_scp_code_is_quarantined(tmp_path, cfg, store):

@@ -63,28 +63,16 @@ def _row_refs(root: Path, reader: csv.DictReader, cfg: IngestConfig) -> Iterator
         what = f"columns {sorted(missing)} missing" if reader.fieldnames else "empty"
         yield _table_ref(root, f"{table}: {what}; fix: {_PUBLISHED_TABLE}")
         return
-    preferred = "filename_lr" if cfg.record_fs <= 100 else "filename_hr"
+    column = "filename_lr" if cfg.record_fs <= 100 else "filename_hr"
     first: dict[Path, tuple[int, str]] = {}  # record path -> (line, ecg_id) of the row that named it first
     for row in reader:
         line = reader.line_num
-        column = _rate_column(root, row, preferred)
         problem = _row_problem(row, column) or _repeat_problem(row, column, line, root, first)
         if problem:
             meta = {"ecg_id": row.get("ecg_id") or f"line{line}", "row_problem": f"{table} line {line}: {problem}"}
             yield RecordRef("ptbxl", root / f"{DATABASE}-line{line}", root, meta=meta)
         else:
             yield RecordRef("ptbxl", root / row[column], root, meta=row)
-
-
-def _rate_column(root: Path, row: dict, preferred: str) -> str:
-    """The column naming the row's record: the task rate's own (records100 up to 100 Hz, else
-    records500), or records500 for a 100 Hz task where only it was downloaded (ingest resamples it down,
-    at some cost in time). Never records100 for a faster task: upsampled, it would hold none of what
-    the faster rate was chosen for, so such a row stays a missing signal file."""
-    has = lambda column: bool(row.get(column)) and (root / f"{row[column]}.hea").is_file()  # noqa: E731
-    if preferred == "filename_lr" and not has(preferred) and has("filename_hr"):
-        return "filename_hr"
-    return preferred
 
 
 def _table_ref(root: Path, problem: str) -> RecordRef:
@@ -130,13 +118,7 @@ class PtbxlSource:
         meta = ref.meta
         if ref.problem:
             raise RecordError("bad_table_row", ref.problem)
-        low = ref.folder / f"{meta.get('filename_lr', '')}.hea"
-        if not ref.path.with_name(f"{ref.path.name}.hea").exists() and meta.get("filename_lr") and low.is_file():
-            raise RecordError(
-                "missing_signal_file",
-                f"{ref.path}.hea: not found, and the task rate ({cfg.record_fs:g} Hz) is above records100's "
-                f"100 Hz ({low} is there); fix: download PTB-XL's records500, or set record_fs to 100",
-            )
+        _other_rate_only(ref, cfg)
         sig = read_wfdb(ref.path, cfg)
         row = base_row(
             sig,
@@ -164,6 +146,24 @@ class PtbxlSource:
         row.age = parse_age(meta.get("age"))
         row.sex = {"0": "M", "1": "F", "0.0": "M", "1.0": "F"}.get(meta.get("sex", ""))
         return Landed(row)
+
+
+def _other_rate_only(ref: RecordRef, cfg: IngestConfig) -> None:
+    """Refuse, saying what is there, a row whose record is missing at the task rate's folder but present
+    at the other's (a folder holding records100 or records500 alone). Not read from the other: the choice
+    would flip, and every record turn `duplicate_id`, once the missing folder arrives."""
+    if ref.path.with_name(f"{ref.path.name}.hea").exists():
+        return
+    mine, other = ("filename_lr", "filename_hr") if cfg.record_fs <= 100 else ("filename_hr", "filename_lr")
+    there = ref.folder / f"{ref.meta.get(other, '')}.hea"
+    if ref.meta.get(other) and there.is_file():
+        folder, rate = ("records100", 500) if mine == "filename_lr" else ("records500", 100)
+        raise RecordError(
+            "missing_signal_file",
+            f"{ref.path}.hea: not found at the task rate ({cfg.record_fs:g} Hz); the other rate's copy {there} is "
+            f"there; fix: add PTB-XL's {folder} as published (it ships both), or set record_fs to {rate} to read "
+            "the copy at hand",
+        )
 
 
 def _scp_codes(text: str, ref: RecordRef) -> dict[str, float]:
