@@ -205,6 +205,24 @@ def test_cinc_2017_reference_labels_land_with_their_records(tmp_path, cfg, store
     assert row["labels"] == ["AF"] and row["label_codes"] == ["A"]
 
 
+def test_a_reference_table_above_the_records_folders_labels_them(tmp_path, cfg, store):
+    """PhysioNet serves CinC 2017's training records in subfolders (A00/ ... A08/) under one REFERENCE.csv:
+    the nearest table at or above a record's folder labels it, a folder's own table first, and nothing
+    above the source folder counts."""
+    root = tmp_path / "training"
+    for sub, name in (("A00", "a1"), ("A01", "a2"), ("own", "a3")):
+        copy_record(MITDB / "100", root / sub, name).with_name(f"{name}.atr").unlink()
+    (root / "REFERENCE.csv").write_text("a1,A\na2,N\na3,N\n")
+    (root / "own" / "REFERENCE.csv").write_text("a3,O\n")
+    (tmp_path / "REFERENCE.csv").write_text("a1,~\n")  # outside the source folder: not read
+    refs = discover([root], cfg)["wfdb"]
+    assert {r.path.name: r.meta.get("reference") for r in refs} == {"a1": "A", "a2": "N", "a3": "O"}
+    (root / "REFERENCE.csv").write_text("a1,Z\na2,N\n")
+    report = ingest_kind("wfdb", discover([root], cfg)["wfdb"], store, cfg)
+    (bad,) = report.quarantined
+    assert bad.code == "unmappable_labels" and bad.reason.startswith(f"{root / 'REFERENCE.csv'}: label 'Z' of a1")
+
+
 CINC2017 = SHARED / "cinc2017-sample"
 
 

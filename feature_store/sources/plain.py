@@ -29,9 +29,10 @@ class PlainWfdbSource:
         code = ref.meta.get("reference")
         if code is not None:
             if code not in CINC2017_CODES:
+                table = ref.meta.get("reference_file", ref.path.parent / REFERENCE)
                 raise RecordError(
                     "unmappable_labels",
-                    f"{ref.path.parent / REFERENCE}: label {code!r} of {record} is not one of "
+                    f"{table}: label {code!r} of {record} is not one of "
                     f"{sorted(CINC2017_CODES)} (N normal, A AF, O other rhythm, ~ noisy); fix: correct its line",
                 )
             row.labels, row.label_codes = [CINC2017_CODES[code]], [code]

@@ -37,16 +37,30 @@ def discover(folders: list[Path], cfg: IngestConfig) -> dict[str, list[RecordRef
         headers = [h for h in sorted(folder.rglob("*.hea")) if not any(root in h.parents for root in ptbxl_roots)]
         # a header naming itself as its own segment stays a record (and is quarantined when read), not lost
         segments = {seg for hea in headers if is_multi_segment(hea) for seg in named_files(hea, depth=0) if seg != hea}
-        references: dict[Path, dict[str, str]] = {}  # CinC 2017 labels, one REFERENCE.csv per folder
+        references: dict[Path, tuple[Path, dict[str, str]]] = {}  # a records folder -> its CinC 2017 labels
         for hea in headers:
             if hea not in segments:  # a segment is read through its multi-segment record
                 path, kind = hea.with_suffix(""), _kind(hea.with_suffix(""))
                 if hea.parent not in references:
-                    references[hea.parent] = reference_codes(hea.parent)
-                code = references[hea.parent].get(path.name)
-                meta = {"reference": code} if code is not None and kind == "wfdb" else {}
+                    table = _reference_of(hea.parent, folder)
+                    references[hea.parent] = (table, reference_codes(table.parent))
+                table, codes = references[hea.parent]
+                code = codes.get(path.name)
+                meta = {"reference": code, "reference_file": str(table)} if code is not None and kind == "wfdb" else {}
                 found[kind].append(RecordRef(kind, path, folder, meta))
     return {kind: sorted(found.get(kind, []), key=lambda r: str(r.path)) for kind in KINDS}
+
+
+def _reference_of(records: Path, root: Path) -> Path:
+    """The REFERENCE.csv labelling a folder's records: its own, else the nearest above it inside the
+    source folder `root` (PhysioNet serves CinC 2017's training records in subfolders A00 ... A08 under
+    one REFERENCE.csv); the folder's own path where there is none (read as no labels)."""
+    for folder in (records, *records.parents):
+        if (folder / REFERENCE).is_file():
+            return folder / REFERENCE
+        if folder == root or root not in folder.parents:
+            break
+    return records / REFERENCE
 
 
 def _kind(path: Path) -> str:
