@@ -53,7 +53,7 @@ def discover(folders: list[Path], cfg: IngestConfig) -> dict[str, list[RecordRef
 
 def _reference_of(records: Path, root: Path) -> Path:
     """The REFERENCE.csv labelling a folder's records: its own, else the nearest above it inside the
-    source folder `root` (PhysioNet serves CinC 2017's training records in subfolders A00 ... A08 under
+    source folder `root` (CinC 2017's 8,528 training records kept in subfolders such as A00 ... A08 under
     one REFERENCE.csv); the folder's own path where there is none (read as no labels)."""
     for folder in (records, *records.parents):
         if (folder / REFERENCE).is_file():
