@@ -206,8 +206,9 @@ def test_cinc_2017_reference_labels_land_with_their_records(tmp_path, cfg, store
 
 
 def test_a_reference_table_above_the_records_folders_labels_them(tmp_path, cfg, store):
-    """CinC 2017's training records kept in subfolders (A00/ ... A08/) under one REFERENCE.csv: the nearest table at or above a record's folder labels it, a folder's own table first, and nothing
-    above the source folder counts."""
+    """CinC 2017's training records kept in subfolders (A00/ ... A08/) under one REFERENCE.csv: the
+    nearest table at or above a record's folder labels it, a folder's own table first, and nothing above
+    the source folder counts."""
     root = tmp_path / "training"
     for sub, name in (("A00", "a1"), ("A01", "a2"), ("own", "a3")):
         copy_record(MITDB / "100", root / sub, name).with_name(f"{name}.atr").unlink()
