@@ -181,6 +181,26 @@ def test_patients_come_from_the_layout_and_stay_in_one_split():
     assert protocol["record_ids"].to_list() == [["201", "202"]]
 
 
+def test_a_noise_stress_copy_of_a_mitdb_record_keeps_its_patient_and_split(tmp_path, cfg, store):
+    """The Noise Stress Test Database's 118e24 ... 119e_6 are MIT-BIH 118 and 119 with noise added: as
+    patients of their own they were hashed into any split, so a noisy copy of a DS1 patient could be
+    scored as a test patient. Named that way, a copy of 209 (DS1) and of 232 (DS2) keep theirs."""
+    from feature_store.accounting import patients_in_two_splits
+    from feature_store.sources.splits import patient_of, record_split
+
+    assert [patient_of(r) for r in ("118e24", "119e_6")] == [patient_of("118"), patient_of("119")]
+    assert {record_split(r) for r in ("118e00", "118e_6", "119e12")} == {"DS1"}
+    assert (patient_of("999e06"), patient_of("209x06")) == ("999e06", "209x06")  # not MIT-BIH's, or not this form
+    for name, copy in (("209", "209e06"), ("232", "232e_6")):
+        copy_record(MITDB / name, tmp_path)
+        copy_record(MITDB / name, tmp_path, copy)
+    ingest_kind("annotated", discover([tmp_path], cfg)["annotated"], store, cfg)
+    records = store.scan_records().select("dataset", "patient_id", "record_id", "split").collect()
+    splits = dict(zip(records["record_id"], records["split"]))
+    assert splits == {"209": "DS1", "209e06": "DS1", "232": "DS2", "232e_6": "DS2"}
+    assert patients_in_two_splits(records)[0].is_empty()
+
+
 CPSC = SHARED / "cpsc2021-sample"  # the team's nine records; five of them are bundled (CPSC2021)
 
 

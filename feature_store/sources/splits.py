@@ -30,10 +30,25 @@ def hash_split(patient_id: str) -> str:
     return fold_split(fold)
 
 
-def patient_of(record: str) -> str:
-    """The patient a record belongs to: MIT-BIH's table, a layout's pattern, else the record itself."""
+# A record made from a MIT-BIH record keeps its patient and split: the Noise Stress Test Database's
+# 118e24 ... 119e_6 are 118 and 119 with calibrated noise added. As a patient of its own it would be
+# hashed into any split, and a noisy copy of a DS1 patient could be scored as a test patient.
+_MITDB_DERIVED = re.compile(r"^(?P<record>\d{3})e_?\d+$")
+
+
+def _mitdb_source(record: str) -> str:
+    """The MIT-BIH record `record` is made from (itself for a MIT-BIH record); '' for any other."""
     if record in mitdb_table():
-        return mitdb_table()[record][0]
+        return record
+    m = _MITDB_DERIVED.match(record)
+    return m.group("record") if m and m.group("record") in mitdb_table() else ""
+
+
+def patient_of(record: str) -> str:
+    """The patient a record belongs to: MIT-BIH's table (for its records and those made from them), a
+    layout's pattern, else the record itself."""
+    if source := _mitdb_source(record):
+        return mitdb_table()[source][0]
     for pattern, _ in PATIENT_PATTERNS:
         if m := pattern.match(record):
             return m.group("patient")
@@ -41,8 +56,10 @@ def patient_of(record: str) -> str:
 
 
 def record_split(record: str) -> str:
-    """MIT-BIH's DS1/DS2 for its records, else a stable split of the record's patient."""
-    return mitdb_table()[record][1] if record in mitdb_table() else hash_split(patient_of(record))
+    """MIT-BIH's DS1/DS2 for its records and those made from them, else a stable split of the record's
+    patient."""
+    source = _mitdb_source(record)
+    return mitdb_table()[source][1] if source else hash_split(patient_of(record))
 
 
 @cache
