@@ -201,6 +201,33 @@ def test_a_noise_stress_copy_of_a_mitdb_record_keeps_its_patient_and_split(tmp_p
     assert patients_in_two_splits(records)[0].is_empty()
 
 
+def test_a_patients_table_puts_a_patients_records_in_one_split(tmp_path, cfg, store):
+    """INCART's 75 records come from 32 patients, and nothing in the names I01 ... I75 says whose: each
+    record was its own patient, and one patient's records could land in train and test. A PATIENTS.csv
+    (`record,patient`, beside the records or above them) names the patients; their records then share
+    the patient's split, every kind of record alike. MIT-BIH's own table still rules its records."""
+    from feature_store.accounting import patients_in_two_splits
+    from feature_store.sources.splits import hash_split
+
+    names = ["I08", "I09", "I19"]  # hashed as their own patients: train, test, val
+    assert [hash_split(n) for n in names] == ["train", "test", "val"]
+    for name in names:
+        copy_record(MITDB / "209", tmp_path / "incart" / "part", name)
+    copy_record(MITDB / "232", tmp_path / "incart" / "part")  # MIT-BIH's: DS2 whatever the table says
+    copy_record(MITDB / "100", tmp_path / "incart" / "part", "plain").with_name("plain.atr").unlink()
+    lines = [f"{n},incart-7" for n in names] + ["232,incart-7", "plain,incart-7"]
+    (tmp_path / "incart" / "PATIENTS.csv").write_text("\n".join(lines) + "\n")
+    refs = discover([tmp_path / "incart"], cfg)
+    for kind in ("annotated", "wfdb"):
+        ingest_kind(kind, refs[kind], store, cfg)
+    records = store.scan_records().select("dataset", "patient_id", "record_id", "split").collect()
+    table = {r: (p, s) for r, p, s in records.select("record_id", "patient_id", "split").iter_rows()}
+    expected = ("incart-7", hash_split("incart-7"))
+    assert {r: table[r] for r in [*names, "plain"]} == dict.fromkeys([*names, "plain"], expected)
+    assert table["232"][1] == "DS2"
+    assert patients_in_two_splits(records.filter(records["record_id"] != "232"))[0].is_empty()
+
+
 CPSC = SHARED / "cpsc2021-sample"  # the team's nine records; five of them are bundled (CPSC2021)
 
 

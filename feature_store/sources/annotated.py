@@ -20,7 +20,7 @@ from .base import BeatBatch, Landed, RecordRef
 from .canonical import RecordRow, base_row
 from .errors import RecordError
 from .rhythm_labels import cpsc_start_rhythm, cpsc_statement, rhythm_spans
-from .splits import patient_of, record_split
+from .splits import assign
 from .wfdb_record import DeclaredSize, WfdbSignal, declared_size, read_wfdb
 
 # AAMI EC57 classes from MIT-BIH beat symbols (de Chazal et al. 2004).
@@ -139,7 +139,7 @@ class AnnotatedBeatSource:
         if size.values > cfg.max_record_values:  # a long Holter record: its beats need only windows
             return self._load_in_windows(ref, cfg, size)
         sig = read_wfdb(ref.path, cfg)
-        patient_id, split = patient_of(record), record_split(record)
+        patient_id, split = assign(record, ref.meta.get("patient"))
         row = base_row(
             sig, source=self.kind, folder=ref.folder, target_fs=cfg.beat_fs, split=split, patient_id=patient_id
         )
@@ -201,13 +201,9 @@ class AnnotatedBeatSource:
             f"{len(pieces)} windows of {step:,} frames; beats stored, the record's signal not"
         )
         empty = replace(first, signal=np.zeros((leads, 0), np.float32), fs=cfg.beat_fs, notes=(*first.notes, note))
+        patient_id, split = assign(ref.path.name, ref.meta.get("patient"))
         row = base_row(
-            empty,
-            source=self.kind,
-            folder=ref.folder,
-            target_fs=cfg.beat_fs,
-            split=record_split(ref.path.name),
-            patient_id=patient_of(ref.path.name),
+            empty, source=self.kind, folder=ref.folder, target_fs=cfg.beat_fs, split=split, patient_id=patient_id
         )
         return _landed(ref, cfg, first, row, ann, samples, symbols, r_peak, windows, fits)
 

@@ -10,7 +10,7 @@ from ..config import IngestConfig
 from .base import Landed, RecordRef
 from .canonical import base_row, comment_fields
 from .errors import RecordError
-from .splits import patient_of, record_split
+from .splits import assign
 from .wfdb_record import read_wfdb
 
 SNOMED_TABLE = Path(__file__).with_name("snomed_superclass.csv")
@@ -52,13 +52,9 @@ class ChallengeSource:
     def load(self, ref: RecordRef, cfg: IngestConfig) -> Landed:
         sig = read_wfdb(ref.path, cfg)
         codes = parse_dx(comment_fields(sig.comments).get("dx"), ref.path)
+        patient_id, split = assign(sig.record_id, ref.meta.get("patient"))
         row = base_row(
-            sig,
-            source=self.kind,
-            folder=ref.folder,
-            target_fs=cfg.record_fs,
-            split=record_split(sig.record_id),
-            patient_id=patient_of(sig.record_id),
+            sig, source=self.kind, folder=ref.folder, target_fs=cfg.record_fs, split=split, patient_id=patient_id
         )
         row.labels, row.unmapped_codes = superclasses(codes, norm_from_sinus_rhythm=cfg.norm_from_sinus_rhythm)
         row.label_codes = codes

@@ -7,8 +7,9 @@ from ..config import IngestConfig
 from .base import Landed, RecordRef
 from .canonical import base_row
 from .errors import RecordError
-from .rhythm_labels import CINC2017_CODES, REFERENCE
-from .splits import patient_of, record_split
+from .folder_tables import REFERENCE
+from .rhythm_labels import CINC2017_CODES
+from .splits import assign
 from .wfdb_record import read_wfdb
 
 
@@ -18,13 +19,9 @@ class PlainWfdbSource:
     def load(self, ref: RecordRef, cfg: IngestConfig) -> Landed:
         sig = read_wfdb(ref.path, cfg)
         record = ref.path.name
+        patient_id, split = assign(record, ref.meta.get("patient"))
         row = base_row(
-            sig,
-            source=self.kind,
-            folder=ref.folder,
-            target_fs=cfg.record_fs,
-            split=record_split(record),
-            patient_id=patient_of(record),
+            sig, source=self.kind, folder=ref.folder, target_fs=cfg.record_fs, split=split, patient_id=patient_id
         )
         code = ref.meta.get("reference")
         if code is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import IngestConfig
@@ -11,10 +12,10 @@ from .annotated import AnnotatedBeatSource
 from .base import RecordRef, Source
 from .challenge import ChallengeSource
 from .files import is_regular, read_head
+from .folder_tables import PATIENTS, REFERENCE, nearest_table, read_pairs
 from .header_text import is_multi_segment, named_files
 from .plain import PlainWfdbSource
 from .ptbxl import DATABASE, PtbxlSource, discover_ptbxl
-from .rhythm_labels import REFERENCE, reference_codes
 
 SOURCES: dict[str, Source] = {
     s.kind: s for s in (PtbxlSource(), ChallengeSource(), AnnotatedBeatSource(), PlainWfdbSource())
@@ -37,30 +38,38 @@ def discover(folders: list[Path], cfg: IngestConfig) -> dict[str, list[RecordRef
         headers = [h for h in sorted(folder.rglob("*.hea")) if not any(root in h.parents for root in ptbxl_roots)]
         # a header naming itself as its own segment stays a record (and is quarantined when read), not lost
         segments = {seg for hea in headers if is_multi_segment(hea) for seg in named_files(hea, depth=0) if seg != hea}
-        references: dict[Path, tuple[Path, dict[str, str]]] = {}  # a records folder -> its CinC 2017 labels
+        tables: dict[Path, _Tables] = {}  # a records folder -> the tables serving it
         for hea in headers:
             if hea not in segments:  # a segment is read through its multi-segment record
                 path, kind = hea.with_suffix(""), _kind(hea.with_suffix(""))
-                if hea.parent not in references:
-                    table = _reference_of(hea.parent, folder)
-                    references[hea.parent] = (table, reference_codes(table.parent))
-                table, codes = references[hea.parent]
-                code = codes.get(path.name)
-                meta = {"reference": code, "reference_file": str(table)} if code is not None and kind == "wfdb" else {}
-                found[kind].append(RecordRef(kind, path, folder, meta))
+                if hea.parent not in tables:
+                    tables[hea.parent] = _Tables.of(hea.parent, folder)
+                found[kind].append(RecordRef(kind, path, folder, tables[hea.parent].meta(path.name, kind)))
     return {kind: sorted(found.get(kind, []), key=lambda r: str(r.path)) for kind in KINDS}
 
 
-def _reference_of(records: Path, root: Path) -> Path:
-    """The REFERENCE.csv labelling a folder's records: its own, else the nearest above it inside the
-    source folder `root` (CinC 2017's 8,528 training records kept in subfolders such as A00 ... A08 under
-    one REFERENCE.csv); the folder's own path where there is none (read as no labels)."""
-    for folder in (records, *records.parents):
-        if (folder / REFERENCE).is_file():
-            return folder / REFERENCE
-        if folder == root or root not in folder.parents:
-            break
-    return records / REFERENCE
+@dataclass(frozen=True)
+class _Tables:
+    """The CinC 2017 labels and the patients table serving one records folder, with where they are."""
+
+    reference: Path
+    labels: dict[str, str]
+    patients_file: Path
+    patients: dict[str, str]
+
+    @classmethod
+    def of(cls, records: Path, root: Path) -> _Tables:
+        reference, patients = nearest_table(records, root, REFERENCE), nearest_table(records, root, PATIENTS)
+        return cls(reference, read_pairs(reference, "unlabelled"), patients, read_pairs(patients, "its own patient"))
+
+    def meta(self, record: str, kind: str) -> dict:
+        """What the tables say of `record`: its CinC 2017 label (plain WFDB records only) and its patient."""
+        meta: dict = {}
+        if kind == "wfdb" and record in self.labels:
+            meta |= {"reference": self.labels[record], "reference_file": str(self.reference)}
+        if self.patients.get(record):  # an empty cell leaves the record its own patient
+            meta |= {"patient": self.patients[record], "patients_file": str(self.patients_file)}
+        return meta
 
 
 def _kind(path: Path) -> str:
@@ -79,7 +88,7 @@ def folder_state(folders: list[Path]) -> str:
     h = hashlib.blake2b(digest_size=12)
     for folder in folders:
         for file in sorted(folder.rglob("*")) if folder.is_dir() else []:
-            if file.suffix in _RECORD_SUFFIXES or file.name in (DATABASE, REFERENCE):
+            if file.suffix in _RECORD_SUFFIXES or file.name in (DATABASE, REFERENCE, PATIENTS):
                 try:
                     st = file.stat()
                     h.update(f"{file}|{st.st_size}|{st.st_mtime_ns}\n".encode())

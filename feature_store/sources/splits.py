@@ -55,6 +55,15 @@ def patient_of(record: str) -> str:
     return record
 
 
+def assign(record: str, patient: str | None = None) -> tuple[str, str]:
+    """(patient_id, split) of a record: MIT-BIH's table for its records and those made from them, else
+    `patient` where a patients table names one (`folder_tables.PATIENTS`), else `patient_of`; the split
+    is then the stable hash of the patient, so all of a patient's records share it."""
+    if _mitdb_source(record) or not patient:
+        return patient_of(record), record_split(record)
+    return patient, hash_split(patient)
+
+
 def record_split(record: str) -> str:
     """MIT-BIH's DS1/DS2 for its records and those made from them, else a stable split of the record's
     patient."""
