@@ -27,7 +27,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("record", type=Path, help="record path without extension (data/sample/mitdb/100), or a folder")
     p.add_argument("--task", choices=sorted(TASKS), default=next(iter(TASKS)))
     p.add_argument("--home", type=Path, default=None, help="workspace (default: ECGNET_HOME or .ecgnet/)")
-    p.add_argument("--rows", type=int, default=10, help="rows to print per record (beats: the first N beats)")
+    p.add_argument(
+        "--rows",
+        type=int,
+        default=None,
+        help="rows to print per record (beats: the first N); default 10, 0 with --out (the rows are in the file)",
+    )
     p.add_argument(
         "--out",
         type=Path,
@@ -126,8 +131,10 @@ def _print(pred: Prediction, unit: str, args: argparse.Namespace, expl: Explanat
     print(f"{pred.record}: {len(ids)} {unit}(s) scored by {pred.uri}")
     for note in pred.notes:
         print(f"note: {note}")
-    print("id".ljust(16) + "".join(c.rjust(8) for c in classes))
-    for entity, row in list(zip(ids, probs))[: args.rows]:
+    rows = args.rows if args.rows is not None else (0 if args.out is not None else 10)
+    if rows > 0:
+        print("id".ljust(16) + "".join(c.rjust(8) for c in classes))
+    for entity, row in list(zip(ids, probs))[:rows]:
         print(str(entity).ljust(16) + "".join(f"{v:8.3f}" for v in row))
     if unit == "beat":
         counts = Counter(classes[i] for i in probs.argmax(axis=1))

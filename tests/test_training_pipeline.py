@@ -181,8 +181,10 @@ def test_predict_reads_leads_by_name_whatever_their_order(trained, tmp_path, cap
     (tmp_path / "ptbxl" / "ptbxl_database.csv").write_text("ecg_id,patient_id\n1,2\n")
     out = tmp_path / "scores" / "beats.parquet"
     capsys.readouterr()
-    assert ecgnet_main(["predict", str(tmp_path), "--home", str(home), "--rows", "0", "--out", str(out)]) == 1
+    assert ecgnet_main(["predict", str(tmp_path), "--home", str(home), "--out", str(out)]) == 1
     said = capsys.readouterr()
+    assert "p_N" not in said.out and "\nid " not in said.out  # the rows go to the file, not the terminal
+    assert f"{tmp_path / 'same'}: " in said.out and "predicted beats per class" in said.out
     assert f"error: {tmp_path / 'ptbxl' / 'ptbxl_database.csv'}: columns" in said.err
     assert "2 record(s) scored, 2 refused" in said.out
     table = pl.read_parquet(out)
