@@ -207,6 +207,7 @@ def test_a_patients_table_puts_a_patients_records_in_one_split(tmp_path, cfg, st
     (`record,patient`, beside the records or above them) names the patients; their records then share
     the patient's split, every kind of record alike. MIT-BIH's own table still rules its records."""
     from feature_store.accounting import patients_in_two_splits
+    from feature_store.sources.registry import folder_state
     from feature_store.sources.splits import hash_split
 
     names = ["I08", "I09", "I19"]  # hashed as their own patients: train, test, val
@@ -216,7 +217,9 @@ def test_a_patients_table_puts_a_patients_records_in_one_split(tmp_path, cfg, st
     copy_record(MITDB / "232", tmp_path / "incart" / "part")  # MIT-BIH's: DS2 whatever the table says
     copy_record(MITDB / "100", tmp_path / "incart" / "part", "plain").with_name("plain.atr").unlink()
     lines = [f"{n},incart-7" for n in names] + ["232,incart-7", "plain,incart-7"]
+    before = folder_state([tmp_path / "incart"])
     (tmp_path / "incart" / "PATIENTS.csv").write_text("\n".join(lines) + "\n")
+    assert folder_state([tmp_path / "incart"]) != before  # the new-records sensor sees a patients table change
     refs = discover([tmp_path / "incart"], cfg)
     for kind in ("annotated", "wfdb"):
         ingest_kind(kind, refs[kind], store, cfg)
