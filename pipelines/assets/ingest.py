@@ -17,7 +17,13 @@ INGEST_ASSETS = {
     "ptbxl": ("ptbxl_records", "PTB-XL records (ptbxl_database.csv layout), five superclasses."),
     "challenge": ("challenge_records", "PhysioNet/CinC Challenge records, SNOMED CT -> superclasses."),
     "annotated": ("annotated_beats", "Beat-annotated records (MIT-BIH .atr): a row per beat, AAMI class."),
-    "wfdb": ("wfdb_records", "Any other WFDB records, unlabelled."),
+    "wfdb": ("wfdb_records", "Any other WFDB records: unlabelled, or rhythm classes from a CinC 2017 REFERENCE.csv."),
+}
+# where each kind's patients, and so its patient-wise splits, come from (feature_store.sources.splits)
+PATIENTS_FROM = {
+    "ptbxl": "Patients and splits from the table's patient_id and strat_fold.",
+    "*": "Patients (and so splits) from MIT-BIH's DS1/DS2 table, the database's layout, or a PATIENTS.csv "
+    "(record,patient) beside the records or above them.",
 }
 PREVIEW_RECORDS = 3
 
@@ -28,7 +34,8 @@ def build_ingest_asset(kind: str) -> dg.AssetsDefinition:
     @dg.asset(
         name=name,
         group_name="ingest",
-        description=f"{description} Partitioned by shard (a stable hash bucket of the record id).",
+        description=f"{description} {PATIENTS_FROM.get(kind, PATIENTS_FROM['*'])} Partitioned by shard (a stable "
+        "hash bucket of the record id).",
         kinds={"parquet"},
         partitions_def=shards_def,
     )
