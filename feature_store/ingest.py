@@ -31,8 +31,9 @@ from .sources.files import check_readable, file_digest
 from .sources.registry import SOURCES
 
 log = logging.getLogger(__name__)
-# Exclusions are policy (e.g. AAMI's paced records), not bad data: they do not count as failures.
-POLICY_CODES = frozenset({"excluded_paced"})
+# Exclusions are policy (AAMI's paced records; MIT-BIH's x_mitdb extracts of its own records), not bad
+# data: they do not count as failures.
+POLICY_CODES = frozenset({"excluded_paced", "excluded_extract"})
 
 
 @dataclass(frozen=True)

@@ -191,6 +191,7 @@ def test_a_noise_stress_copy_of_a_mitdb_record_keeps_its_patient_and_split(tmp_p
     assert [patient_of(r) for r in ("118e24", "119e_6")] == [patient_of("118"), patient_of("119")]
     assert {record_split(r) for r in ("118e00", "118e_6", "119e12")} == {"DS1"}
     assert (patient_of("999e06"), patient_of("209x06")) == ("999e06", "209x06")  # not MIT-BIH's, or not this form
+    assert (patient_of("x_232"), record_split("x_232")) == (patient_of("232"), "DS2")  # should one land as plain WFDB
     for name, copy in (("209", "209e06"), ("232", "232e_6")):
         copy_record(MITDB / name, tmp_path)
         copy_record(MITDB / name, tmp_path, copy)
@@ -199,6 +200,22 @@ def test_a_noise_stress_copy_of_a_mitdb_record_keeps_its_patient_and_split(tmp_p
     splits = dict(zip(records["record_id"], records["split"]))
     assert splits == {"209": "DS1", "209e06": "DS1", "232": "DS2", "232e_6": "DS2"}
     assert patients_in_two_splits(records)[0].is_empty()
+
+
+def test_mitdbs_own_x_extracts_are_excluded_as_policy_not_landed_as_other_patients(tmp_path, cfg, store):
+    """MIT-BIH's distribution carries x_mitdb/: x_108 ... are the first 600 s of its own records. As
+    records of their own they were patients of their own, hashed into any split: a DS2 patient's beats
+    could train a model scored on DS2, and a DS1 patient's be scored as test. They are excluded (policy,
+    not failure: the quarantine check does not count them); their beats are the parent's."""
+    from feature_store.ingest import POLICY_CODES
+
+    copy_record(MITDB / "232", tmp_path / "mitdb")
+    copy_record(MITDB / "232", tmp_path / "mitdb" / "x_mitdb", "x_232")
+    report = ingest_kind("annotated", discover([tmp_path / "mitdb"], cfg)["annotated"], store, cfg)
+    assert report.landed == ["232"]
+    (q,) = report.quarantined
+    assert q.code == "excluded_extract" and q.code in POLICY_CODES
+    assert "extract of MIT-BIH 232" in q.reason and "fix: none needed" in q.reason
 
 
 def test_a_patients_table_puts_a_patients_records_in_one_split(tmp_path, cfg, store):

@@ -20,7 +20,7 @@ from .base import BeatBatch, Landed, RecordRef
 from .canonical import RecordRow, base_row
 from .errors import RecordError
 from .rhythm_labels import cpsc_start_rhythm, cpsc_statement, rhythm_spans
-from .splits import assign
+from .splits import assign, mitdb_extract_of
 from .wfdb_record import DeclaredSize, WfdbSignal, declared_size, read_wfdb
 
 # AAMI EC57 classes from MIT-BIH beat symbols (de Chazal et al. 2004).
@@ -134,6 +134,13 @@ class AnnotatedBeatSource:
                 "excluded_paced",
                 f"{ref.path}: paced record, excluded by the AAMI "
                 "convention; fix: none needed (set IngestConfig.paced_records to keep it)",
+            )
+        if parent := mitdb_extract_of(record):
+            raise RecordError(
+                "excluded_extract",
+                f"{ref.path}: an extract of MIT-BIH {parent} (x_mitdb: its first 600 s, baseline removed), whose "
+                f"beats {parent} already holds; excluded so they are counted once, under {parent}'s patient and "
+                "split; fix: none needed (leave x_mitdb out of the data folders to skip it)",
             )
         size = declared_size(ref.path)
         if size.values > cfg.max_record_values:  # a long Holter record: its beats need only windows

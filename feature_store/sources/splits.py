@@ -33,14 +33,24 @@ def hash_split(patient_id: str) -> str:
 # A record made from a MIT-BIH record keeps its patient and split: the Noise Stress Test Database's
 # 118e24 ... 119e_6 are 118 and 119 with calibrated noise added. As a patient of its own it would be
 # hashed into any split, and a noisy copy of a DS1 patient could be scored as a test patient.
-_MITDB_DERIVED = re.compile(r"^(?P<record>\d{3})e_?\d+$")
+# MIT-BIH's own distribution also carries x_mitdb/: x_108 ... are its records' first 600 s, baseline
+# removed (`mitdb_extract_of`; ingest excludes them, as their beats are the parent's).
+_MITDB_DERIVED = (re.compile(r"^(?P<record>\d{3})e_?\d+$"), re.compile(r"^x_(?P<record>\d{3})$"))
 
 
 def _mitdb_source(record: str) -> str:
     """The MIT-BIH record `record` is made from (itself for a MIT-BIH record); '' for any other."""
     if record in mitdb_table():
         return record
-    m = _MITDB_DERIVED.match(record)
+    for pattern in _MITDB_DERIVED:
+        if (m := pattern.match(record)) and m.group("record") in mitdb_table():
+            return m.group("record")
+    return ""
+
+
+def mitdb_extract_of(record: str) -> str:
+    """The MIT-BIH record `record` is an x_mitdb extract of ('' for any other record)."""
+    m = _MITDB_DERIVED[1].match(record)
     return m.group("record") if m and m.group("record") in mitdb_table() else ""
 
 
