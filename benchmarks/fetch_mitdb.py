@@ -66,32 +66,21 @@ def fetch(folder: Path, records: list[str], physionet: str = PHYSIONET) -> None:
     staging.rmdir()
 
 
-# bytes a sample takes in each fixed-size WFDB signal format (FLAC's 5xx formats have no fixed size)
-SAMPLE_BYTES = {"8": 1, "16": 2, "24": 3, "32": 4, "61": 2, "80": 1, "160": 2, "212": 1.5, "310": 4 / 3, "311": 4 / 3}
-
-
 def _check_signal_sizes(folder: Path, record: str) -> None:
     """Each signal file of `record` under `folder` holds exactly the frames its header names; raises
-    OSError naming the file where not (a truncated or doubled download)."""
-    import math
-
+    OSError naming the file where not (a truncated or doubled download). Ingest takes a longer file (it
+    reads the header's length); a download must match it."""
     import wfdb
+
+    from feature_store.sources.wfdb_record import expected_bytes, signal_files
 
     header = wfdb.rdheader(str(folder / record))
     if not header.sig_len or not header.file_name:
         return  # the length comes from the file itself: nothing to hold it against
-    by_file: dict[str, list[int]] = {}
-    for i, name in enumerate(header.file_name):
-        by_file.setdefault(name, []).append(i)
-    for name, signals in by_file.items():
-        fmt = header.fmt[signals[0]]
-        if fmt not in SAMPLE_BYTES:
-            continue
-        per_frame = sum(header.samps_per_frame[i] for i in signals)
-        offset = (header.byte_offset or [0] * header.n_sig)[signals[0]] or 0
-        expected = offset + math.ceil(header.sig_len * per_frame * SAMPLE_BYTES[fmt])
+    for name, fmt, count, offset in signal_files(header):
+        expected = expected_bytes(fmt, count * header.sig_len, offset)
         got = (folder / name).stat().st_size
-        if got != expected:
+        if expected is not None and got != expected:
             raise OSError(f"{name}: downloaded {got:,} bytes where its header names {expected:,}; download it again")
 
 

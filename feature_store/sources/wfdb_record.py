@@ -281,7 +281,7 @@ def _check_header(
     if header.sig_len:
         _check_size(((window or header.sig_len) + skew) * per_frame, hea, cfg)
     _check_gains(text, path)
-    for name, fmt, count, offset in _signal_files(header):
+    for name, fmt, count, offset in signal_files(header):
         file = path.parent / name
         _check_signal_file(file, fmt, count * header.sig_len if header.sig_len else None, offset, hea)
         if file.suffix.lower() == ".mat":
@@ -443,7 +443,7 @@ def _check_gains(text: str, path: Path) -> None:
             )
 
 
-def _signal_files(header: wfdb.Record) -> list[tuple[str, str, int, int]]:
+def signal_files(header: wfdb.Record) -> list[tuple[str, str, int, int]]:
     """(file, format, samples per frame of its signals, byte offset) per signal file."""
     files: dict[str, list] = {}
     n = len(header.file_name)
@@ -454,15 +454,23 @@ def _signal_files(header: wfdb.Record) -> list[tuple[str, str, int, int]]:
     return [(name, fmt, count, offset) for name, (fmt, count, offset) in files.items()]
 
 
+def expected_bytes(fmt: str, n_values: int, offset: int) -> int | None:
+    """The size of a signal file holding `n_values` values in format `fmt` after `offset` header bytes;
+    None for the compressed (FLAC) formats, whose size says nothing."""
+    if fmt not in _BYTES_PER_SAMPLE:
+        return None
+    return offset + int(np.ceil(n_values * _BYTES_PER_SAMPLE[fmt]))
+
+
 def _check_signal_file(file: Path, fmt: str, n_values: int | None, offset: int, hea: str) -> None:
     if not file.is_file():
         raise RecordError(
             "missing_signal_file",
             f"{file}: signal file named in {hea} not found; fix: copy the signal file next to the header",
         )
-    if fmt not in _BYTES_PER_SAMPLE or n_values is None:
+    expected = None if n_values is None else expected_bytes(fmt, n_values, offset)
+    if expected is None:
         return  # compressed formats, or no length in the header: the size says nothing wrong
-    expected = offset + int(np.ceil(n_values * _BYTES_PER_SAMPLE[fmt]))
     actual = file.stat().st_size
     if actual < expected:
         raise RecordError(
