@@ -63,7 +63,7 @@ def _row_refs(root: Path, reader: csv.DictReader, cfg: IngestConfig) -> Iterator
         what = f"columns {sorted(missing)} missing" if reader.fieldnames else "empty"
         yield _table_ref(root, f"{table}: {what}; fix: {_PUBLISHED_TABLE}")
         return
-    column = "filename_lr" if cfg.record_fs <= 100 else "filename_hr"
+    column, _ = _rate_columns(cfg)
     first: dict[Path, tuple[int, str]] = {}  # record path -> (line, ecg_id) of the row that named it first
     for row in reader:
         line = reader.line_num
@@ -148,13 +148,19 @@ class PtbxlSource:
         return Landed(row)
 
 
+def _rate_columns(cfg: IngestConfig) -> tuple[str, str]:
+    """The table column naming a row's record at the task rate (records100 up to 100 Hz, else records500),
+    and the other rate's."""
+    return ("filename_lr", "filename_hr") if cfg.record_fs <= 100 else ("filename_hr", "filename_lr")
+
+
 def _other_rate_only(ref: RecordRef, cfg: IngestConfig) -> None:
     """Refuse, saying what is there, a row whose record is missing at the task rate's folder but present
     at the other's (a folder holding records100 or records500 alone). Not read from the other: the choice
     would flip, and every record turn `duplicate_id`, once the missing folder arrives."""
     if ref.path.with_name(f"{ref.path.name}.hea").exists():
         return
-    mine, other = ("filename_lr", "filename_hr") if cfg.record_fs <= 100 else ("filename_hr", "filename_lr")
+    mine, other = _rate_columns(cfg)
     there = ref.folder / f"{ref.meta.get(other, '')}.hea"
     if ref.meta.get(other) and there.is_file():
         folder, rate = ("records100", 500) if mine == "filename_lr" else ("records500", 100)

@@ -35,23 +35,24 @@ def hash_split(patient_id: str) -> str:
 # hashed into any split, and a noisy copy of a DS1 patient could be scored as a test patient.
 # MIT-BIH's own distribution also carries x_mitdb/: x_108 ... are its records' first 600 s, baseline
 # removed (`mitdb_extract_of`; ingest excludes them, as their beats are the parent's).
-_MITDB_DERIVED = (re.compile(r"^(?P<record>\d{3})e_?\d+$"), re.compile(r"^x_(?P<record>\d{3})$"))
+_NOISE_STRESS = re.compile(r"^(?P<record>\d{3})e_?\d+$")
+_X_MITDB = re.compile(r"^x_(?P<record>\d{3})$")
+
+
+def _parent(pattern: re.Pattern[str], record: str) -> str:
+    """The MIT-BIH record `pattern` finds in the name `record` ('' where none, or not MIT-BIH's)."""
+    m = pattern.match(record)
+    return m.group("record") if m and m.group("record") in mitdb_table() else ""
 
 
 def _mitdb_source(record: str) -> str:
     """The MIT-BIH record `record` is made from (itself for a MIT-BIH record); '' for any other."""
-    if record in mitdb_table():
-        return record
-    for pattern in _MITDB_DERIVED:
-        if (m := pattern.match(record)) and m.group("record") in mitdb_table():
-            return m.group("record")
-    return ""
+    return record if record in mitdb_table() else _parent(_NOISE_STRESS, record) or _parent(_X_MITDB, record)
 
 
 def mitdb_extract_of(record: str) -> str:
     """The MIT-BIH record `record` is an x_mitdb extract of ('' for any other record)."""
-    m = _MITDB_DERIVED[1].match(record)
-    return m.group("record") if m and m.group("record") in mitdb_table() else ""
+    return _parent(_X_MITDB, record)
 
 
 def patient_of(record: str) -> str:
@@ -69,8 +70,9 @@ def assign(record: str, patient: str | None = None) -> tuple[str, str]:
     """(patient_id, split) of a record: MIT-BIH's table for its records and those made from them, else
     `patient` where a patients table names one (`folder_tables.PATIENTS`), else `patient_of`; the split
     is then the stable hash of the patient, so all of a patient's records share it."""
-    if _mitdb_source(record) or not patient:
-        return patient_of(record), record_split(record)
+    if source := _mitdb_source(record):
+        return mitdb_table()[source]
+    patient = patient or patient_of(record)
     return patient, hash_split(patient)
 
 
