@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from ..config import IngestConfig
@@ -39,11 +41,12 @@ def discover(folders: list[Path], cfg: IngestConfig) -> dict[str, list[RecordRef
         # a header naming itself as its own segment stays a record (and is quarantined when read), not lost
         segments = {seg for hea in headers if is_multi_segment(hea) for seg in named_files(hea, depth=0) if seg != hea}
         tables: dict[Path, _Tables] = {}  # a records folder -> the tables serving it
+        read = cache(read_pairs)  # one table may serve many folders (subfolders under one REFERENCE.csv)
         for hea in headers:
             if hea not in segments:  # a segment is read through its multi-segment record
                 path, kind = hea.with_suffix(""), _kind(hea.with_suffix(""))
                 if hea.parent not in tables:
-                    tables[hea.parent] = _Tables.of(hea.parent, folder)
+                    tables[hea.parent] = _Tables.of(hea.parent, folder, read)
                 found[kind].append(RecordRef(kind, path, folder, tables[hea.parent].meta(path.name, kind)))
     return {kind: sorted(found.get(kind, []), key=lambda r: str(r.path)) for kind in KINDS}
 
@@ -58,9 +61,9 @@ class _Tables:
     patients: dict[str, str]
 
     @classmethod
-    def of(cls, records: Path, root: Path) -> _Tables:
+    def of(cls, records: Path, root: Path, read: Callable[[Path, str], dict[str, str]] = read_pairs) -> _Tables:
         reference, patients = nearest_table(records, root, REFERENCE), nearest_table(records, root, PATIENTS)
-        return cls(reference, read_pairs(reference, "unlabelled"), patients, read_pairs(patients, "its own patient"))
+        return cls(reference, read(reference, "unlabelled"), patients, read(patients, "its own patient"))
 
     def meta(self, record: str, kind: str) -> dict:
         """What the tables say of `record`: its CinC 2017 label (plain WFDB records only) and its patient."""
