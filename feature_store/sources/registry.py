@@ -61,7 +61,7 @@ class _Tables:
     patients: dict[str, str]
 
     @classmethod
-    def of(cls, records: Path, root: Path, read: Callable[[Path, str], dict[str, str]] = read_pairs) -> _Tables:
+    def of(cls, records: Path, root: Path, read: Callable[[Path, str], dict[str, str]]) -> _Tables:
         reference, patients = nearest_table(records, root, REFERENCE), nearest_table(records, root, PATIENTS)
         return cls(reference, read(reference, "unlabelled"), patients, read(patients, "its own patient"))
 
