@@ -162,7 +162,7 @@ def beat_table(row: RecordRow, beats: BeatBatch) -> pa.Table:
             "split": repeat(row.split),
             "beat_start": repeat(beats.beat_span[0]),
             "beat_stop": repeat(beats.beat_span[1]),
-            "signal": signal_column(beats.windows.reshape(n, len(row.lead_names), -1)),
+            "signal": signal_column(beats.windows),  # (B, leads, context samples); B may be 0 (AFDB)
         },
         schema=BEAT_SCHEMA,
     )

@@ -51,7 +51,7 @@ class BeatWindows:
 @dataclass(frozen=True)
 class RecordWindows:
     """A row per record: its first `duration_s`, the leads picked by name in slot order (shorter records
-    zero-padded). With `rhythm_windows`, records of beat-annotated AF databases (CPSC 2021) give instead
+    zero-padded). With `rhythm_windows`, records of rhythm-annotated AF databases (CPSC 2021, AFDB) give instead
     a row per `duration_s` window lying inside one annotated rhythm episode, labelled by it; windows
     are laid end to end from each episode's start, and what is left of an episode is not used."""
 
@@ -247,6 +247,7 @@ RECORDS = TaskSpec(
 # median length; shorter ones zero-padded); each record is its own patient (CinC 2017 does not say who
 # recorded what), split by the stable patient hash. CPSC 2021 (Holter excerpts, leads I and II, AF
 # episodes annotated): 30 s windows inside one episode, lead II (or I), patients from the file names.
+# AFDB (10 h Holters, ECG1 and ECG2, rhythm changes only): windows as CPSC 2021's, lead ECG1.
 AF_LEAD = LeadSlot("ECG", ("II", "MLII", "ECG1", "I"))
 AF = TaskSpec(
     name="af",
@@ -260,7 +261,7 @@ AF = TaskSpec(
     gate_min=0.25,  # four classes: chance is about 0.25
     focus_classes=("AF",),
     view_params={**FAMILY_PARAMS, "spectrogram": SpectrogramParams(window_s=0.5, hop_s=0.25)},
-    sources_hint="a CinC 2017 folder (single-lead records with REFERENCE.csv) or CPSC 2021 records",
+    sources_hint="a CinC 2017 folder (single-lead records with REFERENCE.csv), CPSC 2021 or AFDB records",
 )
 
 TASKS: dict[str, TaskSpec] = {t.name: t for t in (BEATS, RECORDS, AF)}

@@ -92,3 +92,25 @@ def annotation_beats(record: Path) -> list[str]:
 
     ann = wfdb.rdann(str(record), "atr")
     return [AAMI[s] for s in ann.symbol if s in AAMI]
+
+
+def afdb_layout(src: Path, dst_dir: Path, name: str, notes: dict[str, str] | None = None) -> Path:
+    """A real beat- and rhythm-annotated record (CPSC 2021) in the MIT-BIH AF Database's layout: its
+    `.atr` holds the rhythm changes only (AFDB's beats are in an unlabelled `.qrs`) and its header no
+    rhythm statement. `notes` renames rhythm codes (`{"(AFIB": "(SBR"}`)."""
+    record = copy_record(src, dst_dir, name)
+    hea = record.with_name(name + ".hea")
+    hea.write_text("".join(line for line in hea.read_text().splitlines(keepends=True) if not line.startswith("#")))
+    ann = wfdb.rdann(str(src), "atr")
+    rhythm = [i for i, s in enumerate(ann.symbol) if s == "+"]
+    record.with_name(name + ".atr").unlink()
+    wfdb.wrann(
+        name,
+        "atr",
+        ann.sample[rhythm],
+        symbol=["+"] * len(rhythm),
+        aux_note=[(notes or {}).get(ann.aux_note[i], ann.aux_note[i]) for i in rhythm],
+        fs=ann.fs,
+        write_dir=str(dst_dir),
+    )
+    return record

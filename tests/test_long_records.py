@@ -13,11 +13,13 @@ import wfdb
 from feature_store.config import IngestConfig
 from feature_store.ingest import ingest_kind
 from feature_store.raw_store import RawStore
+from feature_store.sources import annotated
 from feature_store.sources.annotated import AnnotatedBeatSource
 from feature_store.sources.base import RecordRef
 from feature_store.sources.errors import RecordError
 from feature_store.sources.registry import discover
-from tests.records import CPSC2021, MITDB, copy_record
+from feature_store.sources.wfdb_record import read_wfdb
+from tests.records import CPSC2021, MITDB, afdb_layout, copy_record
 
 LIMIT = 300_000  # values: record 100 (650,000 frames x 2 leads) is then read in 9 windows
 
@@ -73,14 +75,23 @@ def test_a_long_record_lands_through_ingest_and_no_task_reads_its_signal(tmp_pat
     assert rows_for_af == 0  # no rhythm episodes: the af task never reads this record's (absent) signal
 
 
-def test_a_long_record_with_rhythm_episodes_is_refused_with_the_fix():
+@pytest.mark.parametrize("layout", ["cpsc2021", "afdb"])  # a header statement; rhythm changes only
+def test_a_long_record_with_rhythm_episodes_is_refused_with_the_fix(layout, tmp_path, monkeypatch):
     cpsc = sorted(p.with_suffix("") for p in CPSC2021.glob("*.hea"))[0]
-    ref = RecordRef("annotated", cpsc, CPSC2021)
+    record = cpsc if layout == "cpsc2021" else afdb_layout(cpsc, tmp_path, "04015")
+    ref = RecordRef("annotated", record, record.parent)
     values = wfdb.rdheader(str(cpsc)).sig_len * 2
+    reads: list[dict] = []
+
+    def counted(*args, **kwargs):
+        reads.append(kwargs)
+        return read_wfdb(*args, **kwargs)
+
+    monkeypatch.setattr(annotated, "read_wfdb", counted)
     with pytest.raises(RecordError) as err:
         AnnotatedBeatSource().load(ref, IngestConfig(max_record_values=values // 3))
     assert err.value.code == "too_long" and "rhythm episodes need the whole signal" in str(err.value)
-    assert "fix:" in str(err.value)
+    assert "fix:" in str(err.value) and len(reads) <= 1  # refused from the header, or the first window's
 
 
 def test_beats_outside_a_long_record_are_refused_before_any_window_is_read(tmp_path, monkeypatch):

@@ -129,29 +129,15 @@ def test_a_truncated_store_file_is_read_again_not_reported_unchanged(tmp_path, c
     assert store.scan_beats().select(pl.len()).collect().item() > 2000  # readable again
 
 
-def test_an_af_database_record_with_rhythm_annotations_only_is_told_apart_from_a_broken_one(tmp_path, cfg, store):
-    """AFDB's layout, on a bundled CPSC 2021 record: its .atr holds the rhythm changes only (the beats of
-    such a database are in an unlabelled .qrs). The quarantine says so and how to ingest it as a plain
-    record, where an .atr without beats would otherwise read as one to restore."""
-    import wfdb
+def test_an_af_database_record_of_other_rhythms_only_is_told_apart_from_a_broken_one(tmp_path, cfg, store):
+    """AFDB's layout (rhythm changes only in the .atr) on a bundled CPSC 2021 record, its rhythms renamed
+    to ones the af task does not map (sinus bradycardia, bigeminy): no episode and no beat, quarantined
+    with the codes it found and the ones the af task reads."""
+    from tests.records import CPSC2021, afdb_layout
 
-    from tests.records import CPSC2021
-
-    record = copy_record(CPSC2021 / "data_8_2", tmp_path, "af1")
-    ann = wfdb.rdann(str(CPSC2021 / "data_8_2"), "atr")
-    rhythm = [i for i, s in enumerate(ann.symbol) if s == "+"]
-    record.with_name("af1.atr").unlink()
-    wfdb.wrann(
-        "af1",
-        "atr",
-        ann.sample[rhythm],
-        symbol=["+"] * len(rhythm),
-        aux_note=[ann.aux_note[i] for i in rhythm],
-        fs=ann.fs,
-        write_dir=str(tmp_path),
-    )
+    afdb_layout(CPSC2021 / "data_101_8", tmp_path, "af1", notes={"(AFIB": "(SBR", "(N": "(B"})
     report = ingest_kind("annotated", discover([tmp_path], cfg)["annotated"], store, cfg)
     (q,) = report.quarantined
-    assert q.code == "no_beats"
-    assert f"{len(rhythm)} rhythm annotations and no beat annotation" in q.reason
-    assert "move the .atr aside" in q.reason and "restore" not in q.reason
+    assert q.code == "no_beats" and "af1.atr: 4 rhythm annotations ((B, (SBR) and no beat" in q.reason
+    assert "(N, (AFIB, (AFL, (J" in q.reason and "fix:" in q.reason
+    assert report.landed == []

@@ -1,5 +1,6 @@
 """The af task's rows from CPSC 2021: AF episodes from the real records' rhythm annotations, cut into
-30 s windows that each lie inside one episode, beside CinC 2017's whole records."""
+30 s windows that each lie inside one episode, beside CinC 2017's whole records; and from the same
+records in the MIT-BIH AF Database's layout (rhythm changes only)."""
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from feature_store.sources.rhythm_labels import rhythm_spans
 from feature_store.tasks import AF
 from feature_store.transforms.resample import resample
 from feature_store.views.inputs import load_input, raw_rows
-from tests.records import CPSC2021, MITDB, copy_record
+from tests.records import CPSC2021, MITDB, afdb_layout, copy_record
 
 
 def test_rhythm_changes_make_episodes():
@@ -83,3 +84,32 @@ def test_af_rows_are_windows_inside_one_episode_read_from_lead_ii(af_world):
     np.testing.assert_allclose(inp.signal[0], expected[:, :3000], atol=1e-6)
     counts = dict(zip(*np.unique(inp.keys["labels"].list.first(), return_counts=True)))
     assert set(counts) == {"N", "AF"}
+
+
+def test_an_afdb_layout_record_lands_its_rhythm_episodes_and_no_beat(tmp_path):
+    """A CPSC 2021 record and its copy in AFDB's layout (no header statement, no beat annotation): the
+    copy's episodes are the original's from the first rhythm change on (before it AFDB says nothing),
+    its row counts no beat, and the af task cuts the same windows from it."""
+    from feature_store.config import IngestConfig
+    from feature_store.raw_store import RawStore
+
+    src, cfg = tmp_path / "src", IngestConfig()
+    copy_record(CPSC2021 / "data_101_8", src)
+    afdb_layout(CPSC2021 / "data_101_8", src, "04015")
+    store = RawStore(tmp_path / "store")
+    report = ingest_kind("annotated", discover([src], cfg)["annotated"], store, cfg)
+    assert sorted(report.landed) == ["04015", "data_101_8"] and not report.quarantined
+    cpsc_row, cpsc = _spans(store, "data_101_8")
+    row, afdb = _spans(store, "04015")
+    assert [r for *_, r in cpsc] == ["N", "AF", "N", "AF", "N"] and afdb == cpsc[1:]
+    for rhythm in ("N", "AF"):  # what the ingest log reports, in seconds
+        landed = sum(b - a for a, b, r in cpsc + afdb if r == rhythm) / cfg.beat_fs
+        assert report.episode_s[rhythm] == pytest.approx(landed)
+    assert row["n_beats"] == 0 and row["labels"] == [] and row["label_codes"] == [] and cpsc_row["n_beats"] > 200
+    assert store.scan_beats().filter(record_id="04015").collect().height == 0
+    snapshot = RawSnapshot("annotated", str(store.root), report.snapshot, report.record_ids)
+    inp = load_input(AF, [snapshot])
+    assert len(inp.keys) == raw_rows(AF, [snapshot]) == 2  # one AF window each: the other episodes are short
+    by_record = {r: i for i, r in enumerate(inp.keys["record_id"])}
+    assert inp.keys["labels"].to_list() == [["AF"], ["AF"]]
+    np.testing.assert_array_equal(inp.signal[by_record["04015"]], inp.signal[by_record["data_101_8"]])

@@ -1,7 +1,9 @@
-"""Beat-annotated databases (MIT-BIH style `.atr`): one row per annotated beat.
+"""Annotated databases (MIT-BIH style `.atr`): one row per annotated beat, and the rhythm episodes of
+AF databases.
 
 Each beat keeps a context window centred on its R peak; beats whose window would cross a record
 edge are counted on the record row (`edge_beat_labels`), so every annotated beat is accounted for.
+An `.atr` of rhythm changes only (AFDB) lands its record with episodes and no beat.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from ..transforms.resample import rate_ratio, resample, rescale_samples
 from .base import BeatBatch, Landed, RecordRef
 from .canonical import RecordRow, base_row
 from .errors import RecordError
-from .rhythm_labels import cpsc_start_rhythm, cpsc_statement, rhythm_spans
+from .rhythm_labels import RHYTHM_CODES, cpsc_start_rhythm, cpsc_statement, rhythm_notes, rhythm_spans
 from .splits import assign, mitdb_extract_of
 from .wfdb_record import DeclaredSize, WfdbSignal, declared_size, read_wfdb
 
@@ -100,14 +102,24 @@ def read_beats(ann: wfdb.Annotation) -> tuple[np.ndarray, list[str]]:
     return np.asarray(ann.sample, dtype=np.int64)[keep], [ann.symbol[i] for i in keep]
 
 
-def read_rhythm(ann: wfdb.Annotation, n_samples: int, statement: str | None) -> list[tuple[int, int, str]]:
-    """Rhythm episodes of an AF database whose header states the record's rhythm class (CPSC 2021).
-    Other beat databases' rhythm annotations (MIT-BIH's 15 rhythm codes) are not used: mapping them onto
-    normal / AF / other is a clinical choice this pipeline does not make for the user."""
-    if statement is None:
+def read_rhythm(
+    ann: wfdb.Annotation, n_samples: int, statement: str | None, rhythm_only: bool
+) -> list[tuple[int, int, str]]:
+    """Rhythm episodes of an AF database: one whose header states the record's rhythm class (CPSC 2021;
+    the rhythm before the first change follows from it), or whose `.atr` holds rhythm changes only (AFDB;
+    before the first change the rhythm is not known, so no episode). Beat databases' rhythm annotations
+    (MIT-BIH's 15 rhythm codes) are not used: mapping them onto normal / AF / other is a clinical choice
+    this pipeline does not make for the user."""
+    if statement is None and not rhythm_only:
         return []
     notes = list(ann.aux_note or [""] * len(ann.sample))
     return rhythm_spans(np.asarray(ann.sample), notes, n_samples, start_rhythm=cpsc_start_rhythm(statement))
+
+
+def rhythm_only(ann: wfdb.Annotation, symbols: list[str]) -> bool:
+    """An AF database's layout (AFDB): rhythm changes and no beat annotation (its beats, unlabelled,
+    are in a `.qrs`)."""
+    return not symbols and rhythm_notes(ann.aux_note) > 0
 
 
 def beat_windows(signal: np.ndarray, r_peak: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -120,7 +132,7 @@ def beat_windows(signal: np.ndarray, r_peak: np.ndarray, width: int) -> tuple[np
 
 def rr_intervals(r_peak: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
     rr = np.diff(r_peak).astype(np.float32) / np.float32(fs)
-    nan = np.array([np.nan], dtype=np.float32)
+    nan = np.full(min(len(r_peak), 1), np.nan, dtype=np.float32)  # no beat: no interval either
     return np.concatenate([nan, rr]), np.concatenate([rr, nan])
 
 
@@ -176,6 +188,8 @@ class AnnotatedBeatSource:
         ann = read_annotations(ref.path)
         samples, symbols = read_beats(ann)
         check_annotations(ref.path, ann, samples, frames)  # before any window is read
+        if rhythm_only(ann, symbols):
+            raise _whole_signal_needed(ref, cfg, size)
         n_out = -(-frames * ratio.numerator // down)  # resample_poly's output length
         r_peak = rescale_samples(samples, fs=size.fs, target_fs=cfg.beat_fs)
         start = r_peak - cfg.context_samples // 2
@@ -225,7 +239,7 @@ def _declared_samples(sig: WfdbSignal, size: DeclaredSize) -> int:
 
 
 def _whole_signal_needed(ref: RecordRef, cfg: IngestConfig, size: DeclaredSize) -> RecordError:
-    """A record with rhythm episodes (CPSC 2021) is stored whole for the af task's windows."""
+    """A record with rhythm episodes (CPSC 2021, AFDB) is stored whole for the af task's windows."""
     return RecordError(
         "too_long",
         f"{ref.path}.hea: {size.values:,} samples over all signals, more than IngestConfig.max_record_values "
@@ -248,15 +262,17 @@ def _landed(
 ) -> Landed:
     """The record row and its beats, from the windows of the beats that fit (`fits`)."""
     labels = np.array([AAMI[s] for s in symbols])
-    if not fits.any():
-        rhythm = sum(1 for note in ann.aux_note or [] if note and note.strip().startswith("("))
-        if not symbols and rhythm:  # an AF database's layout (AFDB, LTAFDB): rhythm changes, beats elsewhere
+    statement = cpsc_statement(sig.comments)  # CPSC 2021: the record's AF statement, as written
+    spans = read_rhythm(ann, sig.signal.shape[-1], statement, rhythm_only(ann, symbols))
+    if not fits.any() and not (rhythm_only(ann, symbols) and spans):
+        if rhythm_only(ann, symbols):
+            codes = sorted({n.strip() for n in ann.aux_note if n and n.strip().startswith("(")})
             raise RecordError(
                 "no_beats",
-                f"{ref.path}.atr: {rhythm} rhythm annotations and no beat annotation, as in an AF database whose "
-                "beats, if any, are in another, unlabelled file (.qrs); no beat can be labelled, and rhythm "
-                "episodes are read only where the header states the record's AF class (CPSC 2021); fix: move "
-                "the .atr aside to ingest the record as a plain, unlabelled WFDB record",
+                f"{ref.path}.atr: {rhythm_notes(ann.aux_note)} rhythm annotations ({', '.join(codes)}) and no beat "
+                f"annotation, as an AF database writes them, but no episode of the af task's rhythms "
+                f"({', '.join(RHYTHM_CODES)}); fix: none needed if the record is not for the af task, else restore "
+                "the .atr written for it",
             )
         raise RecordError(
             "no_beats",
@@ -266,9 +282,7 @@ def _landed(
         )
     rr_prev, rr_next = rr_intervals(r_peak, row.fs)
     row.labels = sorted(set(labels[fits].tolist()))
-    statement = cpsc_statement(sig.comments)  # CPSC 2021: the record's AF statement, as written
     row.label_codes = [statement] if statement else []
-    spans = read_rhythm(ann, sig.signal.shape[-1], statement)
     edges = np.array([(a, b) for a, b, _ in spans], np.int64).reshape(-1, 2)
     bounds = rescale_samples(edges, fs=sig.fs, target_fs=row.fs)
     row.rhythm_spans = [(int(a), int(b), r) for (a, b), (_, _, r) in zip(bounds.tolist(), spans)]

@@ -4,6 +4,8 @@
   N normal sinus rhythm, A atrial fibrillation, O another rhythm, ~ too noisy to classify.
 - CPSC 2021 (two-lead Holter excerpts): a header comment, `# paroxysmal atrial fibrillation` (or
   non / persistent); the AF episodes themselves are rhythm annotations `(AFIB` / `(N` in the `.atr`.
+- The MIT-BIH Atrial Fibrillation Database (AFDB: 10 h two-lead Holter records): an `.atr` of rhythm
+  annotations only, `(AFIB`, `(AFL`, `(J` and `(N`; its beats are in an unlabelled `.qrs`.
 """
 
 from __future__ import annotations
@@ -20,8 +22,14 @@ def cpsc_statement(comments: list[str]) -> str | None:
 
 
 # Rhythm annotations (`aux_note` of a `+` annotation) -> the rhythm task's classes. CPSC 2021 writes
-# only `(AFIB` and `(N`; atrial flutter, where a database has it, is another rhythm as in CinC 2017.
-RHYTHM_CODES = {"(N": "N", "(AFIB": "AF", "(AFL": "O"}
+# only `(AFIB` and `(N`; AFDB also atrial flutter and AV junctional rhythm, which are other rhythms as
+# in CinC 2017's classes. Every other rhythm ends the episode before it and starts none.
+RHYTHM_CODES = {"(N": "N", "(AFIB": "AF", "(AFL": "O", "(J": "O"}
+
+
+def rhythm_notes(notes: list[str] | None) -> int:
+    """How many annotations of an annotation file are rhythm changes (`aux_note` `(X`)."""
+    return sum(1 for note in notes or [] if note and note.strip().startswith("("))
 
 
 def rhythm_spans(

@@ -16,7 +16,11 @@ from ..resources import EcgnetStore, IngestSettings
 INGEST_ASSETS = {
     "ptbxl": ("ptbxl_records", "PTB-XL records (ptbxl_database.csv layout), five superclasses."),
     "challenge": ("challenge_records", "PhysioNet/CinC Challenge records, SNOMED CT -> superclasses."),
-    "annotated": ("annotated_beats", "Beat-annotated records (MIT-BIH .atr): a row per beat, AAMI class."),
+    "annotated": (
+        "annotated_beats",
+        "Annotated records (.atr): a row per beat, AAMI class (MIT-BIH); the rhythm episodes of AF databases "
+        "(CPSC 2021, AFDB).",
+    ),
     "wfdb": ("wfdb_records", "Any other WFDB records: unlabelled, or rhythm classes from a CinC 2017 REFERENCE.csv."),
 }
 # where each kind's patients, and so its patient-wise splits, come from (feature_store.sources.splits)
@@ -68,6 +72,9 @@ def _log(context: dg.AssetExecutionContext, name: str, report: IngestReport) -> 
             f"{name}{report.where}: beats landed now {dict(report.beats)}, "
             f"too close to an edge {dict(report.edge_beats)}"
         )
+    if report.episode_s:
+        minutes = {rhythm: round(s / 60, 1) for rhythm, s in sorted(report.episode_s.items())}
+        context.log.info(f"{name}{report.where}: rhythm episodes landed now, minutes {minutes}")
 
 
 def _metadata(
