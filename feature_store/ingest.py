@@ -54,7 +54,7 @@ class IngestReport:
     quarantined: list[Quarantined] = field(default_factory=list)  # quarantined by this run
     beats: Counter = field(default_factory=Counter)  # AAMI class -> beats written by this run
     edge_beats: Counter = field(default_factory=Counter)  # AAMI class -> beats too near an edge
-    episode_s: Counter = field(default_factory=Counter)  # rhythm -> seconds of rhythm episodes written
+    episode_s: dict[str, float] = field(default_factory=dict)  # rhythm -> seconds of rhythm episodes written
     seconds: float = 0.0
     snapshot: str = ""  # fingerprint of every record of this kind now in the raw store
     record_ids: tuple[str, ...] = ()  # every record of this kind now in the raw store
@@ -150,7 +150,7 @@ def _ingest_one(
     if landed.beats is not None:
         report.beats.update(landed.beats.label)
     for start, stop, rhythm in landed.record.rhythm_spans:
-        report.episode_s[rhythm] += (stop - start) / landed.record.fs
+        report.episode_s[rhythm] = report.episode_s.get(rhythm, 0.0) + (stop - start) / landed.record.fs
     return {"fingerprint": fp, "record_id": record_id, "status": "landed"}
 
 
