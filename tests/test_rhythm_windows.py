@@ -113,3 +113,25 @@ def test_an_afdb_layout_record_lands_its_rhythm_episodes_and_no_beat(tmp_path):
     by_record = {r: i for i, r in enumerate(inp.keys["record_id"])}
     assert inp.keys["labels"].to_list() == [["AF"], ["AF"]]
     np.testing.assert_array_equal(inp.signal[by_record["04015"]], inp.signal[by_record["data_101_8"]])
+
+
+def test_the_ingest_preview_reads_the_seconds_it_shows(af_world, tmp_path, monkeypatch):
+    """The ingest asset's preview plots the first seconds of a few records: it takes only those from the
+    store, whatever the records' length (a CPSC 2021 record is stored whole for its episodes)."""
+    from pipelines.assets import ingest
+    from pipelines.resources import EcgnetStore
+
+    store, snapshot, cfg = af_world
+    shown = []
+
+    def records_png(records, **kw):
+        shown.append((records, kw))
+        return b"\x89PNG"
+
+    monkeypatch.setattr(ingest, "records_png", records_png)
+    ingest._preview(snapshot, EcgnetStore(home=str(tmp_path)), "annotated_beats")
+    ((records, kw),) = shown
+    assert kw["seconds"] == ingest.PREVIEW_SECONDS and len(records) == ingest.PREVIEW_RECORDS
+    stored = dict(store.scan_records().select("record_id", "n_samples").collect().iter_rows())
+    for record_id, signal in records.select("record_id", "signal").iter_rows():
+        assert {len(lead) for lead in signal} == {min(stored[record_id], int(ingest.PREVIEW_SECONDS * cfg.beat_fs) + 1)}

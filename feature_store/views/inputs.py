@@ -153,7 +153,9 @@ def load_records(spec: TaskSpec, snapshots: list[RawSnapshot]) -> TaskInput:
     lost = records.filter(~has_leads).select("source", "fs", "rhythm_spans").iter_rows(named=True)
     rows, excluded = [], {"missing_leads": sum(_rows_of(r, window, spec.classes) for r in lost)}
     records = records.filter(has_leads)
-    for rec, sig in zip(records.iter_rows(named=True), iter_signals(records.select("signal").to_arrow())):
+    # rows as dicts without their signal: a 10 h record's as Python floats would take a GB
+    meta = records.drop("signal").iter_rows(named=True)
+    for rec, sig in zip(meta, iter_signals(records.select("signal").to_arrow())):
         x = sig[rec["lead_index"]]
         if rec["source"] == "annotated":
             rows += _episode_windows(rec, x, window, fs, spec.classes)

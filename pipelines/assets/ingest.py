@@ -30,6 +30,7 @@ PATIENTS_FROM = {
     "(record,patient) beside the records or above them.",
 }
 PREVIEW_RECORDS = 3
+PREVIEW_SECONDS = 5.0
 
 
 def build_ingest_asset(kind: str) -> dg.AssetsDefinition:
@@ -142,12 +143,11 @@ def _unmapped(snapshots: list[RawSnapshot]) -> pl.DataFrame:
 
 def _preview(snapshot: RawSnapshot, store: EcgnetStore, name: str) -> dict:
     ids = list(snapshot.record_ids[:PREVIEW_RECORDS])
-    records = (
-        snapshot.scan_records()
-        .filter(pl.col("record_id").is_in(ids))
-        .select("record_id", "fs", "lead_names", "labels", "signal")
-        .collect()
-    )
+    scan = snapshot.scan_records().filter(pl.col("record_id").is_in(ids))
+    # the seconds shown only: a 10 h Holter's samples as Python floats would take a GB
+    head = int(PREVIEW_SECONDS * (scan.select(pl.col("fs").max()).collect().item() or 0)) + 1
+    signal = pl.col("signal").list.eval(pl.element().list.head(head))
+    records = scan.select("record_id", "fs", "lead_names", "labels", signal).collect()
     beats = None
     if snapshot.kind == "annotated":
         beats = (
@@ -156,7 +156,8 @@ def _preview(snapshot: RawSnapshot, store: EcgnetStore, name: str) -> dict:
             .select("record_id", "r_peak", "label")
             .collect()
         )
-    return png(records_png(records, beats=beats), store.workspace().plots / f"{name}.png", "preview")
+    preview = records_png(records, seconds=PREVIEW_SECONDS, beats=beats)
+    return png(preview, store.workspace().plots / f"{name}.png", "preview")
 
 
 ingest_assets = [build_ingest_asset(kind) for kind in INGEST_ASSETS]
