@@ -128,7 +128,9 @@ def _predict(args: argparse.Namespace, workspace: Workspace) -> int:
 
 def _print(pred: Prediction, unit: str, args: argparse.Namespace, expl: Explanation | None) -> None:
     classes, ids, probs = pred.classes, pred.ids, pred.probs
-    print(f"{pred.record}: {len(ids)} {unit}(s) scored by {pred.uri}")
+    windows = unit == "record" and pred.samples is not None  # a long record of a rhythm task, window by window
+    noun = "window" if windows else unit
+    print(f"{pred.record}: {len(ids)} {noun}(s) scored by {pred.uri}")
     for note in pred.notes:
         print(f"note: {note}")
     rows = args.rows if args.rows is not None else (0 if args.out is not None else 10)
@@ -136,12 +138,13 @@ def _print(pred: Prediction, unit: str, args: argparse.Namespace, expl: Explanat
         print("id".ljust(16) + "".join(c.rjust(8) for c in classes))
     for entity, row in list(zip(ids, probs))[:rows]:
         print(str(entity).ljust(16) + "".join(f"{v:8.3f}" for v in row))
-    if unit == "beat":
+    if unit == "beat" or windows:
         counts = Counter(classes[i] for i in probs.argmax(axis=1))
-        print("predicted beats per class: " + ", ".join(f"{c} {counts.get(c, 0)}" for c in classes))
+        share = (lambda c: f" ({counts.get(c, 0) / len(ids):.0%})") if windows else (lambda c: "")
+        print(f"predicted {noun}s per class: " + ", ".join(f"{c} {counts.get(c, 0)}{share(c)}" for c in classes))
     if expl is not None:
         shares = ", ".join(f"{m} {v:.2f}" for m, v in expl.shares().items())
-        print(f"attribution of {len(expl.rows)} {unit}(s) drawn to {args.explain}; modality shares: {shares}")
+        print(f"attribution of {len(expl.rows)} {noun}(s) drawn to {args.explain}; modality shares: {shares}")
 
 
 if __name__ == "__main__":

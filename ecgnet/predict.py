@@ -59,7 +59,7 @@ class Prediction:
     run_id: str  # the MLflow run that logged it (and its explanation baseline)
     record: Path | None = None
     notes: list[str] = field(default_factory=list)  # how the record was read, e.g. a substitute lead
-    samples: np.ndarray | None = None  # beats: each R peak's sample index in the record as stored
+    samples: np.ndarray | None = None  # each beat's R peak, or rhythm window's first sample, in the record as stored
 
     def table(self) -> pl.DataFrame:
         """One row per beat or record: the record, the row's id (and sample), each class's probability

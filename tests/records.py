@@ -16,6 +16,7 @@ CINC = SAMPLE_DATA / "cinc2021"
 PTB = SAMPLE_DATA / "ptb-diagnostic"
 PTBXL_META = SAMPLE_DATA / "ptbxl-meta"
 CPSC2021 = SAMPLE_DATA / "cpsc2021"
+CINC2017 = SAMPLE_DATA / "cinc2017"
 
 
 def edit_header(record: Path, old: str, new: str) -> None:

@@ -135,3 +135,25 @@ def test_the_ingest_preview_reads_the_seconds_it_shows(af_world, tmp_path, monke
     stored = dict(store.scan_records().select("record_id", "n_samples").collect().iter_rows())
     for record_id, signal in records.select("record_id", "signal").iter_rows():
         assert {len(lead) for lead in signal} == {min(stored[record_id], int(ingest.PREVIEW_SECONDS * cfg.beat_fs) + 1)}
+
+
+def test_a_long_record_is_scored_window_by_window_for_the_af_task():
+    """Online rows of the af task: a CPSC 2021 record (121 s) is cut into whole 30 s windows laid end to
+    end, each the resampled record's samples, named by its first sample in the record as stored; a record
+    under two windows (CinC 2017's) stays one zero-padded row, as its training rows were."""
+    from feature_store.views.catalog import ViewInput
+    from feature_store.views.online import record_input
+    from tests.records import CINC2017
+
+    spec = ViewInput(fs=100.0, samples=3000, crop=None, lead_names=("ECG",), unit="record")
+    record = CPSC2021 / "data_101_8"
+    inp = record_input(record, spec, task="af")
+    sig = wfdb.rdrecord(str(record))
+    whole, _ = resample(sig.p_signal.T[[1]].astype(np.float32), fs=sig.fs, target_fs=100.0)  # lead II
+    assert inp.signal.shape == (whole.shape[1] // 3000, 1, 3000) == (4, 1, 3000)
+    for k, row in enumerate(inp.signal):
+        np.testing.assert_allclose(row, whole[:, k * 3000 : (k + 1) * 3000], atol=1e-6)
+    assert inp.starts is not None and inp.starts.tolist() == [0, 6000, 12000, 18000]  # 200 Hz as stored
+    assert inp.keys["entity_id"].to_list() == [f"data_101_8@{s}" for s in (0, 6000, 12000, 18000)]
+    short = record_input(CINC2017 / "A00001", spec, task="af")
+    assert short.keys["entity_id"].to_list() == ["A00001"] and short.starts is None and len(short.signal) == 1

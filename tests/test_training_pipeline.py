@@ -336,7 +336,7 @@ def test_a_pickled_file_planted_beside_the_champion_is_refused_not_run(trained, 
     assert "MLFLOW_ALLOW_PICKLE_DESERIALIZATION" not in os.environ  # restored for the rest of the process
 
 
-def test_the_af_task_trains_and_compares_on_the_bundled_cinc_2017_records(tmp_path):
+def test_the_af_task_trains_and_compares_on_the_bundled_cinc_2017_records(tmp_path, capsys):
     from feature_store.tasks import AF
     from feature_store.workspace import SAMPLE_DATA
 
@@ -352,3 +352,11 @@ def test_the_af_task_trains_and_compares_on_the_bundled_cinc_2017_records(tmp_pa
     assert set(children["tags.mlflow.runName"]) == set(af.variants)
     assert children["metrics.test_macro_f1"].notna().all() and children["metrics.val_metric"].notna().all()
     assert tracker(tmp_path).current_champion("af") is not None
+    # a two-minute CPSC 2021 Holter excerpt is scored 30 s at a time, each window by its first sample
+    out = tmp_path / "af.csv"
+    argv = ["predict", str(SAMPLE_DATA / "cpsc2021" / "data_101_8"), "--task", "af", "--home", str(tmp_path)]
+    assert ecgnet_main([*argv, "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "data_101_8: 4 window(s) scored by models:/ecgnet-af-" in said and "predicted windows per class: N " in said
+    table = pl.read_csv(out)
+    assert table["sample"].to_list() == [0, 6000, 12000, 18000] and table["predicted"].is_in(list(AF.classes)).all()

@@ -41,6 +41,7 @@ class TaskInput:
     beats: pl.DataFrame | None = None  # beats: record_id, r_peak, rr_prev_s, rr_next_s
     excluded: dict[str, int] = field(default_factory=dict)  # rows left out, per reason
     notes: list[str] = field(default_factory=list)  # e.g. which lead a substitute filled (online rows)
+    starts: np.ndarray | None = None  # online rhythm windows: each row's first sample in the record as stored
 
     @property
     def train_mask(self) -> np.ndarray:

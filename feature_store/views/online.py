@@ -12,7 +12,7 @@ from ..config import IngestConfig
 from ..sources.annotated import beat_windows, read_annotations, read_beats, rr_intervals
 from ..sources.leads import lead_notes, pick_leads
 from ..sources.wfdb_record import read_wfdb
-from ..tasks import task_named
+from ..tasks import RecordWindows, task_named
 from ..transforms.resample import resample, rescale_samples
 from ..transforms.rhythm import detect_r_peaks
 from .catalog import ViewInput
@@ -26,7 +26,7 @@ def record_input(path: Path, spec: ViewInput, *, task: str) -> TaskInput:
     leads, notes = _task_leads(sig.lead_names, task, path)
     signal = signal[leads]
     if spec.unit == "record":
-        result = _record(sig.record_id, signal, fs, spec, task)
+        result = _record(sig.record_id, signal, fs, spec, task, native_fs=sig.fs)
         result.notes = notes
         return result
     if path.with_name(path.name + ".atr").is_file():
@@ -55,12 +55,25 @@ def _task_leads(names: list[str], task: str, path: Path) -> tuple[list[int], lis
     return picked, lead_notes(slots, names, picked)
 
 
-def _record(record_id: str, signal: np.ndarray, fs: float, spec: ViewInput, task: str) -> TaskInput:
-    """The record's first `spec.samples` (its leads already picked in slot order), zero-padded."""
-    x = np.zeros((1, len(spec.lead_names), spec.samples), np.float32)
-    sel = signal[:, : spec.samples]
-    x[0, :, : sel.shape[1]] = sel
-    return TaskInput(task, _keys([record_id], record_id), x, fs, list(spec.lead_names), "record")
+def _record(
+    record_id: str, signal: np.ndarray, fs: float, spec: ViewInput, task: str, *, native_fs: float
+) -> TaskInput:
+    """The record's first `spec.samples` (its leads already picked in slot order), zero-padded. Where the
+    task's rows are rhythm windows (af) and the record holds two or more, every whole window instead, laid
+    end to end from its start (what is left at the end is not scored), each `<record>@<first sample>`
+    with that sample in the record as stored: a Holter's rhythm over time, as episodes were cut."""
+    window, n = task_named(task).window, spec.samples
+    windows = isinstance(window, RecordWindows) and window.rhythm_windows and signal.shape[1] >= 2 * n
+    if not windows:
+        x = np.zeros((1, len(spec.lead_names), n), np.float32)
+        sel = signal[:, :n]
+        x[0, :, : sel.shape[1]] = sel
+        return TaskInput(task, _keys([record_id], record_id), x, fs, list(spec.lead_names), "record")
+    starts = np.arange(0, signal.shape[1] - n + 1, n)
+    x = np.ascontiguousarray(signal[:, starts[:, None] + np.arange(n)].transpose(1, 0, 2))
+    native = np.round(starts * native_fs / fs).astype(np.int64)
+    ids = [f"{record_id}@{s}" for s in native.tolist()]
+    return TaskInput(task, _keys(ids, record_id), x, fs, list(spec.lead_names), "record", starts=native)
 
 
 def _beats(

@@ -52,7 +52,8 @@ class TrainingSet:
     features: dict[str, dict[str, np.ndarray]]  # view -> column -> (rows, ...)
     versions: dict[str, str]  # view -> version read
     notes: list[str] = field(default_factory=list)  # online rows: how the record was read (substitute leads)
-    samples: np.ndarray | None = None  # online beat rows: each R peak's sample index in the record as stored
+    # online rows: each beat's R peak, or each rhythm window's first sample, in the record as stored
+    samples: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -448,7 +449,7 @@ class FeatureStore:
             features,
             {v: e.version for v, e in entries.items()},
             sorted({n for inp in inputs.values() for n in inp.notes}),
-            first.beats["sample"].to_numpy() if first.beats is not None else None,
+            first.beats["sample"].to_numpy() if first.beats is not None else first.starts,
         )
 
 
