@@ -48,6 +48,13 @@ def main(argv: list[str] | None = None) -> int:
         help="draw the champion's Integrated Gradients attribution (mean per predicted class) to this PNG",
     )
     p.add_argument("--explain-rows", type=int, default=50, help="most rows explained per predicted class")
+    p.add_argument(
+        "--timeline",
+        type=Path,
+        default=None,
+        metavar="FILE.png",
+        help="af: draw a long record's rhythm over time (class probabilities and the predicted class per window)",
+    )
     s = sub.add_parser("show", help="the task's latest comparison: every variant side by side, the choice")
     s.add_argument("--task", choices=sorted(TASKS), default=next(iter(TASKS)))
     s.add_argument("--home", type=Path, default=None, help="workspace (default: ECGNET_HOME or .ecgnet/)")
@@ -86,14 +93,15 @@ def _show(args: argparse.Namespace, workspace: Workspace) -> int:
 
 def _predict(args: argparse.Namespace, workspace: Workspace) -> int:
     from .explain import ExplainConfig  # torch and mlflow load only when a command runs
-    from .predict import explain_prediction, load_champion, predict, records_in, write_table
+    from .predict import draw_timeline, explain_prediction, load_champion, predict, records_in, write_table
 
     task = task_named(args.task)
     try:
         champion = load_champion(task, workspace)
         records, problems = records_in(args.record)
-        if args.explain and len(records) > 1:
-            raise ValueError(f"{args.record}: --explain draws one record; fix: give a record, not a folder")
+        for option in ("explain", "timeline"):
+            if getattr(args, option) and len(records) > 1:
+                raise ValueError(f"{args.record}: --{option} draws one record; fix: give a record, not a folder")
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -108,6 +116,8 @@ def _predict(args: argparse.Namespace, workspace: Workspace) -> int:
                 if args.explain
                 else None
             )
+            if args.timeline:
+                draw_timeline(pred, task, args.timeline)
         except ValueError as err:
             print(f"error: {err}", file=sys.stderr)
             failed += 1
@@ -142,6 +152,8 @@ def _print(pred: Prediction, unit: str, args: argparse.Namespace, expl: Explanat
         counts = Counter(classes[i] for i in probs.argmax(axis=1))
         share = (lambda c: f" ({counts.get(c, 0) / len(ids):.0%})") if windows else (lambda c: "")
         print(f"predicted {noun}s per class: " + ", ".join(f"{c} {counts.get(c, 0)}{share(c)}" for c in classes))
+    if args.timeline is not None:
+        print(f"rhythm over {len(ids)} windows drawn to {args.timeline}")
     if expl is not None:
         shares = ", ".join(f"{m} {v:.2f}" for m, v in expl.shares().items())
         print(f"attribution of {len(expl.rows)} {noun}(s) drawn to {args.explain}; modality shares: {shares}")

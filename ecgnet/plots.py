@@ -347,3 +347,33 @@ def published_positions(rows: list[dict], step: float = 0.18) -> tuple[dict[tupl
         at |= {(name, figure): i + step * (k + 1) for k, name in enumerate(reporting)}
         ticks.append(i + step * len(reporting) / 2)
     return at, ticks
+
+
+def rhythm_timeline_png(probs: np.ndarray, classes: list[str], window_s: float, title: str) -> bytes:
+    """A long record scored window by window (windows end to end from its start): each class's probability
+    stacked over time, and below it the predicted class, so episodes and their burden read at a glance."""
+    n = len(probs)
+    hours = n * window_s > 2 * 3600
+    unit, scale = ("h", 3600.0) if hours else ("min", 60.0)
+    edges = np.arange(n + 1) * window_s / scale
+    fig, (top, strip) = plt.subplots(2, 1, figsize=(10, 3.4), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    colour = plt.get_cmap("tab10")
+    below = np.zeros(n)
+    for c, name in enumerate(classes):  # steps: a window's probability holds over its 30 s
+        top.stairs(below + probs[:, c], edges, baseline=below, fill=True, color=colour(c), label=name, lw=0)
+        below = below + probs[:, c]
+    top.set_ylim(0, 1)
+    top.set_ylabel("probability")
+    top.legend(loc="upper right", fontsize=7, ncol=len(classes))
+    top.set_title(title, fontsize=9, loc="left")
+    predicted = probs.argmax(axis=1)
+    for c, name in enumerate(classes):
+        share = float((predicted == c).mean()) if n else 0.0
+        spans = [(edges[i], window_s / scale) for i in np.flatnonzero(predicted == c)]
+        strip.broken_barh(spans, (0, 1), color=colour(c), label=f"{name} {share:.0%}")
+    strip.set_yticks([])
+    strip.set_ylabel("predicted", fontsize=8)
+    strip.legend(loc="upper center", bbox_to_anchor=(0.5, -0.6), fontsize=7, ncol=len(classes), frameon=False)
+    strip.set_xlim(0, edges[-1] if n else 1)
+    strip.set_xlabel(unit)
+    return to_png(fig)

@@ -12,14 +12,14 @@ import polars as pl
 import torch
 from mlflow.exceptions import MlflowException
 
-from feature_store.tasks import TaskSpec
+from feature_store.tasks import RecordWindows, TaskSpec
 from feature_store.views.store import FeatureStore
 from feature_store.workspace import Workspace
 
 from .data import modality_inputs
 from .explain import BASELINE_FILE, ExplainConfig, Explanation, attribute, stratified_rows
 from .export import Layout
-from .plots import attribution_png
+from .plots import attribution_png, rhythm_timeline_png
 from .tracking import CHAMPION, Tracker, pickles_refused
 
 
@@ -145,6 +145,22 @@ def write_table(table: pl.DataFrame, out: Path) -> None:
         table.write_parquet(out)
     else:
         raise ValueError(f"{out}: --out writes .csv or .parquet; fix: name the file with one of those suffixes")
+
+
+def draw_timeline(pred: Prediction, task: TaskSpec, out: Path) -> None:
+    """The rhythm of a record scored window by window, over time, to `out` (PNG)."""
+    window = task.window
+    if not (isinstance(window, RecordWindows) and window.rhythm_windows):
+        raise ValueError(f"--timeline draws a rhythm task's windows; fix: use it with --task af, not {task.name}")
+    if pred.samples is None:
+        raise ValueError(
+            f"{pred.record}: one row of {window.duration_s:g} s, nothing over time; fix: draw a record of two "
+            "windows or more"
+        )
+    title = f"{pred.record}: {len(pred.ids)} windows of {window.duration_s:g} s, {pred.uri}"
+    png = rhythm_timeline_png(pred.probs, pred.classes, window.duration_s, title)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(png)
 
 
 def explain_prediction(

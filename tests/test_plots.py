@@ -109,3 +109,11 @@ def test_a_roc_plot_of_a_split_with_one_class_says_why_it_has_no_curve():
         warnings.simplefilter("error")  # matplotlib warns of a legend with nothing in it
         assert roc_png(probs, np.zeros(4, dtype=int), ("N", "S", "V"), False, "tiny").startswith(b"\x89PNG")
         assert roc_png(probs, np.array([0, 1, 2, 0]), ("N", "S", "V"), False, "all").startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize("windows", [4, 1212])  # two minutes (drawn in minutes), ten hours (in hours)
+def test_the_rhythm_timeline_draws_a_long_record_window_by_window(windows):
+    from ecgnet.plots import rhythm_timeline_png
+
+    probs = np.random.default_rng(0).dirichlet(np.ones(4), size=windows)
+    assert rhythm_timeline_png(probs, ["N", "AF", "O", "noisy"], 30.0, "a record").startswith(b"\x89PNG")

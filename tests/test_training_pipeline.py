@@ -360,3 +360,11 @@ def test_the_af_task_trains_and_compares_on_the_bundled_cinc_2017_records(tmp_pa
     assert "data_101_8: 4 window(s) scored by models:/ecgnet-af-" in said and "predicted windows per class: N " in said
     table = pl.read_csv(out)
     assert table["sample"].to_list() == [0, 6000, 12000, 18000] and table["predicted"].is_in(list(AF.classes)).all()
+    picture = tmp_path / "rhythm.png"
+    assert ecgnet_main([*argv, "--rows", "0", "--timeline", str(picture)]) == 0
+    assert f"rhythm over 4 windows drawn to {picture}" in capsys.readouterr().out
+    assert picture.read_bytes().startswith(b"\x89PNG")
+    short = [*argv[:1], str(SAMPLE_DATA / "cinc2017" / "A00001"), *argv[2:], "--timeline", str(tmp_path / "no.png")]
+    assert ecgnet_main(short) == 2  # 30 s: one row, refused by name, nothing drawn
+    assert "A00001: one row of 30 s, nothing over time; fix:" in capsys.readouterr().err
+    assert not (tmp_path / "no.png").exists()
