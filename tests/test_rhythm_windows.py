@@ -157,3 +157,21 @@ def test_a_long_record_is_scored_window_by_window_for_the_af_task():
     assert inp.keys["entity_id"].to_list() == [f"data_101_8@{s}" for s in (0, 6000, 12000, 18000)]
     short = record_input(CINC2017 / "A00001", spec, task="af")
     assert short.keys["entity_id"].to_list() == ["A00001"] and short.starts is None and len(short.signal) == 1
+
+
+def test_the_ingest_asset_reports_the_rhythm_episodes_it_landed(af_world):
+    """The annotated ingest asset's `rhythm_episodes` table: per rhythm and split, the episodes of the
+    CPSC 2021 records and their minutes, as stored (MIT-BIH's 232 adds none)."""
+    from pipelines.assets.ingest import rhythm_episodes
+
+    store, snapshot, cfg = af_world
+    table = rhythm_episodes([snapshot])
+    spans = [
+        (r["split"], s, r["fs"])
+        for r in store.scan_records().collect().iter_rows(named=True)
+        for s in r["rhythm_spans"]
+    ]
+    for rhythm, split, episodes, minutes in table.iter_rows():
+        mine = [(s["stop"] - s["start"]) / fs / 60 for sp, s, fs in spans if sp == split and s["rhythm"] == rhythm]
+        assert episodes == len(mine) and minutes == pytest.approx(sum(mine), abs=0.05)
+    assert set(table["rhythm"]) == {"N", "AF"} and table["episodes"].sum() == len(spans) > 0

@@ -103,6 +103,9 @@ def _metadata(
     if kind == "annotated":
         meta["beats_in_shards"] = sum(s.scan_beats().select(pl.len()).collect().item() for s in live)
         meta["edge_beats"] = md(_edge_beats(live))
+        episodes = rhythm_episodes(live)
+        if not episodes.is_empty():  # AF databases' records (CPSC 2021, AFDB): what the af task cuts windows from
+            meta["rhythm_episodes"] = md(episodes)
     if kind == "challenge":
         meta["unmapped_codes"] = md(_unmapped(live))
     meta.update(_preview(live[0], store, name))
@@ -123,6 +126,24 @@ def _edge_beats(snapshots: list[RawSnapshot]) -> pl.DataFrame:
         .group_by("label")
         .agg(beats=pl.len())
         .sort("label")
+        .collect()
+    )
+
+
+def rhythm_episodes(snapshots: list[RawSnapshot]) -> pl.DataFrame:
+    """Rhythm episodes landed (AF databases): episodes and their minutes, per rhythm and split."""
+    span = pl.col("span").struct
+    return (
+        _records(snapshots)
+        .select("split", "fs", span=pl.col("rhythm_spans"))
+        .explode("span")
+        .drop_nulls("span")
+        .select(
+            "split", rhythm=span.field("rhythm"), minutes=(span.field("stop") - span.field("start")) / pl.col("fs") / 60
+        )
+        .group_by("rhythm", "split")
+        .agg(episodes=pl.len(), minutes=pl.col("minutes").sum().round(1))
+        .sort("rhythm", "split")
         .collect()
     )
 
