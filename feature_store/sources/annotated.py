@@ -21,7 +21,7 @@ from ..transforms.resample import rate_ratio, resample, rescale_samples
 from .base import BeatBatch, Landed, RecordRef
 from .canonical import RecordRow, base_row
 from .errors import RecordError
-from .rhythm_labels import RHYTHM_CODES, cpsc_start_rhythm, cpsc_statement, rhythm_notes, rhythm_spans
+from .rhythm_labels import RHYTHM_CODES, cpsc_start_rhythm, cpsc_statement, rhythm_changes, rhythm_spans
 from .splits import assign, mitdb_extract_of
 from .wfdb_record import DeclaredSize, WfdbSignal, declared_size, read_wfdb
 
@@ -119,7 +119,7 @@ def read_rhythm(
 def rhythm_only(ann: wfdb.Annotation, symbols: list[str]) -> bool:
     """An AF database's layout (AFDB): rhythm changes and no beat annotation (its beats, unlabelled,
     are in a `.qrs`)."""
-    return not symbols and rhythm_notes(ann.aux_note) > 0
+    return not symbols and bool(rhythm_changes(ann.aux_note))
 
 
 def beat_windows(signal: np.ndarray, r_peak: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -263,13 +263,14 @@ def _landed(
     """The record row and its beats, from the windows of the beats that fit (`fits`)."""
     labels = np.array([AAMI[s] for s in symbols])
     statement = cpsc_statement(sig.comments)  # CPSC 2021: the record's AF statement, as written
-    spans = read_rhythm(ann, sig.signal.shape[-1], statement, rhythm_only(ann, symbols))
-    if not fits.any() and not (rhythm_only(ann, symbols) and spans):
-        if rhythm_only(ann, symbols):
-            codes = sorted({n.strip() for n in ann.aux_note if n and n.strip().startswith("(")})
+    only = rhythm_only(ann, symbols)
+    spans = read_rhythm(ann, sig.signal.shape[-1], statement, only)
+    if not fits.any() and not (only and spans):
+        if only:
+            changes = rhythm_changes(ann.aux_note)
             raise RecordError(
                 "no_beats",
-                f"{ref.path}.atr: {rhythm_notes(ann.aux_note)} rhythm annotations ({', '.join(codes)}) and no beat "
+                f"{ref.path}.atr: {len(changes)} rhythm annotations ({', '.join(sorted(set(changes)))}) and no beat "
                 f"annotation, as an AF database writes them, but no episode of the af task's rhythms "
                 f"({', '.join(RHYTHM_CODES)}); fix: none needed if the record is not for the af task, else restore "
                 "the .atr written for it",

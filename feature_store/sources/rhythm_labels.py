@@ -27,9 +27,9 @@ def cpsc_statement(comments: list[str]) -> str | None:
 RHYTHM_CODES = {"(N": "N", "(AFIB": "AF", "(AFL": "O", "(J": "O"}
 
 
-def rhythm_notes(notes: list[str] | None) -> int:
-    """How many annotations of an annotation file are rhythm changes (`aux_note` `(X`)."""
-    return sum(1 for note in notes or [] if note and note.strip().startswith("("))
+def rhythm_changes(notes: list[str] | None) -> list[str]:
+    """The rhythm changes among an annotation file's notes (`aux_note` `(X`), stripped, in order."""
+    return [note.strip() for note in notes or [] if note and note.strip().startswith("(")]
 
 
 def rhythm_spans(
