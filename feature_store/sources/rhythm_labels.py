@@ -6,6 +6,10 @@
   non / persistent); the AF episodes themselves are rhythm annotations `(AFIB` / `(N` in the `.atr`.
 - The MIT-BIH Atrial Fibrillation Database (AFDB: 10 h two-lead Holter records): an `.atr` of rhythm
   annotations only, `(AFIB`, `(AFL`, `(J` and `(N`; its beats are in an unlabelled `.qrs`.
+
+AFDB's `(N` is every rhythm but AF, flutter and junctional rhythm, and CPSC 2021's non-AF episodes are
+every rhythm but AF: both are read as N, the nearest of the task's classes (CinC 2017's N is normal
+sinus rhythm only), so their N windows may hold rhythms CinC 2017 would call other.
 """
 
 from __future__ import annotations
