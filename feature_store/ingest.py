@@ -76,7 +76,9 @@ def fingerprint(ref: RecordRef, cfg: IngestConfig) -> str:
     be read (not a regular file, or a link out of the data folder)."""
     files = ref.files()
     check_readable(files, ref.folder, outside_links=cfg.outside_links)
-    prefix = f"{ref.kind}|{SCHEMA_VERSION}|{cfg.fingerprint()}|{json.dumps(ref.meta, sort_keys=True)}"
+    revision = SOURCES[ref.kind].revision
+    version = f"{SCHEMA_VERSION}.{revision}" if revision else SCHEMA_VERSION
+    prefix = f"{ref.kind}|{version}|{cfg.fingerprint()}|{json.dumps(ref.meta, sort_keys=True)}"
     return file_digest(files, prefix.encode())
 
 

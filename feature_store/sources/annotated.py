@@ -138,6 +138,7 @@ def rr_intervals(r_peak: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]
 
 class AnnotatedBeatSource:
     kind = "annotated"
+    revision = 1  # 1: an .atr of rhythm changes only (AFDB) lands its episodes; it was quarantined before
 
     def load(self, ref: RecordRef, cfg: IngestConfig) -> Landed:
         record = ref.path.name

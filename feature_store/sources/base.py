@@ -60,6 +60,10 @@ class Landed:
 
 class Source(Protocol):
     kind: str
+    # bumped when a change to the reader changes what lands from files it read before (a record it
+    # quarantined now lands): the kind's fingerprints change, so a workspace reads its records again,
+    # not every kind's. 0 adds nothing to a fingerprint.
+    revision: int
 
     def load(self, ref: RecordRef, cfg: IngestConfig) -> Landed:
         """Read and validate one record; raise RecordError naming the file and the fix."""

@@ -48,6 +48,7 @@ def superclasses(codes: list[str], *, norm_from_sinus_rhythm: bool = True) -> tu
 
 class ChallengeSource:
     kind = "challenge"
+    revision = 0
 
     def load(self, ref: RecordRef, cfg: IngestConfig) -> Landed:
         sig = read_wfdb(ref.path, cfg)

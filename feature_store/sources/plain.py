@@ -15,6 +15,7 @@ from .wfdb_record import read_wfdb
 
 class PlainWfdbSource:
     kind = "wfdb"
+    revision = 0
 
     def load(self, ref: RecordRef, cfg: IngestConfig) -> Landed:
         sig = read_wfdb(ref.path, cfg)

@@ -113,6 +113,7 @@ def _row_problem(row: dict, column: str) -> str:
 
 class PtbxlSource:
     kind = "ptbxl"
+    revision = 0
 
     def load(self, ref: RecordRef, cfg: IngestConfig) -> Landed:
         meta = ref.meta
