@@ -76,9 +76,7 @@ def fingerprint(ref: RecordRef, cfg: IngestConfig) -> str:
     be read (not a regular file, or a link out of the data folder)."""
     files = ref.files()
     check_readable(files, ref.folder, outside_links=cfg.outside_links)
-    revision = SOURCES[ref.kind].revision
-    version = f"{SCHEMA_VERSION}.{revision}" if revision else SCHEMA_VERSION
-    prefix = f"{ref.kind}|{version}|{cfg.fingerprint()}|{json.dumps(ref.meta, sort_keys=True)}"
+    prefix = f"{ref.kind}|{SCHEMA_VERSION}|{cfg.fingerprint()}|{json.dumps(ref.meta, sort_keys=True)}"
     return file_digest(files, prefix.encode())
 
 
@@ -114,7 +112,7 @@ def _ingest_locked(
             manifest[key] = _quarantine(ref, "", _as_record_error(err, key), store, report)
             continue
         entry = manifest.get(key, {})
-        if entry.get("fingerprint") == fp and _intact(store, kind, entry):
+        if entry.get("fingerprint") == fp and _intact(store, kind, entry) and not _older_reader(entry, kind):
             report.unchanged += 1
             continue
         _forget(store, kind, manifest.get(key, {}))
@@ -164,6 +162,11 @@ def _intact(store: RawStore, kind: str, entry: dict) -> bool:
     return False
 
 
+def _older_reader(entry: dict, kind: str) -> bool:
+    """Quarantined by an earlier revision of its kind's reader, which may land it now: read again."""
+    return entry.get("status") == "quarantined" and entry.get("revision", 0) < SOURCES[kind].revision
+
+
 def _drop_deleted(kind: str, found: set[str], manifest: dict, store: RawStore, report: IngestReport) -> None:
     """Records whose header is gone from its folder leave the store (rows, quarantine entry, manifest):
     the store holds what the data folders hold. Records of folders not ingested this time stay."""
@@ -193,7 +196,14 @@ def _quarantine(ref: RecordRef, fp: str, err: RecordError, store: RawStore, repo
     write_atomic(table, store.quarantine_file(ref.kind, key))
     report.quarantined.append(entry)
     log.debug("%s: quarantined %s [%s] %s", ref.kind, key, err.code, err)
-    return {"fingerprint": fp, "record_id": record_id, "status": "quarantined", "reason_code": err.code}
+    revision = SOURCES[ref.kind].revision  # a later reader may land it (_older_reader)
+    return {
+        "fingerprint": fp,
+        "record_id": record_id,
+        "status": "quarantined",
+        "reason_code": err.code,
+        "revision": revision,
+    }
 
 
 def _write_landed(landed: Landed, store: RawStore) -> None:

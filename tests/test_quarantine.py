@@ -143,36 +143,42 @@ def test_an_af_database_record_of_other_rhythms_only_is_told_apart_from_a_broken
     assert report.landed == []
 
 
-def test_a_reader_revision_reads_its_kinds_records_again_and_no_other_kind(tmp_path, cfg, store, monkeypatch):
-    """A workspace ingested before a reader learnt a layout keeps that layout's records quarantined while
-    their files do not change; the reader's revision changes its kind's fingerprints, so they are read
-    again and land, while another kind's records stay as they were. AFDB's layout on a bundled CPSC 2021
-    record, quarantined by the reader as it was (revision 0), beside a plain PTB record."""
+def test_a_later_reader_reads_again_what_an_earlier_one_quarantined_and_nothing_else(tmp_path, cfg, store, monkeypatch):
+    """A workspace ingested before its reader learnt a layout keeps that layout's records quarantined while
+    their files do not change, unless the reader's revision says it may land them now: then they are read
+    again, and the records that landed (of that kind or another) are not. AFDB's layout on a bundled CPSC
+    2021 record, quarantined by the reader as it was (revision 0), beside MIT-BIH 100 and a plain PTB record."""
     from feature_store.sources.annotated import AnnotatedBeatSource
     from feature_store.sources.errors import RecordError
     from feature_store.sources.registry import SOURCES
     from tests.records import CPSC2021, PTB, afdb_layout
 
     afdb_layout(CPSC2021 / "data_101_8", tmp_path / "src", "04015")
+    copy_record(MITDB / "100", tmp_path / "src")
     copy_record(next(p.with_suffix("") for p in PTB.glob("*.hea")), tmp_path / "src")
     refs = discover([tmp_path / "src"], cfg)
+    reader, today = SOURCES["annotated"], AnnotatedBeatSource().load
 
     def ingest():
         return {kind: ingest_kind(kind, refs[kind], store, cfg) for kind in ("annotated", "wfdb")}
 
     def old_reader(ref, cfg):
-        raise RecordError("no_beats", f"{ref.path}.atr: rhythm annotations and no beat annotation")
+        if ref.path.name == "04015":
+            raise RecordError("no_beats", f"{ref.path}.atr: rhythm annotations and no beat annotation")
+        return today(ref, cfg)
 
-    reader = SOURCES["annotated"]
     with monkeypatch.context() as m:
         m.setattr(reader, "revision", 0)
         m.setattr(reader, "load", old_reader)
         before = ingest()
-        assert [q.code for q in before["annotated"].quarantined] == ["no_beats"] and before["wfdb"].landed
-        m.setattr(reader, "load", AnnotatedBeatSource().load)  # today's reader, the old revision
+        assert [q.code for q in before["annotated"].quarantined] == ["no_beats"] and before["annotated"].landed == [
+            "100"
+        ]
+        m.setattr(reader, "load", today)  # today's reader at the old revision: nothing changed, nothing read
         same = ingest()
-        assert same["annotated"].unchanged == 1 and not same["annotated"].landed  # its files did not change
+        assert same["annotated"].unchanged == 2 and not same["annotated"].landed
     after = ingest()  # today's reader and revision
     assert AnnotatedBeatSource.revision > 0 and after["annotated"].landed == ["04015"]
-    assert after["wfdb"].unchanged == 1 and not after["wfdb"].landed
+    assert after["annotated"].unchanged == 1 and after["wfdb"].unchanged == 1 and not after["wfdb"].landed
     assert store.scan_quarantine().collect().height == 0
+    assert ingest()["annotated"].unchanged == 2  # and once landed, it stays

@@ -60,9 +60,8 @@ class Landed:
 
 class Source(Protocol):
     kind: str
-    # bumped when a change to the reader changes what lands from files it read before (a record it
-    # quarantined now lands): the kind's fingerprints change, so a workspace reads its records again,
-    # not every kind's. 0 adds nothing to a fingerprint.
+    # bumped when the reader learns to land records it quarantined before: a workspace reads again the
+    # records an earlier revision quarantined, though their files did not change (landed ones stay)
     revision: int
 
     def load(self, ref: RecordRef, cfg: IngestConfig) -> Landed:
