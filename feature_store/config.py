@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
+
+# A setting added once workspaces existed: at its default it leaves every fingerprint as it was, so an
+# upgrade reads no record again; set, it reads the records again as any changed setting does.
+_ADDED_LATER = {"fingerprint": "unless_default"}
 
 # Sampling rates seen in public ECG databases; anything else is more likely a typo in a header.
 # 300 Hz: CinC 2017 (AliveCor); 257 Hz: INCART; 128 Hz: AFDB/NSRDB style Holters; 1 kHz: PTB
@@ -37,6 +41,10 @@ class IngestConfig:
     # 99.9th percentile of |x| exceeds max_abs_mv was scaled wrong (gain, baseline or units)
     min_duration_s: float = 2.0
     max_abs_mv: float = 50.0
+    # the af task's episodes from beat-annotated records too (LTAFDB; MIT-BIH's keep DS1/DS2, splits the
+    # af task does not read), whose rhythm notes sit beside labelled beats; off: only AF databases' records
+    # (a CPSC 2021 header statement, or an .atr of rhythm changes only as AFDB's) give episodes
+    rhythm_from_beat_records: bool = field(default=False, metadata=_ADDED_LATER)
 
     def __post_init__(self) -> None:
         if self.record_fs <= 0 or self.beat_fs <= 0:
@@ -64,4 +72,9 @@ class IngestConfig:
         )
 
     def fingerprint(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+        settings = {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.metadata != _ADDED_LATER or getattr(self, f.name) != f.default
+        }
+        return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]

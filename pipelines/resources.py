@@ -139,6 +139,12 @@ class IngestSettings(dg.ConfigurableResource):
         "(ECGNET_MAX_QUARANTINE overrides the default 0.1)",
     )
 
+    rhythm_from_beat_records: bool = Field(
+        default_factory=lambda: _flag("ECGNET_RHYTHM_FROM_BEATS", _INGEST.rhythm_from_beat_records),
+        description="The af task's rhythm episodes from beat-annotated records too (LTAFDB), not only AF "
+        "databases' (ECGNET_RHYTHM_FROM_BEATS=1)",
+    )
+
     def config(self) -> IngestConfig:
         return IngestConfig(
             record_fs=self.record_fs,
@@ -150,6 +156,7 @@ class IngestSettings(dg.ConfigurableResource):
             known_fs=tuple(self.known_fs),
             max_gap_s=self.max_gap_s,
             max_record_values=self.max_record_values,
+            rhythm_from_beat_records=self.rhythm_from_beat_records,
         )
 
     def folders(self) -> list[Path]:
@@ -165,12 +172,14 @@ class FeatureSettings(dg.ConfigurableResource):
         return select_backend(self.backend)
 
 
-def _flag(name: str, default: bool, auto: Callable[[], bool]) -> bool:
-    """An on/off setting from the environment: 1, 0, or auto (what `auto()` says of this machine)."""
+def _flag(name: str, default: bool, auto: Callable[[], bool] | None = None) -> bool:
+    """An on/off setting from the environment: 1, 0, or, where `auto` is given, auto (what it says of
+    this machine)."""
     value = os.environ.get(name, str(int(default))).strip()
-    if value not in ("0", "1", "auto"):
-        raise ValueError(f"{name}={value!r}; fix: 1 (on), 0 (off) or auto")
-    return auto() if value == "auto" else value == "1"
+    allowed = ("0", "1", "auto") if auto else ("0", "1")
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r}; fix: 1 (on), 0 (off)" + (" or auto" if auto else ""))
+    return auto() if auto and value == "auto" else value == "1"
 
 
 class TrainingSettings(dg.ConfigurableResource):

@@ -228,6 +228,17 @@ def test_bfloat16_training_on_the_cpu_is_a_setting_of_the_environment(monkeypatc
         TrainingSettings()
 
 
+def test_rhythm_episodes_from_beat_records_are_a_setting_of_the_environment(monkeypatch):
+    from pipelines.resources import IngestSettings
+
+    assert IngestSettings().config().rhythm_from_beat_records is False
+    monkeypatch.setenv("ECGNET_RHYTHM_FROM_BEATS", "1")
+    assert IngestSettings().config().rhythm_from_beat_records is True
+    monkeypatch.setenv("ECGNET_RHYTHM_FROM_BEATS", "auto")  # nothing about a machine decides it
+    with pytest.raises(ValueError, match=r"ECGNET_RHYTHM_FROM_BEATS='auto'; fix: 1 \(on\), 0 \(off\)$"):
+        IngestSettings()
+
+
 def test_a_crash_and_a_full_disk_are_told_apart_from_a_failed_check(tmp_path):
     @dg.asset
     def writes_to_a_full_disk():

@@ -175,3 +175,46 @@ def test_the_ingest_asset_reports_the_rhythm_episodes_it_landed(af_world):
         mine = [(s["stop"] - s["start"]) / fs / 60 for sp, s, fs in spans if sp == split and s["rhythm"] == rhythm]
         assert episodes == len(mine) and minutes == pytest.approx(sum(mine), abs=0.05)
     assert set(table["rhythm"]) == {"N", "AF"} and table["episodes"].sum() == len(spans) > 0
+
+
+def test_beat_records_give_their_rhythm_episodes_only_where_asked(tmp_path):
+    """LTAFDB's layout (labelled beats and rhythm changes in one .atr, no header statement) on a bundled
+    CPSC 2021 record with its statement removed: a beat record, whose episodes are read only with
+    `rhythm_from_beat_records`, then from its first rhythm change on, beside the same beats."""
+    from dataclasses import replace
+
+    from feature_store.config import IngestConfig
+    from feature_store.sources.annotated import AnnotatedBeatSource
+    from feature_store.sources.base import RecordRef
+
+    record = copy_record(CPSC2021 / "data_101_8", tmp_path, "ltaf")
+    hea = record.with_name("ltaf.hea")
+    hea.write_text("".join(line for line in hea.read_text().splitlines(keepends=True) if not line.startswith("#")))
+    ref, cpsc = RecordRef("annotated", record, tmp_path), RecordRef("annotated", CPSC2021 / "data_101_8", CPSC2021)
+    cfg = IngestConfig()
+    as_beats = AnnotatedBeatSource().load(ref, cfg)
+    asked = AnnotatedBeatSource().load(ref, replace(cfg, rhythm_from_beat_records=True))
+    stated = AnnotatedBeatSource().load(cpsc, cfg).record.rhythm_spans
+    assert as_beats.record.rhythm_spans == [] and asked.record.rhythm_spans == stated[1:]
+    assert asked.beats is not None and as_beats.beats is not None
+    np.testing.assert_array_equal(asked.beats.r_peak, as_beats.beats.r_peak)
+    # over the size limit the record is read in windows and keeps no signal: its beats land, a note says why
+    # its episodes do not
+    values = wfdb.rdheader(str(record)).sig_len * 2
+    long = AnnotatedBeatSource().load(ref, replace(cfg, rhythm_from_beat_records=True, max_record_values=values // 3))
+    assert (
+        long.record.rhythm_spans == [] and long.beats is not None and len(long.beats.r_peak) == len(asked.beats.r_peak)
+    )
+    assert any("rhythm annotations not read" in note for note in long.record.notes)
+
+
+def test_a_setting_added_later_leaves_every_fingerprint_as_it_was_at_its_default():
+    """Ingest settings are part of every record's fingerprint: a new one must not make every workspace read
+    every record again on upgrade. The default's fingerprint as the code of 5168bd0 computed it, before
+    `rhythm_from_beat_records` existed (a change to a default changes it, and must mean to)."""
+    from dataclasses import replace
+
+    from feature_store.config import IngestConfig
+
+    assert IngestConfig().fingerprint() == "2ec2059e9c18a6b9"
+    assert replace(IngestConfig(), rhythm_from_beat_records=True).fingerprint() != "2ec2059e9c18a6b9"

@@ -103,14 +103,14 @@ def read_beats(ann: wfdb.Annotation) -> tuple[np.ndarray, list[str]]:
 
 
 def read_rhythm(
-    ann: wfdb.Annotation, n_samples: int, statement: str | None, rhythm_only: bool
+    ann: wfdb.Annotation, n_samples: int, statement: str | None, unstated: bool
 ) -> list[tuple[int, int, str]]:
     """Rhythm episodes of an AF database: one whose header states the record's rhythm class (CPSC 2021;
-    the rhythm before the first change follows from it), or whose `.atr` holds rhythm changes only (AFDB;
-    before the first change the rhythm is not known, so no episode). Beat databases' rhythm annotations
-    (MIT-BIH's 15 rhythm codes) are not used: mapping them onto normal / AF / other is a clinical choice
-    this pipeline does not make for the user."""
-    if statement is None and not rhythm_only:
+    the rhythm before the first change follows from it), or, with `unstated`, one whose header says
+    nothing (AFDB's .atr of rhythm changes only; a beat database's where
+    `IngestConfig.rhythm_from_beat_records` asks): before its first change the rhythm is not known, so no
+    episode. Otherwise a beat database's rhythm annotations (MIT-BIH's 15 rhythm codes) are not used."""
+    if statement is None and not unstated:
         return []
     notes = list(ann.aux_note or [""] * len(ann.sample))
     return rhythm_spans(np.asarray(ann.sample), notes, n_samples, start_rhythm=cpsc_start_rhythm(statement))
@@ -227,7 +227,7 @@ class AnnotatedBeatSource:
         row = base_row(
             empty, source=self.kind, folder=ref.folder, target_fs=cfg.beat_fs, split=split, patient_id=patient_id
         )
-        return _landed(ref, cfg, first, row, ann, samples, symbols, r_peak, windows, fits)
+        return _landed(ref, cfg, first, row, ann, samples, symbols, r_peak, windows, fits, whole=False)
 
 
 def _declared_samples(sig: WfdbSignal, size: DeclaredSize) -> int:
@@ -260,12 +260,22 @@ def _landed(
     r_peak: np.ndarray,
     windows: np.ndarray,
     fits: np.ndarray,
+    *,
+    whole: bool = True,
 ) -> Landed:
-    """The record row and its beats, from the windows of the beats that fit (`fits`)."""
+    """The record row and its beats, from the windows of the beats that fit (`fits`); `whole`: `sig` is
+    the whole record (else its first window, and the row keeps no signal to cut episodes from)."""
     labels = np.array([AAMI[s] for s in symbols])
     statement = cpsc_statement(sig.comments)  # CPSC 2021: the record's AF statement, as written
     only = rhythm_only(ann, symbols)
-    spans = read_rhythm(ann, sig.signal.shape[-1], statement, only)
+    unstated = only or (cfg.rhythm_from_beat_records and whole)
+    spans = read_rhythm(ann, sig.signal.shape[-1], statement, unstated)
+    if cfg.rhythm_from_beat_records and not whole and rhythm_changes(ann.aux_note):
+        row.notes = (
+            *row.notes,
+            f"{len(rhythm_changes(ann.aux_note))} rhythm annotations not read: the record is over "
+            "IngestConfig.max_record_values and keeps no signal to cut episodes from",
+        )
     if not fits.any() and not (only and spans):
         if only:
             changes = rhythm_changes(ann.aux_note)
