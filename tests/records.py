@@ -17,6 +17,7 @@ PTB = SAMPLE_DATA / "ptb-diagnostic"
 PTBXL_META = SAMPLE_DATA / "ptbxl-meta"
 CPSC2021 = SAMPLE_DATA / "cpsc2021"
 CINC2017 = SAMPLE_DATA / "cinc2017"
+TEST_DATA = Path(__file__).parent / "data"  # files tests need beyond the bundled sample
 
 
 def edit_header(record: Path, old: str, new: str) -> None:

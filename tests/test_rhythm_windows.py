@@ -218,3 +218,31 @@ def test_a_setting_added_later_leaves_every_fingerprint_as_it_was_at_its_default
 
     assert IngestConfig().fingerprint() == "2ec2059e9c18a6b9"
     assert replace(IngestConfig(), rhythm_from_beat_records=True).fingerprint() != "2ec2059e9c18a6b9"
+
+
+def test_physionets_own_rhythm_notes_are_read_with_their_nul(tmp_path):
+    """PhysioNet's annotation files end a note with a NUL: MIT-BIH 100's original .atr (wfdb-python's
+    corpus) reads `(N\\x00`. Asked for a beat record's episodes, the record is one N episode from that note
+    to its end; the team's copy of 100 (every rhythm note empty) gives none, with the same beats."""
+    import shutil
+    from dataclasses import replace
+
+    from feature_store.config import IngestConfig
+    from feature_store.sources.annotated import AnnotatedBeatSource
+    from feature_store.sources.base import RecordRef
+    from tests.records import TEST_DATA
+
+    assert rhythm_spans(np.array([5, 50]), ["(AFIB\x00", "(N\x00"], 100, start_rhythm=None) == [
+        (5, 50, "AF"),
+        (50, 100, "N"),
+    ]
+    record = copy_record(MITDB / "100", tmp_path)
+    shutil.copyfile(TEST_DATA / "mitdb-atr" / "100.atr", tmp_path / "100.atr")
+    ann = wfdb.rdann(str(record), "atr")
+    assert ann.symbol[0] == "+" and ann.aux_note[0] == "(N\x00"
+    cfg = replace(IngestConfig(), rhythm_from_beat_records=True)
+    original = AnnotatedBeatSource().load(RecordRef("annotated", record, tmp_path), cfg)
+    copy = AnnotatedBeatSource().load(RecordRef("annotated", MITDB / "100", MITDB), cfg)
+    assert original.record.rhythm_spans == [(int(ann.sample[0]), original.record.n_samples, "N")]
+    assert copy.record.rhythm_spans == [] and original.beats is not None and copy.beats is not None
+    np.testing.assert_array_equal(original.beats.r_peak, copy.beats.r_peak)

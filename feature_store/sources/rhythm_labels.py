@@ -31,9 +31,16 @@ def cpsc_statement(comments: list[str]) -> str | None:
 RHYTHM_CODES = {"(N": "N", "(AFIB": "AF", "(AFL": "O", "(J": "O"}
 
 
+def rhythm_note(note: str | None) -> str | None:
+    """An annotation's note as a rhythm change (`(AFIB`), or None. PhysioNet's own files end the string
+    with a NUL (MIT-BIH 100's first note reads `(N\x00`), files written by wfdb do not: both read alike."""
+    text = (note or "").replace("\x00", "").strip()
+    return text if text.startswith("(") else None
+
+
 def rhythm_changes(notes: list[str] | None) -> list[str]:
-    """The rhythm changes among an annotation file's notes (`aux_note` `(X`), stripped, in order."""
-    return [note.strip() for note in notes or [] if note and note.strip().startswith("(")]
+    """The rhythm changes among an annotation file's notes, cleaned, in order."""
+    return [change for note in notes or [] if (change := rhythm_note(note))]
 
 
 def rhythm_spans(
@@ -44,7 +51,7 @@ def rhythm_spans(
     (None: not known, no episode). Notes of other rhythms end the episode before them and start none
     of the task's classes. Samples at or past `n_samples` are clipped to it."""
     changes = sorted(
-        (min(max(int(s), 0), n_samples), n.strip()) for s, n in zip(samples, notes) if n and n.strip().startswith("(")
+        (min(max(int(s), 0), n_samples), change) for s, n in zip(samples, notes) if (change := rhythm_note(n))
     )
     spans, rhythm, start = [], start_rhythm, 0
     for sample, note in changes:
