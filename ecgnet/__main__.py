@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from feature_store.tasks import TASKS, task_named
+from feature_store.tasks import TASKS, RecordWindows, TaskSpec, task_named
 from feature_store.workspace import Workspace
 from feature_store.writer import WorkspaceBusy, writing
 
@@ -122,7 +122,7 @@ def _predict(args: argparse.Namespace, workspace: Workspace) -> int:
             print(f"error: {err}", file=sys.stderr)
             failed += 1
             continue
-        _print(pred, task.unit, args, expl)
+        _print(pred, task, args, expl)
         tables.append(pred.table())
     if args.out is not None and tables:
         try:
@@ -136,8 +136,10 @@ def _predict(args: argparse.Namespace, workspace: Workspace) -> int:
     return 2 if not tables else (1 if failed else 0)
 
 
-def _print(pred: Prediction, unit: str, args: argparse.Namespace, expl: Explanation | None) -> None:
-    classes, ids, probs = pred.classes, pred.ids, pred.probs
+def _print(pred: Prediction, task: TaskSpec, args: argparse.Namespace, expl: Explanation | None) -> None:
+    from .predict import episodes_line
+
+    classes, ids, probs, unit = pred.classes, pred.ids, pred.probs, task.unit
     windows = unit == "record" and pred.samples is not None  # a long record of a rhythm task, window by window
     noun = "window" if windows else unit
     print(f"{pred.record}: {len(ids)} {noun}(s) scored by {pred.uri}")
@@ -152,6 +154,9 @@ def _print(pred: Prediction, unit: str, args: argparse.Namespace, expl: Explanat
         counts = Counter(classes[i] for i in probs.argmax(axis=1))
         share = (lambda c: f" ({counts.get(c, 0) / len(ids):.0%})") if windows else (lambda c: "")
         print(f"predicted {noun}s per class: " + ", ".join(f"{c} {counts.get(c, 0)}{share(c)}" for c in classes))
+    if windows and isinstance(task.window, RecordWindows):
+        for cls in task.focus_classes:
+            print(episodes_line(probs.argmax(axis=1), classes, cls, task.window.duration_s))
     if args.timeline is not None:
         print(f"rhythm over {len(ids)} windows drawn to {args.timeline}")
     if expl is not None:

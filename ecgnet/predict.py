@@ -147,6 +147,27 @@ def write_table(table: pl.DataFrame, out: Path) -> None:
         raise ValueError(f"{out}: --out writes .csv or .parquet; fix: name the file with one of those suffixes")
 
 
+def episodes(predicted: np.ndarray, cls: int) -> list[tuple[int, int]]:
+    """Runs of consecutive windows predicted as class `cls`: (first window, windows in the run), in order."""
+    inside = np.concatenate([[0], (np.asarray(predicted) == cls).astype(np.int8), [0]])
+    edges = np.flatnonzero(np.diff(inside))
+    starts, stops = edges[::2], edges[1::2]
+    return list(zip(starts.tolist(), (stops - starts).tolist()))
+
+
+def episodes_line(predicted: np.ndarray, classes: list[str], cls: str, window_s: float) -> str:
+    """What a Holter reader asks of a class first: in how many episodes, and the longest, from when."""
+    runs = episodes(predicted, classes.index(cls))
+    if not runs:
+        return f"{cls}: no window predicted"
+    first, n = max(runs, key=lambda run: run[1])
+    onset = int(first * window_s)
+    return (
+        f"{cls}: {len(runs)} episode(s) of consecutive windows, the longest {n * window_s / 60:.1f} min from "
+        f"{onset // 3600}:{onset // 60 % 60:02d}:{onset % 60:02d}"
+    )
+
+
 def draw_timeline(pred: Prediction, task: TaskSpec, out: Path) -> None:
     """The rhythm of a record scored window by window, over time, to `out` (PNG)."""
     window = task.window

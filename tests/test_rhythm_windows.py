@@ -246,3 +246,16 @@ def test_physionets_own_rhythm_notes_are_read_with_their_nul(tmp_path):
     assert original.record.rhythm_spans == [(int(ann.sample[0]), original.record.n_samples, "N")]
     assert copy.record.rhythm_spans == [] and original.beats is not None and copy.beats is not None
     np.testing.assert_array_equal(original.beats.r_peak, copy.beats.r_peak)
+
+
+def test_episodes_are_runs_of_consecutive_windows_of_a_class():
+    from ecgnet.predict import episodes, episodes_line
+
+    predicted = np.array([1, 1, 0, 1, 1, 1, 2, 1])  # N=0, AF=1, O=2
+    assert episodes(predicted, 1) == [(0, 2), (3, 3), (7, 1)] and episodes(predicted, 3) == []
+    classes = ["N", "AF", "O", "noisy"]
+    assert episodes_line(predicted, classes, "AF", 30.0) == (
+        "AF: 3 episode(s) of consecutive windows, the longest 1.5 min from 0:01:30"
+    )
+    assert episodes_line(np.full(200, 1), classes, "AF", 30.0).endswith("the longest 100.0 min from 0:00:00")
+    assert episodes_line(predicted, classes, "noisy", 30.0) == "noisy: no window predicted"

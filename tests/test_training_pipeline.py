@@ -358,6 +358,7 @@ def test_the_af_task_trains_and_compares_on_the_bundled_cinc_2017_records(tmp_pa
     assert ecgnet_main([*argv, "--out", str(out)]) == 0
     said = capsys.readouterr().out
     assert "data_101_8: 4 window(s) scored by models:/ecgnet-af-" in said and "predicted windows per class: N " in said
+    assert "\nAF: " in said  # its episodes, or that no window reads AF
     table = pl.read_csv(out)
     assert table["sample"].to_list() == [0, 6000, 12000, 18000] and table["predicted"].is_in(list(AF.classes)).all()
     picture = tmp_path / "rhythm.png"
