@@ -267,18 +267,17 @@ def _landed(
     the whole record (else its first window, and the row keeps no signal to cut episodes from)."""
     labels = np.array([AAMI[s] for s in symbols])
     statement = cpsc_statement(sig.comments)  # CPSC 2021: the record's AF statement, as written
-    only = rhythm_only(ann, symbols)
+    only, changes = rhythm_only(ann, symbols), rhythm_changes(ann.aux_note)
     unstated = only or (cfg.rhythm_from_beat_records and whole)
     spans = read_rhythm(ann, sig.signal.shape[-1], statement, unstated)
-    if cfg.rhythm_from_beat_records and not whole and rhythm_changes(ann.aux_note):
+    if cfg.rhythm_from_beat_records and not whole and changes:
         row.notes = (
             *row.notes,
-            f"{len(rhythm_changes(ann.aux_note))} rhythm annotations not read: the record is over "
-            "IngestConfig.max_record_values and keeps no signal to cut episodes from",
+            f"{len(changes)} rhythm annotations not read: the record is over IngestConfig.max_record_values "
+            "and keeps no signal to cut episodes from",
         )
     if not fits.any() and not (only and spans):
         if only:
-            changes = rhythm_changes(ann.aux_note)
             raise RecordError(
                 "no_beats",
                 f"{ref.path}.atr: {len(changes)} rhythm annotations ({', '.join(sorted(set(changes)))}) and no beat "
