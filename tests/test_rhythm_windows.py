@@ -259,3 +259,31 @@ def test_episodes_are_runs_of_consecutive_windows_of_a_class():
     )
     assert episodes_line(np.full(200, 1), classes, "AF", 30.0).endswith("the longest 100.0 min from 0:00:00")
     assert episodes_line(predicted, classes, "noisy", 30.0) == "noisy: no window predicted"
+
+
+def test_beats_of_a_record_whose_atr_holds_no_beat_are_detected_not_lost(tmp_path):
+    """Online beat rows of a record whose .atr holds rhythm changes only (AFDB's layout, here on MIT-BIH 100
+    keeping its one `+` annotation): R peaks are detected, as for a record without .atr, and a note says
+    so, instead of no row at all; the detected beats are the annotated ones."""
+    from feature_store.views.catalog import ViewInput
+    from feature_store.views.online import record_input
+
+    record = copy_record(MITDB / "100", tmp_path)
+    ann = wfdb.rdann(str(MITDB / "100"), "atr")
+    rhythm = [i for i, s in enumerate(ann.symbol) if s == "+"]
+    wfdb.wrann(
+        "100",
+        "atr",
+        ann.sample[rhythm],
+        symbol=["+"] * len(rhythm),
+        aux_note=["(N"] * len(rhythm),
+        write_dir=str(tmp_path),
+    )
+    spec = ViewInput(fs=360.0, samples=720, crop=(270, 522), lead_names=("MLII", "V1"), unit="beat")
+    detected = record_input(record, spec, task="beats")
+    annotated = record_input(MITDB / "100", spec, task="beats")
+    assert any("holds no beat annotation" in note and "R peaks detected" in note for note in detected.notes)
+    assert detected.beats is not None and annotated.beats is not None
+    found, truth = detected.beats["sample"].to_numpy(), annotated.beats["sample"].to_numpy()
+    near = np.abs(found[:, None] - truth[None, :]).min(axis=1) <= 0.05 * 360  # within 50 ms of a beat
+    assert abs(len(found) - len(truth)) <= 0.01 * len(truth) and near.mean() > 0.99

@@ -29,12 +29,15 @@ def record_input(path: Path, spec: ViewInput, *, task: str) -> TaskInput:
         result = _record(sig.record_id, signal, fs, spec, task, native_fs=sig.fs)
         result.notes = notes
         return result
-    if path.with_name(path.name + ".atr").is_file():
-        native = np.asarray(read_beats(read_annotations(path))[0], dtype=np.int64)
+    annotated = path.with_name(path.name + ".atr").is_file()
+    native = np.asarray(read_beats(read_annotations(path))[0] if annotated else [], dtype=np.int64)
+    if len(native):
         r_peak = rescale_samples(native, fs=sig.fs, target_fs=fs)
-    else:
+    else:  # no .atr, or one without beats (an AF database's rhythm changes): the R peaks are detected
         r_peak = detect_r_peaks(signal[0], fs)
         native = np.round(np.asarray(r_peak) * sig.fs / fs).astype(np.int64)
+        if annotated:
+            notes = [*notes, f"{path}.atr holds no beat annotation: {len(r_peak)} R peaks detected (XQRS)"]
     result = _beats(sig.record_id, signal, r_peak, native, fs, spec, task)
     result.notes = notes
     return result
