@@ -37,7 +37,8 @@ def test_a_long_record_read_in_windows_gives_the_beats_of_a_whole_read(beat_fs):
     np.testing.assert_array_equal(b.rr_prev_s, a.rr_prev_s)
     assert b.label == a.label and windowed.record.edge_beat_labels == whole.record.edge_beat_labels
     assert windowed.record.n_beats == whole.record.n_beats and windowed.record.labels == whole.record.labels
-    assert windowed.record.signal.shape == (2, 0) and whole.record.signal.shape[1] > 0
+    # neither keeps the signal: a beat record without rhythm episodes never does (its beats hold the windows)
+    assert windowed.record.signal.shape == whole.record.signal.shape == (2, 0)
     assert "read in 9 windows" in windowed.record.notes[-1]
 
 

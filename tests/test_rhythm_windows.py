@@ -132,9 +132,16 @@ def test_the_ingest_preview_reads_the_seconds_it_shows(af_world, tmp_path, monke
     ingest._preview(snapshot, EcgnetStore(home=str(tmp_path)), "annotated_beats")
     ((records, kw),) = shown
     assert kw["seconds"] == ingest.PREVIEW_SECONDS and len(records) == ingest.PREVIEW_RECORDS
-    stored = dict(store.scan_records().select("record_id", "n_samples").collect().iter_rows())
+    head = int(ingest.PREVIEW_SECONDS * cfg.beat_fs) + 1
     for record_id, signal in records.select("record_id", "signal").iter_rows():
-        assert {len(lead) for lead in signal} == {min(stored[record_id], int(ingest.PREVIEW_SECONDS * cfg.beat_fs) + 1)}
+        assert {len(lead) for lead in signal} == {head}, record_id
+    # MIT-BIH 232 keeps no signal (no rhythm episode): drawn from its beats' windows, which are its samples
+    # (360 Hz as stored: nothing resampled), with gaps only where no window reaches
+    drawn = np.array(records.filter(record_id="232")["signal"].to_list()[0], dtype=np.float32)
+    original = wfdb.rdrecord(str(MITDB / "232"), sampto=head).p_signal.T.astype(np.float32)
+    covered = ~np.isnan(drawn)
+    assert covered.mean() > 0.5
+    np.testing.assert_allclose(drawn[covered], original[covered], atol=1e-5)
 
 
 def test_a_long_record_is_scored_window_by_window_for_the_af_task():
@@ -287,3 +294,26 @@ def test_beats_of_a_record_whose_atr_holds_no_beat_are_detected_not_lost(tmp_pat
     found, truth = detected.beats["sample"].to_numpy(), annotated.beats["sample"].to_numpy()
     near = np.abs(found[:, None] - truth[None, :]).min(axis=1) <= 0.05 * 360  # within 50 ms of a beat
     assert abs(len(found) - len(truth)) <= 0.01 * len(truth) and near.mean() > 0.99
+
+
+def test_a_beat_record_without_episodes_keeps_no_signal_and_its_beats_give_it_back(af_world):
+    """No task reads a beat record's signal but through rhythm episodes: MIT-BIH 232's row keeps none
+    (its windows are in the beats table), CPSC 2021's rows keep theirs; and the beats' windows put back
+    the samples they cover, as the preview draws them."""
+    from feature_store.raw_store import signals_of
+    from feature_store.sources.annotated import signal_from_windows
+
+    store, _, _ = af_world
+    rows = {
+        r["record_id"]: r
+        for r in store.scan_records().select("record_id", "n_samples", "n_beats").collect().iter_rows(named=True)
+    }
+    assert rows["232"]["n_samples"] == 0 and rows["232"]["n_beats"] > 1700
+    assert all(rows[r]["n_samples"] > 0 for r in ("data_101_6", "data_101_8", "data_21_7", "data_8_2"))
+    beats = store.scan_beats().filter(record_id="232").sort("r_peak").head(40).collect()
+    windows = signals_of(beats.select("signal").to_arrow())
+    back = signal_from_windows(beats["r_peak"].to_numpy(), windows, 10_000)
+    original = wfdb.rdrecord(str(MITDB / "232"), sampto=10_000).p_signal.T.astype(np.float32)
+    covered = ~np.isnan(back)
+    assert covered[:, 360:9000].mean() > 0.5  # between the record's start and the 40th beat
+    np.testing.assert_allclose(back[covered], original[covered], atol=1e-5)

@@ -3,7 +3,8 @@ AF databases.
 
 Each beat keeps a context window centred on its R peak; beats whose window would cross a record
 edge are counted on the record row (`edge_beat_labels`), so every annotated beat is accounted for.
-An `.atr` of rhythm changes only (AFDB) lands its record with episodes and no beat.
+An `.atr` of rhythm changes only (AFDB) lands its record with episodes and no beat. A record's row keeps
+its signal only where it has episodes (what the af task cuts windows from); its beats hold the rest.
 """
 
 from __future__ import annotations
@@ -128,6 +129,20 @@ def beat_windows(signal: np.ndarray, r_peak: np.ndarray, width: int) -> tuple[np
     fits = (start >= 0) & (start + width <= signal.shape[-1])
     idx = start[fits, None] + np.arange(width)  # (B, width)
     return np.ascontiguousarray(signal[:, idx].transpose(1, 0, 2)), fits  # (B, leads, width)
+
+
+def signal_from_windows(r_peak: np.ndarray, windows: np.ndarray, n_samples: int) -> np.ndarray:
+    """The record's first `n_samples` (leads, n_samples) put back from its beats' context windows (the
+    inverse of `beat_windows` where they cover it; NaN where no window reaches, as between beats more
+    than a window apart): what a preview can draw of a record whose row keeps no signal."""
+    leads, width = (windows.shape[1], windows.shape[2]) if windows.ndim == 3 else (0, 0)
+    out = np.full((leads, n_samples), np.nan, np.float32)
+    for peak, window in zip(np.asarray(r_peak, np.int64), windows):
+        start = int(peak) - width // 2
+        lo, hi = max(start, 0), min(start + width, n_samples)
+        if lo < hi:
+            out[:, lo:hi] = window[:, lo - start : hi - start]
+    return out
 
 
 def rr_intervals(r_peak: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
@@ -297,6 +312,8 @@ def _landed(
     edges = np.array([(a, b) for a, b, _ in spans], np.int64).reshape(-1, 2)
     bounds = rescale_samples(edges, fs=sig.fs, target_fs=row.fs)
     row.rhythm_spans = [(int(a), int(b), r) for (a, b), (_, _, r) in zip(bounds.tolist(), spans)]
+    if not spans:  # no task reads a beat record's signal but through episodes: its beats hold the windows
+        row.signal = np.zeros((row.signal.shape[0], 0), np.float32)
     row.n_beats = int(fits.sum())
     row.edge_beat_labels = labels[~fits].tolist()
     beats = BeatBatch(

@@ -5,7 +5,8 @@ import polars as pl
 
 from feature_store.ingest import IngestReport, ingest_kind
 from feature_store.plots import records_png
-from feature_store.raw_store import RawSnapshot, RawStore
+from feature_store.raw_store import RawSnapshot, RawStore, signals_of
+from feature_store.sources.annotated import signal_from_windows
 from feature_store.sources.registry import discover
 from feature_store.summary import class_counts, quarantine_reasons
 
@@ -162,13 +163,34 @@ def _unmapped(snapshots: list[RawSnapshot]) -> pl.DataFrame:
     )
 
 
+def _drawn_from_beats(snapshot: RawSnapshot, records: pl.DataFrame, head: int) -> pl.DataFrame:
+    """Beat records whose row keeps no signal (no rhythm episode, or too long) with their first `head`
+    samples put back from their beats' context windows (gaps where no window reaches)."""
+    bare = records.filter(pl.col("n_samples") == 0)["record_id"].to_list()
+    if not bare:
+        return records
+    near = (
+        snapshot.scan_beats()
+        .filter(pl.col("record_id").is_in(bare) & (pl.col("r_peak") < 3 * head))  # windows reaching the head
+        .select("record_id", "r_peak", "signal")
+        .sort("record_id", "r_peak")
+        .collect()
+    )
+    drawn = {}
+    for (record_id,), beats in near.group_by("record_id"):
+        windows = signals_of(beats.select("signal").to_arrow())
+        drawn[record_id] = signal_from_windows(beats["r_peak"].to_numpy(), windows, head).tolist()
+    column = [drawn.get(r, s) for r, s in zip(records["record_id"], records["signal"].to_list())]
+    return records.with_columns(pl.Series("signal", column, dtype=pl.List(pl.List(pl.Float32))))
+
+
 def _preview(snapshot: RawSnapshot, store: EcgnetStore, name: str) -> dict:
     ids = list(snapshot.record_ids[:PREVIEW_RECORDS])
     scan = snapshot.scan_records().filter(pl.col("record_id").is_in(ids))
     # the seconds shown only: a 10 h Holter's samples as Python floats would take a GB
     head = int(PREVIEW_SECONDS * (scan.select(pl.col("fs").max()).collect().item() or 0)) + 1
     signal = pl.col("signal").list.eval(pl.element().list.head(head))
-    records = scan.select("record_id", "fs", "lead_names", "labels", signal).collect()
+    records = scan.select("record_id", "fs", "lead_names", "labels", "n_samples", signal).collect()
     beats = None
     if snapshot.kind == "annotated":
         beats = (
@@ -177,6 +199,7 @@ def _preview(snapshot: RawSnapshot, store: EcgnetStore, name: str) -> dict:
             .select("record_id", "r_peak", "label")
             .collect()
         )
+        records = _drawn_from_beats(snapshot, records, head)
     preview = records_png(records, seconds=PREVIEW_SECONDS, beats=beats)
     return png(preview, store.workspace().plots / f"{name}.png", "preview")
 
