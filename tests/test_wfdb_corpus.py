@@ -163,11 +163,11 @@ def test_patients_come_from_the_layout_and_stay_in_one_split():
     import polars as pl
 
     from feature_store.accounting import patients_in_two_splits
-    from feature_store.sources.splits import patient_of, record_split
+    from feature_store.sources.splits import assign, patient_of
 
     assert [patient_of(r) for r in ("data_21_7", "data_21_8", "202", "A00001")] == ["21", "21", "201", "A00001"]
     for p in (8, 21, 101, 7, 3000):
-        assert len({record_split(f"data_{p}_{r}") for r in range(1, 30)}) == 1, p
+        assert len({assign(f"data_{p}_{r}")[1] for r in range(1, 30)}) == 1, p
     records = pl.DataFrame(
         {
             "dataset": ["mitdb", "mitdb", "cpsc", "cpsc", "other"],
@@ -186,12 +186,12 @@ def test_a_noise_stress_copy_of_a_mitdb_record_keeps_its_patient_and_split(tmp_p
     patients of their own they were hashed into any split, so a noisy copy of a DS1 patient could be
     scored as a test patient. Named that way, a copy of 209 (DS1) and of 232 (DS2) keep theirs."""
     from feature_store.accounting import patients_in_two_splits
-    from feature_store.sources.splits import patient_of, record_split
+    from feature_store.sources.splits import assign, patient_of
 
     assert [patient_of(r) for r in ("118e24", "119e_6")] == [patient_of("118"), patient_of("119")]
-    assert {record_split(r) for r in ("118e00", "118e_6", "119e12")} == {"DS1"}
+    assert {assign(r)[1] for r in ("118e00", "118e_6", "119e12")} == {"DS1"}
     assert (patient_of("999e06"), patient_of("209x06")) == ("999e06", "209x06")  # not MIT-BIH's, or not this form
-    assert (patient_of("x_232"), record_split("x_232")) == (patient_of("232"), "DS2")  # should one land as plain WFDB
+    assert (patient_of("x_232"), assign("x_232")[1]) == (patient_of("232"), "DS2")  # should one land as plain WFDB
     for name, copy in (("209", "209e06"), ("232", "232e_6")):
         copy_record(MITDB / name, tmp_path)
         copy_record(MITDB / name, tmp_path, copy)

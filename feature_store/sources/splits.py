@@ -76,13 +76,6 @@ def assign(record: str, patient: str | None = None) -> tuple[str, str]:
     return patient, hash_split(patient)
 
 
-def record_split(record: str) -> str:
-    """MIT-BIH's DS1/DS2 for its records and those made from them, else a stable split of the record's
-    patient."""
-    source = _mitdb_source(record)
-    return mitdb_table()[source][1] if source else hash_split(patient_of(record))
-
-
 @cache
 def mitdb_table() -> dict[str, tuple[str, str]]:
     """record -> (patient_id, split) for MIT-BIH (de Chazal et al. 2004 inter-patient split)."""
