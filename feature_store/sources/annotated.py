@@ -117,10 +117,10 @@ def read_rhythm(
     return rhythm_spans(np.asarray(ann.sample), notes, n_samples, start_rhythm=cpsc_start_rhythm(statement))
 
 
-def rhythm_only(ann: wfdb.Annotation, symbols: list[str]) -> bool:
-    """An AF database's layout (AFDB): rhythm changes and no beat annotation (its beats, unlabelled,
-    are in a `.qrs`)."""
-    return not symbols and bool(rhythm_changes(ann.aux_note))
+def rhythm_only(symbols: list[str], changes: list[str]) -> bool:
+    """An AF database's layout (AFDB): rhythm changes (`rhythm_changes`) and no beat annotation (its
+    beats, unlabelled, are in a `.qrs`)."""
+    return not symbols and bool(changes)
 
 
 def beat_windows(signal: np.ndarray, r_peak: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -204,7 +204,7 @@ class AnnotatedBeatSource:
         ann = read_annotations(ref.path)
         samples, symbols = read_beats(ann)
         check_annotations(ref.path, ann, samples, frames)  # before any window is read
-        if rhythm_only(ann, symbols):
+        if rhythm_only(symbols, rhythm_changes(ann.aux_note)):
             raise _whole_signal_needed(ref, cfg, size)
         n_out = -(-frames * ratio.numerator // down)  # resample_poly's output length
         r_peak = rescale_samples(samples, fs=size.fs, target_fs=cfg.beat_fs)
@@ -242,7 +242,7 @@ class AnnotatedBeatSource:
         row = base_row(
             empty, source=self.kind, folder=ref.folder, target_fs=cfg.beat_fs, split=split, patient_id=patient_id
         )
-        return _landed(ref, cfg, first, row, ann, samples, symbols, r_peak, windows, fits, whole=False)
+        return _landed(ref, cfg, first, row, ann, samples, symbols, r_peak, windows, fits)
 
 
 def _declared_samples(sig: WfdbSignal, size: DeclaredSize) -> int:
@@ -275,14 +275,13 @@ def _landed(
     r_peak: np.ndarray,
     windows: np.ndarray,
     fits: np.ndarray,
-    *,
-    whole: bool = True,
 ) -> Landed:
-    """The record row and its beats, from the windows of the beats that fit (`fits`); `whole`: `sig` is
-    the whole record (else its first window, and the row keeps no signal to cut episodes from)."""
+    """The record row and its beats, from the windows of the beats that fit (`fits`). A row read in windows
+    (`_load_in_windows`: `sig` is its first window) keeps no signal to cut episodes from."""
     labels = np.array([AAMI[s] for s in symbols])
     statement = cpsc_statement(sig.comments)  # CPSC 2021: the record's AF statement, as written
-    only, changes = rhythm_only(ann, symbols), rhythm_changes(ann.aux_note)
+    changes = rhythm_changes(ann.aux_note)
+    only, whole = rhythm_only(symbols, changes), row.n_samples > 0
     unstated = only or (cfg.rhythm_from_beat_records and whole)
     spans = read_rhythm(ann, sig.signal.shape[-1], statement, unstated)
     if cfg.rhythm_from_beat_records and not whole and changes:
