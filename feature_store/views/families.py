@@ -120,8 +120,10 @@ class Family(Protocol):
     @property
     def name(self) -> str: ...
 
-    @property
-    def code_version(self) -> str: ...
+    def code_version(self, unit: str) -> str:
+        """The version of the family's code for views of `unit` (`TaskSpec.unit`: beat or record rows),
+        part of each view's version: a change to what one unit's views compute recomputes only those."""
+        ...
 
     def arrays(
         self, x: Array, xp: ModuleType, *, fs: float, params: Any, crop: tuple[int, int] | None
@@ -135,8 +137,14 @@ class Family(Protocol):
 
 
 class TimeFamily:
-    # 2: beats carry `template`; 3: slow RR reference; 4: the 90th-percentile RR reference
-    name, code_version, params_cls = "time", "4", TimeParams
+    name, params_cls = "time", TimeParams
+    # beats: 2 `template`; 3 the slow RR reference; 4 the 90th-percentile RR reference.
+    # records: 5 R peaks detected at 300 Hz or more, the rhythm's irregularity (`hrv`), and windows of
+    # annotated records resampled with the record around them (`inputs._crop`)
+    _versions = {"beat": "4", "record": "5"}
+
+    def code_version(self, unit: str) -> str:
+        return self._versions[unit]
 
     def arrays(
         self, x: Array, xp: ModuleType, *, fs: float, params: TimeParams, crop: tuple[int, int] | None
@@ -306,7 +314,10 @@ def reference_columns(
 
 
 class SpectralFamily:
-    name, code_version, params_cls = "spectral", "1", SpectralParams
+    name, params_cls = "spectral", SpectralParams
+
+    def code_version(self, unit: str) -> str:
+        return "2" if unit == "record" else "1"  # records 2: windows resampled with the record around them
 
     def arrays(
         self, x: Array, xp: ModuleType, *, fs: float, params: SpectralParams, crop: tuple[int, int] | None
@@ -329,7 +340,10 @@ class SpectralFamily:
 
 
 class SpectrogramFamily:
-    name, code_version, params_cls = "spectrogram", "1", SpectrogramParams
+    name, params_cls = "spectrogram", SpectrogramParams
+
+    def code_version(self, unit: str) -> str:
+        return "2" if unit == "record" else "1"  # records 2: windows resampled with the record around them
 
     def arrays(
         self, x: Array, xp: ModuleType, *, fs: float, params: SpectrogramParams, crop: tuple[int, int] | None

@@ -14,7 +14,7 @@ import polars as pl
 from ..raw_store import RawSnapshot, iter_signals, signals_of
 from ..sources.leads import pick_leads
 from ..tasks import BeatWindows, RecordWindows, TaskSpec
-from ..transforms.resample import resample
+from ..transforms.resample import rate_ratio, resample
 
 log = logging.getLogger(__name__)
 KEYS = ("entity_id", "record_id", "patient_id", "split", "labels", "recorded_at")
@@ -48,6 +48,7 @@ class TaskInput:
         return self.keys["split"].is_in(list(self.train_splits)).to_numpy()
 
 
+CROP_MARGIN_S = 1.0  # s of the record on either side of a window while it is resampled (`_crop`)
 CHUNK_ENV = "ECGNET_CHUNK_MB"  # stored Parquet per chunk of records, in MB (default 48)
 CHUNK_BYTES = 48 * 2**20  # a few hundred MB of rows in memory at most
 
@@ -198,9 +199,19 @@ def _one_rate(records: pl.DataFrame) -> float:
 
 
 def _crop(x: np.ndarray, fs_in: float, start: int, window: RecordWindows, fs: float) -> np.ndarray:
-    """`window.duration_s` of `x` (leads, samples at `fs_in`) from `start`, at `fs`, zero-padded at the end."""
+    """`window.duration_s` of `x` (leads, samples at `fs_in`) from `start`, at `fs`, zero-padded at the end.
+    A window inside a record is resampled with up to `CROP_MARGIN_S` of the record on either side, so that
+    its edges are filtered as its inside is: resampled alone, a slice of a lead with an offset starts and
+    ends on a step (CPSC 2021's leads sit 5 mV off zero: 2 mV of ringing at each window's start)."""
     n_in, n = int(round(window.duration_s * fs_in)), int(round(window.duration_s * fs))
-    piece, _ = resample(x[:, start : start + n_in], fs=fs_in, target_fs=fs)
+    ratio = rate_ratio(fs_in, fs)
+    # the margin before is whole polyphase periods, so the output grid still starts at `start`
+    before = min(start, int(CROP_MARGIN_S * fs_in)) // ratio.denominator * ratio.denominator
+    after = int(CROP_MARGIN_S * fs_in)
+    piece, _ = resample(x[:, start - before : start + n_in + after], fs=fs_in, target_fs=fs)
+    skip = before * ratio.numerator // ratio.denominator
+    keep = -(-min(n_in, x.shape[-1] - start) * ratio.numerator // ratio.denominator)  # the slice's own output
+    piece = piece[:, skip : skip + keep]
     out = np.zeros((x.shape[0], n), np.float32)
     out[:, : min(n, piece.shape[1])] = piece[:, :n]
     return out
