@@ -151,7 +151,7 @@ def attribute(
                 baselines=base,
                 target=target,
                 n_steps=cfg.n_steps,
-                internal_batch_size=ig_batch(net),
+                internal_batch_size=ig_batch(net, inputs.shape[1]),
                 return_convergence_delta=True,
             )
         else:
@@ -200,13 +200,15 @@ def shapley(
 SHAPLEY_GROUP = 64
 
 
-def ig_batch(net: nn.Module, net_rows: int = 12_288) -> int:
-    """Interpolated rows per Integrated Gradients pass: the autograd graph of a pass grows with the
-    networks it runs through, so `net_rows` (rows x networks) is held fixed. 4,096 rows through a late
-    variant's three networks fit in a few GB on 30 s records; the fusion ensemble (13 networks, or 65
-    as MIT-BIH fold ensembles) at 4,096 rows was killed for memory (24 GB)."""
+def ig_batch(net: nn.Module, width: int, net_rows: int = 12_288, values: int = 2**20) -> int:
+    """Interpolated rows per Integrated Gradients pass. The autograd graph of a pass grows with the
+    networks it runs through, so `net_rows` (rows x networks) is held fixed: the fusion ensemble (13
+    networks, or 65 as MIT-BIH fold ensembles) at 4,096 rows was killed for memory (24 GB). It grows with
+    each row's `width` (input values) too, so a pass also takes at most `values` of them: 4,096 rows of
+    the af time model's 30 s windows (3,000 samples) took 6.9 GB and 9.6 s for 27 rows x 128 steps on
+    2 cores, 256 rows 1.2 GB and 4.7 s (large passes are slower on a CPU as well)."""
     networks = sum(isinstance(m, NETWORKS) for m in net.modules())
-    return max(64, min(4096, net_rows // max(networks, 1)))
+    return max(64, min(4096, net_rows // max(networks, 1), values // max(width, 1)))
 
 
 def _probs(net: nn.Module, flat: np.ndarray) -> np.ndarray:
