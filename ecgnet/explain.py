@@ -204,9 +204,10 @@ def ig_batch(net: nn.Module, width: int, net_rows: int = 12_288, values: int = 2
     """Interpolated rows per Integrated Gradients pass. The autograd graph of a pass grows with the
     networks it runs through, so `net_rows` (rows x networks) is held fixed: the fusion ensemble (13
     networks, or 65 as MIT-BIH fold ensembles) at 4,096 rows was killed for memory (24 GB). It grows with
-    each row's `width` (input values) too, so a pass also takes at most `values` of them: 4,096 rows of
-    the af time model's 30 s windows (3,000 samples) took 6.9 GB and 9.6 s for 27 rows x 128 steps on
-    2 cores, 256 rows 1.2 GB and 4.7 s (large passes are slower on a CPU as well)."""
+    each row's `width` (input values) too, so a pass also takes at most `values` of them: 4,096 of the af
+    task's packed rows (a 30 s window and its spectrogram: 6,142 values) took the time model to 6.9 GB and
+    9.6 s for 27 rows x 128 steps on 2 cores, 170 rows 1.2 GB and 4.9 s (large passes are slower on a CPU
+    as well)."""
     networks = sum(isinstance(m, NETWORKS) for m in net.modules())
     return max(64, min(4096, net_rows // max(networks, 1), values // max(width, 1)))
 

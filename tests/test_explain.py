@@ -98,7 +98,7 @@ def test_a_compared_variant_carries_its_explanation_through_save_and_load(data, 
 
 
 def test_a_pass_of_integrated_gradients_holds_a_bounded_number_of_input_values(time_model):
-    """Rows per pass shrink with each row's width (a 30 s window's 3,000 samples took 6.9 GB at 4,096 rows)
+    """Rows per pass shrink with each row's width (the af task's 6,142 values a row took 6.9 GB at 4,096 rows)
     and with the networks a pass runs through, never below 64 rows."""
     import copy
 
