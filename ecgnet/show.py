@@ -58,7 +58,8 @@ def comparison_summary(tracker: Tracker, spec: TaskSpec, run_id: str | None = No
         task=spec.name,
         run_id=rid,
         finished=datetime.fromtimestamp((run.info.end_time or 0) / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        commit=params.get("git_commit", "unknown")[:10],
+        commit=params.get("git_commit", "unknown")[:10]
+        + (" with uncommitted changes" if params.get("git_dirty") == "true" else ""),
         hardware=f"{hw[0]}, {hw[1]} cores, {hw[2]} (bfloat16 unit: {hw[3]})",
         settings=", ".join(f"{name} {value}" for name, value in comparison_settings(params).items()),
         candidate=tags.get(CANDIDATE, ""),

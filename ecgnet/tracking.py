@@ -49,12 +49,24 @@ CANDIDATE = "ecgnet.champion_candidate"  # the tag naming the variant a finished
 PIP_REQUIREMENTS = ["torch==2.13.0", "numpy==2.4.6"]  # explicit: inferring them costs seconds
 
 
-def git_commit() -> str:
+def git_state(root: Path = PROJECT_ROOT) -> dict[str, str]:
+    """The code a run ran, as MLflow params: the checkout's commit, and whether tracked files differed from it
+    (`git_dirty`: a run of uncommitted code cannot be repeated from its commit alone; untracked files, such
+    as a workspace inside the checkout, do not count). "unknown" outside a git checkout."""
+    status = _git(root, "status", "--porcelain", "--untracked-files=no")
+    return {
+        "git_commit": _git(root, "rev-parse", "HEAD") or "unknown",
+        "git_dirty": "unknown" if status is None else str(bool(status)).lower(),
+    }
+
+
+def _git(root: Path, *args: str) -> str | None:
+    """git's output in `root`, stripped; None where git is missing or fails there (not a checkout)."""
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=5)
+        out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
-        return "unknown"
-    return out.stdout.strip() or "unknown"
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
 
 
 def hardware(device: str) -> dict[str, str]:
@@ -174,7 +186,7 @@ class Tracker:
         params = {
             "task": task,
             "variants": ",".join(cfg.variants),
-            "git_commit": git_commit(),
+            **git_state(),
             "n_boot": cfg.n_boot,
             "folds": cfg.folds,
             "seeds": cfg.seeds,
@@ -216,7 +228,7 @@ class Tracker:
         with self.fluent(), mlflow.start_run(run_id=run_id):
             # a value over MLflow's 6,000 characters is cut there by MLflow itself (with a warning), as for the
             # comparisons: not at 500 here, which cut long settings that it takes whole
-            mlflow.log_params({"ablation": name, "git_commit": git_commit(), **settings(cfg), **(params or {})})
+            mlflow.log_params({"ablation": name, **git_state(), **settings(cfg), **(params or {})})
             mlflow.log_metrics({k: float(v) for k, v in metrics.items() if np.isfinite(v)})
             for path in (files or {}).values():
                 mlflow.log_artifact(str(path))
@@ -251,7 +263,7 @@ class Tracker:
                     "kind": v.kind,
                     "description": v.description,
                     "modalities": v.modality or "time,frequency,spectrogram",
-                    "git_commit": git_commit(),
+                    **git_state(),
                     "data_fingerprint": _fingerprint(data.versions),
                     **{f"view.{k}": val for k, val in data.versions.items()},
                     **settings(cfg),

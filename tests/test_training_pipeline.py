@@ -51,6 +51,9 @@ def test_the_comparison_leaves_a_parent_run_with_a_child_per_variant(trained):
     assert parent["tags.ecgnet.hardware.device"].iloc[0] and parent["tags.ecgnet.hardware.cpu"].iloc[0]
     assert int(parent["tags.ecgnet.hardware.cores"].iloc[0]) >= 1
     assert parent["tags.ecgnet.hardware.amx"].iloc[0] in ("true", "false")
+    # and what code: the commit, and whether tracked files differed from it (children say the same)
+    assert parent["params.git_dirty"].iloc[0] in ("true", "false", "unknown")
+    assert set(children["params.git_dirty"]) == {parent["params.git_dirty"].iloc[0]}
     assert parent["tags.ecgnet.hardware.native_bf16"].iloc[0] in ("amx", "avx512_bf16", "none")
     assert {"comparison.csv", "comparison.md", "comparison.png", "modality_shares.png", "candidate.json"} <= logged
     assert {"per_patient.csv", "per_patient.png"} <= logged  # where the test's pooled sensitivity comes from
