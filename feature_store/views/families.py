@@ -3,6 +3,7 @@ and the host part (RR, HRV: per-record Python)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
@@ -120,9 +121,10 @@ class Family(Protocol):
     @property
     def name(self) -> str: ...
 
-    def code_version(self, unit: str) -> str:
-        """The version of the family's code for views of `unit` (`TaskSpec.unit`: beat or record rows),
-        part of each view's version: a change to what one unit's views compute recomputes only those."""
+    @property
+    def code_versions(self) -> Mapping[str, str]:
+        """The version of the family's code per row unit (`TaskSpec.unit`: beat or record), part of each
+        view's version: a change to what one unit's views compute recomputes only those."""
         ...
 
     def arrays(
@@ -141,10 +143,7 @@ class TimeFamily:
     # beats: 2 `template`; 3 the slow RR reference; 4 the 90th-percentile RR reference.
     # records: 5 R peaks detected at 300 Hz or more, the rhythm's irregularity (`hrv`), and windows of
     # annotated records resampled with the record around them (`inputs._crop`)
-    _versions = {"beat": "4", "record": "5"}
-
-    def code_version(self, unit: str) -> str:
-        return self._versions[unit]
+    code_versions = {"beat": "4", "record": "5"}
 
     def arrays(
         self, x: Array, xp: ModuleType, *, fs: float, params: TimeParams, crop: tuple[int, int] | None
@@ -315,9 +314,7 @@ def reference_columns(
 
 class SpectralFamily:
     name, params_cls = "spectral", SpectralParams
-
-    def code_version(self, unit: str) -> str:
-        return "2" if unit == "record" else "1"  # records 2: windows resampled with the record around them
+    code_versions = {"beat": "1", "record": "2"}  # records 2: windows resampled with the record around them
 
     def arrays(
         self, x: Array, xp: ModuleType, *, fs: float, params: SpectralParams, crop: tuple[int, int] | None
@@ -341,9 +338,7 @@ class SpectralFamily:
 
 class SpectrogramFamily:
     name, params_cls = "spectrogram", SpectrogramParams
-
-    def code_version(self, unit: str) -> str:
-        return "2" if unit == "record" else "1"  # records 2: windows resampled with the record around them
+    code_versions = {"beat": "1", "record": "2"}  # records 2: windows resampled with the record around them
 
     def arrays(
         self, x: Array, xp: ModuleType, *, fs: float, params: SpectrogramParams, crop: tuple[int, int] | None

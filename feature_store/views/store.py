@@ -177,7 +177,7 @@ class FeatureStore:
             family=family,
             path=path.uri,
             params=asdict(params),
-            code_version=fam.code_version(task.unit),
+            code_version=fam.code_versions[task.unit],
             stats=stats,
             schema=_schema(path),
             rows=rows,
@@ -217,7 +217,7 @@ class FeatureStore:
             {
                 "name": view_name(task.name, family),
                 "params": asdict(params),
-                "code": FAMILIES[family].code_version(task.unit),
+                "code": FAMILIES[family].code_versions[task.unit],
                 "snapshots": _lineage(snapshots),
                 "shard": _shard_of(snapshots),
                 "stats": _hash(stats),
