@@ -18,7 +18,7 @@ import numpy as np
 import wfdb
 
 from ..config import IngestConfig
-from ..transforms.resample import rate_ratio, resample, rescale_samples
+from ..transforms.resample import rate_ratio, resample, resampled_length, rescale_samples
 from .base import BeatBatch, Landed, RecordRef
 from .canonical import RecordRow, base_row
 from .errors import RecordError
@@ -206,7 +206,7 @@ class AnnotatedBeatSource:
         check_annotations(ref.path, ann, samples, frames)  # before any window is read
         if rhythm_only(symbols, rhythm_changes(ann.aux_note)):
             raise _whole_signal_needed(ref, cfg, size)
-        n_out = -(-frames * ratio.numerator // down)  # resample_poly's output length
+        n_out = resampled_length(frames, ratio)
         r_peak = rescale_samples(samples, fs=size.fs, target_fs=cfg.beat_fs)
         start = r_peak - cfg.context_samples // 2
         fits = (start >= 0) & (start + cfg.context_samples <= n_out)

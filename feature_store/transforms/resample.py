@@ -16,6 +16,11 @@ def rate_ratio(fs: float, target_fs: float) -> Fraction:
     return Fraction(target_fs / fs).limit_denominator(1000)
 
 
+def resampled_length(n: int, ratio: Fraction) -> int:
+    """Samples `resample_poly` gives for `n` input samples at `ratio` (up / down): ceil(n x up / down)."""
+    return -(-n * ratio.numerator // ratio.denominator)
+
+
 def resample(x: Array, *, fs: float, target_fs: float, xp: ModuleType = np) -> tuple[Array, float]:
     """Resample `x` (..., samples) from `fs` to `target_fs` Hz; returns (signal float32, fs)."""
     if fs == target_fs:

@@ -14,7 +14,7 @@ import polars as pl
 from ..raw_store import RawSnapshot, iter_signals, signals_of
 from ..sources.leads import pick_leads
 from ..tasks import BeatWindows, RecordWindows, TaskSpec
-from ..transforms.resample import rate_ratio, resample
+from ..transforms.resample import rate_ratio, resample, resampled_length
 
 log = logging.getLogger(__name__)
 KEYS = ("entity_id", "record_id", "patient_id", "split", "labels", "recorded_at")
@@ -210,7 +210,7 @@ def _crop(x: np.ndarray, fs_in: float, start: int, window: RecordWindows, fs: fl
     after = int(CROP_MARGIN_S * fs_in)
     piece, _ = resample(x[:, start - before : start + n_in + after], fs=fs_in, target_fs=fs)
     skip = before * ratio.numerator // ratio.denominator
-    keep = -(-min(n_in, x.shape[-1] - start) * ratio.numerator // ratio.denominator)  # the slice's own output
+    keep = resampled_length(min(n_in, x.shape[-1] - start), ratio)  # what the slice alone gives
     piece = piece[:, skip : skip + keep]
     out = np.zeros((x.shape[0], n), np.float32)
     out[:, : min(n, piece.shape[1])] = piece[:, :n]
