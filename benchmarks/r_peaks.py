@@ -1,12 +1,18 @@
-"""R-peak detection at the record tasks' rate, scored against annotated beats.
+"""R-peak detection against annotated beats, where the pipeline detects them.
 
-The record views (`records`, `af`) read heart rate and rhythm irregularity from R peaks detected in
-signals stored at `IngestConfig.record_fs` (100 Hz). Reference: every beat-annotated record of the bundled
-sample (MIT-BIH and CPSC 2021, whose `.atr` marks every R peak) and, where it is there, the full MIT-BIH
-database, each lead resampled to the rate under test as ingest resamples it and cut into the 30 s windows
-the af task reads. Baseline: wfdb's XQRS run at
-that rate directly (the detector before 2026-12-05). A detection counts within 150 ms of an annotated beat
-(ANSI/AAMI EC57's window), one to one (`wfdb.processing.compare_annotations`).
+Two settings, in one run, over every beat-annotated record of the bundled sample (MIT-BIH and CPSC 2021,
+whose `.atr` marks every R peak) and, where it is there, the full MIT-BIH database:
+- the record views (`records`, `af`): each record's af lead resampled to `IngestConfig.record_fs` (100 Hz)
+  as ingest resamples it and cut into the 30 s windows the af task reads;
+- `predict --task beats` on a record without annotations: its beats lead at the record's own rate,
+  whole, with the sensitivity per AAMI class (a beat the detector misses is never classified).
+Detectors: `detect_r_peaks` (XQRS on a copy upsampled to 300 Hz or more: the record views' since
+2026-12-05, and `predict`'s until `detect_beats` took its place) and `detect_beats` (GQRS); for the record
+views also their baseline, wfdb's XQRS run at the rate directly (the detector before 2026-12-05). The
+record views keep XQRS although GQRS misses fewer annotated beats there: the af task reads its rhythm
+statistics better (README, "R peaks").
+A detection counts within 150 ms of an annotated beat (ANSI/AAMI EC57's window), one to one
+(`wfdb.processing.compare_annotations`).
 
     python -m benchmarks.r_peaks [--fs 100] [--minutes 10] [--window-s 30] [FOLDER ...]
 """
@@ -24,12 +30,12 @@ from wfdb import processing
 
 from benchmarks.common import MITDB
 from feature_store.config import IngestConfig
-from feature_store.sources.annotated import read_annotations, read_beats
+from feature_store.sources.annotated import AAMI, read_annotations, read_beats
 from feature_store.sources.leads import pick_leads
 from feature_store.sources.wfdb_record import read_wfdb
-from feature_store.tasks import AF
+from feature_store.tasks import AF, BEATS, TaskSpec
 from feature_store.transforms.resample import resample, rescale_samples
-from feature_store.transforms.rhythm import detect_r_peaks
+from feature_store.transforms.rhythm import detect_beats, detect_r_peaks
 from feature_store.workspace import PROJECT_ROOT
 
 SAMPLE = [PROJECT_ROOT / "data" / "sample" / "mitdb", PROJECT_ROOT / "data" / "sample" / "cpsc2021"]
@@ -43,6 +49,9 @@ def xqrs_at_rate(lead: np.ndarray, fs: float) -> np.ndarray:
     return np.asarray(processing.xqrs_detect(lead.astype(np.float64), fs=fs, verbose=False), dtype=np.int64)
 
 
+CLASSES = ("N", "S", "V", "F", "Q")  # AAMI's
+
+
 @dataclass
 class Score:
     beats: int = 0
@@ -50,17 +59,33 @@ class Score:
     extra: int = 0
     seconds: float = 0.0
     offsets_ms: list[float] = field(default_factory=list)
+    beats_by_class: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CLASSES, 0))
+    found_by_class: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CLASSES, 0))
 
-    def add(self, reference: np.ndarray, detected: np.ndarray, fs: float, seconds: float) -> None:
+    def add(
+        self, reference: np.ndarray, detected: np.ndarray, fs: float, seconds: float, classes: np.ndarray | None = None
+    ) -> None:
+        """`classes`: each reference beat's AAMI class, for the sensitivity per class."""
         self.beats += len(reference)
         self.seconds += seconds
-        if not len(detected):
-            return
-        c = processing.compare_annotations(reference, detected, window_width=int(round(MATCH_S * fs)))
-        matched = c.matching_sample_nums >= 0
-        self.found += int(c.tp)
-        self.extra += int(c.fp)
-        self.offsets_ms += ((detected[c.matching_sample_nums[matched]] - reference[matched]) * 1000 / fs).tolist()
+        found = np.zeros(len(reference), dtype=bool)
+        if len(detected) and len(reference):
+            c = processing.compare_annotations(reference, detected, window_width=int(round(MATCH_S * fs)))
+            found = c.matching_sample_nums >= 0
+            self.extra += int(c.fp)
+            self.offsets_ms += ((detected[c.matching_sample_nums[found]] - reference[found]) * 1000 / fs).tolist()
+        else:
+            self.extra += len(detected)
+        self.found += int(found.sum())
+        for k in CLASSES if classes is not None else ():
+            of_class = np.asarray(classes == k, dtype=bool)
+            self.beats_by_class[k] += int(of_class.sum())
+            self.found_by_class[k] += int((found & of_class).sum())
+
+    def by_class(self) -> str:
+        return " ".join(
+            f"{k} {self.found_by_class[k] / self.beats_by_class[k]:.4f}" for k in CLASSES if self.beats_by_class[k]
+        )
 
     def line(self, name: str, baseline: Score | None) -> str:
         errors = self.beats - self.found + self.extra
@@ -73,14 +98,28 @@ class Score:
         )
 
 
-def score(folders: list[Path], fs: float, minutes: float, window_s: float) -> dict[str, dict[str, Score]]:
+Detector = Callable[[np.ndarray, float], np.ndarray]
+VIEWS: dict[str, Detector] = {
+    "XQRS at the rate (baseline)": xqrs_at_rate,
+    "detect_r_peaks (XQRS)": detect_r_peaks,
+    "detect_beats (GQRS)": detect_beats,
+}
+PREDICT: dict[str, Detector] = {"detect_r_peaks (XQRS, baseline)": detect_r_peaks, "detect_beats (GQRS)": detect_beats}
+
+
+def score(
+    folders: list[Path],
+    fs: float | None,
+    minutes: float,
+    window_s: float,
+    *,
+    task: TaskSpec = AF,
+    detectors: dict[str, Detector] = VIEWS,
+) -> dict[str, dict[str, Score]]:
     """Per folder, each detector's score over the first `minutes` of every beat-annotated record (the
-    lead the af task reads where the record has one, else its first), detected in windows of `window_s`
-    laid end to end as the record views detect them (0: the whole stretch at once)."""
-    detectors: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
-        "XQRS at the rate (baseline)": xqrs_at_rate,
-        "detect_r_peaks": detect_r_peaks,
-    }
+    lead `task` reads where the record has one, else its first), at `fs` (None: the record's own rate),
+    detected in windows of `window_s` laid end to end as the record views detect them (0: the whole
+    stretch at once, as `predict` does)."""
     cfg, out = IngestConfig(), dict[str, dict[str, Score]]()
     for folder in folders:
         label = str(folder.relative_to(PROJECT_ROOT)) if folder.is_relative_to(PROJECT_ROOT) else str(folder)
@@ -90,42 +129,62 @@ def score(folders: list[Path], fs: float, minutes: float, window_s: float) -> di
             if not path.with_suffix(".atr").is_file():
                 continue
             sig = read_wfdb(path, cfg)
-            lead = (pick_leads(AF.window.leads, sig.lead_names) or [0])[0]
+            lead = (pick_leads(task.window.leads, sig.lead_names) or [0])[0]
             n = min(int(minutes * 60 * sig.fs), sig.signal.shape[-1])
-            x, _ = resample(sig.signal[lead, :n], fs=sig.fs, target_fs=fs)
-            samples = read_beats(read_annotations(path))[0]
-            reference = rescale_samples(samples[samples < n], fs=sig.fs, target_fs=fs)
-            width = int(round(window_s * fs)) if window_s > 0 else len(x)
+            rate = fs or sig.fs
+            x, _ = resample(sig.signal[lead, :n], fs=sig.fs, target_fs=rate)
+            samples, symbols = read_beats(read_annotations(path))
+            inside_n = samples < n
+            reference = rescale_samples(samples[inside_n], fs=sig.fs, target_fs=rate)
+            classes = np.array([AAMI[s] for s in np.asarray(symbols, dtype=object)[inside_n]], dtype=object)
+            width = int(round(window_s * rate)) if window_s > 0 else len(x)
             for a in range(0, len(x) - width + 1, width):
-                inside = reference[(reference >= a) & (reference < a + width)] - a
+                inside = (reference >= a) & (reference < a + width)
                 for name, detect in detectors.items():
                     start = time.perf_counter()
-                    peaks = detect(x[a : a + width], fs)
-                    scores[name].add(inside, peaks, fs, time.perf_counter() - start)
+                    peaks = detect(x[a : a + width], rate)
+                    scores[name].add(reference[inside] - a, peaks, rate, time.perf_counter() - start, classes[inside])
     return out
+
+
+def report(title: str, results: dict[str, dict[str, Score]], baseline: str, *, per_class: bool) -> None:
+    print(f"\n{title}")
+    print(
+        f"{'folder / detector':34s} {'Se':>7s} {'+P':>7s} {'errors':>7s} {'x base':>9s} "
+        f"{'off ms':>8s} {'|off| p90':>8s} {'seconds':>7s}" + ("  Se per AAMI class" if per_class else "")
+    )
+    for folder, scores in results.items():
+        base = scores[baseline]
+        print(f"{folder} ({base.beats} beats)")
+        for name, s in scores.items():
+            print(s.line("  " + name, None if s is base else base) + (f"  {s.by_class()}" if per_class else ""))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="*", type=Path, help="folders of beat-annotated records (default below)")
-    parser.add_argument("--fs", type=float, default=IngestConfig().record_fs, help="rate under test, Hz")
+    parser.add_argument("--fs", type=float, default=IngestConfig().record_fs, help="the record views' rate, Hz")
     parser.add_argument("--minutes", type=float, default=10.0, help="minutes read from each record's start")
-    parser.add_argument("--window-s", type=float, default=30.0, help="seconds a detection sees (0: all of them)")
+    parser.add_argument("--window-s", type=float, default=30.0, help="seconds a record view's detection sees")
     args = parser.parse_args()
     folders = args.folders or SAMPLE + ([MITDB] if MITDB.is_dir() else [])
-    print(
-        f"\nR peaks at {args.fs:g} Hz against annotated beats (first {args.minutes:g} min of each record, "
-        f"{f'in {args.window_s:g} s windows' if args.window_s else 'whole'}; within {MATCH_S * 1000:.0f} ms), CPU"
+    minutes, within = f"first {args.minutes:g} min of each record", f"within {MATCH_S * 1000:.0f} ms; CPU"
+    views = score(folders, args.fs, args.minutes, args.window_s)
+    report(
+        f"R peaks of the record views: the af lead at {args.fs:g} Hz in {args.window_s:g} s windows "
+        f"({minutes}; {within})",
+        views,
+        "XQRS at the rate (baseline)",
+        per_class=False,
     )
-    print(
-        f"{'folder / detector':34s} {'Se':>7s} {'+P':>7s} {'errors':>7s} {'x base':>9s} "
-        f"{'off ms':>8s} {'|off| p90':>8s} {'seconds':>7s}"
+    predict = score(folders, None, args.minutes, 0, task=BEATS, detectors=PREDICT)
+    report(
+        f"R peaks of `predict --task beats` on a record without annotations: the beats lead at its own rate, "
+        f"whole ({minutes}; {within})",
+        predict,
+        "detect_r_peaks (XQRS, baseline)",
+        per_class=True,
     )
-    for folder, scores in score(folders, args.fs, args.minutes, args.window_s).items():
-        base = scores["XQRS at the rate (baseline)"]
-        print(f"{folder} ({base.beats} beats)")
-        for name, s in scores.items():
-            print(s.line("  " + name, None if s is base else base))
 
 
 if __name__ == "__main__":

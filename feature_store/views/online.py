@@ -14,7 +14,7 @@ from ..sources.leads import lead_notes, pick_leads
 from ..sources.wfdb_record import read_wfdb
 from ..tasks import RecordWindows, task_named
 from ..transforms.resample import resample, rescale_samples
-from ..transforms.rhythm import detect_r_peaks
+from ..transforms.rhythm import detect_beats
 from .catalog import ViewInput
 from .inputs import KEY_SCHEMA, TaskInput
 
@@ -34,10 +34,10 @@ def record_input(path: Path, spec: ViewInput, *, task: str) -> TaskInput:
     if len(native):
         r_peak = rescale_samples(native, fs=sig.fs, target_fs=fs)
     else:  # no .atr, or one without beats (an AF database's rhythm changes): the R peaks are detected
-        r_peak = detect_r_peaks(signal[0], fs)
+        r_peak = detect_beats(signal[0], fs)
         native = np.round(np.asarray(r_peak) * sig.fs / fs).astype(np.int64)
         if annotated:
-            notes = [*notes, f"{path}.atr holds no beat annotation: {len(r_peak)} R peaks detected (XQRS)"]
+            notes = [*notes, f"{path}.atr holds no beat annotation: {len(r_peak)} R peaks detected (GQRS)"]
     result = _beats(sig.record_id, signal, r_peak, native, fs, spec, task)
     result.notes = notes
     return result
