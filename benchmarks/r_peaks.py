@@ -4,8 +4,9 @@ Two settings, in one run, over every beat-annotated record of the bundled sample
 whose `.atr` marks every R peak) and, where it is there, the full MIT-BIH database:
 - the record views (`records`, `af`): each record's af lead resampled to `IngestConfig.record_fs` (100 Hz)
   as ingest resamples it and cut into the 30 s windows the af task reads;
-- `predict --task beats` on a record without annotations: its beats lead at the record's own rate,
-  whole, with the sensitivity per AAMI class (a beat the detector misses is never classified).
+- `predict --task beats` on a record without annotations: its beats lead at the beat views' rate
+  (`IngestConfig.beat_fs`, 360 Hz), whole, with the sensitivity per AAMI class (a beat the detector misses
+  is never classified).
 Detectors: `detect_r_peaks` (XQRS on a copy upsampled to 300 Hz or more: the record views' since
 2026-12-05, and `predict`'s until `detect_beats` took its place) and `detect_beats` (GQRS); for the record
 views also their baseline, wfdb's XQRS run at the rate directly (the detector before 2026-12-05). The
@@ -177,10 +178,10 @@ def main() -> None:
         "XQRS at the rate (baseline)",
         per_class=False,
     )
-    predict = score(folders, None, args.minutes, 0, task=BEATS, detectors=PREDICT)
+    predict = score(folders, IngestConfig().beat_fs, args.minutes, 0, task=BEATS, detectors=PREDICT)
     report(
-        f"R peaks of `predict --task beats` on a record without annotations: the beats lead at its own rate, "
-        f"whole ({minutes}; {within})",
+        f"R peaks of `predict --task beats` on a record without annotations: the beats lead at the beat views' "
+        f"{IngestConfig().beat_fs:g} Hz, whole ({minutes}; {within})",
         predict,
         "detect_r_peaks (XQRS, baseline)",
         per_class=True,

@@ -128,8 +128,9 @@ def detect_beats(lead: np.ndarray, fs: float) -> np.ndarray:
     """Every beat's R-peak sample index in one lead, to classify them (`predict --task beats` on a record
     without annotations: a beat missed is never classified); empty when none are found. wfdb's GQRS on the
     lead scaled to `TYPICAL_QRS_MV`, each peak then moved to the largest deflection near it, up or down
-    (`correct_peaks`). XQRS's upright wavelet misses wide ventricular beats: on MIT-BIH's whole records at
-    360 Hz it found 91.9 % of the V beats, GQRS 99.1 %, at +P 0.993 and 0.994 (benchmarks/r_peaks.py)."""
+    (`correct_peaks`). XQRS's upright wavelet misses wide ventricular beats: in the first 10 minutes of
+    MIT-BIH's records at 360 Hz it found 87.3 % of the V beats, GQRS 98.6 %, at +P 0.993 and 0.995
+    (benchmarks/r_peaks.py)."""
     prepared = _prepared(lead, fs)
     if prepared is None:
         return np.array([], dtype=np.int64)
