@@ -50,7 +50,7 @@ def xqrs_at_rate(lead: np.ndarray, fs: float) -> np.ndarray:
     return np.asarray(processing.xqrs_detect(lead.astype(np.float64), fs=fs, verbose=False), dtype=np.int64)
 
 
-CLASSES = ("N", "S", "V", "F", "Q")  # AAMI's
+CLASSES = BEATS.classes  # AAMI's
 
 
 @dataclass
