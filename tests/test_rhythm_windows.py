@@ -293,6 +293,10 @@ def test_beats_of_a_record_whose_atr_holds_no_beat_are_detected_not_lost(tmp_pat
     detected = record_input(record, spec, task="beats")
     annotated = record_input(MITDB / "100", spec, task="beats")
     assert any("holds no beat annotation" in note and "R peaks detected" in note for note in detected.notes)
+    assert not any("R peaks detected" in note for note in annotated.notes)
+    bare = copy_record(MITDB / "100", tmp_path / "bare")
+    bare.with_name("100.atr").unlink()
+    assert any("has no .atr" in n and "R peaks detected" in n for n in record_input(bare, spec, task="beats").notes)
     assert detected.beats is not None and annotated.beats is not None
     found, truth = detected.beats["sample"].to_numpy(), annotated.beats["sample"].to_numpy()
     near = np.abs(found[:, None] - truth[None, :]).min(axis=1) <= 0.05 * 360  # within 50 ms of a beat

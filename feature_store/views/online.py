@@ -36,8 +36,8 @@ def record_input(path: Path, spec: ViewInput, *, task: str) -> TaskInput:
     else:  # no .atr, or one without beats (an AF database's rhythm changes): the R peaks are detected
         r_peak = detect_beats(signal[0], fs)
         native = np.round(np.asarray(r_peak) * sig.fs / fs).astype(np.int64)
-        if annotated:
-            notes = [*notes, f"{path}.atr holds no beat annotation: {len(r_peak)} R peaks detected (GQRS)"]
+        why = f"{path}.atr holds no beat annotation" if annotated else f"{path} has no .atr"
+        notes = [*notes, f"{why}: its beats are the {len(r_peak)} R peaks detected (GQRS)"]
     result = _beats(sig.record_id, signal, r_peak, native, fs, spec, task)
     result.notes = notes
     return result
