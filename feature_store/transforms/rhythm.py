@@ -29,7 +29,7 @@ DETECT_MIN_FS = 300.0  # Hz; below it XQRS misplaces and doubles beats: an upsam
 EDGE_TAPER_S = 0.2  # s at each end of a lead faded in and out before R peaks are detected
 # GQRS's thresholds are in microvolts (its QRSa, QRSamin): `detect_beats` scales a lead so that its median
 # peak-to-peak over AMPLITUDE_SPAN_S stretches is TYPICAL_QRS_MV, whatever its units and gain (on
-# MIT-BIH 1 mV missed more ventricular beats, 2.25 mV took T waves for beats), and clips it at
+# MIT-BIH 1 mV missed more ventricular beats, 2.25 mV made 2.6 times the extra detections), and clips it at
 # SPIKE_CLIP times that: an artifact a million times a beat's size left GQRS's integer threshold at zero,
 # and it divided by it
 TYPICAL_QRS_MV = 1.5
