@@ -100,6 +100,7 @@ class Score:
 
 
 Detector = Callable[[np.ndarray, float], np.ndarray]
+# each setting's first detector is its baseline
 VIEWS: dict[str, Detector] = {
     "XQRS at the rate (baseline)": xqrs_at_rate,
     "detect_r_peaks (XQRS)": detect_r_peaks,
@@ -110,7 +111,7 @@ PREDICT: dict[str, Detector] = {"detect_r_peaks (XQRS, baseline)": detect_r_peak
 
 def score(
     folders: list[Path],
-    fs: float | None,
+    fs: float,
     minutes: float,
     window_s: float,
     *,
@@ -118,9 +119,9 @@ def score(
     detectors: dict[str, Detector] = VIEWS,
 ) -> dict[str, dict[str, Score]]:
     """Per folder, each detector's score over the first `minutes` of every beat-annotated record (the
-    lead `task` reads where the record has one, else its first), at `fs` (None: the record's own rate),
-    detected in windows of `window_s` laid end to end as the record views detect them (0: the whole
-    stretch at once, as `predict` does)."""
+    lead `task` reads where the record has one, else its first), resampled to `fs`, detected in windows of
+    `window_s` laid end to end as the record views detect them (0: the whole stretch at once, as `predict`
+    does)."""
     cfg, out = IngestConfig(), dict[str, dict[str, Score]]()
     for folder in folders:
         label = str(folder.relative_to(PROJECT_ROOT)) if folder.is_relative_to(PROJECT_ROOT) else str(folder)
@@ -132,30 +133,29 @@ def score(
             sig = read_wfdb(path, cfg)
             lead = (pick_leads(task.window.leads, sig.lead_names) or [0])[0]
             n = min(int(minutes * 60 * sig.fs), sig.signal.shape[-1])
-            rate = fs or sig.fs
-            x, _ = resample(sig.signal[lead, :n], fs=sig.fs, target_fs=rate)
+            x, _ = resample(sig.signal[lead, :n], fs=sig.fs, target_fs=fs)
             samples, symbols = read_beats(read_annotations(path))
             inside_n = samples < n
-            reference = rescale_samples(samples[inside_n], fs=sig.fs, target_fs=rate)
+            reference = rescale_samples(samples[inside_n], fs=sig.fs, target_fs=fs)
             classes = np.array([AAMI[s] for s in np.asarray(symbols, dtype=object)[inside_n]], dtype=object)
-            width = int(round(window_s * rate)) if window_s > 0 else len(x)
+            width = int(round(window_s * fs)) if window_s > 0 else len(x)
             for a in range(0, len(x) - width + 1, width):
                 inside = (reference >= a) & (reference < a + width)
                 for name, detect in detectors.items():
                     start = time.perf_counter()
-                    peaks = detect(x[a : a + width], rate)
-                    scores[name].add(reference[inside] - a, peaks, rate, time.perf_counter() - start, classes[inside])
+                    peaks = detect(x[a : a + width], fs)
+                    scores[name].add(reference[inside] - a, peaks, fs, time.perf_counter() - start, classes[inside])
     return out
 
 
-def report(title: str, results: dict[str, dict[str, Score]], baseline: str, *, per_class: bool) -> None:
+def report(title: str, results: dict[str, dict[str, Score]], *, per_class: bool) -> None:
     print(f"\n{title}")
     print(
         f"{'folder / detector':34s} {'Se':>7s} {'+P':>7s} {'errors':>7s} {'x base':>9s} "
         f"{'off ms':>8s} {'|off| p90':>8s} {'seconds':>7s}" + ("  Se per AAMI class" if per_class else "")
     )
     for folder, scores in results.items():
-        base = scores[baseline]
+        base = next(iter(scores.values()))  # the baseline
         print(f"{folder} ({base.beats} beats)")
         for name, s in scores.items():
             print(s.line("  " + name, None if s is base else base) + (f"  {s.by_class()}" if per_class else ""))
@@ -175,7 +175,6 @@ def main() -> None:
         f"R peaks of the record views: the af lead at {args.fs:g} Hz in {args.window_s:g} s windows "
         f"({minutes}; {within})",
         views,
-        "XQRS at the rate (baseline)",
         per_class=False,
     )
     predict = score(folders, IngestConfig().beat_fs, args.minutes, 0, task=BEATS, detectors=PREDICT)
@@ -183,7 +182,6 @@ def main() -> None:
         f"R peaks of `predict --task beats` on a record without annotations: the beats lead at the beat views' "
         f"{IngestConfig().beat_fs:g} Hz, whole ({minutes}; {within})",
         predict,
-        "detect_r_peaks (XQRS, baseline)",
         per_class=True,
     )
 

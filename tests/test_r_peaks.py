@@ -37,7 +37,8 @@ def test_ventricular_beats_are_found_where_predict_detects_them(tmp_path):
     `predict --task beats` detects a record without annotations: a beat missed is never classified. XQRS
     (`detect_r_peaks`) found 64 of its 168 V beats, GQRS (`detect_beats`) 166."""
     copy_record(MITDB / "208", tmp_path / "beats")
-    found = next(iter(score([tmp_path / "beats"], None, 5, 0, task=BEATS, detectors=PREDICT).values()))
+    beat_fs = IngestConfig().beat_fs  # as `predict` reads it
+    found = next(iter(score([tmp_path / "beats"], beat_fs, 5, 0, task=BEATS, detectors=PREDICT).values()))
     detected = found["detect_beats (GQRS)"]
     assert detected.beats_by_class["V"] > 150
     assert detected.found_by_class["V"] / detected.beats_by_class["V"] >= 0.98
