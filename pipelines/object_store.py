@@ -31,6 +31,13 @@ BUCKET = "ecgnet"
 # SeaweedFS without an identity file accepts any key; s3fs must still sign with one
 KEY, SECRET = "ecgnet", "ecgnet-local"
 GRPC_OFFSET = 10000  # each SeaweedFS server also listens on its port + 10000 (gRPC)
+# Below this much free disk SeaweedFS makes every volume read-only, and a write then waits for a volume
+# that never comes. Its own default, 1 % of the disk, is 2.5 GB on a 250 GB disk: more than a
+# workspace's views need, and a CI machine's shared disk is often fuller than that.
+MIN_FREE_DISK = 256 * 2**20
+# A probe write that hangs must not outlive the start's deadline: botocore's 5 attempts of s3fs's 15 s
+# read timeout, within s3fs's own 5 retries, held one for 7 minutes
+PROBE_TIMEOUT_S = 5
 
 
 class ObjectStoreUnavailable(RuntimeError):
@@ -113,11 +120,18 @@ class LocalObjectStore:
             "ECGNET_FEATURES": f"s3://{BUCKET}/{prefix}",
         }
 
-    def start(self, timeout_s: float = 60.0) -> LocalObjectStore:
+    def start(self, timeout_s: float = 60.0, min_free_disk: int = MIN_FREE_DISK) -> LocalObjectStore:
         if self.running():
             return self
         data = self.folder / "data"
         data.mkdir(parents=True, exist_ok=True)
+        free = shutil.disk_usage(data).free
+        if free < min_free_disk:
+            raise ObjectStoreUnavailable(
+                f"only {free >> 20} MiB free on the disk of {data}; SeaweedFS takes no writes below "
+                f"{min_free_disk >> 20} MiB; fix: free disk space there, or set ECGNET_HOME to a workspace "
+                "on another disk"
+            )
         master, volume, filer, s3 = _ports(4)
         (self.folder / "s3.port").write_text(str(s3))
         command = [
@@ -130,6 +144,7 @@ class LocalObjectStore:
             f"-volume.port={volume}",
             "-master.volumeSizeLimitMB=256",  # small volumes: a workspace, not a data centre
             "-volume.max=32",
+            f"-volume.minFreeSpace={min_free_disk >> 20}MiB",
             "-filer",
             f"-filer.port={filer}",
             "-s3",
@@ -148,24 +163,48 @@ class LocalObjectStore:
                 tail = self.log.read_text(errors="replace")[-2000:]
                 raise ObjectStoreUnavailable(f"SeaweedFS did not start (log {self.log}):\n{tail}")
             time.sleep(0.3)
-        self._make_bucket(deadline)
+        self.await_writes(deadline)
         return self
 
-    def _make_bucket(self, deadline: float) -> None:
+    def await_writes(self, deadline: float) -> None:
+        """Make the bucket and write a marker into it, trying until `deadline` (time.monotonic)."""
         import s3fs
 
-        fs = s3fs.S3FileSystem(key=KEY, secret=SECRET, client_kwargs={"endpoint_url": self.endpoint})
+        fs = s3fs.S3FileSystem(
+            key=KEY,
+            secret=SECRET,
+            endpoint_url=self.endpoint,  # a keyword of its own: FSSPEC_S3_ENDPOINT_URL may name it too
+            config_kwargs={
+                "connect_timeout": PROBE_TIMEOUT_S,
+                "read_timeout": PROBE_TIMEOUT_S,
+                "retries": {"total_max_attempts": 1},
+            },
+            skip_instance_cache=True,  # the pipeline's own s3fs keeps the usual timeouts and retries
+        )
+        fs.retries = 1
+        marker = f"{BUCKET}/.ready"
         while True:  # the gateway answers before its filer and volume server are ready
             try:
-                if not fs.exists(BUCKET):
-                    fs.mkdir(BUCKET)
-                fs.pipe_file(f"{BUCKET}/.ready", b"1")
+                # the request itself: s3fs's exists() and mkdir() first probe the bucket twice
+                with contextlib.suppress(FileExistsError):
+                    fs.call_s3("create_bucket", Bucket=BUCKET)
+                fs.pipe_file(marker, b"1")
                 return
             except OSError as err:
                 if time.monotonic() > deadline:
                     self.stop()
-                    raise ObjectStoreUnavailable(f"SeaweedFS at {self.endpoint} took no writes: {err}") from err
+                    raise ObjectStoreUnavailable(
+                        f"SeaweedFS at {self.endpoint} took no writes: {err}; its last errors "
+                        f"(log {self.log}):\n{self._last_errors()}"
+                    ) from err
                 time.sleep(0.5)
+
+    def _last_errors(self, count: int = 4) -> str:
+        """The log's last error lines (glog's `E` prefix) and low-disk notices, which name the cause
+        that a timeout hides."""
+        lines = self.log.read_text(errors="replace").splitlines() if self.log.exists() else []
+        causes = [line for line in lines if line.startswith("E") or "< required" in line]
+        return "\n".join(causes[-count:]) or "(none)"
 
     def stop(self) -> None:
         pid = self.folder / "weed.pid"

@@ -3,6 +3,9 @@ through fsspec's s3fs, the same sharded views as on the local disk value for val
 object per entry that parallel writers cannot lose entries of, and damage found and mended."""
 
 import json
+import shutil
+import socket
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
@@ -21,7 +24,7 @@ from feature_store.tasks import BEATS
 from feature_store.views.catalog import Catalog
 from feature_store.views.storage import tensor_of, view_damage
 from feature_store.views.store import FeatureStore
-from pipelines.object_store import LocalObjectStore
+from pipelines.object_store import LocalObjectStore, ObjectStoreUnavailable
 from tests.records import MITDB, copy_record
 
 CPU, COUNT, FAMILIES = numpy_backend(), 3, ("time", "spectrogram")
@@ -144,3 +147,32 @@ def test_a_single_file_catalog_is_adopted(beat_world, tmp_path):
     catalog = Catalog(Location.of(old / "catalog"))
     assert sorted((e.name, e.version) for e in catalog.entries()) == sorted((e["name"], e["version"]) for e in entries)
     assert not (old / "catalog.json").exists() and len(list((old / "catalog").rglob("*.json"))) == len(entries)
+
+
+def test_a_store_that_takes_no_writes_fails_by_its_deadline(tmp_path, monkeypatch):
+    """A gateway that answers connections but never a write (SeaweedFS on a disk below its free-space
+    floor) fails the start at its deadline with the log's causes, not after s3fs's and botocore's
+    retries of a 15 s read timeout (7 minutes on CI). The shell's variables from an earlier start (its
+    endpoint in fsspec's configuration) do not get in the way."""
+    monkeypatch.setitem(fsspec.config.conf, "s3", {"endpoint_url": "http://127.0.0.1:1"})
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        store = LocalObjectStore(tmp_path)
+        (tmp_path / "s3.port").write_text(str(silent.getsockname()[1]))
+        (tmp_path / "weed.log").write_text(
+            "I1205 23:18:42.807474 disk_location.go:731 dir /x/data disk free 2 GiB < required 2.5 GiB\n"
+        )
+        began = time.monotonic()
+        with pytest.raises(ObjectStoreUnavailable, match="took no writes") as err:
+            store.await_writes(began + 1)
+    assert time.monotonic() - began < 30
+    assert "< required 2.5 GiB" in str(err.value) and str(store.log) in str(err.value)
+
+
+def test_too_little_free_disk_is_named_before_the_store_starts(tmp_path):
+    store = LocalObjectStore(tmp_path)
+    too_much = shutil.disk_usage(tmp_path).free + 2**30
+    with pytest.raises(ObjectStoreUnavailable, match=r"MiB free on the disk of .*fix: free disk space"):
+        store.start(min_free_disk=too_much)
+    assert not (tmp_path / "weed.pid").exists()
