@@ -31,8 +31,10 @@ class Interval:
 
     @classmethod
     def parse(cls, text: str) -> Interval:
-        """What `str` writes (and a comparison table holds), read back: '0.743 [0.692, 0.793]'."""
-        match = re.match(r"^\s*([-+\d.]+)\s*\[([-+\d.]+),\s*([-+\d.]+)\]", text)
+        """What `str` writes (and a comparison table holds), read back: '0.743 [0.692, 0.793]', or
+        'nan [nan, nan]' for a class the test split lacks."""
+        number = r"([-+]?(?:[\d.]+|nan))"
+        match = re.match(rf"^\s*{number}\s*\[{number},\s*{number}\]", text)
         if match is None:
             raise ValueError(f"not a figure with an interval: {text!r}")
         return cls(*(float(g) for g in match.groups()))
