@@ -152,6 +152,7 @@ class LocalObjectStore:
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
             "-webdav=false",
+            "-master.telemetry=false",  # a workspace's store reports nothing to a third party
         ]
         with open(self.log, "ab") as log:
             process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

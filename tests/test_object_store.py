@@ -31,20 +31,26 @@ CPU, COUNT, FAMILIES = numpy_backend(), 3, ("time", "spectrogram")
 
 
 @pytest.fixture(scope="module")
-def s3(tmp_path_factory):
-    """SeaweedFS in a folder of the test's, and this process pointed at it as a user's shell would be
-    (its variables), plus fsspec's configuration, which fsspec read from the environment at import."""
-    store = LocalObjectStore(tmp_path_factory.mktemp("objects")).start()
-    env = store.env("views")
+def store(tmp_path_factory):
+    """SeaweedFS in a folder of the test's."""
+    started = LocalObjectStore(tmp_path_factory.mktemp("objects")).start()
     try:
-        with pytest.MonkeyPatch.context() as mp:
-            for key, value in env.items():
-                if key != "ECGNET_FEATURES":
-                    mp.setenv(key, value)
-            mp.setitem(fsspec.config.conf, "s3", {"endpoint_url": store.endpoint})
-            yield env["ECGNET_FEATURES"]
+        yield started
     finally:
-        store.stop()
+        started.stop()
+
+
+@pytest.fixture(scope="module")
+def s3(store):
+    """This process pointed at the store as a user's shell would be (its variables), plus fsspec's
+    configuration, which fsspec read from the environment at import."""
+    env = store.env("views")
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in env.items():
+            if key != "ECGNET_FEATURES":
+                mp.setenv(key, value)
+        mp.setitem(fsspec.config.conf, "s3", {"endpoint_url": store.endpoint})
+        yield env["ECGNET_FEATURES"]
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +103,13 @@ def test_views_on_the_object_store_equal_the_local_ones(both, s3):
     assert f"catalog/beats_time/{both['unions']['s3', 'time'].version}.json" in objects
     assert any(p.startswith("_stats/beats/") and p.endswith("/current.json") for p in objects)
     assert not [p for p in objects if ".tmp" in p]
+
+
+def test_the_store_reports_nothing_to_a_third_party(both, store):
+    """SeaweedFS's master reports usage statistics to telemetry.seaweedfs.com unless told not to; a
+    workspace's store of ECG features is told not to (its log says when it would report)."""
+    log = store.log.read_text()
+    assert "Start Seaweed Master" in log and "Reporting anonymous cluster statistics" not in log
 
 
 def test_an_unchanged_shard_is_reused_from_the_object_store(both):
