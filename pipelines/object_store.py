@@ -33,7 +33,7 @@ KEY, SECRET = "ecgnet", "ecgnet-local"
 GRPC_OFFSET = 10000  # each SeaweedFS server also listens on its port + 10000 (gRPC)
 # Below this much free disk SeaweedFS makes every volume read-only, and a write then waits for a volume
 # that never comes. Its own default, 1 % of the disk, is 2.5 GB on a 250 GB disk: more than a
-# workspace's views need, and a CI machine's shared disk is often fuller than that.
+# workspace's views need, and the team's shared build disks have run fuller than that.
 MIN_FREE_DISK = 256 * 2**20
 # A probe write that hangs must not outlive the start's deadline: botocore's 5 attempts of s3fs's 15 s
 # read timeout, within s3fs's own 5 retries, held one for 7 minutes
