@@ -16,6 +16,18 @@ from feature_store.transforms.rhythm import RECORD_HRV_NAMES, detect_beats, dete
 from tests.records import CPSC2021, MITDB, copy_record
 
 FS = 100.0
+OFFSET_RECORD = CPSC2021 / "data_8_2"  # its leads sit 5 mV off zero
+
+
+def _stretch(start_s: float, seconds: float) -> tuple[np.ndarray, np.ndarray]:
+    """`OFFSET_RECORD`'s second lead from `start_s`, resampled alone to `FS` as a record view's window is,
+    and the annotated beats inside it (samples at `FS`)."""
+    sig = read_wfdb(OFFSET_RECORD, IngestConfig())
+    start, n = int(start_s * sig.fs), int(seconds * sig.fs)
+    lead, _ = resample(sig.signal[1, start : start + n], fs=sig.fs, target_fs=FS)
+    annotated = read_beats(read_annotations(OFFSET_RECORD))[0]
+    inside = annotated[(annotated >= start) & (annotated < start + n)] - start
+    return lead, rescale_samples(inside, fs=sig.fs, target_fs=FS)
 
 
 def test_r_peaks_at_100_hz_are_the_annotated_beats(tmp_path):
@@ -49,8 +61,7 @@ def test_ventricular_beats_are_found_where_predict_detects_them(tmp_path):
 def test_detection_reads_no_scale_or_offset_of_its_own(detect):
     """A lead in other units, or lifted by an offset (CPSC 2021's sit 5 mV off zero), gives the same peaks.
     GQRS's thresholds are in microvolts: `detect_beats` scales the lead to a typical beat first."""
-    sig = read_wfdb(CPSC2021 / "data_8_2", IngestConfig())
-    lead, _ = resample(sig.signal[1, : int(30 * sig.fs)], fs=sig.fs, target_fs=FS)
+    lead, _ = _stretch(0, 30)
     peaks = detect(lead, FS)
     assert len(peaks) > 25
     for other in (lead * 1000, lead / 5, lead * 1e-9, lead + 7.0):
@@ -61,11 +72,7 @@ def test_detection_reads_no_scale_or_offset_of_its_own(detect):
 def test_a_window_that_starts_on_a_step_still_finds_its_beats(detect):
     """A 30 s window of a lead 5 mV off zero, resampled alone, begins with a 2 mV transient: XQRS learnt
     its thresholds from it and found 1 of the window's 35 annotated beats."""
-    sig = read_wfdb(CPSC2021 / "data_8_2", IngestConfig())
-    start, n = int(120 * sig.fs), int(30 * sig.fs)
-    window, _ = resample(sig.signal[1, start : start + n], fs=sig.fs, target_fs=FS)
-    annotated = read_beats(read_annotations(CPSC2021 / "data_8_2"))[0]
-    inside = rescale_samples(annotated[(annotated >= start) & (annotated < start + n)] - start, fs=sig.fs, target_fs=FS)
+    window, inside = _stretch(120, 30)
     assert window[0] < np.median(window) - 1.0  # the transient is there
     match = processing.compare_annotations(inside, detect(window, FS), window_width=15)
     assert match.tp >= len(inside) - 1 and match.fp <= 1
@@ -75,8 +82,7 @@ def test_a_window_that_starts_on_a_step_still_finds_its_beats(detect):
 def test_an_artifact_of_any_size_leaves_the_beats_found(spike):
     """One sample a million millivolts off (a corrupt sample; ingest lets only finite ones in) left GQRS's
     integer threshold at zero, and it divided by it: a crash that would have stopped the whole view."""
-    sig = read_wfdb(CPSC2021 / "data_8_2", IngestConfig())
-    lead, _ = resample(sig.signal[1, : int(30 * sig.fs)], fs=sig.fs, target_fs=FS)
+    lead, _ = _stretch(0, 30)
     peaks = detect_beats(lead, FS)
     spiked = lead.copy()
     spiked[1500] += spike
@@ -87,11 +93,7 @@ def test_an_artifact_of_any_size_leaves_the_beats_found(spike):
 def test_a_short_record_padded_with_zeros_finds_its_beats():
     """A record shorter than its task's 30 s row is zero-padded (CinC 2017's run from 9 s): the lead's
     typical amplitude is read from its signal, not from the padding, which made GQRS divide by zero."""
-    sig = read_wfdb(CPSC2021 / "data_8_2", IngestConfig())
-    start, n = int(120 * sig.fs), int(9 * sig.fs)
-    short, _ = resample(sig.signal[1, start : start + n], fs=sig.fs, target_fs=FS)
-    annotated = read_beats(read_annotations(CPSC2021 / "data_8_2"))[0]
-    inside = rescale_samples(annotated[(annotated >= start) & (annotated < start + n)] - start, fs=sig.fs, target_fs=FS)
+    short, inside = _stretch(120, 9)
     padded = np.concatenate([short, np.zeros(3000 - len(short))])
     match = processing.compare_annotations(inside, detect_beats(padded, FS), window_width=15)
     assert len(inside) >= 8 and match.tp >= len(inside) - 1 and match.fp == 0
