@@ -16,8 +16,8 @@ import polars as pl
 
 from feature_store.tasks import TaskSpec
 
-from .evaluate import Interval
-from .promotion import Champion
+from .evaluate import Concentration, Interval
+from .promotion import SELECTIONS, Champion
 from .published import published_summary
 from .report import AGREEMENT
 from .tracking import CANDIDATE, HARDWARE, Tracker, comparison_settings
@@ -41,6 +41,8 @@ class ComparisonSummary:
     published: list[str]  # published_summary lines; empty where the task's test is not their protocol
     champion: Champion | None  # the alias holder now (a later or earlier run's model, maybe)
     artifacts: str  # where the run's plots and tables are
+    selection: str = ""  # the rule that chose among the variants (ComparisonConfig.selection); "" before it was logged
+    concentration: tuple[Concentration, ...] = ()  # pooled test figures one patient decides (concentration.csv)
 
 
 def comparison_summary(tracker: Tracker, spec: TaskSpec, run_id: str | None = None) -> ComparisonSummary:
@@ -52,6 +54,7 @@ def comparison_summary(tracker: Tracker, spec: TaskSpec, run_id: str | None = No
     if text is None:
         raise ValueError(f"comparison {rid} logged no comparison.csv; fix: run the comparison again")
     published = tracker.artifact_text(rid, "published.csv")
+    held = tracker.artifact_text(rid, "concentration.csv")
     hw = [tags.get(f"{HARDWARE}.{k}", "") for k in HARDWARE_TAGS]
     tau = AGREEMENT
     return ComparisonSummary(
@@ -70,6 +73,13 @@ def comparison_summary(tracker: Tracker, spec: TaskSpec, run_id: str | None = No
         published=published_summary(pl.read_csv(io.StringIO(published))) if published else [],
         champion=tracker.current_champion(spec.name),
         artifacts=run.info.artifact_uri,
+        selection=params.get("selection", ""),
+        concentration=tuple(
+            Concentration(**{**r, "patient": str(r["patient"])})
+            for r in pl.read_csv(io.StringIO(held), infer_schema_length=None).iter_rows(named=True)
+        )
+        if held
+        else (),
     )
 
 
@@ -102,17 +112,8 @@ def render(summary: ComparisonSummary, spec: TaskSpec, wide: bool = False) -> st
         "  ".join("-" * w for w in widths),
         *("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells),
         "",
-        f"* chosen on validation alone: {summary.candidate}",
     ]
-    if summary.agreement is not None:
-        lines.append(
-            f"validation ranking against test ranking: Kendall tau {summary.agreement.value:+.2f} "
-            f"[{summary.agreement.lo:+.2f}, {summary.agreement.hi:+.2f}] (patients of both splits resampled)"
-        )
-    lines += summary.published
-    if spec.published and not summary.published:
-        names = ", ".join(ref.name for ref in spec.published)
-        lines.append(f"published results ({names}): not compared, this run's test split is not their protocol")
+    lines += [f"* {line}" if i == 0 else line for i, line in enumerate(verdict_lines(summary, spec))]
     if summary.champion is None:
         lines.append("champion: none (no candidate passed the promotion gate yet)")
     else:
@@ -122,3 +123,61 @@ def render(summary: ComparisonSummary, spec: TaskSpec, wide: bool = False) -> st
         )
     lines.append(f"plots and tables: {summary.artifacts}")
     return "\n".join(lines)
+
+
+def verdict_lines(summary: ComparisonSummary, spec: TaskSpec, markdown: bool = False) -> list[str]:
+    """What the comparison says, a line each: the choice and why, the chosen variant on test, whether the
+    validation ranking predicted the test's, the published results and the patients who decide a pooled
+    figure. `show` prints them; the comparison run's MLflow description lists them (`markdown`: names as
+    code)."""
+
+    def name(variant: str) -> str:
+        return f"`{variant}`" if markdown else variant
+
+    table, chosen = summary.table, summary.candidate
+    rows = {r["variant"]: r for r in table.iter_rows(named=True)}
+    best = best_on_validation(table)
+    lines = [f"chosen on validation alone: {name(chosen)}"]
+    if best is not None:
+        gap = f"val_vs_{best}"
+        within = [v for v, r in rows.items() if v != best and reaches_zero(r[gap])]
+        why = f"best on validation {name(best)} ({rows[best]['val_metric']})" if best in rows else ""
+        why += f"; within noise of it (paired interval reaching zero): {', '.join(map(name, within)) or 'none'}"
+        if summary.selection in SELECTIONS:
+            why += (
+                "; rule: parsimony, the fewest parameters among those"
+                if summary.selection == "parsimony"
+                else "; rule: the best on validation"
+            )
+        lines[0] += f" ({why.lstrip('; ')})"
+    if chosen in rows:
+        figures = ["accuracy", *(f"{m}_{c}" for c in spec.focus_classes for m in ("se", "pp"))]
+        shown = [(spec.metric_key, rows[chosen].get(spec.metric_key)), *((f, rows[chosen].get(f)) for f in figures)]
+        said = "; ".join(f"{f} {v}" for f, v in shown if v is not None)
+        lines.append(f"{name(chosen)} on test: {said}")
+    if summary.agreement is not None:
+        a = summary.agreement
+        reading = "clear of zero: it predicts the test ranking" if a.lo > 0 else "reaching zero: no better than chance"
+        lines.append(
+            f"validation ranking against test ranking: Kendall tau {a.value:+.2f} [{a.lo:+.2f}, {a.hi:+.2f}] "
+            f"(patients of both splits resampled; {reading})"
+        )
+    lines += summary.published
+    if spec.published and not summary.published:
+        names = ", ".join(ref.name for ref in spec.published)
+        lines.append(f"published results ({names}): not compared, this run's test split is not their protocol")
+    lines += [f"{name(chosen)} on test, {c}" for c in summary.concentration]
+    return lines
+
+
+def best_on_validation(table: pl.DataFrame) -> str | None:
+    """The best variant on validation, as the table names it: its `val_vs_<best>` column (None without one)."""
+    return next((c.removeprefix("val_vs_") for c in table.columns if c.startswith("val_vs_")), None)
+
+
+def reaches_zero(text: object) -> bool:
+    """A paired difference whose interval reaches zero ('(best)' and empty cells are not differences)."""
+    try:
+        return Interval.parse(str(text)).hi >= 0
+    except ValueError:
+        return False

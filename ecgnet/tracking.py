@@ -46,6 +46,8 @@ HARDWARE = "ecgnet.hardware"  # the prefix of the tags saying where a run ran (`
 ROLE = "ecgnet.role"  # the tag saying what a run is: comparison (a parent), variant (its child), ablation
 TASK = "ecgnet.task"  # the tag naming a comparison's or an ablation's task
 CANDIDATE = "ecgnet.champion_candidate"  # the tag naming the variant a finished comparison chose
+NOTE = "mlflow.note.content"  # the tag MLflow's UI shows (markdown) as a run's or an experiment's description
+NOTE_LIMIT = 8000  # MLflow's longest run tag value (mlflow.utils.validation.MAX_TAG_VAL_LENGTH)
 PIP_REQUIREMENTS = ["torch==2.13.0", "numpy==2.4.6"]  # explicit: inferring them costs seconds
 
 
@@ -191,6 +193,7 @@ class Tracker:
             "folds": cfg.folds,
             "seeds": cfg.seeds,
             "one_seed": ",".join(cfg.one_seed),
+            "selection": cfg.selection,
             "intermediate_encoders": cfg.intermediate_encoders,
             "data_fingerprint": _fingerprint(versions),
             **settings(cfg),
@@ -378,6 +381,29 @@ class Tracker:
         for tag, text in (tags or {}).items():
             self.client.set_tag(parent_id, tag, text)
         self.client.set_terminated(parent_id, "FINISHED")
+
+    # -- descriptions (ecgnet.describe writes them) ------------------------------------------------
+    def describe_run(self, run_id: str, text: str, section: str = "") -> None:
+        """Set a run's description, or with `section` add a paragraph `**section**: text` to it, in place of
+        that section and whatever followed it, so a check or an asset run again says its verdict once.
+        Past MLflow's limit the oldest text gives way, marked where it was cut."""
+        if section:
+            heading = f"**{section}**: "
+            before = self.client.get_run(run_id).data.tags.get(NOTE, "").split(f"\n\n{heading}", 1)[0]
+            text = f"{before}\n\n{heading}{text}" if before else f"{heading}{text}"
+        if len(text) > NOTE_LIMIT:
+            cut = "_(earlier text cut: MLflow keeps 8,000 characters)_\n\n"
+            text = cut + text[len(text) - NOTE_LIMIT + len(cut) :]
+        self.client.set_tag(run_id, NOTE, text)
+
+    def describe_experiment(self, task: str, text: str) -> None:
+        self.client.set_experiment_tag(self.experiment(task), NOTE, text)
+
+    def describe_model(self, task: str, variant: str, version: str, text: str, model_text: str) -> None:
+        """A registered model version's description (`text`) and its registered model's (`model_text`)."""
+        name = model_name(task, variant)
+        self.client.update_model_version(name, version, description=text)
+        self.client.update_registered_model(name, description=model_text)
 
     def comparison_run(self, task: str, run_id: str | None = None) -> Run:
         """The task's latest finished comparison (its parent run), or the comparison `run_id` names; raises

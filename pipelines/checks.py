@@ -5,6 +5,7 @@ from collections.abc import Iterator
 import dagster as dg
 import polars as pl
 
+from ecgnet.describe import GATE, gate_note
 from ecgnet.promotion import Candidate, gate
 from feature_store.accounting import beat_accounting, patients_in_two_splits
 from feature_store.ingest import POLICY_CODES
@@ -195,7 +196,9 @@ def build_quality_gate(spec: TaskSpec) -> dg.AssetChecksDefinition:
         "and is not worse than the current champion beyond its interval.",
     )
     def _gate(training: TrainingSettings, mlflow: MlflowTracking, candidate: Candidate) -> dg.AssetCheckResult:
-        decision = gate(candidate, training.minimum(spec), mlflow.tracker().current_champion(spec.name))
+        tracker = mlflow.tracker()
+        decision = gate(candidate, training.minimum(spec), tracker.current_champion(spec.name))
+        tracker.describe_run(candidate.parent_run_id, gate_note(decision), section=GATE)
         previous = decision.previous
         champion = (
             f"{previous.name} v{previous.version} at {previous.val_metric:.3f}" if previous else "(no champion yet)"

@@ -14,6 +14,7 @@ from ecgnet.data import load_task_data
 from ecgnet.evaluate import Interval
 from ecgnet.fusion import VARIANTS
 from ecgnet.promotion import Candidate, gate
+from ecgnet.tracking import NOTE
 from feature_store.raw_store import RawStore
 from feature_store.tasks import BEATS, RECORDS
 from feature_store.views.store import FeatureStore
@@ -84,6 +85,40 @@ def test_the_comparison_leaves_a_parent_run_with_a_child_per_variant(trained):
     assert "plots/attribution_time.png" in plots and "plots/attribution_spectrogram.png" not in plots  # its view only
 
 
+def test_mlflow_pages_say_the_verdict_where_the_figures_are(trained):
+    """The comparison run, each variant's run, each registered model and the experiment carry descriptions
+    (MLflow's `mlflow.note.content`, rendered as markdown on their pages) built from what the run logged."""
+    result, home = trained
+    candidate = result.output_for_node("beat_fusion_comparison")
+    client = tracker(home).client
+    experiment = client.get_experiment_by_name("ecgnet-beats")
+    assert experiment is not None
+    assert "### Fusion comparisons of task `beats`" in experiment.tags[NOTE]
+    parent = client.get_run(candidate.parent_run_id)
+    note = parent.data.tags[NOTE]
+    assert note.startswith(f"### `{candidate.variant}` chosen on validation alone: `macro_f1_N_S_V` ")
+    tau = parent.data.metrics["kendall_tau_val_test"]
+    assert f"Kendall tau {tau:+.2f}" in note and "rule: parsimony" in note
+    assert f"| **{candidate.variant}** (chosen) |" in note  # the table, the choice in bold
+    assert "S: patient 232 holds 100% of the S rows" in note  # who decides the pooled S figure
+    # the gate's verdict and the promotion, each once, after the comparison's own text
+    assert note.count("**Quality gate**: passed") == 1
+    promoted = f"**Champion**: the alias moved to `ecgnet-beats-{candidate.variant}` version {candidate.version}"
+    assert note.count(promoted) == 1 and note.index("**Quality gate**") < note.index("**Champion**")
+    children = client.search_runs([experiment.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
+    notes = {c.data.tags["mlflow.runName"]: c.data.tags[NOTE] for c in children}
+    assert set(notes) == set(VARIANTS)
+    assert [v for v, n in notes.items() if "**chosen**" in n.splitlines()[0]] == [candidate.variant]
+    for variant, text in notes.items():
+        assert text.startswith(f"### `{variant}` ({VARIANTS[variant].kind})") and parent.info.run_id in text
+        assert "- Test: `macro_f1_N_S_V` " in text
+    version = client.get_model_version(f"ecgnet-beats-{candidate.variant}", candidate.version)
+    assert version.description and version.run_id and candidate.variant in version.description
+    assert version.run_id in version.description
+    model = client.get_registered_model(f"ecgnet-beats-{candidate.variant}")
+    assert VARIANTS[candidate.variant].description in (model.description or "")
+
+
 def _shown_rows(out: str) -> dict[str, str]:
     """`show`'s table rows by variant (the chosen one's line starts with '* ')."""
     lines = out.splitlines()
@@ -110,6 +145,9 @@ def test_show_prints_the_latest_comparison_as_mlflow_holds_it(trained, capsys, t
     assert f"Kendall tau {tau:+.2f}" in out
     assert f"champion now: ecgnet-beats-{candidate.variant} version {candidate.version}" in out
     assert "not compared, this run's test split is not their protocol" in out  # the sample's DS2 is not DS2
+    assert f"{candidate.variant} on test, S: patient 232 holds 100% of the S rows" in out
+    why = next(line for line in out.splitlines() if line.startswith("* chosen on validation alone:"))
+    assert "best on validation" in why and "rule: parsimony" in why  # and why
     # the figures are the logged table's: the candidate's test headline as comparison.csv holds it
     logged = tracker(home).artifact_text(candidate.parent_run_id, "comparison.csv")
     assert logged is not None

@@ -15,6 +15,16 @@ import polars as pl
 
 from ecgnet.comparison import VariantResult, select, train_variant
 from ecgnet.data import TaskData, load_task_data
+from ecgnet.describe import (
+    CHAMPION,
+    VariantNote,
+    champion_note,
+    comparison_note,
+    experiment_note,
+    model_version_note,
+    registered_model_note,
+    variant_note,
+)
 from ecgnet.fusion import VARIANTS, task_variants
 from ecgnet.plots import training_png
 from ecgnet.promotion import Candidate, within_noise
@@ -33,7 +43,8 @@ from ecgnet.report import (
     shares_plot,
 )
 from ecgnet.results import load_result, save_result
-from ecgnet.tracking import model_name
+from ecgnet.show import best_on_validation, comparison_summary
+from ecgnet.tracking import Tracker, model_name
 from feature_store.summary import markdown_table
 from feature_store.tasks import TaskSpec
 from feature_store.views.families import FAMILIES
@@ -101,6 +112,7 @@ def build_training_data(spec: TaskSpec) -> dg.AssetsDefinition:
         data = load_task_data(store.features(), spec, versions=versions, seed=training.seed)
         tracker = mlflow.tracker()
         parent = tracker.start_comparison(spec.name, training.config(spec), data.versions, _data_params(spec, data))
+        tracker.describe_experiment(spec.name, experiment_note(spec))
         run = TrainingRun(spec.name, versions, parent, str(store.workspace().training / parent))
         data.save(run.data_dir)
         context.log.info(
@@ -158,7 +170,15 @@ def _train(
     # per-epoch progress comes from the `ecgnet` logger, which dagster.yaml hands to the run's log
     result = train_variant(variant, data, cfg, upstream=trained, checkpoint_dir=directory / "checkpoints")
     save_result(result, directory)
-    run_id, version = mlflow.tracker().log_variant(run.parent_run_id, result, data, cfg)
+    tracker, v = mlflow.tracker(), result.variant
+    run_id, version = tracker.log_variant(run.parent_run_id, result, data, cfg)
+    tracker.describe_model(
+        spec.name,
+        variant,
+        version,
+        model_version_note(spec, variant, v.kind, v.description, run_id, result.val),
+        registered_model_note(spec, variant, v.kind, v.description),
+    )
     ref = ModelRef(variant, run_id, version, str(directory))
     return dg.Output(ref, metadata=_model_metadata(spec, result, ref, store, mlflow))
 
@@ -276,6 +296,7 @@ def build_comparison(spec: TaskSpec) -> dg.AssetsDefinition:
             tables,
             {k: v for c in dominant for k, v in c.tags().items()},
         )
+        _describe(tracker, spec, results, models, candidate)
         context.log.info(
             f"comparison {run.parent_run_id}: best on validation is {selection.best}, within noise of it: "
             f"{within or 'none'}; chosen ({cfg.selection}): {best}; validation and test rankings "
@@ -342,6 +363,27 @@ def build_comparison(spec: TaskSpec) -> dg.AssetsDefinition:
     return _comparison
 
 
+def _describe(
+    tracker: Tracker,
+    spec: TaskSpec,
+    results: dict[str, VariantResult],
+    models: dict[str, ModelRef],
+    candidate: Candidate,
+) -> None:
+    """The comparison's verdict as its run's MLflow description, and each variant's row as its run's, read
+    back from what the comparison logged (as `python -m ecgnet show` reads it)."""
+    summary = comparison_summary(tracker, spec, candidate.parent_run_id)
+    tracker.describe_run(candidate.parent_run_id, comparison_note(summary, spec, candidate.version))
+    rows = {r["variant"]: r for r in summary.table.iter_rows(named=True)}
+    best = best_on_validation(summary.table) or summary.candidate
+    parent = f"#/experiments/{tracker.experiment(spec.name)}/runs/{candidate.parent_run_id}"
+    for name, result in results.items():
+        if name in rows and name in models:
+            v = result.variant
+            note = VariantNote(name, v.kind, v.description, rows[name], summary.candidate, best, parent)
+            tracker.describe_run(models[name].run_id, variant_note(note, spec))
+
+
 def build_champion(spec: TaskSpec) -> dg.AssetsDefinition:
     names = TaskAssets(spec)
 
@@ -355,7 +397,10 @@ def build_champion(spec: TaskSpec) -> dg.AssetsDefinition:
     def _champion(
         context: dg.AssetExecutionContext, mlflow: MlflowTracking, candidate: Candidate
     ) -> dg.MaterializeResult:
-        mlflow.tracker().set_champion(spec.name, candidate.variant, candidate.version)
+        tracker = mlflow.tracker()
+        previous = tracker.current_champion(spec.name)
+        tracker.set_champion(spec.name, candidate.variant, candidate.version)
+        tracker.describe_run(candidate.parent_run_id, champion_note(candidate, previous), section=CHAMPION)
         context.log.info(f"champion for {spec.name}: {candidate.variant} v{candidate.version}")
         return dg.MaterializeResult(metadata={"champion": candidate.variant, "model_version": candidate.version})
 

@@ -1,0 +1,171 @@
+"""What MLflow's pages say in words: the descriptions (markdown, rendered on the page) of a task's
+experiment, of each comparison run, of each variant's run and of each registered model version.
+
+A researcher browsing the MLflow UI opens a comparison run and reads its verdict there: what was chosen
+on validation and why, the chosen variant's test figures, whether validation predicted the test, the
+published results and the table, without downloading comparison.md. Every figure is one the run logged
+(`ecgnet.show.ComparisonSummary`); nothing is computed again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import polars as pl
+
+from feature_store.summary import markdown_table
+from feature_store.tasks import TaskSpec
+
+from .evaluate import Interval
+from .promotion import Candidate, Champion, GateDecision
+from .show import ComparisonSummary, compact_columns, reaches_zero, verdict_lines
+from .tracking import NOTE_LIMIT
+
+GATE, CHAMPION = "Quality gate", "Champion"  # the sections the gate and the promotion add to a comparison's note
+GATE_ROOM = 1000  # what a comparison's description leaves free for the gate's and the promotion's lines
+
+
+@dataclass(frozen=True)
+class VariantNote:
+    """One variant as its run's description tells it: what it is, and its row of the comparison."""
+
+    name: str
+    kind: str
+    description: str
+    row: Mapping[str, object]  # its row of comparison.csv
+    chosen: str  # the variant the comparison chose
+    best: str  # the best on validation
+    parent_url: str  # the comparison run, as a link the MLflow UI follows
+
+
+def experiment_note(spec: TaskSpec) -> str:
+    """The task's experiment: what its runs are and how to read them side by side."""
+    key = spec.metric_key
+    focus = ", ".join(f"`test_se_{c}`, `test_pp_{c}`" for c in spec.focus_classes)
+    return "\n".join(
+        [
+            f"### Fusion comparisons of task `{spec.name}`",
+            f"Classes {', '.join(spec.classes)}; headline `{key}` (early stopping, the choice on validation, "
+            "the promotion gate and the test all read it).",
+            "",
+            f"- Each `comparison-{spec.name}` run is one comparison: open it for its verdict and table "
+            "(its description), its plots and per-patient tables (artifacts).",
+            "- Its child runs are the variants (expand the comparison in the runs table). To set them side by "
+            "side, select them and press Compare, or add columns to the runs table: `val_metric` (what the "
+            f"choice read, on validation only), `test_{key}` with `test_{key}_lo` and `test_{key}_hi` (its 95 % "
+            "patient-bootstrap interval)" + (f", {focus}" if focus else "") + ", `n_params`.",
+            f"- Every variant is registered as `ecgnet-{spec.name}-<variant>`; the `champion` alias marks the "
+            "promoted one, which `python -m ecgnet predict` uses.",
+            "- In a terminal: `python -m ecgnet show --task " + spec.name + "` prints the latest comparison.",
+        ]
+    )
+
+
+def comparison_note(summary: ComparisonSummary, spec: TaskSpec, version: str = "") -> str:
+    """A comparison run's description: the verdict, then the compact table (every column: comparison.md).
+    `version`: the chosen variant's registered model version."""
+    table = summary.table
+    chosen = summary.candidate
+    row = table.filter(pl.col("variant") == chosen)
+    figure = (
+        f": `{spec.metric_key}` {row[spec.metric_key][0]} on test"
+        if spec.metric_key in row.columns and len(row)
+        else ""
+    )
+    head = [f"### `{chosen}` chosen on validation alone{figure}", ""]  # what MLflow shows before "Show more"
+    head += [f"- {line}" for line in verdict_lines(summary, spec, markdown=True)]
+    model = f"`ecgnet-{spec.name}-{chosen}`" + (f" version {version}" if version else "")
+    head += [
+        f"- Promotion: the `champion` alias moves to {model} when the quality gate passes (Dagster: the "
+        "blocking check `check_quality_gate` of the comparison asset); its verdict is added below when it runs.",
+        "",
+        f"Code {summary.commit}; {summary.hardware}; {summary.settings}. Test figures with 95 % patient-bootstrap "
+        "intervals; the chosen variant in bold.",
+        "",
+    ]
+    tail = [
+        "",
+        "Every column: `comparison.md` and `comparison.csv` (artifacts); pictures: `comparison.png`"
+        + (", `published.png`" if summary.published else "")
+        + "; per patient: `per_patient.csv`, `val_per_patient.csv` where logged. "
+        f"In a terminal: `python -m ecgnet show --task {spec.name} --run {summary.run_id}`.",
+    ]
+    note = "\n".join([*head, _table(table, spec, chosen), *tail])
+    if len(note) > NOTE_LIMIT - GATE_ROOM:  # too long for MLflow's tag: the verdict stays, the table is a click away
+        note = "\n".join([*head, "_(the table is longer than a run description may be: open comparison.md)_", *tail])
+    return note
+
+
+def _table(table: pl.DataFrame, spec: TaskSpec, chosen: str) -> str:
+    columns = compact_columns(table, spec)
+    shown = table.select(columns).with_columns(
+        pl.when(pl.col("variant") == chosen)
+        .then(pl.format("**{}** (chosen)", pl.col("variant")))
+        .otherwise(pl.col("variant"))
+        .alias("variant")
+    )
+    return markdown_table(shown)
+
+
+def variant_note(v: VariantNote, spec: TaskSpec) -> str:
+    """A variant run's description: what the variant is, whether it was chosen and why not, its figures."""
+    row, key = v.row, spec.metric_key
+    gap = next((str(row[c]) for c in row if c.startswith("val_vs_")), "")
+    if v.name == v.chosen:
+        verdict = "**chosen** on validation alone"
+    elif gap and gap != "(best)" and reaches_zero(gap):
+        verdict = f"not chosen: within noise of the best on validation (`{v.best}`); the rule preferred `{v.chosen}`"
+    elif v.name == v.best:
+        verdict = f"best on validation; the rule chose `{v.chosen}`, within noise of it and smaller"
+    else:
+        verdict = f"not chosen: below the best on validation (`{v.best}`) beyond noise"
+    lines = [
+        f"### `{v.name}` ({v.kind}): {verdict}",
+        v.description[:1].upper() + v.description[1:] + ".",
+        "",
+        f"- Validation (what the choice read): `{key}` {row.get('val_metric', '')}"
+        + (f"; against `{v.best}`, paired over validation patients: {gap}" if gap and gap != "(best)" else ""),
+        f"- Test: `{key}` {row.get(key, '')}"
+        + "".join(
+            f"; {c} {row[c]}"
+            for c in ("accuracy", *(f"{m}_{k}" for k in spec.focus_classes for m in ("se", "pp")))
+            if c in row
+        ),
+        f"- {row.get('params', '')} parameters, {row.get('latency_ms', '')} ms a row",
+        f"- The comparison: [{v.parent_url.rsplit('/', 1)[-1]}]({v.parent_url})",
+    ]
+    return "\n".join(lines)
+
+
+def model_version_note(spec: TaskSpec, variant: str, kind: str, description: str, run_id: str, val: Interval) -> str:
+    """A registered model version's description: what it is and where it was trained and judged."""
+    return (
+        f"`{variant}` ({kind}) of task `{spec.name}`: {description}. Trained and logged by run {run_id} "
+        f"(a child of its comparison run); validation `{spec.metric_key}` {val}. Inputs and classes: the "
+        "model's metadata (`layout`, `classes`, `views`)."
+    )
+
+
+def registered_model_note(spec: TaskSpec, variant: str, kind: str, description: str) -> str:
+    """A registered model's description: the variant, and where its versions come from."""
+    return (
+        f"`{variant}` ({kind}) of task `{spec.name}`: {description}. Each version is one comparison's (experiment "
+        f"`ecgnet-{spec.name}`); the `champion` alias marks the promoted one, which `python -m ecgnet predict` uses."
+    )
+
+
+def gate_note(decision: GateDecision) -> str:
+    """The promotion gate's verdict, section GATE of the comparison run's description."""
+    said = "; ".join([*decision.reasons, *decision.notes])
+    if decision.passed:
+        return "passed" + (f" ({said})" if said else "") + "; the champion asset moves the alias."
+    return f"refused the candidate: {said}. The champion stays where it was."
+
+
+def champion_note(candidate: Candidate, previous: Champion | None) -> str:
+    """The promotion, section CHAMPION of the comparison run's description, once the alias has moved."""
+    was = f"{previous.name} version {previous.version}" if previous else "no champion"
+    return (
+        f"the alias moved to `ecgnet-{candidate.task}-{candidate.variant}` version {candidate.version} ({was} before)."
+    )

@@ -1,0 +1,77 @@
+"""Run descriptions on a real MLflow SQLite store: sections said once, MLflow's length limit kept, and a
+comparison whose table would not fit keeps its verdict."""
+
+import polars as pl
+import pytest
+
+from ecgnet.describe import GATE_ROOM, comparison_note
+from ecgnet.evaluate import Interval
+from ecgnet.show import ComparisonSummary, verdict_lines
+from ecgnet.tracking import NOTE, NOTE_LIMIT, Tracker
+from feature_store.tasks import BEATS
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    home = tmp_path_factory.mktemp("describe")
+    tracker = Tracker(f"sqlite:///{home}/mlflow.db", home / "artifacts")
+    return tracker, tracker.client.create_run(tracker.experiment("beats")).info.run_id
+
+
+def test_a_section_rerun_replaces_itself_and_what_followed_it(store):
+    tracker, run = store
+    tracker.describe_run(run, "the comparison")
+    tracker.describe_run(run, "refused", section="Quality gate")
+    tracker.describe_run(run, "passed", section="Quality gate")  # the check run again
+    tracker.describe_run(run, "moved", section="Champion")
+    assert tracker.client.get_run(run).data.tags[NOTE] == (
+        "the comparison\n\n**Quality gate**: passed\n\n**Champion**: moved"
+    )
+    tracker.describe_run(run, "passed again", section="Quality gate")  # a new verdict outdates the promotion
+    assert tracker.client.get_run(run).data.tags[NOTE] == "the comparison\n\n**Quality gate**: passed again"
+
+
+def test_past_mlflows_limit_the_oldest_text_gives_way(store):
+    tracker, run = store
+    tracker.describe_run(run, "x" * NOTE_LIMIT)
+    tracker.describe_run(run, "the newest verdict", section="Champion")  # MLflow would refuse 8,000 + this
+    note = tracker.client.get_run(run).data.tags[NOTE]
+    assert len(note) == NOTE_LIMIT and note.startswith("_(earlier text cut") and note.endswith("the newest verdict")
+
+
+def _summary(rows: int) -> ComparisonSummary:
+    table = pl.DataFrame(
+        {
+            "variant": ["time", *(f"variant_{i:04d}" for i in range(rows - 1))],
+            "chosen": [True, *([False] * (rows - 1))],
+            "params": [100] * rows,
+            "val_metric": [0.8, *([0.5] * (rows - 1))],
+            "val_vs_time": ["(best)", *(["-0.300 [-0.400, -0.200]"] * (rows - 1))],
+            BEATS.metric_key: ["0.700 [0.600, 0.800]"] * rows,
+        }
+    )
+    return ComparisonSummary(
+        "beats", "r" * 32, "2026-12-06 00:00 UTC", "abc", "cpu", "folds 5", "time", table,
+        Interval(0.5, 0.1, 0.9), [], None, "file:///x", selection="parsimony",
+    )  # fmt: skip
+
+
+def test_a_table_too_long_for_a_description_leaves_the_verdict_and_points_at_the_file():
+    short = comparison_note(_summary(3), BEATS, "1")
+    assert "| **time** (chosen) |" in short and "| variant_0001 |" in short
+    long = comparison_note(_summary(400), BEATS, "1")
+    assert len(long) <= NOTE_LIMIT - GATE_ROOM and "open comparison.md" in long and "| variant_0001 |" not in long
+    for text in (short, long):
+        assert "- chosen on validation alone: `time` (best on validation `time` (0.8); within noise of it" in text
+        assert "Kendall tau +0.50 [+0.10, +0.90]" in text and "clear of zero" in text
+
+
+def test_the_verdict_names_who_is_within_noise_and_the_rule():
+    summary = _summary(3).table.with_columns(
+        pl.Series("val_vs_time", ["(best)", "-0.010 [-0.050, +0.030]", "-0.300 [-0.400, -0.200]"])
+    )
+    lines = verdict_lines(ComparisonSummary(**{**_summary(3).__dict__, "table": summary}), BEATS)
+    assert lines[0] == (
+        "chosen on validation alone: time (best on validation time (0.8); within noise of it (paired interval "
+        "reaching zero): variant_0000; rule: parsimony, the fewest parameters among those)"
+    )
