@@ -243,6 +243,7 @@ def _comparisons(result: dg.ExecuteInProcessResult) -> list[str]:
                 f"{meta[f'{AGREEMENT}_interval'].value}; MLflow parent run "
                 f"{meta['mlflow_parent_run'].value} in {meta['tracking_uri'].value}",
                 f"MLflow runs table (after `make ui`): {meta['mlflow_ui'].value}",
+                f"The comparison's page, its verdict and table on top: {meta['mlflow_comparison'].value}",
             ]
             if "against_published" in meta:  # the task's protocol has published results (TaskSpec.published)
                 lines += ["\nAgainst published results on this protocol:", _markdown(meta, "against_published")]

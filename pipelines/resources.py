@@ -89,6 +89,10 @@ class MlflowTracking(dg.ConfigurableResource):
         """A clickable link to an experiment's runs table (MLflow 3 opens GenAI traces by default)."""
         return dg.MetadataValue.url(f"{self.ui_url}/#/experiments/{experiment_id}/runs?workflowType=machine_learning")
 
+    def run_url(self, experiment_id: str, run_id: str) -> dg.MetadataValue:
+        """A clickable link to one run's page (a comparison's: its verdict and table, ecgnet.describe)."""
+        return dg.MetadataValue.url(f"{self.ui_url}/#/experiments/{experiment_id}/runs/{run_id}")
+
 
 def _known_fs(extra: str | None) -> list[float]:
     """The default rates plus those of ECGNET_KNOWN_FS ("128,300"), sorted."""

@@ -180,6 +180,8 @@ def test_the_best_variant_on_validation_is_champion_and_predicts(trained, capsys
     }
     link = meta["beat_fusion_comparison"]["mlflow_ui"]
     assert isinstance(link, dg.UrlMetadataValue) and link.value.startswith("http://127.0.0.1:5000/#/experiments/")
+    page = meta["beat_fusion_comparison"]["mlflow_comparison"]  # where the description is read
+    assert isinstance(page, dg.UrlMetadataValue) and page.value.endswith(f"/runs/{candidate.parent_run_id}")
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks["check_quality_gate"] is True
     assert isinstance(meta["beat_fusion_comparison"]["modality_shares"], dg.MarkdownMetadataValue)

@@ -196,6 +196,7 @@ def _model_metadata(
         **{f"test_{k}": str(v) for k, v in result.test.items() if not k.startswith(("auc_", "f1_"))},
         "fitted": dg.MetadataValue.json(result.fitted),
         "mlflow_ui": mlflow.runs_url(mlflow.tracker().experiment(spec.name)),
+        "mlflow_run_page": mlflow.run_url(mlflow.tracker().experiment(spec.name), ref.run_id),
     }
     if result.history:
         meta.update(
@@ -357,6 +358,7 @@ def build_comparison(spec: TaskSpec) -> dg.AssetsDefinition:
                 "mlflow_parent_run": run.parent_run_id,
                 "tracking_uri": tracker.uri,
                 "mlflow_ui": mlflow.runs_url(tracker.experiment(spec.name)),
+                "mlflow_comparison": mlflow.run_url(tracker.experiment(spec.name), run.parent_run_id),
             },
         )
 
