@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import platform
 import subprocess
@@ -39,6 +40,8 @@ from .plots import confusion_png, roc_png, training_png
 from .promotion import Candidate, Champion
 from .seeds import seed_metrics
 from .train import bf16_unit, resolve_device
+
+log = logging.getLogger(__name__)
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 CHAMPION = "champion"
@@ -383,27 +386,38 @@ class Tracker:
         self.client.set_terminated(parent_id, "FINISHED")
 
     # -- descriptions (ecgnet.describe writes them) ------------------------------------------------
+    # Words about figures already logged: a store that refuses them (a server's limits, a dropped
+    # connection) is warned about, and the comparison, its models and the promotion go on.
     def describe_run(self, run_id: str, text: str, section: str = "") -> None:
         """Set a run's description, or with `section` add a paragraph `**section**: text` to it, in place of
         that section and whatever followed it, so a check or an asset run again says its verdict once.
         Past MLflow's limit the oldest text gives way, marked where it was cut."""
-        if section:
-            heading = f"**{section}**: "
-            before = self.client.get_run(run_id).data.tags.get(NOTE, "").split(f"\n\n{heading}", 1)[0]
-            text = f"{before}\n\n{heading}{text}" if before else f"{heading}{text}"
-        if len(text) > NOTE_LIMIT:
-            cut = "_(earlier text cut: MLflow keeps 8,000 characters)_\n\n"
-            text = cut + text[len(text) - NOTE_LIMIT + len(cut) :]
-        self.client.set_tag(run_id, NOTE, text)
+        try:
+            if section:
+                heading = f"**{section}**: "
+                before = self.client.get_run(run_id).data.tags.get(NOTE, "").split(f"\n\n{heading}", 1)[0]
+                text = f"{before}\n\n{heading}{text}" if before else f"{heading}{text}"
+            if len(text) > NOTE_LIMIT:
+                cut = "_(earlier text cut: MLflow keeps 8,000 characters)_\n\n"
+                text = cut + text[len(text) - NOTE_LIMIT + len(cut) :]
+            self.client.set_tag(run_id, NOTE, text)
+        except MlflowException as err:
+            log.warning("run %s keeps its old description: %s refused the new one (%s)", run_id, self.uri, err)
 
     def describe_experiment(self, task: str, text: str) -> None:
-        self.client.set_experiment_tag(self.experiment(task), NOTE, text)
+        try:
+            self.client.set_experiment_tag(self.experiment(task), NOTE, text)
+        except MlflowException as err:
+            log.warning("experiment of task %s keeps its old description: %s", task, err)
 
     def describe_model(self, task: str, variant: str, version: str, text: str, model_text: str) -> None:
         """A registered model version's description (`text`) and its registered model's (`model_text`)."""
         name = model_name(task, variant)
-        self.client.update_model_version(name, version, description=text)
-        self.client.update_registered_model(name, description=model_text)
+        try:
+            self.client.update_model_version(name, version, description=text)
+            self.client.update_registered_model(name, description=model_text)
+        except MlflowException as err:
+            log.warning("%s version %s keeps its old description: %s", name, version, err)
 
     def comparison_run(self, task: str, run_id: str | None = None) -> Run:
         """The task's latest finished comparison (its parent run), or the comparison `run_id` names; raises

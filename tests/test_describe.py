@@ -75,3 +75,13 @@ def test_the_verdict_names_who_is_within_noise_and_the_rule():
         "chosen on validation alone: time (best on validation time (0.8); within noise of it (paired interval "
         "reaching zero): variant_0000; rule: parsimony, the fewest parameters among those)"
     )
+
+
+def test_a_store_that_refuses_a_description_is_warned_about_and_nothing_else_fails(store, caplog):
+    tracker, _ = store
+    with caplog.at_level("WARNING", logger="ecgnet.tracking"):
+        tracker.describe_run("0" * 32, "words", section="Champion")  # no such run
+        tracker.describe_model("beats", "time", "1", "words", "words")  # no such registered model
+    refused = [r.getMessage() for r in caplog.records]
+    assert any("keeps its old description" in m and "0" * 32 in m for m in refused)
+    assert any("ecgnet-beats-time version 1 keeps its old description" in m for m in refused)
