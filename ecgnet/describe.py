@@ -62,9 +62,16 @@ def experiment_note(spec: TaskSpec) -> str:
     )
 
 
-def comparison_note(summary: ComparisonSummary, spec: TaskSpec, version: str = "") -> str:
+def comparison_note(
+    summary: ComparisonSummary,
+    spec: TaskSpec,
+    version: str = "",
+    previous: ComparisonSummary | None = None,
+    previous_url: str = "",
+) -> str:
     """A comparison run's description: the verdict, then the compact table (every column: comparison.md).
-    `version`: the chosen variant's registered model version."""
+    `version`: the chosen variant's registered model version; `previous`: the task's comparison before it
+    (at `previous_url` in the UI), which a scheduled retrain is read against."""
     table = summary.table
     chosen = summary.candidate
     row = table.filter(pl.col("variant") == chosen)
@@ -75,6 +82,8 @@ def comparison_note(summary: ComparisonSummary, spec: TaskSpec, version: str = "
     )
     head = [f"### `{chosen}` chosen on validation alone{figure}", ""]  # what MLflow shows before "Show more"
     head += [f"- {line}" for line in verdict_lines(summary, spec, markdown=True)]
+    if previous is not None:
+        head.append(f"- {since(summary, previous, spec, previous_url)}")
     model = f"`ecgnet-{spec.name}-{chosen}`" + (f" version {version}" if version else "")
     head += [
         f"- Promotion: the `champion` alias moves to {model} when the quality gate passes (Dagster: the "
@@ -95,6 +104,22 @@ def comparison_note(summary: ComparisonSummary, spec: TaskSpec, version: str = "
     if len(note) > NOTE_LIMIT - GATE_ROOM:  # too long for MLflow's tag: the verdict stays, the table is a click away
         note = "\n".join([*head, "_(the table is longer than a run description may be: open comparison.md)_", *tail])
     return note
+
+
+def since(now: ComparisonSummary, before: ComparisonSummary, spec: TaskSpec, url: str = "") -> str:
+    """One line: what the comparison before this one chose and scored, and what changed since (code, data).
+    Test figures on other data are other rows: said, not compared."""
+    key, run = spec.metric_key, f"[{before.run_id[:8]}]({url})" if url else before.run_id[:8]
+    rows = before.table.filter(pl.col("variant") == before.candidate)
+    figure = f", test `{key}` {rows[key][0]}" if key in rows.columns and len(rows) else ""
+    code = "the same code" if now.commit == before.commit else f"code {before.commit} then"
+    same_data = bool(now.data_fingerprint) and now.data_fingerprint == before.data_fingerprint
+    data = (
+        "the same feature views (figures comparable)"
+        if same_data
+        else "other feature views (new or changed records: the test rows differ, so its figures are not comparable)"
+    )
+    return f"Previous comparison {run}, finished {before.finished}: chose `{before.candidate}`{figure}; {code}; {data}."
 
 
 def _table(table: pl.DataFrame, spec: TaskSpec, chosen: str) -> str:

@@ -10,6 +10,10 @@ from dataclasses import asdict, dataclass
 
 from .evaluate import Interval
 
+# registries written before every digit was kept hold the champion's metric to 6 decimals, rounded either
+# way: an identical retrain must not read as worse by that last half-digit
+TAG_ROUNDING = 5e-7
+
 
 @dataclass(frozen=True)
 class Candidate:
@@ -91,7 +95,7 @@ def gate(candidate: Candidate, minimum: float, champion: Champion | None) -> Gat
             f"champion {champion.name} v{champion.version} was scored by {champion.metric or 'an unrecorded metric'}, "
             f"the candidate by {candidate.metric or 'an unrecorded metric'}: not compared"
         )
-    elif champion and candidate.val.hi < champion.val_metric:
+    elif champion and candidate.val.hi < champion.val_metric - TAG_ROUNDING:
         reasons.append(
             f"interval upper bound {candidate.val.hi:.3f} < champion {champion.name} "
             f"v{champion.version} at {champion.val_metric:.3f}"

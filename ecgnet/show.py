@@ -42,6 +42,7 @@ class ComparisonSummary:
     champion: Champion | None  # the alias holder now (a later or earlier run's model, maybe)
     artifacts: str  # where the run's plots and tables are
     selection: str = ""  # the rule that chose among the variants (ComparisonConfig.selection); "" before it was logged
+    data_fingerprint: str = ""  # the feature-view versions it trained and tested on, hashed
     concentration: tuple[Concentration, ...] = ()  # pooled test figures one patient decides (concentration.csv)
 
 
@@ -74,6 +75,7 @@ def comparison_summary(tracker: Tracker, spec: TaskSpec, run_id: str | None = No
         champion=tracker.current_champion(spec.name),
         artifacts=run.info.artifact_uri,
         selection=params.get("selection", ""),
+        data_fingerprint=params.get("data_fingerprint", ""),
         concentration=tuple(
             Concentration(**{**r, "patient": str(r["patient"])})
             for r in pl.read_csv(io.StringIO(held), infer_schema_length=None).iter_rows(named=True)

@@ -348,7 +348,9 @@ class Tracker:
         version = str(info.registered_model_version)
         name = model_name(data.task, result.variant.name)
         for key, value in result.val.flat("val_metric").items():
-            self.client.set_model_version_tag(name, version, key, f"{value:.6f}")
+            # every digit: the gate compares the next candidate with this number, and a rounded one turned
+            # an identical retrain into "worse than the champion"
+            self.client.set_model_version_tag(name, version, key, repr(float(value)))
         self.client.set_model_version_tag(name, version, "val_metric_name", data.spec.metric_key)
         return version
 
@@ -447,6 +449,21 @@ class Tracker:
                 "(make demo, or the Dagster UI) first, or point --home at the workspace that ran one"
             )
         return runs[0]
+
+    def previous_comparison(self, task: str, run_id: str) -> Run | None:
+        """The finished comparison of `task` that started last before the run `run_id` (None: it is the
+        first): what a scheduled retrain is read against."""
+        started = self.client.get_run(run_id).info.start_time
+        experiment = self.client.get_experiment_by_name(experiment_name(task))
+        if experiment is None:
+            return None
+        runs = self.client.search_runs(
+            [experiment.experiment_id],
+            filter_string=f"{_comparisons('FINISHED')} and attributes.start_time < {started}",
+            order_by=["attributes.start_time DESC"],
+            max_results=1,
+        )
+        return runs[0] if runs else None
 
     def artifact_text(self, run_id: str, path: str) -> str | None:
         """A text artifact of a run (comparison.csv, say); None where the run did not log it."""

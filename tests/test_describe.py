@@ -1,13 +1,15 @@
 """Run descriptions on a real MLflow SQLite store: sections said once, MLflow's length limit kept, and a
 comparison whose table would not fit keeps its verdict."""
 
+from dataclasses import replace
+
 import polars as pl
 import pytest
 
-from ecgnet.describe import GATE_ROOM, comparison_note
+from ecgnet.describe import GATE_ROOM, comparison_note, since
 from ecgnet.evaluate import Interval
 from ecgnet.show import ComparisonSummary, verdict_lines
-from ecgnet.tracking import NOTE, NOTE_LIMIT, Tracker
+from ecgnet.tracking import NOTE, NOTE_LIMIT, ROLE, TASK, Tracker
 from feature_store.tasks import BEATS
 
 
@@ -52,7 +54,7 @@ def _summary(rows: int) -> ComparisonSummary:
     )
     return ComparisonSummary(
         "beats", "r" * 32, "2026-12-06 00:00 UTC", "abc", "cpu", "folds 5", "time", table,
-        Interval(0.5, 0.1, 0.9), [], None, "file:///x", selection="parsimony",
+        Interval(0.5, 0.1, 0.9), [], None, "file:///x", selection="parsimony", data_fingerprint="f1",
     )  # fmt: skip
 
 
@@ -85,3 +87,28 @@ def test_a_store_that_refuses_a_description_is_warned_about_and_nothing_else_fai
     refused = [r.getMessage() for r in caplog.records]
     assert any("keeps its old description" in m and "0" * 32 in m for m in refused)
     assert any("ecgnet-beats-time version 1 keeps its old description" in m for m in refused)
+
+
+def test_the_previous_comparison_is_the_last_finished_one_started_before(tmp_path):
+    tracker = Tracker(f"sqlite:///{tmp_path}/mlflow.db", tmp_path / "artifacts")
+    experiment, runs = tracker.experiment("beats"), []
+    for start, status in ((1000, "FINISHED"), (2000, "FINISHED"), (3000, "KILLED"), (4000, "FINISHED")):
+        run = tracker.client.create_run(experiment, start_time=start, tags={ROLE: "comparison", TASK: "beats"})
+        tracker.client.set_terminated(run.info.run_id, status, end_time=start + 500)
+        runs.append(run.info.run_id)
+    tracker.client.create_run(experiment, start_time=3500, tags={ROLE: "variant"})  # a child: never a comparison
+    previous = tracker.previous_comparison("beats", runs[3])
+    assert previous is not None and previous.info.run_id == runs[1]  # the failed one between is skipped
+    assert tracker.previous_comparison("beats", runs[0]) is None  # the first has none
+
+
+def test_a_retrain_is_read_against_the_comparison_before_it():
+    now = _summary(3)
+    same = since(now, replace(now, run_id="p" * 32, candidate="time"), BEATS, "#/experiments/1/runs/ppp")
+    assert same.startswith("Previous comparison [pppppppp](#/experiments/1/runs/ppp), finished 2026-12-06 00:00 UTC")
+    assert "chose `time`, test `macro_f1_N_S_V` 0.700 [0.600, 0.800]" in same
+    assert "the same code; the same feature views (figures comparable)" in same
+    other = since(now, replace(now, commit="old", data_fingerprint="f0"), BEATS)
+    assert "code old then; other feature views" in other and "not comparable" in other
+    assert since(now, now, BEATS) in comparison_note(now, BEATS, "2", now)
+    assert "Previous comparison" not in comparison_note(now, BEATS, "2")  # the first comparison of a task

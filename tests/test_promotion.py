@@ -47,6 +47,15 @@ def test_the_gate_refuses_below_the_minimum_and_below_the_champion_beyond_its_in
     assert decision.to_json()["candidate"]["val"] == {"value": 0.2, "lo": pytest.approx(0.15), "hi": 0.4}
 
 
+def test_an_identical_retrain_is_not_worse_than_a_champion_whose_metric_the_registry_rounded():
+    """Registries written before every digit was kept hold 6 decimals: 0.941088947839189 became 0.941089,
+    and a retrain on the same data, with a validation split too small for its interval to open, read as
+    worse than itself, which failed the weekly retrain."""
+    same = Candidate("beats", "late_average", "2", Interval(*[0.941088947839189] * 3), "parent")
+    assert gate(same, 0.3, Champion("ecgnet-beats-late_average", "1", 0.941089, 0.941089)).passed
+    assert not gate(same, 0.3, Champion("ecgnet-beats-late_average", "1", 0.94109, 0.94109)).passed
+
+
 def test_a_champion_scored_by_another_metric_is_not_compared():
     """A task whose headline changed (beats: five-class macro-F1, then over N, S and V): the old
     champion's number is in other units, so the gate says so instead of comparing."""

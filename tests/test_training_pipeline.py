@@ -174,6 +174,7 @@ def test_the_best_variant_on_validation_is_champion_and_predicts(trained, capsys
     champion = tracker(home).current_champion("beats")
     assert champion is not None
     assert champion.name == f"ecgnet-beats-{candidate.variant}" and champion.version == candidate.version
+    assert champion.val_metric == candidate.val.value  # every digit: the next gate compares with this number
     meta = {
         m.materialization.asset_key.to_user_string(): m.materialization.metadata
         for m in result.get_asset_materialization_events()

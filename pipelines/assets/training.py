@@ -375,10 +375,14 @@ def _describe(
     """The comparison's verdict as its run's MLflow description, and each variant's row as its run's, read
     back from what the comparison logged (as `python -m ecgnet show` reads it)."""
     summary = comparison_summary(tracker, spec, candidate.parent_run_id)
-    tracker.describe_run(candidate.parent_run_id, comparison_note(summary, spec, candidate.version))
+    before = tracker.previous_comparison(spec.name, candidate.parent_run_id)
+    previous = comparison_summary(tracker, spec, before.info.run_id) if before else None
+    page = f"#/experiments/{tracker.experiment(spec.name)}/runs/"
+    verdict = comparison_note(summary, spec, candidate.version, previous, page + before.info.run_id if before else "")
+    tracker.describe_run(candidate.parent_run_id, verdict)
     rows = {r["variant"]: r for r in summary.table.iter_rows(named=True)}
     best = best_on_validation(summary.table) or summary.candidate
-    parent = f"#/experiments/{tracker.experiment(spec.name)}/runs/{candidate.parent_run_id}"
+    parent = page + candidate.parent_run_id
     for name, result in results.items():
         if name in rows and name in models:
             v = result.variant
