@@ -16,6 +16,7 @@ import platform
 import subprocess
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -25,11 +26,16 @@ import mlflow
 import numpy as np
 import polars as pl
 import torch
-from mlflow.entities import Run
+from mlflow.data.dataset_source_registry import resolve_dataset_source
+from mlflow.data.meta_dataset import MetaDataset
+from mlflow.entities import DatasetInput, InputTag, Run
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
+from mlflow.types import Schema, TensorSpec
+from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
 from feature_store.summary import markdown_table
+from feature_store.views.catalog import ViewEntry
 from feature_store.workspace import PROJECT_ROOT, Workspace, names_server, tracking_uri
 
 from .comparison import ComparisonConfig, VariantResult
@@ -387,6 +393,17 @@ class Tracker:
             self.client.set_tag(parent_id, tag, text)
         self.client.set_terminated(parent_id, "FINISHED")
 
+    def log_views(self, run_id: str, views: list[ViewEntry]) -> None:
+        """The feature views a run trained and was scored on, as MLflow datasets (the run page's Datasets,
+        the runs table's Dataset column): name, version as digest, where the Parquet parts are, and each
+        feature column with its shape per row. Nothing is copied: the views stay in the feature store."""
+        context = [InputTag(MLFLOW_DATASET_CONTEXT, "all splits")]  # each row of a view says its own split
+        try:  # a description of what params `view.*` already name: a store that refuses it stops nothing
+            datasets = [DatasetInput(ViewDataset(e)._to_mlflow_entity(), context) for e in views]
+            self.client.log_inputs(run_id, datasets=datasets)
+        except MlflowException as err:
+            log.warning("run %s names its feature views in its params only: %s", run_id, err)
+
     # -- descriptions (ecgnet.describe writes them) ------------------------------------------------
     # Words about figures already logged: a store that refuses them (a server's limits, a dropped
     # connection) is warned about, and the comparison, its models and the promotion go on.
@@ -516,6 +533,27 @@ def settings(cfg: ComparisonConfig) -> dict:
 
 def _flat(prefix: str, d: dict) -> dict:
     return {f"{prefix}.{k}": v for k, v in d.items()}
+
+
+class ViewDataset(MetaDataset):
+    """One feature view as an MLflow dataset, described, not copied: its version is the digest, its folder
+    the source, its feature columns (shape per row) the schema, its rows and bytes the profile."""
+
+    def __init__(self, entry: ViewEntry):
+        schema = Schema([TensorSpec(np.dtype(np.float32), (-1, *shape), n) for n, shape in entry.columns.items()])
+        with warnings.catch_warnings():  # MLflow 3.17 registers its local-file source twice and says so each time
+            warnings.filterwarnings("ignore", "The specified dataset source can be interpreted in multiple ways")
+            source = resolve_dataset_source(entry.path)
+        super().__init__(source, name=entry.name, digest=entry.version, schema=schema)
+        self.entry = entry
+
+    @property
+    def profile(self) -> dict:
+        e = self.entry
+        return {"rows": e.rows, "bytes": e.bytes, "backend": e.backend, "code_version": e.code_version}
+
+    def to_dict(self) -> dict[str, str]:
+        return {**super().to_dict(), "profile": json.dumps(self.profile)}
 
 
 def _fingerprint(versions: dict[str, str]) -> str:

@@ -1,6 +1,7 @@
 """The training group on a real Dagster instance and a real MLflow SQLite store, end to end."""
 
 import io
+import json
 import os
 from dataclasses import replace
 
@@ -117,6 +118,15 @@ def test_mlflow_pages_say_the_verdict_where_the_figures_are(trained):
     assert version.run_id in version.description
     model = client.get_registered_model(f"ecgnet-beats-{candidate.variant}")
     assert VARIANTS[candidate.variant].description in (model.description or "")
+    # the feature views as MLflow datasets (the Datasets panel): the versions the params name, not copies
+    for run in (parent, *children):
+        assert run.inputs is not None
+        logged = {d.dataset.name: d.dataset for d in run.inputs.dataset_inputs}
+        assert set(logged) == {"beats_time", "beats_spectral", "beats_spectrogram"}
+        assert {n: d.digest for n, d in logged.items()} == {n: run.data.params[f"view.{n}"] for n in logged}
+    assert parent.inputs is not None
+    time_view = next(d.dataset for d in parent.inputs.dataset_inputs if d.dataset.name == "beats_time")
+    assert json.loads(time_view.profile or "{}")["rows"] > 0 and "template" in (time_view.schema or "")
 
 
 def _shown_rows(out: str) -> dict[str, str]:

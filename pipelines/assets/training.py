@@ -113,6 +113,7 @@ def build_training_data(spec: TaskSpec) -> dg.AssetsDefinition:
         tracker = mlflow.tracker()
         parent = tracker.start_comparison(spec.name, training.config(spec), data.versions, _data_params(spec, data))
         tracker.describe_experiment(spec.name, experiment_note(spec))
+        tracker.log_views(parent, [v.entry() for v in views.values()])
         run = TrainingRun(spec.name, versions, parent, str(store.workspace().training / parent))
         data.save(run.data_dir)
         context.log.info(
@@ -172,6 +173,8 @@ def _train(
     save_result(result, directory)
     tracker, v = mlflow.tracker(), result.variant
     run_id, version = tracker.log_variant(run.parent_run_id, result, data, cfg)
+    features = store.features()
+    tracker.log_views(run_id, [features.entry(name, version) for name, version in run.versions.items()])
     tracker.describe_model(
         spec.name,
         variant,
