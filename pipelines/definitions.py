@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import dagster as dg
 
 from feature_store.tasks import TASKS, TaskSpec
@@ -32,8 +34,12 @@ def build_defs(
     """Every asset, check, job, schedule and sensor, generated for the given tasks (default: all); `store` and
     `resource_overrides` go to `resources` as they are."""
     assets, checks = build_assets(list(TASKS.values()) if specs is None else specs)
+    with warnings.catch_warnings():  # beta in dagster 1.13 (a warning per asset, on every load); the links work
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        # "open in editor" on every asset page: where the definition is (a factory's inner function)
+        referenced = dg.with_source_code_references(assets)
     return dg.Definitions(
-        assets=assets,
+        assets=referenced,
         asset_checks=checks,
         jobs=[ingest_job, features_job, refresh_job, retrain_job, ecgnet_job],
         schedules=[weekly_retrain],

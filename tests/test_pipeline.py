@@ -123,6 +123,15 @@ def test_definitions_load_with_the_ingest_feature_and_training_groups():
     for prefix in ("beat", "record"):
         late = graph.get(dg.AssetKey(f"{prefix}_late_stacker_model")).parent_keys
         assert {dg.AssetKey(f"{prefix}_{m}_model") for m in ("time", "frequency", "spectrogram")} <= late
+    shown = ("beat_time_model", "beat_classical_trees_model", "beat_fusion_comparison")
+    kinds = {k: defs.resolve_assets_def(k).specs_by_key[dg.AssetKey(k)].kinds for k in shown}
+    assert kinds == {
+        "beat_time_model": {"pytorch", "mlflow"},
+        "beat_classical_trees_model": {"scikitlearn", "mlflow"},
+        "beat_fusion_comparison": {"mlflow"},
+    }  # the technologies the UI shows on each asset
+    where = defs.resolve_assets_def("beat_time_model").specs_by_key[dg.AssetKey("beat_time_model")].metadata
+    assert "training.py" in str(where["dagster/code_references"])  # "open in editor" finds its factory
     trainer = defs.resolve_assets_def("beat_late_stacker_model").op.tags
     assert trainer.get("ecgnet/trainer") == "torch"  # one model trains at a time in a run
     assert defs.resolve_job_def("retrain").executor_def.name == "in_process"  # shards parallelise, as runs

@@ -89,6 +89,7 @@ def build_training_data(spec: TaskSpec) -> dg.AssetsDefinition:
     @dg.asset(
         name=names.training_data,
         group_name="training",
+        kinds={"numpy", "mlflow"},  # the split arrays; the comparison's parent run
         output_required=False,
         deps=list(names.views().values()),
         description=f"Aligned {spec.unit} features of the three views, split by patient (train "
@@ -226,6 +227,7 @@ def build_model_asset(spec: TaskSpec, variant: str) -> dg.AssetsDefinition:
     @dg.asset(
         name=names.model(variant),
         group_name="training",
+        kinds={"scikitlearn" if v.kind == "classical" else "pytorch", "mlflow"},
         op_tags=TRAINER_TAG,
         ins={"run": dg.AssetIn(names.training_data), **{n: dg.AssetIn(a) for n, a in upstream.items()}},
         description=f"{v.kind} variant '{variant}' ({spec.name}): {v.description}.",
@@ -249,6 +251,7 @@ def build_comparison(spec: TaskSpec) -> dg.AssetsDefinition:
     @dg.asset(
         name=names.comparison,
         group_name="training",
+        kinds={"mlflow"},
         ins={"run": dg.AssetIn(names.training_data), **{v: dg.AssetIn(names.model(v)) for v in task_variants(spec)}},
         description=f"Every {spec.name} variant side by side: test metrics with 95 % patient-bootstrap "
         "intervals, paired bootstrap against the best single model, size, latency, "
@@ -399,6 +402,7 @@ def build_champion(spec: TaskSpec) -> dg.AssetsDefinition:
     @dg.asset(
         name=names.champion,
         group_name="training",
+        kinds={"mlflow"},
         ins={"candidate": dg.AssetIn(names.comparison)},
         description=f"Moves the 'champion' alias of the {spec.name} models to the comparison's chosen "
         f"variant; runs only when the blocking check_quality_gate on {names.comparison} passes.",
