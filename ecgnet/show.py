@@ -9,6 +9,7 @@ holds the champion alias now. It reads what the comparison logged; it computes n
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -155,7 +156,7 @@ def verdict_lines(summary: ComparisonSummary, spec: TaskSpec, markdown: bool = F
     if chosen in rows:
         figures = ["accuracy", *(f"{m}_{c}" for c in spec.focus_classes for m in ("se", "pp"))]
         shown = [(spec.metric_key, rows[chosen].get(spec.metric_key)), *((f, rows[chosen].get(f)) for f in figures)]
-        said = "; ".join(f"{f} {v}" for f, v in shown if v is not None)
+        said = "; ".join(_figure(f, v) for f, v in shown if v is not None)
         lines.append(f"{name(chosen)} on test: {said}")
     if summary.agreement is not None:
         a = summary.agreement
@@ -170,6 +171,20 @@ def verdict_lines(summary: ComparisonSummary, spec: TaskSpec, markdown: bool = F
         lines.append(f"published results ({names}): not compared, this run's test split is not their protocol")
     lines += [f"{name(chosen)} on test, {c}" for c in summary.concentration]
     return lines
+
+
+def _figure(name: str, value: object) -> str:
+    """A test figure as the verdict says it; an undefined Se or +P in words (no such rows, none called so)."""
+    try:
+        undefined = math.isnan(Interval.parse(str(value)).value)
+    except ValueError:
+        undefined = False
+    measure, _, cls = name.partition("_")
+    if undefined and measure == "se":
+        return f"{name} undefined (no {cls} on test)"
+    if undefined and measure == "pp":
+        return f"{name} undefined (nothing called {cls})"
+    return f"{name} {value}"
 
 
 def best_on_validation(table: pl.DataFrame) -> str | None:

@@ -10,7 +10,7 @@ from ecgnet.describe import GATE_ROOM, comparison_note, since
 from ecgnet.evaluate import Interval
 from ecgnet.show import ComparisonSummary, verdict_lines
 from ecgnet.tracking import NOTE, NOTE_LIMIT, ROLE, TASK, Tracker
-from feature_store.tasks import BEATS
+from feature_store.tasks import BEATS, TASKS
 
 
 @pytest.fixture(scope="module")
@@ -112,3 +112,15 @@ def test_a_retrain_is_read_against_the_comparison_before_it():
     assert "code old then; other feature views" in other and "not comparable" in other
     assert since(now, now, BEATS) in comparison_note(now, BEATS, "2", now)
     assert "Previous comparison" not in comparison_note(now, BEATS, "2")  # the first comparison of a task
+
+
+def test_an_undefined_sensitivity_is_said_in_words():
+    af = next(t for t in TASKS.values() if t.name == "af")
+    summary = _summary(2)
+    table = summary.table.with_columns(
+        pl.Series(af.metric_key, ["0.889 [0.500, 1.000]"] * 2),
+        pl.Series("se_AF", ["nan [nan, nan]"] * 2),
+        pl.Series("pp_AF", ["nan [nan, nan]"] * 2),
+    )
+    line = verdict_lines(replace(summary, table=table), af)[1]
+    assert "se_AF undefined (no AF on test); pp_AF undefined (nothing called AF)" in line and "nan" not in line
