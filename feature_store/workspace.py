@@ -70,6 +70,12 @@ class Workspace:
         return self.home / "plots"
 
     @property
+    def sources_state(self) -> Path:
+        """The source folders' fingerprint (`sources.registry.folder_state`) when `make demo` last ingested
+        all of them: the new-records sensor's first tick starts from it instead of ingesting them again."""
+        return self.home / "sources.state"
+
+    @property
     def training(self) -> Path:
         """Per comparison: the split task data, weights, probabilities and scores of every variant."""
         return self.home / "training"

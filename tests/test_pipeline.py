@@ -1,5 +1,8 @@
 """The Dagster layer on a real (ephemeral) instance: assets, checks, metadata, sensor, demo."""
 
+import os
+import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -8,6 +11,7 @@ import pytest
 
 from ecgnet.fusion import VARIANTS
 from ecgnet.train import native_bf16
+from feature_store.sources.registry import folder_state
 from feature_store.tasks import TASKS
 from pipelines.assets.features import build_feature_assets
 from pipelines.assets.ingest import ingest_assets
@@ -296,6 +300,26 @@ def test_sensor_requests_a_run_only_when_records_change(tmp_path, sources):
     with dg.build_sensor_context(resources=resources, cursor=cursor, instance=instance) as context:
         skip = new_records_sensor(context)
     assert f"backfill {backfill} is running" in _skipped(skip)
+
+
+def test_the_sensors_first_tick_after_make_demo_does_not_ingest_the_same_records_again(tmp_path, sources):
+    """`make demo` then `make ui`: the sensor has no cursor yet, and used to start a refresh run over
+    records the demo had just ingested. The demo now leaves the folders' fingerprint as it ingested them."""
+    home, env = tmp_path / "home", {**os.environ, "ECGNET_HOME": str(tmp_path / "home"), "ECGNET_DATA": str(sources)}
+    demo = subprocess.run(
+        [sys.executable, "-m", "pipelines.demo"], env=env | {"ECGNET_STAGES": "ingest"}, capture_output=True, text=True
+    )
+    assert demo.returncode in (0, 2), demo.stderr[-2000:]  # 2: JS20004's flat leads fail the quarantine limit
+    assert (home / "sources.state").read_text() == folder_state([sources])
+    resources = _resources(tmp_path, sources)
+    with dg.build_sensor_context(resources=resources, instance=_instance()) as context:
+        first = new_records_sensor(context)
+    assert isinstance(first, dg.SensorResult) and not first.run_requests
+    assert first.skip_reason is not None and "unchanged since `make demo`" in str(first.skip_reason.skip_message)
+    assert first.cursor == folder_state([sources])  # from here on it reads changes as before
+    copy_record(CINC / "HR06002", sources / "cinc")  # a record that arrived after the demo: ingested
+    with dg.build_sensor_context(resources=resources, instance=_instance()) as context:
+        (request,), _ = _requested(new_records_sensor(context))
 
 
 def test_sensor_skips_with_a_reason_when_a_folder_is_missing(tmp_path):
