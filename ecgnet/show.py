@@ -160,7 +160,13 @@ def verdict_lines(summary: ComparisonSummary, spec: TaskSpec, markdown: bool = F
         lines.append(f"{name(chosen)} on test: {said}")
     if summary.agreement is not None:
         a = summary.agreement
-        reading = "clear of zero: it predicts the test ranking" if a.lo > 0 else "reaching zero: no better than chance"
+        reading = (
+            "no interval: variants scored on other validation rows"
+            if math.isnan(a.lo)
+            else "clear of zero: it predicts the test ranking"
+            if a.lo > 0
+            else "reaching zero: not told apart from chance"
+        )
         lines.append(
             f"validation ranking against test ranking: Kendall tau {a.value:+.2f} [{a.lo:+.2f}, {a.hi:+.2f}] "
             f"(patients of both splits resampled; {reading})"

@@ -124,3 +124,13 @@ def test_an_undefined_sensitivity_is_said_in_words():
     )
     line = verdict_lines(replace(summary, table=table), af)[1]
     assert "se_AF undefined (no AF on test); pp_AF undefined (nothing called AF)" in line and "nan" not in line
+
+
+def test_what_the_kendall_interval_says_is_read_from_it():
+    def said(lo: float, hi: float) -> str:
+        summary = replace(_summary(3), agreement=Interval(0.4, lo, hi))
+        return next(line for line in verdict_lines(summary, BEATS) if "Kendall tau" in line)
+
+    assert "clear of zero: it predicts the test ranking" in said(0.1, 0.8)
+    assert "reaching zero: not told apart from chance" in said(-0.1, 0.8)
+    assert "no interval" in said(float("nan"), float("nan"))
