@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 
 import polars as pl
@@ -77,13 +77,19 @@ def comparison_summary(tracker: Tracker, spec: TaskSpec, run_id: str | None = No
         artifacts=run.info.artifact_uri,
         selection=params.get("selection", ""),
         data_fingerprint=params.get("data_fingerprint", ""),
-        concentration=tuple(
-            Concentration(**{**r, "patient": str(r["patient"])})
-            for r in pl.read_csv(io.StringIO(held), infer_schema_length=None).iter_rows(named=True)
-        )
-        if held
-        else (),
+        concentration=_concentration(held),
     )
+
+
+def _concentration(text: str | None) -> tuple[Concentration, ...]:
+    """concentration.csv read back; a file of an earlier layout (other columns) says nothing here."""
+    if not text:
+        return ()
+    names = [f.name for f in fields(Concentration)]
+    table = pl.read_csv(io.StringIO(text), infer_schema_length=None)
+    if set(table.columns) != set(names):
+        return ()
+    return tuple(Concentration(**{**r, "patient": str(r["patient"])}) for r in table.iter_rows(named=True))
 
 
 def compact_columns(table: pl.DataFrame, spec: TaskSpec) -> list[str]:

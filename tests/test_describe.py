@@ -1,16 +1,20 @@
-"""Run descriptions on a real MLflow SQLite store: sections said once, MLflow's length limit kept, and a
-comparison whose table would not fit keeps its verdict."""
+"""Run descriptions on a real MLflow SQLite store: sections said once, MLflow's length limit kept, a
+comparison whose table would not fit keeps its verdict, and a retrain is read against the comparison
+before it."""
 
 from dataclasses import replace
 
+import dagster as dg
 import polars as pl
 import pytest
 
 from ecgnet.describe import GATE_ROOM, comparison_note, since
 from ecgnet.evaluate import Interval
+from ecgnet.promotion import Candidate
 from ecgnet.show import ComparisonSummary, verdict_lines
 from ecgnet.tracking import NOTE, NOTE_LIMIT, ROLE, TASK, Tracker
 from feature_store.tasks import BEATS, TASKS
+from pipelines.assets.training import _describe
 
 
 @pytest.fixture(scope="module")
@@ -134,3 +138,19 @@ def test_what_the_kendall_interval_says_is_read_from_it():
     assert "clear of zero: it predicts the test ranking" in said(0.1, 0.8)
     assert "reaching zero: not told apart from chance" in said(-0.1, 0.8)
     assert "no interval" in said(float("nan"), float("nan"))
+
+
+def test_a_comparison_before_this_one_that_never_logged_its_table_is_left_out(tmp_path):
+    """An earlier comparison that failed before its table (or an older layout) must not cost this one its
+    description, nor the comparison asset its success."""
+    tracker = Tracker(f"sqlite:///{tmp_path}/mlflow.db", tmp_path / "artifacts")
+    experiment, tags = tracker.experiment("beats"), {ROLE: "comparison", TASK: "beats"}
+    old = tracker.client.create_run(experiment, start_time=1000, tags=tags).info.run_id
+    tracker.client.set_terminated(old, "FINISHED", end_time=1500)  # finished, but nothing logged
+    now = tracker.client.create_run(experiment, start_time=2000, tags=tags).info.run_id
+    summary = _summary(3)
+    candidate = Candidate("beats", "time", "1", Interval(0.8, 0.7, 0.9), now, BEATS.metric_key)
+    tracker.finish_comparison(now, summary.table, candidate, {}, {})
+    _describe(dg.build_asset_context().log, tracker, BEATS, {}, {}, candidate)
+    note = tracker.client.get_run(now).data.tags[NOTE]
+    assert note.startswith("### `time` chosen on validation alone") and "Previous comparison" not in note

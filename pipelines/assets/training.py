@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
+from mlflow.exceptions import MlflowException
 
 from ecgnet.comparison import VariantResult, select, train_variant
 from ecgnet.data import TaskData, load_task_data
@@ -303,7 +304,7 @@ def build_comparison(spec: TaskSpec) -> dg.AssetsDefinition:
             tables,
             {k: v for c in dominant for k, v in c.tags().items()},
         )
-        _describe(tracker, spec, results, models, candidate)
+        _describe(context.log, tracker, spec, results, models, candidate)
         context.log.info(
             f"comparison {run.parent_run_id}: best on validation is {selection.best}, within noise of it: "
             f"{within or 'none'}; chosen ({cfg.selection}): {best}; validation and test rankings "
@@ -372,6 +373,7 @@ def build_comparison(spec: TaskSpec) -> dg.AssetsDefinition:
 
 
 def _describe(
+    log: dg.DagsterLogManager,
     tracker: Tracker,
     spec: TaskSpec,
     results: dict[str, VariantResult],
@@ -380,9 +382,16 @@ def _describe(
 ) -> None:
     """The comparison's verdict as its run's MLflow description, and each variant's row as its run's, read
     back from what the comparison logged (as `python -m ecgnet show` reads it)."""
-    summary = comparison_summary(tracker, spec, candidate.parent_run_id)
-    before = tracker.previous_comparison(spec.name, candidate.parent_run_id)
-    previous = comparison_summary(tracker, spec, before.info.run_id) if before else None
+    try:
+        summary = comparison_summary(tracker, spec, candidate.parent_run_id)
+    except (ValueError, MlflowException) as err:  # words about what is logged: the comparison stands without
+        log.warning(f"comparison {candidate.parent_run_id} gets no MLflow description: {err}")
+        return
+    before, previous = tracker.previous_comparison(spec.name, candidate.parent_run_id), None
+    try:
+        previous = comparison_summary(tracker, spec, before.info.run_id) if before else None
+    except (ValueError, MlflowException):  # an earlier comparison that never logged its table
+        before = None
     page = f"#/experiments/{tracker.experiment(spec.name)}/runs/"
     verdict = comparison_note(summary, spec, candidate.version, previous, page + before.info.run_id if before else "")
     tracker.describe_run(candidate.parent_run_id, verdict)
