@@ -427,7 +427,7 @@ def test_a_run_launched_outside_the_demo_names_its_process_and_is_closed_when_it
             assert holder(tmp_path / "ws") is None  # killed: the workspace is free, nothing to clean up
             src = tmp_path / "src"
             src.mkdir()
-            resources = {"ingest": IngestSettings(sources=[str(src)])}
+            resources = _resources(tmp_path, src)  # the sensor's resources, as `make ui` gives them
             with dg.build_sensor_context(resources=resources, instance=instance) as context:
                 new_records_sensor(context)
             assert _run(instance, run.run_id).status == dg.DagsterRunStatus.FAILURE
