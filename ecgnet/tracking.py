@@ -295,6 +295,9 @@ class Tracker:
             cv = {k: result.fitted[k] for k in ("cv_metric_mean", "cv_metric_sd") if k in result.fitted}
             cv |= seed_metrics(result.fitted, result.test_per_seed)
             test = {k: v for name, i in result.test.items() for k, v in i.flat(f"test_{name}").items()}
+            version, model_id = self._log_model(result, data)
+            # the final figures belong to the logged model as well: the experiment's Models list shows them
+            # beside each model (the per-epoch curves above stay the run's alone)
             mlflow.log_metrics(
                 {
                     **result.val.flat("val_metric"),
@@ -304,10 +307,10 @@ class Tracker:
                     "train_seconds": result.seconds,
                     **cv,
                     **(result.explained.metrics() if result.explained else {}),
-                }
+                },
+                model_id=model_id,
             )
             self._log_plots(result, data)
-            version = self._log_model(result, data)
         return run.info.run_id, version
 
     def _log_plots(self, result: VariantResult, data: TaskData) -> None:
@@ -329,13 +332,15 @@ class Tracker:
                 (Path(tmp) / file).write_bytes(content)
                 mlflow.log_artifact(str(Path(tmp) / file), artifact_path="plots")
 
-    def _log_model(self, result: VariantResult, data: TaskData) -> str:
+    def _log_model(self, result: VariantResult, data: TaskData) -> tuple[str, str]:
+        """The packed model, logged under the variant's name and registered; its registered version and
+        its MLflow model id."""
         layout = Layout.of(data)
         packed = Packed(result.deployed, layout, data.multilabel).eval()
         example = layout.pack({m: {k: v[:2] for k, v in inp.items()} for m, inp in data.test.x.items()})
         info = mlflow.pytorch.log_model(
             packed,
-            name="model",
+            name=result.variant.name,  # what the experiment's Models list calls it
             input_example=example,
             pip_requirements=PIP_REQUIREMENTS,
             validate_serving_input=self.validate_models,
@@ -358,7 +363,7 @@ class Tracker:
             # an identical retrain into "worse than the champion"
             self.client.set_model_version_tag(name, version, key, repr(float(value)))
         self.client.set_model_version_tag(name, version, "val_metric_name", data.spec.metric_key)
-        return version
+        return version, info.model_id
 
     def finish_comparison(
         self,

@@ -124,6 +124,12 @@ def test_mlflow_pages_say_the_verdict_where_the_figures_are(trained):
         logged = {d.dataset.name: d.dataset for d in run.inputs.dataset_inputs}
         assert set(logged) == {"beats_time", "beats_spectral", "beats_spectrogram"}
         assert {n: d.digest for n, d in logged.items()} == {n: run.data.params[f"view.{n}"] for n in logged}
+    # each logged model is named for its variant and carries its final figures (the experiment's Models list)
+    logged_models = {m.name: m for m in client.search_logged_models([experiment.experiment_id])}
+    assert set(logged_models) == set(VARIANTS)
+    figures = {m.key for m in logged_models[candidate.variant].metrics or []}
+    assert {"val_metric", "test_macro_f1_N_S_V", "n_params"} <= figures
+    assert not any(k.startswith(("train_loss", "val_metric_epoch")) for k in figures)  # the curves: the run's
     assert parent.inputs is not None
     time_view = next(d.dataset for d in parent.inputs.dataset_inputs if d.dataset.name == "beats_time")
     assert json.loads(time_view.profile or "{}")["rows"] > 0 and "template" in (time_view.schema or "")
