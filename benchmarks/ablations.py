@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import tempfile
 import time
 from collections.abc import Callable
@@ -737,7 +738,7 @@ def log_row(
     with tempfile.TemporaryDirectory() as tmp:
         as_json = Path(tmp) / "row.json"
         as_json.write_text(json.dumps(row, indent=1))
-        return tracker.log_ablation(
+        run_id = tracker.log_ablation(
             dev.spec.name,
             row["ablation"],
             cfg,
@@ -746,6 +747,36 @@ def log_row(
             files={"row": as_json, **saved},
             seconds=row["seconds"],
         )
+    tracker.describe_run(run_id, row_note(row, args.variant, args.folds))
+    tracker.describe_experiment(dev.spec.name, EXPERIMENT_NOTE, kind="ablations")
+    return run_id
+
+
+EXPERIMENT_NOTE = """### DS1 ablations of the MIT-BIH comparison
+Each run is one row of `python -m benchmarks.ablations`: one training change, measured by cross-validation
+by patient over the 22 DS1 patients. DS2 is never read here. Add the columns `cv_mean`, `oof_headline`,
+`oof_se_S`, `oof_pp_S`, `oof_se_V` and `oof_pp_V` to set rows side by side; two rows' out-of-fold files
+(`NN.npz`) are compared patient-paired by `python -m benchmarks.paired_rows`. The README's ablation table
+and `benchmarks/ABLATIONS.md` say what was decided from them."""
+
+
+def row_note(row: dict, variant: str, folds: int) -> str:
+    """A row's run description: the change and its DS1 figures, as the harness prints them."""
+    raw = row["raw"]
+    figures = "; ".join(
+        f"{name} {raw[key]:.3f}"
+        for key, name in _NOTE_FIGURES
+        if math.isfinite(raw.get(key, math.nan))  # an undefined figure (no such beats) is left out
+    )
+    return (
+        f"### {row['ablation']}\n{variant} variant, {folds} folds by patient over DS1 (DS2 not read), "
+        f"{row['seconds']:.0f} s.\n\n- held-out folds: {row['cv'][0]:.3f} ± {row['cv'][1]:.3f}\n"
+        f"- pooled out of fold: {figures}"
+    )
+
+
+_NOTE_FIGURES = (("headline", "headline"), ("accuracy", "accuracy"), ("se_S", "S Se"), ("pp_S", "S +P"),
+                 ("se_V", "V Se"), ("pp_V", "V +P"))  # fmt: skip
 
 
 def save_oof(folder: Path, name: str, probs: np.ndarray, dev: TaskData) -> Path:

@@ -428,9 +428,10 @@ class Tracker:
         except MlflowException as err:
             log.warning("run %s keeps its old description: %s refused the new one (%s)", run_id, self.uri, err)
 
-    def describe_experiment(self, task: str, text: str) -> None:
+    def describe_experiment(self, task: str, text: str, kind: str = "") -> None:
+        """The description of the task's experiment, or of its `kind` beside it (ecgnet-beats-ablations)."""
         try:
-            self.client.set_experiment_tag(self.experiment(task), NOTE, text)
+            self.client.set_experiment_tag(self.experiment(task, kind), NOTE, text)
         except MlflowException as err:
             log.warning("experiment of task %s keeps its old description: %s", task, err)
 
