@@ -92,6 +92,11 @@ def comparison_note(
         f"Code {summary.commit}; {summary.hardware}; {summary.settings}. Test figures with 95 % patient-bootstrap "
         "intervals; the chosen variant in bold.",
         "",
+        *(
+            _picture(summary.run_id, file)
+            for file in ("comparison.png", *(["published.png"] if summary.published else []))
+        ),
+        "",
     ]
     tail = [
         "",
@@ -120,6 +125,12 @@ def since(now: ComparisonSummary, before: ComparisonSummary, spec: TaskSpec, url
         else "other feature views (new or changed records: the test rows differ, so its figures are not comparable)"
     )
     return f"Previous comparison {run}, finished {before.finished}: chose `{before.candidate}`{figure}; {code}; {data}."
+
+
+def _picture(run_id: str, file: str) -> str:
+    """One of the run's PNGs shown in its description: the UI's own artifact address, relative, so it works
+    wherever the MLflow UI is served (`make ui`, a server, a path prefix); as wide as the page."""
+    return f'<img src="get-artifact?path={file}&run_uuid={run_id}" alt="{file}" width="100%">'
 
 
 def _table(table: pl.DataFrame, spec: TaskSpec, chosen: str) -> str:

@@ -65,6 +65,8 @@ def _summary(rows: int) -> ComparisonSummary:
 def test_a_table_too_long_for_a_description_leaves_the_verdict_and_points_at_the_file():
     short = comparison_note(_summary(3), BEATS, "1")
     assert "| **time** (chosen) |" in short and "| variant_0001 |" in short
+    assert f'<img src="get-artifact?path=comparison.png&run_uuid={"r" * 32}"' in short  # the picture, on the page
+    assert "published.png" not in short  # compared with nothing published: no such picture
     long = comparison_note(_summary(400), BEATS, "1")
     assert len(long) <= NOTE_LIMIT - GATE_ROOM and "open comparison.md" in long and "| variant_0001 |" not in long
     for text in (short, long):

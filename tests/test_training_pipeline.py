@@ -101,6 +101,8 @@ def test_mlflow_pages_say_the_verdict_where_the_figures_are(trained):
     tau = parent.data.metrics["kendall_tau_val_test"]
     assert f"Kendall tau {tau:+.2f}" in note and "rule: parsimony" in note
     assert f"| **{candidate.variant}** (chosen) |" in note  # the table, the choice in bold
+    picture = f'<img src="get-artifact?path=comparison.png&run_uuid={candidate.parent_run_id}"'
+    assert picture in note and note.index(picture) < note.index("| variant |")  # the plot, before the table
     assert "S: patient 232 holds 100% of the S rows" in note  # who decides the pooled S figure
     # the gate's verdict and the promotion, each once, after the comparison's own text
     assert note.count("**Quality gate**: passed") == 1
