@@ -130,6 +130,12 @@ def test_the_comparison_is_logged_through_the_mlflow_server_and_read_back(server
     assert experiment is not None and experiment.artifact_location.startswith("mlflow-artifacts:")
     logged = {a.path for a in mlflow.MlflowClient().list_artifacts(parent["run_id"].iloc[0])}
     assert {"comparison.csv", "comparison.png"} <= logged
+    # the description's picture is fetched as the UI fetches it: through the server, from its proxied store
+    note = parent["tags.mlflow.note.content"].iloc[0]
+    picture = f"get-artifact?path=comparison.png&run_uuid={parent['run_id'].iloc[0]}"
+    assert picture in note
+    with urllib.request.urlopen(f"{servers['env']['MLFLOW_TRACKING_URI']}/{picture}", timeout=30) as response:
+        assert response.read(8) == b"\x89PNG\r\n\x1a\n"
     # the runs are rows of the server's PostgreSQL database, the artifacts files of its folder
     assert _rows(servers["cluster"], "mlflow", "SELECT count(*) FROM runs") == len(runs)
     assert list(servers["workspace"].mlflow_artifacts.rglob("comparison.csv"))
