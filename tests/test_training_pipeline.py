@@ -343,6 +343,9 @@ def test_the_records_task_trains_every_variant_in_dagster(records_trained, capsy
         assert children[col].notna().all(), col
     candidate = result.output_for_node("record_fusion_comparison")
     champion = tracker(home).current_champion("records")
+    note = tracker(home).client.get_run(candidate.parent_run_id).data.tags[NOTE]  # multi-label: no focus classes
+    assert note.startswith(f"### `{candidate.variant}` chosen on validation alone: `macro_auc` ")
+    assert f"- `{candidate.variant}` on test: macro_auc " in note and "**Champion**" in note
     assert champion is not None and champion.name == f"ecgnet-records-{candidate.variant}"
     assert ecgnet_main(["predict", str(CINC / "HR06000"), "--home", str(home), "--task", "records"]) == 0
     assert "MLFLOW_TRACKING_URI" not in os.environ  # no workspace leaks into the next one
