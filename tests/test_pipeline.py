@@ -164,7 +164,9 @@ def test_ingest_assets_materialize_with_metadata_and_passing_checks(tmp_path, so
     assert slowest.height == 3 and set(slowest["status"]) == {"SUCCESS"}
     assert slowest["seconds"].to_list() == sorted(slowest["seconds"].to_list(), reverse=True)
     assert set(slowest["step"]) <= {s.step_key for s in instance.get_run_step_stats(result.run_id)}
-    assert slowest["step"][0] == "annotated_beats" and slowest["share"][0].endswith(" %")  # two MIT-BIH records
+    # two MIT-BIH records: among the slowest three, whichever of the busy steps a loaded machine put first
+    # (under two pytest workers wfdb_records once came first: an order of seconds is not the test's point)
+    assert "annotated_beats" in slowest["step"].to_list() and slowest["share"][0].endswith(" %")
     meta = {
         m.asset_key.to_user_string(): m.metadata
         for event in result.get_asset_materialization_events()
