@@ -455,35 +455,30 @@ class Tracker:
             if run.data.tags.get(ROLE) != "comparison" or run.data.tags.get(TASK) != task:
                 raise ValueError(f"run {run_id} is not a comparison of task {task}; fix: give one, or leave --run out")
             return run
-        experiment = self.client.get_experiment_by_name(experiment_name(task))
-        runs = (
-            self.client.search_runs(
-                [experiment.experiment_id],
-                filter_string=_comparisons("FINISHED"),
-                order_by=["attributes.end_time DESC"],
-                max_results=1,
-            )
-            if experiment is not None
-            else []
-        )
-        if not runs:
+        latest = self._last_comparison(task, "end_time")
+        if latest is None:
             raise ValueError(
                 f"no finished comparison of task {task} in {self.uri}; fix: materialize its fusion comparison "
                 "(make demo, or the Dagster UI) first, or point --home at the workspace that ran one"
             )
-        return runs[0]
+        return latest
 
     def previous_comparison(self, task: str, run_id: str) -> Run | None:
         """The finished comparison of `task` that started last before the run `run_id` (None: it is the
         first): what a scheduled retrain is read against."""
-        started = self.client.get_run(run_id).info.start_time
+        return self._last_comparison(task, "start_time", before=self.client.get_run(run_id).info.start_time)
+
+    def _last_comparison(self, task: str, order: str, before: int | None = None) -> Run | None:
+        """The task's finished comparison that comes last by the run attribute `order`, among those started
+        before `before` (ms since the epoch) when given; None where there is none."""
         experiment = self.client.get_experiment_by_name(experiment_name(task))
         if experiment is None:
             return None
+        earlier = "" if before is None else f" and attributes.start_time < {before}"
         runs = self.client.search_runs(
             [experiment.experiment_id],
-            filter_string=f"{_comparisons('FINISHED')} and attributes.start_time < {started}",
-            order_by=["attributes.start_time DESC"],
+            filter_string=_comparisons("FINISHED") + earlier,
+            order_by=[f"attributes.{order} DESC"],
             max_results=1,
         )
         return runs[0] if runs else None
