@@ -540,6 +540,5 @@ def reported_metrics(data: TaskData) -> list[str]:
     """Test metrics in the comparison table: macro AUC and F1 (and the headline, when it is a macro-F1
     over some classes), and for single-label tasks accuracy and the sensitivity and positive
     predictivity of the task's focus classes."""
-    focus = [f"{m}_{c}" for c in data.spec.focus_classes for m in ("se", "pp")]
     macro = list(dict.fromkeys(["macro_auc", "macro_f1", data.spec.metric_key]))
-    return macro + ([] if data.multilabel else ["accuracy", *focus])
+    return macro + ([] if data.multilabel else ["accuracy", *data.spec.focus_figures])

@@ -72,14 +72,8 @@ def comparison_note(
     """A comparison run's description: the verdict, then the compact table (every column: comparison.md).
     `version`: the chosen variant's registered model version; `previous`: the task's comparison before it
     (at `previous_url` in the UI), which a scheduled retrain is read against."""
-    table = summary.table
-    chosen = summary.candidate
-    row = table.filter(pl.col("variant") == chosen)
-    figure = (
-        f": `{spec.metric_key}` {row[spec.metric_key][0]} on test"
-        if spec.metric_key in row.columns and len(row)
-        else ""
-    )
+    table, chosen, headline = summary.table, summary.candidate, _headline(summary, spec)
+    figure = f": `{spec.metric_key}` {headline} on test" if headline is not None else ""
     head = [f"### `{chosen}` chosen on validation alone{figure}", ""]  # what MLflow shows before "Show more"
     head += [f"- {line}" for line in verdict_lines(summary, spec, markdown=True)]
     if previous is not None:
@@ -114,9 +108,8 @@ def comparison_note(
 def since(now: ComparisonSummary, before: ComparisonSummary, spec: TaskSpec, url: str = "") -> str:
     """One line: what the comparison before this one chose and scored, and what changed since (code, data).
     Test figures on other data are other rows: said, not compared."""
-    key, run = spec.metric_key, f"[{before.run_id[:8]}]({url})" if url else before.run_id[:8]
-    rows = before.table.filter(pl.col("variant") == before.candidate)
-    figure = f", test `{key}` {rows[key][0]}" if key in rows.columns and len(rows) else ""
+    run, headline = f"[{before.run_id[:8]}]({url})" if url else before.run_id[:8], _headline(before, spec)
+    figure = f", test `{spec.metric_key}` {headline}" if headline is not None else ""
     code = "the same code" if now.commit == before.commit else f"code {before.commit} then"
     same_data = bool(now.data_fingerprint) and now.data_fingerprint == before.data_fingerprint
     data = (
@@ -125,6 +118,12 @@ def since(now: ComparisonSummary, before: ComparisonSummary, spec: TaskSpec, url
         else "other feature views (new or changed records: the test rows differ, so its figures are not comparable)"
     )
     return f"Previous comparison {run}, finished {before.finished}: chose `{before.candidate}`{figure}; {code}; {data}."
+
+
+def _headline(summary: ComparisonSummary, spec: TaskSpec) -> str | None:
+    """The chosen variant's test headline, as its comparison table holds it (None where the table lacks it)."""
+    row = summary.table.filter(pl.col("variant") == summary.candidate)
+    return str(row[spec.metric_key][0]) if spec.metric_key in row.columns and len(row) else None
 
 
 def _picture(run_id: str, file: str) -> str:
@@ -163,11 +162,7 @@ def variant_note(v: VariantNote, spec: TaskSpec) -> str:
         f"- Validation (what the choice read): `{key}` {row.get('val_metric', '')}"
         + (f"; against `{v.best}`, paired over validation patients: {gap}" if gap and gap != "(best)" else ""),
         f"- Test: `{key}` {row.get(key, '')}"
-        + "".join(
-            f"; {c} {row[c]}"
-            for c in ("accuracy", *(f"{m}_{k}" for k in spec.focus_classes for m in ("se", "pp")))
-            if c in row
-        ),
+        + "".join(f"; {c} {row[c]}" for c in ("accuracy", *spec.focus_figures) if c in row),
         f"- {row.get('params', '')} parameters, {row.get('latency_ms', '')} ms a row",
         f"- The comparison: [{v.parent_url.rsplit('/', 1)[-1]}]({v.parent_url})",
     ]

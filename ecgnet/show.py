@@ -99,7 +99,7 @@ def compact_columns(table: pl.DataFrame, spec: TaskSpec) -> list[str]:
     key = spec.metric_key
     wanted = ["variant", "params", "val_metric", "cv_mean_sd"]
     wanted += [c for c in table.columns if c.startswith("val_vs_")]
-    wanted += [key, "accuracy", *(f"{m}_{c}" for c in spec.focus_classes for m in ("se", "pp"))]
+    wanted += [key, "accuracy", *spec.focus_figures]
     wanted += [c for c in table.columns if c.startswith(f"{key}_vs_")]
     return [c for c in dict.fromkeys(wanted) if c in table.columns]
 
@@ -160,8 +160,8 @@ def verdict_lines(summary: ComparisonSummary, spec: TaskSpec, markdown: bool = F
             )
         lines[0] += f" ({why.lstrip('; ')})"
     if chosen in rows:
-        figures = ["accuracy", *(f"{m}_{c}" for c in spec.focus_classes for m in ("se", "pp"))]
-        shown = [(spec.metric_key, rows[chosen].get(spec.metric_key)), *((f, rows[chosen].get(f)) for f in figures)]
+        figures = (spec.metric_key, "accuracy", *spec.focus_figures)
+        shown = [(f, rows[chosen].get(f)) for f in figures]
         said = "; ".join(_figure(f, v) for f, v in shown if v is not None)
         lines.append(f"{name(chosen)} on test: {said}")
     if summary.agreement is not None:

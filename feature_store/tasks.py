@@ -153,7 +153,7 @@ class TaskSpec:
                 f"task {self.name!r}: reference stress needs single-label beats with class "
                 f"{stress.beat_class!r} (classes {self.classes}, rows per {self.window.unit})"
             )
-        figures = {"accuracy"} | {f"{m}_{c}" for c in self.focus_classes for m in ("se", "pp")}
+        figures = {"accuracy", *self.focus_figures}
         for ref in self.published:
             unknown = sorted(set(ref.figures) - (set() if self.multilabel else figures))
             if unknown:
@@ -173,6 +173,11 @@ class TaskSpec:
     def metric_key(self) -> str:
         """The headline metric's name among the test metrics and in MLflow (macro_f1_N_S_V for beats)."""
         return macro_f1_key(self.metric_classes) if self.metric_classes else self.metric
+
+    @property
+    def focus_figures(self) -> tuple[str, ...]:
+        """Each focus class's sensitivity and positive predictivity, as the test metrics name them."""
+        return tuple(f"{m}_{c}" for c in self.focus_classes for m in ("se", "pp"))
 
     @property
     def metric_labels(self) -> tuple[int, ...] | None:
