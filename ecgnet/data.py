@@ -115,6 +115,18 @@ class TaskData:
     def split(self, name: str) -> Split:
         return {"train": self.train, "val": self.val, "test": self.test}[name]
 
+    def split_params(self) -> dict[str, int]:
+        """Patients and rows of each split as flat MLflow params (`split.val.patients`, ...): what a reader
+        needs to weigh an interval (one validation patient cannot open one)."""
+        return {
+            f"split.{name}.{what}": count
+            for name in ("train", "val", "test")
+            for what, count in (
+                ("patients", len(set(self.split(name).groups.tolist()))),
+                ("rows", len(self.split(name))),
+            )
+        }
+
     def class_counts(self, split: str) -> list[int]:
         y = self.split(split).y
         return (

@@ -37,6 +37,7 @@ class VariantNote:
     chosen: str  # the variant the comparison chose
     best: str  # the best on validation
     parent_url: str  # the comparison run, as a link the MLflow UI follows
+    one_patient: bool = False  # validation held one patient: no gap is told from noise (`verdict_lines`)
 
 
 def experiment_note(spec: TaskSpec) -> str:
@@ -140,7 +141,9 @@ def _table(table: pl.DataFrame, spec: TaskSpec, chosen: str) -> str:
         .otherwise(pl.col("variant"))
         .alias("variant")
     )
-    return markdown_table(shown)
+    # an undefined figure (no such rows on test, or none called so) as the verdict says it, not as NaN
+    undefined = pl.col(pl.String).str.replace(r"^nan \[nan, nan\]$", "undefined")
+    return markdown_table(shown.with_columns(undefined))
 
 
 def variant_note(v: VariantNote, spec: TaskSpec) -> str:
@@ -149,6 +152,8 @@ def variant_note(v: VariantNote, spec: TaskSpec) -> str:
     gap = next((str(row[c]) for c in row if c.startswith("val_vs_")), "")
     if v.name == v.chosen:
         verdict = "**chosen** on validation alone"
+    elif v.one_patient:
+        verdict = f"not chosen: `{v.chosen}` ranked above it on the one validation patient (not told from noise)"
     elif gap and gap != "(best)" and reaches_zero(gap):
         verdict = f"not chosen: within noise of the best on validation (`{v.best}`); the rule preferred `{v.chosen}`"
     elif v.name == v.best:

@@ -27,6 +27,15 @@ HARDWARE_TAGS = ("cpu", "cores", "device", "native_bf16")
 
 
 @dataclass(frozen=True)
+class SplitSize:
+    """One split of a comparison's data, as its run logged it (`TaskData.split_params`)."""
+
+    name: str  # train | val | test
+    patients: int
+    rows: int
+
+
+@dataclass(frozen=True)
 class ComparisonSummary:
     """One comparison run as `show` prints it."""
 
@@ -45,6 +54,16 @@ class ComparisonSummary:
     selection: str = ""  # the rule that chose among the variants (ComparisonConfig.selection); "" before it was logged
     data_fingerprint: str = ""  # the feature-view versions it trained and tested on, hashed
     concentration: tuple[Concentration, ...] = ()  # pooled test figures one patient decides (concentration.csv)
+    splits: tuple[SplitSize, ...] = ()  # patients and rows per split; () for runs that did not log them
+    folds: int = 1  # >1: the choice read out-of-fold rows of every development (train and val) patient
+
+    @property
+    def chosen_over(self) -> int | None:
+        """How many patients the validation figures (and their paired intervals) resample; None if unknown."""
+        sizes = {s.name: s.patients for s in self.splits}
+        if "val" not in sizes:
+            return None
+        return sizes["val"] + (sizes.get("train", 0) if self.folds > 1 else 0)
 
 
 def comparison_summary(tracker: Tracker, spec: TaskSpec, run_id: str | None = None) -> ComparisonSummary:
@@ -66,7 +85,8 @@ def comparison_summary(tracker: Tracker, spec: TaskSpec, run_id: str | None = No
         commit=params.get("git_commit", "unknown")[:10]
         + (" with uncommitted changes" if params.get("git_dirty") == "true" else ""),
         hardware=f"{hw[0]}, {hw[1]} cores, {hw[2]} (bfloat16 unit: {hw[3]})",
-        settings=", ".join(f"{name} {value}" for name, value in comparison_settings(params).items()),
+        settings=", ".join(f"{name} {value}" for name, value in comparison_settings(params).items())
+        + "".join(f"; {said}" for said in [_splits_said(_splits(params), spec.unit)] if said),
         candidate=tags.get(CANDIDATE, ""),
         table=pl.read_csv(io.StringIO(text), infer_schema_length=None),
         agreement=Interval(metrics[tau], metrics[f"{tau}_lo"], metrics[f"{tau}_hi"])
@@ -78,6 +98,25 @@ def comparison_summary(tracker: Tracker, spec: TaskSpec, run_id: str | None = No
         selection=params.get("selection", ""),
         data_fingerprint=params.get("data_fingerprint", ""),
         concentration=_concentration(held),
+        splits=_splits(params),
+        folds=int(params.get("folds", "1")),
+    )
+
+
+def _splits(params: dict[str, str]) -> tuple[SplitSize, ...]:
+    """The splits' sizes from the run's params; () where any is missing (runs before they were logged)."""
+    keys = [(name, f"split.{name}.patients", f"split.{name}.rows") for name in ("train", "val", "test")]
+    if not all(p in params and r in params for _, p, r in keys):
+        return ()
+    return tuple(SplitSize(name, int(params[p]), int(params[r])) for name, p, r in keys)
+
+
+def _splits_said(splits: tuple[SplitSize, ...], unit: str) -> str:
+    """'train 3 patients (7,651 beats), validation 1 (2,603), test 2 (4,000)'; '' when not logged."""
+    said = {"train": "train", "val": "validation", "test": "test"}
+    return ", ".join(
+        f"{said[s.name]} {s.patients}{' patients' if i == 0 else ''} ({s.rows:,}{f' {unit}s' if i == 0 else ''})"
+        for i, s in enumerate(splits)
     )
 
 
@@ -147,11 +186,16 @@ def verdict_lines(summary: ComparisonSummary, spec: TaskSpec, markdown: bool = F
     rows = {r["variant"]: r for r in table.iter_rows(named=True)}
     best = best_on_validation(table)
     lines = [f"chosen on validation alone: {name(chosen)}"]
+    alone = summary.chosen_over == 1  # a paired bootstrap over one patient draws that patient every time
     if best is not None:
         gap = f"val_vs_{best}"
         within = [v for v, r in rows.items() if v != best and reaches_zero(r[gap])]
         why = f"best on validation {name(best)} ({rows[best]['val_metric']})" if best in rows else ""
-        why += f"; within noise of it (paired interval reaching zero): {', '.join(map(name, within)) or 'none'}"
+        why += (
+            "; within noise of it: not measurable (one validation patient)"
+            if alone
+            else f"; within noise of it (paired interval reaching zero): {', '.join(map(name, within)) or 'none'}"
+        )
         if summary.selection in SELECTIONS:
             why += (
                 "; rule: parsimony, the fewest parameters among those"
@@ -159,6 +203,12 @@ def verdict_lines(summary: ComparisonSummary, spec: TaskSpec, markdown: bool = F
                 else "; rule: the best on validation"
             )
         lines[0] += f" ({why.lstrip('; ')})"
+    if alone:
+        lines.append(
+            "One validation patient: an interval that resamples patients cannot open on it, so no variant is told "
+            "apart from noise and the choice is that patient's ranking (more patients, or cross-validation with "
+            "`folds`, make it a finding)"
+        )
     if chosen in rows:
         figures = (spec.metric_key, "accuracy", *spec.focus_figures)
         shown = [(f, rows[chosen].get(f)) for f in figures]

@@ -100,6 +100,43 @@ QUARANTINE_SCHEMA = pa.schema(
 )
 
 
+# What each stored column means, for people: Dagster's Columns tab and anything else that lists the tables.
+# Kept apart from the schemas, whose bytes are the files' (field metadata would change every Parquet file).
+COLUMN_NOTES: dict[str, str] = {
+    "record_id": "Record id, unique in the workspace (the source folder's name and the record's path in it).",
+    "patient_id": "Patient (subject) id; splits are drawn by patient, so a patient's records share a split.",
+    "source": "Source kind that read the record: ptbxl, challenge, annotated or wfdb.",
+    "dataset": "The source folder's name, e.g. mitdb.",
+    "path": "The record's path without extension, as found under the source folder.",
+    "fs": "Sampling frequency in Hz, after resampling to the ingest rate.",
+    "lead_names": "Lead of each signal row, as the header names it.",
+    "n_samples": "Samples per lead.",
+    "signal": "The signal in mV, leads x samples (records) or leads x context window around the R peak (beats).",
+    "labels": "Diagnostic superclasses (records) or the AAMI beat classes the record holds.",
+    "label_codes": "Codes as written in the source (SCP, SNOMED CT, rhythm or beat symbols).",
+    "unmapped_codes": "Source codes that map to no label; listed, never dropped silently.",
+    "split": "Patient-wise split: train, val or test (DS1/DS2 for MIT-BIH).",
+    "recorded_at": "Recording date and time, where the header gives one.",
+    "age": "Age in years, where the header gives a plausible one.",
+    "sex": "Sex as the header writes it, where it does.",
+    "n_beats": "Beats stored in the beats table (beat-annotated sources).",
+    "edge_beat_labels": "Labels of annotated beats too close to an edge for a window; counted, not stored.",
+    "rhythm_spans": "Rhythm episodes (start, stop in samples at fs; rhythm class), where the source annotates them.",
+    "ingested_at": "When the row was written (UTC).",
+    "beat_id": "Beat id: the record id and the R peak's sample.",
+    "r_peak": "R peak's sample index in the record at fs.",
+    "symbol": "Annotation symbol as written (WFDB beat code).",
+    "label": "AAMI class: N, S, V, F or Q.",
+    "rr_prev_s": "Seconds since the previous beat; null for the record's first.",
+    "rr_next_s": "Seconds to the next beat; null for the record's last.",
+    "beat_start": "First sample of the beat window inside the context window.",
+    "beat_stop": "End (exclusive) of the beat window inside the context window.",
+    "reason_code": "Why the record was quarantined, as a stable code (e.g. header_unreadable, flat_lead).",
+    "reason": "Why the record was quarantined, in words, with the fix.",
+    "detected_at": "When ingest quarantined the record (UTC).",
+}
+
+
 def signal_column(signals: np.ndarray) -> pa.ListArray:
     """(rows, leads, samples) float32 -> list<list<float32>> without copying through Python."""
     rows, leads, samples = signals.shape

@@ -4,6 +4,8 @@ on in the UI)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import dagster as dg
 
 from .partitions import every_shard_tags
@@ -38,10 +40,17 @@ ecgnet_job = dg.define_asset_job(
 )
 
 
+RETRAIN_CRON = "0 3 * * 1"
+# what the weekly schedule promises of a task's comparison and champion: at most a week old, with a day's
+# grace for the run itself; past it the UI shows the asset failing its freshness policy (the schedule is
+# stopped, its runs fail, or the gate refused every candidate since)
+RETRAINED_WITHIN = dg.FreshnessPolicy.time_window(fail_window=timedelta(days=8), warn_window=timedelta(days=7, hours=6))
+
+
 @dg.schedule(
     name="weekly_retrain",
     job=retrain_job,
-    cron_schedule="0 3 * * 1",
+    cron_schedule=RETRAIN_CRON,
     default_status=dg.DefaultScheduleStatus.STOPPED,
     description="Every Monday at 03:00: retrain and compare all variants.",
 )

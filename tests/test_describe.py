@@ -8,10 +8,10 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from ecgnet.describe import GATE_ROOM, comparison_note, since
+from ecgnet.describe import GATE_ROOM, VariantNote, comparison_note, since, variant_note
 from ecgnet.evaluate import Interval
 from ecgnet.promotion import Candidate
-from ecgnet.show import ComparisonSummary, verdict_lines
+from ecgnet.show import ComparisonSummary, SplitSize, verdict_lines
 from ecgnet.tracking import NOTE, NOTE_LIMIT, ROLE, TASK, Tracker
 from feature_store.tasks import BEATS, TASKS
 from pipelines.assets.training import _describe
@@ -83,6 +83,41 @@ def test_the_verdict_names_who_is_within_noise_and_the_rule():
         "chosen on validation alone: time (best on validation time (0.8); within noise of it (paired interval "
         "reaching zero): variant_0000; rule: parsimony, the fewest parameters among those)"
     )
+
+
+def test_one_validation_patient_is_said_to_settle_nothing():
+    table = _summary(3).table.with_columns(
+        pl.Series("val_vs_time", ["(best)", "-0.300 [-0.300, -0.300]", "-0.100 [-0.100, -0.100]"])
+    )
+    sizes = (SplitSize("train", 3, 7000), SplitSize("val", 1, 2603), SplitSize("test", 2, 4000))
+    one = ComparisonSummary(**{**_summary(3).__dict__, "table": table, "splits": sizes, "folds": 1})
+    lines = verdict_lines(one, BEATS)
+    assert "within noise of it: not measurable (one validation patient)" in lines[0]
+    assert lines[1].startswith("One validation patient: an interval that resamples patients cannot open")
+    # cross-validated, the choice reads every development patient: four here, so the intervals are read
+    folds = verdict_lines(ComparisonSummary(**{**one.__dict__, "folds": 2}), BEATS)
+    assert "paired interval reaching zero): none" in folds[0] and not folds[1].startswith("One validation")
+    # runs that logged no split sizes read as before
+    assert (
+        "paired interval reaching zero): none"
+        in verdict_lines(ComparisonSummary(**{**one.__dict__, "splits": ()}), BEATS)[0]
+    )
+
+
+def test_a_variant_ranked_below_on_one_patient_is_not_said_to_be_below_beyond_noise():
+    row = {"variant": "early", "val_metric": 0.5, "val_vs_time": "-0.300 [-0.300, -0.300]"}
+    note = VariantNote("early", "fusion", "early fusion", row, "time", "time", "http://ui/#/runs/r")
+    assert "below the best on validation (`time`) beyond noise" in variant_note(note, BEATS)
+    alone = variant_note(VariantNote(**{**note.__dict__, "one_patient": True}), BEATS)
+    assert "ranked above it on the one validation patient (not told from noise)" in alone
+    assert "beyond noise" not in alone
+
+
+def test_an_undefined_figure_reads_undefined_in_the_table():
+    summary = _summary(2)
+    table = summary.table.with_columns(pl.Series("se_S", ["nan [nan, nan]", "0.500 [0.400, 0.600]"]))
+    note = comparison_note(ComparisonSummary(**{**summary.__dict__, "table": table}), BEATS)
+    assert "| undefined |" in note and "nan [nan, nan]" not in note and "0.500 [0.400, 0.600]" in note
 
 
 def test_a_store_that_refuses_a_description_is_warned_about_and_nothing_else_fails(store, caplog):

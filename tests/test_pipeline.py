@@ -1,5 +1,7 @@
 """The Dagster layer on a real (ephemeral) instance: assets, checks, metadata, sensor, demo."""
 
+import dataclasses
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -11,8 +13,11 @@ import pytest
 
 from ecgnet.fusion import VARIANTS
 from ecgnet.train import native_bf16
+from feature_store.raw_store import BEAT_SCHEMA, COLUMN_NOTES, QUARANTINE_SCHEMA, RECORD_SCHEMA, SCHEMA_VERSION
 from feature_store.sources.registry import folder_state
 from feature_store.tasks import TASKS
+from feature_store.views.inputs import KEY_NOTES, KEYS
+from feature_store.views.store import definition_version
 from pipelines.assets.features import build_feature_assets
 from pipelines.assets.ingest import ingest_assets
 from pipelines.backfill import submit, wait
@@ -76,6 +81,19 @@ def _text(meta: Mapping[str, dg.MetadataValue], key: str) -> str:
     value = meta[key].value
     assert isinstance(value, str), (key, value)
     return value
+
+
+def _columns(value: object) -> list[dg.TableColumn]:
+    """A table schema's columns: as an asset's definition holds it, or as a materialization's metadata does."""
+    schema = value.schema if isinstance(value, dg.TableSchemaMetadataValue) else value
+    assert isinstance(schema, dg.TableSchema), value
+    return list(schema.columns)
+
+
+def _events(result: dg.ExecuteInProcessResult, asset: str) -> list[dg.AssetMaterialization]:
+    """Every materialization of `asset` in the run, one per partition for a partitioned asset."""
+    events = result.get_asset_materialization_events()
+    return [e.materialization for e in events if e.asset_key and e.asset_key.to_user_string() == asset]
 
 
 def _requested(evaluation: object) -> tuple[Sequence[dg.RunRequest], str | None]:
@@ -150,6 +168,39 @@ def test_definitions_load_with_the_ingest_feature_and_training_groups():
     assert defs.resolve_sensor_def("new_records_sensor")
 
 
+def _spec(name: str) -> dg.AssetSpec:
+    return defs.resolve_assets_def(name).specs_by_key[dg.AssetKey(name)]
+
+
+def test_the_catalog_shows_columns_code_versions_and_the_retraining_promise():
+    # the Columns tab of each ingest asset: every stored column, with what it means
+    beats, records = _spec("annotated_beats").metadata, _spec("challenge_records").metadata
+    assert [c.name for c in _columns(beats["dagster/column_schema"])] == BEAT_SCHEMA.names
+    assert [c.name for c in _columns(beats["records_table"])] == RECORD_SCHEMA.names
+    assert [c.name for c in _columns(records["dagster/column_schema"])] == RECORD_SCHEMA.names
+    signal = next(c for c in _columns(beats["dagster/column_schema"]) if c.name == "signal")
+    assert signal.type == "list<list<float>>" and "mV" in (signal.description or "")
+    # a view's code version is its definition: the task's parameters and the family's code
+    time, spectral = _spec("beat_time_features").code_version, _spec("beat_spectral_features").code_version
+    assert time and spectral and time != spectral and time == definition_version(TASKS["beats"], "time")
+    wider = dataclasses.replace(TASKS["beats"].view_params["time"], rr_context_beats=4)
+    changed = dataclasses.replace(TASKS["beats"], view_params={**TASKS["beats"].view_params, "time": wider})
+    assert definition_version(changed, "time") != time
+    assert _spec("annotated_beats").code_version == f"raw-schema-{SCHEMA_VERSION}"
+    # the weekly schedule's promise: each task's comparison and champion at most a week and a day old
+    for name in ("beat_fusion_comparison", "beat_champion_model", "record_champion_model"):
+        policy = _spec(name).freshness_policy
+        fail = getattr(policy, "fail_window", None)  # a time-window policy (its class is not exported)
+        assert fail is not None and fail.to_timedelta() == dt.timedelta(days=8), (name, policy)
+    assert _spec("beat_time_model").freshness_policy is None  # a model's run is read through its comparison
+
+
+def test_every_stored_and_key_column_is_described():
+    for schema in (RECORD_SCHEMA, BEAT_SCHEMA, QUARANTINE_SCHEMA):
+        assert set(schema.names) <= set(COLUMN_NOTES), set(schema.names) - set(COLUMN_NOTES)
+    assert set(KEY_NOTES) == set(KEYS) and all(KEY_NOTES.values())
+
+
 def test_ingest_assets_materialize_with_metadata_and_passing_checks(tmp_path, sources):
     instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize(
@@ -174,6 +225,13 @@ def test_ingest_assets_materialize_with_metadata_and_passing_checks(tmp_path, so
     }
     beats = meta["annotated_beats"]
     assert beats["records_landed_now"].value == 2 and _number(beats, "beats_in_shards") > 4700
+    # each shard's partition carries its own row count and snapshot (the Catalog's row count), not the run's
+    shards = {m.partition: m.metadata for m in _events(result, "annotated_beats")}
+    assert set(shards) == set(SHARD_KEYS)
+    counts = [_number(shards[k], "dagster/row_count") for k in SHARD_KEYS]
+    assert sum(counts) == _number(beats, "beats_in_shards") and counts.count(0) == len(SHARD_KEYS) - 2
+    assert {k: _text(shards[k], "snapshot") for k in SHARD_KEYS} == beats["snapshots"].value
+    assert sum(_number(shards[k], "records") for k in SHARD_KEYS) == 2
     assert "| S |" in _text(beats, "class_counts") and "DS2" in _text(beats, "class_counts")
     assert _text(beats, "preview").startswith("![preview](data:image/png;base64,")
     cinc = meta["challenge_records"]
@@ -356,6 +414,14 @@ def test_feature_assets_materialize_pass_their_checks_and_are_reused(tmp_path, s
     assert spec["computed_shards"].value == len(SHARD_KEYS) and _number(spec, "rows") > 4700
     assert _text(spec, "preview").startswith("![preview](data:image/png;base64,")
     assert meta["record_time_features"]["rows"].value == 3  # 4 Challenge records, JS20004 is flat
+    time = [m.metadata for m in _events(first, "beat_time_features")]
+    assert sum(_number(m, "dagster/row_count") for m in time) == _number(time[0], "rows")
+    versions = time[0]["versions"].value
+    assert isinstance(versions, dict) and sorted(_text(m, "version") for m in time) == sorted(versions.values())
+    columns = {c.name: c for c in _columns(time[0]["dagster/column_schema"])}
+    assert list(columns)[: len(KEYS)] == list(KEYS) and all(c.description for c in columns.values())
+    assert columns["waveform"].type.startswith("float32[2 x ")  # two leads, samples per beat
+    assert columns["moments"].description == "mean, std, skewness, kurtosis"
     second = dg.materialize(everything, resources=resources, tags=every_shard_tags())
     again = {
         m.materialization.asset_key.to_user_string(): m.materialization.metadata

@@ -104,6 +104,14 @@ def test_mlflow_pages_say_the_verdict_where_the_figures_are(trained):
     picture = f'<img src="get-artifact?path=comparison.png&run_uuid={candidate.parent_run_id}"'
     assert picture in note and note.index(picture) < note.index("| variant |")  # the plot, before the table
     assert "S: patient 232 holds 100% of the S rows" in note  # who decides the pooled S figure
+    # how many patients and rows each split holds: what a reader weighs an interval by
+    sizes = {k.removeprefix("split."): int(v) for k, v in parent.data.params.items() if k.startswith("split.")}
+    assert set(sizes) == {f"{s}.{w}" for s in ("train", "val", "test") for w in ("patients", "rows")}
+    assert 0 < sizes["test.patients"] <= sizes["test.rows"] and sizes["val.patients"] >= 1
+    said = (
+        f"train {sizes['train.patients']} patients ({sizes['train.rows']:,} beats), validation {sizes['val.patients']}"
+    )
+    assert said in note and f"test {sizes['test.patients']} ({sizes['test.rows']:,})" in note
     # the gate's verdict and the promotion, each once, after the comparison's own text
     assert note.count("**Quality gate**: passed") == 1
     promoted = f"**Champion**: the alias moved to `ecgnet-beats-{candidate.variant}` version {candidate.version}"

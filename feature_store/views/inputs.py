@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import polars as pl
 
-from ..raw_store import RawSnapshot, iter_signals, signals_of
+from ..raw_store import COLUMN_NOTES, RawSnapshot, iter_signals, signals_of
 from ..sources.leads import pick_leads
 from ..tasks import BeatWindows, RecordWindows, TaskSpec
 from ..transforms.resample import rate_ratio, resample, resampled_length
@@ -26,6 +26,12 @@ KEY_SCHEMA: dict[str, type[pl.DataType] | pl.DataType] = {
     "labels": pl.List(pl.String),
     "recorded_at": pl.Datetime("us"),
 }
+# the key columns a view does not share with the raw tables, or means otherwise there
+_VIEW_KEY_NOTES = {
+    "entity_id": "The row's id: a beat id (beat tasks), a record id (record tasks) or a record's window.",
+    "labels": "The row's classes in the task's label set (a beat's AAMI class, a record's superclasses).",
+}
+KEY_NOTES = {key: _VIEW_KEY_NOTES.get(key) or COLUMN_NOTES[key] for key in KEYS}
 
 
 @dataclass

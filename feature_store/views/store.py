@@ -72,6 +72,21 @@ def _hash(obj: object) -> str:
     return hashlib.blake2b(json.dumps(obj, sort_keys=True, default=str).encode(), digest_size=8).hexdigest()
 
 
+def _definition(task: TaskSpec, family: str, params: FamilyParams) -> dict:
+    """What a view is computed by, whatever its data: its name, parameters and code."""
+    return {
+        "name": view_name(task.name, family),
+        "params": asdict(params),
+        "code": FAMILIES[family].code_versions[task.unit],
+    }
+
+
+def definition_version(task: TaskSpec, family: str) -> str:
+    """A digest of the task's view of `family` as defined in code (`_definition`, the task's own
+    parameters): it changes exactly when a change of code or parameters computes every shard again."""
+    return _hash(_definition(task, family, task.view_params[family]))
+
+
 def _shard_of(snapshots: list[RawSnapshot]) -> str:
     shards = {s.shard for s in snapshots}
     if len(shards) > 1:
@@ -212,12 +227,11 @@ class FeatureStore:
     def version_of(
         self, task: TaskSpec, family: str, params: FamilyParams, snapshots: list[RawSnapshot], stats: dict
     ) -> str:
-        """A view's version: its parameters, code, raw snapshots, shard and the train statistics it used."""
+        """A view's version: its definition (`_definition`), raw snapshots, shard and the train statistics
+        it used."""
         return _hash(
             {
-                "name": view_name(task.name, family),
-                "params": asdict(params),
-                "code": FAMILIES[family].code_versions[task.unit],
+                **_definition(task, family, params),
                 "snapshots": _lineage(snapshots),
                 "shard": _shard_of(snapshots),
                 "stats": _hash(stats),

@@ -9,9 +9,9 @@ from feature_store.tasks import TaskSpec
 from feature_store.views.catalog import ViewEntry
 from feature_store.views.families import FAMILIES
 from feature_store.views.storage import tensor_of
-from feature_store.views.store import FeatureStore, Materialized
+from feature_store.views.store import FeatureStore, Materialized, definition_version
 
-from ..metadata import png
+from ..metadata import png, view_columns
 from ..naming import TaskAssets
 from ..partitions import shards_def, step_shards
 from ..resources import EcgnetStore, FeatureSettings
@@ -64,6 +64,8 @@ def build_feature_asset(spec: TaskSpec, family: str) -> dg.AssetsDefinition:
         deps=[*names.raw(), names.train_stats],
         description=f"{family.capitalize()} features of every {spec.unit} of task {spec.name!r} "
         f"(feature view {spec.name}_{family}), one versioned part per shard.",
+        # the view's parameters and code: a change to either shows the view (and what reads it) as unsynced
+        code_version=definition_version(spec, family),
     )
     def _asset(
         context: dg.AssetExecutionContext, store: EcgnetStore, features: FeatureSettings
@@ -79,6 +81,9 @@ def build_feature_asset(spec: TaskSpec, family: str) -> dg.AssetsDefinition:
                 + f"; {e.rows} rows, {e.bytes / 2**20:.1f} MB"
             )
             made.append(m)
+            context.add_asset_metadata(
+                {"dagster/row_count": e.rows, "version": e.version, "reused": m.reused}, partition_key=shard.key
+            )
         return dg.MaterializeResult(metadata=_metadata(made, feature_store, store, names.feature(family)))
 
     return _asset
@@ -103,6 +108,7 @@ def _metadata(made: list[Materialized], features: FeatureStore, store: EcgnetSto
         "excluded": dg.MetadataValue.json({x.shard: x.lineage.excluded for x in entries}),
         "raw_snapshots": dg.MetadataValue.json({x.shard: x.lineage.snapshots for x in entries}),
         "path": dg.MetadataValue.path((features.root / e.name).uri),
+        "dagster/column_schema": view_columns(e),
     }
     if e.rows:
         meta.update(png(_preview(e, features), store.workspace().plots / f"{name}.png", "preview"))

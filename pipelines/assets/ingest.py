@@ -5,12 +5,20 @@ import polars as pl
 
 from feature_store.ingest import IngestReport, ingest_kind
 from feature_store.plots import records_png
-from feature_store.raw_store import RawSnapshot, RawStore, signals_of
+from feature_store.raw_store import (
+    BEAT_SCHEMA,
+    COLUMN_NOTES,
+    RECORD_SCHEMA,
+    SCHEMA_VERSION,
+    RawSnapshot,
+    RawStore,
+    signals_of,
+)
 from feature_store.sources.annotated import signal_from_windows
 from feature_store.sources.registry import discover
 from feature_store.summary import class_counts, quarantine_reasons
 
-from ..metadata import md, png
+from ..metadata import arrow_columns, md, png
 from ..partitions import shards_def, step_shards
 from ..resources import EcgnetStore, IngestSettings
 
@@ -44,6 +52,8 @@ def build_ingest_asset(kind: str) -> dg.AssetsDefinition:
         "hash bucket of the record id).",
         kinds={"parquet"},
         partitions_def=shards_def,
+        metadata=_tables(kind),
+        code_version=f"raw-schema-{SCHEMA_VERSION}",  # a store of another schema version is ingested again
     )
     def _ingest(context: dg.AssetExecutionContext, store: EcgnetStore, ingest: IngestSettings) -> dg.MaterializeResult:
         cfg, raw, shards = ingest.config(), store.raw(), step_shards(context)
@@ -53,9 +63,27 @@ def build_ingest_asset(kind: str) -> dg.AssetsDefinition:
         for report in reports:
             _log(context, name, report)
         snapshots = [raw.snapshot(kind, s) for s in shards]
+        for snapshot in snapshots:  # each shard's own figures on its own partition's materialization
+            context.add_asset_metadata(_shard_metadata(kind, snapshot), partition_key=snapshot.shard)
         return dg.MaterializeResult(metadata=_metadata(kind, reports, snapshots, raw, store, name))
 
     return _ingest
+
+
+def _tables(kind: str) -> dict[str, dg.TableSchema]:
+    """The asset's tables for the Columns tab: annotated records are read through their beats table, so
+    the beats lead and their records follow; every other kind writes records only."""
+    records = arrow_columns(RECORD_SCHEMA, COLUMN_NOTES)
+    if kind == "annotated":
+        return {"dagster/column_schema": arrow_columns(BEAT_SCHEMA, COLUMN_NOTES), "records_table": records}
+    return {"dagster/column_schema": records}
+
+
+def _shard_metadata(kind: str, snapshot: RawSnapshot) -> dict:
+    """Rows in the shard's table (beats for annotated records) and the snapshot downstream views read."""
+    scan = snapshot.scan_beats() if kind == "annotated" else snapshot.scan_records()
+    rows = scan.select(pl.len()).collect().item() if snapshot.record_ids else 0
+    return {"dagster/row_count": rows, "records": len(snapshot.record_ids), "snapshot": snapshot.fingerprint}
 
 
 def _log(context: dg.AssetExecutionContext, name: str, report: IngestReport) -> None:

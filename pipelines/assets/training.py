@@ -51,7 +51,7 @@ from feature_store.tasks import TaskSpec
 from feature_store.views.families import FAMILIES
 from feature_store.views.store import ViewRef
 
-from ..jobs import TRAINER_TAG
+from ..jobs import RETRAINED_WITHIN, TRAINER_TAG
 from ..metadata import png
 from ..naming import TaskAssets
 from ..resources import EcgnetStore, MlflowTracking, TrainingSettings
@@ -113,7 +113,9 @@ def build_training_data(spec: TaskSpec) -> dg.AssetsDefinition:
         versions = {r.name: r.version for r in views.values()}
         data = load_task_data(store.features(), spec, versions=versions, seed=training.seed)
         tracker = mlflow.tracker()
-        parent = tracker.start_comparison(spec.name, training.config(spec), data.versions, _data_params(spec, data))
+        parent = tracker.start_comparison(
+            spec.name, training.config(spec), data.versions, {**data.split_params(), **_data_params(spec, data)}
+        )
         tracker.describe_experiment(spec.name, experiment_note(spec))
         tracker.log_views(parent, [v.entry() for v in views.values()])
         run = TrainingRun(spec.name, versions, parent, str(store.workspace().training / parent))
@@ -253,6 +255,7 @@ def build_comparison(spec: TaskSpec) -> dg.AssetsDefinition:
         name=names.comparison,
         group_name="training",
         kinds={"mlflow"},
+        freshness_policy=RETRAINED_WITHIN,
         ins={"run": dg.AssetIn(names.training_data), **{v: dg.AssetIn(names.model(v)) for v in task_variants(spec)}},
         description=f"Every {spec.name} variant side by side: test metrics with 95 % patient-bootstrap "
         "intervals, paired bootstrap against the best single model, size, latency, "
@@ -401,7 +404,9 @@ def _describe(
     for name, result in results.items():
         if name in rows and name in models:
             v = result.variant
-            note = VariantNote(name, v.kind, v.description, rows[name], summary.candidate, best, parent)
+            note = VariantNote(
+                name, v.kind, v.description, rows[name], summary.candidate, best, parent, summary.chosen_over == 1
+            )
             tracker.describe_run(models[name].run_id, variant_note(note, spec))
 
 
@@ -412,6 +417,7 @@ def build_champion(spec: TaskSpec) -> dg.AssetsDefinition:
         name=names.champion,
         group_name="training",
         kinds={"mlflow"},
+        freshness_policy=RETRAINED_WITHIN,
         ins={"candidate": dg.AssetIn(names.comparison)},
         description=f"Moves the 'champion' alias of the {spec.name} models to the comparison's chosen "
         f"variant; runs only when the blocking check_quality_gate on {names.comparison} passes.",
