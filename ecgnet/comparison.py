@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -298,6 +299,10 @@ def embeddings(model: IntermediateFusion, split: Split, device: torch.device, ba
     return Split({EMBEDDING: {EMBEDDING: np.concatenate(out)}}, split.y, split.ids, split.groups)
 
 
+def _member_epoch(on_epoch: Callable[[int, dict], None], fold: int, seed: int, epoch: int, record: dict) -> None:
+    on_epoch(epoch, {**record, "fold": fold, "seed": seed})
+
+
 def _cross_validate(
     variant: Variant,
     scored: TaskData,
@@ -323,7 +328,9 @@ def _cross_validate(
             # each member warm-starts from the single models' member of the same fold and seed: same
             # patients held out
             warm = {m: _member(r, fold.index, s, cfg) for m, r in singles.items()} if singles else None
-            model, history, fitted = fit_variant(variant, fold.data, member_cfg, warm, ckpt, on_epoch)
+            # the member's epochs carry its fold and seed, as its history does below: a curve per member
+            member_epoch = partial(_member_epoch, on_epoch, fold.index, s) if on_epoch is not None else None
+            model, history, fitted = fit_variant(variant, fold.data, member_cfg, warm, ckpt, member_epoch)
             device = resolve_device(cfg.train.device)
             member_probs = predict_probs(model, fold.data.val, scored.multilabel, device=device)
             oof_by_seed[s][fold.rows] = member_probs

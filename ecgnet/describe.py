@@ -19,7 +19,7 @@ from feature_store.tasks import TaskSpec
 
 from .evaluate import Interval
 from .promotion import Candidate, Champion, GateDecision
-from .show import ComparisonSummary, compact_columns, reaches_zero, verdict_lines
+from .show import ComparisonSummary, choice_columns, reaches_zero, test_columns, verdict_lines
 from .tracking import NOTE_LIMIT
 
 GATE, CHAMPION = "Quality gate", "Champion"  # the sections the gate and the promotion add to a comparison's note
@@ -134,16 +134,27 @@ def _picture(run_id: str, file: str) -> str:
 
 
 def _table(table: pl.DataFrame, spec: TaskSpec, chosen: str) -> str:
-    columns = compact_columns(table, spec)
-    shown = table.select(columns).with_columns(
+    """Two narrow tables rather than one too wide for MLflow's description panel: what the choice read
+    (validation only), then the test figures, scored once after it."""
+    marked = table.with_columns(
         pl.when(pl.col("variant") == chosen)
         .then(pl.format("**{}** (chosen)", pl.col("variant")))
         .otherwise(pl.col("variant"))
-        .alias("variant")
+        .alias("variant"),
+        # an undefined figure (no such rows on test, or none called so) as the verdict says it, not as NaN
+        pl.col(pl.String).exclude("variant").str.replace(r"^nan \[nan, nan\]$", "undefined"),
     )
-    # an undefined figure (no such rows on test, or none called so) as the verdict says it, not as NaN
-    undefined = pl.col(pl.String).str.replace(r"^nan \[nan, nan\]$", "undefined")
-    return markdown_table(shown.with_columns(undefined))
+    return "\n".join(
+        [
+            "**What the choice read** (validation only):",
+            "",
+            markdown_table(marked.select(choice_columns(table, spec))),
+            "",
+            "**Test** (scored once, after the choice):",
+            "",
+            markdown_table(marked.select(test_columns(table, spec))),
+        ]
+    )
 
 
 def variant_note(v: VariantNote, spec: TaskSpec) -> str:

@@ -132,14 +132,29 @@ def _concentration(text: str | None) -> tuple[Concentration, ...]:
 
 
 def compact_columns(table: pl.DataFrame, spec: TaskSpec) -> list[str]:
-    """The columns a side-by-side reading needs, in the table's own names: variant, size, the validation
-    figure the choice read and its distance to the best there, the test headline, accuracy and the focus
-    classes' Se / +P, and the paired test difference against the best single model."""
+    """The columns a side-by-side reading needs, in the table's own names: what the choice read
+    (`choice_columns`), then the test figures (`test_columns`)."""
+    return list(dict.fromkeys([*choice_columns(table, spec), *test_columns(table, spec)]))
+
+
+def choice_columns(table: pl.DataFrame, spec: TaskSpec) -> list[str]:
+    """What the choice read, validation only: variant, size, the validation figure and its paired distance
+    to the best there."""
+    wanted = ["variant", "params", "val_metric", "cv_mean_sd", *(c for c in table.columns if c.startswith("val_vs_"))]
+    return [c for c in wanted if c in table.columns]
+
+
+def test_columns(table: pl.DataFrame, spec: TaskSpec) -> list[str]:
+    """The test figures, scored once after the choice: the headline, accuracy, the focus classes' Se / +P
+    and the paired test difference against the best single model."""
     key = spec.metric_key
-    wanted = ["variant", "params", "val_metric", "cv_mean_sd"]
-    wanted += [c for c in table.columns if c.startswith("val_vs_")]
-    wanted += [key, "accuracy", *spec.focus_figures]
-    wanted += [c for c in table.columns if c.startswith(f"{key}_vs_")]
+    wanted = [
+        "variant",
+        key,
+        "accuracy",
+        *spec.focus_figures,
+        *(c for c in table.columns if c.startswith(f"{key}_vs_")),
+    ]
     return [c for c in dict.fromkeys(wanted) if c in table.columns]
 
 
@@ -223,6 +238,8 @@ def verdict_lines(summary: ComparisonSummary, spec: TaskSpec, markdown: bool = F
             if a.lo > 0
             else "reaching zero: not told apart from chance"
         )
+        if alone and not math.isnan(a.lo):  # one validation patient: every draw ranks validation alike
+            reading += "; but with one validation patient the interval holds only the test patients' spread"
         lines.append(
             f"validation ranking against test ranking: Kendall tau {a.value:+.2f} [{a.lo:+.2f}, {a.hi:+.2f}] "
             f"(patients of both splits resampled; {reading})"

@@ -19,7 +19,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import mlflow
@@ -28,7 +28,7 @@ import polars as pl
 import torch
 from mlflow.data.dataset_source_registry import resolve_dataset_source
 from mlflow.data.meta_dataset import MetaDataset
-from mlflow.entities import DatasetInput, InputTag, Run
+from mlflow.entities import DatasetInput, InputTag, Metric, Run
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from mlflow.types import Schema, TensorSpec
@@ -247,7 +247,8 @@ class Tracker:
         return run_id
 
     def _close_stale(self, task: str, keep: str) -> None:
-        """Comparisons that never finished (a failed run) are marked KILLED, not left RUNNING."""
+        """Comparisons that never finished (a failed run) are marked KILLED, not left RUNNING, and so are
+        the variant runs a killed process left open under them."""
         stale = self.client.search_runs(
             [self.experiment(task)],
             filter_string=_comparisons("RUNNING"),
@@ -255,20 +256,55 @@ class Tracker:
         for run in stale:
             if run.info.run_id != keep:
                 self.client.set_terminated(run.info.run_id, "KILLED")
+        open_variants = self.client.search_runs(
+            [self.experiment(task)], filter_string=f"tags.`{ROLE}` = 'variant' and attributes.status = 'RUNNING'"
+        )
+        for run in open_variants:
+            if run.data.tags.get("mlflow.parentRunId") != keep:
+                self.client.set_terminated(run.info.run_id, "KILLED")
+
+    def open_variant(self, parent_id: str, task: str, name: str, kind: str) -> str:
+        """A variant's child run, opened before it trains, so its curves show while it does (`EpochCurves`)
+        and a variant that fails is a FAILED run (`fail_run`) rather than no run at all."""
+        run = self.client.create_run(
+            self.experiment(task),
+            run_name=name,
+            tags={"mlflow.parentRunId": parent_id, ROLE: "variant", "ecgnet.kind": kind},
+        )
+        return run.info.run_id
+
+    def epoch_curves(self, run_id: str) -> EpochCurves:
+        return EpochCurves(self.client, run_id)
+
+    def fail_run(self, run_id: str) -> None:
+        """Mark a run FAILED; best effort, as it is called while an error is already on its way up."""
+        try:
+            self.client.set_terminated(run_id, "FAILED")
+        except MlflowException as err:
+            log.warning("could not mark MLflow run %s FAILED: %s", run_id, err)
 
     def log_variant(
-        self, parent_id: str, result: VariantResult, data: TaskData, cfg: ComparisonConfig
+        self,
+        parent_id: str,
+        result: VariantResult,
+        data: TaskData,
+        cfg: ComparisonConfig,
+        run_id: str | None = None,
+        curves: EpochCurves | None = None,
     ) -> tuple[str, str]:
-        """A child run with params, per-epoch and final metrics, plots and the registered model."""
+        """A child run with params, per-epoch and final metrics, plots and the registered model. `run_id`:
+        the run `open_variant` opened for it, whose `curves` logged epochs as they came (only the epochs
+        they could not log are logged now); without it the run is created here, backdated to when training
+        began, so the run's duration in the UI is the training time."""
         v = result.variant
-        # backdated to when training began, so the run's duration in the UI is the training time
-        created = self.client.create_run(
-            self.experiment(data.task),
-            run_name=v.name,
-            start_time=int((time.time() - result.seconds) * 1000),
-            tags={"mlflow.parentRunId": parent_id, ROLE: "variant", "ecgnet.kind": v.kind},
-        )
-        with self.fluent(), mlflow.start_run(run_id=created.info.run_id) as run:
+        if run_id is None:
+            run_id = self.client.create_run(
+                self.experiment(data.task),
+                run_name=v.name,
+                start_time=int((time.time() - result.seconds) * 1000),
+                tags={"mlflow.parentRunId": parent_id, ROLE: "variant", "ecgnet.kind": v.kind},
+            ).info.run_id
+        with self.fluent(), mlflow.start_run(run_id=run_id) as run:
             mlflow.log_params(
                 {
                     "variant": v.name,
@@ -282,16 +318,9 @@ class Tracker:
                     **{f"fitted.{k}": val for k, val in result.fitted.items()},
                 }
             )
-            for h in result.history:  # one curve per fold member under cross-validation
-                suffix = f"_fold{h['fold']}" if "fold" in h else ""
-                mlflow.log_metrics(
-                    {
-                        f"train_loss{suffix}": h["train_loss"],
-                        f"val_metric_epoch{suffix}": h["val_metric"],
-                        f"lr{suffix}": h["lr"],
-                    },
-                    step=h["epoch"],
-                )
+            unlogged = curves.unlogged(result.history) if curves is not None else result.history
+            for h in unlogged:  # one curve per fold member under cross-validation
+                mlflow.log_metrics(curve_values(h), step=h["epoch"])
             cv = {k: result.fitted[k] for k in ("cv_metric_mean", "cv_metric_sd") if k in result.fitted}
             cv |= seed_metrics(result.fitted, result.test_per_seed)
             test = {k: v for name, i in result.test.items() for k, v in i.flat(f"test_{name}").items()}
@@ -514,6 +543,43 @@ class Tracker:
         if current:
             self.client.delete_registered_model_alias(current.name, CHAMPION)
         self.client.set_registered_model_alias(model_name(task, variant), CHAMPION, version)
+
+
+def curve_values(record: dict) -> dict[str, float]:
+    """One epoch's points of a variant's curves: a member's own under cross-validation (`_fold<k>`, and
+    `_seed<s>` for every seed after the first, which would otherwise draw over seed 0's curve)."""
+    suffix = f"_fold{record['fold']}" if "fold" in record else ""
+    suffix += f"_seed{record['seed']}" if record.get("seed") else ""
+    return {
+        f"train_loss{suffix}": record["train_loss"],
+        f"val_metric_epoch{suffix}": record["val_metric"],
+        f"lr{suffix}": record["lr"],
+    }
+
+
+@dataclass
+class EpochCurves:
+    """`on_epoch` for training: each epoch's points logged to the variant's run as it ends, so MLflow's
+    charts follow a long training live. Logging is best effort (a refused write is a warning, training goes
+    on); what was not logged is logged with the rest by `log_variant` (`unlogged`)."""
+
+    client: MlflowClient
+    run_id: str
+    logged: set[tuple[str, int]] = field(default_factory=set)
+
+    def __call__(self, epoch: int, record: dict) -> None:
+        values, now = curve_values(record), int(time.time() * 1000)
+        try:
+            self.client.log_batch(self.run_id, metrics=[Metric(k, v, now, epoch) for k, v in values.items()])
+        except MlflowException as err:
+            log.warning(
+                "epoch %d of run %s not logged now (logged with the rest when it ends): %s", epoch, self.run_id, err
+            )
+            return
+        self.logged.add((next(iter(values)), epoch))
+
+    def unlogged(self, history: list[dict]) -> list[dict]:
+        return [h for h in history if (next(iter(curve_values(h))), h["epoch"]) not in self.logged]
 
 
 def _comparisons(status: str) -> str:

@@ -65,6 +65,10 @@ def _summary(rows: int) -> ComparisonSummary:
 def test_a_table_too_long_for_a_description_leaves_the_verdict_and_points_at_the_file():
     short = comparison_note(_summary(3), BEATS, "1")
     assert "| **time** (chosen) |" in short and "| variant_0001 |" in short
+    # two narrow tables: what the choice read (validation only), then the test, each with its own columns
+    choice, test = short.split("**What the choice read** (validation only):")[1].split("**Test** (scored once")
+    assert "| variant | params | val_metric | val_vs_time |" in choice and BEATS.metric_key not in choice
+    assert f"| variant | {BEATS.metric_key} |" in test and "val_metric" not in test
     assert f'<img src="get-artifact?path=comparison.png&run_uuid={"r" * 32}"' in short  # the picture, on the page
     assert "published.png" not in short  # compared with nothing published: no such picture
     long = comparison_note(_summary(400), BEATS, "1")
@@ -94,6 +98,11 @@ def test_one_validation_patient_is_said_to_settle_nothing():
     lines = verdict_lines(one, BEATS)
     assert "within noise of it: not measurable (one validation patient)" in lines[0]
     assert lines[1].startswith("One validation patient: an interval that resamples patients cannot open")
+    kendall = next(line for line in lines if line.startswith("validation ranking against test ranking"))
+    assert kendall.endswith(
+        "clear of zero: it predicts the test ranking; but with one validation patient the "
+        "interval holds only the test patients' spread)"
+    )
     # cross-validated, the choice reads every development patient: four here, so the intervals are read
     folds = verdict_lines(ComparisonSummary(**{**one.__dict__, "folds": 2}), BEATS)
     assert "paired interval reaching zero): none" in folds[0] and not folds[1].startswith("One validation")

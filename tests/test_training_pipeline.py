@@ -44,6 +44,14 @@ def test_the_comparison_leaves_a_parent_run_with_a_child_per_variant(trained):
     children = runs[runs["tags.mlflow.parentRunId"] == parent["run_id"].iloc[0]]
     assert len(parent) == 1 and parent["status"].iloc[0] == "FINISHED"
     assert set(children["tags.mlflow.runName"]) == set(VARIANTS)
+    # each variant's run was open while it trained (its curves logged live) and closed when it was logged;
+    # no epoch twice, though the run's final logging also holds the whole history
+    assert set(children["status"]) == {"FINISHED"}
+    client = tracker(home).client
+    for run_id, name in zip(children["run_id"], children["tags.mlflow.runName"]):
+        if VARIANTS[name].kind not in ("late", "ensemble", "classical"):  # those train no epochs
+            steps = [m.step for m in client.get_metric_history(run_id, "train_loss")]
+            assert steps and steps == sorted(set(steps)), (name, steps)
     logged = {a.path for a in tracker(home).client.list_artifacts(parent["run_id"].iloc[0])}
     assert -1.0 <= parent["metrics.kendall_tau_val_test"].iloc[0] <= 1.0  # does validation predict test?
     lo, hi = parent["metrics.kendall_tau_val_test_lo"].iloc[0], parent["metrics.kendall_tau_val_test_hi"].iloc[0]

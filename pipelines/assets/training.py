@@ -173,10 +173,19 @@ def _train(
     data, cfg, directory = TaskData.load(run.data_dir, spec), training.config(spec), Path(run.directory)
     trained = {n: load_result(r.variant, data, cfg, Path(r.directory)) for n, r in upstream.items()}
     # per-epoch progress comes from the `ecgnet` logger, which dagster.yaml hands to the run's log
-    result = train_variant(variant, data, cfg, upstream=trained, checkpoint_dir=directory / "checkpoints")
-    save_result(result, directory)
-    tracker, v = mlflow.tracker(), result.variant
-    run_id, version = tracker.log_variant(run.parent_run_id, result, data, cfg)
+    tracker = mlflow.tracker()
+    run_id = tracker.open_variant(run.parent_run_id, spec.name, variant, VARIANTS[variant].kind)
+    curves = tracker.epoch_curves(run_id)  # MLflow's charts follow the epochs as they end
+    try:
+        result = train_variant(
+            variant, data, cfg, upstream=trained, checkpoint_dir=directory / "checkpoints", on_epoch=curves
+        )
+        save_result(result, directory)
+        run_id, version = tracker.log_variant(run.parent_run_id, result, data, cfg, run_id=run_id, curves=curves)
+    except BaseException:  # an interrupt too: the run says it failed instead of staying RUNNING
+        tracker.fail_run(run_id)
+        raise
+    v = result.variant
     features = store.features()
     tracker.log_views(run_id, [features.entry(name, version) for name, version in run.versions.items()])
     tracker.describe_model(
