@@ -273,6 +273,25 @@ class Tracker:
         )
         return run.info.run_id
 
+    @contextmanager
+    def system_metrics(self, run_id: str) -> Iterator[None]:
+        """CPU, memory, disk and network (and GPU, where nvidia-ml-py finds one) sampled into the run's System
+        metrics tab while the block runs: MLflow's own monitor, every MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL
+        seconds (default 10). Best effort: a monitor that cannot start is a warning, never a failed training."""
+        try:
+            from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+
+            monitor = SystemMetricsMonitor(run_id, tracking_uri=self.uri)
+            monitor.start()
+        except Exception as err:  # noqa: BLE001 - psutil missing, a store refusing: train without it
+            log.warning("system metrics of run %s not sampled: %s", run_id, err)
+            yield
+            return
+        try:
+            yield
+        finally:
+            monitor.finish()
+
     def epoch_curves(self, run_id: str) -> EpochCurves:
         return EpochCurves(self.client, run_id)
 

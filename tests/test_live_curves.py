@@ -3,6 +3,7 @@ logged as epochs end (one curve per cross-validation member), each epoch once ev
 failed, FAILED when training fails, and closed when a later comparison finds it left open."""
 
 import logging
+import time
 
 import pytest
 
@@ -70,3 +71,16 @@ def test_a_failed_variant_is_a_failed_run_and_a_later_comparison_closes_what_was
     kept = tracker.open_variant(again, "beats", "time", "single")
     tracker.start_comparison("records", ComparisonConfig(), {"time": "1"})  # another task's comparison
     assert tracker.client.get_run(kept).info.status == "RUNNING"
+
+
+def test_a_training_run_samples_the_machine_into_its_system_metrics(tracker, monkeypatch):
+    monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.5")
+    parent = tracker.start_comparison("beats", ComparisonConfig(), {"time": "1"})
+    run = tracker.open_variant(parent, "beats", "time", "single")
+    with tracker.system_metrics(run):
+        deadline = time.monotonic() + 2.5
+        while time.monotonic() < deadline:  # busy, as training is
+            sum(i * i for i in range(10_000))
+    sampled = tracker.client.get_run(run).data.metrics
+    assert "system/cpu_utilization_percentage" in sampled and "system/system_memory_usage_megabytes" in sampled
+    assert tracker.client.get_run(run).info.status == "RUNNING"  # the monitor leaves the run to its owner

@@ -177,9 +177,10 @@ def _train(
     run_id = tracker.open_variant(run.parent_run_id, spec.name, variant, VARIANTS[variant].kind)
     curves = tracker.epoch_curves(run_id)  # MLflow's charts follow the epochs as they end
     try:
-        result = train_variant(
-            variant, data, cfg, upstream=trained, checkpoint_dir=directory / "checkpoints", on_epoch=curves
-        )
+        with tracker.system_metrics(run_id):  # the run's System metrics tab: CPU, memory, disk while it trains
+            result = train_variant(
+                variant, data, cfg, upstream=trained, checkpoint_dir=directory / "checkpoints", on_epoch=curves
+            )
         save_result(result, directory)
         run_id, version = tracker.log_variant(run.parent_run_id, result, data, cfg, run_id=run_id, curves=curves)
     except BaseException:  # an interrupt too: the run says it failed instead of staying RUNNING
