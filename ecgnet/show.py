@@ -77,7 +77,10 @@ def comparison_summary(tracker: Tracker, spec: TaskSpec, run_id: str | None = No
     published = tracker.artifact_text(rid, "published.csv")
     held = tracker.artifact_text(rid, "concentration.csv")
     hw = [tags.get(f"{HARDWARE}.{k}", "") for k in HARDWARE_TAGS]
-    tau = AGREEMENT
+    tau, splits, folds = AGREEMENT, _splits(params), int(params.get("folds", "1"))
+    settings = ", ".join(f"{name} {value}" for name, value in comparison_settings(params).items())
+    if splits:
+        settings += f"; {_splits_said(splits, spec.unit, folds)}"
     return ComparisonSummary(
         task=spec.name,
         run_id=rid,
@@ -85,8 +88,7 @@ def comparison_summary(tracker: Tracker, spec: TaskSpec, run_id: str | None = No
         commit=params.get("git_commit", "unknown")[:10]
         + (" with uncommitted changes" if params.get("git_dirty") == "true" else ""),
         hardware=f"{hw[0]}, {hw[1]} cores, {hw[2]} (bfloat16 unit: {hw[3]})",
-        settings=", ".join(f"{name} {value}" for name, value in comparison_settings(params).items())
-        + "".join(f"; {said}" for said in [_splits_said(_splits(params), spec.unit)] if said),
+        settings=settings,
         candidate=tags.get(CANDIDATE, ""),
         table=pl.read_csv(io.StringIO(text), infer_schema_length=None),
         agreement=Interval(metrics[tau], metrics[f"{tau}_lo"], metrics[f"{tau}_hi"])
@@ -98,8 +100,8 @@ def comparison_summary(tracker: Tracker, spec: TaskSpec, run_id: str | None = No
         selection=params.get("selection", ""),
         data_fingerprint=params.get("data_fingerprint", ""),
         concentration=_concentration(held),
-        splits=_splits(params),
-        folds=int(params.get("folds", "1")),
+        splits=splits,
+        folds=folds,
     )
 
 
@@ -111,13 +113,17 @@ def _splits(params: dict[str, str]) -> tuple[SplitSize, ...]:
     return tuple(SplitSize(name, int(params[p]), int(params[r])) for name, p, r in keys)
 
 
-def _splits_said(splits: tuple[SplitSize, ...], unit: str) -> str:
-    """'train 3 patients (7,651 beats), validation 1 (2,603), test 2 (4,000)'; '' when not logged."""
+def _splits_said(splits: tuple[SplitSize, ...], unit: str, folds: int = 1) -> str:
+    """'train 3 patients (7,651 beats), validation 1 (2,603), test 2 (4,000)', and with `folds` > 1 the
+    patients the choice then read."""
     said = {"train": "train", "val": "validation", "test": "test"}
-    return ", ".join(
+    text = ", ".join(
         f"{said[s.name]} {s.patients}{' patients' if i == 0 else ''} ({s.rows:,}{f' {unit}s' if i == 0 else ''})"
         for i, s in enumerate(splits)
     )
+    development = sum(s.patients for s in splits if s.name in ("train", "val"))
+    cross = f"; the choice read {folds} folds over the {development} train and validation patients"
+    return text + (cross if folds > 1 else "")
 
 
 def _concentration(text: str | None) -> tuple[Concentration, ...]:

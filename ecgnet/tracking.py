@@ -50,6 +50,8 @@ from .train import bf16_unit, resolve_device
 log = logging.getLogger(__name__)
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+# the system-metrics monitor says "started", "stopping" and "terminated" at INFO for every variant it watches
+logging.getLogger("mlflow.system_metrics").setLevel(logging.WARNING)
 CHAMPION = "champion"
 HARDWARE = "ecgnet.hardware"  # the prefix of the tags saying where a run ran (`hardware`)
 ROLE = "ecgnet.role"  # the tag saying what a run is: comparison (a parent), variant (its child), ablation

@@ -11,7 +11,7 @@ import pytest
 from ecgnet.describe import GATE_ROOM, VariantNote, comparison_note, since, variant_note
 from ecgnet.evaluate import Interval
 from ecgnet.promotion import Candidate
-from ecgnet.show import ComparisonSummary, SplitSize, verdict_lines
+from ecgnet.show import ComparisonSummary, SplitSize, _splits_said, verdict_lines
 from ecgnet.tracking import NOTE, NOTE_LIMIT, ROLE, TASK, Tracker
 from feature_store.tasks import BEATS, TASKS
 from pipelines.assets.training import _describe
@@ -106,6 +106,8 @@ def test_one_validation_patient_is_said_to_settle_nothing():
     # cross-validated, the choice reads every development patient: four here, so the intervals are read
     folds = verdict_lines(ComparisonSummary(**{**one.__dict__, "folds": 2}), BEATS)
     assert "paired interval reaching zero): none" in folds[0] and not folds[1].startswith("One validation")
+    assert _splits_said(sizes, "beat") == "train 3 patients (7,000 beats), validation 1 (2,603), test 2 (4,000)"
+    assert _splits_said(sizes, "beat", 2).endswith("; the choice read 2 folds over the 4 train and validation patients")
     # runs that logged no split sizes read as before
     assert (
         "paired interval reaching zero): none"
