@@ -20,7 +20,7 @@ from feature_store.tasks import TaskSpec
 from .evaluate import Interval
 from .promotion import Candidate, Champion, GateDecision
 from .show import ComparisonSummary, choice_columns, reaches_zero, test_columns, verdict_lines
-from .tracking import NOTE_LIMIT
+from .tracking import CANDIDATE, NOTE_LIMIT, ROLE
 
 GATE, CHAMPION = "Quality gate", "Champion"  # the sections the gate and the promotion add to a comparison's note
 GATE_ROOM = 1000  # what a comparison's description leaves free for the gate's and the promotion's lines
@@ -56,6 +56,9 @@ def experiment_note(spec: TaskSpec) -> str:
             "side, select them and press Compare, or add columns to the runs table: `val_metric` (what the "
             f"choice read, on validation only), `test_{key}` with `test_{key}_lo` and `test_{key}_hi` (its 95 % "
             "patient-bootstrap interval)" + (f", {focus}" if focus else "") + ", `n_params`.",
+            f"- To follow the comparisons over retrains, filter the runs table with `tags.{ROLE} = 'comparison'` "
+            f"and add `chosen_test_{key}` (with `_lo`, `_hi`), `chosen_val_metric` and the tag `{CANDIDATE}`: "
+            "each comparison's choice and its figures, a row each (or a chart of them across those runs).",
             f"- Every variant is registered as `ecgnet-{spec.name}-<variant>`; the `champion` alias marks the "
             "promoted one, which `python -m ecgnet predict` uses.",
             "- In a terminal: `python -m ecgnet show --task " + spec.name + "` prints the latest comparison.",

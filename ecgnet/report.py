@@ -34,6 +34,8 @@ from .plots import comparison_png, per_patient_png, shares_png
 if TYPE_CHECKING:
     import polars as pl
 
+    from feature_store.tasks import TaskSpec
+
 EXPLAINABILITY = {
     "single": "one view: saliency on that view only",
     "early": "low: one network over joined inputs",
@@ -238,6 +240,20 @@ AGREEMENT = "kendall_tau_val_test"  # the MLflow metric (and its _lo, _hi) of `r
 def agreement_metrics(tau: float, lo: float, hi: float) -> dict[str, float]:
     """`ranking_agreement` and its interval as a comparison logs them."""
     return {AGREEMENT: tau, f"{AGREEMENT}_lo": lo, f"{AGREEMENT}_hi": hi}
+
+
+def chosen_metrics(result: VariantResult, spec: TaskSpec) -> dict[str, float]:
+    """The chosen variant's figures on the comparison run itself (`chosen_val_metric`, `chosen_test_<figure>`
+    with `_lo`/`_hi`): filtered to comparison runs, MLflow's runs table and charts then follow what each
+    comparison chose over retrains, without opening its children."""
+    figures = (spec.metric_key, "accuracy", *spec.focus_figures)
+    test = {
+        k: v
+        for name in figures
+        if name in result.test
+        for k, v in result.test[name].flat(f"chosen_test_{name}").items()
+    }
+    return {**result.val.flat("chosen_val_metric"), **test}
 
 
 def ranking_agreement(results: dict[str, VariantResult], data: TaskData) -> float:

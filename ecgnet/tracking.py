@@ -306,26 +306,17 @@ class Tracker:
 
     def log_variant(
         self,
-        parent_id: str,
+        run_id: str,
         result: VariantResult,
         data: TaskData,
         cfg: ComparisonConfig,
-        run_id: str | None = None,
         curves: EpochCurves | None = None,
-    ) -> tuple[str, str]:
-        """A child run with params, per-epoch and final metrics, plots and the registered model. `run_id`:
-        the run `open_variant` opened for it, whose `curves` logged epochs as they came (only the epochs
-        they could not log are logged now); without it the run is created here, backdated to when training
-        began, so the run's duration in the UI is the training time."""
+    ) -> str:
+        """Params, per-epoch and final metrics, plots and the registered model, into the variant's run that
+        `open_variant` opened; its `curves` logged epochs as they came, so only those they could not log are
+        logged now. Returns the registered model version."""
         v = result.variant
-        if run_id is None:
-            run_id = self.client.create_run(
-                self.experiment(data.task),
-                run_name=v.name,
-                start_time=int((time.time() - result.seconds) * 1000),
-                tags={"mlflow.parentRunId": parent_id, ROLE: "variant", "ecgnet.kind": v.kind},
-            ).info.run_id
-        with self.fluent(), mlflow.start_run(run_id=run_id) as run:
+        with self.fluent(), mlflow.start_run(run_id=run_id):
             mlflow.log_params(
                 {
                     "variant": v.name,
@@ -361,7 +352,7 @@ class Tracker:
                 model_id=model_id,
             )
             self._log_plots(result, data)
-        return run.info.run_id, version
+        return version
 
     def _log_plots(self, result: VariantResult, data: TaskData) -> None:
         name = result.variant.name

@@ -9,6 +9,7 @@ import pytest
 
 from ecgnet.comparison import ComparisonConfig
 from ecgnet.tracking import ROLE, EpochCurves, Tracker, curve_values
+from feature_store.tasks import BEATS
 
 
 def _record(epoch: int, **member: int) -> dict:
@@ -84,3 +85,24 @@ def test_a_training_run_samples_the_machine_into_its_system_metrics(tracker, mon
     sampled = tracker.client.get_run(run).data.metrics
     assert "system/cpu_utilization_percentage" in sampled and "system/system_memory_usage_megabytes" in sampled
     assert tracker.client.get_run(run).info.status == "RUNNING"  # the monitor leaves the run to its owner
+
+
+def test_a_variant_whose_training_raises_leaves_a_failed_run(tmp_path, monkeypatch):
+    from pipelines.assets import training
+    from pipelines.resources import EcgnetStore, MlflowTracking, TrainingSettings
+
+    store = EcgnetStore(home=str(tmp_path / "home"))
+    mlflow = MlflowTracking(store=store)
+    tracker = mlflow.tracker()
+    parent = tracker.start_comparison("beats", ComparisonConfig(), {"time": "1"})
+
+    def diverged(*_args, **_kwargs):
+        raise FloatingPointError("loss is NaN at epoch 2")
+
+    monkeypatch.setattr(training.TaskData, "load", lambda *_args: None)  # the data are not the point here
+    monkeypatch.setattr(training, "train_variant", diverged)
+    run = training.TrainingRun("beats", {}, parent, str(tmp_path / "training"))
+    with pytest.raises(FloatingPointError):
+        training._train(BEATS, store, mlflow, TrainingSettings(), run, "time", {})
+    (variant,) = tracker.client.search_runs([tracker.experiment("beats")], f"tags.mlflow.parentRunId = '{parent}'")
+    assert variant.info.status == "FAILED" and variant.data.tags["mlflow.runName"] == "time"

@@ -47,6 +47,10 @@ def test_the_comparison_leaves_a_parent_run_with_a_child_per_variant(trained):
     # each variant's run was open while it trained (its curves logged live) and closed when it was logged;
     # no epoch twice, though the run's final logging also holds the whole history
     assert set(children["status"]) == {"FINISHED"}
+    # the comparison run carries its choice's figures, so comparisons read side by side over retrains
+    chosen = children[children["tags.mlflow.runName"] == parent["tags.ecgnet.champion_candidate"].iloc[0]]
+    for key in ("val_metric", "test_macro_f1_N_S_V", "test_macro_f1_N_S_V_lo", "test_accuracy", "test_se_S"):
+        assert parent[f"metrics.chosen_{key}"].iloc[0] == pytest.approx(chosen[f"metrics.{key}"].iloc[0]), key
     client = tracker(home).client
     for run_id, name in zip(children["run_id"], children["tags.mlflow.runName"]):
         if VARIANTS[name].kind not in ("late", "ensemble", "classical"):  # those train no epochs
@@ -103,6 +107,7 @@ def test_mlflow_pages_say_the_verdict_where_the_figures_are(trained):
     experiment = client.get_experiment_by_name("ecgnet-beats")
     assert experiment is not None
     assert "### Fusion comparisons of task `beats`" in experiment.tags[NOTE]
+    assert "`chosen_test_macro_f1_N_S_V`" in experiment.tags[NOTE]  # how to follow comparisons over retrains
     parent = client.get_run(candidate.parent_run_id)
     note = parent.data.tags[NOTE]
     assert note.startswith(f"### `{candidate.variant}` chosen on validation alone: `macro_f1_N_S_V` ")

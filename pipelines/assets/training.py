@@ -34,6 +34,7 @@ from ecgnet.report import (
     AGREEMENT,
     agreement_metrics,
     chosen_concentration,
+    chosen_metrics,
     chosen_per_patient,
     comparison_plot,
     comparison_table,
@@ -182,7 +183,7 @@ def _train(
                 variant, data, cfg, upstream=trained, checkpoint_dir=directory / "checkpoints", on_epoch=curves
             )
         save_result(result, directory)
-        run_id, version = tracker.log_variant(run.parent_run_id, result, data, cfg, run_id=run_id, curves=curves)
+        version = tracker.log_variant(run_id, result, data, cfg, curves)
     except BaseException:  # an interrupt too: the run says it failed instead of staying RUNNING
         tracker.fail_run(run_id)
         raise
@@ -313,7 +314,10 @@ def build_comparison(spec: TaskSpec) -> dg.AssetsDefinition:
             table,
             candidate,
             plots,
-            agreement | published_metrics(published) | {k: v for c in dominant for k, v in c.metrics().items()},
+            agreement
+            | chosen_metrics(results[best], spec)
+            | published_metrics(published)
+            | {k: v for c in dominant for k, v in c.metrics().items()},
             tables,
             {k: v for c in dominant for k, v in c.tags().items()},
         )
