@@ -54,6 +54,11 @@ def rhythm_columns(spec: TaskSpec) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return BEAT_RR_NAMES, rr_context_names(context) if context else ()
 
 
+def split_param(split: str, count: str) -> str:
+    """The MLflow param of a split's size: `split.val.patients`, `split.test.rows`."""
+    return f"split.{split}.{count}"
+
+
 def view_of(task: str, modality: str) -> str:
     return view_name(task, FAMILY_OF[modality])
 
@@ -119,7 +124,7 @@ class TaskData:
         """Patients and rows of each split as flat MLflow params (`split.val.patients`, ...): what a reader
         needs to weigh an interval (one validation patient cannot open one)."""
         return {
-            f"split.{name}.{what}": count
+            split_param(name, what): count
             for name in ("train", "val", "test")
             for what, count in (
                 ("patients", len(set(self.split(name).groups.tolist()))),

@@ -151,7 +151,7 @@ def _table(table: pl.DataFrame, spec: TaskSpec, chosen: str) -> str:
         [
             "**What the choice read** (validation only):",
             "",
-            markdown_table(marked.select(choice_columns(table, spec))),
+            markdown_table(marked.select(choice_columns(table))),
             "",
             "**Test** (scored once, after the choice):",
             "",

@@ -17,6 +17,7 @@ import polars as pl
 
 from feature_store.tasks import TaskSpec
 
+from .data import split_param
 from .evaluate import Concentration, Interval
 from .promotion import SELECTIONS, Champion
 from .published import published_summary
@@ -107,7 +108,7 @@ def comparison_summary(tracker: Tracker, spec: TaskSpec, run_id: str | None = No
 
 def _splits(params: dict[str, str]) -> tuple[SplitSize, ...]:
     """The splits' sizes from the run's params; () where any is missing (runs before they were logged)."""
-    keys = [(name, f"split.{name}.patients", f"split.{name}.rows") for name in ("train", "val", "test")]
+    keys = [(name, split_param(name, "patients"), split_param(name, "rows")) for name in ("train", "val", "test")]
     if not all(p in params and r in params for _, p, r in keys):
         return ()
     return tuple(SplitSize(name, int(params[p]), int(params[r])) for name, p, r in keys)
@@ -140,10 +141,10 @@ def _concentration(text: str | None) -> tuple[Concentration, ...]:
 def compact_columns(table: pl.DataFrame, spec: TaskSpec) -> list[str]:
     """The columns a side-by-side reading needs, in the table's own names: what the choice read
     (`choice_columns`), then the test figures (`test_columns`)."""
-    return list(dict.fromkeys([*choice_columns(table, spec), *test_columns(table, spec)]))
+    return list(dict.fromkeys([*choice_columns(table), *test_columns(table, spec)]))
 
 
-def choice_columns(table: pl.DataFrame, spec: TaskSpec) -> list[str]:
+def choice_columns(table: pl.DataFrame) -> list[str]:
     """What the choice read, validation only: variant, size, the validation figure and its paired distance
     to the best there."""
     wanted = ["variant", "params", "val_metric", "cv_mean_sd", *(c for c in table.columns if c.startswith("val_vs_"))]
