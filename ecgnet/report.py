@@ -246,10 +246,9 @@ def chosen_metrics(result: VariantResult, spec: TaskSpec) -> dict[str, float]:
     """The chosen variant's figures on the comparison run itself (`chosen_val_metric`, `chosen_test_<figure>`
     with `_lo`/`_hi`): filtered to comparison runs, MLflow's runs table and charts then follow what each
     comparison chose over retrains, without opening its children."""
-    figures = (spec.metric_key, "accuracy", *spec.focus_figures)
     test = {
         k: v
-        for name in figures
+        for name in spec.test_figures
         if name in result.test
         for k, v in result.test[name].flat(f"chosen_test_{name}").items()
     }

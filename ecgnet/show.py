@@ -59,6 +59,11 @@ class ComparisonSummary:
     folds: int = 1  # >1: the choice read out-of-fold rows of every development (train and val) patient
 
     @property
+    def one_patient(self) -> bool:
+        """Validation held one patient: a paired bootstrap over it draws that patient every time."""
+        return self.chosen_over == 1
+
+    @property
     def chosen_over(self) -> int | None:
         """How many patients the validation figures (and their paired intervals) resample; None if unknown."""
         sizes = {s.name: s.patients for s in self.splits}
@@ -154,14 +159,8 @@ def choice_columns(table: pl.DataFrame) -> list[str]:
 def test_columns(table: pl.DataFrame, spec: TaskSpec) -> list[str]:
     """The test figures, scored once after the choice: the headline, accuracy, the focus classes' Se / +P
     and the paired test difference against the best single model."""
-    key = spec.metric_key
-    wanted = [
-        "variant",
-        key,
-        "accuracy",
-        *spec.focus_figures,
-        *(c for c in table.columns if c.startswith(f"{key}_vs_")),
-    ]
+    paired = (c for c in table.columns if c.startswith(f"{spec.metric_key}_vs_"))
+    wanted = ["variant", *spec.test_figures, *paired]
     return [c for c in dict.fromkeys(wanted) if c in table.columns]
 
 
@@ -208,7 +207,7 @@ def verdict_lines(summary: ComparisonSummary, spec: TaskSpec, markdown: bool = F
     rows = {r["variant"]: r for r in table.iter_rows(named=True)}
     best = best_on_validation(table)
     lines = [f"chosen on validation alone: {name(chosen)}"]
-    alone = summary.chosen_over == 1  # a paired bootstrap over one patient draws that patient every time
+    alone = summary.one_patient
     if best is not None:
         gap = f"val_vs_{best}"
         within = [v for v, r in rows.items() if v != best and reaches_zero(r[gap])]
@@ -232,8 +231,7 @@ def verdict_lines(summary: ComparisonSummary, spec: TaskSpec, markdown: bool = F
             "`folds`, make it a finding)"
         )
     if chosen in rows:
-        figures = (spec.metric_key, "accuracy", *spec.focus_figures)
-        shown = [(f, rows[chosen].get(f)) for f in figures]
+        shown = [(f, rows[chosen].get(f)) for f in spec.test_figures]
         said = "; ".join(_figure(f, v) for f, v in shown if v is not None)
         lines.append(f"{name(chosen)} on test: {said}")
     if summary.agreement is not None:

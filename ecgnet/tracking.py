@@ -253,14 +253,12 @@ class Tracker:
         the variant runs a killed process left open under them."""
         stale = self.client.search_runs(
             [self.experiment(task)],
-            filter_string=_comparisons("RUNNING"),
+            filter_string=_runs("comparison", "RUNNING"),
         )
         for run in stale:
             if run.info.run_id != keep:
                 self.client.set_terminated(run.info.run_id, "KILLED")
-        open_variants = self.client.search_runs(
-            [self.experiment(task)], filter_string=f"tags.`{ROLE}` = 'variant' and attributes.status = 'RUNNING'"
-        )
+        open_variants = self.client.search_runs([self.experiment(task)], filter_string=_runs("variant", "RUNNING"))
         for run in open_variants:
             if run.data.tags.get("mlflow.parentRunId") != keep:
                 self.client.set_terminated(run.info.run_id, "KILLED")
@@ -310,7 +308,7 @@ class Tracker:
         result: VariantResult,
         data: TaskData,
         cfg: ComparisonConfig,
-        curves: EpochCurves | None = None,
+        curves: EpochCurves,
     ) -> str:
         """Params, per-epoch and final metrics, plots and the registered model, into the variant's run that
         `open_variant` opened; its `curves` logged epochs as they came, so only those they could not log are
@@ -330,8 +328,7 @@ class Tracker:
                     **{f"fitted.{k}": val for k, val in result.fitted.items()},
                 }
             )
-            unlogged = curves.unlogged(result.history) if curves is not None else result.history
-            for h in unlogged:  # one curve per fold member under cross-validation
+            for h in curves.unlogged(result.history):  # one curve per fold member under cross-validation
                 mlflow.log_metrics(curve_values(h), step=h["epoch"])
             cv = {k: result.fitted[k] for k in ("cv_metric_mean", "cv_metric_sd") if k in result.fitted}
             cv |= seed_metrics(result.fitted, result.test_per_seed)
@@ -518,7 +515,7 @@ class Tracker:
         earlier = "" if before is None else f" and attributes.start_time < {before}"
         runs = self.client.search_runs(
             [experiment.experiment_id],
-            filter_string=_comparisons("FINISHED") + earlier,
+            filter_string=_runs("comparison", "FINISHED") + earlier,
             order_by=[f"attributes.{order} DESC"],
             max_results=1,
         )
@@ -594,9 +591,9 @@ class EpochCurves:
         return [h for h in history if (next(iter(curve_values(h))), h["epoch"]) not in self.logged]
 
 
-def _comparisons(status: str) -> str:
-    """An MLflow search filter: the comparison (parent) runs in `status` (RUNNING, FINISHED, ...)."""
-    return f"tags.`{ROLE}` = 'comparison' and attributes.status = '{status}'"
+def _runs(role: str, status: str) -> str:
+    """An MLflow search filter: the runs of `role` (comparison, variant) in `status` (RUNNING, FINISHED, ...)."""
+    return f"tags.`{ROLE}` = '{role}' and attributes.status = '{status}'"
 
 
 def comparison_settings(params: dict[str, str]) -> dict[str, str]:

@@ -180,6 +180,12 @@ class TaskSpec:
         return tuple(f"{m}_{c}" for c in self.focus_classes for m in ("se", "pp"))
 
     @property
+    def test_figures(self) -> tuple[str, ...]:
+        """The test figures a reader is told of a variant: the headline, accuracy and `focus_figures` (a
+        multi-label task reports no accuracy or focus figures: readers skip the names its table lacks)."""
+        return (self.metric_key, "accuracy", *self.focus_figures)
+
+    @property
     def metric_labels(self) -> tuple[int, ...] | None:
         """Class indices the headline averages over; None: every class present."""
         return tuple(self.classes.index(c) for c in self.metric_classes) or None

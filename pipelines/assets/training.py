@@ -419,7 +419,7 @@ def _describe(
         if name in rows and name in models:
             v = result.variant
             note = VariantNote(
-                name, v.kind, v.description, rows[name], summary.candidate, best, parent, summary.chosen_over == 1
+                name, v.kind, v.description, rows[name], summary.candidate, best, parent, summary.one_patient
             )
             tracker.describe_run(models[name].run_id, variant_note(note, spec))
 
