@@ -252,7 +252,10 @@ def verdict_lines(summary: ComparisonSummary, spec: TaskSpec, markdown: bool = F
     lines += summary.published
     if spec.published and not summary.published:
         names = ", ".join(ref.name for ref in spec.published)
-        lines.append(f"published results ({names}): not compared, this run's test split is not their protocol")
+        test = next((s.patients for s in summary.splits if s.name == "test"), None)
+        protocol = " or ".join(map(str, sorted({ref.test_patients for ref in spec.published})))
+        held = f" (it holds {test} patients, their protocol {protocol})" if test is not None else ""
+        lines.append(f"published results ({names}): not compared, this run's test split is not their protocol{held}")
     lines += [f"{name(chosen)} on test, {c}" for c in summary.concentration]
     return lines
 

@@ -97,5 +97,28 @@ def names_server(uri: str) -> bool:
     return uri.startswith(("http://", "https://"))
 
 
+def _absolute_uri(uri: str) -> str:
+    """A store URI or path made independent of the current folder: `sqlite:///rel.db` and plain paths
+    become absolute; other URIs (http, s3, postgresql, sqlite's absolute and in-memory forms) are kept."""
+    if uri.startswith("sqlite:///") and not uri.startswith(("sqlite:////", "sqlite:///:memory:")):
+        return "sqlite:///" + os.path.abspath(uri.removeprefix("sqlite:///"))
+    return uri if "://" in uri or not uri else os.path.abspath(uri)
+
+
+def anchored_env(env: dict[str, str], *, stores: tuple[str, ...] = ()) -> dict[str, str]:
+    """`env` with the knobs that name a place (workspace, views, sources, tracking store, and the store
+    URIs named in `stores`) made absolute against this process's folder, for a process started in another
+    one that must find the same places: `make ui` starts Dagster in its own home, where it looks for its
+    dagster.yaml."""
+    out = dict(env)
+    for name in ("ECGNET_HOME", "ECGNET_FEATURES", "MLFLOW_TRACKING_URI", *stores):
+        if out.get(name):
+            out[name] = _absolute_uri(out[name])
+    if out.get("ECGNET_DATA"):
+        folders = [os.path.abspath(p) for p in out["ECGNET_DATA"].split(os.pathsep) if p.strip()]
+        out["ECGNET_DATA"] = os.pathsep.join(folders)
+    return out
+
+
 if __name__ == "__main__":  # the Makefile: `python3 -m feature_store.workspace home|store|mlflow_uri|...`
     print(getattr(Workspace.default(), sys.argv[1] if len(sys.argv) > 1 else "home"))

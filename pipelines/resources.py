@@ -43,17 +43,20 @@ class EcgnetStore(dg.ConfigurableResource):
         # every asset uses the store: its first step names the run's process, so a run launched from the
         # UI whose worker dies is closed as failed later (pipelines.stale_runs), and takes the
         # workspace's writer lease for that process (its other steps share it; its death frees it); a
-        # run of one shard (a backfill's partition) takes that shard's lease only
+        # run of one shard (a backfill's partition) takes that shard's lease only. Outside a run (a
+        # sensor or schedule tick, in the code server that `make ui` keeps alive) the store is only read,
+        # and a lease taken there would never be freed: every run would wait for it, then fail
         run = context.run
-        if context.instance is not None and run is not None:
+        if run is None:
+            return
+        if context.instance is not None:
             stamp_run(context.instance, run)
-        what = f"dagster run {run.run_id}" if run is not None else "a dagster step"
         log = context.log  # dagster gives every run one; a context built without it waits silently
         acquire(
             self.workspace().home,
-            what,
+            f"dagster run {run.run_id}",
             owner=run_process(),
-            shard=run_shard(run.tags) if run is not None else None,
+            shard=run_shard(run.tags),
             on_wait=(lambda h: log.info(h.waiting())) if log is not None else None,
         )
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from feature_store.workspace import PROJECT_ROOT, Workspace, names_server, tracking_uri
+from feature_store.workspace import PROJECT_ROOT, Workspace, anchored_env, names_server, tracking_uri
 from pipelines.workspace import MLFLOW_BACKEND_ENV, prepare_dagster_home
 
 STOP_GRACE_S = 10.0
@@ -68,14 +68,36 @@ def mlflow_command(workspace: Workspace, host: str, port: int) -> list[str]:
     ]  # fmt: skip
 
 
+# MLflow's server imports Starlette's deprecated WSGI middleware and says so at every start: a note to
+# MLflow's developers that our users can do nothing about. Only that warning, from that module, is hidden.
+MLFLOW_WSGI_NOTICE = "ignore::UserWarning:mlflow.server.fastapi_app"
+
+
+def mlflow_env(env: dict[str, str]) -> dict[str, str]:
+    said = [w for w in (env.get("PYTHONWARNINGS", ""), MLFLOW_WSGI_NOTICE) if w]
+    return env | {"PYTHONWARNINGS": ",".join(said)}
+
+
 def dagster_command(host: str, port: int) -> list[str]:
-    return [str(BIN / "dagster"), "dev", "-m", "pipelines.definitions", "-h", host, "-p", str(port)]
+    # the code is found from the checkout, whatever folder `dagster dev` runs in
+    command = ["dev", "-m", "pipelines.definitions", "-d", str(PROJECT_ROOT), "-h", host, "-p", str(port)]
+    return [str(BIN / "python"), "-c", QUIET_DAGSTER_DEV, *command]
 
 
-def start(name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+# `dagster dev` warns at every start that it is superseded by `dg dev`, which needs dagster-dg-cli and a
+# dg project layout this project does not use; its runs and servers are the same. The filter is for that
+# one warning in the launching process only: Dagster's servers and runs keep every warning.
+QUIET_DAGSTER_DEV = (
+    "import sys, warnings; from dagster import SupersessionWarning; "
+    "warnings.filterwarnings('ignore', category=SupersessionWarning); "
+    "from dagster._cli import main; sys.argv[0] = 'dagster'; sys.exit(main())"
+)
+
+
+def start(name: str, command: list[str], env: dict[str, str], cwd: Path = PROJECT_ROOT) -> subprocess.Popen[bytes]:
     """Start a server as the leader of a new session, so its whole process tree can be signalled as one
     group and a terminal's Ctrl-C reaches only this launcher, which then stops the groups in order."""
-    process = subprocess.Popen(command, env=env, cwd=PROJECT_ROOT, start_new_session=True)
+    process = subprocess.Popen(command, env=env, cwd=cwd, start_new_session=True)
     print(f"[ui] started {name} (pid {process.pid})", flush=True)
     return process
 
@@ -179,10 +201,16 @@ def main(argv: list[str] | None = None) -> int:
     for signum in STOP_SIGNALS:
         signal.signal(signum, stop.handle)
     env = dict(os.environ, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false", MLFLOW_DISABLE_TELEMETRY="true")
+    # Dagster runs in its home (DAGSTER_HOME), the folder where `dagster dev` looks for the dagster.yaml it
+    # uses, so it no longer warns that the checkout's dagster.yaml is ignored; relative knobs still name
+    # the folders they named here
+    env = anchored_env(env, stores=(MLFLOW_BACKEND_ENV,))
     processes: dict[str, subprocess.Popen[bytes]] = {}
     try:
-        processes["mlflow"] = start("mlflow", mlflow_command(workspace, args.host, args.mlflow_port), env)
-        processes["dagster"] = start("dagster", dagster_command(args.host, args.dagster_port), env)
+        processes["mlflow"] = start("mlflow", mlflow_command(workspace, args.host, args.mlflow_port), mlflow_env(env))
+        processes["dagster"] = start(
+            "dagster", dagster_command(args.host, args.dagster_port), env, cwd=workspace.dagster_home
+        )
         print(f"[ui] Dagster: http://{args.host}:{args.dagster_port}   MLflow: http://{args.host}:{args.mlflow_port}")
         print(f"[ui] workspace {workspace.home}; Ctrl-C stops both", flush=True)
         code = watch(processes, stop)

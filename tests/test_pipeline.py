@@ -18,6 +18,7 @@ from feature_store.sources.registry import folder_state
 from feature_store.tasks import TASKS
 from feature_store.views.inputs import KEY_NOTES, KEYS
 from feature_store.views.store import definition_version
+from feature_store.writer import holder
 from pipelines.assets.features import build_feature_assets
 from pipelines.assets.ingest import ingest_assets
 from pipelines.backfill import submit, wait
@@ -265,8 +266,29 @@ def test_quarantine_check_fails_above_its_limit_and_stops_the_run(tmp_path, sour
     # the run worked and a check stopped it: its own exit status, and the summary says fraction and limit
     assert exit_status(result) == EXIT_CHECK_FAILED
     said = "\n".join(failed_checks(result))
-    assert "wfdb_records:check_quarantine_fraction: 1 of 1 wfdb records quarantined (100.0%), above the" in said
+    assert "wfdb_records:check_quarantine_fraction: 1 of 1 wfdb records quarantined (100.0%) in this" in said
     assert "limit 30.0%; fix:" in said and "ECGNET_MAX_QUARANTINE" in said
+
+
+def test_records_kept_from_folders_not_read_this_run_do_not_count_in_the_quarantine_check(tmp_path, sources):
+    """The store keeps what a folder dropped from ECGNET_DATA landed or quarantined; the check is about the
+    folders this run reads, so an old folder's failures no longer stop every later run."""
+    edit_header(sources / "ptb" / "s0010_re", "15 1000 38400", "15 1234 38400")
+    resources = _resources(tmp_path, sources, max_quarantine_fraction=0.3)
+    assets = [*ingest_assets, *ingest_checks]
+    first = dg.materialize(assets, raise_on_error=False, resources=resources, tags=every_shard_tags())
+    assert not _checks(first)[("wfdb_records", "check_quarantine_fraction")].passed
+    remaining = [str(sources / "cinc"), str(sources / "mitdb")]
+    resources["ingest"] = IngestSettings(sources=remaining, max_quarantine_fraction=0.3)
+    again = dg.materialize(assets, raise_on_error=False, resources=resources, tags=every_shard_tags())
+    assert again.success
+    wfdb = _checks(again)[("wfdb_records", "check_quarantine_fraction")]
+    assert wfdb.passed and wfdb.metadata["failed_records"].value == 0
+    assert wfdb.metadata["other_folders_quarantined"].value == 1
+    cinc = _checks(again)[("challenge_records", "check_quarantine_fraction")].metadata
+    assert cinc["failed_records"].value == 1 and cinc["landed_records"].value == 3  # read this run: counted
+    assert cinc["other_folders_landed"].value == 0
+    assert "| reason_code | read_this_run | records |" in _text(cinc, "reasons")
 
 
 def test_the_quarantine_limit_is_a_setting_of_the_environment(monkeypatch):
@@ -377,6 +399,9 @@ def test_the_sensors_first_tick_after_make_demo_does_not_ingest_the_same_records
     assert isinstance(first, dg.SensorResult) and not first.run_requests
     assert first.skip_reason is not None and "unchanged since `make demo`" in str(first.skip_reason.skip_message)
     assert first.cursor == folder_state([sources])  # from here on it reads changes as before
+    # the sensor only reads the workspace: a writer lease taken there would belong to `make ui`'s code
+    # server, alive for good, and every run launched from the UI would wait for it and fail
+    assert holder(home) is None
     copy_record(CINC / "HR06002", sources / "cinc")  # a record that arrived after the demo: ingested
     with dg.build_sensor_context(resources=resources, instance=_instance()) as context:
         (request,), _ = _requested(new_records_sensor(context))

@@ -3,6 +3,7 @@
 import io
 import json
 import os
+import re
 from dataclasses import replace
 
 import dagster as dg
@@ -15,6 +16,7 @@ from ecgnet.data import load_task_data
 from ecgnet.evaluate import Interval
 from ecgnet.fusion import VARIANTS
 from ecgnet.promotion import Candidate, gate
+from ecgnet.show import comparison_summary, verdict_lines
 from ecgnet.tracking import NOTE
 from feature_store.raw_store import RawStore
 from feature_store.tasks import BEATS, RECORDS
@@ -231,6 +233,12 @@ def test_the_best_variant_on_validation_is_champion_and_predicts(trained, capsys
     # the sample's DS2 records are not DS2: de Chazal's figures are named, not compared
     against = meta["beat_fusion_comparison"]["against_published"].value
     assert "published results not compared: the test split holds" in against and "the protocol 22" in against
+    # the asset says what MLflow's description and `show` say, in their words: one verdict, not two
+    verdict = meta["beat_fusion_comparison"]["verdict"].value
+    said = verdict_lines(comparison_summary(tracker(home), BEATS, candidate.parent_run_id), BEATS)
+    assert verdict == "\n".join(f"- {line}" for line in said)
+    assert f"chosen on validation alone: {candidate.variant}" in verdict
+    assert re.search(r"not their protocol \(it holds \d patients, their protocol 22\)", verdict), verdict
     assert "attribution_time" in meta["beat_time_model"] and "attribution_time" not in meta["beat_frequency_model"]
     assert meta["beat_early_model"]["explainability"].value["share_time"] > 0
     picture = tmp_path / "why.png"

@@ -117,6 +117,12 @@ def test_sigterm_stops_both_servers(tmp_path: Path) -> None:
         )
         children = child_pids(log)
         assert set(children) == {"mlflow", "dagster"}, log.read_text()
+        # Dagster runs in its own home, beside the dagster.yaml it reads, and says nothing misleading about
+        # the checkout's copy; neither `dagster dev`'s "use dg dev" notice nor MLflow's WSGI one is shown
+        assert Path(f"/proc/{children['dagster']}/cwd").resolve() == (home / "dagster").resolve()
+        said = log.read_text()
+        assert "Found a dagster instance configuration value" not in said and "superseded" not in said
+        assert "StarletteDeprecationWarning" not in said
         assert session_members(set(children.values())), "the servers should lead their own sessions"
 
         started = time.monotonic()

@@ -28,6 +28,14 @@ def is_regular(path: Path) -> bool:
         return False
 
 
+def under_folders(paths: list[str], folders: list[Path]) -> list[bool]:
+    """Whether each stored record path lies inside one of `folders`, however either was spelt (relative
+    or absolute, with or without a trailing separator): the store keeps the records of folders not read
+    this time, and a check about this run's records must tell them apart."""
+    roots = [os.path.join(os.path.abspath(folder), "") for folder in folders]
+    return [os.path.abspath(path).startswith(tuple(roots)) for path in paths]
+
+
 def check_readable(files: list[Path], folder: Path, *, outside_links: bool = False) -> None:
     """Raise RecordError naming the first file that must not be read: not a regular file, or (unless
     `outside_links`) a link that resolves outside `folder`."""

@@ -28,7 +28,7 @@ from ecgnet.describe import (
 )
 from ecgnet.fusion import VARIANTS, task_variants
 from ecgnet.plots import training_png
-from ecgnet.promotion import Candidate, within_noise
+from ecgnet.promotion import Candidate
 from ecgnet.published import comparable, published_metrics, published_plot, published_summary, published_table
 from ecgnet.report import (
     AGREEMENT,
@@ -45,7 +45,7 @@ from ecgnet.report import (
     shares_plot,
 )
 from ecgnet.results import load_result, save_result
-from ecgnet.show import best_on_validation, comparison_summary
+from ecgnet.show import ComparisonSummary, best_on_validation, comparison_summary, verdict_lines
 from ecgnet.tracking import Tracker, model_name
 from feature_store.summary import markdown_table
 from feature_store.tasks import TaskSpec
@@ -284,7 +284,6 @@ def build_comparison(spec: TaskSpec) -> dg.AssetsDefinition:
         results = {v: load_result(v, data, cfg, Path(models[v].directory)) for v in cfg.variants}
         selection = select(results, data, cfg)  # validation only
         table, best = comparison_table(results, data, cfg, selection), selection.chosen
-        within = within_noise(selection.gap_to_best)
         candidate = Candidate(
             spec.name, best, models[best].model_version, results[best].val, run.parent_run_id, spec.metric_key
         )
@@ -321,14 +320,11 @@ def build_comparison(spec: TaskSpec) -> dg.AssetsDefinition:
             tables,
             {k: v for c in dominant for k, v in c.tags().items()},
         )
-        _describe(context.log, tracker, spec, results, models, candidate)
-        context.log.info(
-            f"comparison {run.parent_run_id}: best on validation is {selection.best}, within noise of it: "
-            f"{within or 'none'}; chosen ({cfg.selection}): {best}; validation and test rankings "
-            f"agree with Kendall tau {tau:.2f} [{tau_lo:.2f}, {tau_hi:.2f}] (patients of both splits resampled)"
-        )
-        for c in dominant:
-            context.log.info(f"{best} on test, {c}")
+        summary = _describe(context.log, tracker, spec, results, models, candidate)
+        # the run's log says what MLflow's description and `python -m ecgnet show` say, in the same words
+        verdict = verdict_lines(summary, spec) if summary else [f"chosen on validation alone: {best}"]
+        for line in verdict:
+            context.log.info(f"comparison {run.parent_run_id}: {line}")
         against = published_summary(published)
         if spec.published and not comparable(spec, test_patients):
             protocol = sorted({ref.test_patients for ref in spec.published})
@@ -336,11 +332,10 @@ def build_comparison(spec: TaskSpec) -> dg.AssetsDefinition:
                 f"published results not compared: the test split holds {test_patients} patients, "
                 f"the protocol {' or '.join(map(str, protocol))}"
             ]
-        for line in against:
-            context.log.info(line)
         return dg.Output(
             candidate,
             metadata={
+                "verdict": dg.MetadataValue.md("\n".join(f"- {line}" for line in verdict)),
                 "comparison": dg.MetadataValue.md(markdown_table(table)),
                 "candidate": best,
                 AGREEMENT: dg.MetadataValue.float(tau),
@@ -396,14 +391,15 @@ def _describe(
     results: dict[str, VariantResult],
     models: dict[str, ModelRef],
     candidate: Candidate,
-) -> None:
+) -> ComparisonSummary | None:
     """The comparison's verdict as its run's MLflow description, and each variant's row as its run's, read
-    back from what the comparison logged (as `python -m ecgnet show` reads it)."""
+    back from what the comparison logged (as `python -m ecgnet show` reads it); the summary they were
+    written from (None where it could not be read back)."""
     try:
         summary = comparison_summary(tracker, spec, candidate.parent_run_id)
     except (ValueError, MlflowException) as err:  # words about what is logged: the comparison stands without
         log.warning(f"comparison {candidate.parent_run_id} gets no MLflow description: {err}")
-        return
+        return None
     before, previous = tracker.previous_comparison(spec.name, candidate.parent_run_id), None
     try:
         previous = comparison_summary(tracker, spec, before.info.run_id) if before else None
@@ -422,6 +418,7 @@ def _describe(
                 name, v.kind, v.description, rows[name], summary.candidate, best, parent, summary.one_patient
             )
             tracker.describe_run(models[name].run_id, variant_note(note, spec))
+    return summary
 
 
 def build_champion(spec: TaskSpec) -> dg.AssetsDefinition:
