@@ -212,13 +212,17 @@ def build_quality_gate(spec: TaskSpec) -> dg.AssetChecksDefinition:
     def _gate(training: TrainingSettings, mlflow: MlflowTracking, candidate: Candidate) -> dg.AssetCheckResult:
         tracker = mlflow.tracker()
         decision = gate(candidate, training.minimum(spec), tracker.current_champion(spec.name))
-        tracker.describe_run(candidate.parent_run_id, gate_note(decision), section=GATE)
+        said = gate_note(decision)
+        tracker.describe_run(candidate.parent_run_id, said, section=GATE)
         previous = decision.previous
         champion = (
             f"{previous.name} v{previous.version} at {previous.val_metric:.3f}" if previous else "(no champion yet)"
         )
         return dg.AssetCheckResult(
             passed=decision.passed,
+            # a refusal in the check's own row, as MLflow's description says it (the run fails on it: the
+            # candidate is kept out, which is the gate working, not a broken pipeline)
+            description=None if decision.passed else f"{candidate.variant} {said}",
             metadata={
                 "expected": f"{spec.metric_key} >= {decision.minimum} and not below champion {champion}",
                 "actual": f"{candidate.variant}: {candidate.val}",

@@ -11,18 +11,20 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from ecgnet.evaluate import Interval
 from ecgnet.fusion import VARIANTS
+from ecgnet.promotion import Candidate
 from ecgnet.train import native_bf16
 from feature_store.raw_store import BEAT_SCHEMA, COLUMN_NOTES, QUARANTINE_SCHEMA, RECORD_SCHEMA, SCHEMA_VERSION
 from feature_store.sources.registry import folder_state
-from feature_store.tasks import TASKS
+from feature_store.tasks import BEATS, TASKS
 from feature_store.views.inputs import KEY_NOTES, KEYS
 from feature_store.views.store import definition_version
 from feature_store.writer import holder
 from pipelines.assets.features import build_feature_assets
 from pipelines.assets.ingest import ingest_assets
 from pipelines.backfill import submit, wait
-from pipelines.checks import build_feature_checks, ingest_checks
+from pipelines.checks import build_feature_checks, build_quality_gate, ingest_checks
 from pipelines.definitions import defs
 from pipelines.demo import (
     EXIT_CHECK_FAILED,
@@ -36,7 +38,7 @@ from pipelines.demo import (
     step_errors,
 )
 from pipelines.partitions import SHARD_KEYS, every_shard_tags
-from pipelines.resources import EcgnetStore, FeatureSettings, IngestSettings, TrainingSettings
+from pipelines.resources import EcgnetStore, FeatureSettings, IngestSettings, MlflowTracking, TrainingSettings
 from pipelines.sensors import new_records_sensor
 from tests.records import CINC, MITDB, PTB, copy_record, edit_header
 
@@ -289,6 +291,19 @@ def test_records_kept_from_folders_not_read_this_run_do_not_count_in_the_quarant
     assert cinc["failed_records"].value == 1 and cinc["landed_records"].value == 3  # read this run: counted
     assert cinc["other_folders_landed"].value == 0
     assert "| reason_code | read_this_run | records |" in _text(cinc, "reasons")
+
+
+def test_a_refused_candidate_says_why_in_the_gate_checks_own_row(tmp_path):
+    """A gate refusal fails the run (the candidate is kept out); the check's description says why, as
+    MLflow's description does, so the UI's check row needs no digging through metadata."""
+    store = EcgnetStore(home=str(tmp_path / "home"))
+    below = Candidate("beats", "early", "3", Interval(0.2, 0.15, 0.25), "0" * 32, BEATS.metric_key)
+    result = build_quality_gate(BEATS)(training=TrainingSettings(), mlflow=MlflowTracking(store=store), candidate=below)
+    assert isinstance(result, dg.AssetCheckResult) and not result.passed
+    assert result.description == (
+        f"early refused the candidate: validation metric 0.200 < minimum {BEATS.gate_min}. "
+        "The champion stays where it was."
+    )
 
 
 def test_the_quarantine_limit_is_a_setting_of_the_environment(monkeypatch):
