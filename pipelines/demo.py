@@ -20,7 +20,6 @@ from typing import cast
 import dagster as dg
 import polars as pl
 
-from ecgnet.report import AGREEMENT
 from feature_store.raw_store import RawStore
 from feature_store.sources.registry import folder_state
 from feature_store.summary import markdown_table, quarantine_reasons, totals
@@ -248,17 +247,14 @@ def _comparisons(result: dg.ExecuteInProcessResult) -> list[str]:
                 f"\nFusion comparison, {meta['task'].value} (test metrics with 95 % patient-bootstrap "
                 "intervals; every choice made on validation):",
                 _markdown(meta, "comparison"),
-                f"\nChosen on validation: {meta['candidate'].value}; validation ranking vs test ranking: "
-                f"Kendall tau {meta[AGREEMENT].value:+.2f} "
-                f"{meta[f'{AGREEMENT}_interval'].value}; MLflow parent run "
-                f"{meta['mlflow_parent_run'].value} in {meta['tracking_uri'].value}",
+                # the verdict in the words of MLflow's description and `ecgnet show`: the choice and why, the
+                # chosen variant on test, the ranking agreement, published results, who decides a pooled figure
+                "\nThe verdict:",
+                _markdown(meta, "verdict"),
+                f"\nMLflow parent run {meta['mlflow_parent_run'].value} in {meta['tracking_uri'].value}",
                 f"MLflow runs table (after `make ui`): {meta['mlflow_ui'].value}",
                 f"The comparison's page, its verdict and table on top: {meta['mlflow_comparison'].value}",
             ]
-            if "against_published" in meta:  # the task's protocol has published results (TaskSpec.published)
-                lines += ["\nAgainst published results on this protocol:", _markdown(meta, "against_published")]
-            if "concentration" in meta:  # a pooled figure that is mostly one patient's
-                lines += ["\nThe patient holding most of each focus class on test:", _markdown(meta, "concentration")]
             if "chosen_per_patient" in meta:  # where the pooled sensitivity is won or lost
                 lines += [
                     f"\nChosen variant per test patient (plot: {meta['per_patient_file'].value}):",
