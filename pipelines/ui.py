@@ -78,12 +78,6 @@ def mlflow_env(env: dict[str, str]) -> dict[str, str]:
     return env | {"PYTHONWARNINGS": ",".join(said)}
 
 
-def dagster_command(host: str, port: int) -> list[str]:
-    # the code is found from the checkout, whatever folder `dagster dev` runs in
-    command = ["dev", "-m", "pipelines.definitions", "-d", str(PROJECT_ROOT), "-h", host, "-p", str(port)]
-    return [str(BIN / "python"), "-c", QUIET_DAGSTER_DEV, *command]
-
-
 # `dagster dev` warns at every start that it is superseded by `dg dev`, which needs dagster-dg-cli and a
 # dg project layout this project does not use; its runs and servers are the same. The filter is for that
 # one warning in the launching process only: Dagster's servers and runs keep every warning.
@@ -92,6 +86,12 @@ QUIET_DAGSTER_DEV = (
     "warnings.filterwarnings('ignore', category=SupersessionWarning); "
     "from dagster._cli import main; sys.argv[0] = 'dagster'; sys.exit(main())"
 )
+
+
+def dagster_command(host: str, port: int) -> list[str]:
+    # the code is found from the checkout, whatever folder `dagster dev` runs in
+    command = ["dev", "-m", "pipelines.definitions", "-d", str(PROJECT_ROOT), "-h", host, "-p", str(port)]
+    return [str(BIN / "python"), "-c", QUIET_DAGSTER_DEV, *command]
 
 
 def start(name: str, command: list[str], env: dict[str, str], cwd: Path = PROJECT_ROOT) -> subprocess.Popen[bytes]:
