@@ -58,6 +58,9 @@ ROLE = "ecgnet.role"  # the tag saying what a run is: comparison (a parent), var
 TASK = "ecgnet.task"  # the tag naming a comparison's or an ablation's task
 CANDIDATE = "ecgnet.champion_candidate"  # the tag naming the variant a finished comparison chose
 NOTE = "mlflow.note.content"  # the tag MLflow's UI shows (markdown) as a run's or an experiment's description
+# MLflow 3's UI reads an experiment's kind from this tag (its experiment-type selector writes it); an
+# experiment without it may be taken for GenAI work and open on traces rather than its runs
+EXPERIMENT_KIND, MODEL_DEVELOPMENT = "mlflow.experimentKind", "custom_model_development"
 NOTE_LIMIT = 8000  # MLflow's longest run tag value (mlflow.utils.validation.MAX_TAG_VAL_LENGTH)
 PIP_REQUIREMENTS = ["torch==2.13.0", "numpy==2.4.6"]  # explicit: inferring them costs seconds
 
@@ -181,10 +184,14 @@ class Tracker:
         name = experiment_name(task, kind)
         found = self.client.get_experiment_by_name(name)
         if found is not None:
+            if found.tags.get(EXPERIMENT_KIND) is None:  # made before the kind was set: say it now
+                self.client.set_experiment_tag(found.experiment_id, EXPERIMENT_KIND, MODEL_DEVELOPMENT)
             return found.experiment_id
+        kind_tag = {EXPERIMENT_KIND: MODEL_DEVELOPMENT}
         if names_server(self.uri):  # its proxied artifact store decides
-            return self.client.create_experiment(name)
-        return self.client.create_experiment(name, artifact_location=(self.artifact_root / name).as_uri())
+            return self.client.create_experiment(name, tags=kind_tag)
+        location = (self.artifact_root / name).as_uri()
+        return self.client.create_experiment(name, artifact_location=location, tags=kind_tag)
 
     def start_comparison(
         self, task: str, cfg: ComparisonConfig, versions: dict[str, str], data_params: dict | None = None
@@ -552,6 +559,12 @@ class Tracker:
         if current:
             self.client.delete_registered_model_alias(current.name, CHAMPION)
         self.client.set_registered_model_alias(model_name(task, variant), CHAMPION, version)
+
+
+def run_page(experiment_id: str, run_id: str = "") -> str:
+    """A run's page in MLflow's UI (the experiment's runs table without `run_id`), relative to where the UI
+    is served. MLflow 3 opens pages in its GenAI navigation unless `workflowType` says otherwise."""
+    return f"#/experiments/{experiment_id}/runs{f'/{run_id}' if run_id else ''}?workflowType=machine_learning"
 
 
 def curve_values(record: dict) -> dict[str, float]:

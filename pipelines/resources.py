@@ -15,7 +15,7 @@ from pydantic import Field
 from ecgnet.comparison import ComparisonConfig
 from ecgnet.explain import ExplainConfig
 from ecgnet.fusion import task_variants
-from ecgnet.tracking import Tracker
+from ecgnet.tracking import Tracker, run_page
 from ecgnet.train import TrainConfig, native_bf16
 from feature_store.backend import BACKENDS, Backend, select_backend
 from feature_store.config import IngestConfig
@@ -90,11 +90,11 @@ class MlflowTracking(dg.ConfigurableResource):
 
     def runs_url(self, experiment_id: str) -> dg.MetadataValue:
         """A clickable link to an experiment's runs table (MLflow 3 opens GenAI traces by default)."""
-        return dg.MetadataValue.url(f"{self.ui_url}/#/experiments/{experiment_id}/runs?workflowType=machine_learning")
+        return dg.MetadataValue.url(f"{self.ui_url}/{run_page(experiment_id)}")
 
     def run_url(self, experiment_id: str, run_id: str) -> dg.MetadataValue:
         """A clickable link to one run's page (a comparison's: its verdict and table, ecgnet.describe)."""
-        return dg.MetadataValue.url(f"{self.ui_url}/#/experiments/{experiment_id}/runs/{run_id}")
+        return dg.MetadataValue.url(f"{self.ui_url}/{run_page(experiment_id, run_id)}")
 
 
 def _known_fs(extra: str | None) -> list[float]:

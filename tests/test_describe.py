@@ -12,7 +12,7 @@ from ecgnet.describe import GATE_ROOM, VariantNote, comparison_note, since, vari
 from ecgnet.evaluate import Interval
 from ecgnet.promotion import Candidate
 from ecgnet.show import ComparisonSummary, SplitSize, _splits_said, verdict_lines
-from ecgnet.tracking import NOTE, NOTE_LIMIT, ROLE, TASK, Tracker
+from ecgnet.tracking import EXPERIMENT_KIND, NOTE, NOTE_LIMIT, ROLE, TASK, Tracker
 from feature_store.tasks import BEATS, TASKS
 from pipelines.assets.training import _describe
 
@@ -35,6 +35,17 @@ def test_a_section_rerun_replaces_itself_and_what_followed_it(store):
     )
     tracker.describe_run(run, "passed again", section="Quality gate")  # a new verdict outdates the promotion
     assert tracker.client.get_run(run).data.tags[NOTE] == "the comparison\n\n**Quality gate**: passed again"
+
+
+def test_experiments_say_they_are_model_development_for_mlflows_ui(store):
+    """MLflow 3's UI opens an experiment by its kind; ours hold trained models, not GenAI traces."""
+    tracker, _ = store
+    beats = tracker.client.get_experiment(tracker.experiment("beats"))
+    assert beats.tags[EXPERIMENT_KIND] == "custom_model_development"
+    made_before = tracker.client.create_experiment("ecgnet-records")  # as a workspace from before the tag holds it
+    assert EXPERIMENT_KIND not in tracker.client.get_experiment(made_before).tags
+    assert tracker.experiment("records") == made_before
+    assert tracker.client.get_experiment(made_before).tags[EXPERIMENT_KIND] == "custom_model_development"
 
 
 def test_past_mlflows_limit_the_oldest_text_gives_way(store):

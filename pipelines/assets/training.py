@@ -46,7 +46,7 @@ from ecgnet.report import (
 )
 from ecgnet.results import load_result, save_result
 from ecgnet.show import ComparisonSummary, best_on_validation, comparison_summary, verdict_lines
-from ecgnet.tracking import Tracker, model_name
+from ecgnet.tracking import Tracker, model_name, run_page
 from feature_store.summary import markdown_table
 from feature_store.tasks import TaskSpec
 from feature_store.views.families import FAMILIES
@@ -405,12 +405,13 @@ def _describe(
         previous = comparison_summary(tracker, spec, before.info.run_id) if before else None
     except (ValueError, MlflowException):  # an earlier comparison that never logged its table
         before = None
-    page = f"#/experiments/{tracker.experiment(spec.name)}/runs/"
-    verdict = comparison_note(summary, spec, candidate.version, previous, page + before.info.run_id if before else "")
+    experiment = tracker.experiment(spec.name)
+    earlier = run_page(experiment, before.info.run_id) if before else ""
+    verdict = comparison_note(summary, spec, candidate.version, previous, earlier)
     tracker.describe_run(candidate.parent_run_id, verdict)
     rows = {r["variant"]: r for r in summary.table.iter_rows(named=True)}
     best = best_on_validation(summary.table) or summary.candidate
-    parent = page + candidate.parent_run_id
+    parent = run_page(experiment, candidate.parent_run_id)
     for name, result in results.items():
         if name in rows and name in models:
             v = result.variant
