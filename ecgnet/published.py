@@ -25,6 +25,11 @@ def comparable(spec: TaskSpec, test_patients: int) -> bool:
     return any(ref.test_patients == test_patients for ref in spec.published)
 
 
+def protocol_patients(spec: TaskSpec) -> str:
+    """The test patients of the task's published protocols, as a reader is told them: '22', '22 or 44'."""
+    return " or ".join(map(str, sorted({ref.test_patients for ref in spec.published})))
+
+
 def published_table(spec: TaskSpec, variant: str, test: dict[str, Interval], test_patients: int) -> pl.DataFrame:
     """One row per published result and figure: the published value, `variant`'s test figure with its
     interval, `met` (point value at or above) and `interval` (above / below: the interval lies wholly on

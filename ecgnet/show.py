@@ -20,7 +20,7 @@ from feature_store.tasks import TaskSpec
 from .data import split_param
 from .evaluate import Concentration, Interval
 from .promotion import SELECTIONS, Champion
-from .published import published_summary
+from .published import protocol_patients, published_summary
 from .report import AGREEMENT
 from .tracking import CANDIDATE, HARDWARE, Tracker, comparison_settings
 
@@ -253,8 +253,7 @@ def verdict_lines(summary: ComparisonSummary, spec: TaskSpec, markdown: bool = F
     if spec.published and not summary.published:
         names = ", ".join(ref.name for ref in spec.published)
         test = next((s.patients for s in summary.splits if s.name == "test"), None)
-        protocol = " or ".join(map(str, sorted({ref.test_patients for ref in spec.published})))
-        held = f" (it holds {test} patients, their protocol {protocol})" if test is not None else ""
+        held = f" (it holds {test} patients, their protocol {protocol_patients(spec)})" if test is not None else ""
         lines.append(f"published results ({names}): not compared, this run's test split is not their protocol{held}")
     lines += [f"{name(chosen)} on test, {c}" for c in summary.concentration]
     return lines

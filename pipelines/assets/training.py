@@ -29,7 +29,14 @@ from ecgnet.describe import (
 from ecgnet.fusion import VARIANTS, task_variants
 from ecgnet.plots import training_png
 from ecgnet.promotion import Candidate
-from ecgnet.published import comparable, published_metrics, published_plot, published_summary, published_table
+from ecgnet.published import (
+    comparable,
+    protocol_patients,
+    published_metrics,
+    published_plot,
+    published_summary,
+    published_table,
+)
 from ecgnet.report import (
     AGREEMENT,
     agreement_metrics,
@@ -327,10 +334,9 @@ def build_comparison(spec: TaskSpec) -> dg.AssetsDefinition:
             context.log.info(f"comparison {run.parent_run_id}: {line}")
         against = published_summary(published)
         if spec.published and not comparable(spec, test_patients):
-            protocol = sorted({ref.test_patients for ref in spec.published})
             against = [
                 f"published results not compared: the test split holds {test_patients} patients, "
-                f"the protocol {' or '.join(map(str, protocol))}"
+                f"the protocol {protocol_patients(spec)}"
             ]
         return dg.Output(
             candidate,
