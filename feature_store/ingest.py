@@ -175,7 +175,8 @@ def _drop_deleted(kind: str, found: set[str], manifest: dict, store: RawStore, r
         store.quarantine_file(kind, key).unlink(missing_ok=True)
         del manifest[key]
         report.removed.append(key)
-        log.info("%s: %s was deleted from its folder; its rows left the store", kind, key)
+        # the caller says it once, with its shard (the ingest asset warns): a second line here was the same news
+        log.debug("%s: %s was deleted from its folder; its rows left the store", kind, key)
 
 
 def _as_record_error(err: Exception, key: str) -> RecordError:

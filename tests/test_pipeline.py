@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+import yaml
 
 from ecgnet.evaluate import Interval
 from ecgnet.fusion import VARIANTS
@@ -20,6 +21,7 @@ from feature_store.sources.registry import folder_state
 from feature_store.tasks import BEATS, TASKS
 from feature_store.views.inputs import KEY_NOTES, KEYS
 from feature_store.views.store import definition_version
+from feature_store.workspace import PROJECT_ROOT
 from feature_store.writer import holder
 from pipelines.assets.features import build_feature_assets
 from pipelines.assets.ingest import ingest_assets
@@ -379,6 +381,30 @@ def test_rematerializing_reports_everything_unchanged(tmp_path, sources):
     beats = meta["annotated_beats"]
     assert beats["records_unchanged"].value == 2 and beats["records_in_shards"].value == 2
     assert _number(beats, "beats_in_shards") > 4700 and beats["shards"].value == ", ".join(SHARD_KEYS)
+
+
+def test_a_record_deleted_from_its_folder_is_said_once_with_its_shard(tmp_path, sources):
+    resources = _resources(tmp_path, sources)
+    dg.materialize(ingest_assets, resources=resources, tags=every_shard_tags())
+    for file in (sources / "cinc").glob("HR06001.*"):
+        file.unlink()
+    # the project's log settings, under which the science packages' own lines join the run's log
+    settings = yaml.safe_load((PROJECT_ROOT / "dagster.yaml").read_text())["python_logs"]
+    instance = dg.DagsterInstance.ephemeral(settings={"python_logs": settings})
+    again = dg.materialize(ingest_assets, resources=resources, tags=every_shard_tags(), instance=instance)
+    said = [e.user_message for e in instance.all_logs(again.run_id) if "HR06001" in e.user_message]
+    assert said == [
+        f"{sources / 'cinc' / 'HR06001'}: its files were deleted from the source folder; its rows left the store"
+    ]
+    assert sum("1 removed in" in e.user_message for e in instance.all_logs(again.run_id)) == 1
+    meta = {
+        m.materialization.asset_key.to_user_string(): m.materialization.metadata
+        for m in again.get_asset_materialization_events()
+    }
+    assert (
+        meta["challenge_records"]["removed_now"].value == 1
+        and meta["challenge_records"]["records_unchanged"].value == 3
+    )
 
 
 def test_sensor_requests_a_run_only_when_records_change(tmp_path, sources):

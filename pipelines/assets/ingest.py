@@ -93,9 +93,11 @@ def _log(context: dg.AssetExecutionContext, name: str, report: IngestReport) -> 
         context.log.warning(f"landed {path}, read leniently: {note}")
     for path in report.removed:
         context.log.warning(f"{path}: its files were deleted from the source folder; its rows left the store")
+    removed = f", {len(report.removed)} removed" if report.removed else ""
     context.log.info(
         f"{name}{report.where}: {report.found} found, {len(report.landed)} landed, {report.unchanged} unchanged, "
-        f"{len(report.quarantined)} quarantined in {report.seconds:.1f} s ({report.records_per_s:.1f} records/s)"
+        f"{len(report.quarantined)} quarantined{removed} in {report.seconds:.1f} s "
+        f"({report.records_per_s:.1f} records/s)"
     )
     if report.beats or report.edge_beats:
         context.log.info(
