@@ -19,7 +19,7 @@ from feature_store.tasks import TaskSpec
 
 from .evaluate import Interval
 from .promotion import Candidate, Champion, GateDecision
-from .show import ComparisonSummary, choice_columns, reaches_zero, test_columns, verdict_lines
+from .show import ComparisonSummary, choice_columns, reaches_zero, readable, test_columns, verdict_lines
 from .tracking import CANDIDATE, NOTE_LIMIT, ROLE
 
 GATE, CHAMPION = "Quality gate", "Champion"  # the sections the gate and the promotion add to a comparison's note
@@ -139,13 +139,11 @@ def _picture(run_id: str, file: str) -> str:
 def _table(table: pl.DataFrame, spec: TaskSpec, chosen: str) -> str:
     """Two narrow tables rather than one too wide for MLflow's description panel: what the choice read
     (validation only), then the test figures, scored once after it."""
-    marked = table.with_columns(
+    marked = readable(table).with_columns(
         pl.when(pl.col("variant") == chosen)
         .then(pl.format("**{}** (chosen)", pl.col("variant")))
         .otherwise(pl.col("variant"))
         .alias("variant"),
-        # an undefined figure (no such rows on test, or none called so) as the verdict says it, not as NaN
-        pl.col(pl.String).exclude("variant").str.replace(r"^nan \[nan, nan\]$", "undefined"),
     )
     return "\n".join(
         [

@@ -166,7 +166,7 @@ def test_columns(table: pl.DataFrame, spec: TaskSpec) -> list[str]:
 
 def render(summary: ComparisonSummary, spec: TaskSpec, wide: bool = False) -> str:
     """The summary as text: a header, the table (the chosen variant marked *), then what it says."""
-    table = summary.table
+    table = readable(summary.table)
     columns = table.columns if wide else compact_columns(table, spec)
     chosen = table["chosen"].to_list() if "chosen" in table.columns else [False] * len(table)
     cells = [["" if v is None else str(v) for v in row] for row in table.select(columns).iter_rows()]
@@ -259,6 +259,16 @@ def verdict_lines(summary: ComparisonSummary, spec: TaskSpec, markdown: bool = F
     return lines
 
 
+UNDEFINED = "undefined"
+
+
+def readable(table: pl.DataFrame) -> pl.DataFrame:
+    """The table as a reader is shown it (MLflow's description, `show`, the catalog, the demo): an undefined
+    figure (no such rows on test, or none called so) reads as the verdict says it, not as NaN. The
+    logged comparison.csv keeps NaN, for code."""
+    return table.with_columns(pl.col(pl.String).exclude("variant").str.replace(r"^nan \[nan, nan\]$", UNDEFINED))
+
+
 def _figure(name: str, value: object) -> str:
     """A test figure as the verdict says it; an undefined Se or +P in words (no such rows, none called so)."""
     try:
@@ -267,9 +277,9 @@ def _figure(name: str, value: object) -> str:
         undefined = False
     measure, _, cls = name.partition("_")
     if undefined and measure == "se":
-        return f"{name} undefined (no {cls} on test)"
+        return f"{name} {UNDEFINED} (no {cls} on test)"
     if undefined and measure == "pp":
-        return f"{name} undefined (nothing called {cls})"
+        return f"{name} {UNDEFINED} (nothing called {cls})"
     return f"{name} {value}"
 
 

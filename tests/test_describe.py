@@ -11,7 +11,7 @@ import pytest
 from ecgnet.describe import GATE_ROOM, VariantNote, comparison_note, since, variant_note
 from ecgnet.evaluate import Interval
 from ecgnet.promotion import Candidate
-from ecgnet.show import ComparisonSummary, SplitSize, _splits_said, verdict_lines
+from ecgnet.show import ComparisonSummary, SplitSize, _splits_said, render, verdict_lines
 from ecgnet.tracking import EXPERIMENT_KIND, NOTE, NOTE_LIMIT, ROLE, TASK, Tracker
 from feature_store.tasks import BEATS, TASKS
 from pipelines.assets.training import _describe
@@ -140,6 +140,9 @@ def test_an_undefined_figure_reads_undefined_in_the_table():
     table = summary.table.with_columns(pl.Series("se_S", ["nan [nan, nan]", "0.500 [0.400, 0.600]"]))
     note = comparison_note(ComparisonSummary(**{**summary.__dict__, "table": table}), BEATS)
     assert "| undefined |" in note and "nan [nan, nan]" not in note and "0.500 [0.400, 0.600]" in note
+    # and so in the terminal (`python -m ecgnet show`), as its verdict line already said it
+    shown = render(ComparisonSummary(**{**summary.__dict__, "table": table}), BEATS)
+    assert "nan [nan, nan]" not in shown and " undefined " in shown and "0.500 [0.400, 0.600]" in shown
 
 
 def test_a_store_that_refuses_a_description_is_warned_about_and_nothing_else_fails(store, caplog):

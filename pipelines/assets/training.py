@@ -52,7 +52,7 @@ from ecgnet.report import (
     shares_plot,
 )
 from ecgnet.results import load_result, save_result
-from ecgnet.show import ComparisonSummary, best_on_validation, comparison_summary, verdict_lines
+from ecgnet.show import ComparisonSummary, best_on_validation, comparison_summary, readable, verdict_lines
 from ecgnet.tracking import Tracker, model_name, run_page
 from feature_store.summary import markdown_table
 from feature_store.tasks import TaskSpec
@@ -342,7 +342,7 @@ def build_comparison(spec: TaskSpec) -> dg.AssetsDefinition:
             candidate,
             metadata={
                 "verdict": dg.MetadataValue.md("\n".join(f"- {line}" for line in verdict)),
-                "comparison": dg.MetadataValue.md(markdown_table(table)),
+                "comparison": dg.MetadataValue.md(markdown_table(readable(table))),
                 "candidate": best,
                 AGREEMENT: dg.MetadataValue.float(tau),
                 f"{AGREEMENT}_interval": f"[{tau_lo:+.2f}, {tau_hi:+.2f}]",
