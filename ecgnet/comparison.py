@@ -221,7 +221,8 @@ def train_variant(
             shared = max(1, explain_cfg.rows_per_class // len(variant.members))
             explain_cfg = replace(explain_cfg, rows_per_class=shared)
         result.explained, expl = explain_variant(result.deployed, scored, scored.val, metric, explain_cfg)
-        result.pictures = attribution_pngs(expl.class_maps(scored.classes), f"{name}: mean attribution per class")
+        title = f"{name}: mean attribution per class"
+        result.pictures = attribution_pngs(expl.class_maps(scored.classes), title, scored.names)
         log.info("%s: %s (%.1f s)", name, result.explained.summary(), result.explained.seconds)
     return result
 

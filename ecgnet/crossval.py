@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
@@ -83,7 +83,7 @@ def folds(scored: TaskData, k: int, seed: int, *, stratify: bool = False) -> lis
     out = []
     for f in range(k):
         held, rest = np.flatnonzero(fold_id == f), np.flatnonzero(fold_id != f)
-        fold = TaskData(scored.spec, dev.take(rest), dev.take(held), scored.test, scored.versions, scored.extra)
+        fold = replace(scored, train=dev.take(rest), val=dev.take(held))
         out.append(Fold(f, fold, held))
     return out
 
@@ -92,7 +92,7 @@ def scored_on_development(data: TaskData) -> TaskData:
     """The task data as the cross-validated variants are scored: validation is every development row
     (their out-of-fold probabilities), test unchanged."""
     dev = development(data)
-    return TaskData(data.spec, dev, dev, data.test, data.versions, data.extra)
+    return replace(data, train=dev, val=dev)
 
 
 class FoldEnsemble(MeanEnsemble):

@@ -9,8 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # polars-free at run time: the CUDA training check runs where
     from numpy.typing import ArrayLike, DTypeLike
 
     from feature_store.tasks import TaskSpec
+    from feature_store.views.catalog import ViewEntry
     from feature_store.views.store import FeatureStore
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,60 @@ def rhythm_columns(spec: TaskSpec) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
     context = getattr(spec.view_params.get("time"), "rr_context_beats", 0)
     return BEAT_RR_NAMES, rr_context_names(context) if context else ()
+
+
+@dataclass(frozen=True)
+class InputNames:
+    """What the values of a task's packed inputs are called, for people (the attribution pictures, a
+    served model's metadata): the lead slots, in the order every lead-wise input stacks them, and per
+    modality and input a name for each value along its last axis (the scalars as packed: "rr_prev_norm",
+    "MLII skewness", "V1 0.5-4 Hz"; the spectrum's frequencies: "12 Hz")."""
+
+    leads: tuple[str, ...] = ()
+    values: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+
+    def of(self, modality: str, key: str) -> list[str] | None:
+        return self.values.get(modality, {}).get(key)
+
+    def to_json(self) -> dict:
+        return {"leads": list(self.leads), "values": self.values}
+
+    @classmethod
+    def from_json(cls, d: dict | None) -> InputNames:
+        """From `to_json`; nothing named for data and models saved before the names were (2026-12-06)."""
+        return cls(tuple(d.get("leads", ())), d.get("values", {})) if d else cls()
+
+
+def input_names(spec: TaskSpec, views: Mapping[str, ViewEntry]) -> InputNames:
+    """The names of the task's packed inputs, from its views' catalog entries (`describe`); an input the
+    entries do not name is left out, and its pictures keep positions."""
+    leads = [slot.name for slot in spec.window.leads]
+    values: dict[str, dict[str, list[str]]] = {}
+    for modality, inputs in INPUTS.items():
+        entry = views.get(view_of(spec.name, modality))
+        if entry is None:
+            continue
+        named: dict[str, list[str]] = {}
+        if "scalars" in inputs:
+            columns = [c for c in inputs["scalars"] if c in entry.columns]
+            described = entry.describe
+            named["scalars"] = [n for c in columns for n in _value_names(c, described.get(c), entry.columns[c], leads)]
+        if "psd" in entry.columns and "freqs_hz" in entry.describe:
+            named["psd"] = [f"{f:g} Hz" for f in entry.describe["freqs_hz"]]
+        values[modality] = named
+    return InputNames(tuple(leads), values)
+
+
+def _value_names(column: str, described: object, shape: tuple[int, ...], leads: list[str]) -> list[str]:
+    """The names of a column's values in the order `_flat` packs them (lead by lead)."""
+    names = [n for n in described if n != "leads"] if isinstance(described, list) else []
+    if len(shape) == 1 and len(names) == shape[0]:
+        return [str(n) for n in names]
+    if shape == (len(leads),) and described == "leads":
+        return [f"{lead} {column}" for lead in leads]
+    if len(shape) == 2 and shape[0] == len(leads) and len(names) == shape[1]:
+        return [f"{lead} {n}" for lead in leads for n in names]
+    return [f"{column}[{i}]" for i in range(int(np.prod(shape, dtype=np.int64)))]
 
 
 def split_param(split: str, count: str) -> str:
@@ -104,6 +159,7 @@ class TaskData:
     # rows that only train, and only where their patient trains (`training_rows`): the beats task's
     # S-dominant-reference copies of development records (ecgnet.stress); never test rows
     extra: Split | None = None
+    names: InputNames = field(default_factory=InputNames)  # what its inputs' values are called
 
     @property
     def task(self) -> str:
@@ -152,7 +208,15 @@ class TaskData:
                 np.save(directory / f"{name}.{key}.npy", array, allow_pickle=False)
         shapes = {m: list(inp) for m, inp in self.train.x.items()}
         (directory / "task_data.json").write_text(
-            json.dumps({"task": self.task, "versions": self.versions, "inputs": shapes, "splits": list(splits)})
+            json.dumps(
+                {
+                    "task": self.task,
+                    "versions": self.versions,
+                    "inputs": shapes,
+                    "splits": list(splits),
+                    "names": self.names.to_json(),
+                }
+            )
         )
 
     @classmethod
@@ -170,7 +234,15 @@ class TaskData:
             )
             for s in meta.get("splits", ("train", "val", "test"))
         }
-        return cls(spec, splits["train"], splits["val"], splits["test"], meta["versions"], splits.get("extra"))
+        return cls(
+            spec,
+            splits["train"],
+            splits["val"],
+            splits["test"],
+            meta["versions"],
+            splits.get("extra"),
+            InputNames.from_json(meta.get("names")),
+        )
 
     def shapes(self, modality: str) -> dict[str, tuple[int, ...]]:
         return {k: tuple(v.shape[1:]) for k, v in self.train.x[modality].items()}
@@ -194,7 +266,7 @@ def training_rows(data: TaskData) -> TaskData:
         return data
     groups = data.extra.groups
     mine = np.flatnonzero(np.isin(groups, data.train.groups) & ~np.isin(groups, data.val.groups))
-    return TaskData(data.spec, data.train.join(data.extra.take(mine)), data.val, data.test, data.versions)
+    return replace(data, train=data.train.join(data.extra.take(mine)), extra=None)
 
 
 def _arrays(split: Split) -> dict[str, np.ndarray]:
@@ -330,6 +402,7 @@ def load_task_data(
         for s in ("train", "val", "test")
     )
     data = task_data(spec, train, val, test, sets["test"].versions, seed=seed)
+    data.names = input_names(spec, {v: store.entry(v, data.versions[v]) for v in views})
     if spec.reference_stress is not None and "time" in modalities:
         from feature_store.views.store import beat_references
 

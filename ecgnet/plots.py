@@ -12,6 +12,7 @@ from sklearn.metrics import confusion_matrix, roc_curve
 
 from feature_store.plots import plt, to_png
 
+from .data import InputNames
 from .evaluate import figure_label
 
 if TYPE_CHECKING:
@@ -229,25 +230,37 @@ def shares_png(shares: dict[str, dict[str, float]], gates: dict[str, dict[str, f
     return to_png(fig)
 
 
-def attribution_pngs(maps: dict[str, dict[tuple[str, str], tuple]], title: str) -> dict[str, bytes]:
+TOP_DESCRIPTORS = 10  # named descriptors drawn per cell, the largest |attribution| first
+
+
+def attribution_pngs(
+    maps: dict[str, dict[tuple[str, str], tuple]], title: str, names: InputNames | None = None
+) -> dict[str, bytes]:
     """One picture per view (file name -> PNG) of `attribution_png`."""
     keys = list(next(iter(maps.values()))) if maps else []
     used = {k[0] for per in maps.values() for k, (_, attr) in per.items() if np.any(np.asarray(attr) != 0)}
     return {
-        f"attribution_{view}.png": attribution_png(maps, f"{title}: {view} view", [k for k in keys if k[0] == view])
+        f"attribution_{view}.png": attribution_png(
+            maps, f"{title}: {view} view", [k for k in keys if k[0] == view], names
+        )
         for view in dict.fromkeys(m for m, _ in keys)
         if view in used  # a view the variant cannot see has nothing to show
     }
 
 
 def attribution_png(
-    maps: dict[str, dict[tuple[str, str], tuple]], title: str, inputs: list[tuple[str, str]] | None = None
+    maps: dict[str, dict[tuple[str, str], tuple]],
+    title: str,
+    inputs: list[tuple[str, str]] | None = None,
+    names: InputNames | None = None,
 ) -> bytes:
     """Mean attributions (`ecgnet.explain.Explanation.class_maps`): rows are the explained classes,
     columns the inputs (default all). Waveforms of up to three leads are drawn as the mean waveform over
-    a band shaded by its attribution; more leads and spectra as heat maps (lead x position),
-    spectrograms as frequency x frame summed over leads, descriptors as bars. Red: evidence for the
-    class, blue: against."""
+    a band shaded by its attribution; more leads and spectra as heat maps (lead x position, by lead and
+    frequency where `names` names them), spectrograms as frequency x frame summed over leads, descriptors
+    as bars: by name, the `TOP_DESCRIPTORS` largest, where `names` (`ecgnet.data.input_names`) names
+    them, else every one by position. Red: evidence for the class, blue: against."""
+    names = names or InputNames()
     classes = list(maps)
     inputs = inputs or list(next(iter(maps.values())))
     fig, axes = plt.subplots(
@@ -255,14 +268,22 @@ def attribution_png(
     )
     for r, cls in enumerate(classes):
         for c, key in enumerate(inputs):
-            mean_input, mean_attr = maps[cls][key]
-            _attribution_cell(axes[r, c], key, np.asarray(mean_input), np.asarray(mean_attr))
-            axes[r, c].set_title(f"{cls}: {key[0]} {key[1]}", fontsize=7)
+            mean_input, mean_attr = (np.asarray(a) for a in maps[cls][key])
+            shown = _attribution_cell(axes[r, c], key, mean_input, mean_attr, names.of(*key), names.leads)
+            axes[r, c].set_title(f"{cls}: {key[0]} {key[1]}{shown}", fontsize=7)
     fig.suptitle(title, fontsize=9)
     return to_png(fig)  # lays the figure out
 
 
-def _attribution_cell(ax: Axes, key: tuple[str, str], mean_input: np.ndarray, mean_attr: np.ndarray) -> None:
+def _attribution_cell(
+    ax: Axes,
+    key: tuple[str, str],
+    mean_input: np.ndarray,
+    mean_attr: np.ndarray,
+    names: list[str] | None = None,
+    leads: tuple[str, ...] = (),
+) -> str:
+    """Draw one cell; what its title should add (which descriptors it shows), or ''."""
     limit = float(np.abs(mean_attr).max()) or 1.0
     cmap, vmin, vmax = "RdBu_r", -limit, limit  # one diverging shading for both pictures, 0 at its centre
     ax.tick_params(labelsize=6)
@@ -287,18 +308,33 @@ def _attribution_cell(ax: Axes, key: tuple[str, str], mean_input: np.ndarray, me
         ax.set_ylim(-(mean_input.shape[0] - 0.5) * spread, spread / 2)
         ax.set_xlabel("sample (one band per lead)", fontsize=6)
         ax.set_yticks([])
-        return
-    if mean_attr.ndim == 1:  # scalar descriptors
+        return ""
+    if mean_attr.ndim == 1 and names is not None and len(names) == len(mean_attr):
+        # dozens of descriptors: the few that carry the decision, by name, largest on top
+        top = np.argsort(-np.abs(mean_attr), kind="stable")[:TOP_DESCRIPTORS][::-1]
+        ax.barh(np.arange(len(top)), mean_attr[top], color=np.where(mean_attr[top] >= 0, "tab:red", "tab:blue"))
+        ax.set_yticks(np.arange(len(top)), [names[i] for i in top], fontsize=5)
+        ax.axvline(0, color="grey", lw=0.5)
+        ax.set_xlabel("attribution", fontsize=6)
+        return f" (top {len(top)} of {len(mean_attr)})" if len(top) < len(mean_attr) else ""
+    if mean_attr.ndim == 1:  # scalar descriptors without names: every one, by position
         ax.bar(np.arange(len(mean_attr)), mean_attr, color=np.where(mean_attr >= 0, "tab:red", "tab:blue"))
         ax.axhline(0, color="grey", lw=0.5)
         ax.set_xlabel("descriptor", fontsize=6)
-        return
+        return ""
     grid = mean_attr.sum(axis=0) if mean_attr.ndim == 3 else mean_attr
     # frequency upwards; leads top to bottom
     origin: Literal["lower", "upper"] = "lower" if mean_attr.ndim == 3 else "upper"
     ax.imshow(grid, aspect="auto", origin=origin, cmap=cmap, vmin=vmin, vmax=vmax)
     ax.set_xlabel("frame" if mean_attr.ndim == 3 else "position", fontsize=6)
     ax.set_ylabel("frequency bin" if mean_attr.ndim == 3 else "lead", fontsize=6)
+    if mean_attr.ndim == 2 and len(leads) == grid.shape[0]:
+        ax.set_yticks(range(len(leads)), leads)
+    if mean_attr.ndim == 2 and names is not None and len(names) == grid.shape[1]:
+        ticks = np.linspace(0, len(names) - 1, min(6, len(names))).round().astype(int)
+        ax.set_xticks(ticks, [names[i] for i in ticks])
+        ax.set_xlabel("frequency", fontsize=6)
+    return ""
 
 
 def published_png(rows: list[dict], title: str) -> bytes:

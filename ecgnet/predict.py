@@ -16,7 +16,7 @@ from feature_store.tasks import RecordWindows, TaskSpec
 from feature_store.views.store import FeatureStore
 from feature_store.workspace import Workspace
 
-from .data import modality_inputs
+from .data import InputNames, modality_inputs
 from .explain import BASELINE_FILE, ExplainConfig, Explanation, attribute, stratified_rows
 from .export import Layout
 from .plots import attribution_png, rhythm_timeline_png
@@ -43,6 +43,7 @@ class Champion:
     classes: list[str]
     views: dict[str, str]  # feature view -> version it was trained on
     run_id: str  # the MLflow run that logged it (and its explanation baseline)
+    names: InputNames = field(default_factory=InputNames)  # nothing named for models logged before 2026-12-06
 
 
 @dataclass
@@ -60,6 +61,7 @@ class Prediction:
     record: Path | None = None
     notes: list[str] = field(default_factory=list)  # how the record was read, e.g. a substitute lead
     samples: np.ndarray | None = None  # each beat's R peak, or rhythm window's first sample, in the record as stored
+    names: InputNames = field(default_factory=InputNames)  # the champion's
 
     def table(self) -> pl.DataFrame:
         """One row per beat or record: the record, the row's id (and sample), each class's probability
@@ -93,7 +95,8 @@ def load_champion(task: TaskSpec, workspace: Workspace) -> Champion:
                 "file that ecgnet never writes (model.pth): remove it, or retrain the champion"
             ) from err
     meta = info.metadata
-    return Champion(uri, model, Layout.from_json(meta["layout"]), list(meta["classes"]), meta["views"], info.run_id)
+    layout, names = Layout.from_json(meta["layout"]), InputNames.from_json(meta.get("names"))
+    return Champion(uri, model, layout, list(meta["classes"]), meta["views"], info.run_id, names)
 
 
 def predict(record: Path, task: TaskSpec, workspace: Workspace, champion: Champion | None = None) -> Prediction:
@@ -120,6 +123,7 @@ def predict(record: Path, task: TaskSpec, workspace: Workspace, champion: Champi
         Path(record),
         online.notes,
         online.samples,
+        champion.names,
     )
 
 
@@ -205,5 +209,5 @@ def explain_prediction(
     shown = f"{len(rows)} of {len(pred.ids)}" if len(rows) < len(pred.ids) else f"{len(rows)}"
     title = f"{pred.uri}: mean attribution per predicted class ({shown} rows)"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(attribution_png(expl.class_maps(tuple(pred.classes)), title))
+    out.write_bytes(attribution_png(expl.class_maps(tuple(pred.classes)), title, names=pred.names))
     return expl

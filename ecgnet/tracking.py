@@ -392,6 +392,7 @@ class Tracker:
             registered_model_name=model_name(data.task, result.variant.name),
             metadata={
                 "layout": layout.to_json(),
+                "names": data.names.to_json(),  # what the values of the flat input are called (leads, descriptors)
                 "classes": list(data.classes),
                 "task": data.task,
                 "multilabel": data.multilabel,

@@ -120,3 +120,29 @@ def test_the_rhythm_timeline_draws_a_long_record_window_by_window(windows):
 
     probs = np.random.default_rng(0).dirichlet(np.ones(4), size=windows)
     assert rhythm_timeline_png(probs, ["N", "AF", "O", "noisy"], 30.0, "a record").startswith(b"\x89PNG")
+
+
+def test_named_descriptors_are_drawn_by_name_the_largest_first_and_frequencies_in_hz():
+    from ecgnet.data import InputNames
+    from ecgnet.plots import _attribution_cell, attribution_png
+    from feature_store.plots import plt
+
+    names = [f"d{i}" for i in range(46)]
+    attr = np.zeros(46)
+    attr[[3, 17, 40]] = [0.5, -0.9, 0.2]  # the three that carry the decision
+    fig, (bars, psd) = plt.subplots(1, 2)
+    assert _attribution_cell(bars, ("time", "scalars"), np.zeros(46), attr, names) == " (top 10 of 46)"
+    drawn = [t.get_text() for t in bars.get_yticklabels()]
+    assert len(drawn) == 10 and drawn[-3:] == ["d40", "d3", "d17"]  # the largest |attribution| on top
+    hz = [f"{f} Hz" for f in range(0, 52, 2)]
+    assert _attribution_cell(psd, ("frequency", "psd"), np.zeros((2, 26)), np.ones((2, 26)), hz, ("MLII", "V1")) == ""
+    ticks = [t.get_text() for t in psd.get_xticklabels()]
+    assert ticks[0] == "0 Hz" and ticks[-1] == "50 Hz" and psd.get_xlabel() == "frequency"
+    assert [t.get_text() for t in psd.get_yticklabels()] == ["MLII", "V1"]  # a heat map's rows are the leads
+    plt.close(fig)
+    # unnamed (a model logged before the names were), every descriptor by position, as before
+    maps = {"N": {("time", "scalars"): (np.zeros(46), attr)}}
+    assert attribution_png(maps, "t").startswith(b"\x89PNG")
+    assert attribution_png(maps, "t", names=InputNames(("MLII", "V1"), {"time": {"scalars": names}})).startswith(
+        b"\x89PNG"
+    )

@@ -251,6 +251,13 @@ def test_the_best_variant_on_validation_is_champion_and_predicts(trained, capsys
     assert "scored by models:/ecgnet-beats-" in out and "predicted beats per class" in out
     assert "beat(s) scored" in out and f"drawn to {picture}; modality shares: time" in out
     assert picture.read_bytes().startswith(b"\x89PNG")
+    # the champion names what it packs (the pictures' labels; a served model's reader), as the views do
+    from ecgnet.predict import load_champion
+    from feature_store.workspace import Workspace
+
+    names = load_champion(BEATS, Workspace(home)).names
+    assert names.leads == ("MLII", "V1") and (names.of("frequency", "psd") or [""])[-1] == "50 Hz"
+    assert {"rr_prev_norm", "MLII skewness", "V1 template_corr"} <= set(names.of("time", "scalars") or ())
 
 
 def test_predict_reads_leads_by_name_whatever_their_order(trained, tmp_path, capsys):

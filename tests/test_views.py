@@ -139,6 +139,32 @@ def test_training_set_aligns_views_by_id_and_keeps_one_split(world):
     assert not set(test.ids) & set(ts.ids)
 
 
+def test_every_packed_descriptor_and_frequency_is_named(world):
+    from ecgnet.data import InputNames, input_names, modality_inputs, view_of
+
+    for task, expected in (
+        ("beats", {"rr_prev_norm", "rr_m8", "MLII skewness", "V1 qrs_energy", "V1 template_corr", "MLII 0.5-4 Hz"}),
+        ("records", {"hr_bpm", "V6 kurtosis", "aVR qrs_energy", "V6 25-40 Hz"}),
+    ):
+        spec = TASKS[task]
+        views = [view_of(task, m) for m in ("time", "frequency", "spectrogram")]
+        ts = world["features"].training_set(views, spec.splits.train)
+        names = input_names(spec, {v: world["features"].entry(v, ts.versions[v]) for v in views})
+        assert InputNames.from_json(names.to_json()) == names  # as data and models save it
+        assert names.leads == tuple(slot.name for slot in spec.window.leads)
+        labels = names.values
+        x = modality_inputs(ts.features, task)
+        # one name for each value along the packed input's last axis, none repeated
+        assert {(m, k): len(n) for m, named in labels.items() for k, n in named.items()} == {
+            ("time", "scalars"): x["time"]["scalars"].shape[1],
+            ("frequency", "scalars"): x["frequency"]["scalars"].shape[1],
+            ("frequency", "psd"): x["frequency"]["psd"].shape[-1],
+        }
+        assert all(len(set(n)) == len(n) for named in labels.values() for n in named.values())
+        assert expected <= {n for named in labels.values() for names in named.values() for n in names}
+        assert labels["frequency"]["psd"][0] == "0 Hz"
+
+
 def test_training_set_pins_versions_and_refuses_mixed_tasks(world):
     version = world["made"][("beats", "time")].entry.version
     ts = world["features"].training_set(["beats_time"], "DS1", versions={"beats_time": version})
