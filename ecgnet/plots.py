@@ -236,16 +236,22 @@ TOP_DESCRIPTORS = 10  # named descriptors drawn per cell, the largest |attributi
 def attribution_pngs(
     maps: dict[str, dict[tuple[str, str], tuple]], title: str, names: InputNames | None = None
 ) -> dict[str, bytes]:
-    """One picture per view (file name -> PNG) of `attribution_png`."""
-    keys = list(next(iter(maps.values()))) if maps else []
-    used = {k[0] for per in maps.values() for k, (_, attr) in per.items() if np.any(np.asarray(attr) != 0)}
+    """One picture per view (file name -> PNG) of `attribution_png`, for the views the model reads."""
+    keys = _seen(maps)
     return {
         f"attribution_{view}.png": attribution_png(
             maps, f"{title}: {view} view", [k for k in keys if k[0] == view], names
         )
         for view in dict.fromkeys(m for m, _ in keys)
-        if view in used  # a view the variant cannot see has nothing to show
     }
+
+
+def _seen(maps: dict[str, dict[tuple[str, str], tuple]]) -> list[tuple[str, str]]:
+    """The inputs of the views that carry any attribution: a view the model cannot see (a single model's
+    other views, a late combiner's view of weight 0) has nothing to show."""
+    keys = list(next(iter(maps.values()))) if maps else []
+    used = {k[0] for per in maps.values() for k, (_, attr) in per.items() if np.any(np.asarray(attr) != 0)}
+    return [k for k in keys if k[0] in used]
 
 
 def attribution_png(
@@ -255,14 +261,15 @@ def attribution_png(
     names: InputNames | None = None,
 ) -> bytes:
     """Mean attributions (`ecgnet.explain.Explanation.class_maps`): rows are the explained classes,
-    columns the inputs (default all). Waveforms of up to three leads are drawn as the mean waveform over
-    a band shaded by its attribution; more leads and spectra as heat maps (lead x position, by lead and
-    frequency where `names` names them), spectrograms as frequency x frame summed over leads, descriptors
-    as bars: by name, the `TOP_DESCRIPTORS` largest, where `names` (`ecgnet.data.input_names`) names
-    them, else every one by position. Red: evidence for the class, blue: against."""
+    columns the inputs (default: those of the views that carry any attribution). Waveforms of up to
+    three leads are drawn as the mean waveform over a band shaded by its attribution; more leads and
+    spectra as heat maps (lead x position, by lead and frequency where `names` names them),
+    spectrograms as frequency x frame summed over leads, descriptors as bars: by name, the
+    `TOP_DESCRIPTORS` largest, where `names` (`ecgnet.data.input_names`) names them, else every one by
+    position. Red: evidence for the class, blue: against."""
     names = names or InputNames()
     classes = list(maps)
-    inputs = inputs or list(next(iter(maps.values())))
+    inputs = inputs or _seen(maps) or list(next(iter(maps.values())))
     fig, axes = plt.subplots(
         len(classes), len(inputs), figsize=(3.0 * len(inputs) + 0.6, 1.9 * len(classes) + 0.7), squeeze=False
     )

@@ -30,6 +30,14 @@ def protocol_patients(spec: TaskSpec) -> str:
     return " or ".join(map(str, sorted({ref.test_patients for ref in spec.published})))
 
 
+def not_compared(spec: TaskSpec, test_patients: int | None) -> str:
+    """Why the task's published results are not compared with a run whose test split holds
+    `test_patients` patients (None: not known), in the words every reader is shown."""
+    names = ", ".join(ref.name for ref in spec.published)
+    held = f" (it holds {test_patients} patients, their protocol {protocol_patients(spec)})" if test_patients else ""
+    return f"published results ({names}): not compared, this run's test split is not their protocol{held}"
+
+
 def published_table(spec: TaskSpec, variant: str, test: dict[str, Interval], test_patients: int) -> pl.DataFrame:
     """One row per published result and figure: the published value, `variant`'s test figure with its
     interval, `met` (point value at or above) and `interval` (above / below: the interval lies wholly on

@@ -20,7 +20,7 @@ from feature_store.tasks import TaskSpec
 from .data import split_param
 from .evaluate import Concentration, Interval
 from .promotion import SELECTIONS, Champion
-from .published import protocol_patients, published_summary
+from .published import not_compared, published_summary
 from .report import AGREEMENT
 from .tracking import CANDIDATE, HARDWARE, Tracker, comparison_settings
 
@@ -251,10 +251,7 @@ def verdict_lines(summary: ComparisonSummary, spec: TaskSpec, markdown: bool = F
         )
     lines += summary.published
     if spec.published and not summary.published:
-        names = ", ".join(ref.name for ref in spec.published)
-        test = next((s.patients for s in summary.splits if s.name == "test"), None)
-        held = f" (it holds {test} patients, their protocol {protocol_patients(spec)})" if test is not None else ""
-        lines.append(f"published results ({names}): not compared, this run's test split is not their protocol{held}")
+        lines.append(not_compared(spec, next((s.patients for s in summary.splits if s.name == "test"), None)))
     lines += [f"{name(chosen)} on test, {c}" for c in summary.concentration]
     return lines
 

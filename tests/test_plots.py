@@ -146,3 +146,12 @@ def test_named_descriptors_are_drawn_by_name_the_largest_first_and_frequencies_i
     assert attribution_png(maps, "t", names=InputNames(("MLII", "V1"), {"time": {"scalars": names}})).startswith(
         b"\x89PNG"
     )
+
+
+def test_a_picture_of_every_input_leaves_out_the_views_the_model_does_not_read():
+    from ecgnet.plots import _seen, attribution_pngs
+
+    zero, some = (np.zeros((2, 13, 29)),) * 2, (np.zeros(46), np.linspace(-1, 1, 46))
+    maps = {c: {("time", "scalars"): some, ("spectrogram", "image"): zero} for c in ("N", "S")}
+    assert _seen(maps) == [("time", "scalars")]  # what `predict --explain`'s one picture draws
+    assert set(attribution_pngs(maps, "t")) == {"attribution_time.png"}

@@ -31,7 +31,7 @@ from ecgnet.plots import training_png
 from ecgnet.promotion import Candidate
 from ecgnet.published import (
     comparable,
-    protocol_patients,
+    not_compared,
     published_metrics,
     published_plot,
     published_summary,
@@ -334,10 +334,7 @@ def build_comparison(spec: TaskSpec) -> dg.AssetsDefinition:
             context.log.info(f"comparison {run.parent_run_id}: {line}")
         against = published_summary(published)
         if spec.published and not comparable(spec, test_patients):
-            against = [
-                f"published results not compared: the test split holds {test_patients} patients, "
-                f"the protocol {protocol_patients(spec)}"
-            ]
+            against = [not_compared(spec, test_patients)]  # in the verdict's words
         return dg.Output(
             candidate,
             metadata={
