@@ -196,6 +196,17 @@ class TaskData:
             else np.bincount(y, minlength=len(self.classes)).tolist()
         )
 
+    def absent_classes(self, cross_validated: bool = False) -> dict[str, list[str]]:
+        """Split -> the task's scored classes (`TaskSpec.scored_classes`) it holds no row of, for the
+        splits that have such a gap. Under cross-validation the folds re-split train and validation,
+        so the two are read as one, `development`."""
+        counts = {s: self.class_counts(s) for s in ("train", "val", "test")}
+        if cross_validated:
+            counts = {"development": [a + b for a, b in zip(counts.pop("train"), counts.pop("val"))], **counts}
+        index = {c: i for i, c in enumerate(self.classes)}
+        absent = {s: [c for c in self.spec.scored_classes if n[index[c]] == 0] for s, n in counts.items()}
+        return {s: classes for s, classes in absent.items() if classes}
+
     def save(self, directory: Path) -> None:
         """Every array as its own .npy (memory-mapped by `load`), so each model step of a run reads
         the aligned, split data at once instead of reading and splitting the Parquet views again."""

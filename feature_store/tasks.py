@@ -180,6 +180,12 @@ class TaskSpec:
         return tuple(f"{m}_{c}" for c in self.focus_classes for m in ("se", "pp"))
 
     @property
+    def scored_classes(self) -> tuple[str, ...]:
+        """The classes a comparison's figures read: those the headline averages over, then the focus
+        classes (a split without rows of one leaves its figure undefined, or blind)."""
+        return tuple(dict.fromkeys((*(self.metric_classes or self.classes), *self.focus_classes)))
+
+    @property
     def test_figures(self) -> tuple[str, ...]:
         """The test figures a reader is told of a variant: the headline, accuracy and `focus_figures` (a
         multi-label task reports no accuracy or focus figures: readers skip the names its table lacks)."""

@@ -94,7 +94,8 @@ def gate_refusals(result: dg.ExecuteInProcessResult) -> dict[str, list[str]]:
 
 
 def failed_checks(result: dg.ExecuteInProcessResult) -> list[str]:
-    """`asset:check: why` for each asset check that failed, quality gates that refused included."""
+    """`asset:check: why` for each asset check that failed, quality gates that refused included; a check
+    of severity WARN (nothing stopped) is marked `(warning)`."""
     out = []
     for e in result.all_events:
         data = e.asset_check_evaluation_data if e.event_type_value == "ASSET_CHECK_EVALUATION" else None
@@ -103,8 +104,13 @@ def failed_checks(result: dg.ExecuteInProcessResult) -> list[str]:
             why = data.description or (
                 f"actual {meta['actual'].value}, expected {meta['expected'].value}" if "actual" in meta else ""
             )
-            out.append(f"{data.asset_key.to_user_string()}:{data.check_name}" + (f": {why}" if why else ""))
+            warning = "(warning) " if data.severity == dg.AssetCheckSeverity.WARN else ""
+            out.append(f"{warning}{data.asset_key.to_user_string()}:{data.check_name}" + (f": {why}" if why else ""))
     return out
+
+
+def _warnings(failed: list[str]) -> int:
+    return sum(line.startswith("(warning) ") for line in failed)
 
 
 def step_errors(result: dg.ExecuteInProcessResult) -> dict[str, str]:
@@ -209,7 +215,8 @@ def summary(result: dg.ExecuteInProcessResult, seconds: float) -> str:
         *_quarantined_records(raw),
         "\nFeature views, per shard (reused = unchanged records, parameters and train statistics: nothing computed):",
         markdown_table(_views(result)),
-        f"\nAsset checks: {len(checks) - len(failed)} passed, {len(failed)} failed",
+        f"\nAsset checks: {len(checks) - len(failed)} passed, {len(failed)} failed"
+        + (f" ({warned} of them warnings, which stop nothing)" if (warned := _warnings(failed)) else ""),
         *[f"  - {line}" for line in failed],
         *[f"\nStep {step} crashed: {msg or '(no message)'}" for step, msg in crashed.items()],
         *_comparisons(result),

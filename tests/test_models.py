@@ -825,3 +825,18 @@ def test_a_single_variant_without_a_modality_and_a_mismatched_upstream_are_refus
     result = VariantResult(VARIANTS["time"], plain, none, none, Interval(0.5, 0.4, 0.6), {}, 1, 0.1)
     with pytest.raises(ValueError, match="time was trained without cross-validation, not 2 folds x 1 seeds; fix:"):
         _member(result, 0, 0, ComparisonConfig(folds=2, seeds=1))
+
+
+def test_a_split_without_a_class_the_figures_read_is_named():
+    def split(*classes: str) -> Split:
+        y = np.array([BEATS.classes.index(c) for c in classes])
+        return Split({}, y, np.arange(len(y)), np.zeros(len(y)))
+
+    # beats read N, S and V (the headline's classes, then the focus ones); F and Q no figure reads
+    assert BEATS.scored_classes == ("N", "S", "V")
+    data = TaskData(BEATS, split("N", "S", "F"), split("N", "V"), split("N", "Q"), {})
+    assert data.absent_classes() == {"train": ["V"], "val": ["S"], "test": ["S", "V"]}
+    # the folds re-split train and validation: together they hold all three
+    assert data.absent_classes(cross_validated=True) == {"test": ["S", "V"]}
+    full = split("N", "S", "V")
+    assert TaskData(BEATS, full, full, full, {}).absent_classes() == {}
