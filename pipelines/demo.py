@@ -215,8 +215,8 @@ def summary(result: dg.ExecuteInProcessResult, seconds: float) -> str:
         *_quarantined_records(raw),
         "\nFeature views, per shard (reused = unchanged records, parameters and train statistics: nothing computed):",
         markdown_table(_views(result)),
-        f"\nAsset checks: {len(checks) - len(failed)} passed, {len(failed)} failed"
-        + (f" ({warned} of them warnings, which stop nothing)" if (warned := _warnings(failed)) else ""),
+        f"\nAsset checks: {len(checks) - len(failed)} passed, {len(failed) - (warned := _warnings(failed))} failed"
+        + (f", {warned} warned (a warning stops nothing)" if warned else ""),
         *[f"  - {line}" for line in failed],
         *[f"\nStep {step} crashed: {msg or '(no message)'}" for step, msg in crashed.items()],
         *_comparisons(result),
