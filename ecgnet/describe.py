@@ -191,7 +191,8 @@ def model_version_note(spec: TaskSpec, variant: str, kind: str, description: str
     return (
         f"`{variant}` ({kind}) of task `{spec.name}`: {description}. Trained and logged by run {run_id} "
         f"(a child of its comparison run); validation `{spec.metric_key}` {val}. Inputs and classes: the "
-        "model's metadata (`layout`, `classes`, `views`)."
+        "model's metadata (`layout`: where each input lies in the flat row; `names`: what its leads, "
+        "descriptors and frequencies are called; `classes`; `views`: the feature-view versions it read)."
     )
 
 
