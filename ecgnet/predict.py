@@ -207,7 +207,8 @@ def explain_prediction(
     rows = stratified_rows(pred.probs.argmax(axis=1), cfg.rows_per_class, cfg.seed)
     expl = attribute(pred.model, pred.layout, pred.flat[rows], np.load(path), cfg, rows)
     shown = f"{len(rows)} of {len(pred.ids)}" if len(rows) < len(pred.ids) else f"{len(rows)}"
-    title = f"{pred.uri}: mean attribution per predicted class ({shown} rows)"
+    record = f"{pred.record.name} by " if pred.record is not None else ""  # pictures of several records told apart
+    title = f"{record}{pred.uri}: mean attribution per predicted class ({shown} rows)"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(attribution_png(expl.class_maps(tuple(pred.classes)), title, names=pred.names))
     return expl
