@@ -10,7 +10,7 @@ published results and the table, without downloading comparison.md. Every figure
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 
@@ -38,6 +38,7 @@ class VariantNote:
     best: str  # the best on validation
     parent_url: str  # the comparison run, as a link the MLflow UI follows
     one_patient: bool = False  # validation held one patient: no gap is told from noise (`verdict_lines`)
+    strongest: Mapping[str, list[str]] = field(default_factory=dict)  # `ecgnet.explain.strongest`, if explained
 
 
 def experiment_note(spec: TaskSpec) -> str:
@@ -180,6 +181,15 @@ def variant_note(v: VariantNote, spec: TaskSpec) -> str:
         + (f"; against `{v.best}`, paired over validation patients: {gap}" if gap and gap != "(best)" else ""),
         f"- Test: `{key}` {row.get(key, '')}"
         + "".join(f"; {c} {row[c]}" for c in ("accuracy", *spec.focus_figures) if c in row),
+        *(
+            [
+                "- Reads most, per class (named descriptors, mean attribution over the validation rows explained "
+                "as that class; +: for it, -: against): "
+                + "; ".join(f"{cls}: {', '.join(said)}" for cls, said in v.strongest.items())
+            ]
+            if v.strongest
+            else []
+        ),
         f"- {row.get('params', '')} parameters, {row.get('latency_ms', '')} ms a row",
         f"- The comparison: [{v.parent_url.rsplit('/', 1)[-1]}]({v.parent_url})",
     ]

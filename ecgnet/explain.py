@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from .classical import HandMadeFeatures
-from .data import Split, TaskData
+from .data import InputNames, Split, TaskData
 from .export import Layout, Packed
 from .fusion import EarlyFusion
 from .models import MODALITIES
@@ -293,6 +293,8 @@ class Explained:
     rows: int
     seconds: float
     shares_by_class: dict[str, dict[str, float]] = field(default_factory=dict)  # class -> view -> share
+    # class -> its named descriptors with the largest mean attribution, "rr_prev_norm +0.062" (`strongest`)
+    strongest: dict[str, list[str]] = field(default_factory=dict)
 
     def summary(self) -> str:
         shares = " / ".join(f"{v:.2f}" for v in self.shares.values())
@@ -316,6 +318,29 @@ class Explained:
     @classmethod
     def from_json(cls, d: dict) -> Explained:
         return cls(**d)
+
+
+STRONGEST = 3  # descriptors a class is said to read most, in words
+
+
+def strongest(
+    maps: dict[str, dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]], names: InputNames, k: int = STRONGEST
+) -> dict[str, list[str]]:
+    """class -> the `k` named scalar descriptors (every view's) with the largest mean |attribution| over
+    the rows explained as it, each with its mean attribution ("rr_prev_norm +0.062": for the class,
+    "V1 skewness -0.031": against): what a reader is told the variant reads, beside the pictures."""
+    out = {}
+    for cls, per in maps.items():
+        named = [
+            (name, float(value))
+            for (modality, key), (_, attr) in per.items()
+            if (labels := names.of(modality, key)) is not None and np.ndim(attr) == 1 and len(labels) == len(attr)
+            for name, value in zip(labels, attr, strict=True)
+        ]
+        top = sorted(named, key=lambda nv: -abs(nv[1]))[:k]
+        if top:
+            out[cls] = [f"{name} {value:+.3g}" for name, value in top]
+    return out
 
 
 def explain_variant(
@@ -344,5 +369,6 @@ def explain_variant(
         rows=len(expl.rows),
         seconds=round(time.perf_counter() - start, 2),
         shares_by_class=by_class,
+        strongest=strongest(expl.class_maps(data.classes), data.names),
     )
     return summary, expl

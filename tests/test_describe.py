@@ -133,6 +133,10 @@ def test_a_variant_ranked_below_on_one_patient_is_not_said_to_be_below_beyond_no
     alone = variant_note(VariantNote(**{**note.__dict__, "one_patient": True}), BEATS)
     assert "ranked above it on the one validation patient (not told from noise)" in alone
     assert "beyond noise" not in alone
+    assert "Reads most" not in alone  # not explained: nothing said
+    said = {"S": ["rr_prev_norm +0.062", "V1 skewness -0.031"], "V": ["MLII template_corr +0.05"]}
+    explained = variant_note(VariantNote(**{**note.__dict__, "strongest": said}), BEATS)
+    assert "S: rr_prev_norm +0.062, V1 skewness -0.031; V: MLII template_corr +0.05" in explained
 
 
 def test_an_undefined_figure_reads_undefined_in_the_table():

@@ -85,6 +85,12 @@ def test_a_compared_variant_carries_its_explanation_through_save_and_load(data, 
     assert e.completeness_gap < 0.01 and e.rows > 20
     for cls, shares in e.shares_by_class.items():  # per predicted class, each a distribution over views
         assert cls in data.classes and sum(shares.values()) == pytest.approx(1.0, abs=1e-3)
+    # what it reads most, by name, per class: the time view's descriptors, the largest first
+    named = set(data.names.of("time", "scalars") or ())
+    assert e.strongest and set(e.strongest) <= set(data.classes)
+    for said in e.strongest.values():
+        values = [abs(float(s.rsplit(" ", 1)[1])) for s in said]
+        assert len(said) <= 3 and {s.rsplit(" ", 1)[0] for s in said} <= named and values == sorted(values)[::-1]
     assert set(result.pictures) == {"attribution_time.png"}  # the views it cannot see have nothing to draw
     assert all(png.startswith(b"\x89PNG") for png in result.pictures.values())
     save_result(result, tmp_path)

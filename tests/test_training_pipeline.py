@@ -244,6 +244,8 @@ def test_the_best_variant_on_validation_is_champion_and_predicts(trained, capsys
     assert re.search(r"not their protocol \(it holds \d patients, their protocol 22\)", verdict), verdict
     assert "attribution_time" in meta["beat_time_model"] and "attribution_time" not in meta["beat_frequency_model"]
     assert meta["beat_early_model"]["explainability"].value["share_time"] > 0
+    reads = meta["beat_time_model"]["reads_most"].value  # by name, each class's line, as its MLflow page says
+    assert reads.startswith("- ") and all(line.split(": ")[0][2:] in BEATS.classes for line in reads.splitlines())
     picture = tmp_path / "why.png"
     argv = ["predict", _record(home), "--home", str(home), "--rows", "3", "--explain", str(picture)]
     assert ecgnet_main([*argv, "--explain-rows", "5"]) == 0

@@ -233,6 +233,9 @@ def _model_metadata(
         )
     if result.explained:
         meta["explainability"] = dg.MetadataValue.json(result.explained.metrics())
+    if result.explained and result.explained.strongest:  # in the words of its MLflow description
+        said = (f"- {cls}: {', '.join(names)}" for cls, names in result.explained.strongest.items())
+        meta["reads_most"] = dg.MetadataValue.md("\n".join(said))
     for file, picture in result.pictures.items():  # attribution_<view>.png
         stem = file.removesuffix(".png")
         meta.update(png(picture, store.workspace().plots / f"{spec.asset_prefix}_{ref.variant}_{stem}.png", stem))
@@ -418,8 +421,9 @@ def _describe(
     for name, result in results.items():
         if name in rows and name in models:
             v = result.variant
+            strongest = result.explained.strongest if result.explained else {}
             note = VariantNote(
-                name, v.kind, v.description, rows[name], summary.candidate, best, parent, summary.one_patient
+                name, v.kind, v.description, rows[name], summary.candidate, best, parent, summary.one_patient, strongest
             )
             tracker.describe_run(models[name].run_id, variant_note(note, spec))
     return summary
