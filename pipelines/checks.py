@@ -19,7 +19,7 @@ from feature_store.views.inputs import raw_rows
 from feature_store.views.quality import non_finite, schema_problems
 
 from .assets.ingest import INGEST_ASSETS
-from .assets.training import SPLITS, TrainingRun
+from .assets.training import TrainingRun, classes_per_split
 from .naming import TaskAssets
 from .partitions import step_shards
 from .resources import EcgnetStore, IngestSettings, MlflowTracking, TrainingSettings
@@ -249,7 +249,6 @@ def build_split_classes_check(spec: TaskSpec) -> dg.AssetChecksDefinition:
     def _check(training: TrainingSettings, run: TrainingRun) -> dg.AssetCheckResult:
         data = TaskData.load(run.data_dir, spec)
         absent = data.absent_classes(cross_validated=training.folds > 1)
-        counts = pl.DataFrame({"class": list(spec.classes), **{s: data.class_counts(s) for s in SPLITS}})
         said = "; ".join(f"{split} holds no {', '.join(classes)} rows" for split, classes in absent.items())
         return dg.AssetCheckResult(
             passed=not absent,
@@ -263,7 +262,7 @@ def build_split_classes_check(spec: TaskSpec) -> dg.AssetChecksDefinition:
             metadata={
                 "expected": f"rows of {scored} in every split",
                 "actual": said or "every one in every split",
-                "classes_per_split": dg.MetadataValue.md(markdown_table(counts)),
+                "classes_per_split": classes_per_split(data),
             },
         )
 

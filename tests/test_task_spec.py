@@ -64,6 +64,11 @@ def test_a_toy_task_runs_through_features_training_and_promotion(toy):
         e for e in result.get_asset_check_evaluations() if e.check_name == "check_classes_in_every_split"
     ]
     assert not split_classes.passed and split_classes.severity == dg.AssetCheckSeverity.WARN
+    (data_event,) = [
+        e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == "nv_training_data"
+    ]
+    table = split_classes.metadata["classes_per_split"].value  # the counts it read, as the asset shows them
+    assert table == data_event.materialization.metadata["classes_per_split"].value and "| V |" in table
     assert (split_classes.description or "").startswith("test holds no V rows: undefined on test: se_V, pp_V; fix:")
     # and `make demo`'s summary lists it as a warning, not as a failure that stopped something
     from pipelines.demo import failed_checks
