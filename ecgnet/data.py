@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # polars-free at run time: the CUDA training check runs where
 
 log = logging.getLogger(__name__)
 Learnt = TypeVar("Learnt")  # what `cross_fit`'s `fit` learns from one fold's rows
+SPLITS = ("train", "val", "test")  # a TaskData's splits, in the order every table shows them
 FAMILY_OF = {"time": "time", "frequency": "spectral", "spectrogram": "spectrogram"}
 # modality input -> the view columns it is made of (several columns are flattened and joined);
 # a column in OPTIONAL joins where the view has it (`template`: beat views only; `rr_context` and `strip`:
@@ -181,7 +182,7 @@ class TaskData:
         needs to weigh an interval (one validation patient cannot open one)."""
         return {
             split_param(name, what): count
-            for name in ("train", "val", "test")
+            for name in SPLITS
             for what, count in (
                 ("patients", len(set(self.split(name).groups.tolist()))),
                 ("rows", len(self.split(name))),
@@ -200,7 +201,7 @@ class TaskData:
         """Split -> the task's scored classes (`TaskSpec.scored_classes`) it holds no row of, for the
         splits that have such a gap. Under cross-validation the folds re-split train and validation,
         so the two are read as one, `development`."""
-        counts = {s: self.class_counts(s) for s in ("train", "val", "test")}
+        counts = {s: self.class_counts(s) for s in SPLITS}
         if cross_validated:
             counts = {"development": [a + b for a, b in zip(counts.pop("train"), counts.pop("val"))], **counts}
         index = {c: i for i, c in enumerate(self.classes)}
@@ -211,7 +212,7 @@ class TaskData:
         """Every array as its own .npy (memory-mapped by `load`), so each model step of a run reads
         the aligned, split data at once instead of reading and splitting the Parquet views again."""
         directory.mkdir(parents=True, exist_ok=True)
-        splits = {name: self.split(name) for name in ("train", "val", "test")}
+        splits = {name: self.split(name) for name in SPLITS}
         if self.extra is not None:
             splits["extra"] = self.extra
         for name, split in splits.items():
@@ -243,7 +244,7 @@ class TaskData:
                 read(s, "ids"),
                 read(s, "groups"),
             )
-            for s in meta.get("splits", ("train", "val", "test"))
+            for s in meta.get("splits", SPLITS)
         }
         return cls(
             spec,
@@ -410,7 +411,7 @@ def load_task_data(
             spec,
             modalities,
         )
-        for s in ("train", "val", "test")
+        for s in SPLITS
     )
     data = task_data(spec, train, val, test, sets["test"].versions, seed=seed)
     data.names = input_names(spec, {v: store.entry(v, data.versions[v]) for v in views})

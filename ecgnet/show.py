@@ -17,7 +17,7 @@ import polars as pl
 
 from feature_store.tasks import TaskSpec
 
-from .data import split_param
+from .data import SPLITS, split_param
 from .evaluate import Concentration, Interval
 from .promotion import SELECTIONS, Champion
 from .published import not_compared, published_summary
@@ -113,7 +113,7 @@ def comparison_summary(tracker: Tracker, spec: TaskSpec, run_id: str | None = No
 
 def _splits(params: dict[str, str]) -> tuple[SplitSize, ...]:
     """The splits' sizes from the run's params; () where any is missing (runs before they were logged)."""
-    keys = [(name, split_param(name, "patients"), split_param(name, "rows")) for name in ("train", "val", "test")]
+    keys = [(name, split_param(name, "patients"), split_param(name, "rows")) for name in SPLITS]
     if not all(p in params and r in params for _, p, r in keys):
         return ()
     return tuple(SplitSize(name, int(params[p]), int(params[r])) for name, p, r in keys)

@@ -5,7 +5,6 @@ from collections.abc import Iterator
 import dagster as dg
 import polars as pl
 
-from ecgnet.data import TaskData
 from ecgnet.describe import GATE, gate_note
 from ecgnet.promotion import Candidate, gate
 from feature_store.accounting import beat_accounting, patients_in_two_splits
@@ -19,7 +18,6 @@ from feature_store.views.inputs import raw_rows
 from feature_store.views.quality import non_finite, schema_problems
 
 from .assets.ingest import INGEST_ASSETS
-from .assets.training import TrainingRun, classes_per_split
 from .naming import TaskAssets
 from .partitions import step_shards
 from .resources import EcgnetStore, IngestSettings, MlflowTracking, TrainingSettings
@@ -236,52 +234,9 @@ def build_quality_gate(spec: TaskSpec) -> dg.AssetChecksDefinition:
     return _gate
 
 
-def build_split_classes_check(spec: TaskSpec) -> dg.AssetChecksDefinition:
-    scored = ", ".join(spec.scored_classes)
-
-    @dg.asset_check(
-        asset=TaskAssets(spec).training_data,
-        name="check_classes_in_every_split",
-        description=f"Every split of the {spec.name} comparison holds rows of each class its figures read "
-        f"({scored}): a test split without one leaves its figures undefined, a validation split without one "
-        "chooses blind to it. A warning: the comparison still runs.",
-    )
-    def _check(training: TrainingSettings, run: TrainingRun) -> dg.AssetCheckResult:
-        data = TaskData.load(run.data_dir, spec)
-        absent = data.absent_classes(cross_validated=training.folds > 1)
-        said = "; ".join(f"{split} holds no {', '.join(classes)} rows" for split, classes in absent.items())
-        return dg.AssetCheckResult(
-            passed=not absent,
-            severity=dg.AssetCheckSeverity.WARN,
-            description=(
-                f"{said}: {_what_it_costs(spec, absent)}; fix: ingest records with those classes from more "
-                "patients (a patient's records share one split)"
-                if absent
-                else None
-            ),
-            metadata={
-                "expected": f"rows of {scored} in every split",
-                "actual": said or "every one in every split",
-                "classes_per_split": classes_per_split(data),
-            },
-        )
-
-    return _check
-
-
-def _what_it_costs(spec: TaskSpec, absent: dict[str, list[str]]) -> str:
-    costs = []
-    if "test" in absent:
-        focus = [f for f in spec.focus_figures if f.split("_", 1)[1] in absent["test"]]
-        costs.append(f"undefined on test: {', '.join(focus)}" if focus else "the test headline leaves them out")
-    if set(absent) - {"test"}:
-        costs.append("the choice cannot see them")
-    return "; ".join(costs)
-
-
 def build_feature_checks(specs: list[TaskSpec]) -> list[dg.AssetChecksDefinition]:
     return [build_view_checks(spec, f) for spec in specs for f in FAMILIES]
 
 
 def build_training_checks(specs: list[TaskSpec]) -> list[dg.AssetChecksDefinition]:
-    return [check for spec in specs for check in (build_split_classes_check(spec), build_quality_gate(spec))]
+    return [build_quality_gate(spec) for spec in specs]

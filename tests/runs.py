@@ -27,11 +27,13 @@ def materialize_all(
     specs: list[TaskSpec] | None = None,
     instance: dg.DagsterInstance | None = None,
     validate_models: bool = False,
+    selection: dg.AssetSelection | None = None,
     **training,
 ) -> dg.ExecuteInProcessResult:
     """Ingest, features and training of `specs` (default: every task) on `instance` (default: a real
-    ephemeral one). `validate_models`: MLflow serves every logged model its input example (a third of
-    the time a model takes to log; on in `make demo`, and in the one run that tests it)."""
+    ephemeral one), or only `selection` of them. `validate_models`: MLflow serves every logged model
+    its input example (a third of the time a model takes to log; on in `make demo`, and in the one run
+    that tests it)."""
     assets, checks = build_assets(list(TASKS.values()) if specs is None else specs)
     store = EcgnetStore(home=str(home))
     return dg.materialize(
@@ -45,6 +47,7 @@ def materialize_all(
         ),
         instance=instance,
         tags=every_shard_tags(),
+        selection=selection,
     )
 
 

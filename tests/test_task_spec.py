@@ -70,6 +70,9 @@ def test_a_toy_task_runs_through_features_training_and_promotion(toy):
     table = split_classes.metadata["classes_per_split"].value  # the counts it read, as the asset shows them
     assert table == data_event.materialization.metadata["classes_per_split"].value and "| V |" in table
     assert (split_classes.description or "").startswith("test holds no V rows: undefined on test: se_V, pp_V; fix:")
+    # evaluated by the training data step itself, from the split it has just made: no step of its own
+    steps = {e.step_key for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    assert "nv_training_data" in steps and not any("check_classes" in (s or "") for s in steps)
     # and `make demo`'s summary lists it as a warning, not as a failure that stopped something
     from pipelines.demo import failed_checks
 
@@ -77,6 +80,14 @@ def test_a_toy_task_runs_through_features_training_and_promotion(toy):
         line.startswith("(warning) nv_training_data:check_classes_in_every_split: test holds no V rows")
         for line in failed_checks(result)
     )
+
+
+def test_the_training_data_materializes_without_its_classes_check_when_that_is_left_out(toy, beat_world):
+    _, home = toy
+    selection = dg.AssetSelection.assets("nv_training_data").without_checks()
+    result = materialize_all(home, [beat_world["src"]], specs=[TOY], folds=2, selection=selection)
+    assert result.success and not result.get_asset_check_evaluations()
+    assert [e.asset_key for e in result.get_asset_materialization_events()] == [dg.AssetKey("nv_training_data")]
 
 
 def test_the_toy_views_hold_only_its_classes_and_count_the_rest(toy):

@@ -369,6 +369,8 @@ def test_the_records_task_trains_every_variant_in_dagster(records_trained, capsy
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert {"record_fusion_comparison", "record_champion_model"} <= materialized
     assert "beat_training_data" not in materialized  # no annotated beats among these sources
+    checked = {e.asset_key.to_user_string() for e in result.get_asset_check_evaluations()}
+    assert "record_training_data" in checked and "beat_training_data" not in checked  # skipped: no check either
     with tracker(home).fluent():
         runs = mlflow.search_runs(experiment_names=["ecgnet-records"])
     parent = runs[runs["tags.ecgnet.role"] == "comparison"]

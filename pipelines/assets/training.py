@@ -15,7 +15,7 @@ import polars as pl
 from mlflow.exceptions import MlflowException
 
 from ecgnet.comparison import VariantResult, select, train_variant
-from ecgnet.data import TaskData, load_task_data
+from ecgnet.data import SPLITS, TaskData, load_task_data
 from ecgnet.describe import (
     CHAMPION,
     VariantNote,
@@ -63,8 +63,7 @@ from ..jobs import RETRAINED_WITHIN, TRAINER_TAG
 from ..metadata import png
 from ..naming import TaskAssets
 from ..resources import EcgnetStore, MlflowTracking, TrainingSettings
-
-SPLITS = ("train", "val", "test")
+from ..split_classes import classes_check_result, classes_check_spec, classes_per_split
 
 
 @dataclass(frozen=True)
@@ -93,24 +92,32 @@ class ModelRef:
 
 def build_training_data(spec: TaskSpec) -> dg.AssetsDefinition:
     names, rule = TaskAssets(spec), spec.splits
+    check = classes_check_spec(spec)
 
-    # output_required=False: with no rows of this task (say, MIT-BIH alone), its models are skipped
-    @dg.asset(
+    # A multi-asset only for can_subset: with no rows of this task (say, MIT-BIH alone) it yields
+    # neither the asset nor its classes check, its models are skipped, and Dagster requires neither.
+    @dg.multi_asset(
         name=names.training_data,
-        group_name="training",
-        kinds={"numpy", "mlflow"},  # the split arrays; the comparison's parent run
-        output_required=False,
+        outs={
+            names.training_data: dg.AssetOut(
+                group_name="training",
+                kinds={"numpy", "mlflow"},  # the split arrays; the comparison's parent run
+                is_required=False,
+                description=f"Aligned {spec.unit} features of the three views, split by patient (train "
+                f"{rule.train}, val {rule.val or 'held out of train'}, test {rule.test}), and the "
+                "MLflow parent run of this comparison.",
+            )
+        },
         deps=list(names.views().values()),
-        description=f"Aligned {spec.unit} features of the three views, split by patient (train "
-        f"{rule.train}, val {rule.val or 'held out of train'}, test {rule.test}), and the "
-        "MLflow parent run of this comparison.",
+        check_specs=[check],
+        can_subset=True,
     )
     def _training_data(
         context: dg.AssetExecutionContext,
         store: EcgnetStore,
         mlflow: MlflowTracking,
         training: TrainingSettings,
-    ) -> Iterator[dg.Output[TrainingRun]]:
+    ) -> Iterator[dg.Output[TrainingRun] | dg.AssetCheckResult]:
         views = _whole_views(context, spec, store)
         if all(r.entry().rows == 0 for r in views.values()):
             context.log.warning(
@@ -133,6 +140,7 @@ def build_training_data(spec: TaskSpec) -> dg.AssetsDefinition:
         )
         yield dg.Output(
             run,
+            output_name=names.training_data,
             metadata={
                 "mlflow_parent_run": parent,
                 "tracking_uri": tracker.uri,
@@ -141,14 +149,10 @@ def build_training_data(spec: TaskSpec) -> dg.AssetsDefinition:
                 "patients": dg.MetadataValue.json({s: sorted(set(data.split(s).groups.tolist())) for s in SPLITS}),
             },
         )
+        if check.key in context.selected_asset_check_keys:
+            yield classes_check_result(spec, data, cross_validated=training.folds > 1)
 
     return _training_data
-
-
-def classes_per_split(data: TaskData) -> dg.MarkdownMetadataValue:
-    """Rows of each class in each split, as the training data asset and its classes check show them."""
-    counts = pl.DataFrame({"class": list(data.classes), **{s: data.class_counts(s) for s in SPLITS}})
-    return dg.MetadataValue.md(markdown_table(counts))
 
 
 def _data_params(spec: TaskSpec, data: TaskData) -> dict:
