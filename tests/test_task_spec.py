@@ -14,6 +14,7 @@ from feature_store.raw_store import RawStore
 from feature_store.tasks import BEATS, TASKS, BeatWindows, Splits, TaskSpec
 from feature_store.views.store import FeatureStore
 from pipelines.definitions import build_assets
+from pipelines.split_classes import CHECK
 from tests.runs import materialize_all, tracker
 
 pytestmark = pytest.mark.heavy
@@ -82,12 +83,31 @@ def test_a_toy_task_runs_through_features_training_and_promotion(toy):
     )
 
 
-def test_the_training_data_materializes_without_its_classes_check_when_that_is_left_out(toy, beat_world):
+def test_the_training_data_and_its_classes_check_run_apart(toy, beat_world):
+    """Materialized without its check (a selection that leaves it out), and the check executed alone (the
+    UI's Execute): it then reads the latest materialization's split, splitting and logging nothing anew."""
     _, home = toy
-    selection = dg.AssetSelection.assets("nv_training_data").without_checks()
-    result = materialize_all(home, [beat_world["src"]], specs=[TOY], folds=2, selection=selection)
-    assert result.success and not result.get_asset_check_evaluations()
-    assert [e.asset_key for e in result.get_asset_materialization_events()] == [dg.AssetKey("nv_training_data")]
+    instance = dg.DagsterInstance.ephemeral()
+    check = dg.AssetCheckKey(dg.AssetKey("nv_training_data"), CHECK)
+
+    def run(selection: dg.AssetSelection) -> dg.ExecuteInProcessResult:
+        return materialize_all(home, [beat_world["src"]], [TOY], instance, folds=2, selection=selection)
+
+    with pytest.raises(dg.Failure, match="has none; fix: materialize nv_training_data"):
+        run(dg.AssetSelection.checks(check))  # nothing materialized in this instance yet
+    data = run(dg.AssetSelection.assets("nv_training_data").without_checks())
+    assert data.success and not data.get_asset_check_evaluations()
+    (materialization,) = data.get_asset_materialization_events()
+    assert materialization.asset_key == dg.AssetKey("nv_training_data")
+    with tracker(home).fluent():
+        comparisons = len(mlflow.search_runs(experiment_names=["ecgnet-nv"]))
+    alone = run(dg.AssetSelection.checks(check))
+    (evaluation,) = alone.get_asset_check_evaluations()
+    assert alone.success and not alone.get_asset_materialization_events() and not evaluation.passed
+    table = materialization.materialization.metadata["classes_per_split"].value
+    assert evaluation.metadata["classes_per_split"].value == table
+    with tracker(home).fluent():
+        assert len(mlflow.search_runs(experiment_names=["ecgnet-nv"])) == comparisons
 
 
 def test_the_toy_views_hold_only_its_classes_and_count_the_rest(toy):

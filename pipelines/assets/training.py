@@ -63,7 +63,7 @@ from ..jobs import RETRAINED_WITHIN, TRAINER_TAG
 from ..metadata import png
 from ..naming import TaskAssets
 from ..resources import EcgnetStore, MlflowTracking, TrainingSettings
-from ..split_classes import classes_check_result, classes_check_spec, classes_per_split
+from ..split_classes import CHECK, classes_check_result, classes_check_spec, classes_per_split
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,10 @@ class TrainingRun:
     @property
     def data_dir(self) -> Path:
         return Path(self.directory) / "data"
+
+    @classmethod
+    def of(cls, store: EcgnetStore, task: str, versions: dict, parent_run_id: str) -> "TrainingRun":
+        return cls(task, versions, parent_run_id, str(store.workspace().training / parent_run_id))
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,9 @@ def build_training_data(spec: TaskSpec) -> dg.AssetsDefinition:
         mlflow: MlflowTracking,
         training: TrainingSettings,
     ) -> Iterator[dg.Output[TrainingRun] | dg.AssetCheckResult]:
+        if dg.AssetKey(names.training_data) not in context.selected_asset_keys:  # the check executed alone
+            yield _classes_of_latest(context, spec, store, training)
+            return
         views = _whole_views(context, spec, store)
         if all(r.entry().rows == 0 for r in views.values()):
             context.log.warning(
@@ -133,7 +140,7 @@ def build_training_data(spec: TaskSpec) -> dg.AssetsDefinition:
         )
         tracker.describe_experiment(spec.name, experiment_note(spec))
         tracker.log_views(parent, [v.entry() for v in views.values()])
-        run = TrainingRun(spec.name, versions, parent, str(store.workspace().training / parent))
+        run = TrainingRun.of(store, spec.name, versions, parent)
         data.save(run.data_dir)
         context.log.info(
             f"comparison {parent}: train {len(data.train)}, val {len(data.val)}, test {len(data.test)} {spec.unit}s"
@@ -153,6 +160,23 @@ def build_training_data(spec: TaskSpec) -> dg.AssetsDefinition:
             yield classes_check_result(spec, data, cross_validated=training.folds > 1)
 
     return _training_data
+
+
+def _classes_of_latest(
+    context: dg.AssetExecutionContext, spec: TaskSpec, store: EcgnetStore, training: TrainingSettings
+) -> dg.AssetCheckResult:
+    """The classes check on the split of the training data's latest materialization, as its catalog
+    page shows it (the UI's Execute on the check alone): nothing is split again, no MLflow run starts."""
+    name = TaskAssets(spec).training_data
+    event = context.instance.get_latest_materialization_event(dg.AssetKey(name))
+    materialization = event.asset_materialization if event else None
+    if materialization is None or "mlflow_parent_run" not in materialization.metadata:
+        raise dg.Failure(
+            f"{CHECK} reads the split of {name}'s latest materialization, and it has none; fix: materialize {name}"
+        )
+    run = TrainingRun.of(store, spec.name, {}, str(materialization.metadata["mlflow_parent_run"].value))
+    data = TaskData.load(run.data_dir, spec)
+    return classes_check_result(spec, data, cross_validated=training.folds > 1)
 
 
 def _data_params(spec: TaskSpec, data: TaskData) -> dict:
