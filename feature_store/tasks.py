@@ -102,6 +102,18 @@ class Splits:
     val_fraction: float = 0.25
     min_val_rows: int = 20
 
+    @property
+    def described(self) -> str:
+        """The rule in words, for the catalog: 'train from DS1 or train; validation from val, or a seeded
+        25% of the train patients where that holds under 20 rows; test from DS2 or test'."""
+        held = f"a seeded {self.val_fraction:.0%} of the train patients"
+        val = (
+            held
+            if not self.val
+            else f"{' or '.join(self.val)}, or {held} where that holds under {self.min_val_rows} rows"
+        )
+        return f"train from {' or '.join(self.train)}; validation from {val}; test from {' or '.join(self.test)}"
+
 
 @dataclass(frozen=True)
 class Published:

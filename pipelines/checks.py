@@ -131,7 +131,15 @@ ingest_checks = (
     + [check_beats_accounted]
 )
 
-VIEW_CHECKS = ("check_schema", "check_finite_values", "check_rows_match_raw")
+# each view check, and what it guards, as the check's page in the UI says it
+VIEW_CHECKS = {
+    "check_schema": "Every part of every shard holds the key columns and each feature column at the type and "
+    "shape the view's catalog entry declares, so the shards union into one training set.",
+    "check_finite_values": "No NaN or infinite value in any feature column of any shard: one would reach "
+    "training and every figure after it.",
+    "check_rows_match_raw": "Each shard holds one row per raw row of the task (record or beat) but those it "
+    "counted as excluded, by reason (metadata `excluded`): no row is lost without a count.",
+}
 
 
 def _view_results(
@@ -192,7 +200,7 @@ def build_view_checks(spec: TaskSpec, family: str) -> dg.AssetChecksDefinition:
     name = TaskAssets(spec).feature(family)
 
     @dg.multi_asset_check(
-        specs=[dg.AssetCheckSpec(check, asset=name, blocking=True) for check in VIEW_CHECKS],
+        specs=[dg.AssetCheckSpec(c, asset=name, blocking=True, description=d) for c, d in VIEW_CHECKS.items()],
         name=f"{name}_quality",
     )
     def _checks(context: dg.AssetCheckExecutionContext, store: EcgnetStore) -> Iterator[dg.AssetCheckResult]:

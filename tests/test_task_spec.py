@@ -140,6 +140,19 @@ def test_the_toy_comparison_reports_its_own_classes(toy):
     assert len(singles) == 3 and singles["metrics.cv_metric_sd"].notna().all()
 
 
+def test_the_catalog_says_a_task_s_split_rule_in_words():
+    assert BEATS.splits.described == (
+        "train from DS1 or train; validation from val, or a seeded 25% of the train patients where that holds "
+        "under 20 rows; test from DS2 or test"
+    )
+    assert TOY.splits.described == "train from DS1; validation from a seeded 25% of the train patients; test from DS2"
+    assets, checks = build_assets([TOY])
+    (data,) = [a for a in assets if dg.AssetKey("nv_training_data") in a.keys]
+    assert "split by patient (train from DS1; validation from a seeded" in data.descriptions_by_key[data.key]
+    # and every check says what it guards on its page
+    assert all(spec.description for c in [*assets, *checks] for spec in c.check_specs)
+
+
 def test_a_spec_is_checked_when_it_is_made():
     with pytest.raises(ValueError, match="metric 'accuracy'"):
         replace(TOY, metric="accuracy")

@@ -28,7 +28,7 @@ def build_train_stats(spec: TaskSpec) -> dg.AssetsDefinition:
         group_name="features",
         deps=names.raw(),
         description=f"Per-lead mean and std of the preprocessed {spec.name} rows of the train splits "
-        f"{spec.splits.train} over every shard, summed from per-shard moments (a shard whose records did "
+        f"{' or '.join(spec.splits.train)} over every shard, summed from per-shard moments (a shard whose records did "
         "not change is not read again); every shard's views are standardised with them.",
     )
     def _stats(

@@ -95,8 +95,7 @@ class ModelRef:
 
 
 def build_training_data(spec: TaskSpec) -> dg.AssetsDefinition:
-    names, rule = TaskAssets(spec), spec.splits
-    check = classes_check_spec(spec)
+    names, check = TaskAssets(spec), classes_check_spec(spec)
 
     # A multi-asset only for can_subset: with no rows of this task (say, MIT-BIH alone) it yields
     # neither the asset nor its classes check, its models are skipped, and Dagster requires neither.
@@ -107,9 +106,8 @@ def build_training_data(spec: TaskSpec) -> dg.AssetsDefinition:
                 group_name="training",
                 kinds={"numpy", "mlflow"},  # the split arrays; the comparison's parent run
                 is_required=False,
-                description=f"Aligned {spec.unit} features of the three views, split by patient (train "
-                f"{rule.train}, val {rule.val or 'held out of train'}, test {rule.test}), and the "
-                "MLflow parent run of this comparison.",
+                description=f"Aligned {spec.unit} features of the three views, split by patient "
+                f"({spec.splits.described}), and the MLflow parent run of this comparison.",
             )
         },
         deps=list(names.views().values()),
