@@ -332,7 +332,7 @@ class Tracker:
                     "data_fingerprint": _fingerprint(data.versions),
                     **{f"view.{k}": val for k, val in data.versions.items()},
                     **settings(cfg),
-                    **{f"fitted.{k}": val for k, val in result.fitted.items()},
+                    **flat_params("fitted", result.fitted),  # fitted.offsets.S: a column per class
                 }
             )
             for h in curves.unlogged(result.history):  # one curve per fold member under cross-validation
@@ -617,12 +617,18 @@ def comparison_settings(params: dict[str, str]) -> dict[str, str]:
 
 
 def settings(cfg: ComparisonConfig) -> dict:
-    """Every training and model setting of a comparison as flat MLflow params (train.lr, model.dropout, ...)."""
-    return {**_flat("train", asdict(cfg.train)), **_flat("model", asdict(cfg.model))}
+    """Every training and model setting of a comparison as flat MLflow params (train.lr, model.dropout,
+    model.boosting.rounds, ...): one column each in MLflow's runs table, to sort and compare by."""
+    return {**flat_params("train", asdict(cfg.train)), **flat_params("model", asdict(cfg.model))}
 
 
-def _flat(prefix: str, d: dict) -> dict:
-    return {f"{prefix}.{k}": v for k, v in d.items()}
+def flat_params(prefix: str, d: dict) -> dict:
+    """`d` as MLflow params under `prefix`, nested dicts one dotted level down each (fitted.offsets.S)."""
+    return {
+        key: value
+        for k, v in d.items()
+        for key, value in (flat_params(f"{prefix}.{k}", v) if isinstance(v, dict) else {f"{prefix}.{k}": v}).items()
+    }
 
 
 class ViewDataset(MetaDataset):

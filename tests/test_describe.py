@@ -12,7 +12,7 @@ from ecgnet.describe import GATE_ROOM, VariantNote, comparison_note, since, vari
 from ecgnet.evaluate import Interval
 from ecgnet.promotion import Candidate
 from ecgnet.show import ComparisonSummary, SplitSize, _splits_said, render, verdict_lines
-from ecgnet.tracking import EXPERIMENT_KIND, NOTE, NOTE_LIMIT, ROLE, TASK, Tracker
+from ecgnet.tracking import EXPERIMENT_KIND, NOTE, NOTE_LIMIT, ROLE, TASK, Tracker, flat_params
 from feature_store.tasks import BEATS, TASKS
 from pipelines.assets.training import _describe
 
@@ -220,3 +220,14 @@ def test_a_comparison_before_this_one_that_never_logged_its_table_is_left_out(tm
     _describe(dg.build_asset_context().log, tracker, BEATS, {}, {}, candidate)
     note = tracker.client.get_run(now).data.tags[NOTE]
     assert note.startswith("### `time` chosen on validation alone") and "Previous comparison" not in note
+
+
+def test_nested_settings_and_fitted_values_are_params_of_their_own():
+    """MLflow's runs table sorts and compares by a param: a dict logged whole is one opaque string."""
+    fitted = {"offsets": {"N": 0.0, "S": 3.0}, "trees": 1500, "per_seed": [{"S": 1.0}]}
+    assert flat_params("fitted", fitted) == {
+        "fitted.offsets.N": 0.0,
+        "fitted.offsets.S": 3.0,
+        "fitted.trees": 1500,
+        "fitted.per_seed": [{"S": 1.0}],  # a list stays one value
+    }

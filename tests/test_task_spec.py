@@ -136,6 +136,9 @@ def test_the_toy_comparison_reports_its_own_classes(toy):
     assert "| se_V | pp_V |" in header and "se_S" not in header and "| cv_mean_sd |" in header
     parent = runs[runs["tags.ecgnet.role"] == "comparison"]
     assert parent["params.folds"].iloc[0] == "2" and parent["params.variants"].iloc[0] == ",".join(task_variants(TOY))
+    # every setting its own column, nested ones too, so the runs table sorts and compares by each
+    assert parent["params.model.boosting.rounds"].iloc[0] == "300" and "params.model.boosting" not in parent
+    assert "params.model.boosting.rounds" in children and "params.fitted.offsets" not in children
     singles = children[children["tags.ecgnet.kind"] == "single"]
     assert len(singles) == 3 and singles["metrics.cv_metric_sd"].notna().all()
 
