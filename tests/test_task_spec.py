@@ -108,6 +108,13 @@ def test_the_training_data_and_its_classes_check_run_apart(toy, beat_world):
     assert evaluation.metadata["classes_per_split"].value == table
     with tracker(home).fluent():
         assert len(mlflow.search_runs(experiment_names=["ecgnet-nv"])) == comparisons
+    split = home / "training" / str(materialization.materialization.metadata["mlflow_parent_run"].value) / "data"
+    split.rename(split.with_name("data-moved"))  # a workspace cleaned by hand
+    try:
+        with pytest.raises(dg.Failure, match=r"data, is gone; fix: materialize nv_training_data"):
+            run(dg.AssetSelection.checks(check))
+    finally:
+        split.with_name("data-moved").rename(split)
 
 
 def test_the_toy_views_hold_only_its_classes_and_count_the_rest(toy):

@@ -173,6 +173,10 @@ def _classes_of_latest(
             f"{CHECK} reads the split of {name}'s latest materialization, and it has none; fix: materialize {name}"
         )
     run = TrainingRun.of(store, spec.name, {}, str(materialization.metadata["mlflow_parent_run"].value))
+    if not run.data_dir.is_dir():
+        raise dg.Failure(
+            f"{CHECK}: the split of {name}'s latest materialization, {run.data_dir}, is gone; fix: materialize {name}"
+        )
     data = TaskData.load(run.data_dir, spec)
     return classes_check_result(spec, data, cross_validated=training.folds > 1)
 
