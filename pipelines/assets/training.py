@@ -143,19 +143,20 @@ def build_training_data(spec: TaskSpec) -> dg.AssetsDefinition:
         context.log.info(
             f"comparison {parent}: train {len(data.train)}, val {len(data.val)}, test {len(data.test)} {spec.unit}s"
         )
+        table = classes_per_split(data)
         yield dg.Output(
             run,
             output_name=names.training_data,
             metadata={
                 "mlflow_parent_run": parent,
                 "tracking_uri": tracker.uri,
-                "classes_per_split": classes_per_split(data),
+                "classes_per_split": table,
                 **_data_params(spec, data),
                 "patients": dg.MetadataValue.json({s: sorted(set(data.split(s).groups.tolist())) for s in SPLITS}),
             },
         )
         if check.key in context.selected_asset_check_keys:
-            yield classes_check_result(spec, data, cross_validated=training.folds > 1)
+            yield classes_check_result(spec, data, training.folds > 1, table)
 
     return _training_data
 
@@ -178,7 +179,7 @@ def _classes_of_latest(
             f"{CHECK}: the split of {name}'s latest materialization, {run.data_dir}, is gone; fix: materialize {name}"
         )
     data = TaskData.load(run.data_dir, spec)
-    return classes_check_result(spec, data, cross_validated=training.folds > 1)
+    return classes_check_result(spec, data, training.folds > 1, classes_per_split(data))
 
 
 def _data_params(spec: TaskSpec, data: TaskData) -> dict:
