@@ -43,18 +43,25 @@ from torch import nn
 
 from benchmarks.beat_arrays import BeatRows, beat_references, beat_views, read_beats
 from benchmarks.common import MITDB
-from ecgnet.augment import AugmentConfig, ConductionSwap, RhythmJitter, ShapeDropout
-from ecgnet.comparison import ComparisonConfig, fit_variant
+from ecgnet.comparison import fit_variant
+from ecgnet.config import (
+    AugmentConfig,
+    BoostingConfig,
+    ComparisonConfig,
+    ConductionSwap,
+    ModelConfig,
+    RhythmJitter,
+    ShapeDropout,
+    TrainConfig,
+)
 from ecgnet.crossval import folds
 from ecgnet.data import Split, TaskData, labelled_split
 from ecgnet.decisions import cross_fit_offsets
 from ecgnet.evaluate import aami, headline
-from ecgnet.fusion import VARIANTS
-from ecgnet.models import ModelConfig
-from ecgnet.models.config import BoostingConfig
 from ecgnet.stress import reference_copies
 from ecgnet.tracking import Tracker
-from ecgnet.train import TrainConfig, predict_probs
+from ecgnet.train import predict_probs
+from ecgnet.variants import VARIANTS
 from feature_store.backend import numpy_backend
 from feature_store.beat_ids import beat_positions, record_rows
 from feature_store.sources.splits import mitdb_table

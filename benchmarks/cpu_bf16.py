@@ -19,10 +19,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ecgnet.config import ModelConfig, TrainConfig
 from ecgnet.data import TaskData
-from ecgnet.fusion import VARIANTS, build
-from ecgnet.models import MODALITIES, ModelConfig
-from ecgnet.train import TrainConfig, autocast_args, bf16_unit, native_bf16, seed_everything, train
+from ecgnet.fusion import build
+from ecgnet.models import MODALITIES
+from ecgnet.train import autocast_args, bf16_unit, native_bf16, seed_everything, train
+from ecgnet.variants import VARIANTS
 from feature_store.backend import numpy_backend
 from feature_store.workspace import PROJECT_ROOT
 

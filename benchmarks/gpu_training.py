@@ -26,11 +26,13 @@ import numpy as np
 
 from benchmarks.beat_arrays import beat_task_data, beat_views, read_beats
 from benchmarks.common import MITDB
-from ecgnet.comparison import ComparisonConfig, VariantResult, reported_metrics, select, train_variant
+from ecgnet.comparison import VariantResult, reported_metrics, select, train_variant
+from ecgnet.config import ComparisonConfig, TrainConfig
 from ecgnet.data import TaskData
-from ecgnet.fusion import VARIANTS, build
+from ecgnet.fusion import build
 from ecgnet.report import ranking_agreement
-from ecgnet.train import TrainConfig, seed_everything, train
+from ecgnet.train import seed_everything, train
+from ecgnet.variants import VARIANTS
 from feature_store.backend import cupy_backend
 
 TRAINABLE = [v for v, spec in VARIANTS.items() if spec.kind not in ("late", "ensemble", "classical")]

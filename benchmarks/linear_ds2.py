@@ -23,10 +23,10 @@ from benchmarks.ablations import _task_data
 from benchmarks.beat_arrays import read_beats
 from benchmarks.common import MITDB
 from ecgnet.classical import LinearReference, _features, equal_prior_lda, standardisation
+from ecgnet.config import ModelConfig
 from ecgnet.crossval import patient_folds
 from ecgnet.data import TaskData
 from ecgnet.evaluate import _aami
-from ecgnet.models import ModelConfig
 from feature_store.beat_ids import beat_positions
 from feature_store.sources.splits import mitdb_table
 from feature_store.tasks import BEATS

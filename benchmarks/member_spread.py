@@ -25,7 +25,8 @@ import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
 
-from ecgnet.comparison import VARIANTS, ComparisonConfig, members_per_fold
+from ecgnet.comparison import VARIANTS, members_per_fold
+from ecgnet.config import ComparisonConfig
 from ecgnet.crossval import member_index
 from ecgnet.data import TaskData
 from ecgnet.evaluate import aami

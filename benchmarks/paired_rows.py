@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ecgnet.evaluate import Interval, aami_line, headline, paired_bootstrap
+from ecgnet.evaluate import aami_line, headline, paired_bootstrap
+from ecgnet.interval import Interval
 from feature_store.beat_ids import beat_positions
 from feature_store.tasks import BEATS
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
-from ecgnet.evaluate import Interval
+from ecgnet.interval import Interval
 from ecgnet.plots import comparison_png
 from ecgnet.published import published_plot
 

@@ -28,12 +28,14 @@ from torch import nn
 
 from benchmarks.ablations import development, save_oof
 from benchmarks.common import MITDB
-from ecgnet.comparison import ComparisonConfig, fit_variant
+from ecgnet.comparison import fit_variant
+from ecgnet.config import ComparisonConfig
 from ecgnet.crossval import folds
 from ecgnet.data import TaskData, training_rows
 from ecgnet.evaluate import aami_line, headline, paired_bootstrap
-from ecgnet.fusion import VARIANTS, build
+from ecgnet.fusion import build
 from ecgnet.train import predict_probs, seed_everything, train
+from ecgnet.variants import VARIANTS
 
 
 def refit(data: TaskData, cfg: ComparisonConfig, budget: int, variant: str = "time") -> tuple[nn.Module, float]:

@@ -32,10 +32,10 @@ from benchmarks.common import MITDB
 from benchmarks.rhythm_rule import chosen_out_of_fold, out_of_fold
 from ecgnet import comparison
 from ecgnet.classical import LinearReference, _features, standardisation
+from ecgnet.config import ModelConfig
 from ecgnet.crossval import folds
 from ecgnet.data import TaskData
 from ecgnet.evaluate import aami_line, headline, paired_bootstrap
-from ecgnet.models import ModelConfig
 from feature_store.tasks import BEATS
 
 SETTINGS = ((1.0, 8000), (10.0, 8000), (0.1, 8000), (10.0, 0))  # (C, N rows kept; 0: all)

@@ -92,7 +92,7 @@ def _show(args: argparse.Namespace, workspace: Workspace) -> int:
 
 
 def _predict(args: argparse.Namespace, workspace: Workspace) -> int:
-    from .explain import ExplainConfig  # torch and mlflow load only when a command runs
+    from .config import ExplainConfig
     from .predict import draw_timeline, explain_prediction, load_champion, predict, records_in, write_table
 
     task = task_named(args.task)

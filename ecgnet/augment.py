@@ -13,13 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-
-@dataclass(frozen=True)
-class AugmentConfig:
-    scale: float = 0.15  # gain drawn from U(1 - scale, 1 + scale), per row and lead
-    noise: float = 0.05  # white noise standard deviation (standardised units)
-    wander: float = 0.1  # standard deviation of an added offset and of a linear drift over the window
-    shift: int = 5  # samples: the window moves by up to this many either way (edges repeat)
+from .config import AugmentConfig, ConductionSwap, RhythmJitter, ShapeDropout
 
 
 def augment_waveform(x: torch.Tensor, cfg: AugmentConfig, generator: torch.Generator) -> torch.Tensor:
@@ -37,21 +31,6 @@ def augment_waveform(x: torch.Tensor, cfg: AugmentConfig, generator: torch.Gener
         idx = (torch.arange(n, device=x.device) + offset).clamp(0, n - 1).expand(b, leads, n)
         out = out.gather(2, idx)
     return out
-
-
-@dataclass(frozen=True)
-class RhythmJitter:
-    """Beat tasks: each training row's RR features as if its record's references had come out otherwise.
-
-    Every RR column is a beat's interval in seconds or over one of its record's references (the mean,
-    the slow median, the 90th percentile; feature_store.transforms.rhythm). Where they agree a model may
-    play them against each other, and a record whose references disagree as no training record's do
-    (DS2's 232: S beats are most of it, so its mean and median are their rhythm, and its pauses are its
-    90th percentile) is then read wrongly however early its beats are. Scaling each reference
-    independently per row teaches that any one of them may be off, and the heart rate with `tempo`."""
-
-    reference: float = 1.5  # each reference scaled by a log-uniform factor in [1 / reference, reference]
-    tempo: float = 1.3  # every interval in seconds scaled together, log-uniform in [1 / tempo, tempo]
 
 
 JITTER_DRAWS = ("tempo", "local", "mean", "slow", "q90")
@@ -91,22 +70,6 @@ def jitter_rhythm(
     return torch.cat([scalars[:, :k] * factor, scalars[:, k:]], dim=1)
 
 
-@dataclass(frozen=True)
-class ConductionSwap:
-    """Beat tasks: some training beats of one class wear the conduction of another class's beat.
-
-    A supraventricular beat is conducted through the ventricles as the record's normal beats are, so
-    its QRS shape says what the record conducts with (a bundle-branch block, say), not that it is
-    premature; a model that learnt "this shape is N" from the records where every blocked beat is N then
-    reads a blocked record's S beats as N whatever their rhythm. Each `label` row in a batch takes, with
-    probability `share`, the waveform and morphology scalars (every time scalar after the rhythm ones)
-    of a `donor` row drawn from the same batch, keeping its own rhythm and label."""
-
-    share: float = 0.5
-    label: str = "S"
-    donor: str = "N"
-
-
 def swap_conduction(
     time: dict[str, torch.Tensor],
     target: torch.Tensor,
@@ -128,20 +91,6 @@ def swap_conduction(
     given = donors[torch.randint(len(donors), (len(chosen),), generator=generator)]
     donated = lambda rows: rows[given.to(rows.device)]  # noqa: E731
     return _with_shape(time, chosen, rhythm_width, donated, donated)
-
-
-@dataclass(frozen=True)
-class ShapeDropout:
-    """Beat tasks: some training beats are shown with their shape withheld and their rhythm kept.
-
-    Where DS1 pairs a QRS shape with one class only (every bundle-branch-blocked beat it trains on is N),
-    a model can learn the shape as the answer and stop reading the rhythm, and then calls a blocked
-    record's premature beats N. With probability `share` a training row of any class loses its waveform
-    (each lead flattened to the batch's mean level) and its morphology scalars (every time scalar after the
-    rhythm ones, set to the batch's column means), so the rhythm has to answer alone for those rows; the
-    network still sees both, together, on every other row and at scoring."""
-
-    share: float = 0.3
 
 
 def drop_shape(

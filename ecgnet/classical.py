@@ -30,9 +30,9 @@ from torch import nn
 from feature_store.config import IngestConfig
 from feature_store.transforms.rhythm import BEAT_RR_NAMES
 
+from .config import ModelConfig
 from .data import Split, TaskData, rhythm_columns
 from .models.blocks import Normalizer
-from .models.config import ModelConfig
 from .models.rhythm import EARLIER, NORMAL, PREMATURE
 from .trees import Forest, TreeEnsemble, boosted_forest
 

@@ -20,107 +20,34 @@ from torch import nn
 
 from . import seeds
 from .classical import BoostedReference, LinearReference, fit_reference
+from .config import ComparisonConfig
 from .crossval import FoldEnsemble, development, folds, member_index, scored_on_development
 from .data import Split, TaskData, training_rows
 from .decisions import Decision, DecisionOffsets, apply_offsets, decide, kept_offsets
-from .evaluate import (
-    Interval,
-    evaluate,
-    headline,
-    latency_ms,
-    metric_interval,
-    n_parameters,
-    paired_bootstrap,
-)
-from .explain import ExplainConfig, Explained, explain_variant
+from .evaluate import evaluate, headline, latency_ms, metric_interval, n_parameters, paired_bootstrap
+from .explain import Explained, explain_variant
 from .fusion import (
     EMBEDDING,
     MODALITIES,
-    VARIANTS,
     IntermediateFusion,
     LateFusion,
     MeanEnsemble,
-    Variant,
     build,
     combine_probs,
     cross_fit_late,
     fit_late,
     mean_probs,
 )
-from .models import ModelConfig
+from .interval import Interval
 from .plots import attribution_pngs
-from .promotion import SELECTIONS, choose_candidate, choose_parsimonious
-from .train import TrainConfig, predict_probs, resolve_device, rows, seed_everything, tensors, train
+from .promotion import choose_candidate, choose_parsimonious
+from .train import predict_probs, resolve_device, rows, seed_everything, tensors, train
+from .variants import VARIANTS, Variant
 
 if TYPE_CHECKING:
     from feature_store.tasks import TaskSpec
 
 log = logging.getLogger(__name__)
-
-ENCODER_CHOICES = ("frozen", "fine_tune", "scratch")
-
-
-@dataclass(frozen=True)
-class ComparisonConfig:
-    variants: tuple[str, ...] = tuple(VARIANTS)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    n_boot: int = 200  # bootstrap draws for every interval
-    # intermediate variants' encoders: "frozen" (the trained single models' encoders, fixed: only the
-    # fusion head trains, on embeddings computed once), "fine_tune" (start from them, train end to end)
-    # or "scratch". Frozen is the default: on MIT-BIH it costs seconds a fold instead of 4.5 CPU
-    # minutes, and DS1 cross-validation does not tell the two apart (concat 0.386 frozen vs 0.414
-    # fine-tuned, gated 0.392 vs 0.372; reruns move these by about 0.03)
-    intermediate_encoders: str = "frozen"
-    # > 1: patient-grouped k-fold cross-validation over train + val (ecgnet.crossval); every variant is
-    # scored out of fold and tested as its fold ensemble. 1: one fit on train, scored on val.
-    folds: int = 1
-    # under cross-validation: patients placed in folds by their class mix (scikit-learn's
-    # StratifiedGroupKFold; ecgnet.crossval.patient_folds) instead of dealt at random; single-label tasks
-    stratify_folds: bool = False
-    # under cross-validation: members per fold of every trained variant, each from its own seed (the
-    # train seed, then + SEED_STEP each), their mean the fold's prediction: an ensemble over
-    # initialisation and batch order as well as over folds. On MIT-BIH DS1 two seeds' averaged
-    # out-of-fold probabilities of the time variant scored 0.761 and 0.764 against 0.745-0.755 alone
-    # (README); k x seeds members cost seeds times the training and the latency. Closed-form variants
-    # (classical) keep one member a fold: a second seed would fit the same model
-    seeds: int = 1
-    # variants kept at one member a fold whatever `seeds` says: the costly ones a time budget cannot
-    # double (the issue's "fewer folds for the costly variants"). Fusion members of a later seed build
-    # on such a variant's seed-0 member of their fold
-    one_seed: tuple[str, ...] = ()
-    # single-label tasks scored by macro F1: per-class decision offsets fitted on (out-of-fold)
-    # validation probabilities (ecgnet.decisions), kept only where their cross-fitted validation metric
-    # beats the plain argmax's beyond noise: the lower end of the gain's patient-paired 95 % interval
-    # above `offsets_min_gain`. On MIT-BIH DS1 most variants gain nothing across patients, and offsets
-    # that fit some patients' class mix move others' decisions a long way (a +0.019 gain with interval
-    # [-0.022, +0.049] cost the ensemble V sensitivity on DS2 when the rule was a fixed +0.01)
-    decision_offsets: bool = True
-    offsets_min_gain: float = 0.0
-    # Integrated Gradients on a stratified sample of validation rows: modality shares, ablation,
-    # faithfulness (ecgnet.explain). Off (None) until its cost is bounded: on 2 cores it made the
-    # model tests several times slower
-    explain: ExplainConfig | None = None
-    # how the candidate is chosen on validation: "parsimony" (the smallest variant whose validation metric
-    # is not below the best one's beyond noise, patient-paired; promotion.choose_parsimonious) or "best"
-    # (the highest validation metric). On MIT-BIH DS1 the top four variants lay within 0.01 of each other
-    # with paired intervals across zero, and "best" moved between them from run to run
-    selection: str = "parsimony"
-
-    def __post_init__(self) -> None:
-        if self.seeds < 1 or (self.seeds > 1 and self.folds < 2):
-            raise ValueError(
-                f"seeds={self.seeds} with folds={self.folds}; fix: seeds >= 1, and above 1 only with folds > 1"
-            )
-        unknown = sorted(set(self.one_seed) - set(VARIANTS))
-        if unknown:
-            raise ValueError(f"one_seed names unknown variants {unknown}; fix: some of {', '.join(VARIANTS)}")
-        if self.intermediate_encoders not in ENCODER_CHOICES:
-            raise ValueError(
-                f"intermediate_encoders={self.intermediate_encoders!r}; fix: one of {', '.join(ENCODER_CHOICES)}"
-            )
-        if self.selection not in SELECTIONS:
-            raise ValueError(f"selection={self.selection!r}; fix: one of {', '.join(SELECTIONS)}")
 
 
 @dataclass

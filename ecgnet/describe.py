@@ -17,7 +17,7 @@ import polars as pl
 from feature_store.summary import markdown_table
 from feature_store.tasks import TaskSpec
 
-from .evaluate import Interval
+from .interval import Interval
 from .promotion import Candidate, Champion, GateDecision
 from .show import ComparisonSummary, choice_columns, reaches_zero, readable, test_columns, verdict_lines
 from .tracking import CANDIDATE, NOTE_LIMIT, ROLE

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -14,38 +13,10 @@ from sklearn.metrics import confusion_matrix, f1_score
 
 from feature_store.tasks import macro_f1_key
 
+from .interval import Interval
+
 if TYPE_CHECKING:
     from feature_store.tasks import TaskSpec
-
-
-@dataclass(frozen=True)
-class Interval:
-    """A metric with its 95 % patient-bootstrap interval."""
-
-    value: float
-    lo: float
-    hi: float
-
-    def __str__(self) -> str:
-        return f"{self.value:.3f} [{self.lo:.3f}, {self.hi:.3f}]"
-
-    @classmethod
-    def parse(cls, text: str) -> Interval:
-        """What `str` writes (and a comparison table holds), read back: '0.743 [0.692, 0.793]', or
-        'nan [nan, nan]' for a class the test split lacks."""
-        number = r"([-+]?(?:[\d.]+|nan))"
-        match = re.match(rf"^\s*{number}\s*\[{number},\s*{number}\]", text)
-        if match is None:
-            raise ValueError(f"not a figure with an interval: {text!r}")
-        return cls(*(float(g) for g in match.groups()))
-
-    def flat(self, name: str) -> dict[str, float]:
-        """MLflow metric names: `name`, `name_lo`, `name_hi`."""
-        return {name: self.value, f"{name}_lo": self.lo, f"{name}_hi": self.hi}
-
-    @classmethod
-    def from_json(cls, d: dict) -> Interval:
-        return cls(float(d["value"]), float(d["lo"]), float(d["hi"]))
 
 
 def predictions(probs: np.ndarray, multilabel: bool) -> np.ndarray:

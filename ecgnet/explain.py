@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from .classical import HandMadeFeatures
+from .config import ExplainConfig
 from .data import InputNames, Split, TaskData
 from .export import Layout, Packed
 from .fusion import EarlyFusion
@@ -33,19 +34,6 @@ from .models import MODALITIES
 
 NETWORKS = (*MODALITIES.values(), EarlyFusion, HandMadeFeatures)  # what a variant runs a row through
 BASELINE_FILE = "baseline.npy"  # the train mean row, logged under explain/ beside every model in MLflow
-
-
-@dataclass(frozen=True)
-class ExplainConfig:
-    # stratified sample explained: IG costs n_steps forward and backward passes per row and fold member;
-    # 50 a class keeps explanations to about a tenth of a 2-core run (README, issue 10 note)
-    rows_per_class: int = 50
-    n_steps: int = 128  # integration steps (Gauss-Legendre): within 1 % of completeness on real beats (64: 1.4 %)
-    # models without gradients (trees): feature orders sampled for Shapley values (completeness is exact
-    # at any number; more orders, less noise in each attribution)
-    shapley_samples: int = 10
-    fractions: tuple[float, ...] = (0.0, 0.02, 0.05, 0.1, 0.2, 0.4, 0.7, 1.0)  # deletion curve points
-    seed: int = 0
 
 
 @dataclass

@@ -16,8 +16,9 @@ from feature_store.tasks import RecordWindows, TaskSpec
 from feature_store.views.store import FeatureStore
 from feature_store.workspace import Workspace
 
+from .config import ExplainConfig
 from .data import InputNames, modality_inputs
-from .explain import BASELINE_FILE, ExplainConfig, Explanation, attribute, stratified_rows
+from .explain import BASELINE_FILE, Explanation, attribute, stratified_rows
 from .export import Layout
 from .plots import attribution_png, rhythm_timeline_png
 from .tracking import CHAMPION, Tracker, pickles_refused

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
-from .evaluate import Interval
+from .interval import Interval
 
 # registries written before every digit was kept hold the champion's metric to 6 decimals, rounded either
 # way: an identical retrain must not read as worse by that last half-digit

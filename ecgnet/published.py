@@ -15,7 +15,8 @@ import polars as pl
 
 from feature_store.tasks import TaskSpec
 
-from .evaluate import Interval, figure_label
+from .evaluate import figure_label
+from .interval import Interval
 from .plots import published_png
 
 

@@ -17,7 +17,6 @@ from feature_store.beat_ids import beat_positions
 
 from . import seeds
 from .comparison import (
-    ComparisonConfig,
     Selection,
     VariantResult,
     best_single,
@@ -26,9 +25,11 @@ from .comparison import (
     scored_validation,
     select,
 )
+from .config import ComparisonConfig
 from .data import Split, TaskData
-from .evaluate import Concentration, Interval, concentration, headline, per_group, percentile_interval, resampled
+from .evaluate import Concentration, concentration, headline, per_group, percentile_interval, resampled
 from .fusion import MODALITIES
+from .interval import Interval
 from .plots import comparison_png, per_patient_png, shares_png
 
 if TYPE_CHECKING:

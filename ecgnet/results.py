@@ -11,14 +11,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from .comparison import ComparisonConfig, VariantResult, members_per_fold
+from .comparison import VariantResult, members_per_fold
+from .config import ComparisonConfig
 from .crossval import FoldEnsemble
 from .data import TaskData
 from .decisions import kept_offsets
-from .evaluate import Interval
 from .explain import Explained
-from .fusion import MODALITIES, VARIANTS, LateFusion, MeanEnsemble, Stacker, Variant, WeightedAverage, build
+from .fusion import MODALITIES, LateFusion, MeanEnsemble, Stacker, WeightedAverage, build
+from .interval import Interval
 from .train import predict_probs
+from .variants import VARIANTS, Variant
 
 
 def save_result(result: VariantResult, directory: Path) -> None:

@@ -18,7 +18,8 @@ import polars as pl
 from feature_store.tasks import TaskSpec
 
 from .data import SPLITS, split_param
-from .evaluate import Concentration, Interval
+from .evaluate import Concentration
+from .interval import Interval
 from .promotion import SELECTIONS, Champion
 from .published import not_compared, published_summary
 from .report import AGREEMENT

@@ -38,7 +38,8 @@ from feature_store.summary import markdown_table
 from feature_store.views.catalog import ViewEntry
 from feature_store.workspace import PROJECT_ROOT, Workspace, names_server, tracking_uri
 
-from .comparison import ComparisonConfig, VariantResult
+from .comparison import VariantResult
+from .config import ComparisonConfig
 from .data import TaskData
 from .explain import BASELINE_FILE, train_baseline
 from .export import Layout, Packed

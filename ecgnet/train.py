@@ -19,16 +19,8 @@ import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from .augment import (
-    AugmentConfig,
-    BatchPlan,
-    ConductionSwap,
-    RhythmJitter,
-    RhythmPlan,
-    ShapeDropout,
-    mix_rows,
-    rhythm_exponents,
-)
+from .augment import BatchPlan, RhythmPlan, mix_rows, rhythm_exponents
+from .config import TrainConfig
 from .data import Split, TaskData, rhythm_columns
 from .evaluate import headline
 from .fusion import activation
@@ -36,61 +28,6 @@ from .losses import FocalLoss
 
 log = logging.getLogger(__name__)
 CPU = torch.device("cpu")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    epochs: int = 20
-    batch_size: int = 256
-    lr: float = 1e-3
-    weight_decay: float = 1e-2
-    patience: int = 5  # epochs without a better validation metric before stopping
-    seed: int = 0
-    device: str = "auto"  # torch device: auto (CUDA when available) | cpu | cuda
-    amp: bool = True  # mixed precision on CUDA (float16 with a gradient scaler)
-    # bfloat16 autocast in training on the CPU, for the models that declare it pays (`cpu_bf16`: the
-    # convolutional time and spectrogram models; a CPU step of the frequency Transformer is 2.3x slower in
-    # bfloat16). Scoring stays float32. Off: the arithmetic every table in the README was measured with
-    cpu_bf16: bool = False
-    class_weighting: bool = True  # single-label tasks: inverse-frequency class weights in the loss
-    # and those weights raised to this power (1: inverse frequency; 0.5: its square root, a softer balance
-    # that trades rare-class sensitivity for positive predictivity: on DS1 CV S Se 0.58 -> 0.43 and
-    # 0.75 -> 0.48 with two seeds, the headline down 0.01-0.04; benchmarks/ABLATIONS.md, "Softer class weights")
-    class_weight_power: float = 1.0
-    # time-modality waveforms augmented in training (ecgnet.augment); measured on DS1 twice (2026-11-30 and,
-    # on today's model, 2026-12-05): noise both times, so off
-    augment: AugmentConfig | None = None
-    rhythm_jitter: RhythmJitter | None = None  # beat tasks: RR references scaled per row in training
-    conduction_swap: ConductionSwap | None = None  # beat tasks: S beats wear N beats' shapes in training
-    shape_dropout: ShapeDropout | None = None  # beat tasks: some training beats show their rhythm only
-    # single-label tasks: each epoch trains on every row of the classes with at most `class_cap` rows
-    # and a fresh random `class_cap` of each larger class (MIT-BIH: N is 90 % of DS1), so an epoch costs
-    # a fraction of a full pass and, over epochs, every row is still seen; class weights follow the
-    # capped counts. None: every row every epoch
-    class_cap: int | None = None
-    # single-label tasks: within each class, a patient's rows weigh (its rows of that class)^-patient_balance,
-    # rescaled so the class keeps its total weight: 0 changes nothing; 1 gives every patient the same say in
-    # each class, where MIT-BIH DS1's S beats are otherwise 40 % record 209's and learnt as its S looks
-    patient_balance: float = 0.0
-    # an exponential moving average of the weights (batch-norm statistics too), updated every step, is what
-    # each epoch is scored and kept as: averaged weights sit in flatter minima, which carry better to unseen
-    # domains (SWAD, Cha et al. 2021), here unseen patients. The per-step decay; None: the raw weights
-    weight_average: float | None = None
-    # single-label tasks: the focal loss's exponent (ecgnet.losses): rows the model already reads right
-    # weigh (1 - p_true)^focal_gamma of their cross-entropy; 0: the plain (class-weighted) cross-entropy.
-    # Gamma 2 on DS1 CV: within noise, the blocked records' S beats found less often (benchmarks/ABLATIONS.md)
-    focal_gamma: float = 0.0
-    # mixup (ecgnet.augment.mix_rows): each batch trains on convex mixes of its rows and of their losses,
-    # lam ~ Beta(mixup, mixup); a smoother boundary between classes, which may carry better to unseen
-    # patients. None: the rows as they are. Alpha 0.2 on DS1 CV lost with both seeds (-0.063, -0.023: false
-    # S and V from mixed rows; benchmarks/ABLATIONS.md, "Waveform augmentation, mixup and test-time augmentation")
-    mixup: float | None = None
-    # single-label tasks: a class with fewer training rows than this weighs 0 in the loss (its rows train
-    # nothing; its logit is only ever pushed down). Inverse-frequency weights give every class the total say
-    # of N, so MIT-BIH DS1's 8 Q beats weigh some 1,300 N beats each. 0: every class as its weight says. Q out
-    # (100) on DS1 CV lost with both seeds (-0.025, -0.036 paired; S Se 0.69 -> 0.48, 0.76 -> 0.65;
-    # benchmarks/ABLATIONS.md, "The rarest class out of the loss")
-    min_class_rows: int = 0
 
 
 @dataclass

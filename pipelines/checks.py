@@ -5,7 +5,6 @@ from collections.abc import Iterator
 import dagster as dg
 import polars as pl
 
-from ecgnet.describe import GATE, gate_note
 from ecgnet.promotion import Candidate, gate
 from feature_store.accounting import beat_accounting, patients_in_two_splits
 from feature_store.ingest import POLICY_CODES
@@ -218,6 +217,8 @@ def build_quality_gate(spec: TaskSpec) -> dg.AssetChecksDefinition:
         "and is not worse than the current champion beyond its interval.",
     )
     def _gate(training: TrainingSettings, mlflow: MlflowTracking, candidate: Candidate) -> dg.AssetCheckResult:
+        from ecgnet.describe import GATE, gate_note  # with MLflow's: imported when the gate runs
+
         tracker = mlflow.tracker()
         decision = gate(candidate, training.minimum(spec), tracker.current_champion(spec.name))
         said = gate_note(decision)

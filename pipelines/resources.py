@@ -1,22 +1,22 @@
 """Typed resources: the workspace, MLflow, which folders to ingest and how, and the training budgets.
 
 Defaults come from the science's dataclasses (IngestConfig, TrainConfig, ComparisonConfig), so each
-is written once; the Dagster launchpad shows and overrides them.
+is written once; the Dagster launchpad shows and overrides them. torch and MLflow are imported where a
+step first uses them, not here: every process that loads the definitions (the UI's code server, the
+daemon, each run worker) imports this module, most of them to run no training at all.
 """
 
 import os
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 from pydantic import Field
 
-from ecgnet.comparison import ComparisonConfig
-from ecgnet.explain import ExplainConfig
-from ecgnet.fusion import task_variants
-from ecgnet.tracking import Tracker, run_page
-from ecgnet.train import TrainConfig, native_bf16
+from ecgnet.config import ComparisonConfig, ExplainConfig, TrainConfig
+from ecgnet.variants import task_variants
 from feature_store.backend import BACKENDS, Backend, select_backend
 from feature_store.config import IngestConfig
 from feature_store.raw_store import RawStore
@@ -27,6 +27,9 @@ from feature_store.writer import acquire
 
 from .partitions import run_shard
 from .stale_runs import run_process, stamp_run
+
+if TYPE_CHECKING:
+    from ecgnet.tracking import Tracker
 
 _INGEST, _TRAIN, _COMPARISON, _EXPLAIN = IngestConfig(), TrainConfig(), ComparisonConfig(), ExplainConfig()
 
@@ -85,15 +88,21 @@ class MlflowTracking(dg.ConfigurableResource):
         "cannot be served fails at training, not at predict)",
     )
 
-    def tracker(self) -> Tracker:
+    def tracker(self) -> "Tracker":
+        from ecgnet.tracking import Tracker
+
         return Tracker.for_workspace(self.store.workspace(), self.tracking_uri or None, self.validate_models)
 
     def runs_url(self, experiment_id: str) -> dg.MetadataValue:
         """A clickable link to an experiment's runs table (MLflow 3 opens GenAI traces by default)."""
+        from ecgnet.tracking import run_page
+
         return dg.MetadataValue.url(f"{self.ui_url}/{run_page(experiment_id)}")
 
     def run_url(self, experiment_id: str, run_id: str) -> dg.MetadataValue:
         """A clickable link to one run's page (a comparison's: its verdict and table, ecgnet.describe)."""
+        from ecgnet.tracking import run_page
+
         return dg.MetadataValue.url(f"{self.ui_url}/{run_page(experiment_id, run_id)}")
 
 
@@ -179,6 +188,12 @@ class FeatureSettings(dg.ConfigurableResource):
         return select_backend(self.backend)
 
 
+def _native_bf16() -> bool:
+    from ecgnet.train import native_bf16  # asks torch, so only when ECGNET_CPU_BF16=auto
+
+    return native_bf16()
+
+
 def _flag(name: str, default: bool, auto: Callable[[], bool] | None = None) -> bool:
     """An on/off setting from the environment: 1, 0, or, where `auto` is given, auto (what it says of
     this machine)."""
@@ -201,7 +216,7 @@ class TrainingSettings(dg.ConfigurableResource):
     seed: int = Field(default=_TRAIN.seed)
     device: str = Field(default=_TRAIN.device, description="torch device: auto (CUDA when available) | cpu | cuda")
     cpu_bf16: bool = Field(
-        default_factory=lambda: _flag("ECGNET_CPU_BF16", _TRAIN.cpu_bf16, native_bf16),
+        default_factory=lambda: _flag("ECGNET_CPU_BF16", _TRAIN.cpu_bf16, _native_bf16),
         description="Train the time and spectrogram models in bfloat16 on the CPU (faster where the CPU has "
         "AMX or AVX512-BF16; scoring stays float32); ECGNET_CPU_BF16=1, 0 or auto (on where the CPU has "
         "either) overrides the default, off",

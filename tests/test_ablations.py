@@ -122,8 +122,7 @@ def test_every_ablation_row_names_settings_that_exist():
     from dataclasses import fields
 
     from benchmarks.ablations import ABLATIONS, HARNESS_KEYS, RowChange
-    from ecgnet.models import ModelConfig
-    from ecgnet.train import TrainConfig
+    from ecgnet.config import ModelConfig, TrainConfig
     from feature_store.tasks import TaskSpec
 
     training = {f.name for f in fields(TrainConfig)}
@@ -203,10 +202,9 @@ def test_an_ablation_row_is_logged_to_mlflow_beside_the_comparisons(tmp_path):
     from mlflow.tracking import MlflowClient
 
     from benchmarks.ablations import log_row, save_oof
-    from ecgnet.comparison import ComparisonConfig
+    from ecgnet.config import ComparisonConfig, TrainConfig
     from ecgnet.data import Split, TaskData
     from ecgnet.tracking import Tracker
-    from ecgnet.train import TrainConfig
     from feature_store.workspace import Workspace
 
     ids = np.array([f"209:{i * 400:09d}" for i in range(30)])
@@ -251,9 +249,8 @@ def test_an_ablation_row_is_logged_to_mlflow_beside_the_comparisons(tmp_path):
 
 def test_a_row_is_cross_validated_by_patient_and_says_where_it_is(beat_task_sample, capsys):
     from benchmarks.ablations import cross_validate
-    from ecgnet.comparison import ComparisonConfig
+    from ecgnet.config import ComparisonConfig, TrainConfig
     from ecgnet.data import TaskData
-    from ecgnet.train import TrainConfig
 
     data = beat_task_sample(200)
     rows = data.train.join(data.val)  # DS1's two patients, 209 and 220, as the harness's development rows
@@ -285,9 +282,8 @@ def test_a_long_setting_is_logged_as_far_as_mlflow_takes_it_in_comparisons_and_a
     row once cut every setting at 500 where a comparison logged it whole."""
     from mlflow.tracking import MlflowClient
 
-    from ecgnet.comparison import ComparisonConfig
+    from ecgnet.config import ComparisonConfig, TrainConfig
     from ecgnet.tracking import Tracker
-    from ecgnet.train import TrainConfig
     from feature_store.workspace import Workspace
 
     workspace = Workspace(tmp_path / "home")

@@ -6,20 +6,11 @@ from dataclasses import replace
 import pytest
 import torch
 
-from ecgnet.augment import (
-    AugmentConfig,
-    ConductionSwap,
-    RhythmJitter,
-    ShapeDropout,
-    augment_waveform,
-    drop_shape,
-    jitter_rhythm,
-    mix_rows,
-    rhythm_exponents,
-    swap_conduction,
-)
-from ecgnet.fusion import VARIANTS, build
-from ecgnet.train import TrainConfig, train
+from ecgnet.augment import augment_waveform, drop_shape, jitter_rhythm, mix_rows, rhythm_exponents, swap_conduction
+from ecgnet.config import AugmentConfig, ConductionSwap, RhythmJitter, ShapeDropout, TrainConfig
+from ecgnet.fusion import build
+from ecgnet.train import train
+from ecgnet.variants import VARIANTS
 from feature_store.transforms.rhythm import BEAT_RR_NAMES
 from tests.test_models import SMALL
 

@@ -99,9 +99,8 @@ def test_gpu_training_times_and_reports_on_cpu():
     the first place its Python runs)."""
     from benchmarks.beat_arrays import beat_task_data, beat_views, read_beats
     from benchmarks.gpu_training import TRAINABLE, comparison, one_epoch, report
-    from ecgnet.comparison import ComparisonConfig
-    from ecgnet.fusion import VARIANTS
-    from ecgnet.train import TrainConfig
+    from ecgnet.config import ComparisonConfig, TrainConfig
+    from ecgnet.variants import VARIANTS
     from feature_store.workspace import SAMPLE_DATA
 
     rows = read_beats(SAMPLE_DATA / "mitdb", records={"209", "220", "232"})  # two DS1 patients and a DS2 one

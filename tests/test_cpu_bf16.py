@@ -10,11 +10,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ecgnet.fusion import VARIANTS, build
-from ecgnet.models import ModelConfig
+from ecgnet.config import ModelConfig, TrainConfig
+from ecgnet.fusion import build
 from ecgnet.models.spectrogram import SpectrogramNet
 from ecgnet.models.time import TimeNet
-from ecgnet.train import CPU, TrainConfig, autocast_args, bf16_unit, native_bf16, predict_probs, seed_everything, train
+from ecgnet.train import CPU, autocast_args, bf16_unit, native_bf16, predict_probs, seed_everything, train
+from ecgnet.variants import VARIANTS
 
 SMALL = ModelConfig(embed_dim=16, channels=4, scalar_dim=8, heads=2, layers=1, fusion_hidden=16)
 

@@ -9,12 +9,12 @@ import polars as pl
 import pytest
 
 from ecgnet.describe import GATE_ROOM, VariantNote, comparison_note, since, variant_note
-from ecgnet.evaluate import Interval
+from ecgnet.interval import Interval
 from ecgnet.promotion import Candidate
 from ecgnet.show import ComparisonSummary, SplitSize, _splits_said, render, verdict_lines
 from ecgnet.tracking import EXPERIMENT_KIND, NOTE, NOTE_LIMIT, ROLE, TASK, Tracker, flat_params
 from feature_store.tasks import BEATS, TASKS
-from pipelines.assets.training import _describe
+from pipelines.assets.training_steps import _describe
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import torch
 
+from ecgnet.config import ExplainConfig, ModelConfig, TrainConfig
 from ecgnet.evaluate import macro_auc
-from ecgnet.explain import ExplainConfig, deletion_area, deletion_curves, explain, modality_ablation
-from ecgnet.fusion import VARIANTS, build
-from ecgnet.models import ModelConfig
-from ecgnet.train import TrainConfig, seed_everything, train
+from ecgnet.explain import deletion_area, deletion_curves, explain, modality_ablation
+from ecgnet.fusion import build
+from ecgnet.train import seed_everything, train
+from ecgnet.variants import VARIANTS
 
 SMALL = ModelConfig(embed_dim=16, channels=4, scalar_dim=8, heads=2, layers=1, fusion_hidden=16)
 FEW = ExplainConfig(rows_per_class=40)  # the default step count, whose completeness is tested
@@ -73,7 +74,8 @@ def test_deleting_top_attributed_inputs_hurts_faster_than_random(data, time_mode
 
 
 def test_a_compared_variant_carries_its_explanation_through_save_and_load(data, tmp_path):
-    from ecgnet.comparison import ComparisonConfig, train_variant
+    from ecgnet.comparison import train_variant
+    from ecgnet.config import ComparisonConfig
     from ecgnet.report import comparison_table, shares_plot
     from ecgnet.results import load_result, save_result
 

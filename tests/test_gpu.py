@@ -91,9 +91,10 @@ def beat_task(cuda, tmp_path_factory):
 def test_training_runs_on_cuda_with_amp(cuda, beat_task, variant):
     import torch
 
-    from ecgnet.fusion import VARIANTS, build
-    from ecgnet.models import ModelConfig
-    from ecgnet.train import TrainConfig, predict_probs, seed_everything, staged, tensors, train
+    from ecgnet.config import ModelConfig, TrainConfig
+    from ecgnet.fusion import build
+    from ecgnet.train import predict_probs, seed_everything, staged, tensors, train
+    from ecgnet.variants import VARIANTS
 
     x, y = staged(tensors(beat_task.train), torch.from_numpy(beat_task.train.y), cuda)
     assert y.is_cuda and all(v.is_cuda for inp in x.values() for v in inp.values())  # a few MB: staged

@@ -60,3 +60,17 @@ def test_each_task_is_defined_in_one_place():
         # no module but the spec compares against a task's name or looks a task up by it
         named = [path for path, source in text.items() if f'=="{spec.name}"' in source or f'["{spec.name}"]' in source]
         assert not named, (spec.name, named)
+
+
+def test_the_code_location_loads_without_torch_mlflow_scikit_learn_or_matplotlib():
+    """Every process that loads the Dagster definitions (the UI's code server, the daemon, each run
+    worker) imports pipelines.definitions; the training steps import the science when they run, so a
+    process that trains nothing never pays for it (about 6 of 9 s a load on 2 cores)."""
+    import subprocess
+    import sys
+
+    heavy = ("torch", "mlflow", "sklearn", "matplotlib", "captum")
+    probe = f"import sys, pipelines.definitions; print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"

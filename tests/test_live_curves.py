@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from ecgnet.comparison import ComparisonConfig
+from ecgnet.config import ComparisonConfig
 from ecgnet.tracking import ROLE, EpochCurves, Tracker, curve_values
 from feature_store.tasks import BEATS
 
@@ -88,7 +88,8 @@ def test_a_training_run_samples_the_machine_into_its_system_metrics(tracker, mon
 
 
 def test_a_variant_whose_training_raises_leaves_a_failed_run(tmp_path, monkeypatch):
-    from pipelines.assets import training
+    from pipelines.assets import training_steps
+    from pipelines.assets.training import TrainingRun
     from pipelines.resources import EcgnetStore, MlflowTracking, TrainingSettings
 
     store = EcgnetStore(home=str(tmp_path / "home"))
@@ -99,10 +100,10 @@ def test_a_variant_whose_training_raises_leaves_a_failed_run(tmp_path, monkeypat
     def diverged(*_args, **_kwargs):
         raise FloatingPointError("loss is NaN at epoch 2")
 
-    monkeypatch.setattr(training.TaskData, "load", lambda *_args: None)  # the data are not the point here
-    monkeypatch.setattr(training, "train_variant", diverged)
-    run = training.TrainingRun("beats", {}, parent, str(tmp_path / "training"))
+    monkeypatch.setattr(training_steps.TaskData, "load", lambda *_args: None)  # the data are not the point here
+    monkeypatch.setattr(training_steps, "train_variant", diverged)
+    run = TrainingRun("beats", {}, parent, str(tmp_path / "training"))
     with pytest.raises(FloatingPointError):
-        training._train(BEATS, store, mlflow, TrainingSettings(), run, "time", {})
+        training_steps.train_model(BEATS, store, mlflow, TrainingSettings(), run, "time", {})
     (variant,) = tracker.client.search_runs([tracker.experiment("beats")], f"tags.mlflow.parentRunId = '{parent}'")
     assert variant.info.status == "FAILED" and variant.data.tags["mlflow.runName"] == "time"

@@ -5,8 +5,9 @@ import pytest
 import torch
 from torch import nn
 
+from ecgnet.config import TrainConfig
 from ecgnet.losses import FocalLoss
-from ecgnet.train import TrainConfig, _row_weighted, loss_function
+from ecgnet.train import _row_weighted, loss_function
 
 WEIGHT = torch.tensor([0.2, 3.0, 1.5, 8.0, 1.0])
 

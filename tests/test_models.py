@@ -10,15 +10,17 @@ import torch
 from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
 
 from ecgnet import seeds
-from ecgnet.comparison import ComparisonConfig, VariantResult, select, train_variant
+from ecgnet.comparison import VariantResult, select, train_variant
+from ecgnet.config import ComparisonConfig, ModelConfig, TrainConfig
 from ecgnet.data import Split, TaskData, patient_holdout
 from ecgnet.decisions import apply_offsets
-from ecgnet.evaluate import Interval, aami, bootstrap, evaluate, headline, macro_auc, macro_f1, paired_bootstrap
+from ecgnet.evaluate import aami, bootstrap, evaluate, headline, macro_auc, macro_f1, paired_bootstrap
 from ecgnet.export import Layout, Packed
-from ecgnet.fusion import MODALITIES, VARIANTS, activation, build, combine_probs, cross_fit_late, fit_late, mean_probs
-from ecgnet.models import ModelConfig
+from ecgnet.fusion import MODALITIES, activation, build, combine_probs, cross_fit_late, fit_late, mean_probs
+from ecgnet.interval import Interval
 from ecgnet.report import comparison_table
-from ecgnet.train import TrainConfig, epoch_order, predict_probs, seed_everything, tensors, train
+from ecgnet.train import epoch_order, predict_probs, seed_everything, tensors, train
+from ecgnet.variants import VARIANTS
 from feature_store.tasks import BEATS, RECORDS
 from tests.nets import fold_members, intermediate, reference, single_net, time_net
 
@@ -678,8 +680,8 @@ def test_the_fusion_ensemble_is_its_members_mean_and_every_variant_reloads_as_it
     """The ensemble's validation probabilities are its members' (before their offsets) averaged, its
     model predicts their mean, it refuses to run without its members, and late and ensemble variants
     come back from disk as the models that were scored."""
-    from ecgnet.fusion import FUSION
     from ecgnet.results import load_result, save_result
+    from ecgnet.variants import FUSION
 
     cfg = ComparisonConfig(model=SMALL, train=TrainConfig(epochs=1, batch_size=64), n_boot=5)
     results: dict[str, VariantResult] = {}
@@ -815,7 +817,7 @@ def test_class_weights_are_inverse_frequency_to_a_power(data):
 
 def test_a_single_variant_without_a_modality_and_a_mismatched_upstream_are_refused_by_name(data):
     from ecgnet.comparison import VariantResult, _member
-    from ecgnet.fusion import Variant
+    from ecgnet.variants import Variant
 
     with pytest.raises(ValueError, match="'loose' names no modality; fix: set its modality"):
         build(Variant("loose", "single", "a single variant that forgot its view"), data, SMALL)

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from ecgnet.fusion import VARIANTS, build
-from ecgnet.models import ModelConfig
+from ecgnet.config import ModelConfig
+from ecgnet.fusion import build
 from ecgnet.models.rhythm import MonotoneRhythm
 from ecgnet.train import tensors
+from ecgnet.variants import VARIANTS
 from feature_store.transforms.rhythm import BEAT_RR_NAMES, rr_context_names
 from tests.nets import time_net
 

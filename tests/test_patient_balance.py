@@ -8,8 +8,10 @@ import pytest
 import torch
 from torch import nn
 
-from ecgnet.fusion import VARIANTS, build
-from ecgnet.train import TrainConfig, _row_weighted, patient_weights, train
+from ecgnet.config import TrainConfig
+from ecgnet.fusion import build
+from ecgnet.train import _row_weighted, patient_weights, train
+from ecgnet.variants import VARIANTS
 from tests.test_models import SMALL
 
 

@@ -12,10 +12,10 @@ import dagster as dg
 import pytest
 import yaml
 
-from ecgnet.evaluate import Interval
-from ecgnet.fusion import VARIANTS
+from ecgnet.interval import Interval
 from ecgnet.promotion import Candidate
 from ecgnet.train import native_bf16
+from ecgnet.variants import VARIANTS
 from feature_store.raw_store import BEAT_SCHEMA, COLUMN_NOTES, QUARANTINE_SCHEMA, RECORD_SCHEMA, SCHEMA_VERSION
 from feature_store.sources.registry import folder_state
 from feature_store.tasks import BEATS, TASKS
@@ -333,7 +333,7 @@ def test_bfloat16_training_on_the_cpu_is_a_setting_of_the_environment(monkeypatc
     assert TrainingSettings().config(TASKS["beats"]).train.cpu_bf16 is True
     monkeypatch.setenv("ECGNET_CPU_BF16", "auto")  # on where the CPU computes bfloat16 natively
     assert TrainingSettings().config(TASKS["beats"]).train.cpu_bf16 is native_bf16()
-    monkeypatch.setattr("pipelines.resources.native_bf16", lambda: False)
+    monkeypatch.setattr("pipelines.resources._native_bf16", lambda: False)
     assert TrainingSettings().config(TASKS["beats"]).train.cpu_bf16 is False
     monkeypatch.setenv("ECGNET_CPU_BF16", "yes")
     with pytest.raises(ValueError, match=r"ECGNET_CPU_BF16='yes'; fix: 1 \(on\), 0 \(off\) or auto"):

@@ -73,7 +73,7 @@ def test_the_readme_figures_read_the_comparison_table_as_the_asset_writes_it():
     import polars as pl
 
     from benchmarks.readme_figures import comparison_rows
-    from ecgnet.evaluate import Interval
+    from ecgnet.interval import Interval
 
     assert Interval.parse("0.743 [0.692, 0.793]") == Interval(0.743, 0.692, 0.793)
     assert Interval.parse("-0.007 [-0.017, +0.007]") == Interval(-0.007, -0.017, 0.007)

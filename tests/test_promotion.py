@@ -2,7 +2,7 @@
 
 import pytest
 
-from ecgnet.evaluate import Interval
+from ecgnet.interval import Interval
 from ecgnet.promotion import Candidate, Champion, choose_candidate, choose_parsimonious, gate
 
 

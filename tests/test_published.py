@@ -6,7 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from ecgnet.evaluate import Interval, figure_label
+from ecgnet.evaluate import figure_label
+from ecgnet.interval import Interval
 from ecgnet.published import (
     comparable,
     published_metrics,

@@ -5,10 +5,11 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from ecgnet.fusion import VARIANTS, build
-from ecgnet.models import ModelConfig
+from ecgnet.config import ModelConfig
+from ecgnet.fusion import build
 from ecgnet.models.readings import REFERENCE_PAIRS, ReferenceReadings
 from ecgnet.train import tensors
+from ecgnet.variants import VARIANTS
 from feature_store.transforms.rhythm import BEAT_RR_NAMES
 from tests.nets import intermediate, time_net
 

@@ -6,8 +6,7 @@ import dataclasses
 import torch
 
 from benchmarks.refit_budget import refit
-from ecgnet.comparison import ComparisonConfig
-from ecgnet.train import TrainConfig
+from ecgnet.config import ComparisonConfig, TrainConfig
 from tests.test_models import SMALL
 
 

@@ -131,7 +131,7 @@ def test_the_ingest_preview_reads_the_seconds_it_shows(af_world, tmp_path, monke
         shown.append((records, kw))
         return b"\x89PNG"
 
-    monkeypatch.setattr(ingest, "records_png", records_png)
+    monkeypatch.setattr("feature_store.plots.records_png", records_png)  # what the preview imports when it draws
     ingest._preview(snapshot, EcgnetStore(home=str(tmp_path)), "annotated_beats")
     ((records, kw),) = shown
     assert kw["seconds"] == ingest.PREVIEW_SECONDS and len(records) == ingest.PREVIEW_RECORDS

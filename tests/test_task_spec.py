@@ -9,7 +9,7 @@ import pytest
 
 import feature_store.tasks
 from ecgnet.evaluate import METRICS
-from ecgnet.fusion import VARIANTS, task_variants
+from ecgnet.variants import VARIANTS, task_variants
 from feature_store.raw_store import RawStore
 from feature_store.tasks import BEATS, TASKS, BeatWindows, Splits, TaskSpec
 from feature_store.views.store import FeatureStore

@@ -13,11 +13,11 @@ import pytest
 
 from ecgnet.__main__ import main as ecgnet_main
 from ecgnet.data import load_task_data
-from ecgnet.evaluate import Interval
-from ecgnet.fusion import VARIANTS
+from ecgnet.interval import Interval
 from ecgnet.promotion import Candidate, gate
 from ecgnet.show import comparison_summary, verdict_lines
 from ecgnet.tracking import NOTE
+from ecgnet.variants import VARIANTS
 from feature_store.raw_store import RawStore
 from feature_store.tasks import BEATS, RECORDS
 from feature_store.views.store import FeatureStore

@@ -11,13 +11,13 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.utils.class_weight import compute_sample_weight
 
 from ecgnet.classical import fit_reference
-from ecgnet.explain import ExplainConfig, attribute, explain, train_baseline
+from ecgnet.config import BoostingConfig, ExplainConfig, ModelConfig
+from ecgnet.explain import attribute, explain, train_baseline
 from ecgnet.export import Layout, Packed
-from ecgnet.fusion import VARIANTS, activation, build
-from ecgnet.models import ModelConfig
-from ecgnet.models.config import BoostingConfig
+from ecgnet.fusion import activation, build
 from ecgnet.train import tensors
 from ecgnet.trees import TreeEnsemble, boosted_forest, float32_floor
+from ecgnet.variants import VARIANTS
 from feature_store.tasks import RecordWindows
 from tests.nets import reference
 

@@ -6,8 +6,10 @@ from dataclasses import replace
 import pytest
 import torch
 
-from ecgnet.fusion import VARIANTS, build
-from ecgnet.train import TrainConfig, seed_everything, train
+from ecgnet.config import TrainConfig
+from ecgnet.fusion import build
+from ecgnet.train import seed_everything, train
+from ecgnet.variants import VARIANTS
 from tests.test_models import SMALL
 
 

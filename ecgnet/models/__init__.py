@@ -1,10 +1,10 @@
 """Modality encoders: each has `encode(x) -> (B, embed_dim)` and a classification head."""
 
-from .config import ModelConfig
 from .frequency import FrequencyNet
 from .spectrogram import SpectrogramNet
 from .time import TimeNet
 
+# keyed and ordered as ecgnet.variants.MODALITY_NAMES, which names them without importing torch
 MODALITIES = {"time": TimeNet, "frequency": FrequencyNet, "spectrogram": SpectrogramNet}
 
-__all__ = ["MODALITIES", "FrequencyNet", "ModelConfig", "SpectrogramNet", "TimeNet"]
+__all__ = ["MODALITIES", "FrequencyNet", "SpectrogramNet", "TimeNet"]

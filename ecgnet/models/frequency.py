@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..config import ModelConfig
 from .blocks import Normalizer, SinusoidalPositions, mlp
-from .config import ModelConfig
 
 
 class FrequencyNet(nn.Module):

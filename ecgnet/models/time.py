@@ -6,8 +6,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..config import ModelConfig
 from .blocks import Normalizer, ResBlock1d, mlp
-from .config import ModelConfig
 from .readings import ReferenceReadings
 from .rhythm import MonotoneRhythm
 

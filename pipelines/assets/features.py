@@ -4,7 +4,6 @@ per shard of the raw records."""
 import dagster as dg
 import numpy as np
 
-from feature_store.plots import class_means_png, spectrogram_png
 from feature_store.tasks import TaskSpec
 from feature_store.views.catalog import ViewEntry
 from feature_store.views.families import FAMILIES
@@ -117,6 +116,8 @@ def _metadata(made: list[Materialized], features: FeatureStore, store: EcgnetSto
 
 def _preview(entry: ViewEntry, features: FeatureStore) -> bytes:
     """Spectrogram of one row, or the mean first-lead curve per class for time and spectral views."""
+    from feature_store.plots import class_means_png, spectrogram_png  # matplotlib: not at the code location's load
+
     column = PREVIEW_COLUMN[entry.family]
     # the first rows only: a preview must not read a view whose size grows with the database
     rows = features.scan(entry.name, entry.version).select("entity_id", "labels", column).head(PREVIEW_ROWS).collect()

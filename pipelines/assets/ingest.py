@@ -4,7 +4,6 @@ import dagster as dg
 import polars as pl
 
 from feature_store.ingest import IngestReport, ingest_kind
-from feature_store.plots import records_png
 from feature_store.raw_store import (
     BEAT_SCHEMA,
     COLUMN_NOTES,
@@ -230,6 +229,8 @@ def _preview(snapshot: RawSnapshot, store: EcgnetStore, name: str) -> dict:
             .collect()
         )
         records = _drawn_from_beats(snapshot, records, head)
+    from feature_store.plots import records_png  # matplotlib, when a preview is drawn: not at the code location's load
+
     preview = records_png(records, seconds=PREVIEW_SECONDS, beats=beats)
     return png(preview, store.workspace().plots / f"{name}.png", "preview")
 
