@@ -2,8 +2,9 @@
 
 Every process that serves or runs the pipeline loads `pipelines.definitions` first: the UI's code
 server (at `make ui` and at each "Reload definitions"), the daemon, and each run's worker before its
-first step. Since 2026-12-06 the definitions import no torch, MLflow, scikit-learn or matplotlib
-(ecgnet.config, ecgnet.variants; the training assets import their steps when they run); before, every
+first step. Since 2026-12-06 the definitions import no torch, MLflow, scikit-learn, matplotlib or
+scipy.signal (ecgnet.config, ecgnet.variants; the training assets import their steps when they run, the
+feature transforms scipy.signal when they compute); before, every
 load paid for them, which is what a load followed by the training steps' imports still costs (the
 baseline, measured in the same run). Each figure is the median of fresh interpreters, one at a time.
 

@@ -62,14 +62,15 @@ def test_each_task_is_defined_in_one_place():
         assert not named, (spec.name, named)
 
 
-def test_the_code_location_loads_without_torch_mlflow_scikit_learn_or_matplotlib():
+def test_the_code_location_loads_without_torch_mlflow_scikit_learn_matplotlib_or_scipy():
     """Every process that loads the Dagster definitions (the UI's code server, the daemon, each run
-    worker) imports pipelines.definitions; the training steps import the science when they run, so a
-    process that trains nothing never pays for it (about 6 of 9 s a load on 2 cores)."""
+    worker) imports pipelines.definitions; the training steps import the science when they run, and the
+    feature transforms scipy.signal when they compute, so a process that does neither never pays for
+    them (about 6 of 9 s a load on 2 cores, benchmarks/code_location.py)."""
     import subprocess
     import sys
 
-    heavy = ("torch", "mlflow", "sklearn", "matplotlib", "captum")
+    heavy = ("torch", "mlflow", "sklearn", "matplotlib", "captum", "scipy")
     probe = f"import sys, pipelines.definitions; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -11,7 +11,6 @@ from functools import cache
 from types import ModuleType
 
 import numpy as np
-from scipy import signal as host_signal
 
 from ..backend import Array, signal_module
 from .resample import resample
@@ -29,7 +28,8 @@ class PreprocessParams:
 @cache
 def bandpass_sos(fs: float, low_hz: float, high_hz: float, order: int) -> np.ndarray:
     high = min(high_hz, 0.45 * fs)  # stay below Nyquist for low-rate records
-    return host_signal.butter(order, [low_hz, high], btype="bandpass", fs=fs, output="sos")
+    # designed on the host (scipy.signal, imported on first use: not when the definitions load)
+    return signal_module(np).butter(order, [low_hz, high], btype="bandpass", fs=fs, output="sos")
 
 
 def bandpass(x: Array, xp: ModuleType, *, fs: float, low_hz: float, high_hz: float, order: int) -> Array:

@@ -6,13 +6,14 @@ from `wfdb.processing.gqrs_detect` (the beats of a record scored without annotat
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Iterator
+from types import ModuleType
 
 import numpy as np
-from scipy.signal.windows import tukey
-from wfdb import processing
 
+from ..backend import signal_module
 from ..beat_ids import record_rows
 from .resample import resample
 
@@ -37,6 +38,12 @@ AMPLITUDE_SPAN_S = 2.0  # long enough that every stretch holds a beat at any rat
 SPIKE_CLIP = 10.0
 EDGE_PAD_S = 1.0  # s of zeros either side: GQRS finds no beat in its first samples
 IRREGULAR_STEP = 0.1  # a successive RR difference over this share of the mean RR is irregular
+
+
+def _processing() -> ModuleType:
+    """wfdb.processing, imported at the first detection: it brings scipy.signal, which loading the
+    Dagster definitions (they import this module for the views' parameters) does without."""
+    return importlib.import_module("wfdb.processing")
 
 
 def beat_rr_features(
@@ -120,7 +127,7 @@ def detect_r_peaks(lead: np.ndarray, fs: float) -> np.ndarray:
     if prepared is None:
         return np.array([], dtype=np.int64)
     x, up = prepared
-    peaks = np.asarray(processing.xqrs_detect(x, fs=fs * up, verbose=False), dtype=np.int64)
+    peaks = np.asarray(_processing().xqrs_detect(x, fs=fs * up, verbose=False), dtype=np.int64)
     return _mapped_back(peaks, up, len(lead))
 
 
@@ -141,10 +148,10 @@ def detect_beats(lead: np.ndarray, fs: float) -> np.ndarray:
     pad = np.zeros(int(EDGE_PAD_S * fs * up))
     top = SPIKE_CLIP * TYPICAL_QRS_MV
     x = np.concatenate([pad, np.clip(x * (TYPICAL_QRS_MV / amplitude), -top, top), pad])
-    peaks = processing.gqrs_detect(sig=x, fs=fs * up)
+    peaks = _processing().gqrs_detect(sig=x, fs=fs * up)
     if len(peaks):
         radius, smooth = int(0.05 * fs * up), int(0.15 * fs * up)
-        peaks = processing.correct_peaks(x, peaks, search_radius=radius, smooth_window_size=smooth)
+        peaks = _processing().correct_peaks(x, peaks, search_radius=radius, smooth_window_size=smooth)
     peaks = np.asarray(peaks, dtype=np.int64) - len(pad)
     return _mapped_back(peaks[(peaks >= 0) & (peaks < len(x) - 2 * len(pad))], up, len(lead))
 
@@ -157,7 +164,8 @@ def _prepared(lead: np.ndarray, fs: float) -> tuple[np.ndarray, int] | None:
     if len(lead) == 0 or np.ptp(lead) == 0:
         return None
     up = max(1, math.ceil(DETECT_MIN_FS / fs))
-    x = (lead.astype(np.float64) - np.median(lead)) * tukey(len(lead), min(1.0, 2 * EDGE_TAPER_S * fs / len(lead)))
+    taper = signal_module(np).windows.tukey(len(lead), min(1.0, 2 * EDGE_TAPER_S * fs / len(lead)))
+    x = (lead.astype(np.float64) - np.median(lead)) * taper
     return np.asarray(resample(x, fs=fs, target_fs=fs * up)[0] if up > 1 else x, dtype=np.float64), up
 
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 from types import ModuleType
 
 import numpy as np
-from scipy import signal as host_signal
 
-from ..backend import Array
+from ..backend import Array, signal_module
 
 EPS = 1e-6  # mV; floor under the log magnitude
 
@@ -30,7 +29,7 @@ def log_spectrogram(x: Array, xp: ModuleType, *, fs: float, nperseg: int, hop: i
     idx = xp.asarray(np.arange(len(centres))[:, None] * hop + np.arange(nperseg)[None, :])
     # float64 frames: quiet bins sit 1e-4 below the loud ones, where float32 FFT rounding
     # would move their logarithm by 1e-3
-    window = xp.asarray(host_signal.get_window("hann", nperseg), dtype=xp.float64)
+    window = xp.asarray(signal_module(np).get_window("hann", nperseg), dtype=xp.float64)
     frames = x.astype(xp.float64)[..., idx] * window  # (rows, leads, frames, nperseg)
     mag = xp.abs(xp.fft.rfft(frames, axis=-1)[..., : len(freqs)]) / window.sum()
     return xp.log(mag + EPS).astype(xp.float32).swapaxes(-1, -2)  # (rows, leads, F, frames)
