@@ -11,14 +11,14 @@ from feature_store.ingest import POLICY_CODES
 from feature_store.shards import Shard
 from feature_store.sources.files import under_folders
 from feature_store.summary import markdown_table
-from feature_store.tasks import TaskSpec
+from feature_store.tasks import TaskSpec, view_name
 from feature_store.views.families import FAMILIES
 from feature_store.views.inputs import raw_rows
 from feature_store.views.quality import non_finite, schema_problems
 
 from .assets.ingest import INGEST_ASSETS
 from .naming import TaskAssets
-from .partitions import step_shards
+from .partitions import checked_shards
 from .resources import EcgnetStore, IngestSettings, MlflowTracking, TrainingSettings
 
 
@@ -83,7 +83,7 @@ def build_quarantine_check(kind: str) -> dg.AssetChecksDefinition:
 )
 def check_beats_accounted(context: dg.AssetCheckExecutionContext, store: EcgnetStore) -> dg.AssetCheckResult:
     raw = store.raw()
-    shards = step_shards(context.op_execution_context)
+    shards = checked_shards(context.op_execution_context)
     table = beat_accounting(raw, record_ids=[r for s in shards for r in raw.snapshot("annotated", s).record_ids])
     bad = table.filter(~pl.col("ok"))
     return dg.AssetCheckResult(
@@ -152,12 +152,19 @@ def _view_results(
         if entry is None:
             raise ValueError(f"{asset_name}: shard {shard.key} has no view of its current records to check")
         per_shard[shard.key] = (entry, raw_rows(spec, snapshots))
-    key = dg.AssetKey(asset_name)
+    key, view = dg.AssetKey(asset_name), view_name(spec.name, family)
     problems = {k: p for k, (e, _) in per_shard.items() if (p := schema_problems(e))}
     yield dg.AssetCheckResult(
         asset_key=key,
         check_name="check_schema",
         passed=not problems,
+        # a part changed after it was written (by hand, a copy from elsewhere): materializing the shard
+        # again finds its bytes differ from the catalog's and computes the same version anew
+        description=f"{asset_name}'s parts in {_shards(problems)} differ from its catalog entry "
+        f"({_first(problems)}); fix: materialize {asset_name} again for {_shards(problems)}, which computes the "
+        "changed parts anew"
+        if problems
+        else None,
         metadata={
             "expected": dg.MetadataValue.json({k: list(v) for k, v in _columns(per_shard).items()}),
             "problems": dg.MetadataValue.json(problems),
@@ -168,6 +175,13 @@ def _view_results(
         asset_key=key,
         check_name="check_finite_values",
         passed=not bad,
+        # computing again gives the same values: records that passed ingest's validation and that a
+        # transform cannot take, so the fix is to find them
+        description=f"{asset_name}'s parts in {_shards(bad)} hold NaN or infinite values in {_columns_of(bad)}; "
+        f"fix: find their records (FeatureStore.scan('{view}') filtered on those columns) and quarantine them, "
+        "or report the transform"
+        if bad
+        else None,
         metadata={
             "expected": 0,
             "actual": sum(sum(b.values()) for b in bad.values()),
@@ -180,6 +194,10 @@ def _view_results(
         asset_key=key,
         check_name="check_rows_match_raw",
         passed=not wrong,
+        description=f"{asset_name} holds other rows than the raw store after exclusions ({_counts(wrong)}); fix: "
+        f"materialize {asset_name} again for {_shards(wrong)}"
+        if wrong
+        else None,
         metadata={
             "expected": sum(v["expected"] for v in off.values()),
             "actual": sum(v["actual"] for v in off.values()),
@@ -188,6 +206,24 @@ def _view_results(
             "excluded": dg.MetadataValue.json({k: e.lineage.excluded for k, (e, _) in per_shard.items()}),
         },
     )
+
+
+def _shards(failing: dict) -> str:
+    return ("shard " if len(failing) == 1 else "shards ") + ", ".join(sorted(failing))
+
+
+def _first(problems: dict[str, list[str]]) -> str:
+    """The first problem and how many more: one line for the check's row (its metadata lists them all)."""
+    listed = [p for found in problems.values() for p in found]
+    return listed[0] + (f", and {len(listed) - 1} more" if len(listed) > 1 else "")
+
+
+def _columns_of(bad: dict[str, dict[str, int]]) -> str:
+    return ", ".join(sorted({column for counts in bad.values() for column, n in counts.items() if n}))
+
+
+def _counts(wrong: dict[str, dict[str, int]]) -> str:
+    return "; ".join(f"shard {k}: {v['actual']} rows, {v['expected']} expected" for k, v in sorted(wrong.items()))
 
 
 def _columns(per_shard: dict) -> dict:
@@ -203,7 +239,7 @@ def build_view_checks(spec: TaskSpec, family: str) -> dg.AssetChecksDefinition:
         name=f"{name}_quality",
     )
     def _checks(context: dg.AssetCheckExecutionContext, store: EcgnetStore) -> Iterator[dg.AssetCheckResult]:
-        yield from _view_results(spec, family, name, store, step_shards(context.op_execution_context))
+        yield from _view_results(spec, family, name, store, checked_shards(context.op_execution_context))
 
     return _checks
 

@@ -27,6 +27,15 @@ def step_shards(context: dg.OpExecutionContext | dg.AssetExecutionContext) -> li
     return [Shard.parse(key, count) for key in context.partition_keys]
 
 
+def checked_shards(context: dg.OpExecutionContext) -> list[Shard]:
+    """The shards a check's run covers: its partitions, or every shard where it has none (a check executed
+    alone, as the UI's Execute runs it: Dagster gives a run of checks alone no partition, whatever its tags)."""
+    try:
+        return step_shards(context)
+    except dg.DagsterInvariantViolationError:
+        return [Shard.parse(key, shard_count()) for key in SHARD_KEYS]
+
+
 def run_shard(tags: Mapping[str, str]) -> str | None:
     """The one shard a run writes, from its tags; None for a run over several shards or none."""
     key = tags.get("dagster/partition")

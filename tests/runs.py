@@ -28,6 +28,7 @@ def materialize_all(
     instance: dg.DagsterInstance | None = None,
     validate_models: bool = False,
     selection: dg.AssetSelection | None = None,
+    raise_on_error: bool = True,
     **training,
 ) -> dg.ExecuteInProcessResult:
     """Ingest, features and training of `specs` (default: every task) on `instance` (default: a real
@@ -48,6 +49,7 @@ def materialize_all(
         instance=instance,
         tags=every_shard_tags(),
         selection=selection,
+        raise_on_error=raise_on_error,
     )
 
 

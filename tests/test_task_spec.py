@@ -5,6 +5,7 @@ from dataclasses import replace
 import dagster as dg
 import mlflow
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
 
 import feature_store.tasks
@@ -12,6 +13,7 @@ from ecgnet.evaluate import METRICS
 from ecgnet.variants import VARIANTS, task_variants
 from feature_store.raw_store import RawStore
 from feature_store.tasks import BEATS, TASKS, BeatWindows, Splits, TaskSpec
+from feature_store.views.inputs import KEYS
 from feature_store.views.store import FeatureStore
 from pipelines.definitions import build_assets
 from pipelines.split_classes import CHECK
@@ -115,6 +117,41 @@ def test_the_training_data_and_its_classes_check_run_apart(toy, beat_world):
             run(dg.AssetSelection.checks(check))
     finally:
         split.with_name("data-moved").rename(split)
+
+
+def test_a_view_part_changed_by_hand_fails_its_check_which_names_the_fix_that_mends_it(toy, beat_world):
+    """The view checks run alone, as the UI's Execute runs them; check_schema then says in its row which
+    shard is off and what to do, and doing it works: materializing the view again finds the part's bytes
+    changed and computes the same version anew."""
+    _, home = toy
+    instance = dg.DagsterInstance.ephemeral()
+
+    def run(selection: dg.AssetSelection) -> dg.ExecuteInProcessResult:
+        return materialize_all(
+            home, [beat_world["src"]], [TOY], instance, folds=2, selection=selection, raise_on_error=False
+        )
+
+    # executed alone (the UI's Execute): a run of checks without a partition checks every shard
+    alone = run(dg.AssetSelection.checks_for_assets("annotated_beats", "nv_time_features"))
+    assert alone.success and len(alone.get_asset_check_evaluations()) == 6
+    assert all(e.passed for e in alone.get_asset_check_evaluations())
+    parts = sorted((home / "store" / "features").glob("nv_time/*/*/*.parquet"))
+    part = next(p for p in parts if pq.read_metadata(p).num_rows)  # a shard with beats
+    shard, version = part.parent.parent.name, part.parent.name
+    table = pq.read_table(part)
+    column = next(c for c in table.column_names if c not in KEYS)  # a feature column
+    pq.write_table(table.drop_columns([column]), part)  # a part edited outside the pipeline
+    checked = run(dg.AssetSelection.checks_for_assets("nv_time_features"))
+    schema = {e.check_name: e for e in checked.get_asset_check_evaluations()}["check_schema"]
+    assert not schema.passed and not checked.get_asset_materialization_events()
+    assert schema.description == (
+        f"nv_time_features's parts in shard {shard} differ from its catalog entry ({part.name}: feature column "
+        f"{column!r} missing); fix: materialize nv_time_features again for shard {shard}, which computes the "
+        "changed parts anew"
+    )
+    mended = run(dg.AssetSelection.assets("nv_time_features"))
+    assert mended.success and all(e.passed for e in mended.get_asset_check_evaluations())
+    assert column in pq.read_schema(part).names and part.parent.name == version  # the same version, whole again
 
 
 def test_the_toy_views_hold_only_its_classes_and_count_the_rest(toy):
