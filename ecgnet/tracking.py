@@ -211,7 +211,7 @@ class Tracker:
             "n_boot": cfg.n_boot,
             "folds": cfg.folds,
             "seeds": cfg.seeds,
-            "one_seed": ",".join(cfg.one_seed),
+            "one_seed": ",".join(cfg.one_seed) or "none",  # an empty cell reads as not logged
             "selection": cfg.selection,
             "intermediate_encoders": cfg.intermediate_encoders,
             "data_fingerprint": _fingerprint(versions),

@@ -14,6 +14,7 @@ import shutil
 import sys
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
@@ -93,9 +94,23 @@ def gate_refusals(result: dg.ExecuteInProcessResult) -> dict[str, list[str]]:
     }
 
 
-def failed_checks(result: dg.ExecuteInProcessResult) -> list[str]:
-    """`asset:check: why` for each asset check that failed, quality gates that refused included; a check
-    of severity WARN (nothing stopped) is marked `(warning)`."""
+@dataclass(frozen=True)
+class FailedCheck:
+    """An asset check that did not pass, as the summary lists it: `asset:check: why`, a check of severity
+    WARN (nothing stopped) marked `(warning)`."""
+
+    asset: str
+    check: str
+    why: str
+    warning: bool
+
+    def __str__(self) -> str:
+        said = f"{self.asset}:{self.check}" + (f": {self.why}" if self.why else "")
+        return f"(warning) {said}" if self.warning else said
+
+
+def failed_checks(result: dg.ExecuteInProcessResult) -> list[FailedCheck]:
+    """Each asset check of the run that failed, quality gates that refused included."""
     out = []
     for e in result.all_events:
         data = e.asset_check_evaluation_data if e.event_type_value == "ASSET_CHECK_EVALUATION" else None
@@ -104,13 +119,9 @@ def failed_checks(result: dg.ExecuteInProcessResult) -> list[str]:
             why = data.description or (
                 f"actual {meta['actual'].value}, expected {meta['expected'].value}" if "actual" in meta else ""
             )
-            warning = "(warning) " if data.severity == dg.AssetCheckSeverity.WARN else ""
-            out.append(f"{warning}{data.asset_key.to_user_string()}:{data.check_name}" + (f": {why}" if why else ""))
+            warning = data.severity == dg.AssetCheckSeverity.WARN
+            out.append(FailedCheck(data.asset_key.to_user_string(), data.check_name, why, warning))
     return out
-
-
-def _warnings(failed: list[str]) -> int:
-    return sum(line.startswith("(warning) ") for line in failed)
 
 
 def step_errors(result: dg.ExecuteInProcessResult) -> dict[str, str]:
@@ -197,6 +208,7 @@ def summary(result: dg.ExecuteInProcessResult, seconds: float) -> str:
         if e.event_type_value == "ASSET_CHECK_EVALUATION"
     ]
     failed = failed_checks(result)
+    warned = sum(f.warning for f in failed)
     check_steps = _check_steps(result)
     crashed = {step: msg for step, msg in step_errors(result).items() if step not in check_steps}
     refusals = [
@@ -215,7 +227,7 @@ def summary(result: dg.ExecuteInProcessResult, seconds: float) -> str:
         *_quarantined_records(raw),
         "\nFeature views, per shard (reused = unchanged records, parameters and train statistics: nothing computed):",
         markdown_table(_views(result)),
-        f"\nAsset checks: {len(checks) - len(failed)} passed, {len(failed) - (warned := _warnings(failed))} failed"
+        f"\nAsset checks: {len(checks) - len(failed)} passed, {len(failed) - warned} failed"
         + (f", {warned} warned (a warning stops nothing)" if warned else ""),
         *[f"  - {line}" for line in failed],
         *[f"\nStep {step} crashed: {msg or '(no message)'}" for step, msg in crashed.items()],

@@ -269,7 +269,7 @@ def test_quarantine_check_fails_above_its_limit_and_stops_the_run(tmp_path, sour
     assert checks[("annotated_beats", "check_beats_accounted")].passed
     # the run worked and a check stopped it: its own exit status, and the summary says fraction and limit
     assert exit_status(result) == EXIT_CHECK_FAILED
-    said = "\n".join(failed_checks(result))
+    said = "\n".join(map(str, failed_checks(result)))
     assert "wfdb_records:check_quarantine_fraction: 1 of 1 wfdb records quarantined (100.0%) in this" in said
     assert "limit 30.0%; fix:" in said and "ECGNET_MAX_QUARANTINE" in said
 

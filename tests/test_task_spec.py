@@ -80,8 +80,8 @@ def test_a_toy_task_runs_through_features_training_and_promotion(toy):
     from pipelines.demo import failed_checks
 
     assert any(
-        line.startswith("(warning) nv_training_data:check_classes_in_every_split: test holds no V rows")
-        for line in failed_checks(result)
+        str(check).startswith("(warning) nv_training_data:check_classes_in_every_split: test holds no V rows")
+        for check in failed_checks(result)
     )
 
 
@@ -180,6 +180,7 @@ def test_the_toy_comparison_reports_its_own_classes(toy):
     assert "| se_V | pp_V |" in header and "se_S" not in header and "| cv_mean_sd |" in header
     parent = runs[runs["tags.ecgnet.role"] == "comparison"]
     assert parent["params.folds"].iloc[0] == "2" and parent["params.variants"].iloc[0] == ",".join(task_variants(TOY))
+    assert parent["params.one_seed"].iloc[0] == "none"  # no variant kept at one seed: said, not an empty cell
     # every setting its own column, nested ones too, so the runs table sorts and compares by each
     assert parent["params.model.boosting.rounds"].iloc[0] == "300" and "params.model.boosting" not in parent
     assert "params.model.boosting.rounds" in children and "params.fitted.offsets" not in children
