@@ -134,3 +134,14 @@ def test_tiles_are_renamed_copies_that_ingest_as_new_records(tmp_path):
     assert beats[:3] == [beats[0]] * 3 and beats[3:] == [beats[3]] * 3  # each copy holds its record's beats
     rows = [Measured("1x", 2, 1000, 2.0, 0.5), Measured("10x", 20, 10000, 26.0, 0.6)]
     assert "| 10x | 20 | 10,000 | 26 | 2600 | 1.30x | 0.60 |" in table(rows, rows[0])
+
+
+def test_the_code_location_benchmark_prints_both_loads_and_their_ratio(capsys):
+    from benchmarks import code_location
+
+    code_location.main(["--repeats", "1"])
+    out = capsys.readouterr().out.splitlines()
+    now, before = (float(line.split(": ")[-1].split(" s")[0]) for line in out[:2])
+    assert out[0].startswith("code location (pipelines.definitions): ") and "baseline" in out[1]
+    ratio = float(out[2].removeprefix("load time, baseline / now: ").removesuffix("x"))
+    assert ratio == pytest.approx(before / now, rel=0.01) and before > now > 0
