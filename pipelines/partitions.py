@@ -28,8 +28,9 @@ def step_shards(context: dg.OpExecutionContext | dg.AssetExecutionContext) -> li
 
 
 def checked_shards(context: dg.OpExecutionContext) -> list[Shard]:
-    """The shards a check's run covers: its partitions, or every shard where it has none (a check executed
-    alone, as the UI's Execute runs it: Dagster gives a run of checks alone no partition, whatever its tags)."""
+    """The shards a check's run covers: its partitions, or every shard where it has none: Dagster gives a
+    run of checks alone (a job or an API launch that selects only them) no partition, whatever its tags. The
+    UI's Execute button does not launch one for a partitioned asset ("not yet supported" in Dagster 1.13)."""
     try:
         return step_shards(context)
     except dg.DagsterInvariantViolationError:

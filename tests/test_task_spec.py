@@ -120,7 +120,7 @@ def test_the_training_data_and_its_classes_check_run_apart(toy, beat_world):
 
 
 def test_a_view_part_changed_by_hand_fails_its_check_which_names_the_fix_that_mends_it(toy, beat_world):
-    """The view checks run alone, as the UI's Execute runs them; check_schema then says in its row which
+    """The view checks run alone (a run that selects only them); check_schema then says in its row which
     shard is off and what to do, and doing it works: materializing the view again finds the part's bytes
     changed and computes the same version anew."""
     _, home = toy
@@ -131,7 +131,7 @@ def test_a_view_part_changed_by_hand_fails_its_check_which_names_the_fix_that_me
             home, [beat_world["src"]], [TOY], instance, folds=2, selection=selection, raise_on_error=False
         )
 
-    # executed alone (the UI's Execute): a run of checks without a partition checks every shard
+    # a run of the checks alone has no partition, whatever its tags: it checks every shard
     alone = run(dg.AssetSelection.checks_for_assets("annotated_beats", "nv_time_features"))
     assert alone.success and len(alone.get_asset_check_evaluations()) == 6
     assert all(e.passed for e in alone.get_asset_check_evaluations())
