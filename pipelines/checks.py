@@ -180,7 +180,7 @@ def _view_results(
         passed=not bad,
         # computing again gives the same values: records that passed ingest's validation and that a
         # transform cannot take, so the fix is to find them
-        description=f"{asset_name}'s parts in {_shards(bad)} hold NaN or infinite values in {_columns_of(bad)}; "
+        description=f"{asset_name}'s parts in {_shards(bad)} hold NaN or infinite values in {_bad_columns(bad)}; "
         f"fix: find their records (FeatureStore.scan('{view}') filtered on those columns) and quarantine them, "
         "or report the transform"
         if bad
@@ -221,7 +221,7 @@ def _first(problems: dict[str, list[str]]) -> str:
     return listed[0] + (f", and {len(listed) - 1} more" if len(listed) > 1 else "")
 
 
-def _columns_of(bad: dict[str, dict[str, int]]) -> str:
+def _bad_columns(bad: dict[str, dict[str, int]]) -> str:
     return ", ".join(sorted({column for counts in bad.values() for column, n in counts.items() if n}))
 
 

@@ -192,11 +192,12 @@ def train_model(
         registered_model_note(spec, variant, v.kind, v.description),
     )
     ref = ModelRef(variant, run_id, version, str(directory))
-    return dg.Output(ref, metadata=_model_metadata(spec, result, ref, store, mlflow))
+    experiment = tracker.experiment(spec.name)
+    return dg.Output(ref, metadata=_model_metadata(spec, result, ref, store, mlflow, experiment))
 
 
 def _model_metadata(
-    spec: TaskSpec, result: VariantResult, ref: ModelRef, store: EcgnetStore, mlflow: MlflowTracking
+    spec: TaskSpec, result: VariantResult, ref: ModelRef, store: EcgnetStore, mlflow: MlflowTracking, experiment: str
 ) -> dict:
     meta = {
         "mlflow_run": ref.run_id,
@@ -207,8 +208,8 @@ def _model_metadata(
         "seconds": round(result.seconds, 1),
         **{f"test_{k}": str(v) for k, v in result.test.items() if not k.startswith(("auc_", "f1_"))},
         "fitted": dg.MetadataValue.json(result.fitted),
-        "mlflow_ui": mlflow.runs_url(mlflow.tracker().experiment(spec.name)),
-        "mlflow_run_page": mlflow.run_url(mlflow.tracker().experiment(spec.name), ref.run_id),
+        "mlflow_ui": mlflow.runs_url(experiment),
+        "mlflow_run_page": mlflow.run_url(experiment, ref.run_id),
     }
     if result.history:
         meta.update(
@@ -288,6 +289,7 @@ def compare(
     against = published_summary(published)
     if spec.published and not comparable(spec, test_patients):
         against = [not_compared(spec, test_patients)]  # in the verdict's words
+    experiment = tracker.experiment(spec.name)
     return dg.Output(
         candidate,
         metadata={
@@ -328,8 +330,8 @@ def compare(
             "task": spec.name,
             "mlflow_parent_run": run.parent_run_id,
             "tracking_uri": tracker.uri,
-            "mlflow_ui": mlflow.runs_url(tracker.experiment(spec.name)),
-            "mlflow_comparison": mlflow.run_url(tracker.experiment(spec.name), run.parent_run_id),
+            "mlflow_ui": mlflow.runs_url(experiment),
+            "mlflow_comparison": mlflow.run_url(experiment, run.parent_run_id),
         },
     )
 
