@@ -62,15 +62,16 @@ def test_each_task_is_defined_in_one_place():
         assert not named, (spec.name, named)
 
 
-def test_the_code_location_loads_without_torch_mlflow_scikit_learn_matplotlib_or_scipy():
+def test_the_code_location_loads_without_torch_mlflow_scikit_learn_matplotlib_scipy_wfdb_or_pandas():
     """Every process that loads the Dagster definitions (the UI's code server, the daemon, each run
-    worker) imports pipelines.definitions; the training steps import the science when they run, and the
-    feature transforms scipy.signal when they compute, so a process that does neither never pays for
-    them (about 6 of 9 s a load on 2 cores, benchmarks/code_location.py)."""
+    worker) imports pipelines.definitions; the training steps import the science when they run, the
+    feature transforms scipy.signal when they compute, the record readers wfdb (and with it pandas) when
+    they read, and the object-store scan pyarrow's datasets (pandas again), so a process that does none
+    of that never pays for them (about 7 of 9 s a load on 2 cores, benchmarks/code_location.py)."""
     import subprocess
     import sys
 
-    heavy = ("torch", "mlflow", "sklearn", "matplotlib", "captum", "scipy")
+    heavy = ("torch", "mlflow", "sklearn", "matplotlib", "captum", "scipy", "wfdb", "pandas", "pyarrow.dataset")
     probe = f"import sys, pipelines.definitions; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]

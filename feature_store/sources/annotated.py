@@ -13,9 +13,9 @@ import os
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import wfdb
 
 from ..config import IngestConfig
 from ..transforms.resample import rate_ratio, resample, resampled_length, rescale_samples
@@ -25,6 +25,9 @@ from .errors import RecordError
 from .rhythm_labels import RHYTHM_CODES, cpsc_start_rhythm, cpsc_statement, rhythm_changes, rhythm_spans
 from .splits import assign, mitdb_extract_of
 from .wfdb_record import DeclaredSize, WfdbSignal, declared_size, read_wfdb
+
+if TYPE_CHECKING:
+    import wfdb
 
 # AAMI EC57 classes from MIT-BIH beat symbols (de Chazal et al. 2004).
 AAMI = {
@@ -49,6 +52,8 @@ _END_MARK = bytes(2)  # MIT annotation format: the last two bytes of every file
 
 def read_annotations(path: Path) -> wfdb.Annotation:
     """The record's annotations, read by wfdb only once the file ends as an annotation file does."""
+    import wfdb  # here: as the records' readers (feature_store.sources.wfdb_record)
+
     atr = Path(f"{path}.atr")
     try:
         if not _cut_short(atr):

@@ -1,4 +1,7 @@
-"""Read one WFDB record and validate it, raising `RecordError` with the file and the fix."""
+"""Read one WFDB record and validate it, raising `RecordError` with the file and the fix.
+
+wfdb is imported by the functions that read, not by the module: it brings pandas, 0.3 s of every load of
+the Dagster code location, which reads no record (`tests/test_layout.py`)."""
 
 from __future__ import annotations
 
@@ -9,9 +12,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import wfdb
 
 from ..config import IngestConfig
 from .errors import RecordError
@@ -19,6 +22,9 @@ from .files import HEADER_LIMIT, read_head
 from .header_text import BaseTime, base_time, header_lines, named_files, without_base_time
 from .leads import resolve_leads
 from .mat_layout import NotMatFile, read_mat_layout, wfdb_format
+
+if TYPE_CHECKING:
+    import wfdb
 
 # Bytes per sample of the uncompressed WFDB formats; used to tell a truncated file from a bad header.
 _BYTES_PER_SAMPLE = {
@@ -82,6 +88,8 @@ def read_wfdb(path: Path, cfg: IngestConfig, frames: tuple[int, int] | None = No
     its ECG leads in mV, leads x samples; signals that are not ECG leads are left out with a note.
     `frames`: only frames [start, stop) (a window of a record too long to read whole: the size limit
     applies to the window, edges are not trimmed and the minimum duration is the caller's)."""
+    import wfdb
+
     hea = path.with_name(path.name + ".hea")
     if not hea.is_file():
         raise RecordError("header_unreadable", f"{hea}: header file not found; fix: restore the .hea")
@@ -149,6 +157,8 @@ def _readable(path: Path, text: str, base: BaseTime) -> Iterator[Path]:
 def _read_signal(where: Path, path: Path, multi: bool, frames: tuple[int, int] | None = None) -> wfdb.Record:
     # frame by frame (e_p_signal, one array per signal at its own rate); a multi-segment record comes
     # back as one: segments joined, the layout honoured (leads absent from a segment are NaN there)
+    import wfdb
+
     start, stop = frames or (0, None)
     try:
         return wfdb.rdrecord(str(where), sampfrom=start, sampto=stop, physical=True, m2s=True, smooth_frames=False)
@@ -237,6 +247,8 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 
 
 def _read_header(where: Path, path: Path) -> wfdb.Record:
+    import wfdb
+
     hea = path.with_name(path.name + ".hea")
     try:
         return wfdb.rdheader(str(where))
@@ -294,6 +306,8 @@ def _check_header(
 def _check_segments(header: wfdb.MultiRecord, path: Path) -> None:
     """Each segment's header agrees with the record's: the same rate (wfdb would read 360 Hz segments
     as the record line's 250 Hz without a word) and at least the length the record line gives it."""
+    import wfdb
+
     hea = f"{path}.hea"
     for name, length in zip(header.seg_name, header.seg_len):
         if name == "~":  # a gap: no file

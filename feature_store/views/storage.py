@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from ..location import Location
@@ -58,6 +57,8 @@ def scan_entry(entry: ViewEntry) -> pl.LazyFrame:
     parts = entry_parts(entry)
     if all(p.local for p in parts):
         return pl.scan_parquet([p.path for p in parts])
+    import pyarrow.dataset as ds  # here: it imports pandas, 0.4 s of every code location load
+
     return pl.scan_pyarrow_dataset(ds.dataset([p.path for p in parts], filesystem=parts[0].fs, format="parquet"))
 
 
