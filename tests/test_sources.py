@@ -19,7 +19,8 @@ from tests.records import CINC, MITDB, PTB, copy_record, edit_header, ptbxl_fold
 def test_discover_sorts_sample_records_by_kind(cfg):
     refs = discover([CINC.parent], cfg)
     cpsc = ["data_101_6", "data_101_8", "data_21_7", "data_8_2", "data_8_4"]  # folder cpsc2021 before mitdb
-    assert [r.path.name for r in refs["annotated"]] == [*cpsc, "100", "208", "209", "220", "223", "232"]
+    mitdb = ["100", "208", "209", "220", "223", "232"]  # and mitdb-excerpt/233 before mitdb/ ('-' sorts before '/')
+    assert [r.path.name for r in refs["annotated"]] == [*cpsc, "233", *mitdb]
     assert len(refs["challenge"]) == 50
     wfdb = [r.path.name for r in refs["wfdb"]]  # CinC 2017 (with REFERENCE.csv labels) and PTB Diagnostic
     assert wfdb == sorted(wfdb) and len(wfdb) == 61 and wfdb[0] == "A00001" and wfdb[-1] == "s0010_re"
