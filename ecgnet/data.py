@@ -335,13 +335,39 @@ def _labelled(split: Split, multilabel: bool) -> Split:
     return split.take(np.flatnonzero(split.y.sum(axis=1) > 0)) if multilabel else split
 
 
-def patient_holdout(groups: np.ndarray, fraction: float, seed: int) -> np.ndarray:
-    """Mask of rows whose patient falls in a stable, seeded `fraction` of patients (at least one)."""
-    patients = sorted(
-        set(groups.tolist()), key=lambda p: hashlib.blake2b(f"{seed}:{p}".encode(), digest_size=8).hexdigest()
-    )
+HOLDOUT_DRAWS = 32  # seeded draws a class-aware hold-out looks through
+HOLDOUT_CLASS_ROWS = 10  # a class's rows on the smaller side, beyond which more add no credit
+
+
+def patient_holdout(
+    groups: np.ndarray, fraction: float, seed: int, y: np.ndarray | None = None, classes: tuple[int, ...] = ()
+) -> np.ndarray:
+    """Mask of rows whose patient falls in a stable, seeded `fraction` of patients (at least one).
+
+    Given the rows' labels `y` (class indices, or multi-hot) and the `classes` (indices) a choice on
+    validation reads, it is the first of `HOLDOUT_DRAWS` seeded draws that best holds each of them on
+    both sides, up to `HOLDOUT_CLASS_ROWS` rows a class on the smaller side: where validation holds one V
+    beat, a macro-F1 over N, S and V gives that beat a third of its weight and the choice is made by it
+    (the bundled sample's beats task drew such a patient). The first draw is the label-free one, so a
+    draw that already holds every class is kept."""
+    patients = sorted(set(groups.tolist()))
     n = min(max(1, round(fraction * len(patients))), len(patients) - 1)
-    return np.isin(groups, patients[:n])
+
+    def draw(k: int) -> np.ndarray:
+        salt = f"{seed}:" if k == 0 else f"{seed}:{k}:"
+        order = sorted(patients, key=lambda p: hashlib.blake2b(f"{salt}{p}".encode(), digest_size=8).hexdigest())
+        return np.isin(groups, order[:n])
+
+    if y is None or not classes:
+        return draw(0)
+    rows = y[:, list(classes)] > 0 if y.ndim == 2 else y[:, None] == np.asarray(classes)[None, :]
+
+    def held_classes(mask: np.ndarray) -> int:
+        smaller = np.minimum(rows[mask].sum(axis=0), rows[~mask].sum(axis=0))
+        return int(np.minimum(smaller, HOLDOUT_CLASS_ROWS).sum())
+
+    draws = [draw(k) for k in range(HOLDOUT_DRAWS)]
+    return max(draws, key=held_classes)  # max keeps the first of equals
 
 
 def patient_kfold(groups: np.ndarray, folds: int, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -434,22 +460,33 @@ def load_task_data(
     return data
 
 
+def _named(patients: list[str], most: int = 8) -> str:
+    return ", ".join(patients) if len(patients) <= most else f"{len(patients)} patients"
+
+
+def _rows_of(y: np.ndarray, c: int) -> int:
+    return int((y[:, c] > 0).sum() if y.ndim == 2 else (y == c).sum())
+
+
 def task_data(spec: TaskSpec, train: Split, val: Split, test: Split, versions: dict, *, seed: int = 0) -> TaskData:
     """The task's splits as `spec.splits` says: when the stored val splits hold fewer than
     `min_val_rows` labelled rows, a seeded `val_fraction` of train patients joins validation. Test is
     never touched."""
     rule = spec.splits
     if len(val) < rule.min_val_rows and len(set(train.groups.tolist())) > 1:
-        held = patient_holdout(train.groups, rule.val_fraction, seed)
+        scored = tuple(spec.classes.index(c) for c in spec.scored_classes)
+        held = patient_holdout(train.groups, rule.val_fraction, seed, train.y, scored)
         log.info(
             "task %r: %d labelled rows in the val splits %s (< %d); %d rows of %.0f %% of train "
-            "patients join validation",
+            "patients join validation (%s), drawn so that both sides hold each scored class; validation holds %s",
             spec.name,
             len(val),
             rule.val,
             rule.min_val_rows,
             int(held.sum()),
             100 * rule.val_fraction,
+            _named(sorted(set(train.groups[held].tolist()))),
+            ", ".join(f"{spec.classes[c]} {_rows_of(train.y[held], c)}" for c in scored),
         )
         moved = train.take(np.flatnonzero(held))
         train, val = train.take(np.flatnonzero(~held)), (val.join(moved) if len(val) else moved)

@@ -46,6 +46,26 @@ def test_splits_keep_patients_apart(data):
     assert patient_holdout(groups, 0.5, seed=0).tolist() == held.tolist()  # stable
 
 
+def test_a_borrowed_validation_split_holds_every_scored_class_on_both_sides():
+    """The bundled sample's beats task drew DS1's 209 (one V beat) for validation, so one beat made a third
+    of the macro-F1 every choice reads; among seeded draws the first that holds each class both sides wins."""
+    groups = np.repeat(np.array(["p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8"]), 40)
+    first = patient_holdout(groups, 0.25, seed=0)  # the label-free draw
+    y = np.zeros(len(groups), dtype=np.int64)  # N everywhere, then S and V where the draw makes them scarce
+    y[np.flatnonzero(first)[:1]] = 2  # one V row in the first draw's validation
+    y[np.flatnonzero(~first)[:60]] = 2  # V in train patients
+    y[np.flatnonzero(groups == "p8")[:20]] = 1  # S in p8 alone: one patient cannot be on both sides
+    held = patient_holdout(groups, 0.25, seed=0, y=y, classes=(0, 1, 2))
+    assert held.sum() == first.sum() == 80 and held.tolist() != first.tolist()
+    assert (y[held] == 2).sum() >= 10 and (y[~held] == 2).sum() >= 10  # V on both sides
+    assert patient_holdout(groups, 0.25, seed=0, y=y, classes=(0, 1, 2)).tolist() == held.tolist()  # stable
+    y_ok = np.where(groups == groups[np.flatnonzero(first)[0]], 2, 0)[: len(groups)]
+    y_ok[np.flatnonzero(~first)[:60]] = 2
+    assert patient_holdout(groups, 0.25, seed=0, y=y_ok, classes=(0, 2)).tolist() == first.tolist()  # kept
+    multi = np.eye(3, dtype=np.float32)[y]  # a multi-hot task reads its columns alike
+    assert patient_holdout(groups, 0.25, seed=0, y=multi, classes=(0, 1, 2)).tolist() == held.tolist()
+
+
 @pytest.mark.parametrize("name", [n for n, v in BUILT.items() if not v.boosted])  # trees learn no gradient
 def test_every_trainable_variant_runs_forward_and_backward(data, name):
     seed_everything(0)
