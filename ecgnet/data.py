@@ -476,9 +476,11 @@ def task_data(spec: TaskSpec, train: Split, val: Split, test: Split, versions: d
     if len(val) < rule.min_val_rows and len(set(train.groups.tolist())) > 1:
         scored = tuple(spec.classes.index(c) for c in spec.scored_classes)
         held = patient_holdout(train.groups, rule.val_fraction, seed, train.y, scored)
+        rows = {spec.classes[c]: (_rows_of(train.y[held], c), _rows_of(train.y[~held], c)) for c in scored}
+        one_side = [c for c, (moved, kept) in rows.items() if not (moved and kept)]
         log.info(
             "task %r: %d labelled rows in the val splits %s (< %d); %d rows of %.0f %% of train "
-            "patients join validation (%s), drawn so that both sides hold each scored class; validation holds %s",
+            "patients join validation (%s), drawn so that both sides hold each scored class; they hold %s%s",
             spec.name,
             len(val),
             rule.val,
@@ -486,7 +488,8 @@ def task_data(spec: TaskSpec, train: Split, val: Split, test: Split, versions: d
             int(held.sum()),
             100 * rule.val_fraction,
             _named(sorted(set(train.groups[held].tolist()))),
-            ", ".join(f"{spec.classes[c]} {_rows_of(train.y[held], c)}" for c in scored),
+            ", ".join(f"{c} {moved}" for c, (moved, _) in rows.items()),
+            f" (no draw of {HOLDOUT_DRAWS} holds {', '.join(one_side)} on both sides)" if one_side else "",
         )
         moved = train.take(np.flatnonzero(held))
         train, val = train.take(np.flatnonzero(~held)), (val.join(moved) if len(val) else moved)

@@ -13,6 +13,7 @@ from ecgnet import seeds
 from ecgnet.comparison import VariantResult, select, train_variant
 from ecgnet.config import ComparisonConfig, ModelConfig, TrainConfig
 from ecgnet.data import Split, TaskData, patient_holdout
+from ecgnet.data import task_data as make_task_data
 from ecgnet.decisions import apply_offsets
 from ecgnet.evaluate import aami, bootstrap, evaluate, headline, macro_auc, macro_f1, paired_bootstrap
 from ecgnet.export import Layout, Packed
@@ -64,6 +65,22 @@ def test_a_borrowed_validation_split_holds_every_scored_class_on_both_sides():
     assert patient_holdout(groups, 0.25, seed=0, y=y_ok, classes=(0, 2)).tolist() == first.tolist()  # kept
     multi = np.eye(3, dtype=np.float32)[y]  # a multi-hot task reads its columns alike
     assert patient_holdout(groups, 0.25, seed=0, y=multi, classes=(0, 1, 2)).tolist() == held.tolist()
+
+
+def test_the_borrowed_validation_is_logged_with_its_patients_and_what_no_draw_could_hold(caplog):
+    groups = np.repeat(np.array([f"p{i}" for i in range(8)]), 30)
+    y = np.where(np.arange(len(groups)) % 3 == 0, 1, 0)  # S in every patient, V in none
+
+    def split(rows: np.ndarray) -> Split:
+        return Split({}, y[rows], rows.astype(str), groups[rows])
+
+    every, none = np.arange(len(groups)), np.arange(0)
+    with caplog.at_level("INFO", logger="ecgnet.data"):
+        data = make_task_data(BEATS, split(every), split(none), split(every[:5]), {})
+    held = sorted(set(data.val.groups.tolist()))
+    assert len(held) == 2 and not set(held) & set(data.train.groups.tolist())
+    assert f"60 rows of 25 % of train patients join validation ({', '.join(held)})" in caplog.text
+    assert "they hold N 40, S 20, V 0 (no draw of 32 holds V on both sides)" in caplog.text
 
 
 @pytest.mark.parametrize("name", [n for n, v in BUILT.items() if not v.boosted])  # trees learn no gradient
