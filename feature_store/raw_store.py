@@ -113,7 +113,7 @@ COLUMN_NOTES: dict[str, str] = {
     "n_samples": "Samples per lead.",
     "signal": "The signal in mV, leads x samples (records) or leads x context window around the R peak (beats).",
     "labels": "Diagnostic superclasses (records) or the AAMI beat classes the record holds.",
-    "label_codes": "Codes as written in the source (SCP, SNOMED CT, rhythm or beat symbols).",
+    "label_codes": "Codes as written in the source (SCP, SNOMED CT, PTB Diagnostic reason, rhythm or beat symbols).",
     "unmapped_codes": "Source codes that map to no label; listed, never dropped silently.",
     "split": "Patient-wise split: train, val or test (DS1/DS2 for MIT-BIH).",
     "recorded_at": "Recording date and time, where the header gives one.",

@@ -13,7 +13,7 @@ from feature_store.workspace import SAMPLE_DATA
 
 MITDB = SAMPLE_DATA / "mitdb"
 CINC = SAMPLE_DATA / "cinc2021"
-PTB = SAMPLE_DATA / "ptb-diagnostic"
+PTB = SAMPLE_DATA / "ptb-diagnostic" / "patient001"  # PhysioNet's layout: a folder a patient
 PTBXL_META = SAMPLE_DATA / "ptbxl-meta"
 CPSC2021 = SAMPLE_DATA / "cpsc2021"
 CINC2017 = SAMPLE_DATA / "cinc2017"

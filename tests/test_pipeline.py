@@ -42,7 +42,7 @@ from pipelines.demo import (
 from pipelines.partitions import SHARD_KEYS, every_shard_tags
 from pipelines.resources import EcgnetStore, FeatureSettings, IngestSettings, MlflowTracking, TrainingSettings
 from pipelines.sensors import new_records_sensor
-from tests.records import CINC, MITDB, PTB, copy_record, edit_header
+from tests.records import CINC, CINC2017, MITDB, copy_record, edit_header
 
 pytestmark = pytest.mark.heavy
 
@@ -54,7 +54,7 @@ def sources(tmp_path):
         copy_record(CINC / name, src / "cinc")
     copy_record(MITDB / "232", src / "mitdb")  # DS2
     copy_record(MITDB / "209", src / "mitdb")  # DS1: feature statistics are fitted on it
-    copy_record(PTB / "s0010_re", src / "ptb")
+    copy_record(CINC2017 / "A00001", src / "plain")  # plain WFDB: no labels beside it
     return src
 
 
@@ -253,7 +253,7 @@ def test_ingest_assets_materialize_with_metadata_and_passing_checks(tmp_path, so
 
 
 def test_quarantine_check_fails_above_its_limit_and_stops_the_run(tmp_path, sources):
-    edit_header(sources / "ptb" / "s0010_re", "15 1000 38400", "15 1234 38400")
+    edit_header(sources / "plain" / "A00001", "1 300 9000", "1 1234 9000")
     result = dg.materialize(
         [*ingest_assets, *ingest_checks],
         raise_on_error=False,
@@ -277,7 +277,7 @@ def test_quarantine_check_fails_above_its_limit_and_stops_the_run(tmp_path, sour
 def test_records_kept_from_folders_not_read_this_run_do_not_count_in_the_quarantine_check(tmp_path, sources):
     """The store keeps what a folder dropped from ECGNET_DATA landed or quarantined; the check is about the
     folders this run reads, so an old folder's failures no longer stop every later run."""
-    edit_header(sources / "ptb" / "s0010_re", "15 1000 38400", "15 1234 38400")
+    edit_header(sources / "plain" / "A00001", "1 300 9000", "1 1234 9000")
     resources = _resources(tmp_path, sources, max_quarantine_fraction=0.3)
     assets = [*ingest_assets, *ingest_checks]
     first = dg.materialize(assets, raise_on_error=False, resources=resources, tags=every_shard_tags())

@@ -147,15 +147,15 @@ def test_a_later_reader_reads_again_what_an_earlier_one_quarantined_and_nothing_
     """A workspace ingested before its reader learnt a layout keeps that layout's records quarantined while
     their files do not change, unless the reader's revision says it may land them now: then they are read
     again, and the records that landed (of that kind or another) are not. AFDB's layout on a bundled CPSC
-    2021 record, quarantined by the reader as it was (revision 0), beside MIT-BIH 100 and a plain PTB record."""
+    2021 record, quarantined by the reader as it was (revision 0), beside MIT-BIH 100 and a plain CinC 2017 record."""
     from feature_store.sources.annotated import AnnotatedBeatSource
     from feature_store.sources.errors import RecordError
     from feature_store.sources.registry import SOURCES
-    from tests.records import CPSC2021, PTB, afdb_layout
+    from tests.records import CINC2017, CPSC2021, afdb_layout
 
     afdb_layout(CPSC2021 / "data_101_8", tmp_path / "src", "04015")
     copy_record(MITDB / "100", tmp_path / "src")
-    copy_record(next(p.with_suffix("") for p in PTB.glob("*.hea")), tmp_path / "src")
+    copy_record(CINC2017 / "A00001", tmp_path / "src")
     refs = discover([tmp_path / "src"], cfg)
     reader, today = SOURCES["annotated"], AnnotatedBeatSource().load
 

@@ -13,7 +13,7 @@ from feature_store.sources.errors import RecordError
 from feature_store.sources.registry import discover
 from feature_store.sources.splits import fold_split, hash_split, mitdb_table
 from feature_store.sources.wfdb_record import read_wfdb
-from tests.records import CINC, MITDB, PTB, copy_record, edit_header, ptbxl_folder
+from tests.records import CINC, CINC2017, MITDB, PTB, copy_record, edit_header, ptbxl_folder
 
 
 def test_discover_sorts_sample_records_by_kind(cfg):
@@ -21,10 +21,11 @@ def test_discover_sorts_sample_records_by_kind(cfg):
     cpsc = ["data_101_6", "data_101_8", "data_21_7", "data_8_2", "data_8_4"]  # folder cpsc2021 before mitdb
     mitdb = ["100", "208", "209", "220", "223", "232"]  # and mitdb-excerpt/233 before mitdb/ ('-' sorts before '/')
     assert [r.path.name for r in refs["annotated"]] == [*cpsc, "233", *mitdb]
-    assert len(refs["challenge"]) == 50
-    wfdb = [r.path.name for r in refs["wfdb"]]  # CinC 2017 (with REFERENCE.csv labels) and PTB Diagnostic
-    assert wfdb == sorted(wfdb) and len(wfdb) == 61 and wfdb[0] == "A00001" and wfdb[-1] == "s0010_re"
-    assert {r.meta.get("reference") for r in refs["wfdb"]} == {"N", "A", "O", "~", None}
+    challenge = [r.path.name for r in refs["challenge"]]  # CinC 2021 and PTB Diagnostic: diagnoses in the header
+    assert len(challenge) == 51 and challenge[-1] == "s0010_re"
+    wfdb = [r.path.name for r in refs["wfdb"]]  # CinC 2017, with REFERENCE.csv labels
+    assert wfdb == sorted(wfdb) and len(wfdb) == 60 and wfdb[0] == "A00001" and wfdb[-1] == "A03738"
+    assert {r.meta.get("reference") for r in refs["wfdb"]} == {"N", "A", "O", "~"}
     assert refs["ptbxl"] == []
 
 
@@ -151,14 +152,38 @@ def test_a_signal_line_without_a_lead_name_is_an_unknown_lead(tmp_path, cfg):
     assert row.lead_names == ["MLII"] and any("signal 2 (no name)" in note for note in row.notes)
 
 
-def test_plain_wfdb_record_unlabelled_with_comment_date(tmp_path, cfg, store):
-    report = ingest_kind("wfdb", discover([PTB], cfg)["wfdb"], store, cfg)
-    assert report.landed == ["s0010_re"]
-    row = store.scan_records().collect().row(0, named=True)
-    assert row["labels"] == [] and row["fs"] == 100.0 and len(row["lead_names"]) == 15
+def test_ptb_diagnostic_records_land_with_their_reason_for_admission_and_their_folders_patient(tmp_path, cfg, store):
+    """PTB Diagnostic states each record's diagnosis as `# Reason for admission:` and keeps a patient's
+    sessions in `patient<NNN>/`: read as plain records, they carried no label, and each was its own
+    patient, so one patient's sessions could be hashed into train and test."""
+    src = tmp_path / "ptbdb"
+    copy_record(PTB / "s0010_re", src / "patient001")
+    copy_record(PTB / "s0010_re", src / "patient001", "s0014lre")  # a second session of the same patient
+    copy_record(PTB / "s0010_re", src / "patient104", "s0306lre")
+    edit_header(src / "patient104" / "s0306lre", "Myocardial infarction", "Dysrhythmia")  # no superclass says it
+    refs = discover([src], cfg)
+    assert not refs["wfdb"] and [r.meta["patient"] for r in refs["challenge"]] == ["patient001"] * 2 + ["patient104"]
+    report = ingest_kind("challenge", refs["challenge"], store, cfg)
+    assert sorted(report.landed) == ["s0010_re", "s0014lre", "s0306lre"]
+    rows = {r["record_id"]: r for r in store.scan_records().collect().iter_rows(named=True)}
+    row = rows["s0010_re"]
+    assert row["labels"] == ["MI"] and row["label_codes"] == ["Myocardial infarction"] and row["unmapped_codes"] == []
+    assert rows["s0014lre"]["patient_id"] == row["patient_id"] == "patient001"
+    assert rows["s0014lre"]["split"] == row["split"] == hash_split("patient001")
+    other = rows["s0306lre"]
+    assert other["labels"] == [] and other["unmapped_codes"] == ["Dysrhythmia"] and other["patient_id"] == "patient104"
+    assert row["fs"] == 100.0 and len(row["lead_names"]) == 15
     assert row["lead_names"][:2] == ["I", "II"] and row["lead_names"][-1] == "vz"
     assert row["recorded_at"] == dt.datetime(1990, 10, 1)
     assert (row["age"], row["sex"]) == (81.0, "F")
+
+
+def test_plain_wfdb_record_lands_unlabelled(tmp_path, cfg, store):
+    copy_record(CINC2017 / "A00001", tmp_path / "plain")  # without its REFERENCE.csv
+    report = ingest_kind("wfdb", discover([tmp_path / "plain"], cfg)["wfdb"], store, cfg)
+    assert report.landed == ["A00001"]
+    row = store.scan_records().collect().row(0, named=True)
+    assert row["labels"] == [] and row["patient_id"] == "A00001" and row["lead_names"] == ["ECG"]
 
 
 def test_splits():

@@ -1,4 +1,6 @@
-"""PhysioNet/CinC Challenge layout: `.hea` with `# Dx:` SNOMED CT codes, `# Age:`, `# Sex:`."""
+"""Records whose header states their diagnosis: the PhysioNet/CinC Challenge layout (`# Dx:` SNOMED CT
+codes, `# Age:`, `# Sex:`) and the PTB Diagnostic ECG Database's (`# Reason for admission: Myocardial
+infarction`, one of its 15 categories, in `patient<NNN>/` folders: `splits.folder_patient`)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,11 @@ from .splits import assign
 from .wfdb_record import read_wfdb
 
 SNOMED_TABLE = Path(__file__).with_name("snomed_superclass.csv")
+# PTB Diagnostic's reasons for admission -> PTB-XL superclass, where one says the same: MI, healthy controls
+# (NORM), bundle branch block (CD) and hypertrophy (HYP); the others (cardiomyopathy, dysrhythmia, angina,
+# ...) are kept as unmapped codes, as SNOMED CT codes without a superclass are
+ADMISSION_TABLE = Path(__file__).with_name("ptb_admission_superclass.csv")
+ADMISSION = "reason for admission"  # the header field, as `comment_fields` keys it
 SINUS_RHYTHM = "426783006"
 
 
@@ -22,6 +29,19 @@ def snomed_table() -> dict[str, dict[str, str]]:
     """snomed_code -> {abbreviation, description, scp_code, superclass} (superclass may be '')."""
     with SNOMED_TABLE.open() as f:
         return {row["snomed_code"]: row for row in csv.DictReader(f)}
+
+
+@cache
+def admission_table() -> dict[str, str]:
+    """PTB Diagnostic reason for admission, lower-cased -> superclass ('' where none says the same)."""
+    with ADMISSION_TABLE.open() as f:
+        return {row["reason"].lower(): row["superclass"] for row in csv.DictReader(f)}
+
+
+def admission_superclasses(reason: str) -> tuple[list[str], list[str]]:
+    """(superclasses, the reason where it gave none) of a PTB Diagnostic record: kept, never dropped."""
+    superclass = admission_table().get(reason.strip().lower(), "")
+    return ([superclass], []) if superclass else ([], [reason] if reason else [])
 
 
 def parse_dx(value: str | None, path: Path) -> list[str]:
@@ -52,11 +72,16 @@ class ChallengeSource:
 
     def load(self, ref: RecordRef, cfg: IngestConfig) -> Landed:
         sig = read_wfdb(ref.path, cfg)
-        codes = parse_dx(comment_fields(sig.comments).get("dx"), ref.path)
+        fields = comment_fields(sig.comments)
         patient_id, split = assign(sig.record_id, ref.meta.get("patient"))
         row = base_row(
             sig, source=self.kind, folder=ref.folder, target_fs=cfg.record_fs, split=split, patient_id=patient_id
         )
-        row.labels, row.unmapped_codes = superclasses(codes, norm_from_sinus_rhythm=cfg.norm_from_sinus_rhythm)
+        if "dx" in fields or ADMISSION not in fields:
+            codes = parse_dx(fields.get("dx"), ref.path)
+            row.labels, row.unmapped_codes = superclasses(codes, norm_from_sinus_rhythm=cfg.norm_from_sinus_rhythm)
+        else:
+            codes = [fields[ADMISSION]] if fields[ADMISSION] else []
+            row.labels, row.unmapped_codes = admission_superclasses(fields[ADMISSION])
         row.label_codes = codes
         return Landed(row)

@@ -18,6 +18,7 @@ from .folder_tables import PATIENTS, REFERENCE, nearest_table, read_pairs
 from .header_text import is_multi_segment, named_files
 from .plain import PlainWfdbSource
 from .ptbxl import DATABASE, PtbxlSource, discover_ptbxl
+from .splits import folder_patient
 
 SOURCES: dict[str, Source] = {
     s.kind: s for s in (PtbxlSource(), ChallengeSource(), AnnotatedBeatSource(), PlainWfdbSource())
@@ -53,8 +54,9 @@ def discover(folders: list[Path], cfg: IngestConfig) -> dict[str, list[RecordRef
 
 @dataclass(frozen=True)
 class _Tables:
-    """The CinC 2017 labels and the patients table serving one records folder, with where they are."""
+    """The CinC 2017 labels and the patients table serving one records folder (`records`), with where they are."""
 
+    records: Path
     reference: Path
     labels: dict[str, str]
     patients_file: Path
@@ -63,15 +65,18 @@ class _Tables:
     @classmethod
     def of(cls, records: Path, root: Path, read: Callable[[Path, str], dict[str, str]]) -> _Tables:
         reference, patients = nearest_table(records, root, REFERENCE), nearest_table(records, root, PATIENTS)
-        return cls(reference, read(reference, "unlabelled"), patients, read(patients, "its own patient"))
+        return cls(records, reference, read(reference, "unlabelled"), patients, read(patients, "its own patient"))
 
     def meta(self, record: str, kind: str) -> dict:
-        """What the tables say of `record`: its CinC 2017 label (plain WFDB records only) and its patient."""
+        """What the tables say of `record`: its CinC 2017 label (plain WFDB records only) and its patient;
+        without a patients table's, the patient its folder names (PTB Diagnostic's `patient001/`)."""
         meta: dict = {}
         if kind == "wfdb" and record in self.labels:
             meta |= {"reference": self.labels[record], "reference_file": str(self.reference)}
         if self.patients.get(record):  # an empty cell leaves the record its own patient
             meta |= {"patient": self.patients[record], "patients_file": str(self.patients_file)}
+        elif patient := folder_patient(self.records):
+            meta |= {"patient": patient}
         return meta
 
 
@@ -81,7 +86,8 @@ def _kind(path: Path) -> str:
     if is_regular(path.with_name(path.name + ".atr")):
         return "annotated"
     text = read_head(path.with_name(path.name + ".hea"))
-    if any(line.lstrip("# ").lower().startswith("dx:") for line in text.splitlines() if line.startswith("#")):
+    stated = ("dx:", "reason for admission:")  # a diagnosis in the header: Challenge's, PTB Diagnostic's
+    if any(line.lstrip("# ").lower().startswith(stated) for line in text.splitlines() if line.startswith("#")):
         return "challenge"
     return "wfdb"
 

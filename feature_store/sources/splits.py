@@ -11,6 +11,9 @@ from pathlib import Path
 _MITDB_SPLIT = Path(__file__).with_name("mitdb_split.csv")
 # Record names that carry their patient, by database layout; a record matching none is its own patient.
 PATIENT_PATTERNS = ((re.compile(r"^data_(?P<patient>\d+)_\d+$"), "CPSC 2021: data_<patient>_<record>"),)
+# Record folders that are their patient, by database layout: PTB Diagnostic keeps a patient's records
+# (several sessions, up to 5 of 290 patients' 549 records) in `patient<NNN>/`.
+FOLDER_PATIENT = re.compile(r"^patient\d{3}$")
 # The published MIT-BIH inter-patient protocol (de Chazal et al. 2004) keeps records 201 (DS1) and 202
 # (DS2), one patient, on both sides; kept for comparability with published results, and named here so
 # the patient check reports it instead of failing on it.
@@ -53,6 +56,11 @@ def _mitdb_source(record: str) -> str:
 def mitdb_extract_of(record: str) -> str:
     """The MIT-BIH record `record` is an x_mitdb extract of ('' for any other record)."""
     return _parent(_X_MITDB, record)
+
+
+def folder_patient(folder: Path) -> str | None:
+    """The patient a records folder is, where its layout says so (PTB Diagnostic's `patient001`)."""
+    return folder.name if FOLDER_PATIENT.match(folder.name) else None
 
 
 def patient_of(record: str) -> str:

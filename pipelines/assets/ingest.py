@@ -23,7 +23,11 @@ from ..resources import EcgnetStore, IngestSettings
 
 INGEST_ASSETS = {
     "ptbxl": ("ptbxl_records", "PTB-XL records (ptbxl_database.csv layout), five superclasses."),
-    "challenge": ("challenge_records", "PhysioNet/CinC Challenge records, SNOMED CT -> superclasses."),
+    "challenge": (
+        "challenge_records",
+        "Records whose header states the diagnosis: PhysioNet/CinC Challenge (SNOMED CT) and PTB Diagnostic "
+        "(reason for admission) -> superclasses.",
+    ),
     "annotated": (
         "annotated_beats",
         "Annotated records (.atr): a row per beat, AAMI class (MIT-BIH); the rhythm episodes of AF databases "
