@@ -1,6 +1,6 @@
 """Records whose header states their diagnosis: the PhysioNet/CinC Challenge layout (`# Dx:` SNOMED CT
 codes, `# Age:`, `# Sex:`) and the PTB Diagnostic ECG Database's (`# Reason for admission: Myocardial
-infarction`, one of its 15 categories, in `patient<NNN>/` folders: `splits.folder_patient`)."""
+infarction`, one of its diagnostic classes, in `patient<NNN>/` folders: `splits.folder_patient`)."""
 
 from __future__ import annotations
 
