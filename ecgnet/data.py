@@ -335,6 +335,11 @@ def _labelled(split: Split, multilabel: bool) -> Split:
     return split.take(np.flatnonzero(split.y.sum(axis=1) > 0)) if multilabel else split
 
 
+def class_rows(y: np.ndarray, classes: tuple[int, ...]) -> np.ndarray:
+    """(rows, len(classes)) bool: whether each row is of each class (class indices, or multi-hot `y`)."""
+    return y[:, list(classes)] > 0 if y.ndim == 2 else y[:, None] == np.asarray(classes)[None, :]
+
+
 HOLDOUT_DRAWS = 32  # seeded draws a class-aware hold-out looks through
 HOLDOUT_CLASS_ROWS = 10  # a class's rows on the smaller side, beyond which more add no credit
 
@@ -360,7 +365,7 @@ def patient_holdout(
 
     if y is None or not classes:
         return draw(0)
-    rows = y[:, list(classes)] > 0 if y.ndim == 2 else y[:, None] == np.asarray(classes)[None, :]
+    rows = class_rows(y, classes)
 
     def held_classes(mask: np.ndarray) -> int:
         smaller = np.minimum(rows[mask].sum(axis=0), rows[~mask].sum(axis=0))
@@ -464,10 +469,6 @@ def _named(patients: list[str], most: int = 8) -> str:
     return ", ".join(patients) if len(patients) <= most else f"{len(patients)} patients"
 
 
-def _rows_of(y: np.ndarray, c: int) -> int:
-    return int((y[:, c] > 0).sum() if y.ndim == 2 else (y == c).sum())
-
-
 def task_data(spec: TaskSpec, train: Split, val: Split, test: Split, versions: dict, *, seed: int = 0) -> TaskData:
     """The task's splits as `spec.splits` says: when the stored val splits hold fewer than
     `min_val_rows` labelled rows, a seeded `val_fraction` of train patients joins validation. Test is
@@ -476,8 +477,10 @@ def task_data(spec: TaskSpec, train: Split, val: Split, test: Split, versions: d
     if len(val) < rule.min_val_rows and len(set(train.groups.tolist())) > 1:
         scored = tuple(spec.classes.index(c) for c in spec.scored_classes)
         held = patient_holdout(train.groups, rule.val_fraction, seed, train.y, scored)
-        rows = {spec.classes[c]: (_rows_of(train.y[held], c), _rows_of(train.y[~held], c)) for c in scored}
-        one_side = [c for c, (moved, kept) in rows.items() if not (moved and kept)]
+        rows = class_rows(train.y, scored)
+        moved_rows, kept_rows = rows[held].sum(axis=0).tolist(), rows[~held].sum(axis=0).tolist()
+        counts = {spec.classes[c]: (m, k) for c, m, k in zip(scored, moved_rows, kept_rows, strict=True)}
+        one_side = [c for c, (moved, kept) in counts.items() if not (moved and kept)]
         log.info(
             "task %r: %d labelled rows in the val splits %s (< %d); %d rows of %.0f %% of train "
             "patients join validation (%s), drawn so that both sides hold each scored class; they hold %s%s",
@@ -488,7 +491,7 @@ def task_data(spec: TaskSpec, train: Split, val: Split, test: Split, versions: d
             int(held.sum()),
             100 * rule.val_fraction,
             _named(sorted(set(train.groups[held].tolist()))),
-            ", ".join(f"{c} {moved}" for c, (moved, _) in rows.items()),
+            ", ".join(f"{c} {moved}" for c, (moved, _) in counts.items()),
             f" (no draw of {HOLDOUT_DRAWS} holds {', '.join(one_side)} on both sides)" if one_side else "",
         )
         moved = train.take(np.flatnonzero(held))

@@ -60,7 +60,7 @@ def test_a_borrowed_validation_split_holds_every_scored_class_on_both_sides():
     assert held.sum() == first.sum() == 80 and held.tolist() != first.tolist()
     assert (y[held] == 2).sum() >= 10 and (y[~held] == 2).sum() >= 10  # V on both sides
     assert patient_holdout(groups, 0.25, seed=0, y=y, classes=(0, 1, 2)).tolist() == held.tolist()  # stable
-    y_ok = np.where(groups == groups[np.flatnonzero(first)[0]], 2, 0)[: len(groups)]
+    y_ok = np.where(groups == groups[np.flatnonzero(first)[0]], 2, 0)
     y_ok[np.flatnonzero(~first)[:60]] = 2
     assert patient_holdout(groups, 0.25, seed=0, y=y_ok, classes=(0, 2)).tolist() == first.tolist()  # kept
     multi = np.eye(3, dtype=np.float32)[y]  # a multi-hot task reads its columns alike

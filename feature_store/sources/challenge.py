@@ -20,7 +20,7 @@ SNOMED_TABLE = Path(__file__).with_name("snomed_superclass.csv")
 # (NORM), bundle branch block (CD) and hypertrophy (HYP); the others (cardiomyopathy, dysrhythmia, angina,
 # ...) are kept as unmapped codes, as SNOMED CT codes without a superclass are
 ADMISSION_TABLE = Path(__file__).with_name("ptb_admission_superclass.csv")
-ADMISSION = "reason for admission"  # the header field, as `comment_fields` keys it
+DX, ADMISSION = "dx", "reason for admission"  # the header fields stating a diagnosis, as `comment_fields` keys them
 SINUS_RHYTHM = "426783006"
 
 
@@ -77,8 +77,8 @@ class ChallengeSource:
         row = base_row(
             sig, source=self.kind, folder=ref.folder, target_fs=cfg.record_fs, split=split, patient_id=patient_id
         )
-        if "dx" in fields or ADMISSION not in fields:
-            codes = parse_dx(fields.get("dx"), ref.path)
+        if DX in fields or ADMISSION not in fields:
+            codes = parse_dx(fields.get(DX), ref.path)
             row.labels, row.unmapped_codes = superclasses(codes, norm_from_sinus_rhythm=cfg.norm_from_sinus_rhythm)
         else:
             codes = [fields[ADMISSION]] if fields[ADMISSION] else []

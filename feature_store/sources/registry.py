@@ -12,7 +12,7 @@ from pathlib import Path
 from ..config import IngestConfig
 from .annotated import AnnotatedBeatSource
 from .base import RecordRef, Source
-from .challenge import ChallengeSource
+from .challenge import ADMISSION, DX, ChallengeSource
 from .files import is_regular, read_head
 from .folder_tables import PATIENTS, REFERENCE, nearest_table, read_pairs
 from .header_text import is_multi_segment, named_files
@@ -86,7 +86,7 @@ def _kind(path: Path) -> str:
     if is_regular(path.with_name(path.name + ".atr")):
         return "annotated"
     text = read_head(path.with_name(path.name + ".hea"))
-    stated = ("dx:", "reason for admission:")  # a diagnosis in the header: Challenge's, PTB Diagnostic's
+    stated = (f"{DX}:", f"{ADMISSION}:")  # a diagnosis in the header: Challenge's, PTB Diagnostic's
     if any(line.lstrip("# ").lower().startswith(stated) for line in text.splitlines() if line.startswith("#")):
         return "challenge"
     return "wfdb"
