@@ -473,7 +473,7 @@ def paired_difference(
 
 def reported_metrics(data: TaskData) -> list[str]:
     """Test metrics in the comparison table: macro AUC and F1 (and the headline, when it is a macro-F1
-    over some classes), and for single-label tasks accuracy and the sensitivity and positive
-    predictivity of the task's focus classes."""
+    over some classes), for single-label tasks accuracy and the sensitivity and positive predictivity
+    of the task's focus classes, and calibration (Brier score, ECE)."""
     macro = list(dict.fromkeys(["macro_auc", "macro_f1", data.spec.metric_key]))
-    return macro + ([] if data.multilabel else ["accuracy", *data.spec.focus_figures])
+    return macro + ([] if data.multilabel else ["accuracy", *data.spec.focus_figures]) + ["brier", "ece"]

@@ -99,7 +99,8 @@ def comparison_note(
     ]
     tail = [
         "",
-        "Every column: `comparison.md` and `comparison.csv` (artifacts); pictures: `comparison.png`"
+        "Every column: `comparison.md` and `comparison.csv` (artifacts); pictures: `comparison.png`, "
+        "`calibration.png` (every variant's test reliability diagram)"
         + (", `published.png`" if summary.published else "")
         + "; per patient: `per_patient.csv`, `val_per_patient.csv` where logged. "
         f"In a terminal: `python -m ecgnet show --task {spec.name} --run {summary.run_id}`.",
@@ -180,7 +181,7 @@ def variant_note(v: VariantNote, spec: TaskSpec) -> str:
         f"- Validation (what the choice read): `{key}` {row.get('val_metric', '')}"
         + (f"; against `{v.best}`, paired over validation patients: {gap}" if gap and gap != "(best)" else ""),
         f"- Test: `{key}` {row.get(key, '')}"
-        + "".join(f"; {c} {row[c]}" for c in ("accuracy", *spec.focus_figures) if c in row),
+        + "".join(f"; {c} {row[c]}" for c in ("accuracy", *spec.focus_figures, "ece") if c in row),
         *(
             [
                 "- Reads most, per class (named descriptors, mean attribution over the validation rows explained "

@@ -1,4 +1,5 @@
-"""Evaluation with scikit-learn metrics: ROC-AUC, F1, AAMI figures, bootstrap intervals by patient."""
+"""Evaluation with scikit-learn metrics: ROC-AUC, F1, AAMI figures, calibration (Brier score, ECE),
+bootstrap intervals by patient."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sklearn.metrics import confusion_matrix, f1_score
 
 from feature_store.tasks import macro_f1_key
 
+from .calibration import Calibration
 from .interval import Interval
 
 if TYPE_CHECKING:
@@ -212,20 +214,20 @@ def point_metrics(
     focus: tuple[str, ...] = (),
     metric_classes: tuple[str, ...] = (),
 ) -> dict:
-    """Macro and per-class ROC-AUC and F1 (NaN for a class absent from `y`); single-label tasks add
-    accuracy and the AAMI figures of the `focus` classes; `metric_classes` add the macro-F1 over those
-    (macro_f1_N_S_V)."""
-    aucs = per_class_auc(probs, y, multilabel)
+    """Macro and per-class ROC-AUC and F1 (NaN for a class absent from `y`), and calibration (`brier`,
+    `ece`: `ecgnet.calibration`); single-label tasks add accuracy and the AAMI figures of the `focus`
+    classes; `metric_classes` add the macro-F1 over those (macro_f1_N_S_V)."""
+    aucs, calibrated = per_class_auc(probs, y, multilabel), Calibration.of(probs, y, multilabel).figures()
     if not multilabel:
         cm = confusion_matrix(y, probs.argmax(axis=1), labels=range(len(classes)))
-        return _single_label_figures(aucs, cm, classes, focus, metric_classes)
+        return _single_label_figures(aucs, cm, classes, focus, metric_classes) | calibrated
     f1s = f1_score(y, predictions(probs, multilabel), labels=range(len(classes)), average=None, zero_division=0)
     present = y.sum(axis=0) > 0
     out = {"macro_auc": _nan_safe(np.mean, aucs), "macro_f1": macro_f1(probs, y, multilabel)}
     for c, name in enumerate(classes):
         out[f"auc_{name}"] = float(aucs[c])
         out[f"f1_{name}"] = float(f1s[c]) if present[c] else float("nan")
-    return out
+    return out | calibrated
 
 
 def _single_label_figures(
@@ -320,8 +322,8 @@ def evaluate(
     probs: np.ndarray, y: np.ndarray, groups: np.ndarray, spec: TaskSpec, *, n_boot: int = 200, seed: int = 0
 ) -> dict[str, Interval]:
     """Every point metric with its bootstrap interval (patients resampled). Single-label tasks: each
-    draw's figures from per-patient confusion matrices and its AUCs from the rows weighted by how often
-    their patient was drawn, the same numbers as scoring each draw's rows, without copying them."""
+    draw's figures from per-patient confusion matrices and its AUCs and calibration from the rows weighted
+    by how often their patient was drawn, the same numbers as scoring each draw's rows, without copying them."""
     args = (spec.classes, spec.multilabel, spec.focus_classes, spec.metric_classes)
     point = point_metrics(probs, y, *args)
     if spec.multilabel:
@@ -329,13 +331,13 @@ def evaluate(
     else:
         owner, counts, cms = _drawn_confusions(probs, y, groups, n_boot=n_boot, seed=seed)
         ranked = [_Ranked.of(probs[:, c], y == c) for c in range(len(spec.classes))]
+        calibration = Calibration.of(probs, y, False)
         draws: dict[str, list[float]] = {}
         for cm, drawn in zip(cms, counts):
             weights = drawn[owner].astype(np.float64)
             aucs = np.array([r.auc(weights) for r in ranked])
-            for name, v in _single_label_figures(
-                aucs, cm, spec.classes, spec.focus_classes, spec.metric_classes
-            ).items():
+            figures = _single_label_figures(aucs, cm, spec.classes, spec.focus_classes, spec.metric_classes)
+            for name, v in (figures | calibration.figures(weights)).items():
                 draws.setdefault(name, []).append(v)
         ci = {name: percentile_interval(v) for name, v in draws.items()}
     return {k: Interval(v, *ci[k]) for k, v in point.items()}

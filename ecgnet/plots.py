@@ -1,5 +1,5 @@
-"""Pictures logged with every variant (ROC curves, confusion matrix, training curves) and with every
-comparison (metrics with intervals against size)."""
+"""Pictures logged with every variant (ROC curves, confusion matrix, reliability diagram, training
+curves) and with every comparison (metrics with intervals against size)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from sklearn.metrics import confusion_matrix, roc_curve
 
 from feature_store.plots import plt, to_png
 
+from .calibration import Reliability, calibration
 from .data import InputNames
 from .evaluate import figure_label
 
@@ -50,6 +51,61 @@ def confusion_png(probs: np.ndarray, y: np.ndarray, classes: tuple[str, ...], ti
     ax.set_ylabel("annotated")
     ax.set_title(title, fontsize=9)
     return to_png(fig)
+
+
+def reliability_png(probs: np.ndarray, y: np.ndarray, multilabel: bool, title: str) -> bytes:
+    """The reliability diagram: each confidence bin's hit rate against its mean confidence (on the
+    diagonal: the probabilities mean what they say), each point's area its share of the rows, and how
+    many rows each bin holds below; the Brier score and ECE in the title (`ecgnet.calibration`)."""
+    bins = Reliability.of(probs, y, multilabel)
+    figures = calibration(probs, y, multilabel)
+    fig, (ax, counts) = plt.subplots(2, 1, figsize=(4.5, 5.0), sharex=True, gridspec_kw={"height_ratios": (3, 1)})
+    _reliability_curve(ax, bins, "tab:blue", label="this variant")
+    ax.set_ylabel(f"share {'class present' if multilabel else 'top class right'}")
+    ax.set_title(f"{title}\nBrier {figures['brier']:.3f}, ECE {figures['ece']:.3f}", fontsize=9)
+    ax.legend(fontsize=7, loc="upper left")
+    edges = np.linspace(0, 1, len(bins.weight) + 1)
+    counts.bar(edges[:-1], bins.weight, width=np.diff(edges), align="edge", color="tab:blue", alpha=0.5)
+    counts.set_yscale("symlog")
+    counts.set_ylabel("rows" if not multilabel else "row x class", fontsize=8)
+    counts.set_xlabel("probability" if multilabel else "confidence (top class's probability)")
+    return to_png(fig)
+
+
+def reliability_grid_png(rows: list[dict], candidate: str, multilabel: bool, title: str, per_row: int = 4) -> bytes:
+    """Every variant's reliability diagram side by side, on one scale: which variants' probabilities can
+    be taken at their word. `rows`: variant, kind, bins (`Reliability`), ece (an `Interval`); the chosen
+    variant's panel is filled in its kind's colour."""
+    lines = max(1, -(-len(rows) // per_row))
+    fig, axes = plt.subplots(lines, per_row, figsize=(2.6 * per_row, 2.6 * lines + 0.5), sharex=True, sharey=True)
+    for ax, r in zip(np.ravel(axes), rows):
+        colour = KIND_COLOURS.get(r["kind"], "grey")
+        _reliability_curve(ax, r["bins"], colour)
+        if r["variant"] == candidate:
+            ax.set_facecolor((0.95, 0.95, 0.9))
+        mark = " (chosen)" if r["variant"] == candidate else ""
+        ax.set_title(f"{r['variant']}{mark}\nECE {r['ece']}", fontsize=8)
+    for ax in np.ravel(axes)[len(rows) :]:
+        ax.axis("off")
+    for i, ax in enumerate(np.ravel(axes)[: len(rows)]):
+        if i % per_row == 0:
+            ax.set_ylabel("class present" if multilabel else "top class right", fontsize=8)
+        if i + per_row >= len(rows):  # the lowest panel of its column: its scale is read here
+            ax.xaxis.set_tick_params(labelbottom=True)
+            ax.set_xlabel("probability" if multilabel else "confidence", fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    return to_png(fig)
+
+
+def _reliability_curve(ax: Axes, bins: Reliability, colour: str, label: str | None = None) -> None:
+    """One reliability curve over the diagonal: a point per filled bin, its area the bin's share of rows."""
+    filled = bins.weight > 0
+    share = bins.weight / max(bins.weight.sum(), 1.0)
+    ax.plot([0, 1], [0, 1], ls=":", color="grey", lw=1, label="calibrated" if label else None)
+    ax.plot(bins.confidence[filled], bins.accuracy[filled], color=colour, lw=1, label=label)
+    ax.scatter(bins.confidence[filled], bins.accuracy[filled], s=8 + 300 * share[filled], color=colour, zorder=3)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
 
 
 def training_png(history: list[dict], title: str) -> bytes:

@@ -16,6 +16,7 @@ from scipy.stats import kendalltau
 from feature_store.beat_ids import beat_positions
 
 from . import seeds
+from .calibration import Reliability
 from .comparison import (
     Selection,
     VariantResult,
@@ -30,7 +31,7 @@ from .data import Split, TaskData
 from .evaluate import Concentration, concentration, headline, per_group, percentile_interval, resampled
 from .fusion import MODALITIES
 from .interval import Interval
-from .plots import comparison_png, per_patient_png, shares_png
+from .plots import comparison_png, per_patient_png, reliability_grid_png, shares_png
 
 if TYPE_CHECKING:
     import polars as pl
@@ -233,6 +234,21 @@ def comparison_plot(
     ]
     title = f"{data.task}: every variant on the test split"
     return comparison_png(rows, key.replace("_", "-"), candidate, title, agreement)
+
+
+def calibration_plot(results: dict[str, VariantResult], data: TaskData, candidate: str) -> bytes:
+    """PNG: every variant's test reliability diagram side by side, each with its ECE and interval."""
+    rows = [
+        {
+            "variant": name,
+            "kind": r.variant.kind,
+            "bins": Reliability.of(r.test_probs, data.test.y, data.multilabel),
+            "ece": r.test["ece"],
+        }
+        for name, r in results.items()
+    ]
+    title = f"{data.task}: are the probabilities what they say? (test; chosen on validation, calibration read after)"
+    return reliability_grid_png(rows, candidate, data.multilabel, title)
 
 
 AGREEMENT = "kendall_tau_val_test"  # the MLflow metric (and its _lo, _hi) of `ranking_agreement`

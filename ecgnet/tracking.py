@@ -43,7 +43,7 @@ from .config import ComparisonConfig
 from .data import TaskData
 from .explain import BASELINE_FILE, train_baseline
 from .export import Layout, Packed
-from .plots import confusion_png, roc_png, training_png
+from .plots import confusion_png, reliability_png, roc_png, training_png
 from .promotion import Candidate, Champion
 from .seeds import seed_metrics
 from .train import bf16_unit, resolve_device
@@ -365,7 +365,10 @@ class Tracker:
             files = {
                 "roc_test.png": roc_png(
                     result.test_probs, data.test.y, data.classes, data.multilabel, f"{name}: test ROC"
-                )
+                ),
+                "reliability_test.png": reliability_png(
+                    result.test_probs, data.test.y, data.multilabel, f"{name}: test reliability"
+                ),
             }
             if not data.multilabel:
                 files["confusion_test.png"] = confusion_png(

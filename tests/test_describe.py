@@ -134,6 +134,10 @@ def test_a_variant_ranked_below_on_one_patient_is_not_said_to_be_below_beyond_no
     assert "ranked above it on the one validation patient (not told from noise)" in alone
     assert "beyond noise" not in alone
     assert "Reads most" not in alone  # not explained: nothing said
+    calibrated = {**row, "macro_f1_N_S_V": "0.700 [0.600, 0.800]", "ece": "0.041 [0.030, 0.055]"}
+    assert "`macro_f1_N_S_V` 0.700 [0.600, 0.800]; ece 0.041 [0.030, 0.055]" in variant_note(
+        VariantNote(**{**note.__dict__, "row": calibrated}), BEATS
+    )  # how far its probabilities can be taken at their word, beside its decisions
     said = {"S": ["rr_prev_norm +0.062", "V1 skewness -0.031"], "V": ["MLII template_corr +0.05"]}
     explained = variant_note(VariantNote(**{**note.__dict__, "strongest": said}), BEATS)
     assert "S: rr_prev_norm +0.062, V1 skewness -0.031; V: MLII template_corr +0.05" in explained

@@ -72,6 +72,7 @@ def test_the_comparison_leaves_a_parent_run_with_a_child_per_variant(trained):
     assert set(children["params.git_dirty"]) == {parent["params.git_dirty"].iloc[0]}
     assert parent["tags.ecgnet.hardware.native_bf16"].iloc[0] in ("amx", "avx512_bf16", "none")
     assert {"comparison.csv", "comparison.md", "comparison.png", "modality_shares.png", "candidate.json"} <= logged
+    assert "calibration.png" in logged  # every variant's reliability diagram side by side
     assert {"per_patient.csv", "per_patient.png"} <= logged  # where the test's pooled sensitivity comes from
     assert {"val_per_patient.csv", "val_per_patient.png"} <= logged  # and validation's, which the choice reads
     assert "published.csv" not in logged  # the sample's test split is not the protocol's (tests/test_published.py)
@@ -85,6 +86,8 @@ def test_the_comparison_leaves_a_parent_run_with_a_child_per_variant(trained):
         "metrics.test_macro_f1_lo",
         "metrics.test_macro_f1_hi",
         "metrics.test_se_S",
+        "metrics.test_ece",  # calibration, with its interval like every test figure
+        "metrics.test_brier_hi",
         "metrics.val_metric",
         "metrics.n_params",
         "params.view.beats_time",
@@ -97,6 +100,7 @@ def test_the_comparison_leaves_a_parent_run_with_a_child_per_variant(trained):
     assert ((shares - 1.0).abs() < 1e-3).all()
     time_run = children[children["tags.mlflow.runName"] == "time"]["run_id"].iloc[0]
     plots = {a.path for a in tracker(home).client.list_artifacts(time_run, "plots")}
+    assert "plots/reliability_test.png" in plots
     assert "plots/attribution_time.png" in plots and "plots/attribution_spectrogram.png" not in plots  # its view only
 
 

@@ -38,6 +38,7 @@ from ecgnet.published import (
 from ecgnet.report import (
     AGREEMENT,
     agreement_metrics,
+    calibration_plot,
     chosen_concentration,
     chosen_metrics,
     chosen_per_patient,
@@ -255,7 +256,10 @@ def compare(
     patients, val_patients = per_patient_table(results, data), per_patient_table(results, data, "val", cfg)
     per_patient = per_patient_plot(patients, data, best)
     val_per_patient = per_patient_plot(val_patients, data, best, split="val")
-    plots = {"comparison.png": plot} | ({"modality_shares.png": shares} if shares else {})
+    calibrated = calibration_plot(results, data, best)
+    plots = {"comparison.png": plot, "calibration.png": calibrated} | (
+        {"modality_shares.png": shares} if shares else {}
+    )
     plots |= {"per_patient.png": per_patient} if per_patient else {}
     plots |= {"val_per_patient.png": val_per_patient} if val_per_patient else {}
     tracker = mlflow.tracker()
@@ -299,6 +303,7 @@ def compare(
             AGREEMENT: dg.MetadataValue.float(tau),
             f"{AGREEMENT}_interval": f"[{tau_lo:+.2f}, {tau_hi:+.2f}]",
             **png(plot, store.workspace().plots / f"{spec.asset_prefix}_comparison.png", "comparison_plot"),
+            **png(calibrated, store.workspace().plots / f"{spec.asset_prefix}_calibration.png", "calibration_plot"),
             **(
                 png(shares, store.workspace().plots / f"{spec.asset_prefix}_modality_shares.png", "modality_shares")
                 | {"explain_seconds": sum(r.explained.seconds for r in results.values() if r.explained)}

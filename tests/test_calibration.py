@@ -1,0 +1,99 @@
+"""Calibration figures: the Brier score is scikit-learn's, the ECE is the reliability diagram's weighted
+gap, a weight per row counts as that many copies of it, and miscalibration shows where it should."""
+
+import numpy as np
+import pytest
+from sklearn.calibration import calibration_curve
+from sklearn.metrics import brier_score_loss
+
+from ecgnet.calibration import BINS, Calibration, Reliability, calibration, confidence_and_hits
+from ecgnet.evaluate import point_metrics
+from ecgnet.interval import Interval
+from ecgnet.plots import reliability_grid_png, reliability_png
+
+
+def _single(seed: int, n: int = 3000, k: int = 4, temperature: float = 1.0):
+    """Labels drawn from softmax(logits) (calibrated by construction), and the probabilities a model
+    would give at `temperature` (below 1: overconfident)."""
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(0, 2.0, (n, k))
+    truth = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    y = np.array([rng.choice(k, p=p) for p in truth])
+    shown = np.exp(logits / temperature)
+    return shown / shown.sum(axis=1, keepdims=True), y
+
+
+def _multi(seed: int, n: int = 2000, k: int = 5):
+    rng = np.random.default_rng(seed)
+    probs = rng.uniform(0, 1, (n, k))
+    return probs, (rng.uniform(0, 1, (n, k)) < probs**1.5).astype(float)
+
+
+def test_the_brier_score_is_scikit_learns_weighted_or_not():
+    probs, y = _single(0)
+    weights = np.random.default_rng(1).integers(0, 4, len(y)).astype(float)
+    cal = Calibration.of(probs, y, False)
+    assert cal.figures()["brier"] == pytest.approx(brier_score_loss(y, probs, labels=range(4)), abs=1e-12)
+    want = brier_score_loss(y, probs, labels=range(4), sample_weight=weights)
+    assert cal.figures(weights)["brier"] == pytest.approx(want, abs=1e-12)
+    probs, y = _multi(2)
+    each = [brier_score_loss(y[:, c], probs[:, c]) for c in range(probs.shape[1])]
+    assert calibration(probs, y, True)["brier"] == pytest.approx(np.mean(each), abs=1e-12)
+
+
+@pytest.mark.parametrize("multilabel", [False, True])
+def test_a_weight_counts_as_that_many_copies_of_the_row(multilabel):
+    probs, y = _multi(3) if multilabel else _single(3)
+    weights = np.random.default_rng(4).integers(0, 3, len(y))
+    repeated = np.repeat(np.arange(len(y)), weights)
+    got = Calibration.of(probs, y, multilabel).figures(weights.astype(float))
+    want = calibration(probs[repeated], y[repeated], multilabel)
+    assert got == pytest.approx(want, abs=1e-12)
+
+
+@pytest.mark.parametrize("multilabel", [False, True])
+def test_the_ece_is_the_reliability_diagrams_weighted_gap_and_its_bins_are_scikit_learns(multilabel):
+    probs, y = _multi(5) if multilabel else _single(5)
+    bins = Reliability.of(probs, y, multilabel)
+    filled = bins.weight > 0
+    gap = np.sum(bins.weight[filled] * np.abs(bins.accuracy[filled] - bins.confidence[filled])) / bins.weight.sum()
+    assert calibration(probs, y, multilabel)["ece"] == pytest.approx(gap, abs=1e-12)
+    confidence, hits = confidence_and_hits(probs, y, multilabel)
+    assert bins.weight.sum() == len(confidence) == len(y) * (probs.shape[1] if multilabel else 1)
+    # scikit-learn's equal-width bins (random confidences fall on no edge), empty bins left out
+    accuracy, mean_confidence = calibration_curve(hits, confidence, n_bins=BINS, strategy="uniform")
+    np.testing.assert_allclose(bins.accuracy[filled], accuracy, atol=1e-12)
+    np.testing.assert_allclose(bins.confidence[filled], mean_confidence, atol=1e-12)
+
+
+def test_overconfidence_shows_in_the_ece_and_the_brier_score():
+    calibrated, overconfident, underconfident = (
+        calibration(probs, y, False) for probs, y in (_single(6, 20000, temperature=t) for t in (1.0, 0.4, 3.0))
+    )
+    assert calibrated["ece"] < 0.02  # labels drawn from the probabilities: only sampling noise
+    assert overconfident["ece"] > 0.08 and underconfident["ece"] > 0.08
+    assert calibrated["brier"] < min(overconfident["brier"], underconfident["brier"])  # proper: truth scores best
+
+
+def test_point_metrics_carry_calibration_and_nothing_is_scored_without_rows():
+    probs, y = _single(7, n=300, k=5)
+    figures = point_metrics(probs, y, ("N", "S", "V", "F", "Q"), False)
+    assert figures["brier"] == pytest.approx(brier_score_loss(y, probs, labels=range(5)))
+    assert 0.0 <= figures["ece"] <= 1.0
+    empty = Calibration.of(probs, y, False).figures(np.zeros(len(y)))
+    assert np.isnan(empty["brier"]) and np.isnan(empty["ece"])
+
+
+def test_the_reliability_diagram_is_a_png_even_with_empty_bins():
+    probs, y = _single(8, n=40)
+    assert reliability_png(probs, y, False, "time: test reliability").startswith(b"\x89PNG")
+    probs, y = _multi(9, n=30)
+    assert reliability_png(probs, y, True, "records: test reliability").startswith(b"\x89PNG")
+
+
+def test_the_side_by_side_diagrams_take_any_number_of_variants():
+    probs, y = _single(10, n=200)
+    row = {"kind": "single", "bins": Reliability.of(probs, y, False), "ece": Interval(0.05, 0.02, 0.09)}
+    for n in (1, 4, 11):
+        rows = [{**row, "variant": f"v{i}"} for i in range(n)]
+        assert reliability_grid_png(rows, "v0", False, "beats: test reliability").startswith(b"\x89PNG")
