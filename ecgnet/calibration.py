@@ -95,6 +95,36 @@ class Calibration:
         }
 
 
+@dataclass(frozen=True)
+class TaskCalibration:
+    """A split's calibration as a task reports it: every row's (`brier`, `ece`) and, for a single-label
+    task, each focus class's one-vs-rest (`brier_S`, `ece_S`: is "60 % S" S six times in ten?). Top-label
+    figures of a beats split are mostly its N beats'; the focus classes' are what a reader of S and V
+    probabilities needs."""
+
+    overall: Calibration
+    focus: dict[str, Calibration]
+
+    @classmethod
+    def of(
+        cls, probs: np.ndarray, y: np.ndarray, multilabel: bool, classes: tuple[str, ...], focus: tuple[str, ...]
+    ) -> TaskCalibration:
+        each = {} if multilabel else {n: Calibration.of(*one_vs_rest(probs, y, classes.index(n)), True) for n in focus}
+        return cls(Calibration.of(probs, y, multilabel), each)
+
+    def figures(self, weights: np.ndarray | None = None) -> dict[str, float]:
+        out = self.overall.figures(weights)
+        for name, cal in self.focus.items():
+            out |= {f"{k}_{name}": v for k, v in cal.figures(weights).items()}
+        return out
+
+
+def one_vs_rest(probs: np.ndarray, y: np.ndarray, c: int) -> tuple[np.ndarray, np.ndarray]:
+    """Class `c`'s probability against whether the row is of class `c`, as a one-class multi-label task
+    (a binary question per row): what `Calibration.of` and `Reliability.of` take with multilabel=True."""
+    return probs[:, [c]], (y == c)[:, None]
+
+
 def calibration(probs: np.ndarray, y: np.ndarray, multilabel: bool) -> dict[str, float]:
     """`brier` and `ece` of every row once."""
     return Calibration.of(probs, y, multilabel).figures()

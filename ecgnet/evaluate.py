@@ -14,7 +14,7 @@ from sklearn.metrics import confusion_matrix, f1_score
 
 from feature_store.tasks import macro_f1_key
 
-from .calibration import Calibration
+from .calibration import TaskCalibration
 from .interval import Interval
 
 if TYPE_CHECKING:
@@ -215,9 +215,11 @@ def point_metrics(
     metric_classes: tuple[str, ...] = (),
 ) -> dict:
     """Macro and per-class ROC-AUC and F1 (NaN for a class absent from `y`), and calibration (`brier`,
-    `ece`: `ecgnet.calibration`); single-label tasks add accuracy and the AAMI figures of the `focus`
-    classes; `metric_classes` add the macro-F1 over those (macro_f1_N_S_V)."""
-    aucs, calibrated = per_class_auc(probs, y, multilabel), Calibration.of(probs, y, multilabel).figures()
+    `ece`: `ecgnet.calibration`); single-label tasks add accuracy, the AAMI figures of the `focus` classes
+    and their one-vs-rest calibration (`ece_S`); `metric_classes` add the macro-F1 over those
+    (macro_f1_N_S_V)."""
+    aucs = per_class_auc(probs, y, multilabel)
+    calibrated = TaskCalibration.of(probs, y, multilabel, classes, focus).figures()
     if not multilabel:
         cm = confusion_matrix(y, probs.argmax(axis=1), labels=range(len(classes)))
         return _single_label_figures(aucs, cm, classes, focus, metric_classes) | calibrated
@@ -331,7 +333,7 @@ def evaluate(
     else:
         owner, counts, cms = _drawn_confusions(probs, y, groups, n_boot=n_boot, seed=seed)
         ranked = [_Ranked.of(probs[:, c], y == c) for c in range(len(spec.classes))]
-        calibration = Calibration.of(probs, y, False)
+        calibration = TaskCalibration.of(probs, y, False, spec.classes, spec.focus_classes)
         draws: dict[str, list[float]] = {}
         for cm, drawn in zip(cms, counts):
             weights = drawn[owner].astype(np.float64)

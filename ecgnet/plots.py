@@ -12,7 +12,7 @@ from sklearn.metrics import confusion_matrix, roc_curve
 
 from feature_store.plots import plt, to_png
 
-from .calibration import Reliability, calibration
+from .calibration import Reliability, TaskCalibration, one_vs_rest
 from .data import InputNames
 from .evaluate import figure_label
 
@@ -53,22 +53,36 @@ def confusion_png(probs: np.ndarray, y: np.ndarray, classes: tuple[str, ...], ti
     return to_png(fig)
 
 
-def reliability_png(probs: np.ndarray, y: np.ndarray, multilabel: bool, title: str) -> bytes:
+def reliability_png(
+    probs: np.ndarray,
+    y: np.ndarray,
+    multilabel: bool,
+    title: str,
+    classes: tuple[str, ...] = (),
+    focus: tuple[str, ...] = (),
+) -> bytes:
     """The reliability diagram: each confidence bin's hit rate against its mean confidence (on the
     diagonal: the probabilities mean what they say), each point's area its share of the rows, and how
-    many rows each bin holds below; the Brier score and ECE in the title (`ecgnet.calibration`)."""
+    many rows each bin holds below; the Brier score and ECE in the title (`ecgnet.calibration`). A
+    single-label task's `focus` classes (of `classes`) add their one-vs-rest curves: is "60 % S" S six
+    times in ten."""
     bins = Reliability.of(probs, y, multilabel)
-    figures = calibration(probs, y, multilabel)
+    figures = TaskCalibration.of(probs, y, multilabel, classes, () if multilabel else focus).figures()
     fig, (ax, counts) = plt.subplots(2, 1, figsize=(4.5, 5.0), sharex=True, gridspec_kw={"height_ratios": (3, 1)})
-    _reliability_curve(ax, bins, "tab:blue", label="this variant")
-    ax.set_ylabel(f"share {'class present' if multilabel else 'top class right'}")
-    ax.set_title(f"{title}\nBrier {figures['brier']:.3f}, ECE {figures['ece']:.3f}", fontsize=9)
+    _reliability_curve(ax, bins, "tab:blue", label="every class" if multilabel else "top class")
+    said = [f"ECE {'' if multilabel or not focus else 'top '}{figures['ece']:.3f}"]
+    for name, colour in zip(() if multilabel else focus, ("tab:red", "tab:green", "tab:purple", "tab:orange")):
+        c = classes.index(name)
+        _reliability_curve(ax, Reliability.of(*one_vs_rest(probs, y, c), True), colour, label=f"{name} vs rest")
+        said.append(f"{name} {figures[f'ece_{name}']:.3f}")
+    ax.set_ylabel("observed frequency (right, or of the class)")
+    ax.set_title(f"{title}\nBrier {figures['brier']:.3f}; {', '.join(said)}", fontsize=9)
     ax.legend(fontsize=7, loc="upper left")
     edges = np.linspace(0, 1, len(bins.weight) + 1)
     counts.bar(edges[:-1], bins.weight, width=np.diff(edges), align="edge", color="tab:blue", alpha=0.5)
     counts.set_yscale("symlog")
     counts.set_ylabel("rows" if not multilabel else "row x class", fontsize=8)
-    counts.set_xlabel("probability" if multilabel else "confidence (top class's probability)")
+    counts.set_xlabel("probability" if multilabel else "probability (top class's: the bars)")
     return to_png(fig)
 
 
@@ -101,7 +115,8 @@ def _reliability_curve(ax: Axes, bins: Reliability, colour: str, label: str | No
     """One reliability curve over the diagonal: a point per filled bin, its area the bin's share of rows."""
     filled = bins.weight > 0
     share = bins.weight / max(bins.weight.sum(), 1.0)
-    ax.plot([0, 1], [0, 1], ls=":", color="grey", lw=1, label="calibrated" if label else None)
+    if not ax.lines:  # the diagonal once, under every curve
+        ax.plot([0, 1], [0, 1], ls=":", color="grey", lw=1, label="calibrated" if label else None)
     ax.plot(bins.confidence[filled], bins.accuracy[filled], color=colour, lw=1, label=label)
     ax.scatter(bins.confidence[filled], bins.accuracy[filled], s=8 + 300 * share[filled], color=colour, zorder=3)
     ax.set_xlim(0, 1)

@@ -367,7 +367,12 @@ class Tracker:
                     result.test_probs, data.test.y, data.classes, data.multilabel, f"{name}: test ROC"
                 ),
                 "reliability_test.png": reliability_png(
-                    result.test_probs, data.test.y, data.multilabel, f"{name}: test reliability"
+                    result.test_probs,
+                    data.test.y,
+                    data.multilabel,
+                    f"{name}: test reliability",
+                    data.classes,
+                    data.spec.focus_classes,
                 ),
             }
             if not data.multilabel:

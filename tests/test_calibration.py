@@ -75,11 +75,20 @@ def test_overconfidence_shows_in_the_ece_and_the_brier_score():
     assert calibrated["brier"] < min(overconfident["brier"], underconfident["brier"])  # proper: truth scores best
 
 
-def test_point_metrics_carry_calibration_and_nothing_is_scored_without_rows():
+def test_point_metrics_carry_calibration_and_each_focus_class_alone_and_nothing_is_scored_without_rows():
     probs, y = _single(7, n=300, k=5)
-    figures = point_metrics(probs, y, ("N", "S", "V", "F", "Q"), False)
+    figures = point_metrics(probs, y, ("N", "S", "V", "F", "Q"), False, focus=("S", "V"))
     assert figures["brier"] == pytest.approx(brier_score_loss(y, probs, labels=range(5)))
     assert 0.0 <= figures["ece"] <= 1.0
+    for c, name in ((1, "S"), (2, "V")):  # one-vs-rest: that class's probability, is the row of it
+        assert figures[f"brier_{name}"] == pytest.approx(brier_score_loss(y == c, probs[:, c]), abs=1e-12)
+        bins = Reliability.of(probs[:, [c]], (y == c).astype(float)[:, None], True)
+        filled = bins.weight > 0
+        gap = np.sum(bins.weight[filled] * np.abs(bins.accuracy[filled] - bins.confidence[filled])) / len(y)
+        assert figures[f"ece_{name}"] == pytest.approx(gap, abs=1e-12)
+    assert "ece_F" not in figures  # not a focus class
+    multi, present = _multi(7)
+    assert "ece_b" not in point_metrics(multi, present, ("a", "b", "c", "d", "e"), True, focus=("b",))
     empty = Calibration.of(probs, y, False).figures(np.zeros(len(y)))
     assert np.isnan(empty["brier"]) and np.isnan(empty["ece"])
 
@@ -87,6 +96,8 @@ def test_point_metrics_carry_calibration_and_nothing_is_scored_without_rows():
 def test_the_reliability_diagram_is_a_png_even_with_empty_bins():
     probs, y = _single(8, n=40)
     assert reliability_png(probs, y, False, "time: test reliability").startswith(b"\x89PNG")
+    picture = reliability_png(probs, y, False, "time: test reliability", ("N", "S", "V", "F"), ("S", "V"))
+    assert picture.startswith(b"\x89PNG")
     probs, y = _multi(9, n=30)
     assert reliability_png(probs, y, True, "records: test reliability").startswith(b"\x89PNG")
 
