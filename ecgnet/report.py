@@ -261,11 +261,11 @@ def agreement_metrics(tau: float, lo: float, hi: float) -> dict[str, float]:
 
 def chosen_metrics(result: VariantResult, spec: TaskSpec) -> dict[str, float]:
     """The chosen variant's figures on the comparison run itself (`chosen_val_metric`, `chosen_test_<figure>`
-    with `_lo`/`_hi`): filtered to comparison runs, MLflow's runs table and charts then follow what each
-    comparison chose over retrains, without opening its children."""
+    with `_lo`/`_hi`, its calibration `chosen_test_ece` too): filtered to comparison runs, MLflow's runs
+    table and charts then follow what each comparison chose over retrains, without opening its children."""
     test = {
         k: v
-        for name in spec.test_figures
+        for name in (*spec.test_figures, "ece")
         if name in result.test
         for k, v in result.test[name].flat(f"chosen_test_{name}").items()
     }

@@ -51,7 +51,14 @@ def test_the_comparison_leaves_a_parent_run_with_a_child_per_variant(trained):
     assert set(children["status"]) == {"FINISHED"}
     # the comparison run carries its choice's figures, so comparisons read side by side over retrains
     chosen = children[children["tags.mlflow.runName"] == parent["tags.ecgnet.champion_candidate"].iloc[0]]
-    for key in ("val_metric", "test_macro_f1_N_S_V", "test_macro_f1_N_S_V_lo", "test_accuracy", "test_se_S"):
+    for key in (
+        "val_metric",
+        "test_macro_f1_N_S_V",
+        "test_macro_f1_N_S_V_lo",
+        "test_accuracy",
+        "test_se_S",
+        "test_ece",
+    ):
         assert parent[f"metrics.chosen_{key}"].iloc[0] == pytest.approx(chosen[f"metrics.{key}"].iloc[0]), key
     client = tracker(home).client
     for run_id, name in zip(children["run_id"], children["tags.mlflow.runName"]):
