@@ -232,7 +232,7 @@ def verdict_lines(summary: ComparisonSummary, spec: TaskSpec, markdown: bool = F
             "`folds`, make it a finding)"
         )
     if chosen in rows:
-        shown = [(f, rows[chosen].get(f)) for f in spec.test_figures]
+        shown = [(f, rows[chosen].get(f)) for f in (*spec.test_figures, "ece")]  # ece: tables before it lack it
         said = "; ".join(_figure(f, v) for f, v in shown if v is not None)
         lines.append(f"{name(chosen)} on test: {said}")
     if summary.agreement is not None:

@@ -198,6 +198,9 @@ def test_an_undefined_sensitivity_is_said_in_words():
     )
     line = verdict_lines(replace(summary, table=table), af)[1]
     assert "se_AF undefined (no AF on test); pp_AF undefined (nothing called AF)" in line and "nan" not in line
+    assert "ece" not in line  # a table from before calibration was scored: nothing said of it
+    calibrated = table.with_columns(pl.Series("ece", ["0.041 [0.030, 0.055]"] * 2))
+    assert verdict_lines(replace(summary, table=calibrated), af)[1].endswith("; ece 0.041 [0.030, 0.055]")
 
 
 def test_what_the_kendall_interval_says_is_read_from_it():
