@@ -31,7 +31,7 @@ from .data import Split, TaskData
 from .evaluate import Concentration, concentration, headline, per_group, percentile_interval, resampled
 from .fusion import MODALITIES
 from .interval import Interval
-from .plots import comparison_png, per_patient_png, reliability_grid_png, shares_png
+from .plots import comparison_png, per_patient_png, reliability_grid_png, reliability_png, shares_png
 
 if TYPE_CHECKING:
     import polars as pl
@@ -234,6 +234,14 @@ def comparison_plot(
     ]
     title = f"{data.task}: every variant on the test split"
     return comparison_png(rows, key.replace("_", "-"), candidate, title, agreement)
+
+
+def reliability_plot(result: VariantResult, data: TaskData) -> bytes:
+    """PNG: one variant's test reliability diagram, its focus classes' curves beside the top class's."""
+    name, spec = result.variant.name, data.spec
+    return reliability_png(
+        result.test_probs, data.test.y, data.multilabel, f"{name}: test reliability", data.classes, spec.focus_classes
+    )
 
 
 def calibration_plot(results: dict[str, VariantResult], data: TaskData, candidate: str) -> bytes:

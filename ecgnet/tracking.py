@@ -43,8 +43,9 @@ from .config import ComparisonConfig
 from .data import TaskData
 from .explain import BASELINE_FILE, train_baseline
 from .export import Layout, Packed
-from .plots import confusion_png, reliability_png, roc_png, training_png
+from .plots import confusion_png, roc_png, training_png
 from .promotion import Candidate, Champion
+from .report import reliability_plot
 from .seeds import seed_metrics
 from .train import bf16_unit, resolve_device
 
@@ -366,14 +367,7 @@ class Tracker:
                 "roc_test.png": roc_png(
                     result.test_probs, data.test.y, data.classes, data.multilabel, f"{name}: test ROC"
                 ),
-                "reliability_test.png": reliability_png(
-                    result.test_probs,
-                    data.test.y,
-                    data.multilabel,
-                    f"{name}: test reliability",
-                    data.classes,
-                    data.spec.focus_classes,
-                ),
+                "reliability_test.png": reliability_plot(result, data),
             }
             if not data.multilabel:
                 files["confusion_test.png"] = confusion_png(

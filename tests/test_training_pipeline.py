@@ -241,6 +241,10 @@ def test_the_best_variant_on_validation_is_champion_and_predicts(trained, capsys
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks["check_quality_gate"] is True
     assert isinstance(meta["beat_fusion_comparison"]["modality_shares"], dg.MarkdownMetadataValue)
+    # calibration in the catalog: every variant's diagram on the comparison, each model's own, its figure
+    assert meta["beat_fusion_comparison"]["calibration_plot"].value.startswith("![calibration_plot](data:image/png")
+    assert isinstance(meta["beat_time_model"]["reliability"], dg.MarkdownMetadataValue)
+    assert "test_ece" in meta["beat_time_model"] and "test_ece_S" in meta["beat_time_model"]
     assert "232" in meta["beat_fusion_comparison"]["chosen_per_patient"].value  # the test patient, its S beats
     assert "232" not in meta["beat_fusion_comparison"]["chosen_val_per_patient"].value  # validation: DS1 only
     assert "S: patient 232 holds 100% of the S rows" in meta["beat_fusion_comparison"]["concentration"].value

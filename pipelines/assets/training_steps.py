@@ -48,6 +48,7 @@ from ecgnet.report import (
     per_patient_table,
     ranking_agreement,
     ranking_agreement_interval,
+    reliability_plot,
     shares_plot,
 )
 from ecgnet.results import load_result, save_result
@@ -194,11 +195,17 @@ def train_model(
     )
     ref = ModelRef(variant, run_id, version, str(directory))
     experiment = tracker.experiment(spec.name)
-    return dg.Output(ref, metadata=_model_metadata(spec, result, ref, store, mlflow, experiment))
+    return dg.Output(ref, metadata=_model_metadata(spec, result, data, ref, store, mlflow, experiment))
 
 
 def _model_metadata(
-    spec: TaskSpec, result: VariantResult, ref: ModelRef, store: EcgnetStore, mlflow: MlflowTracking, experiment: str
+    spec: TaskSpec,
+    result: VariantResult,
+    data: TaskData,
+    ref: ModelRef,
+    store: EcgnetStore,
+    mlflow: MlflowTracking,
+    experiment: str,
 ) -> dict:
     meta = {
         "mlflow_run": ref.run_id,
@@ -220,6 +227,10 @@ def _model_metadata(
                 "training_curves",
             )
         )
+    reliability = reliability_plot(result, data)  # beside the test figures above
+    meta.update(
+        png(reliability, store.workspace().plots / f"{spec.asset_prefix}_{ref.variant}_reliability.png", "reliability")
+    )
     if result.explained:
         meta["explainability"] = dg.MetadataValue.json(result.explained.metrics())
     if result.explained and result.explained.strongest:  # in the words of its MLflow description
