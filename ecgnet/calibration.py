@@ -11,6 +11,8 @@ weighting rows by how often their patient was drawn (`Calibration.figures`) inst
   probability against whether the class is present (each record-class pair a question). 0.05 reads
   "on average 5 points off". With few rows in a bin its gap is mostly noise, so read it with its
   interval; the reliability diagram (`ecgnet.plots.reliability_png`) shows the bins.
+
+A single-label task also reports both for each focus class one-vs-rest (`TaskCalibration`: `ece_S`).
 """
 
 from __future__ import annotations
