@@ -108,3 +108,26 @@ def test_the_side_by_side_diagrams_take_any_number_of_variants():
     for n in (1, 4, 11):
         rows = [{**row, "variant": f"v{i}"} for i in range(n)]
         assert reliability_grid_png(rows, "v0", False, "beats: test reliability").startswith(b"\x89PNG")
+
+
+def test_a_temperature_fitted_on_other_patients_undoes_overconfidence_and_moves_no_decision(tmp_path, capsys):
+    from benchmarks.calibration_oof import cross_fitted, fit_temperature, main
+    from benchmarks.paired_rows import load_row
+
+    probs, y = _single(11, n=6000, k=5, temperature=0.4)  # softmax(logits / 0.4): 2.5 undoes it
+    assert fit_temperature(probs, y) == pytest.approx(2.5, rel=0.1)
+    patients = np.repeat([f"p{i}" for i in range(10)], 600)
+    ids = np.array([f"{p}:{i:06d}" for i, p in enumerate(patients)])
+    path = tmp_path / "00.npz"
+    np.savez(
+        path, ablation="overconfident", probs=probs, y=y, ids=ids, groups=patients, classes=np.array(list("NSVFQ"))
+    )
+    row = load_row(path)
+    after, temperatures = cross_fitted(row, folds=5)
+    assert len(temperatures) == 5 and all(2.0 < t < 3.0 for t in temperatures)
+    assert np.array_equal(after.argmax(axis=1), row.probs.argmax(axis=1))
+    assert calibration(after, row.y, False)["ece"] < calibration(row.probs, row.y, False)["ece"] / 3
+    main([str(path), "--draws", "20"])
+    out = capsys.readouterr().out
+    assert "overconfident: 6,000 beats, 10 patients" in out and "decisions moved: 0" in out
+    assert "ece_S" in out and "temperatures by fold: 2." in out

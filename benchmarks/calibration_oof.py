@@ -1,0 +1,85 @@
+"""Calibration of ablation rows saved by `benchmarks.ablations --save-oof`, on DS1 alone: the out-of-fold
+Brier score and ECE (every beat's top class, and S and V one-vs-rest: `ecgnet.calibration`) with 95 %
+intervals from resampling DS1's patients, and the same after a temperature cross-fitted by patient (fitted
+on the other folds' patients by log loss, applied to each fold's; it moves no argmax, so no decision). What
+it answers: are the probabilities the comparison reports calibrated where a model was not trained, and would
+recalibrating them help? DS2 is not read. A row may be several files joined by "+", averaged.
+
+    python -m benchmarks.calibration_oof ROW.npz [ROW.npz ...] [--folds 5] [--draws 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+from sklearn.model_selection import GroupKFold
+
+from benchmarks.paired_rows import SavedRow, load_rows
+from ecgnet.calibration import TaskCalibration
+from ecgnet.evaluate import bootstrap
+from ecgnet.interval import Interval
+from feature_store.tasks import BEATS
+
+LOG_T = (-3.0, 3.0)  # temperatures from 0.05 to 20: far beyond any a trained network needs
+
+
+def tempered(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """softmax(log p / T): sharper below 1, softer above; the order of a row's classes is kept."""
+    z = np.log(np.clip(probs, 1e-7, 1.0)) / temperature
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def fit_temperature(probs: np.ndarray, y: np.ndarray) -> float:
+    """The temperature that minimises the rows' log loss (Guo et al. 2017's temperature scaling)."""
+
+    def log_loss(log_t: float) -> float:
+        p = tempered(probs, float(np.exp(log_t)))[np.arange(len(y)), y]
+        return float(-np.mean(np.log(np.clip(p, 1e-12, 1.0))))
+
+    return float(np.exp(minimize_scalar(log_loss, bounds=LOG_T, method="bounded").x))
+
+
+def cross_fitted(row: SavedRow, folds: int) -> tuple[np.ndarray, list[float]]:
+    """Each fold's patients' probabilities tempered by the temperature fitted on the others'."""
+    out, temperatures = np.empty_like(row.probs, dtype=np.float64), []
+    for fit, held in GroupKFold(folds).split(row.probs, row.y, row.patients):
+        temperatures.append(fit_temperature(row.probs[fit], row.y[fit]))
+        out[held] = tempered(row.probs[held], temperatures[-1])
+    return out, temperatures
+
+
+def figures(probs: np.ndarray, row: SavedRow, classes: tuple[str, ...], draws: int) -> dict[str, Interval]:
+    """Brier and ECE, overall and per focus class, with patient-bootstrap intervals."""
+
+    def of(rows: np.ndarray | slice) -> dict[str, float]:
+        return TaskCalibration.of(probs[rows], row.y[rows], False, classes, BEATS.focus_classes).figures()
+
+    ci = bootstrap(of, row.patients, n_boot=draws)
+    return {k: Interval(v, *ci[k]) for k, v in of(slice(None)).items()}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("rows", nargs="+")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--draws", type=int, default=200)
+    args = parser.parse_args(argv)
+    classes = BEATS.classes
+    for argument in args.rows:
+        row = load_rows(argument)
+        if row.probs.shape[1] != len(classes):
+            raise SystemExit(f"{argument}: {row.probs.shape[1]} classes, not the beats task's {len(classes)}")
+        after, temperatures = cross_fitted(row, args.folds)
+        moved = int((after.argmax(axis=1) != row.probs.argmax(axis=1)).sum())
+        print(f"{row.name}: {len(row.y):,} beats, {len(np.unique(row.patients))} patients")
+        for label, probs in (("out of fold, as trained", row.probs.astype(np.float64)), ("temperature", after)):
+            said = "  ".join(f"{k} {v}" for k, v in figures(probs, row, classes, args.draws).items())
+            print(f"  {label:24s} {said}")
+        print(f"  temperatures by fold: {', '.join(f'{t:.2f}' for t in temperatures)}; decisions moved: {moved}")
+
+
+if __name__ == "__main__":
+    main()
