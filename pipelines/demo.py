@@ -279,6 +279,8 @@ def _comparisons(result: dg.ExecuteInProcessResult) -> list[str]:
                     f"\nChosen variant per test patient (plot: {meta['per_patient_file'].value}):",
                     _markdown(meta, "chosen_per_patient"),
                 ]
+            if "calibration_plot_file" in meta:
+                lines.append(f"Reliability diagrams, every variant (test): {meta['calibration_plot_file'].value}")
             if "modality_shares_file" in meta:  # the variants were explained (TrainingSettings.explain_rows)
                 lines.append(
                     f"Modality shares per variant: {meta['modality_shares_file'].value} (explanations took "
