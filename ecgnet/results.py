@@ -16,6 +16,7 @@ from .config import ComparisonConfig
 from .crossval import FoldEnsemble
 from .data import TaskData
 from .decisions import kept_offsets
+from .evaluate import evaluate
 from .explain import Explained
 from .fusion import MODALITIES, LateFusion, MeanEnsemble, Stacker, WeightedAverage, build
 from .interval import Interval
@@ -86,13 +87,19 @@ def load_result(name: str, data: TaskData, cfg: ComparisonConfig, directory: Pat
     raw_test = probs["raw_test"] if "raw_test" in probs.files else None
     if raw_test is None and offsets is not None:  # saved before raw test probabilities were: the model says
         raw_test = predict_probs(model, data.test, data.multilabel)
+    test = {k: Interval.from_json(v) for k, v in scores["test"].items()}
+    if "ece" not in test:  # saved before calibration was scored: scored now, as `score` would have
+        rescored = evaluate(
+            probs["test"], data.test.y, data.test.groups, data.spec, n_boot=cfg.n_boot, seed=cfg.train.seed
+        )
+        test = rescored | test
     return VariantResult(
         variant,
         model,
         probs["val"],
         probs["test"],
         Interval.from_json(scores["val"]),
-        {k: Interval.from_json(v) for k, v in scores["test"].items()},
+        test,
         scores["n_params"],
         scores["latency_ms"],
         scores["history"],

@@ -713,6 +713,28 @@ def test_a_result_saved_without_raw_test_probabilities_gets_them_from_its_model(
     assert not np.allclose(back.combinable_test_probs, back.test_probs)
 
 
+def test_a_result_saved_before_calibration_was_scored_gets_it_from_its_saved_probabilities(data, tmp_path):
+    """A comparison resumed across an upgrade (a run re-executed from failure) reads variants saved by the
+    code before: their calibration is scored from the saved test probabilities, as `score` scores it."""
+    import json
+
+    from ecgnet.results import load_result, save_result
+
+    cfg = ComparisonConfig(model=SMALL, n_boot=5)
+    result = train_variant("classical", data, cfg)
+    save_result(result, tmp_path)
+    scores = json.loads((tmp_path / "classical.json").read_text())
+    calibration = [k for k in scores["test"] if k.startswith(("brier", "ece"))]
+    assert {"brier", "ece", "ece_S", "brier_V"} <= set(calibration)
+    scores["test"] = {k: v for k, v in scores["test"].items() if k not in calibration}
+    (tmp_path / "classical.json").write_text(json.dumps(scores))
+    back = load_result("classical", data, cfg, tmp_path)
+    assert back.test.keys() == result.test.keys()
+    for key, got in back.test.items():  # the same figures, NaN where a class is absent
+        want = result.test[key]
+        np.testing.assert_array_equal([got.value, got.lo, got.hi], [want.value, want.lo, want.hi], err_msg=key)
+
+
 def test_the_fusion_ensemble_is_its_members_mean_and_every_variant_reloads_as_it_predicted(data, tmp_path):
     """The ensemble's validation probabilities are its members' (before their offsets) averaged, its
     model predicts their mean, it refuses to run without its members, and late and ensemble variants
