@@ -125,8 +125,3 @@ def one_vs_rest(probs: np.ndarray, y: np.ndarray, c: int) -> tuple[np.ndarray, n
     """Class `c`'s probability against whether the row is of class `c`, as a one-class multi-label task
     (a binary question per row): what `Calibration.of` and `Reliability.of` take with multilabel=True."""
     return probs[:, [c]], (y == c)[:, None]
-
-
-def calibration(probs: np.ndarray, y: np.ndarray, multilabel: bool) -> dict[str, float]:
-    """`brier` and `ece` of every row once."""
-    return Calibration.of(probs, y, multilabel).figures()

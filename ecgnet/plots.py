@@ -67,7 +67,7 @@ def reliability_png(
     single-label task's `focus` classes (of `classes`) add their one-vs-rest curves: is "60 % S" S six
     times in ten."""
     bins = Reliability.of(probs, y, multilabel)
-    figures = TaskCalibration.of(probs, y, multilabel, classes, () if multilabel else focus).figures()
+    figures = TaskCalibration.of(probs, y, multilabel, classes, focus).figures()
     fig, (ax, counts) = plt.subplots(2, 1, figsize=(4.5, 5.0), sharex=True, gridspec_kw={"height_ratios": (3, 1)})
     _reliability_curve(ax, bins, "tab:blue", label="every class" if multilabel else "top class")
     said = [f"ECE {'' if multilabel or not focus else 'top '}{figures['ece']:.3f}"]

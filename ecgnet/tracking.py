@@ -45,7 +45,6 @@ from .explain import BASELINE_FILE, train_baseline
 from .export import Layout, Packed
 from .plots import confusion_png, roc_png, training_png
 from .promotion import Candidate, Champion
-from .report import reliability_plot
 from .seeds import seed_metrics
 from .train import bf16_unit, resolve_device
 
@@ -318,10 +317,13 @@ class Tracker:
         data: TaskData,
         cfg: ComparisonConfig,
         curves: EpochCurves,
+        pictures: dict[str, bytes],
     ) -> str:
         """Params, per-epoch and final metrics, plots and the registered model, into the variant's run that
         `open_variant` opened; its `curves` logged epochs as they came, so only those they could not log are
-        logged now. Returns the registered model version."""
+        logged now. `pictures`: PNGs the caller drew (file name -> bytes) and shows elsewhere too (the
+        reliability diagram, on the Dagster asset), logged under plots/ beside the run's own. Returns the
+        registered model version."""
         v = result.variant
         with self.fluent(), mlflow.start_run(run_id=run_id):
             mlflow.log_params(
@@ -357,17 +359,16 @@ class Tracker:
                 },
                 model_id=model_id,
             )
-            self._log_plots(result, data)
+            self._log_plots(result, data, pictures)
         return version
 
-    def _log_plots(self, result: VariantResult, data: TaskData) -> None:
+    def _log_plots(self, result: VariantResult, data: TaskData, pictures: dict[str, bytes]) -> None:
         name = result.variant.name
         with tempfile.TemporaryDirectory() as tmp:
             files = {
                 "roc_test.png": roc_png(
                     result.test_probs, data.test.y, data.classes, data.multilabel, f"{name}: test ROC"
-                ),
-                "reliability_test.png": reliability_plot(result, data),
+                )
             }
             if not data.multilabel:
                 files["confusion_test.png"] = confusion_png(
@@ -376,6 +377,7 @@ class Tracker:
             if result.history:
                 files["training.png"] = training_png(result.history, f"{name}: training")
             files.update(result.pictures)  # attribution maps, when the variant was explained
+            files.update(pictures)
             for file, content in files.items():
                 (Path(tmp) / file).write_bytes(content)
                 mlflow.log_artifact(str(Path(tmp) / file), artifact_path="plots")

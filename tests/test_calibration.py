@@ -6,7 +6,7 @@ import pytest
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import brier_score_loss
 
-from ecgnet.calibration import BINS, Calibration, Reliability, calibration, confidence_and_hits
+from ecgnet.calibration import BINS, Calibration, Reliability, confidence_and_hits
 from ecgnet.evaluate import point_metrics
 from ecgnet.interval import Interval
 from ecgnet.plots import reliability_grid_png, reliability_png
@@ -21,6 +21,10 @@ def _single(seed: int, n: int = 3000, k: int = 4, temperature: float = 1.0):
     y = np.array([rng.choice(k, p=p) for p in truth])
     shown = np.exp(logits / temperature)
     return shown / shown.sum(axis=1, keepdims=True), y
+
+
+def _figures(probs: np.ndarray, y: np.ndarray, multilabel: bool) -> dict[str, float]:
+    return Calibration.of(probs, y, multilabel).figures()  # every row once
 
 
 def _multi(seed: int, n: int = 2000, k: int = 5):
@@ -38,7 +42,7 @@ def test_the_brier_score_is_scikit_learns_weighted_or_not():
     assert cal.figures(weights)["brier"] == pytest.approx(want, abs=1e-12)
     probs, y = _multi(2)
     each = [brier_score_loss(y[:, c], probs[:, c]) for c in range(probs.shape[1])]
-    assert calibration(probs, y, True)["brier"] == pytest.approx(np.mean(each), abs=1e-12)
+    assert _figures(probs, y, True)["brier"] == pytest.approx(np.mean(each), abs=1e-12)
 
 
 @pytest.mark.parametrize("multilabel", [False, True])
@@ -47,7 +51,7 @@ def test_a_weight_counts_as_that_many_copies_of_the_row(multilabel):
     weights = np.random.default_rng(4).integers(0, 3, len(y))
     repeated = np.repeat(np.arange(len(y)), weights)
     got = Calibration.of(probs, y, multilabel).figures(weights.astype(float))
-    want = calibration(probs[repeated], y[repeated], multilabel)
+    want = _figures(probs[repeated], y[repeated], multilabel)
     assert got == pytest.approx(want, abs=1e-12)
 
 
@@ -57,7 +61,7 @@ def test_the_ece_is_the_reliability_diagrams_weighted_gap_and_its_bins_are_sciki
     bins = Reliability.of(probs, y, multilabel)
     filled = bins.weight > 0
     gap = np.sum(bins.weight[filled] * np.abs(bins.accuracy[filled] - bins.confidence[filled])) / bins.weight.sum()
-    assert calibration(probs, y, multilabel)["ece"] == pytest.approx(gap, abs=1e-12)
+    assert _figures(probs, y, multilabel)["ece"] == pytest.approx(gap, abs=1e-12)
     confidence, hits = confidence_and_hits(probs, y, multilabel)
     assert bins.weight.sum() == len(confidence) == len(y) * (probs.shape[1] if multilabel else 1)
     # scikit-learn's equal-width bins (random confidences fall on no edge), empty bins left out
@@ -68,7 +72,7 @@ def test_the_ece_is_the_reliability_diagrams_weighted_gap_and_its_bins_are_sciki
 
 def test_overconfidence_shows_in_the_ece_and_the_brier_score():
     calibrated, overconfident, underconfident = (
-        calibration(probs, y, False) for probs, y in (_single(6, 20000, temperature=t) for t in (1.0, 0.4, 3.0))
+        _figures(probs, y, False) for probs, y in (_single(6, 20000, temperature=t) for t in (1.0, 0.4, 3.0))
     )
     assert calibrated["ece"] < 0.02  # labels drawn from the probabilities: only sampling noise
     assert overconfident["ece"] > 0.08 and underconfident["ece"] > 0.08
@@ -126,7 +130,7 @@ def test_a_temperature_fitted_on_other_patients_undoes_overconfidence_and_moves_
     after, temperatures = cross_fitted(row, folds=5)
     assert len(temperatures) == 5 and all(2.0 < t < 3.0 for t in temperatures)
     assert np.array_equal(after.argmax(axis=1), row.probs.argmax(axis=1))
-    assert calibration(after, row.y, False)["ece"] < calibration(row.probs, row.y, False)["ece"] / 3
+    assert _figures(after, row.y, False)["ece"] < _figures(row.probs, row.y, False)["ece"] / 3
     main([str(path), "--draws", "20"])
     out = capsys.readouterr().out
     assert "overconfident: 6,000 beats, 10 patients" in out and "decisions moved: 0" in out

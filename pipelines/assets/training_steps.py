@@ -179,7 +179,8 @@ def train_model(
                 variant, data, cfg, upstream=trained, checkpoint_dir=directory / "checkpoints", on_epoch=curves
             )
         save_result(result, directory)
-        version = tracker.log_variant(run_id, result, data, cfg, curves)
+        reliability = reliability_plot(result, data)  # drawn once: MLflow's plots/ and the asset show it
+        version = tracker.log_variant(run_id, result, data, cfg, curves, {"reliability_test.png": reliability})
     except BaseException:  # an interrupt too: the run says it failed instead of staying RUNNING
         tracker.fail_run(run_id)
         raise
@@ -195,13 +196,13 @@ def train_model(
     )
     ref = ModelRef(variant, run_id, version, str(directory))
     experiment = tracker.experiment(spec.name)
-    return dg.Output(ref, metadata=_model_metadata(spec, result, data, ref, store, mlflow, experiment))
+    return dg.Output(ref, metadata=_model_metadata(spec, result, reliability, ref, store, mlflow, experiment))
 
 
 def _model_metadata(
     spec: TaskSpec,
     result: VariantResult,
-    data: TaskData,
+    reliability: bytes,
     ref: ModelRef,
     store: EcgnetStore,
     mlflow: MlflowTracking,
@@ -227,8 +228,7 @@ def _model_metadata(
                 "training_curves",
             )
         )
-    reliability = reliability_plot(result, data)  # beside the test figures above
-    meta.update(
+    meta.update(  # the test reliability diagram, beside the test figures above
         png(reliability, store.workspace().plots / f"{spec.asset_prefix}_{ref.variant}_reliability.png", "reliability")
     )
     if result.explained:
