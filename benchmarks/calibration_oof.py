@@ -3,20 +3,26 @@ Brier score and ECE (every beat's top class, and S and V one-vs-rest: `ecgnet.ca
 intervals from resampling DS1's patients, and the same after a temperature cross-fitted by patient (fitted
 on the other folds' patients by log loss, applied to each fold's; it moves no argmax, so no decision). What
 it answers: are the probabilities the comparison reports calibrated where a model was not trained, and would
-recalibrating them help? DS2 is not read. A row may be several files joined by "+", averaged.
+recalibrating them help? DS2 is not read. A row may be several files joined by "+", averaged, or a
+cross-validated comparison's results folder (`<ECGNET_HOME>/training/<run>`: `data/` and `<variant>.npz`), read
+as every variant's out-of-fold probabilities as it reports them (after decision offsets where kept; the test
+figures of the comparison table are taken the same way). The late variants' combiners were fitted on these
+rows, so theirs flatter a little.
 
-    python -m benchmarks.calibration_oof ROW.npz [ROW.npz ...] [--folds 5] [--draws 200]
+    python -m benchmarks.calibration_oof ROW.npz|RUN_DIR [...] [--variants time early ...] [--folds 5] [--draws 200]
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 from scipy.optimize import minimize_scalar
 from sklearn.model_selection import GroupKFold
 
 from benchmarks.paired_rows import SavedRow, load_rows
+from benchmarks.rhythm_rule import out_of_fold, saved_development
 from ecgnet.calibration import TaskCalibration
 from ecgnet.evaluate import bootstrap
 from ecgnet.interval import Interval
@@ -61,24 +67,38 @@ def figures(probs: np.ndarray, row: SavedRow, classes: tuple[str, ...], draws: i
     return {k: Interval(v, *ci[k]) for k, v in of(slice(None)).items()}
 
 
+def run_rows(run: Path, variants: list[str] | None) -> list[SavedRow]:
+    """A cross-validated comparison's variants as rows: DS1's out-of-fold probabilities as each reports them."""
+    _, dev = saved_development(run)
+    saved = out_of_fold(run, dev, variants, [], key="val")
+    return [SavedRow(name, probs, np.asarray(dev.y), dev.ids, dev.groups) for name, probs in saved.items()]
+
+
+def report(row: SavedRow, classes: tuple[str, ...], folds: int, draws: int) -> None:
+    """A row's calibration as trained and after the cross-fitted temperature."""
+    after, temperatures = cross_fitted(row, folds)
+    moved = int((after.argmax(axis=1) != row.probs.argmax(axis=1)).sum())
+    print(f"{row.name}: {len(row.y):,} beats, {len(np.unique(row.patients))} patients")
+    for label, probs in (("out of fold, as trained", row.probs.astype(np.float64)), ("temperature", after)):
+        said = "  ".join(f"{k} {v}" for k, v in figures(probs, row, classes, draws).items())
+        print(f"  {label:24s} {said}")
+    print(f"  temperatures by fold: {', '.join(f'{t:.2f}' for t in temperatures)}; decisions moved: {moved}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("rows", nargs="+")
+    parser.add_argument("rows", nargs="+", help="NN.npz (or several joined by +, averaged), or a comparison's folder")
+    parser.add_argument("--variants", nargs="*", default=None, help="of a comparison's folder; default: every one")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--draws", type=int, default=200)
     args = parser.parse_args(argv)
     classes = BEATS.classes
     for argument in args.rows:
-        row = load_rows(argument)
-        if row.probs.shape[1] != len(classes):
-            raise SystemExit(f"{argument}: {row.probs.shape[1]} classes, not the beats task's {len(classes)}")
-        after, temperatures = cross_fitted(row, args.folds)
-        moved = int((after.argmax(axis=1) != row.probs.argmax(axis=1)).sum())
-        print(f"{row.name}: {len(row.y):,} beats, {len(np.unique(row.patients))} patients")
-        for label, probs in (("out of fold, as trained", row.probs.astype(np.float64)), ("temperature", after)):
-            said = "  ".join(f"{k} {v}" for k, v in figures(probs, row, classes, args.draws).items())
-            print(f"  {label:24s} {said}")
-        print(f"  temperatures by fold: {', '.join(f'{t:.2f}' for t in temperatures)}; decisions moved: {moved}")
+        rows = run_rows(Path(argument), args.variants) if Path(argument).is_dir() else [load_rows(argument)]
+        for row in rows:
+            if row.probs.shape[1] != len(classes):
+                raise SystemExit(f"{argument}: {row.probs.shape[1]} classes, not the beats task's {len(classes)}")
+            report(row, classes, args.folds, args.draws)
 
 
 if __name__ == "__main__":

@@ -136,12 +136,15 @@ def qrs_spread(split: Split, data: TaskData, half_s: float = 0.08) -> np.ndarray
     return out
 
 
-def out_of_fold(run: Path, dev: Split, variants: list[str] | None, oof: list[Path]) -> dict[str, np.ndarray]:
-    """DS1's out-of-fold probabilities (before decision offsets), in `dev`'s row order: each saved
-    variant's of the comparison `run` (`variants`: these; None: all; ["none"]: none) and each harness
-    file of `oof` (`python -m benchmarks.ablations --save-oof DIR`), aligned by beat."""
+def out_of_fold(
+    run: Path, dev: Split, variants: list[str] | None, oof: list[Path], *, key: str = "raw_val"
+) -> dict[str, np.ndarray]:
+    """DS1's out-of-fold probabilities (before decision offsets; `key="val"`: after them, as the variant
+    reports), in `dev`'s row order: each saved variant's of the comparison `run` (`variants`: these; None:
+    all; ["none"]: none) and each harness file of `oof` (`python -m benchmarks.ablations --save-oof DIR`),
+    aligned by beat."""
     names = variants or sorted(p.stem for p in run.glob("*.npz"))
-    runs = {v: np.load(run / f"{v}.npz")["raw_val"] for v in names if v != "none"}
+    runs = {v: np.load(run / f"{v}.npz")[key] for v in names if v != "none"}
     for v, probs in runs.items():
         if len(probs) != len(dev.y):  # a run chosen on a validation split holds the validation rows only
             raise ValueError(

@@ -7,6 +7,7 @@ from sklearn.calibration import calibration_curve
 from sklearn.metrics import brier_score_loss
 
 from ecgnet.calibration import BINS, Calibration, Reliability, confidence_and_hits
+from ecgnet.data import Split
 from ecgnet.evaluate import point_metrics
 from ecgnet.interval import Interval
 from ecgnet.plots import reliability_grid_png, reliability_png
@@ -135,3 +136,34 @@ def test_a_temperature_fitted_on_other_patients_undoes_overconfidence_and_moves_
     out = capsys.readouterr().out
     assert "overconfident: 6,000 beats, 10 patients" in out and "decisions moved: 0" in out
     assert "ece_S" in out and "temperatures by fold: 2." in out
+
+
+def test_a_comparisons_variants_are_read_as_they_report_after_offsets_and_refused_without_folds(
+    tmp_path, monkeypatch, capsys
+):
+    from benchmarks import calibration_oof
+
+    calibrated, y = _single(12, n=3000, k=5)
+    sharp, _ = _single(12, n=3000, k=5, temperature=0.4)  # the same beats read overconfidently
+    patients = np.repeat([f"1{i:02d}" for i in range(10)], 300)
+    dev = Split({}, y, np.array([f"{p}:{i:06d}" for i, p in enumerate(patients)]), patients)
+    monkeypatch.setattr(calibration_oof, "saved_development", lambda run: (None, dev))
+    # what the variant reports (after offsets) is calibrated; the raw probabilities are not
+    np.savez(tmp_path / "time.npz", val=calibrated, raw_val=sharp, test=calibrated[:10])
+    np.savez(tmp_path / "early.npz", val=sharp, raw_val=calibrated, test=sharp[:10])
+    (row,) = calibration_oof.run_rows(tmp_path, ["time"])
+    assert row.name == "time" and np.array_equal(row.probs, calibrated) and np.array_equal(row.patients, patients)
+    calibration_oof.main([str(tmp_path), "--draws", "20"])
+    out = capsys.readouterr().out
+    ece = {line.split(":")[0]: float(line.split(" ece ")[1].split()[0]) for line in _as_trained(out)}
+    assert set(ece) == {"time", "early"} and ece["time"] < 0.03 < 0.1 < ece["early"]
+
+    np.savez(tmp_path / "spectrogram.npz", val=calibrated[:300], raw_val=calibrated[:300], test=calibrated[:10])
+    with pytest.raises(ValueError, match=r"spectrogram\.npz: 300 validation rows.*ECGNET_FOLDS"):
+        calibration_oof.run_rows(tmp_path, ["spectrogram"])
+
+
+def _as_trained(out: str) -> list[str]:
+    """Each row's name joined to its "as trained" line."""
+    lines = out.splitlines()
+    return [f"{lines[i - 1].split(':')[0]}:{lines[i]}" for i, line in enumerate(lines) if "as trained" in line]
