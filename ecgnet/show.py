@@ -158,10 +158,11 @@ def choice_columns(table: pl.DataFrame) -> list[str]:
 
 
 def test_columns(table: pl.DataFrame, spec: TaskSpec) -> list[str]:
-    """The test figures, scored once after the choice: the headline, accuracy, the focus classes' Se / +P
-    and the paired test difference against the best single model."""
+    """The test figures, scored once after the choice: the headline, accuracy, the focus classes' Se / +P,
+    the calibration error (whether the probabilities behind them can be taken at their word) and the paired
+    test difference against the best single model."""
     paired = (c for c in table.columns if c.startswith(f"{spec.metric_key}_vs_"))
-    wanted = ["variant", *spec.test_figures, *paired]
+    wanted = ["variant", *spec.test_figures, "ece", *paired]
     return [c for c in dict.fromkeys(wanted) if c in table.columns]
 
 

@@ -65,6 +65,8 @@ def _summary(rows: int) -> ComparisonSummary:
             "val_metric": [0.8, *([0.5] * (rows - 1))],
             "val_vs_time": ["(best)", *(["-0.300 [-0.400, -0.200]"] * (rows - 1))],
             BEATS.metric_key: ["0.700 [0.600, 0.800]"] * rows,
+            "brier": ["0.150 [0.100, 0.200]"] * rows,
+            "ece": ["0.013 [0.012, 0.048]"] * rows,
         }
     )
     return ComparisonSummary(
@@ -79,7 +81,8 @@ def test_a_table_too_long_for_a_description_leaves_the_verdict_and_points_at_the
     # two narrow tables: what the choice read (validation only), then the test, each with its own columns
     choice, test = short.split("**What the choice read** (validation only):")[1].split("**Test** (scored once")
     assert "| variant | params | val_metric | val_vs_time |" in choice and BEATS.metric_key not in choice
-    assert f"| variant | {BEATS.metric_key} |" in test and "val_metric" not in test
+    assert f"| variant | {BEATS.metric_key} | ece |" in test and "val_metric" not in test  # brier: comparison.md
+    assert "| **time** (chosen) | 0.700 [0.600, 0.800] | 0.013 [0.012, 0.048] |" in test
     assert f'<img src="get-artifact?path=comparison.png&run_uuid={"r" * 32}"' in short  # the picture, on the page
     assert "published.png" not in short  # compared with nothing published: no such picture
     long = comparison_note(_summary(400), BEATS, "1")
@@ -191,7 +194,7 @@ def test_a_retrain_is_read_against_the_comparison_before_it():
 def test_an_undefined_sensitivity_is_said_in_words():
     af = next(t for t in TASKS.values() if t.name == "af")
     summary = _summary(2)
-    table = summary.table.with_columns(
+    table = summary.table.drop("brier", "ece").with_columns(
         pl.Series(af.metric_key, ["0.889 [0.500, 1.000]"] * 2),
         pl.Series("se_AF", ["nan [nan, nan]"] * 2),
         pl.Series("pp_AF", ["nan [nan, nan]"] * 2),
