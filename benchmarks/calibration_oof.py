@@ -1,13 +1,14 @@
 """Calibration of ablation rows saved by `benchmarks.ablations --save-oof`, on DS1 alone: the out-of-fold
 Brier score and ECE (every beat's top class, and S and V one-vs-rest: `ecgnet.calibration`) with 95 %
-intervals from resampling DS1's patients, and the same after a temperature cross-fitted by patient (fitted
-on the other folds' patients by log loss, applied to each fold's; it moves no argmax, so no decision). What
-it answers: are the probabilities the comparison reports calibrated where a model was not trained, and would
-recalibrating them help? DS2 is not read. A row may be several files joined by "+", averaged, or a
-cross-validated comparison's results folder (`<ECGNET_HOME>/training/<run>`: `data/` and `<variant>.npz`), read
-as every variant's out-of-fold probabilities as it reports them (after decision offsets where kept; the test
-figures of the comparison table are taken the same way). The late variants' combiners were fitted on these
-rows, so theirs flatter a little.
+intervals from resampling DS1's patients, the same after a temperature cross-fitted by patient (fitted on
+the other folds' patients by log loss, applied to each fold's; it moves no argmax, so no decision), and the
+change it makes, paired by patient. What it answers: are the probabilities the comparison reports
+calibrated where a model was not trained, and would recalibrating them help? DS2 is not read. A row may be
+several files joined by "+", averaged, or a cross-validated comparison's results folder
+(`<ECGNET_HOME>/training/<run>`: `data/` and `<variant>.npz`), read as every variant's out-of-fold
+probabilities as it reports them (after decision offsets where kept; the test figures of the comparison
+table are taken the same way). The late variants' combiners were fitted on these rows, so theirs flatter a
+little.
 
     python -m benchmarks.calibration_oof ROW.npz|RUN_DIR [...] [--variants time early ...] [--folds 5] [--draws 200]
 """
@@ -67,6 +68,19 @@ def figures(probs: np.ndarray, row: SavedRow, classes: tuple[str, ...], draws: i
     return {k: Interval(v, *ci[k]) for k, v in of(slice(None)).items()}
 
 
+def paired_change(after: np.ndarray, row: SavedRow, classes: tuple[str, ...], draws: int) -> dict[str, Interval]:
+    """Each figure after the temperature minus as trained, both on the same resampled patients."""
+
+    def change(rows: np.ndarray | slice) -> dict[str, float]:
+        y = row.y[rows]
+        was = TaskCalibration.of(row.probs[rows].astype(np.float64), y, False, classes, BEATS.focus_classes).figures()
+        now = TaskCalibration.of(after[rows], y, False, classes, BEATS.focus_classes).figures()
+        return {k: v - was[k] for k, v in now.items()}
+
+    ci = bootstrap(change, row.patients, n_boot=draws)
+    return {k: Interval(v, *ci[k]) for k, v in change(slice(None)).items()}
+
+
 def run_rows(run: Path, variants: list[str] | None) -> list[SavedRow]:
     """A cross-validated comparison's variants as rows: DS1's out-of-fold probabilities as each reports them."""
     _, dev = saved_development(run)
@@ -82,6 +96,8 @@ def report(row: SavedRow, classes: tuple[str, ...], folds: int, draws: int) -> N
     for label, probs in (("out of fold, as trained", row.probs.astype(np.float64)), ("temperature", after)):
         said = "  ".join(f"{k} {v}" for k, v in figures(probs, row, classes, draws).items())
         print(f"  {label:24s} {said}")
+    change = paired_change(after, row, classes, draws)
+    print(f"  {'change (paired)':24s} " + "  ".join(f"{k} {v.signed()}" for k, v in change.items()))
     print(f"  temperatures by fold: {', '.join(f'{t:.2f}' for t in temperatures)}; decisions moved: {moved}")
 
 

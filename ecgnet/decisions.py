@@ -113,7 +113,7 @@ def decide(probs: np.ndarray, val: Split, spec: TaskSpec, *, min_gain: float, n_
     fitted = {
         "val_metric_argmax": round(metric(probs, val.y), 4),
         "val_metric_offsets": round(metric(crossed, val.y), 4),
-        "offsets_gain": f"{gain.value:+.3f} [{gain.lo:+.3f}, {gain.hi:+.3f}]",
+        "offsets_gain": gain.signed(),
     }
     if gain.lo <= min_gain:
         return Decision(None, probs, fitted)

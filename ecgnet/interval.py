@@ -17,6 +17,10 @@ class Interval:
     def __str__(self) -> str:
         return f"{self.value:.3f} [{self.lo:.3f}, {self.hi:.3f}]"
 
+    def signed(self) -> str:
+        """A difference as tables write it: '+0.039 [-0.042, +0.104]' (`parse` reads it back)."""
+        return f"{self.value:+.3f} [{self.lo:+.3f}, {self.hi:+.3f}]"
+
     @classmethod
     def parse(cls, text: str) -> Interval:
         """What `str` writes (and a comparison table holds), read back: '0.743 [0.692, 0.793]', or

@@ -30,7 +30,6 @@ from .config import ComparisonConfig
 from .data import Split, TaskData
 from .evaluate import Concentration, concentration, headline, per_group, percentile_interval, resampled
 from .fusion import MODALITIES
-from .interval import Interval
 from .plots import comparison_png, per_patient_png, reliability_grid_png, reliability_png, shares_png
 
 if TYPE_CHECKING:
@@ -79,7 +78,7 @@ def comparison_table(
             if cfg.seeds > 1:  # each seed's fold ensemble alone, as it decides: what another draw moves
                 row["cv_by_seed"] = seeds.by_seed(f.get(seeds.CV_KEY))
         gap = selection.gap_to_best.get(name)
-        row[f"val_vs_{best}"] = "(best)" if name == best else _signed(gap) if gap else ""
+        row[f"val_vs_{best}"] = "(best)" if name == best else gap.signed() if gap else ""
         for m in reported_metrics(data):
             row[m] = str(r.test[m])
         if cfg.seeds > 1:  # only with folds > 1 (ComparisonConfig)
@@ -176,11 +175,7 @@ def _paired(
     metric: Callable[[np.ndarray, np.ndarray], float],
     cfg: ComparisonConfig,
 ) -> str:
-    return _signed(paired_difference(probs, ref_probs, split, metric, cfg))
-
-
-def _signed(d: Interval) -> str:
-    return f"{d.value:+.3f} [{d.lo:+.3f}, {d.hi:+.3f}]"
+    return paired_difference(probs, ref_probs, split, metric, cfg).signed()
 
 
 def explainability_columns(r: VariantResult) -> dict[str, str | float]:

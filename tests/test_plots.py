@@ -78,6 +78,8 @@ def test_the_readme_figures_read_the_comparison_table_as_the_asset_writes_it():
     assert Interval.parse("0.743 [0.692, 0.793]") == Interval(0.743, 0.692, 0.793)
     assert Interval.parse("-0.007 [-0.017, +0.007]") == Interval(-0.007, -0.017, 0.007)
     assert Interval.parse(str(Interval(0.5, 0.25, 0.75))) == Interval(0.5, 0.25, 0.75)  # what str writes
+    assert Interval(0.039, -0.042, 0.104).signed() == "+0.039 [-0.042, +0.104]"  # a difference, as tables write it
+    assert Interval.parse(Interval(-0.007, -0.017, 0.007).signed()) == Interval(-0.007, -0.017, 0.007)
     absent = Interval.parse(str(Interval(float("nan"), float("nan"), float("nan"))))  # a class test lacks
     assert all(np.isnan(v) for v in (absent.value, absent.lo, absent.hi))
     for not_a_figure in ("(reference)", "nano [1, 2]", "0.5 [0.1]"):
