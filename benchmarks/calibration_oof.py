@@ -58,11 +58,16 @@ def cross_fitted(row: SavedRow, folds: int) -> tuple[np.ndarray, list[float]]:
     return out, temperatures
 
 
+def calibration(probs: np.ndarray, y: np.ndarray, classes: tuple[str, ...]) -> dict[str, float]:
+    """Brier and ECE, overall and per focus class (one-vs-rest), of beats rows."""
+    return TaskCalibration.of(probs, y, False, classes, BEATS.focus_classes).figures()
+
+
 def figures(probs: np.ndarray, row: SavedRow, classes: tuple[str, ...], draws: int) -> dict[str, Interval]:
-    """Brier and ECE, overall and per focus class, with patient-bootstrap intervals."""
+    """`calibration` with patient-bootstrap intervals."""
 
     def of(rows: np.ndarray | slice) -> dict[str, float]:
-        return TaskCalibration.of(probs[rows], row.y[rows], False, classes, BEATS.focus_classes).figures()
+        return calibration(probs[rows], row.y[rows], classes)
 
     ci = bootstrap(of, row.patients, n_boot=draws)
     return {k: Interval(v, *ci[k]) for k, v in of(slice(None)).items()}
@@ -72,10 +77,8 @@ def paired_change(after: np.ndarray, row: SavedRow, classes: tuple[str, ...], dr
     """Each figure after the temperature minus as trained, both on the same resampled patients."""
 
     def change(rows: np.ndarray | slice) -> dict[str, float]:
-        y = row.y[rows]
-        was = TaskCalibration.of(row.probs[rows].astype(np.float64), y, False, classes, BEATS.focus_classes).figures()
-        now = TaskCalibration.of(after[rows], y, False, classes, BEATS.focus_classes).figures()
-        return {k: v - was[k] for k, v in now.items()}
+        was = calibration(row.probs[rows].astype(np.float64), row.y[rows], classes)
+        return {k: v - was[k] for k, v in calibration(after[rows], row.y[rows], classes).items()}
 
     ci = bootstrap(change, row.patients, n_boot=draws)
     return {k: Interval(v, *ci[k]) for k, v in change(slice(None)).items()}

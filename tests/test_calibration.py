@@ -136,6 +136,11 @@ def test_a_temperature_fitted_on_other_patients_undoes_overconfidence_and_moves_
     out = capsys.readouterr().out
     assert "overconfident: 6,000 beats, 10 patients" in out and "decisions moved: 0" in out
     assert "ece_S" in out and "temperatures by fold: 2." in out
+    (change,) = [line for line in out.splitlines() if "change (paired)" in line]
+    ece = Interval.parse(change.split(" ece ")[1])  # after minus before, on the same patients: a gain beyond noise
+    assert ece.hi < 0 and ece.value == pytest.approx(
+        _figures(after, row.y, False)["ece"] - _figures(row.probs, row.y, False)["ece"], abs=1e-3
+    )
 
 
 def test_a_comparisons_variants_are_read_as_they_report_after_offsets_and_refused_without_folds(
