@@ -117,8 +117,13 @@ class TaskCalibration:
     def figures(self, weights: np.ndarray | None = None) -> dict[str, float]:
         out = self.overall.figures(weights)
         for name, cal in self.focus.items():
-            out |= {f"{k}_{name}": v for k, v in cal.figures(weights).items()}
+            out |= {one_class(k, name): v for k, v in cal.figures(weights).items()}
         return out
+
+
+def one_class(figure: str, name: str) -> str:
+    """A calibration figure of one focus class, as the test metrics name it: `ece_S`."""
+    return f"{figure}_{name}"
 
 
 def one_vs_rest(probs: np.ndarray, y: np.ndarray, c: int) -> tuple[np.ndarray, np.ndarray]:

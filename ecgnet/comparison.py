@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from . import seeds
+from .calibration import one_class
 from .classical import BoostedReference, LinearReference, fit_reference
 from .config import ComparisonConfig
 from .crossval import FoldEnsemble, development, folds, member_index, scored_on_development
@@ -474,6 +475,10 @@ def paired_difference(
 def reported_metrics(data: TaskData) -> list[str]:
     """Test metrics in the comparison table: macro AUC and F1 (and the headline, when it is a macro-F1
     over some classes), for single-label tasks accuracy and the sensitivity and positive predictivity
-    of the task's focus classes, and calibration (Brier score, ECE)."""
+    of the task's focus classes, and calibration (Brier score, ECE; for single-label tasks also each focus
+    class's ECE one-vs-rest, since the overall one is mostly the majority class's)."""
     macro = list(dict.fromkeys(["macro_auc", "macro_f1", data.spec.metric_key]))
-    return macro + ([] if data.multilabel else ["accuracy", *data.spec.focus_figures]) + ["brier", "ece"]
+    if data.multilabel:
+        return [*macro, "brier", "ece"]
+    focus = [one_class("ece", c) for c in data.spec.focus_classes]
+    return [*macro, "accuracy", *data.spec.focus_figures, "brier", "ece", *focus]

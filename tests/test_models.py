@@ -135,6 +135,9 @@ def test_late_variants_combine_single_models(data, name):
     late.model(x).sum()  # the combined model is one module (exportable with its singles)
     table = comparison_table(results, data, cfg)
     assert set(table["variant"]) == {"time", "frequency", "spectrogram", name}
+    # calibration beside the decisions, the focus classes' one-vs-rest too (the overall ECE is mostly N's)
+    assert table.columns[table.columns.index("pp_V") + 1 :][:4] == ["brier", "ece", "ece_S", "ece_V"]
+    assert table.filter(pl.col("variant") == name)["ece_S"][0] == str(late.test["ece_S"])
 
 
 def test_stacker_handles_a_class_missing_from_validation():
