@@ -536,9 +536,11 @@ def test_a_run_launched_outside_the_demo_names_its_process_and_is_closed_when_it
 
     from feature_store.writer import WorkspaceBusy, acquire, holder
     from pipelines.stale_runs import PID_TAG
+    from pipelines.workspace import create_storage
 
     home = tmp_path / "dagster"
     home.mkdir()
+    create_storage(home)  # the worker and this test open the home at once: created first, as `make ui` does
     env = dict(os.environ, DAGSTER_HOME=str(home))
     command = [sys.executable, "-m", "tests.dying_run", str(tmp_path / "ws")]
     worker = subprocess.Popen(command, env=env, start_new_session=True)
