@@ -12,7 +12,7 @@ from sklearn.metrics import confusion_matrix, roc_curve
 
 from feature_store.plots import plt, to_png
 
-from .calibration import Reliability, TaskCalibration, one_vs_rest
+from .calibration import Reliability, TaskCalibration, one_class, one_vs_rest
 from .data import InputNames
 from .evaluate import figure_label
 
@@ -74,7 +74,7 @@ def reliability_png(
     for name, colour in zip(() if multilabel else focus, ("tab:red", "tab:green", "tab:purple", "tab:orange")):
         c = classes.index(name)
         _reliability_curve(ax, Reliability.of(*one_vs_rest(probs, y, c), True), colour, label=f"{name} vs rest")
-        said.append(f"{name} {figures[f'ece_{name}']:.3f}")
+        said.append(f"{name} {figures[one_class('ece', name)]:.3f}")
     ax.set_ylabel("observed frequency (right, or of the class)")
     ax.set_title(f"{title}\nBrier {figures['brier']:.3f}; {', '.join(said)}", fontsize=9)
     ax.legend(fontsize=7, loc="upper left")

@@ -268,7 +268,7 @@ def chosen_metrics(result: VariantResult, spec: TaskSpec) -> dict[str, float]:
     table and charts then follow what each comparison chose over retrains, without opening its children."""
     test = {
         k: v
-        for name in (*spec.test_figures, "ece")
+        for name in spec.test_figures
         if name in result.test
         for k, v in result.test[name].flat(f"chosen_test_{name}").items()
     }

@@ -162,7 +162,7 @@ def test_columns(table: pl.DataFrame, spec: TaskSpec) -> list[str]:
     the calibration error (whether the probabilities behind them can be taken at their word) and the paired
     test difference against the best single model."""
     paired = (c for c in table.columns if c.startswith(f"{spec.metric_key}_vs_"))
-    wanted = ["variant", *spec.test_figures, "ece", *paired]
+    wanted = ["variant", *spec.test_figures, *paired]
     return [c for c in dict.fromkeys(wanted) if c in table.columns]
 
 
@@ -233,7 +233,7 @@ def verdict_lines(summary: ComparisonSummary, spec: TaskSpec, markdown: bool = F
             "`folds`, make it a finding)"
         )
     if chosen in rows:
-        shown = [(f, rows[chosen].get(f)) for f in (*spec.test_figures, "ece")]  # ece: tables before it lack it
+        shown = [(f, rows[chosen].get(f)) for f in spec.test_figures]
         said = "; ".join(_figure(f, v) for f, v in shown if v is not None)
         lines.append(f"{name(chosen)} on test: {said}")
     if summary.agreement is not None:

@@ -199,9 +199,10 @@ class TaskSpec:
 
     @property
     def test_figures(self) -> tuple[str, ...]:
-        """The test figures a reader is told of a variant: the headline, accuracy and `focus_figures` (a
-        multi-label task reports no accuracy or focus figures: readers skip the names its table lacks)."""
-        return (self.metric_key, "accuracy", *self.focus_figures)
+        """The test figures a reader is told of a variant: the headline, accuracy, `focus_figures` and the
+        calibration error (a multi-label task reports no accuracy or focus figures, and a table from before
+        calibration was scored no `ece`: readers skip the names its table lacks)."""
+        return (self.metric_key, "accuracy", *self.focus_figures, "ece")
 
     @property
     def metric_labels(self) -> tuple[int, ...] | None:
