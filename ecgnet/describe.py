@@ -105,7 +105,7 @@ def comparison_note(
         + "; per patient: `per_patient.csv`, `val_per_patient.csv` where logged. "
         f"In a terminal: `python -m ecgnet show --task {spec.name} --run {summary.run_id}`.",
     ]
-    note = "\n".join([*head, _table(table, spec, chosen), *tail])
+    note = "\n".join([*head, compact_table(table, spec, chosen), *tail])
     if len(note) > NOTE_LIMIT - GATE_ROOM:  # too long for MLflow's tag: the verdict stays, the table is a click away
         note = "\n".join([*head, "_(the table is longer than a run description may be: open comparison.md)_", *tail])
     return note
@@ -138,9 +138,9 @@ def _picture(run_id: str, file: str) -> str:
     return f'<img src="get-artifact?path={file}&run_uuid={run_id}" alt="{file}" width="100%">'
 
 
-def _table(table: pl.DataFrame, spec: TaskSpec, chosen: str) -> str:
-    """Two narrow tables rather than one too wide for MLflow's description panel: what the choice read
-    (validation only), then the test figures, scored once after it."""
+def compact_table(table: pl.DataFrame, spec: TaskSpec, chosen: str) -> str:
+    """Two narrow tables rather than one too wide for MLflow's description panel or a terminal: what the
+    choice read (validation only), then the test figures, scored once after it."""
     marked = readable(table).with_columns(
         pl.when(pl.col("variant") == chosen)
         .then(pl.format("**{}** (chosen)", pl.col("variant")))

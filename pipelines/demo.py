@@ -231,7 +231,7 @@ def summary(result: dg.ExecuteInProcessResult, seconds: float) -> str:
         + (f", {warned} warned (a warning stops nothing)" if warned else ""),
         *[f"  - {line}" for line in failed],
         *[f"\nStep {step} crashed: {msg or '(no message)'}" for step, msg in crashed.items()],
-        *_comparisons(result),
+        *comparison_lines(result),
         *refusals,
         f"\nStore:        {raw.root}  (polars.scan_parquet('{raw.root}/raw/beats/**/*.parquet'))",
         f"Dagster home: {os.environ['DAGSTER_HOME']}",
@@ -257,15 +257,18 @@ def _markdown(meta: Mapping[str, dg.MetadataValue], key: str) -> str:
     return cast(str, meta[key].value)
 
 
-def _comparisons(result: dg.ExecuteInProcessResult) -> list[str]:
+def comparison_lines(result: dg.ExecuteInProcessResult) -> list[str]:
     lines: list[str] = []
     for event in result.get_asset_materialization_events():
         meta = event.materialization.metadata
         if "comparison" in meta:
             lines += [
                 f"\nFusion comparison, {meta['task'].value} (test metrics with 95 % patient-bootstrap "
-                "intervals; every choice made on validation):",
-                _markdown(meta, "comparison"),
+                "intervals; every choice made on validation):\n",
+                # the compact table fits a terminal; the comparison asset's `comparison` metadata has every column
+                _markdown(meta, "comparison_compact"),
+                "\nEvery column: comparison.csv in the MLflow run below, or "
+                f".venv/bin/python -m ecgnet show --task {meta['task'].value} --wide",
                 # the verdict in the words of MLflow's description and `ecgnet show`: the choice and why, the
                 # chosen variant on test, the ranking agreement, published results, who decides a pooled figure
                 "\nThe verdict:",

@@ -16,6 +16,7 @@ from feature_store.tasks import BEATS, TASKS, BeatWindows, Splits, TaskSpec
 from feature_store.views.inputs import KEYS
 from feature_store.views.store import FeatureStore
 from pipelines.definitions import build_assets
+from pipelines.demo import comparison_lines
 from pipelines.split_classes import CHECK
 from tests.runs import materialize_all, tracker
 
@@ -178,6 +179,11 @@ def test_the_toy_comparison_reports_its_own_classes(toy):
     }
     header = meta["nv_fusion_comparison"]["comparison"].value.splitlines()[0]
     assert "| se_V | pp_V |" in header and "se_S" not in header and "| cv_mean_sd |" in header
+    # the demo prints two narrow tables, what the choice read and then test's, not the one with every column
+    headers = [line for line in "\n".join(comparison_lines(result)).splitlines() if line.startswith("| variant |")]
+    assert len(headers) == 2 and header not in headers
+    assert "| cv_mean_sd |" in headers[0] and "se_V" not in headers[0]
+    assert "| se_V | pp_V |" in headers[1] and "cv_mean_sd" not in headers[1] and "| ece |" in headers[1]
     parent = runs[runs["tags.ecgnet.role"] == "comparison"]
     assert parent["params.folds"].iloc[0] == "2" and parent["params.variants"].iloc[0] == ",".join(task_variants(TOY))
     assert parent["params.one_seed"].iloc[0] == "none"  # no variant kept at one seed: said, not an empty cell

@@ -19,6 +19,7 @@ from ecgnet.describe import (
     CHAMPION,
     VariantNote,
     champion_note,
+    compact_table,
     comparison_note,
     experiment_note,
     model_version_note,
@@ -310,6 +311,8 @@ def compare(
         metadata={
             "verdict": dg.MetadataValue.md("\n".join(f"- {line}" for line in verdict)),
             "comparison": dg.MetadataValue.md(markdown_table(readable(table))),
+            # what the choice read, then the test figures: the every-column table above is too wide to read
+            "comparison_compact": dg.MetadataValue.md(compact_table(table, spec, best)),
             "candidate": best,
             AGREEMENT: dg.MetadataValue.float(tau),
             f"{AGREEMENT}_interval": f"[{tau_lo:+.2f}, {tau_hi:+.2f}]",
