@@ -30,7 +30,7 @@ from feature_store.writer import proc_stat
 
 from .partitions import SHARD_KEYS
 from .stale_runs import close_dead_runs
-from .workspace import prepare_dagster_home
+from .workspace import StorageUnavailable, prepare_dagster_home
 
 GROUPS = ("ingest", "features")
 DONE = (BulkActionStatus.COMPLETED_SUCCESS, BulkActionStatus.COMPLETED_FAILED, BulkActionStatus.FAILED)
@@ -150,7 +150,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ui", default="http://127.0.0.1:3000", help="the Dagster UI, for the link printed")
     parser.add_argument("--daemon", action="store_true", help="run a Dagster daemon until the backfill is done")
     args = parser.parse_args(argv)
-    dagster_home = prepare_dagster_home()
+    try:
+        dagster_home = prepare_dagster_home()
+    except StorageUnavailable as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     from .definitions import defs  # after DAGSTER_HOME is set, so resources see the workspace
 
     shards = [s.strip() for s in args.shards.split(",")] if args.shards else None

@@ -30,7 +30,7 @@ from feature_store.writer import WorkspaceBusy, writing
 from .assets.ingest import INGEST_ASSETS
 from .partitions import every_shard_tags
 from .stale_runs import close_dead_runs, owner_tags
-from .workspace import prepare_dagster_home
+from .workspace import StorageUnavailable, prepare_dagster_home
 
 STAGE_ORDER = ("ingest", "features", "training")
 EXIT_OK, EXIT_CRASHED, EXIT_CHECK_FAILED, EXIT_BUSY = 0, 1, 2, 3
@@ -308,6 +308,9 @@ def main() -> int:
     except WorkspaceBusy as err:  # nothing ran
         print(f"error: {err}", file=sys.stderr)
         return EXIT_BUSY
+    except StorageUnavailable as err:  # nothing ran: the server profile's database is not up
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_CRASHED
     except Exception as err:  # the instance itself failed (its SQLite, a full disk): say so in one line
         if (isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT)) or disk_full(str(err)):
             print(disk_full_line(home), file=sys.stderr)

@@ -21,7 +21,7 @@ from pathlib import Path
 from types import FrameType
 
 from feature_store.workspace import PROJECT_ROOT, Workspace, anchored_env, names_server, tracking_uri
-from pipelines.workspace import MLFLOW_BACKEND_ENV, prepare_dagster_home
+from pipelines.workspace import MLFLOW_BACKEND_ENV, StorageUnavailable, prepare_dagster_home
 
 STOP_GRACE_S = 10.0
 POLL_S = 0.5
@@ -193,7 +193,11 @@ def watch(processes: dict[str, subprocess.Popen[bytes]], stop: StopRequest) -> i
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     workspace = Workspace.default()
-    prepare_dagster_home(workspace)
+    try:
+        prepare_dagster_home(workspace)
+    except StorageUnavailable as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     workspace.mlflow_artifacts.mkdir(parents=True, exist_ok=True)
     stop = StopRequest()
     # installed before the servers start: a handled signal resets to the default in the child, where a

@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -161,3 +162,30 @@ def test_predict_loads_the_champion_through_the_server(servers, served_run, caps
     home = servers["workspace"].home
     assert ecgnet_main(["predict", str(MITDB / "232"), "--home", str(home), "--rows", "0"]) == 0
     assert "beat(s) scored by models:/ecgnet-beats" in capsys.readouterr().out
+
+
+def test_a_fresh_postgres_home_is_created_once_so_processes_opening_it_together_all_can(servers, tmp_path):
+    """`make server` starts Dagster's webserver, daemon and code server at once on a fresh database; their
+    first opens race on creating its tables (Dagster issue 27390: a process failed in 3 homes of 60).
+    `prepare_dagster_home` creates the storage first, alone, on this profile too."""
+    cluster = servers["cluster"]
+    conn = psycopg2.connect(cluster.dsn("postgres"))
+    conn.autocommit = True  # CREATE DATABASE runs outside a transaction
+    with conn.cursor() as cur:
+        cur.execute('CREATE DATABASE "fresh_home"')
+    conn.close()
+    workspace = Workspace(Path(tempfile.mkdtemp(prefix="ecgnet-fresh-", dir="/tmp")))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ECGNET_DAGSTER_PG_URL", cluster.url("fresh_home"))
+        mp.setenv("DAGSTER_HOME", "")  # restored after: prepare_dagster_home sets it
+        home = prepare_dagster_home(workspace)
+        assert _rows(cluster, "fresh_home", "SELECT count(*) FROM alembic_version") == 1  # stamped, one head
+        assert _rows(cluster, "fresh_home", "SELECT count(*) FROM runs") == 0
+        opens = "import dagster as dg, sys; dg.DagsterInstance.from_config(sys.argv[1]).get_runs(limit=1)"
+        together = [
+            subprocess.Popen([sys.executable, "-c", opens, str(home)], env=dict(os.environ), stderr=subprocess.PIPE)
+            for _ in range(4)
+        ]
+        said = [p.communicate(timeout=120)[1].decode() for p in together]
+    assert [p.returncode for p in together] == [0] * 4, said
+    shutil.rmtree(workspace.home, ignore_errors=True)

@@ -68,3 +68,22 @@ def test_a_fresh_dagster_home_is_created_once_so_processes_opening_it_together_a
     ]
     said = [p.communicate(timeout=120)[1].decode() for p in together]
     assert [p.returncode for p in together] == [0] * 4, said
+
+
+def test_the_server_profile_without_its_database_says_so_and_how_to_fix_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ECGNET_DAGSTER_PG_URL names a database nobody serves (`make server` is not running): one error that
+    names the URL, without its password, and both fixes, before anything else opens the home."""
+    from feature_store.workspace import Workspace
+    from pipelines.postgres import free_port
+    from pipelines.workspace import StorageUnavailable, prepare_dagster_home
+
+    url = f"postgresql+psycopg2://ecgnet:secret@127.0.0.1:{free_port()}/dagster"
+    monkeypatch.setenv("ECGNET_DAGSTER_PG_URL", url)
+    monkeypatch.setenv("DAGSTER_HOME", "")
+    with pytest.raises(StorageUnavailable) as raised:
+        prepare_dagster_home(Workspace(tmp_path / "ws"))
+    said = str(raised.value)
+    assert url.replace("secret", "***") in said and "secret" not in said
+    assert "make server" in said and "unset ECGNET_DAGSTER_PG_URL" in said and "dagster.yaml" in said
