@@ -310,9 +310,9 @@ def compare(
         candidate,
         metadata={
             "verdict": dg.MetadataValue.md("\n".join(f"- {line}" for line in verdict)),
-            "comparison": dg.MetadataValue.md(markdown_table(readable(table))),
-            # what the choice read, then the test figures: the every-column table above is too wide to read
+            # what the choice read, then the test figures, first: the every-column table is too wide to read
             "comparison_compact": dg.MetadataValue.md(compact_table(table, spec, best)),
+            "comparison": dg.MetadataValue.md(markdown_table(readable(table))),
             "candidate": best,
             AGREEMENT: dg.MetadataValue.float(tau),
             f"{AGREEMENT}_interval": f"[{tau_lo:+.2f}, {tau_hi:+.2f}]",
