@@ -52,9 +52,11 @@ def create_storage(dagster_home: Path) -> None:
         with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
             instance.get_runs(limit=1)
     except Exception as err:
+        from sqlalchemy.exc import OperationalError  # the database refused or was not there
+
         url = os.environ.get(SERVER_URL_ENV)
-        if not url:
-            raise
+        if not url or not any(isinstance(e, OperationalError) for e in (err, err.__cause__)):
+            raise  # another failure (a migration to run, a bad dagster.yaml) says its own fix
         cause = str(err.__cause__ or err).strip().splitlines()[0]
         raise StorageUnavailable(
             f"{dagster_home / 'dagster.yaml'}: Dagster's storage on PostgreSQL did not open ({SERVER_URL_ENV}="
