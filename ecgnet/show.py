@@ -144,12 +144,6 @@ def _concentration(text: str | None) -> tuple[Concentration, ...]:
     return tuple(Concentration(**{**r, "patient": str(r["patient"])}) for r in table.iter_rows(named=True))
 
 
-def compact_columns(table: pl.DataFrame, spec: TaskSpec) -> list[str]:
-    """The columns a side-by-side reading needs, in the table's own names: what the choice read
-    (`choice_columns`), then the test figures (`test_columns`)."""
-    return list(dict.fromkeys([*choice_columns(table), *test_columns(table, spec)]))
-
-
 def choice_columns(table: pl.DataFrame) -> list[str]:
     """What the choice read, validation only: variant, size, the validation figure and its paired distance
     to the best there."""
@@ -167,23 +161,27 @@ def test_columns(table: pl.DataFrame, spec: TaskSpec) -> list[str]:
 
 
 def render(summary: ComparisonSummary, spec: TaskSpec, wide: bool = False) -> str:
-    """The summary as text: a header, the table (the chosen variant marked *), then what it says."""
+    """The summary as text: a header, the table (the chosen variant marked *), then what it says. Compact,
+    as MLflow's description: what the choice read, then the test figures, two tables narrow enough for a
+    terminal; `wide`: one table with every column."""
     table = readable(summary.table)
-    columns = table.columns if wide else compact_columns(table, spec)
     chosen = table["chosen"].to_list() if "chosen" in table.columns else [False] * len(table)
-    cells = [["" if v is None else str(v) for v in row] for row in table.select(columns).iter_rows()]
-    cells = [[("* " if mark else "  ") + row[0], *row[1:]] for row, mark in zip(cells, chosen)]
-    widths = [max(len(h) + (2 if i == 0 else 0), *(len(r[i]) for r in cells)) for i, h in enumerate(columns)]
-    header = ["  " + columns[0], *columns[1:]]
+    parts = (
+        [("", table.columns)]
+        if wide
+        else [
+            ("What the choice read (validation only):", choice_columns(table)),
+            ("Test (scored once, after the choice):", test_columns(table, spec)),
+        ]
+    )
     lines = [
         f"comparison {summary.run_id} of task {summary.task}, finished {summary.finished}",
         f"code {summary.commit}; {summary.hardware}; {summary.settings}",
         "",
-        "  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip(),
-        "  ".join("-" * w for w in widths),
-        *("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells),
-        "",
     ]
+    for title, columns in parts:
+        lines += [title] if title else []
+        lines += [*_text_table(table.select(columns), chosen), ""]
     lines += [f"* {line}" if i == 0 else line for i, line in enumerate(verdict_lines(summary, spec))]
     if summary.champion is None:
         lines.append("champion: none (no candidate passed the promotion gate yet)")
@@ -194,6 +192,20 @@ def render(summary: ComparisonSummary, spec: TaskSpec, wide: bool = False) -> st
         )
     lines.append(f"plots and tables: {summary.artifacts}")
     return "\n".join(lines)
+
+
+def _text_table(table: pl.DataFrame, chosen: list[bool]) -> list[str]:
+    """Aligned columns under a header and its rule; the chosen rows marked '* '."""
+    columns = table.columns
+    cells = [["" if v is None else str(v) for v in row] for row in table.iter_rows()]
+    cells = [[("* " if mark else "  ") + row[0], *row[1:]] for row, mark in zip(cells, chosen)]
+    widths = [max(len(h) + (2 if i == 0 else 0), *(len(r[i]) for r in cells)) for i, h in enumerate(columns)]
+    header = ["  " + columns[0], *columns[1:]]
+    return [
+        "  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip(),
+        "  ".join("-" * w for w in widths),
+        *("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells),
+    ]
 
 
 def verdict_lines(summary: ComparisonSummary, spec: TaskSpec, markdown: bool = False) -> list[str]:

@@ -243,8 +243,8 @@ def test_show_reads_a_cross_validated_comparison_with_its_folds(toy):
     assert "folds 2" in summary.settings
     assert summary.candidate in TOY.variants
     text = render(summary, TOY)
-    header = next(line for line in text.splitlines() if line.lstrip().startswith("variant"))
-    assert "cv_mean_sd" in header.split() and "se_V" in header.split()
+    header = [c for line in text.splitlines() if line.lstrip().startswith("variant") for c in line.split()]
+    assert "cv_mean_sd" in header and "se_V" in header
     cv = dict(zip(summary.table["variant"], summary.table["cv_mean_sd"]))
     assert "±" in cv["time"]  # a fold mean and its spread, as the comparison logged it
     assert [line[2:].split()[0] for line in text.splitlines() if line.startswith("* ")][0] == summary.candidate

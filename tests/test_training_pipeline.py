@@ -172,11 +172,20 @@ def test_mlflow_pages_say_the_verdict_where_the_figures_are(trained):
 
 
 def _shown_rows(out: str) -> dict[str, str]:
-    """`show`'s table rows by variant (the chosen one's line starts with '* ')."""
-    lines = out.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("-")) + 1  # below the header's rule
-    rows = lines[start : lines.index("", start)]
-    return {row[2:].split()[0]: row for row in rows}
+    """`show`'s table rows by variant, a variant's rows of each table joined (the chosen one's line starts
+    with '* ')."""
+    lines, rows = out.splitlines(), dict[str, str]()
+    for i, line in enumerate(lines):
+        if line.startswith("-"):  # a header's rule: the table's rows follow it, to the blank line
+            for row in lines[i + 1 : lines.index("", i)]:
+                variant = row[2:].split()[0]
+                rows[variant] = rows[variant] + row[2 + len(variant) :] if variant in rows else row
+    return rows
+
+
+def _shown_header(out: str) -> list[str]:
+    """The columns of `show`'s tables, in order."""
+    return [c for line in out.splitlines() if line.lstrip().startswith("variant") for c in line.split()]
 
 
 def test_show_prints_the_latest_comparison_as_mlflow_holds_it(trained, capsys, tmp_path):
@@ -187,10 +196,12 @@ def test_show_prints_the_latest_comparison_as_mlflow_holds_it(trained, capsys, t
     rows = _shown_rows(out)
     assert set(rows) == set(VARIANTS)
     assert [v for v, row in rows.items() if row.startswith("* ")] == [candidate.variant]
-    header = next(line for line in out.splitlines() if line.lstrip().startswith("variant"))
-    for column in ("params", "val_metric", BEATS.metric_key, "accuracy", "se_S", "pp_S", "se_V", "pp_V"):
-        assert column in header.split(), column
-    assert "latency_ms" not in header  # compact: what a side-by-side reading needs
+    header = _shown_header(out)  # compact: what the choice read, then the test figures, as MLflow's description
+    assert header.count("variant") == 2 and header.index("val_metric") < header.index(BEATS.metric_key)
+    for column in ("params", "val_metric", BEATS.metric_key, "accuracy", "se_S", "pp_S", "se_V", "pp_V", "ece"):
+        assert column in header, column
+    assert "latency_ms" not in header  # what a side-by-side reading needs
+    assert max(len(line) for line in out.splitlines() if line.lstrip().startswith("variant")) < 200
     parent = tracker(home).comparison_run("beats")
     assert parent.info.run_id == candidate.parent_run_id and f"comparison {candidate.parent_run_id}" in out
     tau = parent.data.metrics["kendall_tau_val_test"]
