@@ -2,8 +2,8 @@
 
 Environment: ECGNET_DATA (source folders), ECGNET_HOME (workspace), ECGNET_STAGES (asset groups).
 Exit status: 0 the run succeeded (a quality gate that refused to promote is a valid outcome); 2 it ran,
-but a blocking asset check failed (see the summary); 1 a step or the run crashed (disk full is said in
-one line).
+but a blocking asset check failed (see the summary); 1 a step or the run crashed, or the server
+profile's Dagster storage did not open (disk full and an unreachable database are each said in one line).
 """
 
 from __future__ import annotations

@@ -164,7 +164,7 @@ def test_predict_loads_the_champion_through_the_server(servers, served_run, caps
     assert "beat(s) scored by models:/ecgnet-beats" in capsys.readouterr().out
 
 
-def test_a_fresh_postgres_home_is_created_once_so_processes_opening_it_together_all_can(servers, tmp_path):
+def test_a_fresh_postgres_home_is_created_once_so_processes_opening_it_together_all_can(servers):
     """`make server` starts Dagster's webserver, daemon and code server at once on a fresh database; their
     first opens race on creating its tables (Dagster issue 27390: a process failed in 3 homes of 60).
     `prepare_dagster_home` creates the storage first, alone, on this profile too."""
