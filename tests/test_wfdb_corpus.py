@@ -60,7 +60,7 @@ EXPECTED = {
     "multi-segment/s00001/s00001-2896-10-09-01-56n": "unknown_lead",  # numerics (HR, SpO2) once a minute
     "multi-segment/s00001/s00001-2896-10-10-00-31": "missing_signal_file",  # 3975656_0009.dat is absent
     "multi-segment/s00001/s00001-2896-10-10-00-31n": "unknown_lead",
-    "multi-segment/s25047/s25047-2704-05-04-10-44": "non_finite",  # lead II absent for minutes
+    "multi-segment/s25047/s25047-2704-05-04-10-44": "non_finite",  # II: 37 dropouts, up to 1 s
     "multi-segment/s25047/s25047-2704-05-04-10-44n": "unknown_lead",
     "n16": "missing_signal_file",  # EEG, and its signal file is not in the corpus
     "n8_evoked_raw_95_F1_R9": "missing_signal_file",
@@ -146,6 +146,21 @@ def test_short_gaps_are_interpolated_long_ones_kept_and_ragged_edges_trimmed():
     long[0, 2:6] = np.nan
     kept, _ = repair_gaps(long, max_gap=2)
     assert np.isnan(kept[0, 2:6]).all()  # the record is then quarantined as non_finite
+
+
+def test_a_long_gap_is_refused_with_its_length_and_the_limit(tmp_path, cfg):
+    """How long the longest gap is, against the interpolation limit: a 0.11 s dropout and a lead missing for
+    minutes call for different fixes."""
+    from feature_store.sources.errors import RecordError
+    from tests.malformed import BREAKAGES
+
+    name, code, make = BREAKAGES["nan"]  # 40 invalid samples (0.11 s at 360 Hz) in MLII of real record 100
+    make(tmp_path)
+    with pytest.raises(RecordError) as refused:
+        read_wfdb(tmp_path / name, cfg)
+    assert refused.value.code == code
+    said = str(refused.value)
+    assert "{'MLII': 40}" in said and "gaps of up to 40 samples (0.11 s)" in said and "IngestConfig.max_gap_s" in said
 
 
 def test_known_rates_cover_the_usual_ecg_rates_and_are_a_setting():

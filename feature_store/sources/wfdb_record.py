@@ -117,7 +117,7 @@ def read_wfdb(path: Path, cfg: IngestConfig, frames: tuple[int, int] | None = No
         )
     signal, repaired = repair_gaps(signal, max_gap=int(cfg.max_gap_s * fs), trim=frames is None)
     notes += dropped + ([repaired] if repaired else [])
-    _check_values(signal, leads, path, cfg)
+    _check_values(signal, leads, path, cfg, fs)
     if frames is None and signal.shape[1] < cfg.min_duration_s * fs:
         raise RecordError(
             "too_short",
@@ -528,14 +528,16 @@ def _check_mat_file(file: Path, fmt: str, count: int, sig_len: int | None, offse
         raise RecordError("format_mismatch", f"{file}: " + "; ".join(problems) + "; " + fix)
 
 
-def _check_values(signal: np.ndarray, leads: list[str], path: Path, cfg: IngestConfig) -> None:
+def _check_values(signal: np.ndarray, leads: list[str], path: Path, cfg: IngestConfig, fs: float) -> None:
     bad = ~np.isfinite(signal)
     if bad.any():
         counts = {lead: int(n) for lead, n in zip(leads, bad.sum(axis=1)) if n}
+        longest = max(b - a for row in bad for a, b in _runs(row))
         raise RecordError(
             "non_finite",
-            f"{path}: invalid (NaN) samples per lead {counts}; fix: repair "
-            "or interpolate the gap in the source, or remove the record",
+            f"{path}: invalid (NaN) samples per lead {counts}, in gaps of up to {longest} samples "
+            f"({longest / fs:.2f} s), longer than the {cfg.max_gap_s:g} s that are interpolated "
+            "(IngestConfig.max_gap_s); fix: repair or interpolate the gap in the source, or remove the record",
         )
     # a wrong gain, baseline or unit shows as amplitudes no heart makes (|x| of tens of mV and up)
     typical = np.percentile(np.abs(signal), 99.9, axis=1)
