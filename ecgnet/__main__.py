@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from feature_store.tasks import TASKS, RecordWindows, TaskSpec, task_named
-from feature_store.workspace import Workspace
+from feature_store.workspace import Workspace, tracking_uri
 from feature_store.writer import WorkspaceBusy, writing
 
 if TYPE_CHECKING:  # torch and mlflow load only when a command runs
@@ -64,8 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     workspace = Workspace(args.home.resolve()) if args.home else Workspace.default()
     if args.command == "show":
         return _show(args, workspace)
-    if not workspace.home.is_dir():  # nothing to read (load_champion says so); make no folder for it
-        return _predict(args, workspace)
+    if not workspace.home.is_dir():  # reading makes no workspace
+        if tracking_uri(workspace) == workspace.mlflow_uri:  # the champion's store would be this missing folder
+            return _no_workspace(workspace)
+        return _predict(args, workspace)  # the champion is on the MLflow server the environment names
     try:  # a run that is promoting a new champion or rewriting views finishes first
         with writing(workspace.home, "predict", on_wait=lambda h: print(h.waiting(), file=sys.stderr)):
             return _predict(args, workspace)
@@ -74,14 +76,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def _no_workspace(workspace: Workspace) -> int:
+    print(f"error: no workspace at {workspace.home}; fix: run make demo first, or give --home", file=sys.stderr)
+    return 2
+
+
 def _show(args: argparse.Namespace, workspace: Workspace) -> int:
     from .show import comparison_summary, render  # mlflow loads only when a command runs
     from .tracking import Tracker
 
     task = task_named(args.task)
     if not workspace.home.is_dir():  # reading makes no workspace
-        print(f"error: no workspace at {workspace.home}; fix: run make demo first, or give --home", file=sys.stderr)
-        return 2
+        return _no_workspace(workspace)
     try:
         summary = comparison_summary(Tracker.for_workspace(workspace), task, args.run)
     except ValueError as err:

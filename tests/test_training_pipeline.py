@@ -229,6 +229,9 @@ def test_show_prints_the_latest_comparison_as_mlflow_holds_it(trained, capsys, t
     assert "no finished comparison of task af" in capsys.readouterr().err
     assert ecgnet_main(["show", "--home", str(tmp_path / "nowhere")]) == 2
     assert "fix:" in capsys.readouterr().err and not (tmp_path / "nowhere").exists()
+    # and predict: a mistyped --home is said, not made into an empty MLflow store
+    assert ecgnet_main(["predict", str(MITDB / "100"), "--home", str(tmp_path / "nowhere")]) == 2
+    assert "no workspace at" in capsys.readouterr().err and not (tmp_path / "nowhere").exists()
 
 
 def test_the_best_variant_on_validation_is_champion_and_predicts(trained, capsys, tmp_path):
