@@ -64,13 +64,15 @@ test: $(STAMP) postgres
 	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n auto --maxprocesses 2 --dist loadfile --no-loadscope-reorder
 
 # Dagster on :3000 and MLflow on :5000 over the same workspace; Ctrl-C or SIGTERM stops both.
+DAGSTER_PORT ?= 3000
+MLFLOW_PORT ?= 5000
 ui: $(STAMP)
-	$(PY) -m pipelines.ui
+	$(PY) -m pipelines.ui --dagster-port $(DAGSTER_PORT) --mlflow-port $(MLFLOW_PORT)
 
 # The server profile on this machine: the workspace's own PostgreSQL cluster (Dagster's instance and
 # MLflow's store), `mlflow server` with proxied artifacts and the Dagster UI; Ctrl-C stops all three.
 server: $(STAMP) postgres
-	$(PY) -m pipelines.server
+	$(PY) -m pipelines.server --dagster-port $(DAGSTER_PORT) --mlflow-port $(MLFLOW_PORT)
 
 # Debian's PostgreSQL server binaries, for `make server` and the server-profile tests (a cluster of
 # their own in a temporary folder; nothing is configured system-wide)

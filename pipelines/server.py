@@ -36,6 +36,9 @@ def server_env(
 
 def main(argv: list[str] | None = None) -> int:
     args = ui.parse_args(argv)
+    if taken := ui.ports_taken(args):  # before the cluster and object store start for nothing
+        print(f"error: {taken}", file=sys.stderr)
+        return 2
     workspace = Workspace.default()
     cluster, objects = LocalPostgres.of(workspace), LocalObjectStore.of(workspace)
     try:

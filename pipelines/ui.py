@@ -11,8 +11,10 @@ and a make that is killed (or one that does not pass a SIGTERM on to its recipe)
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -49,6 +51,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--mlflow-port", type=int, default=5000)
     parser.add_argument("--host", default="127.0.0.1")
     return parser.parse_args(argv)
+
+
+def ports_taken(args: argparse.Namespace) -> str | None:
+    """Why the UIs cannot start, when something already listens on a port they need; None when both are
+    free. Checked before anything starts: `dagster dev` keeps its daemon and code server running when its
+    webserver cannot bind, so the address printed would lead to whatever holds the port."""
+    wanted = {"Dagster": args.dagster_port, "MLflow": args.mlflow_port}
+    taken = [f"{name} port {port}" for name, port in wanted.items() if listening(args.host, port)]
+    if not taken:
+        return None
+    return (
+        f"{' and '.join(taken)} on {args.host} already in use (another `make ui` or `make server`, or another "
+        "service); fix: stop it, or choose free ports: make ui DAGSTER_PORT=3001 MLFLOW_PORT=5001 "
+        "(python -m pipelines.ui --dagster-port 3001 --mlflow-port 5001)"
+    )
+
+
+def listening(host: str, port: int) -> bool:
+    """Whether a socket already holds `port` on `host` (a server's own SO_REUSEADDR bind would fail)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a closed server's TIME_WAIT is no owner
+        try:
+            probe.bind((host, port))
+        except OSError as err:
+            return err.errno == errno.EADDRINUSE
+    return False
 
 
 def backend_store_uri(workspace: Workspace) -> str:
@@ -192,6 +220,9 @@ def watch(processes: dict[str, subprocess.Popen[bytes]], stop: StopRequest) -> i
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if taken := ports_taken(args):
+        print(f"error: {taken}", file=sys.stderr)
+        return 2
     workspace = Workspace.default()
     try:
         prepare_dagster_home(workspace)

@@ -136,3 +136,25 @@ def test_sigterm_stops_both_servers(tmp_path: Path) -> None:
     finally:
         kill_sessions([launcher.pid, *children.values()])
         launcher.wait(timeout=10)
+
+
+def test_a_port_already_taken_is_said_before_anything_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`dagster dev` keeps running without its webserver when the port is taken, and the address `make ui`
+    printed then leads to whatever holds it: the UIs refuse to start instead, naming the port and the fix."""
+    from pipelines import server, ui
+
+    monkeypatch.setenv("ECGNET_HOME", str(tmp_path / "ws"))
+    dagster_port, mlflow_port = free_ports(2)
+    with socket.socket() as holder:  # another service listening on the Dagster port
+        holder.bind(("127.0.0.1", dagster_port))
+        holder.listen()
+        ports = ["--dagster-port", str(dagster_port), "--mlflow-port", str(mlflow_port)]
+        assert ui.main(ports) == 2
+        said = capsys.readouterr().err
+        assert f"Dagster port {dagster_port} on 127.0.0.1 already in use" in said and "MLflow port" not in said
+        assert "make ui DAGSTER_PORT=" in said
+        assert server.main(ports) == 2  # before PostgreSQL and the object store start for nothing
+    assert not (tmp_path / "ws").exists()  # no workspace, Dagster home or cluster made
+    assert ui.ports_taken(ui.parse_args(ports)) is None  # free again once the other service stops
