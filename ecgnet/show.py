@@ -162,8 +162,8 @@ def test_columns(table: pl.DataFrame, spec: TaskSpec) -> list[str]:
 
 def render(summary: ComparisonSummary, spec: TaskSpec, wide: bool = False) -> str:
     """The summary as text: a header, the table (the chosen variant marked *), then what it says. Compact,
-    as MLflow's description: what the choice read, then the test figures, two tables narrow enough for a
-    terminal; `wide`: one table with every column."""
+    as MLflow's description: what the choice read, then the test figures, in two tables (about a
+    quarter narrower than one); `wide`: one table with every column."""
     table = readable(summary.table)
     chosen = table["chosen"].to_list() if "chosen" in table.columns else [False] * len(table)
     parts = (

@@ -265,7 +265,7 @@ def comparison_lines(result: dg.ExecuteInProcessResult) -> list[str]:
             lines += [
                 f"\nFusion comparison, {meta['task'].value} (test metrics with 95 % patient-bootstrap "
                 "intervals; every choice made on validation):\n",
-                # the compact table fits a terminal; the comparison asset's `comparison` metadata has every column
+                # the compact tables, as MLflow's description; the asset's `comparison` metadata has every column
                 _markdown(meta, "comparison_compact"),
                 "\nEvery column: comparison.csv in the MLflow run below, or "
                 f".venv/bin/python -m ecgnet show --task {meta['task'].value} --wide",
