@@ -53,6 +53,26 @@ def selected_groups(defs: dg.Definitions, stages: str | None) -> list[str]:
     return wanted
 
 
+def never_materialized(
+    defs: dg.Definitions, selection: set[dg.AssetKey], instance: dg.DagsterInstance
+) -> dict[str, list[str]]:
+    """Stage -> assets outside `selection` that it reads and this workspace has never materialized, and
+    what those read in turn: a stage run alone on a fresh workspace (ECGNET_STAGES=training) would fail on
+    each of them, in Dagster's words."""
+    graph = defs.resolve_asset_graph()
+    missing: dict[str, list[str]] = {}
+    seen, todo = set(selection), list(selection)
+    while todo:
+        for parent in graph.get(todo.pop()).parent_keys:
+            if parent in seen:
+                continue
+            seen.add(parent)
+            if instance.get_latest_materialization_event(parent) is None:  # made once: its inputs were too
+                missing.setdefault(graph.get(parent).group_name or "", []).append(parent.to_user_string())
+                todo.append(parent)
+    return {stage: sorted(keys) for stage, keys in missing.items()}
+
+
 def run(stages: str | None = None) -> dg.ExecuteInProcessResult:
     prepare_dagster_home()
     from .definitions import defs  # after DAGSTER_HOME is set, so resources see the workspace
@@ -67,6 +87,16 @@ def run(stages: str | None = None) -> dg.ExecuteInProcessResult:
         state.unlink(missing_ok=True)  # written again only when this ingest succeeds
     before = folder_state([Path(f) for f in default_sources()])  # a file changed during the run is new to the sensor
     with dg.DagsterInstance.get() as instance:
+        if missing := never_materialized(defs, set(selection), instance):
+            first = [g for g in STAGE_ORDER if g in missing or g in groups]
+            raise SystemExit(
+                f"ECGNET_STAGES={','.join(groups)} reads what this workspace has never made: "
+                + "; ".join(
+                    f"{stage} ({', '.join(keys[:3])}{', ...' if len(keys) > 3 else ''})"
+                    for stage, keys in missing.items()
+                )
+                + f"; fix: run those stages first, e.g. ECGNET_STAGES={','.join(first)}, or unset ECGNET_STAGES"
+            )
         for run_id in close_dead_runs(instance):
             print(f"run {run_id} was left STARTED by a process that is gone; marked failed")
         result = job.execute_in_process(

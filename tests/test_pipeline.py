@@ -35,6 +35,7 @@ from pipelines.demo import (
     disk_full_line,
     exit_status,
     failed_checks,
+    never_materialized,
     selected_groups,
     slowest_steps,
     step_errors,
@@ -576,3 +577,19 @@ def test_waiting_on_a_backfill_the_instance_does_not_hold_names_the_instance_and
     expected = pytest.raises(ValueError, match=f"not in the Dagster instance at {tmp_path}.*same DAGSTER_HOME")
     with dg.DagsterInstance.local_temp(str(tmp_path)) as instance, expected:
         wait(instance, "no-such-backfill", timeout_s=1)
+
+
+def test_a_stage_run_alone_names_the_stages_it_reads_that_were_never_made():
+    """ECGNET_STAGES=training on a fresh workspace: said up front, with the stages to run first, instead of
+    each task's training data failing on missing train statistics."""
+    graph = defs.resolve_asset_graph()
+    training = set(dg.AssetSelection.groups("training").resolve(graph))
+    with dg.DagsterInstance.ephemeral() as instance:
+        missing = never_materialized(defs, training, instance)
+        assert set(missing) == {"ingest", "features"}
+        assert "beat_time_features" in missing["features"] and "annotated_beats" in missing["ingest"]
+        for key in dg.AssetSelection.groups("features").resolve(graph):  # features made once: ingest was too
+            instance.report_runless_asset_event(dg.AssetMaterialization(key))
+        assert never_materialized(defs, training, instance) == {}
+        everything = set(dg.AssetSelection.all().resolve(graph))
+        assert never_materialized(defs, everything, instance) == {}  # the whole demo reads nothing outside itself
