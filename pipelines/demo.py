@@ -81,12 +81,8 @@ def run(stages: str | None = None) -> dg.ExecuteInProcessResult:
     selection = dg.AssetSelection.groups(*groups).resolve(defs.resolve_asset_graph())
     print(f"ecgnet demo: stages {groups}, sources {default_sources()}, workspace {Workspace.default().home}")
     job = defs.resolve_job_def("ecgnet")
-    ingest, state = {name for name, _ in INGEST_ASSETS.values()}, Workspace.default().sources_state
-    ingests = ingest <= {key.to_user_string() for key in selection}
-    if ingests:
-        state.unlink(missing_ok=True)  # written again only when this ingest succeeds
-    before = folder_state([Path(f) for f in default_sources()])  # a file changed during the run is new to the sensor
     with dg.DagsterInstance.get() as instance:
+        # before anything is changed: a refused selection leaves the sources' state as it was
         if missing := never_materialized(defs, set(selection), instance):
             first = [g for g in STAGE_ORDER if g in missing or g in groups]
             raise SystemExit(
@@ -97,6 +93,12 @@ def run(stages: str | None = None) -> dg.ExecuteInProcessResult:
                 )
                 + f"; fix: run those stages first, e.g. ECGNET_STAGES={','.join(first)}, or unset ECGNET_STAGES"
             )
+        ingest, state = {name for name, _ in INGEST_ASSETS.values()}, Workspace.default().sources_state
+        ingests = ingest <= {key.to_user_string() for key in selection}
+        if ingests:
+            state.unlink(missing_ok=True)  # written again only when this ingest succeeds
+        # a file changed during the run is new to the sensor
+        before = folder_state([Path(f) for f in default_sources()])
         for run_id in close_dead_runs(instance):
             print(f"run {run_id} was left STARTED by a process that is gone; marked failed")
         result = job.execute_in_process(
