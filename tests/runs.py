@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -55,3 +57,15 @@ def materialize_all(
 
 def tracker(home: Path) -> Tracker:
     return Tracker.for_workspace(Workspace(home))
+
+
+def opened_together(home: Path, env: dict[str, str], processes: int = 4) -> list[tuple[int, str]]:
+    """`processes` Python processes opening the Dagster home at `home` at once, as `dagster dev`'s webserver,
+    daemon and code server do: each one's exit code and stderr."""
+    opens = "import dagster as dg, sys; dg.DagsterInstance.from_config(sys.argv[1]).get_runs(limit=1)"
+    together = [
+        subprocess.Popen([sys.executable, "-c", opens, str(home)], env=env, stderr=subprocess.PIPE)
+        for _ in range(processes)
+    ]
+    said = [p.communicate(timeout=120)[1].decode() for p in together]
+    return [(p.returncode, err) for p, err in zip(together, said)]

@@ -7,7 +7,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -31,7 +30,7 @@ from pipelines.server import server_env
 from pipelines.ui import mlflow_command
 from pipelines.workspace import SERVER_INSTANCE, prepare_dagster_home
 from tests.records import MITDB
-from tests.runs import materialize_all
+from tests.runs import materialize_all, opened_together
 
 pytestmark = pytest.mark.heavy
 
@@ -181,11 +180,6 @@ def test_a_fresh_postgres_home_is_created_once_so_processes_opening_it_together_
         home = prepare_dagster_home(workspace)
         assert _rows(cluster, "fresh_home", "SELECT count(*) FROM alembic_version") == 1  # stamped, one head
         assert _rows(cluster, "fresh_home", "SELECT count(*) FROM runs") == 0
-        opens = "import dagster as dg, sys; dg.DagsterInstance.from_config(sys.argv[1]).get_runs(limit=1)"
-        together = [
-            subprocess.Popen([sys.executable, "-c", opens, str(home)], env=dict(os.environ), stderr=subprocess.PIPE)
-            for _ in range(4)
-        ]
-        said = [p.communicate(timeout=120)[1].decode() for p in together]
-    assert [p.returncode for p in together] == [0] * 4, said
+        opened = opened_together(home, dict(os.environ))
+    assert [code for code, _ in opened] == [0] * 4, [said for _, said in opened]
     shutil.rmtree(workspace.home, ignore_errors=True)

@@ -47,11 +47,10 @@ def test_a_fresh_dagster_home_is_created_once_so_processes_opening_it_together_a
     first opens of fresh SQLite storage race (Dagster issue 27390) and can leave a home that never opens
     again. `prepare_dagster_home` creates the storage first, alone."""
     import sqlite3
-    import subprocess
-    import sys
 
     from feature_store.workspace import Workspace
     from pipelines.workspace import prepare_dagster_home
+    from tests.runs import opened_together
 
     monkeypatch.delenv("ECGNET_DAGSTER_PG_URL", raising=False)  # the embedded profile
     monkeypatch.setenv("DAGSTER_HOME", "")  # restored after the test: prepare_dagster_home sets it
@@ -61,13 +60,8 @@ def test_a_fresh_dagster_home_is_created_once_so_processes_opening_it_together_a
     for db in ("history/runs.db", "schedules/schedules.db"):
         with sqlite3.connect(home / db) as con:  # stamped once: one alembic head
             assert len(con.execute("SELECT version_num FROM alembic_version").fetchall()) == 1
-    opens = "import dagster as dg, sys; dg.DagsterInstance.from_config(sys.argv[1]).get_runs(limit=1)"
-    env = dict(os.environ, DAGSTER_HOME=str(home))
-    together = [
-        subprocess.Popen([sys.executable, "-c", opens, str(home)], env=env, stderr=subprocess.PIPE) for _ in range(4)
-    ]
-    said = [p.communicate(timeout=120)[1].decode() for p in together]
-    assert [p.returncode for p in together] == [0] * 4, said
+    opened = opened_together(home, dict(os.environ, DAGSTER_HOME=str(home)))
+    assert [code for code, _ in opened] == [0] * 4, [said for _, said in opened]
 
 
 def test_the_server_profile_without_its_database_says_so_and_how_to_fix_it(
