@@ -162,7 +162,7 @@ def _print(pred: Prediction, task: TaskSpec, args: argparse.Namespace, expl: Exp
         print(f"predicted {noun}s per class: " + ", ".join(f"{c} {counts.get(c, 0)}{share(c)}" for c in classes))
     if windows and isinstance(task.window, RecordWindows):
         for cls in task.focus_classes:
-            print(episodes_line(probs.argmax(axis=1), classes, cls, task.window.duration_s))
+            print(episodes_line(probs.argmax(axis=1), classes, cls, task.window.duration_s, pred.onsets_s))
     if args.timeline is not None:
         print(f"rhythm over {len(ids)} windows drawn to {args.timeline}")
     if expl is not None:

@@ -63,6 +63,12 @@ class Prediction:
     notes: list[str] = field(default_factory=list)  # how the record was read, e.g. a substitute lead
     samples: np.ndarray | None = None  # each beat's R peak, or rhythm window's first sample, in the record as stored
     names: InputNames = field(default_factory=InputNames)  # the champion's
+    record_fs: float | None = None  # the rate of the record as stored: `samples` / record_fs are seconds
+
+    @property
+    def onsets_s(self) -> np.ndarray | None:
+        """Each row's time in the record (s): a beat's R peak, a rhythm window's start."""
+        return None if self.samples is None or not self.record_fs else self.samples / self.record_fs
 
     def table(self) -> pl.DataFrame:
         """One row per beat or record: the record, the row's id (and sample), each class's probability
@@ -74,6 +80,8 @@ class Prediction:
         }
         if self.samples is not None:
             columns["sample"] = self.samples
+        if (onsets := self.onsets_s) is not None:
+            columns["time_s"] = onsets
         columns |= {f"p_{c}": self.probs[:, i] for i, c in enumerate(self.classes)}
         columns["predicted"] = [self.classes[i] for i in self.probs.argmax(axis=1)] if n else []
         return pl.DataFrame(columns)
@@ -125,6 +133,7 @@ def predict(record: Path, task: TaskSpec, workspace: Workspace, champion: Champi
         online.notes,
         online.samples,
         champion.names,
+        online.record_fs,
     )
 
 
@@ -152,21 +161,31 @@ def write_table(table: pl.DataFrame, out: Path) -> None:
         raise ValueError(f"{out}: --out writes .csv or .parquet; fix: name the file with one of those suffixes")
 
 
-def episodes(predicted: np.ndarray, cls: int) -> list[tuple[int, int]]:
-    """Runs of consecutive windows predicted as class `cls`: (first window, windows in the run), in order."""
-    inside = np.concatenate([[0], (np.asarray(predicted) == cls).astype(np.int8), [0]])
-    edges = np.flatnonzero(np.diff(inside))
-    starts, stops = edges[::2], edges[1::2]
+def episodes(
+    predicted: np.ndarray, cls: int, onsets_s: np.ndarray | None = None, window_s: float = 0.0
+) -> list[tuple[int, int]]:
+    """Runs of consecutive windows predicted as class `cls`: (first window, windows in the run), in order.
+    With each window's onset (s), a window that does not follow the one before within `window_s` (the ones
+    between were not scored: a dropout) starts a new run."""
+    hit = np.asarray(predicted) == cls
+    follows = np.zeros(len(hit), bool)  # row i continues row i - 1 in time
+    follows[1:] = True if onsets_s is None else np.diff(onsets_s) <= 1.5 * window_s
+    joined = hit[1:] & hit[:-1] & follows[1:]  # rows i - 1 and i in one run
+    starts = np.flatnonzero(hit & ~np.concatenate([[False], joined]))
+    stops = np.flatnonzero(hit & ~np.concatenate([joined, [False]])) + 1
     return list(zip(starts.tolist(), (stops - starts).tolist()))
 
 
-def episodes_line(predicted: np.ndarray, classes: list[str], cls: str, window_s: float) -> str:
-    """What a Holter reader asks of a class first: in how many episodes, and the longest, from when."""
-    runs = episodes(predicted, classes.index(cls))
+def episodes_line(
+    predicted: np.ndarray, classes: list[str], cls: str, window_s: float, onsets_s: np.ndarray | None = None
+) -> str:
+    """What a Holter reader asks of a class first: in how many episodes, and the longest, from when.
+    `onsets_s`: each window's start in the record, where windows were left out (dropouts)."""
+    runs = episodes(predicted, classes.index(cls), onsets_s, window_s)
     if not runs:
         return f"{cls}: no window predicted"
     first, n = max(runs, key=lambda run: run[1])
-    onset = int(first * window_s)
+    onset = int(first * window_s if onsets_s is None else onsets_s[first])
     return (
         f"{cls}: {len(runs)} episode(s) of consecutive windows, the longest {n * window_s / 60:.1f} min from "
         f"{onset // 3600}:{onset // 60 % 60:02d}:{onset % 60:02d}"

@@ -45,6 +45,17 @@ _GAIN = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?(\([+-]?\d+\))?(/\S+)
 
 
 @dataclass(frozen=True)
+class Dropout:
+    """A run of invalid samples in one lead, longer than ingest interpolates (IngestConfig.max_gap_s):
+    samples [start, stop) of the signal as read. Only a read that asks for them keeps them (`read_wfdb`'s
+    `keep_dropouts`); elsewhere such a run refuses the record (non_finite)."""
+
+    lead: str
+    start: int
+    stop: int
+
+
+@dataclass(frozen=True)
 class WfdbSignal:
     record_id: str
     path: Path  # record path without extension
@@ -54,6 +65,9 @@ class WfdbSignal:
     comments: list[str]
     recorded_at: dt.datetime | None
     notes: tuple[str, ...] = ()  # what was read leniently: dropped signals, an unparsed date
+    # with keep_dropouts: the runs of invalid samples left, bridged by a line in `signal` so that
+    # filters run; nothing that touches one may be scored
+    dropouts: tuple[Dropout, ...] = ()
 
 
 # physical units of ECG leads -> factor to mV; a lead in any other unit is not an ECG lead
@@ -83,11 +97,15 @@ def declared_size(path: Path) -> DeclaredSize:
     return DeclaredSize(header.sig_len, int(header.n_sig or 0), float(header.fs or 0))
 
 
-def read_wfdb(path: Path, cfg: IngestConfig, frames: tuple[int, int] | None = None) -> WfdbSignal:
+def read_wfdb(
+    path: Path, cfg: IngestConfig, frames: tuple[int, int] | None = None, *, keep_dropouts: bool = False
+) -> WfdbSignal:
     """Read `path` (.hea + signal files, or a multi-segment record's segments), check it and return
     its ECG leads in mV, leads x samples; signals that are not ECG leads are left out with a note.
     `frames`: only frames [start, stop) (a window of a record too long to read whole: the size limit
-    applies to the window, edges are not trimmed and the minimum duration is the caller's)."""
+    applies to the window, edges are not trimmed and the minimum duration is the caller's).
+    `keep_dropouts`: runs of invalid samples too long to interpolate do not refuse the record; they are
+    returned as `dropouts` (bridged in the signal) for a reader that scores around them (`predict`)."""
     import wfdb
 
     hea = path.with_name(path.name + ".hea")
@@ -117,6 +135,9 @@ def read_wfdb(path: Path, cfg: IngestConfig, frames: tuple[int, int] | None = No
         )
     signal, repaired = repair_gaps(signal, max_gap=int(cfg.max_gap_s * fs), trim=frames is None)
     notes += dropped + ([repaired] if repaired else [])
+    dropouts: tuple[Dropout, ...] = ()
+    if keep_dropouts:
+        signal, dropouts = bridge_dropouts(signal, leads)  # the reader says what it kept out, for its leads
     _check_values(signal, leads, path, cfg, fs)
     if frames is None and signal.shape[1] < cfg.min_duration_s * fs:
         raise RecordError(
@@ -133,6 +154,7 @@ def read_wfdb(path: Path, cfg: IngestConfig, frames: tuple[int, int] | None = No
         comments=list(header.comments or []),
         recorded_at=base.at if not base.standard else _recorded_at(header),
         notes=tuple(notes),
+        dropouts=dropouts,
     )
 
 
@@ -238,6 +260,25 @@ def repair_gaps(signal: np.ndarray, max_gap: int, *, trim: bool = True) -> tuple
     notes = [f"{start + n - stop} edge samples where a lead had none trimmed"] if start or stop < n else []
     notes += [f"{filled} invalid samples in gaps of at most {max_gap} interpolated"] if filled else []
     return signal, "; ".join(notes)
+
+
+def bridge_dropouts(signal: np.ndarray, leads: list[str]) -> tuple[np.ndarray, tuple[Dropout, ...]]:
+    """The invalid runs `repair_gaps` left (too long to interpolate), each named, and the signal with a
+    straight line across each so that filters and detectors run over the whole record. The line is no
+    ECG: whoever reads the signal must keep what touches a dropout out. A lead without one valid sample
+    is left as it is (`_check_values` refuses it)."""
+    bad = ~np.isfinite(signal)
+    if not bad.any():
+        return signal, ()
+    signal, dropouts = signal.copy(), []
+    for lead, name in enumerate(leads):
+        good = np.flatnonzero(~bad[lead])
+        runs = _runs(bad[lead])
+        if not runs or not len(good):
+            continue
+        signal[lead, bad[lead]] = np.interp(np.flatnonzero(bad[lead]), good, signal[lead, good])
+        dropouts += [Dropout(name, a, b) for a, b in runs]
+    return signal, tuple(dropouts)
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:

@@ -35,3 +35,13 @@ def rescale_samples(samples: np.ndarray, *, fs: float, target_fs: float) -> np.n
     if fs == target_fs:
         return samples.astype(np.int64)
     return np.round(samples * (target_fs / fs)).astype(np.int64)
+
+
+def resample_spread_s(fs: float, target_fs: float) -> float:
+    """How far (s) one input sample reaches into `resample`'s output either side: the half-length of
+    resample_poly's default filter, 10 x max(up, down) taps at the up-sampled rate (0.08 s from 125 to
+    360 Hz). What lies that near a dropout was computed partly from its stand-in samples."""
+    if fs == target_fs:
+        return 0.0
+    ratio = rate_ratio(fs, target_fs)
+    return 10 * max(ratio.numerator, ratio.denominator) / (ratio.numerator * fs)

@@ -48,6 +48,10 @@ class TaskInput:
     excluded: dict[str, int] = field(default_factory=dict)  # rows left out, per reason
     notes: list[str] = field(default_factory=list)  # e.g. which lead a substitute filled (online rows)
     starts: np.ndarray | None = None  # online rhythm windows: each row's first sample in the record as stored
+    record_fs: float | None = None  # online rows: the rate of the record as stored (of `starts`, beats' `sample`)
+    # online beats: False for a row that touches a dropout, made only as its neighbours' context and
+    # dropped once the features are (FeatureStore.online); None: every row is scored
+    scored: np.ndarray | None = None
 
     @property
     def train_mask(self) -> np.ndarray:

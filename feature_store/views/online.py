@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -11,23 +12,29 @@ from ..beat_ids import beat_ids
 from ..config import IngestConfig
 from ..sources.annotated import beat_windows, read_annotations, read_beats, rr_intervals
 from ..sources.leads import lead_notes, pick_leads
-from ..sources.wfdb_record import read_wfdb
+from ..sources.wfdb_record import WfdbSignal, read_wfdb
 from ..tasks import RecordWindows, task_named
-from ..transforms.resample import resample, rescale_samples
+from ..transforms.dropouts import clear_windows, dropout_mask, first_clear, intervals_across
+from ..transforms.resample import resample, resample_spread_s, rescale_samples
 from ..transforms.rhythm import detect_beats
 from .catalog import ViewInput
 from .inputs import KEY_SCHEMA, TaskInput
 
 
 def record_input(path: Path, spec: ViewInput, *, task: str) -> TaskInput:
-    """Read and validate `path` (a WFDB record), then shape it like the rows `spec` describes."""
-    sig = read_wfdb(path, IngestConfig())
+    """Read and validate `path` (a WFDB record), then shape it like the rows `spec` describes. A record
+    with dropouts (runs of invalid samples, as ICU recorders write for a lead off) is scored around
+    them: no row whose window touches one in a lead the task reads, no RR interval across one."""
+    sig = read_wfdb(path, IngestConfig(), keep_dropouts=True)
     signal, fs = resample(sig.signal, fs=sig.fs, target_fs=spec.fs)
     leads, notes = _task_leads(sig.lead_names, task, path)
     signal = signal[leads]
+    spoiled = _spoiled(sig, [sig.lead_names[i] for i in leads], fs, signal.shape[1])
+    if spoiled is not None:
+        notes = [*notes, spoiled.said]
     if spec.unit == "record":
-        result = _record(sig.record_id, signal, fs, spec, task, native_fs=sig.fs)
-        result.notes = notes
+        result = _record(sig.record_id, signal, fs, spec, task, native_fs=sig.fs, spoiled=spoiled)
+        result.notes, result.record_fs = notes + result.notes, sig.fs
         return result
     annotated = path.with_name(path.name + ".atr").is_file()
     native = np.asarray(read_beats(read_annotations(path))[0] if annotated else [], dtype=np.int64)
@@ -38,9 +45,39 @@ def record_input(path: Path, spec: ViewInput, *, task: str) -> TaskInput:
         native = np.round(np.asarray(r_peak) * sig.fs / fs).astype(np.int64)
         why = f"{path}.atr holds no beat annotation" if annotated else f"{path} has no .atr"
         notes = [*notes, f"{why}: its beats are the {len(r_peak)} R peaks detected (GQRS)"]
-    result = _beats(sig.record_id, signal, r_peak, native, fs, spec, task)
-    result.notes = notes
+    result = _beats(sig.record_id, signal, r_peak, native, fs, spec, task, spoiled=spoiled)
+    result.notes, result.record_fs = notes + result.notes, sig.fs
     return result
+
+
+@dataclass(frozen=True)
+class Spoiled:
+    """The samples (at the rows' rate) that the record's dropouts in the task's leads reach, and how
+    that was said."""
+
+    mask: np.ndarray  # (samples,) bool
+    what: str  # how many, in which leads, how long
+
+    @property
+    def said(self) -> str:
+        return f"{self.what}: rows that touch one are not scored"
+
+
+def _spoiled(sig: WfdbSignal, leads: list[str], fs: float, n_samples: int) -> Spoiled | None:
+    """Where the dropouts of `leads` lie at the rows' rate `fs`, widened by how far resampling spreads a
+    sample (its stand-in line must not reach a row); None when those leads have none."""
+    own = [d for d in sig.dropouts if d.lead in leads]
+    if not own:
+        return None
+    scale = fs / sig.fs
+    spans = np.array([(np.floor(d.start * scale), np.ceil(d.stop * scale)) for d in own], np.int64)
+    margin = int(np.ceil(resample_spread_s(sig.fs, fs) * fs))
+    lengths = [(d.stop - d.start) / sig.fs for d in own]
+    what = (
+        f"{len(own)} dropout(s) in {', '.join(sorted({d.lead for d in own}))} (invalid samples, "
+        f"{sum(lengths):.2f} s in all, the longest {max(lengths):.2f} s)"
+    )
+    return Spoiled(dropout_mask(spans, n_samples, margin=margin), what)
 
 
 def _task_leads(names: list[str], task: str, path: Path) -> tuple[list[int], list[str]]:
@@ -59,32 +96,86 @@ def _task_leads(names: list[str], task: str, path: Path) -> tuple[list[int], lis
 
 
 def _record(
-    record_id: str, signal: np.ndarray, fs: float, spec: ViewInput, task: str, *, native_fs: float
+    record_id: str,
+    signal: np.ndarray,
+    fs: float,
+    spec: ViewInput,
+    task: str,
+    *,
+    native_fs: float,
+    spoiled: Spoiled | None = None,
 ) -> TaskInput:
-    """The record's first `spec.samples` (its leads already picked in slot order), zero-padded. Where the
-    task's rows are rhythm windows (af) and the record holds two or more, every whole window instead, laid
-    end to end from its start (what is left at the end is not scored), each `<record>@<first sample>`
-    with that sample in the record as stored: a Holter's rhythm over time, as episodes were cut."""
+    """The record's first `spec.samples` (its leads already picked in slot order), zero-padded; where
+    they touch a dropout, the first stretch that does not. Where the task's rows are rhythm windows (af)
+    and the record holds two or more, every whole window instead, laid end to end from its start (what is
+    left at the end is not scored; a window that touches a dropout neither), each `<record>@<first
+    sample>` with that sample in the record as stored: a Holter's rhythm over time, as episodes were cut."""
     window, n = task_named(task).window, spec.samples
     windows = isinstance(window, RecordWindows) and window.rhythm_windows and signal.shape[1] >= 2 * n
     if not windows:
+        start, notes = _clear_start(record_id, n, fs, spoiled)
         x = np.zeros((1, len(spec.lead_names), n), np.float32)
-        sel = signal[:, :n]
+        sel = signal[:, start : start + n]
         x[0, :, : sel.shape[1]] = sel
-        return TaskInput(task, _keys([record_id], record_id), x, fs, list(spec.lead_names), "record")
+        return TaskInput(task, _keys([record_id], record_id), x, fs, list(spec.lead_names), "record", notes=notes)
     starts = np.arange(0, signal.shape[1] - n + 1, n)
+    notes = []
+    if spoiled is not None:
+        clear = clear_windows(spoiled.mask, starts, n)
+        if not clear.any():
+            raise _nothing_clear(record_id, n, fs, spoiled)
+        notes.append(f"{int((~clear).sum())} of {len(starts)} windows of {n / fs:g} s touch a dropout: not scored")
+        starts = starts[clear]
     x = np.ascontiguousarray(signal[:, starts[:, None] + np.arange(n)].transpose(1, 0, 2))
     native = np.round(starts * native_fs / fs).astype(np.int64)
     ids = [f"{record_id}@{s}" for s in native.tolist()]
-    return TaskInput(task, _keys(ids, record_id), x, fs, list(spec.lead_names), "record", starts=native)
+    return TaskInput(task, _keys(ids, record_id), x, fs, list(spec.lead_names), "record", starts=native, notes=notes)
+
+
+def _clear_start(record_id: str, n: int, fs: float, spoiled: Spoiled | None) -> tuple[int, list[str]]:
+    """Where a record's one row starts: at 0, or past the dropouts its first `n` samples touch."""
+    if spoiled is None or not spoiled.mask[:n].any():
+        return 0, []
+    start = first_clear(spoiled.mask, n)
+    if start is None:
+        raise _nothing_clear(record_id, n, fs, spoiled)
+    return start, [f"the first {n / fs:g} s touch a dropout: the row is the {n / fs:g} s from {start / fs:.2f} s"]
+
+
+def _nothing_clear(record_id: str, n: int, fs: float, spoiled: Spoiled) -> ValueError:
+    return ValueError(
+        f"{record_id}: no {n / fs:g} s of the leads the model reads are clear of dropouts ({spoiled.what}); "
+        "fix: score a recording with a stretch that long without invalid samples, or repair the gaps in the source"
+    )
 
 
 def _beats(
-    record_id: str, signal: np.ndarray, r_peak: np.ndarray, native: np.ndarray, fs: float, spec: ViewInput, task: str
+    record_id: str,
+    signal: np.ndarray,
+    r_peak: np.ndarray,
+    native: np.ndarray,
+    fs: float,
+    spec: ViewInput,
+    task: str,
+    *,
+    spoiled: Spoiled | None = None,
 ) -> TaskInput:
-    """Beat rows of one record; `native`: each R peak's sample index in the record as stored."""
+    """Beat rows of one record; `native`: each R peak's sample index in the record as stored. A beat whose
+    context window touches a dropout is marked not `scored`; an interval across one is unknown (NaN, as the
+    first beat's preceding one: the rhythm features read it as the record's mean)."""
     windows, fits = beat_windows(signal, r_peak, spec.samples)
     rr_prev, rr_next = rr_intervals(r_peak, fs)
+    notes, scored = [], None
+    if spoiled is not None:
+        across = intervals_across(spoiled.mask, r_peak)
+        rr_prev[1:][across], rr_next[:-1][across] = np.nan, np.nan
+        # a beat that touches a dropout stays a row until its neighbours' features are made (their rhythm
+        # context, the record's median beat), then is dropped (FeatureStore.online)
+        scored = clear_windows(spoiled.mask, r_peak - spec.samples // 2, spec.samples)[fits]
+        notes.append(
+            f"{int((~scored).sum())} of {len(scored)} beats touch a dropout: not scored; {int(across.sum())} RR "
+            "interval(s) across one count as unknown"
+        )
     beats = pl.DataFrame(
         {
             "record_id": record_id,
@@ -96,7 +187,16 @@ def _beats(
     ).fill_nan(None)
     ids = beat_ids(record_id, r_peak[fits].tolist())
     return TaskInput(
-        task, _keys(ids, record_id), windows, fs, list(spec.lead_names), "beat", crop=spec.crop, beats=beats
+        task,
+        _keys(ids, record_id),
+        windows,
+        fs,
+        list(spec.lead_names),
+        "beat",
+        crop=spec.crop,
+        beats=beats,
+        notes=notes,
+        scored=scored,
     )
 
 

@@ -54,6 +54,7 @@ class TrainingSet:
     notes: list[str] = field(default_factory=list)  # online rows: how the record was read (substitute leads)
     # online rows: each beat's R peak, or each rhythm window's first sample, in the record as stored
     samples: np.ndarray | None = None
+    record_fs: float | None = None  # online rows: the rate of the record as stored (that of `samples`)
 
 
 @dataclass(frozen=True)
@@ -457,13 +458,19 @@ class FeatureStore:
                 fam, inputs[entry.input], _params(fam.params_cls, entry.params), entry.stats, backend
             )
         first = next(iter(inputs.values()))
+        keys, samples = first.keys, first.beats["sample"].to_numpy() if first.beats is not None else first.starts
+        if first.scored is not None:  # rows made only as their neighbours' context (a dropout) leave now
+            keep = first.scored
+            keys, samples = keys.filter(pl.Series(keep)), None if samples is None else samples[keep]
+            features = {view: {c: a[keep] for c, a in cols.items()} for view, cols in features.items()}
         return TrainingSet(
-            first.keys["entity_id"].to_numpy(),
-            first.keys,
+            keys["entity_id"].to_numpy(),
+            keys,
             features,
             {v: e.version for v, e in entries.items()},
-            sorted({n for inp in inputs.values() for n in inp.notes}),
-            first.beats["sample"].to_numpy() if first.beats is not None else first.starts,
+            list(dict.fromkeys(n for inp in inputs.values() for n in inp.notes)),  # in the order they were read
+            samples,
+            first.record_fs,
         )
 
 

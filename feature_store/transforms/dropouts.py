@@ -1,0 +1,44 @@
+"""Where a record's dropouts (runs of invalid samples) lie, and which windows and intervals they spoil:
+pure array functions over a boolean sample mask, for the online rows of records scored around them."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def dropout_mask(spans: np.ndarray, n_samples: int, *, margin: int = 0) -> np.ndarray:
+    """(n_samples,) True inside any span [start, stop) of `spans` (k, 2), widened by `margin` samples
+    either side and clipped to the signal."""
+    mask = np.zeros(n_samples + 1, np.int64)
+    spans = np.asarray(spans, np.int64).reshape(-1, 2)
+    np.add.at(mask, np.clip(spans[:, 0] - margin, 0, n_samples), 1)
+    np.add.at(mask, np.clip(spans[:, 1] + margin, 0, n_samples), -1)
+    return np.cumsum(mask[:-1]) > 0
+
+
+def _touched(mask: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+    """Per [start, stop): any True of `mask` inside (bounds clipped to the signal)."""
+    count = np.concatenate([[0], np.cumsum(mask, dtype=np.int64)])
+    n = len(mask)
+    return count[np.clip(stop, 0, n)] - count[np.clip(start, 0, n)] > 0
+
+
+def clear_windows(mask: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
+    """Per window of `width` samples from each of `starts`: no masked sample in it."""
+    starts = np.asarray(starts, np.int64)
+    return ~_touched(mask, starts, starts + width)
+
+
+def intervals_across(mask: np.ndarray, r_peak: np.ndarray) -> np.ndarray:
+    """Per interval between consecutive R peaks (len(r_peak) - 1): a masked sample lies between them, so
+    the interval is not known (a beat inside a dropout is never seen)."""
+    r_peak = np.asarray(r_peak, np.int64)
+    return _touched(mask, r_peak[:-1], r_peak[1:] + 1)
+
+
+def first_clear(mask: np.ndarray, width: int) -> int | None:
+    """The first sample from which `width` samples hold no masked one; None where no such stretch is."""
+    width = min(width, len(mask))
+    starts = np.arange(len(mask) - width + 1)
+    clear = np.flatnonzero(clear_windows(mask, starts, width))
+    return int(clear[0]) if len(clear) else None

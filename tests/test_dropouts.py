@@ -1,0 +1,146 @@
+"""Records with dropouts (runs of invalid samples longer than ingest interpolates, as an ICU recorder
+writes for a lead off) are scored around them: ingest still refuses them, the online rows keep out every
+beat or window that touches one in a lead the task reads, and no RR interval is measured across one.
+Every record here is a real bundled one with samples blanked."""
+
+import numpy as np
+import polars as pl
+import pytest
+
+from feature_store.config import IngestConfig
+from feature_store.sources.errors import RecordError
+from feature_store.sources.wfdb_record import Dropout, read_wfdb
+from feature_store.tasks import STANDARD_12
+from feature_store.transforms.dropouts import clear_windows, dropout_mask, first_clear, intervals_across
+from feature_store.transforms.resample import resample
+from feature_store.views.catalog import ViewInput
+from feature_store.views.online import record_input
+from tests.records import CPSC2021, MITDB, PTB, rewrite_signal
+
+BEATS_SPEC = ViewInput(fs=360.0, samples=720, crop=(270, 522), lead_names=("MLII", "V1"), unit="beat")
+
+
+def _blanked(src, folder, name, lead, *spans):
+    def blank(signal):
+        for start, stop in spans:
+            signal[start:stop, lead] = np.nan
+
+    return rewrite_signal(src, folder, name, blank)
+
+
+def test_the_mask_windows_and_intervals_of_dropouts():
+    mask = dropout_mask(np.array([[10, 12], [30, 31]]), 40, margin=2)
+    assert np.flatnonzero(mask).tolist() == [8, 9, 10, 11, 12, 13, *range(28, 33)]
+    assert dropout_mask(np.array([[0, 3]]), 5, margin=4).tolist() == [True] * 5  # clipped to the signal
+    assert not dropout_mask(np.empty((0, 2)), 5).any()
+    assert clear_windows(mask, np.array([0, 5, 14, 20, 33]), 4).tolist() == [True, False, True, True, True]
+    assert clear_windows(mask, np.array([4, 24, 25]), 4).tolist() == [True, True, False]  # [4, 8) ends before 8
+    # an interval is unknown when a masked sample lies between its two peaks, ends included
+    assert intervals_across(mask, np.array([0, 5, 8, 20, 27, 34])).tolist() == [False, True, True, False, True]
+    assert first_clear(mask, 10) == 14 and first_clear(mask, 20) is None and first_clear(mask, 100) is None
+    assert first_clear(np.zeros(5, bool), 10) == 0  # a record shorter than the row: all of it
+
+
+def test_ingest_refuses_a_dropout_and_the_online_read_keeps_it_out(tmp_path):
+    record = _blanked(MITDB / "100", tmp_path, "gap", 0, (5000, 5400))  # 1.1 s of MLII
+    with pytest.raises(RecordError, match="non_finite|invalid"):
+        read_wfdb(record, IngestConfig())
+    sig = read_wfdb(record, IngestConfig(), keep_dropouts=True)
+    assert sig.dropouts == (Dropout("MLII", 5000, 5400),) and np.isfinite(sig.signal).all()
+    clean = read_wfdb(MITDB / "100", IngestConfig())
+    np.testing.assert_allclose(sig.signal[:, :5000], clean.signal[:, :5000], atol=1e-3)  # format 16 at 1000/mV
+    np.testing.assert_allclose(sig.signal[1], clean.signal[1], atol=1e-3)  # V5 has no dropout
+    bridge = sig.signal[0, 4999:5401]
+    np.testing.assert_allclose(np.diff(bridge), np.diff(bridge).mean(), atol=1e-6)  # a straight line across
+
+
+@pytest.mark.parametrize("fs", [360.0, 250.0])
+def test_beats_that_touch_a_dropout_are_not_rows_the_others_are_as_read_clean(tmp_path, fs):
+    """At the record's own rate and resampled (where the filter spreads the stand-in line): the rows kept
+    are the clean record's rows, sample for sample, and RR intervals; the beats lost are exactly those whose
+    context window reaches the dropout (resampling's reach added)."""
+    spans = [(5000, 5400), (90_000, 90_050)]
+    record = _blanked(MITDB / "100", tmp_path, "gap", 0, *spans)
+    spec = ViewInput(fs=fs, samples=int(2 * fs), crop=None, lead_names=("MLII", "V1"), unit="beat")
+    gapped, clean = record_input(record, spec, task="beats"), record_input(MITDB / "100", spec, task="beats")
+    assert gapped.beats is not None and clean.beats is not None and gapped.scored is not None
+    # every beat stays a row while the features are made (its neighbours' context), marked not scored
+    assert gapped.beats["sample"].to_list() == clean.beats["sample"].to_list()
+    kept = gapped.scored
+    assert 0 < (~kept).sum() <= 8
+    np.testing.assert_allclose(gapped.signal[kept], clean.signal[kept], atol=2e-3)
+    for column in ("rr_prev_s", "rr_next_s"):
+        np.testing.assert_allclose(gapped.beats[column].to_numpy()[kept], clean.beats[column].to_numpy()[kept])
+    reach = 360 + (0 if fs == 360 else 0.04 * 360)  # half the context window, then resample_spread_s(360, 250)
+    peaks = clean.beats["sample"].to_numpy()
+    near = np.zeros(len(peaks), bool)
+    for start, stop in spans:
+        near |= (peaks + reach > start) & (peaks - reach < stop)
+    assert (~kept == near).all()
+    notes = " | ".join(gapped.notes)
+    assert "2 dropout(s) in MLII" in notes and f"{(~kept).sum()} of {len(peaks)} beats touch a dropout" in notes
+
+
+def test_an_interval_across_a_dropout_is_unknown(tmp_path):
+    """Beats detected (no .atr) around a 2.5 s dropout: none is found inside it, so the interval from the
+    last beat before it to the first after would read as a 3 s pause. It is unknown instead (the rhythm
+    features then take the record's mean); with a 1 s context window both neighbours are rows."""
+    record = _blanked(MITDB / "100", tmp_path, "gap", 0, (5000, 5900))
+    record.with_name("gap.atr").unlink()
+    spec = ViewInput(fs=360.0, samples=360, crop=None, lead_names=("MLII", "V1"), unit="beat")
+    gapped = record_input(record, spec, task="beats")
+    assert gapped.beats is not None and gapped.scored is not None
+    rows = gapped.beats.filter(pl.Series(gapped.scored)).sort("sample")
+    before = rows.filter(rows["sample"] < 5000).row(-1, named=True)
+    assert abs(before["sample"] - 4764) <= 5 and before["rr_next_s"] is None  # annotated R peak at 4764
+    longest = [float(rows[c].drop_nulls().to_numpy().max()) for c in ("rr_prev_s", "rr_next_s")]
+    assert max(longest) < 1.2  # no interval spans the dropout
+    assert rows.filter(rows["sample"] > 5900).height > 0
+    assert any("RR interval(s) across one count as unknown" in n for n in gapped.notes)
+
+
+def test_a_dropout_in_a_lead_the_task_does_not_read_changes_nothing(tmp_path):
+    record = _blanked(PTB / "s0010_re", tmp_path, "vx", 12, (1000, 1500))  # vx, a Frank lead
+    spec = ViewInput(fs=500.0, samples=5000, crop=None, lead_names=STANDARD_12, unit="record")
+    gapped, clean = record_input(record, spec, task="records"), record_input(PTB / "s0010_re", spec, task="records")
+    np.testing.assert_allclose(gapped.signal, clean.signal, atol=2e-3)
+    assert not any("dropout" in n for n in gapped.notes)
+
+
+def test_a_record_row_starts_after_a_dropout_in_its_first_seconds(tmp_path):
+    """The records task's one row (the first 10 s): past the dropout where one is in them, the clean
+    record's samples there; no clear stretch of 10 s: refused, saying so and the fix."""
+    record = _blanked(PTB / "s0010_re", tmp_path, "lead_i", 0, (1000, 1500))
+    spec = ViewInput(fs=500.0, samples=5000, crop=None, lead_names=STANDARD_12, unit="record")
+    inp = record_input(record, spec, task="records")
+    clean = record_input(PTB / "s0010_re", spec, task="records")
+    sig = read_wfdb(PTB / "s0010_re", IngestConfig())
+    whole, _ = resample(sig.signal, fs=sig.fs, target_fs=500.0)
+    leads = [sig.lead_names.index(lead) for lead in STANDARD_12]
+    start = 750 + 10  # the dropout's end at 500 Hz, then resample_spread_s(1000, 500) = 0.02 s
+    np.testing.assert_allclose(inp.signal[0], whole[leads, start : start + 5000], atol=2e-3)
+    assert inp.keys["entity_id"].to_list() == ["lead_i"] and len(clean.signal) == 1
+    assert any("the row is the 10 s from 1.52 s" in n for n in inp.notes)
+    every_10s = [(k, k + 100) for k in range(0, 38_400, 9_000)]
+    refused = _blanked(PTB / "s0010_re", tmp_path, "holes", 1, *every_10s)
+    with pytest.raises(ValueError, match=r"no 10 s of the leads the model reads are clear of dropouts .*fix: "):
+        record_input(refused, spec, task="records")
+
+
+def test_rhythm_windows_that_touch_a_dropout_are_left_out_and_episodes_break_there(tmp_path):
+    from ecgnet.predict import episodes, episodes_line
+
+    src = CPSC2021 / "data_101_8"  # 121 s at 200 Hz: four 30 s windows of lead II
+    spec = ViewInput(fs=100.0, samples=3000, crop=None, lead_names=("ECG",), unit="record")
+    gapped = record_input(_blanked(src, tmp_path, "ii", 1, (7000, 7100)), spec, task="af")
+    clean = record_input(src, spec, task="af")
+    assert gapped.starts is not None and gapped.starts.tolist() == [0, 12000, 18000] and gapped.record_fs == 200.0
+    np.testing.assert_allclose(gapped.signal, clean.signal[[0, 2, 3]], atol=2e-3)
+    assert any("1 of 4 windows of 30 s touch a dropout" in n for n in gapped.notes)
+    other = record_input(_blanked(src, tmp_path, "i", 0, (7000, 7100)), spec, task="af")  # lead I: not read
+    assert other.starts is not None and other.starts.tolist() == [0, 6000, 12000, 18000]
+    # an episode does not run across windows left out: AF, hole, AF, AF is two episodes, from 0 s and 60 s
+    onsets = gapped.starts / 200.0
+    assert episodes(np.ones(3), 1, onsets, 30.0) == [(0, 1), (1, 2)] and episodes(np.ones(3), 1) == [(0, 3)]
+    line = episodes_line(np.ones(3, int), ["N", "AF"], "AF", 30.0, onsets)
+    assert line == "AF: 2 episode(s) of consecutive windows, the longest 1.0 min from 0:01:00"
