@@ -463,19 +463,26 @@ def published_positions(rows: list[dict], step: float = 0.18) -> tuple[dict[tupl
     return at, ticks
 
 
-def rhythm_timeline_png(probs: np.ndarray, classes: list[str], window_s: float, title: str) -> bytes:
+def rhythm_timeline_png(
+    probs: np.ndarray, classes: list[str], window_s: float, title: str, onsets_s: np.ndarray | None = None
+) -> bytes:
     """A long record scored window by window (windows end to end from its start): each class's probability
-    stacked over time, and below it the predicted class, so episodes and their burden read at a glance."""
+    stacked over time, and below it the predicted class, so episodes and their burden read at a glance.
+    `onsets_s`: each window's start, where some were not scored (a dropout): their place stays blank."""
     n = len(probs)
-    hours = n * window_s > 2 * 3600
+    slot = np.arange(n) if onsets_s is None else np.round(np.asarray(onsets_s) / window_s).astype(np.int64)
+    total = int(slot[-1]) + 1 if n else 0
+    grid = np.zeros((total, len(classes)))
+    grid[slot] = probs
+    hours = total * window_s > 2 * 3600
     unit, scale = ("h", 3600.0) if hours else ("min", 60.0)
-    edges = np.arange(n + 1) * window_s / scale
+    edges = np.arange(total + 1) * window_s / scale
     fig, (top, strip) = plt.subplots(2, 1, figsize=(10, 3.4), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     colour = plt.get_cmap("tab10")
-    below = np.zeros(n)
+    below = np.zeros(total)
     for c, name in enumerate(classes):  # steps: a window's probability holds over its 30 s
-        top.stairs(below + probs[:, c], edges, baseline=below, fill=True, color=colour(c), label=name, lw=0)
-        below = below + probs[:, c]
+        top.stairs(below + grid[:, c], edges, baseline=below, fill=True, color=colour(c), label=name, lw=0)
+        below = below + grid[:, c]
     top.set_ylim(0, 1)
     top.set_ylabel("probability")
     top.legend(loc="upper right", fontsize=7, ncol=len(classes))
@@ -483,11 +490,15 @@ def rhythm_timeline_png(probs: np.ndarray, classes: list[str], window_s: float, 
     predicted = probs.argmax(axis=1)
     for c, name in enumerate(classes):
         share = float((predicted == c).mean()) if n else 0.0
-        spans = [(edges[i], window_s / scale) for i in np.flatnonzero(predicted == c)]
+        spans = [(edges[slot[i]], window_s / scale) for i in np.flatnonzero(predicted == c)]
         strip.broken_barh(spans, (0, 1), color=colour(c), label=f"{name} {share:.0%}")
+    missing = np.setdiff1d(np.arange(total), slot)
+    if len(missing):
+        spans = [(edges[i], window_s / scale) for i in missing]
+        strip.broken_barh(spans, (0, 1), color="lightgrey", label=f"not scored {len(missing) / total:.0%}")
     strip.set_yticks([])
     strip.set_ylabel("predicted", fontsize=8)
-    strip.legend(loc="upper center", bbox_to_anchor=(0.5, -0.6), fontsize=7, ncol=len(classes), frameon=False)
+    strip.legend(loc="upper center", bbox_to_anchor=(0.5, -0.6), fontsize=7, ncol=len(classes) + 1, frameon=False)
     strip.set_xlim(0, edges[-1] if n else 1)
     strip.set_xlabel(unit)
     return to_png(fig)

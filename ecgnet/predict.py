@@ -203,7 +203,7 @@ def draw_timeline(pred: Prediction, task: TaskSpec, out: Path) -> None:
             "windows or more"
         )
     title = f"{pred.record}: {len(pred.ids)} windows of {window.duration_s:g} s, {pred.uri}"
-    png = rhythm_timeline_png(pred.probs, pred.classes, window.duration_s, title)
+    png = rhythm_timeline_png(pred.probs, pred.classes, window.duration_s, title, pred.onsets_s)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(png)
 

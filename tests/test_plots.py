@@ -1,6 +1,8 @@
 """The comparison plot draws what a reader checks the choice with: every variant's test headline against
 its validation headline, with the Kendall tau where there is one. Generated rows: a plot needs no ECG."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -105,7 +107,6 @@ def test_the_readme_figures_read_the_comparison_table_as_the_asset_writes_it():
 
 
 def test_a_roc_plot_of_a_split_with_one_class_says_why_it_has_no_curve():
-    import warnings
 
     from ecgnet.plots import roc_png
 
@@ -122,6 +123,11 @@ def test_the_rhythm_timeline_draws_a_long_record_window_by_window(windows):
 
     probs = np.random.default_rng(0).dirichlet(np.ones(4), size=windows)
     assert rhythm_timeline_png(probs, ["N", "AF", "O", "noisy"], 30.0, "a record").startswith(b"\x89PNG")
+    # windows left out (a dropout): their place stays blank, marked not scored in the strip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        onsets = np.arange(windows) * 30.0 + (np.arange(windows) >= windows // 2) * 90.0
+        assert rhythm_timeline_png(probs, ["N", "AF", "O", "noisy"], 30.0, "holes", onsets).startswith(b"\x89PNG")
 
 
 def test_named_descriptors_are_drawn_by_name_the_largest_first_and_frequencies_in_hz():
