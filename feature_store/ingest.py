@@ -53,7 +53,7 @@ class IngestReport:
     unchanged: int = 0
     quarantined: list[Quarantined] = field(default_factory=list)  # quarantined by this run
     beats: Counter = field(default_factory=Counter)  # AAMI class -> beats written by this run
-    edge_beats: Counter = field(default_factory=Counter)  # AAMI class -> beats too near an edge
+    edge_beats: Counter = field(default_factory=Counter)  # AAMI class -> beats too near an edge or a dropout
     episode_s: dict[str, float] = field(default_factory=dict)  # rhythm -> seconds of rhythm episodes written
     seconds: float = 0.0
     snapshot: str = ""  # fingerprint of every record of this kind now in the raw store

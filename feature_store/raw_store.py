@@ -120,7 +120,7 @@ COLUMN_NOTES: dict[str, str] = {
     "age": "Age in years, where the header gives a plausible one.",
     "sex": "Sex as the header writes it, where it does.",
     "n_beats": "Beats stored in the beats table (beat-annotated sources).",
-    "edge_beat_labels": "Labels of annotated beats too close to an edge for a window; counted, not stored.",
+    "edge_beat_labels": "Labels of annotated beats too near an edge or a dropout for a window; counted, not stored.",
     "rhythm_spans": "Rhythm episodes (start, stop in samples at fs; rhythm class), where the source annotates them.",
     "ingested_at": "When the row was written (UTC).",
     "beat_id": "Beat id: the record id and the R peak's sample.",

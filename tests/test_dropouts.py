@@ -144,3 +144,53 @@ def test_rhythm_windows_that_touch_a_dropout_are_left_out_and_episodes_break_the
     assert episodes(np.ones(3), 1, onsets, 30.0) == [(0, 1), (1, 2)] and episodes(np.ones(3), 1) == [(0, 3)]
     line = episodes_line(np.ones(3, int), ["N", "AF"], "AF", 30.0, onsets)
     assert line == "AF: 2 episode(s) of consecutive windows, the longest 1.0 min from 0:01:00"
+
+
+@pytest.mark.parametrize("limit", [None, 300_000])  # read whole, and in windows (a long Holter's path)
+def test_an_annotated_record_with_dropouts_lands_without_the_beats_they_reach(tmp_path, limit):
+    """Ingest of a beat-annotated record: the beats whose context window reaches a dropout are counted with
+    the edge beats, not stored; every other beat is stored as from the clean record, window and RR
+    intervals, but an interval across a dropout (unknown). Read in windows, the same beats."""
+    from dataclasses import replace
+
+    from feature_store.sources.annotated import AnnotatedBeatSource
+    from feature_store.sources.base import RecordRef
+
+    spans = [(5000, 5400), (90_000, 90_050)]
+    record = _blanked(MITDB / "100", tmp_path, "gap", 0, *spans)
+    cfg = IngestConfig() if limit is None else replace(IngestConfig(), max_record_values=limit)
+    gapped = AnnotatedBeatSource().load(RecordRef("annotated", record, tmp_path), cfg)
+    clean = AnnotatedBeatSource().load(RecordRef("annotated", MITDB / "100", MITDB), IngestConfig())
+    assert gapped.beats is not None and clean.beats is not None
+    kept = np.isin(clean.beats.r_peak, gapped.beats.r_peak)
+    half = IngestConfig().context_samples // 2
+    near = np.zeros(len(kept), bool)
+    for start, stop in spans:
+        near |= (clean.beats.r_peak + half > start) & (clean.beats.r_peak - half < stop)
+    assert (~kept == near).all() and near.sum() >= 3
+    lost = clean.record.edge_beat_labels + np.asarray(clean.beats.label)[near].tolist()
+    assert sorted(gapped.record.edge_beat_labels) == sorted(lost) and gapped.record.n_beats == kept.sum()
+    np.testing.assert_allclose(gapped.beats.windows, clean.beats.windows[kept], atol=2e-3)
+    assert np.isfinite(gapped.beats.windows).all()
+    # with 2 s windows a kept beat's neighbour is never inside a dropout here: every interval as clean
+    np.testing.assert_allclose(gapped.beats.rr_prev_s, clean.beats.rr_prev_s[kept])
+    said = [n for n in gapped.record.notes if "2 dropout(s) of invalid samples" in n]
+    assert said and f"{near.sum()} annotated beats reach one" in said[0]
+
+
+def test_rhythm_episodes_are_cut_at_a_dropout(tmp_path):
+    """CPSC 2021's episodes (what the af task cuts its 30 s windows from) resume after a dropout, so no
+    window holds the stand-in line; the record lands instead of being quarantined."""
+    from feature_store.sources.annotated import AnnotatedBeatSource
+    from feature_store.sources.base import RecordRef
+
+    src = CPSC2021 / "data_101_8"
+    record = _blanked(src, tmp_path, "data_101_8", 0, (7000, 7200))  # 1 s of lead I at 200 Hz, .atr kept
+    gapped = AnnotatedBeatSource().load(RecordRef("annotated", record, tmp_path), IngestConfig())
+    clean = AnnotatedBeatSource().load(RecordRef("annotated", src, CPSC2021), IngestConfig())
+    fs = clean.record.fs  # the stored rate
+    hole = (7000 * fs / 200, 7200 * fs / 200)
+    assert clean.record.rhythm_spans and all(b <= hole[0] or a >= hole[1] for a, b, _ in gapped.record.rhythm_spans)
+    covered = [sum(b - a for a, b, _ in row.rhythm_spans) for row in (clean.record, gapped.record)]
+    assert 0 < covered[0] - covered[1] < 1.5 * fs  # the dropout and resampling's reach, no more
+    assert {r for *_, r in gapped.record.rhythm_spans} == {r for *_, r in clean.record.rhythm_spans}

@@ -144,23 +144,28 @@ def test_short_gaps_are_interpolated_long_ones_kept_and_ragged_edges_trimmed():
     assert "1 edge" in note and "2 invalid" in note
     long = signal.copy()
     long[0, 2:6] = np.nan
+    long[0, 7] = np.nan
     kept, _ = repair_gaps(long, max_gap=2)
-    assert np.isnan(kept[0, 2:6]).all()  # the record is then quarantined as non_finite
+    assert np.isnan(kept[0, 2:6]).all()  # a dropout: the record is quarantined as non_finite, or read around it
+    assert kept[0, 7] == 7.0  # a short gap beside a long one is filled all the same
 
 
 def test_a_long_gap_is_refused_with_its_length_and_the_limit(tmp_path, cfg):
     """How long the longest gap is, against the interpolation limit: a 0.11 s dropout and a lead missing for
-    minutes call for different fixes."""
+    minutes call for different fixes. A lead without one valid sample is left out (`_ecg_leads`), not refused."""
     from feature_store.sources.errors import RecordError
-    from tests.malformed import BREAKAGES
+    from tests.records import rewrite_signal
 
-    name, code, make = BREAKAGES["nan"]  # 40 invalid samples (0.11 s at 360 Hz) in MLII of real record 100
-    make(tmp_path)
+    def blank(s):
+        s[5000:5040, 0] = np.nan  # 40 invalid samples (0.11 s at 360 Hz) in MLII of real record 100
+
     with pytest.raises(RecordError) as refused:
-        read_wfdb(tmp_path / name, cfg)
-    assert refused.value.code == code
+        read_wfdb(rewrite_signal(MITDB / "100", tmp_path, "gap", blank), cfg)
+    assert refused.value.code == "non_finite"
     said = str(refused.value)
     assert "{'MLII': 40}" in said and "gaps of up to 40 samples (0.11 s)" in said and "IngestConfig.max_gap_s" in said
+    never = rewrite_signal(MITDB / "100", tmp_path, "never", lambda s: s.__setitem__((slice(None), 0), np.nan))
+    assert read_wfdb(never, cfg, keep_dropouts=True).lead_names == ["V5"]  # a lead never valid is left out
 
 
 def test_known_rates_cover_the_usual_ecg_rates_and_are_a_setting():

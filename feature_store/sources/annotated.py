@@ -2,7 +2,9 @@
 AF databases.
 
 Each beat keeps a context window centred on its R peak; beats whose window would cross a record
-edge are counted on the record row (`edge_beat_labels`), so every annotated beat is accounted for.
+edge, or reach a dropout (a run of invalid samples too long to interpolate, as a Holter writes while a
+lead is off), are counted on the record row (`edge_beat_labels`), so every annotated beat is accounted for;
+an RR interval across a dropout is unknown (NaN), and rhythm episodes are cut at dropouts.
 An `.atr` of rhythm changes only (AFDB) lands its record with episodes and no beat. A record's row keeps
 its signal only where it has episodes (what the af task cuts windows from); its beats hold the rest.
 """
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..config import IngestConfig
+from ..transforms.dropouts import clear_runs, clear_windows, intervals_across, resampled_mask
 from ..transforms.resample import rate_ratio, resample, resampled_length, rescale_samples
 from .base import BeatBatch, Landed, RecordRef
 from .canonical import RecordRow, base_row
@@ -158,7 +161,9 @@ def rr_intervals(r_peak: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]
 
 class AnnotatedBeatSource:
     kind = "annotated"
-    revision = 1  # 1: an .atr of rhythm changes only (AFDB) lands its episodes; it was quarantined before
+    # 1: an .atr of rhythm changes only (AFDB) lands its episodes; it was quarantined before. 2: a record
+    # with dropouts lands the beats and episodes clear of them; it was quarantined (non_finite) before
+    revision = 2
 
     def load(self, ref: RecordRef, cfg: IngestConfig) -> Landed:
         record = ref.path.name
@@ -178,7 +183,7 @@ class AnnotatedBeatSource:
         size = declared_size(ref.path)
         if size.values > cfg.max_record_values:  # a long Holter record: its beats need only windows
             return self._load_in_windows(ref, cfg, size)
-        sig = read_wfdb(ref.path, cfg)
+        sig = read_wfdb(ref.path, cfg, keep_dropouts=True)
         patient_id, split = assign(record, ref.meta.get("patient"))
         row = base_row(
             sig, source=self.kind, folder=ref.folder, target_fs=cfg.beat_fs, split=split, patient_id=patient_id
@@ -188,7 +193,8 @@ class AnnotatedBeatSource:
         check_annotations(ref.path, ann, samples, _declared_samples(sig, size))
         r_peak = rescale_samples(samples, fs=sig.fs, target_fs=row.fs)
         windows, fits = beat_windows(row.signal, r_peak, cfg.context_samples)
-        return _landed(ref, cfg, sig, row, ann, samples, symbols, r_peak, windows, fits)
+        spoiled = _spoiled(sig.dropout_spans(), sig.fs, row.fs, row.signal.shape[-1])
+        return _landed(ref, cfg, sig, row, ann, samples, symbols, r_peak, windows, fits, spoiled)
 
     def _load_in_windows(self, ref: RecordRef, cfg: IngestConfig, size: DeclaredSize) -> Landed:
         """A record over `max_record_values`, read window by window (each checked as a whole record is):
@@ -215,10 +221,11 @@ class AnnotatedBeatSource:
         r_peak = rescale_samples(samples, fs=size.fs, target_fs=cfg.beat_fs)
         start = r_peak - cfg.context_samples // 2
         fits = (start >= 0) & (start + cfg.context_samples <= n_out)
-        first, pieces = None, []
+        first, pieces, dropouts = None, [], []
         for a in range(0, frames, step):
             lo, hi = max(0, a - margin), min(frames, a + step + margin)
-            sig = read_wfdb(ref.path, cfg, frames=(lo, hi))
+            sig = read_wfdb(ref.path, cfg, frames=(lo, hi), keep_dropouts=True)
+            dropouts.append(sig.dropout_spans() + lo)  # windows overlap: a dropout may come twice, the mask is one
             first = first or sig
             if sig.lead_names != first.lead_names or sig.fs != size.fs:
                 raise RecordError(
@@ -247,7 +254,13 @@ class AnnotatedBeatSource:
         row = base_row(
             empty, source=self.kind, folder=ref.folder, target_fs=cfg.beat_fs, split=split, patient_id=patient_id
         )
-        return _landed(ref, cfg, first, row, ann, samples, symbols, r_peak, windows, fits)
+        spoiled = _spoiled(np.concatenate(dropouts), size.fs, cfg.beat_fs, n_out)
+        return _landed(ref, cfg, first, row, ann, samples, symbols, r_peak, windows, fits, spoiled)
+
+
+def _spoiled(spans: np.ndarray, fs: float, target_fs: float, n_samples: int) -> np.ndarray | None:
+    """Where a record's dropouts reach at the stored rate (`resampled_mask`); None without any."""
+    return resampled_mask(spans, n_samples, fs=fs, target_fs=target_fs) if len(spans) else None
 
 
 def _declared_samples(sig: WfdbSignal, size: DeclaredSize) -> int:
@@ -280,8 +293,10 @@ def _landed(
     r_peak: np.ndarray,
     windows: np.ndarray,
     fits: np.ndarray,
+    spoiled: np.ndarray | None = None,
 ) -> Landed:
-    """The record row and its beats, from the windows of the beats that fit (`fits`). A row read in windows
+    """The record row and its beats, from the windows of the beats that fit (`fits`) and are clear of the
+    record's dropouts (`spoiled`, samples at the row's rate that they reach). A row read in windows
     (`_load_in_windows`: `sig` is its first window) keeps no signal to cut episodes from."""
     labels = np.array([AAMI[s] for s in symbols])
     statement = cpsc_statement(sig.comments)  # CPSC 2021: the record's AF statement, as written
@@ -289,6 +304,16 @@ def _landed(
     only, whole = rhythm_only(symbols, changes), row.n_samples > 0
     unstated = only or (cfg.rhythm_from_beat_records and whole)
     spans = read_rhythm(ann, sig.signal.shape[-1], statement, unstated)
+    across = np.zeros(max(len(r_peak) - 1, 0), bool)
+    if spoiled is not None:  # a window that reaches a dropout would hold its stand-in line: not a beat row
+        clear = clear_windows(spoiled, r_peak - cfg.context_samples // 2, cfg.context_samples)
+        windows, lost = windows[clear[fits]], int((fits & ~clear).sum())
+        fits, across = fits & clear, intervals_across(spoiled, r_peak)
+        row.notes = (
+            *row.notes,
+            f"{_said(spoiled, row.fs)}: {lost} annotated beats reach one, not stored (counted with the edge "
+            f"beats); {int(across.sum())} RR intervals across one stored as unknown",
+        )
     if cfg.rhythm_from_beat_records and not whole and changes:
         row.notes = (
             *row.notes,
@@ -307,15 +332,18 @@ def _landed(
         raise RecordError(
             "no_beats",
             f"{ref.path}.atr: no beat annotation ({len(symbols)} beats of AAMI classes, none a full "
-            f"{cfg.context_s:g} s window from the record's ends); fix: restore the .atr file, or remove it "
-            "to ingest the record as a plain WFDB record",
+            f"{cfg.context_s:g} s window from the record's ends and its dropouts); fix: restore the .atr file, or "
+            "remove it to ingest the record as a plain WFDB record",
         )
     rr_prev, rr_next = rr_intervals(r_peak, row.fs)
+    rr_prev[1:][across], rr_next[:-1][across] = np.nan, np.nan  # a beat unseen in a dropout is no pause
     row.labels = sorted(set(labels[fits].tolist()))
     row.label_codes = [statement] if statement else []
     edges = np.array([(a, b) for a, b, _ in spans], np.int64).reshape(-1, 2)
     bounds = rescale_samples(edges, fs=sig.fs, target_fs=row.fs)
     row.rhythm_spans = [(int(a), int(b), r) for (a, b), (_, _, r) in zip(bounds.tolist(), spans)]
+    if spoiled is not None and row.rhythm_spans:  # an episode resumes after a dropout: no window holds one
+        row.rhythm_spans = [(c, d, r) for a, b, r in row.rhythm_spans for c, d in clear_runs(spoiled, a, b)]
     if not spans:  # no task reads a beat record's signal but through episodes: its beats hold the windows
         row.signal = np.zeros((row.signal.shape[0], 0), np.float32)
     row.n_beats = int(fits.sum())
@@ -330,3 +358,9 @@ def _landed(
         beat_span=cfg.beat_span(),
     )
     return Landed(row, beats)
+
+
+def _said(mask: np.ndarray, fs: float) -> str:
+    """How many dropouts, how long: what a record lost to them, as its note says it."""
+    runs = int(np.count_nonzero(np.diff(mask.astype(np.int8), prepend=0) == 1))
+    return f"{runs} dropout(s) of invalid samples ({mask.sum() / fs:.2f} s with resampling's reach)"

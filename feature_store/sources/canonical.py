@@ -30,7 +30,7 @@ class RecordRow:
     age: float | None = None
     sex: str | None = None
     n_beats: int | None = None  # beats in the beat table (beat-annotated sources)
-    edge_beat_labels: list[str] = field(default_factory=list)  # beats too close to an edge
+    edge_beat_labels: list[str] = field(default_factory=list)  # beats too close to an edge or a dropout
     # rhythm episodes (start, stop, class) in samples at `fs`: AF databases that annotate them (CPSC 2021)
     rhythm_spans: list[tuple[int, int, str]] = field(default_factory=list)
     notes: tuple[str, ...] = ()  # what was read leniently (not stored: logged by ingest)

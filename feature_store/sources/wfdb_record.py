@@ -69,6 +69,11 @@ class WfdbSignal:
     # filters run; nothing that touches one may be scored
     dropouts: tuple[Dropout, ...] = ()
 
+    def dropout_spans(self, leads: list[str] | None = None) -> np.ndarray:
+        """(k, 2) [start, stop) of the dropouts in `leads` (default: every lead), samples at `fs`."""
+        own = [(d.start, d.stop) for d in self.dropouts if leads is None or d.lead in leads]
+        return np.array(own, np.int64).reshape(-1, 2)
+
 
 # physical units of ECG leads -> factor to mV; a lead in any other unit is not an ECG lead
 _TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3, "": 1.0, "nu": 1.0}
@@ -239,8 +244,8 @@ def repair_gaps(signal: np.ndarray, max_gap: int, *, trim: bool = True) -> tuple
     """Invalid (NaN) samples that wfdb reads as such, made usable where that changes nothing a model
     sees: edges where some lead has no samples yet (skew, a late segment) are trimmed (unless `trim` is
     False: a window of a record, whose sample numbers must not move), and runs of at most `max_gap`
-    invalid samples inside a lead are interpolated linearly. Longer gaps stay NaN and quarantine the
-    record. Returns the signal and a note ("" when nothing was done)."""
+    invalid samples inside a lead are interpolated linearly. Longer gaps stay NaN (dropouts: they quarantine
+    a record, or are read around). Returns the signal and a note ("" when nothing was done)."""
     bad = np.isnan(signal)
     whole = np.flatnonzero(~bad.any(axis=0))
     if not bad.any() or len(whole) == 0:
@@ -251,12 +256,15 @@ def repair_gaps(signal: np.ndarray, max_gap: int, *, trim: bool = True) -> tuple
     signal, bad = signal[:, start:stop].copy(), bad[:, start:stop]
     filled = 0
     for lead in range(signal.shape[0]):
-        runs = _runs(bad[lead])
-        if not runs or max(b - a for a, b in runs) > max_gap:
-            continue  # a long gap is not invented: the record is quarantined as non_finite
+        # a long gap is not invented (it refuses the record, or is a dropout to read around); the short
+        # ones beside it are filled all the same
+        short = [np.arange(a, b) for a, b in _runs(bad[lead]) if b - a <= max_gap]
         good = np.flatnonzero(~bad[lead])
-        signal[lead, bad[lead]] = np.interp(np.flatnonzero(bad[lead]), good, signal[lead, good])
-        filled += int(bad[lead].sum())
+        if not short or not len(good):
+            continue
+        fill = np.concatenate(short)
+        signal[lead, fill] = np.interp(fill, good, signal[lead, good])
+        filled += len(fill)
     notes = [f"{start + n - stop} edge samples where a lead had none trimmed"] if start or stop < n else []
     notes += [f"{filled} invalid samples in gaps of at most {max_gap} interpolated"] if filled else []
     return signal, "; ".join(notes)
@@ -578,7 +586,8 @@ def _check_values(signal: np.ndarray, leads: list[str], path: Path, cfg: IngestC
             "non_finite",
             f"{path}: invalid (NaN) samples per lead {counts}, in gaps of up to {longest} samples "
             f"({longest / fs:.2f} s), longer than the {cfg.max_gap_s:g} s that are interpolated "
-            "(IngestConfig.max_gap_s); fix: repair or interpolate the gap in the source, or remove the record",
+            "(IngestConfig.max_gap_s); fix: repair or interpolate the gap in the source, or remove the record "
+            "(`python -m ecgnet predict` scores a record around its gaps)",
         )
     # a wrong gain, baseline or unit shows as amplitudes no heart makes (|x| of tens of mV and up)
     typical = np.percentile(np.abs(signal), 99.9, axis=1)

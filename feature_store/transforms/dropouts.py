@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .resample import resample_spread_s
+
 
 def dropout_mask(spans: np.ndarray, n_samples: int, *, margin: int = 0) -> np.ndarray:
     """(n_samples,) True inside any span [start, stop) of `spans` (k, 2), widened by `margin` samples
@@ -42,3 +44,21 @@ def first_clear(mask: np.ndarray, width: int) -> int | None:
     starts = np.arange(len(mask) - width + 1)
     clear = np.flatnonzero(clear_windows(mask, starts, width))
     return int(clear[0]) if len(clear) else None
+
+
+def resampled_mask(spans: np.ndarray, n_samples: int, *, fs: float, target_fs: float) -> np.ndarray:
+    """`dropout_mask` of `spans` (k, 2), samples at `fs`, for a signal resampled to `target_fs` (`n_samples`
+    long): each span scaled outwards and widened by resampling's reach (`resample_spread_s`), so that no
+    sample computed partly from a dropout's stand-in values is left out of it."""
+    scale = target_fs / fs
+    spans = np.asarray(spans, np.float64).reshape(-1, 2)
+    scaled = np.stack([np.floor(spans[:, 0] * scale), np.ceil(spans[:, 1] * scale)], axis=1).astype(np.int64)
+    margin = int(np.ceil(resample_spread_s(fs, target_fs) * target_fs))
+    return dropout_mask(scaled, n_samples, margin=margin)
+
+
+def clear_runs(mask: np.ndarray, start: int, stop: int) -> list[tuple[int, int]]:
+    """The runs [a, b) of [start, stop) that hold no masked sample, in order: a span cut at its dropouts."""
+    inside = np.concatenate([[False], ~mask[start:stop], [False]]).astype(np.int8)
+    edges = np.flatnonzero(np.diff(inside))
+    return [(start + int(a), start + int(b)) for a, b in zip(edges[::2], edges[1::2])]

@@ -14,8 +14,8 @@ from ..sources.annotated import beat_windows, read_annotations, read_beats, rr_i
 from ..sources.leads import lead_notes, pick_leads
 from ..sources.wfdb_record import WfdbSignal, read_wfdb
 from ..tasks import RecordWindows, task_named
-from ..transforms.dropouts import clear_windows, dropout_mask, first_clear, intervals_across
-from ..transforms.resample import resample, resample_spread_s, rescale_samples
+from ..transforms.dropouts import clear_windows, first_clear, intervals_across, resampled_mask
+from ..transforms.resample import resample, rescale_samples
 from ..transforms.rhythm import detect_beats
 from .catalog import ViewInput
 from .inputs import KEY_SCHEMA, TaskInput
@@ -69,15 +69,12 @@ def _spoiled(sig: WfdbSignal, leads: list[str], fs: float, n_samples: int) -> Sp
     own = [d for d in sig.dropouts if d.lead in leads]
     if not own:
         return None
-    scale = fs / sig.fs
-    spans = np.array([(np.floor(d.start * scale), np.ceil(d.stop * scale)) for d in own], np.int64)
-    margin = int(np.ceil(resample_spread_s(sig.fs, fs) * fs))
     lengths = [(d.stop - d.start) / sig.fs for d in own]
     what = (
         f"{len(own)} dropout(s) in {', '.join(sorted({d.lead for d in own}))} (invalid samples, "
         f"{sum(lengths):.2f} s in all, the longest {max(lengths):.2f} s)"
     )
-    return Spoiled(dropout_mask(spans, n_samples, margin=margin), what)
+    return Spoiled(resampled_mask(sig.dropout_spans(leads), n_samples, fs=sig.fs, target_fs=fs), what)
 
 
 def _task_leads(names: list[str], task: str, path: Path) -> tuple[list[int], list[str]]:

@@ -105,7 +105,7 @@ def _log(context: dg.AssetExecutionContext, name: str, report: IngestReport) -> 
     if report.beats or report.edge_beats:
         context.log.info(
             f"{name}{report.where}: beats landed now {dict(report.beats)}, "
-            f"too close to an edge {dict(report.edge_beats)}"
+            f"too close to an edge or a dropout {dict(report.edge_beats)}"
         )
     if report.episode_s:
         minutes = {rhythm: round(s / 60, 1) for rhythm, s in sorted(report.episode_s.items())}
