@@ -123,7 +123,7 @@ def test_a_record_row_starts_after_a_dropout_in_its_first_seconds(tmp_path):
     assert any("the row is the 10 s from 1.52 s" in n for n in inp.notes)
     every_10s = [(k, k + 100) for k in range(0, 38_400, 9_000)]
     refused = _blanked(PTB / "s0010_re", tmp_path, "holes", 1, *every_10s)
-    with pytest.raises(ValueError, match=r"no 10 s of the leads the model reads are clear of dropouts .*fix: "):
+    with pytest.raises(ValueError, match=r"holes: no 10 s of the leads the model reads are clear of dropouts .*fix: "):
         record_input(refused, spec, task="records")
 
 

@@ -57,6 +57,7 @@ class Spoiled:
 
     mask: np.ndarray  # (samples,) bool
     what: str  # how many, in which leads, how long
+    where: Path  # the record
 
     @property
     def said(self) -> str:
@@ -74,7 +75,7 @@ def _spoiled(sig: WfdbSignal, leads: list[str], fs: float, n_samples: int) -> Sp
         f"{len(own)} dropout(s) in {', '.join(sorted({d.lead for d in own}))} (invalid samples, "
         f"{sum(lengths):.2f} s in all, the longest {max(lengths):.2f} s)"
     )
-    return Spoiled(resampled_mask(sig.dropout_spans(leads), n_samples, fs=sig.fs, target_fs=fs), what)
+    return Spoiled(resampled_mask(sig.dropout_spans(leads), n_samples, fs=sig.fs, target_fs=fs), what, sig.path)
 
 
 def _task_leads(names: list[str], task: str, path: Path) -> tuple[list[int], list[str]]:
@@ -110,7 +111,7 @@ def _record(
     window, n = task_named(task).window, spec.samples
     windows = isinstance(window, RecordWindows) and window.rhythm_windows and signal.shape[1] >= 2 * n
     if not windows:
-        start, notes = _clear_start(record_id, n, fs, spoiled)
+        start, notes = _clear_start(n, fs, spoiled)
         x = np.zeros((1, len(spec.lead_names), n), np.float32)
         sel = signal[:, start : start + n]
         x[0, :, : sel.shape[1]] = sel
@@ -120,7 +121,7 @@ def _record(
     if spoiled is not None:
         clear = clear_windows(spoiled.mask, starts, n)
         if not clear.any():
-            raise _nothing_clear(record_id, n, fs, spoiled)
+            raise _nothing_clear(n, fs, spoiled)
         notes.append(f"{int((~clear).sum())} of {len(starts)} windows of {n / fs:g} s touch a dropout: not scored")
         starts = starts[clear]
     x = np.ascontiguousarray(signal[:, starts[:, None] + np.arange(n)].transpose(1, 0, 2))
@@ -129,19 +130,19 @@ def _record(
     return TaskInput(task, _keys(ids, record_id), x, fs, list(spec.lead_names), "record", starts=native, notes=notes)
 
 
-def _clear_start(record_id: str, n: int, fs: float, spoiled: Spoiled | None) -> tuple[int, list[str]]:
+def _clear_start(n: int, fs: float, spoiled: Spoiled | None) -> tuple[int, list[str]]:
     """Where a record's one row starts: at 0, or past the dropouts its first `n` samples touch."""
     if spoiled is None or not spoiled.mask[:n].any():
         return 0, []
     start = first_clear(spoiled.mask, n)
     if start is None:
-        raise _nothing_clear(record_id, n, fs, spoiled)
+        raise _nothing_clear(n, fs, spoiled)
     return start, [f"the first {n / fs:g} s touch a dropout: the row is the {n / fs:g} s from {start / fs:.2f} s"]
 
 
-def _nothing_clear(record_id: str, n: int, fs: float, spoiled: Spoiled) -> ValueError:
+def _nothing_clear(n: int, fs: float, spoiled: Spoiled) -> ValueError:
     return ValueError(
-        f"{record_id}: no {n / fs:g} s of the leads the model reads are clear of dropouts ({spoiled.what}); "
+        f"{spoiled.where}: no {n / fs:g} s of the leads the model reads are clear of dropouts ({spoiled.what}); "
         "fix: score a recording with a stretch that long without invalid samples, or repair the gaps in the source"
     )
 
