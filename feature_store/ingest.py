@@ -54,6 +54,7 @@ class IngestReport:
     quarantined: list[Quarantined] = field(default_factory=list)  # quarantined by this run
     beats: Counter = field(default_factory=Counter)  # AAMI class -> beats written by this run
     edge_beats: Counter = field(default_factory=Counter)  # AAMI class -> beats too near an edge or a dropout
+    dropout_beats: Counter = field(default_factory=Counter)  # AAMI class -> those of edge_beats that reach a dropout
     episode_s: dict[str, float] = field(default_factory=dict)  # rhythm -> seconds of rhythm episodes written
     seconds: float = 0.0
     snapshot: str = ""  # fingerprint of every record of this kind now in the raw store
@@ -147,6 +148,7 @@ def _ingest_one(
     report.landed.append(record_id)
     report.notes += [(key, note) for note in landed.record.notes]
     report.edge_beats.update(landed.record.edge_beat_labels)
+    report.dropout_beats.update(landed.record.dropout_beat_labels)
     if landed.beats is not None:
         report.beats.update(landed.beats.label)
     for start, stop, rhythm in landed.record.rhythm_spans:

@@ -194,3 +194,21 @@ def test_rhythm_episodes_are_cut_at_a_dropout(tmp_path):
     covered = [sum(b - a for a, b, _ in row.rhythm_spans) for row in (clean.record, gapped.record)]
     assert 0 < covered[0] - covered[1] < 1.5 * fs  # the dropout and resampling's reach, no more
     assert {r for *_, r in gapped.record.rhythm_spans} == {r for *_, r in clean.record.rhythm_spans}
+
+
+def test_ingest_reports_the_beats_lost_to_dropouts_apart_from_the_edge_beats(tmp_path, store):
+    from collections import Counter
+
+    from feature_store.ingest import ingest_kind
+    from feature_store.sources.annotated import AnnotatedBeatSource
+    from feature_store.sources.base import RecordRef
+    from feature_store.sources.registry import discover
+
+    _blanked(MITDB / "100", tmp_path, "gap", 0, (5000, 5400))
+    cfg = IngestConfig()
+    report = ingest_kind("annotated", discover([tmp_path], cfg)["annotated"], store, cfg)
+    assert report.landed == ["gap"] and not report.quarantined
+    clean = AnnotatedBeatSource().load(RecordRef("annotated", MITDB / "100", MITDB), cfg)
+    assert report.dropout_beats == {"N": 4}  # R peaks 4764, 5060, 5346 and 5633: within 1 s of the dropout
+    assert report.edge_beats == Counter(clean.record.edge_beat_labels) + report.dropout_beats
+    assert any("reach one, not stored" in note for _, note in report.notes)

@@ -308,6 +308,7 @@ def _landed(
     if spoiled is not None:  # a window that reaches a dropout would hold its stand-in line: not a beat row
         clear = clear_windows(spoiled, r_peak - cfg.context_samples // 2, cfg.context_samples)
         windows, lost = windows[clear[fits]], int((fits & ~clear).sum())
+        row.dropout_beat_labels = labels[fits & ~clear].tolist()
         fits, across = fits & clear, intervals_across(spoiled, r_peak)
         row.notes = (
             *row.notes,

@@ -34,6 +34,8 @@ class RecordRow:
     # rhythm episodes (start, stop, class) in samples at `fs`: AF databases that annotate them (CPSC 2021)
     rhythm_spans: list[tuple[int, int, str]] = field(default_factory=list)
     notes: tuple[str, ...] = ()  # what was read leniently (not stored: logged by ingest)
+    # those of edge_beat_labels whose window reaches a dropout (not stored: ingest's report tells them apart)
+    dropout_beat_labels: list[str] = field(default_factory=list)
 
     @property
     def n_samples(self) -> int:

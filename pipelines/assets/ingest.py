@@ -106,6 +106,7 @@ def _log(context: dg.AssetExecutionContext, name: str, report: IngestReport) -> 
         context.log.info(
             f"{name}{report.where}: beats landed now {dict(report.beats)}, "
             f"too close to an edge or a dropout {dict(report.edge_beats)}"
+            + (f", of them reaching a dropout {dict(report.dropout_beats)}" if report.dropout_beats else "")
         )
     if report.episode_s:
         minutes = {rhythm: round(s / 60, 1) for rhythm, s in sorted(report.episode_s.items())}
@@ -126,6 +127,8 @@ def _metadata(
         "records_in_shards": sum(len(s.record_ids) for s in snapshots),
         "seconds": round(seconds, 2),
         "records_per_s": round(read / seconds, 1) if seconds else 0.0,
+        # beats of records landed now whose window reaches a dropout (counted in edge_beats too)
+        "dropout_beats_now": sum(sum(r.dropout_beats.values()) for r in reports),
         "snapshots": dg.MetadataValue.json({s.shard: s.fingerprint for s in snapshots}),
         "store": dg.MetadataValue.path(str(raw.root)),
         "class_counts": md(class_counts(raw, kind)),
