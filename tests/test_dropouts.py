@@ -212,3 +212,23 @@ def test_ingest_reports_the_beats_lost_to_dropouts_apart_from_the_edge_beats(tmp
     assert report.dropout_beats == {"N": 4}  # R peaks 4764, 5060, 5346 and 5633: within 1 s of the dropout
     assert report.edge_beats == Counter(clean.record.edge_beat_labels) + report.dropout_beats
     assert any("reach one, not stored" in note for _, note in report.notes)
+
+
+def test_a_window_of_a_long_record_inside_a_dropout_keeps_the_lead(tmp_path):
+    """Read in windows (75,000 frames and margins), record 100 with MLII off for 100,000 frames holds a window
+    without one valid MLII sample: the lead stays (as a dropout) instead of leaving that window's leads
+    unlike the others', and the beats are those of a whole read."""
+    from dataclasses import replace
+
+    from feature_store.sources.annotated import AnnotatedBeatSource
+    from feature_store.sources.base import RecordRef
+
+    record = _blanked(MITDB / "100", tmp_path, "off", 0, (140_000, 240_000))
+    ref = RecordRef("annotated", record, tmp_path)
+    whole = AnnotatedBeatSource().load(ref, IngestConfig())
+    windowed = AnnotatedBeatSource().load(ref, replace(IngestConfig(), max_record_values=300_000))
+    assert whole.beats is not None and windowed.beats is not None
+    np.testing.assert_array_equal(windowed.beats.r_peak, whole.beats.r_peak)
+    np.testing.assert_allclose(windowed.beats.windows, whole.beats.windows, atol=1e-5)
+    assert sorted(windowed.record.edge_beat_labels) == sorted(whole.record.edge_beat_labels)
+    assert len(whole.record.dropout_beat_labels) > 300  # 100,000 frames: 278 s of beats

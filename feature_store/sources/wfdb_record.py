@@ -128,7 +128,8 @@ def read_wfdb(
             frames = (frames[0], min(frames[1], header.sig_len))
         _check_header(header, text, path, cfg, multi, None if frames is None else frames[1] - frames[0])
         record = _read_signal(where, path, multi, frames)
-    leads, signal, spf, dropped = _ecg_leads(record, path)
+    # a window of a long record may fall wholly inside one lead's dropout: the lead stays, as in the others
+    leads, signal, spf, dropped = _ecg_leads(record, path, keep_empty=keep_dropouts and frames is not None)
     fs = float(header.fs) * spf  # a multi-frequency record's ECG runs at a multiple of the frame rate
     _check_fs(fs, path, cfg)
     expected = header.sig_len if frames is None else frames[1] - frames[0]
@@ -141,9 +142,11 @@ def read_wfdb(
     signal, repaired = repair_gaps(signal, max_gap=int(cfg.max_gap_s * fs), trim=frames is None)
     notes += dropped + ([repaired] if repaired else [])
     dropouts: tuple[Dropout, ...] = ()
+    invalid = None
     if keep_dropouts:
+        invalid = ~np.isfinite(signal)
         signal, dropouts = bridge_dropouts(signal, leads)  # the reader says what it kept out, for its leads
-    _check_values(signal, leads, path, cfg, fs)
+    _check_values(signal, leads, path, cfg, fs, invalid)
     if frames is None and signal.shape[1] < cfg.min_duration_s * fs:
         raise RecordError(
             "too_short",
@@ -202,15 +205,18 @@ def _read_signal(where: Path, path: Path, multi: bool, frames: tuple[int, int] |
         ) from err
 
 
-def _ecg_leads(record: wfdb.Record, path: Path) -> tuple[list[str], np.ndarray, int, list[str]]:
+def _ecg_leads(
+    record: wfdb.Record, path: Path, *, keep_empty: bool = False
+) -> tuple[list[str], np.ndarray, int, list[str]]:
     """The ECG leads of a record read frame by frame, in mV (leads x samples), their samples per frame,
     and notes on the signals left out: names no alias knows, units that are not a voltage, leads with
-    no sample at all (absent from every segment), leads at another rate than the fastest ECG lead."""
+    no sample at all (absent from every segment; kept with `keep_empty`), leads at another rate than the
+    fastest ECG lead."""
     names, arrays = list(record.sig_name or []), record.e_p_signal or []
     units = [str(u or "").strip().lower() for u in (record.units or [""] * len(names))]
     spf = [int(n or 1) for n in (record.samps_per_frame or [1] * len(names))]
     leads = resolve_leads(names, str(path))
-    empty = {i: len(arrays[i]) == 0 or bool(np.isnan(arrays[i]).all()) for i in leads.kept}
+    empty = {i: len(arrays[i]) == 0 or (bool(np.isnan(arrays[i]).all()) and not keep_empty) for i in leads.kept}
     candidates, notes = [], []
     for i, name in zip(leads.kept, leads.names):
         if units[i] not in _TO_MV:
@@ -248,11 +254,11 @@ def repair_gaps(signal: np.ndarray, max_gap: int, *, trim: bool = True) -> tuple
     a record, or are read around). Returns the signal and a note ("" when nothing was done)."""
     bad = np.isnan(signal)
     whole = np.flatnonzero(~bad.any(axis=0))
-    if not bad.any() or len(whole) == 0:
+    if not bad.any() or (trim and len(whole) == 0):
         return signal, ""
-    n, start, stop = signal.shape[1], int(whole[0]), int(whole[-1]) + 1
-    if not trim:
-        start, stop = 0, n
+    n, start, stop = signal.shape[1], 0, signal.shape[1]
+    if trim:
+        start, stop = int(whole[0]), int(whole[-1]) + 1
     signal, bad = signal[:, start:stop].copy(), bad[:, start:stop]
     filled = 0
     for lead in range(signal.shape[0]):
@@ -273,8 +279,7 @@ def repair_gaps(signal: np.ndarray, max_gap: int, *, trim: bool = True) -> tuple
 def bridge_dropouts(signal: np.ndarray, leads: list[str]) -> tuple[np.ndarray, tuple[Dropout, ...]]:
     """The invalid runs `repair_gaps` left (too long to interpolate), each named, and the signal with a
     straight line across each so that filters and detectors run over the whole record. The line is no
-    ECG: whoever reads the signal must keep what touches a dropout out. A lead without one valid sample
-    is left as it is (`_check_values` refuses it)."""
+    ECG: whoever reads the signal must keep what touches a dropout out."""
     bad = ~np.isfinite(signal)
     if not bad.any():
         return signal, ()
@@ -282,9 +287,11 @@ def bridge_dropouts(signal: np.ndarray, leads: list[str]) -> tuple[np.ndarray, t
     for lead, name in enumerate(leads):
         good = np.flatnonzero(~bad[lead])
         runs = _runs(bad[lead])
-        if not runs or not len(good):
+        if not runs:
             continue
-        signal[lead, bad[lead]] = np.interp(np.flatnonzero(bad[lead]), good, signal[lead, good])
+        # a lead without one valid sample (a window of a long record inside its dropout) is held at zero
+        fill = np.interp(np.flatnonzero(bad[lead]), good, signal[lead, good]) if len(good) else 0.0
+        signal[lead, bad[lead]] = fill
         dropouts += [Dropout(name, a, b) for a, b in runs]
     return signal, tuple(dropouts)
 
@@ -577,7 +584,11 @@ def _check_mat_file(file: Path, fmt: str, count: int, sig_len: int | None, offse
         raise RecordError("format_mismatch", f"{file}: " + "; ".join(problems) + "; " + fix)
 
 
-def _check_values(signal: np.ndarray, leads: list[str], path: Path, cfg: IngestConfig, fs: float) -> None:
+def _check_values(
+    signal: np.ndarray, leads: list[str], path: Path, cfg: IngestConfig, fs: float, invalid: np.ndarray | None = None
+) -> None:
+    """Refuse values no ECG has. `invalid`: the samples a dropout's stand-in fills, which say nothing of
+    the lead's gain (a lead wholly inside a dropout is not flat, it is absent there)."""
     bad = ~np.isfinite(signal)
     if bad.any():
         counts = {lead: int(n) for lead, n in zip(leads, bad.sum(axis=1)) if n}
@@ -599,7 +610,10 @@ def _check_values(signal: np.ndarray, leads: list[str], path: Path, cfg: IngestC
             "gain, baseline or units are probably wrong; fix: correct the signal lines of "
             f"{path.name}.hea (gain in adu/mV, baseline in adu, units mV)",
         )
-    ptp = np.ptp(signal, axis=1)
+    if invalid is None:
+        ptp = np.ptp(signal, axis=1)
+    else:
+        ptp = np.array([np.ptp(row[~bad]) if not bad.all() else np.inf for row, bad in zip(signal, invalid)])
     flat = [lead for lead, amp in zip(leads, ptp) if amp < cfg.flat_mv]
     if flat and len(flat) == len(leads) and ptp.max() > 0:
         raise RecordError(
