@@ -79,7 +79,7 @@ def build_quarantine_check(kind: str) -> dg.AssetChecksDefinition:
     name="check_beats_accounted",
     blocking=True,
     description="Every annotated beat of every record the run's shards hold is in the beat table "
-    "or counted as too close to a record edge.",
+    "or counted as too close to a record edge or a dropout.",
 )
 def check_beats_accounted(context: dg.AssetCheckExecutionContext, store: EcgnetStore) -> dg.AssetCheckResult:
     raw = store.raw()
