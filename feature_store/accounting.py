@@ -14,8 +14,8 @@ from .sources.splits import PROTOCOL_OVERLAPS
 
 def beat_accounting(store: RawStore, kind: str = "annotated", record_ids: list[str] | None = None) -> pl.DataFrame:
     """Per landed record (of `record_ids`, default all): beats in the `.atr` file against beats in the table
-    plus edge beats (those a dropout reaches among them). A run over some shards passes their records: another shard's ingest, running beside
-    it, may have written a record's row but not yet its beats."""
+    plus edge beats (those a dropout reaches among them). A run over some shards passes their records:
+    another shard's ingest, running beside it, may have written a record's row but not yet its beats."""
     keep = pl.lit(True) if record_ids is None else pl.col("record_id").is_in(record_ids)
     records = (
         store.scan_records((kind,))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
 # A setting added once workspaces existed: at its default it leaves every fingerprint as it was, so an
@@ -79,3 +81,39 @@ class IngestConfig:
             if f.metadata != _ADDED_LATER or getattr(self, f.name) != f.default
         }
         return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+# What a reader of records shares with the pipeline through the environment (the Dagster resources read
+# them too): a workspace whose records at 160 Hz landed with ECGNET_KNOWN_FS=160 must score one as well.
+KNOWN_FS_ENV = "ECGNET_KNOWN_FS"  # comma-separated rates (Hz) added to KNOWN_FS
+MAX_RECORD_VALUES_ENV = "ECGNET_MAX_RECORD_VALUES"  # IngestConfig.max_record_values
+
+
+def known_fs_from(extra: str | None) -> tuple[float, ...]:
+    """KNOWN_FS plus the rates of a KNOWN_FS_ENV value ("128,300"), sorted."""
+    try:
+        added = [float(v) for v in (extra or "").replace(" ", "").split(",") if v]
+    except ValueError as err:
+        raise ValueError(f"{KNOWN_FS_ENV}={extra!r} is not a comma-separated list of rates in Hz: {err}") from err
+    return tuple(sorted({*KNOWN_FS, *added}))
+
+
+def max_record_values_from(value: str | None) -> int:
+    """A MAX_RECORD_VALUES_ENV value, or the default."""
+    if not value:
+        return IngestConfig.max_record_values
+    try:
+        values = int(float(value))
+    except ValueError:
+        values = 0
+    if values <= 0:
+        raise ValueError(f"{MAX_RECORD_VALUES_ENV}={value!r}; fix: a positive number of samples, e.g. 300000000")
+    return values
+
+
+def ingest_from_env(environ: Mapping[str, str] = os.environ) -> IngestConfig:
+    """The defaults with what the environment sets (rates, the size limit): how `predict` reads a record."""
+    return IngestConfig(
+        known_fs=known_fs_from(environ.get(KNOWN_FS_ENV)),
+        max_record_values=max_record_values_from(environ.get(MAX_RECORD_VALUES_ENV)),
+    )

@@ -18,7 +18,13 @@ from pydantic import Field
 from ecgnet.config import ComparisonConfig, ExplainConfig, TrainConfig
 from ecgnet.variants import task_variants
 from feature_store.backend import BACKENDS, Backend, select_backend
-from feature_store.config import IngestConfig
+from feature_store.config import (
+    KNOWN_FS_ENV,
+    MAX_RECORD_VALUES_ENV,
+    IngestConfig,
+    known_fs_from,
+    max_record_values_from,
+)
 from feature_store.raw_store import RawStore
 from feature_store.tasks import TaskSpec
 from feature_store.views.store import FeatureStore
@@ -106,15 +112,6 @@ class MlflowTracking(dg.ConfigurableResource):
         return dg.MetadataValue.url(f"{self.ui_url}/{run_page(experiment_id, run_id)}")
 
 
-def _known_fs(extra: str | None) -> list[float]:
-    """The default rates plus those of ECGNET_KNOWN_FS ("128,300"), sorted."""
-    try:
-        added = [float(v) for v in (extra or "").replace(" ", "").split(",") if v]
-    except ValueError as err:
-        raise ValueError(f"ECGNET_KNOWN_FS={extra!r} is not a comma-separated list of rates in Hz: {err}") from err
-    return sorted({*_INGEST.known_fs, *added})
-
-
 def _max_quarantine(value: str | None) -> float:
     """ECGNET_MAX_QUARANTINE (a fraction, 0 to 1), default 0.1."""
     if value is None:
@@ -141,13 +138,15 @@ class IngestSettings(dg.ConfigurableResource):
     context_s: float = Field(default=_INGEST.context_s, description="s, context window centred on the R peak")
     flat_mv: float = Field(default=_INGEST.flat_mv, description="mV, a lead with smaller peak-to-peak is flat")
     known_fs: list[float] = Field(
-        default_factory=lambda: _known_fs(os.environ.get("ECGNET_KNOWN_FS")),
+        default_factory=lambda: list(known_fs_from(os.environ.get(KNOWN_FS_ENV))),
         description="Hz, sampling rates a header may declare; others are quarantined as unknown_fs "
-        "(ECGNET_KNOWN_FS: comma-separated rates added to the defaults)",
+        f"({KNOWN_FS_ENV}: comma-separated rates added to the defaults; predict reads it too)",
     )
     max_gap_s: float = Field(default=_INGEST.max_gap_s, description="s, longest run of invalid samples interpolated")
     max_record_values: int = Field(
-        default=_INGEST.max_record_values, description="Samples over all signals above which a record is too_long"
+        default_factory=lambda: max_record_values_from(os.environ.get(MAX_RECORD_VALUES_ENV)),
+        description="Samples over all signals above which a record is too_long (a beat-annotated one is read "
+        f"in windows) ({MAX_RECORD_VALUES_ENV}; predict reads it too)",
     )
     max_quarantine_fraction: float = Field(
         default_factory=lambda: _max_quarantine(os.environ.get("ECGNET_MAX_QUARANTINE")),

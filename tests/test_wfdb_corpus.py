@@ -179,6 +179,30 @@ def test_known_rates_cover_the_usual_ecg_rates_and_are_a_setting():
         del os.environ["ECGNET_KNOWN_FS"]
 
 
+def test_predict_reads_a_record_with_the_rates_and_size_limit_the_pipeline_reads_with(tmp_path, monkeypatch):
+    """A workspace whose 160 Hz records landed with ECGNET_KNOWN_FS=160 scores such a record too; the size
+    limit is one knob for both. Before, predict read with the defaults whatever the pipeline was told."""
+    from feature_store.config import max_record_values_from
+    from feature_store.sources.errors import RecordError
+    from feature_store.views.catalog import ViewInput
+    from feature_store.views.online import record_input
+
+    rec = copy_record(MITDB / "100", tmp_path, "r160")
+    edit_header(rec, "2 360 650000", "2 160 650000")
+    spec = ViewInput(fs=360.0, samples=720, crop=None, lead_names=("MLII", "V1"), unit="beat")
+    monkeypatch.delenv("ECGNET_KNOWN_FS", raising=False)
+    with pytest.raises(RecordError, match="ECGNET_KNOWN_FS for the pipeline and predict"):
+        record_input(rec, spec, task="beats")
+    monkeypatch.setenv("ECGNET_KNOWN_FS", "160")
+    assert len(record_input(rec, spec, task="beats").signal) > 2000
+    monkeypatch.setenv("ECGNET_MAX_RECORD_VALUES", "1000000")
+    with pytest.raises(RecordError, match="ECGNET_MAX_RECORD_VALUES for the pipeline and predict") as big:
+        record_input(MITDB / "100", spec, task="beats")
+    assert big.value.code == "too_long"
+    with pytest.raises(ValueError, match="ECGNET_MAX_RECORD_VALUES='lots'; fix: a positive number"):
+        max_record_values_from("lots")
+
+
 def test_patients_come_from_the_layout_and_stay_in_one_split():
     import polars as pl
 

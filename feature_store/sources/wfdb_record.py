@@ -477,7 +477,7 @@ def _check_fs(fs: float, path: Path, cfg: IngestConfig) -> None:
             "unknown_fs",
             f"{path}.hea: the ECG leads' sampling frequency {fs:g} Hz is not a known ECG "
             f"rate {list(cfg.known_fs)}; fix: correct the header, or add the rate to IngestConfig.known_fs "
-            "(ECGNET_KNOWN_FS for the pipeline)",
+            "(ECGNET_KNOWN_FS for the pipeline and predict)",
         )
 
 
@@ -488,7 +488,8 @@ def _check_size(values: int, hea: str, cfg: IngestConfig) -> None:
             "too_long",
             f"{hea}: {values:,} samples over all signals, more than IngestConfig.max_record_values "
             f"({cfg.max_record_values:,}, about {cfg.max_record_values * 8 / 1e9:.1f} GB while read); fix: split "
-            "the record into shorter ones (wfdb.rdrecord with sampfrom/sampto, then wfdb.wrsamp), or raise the limit",
+            "the record into shorter ones (wfdb.rdrecord with sampfrom/sampto, then wfdb.wrsamp), or raise the limit "
+            "(ECGNET_MAX_RECORD_VALUES for the pipeline and predict)",
         )
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 
 from ..beat_ids import beat_ids
-from ..config import IngestConfig
+from ..config import ingest_from_env
 from ..sources.annotated import beat_windows, read_annotations, read_beats, rr_intervals
 from ..sources.leads import lead_notes, pick_leads
 from ..sources.wfdb_record import WfdbSignal, read_wfdb
@@ -25,7 +25,7 @@ def record_input(path: Path, spec: ViewInput, *, task: str) -> TaskInput:
     """Read and validate `path` (a WFDB record), then shape it like the rows `spec` describes. A record
     with dropouts (runs of invalid samples, as ICU recorders write for a lead off) is scored around
     them: no row whose window touches one in a lead the task reads, no RR interval across one."""
-    sig = read_wfdb(path, IngestConfig(), keep_dropouts=True)
+    sig = read_wfdb(path, ingest_from_env(), keep_dropouts=True)  # the rates and size limit ingest reads with
     signal, fs = resample(sig.signal, fs=sig.fs, target_fs=spec.fs)
     leads, notes = _task_leads(sig.lead_names, task, path)
     signal = signal[leads]
