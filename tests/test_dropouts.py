@@ -99,6 +99,15 @@ def test_an_interval_across_a_dropout_is_unknown(tmp_path):
     assert any("RR interval(s) across one count as unknown" in n for n in gapped.notes)
 
 
+def test_a_record_whose_every_beat_touches_a_dropout_is_refused(tmp_path):
+    from tests.malformed import BREAKAGES
+
+    name, _, make = BREAKAGES["nan"]  # MLII off for 0.2 s every 1.5 s
+    make(tmp_path)
+    with pytest.raises(ValueError, match=r"nan: every one of its \d+ beats touches a dropout .*fix: "):
+        record_input(tmp_path / name, BEATS_SPEC, task="beats")
+
+
 def test_a_dropout_in_a_lead_the_task_does_not_read_changes_nothing(tmp_path):
     record = _blanked(PTB / "s0010_re", tmp_path, "vx", 12, (1000, 1500))  # vx, a Frank lead
     spec = ViewInput(fs=500.0, samples=5000, crop=None, lead_names=STANDARD_12, unit="record")

@@ -170,6 +170,11 @@ def _beats(
         # a beat that touches a dropout stays a row until its neighbours' features are made (their rhythm
         # context, the record's median beat), then is dropped (FeatureStore.online)
         scored = clear_windows(spoiled.mask, r_peak - spec.samples // 2, spec.samples)[fits]
+        if fits.any() and not scored.any():
+            raise ValueError(
+                f"{spoiled.where}: every one of its {len(scored)} beats touches a dropout ({spoiled.what}); fix: score "
+                "a recording whose leads the model reads hold beats clear of invalid samples, or repair the gaps"
+            )
         notes.append(
             f"{int((~scored).sum())} of {len(scored)} beats touch a dropout: not scored; {int(across.sum())} RR "
             "interval(s) across one count as unknown"
