@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -115,6 +116,7 @@ def _predict(args: argparse.Namespace, workspace: Workspace) -> int:
         print(f"error: {problem}", file=sys.stderr)
     tables, failed = [], len(problems)
     for record in records:  # one unreadable record never stops the others
+        start = time.perf_counter()
         try:
             pred = predict(record, task, workspace, champion)
             expl = (
@@ -128,7 +130,7 @@ def _predict(args: argparse.Namespace, workspace: Workspace) -> int:
             print(f"error: {err}", file=sys.stderr)
             failed += 1
             continue
-        _print(pred, task, args, expl)
+        _print(pred, task, args, expl, time.perf_counter() - start)
         tables.append(pred.table())
     if args.out is not None and tables:
         try:
@@ -142,13 +144,15 @@ def _predict(args: argparse.Namespace, workspace: Workspace) -> int:
     return 2 if not tables else (1 if failed else 0)
 
 
-def _print(pred: Prediction, task: TaskSpec, args: argparse.Namespace, expl: Explanation | None) -> None:
+def _print(
+    pred: Prediction, task: TaskSpec, args: argparse.Namespace, expl: Explanation | None, seconds: float
+) -> None:
     from .predict import episodes_line
 
     classes, ids, probs, unit = pred.classes, pred.ids, pred.probs, task.unit
     windows = unit == "record" and pred.samples is not None  # a long record of a rhythm task, window by window
     noun = "window" if windows else unit
-    print(f"{pred.record}: {len(ids)} {noun}(s) scored by {pred.uri}")
+    print(f"{pred.record}: {len(ids)} {noun}(s) scored by {pred.uri} in {seconds:.1f} s")  # a Holter takes minutes
     for note in pred.notes:
         print(f"note: {note}")
     rows = args.rows if args.rows is not None else (0 if args.out is not None else 10)
