@@ -7,6 +7,7 @@ import argparse
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--home", type=Path, default=None, help="workspace (default: ECGNET_HOME or .ecgnet/)")
     p.add_argument(
         "--rows",
-        type=int,
+        type=_at_least(0),
         default=None,
         help="rows to print per record (beats: the first N); default 10, 0 with --out (the rows are in the file)",
     )
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         metavar="FILE.png",
         help="draw the champion's Integrated Gradients attribution (mean per predicted class) to this PNG",
     )
-    p.add_argument("--explain-rows", type=int, default=50, help="most rows explained per predicted class")
+    p.add_argument("--explain-rows", type=_at_least(1), default=50, help="most rows explained per predicted class")
     p.add_argument(
         "--timeline",
         type=Path,
@@ -77,6 +78,21 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def _at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least `low` (a negative row count would slice from the end)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{text!r}: a whole number of at least {low}")
+        return value
+
+    return parse
+
+
 def _no_workspace(workspace: Workspace) -> int:
     print(f"error: no workspace at {workspace.home}; fix: run make demo first, or give --home", file=sys.stderr)
     return 2
@@ -100,10 +116,20 @@ def _show(args: argparse.Namespace, workspace: Workspace) -> int:
 
 def _predict(args: argparse.Namespace, workspace: Workspace) -> int:
     from .config import ExplainConfig
-    from .predict import draw_timeline, explain_prediction, load_champion, predict, records_in, write_table
+    from .predict import (
+        draw_timeline,
+        explain_prediction,
+        load_champion,
+        predict,
+        records_in,
+        table_format,
+        write_table,
+    )
 
     task = task_named(args.task)
     try:
+        if args.out is not None:  # before a folder is scored for nothing
+            table_format(args.out)
         champion = load_champion(task, workspace)
         records, problems = records_in(args.record)
         for option in ("explain", "timeline"):

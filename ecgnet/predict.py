@@ -110,6 +110,7 @@ def load_champion(task: TaskSpec, workspace: Workspace) -> Champion:
 
 def predict(record: Path, task: TaskSpec, workspace: Workspace, champion: Champion | None = None) -> Prediction:
     """The champion's probabilities for every row of one record."""
+    record = record_path(Path(record))
     if not Path(f"{record}.hea").is_file():
         raise ValueError(
             f"{record}.hea not found; fix: give the record path without extension, e.g. data/sample/mitdb/100"
@@ -137,12 +138,20 @@ def predict(record: Path, task: TaskSpec, workspace: Workspace, champion: Champi
     )
 
 
+def record_path(path: Path) -> Path:
+    """A record as wfdb names it, without extension: `100.hea` or `100.dat` (a shell's completion) is record
+    100 where its header is there; WFDB record names hold no dot, so the suffix is never the name's."""
+    if path.suffix and not path.is_dir() and path.with_suffix(".hea").is_file():
+        return path.with_suffix("")
+    return path
+
+
 def records_in(path: Path) -> tuple[list[Path], list[str]]:
-    """`path` itself when it is a record, else every WFDB record under the folder (segments of a
-    multi-segment record are read through it), sorted; and what discovery found unreadable without
+    """`path` itself when it is a record (`record_path`), else every WFDB record under the folder (segments
+    of a multi-segment record are read through it), sorted; and what discovery found unreadable without
     reading a record (a broken PTB-XL table row, named by file and line)."""
     if not path.is_dir():
-        return [path], []
+        return [record_path(path)], []
     from feature_store.config import IngestConfig
     from feature_store.sources.registry import discover
 
@@ -150,15 +159,24 @@ def records_in(path: Path) -> tuple[list[Path], list[str]]:
     return sorted(ref.path for ref in refs if not ref.problem), [ref.problem for ref in refs if ref.problem]
 
 
+def table_format(out: Path) -> str:
+    """ "csv" or "parquet", by the file's suffix; ValueError before anything is scored for another."""
+    suffix = out.suffix.lower()
+    if suffix == ".csv":
+        return "csv"
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
+    raise ValueError(f"{out}: --out writes .csv or .parquet; fix: name the file with one of those suffixes")
+
+
 def write_table(table: pl.DataFrame, out: Path) -> None:
     """CSV or Parquet by the file's suffix."""
+    fmt = table_format(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix.lower() == ".csv":
+    if fmt == "csv":
         table.write_csv(out)
-    elif out.suffix.lower() in (".parquet", ".pq"):
-        table.write_parquet(out)
     else:
-        raise ValueError(f"{out}: --out writes .csv or .parquet; fix: name the file with one of those suffixes")
+        table.write_parquet(out)
 
 
 def episodes(
