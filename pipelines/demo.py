@@ -22,7 +22,7 @@ import dagster as dg
 import polars as pl
 
 from feature_store.raw_store import RawStore
-from feature_store.sources.registry import folder_state
+from feature_store.sources.registry import check_folders, folder_state
 from feature_store.summary import markdown_table, quarantine_reasons, totals
 from feature_store.workspace import Workspace, default_sources
 from feature_store.writer import WorkspaceBusy, writing
@@ -95,7 +95,11 @@ def run(stages: str | None = None) -> dg.ExecuteInProcessResult:
             )
         ingest, state = {name for name, _ in INGEST_ASSETS.values()}, Workspace.default().sources_state
         ingests = ingest <= {key.to_user_string() for key in selection}
-        if ingests:
+        if ingests:  # said once, before Dagster fails each ingest step on it with a traceback
+            try:
+                check_folders([Path(f) for f in default_sources()])
+            except ValueError as err:
+                raise SystemExit(f"error: {err}") from None
             state.unlink(missing_ok=True)  # written again only when this ingest succeeds
         # a file changed during the run is new to the sensor
         before = folder_state([Path(f) for f in default_sources()])

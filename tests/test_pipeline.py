@@ -430,6 +430,14 @@ def test_the_sensors_first_tick_after_make_demo_does_not_ingest_the_same_records
     """`make demo` then `make ui`: the sensor has no cursor yet, and used to start a refresh run over
     records the demo had just ingested. The demo now leaves the folders' fingerprint as it ingested them."""
     home, env = tmp_path / "home", {**os.environ, "ECGNET_HOME": str(tmp_path / "home"), "ECGNET_DATA": str(sources)}
+    # a source folder that is not there: said once before anything runs (each ingest step failed on it)
+    absent = f"{tmp_path / 'nowhere'}:{sources}"
+    refused = subprocess.run(
+        [sys.executable, "-m", "pipelines.demo"], env=env | {"ECGNET_DATA": absent}, capture_output=True, text=True
+    )
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "nowhere do not exist; fix: point ECGNET_DATA at existing folders" in refused.stderr
+    assert not (home / "sources.state").exists()
     demo = subprocess.run(
         [sys.executable, "-m", "pipelines.demo"], env=env | {"ECGNET_STAGES": "ingest"}, capture_output=True, text=True
     )

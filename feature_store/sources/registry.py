@@ -27,14 +27,20 @@ KINDS = tuple(SOURCES)
 _RECORD_SUFFIXES = {".hea", ".dat", ".mat", ".atr", ".xyz"}
 
 
+def check_folders(folders: list[Path]) -> None:
+    """ValueError naming every source folder that is not there, and the fix."""
+    if absent := [str(f) for f in folders if not f.is_dir()]:
+        raise ValueError(
+            f"source folder(s) {', '.join(absent)} do not exist; fix: point ECGNET_DATA at existing folders "
+            "(':'-separated), or unset it for the bundled data/sample"
+        )
+
+
 def discover(folders: list[Path], cfg: IngestConfig) -> dict[str, list[RecordRef]]:
     """Record references per kind, sorted by path so that runs are reproducible."""
     found: dict[str, list[RecordRef]] = defaultdict(list)
+    check_folders(folders)
     for folder in folders:
-        if not folder.is_dir():
-            raise ValueError(
-                f"source folder {folder} does not exist; fix: point ECGNET_DATA at existing folders (':'-separated)"
-            )
         ptbxl_roots = sorted(p.parent for p in folder.rglob(DATABASE))
         for root in ptbxl_roots:
             found["ptbxl"].extend(discover_ptbxl(root, cfg))
