@@ -49,10 +49,15 @@ def submit(
     groups: tuple[str, ...] = GROUPS,
     title: str = "ecgnet shards",
 ) -> str:
-    """Add a backfill of `groups` over `shards` (default: every shard) to `instance`; its id."""
+    """Add a backfill of `groups` over `shards` (default: every shard) to `instance`; its id. ValueError for
+    a shard or group the definitions do not have (a backfill of nothing would be submitted, and succeed)."""
     unknown = sorted(set(shards or ()) - set(SHARD_KEYS))
     if unknown:
         raise ValueError(f"shards {unknown} do not exist; fix: choose from {SHARD_KEYS} (ECGNET_SHARDS)")
+    known = sorted({n.group_name for n in defs.resolve_asset_graph().asset_nodes if n.group_name})
+    if not groups or set(groups) - set(known):
+        what = f"asset groups {sorted(set(groups) - set(known))} do not exist" if groups else "no asset group given"
+        raise ValueError(f"{what}; fix: choose from {known}, comma-separated (default {','.join(GROUPS)})")
     backfill = PartitionBackfill.from_asset_partitions(
         backfill_id=make_new_backfill_id(),
         asset_graph=defs.resolve_asset_graph(),
@@ -157,10 +162,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from .definitions import defs  # after DAGSTER_HOME is set, so resources see the workspace
 
-    shards = [s.strip() for s in args.shards.split(",")] if args.shards else None
-    groups = tuple(g.strip() for g in args.groups.split(",") if g.strip())
+    shards = list(dict.fromkeys(s.strip() for s in args.shards.split(",") if s.strip())) if args.shards else None
+    groups = tuple(dict.fromkeys(g.strip() for g in args.groups.split(",") if g.strip()))
     with dg.DagsterInstance.get() as instance:
-        backfill_id = submit(instance, defs, shards=shards, groups=groups)
+        try:
+            backfill_id = submit(instance, defs, shards=shards, groups=groups)
+        except ValueError as err:  # nothing was submitted
+            print(f"error: {err}", file=sys.stderr)
+            return 2
         what = f"{', '.join(groups)} of shards {', '.join(shards or SHARD_KEYS)}"
         if not args.daemon:
             print(

@@ -426,6 +426,18 @@ def test_sensor_requests_a_run_only_when_records_change(tmp_path, sources):
     assert f"backfill {backfill} is running" in _skipped(skip)
 
 
+def test_a_backfill_of_a_shard_or_group_that_does_not_exist_is_refused_not_submitted():
+    """`python -m pipelines.backfill --groups featurs` submitted a backfill of nothing, which succeeded."""
+    with _instance() as instance:
+        with pytest.raises(ValueError, match=r"asset groups \['featurs'\] do not exist; fix: choose from"):
+            submit(instance, defs, groups=("ingest", "featurs"))
+        with pytest.raises(ValueError, match="no asset group given"):
+            submit(instance, defs, groups=())
+        with pytest.raises(ValueError, match=r"shards \['07'\] do not exist"):
+            submit(instance, defs, shards=["07"])
+        assert not instance.get_backfills()
+
+
 def test_the_sensors_first_tick_after_make_demo_does_not_ingest_the_same_records_again(tmp_path, sources):
     """`make demo` then `make ui`: the sensor has no cursor yet, and used to start a refresh run over
     records the demo had just ingested. The demo now leaves the folders' fingerprint as it ingested them."""
