@@ -94,7 +94,7 @@ def known_fs_from(extra: str | None) -> tuple[float, ...]:
     try:
         added = [float(v) for v in (extra or "").replace(" ", "").split(",") if v]
     except ValueError as err:
-        raise ValueError(f"{KNOWN_FS_ENV}={extra!r} is not a comma-separated list of rates in Hz: {err}") from err
+        raise ValueError(f"{KNOWN_FS_ENV}={extra!r}; fix: comma-separated rates in Hz, e.g. 160,2000") from err
     return tuple(sorted({*KNOWN_FS, *added}))
 
 

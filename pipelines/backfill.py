@@ -28,7 +28,7 @@ from dagster._core.utils import make_new_backfill_id
 from feature_store.workspace import PROJECT_ROOT
 from feature_store.writer import proc_stat
 
-from .partitions import SHARD_KEYS
+from .environment import refused_environment
 from .stale_runs import close_dead_runs
 from .workspace import StorageUnavailable, prepare_dagster_home
 
@@ -51,6 +51,8 @@ def submit(
 ) -> str:
     """Add a backfill of `groups` over `shards` (default: every shard) to `instance`; its id. ValueError for
     a shard or group the definitions do not have (a backfill of nothing would be submitted, and succeed)."""
+    from .partitions import SHARD_KEYS  # read from the environment on import: after main checked it
+
     unknown = sorted(set(shards or ()) - set(SHARD_KEYS))
     if unknown:
         raise ValueError(f"shards {unknown} do not exist; fix: choose from {SHARD_KEYS} (ECGNET_SHARDS)")
@@ -150,11 +152,17 @@ def descendants(pid: int) -> list[int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipelines.backfill", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--shards", help=f"comma-separated shard keys (default: all of {SHARD_KEYS})")
+    parser.add_argument(
+        "--shards", help="comma-separated shard keys (default: all of them, ECGNET_SHARDS of 00, 01, ...)"
+    )
     parser.add_argument("--groups", default=",".join(GROUPS), help="asset groups (default: ingest,features)")
     parser.add_argument("--ui", default="http://127.0.0.1:3000", help="the Dagster UI, for the link printed")
     parser.add_argument("--daemon", action="store_true", help="run a Dagster daemon until the backfill is done")
     args = parser.parse_args(argv)
+    if refused_environment():  # nothing was submitted
+        return 2
+    from .partitions import SHARD_KEYS
+
     try:
         dagster_home = prepare_dagster_home()
     except StorageUnavailable as err:

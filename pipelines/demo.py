@@ -27,8 +27,7 @@ from feature_store.summary import markdown_table, quarantine_reasons, totals
 from feature_store.workspace import Workspace, default_sources
 from feature_store.writer import WorkspaceBusy, writing
 
-from .assets.ingest import INGEST_ASSETS
-from .partitions import every_shard_tags
+from .environment import refused_environment
 from .stale_runs import close_dead_runs, owner_tags
 from .workspace import StorageUnavailable, prepare_dagster_home
 
@@ -75,7 +74,11 @@ def never_materialized(
 
 def run(stages: str | None = None) -> dg.ExecuteInProcessResult:
     prepare_dagster_home()
-    from .definitions import defs  # after DAGSTER_HOME is set, so resources see the workspace
+    # after DAGSTER_HOME is set, so resources see the workspace; and after main checked the environment,
+    # which these read on import (ECGNET_SHARDS)
+    from .assets.ingest import INGEST_ASSETS
+    from .definitions import defs
+    from .partitions import every_shard_tags
 
     groups = selected_groups(defs, stages)
     selection = dg.AssetSelection.groups(*groups).resolve(defs.resolve_asset_graph())
@@ -335,6 +338,8 @@ def _quarantined_records(raw: RawStore, limit: int = 10) -> list[str]:
 
 
 def main() -> int:
+    if refused_environment():  # nothing ran
+        return EXIT_CRASHED
     pl.Config.set_fmt_str_lengths(120)
     start = time.perf_counter()
     home = Workspace.default().home

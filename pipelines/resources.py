@@ -203,11 +203,25 @@ def _flag(name: str, default: bool, auto: Callable[[], bool] | None = None) -> b
     return auto() if auto and value == "auto" else value == "1"
 
 
+def _count(name: str, default: int, *, low: int, example: int | None = None) -> int:
+    """A whole number of at least `low` from the environment, else `default`."""
+    text = os.environ.get(name)
+    if text is None or not text.strip():
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = low - 1
+    if value < low:
+        raise ValueError(f"{name}={text!r}; fix: a whole number of at least {low}, e.g. {example or max(default, low)}")
+    return value
+
+
 class TrainingSettings(dg.ConfigurableResource):
     """Budgets of the model comparison and gate overrides; ECGNET_EPOCHS overrides the epoch default."""
 
     epochs: int = Field(
-        default_factory=lambda: int(os.environ.get("ECGNET_EPOCHS", _TRAIN.epochs)),
+        default_factory=lambda: _count("ECGNET_EPOCHS", _TRAIN.epochs, low=1),
         description="Most epochs per trainable variant (early stopping may stop sooner)",
     )
     batch_size: int = Field(default=_TRAIN.batch_size)
@@ -222,12 +236,12 @@ class TrainingSettings(dg.ConfigurableResource):
     )
     n_boot: int = Field(default=_COMPARISON.n_boot, description="Bootstrap draws per interval")
     folds: int = Field(
-        default_factory=lambda: int(os.environ.get("ECGNET_FOLDS", _COMPARISON.folds)),
+        default_factory=lambda: _count("ECGNET_FOLDS", _COMPARISON.folds, low=1, example=5),
         description="> 1: patient-grouped cross-validation over train + val, fold ensembles tested; "
         "1: one fit on train, chosen on val (ECGNET_FOLDS overrides the default)",
     )
     seeds: int = Field(
-        default_factory=lambda: int(os.environ.get("ECGNET_SEEDS", _COMPARISON.seeds)),
+        default_factory=lambda: _count("ECGNET_SEEDS", _COMPARISON.seeds, low=1, example=2),
         description="With folds > 1: members per fold of every trained variant, each from its own seed, "
         "averaged (ECGNET_SEEDS overrides the default)",
     )
@@ -237,7 +251,7 @@ class TrainingSettings(dg.ConfigurableResource):
         "(ECGNET_ONE_SEED, comma-separated, overrides the default: none)",
     )
     explain_rows: int = Field(
-        default_factory=lambda: int(os.environ.get("ECGNET_EXPLAIN_ROWS", _EXPLAIN.rows_per_class)),
+        default_factory=lambda: _count("ECGNET_EXPLAIN_ROWS", _EXPLAIN.rows_per_class, low=0),
         description="Validation rows per class explained with Integrated Gradients: modality shares, "
         "ablation, faithfulness and attribution maps per variant; 0: none (ECGNET_EXPLAIN_ROWS overrides)",
     )

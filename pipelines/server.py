@@ -16,6 +16,7 @@ import sys
 
 from feature_store.workspace import Workspace
 from pipelines import ui
+from pipelines.environment import refused_environment
 from pipelines.object_store import LocalObjectStore, ObjectStoreUnavailable
 from pipelines.postgres import LocalPostgres, PostgresUnavailable
 from pipelines.workspace import MLFLOW_BACKEND_ENV, SERVER_URL_ENV
@@ -38,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ui.parse_args(argv)
     if taken := ui.ports_taken(args):  # before the cluster and object store start for nothing
         print(f"error: {taken}", file=sys.stderr)
+        return 2
+    if refused_environment():
         return 2
     workspace = Workspace.default()
     cluster, objects = LocalPostgres.of(workspace), LocalObjectStore.of(workspace)

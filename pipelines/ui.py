@@ -23,6 +23,7 @@ from pathlib import Path
 from types import FrameType
 
 from feature_store.workspace import PROJECT_ROOT, Workspace, anchored_env, names_server, tracking_uri
+from pipelines.environment import refused_environment
 from pipelines.workspace import MLFLOW_BACKEND_ENV, StorageUnavailable, prepare_dagster_home
 
 STOP_GRACE_S = 10.0
@@ -222,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if taken := ports_taken(args):
         print(f"error: {taken}", file=sys.stderr)
+        return 2
+    if refused_environment():  # the servers' runs would fail on them, or the code location load
         return 2
     workspace = Workspace.default()
     try:

@@ -1,0 +1,46 @@
+"""The ECGNET_* settings are read before a command starts anything: each one wrong is said in one line with
+its fix, all of them at once, instead of failing inside every run's steps (ECGNET_SEEDS=0 ran ingest and
+features, then failed training) or as a traceback while the definitions load (ECGNET_SHARDS)."""
+
+import os
+import subprocess
+import sys
+
+from pipelines.environment import environment_problems
+
+BAD = {
+    "ECGNET_CHUNK_MB": ("x", "megabytes of stored records per chunk"),
+    "ECGNET_EPOCHS": ("-1", "a whole number of at least 1"),
+    "ECGNET_FOLDS": ("abc", "a whole number of at least 1, e.g. 5"),
+    "ECGNET_SEEDS": ("0", "a whole number of at least 1, e.g. 2"),
+    "ECGNET_CPU_BF16": ("maybe", "1 (on), 0 (off) or auto"),
+    "ECGNET_KNOWN_FS": ("160;200", "comma-separated rates in Hz"),
+    "ECGNET_MAX_RECORD_VALUES": ("-5", "a positive number of samples"),
+    "ECGNET_MAX_QUARANTINE": ("2", "a fraction between 0 and 1"),
+}
+
+
+def test_every_wrong_setting_is_said_with_its_fix(monkeypatch):
+    for name in (*BAD, "ECGNET_SHARDS"):
+        monkeypatch.delenv(name, raising=False)
+    assert environment_problems() == []
+    for name, (value, _) in BAD.items():
+        monkeypatch.setenv(name, value)
+    said = environment_problems()
+    assert len(said) == len(BAD)
+    for name, (value, fix) in BAD.items():
+        assert any(line.startswith(f"{name}={value!r}") and fix in line for line in said), name
+    monkeypatch.setenv("ECGNET_SHARDS", "0")  # read on import by the resources' module: the rest waits for it
+    assert environment_problems() == [
+        "ECGNET_CHUNK_MB='x'; fix: megabytes of stored records per chunk, e.g. 48",
+        "ECGNET_SHARDS='0'; fix: a whole number of shards from 1 to 4096, e.g. 16",
+    ]
+
+
+def test_make_demo_and_the_backfill_stop_before_anything_runs(tmp_path):
+    env = {**os.environ, "ECGNET_HOME": str(tmp_path / "home"), "ECGNET_SHARDS": "0", "ECGNET_SEEDS": "0"}
+    for module, code in (("pipelines.demo", 1), ("pipelines.backfill", 2)):
+        done = subprocess.run([sys.executable, "-m", module], env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == code and "Traceback" not in done.stderr, done.stderr[-2000:]
+        assert "error: ECGNET_SHARDS='0'; fix:" in done.stderr
+    assert not (tmp_path / "home").exists()  # no workspace, no Dagster home made
