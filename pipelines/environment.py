@@ -4,6 +4,7 @@ traceback while the definitions load. Imports nothing that reads them on import.
 
 from __future__ import annotations
 
+import os
 import sys
 
 
@@ -29,6 +30,15 @@ def environment_problems() -> list[str]:
                     field.default_factory()  # type: ignore[call-arg]
             except ValueError as err:
                 problems.append(str(err))
+    if not problems:  # each read alone is right: so must they be together (seeds > 1 needs folds > 1)
+        from feature_store.tasks import TASKS
+
+        try:
+            for spec in TASKS.values():
+                TrainingSettings().config(spec)
+        except ValueError as err:
+            knobs = {k: os.environ[k] for k in ("ECGNET_FOLDS", "ECGNET_SEEDS", "ECGNET_ONE_SEED") if k in os.environ}
+            problems.append(f"the training settings together ({knobs or 'defaults'}): {err}")
     return problems
 
 

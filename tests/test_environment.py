@@ -44,3 +44,16 @@ def test_make_demo_and_the_backfill_stop_before_anything_runs(tmp_path):
         assert done.returncode == code and "Traceback" not in done.stderr, done.stderr[-2000:]
         assert "error: ECGNET_SHARDS='0'; fix:" in done.stderr
     assert not (tmp_path / "home").exists()  # no workspace, no Dagster home made
+
+
+def test_settings_that_are_each_right_but_wrong_together_are_said(monkeypatch):
+    for name in (*BAD, "ECGNET_SHARDS", "ECGNET_ONE_SEED"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ECGNET_SEEDS", "2")
+    monkeypatch.setenv("ECGNET_FOLDS", "1")
+    (said,) = environment_problems()
+    assert "'ECGNET_FOLDS': '1', 'ECGNET_SEEDS': '2'" in said and "seeds=2 with folds=1; fix:" in said
+    monkeypatch.setenv("ECGNET_FOLDS", "5")
+    monkeypatch.setenv("ECGNET_ONE_SEED", "frequncy")  # misspelt: it failed only once training began
+    (said,) = environment_problems()
+    assert "one_seed names unknown variants ['frequncy']" in said
