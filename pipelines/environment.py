@@ -13,7 +13,7 @@ def environment_problems() -> list[str]:
     from feature_store.shards import shard_count
     from feature_store.views.inputs import chunk_bytes
 
-    problems = []
+    problems = [p for p in (_home_problem(), _features_problem()) if p]
     for read in (chunk_bytes, shard_count):
         try:
             read()
@@ -48,3 +48,37 @@ def refused_environment() -> bool:
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
     return bool(problems)
+
+
+def _home_problem() -> str | None:
+    """ECGNET_HOME names a file, or a folder that cannot be made where it points (checked without making it)."""
+    from feature_store.workspace import Workspace
+
+    home = Workspace.default().home
+    fix = "fix: point ECGNET_HOME at a folder this user can write (it is made if missing), or unset it for .ecgnet/"
+    if home.exists():
+        if not home.is_dir():
+            return f"ECGNET_HOME={home} is a file, not a folder; {fix}"
+        return None if os.access(home, os.W_OK | os.X_OK) else f"ECGNET_HOME={home} is not writable; {fix}"
+    above = next(p for p in home.parents if p.exists())
+    if not above.is_dir() or not os.access(above, os.W_OK | os.X_OK):
+        return (
+            f"ECGNET_HOME={home} cannot be made: {above} is {'a file' if not above.is_dir() else 'not writable'}; {fix}"
+        )
+    return None
+
+
+def _features_problem() -> str | None:
+    """ECGNET_FEATURES names a filesystem fsspec does not know (a typo in the protocol): said before any step
+    fails on it. Reaching the store is left to the run (no network here)."""
+    import fsspec
+
+    where = os.environ.get("ECGNET_FEATURES", "")
+    if "://" not in where:
+        return None
+    protocol = where.split("://", 1)[0]
+    try:
+        fsspec.get_filesystem_class(protocol)
+    except (ValueError, ImportError) as err:
+        return f"ECGNET_FEATURES={where!r}: {err}; fix: a folder, or an fsspec URI such as s3://bucket/prefix"
+    return None

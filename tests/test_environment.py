@@ -57,3 +57,23 @@ def test_settings_that_are_each_right_but_wrong_together_are_said(monkeypatch):
     monkeypatch.setenv("ECGNET_ONE_SEED", "frequncy")  # misspelt: it failed only once training began
     (said,) = environment_problems()
     assert "one_seed names unknown variants ['frequncy']" in said
+
+
+def test_a_workspace_that_cannot_be_made_and_an_unknown_feature_store_are_said(tmp_path, monkeypatch):
+    for name in (*BAD, "ECGNET_SHARDS", "ECGNET_ONE_SEED", "ECGNET_FEATURES"):
+        monkeypatch.delenv(name, raising=False)
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    monkeypatch.setenv("ECGNET_HOME", str(afile))  # was a FileExistsError traceback
+    assert environment_problems() == [
+        f"ECGNET_HOME={afile} is a file, not a folder; fix: point ECGNET_HOME at a folder this user can write "
+        "(it is made if missing), or unset it for .ecgnet/"
+    ]
+    monkeypatch.setenv("ECGNET_HOME", str(afile / "home"))
+    (said,) = environment_problems()
+    assert f"cannot be made: {afile} is a file" in said
+    monkeypatch.setenv("ECGNET_HOME", str(tmp_path / "new" / "home"))  # missing, under a writable folder: fine
+    monkeypatch.setenv("ECGNET_FEATURES", "sss://bucket/views")  # ran, then failed in every feature step
+    (said,) = environment_problems()
+    assert said.startswith("ECGNET_FEATURES='sss://bucket/views': Protocol not known: sss; fix:")
+    assert not (tmp_path / "new").exists()  # nothing made by the check
