@@ -98,14 +98,15 @@ def run(stages: str | None = None) -> dg.ExecuteInProcessResult:
             )
         ingest, state = {name for name, _ in INGEST_ASSETS.values()}, Workspace.default().sources_state
         ingests = ingest <= {key.to_user_string() for key in selection}
+        folders = [Path(f) for f in default_sources()]
         if ingests:  # said once, before Dagster fails each ingest step on it with a traceback
             try:
-                check_folders([Path(f) for f in default_sources()])
+                check_folders(folders)
             except ValueError as err:
                 raise SystemExit(f"error: {err}") from None
             state.unlink(missing_ok=True)  # written again only when this ingest succeeds
         # a file changed during the run is new to the sensor
-        before = folder_state([Path(f) for f in default_sources()])
+        before = folder_state(folders)
         for run_id in close_dead_runs(instance):
             print(f"run {run_id} was left STARTED by a process that is gone; marked failed")
         result = job.execute_in_process(

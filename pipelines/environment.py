@@ -34,8 +34,9 @@ def environment_problems() -> list[str]:
         from feature_store.tasks import TASKS
 
         try:
+            settings = TrainingSettings()
             for spec in TASKS.values():
-                TrainingSettings().config(spec)
+                settings.config(spec)
         except ValueError as err:
             knobs = {k: os.environ[k] for k in ("ECGNET_FOLDS", "ECGNET_SEEDS", "ECGNET_ONE_SEED") if k in os.environ}
             problems.append(f"the training settings together ({knobs or 'defaults'}): {err}")

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..config import IngestConfig
-from ..transforms.dropouts import clear_runs, clear_windows, intervals_across, resampled_mask
+from ..transforms.dropouts import clear_runs, clear_windows, intervals_across, resampled_mask, runs
 from ..transforms.resample import rate_ratio, resample, resampled_length, rescale_samples
 from .base import BeatBatch, Landed, RecordRef
 from .canonical import RecordRow, base_row
@@ -153,8 +153,13 @@ def signal_from_windows(r_peak: np.ndarray, windows: np.ndarray, n_samples: int)
     return out
 
 
-def rr_intervals(r_peak: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
+def rr_intervals(r_peak: np.ndarray, fs: float, spoiled: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Each beat's interval before and after (s), NaN where unknown: before the first beat, after the last,
+    and across a dropout (`spoiled`: the samples a dropout reaches; a beat inside one is never seen, so
+    the interval over it is no pause)."""
     rr = np.diff(r_peak).astype(np.float32) / np.float32(fs)
+    if spoiled is not None:
+        rr[intervals_across(spoiled, r_peak)] = np.nan
     nan = np.full(min(len(r_peak), 1), np.nan, dtype=np.float32)  # no beat: no interval either
     return np.concatenate([nan, rr]), np.concatenate([rr, nan])
 
@@ -304,16 +309,16 @@ def _landed(
     only, whole = rhythm_only(symbols, changes), row.n_samples > 0
     unstated = only or (cfg.rhythm_from_beat_records and whole)
     spans = read_rhythm(ann, sig.signal.shape[-1], statement, unstated)
-    across = np.zeros(max(len(r_peak) - 1, 0), bool)
+    rr_prev, rr_next = rr_intervals(r_peak, row.fs, spoiled)
     if spoiled is not None:  # a window that reaches a dropout would hold its stand-in line: not a beat row
         clear = clear_windows(spoiled, r_peak - cfg.context_samples // 2, cfg.context_samples)
-        windows, lost = windows[clear[fits]], int((fits & ~clear).sum())
-        row.dropout_beat_labels = labels[fits & ~clear].tolist()
-        fits, across = fits & clear, intervals_across(spoiled, r_peak)
+        windows, row.dropout_beat_labels = windows[clear[fits]], labels[fits & ~clear].tolist()
+        fits = fits & clear
         row.notes = (
             *row.notes,
-            f"{_said(spoiled, row.fs)}: {lost} annotated beats reach one, not stored (counted with the edge "
-            f"beats); {int(across.sum())} RR intervals across one stored as unknown",
+            f"{_said(spoiled, row.fs)}: {len(row.dropout_beat_labels)} annotated beats reach one, not stored "
+            f"(counted with the edge beats); {int(np.isnan(rr_prev[1:]).sum())} RR intervals across one stored "
+            "as unknown",
         )
     if cfg.rhythm_from_beat_records and not whole and changes:
         row.notes = (
@@ -336,8 +341,6 @@ def _landed(
             f"{cfg.context_s:g} s window from the record's ends and its dropouts); fix: restore the .atr file, or "
             "remove it to ingest the record as a plain WFDB record",
         )
-    rr_prev, rr_next = rr_intervals(r_peak, row.fs)
-    rr_prev[1:][across], rr_next[:-1][across] = np.nan, np.nan  # a beat unseen in a dropout is no pause
     row.labels = sorted(set(labels[fits].tolist()))
     row.label_codes = [statement] if statement else []
     edges = np.array([(a, b) for a, b, _ in spans], np.int64).reshape(-1, 2)
@@ -363,5 +366,4 @@ def _landed(
 
 def _said(mask: np.ndarray, fs: float) -> str:
     """How many dropouts, how long: what a record lost to them, as its note says it."""
-    runs = int(np.count_nonzero(np.diff(mask.astype(np.int8), prepend=0) == 1))
-    return f"{runs} dropout(s) of invalid samples ({mask.sum() / fs:.2f} s with resampling's reach)"
+    return f"{len(runs(mask))} dropout(s) of invalid samples ({mask.sum() / fs:.2f} s with resampling's reach)"

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..config import IngestConfig
+from ..transforms.dropouts import runs
 from .errors import RecordError
 from .files import HEADER_LIMIT, read_head
 from .header_text import BaseTime, base_time, header_lines, named_files, without_base_time
@@ -264,7 +265,7 @@ def repair_gaps(signal: np.ndarray, max_gap: int, *, trim: bool = True) -> tuple
     for lead in range(signal.shape[0]):
         # a long gap is not invented (it refuses the record, or is a dropout to read around); the short
         # ones beside it are filled all the same
-        short = [np.arange(a, b) for a, b in _runs(bad[lead]) if b - a <= max_gap]
+        short = [np.arange(a, b) for a, b in runs(bad[lead]) if b - a <= max_gap]
         good = np.flatnonzero(~bad[lead])
         if not short or not len(good):
             continue
@@ -286,20 +287,14 @@ def bridge_dropouts(signal: np.ndarray, leads: list[str]) -> tuple[np.ndarray, t
     signal, dropouts = signal.copy(), []
     for lead, name in enumerate(leads):
         good = np.flatnonzero(~bad[lead])
-        runs = _runs(bad[lead])
-        if not runs:
+        lead_runs = runs(bad[lead])
+        if not lead_runs:
             continue
         # a lead without one valid sample (a window of a long record inside its dropout) is held at zero
         fill = np.interp(np.flatnonzero(bad[lead]), good, signal[lead, good]) if len(good) else 0.0
         signal[lead, bad[lead]] = fill
-        dropouts += [Dropout(name, a, b) for a, b in runs]
+        dropouts += [Dropout(name, a, b) for a, b in lead_runs]
     return signal, tuple(dropouts)
-
-
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """(start, stop) of each run of True."""
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
-    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
 
 
 def _read_header(where: Path, path: Path) -> wfdb.Record:
@@ -593,7 +588,7 @@ def _check_values(
     bad = ~np.isfinite(signal)
     if bad.any():
         counts = {lead: int(n) for lead, n in zip(leads, bad.sum(axis=1)) if n}
-        longest = max(b - a for row in bad for a, b in _runs(row))
+        longest = max(b - a for row in bad for a, b in runs(row))
         raise RecordError(
             "non_finite",
             f"{path}: invalid (NaN) samples per lead {counts}, in gaps of up to {longest} samples "

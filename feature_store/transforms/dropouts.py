@@ -8,6 +8,12 @@ import numpy as np
 from .resample import resample_spread_s
 
 
+def runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(start, stop) of each run of True."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], np.asarray(mask).astype(np.int8), [0]])))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
+
+
 def dropout_mask(spans: np.ndarray, n_samples: int, *, margin: int = 0) -> np.ndarray:
     """(n_samples,) True inside any span [start, stop) of `spans` (k, 2), widened by `margin` samples
     either side and clipped to the signal."""
@@ -59,6 +65,4 @@ def resampled_mask(spans: np.ndarray, n_samples: int, *, fs: float, target_fs: f
 
 def clear_runs(mask: np.ndarray, start: int, stop: int) -> list[tuple[int, int]]:
     """The runs [a, b) of [start, stop) that hold no masked sample, in order: a span cut at its dropouts."""
-    inside = np.concatenate([[False], ~mask[start:stop], [False]]).astype(np.int8)
-    edges = np.flatnonzero(np.diff(inside))
-    return [(start + int(a), start + int(b)) for a, b in zip(edges[::2], edges[1::2])]
+    return [(start + a, start + b) for a, b in runs(~mask[start:stop])]

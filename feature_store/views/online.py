@@ -14,7 +14,7 @@ from ..sources.annotated import beat_windows, read_annotations, read_beats, rr_i
 from ..sources.leads import lead_notes, pick_leads
 from ..sources.wfdb_record import WfdbSignal, read_wfdb
 from ..tasks import RecordWindows, task_named
-from ..transforms.dropouts import clear_windows, first_clear, intervals_across, resampled_mask
+from ..transforms.dropouts import clear_windows, first_clear, resampled_mask
 from ..transforms.resample import resample, rescale_samples
 from ..transforms.rhythm import detect_beats
 from .catalog import ViewInput
@@ -162,11 +162,9 @@ def _beats(
     context window touches a dropout is marked not `scored`; an interval across one is unknown (NaN, as the
     first beat's preceding one: the rhythm features read it as the record's mean)."""
     windows, fits = beat_windows(signal, r_peak, spec.samples)
-    rr_prev, rr_next = rr_intervals(r_peak, fs)
+    rr_prev, rr_next = rr_intervals(r_peak, fs, None if spoiled is None else spoiled.mask)
     notes, scored = [], None
     if spoiled is not None:
-        across = intervals_across(spoiled.mask, r_peak)
-        rr_prev[1:][across], rr_next[:-1][across] = np.nan, np.nan
         # a beat that touches a dropout stays a row until its neighbours' features are made (their rhythm
         # context, the record's median beat), then is dropped (FeatureStore.online)
         scored = clear_windows(spoiled.mask, r_peak - spec.samples // 2, spec.samples)[fits]
@@ -175,8 +173,9 @@ def _beats(
                 f"{spoiled.where}: every one of its {len(scored)} beats touches a dropout ({spoiled.what}); fix: score "
                 "a recording whose leads the model reads hold beats clear of invalid samples, or repair the gaps"
             )
+        unknown = int(np.isnan(rr_prev[1:]).sum())  # intervals across a dropout (rr_intervals)
         notes.append(
-            f"{int((~scored).sum())} of {len(scored)} beats touch a dropout: not scored; {int(across.sum())} RR "
+            f"{int((~scored).sum())} of {len(scored)} beats touch a dropout: not scored; {unknown} RR "
             "interval(s) across one count as unknown"
         )
     beats = pl.DataFrame(
