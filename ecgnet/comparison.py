@@ -21,7 +21,7 @@ from torch import nn
 from . import seeds
 from .calibration import one_class
 from .classical import BoostedReference, LinearReference, fit_reference
-from .config import ComparisonConfig
+from .config import CPU_SCORE_ROWS, ComparisonConfig
 from .crossval import FoldEnsemble, development, folds, member_index, scored_on_development
 from .data import Split, TaskData, training_rows
 from .decisions import Decision, DecisionOffsets, apply_offsets, decide, kept_offsets
@@ -217,7 +217,9 @@ def _fit_fusion_head(
     return model.cpu().eval(), result.history, {"best_epoch": result.best_epoch, "encoders": "frozen"}
 
 
-def embeddings(model: IntermediateFusion, split: Split, device: torch.device, batch_size: int = 1024) -> Split:
+def embeddings(
+    model: IntermediateFusion, split: Split, device: torch.device, batch_size: int = CPU_SCORE_ROWS
+) -> Split:
     """`split` with its views replaced by the model's modality embeddings (rows, modalities, width)."""
     model.to(device).eval()
     x, out = tensors(split), []

@@ -12,6 +12,11 @@ from dataclasses import dataclass, field
 from .promotion import SELECTIONS
 from .variants import VARIANTS
 
+# rows per forward pass when scoring on the CPU: a pass's activations grow with its rows (the demo's beats
+# champion, late_stacker: about 50 kB a row, so an 8-hour record's 34,000 beats at once took 1.7 GB more
+# than the features did, 2026-12-07), and 1,024 rows scores no slower on 2 cores than one pass
+CPU_SCORE_ROWS = 1024
+
 
 @dataclass(frozen=True)
 class BoostingConfig:

@@ -28,7 +28,7 @@ from torch import nn
 from .classical import HandMadeFeatures
 from .config import ExplainConfig
 from .data import InputNames, Split, TaskData
-from .export import Layout, Packed
+from .export import Layout, Packed, packed_probs
 from .fusion import EarlyFusion
 from .models import MODALITIES
 
@@ -200,11 +200,6 @@ def ig_batch(net: nn.Module, width: int, net_rows: int = 12_288, values: int = 2
     return max(64, min(4096, net_rows // max(networks, 1), values // max(width, 1)))
 
 
-def _probs(net: nn.Module, flat: np.ndarray) -> np.ndarray:
-    with torch.no_grad():
-        return net(torch.from_numpy(flat.astype(np.float32))).numpy()
-
-
 def modality_ablation(
     model: nn.Module,
     data: TaskData,
@@ -228,12 +223,12 @@ def _view_drops(
     y: np.ndarray,
     metric: Callable[[np.ndarray, np.ndarray], float],
 ) -> dict:
-    full, out = metric(_probs(net, x), y), {}
+    full, out = metric(packed_probs(net, x), y), {}
     for m in dict.fromkeys(m for m, _, _, _ in layout.spans()):
         cut = x.copy()
         for _, _, _, cols in (s for s in layout.spans() if s[0] == m):
             cut[:, cols] = base[:, cols]
-        out[m] = full - metric(_probs(net, cut), y)
+        out[m] = full - metric(packed_probs(net, cut), y)
     return out
 
 
@@ -256,7 +251,7 @@ def deletion_curves(
             cut = x.copy()
             cols = ranking[:, :k]
             cut[rows, cols] = np.broadcast_to(base, x.shape)[rows, cols]
-            curves[name].append(float(_probs(net, cut)[np.arange(len(x)), expl.target].mean()))
+            curves[name].append(float(packed_probs(net, cut)[np.arange(len(x)), expl.target].mean()))
     return {"fractions": np.asarray(cfg.fractions), **{k: np.asarray(v) for k, v in curves.items()}}
 
 

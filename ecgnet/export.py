@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .config import CPU_SCORE_ROWS
 from .data import TaskData
 from .fusion import activation
 
@@ -69,3 +70,14 @@ class Packed(nn.Module):
         for m, k, shape, cols in self.layout.spans():
             x.setdefault(m, {})[k] = flat[:, cols].reshape(-1, *shape)
         return activation(self.model(x), self.multilabel)
+
+
+def packed_probs(net: nn.Module, flat: np.ndarray, rows: int = CPU_SCORE_ROWS) -> np.ndarray:
+    """Probabilities of a packed model (`Packed`, or one MLflow loaded) for every row of `flat`, `rows` at
+    a time, so that scoring a day-long record holds one pass's activations, not every row's. `net` is in
+    evaluation mode already: a model MLflow loaded from `torch.export` refuses `eval()`."""
+    out = []
+    with torch.no_grad():
+        for start in range(0, max(len(flat), 1), rows):
+            out.append(net(torch.from_numpy(np.asarray(flat[start : start + rows], np.float32))).numpy())
+    return np.concatenate(out)

@@ -19,7 +19,7 @@ from feature_store.workspace import Workspace
 from .config import ExplainConfig
 from .data import InputNames, modality_inputs
 from .explain import BASELINE_FILE, Explanation, attribute, stratified_rows
-from .export import Layout
+from .export import Layout, packed_probs
 from .plots import attribution_png, rhythm_timeline_png
 from .tracking import CHAMPION, Tracker, pickles_refused
 
@@ -119,8 +119,7 @@ def predict(record: Path, task: TaskSpec, workspace: Workspace, champion: Champi
     views = champion.views
     online = FeatureStore(workspace.store, workspace.features).online(record, list(views), versions=views)
     flat = champion.layout.pack(modality_inputs(online.features, task.name))
-    with torch.no_grad():
-        probs = champion.model(torch.from_numpy(flat)).numpy()
+    probs = packed_probs(champion.model, flat)
     return Prediction(
         champion.classes,
         online.ids,

@@ -20,7 +20,7 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from .augment import BatchPlan, RhythmPlan, mix_rows, rhythm_exponents
-from .config import TrainConfig
+from .config import CPU_SCORE_ROWS, TrainConfig
 from .data import Split, TaskData, rhythm_columns
 from .evaluate import headline
 from .fusion import activation
@@ -99,7 +99,7 @@ def predict_probs(
     An empty split still goes through the model once, so its (0, classes) has the model's width."""
     home = next(model.parameters(), torch.empty(0)).device
     model.to(device).eval()
-    batch_size = batch_size or (8192 if device.type == "cuda" else 1024)
+    batch_size = batch_size or (8192 if device.type == "cuda" else CPU_SCORE_ROWS)
     x, out = tensors(split), []
     try:
         with torch.no_grad():

@@ -16,7 +16,7 @@ from ecgnet.data import Split, TaskData, patient_holdout
 from ecgnet.data import task_data as make_task_data
 from ecgnet.decisions import apply_offsets
 from ecgnet.evaluate import aami, bootstrap, evaluate, headline, macro_auc, macro_f1, paired_bootstrap
-from ecgnet.export import Layout, Packed
+from ecgnet.export import Layout, Packed, packed_probs
 from ecgnet.fusion import MODALITIES, activation, build, combine_probs, cross_fit_late, fit_late, mean_probs
 from ecgnet.interval import Interval
 from ecgnet.report import comparison_table
@@ -228,6 +228,21 @@ def test_packed_model_equals_the_model_on_its_inputs(data):
     old = Layout(tuple((m, k, (999,) if k == "scalars" else s) for m, k, s in layout.entries))
     with pytest.raises(ValueError, match=r"time/scalars of shape \(999,\).*train it again"):
         old.pack(x)
+
+
+def test_a_packed_model_scores_a_long_record_a_few_rows_at_a_time_with_the_same_probabilities(data):
+    layout = Layout.of(data)
+    net = Packed(build(VARIANTS["intermediate_gated"], data, SMALL), layout, False).eval()
+    flat = layout.pack(data.test.x)
+    seen: list[int] = []
+    net.register_forward_hook(lambda _module, args, _out: seen.append(len(args[0])))
+    whole = packed_probs(net, flat, rows=len(flat))
+    assert seen == [len(flat)]
+    seen.clear()
+    parts = packed_probs(net, flat, rows=7)
+    assert max(seen) == 7 and sum(seen) == len(flat) and len(seen) == -(-len(flat) // 7)
+    np.testing.assert_allclose(parts, whole, rtol=1e-5, atol=1e-7)
+    assert packed_probs(net, flat[:0]).shape == (0, whole.shape[1])  # no row: the model's width, no error
 
 
 # -- metrics against scikit-learn on fixed arrays ----------------------------------------------------
