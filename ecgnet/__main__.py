@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 from collections import Counter
@@ -127,6 +128,7 @@ def _predict(args: argparse.Namespace, workspace: Workspace) -> int:
     )
 
     task = task_named(args.task)
+    _follow_long_records()
     try:
         if args.out is not None:  # before a folder is scored for nothing
             table_format(args.out)
@@ -168,6 +170,19 @@ def _predict(args: argparse.Namespace, workspace: Workspace) -> int:
     if len(records) + len(problems) > 1:
         print(f"{len(tables)} record(s) scored, {failed} refused")
     return 2 if not tables else (1 if failed else 0)
+
+
+def _follow_long_records() -> None:
+    """The online path's steps on stderr as a long record goes through them (`LONG_RECORD_S`): a
+    day-long Holter is minutes of silence otherwise."""
+    from feature_store.views.online import log as online
+
+    if not online.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        online.addHandler(handler)
+    online.setLevel(logging.INFO)
+    online.propagate = False  # once: MLflow's import configures the root logger as well
 
 
 def _print(

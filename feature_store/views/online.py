@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,12 +22,30 @@ from ..transforms.rhythm import detect_beats
 from .catalog import ViewInput
 from .inputs import KEY_SCHEMA, TaskInput
 
+log = logging.getLogger(__name__)
+# a record at least this long (an hour) is followed step by step in the log: a day-long Holter takes a minute to
+# read and score, and minutes more when its beats must be detected (GQRS: about 12 s an hour of record at
+# 360 Hz on one core, 2026-12-07)
+LONG_RECORD_S = 3600.0
+
 
 def record_input(path: Path, spec: ViewInput, *, task: str) -> TaskInput:
     """Read and validate `path` (a WFDB record), then shape it like the rows `spec` describes. A record
     with dropouts (runs of invalid samples, as ICU recorders write for a lead off) is scored around
     them: no row whose window touches one in a lead the task reads, no RR interval across one."""
+    start = time.perf_counter()
     sig = read_wfdb(path, ingest_from_env(), keep_dropouts=True)  # the rates and size limit ingest reads with
+    hours = sig.signal.shape[1] / sig.fs / 3600
+    long = hours * 3600 >= LONG_RECORD_S
+    if long:
+        log.info(
+            "%s: %.1f h at %g Hz, %d lead(s), read in %.0f s",
+            path,
+            hours,
+            sig.fs,
+            len(sig.lead_names),
+            time.perf_counter() - start,
+        )
     signal, fs = resample(sig.signal, fs=sig.fs, target_fs=spec.fs)
     leads, notes = _task_leads(sig.lead_names, task, path)
     signal = signal[leads]
@@ -41,12 +61,16 @@ def record_input(path: Path, spec: ViewInput, *, task: str) -> TaskInput:
     if len(native):
         r_peak = rescale_samples(native, fs=sig.fs, target_fs=fs)
     else:  # no .atr, or one without beats (an AF database's rhythm changes): the R peaks are detected
+        if long:
+            log.info("%s: no beat annotations; detecting the beats of its %.1f h (GQRS, minutes)", path, hours)
         r_peak = detect_beats(signal[0], fs)
         native = np.round(np.asarray(r_peak) * sig.fs / fs).astype(np.int64)
         why = f"{path}.atr holds no beat annotation" if annotated else f"{path} has no .atr"
         notes = [*notes, f"{why}: its beats are the {len(r_peak)} R peaks detected (GQRS)"]
     result = _beats(sig.record_id, signal, r_peak, native, fs, spec, task, spoiled=spoiled)
     result.notes, result.record_fs = notes + result.notes, sig.fs
+    if long:
+        log.info("%s: %d beats; making their features", path, len(result.keys))
     return result
 
 
