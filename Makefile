@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-BENCHMARKS ?= ingest features gpu bootstrap cpu_bf16 r_peaks code_location
+BENCHMARKS ?= ingest features gpu bootstrap cpu_bf16 r_peaks code_location long_record
 # Every path in the workspace (ECGNET_HOME, default .ecgnet/) is named by feature_store.workspace.Workspace
 # (standard library only, so it answers before the venv exists); the Dagster home inside it is set up
 # by the entry points (demo, ui) from the same object.

@@ -5,6 +5,7 @@ from types import ModuleType, SimpleNamespace
 
 import numpy as np
 import pytest
+import wfdb
 
 from benchmarks import gpu as bench
 from feature_store.backend import Backend, numpy_backend
@@ -146,3 +147,20 @@ def test_the_code_location_benchmark_prints_each_load_and_the_ratio_to_the_basel
     assert "wfdb" in out[1] and readers > 0
     ratio = float(out[3].removeprefix("load time, baseline / now: ").removesuffix("x"))
     assert ratio == pytest.approx(before / now, rel=0.01) and before > now > 0
+
+
+def test_the_long_record_is_real_records_end_to_end_with_their_beats(tmp_path):
+    from benchmarks.long_record import long_record
+    from tests.records import MITDB
+
+    record = long_record(MITDB, 1.1, tmp_path)  # the sample's whole MLII + V1 records: 208, 209, 220, 223, 232
+    head, ann = wfdb.rdheader(str(record)), wfdb.rdann(str(record), "atr")
+    assert head.sig_name == ["MLII", "V1"] and head.fs == 360
+    used = ["208", "209", "220"]  # 30 minutes each, in order, until 1.1 h
+    assert head.sig_len == 3 * 650_000
+    parts = [wfdb.rdann(str(MITDB / r), "atr") for r in used]
+    assert len(ann.sample) == sum(len(p.sample) for p in parts)
+    assert ann.sample[len(parts[0].sample)] == 650_000 + parts[1].sample[0]  # the next record's beats, moved on
+    assert ann.symbol == [s for p in parts for s in p.symbol]
+    signal = wfdb.rdrecord(str(record), sampfrom=650_000, sampto=650_100).p_signal
+    np.testing.assert_allclose(signal, wfdb.rdrecord(str(MITDB / "209"), sampto=100).p_signal, atol=0.01)
