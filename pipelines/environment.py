@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
+from pathlib import Path
 
 
 def environment_problems() -> list[str]:
@@ -60,13 +62,23 @@ def _home_problem() -> str | None:
     if home.exists():
         if not home.is_dir():
             return f"ECGNET_HOME={home} is a file, not a folder; {fix}"
-        return None if os.access(home, os.W_OK | os.X_OK) else f"ECGNET_HOME={home} is not writable; {fix}"
+        return None if _can_make_in(home) else f"ECGNET_HOME={home} is not writable; {fix}"
     above = next(p for p in home.parents if p.exists())
-    if not above.is_dir() or not os.access(above, os.W_OK | os.X_OK):
+    if not above.is_dir() or not _can_make_in(above):
         return (
             f"ECGNET_HOME={home} cannot be made: {above} is {'a file' if not above.is_dir() else 'not writable'}; {fix}"
         )
     return None
+
+
+def _can_make_in(folder: Path) -> bool:
+    """Whether a folder can be made in `folder`, by making one and removing it at once: `os.access` says
+    yes to root for a folder of /proc, where the demo's `mkdir` then failed with a traceback."""
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".ecgnet-check-", dir=folder))
+    except OSError:
+        return False
+    return True
 
 
 def _features_problem() -> str | None:

@@ -5,6 +5,7 @@ features, then failed training) or as a traceback while the definitions load (EC
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from pipelines.environment import environment_problems
 
@@ -72,8 +73,12 @@ def test_a_workspace_that_cannot_be_made_and_an_unknown_feature_store_are_said(t
     monkeypatch.setenv("ECGNET_HOME", str(afile / "home"))
     (said,) = environment_problems()
     assert f"cannot be made: {afile} is a file" in said
+    if Path("/proc/self").is_dir():  # a folder even root cannot make in: os.access said yes, and mkdir failed
+        monkeypatch.setenv("ECGNET_HOME", "/proc/nope")
+        (said,) = environment_problems()
+        assert said.startswith("ECGNET_HOME=/proc/nope cannot be made: /proc is not writable; fix:")
     monkeypatch.setenv("ECGNET_HOME", str(tmp_path / "new" / "home"))  # missing, under a writable folder: fine
     monkeypatch.setenv("ECGNET_FEATURES", "sss://bucket/views")  # ran, then failed in every feature step
     (said,) = environment_problems()
     assert said.startswith("ECGNET_FEATURES='sss://bucket/views': Protocol not known: sss; fix:")
-    assert not (tmp_path / "new").exists()  # nothing made by the check
+    assert not (tmp_path / "new").exists() and set(tmp_path.iterdir()) == {afile}  # nothing made by the check
