@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from feature_store.config import whole_number
 from feature_store.tasks import TASKS, RecordWindows, TaskSpec, task_named
 from feature_store.workspace import Workspace, tracking_uri
 from feature_store.writer import WorkspaceBusy, writing
@@ -83,11 +84,8 @@ def _at_least(low: int) -> Callable[[str], int]:
     """An argparse type: a whole number of at least `low` (a negative row count would slice from the end)."""
 
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = low - 1
-        if value < low:
+        value = whole_number(text, low)
+        if value is None:
             raise argparse.ArgumentTypeError(f"{text!r}: a whole number of at least {low}")
         return value
 

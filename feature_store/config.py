@@ -98,6 +98,16 @@ def known_fs_from(extra: str | None) -> tuple[float, ...]:
     return tuple(sorted({*KNOWN_FS, *added}))
 
 
+def whole_number(text: str, low: int, high: int | None = None) -> int | None:
+    """`text` as a whole number from `low` to `high` (None: no bound), else None: each setting that reads one
+    refuses the rest in its own words, with its own example."""
+    try:
+        value = int(text)
+    except ValueError:
+        return None
+    return value if value >= low and (high is None or value <= high) else None
+
+
 def max_record_values_from(value: str | None) -> int:
     """A MAX_RECORD_VALUES_ENV value, or the default."""
     if not value:

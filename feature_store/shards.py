@@ -14,6 +14,8 @@ import hashlib
 import os
 from dataclasses import dataclass
 
+from .config import whole_number
+
 SHARDS_ENV = "ECGNET_SHARDS"
 DEFAULT_SHARDS = 4
 MAX_SHARDS = 4096
@@ -24,11 +26,8 @@ def shard_count(value: str | None = None) -> int:
     text = os.environ.get(SHARDS_ENV) if value is None else value
     if text is None or not text.strip():
         return DEFAULT_SHARDS
-    try:
-        count = int(text)
-    except ValueError:
-        count = 0
-    if not 1 <= count <= MAX_SHARDS:
+    count = whole_number(text, 1, MAX_SHARDS)
+    if count is None:
         raise ValueError(f"{SHARDS_ENV}={text!r}; fix: a whole number of shards from 1 to {MAX_SHARDS}, e.g. 16")
     return count
 

@@ -24,6 +24,7 @@ from feature_store.config import (
     IngestConfig,
     known_fs_from,
     max_record_values_from,
+    whole_number,
 )
 from feature_store.raw_store import RawStore
 from feature_store.tasks import TaskSpec
@@ -208,11 +209,8 @@ def _count(name: str, default: int, *, low: int, example: int | None = None) -> 
     text = os.environ.get(name)
     if text is None or not text.strip():
         return default
-    try:
-        value = int(text)
-    except ValueError:
-        value = low - 1
-    if value < low:
+    value = whole_number(text, low)
+    if value is None:
         raise ValueError(f"{name}={text!r}; fix: a whole number of at least {low}, e.g. {example or max(default, low)}")
     return value
 
