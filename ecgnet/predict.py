@@ -104,6 +104,7 @@ def load_champion(task: TaskSpec, workspace: Workspace) -> Champion:
                 "file that ecgnet never writes (model.pth): remove it, or retrain the champion"
             ) from err
     meta = info.metadata
+    FeatureStore(workspace.store, workspace.features).online_entries(list(meta["views"]), versions=meta["views"])
     layout, names = Layout.from_json(meta["layout"]), InputNames.from_json(meta.get("names"))
     return Champion(uri, model, layout, list(meta["classes"]), meta["views"], info.run_id, names)
 

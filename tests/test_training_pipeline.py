@@ -289,6 +289,16 @@ def test_the_best_variant_on_validation_is_champion_and_predicts(trained, capsys
     names = load_champion(BEATS, Workspace(home)).names
     assert names.leads == ("MLII", "V1") and (names.of("frequency", "psd") or [""])[-1] == "50 Hz"
     assert {"rr_prev_norm", "MLII skewness", "V1 template_corr"} <= set(names.of("time", "scalars") or ())
+    # a checkout whose time family computes beats otherwise than the code that made the champion's views:
+    # refused once, before a folder is read, instead of scoring features the champion never learnt from
+    from feature_store.views.families import FAMILIES
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(FAMILIES["time"], "code_versions", {"beat": "999", "record": "999"})
+        capsys.readouterr()
+        assert ecgnet_main(["predict", str(MITDB), "--home", str(home)]) == 2
+    said = capsys.readouterr()
+    assert said.out == "" and said.err.count("error: view beats_time ") == 1 and "computes version 999" in said.err
 
 
 def test_predict_reads_leads_by_name_whatever_their_order(trained, tmp_path, capsys):

@@ -14,7 +14,7 @@ from feature_store.raw_store import RawSnapshot, RawStore
 from feature_store.sources.registry import discover
 from feature_store.tasks import TASKS
 from feature_store.views.catalog import ViewEntry
-from feature_store.views.families import SpectralParams
+from feature_store.views.families import FAMILIES, SpectralParams
 from feature_store.views.store import FeatureStore
 from tests.records import CINC, MITDB, copy_record, ptbxl_folder, rewrite_signal
 
@@ -193,6 +193,22 @@ def test_online_features_equal_the_stored_ones(world):
             np.testing.assert_allclose(
                 values[0], stored.features[view][column][idx], rtol=1e-5, atol=1e-5, err_msg=f"{view}.{column}"
             )
+
+
+def test_online_features_of_a_view_another_code_version_computed_are_refused(world, monkeypatch):
+    # an upgrade that changes how the time family computes beats: the champion's stored version is older
+    features, record = world["features"], world["src"] / "mitdb" / "232"
+    entry = features.entry("beats_time")
+    monkeypatch.setattr(FAMILIES["time"], "code_versions", {"beat": "999", "record": "999"})
+    with pytest.raises(ValueError) as refused:
+        features.online(record, ["beats_spectral", "beats_time"], backend=CPU)
+    assert str(refused.value) == (
+        f"view beats_time {entry.version} was computed by version {entry.code_version} of the time family's code, "
+        "and this checkout computes version 999: a new record's features would not be the ones the model learnt "
+        "from; fix: retrain on today's views (`make demo`, or the `retrain` job in Dagster), or score with the "
+        "checkout that trained it"
+    )
+    assert features.online(record, ["beats_spectral"], backend=CPU).ids.size  # another family's views still score
 
 
 def test_online_beats_of_a_record_match_its_stored_beats(world):

@@ -439,6 +439,15 @@ class FeatureStore:
         }
         return TrainingSet(np.asarray(ids), keys, features, {v: e.version for v, e in entries.items()})
 
+    def online_entries(self, views: list[str], *, versions: dict[str, str] | None = None) -> dict[str, ViewEntry]:
+        """The catalog entries `online` makes a new record's rows of: ValueError, naming the view and the fix,
+        where this checkout's code would not make them as the stored version was made. A model's loader
+        asks once, before a folder of records is read."""
+        entries = self._entries(views, versions)
+        for entry in entries.values():
+            _computed_by_this_code(entry)
+        return entries
+
     def online(
         self, record: Path, views: list[str], *, versions: dict[str, str] | None = None, backend: Backend | None = None
     ) -> TrainingSet:
@@ -447,7 +456,7 @@ class FeatureStore:
         Shaped like `training_set`: one row per record (record views) or per beat (beat views).
         """
         backend = backend or select_backend("auto")
-        entries = self._entries(views, versions)
+        entries = self.online_entries(views, versions=versions)
         inputs: dict[ViewInput, TaskInput] = {}  # views of one task share an input shape: read it once
         features = {}
         for view, entry in entries.items():
@@ -471,6 +480,20 @@ class FeatureStore:
             list(dict.fromkeys(n for inp in inputs.values() for n in inp.notes)),  # in the order they were read
             samples,
             first.record_fs,
+        )
+
+
+def _computed_by_this_code(entry: ViewEntry) -> None:
+    """A new record's features are made by this checkout's code: when it is not the code that computed the
+    stored version a model learnt from (an upgrade changed the family), they would differ from the rows it
+    was trained on without a word. Refused instead, naming both versions and the fix."""
+    current = FAMILIES[entry.family].code_versions[entry.input.unit]
+    if entry.code_version != current:
+        raise ValueError(
+            f"view {entry.name} {entry.version} was computed by version {entry.code_version} of the {entry.family} "
+            f"family's code, and this checkout computes version {current}: a new record's features would not be "
+            "the ones the model learnt from; fix: retrain on today's views (`make demo`, or the `retrain` job in "
+            "Dagster), or score with the checkout that trained it"
         )
 
 
