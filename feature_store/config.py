@@ -37,8 +37,8 @@ class IngestConfig:
     # each) it is refused as too_long before reading. 100 M: a 24 h two-lead Holter at 360 Hz is 62 M
     max_record_values: int = 100_000_000
     # invalid samples (WFDB's "no value") in runs up to this long are interpolated, with a note; a
-    # longer gap (a dropout) quarantines a record-level source's record (non_finite), and keeps the beats
-    # and episodes it reaches out of a beat-annotated one. 0.05 s is under a QRS complex
+    # longer gap (a dropout) is kept out of every row: the beats and episodes it reaches, a record-level
+    # source's row (cut past it). 0.05 s is under a QRS complex
     max_gap_s: float = 0.05
     # plausibility: a record shorter than this holds no beat worth a window; an ECG lead whose
     # 99.9th percentile of |x| exceeds max_abs_mv was scaled wrong (gain, baseline or units)

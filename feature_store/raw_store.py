@@ -35,10 +35,12 @@ from .sources.base import BeatBatch
 from .sources.canonical import RecordRow
 
 log = logging.getLogger(__name__)
-SCHEMA_VERSION = "2"  # 2: records carry rhythm_spans (a store of 1 is ingested again)
+# 2: records carry rhythm_spans; 3: and their dropouts (a store of an older version is ingested again)
+SCHEMA_VERSION = "3"
 SIGNAL = pa.list_(pa.list_(pa.float32()))  # leads x samples
 _STRINGS = pa.list_(pa.string())
 RHYTHM_SPANS = pa.list_(pa.struct([("start", pa.int64()), ("stop", pa.int64()), ("rhythm", pa.string())]))
+DROPOUTS = pa.list_(pa.struct([("lead", pa.string()), ("start", pa.int64()), ("stop", pa.int64())]))
 
 RECORD_SCHEMA = pa.schema(
     [
@@ -61,6 +63,7 @@ RECORD_SCHEMA = pa.schema(
         ("n_beats", pa.int32()),
         ("edge_beat_labels", _STRINGS),
         ("rhythm_spans", RHYTHM_SPANS),
+        ("dropouts", DROPOUTS),
         ("ingested_at", pa.timestamp("us", tz="UTC")),
     ],
     metadata={"ecgnet.table": "records", "ecgnet.schema_version": SCHEMA_VERSION},
@@ -122,6 +125,8 @@ COLUMN_NOTES: dict[str, str] = {
     "n_beats": "Beats stored in the beats table (beat-annotated sources).",
     "edge_beat_labels": "Labels of annotated beats too near an edge or a dropout for a window; counted, not stored.",
     "rhythm_spans": "Rhythm episodes (start, stop in samples at fs; rhythm class), where the source annotates them.",
+    "dropouts": "Runs of invalid samples (lead, start, stop in samples at fs, resampling's reach included), bridged "
+    "by a straight line in the signal; no row is cut from them.",
     "ingested_at": "When the row was written (UTC).",
     "beat_id": "Beat id: the record id and the R peak's sample.",
     "r_peak": "R peak's sample index in the record at fs.",
@@ -177,6 +182,7 @@ def record_table(row: RecordRow) -> pa.Table:
     }
     columns.update(n_samples=[row.n_samples], ingested_at=[now], signal=signal_column(row.signal[None]))
     columns["rhythm_spans"] = [[{"start": a, "stop": b, "rhythm": r} for a, b, r in row.rhythm_spans]]
+    columns["dropouts"] = [[{"lead": lead, "start": a, "stop": b} for lead, a, b in row.dropouts]]
     return pa.table({name: columns[name] for name in RECORD_SCHEMA.names}, schema=RECORD_SCHEMA)
 
 

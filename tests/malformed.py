@@ -64,21 +64,6 @@ def _set_nan(s):
         s[start : start + 72, 0] = np.nan
 
 
-def _set_short_nan(s):
-    s[5000:5040, 0] = np.nan
-
-
-def _plain(make: Maker) -> Maker:
-    """`make`'s record without its .atr: read as a plain WFDB record."""
-
-    def plain(folder: Path) -> None:
-        record = make(folder)
-        assert isinstance(record, Path)
-        record.with_name(record.name + ".atr").unlink()
-
-    return plain
-
-
 def _set_flat(s):
     s[:, 1] = 0.2
 
@@ -465,9 +450,9 @@ SIGNALS = {
     "dat_zeroed": Case("datzero", "flat_lead", "annotated", _damaged("datzero", DAT, _zeroed)),
     # every sample a gap: no sample of any lead, as a multi-segment record of gaps only
     "dat_all_invalid": Case("datgap", "zero_samples", "annotated", _damaged("datgap", DAT, _all_invalid)),
-    # a 0.11 s dropout in a plain record (no .atr): ingest quarantines it; an annotated record lands without
-    # the beats it reaches, `predict` scores around it (tests/test_dropouts.py)
-    "plain_dropout": Case("plaingap", "non_finite", "wfdb", _plain(_signal_edit("plaingap", _set_short_nan))),
+    # a dropout (invalid samples longer than ingest interpolates) quarantines no record since 2026-12-07: an
+    # annotated record lands without the beats it reaches, a record-level one with its row cut past it, and
+    # `predict` scores around it (tests/test_dropouts.py)
 }
 
 ANNOTATIONS = {

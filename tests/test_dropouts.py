@@ -1,7 +1,8 @@
 """Records with dropouts (runs of invalid samples longer than ingest interpolates, as an ICU recorder
-writes for a lead off) are scored around them: ingest still refuses them, the online rows keep out every
-beat or window that touches one in a lead the task reads, and no RR interval is measured across one.
-Every record here is a real bundled one with samples blanked."""
+writes for a lead off) are read around them: ingest lands them without the beats, episodes and row
+starts a dropout reaches, the online rows keep out every beat or window that touches one in a lead the task
+reads, and no RR interval is measured across one. Every record here is a real bundled one with samples
+blanked."""
 
 import numpy as np
 import polars as pl
@@ -241,3 +242,33 @@ def test_a_window_of_a_long_record_inside_a_dropout_keeps_the_lead(tmp_path):
     np.testing.assert_allclose(windowed.beats.windows, whole.beats.windows, atol=1e-5)
     assert sorted(windowed.record.edge_beat_labels) == sorted(whole.record.edge_beat_labels)
     assert len(whole.record.dropout_beat_labels) > 300  # 100,000 frames: 278 s of beats
+
+
+def test_a_record_level_source_lands_a_record_with_dropouts_and_cuts_its_row_as_predict_does(tmp_path, store):
+    """Ingest (PTB Diagnostic's s0010_re, lead i off for 0.5 s in its first 10 s): landed with its dropout,
+    not quarantined; the records task's row starts past it, the very row `predict` makes of the record. A
+    record with no clear 10 s is landed too, and its row counted as excluded for dropouts."""
+    from feature_store.ingest import ingest_kind
+    from feature_store.raw_store import RawSnapshot
+    from feature_store.sources.registry import discover
+    from feature_store.tasks import RECORDS
+    from feature_store.views.inputs import load_input
+
+    _blanked(PTB / "s0010_re", tmp_path, "lead_i", 0, (1000, 1500))
+    _blanked(PTB / "s0010_re", tmp_path, "holes", 1, *[(k, k + 100) for k in range(0, 38_400, 9_000)])
+    cfg = IngestConfig()
+    report = ingest_kind("challenge", discover([tmp_path], cfg)["challenge"], store, cfg)  # PTB's layout
+    assert sorted(report.landed) == ["holes", "lead_i"] and not report.quarantined  # non_finite before
+    assert any(
+        note == "1 dropout(s) in I (0.70 s of the stored signal): no row is cut from them" for _, note in report.notes
+    )
+    snaps = [RawSnapshot("challenge", str(store.root), report.snapshot, report.record_ids)]
+    stored = snaps[0].scan_records().select("record_id", "fs", "dropouts").collect().sort("record_id")
+    # 1-1.5 s at 100 Hz, and the 0.1 s that resampling from 1000 Hz spreads a sample
+    assert stored["dropouts"][1].to_list() == [{"lead": "I", "start": 90, "stop": 160}]
+    inp = load_input(RECORDS, snaps)
+    assert inp.keys["entity_id"].to_list() == ["lead_i"] and inp.excluded == {"missing_leads": 0, "dropouts": 1}
+    spec = ViewInput(fs=inp.fs, samples=inp.signal.shape[-1], crop=None, lead_names=STANDARD_12, unit="record")
+    online = record_input(tmp_path / "lead_i", spec, task="records")
+    assert any("the row is the 10 s from 1.60 s" in n for n in online.notes)
+    np.testing.assert_allclose(inp.signal, online.signal, atol=1e-4)  # ingest's row is predict's row

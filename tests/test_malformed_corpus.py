@@ -22,7 +22,7 @@ PEAK_RSS_KB = 2 * 1024 * 1024  # 2 GB: a header must not make ingest allocate wh
 REASON_CODES = {
     *("not_a_file", "outside_folder", "header_unreadable", "no_signals", "unknown_format", "bad_gain"),
     *("unknown_fs", "zero_samples", "too_long", "missing_signal_file", "length_mismatch", "signal_unreadable"),
-    *("unknown_lead", "duplicate_lead", "non_finite", "flat_lead", "implausible_amplitude", "too_short"),
+    *("unknown_lead", "duplicate_lead", "flat_lead", "implausible_amplitude", "too_short"),
     *("unmappable_labels", "annotation_unreadable", "no_beats", "bad_table_row", "duplicate_id"),
     "format_mismatch",
 }

@@ -254,7 +254,9 @@ class AnnotatedBeatSource:
             f"{size.values:,} values, over IngestConfig.max_record_values ({cfg.max_record_values:,}): read in "
             f"{len(pieces)} windows of {step:,} frames; beats stored, the record's signal not"
         )
-        empty = replace(first, signal=np.zeros((leads, 0), np.float32), fs=cfg.beat_fs, notes=(*first.notes, note))
+        empty = replace(
+            first, signal=np.zeros((leads, 0), np.float32), fs=cfg.beat_fs, notes=(*first.notes, note), dropouts=()
+        )
         patient_id, split = assign(ref.path.name, ref.meta.get("patient"))
         row = base_row(
             empty, source=self.kind, folder=ref.folder, target_fs=cfg.beat_fs, split=split, patient_id=patient_id

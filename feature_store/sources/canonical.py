@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..transforms.dropouts import resampled_mask, runs
 from ..transforms.resample import resample
 from .wfdb_record import WfdbSignal
 
@@ -36,6 +37,9 @@ class RecordRow:
     notes: tuple[str, ...] = ()  # what was read leniently (not stored: logged by ingest)
     # those of edge_beat_labels whose window reaches a dropout (not stored: ingest's report tells them apart)
     dropout_beat_labels: list[str] = field(default_factory=list)
+    # (lead, start, stop): where a dropout's stand-in line (WfdbSignal.dropouts) reaches the stored signal,
+    # samples at `fs`, resampling's spread included; no row is cut from there
+    dropouts: list[tuple[str, int, int]] = field(default_factory=list)
 
     @property
     def n_samples(self) -> int:
@@ -89,6 +93,11 @@ def base_row(
     signal, fs = resample(sig.signal, fs=sig.fs, target_fs=target_fs)
     fields = comment_fields(sig.comments)
     record_id = record_id or sig.record_id
+    dropouts = [
+        (lead, a, b)
+        for lead in dict.fromkeys(d.lead for d in sig.dropouts)
+        for a, b in runs(resampled_mask(sig.dropout_spans([lead]), signal.shape[-1], fs=sig.fs, target_fs=fs))
+    ]
     return RecordRow(
         record_id=record_id,
         patient_id=patient_id or record_id,
@@ -102,5 +111,14 @@ def base_row(
         recorded_at=sig.recorded_at or parse_comment_date(fields.get("ecg date")),
         age=parse_age(fields.get("age")),
         sex=parse_sex(fields.get("sex")),
-        notes=sig.notes,
+        notes=sig.notes + _dropouts_said(dropouts, fs),
+        dropouts=dropouts,
     )
+
+
+def _dropouts_said(dropouts: list[tuple[str, int, int]], fs: float) -> tuple[str, ...]:
+    if not dropouts:
+        return ()
+    leads = ", ".join(dict.fromkeys(lead for lead, _, _ in dropouts))
+    seconds = sum(b - a for _, a, b in dropouts) / fs
+    return (f"{len(dropouts)} dropout(s) in {leads} ({seconds:.2f} s of the stored signal): no row is cut from them",)

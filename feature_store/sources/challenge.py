@@ -71,7 +71,7 @@ class ChallengeSource:
     revision = 0
 
     def load(self, ref: RecordRef, cfg: IngestConfig) -> Landed:
-        sig = read_wfdb(ref.path, cfg)
+        sig = read_wfdb(ref.path, cfg, keep_dropouts=True)  # rows are cut clear of them (inputs)
         fields = comment_fields(sig.comments)
         patient_id, split = assign(sig.record_id, ref.meta.get("patient"))
         row = base_row(

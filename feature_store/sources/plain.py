@@ -18,7 +18,7 @@ class PlainWfdbSource:
     revision = 0
 
     def load(self, ref: RecordRef, cfg: IngestConfig) -> Landed:
-        sig = read_wfdb(ref.path, cfg)
+        sig = read_wfdb(ref.path, cfg, keep_dropouts=True)  # rows are cut clear of them (inputs)
         record = ref.path.name
         patient_id, split = assign(record, ref.meta.get("patient"))
         row = base_row(

@@ -120,7 +120,7 @@ class PtbxlSource:
         if ref.problem:
             raise RecordError("bad_table_row", ref.problem)
         _other_rate_only(ref, cfg)
-        sig = read_wfdb(ref.path, cfg)
+        sig = read_wfdb(ref.path, cfg, keep_dropouts=True)  # rows are cut clear of them (inputs)
         row = base_row(
             sig,
             source=self.kind,

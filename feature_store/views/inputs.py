@@ -14,7 +14,8 @@ import polars as pl
 from ..raw_store import COLUMN_NOTES, RawSnapshot, iter_signals, signals_of
 from ..sources.leads import pick_leads
 from ..tasks import BeatWindows, RecordWindows, TaskSpec
-from ..transforms.resample import rate_ratio, resample, resampled_length
+from ..transforms.dropouts import dropout_mask, first_clear
+from ..transforms.resample import rate_ratio, resample, resample_spread_s, resampled_length
 
 log = logging.getLogger(__name__)
 KEYS = ("entity_id", "record_id", "patient_id", "split", "labels", "recorded_at")
@@ -171,11 +172,13 @@ def load_records(spec: TaskSpec, snapshots: list[RawSnapshot]) -> TaskInput:
         x = sig[rec["lead_index"]]
         if rec["source"] == "annotated":
             rows += _episode_windows(rec, x, window, fs, spec.classes)
-        elif spec.multilabel or sum(label in spec.classes for label in rec["labels"]) == 1:
+        elif not (spec.multilabel or sum(label in spec.classes for label in rec["labels"]) == 1):
             # a single-label task scores rows with exactly one of its classes (plain WFDB records carry none)
-            rows.append((rec["record_id"], rec, rec["labels"], _crop(x, rec["fs"], 0, window, fs)))
-        else:
             excluded["unlabelled"] = excluded.get("unlabelled", 0) + 1
+        elif (start := row_start(rec, [rec["lead_names"][i] for i in rec["lead_index"]], window, fs)) is None:
+            excluded["dropouts"] = excluded.get("dropouts", 0) + 1
+        else:
+            rows.append((rec["record_id"], rec, rec["labels"], _crop(x, rec["fs"], start, window, fs)))
     if not rows:  # every row left out: an empty view that still accounts for them
         return replace(empty_input(spec, len(slots)), excluded=excluded)
     keys = pl.DataFrame(
@@ -206,6 +209,19 @@ def _one_rate(records: pl.DataFrame) -> float:
     if len(fs_values) > 1:
         raise ValueError(f"records have several rates {fs_values}; fix: ingest with one record_fs")
     return float(fs_values[0]) if fs_values else 0.0
+
+
+def row_start(rec: dict, leads: list[str], window: RecordWindows, fs: float) -> int | None:
+    """Where a record's one row starts (samples at its stored rate): at 0, or, where its first
+    `window.duration_s` touch a dropout of `leads` (or the edges of resampling it to `fs` would reach one),
+    at the first stretch that long clear of them, as `predict` places a new record's row; None without
+    one (a 10 s record with a dropout)."""
+    spans = [(d["start"], d["stop"]) for d in rec.get("dropouts") or [] if d["lead"] in leads]
+    if not spans:
+        return 0
+    fs_in, n_samples = rec["fs"], rec["n_samples"]
+    mask = dropout_mask(np.array(spans), n_samples, margin=int(np.ceil(resample_spread_s(fs_in, fs) * fs_in)))
+    return first_clear(mask, int(round(window.duration_s * fs_in)))
 
 
 def _crop(x: np.ndarray, fs_in: float, start: int, window: RecordWindows, fs: float) -> np.ndarray:
