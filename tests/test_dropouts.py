@@ -97,7 +97,38 @@ def test_an_interval_across_a_dropout_is_unknown(tmp_path):
     longest = [float(rows[c].drop_nulls().to_numpy().max()) for c in ("rr_prev_s", "rr_next_s")]
     assert max(longest) < 1.2  # no interval spans the dropout
     assert rows.filter(rows["sample"] > 5900).height > 0
-    assert any("RR interval(s) across one count as unknown" in n for n in gapped.notes)
+    assert any(
+        "RR interval(s) across one in every lead the beats were found in count as unknown" in n for n in gapped.notes
+    )
+
+
+def test_an_annotated_interval_across_a_dropout_is_known_while_a_lead_shows_the_beats(tmp_path):
+    """With its .atr, the annotator marked the beats inside MLII's dropout from V5: every interval is the
+    clean record's, at ingest and online. With both leads out no beat could be marked there, and the
+    interval over it is unknown."""
+    from feature_store.sources.annotated import AnnotatedBeatSource
+    from feature_store.sources.base import RecordRef
+
+    spec = ViewInput(fs=360.0, samples=360, crop=None, lead_names=("MLII", "V1"), unit="beat")
+    clean = record_input(MITDB / "100", spec, task="beats")
+    one = record_input(_blanked(MITDB / "100", tmp_path, "one", 0, (5000, 5900)), spec, task="beats")
+    assert clean.beats is not None and one.beats is not None
+    np.testing.assert_array_equal(one.beats["rr_prev_s"].to_numpy(), clean.beats["rr_prev_s"].to_numpy())
+    landed = AnnotatedBeatSource().load(RecordRef("annotated", tmp_path / "one", tmp_path), IngestConfig())
+    whole = AnnotatedBeatSource().load(RecordRef("annotated", MITDB / "100", MITDB), IngestConfig())
+    assert landed.beats is not None and whole.beats is not None
+    kept = np.isin(whole.beats.r_peak, landed.beats.r_peak)
+    np.testing.assert_array_equal(landed.beats.rr_prev_s, whole.beats.rr_prev_s[kept])  # measured, not NaN
+
+    def both(signal):
+        signal[5000:5900, :] = np.nan
+
+    out = record_input(rewrite_signal(MITDB / "100", tmp_path, "both", both), spec, task="beats")
+    assert out.beats is not None
+    unknown = out.beats.filter(pl.col("rr_prev_s").is_null())["sample"].to_list()
+    # each beat whose preceding interval reaches into the blind stretch (the annotated 5060, 5346 and 5633
+    # inside it, and the first after it), and no other
+    assert unknown[:3] == [5060, 5346, 5633] and len(unknown) == 4 and 5900 < unknown[3] < 5900 + 360
 
 
 def test_a_record_whose_every_beat_touches_a_dropout_is_refused(tmp_path):

@@ -336,9 +336,9 @@ def test_predict_reads_leads_by_name_whatever_their_order(trained, tmp_path, cap
     annotated = wfdb.rdann(str(tmp_path / "same"), "atr").sample
     assert set(beats["sample"].to_list()) <= set(annotated.tolist())  # the record's own sample index
     assert set(beats["predicted"].unique().to_list()) <= {"N", "S", "V", "F", "Q"}
-    # dropouts (MLII blanked for 1.5 s twice): the beats around them are not scored, the others as clean
-    # but for the beats whose rhythm context (8 intervals either side) holds an interval across a dropout,
-    # unknown now
+    # dropouts (MLII blanked for 1.5 s twice): the beats around them are not scored, the others as clean:
+    # V1 still shows the beats the .atr marks inside, so every interval is measured (with each interval
+    # across a dropout unknown, beats within 9 beats of one moved by up to 0.38, 2026-12-07)
     spans = [(36_000, 36_540), (400_000, 400_540)]
 
     def blank(signal):
@@ -349,8 +349,7 @@ def test_predict_reads_leads_by_name_whatever_their_order(trained, tmp_path, cap
     assert gapped.samples is not None and same.samples is not None and gapped.record_fs == 360.0
     kept = np.isin(same.samples, gapped.samples)
     assert 2 <= (~kept).sum() <= 12 and any("2 dropout(s) in MLII" in n for n in gapped.notes)
-    beside = np.convolve(~kept, np.ones(19), mode="same") > 0  # within 9 beats of a lost one
-    np.testing.assert_allclose(gapped.probs[~beside[kept]], same.probs[kept & ~beside], atol=0.05)
+    np.testing.assert_allclose(gapped.probs, same.probs[kept], atol=0.02)  # the record's median beat moves a little
     assert gapped.table()["time_s"].to_list() == (gapped.samples / 360.0).tolist()
 
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..config import IngestConfig
-from ..transforms.dropouts import clear_runs, clear_windows, intervals_across, resampled_mask, runs
+from ..transforms.dropouts import blind_mask, clear_runs, clear_windows, intervals_across, resampled_mask, runs
 from ..transforms.resample import rate_ratio, resample, resampled_length, rescale_samples
 from .base import BeatBatch, Landed, RecordRef
 from .canonical import RecordRow, base_row
@@ -153,13 +153,13 @@ def signal_from_windows(r_peak: np.ndarray, windows: np.ndarray, n_samples: int)
     return out
 
 
-def rr_intervals(r_peak: np.ndarray, fs: float, spoiled: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def rr_intervals(r_peak: np.ndarray, fs: float, blind: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Each beat's interval before and after (s), NaN where unknown: before the first beat, after the last,
-    and across a dropout (`spoiled`: the samples a dropout reaches; a beat inside one is never seen, so
-    the interval over it is no pause)."""
+    and across a stretch where the beats could not be seen (`blind`: every lead the R peaks were found in
+    is out; a beat there was never marked, so the interval over it is no pause)."""
     rr = np.diff(r_peak).astype(np.float32) / np.float32(fs)
-    if spoiled is not None:
-        rr[intervals_across(spoiled, r_peak)] = np.nan
+    if blind is not None:
+        rr[intervals_across(blind, r_peak)] = np.nan
     nan = np.full(min(len(r_peak), 1), np.nan, dtype=np.float32)  # no beat: no interval either
     return np.concatenate([nan, rr]), np.concatenate([rr, nan])
 
@@ -199,7 +199,9 @@ class AnnotatedBeatSource:
         r_peak = rescale_samples(samples, fs=sig.fs, target_fs=row.fs)
         windows, fits = beat_windows(row.signal, r_peak, cfg.context_samples)
         spoiled = _spoiled(sig.dropout_spans(), sig.fs, row.fs, row.signal.shape[-1])
-        return _landed(ref, cfg, sig, row, ann, samples, symbols, r_peak, windows, fits, spoiled)
+        per_lead = [sig.dropout_spans([lead]) for lead in sig.lead_names]
+        blind = blind_mask(per_lead, row.signal.shape[-1], fs=sig.fs, target_fs=row.fs)
+        return _landed(ref, cfg, sig, row, ann, samples, symbols, r_peak, windows, fits, spoiled, blind)
 
     def _load_in_windows(self, ref: RecordRef, cfg: IngestConfig, size: DeclaredSize) -> Landed:
         """A record over `max_record_values`, read window by window (each checked as a whole record is):
@@ -230,7 +232,8 @@ class AnnotatedBeatSource:
         for a in range(0, frames, step):
             lo, hi = max(0, a - margin), min(frames, a + step + margin)
             sig = read_wfdb(ref.path, cfg, frames=(lo, hi), keep_dropouts=True)
-            dropouts.append(sig.dropout_spans() + lo)  # windows overlap: a dropout may come twice, the mask is one
+            # windows overlap: a dropout may come twice, the mask is one
+            dropouts += [(d.lead, d.start + lo, d.stop + lo) for d in sig.dropouts]
             first = first or sig
             if sig.lead_names != first.lead_names or sig.fs != size.fs:
                 raise RecordError(
@@ -261,8 +264,13 @@ class AnnotatedBeatSource:
         row = base_row(
             empty, source=self.kind, folder=ref.folder, target_fs=cfg.beat_fs, split=split, patient_id=patient_id
         )
-        spoiled = _spoiled(np.concatenate(dropouts), size.fs, cfg.beat_fs, n_out)
-        return _landed(ref, cfg, first, row, ann, samples, symbols, r_peak, windows, fits, spoiled)
+        per_lead = [
+            np.array([(a, b) for d, a, b in dropouts if d == lead], np.int64).reshape(-1, 2)
+            for lead in first.lead_names
+        ]
+        spoiled = _spoiled(np.concatenate([np.empty((0, 2), np.int64), *per_lead]), size.fs, cfg.beat_fs, n_out)
+        blind = blind_mask(per_lead, n_out, fs=size.fs, target_fs=cfg.beat_fs)
+        return _landed(ref, cfg, first, row, ann, samples, symbols, r_peak, windows, fits, spoiled, blind)
 
 
 def _spoiled(spans: np.ndarray, fs: float, target_fs: float, n_samples: int) -> np.ndarray | None:
@@ -301,9 +309,12 @@ def _landed(
     windows: np.ndarray,
     fits: np.ndarray,
     spoiled: np.ndarray | None = None,
+    blind: np.ndarray | None = None,
 ) -> Landed:
     """The record row and its beats, from the windows of the beats that fit (`fits`) and are clear of the
-    record's dropouts (`spoiled`, samples at the row's rate that they reach). A row read in windows
+    record's dropouts (`spoiled`, samples at the row's rate that they reach). An RR interval is unknown only
+    across a stretch where every lead is out (`blind`): where one lead still shows the beats, the annotator
+    marked them, and the interval between two annotated beats is measured. A row read in windows
     (`_load_in_windows`: `sig` is its first window) keeps no signal to cut episodes from."""
     labels = np.array([AAMI[s] for s in symbols])
     statement = cpsc_statement(sig.comments)  # CPSC 2021: the record's AF statement, as written
@@ -311,7 +322,7 @@ def _landed(
     only, whole = rhythm_only(symbols, changes), row.n_samples > 0
     unstated = only or (cfg.rhythm_from_beat_records and whole)
     spans = read_rhythm(ann, sig.signal.shape[-1], statement, unstated)
-    rr_prev, rr_next = rr_intervals(r_peak, row.fs, spoiled)
+    rr_prev, rr_next = rr_intervals(r_peak, row.fs, blind)
     if spoiled is not None:  # a window that reaches a dropout would hold its stand-in line: not a beat row
         clear = clear_windows(spoiled, r_peak - cfg.context_samples // 2, cfg.context_samples)
         windows, row.dropout_beat_labels = windows[clear[fits]], labels[fits & ~clear].tolist()
@@ -319,8 +330,8 @@ def _landed(
         row.notes = (
             *row.notes,
             f"{_said(spoiled, row.fs)}: {len(row.dropout_beat_labels)} annotated beats reach one, not stored "
-            f"(counted with the edge beats); {int(np.isnan(rr_prev[1:]).sum())} RR intervals across one stored "
-            "as unknown",
+            f"(counted with the edge beats); {int(np.isnan(rr_prev[1:]).sum())} RR intervals across one in "
+            "every lead stored as unknown",
         )
     if cfg.rhythm_from_beat_records and not whole and changes:
         row.notes = (

@@ -16,7 +16,7 @@ from ..sources.annotated import beat_windows, read_annotations, read_beats, rr_i
 from ..sources.leads import lead_notes, pick_leads
 from ..sources.wfdb_record import WfdbSignal, read_wfdb
 from ..tasks import RecordWindows, task_named
-from ..transforms.dropouts import clear_windows, first_clear, resampled_mask
+from ..transforms.dropouts import blind_mask, clear_windows, first_clear, resampled_mask
 from ..transforms.resample import resample, rescale_samples
 from ..transforms.rhythm import detect_beats
 from .catalog import ViewInput
@@ -58,16 +58,18 @@ def record_input(path: Path, spec: ViewInput, *, task: str) -> TaskInput:
         return result
     annotated = path.with_name(path.name + ".atr").is_file()
     native = np.asarray(read_beats(read_annotations(path))[0] if annotated else [], dtype=np.int64)
+    seen_in = sig.lead_names  # the leads the R peaks were found in: an annotator reads them all
     if len(native):
         r_peak = rescale_samples(native, fs=sig.fs, target_fs=fs)
     else:  # no .atr, or one without beats (an AF database's rhythm changes): the R peaks are detected
         if long:
             log.info("%s: no beat annotations; detecting the beats of its %.1f h (GQRS, minutes)", path, hours)
-        r_peak = detect_beats(signal[0], fs)
+        r_peak, seen_in = detect_beats(signal[0], fs), [sig.lead_names[leads[0]]]
         native = np.round(np.asarray(r_peak) * sig.fs / fs).astype(np.int64)
         why = f"{path}.atr holds no beat annotation" if annotated else f"{path} has no .atr"
         notes = [*notes, f"{why}: its beats are the {len(r_peak)} R peaks detected (GQRS)"]
-    result = _beats(sig.record_id, signal, r_peak, native, fs, spec, task, spoiled=spoiled)
+    blind = blind_mask([sig.dropout_spans([lead]) for lead in seen_in], signal.shape[1], fs=sig.fs, target_fs=fs)
+    result = _beats(sig.record_id, signal, r_peak, native, fs, spec, task, spoiled=spoiled, blind=blind)
     result.notes, result.record_fs = notes + result.notes, sig.fs
     if long:
         log.info("%s: %d beats; making their features", path, len(result.keys))
@@ -181,12 +183,14 @@ def _beats(
     task: str,
     *,
     spoiled: Spoiled | None = None,
+    blind: np.ndarray | None = None,
 ) -> TaskInput:
     """Beat rows of one record; `native`: each R peak's sample index in the record as stored. A beat whose
-    context window touches a dropout is marked not `scored`; an interval across one is unknown (NaN, as the
-    first beat's preceding one: the rhythm features read it as the record's mean)."""
+    context window touches a dropout is marked not `scored`; an interval across a stretch where its beats
+    could not be seen (`blind`: every lead they were found in is out) is unknown (NaN, as the first beat's
+    preceding one: the rhythm features read it as the record's mean)."""
     windows, fits = beat_windows(signal, r_peak, spec.samples)
-    rr_prev, rr_next = rr_intervals(r_peak, fs, None if spoiled is None else spoiled.mask)
+    rr_prev, rr_next = rr_intervals(r_peak, fs, blind)
     notes, scored = [], None
     if spoiled is not None:
         # a beat that touches a dropout stays a row until its neighbours' features are made (their rhythm
@@ -197,10 +201,10 @@ def _beats(
                 f"{spoiled.where}: every one of its {len(scored)} beats touches a dropout ({spoiled.what}); fix: score "
                 "a recording whose leads the model reads hold beats clear of invalid samples, or repair the gaps"
             )
-        unknown = int(np.isnan(rr_prev[1:]).sum())  # intervals across a dropout (rr_intervals)
+        unknown = int(np.isnan(rr_prev[1:]).sum())  # intervals across a stretch no beat could be seen in
         notes.append(
             f"{int((~scored).sum())} of {len(scored)} beats touch a dropout: not scored; {unknown} RR "
-            "interval(s) across one count as unknown"
+            "interval(s) across one in every lead the beats were found in count as unknown"
         )
     beats = pl.DataFrame(
         {
