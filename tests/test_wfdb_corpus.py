@@ -60,7 +60,8 @@ EXPECTED = {
     "multi-segment/s00001/s00001-2896-10-09-01-56n": "unknown_lead",  # numerics (HR, SpO2) once a minute
     "multi-segment/s00001/s00001-2896-10-10-00-31": "missing_signal_file",  # 3975656_0009.dat is absent
     "multi-segment/s00001/s00001-2896-10-10-00-31n": "unknown_lead",
-    "multi-segment/s25047/s25047-2704-05-04-10-44": "non_finite",  # II: 37 dropouts, up to 1 s
+    # II and V: dropouts up to 1 s; landed with them (its row cut past them) since 2026-12-07, non_finite before
+    "multi-segment/s25047/s25047-2704-05-04-10-44": "landed",
     "multi-segment/s25047/s25047-2704-05-04-10-44n": "unknown_lead",
     "n16": "missing_signal_file",  # EEG, and its signal file is not in the corpus
     "n8_evoked_raw_95_F1_R9": "missing_signal_file",
@@ -146,7 +147,7 @@ def test_short_gaps_are_interpolated_long_ones_kept_and_ragged_edges_trimmed():
     long[0, 2:6] = np.nan
     long[0, 7] = np.nan
     kept, _ = repair_gaps(long, max_gap=2)
-    assert np.isnan(kept[0, 2:6]).all()  # a dropout: the record is quarantined as non_finite, or read around it
+    assert np.isnan(kept[0, 2:6]).all()  # a dropout: kept out of every row (read_wfdb's keep_dropouts)
     assert kept[0, 7] == 7.0  # a short gap beside a long one is filled all the same
 
 
