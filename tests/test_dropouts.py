@@ -83,10 +83,15 @@ def test_beats_that_touch_a_dropout_are_not_rows_the_others_are_as_read_clean(tm
 
 
 def test_an_interval_across_a_dropout_is_unknown(tmp_path):
-    """Beats detected (no .atr) around a 2.5 s dropout: none is found inside it, so the interval from the
-    last beat before it to the first after would read as a 3 s pause. It is unknown instead (the rhythm
-    features then take the record's mean); with a 1 s context window both neighbours are rows."""
-    record = _blanked(MITDB / "100", tmp_path, "gap", 0, (5000, 5900))
+    """Beats detected (no .atr) around a 2.5 s dropout of both leads: none is found inside it, so the interval
+    from the last beat before it to the first after would read as a 3 s pause. It is unknown instead (the
+    rhythm features then take the record's mean); with a 1 s context window both neighbours are rows. With
+    only MLII out, the beats inside are found in the second lead, and every interval is measured."""
+
+    def both(signal):
+        signal[5000:5900, :] = np.nan
+
+    record = rewrite_signal(MITDB / "100", tmp_path, "gap", both)
     record.with_name("gap.atr").unlink()
     spec = ViewInput(fs=360.0, samples=360, crop=None, lead_names=("MLII", "V1"), unit="beat")
     gapped = record_input(record, spec, task="beats")
@@ -97,9 +102,19 @@ def test_an_interval_across_a_dropout_is_unknown(tmp_path):
     longest = [float(rows[c].drop_nulls().to_numpy().max()) for c in ("rr_prev_s", "rr_next_s")]
     assert max(longest) < 1.2  # no interval spans the dropout
     assert rows.filter(rows["sample"] > 5900).height > 0
-    assert any(
-        "RR interval(s) across one in every lead the beats were found in count as unknown" in n for n in gapped.notes
+    said = " | ".join(gapped.notes)
+    assert "RR interval(s) across one in every lead the beats were found in count as unknown" in said
+
+    one = _blanked(MITDB / "100", tmp_path, "one", 0, (5000, 5900))
+    one.with_name("one.atr").unlink()
+    inp = record_input(one, spec, task="beats")
+    assert inp.beats is not None and any(
+        "R peaks detected (GQRS) in MLII, and in V5 where MLII is out" in n for n in inp.notes
     )
+    found = inp.beats["sample"].to_numpy()
+    inside = found[(found > 5000) & (found < 5900)]
+    assert len(inside) == 3 and np.abs(inside - [5060, 5346, 5633]).max() <= 10  # the .atr's beats, from V5
+    assert inp.beats["rr_prev_s"][1:].null_count() == 0 and inp.beats["rr_prev_s"].max() < 1.2  # all measured
 
 
 def test_an_annotated_interval_across_a_dropout_is_known_while_a_lead_shows_the_beats(tmp_path):

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 # read and score, and two more when its beats must be detected (GQRS on one core: 5.0 s for an hour of
 # MIT-BIH records end to end at 360 Hz, 8.9 s for two; 2026-12-07, Intel Xeon)
 LONG_RECORD_S = 3600.0
+REFRACTORY_S = 0.2  # two R peaks closer than this are one beat found in two leads
 
 
 def record_input(path: Path, spec: ViewInput, *, task: str) -> TaskInput:
@@ -64,16 +65,33 @@ def record_input(path: Path, spec: ViewInput, *, task: str) -> TaskInput:
     else:  # no .atr, or one without beats (an AF database's rhythm changes): the R peaks are detected
         if long:
             log.info("%s: no beat annotations; detecting the beats of its %.1f h (GQRS, minutes)", path, hours)
-        r_peak, seen_in = detect_beats(signal[0], fs), [sig.lead_names[leads[0]]]
+        r_peak, seen_in = _detected(signal, fs, [sig.lead_names[i] for i in leads], sig)
         native = np.round(np.asarray(r_peak) * sig.fs / fs).astype(np.int64)
         why = f"{path}.atr holds no beat annotation" if annotated else f"{path} has no .atr"
-        notes = [*notes, f"{why}: its beats are the {len(r_peak)} R peaks detected (GQRS)"]
+        where = seen_in[0] + (f", and in {seen_in[1]} where {seen_in[0]} is out" if len(seen_in) > 1 else "")
+        notes = [*notes, f"{why}: its beats are the {len(r_peak)} R peaks detected (GQRS) in {where}"]
     blind = blind_mask([sig.dropout_spans([lead]) for lead in seen_in], signal.shape[1], fs=sig.fs, target_fs=fs)
     result = _beats(sig.record_id, signal, r_peak, native, fs, spec, task, spoiled=spoiled, blind=blind)
     result.notes, result.record_fs = notes + result.notes, sig.fs
     if long:
         log.info("%s: %d beats; making their features", path, len(result.keys))
     return result
+
+
+def _detected(signal: np.ndarray, fs: float, leads: list[str], sig: WfdbSignal) -> tuple[np.ndarray, list[str]]:
+    """R peaks of the task's first lead (`detect_beats`), and where a dropout takes that lead out, those of
+    its second lead there, so that the beats inside are found and the intervals around them measured; and
+    the leads they were found in."""
+    r_peak = detect_beats(signal[0], fs)
+    out = resampled_mask(sig.dropout_spans(leads[:1]), signal.shape[1], fs=sig.fs, target_fs=fs)
+    if len(leads) < 2 or not out.any():
+        return r_peak, leads[:1]
+    other = resampled_mask(sig.dropout_spans(leads[1:2]), signal.shape[1], fs=sig.fs, target_fs=fs)
+    inside = detect_beats(signal[1], fs)
+    inside = inside[out[inside] & ~other[inside]]
+    merged = np.sort(np.concatenate([r_peak[~out[r_peak]], inside]))
+    keep = np.concatenate([[True], np.diff(merged) > REFRACTORY_S * fs])  # one beat where both leads found it
+    return merged[keep], leads[:2]
 
 
 @dataclass(frozen=True)
