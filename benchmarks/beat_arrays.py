@@ -68,8 +68,11 @@ def read_beats(
         if leads is None:
             continue  # the task's "missing_leads" exclusion
         n = len(b.r_peak)
+        read = {row.lead_names[i] for i in leads}  # load_beats' "dropouts" exclusion: none in a lead it reads
+        clear = np.array([not read & set(marked) for marked in b.dropout_leads] or [True] * n, bool)
         parts.append(
             {
+                "clear": clear,
                 "ids": np.array([f"{row.record_id}:{r}" for r in b.r_peak.tolist()]),
                 "record_id": np.full(n, row.record_id),
                 "patient_id": np.full(n, row.patient_id),
@@ -84,7 +87,7 @@ def read_beats(
     if not parts:
         raise ValueError(f"{folder}: no annotated records with beats; fix: point at a MIT-BIH style folder")
     joined = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    keep = np.isin(joined["label"], spec.classes)  # the task's "other_class" exclusion
+    keep = np.isin(joined["label"], spec.classes) & joined.pop("clear")  # the task's "other_class" exclusion too
     return BeatRows(**{k: v[keep] for k, v in joined.items()}, fs=cfg.beat_fs, crop=cfg.beat_span())
 
 

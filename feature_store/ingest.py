@@ -54,7 +54,9 @@ class IngestReport:
     quarantined: list[Quarantined] = field(default_factory=list)  # quarantined by this run
     beats: Counter = field(default_factory=Counter)  # AAMI class -> beats written by this run
     edge_beats: Counter = field(default_factory=Counter)  # AAMI class -> beats too near an edge or a dropout
-    dropout_beats: Counter = field(default_factory=Counter)  # AAMI class -> those of edge_beats that reach a dropout
+    # AAMI class -> those of edge_beats that reach a dropout in every lead (a beat that reaches one in some
+    # leads is stored, those leads marked: BeatBatch.dropout_leads)
+    dropout_beats: Counter = field(default_factory=Counter)
     episode_s: dict[str, float] = field(default_factory=dict)  # rhythm -> seconds of rhythm episodes written
     seconds: float = 0.0
     snapshot: str = ""  # fingerprint of every record of this kind now in the raw store

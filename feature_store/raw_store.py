@@ -35,7 +35,8 @@ from .sources.base import BeatBatch
 from .sources.canonical import RecordRow
 
 log = logging.getLogger(__name__)
-# 2: records carry rhythm_spans; 3: and their dropouts (a store of an older version is ingested again)
+# 2: records carry rhythm_spans; 3: records their dropouts, beats the leads a dropout reaches (a store of an
+# older version is ingested again)
 SCHEMA_VERSION = "3"
 SIGNAL = pa.list_(pa.list_(pa.float32()))  # leads x samples
 _STRINGS = pa.list_(pa.string())
@@ -85,6 +86,7 @@ BEAT_SCHEMA = pa.schema(
         ("split", pa.string()),
         ("beat_start", pa.int32()),
         ("beat_stop", pa.int32()),
+        ("dropout_leads", _STRINGS),
         ("signal", SIGNAL),
     ],
     metadata={"ecgnet.table": "beats", "ecgnet.schema_version": SCHEMA_VERSION},
@@ -136,6 +138,8 @@ COLUMN_NOTES: dict[str, str] = {
     "rr_next_s": "Seconds to the next beat; null for the record's last.",
     "beat_start": "First sample of the beat window inside the context window.",
     "beat_stop": "End (exclusive) of the beat window inside the context window.",
+    "dropout_leads": "Leads whose dropout (invalid samples, bridged by a line) the context window reaches; a task "
+    "that reads one of them leaves the beat out.",
     "reason_code": "Why the record was quarantined, as a stable code (e.g. header_unreadable, flat_lead).",
     "reason": "Why the record was quarantined, in words, with the fix.",
     "detected_at": "When ingest quarantined the record (UTC).",
@@ -205,6 +209,7 @@ def beat_table(row: RecordRow, beats: BeatBatch) -> pa.Table:
             "split": repeat(row.split),
             "beat_start": repeat(beats.beat_span[0]),
             "beat_stop": repeat(beats.beat_span[1]),
+            "dropout_leads": beats.dropout_leads or repeat([]),
             "signal": signal_column(beats.windows),  # (B, leads, context samples); B may be 0 (AFDB)
         },
         schema=BEAT_SCHEMA,

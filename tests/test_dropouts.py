@@ -16,7 +16,7 @@ from feature_store.transforms.dropouts import clear_windows, dropout_mask, first
 from feature_store.transforms.resample import resample
 from feature_store.views.catalog import ViewInput
 from feature_store.views.online import record_input
-from tests.records import CPSC2021, MITDB, PTB, rewrite_signal
+from tests.records import CPSC2021, MITDB, PTB, copy_record, rewrite_signal
 
 BEATS_SPEC = ViewInput(fs=360.0, samples=720, crop=(270, 522), lead_names=("MLII", "V1"), unit="beat")
 
@@ -152,7 +152,7 @@ def test_an_annotated_interval_across_a_dropout_is_known_while_a_lead_shows_the_
 def test_a_record_whose_every_beat_touches_a_dropout_is_refused(tmp_path):
     from tests.malformed import BREAKAGES
 
-    name, _, make = BREAKAGES["nan"]  # MLII off for 0.2 s every 1.5 s
+    name, _, make = BREAKAGES["nan"]  # both leads off for 0.2 s every 1.5 s
     make(tmp_path)
     with pytest.raises(ValueError, match=r"nan: every one of its \d+ beats touches a dropout .*fix: "):
         record_input(tmp_path / name, BEATS_SPEC, task="beats")
@@ -206,10 +206,11 @@ def test_rhythm_windows_that_touch_a_dropout_are_left_out_and_episodes_break_the
 
 
 @pytest.mark.parametrize("limit", [None, 300_000])  # read whole, and in windows (a long Holter's path)
-def test_an_annotated_record_with_dropouts_lands_without_the_beats_they_reach(tmp_path, limit):
-    """Ingest of a beat-annotated record: the beats whose context window reaches a dropout are counted with
-    the edge beats, not stored; every other beat is stored as from the clean record, window and RR
-    intervals, but an interval across a dropout (unknown). Read in windows, the same beats."""
+def test_an_annotated_record_with_dropouts_marks_the_beats_they_reach_and_the_task_leaves_them_out(tmp_path, limit):
+    """Ingest of a beat-annotated record with MLII out twice: every beat is stored as from the clean record
+    (RR intervals too: V5 shows the beats), those whose context window reaches a dropout with MLII marked;
+    their V5 is the clean record's. Read in windows, the same. The beats task, which reads MLII, leaves them
+    out (counted); a beat that reaches a dropout in both leads is not stored at all."""
     from dataclasses import replace
 
     from feature_store.sources.annotated import AnnotatedBeatSource
@@ -221,62 +222,88 @@ def test_an_annotated_record_with_dropouts_lands_without_the_beats_they_reach(tm
     gapped = AnnotatedBeatSource().load(RecordRef("annotated", record, tmp_path), cfg)
     clean = AnnotatedBeatSource().load(RecordRef("annotated", MITDB / "100", MITDB), IngestConfig())
     assert gapped.beats is not None and clean.beats is not None
-    kept = np.isin(clean.beats.r_peak, gapped.beats.r_peak)
+    np.testing.assert_array_equal(gapped.beats.r_peak, clean.beats.r_peak)
     half = IngestConfig().context_samples // 2
-    near = np.zeros(len(kept), bool)
+    near = np.zeros(len(clean.beats.r_peak), bool)
     for start, stop in spans:
         near |= (clean.beats.r_peak + half > start) & (clean.beats.r_peak - half < stop)
-    assert (~kept == near).all() and near.sum() >= 3
-    lost = clean.record.edge_beat_labels + np.asarray(clean.beats.label)[near].tolist()
-    assert sorted(gapped.record.edge_beat_labels) == sorted(lost) and gapped.record.n_beats == kept.sum()
-    np.testing.assert_allclose(gapped.beats.windows, clean.beats.windows[kept], atol=2e-3)
-    assert np.isfinite(gapped.beats.windows).all()
-    # with 2 s windows a kept beat's neighbour is never inside a dropout here: every interval as clean
-    np.testing.assert_allclose(gapped.beats.rr_prev_s, clean.beats.rr_prev_s[kept])
+    assert near.sum() >= 3 and [bool(leads) for leads in gapped.beats.dropout_leads] == near.tolist()
+    assert {tuple(leads) for leads in gapped.beats.dropout_leads if leads} == {("MLII",)}
+    np.testing.assert_allclose(gapped.beats.windows[~near], clean.beats.windows[~near], atol=2e-3)
+    np.testing.assert_allclose(gapped.beats.windows[near, 1], clean.beats.windows[near, 1], atol=2e-3)  # V5
+    assert np.isfinite(gapped.beats.windows).all()  # MLII's stand-in line, never read by a task that reads MLII
+    np.testing.assert_allclose(gapped.beats.rr_prev_s, clean.beats.rr_prev_s)
+    assert gapped.record.edge_beat_labels == clean.record.edge_beat_labels and not gapped.record.dropout_beat_labels
     said = [n for n in gapped.record.notes if "2 dropout(s) of invalid samples" in n]
-    assert said and f"{near.sum()} annotated beats reach one" in said[0]
+    assert said and f"{near.sum()} annotated beats reach one in some lead, stored with those leads marked" in said[0]
+
+    def both(signal):
+        signal[5000:5400, :] = np.nan
+
+    out = AnnotatedBeatSource().load(
+        RecordRef("annotated", rewrite_signal(MITDB / "100", tmp_path, "both", both), tmp_path), cfg
+    )
+    assert out.beats is not None and out.record.dropout_beat_labels == ["N"] * 4  # 4764, 5060, 5346, 5633
+    assert sorted(out.record.edge_beat_labels) == sorted(clean.record.edge_beat_labels + ["N"] * 4)
 
 
-def test_rhythm_episodes_are_cut_at_a_dropout(tmp_path):
-    """CPSC 2021's episodes (what the af task cuts its 30 s windows from) resume after a dropout, so no
-    window holds the stand-in line; the record lands instead of being quarantined."""
-    from feature_store.sources.annotated import AnnotatedBeatSource
-    from feature_store.sources.base import RecordRef
-
-    src = CPSC2021 / "data_101_8"
-    record = _blanked(src, tmp_path, "data_101_8", 0, (7000, 7200))  # 1 s of lead I at 200 Hz, .atr kept
-    gapped = AnnotatedBeatSource().load(RecordRef("annotated", record, tmp_path), IngestConfig())
-    clean = AnnotatedBeatSource().load(RecordRef("annotated", src, CPSC2021), IngestConfig())
-    fs = clean.record.fs  # the stored rate
-    hole = (7000 * fs / 200, 7200 * fs / 200)
-    assert clean.record.rhythm_spans and all(b <= hole[0] or a >= hole[1] for a, b, _ in gapped.record.rhythm_spans)
-    covered = [sum(b - a for a, b, _ in row.rhythm_spans) for row in (clean.record, gapped.record)]
-    assert 0 < covered[0] - covered[1] < 1.5 * fs  # the dropout and resampling's reach, no more
-    assert {r for *_, r in gapped.record.rhythm_spans} == {r for *_, r in clean.record.rhythm_spans}
-
-
-def test_ingest_reports_the_beats_lost_to_dropouts_apart_from_the_edge_beats(tmp_path, store):
+def test_the_beats_task_leaves_out_the_beats_a_dropout_in_its_leads_reaches(tmp_path, store):
     from collections import Counter
 
     from feature_store.ingest import ingest_kind
+    from feature_store.raw_store import RawSnapshot
     from feature_store.sources.annotated import AnnotatedBeatSource
     from feature_store.sources.base import RecordRef
     from feature_store.sources.registry import discover
+    from feature_store.tasks import BEATS
+    from feature_store.views.inputs import load_input
 
     _blanked(MITDB / "100", tmp_path, "gap", 0, (5000, 5400))
     cfg = IngestConfig()
     report = ingest_kind("annotated", discover([tmp_path], cfg)["annotated"], store, cfg)
-    assert report.landed == ["gap"] and not report.quarantined
+    assert report.landed == ["gap"] and not report.quarantined and not report.dropout_beats
     clean = AnnotatedBeatSource().load(RecordRef("annotated", MITDB / "100", MITDB), cfg)
-    assert report.dropout_beats == {"N": 4}  # R peaks 4764, 5060, 5346 and 5633: within 1 s of the dropout
-    assert report.edge_beats == Counter(clean.record.edge_beat_labels) + report.dropout_beats
-    assert any("reach one, not stored" in note for _, note in report.notes)
+    assert report.edge_beats == Counter(clean.record.edge_beat_labels)
+    assert any("4 annotated beats reach one in some lead" in note for _, note in report.notes)
+    inp = load_input(BEATS, [RawSnapshot("annotated", str(store.root), report.snapshot, report.record_ids)])
+    assert clean.beats is not None and inp.excluded["dropouts"] == 4  # R peaks 4764, 5060, 5346 and 5633
+    assert len(inp.keys) + sum(inp.excluded.values()) == len(clean.beats.r_peak)
+    assert not {"gap:4764", "gap:5060", "gap:5346", "gap:5633"} & set(inp.keys["entity_id"].to_list())
+
+
+def test_rhythm_windows_that_reach_a_dropout_in_the_af_lead_are_left_out(tmp_path, store):
+    """CPSC 2021's episodes are stored whole, with the record's dropouts; the af task cuts its 30 s windows
+    from them and leaves out those that reach a dropout in the lead it reads, so no row holds the stand-in
+    line. A dropout in the other lead changes nothing."""
+    from feature_store.ingest import ingest_kind
+    from feature_store.raw_store import RawSnapshot
+    from feature_store.sources.registry import discover
+    from feature_store.tasks import AF
+    from feature_store.views.inputs import load_input
+
+    src = CPSC2021 / "data_101_8"
+    rows = {}
+    for lead in (None, 0, 1):  # clean, lead I out (not read), lead II out (the af lead here)
+        folder = tmp_path / f"lead{lead}"
+        if lead is None:
+            copy_record(src, folder)
+        else:
+            _blanked(src, folder, "data_101_8", lead, (7000, 7200))  # 1 s at 200 Hz, .atr kept
+        here = store.__class__(tmp_path / f"home{lead}" / "store")
+        report = ingest_kind("annotated", discover([folder], IngestConfig())["annotated"], here, IngestConfig())
+        assert report.landed == ["data_101_8"]
+        rows[lead] = load_input(AF, [RawSnapshot("annotated", str(here.root), report.snapshot, report.record_ids)])
+    clean, other, read = rows[None], rows[0], rows[1]
+    assert len(clean.keys) >= 1 and "dropouts" not in clean.excluded | other.excluded
+    np.testing.assert_allclose(other.signal, clean.signal, atol=2e-3)
+    touched = [i for i, e in enumerate(clean.keys["entity_id"]) if e not in set(read.keys["entity_id"])]
+    assert read.excluded["dropouts"] == len(touched) == 1  # the window over 35-36 s
 
 
 def test_a_window_of_a_long_record_inside_a_dropout_keeps_the_lead(tmp_path):
     """Read in windows (75,000 frames and margins), record 100 with MLII off for 100,000 frames holds a window
     without one valid MLII sample: the lead stays (as a dropout) instead of leaving that window's leads
-    unlike the others', and the beats are those of a whole read."""
+    unlike the others', and the beats are those of a whole read (the stand-in line aside)."""
     from dataclasses import replace
 
     from feature_store.sources.annotated import AnnotatedBeatSource
@@ -288,9 +315,12 @@ def test_a_window_of_a_long_record_inside_a_dropout_keeps_the_lead(tmp_path):
     windowed = AnnotatedBeatSource().load(ref, replace(IngestConfig(), max_record_values=300_000))
     assert whole.beats is not None and windowed.beats is not None
     np.testing.assert_array_equal(windowed.beats.r_peak, whole.beats.r_peak)
-    np.testing.assert_allclose(windowed.beats.windows, whole.beats.windows, atol=1e-5)
+    assert windowed.beats.dropout_leads == whole.beats.dropout_leads
+    clear = np.array([not leads for leads in whole.beats.dropout_leads])
+    assert (~clear).sum() > 300  # 100,000 frames: 278 s of beats, marked, not lost
+    np.testing.assert_allclose(windowed.beats.windows[clear], whole.beats.windows[clear], atol=1e-5)
+    np.testing.assert_allclose(windowed.beats.windows[~clear, 1], whole.beats.windows[~clear, 1], atol=1e-5)
     assert sorted(windowed.record.edge_beat_labels) == sorted(whole.record.edge_beat_labels)
-    assert len(whole.record.dropout_beat_labels) > 300  # 100,000 frames: 278 s of beats
 
 
 def test_a_record_level_source_lands_a_record_with_dropouts_and_cuts_its_row_as_predict_does(tmp_path, store):

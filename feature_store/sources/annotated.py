@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..config import IngestConfig
-from ..transforms.dropouts import blind_mask, clear_runs, clear_windows, intervals_across, resampled_mask, runs
+from ..transforms.dropouts import blind_mask, clear_windows, intervals_across, resampled_mask, runs
 from ..transforms.resample import rate_ratio, resample, resampled_length, rescale_samples
 from .base import BeatBatch, Landed, RecordRef
 from .canonical import RecordRow, base_row
@@ -198,10 +198,10 @@ class AnnotatedBeatSource:
         check_annotations(ref.path, ann, samples, _declared_samples(sig, size))
         r_peak = rescale_samples(samples, fs=sig.fs, target_fs=row.fs)
         windows, fits = beat_windows(row.signal, r_peak, cfg.context_samples)
-        spoiled = _spoiled(sig.dropout_spans(), sig.fs, row.fs, row.signal.shape[-1])
-        per_lead = [sig.dropout_spans([lead]) for lead in sig.lead_names]
-        blind = blind_mask(per_lead, row.signal.shape[-1], fs=sig.fs, target_fs=row.fs)
-        return _landed(ref, cfg, sig, row, ann, samples, symbols, r_peak, windows, fits, spoiled, blind)
+        per_lead = {lead: sig.dropout_spans([lead]) for lead in sig.lead_names}
+        reach = _reach(per_lead, sig.fs, row.fs, row.signal.shape[-1])
+        blind = blind_mask(list(per_lead.values()), row.signal.shape[-1], fs=sig.fs, target_fs=row.fs)
+        return _landed(ref, cfg, sig, row, ann, samples, symbols, r_peak, windows, fits, reach, blind)
 
     def _load_in_windows(self, ref: RecordRef, cfg: IngestConfig, size: DeclaredSize) -> Landed:
         """A record over `max_record_values`, read window by window (each checked as a whole record is):
@@ -264,18 +264,22 @@ class AnnotatedBeatSource:
         row = base_row(
             empty, source=self.kind, folder=ref.folder, target_fs=cfg.beat_fs, split=split, patient_id=patient_id
         )
-        per_lead = [
-            np.array([(a, b) for d, a, b in dropouts if d == lead], np.int64).reshape(-1, 2)
+        per_lead = {
+            lead: np.array([(a, b) for d, a, b in dropouts if d == lead], np.int64).reshape(-1, 2)
             for lead in first.lead_names
-        ]
-        spoiled = _spoiled(np.concatenate([np.empty((0, 2), np.int64), *per_lead]), size.fs, cfg.beat_fs, n_out)
-        blind = blind_mask(per_lead, n_out, fs=size.fs, target_fs=cfg.beat_fs)
-        return _landed(ref, cfg, first, row, ann, samples, symbols, r_peak, windows, fits, spoiled, blind)
+        }
+        reach = _reach(per_lead, size.fs, cfg.beat_fs, n_out)
+        blind = blind_mask(list(per_lead.values()), n_out, fs=size.fs, target_fs=cfg.beat_fs)
+        return _landed(ref, cfg, first, row, ann, samples, symbols, r_peak, windows, fits, reach, blind)
 
 
-def _spoiled(spans: np.ndarray, fs: float, target_fs: float, n_samples: int) -> np.ndarray | None:
-    """Where a record's dropouts reach at the stored rate (`resampled_mask`); None without any."""
-    return resampled_mask(spans, n_samples, fs=fs, target_fs=target_fs) if len(spans) else None
+def _reach(per_lead: dict[str, np.ndarray], fs: float, target_fs: float, n_samples: int) -> dict[str, np.ndarray]:
+    """Per lead with dropouts (spans at `fs`), where they reach at the stored rate (`resampled_mask`)."""
+    return {
+        lead: resampled_mask(spans, n_samples, fs=fs, target_fs=target_fs)
+        for lead, spans in per_lead.items()
+        if len(spans)
+    }
 
 
 def _declared_samples(sig: WfdbSignal, size: DeclaredSize) -> int:
@@ -308,14 +312,17 @@ def _landed(
     r_peak: np.ndarray,
     windows: np.ndarray,
     fits: np.ndarray,
-    spoiled: np.ndarray | None = None,
+    reach: dict[str, np.ndarray] | None = None,
     blind: np.ndarray | None = None,
 ) -> Landed:
-    """The record row and its beats, from the windows of the beats that fit (`fits`) and are clear of the
-    record's dropouts (`spoiled`, samples at the row's rate that they reach). An RR interval is unknown only
-    across a stretch where every lead is out (`blind`): where one lead still shows the beats, the annotator
-    marked them, and the interval between two annotated beats is measured. A row read in windows
-    (`_load_in_windows`: `sig` is its first window) keeps no signal to cut episodes from."""
+    """The record row and its beats, from the windows of the beats that fit (`fits`). A beat whose window
+    reaches a dropout (`reach`: per lead, the samples at the row's rate its dropouts reach) is stored with
+    those leads marked (`BeatBatch.dropout_leads`: a task that reads one leaves it out), and not stored
+    where it reaches one in every lead. An RR interval is unknown only across a stretch where every lead is
+    out (`blind`): where one lead still shows the beats, the annotator marked them, and the interval between
+    two annotated beats is measured. Rhythm episodes are stored whole: the af task leaves out the windows
+    that reach a dropout in the lead it reads. A row read in windows (`_load_in_windows`: `sig` is its first
+    window) keeps no signal to cut episodes from."""
     labels = np.array([AAMI[s] for s in symbols])
     statement = cpsc_statement(sig.comments)  # CPSC 2021: the record's AF statement, as written
     changes = rhythm_changes(ann.aux_note)
@@ -323,15 +330,24 @@ def _landed(
     unstated = only or (cfg.rhythm_from_beat_records and whole)
     spans = read_rhythm(ann, sig.signal.shape[-1], statement, unstated)
     rr_prev, rr_next = rr_intervals(r_peak, row.fs, blind)
-    if spoiled is not None:  # a window that reaches a dropout would hold its stand-in line: not a beat row
-        clear = clear_windows(spoiled, r_peak - cfg.context_samples // 2, cfg.context_samples)
-        windows, row.dropout_beat_labels = windows[clear[fits]], labels[fits & ~clear].tolist()
-        fits = fits & clear
+    reached = {  # per lead with dropouts: each beat whose window holds some of its stand-in line
+        lead: ~clear_windows(mask, r_peak - cfg.context_samples // 2, cfg.context_samples)
+        for lead, mask in (reach or {}).items()
+    }
+    dropout_leads: list[list[str]] = []
+    if reached:
+        none = np.zeros(len(r_peak), bool)
+        every = np.logical_and.reduce([reached.get(lead, none) for lead in row.lead_names])
+        windows, row.dropout_beat_labels = windows[~every[fits]], labels[fits & every].tolist()
+        fits = fits & ~every  # no task could read such a beat
+        dropout_leads = [[lead for lead in row.lead_names if reached.get(lead, none)[i]] for i in np.flatnonzero(fits)]
+        marked = sum(map(bool, dropout_leads))
         row.notes = (
             *row.notes,
-            f"{_said(spoiled, row.fs)}: {len(row.dropout_beat_labels)} annotated beats reach one, not stored "
-            f"(counted with the edge beats); {int(np.isnan(rr_prev[1:]).sum())} RR intervals across one in "
-            "every lead stored as unknown",
+            f"{_said(np.logical_or.reduce(list((reach or {}).values())), row.fs)}: {marked} annotated beats reach "
+            "one in some lead, stored with those leads marked (a task that reads one leaves them out); "
+            f"{len(row.dropout_beat_labels)} reach one in every lead, not stored (counted with the edge beats); "
+            f"{int(np.isnan(rr_prev[1:]).sum())} RR intervals across one in every lead stored as unknown",
         )
     if cfg.rhythm_from_beat_records and not whole and changes:
         row.notes = (
@@ -359,8 +375,6 @@ def _landed(
     edges = np.array([(a, b) for a, b, _ in spans], np.int64).reshape(-1, 2)
     bounds = rescale_samples(edges, fs=sig.fs, target_fs=row.fs)
     row.rhythm_spans = [(int(a), int(b), r) for (a, b), (_, _, r) in zip(bounds.tolist(), spans)]
-    if spoiled is not None and row.rhythm_spans:  # an episode resumes after a dropout: no window holds one
-        row.rhythm_spans = [(c, d, r) for a, b, r in row.rhythm_spans for c, d in clear_runs(spoiled, a, b)]
     if not spans:  # no task reads a beat record's signal but through episodes: its beats hold the windows
         row.signal = np.zeros((row.signal.shape[0], 0), np.float32)
     row.n_beats = int(fits.sum())
@@ -373,6 +387,7 @@ def _landed(
         rr_next_s=rr_next[fits],
         windows=windows,
         beat_span=cfg.beat_span(),
+        dropout_leads=dropout_leads,
     )
     return Landed(row, beats)
 

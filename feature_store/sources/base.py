@@ -50,6 +50,9 @@ class BeatBatch:
     rr_next_s: np.ndarray  # (B,) float32 s to the next beat, NaN for the last
     windows: np.ndarray  # (B, leads, context samples) float32, mV
     beat_span: tuple[int, int]  # (start, stop) of the beat window inside each context window
+    # per beat, the leads whose dropout its window reaches (their stand-in line is in it): a task that reads
+    # one of them leaves the beat out (views.inputs.load_beats); empty: none for any beat
+    dropout_leads: list[list[str]] = field(default_factory=list)
 
 
 @dataclass

@@ -63,11 +63,6 @@ def resampled_mask(spans: np.ndarray, n_samples: int, *, fs: float, target_fs: f
     return dropout_mask(scaled, n_samples, margin=margin)
 
 
-def clear_runs(mask: np.ndarray, start: int, stop: int) -> list[tuple[int, int]]:
-    """The runs [a, b) of [start, stop) that hold no masked sample, in order: a span cut at its dropouts."""
-    return [(start + a, start + b) for a, b in runs(~mask[start:stop])]
-
-
 def blind_mask(spans_per_lead: list[np.ndarray], n_samples: int, *, fs: float, target_fs: float) -> np.ndarray | None:
     """Where every one of the given leads is in a dropout (`resampled_mask` of each, at `target_fs`), so no
     beat could be seen there: an interval across it is not known. None where some lead is never out."""

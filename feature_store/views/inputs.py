@@ -14,7 +14,7 @@ import polars as pl
 from ..raw_store import COLUMN_NOTES, RawSnapshot, iter_signals, signals_of
 from ..sources.leads import pick_leads
 from ..tasks import BeatWindows, RecordWindows, TaskSpec
-from ..transforms.dropouts import dropout_mask, first_clear
+from ..transforms.dropouts import clear_windows, dropout_mask, first_clear
 from ..transforms.resample import rate_ratio, resample, resample_spread_s, resampled_length
 
 log = logging.getLogger(__name__)
@@ -112,8 +112,13 @@ def load_beats(spec: TaskSpec, snapshots: list[RawSnapshot]) -> TaskInput:
     beats = beats.join(picks, on="lead_names", how="left")
     missing = beats["lead_index"].is_null()
     other = ~missing & ~beats["label"].is_in(list(spec.classes))
-    beats = beats.filter(~missing & ~other).sort("record_id", "r_peak")
+    # a beat whose window holds a dropout's stand-in line in a lead the task reads
+    read = pl.col("lead_names").list.gather(pl.col("lead_index"))
+    reaches = beats.select((read.list.set_intersection("dropout_leads").list.len() > 0).fill_null(False)).to_series()
+    spoiled = ~missing & ~other & reaches
+    beats = beats.filter(~missing & ~other & ~spoiled).sort("record_id", "r_peak")
     excluded = {"missing_leads": int(missing.sum())} | ({"other_class": int(other.sum())} if other.any() else {})
+    excluded |= {"dropouts": int(spoiled.sum())} if spoiled.any() else {}
     if beats.is_empty():  # every beat left out (a source without the task's leads): an empty view that counts them
         return replace(empty_input(spec, n_leads), excluded=excluded)
     signal = signals_of(beats.select(pl.col("signal").list.gather(pl.col("lead_index"))).to_arrow())
@@ -169,13 +174,16 @@ def load_records(spec: TaskSpec, snapshots: list[RawSnapshot]) -> TaskInput:
     # rows as dicts without their signal: a 10 h record's as Python floats would take a GB
     meta = records.drop("signal").iter_rows(named=True)
     for rec, sig in zip(meta, iter_signals(records.select("signal").to_arrow())):
-        x = sig[rec["lead_index"]]
+        x, read = sig[rec["lead_index"]], [rec["lead_names"][i] for i in rec["lead_index"]]
         if rec["source"] == "annotated":
-            rows += _episode_windows(rec, x, window, fs, spec.classes)
+            made, spoiled = _episode_windows(rec, x, window, fs, spec.classes, _reach(rec, read, fs))
+            rows += made
+            if spoiled:
+                excluded["dropouts"] = excluded.get("dropouts", 0) + spoiled
         elif not (spec.multilabel or sum(label in spec.classes for label in rec["labels"]) == 1):
             # a single-label task scores rows with exactly one of its classes (plain WFDB records carry none)
             excluded["unlabelled"] = excluded.get("unlabelled", 0) + 1
-        elif (start := row_start(rec, [rec["lead_names"][i] for i in rec["lead_index"]], window, fs)) is None:
+        elif (start := row_start(rec, read, window, fs)) is None:
             excluded["dropouts"] = excluded.get("dropouts", 0) + 1
         else:
             rows.append((rec["record_id"], rec, rec["labels"], _crop(x, rec["fs"], start, window, fs)))
@@ -216,12 +224,18 @@ def row_start(rec: dict, leads: list[str], window: RecordWindows, fs: float) -> 
     `window.duration_s` touch a dropout of `leads` (or the edges of resampling it to `fs` would reach one),
     at the first stretch that long clear of them, as `predict` places a new record's row; None without
     one (a 10 s record with a dropout)."""
+    mask = _reach(rec, leads, fs)
+    return 0 if mask is None else first_clear(mask, int(round(window.duration_s * rec["fs"])))
+
+
+def _reach(rec: dict, leads: list[str], fs: float) -> np.ndarray | None:
+    """Where the dropouts of `leads` reach in a stored record (samples at its rate), widened by how far
+    resampling it to `fs` spreads a sample; None where those leads have none."""
     spans = [(d["start"], d["stop"]) for d in rec.get("dropouts") or [] if d["lead"] in leads]
     if not spans:
-        return 0
-    fs_in, n_samples = rec["fs"], rec["n_samples"]
-    mask = dropout_mask(np.array(spans), n_samples, margin=int(np.ceil(resample_spread_s(fs_in, fs) * fs_in)))
-    return first_clear(mask, int(round(window.duration_s * fs_in)))
+        return None
+    margin = int(np.ceil(resample_spread_s(rec["fs"], fs) * rec["fs"]))
+    return dropout_mask(np.array(spans), rec["n_samples"], margin=margin)
 
 
 def _crop(x: np.ndarray, fs_in: float, start: int, window: RecordWindows, fs: float) -> np.ndarray:
@@ -256,13 +270,21 @@ def episode_windows(rec: dict, window: RecordWindows, classes: tuple[str, ...]) 
 
 
 def _episode_windows(
-    rec: dict, x: np.ndarray, window: RecordWindows, fs: float, classes: tuple[str, ...]
-) -> list[tuple]:
-    """(entity id, record, labels, signal) per episode window; the id is the record and its first sample."""
-    return [
+    rec: dict, x: np.ndarray, window: RecordWindows, fs: float, classes: tuple[str, ...], reach: np.ndarray | None
+) -> tuple[list[tuple], int]:
+    """(entity id, record, labels, signal) per episode window clear of the dropouts that `reach` (the read
+    leads'), the id the record and its first sample; and how many windows reach one (no rows)."""
+    starts = episode_windows(rec, window, classes)
+    n_in = int(round(window.duration_s * rec["fs"]))
+    clear = (
+        np.ones(len(starts), bool) if reach is None else clear_windows(reach, np.array([a for a, _ in starts]), n_in)
+    )
+    made = [
         (f"{rec['record_id']}@{start}", rec, [rhythm], _crop(x, rec["fs"], start, window, fs))
-        for start, rhythm in episode_windows(rec, window, classes)
+        for (start, rhythm), ok in zip(starts, clear)
+        if ok
     ]
+    return made, int((~clear).sum())
 
 
 def _rows_of(rec: dict, window: RecordWindows, classes: tuple[str, ...]) -> int:

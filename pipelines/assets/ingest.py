@@ -105,7 +105,7 @@ def _log(context: dg.AssetExecutionContext, name: str, report: IngestReport) -> 
     if report.beats or report.edge_beats:
         context.log.info(
             f"{name}{report.where}: beats landed now {dict(report.beats)}, "
-            f"too close to an edge or a dropout {dict(report.edge_beats)}"
+            f"too close to an edge or a dropout in every lead {dict(report.edge_beats)}"
             + (f", of them reaching a dropout {dict(report.dropout_beats)}" if report.dropout_beats else "")
         )
     if report.episode_s:
