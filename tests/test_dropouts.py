@@ -267,8 +267,9 @@ def test_the_beats_task_leaves_out_the_beats_a_dropout_in_its_leads_reaches(tmp_
     assert any("4 annotated beats reach one in some lead" in note for _, note in report.notes)
     inp = load_input(BEATS, [RawSnapshot("annotated", str(store.root), report.snapshot, report.record_ids)])
     assert clean.beats is not None and inp.excluded["dropouts"] == 4  # R peaks 4764, 5060, 5346 and 5633
-    assert len(inp.keys) + sum(inp.excluded.values()) == len(clean.beats.r_peak)
-    assert not {"gap:4764", "gap:5060", "gap:5346", "gap:5633"} & set(inp.keys["entity_id"].to_list())
+    kept = inp.kept({})[0]["entity_id"].to_list()  # the 4 stay rows until the features are made, then leave
+    assert len(kept) + sum(inp.excluded.values()) == len(clean.beats.r_peak) == len(inp.keys)
+    assert set(inp.keys["entity_id"].to_list()) - set(kept) == {"gap:4764", "gap:5060", "gap:5346", "gap:5633"}
 
 
 def test_rhythm_windows_that_reach_a_dropout_in_the_af_lead_are_left_out(tmp_path, store):
@@ -351,3 +352,40 @@ def test_a_record_level_source_lands_a_record_with_dropouts_and_cuts_its_row_as_
     online = record_input(tmp_path / "lead_i", spec, task="records")
     assert any("the row is the 10 s from 1.60 s" in n for n in online.notes)
     np.testing.assert_allclose(inp.signal, online.signal, atol=1e-4)  # ingest's row is predict's row
+
+
+def test_the_neighbours_of_a_beat_left_out_for_a_dropout_read_their_rhythm_as_in_the_clean_record(tmp_path):
+    """A training row a dropout spoils stays a row until the features are made, as in `predict`: its
+    neighbours' rhythm context (9 intervals either side) is the clean record's, not spliced across it; then it
+    leaves the view, counted as excluded."""
+    from feature_store.backend import numpy_backend
+    from feature_store.ingest import ingest_kind
+    from feature_store.raw_store import RawSnapshot, RawStore
+    from feature_store.sources.registry import discover
+    from feature_store.tasks import BEATS
+    from feature_store.views.store import FeatureStore
+
+    cfg, views = IngestConfig(), {}
+    for name in ("clean", "gapped"):
+        folder = tmp_path / name
+        copy_record(MITDB / "209", folder)  # DS1: the train rows
+        if name == "clean":
+            copy_record(MITDB / "100", folder)
+        else:
+            _blanked(MITDB / "100", folder, "100", 0, (5000, 5400))  # MLII: the beats task reads it
+        store = RawStore(tmp_path / f"home_{name}" / "store")
+        report = ingest_kind("annotated", discover([folder], cfg)["annotated"], store, cfg)
+        features = FeatureStore(store.root)
+        made = features.materialize(
+            BEATS, "time", [RawSnapshot("annotated", str(store.root), report.snapshot, report.record_ids)],
+            backend=numpy_backend(),
+        )  # fmt: skip
+        views[name] = (made, features.training_set(["beats_time"], ("DS1", "DS2")))
+    (made, gapped), (_, clean) = views["gapped"], views["clean"]
+    lost = {"100:4764", "100:5060", "100:5346", "100:5633"}
+    assert made.entry.lineage.excluded.get("dropouts") == 4 and not lost & set(gapped.ids)
+    assert set(clean.ids) - set(gapped.ids) == lost
+    at = {entity: i for i, entity in enumerate(clean.ids)}
+    rows = [at[entity] for entity in gapped.ids]
+    context = gapped.features["beats_time"]["rr_context"]
+    np.testing.assert_allclose(context, clean.features["beats_time"]["rr_context"][rows], atol=1e-6)

@@ -50,13 +50,22 @@ class TaskInput:
     notes: list[str] = field(default_factory=list)  # e.g. which lead a substitute filled (online rows)
     starts: np.ndarray | None = None  # online rhythm windows: each row's first sample in the record as stored
     record_fs: float | None = None  # online rows: the rate of the record as stored (of `starts`, beats' `sample`)
-    # online beats: False for a row that touches a dropout, made only as its neighbours' context and
-    # dropped once the features are (FeatureStore.online); None: every row is scored
+    # beats: False for a row that a dropout in a lead the task reads reaches, made only as its neighbours'
+    # context and dropped once the features are (`kept`); None: every row is scored
     scored: np.ndarray | None = None
 
     @property
     def train_mask(self) -> np.ndarray:
-        return self.keys["split"].is_in(list(self.train_splits)).to_numpy()
+        """The rows statistics are fitted on: the train splits' scored rows."""
+        train = self.keys["split"].is_in(list(self.train_splits)).to_numpy()
+        return train if self.scored is None else train & self.scored
+
+    def kept(self, features: dict[str, np.ndarray]) -> tuple[pl.DataFrame, dict[str, np.ndarray]]:
+        """The keys and feature columns of the scored rows: a row made only as its neighbours' context (a
+        dropout reaches it) leaves once the features are made."""
+        if self.scored is None:
+            return self.keys, features
+        return self.keys.filter(pl.Series(self.scored)), {name: a[self.scored] for name, a in features.items()}
 
 
 CROP_MARGIN_S = 1.0  # s of the record on either side of a window while it is resampled (`_crop`)
@@ -116,7 +125,9 @@ def load_beats(spec: TaskSpec, snapshots: list[RawSnapshot]) -> TaskInput:
     read = pl.col("lead_names").list.gather(pl.col("lead_index"))
     reaches = beats.select((read.list.set_intersection("dropout_leads").list.len() > 0).fill_null(False)).to_series()
     spoiled = ~missing & ~other & reaches
-    beats = beats.filter(~missing & ~other & ~spoiled).sort("record_id", "r_peak")
+    # a beat a dropout spoils stays a row until its neighbours' features are made (their rhythm context, the
+    # record's median beat read as `predict` reads them), then leaves (`scored`; FeatureStore.materialize)
+    beats = beats.with_columns(scored=~reaches).filter(~missing & ~other).sort("record_id", "r_peak")
     excluded = {"missing_leads": int(missing.sum())} | ({"other_class": int(other.sum())} if other.any() else {})
     excluded |= {"dropouts": int(spoiled.sum())} if spoiled.any() else {}
     if beats.is_empty():  # every beat left out (a source without the task's leads): an empty view that counts them
@@ -141,6 +152,7 @@ def load_beats(spec: TaskSpec, snapshots: list[RawSnapshot]) -> TaskInput:
         crop=spans.row(0),
         beats=beats.select("record_id", "r_peak", "rr_prev_s", "rr_next_s"),
         excluded=excluded,
+        scored=beats["scored"].to_numpy() if spoiled.any() else None,
     )
 
 

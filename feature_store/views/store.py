@@ -179,8 +179,9 @@ class FeatureStore:
                         f"{shapes}, the ones before {_view_input(first)}, {columns}; fix: ingest every source of "
                         "the task with one IngestConfig (rates, windows)"
                     )
-                writer.write(view_table(inp.keys, features))
-                rows += len(inp.signal)
+                keys, features = inp.kept(features)
+                writer.write(view_table(keys, features))
+                rows += len(keys)
             if first is None:
                 writer.write(view_table(empty_input(task, 0).keys, {}))
             size = writer.close()
@@ -255,7 +256,7 @@ class FeatureStore:
             parts, rows = [], 0
             for inp in chunked_inputs(task, snapshots):
                 parts.append(train_moments(inp, pre, backend))
-                rows += len(inp.signal)
+                rows += len(inp.kept({})[0])
             moments = add_moments(parts) | {"all_rows": rows}
             path.write_json(moments)
         return moments
@@ -469,9 +470,8 @@ class FeatureStore:
         first = next(iter(inputs.values()))
         keys, samples = first.keys, first.beats["sample"].to_numpy() if first.beats is not None else first.starts
         if first.scored is not None:  # rows made only as their neighbours' context (a dropout) leave now
-            keep = first.scored
-            keys, samples = keys.filter(pl.Series(keep)), None if samples is None else samples[keep]
-            features = {view: {c: a[keep] for c, a in cols.items()} for view, cols in features.items()}
+            keys, samples = first.kept({})[0], None if samples is None else samples[first.scored]
+            features = {view: first.kept(cols)[1] for view, cols in features.items()}
         return TrainingSet(
             keys["entity_id"].to_numpy(),
             keys,
