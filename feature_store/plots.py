@@ -22,8 +22,9 @@ def records_png(
 ) -> bytes:
     """PNG of the first `seconds` of up to `max_leads` leads of each row of `records`.
 
-    `records` has record_id, fs, lead_names, signal (and optionally labels); `beats` (optional) has
-    record_id, r_peak, label: beats too close to an edge for a context window are not marked.
+    `records` has record_id, fs, lead_names, signal (and optionally labels, and dropouts: shaded, as the
+    straight line that stands in for their invalid samples is no signal); `beats` (optional) has record_id,
+    r_peak, label: beats too close to an edge for a context window are not marked.
     """
     import polars as pl
 
@@ -35,6 +36,10 @@ def records_png(
             ax.plot(t[: len(values[:n])], values[:n], lw=0.7, label=lead)
         if beats is not None:
             _mark_beats(ax, beats.filter(pl.col("record_id") == row["record_id"]), fs, seconds)
+        shown = [d for d in row.get("dropouts") or [] if d["start"] < n]
+        for i, d in enumerate(shown):
+            label = f"dropout ({', '.join(sorted({d['lead'] for d in shown}))})" if i == 0 else None
+            ax.axvspan(d["start"] / fs, min(d["stop"], n) / fs, color="grey", alpha=0.3, lw=0, label=label)
         labels = ", ".join(row.get("labels") or [])
         ax.set_title(f"record {row['record_id']} ({fs:g} Hz){'  ' + labels if labels else ''}", fontsize=9, loc="left")
         ax.set_ylabel("mV")

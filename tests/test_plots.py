@@ -163,3 +163,23 @@ def test_a_picture_of_every_input_leaves_out_the_views_the_model_does_not_read()
     maps = {c: {("time", "scalars"): some, ("spectrogram", "image"): zero} for c in ("N", "S")}
     assert _seen(maps) == [("time", "scalars")]  # what `predict --explain`'s one picture draws
     assert set(attribution_pngs(maps, "t")) == {"attribution_time.png"}
+
+
+def test_the_record_preview_shades_the_dropouts_it_shows():
+    import polars as pl
+    import wfdb
+
+    from feature_store.plots import records_png
+    from tests.records import MITDB
+
+    signal = wfdb.rdrecord(str(MITDB / "100"), sampto=1800).p_signal.T.astype(np.float32)
+
+    def drawn(dropouts):
+        row = {"record_id": "100", "fs": 360.0, "lead_names": ["MLII", "V5"], "signal": [signal.tolist()]}
+        return records_png(
+            pl.DataFrame({k: [v] if k != "signal" else v for k, v in row.items()} | {"dropouts": [dropouts]})
+        )
+
+    span = {"lead": "MLII", "start": 360, "stop": 720}
+    plain, late = drawn([]), drawn([{**span, "start": 9000, "stop": 9400}])  # after the 5 s shown
+    assert plain == late and drawn([span]) != plain

@@ -226,7 +226,7 @@ def _preview(snapshot: RawSnapshot, store: EcgnetStore, name: str) -> dict:
     # the seconds shown only: a 10 h Holter's samples as Python floats would take a GB
     head = int(PREVIEW_SECONDS * (scan.select(pl.col("fs").max()).collect().item() or 0)) + 1
     signal = pl.col("signal").list.eval(pl.element().list.head(head))
-    records = scan.select("record_id", "fs", "lead_names", "labels", "n_samples", signal).collect()
+    records = scan.select("record_id", "fs", "lead_names", "labels", "n_samples", "dropouts", signal).collect()
     beats = None
     if snapshot.kind == "annotated":
         beats = (
