@@ -389,3 +389,27 @@ def test_the_neighbours_of_a_beat_left_out_for_a_dropout_read_their_rhythm_as_in
     rows = [at[entity] for entity in gapped.ids]
     context = gapped.features["beats_time"]["rr_context"]
     np.testing.assert_allclose(context, clean.features["beats_time"]["rr_context"][rows], atol=1e-6)
+
+
+def test_a_beat_a_dropout_spoils_is_read_against_its_records_median_beat_never_part_of_it():
+    """40 of record 100's first 100 beats with MLII's stand-in line across their window: the other 60 read
+    against the median of the clear beats alone, as if the spoiled ones were not there; the spoiled ones
+    are read against it too. Without `clear`, a line in 40 % of the beats pulls the median towards it."""
+    from feature_store.sources.annotated import AnnotatedBeatSource
+    from feature_store.sources.base import RecordRef
+    from feature_store.transforms.template import record_templates
+
+    beats = AnnotatedBeatSource().load(RecordRef("annotated", MITDB / "100", MITDB), IngestConfig()).beats
+    assert beats is not None
+    waveform, r_peak = beats.windows[:100].astype(np.float64), beats.r_peak[:100]
+    spoiled = np.zeros(100, bool)
+    spoiled[::5], spoiled[1::5] = True, True
+    waveform[spoiled, 0] = np.linspace(waveform[spoiled, 0, 0], waveform[spoiled, 0, -1], 720, axis=-1)  # a line
+    record = np.full(100, "100")
+
+    def read(rows, clear=None):
+        return record_templates(waveform[rows], record[rows], r_peak[rows], centre=360, half=36, clear=clear)
+
+    with_clear = read(np.arange(100), ~spoiled)
+    np.testing.assert_allclose(with_clear[~spoiled], read(np.flatnonzero(~spoiled)), atol=1e-6)
+    assert not np.allclose(read(np.arange(100))[~spoiled], with_clear[~spoiled], atol=1e-3)

@@ -38,6 +38,7 @@ def record_templates(
     rr_quantile: float = 0.0,
     sinus_quantile: float = 0.0,
     pre_qrs: bool = False,
+    clear: np.ndarray | None = None,
 ) -> np.ndarray:
     """(beats, leads, 4) per beat and lead: correlation with the record's median beat over the whole
     window and over the QRS (+-`half` samples of `centre`, the R peak), log1p of the RMS of the
@@ -61,7 +62,10 @@ def record_templates(
     the window before the QRS, where the P wave is: an atrial premature beat's P wave comes from
     elsewhere in the atria (shaped otherwise, often on the T wave before it), which a whole-window
     correlation, made of the QRS's energy, barely sees. Worth it only with a window that holds the P
-    wave (where the PR interval is long, some 0.3-0.4 s before the R peak)."""
+    wave (where the PR interval is long, some 0.3-0.4 s before the R peak).
+
+    `clear`: per beat, False where a dropout's stand-in line is in its window (a row kept only as its
+    neighbours' context): such beats are read against the template, never part of it, while any is clear."""
     out = np.zeros((*waveform.shape[:2], len(template_names(sinus_quantile, pre_qrs))), np.float32)
     k = out.shape[-1] // (2 if sinus_quantile > 0 else 1)
     qrs = slice(max(centre - half, 0), centre + half + 1)
@@ -69,8 +73,9 @@ def record_templates(
     quantiles = (rr_quantile, sinus_quantile) if sinus_quantile > 0 else (rr_quantile,)
     for rows in record_rows(record_id, r_peak):
         beats = waveform[rows].astype(np.float64)
+        usable = rows if clear is None or not clear[rows].any() else rows[clear[rows]]
         for i, quantile in enumerate(quantiles):
-            eligible = _unhurried(rows, rr_prev, quantile)
+            eligible = _unhurried(usable, rr_prev, quantile)
             pick = eligible[np.linspace(0, len(eligible) - 1, min(len(eligible), max_beats)).round().astype(int)]
             template = np.median(waveform[pick].astype(np.float64), axis=0)  # (leads, T)
             out[rows, :, i * k : (i + 1) * k] = _against(beats, template, qrs, pre)

@@ -173,6 +173,7 @@ class TimeFamily:
                 fs_in=inp.fs,
                 fs=fs,
                 params=params,
+                clear=inp.scored,
             )
         half = int(round(params.qrs_half_s * fs))
         lead = inp.lead_names.index("II") if "II" in inp.lead_names else 0
@@ -214,13 +215,16 @@ def beat_columns(
     fs_in: float,
     fs: float,
     params: TimeParams,
+    clear: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """The time family's per-record columns of beat rows: RR intervals against the record's rhythm and
     the beat against the record's median beat. `waveform` is the beat window at `fs` (after
     preprocessing), cut by `crop` (samples at `fs_in`) from a context window of `context` samples whose
-    centre is the R peak."""
+    centre is the R peak; `clear` as `reference_columns` reads it."""
     centre, half = template_geometry(context, crop, fs_in=fs_in, fs=fs, params=params)
-    return reference_columns(waveform, record_id, r_peak, rr_prev_s, rr_next_s, centre=centre, half=half, params=params)
+    return reference_columns(
+        waveform, record_id, r_peak, rr_prev_s, rr_next_s, centre=centre, half=half, params=params, clear=clear
+    )
 
 
 def template_geometry(context: int, crop: tuple[int, int], *, fs_in: float, fs: float, params: TimeParams) -> tuple:
@@ -275,13 +279,15 @@ def reference_columns(
     half: int,
     params: TimeParams,
     reference_rows: np.ndarray | None = None,
+    clear: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """`rhythm` and `template` of the beats, each read against its record's references (RR mean, median
     and 90th percentile, median beat), and `rr_context` where the params ask for it. `reference_rows`:
     beats that count again in their record's references (repeats allowed), as copies placed after the
     record's last beat; every beat keeps its own intervals and neighbours, and only the beats themselves
     are returned. That is how a training copy of a record reads when premature beats are most of it
-    (DS2's 232), label-free here: the caller names the rows."""
+    (DS2's 232), label-free here: the caller names the rows. `clear`: False for a beat whose window holds a
+    dropout's stand-in line (`TaskInput.scored`), left out of its record's median beat."""
     n = len(r_peak)
     if reference_rows is not None and len(reference_rows):
         reference_rows = np.asarray(reference_rows, dtype=np.int64)
@@ -294,6 +300,7 @@ def reference_columns(
         r_peak = np.concatenate([np.asarray(r_peak, dtype=np.int64), shift])
         rr_prev_s = np.concatenate([rr_prev_s, rr_prev_s[reference_rows]])
         rr_next_s = np.concatenate([rr_next_s, rr_next_s[reference_rows]])
+        clear = None if clear is None else np.concatenate([clear, clear[reference_rows]])
     template = record_templates(
         waveform,
         record_id,
@@ -304,6 +311,7 @@ def reference_columns(
         rr_quantile=params.template_rr_quantile,
         sinus_quantile=params.sinus_template_quantile,
         pre_qrs=params.pre_qrs_template,
+        clear=clear,
     )
     out = {"rhythm": beat_rr_features(record_id, r_peak, rr_prev_s, rr_next_s)[:n], "template": template[:n]}
     if params.rr_context_beats:  # the beats' own neighbours only: reference copies are no one's neighbours
