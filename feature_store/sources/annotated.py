@@ -3,8 +3,11 @@ AF databases.
 
 Each beat keeps a context window centred on its R peak; beats whose window would cross a record
 edge, or reach a dropout (a run of invalid samples too long to interpolate, as a Holter writes while a
-lead is off), are counted on the record row (`edge_beat_labels`), so every annotated beat is accounted for;
-an RR interval across a dropout is unknown (NaN), and rhythm episodes are cut at dropouts.
+lead is off) in every lead, are counted on the record row (`edge_beat_labels`), so every annotated beat is
+accounted for. A beat that reaches a dropout in some leads is stored with them marked (`dropout_leads`: a
+task that reads one leaves it out); an RR interval is unknown (NaN) only across a stretch where every lead
+is out. Rhythm episodes are stored whole, with the record's dropouts (the af task leaves out the windows
+that reach one in its lead).
 An `.atr` of rhythm changes only (AFDB) lands its record with episodes and no beat. A record's row keeps
 its signal only where it has episodes (what the af task cuts windows from); its beats hold the rest.
 """
@@ -167,7 +170,8 @@ def rr_intervals(r_peak: np.ndarray, fs: float, blind: np.ndarray | None = None)
 class AnnotatedBeatSource:
     kind = "annotated"
     # 1: an .atr of rhythm changes only (AFDB) lands its episodes; it was quarantined before. 2: a record
-    # with dropouts lands the beats and episodes clear of them; it was quarantined (non_finite) before
+    # with dropouts lands (it was quarantined, non_finite), its beats marked with the leads a dropout reaches
+    # since raw schema 3
     revision = 2
 
     def load(self, ref: RecordRef, cfg: IngestConfig) -> Landed:
