@@ -349,7 +349,8 @@ def test_predict_reads_leads_by_name_whatever_their_order(trained, tmp_path, cap
     assert gapped.samples is not None and same.samples is not None and gapped.record_fs == 360.0
     kept = np.isin(same.samples, gapped.samples)
     assert 2 <= (~kept).sum() <= 12 and any("2 dropout(s) in MLII" in n for n in gapped.notes)
-    np.testing.assert_allclose(gapped.probs, same.probs[kept], atol=0.02)  # the record's median beat moves a little
+    # the record's median beat moves a little: it is drawn from 1,000 beats spread over the record, 8 fewer
+    np.testing.assert_allclose(gapped.probs, same.probs[kept], atol=0.05)
     assert gapped.table()["time_s"].to_list() == (gapped.samples / 360.0).tolist()
 
 
