@@ -16,7 +16,7 @@ from ..sources.annotated import beat_windows, read_annotations, read_beats, rr_i
 from ..sources.leads import lead_notes, pick_leads
 from ..sources.wfdb_record import WfdbSignal, read_wfdb
 from ..tasks import RecordWindows, task_named
-from ..transforms.dropouts import blind_mask, clear_windows, first_clear, resampled_mask
+from ..transforms.dropouts import blind_mask, clear_windows, dropout_mask, first_clear, resampled_mask, runs
 from ..transforms.resample import resample, rescale_samples
 from ..transforms.rhythm import detect_beats
 from .catalog import ViewInput
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 # MIT-BIH records end to end at 360 Hz, 8.9 s for two; 2026-12-07, Intel Xeon)
 LONG_RECORD_S = 3600.0
 REFRACTORY_S = 0.2  # two R peaks closer than this are one beat found in two leads
+DETECT_CONTEXT_S = 10.0  # s of the second lead read either side of the first one's dropout to find beats in
 
 
 def record_input(path: Path, spec: ViewInput, *, task: str) -> TaskInput:
@@ -87,7 +88,11 @@ def _detected(signal: np.ndarray, fs: float, leads: list[str], sig: WfdbSignal) 
     if len(leads) < 2 or not out.any():
         return r_peak, leads[:1]
     other = resampled_mask(sig.dropout_spans(leads[1:2]), signal.shape[1], fs=sig.fs, target_fs=fs)
-    inside = detect_beats(signal[1], fs)
+    # the second lead is read around the first one's dropouts only, with enough of it either side for the
+    # detector to learn its thresholds from beats: a day-long Holter's few dropouts cost seconds, not minutes
+    around = dropout_mask(np.array(runs(out), np.int64), signal.shape[1], margin=int(DETECT_CONTEXT_S * fs))
+    found = [detect_beats(signal[1, a:b], fs) + a for a, b in runs(around)]
+    inside = np.concatenate(found)
     inside = inside[out[inside] & ~other[inside]]
     merged = np.sort(np.concatenate([r_peak[~out[r_peak]], inside]))
     keep = np.concatenate([[True], np.diff(merged) > REFRACTORY_S * fs])  # one beat where both leads found it
