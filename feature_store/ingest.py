@@ -57,6 +57,8 @@ class IngestReport:
     # AAMI class -> those of edge_beats that reach a dropout in every lead (a beat that reaches one in some
     # leads is stored, those leads marked: BeatBatch.dropout_leads)
     dropout_beats: Counter = field(default_factory=Counter)
+    # AAMI class -> beats written with a lead a dropout reaches marked (a task that reads it leaves them out)
+    marked_beats: Counter = field(default_factory=Counter)
     episode_s: dict[str, float] = field(default_factory=dict)  # rhythm -> seconds of rhythm episodes written
     seconds: float = 0.0
     snapshot: str = ""  # fingerprint of every record of this kind now in the raw store
@@ -153,6 +155,9 @@ def _ingest_one(
     report.dropout_beats.update(landed.record.dropout_beat_labels)
     if landed.beats is not None:
         report.beats.update(landed.beats.label)
+        report.marked_beats.update(
+            label for label, leads in zip(landed.beats.label, landed.beats.dropout_leads) if leads
+        )
     for start, stop, rhythm in landed.record.rhythm_spans:
         report.episode_s[rhythm] = report.episode_s.get(rhythm, 0.0) + (stop - start) / landed.record.fs
     return {"fingerprint": fp, "record_id": record_id, "status": "landed"}

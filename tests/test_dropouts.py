@@ -262,6 +262,7 @@ def test_the_beats_task_leaves_out_the_beats_a_dropout_in_its_leads_reaches(tmp_
     cfg = IngestConfig()
     report = ingest_kind("annotated", discover([tmp_path], cfg)["annotated"], store, cfg)
     assert report.landed == ["gap"] and not report.quarantined and not report.dropout_beats
+    assert report.marked_beats == {"N": 4}  # R peaks 4764, 5060, 5346 and 5633: MLII marked
     clean = AnnotatedBeatSource().load(RecordRef("annotated", MITDB / "100", MITDB), cfg)
     assert report.edge_beats == Counter(clean.record.edge_beat_labels)
     assert any("4 annotated beats reach one in some lead" in note for _, note in report.notes)

@@ -107,6 +107,11 @@ def _log(context: dg.AssetExecutionContext, name: str, report: IngestReport) -> 
             f"{name}{report.where}: beats landed now {dict(report.beats)}, "
             f"too close to an edge or a dropout in every lead {dict(report.edge_beats)}"
             + (f", of them reaching a dropout {dict(report.dropout_beats)}" if report.dropout_beats else "")
+            + (
+                f"; landed with a lead a dropout reaches marked {dict(report.marked_beats)}"
+                if report.marked_beats
+                else ""
+            )
         )
     if report.episode_s:
         minutes = {rhythm: round(s / 60, 1) for rhythm, s in sorted(report.episode_s.items())}
@@ -127,8 +132,10 @@ def _metadata(
         "records_in_shards": sum(len(s.record_ids) for s in snapshots),
         "seconds": round(seconds, 2),
         "records_per_s": round(read / seconds, 1) if seconds else 0.0,
-        # beats of records landed now whose window reaches a dropout (counted in edge_beats too)
+        # beats of records landed now whose window reaches a dropout in every lead (counted in edge_beats too)
         "dropout_beats_now": sum(sum(r.dropout_beats.values()) for r in reports),
+        # and those stored with the leads a dropout reaches marked (a task that reads one leaves them out)
+        "marked_beats_now": sum(sum(r.marked_beats.values()) for r in reports),
         "snapshots": dg.MetadataValue.json({s.shard: s.fingerprint for s in snapshots}),
         "store": dg.MetadataValue.path(str(raw.root)),
         "class_counts": md(class_counts(raw, kind)),
