@@ -15,6 +15,7 @@ its signal only where it has episodes (what the af task cuts windows from); its 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..config import IngestConfig
-from ..transforms.dropouts import blind_mask, clear_windows, intervals_across, resampled_mask, runs
+from ..transforms.dropouts import blind_mask, clear_windows, intervals_across, lead_masks, runs
 from ..transforms.resample import rate_ratio, resample, resampled_length, rescale_samples
 from .base import BeatBatch, Landed, RecordRef
 from .canonical import RecordRow, base_row
@@ -203,9 +204,8 @@ class AnnotatedBeatSource:
         r_peak = rescale_samples(samples, fs=sig.fs, target_fs=row.fs)
         windows, fits = beat_windows(row.signal, r_peak, cfg.context_samples)
         per_lead = {lead: sig.dropout_spans([lead]) for lead in sig.lead_names}
-        reach = _reach(per_lead, sig.fs, row.fs, row.signal.shape[-1])
-        blind = blind_mask(list(per_lead.values()), row.signal.shape[-1], fs=sig.fs, target_fs=row.fs)
-        return _landed(ref, cfg, sig, row, ann, samples, symbols, r_peak, windows, fits, reach, blind)
+        reach = lead_masks(per_lead, row.signal.shape[-1], fs=sig.fs, target_fs=row.fs)
+        return _landed(ref, cfg, sig, row, ann, samples, symbols, r_peak, windows, fits, reach)
 
     def _load_in_windows(self, ref: RecordRef, cfg: IngestConfig, size: DeclaredSize) -> Landed:
         """A record over `max_record_values`, read window by window (each checked as a whole record is):
@@ -272,18 +272,8 @@ class AnnotatedBeatSource:
             lead: np.array([(a, b) for d, a, b in dropouts if d == lead], np.int64).reshape(-1, 2)
             for lead in first.lead_names
         }
-        reach = _reach(per_lead, size.fs, cfg.beat_fs, n_out)
-        blind = blind_mask(list(per_lead.values()), n_out, fs=size.fs, target_fs=cfg.beat_fs)
-        return _landed(ref, cfg, first, row, ann, samples, symbols, r_peak, windows, fits, reach, blind)
-
-
-def _reach(per_lead: dict[str, np.ndarray], fs: float, target_fs: float, n_samples: int) -> dict[str, np.ndarray]:
-    """Per lead with dropouts (spans at `fs`), where they reach at the stored rate (`resampled_mask`)."""
-    return {
-        lead: resampled_mask(spans, n_samples, fs=fs, target_fs=target_fs)
-        for lead, spans in per_lead.items()
-        if len(spans)
-    }
+        reach = lead_masks(per_lead, n_out, fs=size.fs, target_fs=cfg.beat_fs)
+        return _landed(ref, cfg, first, row, ann, samples, symbols, r_peak, windows, fits, reach)
 
 
 def _declared_samples(sig: WfdbSignal, size: DeclaredSize) -> int:
@@ -316,27 +306,27 @@ def _landed(
     r_peak: np.ndarray,
     windows: np.ndarray,
     fits: np.ndarray,
-    reach: dict[str, np.ndarray] | None = None,
-    blind: np.ndarray | None = None,
+    reach: Mapping[str, np.ndarray] | None = None,
 ) -> Landed:
     """The record row and its beats, from the windows of the beats that fit (`fits`). A beat whose window
-    reaches a dropout (`reach`: per lead, the samples at the row's rate its dropouts reach) is stored with
-    those leads marked (`BeatBatch.dropout_leads`: a task that reads one leaves it out), and not stored
-    where it reaches one in every lead. An RR interval is unknown only across a stretch where every lead is
-    out (`blind`): where one lead still shows the beats, the annotator marked them, and the interval between
-    two annotated beats is measured. Rhythm episodes are stored whole: the af task leaves out the windows
-    that reach a dropout in the lead it reads. A row read in windows (`_load_in_windows`: `sig` is its first
-    window) keeps no signal to cut episodes from."""
+    reaches a dropout (`reach`: per lead with one, the samples at the row's rate its dropouts reach) is
+    stored with those leads marked (`BeatBatch.dropout_leads`: a task that reads one leaves it out), and
+    not stored where it reaches one in every lead. An RR interval is unknown only across a stretch where
+    every lead is out (`blind_mask`): where one lead still shows the beats, the annotator marked them, and
+    the interval between two annotated beats is measured. Rhythm episodes are stored whole: the af task
+    leaves out the windows that reach a dropout in the lead it reads. A row read in windows
+    (`_load_in_windows`: `sig` is its first window) keeps no signal to cut episodes from."""
     labels = np.array([AAMI[s] for s in symbols])
     statement = cpsc_statement(sig.comments)  # CPSC 2021: the record's AF statement, as written
     changes = rhythm_changes(ann.aux_note)
     only, whole = rhythm_only(symbols, changes), row.n_samples > 0
     unstated = only or (cfg.rhythm_from_beat_records and whole)
     spans = read_rhythm(ann, sig.signal.shape[-1], statement, unstated)
-    rr_prev, rr_next = rr_intervals(r_peak, row.fs, blind)
+    reach = reach or {}
+    rr_prev, rr_next = rr_intervals(r_peak, row.fs, blind_mask([reach.get(lead) for lead in row.lead_names]))
     reached = {  # per lead with dropouts: each beat whose window holds some of its stand-in line
         lead: ~clear_windows(mask, r_peak - cfg.context_samples // 2, cfg.context_samples)
-        for lead, mask in (reach or {}).items()
+        for lead, mask in reach.items()
     }
     dropout_leads: list[list[str]] = []
     if reached:
@@ -348,7 +338,7 @@ def _landed(
         marked = sum(map(bool, dropout_leads))
         row.notes = (
             *row.notes,
-            f"{_said(np.logical_or.reduce(list((reach or {}).values())), row.fs)}: {marked} annotated beats reach "
+            f"{_said(np.logical_or.reduce(list(reach.values())), row.fs)}: {marked} annotated beats reach "
             "one in some lead, stored with those leads marked (a task that reads one leaves them out); "
             f"{len(row.dropout_beat_labels)} reach one in every lead, not stored (counted with the edge beats); "
             f"{int(np.isnan(rr_prev[1:]).sum())} RR intervals across one in every lead stored as unknown",

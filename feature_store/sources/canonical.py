@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..transforms.dropouts import resampled_mask, runs
+from ..transforms.dropouts import lead_masks, runs
 from ..transforms.resample import resample
 from .wfdb_record import WfdbSignal
 
@@ -93,11 +93,9 @@ def base_row(
     signal, fs = resample(sig.signal, fs=sig.fs, target_fs=target_fs)
     fields = comment_fields(sig.comments)
     record_id = record_id or sig.record_id
-    dropouts = [
-        (lead, a, b)
-        for lead in dict.fromkeys(d.lead for d in sig.dropouts)
-        for a, b in runs(resampled_mask(sig.dropout_spans([lead]), signal.shape[-1], fs=sig.fs, target_fs=fs))
-    ]
+    spans = {d.lead: sig.dropout_spans([d.lead]) for d in sig.dropouts}
+    masks = lead_masks(spans, signal.shape[-1], fs=sig.fs, target_fs=fs)
+    dropouts = [(lead, a, b) for lead, mask in masks.items() for a, b in runs(mask)]
     return RecordRow(
         record_id=record_id,
         patient_id=patient_id or record_id,

@@ -3,6 +3,8 @@ pure array functions over a boolean sample mask, for the online rows of records 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import numpy as np
 
 from .resample import resample_spread_s
@@ -63,11 +65,19 @@ def resampled_mask(spans: np.ndarray, n_samples: int, *, fs: float, target_fs: f
     return dropout_mask(scaled, n_samples, margin=margin)
 
 
-def blind_mask(spans_per_lead: list[np.ndarray], n_samples: int, *, fs: float, target_fs: float) -> np.ndarray | None:
-    """Where every one of the given leads is in a dropout (`resampled_mask` of each, at `target_fs`), so no
-    beat could be seen there: an interval across it is not known. None where some lead is never out."""
-    if not spans_per_lead or any(len(spans) == 0 for spans in spans_per_lead):
+def lead_masks(
+    spans: Mapping[str, np.ndarray], n_samples: int, *, fs: float, target_fs: float
+) -> dict[str, np.ndarray]:
+    """Per lead with dropouts (`spans` (k, 2) at `fs`), where they reach in the signal resampled to
+    `target_fs` (`resampled_mask`); leads without one are left out."""
+    return {lead: resampled_mask(own, n_samples, fs=fs, target_fs=target_fs) for lead, own in spans.items() if len(own)}
+
+
+def blind_mask(masks: Sequence[np.ndarray | None]) -> np.ndarray | None:
+    """Where every one of the given leads is in a dropout (each lead's mask, None for a lead never out), so
+    no beat could be seen there: an interval across it is not known. None where there is no such stretch."""
+    known = [mask for mask in masks if mask is not None]
+    if not masks or len(known) < len(masks):
         return None
-    masks = [resampled_mask(spans, n_samples, fs=fs, target_fs=target_fs) for spans in spans_per_lead]
-    both = np.logical_and.reduce(masks)
-    return both if both.any() else None
+    every = np.logical_and.reduce(known)
+    return every if every.any() else None

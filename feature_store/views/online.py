@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from ..sources.annotated import beat_windows, read_annotations, read_beats, rr_i
 from ..sources.leads import lead_notes, pick_leads
 from ..sources.wfdb_record import WfdbSignal, read_wfdb
 from ..tasks import RecordWindows, task_named
-from ..transforms.dropouts import blind_mask, clear_windows, dropout_mask, first_clear, resampled_mask, runs
+from ..transforms.dropouts import blind_mask, clear_windows, dropout_mask, first_clear, lead_masks, resampled_mask, runs
 from ..transforms.resample import resample, rescale_samples
 from ..transforms.rhythm import detect_beats
 from .catalog import ViewInput
@@ -61,17 +62,20 @@ def record_input(path: Path, spec: ViewInput, *, task: str) -> TaskInput:
     annotated = path.with_name(path.name + ".atr").is_file()
     native = np.asarray(read_beats(read_annotations(path))[0] if annotated else [], dtype=np.int64)
     seen_in = sig.lead_names  # the leads the R peaks were found in: an annotator reads them all
+    masks = lead_masks(
+        {lead: sig.dropout_spans([lead]) for lead in sig.lead_names}, signal.shape[1], fs=sig.fs, target_fs=fs
+    )
     if len(native):
         r_peak = rescale_samples(native, fs=sig.fs, target_fs=fs)
     else:  # no .atr, or one without beats (an AF database's rhythm changes): the R peaks are detected
         if long:
             log.info("%s: no beat annotations; detecting the beats of its %.1f h (GQRS, minutes)", path, hours)
-        r_peak, seen_in = _detected(signal, fs, [sig.lead_names[i] for i in leads], sig)
+        r_peak, seen_in = _detected(signal, fs, [sig.lead_names[i] for i in leads], masks)
         native = np.round(np.asarray(r_peak) * sig.fs / fs).astype(np.int64)
         why = f"{path}.atr holds no beat annotation" if annotated else f"{path} has no .atr"
         where = seen_in[0] + (f", and in {seen_in[1]} where {seen_in[0]} is out" if len(seen_in) > 1 else "")
         notes = [*notes, f"{why}: its beats are the {len(r_peak)} R peaks detected (GQRS) in {where}"]
-    blind = blind_mask([sig.dropout_spans([lead]) for lead in seen_in], signal.shape[1], fs=sig.fs, target_fs=fs)
+    blind = blind_mask([masks.get(lead) for lead in seen_in])
     result = _beats(sig.record_id, signal, r_peak, native, fs, spec, task, spoiled=spoiled, blind=blind)
     result.notes, result.record_fs = notes + result.notes, sig.fs
     if long:
@@ -79,15 +83,17 @@ def record_input(path: Path, spec: ViewInput, *, task: str) -> TaskInput:
     return result
 
 
-def _detected(signal: np.ndarray, fs: float, leads: list[str], sig: WfdbSignal) -> tuple[np.ndarray, list[str]]:
-    """R peaks of the task's first lead (`detect_beats`), and where a dropout takes that lead out, those of
-    its second lead there, so that the beats inside are found and the intervals around them measured; and
-    the leads they were found in."""
+def _detected(
+    signal: np.ndarray, fs: float, leads: list[str], masks: Mapping[str, np.ndarray]
+) -> tuple[np.ndarray, list[str]]:
+    """R peaks of the task's first lead (`detect_beats`), and where a dropout takes that lead out (`masks`:
+    per lead with one, where its dropouts reach at `fs`), those of its second lead there, so that the beats
+    inside are found and the intervals around them measured; and the leads they were found in."""
     r_peak = detect_beats(signal[0], fs)
-    out = resampled_mask(sig.dropout_spans(leads[:1]), signal.shape[1], fs=sig.fs, target_fs=fs)
-    if len(leads) < 2 or not out.any():
+    out = masks.get(leads[0])
+    if len(leads) < 2 or out is None:
         return r_peak, leads[:1]
-    other = resampled_mask(sig.dropout_spans(leads[1:2]), signal.shape[1], fs=sig.fs, target_fs=fs)
+    other = masks.get(leads[1], np.zeros(signal.shape[1], bool))
     # the second lead is read around the first one's dropouts only, with enough of it either side for the
     # detector to learn its thresholds from beats: a day-long Holter's few dropouts cost seconds, not minutes
     around = dropout_mask(np.array(runs(out), np.int64), signal.shape[1], margin=int(DETECT_CONTEXT_S * fs))
