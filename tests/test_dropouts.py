@@ -268,7 +268,7 @@ def test_the_beats_task_leaves_out_the_beats_a_dropout_in_its_leads_reaches(tmp_
     assert any("4 annotated beats reach one in some lead" in note for _, note in report.notes)
     inp = load_input(BEATS, [RawSnapshot("annotated", str(store.root), report.snapshot, report.record_ids)])
     assert clean.beats is not None and inp.excluded["dropouts"] == 4  # R peaks 4764, 5060, 5346 and 5633
-    kept = inp.kept({})[0]["entity_id"].to_list()  # the 4 stay rows until the features are made, then leave
+    kept = inp.kept_keys["entity_id"].to_list()  # the 4 stay rows until the features are made, then leave
     assert len(kept) + sum(inp.excluded.values()) == len(clean.beats.r_peak) == len(inp.keys)
     assert set(inp.keys["entity_id"].to_list()) - set(kept) == {"gap:4764", "gap:5060", "gap:5346", "gap:5633"}
 

@@ -60,12 +60,15 @@ class TaskInput:
         train = self.keys["split"].is_in(list(self.train_splits)).to_numpy()
         return train if self.scored is None else train & self.scored
 
-    def kept(self, features: dict[str, np.ndarray]) -> tuple[pl.DataFrame, dict[str, np.ndarray]]:
-        """The keys and feature columns of the scored rows: a row made only as its neighbours' context (a
-        dropout reaches it) leaves once the features are made."""
-        if self.scored is None:
-            return self.keys, features
-        return self.keys.filter(pl.Series(self.scored)), {name: a[self.scored] for name, a in features.items()}
+    @property
+    def kept_keys(self) -> pl.DataFrame:
+        """The keys of the scored rows: a row made only as its neighbours' context (a dropout reaches it)
+        leaves once the features are made (`kept`)."""
+        return self.keys if self.scored is None else self.keys.filter(pl.Series(self.scored))
+
+    def kept(self, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """`columns` (rows first, in this input's row order) of the scored rows only (`kept_keys`)."""
+        return columns if self.scored is None else {name: a[self.scored] for name, a in columns.items()}
 
 
 CROP_MARGIN_S = 1.0  # s of the record on either side of a window while it is resampled (`_crop`)

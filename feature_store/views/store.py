@@ -179,8 +179,8 @@ class FeatureStore:
                         f"{shapes}, the ones before {_view_input(first)}, {columns}; fix: ingest every source of "
                         "the task with one IngestConfig (rates, windows)"
                     )
-                keys, features = inp.kept(features)
-                writer.write(view_table(keys, features))
+                keys = inp.kept_keys
+                writer.write(view_table(keys, inp.kept(features)))
                 rows += len(keys)
             if first is None:
                 writer.write(view_table(empty_input(task, 0).keys, {}))
@@ -256,7 +256,7 @@ class FeatureStore:
             parts, rows = [], 0
             for inp in chunked_inputs(task, snapshots):
                 parts.append(train_moments(inp, pre, backend))
-                rows += len(inp.kept({})[0])
+                rows += len(inp.kept_keys)
             moments = add_moments(parts) | {"all_rows": rows}
             path.write_json(moments)
         return moments
@@ -470,8 +470,8 @@ class FeatureStore:
         first = next(iter(inputs.values()))
         keys, samples = first.keys, first.beats["sample"].to_numpy() if first.beats is not None else first.starts
         if first.scored is not None:  # rows made only as their neighbours' context (a dropout) leave now
-            keys, samples = first.kept({})[0], None if samples is None else samples[first.scored]
-            features = {view: first.kept(cols)[1] for view, cols in features.items()}
+            keys, samples = first.kept_keys, None if samples is None else samples[first.scored]
+            features = {view: first.kept(cols) for view, cols in features.items()}
         return TrainingSet(
             keys["entity_id"].to_numpy(),
             keys,
