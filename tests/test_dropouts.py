@@ -16,7 +16,7 @@ from feature_store.transforms.dropouts import clear_windows, dropout_mask, first
 from feature_store.transforms.resample import resample
 from feature_store.views.catalog import ViewInput
 from feature_store.views.online import record_input
-from tests.records import CPSC2021, MITDB, PTB, copy_record, rewrite_signal
+from tests.records import CINC2017, CPSC2021, MITDB, PTB, copy_record, rewrite_signal
 
 BEATS_SPEC = ViewInput(fs=360.0, samples=720, crop=(270, 522), lead_names=("MLII", "V1"), unit="beat")
 
@@ -353,6 +353,38 @@ def test_a_record_level_source_lands_a_record_with_dropouts_and_cuts_its_row_as_
     online = record_input(tmp_path / "lead_i", spec, task="records")
     assert any("the row is the 10 s from 1.60 s" in n for n in online.notes)
     np.testing.assert_allclose(inp.signal, online.signal, atol=1e-4)  # ingest's row is predict's row
+
+
+def test_a_row_stored_at_another_rate_than_the_tasks_starts_within_a_few_samples_of_predicts(tmp_path, store):
+    """CinC 2017's A00043 (300 Hz, 50 s), its lead off from 5 to 6 s, ingested at 250 Hz for the af task's
+    100 Hz: the stored dropout holds the 300 -> 250 Hz spread and `row_start` adds the 250 -> 100 Hz one,
+    where `predict` adds the 300 -> 100 Hz spread once. Each chain keeps its row clear of the stand-in line;
+    ingest's row starts 4 samples (0.04 s) later, and agrees with `predict`'s to the double resampling's 1e-3."""
+    import shutil
+
+    from feature_store.ingest import ingest_kind
+    from feature_store.raw_store import RawSnapshot
+    from feature_store.sources.registry import discover
+    from feature_store.tasks import AF
+    from feature_store.views.inputs import load_input
+
+    plain = tmp_path / "plain"  # wfdb reads CinC 2017's date-first header line only without its date
+    plain.mkdir()
+    shutil.copyfile(CINC2017 / "A00043.mat", plain / "A00043.mat")
+    lines = (CINC2017 / "A00043.hea").read_text().splitlines()
+    (plain / "A00043.hea").write_text("\n".join([" ".join(lines[0].split()[:4]), *lines[1:]]) + "\n")
+    folder = tmp_path / "src"
+    _blanked(plain / "A00043", folder, "gap", 0, (1500, 1800))
+    (folder / "REFERENCE.csv").write_text("gap,O\n")
+    cfg = IngestConfig(record_fs=250.0)
+    report = ingest_kind("wfdb", discover([folder], cfg)["wfdb"], store, cfg)
+    inp = load_input(AF, [RawSnapshot("wfdb", str(store.root), report.snapshot, report.record_ids)])
+    assert inp.keys["entity_id"].to_list() == ["gap"] and inp.fs == 100.0
+    spec = ViewInput(fs=inp.fs, samples=inp.signal.shape[-1], crop=None, lead_names=("ECG",), unit="record")
+    online = record_input(folder / "gap", spec, task="af")
+    assert any("the row is the 30 s from 6.10 s" in n for n in online.notes)
+    stored, scored = inp.signal[0, 0], online.signal[0, 0]
+    np.testing.assert_allclose(stored[:-4], scored[4:], atol=1e-3)  # ingest's row: 0.04 s later
 
 
 def test_the_neighbours_of_a_beat_left_out_for_a_dropout_read_their_rhythm_as_in_the_clean_record(tmp_path):
