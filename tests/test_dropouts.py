@@ -446,3 +446,24 @@ def test_a_beat_a_dropout_spoils_is_read_against_its_records_median_beat_never_p
     with_clear = read(np.arange(100), ~spoiled)
     np.testing.assert_allclose(with_clear[~spoiled], read(np.flatnonzero(~spoiled)), atol=1e-6)
     assert not np.allclose(read(np.arange(100))[~spoiled], with_clear[~spoiled], atol=1e-3)
+
+
+def test_a_beat_a_dropout_spoils_takes_only_its_own_pick_out_of_a_long_records_median_beat():
+    """MIT-BIH 100 (2,270 beats; the median is taken over 1,000 of them) with 8 beats spoiled in three
+    places: every other beat is read against nearly the clean record's median beat (within 2e-3; 0.0010
+    measured), as the picks are spread over all the record's beats and the spoiled ones only leave theirs.
+    Spread over the clear beats alone, 8 fewer shifted every pick: 0.012."""
+    from feature_store.sources.annotated import AnnotatedBeatSource
+    from feature_store.sources.base import RecordRef
+    from feature_store.transforms.template import record_templates
+
+    beats = AnnotatedBeatSource().load(RecordRef("annotated", MITDB / "100", MITDB), IngestConfig()).beats
+    assert beats is not None and len(beats.r_peak) > 2000
+    waveform, record = beats.windows.astype(np.float64), np.full(len(beats.r_peak), "100")
+    clear = np.ones(len(record), bool)
+    clear[[300, 301, 302, 1200, 1201, 2000, 2001, 2002]] = False
+    spoiled = waveform.copy()
+    spoiled[~clear, 0] = 0.0  # MLII's stand-in line
+    clean = record_templates(waveform, record, beats.r_peak, centre=360, half=36)
+    read = record_templates(spoiled, record, beats.r_peak, centre=360, half=36, clear=clear)
+    assert np.abs(read - clean)[clear].max() < 2e-3

@@ -45,8 +45,8 @@ def record_templates(
     difference relative to the template's, and the log of the QRS energy relative to the template's
     (floored at 1e-3; logs keep a ventricular beat's tenfold energy from dwarfing the scale).
 
-    The median is taken over at most `max_beats` beats spread evenly over the record's time
-    (`r_peak`): a day-long record costs what an hour does, and the rows' order changes nothing. A flat
+    The median is taken over at most `max_beats` beats spread evenly over the record's beats in time
+    order (`r_peak`): a day-long record costs what an hour does, and the rows' order changes nothing. A flat
     template or beat gives correlation 0 and ratio 1 rather than NaN.
 
     `rr_quantile` > 0: the template is the median of the record's unhurried beats only, those whose
@@ -65,7 +65,8 @@ def record_templates(
     wave (where the PR interval is long, some 0.3-0.4 s before the R peak).
 
     `clear`: per beat, False where a dropout's stand-in line is in its window (a row kept only as its
-    neighbours' context): such beats are read against the template, never part of it, while any is clear."""
+    neighbours' context): such beats are read against the template, never part of it, while any is clear;
+    each takes only its own pick out of the median (`_picks`)."""
     out = np.zeros((*waveform.shape[:2], len(template_names(sinus_quantile, pre_qrs))), np.float32)
     k = out.shape[-1] // (2 if sinus_quantile > 0 else 1)
     qrs = slice(max(centre - half, 0), centre + half + 1)
@@ -73,13 +74,27 @@ def record_templates(
     quantiles = (rr_quantile, sinus_quantile) if sinus_quantile > 0 else (rr_quantile,)
     for rows in record_rows(record_id, r_peak):
         beats = waveform[rows].astype(np.float64)
-        usable = rows if clear is None or not clear[rows].any() else rows[clear[rows]]
         for i, quantile in enumerate(quantiles):
-            eligible = _unhurried(usable, rr_prev, quantile)
-            pick = eligible[np.linspace(0, len(eligible) - 1, min(len(eligible), max_beats)).round().astype(int)]
+            pick = _picks(_unhurried(rows, rr_prev, quantile), clear, max_beats)
             template = np.median(waveform[pick].astype(np.float64), axis=0)  # (leads, T)
             out[rows, :, i * k : (i + 1) * k] = _against(beats, template, qrs, pre)
     return out
+
+
+def _picks(eligible: np.ndarray, clear: np.ndarray | None, max_beats: int) -> np.ndarray:
+    """At most `max_beats` of `eligible` (rows in time order), spread evenly over them, less those `clear`
+    marks spoiled. The spread is over every eligible beat, the spoiled ones too, so that a beat a dropout
+    spoils takes away its own pick and moves no other: MIT-BIH 100 with 8 beats spoiled moved every other
+    beat's template features by up to 0.012 when the spread was over the clear beats only. Where every pick
+    is spoiled, the clear beats; where none is clear, every beat."""
+    evenly = np.linspace(0, len(eligible) - 1, min(len(eligible), max_beats)).round().astype(int)
+    if clear is None or clear[eligible[evenly]].all():
+        return eligible[evenly]
+    kept = eligible[evenly][clear[eligible[evenly]]]
+    if len(kept):
+        return kept
+    usable = eligible[clear[eligible]]
+    return eligible[evenly] if not len(usable) else _picks(usable, None, max_beats)
 
 
 def _against(beats: np.ndarray, template: np.ndarray, qrs: slice, pre: slice | None = None) -> np.ndarray:

@@ -140,10 +140,11 @@ class Family(Protocol):
 
 class TimeFamily:
     name, params_cls = "time", TimeParams
-    # beats: 2 `template`; 3 the slow RR reference; 4 the 90th-percentile RR reference.
+    # beats: 2 `template`; 3 the slow RR reference; 4 the 90th-percentile RR reference; 5 a beat a dropout
+    # spoils takes only its own pick out of its record's median beat (the same views where none is spoiled).
     # records: 5 R peaks detected at 300 Hz or more, the rhythm's irregularity (`hrv`), and windows of
     # annotated records resampled with the record around them (`inputs._crop`)
-    code_versions = {"beat": "4", "record": "5"}
+    code_versions = {"beat": "5", "record": "5"}
 
     def arrays(
         self, x: Array, xp: ModuleType, *, fs: float, params: TimeParams, crop: tuple[int, int] | None
