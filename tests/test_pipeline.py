@@ -51,8 +51,10 @@ pytestmark = pytest.mark.heavy
 @pytest.fixture
 def sources(tmp_path):
     src = tmp_path / "src"
-    for name in ("HR06000", "HR06001", "E07500", "JS20004"):  # JS20004 has flat leads
+    for name in ("HR06000", "HR06001", "E07500"):
         copy_record(CINC / name, src / "cinc")
+    cut = copy_record(CINC / "HR06003", src / "cinc", "cut").with_name("cut.mat")  # an interrupted download
+    cut.write_bytes(cut.read_bytes()[:5000])
     copy_record(MITDB / "232", src / "mitdb")  # DS2
     copy_record(MITDB / "209", src / "mitdb")  # DS1: feature statistics are fitted on it
     copy_record(CINC2017 / "A00001", src / "plain")  # plain WFDB: no labels beside it
@@ -241,7 +243,7 @@ def test_ingest_assets_materialize_with_metadata_and_passing_checks(tmp_path, so
     assert "| S |" in _text(beats, "class_counts") and "DS2" in _text(beats, "class_counts")
     assert _text(beats, "preview").startswith("![preview](data:image/png;base64,")
     cinc = meta["challenge_records"]
-    assert cinc["quarantined_now"].value == 1 and "flat_lead" in _text(cinc, "quarantine")
+    assert cinc["quarantined_now"].value == 1 and "length_mismatch" in _text(cinc, "quarantine")
     assert "164934002" in _text(cinc, "unmapped_codes")
     checks = _checks(result)
     assert all(c.passed for c in checks.values()), checks
@@ -453,7 +455,7 @@ def test_the_sensors_first_tick_after_make_demo_does_not_ingest_the_same_records
     demo = subprocess.run(
         [sys.executable, "-m", "pipelines.demo"], env=env | {"ECGNET_STAGES": "ingest"}, capture_output=True, text=True
     )
-    assert demo.returncode in (0, 2), demo.stderr[-2000:]  # 2: JS20004's flat leads fail the quarantine limit
+    assert demo.returncode in (0, 2), demo.stderr[-2000:]  # 2: the cut record fails the quarantine limit
     assert (home / "sources.state").read_text() == folder_state([sources])
     resources = _resources(tmp_path, sources)
     with dg.build_sensor_context(resources=resources, instance=_instance()) as context:
@@ -500,7 +502,7 @@ def test_feature_assets_materialize_pass_their_checks_and_are_reused(tmp_path, s
     spec = meta["beat_spectrogram_features"]
     assert spec["computed_shards"].value == len(SHARD_KEYS) and _number(spec, "rows") > 4700
     assert _text(spec, "preview").startswith("![preview](data:image/png;base64,")
-    assert meta["record_time_features"]["rows"].value == 3  # 4 Challenge records, JS20004 is flat
+    assert meta["record_time_features"]["rows"].value == 3  # the 3 Challenge records that land
     time = [m.metadata for m in _events(first, "beat_time_features")]
     assert sum(_number(m, "dagster/row_count") for m in time) == _number(time[0], "rows")
     versions = time[0]["versions"].value

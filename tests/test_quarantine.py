@@ -60,12 +60,32 @@ def test_duplicate_record_id_is_quarantined_and_the_first_one_kept(tmp_path, cfg
     assert q.code == "duplicate_id" and q.path.endswith("b/HR06000") and "a/HR06000" in q.reason
 
 
-def test_real_records_with_flat_leads_are_quarantined(cfg, store):
-    """Two of the bundled Ningbo records (JS20004, JS20008) carry all-zero V2, V4 and V6."""
+def test_real_records_with_flat_leads_land_without_them_and_serve_the_tasks_that_read_other_leads(cfg, store):
+    """Two of the bundled Ningbo records (JS20004, JS20008) carry all-zero V2, V4 and V6: they land with
+    their nine other leads and a note, as a record without those leads would. The records task, which reads
+    all twelve, counts JS20004 as missing leads; `predict` scores its beats (II and V1) and says why the
+    records model cannot read it. Every lead flat is still refused (tests/malformed.py)."""
+    from feature_store.raw_store import RawSnapshot
+    from feature_store.tasks import RECORDS
+    from feature_store.views.catalog import ViewInput
+    from feature_store.views.inputs import load_input
+    from feature_store.views.online import record_input
+
     refs = [r for r in discover([CINC], cfg)["challenge"] if r.path.name in ("JS20004", "JS20005")]
     report = ingest_kind("challenge", refs, store, cfg)
-    assert report.landed == ["JS20005"]
-    assert report.quarantined[0].code == "flat_lead" and "V2" in report.quarantined[0].reason
+    assert sorted(report.landed) == ["JS20004", "JS20005"] and not report.quarantined
+    said = "lead(s) ['V2', 'V4', 'V6'] are flat (peak-to-peak < 0.01 mV): left out; fix: check the electrode"
+    assert (str(CINC / "JS20004"), said) in report.notes
+    leads = store.scan_records().filter(pl.col("record_id") == "JS20004").collect()["lead_names"].to_list()
+    assert leads == [["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V3", "V5"]]
+    records = load_input(RECORDS, [RawSnapshot("challenge", str(store.root), report.snapshot, report.record_ids)])
+    assert records.keys["entity_id"].to_list() == ["JS20005"] and records.excluded["missing_leads"] == 1
+    beats = ViewInput(fs=360.0, samples=720, crop=(270, 522), lead_names=("MLII", "V1"), unit="beat")
+    scored = record_input(CINC / "JS20004", beats, task="beats")
+    assert len(scored.keys) >= 8 and said in scored.notes and "lead MLII read from II" in scored.notes
+    whole = ViewInput(fs=100.0, samples=1000, crop=None, lead_names=tuple(leads[0]), unit="record")
+    with pytest.raises(ValueError, match=r"without V2, V4, V6 \(flat: left out\).*check the flat leads' electrodes"):
+        record_input(CINC / "JS20004", whole, task="records")
 
 
 def test_a_fixed_record_leaves_quarantine(tmp_path, cfg, store):

@@ -172,8 +172,8 @@ class AnnotatedBeatSource:
     kind = "annotated"
     # 1: an .atr of rhythm changes only (AFDB) lands its episodes; it was quarantined before. 2: a record
     # with dropouts lands (it was quarantined, non_finite), its beats marked with the leads a dropout reaches
-    # since raw schema 3
-    revision = 2
+    # since raw schema 3. 3: a record with a lead flat the whole record lands without it (it was quarantined, flat_lead)
+    revision = 3
 
     def load(self, ref: RecordRef, cfg: IngestConfig) -> Landed:
         record = ref.path.name

@@ -15,7 +15,7 @@ from .wfdb_record import read_wfdb
 
 class PlainWfdbSource:
     kind = "wfdb"
-    revision = 0
+    revision = 1  # 1: a record with a lead flat the whole record lands without it (it was quarantined, flat_lead)
 
     def load(self, ref: RecordRef, cfg: IngestConfig) -> Landed:
         sig = read_wfdb(ref.path, cfg, keep_dropouts=True)  # rows are cut clear of them (inputs)

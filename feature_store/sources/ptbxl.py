@@ -113,7 +113,7 @@ def _row_problem(row: dict, column: str) -> str:
 
 class PtbxlSource:
     kind = "ptbxl"
-    revision = 0
+    revision = 1  # 1: a record with a lead flat the whole record lands without it (it was quarantined, flat_lead)
 
     def load(self, ref: RecordRef, cfg: IngestConfig) -> Landed:
         meta = ref.meta

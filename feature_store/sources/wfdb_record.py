@@ -69,6 +69,7 @@ class WfdbSignal:
     # with keep_dropouts: the runs of invalid samples left, bridged by a line in `signal` so that
     # filters run; nothing that touches one may be scored
     dropouts: tuple[Dropout, ...] = ()
+    flat_leads: tuple[str, ...] = ()  # leads left out as flat the whole record (`IngestConfig.flat_mv`)
 
     def dropout_spans(self, leads: list[str] | None = None) -> np.ndarray:
         """(k, 2) [start, stop) of the dropouts in `leads` (default: every lead), samples at `fs`."""
@@ -76,6 +77,9 @@ class WfdbSignal:
         return np.array(own, np.int64).reshape(-1, 2)
 
 
+# a flat lead whose gain is this many times the record's other leads' is a header's wrong gain, not an
+# electrode off: an ECG recorder samples its leads alike
+GAIN_SPREAD = 100.0
 # physical units of ECG leads -> factor to mV; a lead in any other unit is not an ECG lead
 _TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3, "": 1.0, "nu": 1.0}
 
@@ -130,7 +134,7 @@ def read_wfdb(
         _check_header(header, text, path, cfg, multi, None if frames is None else frames[1] - frames[0])
         record = _read_signal(where, path, multi, frames)
     # a window of a long record may fall wholly inside one lead's dropout: the lead stays, as in the others
-    leads, signal, spf, dropped = _ecg_leads(record, path, keep_empty=keep_dropouts and frames is not None)
+    leads, signal, spf, dropped, gains = _ecg_leads(record, path, keep_empty=keep_dropouts and frames is not None)
     fs = float(header.fs) * spf  # a multi-frequency record's ECG runs at a multiple of the frame rate
     _check_fs(fs, path, cfg)
     expected = header.sig_len if frames is None else frames[1] - frames[0]
@@ -147,7 +151,15 @@ def read_wfdb(
     if keep_dropouts:
         invalid = ~np.isfinite(signal)
         signal, dropouts = bridge_dropouts(signal, leads)  # the reader says what it kept out, for its leads
-    _check_values(signal, leads, path, cfg, fs, invalid)
+    # a lead flat the whole record (an electrode never attached, a channel the recorder wrote as zeros) is
+    # left out as an absent one is, so that the leads a task reads still serve it; a window of a long
+    # record keeps refusing one, as its leads must be the same in every window
+    flat = _check_values(signal, leads, path, cfg, fs, invalid, drop_flat=frames is None, gains=gains)
+    if flat:
+        keep = [i for i, lead in enumerate(leads) if lead not in flat]
+        signal, leads = signal[keep], [leads[i] for i in keep]
+        dropouts = tuple(d for d in dropouts if d.lead not in flat)
+        notes.append(flat_note(flat, cfg))
     if frames is None and signal.shape[1] < cfg.min_duration_s * fs:
         raise RecordError(
             "too_short",
@@ -164,7 +176,13 @@ def read_wfdb(
         recorded_at=base.at if not base.standard else _recorded_at(header),
         notes=tuple(notes),
         dropouts=dropouts,
+        flat_leads=tuple(flat),
     )
+
+
+def flat_note(flat: list[str] | tuple[str, ...], cfg: IngestConfig) -> str:
+    """What a reader says of the leads it left out as flat (ingest's record note, `predict`'s)."""
+    return f"lead(s) {list(flat)} are flat (peak-to-peak < {cfg.flat_mv:g} mV): left out; fix: check the electrode"
 
 
 @contextmanager
@@ -208,11 +226,11 @@ def _read_signal(where: Path, path: Path, multi: bool, frames: tuple[int, int] |
 
 def _ecg_leads(
     record: wfdb.Record, path: Path, *, keep_empty: bool = False
-) -> tuple[list[str], np.ndarray, int, list[str]]:
+) -> tuple[list[str], np.ndarray, int, list[str], list[float]]:
     """The ECG leads of a record read frame by frame, in mV (leads x samples), their samples per frame,
-    and notes on the signals left out: names no alias knows, units that are not a voltage, leads with
-    no sample at all (absent from every segment; kept with `keep_empty`), leads at another rate than the
-    fastest ECG lead."""
+    notes on the signals left out (names no alias knows, units that are not a voltage, leads with no sample
+    at all (absent from every segment; kept with `keep_empty`), leads at another rate than the fastest ECG
+    lead) and each lead's gain in adu per mV (NaN where the header gives none, as a multi-segment one)."""
     names, arrays = list(record.sig_name or []), record.e_p_signal or []
     units = [str(u or "").strip().lower() for u in (record.units or [""] * len(names))]
     spf = [int(n or 1) for n in (record.samps_per_frame or [1] * len(names))]
@@ -244,7 +262,9 @@ def _ecg_leads(
         notes.append(f"leads {other} are sampled at another rate than the other ECG leads; left out")
     kept = [(i, name) for i, name in candidates if spf[i] == rate]
     signal = np.stack([np.asarray(arrays[i], dtype=np.float64) * _TO_MV[units[i]] for i, _ in kept])
-    return [name for _, name in kept], signal, rate, notes
+    gains = list(record.adc_gain or [None] * len(names))
+    per_mv = [float(gains[i]) / _TO_MV[units[i]] if gains[i] else float("nan") for i, _ in kept]
+    return [name for _, name in kept], signal, rate, notes, per_mv
 
 
 def repair_gaps(signal: np.ndarray, max_gap: int, *, trim: bool = True) -> tuple[np.ndarray, str]:
@@ -581,10 +601,21 @@ def _check_mat_file(file: Path, fmt: str, count: int, sig_len: int | None, offse
 
 
 def _check_values(
-    signal: np.ndarray, leads: list[str], path: Path, cfg: IngestConfig, fs: float, invalid: np.ndarray | None = None
-) -> None:
+    signal: np.ndarray,
+    leads: list[str],
+    path: Path,
+    cfg: IngestConfig,
+    fs: float,
+    invalid: np.ndarray | None = None,
+    *,
+    drop_flat: bool = False,
+    gains: list[float] | None = None,
+) -> list[str]:
     """Refuse values no ECG has. `invalid`: the samples a dropout's stand-in fills, which say nothing of
-    the lead's gain (a lead wholly inside a dropout is not flat, it is absent there)."""
+    the lead's gain (a lead wholly inside a dropout is not flat, it is absent there). The flat leads, where
+    `drop_flat` lets the caller leave them out (a refusal where every lead is flat, or without it). `gains`
+    (adu per mV, per lead): a flat lead whose gain is `GAIN_SPREAD` times the other leads' is a wrong
+    gain, refused, not an electrode off."""
     bad = ~np.isfinite(signal)
     if bad.any():
         counts = {lead: int(n) for lead, n in zip(leads, bad.sum(axis=1)) if n}
@@ -618,13 +649,25 @@ def _check_values(
             f"{path.name}.hea is probably wrong (e.g. 1000x); fix: correct the ADC gain or the units of its "
             "signal lines",
         )
-    if flat:
+    if flat and gains is not None and len(flat) < len(leads):
+        usual = np.nanmedian([g for lead, g in zip(leads, gains) if lead not in flat] or [np.nan])
+        odd = {lead: g for lead, g in zip(leads, gains) if lead in flat and g > GAIN_SPREAD * usual}
+        if odd:
+            raise RecordError(
+                "flat_lead",
+                f"{path}: lead(s) {list(odd)} are below {cfg.flat_mv} mV peak-to-peak at a gain of "
+                f"{', '.join(f'{g:.3g}' for g in odd.values())} adu/mV, over {GAIN_SPREAD:g} times the other "
+                f"leads' ({usual:.3g}): the gain in {path.name}.hea is probably wrong; fix: correct the ADC gain "
+                "of those signal lines",
+            )
+    if flat and (len(flat) == len(leads) or not drop_flat):
         raise RecordError(
             "flat_lead",
             f"{path}: lead(s) {flat} are flat (peak-to-peak < "
             f"{cfg.flat_mv} mV); fix: check the electrode, or drop the lead from the "
             "record before ingest",
         )
+    return flat
 
 
 def _recorded_at(header: wfdb.Record) -> dt.datetime | None:

@@ -15,7 +15,7 @@ from ..beat_ids import beat_ids
 from ..config import ingest_from_env
 from ..sources.annotated import beat_windows, read_annotations, read_beats, rr_intervals
 from ..sources.leads import lead_notes, pick_leads
-from ..sources.wfdb_record import WfdbSignal, read_wfdb
+from ..sources.wfdb_record import WfdbSignal, flat_note, read_wfdb
 from ..tasks import RecordWindows, task_named
 from ..transforms.dropouts import blind_mask, clear_windows, dropout_mask, first_clear, lead_masks, resampled_mask, runs
 from ..transforms.resample import resample, rescale_samples
@@ -37,7 +37,8 @@ def record_input(path: Path, spec: ViewInput, *, task: str) -> TaskInput:
     with dropouts (runs of invalid samples, as ICU recorders write for a lead off) is scored around
     them: no row whose window touches one in a lead the task reads, no RR interval across one."""
     start = time.perf_counter()
-    sig = read_wfdb(path, ingest_from_env(), keep_dropouts=True)  # the rates and size limit ingest reads with
+    cfg = ingest_from_env()  # the rates and size limit ingest reads with
+    sig = read_wfdb(path, cfg, keep_dropouts=True)
     hours = sig.signal.shape[1] / sig.fs / 3600
     long = hours * 3600 >= LONG_RECORD_S
     if long:
@@ -50,7 +51,9 @@ def record_input(path: Path, spec: ViewInput, *, task: str) -> TaskInput:
             time.perf_counter() - start,
         )
     signal, fs = resample(sig.signal, fs=sig.fs, target_fs=spec.fs)
-    leads, notes = _task_leads(sig.lead_names, task, path)
+    leads, notes = _task_leads(sig.lead_names, task, path, sig.flat_leads)
+    if sig.flat_leads:  # an electrode off the whole record is worth saying, read or not
+        notes = [flat_note(sig.flat_leads, cfg), *notes]
     signal = signal[leads]
     spoiled = _spoiled(sig, [sig.lead_names[i] for i in leads], fs, signal.shape[1])
     if spoiled is not None:
@@ -133,17 +136,23 @@ def _spoiled(sig: WfdbSignal, leads: list[str], fs: float, n_samples: int) -> Sp
     return Spoiled(resampled_mask(sig.dropout_spans(leads), n_samples, fs=sig.fs, target_fs=fs), what, sig.path)
 
 
-def _task_leads(names: list[str], task: str, path: Path) -> tuple[list[int], list[str]]:
-    """The record's leads that fill the task's slots, by name; a clear refusal when one is missing."""
+def _task_leads(names: list[str], task: str, path: Path, flat: tuple[str, ...] = ()) -> tuple[list[int], list[str]]:
+    """The record's leads that fill the task's slots, by name; a clear refusal when one is missing (`flat`:
+    those the reader left out as flat, named as such)."""
     slots = task_named(task).window.leads
     picked = pick_leads(slots, names)
     if picked is None:
         wanted = "; ".join(s.name + (f" (or {', '.join(s.substitutes)})" if s.substitutes else "") for s in slots)
-        lacking = [s.name for s in slots if pick_leads((s,), names) is None]
+        lacking = [s for s in slots if pick_leads((s,), names) is None]
+        was_flat = [s.name for s in lacking if any(pick_leads((s,), [lead]) is not None for lead in flat)]
+        absent = [s.name for s in lacking if s.name not in was_flat]
+        said = ", ".join(absent) + (" and " if absent and was_flat else "")
+        said += f"{', '.join(was_flat)} (flat: left out)" if was_flat else ""
         raise ValueError(
             f"{path}: the {task} model reads leads {wanted}; the record has {names}, "
-            + (f"without {', '.join(lacking)}" if lacking else "too few to fill every one")
+            + (f"without {said}" if lacking else "too few to fill every one")
             + "; fix: score a record with those leads (a model trained on other leads reads them wrong)"
+            + (", or check the flat leads' electrodes" if was_flat else "")
         )
     return picked, lead_notes(slots, names, picked)
 
