@@ -12,7 +12,9 @@ import polars as pl
 import torch
 from mlflow.exceptions import MlflowException
 
+from feature_store.config import MAX_RECORD_VALUES_ENV
 from feature_store.tasks import RecordWindows, TaskSpec
+from feature_store.views.online import NothingClear, Section, clock, record_sections
 from feature_store.views.store import FeatureStore
 from feature_store.workspace import Workspace
 
@@ -55,7 +57,7 @@ class Prediction:
     ids: np.ndarray
     probs: np.ndarray  # (rows, classes)
     uri: str
-    flat: np.ndarray  # (rows, width): the packed inputs the model saw
+    flat: np.ndarray | None  # (rows, width): the packed inputs the model saw; None for a record read in sections
     layout: Layout
     model: torch.nn.Module  # the packed champion: flat rows in, probabilities out
     run_id: str  # the MLflow run that logged it (and its explanation baseline)
@@ -117,10 +119,15 @@ def predict(record: Path, task: TaskSpec, workspace: Workspace, champion: Champi
             f"{record}.hea not found; fix: give the record path without extension, e.g. data/sample/mitdb/100"
         )
     champion = champion or load_champion(task, workspace)
-    views = champion.views
-    online = FeatureStore(workspace.store, workspace.features).online(record, list(views), versions=views)
+    views, store = champion.views, FeatureStore(workspace.store, workspace.features)
+    sections = record_sections(record, task.name)
+    if sections is not None and len(sections) > 1:
+        return _predict_sections(record, task, store, champion, sections)
+    section = sections[0] if sections else None
+    online = store.online(record, list(views), versions=views, section=section)
     flat = champion.layout.pack(modality_inputs(online.features, task.name))
     probs = packed_probs(champion.model, flat)
+    notes = online.notes if section is None else [_sections_note(record, [section]), *online.notes]
     return Prediction(
         champion.classes,
         online.ids,
@@ -131,10 +138,59 @@ def predict(record: Path, task: TaskSpec, workspace: Workspace, champion: Champi
         champion.model,
         champion.run_id,
         Path(record),
-        online.notes,
+        notes,
         online.samples,
         champion.names,
         online.record_fs,
+    )
+
+
+def _predict_sections(
+    record: Path, task: TaskSpec, store: FeatureStore, champion: Champion, sections: list[Section]
+) -> Prediction:
+    """A record too long to read whole, scored section by section (`record_sections`): what is held at once
+    is one section's signal and features; the packed inputs are not kept (`--explain` reads a record whole)."""
+    ids, probs, samples, notes, record_fs = [], [], [], [], None
+    for section in sections:
+        try:
+            online = store.online(record, list(champion.views), versions=champion.views, section=section)
+        except NothingClear as err:  # a section inside a dropout: said, the others scored
+            notes.append(f"{err}: not scored")
+            continue
+        ids.append(online.ids)
+        probs.append(packed_probs(champion.model, champion.layout.pack(modality_inputs(online.features, task.name))))
+        assert online.samples is not None  # a rhythm task's windows carry their first samples
+        samples.append(online.samples)
+        notes += online.notes
+        record_fs = online.record_fs
+    if not ids:
+        raise ValueError(f"{record}: no section holds a window clear of dropouts; fix: score a recording without them")
+    return Prediction(
+        champion.classes,
+        np.concatenate(ids),
+        np.concatenate(probs),
+        champion.uri,
+        None,
+        champion.layout,
+        champion.model,
+        champion.run_id,
+        Path(record),
+        [_sections_note(record, sections), *dict.fromkeys(notes)],
+        np.concatenate(samples),
+        champion.names,
+        record_fs,
+    )
+
+
+def _sections_note(record: Path, sections: list[Section]) -> str:
+    """How a record over the size limit was read."""
+    first = sections[0]
+    if len(sections) == 1:
+        read = clock(first.stop / first.fs)
+        return f"the record is over {MAX_RECORD_VALUES_ENV}: its row is read from its first {read} (h:mm:ss)"
+    return (
+        f"the record is over {MAX_RECORD_VALUES_ENV}: read in {len(sections)} sections of "
+        f"{clock((first.stop - first.start) / first.fs)} (h:mm:ss), one at a time"
     )
 
 
@@ -203,10 +259,10 @@ def episodes_line(
     if not runs:
         return f"{cls}: no window predicted"
     first, n = max(runs, key=lambda run: run[1])
-    onset = int(first * window_s if onsets_s is None else onsets_s[first])
+    onset = first * window_s if onsets_s is None else onsets_s[first]
     return (
         f"{cls}: {len(runs)} episode(s) of consecutive windows, the longest {n * window_s / 60:.1f} min from "
-        f"{onset // 3600}:{onset // 60 % 60:02d}:{onset % 60:02d}"
+        f"{clock(onset)}"
     )
 
 
@@ -234,6 +290,11 @@ def explain_prediction(
     class), from the train mean it was logged with; the mean attribution per predicted class is drawn
     to `out` (PNG)."""
     cfg = cfg or ExplainConfig()
+    if pred.flat is None:
+        raise ValueError(
+            f"{pred.record}: read in sections (over {MAX_RECORD_VALUES_ENV}), its rows' inputs are not kept; fix: "
+            f"explain a stretch of it (wfdb.rdrecord with sampfrom/sampto, then wfdb.wrsamp), or raise the limit"
+        )
     with Tracker.for_workspace(workspace).fluent():
         try:
             path = mlflow.artifacts.download_artifacts(run_id=pred.run_id, artifact_path=f"explain/{BASELINE_FILE}")

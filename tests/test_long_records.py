@@ -105,3 +105,70 @@ def test_beats_outside_a_long_record_are_refused_before_any_window_is_read(tmp_p
         AnnotatedBeatSource().load(RecordRef("annotated", record, tmp_path), IngestConfig(max_record_values=LIMIT))
     assert err.value.code == "annotation_unreadable" and "outside the record's 650000 samples" in str(err.value)
     assert "fix:" in str(err.value) and not reads
+
+
+def _sections_and_whole(record, monkeypatch, limit=LIMIT, task="af"):
+    from feature_store.views.catalog import ViewInput
+    from feature_store.views.online import NothingClear, record_input, record_sections
+
+    spec = ViewInput(fs=100.0, samples=3000, crop=None, lead_names=("ECG",), unit="record")
+    whole = record_input(record, spec, task=task)
+    monkeypatch.setenv("ECGNET_MAX_RECORD_VALUES", str(limit))
+    sections, parts, skipped = record_sections(record, task), [], []
+    assert sections is not None
+    for section in sections:
+        try:
+            parts.append(record_input(record, spec, task=task, section=section))
+        except NothingClear as err:
+            skipped.append(str(err))
+    return whole, sections, parts, skipped
+
+
+def test_predict_reads_a_record_over_the_limit_for_the_af_task_in_sections_with_the_whole_records_windows(
+    monkeypatch,
+):
+    """MIT-BIH 100 (30 min, 1.3 M values) with the limit at 300,000: `predict` reads it in sections of whole
+    30 s windows, each read with a window either side, never more than the limit at once, and makes the
+    60 windows of a whole read: the same samples (rate conversion lines up), names and first samples."""
+    from feature_store.views.online import record_sections
+
+    spans = []
+    real = wfdb.rdrecord
+
+    def spy(*args, sampfrom=0, sampto=None, **kwargs):
+        spans.append((sampfrom, sampto))
+        return real(*args, sampfrom=sampfrom, sampto=sampto, **kwargs)
+
+    monkeypatch.setattr(wfdb, "rdrecord", spy)
+    whole, sections, parts, skipped = _sections_and_whole(MITDB / "100", monkeypatch)
+    assert record_sections(MITDB / "100", "beats") is None  # beats: read whole (its references span the record)
+    assert len(sections) == 10 and not skipped and sections[-1].stop == 650_000
+    assert all((stop - start) * 2 <= LIMIT for start, stop in spans[1:])  # [0]: the whole read
+    said = ["section 1 of 10 (0:00:00-0:03:00)", "section 2 of 10 (0:03:00-0:06:00)"]
+    assert [s.said() for s in sections[:2]] == said
+    ids = [i for part in parts for i in part.keys["entity_id"].to_list()]
+    assert ids == whole.keys["entity_id"].to_list() and len(ids) == 60
+    np.testing.assert_array_equal(np.concatenate([p.starts for p in parts]), whole.starts)
+    np.testing.assert_allclose(np.concatenate([p.signal for p in parts]), whole.signal, atol=1e-5)
+
+
+def test_a_record_over_the_limit_keeps_out_the_windows_a_dropout_reaches_section_by_section(tmp_path, monkeypatch):
+    """Record 100 with MLII off from 60 s to 250 s: the windows that touch it are left out as in a whole read,
+    and a section wholly inside it gives none, said, not a refusal of the record (the window from 30 s ends
+    within resampling's reach of the dropout)."""
+    from tests.records import rewrite_signal
+
+    def blank(signal):
+        signal[60 * 360 : 250 * 360, 0] = np.nan
+
+    record = rewrite_signal(MITDB / "100", tmp_path, "gap", blank)
+    whole, sections, parts, skipped = _sections_and_whole(record, monkeypatch, 3 * 10_800 * 2 * 2)  # 1.5 min each
+    spoiled = [(2, "0:01:30-0:03:00"), (3, "0:03:00-0:04:30")]
+    assert skipped == [f"section {k} of 20 ({span}): every window touches a dropout" for k, span in spoiled]
+    ids = [i for part in parts for i in part.keys["entity_id"].to_list()]
+    assert ids == whole.keys["entity_id"].to_list() and len(ids) == 60 - 8
+    np.testing.assert_allclose(np.concatenate([p.signal for p in parts]), whole.signal, atol=1e-5)
+    assert parts[0].notes == [
+        "lead ECG read from MLII",
+        "section 1 of 20 (0:00:00-0:01:30): 2 of 3 windows touch a dropout: not scored",
+    ]

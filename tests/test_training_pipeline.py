@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import dagster as dg
 import mlflow
+import numpy as np
 import polars as pl
 import pytest
 
@@ -500,7 +501,7 @@ def test_a_pickled_file_planted_beside_the_champion_is_refused_not_run(trained, 
     assert "MLFLOW_ALLOW_PICKLE_DESERIALIZATION" not in os.environ  # restored for the rest of the process
 
 
-def test_the_af_task_trains_and_compares_on_the_bundled_cinc_2017_records(tmp_path, capsys):
+def test_the_af_task_trains_and_compares_on_the_bundled_cinc_2017_records(tmp_path, capsys, monkeypatch):
     from feature_store.tasks import AF
     from feature_store.workspace import SAMPLE_DATA
 
@@ -533,3 +534,18 @@ def test_the_af_task_trains_and_compares_on_the_bundled_cinc_2017_records(tmp_pa
     assert ecgnet_main(short) == 2  # 30 s: one row, refused by name, nothing drawn
     assert "A00001: one row of 30 s, nothing over time; fix:" in capsys.readouterr().err
     assert not (tmp_path / "no.png").exists()
+    # a record over ECGNET_MAX_RECORD_VALUES (MIT-BIH 100 under a 300,000 limit) is read in sections: the
+    # windows and probabilities of a whole read; --explain, which needs every row's inputs, is refused
+    tables, mitdb = [], [*argv[:1], str(SAMPLE_DATA / "mitdb" / "100"), *argv[2:], "--rows", "0"]
+    for limit in (None, "300000"):
+        if limit:
+            monkeypatch.setenv("ECGNET_MAX_RECORD_VALUES", limit)
+        assert ecgnet_main([*mitdb, "--out", str(tmp_path / f"{limit}.csv")]) == 0
+        tables.append(pl.read_csv(tmp_path / f"{limit}.csv"))
+    assert "read in 10 sections of 0:03:00 (h:mm:ss), one at a time" in capsys.readouterr().out
+    whole, sections = tables
+    assert sections["id"].to_list() == whole["id"].to_list() and len(whole) == 60
+    probs = [f"p_{c}" for c in AF.classes]
+    np.testing.assert_allclose(sections.select(probs).to_numpy(), whole.select(probs).to_numpy(), atol=1e-5)
+    assert ecgnet_main([*mitdb, "--explain", str(tmp_path / "no.png")]) == 2
+    assert "read in sections (over ECGNET_MAX_RECORD_VALUES), its rows' inputs are not kept" in capsys.readouterr().err

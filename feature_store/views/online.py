@@ -15,7 +15,7 @@ from ..beat_ids import beat_ids
 from ..config import ingest_from_env
 from ..sources.annotated import beat_windows, read_annotations, read_beats, rr_intervals
 from ..sources.leads import lead_notes, pick_leads
-from ..sources.wfdb_record import WfdbSignal, flat_note, read_wfdb
+from ..sources.wfdb_record import WfdbSignal, declared_size, flat_note, read_wfdb
 from ..tasks import RecordWindows, task_named
 from ..transforms.dropouts import blind_mask, clear_windows, dropout_mask, first_clear, lead_masks, resampled_mask, runs
 from ..transforms.resample import resample, rescale_samples
@@ -32,23 +32,79 @@ REFRACTORY_S = 0.2  # two R peaks closer than this are one beat found in two lea
 DETECT_CONTEXT_S = 10.0  # s of the second lead read either side of the first one's dropout to find beats in
 
 
-def record_input(path: Path, spec: ViewInput, *, task: str) -> TaskInput:
+@dataclass(frozen=True)
+class Section:
+    """Frames [start, stop) of a record over `IngestConfig.max_record_values`, whose rows are made from the
+    frames `read` (the section and a row's length either side, so that rate conversion reaches none of its
+    rows from an edge); `index` of `count` sections."""
+
+    start: int
+    stop: int
+    read: tuple[int, int]
+    fs: float  # frames per second (the header's rate)
+    index: int
+    count: int
+
+    def said(self) -> str:
+        return f"section {self.index + 1} of {self.count} ({clock(self.start / self.fs)}-{clock(self.stop / self.fs)})"
+
+
+def clock(seconds: float) -> str:
+    """A time in a record as h:mm:ss."""
+    s = int(seconds)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+def record_sections(path: Path, task: str) -> list[Section] | None:
+    """How `predict` reads a record over `IngestConfig.max_record_values` (ECGNET_MAX_RECORD_VALUES) for a task
+    of record rows, instead of refusing it: a rhythm task's windows (af), laid end to end from the record's
+    start, section by section, each section a whole number of windows, so that the rows are the rows of the
+    whole record (a 14-day patch in the memory of its sections); the records task's one row from the first
+    section. None where the record is read whole: within the limit, or a beats task (the record's median
+    beat and rhythm references span the whole record; the reader refuses it with its fix)."""
+    window = task_named(task).window
+    if not isinstance(window, RecordWindows):
+        return None
+    cfg, size = ingest_from_env(), declared_size(path)
+    row = window.duration_s * size.fs  # frames
+    if size.values <= cfg.max_record_values or not size.frames or not float(row).is_integer():
+        return None  # a rate without whole frames a row: read whole, or refused by the reader
+    row, frames = int(row), size.frames
+    if not window.rhythm_windows:
+        stop = min(frames, max(row, cfg.max_record_values // size.n_sig))
+        return [Section(0, stop, (0, stop), size.fs, 0, 1)]
+    step = max(row, cfg.max_record_values // (2 * size.n_sig) // row * row)  # room for the margins
+    starts = range(0, max(1, frames - row + 1), step)  # the last section ends with the record: no section of none
+    stops = [*starts[1:], frames]
+    return [
+        Section(a, b, (max(0, a - row), min(frames, b + row)), size.fs, i, len(starts))
+        for i, (a, b) in enumerate(zip(starts, stops))
+    ]
+
+
+class NothingClear(ValueError):
+    """No row of a record (or of a section of one) is clear of its dropouts."""
+
+
+def record_input(path: Path, spec: ViewInput, *, task: str, section: Section | None = None) -> TaskInput:
     """Read and validate `path` (a WFDB record), then shape it like the rows `spec` describes. A record
     with dropouts (runs of invalid samples, as ICU recorders write for a lead off) is scored around
-    them: no row whose window touches one in a lead the task reads, no RR interval across one."""
+    them: no row whose window touches one in a lead the task reads, no RR interval across one.
+    `section` (`record_sections`): the rows of that section of a record too long to read whole."""
     start = time.perf_counter()
     cfg = ingest_from_env()  # the rates and size limit ingest reads with
-    sig = read_wfdb(path, cfg, keep_dropouts=True)
+    sig = read_wfdb(path, cfg, frames=None if section is None else section.read, keep_dropouts=True)
     hours = sig.signal.shape[1] / sig.fs / 3600
     long = hours * 3600 >= LONG_RECORD_S
     if long:
         log.info(
-            "%s: %.1f h at %g Hz, %d lead(s), read in %.0f s",
+            "%s: %.1f h at %g Hz, %d lead(s), read in %.0f s%s",
             path,
             hours,
             sig.fs,
             len(sig.lead_names),
             time.perf_counter() - start,
+            "" if section is None else f" ({section.said()})",
         )
     signal, fs = resample(sig.signal, fs=sig.fs, target_fs=spec.fs)
     leads, notes = _task_leads(sig.lead_names, task, path, sig.flat_leads)
@@ -56,10 +112,10 @@ def record_input(path: Path, spec: ViewInput, *, task: str) -> TaskInput:
         notes = [flat_note(sig.flat_leads, cfg), *notes]
     signal = signal[leads]
     spoiled = _spoiled(sig, [sig.lead_names[i] for i in leads], fs, signal.shape[1])
-    if spoiled is not None:
+    if spoiled is not None and section is None:  # a section says how many of its windows one reached
         notes = [*notes, spoiled.said]
     if spec.unit == "record":
-        result = _record(sig.record_id, signal, fs, spec, task, native_fs=sig.fs, spoiled=spoiled)
+        result = _record(sig.record_id, signal, fs, spec, task, native_fs=sig.fs, spoiled=spoiled, section=section)
         result.notes, result.record_fs = notes + result.notes, sig.fs
         return result
     annotated = path.with_name(path.name + ".atr").is_file()
@@ -166,14 +222,19 @@ def _record(
     *,
     native_fs: float,
     spoiled: Spoiled | None = None,
+    section: Section | None = None,
 ) -> TaskInput:
     """The record's first `spec.samples` (its leads already picked in slot order), zero-padded; where
     they touch a dropout, the first stretch that does not. Where the task's rows are rhythm windows (af)
     and the record holds two or more, every whole window instead, laid end to end from its start (what is
     left at the end is not scored; a window that touches a dropout neither), each `<record>@<first
-    sample>` with that sample in the record as stored: a Holter's rhythm over time, as episodes were cut."""
+    sample>` with that sample in the record as stored: a Holter's rhythm over time, as episodes were cut.
+    `section`: `signal` holds the frames `section.read`; the rows are the whole windows of the section."""
     window, n = task_named(task).window, spec.samples
-    windows = isinstance(window, RecordWindows) and window.rhythm_windows and signal.shape[1] >= 2 * n
+    rhythm = isinstance(window, RecordWindows) and window.rhythm_windows
+    if section is not None and rhythm:  # a section of a record long enough to be read in sections
+        return _section_windows(record_id, signal, fs, spec, task, native_fs, spoiled, section)
+    windows = rhythm and signal.shape[1] >= 2 * n
     if not windows:
         start, notes = _clear_start(n, fs, spoiled)
         x = np.zeros((1, len(spec.lead_names), n), np.float32)
@@ -194,6 +255,39 @@ def _record(
     return TaskInput(task, _keys(ids, record_id), x, fs, list(spec.lead_names), "record", starts=native, notes=notes)
 
 
+def _section_windows(
+    record_id: str,
+    signal: np.ndarray,
+    fs: float,
+    spec: ViewInput,
+    task: str,
+    native_fs: float,
+    spoiled: Spoiled | None,
+    section: Section,
+) -> TaskInput:
+    """The whole windows of `section` (laid end to end from the record's start, as `_record` lays them on the
+    whole record), from `signal`, the section's frames read with a window either side at `fs`."""
+    n, per_frame = spec.samples, round(native_fs / section.fs)  # samples per frame: a multi-frequency record
+    to_rows = fs / native_fs
+    first = int(round((section.start - section.read[0]) * per_frame * to_rows))
+    count = (section.stop - section.start) * per_frame * to_rows // n
+    starts = first + np.arange(int(count), dtype=np.int64) * n
+    starts = starts[starts + n <= signal.shape[1]]
+    notes = []
+    if spoiled is not None and len(starts):
+        clear = clear_windows(spoiled.mask, starts, n)
+        if not clear.any():
+            raise NothingClear(f"{section.said()}: every window touches a dropout")
+        notes.append(f"{section.said()}: {int((~clear).sum())} of {len(starts)} windows touch a dropout: not scored")
+        starts = starts[clear]
+    if not len(starts):
+        raise NothingClear(f"{section.said()}: no whole window")
+    x = np.ascontiguousarray(signal[:, starts[:, None] + np.arange(n)].transpose(1, 0, 2))
+    native = section.read[0] * per_frame + np.round(starts / to_rows).astype(np.int64)
+    ids = [f"{record_id}@{s}" for s in native.tolist()]
+    return TaskInput(task, _keys(ids, record_id), x, fs, list(spec.lead_names), "record", starts=native, notes=notes)
+
+
 def _clear_start(n: int, fs: float, spoiled: Spoiled | None) -> tuple[int, list[str]]:
     """Where a record's one row starts: at 0, or past the dropouts its first `n` samples touch."""
     if spoiled is None or not spoiled.mask[:n].any():
@@ -205,7 +299,7 @@ def _clear_start(n: int, fs: float, spoiled: Spoiled | None) -> tuple[int, list[
 
 
 def _nothing_clear(n: int, fs: float, spoiled: Spoiled) -> ValueError:
-    return ValueError(
+    return NothingClear(
         f"{spoiled.where}: no {n / fs:g} s of the leads the model reads are clear of dropouts ({spoiled.what}); "
         "fix: score a recording with a stretch that long without invalid samples, or repair the gaps in the source"
     )

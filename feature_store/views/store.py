@@ -31,7 +31,7 @@ from .catalog import Catalog, Lineage, ViewEntry, ViewInput
 from .compute import add_moments, compute_features, output_fs, stats_of, train_moments
 from .families import FAMILIES, BeatReferences, Family, FamilyParams, TimeParams, template_geometry
 from .inputs import KEYS, TaskInput, chunked_inputs, empty_input
-from .online import record_input
+from .online import Section, record_input
 from .storage import ViewWriter, part_schema, scan_entry, tensor_of, view_damage, view_table
 
 log = logging.getLogger(__name__)
@@ -450,11 +450,18 @@ class FeatureStore:
         return entries
 
     def online(
-        self, record: Path, views: list[str], *, versions: dict[str, str] | None = None, backend: Backend | None = None
+        self,
+        record: Path,
+        views: list[str],
+        *,
+        versions: dict[str, str] | None = None,
+        backend: Backend | None = None,
+        section: Section | None = None,
     ) -> TrainingSet:
         """Features of one new WFDB record with each view's stored parameters and train statistics.
 
-        Shaped like `training_set`: one row per record (record views) or per beat (beat views).
+        Shaped like `training_set`: one row per record (record views) or per beat (beat views). `section`
+        (`online.record_sections`): the rows of that section of a record too long to read whole.
         """
         backend = backend or select_backend("auto")
         entries = self.online_entries(views, versions=versions)
@@ -463,7 +470,7 @@ class FeatureStore:
         for view, entry in entries.items():
             fam = FAMILIES[entry.family]
             if entry.input not in inputs:
-                inputs[entry.input] = record_input(Path(record), entry.input, task=entry.task)
+                inputs[entry.input] = record_input(Path(record), entry.input, task=entry.task, section=section)
             features[view] = compute_features(
                 fam, inputs[entry.input], _params(fam.params_cls, entry.params), entry.stats, backend
             )
