@@ -1,5 +1,7 @@
 """`predict` on a long record: peak memory and time, scoring its rows `CPU_SCORE_ROWS` a pass against every
-row in one pass (the baseline: `predict` before 2026-12-07), in one run.
+row in one pass (the baseline: `predict` before 2026-12-07), in one run; then the af task's windows of the same
+record read in sections (as `predict` reads a record over ECGNET_MAX_RECORD_VALUES, here lowered to make it
+one) against a whole read (the baseline: within the limit; beyond it, `predict` refused before 2026-12-07).
 
 The long record is a scaling input, not a patient: consecutive MIT-BIH records whose leads are MLII and V1
 (the paced ones left out), end to end with their `.atr`, until it is `--hours` long. Each setting runs in
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -26,8 +29,10 @@ import wfdb
 
 from benchmarks.common import mitdb_or_skip
 from ecgnet.config import CPU_SCORE_ROWS
+from feature_store.config import MAX_RECORD_VALUES_ENV
 
 PACED = {"102", "104", "107", "217"}
+AF_SECTIONS = 8  # the af run's limit is lowered so that the record is read in about this many sections
 ONE_PASS = 10**12  # rows a pass: all of them
 
 
@@ -55,28 +60,47 @@ def long_record(mitdb: Path, hours: float, out: Path) -> Path:
     return out / "long"
 
 
-def worker(record: Path, home: Path | None, rows: int) -> dict:
-    """One `predict` of `record` scoring `rows` rows a pass: seconds, peak resident GB, rows per class."""
+def worker(record: Path, home: Path | None, rows: int, task: str = "beats") -> dict:
+    """One `predict` of `record` for `task` scoring `rows` rows a pass: seconds, peak resident GB, rows per
+    class (and, for af, every window's name and probabilities)."""
     from functools import partial
 
     from ecgnet import export
     from ecgnet import predict as online
-    from feature_store.tasks import BEATS
+    from feature_store.tasks import task_named
     from feature_store.workspace import Workspace
 
     online.packed_probs = partial(export.packed_probs, rows=rows)  # what predict scores with
-    workspace = Workspace(home) if home else Workspace.default()
-    champion = online.load_champion(BEATS, workspace)
+    workspace, spec = Workspace(home) if home else Workspace.default(), task_named(task)
+    champion = online.load_champion(spec, workspace)
     start = time.perf_counter()
-    pred = online.predict(record, BEATS, workspace, champion)
+    pred = online.predict(record, spec, workspace, champion)
     seconds = time.perf_counter() - start
     counts = np.bincount(pred.probs.argmax(axis=1), minlength=len(pred.classes))
-    return {
+    out = {
         "seconds": seconds,
         "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
         "rows": len(pred.ids),
         "classes": dict(zip(pred.classes, counts.tolist())),
+        "notes": pred.notes,
     }
+    return out | ({"ids": pred.ids.tolist(), "probs": pred.probs.tolist()} if task == "af" else {})
+
+
+def _run(record: Path, home: Path | None, rows: int, task: str, limit: int | None = None) -> dict | None:
+    """`worker` in a process of its own (peak memory is a process's); None, said, where predict failed."""
+    command = [sys.executable, "-m", "benchmarks.long_record", "--worker", str(record), "--rows", str(rows)]
+    command += ["--task", task] + (["--home", str(home)] if home else [])
+    env = os.environ | ({MAX_RECORD_VALUES_ENV: str(limit)} if limit else {})
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        last = done.stderr.strip().splitlines()[-1:] or ["no output"]
+        print(
+            f"long_record: skipped, predict --task {task} failed ({last[0]}); "
+            "fix: run `make demo` first, or give --home"
+        )
+        return None
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -85,34 +109,57 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--home", type=Path, default=None, help="the workspace with a beats champion (make demo's)")
     parser.add_argument("--worker", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--rows", type=int, default=CPU_SCORE_ROWS, help=argparse.SUPPRESS)
+    parser.add_argument("--task", default="beats", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker is not None:
-        print(json.dumps(worker(args.worker, args.home, args.rows)))
+        print(json.dumps(worker(args.worker, args.home, args.rows, args.task)))
         return
     mitdb = mitdb_or_skip("long_record")
     if mitdb is None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         record = long_record(mitdb, args.hours, Path(tmp))
-        runs = {}
-        for name, rows in (("one pass (baseline)", ONE_PASS), (f"{CPU_SCORE_ROWS:,} rows a pass", CPU_SCORE_ROWS)):
-            command = [sys.executable, "-m", "benchmarks.long_record", "--worker", str(record), "--rows", str(rows)]
-            done = subprocess.run(
-                command + (["--home", str(args.home)] if args.home else []), capture_output=True, text=True
-            )
-            if done.returncode != 0:
-                last = done.stderr.strip().splitlines()[-1:] or ["no output"]
-                print(f"long_record: skipped, predict failed ({last[0]}); fix: run `make demo` first, or give --home")
-                return
-            runs[name] = json.loads(done.stdout.strip().splitlines()[-1])
-    for name, run in runs.items():
+        beats = {
+            name: _run(record, args.home, rows, "beats")
+            for name, rows in (("one pass (baseline)", ONE_PASS), (f"{CPU_SCORE_ROWS:,} rows a pass", CPU_SCORE_ROWS))
+        }
+        if None in beats.values():
+            return
+        frames = wfdb.rdheader(str(record)).sig_len
+        limit = 2 * frames // AF_SECTIONS  # values over both leads: about AF_SECTIONS sections
+        af = {
+            name: _run(record, args.home, CPU_SCORE_ROWS, "af", lim)
+            for name, lim in (("whole", None), ("sections", limit))
+        }
+    for name, run in beats.items():
+        assert run is not None
         print(
             f"{name}: {run['rows']:,} beats of {args.hours:g} h in {run['seconds']:.1f} s, {run['peak_gb']:.2f} GB peak"
         )
-    before, now = runs.values()
+    before, now = beats.values()
+    assert before is not None and now is not None
     print(f"peak memory, baseline / now: {before['peak_gb'] / now['peak_gb']:.2f}x")
     print(f"time, baseline / now: {before['seconds'] / now['seconds']:.2f}x")
     print(f"same predicted classes: {'yes' if before['classes'] == now['classes'] else 'NO'} ({now['classes']})")
+    whole, sections = af.values()
+    if whole is None or sections is None:
+        return
+    print(
+        f"af, read whole (baseline): {whole['rows']:,} windows in {whole['seconds']:.1f} s, "
+        f"{whole['peak_gb']:.2f} GB peak"
+    )
+    print(
+        f"af, {sections['notes'][0].split(': ', 1)[1]} ({MAX_RECORD_VALUES_ENV}={limit:,}): {sections['rows']:,} "
+        f"windows in {sections['seconds']:.1f} s, {sections['peak_gb']:.2f} GB peak"
+    )
+    print(f"af peak memory, whole / sections: {whole['peak_gb'] / sections['peak_gb']:.2f}x")
+    print(f"af time, whole / sections: {whole['seconds'] / sections['seconds']:.2f}x")
+    gap = (
+        float(np.abs(np.array(whole["probs"]) - np.array(sections["probs"])).max())
+        if whole["ids"] == sections["ids"]
+        else None
+    )
+    print(f"af, the same windows: {'yes' if gap is not None else 'NO'}; largest probability difference: {gap}")
 
 
 if __name__ == "__main__":

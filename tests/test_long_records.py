@@ -42,7 +42,9 @@ def test_a_long_record_read_in_windows_gives_the_beats_of_a_whole_read(beat_fs):
     assert "read in 9 windows" in windowed.record.notes[-1]
 
 
-def test_every_read_of_a_long_record_stays_under_the_limit(monkeypatch):
+@pytest.fixture
+def read_spans(monkeypatch):
+    """The (first, stop) frames of every signal read from here on."""
     spans = []
     real = wfdb.rdrecord
 
@@ -51,6 +53,11 @@ def test_every_read_of_a_long_record_stays_under_the_limit(monkeypatch):
         return real(*args, sampfrom=sampfrom, sampto=sampto, **kwargs)
 
     monkeypatch.setattr(wfdb, "rdrecord", spy)
+    return spans
+
+
+def test_every_read_of_a_long_record_stays_under_the_limit(read_spans):
+    spans = read_spans
     AnnotatedBeatSource().load(RecordRef("annotated", MITDB / "100", MITDB), IngestConfig(max_record_values=LIMIT))
     assert len(spans) == 9 and spans[0][0] == 0 and spans[-1][1] == 650_000
     assert all(stop is not None and (stop - start) * 2 <= LIMIT for start, stop in spans)
@@ -125,21 +132,14 @@ def _sections_and_whole(record, monkeypatch, limit=LIMIT, task="af"):
 
 
 def test_predict_reads_a_record_over_the_limit_for_the_af_task_in_sections_with_the_whole_records_windows(
-    monkeypatch,
+    monkeypatch, read_spans
 ):
     """MIT-BIH 100 (30 min, 1.3 M values) with the limit at 300,000: `predict` reads it in sections of whole
     30 s windows, each read with a window either side, never more than the limit at once, and makes the
     60 windows of a whole read: the same samples (rate conversion lines up), names and first samples."""
     from feature_store.views.online import record_sections
 
-    spans = []
-    real = wfdb.rdrecord
-
-    def spy(*args, sampfrom=0, sampto=None, **kwargs):
-        spans.append((sampfrom, sampto))
-        return real(*args, sampfrom=sampfrom, sampto=sampto, **kwargs)
-
-    monkeypatch.setattr(wfdb, "rdrecord", spy)
+    spans = read_spans
     whole, sections, parts, skipped = _sections_and_whole(MITDB / "100", monkeypatch)
     assert record_sections(MITDB / "100", "beats") is None  # beats: read whole (its references span the record)
     assert len(sections) == 10 and not skipped and sections[-1].stop == 650_000
@@ -170,5 +170,5 @@ def test_a_record_over_the_limit_keeps_out_the_windows_a_dropout_reaches_section
     np.testing.assert_allclose(np.concatenate([p.signal for p in parts]), whole.signal, atol=1e-5)
     assert parts[0].notes == [
         "lead ECG read from MLII",
-        "section 1 of 20 (0:00:00-0:01:30): 2 of 3 windows touch a dropout: not scored",
+        "section 1 of 20 (0:00:00-0:01:30): 2 of 3 windows of 30 s touch a dropout: not scored",
     ]

@@ -242,17 +242,7 @@ def _record(
         x[0, :, : sel.shape[1]] = sel
         return TaskInput(task, _keys([record_id], record_id), x, fs, list(spec.lead_names), "record", notes=notes)
     starts = np.arange(0, signal.shape[1] - n + 1, n)
-    notes = []
-    if spoiled is not None:
-        clear = clear_windows(spoiled.mask, starts, n)
-        if not clear.any():
-            raise _nothing_clear(n, fs, spoiled)
-        notes.append(f"{int((~clear).sum())} of {len(starts)} windows of {n / fs:g} s touch a dropout: not scored")
-        starts = starts[clear]
-    x = np.ascontiguousarray(signal[:, starts[:, None] + np.arange(n)].transpose(1, 0, 2))
-    native = np.round(starts * native_fs / fs).astype(np.int64)
-    ids = [f"{record_id}@{s}" for s in native.tolist()]
-    return TaskInput(task, _keys(ids, record_id), x, fs, list(spec.lead_names), "record", starts=native, notes=notes)
+    return _laid_windows(record_id, signal, starts, fs, spec, task, native_fs, spoiled)
 
 
 def _section_windows(
@@ -270,20 +260,44 @@ def _section_windows(
     n, per_frame = spec.samples, round(native_fs / section.fs)  # samples per frame: a multi-frequency record
     to_rows = fs / native_fs
     first = int(round((section.start - section.read[0]) * per_frame * to_rows))
-    count = (section.stop - section.start) * per_frame * to_rows // n
-    starts = first + np.arange(int(count), dtype=np.int64) * n
+    count = int((section.stop - section.start) * per_frame * to_rows // n)
+    starts = first + np.arange(count, dtype=np.int64) * n
     starts = starts[starts + n <= signal.shape[1]]
-    notes = []
-    if spoiled is not None and len(starts):
-        clear = clear_windows(spoiled.mask, starts, n)
-        if not clear.any():
-            raise NothingClear(f"{section.said()}: every window touches a dropout")
-        notes.append(f"{section.said()}: {int((~clear).sum())} of {len(starts)} windows touch a dropout: not scored")
-        starts = starts[clear]
     if not len(starts):
         raise NothingClear(f"{section.said()}: no whole window")
+    return _laid_windows(
+        record_id, signal, starts, fs, spec, task, native_fs, spoiled, section, section.read[0] * per_frame
+    )
+
+
+def _laid_windows(
+    record_id: str,
+    signal: np.ndarray,
+    starts: np.ndarray,
+    fs: float,
+    spec: ViewInput,
+    task: str,
+    native_fs: float,
+    spoiled: Spoiled | None,
+    section: Section | None = None,
+    offset: int = 0,
+) -> TaskInput:
+    """The rows of the windows of `spec.samples` from `starts` (samples of `signal`, at `fs`) that touch no
+    dropout, each named by its first sample in the record as stored (`offset`: where `signal` starts there)."""
+    n, notes = spec.samples, []
+    if spoiled is not None:
+        clear = clear_windows(spoiled.mask, starts, n)
+        if not clear.any():
+            if section is None:
+                raise _nothing_clear(n, fs, spoiled)
+            raise NothingClear(f"{section.said()}: every window touches a dropout")
+        where = "" if section is None else f"{section.said()}: "
+        notes.append(
+            f"{where}{int((~clear).sum())} of {len(starts)} windows of {n / fs:g} s touch a dropout: not scored"
+        )
+        starts = starts[clear]
     x = np.ascontiguousarray(signal[:, starts[:, None] + np.arange(n)].transpose(1, 0, 2))
-    native = section.read[0] * per_frame + np.round(starts / to_rows).astype(np.int64)
+    native = offset + np.round(starts * native_fs / fs).astype(np.int64)
     ids = [f"{record_id}@{s}" for s in native.tolist()]
     return TaskInput(task, _keys(ids, record_id), x, fs, list(spec.lead_names), "record", starts=native, notes=notes)
 
