@@ -350,8 +350,9 @@ def test_predict_reads_leads_by_name_whatever_their_order(trained, tmp_path, cap
     assert gapped.samples is not None and same.samples is not None and gapped.record_fs == 360.0
     kept = np.isin(same.samples, gapped.samples)
     assert 2 <= (~kept).sum() <= 12 and any("2 dropout(s) in MLII" in n for n in gapped.notes)
-    # the record's median beat moves a little: it is drawn from 1,000 beats spread over the record, 8 fewer
-    np.testing.assert_allclose(gapped.probs, same.probs[kept], atol=0.05)
+    # a spoiled beat takes only its own pick out of the record's median beat (1,000 of its beats): 0.0019 here
+    # (0.0005 with the demo's champion); spread over the clear beats alone, 8 fewer shifted every pick: 0.027
+    np.testing.assert_allclose(gapped.probs, same.probs[kept], atol=0.01)
     assert gapped.table()["time_s"].to_list() == (gapped.samples / 360.0).tolist()
 
 
