@@ -1,6 +1,5 @@
-"""`predict` on a long record: peak memory and time, packing and scoring its rows `CPU_SCORE_ROWS` a pass
-without keeping them (the command line without --explain) against every row packed, kept and scored in one
-pass (the baseline: `predict` before 2026-12-07), in one run; then the af task's windows of the same
+"""`predict` on a long record: peak memory and time, scoring its rows `CPU_SCORE_ROWS` a pass against every
+row in one pass (the baseline: `predict` before 2026-12-07), in one run; then the af task's windows of the same
 record read in sections (as `predict` reads a record over ECGNET_MAX_RECORD_VALUES, here lowered to make it
 one) against a whole read (the baseline: within the limit; beyond it, `predict` refused before 2026-12-07).
 
@@ -62,10 +61,8 @@ def long_record(mitdb: Path, hours: float, out: Path) -> Path:
 
 
 def worker(record: Path, home: Path | None, rows: int, task: str = "beats") -> dict:
-    """One `predict` of `record` for `task`: with `rows` = ONE_PASS as before 2026-12-07 (every row packed and
-    kept, scored in one pass), else as the command line without --explain (packed and scored `CPU_SCORE_ROWS`
-    at a time, nothing kept). Seconds, peak resident GB, rows per class (and, for a task of record rows, every
-    window's name and probabilities)."""
+    """One `predict` of `record` for `task` scoring `rows` rows a pass: seconds, peak resident GB, rows per
+    class (and, for a task of record rows, every window's name and probabilities)."""
     from functools import partial
 
     from ecgnet import export
@@ -73,11 +70,11 @@ def worker(record: Path, home: Path | None, rows: int, task: str = "beats") -> d
     from feature_store.tasks import task_named
     from feature_store.workspace import Workspace
 
-    online.packed_probs = partial(export.packed_probs, rows=rows)  # what predict scores kept inputs with
+    online.packed_probs = partial(export.packed_probs, rows=rows)  # what predict scores with
     workspace, spec = Workspace(home) if home else Workspace.default(), task_named(task)
     champion = online.load_champion(spec, workspace)
     start = time.perf_counter()
-    pred = online.predict(record, spec, workspace, champion, keep_inputs=rows == ONE_PASS)
+    pred = online.predict(record, spec, workspace, champion)
     seconds = time.perf_counter() - start
     counts = np.bincount(pred.probs.argmax(axis=1), minlength=len(pred.classes))
     out = {
@@ -132,10 +129,7 @@ def main(argv: list[str] | None = None) -> None:
         record = Path(subprocess.run(build, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
         beats = {
             name: _run(record, args.home, rows, "beats")
-            for name, rows in (
-                ("one pass, inputs kept (baseline)", ONE_PASS),
-                (f"{CPU_SCORE_ROWS:,} rows a pass, inputs not kept", CPU_SCORE_ROWS),
-            )
+            for name, rows in (("one pass (baseline)", ONE_PASS), (f"{CPU_SCORE_ROWS:,} rows a pass", CPU_SCORE_ROWS))
         }
         if None in beats.values():
             return

@@ -144,7 +144,7 @@ def _predict(args: argparse.Namespace, workspace: Workspace) -> int:
     for record in records:  # one unreadable record never stops the others
         start = time.perf_counter()
         try:
-            pred = predict(record, task, workspace, champion, keep_inputs=args.explain is not None)
+            pred = predict(record, task, workspace, champion)
             expl = (
                 explain_prediction(pred, workspace, args.explain, ExplainConfig(rows_per_class=args.explain_rows))
                 if args.explain

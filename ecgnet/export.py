@@ -72,20 +72,6 @@ class Packed(nn.Module):
         return activation(self.model(x), self.multilabel)
 
 
-def scored_inputs(
-    net: nn.Module, layout: Layout, x: dict[str, dict[str, np.ndarray]], rows: int = CPU_SCORE_ROWS
-) -> np.ndarray:
-    """`packed_probs` of `x` (modality -> input -> (rows, ...)) packed `rows` at a time, so that neither the
-    whole packed table nor every row's activations is held: what `predict` scores with when it keeps no
-    inputs to explain (a day-long record's packed rows are 0.6 GB)."""
-    n = len(next(iter(next(iter(x.values())).values())))
-    out = []
-    for start in range(0, max(n, 1), rows):
-        part = {m: {k: v[start : start + rows] for k, v in inputs.items()} for m, inputs in x.items()}
-        out.append(packed_probs(net, layout.pack(part), rows))
-    return np.concatenate(out)
-
-
 def packed_probs(net: nn.Module, flat: np.ndarray, rows: int = CPU_SCORE_ROWS) -> np.ndarray:
     """Probabilities of a packed model (`Packed`, or one MLflow loaded) for every row of `flat`, `rows` at
     a time, so that scoring a day-long record holds one pass's activations, not every row's. `net` is in

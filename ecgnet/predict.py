@@ -21,7 +21,7 @@ from feature_store.workspace import Workspace
 from .config import ExplainConfig
 from .data import InputNames, modality_inputs
 from .explain import BASELINE_FILE, Explanation, attribute, stratified_rows
-from .export import Layout, packed_probs, scored_inputs
+from .export import Layout, packed_probs
 from .plots import attribution_png, rhythm_timeline_png
 from .tracking import CHAMPION, Tracker, pickles_refused
 
@@ -57,7 +57,7 @@ class Prediction:
     ids: np.ndarray
     probs: np.ndarray  # (rows, classes)
     uri: str
-    flat: np.ndarray | None  # (rows, width): the packed inputs the model saw; None where not kept (`predict`)
+    flat: np.ndarray | None  # (rows, width): the packed inputs the model saw; None for a record read in sections
     layout: Layout
     model: torch.nn.Module  # the packed champion: flat rows in, probabilities out
     run_id: str  # the MLflow run that logged it (and its explanation baseline)
@@ -66,7 +66,6 @@ class Prediction:
     samples: np.ndarray | None = None  # each beat's R peak, or rhythm window's first sample, in the record as stored
     names: InputNames = field(default_factory=InputNames)  # the champion's
     record_fs: float | None = None  # the rate of the record as stored: `samples` / record_fs are seconds
-    sections: int = 0  # how many sections a record over the size limit was read in (0: read whole)
 
     @property
     def onsets_s(self) -> np.ndarray | None:
@@ -112,12 +111,8 @@ def load_champion(task: TaskSpec, workspace: Workspace) -> Champion:
     return Champion(uri, model, layout, list(meta["classes"]), meta["views"], info.run_id, names)
 
 
-def predict(
-    record: Path, task: TaskSpec, workspace: Workspace, champion: Champion | None = None, *, keep_inputs: bool = True
-) -> Prediction:
-    """The champion's probabilities for every row of one record. `keep_inputs`: the packed rows the model saw
-    are kept (`Prediction.flat`, what `explain_prediction` reads); without, they are packed a pass at a time
-    and let go (the command line keeps them only for --explain)."""
+def predict(record: Path, task: TaskSpec, workspace: Workspace, champion: Champion | None = None) -> Prediction:
+    """The champion's probabilities for every row of one record."""
     record = record_path(Path(record))
     if not Path(f"{record}.hea").is_file():
         raise ValueError(
@@ -130,11 +125,8 @@ def predict(
         return _predict_sections(record, task, store, champion, sections)
     section = sections[0] if sections else None
     online = store.online(record, list(views), versions=views, section=section)
-    x = modality_inputs(online.features, task.name)
-    flat = champion.layout.pack(x) if keep_inputs else None
-    probs = (
-        packed_probs(champion.model, flat) if flat is not None else scored_inputs(champion.model, champion.layout, x)
-    )
+    flat = champion.layout.pack(modality_inputs(online.features, task.name))
+    probs = packed_probs(champion.model, flat)
     notes = online.notes if section is None else [_sections_note(record, [section]), *online.notes]
     return Prediction(
         champion.classes,
@@ -150,7 +142,6 @@ def predict(
         online.samples,
         champion.names,
         online.record_fs,
-        0 if section is None else 1,
     )
 
 
@@ -167,7 +158,7 @@ def _predict_sections(
             notes.append(f"{err}: not scored")
             continue
         ids.append(online.ids)
-        probs.append(scored_inputs(champion.model, champion.layout, modality_inputs(online.features, task.name)))
+        probs.append(packed_probs(champion.model, champion.layout.pack(modality_inputs(online.features, task.name))))
         assert online.samples is not None  # a rhythm task's windows carry their first samples
         samples.append(online.samples)
         notes += online.notes
@@ -188,7 +179,6 @@ def _predict_sections(
         np.concatenate(samples),
         champion.names,
         record_fs,
-        len(sections),
     )
 
 
@@ -301,12 +291,10 @@ def explain_prediction(
     to `out` (PNG)."""
     cfg = cfg or ExplainConfig()
     if pred.flat is None:
-        if pred.sections:
-            raise ValueError(
-                f"{pred.record}: read in sections (over {MAX_RECORD_VALUES_ENV}), its rows' inputs are not kept; fix: "
-                f"explain a stretch of it (wfdb.rdrecord with sampfrom/sampto, then wfdb.wrsamp), or raise the limit"
-            )
-        raise ValueError(f"{pred.record}: scored without keeping its inputs; fix: predict with keep_inputs=True")
+        raise ValueError(
+            f"{pred.record}: read in sections (over {MAX_RECORD_VALUES_ENV}), its rows' inputs are not kept; fix: "
+            f"explain a stretch of it (wfdb.rdrecord with sampfrom/sampto, then wfdb.wrsamp), or raise the limit"
+        )
     with Tracker.for_workspace(workspace).fluent():
         try:
             path = mlflow.artifacts.download_artifacts(run_id=pred.run_id, artifact_path=f"explain/{BASELINE_FILE}")
