@@ -467,3 +467,27 @@ def test_a_beat_a_dropout_spoils_takes_only_its_own_pick_out_of_a_long_records_m
     clean = record_templates(waveform, record, beats.r_peak, centre=360, half=36)
     read = record_templates(spoiled, record, beats.r_peak, centre=360, half=36, clear=clear)
     assert np.abs(read - clean)[clear].max() < 2e-3
+
+
+def test_a_lead_held_at_one_value_while_another_records_is_a_dropout_and_a_pause_in_every_lead_is_not(tmp_path):
+    """MIMIC's ICU records write an electrode off as 0 held for seconds, not as invalid samples (wfdb-python's
+    3975656_0016: lead II at 0 from 18 s to the end while V records). Record 100 with V5 held at 0 from 100 s
+    to 130 s is read with that run as V5's dropout, and the beats there are left out of a task that reads V5;
+    both leads held for 3 s (a recorder's gap, or a pause at a coarse resolution) is no dropout."""
+    from feature_store.sources.wfdb_record import LEAD_OFF_S
+
+    def hold(signal):
+        signal[100 * 360 : 130 * 360, 1] = 0.0
+        signal[200 * 360 : 203 * 360, :] = signal[200 * 360, :]
+
+    record = rewrite_signal(MITDB / "100", tmp_path, "held", hold)
+    sig = read_wfdb(record, IngestConfig(), keep_dropouts=True)
+    assert [(d.lead, d.start, d.stop) for d in sig.dropouts] == [("V5", 100 * 360, 130 * 360)]
+    assert LEAD_OFF_S < 3  # the 3 s in both leads is long enough: left alone for being in every lead
+    held = record_input(record, BEATS_SPEC, task="beats")  # MLII, and V5 for V1
+    clean = record_input(MITDB / "100", BEATS_SPEC, task="beats")
+    assert held.scored is not None and held.beats is not None
+    r_peak = held.beats["sample"].to_numpy()
+    inside = (r_peak > 99 * 360) & (r_peak < 131 * 360)  # a beat's 2 s window reaches the run from 1 s off
+    assert not held.scored[inside].any() and held.scored[~inside].all()
+    assert len(held.keys) == len(clean.keys)  # context rows until the features are made

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..config import IngestConfig
-from ..transforms.dropouts import runs
+from ..transforms.dropouts import lead_off_runs, runs
 from .errors import RecordError
 from .files import HEADER_LIMIT, read_head
 from .header_text import BaseTime, base_time, header_lines, named_files, without_base_time
@@ -77,6 +77,9 @@ class WfdbSignal:
         return np.array(own, np.int64).reshape(-1, 2)
 
 
+# a lead holding one value this long while another lead records is off (`lead_off_runs`): no MIT-BIH, CinC,
+# CPSC or PTB lead here holds one value for 1 s; MIMIC's ICU records hold 0 for up to minutes
+LEAD_OFF_S = 2.0
 # a flat lead whose gain is this many times the record's other leads' is a header's wrong gain, not an
 # electrode off: an ECG recorder samples its leads alike
 GAIN_SPREAD = 100.0
@@ -160,6 +163,9 @@ def read_wfdb(
         signal, leads = signal[keep], [leads[i] for i in keep]
         dropouts = tuple(d for d in dropouts if d.lead not in flat)
         notes.append(flat_note(flat, cfg))
+    if keep_dropouts:  # an electrode off written as one value held (not as invalid samples) is a dropout too
+        held = lead_off_runs(signal, fs, LEAD_OFF_S)
+        dropouts += tuple(Dropout(leads[i], a, b) for i, spans in enumerate(held) for a, b in spans)
     if frames is None and signal.shape[1] < cfg.min_duration_s * fs:
         raise RecordError(
             "too_short",

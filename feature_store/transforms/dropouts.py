@@ -81,3 +81,27 @@ def blind_mask(masks: Sequence[np.ndarray | None]) -> np.ndarray | None:
         return None
     every = np.logical_and.reduce(known)
     return every if every.any() else None
+
+
+def lead_off_runs(signal: np.ndarray, fs: float, min_s: float) -> list[list[tuple[int, int]]]:
+    """Per lead of `signal` (leads, samples at `fs`), the runs [start, stop) of at least `min_s` seconds of one
+    value repeated while another lead records (its value changes more than once a second in the run): an
+    electrode off that the recorder writes as a constant (MIMIC's ICU records hold 0 or -100 for tens of
+    seconds) rather than as invalid samples. No heart and no amplifier hold a lead exactly still for seconds
+    while another lead records; where every lead is still at once (a recorder's gap, or a pause read at a
+    coarse resolution) nothing is marked, so a real pause is never taken for a dropout."""
+    out: list[list[tuple[int, int]]] = [[] for _ in range(len(signal))]
+    min_samples = int(round(min_s * fs))
+    if len(signal) < 2 or signal.shape[1] < min_samples:
+        return out
+    still = np.zeros(signal.shape, bool)
+    still[:, 1:] = signal[:, 1:] == signal[:, :-1]  # the sample repeats the one before it
+    for lead in range(len(signal)):
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], still[lead].astype(np.int8), [0]])))
+        starts, stops = edges[::2] - 1, edges[1::2]  # a run's first value is the sample before its first repeat
+        long = stops - starts >= min_samples  # filtered first: a quantised lead repeats a value millions of times
+        for start, stop in zip(starts[long].tolist(), stops[long].tolist()):
+            changes = (~np.delete(still[:, start + 1 : stop], lead, axis=0)).sum(axis=1)
+            if (changes > (stop - start) / fs).any():  # another lead records through the run, not at its edges
+                out[lead].append((start, stop))
+    return out
