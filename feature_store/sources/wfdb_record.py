@@ -655,9 +655,10 @@ def _check_values(
             f"{path.name}.hea is probably wrong (e.g. 1000x); fix: correct the ADC gain or the units of its "
             "signal lines",
         )
-    if flat and gains is not None and len(flat) < len(leads):
-        usual = np.nanmedian([g for lead, g in zip(leads, gains) if lead not in flat] or [np.nan])
-        odd = {lead: g for lead, g in zip(leads, gains) if lead in flat and g > GAIN_SPREAD * usual}
+    known = [g for lead, g in zip(leads, gains or []) if lead not in flat and np.isfinite(g)]
+    if flat and known and len(flat) < len(leads):  # a header without gains (multi-segment) says nothing here
+        usual = float(np.median(known))
+        odd = {lead: g for lead, g in zip(leads, gains or []) if lead in flat and g > GAIN_SPREAD * usual}
         if odd:
             raise RecordError(
                 "flat_lead",
