@@ -172,3 +172,25 @@ def test_a_record_over_the_limit_keeps_out_the_windows_a_dropout_reaches_section
         "lead ECG read from MLII",
         "section 1 of 20 (0:00:00-0:01:30): 2 of 3 windows of 30 s touch a dropout: not scored",
     ]
+
+
+def test_a_section_whose_lead_is_held_throughout_is_skipped_and_the_rest_read_as_a_whole_read(tmp_path, monkeypatch):
+    """Record 100 with MLII (the af task's lead) held at one value from 30 s to 250 s while V5 records: a
+    section read wholly inside that stretch finds MLII flat, leaves it out and is skipped, said; the sections
+    around it mark the held stretch as MLII's dropout, as a whole read does. The windows left are the whole
+    read's; before, a section's flat lead refused the record."""
+    from tests.records import rewrite_signal
+
+    def hold(signal):
+        signal[30 * 360 : 250 * 360, 0] = signal[30 * 360, 0]
+
+    record = rewrite_signal(MITDB / "100", tmp_path, "held", hold)
+    whole, sections, parts, skipped = _sections_and_whole(record, monkeypatch, 3 * 10_800 * 2 * 2)  # 1.5 min each
+    assert skipped == [  # the first window ends within resampling's reach of the stretch, as in a whole read
+        "section 1 of 20 (0:00:00-0:01:30): every window touches a dropout",
+        "section 2 of 20 (0:01:30-0:03:00): lead(s) ['MLII'] flat throughout",
+        "section 3 of 20 (0:03:00-0:04:30): every window touches a dropout",
+    ]
+    ids = [i for part in parts for i in part.keys["entity_id"].to_list()]
+    assert ids == whole.keys["entity_id"].to_list() and len(ids) == 60 - 9
+    np.testing.assert_allclose(np.concatenate([p.signal for p in parts]), whole.signal, atol=1e-5)

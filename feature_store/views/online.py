@@ -93,7 +93,8 @@ def record_input(path: Path, spec: ViewInput, *, task: str, section: Section | N
     `section` (`record_sections`): the rows of that section of a record too long to read whole."""
     start = time.perf_counter()
     cfg = ingest_from_env()  # the rates and size limit ingest reads with
-    sig = read_wfdb(path, cfg, frames=None if section is None else section.read, keep_dropouts=True)
+    # a section's lead may be flat through it (an electrode off for a day of a patch): left out there
+    sig = read_wfdb(path, cfg, frames=None if section is None else section.read, keep_dropouts=True, drop_flat=True)
     hours = sig.signal.shape[1] / sig.fs / 3600
     long = hours * 3600 >= LONG_RECORD_S
     if long:
@@ -107,7 +108,12 @@ def record_input(path: Path, spec: ViewInput, *, task: str, section: Section | N
             "" if section is None else f" ({section.said()})",
         )
     signal, fs = resample(sig.signal, fs=sig.fs, target_fs=spec.fs)
-    leads, notes = _task_leads(sig.lead_names, task, path, sig.flat_leads)
+    try:
+        leads, notes = _task_leads(sig.lead_names, task, path, sig.flat_leads)
+    except ValueError as err:
+        if section is None or not sig.flat_leads:
+            raise
+        raise NothingClear(f"{section.said()}: lead(s) {list(sig.flat_leads)} flat throughout") from err
     if sig.flat_leads:  # an electrode off the whole record is worth saying, read or not
         notes = [flat_note(sig.flat_leads, cfg), *notes]
     signal = signal[leads]
