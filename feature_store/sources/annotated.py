@@ -235,7 +235,8 @@ class AnnotatedBeatSource:
         first, pieces, dropouts = None, [], []
         for a in range(0, frames, step):
             lo, hi = max(0, a - margin), min(frames, a + step + margin)
-            sig = read_wfdb(ref.path, cfg, frames=(lo, hi), keep_dropouts=True)
+            # a lead flat in one window is refused: every window must hold the record's leads
+            sig = read_wfdb(ref.path, cfg, frames=(lo, hi), keep_dropouts=True, drop_flat=False)
             # windows overlap: a dropout may come twice, the mask is one
             dropouts += [(d.lead, d.start + lo, d.stop + lo) for d in sig.dropouts]
             first = first or sig

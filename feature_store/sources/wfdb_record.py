@@ -116,7 +116,7 @@ def read_wfdb(
     frames: tuple[int, int] | None = None,
     *,
     keep_dropouts: bool = False,
-    drop_flat: bool | None = None,
+    drop_flat: bool = True,
 ) -> WfdbSignal:
     """Read `path` (.hea + signal files, or a multi-segment record's segments), check it and return
     its ECG leads in mV, leads x samples; signals that are not ECG leads are left out with a note.
@@ -124,8 +124,8 @@ def read_wfdb(
     applies to the window, edges are not trimmed and the minimum duration is the caller's).
     `keep_dropouts`: runs of invalid samples too long to interpolate do not refuse the record; they are
     returned as `dropouts` (bridged in the signal) for a reader that scores around them (`predict`).
-    `drop_flat`: a lead flat throughout is left out with a note, not refused (default: for a whole read only,
-    as the windows of one record must hold the same leads; `predict`'s sections need not)."""
+    `drop_flat`: a lead flat throughout is left out with a note, not refused (ingest's windows of one long
+    record refuse it instead, as every window must hold the same leads)."""
     import wfdb
 
     hea = path.with_name(path.name + ".hea")
@@ -161,11 +161,9 @@ def read_wfdb(
     if keep_dropouts:
         invalid = ~np.isfinite(signal)
         signal, dropouts = bridge_dropouts(signal, leads)  # the reader says what it kept out, for its leads
-    # a lead flat the whole record (an electrode never attached, a channel the recorder wrote as zeros) is
-    # left out as an absent one is, so that the leads a task reads still serve it; a window of a long
-    # record keeps refusing one, as its leads must be the same in every window
-    leave_out = frames is None if drop_flat is None else drop_flat
-    flat = _check_values(signal, leads, path, cfg, fs, invalid, drop_flat=leave_out, gains=gains)
+    # a lead flat the whole read (an electrode never attached, a channel the recorder wrote as zeros) is
+    # left out as an absent one is, so that the leads a task reads still serve it
+    flat = _check_values(signal, leads, path, cfg, fs, invalid, drop_flat=drop_flat, gains=gains)
     if flat:
         keep = [i for i, lead in enumerate(leads) if lead not in flat]
         signal, leads = signal[keep], [leads[i] for i in keep]

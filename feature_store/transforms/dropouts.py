@@ -10,10 +10,16 @@ import numpy as np
 from .resample import resample_spread_s
 
 
+def run_bounds(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The starts and stops of the runs of True, as arrays (a lead's millions of runs filtered unlooped)."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], np.asarray(mask).astype(np.int8), [0]])))
+    return edges[::2], edges[1::2]
+
+
 def runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """(start, stop) of each run of True."""
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], np.asarray(mask).astype(np.int8), [0]])))
-    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
+    starts, stops = run_bounds(mask)
+    return list(zip(starts.tolist(), stops.tolist()))
 
 
 def dropout_mask(spans: np.ndarray, n_samples: int, *, margin: int = 0) -> np.ndarray:
@@ -97,8 +103,8 @@ def lead_off_runs(signal: np.ndarray, fs: float, min_s: float) -> list[list[tupl
     still = np.zeros(signal.shape, bool)
     still[:, 1:] = signal[:, 1:] == signal[:, :-1]  # the sample repeats the one before it
     for lead in range(len(signal)):
-        edges = np.flatnonzero(np.diff(np.concatenate([[0], still[lead].astype(np.int8), [0]])))
-        starts, stops = edges[::2] - 1, edges[1::2]  # a run's first value is the sample before its first repeat
+        repeats, stops = run_bounds(still[lead])
+        starts = repeats - 1  # a run's first value is the sample before its first repeat
         long = stops - starts >= min_samples  # filtered first: a quantised lead repeats a value millions of times
         for start, stop in zip(starts[long].tolist(), stops[long].tolist()):
             changes = (~np.delete(still[:, start + 1 : stop], lead, axis=0)).sum(axis=1)

@@ -94,7 +94,7 @@ def record_input(path: Path, spec: ViewInput, *, task: str, section: Section | N
     start = time.perf_counter()
     cfg = ingest_from_env()  # the rates and size limit ingest reads with
     # a section's lead may be flat through it (an electrode off for a day of a patch): left out there
-    sig = read_wfdb(path, cfg, frames=None if section is None else section.read, keep_dropouts=True, drop_flat=True)
+    sig = read_wfdb(path, cfg, frames=None if section is None else section.read, keep_dropouts=True)
     hours = sig.signal.shape[1] / sig.fs / 3600
     long = hours * 3600 >= LONG_RECORD_S
     if long:
