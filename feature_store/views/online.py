@@ -45,6 +45,16 @@ class Section:
     index: int
     count: int
 
+    def window_starts(self, n: int, *, fs: float, native_fs: float, read: int) -> tuple[np.ndarray, int]:
+        """The first samples (at `fs`, in the `read` samples of `self.read`) of the section's whole windows of
+        `n` samples, laid end to end from the record's start; and where the read starts in the record as
+        stored (samples at `native_fs`, a multiple of the frame rate in a multi-frequency record)."""
+        per_frame, to_rows = round(native_fs / self.fs), fs / native_fs
+        first = int(round((self.start - self.read[0]) * per_frame * to_rows))
+        count = int((self.stop - self.start) * per_frame * to_rows // n)
+        starts = first + np.arange(count, dtype=np.int64) * n
+        return starts[starts + n <= read], self.read[0] * per_frame
+
     def said(self) -> str:
         return f"section {self.index + 1} of {self.count} ({clock(self.start / self.fs)}-{clock(self.stop / self.fs)})"
 
@@ -239,7 +249,10 @@ def _record(
     window, n = task_named(task).window, spec.samples
     rhythm = isinstance(window, RecordWindows) and window.rhythm_windows
     if section is not None and rhythm:  # a section of a record long enough to be read in sections
-        return _section_windows(record_id, signal, fs, spec, task, native_fs, spoiled, section)
+        starts, offset = section.window_starts(n, fs=fs, native_fs=native_fs, read=signal.shape[1])
+        if not len(starts):
+            raise NothingClear(f"{section.said()}: no whole window")
+        return _laid_windows(record_id, signal, starts, fs, spec, task, native_fs, spoiled, section, offset)
     windows = rhythm and signal.shape[1] >= 2 * n
     if not windows:
         start, notes = _clear_start(n, fs, spoiled)
@@ -249,31 +262,6 @@ def _record(
         return TaskInput(task, _keys([record_id], record_id), x, fs, list(spec.lead_names), "record", notes=notes)
     starts = np.arange(0, signal.shape[1] - n + 1, n)
     return _laid_windows(record_id, signal, starts, fs, spec, task, native_fs, spoiled)
-
-
-def _section_windows(
-    record_id: str,
-    signal: np.ndarray,
-    fs: float,
-    spec: ViewInput,
-    task: str,
-    native_fs: float,
-    spoiled: Spoiled | None,
-    section: Section,
-) -> TaskInput:
-    """The whole windows of `section` (laid end to end from the record's start, as `_record` lays them on the
-    whole record), from `signal`, the section's frames read with a window either side at `fs`."""
-    n, per_frame = spec.samples, round(native_fs / section.fs)  # samples per frame: a multi-frequency record
-    to_rows = fs / native_fs
-    first = int(round((section.start - section.read[0]) * per_frame * to_rows))
-    count = int((section.stop - section.start) * per_frame * to_rows // n)
-    starts = first + np.arange(count, dtype=np.int64) * n
-    starts = starts[starts + n <= signal.shape[1]]
-    if not len(starts):
-        raise NothingClear(f"{section.said()}: no whole window")
-    return _laid_windows(
-        record_id, signal, starts, fs, spec, task, native_fs, spoiled, section, section.read[0] * per_frame
-    )
 
 
 def _laid_windows(
