@@ -120,63 +120,44 @@ def predict(record: Path, task: TaskSpec, workspace: Workspace, champion: Champi
         )
     champion = champion or load_champion(task, workspace)
     views, store = champion.views, FeatureStore(workspace.store, workspace.features)
+    # a record over the size limit is read in sections (`record_sections`): one section's signal and features
+    # are held at a time, and the packed inputs only where there is one read (`--explain` needs all of them)
     sections = record_sections(record, task.name)
-    if sections is not None and len(sections) > 1:
-        return _predict_sections(record, task, store, champion, sections)
-    section = sections[0] if sections else None
-    online = store.online(record, list(views), versions=views, section=section)
-    flat = champion.layout.pack(modality_inputs(online.features, task.name))
-    probs = packed_probs(champion.model, flat)
-    notes = online.notes if section is None else [_sections_note(record, [section]), *online.notes]
+    reads: list[Section | None] = list(sections) if sections else [None]
+    whole = len(reads) == 1
+    samples: list[np.ndarray | None] = []
+    ids, probs, notes, flat, record_fs = [], [], [], None, None
+    for section in reads:
+        try:
+            online = store.online(record, list(views), versions=views, section=section)
+        except NothingClear as err:
+            if whole:
+                raise
+            notes.append(f"{err}: not scored")  # a section inside a dropout: said, the others scored
+            continue
+        packed = champion.layout.pack(modality_inputs(online.features, task.name))
+        flat = packed if whole else None
+        ids.append(online.ids)
+        probs.append(packed_probs(champion.model, packed))
+        samples.append(online.samples)
+        notes += online.notes
+        record_fs = online.record_fs
+    if not ids:
+        raise ValueError(f"{record}: no section holds a window clear of dropouts; fix: score a recording without them")
+    if sections:
+        notes.insert(0, _sections_note(record, sections))
     return Prediction(
         champion.classes,
-        online.ids,
-        probs,
+        np.concatenate(ids),
+        np.concatenate(probs),
         champion.uri,
         flat,
         champion.layout,
         champion.model,
         champion.run_id,
         Path(record),
-        notes,
-        online.samples,
-        champion.names,
-        online.record_fs,
-    )
-
-
-def _predict_sections(
-    record: Path, task: TaskSpec, store: FeatureStore, champion: Champion, sections: list[Section]
-) -> Prediction:
-    """A record too long to read whole, scored section by section (`record_sections`): what is held at once
-    is one section's signal and features; the packed inputs are not kept (`--explain` reads a record whole)."""
-    ids, probs, samples, notes, record_fs = [], [], [], [], None
-    for section in sections:
-        try:
-            online = store.online(record, list(champion.views), versions=champion.views, section=section)
-        except NothingClear as err:  # a section inside a dropout: said, the others scored
-            notes.append(f"{err}: not scored")
-            continue
-        ids.append(online.ids)
-        probs.append(packed_probs(champion.model, champion.layout.pack(modality_inputs(online.features, task.name))))
-        assert online.samples is not None  # a rhythm task's windows carry their first samples
-        samples.append(online.samples)
-        notes += online.notes
-        record_fs = online.record_fs
-    if not ids:
-        raise ValueError(f"{record}: no section holds a window clear of dropouts; fix: score a recording without them")
-    return Prediction(
-        champion.classes,
-        np.concatenate(ids),
-        np.concatenate(probs),
-        champion.uri,
-        None,
-        champion.layout,
-        champion.model,
-        champion.run_id,
-        Path(record),
-        [_sections_note(record, sections), *dict.fromkeys(notes)],
-        np.concatenate(samples),
+        list(dict.fromkeys(notes)),
+        samples[0] if whole else np.concatenate([s for s in samples if s is not None]),  # every section's has them
         champion.names,
         record_fs,
     )
