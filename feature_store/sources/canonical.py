@@ -93,7 +93,7 @@ def base_row(
     signal, fs = resample(sig.signal, fs=sig.fs, target_fs=target_fs)
     fields = comment_fields(sig.comments)
     record_id = record_id or sig.record_id
-    spans = {d.lead: sig.dropout_spans([d.lead]) for d in sig.dropouts}
+    spans = {lead: sig.dropout_spans([lead]) for lead in dict.fromkeys(d.lead for d in sig.dropouts)}
     masks = lead_masks(spans, signal.shape[-1], fs=sig.fs, target_fs=fs)
     dropouts = [(lead, a, b) for lead, mask in masks.items() for a, b in runs(mask)]
     return RecordRow(
