@@ -13,8 +13,9 @@ import torch
 from mlflow.exceptions import MlflowException
 
 from feature_store.config import MAX_RECORD_VALUES_ENV
+from feature_store.sources.base import clock
 from feature_store.tasks import RecordWindows, TaskSpec
-from feature_store.views.online import NothingClear, Section, clock, record_sections
+from feature_store.views.online import NothingClear, Section, record_sections
 from feature_store.views.store import FeatureStore
 from feature_store.workspace import Workspace
 

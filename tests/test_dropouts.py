@@ -325,6 +325,42 @@ def test_a_window_of_a_long_record_inside_a_dropout_keeps_the_lead(tmp_path):
     assert sorted(windowed.record.edge_beat_labels) == sorted(whole.record.edge_beat_labels)
 
 
+@pytest.mark.parametrize("off", ["held", "quiet"])  # one value held; a whisper of noise under flat_mv
+def test_a_window_of_a_long_record_where_a_lead_is_flat_keeps_the_lead_as_its_dropout(tmp_path, off):
+    """Read in windows (75,000 frames and margins), record 100 with MLII off from frame 140,000 to 240,000
+    (V5 records) holds a window where MLII is flat throughout: the lead stays, as that window's dropout, and
+    the record lands with the beats of a whole read, said by a note; before, the window refused the whole
+    record (flat_lead). Held at one value, the marked beats are those a whole read marks (a lead-off run)."""
+    from dataclasses import replace
+
+    from feature_store.sources.annotated import AnnotatedBeatSource
+    from feature_store.sources.base import RecordRef
+
+    noise = np.random.default_rng(0).normal(0, 0.0005, 100_000) if off == "quiet" else 0.0
+
+    def silence(signal):
+        signal[140_000:240_000, 0] = signal[140_000, 0] + noise
+
+    record = rewrite_signal(MITDB / "100", tmp_path, off, silence)
+    ref = RecordRef("annotated", record, tmp_path)
+    whole = AnnotatedBeatSource().load(ref, IngestConfig())
+    windowed = AnnotatedBeatSource().load(ref, replace(IngestConfig(), max_record_values=300_000))
+    assert whole.beats is not None and windowed.beats is not None
+    np.testing.assert_array_equal(windowed.beats.r_peak, whole.beats.r_peak)
+    marked = np.array([bool(leads) for leads in windowed.beats.dropout_leads])
+    if off == "held":
+        assert windowed.beats.dropout_leads == whole.beats.dropout_leads
+    else:  # a whole read does not see a stretch below flat_mv that is not held (a rule for it could take a pause)
+        inside = (windowed.beats.r_peak > 150_000) & (windowed.beats.r_peak < 225_000)
+        assert marked[inside].all() and not any(whole.beats.dropout_leads)
+    assert {tuple(leads) for leads in windowed.beats.dropout_leads if leads} == {("MLII",)}
+    assert marked.sum() > 250  # a window of 75,000 frames at least: 208 s of beats, marked, not lost
+    np.testing.assert_allclose(windowed.beats.windows[~marked], whole.beats.windows[~marked], atol=1e-5)
+    np.testing.assert_allclose(windowed.beats.windows[:, 1], whole.beats.windows[:, 1], atol=1e-5)  # V5
+    said = [n for n in windowed.record.notes if n.startswith("lead MLII flat")]
+    assert len(said) == 1 and "through 0:06:54-0:10:27: kept as a dropout there" in said[0]
+
+
 def test_a_record_level_source_lands_a_record_with_dropouts_and_cuts_its_row_as_predict_does(tmp_path, store):
     """Ingest (PTB Diagnostic's s0010_re, lead i off for 0.5 s in its first 10 s): landed with its dropout,
     not quarantined; the records task's row starts past it, the very row `predict` makes of the record. A

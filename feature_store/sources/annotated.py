@@ -26,7 +26,7 @@ import numpy as np
 from ..config import IngestConfig
 from ..transforms.dropouts import blind_mask, clear_windows, intervals_across, lead_masks, runs
 from ..transforms.resample import rate_ratio, resample, resampled_length, rescale_samples
-from .base import BeatBatch, Landed, RecordRef
+from .base import BeatBatch, Landed, RecordRef, clock
 from .canonical import RecordRow, base_row
 from .errors import RecordError
 from .rhythm_labels import RHYTHM_CODES, cpsc_start_rhythm, cpsc_statement, rhythm_changes, rhythm_spans
@@ -172,8 +172,9 @@ class AnnotatedBeatSource:
     kind = "annotated"
     # 1: an .atr of rhythm changes only (AFDB) lands its episodes; it was quarantined before. 2: a record
     # with dropouts lands (it was quarantined, non_finite), its beats marked with the leads a dropout reaches
-    # since raw schema 3. 3: a record with a lead flat the whole record lands without it (it was quarantined, flat_lead)
-    revision = 3
+    # since raw schema 3. 3: a record with a lead flat the whole record lands without it (quarantined before).
+    # 4: a record read in windows with a lead flat through one lands, that lead's dropout there (it was quarantined)
+    revision = 4
 
     def load(self, ref: RecordRef, cfg: IngestConfig) -> Landed:
         record = ref.path.name
@@ -232,13 +233,14 @@ class AnnotatedBeatSource:
         r_peak = rescale_samples(samples, fs=size.fs, target_fs=cfg.beat_fs)
         start = r_peak - cfg.context_samples // 2
         fits = (start >= 0) & (start + cfg.context_samples <= n_out)
-        first, pieces, dropouts = None, [], []
+        first, pieces, dropouts, flat = None, [], [], []
         for a in range(0, frames, step):
             lo, hi = max(0, a - margin), min(frames, a + step + margin)
-            # a lead flat in one window is refused: every window must hold the record's leads
-            sig = read_wfdb(ref.path, cfg, frames=(lo, hi), keep_dropouts=True, drop_flat=False)
+            # every window must hold the record's leads: one flat through this window is its dropout here
+            sig = read_wfdb(ref.path, cfg, frames=(lo, hi), keep_dropouts=True, flat_as_dropout=True)
             # windows overlap: a dropout may come twice, the mask is one
             dropouts += [(d.lead, d.start + lo, d.stop + lo) for d in sig.dropouts]
+            flat += [(lead, lo, hi) for lead in sig.flat_leads]
             first = first or sig
             if sig.lead_names != first.lead_names or sig.fs != size.fs:
                 raise RecordError(
@@ -258,12 +260,13 @@ class AnnotatedBeatSource:
         assert first is not None  # frames > 0: the loop read at least one window
         leads = len(first.lead_names)
         windows = np.concatenate(pieces) if pieces else np.zeros((0, leads, cfg.context_samples), np.float32)
-        note = (
+        notes = [
             f"{size.values:,} values, over IngestConfig.max_record_values ({cfg.max_record_values:,}): read in "
-            f"{len(pieces)} windows of {step:,} frames; beats stored, the record's signal not"
-        )
+            f"{len(pieces)} windows of {step:,} frames; beats stored, the record's signal not",
+            *_flat_windows(flat, size.fs, cfg),
+        ]
         empty = replace(
-            first, signal=np.zeros((leads, 0), np.float32), fs=cfg.beat_fs, notes=(*first.notes, note), dropouts=()
+            first, signal=np.zeros((leads, 0), np.float32), fs=cfg.beat_fs, notes=(*first.notes, *notes), dropouts=()
         )
         patient_id, split = assign(ref.path.name, ref.meta.get("patient"))
         row = base_row(
@@ -275,6 +278,25 @@ class AnnotatedBeatSource:
         }
         reach = lead_masks(per_lead, n_out, fs=size.fs, target_fs=cfg.beat_fs)
         return _landed(ref, cfg, first, row, ann, samples, symbols, r_peak, windows, fits, reach)
+
+
+def _flat_windows(flat: list[tuple[str, int, int]], fs: float, cfg: IngestConfig) -> list[str]:
+    """What a record read in windows says of the leads flat through whole windows (kept as their dropouts),
+    one line a lead, its stretches merged where windows overlap."""
+    said = []
+    for lead in dict.fromkeys(lead for lead, _, _ in flat):
+        spans: list[list[int]] = []
+        for _, lo, hi in (f for f in flat if f[0] == lead):
+            if spans and lo <= spans[-1][1]:
+                spans[-1][1] = hi
+            else:
+                spans.append([lo, hi])
+        where = ", ".join(f"{clock(a / fs)}-{clock(b / fs)}" for a, b in spans)
+        said.append(
+            f"lead {lead} flat (peak-to-peak < {cfg.flat_mv:g} mV) through {where}: kept as a dropout there, its "
+            "beats marked (a task that reads it leaves them out); fix: check the electrode"
+        )
+    return said
 
 
 def _declared_samples(sig: WfdbSignal, size: DeclaredSize) -> int:

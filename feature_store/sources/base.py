@@ -13,6 +13,12 @@ from .canonical import RecordRow
 from .header_text import named_files
 
 
+def clock(seconds: float) -> str:
+    """A time in a record as h:mm:ss."""
+    s = int(seconds)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
 @dataclass(frozen=True)
 class RecordRef:
     kind: str

@@ -69,7 +69,8 @@ class WfdbSignal:
     # with keep_dropouts: the runs of invalid samples left, bridged by a line in `signal` so that
     # filters run; nothing that touches one may be scored
     dropouts: tuple[Dropout, ...] = ()
-    flat_leads: tuple[str, ...] = ()  # leads left out as flat the whole record (`IngestConfig.flat_mv`)
+    # leads flat the whole read (`IngestConfig.flat_mv`): left out, or kept as a dropout (`flat_as_dropout`)
+    flat_leads: tuple[str, ...] = ()
 
     def dropout_spans(self, leads: list[str] | None = None) -> np.ndarray:
         """(k, 2) [start, stop) of the dropouts in `leads` (default: every lead), samples at `fs`."""
@@ -116,7 +117,7 @@ def read_wfdb(
     frames: tuple[int, int] | None = None,
     *,
     keep_dropouts: bool = False,
-    drop_flat: bool = True,
+    flat_as_dropout: bool = False,
 ) -> WfdbSignal:
     """Read `path` (.hea + signal files, or a multi-segment record's segments), check it and return
     its ECG leads in mV, leads x samples; signals that are not ECG leads are left out with a note.
@@ -124,8 +125,8 @@ def read_wfdb(
     applies to the window, edges are not trimmed and the minimum duration is the caller's).
     `keep_dropouts`: runs of invalid samples too long to interpolate do not refuse the record; they are
     returned as `dropouts` (bridged in the signal) for a reader that scores around them (`predict`).
-    `drop_flat`: a lead flat throughout is left out with a note, not refused (ingest's windows of one long
-    record refuse it instead, as every window must hold the same leads)."""
+    A lead flat throughout (not every lead) is left out with a note; with `flat_as_dropout` (ingest's windows
+    of one long record, which must all hold the record's leads) it stays, as a dropout of the whole read."""
     import wfdb
 
     hea = path.with_name(path.name + ".hea")
@@ -163,8 +164,10 @@ def read_wfdb(
         signal, dropouts = bridge_dropouts(signal, leads)  # the reader says what it kept out, for its leads
     # a lead flat the whole read (an electrode never attached, a channel the recorder wrote as zeros) is
     # left out as an absent one is, so that the leads a task reads still serve it
-    flat = _check_values(signal, leads, path, cfg, fs, invalid, drop_flat=drop_flat, gains=gains)
-    if flat:
+    flat = _check_values(signal, leads, path, cfg, fs, invalid, gains=gains)
+    if flat and flat_as_dropout:  # an electrode off through a window of hours: that lead's beats there are out
+        dropouts = (*(d for d in dropouts if d.lead not in flat), *(Dropout(lead, 0, signal.shape[1]) for lead in flat))
+    elif flat:
         keep = [i for i, lead in enumerate(leads) if lead not in flat]
         signal, leads = signal[keep], [leads[i] for i in keep]
         dropouts = tuple(d for d in dropouts if d.lead not in flat)
@@ -620,12 +623,11 @@ def _check_values(
     fs: float,
     invalid: np.ndarray | None = None,
     *,
-    drop_flat: bool = False,
     gains: list[float] | None = None,
 ) -> list[str]:
     """Refuse values no ECG has. `invalid`: the samples a dropout's stand-in fills, which say nothing of
-    the lead's gain (a lead wholly inside a dropout is not flat, it is absent there). The flat leads, where
-    `drop_flat` lets the caller leave them out (a refusal where every lead is flat, or without it). `gains`
+    the lead's gain (a lead wholly inside a dropout is not flat, it is absent there). The flat leads, for the
+    caller to leave out or mark (a refusal where every lead is flat). `gains`
     (adu per mV, per lead): a flat lead whose gain is `GAIN_SPREAD` times the other leads' is a wrong
     gain, refused, not an electrode off."""
     bad = ~np.isfinite(signal)
@@ -673,7 +675,7 @@ def _check_values(
                 f"leads' ({usual:.3g}): the gain in {path.name}.hea is probably wrong; fix: correct the ADC gain "
                 "of those signal lines",
             )
-    if flat and (len(flat) == len(leads) or not drop_flat):
+    if flat and len(flat) == len(leads):
         raise RecordError(
             "flat_lead",
             f"{path}: lead(s) {flat} are flat (peak-to-peak < "

@@ -14,6 +14,7 @@ import polars as pl
 from ..beat_ids import beat_ids
 from ..config import ingest_from_env
 from ..sources.annotated import beat_windows, read_annotations, read_beats, rr_intervals
+from ..sources.base import clock
 from ..sources.leads import lead_notes, pick_leads
 from ..sources.wfdb_record import WfdbSignal, declared_size, flat_note, read_wfdb
 from ..tasks import RecordWindows, task_named
@@ -57,12 +58,6 @@ class Section:
 
     def said(self) -> str:
         return f"section {self.index + 1} of {self.count} ({clock(self.start / self.fs)}-{clock(self.stop / self.fs)})"
-
-
-def clock(seconds: float) -> str:
-    """A time in a record as h:mm:ss."""
-    s = int(seconds)
-    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
 
 
 def record_sections(path: Path, task: str) -> list[Section] | None:
