@@ -125,16 +125,21 @@ def predict(record: Path, task: TaskSpec, workspace: Workspace, champion: Champi
     # are held at a time, and the packed inputs only where there is one read (`--explain` needs all of them)
     sections = record_sections(record, task.name)
     reads: list[Section | None] = list(sections) if sections else [None]
-    whole = len(reads) == 1
+    # a task of one row a record (records) reads sections until one holds its row: the first clear stretch
+    one_row = not (isinstance(task.window, RecordWindows) and task.window.rhythm_windows)
+    whole = len(reads) == 1 or one_row
     samples: list[np.ndarray | None] = []
-    ids, probs, notes, flat, record_fs = [], [], [], None, None
+    ids, probs, flat, record_fs = [], [], None, None
+    notes: list[str] = []
+    skipped: list[str] = []
     for section in reads:
         try:
             online = store.online(record, list(views), versions=views, section=section)
         except NothingClear as err:
-            if whole:
+            if len(reads) == 1:
                 raise
-            notes.append(f"{err}: not scored")  # a section inside a dropout: said, the others scored
+            # a section inside a dropout: said, the others scored (a one-row task's first miss said, then counted)
+            (skipped if one_row else notes).append(f"{err}: not scored")
             continue
         packed = champion.layout.pack(modality_inputs(online.features, task.name))
         flat = packed if whole else None
@@ -143,10 +148,14 @@ def predict(record: Path, task: TaskSpec, workspace: Workspace, champion: Champi
         samples.append(online.samples)
         notes += online.notes
         record_fs = online.record_fs
+        if one_row:
+            break
     if not ids:
-        raise ValueError(f"{record}: no section holds a window clear of dropouts; fix: score a recording without them")
+        what = "a row" if one_row else "a window"
+        raise ValueError(f"{record}: no section holds {what} clear of dropouts; fix: score a recording without them")
     if sections:
-        notes.insert(0, _sections_note(record, sections))
+        more = [f"and {len(skipped) - 1} more section(s) without one"] if len(skipped) > 1 else []
+        notes[:0] = [_sections_note(record, sections, one_row), *skipped[:1], *more]
     return Prediction(
         champion.classes,
         np.concatenate(ids),
@@ -158,22 +167,19 @@ def predict(record: Path, task: TaskSpec, workspace: Workspace, champion: Champi
         champion.run_id,
         Path(record),
         list(dict.fromkeys(notes)),
-        samples[0] if whole else np.concatenate([s for s in samples if s is not None]),  # every section's has them
+        samples[0] if len(samples) == 1 else np.concatenate([s for s in samples if s is not None]),  # each has them
         champion.names,
         record_fs,
     )
 
 
-def _sections_note(record: Path, sections: list[Section]) -> str:
+def _sections_note(record: Path, sections: list[Section], one_row: bool) -> str:
     """How a record over the size limit was read."""
     first = sections[0]
-    if len(sections) == 1:
-        read = clock(first.stop / first.fs)
-        return f"the record is over {MAX_RECORD_VALUES_ENV}: its row is read from its first {read} (h:mm:ss)"
-    return (
-        f"the record is over {MAX_RECORD_VALUES_ENV}: read in {len(sections)} sections of "
-        f"{clock((first.stop - first.start) / first.fs)} (h:mm:ss), one at a time"
-    )
+    length = f"{clock((first.stop - first.start) / first.fs)} (h:mm:ss)"
+    if one_row:
+        return f"the record is over {MAX_RECORD_VALUES_ENV}: its row was looked for in sections of {length}"
+    return f"the record is over {MAX_RECORD_VALUES_ENV}: read in {len(sections)} sections of {length}, one at a time"
 
 
 def record_path(path: Path) -> Path:

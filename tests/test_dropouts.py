@@ -12,7 +12,7 @@ from feature_store.config import IngestConfig
 from feature_store.sources.errors import RecordError
 from feature_store.sources.wfdb_record import Dropout, read_wfdb
 from feature_store.tasks import STANDARD_12
-from feature_store.transforms.dropouts import clear_windows, dropout_mask, first_clear, intervals_across
+from feature_store.transforms.dropouts import clear_windows, dropout_mask, first_clear, intervals_across, lead_off_runs
 from feature_store.transforms.resample import resample
 from feature_store.views.catalog import ViewInput
 from feature_store.views.online import record_input
@@ -149,6 +149,22 @@ def test_an_annotated_interval_across_a_dropout_is_known_while_a_lead_shows_the_
     assert unknown[:3] == [5060, 5346, 5633] and len(unknown) == 4 and 5900 < unknown[3] < 5900 + 360
 
 
+def test_a_held_run_counts_no_stand_in_sample():
+    """A read that starts inside a lead's dropout bridges it with the first valid value held: those stand-in
+    samples neither stretch a held run of that lead into its signal nor count as another lead recording."""
+    rng = np.random.default_rng(0)
+    signal = rng.normal(0, 0.1, (2, 1000))
+    signal[0, :300] = signal[0, 300]  # the stand-in of a read starting in a dropout: the first valid value
+    invalid = np.zeros(signal.shape, bool)
+    invalid[0, :300] = True
+    assert lead_off_runs(signal, 100.0, 2.0) == [[(0, 301)], []]  # read as a held run, one valid sample in
+    assert lead_off_runs(signal, 100.0, 2.0, invalid) == [[], []]
+    signal[1, 500:800] = signal[1, 500]  # lead 1 held while lead 0 records: its dropout
+    assert lead_off_runs(signal, 100.0, 2.0, invalid) == [[], [(500, 800)]]
+    invalid[0, 400:900] = True  # ... unless lead 0 is a stand-in line there
+    assert lead_off_runs(signal, 100.0, 2.0, invalid) == [[], []]
+
+
 def test_a_record_whose_every_beat_touches_a_dropout_is_refused(tmp_path):
     from tests.malformed import BREAKAGES
 
@@ -179,7 +195,7 @@ def test_a_record_row_starts_after_a_dropout_in_its_first_seconds(tmp_path):
     start = 750 + 10  # the dropout's end at 500 Hz, then resample_spread_s(1000, 500) = 0.02 s
     np.testing.assert_allclose(inp.signal[0], whole[leads, start : start + 5000], atol=2e-3)
     assert inp.keys["entity_id"].to_list() == ["lead_i"] and len(clean.signal) == 1
-    assert any("the row is the 10 s from 1.52 s" in n for n in inp.notes)
+    assert any("the row is the first 10 s clear of dropouts, from 1.52 s" in n for n in inp.notes)
     every_10s = [(k, k + 100) for k in range(0, 38_400, 9_000)]
     refused = _blanked(PTB / "s0010_re", tmp_path, "holes", 1, *every_10s)
     with pytest.raises(ValueError, match=r"holes: no 10 s of the leads the model reads are clear of dropouts .*fix: "):
@@ -387,7 +403,7 @@ def test_a_record_level_source_lands_a_record_with_dropouts_and_cuts_its_row_as_
     assert inp.keys["entity_id"].to_list() == ["lead_i"] and inp.excluded == {"missing_leads": 0, "dropouts": 1}
     spec = ViewInput(fs=inp.fs, samples=inp.signal.shape[-1], crop=None, lead_names=STANDARD_12, unit="record")
     online = record_input(tmp_path / "lead_i", spec, task="records")
-    assert any("the row is the 10 s from 1.60 s" in n for n in online.notes)
+    assert any("the row is the first 10 s clear of dropouts, from 1.60 s" in n for n in online.notes)
     np.testing.assert_allclose(inp.signal, online.signal, atol=1e-4)  # ingest's row is predict's row
 
 
@@ -418,7 +434,7 @@ def test_a_row_stored_at_another_rate_than_the_tasks_starts_within_a_few_samples
     assert inp.keys["entity_id"].to_list() == ["gap"] and inp.fs == 100.0
     spec = ViewInput(fs=inp.fs, samples=inp.signal.shape[-1], crop=None, lead_names=("ECG",), unit="record")
     online = record_input(folder / "gap", spec, task="af")
-    assert any("the row is the 30 s from 6.10 s" in n for n in online.notes)
+    assert any("the row is the first 30 s clear of dropouts, from 6.10 s" in n for n in online.notes)
     stored, scored = inp.signal[0, 0], online.signal[0, 0]
     np.testing.assert_allclose(stored[:-4], scored[4:], atol=1e-3)  # ingest's row: 0.04 s later
 

@@ -114,11 +114,11 @@ def test_beats_outside_a_long_record_are_refused_before_any_window_is_read(tmp_p
     assert "fix:" in str(err.value) and not reads
 
 
-def _sections_and_whole(record, monkeypatch, limit=LIMIT, task="af"):
+def _sections_and_whole(record, monkeypatch, limit=LIMIT, task="af", spec=None):
     from feature_store.views.catalog import ViewInput
     from feature_store.views.online import NothingClear, record_input, record_sections
 
-    spec = ViewInput(fs=100.0, samples=3000, crop=None, lead_names=("ECG",), unit="record")
+    spec = spec or ViewInput(fs=100.0, samples=3000, crop=None, lead_names=("ECG",), unit="record")
     whole = record_input(record, spec, task=task)
     monkeypatch.setenv("ECGNET_MAX_RECORD_VALUES", str(limit))
     sections, parts, skipped = record_sections(record, task), [], []
@@ -194,3 +194,34 @@ def test_a_section_whose_lead_is_held_throughout_is_skipped_and_the_rest_read_as
     ids = [i for part in parts for i in part.keys["entity_id"].to_list()]
     assert ids == whole.keys["entity_id"].to_list() and len(ids) == 60 - 9
     np.testing.assert_allclose(np.concatenate([p.signal for p in parts]), whole.signal, atol=1e-5)
+
+
+def test_the_records_tasks_row_of_a_record_over_the_limit_is_looked_for_section_by_section(tmp_path, monkeypatch):
+    """PTB Diagnostic's s0010_re (38.4 s at 1000 Hz, 15 signals) over a 360,000 limit, lead i off from 1 s
+    to 25 s: the records task's row (the first 10 s clear of dropouts) is in no section before the third,
+    each said; the third gives the whole read's row, read from 18 s on. Every read stays under the limit.
+    Before, only the first section was read and the record refused."""
+    from feature_store.sources.leads import STANDARD_12
+    from feature_store.views.catalog import ViewInput
+    from tests.records import PTB, rewrite_signal
+
+    def blank(signal):  # from 1 s: a whole read trims an edge where a lead has no samples yet
+        signal[1_000:25_000, 0] = np.nan
+
+    record = rewrite_signal(PTB / "s0010_re", tmp_path, "late", blank)
+    spec = ViewInput(fs=100.0, samples=1000, crop=None, lead_names=STANDARD_12, unit="record")
+    whole, sections, parts, skipped = _sections_and_whole(record, monkeypatch, 360_000, "records", spec)
+    assert [(s.start, s.stop, s.read) for s in sections] == [  # 2 s margins: a held lead is seen as in a whole read
+        (0, 10_000, (0, 22_000)),
+        (10_000, 20_000, (8_000, 32_000)),
+        (20_000, 38_400, (18_000, 38_400)),
+    ]
+    assert skipped == [
+        f"section {k} of 3 ({span}): no 10 s clear of dropouts start there"
+        for k, span in [(1, "0:00:00-0:00:10"), (2, "0:00:10-0:00:20")]
+    ]
+    assert len(parts) == 1 and parts[0].keys["entity_id"].to_list() == whole.keys["entity_id"].to_list() == ["late"]
+    np.testing.assert_allclose(parts[0].signal, whole.signal, atol=1e-5)
+    said = [n for n in whole.notes if n.startswith("the row is")]
+    assert said == ["the row is the first 10 s clear of dropouts, from 25.10 s"]
+    assert said[0] in parts[0].notes

@@ -456,6 +456,35 @@ def test_the_records_task_trains_every_variant_in_dagster(records_trained, capsy
     assert set(shown) == set(VARIANTS) and shown[candidate.variant].startswith("* ")
 
 
+def test_the_records_champion_scores_a_record_over_the_limit_from_the_first_section_with_a_clear_row(
+    records_trained, tmp_path, monkeypatch, capsys
+):
+    """PTB Diagnostic's s0010_re with lead i off from 1 s to 25 s, over a 360,000 limit: `predict` looks for
+    the row section by section, says so, stops at the first that holds it, and gives the whole read's
+    probabilities; `--explain` draws it (one row: its inputs are kept)."""
+    from tests.records import PTB, rewrite_signal
+
+    _, home = records_trained
+
+    def blank(signal):
+        signal[1_000:25_000, 0] = np.nan
+
+    record = rewrite_signal(PTB / "s0010_re", tmp_path, "late", blank)
+    cli = ["predict", str(record), "--home", str(home), "--task", "records"]
+    assert ecgnet_main([*cli, "--out", str(tmp_path / "whole.csv")]) == 0
+    monkeypatch.setenv("ECGNET_MAX_RECORD_VALUES", "360000")
+    drawn = tmp_path / "explained.png"
+    assert ecgnet_main([*cli, "--out", str(tmp_path / "sections.csv"), "--explain", str(drawn)]) == 0
+    out = capsys.readouterr().out
+    assert "its row was looked for in sections of 0:00:10" in out
+    assert "section 1 of 3 (0:00:00-0:00:10): no 10 s clear of dropouts start there: not scored" in out
+    assert "and 1 more section(s) without one" in out and "from 25.10 s" in out and drawn.stat().st_size > 0
+    whole, sections = pl.read_csv(tmp_path / "whole.csv"), pl.read_csv(tmp_path / "sections.csv")
+    assert whole.drop("record").columns == sections.drop("record").columns and len(sections) == 1
+    probs = [c for c in whole.columns if c.startswith("p_")]
+    np.testing.assert_allclose(sections.select(probs).to_numpy(), whole.select(probs).to_numpy(), atol=1e-5)
+
+
 def test_a_small_val_split_borrows_train_patients_never_test(records_trained):
     _, home = records_trained
     features = FeatureStore(home / "store")

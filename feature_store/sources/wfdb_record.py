@@ -170,10 +170,11 @@ def read_wfdb(
     elif flat:
         keep = [i for i, lead in enumerate(leads) if lead not in flat]
         signal, leads = signal[keep], [leads[i] for i in keep]
+        invalid = None if invalid is None else invalid[keep]
         dropouts = tuple(d for d in dropouts if d.lead not in flat)
         notes.append(flat_note(flat, cfg))
     if keep_dropouts:  # an electrode off written as one value held (not as invalid samples) is a dropout too
-        held = lead_off_runs(signal, fs, LEAD_OFF_S)
+        held = lead_off_runs(signal, fs, LEAD_OFF_S, invalid)
         dropouts += tuple(Dropout(leads[i], a, b) for i, spans in enumerate(held) for a, b in spans)
     if frames is None and signal.shape[1] < cfg.min_duration_s * fs:
         raise RecordError(

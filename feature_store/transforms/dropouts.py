@@ -89,25 +89,33 @@ def blind_mask(masks: Sequence[np.ndarray | None]) -> np.ndarray | None:
     return every if every.any() else None
 
 
-def lead_off_runs(signal: np.ndarray, fs: float, min_s: float) -> list[list[tuple[int, int]]]:
+def lead_off_runs(
+    signal: np.ndarray, fs: float, min_s: float, invalid: np.ndarray | None = None
+) -> list[list[tuple[int, int]]]:
     """Per lead of `signal` (leads, samples at `fs`), the runs [start, stop) of at least `min_s` seconds of one
     value repeated while another lead records (its value changes more than once a second in the run): an
     electrode off that the recorder writes as a constant (MIMIC's ICU records hold 0 or -100 for tens of
     seconds) rather than as invalid samples. No heart and no amplifier hold a lead exactly still for seconds
     while another lead records; where every lead is still at once (a recorder's gap, or a pause read at a
-    coarse resolution) nothing is marked, so a real pause is never taken for a dropout."""
+    coarse resolution) nothing is marked, so a real pause is never taken for a dropout. `invalid`: samples
+    that stand in for invalid ones (`bridge_dropouts`), neither held nor recording: a stand-in held at the
+    first valid value, at a read's edge, does not stretch a held run into the signal."""
     out: list[list[tuple[int, int]]] = [[] for _ in range(len(signal))]
     min_samples = int(round(min_s * fs))
     if len(signal) < 2 or signal.shape[1] < min_samples:
         return out
-    still = np.zeros(signal.shape, bool)
-    still[:, 1:] = signal[:, 1:] == signal[:, :-1]  # the sample repeats the one before it
+    same = np.zeros(signal.shape, bool)
+    same[:, 1:] = signal[:, 1:] == signal[:, :-1]  # the sample repeats the one before it
+    valid = np.ones(signal.shape, bool)
+    if invalid is not None:
+        valid[:, 1:] = ~invalid[:, 1:] & ~invalid[:, :-1]
+    held, changed = same & valid, ~same & valid
     for lead in range(len(signal)):
-        repeats, stops = run_bounds(still[lead])
+        repeats, stops = run_bounds(held[lead])
         starts = repeats - 1  # a run's first value is the sample before its first repeat
         long = stops - starts >= min_samples  # filtered first: a quantised lead repeats a value millions of times
         for start, stop in zip(starts[long].tolist(), stops[long].tolist()):
-            changes = (~np.delete(still[:, start + 1 : stop], lead, axis=0)).sum(axis=1)
+            changes = np.delete(changed[:, start + 1 : stop], lead, axis=0).sum(axis=1)
             if (changes > (stop - start) / fs).any():  # another lead records through the run, not at its edges
                 out[lead].append((start, stop))
     return out

@@ -16,7 +16,7 @@ from ..config import ingest_from_env
 from ..sources.annotated import beat_windows, read_annotations, read_beats, rr_intervals
 from ..sources.base import clock
 from ..sources.leads import lead_notes, pick_leads
-from ..sources.wfdb_record import WfdbSignal, declared_size, flat_note, read_wfdb
+from ..sources.wfdb_record import LEAD_OFF_S, WfdbSignal, declared_size, flat_note, read_wfdb
 from ..tasks import RecordWindows, task_named
 from ..transforms.dropouts import blind_mask, clear_windows, dropout_mask, first_clear, lead_masks, resampled_mask, runs
 from ..transforms.resample import resample, rescale_samples
@@ -46,12 +46,18 @@ class Section:
     index: int
     count: int
 
+    def span(self, *, fs: float, native_fs: float) -> tuple[int, int]:
+        """The section's [start, stop) as samples at `fs` of its read (`native_fs`: the rate of the record's
+        samples as stored, a multiple of the frame rate in a multi-frequency record)."""
+        per_frame = round(native_fs / self.fs) * fs / native_fs
+        return int(round((self.start - self.read[0]) * per_frame)), int(round((self.stop - self.read[0]) * per_frame))
+
     def window_starts(self, n: int, *, fs: float, native_fs: float, read: int) -> tuple[np.ndarray, int]:
         """The first samples (at `fs`, in the `read` samples of `self.read`) of the section's whole windows of
         `n` samples, laid end to end from the record's start; and where the read starts in the record as
-        stored (samples at `native_fs`, a multiple of the frame rate in a multi-frequency record)."""
+        stored (samples at `native_fs`)."""
         per_frame, to_rows = round(native_fs / self.fs), fs / native_fs
-        first = int(round((self.start - self.read[0]) * per_frame * to_rows))
+        first = self.span(fs=fs, native_fs=native_fs)[0]
         count = int((self.stop - self.start) * per_frame * to_rows // n)
         starts = first + np.arange(count, dtype=np.int64) * n
         return starts[starts + n <= read], self.read[0] * per_frame
@@ -64,8 +70,10 @@ def record_sections(path: Path, task: str) -> list[Section] | None:
     """How `predict` reads a record over `IngestConfig.max_record_values` (ECGNET_MAX_RECORD_VALUES) for a task
     of record rows, instead of refusing it: a rhythm task's windows (af), laid end to end from the record's
     start, section by section, each section a whole number of windows, so that the rows are the rows of the
-    whole record (a 14-day patch in the memory of its sections); the records task's one row from the first
-    section. None where the record is read whole: within the limit, or a beats task (the record's median
+    whole record (a 14-day patch in the memory of its sections); the records task's one row, the first
+    stretch clear of dropouts, looked for section by section (`predict` stops at the first that holds one:
+    a section is read with a row more after it and margins either side, so the row is the whole read's).
+    None where the record is read whole: within the limit, or a beats task (the record's median
     beat and rhythm references span the whole record; the reader refuses it with its fix)."""
     window = task_named(task).window
     if not isinstance(window, RecordWindows):
@@ -75,14 +83,16 @@ def record_sections(path: Path, task: str) -> list[Section] | None:
     if size.values <= cfg.max_record_values or not size.frames or not float(row).is_integer():
         return None  # a rate without whole frames a row: read whole, or refused by the reader
     row, frames = int(row), size.frames
-    if not window.rhythm_windows:
-        stop = min(frames, max(row, cfg.max_record_values // size.n_sig))
-        return [Section(0, stop, (0, stop), size.fs, 0, 1)]
-    step = max(row, cfg.max_record_values // (2 * size.n_sig) // row * row)  # room for the margins
+    if window.rhythm_windows:
+        step = max(row, cfg.max_record_values // (2 * size.n_sig) // row * row)  # room for the margins
+        before, after = row, row
+    else:  # a row may start anywhere in its section, so a row more is read after it; the margins see a held lead
+        before = int(np.ceil(LEAD_OFF_S * size.fs))
+        step, after = max(row, cfg.max_record_values // size.n_sig - row - 2 * before), row + before
     starts = range(0, max(1, frames - row + 1), step)  # the last section ends with the record: no section of none
     stops = [*starts[1:], frames]
     return [
-        Section(a, b, (max(0, a - row), min(frames, b + row)), size.fs, i, len(starts))
+        Section(a, b, (max(0, a - before), min(frames, b + after)), size.fs, i, len(starts))
         for i, (a, b) in enumerate(zip(starts, stops))
     ]
 
@@ -250,7 +260,7 @@ def _record(
         return _laid_windows(record_id, signal, starts, fs, spec, task, native_fs, spoiled, section, offset)
     windows = rhythm and signal.shape[1] >= 2 * n
     if not windows:
-        start, notes = _clear_start(n, fs, spoiled)
+        start, notes = _clear_start(n, fs, spoiled, section, native_fs)
         x = np.zeros((1, len(spec.lead_names), n), np.float32)
         sel = signal[:, start : start + n]
         x[0, :, : sel.shape[1]] = sel
@@ -291,14 +301,25 @@ def _laid_windows(
     return TaskInput(task, _keys(ids, record_id), x, fs, list(spec.lead_names), "record", starts=native, notes=notes)
 
 
-def _clear_start(n: int, fs: float, spoiled: Spoiled | None) -> tuple[int, list[str]]:
-    """Where a record's one row starts: at 0, or past the dropouts its first `n` samples touch."""
-    if spoiled is None or not spoiled.mask[:n].any():
-        return 0, []
-    start = first_clear(spoiled.mask, n)
+def _clear_start(
+    n: int, fs: float, spoiled: Spoiled | None, section: Section | None = None, native_fs: float = 0.0
+) -> tuple[int, list[str]]:
+    """Where a record's one row starts: at 0, or past the dropouts its first `n` samples touch. In a
+    `section` (its read at `fs`, the record stored at `native_fs`), the first clear start within it."""
+    lo, hi = (0, 1) if section is None else section.span(fs=fs, native_fs=native_fs)
+    if spoiled is None or not spoiled.mask[lo : lo + n].any():
+        start: int | None = lo
+    else:
+        found = first_clear(spoiled.mask[lo : None if section is None else hi + n - 1], n)
+        start = None if found is None or (section is not None and lo + found >= hi) else lo + found
+        if start is None and section is None:
+            raise _nothing_clear(n, fs, spoiled)
     if start is None:
-        raise _nothing_clear(n, fs, spoiled)
-    return start, [f"the first {n / fs:g} s touch a dropout: the row is the {n / fs:g} s from {start / fs:.2f} s"]
+        raise NothingClear(f"{section.said() if section else ''}: no {n / fs:g} s clear of dropouts start there")
+    at = start / fs + (0.0 if section is None else section.read[0] / section.fs)
+    if at == 0:
+        return start, []
+    return start, [f"the row is the first {n / fs:g} s clear of dropouts, from {at:.2f} s"]
 
 
 def _nothing_clear(n: int, fs: float, spoiled: Spoiled) -> ValueError:
