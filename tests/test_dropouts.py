@@ -165,6 +165,29 @@ def test_a_held_run_counts_no_stand_in_sample():
     assert lead_off_runs(signal, 100.0, 2.0, invalid) == [[], []]
 
 
+def test_a_lead_that_starts_late_is_its_dropout_and_the_beats_stay_on_their_annotations(tmp_path):
+    """Record 100 with V5 absent for its first 2 s (a late electrode, a skewed or late segment): the edge is
+    V5's dropout, not trimmed off, so ingest cuts every annotated beat where its .atr sample says, MLII as
+    in the clean record, and `predict` reads the same beats. Before, the 720 samples were trimmed from both
+    leads and every beat's window was cut 2 s late (MLII off by up to 2.4 mV), 3 beats lost at the end."""
+    from feature_store.sources.annotated import AnnotatedBeatSource
+    from feature_store.sources.base import RecordRef
+
+    record = _blanked(MITDB / "100", tmp_path, "late", 1, (0, 720))
+    late = AnnotatedBeatSource().load(RecordRef("annotated", record, tmp_path), IngestConfig())
+    clean = AnnotatedBeatSource().load(RecordRef("annotated", MITDB / "100", MITDB), IngestConfig())
+    assert late.beats is not None and clean.beats is not None
+    np.testing.assert_array_equal(late.beats.r_peak, clean.beats.r_peak)
+    np.testing.assert_allclose(late.beats.windows[:, 0], clean.beats.windows[:, 0], atol=2e-3)  # MLII
+    marked = [i for i, leads in enumerate(late.beats.dropout_leads) if leads]
+    assert marked == [0, 1, 2] and late.beats.dropout_leads[0] == ["V5"]
+    assert not any("trimmed" in n for n in late.record.notes)
+    read = record_input(record, BEATS_SPEC, task="beats")
+    whole = record_input(MITDB / "100", BEATS_SPEC, task="beats")
+    assert read.beats is not None and whole.beats is not None
+    np.testing.assert_array_equal(read.beats["sample"].to_numpy(), whole.beats["sample"].to_numpy())
+
+
 def test_a_record_whose_every_beat_touches_a_dropout_is_refused(tmp_path):
     from tests.malformed import BREAKAGES
 

@@ -35,7 +35,7 @@ EXPECTED = {
     "03700181": "landed",  # MCL1 is an ECG lead; ABP and RESP are left out
     "100-no-len": "landed",  # no length on the record line: wfdb takes it from 100.dat
     "100_3chan": "landed",
-    "100skew": "landed",  # skewed V5: the 3 edge samples without it are trimmed
+    "100skew": "landed",  # skewed V5: its 3 edge samples without it filled (a gap under max_gap_s)
     "12726": "missing_signal_file",  # annotations only
     "3000003_0003": "landed",  # MIMIC: II and V (a chest lead of unknown position), format 80
     "310derive": "unknown_lead",  # format-310 test signals named 'col 0', 'ch1': no ECG lead

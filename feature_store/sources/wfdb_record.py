@@ -124,7 +124,8 @@ def read_wfdb(
     `frames`: only frames [start, stop) (a window of a record too long to read whole: the size limit
     applies to the window, edges are not trimmed and the minimum duration is the caller's).
     `keep_dropouts`: runs of invalid samples too long to interpolate do not refuse the record; they are
-    returned as `dropouts` (bridged in the signal) for a reader that scores around them (`predict`).
+    returned as `dropouts` (bridged in the signal) for a reader that scores around them (`predict`), and
+    ragged edges (a lead that starts late) are such runs, not trimmed: sample numbers stay the record's.
     A lead flat throughout (not every lead) is left out with a note; with `flat_as_dropout` (ingest's windows
     of one long record, which must all hold the record's leads) it stays, as a dropout of the whole read."""
     import wfdb
@@ -155,7 +156,9 @@ def read_wfdb(
             f"{path}: {signal.shape[1] // spf} frames read, header declares "
             f"{header.sig_len}; fix: correct the length in {path.name}.hea",
         )
-    signal, repaired = repair_gaps(signal, max_gap=int(cfg.max_gap_s * fs), trim=frames is None)
+    # a reader that keeps dropouts keeps the record's sample numbers too (annotations, `record@sample` rows count
+    # them): an edge where a lead has no samples yet is that lead's dropout, not trimmed off
+    signal, repaired = repair_gaps(signal, max_gap=int(cfg.max_gap_s * fs), trim=frames is None and not keep_dropouts)
     notes += dropped + ([repaired] if repaired else [])
     dropouts: tuple[Dropout, ...] = ()
     invalid = None
