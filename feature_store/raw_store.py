@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 # 2: records carry rhythm_spans; 3: records their dropouts, beats the leads a dropout reaches; 4: the same
 # columns, and a lead held at one value while another records is a dropout too (`lead_off_runs`); 5: an edge
 # where a lead has no samples is its dropout, no longer trimmed off (which moved the signal against the .atr's
-# sample numbers) (a store of an older version is ingested again)
+# sample numbers), and records keep their notes (a store of an older version is ingested again)
 SCHEMA_VERSION = "5"
 SIGNAL = pa.list_(pa.list_(pa.float32()))  # leads x samples
 _STRINGS = pa.list_(pa.string())
@@ -67,6 +67,7 @@ RECORD_SCHEMA = pa.schema(
         ("edge_beat_labels", _STRINGS),
         ("rhythm_spans", RHYTHM_SPANS),
         ("dropouts", DROPOUTS),
+        ("notes", _STRINGS),
         ("ingested_at", pa.timestamp("us", tz="UTC")),
     ],
     metadata={"ecgnet.table": "records", "ecgnet.schema_version": SCHEMA_VERSION},
@@ -131,6 +132,8 @@ COLUMN_NOTES: dict[str, str] = {
     "rhythm_spans": "Rhythm episodes (start, stop in samples at fs; rhythm class), where the source annotates them.",
     "dropouts": "Runs of invalid samples (lead, start, stop in samples at fs, resampling's reach included), bridged "
     "by a straight line in the signal; no row is cut from them.",
+    "notes": "What was read leniently, each with its fix where one applies: signals left out, flat leads, gaps "
+    "interpolated, dropouts, an unparsed date (ingest logs the first of them; every one is here).",
     "ingested_at": "When the row was written (UTC).",
     "beat_id": "Beat id: the record id and the R peak's sample.",
     "r_peak": "R peak's sample index in the record at fs.",
@@ -189,6 +192,7 @@ def record_table(row: RecordRow) -> pa.Table:
     columns.update(n_samples=[row.n_samples], ingested_at=[now], signal=signal_column(row.signal[None]))
     columns["rhythm_spans"] = [[{"start": a, "stop": b, "rhythm": r} for a, b, r in row.rhythm_spans]]
     columns["dropouts"] = [[{"lead": lead, "start": a, "stop": b} for lead, a, b in row.dropouts]]
+    columns["notes"] = [list(row.notes)]
     return pa.table({name: columns[name] for name in RECORD_SCHEMA.names}, schema=RECORD_SCHEMA)
 
 

@@ -371,6 +371,33 @@ def test_a_crash_and_a_full_disk_are_told_apart_from_a_failed_check(tmp_path):
     assert str(tmp_path) in line and "MB free" in line and "ECGNET_HOME" in line
 
 
+def test_records_read_leniently_keep_their_notes_and_the_log_names_the_first_of_them(tmp_path, monkeypatch):
+    """CinC 2021's JS20004 and JS20008 (V2, V4 and V6 flat: left out): each record row keeps its notes in the
+    records table; the run's log names the first `LOGGED_RECORDS` of them one by one, then counts the rest,
+    so that a full database's thousands do not bury it."""
+    from feature_store.raw_store import RawStore
+    from pipelines.assets import ingest as ingest_module
+
+    src = tmp_path / "src"
+    for name in ("JS20004", "JS20008", "HR06000"):
+        copy_record(CINC / name, src)
+    monkeypatch.setattr(ingest_module, "LOGGED_RECORDS", 1)
+    instance = dg.DagsterInstance.ephemeral()
+    challenge = [a for a in ingest_assets if a.key.to_user_string() == "challenge_records"]
+    result = dg.materialize(challenge, resources=_resources(tmp_path, src), tags=every_shard_tags(), instance=instance)
+    assert result.success
+    notes = dict(RawStore(tmp_path / "home" / "store").scan_records().select("record_id", "notes").collect().rows())
+    flat = "lead(s) ['V2', 'V4', 'V6'] are flat (peak-to-peak < 0.01 mV): left out; fix: check the electrode"
+    assert notes == {"JS20004": [flat], "JS20008": [flat], "HR06000": []}
+    said = [e.user_message for e in instance.all_logs(result.run_id) if "read leniently" in e.user_message]
+    said = [m for m in said if m.startswith(("landed", "..."))]  # the run's, over its shards
+    assert len(said) == 2 and said[0].endswith(f"read leniently: {flat}")
+    assert said[1] == (
+        "... and 1 more records landed read leniently, not logged one by one; each one's notes are in the records "
+        "table's notes column"
+    )
+
+
 def test_rematerializing_reports_everything_unchanged(tmp_path, sources):
     resources = _resources(tmp_path, sources)
     dg.materialize(ingest_assets, resources=resources, tags=every_shard_tags())

@@ -34,7 +34,7 @@ class RecordRow:
     edge_beat_labels: list[str] = field(default_factory=list)  # beats too close to an edge or a dropout
     # rhythm episodes (start, stop, class) in samples at `fs`: AF databases that annotate them (CPSC 2021)
     rhythm_spans: list[tuple[int, int, str]] = field(default_factory=list)
-    notes: tuple[str, ...] = ()  # what was read leniently (not stored: logged by ingest)
+    notes: tuple[str, ...] = ()  # what was read leniently (stored, and the first of them logged by ingest)
     # those of edge_beat_labels whose window reaches a dropout (not stored: ingest's report tells them apart)
     dropout_beat_labels: list[str] = field(default_factory=list)
     # (lead, start, stop): where a dropout's stand-in line (WfdbSignal.dropouts) reaches the stored signal,

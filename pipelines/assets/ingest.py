@@ -35,6 +35,7 @@ INGEST_ASSETS = {
     ),
     "wfdb": ("wfdb_records", "Any other WFDB records: unlabelled, or rhythm classes from a CinC 2017 REFERENCE.csv."),
 }
+LOGGED_RECORDS = 20  # a run's quarantined records, and those landed read leniently, logged one by one
 # where each kind's patients, and so its patient-wise splits, come from (feature_store.sources.splits)
 PATIENTS_FROM = {
     "ptbxl": "Patients and splits from the table's patient_id and strat_fold.",
@@ -63,6 +64,7 @@ def build_ingest_asset(kind: str) -> dg.AssetsDefinition:
         refs = discover(ingest.folders(), cfg)[kind]
         context.log.info(f"{name}: {len(refs)} {kind} records under {ingest.sources}, shards {[s.key for s in shards]}")
         reports = [ingest_kind(kind, refs, raw, cfg, shard=s) for s in shards]
+        _log_records(context, reports)
         for report in reports:
             _log(context, name, report)
         snapshots = [raw.snapshot(kind, s) for s in shards]
@@ -89,11 +91,18 @@ def _shard_metadata(kind: str, snapshot: RawSnapshot) -> dict:
     return {"dagster/row_count": rows, "records": len(snapshot.record_ids), "snapshot": snapshot.fingerprint}
 
 
+def _log_records(context: dg.AssetExecutionContext, reports: list[IngestReport]) -> None:
+    """The records quarantined and those landed read leniently by this run, the first of each by name."""
+    quarantined = [f"quarantined {q.path} [{q.code}]: {q.reason}" for r in reports for q in r.quarantined]
+    _log_first(context, quarantined, "quarantined", "each is a row of the quarantine table, with its reason and fix")
+    by_record: dict[str, list[str]] = {}
+    for path, note in (n for r in reports for n in r.notes):
+        by_record.setdefault(path, []).append(note)
+    lenient = [f"landed {path}, read leniently: {'; '.join(notes)}" for path, notes in by_record.items()]
+    _log_first(context, lenient, "landed read leniently", "each one's notes are in the records table's notes column")
+
+
 def _log(context: dg.AssetExecutionContext, name: str, report: IngestReport) -> None:
-    for q in report.quarantined:
-        context.log.warning(f"quarantined {q.path} [{q.code}]: {q.reason}")
-    for path, note in report.notes:
-        context.log.warning(f"landed {path}, read leniently: {note}")
     for path in report.removed:
         context.log.warning(f"{path}: its files were deleted from the source folder; its rows left the store")
     removed = f", {len(report.removed)} removed" if report.removed else ""
@@ -116,6 +125,17 @@ def _log(context: dg.AssetExecutionContext, name: str, report: IngestReport) -> 
     if report.episode_s:
         minutes = {rhythm: round(s / 60, 1) for rhythm, s in sorted(report.episode_s.items())}
         context.log.info(f"{name}{report.where}: rhythm episodes landed now, minutes {minutes}")
+
+
+def _log_first(context: dg.AssetExecutionContext, lines: list[str], what: str, where: str) -> None:
+    """The first `LOGGED_RECORDS` lines one by one, the rest counted: a full database can read thousands of
+    records leniently (CinC 2021's Ningbo records with flat leads), a warning each would bury the run's log."""
+    for line in lines[:LOGGED_RECORDS]:
+        context.log.warning(line)
+    if len(lines) > LOGGED_RECORDS:
+        context.log.warning(
+            f"... and {len(lines) - LOGGED_RECORDS} more records {what}, not logged one by one; {where}"
+        )
 
 
 def _metadata(
