@@ -4,6 +4,7 @@ signal, and a record whose rhythm episodes need its whole signal is refused by n
 and CPSC 2021 records, with the limit lowered so that they count as long."""
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -19,7 +20,7 @@ from feature_store.sources.base import RecordRef
 from feature_store.sources.errors import RecordError
 from feature_store.sources.registry import discover
 from feature_store.sources.wfdb_record import read_wfdb
-from tests.records import CPSC2021, MITDB, afdb_layout, copy_record
+from tests.records import CPSC2021, MITDB, afdb_layout, copy_record, edit_header
 
 LIMIT = 300_000  # values: record 100 (650,000 frames x 2 leads) is then read in 9 windows
 
@@ -225,3 +226,26 @@ def test_the_records_tasks_row_of_a_record_over_the_limit_is_looked_for_section_
     said = [n for n in whole.notes if n.startswith("the row is")]
     assert said == ["the row is the first 10 s clear of dropouts, from 25.10 s"]
     assert said[0] in parts[0].notes
+
+
+def test_a_multi_frequency_record_over_the_limit_gives_the_whole_reads_windows(tmp_path, monkeypatch):
+    """wfdb-python's mixedsignals (ECG at 4 samples a frame, pressure, pleth and respiration beside it), its
+    frame rate written as 62.5 Hz so that 30 s are whole frames: read for the af task in sections of one
+    window under a 120,000 limit (17 samples a frame: 95,625 a read), the windows, their ids (samples at the
+    ECG's 250 Hz) and signals are a whole read's. Before, a read was sized by the signals, not their samples
+    a frame, and the reader refused every section as over the limit."""
+    import shutil
+
+    corpus = Path(__file__).parent / "data" / "wfdb-corpus"
+    for file in corpus.glob("mixedsignals*"):
+        shutil.copyfile(file, tmp_path / file.name)
+    record = tmp_path / "mixedsignals"
+    edit_header(record, "mixedsignals 6 62.4725/999.56 14400", "mixedsignals 6 62.5 14400")
+    whole, sections, parts, skipped = _sections_and_whole(record, monkeypatch, 120_000)
+    assert len(sections) == 7 and whole.record_fs == 250.0
+    # its ECG starts 4 s late (invalid samples, kept as a dropout): the first window is not scored either way
+    assert skipped == ["section 1 of 7 (0:00:00-0:00:30): every window touches a dropout"]
+    ids = [i for part in parts for i in part.keys["entity_id"].to_list()]
+    assert ids == whole.keys["entity_id"].to_list() == [f"mixedsignals@{k * 7500}" for k in range(1, 7)]
+    np.testing.assert_array_equal(np.concatenate([p.starts for p in parts]), whole.starts)
+    np.testing.assert_allclose(np.concatenate([p.signal for p in parts]), whole.signal, atol=1e-5)

@@ -222,7 +222,7 @@ class AnnotatedBeatSource:
             )
         ratio = rate_ratio(size.fs, cfg.beat_fs) if size.fs > 0 else Fraction(1)
         down = ratio.denominator  # windows start at multiples of it: converted, they line up with the whole
-        step = max(down, cfg.max_record_values // (2 * size.n_sig) // down * down)
+        step = max(down, size.frames_within(cfg.max_record_values) // 2 // down * down)
         margin = int(np.ceil((cfg.context_s / 2 + 1.0) * size.fs / down)) * down  # half a context and 1 s
         ann = read_annotations(ref.path)
         samples, symbols = read_beats(ann)

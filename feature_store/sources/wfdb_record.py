@@ -91,12 +91,17 @@ _TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3, "": 1.0, "n
 @dataclass(frozen=True)
 class DeclaredSize:
     frames: int | None  # the header's length in frames (None: it leaves it to the signal file)
-    n_sig: int
+    per_frame: int  # samples a frame over all signals (more than the signals where one has several a frame)
     fs: float  # frames per second
+    skew: int = 0  # frames a read of some frames reads beyond them (the largest skew)
 
     @property
     def values(self) -> int:
-        return (self.frames or 0) * self.n_sig
+        return (self.frames or 0) * self.per_frame
+
+    def frames_within(self, values: int) -> int:
+        """The most frames a read may ask for and stay within `values` samples, as the reader counts them."""
+        return max(0, values // max(1, self.per_frame) - self.skew)
 
 
 def declared_size(path: Path) -> DeclaredSize:
@@ -104,11 +109,16 @@ def declared_size(path: Path) -> DeclaredSize:
     hea = path.with_name(path.name + ".hea")
     if not hea.is_file():
         raise RecordError("header_unreadable", f"{hea}: header file not found; fix: restore the .hea")
+    import wfdb
+
     text = read_head(hea)
     _check_record_line(text, hea)
     with _readable(path, text, base_time(text)) as where:
         header = _read_header(where, path)
-    return DeclaredSize(header.sig_len, int(header.n_sig or 0), float(header.fs or 0))
+    if isinstance(header, wfdb.MultiRecord) or not header.n_sig:  # segments are checked as wfdb reads them
+        return DeclaredSize(header.sig_len, int(header.n_sig or 0), float(header.fs or 0))
+    per_frame, skew = _frame_layout(header, str(hea))
+    return DeclaredSize(header.sig_len, per_frame, float(header.fs or 0), skew)
 
 
 def read_wfdb(

@@ -84,11 +84,11 @@ def record_sections(path: Path, task: str) -> list[Section] | None:
         return None  # a rate without whole frames a row: read whole, or refused by the reader
     row, frames = int(row), size.frames
     if window.rhythm_windows:
-        step = max(row, cfg.max_record_values // (2 * size.n_sig) // row * row)  # room for the margins
+        step = max(row, size.frames_within(cfg.max_record_values) // 2 // row * row)  # room for the margins
         before, after = row, row
     else:  # a row may start anywhere in its section, so a row more is read after it; the margins see a held lead
         before = int(np.ceil(LEAD_OFF_S * size.fs))
-        step, after = max(row, cfg.max_record_values // size.n_sig - row - 2 * before), row + before
+        step, after = max(row, size.frames_within(cfg.max_record_values) - row - 2 * before), row + before
     starts = range(0, max(1, frames - row + 1), step)  # the last section ends with the record: no section of none
     stops = [*starts[1:], frames]
     return [
