@@ -353,3 +353,39 @@ def test_cinc_2017_and_cpsc_2021_land_with_their_rhythm_labels(cfg, store):
     assert first["recorded_at"] == dt.datetime(2014, 5, 8, 5, 5, 15) and first["lead_names"] == ["ECG"]
     cpsc = records.filter(records["source"] == "annotated")["label_codes"].list.first().value_counts()
     assert dict(cpsc.iter_rows()) == dict.fromkeys(CPSC2021_STATEMENTS, 3)
+
+
+@pytest.mark.parametrize(
+    "name", ["mitdb-100", "v5-absent", "v5-gaps", "test01_00s_skew", "test01_00s_frame", "test01_00s_skewframe"]
+)
+def test_a_record_read_in_pieces_is_the_record_read_at_once(name, tmp_path, cfg, monkeypatch):
+    """`read_wfdb` reads a record from its files `READ_PIECE_FRAMES` at a time (a day-long Holter held 2 GB
+    more while wfdb read it in one piece): pieces of 997 frames give the one read's leads, samples, notes and
+    dropouts, with a lead absent from the whole record (left out as before), dropouts across pieces, skew
+    and multi-frequency layouts."""
+    from feature_store.sources import wfdb_record
+    from tests.records import rewrite_signal
+
+    def blank(rows):
+        def change(signal):
+            signal[rows, 1] = np.nan
+
+        return change
+
+    records = {
+        "mitdb-100": lambda: MITDB / "100",
+        "v5-absent": lambda: rewrite_signal(MITDB / "100", tmp_path, "absent", blank(slice(None))),
+        "v5-gaps": lambda: rewrite_signal(MITDB / "100", tmp_path, "gaps", blank(np.r_[900:2100, 5000:5003])),
+    }
+    record = records[name]() if name in records else CORPUS / name
+    once = read_wfdb(record, cfg, keep_dropouts=True)
+    monkeypatch.setattr(wfdb_record, "READ_PIECE_FRAMES", 997)
+    pieces = read_wfdb(record, cfg, keep_dropouts=True)
+    assert pieces.lead_names == once.lead_names and pieces.fs == once.fs and pieces.notes == once.notes
+    assert pieces.signal.dtype == once.signal.dtype == np.float32
+    np.testing.assert_array_equal(pieces.signal, once.signal)
+    assert pieces.dropouts == once.dropouts
+    if name == "v5-absent":
+        assert once.lead_names == ["MLII"] and "has no samples" in " ".join(once.notes)
+    if name == "v5-gaps":
+        assert [(d.lead, d.start, d.stop) for d in once.dropouts] == [("V5", 900, 2100)]
