@@ -8,6 +8,7 @@ from feature_store.config import IngestConfig
 from feature_store.ingest import ingest_kind
 from feature_store.raw_store import RawSnapshot, RawStore
 from feature_store.sources.registry import discover
+from feature_store.sources.wfdb_record import read_wfdb
 from feature_store.tasks import TASKS
 from feature_store.transforms.reference import preprocess_one, reference_features
 from feature_store.views.compute import compute_features, fit_stats
@@ -150,6 +151,34 @@ def test_a_ventricular_beat_is_far_from_its_records_typical_beat(inputs):
     shuffled = record_templates(waveform[order], records[order], peaks[order], centre=90, half=36, max_beats=100)
     in_order = record_templates(waveform, records, peaks, centre=90, half=36, max_beats=100)
     np.testing.assert_allclose(shuffled, in_order[order], atol=1e-6)
+
+
+def test_templates_and_beat_windows_made_in_blocks_are_those_made_at_once(inputs, monkeypatch):
+    """`record_templates` and `beat_windows` work through a day's beats a block at a time (their float64 and
+    index temporaries were GBs at once): blocks of 7 give exactly the values of one block."""
+    from feature_store.sources import annotated
+    from feature_store.sources.annotated import beat_windows
+    from feature_store.transforms import template
+    from tests.records import MITDB
+
+    inp = inputs["beats"]
+    params = TASKS["beats"].view_params["time"]
+    waveform = compute_features(FAMILIES["time"], inp, params, _stats(inp), numpy_backend())["waveform"]
+    records, peaks, rr = (inp.beats[c].to_numpy() for c in ("record_id", "r_peak", "rr_prev_s"))
+    kw = dict(centre=90, half=36, rr_prev=rr, sinus_quantile=0.75, pre_qrs=True)
+    signal = read_wfdb(MITDB / "100", IngestConfig()).signal
+    r_peak = np.sort(np.random.default_rng(0).choice(signal.shape[1], 500, replace=False))
+    r_peak[[0, -1]] = 100, signal.shape[1] - 100  # two beats too near an edge for a window
+    once = template.record_templates(waveform, records, peaks, **kw), beat_windows(signal, r_peak, 720)
+    monkeypatch.setattr(template, "BLOCK_BEATS", 7)
+    monkeypatch.setattr(annotated, "WINDOW_BLOCK", 7)
+    blocks = template.record_templates(waveform, records, peaks, **kw), beat_windows(signal, r_peak, 720)
+    np.testing.assert_array_equal(blocks[0], once[0])
+    np.testing.assert_array_equal(blocks[1][1], once[1][1])
+    assert once[1][1].sum() == 498 and blocks[1][0].shape == once[1][0].shape == (once[1][1].sum(), 2, 720)
+    np.testing.assert_array_equal(blocks[1][0], once[1][0])
+    start = r_peak[once[1][1]] - 360
+    np.testing.assert_array_equal(once[1][0][:, 0, :], signal[0, start[:, None] + np.arange(720)])
 
 
 def test_the_template_of_unhurried_beats_leaves_premature_beats_out(inputs):

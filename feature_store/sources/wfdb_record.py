@@ -353,11 +353,13 @@ def repair_gaps(signal: np.ndarray, max_gap: int, *, trim: bool = True) -> tuple
     invalid samples inside a lead are interpolated linearly. Longer gaps stay NaN (dropouts: they quarantine
     a record, or are read around). Returns the signal and a note ("" when nothing was done)."""
     bad = np.isnan(signal)
-    whole = np.flatnonzero(~bad.any(axis=0))
-    if not bad.any() or (trim and len(whole) == 0):
+    if not bad.any():
         return signal, ""
     n, start, stop = signal.shape[1], 0, signal.shape[1]
     if trim:
+        whole = np.flatnonzero(~bad.any(axis=0))
+        if len(whole) == 0:
+            return signal, ""
         start, stop = int(whole[0]), int(whole[-1]) + 1
     signal, bad = signal[:, start:stop].copy(), bad[:, start:stop]
     filled = 0
@@ -706,7 +708,7 @@ def _check_values(
             "(`python -m ecgnet predict` scores a record around its gaps)",
         )
     # a wrong gain, baseline or unit shows as amplitudes no heart makes (|x| of tens of mV and up)
-    typical = np.percentile(np.abs(signal), 99.9, axis=1)
+    typical = np.array([np.percentile(np.abs(row), 99.9) for row in signal])  # a lead at a time: less held
     loud = {lead: float(f"{a:.3g}") for lead, a in zip(leads, typical) if a > cfg.max_abs_mv}
     if loud:
         raise RecordError(

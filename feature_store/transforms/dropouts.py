@@ -12,7 +12,8 @@ from .resample import resample_spread_s
 
 def run_bounds(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The starts and stops of the runs of True, as arrays (a lead's millions of runs filtered unlooped)."""
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], np.asarray(mask).astype(np.int8), [0]])))
+    pad = np.zeros(1, np.int8)  # int8 throughout: a day-long lead's mask in int64 was 250 MB a copy
+    edges = np.flatnonzero(np.diff(np.concatenate([pad, np.asarray(mask).astype(np.int8), pad])))
     return edges[::2], edges[1::2]
 
 

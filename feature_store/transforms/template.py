@@ -26,6 +26,9 @@ def template_names(sinus_quantile: float = 0.0, pre_qrs: bool = False) -> tuple[
     return tuple(n for prefix, names in groups for n in (*names, *(f"{prefix}_{e}" for e in extra)))
 
 
+BLOCK_BEATS = 8192  # beats `record_templates` reads against their template at once
+
+
 def record_templates(
     waveform: np.ndarray,
     record_id: np.ndarray,
@@ -73,11 +76,16 @@ def record_templates(
     pre = slice(0, max(centre - half, 1)) if pre_qrs else None
     quantiles = (rr_quantile, sinus_quantile) if sinus_quantile > 0 else (rr_quantile,)
     for rows in record_rows(record_id, r_peak):
-        beats = waveform[rows].astype(np.float64)
-        for i, quantile in enumerate(quantiles):
-            pick = _picks(_unhurried(rows, rr_prev, quantile), clear, max_beats)
-            template = np.median(waveform[pick].astype(np.float64), axis=0)  # (leads, T)
-            out[rows, :, i * k : (i + 1) * k] = _against(beats, template, qrs, pre)
+        templates = [  # (leads, T) each
+            np.median(waveform[_picks(_unhurried(rows, rr_prev, q), clear, max_beats)].astype(np.float64), axis=0)
+            for q in quantiles
+        ]
+        # a block of beats at a time: a day's 100,000 beats in float64 and _against's temporaries held GBs
+        for start in range(0, len(rows), BLOCK_BEATS):
+            block = rows[start : start + BLOCK_BEATS]
+            beats = waveform[block].astype(np.float64)
+            for i, template in enumerate(templates):
+                out[block, :, i * k : (i + 1) * k] = _against(beats, template, qrs, pre)
     return out
 
 
