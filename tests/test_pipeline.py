@@ -389,6 +389,11 @@ def test_records_read_leniently_keep_their_notes_and_the_log_names_the_first_of_
     notes = dict(RawStore(tmp_path / "home" / "store").scan_records().select("record_id", "notes").collect().rows())
     flat = "lead(s) ['V2', 'V4', 'V6'] are flat (peak-to-peak < 0.01 mV): left out; fix: check the electrode"
     assert notes == {"JS20004": [flat], "JS20008": [flat], "HR06000": []}
+    meta = result.get_asset_materialization_events()[0].materialization.metadata
+    table = _text(meta, "read_leniently")  # the first LOGGED_RECORDS, in the Catalog beside the count
+    assert (
+        meta["records_read_leniently"].value == 2 and "| JS20004 | lead(s) ['V2'," in table and "JS20008" not in table
+    )
     said = [e.user_message for e in instance.all_logs(result.run_id) if "read leniently" in e.user_message]
     said = [m for m in said if m.startswith(("landed", "..."))]  # the run's, over its shards
     assert len(said) == 2 and said[0].endswith(f"read leniently: {flat}")

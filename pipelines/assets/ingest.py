@@ -164,6 +164,9 @@ def _metadata(
     live = [s for s in snapshots if s.record_ids]
     if not live:
         return meta
+    lenient = _lenient(live)
+    meta["records_read_leniently"] = lenient.height
+    meta["read_leniently"] = md(lenient.head(LOGGED_RECORDS))
     if kind == "annotated":
         meta["beats_in_shards"] = sum(s.scan_beats().select(pl.len()).collect().item() for s in live)
         meta["edge_beats"] = md(_edge_beats(live))
@@ -178,6 +181,17 @@ def _metadata(
 
 def _records(snapshots: list[RawSnapshot]) -> pl.LazyFrame:
     return pl.concat([s.scan_records() for s in snapshots])
+
+
+def _lenient(snapshots: list[RawSnapshot]) -> pl.DataFrame:
+    """The shards' records read leniently, each with its notes (the records table's `notes`)."""
+    return (
+        _records(snapshots)
+        .filter(pl.col("notes").list.len() > 0)
+        .select("record_id", notes=pl.col("notes").list.join("; "))
+        .sort("record_id")
+        .collect()
+    )
 
 
 def _edge_beats(snapshots: list[RawSnapshot]) -> pl.DataFrame:
