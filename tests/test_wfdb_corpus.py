@@ -356,13 +356,23 @@ def test_cinc_2017_and_cpsc_2021_land_with_their_rhythm_labels(cfg, store):
 
 
 @pytest.mark.parametrize(
-    "name", ["mitdb-100", "v5-absent", "v5-gaps", "test01_00s_skew", "test01_00s_frame", "test01_00s_skewframe"]
+    "name",
+    [
+        "mitdb-100",
+        "v5-absent",
+        "v5-gaps",
+        "test01_00s_skew",
+        "test01_00s_frame",
+        "test01_00s_skewframe",
+        "multi-segment/041s/041s",  # fixed layout, segments joined across pieces
+        "multi-segment/fixed1/v102s",
+    ],
 )
 def test_a_record_read_in_pieces_is_the_record_read_at_once(name, tmp_path, cfg, monkeypatch):
     """`read_wfdb` reads a record from its files `READ_PIECE_FRAMES` at a time (a day-long Holter held 2 GB
     more while wfdb read it in one piece): pieces of 997 frames give the one read's leads, samples, notes and
-    dropouts, with a lead absent from the whole record (left out as before), dropouts across pieces, skew
-    and multi-frequency layouts."""
+    dropouts, with a lead absent from the whole record (left out as before), dropouts across pieces, skew,
+    multi-frequency and multi-segment layouts."""
     from feature_store.sources import wfdb_record
     from tests.records import rewrite_signal
 

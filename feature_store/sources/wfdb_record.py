@@ -266,10 +266,11 @@ def _read_leads(
     keep_empty: bool,
 ) -> tuple[list[str], np.ndarray, int, list[str], list[float]]:
     """`_ecg_leads` of the record's frames (all, or `frames`), the signal float32, read from its files
-    `READ_PIECE_FRAMES` at a time where there are more: the same values as one read, in a fraction of the
-    memory (a day-long Holter read in one piece held 2 GB more while wfdb read it)."""
+    `READ_PIECE_FRAMES` at a time where there are more (a multi-segment record's segments too, wfdb joining
+    those a piece spans): the same values as one read, in a fraction of the memory (a day-long Holter read in
+    one piece held 2 GB more while wfdb read it)."""
     start, stop = frames or (0, header.sig_len)
-    if multi or stop is None or stop - start <= READ_PIECE_FRAMES:
+    if stop is None or stop - start <= READ_PIECE_FRAMES:
         leads, signal, spf, dropped, gains = _ecg_leads(
             _read_signal(where, path, multi, frames), path, keep_empty=keep_empty
         )
