@@ -134,7 +134,7 @@ def score(
             lead = (pick_leads(task.window.leads, sig.lead_names) or [0])[0]
             n = min(int(minutes * 60 * sig.fs), sig.signal.shape[-1])
             x, _ = resample(sig.signal[lead, :n], fs=sig.fs, target_fs=fs)
-            samples, symbols = read_beats(read_annotations(path))
+            samples, symbols = read_beats(read_annotations(path), sig.fs)
             inside_n = samples < n
             reference = rescale_samples(samples[inside_n], fs=sig.fs, target_fs=fs)
             classes = np.array([AAMI[s] for s in np.asarray(symbols, dtype=object)[inside_n]], dtype=object)

@@ -38,7 +38,8 @@ log = logging.getLogger(__name__)
 # 2: records carry rhythm_spans; 3: records their dropouts, beats the leads a dropout reaches; 4: the same
 # columns, and a lead held at one value while another records is a dropout too (`lead_off_runs`); 5: an edge
 # where a lead has no samples is its dropout, no longer trimmed off (which moved the signal against the .atr's
-# sample numbers), and records keep their notes (a store of an older version is ingested again)
+# sample numbers), a multi-frequency record's annotations are read in frames unless they state their resolution,
+# and records keep their notes (a store of an older version is ingested again)
 SCHEMA_VERSION = "5"
 SIGNAL = pa.list_(pa.list_(pa.float32()))  # leads x samples
 _STRINGS = pa.list_(pa.string())

@@ -101,3 +101,40 @@ def test_beats_follow_a_different_target_rate(tmp_path, store):
     ann = wfdb.rdann(str(MITDB / "232"), "atr")
     rescaled = {round(s * 250 / 360) for s, sym in zip(ann.sample, ann.symbol) if sym in "NARj"}
     assert set(beats["r_peak"].to_list()) <= rescaled
+
+
+@pytest.mark.parametrize("resolution", ["frames", "high"])
+def test_a_multi_frequency_records_annotations_count_frames_unless_they_state_their_resolution(tmp_path, resolution):
+    """MIT-BIH 100 written with 2 samples a frame (frames at 180 Hz, its ECG at 360 Hz), its .atr as WFDB
+    writes one for such a record: in frames (by default), or at 360 Hz with the time resolution stated
+    (high-resolution mode). Ingest and `predict` put each beat where the annotation says, at the ECG's
+    rate: the clean record's beats. Before, a file in frames was read as samples at 360 Hz, every beat at
+    half its time."""
+    from feature_store.sources.annotated import AnnotatedBeatSource
+    from feature_store.sources.base import RecordRef
+    from feature_store.views.catalog import ViewInput
+    from feature_store.views.online import record_input
+
+    clean = wfdb.rdrecord(str(MITDB / "100"))
+    e = [clean.p_signal[:, i].copy() for i in range(2)]
+    common = {"units": ["mV", "mV"], "sig_name": clean.sig_name, "fmt": ["16", "16"], "baseline": [0, 0]}
+    wfdb.wrsamp(
+        "mf", fs=180, e_p_signal=e, samps_per_frame=[2, 2], adc_gain=[200.0, 200.0], write_dir=str(tmp_path), **common
+    )
+    ann = wfdb.rdann(str(MITDB / "100"), "atr")
+    sample = ann.sample // 2 if resolution == "frames" else ann.sample
+    written = wfdb.Annotation("mf", "atr", sample=sample, symbol=ann.symbol, fs=None if resolution == "frames" else 360)
+    written.wrann(write_fs=resolution == "high", write_dir=str(tmp_path))
+    expected = sample * 2 if resolution == "frames" else sample  # at 360 Hz
+    landed = AnnotatedBeatSource().load(RecordRef("annotated", tmp_path / "mf", tmp_path), IngestConfig())
+    whole = AnnotatedBeatSource().load(RecordRef("annotated", MITDB / "100", MITDB), IngestConfig())
+    assert landed.beats is not None and whole.beats is not None and landed.record.fs == 360.0
+    beat = np.isin(ann.symbol, list(whole.beats.symbol))
+    assert set(landed.beats.r_peak.tolist()) <= set(expected[beat].tolist())
+    assert len(landed.beats.r_peak) == len(whole.beats.r_peak)
+    signal = np.stack(e).astype(np.float32)
+    cut, _ = beat_windows(signal, landed.beats.r_peak, IngestConfig().context_samples)
+    np.testing.assert_allclose(landed.beats.windows, cut, atol=3e-3)  # 16-bit at 200/mV against 212's rounding
+    spec = ViewInput(fs=360.0, samples=720, crop=(216, 468), lead_names=("MLII", "V1"), unit="beat")
+    read = record_input(tmp_path / "mf", spec, task="beats")
+    assert read.beats is not None and set(read.beats["sample"].to_list()) <= set(expected[beat].tolist())

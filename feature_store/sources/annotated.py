@@ -109,24 +109,37 @@ def check_annotations(path: Path, ann: wfdb.Annotation, samples: np.ndarray, n_s
         )
 
 
-def read_beats(ann: wfdb.Annotation) -> tuple[np.ndarray, list[str]]:
-    """R-peak samples and AAMI-mappable symbols of the annotations; non-beat annotations are skipped."""
+def at_rate(samples: np.ndarray, ann: wfdb.Annotation, fs: float | None) -> np.ndarray:
+    """Annotation times `samples` as samples at `fs` (the record's ECG rate; None: as written). WFDB counts
+    a multi-frequency record's annotations in frames, unless the file states its time resolution (written
+    in high-resolution mode): wfdb reads that as `ann.fs`, else the header's frame rate."""
+    unit = float(ann.fs) if ann.fs else fs
+    if fs is None or not unit or unit == fs:
+        return samples
+    return np.round(samples * (fs / unit)).astype(np.int64)
+
+
+def read_beats(ann: wfdb.Annotation, fs: float | None = None) -> tuple[np.ndarray, list[str]]:
+    """R-peak samples (at `fs`: `at_rate`) and AAMI-mappable symbols of the annotations; non-beat
+    annotations are skipped."""
     keep = [i for i, s in enumerate(ann.symbol) if s in AAMI]
-    return np.asarray(ann.sample, dtype=np.int64)[keep], [ann.symbol[i] for i in keep]
+    return at_rate(np.asarray(ann.sample, dtype=np.int64)[keep], ann, fs), [ann.symbol[i] for i in keep]
 
 
 def read_rhythm(
-    ann: wfdb.Annotation, n_samples: int, statement: str | None, unstated: bool
+    ann: wfdb.Annotation, n_samples: int, statement: str | None, unstated: bool, fs: float | None = None
 ) -> list[tuple[int, int, str]]:
     """Rhythm episodes of an AF database: one whose header states the record's rhythm class (CPSC 2021;
     the rhythm before the first change follows from it), or, with `unstated`, one whose header says
     nothing (AFDB's .atr of rhythm changes only; a beat database's where
     `IngestConfig.rhythm_from_beat_records` asks): before its first change the rhythm is not known, so no
-    episode. Otherwise a beat database's rhythm annotations (MIT-BIH's 15 rhythm codes) are not used."""
+    episode. Otherwise a beat database's rhythm annotations (MIT-BIH's 15 rhythm codes) are not used.
+    `n_samples` and the episodes: samples at `fs` (`at_rate`)."""
     if statement is None and not unstated:
         return []
     notes = list(ann.aux_note or [""] * len(ann.sample))
-    return rhythm_spans(np.asarray(ann.sample), notes, n_samples, start_rhythm=cpsc_start_rhythm(statement))
+    samples = at_rate(np.asarray(ann.sample, dtype=np.int64), ann, fs)
+    return rhythm_spans(samples, notes, n_samples, start_rhythm=cpsc_start_rhythm(statement))
 
 
 def rhythm_only(symbols: list[str], changes: list[str]) -> bool:
@@ -209,7 +222,7 @@ class AnnotatedBeatSource:
             sig, source=self.kind, folder=ref.folder, target_fs=cfg.beat_fs, split=split, patient_id=patient_id
         )
         ann = read_annotations(ref.path)
-        samples, symbols = read_beats(ann)
+        samples, symbols = read_beats(ann, sig.fs)
         check_annotations(ref.path, ann, samples, _declared_samples(sig, size))
         r_peak = rescale_samples(samples, fs=sig.fs, target_fs=row.fs)
         windows, fits = beat_windows(row.signal, r_peak, cfg.context_samples)
@@ -234,7 +247,7 @@ class AnnotatedBeatSource:
         step = max(down, size.frames_within(cfg.max_record_values) // 2 // down * down)
         margin = int(np.ceil((cfg.context_s / 2 + 1.0) * size.fs / down)) * down  # half a context and 1 s
         ann = read_annotations(ref.path)
-        samples, symbols = read_beats(ann)
+        samples, symbols = read_beats(ann, size.fs)  # in frames, as the windows are
         check_annotations(ref.path, ann, samples, frames)  # before any window is read
         if rhythm_only(symbols, rhythm_changes(ann.aux_note)):
             raise _whole_signal_needed(ref, cfg, size)
@@ -251,6 +264,14 @@ class AnnotatedBeatSource:
             dropouts += [(d.lead, d.start + lo, d.stop + lo) for d in sig.dropouts]
             flat += [(lead, lo, hi) for lead in sig.flat_leads]
             first = first or sig
+            if sig.fs != size.fs and sig is first:  # its windows count frames, its signal samples of them
+                raise RecordError(
+                    "too_long",
+                    f"{ref.path}.hea: {size.values:,} samples over all signals, more than IngestConfig."
+                    f"max_record_values ({cfg.max_record_values:,}), and its ECG holds {sig.fs / size.fs:g} samples a "
+                    "frame, which ingest does not read in windows; fix: raise the limit (ECGNET_MAX_RECORD_VALUES), "
+                    "or split the record into shorter ones (wfdb.rdrecord with sampfrom/sampto, then wfdb.wrsamp)",
+                )
             if sig.lead_names != first.lead_names or sig.fs != size.fs:
                 raise RecordError(
                     "signal_unreadable",
@@ -353,7 +374,7 @@ def _landed(
     changes = rhythm_changes(ann.aux_note)
     only, whole = rhythm_only(symbols, changes), row.n_samples > 0
     unstated = only or (cfg.rhythm_from_beat_records and whole)
-    spans = read_rhythm(ann, sig.signal.shape[-1], statement, unstated)
+    spans = read_rhythm(ann, sig.signal.shape[-1], statement, unstated, sig.fs)
     reach = reach or {}
     rr_prev, rr_next = rr_intervals(r_peak, row.fs, blind_mask([reach.get(lead) for lead in row.lead_names]))
     reached = {  # per lead with dropouts: each beat whose window holds some of its stand-in line

@@ -140,7 +140,7 @@ def record_input(path: Path, spec: ViewInput, *, task: str, section: Section | N
         result.notes, result.record_fs = notes + result.notes, sig.fs
         return result
     annotated = path.with_name(path.name + ".atr").is_file()
-    native = np.asarray(read_beats(read_annotations(path))[0] if annotated else [], dtype=np.int64)
+    native = np.asarray(read_beats(read_annotations(path), sig.fs)[0] if annotated else [], dtype=np.int64)
     seen_in = sig.lead_names  # the leads the R peaks were found in: an annotator reads them all
     masks = lead_masks(
         {lead: sig.dropout_spans([lead]) for lead in sig.lead_names}, signal.shape[1], fs=sig.fs, target_fs=fs
