@@ -330,9 +330,8 @@ def _flat_windows(flat: list[tuple[str, int, int]], fs: float, cfg: IngestConfig
 
 
 def _declared_samples(sig: WfdbSignal, size: DeclaredSize) -> int:
-    """The record's length at its ECG leads' rate, where its annotations count samples: the header's,
-    since edges trimmed on reading (skew, a late segment) are still the record's; the signal's where the
-    header leaves its length out."""
+    """The record's length at its ECG leads' rate, where `read_beats` puts its annotations: the header's;
+    the signal's where the header leaves its length out."""
     if not size.frames:
         return sig.signal.shape[-1]
     return size.frames * round(sig.fs / size.fs)  # a multi-frequency record's ECG: frames x samples per frame
