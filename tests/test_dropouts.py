@@ -566,3 +566,21 @@ def test_a_lead_held_at_one_value_while_another_records_is_a_dropout_and_a_pause
     inside = (r_peak > 99 * 360) & (r_peak < 131 * 360)  # a beat's 2 s window reaches the run from 1 s off
     assert not held.scored[inside].any() and held.scored[~inside].all()
     assert len(held.keys) == len(clean.keys)  # context rows until the features are made
+
+
+def test_a_record_whose_leads_hold_under_the_minimum_between_them_is_too_short(tmp_path):
+    """PTB's s0010_re with every lead invalid after its first second: the edge is kept as a dropout (sample
+    numbers stay the record's), but 1 s of signal is under `min_duration_s`, refused as such; 3 s is not."""
+
+    def after(seconds):
+        def blank(signal):
+            signal[seconds * 1000 :, :] = np.nan
+
+        return blank
+
+    record = rewrite_signal(PTB / "s0010_re", tmp_path, "one_second", after(1))
+    with pytest.raises(RecordError) as err:
+        read_wfdb(record, IngestConfig(), keep_dropouts=True)
+    assert err.value.code == "too_short" and "1000 samples at 1000 Hz (1.00 s) with a valid lead" in str(err.value)
+    three = read_wfdb(rewrite_signal(PTB / "s0010_re", tmp_path, "three", after(3)), IngestConfig(), keep_dropouts=True)
+    assert three.signal.shape[1] == 38_400 and {d.start for d in three.dropouts} == {3000}

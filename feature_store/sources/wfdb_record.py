@@ -192,10 +192,12 @@ def read_wfdb(
     if keep_dropouts:  # an electrode off written as one value held (not as invalid samples) is a dropout too
         held = lead_off_runs(signal, fs, LEAD_OFF_S, invalid)
         dropouts += tuple(Dropout(leads[i], a, b) for i, spans in enumerate(held) for a, b in spans)
-    if frames is None and signal.shape[1] < cfg.min_duration_s * fs:
+    # the samples some lead holds: edges no lead has (not trimmed where dropouts are kept) are no signal
+    valid = signal.shape[1] if invalid is None else int((~invalid.all(axis=0)).sum())
+    if frames is None and valid < cfg.min_duration_s * fs:
         raise RecordError(
             "too_short",
-            f"{path}: {signal.shape[1]} samples at {fs:g} Hz ({signal.shape[1] / fs:.2f} s), shorter than "
+            f"{path}: {valid} samples at {fs:g} Hz ({valid / fs:.2f} s) with a valid lead, shorter than "
             f"IngestConfig.min_duration_s ({cfg.min_duration_s:g} s); fix: remove the record or restore its signal",
         )
     return WfdbSignal(
