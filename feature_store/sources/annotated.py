@@ -264,7 +264,8 @@ class AnnotatedBeatSource:
             dropouts += [(d.lead, d.start + lo, d.stop + lo) for d in sig.dropouts]
             flat += [(lead, lo, hi) for lead in sig.flat_leads]
             first = first or sig
-            if sig.fs != size.fs and sig is first:  # its windows count frames, its signal samples of them
+            # a window's rate follows from the header (every window keeps the record's leads): the first tells
+            if sig.fs != size.fs:  # its windows count frames, its signal samples of them
                 raise RecordError(
                     "too_long",
                     f"{ref.path}.hea: {size.values:,} samples over all signals, more than IngestConfig."
@@ -272,11 +273,11 @@ class AnnotatedBeatSource:
                     "frame, which ingest does not read in windows; fix: raise the limit (ECGNET_MAX_RECORD_VALUES), "
                     "or split the record into shorter ones (wfdb.rdrecord with sampfrom/sampto, then wfdb.wrsamp)",
                 )
-            if sig.lead_names != first.lead_names or sig.fs != size.fs:
+            if sig.lead_names != first.lead_names:
                 raise RecordError(
                     "signal_unreadable",
-                    f"{ref.path}: frames {lo}-{hi} hold leads {sig.lead_names} at {sig.fs:g} Hz, the record's start "
-                    f"{first.lead_names} at {size.fs:g} Hz; fix: split the record where its signals change",
+                    f"{ref.path}: frames {lo}-{hi} hold leads {sig.lead_names}, the record's start "
+                    f"{first.lead_names}; fix: split the record where its signals change",
                 )
             if sig is first and cpsc_statement(sig.comments):  # every window carries the same header
                 raise _whole_signal_needed(ref, cfg, size)

@@ -271,12 +271,16 @@ def _read_leads(
     `READ_PIECE_FRAMES` at a time where there are more (a multi-segment record's segments too, wfdb joining
     those a piece spans): the same values as one read, in a fraction of the memory (a day-long Holter read in
     one piece held 2 GB more while wfdb read it)."""
-    start, stop = frames or (0, header.sig_len)
-    if stop is None or stop - start <= READ_PIECE_FRAMES:
+
+    def in_one_piece() -> tuple[list[str], np.ndarray, int, list[str], list[float]]:
         leads, signal, spf, dropped, gains = _ecg_leads(
             _read_signal(where, path, multi, frames), path, keep_empty=keep_empty
         )
         return leads, signal.astype(np.float32), spf, dropped, gains
+
+    start, stop = frames or (0, header.sig_len)
+    if stop is None or stop - start <= READ_PIECE_FRAMES:
+        return in_one_piece()
     out, seen, at = np.zeros((0, 0), np.float32), np.zeros(0, bool), 0
     for a in range(start, stop, READ_PIECE_FRAMES):
         record = _read_signal(where, path, multi, (a, min(stop, a + READ_PIECE_FRAMES)))
@@ -295,8 +299,7 @@ def _read_leads(
     absent = frozenset(lead for lead, has in zip(leads, seen) if not has)
     kept, _, rate, notes, per_mv = _ecg_leads(record, path, absent=absent)
     if rate != spf:  # the leads left choose another rate (a multi-frequency record): read it as one piece
-        kept, signal, rate, notes, per_mv = _ecg_leads(_read_signal(where, path, multi, frames), path)
-        return kept, signal.astype(np.float32), rate, notes, per_mv
+        return in_one_piece()
     return kept, out[[leads.index(lead) for lead in kept]], spf, notes, per_mv
 
 

@@ -306,16 +306,15 @@ def _clear_start(
 ) -> tuple[int, list[str]]:
     """Where a record's one row starts: at 0, or past the dropouts its first `n` samples touch. In a
     `section` (its read at `fs`, the record stored at `native_fs`), the first clear start within it."""
-    lo, hi = (0, 1) if section is None else section.span(fs=fs, native_fs=native_fs)
-    if spoiled is None or not spoiled.mask[lo : lo + n].any():
-        start: int | None = lo
-    else:
-        found = first_clear(spoiled.mask[lo : None if section is None else hi + n - 1], n)
-        start = None if found is None or (section is not None and lo + found >= hi) else lo + found
-        if start is None and section is None:
-            raise _nothing_clear(n, fs, spoiled)
-    if start is None:
-        raise NothingClear(f"{section.said() if section else ''}: no {n / fs:g} s clear of dropouts start there")
+    lo, hi = (0, None) if section is None else section.span(fs=fs, native_fs=native_fs)
+    start = lo
+    if spoiled is not None and spoiled.mask[lo : lo + n].any():
+        found = first_clear(spoiled.mask[lo : None if hi is None else hi + n - 1], n)
+        if found is None or (hi is not None and lo + found >= hi):
+            if section is None:
+                raise _nothing_clear(n, fs, spoiled)
+            raise NothingClear(f"{section.said()}: no {n / fs:g} s clear of dropouts start there")
+        start = lo + found
     at = start / fs + (0.0 if section is None else section.read[0] / section.fs)
     if at == 0:
         return start, []
