@@ -1,7 +1,8 @@
 """`predict` on a long record: peak memory and time, scoring its rows `CPU_SCORE_ROWS` a pass against every
-row in one pass (the baseline: `predict` before 2026-12-07), in one run; then the af task's windows of the same
-record read in sections (as `predict` reads a record over ECGNET_MAX_RECORD_VALUES, here lowered to make it
-one) against a whole read (the baseline: within the limit; beyond it, `predict` refused before 2026-12-07).
+row in one pass (the baseline: `predict` before 2026-12-07), in one run; then the beats and the af task's rows of
+the same record read in sections (as `predict` reads a record over ECGNET_MAX_RECORD_VALUES, here lowered to make
+it one) against a whole read (the baseline: within the limit; beyond it, `predict` refused before 2026-12-07,
+and refused the beats task before 2026-12-08).
 
 The long record is a scaling input, not a patient: consecutive MIT-BIH records whose leads are MLII and V1
 (the paced ones left out), end to end with their `.atr`, until it is `--hours` long. Each setting runs in
@@ -32,7 +33,7 @@ from ecgnet.config import CPU_SCORE_ROWS
 from feature_store.config import MAX_RECORD_VALUES_ENV
 
 PACED = {"102", "104", "107", "217"}
-AF_SECTIONS = 8  # the af run's limit is lowered so that the record is read in about this many sections
+SECTIONS = 8  # the sectioned runs' limit is lowered so that the record is read in about this many sections
 ONE_PASS = 10**12  # rows a pass: all of them
 
 
@@ -84,8 +85,7 @@ def worker(record: Path, home: Path | None, rows: int, task: str = "beats") -> d
         "classes": dict(zip(pred.classes, counts.tolist())),
         "notes": pred.notes,
     }
-    windows = {"ids": pred.ids.tolist(), "probs": pred.probs.tolist()}  # a rhythm task's: compared across reads
-    return out | (windows if spec.unit == "record" else {})
+    return out | {"ids": pred.ids.tolist(), "probs": pred.probs.tolist()}  # compared across reads
 
 
 def _run(record: Path, home: Path | None, rows: int, task: str, limit: int | None = None) -> dict | None:
@@ -134,10 +134,13 @@ def main(argv: list[str] | None = None) -> None:
         if None in beats.values():
             return
         frames = wfdb.rdheader(str(record)).sig_len
-        limit = 2 * frames // AF_SECTIONS  # values over both leads: about AF_SECTIONS sections
-        af = {
-            name: _run(record, args.home, CPU_SCORE_ROWS, "af", lim)
-            for name, lim in (("whole", None), ("sections", limit))
+        limit = 2 * frames // SECTIONS  # values over both leads: about SECTIONS sections
+        sectioned = {
+            task: {name: _run(record, args.home, CPU_SCORE_ROWS, task, lim) for name, lim in reads}
+            for task, reads in (
+                ("beats", (("whole", None), ("sections", limit))),
+                ("af", (("whole", None), ("sections", limit))),
+            )
         }
     for name, run in beats.items():
         assert run is not None
@@ -149,25 +152,29 @@ def main(argv: list[str] | None = None) -> None:
     print(f"peak memory, baseline / now: {before['peak_gb'] / now['peak_gb']:.2f}x")
     print(f"time, baseline / now: {before['seconds'] / now['seconds']:.2f}x")
     print(f"same predicted classes: {'yes' if before['classes'] == now['classes'] else 'NO'} ({now['classes']})")
-    whole, sections = af.values()
+    for task, runs in sectioned.items():
+        _compare(task, runs["whole"], runs["sections"], limit)
+
+
+def _compare(task: str, whole: dict | None, sections: dict | None, limit: int) -> None:
+    """A task's rows of the long record read in sections against a whole read (the baseline)."""
     if whole is None or sections is None:
         return
+    from feature_store.tasks import task_named
+
+    rows = "beats" if task_named(task).unit == "beat" else "windows"
+    took = f"{whole['seconds']:.1f} s, {whole['peak_gb']:.2f} GB peak"
+    print(f"{task}, read whole (baseline): {whole['rows']:,} {rows} in {took}")
+    how = next(n for n in sections["notes"] if n.startswith("the record is over")).split(": ", 1)[1]
     print(
-        f"af, read whole (baseline): {whole['rows']:,} windows in {whole['seconds']:.1f} s, "
-        f"{whole['peak_gb']:.2f} GB peak"
+        f"{task}, {how} ({MAX_RECORD_VALUES_ENV}={limit:,}): {sections['rows']:,} {rows} in "
+        f"{sections['seconds']:.1f} s, {sections['peak_gb']:.2f} GB peak"
     )
-    print(
-        f"af, {sections['notes'][0].split(': ', 1)[1]} ({MAX_RECORD_VALUES_ENV}={limit:,}): {sections['rows']:,} "
-        f"windows in {sections['seconds']:.1f} s, {sections['peak_gb']:.2f} GB peak"
-    )
-    print(f"af peak memory, whole / sections: {whole['peak_gb'] / sections['peak_gb']:.2f}x")
-    print(f"af time, whole / sections: {whole['seconds'] / sections['seconds']:.2f}x")
-    gap = (
-        float(np.abs(np.array(whole["probs"]) - np.array(sections["probs"])).max())
-        if whole["ids"] == sections["ids"]
-        else None
-    )
-    print(f"af, the same windows: {'yes' if gap is not None else 'NO'}; largest probability difference: {gap}")
+    print(f"{task} peak memory, whole / sections: {whole['peak_gb'] / sections['peak_gb']:.2f}x")
+    print(f"{task} time, whole / sections: {whole['seconds'] / sections['seconds']:.2f}x")
+    same = whole["ids"] == sections["ids"]
+    gap = float(np.abs(np.array(whole["probs"]) - np.array(sections["probs"])).max()) if same else None
+    print(f"{task}, the same {rows}: {'yes' if same else 'NO'}; largest probability difference: {gap}")
 
 
 if __name__ == "__main__":

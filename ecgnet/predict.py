@@ -126,15 +126,19 @@ def predict(record: Path, task: TaskSpec, workspace: Workspace, champion: Champi
     sections = record_sections(record, task.name)
     reads: list[Section | None] = list(sections) if sections else [None]
     # a task of one row a record (records) reads sections until one holds its row: the first clear stretch
-    one_row = not (isinstance(task.window, RecordWindows) and task.window.rhythm_windows)
+    one_row = isinstance(task.window, RecordWindows) and not task.window.rhythm_windows
     whole = len(reads) == 1 or one_row
+    # a beats task's sections are read against the whole record's beats, found first, section by section
+    beats = (
+        store.record_beats(record, list(views), sections, versions=views) if sections and task.unit == "beat" else None
+    )
     samples: list[np.ndarray | None] = []
     ids, probs, flat, record_fs = [], [], None, None
-    notes: list[str] = []
+    notes: list[str] = [] if beats is None else list(beats.notes)  # how its beats were found, said once
     skipped: list[str] = []
     for section in reads:
         try:
-            online = store.online(record, list(views), versions=views, section=section)
+            online = store.online(record, list(views), versions=views, section=section, beats=beats)
         except NothingClear as err:
             if len(reads) == 1:
                 raise

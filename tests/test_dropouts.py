@@ -12,7 +12,15 @@ from feature_store.config import IngestConfig
 from feature_store.sources.errors import RecordError
 from feature_store.sources.wfdb_record import Dropout, read_wfdb
 from feature_store.tasks import STANDARD_12
-from feature_store.transforms.dropouts import clear_windows, dropout_mask, first_clear, intervals_across, lead_off_runs
+from feature_store.transforms.dropouts import (
+    clear_windows,
+    dropout_mask,
+    first_clear,
+    intervals_across,
+    intervals_across_runs,
+    lead_off_runs,
+    runs,
+)
 from feature_store.transforms.resample import resample
 from feature_store.views.catalog import ViewInput
 from feature_store.views.online import record_input
@@ -584,3 +592,18 @@ def test_a_record_whose_leads_hold_under_the_minimum_between_them_is_too_short(t
     assert err.value.code == "too_short" and "1000 samples at 1000 Hz (1.00 s) with a valid lead" in str(err.value)
     three = read_wfdb(rewrite_signal(PTB / "s0010_re", tmp_path, "three", after(3)), IngestConfig(), keep_dropouts=True)
     assert three.signal.shape[1] == 38_400 and {d.start for d in three.dropouts} == {3000}
+
+
+def test_intervals_across_runs_given_in_pieces_are_those_across_the_whole_mask():
+    """A long record's blind stretches come section by section as runs, cut at the sections' edges, in any
+    order, overlapping where the reads do: the intervals across them are those across the whole mask."""
+    rng = np.random.default_rng(7)
+    for _ in range(50):
+        mask = np.repeat(rng.random(60) < 0.2, rng.integers(1, 30, 60))
+        r_peak = np.sort(rng.choice(len(mask), size=rng.integers(0, 40), replace=False))
+        whole = runs(mask)
+        edges = [(a, int(rng.integers(a, b + 1)), b) for a, b in whole]  # each run cut once, maybe at an end
+        pieces = [(a, c) for a, c, _ in edges] + [(c, b) for _, c, b in edges] + whole[::2]
+        rng.shuffle(pieces)
+        spans = np.array(pieces, np.int64).reshape(-1, 2)
+        assert intervals_across_runs(spans, r_peak).tolist() == intervals_across(mask, r_peak).tolist()

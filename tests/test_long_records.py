@@ -142,7 +142,8 @@ def test_predict_reads_a_record_over_the_limit_for_the_af_task_in_sections_with_
 
     spans = read_spans
     whole, sections, parts, skipped = _sections_and_whole(MITDB / "100", monkeypatch)
-    assert record_sections(MITDB / "100", "beats") is None  # beats: read whole (its references span the record)
+    beats = record_sections(MITDB / "100", "beats")  # 12 s margins either side (GQRS's context, a beat's window)
+    assert beats is not None and len(beats) == 5 and beats[1].read == (141_360 - 4_320, 282_720 + 4_320)
     assert len(sections) == 10 and not skipped and sections[-1].stop == 650_000
     assert all((stop - start) * 2 <= LIMIT for start, stop in spans[1:])  # [0]: the whole read
     said = ["section 1 of 10 (0:00:00-0:03:00)", "section 2 of 10 (0:03:00-0:06:00)"]

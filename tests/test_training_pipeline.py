@@ -346,7 +346,8 @@ def test_predict_reads_leads_by_name_whatever_their_order(trained, tmp_path, cap
         for a, b in spans:
             signal[a:b, 0] = np.nan
 
-    gapped = predict(rewrite_signal(src, tmp_path / "gaps", "gapped", blank), BEATS, Workspace(home))
+    gapped_record = rewrite_signal(src, tmp_path / "gaps", "gapped", blank)
+    gapped = predict(gapped_record, BEATS, Workspace(home))
     assert gapped.samples is not None and same.samples is not None and gapped.record_fs == 360.0
     kept = np.isin(same.samples, gapped.samples)
     assert 2 <= (~kept).sum() <= 12 and any("2 dropout(s) in MLII" in n for n in gapped.notes)
@@ -354,6 +355,15 @@ def test_predict_reads_leads_by_name_whatever_their_order(trained, tmp_path, cap
     # (0.0005 with the demo's champion); spread over the clear beats alone, 8 fewer shifted every pick: 0.027
     np.testing.assert_allclose(gapped.probs, same.probs[kept], atol=0.01)
     assert gapped.table()["time_s"].to_list() == (gapped.samples / 360.0).tolist()
+    # over ECGNET_MAX_RECORD_VALUES its beats are found, then scored, section by section against the whole
+    # record's rhythm and median beat: the whole read's rows and probabilities, not a refusal
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ECGNET_MAX_RECORD_VALUES", "300000")
+        sectioned = predict(gapped_record, BEATS, Workspace(home))
+    assert sectioned.ids.tolist() == gapped.ids.tolist() and sectioned.flat is None
+    np.testing.assert_allclose(sectioned.probs, gapped.probs, rtol=0, atol=1e-6)
+    assert sectioned.notes[0].endswith("read in 5 sections of 0:06:32 (h:mm:ss), one at a time")
+    assert any("2 dropout(s)" in n or "beats touch a dropout in MLII" in n for n in sectioned.notes)
 
 
 def _record(home) -> str:

@@ -297,3 +297,136 @@ def test_a_beat_source_without_the_task_leads_gives_an_empty_view_that_counts_it
     assert all(s.stats.get("train_rows", 0) == 0 for s in stats.values())
     made = features.materialize(TASKS["beats"], "time", [snap], backend=CPU)
     assert made.entry.rows == 0 and made.entry.lineage.excluded == {"missing_leads": beats}
+
+
+BEAT_VIEWS = ["beats_time", "beats_spectral", "beats_spectrogram"]
+SECTION_LIMIT = 300_000  # values: MIT-BIH's 30 min of two leads (1.3 M) in 5 sections of 6.5 min
+
+
+def _in_sections(features, record, monkeypatch, limit=SECTION_LIMIT):
+    """`online`'s beat rows of `record` read in sections under `limit`, and every (first, stop) frame read."""
+    import wfdb
+
+    from feature_store.views.online import NothingClear, record_sections
+
+    monkeypatch.setenv("ECGNET_MAX_RECORD_VALUES", str(limit))
+    spans, real = [], wfdb.rdrecord
+
+    def spy(*args, sampfrom=0, sampto=None, **kwargs):
+        spans.append((sampfrom, sampto))
+        return real(*args, sampfrom=sampfrom, sampto=sampto, **kwargs)
+
+    monkeypatch.setattr(wfdb, "rdrecord", spy)
+    sections = record_sections(record, "beats")
+    assert sections is not None
+    beats = features.record_beats(record, BEAT_VIEWS, sections)
+    parts, skipped = [], []
+    for section in sections:
+        try:
+            parts.append(features.online(record, BEAT_VIEWS, backend=CPU, section=section, beats=beats))
+        except NothingClear as err:
+            skipped.append(str(err))
+    return sections, beats, parts, skipped, spans
+
+
+def _assert_same_rows(whole, parts, atol=0.0):
+    assert np.concatenate([p.ids for p in parts]).tolist() == whole.ids.tolist()
+    np.testing.assert_array_equal(np.concatenate([p.samples for p in parts]), whole.samples)
+    for view, columns in whole.features.items():
+        for column, values in columns.items():
+            joined = np.concatenate([p.features[view][column] for p in parts])
+            np.testing.assert_allclose(joined, values, rtol=0, atol=atol, err_msg=f"{view} {column}")
+
+
+def test_a_record_over_the_limit_gives_a_beats_tasks_rows_of_a_whole_read_section_by_section(world, monkeypatch):
+    """MIT-BIH 232 (30 min, two leads, 1.3 M values) under a 300,000 limit: its beats are read in 5 sections,
+    no read over the limit, and every feature of every beat is the whole read's, the rhythm against the whole
+    record's intervals and the median beat over the whole record's, not the section's."""
+    features, record = world["features"], world["src"] / "mitdb" / "232"
+    whole = features.online(record, BEAT_VIEWS, backend=CPU)
+    sections, beats, parts, skipped, spans = _in_sections(features, record, monkeypatch)
+    assert len(sections) == 5 and not skipped and sections[-1].stop == 650_000
+    assert spans and all((stop - start) * 2 <= SECTION_LIMIT for start, stop in spans)
+    assert len(beats.r_peak) == len(whole.ids) and beats.clear is None and len(beats.pick_rows) == 1000
+    _assert_same_rows(whole, parts)
+    # what a section alone would read its beats against is not the record's: 232's pauses come unevenly
+    edges = np.cumsum([0] + [len(p.ids) for p in parts])
+    own = [np.nanmean(beats.rr_prev_s[a:b]) for a, b in zip(edges[:-1], edges[1:])]
+    assert np.ptp(own) / np.nanmean(beats.rr_prev_s) > 0.05
+
+
+def test_dropouts_across_section_edges_leave_out_the_whole_reads_beats_and_intervals(world, monkeypatch, tmp_path):
+    """232 with MLII invalid from 300 s to 330 s, and both leads from 385 s to 398 s, across the first
+    sections' edge (392.7 s): the beats a dropout reaches are left out and the intervals across the stretch
+    no lead shows are unknown, as in a whole read; every other feature is the whole read's."""
+
+    def blank(signal):
+        signal[300 * 360 : 330 * 360, 0] = np.nan
+        signal[385 * 360 : 398 * 360, :] = np.nan
+
+    features = world["features"]
+    record = rewrite_signal(world["src"] / "mitdb" / "232", tmp_path, "gaps", blank)
+    whole = features.online(record, BEAT_VIEWS, backend=CPU)
+    _, beats, parts, skipped, _ = _in_sections(features, record, monkeypatch)
+    assert beats.clear is not None and 20 < (~beats.clear).sum() < 60 and not skipped
+    unknown = int(np.isnan(beats.rr_prev_s[1:]).sum())  # those that touch the 13 s both leads are out
+    assert 10 < unknown < 20
+    assert any(f"beats touch a dropout in MLII, V1: not scored; {unknown} RR interval(s)" in n for n in beats.notes)
+    _assert_same_rows(whole, parts, atol=1e-6)
+
+
+def test_beats_detected_section_by_section_find_the_annotated_beats_as_a_whole_read_does(world, monkeypatch, tmp_path):
+    """232 without its .atr: each section's beats are detected (GQRS, with the 12 s before it read for its
+    thresholds), and a beat found by the reads either side of an edge is one. GQRS scales a lead by its own
+    typical QRS, so a section's borderline beats may go otherwise than in one pass: against the .atr's
+    beats, the sections find them as well as the whole read (sensitivity and positive predictivity within
+    0.01; over MIT-BIH's 44 two-lead records, the README's figures)."""
+    from wfdb.processing import compare_annotations
+
+    features = world["features"]
+    record = rewrite_signal(world["src"] / "mitdb" / "232", tmp_path, "unannotated", lambda s: None)
+    truth = features.online(world["src"] / "mitdb" / "232", ["beats_spectral"], backend=CPU).samples
+    record.with_name("unannotated.atr").unlink()
+    whole = features.online(record, BEAT_VIEWS, backend=CPU)
+    _, beats, parts, _, _ = _in_sections(features, record, monkeypatch)
+    found = np.concatenate([p.samples for p in parts])
+    assert len(np.unique(found)) == len(found) and np.all(np.diff(found) > 0)
+    assert any("no .atr: its beats are the" in n and "detected (GQRS) in MLII" in n for n in beats.notes)
+    scores = []
+    for beats_found in (whole.samples, found):
+        match = compare_annotations(truth, beats_found, int(0.15 * 360))
+        scores.append((match.tp / len(truth), match.tp / len(beats_found)))
+    (whole_se, whole_pp), (se, pp) = scores
+    assert se >= whole_se - 0.01 and pp >= whole_pp - 0.01 and se > 0.95, scores
+
+
+def test_a_record_at_another_rate_gives_the_whole_reads_beat_rows_in_sections(world, monkeypatch, tmp_path):
+    """MIT-BIH 232's first 5 minutes written again at 250 Hz (its .atr with it), under a limit that makes 4
+    sections: the rows are made at 360 Hz, and each section starts where rate conversion lines up with the
+    whole record's, so its beats are the whole read's (a section at any frame would move every sample by a
+    fraction of one)."""
+    import wfdb
+    from scipy.signal import resample_poly
+
+    src = str(world["src"] / "mitdb" / "232")
+    head, ann = wfdb.rdrecord(src, sampto=300 * 360), wfdb.rdann(src, "atr", sampto=300 * 360)
+    signal = resample_poly(head.p_signal, 25, 36, axis=0)
+    wfdb.wrsamp(
+        "slow",
+        fs=250,
+        units=head.units,
+        sig_name=head.sig_name,
+        p_signal=signal,
+        fmt=["16", "16"],
+        adc_gain=[1000.0] * 2,
+        baseline=[0, 0],
+        write_dir=str(tmp_path),
+    )
+    wfdb.wrann("slow", "atr", np.round(ann.sample * 250 / 360).astype(int), symbol=ann.symbol, write_dir=str(tmp_path))
+    features, record = world["features"], tmp_path / "slow"
+    whole = features.online(record, BEAT_VIEWS, backend=CPU)
+    sections, beats, parts, skipped, _ = _in_sections(
+        features, record, monkeypatch, limit=2 * (15_010 + 6_000)
+    )  # 15,010 frames a step, less the margins: 15,000
+    assert len(sections) == 5 and not skipped and all(s.read[0] % 25 == 0 for s in sections)  # 360 / 250 = 36 / 25
+    _assert_same_rows(whole, parts, atol=1e-5)

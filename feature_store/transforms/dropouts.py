@@ -120,3 +120,23 @@ def lead_off_runs(
             if (changes > (stop - start) / fs).any():  # another lead records through the run, not at its edges
                 out[lead].append((start, stop))
     return out
+
+
+def intervals_across_runs(spans: np.ndarray, r_peak: np.ndarray) -> np.ndarray:
+    """`intervals_across` with the masked samples given as runs `spans` (k, 2) [start, stop), in any order
+    and overlapping: a record too long to hold its mask whole (a patch's weeks) gives its runs section by
+    section."""
+    r_peak = np.asarray(r_peak, np.int64)
+    spans = np.asarray(spans, np.int64).reshape(-1, 2)
+    spans = spans[spans[:, 1] > spans[:, 0]]
+    if not len(spans) or len(r_peak) < 2:
+        return np.zeros(max(len(r_peak) - 1, 0), bool)
+    spans = spans[np.argsort(spans[:, 0], kind="stable")]
+    stops = np.maximum.accumulate(spans[:, 1])  # the furthest any run so far reaches: sorted, for the search
+    # the first run (in start order) that reaches past an interval's first beat; it touches the interval where
+    # it starts no later than the next beat (the interval's bounds are [r_peak[i], r_peak[i + 1]], inclusive)
+    first = np.searchsorted(stops, r_peak[:-1], side="right")
+    inside = first < len(spans)
+    out = np.zeros(len(r_peak) - 1, bool)
+    out[inside] = spans[first[inside], 0] <= r_peak[1:][inside]
+    return out

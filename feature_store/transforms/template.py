@@ -27,6 +27,7 @@ def template_names(sinus_quantile: float = 0.0, pre_qrs: bool = False) -> tuple[
 
 
 BLOCK_BEATS = 8192  # beats `record_templates` reads against their template at once
+MAX_TEMPLATE_BEATS = 1000  # beats a record's median beat is taken over, spread evenly over it
 
 
 def record_templates(
@@ -36,7 +37,7 @@ def record_templates(
     *,
     centre: int,
     half: int,
-    max_beats: int = 1000,
+    max_beats: int = MAX_TEMPLATE_BEATS,
     rr_prev: np.ndarray | None = None,
     rr_quantile: float = 0.0,
     sinus_quantile: float = 0.0,
@@ -71,22 +72,53 @@ def record_templates(
     neighbours' context): such beats are read against the template, never part of it, while any is clear;
     each takes only its own pick out of the median (`_picks`)."""
     out = np.zeros((*waveform.shape[:2], len(template_names(sinus_quantile, pre_qrs))), np.float32)
-    k = out.shape[-1] // (2 if sinus_quantile > 0 else 1)
+    quantiles = template_quantiles(rr_quantile, sinus_quantile)
+    for rows in record_rows(record_id, r_peak):
+        picks = template_picks(rows, rr_prev, clear, quantiles, max_beats)
+        templates = [np.median(waveform[p].astype(np.float64), axis=0) for p in picks]  # (leads, T) each
+        read_against(waveform, rows, templates, centre=centre, half=half, pre_qrs=pre_qrs, out=out)
+    return out
+
+
+def template_quantiles(rr_quantile: float = 0.0, sinus_quantile: float = 0.0) -> tuple[float, ...]:
+    """The preceding-interval quantile each of a record's templates is the median of the beats above
+    (`record_templates`: `rr_quantile`'s, then `sinus_quantile`'s where > 0)."""
+    return (rr_quantile, sinus_quantile) if sinus_quantile > 0 else (rr_quantile,)
+
+
+def template_picks(
+    rows: np.ndarray,
+    rr_prev: np.ndarray | None,
+    clear: np.ndarray | None,
+    quantiles: tuple[float, ...],
+    max_beats: int = MAX_TEMPLATE_BEATS,
+) -> list[np.ndarray]:
+    """Per quantile (`template_quantiles`), the beats of one record (`rows`, in time order; `rr_prev` and
+    `clear` indexed as they are) whose median is its template: what a record read in sections collects
+    before any of its beats is read against it."""
+    return [_picks(_unhurried(rows, rr_prev, q), clear, max_beats) for q in quantiles]
+
+
+def read_against(
+    waveform: np.ndarray,
+    rows: np.ndarray,
+    templates: list[np.ndarray],
+    *,
+    centre: int,
+    half: int,
+    pre_qrs: bool,
+    out: np.ndarray,
+) -> None:
+    """`out[rows]` = the beats `rows` of `waveform` against each of their record's `templates` in turn."""
+    k = out.shape[-1] // len(templates)
     qrs = slice(max(centre - half, 0), centre + half + 1)
     pre = slice(0, max(centre - half, 1)) if pre_qrs else None
-    quantiles = (rr_quantile, sinus_quantile) if sinus_quantile > 0 else (rr_quantile,)
-    for rows in record_rows(record_id, r_peak):
-        templates = [  # (leads, T) each
-            np.median(waveform[_picks(_unhurried(rows, rr_prev, q), clear, max_beats)].astype(np.float64), axis=0)
-            for q in quantiles
-        ]
-        # a block of beats at a time: a day's 100,000 beats in float64 and _against's temporaries held GBs
-        for start in range(0, len(rows), BLOCK_BEATS):
-            block = rows[start : start + BLOCK_BEATS]
-            beats = waveform[block].astype(np.float64)
-            for i, template in enumerate(templates):
-                out[block, :, i * k : (i + 1) * k] = _against(beats, template, qrs, pre)
-    return out
+    # a block of beats at a time: a day's 100,000 beats in float64 and _against's temporaries held GBs
+    for start in range(0, len(rows), BLOCK_BEATS):
+        block = rows[start : start + BLOCK_BEATS]
+        beats = waveform[block].astype(np.float64)
+        for i, template in enumerate(templates):
+            out[block, :, i * k : (i + 1) * k] = _against(beats, template, qrs, pre)
 
 
 def _picks(eligible: np.ndarray, clear: np.ndarray | None, max_beats: int) -> np.ndarray:

@@ -89,7 +89,11 @@ def compute_features(
 ) -> dict[str, np.ndarray]:
     """Every feature column of `family` for every row of `inp`, as host arrays (rows first)."""
     columns = array_features(family, inp.signal, fs=inp.fs, params=params, stats=stats, crop=inp.crop, backend=backend)
-    columns.update(family.host_columns(inp, params, columns, fs=output_fs(inp, params.preprocess)))
+    picks = None
+    if inp.record is not None and family.reads_record_beats:  # a section's beats: the record's median beat too
+        signal = inp.record.pick_signal
+        picks = array_features(family, signal, fs=inp.fs, params=params, stats=stats, crop=inp.crop, backend=backend)
+    columns.update(family.host_columns(inp, params, columns, fs=output_fs(inp, params.preprocess), picks=picks))
     return columns
 
 

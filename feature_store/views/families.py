@@ -25,12 +25,12 @@ from ..transforms.rhythm import (
 )
 from ..transforms.spectral import band_powers, log10, welch_grid, welch_psd
 from ..transforms.spectrogram import log_spectrogram, stft_grid
-from ..transforms.template import record_templates, template_names
+from ..transforms.template import read_against, record_templates, template_names, template_picks, template_quantiles
 from ..transforms.time import MOMENT_NAMES, centre_energy, lead_moments4
 from .compute import scaled_crop
 
 if TYPE_CHECKING:  # polars-free at run time: the GPU checks run where polars is not installed
-    from .inputs import TaskInput
+    from .inputs import RecordBeats, TaskInput
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,11 @@ class TimeParams:
     # 90 Hz cost the time variant's DS1 CV 0.05 and 0.03 with two seeds, most of it S +P: README, "Where
     # along the beat, and the beats around it")
     strip_fs: float | None = None
+
+    @property
+    def template_quantiles(self) -> tuple[float, ...]:
+        """The preceding-interval quantile of each of a beat's record templates (`template_quantiles`)."""
+        return template_quantiles(self.template_rr_quantile, self.sinus_template_quantile)
 
     def __post_init__(self) -> None:
         if self.strip_fs is not None and self.strip_fs <= 0:
@@ -131,9 +136,17 @@ class Family(Protocol):
         self, x: Array, xp: ModuleType, *, fs: float, params: Any, crop: tuple[int, int] | None
     ) -> dict[str, Array]: ...
 
+    @property
+    def reads_record_beats(self) -> bool:
+        """Its beat rows are read against their record's beats (`host_columns`' `picks`)."""
+        ...
+
     def host_columns(
-        self, inp: TaskInput, params: Any, out: dict[str, np.ndarray], *, fs: float
-    ) -> dict[str, np.ndarray]: ...
+        self, inp: TaskInput, params: Any, out: dict[str, np.ndarray], *, fs: float, picks: dict | None = None
+    ) -> dict[str, np.ndarray]:
+        """The per-record columns; `picks`: `arrays` of `inp.record.pick_signal` where the rows are one section
+        of a record (`TaskInput.record`) and the family `reads_record_beats`."""
+        ...
 
     def describe(self, inp: TaskInput, params: Any, *, fs: float) -> dict: ...
 
@@ -145,6 +158,7 @@ class TimeFamily:
     # records: 5 R peaks detected at 300 Hz or more, the rhythm's irregularity (`hrv`), and windows of
     # annotated records resampled with the record around them (`inputs._crop`)
     code_versions = {"beat": "5", "record": "5"}
+    reads_record_beats = True
 
     def arrays(
         self, x: Array, xp: ModuleType, *, fs: float, params: TimeParams, crop: tuple[int, int] | None
@@ -158,12 +172,20 @@ class TimeFamily:
                 out["strip"] = resample(x, fs=fs, target_fs=params.strip_fs, xp=xp)[0]
         return out
 
-    def host_columns(self, inp: TaskInput, params: TimeParams, out: dict, *, fs: float) -> dict:
+    def host_columns(
+        self, inp: TaskInput, params: TimeParams, out: dict, *, fs: float, picks: dict | None = None
+    ) -> dict:
         if inp.beats is not None:
             if inp.crop is None:  # rows shaped like a view computed from no beats (it stores no beat window)
                 raise ValueError(
                     f"{inp.task}: beat rows without a beat window; fix: score against a view materialized from "
                     "ingested beats"
+                )
+            if inp.record is not None:  # one section of a long record: read against the whole record's beats
+                assert picks is not None  # compute_features makes them for a family that reads_record_beats
+                centre, half = template_geometry(inp.signal.shape[-1], inp.crop, fs_in=inp.fs, fs=fs, params=params)
+                return section_columns(
+                    out["waveform"], inp.record, picks["waveform"], centre=centre, half=half, params=params
                 )
             b = inp.beats
             return beat_columns(
@@ -321,9 +343,47 @@ def reference_columns(
     return out
 
 
+def section_columns(
+    waveform: np.ndarray,
+    record: RecordBeats,
+    pick_waveform: np.ndarray,
+    *,
+    centre: int,
+    half: int,
+    params: TimeParams,
+) -> dict[str, np.ndarray]:
+    """`reference_columns` of one section's beats (`waveform`, the beats `record.rows(len(waveform))` of a
+    record too long to read whole), read against the whole record: its intervals and, as the median beat,
+    the median of its picks (`pick_waveform`: the beats `record.pick_rows`, preprocessed as the rows are).
+    The same numbers as the whole record's rows would get."""
+    n, total = len(waveform), len(record.r_peak)
+    rows, whole = record.rows(n), np.zeros(total, np.int8)  # one record: every beat's record id is the same
+    rr = (record.rr_prev_s, record.rr_next_s)
+    picks = template_picks(np.arange(total), record.rr_prev_s, record.clear, params.template_quantiles)
+    templates = [
+        np.median(pick_waveform[np.searchsorted(record.pick_rows, p)].astype(np.float64), axis=0) for p in picks
+    ]
+    names = template_names(params.sinus_template_quantile, params.pre_qrs_template)
+    template = np.zeros((*waveform.shape[:2], len(names)), np.float32)
+    read_against(
+        waveform, np.arange(n), templates, centre=centre, half=half, pre_qrs=params.pre_qrs_template, out=template
+    )
+    out = {"rhythm": beat_rr_features(whole, record.r_peak, *rr)[rows], "template": template}
+    if params.rr_context_beats:  # the section's beats and as many either side, the record's mean for an unknown one
+        k = params.rr_context_beats + 1
+        lo, hi = max(rows.start - k, 0), min(rows.stop + k, total)
+        prev = record.rr_prev_s.astype(np.float64)
+        mean = float(np.nanmean(prev)) if np.isfinite(prev).any() else 1.0  # as `rhythm._records` takes it
+        near = [np.where(np.isfinite(a[lo:hi]), a[lo:hi].astype(np.float64), mean) for a in rr]
+        context = rr_context(whole[lo:hi], record.r_peak[lo:hi], *near, beats=params.rr_context_beats)
+        out["rr_context"] = context[rows.start - lo : rows.start - lo + n]
+    return out
+
+
 class SpectralFamily:
     name, params_cls = "spectral", SpectralParams
     code_versions = {"beat": "1", "record": "2"}  # records 2: windows resampled with the record around them
+    reads_record_beats = False
 
     def arrays(
         self, x: Array, xp: ModuleType, *, fs: float, params: SpectralParams, crop: tuple[int, int] | None
@@ -333,7 +393,9 @@ class SpectralFamily:
         bands = band_powers(psd, xp, freqs=welch_grid(nperseg, fs, params.fmax_hz), bands=params.bands_hz)
         return {"psd": log10(psd, xp), "band_power": log10(bands, xp)}
 
-    def host_columns(self, inp: TaskInput, params: SpectralParams, out: dict, *, fs: float) -> dict:
+    def host_columns(
+        self, inp: TaskInput, params: SpectralParams, out: dict, *, fs: float, picks: dict | None = None
+    ) -> dict:
         return {}
 
     def describe(self, inp: TaskInput, params: SpectralParams, *, fs: float) -> dict:
@@ -348,13 +410,16 @@ class SpectralFamily:
 class SpectrogramFamily:
     name, params_cls = "spectrogram", SpectrogramParams
     code_versions = {"beat": "1", "record": "2"}  # records 2: windows resampled with the record around them
+    reads_record_beats = False
 
     def arrays(
         self, x: Array, xp: ModuleType, *, fs: float, params: SpectrogramParams, crop: tuple[int, int] | None
     ) -> dict[str, Array]:
         return {"spectrogram": log_spectrogram(x, xp, fs=fs, fmax_hz=params.fmax_hz, **params.stft_sizes(fs))}
 
-    def host_columns(self, inp: TaskInput, params: SpectrogramParams, out: dict, *, fs: float) -> dict:
+    def host_columns(
+        self, inp: TaskInput, params: SpectrogramParams, out: dict, *, fs: float, picks: dict | None = None
+    ) -> dict:
         return {}
 
     def describe(self, inp: TaskInput, params: SpectrogramParams, *, fs: float) -> dict:

@@ -35,6 +35,27 @@ _VIEW_KEY_NOTES = {
 KEY_NOTES = {key: _VIEW_KEY_NOTES.get(key) or COLUMN_NOTES[key] for key in KEYS}
 
 
+@dataclass(frozen=True)
+class RecordBeats:
+    """Every beat of one record too long to read whole, as a whole read's rows would hold them (those whose
+    context window fits in the record, in time order), found section by section (`online.record_beats`):
+    what the beat rows of one section are read against, the record's rhythm and median beat."""
+
+    r_peak: np.ndarray  # (beats,) at the rows' rate, from the record's start
+    sample: np.ndarray  # (beats,) the R peak in the record as stored
+    rr_prev_s: np.ndarray  # (beats,) float32, NaN where unknown (the first; across a stretch no beat was seen in)
+    rr_next_s: np.ndarray
+    clear: np.ndarray | None  # (beats,) False where a dropout reaches the beat's window; None: none does
+    pick_rows: np.ndarray  # the beats (sorted) that the record's median beats are made of
+    pick_signal: np.ndarray  # (picks, leads, samples): their context windows, as the rows' signal holds them
+    notes: list[str] = field(default_factory=list)  # how the record was read, said once for all its sections
+    first: int = 0  # the first of these beats that a section's rows hold (`TaskInput.record`)
+
+    def rows(self, n: int) -> slice:
+        """The beats that a section's `n` rows are, from `first`."""
+        return slice(self.first, self.first + n)
+
+
 @dataclass
 class TaskInput:
     task: str
@@ -53,6 +74,8 @@ class TaskInput:
     # beats: False for a row that a dropout in a lead the task reads reaches, made only as its neighbours'
     # context and dropped once the features are (`kept`); None: every row is scored
     scored: np.ndarray | None = None
+    # beats of one section of a record too long to read whole: the whole record's beats they are read against
+    record: RecordBeats | None = None
 
     @property
     def train_mask(self) -> np.ndarray:

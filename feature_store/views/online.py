@@ -17,9 +17,9 @@ from ..sources.annotated import beat_windows, read_annotations, read_beats, rr_i
 from ..sources.base import clock
 from ..sources.leads import lead_notes, pick_leads
 from ..sources.wfdb_record import LEAD_OFF_S, WfdbSignal, declared_size, flat_note, read_wfdb
-from ..tasks import RecordWindows, task_named
+from ..tasks import BeatWindows, RecordWindows, task_named
 from ..transforms.dropouts import blind_mask, clear_windows, dropout_mask, first_clear, lead_masks, resampled_mask, runs
-from ..transforms.resample import resample, rescale_samples
+from ..transforms.resample import rate_ratio, resample, rescale_samples
 from ..transforms.rhythm import detect_beats
 from .catalog import ViewInput
 from .inputs import KEY_SCHEMA, TaskInput
@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 LONG_RECORD_S = 3600.0
 REFRACTORY_S = 0.2  # two R peaks closer than this are one beat found in two leads
 DETECT_CONTEXT_S = 10.0  # s of the second lead read either side of the first one's dropout to find beats in
+# s a beats section is read beyond its own span either side: the detector's context before its first beat
+# (`DETECT_CONTEXT_S`), and room for a beat's context window and for rate conversion's reach
+BEAT_MARGIN_S = DETECT_CONTEXT_S + 2.0
+BEAT_SECTION_MIN_S = 60.0  # s a beats section holds at least (its reads over the limit are refused with the fix)
 
 
 @dataclass(frozen=True)
@@ -67,29 +71,38 @@ class Section:
 
 
 def record_sections(path: Path, task: str) -> list[Section] | None:
-    """How `predict` reads a record over `IngestConfig.max_record_values` (ECGNET_MAX_RECORD_VALUES) for a task
-    of record rows, instead of refusing it: a rhythm task's windows (af), laid end to end from the record's
-    start, section by section, each section a whole number of windows, so that the rows are the rows of the
-    whole record (a 14-day patch in the memory of its sections); the records task's one row, the first
-    stretch clear of dropouts, looked for section by section (`predict` stops at the first that holds one:
-    a section is read with a row more after it and margins either side, so the row is the whole read's).
-    None where the record is read whole: within the limit, or a beats task (the record's median
-    beat and rhythm references span the whole record; the reader refuses it with its fix)."""
+    """How `predict` reads a record over `IngestConfig.max_record_values` (ECGNET_MAX_RECORD_VALUES) instead
+    of refusing it; None where it is read whole (within the limit). A rhythm task's windows (af), laid end to
+    end from the record's start, section by section, each section a whole number of windows, so that the
+    rows are the rows of the whole record (a 14-day patch in the memory of its sections); the records task's
+    one row, the first stretch clear of dropouts, looked for section by section (`predict` stops at the
+    first that holds one: a section is read with a row more after it and margins either side, so the row is
+    the whole read's); a beats task's beats, found and read section by section against the whole record's
+    rhythm and median beat (`sectioned_beats`), each section read with `BEAT_MARGIN_S` either side."""
     window = task_named(task).window
-    if not isinstance(window, RecordWindows):
-        return None
     cfg, size = ingest_from_env(), declared_size(path)
-    row = window.duration_s * size.fs  # frames
-    if size.values <= cfg.max_record_values or not size.frames or not float(row).is_integer():
-        return None  # a rate without whole frames a row: read whole, or refused by the reader
-    row, frames = int(row), size.frames
-    if window.rhythm_windows:
-        step = max(row, size.frames_within(cfg.max_record_values) // 2 // row * row)  # room for the margins
-        before, after = row, row
-    else:  # a row may start anywhere in its section, so a row more is read after it; the margins see a held lead
-        before = int(np.ceil(LEAD_OFF_S * size.fs))
-        step, after = max(row, size.frames_within(cfg.max_record_values) - row - 2 * before), row + before
-    starts = range(0, max(1, frames - row + 1), step)  # the last section ends with the record: no section of none
+    if size.values <= cfg.max_record_values or not size.frames:
+        return None
+    frames = size.frames
+    if isinstance(window, BeatWindows):
+        # sections start where rate conversion lines up with the whole record's (`rate_ratio`)
+        align = rate_ratio(size.fs, cfg.beat_fs).denominator
+        before = after = -(-int(np.ceil(BEAT_MARGIN_S * size.fs)) // align) * align
+        least = -(-int(np.ceil(BEAT_SECTION_MIN_S * size.fs)) // align) * align  # a limit too low to hold margins
+        step = max(least, (size.frames_within(cfg.max_record_values) - 2 * before) // align * align)
+        starts = range(0, frames, step)
+    else:
+        row = window.duration_s * size.fs  # frames
+        if not float(row).is_integer():
+            return None  # a rate without whole frames a row: read whole, or refused by the reader
+        row = int(row)
+        if window.rhythm_windows:
+            step = max(row, size.frames_within(cfg.max_record_values) // 2 // row * row)  # room for the margins
+            before, after = row, row
+        else:  # a row may start anywhere in its section, so a row more is read after it; the margins see a held lead
+            before = int(np.ceil(LEAD_OFF_S * size.fs))
+            step, after = max(row, size.frames_within(cfg.max_record_values) - row - 2 * before), row + before
+        starts = range(0, max(1, frames - row + 1), step)  # the last section ends with the record: no section of none
     stops = [*starts[1:], frames]
     return [
         Section(a, b, (max(0, a - before), min(frames, b + after)), size.fs, i, len(starts))
@@ -124,7 +137,7 @@ def record_input(path: Path, spec: ViewInput, *, task: str, section: Section | N
         )
     signal, fs = resample(sig.signal, fs=sig.fs, target_fs=spec.fs)
     try:
-        leads, notes = _task_leads(sig.lead_names, task, path, sig.flat_leads)
+        leads, notes = task_leads(sig.lead_names, task, path, sig.flat_leads)
     except ValueError as err:
         if section is None or not sig.flat_leads:
             raise
@@ -132,7 +145,7 @@ def record_input(path: Path, spec: ViewInput, *, task: str, section: Section | N
     if sig.flat_leads:  # an electrode off the whole record is worth saying, read or not
         notes = [flat_note(sig.flat_leads, cfg), *notes]
     signal = signal[leads]
-    spoiled = _spoiled(sig, [sig.lead_names[i] for i in leads], fs, signal.shape[1])
+    spoiled = spoiled_by(sig, [sig.lead_names[i] for i in leads], fs, signal.shape[1])
     if spoiled is not None and section is None:  # a section says how many of its windows one reached
         notes = [*notes, spoiled.said]
     if spec.unit == "record":
@@ -150,7 +163,7 @@ def record_input(path: Path, spec: ViewInput, *, task: str, section: Section | N
     else:  # no .atr, or one without beats (an AF database's rhythm changes): the R peaks are detected
         if long:
             log.info("%s: no beat annotations; detecting the beats of its %.1f h (GQRS, minutes)", path, hours)
-        r_peak, seen_in = _detected(signal, fs, [sig.lead_names[i] for i in leads], masks)
+        r_peak, seen_in = detected_beats(signal, fs, [sig.lead_names[i] for i in leads], masks)
         native = np.round(np.asarray(r_peak) * sig.fs / fs).astype(np.int64)
         why = f"{path}.atr holds no beat annotation" if annotated else f"{path} has no .atr"
         where = seen_in[0] + (f", and in {seen_in[1]} where {seen_in[0]} is out" if len(seen_in) > 1 else "")
@@ -163,7 +176,7 @@ def record_input(path: Path, spec: ViewInput, *, task: str, section: Section | N
     return result
 
 
-def _detected(
+def detected_beats(
     signal: np.ndarray, fs: float, leads: list[str], masks: Mapping[str, np.ndarray]
 ) -> tuple[np.ndarray, list[str]]:
     """R peaks of the task's first lead (`detect_beats`), and where a dropout takes that lead out (`masks`:
@@ -199,7 +212,7 @@ class Spoiled:
         return f"{self.what}: rows that touch one are not scored"
 
 
-def _spoiled(sig: WfdbSignal, leads: list[str], fs: float, n_samples: int) -> Spoiled | None:
+def spoiled_by(sig: WfdbSignal, leads: list[str], fs: float, n_samples: int) -> Spoiled | None:
     """Where the dropouts of `leads` lie at the rows' rate `fs`, widened by how far resampling spreads a
     sample (its stand-in line must not reach a row); None when those leads have none."""
     own = [d for d in sig.dropouts if d.lead in leads]
@@ -213,7 +226,7 @@ def _spoiled(sig: WfdbSignal, leads: list[str], fs: float, n_samples: int) -> Sp
     return Spoiled(resampled_mask(sig.dropout_spans(leads), n_samples, fs=sig.fs, target_fs=fs), what, sig.path)
 
 
-def _task_leads(names: list[str], task: str, path: Path, flat: tuple[str, ...] = ()) -> tuple[list[int], list[str]]:
+def task_leads(names: list[str], task: str, path: Path, flat: tuple[str, ...] = ()) -> tuple[list[int], list[str]]:
     """The record's leads that fill the task's slots, by name; a clear refusal when one is missing (`flat`:
     those the reader left out as flat, named as such)."""
     slots = task_named(task).window.leads
@@ -264,7 +277,7 @@ def _record(
         x = np.zeros((1, len(spec.lead_names), n), np.float32)
         sel = signal[:, start : start + n]
         x[0, :, : sel.shape[1]] = sel
-        return TaskInput(task, _keys([record_id], record_id), x, fs, list(spec.lead_names), "record", notes=notes)
+        return TaskInput(task, online_keys([record_id], record_id), x, fs, list(spec.lead_names), "record", notes=notes)
     starts = np.arange(0, signal.shape[1] - n + 1, n)
     return _laid_windows(record_id, signal, starts, fs, spec, task, native_fs, spoiled)
 
@@ -298,7 +311,9 @@ def _laid_windows(
     x = np.ascontiguousarray(signal[:, starts[:, None] + np.arange(n)].transpose(1, 0, 2))
     native = offset + np.round(starts * native_fs / fs).astype(np.int64)
     ids = [f"{record_id}@{s}" for s in native.tolist()]
-    return TaskInput(task, _keys(ids, record_id), x, fs, list(spec.lead_names), "record", starts=native, notes=notes)
+    return TaskInput(
+        task, online_keys(ids, record_id), x, fs, list(spec.lead_names), "record", starts=native, notes=notes
+    )
 
 
 def _clear_start(
@@ -373,7 +388,7 @@ def _beats(
     ids = beat_ids(record_id, r_peak[fits].tolist())
     return TaskInput(
         task,
-        _keys(ids, record_id),
+        online_keys(ids, record_id),
         windows,
         fs,
         list(spec.lead_names),
@@ -385,7 +400,7 @@ def _beats(
     )
 
 
-def _keys(ids: list[str], record_id: str) -> pl.DataFrame:
+def online_keys(ids: list[str], record_id: str) -> pl.DataFrame:
     n = len(ids)
     return pl.DataFrame(
         {

@@ -30,8 +30,9 @@ from ..transforms.preprocess import PreprocessParams
 from .catalog import Catalog, Lineage, ViewEntry, ViewInput
 from .compute import add_moments, compute_features, output_fs, stats_of, train_moments
 from .families import FAMILIES, BeatReferences, Family, FamilyParams, TimeParams, template_geometry
-from .inputs import KEYS, TaskInput, chunked_inputs, empty_input
+from .inputs import KEYS, RecordBeats, TaskInput, chunked_inputs, empty_input
 from .online import Section, record_input
+from .sectioned_beats import record_beats, section_beats
 from .storage import ViewWriter, part_schema, scan_entry, tensor_of, view_damage, view_table
 
 log = logging.getLogger(__name__)
@@ -440,6 +441,25 @@ class FeatureStore:
         }
         return TrainingSet(np.asarray(ids), keys, features, {v: e.version for v, e in entries.items()})
 
+    def record_beats(
+        self, record: Path, views: list[str], sections: list[Section], *, versions: dict[str, str] | None = None
+    ) -> RecordBeats:
+        """Every beat of a record too long to read whole, found section by section, as `online` reads each
+        section's beat rows against (`sectioned_beats.record_beats`), with the median beats the views' time
+        parameters ask for."""
+        entries = self.online_entries(views, versions=versions)
+        beat_views = [e for e in entries.values() if e.input.unit == "beat"]
+        if not beat_views:
+            raise ValueError(f"{record}: {views} are not views of beats; fix: pass a beat task's views")
+        quantiles = {
+            q
+            for e in beat_views
+            if FAMILIES[e.family].reads_record_beats
+            for q in _params(TimeParams, e.params).template_quantiles
+        }
+        first = beat_views[0]
+        return record_beats(Path(record), first.input, first.task, sections, tuple(sorted(quantiles)))
+
     def online_entries(self, views: list[str], *, versions: dict[str, str] | None = None) -> dict[str, ViewEntry]:
         """The catalog entries `online` makes a new record's rows of: ValueError, naming the view and the fix,
         where this checkout's code would not make them as the stored version was made. A model's loader
@@ -457,11 +477,13 @@ class FeatureStore:
         versions: dict[str, str] | None = None,
         backend: Backend | None = None,
         section: Section | None = None,
+        beats: RecordBeats | None = None,
     ) -> TrainingSet:
         """Features of one new WFDB record with each view's stored parameters and train statistics.
 
         Shaped like `training_set`: one row per record (record views) or per beat (beat views). `section`
-        (`online.record_sections`): the rows of that section of a record too long to read whole.
+        (`online.record_sections`): the rows of that section of a record too long to read whole; for beat
+        views, read against the whole record's `beats` (`record_beats`).
         """
         backend = backend or select_backend("auto")
         entries = self.online_entries(views, versions=versions)
@@ -469,7 +491,11 @@ class FeatureStore:
         features = {}
         for view, entry in entries.items():
             fam = FAMILIES[entry.family]
-            if entry.input not in inputs:
+            if entry.input not in inputs and section is not None and entry.input.unit == "beat":
+                if beats is None:
+                    raise ValueError(f"{record}: a section's beats need the record's (FeatureStore.record_beats)")
+                inputs[entry.input] = section_beats(Path(record), entry.input, entry.task, section, beats)
+            elif entry.input not in inputs:
                 inputs[entry.input] = record_input(Path(record), entry.input, task=entry.task, section=section)
             features[view] = compute_features(
                 fam, inputs[entry.input], _params(fam.params_cls, entry.params), entry.stats, backend
