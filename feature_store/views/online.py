@@ -40,8 +40,8 @@ BEAT_SECTION_MIN_S = 60.0  # s a beats section holds at least (its reads over th
 @dataclass(frozen=True)
 class Section:
     """Frames [start, stop) of a record over `IngestConfig.max_record_values`, whose rows are made from the
-    frames `read` (the section and a row's length either side, so that rate conversion reaches none of its
-    rows from an edge); `index` of `count` sections."""
+    frames `read` (the section and margins either side, so that rate conversion reaches none of its rows from
+    an edge: a row's length, or `BEAT_MARGIN_S` for beats); `index` of `count` sections."""
 
     start: int
     stop: int

@@ -2,7 +2,9 @@
 over `IngestConfig.max_record_values`): the record is read section by section three times, in the memory
 of one section. First every beat is found (from the .atr, or detected), with where dropouts reach; then
 the context windows of the beats its median beat is taken over are cut; then each section's beats are
-made into rows read against the whole record's rhythm and median beat. The rows are a whole read's."""
+made into rows read against the whole record's rhythm and median beat. The rows are a whole read's where
+the beats are annotated; detected, a borderline beat may go otherwise (GQRS scales a section by its own
+typical QRS), found as well over MIT-BIH (the README's "Beyond the limit")."""
 
 from __future__ import annotations
 
@@ -56,6 +58,46 @@ def _read(path: Path, spec: ViewInput, task: str, section: Section, cfg: IngestC
     return _Read(sig, signal[leads], fs, names, offset, section.span(fs=fs, native_fs=sig.fs), notes)
 
 
+@dataclass(frozen=True)
+class _Found:
+    """One section's beats as the first read finds them (samples in the record, at the rows' rate)."""
+
+    r_peak: np.ndarray
+    sample: np.ndarray  # the R peak in the record as stored
+    clear: np.ndarray  # no dropout in a lead the task reads reaches the beat's window
+    blind: np.ndarray  # (k, 2) runs of the section where every lead the beats were found in is out
+    seen_in: list[str]  # the leads the beats were found in
+    spoiled: set[str]  # the task's leads with a dropout in the read
+
+
+def _found(read: _Read, native: np.ndarray, width: int) -> _Found:
+    """The beats of `read`'s own span: the annotated ones (`native`, in the record as stored), or, without
+    any, those detected in the read (with the refractory reach past its edges: the read either side may
+    find an edge's beat a sample or two apart, and `record_beats` keeps one)."""
+    sig, fs, n = read.sig, read.fs, read.signal.shape[1]
+    masks = lead_masks({lead: sig.dropout_spans([lead]) for lead in sig.lead_names}, n, fs=sig.fs, target_fs=fs)
+    if len(native):
+        every = rescale_samples(native, fs=sig.fs, target_fs=fs)
+        own = read.owns(every)
+        r_peak, sample, seen_in = every[own], native[own], sig.lead_names
+    else:
+        local, seen_in = detected_beats(read.signal, fs, read.leads, masks)
+        reach = int(REFRACTORY_S * fs)
+        r_peak = local + read.offset
+        r_peak = r_peak[(r_peak >= read.offset + read.span[0] - reach) & (r_peak < read.offset + read.span[1] + reach)]
+        sample = np.round(r_peak * sig.fs / fs).astype(np.int64)
+    spoiled = spoiled_by(sig, read.leads, fs, n)
+    clear = np.ones(len(r_peak), bool)
+    if spoiled is not None:
+        clear = clear_windows(spoiled.mask, r_peak - read.offset - width // 2, width)
+    blind = np.zeros((0, 2), np.int64)
+    if (out := blind_mask([masks.get(lead) for lead in seen_in])) is not None:
+        starts, stops = run_bounds(out[read.span[0] : read.span[1]])  # its own span: a read's edges may differ
+        blind = np.stack([starts, stops], axis=1) + read.offset + read.span[0]
+    lost = {d.lead for d in sig.dropouts if d.lead in read.leads} if spoiled is not None else set()
+    return _Found(r_peak, sample, clear, blind, list(seen_in), lost)
+
+
 def record_beats(
     path: Path, spec: ViewInput, task: str, sections: list[Section], quantiles: tuple[float, ...]
 ) -> RecordBeats:
@@ -65,69 +107,52 @@ def record_beats(
     cfg, size = ingest_from_env(), declared_size(path)
     annotated = path.with_name(path.name + ".atr").is_file()
     native: np.ndarray | None = None  # the .atr's beats, read once the rate of the samples is known
-    found, samples, clear, blind, notes = [], [], [], [], []
-    spoiled_leads: set[str] = set()
-    seen_in: list[str] = []
+    parts: list[_Found] = []
+    notes: list[str] = []
     for section in sections:
         read = _read(path, spec, task, section, cfg)
-        notes += read.notes
-        sig, fs, n = read.sig, read.fs, read.signal.shape[1]
-        masks = lead_masks({lead: sig.dropout_spans([lead]) for lead in sig.lead_names}, n, fs=sig.fs, target_fs=fs)
         if native is None:
-            native = np.asarray(read_beats(read_annotations(path), sig.fs)[0] if annotated else [], dtype=np.int64)
-        if len(native):
-            every = rescale_samples(native, fs=sig.fs, target_fs=fs)
-            own = read.owns(every)
-            glob, sample, seen_in = every[own], native[own], sig.lead_names
-        else:  # a beat near the section's edge may be found a sample or two apart by the reads either side
-            local, seen_in = detected_beats(read.signal, fs, read.leads, masks)
-            reach = int(REFRACTORY_S * fs)
-            lo, hi = read.offset + read.span[0] - reach, read.offset + read.span[1] + reach
-            glob = local + read.offset
-            glob = glob[(glob >= lo) & (glob < hi)]
-            sample = np.round(glob * sig.fs / fs).astype(np.int64)
-        found.append(glob)
-        samples.append(sample)
+            native = np.asarray(read_beats(read_annotations(path), read.sig.fs)[0] if annotated else [], np.int64)
+        parts.append(_found(read, native, spec.samples))
+        notes += read.notes
         how = "annotated" if len(native) else "detected"
-        log.info("%s: %s: %d beats %s (finding the record's beats, 1 of 3 reads)", path, section.said(), len(glob), how)
-        spoiled = spoiled_by(sig, read.leads, fs, n)
-        if spoiled is not None:
-            spoiled_leads |= {d.lead for d in sig.dropouts if d.lead in read.leads}
-            clear.append(clear_windows(spoiled.mask, glob - read.offset - spec.samples // 2, spec.samples))
-        else:
-            clear.append(np.ones(len(glob), bool))
-        if (out := blind_mask([masks.get(lead) for lead in seen_in])) is not None:
-            starts, stops = run_bounds(out[read.span[0] : read.span[1]])  # its own span: a read's edges may differ
-            blind.append(np.stack([starts, stops], axis=1) + read.offset + read.span[0])
-    order = np.argsort(np.concatenate(found), kind="stable")
-    r_peak, sample, is_clear = (np.concatenate(parts)[order] for parts in (found, samples, clear))
-    if native is None or not len(native):  # a beat near a section's edge found by the reads either side is one
-        read_by = np.repeat(np.arange(len(found)), [len(f) for f in found])[order]
+        log.info(
+            "%s: %s: %d beats %s (1 of 3 reads: the record's beats)", path, section.said(), len(parts[-1].r_peak), how
+        )
+    assert native is not None  # sections are never none
+    sig, fs = read.sig, read.fs
+    order = np.argsort(np.concatenate([f.r_peak for f in parts]), kind="stable")
+    r_peak, sample, clear = (
+        np.concatenate([getattr(f, k) for f in parts])[order] for k in ("r_peak", "sample", "clear")
+    )
+    if not len(native):  # a beat near a section's edge found by the reads either side is one
+        read_by = np.repeat(np.arange(len(parts)), [len(f.r_peak) for f in parts])[order]
         again = (np.diff(r_peak) <= REFRACTORY_S * fs) & (np.diff(read_by) != 0)
         keep = ~np.concatenate([[False], again])
-        r_peak, sample, is_clear = r_peak[keep], sample[keep], is_clear[keep]
+        r_peak, sample, clear = r_peak[keep], sample[keep], clear[keep]
+        seen_in = parts[-1].seen_in
         why = f"{path}.atr holds no beat annotation" if annotated else f"{path} has no .atr"
         where = seen_in[0] + (f", and in {seen_in[1]} where {seen_in[0]} is out" if len(seen_in) > 1 else "")
         notes.append(f"{why}: its beats are the {len(r_peak)} R peaks detected (GQRS) in {where}")
-    runs = np.concatenate(blind) if blind else np.zeros((0, 2), np.int64)
     rr_prev, rr_next = rr_intervals(r_peak, fs)
-    across = intervals_across_runs(runs, r_peak)
+    across = intervals_across_runs(np.concatenate([f.blind for f in parts]), r_peak)
     rr_prev[1:][across], rr_next[:-1][across] = np.nan, np.nan
     total = resampled_length((size.frames or 0) * round(sig.fs / size.fs), rate_ratio(sig.fs, fs))
     start = r_peak - spec.samples // 2
     fits = (start >= 0) & (start + spec.samples <= total)
-    scored = is_clear[fits] if spoiled_leads else None
+    spoiled = sorted(set().union(*(f.spoiled for f in parts)))
+    scored = clear[fits] if spoiled else None
     if scored is not None:
         if fits.any() and not scored.any():
             raise ValueError(
-                f"{path}: every one of its {len(scored)} beats touches a dropout in {sorted(spoiled_leads)}; fix: "
-                "score a recording whose leads the model reads hold beats clear of invalid samples, or repair the gaps"
+                f"{path}: every one of its {len(scored)} beats touches a dropout in {spoiled}; fix: score a "
+                "recording whose leads the model reads hold beats clear of invalid samples, or repair the gaps"
             )
         notes.append(
-            f"{int((~scored).sum())} of {len(scored)} beats touch a dropout in {', '.join(sorted(spoiled_leads))}: "
-            f"not scored; {int(across.sum())} RR interval(s) across one in every lead the beats were found in "
-            "count as unknown"
+            f"{int((~scored).sum())} of {len(scored)} beats touch a dropout in {', '.join(spoiled)}: not scored; "
+            f"{int(across.sum())} RR interval(s) across one in every lead the beats were found in count as unknown"
         )
+    no_picks = np.zeros((0, len(spec.lead_names), spec.samples), np.float32)
     beats = RecordBeats(
         r_peak[fits],
         sample[fits],
@@ -135,7 +160,7 @@ def record_beats(
         rr_next[fits],
         scored,
         np.zeros(0, np.int64),
-        np.zeros((0, len(spec.lead_names), spec.samples), np.float32),
+        no_picks,
         list(dict.fromkeys(notes)),
     )
     if not quantiles:  # no view reads the beats against their record's median beat
