@@ -2,7 +2,7 @@
 row in one pass (the baseline: `predict` before 2026-12-07), in one run; then the beats and the af task's rows of
 the same record read in sections (as `predict` reads a record over ECGNET_MAX_RECORD_VALUES, here lowered to make
 it one) against a whole read (the baseline: within the limit; beyond it, `predict` refused before 2026-12-07,
-and refused the beats task before 2026-12-08).
+and the beats task until later that day).
 
 The long record is a scaling input, not a patient: consecutive MIT-BIH records whose leads are MLII and V1
 (the paced ones left out), end to end with their `.atr`, until it is `--hours` long. Each setting runs in
