@@ -171,22 +171,24 @@ def _predict(args: argparse.Namespace, workspace: Workspace) -> int:
 
 
 def _follow_long_records() -> None:
-    """The online path's steps on stderr as a long record goes through them (`LONG_RECORD_S`): a
-    day-long Holter is minutes of silence otherwise."""
+    """The online path's steps on stderr as a long record goes through them (`LONG_RECORD_S`; a record
+    over the size limit section by section): a day-long Holter is minutes of silence otherwise."""
     from feature_store.views.online import log as online
+    from feature_store.views.sectioned_beats import log as sectioned
 
-    if not online.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
-        online.addHandler(handler)
-    online.setLevel(logging.INFO)
-    online.propagate = False  # once: MLflow's import configures the root logger as well
+    for logger in (online, sectioned):
+        if not logger.handlers:
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+            logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False  # once: MLflow's import configures the root logger as well
 
 
 def _print(
     pred: Prediction, task: TaskSpec, args: argparse.Namespace, expl: Explanation | None, seconds: float
 ) -> None:
-    from .predict import episodes_line
+    from .predict import ectopy_line, episodes_line
 
     classes, ids, probs, unit = pred.classes, pred.ids, pred.probs, task.unit
     windows = unit == "record" and pred.samples is not None  # a long record of a rhythm task, window by window
@@ -206,6 +208,9 @@ def _print(
     if windows and isinstance(task.window, RecordWindows):
         for cls in task.focus_classes:
             print(episodes_line(probs.argmax(axis=1), classes, cls, task.window.duration_s, pred.onsets_s))
+    if unit == "beat" and len(ids):
+        for cls in task.focus_classes:
+            print(ectopy_line(probs.argmax(axis=1), classes, cls, pred.onsets_s))
     if args.timeline is not None:
         print(f"rhythm over {len(ids)} windows drawn to {args.timeline}")
     if expl is not None:

@@ -258,6 +258,34 @@ def episodes_line(
     )
 
 
+RUN_GAP_S = 1.5  # s: two beats further apart (a pause, or a beat between not scored) are not in one run
+
+
+def ectopy_line(predicted: np.ndarray, classes: list[str], cls: str, onsets_s: np.ndarray | None) -> str:
+    """What a Holter reader asks of an ectopic class first: how many beats (the burden, and an hour's rate
+    over a record of an hour or more), how many in pairs and in runs of three or more, and the longest run,
+    its rate and when. Consecutive beats predicted `cls` are a run where each follows the one before within
+    `RUN_GAP_S` (`onsets_s`: each beat's R peak in the record, s; without it, rows are consecutive beats)."""
+    predicted = np.asarray(predicted)
+    count, total = int((predicted == classes.index(cls)).sum()), len(predicted)
+    if not count:
+        return f"{cls}: no beat predicted"
+    said = f"{cls}: {count} beat(s), {count / total:.1%} of those scored"
+    span_h = float(onsets_s[-1] - onsets_s[0]) / 3600 if onsets_s is not None and total > 1 else 0.0
+    if span_h >= 1:
+        said += f", {count / span_h:.0f} an hour"
+    runs = episodes(predicted, classes.index(cls), onsets_s, RUN_GAP_S / 1.5)
+    pairs, longer = sum(n == 2 for _, n in runs), [(first, n) for first, n in runs if n >= 3]
+    said += f"; {pairs} pair(s), {len(longer)} run(s) of 3 or more"
+    if not longer:
+        return said
+    first, n = max(longer, key=lambda run: run[1])
+    if onsets_s is None:
+        return said + f", the longest {n} beats"
+    rate = 60 * (n - 1) / float(onsets_s[first + n - 1] - onsets_s[first])
+    return said + f", the longest {n} beats at {rate:.0f} a minute from {clock(float(onsets_s[first]))}"
+
+
 def draw_timeline(pred: Prediction, task: TaskSpec, out: Path) -> None:
     """The rhythm of a record scored window by window, over time, to `out` (PNG)."""
     window = task.window

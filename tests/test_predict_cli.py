@@ -50,3 +50,52 @@ def test_a_long_record_is_followed_step_by_step_in_the_log_and_a_short_one_is_no
     assert read.startswith(f"{tmp_path / '233'}: 0.1 h at 360 Hz, 2 lead(s), read in")
     assert detecting.endswith("no beat annotations; detecting the beats of its 0.1 h (GQRS, minutes)")
     assert beats.endswith(f": {len(inp.keys)} beats; making their features")
+
+
+def test_a_record_over_the_limit_is_followed_section_by_section_in_the_log(tmp_path, monkeypatch, caplog):
+    """233's first 3 minutes under a limit of three 60 s sections (and their 12 s margins): the beats task
+    says each section of each of its reads, the one a Holter waits longest on first."""
+    from feature_store.views import online, sectioned_beats
+
+    for ext in ("hea", "dat", "atr"):
+        shutil.copy(EXCERPT / f"233.{ext}", tmp_path / f"233.{ext}")
+    spec = ViewInput(fs=360.0, samples=720, crop=(270, 522), lead_names=("MLII", "V1"), unit="beat")
+    monkeypatch.setenv("ECGNET_MAX_RECORD_VALUES", str(2 * (21_600 + 2 * 4_320)))
+    sections = online.record_sections(tmp_path / "233", "beats")
+    assert sections is not None
+    with caplog.at_level(logging.INFO, logger=sectioned_beats.log.name):
+        found = sectioned_beats.record_beats(tmp_path / "233", spec, "beats", sections, (0.0,))
+    assert len(caplog.messages) == 6 and len(found.pick_rows) == len(found.r_peak)  # under 1,000 beats: every one
+    assert caplog.messages[0].startswith(f"{tmp_path / '233'}: section 1 of 3 (0:00:00-0:01:00): ")
+    assert caplog.messages[0].endswith("beats annotated (1 of 3 reads: the record's beats)")
+    assert caplog.messages[-1].endswith("of its median beats' beats (2 of 3 reads)")
+
+
+def test_a_records_ectopic_beats_are_counted_with_their_pairs_and_runs():
+    """MIT-BIH 223's own beat labels read as predictions: its 473 V beats, their share, the pairs and runs of
+    consecutive V beats a plain walk over the beats finds, and the longest run's length, rate and start;
+    a pause longer than `RUN_GAP_S` inside a run splits it (the beats between were not scored)."""
+    import itertools
+
+    import numpy as np
+    import wfdb
+
+    from ecgnet.predict import RUN_GAP_S, ectopy_line
+    from feature_store.sources.annotated import AAMI, read_beats
+    from feature_store.sources.base import clock
+
+    classes = ["N", "S", "V", "F", "Q"]
+    samples, symbols = read_beats(wfdb.rdann(str(MITDB / "223"), "atr"), 360.0)
+    predicted, onsets = np.array([classes.index(AAMI[s]) for s in symbols]), samples / 360.0
+    runs = [len(list(group)) for key, group in itertools.groupby(predicted == 2) if key]
+    longest = max(runs)
+    start = next(i for i in range(len(predicted)) if all(predicted[i : i + longest] == 2))
+    rate = 60 * (longest - 1) / (onsets[start + longest - 1] - onsets[start])
+    line = ectopy_line(predicted, classes, "V", onsets)
+    assert line.startswith("V: 473 beat(s), 18.2% of those scored; ")
+    assert f"{runs.count(2)} pair(s), {sum(n >= 3 for n in runs)} run(s) of 3 or more" in line
+    assert line.endswith(f"the longest {longest} beats at {rate:.0f} a minute from {clock(float(onsets[start]))}")
+    paused = onsets.copy()
+    paused[start + 5 :] += RUN_GAP_S  # beats not scored for a while, five beats into the run
+    assert f"the longest {longest - 5} beats" in ectopy_line(predicted, classes, "V", paused)
+    assert ectopy_line(predicted, classes, "Q", onsets) == "Q: no beat predicted"

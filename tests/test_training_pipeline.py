@@ -282,6 +282,8 @@ def test_the_best_variant_on_validation_is_champion_and_predicts(trained, capsys
     out = capsys.readouterr().out
     assert "scored by models:/ecgnet-beats-" in out and "predicted beats per class" in out
     assert "beat(s) scored" in out and f"drawn to {picture}; modality shares: time" in out
+    for cls in ("S", "V"):  # what a Holter reader asks first: each ectopic class's burden, pairs and runs
+        assert re.search(rf"^{cls}: (no beat predicted|\d+ beat\(s\), [\d.]+% of those scored; \d+ pair)", out, re.M)
     assert picture.read_bytes().startswith(b"\x89PNG")
     # the champion names what it packs (the pictures' labels; a served model's reader), as the views do
     from ecgnet.predict import load_champion
