@@ -130,7 +130,7 @@ def record_beats(
         again = (np.diff(r_peak) <= REFRACTORY_S * fs) & (np.diff(read_by) != 0)
         keep = ~np.concatenate([[False], again])
         r_peak, sample, clear = r_peak[keep], sample[keep], clear[keep]
-        seen_in = parts[-1].seen_in
+        seen_in = max((f.seen_in for f in parts), key=len)  # the second lead where any section needed it
         why = f"{path}.atr holds no beat annotation" if annotated else f"{path} has no .atr"
         where = seen_in[0] + (f", and in {seen_in[1]} where {seen_in[0]} is out" if len(seen_in) > 1 else "")
         notes.append(f"{why}: its beats are the {len(r_peak)} R peaks detected (GQRS) in {where}")
