@@ -607,3 +607,34 @@ def test_intervals_across_runs_given_in_pieces_are_those_across_the_whole_mask()
         rng.shuffle(pieces)
         spans = np.array(pieces, np.int64).reshape(-1, 2)
         assert intervals_across_runs(spans, r_peak).tolist() == intervals_across(mask, r_peak).tolist()
+
+
+def test_a_window_of_a_long_record_where_every_lead_is_flat_is_a_dropout_of_every_lead_not_a_refusal(tmp_path):
+    """Record 100 with both leads at 0 from frame 140,000 to 240,000 (the recorder writing no signal), read in
+    windows: the window inside that stretch holds no lead, so it is every lead's dropout, whose beats are not
+    stored (counted with the edge beats, as any dropout of every lead's are) and the record lands; before, the
+    window refused the record (flat_lead). A whole read keeps those beats (every lead still at once may be a
+    pause), and a record flat in every window is refused as a whole read refuses it."""
+    from dataclasses import replace
+
+    from feature_store.sources.annotated import AnnotatedBeatSource
+    from feature_store.sources.base import RecordRef
+    from feature_store.sources.errors import RecordError
+
+    def off(signal):
+        signal[140_000:240_000] = 0.0
+
+    record = rewrite_signal(MITDB / "100", tmp_path, "off", off)
+    cfg = replace(IngestConfig(), max_record_values=300_000)
+    whole = AnnotatedBeatSource().load(RecordRef("annotated", record, tmp_path), IngestConfig())
+    windowed = AnnotatedBeatSource().load(RecordRef("annotated", record, tmp_path), cfg)
+    assert whole.beats is not None and windowed.beats is not None
+    inside = lambda r_peak: (r_peak > 150_000) & (r_peak < 225_000)  # noqa: E731
+    assert inside(whole.beats.r_peak).sum() > 250 and not inside(windowed.beats.r_peak).any()
+    assert len(windowed.record.edge_beat_labels) - len(whole.record.edge_beat_labels) > 250
+    assert sum(n.startswith("lead ") and "flat" in n for n in windowed.record.notes) == 2  # each lead says where
+    assert any("reach one in every lead, not stored" in n for n in windowed.record.notes)
+    silent = rewrite_signal(MITDB / "100", tmp_path, "silent", lambda signal: signal.fill(0.0))
+    with pytest.raises(RecordError) as err:
+        AnnotatedBeatSource().load(RecordRef("annotated", silent, tmp_path), cfg)
+    assert err.value.code == "flat_lead" and "in every window of the record; fix:" in str(err.value)

@@ -198,6 +198,23 @@ def test_a_section_whose_lead_is_held_throughout_is_skipped_and_the_rest_read_as
     np.testing.assert_allclose(np.concatenate([p.signal for p in parts]), whole.signal, atol=1e-5)
 
 
+def test_a_section_where_every_lead_is_flat_is_skipped_not_the_record_refused(tmp_path, monkeypatch):
+    """Record 100 with both leads at 0 from 60 s to 210 s (the recorder off through the second section's read,
+    its 90 s and a window either side): that section is skipped, said, and the others are read; before, its
+    read refused the record (flat_lead). A whole read scores the flat windows (every lead still at once may
+    be a pause)."""
+    from tests.records import rewrite_signal
+
+    def off(signal):
+        signal[60 * 360 : 210 * 360] = 0.0
+
+    record = rewrite_signal(MITDB / "100", tmp_path, "off", off)
+    whole, sections, parts, skipped = _sections_and_whole(record, monkeypatch, 3 * 10_800 * 2 * 2)  # 1.5 min each
+    assert skipped == ["section 2 of 20 (0:01:30-0:03:00): every lead flat throughout (the recorder off)"]
+    ids = [i for part in parts for i in part.keys["entity_id"].to_list()]
+    assert set(ids) < set(whole.keys["entity_id"].to_list()) and len(ids) == 60 - 3
+
+
 def test_the_records_tasks_row_of_a_record_over_the_limit_is_looked_for_section_by_section(tmp_path, monkeypatch):
     """PTB Diagnostic's s0010_re (38.4 s at 1000 Hz, 15 signals) over a 360,000 limit, lead i off from 1 s
     to 25 s: the records task's row (the first 10 s clear of dropouts) is in no section before the third,

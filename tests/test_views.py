@@ -430,3 +430,24 @@ def test_a_record_at_another_rate_gives_the_whole_reads_beat_rows_in_sections(wo
     )  # 15,010 frames a step, less the margins: 15,000
     assert len(sections) == 5 and not skipped and all(s.read[0] % 25 == 0 for s in sections)  # 360 / 250 = 36 / 25
     _assert_same_rows(whole, parts, atol=1e-5)
+
+
+def test_a_beats_section_where_every_lead_is_flat_leaves_its_beats_out_and_the_rest_scored(
+    world, monkeypatch, tmp_path
+):
+    """232 with both leads at 0 from 370 s to 810 s, through the second section's read (392.7-785.3 s and 12 s
+    either side; the recorder off): the beats task reads on, the .atr's beats there left out as a dropout's
+    (no row) and the rest scored; before, that section's read refused the record (flat_lead). A whole read
+    scores them (every lead still at once may be a pause)."""
+
+    def off(signal):
+        signal[370 * 360 : 810 * 360] = 0.0
+
+    features = world["features"]
+    record = rewrite_signal(world["src"] / "mitdb" / "232", tmp_path, "off", off)
+    _, beats, parts, skipped, _ = _in_sections(features, record, monkeypatch)
+    assert beats.clear is not None and skipped == ["section 2 of 5 (0:06:32-0:13:05): every beat touches a dropout"]
+    scored = np.concatenate([p.samples for p in parts]) / 360
+    # the first and third sections read the stretch's edges beside their signal: still at once, not marked
+    assert not ((scored > 393) & (scored < 785)).any() and (scored < 360).sum() > 300 and (scored > 820).sum() > 900
+    assert any("lead(s) ['MLII', 'V1'] flat throughout: kept as a dropout there" in n for n in beats.notes)

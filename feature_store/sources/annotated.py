@@ -28,7 +28,7 @@ from ..transforms.dropouts import blind_mask, clear_windows, intervals_across, l
 from ..transforms.resample import rate_ratio, resample, resampled_length, rescale_samples
 from .base import BeatBatch, Landed, RecordRef, clock
 from .canonical import RecordRow, base_row
-from .errors import RecordError
+from .errors import EveryLeadFlat, RecordError
 from .rhythm_labels import RHYTHM_CODES, cpsc_start_rhythm, cpsc_statement, rhythm_changes, rhythm_spans
 from .splits import assign, mitdb_extract_of
 from .wfdb_record import DeclaredSize, WfdbSignal, declared_size, read_wfdb
@@ -196,7 +196,8 @@ class AnnotatedBeatSource:
     # with dropouts lands (it was quarantined, non_finite), its beats marked with the leads a dropout reaches
     # since raw schema 3. 3: a record with a lead flat the whole record lands without it (quarantined before).
     # 4: a record read in windows with a lead flat through one lands, that lead's dropout there (it was quarantined)
-    revision = 4
+    # 5: and where every lead is flat through a window (the recorder off), every lead's dropout there
+    revision = 5
 
     def load(self, ref: RecordRef, cfg: IngestConfig) -> Landed:
         record = ref.path.name
@@ -255,7 +256,7 @@ class AnnotatedBeatSource:
         r_peak = rescale_samples(samples, fs=size.fs, target_fs=cfg.beat_fs)
         start = r_peak - cfg.context_samples // 2
         fits = (start >= 0) & (start + cfg.context_samples <= n_out)
-        first, pieces, dropouts, flat = None, [], [], []
+        first, pieces, dropouts, flat, silent = None, [], [], [], 0
         for a in range(0, frames, step):
             lo, hi = max(0, a - margin), min(frames, a + step + margin)
             # every window must hold the record's leads: one flat through this window is its dropout here
@@ -263,6 +264,7 @@ class AnnotatedBeatSource:
             # windows overlap: a dropout may come twice, the mask is one
             dropouts += [(d.lead, d.start + lo, d.stop + lo) for d in sig.dropouts]
             flat += [(lead, lo, hi) for lead in sig.flat_leads]
+            silent += len(sig.flat_leads) == len(sig.lead_names)  # the recorder off through the window
             first = first or sig
             # a window's rate follows from the header (every window keeps the record's leads): the first tells
             if sig.fs != size.fs:  # its windows count frames, its signal samples of them
@@ -289,6 +291,11 @@ class AnnotatedBeatSource:
                 raise AssertionError(f"{ref.path}: a beat window crossed the edge of frames {lo}-{hi}")
             pieces.append(cut)
         assert first is not None  # frames > 0: the loop read at least one window
+        if silent == len(pieces):  # what a whole read refuses: no window holds a signal
+            raise EveryLeadFlat(
+                f"{ref.path}: every lead is flat (peak-to-peak < {cfg.flat_mv:g} mV) in every window of the record; "
+                f"fix: check the electrodes, or the ADC gain and units of the signal lines of {ref.path.name}.hea"
+            )
         leads = len(first.lead_names)
         windows = np.concatenate(pieces) if pieces else np.zeros((0, leads, cfg.context_samples), np.float32)
         notes = [

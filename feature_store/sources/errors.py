@@ -9,3 +9,11 @@ class RecordError(ValueError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+class EveryLeadFlat(RecordError):
+    """Every lead of a read is flat (`flat_lead`): a record refused, or, in a section or window of a long
+    record, the recorder writing no signal for a while (a reader of sections says so and reads on)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("flat_lead", message)

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..config import IngestConfig
 from ..transforms.dropouts import lead_off_runs, runs
-from .errors import RecordError
+from .errors import EveryLeadFlat, RecordError
 from .files import HEADER_LIMIT, read_head
 from .header_text import BaseTime, base_time, header_lines, named_files, without_base_time
 from .leads import resolve_leads
@@ -140,7 +140,8 @@ def read_wfdb(
     returned as `dropouts` (bridged in the signal) for a reader that scores around them (`predict`), and
     ragged edges (a lead that starts late) are such runs, not trimmed: sample numbers stay the record's.
     A lead flat throughout (not every lead) is left out with a note; with `flat_as_dropout` (ingest's windows
-    of one long record, which must all hold the record's leads) it stays, as a dropout of the whole read."""
+    of one long record, which must all hold the record's leads) it stays, as a dropout of the whole read, and so
+    does every lead where all are flat (the recorder writing no signal through the window)."""
     import wfdb
 
     hea = path.with_name(path.name + ".hea")
@@ -180,7 +181,7 @@ def read_wfdb(
         signal, dropouts = bridge_dropouts(signal, leads)  # the reader says what it kept out, for its leads
     # a lead flat the whole read (an electrode never attached, a channel the recorder wrote as zeros) is
     # left out as an absent one is, so that the leads a task reads still serve it
-    flat = _check_values(signal, leads, path, cfg, fs, invalid, gains=gains)
+    flat = _check_values(signal, leads, path, cfg, fs, invalid, gains=gains, every_flat=flat_as_dropout)
     if flat and flat_as_dropout:  # an electrode off through a window of hours: that lead's beats there are out
         dropouts = (*(d for d in dropouts if d.lead not in flat), *(Dropout(lead, 0, signal.shape[1]) for lead in flat))
     elif flat:
@@ -696,12 +697,15 @@ def _check_values(
     invalid: np.ndarray | None = None,
     *,
     gains: list[float] | None = None,
+    every_flat: bool = False,
 ) -> list[str]:
     """Refuse values no ECG has. `invalid`: the samples a dropout's stand-in fills, which say nothing of
     the lead's gain (a lead wholly inside a dropout is not flat, it is absent there). The flat leads, for the
     caller to leave out or mark (a refusal where every lead is flat). `gains`
     (adu per mV, per lead): a flat lead whose gain is `GAIN_SPREAD` times the other leads' is a wrong
-    gain, refused, not an electrode off."""
+    gain, refused, not an electrode off. `every_flat`: every lead flat is returned as such, not refused (a
+    window of a long record whose recorder wrote no signal there; its reader refuses a record flat in every
+    window)."""
     bad = ~np.isfinite(signal)
     if bad.any():
         counts = {lead: int(n) for lead, n in zip(leads, bad.sum(axis=1)) if n}
@@ -728,9 +732,10 @@ def _check_values(
     else:
         ptp = np.array([np.ptp(row[~bad]) if not bad.all() else np.inf for row, bad in zip(signal, invalid)])
     flat = [lead for lead, amp in zip(leads, ptp) if amp < cfg.flat_mv]
+    if flat and len(flat) == len(leads) and every_flat:  # a window of a long record: the recorder off there
+        return flat
     if flat and len(flat) == len(leads) and ptp.max() > 0:
-        raise RecordError(
-            "flat_lead",
+        raise EveryLeadFlat(
             f"{path}: every lead is below {cfg.flat_mv} mV peak-to-peak (largest {ptp.max():.2g} mV): the gain in "
             f"{path.name}.hea is probably wrong (e.g. 1000x); fix: correct the ADC gain or the units of its "
             "signal lines",
@@ -748,8 +753,7 @@ def _check_values(
                 "of those signal lines",
             )
     if flat and len(flat) == len(leads):
-        raise RecordError(
-            "flat_lead",
+        raise EveryLeadFlat(
             f"{path}: lead(s) {flat} are flat (peak-to-peak < "
             f"{cfg.flat_mv} mV); fix: check the electrode, or drop the lead from the "
             "record before ingest",

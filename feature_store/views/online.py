@@ -15,6 +15,7 @@ from ..beat_ids import beat_ids
 from ..config import ingest_from_env
 from ..sources.annotated import beat_windows, read_annotations, read_beats, rr_intervals
 from ..sources.base import clock
+from ..sources.errors import EveryLeadFlat
 from ..sources.leads import lead_notes, pick_leads
 from ..sources.wfdb_record import LEAD_OFF_S, WfdbSignal, declared_size, flat_note, read_wfdb
 from ..tasks import BeatWindows, RecordWindows, task_named
@@ -122,7 +123,12 @@ def record_input(path: Path, spec: ViewInput, *, task: str, section: Section | N
     start = time.perf_counter()
     cfg = ingest_from_env()  # the rates and size limit ingest reads with
     # a section's lead may be flat through it (an electrode off for a day of a patch): left out there
-    sig = read_wfdb(path, cfg, frames=None if section is None else section.read, keep_dropouts=True)
+    try:
+        sig = read_wfdb(path, cfg, frames=None if section is None else section.read, keep_dropouts=True)
+    except EveryLeadFlat as err:
+        if section is None:
+            raise
+        raise NothingClear(f"{section.said()}: every lead flat throughout (the recorder off)") from err
     hours = sig.signal.shape[1] / sig.fs / 3600
     long = hours * 3600 >= LONG_RECORD_S
     if long:
