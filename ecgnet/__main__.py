@@ -57,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         default=None,
         metavar="FILE.png",
-        help="af: draw a long record's rhythm over time (class probabilities and the predicted class per window)",
+        help="draw the record over time: af its rhythm (class probabilities and the predicted class per window), "
+        "beats its heart rate and ectopic beats per bin",
     )
     s = sub.add_parser("show", help="the task's latest comparison: every variant side by side, the choice")
     s.add_argument("--task", choices=sorted(TASKS), default=next(iter(TASKS)))
@@ -212,7 +213,8 @@ def _print(
         for cls in task.focus_classes:
             print(ectopy_line(probs.argmax(axis=1), classes, cls, pred.onsets_s))
     if args.timeline is not None:
-        print(f"rhythm over {len(ids)} windows drawn to {args.timeline}")
+        what = "heart rate and beats per class" if unit == "beat" else "rhythm"
+        print(f"{what} over {len(ids)} {noun}s drawn to {args.timeline}")
     if expl is not None:
         shares = ", ".join(f"{m} {v:.2f}" for m, v in expl.shares().items())
         print(f"attribution of {len(expl.rows)} {noun}(s) drawn to {args.explain}; modality shares: {shares}")

@@ -502,3 +502,32 @@ def rhythm_timeline_png(
     strip.set_xlim(0, edges[-1] if n else 1)
     strip.set_xlabel(unit)
     return to_png(fig)
+
+
+def beat_timeline_png(
+    edges_s: np.ndarray, rate_bpm: np.ndarray, counts: np.ndarray, classes: list[str], title: str
+) -> bytes:
+    """A record's beats over time (`predict.beat_trend`): the heart rate per bin above, and below it the beats
+    of each class but the first (the normal ones) per bin, stacked, so an hour of ectopy or a run of
+    tachycardia shows where it is."""
+    hours = edges_s[-1] > 2 * 3600
+    unit, scale = ("h", 3600.0) if hours else ("min", 60.0)
+    edges = np.asarray(edges_s) / scale
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 3.8), sharex=True, gridspec_kw={"height_ratios": [1, 1]})
+    top.stairs(rate_bpm, edges, color="black", lw=1.0)
+    top.set_ylabel("heart rate (bpm)", fontsize=8)
+    top.set_title(title, fontsize=9, loc="left")
+    colour = plt.get_cmap("tab10")
+    below = np.zeros(len(edges) - 1)
+    for c, name in enumerate(classes[1:], start=1):
+        total = int(counts[:, c].sum())
+        bottom.stairs(
+            below + counts[:, c], edges, baseline=below, fill=True, color=colour(c), lw=0, label=f"{name} {total}"
+        )
+        below = below + counts[:, c]
+    width = (edges_s[1] - edges_s[0]) if len(edges_s) > 1 else 60.0
+    bottom.set_ylabel(f"beats per {width / 60:g} min", fontsize=8)
+    bottom.legend(loc="upper right", fontsize=7, ncol=len(classes) - 1)
+    bottom.set_xlim(0, edges[-1])
+    bottom.set_xlabel(unit)
+    return to_png(fig)

@@ -23,7 +23,7 @@ from .config import ExplainConfig
 from .data import InputNames, modality_inputs
 from .explain import BASELINE_FILE, Explanation, attribute, stratified_rows
 from .export import Layout, packed_probs
-from .plots import attribution_png, rhythm_timeline_png
+from .plots import attribution_png, beat_timeline_png, rhythm_timeline_png
 from .tracking import CHAMPION, Tracker, pickles_refused
 
 
@@ -286,11 +286,53 @@ def ectopy_line(predicted: np.ndarray, classes: list[str], cls: str, onsets_s: n
     return said + f", the longest {n} beats at {rate:.0f} a minute from {clock(float(onsets_s[first]))}"
 
 
+@dataclass(frozen=True)
+class BeatTrend:
+    """A record's beats over time, bin by bin: what a Holter's trend pages show."""
+
+    edges_s: np.ndarray  # (bins + 1,) bin edges, s from the record's start
+    rate_bpm: np.ndarray  # (bins,) the median heart rate of the intervals ending in the bin (NaN: none)
+    counts: np.ndarray  # (bins, classes) beats predicted each class
+
+
+TREND_BINS = 288  # a day in 5-minute bins; a shorter record in as many, a minute long at least
+
+
+def beat_trend(onsets_s: np.ndarray, predicted: np.ndarray, n_classes: int) -> BeatTrend:
+    """`BeatTrend` of beats at `onsets_s` (s, in time order) predicted as `predicted`: bins of a minute,
+    or longer so that a record makes at most `TREND_BINS`. The rate reads only the intervals between beats
+    that follow within `RUN_GAP_S` twice over (a dropout's unscored beats are no pause)."""
+    onsets_s, predicted = np.asarray(onsets_s, np.float64), np.asarray(predicted)
+    span = float(onsets_s[-1]) if len(onsets_s) else 0.0
+    width = max(60.0, np.ceil(span / TREND_BINS / 60.0) * 60.0)
+    edges = np.arange(0.0, span + width, width)
+    edges = edges if len(edges) > 1 else np.array([0.0, width])
+    at = np.clip(np.searchsorted(edges, onsets_s, side="right") - 1, 0, len(edges) - 2)
+    counts = np.zeros((len(edges) - 1, n_classes), np.int64)
+    np.add.at(counts, (at, predicted), 1)
+    rr = np.diff(onsets_s)
+    kept = rr <= 2 * RUN_GAP_S
+    rate = np.full(len(edges) - 1, np.nan)
+    for b in np.unique(at[1:][kept]):
+        rate[b] = 60.0 / np.median(rr[kept & (at[1:] == b)])
+    return BeatTrend(edges, rate, counts)
+
+
 def draw_timeline(pred: Prediction, task: TaskSpec, out: Path) -> None:
-    """The rhythm of a record scored window by window, over time, to `out` (PNG)."""
+    """A record over time, to `out` (PNG): a rhythm task's windows (each class's probability and the
+    predicted class), or a beats task's heart rate and beats of each class but the first (N) per bin."""
     window = task.window
+    if task.unit == "beat" and pred.onsets_s is not None:
+        trend = beat_trend(pred.onsets_s, pred.probs.argmax(axis=1), len(pred.classes))
+        title = f"{pred.record}: {len(pred.ids)} beats, {pred.uri}"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(beat_timeline_png(trend.edges_s, trend.rate_bpm, trend.counts, pred.classes, title))
+        return
     if not (isinstance(window, RecordWindows) and window.rhythm_windows):
-        raise ValueError(f"--timeline draws a rhythm task's windows; fix: use it with --task af, not {task.name}")
+        raise ValueError(
+            f"--timeline draws a rhythm task's windows or a beats task's beats over time; fix: use it with --task "
+            f"af or beats, not {task.name}"
+        )
     if pred.samples is None:
         raise ValueError(
             f"{pred.record}: one row of {window.duration_s:g} s, nothing over time; fix: draw a record of two "

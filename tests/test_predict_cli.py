@@ -99,3 +99,32 @@ def test_a_records_ectopic_beats_are_counted_with_their_pairs_and_runs():
     paused[start + 5 :] += RUN_GAP_S  # beats not scored for a while, five beats into the run
     assert f"the longest {longest - 5} beats" in ectopy_line(predicted, classes, "V", paused)
     assert ectopy_line(predicted, classes, "Q", onsets) == "Q: no beat predicted"
+
+
+def test_a_records_beats_over_time_are_its_rate_and_its_beats_of_each_class_per_bin():
+    """MIT-BIH 223's own labels read as predictions: minute bins over its 30 minutes, every beat in one, the
+    rate of a bin the median of the intervals ending in it (a pause of more than twice `RUN_GAP_S` left out),
+    and the picture drawn from them."""
+    import numpy as np
+    import wfdb
+
+    from ecgnet.plots import beat_timeline_png
+    from ecgnet.predict import beat_trend
+    from feature_store.sources.annotated import AAMI, read_beats
+
+    classes = ["N", "S", "V", "F", "Q"]
+    samples, symbols = read_beats(wfdb.rdann(str(MITDB / "223"), "atr"), 360.0)
+    predicted, onsets = np.array([classes.index(AAMI[s]) for s in symbols]), samples / 360.0
+    trend = beat_trend(onsets, predicted, len(classes))
+    assert len(trend.edges_s) == 32 and trend.edges_s[1] == 60.0 and trend.counts.sum() == len(onsets)
+    assert trend.counts.sum(axis=0).tolist() == np.bincount(predicted, minlength=5).tolist()
+    ending = (onsets[1:] >= 600) & (onsets[1:] < 660)  # the 11th minute: a run of V beats at 106 a minute
+    assert trend.rate_bpm[10] == 60 / np.median(np.diff(onsets)[ending]) and 90 < trend.rate_bpm[10] < 130
+    paused = onsets.copy()
+    paused[onsets >= 630] += 3.5  # a pause of over 3.5 s: not an interval of the rate
+    rr, ending = np.diff(paused), (paused[1:] >= 600) & (paused[1:] < 660)
+    assert (rr[ending] > 3.5).sum() == 1
+    rate = beat_trend(paused, predicted, 5).rate_bpm[10]
+    assert rate == 60 / np.median(rr[ending & (rr <= 3.0)]) != 60 / np.median(rr[ending])
+    png = beat_timeline_png(trend.edges_s, trend.rate_bpm, trend.counts, classes, "223")
+    assert png.startswith(b"\x89PNG")

@@ -316,6 +316,10 @@ def test_predict_reads_leads_by_name_whatever_their_order(trained, tmp_path, cap
     _, home = trained
     src = MITDB / "232"  # MLII, V1
     same = predict(rewrite_signal(src, tmp_path, "same", lambda s: None), BEATS, Workspace(home))
+    from ecgnet.predict import draw_timeline  # the beats over time: heart rate and each class per minute
+
+    draw_timeline(same, BEATS, tmp_path / "drawn" / "trend.png")
+    assert (tmp_path / "drawn" / "trend.png").read_bytes().startswith(b"\x89PNG")
     swapped = predict(rewrite_signal(src, tmp_path, "swapped", lambda s: None, leads=[1, 0]), BEATS, Workspace(home))
     np.testing.assert_allclose(swapped.probs, same.probs, rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="reads leads MLII"):
