@@ -274,7 +274,7 @@ def ectopy_line(predicted: np.ndarray, classes: list[str], cls: str, onsets_s: n
     span_h = float(onsets_s[-1] - onsets_s[0]) / 3600 if onsets_s is not None and total > 1 else 0.0
     if span_h >= 1:
         said += f", {count / span_h:.0f} an hour"
-    runs = episodes(predicted, classes.index(cls), onsets_s, RUN_GAP_S / 1.5)
+    runs = episodes(predicted, classes.index(cls), onsets_s, RUN_GAP_S / 1.5)  # it joins rows 1.5 windows apart
     pairs, longer = sum(n == 2 for _, n in runs), [(first, n) for first, n in runs if n >= 3]
     said += f"; {pairs} pair(s), {len(longer)} run(s) of 3 or more"
     if not longer:

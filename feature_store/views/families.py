@@ -357,7 +357,7 @@ def section_columns(
     the median of its picks (`pick_waveform`: the beats `record.pick_rows`, preprocessed as the rows are).
     The same numbers as the whole record's rows would get."""
     n, total = len(waveform), len(record.r_peak)
-    rows, whole = record.rows(n), np.zeros(total, np.int8)  # one record: every beat's record id is the same
+    rows, record_id = record.rows(n), np.zeros(total, np.int8)  # one record: every beat's id is the same
     rr = (record.rr_prev_s, record.rr_next_s)
     picks = template_picks(np.arange(total), record.rr_prev_s, record.clear, params.template_quantiles)
     templates = [
@@ -368,14 +368,14 @@ def section_columns(
     read_against(
         waveform, np.arange(n), templates, centre=centre, half=half, pre_qrs=params.pre_qrs_template, out=template
     )
-    out = {"rhythm": beat_rr_features(whole, record.r_peak, *rr)[rows], "template": template}
+    out = {"rhythm": beat_rr_features(record_id, record.r_peak, *rr)[rows], "template": template}
     if params.rr_context_beats:  # the section's beats and as many either side, the record's mean for an unknown one
         k = params.rr_context_beats + 1
         lo, hi = max(rows.start - k, 0), min(rows.stop + k, total)
         prev = record.rr_prev_s.astype(np.float64)
         mean = float(np.nanmean(prev)) if np.isfinite(prev).any() else 1.0  # as `rhythm._records` takes it
         near = [np.where(np.isfinite(a[lo:hi]), a[lo:hi].astype(np.float64), mean) for a in rr]
-        context = rr_context(whole[lo:hi], record.r_peak[lo:hi], *near, beats=params.rr_context_beats)
+        context = rr_context(record_id[lo:hi], record.r_peak[lo:hi], *near, beats=params.rr_context_beats)
         out["rr_context"] = context[rows.start - lo : rows.start - lo + n]
     return out
 

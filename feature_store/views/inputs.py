@@ -38,7 +38,7 @@ KEY_NOTES = {key: _VIEW_KEY_NOTES.get(key) or COLUMN_NOTES[key] for key in KEYS}
 @dataclass(frozen=True)
 class RecordBeats:
     """Every beat of one record too long to read whole, as a whole read's rows would hold them (those whose
-    context window fits in the record, in time order), found section by section (`online.record_beats`):
+    context window fits in the record, in time order), found section by section (`sectioned_beats.record_beats`):
     what the beat rows of one section are read against, the record's rhythm and median beat."""
 
     r_peak: np.ndarray  # (beats,) at the rows' rate, from the record's start

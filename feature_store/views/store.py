@@ -451,7 +451,7 @@ class FeatureStore:
         beat_views = [e for e in entries.values() if e.input.unit == "beat"]
         if not beat_views:
             raise ValueError(f"{record}: {views} are not views of beats; fix: pass a beat task's views")
-        quantiles = {
+        quantiles = {  # the time family's: the one that reads its beats against their record
             q
             for e in beat_views
             if FAMILIES[e.family].reads_record_beats
