@@ -211,7 +211,7 @@ def _print(
             print(episodes_line(probs.argmax(axis=1), classes, cls, task.window.duration_s, pred.onsets_s))
     if unit == "beat" and len(ids):
         for cls in task.focus_classes:
-            print(ectopy_line(probs.argmax(axis=1), classes, cls, pred.onsets_s))
+            print(ectopy_line(probs.argmax(axis=1), classes, cls, pred.onsets_s, pred.beat_numbers))
     if args.timeline is not None:
         what = "heart rate and beats per class" if unit == "beat" else "rhythm"
         print(f"{what} over {len(ids)} {noun}s drawn to {args.timeline}")

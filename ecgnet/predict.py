@@ -67,6 +67,8 @@ class Prediction:
     samples: np.ndarray | None = None  # each beat's R peak, or rhythm window's first sample, in the record as stored
     names: InputNames = field(default_factory=InputNames)  # the champion's
     record_fs: float | None = None  # the rate of the record as stored: `samples` / record_fs are seconds
+    # beats: each row's beat number among the record's beats (a gap: beats between not scored, a dropout)
+    beat_numbers: np.ndarray | None = None
 
     @property
     def onsets_s(self) -> np.ndarray | None:
@@ -133,6 +135,7 @@ def predict(record: Path, task: TaskSpec, workspace: Workspace, champion: Champi
         store.record_beats(record, list(views), sections, versions=views) if sections and task.unit == "beat" else None
     )
     samples: list[np.ndarray | None] = []
+    numbers: list[np.ndarray] = []
     ids, probs, flat, record_fs = [], [], None, None
     notes: list[str] = [] if beats is None else list(beats.notes)  # how its beats were found, said once
     skipped: list[str] = []
@@ -150,6 +153,8 @@ def predict(record: Path, task: TaskSpec, workspace: Workspace, champion: Champi
         ids.append(online.ids)
         probs.append(packed_probs(champion.model, packed))
         samples.append(online.samples)
+        if online.beat_numbers is not None:
+            numbers.append(online.beat_numbers)
         notes += online.notes
         record_fs = online.record_fs
         if one_row:
@@ -174,6 +179,7 @@ def predict(record: Path, task: TaskSpec, workspace: Workspace, champion: Champi
         samples[0] if len(samples) == 1 else np.concatenate([s for s in samples if s is not None]),  # each has them
         champion.names,
         record_fs,
+        np.concatenate(numbers) if numbers else None,
     )
 
 
@@ -228,14 +234,21 @@ def write_table(table: pl.DataFrame, out: Path) -> None:
 
 
 def episodes(
-    predicted: np.ndarray, cls: int, onsets_s: np.ndarray | None = None, window_s: float = 0.0
+    predicted: np.ndarray,
+    cls: int,
+    onsets_s: np.ndarray | None = None,
+    window_s: float = 0.0,
+    numbers: np.ndarray | None = None,
 ) -> list[tuple[int, int]]:
     """Runs of consecutive windows predicted as class `cls`: (first window, windows in the run), in order.
     With each window's onset (s), a window that does not follow the one before within `window_s` (the ones
-    between were not scored: a dropout) starts a new run."""
+    between were not scored: a dropout) starts a new run; with each row's number among the record's rows
+    (`numbers`, beats), so does a row that is not the next one."""
     hit = np.asarray(predicted) == cls
     follows = np.zeros(len(hit), bool)  # row i continues row i - 1 in time
     follows[1:] = True if onsets_s is None else np.diff(onsets_s) <= 1.5 * window_s
+    if numbers is not None:
+        follows[1:] &= np.diff(numbers) == 1
     joined = hit[1:] & hit[:-1] & follows[1:]  # rows i - 1 and i in one run
     starts = np.flatnonzero(hit & ~np.concatenate([[False], joined]))
     stops = np.flatnonzero(hit & ~np.concatenate([joined, [False]])) + 1
@@ -261,11 +274,19 @@ def episodes_line(
 RUN_GAP_S = 1.5  # s: two beats further apart (a pause, or a beat between not scored) are not in one run
 
 
-def ectopy_line(predicted: np.ndarray, classes: list[str], cls: str, onsets_s: np.ndarray | None) -> str:
+def ectopy_line(
+    predicted: np.ndarray,
+    classes: list[str],
+    cls: str,
+    onsets_s: np.ndarray | None,
+    numbers: np.ndarray | None = None,
+) -> str:
     """What a Holter reader asks of an ectopic class first: how many beats (the burden, and an hour's rate
     over a record of an hour or more), how many in pairs and in runs of three or more, and the longest run,
     its rate and when. Consecutive beats predicted `cls` are a run where each follows the one before within
-    `RUN_GAP_S` (`onsets_s`: each beat's R peak in the record, s; without it, rows are consecutive beats)."""
+    `RUN_GAP_S` (`onsets_s`: each beat's R peak in the record, s; without it, rows are consecutive beats)
+    and, given each row's beat number (`Prediction.beat_numbers`), is the next beat: no beat between left
+    unscored by a dropout."""
     predicted = np.asarray(predicted)
     count, total = int((predicted == classes.index(cls)).sum()), len(predicted)
     if not count:
@@ -274,7 +295,7 @@ def ectopy_line(predicted: np.ndarray, classes: list[str], cls: str, onsets_s: n
     span_h = float(onsets_s[-1] - onsets_s[0]) / 3600 if onsets_s is not None and total > 1 else 0.0
     if span_h >= 1:
         said += f", {count / span_h:.0f} an hour"
-    runs = episodes(predicted, classes.index(cls), onsets_s, RUN_GAP_S / 1.5)  # it joins rows 1.5 windows apart
+    runs = episodes(predicted, classes.index(cls), onsets_s, RUN_GAP_S / 1.5, numbers)  # joins rows 1.5 windows apart
     pairs, longer = sum(n == 2 for _, n in runs), [(first, n) for first, n in runs if n >= 3]
     said += f"; {pairs} pair(s), {len(longer)} run(s) of 3 or more"
     if not longer:

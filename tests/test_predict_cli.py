@@ -98,6 +98,13 @@ def test_a_records_ectopic_beats_are_counted_with_their_pairs_and_runs():
     paused = onsets.copy()
     paused[start + 5 :] += RUN_GAP_S  # beats not scored for a while, five beats into the run
     assert f"the longest {longest - 5} beats" in ectopy_line(predicted, classes, "V", paused)
+    # a beat inside the run not scored (a dropout): its row left out, the beat numbers say so, not the time
+    numbers = np.delete(np.arange(len(predicted)), start + 5)
+    kept = lambda a: np.delete(a, start + 5)  # noqa: E731
+    split = ectopy_line(kept(predicted), classes, "V", kept(onsets), numbers)
+    assert f"the longest {longest - 6} beats" in split and f"the longest {longest - 1} beats" in ectopy_line(
+        kept(predicted), classes, "V", kept(onsets)
+    )
     assert ectopy_line(predicted, classes, "Q", onsets) == "Q: no beat predicted"
 
 

@@ -367,6 +367,8 @@ def test_predict_reads_leads_by_name_whatever_their_order(trained, tmp_path, cap
         patch.setenv("ECGNET_MAX_RECORD_VALUES", "300000")
         sectioned = predict(gapped_record, BEATS, Workspace(home))
     assert sectioned.ids.tolist() == gapped.ids.tolist() and sectioned.flat is None
+    assert gapped.beat_numbers is not None and sectioned.beat_numbers is not None
+    assert sectioned.beat_numbers.tolist() == gapped.beat_numbers.tolist() != list(range(len(gapped.ids)))
     np.testing.assert_allclose(sectioned.probs, gapped.probs, rtol=0, atol=1e-6)
     assert sectioned.notes[0].endswith("read in 5 sections of 0:06:32 (h:mm:ss), one at a time")
     assert any("2 dropout(s)" in n or "beats touch a dropout in MLII" in n for n in sectioned.notes)

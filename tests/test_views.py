@@ -373,6 +373,9 @@ def test_dropouts_across_section_edges_leave_out_the_whole_reads_beats_and_inter
     assert 10 < unknown < 20
     assert any(f"beats touch a dropout in MLII, V1: not scored; {unknown} RR interval(s)" in n for n in beats.notes)
     _assert_same_rows(whole, parts, atol=1e-6)
+    # each row's beat number among the record's beats: a gap where beats were left out, the same in sections
+    assert whole.beat_numbers is not None and (np.diff(whole.beat_numbers) > 1).sum() == 2
+    np.testing.assert_array_equal(np.concatenate([p.beat_numbers for p in parts]), whole.beat_numbers)
 
 
 def test_beats_detected_section_by_section_find_the_annotated_beats_as_a_whole_read_does(world, monkeypatch, tmp_path):

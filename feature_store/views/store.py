@@ -56,6 +56,8 @@ class TrainingSet:
     # online rows: each beat's R peak, or each rhythm window's first sample, in the record as stored
     samples: np.ndarray | None = None
     record_fs: float | None = None  # online rows: the rate of the record as stored (that of `samples`)
+    # online beat rows: each beat's number among the record's beats, those not scored (a dropout) counted
+    beat_numbers: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -502,8 +504,10 @@ class FeatureStore:
             )
         first = next(iter(inputs.values()))
         keys, samples = first.keys, first.beats["sample"].to_numpy() if first.beats is not None else first.starts
+        numbers = None if first.beats is None else np.arange(len(keys)) + (first.record.first if first.record else 0)
         if first.scored is not None:  # rows made only as their neighbours' context (a dropout) leave now
             keys, samples = first.kept_keys, None if samples is None else samples[first.scored]
+            numbers = None if numbers is None else numbers[first.scored]
             features = {view: first.kept(cols) for view, cols in features.items()}
         return TrainingSet(
             keys["entity_id"].to_numpy(),
@@ -513,6 +517,7 @@ class FeatureStore:
             list(dict.fromkeys(n for inp in inputs.values() for n in inp.notes)),  # in the order they were read
             samples,
             first.record_fs,
+            numbers,
         )
 
 
