@@ -145,7 +145,7 @@ def _predict(args: argparse.Namespace, workspace: Workspace) -> int:
     for record in records:  # one unreadable record never stops the others
         start = time.perf_counter()
         try:
-            pred = predict(record, task, workspace, champion)
+            pred = predict(record, task, workspace, champion, explain_rows=args.explain_rows)
             expl = (
                 explain_prediction(pred, workspace, args.explain, ExplainConfig(rows_per_class=args.explain_rows))
                 if args.explain

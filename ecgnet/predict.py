@@ -58,7 +58,8 @@ class Prediction:
     ids: np.ndarray
     probs: np.ndarray  # (rows, classes)
     uri: str
-    flat: np.ndarray | None  # (rows, width): the packed inputs the model saw; None for a record read in sections
+    # (rows, width): the packed inputs the model saw; of a record read in sections, those of `flat_rows` only
+    flat: np.ndarray | None
     layout: Layout
     model: torch.nn.Module  # the packed champion: flat rows in, probabilities out
     run_id: str  # the MLflow run that logged it (and its explanation baseline)
@@ -69,6 +70,8 @@ class Prediction:
     record_fs: float | None = None  # the rate of the record as stored: `samples` / record_fs are seconds
     # beats: each row's beat number among the record's beats (a gap: beats between not scored, a dropout)
     beat_numbers: np.ndarray | None = None
+    # a record read in sections: the rows whose packed inputs `flat` holds (`SectionSample`), sorted
+    flat_rows: np.ndarray | None = None
 
     @property
     def onsets_s(self) -> np.ndarray | None:
@@ -114,8 +117,42 @@ def load_champion(task: TaskSpec, workspace: Workspace) -> Champion:
     return Champion(uri, model, layout, list(meta["classes"]), meta["views"], info.run_id, names)
 
 
-def predict(record: Path, task: TaskSpec, workspace: Workspace, champion: Champion | None = None) -> Prediction:
-    """The champion's probabilities for every row of one record."""
+class SectionSample:
+    """Up to `per_class` rows of each predicted class of a record read in sections, with their packed inputs,
+    drawn as the sections are scored (each row a seeded random key, the smallest kept): what `--explain`
+    reads of a record whose inputs are not all kept. A record read whole is explained on `stratified_rows`."""
+
+    def __init__(self, per_class: int, seed: int = 0) -> None:
+        self.per_class, self.seed = per_class, seed
+        self.keys, self.rows, self.flat, self.classes = np.zeros(0), np.zeros(0, np.int64), None, np.zeros(0, np.int64)
+
+    def add(self, packed: np.ndarray, probs: np.ndarray, first: int, section: int) -> None:
+        """A section's rows (`first`: the first one's row number in the record)."""
+        keys, classes = np.random.default_rng([self.seed, section]).random(len(packed)), probs.argmax(axis=1)
+        own = self._smallest(keys, classes)  # the section's candidates first: its packed rows are not copied
+        keys, classes = np.concatenate([self.keys, keys[own]]), np.concatenate([self.classes, classes[own]])
+        rows = np.concatenate([self.rows, first + own])
+        flat = packed[own] if self.flat is None else np.concatenate([self.flat, packed[own]])
+        kept = self._smallest(keys, classes)
+        self.keys, self.rows, self.flat, self.classes = keys[kept], rows[kept], flat[kept], classes[kept]
+
+    def _smallest(self, keys: np.ndarray, classes: np.ndarray) -> np.ndarray:
+        """Per class, the rows of the `per_class` smallest keys; all of them in row order."""
+        kept = [
+            np.flatnonzero(classes == c)[np.argsort(keys[classes == c])][: self.per_class] for c in np.unique(classes)
+        ]
+        return np.sort(np.concatenate(kept)) if kept else np.zeros(0, np.int64)
+
+
+def predict(
+    record: Path,
+    task: TaskSpec,
+    workspace: Workspace,
+    champion: Champion | None = None,
+    explain_rows: int = ExplainConfig().rows_per_class,
+) -> Prediction:
+    """The champion's probabilities for every row of one record. A record read in sections keeps the packed
+    inputs of up to `explain_rows` rows per predicted class (`SectionSample`) for `explain_prediction`."""
     record = record_path(Path(record))
     if not Path(f"{record}.hea").is_file():
         raise ValueError(
@@ -137,6 +174,7 @@ def predict(record: Path, task: TaskSpec, workspace: Workspace, champion: Champi
     samples: list[np.ndarray | None] = []
     numbers: list[np.ndarray] = []
     ids, probs, flat, record_fs = [], [], None, None
+    sample, scored = SectionSample(explain_rows), 0
     notes: list[str] = [] if beats is None else list(beats.notes)  # how its beats were found, said once
     skipped: list[str] = []
     for section in reads:
@@ -152,6 +190,9 @@ def predict(record: Path, task: TaskSpec, workspace: Workspace, champion: Champi
         flat = packed if whole else None
         ids.append(online.ids)
         probs.append(packed_probs(champion.model, packed))
+        if not whole and section is not None:
+            sample.add(packed, probs[-1], scored, section.index)
+        scored += len(packed)
         samples.append(online.samples)
         if online.beat_numbers is not None:
             numbers.append(online.beat_numbers)
@@ -170,7 +211,7 @@ def predict(record: Path, task: TaskSpec, workspace: Workspace, champion: Champi
         np.concatenate(ids),
         np.concatenate(probs),
         champion.uri,
-        flat,
+        flat if whole else sample.flat,
         champion.layout,
         champion.model,
         champion.run_id,
@@ -180,6 +221,7 @@ def predict(record: Path, task: TaskSpec, workspace: Workspace, champion: Champi
         champion.names,
         record_fs,
         np.concatenate(numbers) if numbers else None,
+        None if whole else sample.rows,
     )
 
 
@@ -374,10 +416,7 @@ def explain_prediction(
     to `out` (PNG)."""
     cfg = cfg or ExplainConfig()
     if pred.flat is None:
-        raise ValueError(
-            f"{pred.record}: read in sections (over {MAX_RECORD_VALUES_ENV}), its rows' inputs are not kept; fix: "
-            f"explain a stretch of it (wfdb.rdrecord with sampfrom/sampto, then wfdb.wrsamp), or raise the limit"
-        )
+        raise ValueError(f"{pred.record}: no row's inputs were kept; fix: score it with `predict` first")
     with Tracker.for_workspace(workspace).fluent():
         try:
             path = mlflow.artifacts.download_artifacts(run_id=pred.run_id, artifact_path=f"explain/{BASELINE_FILE}")
@@ -386,8 +425,13 @@ def explain_prediction(
                 f"the champion {pred.uri} was logged without an explanation baseline; fix: retrain it "
                 "(`make demo` or the `retrain` job) with this version"
             ) from err
-    rows = stratified_rows(pred.probs.argmax(axis=1), cfg.rows_per_class, cfg.seed)
-    expl = attribute(pred.model, pred.layout, pred.flat[rows], np.load(path), cfg, rows)
+    if pred.flat_rows is None:
+        rows = stratified_rows(pred.probs.argmax(axis=1), cfg.rows_per_class, cfg.seed)
+        x = pred.flat[rows]
+    else:  # read in sections: the rows drawn as they were scored, as many a class as asked where more were kept
+        picked = stratified_rows(pred.probs[pred.flat_rows].argmax(axis=1), cfg.rows_per_class, cfg.seed)
+        rows, x = pred.flat_rows[picked], pred.flat[picked]
+    expl = attribute(pred.model, pred.layout, x, np.load(path), cfg, rows)
     shown = f"{len(rows)} of {len(pred.ids)}" if len(rows) < len(pred.ids) else f"{len(rows)}"
     record = f"{pred.record.name} by " if pred.record is not None else ""  # pictures of several records told apart
     title = f"{record}{pred.uri}: mean attribution per predicted class ({shown} rows)"

@@ -135,3 +135,27 @@ def test_a_records_beats_over_time_are_its_rate_and_its_beats_of_each_class_per_
     assert rate == 60 / np.median(rr[ending & (rr <= 3.0)]) != 60 / np.median(rr[ending])
     png = beat_timeline_png(trend.edges_s, trend.rate_bpm, trend.counts, classes, "223")
     assert png.startswith(b"\x89PNG")
+
+
+def test_a_record_read_in_sections_keeps_a_sample_of_each_predicted_class_for_its_explanation():
+    """Rows scored section by section: up to `per_class` of each predicted class kept with their packed inputs,
+    the same rows on a second read, each kept row's inputs its own."""
+    import numpy as np
+
+    from ecgnet.predict import SectionSample
+
+    rng = np.random.default_rng(3)
+    sections = [(rng.normal(size=(n, 4)), rng.dirichlet(np.ones(3) * 0.3, size=n)) for n in (40, 7, 0, 55)]
+    packed, probs = np.concatenate([s[0] for s in sections]), np.concatenate([s[1] for s in sections])
+    sample, first = SectionSample(per_class=5), 0
+    for index, (x, p) in enumerate(sections):
+        sample.add(x, p, first, index)
+        first += len(x)
+    assert sample.flat is not None and np.all(np.diff(sample.rows) > 0)
+    np.testing.assert_array_equal(sample.flat, packed[sample.rows])
+    kept = np.bincount(probs[sample.rows].argmax(axis=1), minlength=3)
+    assert kept.tolist() == np.minimum(np.bincount(probs.argmax(axis=1), minlength=3), 5).tolist()
+    again = SectionSample(per_class=5)
+    for index, (x, p) in enumerate(sections):
+        again.add(x, p, sum(len(s[0]) for s in sections[:index]), index)
+    assert again.rows.tolist() == sample.rows.tolist()

@@ -366,11 +366,20 @@ def test_predict_reads_leads_by_name_whatever_their_order(trained, tmp_path, cap
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ECGNET_MAX_RECORD_VALUES", "300000")
         sectioned = predict(gapped_record, BEATS, Workspace(home))
-    assert sectioned.ids.tolist() == gapped.ids.tolist() and sectioned.flat is None
+    assert sectioned.ids.tolist() == gapped.ids.tolist() and sectioned.flat is not None and len(sectioned.flat) <= 250
     assert gapped.beat_numbers is not None and sectioned.beat_numbers is not None
     assert sectioned.beat_numbers.tolist() == gapped.beat_numbers.tolist() != list(range(len(gapped.ids)))
     np.testing.assert_allclose(sectioned.probs, gapped.probs, rtol=0, atol=1e-6)
     assert sectioned.notes[0].endswith("read in 5 sections of 0:06:32 (h:mm:ss), one at a time")
+    # explained on a sample of each predicted class drawn as the sections were scored (its inputs kept)
+    from ecgnet.config import ExplainConfig
+    from ecgnet.predict import explain_prediction
+
+    expl = explain_prediction(sectioned, Workspace(home), tmp_path / "sections.png", ExplainConfig(rows_per_class=3))
+    assert sectioned.flat_rows is not None and set(expl.rows) <= set(sectioned.flat_rows.tolist())
+    predicted = sectioned.probs.argmax(axis=1)
+    assert len(expl.rows) == sum(min(3, int((predicted == c).sum())) for c in np.unique(predicted))
+    assert (tmp_path / "sections.png").read_bytes().startswith(b"\x89PNG")
     assert any("2 dropout(s)" in n or "beats touch a dropout in MLII" in n for n in sectioned.notes)
 
 
