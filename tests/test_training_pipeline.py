@@ -592,7 +592,7 @@ def test_the_af_task_trains_and_compares_on_the_bundled_cinc_2017_records(tmp_pa
     assert "A00001: one row of 30 s, nothing over time; fix:" in capsys.readouterr().err
     assert not (tmp_path / "no.png").exists()
     # a record over ECGNET_MAX_RECORD_VALUES (MIT-BIH 100 under a 300,000 limit) is read in sections: the
-    # windows and probabilities of a whole read; --explain, which needs every row's inputs, is refused
+    # windows and probabilities of a whole read; --explain reads the sample of each predicted class kept
     tables, mitdb = [], [*argv[:1], str(SAMPLE_DATA / "mitdb" / "100"), *argv[2:], "--rows", "0"]
     for limit in (None, "300000"):
         if limit:
@@ -604,5 +604,7 @@ def test_the_af_task_trains_and_compares_on_the_bundled_cinc_2017_records(tmp_pa
     assert sections["id"].to_list() == whole["id"].to_list() and len(whole) == 60
     probs = [f"p_{c}" for c in AF.classes]
     np.testing.assert_allclose(sections.select(probs).to_numpy(), whole.select(probs).to_numpy(), atol=1e-5)
-    assert ecgnet_main([*mitdb, "--explain", str(tmp_path / "no.png")]) == 2
-    assert "read in sections (over ECGNET_MAX_RECORD_VALUES), its rows' inputs are not kept" in capsys.readouterr().err
+    assert ecgnet_main([*mitdb, "--explain", str(tmp_path / "why.png"), "--explain-rows", "2"]) == 0
+    said = capsys.readouterr().out
+    assert f"window(s) drawn to {tmp_path / 'why.png'}; modality shares:" in said
+    assert (tmp_path / "why.png").read_bytes().startswith(b"\x89PNG")
