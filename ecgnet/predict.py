@@ -79,8 +79,8 @@ class Prediction:
         return None if self.samples is None or not self.record_fs else self.samples / self.record_fs
 
     def table(self) -> pl.DataFrame:
-        """One row per beat or record: the record, the row's id (and sample), each class's probability
-        and the predicted class."""
+        """One row per beat or record: the record, the row's id (and sample; for beats, its number among the
+        record's beats), each class's probability and the predicted class."""
         n = len(self.ids)
         columns: dict[str, list[str] | np.ndarray] = {
             "record": [str(self.record)] * n,
@@ -88,6 +88,8 @@ class Prediction:
         }
         if self.samples is not None:
             columns["sample"] = self.samples
+        if self.beat_numbers is not None:  # consecutive beats, where a dropout left none unscored between
+            columns["beat"] = self.beat_numbers
         if (onsets := self.onsets_s) is not None:
             columns["time_s"] = onsets
         columns |= {f"p_{c}": self.probs[:, i] for i, c in enumerate(self.classes)}

@@ -361,6 +361,8 @@ def test_predict_reads_leads_by_name_whatever_their_order(trained, tmp_path, cap
     # (0.0005 with the demo's champion); spread over the clear beats alone, 8 fewer shifted every pick: 0.027
     np.testing.assert_allclose(gapped.probs, same.probs[kept], atol=0.01)
     assert gapped.table()["time_s"].to_list() == (gapped.samples / 360.0).tolist()
+    numbers = gapped.beat_numbers
+    assert numbers is not None and gapped.table()["beat"].to_list() == numbers.tolist()  # with the dropouts' gaps
     # over ECGNET_MAX_RECORD_VALUES its beats are found, then scored, section by section against the whole
     # record's rhythm and median beat: the whole read's rows and probabilities, not a refusal
     with pytest.MonkeyPatch.context() as patch:
