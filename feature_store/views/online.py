@@ -7,6 +7,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -161,9 +162,7 @@ def record_input(path: Path, spec: ViewInput, *, task: str, section: Section | N
     annotated = path.with_name(path.name + ".atr").is_file()
     native = np.asarray(read_beats(read_annotations(path), sig.fs)[0] if annotated else [], dtype=np.int64)
     seen_in = sig.lead_names  # the leads the R peaks were found in: an annotator reads them all
-    masks = lead_masks(
-        {lead: sig.dropout_spans([lead]) for lead in sig.lead_names}, signal.shape[1], fs=sig.fs, target_fs=fs
-    )
+    masks = dropout_masks(sig, signal.shape[1], fs)
     if len(native):
         r_peak = rescale_samples(native, fs=sig.fs, target_fs=fs)
     else:  # no .atr, or one without beats (an AF database's rhythm changes): the R peaks are detected
@@ -171,15 +170,25 @@ def record_input(path: Path, spec: ViewInput, *, task: str, section: Section | N
             log.info("%s: no beat annotations; detecting the beats of its %.1f h (GQRS, minutes)", path, hours)
         r_peak, seen_in = detected_beats(signal, fs, [sig.lead_names[i] for i in leads], masks)
         native = np.round(np.asarray(r_peak) * sig.fs / fs).astype(np.int64)
-        why = f"{path}.atr holds no beat annotation" if annotated else f"{path} has no .atr"
-        where = seen_in[0] + (f", and in {seen_in[1]} where {seen_in[0]} is out" if len(seen_in) > 1 else "")
-        notes = [*notes, f"{why}: its beats are the {len(r_peak)} R peaks detected (GQRS) in {where}"]
+        notes = [*notes, detected_note(path, annotated, len(r_peak), seen_in)]
     blind = blind_mask([masks.get(lead) for lead in seen_in])
     result = _beats(sig.record_id, signal, r_peak, native, fs, spec, task, spoiled=spoiled, blind=blind)
     result.notes, result.record_fs = notes + result.notes, sig.fs
     if long:
         log.info("%s: %d beats; making their features", path, len(result.keys))
     return result
+
+
+def dropout_masks(sig: WfdbSignal, n_samples: int, fs: float) -> dict[str, np.ndarray]:
+    """Per lead of `sig` with dropouts, where they reach in its signal resampled to `fs` (`n_samples` long)."""
+    return lead_masks({lead: sig.dropout_spans([lead]) for lead in sig.lead_names}, n_samples, fs=sig.fs, target_fs=fs)
+
+
+def detected_note(path: Path, annotated: bool, count: int, seen_in: list[str]) -> str:
+    """What a record whose beats were detected says of them (`detected_beats`' leads `seen_in`)."""
+    why = f"{path}.atr holds no beat annotation" if annotated else f"{path} has no .atr"
+    where = seen_in[0] + (f", and in {seen_in[1]} where {seen_in[0]} is out" if len(seen_in) > 1 else "")
+    return f"{why}: its beats are the {count} R peaks detected (GQRS) in {where}"
 
 
 def detected_beats(
@@ -382,28 +391,29 @@ def _beats(
             f"{int((~scored).sum())} of {len(scored)} beats touch a dropout: not scored; {unknown} RR "
             "interval(s) across one in every lead the beats were found in count as unknown"
         )
+    rows = (r_peak[fits], rr_prev[fits], rr_next[fits], native[fits])
+    return beat_input(record_id, task, spec, windows, fs, *rows, notes=notes, scored=scored)
+
+
+def beat_input(
+    record_id: str,
+    task: str,
+    spec: ViewInput,
+    windows: np.ndarray,
+    fs: float,
+    r_peak: np.ndarray,
+    rr_prev: np.ndarray,
+    rr_next: np.ndarray,
+    sample: np.ndarray,
+    **more: Any,
+) -> TaskInput:
+    """The beat rows of a record's beats (their context `windows` at `fs`, R peaks at `fs`, intervals in s
+    with NaN unknown, each R peak's `sample` in the record as stored); `more`: TaskInput's other fields."""
     beats = pl.DataFrame(
-        {
-            "record_id": record_id,
-            "r_peak": r_peak[fits],
-            "rr_prev_s": rr_prev[fits],
-            "rr_next_s": rr_next[fits],
-            "sample": native[fits],
-        }
+        {"record_id": record_id, "r_peak": r_peak, "rr_prev_s": rr_prev, "rr_next_s": rr_next, "sample": sample}
     ).fill_nan(None)
-    ids = beat_ids(record_id, r_peak[fits].tolist())
-    return TaskInput(
-        task,
-        online_keys(ids, record_id),
-        windows,
-        fs,
-        list(spec.lead_names),
-        "beat",
-        crop=spec.crop,
-        beats=beats,
-        notes=notes,
-        scored=scored,
-    )
+    keys = online_keys(beat_ids(record_id, r_peak.tolist()), record_id)
+    return TaskInput(task, keys, windows, fs, list(spec.lead_names), "beat", crop=spec.crop, beats=beats, **more)
 
 
 def online_keys(ids: list[str], record_id: str) -> pl.DataFrame:

@@ -13,18 +13,26 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-import polars as pl
 
-from ..beat_ids import beat_ids
 from ..config import IngestConfig, ingest_from_env
 from ..sources.annotated import beat_windows, read_annotations, read_beats, rr_intervals
 from ..sources.wfdb_record import WfdbSignal, declared_size, read_wfdb
-from ..transforms.dropouts import blind_mask, clear_windows, intervals_across_runs, lead_masks, run_bounds
+from ..transforms.dropouts import blind_mask, clear_windows, intervals_across_runs, run_bounds
 from ..transforms.resample import rate_ratio, resample, resampled_length, rescale_samples
 from ..transforms.template import template_picks
 from .catalog import ViewInput
 from .inputs import RecordBeats, TaskInput
-from .online import REFRACTORY_S, NothingClear, Section, detected_beats, online_keys, spoiled_by, task_leads
+from .online import (
+    REFRACTORY_S,
+    NothingClear,
+    Section,
+    beat_input,
+    detected_beats,
+    detected_note,
+    dropout_masks,
+    spoiled_by,
+    task_leads,
+)
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +83,7 @@ def _found(read: _Read, native: np.ndarray, width: int) -> _Found:
     any, those detected in the read (with the refractory reach past its edges: the read either side may
     find an edge's beat a sample or two apart, and `record_beats` keeps one)."""
     sig, fs, n = read.sig, read.fs, read.signal.shape[1]
-    masks = lead_masks({lead: sig.dropout_spans([lead]) for lead in sig.lead_names}, n, fs=sig.fs, target_fs=fs)
+    masks = dropout_masks(sig, n, fs)
     if len(native):
         every = rescale_samples(native, fs=sig.fs, target_fs=fs)
         own = read.owns(every)
@@ -131,9 +139,7 @@ def record_beats(
         keep = ~np.concatenate([[False], again])
         r_peak, sample, clear = r_peak[keep], sample[keep], clear[keep]
         seen_in = max((f.seen_in for f in parts), key=len)  # the second lead where any section needed it
-        why = f"{path}.atr holds no beat annotation" if annotated else f"{path} has no .atr"
-        where = seen_in[0] + (f", and in {seen_in[1]} where {seen_in[0]} is out" if len(seen_in) > 1 else "")
-        notes.append(f"{why}: its beats are the {len(r_peak)} R peaks detected (GQRS) in {where}")
+        notes.append(detected_note(path, annotated, len(r_peak), seen_in))
     rr_prev, rr_next = rr_intervals(r_peak, fs)
     across = intervals_across_runs(np.concatenate([f.blind for f in parts]), r_peak)
     rr_prev[1:][across], rr_next[:-1][across] = np.nan, np.nan
@@ -204,24 +210,14 @@ def section_beats(path: Path, spec: ViewInput, task: str, section: Section, reco
     log.info("%s: %s: %d beats; making their features (3 of 3 reads)", path, section.said(), b - a)
     windows, fits = beat_windows(read.signal, r_peak - read.offset, spec.samples)
     assert fits.all()  # the section is read with margins wider than a beat's window
-    table = pl.DataFrame(
-        {
-            "record_id": read.sig.record_id,
-            "r_peak": r_peak,
-            "rr_prev_s": record.rr_prev_s[a:b],
-            "rr_next_s": record.rr_next_s[a:b],
-            "sample": record.sample[a:b],
-        }
-    ).fill_nan(None)
-    return TaskInput(
+    rows = (r_peak, record.rr_prev_s[a:b], record.rr_next_s[a:b], record.sample[a:b])
+    return beat_input(
+        read.sig.record_id,
         task,
-        online_keys(beat_ids(read.sig.record_id, r_peak.tolist()), read.sig.record_id),
+        spec,
         windows,
         read.fs,
-        list(spec.lead_names),
-        "beat",
-        crop=spec.crop,
-        beats=table,
+        *rows,
         scored=scored,
         record_fs=read.sig.fs,
         record=replace(record, first=int(a)),
