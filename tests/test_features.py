@@ -289,3 +289,22 @@ def test_the_rhythm_strip_is_the_context_window_at_a_low_rate_where_asked(inputs
     assert np.corrcoef(at_r, centre)[0, 1] > 0.9
     with pytest.raises(ValueError, match="strip_fs"):
         replace(params, strip_fs=0.0)
+
+
+def test_a_lead_flat_but_for_rounding_at_a_tiny_scale_has_no_shape_not_nan(inputs):
+    import warnings
+
+    from feature_store.transforms.time import lead_moments4
+
+    # a real beat window beside what a filtered flat stretch leaves (~1e-11, varying in its last bit only): the
+    # variance's powers underflow float32 to 0, and skewness and kurtosis were 0 / 0 (NaN features, a failed check)
+    beat = inputs["beats"].signal[:1, :1].astype(np.float32)
+    tiny = np.full_like(beat, 1.6223155e-11)
+    tiny[..., ::7] = np.nextafter(np.float32(1.6223155e-11), np.float32(1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no 0 / 0 on the way
+        both = lead_moments4(np.concatenate([beat, tiny], axis=1), np)
+    assert np.isfinite(both).all()
+    np.testing.assert_array_equal(both[0, 1, 2:], [0, 0])  # as an exactly constant lead reads
+    assert np.array_equal(both[0, 0], lead_moments4(beat, np)[0, 0])  # the real lead's, bit for bit
+    assert abs(both[0, 0, 2]) > 0 and abs(both[0, 0, 3]) > 0
