@@ -239,6 +239,34 @@ def test_online_beats_take_leads_by_name_and_refuse_a_record_without_them(world,
     assert features.online(renamed, views, backend=CPU).notes == ["lead MLII read from II"]
 
 
+def test_a_new_records_row_with_a_non_finite_feature_is_said_and_left_out_the_rest_scored(world, monkeypatch):
+    import feature_store.views.store as store_module
+
+    features, record = world["features"], world["src"] / "mitdb" / "232"
+    views = ["beats_time", "beats_spectral"]
+    clean = features.online(record, views, backend=CPU)
+    made = store_module.compute_features
+
+    def one_nan(fam, inp, *args, **kwargs):  # what a transform's 0 / 0 leaves in one beat's row
+        out = made(fam, inp, *args, **kwargs)
+        if fam.name == "time":
+            out["moments"] = out["moments"].copy()
+            out["moments"][10, 0, 2] = np.nan
+        return out
+
+    monkeypatch.setattr(store_module, "compute_features", one_nan)
+    spoiled = features.online(record, views, backend=CPU)
+    assert len(spoiled.ids) == len(clean.ids) - 1 and clean.ids[10] not in set(spoiled.ids)
+    said = spoiled.notes[-1]
+    assert said.startswith(f"1 of {len(clean.ids)} rows hold NaN or infinite features (beats_time.moments)")
+    assert str(record) in said
+    assert clean.beat_numbers is not None and spoiled.beat_numbers is not None  # the ectopy line sees the gap
+    np.testing.assert_array_equal(spoiled.beat_numbers, np.delete(clean.beat_numbers, 10))
+    for view, columns in spoiled.features.items():
+        for column, values in columns.items():
+            np.testing.assert_array_equal(values, np.delete(clean.features[view][column], 10, axis=0), err_msg=column)
+
+
 def test_online_records_name_the_twelve_leads_a_record_lacks(world):
     record = world["src"] / "mitdb" / "232"  # MLII and V1: not the records task's twelve standard leads
     views = ["records_time", "records_spectral", "records_spectrogram"]

@@ -31,7 +31,7 @@ from .catalog import Catalog, Lineage, ViewEntry, ViewInput
 from .compute import add_moments, compute_features, output_fs, stats_of, train_moments
 from .families import FAMILIES, BeatReferences, Family, FamilyParams, TimeParams, template_geometry
 from .inputs import KEYS, RecordBeats, TaskInput, chunked_inputs, empty_input
-from .online import Section, record_input
+from .online import NothingClear, Section, record_input
 from .sectioned_beats import record_beats, section_beats
 from .storage import ViewWriter, part_schema, scan_entry, tensor_of, view_damage, view_table
 
@@ -509,16 +509,42 @@ class FeatureStore:
             keys, samples = first.kept_keys, None if samples is None else samples[first.scored]
             numbers = None if numbers is None else numbers[first.scored]
             features = {view: first.kept(cols) for view, cols in features.items()}
+        notes = list(dict.fromkeys(n for inp in inputs.values() for n in inp.notes))  # in the order they were read
+        finite, said = finite_rows(features, record)
+        if said and not finite.any():
+            raise NothingClear(said)
+        if said:  # a model given NaN answers NaN: the rows are said and left out, the others scored
+            keys, samples = keys.filter(pl.Series(finite)), None if samples is None else samples[finite]
+            numbers = None if numbers is None else numbers[finite]
+            features = {view: {c: a[finite] for c, a in cols.items()} for view, cols in features.items()}
+            notes.append(said)
         return TrainingSet(
             keys["entity_id"].to_numpy(),
             keys,
             features,
             {v: e.version for v, e in entries.items()},
-            list(dict.fromkeys(n for inp in inputs.values() for n in inp.notes)),  # in the order they were read
+            notes,
             samples,
             first.record_fs,
             numbers,
         )
+
+
+def finite_rows(features: dict[str, dict[str, np.ndarray]], record: Path | str) -> tuple[np.ndarray, str]:
+    """Which rows hold only finite features, and, where some do not, what to say of them. A stored view
+    with NaN fails its check (`check_finite_values`); a new record's row with one would reach the model and
+    come back as NaN probabilities, so it is named and left out instead."""
+    columns = [(f"{view}.{c}", a.reshape(len(a), -1)) for view, cols in features.items() for c, a in cols.items()]
+    if not columns:
+        return np.ones(0, bool), ""
+    finite = np.logical_and.reduce([np.isfinite(a).all(axis=1) for _, a in columns])
+    if finite.all():
+        return finite, ""
+    bad = [name for name, a in columns if not np.isfinite(a).all()]
+    return finite, (
+        f"{int((~finite).sum())} of {len(finite)} rows hold NaN or infinite features ({', '.join(bad)}): not scored; "
+        f"fix: report {record} with this line (the feature code made them from a record it read)"
+    )
 
 
 def _computed_by_this_code(entry: ViewEntry) -> None:
