@@ -281,16 +281,16 @@ def episodes(
     predicted: np.ndarray,
     cls: int,
     onsets_s: np.ndarray | None = None,
-    window_s: float = 0.0,
+    max_gap_s: float = 0.0,
     numbers: np.ndarray | None = None,
 ) -> list[tuple[int, int]]:
-    """Runs of consecutive windows predicted as class `cls`: (first window, windows in the run), in order.
-    With each window's onset (s), a window that does not follow the one before within `window_s` (the ones
-    between were not scored: a dropout) starts a new run; with each row's number among the record's rows
-    (`numbers`, beats), so does a row that is not the next one."""
+    """Runs of consecutive rows predicted as class `cls`: (first row, rows in the run), in order. With each
+    row's onset (s), a row that starts more than `max_gap_s` after the one before (those between were not
+    scored: a dropout; or, for beats, a pause) starts a new run; with each row's number among the record's
+    rows (`numbers`, beats), so does a row that is not the next one."""
     hit = np.asarray(predicted) == cls
     follows = np.zeros(len(hit), bool)  # row i continues row i - 1 in time
-    follows[1:] = True if onsets_s is None else np.diff(onsets_s) <= 1.5 * window_s
+    follows[1:] = True if onsets_s is None else np.diff(onsets_s) <= max_gap_s
     if numbers is not None:
         follows[1:] &= np.diff(numbers) == 1
     joined = hit[1:] & hit[:-1] & follows[1:]  # rows i - 1 and i in one run
@@ -304,7 +304,7 @@ def episodes_line(
 ) -> str:
     """What a Holter reader asks of a class first: in how many episodes, and the longest, from when.
     `onsets_s`: each window's start in the record, where windows were left out (dropouts)."""
-    runs = episodes(predicted, classes.index(cls), onsets_s, window_s)
+    runs = episodes(predicted, classes.index(cls), onsets_s, 1.5 * window_s)  # the next window, not one after it
     if not runs:
         return f"{cls}: no window predicted"
     first, n = max(runs, key=lambda run: run[1])
@@ -339,7 +339,7 @@ def ectopy_line(
     span_h = float(onsets_s[-1] - onsets_s[0]) / 3600 if onsets_s is not None and total > 1 else 0.0
     if span_h >= 1:
         said += f", {count / span_h:.0f} an hour"
-    runs = episodes(predicted, classes.index(cls), onsets_s, RUN_GAP_S / 1.5, numbers)  # joins rows 1.5 windows apart
+    runs = episodes(predicted, classes.index(cls), onsets_s, RUN_GAP_S, numbers)
     pairs, longer = sum(n == 2 for _, n in runs), [(first, n) for first, n in runs if n >= 3]
     said += f"; {pairs} pair(s), {len(longer)} run(s) of 3 or more"
     if not longer:
