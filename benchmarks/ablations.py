@@ -55,7 +55,7 @@ from ecgnet.config import (
     TrainConfig,
 )
 from ecgnet.crossval import folds
-from ecgnet.data import Split, TaskData, labelled_split
+from ecgnet.data import Split, TaskData, labelled_split, rhythm_columns
 from ecgnet.decisions import cross_fit_offsets
 from ecgnet.evaluate import aami, headline
 from ecgnet.stress import reference_copies
@@ -68,6 +68,7 @@ from feature_store.sources.splits import mitdb_table
 from feature_store.tasks import BEATS, ReferenceStress, TaskSpec
 from feature_store.transforms.rhythm import BEAT_RR_NAMES
 from feature_store.transforms.template import TEMPLATE_NAMES
+from feature_store.transforms.time import MOMENT_NAMES
 from feature_store.views.families import TimeParams
 from feature_store.workspace import Workspace
 
@@ -101,14 +102,26 @@ def _by_lead(split: Split, pick: Callable[[np.ndarray, np.ndarray], np.ndarray])
     return Split(x, split.y, split.ids, split.groups)
 
 
-def mlii_first(split: Split) -> Split:
-    """Record 114 stores V5 before MLII (its header says so): its leads put in the others' order."""
-    return _by_lead(split, lambda a, rec: np.where((rec == "114").reshape(-1, *[1] * (a.ndim - 1)), a[:, ::-1], a))
-
-
 def mlii_only(split: Split) -> Split:
-    """MLII alone: the second lead is V1 in most records but V2, V4 or V5 in others."""
-    return _by_lead(mlii_first(split), lambda a, rec: a[:, :1])
+    """MLII alone: the second lead is V1 in most records but V2, V4 or V5 in others. The views take leads by
+    name (`BeatWindows.leads`), so MLII is the first in every record, 114 (whose header stores V5 first)
+    included; the row "record 114's leads in MLII-first order", which swapped 114's back when views took
+    leads by position, was taken out with `mlii_first` on 2026-12-07 (run today it swapped them wrong)."""
+    return _by_lead(split, lambda a, rec: a[:, :1])
+
+
+def mlii_alone(split: Split) -> Split:
+    """MLII and nothing of the second lead, as a single-lead recorder (a patch, a CPSC 2021 Holter's lead II)
+    would give the time variant: `mlii_only` keeps the second lead's moments, QRS energy and record-template
+    columns in the scalars, which this drops too (packed lead by lead, ecgnet.data.INPUTS)."""
+    split = mlii_only(split)
+    scalars = np.asarray(split.x["time"]["scalars"])
+    rhythm = sum(len(c) for c in rhythm_columns(BEATS))
+    template = scalars.shape[1] - 2 * len(TEMPLATE_NAMES)
+    qrs, moments = template - 2, template - 2 - 2 * len(MOMENT_NAMES)
+    assert moments == rhythm, "time scalars are not rhythm, rr_context, moments, qrs_energy, template"
+    second = [*range(moments + len(MOMENT_NAMES), qrs), qrs + 1, *range(template + len(TEMPLATE_NAMES), len(scalars.T))]
+    return _with_time(split, scalars=np.delete(scalars, second, axis=1))
 
 
 def without_template(split: Split) -> Split:
@@ -283,8 +296,11 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     "20 epochs, each class capped at 8,000 rows per epoch": {"epochs": 20, "class_cap": 8000},
     "20 epochs, each class capped at 4,000 rows per epoch": {"epochs": 20, "class_cap": 4000},
     "per-record amplitude normalisation": {"inputs": per_record_amplitude},
-    "12 epochs, record 114's leads in MLII-first order": {"epochs": 12, "inputs": mlii_first},
     "12 epochs, MLII only": {"epochs": 12, "inputs": mlii_only},
+    # a single-lead recorder (a patch; CPSC 2021's lead II) gives no second lead: is the beats task worth a
+    # single-lead task beside it? Run with the comparison's settings (--epochs 10) beside the rows as it stands
+    "MLII alone, no column of the second lead": {"inputs": mlii_alone},
+    "seed 1: MLII alone, no column of the second lead": {"inputs": mlii_alone, "seed": 1},
     "classical: morphology at the P, QRS and T waves": {"model": {"morphology": "waves"}},
     "classical: no waveform samples (RR and record-relative scalars only)": {"model": {"morphology": "none"}},
     "classical: de Chazal's features (four raw RR intervals, morphology at the P, QRS and T waves)": {

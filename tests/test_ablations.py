@@ -154,6 +154,25 @@ def test_log_rr_puts_the_rr_columns_on_a_log_scale_and_nothing_else():
     assert scalars[0, 4] == 0.5  # the input split is not changed
 
 
+def test_mlii_alone_leaves_nothing_of_the_second_lead():
+    from benchmarks.ablations import mlii_alone
+    from ecgnet.data import Split, rhythm_columns
+    from feature_store.tasks import BEATS
+    from feature_store.transforms.template import TEMPLATE_NAMES
+    from feature_store.transforms.time import MOMENT_NAMES
+
+    # each scalar says whose it is: 0 the rhythm's, 1 MLII's, 2 the second lead's, packed as ecgnet.data does
+    rhythm = sum(len(c) for c in rhythm_columns(BEATS))
+    per_lead = [len(MOMENT_NAMES), 1, len(TEMPLATE_NAMES)]  # moments, qrs_energy, template
+    row = [0.0] * rhythm + [v for width in per_lead for v in [1.0] * width + [2.0] * width]
+    scalars = np.tile(np.array(row, np.float32), (2, 1))
+    wave = np.stack([np.ones((2, 8)), np.full((2, 8), 2.0)], axis=1).astype(np.float32)
+    ids = np.array(["100:360", "114:360"])  # 114 stores V5 first; the views put MLII first by name
+    out = mlii_alone(Split({"time": {"waveform": wave, "scalars": scalars}}, np.zeros(2), ids, np.zeros(2))).x["time"]
+    assert out["waveform"].shape == (2, 1, 8) and (out["waveform"] == 1.0).all()
+    assert out["scalars"].tolist() == [[0.0] * rhythm + [1.0] * sum(per_lead)] * 2
+
+
 def test_test_time_views_move_and_scale_the_time_waveform_only():
     from benchmarks.ablations import tta_probs, waveform_views
     from ecgnet.data import Split
