@@ -18,7 +18,8 @@ def lead_moments4(x: Array, xp: ModuleType) -> Array:
     # a constant lead has no shape: report 0, not NaN. Nor has one constant but for float32 rounding at a tiny
     # scale (a flat stretch after the filters, ~1e-11): its variance's powers underflow to 0, and x / 0 was NaN;
     # only those outputs change, every finite one stays the bit it was (the views' code version with it)
-    skew_den, kurt_den = xp.where(var > 0, var, 1.0) ** 1.5, xp.where(var > 0, var, 1.0) ** 2
+    safe = xp.where(var > 0, var, 1.0)
+    skew_den, kurt_den = safe**1.5, safe**2
     skew_ok, kurt_ok = (var > 0) & (skew_den > 0), (var > 0) & (kurt_den > 0)
     skew = (centred**3).mean(axis=-1) / xp.where(skew_ok, skew_den, 1.0)
     kurt = (centred**4).mean(axis=-1) / xp.where(kurt_ok, kurt_den, 1.0) - 3.0
