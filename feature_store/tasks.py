@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
-from .sources.leads import STANDARD_12, LeadSlot
+from .sources.leads import STANDARD_12, LeadSlot, pick_leads
 from .views.families import FAMILY_PARAMS, SpectrogramParams, TimeParams
 
 if TYPE_CHECKING:  # polars-free at import, as the views' families are
@@ -300,6 +300,12 @@ TASKS: dict[str, TaskSpec] = {t.name: t for t in (BEATS, RECORDS, AF)}
 def view_name(task: str, family: str) -> str:
     """A feature view's name: one per task and family."""
     return f"{task}_{family}"
+
+
+def tasks_reading(leads: list[str], but: str) -> list[str]:
+    """The tasks other than `but` whose lead slots a record with `leads` fills: what to offer where `but`
+    refuses it for its leads (a one-lead patch: the af task)."""
+    return [t.name for t in TASKS.values() if t.name != but and pick_leads(t.window.leads, leads) is not None]
 
 
 def task_named(name: str) -> TaskSpec:

@@ -232,8 +232,10 @@ def test_online_beats_take_leads_by_name_and_refuse_a_record_without_them(world,
     for view, columns in same.features.items():
         for column, values in columns.items():
             np.testing.assert_allclose(swapped.features[view][column], values, rtol=1e-6, atol=1e-6, err_msg=column)
-    with pytest.raises(ValueError, match=r"reads leads MLII .*; V1 .* the record has \['MLII'\], without V1; fix"):
+    refused = r"reads leads MLII .*; V1 .* the record has \['MLII'\], without V1; fix"
+    with pytest.raises(ValueError, match=refused) as one:
         features.online(copy("one", [0]), views, backend=CPU)
+    assert str(one.value).endswith("; its leads serve the af task (--task af)")  # a one-lead record: what reads it
     renamed = copy("limb")
     renamed.with_name("limb.hea").write_text(renamed.with_name("limb.hea").read_text().replace(" MLII", " II"))
     assert features.online(renamed, views, backend=CPU).notes == ["lead MLII read from II"]

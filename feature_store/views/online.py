@@ -19,7 +19,7 @@ from ..sources.base import clock
 from ..sources.errors import EveryLeadFlat
 from ..sources.leads import lead_notes, pick_leads
 from ..sources.wfdb_record import LEAD_OFF_S, WfdbSignal, declared_size, flat_note, read_wfdb
-from ..tasks import BeatWindows, RecordWindows, task_named
+from ..tasks import BeatWindows, RecordWindows, task_named, tasks_reading
 from ..transforms.dropouts import blind_mask, clear_windows, dropout_mask, first_clear, lead_masks, resampled_mask, runs
 from ..transforms.resample import rate_ratio, resample, rescale_samples
 from ..transforms.rhythm import detect_beats
@@ -253,11 +253,13 @@ def task_leads(names: list[str], task: str, path: Path, flat: tuple[str, ...] = 
         absent = [s.name for s in lacking if s.name not in was_flat]
         said = ", ".join(absent) + (" and " if absent and was_flat else "")
         said += f"{', '.join(was_flat)} (flat: left out)" if was_flat else ""
+        others = tasks_reading(names, but=task)
         raise ValueError(
             f"{path}: the {task} model reads leads {wanted}; the record has {names}, "
             + (f"without {said}" if lacking else "too few to fill every one")
             + "; fix: score a record with those leads (a model trained on other leads reads them wrong)"
             + (", or check the flat leads' electrodes" if was_flat else "")
+            + (f"; its leads serve the {' and '.join(others)} task (--task {others[0]})" if others else "")
         )
     return picked, lead_notes(slots, names, picked)
 
