@@ -506,17 +506,13 @@ class FeatureStore:
         keys, samples = first.keys, first.beats["sample"].to_numpy() if first.beats is not None else first.starts
         numbers = None if first.beats is None else np.arange(len(keys)) + (first.record.first if first.record else 0)
         if first.scored is not None:  # rows made only as their neighbours' context (a dropout) leave now
-            keys, samples = first.kept_keys, None if samples is None else samples[first.scored]
-            numbers = None if numbers is None else numbers[first.scored]
-            features = {view: first.kept(cols) for view, cols in features.items()}
+            keys, samples, numbers, features = _online_rows(first.scored, keys, samples, numbers, features)
         notes = list(dict.fromkeys(n for inp in inputs.values() for n in inp.notes))  # in the order they were read
         finite, said = finite_rows(features, record)
         if said and not finite.any():
             raise NothingClear(said)
         if said:  # a model given NaN answers NaN: the rows are said and left out, the others scored
-            keys, samples = keys.filter(pl.Series(finite)), None if samples is None else samples[finite]
-            numbers = None if numbers is None else numbers[finite]
-            features = {view: {c: a[finite] for c, a in cols.items()} for view, cols in features.items()}
+            keys, samples, numbers, features = _online_rows(finite, keys, samples, numbers, features)
             notes.append(said)
         return TrainingSet(
             keys["entity_id"].to_numpy(),
@@ -528,6 +524,22 @@ class FeatureStore:
             first.record_fs,
             numbers,
         )
+
+
+def _online_rows(
+    keep: np.ndarray,
+    keys: pl.DataFrame,
+    samples: np.ndarray | None,
+    numbers: np.ndarray | None,
+    features: dict[str, dict[str, np.ndarray]],
+) -> tuple[pl.DataFrame, np.ndarray | None, np.ndarray | None, dict[str, dict[str, np.ndarray]]]:
+    """The rows `keep` marks of a new record's keys, samples, beat numbers and every view's columns, together."""
+    return (
+        keys.filter(pl.Series(keep)),
+        None if samples is None else samples[keep],
+        None if numbers is None else numbers[keep],
+        {view: {c: a[keep] for c, a in cols.items()} for view, cols in features.items()},
+    )
 
 
 def finite_rows(features: dict[str, dict[str, np.ndarray]], record: Path | str) -> tuple[np.ndarray, str]:
