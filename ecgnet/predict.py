@@ -363,10 +363,13 @@ class BeatTrend:
 TREND_BINS = 288  # a day in 5-minute bins; a shorter record in as many, a minute long at least
 
 
-def beat_trend(onsets_s: np.ndarray, predicted: np.ndarray, n_classes: int) -> BeatTrend:
+def beat_trend(
+    onsets_s: np.ndarray, predicted: np.ndarray, n_classes: int, numbers: np.ndarray | None = None
+) -> BeatTrend:
     """`BeatTrend` of beats at `onsets_s` (s, in time order) predicted as `predicted`: bins of a minute,
     or longer so that a record makes at most `TREND_BINS`. The rate reads only the intervals between beats
-    that follow within `RUN_GAP_S` twice over (a dropout's unscored beats are no pause)."""
+    that follow within `RUN_GAP_S` twice over and, given each row's beat number (`Prediction.beat_numbers`),
+    between a beat and the next: a dropout's unscored beats are no pause, nor is the span across them."""
     onsets_s, predicted = np.asarray(onsets_s, np.float64), np.asarray(predicted)
     span = float(onsets_s[-1]) if len(onsets_s) else 0.0
     width = max(60.0, np.ceil(span / TREND_BINS / 60.0) * 60.0)
@@ -377,6 +380,8 @@ def beat_trend(onsets_s: np.ndarray, predicted: np.ndarray, n_classes: int) -> B
     np.add.at(counts, (at, predicted), 1)
     rr = np.diff(onsets_s)
     kept = rr <= 2 * RUN_GAP_S
+    if numbers is not None:
+        kept &= np.diff(np.asarray(numbers)) == 1
     rate = np.full(len(edges) - 1, np.nan)
     for b in np.unique(at[1:][kept]):
         rate[b] = 60.0 / np.median(rr[kept & (at[1:] == b)])
@@ -388,7 +393,7 @@ def draw_timeline(pred: Prediction, task: TaskSpec, out: Path) -> None:
     predicted class), or a beats task's heart rate and beats of each class but the first (N) per bin."""
     window = task.window
     if task.unit == "beat" and pred.onsets_s is not None:
-        trend = beat_trend(pred.onsets_s, pred.probs.argmax(axis=1), len(pred.classes))
+        trend = beat_trend(pred.onsets_s, pred.probs.argmax(axis=1), len(pred.classes), pred.beat_numbers)
         title = f"{pred.record}: {len(pred.ids)} beats, {pred.uri}"
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(beat_timeline_png(trend.edges_s, trend.rate_bpm, trend.counts, pred.classes, title))

@@ -110,8 +110,8 @@ def test_a_records_ectopic_beats_are_counted_with_their_pairs_and_runs():
 
 def test_a_records_beats_over_time_are_its_rate_and_its_beats_of_each_class_per_bin():
     """MIT-BIH 223's own labels read as predictions: minute bins over its 30 minutes, every beat in one, the
-    rate of a bin the median of the intervals ending in it (a pause of more than twice `RUN_GAP_S` left out),
-    and the picture drawn from them."""
+    rate of a bin the median of the intervals ending in it (a pause of more than twice `RUN_GAP_S` left out,
+    and, given the beat numbers, the span across beats a dropout left unscored), and the picture drawn."""
     import numpy as np
     import wfdb
 
@@ -133,6 +133,18 @@ def test_a_records_beats_over_time_are_its_rate_and_its_beats_of_each_class_per_
     assert (rr[ending] > 3.5).sum() == 1
     rate = beat_trend(paused, predicted, 5).rate_bpm[10]
     assert rate == 60 / np.median(rr[ending & (rr <= 3.0)]) != 60 / np.median(rr[ending])
+    # dropouts left every other beat of 40 s unscored: the spans across them (each under 3 s) are no interval
+    numbers = np.arange(len(onsets))
+    scored = ~((onsets >= 610) & (onsets < 650) & (numbers % 2 == 1))
+    gapped = beat_trend(onsets[scored], predicted[scored], 5, numbers[scored])
+    both = scored[1:] & scored[:-1]  # the intervals of consecutive beats, both scored
+    minute = (onsets[1:] >= 600) & (onsets[1:] < 660)
+    assert gapped.rate_bpm[10] == 60 / np.median(np.diff(onsets)[minute & both])
+    kept, at = onsets[scored], (onsets[scored][1:] >= 600) & (onsets[scored][1:] < 660)
+    assert (np.diff(kept)[at] <= 3.0).all()  # so only the beat numbers tell them from intervals
+    assert beat_trend(kept, predicted[scored], 5).rate_bpm[10] == 60 / np.median(np.diff(kept)[at])
+    assert 60 / np.median(np.diff(kept)[at]) < 0.8 * gapped.rate_bpm[10]
+    assert gapped.rate_bpm[9] == trend.rate_bpm[9] and gapped.counts.sum() == scored.sum()
     png = beat_timeline_png(trend.edges_s, trend.rate_bpm, trend.counts, classes, "223")
     assert png.startswith(b"\x89PNG")
 
