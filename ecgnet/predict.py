@@ -14,6 +14,7 @@ from mlflow.exceptions import MlflowException
 
 from feature_store.config import MAX_RECORD_VALUES_ENV
 from feature_store.sources.base import clock
+from feature_store.sources.edf_record import edf_file, is_edf
 from feature_store.tasks import RecordWindows, TaskSpec
 from feature_store.views.online import NothingClear, Section, record_sections
 from feature_store.views.store import FeatureStore
@@ -156,9 +157,10 @@ def predict(
     """The champion's probabilities for every row of one record. A record read in sections keeps the packed
     inputs of up to `explain_rows` rows per predicted class (`SectionSample`) for `explain_prediction`."""
     record = record_path(Path(record))
-    if not Path(f"{record}.hea").is_file():
+    if not Path(f"{record}.hea").is_file() and edf_file(record) is None:
         raise ValueError(
-            f"{record}.hea not found; fix: give the record path without extension, e.g. data/sample/mitdb/100"
+            f"{record}.hea (or {record}.edf) not found; fix: give the record path without extension, e.g. "
+            "data/sample/mitdb/100"
         )
     champion = champion or load_champion(task, workspace)
     views, store = champion.views, FeatureStore(workspace.store, workspace.features)
@@ -238,8 +240,11 @@ def _sections_note(record: Path, sections: list[Section], one_row: bool) -> str:
 
 def record_path(path: Path) -> Path:
     """A record as wfdb names it, without extension: `100.hea` or `100.dat` (a shell's completion) is record
-    100 where its header is there; WFDB record names hold no dot, so the suffix is never the name's."""
+    100 where its header is there; WFDB record names hold no dot, so the suffix is never the name's. An EDF
+    file (`night.edf`) is the record of its name without the suffix, where no header names it."""
     if path.suffix and not path.is_dir() and path.with_suffix(".hea").is_file():
+        return path.with_suffix("")
+    if is_edf(path) and edf_file(path.with_suffix("")) == path:
         return path.with_suffix("")
     return path
 

@@ -71,7 +71,18 @@ def test_the_code_location_loads_without_torch_mlflow_scikit_learn_matplotlib_sc
     import subprocess
     import sys
 
-    heavy = ("torch", "mlflow", "sklearn", "matplotlib", "captum", "scipy", "wfdb", "pandas", "pyarrow.dataset")
+    heavy = (
+        "torch",
+        "mlflow",
+        "sklearn",
+        "matplotlib",
+        "captum",
+        "scipy",
+        "wfdb",
+        "edfio",
+        "pandas",
+        "pyarrow.dataset",
+    )
     probe = f"import sys, pipelines.definitions; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]

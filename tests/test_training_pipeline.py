@@ -385,6 +385,32 @@ def test_predict_reads_leads_by_name_whatever_their_order(trained, tmp_path, cap
     assert any("2 dropout(s)" in n or "beats touch a dropout in MLII" in n for n in sectioned.notes)
 
 
+def test_a_record_exported_as_edf_is_scored_as_its_wfdb_original(trained, tmp_path, capsys):
+    """MIT-BIH 232 written as EDF with its annotations, as a Holter exports a recording: its beats get the
+    original's probabilities, read whole, in sections, and from the command line given the .edf itself."""
+    from ecgnet.predict import predict
+    from feature_store.workspace import Workspace
+    from tests.records import write_edf
+
+    _, home = trained
+    original = predict(MITDB / "232", BEATS, Workspace(home))
+    record = write_edf(MITDB / "232", tmp_path, "holter", atr=True)  # whole seconds: 0.56 s shorter
+    edf = predict(record, BEATS, Workspace(home))
+    assert edf.samples is not None and original.samples is not None
+    kept = np.isin(original.samples, edf.samples)
+    assert edf.samples.tolist() == original.samples[kept].tolist() and (~kept).sum() <= 2
+    np.testing.assert_allclose(edf.probs, original.probs[kept], rtol=0, atol=2e-3)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ECGNET_MAX_RECORD_VALUES", "300000")
+        sectioned = predict(record, BEATS, Workspace(home))
+    assert sectioned.notes[0].startswith("the record is over ECGNET_MAX_RECORD_VALUES: read in 5 sections")
+    assert sectioned.ids.tolist() == edf.ids.tolist()
+    np.testing.assert_allclose(sectioned.probs, edf.probs, rtol=0, atol=1e-6)
+    capsys.readouterr()
+    assert ecgnet_main(["predict", f"{record}.edf", "--home", str(home)]) == 0
+    assert f"{record}: " in capsys.readouterr().out
+
+
 def _record(home) -> str:
     """A record that was ingested (and so has stored features to compare with)."""
     return RawStore(home / "store").scan_records().select("path").collect()["path"][0]

@@ -34,6 +34,7 @@ ALIASES = {
     "AVR": "aVR",
     "AVL": "aVL",
     "AVF": "aVF",
+    "EKG": "ECG",
 }
 
 
@@ -52,7 +53,11 @@ def canonical(name: str | None) -> str | None:
         return None
     key = _key(name)
     numbered = re.fullmatch(r"ecg(\d)", key)  # the n-th unnamed lead of a recorder: ECG1, ECG 2, ECG_3
-    return f"ECG{numbered.group(1)}" if numbered else _CANONICAL.get(key)
+    if numbered:
+        return f"ECG{numbered.group(1)}"
+    # EDF+ names a signal by its type, a space and its lead ("ECG II", "EKG V2"; edfplus.info, standard texts)
+    typed = re.fullmatch(r"(?:ecg|ekg)\s+(\S.*)", name.strip(), re.IGNORECASE)
+    return _CANONICAL.get(key) or (_CANONICAL.get(_key(typed.group(1))) if typed else None)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from ..config import IngestConfig
 from .annotated import AnnotatedBeatSource
 from .base import RecordRef, Source
 from .challenge import ADMISSION, DX, ChallengeSource
+from .edf_record import EDF_SUFFIX, edf_file
 from .files import is_regular, read_head
 from .folder_tables import PATIENTS, REFERENCE, nearest_table, read_pairs
 from .header_text import is_multi_segment, named_files
@@ -24,7 +25,7 @@ SOURCES: dict[str, Source] = {
     s.kind: s for s in (PtbxlSource(), ChallengeSource(), AnnotatedBeatSource(), PlainWfdbSource())
 }
 KINDS = tuple(SOURCES)
-_RECORD_SUFFIXES = {".hea", ".dat", ".mat", ".atr", ".xyz"}
+_RECORD_SUFFIXES = {".hea", ".dat", ".mat", ".atr", ".xyz", EDF_SUFFIX, EDF_SUFFIX.upper()}
 
 
 def check_folders(folders: list[Path]) -> None:
@@ -45,16 +46,18 @@ def discover(folders: list[Path], cfg: IngestConfig) -> dict[str, list[RecordRef
         for root in ptbxl_roots:
             found["ptbxl"].extend(discover_ptbxl(root, cfg))
         headers = [h for h in sorted(folder.rglob("*.hea")) if not any(root in h.parents for root in ptbxl_roots)]
+        # an EDF file is a record where no header names it (`edf_record`): read as its header would be
+        edfs = [f for f in sorted(folder.rglob("*.[eE][dD][fF]")) if edf_file(f.with_suffix("")) == f]
         # a header naming itself as its own segment stays a record (and is quarantined when read), not lost
         segments = {seg for hea in headers if is_multi_segment(hea) for seg in named_files(hea, depth=0) if seg != hea}
         tables: dict[Path, _Tables] = {}  # a records folder -> the tables serving it
         read = cache(read_pairs)  # one table may serve many folders (subfolders under one REFERENCE.csv)
-        for hea in headers:
-            if hea not in segments:  # a segment is read through its multi-segment record
-                path, kind = hea.with_suffix(""), _kind(hea.with_suffix(""))
-                if hea.parent not in tables:
-                    tables[hea.parent] = _Tables.of(hea.parent, folder, read)
-                found[kind].append(RecordRef(kind, path, folder, tables[hea.parent].meta(path.name, kind)))
+        # a segment is read through its multi-segment record
+        for file in [hea for hea in headers if hea not in segments] + edfs:
+            path, kind = file.with_suffix(""), _kind(file.with_suffix(""))
+            if file.parent not in tables:
+                tables[file.parent] = _Tables.of(file.parent, folder, read)
+            found[kind].append(RecordRef(kind, path, folder, tables[file.parent].meta(path.name, kind)))
     return {kind: sorted(found.get(kind, []), key=lambda r: str(r.path)) for kind in KINDS}
 
 

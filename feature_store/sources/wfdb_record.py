@@ -18,6 +18,7 @@ import numpy as np
 
 from ..config import IngestConfig
 from ..transforms.dropouts import lead_off_runs, runs
+from .edf_record import edf_file, edf_layout, open_edf, read_edf_frames
 from .errors import EveryLeadFlat, RecordError
 from .files import HEADER_LIMIT, read_head
 from .header_text import BaseTime, base_time, header_lines, named_files, without_base_time
@@ -109,6 +110,9 @@ class DeclaredSize:
 
 def declared_size(path: Path) -> DeclaredSize:
     """What the record's header declares, without reading its signal (RecordError if unreadable)."""
+    if (edf := edf_file(path)) is not None:
+        layout = edf_layout(open_edf(edf), edf)
+        return DeclaredSize(layout.frames, sum(layout.samps_per_frame), layout.fs)
     hea = path.with_name(path.name + ".hea")
     if not hea.is_file():
         raise RecordError("header_unreadable", f"{hea}: header file not found; fix: restore the .hea")
@@ -124,6 +128,20 @@ def declared_size(path: Path) -> DeclaredSize:
     return DeclaredSize(header.sig_len, per_frame, float(header.fs or 0), skew)
 
 
+@dataclass(frozen=True)
+class _Read:
+    """What a record's files give before the checks every format shares (`read_wfdb`)."""
+
+    leads: list[str]
+    signal: np.ndarray  # (leads, samples) float32, mV, NaN where invalid
+    fs: float  # the ECG leads' rate
+    gains: list[float]
+    record_id: str
+    comments: list[str]
+    recorded_at: dt.datetime | None
+    notes: list[str]
+
+
 def read_wfdb(
     path: Path,
     cfg: IngestConfig,
@@ -132,8 +150,9 @@ def read_wfdb(
     keep_dropouts: bool = False,
     flat_as_dropout: bool = False,
 ) -> WfdbSignal:
-    """Read `path` (.hea + signal files, or a multi-segment record's segments), check it and return
-    its ECG leads in mV, leads x samples; signals that are not ECG leads are left out with a note.
+    """Read `path` (.hea + signal files, a multi-segment record's segments, or an EDF file where no header
+    names the record: `edf_record`), check it and return its ECG leads in mV, leads x samples; signals
+    that are not ECG leads are left out with a note.
     `frames`: only frames [start, stop) (a window of a record too long to read whole: the size limit
     applies to the window, edges are not trimmed and the minimum duration is the caller's).
     `keep_dropouts`: runs of invalid samples too long to interpolate do not refuse the record; they are
@@ -142,38 +161,13 @@ def read_wfdb(
     A lead flat throughout (not every lead) is left out with a note; with `flat_as_dropout` (ingest's windows
     of one long record, which must all hold the record's leads) it stays, as a dropout of the whole read, and so
     does every lead where all are flat (the recorder writing no signal through the window)."""
-    import wfdb
-
-    hea = path.with_name(path.name + ".hea")
-    if not hea.is_file():
-        raise RecordError("header_unreadable", f"{hea}: header file not found; fix: restore the .hea")
-    text, notes = read_head(hea), []
-    _check_record_line(text, hea)
-    base = base_time(text)
-    if not base.standard and base.at is None:
-        notes.append(f"base date/time {base.written!r} is not a date wfdb or ingest reads; kept as unknown")
-    with _readable(path, text, base) as where:
-        header = _read_header(where, path)
-        multi = isinstance(header, wfdb.MultiRecord)
-        if frames is not None and header.sig_len is not None:
-            frames = (frames[0], min(frames[1], header.sig_len))
-        _check_header(header, text, path, cfg, multi, None if frames is None else frames[1] - frames[0])
-        # a window of a long record may fall wholly inside one lead's dropout: the lead stays, as in the others
-        keep_empty = keep_dropouts and frames is not None
-        leads, signal, spf, dropped, gains = _read_leads(where, path, header, multi, frames, keep_empty=keep_empty)
-    fs = float(header.fs) * spf  # a multi-frequency record's ECG runs at a multiple of the frame rate
-    _check_fs(fs, path, cfg)
-    expected = header.sig_len if frames is None else frames[1] - frames[0]
-    if expected is not None and signal.shape[1] != expected * spf:
-        raise RecordError(
-            "length_mismatch",
-            f"{path}: {signal.shape[1] // spf} frames read, header declares "
-            f"{header.sig_len}; fix: correct the length in {path.name}.hea",
-        )
+    edf = edf_file(path)
+    read = _read_files(path, cfg, frames, keep_dropouts) if edf is None else _read_edf(path, edf, cfg, frames)
+    leads, signal, fs, notes = read.leads, read.signal, read.fs, list(read.notes)
     # a reader that keeps dropouts keeps the record's sample numbers too (annotations, `record@sample` rows count
     # them): an edge where a lead has no samples yet is that lead's dropout, not trimmed off
     signal, repaired = repair_gaps(signal, max_gap=int(cfg.max_gap_s * fs), trim=frames is None and not keep_dropouts)
-    notes += dropped + ([repaired] if repaired else [])
+    notes += [repaired] if repaired else []
     dropouts: tuple[Dropout, ...] = ()
     invalid = None
     if keep_dropouts:
@@ -181,7 +175,7 @@ def read_wfdb(
         signal, dropouts = bridge_dropouts(signal, leads)  # the reader says what it kept out, for its leads
     # a lead flat the whole read (an electrode never attached, a channel the recorder wrote as zeros) is
     # left out as an absent one is, so that the leads a task reads still serve it
-    flat = _check_values(signal, leads, path, cfg, fs, invalid, gains=gains, every_flat=flat_as_dropout)
+    flat = _check_values(signal, leads, path, cfg, fs, invalid, gains=read.gains, every_flat=flat_as_dropout)
     if flat and flat_as_dropout:  # an electrode off through a window of hours: that lead's beats there are out
         dropouts = (*(d for d in dropouts if d.lead not in flat), *(Dropout(lead, 0, signal.shape[1]) for lead in flat))
     elif flat:
@@ -202,17 +196,72 @@ def read_wfdb(
             f"IngestConfig.min_duration_s ({cfg.min_duration_s:g} s); fix: remove the record or restore its signal",
         )
     return WfdbSignal(
-        record_id=path.name if multi else str(header.record_name),
+        record_id=read.record_id,
         path=path,
         fs=fs,
         lead_names=leads,
         signal=signal.astype(np.float32, copy=False),
-        comments=list(header.comments or []),
-        recorded_at=base.at if not base.standard else _recorded_at(header),
+        comments=read.comments,
+        recorded_at=read.recorded_at,
         notes=tuple(notes),
         dropouts=dropouts,
         flat_leads=tuple(flat),
     )
+
+
+def _read_files(path: Path, cfg: IngestConfig, frames: tuple[int, int] | None, keep_dropouts: bool) -> _Read:
+    """The ECG leads of a record named by its header, read from its signal files (or segments)."""
+    import wfdb
+
+    hea = path.with_name(path.name + ".hea")
+    if not hea.is_file():
+        raise RecordError("header_unreadable", f"{hea}: header file not found; fix: restore the .hea")
+    text, notes = read_head(hea), []
+    _check_record_line(text, hea)
+    base = base_time(text)
+    if not base.standard and base.at is None:
+        notes.append(f"base date/time {base.written!r} is not a date wfdb or ingest reads; kept as unknown")
+    with _readable(path, text, base) as where:
+        header = _read_header(where, path)
+        multi = isinstance(header, wfdb.MultiRecord)
+        if frames is not None and header.sig_len is not None:
+            frames = (frames[0], min(frames[1], header.sig_len))
+        _check_header(header, text, path, cfg, multi, None if frames is None else frames[1] - frames[0])
+        # a window of a long record may fall wholly inside one lead's dropout: the lead stays, as in the others
+        keep_empty = keep_dropouts and frames is not None
+        leads, signal, spf, dropped, gains = _read_leads(where, path, header, multi, frames, keep_empty=keep_empty)
+    fs = float(header.fs) * spf  # a multi-frequency record's ECG runs at a multiple of the frame rate
+    _check_fs(fs, f"{path}.hea", cfg)
+    expected = header.sig_len if frames is None else frames[1] - frames[0]
+    if expected is not None and signal.shape[1] != expected * spf:
+        raise RecordError(
+            "length_mismatch",
+            f"{path}: {signal.shape[1] // spf} frames read, header declares "
+            f"{header.sig_len}; fix: correct the length in {path.name}.hea",
+        )
+    return _Read(
+        leads,
+        signal,
+        fs,
+        gains,
+        path.name if multi else str(header.record_name),
+        list(header.comments or []),
+        base.at if not base.standard else _recorded_at(header),
+        notes + dropped,
+    )
+
+
+def _read_edf(path: Path, file: Path, cfg: IngestConfig, frames: tuple[int, int] | None) -> _Read:
+    """The ECG leads of a record in an EDF file, checked against the size limit before a sample is read."""
+    edf = open_edf(file)
+    layout = edf_layout(edf, file)
+    wanted = layout.frames if frames is None else min(frames[1], layout.frames) - frames[0]
+    _check_size(max(0, wanted) * sum(layout.samps_per_frame), str(file), cfg)
+    read = read_edf_frames(path, file, frames, edf)
+    leads, signal, spf, dropped, gains = _ecg_leads(read.record, path)
+    fs = layout.fs * spf
+    _check_fs(fs, str(file), cfg)
+    return _Read(leads, signal.astype(np.float32), fs, gains, path.name, [], read.recorded_at, [*read.notes, *dropped])
 
 
 def flat_note(flat: list[str] | tuple[str, ...], cfg: IngestConfig) -> str:
@@ -426,7 +475,7 @@ def _check_header(
     """`window`: frames read when the record is read in windows (the size limit applies to them)."""
     hea = f"{path}.hea"
     if not header.fs or header.fs <= 0:
-        _check_fs(float(header.fs or 0), path, cfg)
+        _check_fs(float(header.fs or 0), f"{path}.hea", cfg)
     if not header.n_sig:
         raise RecordError(
             "no_signals",
@@ -573,12 +622,13 @@ def _check_record_line(text: str, hea: Path) -> None:
         )
 
 
-def _check_fs(fs: float, path: Path, cfg: IngestConfig) -> None:
-    """The ECG leads' rate must be a known one, within 0.5 % (62.4725 Hz frames x 4 is 250 Hz)."""
+def _check_fs(fs: float, where: str, cfg: IngestConfig) -> None:
+    """The ECG leads' rate must be a known one, within 0.5 % (62.4725 Hz frames x 4 is 250 Hz); `where`: the
+    file that says it (a header, an EDF file)."""
     if not any(abs(fs - known) <= 0.005 * known for known in cfg.known_fs):
         raise RecordError(
             "unknown_fs",
-            f"{path}.hea: the ECG leads' sampling frequency {fs:g} Hz is not a known ECG "
+            f"{where}: the ECG leads' sampling frequency {fs:g} Hz is not a known ECG "
             f"rate {list(cfg.known_fs)}; fix: correct the header, or add the rate to IngestConfig.known_fs "
             "(ECGNET_KNOWN_FS for the pipeline and predict)",
         )
