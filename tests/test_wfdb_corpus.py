@@ -400,3 +400,18 @@ def test_a_record_read_in_pieces_is_the_record_read_at_once(name, tmp_path, cfg,
         assert once.lead_names == ["MLII"] and "has no samples" in " ".join(once.notes)
     if name == "v5-gaps":
         assert [(d.lead, d.start, d.stop) for d in once.dropouts] == [("V5", 900, 2100)]
+
+
+@pytest.mark.skipif(
+    not (CORPUS / "test_generator_2.edf").is_file(), reason="the corpus's EDF copy (2.7 MB) is not in the subset"
+)
+def test_the_corpus_edf_copy_of_a_record_reads_as_its_header_does(tmp_path, cfg):
+    """wfdb-python's test_generator_2 as its header and .dat, and as the EDF file another program wrote of
+    it: read alone (no header beside it), the EDF gives the same ECG lead, rate, start and values."""
+    import shutil
+
+    shutil.copyfile(CORPUS / "test_generator_2.edf", tmp_path / "test_generator_2.edf")
+    header, edf = read_wfdb(CORPUS / "test_generator_2", cfg), read_wfdb(tmp_path / "test_generator_2", cfg)
+    assert edf.lead_names == header.lead_names == ["ECG"] and edf.fs == header.fs == 200.0
+    assert edf.signal.shape == header.signal.shape == (1, 120_000) and edf.recorded_at == header.recorded_at
+    np.testing.assert_allclose(edf.signal, header.signal, rtol=0, atol=2e-5)  # the header's gain: 32.7675/uV
