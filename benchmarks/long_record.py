@@ -2,7 +2,8 @@
 row in one pass (the baseline: `predict` before 2026-12-07), in one run; then the beats and the af task's rows of
 the same record read in sections (as `predict` reads a record over ECGNET_MAX_RECORD_VALUES, here lowered to make
 it one) against a whole read (the baseline: within the limit; beyond it, `predict` refused before 2026-12-07,
-and the beats task until later that day).
+and the beats task until later that day); and the beats of the same record written as EDF, whole and in sections,
+against the WFDB reads (the baseline).
 
 The long record is a scaling input, not a patient: consecutive MIT-BIH records whose leads are MLII and V1
 (the paced ones left out), end to end with their `.atr`, until it is `--hours` long. Each setting runs in
@@ -29,6 +30,7 @@ import numpy as np
 import wfdb
 
 from benchmarks.common import mitdb_or_skip
+from benchmarks.tiles import write_edf
 from ecgnet.config import CPU_SCORE_ROWS
 from feature_store.config import MAX_RECORD_VALUES_ENV
 
@@ -120,7 +122,9 @@ def main(argv: list[str] | None = None) -> None:
     if mitdb is None:
         return
     if args.build is not None:
-        print(long_record(mitdb, args.hours, args.build))
+        record = long_record(mitdb, args.hours, args.build)
+        write_edf(record, args.build / "edf", record.name, atr=True)  # the same record as a Holter exports it
+        print(record)
         return
     with tempfile.TemporaryDirectory() as tmp:
         # built in a process of its own: a worker's peak resident set starts from this process's own, which
@@ -137,11 +141,10 @@ def main(argv: list[str] | None = None) -> None:
         limit = 2 * frames // SECTIONS  # values over both leads: about SECTIONS sections
         sectioned = {
             task: {name: _run(record, args.home, CPU_SCORE_ROWS, task, lim) for name, lim in reads}
-            for task, reads in (
-                ("beats", (("whole", None), ("sections", limit))),
-                ("af", (("whole", None), ("sections", limit))),
-            )
+            for task, reads in (("beats", sectioned_reads(limit)), ("af", sectioned_reads(limit)))
         }
+        edf = record.parent / "edf" / record.name
+        exported = {name: _run(edf, args.home, CPU_SCORE_ROWS, "beats", lim) for name, lim in sectioned_reads(limit)}
     for name, run in beats.items():
         assert run is not None
         print(
@@ -154,6 +157,32 @@ def main(argv: list[str] | None = None) -> None:
     print(f"same predicted classes: {'yes' if before['classes'] == now['classes'] else 'NO'} ({now['classes']})")
     for task, runs in sectioned.items():
         _compare(task, runs["whole"], runs["sections"], limit)
+    for how, run in exported.items():
+        _compare_edf(how, sectioned["beats"][how], run)
+
+
+def sectioned_reads(limit: int) -> tuple[tuple[str, int | None], ...]:
+    """A read of the whole record, and one in sections under `limit` values."""
+    return (("whole", None), ("sections", limit))
+
+
+def _compare_edf(how: str, wfdb_run: dict | None, edf_run: dict | None) -> None:
+    """The beats of the record written as EDF against its WFDB original (the baseline), both read `how`."""
+    if wfdb_run is None or edf_run is None:
+        return
+    took = f"{edf_run['seconds']:.1f} s, {edf_run['peak_gb']:.2f} GB peak"
+    base = f"{wfdb_run['seconds']:.1f} s, {wfdb_run['peak_gb']:.2f} GB"
+    print(f"beats, the record as EDF, read {how}: {edf_run['rows']:,} beats in {took} (WFDB, the baseline: {base})")
+    time_ratio, memory_ratio = wfdb_run["seconds"] / edf_run["seconds"], wfdb_run["peak_gb"] / edf_run["peak_gb"]
+    print(f"beats as EDF, read {how}: time WFDB / EDF {time_ratio:.2f}x, peak memory WFDB / EDF {memory_ratio:.2f}x")
+    probs = dict(zip(wfdb_run["ids"], wfdb_run["probs"]))
+    gaps = [
+        np.abs(np.array(p) - np.array(probs[i])).max() for i, p in zip(edf_run["ids"], edf_run["probs"]) if i in probs
+    ]
+    print(
+        f"beats as EDF, read {how}: {len(gaps):,} of its {edf_run['rows']:,} beats are the WFDB read's (the EDF "
+        f"ends at its last whole second); largest probability difference on them: {max(gaps, default=None)}"
+    )
 
 
 def _compare(task: str, whole: dict | None, sections: dict | None, limit: int) -> None:

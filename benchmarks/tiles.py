@@ -1,11 +1,14 @@
 """Copies of real WFDB records under new names, for scaling benchmarks and tests: the header rewritten
-with the new name, every other file hard-linked (copied where links cannot be made)."""
+with the new name, every other file hard-linked (copied where links cannot be made); and copies written
+as EDF, as a recorder exports them."""
 
 from __future__ import annotations
 
 import os
 import shutil
 from pathlib import Path
+
+import numpy as np
 
 
 def renamed_header(text: str, old: str, new: str) -> str:
@@ -53,3 +56,55 @@ def tile(folder: Path, factor: int, dst: Path, skip: tuple[str, ...] = ()) -> in
         for k in range(factor):
             copy_record(record, dst, record.name if k == 0 else f"{record.name}c{k}", link=True)
     return len(records) * factor
+
+
+def write_edf(
+    src: Path,
+    dst_dir: Path,
+    name: str,
+    *,
+    atr: bool = False,
+    units: str = "mV",
+    labels: list[str] | None = None,
+    fs: float | None = None,
+) -> Path:
+    """A real record written again as EDF, as a recorder's export would be: the same digital values, each
+    signal's physical range from its header's gain and baseline (EDF writes it in 8 characters, so values
+    agree to about 1e-4 mV), cut to whole seconds (one-second data records). `atr`: its beat annotations
+    beside it; `labels`: the signals named so (the header's names by default); `fs`: the rate the file
+    declares, where a test needs a wrong one. Returns the record path (without extension)."""
+    import edfio
+    import wfdb
+
+    record = wfdb.rdrecord(str(src), physical=False)
+    rate, scale = int(fs or record.fs), {"mV": 1.0, "uV": 1000.0}[units]
+    frames = len(record.d_signal) // rate * rate
+    signals = [
+        edfio.EdfSignal.from_digital(
+            record.d_signal[:frames, i].astype(np.int16),
+            rate,
+            label=name_,
+            physical_dimension=units,
+            physical_range=tuple(scale * (d - record.baseline[i]) / record.adc_gain[i] for d in (-32768, 32767)),
+            digital_range=(-32768, 32767),
+        )
+        for i, name_ in enumerate(labels or record.sig_name)
+    ]
+    dst_dir.mkdir(parents=True, exist_ok=True)
+    edfio.Edf(signals, data_record_duration=1.0).write(dst_dir / f"{name}.edf")
+    if atr:  # the annotations of the stretch written, as an export of it would hold
+        ann = wfdb.rdann(str(src), "atr")
+        kept = ann.sample < frames
+        wfdb.wrann(
+            name,
+            "atr",
+            ann.sample[kept],
+            symbol=[s for s, k in zip(ann.symbol, kept) if k],
+            subtype=ann.subtype[kept],
+            chan=ann.chan[kept],
+            num=ann.num[kept],
+            aux_note=[a for a, k in zip(ann.aux_note, kept) if k],
+            fs=record.fs,
+            write_dir=str(dst_dir),
+        )
+    return dst_dir / name

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import wfdb
 
-from benchmarks.tiles import copy_record
+from benchmarks.tiles import copy_record, write_edf  # noqa: F401 (tests import it from here)
 from feature_store.workspace import SAMPLE_DATA
 
 MITDB = SAMPLE_DATA / "mitdb"
@@ -51,57 +51,6 @@ def rewrite_signal(src: Path, dst_dir: Path, name: str, change, leads: list[int]
     atr = src.with_name(src.name + ".atr")
     if atr.is_file():  # keep the beat annotations with the re-written signal
         shutil.copyfile(atr, dst_dir / f"{name}.atr")
-    return dst_dir / name
-
-
-def write_edf(
-    src: Path,
-    dst_dir: Path,
-    name: str,
-    *,
-    atr: bool = False,
-    units: str = "mV",
-    labels: list[str] | None = None,
-    fs: float | None = None,
-) -> Path:
-    """A real record written again as EDF, as a recorder's export would be: the same digital values, each
-    signal's physical range from its header's gain and baseline (EDF writes it in 8 characters, so values
-    agree to about 1e-4 mV), cut to whole seconds (one-second data records). `atr`: its beat annotations
-    beside it; `labels`: the signals named so (the header's names by default); `fs`: the rate the file
-    declares, where a test needs a wrong one. Returns the record path (without extension)."""
-    import edfio
-
-    record = wfdb.rdrecord(str(src), physical=False)
-    rate, scale = int(fs or record.fs), {"mV": 1.0, "uV": 1000.0}[units]
-    frames = len(record.d_signal) // rate * rate
-    signals = [
-        edfio.EdfSignal.from_digital(
-            record.d_signal[:frames, i].astype(np.int16),
-            rate,
-            label=name_,
-            physical_dimension=units,
-            physical_range=tuple(scale * (d - record.baseline[i]) / record.adc_gain[i] for d in (-32768, 32767)),
-            digital_range=(-32768, 32767),
-        )
-        for i, name_ in enumerate(labels or record.sig_name)
-    ]
-    dst_dir.mkdir(parents=True, exist_ok=True)
-    edfio.Edf(signals, data_record_duration=1.0).write(dst_dir / f"{name}.edf")
-    if atr:  # the annotations of the stretch written, as an export of it would hold
-        ann = wfdb.rdann(str(src), "atr")
-        kept = ann.sample < frames
-        wfdb.wrann(
-            name,
-            "atr",
-            ann.sample[kept],
-            symbol=[s for s, k in zip(ann.symbol, kept) if k],
-            subtype=ann.subtype[kept],
-            chan=ann.chan[kept],
-            num=ann.num[kept],
-            aux_note=[a for a, k in zip(ann.aux_note, kept) if k],
-            fs=record.fs,
-            write_dir=str(dst_dir),
-        )
     return dst_dir / name
 
 

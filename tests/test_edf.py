@@ -13,7 +13,7 @@ from feature_store.sources.wfdb_record import declared_size, read_wfdb
 from tests.records import MITDB, copy_record, write_edf
 
 
-def test_a_real_record_written_as_edf_reads_as_its_header_does(tmp_path, cfg):
+def test_a_real_record_written_as_edf_reads_as_its_header_does(tmp_path, cfg, monkeypatch):
     record = write_edf(MITDB / "223", tmp_path, "night")  # MLII and V1, 360 Hz
     edf, original = read_wfdb(record, cfg), read_wfdb(MITDB / "223", cfg)
     n = edf.signal.shape[1]
@@ -25,6 +25,13 @@ def test_a_real_record_written_as_edf_reads_as_its_header_does(tmp_path, cfg):
     # a window of a long record reads only its data records, and the same values as the whole read
     window = read_wfdb(record, cfg, frames=(360_123, 400_000), keep_dropouts=True)
     np.testing.assert_array_equal(window.signal, edf.signal[:, 360_123:400_000])
+    # read a piece at a time, as a day-long Holter's is (its peak memory a WFDB record's): the same values
+    from feature_store.sources import wfdb_record
+
+    monkeypatch.setattr(wfdb_record, "READ_PIECE_FRAMES", 100_000)
+    np.testing.assert_array_equal(read_wfdb(record, cfg).signal, edf.signal)
+    pieces = read_wfdb(record, cfg, frames=(50_000, 250_001), keep_dropouts=True)
+    np.testing.assert_array_equal(pieces.signal, edf.signal[:, 50_000:250_001])
     # microvolts, as many recorders write them, and EDF+'s lead names ("ECG II": type, space, lead)
     micro = read_wfdb(write_edf(MITDB / "223", tmp_path, "micro", units="uV", labels=["ECG MLII", "ECG V1"]), cfg)
     assert micro.lead_names == ["MLII", "V1"]

@@ -252,16 +252,23 @@ def _read_files(path: Path, cfg: IngestConfig, frames: tuple[int, int] | None, k
 
 
 def _read_edf(path: Path, file: Path, cfg: IngestConfig, frames: tuple[int, int] | None) -> _Read:
-    """The ECG leads of a record in an EDF file, checked against the size limit before a sample is read."""
+    """The ECG leads of a record in an EDF file, checked against the size limit before a sample is read, and
+    read `READ_PIECE_FRAMES` at a time into one float32 array, as a header's signal files are (`_read_leads`)."""
     edf = open_edf(file)
     layout = edf_layout(edf, file)
-    wanted = layout.frames if frames is None else min(frames[1], layout.frames) - frames[0]
-    _check_size(max(0, wanted) * sum(layout.samps_per_frame), str(file), cfg)
-    read = read_edf_frames(path, file, frames, edf)
-    leads, signal, spf, dropped, gains = _ecg_leads(read.record, path)
+    start = 0 if frames is None else max(0, frames[0])
+    stop = layout.frames if frames is None else max(start, min(frames[1], layout.frames))
+    _check_size((stop - start) * sum(layout.samps_per_frame), str(file), cfg)
+    out = np.zeros((0, 0), np.float32)
+    for a in range(start, max(stop, start + 1), READ_PIECE_FRAMES):  # one piece at least: an empty read says so
+        read = read_edf_frames(path, file, (a, min(stop, a + READ_PIECE_FRAMES)), edf)
+        leads, piece, spf, dropped, gains = _ecg_leads(read.record, path)
+        if a == start:
+            out = np.empty((len(leads), (stop - start) * spf), np.float32)
+        out[:, (a - start) * spf : (a - start) * spf + piece.shape[1]] = piece
     fs = layout.fs * spf
     _check_fs(fs, str(file), cfg)
-    return _Read(leads, signal.astype(np.float32), fs, gains, path.name, [], read.recorded_at, [*read.notes, *dropped])
+    return _Read(leads, out, fs, gains, path.name, [], read.recorded_at, [*read.notes, *dropped])
 
 
 def flat_note(flat: list[str] | tuple[str, ...], cfg: IngestConfig) -> str:
