@@ -67,6 +67,16 @@ def test_an_edf_record_with_its_beat_annotations_lands_with_its_originals_beats(
     assert 0 <= original.beats["N"] - edf.beats["N"] <= 2
 
 
+def test_an_edf_file_dropped_into_a_watched_folder_is_news_to_the_sensor(tmp_path):
+    """The sensor launches an ingest when `folder_state` changes: an EDF file is a record file to it."""
+    from feature_store.sources.registry import folder_state
+
+    copy_record(MITDB / "100", tmp_path)
+    before = folder_state([tmp_path])
+    write_edf(MITDB / "223", tmp_path, "night")
+    assert folder_state([tmp_path]) != before
+
+
 def test_an_edf_beside_its_records_own_header_is_not_a_second_record(tmp_path, cfg):
     """wfdb-python's corpus holds test_generator_2 as a header with its .dat and as an .edf: one record."""
     copy_record(MITDB / "100", tmp_path)
