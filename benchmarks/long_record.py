@@ -40,8 +40,9 @@ ONE_PASS = 10**12  # rows a pass: all of them
 
 
 def long_record(mitdb: Path, hours: float, out: Path) -> Path:
-    """MIT-BIH's MLII + V1 records end to end (then again from the first) until `hours` long, as one WFDB
-    record with its beats' `.atr`; its path without extension."""
+    """MIT-BIH's MLII + V1 records end to end (then again from the first) until `hours` long, cut to whole
+    seconds (so that its EDF copy, in one-second data records, is the same record), as one WFDB record with
+    its beats' `.atr`; its path without extension."""
     names = [
         hea.stem
         for hea in sorted(mitdb.glob("*.hea"))
@@ -58,8 +59,11 @@ def long_record(mitdb: Path, hours: float, out: Path) -> Path:
         symbols += ann.symbol
         offset += len(signal)
     leads = {"units": ["mV", "mV"], "sig_name": ["MLII", "V1"], "fmt": ["212", "212"]}
-    wfdb.wrsamp("long", fs=360, p_signal=np.concatenate(signals), write_dir=str(out), **leads)
-    wfdb.wrann("long", "atr", np.concatenate(samples), symbol=symbols, write_dir=str(out))
+    whole = offset // 360 * 360
+    wfdb.wrsamp("long", fs=360, p_signal=np.concatenate(signals)[:whole], write_dir=str(out), **leads)
+    beats = np.concatenate(samples)
+    kept = beats < whole
+    wfdb.wrann("long", "atr", beats[kept], symbol=[s for s, k in zip(symbols, kept) if k], write_dir=str(out))
     return out / "long"
 
 
@@ -180,8 +184,8 @@ def _compare_edf(how: str, wfdb_run: dict | None, edf_run: dict | None) -> None:
         np.abs(np.array(p) - np.array(probs[i])).max() for i, p in zip(edf_run["ids"], edf_run["probs"]) if i in probs
     ]
     print(
-        f"beats as EDF, read {how}: {len(gaps):,} of its {edf_run['rows']:,} beats are the WFDB read's (the EDF "
-        f"ends at its last whole second); largest probability difference on them: {max(gaps, default=None)}"
+        f"beats as EDF, read {how}: {len(gaps):,} of its {edf_run['rows']:,} beats are the WFDB read's; largest "
+        f"probability difference on them: {max(gaps, default=None)}"
     )
 
 
