@@ -121,8 +121,13 @@ def test_edf_files_that_hold_no_readable_recording_are_quarantined_by_name_and_t
     garbled.write_bytes(bytes(raw))
     padded = write_edf(MITDB / "100", folder, "padded").with_suffix(".edf")
     padded.write_bytes(padded.read_bytes() + b"\0" * 100)  # bytes its header does not count
+    loud = write_edf(MITDB / "100", folder, "loud", units="uV").with_suffix(".edf")
+    raw = bytearray(loud.read_bytes())
+    at = 256 + 2 * (16 + 80)  # the signals' physical dimensions: microvolts written as millivolts
+    raw[at : at + 16] = b"mV      mV      "
+    loud.write_bytes(bytes(raw))
     refs = discover([folder], cfg)["wfdb"]
-    names = ["cut", "gaps", "garbled", "good", "hypnogram", "notes", "padded", "slow"]
+    names = ["cut", "gaps", "garbled", "good", "hypnogram", "loud", "notes", "padded", "slow"]
     assert sorted(r.path.name for r in refs) == names
     report = ingest_kind("wfdb", refs, store, cfg)
     assert report.landed == ["good"]
@@ -133,11 +138,13 @@ def test_edf_files_that_hold_no_readable_recording_are_quarantined_by_name_and_t
         "garbled": "header_unreadable",
         "padded": "length_mismatch",
         "hypnogram": "no_signals",
+        "loud": "implausible_amplitude",
         "notes": "header_unreadable",
         "slow": "unknown_fs",
     }
     for name, q in got.items():
         assert f"{name}.{'EDF' if name == 'notes' else 'edf'}" in q.reason and "fix:" in q.reason, q.reason
+    assert "physical range and unit" in got["loud"].reason and ".hea" not in got["loud"].reason
 
 
 def test_an_uncalibrated_signal_is_left_out_and_the_record_read(tmp_path, cfg):

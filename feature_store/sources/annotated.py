@@ -28,6 +28,7 @@ from ..transforms.dropouts import blind_mask, clear_windows, intervals_across, l
 from ..transforms.resample import rate_ratio, resample, resampled_length, rescale_samples
 from .base import BeatBatch, Landed, RecordRef, clock
 from .canonical import RecordRow, base_row
+from .edf_record import declaring_file
 from .errors import EveryLeadFlat, RecordError
 from .rhythm_labels import RHYTHM_CODES, cpsc_start_rhythm, cpsc_statement, rhythm_changes, rhythm_spans
 from .splits import assign, mitdb_extract_of
@@ -270,7 +271,7 @@ class AnnotatedBeatSource:
             if sig.fs != size.fs:  # its windows count frames, its signal samples of them
                 raise RecordError(
                     "too_long",
-                    f"{ref.path}.hea: {size.values:,} samples over all signals, more than IngestConfig."
+                    f"{declaring_file(ref.path)}: {size.values:,} samples over all signals, more than IngestConfig."
                     f"max_record_values ({cfg.max_record_values:,}), and its ECG holds {sig.fs / size.fs:g} samples a "
                     "frame, which ingest does not read in windows; fix: raise the limit (ECGNET_MAX_RECORD_VALUES), "
                     "or split the record into shorter ones (wfdb.rdrecord with sampfrom/sampto, then wfdb.wrsamp)",
@@ -294,7 +295,7 @@ class AnnotatedBeatSource:
         if silent == len(pieces):  # what a whole read refuses: no window holds a signal
             raise EveryLeadFlat(
                 f"{ref.path}: every lead is flat (peak-to-peak < {cfg.flat_mv:g} mV) in every window of the record; "
-                f"fix: check the electrodes, or the ADC gain and units of the signal lines of {ref.path.name}.hea"
+                f"fix: check the electrodes, or the gain and units of the signals in {declaring_file(ref.path).name}"
             )
         leads = len(first.lead_names)
         windows = np.concatenate(pieces) if pieces else np.zeros((0, leads, cfg.context_samples), np.float32)
@@ -349,9 +350,10 @@ def _whole_signal_needed(ref: RecordRef, cfg: IngestConfig, size: DeclaredSize) 
     """A record with rhythm episodes (CPSC 2021, AFDB) is stored whole for the af task's windows."""
     return RecordError(
         "too_long",
-        f"{ref.path}.hea: {size.values:,} samples over all signals, more than IngestConfig.max_record_values "
-        f"({cfg.max_record_values:,}), and its rhythm episodes need the whole signal stored; fix: split the "
-        "record into shorter ones (wfdb.rdrecord with sampfrom/sampto, then wfdb.wrsamp), or raise the limit",
+        f"{declaring_file(ref.path)}: {size.values:,} samples over all signals, more than IngestConfig."
+        f"max_record_values ({cfg.max_record_values:,}), and its rhythm episodes need the whole signal stored; "
+        "fix: split the record into shorter ones (wfdb.rdrecord with sampfrom/sampto, then wfdb.wrsamp), or raise "
+        "the limit",
     )
 
 

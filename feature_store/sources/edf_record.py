@@ -42,6 +42,12 @@ def edf_file(path: Path) -> Path | None:
     return None
 
 
+def declaring_file(path: Path) -> Path:
+    """The file that declares record `path` (its signals' names, units and gains), for messages to name: its
+    WFDB header, or its EDF file where no header names it."""
+    return edf_file(path) or path.with_name(path.name + ".hea")
+
+
 def is_edf(file: Path) -> bool:
     """`file` is named as an EDF file is."""
     return file.suffix.lower() == EDF_SUFFIX

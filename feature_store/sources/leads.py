@@ -67,16 +67,16 @@ class Leads:
     dropped: list[str]  # header names of the signals dropped
 
 
-def resolve_leads(names: list[str | None], path: str) -> Leads:
-    """Canonical names of the ECG leads among a record's signals; RecordError when none is known or
-    two signals claim one lead."""
+def resolve_leads(names: list[str | None], declared_in: str) -> Leads:
+    """Canonical names of the ECG leads among a record's signals (`declared_in`: the file that names them, a
+    header or an EDF file, for messages); RecordError when none is known or two signals claim one lead."""
     kept = [(i, lead) for i, n in enumerate(names) if (lead := canonical(n)) is not None]
     shown = [n or f"signal {i + 1} (no name)" for i, n in enumerate(names)]  # as messages and notes name them
     dropped = [shown[i] for i, n in enumerate(names) if canonical(n) is None]
     if not kept:
         raise RecordError(
             "unknown_lead",
-            f"{path}.hea: no known ECG lead among its signals {shown}; fix: name the leads in the header "
+            f"{declared_in}: no known ECG lead among its signals {shown}; fix: name the leads in the header "
             f"(one of {list(STANDARD_12 + OTHER)}) or add an alias in feature_store/sources/leads.py",
         )
     seen: dict[str, str] = {}
@@ -84,7 +84,7 @@ def resolve_leads(names: list[str | None], path: str) -> Leads:
         if name in seen:
             raise RecordError(
                 "duplicate_lead",
-                f"{path}.hea: signals {seen[name]!r} and {names[i]!r} are both lead {name}; fix: correct the "
+                f"{declared_in}: signals {seen[name]!r} and {names[i]!r} are both lead {name}; fix: correct the "
                 "lead names in the header so each lead appears once",
             )
         seen[name] = shown[i]  # the header's own name: a kept signal always has one

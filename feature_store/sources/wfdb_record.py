@@ -18,7 +18,7 @@ import numpy as np
 
 from ..config import IngestConfig
 from ..transforms.dropouts import lead_off_runs, runs
-from .edf_record import edf_file, edf_layout, open_edf, read_edf_frames
+from .edf_record import declaring_file, edf_file, edf_layout, open_edf, read_edf_frames
 from .errors import EveryLeadFlat, RecordError
 from .files import HEADER_LIMIT, read_head
 from .header_text import BaseTime, base_time, header_lines, named_files, without_base_time
@@ -371,7 +371,7 @@ def _ecg_leads(
     names, arrays = list(record.sig_name or []), record.e_p_signal or []
     units = [str(u or "").strip().lower() for u in (record.units or [""] * len(names))]
     spf = [int(n or 1) for n in (record.samps_per_frame or [1] * len(names))]
-    leads = resolve_leads(names, str(path))
+    leads = resolve_leads(names, str(declaring_file(path)))
     empty = {
         i: name in absent
         if absent is not None
@@ -394,8 +394,8 @@ def _ecg_leads(
             "zero_samples" if gaps_only else "unknown_lead",
             f"{path}: no sample of any ECG lead {leads.names}; fix: remove the record"
             if gaps_only
-            else f"{path}.hea: no ECG lead in a voltage unit among {names} ({record.units}); fix: correct the "
-            "units in the header",
+            else f"{declaring_file(path)}: no ECG lead in a voltage unit among {names} ({record.units}); fix: "
+            "correct the units in the header",
         )
     # one rate for the record: the one most ECG leads share (the faster on a tie)
     rate = max({spf[i] for i, _ in candidates}, key=lambda r: (sum(spf[i] == r for i, _ in candidates), r))
@@ -763,6 +763,7 @@ def _check_values(
     gain, refused, not an electrode off. `every_flat`: every lead flat is returned as such, not refused (a
     window of a long record whose recorder wrote no signal there; its reader refuses a record flat in every
     window)."""
+    declared = declaring_file(path)  # the header, or the EDF file
     bad = ~np.isfinite(signal)
     if bad.any():
         counts = {lead: int(n) for lead, n in zip(leads, bad.sum(axis=1)) if n}
@@ -781,8 +782,8 @@ def _check_values(
         raise RecordError(
             "implausible_amplitude",
             f"{path}: lead(s) {loud} reach beyond {cfg.max_abs_mv:g} mV (99.9th percentile of |x|); the header's "
-            "gain, baseline or units are probably wrong; fix: correct the signal lines of "
-            f"{path.name}.hea (gain in adu/mV, baseline in adu, units mV)",
+            f"gain, baseline or units are probably wrong; fix: correct the signals' calibration in {declared.name} "
+            "(a header's gain in adu/mV, baseline in adu, units mV; an EDF file's physical range and unit)",
         )
     if invalid is None:
         ptp = np.ptp(signal, axis=1)
@@ -794,8 +795,8 @@ def _check_values(
     if flat and len(flat) == len(leads) and ptp.max() > 0:
         raise EveryLeadFlat(
             f"{path}: every lead is below {cfg.flat_mv} mV peak-to-peak (largest {ptp.max():.2g} mV): the gain in "
-            f"{path.name}.hea is probably wrong (e.g. 1000x); fix: correct the ADC gain or the units of its "
-            "signal lines",
+            f"{declared.name} is probably wrong (e.g. 1000x); fix: correct the ADC gain or the units of its "
+            "signals",
         )
     known = [g for lead, g in zip(leads, gains or []) if lead not in flat and np.isfinite(g)]
     if flat and known and len(flat) < len(leads):  # a header without gains (multi-segment) says nothing here
@@ -806,8 +807,8 @@ def _check_values(
                 "flat_lead",
                 f"{path}: lead(s) {list(odd)} are below {cfg.flat_mv} mV peak-to-peak at a gain of "
                 f"{', '.join(f'{g:.3g}' for g in odd.values())} adu/mV, over {GAIN_SPREAD:g} times the other "
-                f"leads' ({usual:.3g}): the gain in {path.name}.hea is probably wrong; fix: correct the ADC gain "
-                "of those signal lines",
+                f"leads' ({usual:.3g}): the gain in {declared.name} is probably wrong; fix: correct the ADC gain "
+                "of those signals",
             )
     if flat and len(flat) == len(leads):
         raise EveryLeadFlat(
