@@ -27,8 +27,10 @@ if TYPE_CHECKING:  # torch and mlflow load only when a command runs
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ecgnet")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("predict", help="class probabilities of one WFDB record from the champion model")
-    p.add_argument("record", type=Path, help="record path without extension (data/sample/mitdb/100), or a folder")
+    p = sub.add_parser("predict", help="class probabilities of one WFDB or EDF record from the champion model")
+    p.add_argument(
+        "record", type=Path, help="record path without extension (data/sample/mitdb/100), an .edf file, or a folder"
+    )
     p.add_argument("--task", choices=sorted(TASKS), default=next(iter(TASKS)))
     p.add_argument("--home", type=Path, default=None, help="workspace (default: ECGNET_HOME or .ecgnet/)")
     p.add_argument(
