@@ -202,3 +202,28 @@ def test_a_later_reader_reads_again_what_an_earlier_one_quarantined_and_nothing_
     assert after["annotated"].unchanged == 1 and after["wfdb"].unchanged == 1 and not after["wfdb"].landed
     assert store.scan_quarantine().collect().height == 0
     assert ingest()["annotated"].unchanged == 2  # and once landed, it stays
+
+
+def test_a_signal_file_without_its_header_and_a_bdf_file_are_quarantined_by_name(tmp_path, cfg, store):
+    """What looks like a record's file but no record reads is said, not passed over: a .dat whose header was
+    lost in a copy, and BioSemi's BDF (not read); a header naming a signal file of another name is no stray."""
+    import shutil
+
+    from tests.records import write_edf
+
+    folder = tmp_path / "copied"
+    copy_record(MITDB / "100", folder)
+    copy_record(MITDB / "208", folder, "lost").with_name("lost.hea").unlink()
+    other = copy_record(MITDB / "223", folder, "renamed")
+    other.with_name("renamed.dat").rename(folder / "signal_of_renamed.dat")
+    edit_header(other, "renamed.dat", "signal_of_renamed.dat")
+    bdf = write_edf(MITDB / "100", tmp_path / "edf", "biosemi").with_suffix(".edf")
+    shutil.copyfile(bdf, folder / "biosemi.bdf")
+    refs = discover([folder], cfg)
+    assert [r.path.name for r in refs["annotated"]] == ["100", "renamed"]
+    assert [r.path.name for r in refs["wfdb"]] == ["biosemi", "lost"]
+    report = ingest_kind("wfdb", refs["wfdb"], store, cfg)
+    got = {q.path.rsplit("/", 1)[1]: q for q in report.quarantined}
+    assert {name: q.code for name, q in got.items()} == {"biosemi": "unknown_format", "lost": "header_unreadable"}
+    assert "lost.dat: a signal file that no header names; fix: restore its header (lost.hea)" in got["lost"].reason
+    assert "biosemi.bdf: BDF" in got["biosemi"].reason and "fix:" in got["biosemi"].reason

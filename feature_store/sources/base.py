@@ -34,9 +34,14 @@ class RecordRef:
 
     @property
     def problem(self) -> str | None:
-        """Why discovery already knows this ref names no readable record (a broken PTB-XL table row:
-        the ref quarantines itself when read), or None."""
+        """Why discovery already knows this ref names no readable record (a broken PTB-XL table row, a
+        signal file no header names: the ref quarantines itself when read), or None."""
         return self.meta.get("row_problem")
+
+    @property
+    def problem_code(self) -> str:
+        """The quarantine reason code of `problem` (a table row's, unless discovery said otherwise)."""
+        return str(self.meta.get("problem_code", "bad_table_row"))
 
     def files(self) -> list[Path]:
         """The record's files (header, signal, annotation), for its fingerprint: those named after it and

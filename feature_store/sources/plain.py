@@ -18,6 +18,8 @@ class PlainWfdbSource:
     revision = 1  # 1: a record with a lead flat the whole record lands without it (it was quarantined, flat_lead)
 
     def load(self, ref: RecordRef, cfg: IngestConfig) -> Landed:
+        if ref.problem:  # a file discovery found but cannot read as a record (`registry.strays`)
+            raise RecordError(ref.problem_code, ref.problem)
         sig = read_wfdb(ref.path, cfg, keep_dropouts=True)  # rows are cut clear of them (inputs)
         record = ref.path.name
         patient_id, split = assign(record, ref.meta.get("patient"))

@@ -118,7 +118,7 @@ class PtbxlSource:
     def load(self, ref: RecordRef, cfg: IngestConfig) -> Landed:
         meta = ref.meta
         if ref.problem:
-            raise RecordError("bad_table_row", ref.problem)
+            raise RecordError(ref.problem_code, ref.problem)
         _other_rate_only(ref, cfg)
         sig = read_wfdb(ref.path, cfg, keep_dropouts=True)  # rows are cut clear of them (inputs)
         row = base_row(

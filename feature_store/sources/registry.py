@@ -58,7 +58,47 @@ def discover(folders: list[Path], cfg: IngestConfig) -> dict[str, list[RecordRef
             if file.parent not in tables:
                 tables[file.parent] = _Tables.of(file.parent, folder, read)
             found[kind].append(RecordRef(kind, path, folder, tables[file.parent].meta(path.name, kind)))
+        found["wfdb"].extend(strays(folder, list(folder.rglob("*.hea"))))
     return {kind: sorted(found.get(kind, []), key=lambda r: str(r.path)) for kind in KINDS}
+
+
+# signal files a header names (WFDB's, the Challenges' MATLAB ones) and BioSemi's BDF, which is not read
+_SIGNAL_SUFFIXES = (".dat", ".mat")
+_BDF = ".bdf"
+
+
+def strays(folder: Path, headers: list[Path]) -> list[RecordRef]:
+    """Files under `folder` that look like a record's but no record reads: a signal file no header names
+    (its header lost in a copy) and a BDF file. Each is a plain ref that quarantines itself, by name and with
+    its fix, so that it is said instead of passed over."""
+    beside = {h.with_suffix("") for h in headers}  # a signal file named after its header: the common case
+    found = [
+        f
+        for f in sorted(folder.rglob("*"))
+        if f.suffix.lower() == _BDF or (f.suffix.lower() in _SIGNAL_SUFFIXES and f.with_suffix("") not in beside)
+    ]
+    if not found:
+        return []
+    named = {f for hea in headers for f in named_files(hea)}  # a header may name a file of another name
+    refs: dict[Path, RecordRef] = {}
+    for file in found:
+        if file in named or file.with_suffix("") in refs:
+            continue
+        if file.suffix.lower() == _BDF:
+            code, problem = (
+                "unknown_format",
+                f"{file}: BDF (BioSemi's 24-bit EDF) is not read; fix: convert it to EDF or WFDB (EDFbrowser, MNE)",
+            )
+        else:
+            code, problem = (
+                "header_unreadable",
+                f"{file}: a signal file that no header names; fix: restore its header ({file.stem}.hea) beside it, "
+                "or remove the file",
+            )
+        refs[file.with_suffix("")] = RecordRef(
+            "wfdb", file.with_suffix(""), folder, {"row_problem": problem, "problem_code": code}
+        )
+    return list(refs.values())
 
 
 @dataclass(frozen=True)
