@@ -126,11 +126,15 @@ def test_edf_files_that_hold_no_readable_recording_are_quarantined_by_name_and_t
     at = 256 + 2 * (16 + 80)  # the signals' physical dimensions: microvolts written as millivolts
     raw[at : at + 16] = b"mV      mV      "
     loud.write_bytes(bytes(raw))
+    live = write_edf(MITDB / "100", folder, "live").with_suffix(".edf")
+    raw = bytearray(live.read_bytes())
+    raw[236:244] = b"-1      "  # the count of data records of a recording still being written: the file's own
+    live.write_bytes(bytes(raw))
     refs = discover([folder], cfg)["wfdb"]
-    names = ["cut", "gaps", "garbled", "good", "hypnogram", "loud", "notes", "padded", "slow"]
+    names = ["cut", "gaps", "garbled", "good", "hypnogram", "live", "loud", "notes", "padded", "slow"]
     assert sorted(r.path.name for r in refs) == names
     report = ingest_kind("wfdb", refs, store, cfg)
-    assert report.landed == ["good"]
+    assert report.landed == ["good", "live"]
     got = {q.path.rsplit("/", 1)[1]: q for q in report.quarantined}
     assert {name: q.code for name, q in got.items()} == {
         "cut": "length_mismatch",

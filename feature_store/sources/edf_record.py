@@ -78,6 +78,8 @@ def open_edf(file: Path) -> edfio.Edf:
         # failure of a read of a header, or warning (a count it corrects), is this file's, and said as such
         with warnings.catch_warnings():
             warnings.simplefilter("error")
+            # but a count of -1 (a recording still being written) is the standard's; `_check_length` saw whole records
+            warnings.filterwarnings("ignore", message="EDF header indicates -1 data records", category=UserWarning)
             # latin-1: a header's units are ASCII by the standard, but recorders write µV as its latin-1 byte
             edf = edfio.read_edf(file, lazy_load_data=True, header_encoding="latin-1")
             for signal in edf.signals:
