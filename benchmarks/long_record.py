@@ -143,12 +143,12 @@ def main(argv: list[str] | None = None) -> None:
             return
         frames = wfdb.rdheader(str(record)).sig_len
         limit = 2 * frames // SECTIONS  # values over both leads: about SECTIONS sections
+        edf = record.parent / "edf" / record.name  # the same record written as EDF
         sectioned = {
-            task: {name: _run(record, args.home, CPU_SCORE_ROWS, task, lim) for name, lim in reads}
-            for task, reads in (("beats", sectioned_reads(limit)), ("af", sectioned_reads(limit)))
+            label: {name: _run(path, args.home, CPU_SCORE_ROWS, task, lim) for name, lim in sectioned_reads(limit)}
+            for label, task, path in (("beats", "beats", record), ("af", "af", record), ("edf", "beats", edf))
         }
-        edf = record.parent / "edf" / record.name
-        exported = {name: _run(edf, args.home, CPU_SCORE_ROWS, "beats", lim) for name, lim in sectioned_reads(limit)}
+        exported = sectioned.pop("edf")
     for name, run in beats.items():
         assert run is not None
         print(
@@ -161,8 +161,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"same predicted classes: {'yes' if before['classes'] == now['classes'] else 'NO'} ({now['classes']})")
     for task, runs in sectioned.items():
         _compare(task, runs["whole"], runs["sections"], limit)
+    wfdb_beats = next(iter(sectioned.values()))  # the beats task's reads of the WFDB record, the first
     for how, run in exported.items():
-        _compare_edf(how, sectioned["beats"][how], run)
+        _compare_edf(how, wfdb_beats[how], run)
 
 
 def sectioned_reads(limit: int) -> tuple[tuple[str, int | None], ...]:
