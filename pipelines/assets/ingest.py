@@ -33,7 +33,11 @@ INGEST_ASSETS = {
         "Annotated records (.atr): a row per beat, AAMI class (MIT-BIH); the rhythm episodes of AF databases "
         "(CPSC 2021, AFDB).",
     ),
-    "wfdb": ("wfdb_records", "Any other WFDB records: unlabelled, or rhythm classes from a CinC 2017 REFERENCE.csv."),
+    "wfdb": (
+        "wfdb_records",
+        "Any other WFDB or EDF records: unlabelled, or rhythm classes from a CinC 2017 REFERENCE.csv; and what looks "
+        "like a record's file but no record reads (a signal file no header names, BDF), quarantined by name.",
+    ),
 }
 LOGGED_RECORDS = 20  # a run's quarantined records, and those landed read leniently, logged one by one
 # where each kind's patients, and so its patient-wise splits, come from (feature_store.sources.splits)
