@@ -4,6 +4,7 @@ as EDF, as a recorder exports them."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 from pathlib import Path
@@ -67,12 +68,14 @@ def write_edf(
     units: str = "mV",
     labels: list[str] | None = None,
     fs: float | None = None,
+    start: dt.datetime | None = None,
 ) -> Path:
     """A real record written again as EDF, as a recorder's export would be: the same digital values, each
     signal's physical range from its header's gain and baseline (EDF writes it in 8 characters, so values
     agree to about 1e-4 mV), cut to whole seconds (one-second data records). `atr`: its beat annotations
     beside it; `labels`: the signals named so (the header's names by default); `fs`: the rate the file
-    declares, where a test needs a wrong one. Returns the record path (without extension)."""
+    declares, where a test needs a wrong one; `start`: when the recording began. Returns the record path
+    (without extension)."""
     import edfio
     import wfdb
 
@@ -91,7 +94,11 @@ def write_edf(
         for i, name_ in enumerate(labels or record.sig_name)
     ]
     dst_dir.mkdir(parents=True, exist_ok=True)
-    edfio.Edf(signals, data_record_duration=1.0).write(dst_dir / f"{name}.edf")
+    # when the recording began, as a recorder writes it (EDF+ may leave the date anonymous, as here by default)
+    recording = None if start is None else edfio.Recording(startdate=start.date())
+    starttime = None if start is None else start.time()
+    edf = edfio.Edf(signals, data_record_duration=1.0, recording=recording, starttime=starttime)
+    edf.write(dst_dir / f"{name}.edf")
     if atr:  # the annotations of the stretch written, as an export of it would hold
         ann = wfdb.rdann(str(src), "atr")
         kept = ann.sample < frames

@@ -163,7 +163,7 @@ def _predict(args: argparse.Namespace, workspace: Workspace) -> int:
         tables.append(pred.table())
     if args.out is not None and tables:
         try:
-            write_table(pl.concat(tables), args.out)
+            write_table(pl.concat(tables, how="diagonal_relaxed"), args.out)  # a record without a start: no clock
         except ValueError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
@@ -210,10 +210,14 @@ def _print(
         print(f"predicted {noun}s per class: " + ", ".join(f"{c} {counts.get(c, 0)}{share(c)}" for c in classes))
     if windows and isinstance(task.window, RecordWindows):
         for cls in task.focus_classes:
-            print(episodes_line(probs.argmax(axis=1), classes, cls, task.window.duration_s, pred.onsets_s))
+            print(
+                episodes_line(
+                    probs.argmax(axis=1), classes, cls, task.window.duration_s, pred.onsets_s, pred.record_start
+                )
+            )
     if unit == "beat" and len(ids):
         for cls in task.focus_classes:
-            print(ectopy_line(probs.argmax(axis=1), classes, cls, pred.onsets_s, pred.beat_numbers))
+            print(ectopy_line(probs.argmax(axis=1), classes, cls, pred.onsets_s, pred.beat_numbers, pred.record_start))
     if args.timeline is not None:
         what = "heart rate and beats per class" if unit == "beat" else "rhythm"
         print(f"{what} over {len(ids)} {noun}s drawn to {args.timeline}")

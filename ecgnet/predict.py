@@ -3,6 +3,7 @@ online path with the stored parameters and train statistics of the views the mod
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,6 +74,7 @@ class Prediction:
     beat_numbers: np.ndarray | None = None
     # a record read in sections: the rows whose packed inputs `flat` holds (`SectionSample`), sorted
     flat_rows: np.ndarray | None = None
+    record_start: dt.datetime | None = None  # when the record began, where its file says (an EDF export does)
 
     @property
     def onsets_s(self) -> np.ndarray | None:
@@ -81,9 +83,10 @@ class Prediction:
 
     def table(self) -> pl.DataFrame:
         """One row per beat or record: the record, the row's id (and sample; for beats, its number among the
-        record's beats), each class's probability and the predicted class."""
+        record's beats; where the record says when it began, the time of day), each class's probability and the
+        predicted class."""
         n = len(self.ids)
-        columns: dict[str, list[str] | np.ndarray] = {
+        columns: dict[str, list[str] | list[dt.datetime] | np.ndarray] = {
             "record": [str(self.record)] * n,
             "id": [str(i) for i in self.ids],
         }
@@ -93,6 +96,8 @@ class Prediction:
             columns["beat"] = self.beat_numbers
         if (onsets := self.onsets_s) is not None:
             columns["time_s"] = onsets
+            if self.record_start is not None:  # the time of day a Holter's reader looks an event up by
+                columns["clock"] = [self.record_start + dt.timedelta(seconds=float(t)) for t in onsets]
         columns |= {f"p_{c}": self.probs[:, i] for i, c in enumerate(self.classes)}
         columns["predicted"] = [self.classes[i] for i in self.probs.argmax(axis=1)] if n else []
         return pl.DataFrame(columns)
@@ -177,7 +182,7 @@ def predict(
     )
     samples: list[np.ndarray | None] = []
     numbers: list[np.ndarray] = []
-    ids, probs, flat, record_fs = [], [], None, None
+    ids, probs, flat, record_fs, record_start = [], [], None, None, None
     sample, scored = SectionSample(explain_rows), 0
     notes: list[str] = [] if beats is None else list(beats.notes)  # how its beats were found, said once
     skipped: list[str] = []
@@ -201,7 +206,7 @@ def predict(
         if online.beat_numbers is not None:
             numbers.append(online.beat_numbers)
         notes += online.notes
-        record_fs = online.record_fs
+        record_fs, record_start = online.record_fs, online.record_start
         if one_row:
             break
     if not ids:
@@ -226,6 +231,7 @@ def predict(
         record_fs,
         np.concatenate(numbers) if numbers else None,
         None if whole else sample.rows,
+        record_start,
     )
 
 
@@ -305,10 +311,16 @@ def episodes(
 
 
 def episodes_line(
-    predicted: np.ndarray, classes: list[str], cls: str, window_s: float, onsets_s: np.ndarray | None = None
+    predicted: np.ndarray,
+    classes: list[str],
+    cls: str,
+    window_s: float,
+    onsets_s: np.ndarray | None = None,
+    start: dt.datetime | None = None,
 ) -> str:
     """What a Holter reader asks of a class first: in how many episodes, and the longest, from when.
-    `onsets_s`: each window's start in the record, where windows were left out (dropouts)."""
+    `onsets_s`: each window's start in the record, where windows were left out (dropouts); `start`: when the
+    record began (`when`)."""
     runs = episodes(predicted, classes.index(cls), onsets_s, 1.5 * window_s)  # the next window, not one after it
     if not runs:
         return f"{cls}: no window predicted"
@@ -316,7 +328,7 @@ def episodes_line(
     onset = first * window_s if onsets_s is None else onsets_s[first]
     return (
         f"{cls}: {len(runs)} episode(s) of consecutive windows, the longest {n * window_s / 60:.1f} min from "
-        f"{clock(onset)}"
+        f"{when(float(onset), start)}"
     )
 
 
@@ -329,13 +341,15 @@ def ectopy_line(
     cls: str,
     onsets_s: np.ndarray | None,
     numbers: np.ndarray | None = None,
+    start: dt.datetime | None = None,
 ) -> str:
     """What a Holter reader asks of an ectopic class first: how many beats (the burden, and an hour's rate
     over a record of an hour or more), how many in pairs and in runs of three or more, and the longest run,
-    its rate and when. Consecutive beats predicted `cls` are a run where each follows the one before within
-    `RUN_GAP_S` (`onsets_s`: each beat's R peak in the record, s; without it, rows are consecutive beats)
-    and, given each row's beat number (`Prediction.beat_numbers`), is the next beat: no beat between left
-    unscored by a dropout."""
+    its rate and when (`when`: `start`, where the record says when it began, gives the time of day).
+    Consecutive beats predicted `cls` are a run where each follows the one before within `RUN_GAP_S`
+    (`onsets_s`: each beat's R peak in the record, s; without it, rows are consecutive beats) and, given each
+    row's beat number (`Prediction.beat_numbers`), is the next beat: no beat between left unscored by a
+    dropout."""
     predicted = np.asarray(predicted)
     count, total = int((predicted == classes.index(cls)).sum()), len(predicted)
     if not count:
@@ -353,7 +367,13 @@ def ectopy_line(
     if onsets_s is None:
         return said + f", the longest {n} beats"
     rate = 60 * (n - 1) / float(onsets_s[first + n - 1] - onsets_s[first])
-    return said + f", the longest {n} beats at {rate:.0f} a minute from {clock(float(onsets_s[first]))}"
+    return said + f", the longest {n} beats at {rate:.0f} a minute from {when(float(onsets_s[first]), start)}"
+
+
+def when(seconds: float, start: dt.datetime | None) -> str:
+    """A time in a record as h:mm:ss from its start, and, where the record says when it began, the time of
+    day too: what a Holter's reader looks an event up by (`0:12:34, 2009-12-10 12:56:36`)."""
+    return clock(seconds) + ("" if start is None else f", {start + dt.timedelta(seconds=seconds):%Y-%m-%d %H:%M:%S}")
 
 
 @dataclass(frozen=True)

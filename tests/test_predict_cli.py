@@ -106,6 +106,13 @@ def test_a_records_ectopic_beats_are_counted_with_their_pairs_and_runs():
         kept(predicted), classes, "V", kept(onsets)
     )
     assert ectopy_line(predicted, classes, "Q", onsets) == "Q: no beat predicted"
+    # a record that says when it began (an EDF export does): the run's time of day as well
+    import datetime as dt
+
+    began = dt.datetime(2026, 3, 14, 23, 55, 0)
+    dated = ectopy_line(predicted, classes, "V", onsets, start=began)
+    at = began + dt.timedelta(seconds=float(onsets[start]))
+    assert dated == line + f", {at:%Y-%m-%d %H:%M:%S}" and at.date() != began.date()  # past midnight: the date
 
 
 def test_a_records_beats_over_time_are_its_rate_and_its_beats_of_each_class_per_bin():

@@ -388,15 +388,22 @@ def test_predict_reads_leads_by_name_whatever_their_order(trained, tmp_path, cap
 def test_a_record_exported_as_edf_is_scored_as_its_wfdb_original(trained, tmp_path, capsys):
     """MIT-BIH 232 written as EDF with its annotations, as a Holter exports a recording: its beats get the
     original's probabilities, read whole, in sections, and from the command line given the .edf itself."""
+    import datetime as dt
+
     from ecgnet.predict import predict
     from feature_store.workspace import Workspace
     from tests.records import write_edf
 
     _, home = trained
     original = predict(MITDB / "232", BEATS, Workspace(home))
-    record = write_edf(MITDB / "232", tmp_path, "holter", atr=True)  # whole seconds: 0.56 s shorter
+    began = dt.datetime(2026, 3, 14, 22, 5, 30)  # the file says when the recording began
+    record = write_edf(MITDB / "232", tmp_path, "holter", atr=True, start=began)  # whole seconds: 0.56 s shorter
     edf = predict(record, BEATS, Workspace(home))
     assert edf.samples is not None and original.samples is not None
+    assert edf.record_start == began and original.record_start is None  # MIT-BIH's header gives no start
+    table = edf.table()
+    assert table["clock"].to_list() == [began + dt.timedelta(seconds=float(t)) for t in table["time_s"]]
+    assert "clock" not in original.table().columns
     kept = np.isin(original.samples, edf.samples)
     assert edf.samples.tolist() == original.samples[kept].tolist() and (~kept).sum() <= 2
     np.testing.assert_allclose(edf.probs, original.probs[kept], rtol=0, atol=2e-3)
@@ -404,11 +411,13 @@ def test_a_record_exported_as_edf_is_scored_as_its_wfdb_original(trained, tmp_pa
         patch.setenv("ECGNET_MAX_RECORD_VALUES", "300000")
         sectioned = predict(record, BEATS, Workspace(home))
     assert sectioned.notes[0].startswith("the record is over ECGNET_MAX_RECORD_VALUES: read in 5 sections")
-    assert sectioned.ids.tolist() == edf.ids.tolist()
+    assert sectioned.ids.tolist() == edf.ids.tolist() and sectioned.record_start == began
     np.testing.assert_allclose(sectioned.probs, edf.probs, rtol=0, atol=1e-6)
     capsys.readouterr()
     assert ecgnet_main(["predict", f"{record}.edf", "--home", str(home)]) == 0
-    assert f"{record}: " in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert f"{record}: " in said  # the longest run's time from the start, and the time of day:
+    assert re.search(r"the longest \d+ beats at \d+ a minute from [\d:]+, 2026-03-1[45] ", said), said
 
 
 def _record(home) -> str:

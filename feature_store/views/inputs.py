@@ -3,6 +3,7 @@ transforms, built the way the task's windowing says (beat windows or record crop
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 from collections.abc import Iterator
@@ -71,6 +72,7 @@ class TaskInput:
     notes: list[str] = field(default_factory=list)  # e.g. which lead a substitute filled (online rows)
     starts: np.ndarray | None = None  # online rhythm windows: each row's first sample in the record as stored
     record_fs: float | None = None  # online rows: the rate of the record as stored (of `starts`, beats' `sample`)
+    record_start: dt.datetime | None = None  # online rows: when the record began, where its file says
     # beats: False for a row that a dropout in a lead the task reads reaches, made only as its neighbours'
     # context and dropped once the features are (`kept`); None: every row is scored
     scored: np.ndarray | None = None

@@ -157,7 +157,7 @@ def record_input(path: Path, spec: ViewInput, *, task: str, section: Section | N
         notes = [*notes, spoiled.said]
     if spec.unit == "record":
         result = _record(sig.record_id, signal, fs, spec, task, native_fs=sig.fs, spoiled=spoiled, section=section)
-        result.notes, result.record_fs = notes + result.notes, sig.fs
+        result.notes, result.record_fs, result.record_start = notes + result.notes, sig.fs, sig.recorded_at
         return result
     annotated = path.with_name(path.name + ".atr").is_file()
     native = np.asarray(read_beats(read_annotations(path), sig.fs)[0] if annotated else [], dtype=np.int64)
@@ -173,7 +173,7 @@ def record_input(path: Path, spec: ViewInput, *, task: str, section: Section | N
         notes = [*notes, detected_note(path, annotated, len(r_peak), seen_in)]
     blind = blind_mask([masks.get(lead) for lead in seen_in])
     result = _beats(sig.record_id, signal, r_peak, native, fs, spec, task, spoiled=spoiled, blind=blind)
-    result.notes, result.record_fs = notes + result.notes, sig.fs
+    result.notes, result.record_fs, result.record_start = notes + result.notes, sig.fs, sig.recorded_at
     if long:
         log.info("%s: %d beats; making their features", path, len(result.keys))
     return result

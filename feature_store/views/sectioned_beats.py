@@ -220,5 +220,6 @@ def section_beats(path: Path, spec: ViewInput, task: str, section: Section, reco
         *rows,
         scored=scored,
         record_fs=read.sig.fs,
+        record_start=read.sig.recorded_at,
         record=replace(record, first=int(a)),
     )

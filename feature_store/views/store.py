@@ -56,6 +56,7 @@ class TrainingSet:
     # online rows: each beat's R peak, or each rhythm window's first sample, in the record as stored
     samples: np.ndarray | None = None
     record_fs: float | None = None  # online rows: the rate of the record as stored (that of `samples`)
+    record_start: dt.datetime | None = None  # online rows: when the record began, where its file says
     # online beat rows: each beat's number among the record's beats, those not scored (a dropout) counted
     beat_numbers: np.ndarray | None = None
 
@@ -522,6 +523,7 @@ class FeatureStore:
             notes,
             samples,
             first.record_fs,
+            first.record_start,
             numbers,
         )
 
