@@ -269,6 +269,10 @@ def test_episodes_are_runs_of_consecutive_windows_of_a_class():
     )
     assert episodes_line(np.full(200, 1), classes, "AF", 30.0).endswith("the longest 100.0 min from 0:00:00")
     assert episodes_line(predicted, classes, "noisy", 30.0) == "noisy: no window predicted"
+    import datetime as dt  # a record that says when it began: the time of day too
+
+    began = dt.datetime(2026, 3, 14, 22, 5, 30)
+    assert episodes_line(predicted, classes, "AF", 30.0, start=began).endswith("from 0:01:30, 2026-03-14 22:07:00")
 
 
 def test_beats_of_a_record_whose_atr_holds_no_beat_are_detected_not_lost(tmp_path):
