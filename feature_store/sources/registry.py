@@ -45,7 +45,8 @@ def discover(folders: list[Path], cfg: IngestConfig) -> dict[str, list[RecordRef
         ptbxl_roots = sorted(p.parent for p in folder.rglob(DATABASE))
         for root in ptbxl_roots:
             found["ptbxl"].extend(discover_ptbxl(root, cfg))
-        headers = [h for h in sorted(folder.rglob("*.hea")) if not any(root in h.parents for root in ptbxl_roots)]
+        every_header = sorted(folder.rglob("*.hea"))  # PTB-XL's too: they name signal files (`strays`)
+        headers = [h for h in every_header if not any(root in h.parents for root in ptbxl_roots)]
         # an EDF file is a record where no header names it (`edf_record`): read as its header would be
         edfs = [f for f in sorted(folder.rglob("*.[eE][dD][fF]")) if edf_file(f.with_suffix("")) == f]
         # a header naming itself as its own segment stays a record (and is quarantined when read), not lost
@@ -58,7 +59,7 @@ def discover(folders: list[Path], cfg: IngestConfig) -> dict[str, list[RecordRef
             if file.parent not in tables:
                 tables[file.parent] = _Tables.of(file.parent, folder, read)
             found[kind].append(RecordRef(kind, path, folder, tables[file.parent].meta(path.name, kind)))
-        found["wfdb"].extend(strays(folder, list(folder.rglob("*.hea"))))
+        found["wfdb"].extend(strays(folder, every_header))
     return {kind: sorted(found.get(kind, []), key=lambda r: str(r.path)) for kind in KINDS}
 
 
