@@ -62,6 +62,15 @@ def main(argv: list[str] | None = None) -> int:
         help="draw the record over time: af its rhythm (class probabilities and the predicted class per window), "
         "beats its heart rate and ectopic beats per bin",
     )
+    p.add_argument(
+        "--annotations",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write each record's predictions as a WFDB annotation file DIR/<record>.ecgnet (beats: a label at each "
+        "R peak; af: rhythm changes), for WFDB viewers and EC57 tools (bxb, rxr) against the record's .atr; a "
+        "folder's records keep their places under it",
+    )
     s = sub.add_parser("show", help="the task's latest comparison: every variant side by side, the choice")
     s.add_argument("--task", choices=sorted(TASKS), default=next(iter(TASKS)))
     s.add_argument("--home", type=Path, default=None, help="workspace (default: ECGNET_HOME or .ecgnet/)")
@@ -133,6 +142,8 @@ def _predict(args: argparse.Namespace, workspace: Workspace) -> int:
     try:
         if args.out is not None:  # before a folder is scored for nothing
             table_format(args.out)
+        if args.annotations is not None:
+            _check_annotations(args.annotations, task)
         champion = load_champion(task, workspace)
         records, problems = records_in(args.record)
         for option in ("explain", "timeline"):
@@ -155,11 +166,16 @@ def _predict(args: argparse.Namespace, workspace: Workspace) -> int:
             )
             if args.timeline:
                 draw_timeline(pred, task, args.timeline)
-        except ValueError as err:
+            written = (
+                _annotate(pred, task, args.annotations / _relative(record, args.record)) if args.annotations else None
+            )
+        except (ValueError, OSError) as err:  # OSError: an annotation file that cannot be written
             print(f"error: {err}", file=sys.stderr)
             failed += 1
             continue
         _print(pred, task, args, expl, time.perf_counter() - start)
+        if written is not None:
+            print(f"{written[1]} annotation(s) written to {written[0]} (WFDB, annotator {written[0].suffix[1:]})")
         tables.append(pred.table())
     if args.out is not None and tables:
         try:
@@ -171,6 +187,37 @@ def _predict(args: argparse.Namespace, workspace: Workspace) -> int:
     if len(records) + len(problems) > 1:
         print(f"{len(tables)} record(s) scored, {failed} refused")
     return 2 if not tables else (1 if failed else 0)
+
+
+def _check_annotations(folder: Path, task: TaskSpec) -> None:
+    """ValueError before anything is scored: a task with nothing in time, or a folder that is a file."""
+    if not task.annotation_codes:
+        raise ValueError(f"--annotations: the {task.name} task has one row a record, nothing in time; fix: use --out")
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"--annotations {folder}: a file, not a folder; fix: name a folder (it is made if missing)")
+
+
+def _relative(record: Path, given: Path) -> Path:
+    """Where a record's annotations go under the --annotations folder: its place under the folder given
+    (two folders' record 100 stay two files), or its name where one record was given."""
+    try:
+        return record.relative_to(given) if given.is_dir() else Path(record.name)
+    except ValueError:
+        return Path(record.name)
+
+
+def _annotate(pred: Prediction, task: TaskSpec, where: Path) -> tuple[Path, int]:
+    """The record's predictions as WFDB annotations at `where` plus the annotator's extension: the file and
+    how many annotations it holds."""
+    from .annotations import ANNOTATOR, prediction_events, write_annotations
+
+    events = prediction_events(pred, task)
+    path = where.with_name(f"{where.name}.{ANNOTATOR}")
+    try:
+        write_annotations(path, events, pred.record_fs)
+    except OSError as err:
+        raise OSError(f"{path}: {err.strerror or err}; fix: give --annotations a folder this user can write") from err
+    return path, len(events)
 
 
 def _follow_long_records() -> None:

@@ -148,6 +148,10 @@ class TaskSpec:
     # must come with those it is made of (late and intermediate: the three singles; ensembles: members)
     variants: tuple[str, ...] = ()
     published: tuple[Published, ...] = ()  # results on this protocol the comparison reads its choice against
+    # each class as a WFDB annotation (`predict --annotations`), in class order: a beat symbol (N, S, V: the
+    # codes WFDB's bxb scores), a rhythm change `(AFIB` (rxr, epicmp), or `~`, unreadable signal; empty: a
+    # task of one row a record, nothing in time to annotate
+    annotation_codes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
@@ -173,6 +177,14 @@ class TaskSpec:
                     f"task {self.name!r}: published {ref.name!r} reports {unknown}, which its comparison does not; "
                     f"fix: name figures among {sorted(figures)} (single-label tasks)"
                 )
+        codes = self.annotation_codes
+        if codes and (
+            len(codes) != len(self.classes) or self.multilabel or not all(_annotation_code(c) for c in codes)
+        ):
+            raise ValueError(
+                f"task {self.name!r}: annotation codes {codes} do not annotate classes {self.classes}; fix: one a "
+                "class of a single-label task, each a beat symbol (one character), a rhythm `(NAME` or `~`"
+            )
         missing = [f for f in FAMILY_PARAMS if f not in self.view_params]
         if missing:
             raise ValueError(f"task {self.name!r}: no view parameters for families {missing}")
@@ -210,6 +222,11 @@ class TaskSpec:
         return tuple(self.classes.index(c) for c in self.metric_classes) or None
 
 
+def _annotation_code(code: str) -> bool:
+    """A code WFDB writes: a beat's one-character symbol, or a rhythm change's note `(NAME`."""
+    return len(code) == 1 or (code.startswith("(") and len(code) > 1 and code[1:].isalnum())
+
+
 def macro_f1_key(metric_classes: tuple[str, ...]) -> str:
     """The name of the macro-F1 over `metric_classes` among the test metrics (macro_f1_N_S_V)."""
     return "_".join(("macro_f1", *metric_classes))
@@ -233,6 +250,7 @@ BEATS = TaskSpec(
     focus_classes=("S", "V"),
     metric_classes=("N", "S", "V"),
     sources_hint="an annotated beat database (MIT-BIH layout)",
+    annotation_codes=("N", "S", "V", "F", "Q"),  # WFDB's own symbols: S supraventricular, Q unclassifiable
     # DS1 cross-validation, S-dominant references instrument: S Se under it 0.29 -> 0.54 (benchmarks/ABLATIONS.md)
     reference_stress=ReferenceStress(),
     # the rhythm around each beat, 9 intervals either side: DS1 5-fold CV of the time variant, three seeds,
@@ -291,6 +309,8 @@ AF = TaskSpec(
     gate_min=0.25,  # four classes: chance is about 0.25
     focus_classes=("AF",),
     view_params={**FAMILY_PARAMS, "spectrogram": SpectrogramParams(window_s=0.5, hop_s=0.25)},
+    # WFDB's rhythm codes where it has one (AFDB's and CPSC 2021's); no code names CinC 2017's "other rhythm"
+    annotation_codes=("(N", "(AFIB", "(O", "~"),
     sources_hint="a CinC 2017 folder (single-lead records with REFERENCE.csv), CPSC 2021 or AFDB records",
 )
 

@@ -11,6 +11,7 @@ import mlflow
 import numpy as np
 import polars as pl
 import pytest
+import wfdb
 
 from ecgnet.__main__ import main as ecgnet_main
 from ecgnet.data import load_task_data
@@ -330,7 +331,9 @@ def test_predict_reads_leads_by_name_whatever_their_order(trained, tmp_path, cap
     (tmp_path / "ptbxl" / "ptbxl_database.csv").write_text("ecg_id,patient_id\n1,2\n")
     out = tmp_path / "scores" / "beats.parquet"
     capsys.readouterr()
-    assert ecgnet_main(["predict", str(tmp_path), "--home", str(home), "--out", str(out)]) == 1
+    ann = tmp_path / "wfdb"  # and each record's beats as WFDB annotations, where its .atr's would be
+    argv = ["predict", str(tmp_path), "--home", str(home), "--out", str(out), "--annotations", str(ann)]
+    assert ecgnet_main(argv) == 1
     said = capsys.readouterr()
     assert "p_N" not in said.out and "\nid " not in said.out  # the rows go to the file, not the terminal
     assert f"{tmp_path / 'same'}: " in said.out and "predicted beats per class" in said.out
@@ -338,6 +341,11 @@ def test_predict_reads_leads_by_name_whatever_their_order(trained, tmp_path, cap
     assert "2 record(s) scored, 2 refused" in said.out
     table = pl.read_parquet(out)
     assert sorted(table["record"].unique().to_list()) == [str(tmp_path / "same"), str(tmp_path / "swapped")]
+    assert sorted(p.name for p in ann.iterdir()) == ["same.ecgnet", "swapped.ecgnet"]
+    assert f"annotation(s) written to {ann / 'same.ecgnet'} (WFDB, annotator ecgnet)" in said.out
+    written = wfdb.rdann(str(ann / "same"), "ecgnet")
+    rows = table.filter(pl.col("record") == str(tmp_path / "same"))
+    assert written.sample.tolist() == rows["sample"].to_list() and written.symbol == rows["predicted"].to_list()
     beats = table.filter(pl.col("record") == str(tmp_path / "same"))
     np.testing.assert_allclose(beats.select("p_N", "p_S", "p_V", "p_F", "p_Q").to_numpy(), same.probs, rtol=1e-6)
     annotated = wfdb.rdann(str(tmp_path / "same"), "atr").sample
@@ -614,12 +622,17 @@ def test_the_af_task_trains_and_compares_on_the_bundled_cinc_2017_records(tmp_pa
     # a two-minute CPSC 2021 Holter excerpt is scored 30 s at a time, each window by its first sample
     out = tmp_path / "af.csv"
     argv = ["predict", str(SAMPLE_DATA / "cpsc2021" / "data_101_8"), "--task", "af", "--home", str(tmp_path)]
-    assert ecgnet_main([*argv, "--out", str(out)]) == 0
+    assert ecgnet_main([*argv, "--out", str(out), "--annotations", str(tmp_path / "wfdb")]) == 0
     said = capsys.readouterr().out
     assert "data_101_8: 4 window(s) scored by models:/ecgnet-af-" in said and "predicted windows per class: N " in said
     assert "\nAF: " in said  # its episodes, or that no window reads AF
     table = pl.read_csv(out)
     assert table["sample"].to_list() == [0, 6000, 12000, 18000] and table["predicted"].is_in(list(AF.classes)).all()
+    # its rhythm as WFDB annotations, from the first window's: a change `(AFIB`, or noise
+    rhythm = wfdb.rdann(str(tmp_path / "wfdb" / "data_101_8"), "ecgnet")
+    first = dict(zip(AF.classes, AF.annotation_codes))[table["predicted"][0]]
+    assert rhythm.fs == 200 and rhythm.sample[0] == 0 and set(rhythm.sample.tolist()) <= {0, 6000, 12000, 18000}
+    assert (rhythm.aux_note[0] if rhythm.symbol[0] == "+" else rhythm.symbol[0]) == first
     picture = tmp_path / "rhythm.png"
     assert ecgnet_main([*argv, "--rows", "0", "--timeline", str(picture)]) == 0
     assert f"rhythm over 4 windows drawn to {picture}" in capsys.readouterr().out
