@@ -22,6 +22,7 @@ from feature_store.writer import WorkspaceBusy, writing
 if TYPE_CHECKING:  # torch and mlflow load only when a command runs
     from .explain import Explanation
     from .predict import Prediction
+    from .reference import BeatAgreement
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,6 +71,16 @@ def main(argv: list[str] | None = None) -> int:
         help="write each record's predictions as a WFDB annotation file DIR/<record>.ecgnet (beats: a label at each "
         "R peak; af: rhythm changes), for WFDB viewers and EC57 tools (bxb, rxr) against the record's .atr; a "
         "folder's records keep their places under it",
+    )
+    p.add_argument(
+        "--reference",
+        nargs="?",
+        const="atr",
+        default=None,
+        metavar="ANNOTATOR",
+        help="compare each record's beats with its reference beat annotations (<record>.atr, or the annotator "
+        "named) as EC57's beat-by-beat comparison does: matched within 150 ms, Se and +P per class; a folder's "
+        "summed too; --out gains a reference column",
     )
     s = sub.add_parser("show", help="the task's latest comparison: every variant side by side, the choice")
     s.add_argument("--task", choices=sorted(TASKS), default=next(iter(TASKS)))
@@ -144,6 +155,11 @@ def _predict(args: argparse.Namespace, workspace: Workspace) -> int:
             table_format(args.out)
         if args.annotations is not None:
             _check_annotations(args.annotations, task)
+        if args.reference is not None and task.unit != "beat":
+            raise ValueError(
+                f"--reference: compares a beats task's beats with the record's beat annotations; the {task.name} "
+                "task's rows are not beats (a rhythm task's comparison is not built); fix: leave it out"
+            )
         champion = load_champion(task, workspace)
         records, problems = records_in(args.record)
         for option in ("explain", "timeline"):
@@ -155,6 +171,7 @@ def _predict(args: argparse.Namespace, workspace: Workspace) -> int:
     for problem in problems:  # listed, not scored: no record is behind them
         print(f"error: {problem}", file=sys.stderr)
     tables, failed = [], len(problems)
+    agreements: list[BeatAgreement] = []
     for record in records:  # one unreadable record never stops the others
         start = time.perf_counter()
         try:
@@ -176,7 +193,13 @@ def _predict(args: argparse.Namespace, workspace: Workspace) -> int:
         _print(pred, task, args, expl, time.perf_counter() - start)
         if written is not None:
             print(f"{written[1]} annotation(s) written to {written[0]} (WFDB, annotator {written[0].suffix[1:]})")
-        tables.append(pred.table())
+        table = pred.table()
+        if args.reference is not None:
+            agreement = _compare(pred, task, args.reference)
+            if agreement is not None:
+                agreements.append(agreement)
+                table = table.with_columns(pl.Series("reference", agreement.reference_column(), dtype=pl.String))
+        tables.append(table)
     if args.out is not None and tables:
         try:
             write_table(pl.concat(tables, how="diagonal_relaxed"), args.out)  # a record without a start: no clock
@@ -186,6 +209,9 @@ def _predict(args: argparse.Namespace, workspace: Workspace) -> int:
         print(f"{sum(len(t) for t in tables)} rows of {len(tables)} record(s) written to {args.out}")
     if len(records) + len(problems) > 1:
         print(f"{len(tables)} record(s) scored, {failed} refused")
+    if len(agreements) > 1:  # EC57's gross statistics: every record's beats counted together
+        gross = sum(agreements[1:], agreements[0])
+        print(gross.line(task, f"the references of {gross.records} record(s), summed"))
     return 2 if not tables else (1 if failed else 0)
 
 
@@ -218,6 +244,20 @@ def _annotate(pred: Prediction, task: TaskSpec, where: Path) -> tuple[Path, int]
     except OSError as err:
         raise OSError(f"{path}: {err.strerror or err}; fix: give --annotations a folder this user can write") from err
     return path, len(events)
+
+
+def _compare(pred: Prediction, task: TaskSpec, annotator: str) -> BeatAgreement | None:
+    """The record's beats against its reference, said on one line; a record without a reference is said
+    too (its rows were scored all the same)."""
+    from .reference import beat_agreement
+
+    try:
+        agreement = beat_agreement(pred, task, annotator)
+    except ValueError as err:  # a RecordError too: an unreadable reference file
+        print(f"note: {err}")
+        return None
+    print(agreement.line(task, f"{pred.record}.{annotator}"))
+    return agreement
 
 
 def _follow_long_records() -> None:

@@ -333,7 +333,7 @@ def test_predict_reads_leads_by_name_whatever_their_order(trained, tmp_path, cap
     capsys.readouterr()
     ann = tmp_path / "wfdb"  # and each record's beats as WFDB annotations, where its .atr's would be
     argv = ["predict", str(tmp_path), "--home", str(home), "--out", str(out), "--annotations", str(ann)]
-    assert ecgnet_main(argv) == 1
+    assert ecgnet_main([*argv, "--reference"]) == 1  # and against each record's own .atr, EC57's way
     said = capsys.readouterr()
     assert "p_N" not in said.out and "\nid " not in said.out  # the rows go to the file, not the terminal
     assert f"{tmp_path / 'same'}: " in said.out and "predicted beats per class" in said.out
@@ -346,6 +346,16 @@ def test_predict_reads_leads_by_name_whatever_their_order(trained, tmp_path, cap
     written = wfdb.rdann(str(ann / "same"), "ecgnet")
     rows = table.filter(pl.col("record") == str(tmp_path / "same"))
     assert written.sample.tolist() == rows["sample"].to_list() and written.symbol == rows["predicted"].to_list()
+    from feature_store.sources.annotated import AAMI, read_beats
+
+    ref_samples, symbols = read_beats(wfdb.rdann(str(tmp_path / "same"), "atr"))
+    of_sample = dict(zip(ref_samples.tolist(), (AAMI[s] for s in symbols)))
+    assert rows["reference"].to_list() == [of_sample[s] for s in rows["sample"].to_list()]  # its .atr's own beats
+    line = re.search(
+        rf"^against {re.escape(str(tmp_path / 'same'))}\.atr \(([\d,]+) reference beat\(s\): ", said.out, re.M
+    )
+    assert line is not None and int(line[1].replace(",", "")) == len(rows), said.out
+    assert re.search(r"^against the references of 2 record\(s\), summed \(.*, S Se [\d.]+, S \+P", said.out, re.M)
     beats = table.filter(pl.col("record") == str(tmp_path / "same"))
     np.testing.assert_allclose(beats.select("p_N", "p_S", "p_V", "p_F", "p_Q").to_numpy(), same.probs, rtol=1e-6)
     annotated = wfdb.rdann(str(tmp_path / "same"), "atr").sample

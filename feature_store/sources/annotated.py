@@ -58,22 +58,23 @@ AAMI = {
 _END_MARK = bytes(2)  # MIT annotation format: the last two bytes of every file
 
 
-def read_annotations(path: Path) -> wfdb.Annotation:
-    """The record's annotations, read by wfdb only once the file ends as an annotation file does."""
+def read_annotations(path: Path, annotator: str = "atr") -> wfdb.Annotation:
+    """The record's annotations (`<path>.<annotator>`: its reference, `.atr`), read by wfdb only once the
+    file ends as an annotation file does."""
     import wfdb  # here: as the records' readers (feature_store.sources.wfdb_record)
 
-    atr = Path(f"{path}.atr")
+    atr = Path(f"{path}.{annotator}")
     try:
         if not _cut_short(atr):
-            return wfdb.rdann(str(path), "atr")
+            return wfdb.rdann(str(path), annotator)
     except (ValueError, OSError, IndexError) as err:
         raise RecordError(
-            "annotation_unreadable", f"{path}.atr: annotations cannot be read ({err}); fix: restore the .atr file"
+            "annotation_unreadable", f"{atr}: annotations cannot be read ({err}); fix: restore the .{annotator} file"
         ) from err
     raise RecordError(
         "annotation_unreadable",
         f"{atr}: does not end with the WFDB end-of-annotations mark (two zero bytes): cut short, or no annotation "
-        "file at all (text, random bytes); fix: restore the .atr file written for this record",
+        f"file at all (text, random bytes); fix: restore the .{annotator} file written for this record",
     )
 
 
