@@ -22,7 +22,7 @@ from feature_store.writer import WorkspaceBusy, writing
 if TYPE_CHECKING:  # torch and mlflow load only when a command runs
     from .explain import Explanation
     from .predict import Prediction
-    from .reference import BeatAgreement
+    from .reference import Agreement
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,9 +78,9 @@ def main(argv: list[str] | None = None) -> int:
         const="atr",
         default=None,
         metavar="ANNOTATOR",
-        help="compare each record's beats with its reference beat annotations (<record>.atr, or the annotator "
-        "named) as EC57's beat-by-beat comparison does: matched within 150 ms, Se and +P per class; a folder's "
-        "summed too; --out gains a reference column",
+        help="compare each record with its reference annotations (<record>.atr, or the annotator named): beats as "
+        "EC57's beat-by-beat comparison does (matched within 150 ms, Se and +P per class), af's windows with the "
+        "rhythm annotated over each; a folder's summed too; --out gains a reference column",
     )
     s = sub.add_parser("show", help="the task's latest comparison: every variant side by side, the choice")
     s.add_argument("--task", choices=sorted(TASKS), default=next(iter(TASKS)))
@@ -155,10 +155,10 @@ def _predict(args: argparse.Namespace, workspace: Workspace) -> int:
             table_format(args.out)
         if args.annotations is not None:
             _check_annotations(args.annotations, task)
-        if args.reference is not None and task.unit != "beat":
+        if args.reference is not None and not task.annotation_codes:
             raise ValueError(
-                f"--reference: compares a beats task's beats with the record's beat annotations; the {task.name} "
-                "task's rows are not beats (a rhythm task's comparison is not built); fix: leave it out"
+                f"--reference: the {task.name} task has one row a record, nothing in time to compare with annotations; "
+                "fix: leave it out"
             )
         champion = load_champion(task, workspace)
         records, problems = records_in(args.record)
@@ -171,7 +171,7 @@ def _predict(args: argparse.Namespace, workspace: Workspace) -> int:
     for problem in problems:  # listed, not scored: no record is behind them
         print(f"error: {problem}", file=sys.stderr)
     tables, failed = [], len(problems)
-    agreements: list[BeatAgreement] = []
+    agreements: list[Agreement] = []
     for record in records:  # one unreadable record never stops the others
         start = time.perf_counter()
         try:
@@ -246,13 +246,13 @@ def _annotate(pred: Prediction, task: TaskSpec, where: Path) -> tuple[Path, int]
     return path, len(events)
 
 
-def _compare(pred: Prediction, task: TaskSpec, annotator: str) -> BeatAgreement | None:
-    """The record's beats against its reference, said on one line; a record without a reference is said
+def _compare(pred: Prediction, task: TaskSpec, annotator: str) -> Agreement | None:
+    """The record's rows against its reference, said on one line; a record without a reference is said
     too (its rows were scored all the same)."""
-    from .reference import beat_agreement
+    from .reference import agreement as compared
 
     try:
-        agreement = beat_agreement(pred, task, annotator)
+        agreement = compared(pred, task, annotator)
     except ValueError as err:  # a RecordError too: an unreadable reference file
         print(f"note: {err}")
         return None

@@ -1,9 +1,12 @@
-"""A scored record against its reference beat annotations (`predict --reference`), as ANSI/AAMI EC57's
-beat-by-beat comparison (WFDB's bxb) reads one: each reference beat matched to the predicted beat within
-150 ms of it, then the classes of the matched pairs, the reference beats no predicted beat matched (missed)
-and the predicted beats no reference beat matched (extra). Beats of a stretch the prediction did not score
-(a dropout, the record's edges) are counted apart, as EC57 leaves unreadable stretches out. What a site
-validating the champion on its own annotated recordings reads first."""
+"""A scored record against its reference annotations (`predict --reference`): what a site validating the
+champion on its own annotated recordings reads first.
+
+Beats as ANSI/AAMI EC57's beat-by-beat comparison (WFDB's bxb) reads them: each reference beat matched to
+the predicted beat within 150 ms of it, then the classes of the matched pairs, the reference beats no
+predicted beat matched (missed) and the predicted beats no reference beat matched (extra). Beats of a
+stretch the prediction did not score (a dropout, the record's edges) are counted apart, as EC57 leaves
+unreadable stretches out. A rhythm task's windows against the reference rhythm annotated over each, as its
+training windows were labelled: a window across a change of rhythm, or before the first, has none."""
 
 from __future__ import annotations
 
@@ -13,29 +16,36 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from feature_store.sources.annotated import AAMI, read_annotations, read_beats
+from feature_store.sources.annotated import AAMI, read_annotations, read_beats, read_rhythm
 from feature_store.sources.errors import RecordError
-from feature_store.tasks import TaskSpec
+from feature_store.sources.rhythm_labels import cpsc_statement
+from feature_store.tasks import RecordWindows, TaskSpec
 
 from .evaluate import MacroF1, figure_label
 
 if TYPE_CHECKING:
+    import wfdb
+
     from .predict import Prediction
 
 MATCH_WINDOW_S = 0.15  # EC57: a predicted beat within 150 ms of a reference beat is its match
 
 
 @dataclass(frozen=True)
-class BeatAgreement:
-    """Beats of one record (or several, summed: EC57's gross statistics) against their reference."""
+class Agreement:
+    """Rows (beats, or a rhythm task's windows) of one record, or several summed (EC57's gross statistics),
+    against their reference."""
 
     classes: tuple[str, ...]
     # (classes + 1) square: rows the reference class, columns the predicted one; the last row and column
     # "no beat": a missed reference beat counts in its class's row, an extra predicted beat in its column
     confusion: np.ndarray
-    unscored: int  # reference beats in stretches the prediction did not score: left out of every figure
+    # beats: reference beats in stretches the prediction did not score; windows: scored windows without one
+    # reference rhythm; left out of every figure
+    unscored: int
+    unit: str = "beat"  # or "window": no matching in time, no missed or extra rows
     records: int = 1
-    # one record's: each predicted beat's matched reference class (index; -1: none, an extra beat)
+    # one record's: each predicted row's reference class (index; -1: none, an extra beat or a mixed window)
     row_reference: np.ndarray | None = None
 
     @property
@@ -50,13 +60,17 @@ class BeatAgreement:
     def extra(self) -> int:
         return int(self.confusion[-1, :-1].sum())
 
-    def __add__(self, other: BeatAgreement) -> BeatAgreement:
-        return BeatAgreement(
-            self.classes, self.confusion + other.confusion, self.unscored + other.unscored, self.records + other.records
+    def __add__(self, other: Agreement) -> Agreement:
+        return Agreement(
+            self.classes,
+            self.confusion + other.confusion,
+            self.unscored + other.unscored,
+            self.unit,
+            self.records + other.records,
         )
 
     def reference_column(self) -> list[str | None]:
-        """One record's predicted beats' reference classes, for its table (None: no reference beat matched)."""
+        """One record's rows' reference classes, for its table (None: no reference beat matched, no one rhythm)."""
         rows = self.row_reference if self.row_reference is not None else np.zeros(0, dtype=np.int64)
         return [self.classes[i] if i >= 0 else None for i in rows.tolist()]
 
@@ -66,12 +80,19 @@ class BeatAgreement:
         counting against its Se and an extra one called it against its +P (EC57's reading)."""
         cm, k = self.confusion, len(self.classes)
         reference, called = self.matched + self.missed, self.matched + self.extra
-        out = {
-            "qrs_se": self.matched / reference if reference else float("nan"),
-            "qrs_pp": self.matched / called if called else float("nan"),
-            "accuracy": float(np.trace(cm[:k, :k]) / self.matched) if self.matched else float("nan"),
-            task.metric_key: MacroF1(task.metric_labels or tuple(range(k))).of_confusion(cm),
-        }
+        out = (
+            {
+                "qrs_se": self.matched / reference if reference else float("nan"),
+                "qrs_pp": self.matched / called if called else float("nan"),
+            }
+            if self.unit == "beat"
+            else {}
+        )
+        out["accuracy"] = float(np.trace(cm[:k, :k]) / self.matched) if self.matched else float("nan")
+        compared = self.matched + self.missed + self.extra
+        out[task.metric_key] = (
+            MacroF1(task.metric_labels or tuple(range(k))).of_confusion(cm) if compared else float("nan")
+        )
         for name in task.focus_classes:
             c = self.classes.index(name)
             tp, truth, said = cm[c, c], cm[c].sum(), cm[:, c].sum()
@@ -81,34 +102,92 @@ class BeatAgreement:
 
     def line(self, task: TaskSpec, source: str) -> str:
         """One line for the terminal: what was compared, then the figures."""
-        counts = (
-            f"{self.matched + self.missed:,} reference beat(s): {self.matched:,} matched within "
-            f"{MATCH_WINDOW_S * 1000:.0f} ms, {self.missed:,} missed, {self.extra:,} extra"
-        )
-        if self.unscored:
-            counts += f", {self.unscored:,} in stretches not scored (left out)"
-        headline = f"macro-F1 {','.join(task.metric_classes)}" if task.metric_classes else task.metric_key
-        labels = {"qrs_se": "beats Se", "qrs_pp": "beats +P", task.metric_key: headline}
+        if self.unit == "beat":
+            counts = (
+                f"{self.matched + self.missed:,} reference beat(s): {self.matched:,} matched within "
+                f"{MATCH_WINDOW_S * 1000:.0f} ms, {self.missed:,} missed, {self.extra:,} extra"
+            )
+            if self.unscored:
+                counts += f", {self.unscored:,} in stretches not scored (left out)"
+        else:
+            counts = f"{self.matched:,} window(s) of one reference rhythm"
+            if self.unscored:
+                counts += f", {self.unscored:,} across a change of rhythm or before the first (left out)"
+        if not self.matched + self.missed + self.extra:
+            return f"against {source} ({counts}): nothing to compare"
+        headline = " ".join(("macro-F1", ",".join(task.metric_classes))) if task.metric == "macro_f1" else task.metric
+        labels = {"qrs_se": "beats Se", "qrs_pp": "beats +P", task.metric_key: headline.strip()}
         figures = ", ".join(f"{labels.get(k, figure_label(k))} {v:.3f}" for k, v in self.figures(task).items())
         return f"against {source} ({counts}): {figures}"
 
 
-def beat_agreement(pred: Prediction, task: TaskSpec, annotator: str = "atr") -> BeatAgreement:
-    """`pred`'s beats against the record's `<record>.<annotator>` beat annotations (AAMI classes of MIT-BIH's
-    symbols). ValueError naming the file where there is none, or none of its annotations is a beat."""
-    if pred.record is None or pred.samples is None or not pred.record_fs:
-        raise ValueError("a prediction without its record's beats in time has nothing to compare")
+def agreement(pred: Prediction, task: TaskSpec, annotator: str = "atr") -> Agreement:
+    """`pred` against the record's `<record>.<annotator>`: beats or rhythm, as the task's rows are. ValueError
+    naming the file where there is none, or it holds nothing of the kind."""
+    if pred.record is None:
+        raise ValueError("a prediction without its record has nothing to compare")
     path = Path(f"{pred.record}.{annotator}")
     if not path.is_file():
         raise ValueError(f"{path}: no reference annotations; fix: name the annotator of the record's reference")
-    ref_samples, symbols = read_beats(read_annotations(pred.record, annotator), pred.record_fs)
+    ann = read_annotations(pred.record, annotator)
+    return beat_agreement(pred, task, ann, path) if task.unit == "beat" else rhythm_agreement(pred, task, ann, path)
+
+
+def beat_agreement(pred: Prediction, task: TaskSpec, ann: wfdb.Annotation, path: Path) -> Agreement:
+    """`pred`'s beats against the beat annotations `ann` (of the file `path`; AAMI classes of MIT-BIH's
+    symbols)."""
+    if pred.samples is None or not pred.record_fs:
+        raise ValueError(f"{pred.record}: its beats have no samples in time to compare")
+    ref_samples, symbols = read_beats(ann, pred.record_fs)
     if not len(ref_samples):
-        raise ValueError(f"{path}: no beat annotation among its {annotator} annotations (rhythm changes only?)")
+        raise ValueError(f"{path}: no beat annotation among its annotations (rhythm changes only?)")
     if (np.diff(ref_samples) < 0).any():
         raise RecordError("annotation_unreadable", f"{path}: annotations out of time order; fix: restore the file")
     ref_class = np.array([task.classes.index(AAMI[s]) for s in symbols])
     called = pred.probs.argmax(axis=1)
     return compare_beats(ref_samples, ref_class, pred.samples, called, task.classes, pred.record_fs, pred.beat_numbers)
+
+
+def rhythm_agreement(pred: Prediction, task: TaskSpec, ann: wfdb.Annotation, path: Path) -> Agreement:
+    """A rhythm task's windows against the rhythm annotations `ann` (of the file `path`), read as the
+    ingest reads an AF database's: CPSC 2021's header statement gives the rhythm before the first change."""
+    window = task.window
+    if not isinstance(window, RecordWindows) or not pred.record_fs:
+        raise ValueError(f"{pred.record}: the {task.name} task's rows are not windows in time")
+    length = round(window.duration_s * pred.record_fs)
+    starts = pred.samples if pred.samples is not None else np.zeros(1, dtype=np.int64)
+    statement = cpsc_statement(_comments(pred.record)) if pred.record else None
+    spans = read_rhythm(ann, int(starts[-1]) + length, statement, True, pred.record_fs)
+    if not spans:
+        raise ValueError(f"{path}: no rhythm annotation of the {task.name} task's classes (beats only?)")
+    return compare_windows(starts, pred.probs.argmax(axis=1)[: len(starts)], length, spans, task.classes)
+
+
+def _comments(record: Path) -> list[str]:
+    """The comments of the record's header (none for an EDF record, or a header wfdb cannot read as it is)."""
+    import wfdb
+
+    try:
+        return list(wfdb.rdheader(str(record)).comments or []) if Path(f"{record}.hea").is_file() else []
+    except (ValueError, OSError):
+        return []
+
+
+def compare_windows(
+    starts: np.ndarray, called: np.ndarray, length: int, spans: list[tuple[int, int, str]], classes: tuple[str, ...]
+) -> Agreement:
+    """Windows (first samples `starts`, `length` samples each, class `called`) against rhythm episodes
+    (start, stop, class): a window's reference is the episode that holds all of it, as a training window's
+    label is; one across a change, or outside every episode, has none and is counted apart."""
+    k = len(classes)
+    reference = np.full(len(starts), -1, dtype=np.int64)
+    for begin, end, rhythm in spans:
+        inside = (starts >= begin) & (starts + length <= end)
+        reference[inside] = classes.index(rhythm)
+    cm = np.zeros((k + 1, k + 1), dtype=np.int64)
+    known = reference >= 0
+    np.add.at(cm, (reference[known], called[known]), 1)
+    return Agreement(classes, cm, int((~known).sum()), "window", row_reference=reference)
 
 
 def compare_beats(
@@ -119,7 +198,7 @@ def compare_beats(
     classes: tuple[str, ...],
     fs: float,
     numbers: np.ndarray | None = None,
-) -> BeatAgreement:
+) -> Agreement:
     """Reference beats (samples, class indices) against predicted ones (samples, class called; `numbers`:
     each one's number among the record's beats), both in time order at `fs`: one to one, each reference beat
     with the nearest predicted beat within `MATCH_WINDOW_S` that no nearer reference beat claims (wfdb's
@@ -138,7 +217,7 @@ def compare_beats(
     row_reference = np.full(len(called), -1, dtype=np.int64)
     row_reference[match[found]] = ref_class[found]
     np.add.at(cm[k], called[row_reference < 0], 1)  # extra: the "no beat" row
-    return BeatAgreement(classes, cm, int(unscored.sum()), row_reference=row_reference)
+    return Agreement(classes, cm, int(unscored.sum()), row_reference=row_reference)
 
 
 def _unscored(ref: np.ndarray, samples: np.ndarray, numbers: np.ndarray | None, window: int) -> np.ndarray:

@@ -1,5 +1,6 @@
-"""A scored record against its reference beats (`predict --reference`), EC57's beat-by-beat reading, on
-MIT-BIH 209's own annotations: 3,005 beats, 383 of them S."""
+"""A scored record against its reference (`predict --reference`): beats as EC57's beat-by-beat comparison
+reads them, on MIT-BIH 209's own annotations (3,005 beats, 383 of them S); a rhythm task's windows against
+CPSC 2021's annotated AF episodes."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import wfdb
 
 from ecgnet.__main__ import main as ecgnet_main
 from ecgnet.evaluate import aami
-from ecgnet.reference import compare_beats
-from feature_store.sources.annotated import AAMI, read_beats
-from feature_store.tasks import BEATS
+from ecgnet.reference import compare_beats, compare_windows
+from feature_store.sources.annotated import AAMI, read_beats, read_rhythm
+from feature_store.sources.rhythm_labels import cpsc_statement
+from feature_store.tasks import AF, BEATS
 from feature_store.workspace import SAMPLE_DATA
 
 FS = 360.0
@@ -68,10 +70,30 @@ def test_beats_a_dropout_left_unscored_are_left_out_not_missed(reference):
     assert gross.records == 2 and gross.matched == 2 * got.matched and gross.unscored == 80
 
 
-def test_a_reference_for_another_task_than_beats_is_refused_before_scoring(tmp_path, capsys):
+def test_windows_read_the_rhythm_annotated_over_all_of_them_as_training_windows_are_labelled():
+    """CPSC 2021's data_101_6 (paroxysmal AF: N, then AF from sample 3132, N from 5639, ...) in windows of
+    1,000 samples: a window wholly inside one episode has its rhythm; one across a change has none."""
+    record = str(SAMPLE_DATA / "cpsc2021" / "data_101_6")
+    statement = cpsc_statement(wfdb.rdheader(record).comments)
+    spans = read_rhythm(wfdb.rdann(record, "atr"), 22000, statement, True, 200.0)
+    assert spans[:3] == [(0, 3132, "N"), (3132, 5639, "AF"), (5639, 8468, "N")]
+    starts = np.arange(0, 22000, 1000)
+    truth = compare_windows(starts, np.zeros(len(starts), dtype=np.int64), 1000, spans, AF.classes).row_reference
+    assert truth is not None and truth[:6].tolist() == [0, 0, 0, -1, 1, -1]  # 3000-4000 and 5000-6000 straddle
+    known = truth >= 0
+    called = np.where(known, truth, 0)
+    called[4] = AF.classes.index("O")  # one AF window called another rhythm
+    got = compare_windows(starts, called, 1000, spans, AF.classes)
+    assert (got.matched, got.unscored, got.missed, got.extra) == (int(known.sum()), int((~known).sum()), 0, 0)
+    figures = got.figures(AF)
+    assert figures["pp_AF"] == 1.0 and figures["se_AF"] == pytest.approx(1 - 1 / int((truth == 1).sum()))
+    assert "qrs_se" not in figures and "window(s) of one reference rhythm" in got.line(AF, "data_101_6.atr")
+
+
+def test_a_reference_for_a_task_of_one_row_a_record_is_refused_before_scoring(tmp_path, capsys):
     home = tmp_path / "home"
     home.mkdir()
-    argv = ["predict", str(SAMPLE_DATA / "mitdb" / "100"), "--home", str(home), "--task", "af", "--reference"]
+    argv = ["predict", str(SAMPLE_DATA / "mitdb" / "100"), "--home", str(home), "--task", "records", "--reference"]
     assert ecgnet_main(argv) == 2
     said = capsys.readouterr().err
-    assert "--reference: compares a beats task's beats" in said and "champion" not in said
+    assert "--reference: the records task has one row a record, nothing in time" in said and "champion" not in said

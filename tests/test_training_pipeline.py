@@ -643,6 +643,15 @@ def test_the_af_task_trains_and_compares_on_the_bundled_cinc_2017_records(tmp_pa
     first = dict(zip(AF.classes, AF.annotation_codes))[table["predicted"][0]]
     assert rhythm.fs == 200 and rhythm.sample[0] == 0 and set(rhythm.sample.tolist()) <= {0, 6000, 12000, 18000}
     assert (rhythm.aux_note[0] if rhythm.symbol[0] == "+" else rhythm.symbol[0]) == first
+    # the folder against its annotated episodes: data_8_2 persistent AF, data_21_7 no AF, window by window
+    folder = [*argv[:1], str(SAMPLE_DATA / "cpsc2021"), *argv[2:], "--rows", "0", "--reference"]
+    assert ecgnet_main([*folder, "--out", str(tmp_path / "against.csv")]) == 0
+    said = capsys.readouterr().out
+    assert re.search(r"^against .*data_8_2\.atr \(7 window\(s\) of one reference rhythm\): accuracy", said, re.M), said
+    assert re.search(r"^against the references of 5 record\(s\), summed \(16 window\(s\) .*AF Se", said, re.M), said
+    against = pl.read_csv(tmp_path / "against.csv")
+    assert against.filter(pl.col("id").str.starts_with("data_8_2"))["reference"].to_list() == ["AF"] * 7
+    assert against.filter(pl.col("id").str.starts_with("data_21_7"))["reference"].to_list() == ["N"] * 7
     picture = tmp_path / "rhythm.png"
     assert ecgnet_main([*argv, "--rows", "0", "--timeline", str(picture)]) == 0
     assert f"rhythm over 4 windows drawn to {picture}" in capsys.readouterr().out
