@@ -118,7 +118,7 @@ def write_annotations(path: Path, events: Events, fs: float | None) -> None:
 def prediction_events(pred: Prediction, task: TaskSpec) -> Events:
     """A scored record's rows as annotations of `task`'s codes: beats at their R peaks; a rhythm task's
     windows (a record of one row: its rhythm from the first sample)."""
-    codes, predicted = task.annotation_codes, pred.probs.argmax(axis=1)
+    codes, predicted = task.class_codes, pred.probs.argmax(axis=1)
     if not codes:
         raise ValueError(f"--annotations: the {task.name} task has one row a record, nothing in time; fix: use --out")
     if task.unit == "beat":

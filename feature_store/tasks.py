@@ -148,10 +148,10 @@ class TaskSpec:
     # must come with those it is made of (late and intermediate: the three singles; ensembles: members)
     variants: tuple[str, ...] = ()
     published: tuple[Published, ...] = ()  # results on this protocol the comparison reads its choice against
-    # each class as a WFDB annotation (`predict --annotations`), in class order: a beat symbol (N, S, V: the
-    # codes WFDB's bxb scores), a rhythm change `(AFIB` (rxr, epicmp), or `~`, unreadable signal; empty: a
-    # task of one row a record, nothing in time to annotate
-    annotation_codes: tuple[str, ...] = ()
+    # each class as a WFDB annotation (`predict --annotations`): a beat symbol (N, S, V: the codes WFDB's bxb
+    # scores), a rhythm change `(AFIB` (rxr, epicmp), or `~`, unreadable signal; empty: a task of one row a
+    # record, nothing in time to annotate
+    annotation_codes: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
@@ -179,11 +179,13 @@ class TaskSpec:
                 )
         codes = self.annotation_codes
         if codes and (
-            len(codes) != len(self.classes) or self.multilabel or not all(_annotation_code(c) for c in codes)
+            self.multilabel
+            or any(c not in codes for c in self.classes)
+            or not all(map(_annotation_code, codes.values()))
         ):
             raise ValueError(
-                f"task {self.name!r}: annotation codes {codes} do not annotate classes {self.classes}; fix: one a "
-                "class of a single-label task, each a beat symbol (one character), a rhythm `(NAME` or `~`"
+                f"task {self.name!r}: annotation codes {codes} do not annotate classes {self.classes}; fix: one for "
+                "each class of a single-label task, each a beat symbol (one character), a rhythm `(NAME` or `~`"
             )
         missing = [f for f in FAMILY_PARAMS if f not in self.view_params]
         if missing:
@@ -192,6 +194,11 @@ class TaskSpec:
     @property
     def unit(self) -> str:
         return self.window.unit
+
+    @property
+    def class_codes(self) -> tuple[str, ...]:
+        """Each class's annotation code, in class order (empty: the task annotates nothing)."""
+        return tuple(self.annotation_codes[c] for c in self.classes) if self.annotation_codes else ()
 
     @property
     def metric_key(self) -> str:
@@ -250,7 +257,9 @@ BEATS = TaskSpec(
     focus_classes=("S", "V"),
     metric_classes=("N", "S", "V"),
     sources_hint="an annotated beat database (MIT-BIH layout)",
-    annotation_codes=("N", "S", "V", "F", "Q"),  # WFDB's own symbols: S supraventricular, Q unclassifiable
+    annotation_codes={
+        c: c for c in ("N", "S", "V", "F", "Q")
+    },  # WFDB's own symbols: S supraventricular, Q unclassifiable
     # DS1 cross-validation, S-dominant references instrument: S Se under it 0.29 -> 0.54 (benchmarks/ABLATIONS.md)
     reference_stress=ReferenceStress(),
     # the rhythm around each beat, 9 intervals either side: DS1 5-fold CV of the time variant, three seeds,
@@ -310,7 +319,7 @@ AF = TaskSpec(
     focus_classes=("AF",),
     view_params={**FAMILY_PARAMS, "spectrogram": SpectrogramParams(window_s=0.5, hop_s=0.25)},
     # WFDB's rhythm codes where it has one (AFDB's and CPSC 2021's); no code names CinC 2017's "other rhythm"
-    annotation_codes=("(N", "(AFIB", "(O", "~"),
+    annotation_codes={"N": "(N", "AF": "(AFIB", "O": "(O", "noisy": "~"},
     sources_hint="a CinC 2017 folder (single-lead records with REFERENCE.csv), CPSC 2021 or AFDB records",
 )
 

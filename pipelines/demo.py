@@ -277,6 +277,8 @@ def summary(result: dg.ExecuteInProcessResult, seconds: float) -> str:
         f"Dagster home: {os.environ['DAGSTER_HOME']}",
         "Open the UIs: make ui   (Dagster on http://127.0.0.1:3000, MLflow on http://127.0.0.1:5000)",
         "In a terminal: .venv/bin/python -m ecgnet show [--task records]   (the latest comparison, from MLflow)",
+        "Score a record: .venv/bin/python -m ecgnet predict data/sample/mitdb/232 --reference --annotations labelled"
+        "   (a test record: its beats against its .atr; labelled/232.ecgnet for WFDB viewers)",
     ]
     return "\n".join(lines)
 

@@ -29,7 +29,7 @@ def test_a_records_beat_classes_written_as_annotations_read_back_as_its_referenc
     ref = wfdb.rdann(str(MITDB / "209"), "atr")
     samples, symbols = read_beats(ref)
     classes = np.array([BEATS.classes.index(AAMI[s]) for s in symbols])
-    write_annotations(tmp_path / f"209.{ANNOTATOR}", beat_events(classes, samples, BEATS.annotation_codes), 360.0)
+    write_annotations(tmp_path / f"209.{ANNOTATOR}", beat_events(classes, samples, BEATS.class_codes), 360.0)
     back = _read(tmp_path / "209")
     got_samples, got_symbols = read_beats(back, 360.0)
     assert got_samples.tolist() == samples.tolist()
@@ -39,7 +39,7 @@ def test_a_records_beat_classes_written_as_annotations_read_back_as_its_referenc
 
 def test_beats_not_scored_between_two_scored_ones_are_marked_unreadable_not_left_for_missed():
     samples = np.array([100, 400, 1900, 2200])
-    events = beat_events(np.array([0, 2, 1, 0]), samples, BEATS.annotation_codes, numbers=np.array([7, 8, 13, 14]))
+    events = beat_events(np.array([0, 2, 1, 0]), samples, BEATS.class_codes, numbers=np.array([7, 8, 13, 14]))
     assert list(zip(events.sample.tolist(), events.symbol, events.subtype.tolist(), events.aux_note)) == [
         (100, "N", 0, ""),
         (400, "V", 0, ""),
@@ -55,7 +55,7 @@ def test_rhythm_windows_become_changes_of_rhythm_noise_and_unscored_stretches():
     way), a stretch not scored is unreadable, and the ingest's reader of AF databases reads the rhythm back."""
     starts = np.array([0, 100, 200, 300, 400, 600, 700])
     predicted = np.array([AF.classes.index(c) for c in ("N", "N", "AF", "noisy", "AF", "AF", "O")])
-    events = rhythm_events(predicted, starts, AF.annotation_codes, window=100)
+    events = rhythm_events(predicted, starts, AF.class_codes, window=100)
     assert list(zip(events.sample.tolist(), events.symbol, events.subtype.tolist(), events.aux_note)) == [
         (0, "+", 0, "(N"),
         (200, "+", 0, "(AFIB"),
@@ -78,11 +78,12 @@ def test_a_multi_frequency_records_annotations_state_their_time_resolution(tmp_p
 
 
 def test_each_task_annotates_its_classes_or_says_it_has_nothing_in_time(tmp_path, capsys):
-    assert len(BEATS.annotation_codes) == len(BEATS.classes) and not RECORDS.annotation_codes
+    assert BEATS.class_codes == ("N", "S", "V", "F", "Q") and not RECORDS.class_codes
+    assert replace(BEATS, classes=("N", "S", "V", "F")).class_codes == ("N", "S", "V", "F")  # a task of fewer classes
     with pytest.raises(ValueError, match="do not annotate classes"):
-        replace(AF, annotation_codes=("(N", "(AFIB", "(O"))
+        replace(AF, annotation_codes={"N": "(N", "AF": "(AFIB", "O": "(O"})  # noisy has none
     with pytest.raises(ValueError, match="do not annotate classes"):
-        replace(AF, annotation_codes=("(N", "(AFIB", "(O", "noisy"))
+        replace(AF, annotation_codes={**AF.annotation_codes, "noisy": "noisy"})  # no WFDB code
     home = tmp_path / "home"
     home.mkdir()
     argv = ["predict", str(MITDB / "100"), "--home", str(home), "--annotations"]

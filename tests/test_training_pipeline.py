@@ -640,7 +640,7 @@ def test_the_af_task_trains_and_compares_on_the_bundled_cinc_2017_records(tmp_pa
     assert table["sample"].to_list() == [0, 6000, 12000, 18000] and table["predicted"].is_in(list(AF.classes)).all()
     # its rhythm as WFDB annotations, from the first window's: a change `(AFIB`, or noise
     rhythm = wfdb.rdann(str(tmp_path / "wfdb" / "data_101_8"), "ecgnet")
-    first = dict(zip(AF.classes, AF.annotation_codes))[table["predicted"][0]]
+    first = AF.annotation_codes[table["predicted"][0]]
     assert rhythm.fs == 200 and rhythm.sample[0] == 0 and set(rhythm.sample.tolist()) <= {0, 6000, 12000, 18000}
     assert (rhythm.aux_note[0] if rhythm.symbol[0] == "+" else rhythm.symbol[0]) == first
     # the folder against its annotated episodes: data_8_2 persistent AF, data_21_7 no AF, window by window
