@@ -5,6 +5,7 @@ import json
 import os
 import re
 from dataclasses import replace
+from pathlib import Path
 
 import dagster as dg
 import mlflow
@@ -436,6 +437,37 @@ def test_a_record_exported_as_edf_is_scored_as_its_wfdb_original(trained, tmp_pa
     said = capsys.readouterr().out
     assert f"{record}: " in said  # the longest run's time from the start, and the time of day:
     assert re.search(r"the longest \d+ beats at \d+ a minute from [\d:]+, 2026-03-1[45] ", said), said
+
+
+def test_a_record_scored_at_its_detected_beats_is_read_against_a_reference_under_another_annotator(
+    trained, tmp_path, capsys
+):
+    """MIT-BIH 209 with its reference moved to `.ref` (as a site keeps a cardiologist's annotations beside a
+    device's): scored at the beats GQRS finds, then matched to the reference within 150 ms, EC57's way, every
+    reference beat accounted for as matched, missed or not scored."""
+    from tests.records import copy_record
+
+    _, home = trained
+    record = copy_record(MITDB / "209", tmp_path, "site209")
+    Path(f"{record}.atr").rename(f"{record}.ref")
+    out = tmp_path / "against.csv"
+    argv = ["predict", str(record), "--home", str(home), "--rows", "0", "--reference", "ref", "--out", str(out)]
+    assert ecgnet_main(argv) == 0
+    said = capsys.readouterr().out
+    assert "site209 has no .atr: its beats are the 3005 R peaks detected (GQRS) in MLII" in said, said
+    line = re.search(
+        r"^against .*site209\.ref \(([\d,]+) reference beat\(s\): ([\d,]+) matched within 150 ms, ([\d,]+) "
+        r"missed, ([\d,]+) extra(?:, ([\d,]+) in stretches not scored \(left out\))?\): beats Se ([\d.]+), "
+        r"beats \+P ([\d.]+), accuracy",
+        said,
+        re.M,
+    )
+    assert line is not None, said
+    counts = [int((g or "0").replace(",", "")) for g in line.groups()[:5]]
+    assert counts[0] == counts[1] + counts[2] and counts[0] + counts[4] == 3005  # 209's 3,005 beats, each once
+    assert float(line[6]) > 0.99 and float(line[7]) > 0.99  # GQRS finds 209's beats, and little else
+    table = pl.read_csv(out)
+    assert table["reference"].null_count() == counts[3] and len(table) == counts[1] + counts[3]
 
 
 def _record(home) -> str:
