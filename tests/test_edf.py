@@ -68,13 +68,21 @@ def test_an_edf_record_with_its_beat_annotations_lands_with_its_originals_beats(
 
 
 def test_an_edf_file_dropped_into_a_watched_folder_is_news_to_the_sensor(tmp_path):
-    """The sensor launches an ingest when `folder_state` changes: an EDF file is a record file to it."""
+    """The sensor launches an ingest when `folder_state` changes: an EDF file (in any case) is a record file to
+    it, and so is a BDF file, which ingest quarantines by name (before, a lone BDF waited for other news)."""
     from feature_store.sources.registry import folder_state
 
     copy_record(MITDB / "100", tmp_path)
     before = folder_state([tmp_path])
     write_edf(MITDB / "223", tmp_path, "night")
     assert folder_state([tmp_path]) != before
+    for name in ("day.Edf", "biosemi.bdf", "BIOSEMI2.BDF"):
+        before = folder_state([tmp_path])
+        (tmp_path / name).write_bytes(b"0" * 256)
+        assert folder_state([tmp_path]) != before, name
+    before = folder_state([tmp_path])
+    (tmp_path / "notes.txt").write_text("not a record")
+    assert folder_state([tmp_path]) == before
 
 
 def test_an_edf_beside_its_records_own_header_is_not_a_second_record(tmp_path, cfg):

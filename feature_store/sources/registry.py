@@ -25,7 +25,9 @@ SOURCES: dict[str, Source] = {
     s.kind: s for s in (PtbxlSource(), ChallengeSource(), AnnotatedBeatSource(), PlainWfdbSource())
 }
 KINDS = tuple(SOURCES)
-_RECORD_SUFFIXES = {".hea", ".dat", ".mat", ".atr", ".xyz", EDF_SUFFIX, EDF_SUFFIX.upper()}
+_BDF = ".bdf"  # BioSemi's 24-bit EDF, which is not read: quarantined by name (`strays`)
+# every file discovery reads or quarantines (a lone signal file, a BDF: `strays`), in any case (`.EDF`)
+_RECORD_SUFFIXES = {".hea", ".dat", ".mat", ".atr", ".xyz", EDF_SUFFIX, _BDF}
 
 
 def check_folders(folders: list[Path]) -> None:
@@ -63,9 +65,8 @@ def discover(folders: list[Path], cfg: IngestConfig) -> dict[str, list[RecordRef
     return {kind: sorted(found.get(kind, []), key=lambda r: str(r.path)) for kind in KINDS}
 
 
-# signal files a header names (WFDB's, the Challenges' MATLAB ones) and BioSemi's BDF, which is not read
+# signal files a header names (WFDB's, the Challenges' MATLAB ones)
 _SIGNAL_SUFFIXES = (".dat", ".mat")
-_BDF = ".bdf"
 
 
 def strays(folder: Path, headers: list[Path]) -> list[RecordRef]:
@@ -147,7 +148,7 @@ def folder_state(folders: list[Path]) -> str:
     h = hashlib.blake2b(digest_size=12)
     for folder in folders:
         for file in sorted(folder.rglob("*")) if folder.is_dir() else []:
-            if file.suffix in _RECORD_SUFFIXES or file.name in (DATABASE, REFERENCE, PATIENTS):
+            if file.suffix.lower() in _RECORD_SUFFIXES or file.name in (DATABASE, REFERENCE, PATIENTS):
                 try:
                     st = file.stat()
                     h.update(f"{file}|{st.st_size}|{st.st_mtime_ns}\n".encode())
