@@ -66,6 +66,12 @@ def test_rhythm_windows_become_changes_of_rhythm_noise_and_unscored_stretches():
         (700, "+", 0, "(O"),
     ]
     assert rhythm_spans(events.sample, events.aux_note, 800, start_rhythm=None) == [(0, 200, "N"), (200, 700, "AF")]
+    later = rhythm_events(predicted[1:], starts[1:], AF.class_codes, window=100)  # the first window not scored
+    assert list(zip(later.sample.tolist()[:3], later.symbol, later.aux_note)) == [
+        (0, "~", "not scored"),
+        (100, "~", ""),
+        (100, "+", "(N"),
+    ]
 
 
 def test_a_multi_frequency_records_annotations_state_their_time_resolution(tmp_path):
