@@ -67,8 +67,8 @@ def rhythm_events(
     """A rhythm task's windows (each from its first sample in `starts`, `window` samples long) as WFDB writes
     rhythm: a change `+` with the rhythm's code as its note where the rhythm changes, a noise annotation where
     windows are too noisy to classify (code `~`) and where windows were not scored (a stretch between two
-    windows, or before the first: a dropout), and a clean one where scored signal resumes. A rhythm holds across noise, as in
-    MIT-BIH's own annotations."""
+    windows, or before the first: a dropout), and a clean one where scored signal resumes. A rhythm holds
+    across noise, as in MIT-BIH's own annotations."""
     rows: list[tuple[int, str, int, str]] = []
     rhythm, unreadable = None, False
     if window is not None and len(starts) and starts[0] > 0:  # the record's first windows were not scored
