@@ -252,11 +252,11 @@ def _compare(pred: Prediction, task: TaskSpec, annotator: str) -> Agreement | No
     from .reference import agreement as compared
 
     try:
-        agreement = compared(pred, task, annotator)
+        agreement, source = compared(pred, task, annotator)
     except ValueError as err:  # a RecordError too: an unreadable reference file
         print(f"note: {err}")
         return None
-    print(agreement.line(task, f"{pred.record}.{annotator}"))
+    print(agreement.line(task, source))
     return agreement
 
 

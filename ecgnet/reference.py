@@ -6,7 +6,8 @@ the predicted beat within 150 ms of it, then the classes of the matched pairs, t
 predicted beat matched (missed) and the predicted beats no reference beat matched (extra). Beats of a
 stretch the prediction did not score (a dropout, the record's edges) are counted apart, as EC57 leaves
 unreadable stretches out. A rhythm task's windows against the reference rhythm annotated over each, as its
-training windows were labelled: a window across a change of rhythm, or before the first, has none."""
+training windows were labelled: a window across a change of rhythm, or before the first, has none; a record
+without rhythm annotations against the label its folder's `REFERENCE.csv` gives it (CinC 2017's)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ import numpy as np
 
 from feature_store.sources.annotated import AAMI, read_annotations, read_beats, read_rhythm
 from feature_store.sources.errors import RecordError
-from feature_store.sources.rhythm_labels import cpsc_statement
+from feature_store.sources.folder_tables import REFERENCE, read_pairs
+from feature_store.sources.rhythm_labels import CINC2017_CODES, cpsc_statement
 from feature_store.tasks import RecordWindows, TaskSpec
 
 from .evaluate import MacroF1, figure_label
@@ -121,16 +123,42 @@ class Agreement:
         return f"against {source} ({counts}): {figures}"
 
 
-def agreement(pred: Prediction, task: TaskSpec, annotator: str = "atr") -> Agreement:
-    """`pred` against the record's `<record>.<annotator>`: beats or rhythm, as the task's rows are. ValueError
-    naming the file where there is none, or it holds nothing of the kind."""
+def agreement(pred: Prediction, task: TaskSpec, annotator: str = "atr") -> tuple[Agreement, str]:
+    """`pred` against the record's `<record>.<annotator>` (beats or rhythm, as the task's rows are), and what
+    was read; a rhythm record without one, against its line of the `REFERENCE.csv` beside it (CinC 2017's
+    labels, as the ingest reads them). ValueError naming the file where there is none, or it holds nothing
+    of the kind."""
     if pred.record is None:
         raise ValueError("a prediction without its record has nothing to compare")
     path = Path(f"{pred.record}.{annotator}")
     if not path.is_file():
+        table = pred.record.parent / REFERENCE
+        if task.unit != "beat" and pred.record.name in (labels := read_pairs(table, "without a reference")):
+            return label_agreement(pred, task, labels[pred.record.name], table), f"{table} ({pred.record.name})"
         raise ValueError(f"{path}: no reference annotations; fix: name the annotator of the record's reference")
     ann = read_annotations(pred.record, annotator)
-    return beat_agreement(pred, task, ann, path) if task.unit == "beat" else rhythm_agreement(pred, task, ann, path)
+    read = beat_agreement(pred, task, ann, path) if task.unit == "beat" else rhythm_agreement(pred, task, ann, path)
+    return read, str(path)
+
+
+def label_agreement(pred: Prediction, task: TaskSpec, code: str, table: Path) -> Agreement:
+    """A rhythm record's windows against the one rhythm its table line gives the record (CinC 2017's code)."""
+    if code not in CINC2017_CODES:
+        raise ValueError(
+            f"{table}: {pred.record}'s label {code!r} is none of {sorted(CINC2017_CODES)}; fix: correct its line"
+        )
+    starts, length = _windows(pred, task)
+    spans = [(0, int(starts[-1]) + length, CINC2017_CODES[code])]
+    return compare_windows(starts, pred.probs.argmax(axis=1)[: len(starts)], length, spans, task.classes)
+
+
+def _windows(pred: Prediction, task: TaskSpec) -> tuple[np.ndarray, int]:
+    """A rhythm task's scored windows: first samples (a record of one row: from 0) and length in samples."""
+    window = task.window
+    if not isinstance(window, RecordWindows) or not pred.record_fs:
+        raise ValueError(f"{pred.record}: the {task.name} task's rows are not windows in time")
+    starts = pred.samples if pred.samples is not None else np.zeros(1, dtype=np.int64)
+    return starts, round(window.duration_s * pred.record_fs)
 
 
 def beat_agreement(pred: Prediction, task: TaskSpec, ann: wfdb.Annotation, path: Path) -> Agreement:
@@ -151,11 +179,7 @@ def beat_agreement(pred: Prediction, task: TaskSpec, ann: wfdb.Annotation, path:
 def rhythm_agreement(pred: Prediction, task: TaskSpec, ann: wfdb.Annotation, path: Path) -> Agreement:
     """A rhythm task's windows against the rhythm annotations `ann` (of the file `path`), read as the
     ingest reads an AF database's: CPSC 2021's header statement gives the rhythm before the first change."""
-    window = task.window
-    if not isinstance(window, RecordWindows) or not pred.record_fs:
-        raise ValueError(f"{pred.record}: the {task.name} task's rows are not windows in time")
-    length = round(window.duration_s * pred.record_fs)
-    starts = pred.samples if pred.samples is not None else np.zeros(1, dtype=np.int64)
+    starts, length = _windows(pred, task)
     statement = cpsc_statement(_comments(pred.record)) if pred.record else None
     spans = read_rhythm(ann, int(starts[-1]) + length, statement, True, pred.record_fs)
     if not spans:

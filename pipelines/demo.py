@@ -255,6 +255,7 @@ def summary(result: dg.ExecuteInProcessResult, seconds: float) -> str:
         f"\nQuality gate on {asset} refused promotion (the champion stays as it was): {reasons}"
         for asset, reasons in gate_refusals(result).items()
     ]
+    labelled = Workspace.default().home / "annotations"
     lines = [
         f"\n== ecgnet demo: run {result.run_id} {'succeeded' if demo_succeeded(result) else 'FAILED'} "
         f"in {seconds:.1f} s",
@@ -277,8 +278,8 @@ def summary(result: dg.ExecuteInProcessResult, seconds: float) -> str:
         f"Dagster home: {os.environ['DAGSTER_HOME']}",
         "Open the UIs: make ui   (Dagster on http://127.0.0.1:3000, MLflow on http://127.0.0.1:5000)",
         "In a terminal: .venv/bin/python -m ecgnet show [--task records]   (the latest comparison, from MLflow)",
-        "Score a record: .venv/bin/python -m ecgnet predict data/sample/mitdb/232 --reference --annotations labelled"
-        "   (a test record: its beats against its .atr; labelled/232.ecgnet for WFDB viewers)",
+        f"Score a record: .venv/bin/python -m ecgnet predict data/sample/mitdb/232 --reference --annotations {labelled}"
+        f"   (a test record: its beats against its .atr, and {labelled}/232.ecgnet for WFDB viewers)",
     ]
     return "\n".join(lines)
 

@@ -684,6 +684,18 @@ def test_the_af_task_trains_and_compares_on_the_bundled_cinc_2017_records(tmp_pa
     against = pl.read_csv(tmp_path / "against.csv")
     assert against.filter(pl.col("id").str.starts_with("data_8_2"))["reference"].to_list() == ["AF"] * 7
     assert against.filter(pl.col("id").str.starts_with("data_21_7"))["reference"].to_list() == ["N"] * 7
+    # CinC 2017's records against their REFERENCE.csv lines, one row each: the Challenge's own reading
+    cinc = [*argv[:1], str(SAMPLE_DATA / "cinc2017"), *argv[2:], "--rows", "0", "--reference"]
+    assert ecgnet_main([*cinc, "--out", str(tmp_path / "cinc.csv")]) == 0
+    said = capsys.readouterr().out
+    table_line = f"against {SAMPLE_DATA / 'cinc2017' / 'REFERENCE.csv'} (A00001) (1 window(s) of one reference rhythm)"
+    assert table_line in said, said
+    assert re.search(r"^against the references of 60 record\(s\), summed \(60 window\(s\) .*AF Se", said, re.M), said
+    labels = dict(line.split(",") for line in (SAMPLE_DATA / "cinc2017" / "REFERENCE.csv").read_text().split())
+    rows = pl.read_csv(tmp_path / "cinc.csv")
+    from feature_store.sources.rhythm_labels import CINC2017_CODES
+
+    assert rows["reference"].to_list() == [CINC2017_CODES[labels[Path(r).name]] for r in rows["record"].to_list()]
     picture = tmp_path / "rhythm.png"
     assert ecgnet_main([*argv, "--rows", "0", "--timeline", str(picture)]) == 0
     assert f"rhythm over 4 windows drawn to {picture}" in capsys.readouterr().out
