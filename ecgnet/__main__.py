@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from feature_store.config import whole_number
-from feature_store.tasks import TASKS, RecordWindows, TaskSpec, task_named
+from feature_store.tasks import TASKS, RecordWindows, TaskSpec, in_time, task_named
 from feature_store.workspace import Workspace, tracking_uri
 from feature_store.writer import WorkspaceBusy, writing
 
@@ -155,11 +155,8 @@ def _predict(args: argparse.Namespace, workspace: Workspace) -> int:
             table_format(args.out)
         if args.annotations is not None:
             _check_annotations(args.annotations, task)
-        if args.reference is not None and not task.annotation_codes:
-            raise ValueError(
-                f"--reference: the {task.name} task has one row a record, nothing in time to compare with annotations; "
-                "fix: leave it out"
-            )
+        if args.reference is not None:
+            in_time(task, "--reference")
         champion = load_champion(task, workspace)
         records, problems = records_in(args.record)
         for option in ("explain", "timeline"):
@@ -183,16 +180,17 @@ def _predict(args: argparse.Namespace, workspace: Workspace) -> int:
             )
             if args.timeline:
                 draw_timeline(pred, task, args.timeline)
-            written = (
-                _annotate(pred, task, args.annotations / _relative(record, args.record)) if args.annotations else None
-            )
-        except (ValueError, OSError) as err:  # OSError: an annotation file that cannot be written
+        except ValueError as err:
             print(f"error: {err}", file=sys.stderr)
             failed += 1
             continue
         _print(pred, task, args, expl, time.perf_counter() - start)
-        if written is not None:
-            print(f"{written[1]} annotation(s) written to {written[0]} (WFDB, annotator {written[0].suffix[1:]})")
+        if args.annotations is not None:
+            try:
+                print(_annotate(pred, task, args.annotations / _relative(record, args.record)))
+            except OSError as err:  # the file is not written; the rows are kept for --out all the same
+                print(f"error: {err}", file=sys.stderr)
+                failed += 1
         table = pred.table()
         if args.reference is not None:
             agreement = _compare(pred, task, args.reference)
@@ -209,7 +207,7 @@ def _predict(args: argparse.Namespace, workspace: Workspace) -> int:
         print(f"{sum(len(t) for t in tables)} rows of {len(tables)} record(s) written to {args.out}")
     if len(records) + len(problems) > 1:
         print(f"{len(tables)} record(s) scored, {failed} refused")
-    if len(agreements) > 1:  # EC57's gross statistics: every record's beats counted together
+    if len(agreements) > 1:  # EC57's gross statistics: every record's rows counted together
         gross = sum(agreements[1:], agreements[0])
         print(gross.line(task, f"the references of {gross.records} record(s), summed"))
     return 2 if not tables else (1 if failed else 0)
@@ -217,8 +215,7 @@ def _predict(args: argparse.Namespace, workspace: Workspace) -> int:
 
 def _check_annotations(folder: Path, task: TaskSpec) -> None:
     """ValueError before anything is scored: a task with nothing in time, or a folder that is a file."""
-    if not task.annotation_codes:
-        raise ValueError(f"--annotations: the {task.name} task has one row a record, nothing in time; fix: use --out")
+    in_time(task, "--annotations")
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"--annotations {folder}: a file, not a folder; fix: name a folder (it is made if missing)")
 
@@ -232,9 +229,9 @@ def _relative(record: Path, given: Path) -> Path:
         return Path(record.name)
 
 
-def _annotate(pred: Prediction, task: TaskSpec, where: Path) -> tuple[Path, int]:
-    """The record's predictions as WFDB annotations at `where` plus the annotator's extension: the file and
-    how many annotations it holds."""
+def _annotate(pred: Prediction, task: TaskSpec, where: Path) -> str:
+    """The record's predictions as WFDB annotations at `where` plus the annotator's extension, and the line
+    that says so; OSError naming the file and the fix where it cannot be written."""
     from .annotations import ANNOTATOR, prediction_events, write_annotations
 
     events = prediction_events(pred, task)
@@ -243,7 +240,7 @@ def _annotate(pred: Prediction, task: TaskSpec, where: Path) -> tuple[Path, int]
         write_annotations(path, events, pred.record_fs)
     except OSError as err:
         raise OSError(f"{path}: {err.strerror or err}; fix: give --annotations a folder this user can write") from err
-    return path, len(events)
+    return f"{len(events)} annotation(s) written to {path} (WFDB, annotator {ANNOTATOR})"
 
 
 def _compare(pred: Prediction, task: TaskSpec, annotator: str) -> Agreement | None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from feature_store.tasks import RecordWindows, TaskSpec
+from feature_store.tasks import RecordWindows, TaskSpec, in_time
 
 if TYPE_CHECKING:  # torch loads only when a record is scored
     from .predict import Prediction
@@ -121,9 +121,8 @@ def write_annotations(path: Path, events: Events, fs: float | None) -> None:
 def prediction_events(pred: Prediction, task: TaskSpec) -> Events:
     """A scored record's rows as annotations of `task`'s codes: beats at their R peaks; a rhythm task's
     windows (a record of one row: its rhythm from the first sample)."""
+    in_time(task, "annotations")
     codes, predicted = task.class_codes, pred.probs.argmax(axis=1)
-    if not codes:
-        raise ValueError(f"--annotations: the {task.name} task has one row a record, nothing in time; fix: use --out")
     if task.unit == "beat":
         if pred.samples is None:
             raise ValueError(f"{pred.record}: its beats have no R-peak samples to annotate")

@@ -229,6 +229,13 @@ class TaskSpec:
         return tuple(self.classes.index(c) for c in self.metric_classes) or None
 
 
+def in_time(task: TaskSpec, what: str) -> None:
+    """ValueError for `what` (an option, a step) that reads a task's rows in time (annotations: beats, rhythm
+    windows) where the task has one row a record."""
+    if not task.annotation_codes:
+        raise ValueError(f"{what}: the {task.name} task has one row a record, nothing in time; fix: use --out")
+
+
 def _annotation_code(code: str) -> bool:
     """A code WFDB writes: a beat's one-character symbol, or a rhythm change's note `(NAME`."""
     return len(code) == 1 or (code.startswith("(") and len(code) > 1 and code[1:].isalnum())
