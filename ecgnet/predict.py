@@ -103,8 +103,10 @@ class Prediction:
         return pl.DataFrame(columns)
 
 
-def load_champion(task: TaskSpec, workspace: Workspace) -> Champion:
-    tracker = Tracker.for_workspace(workspace)
+def load_champion(task: TaskSpec, workspace: Workspace, tracker: Tracker | None = None) -> Champion:
+    """The task's champion from `tracker` (default: the workspace's, or the MLflow server the environment
+    names), with what it needs to score a record."""
+    tracker = tracker or Tracker.for_workspace(workspace)
     uri = champion_uri(tracker, task.name)
     with tracker.fluent(), pickles_refused():
         info = mlflow.models.get_model_info(uri)

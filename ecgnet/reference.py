@@ -21,7 +21,7 @@ from feature_store.sources.annotated import AAMI, read_annotations, read_beats, 
 from feature_store.sources.errors import RecordError
 from feature_store.sources.folder_tables import REFERENCE, read_pairs
 from feature_store.sources.rhythm_labels import CINC2017_CODES, cpsc_statement
-from feature_store.tasks import RecordWindows, TaskSpec
+from feature_store.tasks import RecordWindows, TaskSpec, in_time
 
 from .evaluate import MacroF1, figure_label
 
@@ -128,6 +128,7 @@ def agreement(pred: Prediction, task: TaskSpec, annotator: str = "atr") -> tuple
     was read; a rhythm record without one, against its line of the `REFERENCE.csv` beside it (CinC 2017's
     labels, as the ingest reads them). ValueError naming the file where there is none, or it holds nothing
     of the kind."""
+    in_time(task, "a reference")
     if pred.record is None:
         raise ValueError("a prediction without its record has nothing to compare")
     path = Path(f"{pred.record}.{annotator}")

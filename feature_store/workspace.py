@@ -76,6 +76,17 @@ class Workspace:
         return self.home / "sources.state"
 
     @property
+    def inbox(self) -> Path:
+        """New records for the champions to score (the scoring assets and their sensor), a folder a task
+        (`inbox/beats/`, `inbox/af/`), unless ECGNET_INBOX names another root (`inbox_root`)."""
+        return self.home / "inbox"
+
+    @property
+    def predictions(self) -> Path:
+        """What the scoring assets wrote: per task, each inbox record's rows (Parquet) and WFDB annotations."""
+        return self.home / "predictions"
+
+    @property
     def training(self) -> Path:
         """Per comparison: the split task data, weights, probabilities and scores of every variant."""
         return self.home / "training"
@@ -85,6 +96,12 @@ def default_sources() -> list[str]:
     """ECGNET_DATA (':'-separated folders), else the bundled real sample records."""
     value = os.environ.get("ECGNET_DATA") or str(SAMPLE_DATA)
     return [str(Path(p).resolve()) for p in value.split(os.pathsep) if p.strip()]
+
+
+def inbox_root(workspace: Workspace) -> Path:
+    """ECGNET_INBOX, else the workspace's own `inbox/`: a task's new records are in `<root>/<task>/`."""
+    value = os.environ.get("ECGNET_INBOX")
+    return Path(value).resolve() if value else workspace.inbox
 
 
 def tracking_uri(workspace: Workspace) -> str:
@@ -111,7 +128,7 @@ def anchored_env(env: dict[str, str], *, stores: tuple[str, ...] = ()) -> dict[s
     one that must find the same places: `make ui` starts Dagster in its own home, where it looks for its
     dagster.yaml."""
     out = dict(env)
-    for name in ("ECGNET_HOME", "ECGNET_FEATURES", "MLFLOW_TRACKING_URI", *stores):
+    for name in ("ECGNET_HOME", "ECGNET_FEATURES", "ECGNET_INBOX", "MLFLOW_TRACKING_URI", *stores):
         if out.get(name):
             out[name] = _absolute_uri(out[name])
     if out.get("ECGNET_DATA"):

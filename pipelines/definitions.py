@@ -10,11 +10,12 @@ from feature_store.tasks import TASKS, TaskSpec
 
 from .assets.features import build_feature_assets
 from .assets.ingest import ingest_assets
+from .assets.scoring import build_scoring_assets
 from .assets.training import build_training_assets
 from .checks import build_feature_checks, build_training_checks, ingest_checks
-from .jobs import ecgnet_job, executor, features_job, ingest_job, refresh_job, retrain_job, weekly_retrain
+from .jobs import ecgnet_job, executor, features_job, ingest_job, refresh_job, retrain_job, score_job, weekly_retrain
 from .resources import EcgnetStore, resources
-from .sensors import new_records_sensor
+from .sensors import build_inbox_sensor, new_records_sensor
 
 
 def build_assets(specs: list[TaskSpec]) -> tuple[list[dg.AssetsDefinition], list[dg.AssetChecksDefinition]]:
@@ -33,7 +34,9 @@ def build_defs(
 ) -> dg.Definitions:
     """Every asset, check, job, schedule and sensor, generated for the given tasks (default: all); `store` and
     `resource_overrides` go to `resources` as they are."""
-    assets, checks = build_assets(list(TASKS.values()) if specs is None else specs)
+    specs = list(TASKS.values()) if specs is None else specs
+    assets, checks = build_assets(specs)
+    assets += build_scoring_assets(specs)  # after the stages: what the champions make of new records
     with warnings.catch_warnings():  # beta in dagster 1.13 (a warning per asset, on every load); the links work
         warnings.simplefilter("ignore", dg.BetaWarning)
         # "open in editor" on every asset page: where the definition is (a factory's inner function)
@@ -41,9 +44,9 @@ def build_defs(
     return dg.Definitions(
         assets=referenced,
         asset_checks=checks,
-        jobs=[ingest_job, features_job, refresh_job, retrain_job, ecgnet_job],
+        jobs=[ingest_job, features_job, refresh_job, retrain_job, ecgnet_job, score_job],
         schedules=[weekly_retrain],
-        sensors=[new_records_sensor],
+        sensors=[new_records_sensor, build_inbox_sensor(specs)],
         executor=executor,
         resources=resources(store, **resource_overrides),
     )

@@ -24,7 +24,7 @@ import polars as pl
 from feature_store.raw_store import RawStore
 from feature_store.sources.registry import check_folders, folder_state
 from feature_store.summary import markdown_table, quarantine_reasons, totals
-from feature_store.workspace import Workspace, default_sources
+from feature_store.workspace import Workspace, default_sources, inbox_root
 from feature_store.writer import WorkspaceBusy, writing
 
 from .environment import refused_environment
@@ -39,7 +39,8 @@ DISK_FULL = ("No space left on device", "database or disk is full", "Disk quota 
 def selected_groups(defs: dg.Definitions, stages: str | None) -> list[str]:
     """Asset groups to run: ECGNET_STAGES (comma list), default every group that exists."""
     graph = defs.resolve_asset_graph()
-    existing = {graph.get(key).group_name for key in graph.get_all_asset_keys()}
+    # the stages of the main job (the champions' scoring of their inboxes is the `score` job's)
+    existing = {graph.get(key).group_name for key in graph.get_all_asset_keys()} & set(STAGE_ORDER)
     if not stages:
         return [g for g in STAGE_ORDER if g in existing]
     wanted = [s.strip() for s in stages.split(",") if s.strip()]
@@ -280,6 +281,8 @@ def summary(result: dg.ExecuteInProcessResult, seconds: float) -> str:
         "In a terminal: .venv/bin/python -m ecgnet show [--task records]   (the latest comparison, from MLflow)",
         f"Score a record: .venv/bin/python -m ecgnet predict data/sample/mitdb/232 --reference --annotations {labelled}"
         f"   (a test record: its beats against its .atr, and {labelled}/232.ecgnet for WFDB viewers)",
+        f"New records: drop them into {inbox_root(Workspace.default())}/<task>/ while make ui runs: the inbox "
+        "sensor has each champion score them",
     ]
     return "\n".join(lines)
 

@@ -1,6 +1,6 @@
-"""Jobs: `ingest`, `features`, `refresh` (both, what the new-records sensor starts), `retrain` and
-`ecgnet` (the main job over everything); the weekly retraining schedule (stopped by default: turn it
-on in the UI)."""
+"""Jobs: `ingest`, `features`, `refresh` (both, what the new-records sensor starts), `retrain`, `ecgnet`
+(the main job: all three stages) and `score` (the champions score their inboxes: what the inbox sensor
+starts); the weekly retraining schedule (stopped by default: turn it on in the UI)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,15 @@ retrain_job = dg.define_asset_job(
     "retrain every variant in a new MLflow comparison.",
 )
 ecgnet_job = dg.define_asset_job(
-    "ecgnet", selection=dg.AssetSelection.all(), description="The whole pipeline: ingest, features, training."
+    "ecgnet",
+    selection=dg.AssetSelection.groups("ingest", "features", "training"),
+    description="The whole pipeline: ingest, features, training (scoring new records is `score`'s).",
+)
+score_job = dg.define_asset_job(
+    "score",
+    selection=dg.AssetSelection.groups("scoring"),
+    description="Each task's champion scores the new or changed records in its inbox folder (<inbox>/<task>/); "
+    "the inbox sensor starts it.",
 )
 
 

@@ -36,6 +36,10 @@ class TaskAssets:
     def champion(self) -> str:
         return f"{self.spec.asset_prefix}_champion_model"
 
+    @property
+    def predictions(self) -> str:
+        return f"{self.spec.asset_prefix}_inbox_predictions"
+
     def raw(self) -> list[str]:
         """The ingest assets of the task's source kinds."""
         unknown = [k for k in self.spec.source_kinds if k not in INGEST_ASSETS]

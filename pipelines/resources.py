@@ -29,7 +29,7 @@ from feature_store.config import (
 from feature_store.raw_store import RawStore
 from feature_store.tasks import TaskSpec
 from feature_store.views.store import FeatureStore
-from feature_store.workspace import Workspace, default_sources
+from feature_store.workspace import Workspace, default_sources, inbox_root
 from feature_store.writer import acquire
 
 from .partitions import run_shard
@@ -287,6 +287,21 @@ class TrainingSettings(dg.ConfigurableResource):
         return self.gate_minimum.get(spec.name, spec.gate_min)
 
 
+class ScoringSettings(dg.ConfigurableResource):
+    """Where the champions find new records to score: `<inbox>/<task>/` (the scoring assets, their sensor)."""
+
+    inbox: str = Field(
+        default="", description="Inbox folder, a subfolder a task (default: ECGNET_INBOX, else <workspace>/inbox)"
+    )
+
+    def root(self, workspace: Workspace) -> Path:
+        return Path(self.inbox) if self.inbox else inbox_root(workspace)
+
+    def folder(self, workspace: Workspace, task: TaskSpec) -> Path:
+        """The task's inbox folder (`inbox/beats/`)."""
+        return self.root(workspace) / task.name
+
+
 def resources(store: EcgnetStore | None = None, **settings: dg.ConfigurableResource) -> dict:
     """Every resource the definitions use, over one workspace; `settings` replaces any by key."""
     store = store or EcgnetStore()
@@ -296,5 +311,6 @@ def resources(store: EcgnetStore | None = None, **settings: dg.ConfigurableResou
         "ingest": IngestSettings(),
         "features": FeatureSettings(),
         "training": TrainingSettings(),
+        "scoring": ScoringSettings(),
         **settings,
     }

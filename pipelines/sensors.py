@@ -1,13 +1,18 @@
-"""Sensors: ingest and refresh the feature views when records appear in (or change under) the source folders."""
+"""Sensors: ingest and refresh the feature views when records appear in (or change under) the source folders;
+score the records dropped into a task's inbox folder with its champion."""
+
+import json
 
 import dagster as dg
 from dagster._core.execution.backfill import BulkActionsFilter, BulkActionStatus
 
 from feature_store.sources.registry import folder_state
+from feature_store.tasks import TaskSpec
 
-from .jobs import refresh_job
+from .jobs import refresh_job, score_job
+from .naming import TaskAssets
 from .partitions import every_shard_tags
-from .resources import EcgnetStore, IngestSettings
+from .resources import EcgnetStore, IngestSettings, ScoringSettings
 from .stale_runs import close_dead_runs
 
 
@@ -43,3 +48,34 @@ def _ingested_by_demo(store: EcgnetStore) -> str | None:
     """The source folders' fingerprint `make demo` left after ingesting all of them (None: it did not)."""
     recorded = store.workspace().sources_state
     return recorded.read_text().strip() if recorded.is_file() else None
+
+
+def build_inbox_sensor(specs: list[TaskSpec]) -> dg.SensorDefinition:
+    """The sensor that scores what lands in each task's inbox folder (`specs`: the definitions' tasks)."""
+
+    @dg.sensor(
+        name="inbox_sensor",
+        job=score_job,
+        minimum_interval_seconds=30,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Runs the scoring asset of each task whose inbox folder (<inbox>/<task>/) gained or changed "
+        "record files: its champion scores them into the workspace's predictions/<task>/.",
+    )
+    def _inbox_sensor(
+        context: dg.SensorEvaluationContext, store: EcgnetStore, scoring: ScoringSettings
+    ) -> dg.SensorResult:
+        workspace = store.workspace()
+        before = json.loads(context.cursor) if context.cursor else {}
+        now = {spec.name: folder_state([scoring.folder(workspace, spec)]) for spec in specs}
+        empty = folder_state([])
+        changed = [spec for spec in specs if now[spec.name] != before.get(spec.name, empty)]
+        cursor = json.dumps(now, sort_keys=True)
+        if not changed:
+            return dg.SensorResult(
+                skip_reason=f"no new or changed records under {scoring.root(workspace)}", cursor=cursor
+            )
+        context.log.info(f"new or changed records for {', '.join(s.name for s in changed)}: scoring them")
+        keys = [dg.AssetKey(TaskAssets(spec).predictions) for spec in changed]
+        return dg.SensorResult(run_requests=[dg.RunRequest(run_key=cursor, asset_selection=keys)], cursor=cursor)
+
+    return _inbox_sensor

@@ -722,3 +722,53 @@ def test_the_af_task_trains_and_compares_on_the_bundled_cinc_2017_records(tmp_pa
     said = capsys.readouterr().out
     assert f"window(s) drawn to {tmp_path / 'why.png'}; modality shares:" in said
     assert (tmp_path / "why.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_champion_scores_what_lands_in_its_inbox_once_and_the_sensor_starts_it(trained, tmp_path):
+    """A beats inbox with MIT-BIH 232 (its .atr beside it) in a subfolder and a record without its signal
+    file: the scoring asset writes 232's rows and WFDB annotations, says how they agree with its .atr, refuses
+    the broken record by name, and scores nothing again until a file changes; the inbox sensor asks for the
+    task whose folder changed. A task whose inbox is empty needs no champion."""
+    from feature_store.tasks import AF
+    from feature_store.workspace import Workspace
+    from pipelines.assets.scoring import build_scoring
+    from pipelines.resources import EcgnetStore, ScoringSettings, resources
+    from pipelines.sensors import build_inbox_sensor
+    from tests.records import copy_record
+
+    _, home = trained
+    inbox = tmp_path / "inbox"
+    record = copy_record(MITDB / "232", inbox / "beats" / "ward")
+    broken = copy_record(MITDB / "220", inbox / "beats")
+    Path(f"{broken}.dat").unlink()
+    settings = resources(EcgnetStore(home=str(home)), scoring=ScoringSettings(inbox=str(inbox)))
+
+    def score(spec=BEATS) -> dict:
+        result = dg.materialize([build_scoring(spec)], resources=settings)
+        meta = result.get_asset_materialization_events()[0].materialization.metadata
+        return {k: getattr(v, "value", v) for k, v in meta.items()}
+
+    sensor = build_inbox_sensor([BEATS, AF])
+    with dg.build_sensor_context(resources=settings) as context:
+        first = sensor(context)
+    assert isinstance(first, dg.SensorResult) and first.run_requests is not None and len(first.run_requests) == 1
+    assert first.run_requests[0].asset_selection == [dg.AssetKey("beat_inbox_predictions")]  # af's inbox is empty
+    meta = score()
+    assert (meta["records_scored"], meta["records_unchanged"], meta["records_refused"]) == (1, 0, 1)
+    assert "220.dat" in meta["refused"] and "ward/232 | " in meta["scored"] and "against " in meta["scored"]
+    out = Workspace(home).predictions / "beats" / "ward"
+    rows = pl.read_parquet(out / "232.parquet")
+    annotations = wfdb.rdann(str(out / "232"), "ecgnet")
+    assert annotations.sample.tolist() == rows["sample"].to_list() and annotations.symbol == rows["predicted"].to_list()
+    assert rows["reference"].null_count() == 0  # each beat matched to its .atr's
+    again = score()
+    assert (again["records_scored"], again["records_unchanged"]) == (0, 1)
+    os.utime(f"{record}.atr", ns=(1, 1))  # a file of the record changed: scored anew
+    assert score()["records_scored"] == 1
+    with dg.build_sensor_context(resources=settings, cursor=first.cursor) as context:
+        changed = sensor(context)  # the sensor saw it too
+    assert isinstance(changed, dg.SensorResult) and len(changed.run_requests or []) == 1
+    with dg.build_sensor_context(resources=settings, cursor=changed.cursor) as context:
+        still = sensor(context)
+    assert isinstance(still, dg.SensorResult) and not still.run_requests and still.skip_reason is not None
+    assert score(AF)["records_scored"] == 0  # nothing in af's inbox: done without looking for a champion

@@ -1,0 +1,146 @@
+"""Records dropped into an inbox, scored by a task's champion (the scoring assets): each record's rows as
+Parquet and its WFDB annotations under the workspace's `predictions/<task>/`, and, where the record brings
+its own reference annotations, how the champion agrees with them (`reference`). A record is scored once
+per champion: again only when its files change or another model becomes champion (`scored.parquet`)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import polars as pl
+
+from feature_store.tasks import TaskSpec
+from feature_store.workspace import Workspace
+
+from .annotations import ANNOTATOR, prediction_events, write_annotations
+from .predict import Champion, predict, records_in
+from .reference import agreement
+
+MANIFEST = "scored.parquet"  # per task: every record scored, its files' fingerprint and the champion's run
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One inbox record scored: where its rows and annotations went, and what they say."""
+
+    record: Path
+    rows: int
+    counts: dict[str, int]  # rows predicted each class
+    table: Path
+    annotations: Path | None  # a task of one row a record: none
+    seconds: float
+    reference: str | None = None  # the record against its own reference annotations, where it has them
+
+
+@dataclass
+class ScoringReport:
+    """What one pass over the inbox did."""
+
+    scored: list[Scored] = field(default_factory=list)
+    unchanged: int = 0  # records scored before by this champion, files unchanged
+    refused: list[str] = field(default_factory=list)  # each names the record (or folder) and the fix
+
+
+def record_fingerprint(record: Path) -> str:
+    """The record's files (`<record>.*`: header, signal, annotations; an EDF file) by name, size and time."""
+    h = hashlib.blake2b(digest_size=12)
+    for file in sorted(record.parent.glob(f"{record.name}.*")):
+        st = file.stat()
+        h.update(f"{file.name}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def output_stem(workspace: Workspace, task: TaskSpec, folder: Path, record: Path) -> Path:
+    """Where a record's outputs go, without suffix: its place under the task's inbox folder (two subfolders'
+    record 100 stay two)."""
+    try:
+        relative = record.relative_to(folder)
+    except ValueError:
+        relative = Path(record.name)
+    return workspace.predictions / task.name / relative
+
+
+def score_inbox(
+    task: TaskSpec, workspace: Workspace, folder: Path, champion: Champion, log: Callable[[str], None] = print
+) -> ScoringReport:
+    """Score every record under the task's inbox `folder` that this champion has not scored as it is now;
+    one record that cannot be read is refused by name and the others go on."""
+    manifest_path = workspace.predictions / task.name / MANIFEST
+    done = _read_manifest(manifest_path)
+    report, entries = ScoringReport(), []
+    if folder.is_dir():
+        records, problems = records_in(folder)
+        report.refused += problems
+        for record in records:
+            stem, fingerprint = output_stem(workspace, task, folder, record), record_fingerprint(record)
+            table, annotations = _suffixed(stem, ".parquet"), _suffixed(stem, f".{ANNOTATOR}")
+            if done.get(str(record)) == (fingerprint, champion.run_id) and table.is_file():
+                report.unchanged += 1
+                continue
+            start = time.perf_counter()
+            try:
+                scored = _score(record, task, workspace, champion, table, annotations)
+            except ValueError as err:  # a RecordError too: the record cannot be read as this champion reads
+                report.refused.append(str(err))
+                continue
+            scored = replace(scored, seconds=time.perf_counter() - start)
+            report.scored.append(scored)
+            entries.append({"record": str(record), "fingerprint": fingerprint, "run_id": champion.run_id})
+            log(f"{record}: {scored.rows} row(s) in {scored.seconds:.1f} s, {_counts_text(scored.counts)}")
+    if entries:
+        _write_manifest(manifest_path, done, entries)
+    return report
+
+
+def _score(
+    record: Path, task: TaskSpec, workspace: Workspace, champion: Champion, table: Path, annotations: Path
+) -> Scored:
+    pred = predict(record, task, workspace, champion)
+    rows = pred.table()
+    against = None
+    try:
+        if task.annotation_codes:  # rows in time: the record's own reference annotations, where it has them
+            agreed, source = agreement(pred, task)
+            rows = rows.with_columns(pl.Series("reference", agreed.reference_column(), dtype=pl.String))
+            against = agreed.line(task, source)
+    except ValueError:  # no reference beside the record: nothing to compare, as for most new recordings
+        pass
+    table.parent.mkdir(parents=True, exist_ok=True)
+    aside = table.with_name(f".{table.name}.partial")
+    rows.write_parquet(aside)
+    os.replace(aside, table)
+    if task.annotation_codes:  # a task of one row a record has nothing in time to annotate
+        write_annotations(annotations, prediction_events(pred, task), pred.record_fs)
+    counts = Counter(rows["predicted"].to_list())
+    written = annotations if task.annotation_codes else None
+    return Scored(record, len(rows), {c: counts.get(c, 0) for c in task.classes}, table, written, 0.0, against)
+
+
+def _suffixed(stem: Path, suffix: str) -> Path:
+    return stem.with_name(stem.name + suffix)
+
+
+def _counts_text(counts: dict[str, int]) -> str:
+    return ", ".join(f"{c} {n}" for c, n in counts.items())
+
+
+def _read_manifest(path: Path) -> dict[str, tuple[str, str]]:
+    if not path.is_file():
+        return {}
+    table = pl.read_parquet(path)
+    return {r: (f, run) for r, f, run in table.select("record", "fingerprint", "run_id").iter_rows()}
+
+
+def _write_manifest(path: Path, done: dict[str, tuple[str, str]], entries: list[dict[str, str]]) -> None:
+    merged = {r: {"record": r, "fingerprint": f, "run_id": run} for r, (f, run) in done.items()}
+    merged |= {e["record"]: e for e in entries}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    aside = path.with_name(f".{path.name}.partial")
+    pl.DataFrame(list(merged.values())).sort("record").write_parquet(aside)
+    os.replace(aside, path)

@@ -1,0 +1,75 @@
+"""Scoring assets: each task's champion scores the new records dropped into its inbox folder
+(`<workspace>/inbox/<task>/`, or ECGNET_INBOX's), once per record and champion, into the workspace's
+`predictions/<task>/`: every record's rows as Parquet, its WFDB annotations, and where it brings its own
+reference annotations, how the champion agrees with them. The inbox sensor starts them."""
+
+import dagster as dg
+import polars as pl
+
+from feature_store.summary import markdown_table
+from feature_store.tasks import TaskSpec
+
+from ..naming import TaskAssets
+from ..resources import EcgnetStore, MlflowTracking, ScoringSettings
+
+
+def build_scoring(spec: TaskSpec) -> dg.AssetsDefinition:
+    names = TaskAssets(spec)
+
+    @dg.asset(
+        name=names.predictions,
+        group_name="scoring",
+        kinds={"parquet"},
+        deps=[names.champion],
+        description=f"The {spec.name} champion's predictions for the records in the inbox's {spec.name}/ folder "
+        "(ScoringSettings.inbox): each record's rows (Parquet) and WFDB annotations under the workspace's "
+        f"predictions/{spec.name}/, scored once per record and champion.",
+    )
+    def _predictions(
+        context: dg.AssetExecutionContext, store: EcgnetStore, mlflow: MlflowTracking, scoring: ScoringSettings
+    ) -> dg.MaterializeResult:
+        from ecgnet.predict import load_champion
+        from ecgnet.scoring import score_inbox
+
+        workspace = store.workspace()
+        folder = scoring.folder(workspace, spec)
+        folder.mkdir(parents=True, exist_ok=True)  # where to drop records, made where the user looks for it
+        if not any(folder.iterdir()):  # nothing to score needs no champion (a task never trained has none)
+            return dg.MaterializeResult(metadata={"inbox": dg.MetadataValue.path(str(folder)), "records_scored": 0})
+        try:
+            champion = load_champion(spec, workspace, mlflow.tracker())
+        except ValueError as err:
+            raise dg.Failure(description=f"{err}; fix: materialize {names.champion} (the retrain job) first") from err
+        report = score_inbox(spec, workspace, folder, champion, log=context.log.info)
+        for problem in report.refused:  # one broken record never stops the others
+            context.log.warning(problem)
+        rows = [
+            {
+                "record": str(s.record.relative_to(folder)) if s.record.is_relative_to(folder) else str(s.record),
+                "rows": s.rows,
+                **{c: s.counts[c] for c in spec.focus_classes or spec.classes},
+                "against its reference": s.reference or "",
+            }
+            for s in report.scored
+        ]
+        return dg.MaterializeResult(
+            metadata={
+                "inbox": dg.MetadataValue.path(str(folder)),
+                "predictions": dg.MetadataValue.path(str(workspace.predictions / spec.name)),
+                "champion": champion.uri,
+                "champion_run": champion.run_id,
+                "records_scored": len(report.scored),
+                "records_unchanged": report.unchanged,
+                "records_refused": len(report.refused),
+                "scored": dg.MetadataValue.md(
+                    markdown_table(pl.DataFrame(rows)) if rows else "no new or changed record"
+                ),
+                "refused": dg.MetadataValue.md("\n".join(f"- {p}" for p in report.refused) or "none"),
+            }
+        )
+
+    return _predictions
+
+
+def build_scoring_assets(specs: list[TaskSpec]) -> list[dg.AssetsDefinition]:
+    return [build_scoring(spec) for spec in specs]
