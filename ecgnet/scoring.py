@@ -109,8 +109,9 @@ def _score(
             agreed, source = agreement(pred, task)
             rows = rows.with_columns(pl.Series("reference", agreed.reference_column(), dtype=pl.String))
             against = agreed.line(task, source)
-    except ValueError:  # no reference beside the record: nothing to compare, as for most new recordings
-        pass
+    except ValueError as err:  # no reference beside the record: nothing to compare, as for most new recordings
+        if Path(f"{record}.atr").is_file():  # one that is there but cannot be read is said
+            against = f"not compared: {err}"
     table.parent.mkdir(parents=True, exist_ok=True)
     aside = table.with_name(f".{table.name}.partial")
     rows.write_parquet(aside)
