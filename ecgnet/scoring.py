@@ -1,7 +1,8 @@
 """Records dropped into an inbox, scored by a task's champion (the scoring assets): each record's rows as
-Parquet and its WFDB annotations under the workspace's `predictions/<task>/`, and, where the record brings
-its own reference annotations, how the champion agrees with them (`reference`). A record is scored once
-per champion: again only when its files change or another model becomes champion (`scored.parquet`)."""
+Parquet, its WFDB annotations and its course over time (PNG) under the workspace's `predictions/<task>/`,
+and, where the record brings its own reference annotations, how the champion agrees with them
+(`reference`). A record is scored once per champion: again only when its files change or another model
+becomes champion (`scored.parquet`)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from feature_store.tasks import TaskSpec
 from feature_store.workspace import Workspace
 
 from .annotations import ANNOTATOR, prediction_events, write_annotations
-from .predict import Champion, predict, records_in
+from .predict import Champion, draw_timeline, predict, records_in
 from .reference import agreement
 
 MANIFEST = "scored.parquet"  # per task: every record scored, its files' fingerprint and the champion's run
@@ -36,6 +37,7 @@ class Scored:
     annotations: Path | None  # a task of one row a record: none
     seconds: float
     reference: str | None = None  # the record against its own reference annotations, where it has them
+    timeline: Path | None = None  # the record over time (`draw_timeline`), where it has more than one row
 
 
 @dataclass
@@ -116,11 +118,16 @@ def _score(
     aside = table.with_name(f".{table.name}.partial")
     rows.write_parquet(aside)
     os.replace(aside, table)
-    if task.annotation_codes:  # a task of one row a record has nothing in time to annotate
+    written = timeline = None
+    if task.annotation_codes:  # a task of one row a record has nothing in time to annotate, or to draw
         write_annotations(annotations, prediction_events(pred, task), pred.record_fs)
+        written = annotations
+        if pred.samples is not None:  # a record of one row (CinC 2017's) has no course over time
+            timeline = table.with_suffix(".png")
+            draw_timeline(pred, task, timeline)
     counts = Counter(rows["predicted"].to_list())
-    written = annotations if task.annotation_codes else None
-    return Scored(record, len(rows), {c: counts.get(c, 0) for c in task.classes}, table, written, 0.0, against)
+    by_class = {c: counts.get(c, 0) for c in task.classes}
+    return Scored(record, len(rows), by_class, table, written, 0.0, against, timeline)
 
 
 def _suffixed(stem: Path, suffix: str) -> Path:

@@ -746,7 +746,8 @@ def test_the_champion_scores_what_lands_in_its_inbox_once_and_the_sensor_starts_
     def score(spec=BEATS) -> dict:
         result = dg.materialize([build_scoring(spec)], resources=settings)
         meta = result.get_asset_materialization_events()[0].materialization.metadata
-        return {k: getattr(v, "value", v) for k, v in meta.items()}
+        (check,) = result.get_asset_check_evaluations()  # check_inbox_readable: a warning per refused record
+        return {k: getattr(v, "value", v) for k, v in meta.items()} | {"readable": check.passed}
 
     sensor = build_inbox_sensor([BEATS, AF])
     with dg.build_sensor_context(resources=settings) as context:
@@ -756,7 +757,9 @@ def test_the_champion_scores_what_lands_in_its_inbox_once_and_the_sensor_starts_
     meta = score()
     assert (meta["records_scored"], meta["records_unchanged"], meta["records_refused"]) == (1, 0, 1)
     assert "220.dat" in meta["refused"] and "ward/232 | " in meta["scored"] and "against " in meta["scored"]
+    assert meta["readable"] is False and meta["timeline"].startswith("![timeline](data:image/png")
     out = Workspace(home).predictions / "beats" / "ward"
+    assert (out / "232.png").read_bytes().startswith(b"\x89PNG")  # its heart rate and ectopic beats over time
     rows = pl.read_parquet(out / "232.parquet")
     annotations = wfdb.rdann(str(out / "232"), "ecgnet")
     assert annotations.sample.tolist() == rows["sample"].to_list() and annotations.symbol == rows["predicted"].to_list()
@@ -771,4 +774,5 @@ def test_the_champion_scores_what_lands_in_its_inbox_once_and_the_sensor_starts_
     with dg.build_sensor_context(resources=settings, cursor=changed.cursor) as context:
         still = sensor(context)
     assert isinstance(still, dg.SensorResult) and not still.run_requests and still.skip_reason is not None
-    assert score(AF)["records_scored"] == 0  # nothing in af's inbox: done without looking for a champion
+    empty = score(AF)  # nothing in af's inbox: done without looking for a champion
+    assert empty["records_scored"] == 0 and empty["readable"] is True

@@ -9,6 +9,7 @@ import polars as pl
 from feature_store.summary import markdown_table
 from feature_store.tasks import TaskSpec
 
+from ..metadata import png
 from ..naming import TaskAssets
 from ..resources import EcgnetStore, MlflowTracking, ScoringSettings
 
@@ -21,6 +22,14 @@ def build_scoring(spec: TaskSpec) -> dg.AssetsDefinition:
         group_name="scoring",
         kinds={"parquet"},
         deps=[names.champion],
+        check_specs=[
+            dg.AssetCheckSpec(
+                "check_inbox_readable",
+                asset=names.predictions,
+                description="Warns when the champion could not read a record of the inbox (each named, with its fix "
+                "in the run's log and the asset's `refused`); the others were scored.",
+            )
+        ],
         description=f"The {spec.name} champion's predictions for the records in the inbox's {spec.name}/ folder "
         "(ScoringSettings.inbox): each record's rows (Parquet) and WFDB annotations under the workspace's "
         f"predictions/{spec.name}/, scored once per record and champion.",
@@ -35,7 +44,10 @@ def build_scoring(spec: TaskSpec) -> dg.AssetsDefinition:
         folder = scoring.folder(workspace, spec)
         folder.mkdir(parents=True, exist_ok=True)  # where to drop records, made where the user looks for it
         if not any(folder.iterdir()):  # nothing to score needs no champion (a task never trained has none)
-            return dg.MaterializeResult(metadata={"inbox": dg.MetadataValue.path(str(folder)), "records_scored": 0})
+            return dg.MaterializeResult(
+                metadata={"inbox": dg.MetadataValue.path(str(folder)), "records_scored": 0},
+                check_results=[dg.AssetCheckResult(check_name="check_inbox_readable", passed=True)],
+            )
         try:
             champion = load_champion(spec, workspace, mlflow.tracker())
         except ValueError as err:
@@ -52,8 +64,18 @@ def build_scoring(spec: TaskSpec) -> dg.AssetsDefinition:
             }
             for s in report.scored
         ]
+        drawn = [s.timeline for s in report.scored if s.timeline is not None]
+        picture = png(drawn[-1].read_bytes(), drawn[-1], "timeline") if drawn else {}  # the last one scored
+        readable = dg.AssetCheckResult(
+            check_name="check_inbox_readable",
+            passed=not report.refused,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"refused": len(report.refused), "first": report.refused[0] if report.refused else ""},
+        )
         return dg.MaterializeResult(
+            check_results=[readable],
             metadata={
+                **picture,
                 "inbox": dg.MetadataValue.path(str(folder)),
                 "predictions": dg.MetadataValue.path(str(workspace.predictions / spec.name)),
                 "champion": champion.uri,
@@ -65,7 +87,7 @@ def build_scoring(spec: TaskSpec) -> dg.AssetsDefinition:
                     markdown_table(pl.DataFrame(rows)) if rows else "no new or changed record"
                 ),
                 "refused": dg.MetadataValue.md("\n".join(f"- {p}" for p in report.refused) or "none"),
-            }
+            },
         )
 
     return _predictions
