@@ -60,7 +60,7 @@ def build_scoring(spec: TaskSpec) -> dg.AssetsDefinition:
                 "record": str(s.record.relative_to(folder)) if s.record.is_relative_to(folder) else str(s.record),
                 "rows": s.rows,
                 **{c: s.counts[c] for c in spec.focus_classes or spec.classes},
-                "against its reference": s.reference or "",
+                **({"against its reference": s.reference or ""} if spec.annotation_codes else {}),
             }
             for s in report.scored
         ]
