@@ -264,9 +264,8 @@ BEATS = TaskSpec(
     focus_classes=("S", "V"),
     metric_classes=("N", "S", "V"),
     sources_hint="an annotated beat database (MIT-BIH layout)",
-    annotation_codes={
-        c: c for c in ("N", "S", "V", "F", "Q")
-    },  # WFDB's own symbols: S supraventricular, Q unclassifiable
+    # WFDB's own symbols: S supraventricular, Q unclassifiable
+    annotation_codes={c: c for c in ("N", "S", "V", "F", "Q")},
     # DS1 cross-validation, S-dominant references instrument: S Se under it 0.29 -> 0.54 (benchmarks/ABLATIONS.md)
     reference_stress=ReferenceStress(),
     # the rhythm around each beat, 9 intervals either side: DS1 5-fold CV of the time variant, three seeds,

@@ -83,7 +83,8 @@ class Workspace:
 
     @property
     def predictions(self) -> Path:
-        """What the scoring assets wrote: per task, each inbox record's rows (Parquet) and WFDB annotations."""
+        """What the scoring assets wrote: per task, each inbox record's rows (Parquet), WFDB annotations and
+        timeline (PNG), and which records each champion scored (`scored.parquet`)."""
         return self.home / "predictions"
 
     @property
