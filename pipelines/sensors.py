@@ -51,7 +51,8 @@ def _ingested_by_demo(store: EcgnetStore) -> str | None:
 
 
 def build_inbox_sensor(specs: list[TaskSpec]) -> dg.SensorDefinition:
-    """The sensor that scores what lands in each task's inbox folder (`specs`: the definitions' tasks)."""
+    """The sensor that scores what lands in each task's inbox folder (`specs`: the definitions' tasks), and
+    scores it again when the task's champion changes (its champion asset materialized since the last tick)."""
 
     @dg.sensor(
         name="inbox_sensor",
@@ -59,23 +60,31 @@ def build_inbox_sensor(specs: list[TaskSpec]) -> dg.SensorDefinition:
         minimum_interval_seconds=30,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Runs the scoring asset of each task whose inbox folder (<inbox>/<task>/) gained or changed "
-        "record files: its champion scores them into the workspace's predictions/<task>/.",
+        "record files, or whose champion changed: its champion scores them into the workspace's "
+        "predictions/<task>/.",
     )
     def _inbox_sensor(
         context: dg.SensorEvaluationContext, store: EcgnetStore, scoring: ScoringSettings
     ) -> dg.SensorResult:
         workspace = store.workspace()
         before = json.loads(context.cursor) if context.cursor else {}
-        now = {spec.name: folder_state([scoring.folder(workspace, spec)]) for spec in specs}
-        empty = folder_state([])
-        changed = [spec for spec in specs if now[spec.name] != before.get(spec.name, empty)]
+        now, why = {}, {}
+        for spec in specs:
+            files = folder_state([scoring.folder(workspace, spec)])
+            crowned = context.instance.get_latest_materialization_event(dg.AssetKey(TaskAssets(spec).champion))
+            now[spec.name] = {"files": files, "champion": crowned.timestamp if crowned else None}
+            seen = before.get(spec.name, {})
+            if files != seen.get("files", folder_state([])):
+                why[spec.name] = "new or changed records"
+            elif now[spec.name]["champion"] != seen.get("champion") and files != folder_state([]):
+                why[spec.name] = "a new champion"  # the inbox's records, scored by the model that reads them now
         cursor = json.dumps(now, sort_keys=True)
-        if not changed:
+        if not why:
             return dg.SensorResult(
-                skip_reason=f"no new or changed records under {scoring.root(workspace)}", cursor=cursor
+                skip_reason=f"no new or changed records under {scoring.root(workspace)}, no new champion", cursor=cursor
             )
-        context.log.info(f"new or changed records for {', '.join(s.name for s in changed)}: scoring them")
-        keys = [dg.AssetKey(TaskAssets(spec).predictions) for spec in changed]
+        context.log.info("scoring " + "; ".join(f"{task}: {reason}" for task, reason in why.items()))
+        keys = [dg.AssetKey(TaskAssets(spec).predictions) for spec in specs if spec.name in why]
         return dg.SensorResult(run_requests=[dg.RunRequest(run_key=cursor, asset_selection=keys)], cursor=cursor)
 
     return _inbox_sensor

@@ -750,7 +750,8 @@ def test_the_champion_scores_what_lands_in_its_inbox_once_and_the_sensor_starts_
         return {k: getattr(v, "value", v) for k, v in meta.items()} | {"readable": check.passed}
 
     sensor = build_inbox_sensor([BEATS, AF])
-    with dg.build_sensor_context(resources=settings) as context:
+    instance = dg.DagsterInstance.ephemeral()
+    with dg.build_sensor_context(resources=settings, instance=instance) as context:
         first = sensor(context)
     assert isinstance(first, dg.SensorResult) and first.run_requests is not None and len(first.run_requests) == 1
     assert first.run_requests[0].asset_selection == [dg.AssetKey("beat_inbox_predictions")]  # af's inbox is empty
@@ -768,11 +769,18 @@ def test_the_champion_scores_what_lands_in_its_inbox_once_and_the_sensor_starts_
     assert (again["records_scored"], again["records_unchanged"]) == (0, 1)
     os.utime(f"{record}.atr", ns=(1, 1))  # a file of the record changed: scored anew
     assert score()["records_scored"] == 1
-    with dg.build_sensor_context(resources=settings, cursor=first.cursor) as context:
+    with dg.build_sensor_context(resources=settings, instance=instance, cursor=first.cursor) as context:
         changed = sensor(context)  # the sensor saw it too
     assert isinstance(changed, dg.SensorResult) and len(changed.run_requests or []) == 1
-    with dg.build_sensor_context(resources=settings, cursor=changed.cursor) as context:
+    with dg.build_sensor_context(resources=settings, instance=instance, cursor=changed.cursor) as context:
         still = sensor(context)
     assert isinstance(still, dg.SensorResult) and not still.run_requests and still.skip_reason is not None
+    # a retrain moved the beats champion (its asset materialized): the inbox is scored again; af's is empty
+    instance.report_runless_asset_event(dg.AssetMaterialization("beat_champion_model"))
+    instance.report_runless_asset_event(dg.AssetMaterialization("af_champion_model"))
+    with dg.build_sensor_context(resources=settings, instance=instance, cursor=still.cursor) as context:
+        crowned = sensor(context)
+    assert isinstance(crowned, dg.SensorResult) and crowned.run_requests is not None
+    assert [r.asset_selection for r in crowned.run_requests] == [[dg.AssetKey("beat_inbox_predictions")]]
     empty = score(AF)  # nothing in af's inbox: done without looking for a champion
     assert empty["records_scored"] == 0 and empty["readable"] is True
