@@ -23,7 +23,8 @@ from .annotations import ANNOTATOR, prediction_events, write_annotations
 from .predict import Champion, draw_timeline, predict, records_in
 from .reference import agreement
 
-MANIFEST = "scored.parquet"  # per task: every record scored, its files' fingerprint and the champion's run
+# per task: every record scored or refused, its files' fingerprint, the champion (name, version), why refused
+MANIFEST = "scored.parquet"
 
 
 @dataclass(frozen=True)
@@ -69,32 +70,48 @@ def output_stem(workspace: Workspace, task: TaskSpec, folder: Path, record: Path
 
 
 def score_inbox(
-    task: TaskSpec, workspace: Workspace, folder: Path, champion: Champion, log: Callable[[str], None] = print
+    task: TaskSpec,
+    workspace: Workspace,
+    folder: Path,
+    champion: Callable[[], Champion],
+    identity: str,
+    log: Callable[[str], None] = print,
 ) -> ScoringReport:
-    """Score every record under the task's inbox `folder` that this champion has not scored as it is now;
-    one record that cannot be read is refused by name and the others go on."""
+    """Score every record under the task's inbox `folder` that the champion `identity` (its registered name
+    and version) has not scored as it is now; the champion is loaded (`champion()`) only when a record needs
+    it. One record that cannot be read is refused by name and the others go on; it is said again on every
+    pass, and read again once its files change or another model is champion."""
     manifest_path = workspace.predictions / task.name / MANIFEST
     done = _read_manifest(manifest_path)
     report, entries = ScoringReport(), []
-    if folder.is_dir():
-        records, problems = records_in(folder)
-        report.refused += problems
-        for record in records:
-            stem, fingerprint = output_stem(workspace, task, folder, record), record_fingerprint(record)
-            table, annotations = _suffixed(stem, ".parquet"), _suffixed(stem, f".{ANNOTATOR}")
-            if done.get(str(record)) == (fingerprint, champion.run_id) and table.is_file():
-                report.unchanged += 1
-                continue
-            start = time.perf_counter()
-            try:
-                scored = _score(record, task, workspace, champion, table, annotations)
-            except ValueError as err:  # a RecordError too: the record cannot be read as this champion reads
-                report.refused.append(str(err))
-                continue
-            scored = replace(scored, seconds=time.perf_counter() - start)
-            report.scored.append(scored)
-            entries.append({"record": str(record), "fingerprint": fingerprint, "run_id": champion.run_id})
-            log(f"{record}: {scored.rows} row(s) in {scored.seconds:.1f} s, {_counts_text(scored.counts)}")
+    records, problems = records_in(folder) if folder.is_dir() else ([], [])
+    report.refused += problems
+    pending = []
+    for record in records:
+        stem, fingerprint = output_stem(workspace, task, folder, record), record_fingerprint(record)
+        table, annotations = _suffixed(stem, ".parquet"), _suffixed(stem, f".{ANNOTATOR}")
+        seen = done.get(str(record))
+        if seen is not None and seen[:2] == (fingerprint, identity) and seen[2]:
+            report.refused.append(seen[2])  # refused as it is now: said again, read again once it changes
+        elif seen is not None and seen[:2] == (fingerprint, identity) and table.is_file():
+            report.unchanged += 1
+        else:
+            pending.append((record, fingerprint, table, annotations))
+    model = champion() if pending else None  # its failure (no champion) is the run's, not a record's
+    for record, fingerprint, table, annotations in pending:
+        assert model is not None
+        start = time.perf_counter()
+        entry = {"record": str(record), "fingerprint": fingerprint, "champion": identity, "refused": ""}
+        try:
+            scored = _score(record, task, workspace, model, table, annotations)
+        except ValueError as err:  # a RecordError too: the record cannot be read as this champion reads
+            report.refused.append(str(err))
+            entries.append(entry | {"refused": str(err)})
+            continue
+        scored = replace(scored, seconds=time.perf_counter() - start)
+        report.scored.append(scored)
+        entries.append(entry)
+        log(f"{record}: {scored.rows} row(s) in {scored.seconds:.1f} s, {_counts_text(scored.counts)}")
     if entries:
         _write_manifest(manifest_path, done, entries)
     return report
@@ -138,15 +155,18 @@ def _counts_text(counts: dict[str, int]) -> str:
     return ", ".join(f"{c} {n}" for c, n in counts.items())
 
 
-def _read_manifest(path: Path) -> dict[str, tuple[str, str]]:
+def _read_manifest(path: Path) -> dict[str, tuple[str, str, str]]:
+    """record -> (files' fingerprint, champion, why it was refused or "")."""
     if not path.is_file():
         return {}
     table = pl.read_parquet(path)
-    return {r: (f, run) for r, f, run in table.select("record", "fingerprint", "run_id").iter_rows()}
+    if "refused" not in table.columns:  # written before 2026-12-07's last change (keyed on the MLflow run)
+        return {}
+    return {r: (f, c, e) for r, f, c, e in table.select("record", "fingerprint", "champion", "refused").iter_rows()}
 
 
-def _write_manifest(path: Path, done: dict[str, tuple[str, str]], entries: list[dict[str, str]]) -> None:
-    merged = {r: {"record": r, "fingerprint": f, "run_id": run} for r, (f, run) in done.items()}
+def _write_manifest(path: Path, done: dict[str, tuple[str, str, str]], entries: list[dict[str, str]]) -> None:
+    merged = {r: {"record": r, "fingerprint": f, "champion": c, "refused": e} for r, (f, c, e) in done.items()}
     merged |= {e["record"]: e for e in entries}
     path.parent.mkdir(parents=True, exist_ok=True)
     aside = path.with_name(f".{path.name}.partial")

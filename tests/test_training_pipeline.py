@@ -765,8 +765,16 @@ def test_the_champion_scores_what_lands_in_its_inbox_once_and_the_sensor_starts_
     annotations = wfdb.rdann(str(out / "232"), "ecgnet")
     assert annotations.sample.tolist() == rows["sample"].to_list() and annotations.symbol == rows["predicted"].to_list()
     assert rows["reference"].null_count() == 0  # each beat matched to its .atr's
-    again = score()
-    assert (again["records_scored"], again["records_unchanged"]) == (0, 1)
+    with pytest.MonkeyPatch.context() as patch:  # nothing new: the registry says who is champion, no model loads
+
+        def loaded(*args: object) -> None:
+            raise AssertionError("the champion was loaded for an unchanged inbox")
+
+        patch.setattr("ecgnet.predict.load_champion", loaded)
+        again = score()
+    assert (again["records_scored"], again["records_unchanged"], again["records_refused"]) == (0, 1, 1)
+    assert again["readable"] is False and "220.dat" in again["refused"]  # the broken record said again, not re-read
+    assert again["champion"].startswith("ecgnet-beats-") and " v" in again["champion"]
     os.utime(f"{record}.atr", ns=(1, 1))  # a file of the record changed: scored anew
     assert score()["records_scored"] == 1
     with dg.build_sensor_context(resources=settings, instance=instance, cursor=first.cursor) as context:

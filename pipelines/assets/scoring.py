@@ -48,11 +48,20 @@ def build_scoring(spec: TaskSpec) -> dg.AssetsDefinition:
                 metadata={"inbox": dg.MetadataValue.path(str(folder)), "records_scored": 0},
                 check_results=[dg.AssetCheckResult(check_name="check_inbox_readable", passed=True)],
             )
-        try:
-            champion = load_champion(spec, workspace, mlflow.tracker())
-        except ValueError as err:
-            raise dg.Failure(description=f"{err}; fix: materialize {names.champion} (the retrain job) first") from err
-        report = score_inbox(spec, workspace, folder, champion, log=context.log.info)
+        tracker = mlflow.tracker()
+        crowned = tracker.current_champion(spec.name)
+        if crowned is None:
+            raise dg.Failure(
+                description=f"no champion for the {spec.name} task in {tracker.uri}; fix: materialize "
+                f"{names.champion} (the retrain job) first"
+            )
+        identity = f"{crowned.name} v{crowned.version}"
+        try:  # the model is loaded only when a record needs scoring: an unchanged inbox costs a registry lookup
+            report = score_inbox(
+                spec, workspace, folder, lambda: load_champion(spec, workspace, tracker), identity, context.log.info
+            )
+        except ValueError as err:  # the champion could not be loaded (its metadata, a planted pickle)
+            raise dg.Failure(description=f"{err}; fix: materialize {names.champion} (the retrain job) again") from err
         for problem in report.refused:  # one broken record never stops the others
             context.log.warning(problem)
         rows = [
@@ -78,8 +87,7 @@ def build_scoring(spec: TaskSpec) -> dg.AssetsDefinition:
                 **picture,
                 "inbox": dg.MetadataValue.path(str(folder)),
                 "predictions": dg.MetadataValue.path(str(workspace.predictions / spec.name)),
-                "champion": champion.uri,
-                "champion_run": champion.run_id,
+                "champion": identity,
                 "records_scored": len(report.scored),
                 "records_unchanged": report.unchanged,
                 "records_refused": len(report.refused),
