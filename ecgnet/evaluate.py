@@ -105,7 +105,14 @@ def aami_line(probs: np.ndarray, y: np.ndarray, classes: tuple[str, ...], focus:
 
 
 def _aami(cm: np.ndarray, classes: tuple[str, ...], focus: tuple[str, ...]) -> dict[str, float]:
-    out = {"accuracy": float(np.trace(cm) / cm.sum())}
+    return {"accuracy": float(np.trace(cm) / cm.sum()), **focus_se_pp(cm, classes, focus)}
+
+
+def focus_se_pp(cm: np.ndarray, classes: tuple[str, ...], focus: tuple[str, ...]) -> dict[str, float]:
+    """Sensitivity (Se) and positive predictivity (+P) of each `focus` class from the confusion matrix (rows:
+    true class, columns: called; rows and columns past `classes` count against them: EC57's missed and
+    extra beats, `reference.Agreement`)."""
+    out = {}
     for name in focus:
         c = classes.index(name)
         tp, fn, fp = cm[c, c], cm[c].sum() - cm[c, c], cm[:, c].sum() - cm[c, c]

@@ -23,7 +23,7 @@ from feature_store.sources.folder_tables import REFERENCE, read_pairs
 from feature_store.sources.rhythm_labels import CINC2017_CODES, cpsc_statement
 from feature_store.tasks import RecordWindows, TaskSpec, in_time
 
-from .evaluate import MacroF1, figure_label
+from .evaluate import MacroF1, figure_label, focus_se_pp
 
 if TYPE_CHECKING:
     import wfdb
@@ -95,12 +95,7 @@ class Agreement:
         out[task.metric_key] = (
             MacroF1(task.metric_labels or tuple(range(k))).of_confusion(cm) if compared else float("nan")
         )
-        for name in task.focus_classes:
-            c = self.classes.index(name)
-            tp, truth, said = cm[c, c], cm[c].sum(), cm[:, c].sum()
-            out[f"se_{name}"] = float(tp / truth) if truth else float("nan")
-            out[f"pp_{name}"] = float(tp / said) if said else float("nan")
-        return out
+        return out | focus_se_pp(cm, self.classes, task.focus_classes)
 
     def line(self, task: TaskSpec, source: str) -> str:
         """One line for the terminal: what was compared, then the figures."""

@@ -6,8 +6,6 @@ becomes champion (`scored.parquet`)."""
 
 from __future__ import annotations
 
-import hashlib
-import os
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -16,6 +14,9 @@ from pathlib import Path
 
 import polars as pl
 
+from feature_store.raw_store import write_atomic
+from feature_store.sources.base import record_files
+from feature_store.sources.registry import files_state
 from feature_store.tasks import TaskSpec
 from feature_store.workspace import Workspace
 
@@ -51,12 +52,9 @@ class ScoringReport:
 
 
 def record_fingerprint(record: Path) -> str:
-    """The record's files (`<record>.*`: header, signal, annotations; an EDF file) by name, size and time."""
-    h = hashlib.blake2b(digest_size=12)
-    for file in sorted(record.parent.glob(f"{record.name}.*")):
-        st = file.stat()
-        h.update(f"{file.name}|{st.st_size}|{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()
+    """The record's files (`record_files`: header, signal, annotations, a multi-segment record's segments;
+    an EDF file) by path, size and time, as the new-records sensor reads a folder (`files_state`)."""
+    return files_state(record_files(record))
 
 
 def output_stem(workspace: Workspace, task: TaskSpec, folder: Path, record: Path) -> Path:
@@ -131,10 +129,7 @@ def _score(
     except ValueError as err:  # no reference beside the record: nothing to compare, as for most new recordings
         if Path(f"{record}.atr").is_file():  # one that is there but cannot be read is said
             against = f"not compared: {err}"
-    table.parent.mkdir(parents=True, exist_ok=True)
-    aside = table.with_name(f".{table.name}.partial")
-    rows.write_parquet(aside)
-    os.replace(aside, table)
+    write_atomic(rows.to_arrow(), table)
     written = timeline = None
     if task.annotation_codes:  # a task of one row a record has nothing in time to annotate, or to draw
         write_annotations(annotations, prediction_events(pred, task), pred.record_fs)
@@ -168,7 +163,4 @@ def _read_manifest(path: Path) -> dict[str, tuple[str, str, str]]:
 def _write_manifest(path: Path, done: dict[str, tuple[str, str, str]], entries: list[dict[str, str]]) -> None:
     merged = {r: {"record": r, "fingerprint": f, "champion": c, "refused": e} for r, (f, c, e) in done.items()}
     merged |= {e["record"]: e for e in entries}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    aside = path.with_name(f".{path.name}.partial")
-    pl.DataFrame(list(merged.values())).sort("record").write_parquet(aside)
-    os.replace(aside, path)
+    write_atomic(pl.DataFrame(list(merged.values())).sort("record").to_arrow(), path)

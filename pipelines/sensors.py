@@ -68,15 +68,15 @@ def build_inbox_sensor(specs: list[TaskSpec]) -> dg.SensorDefinition:
     ) -> dg.SensorResult:
         workspace = store.workspace()
         before = json.loads(context.cursor) if context.cursor else {}
-        now, why = {}, {}
+        now, why, empty = {}, {}, folder_state([])
         for spec in specs:
             files = folder_state([scoring.folder(workspace, spec)])
             crowned = context.instance.get_latest_materialization_event(dg.AssetKey(TaskAssets(spec).champion))
             now[spec.name] = {"files": files, "champion": crowned.timestamp if crowned else None}
             seen = before.get(spec.name, {})
-            if files != seen.get("files", folder_state([])):
+            if files != seen.get("files", empty):
                 why[spec.name] = "new or changed records"
-            elif now[spec.name]["champion"] != seen.get("champion") and files != folder_state([]):
+            elif now[spec.name]["champion"] != seen.get("champion") and files != empty:
                 why[spec.name] = "a new champion"  # the inbox's records, scored by the model that reads them now
         cursor = json.dumps(now, sort_keys=True)
         if not why:

@@ -44,10 +44,15 @@ class RecordRef:
         return str(self.meta.get("problem_code", "bad_table_row"))
 
     def files(self) -> list[Path]:
-        """The record's files (header, signal, annotation), for its fingerprint: those named after it and
-        those its header names (signal files of other names, a multi-segment record's segments)."""
-        own = set(self.path.parent.glob(self.path.name + ".*"))
-        return sorted(own | set(named_files(self.path.with_name(self.path.name + ".hea"))))
+        """The record's files (`record_files`), for its fingerprint."""
+        return record_files(self.path)
+
+
+def record_files(path: Path) -> list[Path]:
+    """A record's files (header, signal, annotation; an EDF file): those named after it and those its header
+    names (signal files of other names, a multi-segment record's segments)."""
+    own = set(path.parent.glob(path.name + ".*"))
+    return sorted(own | set(named_files(path.with_name(path.name + ".hea"))))
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -145,13 +145,22 @@ def _kind(path: Path) -> str:
 
 def folder_state(folders: list[Path]) -> str:
     """A cheap fingerprint of the record files under `folders` (names, sizes, mtimes)."""
+    return files_state(
+        file
+        for folder in folders
+        for file in (sorted(folder.rglob("*")) if folder.is_dir() else [])
+        if file.suffix.lower() in _RECORD_SUFFIXES or file.name in (DATABASE, REFERENCE, PATIENTS)
+    )
+
+
+def files_state(files: Iterable[Path]) -> str:
+    """A cheap fingerprint of `files`, in order: each one's path, size and mtime (a file that cannot be
+    stat'ed, a dangling link or a loop, by its path: ingest quarantines it by name)."""
     h = hashlib.blake2b(digest_size=12)
-    for folder in folders:
-        for file in sorted(folder.rglob("*")) if folder.is_dir() else []:
-            if file.suffix.lower() in _RECORD_SUFFIXES or file.name in (DATABASE, REFERENCE, PATIENTS):
-                try:
-                    st = file.stat()
-                    h.update(f"{file}|{st.st_size}|{st.st_mtime_ns}\n".encode())
-                except OSError:  # a dangling link or a loop: ingest quarantines it by name
-                    h.update(f"{file}|unreadable\n".encode())
+    for file in files:
+        try:
+            st = file.stat()
+            h.update(f"{file}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+        except OSError:
+            h.update(f"{file}|unreadable\n".encode())
     return h.hexdigest()
