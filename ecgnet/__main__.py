@@ -80,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         metavar="ANNOTATOR",
         help="compare each record with its reference annotations (<record>.atr, or the annotator named): beats as "
         "EC57's beat-by-beat comparison does (matched within 150 ms, Se and +P per class), af's windows with the "
-        "rhythm annotated over each; a folder's summed too; --out gains a reference column",
+        "rhythm annotated over each and its AF episodes as EC57's episode comparison does; a folder's summed too; "
+        "--out gains a reference column",
     )
     s = sub.add_parser("show", help="the task's latest comparison: every variant side by side, the choice")
     s.add_argument("--task", choices=sorted(TASKS), default=next(iter(TASKS)))

@@ -37,6 +37,11 @@ class Champion:
     val_metric_lo: float
     metric: str = ""  # the metric val_metric is in ("" when the registry did not record it)
 
+    @property
+    def identity(self) -> str:
+        """`<registered model> v<version>`: what scored a record, as the scoring manifest and sensor key it."""
+        return f"{self.name} v{self.version}"
+
 
 @dataclass(frozen=True)
 class GateDecision:
@@ -92,12 +97,11 @@ def gate(candidate: Candidate, minimum: float, champion: Champion | None) -> Gat
         reasons.append(f"validation metric {candidate.val.value:.3f} < minimum {minimum}")
     if champion and champion.metric != candidate.metric:  # a task whose headline changed: not comparable
         notes.append(
-            f"champion {champion.name} v{champion.version} was scored by {champion.metric or 'an unrecorded metric'}, "
+            f"champion {champion.identity} was scored by {champion.metric or 'an unrecorded metric'}, "
             f"the candidate by {candidate.metric or 'an unrecorded metric'}: not compared"
         )
     elif champion and candidate.val.hi < champion.val_metric - TAG_ROUNDING:
         reasons.append(
-            f"interval upper bound {candidate.val.hi:.3f} < champion {champion.name} "
-            f"v{champion.version} at {champion.val_metric:.3f}"
+            f"interval upper bound {candidate.val.hi:.3f} < champion {champion.identity} at {champion.val_metric:.3f}"
         )
     return GateDecision(candidate, minimum, champion, not reasons, tuple(reasons), tuple(notes))

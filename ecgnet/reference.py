@@ -7,11 +7,12 @@ predicted beat matched (missed) and the predicted beats no reference beat matche
 stretch the prediction did not score (a dropout, the record's edges) are counted apart, as EC57 leaves
 unreadable stretches out. A rhythm task's windows against the reference rhythm annotated over each, as its
 training windows were labelled: a window across a change of rhythm, or before the first, has none; a record
-without rhythm annotations against the label its folder's `REFERENCE.csv` gives it (CinC 2017's)."""
+without rhythm annotations against the label its folder's `REFERENCE.csv` gives it (CinC 2017's). Its focus
+rhythm (AF) is also read episode by episode, as EC57 reads an AF detector (`episodes`, WFDB's epicmp)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,8 @@ from feature_store.sources.folder_tables import REFERENCE, read_pairs
 from feature_store.sources.rhythm_labels import CINC2017_CODES, cpsc_statement
 from feature_store.tasks import RecordWindows, TaskSpec, in_time
 
+from .annotations import NOISE
+from .episodes import EpisodeAgreement, compare_episodes, intersect, spans_of, window_episodes
 from .evaluate import MacroF1, figure_label, focus_se_pp
 
 if TYPE_CHECKING:
@@ -49,6 +52,7 @@ class Agreement:
     records: int = 1
     # one record's: each predicted row's reference class (index; -1: none, an extra beat or a mixed window)
     row_reference: np.ndarray | None = None
+    episodes: tuple[EpisodeAgreement, ...] = ()  # windows: the focus rhythms episode by episode (EC57)
 
     @property
     def matched(self) -> int:
@@ -69,6 +73,7 @@ class Agreement:
             self.unscored + other.unscored,
             self.unit,
             self.records + other.records,
+            episodes=tuple(a + b for a, b in zip(self.episodes, other.episodes)),
         )
 
     def reference_column(self) -> list[str | None]:
@@ -115,7 +120,7 @@ class Agreement:
         headline = " ".join(("macro-F1", ",".join(task.metric_classes))) if task.metric == "macro_f1" else task.metric
         labels = {"qrs_se": "beats Se", "qrs_pp": "beats +P", task.metric_key: headline.strip()}
         figures = ", ".join(f"{labels.get(k, figure_label(k))} {v:.3f}" for k, v in self.figures(task).items())
-        return f"against {source} ({counts}): {figures}"
+        return "; ".join([f"against {source} ({counts}): {figures}", *(e.line() for e in self.episodes)])
 
 
 def agreement(pred: Prediction, task: TaskSpec, annotator: str = "atr") -> tuple[Agreement, str]:
@@ -143,18 +148,19 @@ def label_agreement(pred: Prediction, task: TaskSpec, code: str, table: Path) ->
         raise ValueError(
             f"{table}: {pred.record}'s label {code!r} is none of {sorted(CINC2017_CODES)}; fix: correct its line"
         )
-    starts, length = _windows(pred, task)
+    starts, length, fs = _windows(pred, task)
     spans = [(0, int(starts[-1]) + length, CINC2017_CODES[code])]
-    return compare_windows(starts, pred.probs.argmax(axis=1)[: len(starts)], length, spans, task.classes)
+    return rhythm_windows(starts, pred.probs.argmax(axis=1)[: len(starts)], length, spans, task, fs)
 
 
-def _windows(pred: Prediction, task: TaskSpec) -> tuple[np.ndarray, int]:
-    """A rhythm task's scored windows: first samples (a record of one row: from 0) and length in samples."""
+def _windows(pred: Prediction, task: TaskSpec) -> tuple[np.ndarray, int, float]:
+    """A rhythm task's scored windows: first samples (a record of one row: from 0), length in samples, and
+    the record's rate."""
     window = task.window
     if not isinstance(window, RecordWindows) or not pred.record_fs:
         raise ValueError(f"{pred.record}: the {task.name} task's rows are not windows in time")
     starts = pred.samples if pred.samples is not None else np.zeros(1, dtype=np.int64)
-    return starts, round(window.duration_s * pred.record_fs)
+    return starts, round(window.duration_s * pred.record_fs), pred.record_fs
 
 
 def beat_agreement(pred: Prediction, task: TaskSpec, ann: wfdb.Annotation, path: Path) -> Agreement:
@@ -175,12 +181,54 @@ def beat_agreement(pred: Prediction, task: TaskSpec, ann: wfdb.Annotation, path:
 def rhythm_agreement(pred: Prediction, task: TaskSpec, ann: wfdb.Annotation, path: Path) -> Agreement:
     """A rhythm task's windows against the rhythm annotations `ann` (of the file `path`), read as the
     ingest reads an AF database's: CPSC 2021's header statement gives the rhythm before the first change."""
-    starts, length = _windows(pred, task)
+    starts, length, fs = _windows(pred, task)
     statement = cpsc_statement(_comments(pred.record)) if pred.record else None
-    spans = read_rhythm(ann, int(starts[-1]) + length, statement, True, pred.record_fs)
+    spans, flutter = reference_rhythm(ann, int(starts[-1]) + length, statement, fs)
     if not spans:
         raise ValueError(f"{path}: no rhythm annotation of the {task.name} task's classes (beats only?)")
-    return compare_windows(starts, pred.probs.argmax(axis=1)[: len(starts)], length, spans, task.classes)
+    called = pred.probs.argmax(axis=1)[: len(starts)]
+    return rhythm_windows(starts, called, length, spans, task, fs, flutter)
+
+
+FLUTTER = "(AFL"  # atrial flutter: EC57 takes the reference's out of the AF episodes called (epicmp)
+AF_CODE = "(AFIB"
+
+
+def reference_rhythm(
+    ann: wfdb.Annotation, end: int, statement: str | None, fs: float
+) -> tuple[list[tuple[int, int, str]], list[tuple[int, int]]]:
+    """The rhythm episodes of `ann` up to sample `end` (at `fs`) as the ingest reads an AF database's
+    (`read_rhythm`), and its stretches of atrial flutter (which the task reads as another rhythm)."""
+    spans = read_rhythm(ann, end, statement, True, fs)
+    flutter = [(a, b) for a, b, r in read_rhythm(ann, end, statement, True, fs, {FLUTTER: FLUTTER}) if r == FLUTTER]
+    return spans, flutter
+
+
+def rhythm_windows(
+    starts: np.ndarray,
+    called: np.ndarray,
+    length: int,
+    spans: list[tuple[int, int, str]],
+    task: TaskSpec,
+    fs: float,
+    flutter: list[tuple[int, int]] | None = None,
+) -> Agreement:
+    """`compare_windows`, and each of the task's focus rhythms episode by episode over the stretches both
+    read: windows classified (not called noisy) where the reference states a rhythm. `flutter`: the
+    reference's atrial flutter, left out of called AF episodes."""
+    out = compare_windows(starts, called, length, spans, task.classes)
+    codes = task.annotation_codes or {}
+    noisy = tuple(task.classes.index(c) for c, code in codes.items() if code == NOISE)
+    stated = spans_of([(a, b) for a, b, _ in spans])
+    episodes = []
+    for rhythm in task.focus_classes:
+        cls = task.classes.index(rhythm)
+        called_episodes, classified = window_episodes(starts, called, length, cls, noisy)
+        reference = spans_of([(a, b) for a, b, r in spans if r == rhythm])
+        excluded = spans_of(flutter) if flutter and codes.get(rhythm) == AF_CODE else None
+        compared = intersect(classified, stated)
+        episodes.append(compare_episodes(reference, called_episodes, compared, fs, rhythm, excluded))
+    return replace(out, episodes=tuple(episodes))
 
 
 def _comments(record: Path) -> list[str]:

@@ -263,9 +263,7 @@ def build_quality_gate(spec: TaskSpec) -> dg.AssetChecksDefinition:
         said = gate_note(decision)
         tracker.describe_run(candidate.parent_run_id, said, section=GATE)
         previous = decision.previous
-        champion = (
-            f"{previous.name} v{previous.version} at {previous.val_metric:.3f}" if previous else "(no champion yet)"
-        )
+        champion = f"{previous.identity} at {previous.val_metric:.3f}" if previous else "(no champion yet)"
         return dg.AssetCheckResult(
             passed=decision.passed,
             # a refusal in the check's own row, as MLflow's description says it (the run fails on it: the

@@ -12,7 +12,7 @@ from feature_store.tasks import TaskSpec
 from .jobs import refresh_job, score_job
 from .naming import TaskAssets
 from .partitions import every_shard_tags
-from .resources import EcgnetStore, IngestSettings, ScoringSettings
+from .resources import EcgnetStore, IngestSettings, MlflowTracking, ScoringSettings
 from .stale_runs import close_dead_runs
 
 
@@ -52,7 +52,9 @@ def _ingested_by_demo(store: EcgnetStore) -> str | None:
 
 def build_inbox_sensor(specs: list[TaskSpec]) -> dg.SensorDefinition:
     """The sensor that scores what lands in each task's inbox folder (`specs`: the definitions' tasks), and
-    scores it again when the task's champion changes (its champion asset materialized since the last tick)."""
+    scores it again when the task's champion changes: the registered model and version holding MLflow's
+    alias, read from the registry each tick, so a champion moved by hand in MLflow's UI counts as one a
+    retrain moved."""
 
     @dg.sensor(
         name="inbox_sensor",
@@ -64,16 +66,16 @@ def build_inbox_sensor(specs: list[TaskSpec]) -> dg.SensorDefinition:
         "predictions/<task>/.",
     )
     def _inbox_sensor(
-        context: dg.SensorEvaluationContext, store: EcgnetStore, scoring: ScoringSettings
+        context: dg.SensorEvaluationContext, store: EcgnetStore, scoring: ScoringSettings, mlflow: MlflowTracking
     ) -> dg.SensorResult:
         workspace = store.workspace()
         before = json.loads(context.cursor) if context.cursor else {}
         now, why, empty = {}, {}, folder_state([])
         for spec in specs:
             files = folder_state([scoring.folder(workspace, spec)])
-            crowned = context.instance.get_latest_materialization_event(dg.AssetKey(TaskAssets(spec).champion))
-            now[spec.name] = {"files": files, "champion": crowned.timestamp if crowned else None}
             seen = before.get(spec.name, {})
+            crowned = seen.get("champion") if files == empty else _champion(context, mlflow, spec, seen)
+            now[spec.name] = {"files": files, "champion": crowned}
             if files != seen.get("files", empty):
                 why[spec.name] = "new or changed records"
             elif now[spec.name]["champion"] != seen.get("champion") and files != empty:
@@ -88,3 +90,16 @@ def build_inbox_sensor(specs: list[TaskSpec]) -> dg.SensorDefinition:
         return dg.SensorResult(run_requests=[dg.RunRequest(run_key=cursor, asset_selection=keys)], cursor=cursor)
 
     return _inbox_sensor
+
+
+def _champion(context: dg.SensorEvaluationContext, mlflow: MlflowTracking, spec: TaskSpec, seen: dict) -> str | None:
+    """The task's champion as the scoring manifest names it (`<registered model> v<version>`; None: none yet),
+    or, where the registry cannot be read this tick, the one seen before (said in the sensor's log)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        crowned = mlflow.tracker().current_champion(spec.name)
+    except (MlflowException, OSError) as err:
+        context.log.warning(f"the {spec.name} champion could not be read from MLflow ({err}); read again next tick")
+        return seen.get("champion")
+    return crowned.identity if crowned else None

@@ -1,6 +1,6 @@
 """A scored record against its reference (`predict --reference`): beats as EC57's beat-by-beat comparison
 reads them, on MIT-BIH 209's own annotations (3,005 beats, 383 of them S); a rhythm task's windows against
-CPSC 2021's annotated AF episodes."""
+CPSC 2021's annotated AF episodes, and its AF episode by episode as EC57 (WFDB's epicmp) reads them."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import pytest
 import wfdb
 
 from ecgnet.__main__ import main as ecgnet_main
+from ecgnet.episodes import compare_episodes, intersect, spans_of, subtract, window_episodes
 from ecgnet.evaluate import aami
-from ecgnet.reference import compare_beats, compare_windows
+from ecgnet.reference import compare_beats, compare_windows, reference_rhythm, rhythm_windows
 from feature_store.sources.annotated import AAMI, read_beats, read_rhythm
 from feature_store.sources.rhythm_labels import cpsc_statement
 from feature_store.tasks import AF, BEATS
@@ -97,3 +98,98 @@ def test_a_reference_for_a_task_of_one_row_a_record_is_refused_before_scoring(tm
     assert ecgnet_main(argv) == 2
     said = capsys.readouterr().err
     assert "--reference: the records task has one row a record, nothing in time" in said and "champion" not in said
+
+
+def test_af_episodes_are_found_called_and_timed_as_epicmp_counts_them():
+    """Four reference AF episodes, the last wholly in a stretch left out (not counted); three called, one of
+    them wholly inside the reference's atrial flutter (no false alarm: left out of +P)."""
+    reference = spans_of([(1000, 3000), (5000, 6000), (8000, 9000), (12000, 12500)])
+    called = spans_of([(2500, 4000), (7000, 7600), (8800, 11000)])
+    compared = spans_of([(0, 12000), (13000, 20000)])
+    got = compare_episodes(reference, called, compared, 100.0, "AF", excluded=spans_of([(7000, 8000)]))
+    assert (got.found, got.reference, got.true, got.called) == (2, 3, 2, 2)
+    assert (got.overlap_s, got.reference_s, got.called_s) == (7.0, 40.0, 37.0)
+    assert got.figures() == pytest.approx(
+        {"episode_se": 2 / 3, "episode_pp": 1.0, "duration_se": 7 / 40, "duration_pp": 7 / 37}
+    )
+    flutter_counted = compare_episodes(reference, called, compared, 100.0, "AF")
+    assert (flutter_counted.true, flutter_counted.called, flutter_counted.called_s) == (2, 3, 43.0)
+    assert got.line().startswith("AF episodes: 2 of 3 found (Se 0.667), 2 of 2 called true (+P 1.000); duration Se")
+    gross = got + flutter_counted
+    assert (gross.found, gross.called, gross.reference_s) == (4, 5, 80.0)
+    none = compare_episodes(spans_of([]), spans_of([]), compared, 100.0, "AF")
+    assert none.line() == "AF episodes: none in the reference, none called" and np.isnan(none.figures()["episode_se"])
+
+
+def _mask(spans: np.ndarray, n: int) -> np.ndarray:
+    out = np.zeros(n, dtype=bool)
+    for a, b in spans.tolist():
+        out[a:b] = True
+    return out
+
+
+def _episodes_by_mask(episodes: np.ndarray, other: np.ndarray, compared: np.ndarray, n: int) -> tuple[int, ...]:
+    """The same counts sample by sample: each episode's samples in `compared`, and how many of them `other` has."""
+    hit = count = total = shared = 0
+    for a, b in episodes.tolist():
+        part = np.zeros(n, dtype=bool)
+        part[a:b] = True
+        part &= _mask(compared, n)
+        if part.any():
+            common = int((part & _mask(other, n)).sum())
+            hit, count, total, shared = hit + (common > 0), count + 1, total + int(part.sum()), shared + common
+    return hit, count, total, shared
+
+
+def _random_spans(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
+    edges = np.unique(rng.integers(0, n, 2 * k))
+    return spans_of(edges[: len(edges) // 2 * 2].reshape(-1, 2))
+
+
+def test_episode_arithmetic_agrees_with_counting_sample_by_sample():
+    rng = np.random.default_rng(7)
+    n = 3000
+    for _ in range(200):
+        reference, called = _random_spans(rng, n, 6), _random_spans(rng, n, 8)
+        compared, flutter = _random_spans(rng, n, 5), _random_spans(rng, n, 2)
+        for a, b in ((reference, called), (compared, flutter)):
+            assert (_mask(intersect(a, b), n) == (_mask(a, n) & _mask(b, n))).all()
+            assert (_mask(subtract(a, b), n) == (_mask(a, n) & ~_mask(b, n))).all()
+        got = compare_episodes(reference, called, compared, 1.0, "AF", excluded=flutter)
+        found, n_ref, ref_len, overlap = _episodes_by_mask(reference, called, compared, n)
+        true, n_called, called_len, _ = _episodes_by_mask(called, reference, subtract(compared, flutter), n)
+        assert (got.found, got.reference, got.reference_s, got.overlap_s) == (found, n_ref, ref_len, overlap)
+        assert (got.true, got.called, got.called_s) == (true, n_called, called_len)
+    overlapping = spans_of([(5, 9), (0, 3), (2, 4), (9, 12), (20, 20)])
+    assert overlapping.tolist() == [[0, 4], [5, 12]]  # sorted, joined where they overlap or touch, empty dropped
+
+
+def test_called_af_holds_across_noise_and_a_dropout_as_the_annotation_file_does():
+    """Windows of 1,000 samples, the one from 4,000 not scored: AF, AF, noisy, AF reads one episode (the
+    file's rhythm holds across noise), N, then AF again; the noisy window is left out of the comparison."""
+    starts = np.array([0, 1000, 2000, 3000, 5000, 6000])
+    af, noisy, n = (AF.classes.index(c) for c in ("AF", "noisy", "N"))
+    called = np.array([af, af, noisy, af, n, af])
+    episodes, classified = window_episodes(starts, called, 1000, af, (noisy,))
+    assert episodes.tolist() == [[0, 4000], [6000, 7000]]
+    assert classified.tolist() == [[0, 2000], [3000, 4000], [5000, 7000]]
+
+
+def test_reference_flutter_is_no_false_af_but_is_no_af_either():
+    """A reference of N, atrial flutter, AF, N (rhythm changes at 0, 30, 60 and 90 s, 100 Hz) against windows
+    of 10 s all called AF: the AF episode is found and all its time, and the AF called over the flutter is
+    left out of +P, as epicmp leaves it, while the AF called over N counts against it."""
+    ann = wfdb.Annotation(
+        "x", "atr", np.array([0, 3000, 6000, 9000]), symbol=["+"] * 4, aux_note=["(N", "(AFL", "(AFIB", "(N"], fs=100
+    )
+    spans, flutter = reference_rhythm(ann, 12000, None, 100.0)
+    assert spans == [(0, 3000, "N"), (3000, 6000, "O"), (6000, 9000, "AF"), (9000, 12000, "N")]
+    assert flutter == [(3000, 6000)]
+    starts = np.arange(0, 12000, 1000)
+    got = rhythm_windows(starts, np.full(12, AF.classes.index("AF")), 1000, spans, AF, 100.0, flutter)
+    (episodes,) = got.episodes
+    assert (episodes.found, episodes.reference, episodes.true, episodes.called) == (1, 1, 1, 1)
+    assert (episodes.overlap_s, episodes.reference_s, episodes.called_s) == (30.0, 30.0, 90.0)
+    assert "AF episodes: 1 of 1 found (Se 1.000), 1 of 1 called true (+P 1.000); duration Se 1.000, +P 0.333" in (
+        got.line(AF, "x.atr")
+    )

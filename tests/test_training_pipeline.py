@@ -19,7 +19,7 @@ from ecgnet.data import load_task_data
 from ecgnet.interval import Interval
 from ecgnet.promotion import Candidate, gate
 from ecgnet.show import comparison_summary, verdict_lines
-from ecgnet.tracking import NOTE
+from ecgnet.tracking import CHAMPION, NOTE, model_name
 from ecgnet.variants import VARIANTS
 from feature_store.raw_store import RawStore
 from feature_store.tasks import BEATS, RECORDS
@@ -681,6 +681,8 @@ def test_the_af_task_trains_and_compares_on_the_bundled_cinc_2017_records(tmp_pa
     said = capsys.readouterr().out
     assert re.search(r"^against .*data_8_2\.atr \(7 window\(s\) of one reference rhythm\): accuracy", said, re.M), said
     assert re.search(r"^against the references of 5 record\(s\), summed \(16 window\(s\) .*AF Se", said, re.M), said
+    # and its AF episode by episode, EC57's way: data_8_2's one episode of 3.5 min, found or not
+    assert re.search(r"data_8_2\.atr .*; AF episodes: [01] of 1 found .*\(0:03:30 in the reference, ", said), said
     against = pl.read_csv(tmp_path / "against.csv")
     assert against.filter(pl.col("id").str.starts_with("data_8_2"))["reference"].to_list() == ["AF"] * 7
     assert against.filter(pl.col("id").str.starts_with("data_21_7"))["reference"].to_list() == ["N"] * 7
@@ -728,7 +730,7 @@ def test_the_champion_scores_what_lands_in_its_inbox_once_and_the_sensor_starts_
     """A beats inbox with MIT-BIH 232 (its .atr beside it) in a subfolder and a record without its signal
     file: the scoring asset writes 232's rows and WFDB annotations, says how they agree with its .atr, refuses
     the broken record by name, and scores nothing again until a file changes; the inbox sensor asks for the
-    task whose folder changed. A task whose inbox is empty needs no champion."""
+    task whose folder changed, or whose champion moved in MLflow. A task whose inbox is empty needs no champion."""
     from feature_store.tasks import AF
     from feature_store.workspace import Workspace
     from pipelines.assets.scoring import build_scoring
@@ -783,12 +785,21 @@ def test_the_champion_scores_what_lands_in_its_inbox_once_and_the_sensor_starts_
     with dg.build_sensor_context(resources=settings, instance=instance, cursor=changed.cursor) as context:
         still = sensor(context)
     assert isinstance(still, dg.SensorResult) and not still.run_requests and still.skip_reason is not None
-    # a retrain moved the beats champion (its asset materialized): the inbox is scored again; af's is empty
-    instance.report_runless_asset_event(dg.AssetMaterialization("beat_champion_model"))
-    instance.report_runless_asset_event(dg.AssetMaterialization("af_champion_model"))
-    with dg.build_sensor_context(resources=settings, instance=instance, cursor=still.cursor) as context:
-        crowned = sensor(context)
+    # the champion moved by hand in MLflow (no retrain, no asset materialized): the inbox is scored again by
+    # the model that now holds the alias; af's inbox is empty
+    registry = tracker(home)
+    held = registry.current_champion("beats")
+    assert held is not None
+    other = next(v for v in VARIANTS if model_name("beats", v) != held.name)
+    registry.set_champion("beats", other, "1")
+    try:
+        with dg.build_sensor_context(resources=settings, instance=instance, cursor=still.cursor) as context:
+            crowned = sensor(context)
+    finally:
+        registry.client.set_registered_model_alias(held.name, CHAMPION, held.version)  # the fixture's again
+        registry.client.delete_registered_model_alias(model_name("beats", other), CHAMPION)
     assert isinstance(crowned, dg.SensorResult) and crowned.run_requests is not None
     assert [r.asset_selection for r in crowned.run_requests] == [[dg.AssetKey("beat_inbox_predictions")]]
+    assert json.loads(crowned.cursor or "{}")["beats"]["champion"] == f"{model_name('beats', other)} v1"
     empty = score(AF)  # nothing in af's inbox: done without looking for a champion
     assert empty["records_scored"] == 0 and empty["readable"] is True

@@ -129,19 +129,24 @@ def read_beats(ann: wfdb.Annotation, fs: float | None = None) -> tuple[np.ndarra
 
 
 def read_rhythm(
-    ann: wfdb.Annotation, n_samples: int, statement: str | None, unstated: bool, fs: float | None = None
+    ann: wfdb.Annotation,
+    n_samples: int,
+    statement: str | None,
+    unstated: bool,
+    fs: float | None = None,
+    codes: dict[str, str] = RHYTHM_CODES,
 ) -> list[tuple[int, int, str]]:
     """Rhythm episodes of an AF database: one whose header states the record's rhythm class (CPSC 2021;
     the rhythm before the first change follows from it), or, with `unstated`, one whose header says
     nothing (AFDB's .atr of rhythm changes only; a beat database's where
     `IngestConfig.rhythm_from_beat_records` asks): before its first change the rhythm is not known, so no
     episode. Otherwise a beat database's rhythm annotations (MIT-BIH's 15 rhythm codes) are not used.
-    `n_samples` and the episodes: samples at `fs` (`at_rate`)."""
+    `n_samples` and the episodes: samples at `fs` (`at_rate`); `codes`: rhythm notes -> classes."""
     if statement is None and not unstated:
         return []
     notes = list(ann.aux_note or [""] * len(ann.sample))
     samples = at_rate(np.asarray(ann.sample, dtype=np.int64), ann, fs)
-    return rhythm_spans(samples, notes, n_samples, start_rhythm=cpsc_start_rhythm(statement))
+    return rhythm_spans(samples, notes, n_samples, start_rhythm=cpsc_start_rhythm(statement), codes=codes)
 
 
 def rhythm_only(symbols: list[str], changes: list[str]) -> bool:

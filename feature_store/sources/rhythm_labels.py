@@ -44,12 +44,17 @@ def rhythm_changes(notes: list[str] | None) -> list[str]:
 
 
 def rhythm_spans(
-    samples: np.ndarray, notes: list[str], n_samples: int, *, start_rhythm: str | None
+    samples: np.ndarray,
+    notes: list[str],
+    n_samples: int,
+    *,
+    start_rhythm: str | None,
+    codes: dict[str, str] = RHYTHM_CODES,
 ) -> list[tuple[int, int, str]]:
     """Rhythm episodes (start, stop, class) from rhythm annotations: a note `(X` starts rhythm X, which
     lasts to the next note or the record's end; before the first note the rhythm is `start_rhythm`
     (None: not known, no episode). Notes of other rhythms end the episode before them and start none
-    of the task's classes. Samples at or past `n_samples` are clipped to it."""
+    of the task's classes (`codes`: notes -> classes). Samples at or past `n_samples` are clipped to it."""
     changes = sorted(
         (min(max(int(s), 0), n_samples), change) for s, n in zip(samples, notes) if (change := rhythm_note(n))
     )
@@ -57,7 +62,7 @@ def rhythm_spans(
     for sample, note in changes:
         if rhythm is not None and sample > start:
             spans.append((start, sample, rhythm))
-        rhythm, start = RHYTHM_CODES.get(note), sample
+        rhythm, start = codes.get(note), sample
     if rhythm is not None and n_samples > start:
         spans.append((start, n_samples, rhythm))
     return _merged(spans)

@@ -55,7 +55,7 @@ def build_scoring(spec: TaskSpec) -> dg.AssetsDefinition:
                 description=f"no champion for the {spec.name} task in {tracker.uri}; fix: materialize "
                 f"{names.champion} (the retrain job) first"
             )
-        identity = f"{crowned.name} v{crowned.version}"
+        identity = crowned.identity
         try:  # the model is loaded only when a record needs scoring: an unchanged inbox costs a registry lookup
             report = score_inbox(
                 spec, workspace, folder, lambda: load_champion(spec, workspace, tracker), identity, context.log.info
