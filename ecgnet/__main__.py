@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         metavar="ANNOTATOR",
         help="compare each record with its reference annotations (<record>.atr, or the annotator named): beats as "
-        "EC57's beat-by-beat comparison does (matched within 150 ms, Se and +P per class), af's windows with the "
+        "EC57's beat-by-beat and run-by-run comparisons do (matched within 150 ms, Se and +P per class; couplets "
+        "and runs of PVCs), af's windows with the "
         "rhythm annotated over each and its AF episodes as EC57's episode comparison does; a folder's summed too; "
         "--out gains a reference column",
     )

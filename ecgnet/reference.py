@@ -25,6 +25,7 @@ from feature_store.sources.rhythm_labels import CINC2017_CODES, cpsc_statement
 from feature_store.tasks import RecordWindows, TaskSpec, in_time
 
 from .annotations import NOISE
+from .ectopic_runs import RunAgreement, compare_runs
 from .episodes import EpisodeAgreement, compare_episodes, intersect, spans_of, window_episodes
 from .evaluate import MacroF1, figure_label, focus_se_pp
 
@@ -53,6 +54,7 @@ class Agreement:
     # one record's: each predicted row's reference class (index; -1: none, an extra beat or a mixed window)
     row_reference: np.ndarray | None = None
     episodes: tuple[EpisodeAgreement, ...] = ()  # windows: the focus rhythms episode by episode (EC57)
+    runs: tuple[RunAgreement, ...] = ()  # beats: the task's ectopic runs run by run (EC57)
 
     @property
     def matched(self) -> int:
@@ -74,6 +76,7 @@ class Agreement:
             self.unit,
             self.records + other.records,
             episodes=tuple(a + b for a, b in zip(self.episodes, other.episodes)),
+            runs=tuple(a + b for a, b in zip(self.runs, other.runs)),
         )
 
     def reference_column(self) -> list[str | None]:
@@ -120,7 +123,8 @@ class Agreement:
         headline = " ".join(("macro-F1", ",".join(task.metric_classes))) if task.metric == "macro_f1" else task.metric
         labels = {"qrs_se": "beats Se", "qrs_pp": "beats +P", task.metric_key: headline.strip()}
         figures = ", ".join(f"{labels.get(k, figure_label(k))} {v:.3f}" for k, v in self.figures(task).items())
-        return "; ".join([f"against {source} ({counts}): {figures}", *(e.line() for e in self.episodes)])
+        more = [*(e.line() for e in self.episodes), *(r.line() for r in self.runs)]
+        return "; ".join([f"against {source} ({counts}): {figures}", *more])
 
 
 def agreement(pred: Prediction, task: TaskSpec, annotator: str = "atr") -> tuple[Agreement, str]:
@@ -175,7 +179,9 @@ def beat_agreement(pred: Prediction, task: TaskSpec, ann: wfdb.Annotation, path:
         raise RecordError("annotation_unreadable", f"{path}: annotations out of time order; fix: restore the file")
     ref_class = np.array([task.classes.index(AAMI[s]) for s in symbols])
     called = pred.probs.argmax(axis=1)
-    return compare_beats(ref_samples, ref_class, pred.samples, called, task.classes, pred.record_fs, pred.beat_numbers)
+    return compare_beats(
+        ref_samples, ref_class, pred.samples, called, task.classes, pred.record_fs, pred.beat_numbers, task.ectopic_runs
+    )
 
 
 def rhythm_agreement(pred: Prediction, task: TaskSpec, ann: wfdb.Annotation, path: Path) -> Agreement:
@@ -266,11 +272,12 @@ def compare_beats(
     classes: tuple[str, ...],
     fs: float,
     numbers: np.ndarray | None = None,
+    runs: dict[str, tuple[str, ...]] | None = None,
 ) -> Agreement:
     """Reference beats (samples, class indices) against predicted ones (samples, class called; `numbers`:
     each one's number among the record's beats), both in time order at `fs`: one to one, each reference beat
     with the nearest predicted beat within `MATCH_WINDOW_S` that no nearer reference beat claims (wfdb's
-    EC57 matcher)."""
+    EC57 matcher); and each kind of ectopic run in `runs` (name -> its classes) run by run (rxr's)."""
     from wfdb.processing import compare_annotations
 
     window = max(1, round(MATCH_WINDOW_S * fs))
@@ -285,7 +292,23 @@ def compare_beats(
     row_reference = np.full(len(called), -1, dtype=np.int64)
     row_reference[match[found]] = ref_class[found]
     np.add.at(cm[k], called[row_reference < 0], 1)  # extra: the "no beat" row
-    return Agreement(classes, cm, int(unscored.sum()), row_reference=row_reference)
+    kept = np.flatnonzero(~unscored)  # a stretch not scored ends a reference run, as unreadable signal does
+    ref_follows = np.diff(kept, prepend=-2) == 1
+    follows = np.diff(numbers, prepend=-2) == 1 if numbers is not None else np.arange(len(samples)) > 0
+    by_run = tuple(
+        compare_runs(
+            kind,
+            ref_samples,
+            np.isin(ref_class, [classes.index(c) for c in members]),
+            ref_follows,
+            samples,
+            np.isin(called, [classes.index(c) for c in members]),
+            follows,
+            window,
+        )
+        for kind, members in (runs or {}).items()
+    )
+    return Agreement(classes, cm, int(unscored.sum()), row_reference=row_reference, runs=by_run)
 
 
 def _unscored(ref: np.ndarray, samples: np.ndarray, numbers: np.ndarray | None, window: int) -> np.ndarray:

@@ -149,9 +149,13 @@ class TaskSpec:
     variants: tuple[str, ...] = ()
     published: tuple[Published, ...] = ()  # results on this protocol the comparison reads its choice against
     # each class as a WFDB annotation (`predict --annotations`): a beat symbol (N, S, V: the codes WFDB's bxb
-    # scores), a rhythm change `(AFIB` (rxr, epicmp), or `~`, unreadable signal; empty: a task of one row a
+    # and rxr score), a rhythm change `(AFIB` (epicmp), or `~`, unreadable signal; empty: a task of one row a
     # record, nothing in time to annotate
     annotation_codes: dict[str, str] = field(default_factory=dict)
+    # a beats task's runs for EC57's run-by-run comparison (WFDB's rxr; `predict --reference`): a run's name
+    # -> the classes whose consecutive beats make one (ventricular ectopic runs: V, and fusion F, as rxr
+    # counts them)
+    ectopic_runs: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
@@ -186,6 +190,14 @@ class TaskSpec:
             raise ValueError(
                 f"task {self.name!r}: annotation codes {codes} do not annotate classes {self.classes}; fix: one for "
                 "each class of a single-label task, each a beat symbol (one character), a rhythm `(NAME` or `~`"
+            )
+        runs = self.ectopic_runs
+        if runs and (
+            self.multilabel or self.unit != "beat" or any(c not in self.classes for cs in runs.values() for c in cs)
+        ):
+            raise ValueError(
+                f"task {self.name!r}: ectopic runs {runs} need a single-label beats task with those classes "
+                f"(classes {self.classes}, rows per {self.unit})"
             )
         missing = [f for f in FAMILY_PARAMS if f not in self.view_params]
         if missing:
@@ -266,6 +278,7 @@ BEATS = TaskSpec(
     sources_hint="an annotated beat database (MIT-BIH layout)",
     # WFDB's own symbols: S supraventricular, Q unclassifiable
     annotation_codes={c: c for c in ("N", "S", "V", "F", "Q")},
+    ectopic_runs={"V": ("V", "F")},
     # DS1 cross-validation, S-dominant references instrument: S Se under it 0.29 -> 0.54 (benchmarks/ABLATIONS.md)
     reference_stress=ReferenceStress(),
     # the rhythm around each beat, 9 intervals either side: DS1 5-fold CV of the time variant, three seeds,

@@ -1,14 +1,18 @@
 """A scored record against its reference (`predict --reference`): beats as EC57's beat-by-beat comparison
 reads them, on MIT-BIH 209's own annotations (3,005 beats, 383 of them S); a rhythm task's windows against
-CPSC 2021's annotated AF episodes, and its AF episode by episode as EC57 (WFDB's epicmp) reads them."""
+CPSC 2021's annotated AF episodes, and its AF episode by episode as EC57 (WFDB's epicmp) reads them; runs of
+ventricular ectopic beats run by run (WFDB's rxr)."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import wfdb
 
 from ecgnet.__main__ import main as ecgnet_main
+from ecgnet.ectopic_runs import runs_of
 from ecgnet.episodes import compare_episodes, intersect, spans_of, subtract, window_episodes
 from ecgnet.evaluate import aami
 from ecgnet.reference import compare_beats, compare_windows, reference_rhythm, rhythm_windows
@@ -193,3 +197,42 @@ def test_reference_flutter_is_no_false_af_but_is_no_af_either():
     assert "AF episodes: 1 of 1 found (Se 1.000), 1 of 1 called true (+P 1.000); duration Se 1.000, +P 0.333" in (
         got.line(AF, "x.atr")
     )
+
+
+def test_runs_of_ventricular_beats_are_found_and_called_true_as_rxr_counts_them():
+    """Beats a second apart: a couplet called as one PVC (missed), a triplet with a fusion beat (found), a run
+    of seven called as four and two (a long run missed, its four a true short run, its two a true couplet),
+    an isolated PVC and the normal beat after it called a couplet (a false one)."""
+    reference = "NVVNVFVNVVVVVVVNVN"
+    predicted = "NNVNVVVNVVVVNVVNVV"
+    samples = np.arange(len(reference)) * 100
+
+    def classes(text: str) -> np.ndarray:
+        return np.array([BEATS.classes.index(c) for c in text])
+
+    got = compare_beats(
+        samples, classes(reference), samples + 5, classes(predicted), BEATS.classes, 100.0, None, {"V": ("V", "F")}
+    )
+    (runs,) = got.runs
+    assert runs.counts() == {"couplet": (0, 1, 1, 2), "short": (1, 1, 2, 2), "long": (0, 1, 0, 0)}
+    assert runs.sensitivity[6, 4] == 1 and runs.sensitivity[1, 1] == 1  # the long run found as four; the lone PVC
+    figures = runs.figures()
+    assert (figures["couplet_se"], figures["couplet_pp"], figures["short_pp"]) == (0.0, 0.5, 1.0)
+    assert np.isnan(figures["long_pp"])  # nothing called long
+    assert "; V runs: couplet 0 of 1 (0.000) found, 1 of 2 (0.500) called true; short 1 of 1 (1.000) found" in got.line(
+        BEATS, "x.atr"
+    )
+    assert (got + got).runs[0].counts()["short"] == (2, 2, 4, 4)
+    first, last = runs_of(np.ones(5, dtype=bool), np.array([False, True, False, True, True]))
+    assert (first.tolist(), last.tolist()) == ([0, 2], [1, 4])  # a stretch not scored ends a run
+    for wrong in ({"AF": ("AF",)}, {"V": ("V", "E")}):  # windows are no beats; E is no class of the task
+        with pytest.raises(ValueError, match="ectopic runs"):
+            replace(AF if "AF" in wrong else BEATS, ectopic_runs=wrong)
+
+
+def test_mitbih_223s_own_runs_read_against_themselves_are_all_found_and_all_true():
+    samples, symbols = read_beats(wfdb.rdann(str(SAMPLE_DATA / "mitdb" / "223"), "atr"))
+    classes = np.array([BEATS.classes.index(AAMI[s]) for s in symbols])
+    (runs,) = compare_beats(samples, classes, samples, classes, BEATS.classes, FS, None, BEATS.ectopic_runs).runs
+    assert runs.counts() == {"couplet": (27, 27, 27, 27), "short": (5, 5, 5, 5), "long": (2, 2, 2, 2)}
+    assert (np.diag(np.diag(runs.sensitivity)) == runs.sensitivity).all()

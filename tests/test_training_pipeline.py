@@ -357,6 +357,7 @@ def test_predict_reads_leads_by_name_whatever_their_order(trained, tmp_path, cap
     )
     assert line is not None and int(line[1].replace(",", "")) == len(rows), said.out
     assert re.search(r"^against the references of 2 record\(s\), summed \(.*, S Se [\d.]+, S \+P", said.out, re.M)
+    assert re.search(r"^against the references of 2 record\(s\), summed .*; V runs: (couplet|none)", said.out, re.M)
     beats = table.filter(pl.col("record") == str(tmp_path / "same"))
     np.testing.assert_allclose(beats.select("p_N", "p_S", "p_V", "p_F", "p_Q").to_numpy(), same.probs, rtol=1e-6)
     annotated = wfdb.rdann(str(tmp_path / "same"), "atr").sample
