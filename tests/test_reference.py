@@ -225,7 +225,8 @@ def test_runs_of_ventricular_beats_are_found_and_called_true_as_rxr_counts_them(
     assert (got + got).runs[0].counts()["short"] == (2, 2, 4, 4)
     first, last = runs_of(np.ones(5, dtype=bool), np.array([False, True, False, True, True]))
     assert (first.tolist(), last.tolist()) == ([0, 2], [1, 4])  # a stretch not scored ends a run
-    for wrong in ({"AF": ("AF",)}, {"V": ("V", "E")}):  # windows are no beats; E is no class of the task
+    wrongs: list[dict[str, tuple[str, ...]]] = [{"AF": ("AF",)}, {"V": ("V", "E")}]
+    for wrong in wrongs:  # windows are no beats; E is no class of the task
         with pytest.raises(ValueError, match="ectopic runs"):
             replace(AF if "AF" in wrong else BEATS, ectopic_runs=wrong)
 
