@@ -84,6 +84,14 @@ def main(argv: list[str] | None = None) -> int:
         "rhythm annotated over each and its AF episodes as EC57's episode comparison does; a folder's summed too; "
         "--out gains a reference column",
     )
+    p.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        metavar="FILE.csv|FILE.parquet",
+        help="with --reference: EC57's report, a row per record of every count and figure compared, then their "
+        "gross sum and average",
+    )
     s = sub.add_parser("show", help="the task's latest comparison: every variant side by side, the choice")
     s.add_argument("--task", choices=sorted(TASKS), default=next(iter(TASKS)))
     s.add_argument("--home", type=Path, default=None, help="workspace (default: ECGNET_HOME or .ecgnet/)")
@@ -155,6 +163,10 @@ def _predict(args: argparse.Namespace, workspace: Workspace) -> int:
     try:
         if args.out is not None:  # before a folder is scored for nothing
             table_format(args.out)
+        if args.report is not None:
+            if args.reference is None:
+                raise ValueError("--report holds the comparison with the references; fix: add --reference")
+            table_format(args.report, "--report")
         if args.annotations is not None:
             _check_annotations(args.annotations, task)
         if args.reference is not None:
@@ -170,7 +182,7 @@ def _predict(args: argparse.Namespace, workspace: Workspace) -> int:
     for problem in problems:  # listed, not scored: no record is behind them
         print(f"error: {problem}", file=sys.stderr)
     tables, failed = [], len(problems)
-    agreements: list[Agreement] = []
+    agreements: list[tuple[str, Agreement]] = []  # each record's, by its path
     for record in records:  # one unreadable record never stops the others
         start = time.perf_counter()
         try:
@@ -197,7 +209,7 @@ def _predict(args: argparse.Namespace, workspace: Workspace) -> int:
         if args.reference is not None:
             agreement = _compare(pred, task, args.reference)
             if agreement is not None:
-                agreements.append(agreement)
+                agreements.append((str(record), agreement))
                 table = table.with_columns(pl.Series("reference", agreement.reference_column(), dtype=pl.String))
         tables.append(table)
     if args.out is not None and tables:
@@ -210,8 +222,17 @@ def _predict(args: argparse.Namespace, workspace: Workspace) -> int:
     if len(records) + len(problems) > 1:
         print(f"{len(tables)} record(s) scored, {failed} refused")
     if len(agreements) > 1:  # EC57's gross statistics: every record's rows counted together
-        gross = sum(agreements[1:], agreements[0])
+        gross = sum((a for _, a in agreements[1:]), agreements[0][1])
         print(gross.line(task, f"the references of {gross.records} record(s), summed"))
+    if args.report is not None and agreements:
+        from .reference import report
+
+        try:
+            write_table(report(agreements, task), args.report)
+        except (ValueError, OSError) as err:
+            print(f"error: {args.report}: {err}", file=sys.stderr)
+            return 2
+        print(f"{len(agreements)} record(s) compared, with their gross sum and average, written to {args.report}")
     return 2 if not tables else (1 if failed else 0)
 
 

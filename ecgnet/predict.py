@@ -270,14 +270,14 @@ def records_in(path: Path) -> tuple[list[Path], list[str]]:
     return sorted(ref.path for ref in refs if not ref.problem), [ref.problem for ref in refs if ref.problem]
 
 
-def table_format(out: Path) -> str:
+def table_format(out: Path, option: str = "--out") -> str:
     """ "csv" or "parquet", by the file's suffix; ValueError before anything is scored for another."""
     suffix = out.suffix.lower()
     if suffix == ".csv":
         return "csv"
     if suffix in (".parquet", ".pq"):
         return "parquet"
-    raise ValueError(f"{out}: --out writes .csv or .parquet; fix: name the file with one of those suffixes")
+    raise ValueError(f"{out}: {option} writes .csv or .parquet; fix: name the file with one of those suffixes")
 
 
 def write_table(table: pl.DataFrame, out: Path) -> None:

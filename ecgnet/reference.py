@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import polars as pl
 
 from feature_store.sources.annotated import AAMI, read_annotations, read_beats, read_rhythm
 from feature_store.sources.errors import RecordError
@@ -84,6 +85,29 @@ class Agreement:
         rows = self.row_reference if self.row_reference is not None else np.zeros(0, dtype=np.int64)
         return [self.classes[i] if i >= 0 else None for i in rows.tolist()]
 
+    def report_row(self, task: TaskSpec) -> tuple[dict[str, int | float], dict[str, float]]:
+        """Every count and every figure of the comparison, flat (one row of `report`): what was compared
+        and left out, then the figures of `figures`, the focus rhythms' episodes and the ectopic runs."""
+        counts: dict[str, int | float] = {}
+        if self.unit == "beat":
+            counts |= {"reference_beats": self.matched + self.missed, "matched": self.matched}
+            counts |= {"missed": self.missed, "extra": self.extra}
+        else:
+            counts["windows"] = self.matched
+        counts["unscored"] = self.unscored
+        figures = self.figures(task)
+        for e in self.episodes:
+            counts |= {f"{e.rhythm}_episodes": e.reference, f"{e.rhythm}_episodes_found": e.found}
+            counts |= {f"{e.rhythm}_episodes_called": e.called, f"{e.rhythm}_episodes_true": e.true}
+            counts |= {f"{e.rhythm}_reference_s": e.reference_s, f"{e.rhythm}_called_s": e.called_s}
+            figures |= {f"{e.rhythm}_{k}": v for k, v in e.figures().items()}
+        for r in self.runs:
+            for size, (found, reference, true, called) in r.counts().items():
+                counts |= {f"{r.kind}_{size}_runs": reference, f"{r.kind}_{size}_found": found}
+                counts |= {f"{r.kind}_{size}_called": called, f"{r.kind}_{size}_true": true}
+            figures |= {f"{r.kind}_{k}": v for k, v in r.figures().items()}
+        return counts, figures
+
     def figures(self, task: TaskSpec) -> dict[str, float]:
         """Detection (every reference beat found, every predicted one a beat: `qrs_se`, `qrs_pp`), accuracy
         over matched beats, the task's headline and each focus class's Se and +P, a missed beat of the class
@@ -125,6 +149,23 @@ class Agreement:
         figures = ", ".join(f"{labels.get(k, figure_label(k))} {v:.3f}" for k, v in self.figures(task).items())
         more = [*(e.line() for e in self.episodes), *(r.line() for r in self.runs)]
         return "; ".join([f"against {source} ({counts}): {figures}", *more])
+
+
+def report(compared: list[tuple[str, Agreement]], task: TaskSpec) -> pl.DataFrame:
+    """EC57's report of a comparison over records (`predict --reference --report`): a row per record (its
+    source, counts and figures), then `gross`, the figures of every record's counts summed, and `average`,
+    each figure's mean over the records where it is defined (a record without an S beat has no S Se)."""
+    rows: list[dict[str, object]] = []
+    figures: list[dict[str, float]] = []
+    for source, agreed in compared:
+        counts, figs = agreed.report_row(task)
+        rows.append({"record": source, **counts, **figs})
+        figures.append(figs)
+    gross_counts, gross_figures = sum((a for _, a in compared[1:]), compared[0][1]).report_row(task)
+    rows.append({"record": "gross", **gross_counts, **gross_figures})
+    average = {k: [f[k] for f in figures if k in f and not np.isnan(f[k])] for k in gross_figures}
+    rows.append({"record": "average", **{k: float(np.mean(v)) if v else float("nan") for k, v in average.items()}})
+    return pl.DataFrame(rows, infer_schema_length=None)
 
 
 def agreement(pred: Prediction, task: TaskSpec, annotator: str = "atr") -> tuple[Agreement, str]:

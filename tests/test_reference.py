@@ -15,7 +15,7 @@ from ecgnet.__main__ import main as ecgnet_main
 from ecgnet.ectopic_runs import runs_of
 from ecgnet.episodes import compare_episodes, intersect, spans_of, subtract, window_episodes
 from ecgnet.evaluate import aami
-from ecgnet.reference import compare_beats, compare_windows, reference_rhythm, rhythm_windows
+from ecgnet.reference import compare_beats, compare_windows, reference_rhythm, report, rhythm_windows
 from feature_store.sources.annotated import AAMI, read_beats, read_rhythm
 from feature_store.sources.rhythm_labels import cpsc_statement
 from feature_store.tasks import AF, BEATS
@@ -65,6 +65,24 @@ def test_classes_called_wrong_read_as_the_comparisons_figures_read_them(referenc
     assert missed.figures(BEATS)["accuracy"] == 1.0  # of the beats matched
 
 
+def test_the_report_gives_each_record_then_the_gross_sum_and_the_average_as_ec57_reports_them(reference):
+    samples, classes = reference
+    called = classes.copy()
+    called[classes == BEATS.classes.index("S")] = BEATS.classes.index("N")  # every S beat missed
+    records = [
+        ("209", compare_beats(samples, classes, samples, classes, BEATS.classes, FS, None, BEATS.ectopic_runs)),
+        (
+            "209 read as N",
+            compare_beats(samples, classes, samples, called, BEATS.classes, FS, None, BEATS.ectopic_runs),
+        ),
+    ]
+    table = report(records, BEATS)
+    assert table["record"].to_list() == ["209", "209 read as N", "gross", "average"]
+    assert table["se_S"].to_list() == [1.0, 0.0, 0.5, 0.5] and np.isnan(table["pp_S"][1])  # none called S
+    assert table["reference_beats"].to_list() == [len(samples), len(samples), 2 * len(samples), None]
+    assert table["pp_S"][3] == 1.0  # averaged over the records where it is defined
+
+
 def test_beats_a_dropout_left_unscored_are_left_out_not_missed(reference):
     samples, classes = reference
     keep = np.ones(len(samples), dtype=bool)
@@ -102,6 +120,10 @@ def test_a_reference_for_a_task_of_one_row_a_record_is_refused_before_scoring(tm
     assert ecgnet_main(argv) == 2
     said = capsys.readouterr().err
     assert "--reference: the records task has one row a record, nothing in time" in said and "champion" not in said
+    assert ecgnet_main([*argv[:-3], "--report", str(tmp_path / "r.csv")]) == 2  # a report of no comparison
+    assert "--report holds the comparison with the references; fix: add --reference" in capsys.readouterr().err
+    assert ecgnet_main([*argv[:-3], "--reference", "--report", str(tmp_path / "r.txt")]) == 2
+    assert "--report writes .csv or .parquet" in capsys.readouterr().err
 
 
 def test_af_episodes_are_found_called_and_timed_as_epicmp_counts_them():

@@ -334,8 +334,13 @@ def test_predict_reads_leads_by_name_whatever_their_order(trained, tmp_path, cap
     capsys.readouterr()
     ann = tmp_path / "wfdb"  # and each record's beats as WFDB annotations, where its .atr's would be
     argv = ["predict", str(tmp_path), "--home", str(home), "--out", str(out), "--annotations", str(ann)]
-    assert ecgnet_main([*argv, "--reference"]) == 1  # and against each record's own .atr, EC57's way
+    report = tmp_path / "ec57.csv"  # and against each record's own .atr, EC57's way, with its report
+    assert ecgnet_main([*argv, "--reference", "--report", str(report)]) == 1
     said = capsys.readouterr()
+    compared = pl.read_csv(report)
+    assert compared["record"].to_list() == [str(tmp_path / "same"), str(tmp_path / "swapped"), "gross", "average"]
+    assert compared["reference_beats"][2] == compared["reference_beats"][:2].sum()  # gross: the records' counts summed
+    assert "2 record(s) compared, with their gross sum and average, written to" in said.out
     assert "p_N" not in said.out and "\nid " not in said.out  # the rows go to the file, not the terminal
     assert f"{tmp_path / 'same'}: " in said.out and "predicted beats per class" in said.out
     assert f"error: {tmp_path / 'ptbxl' / 'ptbxl_database.csv'}: columns" in said.err
