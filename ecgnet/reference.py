@@ -5,10 +5,12 @@ Beats as ANSI/AAMI EC57's beat-by-beat comparison (WFDB's bxb) reads them: each 
 the predicted beat within 150 ms of it, then the classes of the matched pairs, the reference beats no
 predicted beat matched (missed) and the predicted beats no reference beat matched (extra). Beats of a
 stretch the prediction did not score (a dropout, the record's edges) are counted apart, as EC57 leaves
-unreadable stretches out. A rhythm task's windows against the reference rhythm annotated over each, as its
-training windows were labelled: a window across a change of rhythm, or before the first, has none; a record
-without rhythm annotations against the label its folder's `REFERENCE.csv` gives it (CinC 2017's). Its focus
-rhythm (AF) is also read episode by episode, as EC57 reads an AF detector (`episodes`, WFDB's epicmp)."""
+unreadable stretches out; then the task's runs of ectopic beats run by run, as EC57 reads a PVC
+detector's couplets and runs (`ectopic_runs`, WFDB's rxr). A rhythm task's windows against the reference
+rhythm annotated over each, as its training windows were labelled: a window across a change of rhythm, or
+before the first, has none; a record without rhythm annotations against the label its folder's
+`REFERENCE.csv` gives it (CinC 2017's). Its focus rhythm (AF) is also read episode by episode, as EC57
+reads an AF detector (`episodes`, WFDB's epicmp)."""
 
 from __future__ import annotations
 

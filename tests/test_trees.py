@@ -237,6 +237,6 @@ def test_monotone_trees_read_an_earlier_beat_as_more_premature_and_less_normal(d
         moved_any |= bool(np.abs(earlier[:, :, s]).max() > 0)
     assert moved_any  # and the constrained columns are read at all
     # a task whose rows are not beats has no beat intervals to constrain
-    records = replace(data, spec=replace(data.spec, window=RecordWindows(), reference_stress=None))
+    records = replace(data, spec=replace(data.spec, window=RecordWindows(), reference_stress=None, ectopic_runs={}))
     with pytest.raises(ValueError, match="monotone_rhythm reads beat RR columns"):
         earlier_signs(model, records)
