@@ -207,7 +207,7 @@ def _predict(args: argparse.Namespace, workspace: Workspace) -> int:
                 failed += 1
         table = pred.table()
         if args.reference is not None:
-            agreement = _compare(pred, task, args.reference)
+            agreement = _compare(pred, task, args.reference, args.record if args.record.is_dir() else None)
             if agreement is not None:
                 agreements.append((str(record), agreement))
                 table = table.with_columns(pl.Series("reference", agreement.reference_column(), dtype=pl.String))
@@ -266,13 +266,13 @@ def _annotate(pred: Prediction, task: TaskSpec, where: Path) -> str:
     return f"{len(events)} annotation(s) written to {path} (WFDB, annotator {ANNOTATOR})"
 
 
-def _compare(pred: Prediction, task: TaskSpec, annotator: str) -> Agreement | None:
+def _compare(pred: Prediction, task: TaskSpec, annotator: str, root: Path | None) -> Agreement | None:
     """The record's rows against its reference, said on one line; a record without a reference is said
     too (its rows were scored all the same)."""
     from .reference import agreement as compared
 
     try:
-        agreement, source = compared(pred, task, annotator)
+        agreement, source = compared(pred, task, annotator, root)
     except ValueError as err:  # a RecordError too: an unreadable reference file
         print(f"note: {err}")
         return None

@@ -14,6 +14,7 @@ reads an AF detector (`episodes`, WFDB's epicmp)."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,7 +24,7 @@ import polars as pl
 
 from feature_store.sources.annotated import AAMI, read_annotations, read_beats, read_rhythm
 from feature_store.sources.errors import RecordError
-from feature_store.sources.folder_tables import REFERENCE, read_pairs
+from feature_store.sources.folder_tables import REFERENCE, nearest_table, read_pairs
 from feature_store.sources.rhythm_labels import CINC2017_CODES, cpsc_statement
 from feature_store.tasks import RecordWindows, TaskSpec, in_time
 
@@ -170,23 +171,40 @@ def report(compared: list[tuple[str, Agreement]], task: TaskSpec) -> pl.DataFram
     return pl.DataFrame(rows, infer_schema_length=None)
 
 
-def agreement(pred: Prediction, task: TaskSpec, annotator: str = "atr") -> tuple[Agreement, str]:
+def agreement(
+    pred: Prediction, task: TaskSpec, annotator: str = "atr", root: Path | None = None
+) -> tuple[Agreement, str]:
     """`pred` against the record's `<record>.<annotator>` (beats or rhythm, as the task's rows are), and what
-    was read; a rhythm record without one, against its line of the `REFERENCE.csv` beside it (CinC 2017's
-    labels, as the ingest reads them). ValueError naming the file where there is none, or it holds nothing
-    of the kind."""
+    was read; a rhythm record without one, against its line of the `REFERENCE.csv` that serves its folder
+    (CinC 2017's labels, found and read as the ingest finds them: beside it, else the nearest above it inside
+    `root`, the folder the records were given in; None: any folder above). ValueError naming the file where
+    there is none, or it holds nothing of the kind."""
     in_time(task, "a reference")
     if pred.record is None:
         raise ValueError("a prediction without its record has nothing to compare")
     path = Path(f"{pred.record}.{annotator}")
     if not path.is_file():
-        table = pred.record.parent / REFERENCE
-        if task.unit != "beat" and pred.record.name in (labels := read_pairs(table, "without a reference")):
+        table = nearest_table(pred.record.parent, Path(pred.record.anchor) if root is None else root, REFERENCE)
+        if task.unit != "beat" and pred.record.name in (labels := _table_labels(table)):
             return label_agreement(pred, task, labels[pred.record.name], table), f"{table} ({pred.record.name})"
         raise ValueError(f"{path}: no reference annotations; fix: name the annotator of the record's reference")
     ann = read_annotations(pred.record, annotator)
     read = beat_agreement(pred, task, ann, path) if task.unit == "beat" else rhythm_agreement(pred, task, ann, path)
     return read, str(path)
+
+
+def _table_labels(table: Path) -> dict[str, str]:
+    """A `REFERENCE.csv`'s lines, read once while the file stays as it is (a folder's records share one)."""
+    try:
+        stat = table.stat()
+    except OSError:
+        return {}
+    return _read_table(table, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _read_table(table: Path, mtime_ns: int, size: int) -> dict[str, str]:
+    return read_pairs(table, "without a reference")
 
 
 def label_agreement(pred: Prediction, task: TaskSpec, code: str, table: Path) -> Agreement:

@@ -101,7 +101,7 @@ def score_inbox(
         start = time.perf_counter()
         entry = {"record": str(record), "fingerprint": fingerprint, "champion": identity, "refused": ""}
         try:
-            scored = _score(record, task, workspace, model, table, annotations)
+            scored = _score(record, task, workspace, model, (table, annotations), folder)
         except ValueError as err:  # a RecordError too: the record cannot be read as this champion reads
             report.refused.append(str(err))
             entries.append(entry | {"refused": str(err)})
@@ -116,14 +116,17 @@ def score_inbox(
 
 
 def _score(
-    record: Path, task: TaskSpec, workspace: Workspace, champion: Champion, table: Path, annotations: Path
+    record: Path, task: TaskSpec, workspace: Workspace, champion: Champion, out: tuple[Path, Path], inbox: Path
 ) -> Scored:
+    """The record's rows to `out`'s table and annotations, against its own reference where it has one (a
+    `REFERENCE.csv` found as far up as the `inbox` folder)."""
+    table, annotations = out
     pred = predict(record, task, workspace, champion)
     rows = pred.table()
     against = None
     try:
         if task.annotation_codes:  # rows in time: the record's own reference annotations, where it has them
-            agreed, source = agreement(pred, task)
+            agreed, source = agreement(pred, task, root=inbox)
             rows = rows.with_columns(pl.Series("reference", agreed.reference_column(), dtype=pl.String))
             against = agreed.line(task, source)
     except ValueError as err:  # no reference beside the record: nothing to compare, as for most new recordings

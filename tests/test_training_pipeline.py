@@ -705,6 +705,18 @@ def test_the_af_task_trains_and_compares_on_the_bundled_cinc_2017_records(tmp_pa
     from feature_store.sources.rhythm_labels import CINC2017_CODES
 
     assert rows["reference"].to_list() == [CINC2017_CODES[labels[Path(r).name]] for r in rows["record"].to_list()]
+    # CinC 2017 kept in subfolders (A00/, A01/) under one REFERENCE.csv, as the ingest reads it: found above them
+    from tests.records import copy_record
+
+    kept = tmp_path / "training2017"
+    for name, sub in (("A00001", "A00"), ("A00004", "A00"), ("A00005", "A01")):
+        copy_record(SAMPLE_DATA / "cinc2017" / name, kept / sub)
+    (kept / "REFERENCE.csv").write_text("".join(f"{n},{labels[n]}\n" for n in ("A00001", "A00004", "A00005")))
+    assert ecgnet_main([*argv[:1], str(kept), *argv[2:], "--rows", "0", "--reference"]) == 0
+    said = capsys.readouterr().out
+    assert said.count(f"against {kept / 'REFERENCE.csv'} (A0000") == 3, said
+    assert ecgnet_main([*argv[:1], str(kept / "A01" / "A00005"), *argv[2:], "--rows", "0", "--reference"]) == 0
+    assert f"against {kept / 'REFERENCE.csv'} (A00005)" in capsys.readouterr().out  # one record: any folder above
     picture = tmp_path / "rhythm.png"
     assert ecgnet_main([*argv, "--rows", "0", "--timeline", str(picture)]) == 0
     assert f"rhythm over 4 windows drawn to {picture}" in capsys.readouterr().out
