@@ -22,7 +22,7 @@ from feature_store.writer import WorkspaceBusy, writing
 if TYPE_CHECKING:  # torch and mlflow load only when a command runs
     from .explain import Explanation
     from .predict import Prediction
-    from .reference import Agreement
+    from .reference import Comparison
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,8 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         help="compare each record with its reference annotations (<record>.atr, or the annotator named): beats as "
         "EC57's beat-by-beat and run-by-run comparisons do (matched within 150 ms, Se and +P per class; couplets "
         "and runs of PVCs), af's windows with the "
-        "rhythm annotated over each and its AF episodes as EC57's episode comparison does; a folder's summed too; "
-        "--out gains a reference column",
+        "rhythm annotated over each and its AF episodes as EC57's episode comparison does; records (multi-label) "
+        "with the diagnosis each states (header, PTB-XL row); a folder's summed too; --out gains a reference column",
     )
     p.add_argument(
         "--report",
@@ -170,7 +170,9 @@ def _predict(args: argparse.Namespace, workspace: Workspace) -> int:
         if args.annotations is not None:
             _check_annotations(args.annotations, task)
         if args.reference is not None:
-            in_time(task, "--reference")
+            from .reference import check_reference
+
+            check_reference(task, args.reference)
         champion = load_champion(task, workspace)
         records, problems = records_in(args.record)
         for option in ("explain", "timeline"):
@@ -182,7 +184,7 @@ def _predict(args: argparse.Namespace, workspace: Workspace) -> int:
     for problem in problems:  # listed, not scored: no record is behind them
         print(f"error: {problem}", file=sys.stderr)
     tables, failed = [], len(problems)
-    agreements: list[tuple[str, Agreement]] = []  # each record's, by its path
+    agreements: list[tuple[str, Comparison]] = []  # each record's, by its path
     for record in records:  # one unreadable record never stops the others
         start = time.perf_counter()
         try:
@@ -222,7 +224,9 @@ def _predict(args: argparse.Namespace, workspace: Workspace) -> int:
     if len(records) + len(problems) > 1:
         print(f"{len(tables)} record(s) scored, {failed} refused")
     if len(agreements) > 1:  # EC57's gross statistics: every record's rows counted together
-        gross = sum((a for _, a in agreements[1:]), agreements[0][1])
+        from .reference import summed
+
+        gross = summed([a for _, a in agreements])
         print(gross.line(task, f"the references of {gross.records} record(s), summed"))
     if args.report is not None and agreements:
         from .reference import report
@@ -266,7 +270,7 @@ def _annotate(pred: Prediction, task: TaskSpec, where: Path) -> str:
     return f"{len(events)} annotation(s) written to {path} (WFDB, annotator {ANNOTATOR})"
 
 
-def _compare(pred: Prediction, task: TaskSpec, annotator: str, root: Path | None) -> Agreement | None:
+def _compare(pred: Prediction, task: TaskSpec, annotator: str, root: Path | None) -> Comparison | None:
     """The record's rows against its reference, said on one line; a record without a reference is said
     too (its rows were scored all the same)."""
     from .reference import agreement as compared

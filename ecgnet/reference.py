@@ -15,9 +15,11 @@ reads an AF detector (`episodes`, WFDB's epicmp)."""
 from __future__ import annotations
 
 import functools
+import operator
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import polars as pl
@@ -32,6 +34,7 @@ from .annotations import NOISE
 from .ectopic_runs import RunAgreement, compare_runs
 from .episodes import EpisodeAgreement, compare_episodes, intersect, spans_of, window_episodes
 from .evaluate import MacroF1, figure_label, focus_se_pp
+from .record_reference import record_agreement
 
 if TYPE_CHECKING:
     import wfdb
@@ -154,7 +157,7 @@ class Agreement:
         return "; ".join([f"against {source} ({counts}): {figures}", *more])
 
 
-def report(compared: list[tuple[str, Agreement]], task: TaskSpec) -> pl.DataFrame:
+def report(compared: Sequence[tuple[str, Comparison]], task: TaskSpec) -> pl.DataFrame:
     """EC57's report of a comparison over records (`predict --reference --report`): a row per record (its
     source, counts and figures), then `gross`, the figures of every record's counts summed, and `average`,
     each figure's mean over the records where it is defined (a record without an S beat has no S Se)."""
@@ -164,22 +167,62 @@ def report(compared: list[tuple[str, Agreement]], task: TaskSpec) -> pl.DataFram
         counts, figs = agreed.report_row(task)
         rows.append({"record": source, **counts, **figs})
         figures.append(figs)
-    gross_counts, gross_figures = sum((a for _, a in compared[1:]), compared[0][1]).report_row(task)
+    gross_counts, gross_figures = summed([a for _, a in compared]).report_row(task)
     rows.append({"record": "gross", **gross_counts, **gross_figures})
     average = {k: [f[k] for f in figures if k in f and not np.isnan(f[k])] for k in gross_figures}
     rows.append({"record": "average", **{k: float(np.mean(v)) if v else float("nan") for k, v in average.items()}})
     return pl.DataFrame(rows, infer_schema_length=None)
 
 
+def summed(compared: Sequence[Comparison]) -> Comparison:
+    """Every record's comparison counted together (EC57's gross statistics)."""
+    return functools.reduce(operator.add, compared)
+
+
+class Comparison(Protocol):
+    """What `predict --reference` prints, sums over a folder and reports: a rhythm or beats task's
+    `Agreement`, a multi-label task's `LabelAgreement`."""
+
+    @property
+    def records(self) -> int: ...
+
+    def __add__(self, other: Any) -> Comparison: ...
+
+    def line(self, task: TaskSpec, source: str) -> str: ...
+
+    def report_row(self, task: TaskSpec) -> tuple[dict[str, int | float], dict[str, float]]: ...
+
+    def reference_column(self) -> list[str | None]: ...
+
+
+DEFAULT_ANNOTATOR = "atr"  # the reference annotations' extension: the record's `.atr`
+
+
+def check_reference(task: TaskSpec, annotator: str) -> None:
+    """ValueError before anything is scored where `task` has no reference to read as asked: a multi-label
+    task reads each record's stated diagnosis, no annotator's file."""
+    if task.multilabel:
+        if annotator != DEFAULT_ANNOTATOR:
+            raise ValueError(
+                f"--reference {annotator}: the {task.name} task reads each record's stated diagnosis (its header's, "
+                "or its PTB-XL row's), no annotation file; fix: give --reference without an annotator"
+            )
+        return
+    in_time(task, "--reference")
+
+
 def agreement(
-    pred: Prediction, task: TaskSpec, annotator: str = "atr", root: Path | None = None
-) -> tuple[Agreement, str]:
+    pred: Prediction, task: TaskSpec, annotator: str = DEFAULT_ANNOTATOR, root: Path | None = None
+) -> tuple[Comparison, str]:
     """`pred` against the record's `<record>.<annotator>` (beats or rhythm, as the task's rows are), and what
     was read; a rhythm record without one, against its line of the `REFERENCE.csv` that serves its folder
     (CinC 2017's labels, found and read as the ingest finds them: beside it, else the nearest above it inside
     `root`, the folder the records were given in; None: any folder above). ValueError naming the file where
-    there is none, or it holds nothing of the kind."""
-    in_time(task, "a reference")
+    there is none, or it holds nothing of the kind. A multi-label task's record against the diagnosis it
+    states (`record_reference`)."""
+    check_reference(task, annotator)
+    if task.multilabel:
+        return record_agreement(pred, task, root)
     if pred.record is None:
         raise ValueError("a prediction without its record has nothing to compare")
     path = Path(f"{pred.record}.{annotator}")

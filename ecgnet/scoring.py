@@ -124,11 +124,10 @@ def _score(
     pred = predict(record, task, workspace, champion)
     rows = pred.table()
     against = None
-    try:
-        if task.annotation_codes:  # rows in time: the record's own reference annotations, where it has them
-            agreed, source = agreement(pred, task, root=inbox)
-            rows = rows.with_columns(pl.Series("reference", agreed.reference_column(), dtype=pl.String))
-            against = agreed.line(task, source)
+    try:  # the record's own reference annotations, or the diagnosis it states, where it has them
+        agreed, source = agreement(pred, task, root=inbox)
+        rows = rows.with_columns(pl.Series("reference", agreed.reference_column(), dtype=pl.String))
+        against = agreed.line(task, source)
     except ValueError as err:  # no reference beside the record: nothing to compare, as for most new recordings
         if Path(f"{record}.atr").is_file():  # one that is there but cannot be read is said
             against = f"not compared: {err}"

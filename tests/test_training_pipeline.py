@@ -605,6 +605,31 @@ def test_the_records_champion_scores_a_record_over_the_limit_from_the_first_sect
     np.testing.assert_allclose(sections.select(probs).to_numpy(), whole.select(probs).to_numpy(), atol=1e-5)
 
 
+def test_the_records_champion_is_read_against_the_diagnosis_each_record_states(records_trained, tmp_path, capsys):
+    """The 50 Challenge records against their `# Dx:` lines, as the ingest lands them (what a site with its
+    own labelled 12-lead records asks), one line each, summed, and the report; each row's stated classes."""
+    from feature_store.sources.stated_labels import stated_labels
+
+    _, home = records_trained
+    report, out = tmp_path / "records.csv", tmp_path / "rows.csv"
+    argv = ["predict", str(CINC), "--home", str(home), "--task", "records", "--rows", "0", "--reference"]
+    assert ecgnet_main([*argv, "--report", str(report), "--out", str(out)]) in (0, 1)
+    said = capsys.readouterr().out
+    assert re.search(rf"^against {re.escape(str(CINC / 'HR06000'))}\.hea: stated NORM, called ", said, re.M), said
+    summed = re.search(
+        r"^against the references of (\d+) record\(s\), summed \((\d+) stated label\(s\).*macro-AUC", said, re.M
+    )
+    rows = pl.read_csv(out)
+    assert summed is not None and int(summed[1]) == len(rows), said
+    compared = pl.read_csv(report)
+    assert compared["record"].to_list()[-2:] == ["gross", "average"] and len(compared) == len(rows) + 2
+    assert compared["labels"][-2] == int(summed[2]) and compared["labels"][:-2].sum() == int(summed[2])
+    stated = [stated_labels(Path(r))[0] for r in rows["record"].to_list()]  # in the task's class order
+    assert rows["reference"].to_list() == [
+        "+".join(c for c in RECORDS.classes if c in s) or "none of the classes" for s in stated
+    ]
+
+
 def test_a_small_val_split_borrows_train_patients_never_test(records_trained):
     _, home = records_trained
     features = FeatureStore(home / "store")

@@ -66,22 +66,28 @@ def superclasses(codes: list[str], *, norm_from_sinus_rhythm: bool = True) -> tu
     return sorted(labels), unmapped
 
 
+def header_labels(comments: list[str], path: Path, cfg: IngestConfig) -> tuple[list[str], list[str], list[str]]:
+    """(superclasses, codes that gave none, the codes stated) of a header's diagnosis: Challenge's `# Dx:`
+    SNOMED CT codes, else PTB Diagnostic's reason for admission."""
+    fields = comment_fields(comments)
+    if DX in fields or ADMISSION not in fields:
+        codes = parse_dx(fields.get(DX), path)
+        labels, unmapped = superclasses(codes, norm_from_sinus_rhythm=cfg.norm_from_sinus_rhythm)
+    else:
+        codes = [fields[ADMISSION]] if fields[ADMISSION] else []
+        labels, unmapped = admission_superclasses(fields[ADMISSION])
+    return labels, unmapped, codes
+
+
 class ChallengeSource:
     kind = "challenge"
     revision = 1  # 1: a record with a lead flat the whole record lands without it (it was quarantined, flat_lead)
 
     def load(self, ref: RecordRef, cfg: IngestConfig) -> Landed:
         sig = read_wfdb(ref.path, cfg, keep_dropouts=True)  # rows are cut clear of them (inputs)
-        fields = comment_fields(sig.comments)
         patient_id, split = assign(sig.record_id, ref.meta.get("patient"))
         row = base_row(
             sig, source=self.kind, folder=ref.folder, target_fs=cfg.record_fs, split=split, patient_id=patient_id
         )
-        if DX in fields or ADMISSION not in fields:
-            codes = parse_dx(fields.get(DX), ref.path)
-            row.labels, row.unmapped_codes = superclasses(codes, norm_from_sinus_rhythm=cfg.norm_from_sinus_rhythm)
-        else:
-            codes = [fields[ADMISSION]] if fields[ADMISSION] else []
-            row.labels, row.unmapped_codes = admission_superclasses(fields[ADMISSION])
-        row.label_codes = codes
+        row.labels, row.unmapped_codes, row.label_codes = header_labels(sig.comments, ref.path, cfg)
         return Landed(row)

@@ -32,6 +32,11 @@ def header_lines(text: str) -> list[str]:
     return [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
 
 
+def header_comments(text: str) -> list[str]:
+    """The header's comment lines without their `#`, as wfdb gives them (`# Dx: 164889003` -> `Dx: 164889003`)."""
+    return [ln.lstrip()[1:].strip() for ln in text.splitlines() if ln.lstrip().startswith("#")]
+
+
 @dataclass(frozen=True)
 class BaseTime:
     """The record line's base date and time as written, and what could be made of it."""

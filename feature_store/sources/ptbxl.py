@@ -130,23 +130,27 @@ class PtbxlSource:
             patient_id=str(int(float(meta["patient_id"]))),
             record_id=str(int(float(meta["ecg_id"]))),
         )
-        codes = _scp_codes(meta["scp_codes"], ref)
-        statements = read_statements(ref.folder)
-        unknown = [c for c in codes if c not in statements]
-        if unknown:
-            raise RecordError(
-                "unmappable_labels",
-                f"{ref.folder / DATABASE} ecg_id {meta['ecg_id']}: "
-                f"SCP codes {unknown} are not in scp_statements.csv; fix: use the "
-                "scp_statements.csv released with this PTB-XL version",
-            )
-        row.labels = sorted({statements[c] for c in codes if statements[c]})
-        row.label_codes = list(codes)
-        row.unmapped_codes = [c for c in codes if not statements[c]]
+        row.labels, row.unmapped_codes, row.label_codes = row_labels(ref)
         row.recorded_at = _parse_date(meta.get("recording_date")) or row.recorded_at
         row.age = parse_age(meta.get("age"))
         row.sex = {"0": "M", "1": "F", "0.0": "M", "1.0": "F"}.get(meta.get("sex", ""))
         return Landed(row)
+
+
+def row_labels(ref: RecordRef) -> tuple[list[str], list[str], list[str]]:
+    """(diagnostic classes, statements that gave none, the statements) of a table row's `scp_codes`;
+    RecordError naming the row where a statement is not in scp_statements.csv."""
+    codes = _scp_codes(ref.meta["scp_codes"], ref)
+    statements = read_statements(ref.folder)
+    unknown = [c for c in codes if c not in statements]
+    if unknown:
+        raise RecordError(
+            "unmappable_labels",
+            f"{ref.folder / DATABASE} ecg_id {ref.meta['ecg_id']}: "
+            f"SCP codes {unknown} are not in scp_statements.csv; fix: use the "
+            "scp_statements.csv released with this PTB-XL version",
+        )
+    return sorted({statements[c] for c in codes if statements[c]}), [c for c in codes if not statements[c]], list(codes)
 
 
 def _rate_columns(cfg: IngestConfig) -> tuple[str, str]:
