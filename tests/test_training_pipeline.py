@@ -630,6 +630,21 @@ def test_the_records_champion_is_read_against_the_diagnosis_each_record_states(r
     ]
 
 
+def test_the_records_inbox_is_scored_and_read_against_each_records_stated_diagnosis(records_trained, tmp_path):
+    from pipelines.assets.scoring import build_scoring
+    from pipelines.resources import EcgnetStore, ScoringSettings, resources
+    from tests.records import copy_record
+
+    _, home = records_trained
+    inbox = tmp_path / "inbox"
+    copy_record(CINC / "HR06000", inbox / "records")
+    settings = resources(EcgnetStore(home=str(home)), scoring=ScoringSettings(inbox=str(inbox)))
+    result = dg.materialize([build_scoring(RECORDS)], resources=settings)
+    meta = result.get_asset_materialization_events()[0].materialization.metadata
+    scored = str(meta["scored"].value)
+    assert meta["records_scored"].value == 1 and "HR06000.hea: stated NORM, called " in scored, scored
+
+
 def test_a_small_val_split_borrows_train_patients_never_test(records_trained):
     _, home = records_trained
     features = FeatureStore(home / "store")

@@ -1,7 +1,8 @@
 """Scoring assets: each task's champion scores the new records dropped into its inbox folder
 (`<workspace>/inbox/<task>/`, or ECGNET_INBOX's), once per record and champion, into the workspace's
 `predictions/<task>/`: every record's rows as Parquet, its WFDB annotations, and where it brings its own
-reference annotations, how the champion agrees with them. The inbox sensor starts them."""
+reference annotations (or, for the records task, states its diagnosis), how the champion agrees with them.
+The inbox sensor starts them."""
 
 import dagster as dg
 import polars as pl
@@ -69,7 +70,7 @@ def build_scoring(spec: TaskSpec) -> dg.AssetsDefinition:
                 "record": str(s.record.relative_to(folder)) if s.record.is_relative_to(folder) else str(s.record),
                 "rows": s.rows,
                 **{c: s.counts[c] for c in spec.focus_classes or spec.classes},
-                **({"against its reference": s.reference or ""} if spec.annotation_codes else {}),
+                "against its reference": s.reference or "",
             }
             for s in report.scored
         ]
