@@ -20,6 +20,8 @@ from feature_store.workspace import Workspace, tracking_uri
 from feature_store.writer import WorkspaceBusy, writing
 
 if TYPE_CHECKING:  # torch and mlflow load only when a command runs
+    import numpy as np
+
     from .explain import Explanation
     from .predict import Prediction
     from .reference import Comparison
@@ -184,6 +186,7 @@ def _predict(args: argparse.Namespace, workspace: Workspace) -> int:
     for problem in problems:  # listed, not scored: no record is behind them
         print(f"error: {problem}", file=sys.stderr)
     tables, failed = [], len(problems)
+    root = args.record if args.record.is_dir() else None  # where a record's reference tables are looked for
     agreements: list[tuple[str, Comparison]] = []  # each record's, by its path
     for record in records:  # one unreadable record never stops the others
         start = time.perf_counter()
@@ -194,8 +197,9 @@ def _predict(args: argparse.Namespace, workspace: Workspace) -> int:
                 if args.explain
                 else None
             )
-            if args.timeline:
-                draw_timeline(pred, task, args.timeline)
+            compared, said = (None, None) if args.reference is None else _compare(pred, task, args.reference, root)
+            if args.timeline:  # with the reference's classes beside the predicted ones, where it was read
+                draw_timeline(pred, task, args.timeline, _row_reference(compared))
         except ValueError as err:
             print(f"error: {err}", file=sys.stderr)
             failed += 1
@@ -208,11 +212,11 @@ def _predict(args: argparse.Namespace, workspace: Workspace) -> int:
                 print(f"error: {err}", file=sys.stderr)
                 failed += 1
         table = pred.table()
-        if args.reference is not None:
-            agreement = _compare(pred, task, args.reference, args.record if args.record.is_dir() else None)
-            if agreement is not None:
-                agreements.append((str(record), agreement))
-                table = table.with_columns(pl.Series("reference", agreement.reference_column(), dtype=pl.String))
+        if said is not None:
+            print(said)
+        if compared is not None:
+            agreements.append((str(record), compared))
+            table = table.with_columns(pl.Series("reference", compared.reference_column(), dtype=pl.String))
         tables.append(table)
     if args.out is not None and tables:
         try:
@@ -270,18 +274,23 @@ def _annotate(pred: Prediction, task: TaskSpec, where: Path) -> str:
     return f"{len(events)} annotation(s) written to {path} (WFDB, annotator {ANNOTATOR})"
 
 
-def _compare(pred: Prediction, task: TaskSpec, annotator: str, root: Path | None) -> Comparison | None:
-    """The record's rows against its reference, said on one line; a record without a reference is said
-    too (its rows were scored all the same)."""
+def _compare(pred: Prediction, task: TaskSpec, annotator: str, root: Path | None) -> tuple[Comparison | None, str]:
+    """The record's rows against its reference, and the line that says so; a record without a reference is
+    said too (its rows are scored all the same)."""
     from .reference import agreement as compared
 
     try:
         agreement, source = compared(pred, task, annotator, root)
     except ValueError as err:  # a RecordError too: an unreadable reference file
-        print(f"note: {err}")
-        return None
-    print(agreement.line(task, source))
-    return agreement
+        return None, f"note: {err}"
+    return agreement, agreement.line(task, source)
+
+
+def _row_reference(compared: Comparison | None) -> np.ndarray | None:
+    """Each row's reference class (index; -1: none), where a rhythm or beats task's reference was read."""
+    from .reference import Agreement
+
+    return compared.row_reference if isinstance(compared, Agreement) else None
 
 
 def _follow_long_records() -> None:

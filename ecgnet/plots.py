@@ -464,11 +464,18 @@ def published_positions(rows: list[dict], step: float = 0.18) -> tuple[dict[tupl
 
 
 def rhythm_timeline_png(
-    probs: np.ndarray, classes: list[str], window_s: float, title: str, onsets_s: np.ndarray | None = None
+    probs: np.ndarray,
+    classes: list[str],
+    window_s: float,
+    title: str,
+    onsets_s: np.ndarray | None = None,
+    reference: np.ndarray | None = None,
 ) -> bytes:
     """A long record scored window by window (windows end to end from its start): each class's probability
     stacked over time, and below it the predicted class, so episodes and their burden read at a glance.
-    `onsets_s`: each window's start, where some were not scored (a dropout): their place stays blank."""
+    `onsets_s`: each window's start, where some were not scored (a dropout): their place stays blank.
+    `reference`: each window's reference rhythm (index; -1: none, across a change), a strip under the
+    predicted one, so where the two part is seen."""
     n = len(probs)
     slot = np.arange(n) if onsets_s is None else np.round(np.asarray(onsets_s) / window_s).astype(np.int64)
     total = int(slot[-1]) + 1 if n else 0
@@ -477,7 +484,11 @@ def rhythm_timeline_png(
     hours = total * window_s > 2 * 3600
     unit, scale = ("h", 3600.0) if hours else ("min", 60.0)
     edges = np.arange(total + 1) * window_s / scale
-    fig, (top, strip) = plt.subplots(2, 1, figsize=(10, 3.4), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    rows = 2 if reference is None else 3
+    fig, axes = plt.subplots(
+        rows, 1, figsize=(10, 3.4 + 0.8 * (rows - 2)), sharex=True, gridspec_kw={"height_ratios": [3, 1, 1][:rows]}
+    )
+    top, strip = axes[0], axes[1]
     colour = plt.get_cmap("tab10")
     below = np.zeros(total)
     for c, name in enumerate(classes):  # steps: a window's probability holds over its 30 s
@@ -498,18 +509,46 @@ def rhythm_timeline_png(
         strip.broken_barh(spans, (0, 1), color="lightgrey", label=f"not scored {len(missing) / total:.0%}")
     strip.set_yticks([])
     strip.set_ylabel("predicted", fontsize=8)
-    strip.legend(loc="upper center", bbox_to_anchor=(0.5, -0.6), fontsize=7, ncol=len(classes) + 1, frameon=False)
-    strip.set_xlim(0, edges[-1] if n else 1)
-    strip.set_xlabel(unit)
+    last = strip
+    if reference is not None:
+        last = axes[2]
+        for c in range(len(classes)):
+            held = np.flatnonzero(reference == c)
+            if len(held):
+                last.broken_barh([(edges[slot[i]], window_s / scale) for i in held], (0, 1), color=colour(c))
+        mixed = np.flatnonzero(reference < 0)
+        if len(mixed):
+            spans = [(edges[slot[i]], window_s / scale) for i in mixed]
+            last.broken_barh(spans, (0, 1), facecolor="white", edgecolor="grey", hatch="//", lw=0.3)
+        agree = float((reference[reference >= 0] == predicted[reference >= 0]).mean()) if (reference >= 0).any() else 0
+        last.set_yticks([])
+        last.set_ylabel("reference", fontsize=8)
+        strip.set_title(f"windows as the reference: {agree:.0%} (hatched: no one reference rhythm)", fontsize=7)
+    last.legend(
+        *strip.get_legend_handles_labels(),
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.6 if reference is None else -1.2),  # below the minutes' label
+        fontsize=7,
+        ncol=len(classes) + 1,
+        frameon=False,
+    )
+    last.set_xlim(0, edges[-1] if n else 1)
+    last.set_xlabel(unit)
     return to_png(fig)
 
 
 def beat_timeline_png(
-    edges_s: np.ndarray, rate_bpm: np.ndarray, counts: np.ndarray, classes: list[str], title: str
+    edges_s: np.ndarray,
+    rate_bpm: np.ndarray,
+    counts: np.ndarray,
+    classes: list[str],
+    title: str,
+    reference_counts: np.ndarray | None = None,
 ) -> bytes:
     """A record's beats over time (`predict.beat_trend`): the heart rate per bin above, and below it the beats
     of each class but the first (the normal ones) per bin, stacked, so an hour of ectopy or a run of
-    tachycardia shows where it is."""
+    tachycardia shows where it is. `reference_counts`: the reference's, per bin and class, drawn as dashed
+    outlines stacked the same way over the predicted."""
     hours = edges_s[-1] > 2 * 3600
     unit, scale = ("h", 3600.0) if hours else ("min", 60.0)
     edges = np.asarray(edges_s) / scale
@@ -525,9 +564,16 @@ def beat_timeline_png(
             below + counts[:, c], edges, baseline=below, fill=True, color=colour(c), lw=0, label=f"{name} {total}"
         )
         below = below + counts[:, c]
+    if reference_counts is not None:
+        below = np.zeros(len(edges) - 1)
+        for c, name in enumerate(classes[1:], start=1):
+            stacked = below + reference_counts[:, c]
+            total = int(reference_counts[:, c].sum())
+            bottom.stairs(stacked, edges, color=colour(c), lw=0.9, ls="--", label=f"{name} reference {total}")
+            below = stacked
     width = (edges_s[1] - edges_s[0]) if len(edges_s) > 1 else 60.0
     bottom.set_ylabel(f"beats per {width / 60:g} min", fontsize=8)
-    bottom.legend(loc="upper right", fontsize=7, ncol=len(classes) - 1)
+    bottom.legend(loc="upper right", fontsize=7, ncol=len(classes) - 1 if reference_counts is None else 2)
     bottom.set_xlim(0, edges[-1])
     bottom.set_xlabel(unit)
     return to_png(fig)

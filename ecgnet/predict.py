@@ -391,17 +391,23 @@ TREND_BINS = 288  # a day in 5-minute bins; a shorter record in as many, a minut
 
 
 def beat_trend(
-    onsets_s: np.ndarray, predicted: np.ndarray, n_classes: int, numbers: np.ndarray | None = None
+    onsets_s: np.ndarray,
+    predicted: np.ndarray,
+    n_classes: int,
+    numbers: np.ndarray | None = None,
+    edges: np.ndarray | None = None,
 ) -> BeatTrend:
     """`BeatTrend` of beats at `onsets_s` (s, in time order) predicted as `predicted`: bins of a minute,
-    or longer so that a record makes at most `TREND_BINS`. The rate reads only the intervals between beats
-    that follow within `RUN_GAP_S` twice over and, given each row's beat number (`Prediction.beat_numbers`),
-    between a beat and the next: a dropout's unscored beats are no pause, nor is the span across them."""
+    or longer so that a record makes at most `TREND_BINS` (or the bins `edges` given: another trend's). The
+    rate reads only the intervals between beats that follow within `RUN_GAP_S` twice over and, given each
+    row's beat number (`Prediction.beat_numbers`), between a beat and the next: a dropout's unscored beats
+    are no pause, nor is the span across them."""
     onsets_s, predicted = np.asarray(onsets_s, np.float64), np.asarray(predicted)
-    span = float(onsets_s[-1]) if len(onsets_s) else 0.0
-    width = max(60.0, np.ceil(span / TREND_BINS / 60.0) * 60.0)
-    edges = np.arange(0.0, span + width, width)
-    edges = edges if len(edges) > 1 else np.array([0.0, width])
+    if edges is None:
+        span = float(onsets_s[-1]) if len(onsets_s) else 0.0
+        width = max(60.0, np.ceil(span / TREND_BINS / 60.0) * 60.0)
+        edges = np.arange(0.0, span + width, width)
+        edges = edges if len(edges) > 1 else np.array([0.0, width])
     at = np.clip(np.searchsorted(edges, onsets_s, side="right") - 1, 0, len(edges) - 2)
     counts = np.zeros((len(edges) - 1, n_classes), np.int64)
     np.add.at(counts, (at, predicted), 1)
@@ -415,15 +421,23 @@ def beat_trend(
     return BeatTrend(edges, rate, counts)
 
 
-def draw_timeline(pred: Prediction, task: TaskSpec, out: Path) -> None:
+def draw_timeline(pred: Prediction, task: TaskSpec, out: Path, reference: np.ndarray | None = None) -> None:
     """A record over time, to `out` (PNG): a rhythm task's windows (each class's probability and the
-    predicted class), or a beats task's heart rate and beats of each class but the first (N) per bin."""
+    predicted class), or a beats task's heart rate and beats of each class but the first (N) per bin.
+    `reference`: each row's reference class (index; -1: none, `predict --reference`), drawn beside: the
+    reference's rhythm under the predicted one, the reference's ectopic beats per bin over the predicted."""
     window = task.window
     if task.unit == "beat" and pred.onsets_s is not None:
         trend = beat_trend(pred.onsets_s, pred.probs.argmax(axis=1), len(pred.classes), pred.beat_numbers)
+        reference_counts = None
+        if reference is not None:  # the reference beats each scored beat was matched to
+            known = reference >= 0
+            onsets = pred.onsets_s[known]
+            reference_counts = beat_trend(onsets, reference[known], len(pred.classes), None, trend.edges_s).counts
         title = f"{pred.record}: {len(pred.ids)} beats, {pred.uri}"
+        png = beat_timeline_png(trend.edges_s, trend.rate_bpm, trend.counts, pred.classes, title, reference_counts)
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(beat_timeline_png(trend.edges_s, trend.rate_bpm, trend.counts, pred.classes, title))
+        out.write_bytes(png)
         return
     if not (isinstance(window, RecordWindows) and window.rhythm_windows):
         raise ValueError(
@@ -436,7 +450,7 @@ def draw_timeline(pred: Prediction, task: TaskSpec, out: Path) -> None:
             "windows or more"
         )
     title = f"{pred.record}: {len(pred.ids)} windows of {window.duration_s:g} s, {pred.uri}"
-    png = rhythm_timeline_png(pred.probs, pred.classes, window.duration_s, title, pred.onsets_s)
+    png = rhythm_timeline_png(pred.probs, pred.classes, window.duration_s, title, pred.onsets_s, reference)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(png)
 

@@ -128,6 +128,10 @@ def test_the_rhythm_timeline_draws_a_long_record_window_by_window(windows):
         warnings.simplefilter("error")
         onsets = np.arange(windows) * 30.0 + (np.arange(windows) >= windows // 2) * 90.0
         assert rhythm_timeline_png(probs, ["N", "AF", "O", "noisy"], 30.0, "holes", onsets).startswith(b"\x89PNG")
+        # the reference's rhythm in a strip under the predicted one (-1: across a change, hatched)
+        reference = np.where(np.arange(windows) % 3 == 0, -1, probs.argmax(axis=1))
+        against = rhythm_timeline_png(probs, ["N", "AF", "O", "noisy"], 30.0, "holes", onsets, reference)
+        assert against.startswith(b"\x89PNG")
 
 
 def test_named_descriptors_are_drawn_by_name_the_largest_first_and_frequencies_in_hz():

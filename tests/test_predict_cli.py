@@ -154,6 +154,11 @@ def test_a_records_beats_over_time_are_its_rate_and_its_beats_of_each_class_per_
     assert gapped.rate_bpm[9] == trend.rate_bpm[9] and gapped.counts.sum() == scored.sum()
     png = beat_timeline_png(trend.edges_s, trend.rate_bpm, trend.counts, classes, "223")
     assert png.startswith(b"\x89PNG")
+    # the reference's beats (here the scored ones) in the same bins as another trend's, drawn over it
+    same_bins = beat_trend(onsets[scored], predicted[scored], 5, None, trend.edges_s)
+    assert (same_bins.edges_s == trend.edges_s).all() and same_bins.counts.sum() == scored.sum()
+    drawn = beat_timeline_png(trend.edges_s, trend.rate_bpm, trend.counts, classes, "223", same_bins.counts)
+    assert drawn.startswith(b"\x89PNG") and drawn != png
 
 
 def test_a_record_read_in_sections_keeps_a_sample_of_each_predicted_class_for_its_explanation():

@@ -761,6 +761,11 @@ def test_the_af_task_trains_and_compares_on_the_bundled_cinc_2017_records(tmp_pa
     assert ecgnet_main([*argv, "--rows", "0", "--timeline", str(picture)]) == 0
     assert f"rhythm over 4 windows drawn to {picture}" in capsys.readouterr().out
     assert picture.read_bytes().startswith(b"\x89PNG")
+    against = tmp_path / "rhythm-against.png"  # and its reference rhythm in a strip under the predicted one
+    assert ecgnet_main([*argv, "--rows", "0", "--timeline", str(against), "--reference"]) == 0
+    said = capsys.readouterr().out
+    assert f"rhythm over 4 windows drawn to {against}" in said and "AF episodes: " in said
+    assert against.read_bytes().startswith(b"\x89PNG") and against.read_bytes() != picture.read_bytes()
     short = [*argv[:1], str(SAMPLE_DATA / "cinc2017" / "A00001"), *argv[2:], "--timeline", str(tmp_path / "no.png")]
     assert ecgnet_main(short) == 2  # 30 s: one row, refused by name, nothing drawn
     assert "A00001: one row of 30 s, nothing over time; fix:" in capsys.readouterr().err
