@@ -35,7 +35,8 @@ def stated_labels(record: Path, root: Path | None = None, cfg: IngestConfig | No
     if not stated & {DX, ADMISSION}:
         raise ValueError(
             f"{header}: states no diagnosis (no `# Dx:` or `# Reason for admission:` line) and no PTB-XL table "
-            "names it; fix: score records that state their diagnosis, or keep PTB-XL's records under its table"
+            "names it; fix: for PTB-XL, give the folder that holds its ptbxl_database.csv; else score records whose "
+            "header states their diagnosis"
         )
     return header_labels(comments, record, cfg)[0], str(header)
 
