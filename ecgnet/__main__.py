@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # torch and mlflow load only when a command runs
 
     from .explain import Explanation
     from .predict import Prediction
-    from .reference import Comparison
+    from .reference_report import Comparison
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -228,12 +228,12 @@ def _predict(args: argparse.Namespace, workspace: Workspace) -> int:
     if len(records) + len(problems) > 1:
         print(f"{len(tables)} record(s) scored, {failed} refused")
     if len(agreements) > 1:  # EC57's gross statistics: every record's rows counted together
-        from .reference import summed
+        from .reference_report import summed
 
         gross = summed([a for _, a in agreements])
         print(gross.line(task, f"the references of {gross.records} record(s), summed"))
     if args.report is not None and agreements:
-        from .reference import report
+        from .reference_report import report
 
         try:
             write_table(report(agreements, task), args.report)

@@ -15,14 +15,11 @@ reads an AF detector (`episodes`, WFDB's epicmp)."""
 from __future__ import annotations
 
 import functools
-import operator
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
-import polars as pl
 
 from feature_store.sources.annotated import AAMI, read_annotations, read_beats, read_rhythm
 from feature_store.sources.errors import RecordError
@@ -35,6 +32,7 @@ from .ectopic_runs import RunAgreement, compare_runs
 from .episodes import EpisodeAgreement, compare_episodes, intersect, spans_of, window_episodes
 from .evaluate import MacroF1, figure_label, focus_se_pp
 from .record_reference import record_agreement
+from .reference_report import Comparison
 
 if TYPE_CHECKING:
     import wfdb
@@ -155,44 +153,6 @@ class Agreement:
         figures = ", ".join(f"{labels.get(k, figure_label(k))} {v:.3f}" for k, v in self.figures(task).items())
         more = [*(e.line() for e in self.episodes), *(r.line() for r in self.runs)]
         return "; ".join([f"against {source} ({counts}): {figures}", *more])
-
-
-def report(compared: Sequence[tuple[str, Comparison]], task: TaskSpec) -> pl.DataFrame:
-    """EC57's report of a comparison over records (`predict --reference --report`): a row per record (its
-    source, counts and figures), then `gross`, the figures of every record's counts summed, and `average`,
-    each figure's mean over the records where it is defined (a record without an S beat has no S Se)."""
-    rows: list[dict[str, object]] = []
-    figures: list[dict[str, float]] = []
-    for source, agreed in compared:
-        counts, figs = agreed.report_row(task)
-        rows.append({"record": source, **counts, **figs})
-        figures.append(figs)
-    gross_counts, gross_figures = summed([a for _, a in compared]).report_row(task)
-    rows.append({"record": "gross", **gross_counts, **gross_figures})
-    average = {k: [f[k] for f in figures if k in f and not np.isnan(f[k])] for k in gross_figures}
-    rows.append({"record": "average", **{k: float(np.mean(v)) if v else float("nan") for k, v in average.items()}})
-    return pl.DataFrame(rows, infer_schema_length=None)
-
-
-def summed(compared: Sequence[Comparison]) -> Comparison:
-    """Every record's comparison counted together (EC57's gross statistics)."""
-    return functools.reduce(operator.add, compared)
-
-
-class Comparison(Protocol):
-    """What `predict --reference` prints, sums over a folder and reports: a rhythm or beats task's
-    `Agreement`, a multi-label task's `LabelAgreement`."""
-
-    @property
-    def records(self) -> int: ...
-
-    def __add__(self, other: Any) -> Comparison: ...
-
-    def line(self, task: TaskSpec, source: str) -> str: ...
-
-    def report_row(self, task: TaskSpec) -> tuple[dict[str, int | float], dict[str, float]]: ...
-
-    def reference_column(self) -> list[str | None]: ...
 
 
 DEFAULT_ANNOTATOR = "atr"  # the reference annotations' extension: the record's `.atr`

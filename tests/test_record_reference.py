@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from ecgnet.record_reference import LabelAgreement
-from ecgnet.reference import check_reference, report, summed
+from ecgnet.reference import check_reference
+from ecgnet.reference_report import report, summed
 from feature_store.sources.stated_labels import stated_labels
 from feature_store.tasks import BEATS, RECORDS
 from feature_store.workspace import SAMPLE_DATA

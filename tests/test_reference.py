@@ -15,7 +15,8 @@ from ecgnet.__main__ import main as ecgnet_main
 from ecgnet.ectopic_runs import runs_of
 from ecgnet.episodes import compare_episodes, intersect, spans_of, subtract, window_episodes
 from ecgnet.evaluate import aami
-from ecgnet.reference import compare_beats, compare_windows, reference_rhythm, report, rhythm_windows
+from ecgnet.reference import compare_beats, compare_windows, reference_rhythm, rhythm_windows
+from ecgnet.reference_report import report
 from feature_store.sources.annotated import AAMI, read_beats, read_rhythm
 from feature_store.sources.rhythm_labels import cpsc_statement
 from feature_store.tasks import AF, BEATS
