@@ -73,6 +73,14 @@ class RunAgreement:
     sensitivity: np.ndarray  # each reference run at [its length, the longest predicted run in its span]
     predictivity: np.ndarray  # each predicted run at [the longest reference run in its span, its length]
 
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "sensitivity": self.sensitivity.tolist(), "predictivity": self.predictivity.tolist()}
+
+    @classmethod
+    def from_json(cls, d: dict) -> RunAgreement:
+        as_counts = {k: np.asarray(d[k], dtype=np.int64) for k in ("sensitivity", "predictivity")}
+        return cls(d["kind"], as_counts["sensitivity"], as_counts["predictivity"])
+
     def __add__(self, other: RunAgreement) -> RunAgreement:
         return RunAgreement(self.kind, self.sensitivity + other.sensitivity, self.predictivity + other.predictivity)
 

@@ -38,6 +38,20 @@ class LabelAgreement:
             self.records + other.records,
         )
 
+    def to_json(self) -> dict:
+        return {
+            "kind": "labels",
+            "classes": list(self.classes),
+            "probs": self.probs.tolist(),
+            "truth": self.truth.tolist(),
+            "records": self.records,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict) -> LabelAgreement:
+        truth = np.asarray(d["truth"], dtype=np.int64)
+        return cls(tuple(d["classes"]), np.asarray(d["probs"], dtype=np.float64), truth, int(d["records"]))
+
     @property
     def called(self) -> np.ndarray:
         return predictions(self.probs, True)

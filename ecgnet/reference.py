@@ -15,7 +15,7 @@ reads an AF detector (`episodes`, WFDB's epicmp)."""
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -82,6 +82,31 @@ class Agreement:
             self.records + other.records,
             episodes=tuple(a + b for a, b in zip(self.episodes, other.episodes)),
             runs=tuple(a + b for a, b in zip(self.runs, other.runs)),
+        )
+
+    def to_json(self) -> dict:
+        """What its sum with others needs (no rows: `row_reference` stays with the record's table)."""
+        return {
+            "kind": "agreement",
+            "classes": list(self.classes),
+            "confusion": self.confusion.tolist(),
+            "unscored": self.unscored,
+            "unit": self.unit,
+            "records": self.records,
+            "episodes": [asdict(e) for e in self.episodes],
+            "runs": [r.to_json() for r in self.runs],
+        }
+
+    @classmethod
+    def from_json(cls, d: dict) -> Agreement:
+        return cls(
+            tuple(d["classes"]),
+            np.asarray(d["confusion"], dtype=np.int64),
+            int(d["unscored"]),
+            d["unit"],
+            int(d["records"]),
+            episodes=tuple(EpisodeAgreement(**e) for e in d["episodes"]),
+            runs=tuple(RunAgreement.from_json(r) for r in d["runs"]),
         )
 
     def reference_column(self) -> list[str | None]:

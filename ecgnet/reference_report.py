@@ -30,6 +30,20 @@ class Comparison(Protocol):
 
     def reference_column(self) -> list[str | None]: ...
 
+    def to_json(self) -> dict: ...
+
+
+def comparison_from_json(d: dict) -> Comparison:
+    """A comparison saved with `to_json` (the inbox keeps each record's beside its rows)."""
+    from .record_reference import LabelAgreement
+    from .reference import Agreement
+
+    if d.get("kind") == "labels":
+        return LabelAgreement.from_json(d)
+    if d.get("kind") == "agreement":
+        return Agreement.from_json(d)
+    raise ValueError(f"not a saved comparison: kind {d.get('kind')!r}")
+
 
 def summed(compared: Sequence[Comparison]) -> Comparison:
     """Every record's comparison counted together (EC57's gross statistics)."""

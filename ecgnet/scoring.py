@@ -6,6 +6,7 @@ becomes champion (`scored.parquet`)."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -23,9 +24,13 @@ from feature_store.workspace import Workspace
 from .annotations import ANNOTATOR, prediction_events, write_annotations
 from .predict import Champion, draw_timeline, predict, records_in
 from .reference import agreement
+from .reference_report import Comparison, comparison_from_json, summed
+from .reference_report import report as reference_report
 
 # per task: every record scored or refused, its files' fingerprint, the champion (name, version), why refused
 MANIFEST = "scored.parquet"
+REFERENCE_REPORT = "reference.parquet"  # per task: EC57's report over the inbox's records with a reference
+COMPARED = ".reference.json"  # beside a record's rows: its comparison with its reference, to sum with others
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,11 @@ class ScoringReport:
     scored: list[Scored] = field(default_factory=list)
     unchanged: int = 0  # records scored before by this champion, files unchanged
     refused: list[str] = field(default_factory=list)  # each names the record (or folder) and the fix
+    # the inbox's records that bring a reference, scored now or before by this champion, summed (EC57's
+    # gross: `reference_report.summed`), and their report (`REFERENCE_REPORT`)
+    compared: int = 0
+    against: str | None = None
+    reference_report: Path | None = None
 
 
 def record_fingerprint(record: Path) -> str:
@@ -112,7 +122,40 @@ def score_inbox(
         log(f"{record}: {scored.rows} row(s) in {scored.seconds:.1f} s, {_counts_text(scored.counts)}")
     if entries:
         _write_manifest(manifest_path, done, entries)
+    now = done | {e["record"]: (e["fingerprint"], e["champion"], e["refused"]) for e in entries}
+    _sum_references(report, task, workspace, folder, records, now, identity)
     return report
+
+
+def _sum_references(
+    report: ScoringReport,
+    task: TaskSpec,
+    workspace: Workspace,
+    folder: Path,
+    records: list[Path],
+    now: dict[str, tuple[str, str, str]],
+    identity: str,
+) -> None:
+    """The comparisons of the inbox's records as they are now (scored now or before by this champion), summed
+    into `report` and written as EC57's report: what `predict --reference --report` gives for the folder."""
+    compared: list[tuple[str, Comparison]] = []
+    for record in records:
+        entry = now.get(str(record))
+        saved = _suffixed(output_stem(workspace, task, folder, record), COMPARED)
+        if entry is not None and entry[1] == identity and not entry[2] and saved.is_file():
+            try:
+                compared.append((str(record), comparison_from_json(json.loads(saved.read_text()))))
+            except (ValueError, KeyError, TypeError, OSError):  # damaged by hand: read again on its next scoring
+                continue
+    path = workspace.predictions / task.name / REFERENCE_REPORT
+    if not compared:
+        path.unlink(missing_ok=True)  # an inbox whose references left: no report of them stays
+        return
+    gross = summed([c for _, c in compared])
+    report.compared = len(compared)
+    report.against = gross.line(task, f"the references of {gross.records} record(s), summed")
+    write_atomic(reference_report(compared, task).to_arrow(), path)
+    report.reference_report = path
 
 
 def _score(
@@ -121,6 +164,8 @@ def _score(
     """The record's rows to `out`'s table and annotations, against its own reference where it has one (a
     `REFERENCE.csv` found as far up as the `inbox` folder)."""
     table, annotations = out
+    saved = _suffixed(table.with_suffix(""), COMPARED)
+    saved.unlink(missing_ok=True)  # a comparison of the record as it was, or by another champion, is gone
     pred = predict(record, task, workspace, champion)
     rows = pred.table()
     against = None
@@ -128,6 +173,8 @@ def _score(
         agreed, source = agreement(pred, task, root=inbox)
         rows = rows.with_columns(pl.Series("reference", agreed.reference_column(), dtype=pl.String))
         against = agreed.line(task, source)
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        saved.write_text(json.dumps(agreed.to_json()))
     except ValueError as err:  # no reference beside the record: nothing to compare, as for most new recordings
         if Path(f"{record}.atr").is_file():  # one that is there but cannot be read is said
             against = f"not compared: {err}"

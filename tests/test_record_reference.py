@@ -4,12 +4,14 @@ or the PTB-XL row above it; figures called at 0.5, as the comparison's test figu
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from ecgnet.record_reference import LabelAgreement
 from ecgnet.reference import check_reference
-from ecgnet.reference_report import report, summed
+from ecgnet.reference_report import comparison_from_json, report, summed
 from feature_store.sources.stated_labels import stated_labels
 from feature_store.tasks import BEATS, RECORDS
 from feature_store.workspace import SAMPLE_DATA
@@ -66,6 +68,8 @@ def test_records_are_called_at_one_half_and_read_by_class_and_together():
     assert table["record"].to_list() == ["a", "b", "c", "gross", "average"]
     assert table["missed"].to_list() == [0, 1, 0, 1, None] and table["exact_match"].to_list()[3] == pytest.approx(1 / 3)
     assert "macro-AUC 1.000" in gross.line(RECORDS, "the references of 3 record(s), summed")
+    kept = comparison_from_json(json.loads(json.dumps(gross.to_json())))  # as the inbox keeps it
+    assert kept.line(RECORDS, "x") == gross.line(RECORDS, "x") and kept.records == 3
 
 
 def test_a_reference_is_asked_of_a_task_only_as_it_can_read_one():

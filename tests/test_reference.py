@@ -5,6 +5,7 @@ ventricular ectopic beats run by run (WFDB's rxr)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -16,7 +17,7 @@ from ecgnet.ectopic_runs import runs_of
 from ecgnet.episodes import compare_episodes, intersect, spans_of, subtract, window_episodes
 from ecgnet.evaluate import aami
 from ecgnet.reference import compare_beats, compare_windows, reference_rhythm, rhythm_windows
-from ecgnet.reference_report import report
+from ecgnet.reference_report import comparison_from_json, report
 from feature_store.sources.annotated import AAMI, read_beats, read_rhythm
 from feature_store.sources.rhythm_labels import cpsc_statement
 from feature_store.tasks import AF, BEATS
@@ -215,6 +216,8 @@ def test_reference_flutter_is_no_false_af_but_is_no_af_either():
     starts = np.arange(0, 12000, 1000)
     got = rhythm_windows(starts, np.full(12, AF.classes.index("AF")), 1000, spans, AF, 100.0, flutter)
     (episodes,) = got.episodes
+    kept = comparison_from_json(json.loads(json.dumps(got.to_json())))
+    assert kept.line(AF, "x.atr") == got.line(AF, "x.atr")
     assert (episodes.found, episodes.reference, episodes.true, episodes.called) == (1, 1, 1, 1)
     assert (episodes.overlap_s, episodes.reference_s, episodes.called_s) == (30.0, 30.0, 90.0)
     assert "AF episodes: 1 of 1 found (Se 1.000), 1 of 1 called true (+P 1.000); duration Se 1.000, +P 0.333" in (
@@ -246,6 +249,9 @@ def test_runs_of_ventricular_beats_are_found_and_called_true_as_rxr_counts_them(
         BEATS, "x.atr"
     )
     assert (got + got).runs[0].counts()["short"] == (2, 2, 4, 4)
+    kept = comparison_from_json(json.loads(json.dumps(got.to_json())))  # as the inbox keeps it beside the rows
+    assert kept.line(BEATS, "x.atr") == got.line(BEATS, "x.atr")
+    assert repr(kept.report_row(BEATS)) == repr(got.report_row(BEATS))  # NaN where undefined, on both sides
     first, last = runs_of(np.ones(5, dtype=bool), np.array([False, True, False, True, True]))
     assert (first.tolist(), last.tolist()) == ([0, 2], [1, 4])  # a stretch not scored ends a run
     wrongs: list[dict[str, tuple[str, ...]]] = [{"AF": ("AF",)}, {"V": ("V", "E")}]

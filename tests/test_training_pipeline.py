@@ -839,6 +839,12 @@ def test_the_champion_scores_what_lands_in_its_inbox_once_and_the_sensor_starts_
         again = score()
     assert (again["records_scored"], again["records_unchanged"], again["records_refused"]) == (0, 1, 1)
     assert again["readable"] is False and "220.dat" in again["refused"]  # the broken record said again, not re-read
+    # the inbox's records with a reference summed, those scored before too: as `predict --reference` sums a folder
+    for run in (meta, again):
+        assert run["records_compared"] == 1, run
+        assert run["against_references"].startswith("against the references of 1 record(s), summed (")
+    compared = pl.read_parquet(run["reference_report"])
+    assert compared["record"].to_list() == [str(record), "gross", "average"] and compared["missed"][0] == 0
     assert again["champion"].startswith("ecgnet-beats-") and " v" in again["champion"]
     os.utime(f"{record}.atr", ns=(1, 1))  # a file of the record changed: scored anew
     assert score()["records_scored"] == 1

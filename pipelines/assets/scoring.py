@@ -96,6 +96,14 @@ def build_scoring(spec: TaskSpec) -> dg.AssetsDefinition:
                     markdown_table(pl.DataFrame(rows)) if rows else "no new or changed record"
                 ),
                 "refused": dg.MetadataValue.md("\n".join(f"- {p}" for p in report.refused) or "none"),
+                # every inbox record with a reference, scored now or before by this champion, summed
+                "records_compared": report.compared,
+                "against_references": report.against or "no record in the inbox brings its reference",
+                **(
+                    {"reference_report": dg.MetadataValue.path(str(report.reference_report))}
+                    if report.reference_report
+                    else {}
+                ),
             },
         )
 
