@@ -44,13 +44,13 @@ class LabelAgreement:
             "classes": list(self.classes),
             "probs": self.probs.tolist(),
             "truth": self.truth.tolist(),
-            "records": self.records,
+            "n_records": self.records,
         }
 
     @classmethod
     def from_json(cls, d: dict) -> LabelAgreement:
         truth = np.asarray(d["truth"], dtype=np.int64)
-        return cls(tuple(d["classes"]), np.asarray(d["probs"], dtype=np.float64), truth, int(d["records"]))
+        return cls(tuple(d["classes"]), np.asarray(d["probs"], dtype=np.float64), truth, int(d["n_records"]))
 
     @property
     def called(self) -> np.ndarray:

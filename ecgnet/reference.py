@@ -92,7 +92,7 @@ class Agreement:
             "confusion": self.confusion.tolist(),
             "unscored": self.unscored,
             "unit": self.unit,
-            "records": self.records,
+            "n_records": self.records,
             "episodes": [asdict(e) for e in self.episodes],
             "runs": [r.to_json() for r in self.runs],
         }
@@ -104,7 +104,7 @@ class Agreement:
             np.asarray(d["confusion"], dtype=np.int64),
             int(d["unscored"]),
             d["unit"],
-            int(d["records"]),
+            int(d["n_records"]),
             episodes=tuple(EpisodeAgreement(**e) for e in d["episodes"]),
             runs=tuple(RunAgreement.from_json(r) for r in d["runs"]),
         )
