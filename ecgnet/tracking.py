@@ -54,6 +54,9 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 # the system-metrics monitor says "started", "stopping" and "terminated" at INFO for every variant it watches
 logging.getLogger("mlflow.system_metrics").setLevel(logging.WARNING)
 CHAMPION = "champion"
+# the champion's registered version: how many inbox records with a reference it read, and their summed line
+INBOX_COMPARED, INBOX_AGAINST = "ecgnet.inbox_records_compared", "ecgnet.inbox_against_references"
+TAG_LIMIT = 5000  # characters MLflow keeps of a model version tag's value
 HARDWARE = "ecgnet.hardware"  # the prefix of the tags saying where a run ran (`hardware`)
 ROLE = "ecgnet.role"  # the tag saying what a run is: comparison (a parent), variant (its child), ablation
 TASK = "ecgnet.task"  # the tag naming a comparison's or an ablation's task
@@ -494,6 +497,16 @@ class Tracker:
             self.client.update_registered_model(name, description=model_text)
         except MlflowException as err:
             log.warning("%s version %s keeps its old description: %s", name, version, err)
+
+    def tag_champion_reference(self, champion: Champion, compared: int, against: str) -> None:
+        """On the champion's registered version, how it read the references of the `compared` inbox records
+        (`against`: their summed line), so MLflow's model page shows it beside the comparison's figures."""
+        tags = {INBOX_COMPARED: str(compared), INBOX_AGAINST: against[:TAG_LIMIT]}
+        try:
+            for key, value in tags.items():
+                self.client.set_model_version_tag(champion.name, champion.version, key, value)
+        except MlflowException as err:
+            log.warning("%s version %s keeps its old inbox tags: %s", champion.name, champion.version, err)
 
     def comparison_run(self, task: str, run_id: str | None = None) -> Run:
         """The task's latest finished comparison (its parent run), or the comparison `run_id` names; raises

@@ -19,7 +19,7 @@ from ecgnet.data import load_task_data
 from ecgnet.interval import Interval
 from ecgnet.promotion import Candidate, gate
 from ecgnet.show import comparison_summary, verdict_lines
-from ecgnet.tracking import CHAMPION, NOTE, model_name
+from ecgnet.tracking import CHAMPION, INBOX_AGAINST, INBOX_COMPARED, NOTE, model_name
 from ecgnet.variants import VARIANTS
 from feature_store.raw_store import RawStore
 from feature_store.tasks import BEATS, RECORDS
@@ -845,6 +845,10 @@ def test_the_champion_scores_what_lands_in_its_inbox_once_and_the_sensor_starts_
         assert run["against_references"].startswith("against the references of 1 record(s), summed (")
     compared = pl.read_parquet(run["reference_report"])
     assert compared["record"].to_list() == [str(record), "gross", "average"] and compared["missed"][0] == 0
+    holder = tracker(home).current_champion("beats")  # and on the champion's registered version in MLflow
+    assert holder is not None
+    tags = tracker(home).client.get_model_version(holder.name, holder.version).tags
+    assert tags[INBOX_COMPARED] == "1" and tags[INBOX_AGAINST] == run["against_references"]
     assert again["champion"].startswith("ecgnet-beats-") and " v" in again["champion"]
     os.utime(f"{record}.atr", ns=(1, 1))  # a file of the record changed: scored anew
     assert score()["records_scored"] == 1

@@ -65,6 +65,9 @@ def build_scoring(spec: TaskSpec) -> dg.AssetsDefinition:
             raise dg.Failure(description=f"{err}; fix: materialize {names.champion} (the retrain job) again") from err
         for problem in report.refused:  # one broken record never stops the others
             context.log.warning(problem)
+        if report.against is not None:  # on the champion's page in MLflow's registry too
+            context.log.info(report.against)
+            tracker.tag_champion_reference(crowned, report.compared, report.against)
         rows = [
             {
                 "record": str(s.record.relative_to(folder)) if s.record.is_relative_to(folder) else str(s.record),
