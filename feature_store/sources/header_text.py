@@ -33,8 +33,9 @@ def header_lines(text: str) -> list[str]:
 
 
 def header_comments(text: str) -> list[str]:
-    """The header's comment lines without their `#`, as wfdb gives them (`# Dx: 164889003` -> `Dx: 164889003`)."""
-    return [ln.lstrip()[1:].strip() for ln in text.splitlines() if ln.lstrip().startswith("#")]
+    """The header's comment lines as wfdb gives them (`# Dx: 164889003` -> `Dx: 164889003`: spaces, tabs and
+    `#` stripped from both ends), so that the ingest's reading of them and this one agree."""
+    return [ln.strip(" \t#") for ln in text.splitlines() if ln.lstrip().startswith("#")]
 
 
 @dataclass(frozen=True)
