@@ -241,6 +241,8 @@ def _predict(args: argparse.Namespace, workspace: Workspace) -> int:
             print(f"error: {args.report}: {err}", file=sys.stderr)
             return 2
         print(f"{len(agreements)} record(s) compared, with their gross sum and average, written to {args.report}")
+    elif args.report is not None:
+        print(f"note: no record was compared with a reference, so {args.report} was not written")
     return 2 if not tables else (1 if failed else 0)
 
 

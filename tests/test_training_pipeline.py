@@ -757,6 +757,11 @@ def test_the_af_task_trains_and_compares_on_the_bundled_cinc_2017_records(tmp_pa
     assert said.count(f"against {kept / 'REFERENCE.csv'} (A0000") == 3, said
     assert ecgnet_main([*argv[:1], str(kept / "A01" / "A00005"), *argv[2:], "--rows", "0", "--reference"]) == 0
     assert f"against {kept / 'REFERENCE.csv'} (A00005)" in capsys.readouterr().out  # one record: any folder above
+    lone, report = copy_record(SAMPLE_DATA / "cinc2017" / "A00001", tmp_path / "lone"), tmp_path / "lone.csv"
+    assert ecgnet_main([*argv[:1], str(lone), *argv[2:], "--rows", "0", "--reference", "--report", str(report)]) == 0
+    said = capsys.readouterr().out  # scored all the same, its missing reference said, no empty report written
+    assert "A00001.atr: no reference annotations" in said and not report.exists()
+    assert f"note: no record was compared with a reference, so {report} was not written" in said
     picture = tmp_path / "rhythm.png"
     assert ecgnet_main([*argv, "--rows", "0", "--timeline", str(picture)]) == 0
     assert f"rhythm over 4 windows drawn to {picture}" in capsys.readouterr().out
