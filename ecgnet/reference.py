@@ -14,7 +14,6 @@ reads an AF detector (`episodes`, WFDB's epicmp)."""
 
 from __future__ import annotations
 
-import functools
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +22,7 @@ import numpy as np
 
 from feature_store.sources.annotated import AAMI, read_annotations, read_beats, read_rhythm
 from feature_store.sources.errors import RecordError
+from feature_store.sources.files import while_unchanged
 from feature_store.sources.folder_tables import REFERENCE, nearest_table, read_pairs
 from feature_store.sources.rhythm_labels import CINC2017_CODES, cpsc_statement
 from feature_store.tasks import RecordWindows, TaskSpec, in_time
@@ -221,18 +221,16 @@ def agreement(
     return read, str(path)
 
 
+# a folder's records share one table: read once
+_read_table = while_unchanged(lambda table: read_pairs(table, "without a reference"))
+
+
 def _table_labels(table: Path) -> dict[str, str]:
-    """A `REFERENCE.csv`'s lines, read once while the file stays as it is (a folder's records share one)."""
+    """A `REFERENCE.csv`'s lines ({} where there is none), read once while the file stays as it is."""
     try:
-        stat = table.stat()
+        return _read_table(table)
     except OSError:
         return {}
-    return _read_table(table, stat.st_mtime_ns, stat.st_size)
-
-
-@functools.lru_cache(maxsize=8)
-def _read_table(table: Path, mtime_ns: int, size: int) -> dict[str, str]:
-    return read_pairs(table, "without a reference")
 
 
 def label_agreement(pred: Prediction, task: TaskSpec, code: str, table: Path) -> Agreement:

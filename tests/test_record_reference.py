@@ -77,3 +77,24 @@ def test_a_reference_is_asked_of_a_task_only_as_it_can_read_one():
     with pytest.raises(ValueError, match="--reference ref: the records task reads each record's stated diagnosis"):
         check_reference(RECORDS, "ref")
     check_reference(BEATS, "ref")  # a cardiologist's annotations beside the device's
+
+
+def test_a_shared_table_is_read_once_while_it_is_unchanged_and_again_once_edited(tmp_path):
+    import os
+
+    from feature_store.sources.files import while_unchanged
+
+    table, reads = tmp_path / "REFERENCE.csv", []
+    table.write_text("A00001,N\n")
+
+    def read(path):
+        reads.append(path)
+        return path.read_text()
+
+    lines = while_unchanged(read)
+    assert lines(table) == lines(table) == "A00001,N\n" and len(reads) == 1
+    table.write_text("A00001,A\n")
+    os.utime(table, ns=(1, 1))  # edited: another modification time, whatever the clock's resolution
+    assert lines(table) == "A00001,A\n" and len(reads) == 2
+    with pytest.raises(OSError):
+        lines(tmp_path / "missing.csv")

@@ -66,6 +66,15 @@ def superclasses(codes: list[str], *, norm_from_sinus_rhythm: bool = True) -> tu
     return sorted(labels), unmapped
 
 
+def states_diagnosis(header_text: str) -> bool:
+    """Whether a header states a diagnosis (a `# Dx:` or `# Reason for admission:` comment line): what makes
+    a WFDB record the Challenge source's (`registry`) and gives it labels (`header_labels`)."""
+    stated = (f"{DX}:", f"{ADMISSION}:")
+    return any(
+        line.lstrip("# ").lower().startswith(stated) for line in header_text.splitlines() if line.startswith("#")
+    )
+
+
 def header_labels(comments: list[str], path: Path, cfg: IngestConfig) -> tuple[list[str], list[str], list[str]]:
     """(superclasses, codes that gave none, the codes stated) of a header's diagnosis: Challenge's `# Dx:`
     SNOMED CT codes, else PTB Diagnostic's reason for admission."""

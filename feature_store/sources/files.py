@@ -8,12 +8,17 @@ configuration allows it: otherwise `x.dat -> /etc/passwd` lands as an ECG.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import stat
+from collections.abc import Callable, Hashable
 from pathlib import Path
+from typing import TypeVar
 
 from .errors import RecordError
+
+T = TypeVar("T")
 
 CHUNK = 1 << 20  # bytes hashed at a time: a file's fingerprint needs no more memory than this
 HEADER_LIMIT = 1 << 20  # bytes of a header read for discovery; real headers are a few kB
@@ -26,6 +31,22 @@ def is_regular(path: Path) -> bool:
         return stat.S_ISREG(os.stat(path).st_mode)
     except (OSError, ValueError):
         return False
+
+
+def while_unchanged(read: Callable[..., T], maxsize: int = 8) -> Callable[..., T]:
+    """`read(path, *args)` kept and given again while the file at `path` keeps its size and modification
+    time (many records sharing one table read it once, and again once it is edited); OSError where it is
+    not there."""
+
+    @functools.lru_cache(maxsize=maxsize)
+    def kept(path: Path, mtime_ns: int, size: int, *args: Hashable) -> T:
+        return read(path, *args)
+
+    def wrapper(path: Path, *args: Hashable) -> T:
+        seen = os.stat(path)
+        return kept(path, seen.st_mtime_ns, seen.st_size, *args)
+
+    return wrapper
 
 
 def under_folders(paths: list[str], folders: list[Path]) -> list[bool]:

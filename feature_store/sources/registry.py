@@ -12,7 +12,7 @@ from pathlib import Path
 from ..config import IngestConfig
 from .annotated import AnnotatedBeatSource
 from .base import RecordRef, Source
-from .challenge import ADMISSION, DX, ChallengeSource
+from .challenge import ChallengeSource, states_diagnosis
 from .edf_record import EDF_SUFFIX, edf_file
 from .files import is_regular, read_head
 from .folder_tables import PATIENTS, REFERENCE, nearest_table, read_pairs
@@ -136,9 +136,7 @@ def _kind(path: Path) -> str:
     where ingest quarantines it by name (`sources.files`) instead of opening it."""
     if is_regular(path.with_name(path.name + ".atr")):
         return "annotated"
-    text = read_head(path.with_name(path.name + ".hea"))
-    stated = (f"{DX}:", f"{ADMISSION}:")  # a diagnosis in the header: Challenge's, PTB Diagnostic's
-    if any(line.lstrip("# ").lower().startswith(stated) for line in text.splitlines() if line.startswith("#")):
+    if states_diagnosis(read_head(path.with_name(path.name + ".hea"))):  # Challenge's, PTB Diagnostic's
         return "challenge"
     return "wfdb"
 

@@ -5,13 +5,12 @@ admission) or its row of the PTB-XL table above it gives, by the same mappings (
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 from ..config import IngestConfig
 from .base import RecordRef
-from .challenge import ADMISSION, DX, header_labels
-from .files import read_head
+from .challenge import header_labels, states_diagnosis
+from .files import read_head, while_unchanged
 from .folder_tables import nearest_table
 from .header_text import header_comments
 from .ptbxl import DATABASE, discover_ptbxl, row_labels
@@ -24,34 +23,31 @@ def stated_labels(record: Path, root: Path | None = None, cfg: IngestConfig | No
     cfg = cfg or IngestConfig()
     table = nearest_table(record.parent, Path(record.anchor) if root is None else root, DATABASE)
     if table.is_file():
-        ref = _ptbxl_rows(table.parent, cfg).get(record)
+        ref = _ptbxl_rows(table, cfg.record_fs).get(record)
         if ref is not None:
             if ref.problem:
                 raise ValueError(ref.problem)
             return row_labels(ref)[0], f"{table} (ecg_id {ref.meta['ecg_id']})"
     header = record.with_name(record.name + ".hea")
-    comments = header_comments(read_head(header))
-    stated = {c.partition(":")[0].strip().lower() for c in comments}
-    if not stated & {DX, ADMISSION}:
+    text = read_head(header)
+    if not states_diagnosis(text):  # as the ingest tells a Challenge record from a plain one
         raise ValueError(
             f"{header}: states no diagnosis (no `# Dx:` or `# Reason for admission:` line) and no PTB-XL table "
             "names it; fix: for PTB-XL, give the folder that holds its ptbxl_database.csv; else score records whose "
             "header states their diagnosis"
         )
-    return header_labels(comments, record, cfg)[0], str(header)
+    return header_labels(header_comments(text), record, cfg)[0], str(header)
 
 
-def _ptbxl_rows(root: Path, cfg: IngestConfig) -> dict[Path, RecordRef]:
-    """Each row's record at either rate (records100, records500) -> its ref, read once while the table stays."""
-    stat = (root / DATABASE).stat()
-    return _read_rows(root, stat.st_mtime_ns, stat.st_size, cfg.record_fs)
-
-
-@functools.lru_cache(maxsize=4)
-def _read_rows(root: Path, mtime_ns: int, size: int, record_fs: float) -> dict[Path, RecordRef]:
+def _rows(table: Path, record_fs: float) -> dict[Path, RecordRef]:
+    """Each row of a PTB-XL table, by its record at either rate (records100, records500) -> its ref."""
+    root = table.parent
     out: dict[Path, RecordRef] = {}
     for ref in discover_ptbxl(root, IngestConfig(record_fs=record_fs)):
         for column in ("filename_lr", "filename_hr"):
             if ref.meta.get(column):
                 out.setdefault(root / ref.meta[column], ref)
     return out
+
+
+_ptbxl_rows = while_unchanged(_rows, maxsize=4)  # a folder's records share one table: read once
