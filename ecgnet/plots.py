@@ -499,10 +499,13 @@ def rhythm_timeline_png(
     top.legend(loc="upper right", fontsize=7, ncol=len(classes))
     top.set_title(title, fontsize=9, loc="left")
     predicted = probs.argmax(axis=1)
+
+    def bars(rows: np.ndarray) -> list[tuple[float, float]]:  # the windows `rows` (indices), each at its slot
+        return [(edges[slot[i]], window_s / scale) for i in rows]
+
     for c, name in enumerate(classes):
         share = float((predicted == c).mean()) if n else 0.0
-        spans = [(edges[slot[i]], window_s / scale) for i in np.flatnonzero(predicted == c)]
-        strip.broken_barh(spans, (0, 1), color=colour(c), label=f"{name} {share:.0%}")
+        strip.broken_barh(bars(np.flatnonzero(predicted == c)), (0, 1), color=colour(c), label=f"{name} {share:.0%}")
     missing = np.setdiff1d(np.arange(total), slot)
     if len(missing):
         spans = [(edges[i], window_s / scale) for i in missing]
@@ -513,13 +516,9 @@ def rhythm_timeline_png(
     if reference is not None:
         last = axes[2]
         for c in range(len(classes)):
-            held = np.flatnonzero(reference == c)
-            if len(held):
-                last.broken_barh([(edges[slot[i]], window_s / scale) for i in held], (0, 1), color=colour(c))
-        mixed = np.flatnonzero(reference < 0)
-        if len(mixed):
-            spans = [(edges[slot[i]], window_s / scale) for i in mixed]
-            last.broken_barh(spans, (0, 1), facecolor="white", edgecolor="grey", hatch="//", lw=0.3)
+            last.broken_barh(bars(np.flatnonzero(reference == c)), (0, 1), color=colour(c))
+        mixed = bars(np.flatnonzero(reference < 0))
+        last.broken_barh(mixed, (0, 1), facecolor="white", edgecolor="grey", hatch="//", lw=0.3)
         agree = float((reference[reference >= 0] == predicted[reference >= 0]).mean()) if (reference >= 0).any() else 0
         last.set_yticks([])
         last.set_ylabel("reference", fontsize=8)

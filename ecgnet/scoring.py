@@ -67,14 +67,40 @@ def record_fingerprint(record: Path) -> str:
     return files_state(record_files(record))
 
 
-def output_stem(workspace: Workspace, task: TaskSpec, folder: Path, record: Path) -> Path:
-    """Where a record's outputs go, without suffix: its place under the task's inbox folder (two subfolders'
-    record 100 stay two)."""
-    try:
-        relative = record.relative_to(folder)
-    except ValueError:
-        relative = Path(record.name)
-    return workspace.predictions / task.name / relative
+@dataclass(frozen=True)
+class Outputs:
+    """Where one inbox record's outputs go: `stem` (its place under the task's predictions folder) and a
+    suffix each."""
+
+    stem: Path
+
+    @classmethod
+    def of(cls, workspace: Workspace, task: TaskSpec, folder: Path, record: Path) -> Outputs:
+        """The record's place under the task's inbox `folder` (two subfolders' record 100 stay two)."""
+        try:
+            relative = record.relative_to(folder)
+        except ValueError:
+            relative = Path(record.name)
+        return cls(workspace.predictions / task.name / relative)
+
+    def _suffixed(self, suffix: str) -> Path:
+        return self.stem.with_name(self.stem.name + suffix)
+
+    @property
+    def table(self) -> Path:  # its rows
+        return self._suffixed(".parquet")
+
+    @property
+    def annotations(self) -> Path:  # WFDB's
+        return self._suffixed(f".{ANNOTATOR}")
+
+    @property
+    def timeline(self) -> Path:
+        return self._suffixed(".png")
+
+    @property
+    def compared(self) -> Path:  # its comparison with its reference, to sum with the others'
+        return self._suffixed(COMPARED)
 
 
 def score_inbox(
@@ -91,39 +117,38 @@ def score_inbox(
     pass, and read again once its files change or another model is champion."""
     manifest_path = workspace.predictions / task.name / MANIFEST
     done = _read_manifest(manifest_path)
-    report, entries = ScoringReport(), []
+    report = ScoringReport()
     records, problems = records_in(folder) if folder.is_dir() else ([], [])
     report.refused += problems
     pending = []
-    for record in records:
-        stem, fingerprint = output_stem(workspace, task, folder, record), record_fingerprint(record)
-        table, annotations = _suffixed(stem, ".parquet"), _suffixed(stem, f".{ANNOTATOR}")
+    outputs = {record: Outputs.of(workspace, task, folder, record) for record in records}
+    for record, out in outputs.items():
+        fingerprint = record_fingerprint(record)
         seen = done.get(str(record))
         if seen is not None and seen[:2] == (fingerprint, identity) and seen[2]:
             report.refused.append(seen[2])  # refused as it is now: said again, read again once it changes
-        elif seen is not None and seen[:2] == (fingerprint, identity) and table.is_file():
+        elif seen is not None and seen[:2] == (fingerprint, identity) and out.table.is_file():
             report.unchanged += 1
         else:
-            pending.append((record, fingerprint, table, annotations))
+            pending.append((record, fingerprint, out))
     model = champion() if pending else None  # its failure (no champion) is the run's, not a record's
-    for record, fingerprint, table, annotations in pending:
+    now = dict(done)  # the manifest as this pass leaves it
+    for record, fingerprint, out in pending:
         assert model is not None
         start = time.perf_counter()
-        entry = {"record": str(record), "fingerprint": fingerprint, "champion": identity, "refused": ""}
         try:
-            scored = _score(record, task, workspace, model, (table, annotations), folder)
+            scored = _score(record, task, workspace, model, out, folder)
         except ValueError as err:  # a RecordError too: the record cannot be read as this champion reads
             report.refused.append(str(err))
-            entries.append(entry | {"refused": str(err)})
+            now[str(record)] = (fingerprint, identity, str(err))
             continue
         scored = replace(scored, seconds=time.perf_counter() - start)
         report.scored.append(scored)
-        entries.append(entry)
+        now[str(record)] = (fingerprint, identity, "")
         log(f"{record}: {scored.rows} row(s) in {scored.seconds:.1f} s, {_counts_text(scored.counts)}")
-    if entries:
-        _write_manifest(manifest_path, done, entries)
-    now = done | {e["record"]: (e["fingerprint"], e["champion"], e["refused"]) for e in entries}
-    _sum_references(report, task, workspace, folder, records, now, identity)
+    if pending:
+        _write_manifest(manifest_path, now)
+    _sum_references(report, task, workspace, outputs, now, identity)
     return report
 
 
@@ -131,20 +156,19 @@ def _sum_references(
     report: ScoringReport,
     task: TaskSpec,
     workspace: Workspace,
-    folder: Path,
-    records: list[Path],
+    outputs: dict[Path, Outputs],
     now: dict[str, tuple[str, str, str]],
     identity: str,
 ) -> None:
-    """The comparisons of the inbox's records as they are now (scored now or before by this champion), summed
-    into `report` and written as EC57's report: what `predict --reference --report` gives for the folder."""
+    """The comparisons of the inbox's records as they are now (`outputs`: each one's; scored now or before by
+    this champion), summed into `report` and written as EC57's report: what `predict --reference --report`
+    gives for the folder."""
     compared: list[tuple[str, Comparison]] = []
-    for record in records:
+    for record, out in outputs.items():
         entry = now.get(str(record))
-        saved = _suffixed(output_stem(workspace, task, folder, record), COMPARED)
-        if entry is not None and entry[1] == identity and not entry[2] and saved.is_file():
+        if entry is not None and entry[1] == identity and not entry[2] and out.compared.is_file():
             try:
-                compared.append((str(record), comparison_from_json(json.loads(saved.read_text()))))
+                compared.append((str(record), comparison_from_json(json.loads(out.compared.read_text()))))
             except (ValueError, KeyError, TypeError, OSError):  # damaged by hand: read again on its next scoring
                 continue
     path = workspace.predictions / task.name / REFERENCE_REPORT
@@ -158,14 +182,10 @@ def _sum_references(
     report.reference_report = path
 
 
-def _score(
-    record: Path, task: TaskSpec, workspace: Workspace, champion: Champion, out: tuple[Path, Path], inbox: Path
-) -> Scored:
-    """The record's rows to `out`'s table and annotations, against its own reference where it has one (a
+def _score(record: Path, task: TaskSpec, workspace: Workspace, champion: Champion, out: Outputs, inbox: Path) -> Scored:
+    """The record's rows, annotations and timeline to `out`, against its own reference where it has one (a
     `REFERENCE.csv` found as far up as the `inbox` folder)."""
-    table, annotations = out
-    saved = _suffixed(table.with_suffix(""), COMPARED)
-    saved.unlink(missing_ok=True)  # a comparison of the record as it was, or by another champion, is gone
+    out.compared.unlink(missing_ok=True)  # a comparison of the record as it was, or by another champion, is gone
     pred = predict(record, task, workspace, champion)
     rows = pred.table()
     against = None
@@ -173,26 +193,22 @@ def _score(
         agreed, source = agreement(pred, task, root=inbox)
         rows = rows.with_columns(pl.Series("reference", agreed.reference_column(), dtype=pl.String))
         against = agreed.line(task, source)
-        saved.parent.mkdir(parents=True, exist_ok=True)
-        saved.write_text(json.dumps(agreed.to_json()))
+        out.compared.parent.mkdir(parents=True, exist_ok=True)
+        out.compared.write_text(json.dumps(agreed.to_json()))
     except ValueError as err:  # no reference beside the record: nothing to compare, as for most new recordings
         if Path(f"{record}.atr").is_file():  # one that is there but cannot be read is said
             against = f"not compared: {err}"
-    write_atomic(rows.to_arrow(), table)
+    write_atomic(rows.to_arrow(), out.table)
     written = timeline = None
     if task.annotation_codes:  # a task of one row a record has nothing in time to annotate, or to draw
-        write_annotations(annotations, prediction_events(pred, task), pred.record_fs)
-        written = annotations
+        write_annotations(out.annotations, prediction_events(pred, task), pred.record_fs)
+        written = out.annotations
         if pred.samples is not None:  # a record of one row (CinC 2017's) has no course over time
-            timeline = table.with_suffix(".png")
+            timeline = out.timeline
             draw_timeline(pred, task, timeline)
     counts = Counter(rows["predicted"].to_list())
     by_class = {c: counts.get(c, 0) for c in task.classes}
-    return Scored(record, len(rows), by_class, table, written, 0.0, against, timeline)
-
-
-def _suffixed(stem: Path, suffix: str) -> Path:
-    return stem.with_name(stem.name + suffix)
+    return Scored(record, len(rows), by_class, out.table, written, 0.0, against, timeline)
 
 
 def _counts_text(counts: dict[str, int]) -> str:
@@ -209,7 +225,6 @@ def _read_manifest(path: Path) -> dict[str, tuple[str, str, str]]:
     return {r: (f, c, e) for r, f, c, e in table.select("record", "fingerprint", "champion", "refused").iter_rows()}
 
 
-def _write_manifest(path: Path, done: dict[str, tuple[str, str, str]], entries: list[dict[str, str]]) -> None:
-    merged = {r: {"record": r, "fingerprint": f, "champion": c, "refused": e} for r, (f, c, e) in done.items()}
-    merged |= {e["record"]: e for e in entries}
-    write_atomic(pl.DataFrame(list(merged.values())).sort("record").to_arrow(), path)
+def _write_manifest(path: Path, manifest: dict[str, tuple[str, str, str]]) -> None:
+    rows = [{"record": r, "fingerprint": f, "champion": c, "refused": e} for r, (f, c, e) in manifest.items()]
+    write_atomic(pl.DataFrame(rows).sort("record").to_arrow(), path)
