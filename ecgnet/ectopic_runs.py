@@ -28,8 +28,9 @@ COUPLET, SHORT = (2,), (3, 4, 5)
 
 
 def runs_of(in_run: np.ndarray, follows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Maximal runs of beats with `in_run`, a beat that does not `follows` the one before (a stretch not
-    scored between) starting a new one: each run's first and last beat index."""
+    """Maximal runs of consecutive rows with `in_run`, a row that does not `follows` the one before (a
+    stretch not scored between, a pause) starting a new one: each run's first and last row index (the one
+    definition of a run: ectopic runs, a rhythm's episodes, `predict.episodes`)."""
     joined = np.zeros(len(in_run), dtype=bool)  # beat i continues the run of beat i - 1
     joined[1:] = in_run[1:] & in_run[:-1] & follows[1:]
     first = np.flatnonzero(in_run & ~joined)

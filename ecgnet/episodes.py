@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .ectopic_runs import runs_of
+
 
 def spans_of(pairs: list[tuple[int, int]] | np.ndarray) -> np.ndarray:
     """(start, stop) pairs as spans: empty ones dropped, the rest sorted, overlapping or touching ones joined."""
@@ -167,7 +169,6 @@ def window_episodes(
     stops = np.minimum(starts + length, np.append(starts[1:], np.iinfo(np.int64).max))
     keep = ~np.isin(called, unclassified)
     first, stop, cls_of = starts[keep], stops[keep], np.asarray(called)[keep]
-    hit = np.concatenate([[0], (cls_of == cls).astype(np.int8), [0]])
-    begins, ends = np.flatnonzero(np.diff(hit) == 1), np.flatnonzero(np.diff(hit) == -1) - 1
+    begins, ends = runs_of(cls_of == cls, np.ones(len(cls_of), dtype=bool))  # nothing between ends a run
     episodes = np.stack([first[begins], stop[ends]], axis=1).astype(np.int64)
     return episodes, spans_of(np.stack([first, stop], axis=1))

@@ -23,6 +23,7 @@ from feature_store.workspace import Workspace
 
 from .config import ExplainConfig
 from .data import InputNames, modality_inputs
+from .ectopic_runs import runs_of
 from .explain import BASELINE_FILE, Explanation, attribute, stratified_rows
 from .export import Layout, packed_probs
 from .plots import attribution_png, beat_timeline_png, rhythm_timeline_png
@@ -306,10 +307,8 @@ def episodes(
     follows[1:] = True if onsets_s is None else np.diff(onsets_s) <= max_gap_s
     if numbers is not None:
         follows[1:] &= np.diff(numbers) == 1
-    joined = hit[1:] & hit[:-1] & follows[1:]  # rows i - 1 and i in one run
-    starts = np.flatnonzero(hit & ~np.concatenate([[False], joined]))
-    stops = np.flatnonzero(hit & ~np.concatenate([joined, [False]])) + 1
-    return list(zip(starts.tolist(), (stops - starts).tolist()))
+    first, last = runs_of(hit, follows)
+    return list(zip(first.tolist(), (last - first + 1).tolist()))
 
 
 def episodes_line(
